@@ -11,8 +11,10 @@
     SIGINT and SIGTERM are blocked in every thread from the first line of
     main and read through a signalfd in the main loop, so no thread is ever
     interrupted and no handler runs. Children made with fork () get them
-    unblocked again (pthread_atfork); a role that starts programs with
-    posix_spawn () must pass POSIX_SPAWN_SETSIGMASK with an empty mask.
+    unblocked again (pthread_atfork), and SIGPIPE, ignored by rafikid, back
+    to its default; a role that starts programs with posix_spawn () must pass
+    POSIX_SPAWN_SETSIGMASK with an empty mask and POSIX_SPAWN_SETSIGDEF with
+    SIGPIPE.
 
     Exit status: 0 after a clean stop, 1 for a configuration or runtime
     error, 2 for a usage error (unknown role or option).
@@ -117,6 +119,7 @@ s_unblock_in_child (void)
     sigaddset (&stop_signals, SIGINT);
     sigaddset (&stop_signals, SIGTERM);
     pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
+    signal (SIGPIPE, SIG_DFL);
 }
 
 //  Wait for a stop signal or the actor's end; destroy the actor; return the
@@ -198,6 +201,8 @@ main (int argc, char **argv)
     sigaddset (&stop_signals, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
     pthread_atfork (NULL, NULL, s_unblock_in_child);
+    //  A closed stderr or log reader must not kill the daemon.
+    signal (SIGPIPE, SIG_IGN);
 
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
