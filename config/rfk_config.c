@@ -359,7 +359,9 @@ s_check_value (const rfk_config_key_t *entry, const s_value_t *value, char *reas
     }
     //  Bounds in the table are parsed like values; the table test makes
     //  sure they parse, so a failure here only skips the check.
-    if (entry->min && s_parse (entry, entry->min, &bound, scratch, sizeof scratch) == 0) {
+    bool numeric = entry->type != RFK_CONFIG_STRING && entry->type != RFK_CONFIG_BOOL;
+    if (numeric && entry->min &&
+        s_parse (entry, entry->min, &bound, scratch, sizeof scratch) == 0) {
         if (entry->type == RFK_CONFIG_INT)
             below = value->i < bound.i;
         else if (entry->type == RFK_CONFIG_FLOAT)
@@ -367,7 +369,8 @@ s_check_value (const rfk_config_key_t *entry, const s_value_t *value, char *reas
         else if (entry->type == RFK_CONFIG_SIZE)
             below = value->z < bound.z;
     }
-    if (entry->max && s_parse (entry, entry->max, &bound, scratch, sizeof scratch) == 0) {
+    if (numeric && entry->max &&
+        s_parse (entry, entry->max, &bound, scratch, sizeof scratch) == 0) {
         if (entry->type == RFK_CONFIG_INT)
             above = value->i > bound.i;
         else if (entry->type == RFK_CONFIG_FLOAT)

@@ -26,6 +26,8 @@ const rfk_config_key_t rfk_config_keys[] = {
      "lowest level of rfk_log lines written"},
     {"", "log_stderr", BOOL, "true", NULL, NULL, NULL, 0,
      "also write log lines to standard error (the file under <data_dir>/logs/ is always written)"},
+    {"", "stop_timeout_ms", INT, "10000", "1", "3600000", NULL, 0,
+     "milliseconds a role's actor has to stop after SIGTERM/SIGINT before rafikid exits 1"},
 
     {"admin", "host", STRING, "127.0.0.1", NULL, NULL, NULL, 0,
      "address admin binds its HTTP and ZeroMQ ports to (0.0.0.0: every interface)"},

@@ -47,7 +47,8 @@ typedef struct {
 
 //  The roles rafikid can host; each later role is one line here.
 static const s_role_t s_roles[] = {
-    {"noop", rfk_noop_actor, "an actor that only answers its pipe (tests the daemon) [done|fail]"},
+    {"noop", rfk_noop_actor,
+     "an actor that only answers its pipe (tests the daemon) [done|fail|stuck]"},
 };
 
 #define S_ROLES (sizeof (s_roles) / sizeof (s_roles[0]))
@@ -124,8 +125,30 @@ s_unblock_in_child (void)
 
 //  Wait for a stop signal or the actor's end; destroy the actor; return the
 //  exit status.
+//  Send $TERM and wait for the actor's end at most timeout_ms; an actor
+//  that does not stop leaves the process no clean way out, so it ends
+//  at once (its threads and sockets die with it). Returns the exit status.
 static int
-s_run (zactor_t **actor_p, const char *role, int signal_fd)
+s_stop (zactor_t **actor_p, const char *role, int timeout_ms)
+{
+    zsock_t *pipe = zactor_sock (*actor_p);
+    zsock_set_sndtimeo (pipe, timeout_ms);
+    zsock_set_rcvtimeo (pipe, timeout_ms);
+    if (zstr_send (pipe, "$TERM") != 0 || zsock_wait (pipe) < 0) {
+        rfk_log_error ("rafikid", "stop-timeout role=%s waited_ms=%d", role, timeout_ms);
+        rfk_log_close ();
+        _exit (S_EXIT_ERROR);
+    }
+    //  The actor has ended: destroying it must not wait for another signal.
+    zsock_set_sndtimeo (pipe, 0);
+    zsock_set_rcvtimeo (pipe, 0);
+    zactor_destroy (actor_p);
+    rfk_log_info ("rafikid", "stopped role=%s", role);
+    return S_EXIT_OK;
+}
+
+static int
+s_run (zactor_t **actor_p, const char *role, int signal_fd, int stop_timeout_ms)
 {
     zactor_t *actor = *actor_p;
     bool done = false, failed = false;
@@ -139,7 +162,7 @@ s_run (zactor_t **actor_p, const char *role, int signal_fd)
                 continue;
             rfk_log_error ("rafikid", "poll-failed role=%s error=\"%s\"", role,
                            zmq_strerror (errno));
-            zactor_destroy (actor_p);
+            s_stop (actor_p, role, stop_timeout_ms);
             return S_EXIT_ERROR;
         }
         if (items[0].revents & ZMQ_POLLIN) {
@@ -149,9 +172,7 @@ s_run (zactor_t **actor_p, const char *role, int signal_fd)
                 continue;
             rfk_log_info ("rafikid", "stopping role=%s signal=%s", role,
                           info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-            zactor_destroy (actor_p);
-            rfk_log_info ("rafikid", "stopped role=%s", role);
-            return S_EXIT_OK;
+            return s_stop (actor_p, role, stop_timeout_ms);
         }
         if (!(items[1].revents & ZMQ_POLLIN))
             continue;
@@ -318,7 +339,8 @@ main (int argc, char **argv)
     zactor_t *actor = zactor_new (role->actor, &args);
     if (actor) {
         rfk_log_info ("rafikid", "started role=%s log=%s", role->name, rfk_log_file ());
-        status = s_run (&actor, role->name, signal_fd);
+        status = s_run (&actor, role->name, signal_fd,
+                        (int)rfk_config_int (config, "", "stop_timeout_ms"));
     } else
         rfk_log_error ("rafikid", "cannot start role=%s", role->name);
     rfk_log_close ();

@@ -18,11 +18,13 @@ rfk_noop_actor (zsock_t *pipe, void *args)
         zstr_send (pipe, "DONE");
         return;
     }
-    if (operand) {
+    //  "stuck" ignores $TERM, to test rafikid's stop timeout.
+    bool stuck = operand && streq (operand, "stuck");
+    if (operand && !stuck) {
         if (streq (operand, "fail"))
             zstr_sendx (pipe, "FAILED", "asked to fail", NULL);
         else
-            zstr_sendx (pipe, "FAILED", "unknown operand (noop takes done or fail)", NULL);
+            zstr_sendx (pipe, "FAILED", "unknown operand (noop takes done, fail or stuck)", NULL);
         return;
     }
     bool terminated = false;
@@ -32,7 +34,7 @@ rfk_noop_actor (zsock_t *pipe, void *args)
             break; //  interrupted
         char *command = zmsg_popstr (msg);
         if (command && streq (command, "$TERM"))
-            terminated = true;
+            terminated = !stuck;
         else if (command && streq (command, "PING"))
             zstr_send (pipe, "PONG");
         else

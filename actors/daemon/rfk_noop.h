@@ -6,7 +6,7 @@
     Takes "$TERM" (stops), "PING" (answers "PONG"); anything else is logged
     and ignored. Operands: none (runs until $TERM), "done" (sends DONE and
     returns: rafikid exits 0), "fail" (sends FAILED and returns: rafikid
-    exits 1).
+    exits 1), "stuck" (ignores $TERM: rafikid's stop timeout must end it).
 */
 #ifndef RFK_NOOP_H_INCLUDED
 #define RFK_NOOP_H_INCLUDED

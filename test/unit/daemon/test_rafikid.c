@@ -393,6 +393,24 @@ test_failing_role (void **state)
 }
 
 static void
+test_stuck_role_times_out (void **state)
+{
+    (void)state;
+    static s_child_t child;
+    s_start (&child, S_ARGS ("noop", "stuck"), S_ARGS ("RAFIKI_STOP_TIMEOUT_MS=200"));
+    if (!s_pump (&child, "rafikid: started role=noop", S_DEADLINE_MS)) {
+        kill (child.pid, SIGKILL);
+        waitpid (child.pid, NULL, 0);
+        fail_msg ("rafikid did not start; stderr:\n%s", child.err);
+    }
+    int64_t sent = s_now_ms ();
+    assert_int_equal (kill (child.pid, SIGTERM), 0);
+    assert_int_equal (s_wait_exit (&child), 1);
+    assert_true (s_now_ms () - sent >= 200);
+    assert_non_null (strstr (child.err, "rafikid: stop-timeout role=noop waited_ms=200"));
+}
+
+static void
 test_log_stderr_off (void **state)
 {
     (void)state;
@@ -433,6 +451,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_bad_environment, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_config_and_env_apply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failing_role, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stuck_role_times_out, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_log_stderr_off, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_unusable_data_dir, s_setup, s_teardown),
     };
