@@ -123,8 +123,6 @@ s_unblock_in_child (void)
     signal (SIGPIPE, SIG_DFL);
 }
 
-//  Wait for a stop signal or the actor's end; destroy the actor; return the
-//  exit status.
 //  Send $TERM and wait for the actor's end at most timeout_ms; an actor
 //  that does not stop leaves the process no clean way out, so it ends
 //  at once (its threads and sockets die with it). Returns the exit status.
@@ -147,6 +145,8 @@ s_stop (zactor_t **actor_p, const char *role, int timeout_ms)
     return S_EXIT_OK;
 }
 
+//  Wait for a stop signal or the actor's end; destroy the actor; return the
+//  exit status.
 static int
 s_run (zactor_t **actor_p, const char *role, int signal_fd, int stop_timeout_ms)
 {
