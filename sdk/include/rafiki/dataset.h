@@ -1,0 +1,168 @@
+/*  rafiki/dataset.h: loaders for the dataset formats of Rafiki's tasks.
+
+    A template's train () and evaluate () get a dataset file path; these
+    loaders read it into memory. Formats (as in the original Rafiki):
+
+    - IMAGE_CLASSIFICATION: a zip holding `images.csv` (header `path,class`,
+      one row per image: the image's path inside the zip and its class, an
+      integer 0..K-1) and the PNG images. All images have the same width and
+      height; an image of another size is an error naming the file.
+    - TABULAR_CLASSIFICATION / TABULAR_REGRESSION: a CSV file (RFC 4180:
+      fields may be quoted, "" inside quotes is a quote) with a header row of
+      column names. The target column is named by the caller (train argument
+      `target`), by default the last column; the features are the other
+      columns (or those named in train argument `features`), all numeric.
+      Classification targets are integers 0..K-1 (written as 2 or 2.0); K is
+      the largest label + 1. Values are NOT mapped to indices, so that train
+      and validation files agree on what class 3 is.
+    - POS_TAGGING: a zip holding `corpus.tsv`: tab-separated, header
+      `token<TAB>tag`, one token per row; a sentence ends at a row whose token
+      is the two characters `\n` (backslash, n: Rafiki's delimiter) or at an
+      empty line. Tags are strings (Rafiki's converters wrote tag indices,
+      which load as the strings "0", "1", ...).
+
+    Every loader returns 0, or -1 after writing into err a message naming the
+    file (and the line, for a bad row) and what is wrong with it. What a
+    loader returns in *out is yours: free it with the matching _destroy.
+
+    The query helpers turn one prediction query (a msgpack_object, see
+    rafiki/model.h) into the numbers a model works on, with a clear error for
+    a query of the wrong shape.
+*/
+#ifndef RAFIKI_DATASET_H_INCLUDED
+#define RAFIKI_DATASET_H_INCLUDED
+
+#include "rafiki/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- IMAGE_CLASSIFICATION ------------------------------------------- */
+
+/* How colours are handled. */
+typedef enum {
+    RFK_IMAGES_KEEP = 0, /* channels of the first image: 1 (grey) or 3 (RGB);
+                            later images are converted to match */
+    RFK_IMAGES_GREY,     /* every image converted to 1 channel */
+    RFK_IMAGES_RGB       /* every image converted to 3 channels */
+} rfk_images_colour_t;
+
+typedef struct {
+    size_t max_count;           /* read at most this many images; 0: all */
+    rfk_images_colour_t colour; /* see above */
+} rfk_images_options_t;
+
+typedef struct {
+    size_t n;               /* number of images */
+    uint32_t width, height; /* pixels, the same for every image */
+    uint32_t channels;      /* 1 (grey) or 3 (RGB) */
+    uint8_t *pixels;        /* n * height * width * channels bytes: image
+                               i starts at i * height * width * channels,
+                               rows top to bottom, channels interleaved */
+    int32_t *labels;        /* n labels, each in 0 .. n_classes-1 */
+    uint32_t n_classes;     /* largest label + 1 */
+} rfk_images_t;
+
+/* Loads the images zip at path. opts may be NULL (all images, KEEP). */
+int
+rfk_images_load (const char *path, const rfk_images_options_t *opts, rfk_images_t **out, char *err,
+                 size_t errlen);
+
+/* Frees the images; NULL or *self_p NULL is a no-op. */
+void
+rfk_images_destroy (rfk_images_t **self_p);
+
+/* Reads one image query (an array of `height` rows, each an array of `width`
+   pixels; a pixel is a number 0-255 for grey or an array [r,g,b]) into out
+   (height * width * channels bytes, laid out as in rfk_images_t). Grey
+   pixels given to a 3-channel model are repeated, colour pixels given to a
+   1-channel model are turned grey. Real numbers are rounded. */
+int
+rfk_images_query (const msgpack_object *query, uint32_t width, uint32_t height, uint32_t channels,
+                  uint8_t *out, char *err, size_t errlen);
+
+/* ---- TABULAR_CLASSIFICATION / TABULAR_REGRESSION -------------------- */
+
+typedef struct {
+    const char *target;   /* target column name; NULL: the last column */
+    const char *features; /* comma-separated feature columns to keep, in
+                             this order; NULL: every column but the target */
+    bool classification;  /* targets must be integers 0..K-1 */
+    size_t max_rows;      /* read at most this many rows; 0: all */
+} rfk_tabular_options_t;
+
+typedef struct {
+    size_t n_rows;        /* data rows */
+    size_t n_features;    /* feature columns */
+    char **feature_names; /* n_features names, in column order */
+    char *target_name;    /* the target column's name */
+    double *features;     /* n_rows * n_features values, row after row */
+    double *targets;      /* n_rows target values */
+    int32_t *labels;      /* classification: n_rows labels 0..n_classes-1;
+                             NULL for regression */
+    uint32_t n_classes;   /* classification: largest label + 1; else 0 */
+} rfk_tabular_t;
+
+/* Fills opts from a job's train arguments `target` and `features` (other
+   arguments are left alone) and sets classification from the task name
+   (RAFIKI_TASK_TABULAR_CLASSIFICATION or _REGRESSION). The strings stay
+   borrowed from args. */
+void
+rfk_tabular_options_from_args (const rafiki_args_t *args, const char *task,
+                               rfk_tabular_options_t *opts);
+
+/* Loads the CSV file at path. opts may be NULL (last column is the target,
+   regression). */
+int
+rfk_tabular_load (const char *path, const rfk_tabular_options_t *opts, rfk_tabular_t **out,
+                  char *err, size_t errlen);
+
+/* Frees the table; NULL or *self_p NULL is a no-op. */
+void
+rfk_tabular_destroy (rfk_tabular_t **self_p);
+
+/* Reads one tabular query, a msgpack map feature name -> number, into out
+   (n_features doubles in the order of feature_names). Keys not among the
+   feature names are ignored; a missing feature or a value that is not a
+   number (booleans count as 0/1) is an error naming the feature. */
+int
+rfk_tabular_query (const msgpack_object *query, const char *const *feature_names, size_t n_features,
+                   double *out, char *err, size_t errlen);
+
+/* ---- POS_TAGGING ---------------------------------------------------- */
+
+typedef struct {
+    size_t n_tokens;
+    char **tokens;     /* n_tokens tokens */
+    char **tags;       /* n_tokens tags (the corpus's strings) */
+    uint32_t *tag_ids; /* n_tokens indices into rfk_corpus_t.tag_names */
+} rfk_sentence_t;
+
+typedef struct {
+    size_t n_sentences;
+    rfk_sentence_t *sentences;
+    size_t n_tokens;  /* tokens in all sentences */
+    size_t n_tags;    /* distinct tags */
+    char **tag_names; /* n_tags distinct tags, sorted (strcmp) */
+} rfk_corpus_t;
+
+/* Loads the corpus zip at path; max_sentences 0 reads all. */
+int
+rfk_corpus_load (const char *path, size_t max_sentences, rfk_corpus_t **out, char *err,
+                 size_t errlen);
+
+/* Frees the corpus; NULL or *self_p NULL is a no-op. */
+void
+rfk_corpus_destroy (rfk_corpus_t **self_p);
+
+/* Checks that query is an array of strings and returns how many (the
+   tokens are query->via.array.ptr[i].via.str, not NUL-terminated). */
+int
+rfk_corpus_query (const msgpack_object *query, size_t *n_tokens, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
