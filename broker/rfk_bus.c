@@ -31,6 +31,10 @@ rfk_bus_socket_apply (zsock_t *sock, const rfk_bus_opts_t *opts)
     /*  A bounded linger lets a last reply or ack queued just before close get
         out, without making shutdown wait forever on a peer that is gone. */
     zsock_set_linger (sock, opts->linger_ms);
+    int64_t hard_cap = opts->max_frame_bytes > (size_t)(INT64_MAX - 1024) / 2
+                           ? INT64_MAX
+                           : (int64_t)opts->max_frame_bytes * 2 + 1024;
+    zmq_setsockopt (zsock_resolve (sock), ZMQ_MAXMSGSIZE, &hard_cap, sizeof (hard_cap));
 }
 
 zsock_t *

@@ -40,8 +40,8 @@ typedef struct {
 #define RFK_BUS_HEARTBEAT_INTERVAL_MS 1000
 #define RFK_BUS_HEARTBEAT_TIMEOUT_MS 5000
 #define RFK_BUS_REQUEST_TIMEOUT_MS 5000
-#define RFK_BUS_REQUEST_RETRIES 2
-#define RFK_BUS_MAX_FRAME_BYTES (16u * 1024u * 1024u)
+#define RFK_BUS_REQUEST_RETRIES 3
+#define RFK_BUS_MAX_FRAME_BYTES (64u * 1024u * 1024u)
 #define RFK_BUS_MALFORMED_LIMIT 32
 
 /* Fills opts with the defaults above. */
@@ -56,7 +56,10 @@ rfk_bus_opts_defaults (rfk_bus_opts_t *opts);
 zsock_t *
 rfk_bus_socket_new (int type, const char *endpoints, bool serverish, const rfk_bus_opts_t *opts);
 
-/* Applies the options' high-water marks and linger to an existing socket. */
+/* Applies the options' high-water marks and linger to an existing socket,
+   and a hard cap of twice max_frame_bytes on what it receives: a frame over
+   max_frame_bytes is answered TOO_LARGE, but one over the hard cap makes
+   ZeroMQ drop the connection (on tcp) before it is read into memory. */
 void
 rfk_bus_socket_apply (zsock_t *sock, const rfk_bus_opts_t *opts);
 
