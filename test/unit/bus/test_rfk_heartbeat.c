@@ -153,6 +153,7 @@ test_nonsense_numbers_are_refused (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_silent_peer_expires),
         cmocka_unit_test (test_items_are_freed_on_expiry_and_forget),

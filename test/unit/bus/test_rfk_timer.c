@@ -146,6 +146,7 @@ test_deadline_timeout (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_timers_run_in_deadline_order),
         cmocka_unit_test (test_cancelled_timer_never_runs),
