@@ -264,6 +264,7 @@ static const s_field_t s_trial_fields[] = {
     F (rfk_trial_t, id, S_TEXT, S_FIXED, NULL),
     F (rfk_trial_t, no, S_INT, S_FIXED, NULL),
     F (rfk_trial_t, sub_train_job_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
+    F (rfk_trial_t, train_job_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
     F (rfk_trial_t, model_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
     F (rfk_trial_t, worker_id, S_TEXT, 0, NULL),
     F (rfk_trial_t, status, S_TEXT, S_REQUIRED, s_trial_statuses),
@@ -1792,10 +1793,27 @@ rfk_store_create_trial (rfk_store_t *self, const rfk_trial_t *trial)
         s_fail (self, RFK_CODE_BAD_REQUEST, "trial: no must not be negative");
         return NULL;
     }
+    if (trial && !trial->sub_train_job_id) {
+        s_fail (self, RFK_CODE_BAD_REQUEST, "trial: sub_train_job_id is required");
+        return NULL;
+    }
     rfk_trial_t *copy = (rfk_trial_t *)s_prepare (self, &s_trial_kind, trial, "PENDING");
     if (!copy)
         return NULL;
-    if (s_check (self, &s_trial_kind, copy, true) != 0) {
+    /* The trial's job and model are its sub train job's. */
+    rfk_sub_train_job_t *sub =
+        (rfk_sub_train_job_t *)s_get (self, &s_sub_train_job_kind, copy->sub_train_job_id);
+    if (sub) {
+        free (copy->train_job_id);
+        copy->train_job_id = sub->train_job_id;
+        sub->train_job_id = NULL;
+        if (!copy->model_id) {
+            copy->model_id = sub->model_id;
+            sub->model_id = NULL;
+        }
+        rfk_sub_train_job_destroy (&sub);
+    }
+    if (!copy->train_job_id || s_check (self, &s_trial_kind, copy, true) != 0) {
         rfk_trial_destroy (&copy);
         return NULL;
     }
@@ -1809,8 +1827,7 @@ rfk_store_create_trial (rfk_store_t *self, const rfk_trial_t *trial)
     s_args_t args = {0};
     s_arg_text (&args, copy->sub_train_job_id);
     char duplicate[160], missing[256];
-    snprintf (missing, sizeof missing, "trial: sub train job '%.64s' or model '%.64s' not found",
-              copy->sub_train_job_id, copy->model_id);
+    snprintf (missing, sizeof missing, "trial: model '%.64s' not found", copy->model_id);
     int rc = 0;
     if (numbered)
         rc = s_scalar (self,
@@ -1885,12 +1902,10 @@ rfk_store_list_trials (rfk_store_t *self, const char *train_job_id, const char *
     } else {
         s_arg_text (&args, train_job_id);
         tail = order == RFK_TRIALS_BEST
-                   ? "JOIN sub_train_jobs s ON s.id = x.sub_train_job_id"
-                     " WHERE s.train_job_id = $3 AND x.status = 'COMPLETED'"
+                   ? "WHERE x.train_job_id = $3 AND x.status = 'COMPLETED'"
                      " AND x.score IS NOT NULL"
                      " ORDER BY x.score DESC, x.datetime_started, x.id LIMIT $1 OFFSET $2"
-                   : "JOIN sub_train_jobs s ON s.id = x.sub_train_job_id"
-                     " WHERE s.train_job_id = $3"
+                   : "WHERE x.train_job_id = $3"
                      " ORDER BY x.datetime_started, x.no, x.id LIMIT $1 OFFSET $2";
     }
     return s_list_done (self, s_select (self, &s_trial_kind, tail, &args));

@@ -175,11 +175,13 @@ typedef struct {
 } rfk_train_job_worker_t;
 
 /* TRIALS. status: PENDING (the default), RUNNING, COMPLETED, ERRORED,
-   PRUNED. no is unique per sub train job; 0 on create means the next. */
+   PRUNED. no is unique per sub train job; 0 on create means the next.
+   train_job_id, and model_id when NULL, are taken from the sub train job. */
 typedef struct {
     char *id;
     int64_t no;
     char *sub_train_job_id;
+    char *train_job_id;
     char *model_id;
     char *worker_id; /* the trainer's service id */
     char *status;

@@ -104,6 +104,18 @@ s_open (const char *url, rfk_store_fault_t *fault)
         return NULL;
     }
     zhashx_set_destructor (self->statements, s_name_destroy);
+    char *bad = NULL;
+    PQconninfoOption *options = PQconninfoParse (url, &bad);
+    if (!options) {
+        fault->code = bad ? RFK_CODE_BAD_REQUEST : RFK_CODE_UNAVAILABLE;
+        fault->unique = fault->foreign_key = false;
+        s_message (fault, "store.url is not a valid URL: ", bad ? bad : "out of memory");
+        PQfreemem (bad);
+        void *conn = self;
+        s_close (&conn);
+        return NULL;
+    }
+    PQconninfoFree (options);
     self->pg = PQconnectdb (url);
     if (!self->pg || PQstatus (self->pg) != CONNECTION_OK) {
         fault->code = RFK_CODE_UNAVAILABLE;

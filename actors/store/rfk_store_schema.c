@@ -104,6 +104,7 @@ static const char *const s_version_1[] = {
     "  id TEXT PRIMARY KEY,"
     "  no INTEGER NOT NULL,"
     "  sub_train_job_id TEXT NOT NULL REFERENCES sub_train_jobs (id),"
+    "  train_job_id TEXT NOT NULL REFERENCES train_jobs (id),"
     "  model_id TEXT NOT NULL REFERENCES models (id),"
     "  worker_id TEXT,"
     "  status TEXT NOT NULL CHECK (status IN ('PENDING', 'RUNNING', 'COMPLETED', 'ERRORED', "
@@ -118,7 +119,12 @@ static const char *const s_version_1[] = {
     "  datetime_updated TEXT NOT NULL,"
     "  datetime_stopped TEXT,"
     "  UNIQUE (sub_train_job_id, no))",
-    "CREATE INDEX trials_best ON trials (sub_train_job_id, status, score)",
+    /* Listing a job's trials best first walks these in order and stops after
+       the page, instead of sorting every trial of the job. */
+    "CREATE INDEX trials_best_of_job ON trials"
+    "  (train_job_id, status, score DESC, datetime_started, id)",
+    "CREATE INDEX trials_best_of_sub_job ON trials (sub_train_job_id, status, score DESC, no, id)",
+    "CREATE INDEX trials_of_job ON trials (train_job_id, datetime_started, no, id)",
     "CREATE INDEX trials_by_model ON trials (model_id)",
     "CREATE TABLE trial_logs ("
     "  id TEXT PRIMARY KEY,"

@@ -367,6 +367,9 @@ test_open_refuses_bad_urls (void **state)
     assert_int_equal (err.code, RFK_CODE_UNAVAILABLE);
     assert_non_null (strstr (err.message, "postgresql"));
 
+    assert_null (rfk_store_open ("postgresql://host/db?sslmode=%zz", NULL, &err));
+    assert_int_equal (err.code, RFK_CODE_BAD_REQUEST);
+    assert_non_null (strstr (err.message, "store.url"));
     assert_null (rfk_store_open ("postgresql://%zz", NULL, NULL)); /* no err: no crash */
 }
 
@@ -820,6 +823,16 @@ test_trials (void **state)
     assert_int_equal (trials[2]->no, 2);
     assert_int_equal (trials[1]->no, 1);
     assert_string_equal (trials[2]->status, "PENDING");
+    assert_string_equal (trials[2]->train_job_id, job->id);
+
+    /* Only the sub train job is needed: its job and model are the trial's. */
+    rfk_trial_t bare_in = {.sub_train_job_id = b->id, .score = NAN};
+    rfk_trial_t *bare = rfk_store_create_trial (store, &bare_in);
+    ASSERT_OK (store, bare);
+    assert_string_equal (bare->model_id, b->model_id);
+    assert_string_equal (bare->train_job_id, job->id);
+    assert_int_equal (bare->no, 3);
+    rfk_trial_destroy (&bare);
     assert_true (isnan (trials[2]->score));
 
     /* Best first across the job, paged; unscored trials are not ranked. */
@@ -848,7 +861,7 @@ test_trials (void **state)
     zlistx_destroy (&best);
     zlistx_t *all = rfk_store_list_trials (store, job->id, NULL, RFK_TRIALS_BY_NO, NULL);
     ASSERT_OK (store, all);
-    assert_int_equal (zlistx_size (all), 5);
+    assert_int_equal (zlistx_size (all), 6);
     zlistx_destroy (&all);
     all = rfk_store_list_trials (store, NULL, a->id, RFK_TRIALS_BY_NO, NULL);
     ASSERT_OK (store, all);
