@@ -30,6 +30,18 @@ store_fixture_pg_url (void)
     return url && *url ? url : NULL;
 }
 
+int
+store_fixture_no_server (void)
+{
+    if (getenv ("RAFIKI_TEST_RUN")) {
+        printf ("1..1\nnot ok 1 - RAFIKI_TEST_PG_URL is not set: test/servers/postgres did not "
+                "start\n");
+        return 1;
+    }
+    printf ("1..0 # SKIP RAFIKI_TEST_PG_URL is not set (test/run starts a server)\n");
+    return 0;
+}
+
 /* The server URL with its database replaced by `database`. */
 static char *
 s_url_with_database (const char *url, const char *database)

@@ -27,6 +27,10 @@ store_fixture_backend (int argc, char **argv, bool *postgres);
 /* The PostgreSQL server's URL, or NULL when RAFIKI_TEST_PG_URL is unset. */
 const char *
 store_fixture_pg_url (void);
+/* When the PostgreSQL run has no server: TAP that says SKIP when run by hand,
+   or a failure under test/run (RAFIKI_TEST_RUN is set), which always starts
+   one. Returns the exit status for main. */
+int store_fixture_no_server (void);
 /* A fresh store; NULL (with a message on stderr) when it cannot be made. */
 store_fixture_t *
 store_fixture_new (bool postgres);
