@@ -47,6 +47,7 @@
 #ifndef RFK_LAUNCHER_H_INCLUDED
 #define RFK_LAUNCHER_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,6 +113,8 @@ typedef struct {
     int backoff_max_ms;       //  longest delay between restarts (10000)
     int grace_ms;             //  SIGTERM to SIGKILL on stop (5000)
     int stable_ms;            //  a run this long resets the restart count (60000)
+    bool use_polling;         //  reap by asking for a tick every 100 ms instead of using
+                              //  pidfds (automatic for a child whose pidfd_open fails)
 } rfk_launcher_local_config_t;
 
 typedef struct _rfk_launcher_t rfk_launcher_t;

@@ -394,7 +394,7 @@ s_spawn (s_local_t *self, s_service_t *service)
     service->pid = pid;
     service->started_at = rfk_launcher_now ();
     service->killed = false;
-    service->pidfd = pidfd_open (pid, 0);
+    service->pidfd = self->config.use_polling ? -1 : pidfd_open (pid, 0);
     if (service->pidfd >= 0) {
         struct epoll_event event = {.events = EPOLLIN, .data.fd = service->pidfd};
         if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, service->pidfd, &event)) {
@@ -450,7 +450,8 @@ s_failed (s_local_t *self, s_service_t *service, const char *what, int64_t now)
         if (max == 0)
             snprintf (reason, sizeof reason, "%s; not restarted (max_restarts is 0)", what);
         else
-            snprintf (reason, sizeof reason, "%s; gave up after %d restarts", what, max);
+            snprintf (reason, sizeof reason, "%s; gave up after %d restart%s", what, max,
+                      max == 1 ? "" : "s");
         s_set_state (self, service, RFK_LAUNCHER_ERRORED, reason);
     }
 }
