@@ -2,10 +2,11 @@
     service secrets (keyed BLAKE2b). See rfk_auth.h for the contracts.
 
     Token verification does its own checks before handing the token to libjwt: it decodes the
-    header to refuse any algorithm but HS256 (libjwt 1.10 would accept "alg":"none" without a
-    signature) and to tell a malformed token from a forged one, and it checks the HMAC with
-    libsodium, whose comparison takes the same time whatever the bytes. libjwt then decodes
-    (verifying the signature once more) and the claims are read from it.
+    header to refuse any algorithm but HS256 (libjwt 1.10 refuses "alg":"none" when given a key,
+    but with the same EINVAL as a bad signature or garbage, and the refusal should not depend
+    on the library's version), tells a malformed token from a forged one, and checks the HMAC
+    with libsodium, whose comparison takes the same time whatever the bytes. libjwt then
+    decodes (verifying the signature once more) and the claims are read from it.
 */
 #include "rfk_auth.h"
 

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,8 +26,9 @@ struct _rfk_launcher_t {
 };
 
 //  Names the environment must not take from a spec: the launcher sets them itself.
-static const char *s_reserved_env[] = {"RAFIKI_SECRET_FD", "RAFIKI_SERVICE_ID",
-                                       "RAFIKI_SERVICE_ROLE", "RAFIKI_DATA_DIR", NULL};
+static const char *s_reserved_env[] = {"RAFIKI_SECRET_FD",  "RAFIKI_SECRET_FILE",
+                                       "RAFIKI_SERVICE_ID", "RAFIKI_SERVICE_ROLE",
+                                       "RAFIKI_DATA_DIR",   NULL};
 
 int64_t
 rfk_launcher_now (void)
@@ -329,40 +331,26 @@ s_secret_error (char *error, size_t error_size, const char *format, ...)
     va_end (args);
 }
 
-char *
-rfk_launcher_read_secret (char *error, size_t error_size)
+//  Read a secret from fd to end of file (at most RFK_LAUNCHER_SECRET_MAX bytes) and close fd.
+static char *
+s_read_secret_fd (int fd, const char *source, char *error, size_t error_size)
 {
-    const char *value = getenv ("RAFIKI_SECRET_FD");
-    if (!value || !*value) {
-        s_secret_error (error, error_size,
-                        "RAFIKI_SECRET_FD is not set: services get their secret from the launcher");
-        return NULL;
-    }
-    char *end = NULL;
-    errno = 0;
-    long fd = strtol (value, &end, 10);
-    if (errno || *end || fd < 0 || fd > INT_MAX) {
-        s_secret_error (error, error_size, "RAFIKI_SECRET_FD '%s' is not a descriptor number",
-                        value);
-        return NULL;
-    }
-    unsetenv ("RAFIKI_SECRET_FD");
     char *secret = malloc (RFK_LAUNCHER_SECRET_MAX + 2);
     if (!secret) {
-        close ((int)fd);
+        close (fd);
         s_secret_error (error, error_size, "out of memory reading the secret");
         return NULL;
     }
     size_t length = 0;
     //  Read one byte past the limit so that a longer secret is noticed, not cut.
     while (length < RFK_LAUNCHER_SECRET_MAX + 1) {
-        ssize_t got = read ((int)fd, secret + length, RFK_LAUNCHER_SECRET_MAX + 1 - length);
+        ssize_t got = read (fd, secret + length, RFK_LAUNCHER_SECRET_MAX + 1 - length);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            s_secret_error (error, error_size, "reading the secret from descriptor %ld: %s", fd,
+            s_secret_error (error, error_size, "reading the secret from %s: %s", source,
                             strerror (errno));
-            close ((int)fd);
+            close (fd);
             free (secret);
             return NULL;
         }
@@ -370,7 +358,7 @@ rfk_launcher_read_secret (char *error, size_t error_size)
             break;
         length += (size_t)got;
     }
-    close ((int)fd);
+    close (fd);
     secret[length] = '\0';
     const char *problem = NULL;
     if (length == 0)
@@ -386,4 +374,39 @@ rfk_launcher_read_secret (char *error, size_t error_size)
         return NULL;
     }
     return secret;
+}
+
+char *
+rfk_launcher_read_secret (char *error, size_t error_size)
+{
+    const char *value = getenv ("RAFIKI_SECRET_FD");
+    if (!value || !*value) {
+        //  The swarm form: a file, such as a Docker secret under /run/secrets.
+        const char *path = getenv ("RAFIKI_SECRET_FILE");
+        if (!path || !*path) {
+            s_secret_error (error, error_size,
+                            "neither RAFIKI_SECRET_FD nor RAFIKI_SECRET_FILE is set: services get "
+                            "their secret from the launcher");
+            return NULL;
+        }
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            s_secret_error (error, error_size, "cannot open RAFIKI_SECRET_FILE %s: %s", path,
+                            strerror (errno));
+            return NULL;
+        }
+        char *secret = s_read_secret_fd (fd, path, error, error_size);
+        unsetenv ("RAFIKI_SECRET_FILE");
+        return secret;
+    }
+    char *end = NULL;
+    errno = 0;
+    long fd = strtol (value, &end, 10);
+    if (errno || *end || fd < 0 || fd > INT_MAX) {
+        s_secret_error (error, error_size, "RAFIKI_SECRET_FD '%s' is not a descriptor number",
+                        value);
+        return NULL;
+    }
+    unsetenv ("RAFIKI_SECRET_FD");
+    return s_read_secret_fd ((int)fd, "RAFIKI_SECRET_FD", error, error_size);
 }

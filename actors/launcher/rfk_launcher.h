@@ -31,9 +31,10 @@
     RAFIKI_SECRET_FD (a decimal number, normally 3). The child reads the descriptor to end of
     file exactly once, early, before starting threads, closes it and uses the bytes read
     (no terminator, no newline, at most RFK_LAUNCHER_SECRET_MAX bytes) as its secret in HELLO.
-    The pipe is readable only by the child (and by processes allowed to ptrace it). The swarm
-    backend will deliver the same variable pointing at a Docker secret file; the reading side
-    does not change.
+    The pipe is readable only by the child (and by processes allowed to ptrace it). Where a
+    descriptor cannot be inherited (the swarm backend: a Docker secret mounted under
+    /run/secrets), RAFIKI_SECRET_FILE names a file holding the secret instead, read the same
+    way; rfk_launcher_read_secret handles both, so rafikid needs no change between backends.
 
     The child's command line is `<rafikid> <role> --service-id <id> [--config FILE]`. Its
     environment is built, not inherited, so that admin's own credentials (RAFIKI_* variables,
@@ -239,7 +240,8 @@ int
 rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec);
 
 //  The child side of the secret contract: read the secret from the descriptor named by
-//  RAFIKI_SECRET_FD, close it and unset the variable. Returns a new string (the caller frees
+//  RAFIKI_SECRET_FD (or else the file named by RAFIKI_SECRET_FILE), close it and unset the
+//  variable. Returns a new string (the caller frees
 //  it, ideally after sodium_memzero), or NULL with a message in error (if not NULL) when the
 //  variable is missing or malformed, the read fails, or the secret is empty or too long.
 char *

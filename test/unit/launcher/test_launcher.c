@@ -669,7 +669,7 @@ test_launcher_read_secret (void **state)
     char error[256];
     unsetenv ("RAFIKI_SECRET_FD");
     assert_null (rfk_launcher_read_secret (error, sizeof error));
-    assert_non_null (strstr (error, "RAFIKI_SECRET_FD is not set"));
+    assert_non_null (strstr (error, "neither RAFIKI_SECRET_FD nor RAFIKI_SECRET_FILE is set"));
     setenv ("RAFIKI_SECRET_FD", "three", 1);
     assert_null (rfk_launcher_read_secret (error, sizeof error));
     assert_non_null (strstr (error, "is not a descriptor number"));
@@ -694,6 +694,22 @@ test_launcher_read_secret (void **state)
     assert_null (rfk_launcher_read_secret (error, sizeof error));
     assert_string_equal (error, "the secret is empty");
     assert_null (rfk_launcher_read_secret (NULL, 0));
+
+    //  The file form (swarm: a Docker secret).
+    char path[] = "/tmp/rfk-secret-XXXXXX";
+    int fd = mkstemp (path);
+    assert_int_equal (write (fd, "from-a-file", 11), 11);
+    close (fd);
+    setenv ("RAFIKI_SECRET_FILE", path, 1);
+    secret = rfk_launcher_read_secret (error, sizeof error);
+    assert_string_equal (secret, "from-a-file");
+    free (secret);
+    assert_null (getenv ("RAFIKI_SECRET_FILE"));
+    unlink (path);
+    setenv ("RAFIKI_SECRET_FILE", path, 1);
+    assert_null (rfk_launcher_read_secret (error, sizeof error));
+    assert_non_null (strstr (error, "cannot open RAFIKI_SECRET_FILE"));
+    unsetenv ("RAFIKI_SECRET_FILE");
 }
 
 int
