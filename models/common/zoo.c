@@ -79,12 +79,11 @@ rfk_zoo_map_get (const msgpack_object *obj, const char *key)
 }
 
 int
-rfk_zoo_get_int (const msgpack_object *map, const char *key, int64_t *out, char *err,
-                 size_t errlen)
+rfk_zoo_get_int (const msgpack_object *map, const char *key, int64_t *out, char *err, size_t errlen)
 {
     const msgpack_object *v = rfk_zoo_map_get (map, key);
     if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT64_MAX) {
-        *out = (int64_t) v->via.u64;
+        *out = (int64_t)v->via.u64;
         return 0;
     }
     if (v && v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
@@ -108,10 +107,10 @@ rfk_zoo_get_double (const msgpack_object *map, const char *key, double *out, cha
                 *out = v->via.f64;
                 return 0;
             case MSGPACK_OBJECT_POSITIVE_INTEGER:
-                *out = (double) v->via.u64;
+                *out = (double)v->via.u64;
                 return 0;
             case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-                *out = (double) v->via.i64;
+                *out = (double)v->via.i64;
                 return 0;
             default:
                 break;
@@ -123,8 +122,7 @@ rfk_zoo_get_double (const msgpack_object *map, const char *key, double *out, cha
 }
 
 int
-rfk_zoo_get_str (const msgpack_object *map, const char *key, char **out, char *err,
-                 size_t errlen)
+rfk_zoo_get_str (const msgpack_object *map, const char *key, char **out, char *err, size_t errlen)
 {
     const msgpack_object *v = rfk_zoo_map_get (map, key);
     if (!v || v->type != MSGPACK_OBJECT_STR) {
@@ -175,8 +173,8 @@ s_get_array (const msgpack_object *map, const char *key, void *out, size_t n, si
 }
 
 int
-rfk_zoo_get_doubles (const msgpack_object *map, const char *key, double *out, size_t n,
-                     char *err, size_t errlen)
+rfk_zoo_get_doubles (const msgpack_object *map, const char *key, double *out, size_t n, char *err,
+                     size_t errlen)
 {
     return s_get_array (map, key, out, n, sizeof (double), err, errlen);
 }
@@ -189,8 +187,8 @@ rfk_zoo_get_floats (const msgpack_object *map, const char *key, float *out, size
 }
 
 int
-rfk_zoo_get_int32s (const msgpack_object *map, const char *key, int32_t *out, size_t n,
-                    char *err, size_t errlen)
+rfk_zoo_get_int32s (const msgpack_object *map, const char *key, int32_t *out, size_t n, char *err,
+                    size_t errlen)
 {
     return s_get_array (map, key, out, n, sizeof (int32_t), err, errlen);
 }
@@ -343,7 +341,7 @@ rfk_zoo_schema_unpack (const msgpack_object *obj, char *err, size_t errlen)
         rfk_zoo_err (err, errlen, "parameters: n_classes %" PRId64 " is out of range", n_classes);
         goto fail;
     }
-    self->n_classes = (uint32_t) n_classes;
+    self->n_classes = (uint32_t)n_classes;
     if (strcmp (kind, "images") == 0) {
         self->images = true;
         if (rfk_zoo_get_int (obj, "width", &w, err, errlen) != 0 ||
@@ -351,14 +349,15 @@ rfk_zoo_schema_unpack (const msgpack_object *obj, char *err, size_t errlen)
             rfk_zoo_get_int (obj, "channels", &c, err, errlen) != 0)
             goto fail;
         if (w < 1 || h < 1 || w > 100000 || h > 100000 || (c != 1 && c != 3)) {
-            rfk_zoo_err (err, errlen, "parameters: image size %" PRId64 "x%" PRId64 "x%" PRId64
-                                      " is invalid", w, h, c);
+            rfk_zoo_err (err, errlen,
+                         "parameters: image size %" PRId64 "x%" PRId64 "x%" PRId64 " is invalid", w,
+                         h, c);
             goto fail;
         }
-        self->width = (uint32_t) w;
-        self->height = (uint32_t) h;
-        self->channels = (uint32_t) c;
-        self->n_features = (size_t) w * (size_t) h * (size_t) c;
+        self->width = (uint32_t)w;
+        self->height = (uint32_t)h;
+        self->channels = (uint32_t)c;
+        self->n_features = (size_t)w * (size_t)h * (size_t)c;
     } else if (strcmp (kind, "tabular") == 0) {
         const msgpack_object *f = rfk_zoo_map_get (obj, "features");
         if (!f || f->type != MSGPACK_OBJECT_ARRAY) {
@@ -392,8 +391,7 @@ rfk_zoo_schema_unpack (const msgpack_object *obj, char *err, size_t errlen)
                 rfk_zoo_err (err, errlen, "out of memory");
                 goto fail;
             }
-            if (rfk_zoo_get_doubles (obj, "mean", self->mean, self->n_features, err, errlen) !=
-                    0 ||
+            if (rfk_zoo_get_doubles (obj, "mean", self->mean, self->n_features, err, errlen) != 0 ||
                 rfk_zoo_get_doubles (obj, "inv_std", self->inv_std, self->n_features, err,
                                      errlen) != 0)
                 goto fail;
@@ -428,8 +426,8 @@ rfk_zoo_schema_query (const rfk_zoo_schema_t *self, const msgpack_object *query,
         free (pixels);
         return rc;
     }
-    if (rfk_tabular_query (query, (const char *const *) self->feature_names, self->n_features,
-                           out, err, errlen) != 0)
+    if (rfk_tabular_query (query, (const char *const *)self->feature_names, self->n_features, out,
+                           err, errlen) != 0)
         return -1;
     if (self->mean)
         for (size_t i = 0; i < self->n_features; i++)
@@ -466,12 +464,12 @@ s_standardise (rfk_zoo_schema_t *schema, const rfk_tabular_t *t)
         double sum = 0, sq = 0;
         for (size_t i = 0; i < t->n_rows; i++)
             sum += t->features[i * d + j];
-        double mean = t->n_rows ? sum / (double) t->n_rows : 0;
+        double mean = t->n_rows ? sum / (double)t->n_rows : 0;
         for (size_t i = 0; i < t->n_rows; i++) {
             double x = t->features[i * d + j] - mean;
             sq += x * x;
         }
-        double sd = t->n_rows ? sqrt (sq / (double) t->n_rows) : 0;
+        double sd = t->n_rows ? sqrt (sq / (double)t->n_rows) : 0;
         schema->mean[j] = mean;
         schema->inv_std[j] = sd > 1e-12 ? 1.0 / sd : 1.0;
     }
@@ -508,7 +506,7 @@ rfk_zoo_data_load_train (const char *path, const char *task, const rafiki_args_t
         schema->height = im->height;
         schema->channels = im->channels;
         schema->n_classes = im->n_classes;
-        schema->n_features = (size_t) im->width * im->height * im->channels;
+        schema->n_features = (size_t)im->width * im->height * im->channels;
         self->n = im->n;
     } else {
         rfk_tabular_options_t opts = {0};
@@ -557,15 +555,14 @@ rfk_zoo_data_load_like (const char *path, rfk_zoo_schema_t *schema, size_t max_r
     self->schema = schema;
     if (schema->images) {
         rfk_images_options_t opts = {.max_count = max_rows,
-                                     .colour = schema->channels == 1 ? RFK_IMAGES_GREY
-                                                                     : RFK_IMAGES_RGB};
+                                     .colour =
+                                         schema->channels == 1 ? RFK_IMAGES_GREY : RFK_IMAGES_RGB};
         if (rfk_images_load (path, &opts, &self->images, err, errlen) != 0)
             goto fail;
-        if (self->images->n && (self->images->width != schema->width ||
-                                self->images->height != schema->height)) {
-            rfk_zoo_err (err, errlen, "%s: images are %ux%u, the model was trained on %ux%u",
-                         path, self->images->width, self->images->height, schema->width,
-                         schema->height);
+        if (self->images->n &&
+            (self->images->width != schema->width || self->images->height != schema->height)) {
+            rfk_zoo_err (err, errlen, "%s: images are %ux%u, the model was trained on %ux%u", path,
+                         self->images->width, self->images->height, schema->width, schema->height);
             goto fail;
         }
         self->n = self->images->n;
@@ -597,8 +594,8 @@ rfk_zoo_data_load_like (const char *path, rfk_zoo_schema_t *schema, size_t max_r
         if (rc != 0)
             goto fail;
         if (self->table->n_features != schema->n_features) {
-            rfk_zoo_err (err, errlen, "%s: %zu feature columns, the model was trained on %zu",
-                         path, self->table->n_features, schema->n_features);
+            rfk_zoo_err (err, errlen, "%s: %zu feature columns, the model was trained on %zu", path,
+                         self->table->n_features, schema->n_features);
             goto fail;
         }
         self->n = self->table->n_rows;
@@ -631,7 +628,7 @@ rfk_zoo_data_label (const rfk_zoo_data_t *self, size_t i)
 {
     if (self->images)
         return self->images->labels[i];
-    return self->table->labels ? self->table->labels[i] : (int32_t) self->table->targets[i];
+    return self->table->labels ? self->table->labels[i] : (int32_t)self->table->targets[i];
 }
 
 double
@@ -664,14 +661,14 @@ rfk_zoo_rand (uint64_t *state)
 double
 rfk_zoo_rand_unit (uint64_t *state)
 {
-    return (double) (rfk_zoo_rand (state) >> 11) * 0x1.0p-53;
+    return (double)(rfk_zoo_rand (state) >> 11) * 0x1.0p-53;
 }
 
 void
 rfk_zoo_shuffle (size_t *idx, size_t n, uint64_t *state)
 {
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t) (rfk_zoo_rand (state) % i);
+        size_t j = (size_t)(rfk_zoo_rand (state) % i);
         size_t t = idx[i - 1];
         idx[i - 1] = idx[j];
         idx[j] = t;

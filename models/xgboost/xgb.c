@@ -78,9 +78,10 @@ s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
         self->n_estimators > 100000 || !(self->eta > 0) || !(self->subsample > 0) ||
         self->subsample > 1 || !(self->colsample_bytree > 0) || self->colsample_bytree > 1 ||
         !(self->min_child_weight >= 0)) {
-        rfk_zoo_err (err, errlen, "%s: a knob is out of range (max_depth %" PRId64
-                                  ", eta %g, n_estimators %" PRId64 ", subsample %g, "
-                                  "colsample_bytree %g, min_child_weight %g)",
+        rfk_zoo_err (err, errlen,
+                     "%s: a knob is out of range (max_depth %" PRId64
+                     ", eta %g, n_estimators %" PRId64 ", subsample %g, "
+                     "colsample_bytree %g, min_child_weight %g)",
                      S_NAME, self->max_depth, self->eta, self->n_estimators, self->subsample,
                      self->colsample_bytree, self->min_child_weight);
         free (self);
@@ -116,7 +117,7 @@ s_matrix (const rfk_zoo_data_t *data)
     for (size_t i = 0; i < data->n; i++) {
         rfk_zoo_data_row (data, i, row);
         for (size_t j = 0; j < d; j++)
-            m[i * d + j] = (float) row[j];
+            m[i * d + j] = (float)row[j];
     }
     free (row);
     return m;
@@ -129,7 +130,7 @@ s_set_common_params (BoosterHandle b, const rfk_zoo_schema_t *schema, char *err,
     if (XGBoosterSetParam (b, "nthread", "1") != 0)
         return s_xgb_fail ("setting nthread", err, errlen);
 #ifdef RFK_XGB_REGRESSION
-    (void) schema;
+    (void)schema;
     if (XGBoosterSetParam (b, "objective", "reg:squarederror") != 0)
         return s_xgb_fail ("setting the objective", err, errlen);
 #else
@@ -159,7 +160,7 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
          const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    (void) shared_params;
+    (void)shared_params;
     rfk_zoo_data_t *data = NULL;
     float *matrix = NULL, *labels = NULL;
     DMatrixHandle dtrain = NULL;
@@ -176,7 +177,7 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
         goto done;
     }
     for (size_t i = 0; i < data->n; i++)
-        labels[i] = (float) rfk_zoo_data_target (data, i);
+        labels[i] = (float)rfk_zoo_data_target (data, i);
     if (XGDMatrixCreateFromMat (matrix, data->n, data->schema->n_features, NAN, &dtrain) != 0) {
         s_xgb_fail ("making the training matrix", err, errlen);
         goto done;
@@ -194,7 +195,7 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
     struct {
         const char *name;
         double value;
-    } params[] = {{"max_depth", (double) self->max_depth},
+    } params[] = {{"max_depth", (double)self->max_depth},
                   {"eta", self->eta},
                   {"subsample", self->subsample},
                   {"colsample_bytree", self->colsample_bytree},
@@ -266,7 +267,7 @@ s_predict_rows (s_model_t *self, const float *matrix, size_t n, double *out, cha
 #endif
     if (len != n * width) {
         rfk_zoo_err (err, errlen, "xgboost: %llu predictions for %zu rows of %zu values",
-                     (unsigned long long) len, n, width);
+                     (unsigned long long)len, n, width);
         return -1;
     }
     for (size_t i = 0; i < n * width; i++)
@@ -314,13 +315,12 @@ s_evaluate (void *model, const char *dataset_path, double *score, char *err, siz
         double e = pred[i] - rfk_zoo_data_target (data, i);
         sq += e * e;
     }
-    *score = -sqrt (sq / (double) data->n);
+    *score = -sqrt (sq / (double)data->n);
 #else
     size_t right = 0;
     for (size_t i = 0; i < data->n; i++)
-        right += (int32_t) rfk_zoo_argmax (pred + i * width, width) ==
-                 rfk_zoo_data_label (data, i);
-    *score = (double) right / (double) data->n;
+        right += (int32_t)rfk_zoo_argmax (pred + i * width, width) == rfk_zoo_data_label (data, i);
+    *score = (double)right / (double)data->n;
 #endif
     rc = 0;
 done:
@@ -358,7 +358,7 @@ s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char
             continue;
         }
         for (size_t j = 0; j < d; j++)
-            matrix[good * d + j] = (float) row[j];
+            matrix[good * d + j] = (float)row[j];
         good++;
     }
     if (good && s_predict_rows (self, matrix, good, pred, err, errlen) != 0)
