@@ -490,6 +490,71 @@ test_corpus_query (void **state)
     msgpack_sbuffer_destroy (&sbuf);
 }
 
+/* Reads a whole file into a malloc'd buffer. */
+static char *
+s_slurp (const char *path, size_t *size)
+{
+    FILE *f = fopen (path, "rb");
+    assert_non_null (f);
+    fseek (f, 0, SEEK_END);
+    *size = (size_t)ftell (f);
+    fseek (f, 0, SEEK_SET);
+    char *buf = malloc (*size);
+    assert_int_equal (fread (buf, 1, *size, f), *size);
+    fclose (f);
+    return buf;
+}
+
+/* Damaged files never crash a loader: every truncation and some byte flips
+   of good files load or fail with a message. */
+static void
+test_garbage (void **state)
+{
+    (void)state;
+    s_images_zip (s_path ("good.zip"), "path,class\na.png,0\nimg/b.png,2\n");
+    fx_entry_t entries[] = {{"corpus.tsv", "token\ttag\nThe\tDT\ncat\tNN\n\\n\t\n", 0}};
+    assert_int_equal (fx_write_zip (s_path ("good-corpus.zip"), entries, 1), 0);
+    fx_write_text (s_path ("good.csv"), "a,\"b\",y\n1,2,0\n\"3\",4,1\n");
+    const char *goods[] = {"good.zip", "good-corpus.zip", "good.csv"};
+    srand (7);
+    for (int g = 0; g < 3; g++) {
+        size_t size;
+        char *data = s_slurp (s_path (goods[g]), &size);
+        for (size_t cut = 0; cut <= size + 40; cut++) {
+            FILE *f = fopen (s_path ("damaged"), "wb");
+            char *copy = malloc (size);
+            memcpy (copy, data, size);
+            if (cut < size)
+                fwrite (copy, 1, cut, f); /* truncated */
+            else {
+                for (int flips = 0; flips < 3; flips++)
+                    copy[rand () % size] = (char)rand ();
+                fwrite (copy, 1, size, f);
+            }
+            fclose (f);
+            free (copy);
+            s_err[0] = '\0';
+            int rc;
+            if (g == 0) {
+                rfk_images_t *images = NULL;
+                rc = rfk_images_load (s_path ("damaged"), NULL, &images, s_err, sizeof s_err);
+                rfk_images_destroy (&images);
+            } else if (g == 1) {
+                rfk_corpus_t *c = NULL;
+                rc = rfk_corpus_load (s_path ("damaged"), 0, &c, s_err, sizeof s_err);
+                rfk_corpus_destroy (&c);
+            } else {
+                rfk_tabular_options_t opts = {.classification = true};
+                rfk_tabular_t *t = NULL;
+                rc = rfk_tabular_load (s_path ("damaged"), &opts, &t, s_err, sizeof s_err);
+                rfk_tabular_destroy (&t);
+            }
+            assert_true (rc == 0 || (rc == -1 && strstr (s_err, "damaged")));
+        }
+        free (data);
+    }
+}
+
 static int
 s_setup (void **state)
 {
@@ -515,6 +580,7 @@ main (void)
         cmocka_unit_test (test_tabular_load),  cmocka_unit_test (test_tabular_broken),
         cmocka_unit_test (test_tabular_query), cmocka_unit_test (test_corpus_load),
         cmocka_unit_test (test_corpus_broken), cmocka_unit_test (test_corpus_query),
+        cmocka_unit_test (test_garbage),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
