@@ -54,30 +54,33 @@ typedef struct {
 } rfk_images_options_t;
 
 typedef struct {
-    size_t n;                   /* number of images */
-    uint32_t width, height;     /* pixels, the same for every image */
-    uint32_t channels;          /* 1 (grey) or 3 (RGB) */
-    uint8_t *pixels;            /* n * height * width * channels bytes: image
-                                   i starts at i * height * width * channels,
-                                   rows top to bottom, channels interleaved */
-    int32_t *labels;            /* n labels, each in 0 .. n_classes-1 */
-    uint32_t n_classes;         /* largest label + 1 */
+    size_t n;               /* number of images */
+    uint32_t width, height; /* pixels, the same for every image */
+    uint32_t channels;      /* 1 (grey) or 3 (RGB) */
+    uint8_t *pixels;        /* n * height * width * channels bytes: image
+                               i starts at i * height * width * channels,
+                               rows top to bottom, channels interleaved */
+    int32_t *labels;        /* n labels, each in 0 .. n_classes-1 */
+    uint32_t n_classes;     /* largest label + 1 */
 } rfk_images_t;
 
 /* Loads the images zip at path. opts may be NULL (all images, KEEP). */
-int rfk_images_load (const char *path, const rfk_images_options_t *opts, rfk_images_t **out,
-                     char *err, size_t errlen);
+int
+rfk_images_load (const char *path, const rfk_images_options_t *opts, rfk_images_t **out, char *err,
+                 size_t errlen);
 
 /* Frees the images; NULL or *self_p NULL is a no-op. */
-void rfk_images_destroy (rfk_images_t **self_p);
+void
+rfk_images_destroy (rfk_images_t **self_p);
 
 /* Reads one image query (an array of `height` rows, each an array of `width`
    pixels; a pixel is a number 0-255 for grey or an array [r,g,b]) into out
    (height * width * channels bytes, laid out as in rfk_images_t). Grey
    pixels given to a 3-channel model are repeated, colour pixels given to a
    1-channel model are turned grey. Real numbers are rounded. */
-int rfk_images_query (const msgpack_object *query, uint32_t width, uint32_t height,
-                      uint32_t channels, uint8_t *out, char *err, size_t errlen);
+int
+rfk_images_query (const msgpack_object *query, uint32_t width, uint32_t height, uint32_t channels,
+                  uint8_t *out, char *err, size_t errlen);
 
 /* ---- TABULAR_CLASSIFICATION / TABULAR_REGRESSION -------------------- */
 
@@ -105,23 +108,27 @@ typedef struct {
    arguments are left alone) and sets classification from the task name
    (RAFIKI_TASK_TABULAR_CLASSIFICATION or _REGRESSION). The strings stay
    borrowed from args. */
-void rfk_tabular_options_from_args (const rafiki_args_t *args, const char *task,
-                                    rfk_tabular_options_t *opts);
+void
+rfk_tabular_options_from_args (const rafiki_args_t *args, const char *task,
+                               rfk_tabular_options_t *opts);
 
 /* Loads the CSV file at path. opts may be NULL (last column is the target,
    regression). */
-int rfk_tabular_load (const char *path, const rfk_tabular_options_t *opts, rfk_tabular_t **out,
-                      char *err, size_t errlen);
+int
+rfk_tabular_load (const char *path, const rfk_tabular_options_t *opts, rfk_tabular_t **out,
+                  char *err, size_t errlen);
 
 /* Frees the table; NULL or *self_p NULL is a no-op. */
-void rfk_tabular_destroy (rfk_tabular_t **self_p);
+void
+rfk_tabular_destroy (rfk_tabular_t **self_p);
 
 /* Reads one tabular query, a msgpack map feature name -> number, into out
    (n_features doubles in the order of feature_names). Keys not among the
    feature names are ignored; a missing feature or a value that is not a
    number (booleans count as 0/1) is an error naming the feature. */
-int rfk_tabular_query (const msgpack_object *query, const char *const *feature_names,
-                       size_t n_features, double *out, char *err, size_t errlen);
+int
+rfk_tabular_query (const msgpack_object *query, const char *const *feature_names, size_t n_features,
+                   double *out, char *err, size_t errlen);
 
 /* ---- POS_TAGGING ---------------------------------------------------- */
 
@@ -141,15 +148,18 @@ typedef struct {
 } rfk_corpus_t;
 
 /* Loads the corpus zip at path; max_sentences 0 reads all. */
-int rfk_corpus_load (const char *path, size_t max_sentences, rfk_corpus_t **out, char *err,
-                     size_t errlen);
+int
+rfk_corpus_load (const char *path, size_t max_sentences, rfk_corpus_t **out, char *err,
+                 size_t errlen);
 
 /* Frees the corpus; NULL or *self_p NULL is a no-op. */
-void rfk_corpus_destroy (rfk_corpus_t **self_p);
+void
+rfk_corpus_destroy (rfk_corpus_t **self_p);
 
 /* Checks that query is an array of strings and returns how many (the
    tokens are query->via.array.ptr[i].via.str, not NUL-terminated). */
-int rfk_corpus_query (const msgpack_object *query, size_t *n_tokens, char *err, size_t errlen);
+int
+rfk_corpus_query (const msgpack_object *query, size_t *n_tokens, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
