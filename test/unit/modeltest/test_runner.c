@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "rfk_runner.h"
+#include <rafiki/template.h>
 
 /* Under AddressSanitizer, let malloc return NULL at the memory limit as
    glibc's does, instead of reporting and aborting. */
@@ -31,6 +31,7 @@ __asan_default_options (void)
     return "allocator_may_return_null=1";
 }
 
+static rfk_template_t *s_template;
 static const rafiki_model_api_t *s_api;
 static char s_dir[] = "/tmp/rfk-runner-test-XXXXXX";
 static char s_data[256];
@@ -133,17 +134,13 @@ static int
 s_setup (void **state)
 {
     (void)state;
-    void *handle = dlopen (RFK_TEST_TEMPLATE, RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-        fprintf (stderr, "dlopen: %s\n", dlerror ());
+    char err[256];
+    s_template = rfk_template_open (RFK_TEST_TEMPLATE, NULL, err, sizeof err);
+    if (!s_template) {
+        fprintf (stderr, "%s\n", err);
         return -1;
     }
-    rafiki_model_fn *fn;
-    void *sym = dlsym (handle, RAFIKI_MODEL_SYMBOL);
-    memcpy (&fn, &sym, sizeof fn); /* POSIX guarantees this works */
-    if (!fn)
-        return -1;
-    s_api = fn ();
+    s_api = rfk_template_api (s_template);
     if (!mkdtemp (s_dir))
         return -1;
     snprintf (s_data, sizeof s_data, "%s/data.csv", s_dir);
@@ -163,6 +160,7 @@ s_teardown (void **state)
     unlink (s_data);
     unlink (s_params);
     rmdir (s_dir);
+    rfk_template_close (&s_template);
     return 0;
 }
 
