@@ -309,7 +309,8 @@ s_vm_kb (const char *field)
 }
 
 /* True when the last failure looks like the memory limit: an allocation
-   failed (errno) or the address space came within 5% of the limit. */
+   failed (errno) or the address space the trial added came within 5% of
+   the limit. */
 static bool
 s_child_out_of_memory (int saved_errno)
 {
@@ -318,7 +319,8 @@ s_child_out_of_memory (int saved_errno)
     if (saved_errno == ENOMEM)
         return true;
     uint64_t peak = s_vm_kb ("VmPeak") * 1024;
-    return peak >= s_child_memory_limit - s_child_memory_limit / 20;
+    uint64_t slack = (uint64_t)s_child_memory_mb * 1024 * 1024 / 20;
+    return peak >= s_child_memory_limit - slack;
 }
 
 /* A fatal signal: tell the parent when memory ran out, then die of it. */
