@@ -1087,6 +1087,9 @@ rfk_advisor_direct_actor (zsock_t *pipe, void *args)
                           sizeof err) == 0)
         s_run (self, err, sizeof err);
     s_end (self, *err ? err : NULL);
+    /* The direct form stays for TRIALS until $TERM. */
+    while (!self->terminated)
+        s_handle_pipe (self);
     s_self_destroy (&self);
 }
 

@@ -32,6 +32,8 @@
     steps, last_step, last_score}), sends "DONE" and returns once the budget
     is spent and every trainer was told Done, or "FAILED" <reason> and
     returns when it cannot go on.
+    The direct form stays after DONE or FAILED, answering "TRIALS", until
+    "$TERM".
 */
 #ifndef RFK_ADVISOR_H_INCLUDED
 #define RFK_ADVISOR_H_INCLUDED

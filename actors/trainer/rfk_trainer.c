@@ -726,6 +726,9 @@ rfk_trainer_direct_actor (zsock_t *pipe, void *args)
     }
     s_run (self);
     s_end (self);
+    /* The direct form stays for STATS until $TERM. */
+    while (!self->terminated)
+        s_handle_pipe (self);
     s_self_destroy (&self);
 }
 

@@ -37,6 +37,8 @@
     answers "STATS" with a JSON object {trials, completed, errored, pruned,
     logs, metrics, plots, progress, pid} (pid: the running trial's process,
     0 when none), sends "DONE" and returns after Done, or "FAILED" <reason>.
+    The direct form stays after DONE or FAILED, answering "STATS", until
+    "$TERM".
 */
 #ifndef RFK_TRAINER_H_INCLUDED
 #define RFK_TRAINER_H_INCLUDED
