@@ -782,8 +782,8 @@ s_handle_progress (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
                                       "Progress for a trial this trainer does not hold");
     bool prune = false;
     char reason[256] = "";
-    if (msg->correlation && msg->correlation == trial->progress_corr)
-        prune = trial->progress_pruned;
+    if ((msg->correlation && msg->correlation == trial->progress_corr) || trial->progress_pruned)
+        prune = trial->progress_pruned; /* a repeated report, or one already in flight */
     else {
         json_int_t step = json_integer_value (json_object_get (msg->body, "step"));
         double score = NAN;
@@ -1067,10 +1067,11 @@ s_end (self_t *self, const char *failure)
 void
 rfk_advisor_direct_actor (zsock_t *pipe, void *args)
 {
+    /* The arguments are borrowed until we signal: set up first. */
     const rfk_advisor_args_t *direct = (const rfk_advisor_args_t *)args;
     self_t *self = s_self_new (pipe, NULL);
-    zsock_signal (pipe, 0);
     if (!self) {
+        zsock_signal (pipe, 0);
         zstr_sendm (pipe, "FAILED");
         zstr_send (pipe, "out of memory");
         return;
@@ -1082,9 +1083,11 @@ rfk_advisor_direct_actor (zsock_t *pipe, void *args)
         self->sub_train_job_id = strdup (direct->sub_train_job_id);
     if (!direct)
         snprintf (err, sizeof err, "no arguments");
-    else if (s_configure (self, direct->model_path, direct->task, direct->budget,
-                          direct->train_args, direct->fixed_knobs, direct->bind, err,
-                          sizeof err) == 0)
+    else
+        s_configure (self, direct->model_path, direct->task, direct->budget, direct->train_args,
+                     direct->fixed_knobs, direct->bind, err, sizeof err);
+    zsock_signal (pipe, 0);
+    if (!*err)
         s_run (self, err, sizeof err);
     s_end (self, *err ? err : NULL);
     /* The direct form stays for TRIALS until $TERM. */

@@ -696,10 +696,11 @@ s_end (self_t *self)
 void
 rfk_trainer_direct_actor (zsock_t *pipe, void *args)
 {
+    /* The arguments are borrowed until we signal: set up first. */
     const rfk_trainer_args_t *direct = (const rfk_trainer_args_t *)args;
     self_t *self = s_self_new (pipe, NULL);
-    zsock_signal (pipe, 0);
     if (!self) {
+        zsock_signal (pipe, 0);
         zstr_sendm (pipe, "FAILED");
         zstr_send (pipe, "out of memory");
         return;
@@ -724,6 +725,7 @@ rfk_trainer_direct_actor (zsock_t *pipe, void *args)
                               sizeof err) != 0)
             s_fail (self, "%s", err);
     }
+    zsock_signal (pipe, 0);
     s_run (self);
     s_end (self);
     /* The direct form stays for STATS until $TERM. */
