@@ -47,10 +47,13 @@ typedef enum {
 } rfk_code_t;
 
 /* The code's name as in the API ("NOT_FOUND"), and back (-1 if unknown). */
-const char *rfk_code_name (rfk_code_t code);
-int rfk_code_from_name (const char *name);
+const char *
+rfk_code_name (rfk_code_t code);
+int
+rfk_code_from_name (const char *name);
 /* The HTTP status a code is answered with. */
-int rfk_code_http_status (rfk_code_t code);
+int
+rfk_code_http_status (rfk_code_t code);
 
 typedef struct rfk_family rfk_family_t;
 
@@ -74,6 +77,8 @@ struct rfk_family {
     int (*encode) (const rfk_msg_t *msg, zframe_t **frame_p, char *err, size_t errlen);
     /* The kind of a body type by name, or -1 if the family has none. */
     int (*kind_of) (const char *type);
+    /* The body type of a kind (static), or NULL if the family has none. */
+    const char *(*type_of) (int kind);
 };
 
 extern const rfk_family_t rfk_admin_family;
@@ -84,13 +89,52 @@ extern const rfk_family_t rfk_event_family;
 
 /* A new message of `type` with an empty body; NULL if the family has no such
    type. */
-rfk_msg_t *rfk_msg_new (const rfk_family_t *family, const char *type, uint64_t correlation);
+rfk_msg_t *
+rfk_msg_new (const rfk_family_t *family, const char *type, uint64_t correlation);
 /* An Error message for the given correlation id. */
-rfk_msg_t *rfk_msg_new_error (const rfk_family_t *family, uint64_t correlation, rfk_code_t code,
-                              const char *message);
-void rfk_msg_destroy (rfk_msg_t **self_p);
+rfk_msg_t *
+rfk_msg_new_error (const rfk_family_t *family, uint64_t correlation, rfk_code_t code,
+                   const char *message);
+void
+rfk_msg_destroy (rfk_msg_t **self_p);
 /* True when the message is of body type `type`. */
-bool rfk_msg_is (const rfk_msg_t *self, const char *type);
+bool
+rfk_msg_is (const rfk_msg_t *self, const char *type);
+
+/* A message of `type` whose body is a copy of `body` (an object, or NULL for
+   an empty body), checked against the body's schema: unknown fields and
+   wrong types are refused with a message naming the field in err. Returns
+   NULL on error (err says why). This is how JSON from users (the HTTP front,
+   manifests) becomes a message. */
+rfk_msg_t *
+rfk_msg_new_from_json (const rfk_family_t *family, const char *type, uint64_t correlation,
+                       json_t *body, char *err, size_t errlen);
+/* Check the body (and data) against the schema, as encode does: 0, or -1
+   with a message naming the field in err. */
+int
+rfk_msg_check (const rfk_msg_t *self, char *err, size_t errlen);
+/* A deep copy, or NULL when out of memory. */
+rfk_msg_t *
+rfk_msg_dup (const rfk_msg_t *self);
+/* Set (copy) or clear the token. */
+void
+rfk_msg_set_token (rfk_msg_t *self, const char *token);
+/* Set the data to a copy of size bytes (data may be NULL when size is 0),
+   replacing any. */
+void
+rfk_msg_set_data (rfk_msg_t *self, const void *data, size_t size);
+
+/* Shorthands for the family's codec. */
+int
+rfk_msg_encode (const rfk_msg_t *self, zframe_t **frame_p, char *err, size_t errlen);
+int
+rfk_msg_decode (const rfk_family_t *family, zframe_t *frame, size_t max_size, rfk_msg_t **msg_p);
+
+/* The default frame cap: a frame over it is refused before it is parsed. */
+#define RFK_MSG_MAX_SIZE_DEFAULT (64u * 1024u * 1024u)
+/* How deep messages may nest (envelope, body, nested messages, Value,
+   Struct and list levels all count): deeper frames are malformed. */
+#define RFK_MSG_MAX_DEPTH 128
 
 #ifdef __cplusplus
 }

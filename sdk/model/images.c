@@ -13,6 +13,14 @@
 /* No single image may decode to more than this many bytes. */
 #define RFK_IMAGES_MAX_IMAGE_BYTES ((size_t)1 << 28)
 
+/* The grey level of a colour: ITU-R BT.601 luma on the stored values, as
+   PIL's convert ('L') computes it. */
+static uint8_t
+s_luma (uint8_t r, uint8_t g, uint8_t b)
+{
+    return (uint8_t)((r * 299u + g * 587u + b * 114u + 500u) / 1000u);
+}
+
 /* The growing result while rows are read. */
 typedef struct {
     rfk_images_t *images;
@@ -81,14 +89,29 @@ s_add_image (s_builder_t *b, const rfk_images_options_t *opts, const char *zip_p
         png_image_free (&png);
         return -1;
     }
-    png.format = images->channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-    /* Transparent pixels are composed over black (no background given). */
-    if (!png_image_finish_read (&png, NULL, images->pixels + images->n * image_bytes, 0, NULL)) {
-        rfk_model_errf (err, errlen, "%s: %s: %s is a corrupt PNG: %s", zip_path, csv_where, name,
-                        png.message);
+    /* A colour image for a grey dataset is read as RGB and turned grey here,
+       with the same formula as image queries (libpng's own conversion works
+       in linear light and would disagree with them). */
+    bool to_grey = images->channels == 1 && (png.format & PNG_FORMAT_FLAG_COLOR);
+    uint8_t *dst = images->pixels + images->n * image_bytes;
+    uint8_t *rgb = to_grey ? malloc (image_bytes * 3) : NULL;
+    if (to_grey && !rgb) {
+        rfk_model_errf (err, errlen, "%s: out of memory after %zu images", zip_path, images->n);
         png_image_free (&png);
         return -1;
     }
+    png.format = images->channels == 3 || to_grey ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    /* Transparent pixels are composed over black (no background given). */
+    if (!png_image_finish_read (&png, NULL, to_grey ? rgb : dst, 0, NULL)) {
+        rfk_model_errf (err, errlen, "%s: %s: %s is a corrupt PNG: %s", zip_path, csv_where, name,
+                        png.message);
+        png_image_free (&png);
+        free (rgb);
+        return -1;
+    }
+    for (size_t i = 0; to_grey && i < image_bytes; i++)
+        dst[i] = s_luma (rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
+    free (rgb);
     images->labels[images->n++] = label;
     if ((uint32_t)label + 1 > images->n_classes)
         images->n_classes = (uint32_t)label + 1;
@@ -282,8 +305,8 @@ rfk_images_query (const msgpack_object *query, uint32_t width, uint32_t height, 
             }
             if (channels == 3)
                 memcpy (dst, rgb, 3);
-            else if (colour) /* ITU-R BT.601 luma, as PIL's convert ('L') */
-                dst[0] = (uint8_t)((rgb[0] * 299 + rgb[1] * 587 + rgb[2] * 114 + 500) / 1000);
+            else if (colour)
+                dst[0] = s_luma (rgb[0], rgb[1], rgb[2]);
             else
                 dst[0] = rgb[0];
         }

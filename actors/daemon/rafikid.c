@@ -1,0 +1,350 @@
+/*  rafikid: the daemon that hosts Rafiki-C's actors by role.
+
+    rafikid [--config FILE] ROLE [--service-id ID] [OPERAND...]
+
+    It loads the configuration (built-in defaults, the --config file if
+    given, RAFIKI_* variables), opens <data_dir>/logs/ROLE[-ID].log, starts
+    the role's actor and waits for SIGTERM/SIGINT or for the actor to end
+    (see rfk_role.h for the pipe protocol). On a signal it destroys the actor
+    ("$TERM") and exits 0.
+
+    SIGINT and SIGTERM are blocked in every thread from the first line of
+    main and read through a signalfd in the main loop, so no thread is ever
+    interrupted and no handler runs. Children made with fork () get them
+    unblocked again (pthread_atfork), and SIGPIPE, ignored by rafikid, back
+    to its default; a role that starts programs with posix_spawn () must pass
+    POSIX_SPAWN_SETSIGMASK with an empty mask and POSIX_SPAWN_SETSIGDEF with
+    SIGPIPE.
+
+    Exit status: 0 after a clean stop, 1 for a configuration or runtime
+    error, 2 for a usage error (unknown role or option).
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "rfk_config.h"
+#include "rfk_log.h"
+#include "rfk_noop.h"
+#include "rfk_role.h"
+
+#ifndef RFK_VERSION
+#define RFK_VERSION "unknown"
+#endif
+
+//  One role: its name on the command line, its actor, one line of help.
+typedef struct {
+    const char *name;
+    zactor_fn *actor;
+    const char *help;
+} s_role_t;
+
+//  The roles rafikid can host; each later role is one line here.
+static const s_role_t s_roles[] = {
+    {"noop", rfk_noop_actor,
+     "an actor that only answers its pipe (tests the daemon) [done|fail|stuck]"},
+};
+
+#define S_ROLES (sizeof (s_roles) / sizeof (s_roles[0]))
+
+enum { S_EXIT_OK = 0, S_EXIT_ERROR = 1, S_EXIT_USAGE = 2 };
+enum { S_OPT_PRINT_CONFIG = 256 };
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out, "Usage: rafikid [OPTION...] ROLE [OPERAND...]\n"
+                  "Host one Rafiki-C role as a czmq actor until SIGTERM or SIGINT.\n\n"
+                  "Roles:\n");
+    for (size_t index = 0; index < S_ROLES; index++)
+        fprintf (out, "  %-12s %s\n", s_roles[index].name, s_roles[index].help);
+    fprintf (out,
+             "\nOptions:\n"
+             "  -c, --config FILE      read this YAML configuration file; without it: the\n"
+             "                         built-in defaults and RAFIKI_* variables only\n"
+             "  -s, --service-id ID    the service this process runs (given by the launcher);\n"
+             "                         letters, digits, '.', '_', '-'\n"
+             "      --print-config     print the effective configuration and exit\n"
+             "  -h, --help             print this help and exit\n"
+             "  -V, --version          print the version and exit\n\n"
+             "Configuration: defaults < --config FILE < RAFIKI_<SECTION>_<KEY> variables\n"
+             "(see config/rafiki.yaml). Logs: <data_dir>/logs/ROLE[-ID].log and stderr.\n"
+             "Exit status: 0 clean stop, 1 configuration or runtime error, 2 usage error.\n");
+}
+
+static const s_role_t *
+s_role_find (const char *name)
+{
+    for (size_t index = 0; index < S_ROLES; index++)
+        if (streq (s_roles[index].name, name))
+            return &s_roles[index];
+    return NULL;
+}
+
+static bool
+s_valid_id (const char *id)
+{
+    size_t length = strlen (id);
+    if (length == 0 || length > 100 || id[0] == '.')
+        return false;
+    for (const char *c = id; *c; c++)
+        if (!isalnum ((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-')
+            return false;
+    return true;
+}
+
+//  Each line of the configuration's error text, prefixed with the program.
+static void
+s_print_errors (const char *text)
+{
+    while (text && *text) {
+        const char *newline = strchr (text, '\n');
+        int length = newline ? (int)(newline - text) : (int)strlen (text);
+        fprintf (stderr, "rafikid: %.*s\n", length, text);
+        text = newline ? newline + 1 : text + length;
+    }
+}
+
+//  In a forked child, SIGINT and SIGTERM act as usual again.
+static void
+s_unblock_in_child (void)
+{
+    sigset_t stop_signals;
+    sigemptyset (&stop_signals);
+    sigaddset (&stop_signals, SIGINT);
+    sigaddset (&stop_signals, SIGTERM);
+    pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
+    signal (SIGPIPE, SIG_DFL);
+}
+
+//  Send $TERM and wait for the actor's end at most timeout_ms; an actor
+//  that does not stop leaves the process no clean way out, so it ends
+//  at once (its threads and sockets die with it). Returns the exit status.
+static int
+s_stop (zactor_t **actor_p, const char *role, int timeout_ms)
+{
+    zsock_t *pipe = zactor_sock (*actor_p);
+    zsock_set_sndtimeo (pipe, timeout_ms);
+    zsock_set_rcvtimeo (pipe, timeout_ms);
+    if (zstr_send (pipe, "$TERM") != 0 || zsock_wait (pipe) < 0) {
+        rfk_log_error ("rafikid", "stop-timeout role=%s waited_ms=%d", role, timeout_ms);
+        rfk_log_close ();
+        _exit (S_EXIT_ERROR);
+    }
+    //  The actor has ended: destroying it must not wait for another signal.
+    zsock_set_sndtimeo (pipe, 0);
+    zsock_set_rcvtimeo (pipe, 0);
+    zactor_destroy (actor_p);
+    rfk_log_info ("rafikid", "stopped role=%s", role);
+    return S_EXIT_OK;
+}
+
+//  Wait for a stop signal or the actor's end; destroy the actor; return the
+//  exit status.
+static int
+s_run (zactor_t **actor_p, const char *role, int signal_fd, int stop_timeout_ms)
+{
+    zactor_t *actor = *actor_p;
+    bool done = false, failed = false;
+    zmq_pollitem_t items[] = {
+        {NULL, signal_fd, ZMQ_POLLIN, 0},
+        {zsock_resolve (zactor_sock (actor)), 0, ZMQ_POLLIN, 0},
+    };
+    while (true) {
+        if (zmq_poll (items, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            rfk_log_error ("rafikid", "poll-failed role=%s error=\"%s\"", role,
+                           zmq_strerror (errno));
+            s_stop (actor_p, role, stop_timeout_ms);
+            return S_EXIT_ERROR;
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            struct signalfd_siginfo info;
+            ssize_t size = read (signal_fd, &info, sizeof info);
+            if (size != (ssize_t)sizeof info)
+                continue;
+            rfk_log_info ("rafikid", "stopping role=%s signal=%s", role,
+                          info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            return s_stop (actor_p, role, stop_timeout_ms);
+        }
+        if (!(items[1].revents & ZMQ_POLLIN))
+            continue;
+        zmsg_t *msg = zmsg_recv (actor);
+        if (!msg)
+            continue;
+        if (zmsg_signal (msg) >= 0) {
+            //  The actor returned; its thread already signalled, so do not
+            //  wait for another signal while destroying it.
+            zmsg_destroy (&msg);
+            zsock_set_sndtimeo (zactor_sock (actor), 0);
+            zsock_set_rcvtimeo (zactor_sock (actor), 0);
+            zactor_destroy (actor_p);
+            if (done) {
+                rfk_log_info ("rafikid", "finished role=%s", role);
+                return S_EXIT_OK;
+            }
+            if (!failed)
+                rfk_log_error ("rafikid", "ended role=%s reason=\"the actor returned by itself\"",
+                               role);
+            return S_EXIT_ERROR;
+        }
+        char *command = zmsg_popstr (msg);
+        if (command && streq (command, "DONE"))
+            done = true;
+        else if (command && streq (command, "FAILED")) {
+            char *reason = zmsg_popstr (msg);
+            rfk_log_error ("rafikid", "failed role=%s reason=\"%s\"", role,
+                           reason ? reason : "none given");
+            zstr_free (&reason);
+            failed = true;
+        } else
+            rfk_log_warning ("rafikid", "RFK-MALFORMED role=%s pipe-command=%s", role,
+                             command ? command : "(none)");
+        zstr_free (&command);
+        zmsg_destroy (&msg);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+    //  Before any thread exists, so that every thread inherits the mask.
+    sigset_t stop_signals;
+    sigemptyset (&stop_signals);
+    sigaddset (&stop_signals, SIGINT);
+    sigaddset (&stop_signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
+    pthread_atfork (NULL, NULL, s_unblock_in_child);
+    //  A closed stderr or log reader must not kill the daemon.
+    signal (SIGPIPE, SIG_IGN);
+
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"service-id", required_argument, NULL, 's'},
+        {"print-config", no_argument, NULL, S_OPT_PRINT_CONFIG},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    const char *service_id = NULL;
+    bool print_config = false;
+    opterr = 0;
+    int option;
+    while ((option = getopt_long (argc, argv, ":c:s:hV", options, NULL)) != -1) {
+        switch (option) {
+            case 'c':
+                config_path = optarg;
+                break;
+            case 's':
+                service_id = optarg;
+                break;
+            case S_OPT_PRINT_CONFIG:
+                print_config = true;
+                break;
+            case 'h':
+                s_usage (stdout);
+                return S_EXIT_OK;
+            case 'V':
+                printf ("rafikid %s\n", RFK_VERSION);
+                return S_EXIT_OK;
+            case ':':
+                fprintf (stderr, "rafikid: option '%s' needs a value (see rafikid --help)\n",
+                         argv[optind - 1]);
+                return S_EXIT_USAGE;
+            default:
+                fprintf (stderr, "rafikid: unknown option '%s' (see rafikid --help)\n",
+                         argv[optind - 1]);
+                return S_EXIT_USAGE;
+        }
+    }
+    const s_role_t *role = NULL;
+    if (!print_config) {
+        if (optind >= argc) {
+            fprintf (stderr, "rafikid: no role given (see rafikid --help)\n");
+            return S_EXIT_USAGE;
+        }
+        role = s_role_find (argv[optind]);
+        if (!role) {
+            fprintf (stderr, "rafikid: unknown role '%s'; roles:", argv[optind]);
+            for (size_t index = 0; index < S_ROLES; index++)
+                fprintf (stderr, " %s", s_roles[index].name);
+            fprintf (stderr, " (see rafikid --help)\n");
+            return S_EXIT_USAGE;
+        }
+    }
+    if (service_id && !s_valid_id (service_id)) {
+        fprintf (stderr,
+                 "rafikid: --service-id '%s': use 1 to 100 letters, digits, '.', '_' or '-', "
+                 "not starting with '.'\n",
+                 service_id);
+        return S_EXIT_USAGE;
+    }
+
+    rfk_config_t *config = rfk_config_new ();
+    if (!config) {
+        fprintf (stderr, "rafikid: out of memory\n");
+        return S_EXIT_ERROR;
+    }
+    if (rfk_config_load (config, config_path) != 0) {
+        s_print_errors (rfk_config_error (config));
+        rfk_config_destroy (&config);
+        return S_EXIT_ERROR;
+    }
+    if (print_config) {
+        int rc = rfk_config_dump (config, stdout);
+        rfk_config_destroy (&config);
+        return rc == 0 ? S_EXIT_OK : S_EXIT_ERROR;
+    }
+
+    //  Signals stay blocked; the main loop reads them from this descriptor.
+    int signal_fd = signalfd (-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signal_fd < 0) {
+        fprintf (stderr, "rafikid: signalfd: %s\n", strerror (errno));
+        rfk_config_destroy (&config);
+        return S_EXIT_ERROR;
+    }
+    zsys_handler_set (NULL); //  czmq must not install its own handlers
+    char service[256];
+    if (service_id)
+        snprintf (service, sizeof service, "%s-%s", role->name, service_id);
+    else
+        snprintf (service, sizeof service, "%s", role->name);
+    if (rfk_log_open (config, service) != 0) {
+        fprintf (stderr, "rafikid: cannot open the log file %s: %s\n", rfk_log_file (),
+                 strerror (errno));
+        close (signal_fd);
+        rfk_config_destroy (&config);
+        return S_EXIT_ERROR;
+    }
+    rfk_log_info ("rafikid", "starting role=%s service-id=%s pid=%d version=%s config=%s",
+                  role->name, service_id ? service_id : "-", (int)getpid (), RFK_VERSION,
+                  config_path ? config_path : "(defaults)");
+
+    rfk_role_args_t args = {
+        .config = config,
+        .role = role->name,
+        .service_id = service_id,
+        .argc = argc - optind - 1,
+        .argv = argv + optind + 1,
+    };
+    int status = S_EXIT_ERROR;
+    zactor_t *actor = zactor_new (role->actor, &args);
+    if (actor) {
+        rfk_log_info ("rafikid", "started role=%s log=%s", role->name, rfk_log_file ());
+        status = s_run (&actor, role->name, signal_fd,
+                        (int)rfk_config_int (config, "", "stop_timeout_ms"));
+    } else
+        rfk_log_error ("rafikid", "cannot start role=%s", role->name);
+    rfk_log_close ();
+    close (signal_fd);
+    rfk_config_destroy (&config);
+    return status;
+}

@@ -1,0 +1,99 @@
+/*  rfk_config_keys: the one table of Rafiki-C's configuration keys.
+
+    Each key is declared here and nowhere else: section ("" for top level),
+    key, type, default, min, max, allowed values, flags, one-line doc.
+    Defaults and bounds are written as in the YAML file. A new key is one
+    line here plus its documented line in config/rafiki.yaml (a unit test
+    checks that the shipped file documents every key of this table and
+    repeats its defaults). Environment names follow from the table:
+    RAFIKI_<SECTION>_<KEY>, RAFIKI_<KEY> for top-level keys.
+*/
+#include "rfk_config.h"
+
+#define INT RFK_CONFIG_INT
+#define FLOAT RFK_CONFIG_FLOAT
+#define BOOL RFK_CONFIG_BOOL
+#define STRING RFK_CONFIG_STRING
+#define SIZE RFK_CONFIG_SIZE
+#define SECRET RFK_CONFIG_SECRET
+
+// clang-format off
+const rfk_config_key_t rfk_config_keys[] = {
+    //  section, key, type, default, min, max, choices, flags, doc
+    {"", "data_dir", STRING, "./var", NULL, NULL, NULL, 0,
+     "folder of datasets/, models/, params/, logs/ and the SQLite file; shared by every node"},
+    {"", "log_level", STRING, "info", NULL, NULL, "debug|info|notice|warning|error", 0,
+     "lowest level of rfk_log lines written"},
+    {"", "log_stderr", BOOL, "true", NULL, NULL, NULL, 0,
+     "also write log lines to standard error (the file under <data_dir>/logs/ is always written)"},
+    {"", "stop_timeout_ms", INT, "10000", "1", "3600000", NULL, 0,
+     "milliseconds a role's actor has to stop after SIGTERM/SIGINT before rafikid exits 1"},
+
+    {"admin", "host", STRING, "127.0.0.1", NULL, NULL, NULL, 0,
+     "address admin binds its HTTP and ZeroMQ ports to (0.0.0.0: every interface)"},
+    {"admin", "http_port", INT, "3000", "0", "65535", NULL, 0,
+     "port of the REST API and the web admin (0: any free port)"},
+    {"admin", "command_port", INT, "3001", "0", "65535", NULL, 0,
+     "port of the ROUTER socket the SDK and the CLI talk to (0: any free port)"},
+    {"admin", "service_port", INT, "3002", "0", "65535", NULL, 0,
+     "port of the ROUTER socket where workers say HELLO and report (0: any free port)"},
+    {"admin", "events_port", INT, "3003", "0", "65535", NULL, 0,
+     "port of the XPUB socket publishing job, trial and service events (0: any free port)"},
+    {"admin", "superadmin_email", STRING, "superadmin@rafiki", NULL, NULL, NULL, 0,
+     "e-mail of the superadmin account admin creates on its first start"},
+    {"admin", "superadmin_password", STRING, "", NULL, NULL, NULL, SECRET,
+     "password of that superadmin account (empty: none configured here, see the admin role)"},
+    {"admin", "jwt_secret", STRING, "", NULL, NULL, NULL, SECRET,
+     "HS256 key signing the tokens admin issues (empty: a random key at each start)"},
+    {"admin", "token_ttl_s", INT, "3600", "60", "2592000", NULL, 0,
+     "seconds a token stays valid after POST /tokens"},
+    {"admin", "upload_max_bytes", SIZE, "2GiB", "1KiB", "1TiB", NULL, 0,
+     "largest dataset or model file accepted by an upload (413 above it)"},
+    {"admin", "request_max_bytes", SIZE, "1MiB", "1KiB", "1GiB", NULL, 0,
+     "largest JSON or form body of any other request (413 above it)"},
+    {"admin", "http_max_connections", INT, "256", "1", "65536", NULL, 0,
+     "HTTP connections served at once; more wait in the listen queue"},
+
+    {"bus", "sndhwm", INT, "1000", "1", "10000000", NULL, 0,
+     "send high-water mark of every bus socket: messages queued per peer before refusing"},
+    {"bus", "rcvhwm", INT, "1000", "1", "10000000", NULL, 0,
+     "receive high-water mark of every bus socket"},
+    {"bus", "heartbeat_interval_ms", INT, "1000", "10", "3600000", NULL, 0,
+     "milliseconds between heartbeats on each long-lived DEALER/ROUTER pair"},
+    {"bus", "heartbeat_timeout_ms", INT, "5000", "20", "86400000", NULL, 0,
+     "milliseconds of silence after which a peer is dropped (above the interval)"},
+    {"bus", "request_timeout_ms", INT, "5000", "1", "3600000", NULL, 0,
+     "milliseconds a request waits for its reply before it is retried"},
+    {"bus", "request_retries", INT, "3", "0", "100", NULL, 0,
+     "times a timed-out request is sent again before it fails"},
+    {"bus", "max_frame_bytes", SIZE, "64MiB", "1KiB", "2GiB", NULL, 0,
+     "largest frame a bus socket accepts; a peer sending more is disconnected"},
+
+    {"store", "url", STRING, "", NULL, NULL, NULL, SECRET,
+     "metadata store: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB "
+     "(empty: sqlite:///<data_dir>/rafiki.db)"},
+
+    {"launcher", "backend", STRING, "local", NULL, NULL, "local|swarm", 0,
+     "how services run: children of admin (local) or Docker Swarm services (swarm)"},
+    {"launcher", "max_restarts", INT, "3", "0", "1000", NULL, 0,
+     "times a failed service is restarted before it is marked ERRORED"},
+
+    {"trainer", "memory_limit_mb", INT, "0", "0", "16777216", NULL, 0,
+     "address-space limit of a trial's process in MiB (0: none; sanitizer builds need 0)"},
+    {"trainer", "cpu_limit_s", INT, "0", "0", "31536000", NULL, 0,
+     "CPU seconds a trial's process may use (0: none)"},
+    {"trainer", "trial_timeout_s", INT, "3600", "1", "31536000", NULL, 0,
+     "wall-clock seconds after which a trial is killed and marked ERRORED"},
+
+    {"predictor", "max_batch", INT, "32", "1", "65536", NULL, 0,
+     "most queries coalesced into one batch sent to the inference workers"},
+    {"predictor", "batch_window_us", INT, "500", "0", "1000000", NULL, 0,
+     "microseconds a batch waits for more queries before it is sent"},
+    {"predictor", "deadline_ms", INT, "1000", "1", "600000", NULL, 0,
+     "milliseconds a query waits for the workers' answers; later answers are dropped"},
+    {"predictor", "max_inflight", INT, "10000", "1", "10000000", NULL, 0,
+     "queries accepted but not yet answered; above it queries get 503 / UNAVAILABLE"},
+};
+// clang-format on
+
+const size_t rfk_config_keys_count = sizeof (rfk_config_keys) / sizeof (rfk_config_keys[0]);
