@@ -1,5 +1,5 @@
 /*  template_task: prints the task of each model template named on the
-    command line ("PATH TASK" per line), for the benchmark script to pick
+    command line ("PATH TASK NAME" per line), for the benchmark script to pick
     datasets. Exit status 1 when a template does not open. */
 #include <stdio.h>
 
@@ -17,7 +17,7 @@ main (int argc, char **argv)
             rc = 1;
             continue;
         }
-        printf ("%s %s\n", argv[i], rfk_template_api (tpl)->task);
+        printf ("%s %s %s\n", argv[i], rfk_template_api (tpl)->task, rfk_template_api (tpl)->name);
         rfk_template_close (&tpl);
     }
     return rc;
