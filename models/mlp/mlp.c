@@ -3,8 +3,9 @@
     rafiki-mlp.so (MlpImageClassifier): pixels flattened and scaled to
     [0, 1], hidden_layers fully connected ReLU layers of hidden_units each,
     a softmax output, cross-entropy loss, trained with Adam on minibatches.
-    The matrix products are OpenBLAS's cblas_sgemm (FANN, with no BLAS, was
-    about ten times slower per epoch on Fashion-MNIST; see README.md).
+    The matrix products are OpenBLAS's cblas_sgemm (FANN, with no BLAS and
+    one example at a time, was about four times slower per epoch on
+    Fashion-MNIST on this machine; see README.md).
 
     Each epoch it scores a held-out slice of the training set (the last
     10%, at most 5000 images), logs {epoch, loss, train_accuracy,
