@@ -56,8 +56,8 @@ fake_admin_trials_with (fake_admin_t *self, const char *status);
    (RAFIKI_SECRET_FILE), data_dir, admin's service port and short
    heartbeats in the environment. */
 pid_t
-fake_admin_spawn (fake_admin_t *self, const char *role, const char *service_id,
-                  const char *secret, const char *data_dir);
+fake_admin_spawn (fake_admin_t *self, const char *role, const char *service_id, const char *secret,
+                  const char *data_dir);
 /* Serves until the process ended or timeout_ms passed; its exit status, or
    -1 if it has not ended (then it is killed). */
 int
