@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <czmq.h>
+
 /* The options every command takes, after its own in the help. */
 static const rfk_cli_option_t s_common_help[] = {
     {"config", 0, "FILE", "read this Rafiki config file (admin.command_port, bus.*)", NULL, NULL},
@@ -201,6 +203,12 @@ rfk_cli_int (const char *what, const char *text, long min, long max, long *value
 rfk_sdk_t *
 rfk_cli_connect (const rfk_cli_common_t *common)
 {
+    /*  czmq logs to stdout, which is the command's output (and JSON for
+        scripts): its lines go to stderr with RAFIKI_DEBUG set, else
+        nowhere; what went wrong is said by the command itself. */
+    zsys_init ();
+    const char *debug = getenv ("RAFIKI_DEBUG");
+    zsys_set_logstream (debug && *debug && strcmp (debug, "0") ? stderr : NULL);
     rfk_sdk_options_t opts;
     rfk_sdk_options_init (&opts);
     opts.config_path = common->config_path;
@@ -279,7 +287,7 @@ rfk_cli_cell (const json_t *value)
         case JSON_FALSE:
             return strdup ("no");
         default:
-            return json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+            return json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION (15));
     }
 }
 

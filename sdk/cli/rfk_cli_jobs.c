@@ -536,7 +536,8 @@ rfk_cli_predict (int argc, char **argv)
             json_t *prediction;
             json_array_foreach (predictions, index, prediction)
             {
-                char *text = json_dumps (prediction, JSON_COMPACT | JSON_ENCODE_ANY);
+                char *text = json_dumps (prediction,
+                                         JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION (15));
                 printf ("%s\n", text ? text : "null");
                 free (text);
             }

@@ -337,14 +337,13 @@ rfk_sdk_call_on (rfk_sdk_t *self, rfk_client_t *client, const char *what, const 
         const char *message = json_string_value (json_object_get (reply->body, "message"));
         if (!message || !*message)
             message = rfk_code_name (code);
-        if (code == RFK_CODE_TIMEOUT && !rfk_client_alive (client))
-            rfk_sdk_fail (self, RFK_SDK_UNAVAILABLE,
-                          "%s isn't reachable at %s: no reply to %s within %d ms (%d tries)", what,
-                          address, request->type, self->timeout_ms * (self->retries + 1),
-                          self->retries + 1);
-        else if (code == RFK_CODE_TIMEOUT)
-            rfk_sdk_fail (self, RFK_SDK_TIMEOUT, "%s at %s did not answer %s in time: %s", what,
-                          address, request->type, message);
+        /*  rfk_client's own TIMEOUT (after every try) says "no reply from". */
+        if (code == RFK_CODE_TIMEOUT && strncmp (message, "no reply from", 13) == 0)
+            rfk_sdk_fail (self, rfk_client_alive (client) ? RFK_SDK_TIMEOUT : RFK_SDK_UNAVAILABLE,
+                          "%s isn't reachable at %s: no reply to %s within %d ms (%d tries of %d "
+                          "ms)",
+                          what, address, request->type, self->timeout_ms * (self->retries + 1),
+                          self->retries + 1, self->timeout_ms);
         else
             rfk_sdk_fail (self, (rfk_sdk_code_t)code, "%s", message);
         rfk_msg_destroy (&reply);
