@@ -333,7 +333,9 @@ s_unpack (const msgpack_object *object, int depth)
             return s_real (object->via.f64);
         case MSGPACK_OBJECT_STR: {
             /*  Text that is not UTF-8 cannot be JSON text. */
-            json_t *text = json_stringn (object->via.str.ptr, object->via.str.size);
+            json_t *text = object->via.str.size
+                               ? json_stringn (object->via.str.ptr, object->via.str.size)
+                               : json_string ("");
             return text ? text : json_null ();
         }
         case MSGPACK_OBJECT_ARRAY: {
