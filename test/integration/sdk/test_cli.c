@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@ static char s_dir[256];   /* the test's temporary folder */
 static char s_token[512]; /* the token file */
 static zactor_t *s_admin; /* the fake admin */
 static fake_admin_ports_t s_ports;
+static int s_watchers; /* watchers started so far (subscriptions) */
 
 /* One finished run of the rafiki command. */
 typedef struct {
@@ -302,7 +304,7 @@ test_first_session (void **state)
     /*  Watch while the job is created. */
     const char *watch_args[] = {"watch", "--json", "--count", "1", NULL};
     pid_t watcher = s_spawn_v ("watch", NULL, watch_args);
-    assert_int_equal (fake_admin_wait_subscriptions (s_admin, 1, 20000), 0);
+    assert_int_equal (fake_admin_wait_subscriptions (s_admin, ++s_watchers, 20000), 0);
 
     s_write ("job.yaml", "kind: train\n"
                          "app: iris\n"
@@ -622,6 +624,21 @@ test_upload_in_chunks_with_progress (void **state)
     s_run_free (&run);
 }
 
+/*  `rafiki watch` runs until Ctrl-C, then exits 0. */
+static void
+test_watch_until_interrupted (void **state)
+{
+    (void)state;
+    const char *args[] = {"watch", "--topic", "job.", NULL};
+    pid_t watcher = s_spawn_v ("watch2", NULL, args);
+    assert_int_equal (fake_admin_wait_subscriptions (s_admin, ++s_watchers, 20000), 0);
+    assert_int_equal (kill (watcher, SIGINT), 0);
+    s_run_t run;
+    s_wait (watcher, "watch2", &run);
+    s_expect (&run, 0);
+    s_run_free (&run);
+}
+
 /*  Every command answers --help with its usage, on stdout, exit 0. */
 static void
 test_help_everywhere (void **state)
@@ -663,6 +680,7 @@ main (void)
         cmocka_unit_test (test_errors_say_what_went_wrong),
         cmocka_unit_test (test_admin_not_reachable),
         cmocka_unit_test (test_upload_in_chunks_with_progress),
+        cmocka_unit_test (test_watch_until_interrupted),
         cmocka_unit_test (test_help_everywhere),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
