@@ -15,4 +15,18 @@ typedef int (rfk_cli_fn) (int argc, char **argv);
 int
 rfk_cli_model_test (int argc, char **argv);
 
+/* The commands that talk to admin (rfk_cli_admin.c, rfk_cli_data.c,
+   rfk_cli_jobs.c), each with --help. */
+rfk_cli_fn rfk_cli_login, rfk_cli_logout, rfk_cli_me, rfk_cli_stop_all;
+rfk_cli_fn rfk_cli_users_list, rfk_cli_users_create, rfk_cli_users_ban;
+rfk_cli_fn rfk_cli_datasets_list, rfk_cli_datasets_create, rfk_cli_datasets_get,
+    rfk_cli_datasets_delete;
+rfk_cli_fn rfk_cli_models_list, rfk_cli_models_upload, rfk_cli_models_get, rfk_cli_models_delete,
+    rfk_cli_models_download;
+rfk_cli_fn rfk_cli_train_create, rfk_cli_train_list, rfk_cli_train_get, rfk_cli_train_stop,
+    rfk_cli_train_trials;
+rfk_cli_fn rfk_cli_trials_get, rfk_cli_trials_logs, rfk_cli_trials_params;
+rfk_cli_fn rfk_cli_infer_create, rfk_cli_infer_list, rfk_cli_infer_get, rfk_cli_infer_stop;
+rfk_cli_fn rfk_cli_predict, rfk_cli_watch;
+
 #endif
