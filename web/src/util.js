@@ -65,10 +65,16 @@ export function formatScore(score) {
   return Number.isInteger(n) ? String(n) : n.toFixed(4);
 }
 
+// A knob's value for display: floats to 4 significant digits.
+export function formatKnobValue(value) {
+  if (typeof value === 'number' && !Number.isInteger(value)) return String(Number(value.toPrecision(4)));
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 export function formatKnobs(knobs) {
   if (!knobs || typeof knobs !== 'object') return '';
   return Object.entries(knobs)
-    .map(([key, value]) => `${key}=${typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(4)) : JSON.stringify(value)}`)
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? JSON.stringify(value) : formatKnobValue(value)}`)
     .join(', ');
 }
 

@@ -10,6 +10,7 @@ import { debounce, useLiveEvents } from '../events.js';
 import {
   durationSeconds,
   formatDuration,
+  formatKnobValue,
   formatScore,
   formatTime,
   listOf,
@@ -99,7 +100,7 @@ export function TrialDetail({ id }) {
               {Object.entries(t.knobs).map(([key, value]) => (
                 <Fragment key={key}>
                   <dt>{key}</dt>
-                  <dd>{typeof value === 'object' ? JSON.stringify(value) : String(value)}</dd>
+                  <dd>{formatKnobValue(value)}</dd>
                 </Fragment>
               ))}
             </dl>
