@@ -638,13 +638,13 @@ s_service_spec (s_swarm_t *self, const rfk_launcher_spec_t *spec, const char *na
                              json_pack ("[{s:s, s:i, s:i, s:s}]", "Protocol", "tcp", "TargetPort",
                                         spec->published_port, "PublishedPort", spec->published_port,
                                         "PublishMode", "host"));
-    return json_pack ("{s:s, s:o, s:{s:o, s:o, s:{s:o}, s:{s:o, s:o}, s:[{s:s, s:[s]}]},"
+    return json_pack ("{s:s, s:o, s:{s:o, s:o, s:{s:o}, s:{s:o, s:o}, s:[{s:s}]},"
                       " s:{s:{s:i}}, s:o}",
                       "Name", name, "Labels", labels, "TaskTemplate", "ContainerSpec", container,
                       "RestartPolicy", restart, "Placement", "Constraints", constraints,
                       "Resources", "Limits", limits, "Reservations", reservations, "Networks",
-                      "Target", self->network, "Aliases", name, "Mode", "Replicated", "Replicas", 1,
-                      "EndpointSpec", endpoint);
+                      "Target", self->network, "Mode", "Replicated", "Replicas", 1, "EndpointSpec",
+                      endpoint);
 }
 
 //  Create the service's Docker secret; returns its ID (the caller frees) or NULL.
