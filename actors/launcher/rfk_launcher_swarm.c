@@ -188,17 +188,26 @@ s_set_state (s_swarm_t *self, s_service_t *service, rfk_launcher_state_t state, 
         rfk_launcher_emit (self->launcher, service->id, state, service->reason);
 }
 
-//  The Docker name of a service id: prefix + id, '.' and '_' made '-'. -1 if too long.
-static int
-s_docker_name (s_swarm_t *self, const char *id, char *name, size_t size)
+int
+rfk_launcher_swarm_service_name (const char *name_prefix, const char *service_id, char *name,
+                                 size_t size)
 {
-    int length = snprintf (name, size, "%s%s", self->name_prefix, id);
+    assert (name_prefix);
+    assert (service_id);
+    int length = snprintf (name, size, "%s%s", name_prefix, service_id);
     if (length < 0 || (size_t)length >= size || length > S_NAME_MAX)
         return -1;
     for (char *c = name; *c; c++)
         if (*c == '.' || *c == '_')
             *c = '-';
     return 0;
+}
+
+//  The Docker name of a service id. -1 if too long.
+static int
+s_docker_name (s_swarm_t *self, const char *id, char *name, size_t size)
+{
+    return rfk_launcher_swarm_service_name (self->name_prefix, id, name, size);
 }
 
 //  Standard base64 of data (for the secret's Data field). The caller frees it.
@@ -997,10 +1006,12 @@ s_follow (s_swarm_t *self, s_service_t *service, json_t *tasks, int64_t now)
             s_count_failure (service, task_id)) {
             new_failures++;
             failure_code = json_is_integer (code) ? (int)json_integer_value (code) : -1;
-            snprintf (failure, sizeof failure, "task %s: %s", state,
-                      err && *err ? err
-                      : message   ? message
-                                  : "no reason given");
+            //  The engine's words: "task: non-zero exit (137)", "No such image: ...".
+            const char *why = err && *err ? err : message ? message : "no reason given";
+            if (!strcmp (state, "rejected"))
+                snprintf (failure, sizeof failure, "task rejected: %s", why);
+            else
+                snprintf (failure, sizeof failure, "%s", why);
         }
     }
     if (service->state == RFK_LAUNCHER_STOPPING) {

@@ -104,6 +104,14 @@ rfk_launcher_t *
 rfk_launcher_new_swarm (const rfk_launcher_swarm_config_t *config, rfk_launcher_event_fn *on_event,
                         void *arg, char *error, size_t error_size);
 
+//  The Docker service name of a Rafiki service id (name_prefix + id, '.' and '_' made '-'):
+//  on the overlay network it is also the service's host name, so admin builds the endpoints
+//  services connect to from it (tcp://<name>:<port>; they bind tcp://0.0.0.0:<port>).
+//  Returns 0, or -1 when the name would be longer than 63 characters or size is too small.
+int
+rfk_launcher_swarm_service_name (const char *name_prefix, const char *service_id, char *name,
+                                 size_t size);
+
 #ifdef __cplusplus
 }
 #endif

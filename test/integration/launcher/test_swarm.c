@@ -199,7 +199,9 @@ s_wait_log (rfk_launcher_t *launcher, const char *id, const char *text, int time
         free (logs);
         if (found)
             return true;
-        poll (NULL, 0, 200);
+        int64_t deadline = rfk_launcher_next_deadline (launcher);
+        int64_t wait = deadline < 0 ? 100 : deadline - rfk_launcher_now ();
+        poll (NULL, 0, wait > 0 ? (int)wait : 0);
         rfk_launcher_tick (launcher, rfk_launcher_now ());
     }
     return false;
@@ -386,6 +388,7 @@ test_reconcile (void **state)
     pid_t child = fork ();
     assert_true (child >= 0);
     if (child == 0) {
+        dup2 (STDERR_FILENO, STDOUT_FILENO); //  keep the TAP stream clean
         rfk_launcher_swarm_config_t config;
         s_config (&config);
         char error[512];
@@ -429,7 +432,21 @@ test_reconcile (void **state)
 typedef struct {
     rfk_launcher_t *launcher;
     const char *trainer; //  wait for this trainer to hold a RUNNING trial, or NULL
+    char *container;     //  its container, once swarm knows it (128 bytes)
 } s_job_t;
+
+static void
+s_container_of (const char *service, char *container, size_t size);
+
+static bool
+s_container_known (fake_admin_t *admin, void *arg)
+{
+    (void)admin;
+    s_job_t *job = (s_job_t *)arg;
+    rfk_launcher_tick (job->launcher, rfk_launcher_now ());
+    s_container_of ("rfktest-trainer-1", job->container, 128);
+    return job->container[0] != '\0';
+}
 
 static bool
 s_advice_known (fake_admin_t *admin, void *arg)
@@ -524,7 +541,7 @@ test_train_job_with_a_killed_trainer (void **state)
     config.admin_service_port = fake_admin_port (admin);
     config.max_restarts = 2;
     rfk_launcher_t *launcher = s_launcher_new (&config);
-    s_job_t job = {launcher, NULL};
+    s_job_t job = {launcher, NULL, NULL};
 
     json_t *advisor = json_pack (
         "{s:s, s:s, s:s, s:s, s:s, s:{s:i}, s:{s:i, s:b}, s:[s], s:{s:{s:i, s:i}}}", "service_id",
@@ -547,9 +564,10 @@ test_train_job_with_a_killed_trainer (void **state)
     }
     job.trainer = "trainer-1";
     assert_true (fake_admin_wait (admin, s_trial_running, &job, 60000));
-    char container[128];
-    s_container_of ("rfktest-trainer-1", container, sizeof container);
-    assert_true (*container);
+    //  Swarm learns that the task runs a moment after the container does.
+    char container[128] = "";
+    job.container = container;
+    assert_true (fake_admin_wait (admin, s_container_known, &job, 30000));
     char path[256];
     snprintf (path, sizeof path, "/containers/%s/kill", container);
     assert_int_equal (s_engine ("POST", path, NULL, NULL), 204);
