@@ -91,7 +91,7 @@ struct s_request {
     size_t *slots;             /* per query: its slot in that batch */
     uint32_t members;          /* the most members any of its batches asked */
     uint32_t answered;         /* the fewest that answered any of its queries */
-    bool any_answer;           /* some member answered some query */
+    bool any_answer;           /* some member answered (or refused) some query */
     int64_t deadline_us;       /* when it ends regardless */
     void *deadline_handle;     /* its place in the deadline list */
     rfk_scatter_done_fn *done; /* the caller's callback */
@@ -164,11 +164,7 @@ s_skip (const unsigned char *data, size_t size, size_t *off, int depth)
                                                 /* d1 */ 0,
                                                 /* d2 */ 0,
                                                 /* d3 */ 0,
-                                                /* d4 fixext1 */ 0,
-                                                0,
-                                                0,
-                                                0,
-                                                0,
+                                                /* d4 fixext1 */ 0, 0, 0, 0, 0,
                                                 /* d9 str8 */ 1,
                                                 /* da */ 2,
                                                 /* db */ 4,
@@ -842,7 +838,7 @@ s_slot_resolve (rfk_scatter_t *self, s_batch_t *batch, size_t j)
     free (request->answers[i]);
     request->answers[i] = answer;
     request->answer_sizes[i] = answer ? answer_size : 0;
-    if (answered > 0)
+    if (answered > 0 || error)
         request->any_answer = true;
     if ((uint32_t)batch->n_members > request->members)
         request->members = (uint32_t)batch->n_members;
