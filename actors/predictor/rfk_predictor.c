@@ -228,11 +228,13 @@ s_http_error (s_http_t *http, rfk_code_t code, const char *format, ...)
     va_start (args, format);
     vsnprintf (message, sizeof message, format, args);
     va_end (args);
+    /*  UNKNOWN_MESSAGE stands here for a method the path does not take:
+        405, with the code BAD_REQUEST. */
+    bool method = code == RFK_CODE_UNKNOWN_MESSAGE;
     json_t *json =
-        json_pack ("{s:{s:s,s:s}}", "error", "code", rfk_code_name (code), "message", message);
-    unsigned int status = (unsigned int)rfk_code_http_status (code);
-    if (code == RFK_CODE_UNKNOWN_MESSAGE)
-        status = 405; /* our use of it here: a method the path does not take */
+        json_pack ("{s:{s:s,s:s}}", "error", "code",
+                   rfk_code_name (method ? RFK_CODE_BAD_REQUEST : code), "message", message);
+    unsigned int status = method ? 405u : (unsigned int)rfk_code_http_status (code);
     s_http_set (http, status, s_json_response (json));
 }
 
