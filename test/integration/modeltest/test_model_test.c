@@ -54,14 +54,18 @@ test_zoo_classifiers_on_iris (void **state)
         char err[256];
         rfk_template_t *tpl = rfk_template_open (path, NULL, err, sizeof err);
         assert_non_null (tpl);
+        /* Echo answers queries with themselves, for platform tests: it is
+           not a classifier and model test rightly fails it. */
         bool tabular =
-            strcmp (rfk_template_api (tpl)->task, RAFIKI_TASK_TABULAR_CLASSIFICATION) == 0;
+            strcmp (rfk_template_api (tpl)->task, RAFIKI_TASK_TABULAR_CLASSIFICATION) == 0 &&
+            strcmp (rfk_template_api (tpl)->name, "Echo") != 0;
         rfk_template_close (&tpl);
         if (!tabular)
             continue;
         int rc = s_rafiki (s_out, sizeof s_out, false,
                            "model test %s --task TABULAR_CLASSIFICATION --train %s --val %s "
-                           "--test %s --trials 3 --arg target=class --timeout 120 --seed 3",
+                           "--test %s --trials 3 --arg target=class --timeout 120 --seed 3 "
+                           "--quiet",
                            path, IRIS_TRAIN, IRIS_VAL, IRIS_VAL);
         if (rc != 0)
             print_message ("%s\n", s_out);
@@ -75,6 +79,7 @@ test_zoo_classifiers_on_iris (void **state)
         assert_non_null (test_score);
         assert_true (atof (test_score + 12) >= 0.8);
         assert_non_null (strstr (s_out, "rafiki model test: OK\n"));
+        print_message ("%s: %s", path, test_score);
         tested++;
     }
     assert_true (tested > 0);

@@ -45,6 +45,9 @@ static const rafiki_knob_t s_knobs[] = {
     {.name = "early_stop", .type = RAFIKI_KNOB_POLICY, .policy = RAFIKI_POLICY_EARLY_STOP},
 };
 
+/* Where the allocate behaviour leaves its memory. */
+static void *volatile s_sink;
+
 typedef struct {
     char behaviour[32];
     int64_t steps;
@@ -100,13 +103,18 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
         return 0;
     } else if (s_is (m, "allocate")) {
         size_t mib = 0;
+        void *last = NULL;
         for (;;) {
+            /* Chained and published, so no compiler elides the allocation. */
             char *block = malloc (8u << 20);
             if (!block) {
                 snprintf (err, errlen, "out of memory after %zu MiB", mib);
+                s_sink = last;
                 return -1;
             }
             memset (block, 1, 8u << 20);
+            memcpy (block, &last, sizeof last);
+            last = block;
             mib += 8;
             if (mib > 64 * 1024) {
                 snprintf (err, errlen, "no memory limit stopped me");
