@@ -34,8 +34,8 @@ s_handler (void *cls, struct MHD_Connection *connection, const char *url, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    struct MHD_Response *response = MHD_create_response_from_buffer (
-        strlen (s_body), (void *)s_body, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer (strlen (s_body), (void *)s_body, MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header (response, "Content-Type", "application/json");
     enum MHD_Result rc = MHD_queue_response (connection, MHD_HTTP_OK, response);
     MHD_destroy_response (response);
@@ -55,10 +55,10 @@ main (int argc, char **argv)
     sigaddset (&signals, SIGTERM);
     sigaddset (&signals, SIGINT);
     sigprocmask (SIG_BLOCK, &signals, NULL);
-    struct MHD_Daemon *daemon = MHD_start_daemon (
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO, (uint16_t)atoi (argv[1]), NULL, NULL,
-        s_handler, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_END);
+    struct MHD_Daemon *daemon =
+        MHD_start_daemon (MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO, (uint16_t)atoi (argv[1]),
+                          NULL, NULL, s_handler, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+                          MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!daemon) {
         fprintf (stderr, "bare_http: cannot listen on %s\n", argv[1]);
         return 1;

@@ -21,7 +21,8 @@ s_pack (msgpack_packer *pk, const json_t *value)
             msgpack_pack_map (pk, json_object_size (value));
             const char *key;
             json_t *member;
-            json_object_foreach ((json_t *)value, key, member) {
+            json_object_foreach ((json_t *)value, key, member)
+            {
                 msgpack_pack_str (pk, strlen (key));
                 msgpack_pack_str_body (pk, key, strlen (key));
                 s_pack (pk, member);
@@ -32,8 +33,7 @@ s_pack (msgpack_packer *pk, const json_t *value)
             msgpack_pack_array (pk, json_array_size (value));
             size_t i;
             json_t *item;
-            json_array_foreach (value, i, item)
-                s_pack (pk, item);
+            json_array_foreach (value, i, item) s_pack (pk, item);
             break;
         }
         case JSON_STRING:
@@ -62,7 +62,8 @@ int
 main (int argc, char **argv)
 {
     if (argc != 6) {
-        fprintf (stderr, "usage: bench_loadgen ours|bare ENDPOINT CONNECTIONS SECONDS QUERY_JSON\n");
+        fprintf (stderr,
+                 "usage: bench_loadgen ours|bare ENDPOINT CONNECTIONS SECONDS QUERY_JSON\n");
         return 2;
     }
     bool ours = streq (argv[1], "ours");
