@@ -120,6 +120,8 @@ const rfk_config_key_t rfk_config_keys[] = {
      "milliseconds a query waits for the workers' answers; later answers are dropped"},
     {"predictor", "max_inflight", INT, "10000", "1", "10000000", NULL, 0,
      "queries accepted but not yet answered; above it queries get 503 / UNAVAILABLE"},
+    {"predictor", "max_body_bytes", SIZE, "16MiB", "1KiB", "1GiB", NULL, 0,
+     "largest POST /predict body; above it the answer is 413"},
 };
 // clang-format on
 

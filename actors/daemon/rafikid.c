@@ -36,6 +36,8 @@
 #include "rfk_noop.h"
 #include "rfk_role.h"
 #include "rfk_trainer.h"
+#include "rfk_predictor.h"
+#include "rfk_inference.h"
 
 #ifndef RFK_VERSION
 #define RFK_VERSION "unknown"
@@ -54,6 +56,8 @@ static const s_role_t s_roles[] = {
      "an actor that only answers its pipe (tests the daemon) [done|fail|stuck]"},
     {"advisor", rfk_advisor_actor, "proposes the trials of one sub train job (ROUTER advice)"},
     {"trainer", rfk_trainer_actor, "runs the trials its advisor proposes, one at a time"},
+    {"predictor", rfk_predictor_actor, "answers queries over HTTP and ZeroMQ (HTTP, ROUTER query)"},
+    {"inference", rfk_inference_actor, "holds one trained model and predicts the predictor's batches"},
 };
 
 #define S_ROLES (sizeof (s_roles) / sizeof (s_roles[0]))
