@@ -21,6 +21,7 @@
 #include "rfk_http_front.h"
 #include "rfk_http_metrics.h"
 #include "rfk_http_route.h"
+#include "rfk_log.h"
 
 #include <microhttpd.h>
 
@@ -1166,11 +1167,25 @@ s_log (void *cls, const char *format, va_list args)
     size_t len = strlen (line);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = 0;
-    zsys_warning ("http: RFK-HTTP %s", line);
+    rfk_log_warning ("http", "RFK-HTTP %s", line);
 }
 
 //  --------------------------------------------------------------------------
 //  The front
+
+void
+rfk_http_front_config_from (rfk_http_front_config_t *config, const rfk_config_t *cfg)
+{
+    if (!config || !cfg)
+        return;
+    memset (config, 0, sizeof *config);
+    config->host = rfk_config_string (cfg, "admin", "host");
+    config->port = (int)rfk_config_int (cfg, "admin", "http_port");
+    config->request_max_bytes = rfk_config_size (cfg, "admin", "request_max_bytes");
+    config->upload_max_bytes = rfk_config_size (cfg, "admin", "upload_max_bytes");
+    config->max_connections = (unsigned)rfk_config_int (cfg, "admin", "http_max_connections");
+    config->data_dir = rfk_config_string (cfg, NULL, "data_dir");
+}
 
 rfk_http_front_t *
 rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handlers_t *handlers,

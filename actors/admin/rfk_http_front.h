@@ -53,6 +53,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rfk_config.h"
 #include "rfk_msg.h"
 
 #ifdef __cplusplus
@@ -97,6 +98,13 @@ typedef struct {
     const char *data_dir;          /* spool files go to <data_dir>/tmp/; NULL: "." */
     const char *static_dir;        /* the web admin's files; NULL or missing: a placeholder page */
 } rfk_http_front_config_t;
+
+/* Fill config from Rafiki-C's configuration: admin.host, admin.http_port,
+   admin.request_max_bytes, admin.upload_max_bytes, admin.http_max_connections
+   and data_dir (strings borrowed from cfg). static_dir is left NULL: the
+   caller names the web admin's directory. */
+void
+rfk_http_front_config_from (rfk_http_front_config_t *config, const rfk_config_t *cfg);
 
 /* A front listening on host:port, or NULL with the reason in err (port in
    use, bad address, ...). config and handlers are copied; their strings

@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include "rfk_http_front.h"
+//  Compiled here to check that the real handler table fits the front's.
+#include "rfk_http_admin.h"
 
 //  --------------------------------------------------------------------------
 //  The bytes of test files: a cycle of a prime length, so any misplaced or
@@ -635,6 +637,41 @@ test_usage (void **state)
     assert_string_equal (json_string_value (json_object_get (s_server->fake.last_body, "email")),
                          "superadmin@rafiki");
     s_response_free (&r);
+}
+
+/* The front's settings come from Rafiki-C's configuration keys. */
+static void
+test_config (void **state)
+{
+    (void)state;
+    rfk_config_t *cfg = rfk_config_new ();
+    assert_int_equal (rfk_config_set (cfg, "admin", "http_port", "0", "test"), 0);
+    assert_int_equal (rfk_config_set (cfg, "admin", "upload_max_bytes", "3MiB", "test"), 0);
+    assert_int_equal (rfk_config_set (cfg, NULL, "data_dir", "/tmp", "test"), 0);
+    rfk_http_front_config_t config;
+    rfk_http_front_config_from (&config, cfg);
+    assert_string_equal (config.host, "127.0.0.1");
+    assert_int_equal (config.port, 0);
+    assert_int_equal (config.request_max_bytes, 1024 * 1024);
+    assert_int_equal (config.upload_max_bytes, 3 * 1024 * 1024);
+    assert_int_equal (config.max_connections, 256);
+    assert_string_equal (config.data_dir, "/tmp");
+    assert_null (config.static_dir);
+    //  A front on those settings listens; a second one on its port cannot.
+    rfk_http_handlers_t handlers = {.ctx = NULL, .handle = s_fake_handle};
+    char err[256];
+    rfk_http_front_t *front = rfk_http_front_new (&config, &handlers, err, sizeof err);
+    assert_non_null (front);
+    config.port = rfk_http_front_port (front);
+    rfk_http_front_t *second = rfk_http_front_new (&config, &handlers, err, sizeof err);
+    assert_null (second);
+    assert_non_null (strstr (err, "cannot listen"));
+    config.host = "no such host name.invalid";
+    assert_null (rfk_http_front_new (&config, &handlers, err, sizeof err));
+    assert_non_null (strstr (err, "cannot use address"));
+    rfk_http_front_destroy (&front);
+    assert_null (front);
+    rfk_config_destroy (&cfg);
 }
 
 /* Every endpoint reaches the handler as its request type, with its fields. */
@@ -1359,6 +1396,7 @@ main (void)
     curl_global_init (CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_usage),
+        cmocka_unit_test (test_config),
         cmocka_unit_test (test_routing),
         cmocka_unit_test (test_merge_and_forms),
         cmocka_unit_test (test_replies),
