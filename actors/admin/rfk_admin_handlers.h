@@ -71,8 +71,7 @@ rfk_admin_handle (rfk_admin_t *self, const rfk_msg_t *request);
    access_right; `size` when known up front (checked against the cap at once).
    Returns the upload, or NULL with *error set to an Error message (yours). */
 rfk_upload_t *
-rfk_admin_upload_begin (rfk_admin_t *self, const char *token, json_t *fields,
-                        rfk_msg_t **error);
+rfk_admin_upload_begin (rfk_admin_t *self, const char *token, json_t *fields, rfk_msg_t **error);
 
 /* Append n bytes to the file of the upload. Returns 0, or -1 with *error set
    to an Error message (yours), e.g. TOO_LARGE past admin.upload_max_bytes;
