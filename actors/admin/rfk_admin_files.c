@@ -14,6 +14,7 @@
     admin's own process never loads user code. The check blocks admin's loop
     for at most that timeout.
 */
+#define _GNU_SOURCE
 #include "rfk_admin_internal.h"
 
 #include <dirent.h>

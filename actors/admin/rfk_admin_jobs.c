@@ -15,6 +15,7 @@
     each model, or the `max_trials` best overall, `replicas` workers per
     trial, behind one predictor; predictor_host is where its HTTP answers.
 */
+#define _GNU_SOURCE
 #include "rfk_admin_internal.h"
 
 #include <ctype.h>
@@ -264,7 +265,7 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
     rfk_train_job_t *job = NULL;
     if (!error) {
         rfk_train_job_t record = {
-            .user_id = caller->user_id,
+            .user_id = (char *)caller->user_id,
             .app = (char *)app,
             .task = (char *)task,
             .budget = budget,
@@ -783,7 +784,7 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
             .service_info = info,
         };
         rfk_inference_job_t record = {
-            .user_id = caller->user_id,
+            .user_id = (char *)caller->user_id,
             .train_job_id = train->id,
             .budget = budget,
             .max_trials = max_trials,

@@ -4,6 +4,7 @@
     Unset fields are left out (proto2 presence), never sent as null. Secrets
     (password hashes, service secret hashes) never leave the store.
 */
+#define _GNU_SOURCE
 #include "rfk_admin_internal.h"
 
 #include <math.h>

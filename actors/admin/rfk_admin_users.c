@@ -15,6 +15,7 @@
     later starts the stored password counts; admin still refuses to run with
     the default one stored unless --dev.
 */
+#define _GNU_SOURCE
 #include "rfk_admin_internal.h"
 
 #include <sodium.h>
