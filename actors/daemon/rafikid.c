@@ -29,7 +29,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#ifdef RFK_HAVE_ADMIN
 #include "rfk_admin.h"
+#endif
 #include "rfk_config.h"
 #include "rfk_log.h"
 #include "rfk_noop.h"
@@ -50,8 +52,10 @@ typedef struct {
 static const s_role_t s_roles[] = {
     {"noop", rfk_noop_actor,
      "an actor that only answers its pipe (tests the daemon) [done|fail|stuck]"},
+#ifdef RFK_HAVE_ADMIN
     {"admin", rfk_admin_actor, "admin: users, datasets, models, jobs; store.url and launcher.*"},
     {"up", rfk_admin_actor, "the embedded platform: admin, SQLite under data_dir, local services"},
+#endif
 };
 
 #define S_ROLES (sizeof (s_roles) / sizeof (s_roles[0]))
