@@ -35,6 +35,8 @@ typedef struct {
     const char *service_id;     //  --service-id, or NULL when not given
     int argc;                   //  operands after the role, e.g. a job id
     char **argv;                //  argc strings
+    const char *secret;         //  service roles: the per-service secret rafikid read from
+                                //  the launcher (rfk_launcher_read_secret), else NULL
     bool dev;                   //  --dev: development defaults allowed (admin, up)
 } rfk_role_args_t;
 

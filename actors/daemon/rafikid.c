@@ -29,13 +29,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#ifdef RFK_HAVE_ADMIN
 #include "rfk_admin.h"
-#endif
+#include "rfk_advisor.h"
 #include "rfk_config.h"
+#include "rfk_launcher.h"
 #include "rfk_log.h"
 #include "rfk_noop.h"
 #include "rfk_role.h"
+#include "rfk_trainer.h"
 
 #ifndef RFK_VERSION
 #define RFK_VERSION "unknown"
@@ -52,10 +53,10 @@ typedef struct {
 static const s_role_t s_roles[] = {
     {"noop", rfk_noop_actor,
      "an actor that only answers its pipe (tests the daemon) [done|fail|stuck]"},
-#ifdef RFK_HAVE_ADMIN
     {"admin", rfk_admin_actor, "admin: users, datasets, models, jobs; store.url and launcher.*"},
     {"up", rfk_admin_actor, "the embedded platform: admin, SQLite under data_dir, local services"},
-#endif
+    {"advisor", rfk_advisor_actor, "proposes the trials of one sub train job (ROUTER advice)"},
+    {"trainer", rfk_trainer_actor, "runs the trials its advisor proposes, one at a time"},
 };
 
 #define S_ROLES (sizeof (s_roles) / sizeof (s_roles[0]))
@@ -94,6 +95,14 @@ s_role_find (const char *name)
         if (streq (s_roles[index].name, name))
             return &s_roles[index];
     return NULL;
+}
+
+//  Dynamic services get a per-service secret from the launcher (rfk_launcher.h).
+static bool
+s_is_service_role (const char *name)
+{
+    return streq (name, "advisor") || streq (name, "trainer") || streq (name, "predictor") ||
+           streq (name, "inference");
 }
 
 static bool
@@ -318,11 +327,25 @@ main (int argc, char **argv)
         return rc == 0 ? S_EXIT_OK : S_EXIT_ERROR;
     }
 
+    //  A service reads its secret once, before any thread starts (the launcher's contract).
+    char *secret = NULL;
+    if (service_id && s_is_service_role (role->name)) {
+        char secret_error[512];
+        secret = rfk_launcher_read_secret (secret_error, sizeof secret_error);
+        if (!secret) {
+            fprintf (stderr, "rafikid: %s --service-id %s: %s\n", role->name, service_id,
+                     secret_error);
+            rfk_config_destroy (&config);
+            return S_EXIT_ERROR;
+        }
+    }
+
     //  Signals stay blocked; the main loop reads them from this descriptor.
     int signal_fd = signalfd (-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
     if (signal_fd < 0) {
         fprintf (stderr, "rafikid: signalfd: %s\n", strerror (errno));
         rfk_config_destroy (&config);
+        free (secret);
         return S_EXIT_ERROR;
     }
     zsys_handler_set (NULL); //  czmq must not install its own handlers
@@ -336,6 +359,7 @@ main (int argc, char **argv)
                  strerror (errno));
         close (signal_fd);
         rfk_config_destroy (&config);
+        free (secret);
         return S_EXIT_ERROR;
     }
     rfk_log_info ("rafikid", "starting role=%s service-id=%s pid=%d version=%s config=%s",
@@ -348,6 +372,7 @@ main (int argc, char **argv)
         .service_id = service_id,
         .argc = argc - optind - 1,
         .argv = argv + optind + 1,
+        .secret = secret,
         .dev = dev,
     };
     int status = S_EXIT_ERROR;
@@ -361,5 +386,9 @@ main (int argc, char **argv)
     rfk_log_close ();
     close (signal_fd);
     rfk_config_destroy (&config);
+    if (secret) {
+        explicit_bzero (secret, strlen (secret));
+        free (secret);
+    }
     return status;
 }

@@ -1,0 +1,1246 @@
+/*  rfk_advisor.c: the advisor actor (see rfk_advisor.h).
+
+    One actor, one loop over its pipe, its ROUTER `advice` (an rfk_server) and,
+    in the role form, its DEALER to admin's `service` socket (an rfk_client).
+    Takes from trainers: Ready, Progress, Result. Sends them: Proposal, Done,
+    Continue, Prune. Sends admin: Hello, StatusReport, TrialCreate,
+    TrialFinished (for the trial of a trainer that went silent),
+    SubTrainJobDone. Takes from admin: ServiceConfig, TrialCreated, Ack,
+    Stop.
+
+    The search is behind three small functions (s_search_next,
+    s_search_observe, s_search_prune): random search over the template's knob
+    table (sdk/runner's rfk_random_search) and asynchronous successive halving
+    for pruning, until the tuning library (rfk_tune) replaces them.
+*/
+#include "rfk_advisor.h"
+
+#include <math.h>
+#include <rafiki/template.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rfk_log.h"
+#include "rfk_random_search.h"
+#include "rfk_role.h"
+
+#define S_LOG "advisor"
+#define S_DEFAULT_TRIAL_COUNT 10 /* budget when the job names none */
+#define S_RUNGS 32               /* ASHA rungs kept */
+#define S_FINISH_WAIT_MS 5000    /* how long the last reports may wait for admin's Ack */
+
+typedef enum { S_PENDING, S_RUNNING, S_COMPLETED, S_ERRORED, S_PRUNED } s_status_t;
+
+static const char *s_status_names[] = {"PENDING", "RUNNING", "COMPLETED", "ERRORED", "PRUNED"};
+
+/* One trial this advisor proposed. */
+typedef struct {
+    uint32_t no;            /* trial number in the sub job, from 1 */
+    char *id;               /* trial id (admin's, or made here); NULL while being created */
+    s_status_t status;      /* where the trial is */
+    json_t *knobs;          /* the knob values proposed */
+    json_t *policies;       /* the policies switched on, an array of names */
+    int params_source;      /* 1 NONE, 2 BEST, 3 LATEST */
+    char *shared_params;    /* params file the trial starts from, or NULL */
+    char *worker;           /* key of the trainer holding it, or NULL */
+    double score;           /* COMPLETED: its score; PRUNED: the last score */
+    char *error;            /* why it ERRORED or was PRUNED */
+    char *params_path;      /* the parameters the trainer saved, or NULL */
+    int64_t steps;          /* progress reports received */
+    int64_t last_step;      /* the last progress report's step */
+    double last_score;      /* and its score */
+    uint64_t progress_corr; /* correlation of the last Progress answered */
+    bool progress_pruned;   /* what it was answered */
+} s_trial_t;
+
+/* One trainer connected to the ROUTER. */
+typedef struct {
+    char *key;         /* routing id in hex */
+    zframe_t *peer;    /* routing id */
+    char *worker_id;   /* as the trainer named itself in Ready */
+    s_trial_t *trial;  /* the trial it holds, or NULL */
+    uint64_t asked;    /* correlation of the Ready/Result being answered, 0 if none */
+    uint64_t answered; /* correlation of the last Ready/Result answered */
+    rfk_msg_t *answer; /* that answer, re-sent to a repeated request */
+    bool done;         /* told Done */
+} s_worker_t;
+
+typedef struct {
+    zsock_t *pipe;               /* the actor's pipe */
+    bool terminated;             /* leave the loop */
+    bool finished;               /* the budget is spent and every trainer told */
+    int64_t finish_deadline;     /* when finished: give up waiting for admin's Acks */
+    const rfk_role_args_t *role; /* role form: rafikid's args; NULL in the direct form */
+    rfk_bus_opts_t bus;          /* bus options */
+    rfk_client_t *admin;         /* DEALER to admin `service`, NULL in the direct form */
+    bool configured;             /* ServiceConfig (or direct args) applied */
+    rfk_server_t *server;        /* ROUTER `advice`, NULL until configured */
+    char *sub_train_job_id;      /* the sub train job, or NULL */
+    rfk_template_t *template;    /* the template, for its knob table */
+    rfk_random_search_t *search; /* random search over the knob table */
+    zhashx_t *workers;           /* key -> s_worker_t */
+    zlistx_t *trials;            /* s_trial_t, in number order */
+    uint32_t next_no;            /* the next trial number */
+    int64_t trial_count;         /* MODEL_TRIAL_COUNT, 0: none */
+    double time_hours;           /* TIME_HOURS, 0: none */
+    int64_t started_ms;          /* when the advisor was configured (zclock_mono) */
+    int64_t time_deadline;       /* when TIME_HOURS runs out, -1: never */
+    int creating;                /* TrialCreate requests without an answer */
+    bool early_stop;             /* the template has EARLY_STOP and the job wants it */
+    bool share_params;           /* the template has SHARE_PARAMS and the job wants it */
+    int params_source;           /* the source named when sharing: BEST (2) or LATEST (3) */
+    double *rungs[S_RUNGS];      /* ASHA: scores seen at each rung */
+    size_t rung_size[S_RUNGS];   /* how many */
+    size_t rung_cap[S_RUNGS];    /* room */
+    int64_t asha_min_step;       /* the first rung's step */
+    int64_t asha_eta;            /* reduction factor */
+    bool done_reported;          /* SubTrainJobDone sent */
+    bool stopped_reported;       /* StatusReport STOPPED sent */
+} self_t;
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* A number from JSON: an integer, a real or a numeric string. */
+static bool
+s_json_number (const json_t *value, double *out)
+{
+    if (json_is_number (value)) {
+        *out = json_number_value (value);
+        return isfinite (*out);
+    }
+    if (json_is_string (value)) {
+        char *end = NULL;
+        double number = strtod (json_string_value (value), &end);
+        if (end && end != json_string_value (value) && *end == 0 && isfinite (number)) {
+            *out = number;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A boolean train arg ("true", "1", true, 1 ...), or dflt when absent or unclear. */
+static bool
+s_json_flag (const json_t *object, const char *key, bool dflt)
+{
+    const json_t *value = json_is_object (object) ? json_object_get (object, key) : NULL;
+    if (json_is_boolean (value))
+        return json_is_true (value);
+    if (json_is_integer (value))
+        return json_integer_value (value) != 0;
+    if (json_is_string (value)) {
+        const char *text = json_string_value (value);
+        if (streq (text, "true") || streq (text, "1") || streq (text, "yes") || streq (text, "on"))
+            return true;
+        if (streq (text, "false") || streq (text, "0") || streq (text, "no") || streq (text, "off"))
+            return false;
+    }
+    return dflt;
+}
+
+/* A value from JSON as text for rfk_random_search_fix; NULL if it has no such form. */
+static char *
+s_json_text (const json_t *value)
+{
+    if (json_is_string (value))
+        return strdup (json_string_value (value));
+    if (json_is_boolean (value))
+        return strdup (json_is_true (value) ? "true" : "false");
+    if (json_is_number (value))
+        return json_dumps (value, JSON_ENCODE_ANY);
+    return NULL;
+}
+
+static void
+s_trial_destroy (void **item_p)
+{
+    s_trial_t *trial = (s_trial_t *)*item_p;
+    if (!trial)
+        return;
+    free (trial->id);
+    json_decref (trial->knobs);
+    json_decref (trial->policies);
+    free (trial->shared_params);
+    free (trial->worker);
+    free (trial->error);
+    free (trial->params_path);
+    free (trial);
+    *item_p = NULL;
+}
+
+static void
+s_worker_destroy (void **item_p)
+{
+    s_worker_t *worker = (s_worker_t *)*item_p;
+    if (!worker)
+        return;
+    free (worker->key);
+    zframe_destroy (&worker->peer);
+    free (worker->worker_id);
+    rfk_msg_destroy (&worker->answer);
+    free (worker);
+    *item_p = NULL;
+}
+
+static void
+s_set_string (char **field, const char *value)
+{
+    free (*field);
+    *field = value ? strdup (value) : NULL;
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
+{
+    self_t *self = (self_t *)calloc (1, sizeof (self_t));
+    if (!self)
+        return NULL;
+    self->pipe = pipe;
+    self->role = role;
+    rfk_bus_opts_defaults (&self->bus);
+    self->workers = zhashx_new ();
+    self->trials = zlistx_new ();
+    if (!self->workers || !self->trials) {
+        zhashx_destroy (&self->workers);
+        zlistx_destroy (&self->trials);
+        free (self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->workers, s_worker_destroy);
+    zlistx_set_destructor (self->trials, s_trial_destroy);
+    self->next_no = 1;
+    self->time_deadline = -1;
+    self->finish_deadline = -1;
+    self->params_source = 2;
+    self->asha_min_step = 1;
+    self->asha_eta = 3;
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    rfk_server_destroy (&self->server);
+    rfk_client_destroy (&self->admin);
+    zhashx_destroy (&self->workers);
+    zlistx_destroy (&self->trials);
+    rfk_random_search_destroy (&self->search);
+    rfk_template_close (&self->template);
+    for (int rung = 0; rung < S_RUNGS; rung++)
+        free (self->rungs[rung]);
+    free (self->sub_train_job_id);
+    free (self);
+    *self_p = NULL;
+}
+
+/* ---- the search: proposals, observations, pruning ----------------------- */
+
+/* The template's knob table, and whether it has a policy knob of this kind. */
+static bool
+s_has_policy (self_t *self, rafiki_policy_t policy)
+{
+    const rafiki_model_api_t *api = rfk_template_api (self->template);
+    for (size_t index = 0; index < api->n_knobs; index++)
+        if (api->knobs[index].type == RAFIKI_KNOB_POLICY && api->knobs[index].policy == policy)
+            return true;
+    return false;
+}
+
+/* True when every knob is FIXED or a POLICY: one trial says all there is. */
+static bool
+s_nothing_to_tune (self_t *self)
+{
+    const rafiki_model_api_t *api = rfk_template_api (self->template);
+    for (size_t index = 0; index < api->n_knobs; index++)
+        if (api->knobs[index].type != RAFIKI_KNOB_FIXED &&
+            api->knobs[index].type != RAFIKI_KNOB_POLICY)
+            return false;
+    return true;
+}
+
+/* The knob values of the next trial as JSON, with the policies switched on. */
+static json_t *
+s_search_next (self_t *self, json_t *policies)
+{
+    const rafiki_knobs_t *knobs = rfk_random_search_next (self->search);
+    json_t *json = knobs ? rfk_knobs_to_json (knobs) : NULL;
+    if (!json)
+        return NULL;
+    const rafiki_model_api_t *api = rfk_template_api (self->template);
+    for (size_t index = 0; index < api->n_knobs; index++) {
+        const rafiki_knob_t *knob = &api->knobs[index];
+        if (knob->type != RAFIKI_KNOB_POLICY)
+            continue;
+        bool on = (knob->policy == RAFIKI_POLICY_EARLY_STOP && self->early_stop) ||
+                  (knob->policy == RAFIKI_POLICY_SHARE_PARAMS && self->share_params);
+        json_object_set_new (json, knob->name, json_boolean (on));
+        if (on)
+            json_array_append_new (policies, json_string (knob->policy == RAFIKI_POLICY_EARLY_STOP
+                                                              ? "EARLY_STOP"
+                                                              : "SHARE_PARAMS"));
+    }
+    return json;
+}
+
+/* A finished trial's outcome. Random search learns nothing from it. */
+static void
+s_search_observe (self_t *self, s_trial_t *trial)
+{
+    (void)self;
+    (void)trial;
+}
+
+/* The step of ASHA rung `rung`, or -1 past what fits. */
+static int64_t
+s_rung_step (self_t *self, int rung)
+{
+    int64_t step = self->asha_min_step;
+    for (int index = 0; index < rung; index++) {
+        if (step > INT64_MAX / self->asha_eta)
+            return -1;
+        step *= self->asha_eta;
+    }
+    return step;
+}
+
+/* Asynchronous successive halving: at a rung step, a trial goes on only when
+   its score is among the top 1/eta of the scores seen at that rung (once eta
+   of them were seen). Returns true to prune, with the reason in reason. */
+static bool
+s_search_prune (self_t *self, s_trial_t *trial, int64_t step, double score, char *reason,
+                size_t reason_size)
+{
+    (void)trial;
+    int rung = -1;
+    for (int index = 0; index < S_RUNGS; index++) {
+        int64_t rung_step = s_rung_step (self, index);
+        if (rung_step < 0 || rung_step > step)
+            break;
+        if (rung_step == step) {
+            rung = index;
+            break;
+        }
+    }
+    if (rung < 0 || !isfinite (score))
+        return false;
+    if (self->rung_size[rung] == self->rung_cap[rung]) {
+        size_t cap = self->rung_cap[rung] ? self->rung_cap[rung] * 2 : 16;
+        double *scores = (double *)realloc (self->rungs[rung], cap * sizeof (double));
+        if (!scores)
+            return false;
+        self->rungs[rung] = scores;
+        self->rung_cap[rung] = cap;
+    }
+    self->rungs[rung][self->rung_size[rung]++] = score;
+    size_t seen = self->rung_size[rung];
+    if (seen < (size_t)self->asha_eta)
+        return false;
+    size_t keep = seen / (size_t)self->asha_eta;
+    size_t better = 0;
+    for (size_t index = 0; index < seen; index++)
+        if (self->rungs[rung][index] > score)
+            better++;
+    if (better < keep)
+        return false;
+    snprintf (reason, reason_size,
+              "ASHA rung %d (step %" PRId64 "): score %g is not in the top 1/%" PRId64
+              " of the %zu trials seen there",
+              rung, step, score, self->asha_eta, seen);
+    return true;
+}
+
+/* ---- trials and budget -------------------------------------------------- */
+
+static bool
+s_outstanding (const s_trial_t *trial)
+{
+    return trial->status == S_PENDING || trial->status == S_RUNNING;
+}
+
+static size_t
+s_outstanding_count (self_t *self)
+{
+    size_t count = (size_t)self->creating;
+    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
+         trial = (s_trial_t *)zlistx_next (self->trials))
+        if (s_outstanding (trial))
+            count++;
+    return count;
+}
+
+/* Why no more trials may be proposed, or NULL while the budget lasts. */
+static const char *
+s_budget_spent (self_t *self)
+{
+    if (self->trial_count > 0 && (int64_t)self->next_no - 1 >= self->trial_count)
+        return "MODEL_TRIAL_COUNT reached";
+    if (self->time_deadline >= 0 && zclock_mono () >= self->time_deadline)
+        return "TIME_HOURS reached";
+    return NULL;
+}
+
+/* Where a new trial's parameters come from: the best or latest COMPLETED
+   trial with saved parameters. */
+static const s_trial_t *
+s_params_from (self_t *self)
+{
+    const s_trial_t *best = NULL, *latest = NULL;
+    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
+         trial = (s_trial_t *)zlistx_next (self->trials)) {
+        if (trial->status != S_COMPLETED || !trial->params_path)
+            continue;
+        if (!best || trial->score > best->score)
+            best = trial;
+        latest = trial;
+    }
+    return self->params_source == 3 ? latest : best;
+}
+
+static s_trial_t *
+s_trial_new (self_t *self)
+{
+    s_trial_t *trial = (s_trial_t *)calloc (1, sizeof (s_trial_t));
+    if (!trial)
+        return NULL;
+    trial->policies = json_array ();
+    trial->knobs = trial->policies ? s_search_next (self, trial->policies) : NULL;
+    if (!trial->knobs) {
+        void *item = trial;
+        s_trial_destroy (&item);
+        return NULL;
+    }
+    trial->no = self->next_no++;
+    trial->status = S_PENDING;
+    trial->score = NAN;
+    trial->last_score = NAN;
+    trial->params_source = 1;
+    if (self->share_params) {
+        const s_trial_t *from = s_params_from (self);
+        if (from) {
+            trial->params_source = self->params_source;
+            trial->shared_params = strdup (from->params_path);
+        }
+    }
+    zlistx_add_end (self->trials, trial);
+    return trial;
+}
+
+static json_t *
+s_trial_json (const s_trial_t *trial)
+{
+    json_t *json =
+        json_pack ("{s:i, s:s?, s:s, s:O, s:O, s:s?, s:s?, s:s?, s:I, s:I}", "no",
+                   (json_int_t)trial->no, "id", trial->id, "status", s_status_names[trial->status],
+                   "knobs", trial->knobs, "policies", trial->policies, "worker", trial->worker,
+                   "error", trial->error, "params_path", trial->params_path, "steps",
+                   (json_int_t)trial->steps, "last_step", (json_int_t)trial->last_step);
+    if (json) {
+        json_object_set_new (json, "score",
+                             isfinite (trial->score) ? json_real (trial->score) : json_null ());
+        json_object_set_new (json, "last_score",
+                             isfinite (trial->last_score) ? json_real (trial->last_score)
+                                                          : json_null ());
+    }
+    return json;
+}
+
+/* ---- talking to admin --------------------------------------------------- */
+
+static void
+s_on_admin_ack (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    const char *what = (const char *)arg;
+    rfk_msg_t *reply = *reply_p;
+    if (rfk_msg_is (reply, "Error"))
+        rfk_log_warning (S_LOG, "admin-refused request=%s code=%s message=\"%s\"", what,
+                         json_string_value (json_object_get (reply->body, "code")),
+                         json_string_value (json_object_get (reply->body, "message")));
+}
+
+/* Send admin a report (admin mode only); what names it in the log. */
+static void
+s_admin_send (self_t *self, rfk_msg_t *msg, const char *what)
+{
+    if (self->admin && !rfk_client_send (self->admin, msg, s_on_admin_ack, (void *)what)) {
+        rfk_code_t code;
+        const char *error = rfk_client_error (self->admin, &code);
+        rfk_log_warning (S_LOG, "admin-send-failed request=%s error=\"%s\"", what, error);
+    }
+}
+
+static void
+s_report_status (self_t *self, const char *status, const char *message)
+{
+    if (!self->admin || !self->role)
+        return;
+    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "StatusReport", 0);
+    json_object_set_new (msg->body, "service_id", json_string (self->role->service_id));
+    json_object_set_new (msg->body, "status", json_string (status));
+    if (message)
+        json_object_set_new (msg->body, "message", json_string (message));
+    s_admin_send (self, msg, "StatusReport");
+    rfk_msg_destroy (&msg);
+}
+
+/* Tell admin a trial ended without its trainer saying so. */
+static void
+s_report_trial_errored (self_t *self, s_trial_t *trial)
+{
+    if (!self->admin || !trial->id)
+        return;
+    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "TrialFinished", 0);
+    json_object_set_new (msg->body, "trial_id", json_string (trial->id));
+    json_object_set_new (msg->body, "status", json_string ("ERRORED"));
+    json_object_set_new (msg->body, "error", json_string (trial->error ? trial->error : ""));
+    s_admin_send (self, msg, "TrialFinished");
+    rfk_msg_destroy (&msg);
+}
+
+/* ---- answering trainers ------------------------------------------------- */
+
+static void
+s_check_finished (self_t *self);
+
+/* Answer a worker's Ready or Result (correlation worker->asked), remembering
+   the answer for a repeated request. */
+static void
+s_answer (self_t *self, s_worker_t *worker, rfk_msg_t **answer_p)
+{
+    rfk_msg_t *answer = *answer_p;
+    answer->correlation = worker->asked;
+    if (rfk_server_peer_alive (self->server, worker->peer))
+        rfk_server_send (self->server, worker->peer, answer);
+    worker->answered = worker->asked;
+    worker->asked = 0;
+    rfk_msg_destroy (&worker->answer);
+    worker->answer = answer;
+    *answer_p = NULL;
+}
+
+static void
+s_send_proposal (self_t *self, s_worker_t *worker, s_trial_t *trial)
+{
+    rfk_msg_t *proposal = rfk_msg_new (&rfk_train_family, "Proposal", 0);
+    json_object_set_new (proposal->body, "trial_no", json_integer (trial->no));
+    json_object_set_new (proposal->body, "trial_id", json_string (trial->id));
+    json_object_set (proposal->body, "knobs", trial->knobs);
+    json_object_set (proposal->body, "policies", trial->policies);
+    json_object_set_new (proposal->body, "params_source",
+                         json_string (trial->params_source == 2   ? "BEST"
+                                      : trial->params_source == 3 ? "LATEST"
+                                                                  : "NONE"));
+    if (trial->shared_params)
+        json_object_set_new (proposal->body, "params_path", json_string (trial->shared_params));
+    char *knobs = json_dumps (trial->knobs, JSON_COMPACT);
+    rfk_log_info (S_LOG, "trial-proposed trial=%u id=%s worker=%s knobs=%s", trial->no, trial->id,
+                  worker->worker_id ? worker->worker_id : worker->key, knobs ? knobs : "?");
+    free (knobs);
+    s_answer (self, worker, &proposal);
+}
+
+static void
+s_send_done (self_t *self, s_worker_t *worker, const char *reason)
+{
+    rfk_msg_t *done = rfk_msg_new (&rfk_train_family, "Done", 0);
+    json_object_set_new (done->body, "reason", json_string (reason));
+    worker->done = true;
+    s_answer (self, worker, &done);
+}
+
+/* A trial lost its trainer (expired, or created for one that is gone). */
+static void
+s_trial_orphaned (self_t *self, s_trial_t *trial, const char *why)
+{
+    if (!s_outstanding (trial))
+        return;
+    trial->status = S_ERRORED;
+    s_set_string (&trial->error, why);
+    rfk_log_warning (S_LOG, "trial-errored trial=%u id=%s reason=\"%s\"", trial->no,
+                     trial->id ? trial->id : "-", why);
+    s_search_observe (self, trial);
+    s_report_trial_errored (self, trial);
+}
+
+/* What a TrialCreate request carries until admin answers. */
+typedef struct {
+    self_t *self;
+    s_trial_t *trial;
+    char *worker_key;
+} s_create_t;
+
+static void
+s_on_trial_created (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    s_create_t *create = (s_create_t *)arg;
+    self_t *self = create->self;
+    s_trial_t *trial = create->trial;
+    rfk_msg_t *reply = *reply_p;
+    self->creating--;
+    s_worker_t *worker = (s_worker_t *)zhashx_lookup (self->workers, create->worker_key);
+    const char *id = json_string_value (json_object_get (reply->body, "trial_id"));
+    if (rfk_msg_is (reply, "TrialCreated") && id && *id) {
+        s_set_string (&trial->id, id);
+        if (worker && worker->trial == trial && worker->asked)
+            s_send_proposal (self, worker, trial);
+        else
+            s_trial_orphaned (self, trial, "the trainer went silent before the trial started");
+    } else {
+        const char *message = json_string_value (json_object_get (reply->body, "message"));
+        rfk_log_warning (S_LOG, "trial-create-failed trial=%u message=\"%s\"", trial->no,
+                         message ? message : reply->type);
+        trial->status = S_ERRORED;
+        s_set_string (&trial->error, "admin could not record the trial");
+        if (worker && worker->trial == trial) {
+            worker->trial = NULL;
+            if (worker->asked) {
+                rfk_msg_t *error = rfk_msg_new_error (&rfk_train_family, 0, RFK_CODE_UNAVAILABLE,
+                                                      "admin could not record the trial; "
+                                                      "say Ready again later");
+                s_answer (self, worker, &error);
+            }
+        }
+    }
+    free (create->worker_key);
+    free (create);
+    s_check_finished (self);
+}
+
+/* Answer a Ready or a Result with the next proposal or Done. */
+static void
+s_answer_next (self_t *self, s_worker_t *worker)
+{
+    const char *spent = s_budget_spent (self);
+    if (spent) {
+        s_send_done (self, worker, spent);
+        s_check_finished (self);
+        return;
+    }
+    s_trial_t *trial = s_trial_new (self);
+    if (!trial) {
+        rfk_msg_t *error = rfk_msg_new_error (&rfk_train_family, 0, RFK_CODE_INTERNAL,
+                                              "the advisor could not make a proposal");
+        s_answer (self, worker, &error);
+        return;
+    }
+    s_set_string (&trial->worker, worker->worker_id ? worker->worker_id : worker->key);
+    worker->trial = trial;
+    if (!self->admin) {
+        zuuid_t *uuid = zuuid_new ();
+        s_set_string (&trial->id, zuuid_str_canonical (uuid));
+        zuuid_destroy (&uuid);
+        s_send_proposal (self, worker, trial);
+        return;
+    }
+    s_create_t *create = (s_create_t *)calloc (1, sizeof (s_create_t));
+    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "TrialCreate", 0);
+    if (self->sub_train_job_id)
+        json_object_set_new (msg->body, "sub_train_job_id", json_string (self->sub_train_job_id));
+    json_object_set_new (msg->body, "trial_no", json_integer (trial->no));
+    json_object_set (msg->body, "knobs", trial->knobs);
+    json_object_set (msg->body, "policies", trial->policies);
+    create->self = self;
+    create->trial = trial;
+    create->worker_key = strdup (worker->key);
+    if (rfk_client_send (self->admin, msg, s_on_trial_created, create))
+        self->creating++;
+    else {
+        free (create->worker_key);
+        free (create);
+        trial->status = S_ERRORED;
+        s_set_string (&trial->error, "admin could not be asked to record the trial");
+        worker->trial = NULL;
+        rfk_msg_t *error = rfk_msg_new_error (&rfk_train_family, 0, RFK_CODE_UNAVAILABLE,
+                                              "admin is not reachable; say Ready again later");
+        s_answer (self, worker, &error);
+    }
+    rfk_msg_destroy (&msg);
+}
+
+/* The worker record of a peer, made on its first message. */
+static s_worker_t *
+s_worker_get (self_t *self, zframe_t *peer)
+{
+    char *key = zframe_strhex (peer);
+    if (!key)
+        return NULL;
+    s_worker_t *worker = (s_worker_t *)zhashx_lookup (self->workers, key);
+    if (worker) {
+        free (key);
+        return worker;
+    }
+    worker = (s_worker_t *)calloc (1, sizeof (s_worker_t));
+    if (!worker) {
+        free (key);
+        return NULL;
+    }
+    worker->key = key;
+    worker->peer = zframe_dup (peer);
+    zhashx_insert (self->workers, key, worker);
+    return worker;
+}
+
+/* A repeated Ready/Result (the trainer's client re-sent it): answer it the
+   same way again, or wait for the answer in the making. True if it was one. */
+static bool
+s_repeated (self_t *self, s_worker_t *worker, uint64_t correlation)
+{
+    if (correlation && correlation == worker->asked)
+        return true;
+    if (correlation && correlation == worker->answered && worker->answer) {
+        rfk_server_send (self->server, worker->peer, worker->answer);
+        return true;
+    }
+    return false;
+}
+
+static int
+s_handle_ready (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    (void)server;
+    self_t *self = (self_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    s_worker_t *worker = s_worker_get (self, peer);
+    if (!worker)
+        return -1;
+    if (s_repeated (self, worker, msg->correlation))
+        return 0;
+    const char *worker_id = json_string_value (json_object_get (msg->body, "worker_id"));
+    if (worker_id && *worker_id)
+        s_set_string (&worker->worker_id, worker_id);
+    if (worker->trial && s_outstanding (worker->trial))
+        s_trial_orphaned (self, worker->trial, "the trainer said Ready again during the trial");
+    worker->trial = NULL;
+    worker->asked = msg->correlation;
+    s_answer_next (self, worker);
+    return 0;
+}
+
+static int
+s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    self_t *self = (self_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    s_worker_t *worker = s_worker_get (self, peer);
+    if (!worker)
+        return -1;
+    if (s_repeated (self, worker, msg->correlation))
+        return 0;
+    s_trial_t *trial = worker->trial;
+    json_int_t trial_no = json_integer_value (json_object_get (msg->body, "trial_no"));
+    if (!trial || trial->no != (uint32_t)trial_no) {
+        rfk_log_warning (S_LOG,
+                         "RFK-UNEXPECTED result for trial=%" JSON_INTEGER_FORMAT
+                         " the trainer does not hold",
+                         trial_no);
+        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
+                                      "a Result for a trial this trainer does not hold");
+    }
+    const char *status = json_string_value (json_object_get (msg->body, "status"));
+    const char *error = json_string_value (json_object_get (msg->body, "error"));
+    const char *params_path = json_string_value (json_object_get (msg->body, "params_path"));
+    double score = NAN;
+    s_json_number (json_object_get (msg->body, "score"), &score);
+    if (status && streq (status, "COMPLETED"))
+        trial->status = S_COMPLETED;
+    else if (status && streq (status, "PRUNED"))
+        trial->status = S_PRUNED;
+    else
+        trial->status = S_ERRORED;
+    trial->score = trial->status == S_ERRORED ? NAN : score;
+    s_set_string (&trial->error, error && *error ? error : NULL);
+    s_set_string (&trial->params_path, params_path && *params_path ? params_path : NULL);
+    rfk_log_info (S_LOG, "trial-result trial=%u id=%s status=%s score=%g%s%s", trial->no, trial->id,
+                  s_status_names[trial->status], trial->score, trial->error ? " error=" : "",
+                  trial->error ? trial->error : "");
+    s_search_observe (self, trial);
+    worker->trial = NULL;
+    worker->asked = msg->correlation;
+    s_answer_next (self, worker);
+    return 0;
+}
+
+static int
+s_handle_progress (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    self_t *self = (self_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    s_worker_t *worker = s_worker_get (self, peer);
+    if (!worker)
+        return -1;
+    s_trial_t *trial = worker->trial;
+    json_int_t trial_no = json_integer_value (json_object_get (msg->body, "trial_no"));
+    if (!trial || trial->no != (uint32_t)trial_no || !s_outstanding (trial))
+        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
+                                      "Progress for a trial this trainer does not hold");
+    bool prune = false;
+    char reason[256] = "";
+    if ((msg->correlation && msg->correlation == trial->progress_corr) || trial->progress_pruned)
+        prune = trial->progress_pruned; /* a repeated report, or one already in flight */
+    else {
+        json_int_t step = json_integer_value (json_object_get (msg->body, "step"));
+        double score = NAN;
+        s_json_number (json_object_get (msg->body, "score"), &score);
+        trial->status = S_RUNNING;
+        trial->steps++;
+        trial->last_step = step;
+        trial->last_score = score;
+        if (self->early_stop)
+            prune = s_search_prune (self, trial, step, score, reason, sizeof reason);
+        trial->progress_corr = msg->correlation;
+        trial->progress_pruned = prune;
+        if (prune)
+            rfk_log_info (S_LOG, "trial-pruned trial=%u id=%s reason=\"%s\"", trial->no, trial->id,
+                          reason);
+    }
+    rfk_msg_t *answer =
+        rfk_msg_new (&rfk_train_family, prune ? "Prune" : "Continue", msg->correlation);
+    if (prune)
+        json_object_set_new (answer->body, "reason",
+                             json_string (*reason ? reason : "pruned by ASHA"));
+    int rc = rfk_server_send (server, peer, answer);
+    rfk_msg_destroy (&answer);
+    return rc;
+}
+
+static const rfk_server_route_t s_routes[] = {
+    {"Ready", s_handle_ready},
+    {"Progress", s_handle_progress},
+    {"Result", s_handle_result},
+    {NULL, NULL},
+};
+
+/* A trainer went silent: the trial it held is ERRORED. */
+static void
+s_on_expired (rfk_server_t *server, zframe_t *peer, void *ctx)
+{
+    (void)server;
+    self_t *self = (self_t *)ctx;
+    char *key = zframe_strhex (peer);
+    s_worker_t *worker = key ? (s_worker_t *)zhashx_lookup (self->workers, key) : NULL;
+    if (worker) {
+        rfk_log_warning (S_LOG, "trainer-silent worker=%s",
+                         worker->worker_id ? worker->worker_id : key);
+        if (worker->trial && worker->trial->id)
+            s_trial_orphaned (self, worker->trial,
+                              "the trainer went silent during the trial (heartbeat expired)");
+        /* A trial still being created is settled when admin answers. */
+        zhashx_delete (self->workers, key);
+    }
+    free (key);
+    s_check_finished (self);
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+/* Apply the sub job's settings: open the template, set the budget and the
+   policies, bind `advice`. 0, or -1 with a reason in err. */
+static int
+s_configure (self_t *self, const char *model_path, const char *task, const json_t *budget,
+             const json_t *train_args, const json_t *fixed_knobs, const char *bind, char *err,
+             size_t errlen)
+{
+    if (!model_path || !*model_path) {
+        snprintf (err, errlen, "no model_path: the advisor needs the template's knob table");
+        return -1;
+    }
+    self->template = rfk_template_open (model_path, task, err, errlen);
+    if (!self->template)
+        return -1;
+    const rafiki_model_api_t *api = rfk_template_api (self->template);
+    uint64_t seed = (uint64_t)zclock_time () ^ ((uint64_t)getpid () << 20);
+    double number;
+    if (json_is_object (train_args) &&
+        s_json_number (json_object_get (train_args, "seed"), &number))
+        seed = (uint64_t)number;
+    self->search = rfk_random_search_new (api->knobs, api->n_knobs, seed, err, errlen);
+    if (!self->search)
+        return -1;
+    const char *name;
+    const json_t *value;
+    if (json_is_object (fixed_knobs))
+        json_object_foreach ((json_t *)fixed_knobs, name, value)
+        {
+            char *text = s_json_text (value);
+            int rc = text ? rfk_random_search_fix (self->search, name, text, err, errlen) : -1;
+            if (!text)
+                snprintf (err, errlen, "fixed knob %s: not a string, number or boolean", name);
+            free (text);
+            if (rc != 0)
+                return -1;
+        }
+    const char *advisor = json_is_object (train_args)
+                              ? json_string_value (json_object_get (train_args, "advisor"))
+                              : NULL;
+    if (advisor && !streq (advisor, "random") && !streq (advisor, "auto"))
+        rfk_log_notice (S_LOG, "advisor=%s is not built in yet: random search proposes", advisor);
+
+    self->trial_count = 0;
+    self->time_hours = 0;
+    if (json_is_object (budget)) {
+        if (s_json_number (json_object_get (budget, "MODEL_TRIAL_COUNT"), &number) && number > 0)
+            self->trial_count = (int64_t)number;
+        if (s_json_number (json_object_get (budget, "TIME_HOURS"), &number) && number > 0)
+            self->time_hours = number;
+    }
+    if (self->trial_count == 0 && self->time_hours == 0)
+        self->trial_count = S_DEFAULT_TRIAL_COUNT;
+    if (s_nothing_to_tune (self) && (!advisor || streq (advisor, "auto")))
+        self->trial_count = 1; /* only fixed knobs: one trial says it all */
+    self->started_ms = zclock_mono ();
+    self->time_deadline =
+        self->time_hours > 0 ? self->started_ms + (int64_t)(self->time_hours * 3600000.0) : -1;
+
+    self->early_stop = s_has_policy (self, RAFIKI_POLICY_EARLY_STOP) &&
+                       s_json_flag (train_args, "early_stop", true);
+    self->share_params = s_has_policy (self, RAFIKI_POLICY_SHARE_PARAMS) &&
+                         s_json_flag (train_args, "share_params", true);
+    const char *source = json_is_object (train_args)
+                             ? json_string_value (json_object_get (train_args, "params_source"))
+                             : NULL;
+    self->params_source = source && streq (source, "LATEST") ? 3 : 2;
+    if (source && streq (source, "NONE"))
+        self->share_params = false;
+    if (json_is_object (train_args)) {
+        if (s_json_number (json_object_get (train_args, "asha_min_step"), &number) && number >= 1)
+            self->asha_min_step = (int64_t)number;
+        if (s_json_number (json_object_get (train_args, "asha_eta"), &number) && number >= 2)
+            self->asha_eta = (int64_t)number;
+    }
+
+    self->server = rfk_server_new (bind && *bind ? bind : "tcp://127.0.0.1:*", &rfk_train_family,
+                                   s_routes, self, &self->bus);
+    if (!self->server) {
+        snprintf (err, errlen, "cannot bind %s", bind && *bind ? bind : "tcp://127.0.0.1:*");
+        return -1;
+    }
+    rfk_server_set_expired (self->server, s_on_expired);
+    self->configured = true;
+    rfk_log_info (S_LOG,
+                  "configured sub-train-job=%s template=%s endpoint=%s trials=%" PRId64
+                  " hours=%g early-stop=%s share-params=%s",
+                  self->sub_train_job_id ? self->sub_train_job_id : "-", api->name,
+                  rfk_server_endpoint (self->server), self->trial_count, self->time_hours,
+                  self->early_stop ? "on" : "off", self->share_params ? "on" : "off");
+    return 0;
+}
+
+/* ---- the end ------------------------------------------------------------ */
+
+/* Finish once the budget is spent, no trial is outstanding and every trainer
+   heard Done. */
+static void
+s_check_finished (self_t *self)
+{
+    if (!self->configured || self->finished)
+        return;
+    const char *spent = s_budget_spent (self);
+    if (!spent || s_outstanding_count (self) > 0)
+        return;
+    if (!self->done_reported && self->admin) {
+        rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "SubTrainJobDone", 0);
+        if (self->sub_train_job_id)
+            json_object_set_new (msg->body, "sub_train_job_id",
+                                 json_string (self->sub_train_job_id));
+        json_object_set_new (msg->body, "reason", json_string (spent));
+        s_admin_send (self, msg, "SubTrainJobDone");
+        rfk_msg_destroy (&msg);
+    }
+    self->done_reported = true;
+    for (s_worker_t *worker = (s_worker_t *)zhashx_first (self->workers); worker;
+         worker = (s_worker_t *)zhashx_next (self->workers)) {
+        if (!worker->done && worker->asked)
+            s_send_done (self, worker, spent);
+        if (!worker->done)
+            return; /* a trainer that has not asked yet will hear Done when it does */
+    }
+    rfk_log_info (S_LOG, "budget-spent reason=\"%s\" trials=%zu", spent,
+                  zlistx_size (self->trials));
+    s_report_status (self, "STOPPED", spent);
+    self->stopped_reported = true;
+    self->finished = true;
+    self->finish_deadline = zclock_mono () + S_FINISH_WAIT_MS;
+}
+
+/* ---- the pipe and the loop ---------------------------------------------- */
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->pipe);
+    if (!request) {
+        self->terminated = true;
+        return;
+    }
+    char *command = zmsg_popstr (request);
+    if (!command)
+        ;
+    else if (streq (command, "$TERM"))
+        self->terminated = true;
+    else if (streq (command, "ENDPOINT"))
+        zstr_send (self->pipe, self->server ? rfk_server_endpoint (self->server) : "");
+    else if (streq (command, "TRIALS")) {
+        json_t *trials = json_array ();
+        for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
+             trial = (s_trial_t *)zlistx_next (self->trials))
+            json_array_append_new (trials, s_trial_json (trial));
+        char *text = json_dumps (trials, JSON_COMPACT);
+        zstr_send (self->pipe, text ? text : "[]");
+        free (text);
+        json_decref (trials);
+    } else
+        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command);
+    free (command);
+    zmsg_destroy (&request);
+}
+
+/* Runs until $TERM, the end of the budget or a fatal error (reason in err). */
+static int
+s_run (self_t *self, char *err, size_t errlen)
+{
+    zpoller_t *poller = zpoller_new (self->pipe, NULL);
+    if (!poller) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    if (self->admin)
+        zpoller_add (poller, rfk_client_sock (self->admin));
+    bool server_polled = false;
+    while (!self->terminated) {
+        if (self->server && !server_polled) {
+            zpoller_add (poller, rfk_server_sock (self->server));
+            server_polled = true;
+        }
+        if (self->finished && (!self->admin || rfk_client_pending (self->admin) == 0 ||
+                               zclock_mono () >= self->finish_deadline))
+            break;
+        rfk_deadline_t deadline;
+        rfk_deadline_reset (&deadline);
+        if (self->server)
+            rfk_deadline_add (&deadline, rfk_server_deadline (self->server));
+        if (self->admin)
+            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
+        if (!self->finished)
+            rfk_deadline_add (&deadline, self->time_deadline);
+        else
+            rfk_deadline_add (&deadline, self->finish_deadline);
+        void *which = zpoller_wait (poller, rfk_deadline_timeout (&deadline));
+        if (which == self->pipe)
+            s_handle_pipe (self);
+        else if (self->server && which == rfk_server_sock (self->server))
+            rfk_server_recv (self->server);
+        else if (self->admin && which == rfk_client_sock (self->admin))
+            rfk_client_recv (self->admin);
+        else if (zpoller_terminated (poller))
+            self->terminated = true;
+        if (self->server)
+            rfk_server_tick (self->server);
+        if (self->admin)
+            rfk_client_tick (self->admin);
+        if (*err)
+            break;
+        s_check_finished (self);
+    }
+    zpoller_destroy (&poller);
+    return *err ? -1 : 0;
+}
+
+/* Ends the actor: DONE, FAILED <reason> or nothing after $TERM. */
+static void
+s_end (self_t *self, const char *failure)
+{
+    if (failure) {
+        rfk_log_error (S_LOG, "failed reason=\"%s\"", failure);
+        zstr_sendm (self->pipe, "FAILED");
+        zstr_send (self->pipe, failure);
+    } else if (!self->terminated)
+        zstr_send (self->pipe, "DONE");
+}
+
+void
+rfk_advisor_direct_actor (zsock_t *pipe, void *args)
+{
+    /* The arguments are borrowed until we signal: set up first. */
+    const rfk_advisor_args_t *direct = (const rfk_advisor_args_t *)args;
+    self_t *self = s_self_new (pipe, NULL);
+    if (!self) {
+        zsock_signal (pipe, 0);
+        zstr_sendm (pipe, "FAILED");
+        zstr_send (pipe, "out of memory");
+        return;
+    }
+    char err[512] = "";
+    if (direct && direct->bus)
+        self->bus = *direct->bus;
+    if (direct && direct->sub_train_job_id)
+        self->sub_train_job_id = strdup (direct->sub_train_job_id);
+    if (!direct)
+        snprintf (err, sizeof err, "no arguments");
+    else
+        s_configure (self, direct->model_path, direct->task, direct->budget, direct->train_args,
+                     direct->fixed_knobs, direct->bind, err, sizeof err);
+    zsock_signal (pipe, 0);
+    if (!*err)
+        s_run (self, err, sizeof err);
+    s_end (self, *err ? err : NULL);
+    /* The direct form stays for TRIALS until $TERM. */
+    while (!self->terminated)
+        s_handle_pipe (self);
+    s_self_destroy (&self);
+}
+
+/* ---- the role form: Hello to admin first -------------------------------- */
+
+/* The bus options from the configuration's bus.* keys. */
+static void
+s_bus_from_config (rfk_bus_opts_t *bus, const rfk_config_t *config)
+{
+    rfk_bus_opts_defaults (bus);
+    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
+    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
+    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
+    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
+    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
+    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
+    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
+}
+
+/* What the Hello request leaves for the loop. */
+typedef struct {
+    self_t *self;
+    char *err;
+    size_t errlen;
+} s_hello_t;
+
+static void
+s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    s_hello_t *hello = (s_hello_t *)arg;
+    self_t *self = hello->self;
+    rfk_msg_t *reply = *reply_p;
+    if (!rfk_msg_is (reply, "ServiceConfig")) {
+        const char *message = json_string_value (json_object_get (reply->body, "message"));
+        snprintf (hello->err, hello->errlen, "admin refused our Hello: %s",
+                  message ? message : reply->type);
+        return;
+    }
+    json_t *body = reply->body;
+    const char *sub_train_job_id = json_string_value (json_object_get (body, "sub_train_job_id"));
+    if (sub_train_job_id)
+        self->sub_train_job_id = strdup (sub_train_job_id);
+    const char *bind =
+        json_string_value (json_array_get (json_object_get (body, "bind_endpoints"), 0));
+    json_t *config = json_object_get (body, "config");
+    if (s_configure (self, json_string_value (json_object_get (body, "model_path")),
+                     json_string_value (json_object_get (body, "task")),
+                     json_object_get (body, "budget"), json_object_get (body, "train_args"),
+                     json_object_get (config, "fixed_knobs"), bind, hello->err,
+                     hello->errlen) != 0) {
+        s_report_status (self, "ERRORED", hello->err);
+        return;
+    }
+    char message[300];
+    snprintf (message, sizeof message, "advice=%s", rfk_server_endpoint (self->server));
+    s_report_status (self, "RUNNING", message);
+}
+
+/* Admin's own messages: Stop. */
+static void
+s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+{
+    self_t *self = (self_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    if (rfk_msg_is (msg, "Stop")) {
+        rfk_log_info (S_LOG, "stop-asked reason=\"%s\"",
+                      json_string_value (json_object_get (msg->body, "reason")));
+        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
+        rfk_client_post (client, ack);
+        rfk_msg_destroy (&ack);
+        for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
+             trial = (s_trial_t *)zlistx_next (self->trials))
+            if (s_outstanding (trial))
+                s_set_string (&trial->error, "stopped");
+        if (!self->stopped_reported)
+            s_report_status (self, "STOPPED", "stopped by admin");
+        self->stopped_reported = true;
+        self->finished = true;
+        self->finish_deadline = zclock_mono () + S_FINISH_WAIT_MS;
+    } else
+        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
+}
+
+/* Give admin's answers to what we sent up to wait_ms to arrive. */
+static void
+s_flush_admin (self_t *self, int wait_ms)
+{
+    int64_t until = zclock_mono () + wait_ms;
+    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
+    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
+        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
+            rfk_client_recv (self->admin);
+        else if (zpoller_terminated (poller))
+            break;
+        rfk_client_tick (self->admin);
+    }
+    zpoller_destroy (&poller);
+}
+
+void
+rfk_advisor_actor (zsock_t *pipe, void *args)
+{
+    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
+    self_t *self = s_self_new (pipe, role);
+    zsock_signal (pipe, 0);
+    if (!self) {
+        zstr_sendm (pipe, "FAILED");
+        zstr_send (pipe, "out of memory");
+        return;
+    }
+    char err[512] = "";
+    if (!role || !role->config)
+        snprintf (err, sizeof err, "no configuration");
+    else if (!role->service_id || !role->secret)
+        snprintf (err, sizeof err,
+                  "the advisor runs as a service: rafikid advisor --service-id "
+                  "ID, with its secret from the launcher");
+    if (!*err) {
+        s_bus_from_config (&self->bus, role->config);
+        char endpoint[300];
+        const char *host = rfk_config_string (role->config, "admin", "host");
+        snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
+                  streq (host, "0.0.0.0") ? "127.0.0.1" : host,
+                  rfk_config_int (role->config, "admin", "service_port"));
+        self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->bus);
+        if (!self->admin)
+            snprintf (err, sizeof err, "cannot connect to admin at %s", endpoint);
+    }
+    s_hello_t hello = {self, err, sizeof err};
+    if (!*err) {
+        rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
+        rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "Hello", 0);
+        json_object_set_new (msg->body, "service_id", json_string (role->service_id));
+        json_object_set_new (msg->body, "secret", json_string (role->secret));
+        if (!rfk_client_send (self->admin, msg, s_on_service_config, &hello))
+            snprintf (err, sizeof err, "cannot send Hello to admin: %s",
+                      rfk_client_error (self->admin, NULL));
+        rfk_msg_destroy (&msg);
+    }
+    if (!*err)
+        s_run (self, err, sizeof err);
+    if (*err && self->admin && !self->stopped_reported) {
+        /* Say why before going: admin marks the service ERRORED. */
+        s_report_status (self, "ERRORED", err);
+        s_flush_admin (self, 1000);
+    }
+    s_end (self, *err ? err : NULL);
+    s_self_destroy (&self);
+}

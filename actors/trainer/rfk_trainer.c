@@ -1,0 +1,886 @@
+/*  rfk_trainer.c: the trainer actor (see rfk_trainer.h).
+
+    One actor, one loop (zmq_poll) over its pipe, its DEALER to the advisor,
+    its DEALER to admin (role form) and the running trial's descriptor.
+    Sends the advisor: Ready, Progress, Result; takes: Proposal, Done,
+    Continue, Prune. Sends admin: Hello, StatusReport, TrialStarted,
+    TrialLog, TrialMetrics, TrialPlot, TrialFinished; takes: ServiceConfig,
+    Ack, Stop.
+
+    Progress is relayed without waiting: the trial's progress callback must
+    answer at once, so it sends Progress to the advisor and answers
+    "continue"; when the advisor's Prune arrives, the trial is pruned at its
+    next progress report.
+*/
+#include "rfk_trainer.h"
+
+#include <math.h>
+#include <rafiki/template.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rfk_log.h"
+#include "rfk_role.h"
+#include "rfk_runner.h"
+
+#define S_LOG "trainer"
+#define S_FLUSH_MS 3000                      /* how long the last reports wait for their Acks */
+#define S_SHARED_MAX (1024u * 1024u * 1024u) /* largest shared parameters file read */
+
+typedef struct {
+    zsock_t *pipe;               /* the actor's pipe */
+    bool terminated;             /* leave the loop */
+    bool stopping;               /* $TERM or Stop: stop the trial, then leave */
+    bool finished;               /* Done or stopped: the last reports are out */
+    bool final_reported;         /* STOPPED or ERRORED was reported to admin */
+    char *failure;               /* why the actor cannot go on, or NULL */
+    const rfk_role_args_t *role; /* role form: rafikid's args; NULL in the direct form */
+    rfk_bus_opts_t bus;          /* bus options */
+    rfk_client_t *admin;         /* DEALER to admin `service`; NULL in the direct form */
+    rfk_client_t *advisor;       /* DEALER to the advisor's `advice`; NULL until configured */
+    rfk_template_t *template;    /* the template */
+    char *task;                  /* the task the template must have, or NULL */
+    char *train_path;            /* train dataset */
+    char *val_path;              /* validation dataset */
+    char *params_dir;            /* where parameters go */
+    char *worker_id;             /* how we name ourselves */
+    json_t *train_args;          /* the job's train args */
+    rafiki_arg_t *args;          /* the same as strings for the template */
+    size_t n_args;               /* how many */
+    double timeout_s;            /* trial limits */
+    double cpu_s;
+    size_t memory_mb;
+    /* the trial in hand */
+    rfk_trial_t *trial;   /* running, or NULL */
+    uint32_t trial_no;    /* its number */
+    char *trial_id;       /* its id */
+    char *params_path;    /* where its parameters go */
+    rafiki_knobs_t knobs; /* its knob values */
+    void *shared;         /* shared parameters it starts from, or NULL */
+    size_t shared_size;
+    bool prune_asked; /* the advisor said Prune */
+    /* counters for STATS and the log */
+    int64_t trials, completed, errored, pruned, logs, metrics, plots, progress;
+} self_t;
+
+/* ---- setup -------------------------------------------------------------- */
+
+static self_t *
+s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
+{
+    self_t *self = (self_t *)calloc (1, sizeof (self_t));
+    if (!self)
+        return NULL;
+    self->pipe = pipe;
+    self->role = role;
+    rfk_bus_opts_defaults (&self->bus);
+    return self;
+}
+
+static void
+s_trial_clear (self_t *self)
+{
+    rfk_trial_destroy (&self->trial);
+    free (self->trial_id);
+    self->trial_id = NULL;
+    free (self->params_path);
+    self->params_path = NULL;
+    rfk_knobs_free (&self->knobs);
+    free (self->shared);
+    self->shared = NULL;
+    self->shared_size = 0;
+    self->prune_asked = false;
+}
+
+static void
+s_args_free (self_t *self)
+{
+    for (size_t index = 0; index < self->n_args; index++) {
+        free ((char *)self->args[index].name);
+        free ((char *)self->args[index].value);
+    }
+    free (self->args);
+    self->args = NULL;
+    self->n_args = 0;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    s_trial_clear (self);
+    rfk_client_destroy (&self->advisor);
+    rfk_client_destroy (&self->admin);
+    rfk_template_close (&self->template);
+    free (self->task);
+    free (self->train_path);
+    free (self->val_path);
+    free (self->params_dir);
+    free (self->worker_id);
+    free (self->failure);
+    json_decref (self->train_args);
+    s_args_free (self);
+    free (self);
+    *self_p = NULL;
+}
+
+static char *
+s_strdup (const char *text)
+{
+    return text ? strdup (text) : NULL;
+}
+
+static void
+s_fail (self_t *self, const char *format, ...)
+{
+    if (self->failure)
+        return;
+    char buffer[600];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (buffer, sizeof buffer, format, args);
+    va_end (args);
+    self->failure = strdup (buffer);
+}
+
+/* Train args for the template: every member of the JSON object as text. */
+static int
+s_args_set (self_t *self, const json_t *train_args)
+{
+    json_decref (self->train_args);
+    self->train_args = json_is_object (train_args) ? json_deep_copy (train_args) : json_object ();
+    s_args_free (self);
+    size_t size = json_object_size (self->train_args);
+    self->args = (rafiki_arg_t *)calloc (size ? size : 1, sizeof (rafiki_arg_t));
+    if (!self->args)
+        return -1;
+    const char *name;
+    json_t *value;
+    json_object_foreach (self->train_args, name, value)
+    {
+        char *text = json_is_string (value) ? strdup (json_string_value (value))
+                                            : json_dumps (value, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!text)
+            continue;
+        self->args[self->n_args].name = strdup (name);
+        self->args[self->n_args].value = text;
+        self->n_args++;
+    }
+    return 0;
+}
+
+/* ---- reports ------------------------------------------------------------ */
+
+static void
+s_on_admin_ack (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    rfk_msg_t *reply = *reply_p;
+    if (rfk_msg_is (reply, "Error"))
+        rfk_log_warning (S_LOG, "admin-refused request=%s code=%s message=\"%s\"",
+                         (const char *)arg,
+                         json_string_value (json_object_get (reply->body, "code")),
+                         json_string_value (json_object_get (reply->body, "message")));
+}
+
+/* A report to admin (role form only); type names the message. Takes *msg_p. */
+static void
+s_admin_send (self_t *self, rfk_msg_t **msg_p)
+{
+    rfk_msg_t *msg = *msg_p;
+    if (self->admin && !rfk_client_send (self->admin, msg, s_on_admin_ack, (void *)msg->type))
+        rfk_log_warning (S_LOG, "admin-send-failed request=%s error=\"%s\"", msg->type,
+                         rfk_client_error (self->admin, NULL));
+    rfk_msg_destroy (msg_p);
+}
+
+static void
+s_report_status (self_t *self, const char *status, const char *message)
+{
+    if (!self->admin || !self->role || self->final_reported)
+        return;
+    if (!streq (status, "RUNNING"))
+        self->final_reported = true;
+    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "StatusReport", 0);
+    json_object_set_new (msg->body, "service_id", json_string (self->role->service_id));
+    json_object_set_new (msg->body, "status", json_string (status));
+    if (message)
+        json_object_set_new (msg->body, "message", json_string (message));
+    s_admin_send (self, &msg);
+}
+
+/* A message for admin about the current trial, or NULL without admin. */
+static rfk_msg_t *
+s_trial_msg (self_t *self, const char *type)
+{
+    if (!self->admin || !self->trial_id)
+        return NULL;
+    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, type, 0);
+    json_object_set_new (msg->body, "trial_id", json_string (self->trial_id));
+    return msg;
+}
+
+static void
+s_on_log (void *arg, const char *message)
+{
+    self_t *self = (self_t *)arg;
+    self->logs++;
+    rfk_msg_t *msg = s_trial_msg (self, "TrialLog");
+    if (!msg)
+        return;
+    json_object_set_new (msg->body, "time", json_real ((double)zclock_time () / 1000.0));
+    json_object_set_new (msg->body, "message", json_string (message ? message : ""));
+    s_admin_send (self, &msg);
+}
+
+static void
+s_on_metrics (void *arg, size_t n, const char *const *names, const double *values)
+{
+    self_t *self = (self_t *)arg;
+    self->metrics++;
+    rfk_msg_t *msg = s_trial_msg (self, "TrialMetrics");
+    if (!msg)
+        return;
+    json_t *metrics = json_object ();
+    for (size_t index = 0; index < n; index++)
+        if (names[index] && isfinite (values[index]))
+            json_object_set_new (metrics, names[index], json_real (values[index]));
+    json_object_set_new (msg->body, "time", json_real ((double)zclock_time () / 1000.0));
+    json_object_set_new (msg->body, "metrics", metrics);
+    s_admin_send (self, &msg);
+}
+
+static void
+s_on_plot (void *arg, const char *title, size_t n, const char *const *metrics, const char *x_metric)
+{
+    self_t *self = (self_t *)arg;
+    self->plots++;
+    rfk_msg_t *msg = s_trial_msg (self, "TrialPlot");
+    if (!msg)
+        return;
+    json_t *names = json_array ();
+    for (size_t index = 0; index < n; index++)
+        if (metrics[index])
+            json_array_append_new (names, json_string (metrics[index]));
+    json_object_set_new (msg->body, "title", json_string (title ? title : ""));
+    json_object_set_new (msg->body, "metrics", names);
+    if (x_metric)
+        json_object_set_new (msg->body, "x_axis", json_string (x_metric));
+    s_admin_send (self, &msg);
+}
+
+static void
+s_on_verdict (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    self_t *self = (self_t *)arg;
+    rfk_msg_t *reply = *reply_p;
+    if (rfk_msg_is (reply, "Prune") && self->trial) {
+        const char *reason = json_string_value (json_object_get (reply->body, "reason"));
+        rfk_log_info (S_LOG, "trial-prune-asked trial=%s reason=\"%s\"", self->trial_id,
+                      reason ? reason : "");
+        self->prune_asked = true;
+    }
+}
+
+/* The trial reports progress: tell the advisor, answer with what it said so far. */
+static bool
+s_on_progress (void *arg, int64_t step, double score)
+{
+    self_t *self = (self_t *)arg;
+    self->progress++;
+    if (self->prune_asked)
+        return true;
+    rfk_msg_t *msg = rfk_msg_new (&rfk_train_family, "Progress", 0);
+    json_object_set_new (msg->body, "trial_no", json_integer (self->trial_no));
+    json_object_set_new (msg->body, "trial_id", json_string (self->trial_id));
+    json_object_set_new (msg->body, "step", json_integer (step < 0 ? 0 : step));
+    json_object_set_new (msg->body, "score", json_real (isfinite (score) ? score : 0));
+    rfk_client_send (self->advisor, msg, s_on_verdict, self);
+    rfk_msg_destroy (&msg);
+    return false;
+}
+
+/* ---- the advisor's answers ---------------------------------------------- */
+
+static void
+s_on_next (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg);
+
+static void
+s_ask_advisor (self_t *self, rfk_msg_t **msg_p)
+{
+    if (!rfk_client_send (self->advisor, *msg_p, s_on_next, self))
+        s_fail (self, "cannot reach the advisor: %s", rfk_client_error (self->advisor, NULL));
+    rfk_msg_destroy (msg_p);
+}
+
+static void
+s_send_ready (self_t *self)
+{
+    rfk_msg_t *msg = rfk_msg_new (&rfk_train_family, "Ready", 0);
+    if (self->worker_id)
+        json_object_set_new (msg->body, "worker_id", json_string (self->worker_id));
+    s_ask_advisor (self, &msg);
+}
+
+/* The trial is over (or never started): tell admin and the advisor. */
+static void
+s_trial_ended (self_t *self, const char *status, double score, const char *error)
+{
+    if (streq (status, "COMPLETED"))
+        self->completed++;
+    else if (streq (status, "PRUNED"))
+        self->pruned++;
+    else
+        self->errored++;
+    bool scored = !streq (status, "ERRORED") && isfinite (score);
+    bool saved = streq (status, "COMPLETED") && self->params_path;
+    rfk_log_info (S_LOG, "trial-finished trial=%s status=%s score=%g%s%s", self->trial_id, status,
+                  scored ? score : NAN, error && *error ? " error=" : "",
+                  error && *error ? error : "");
+    rfk_msg_t *msg = s_trial_msg (self, "TrialFinished");
+    if (msg) {
+        json_object_set_new (msg->body, "status", json_string (status));
+        if (scored)
+            json_object_set_new (msg->body, "score", json_real (score));
+        if (saved)
+            json_object_set_new (msg->body, "params_path", json_string (self->params_path));
+        if (error && *error)
+            json_object_set_new (msg->body, "error", json_string (error));
+        s_admin_send (self, &msg);
+    }
+    if (!self->stopping) {
+        rfk_msg_t *result = rfk_msg_new (&rfk_train_family, "Result", 0);
+        json_object_set_new (result->body, "trial_no", json_integer (self->trial_no));
+        json_object_set_new (result->body, "trial_id", json_string (self->trial_id));
+        json_object_set_new (result->body, "status", json_string (status));
+        if (scored)
+            json_object_set_new (result->body, "score", json_real (score));
+        if (saved)
+            json_object_set_new (result->body, "params_path", json_string (self->params_path));
+        if (error && *error)
+            json_object_set_new (result->body, "error", json_string (error));
+        s_ask_advisor (self, &result);
+    }
+    s_trial_clear (self);
+}
+
+/* A trial id safe to name a file with. */
+static bool
+s_safe_id (const char *id)
+{
+    if (!id || !*id || strlen (id) > 100 || id[0] == '.')
+        return false;
+    for (const char *c = id; *c; c++)
+        if (!isalnum ((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
+            return false;
+    return true;
+}
+
+/* Read a shared parameters file; NULL (and a warning) when it cannot be. */
+static void *
+s_read_params (const char *path, size_t *size)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    struct stat st;
+    void *data = NULL;
+    if (fstat (fileno (file), &st) == 0 && st.st_size > 0 && (size_t)st.st_size <= S_SHARED_MAX) {
+        data = malloc ((size_t)st.st_size);
+        if (data && fread (data, 1, (size_t)st.st_size, file) != (size_t)st.st_size) {
+            free (data);
+            data = NULL;
+        }
+        *size = (size_t)st.st_size;
+    }
+    fclose (file);
+    return data;
+}
+
+/* Start the proposed trial in a child. */
+static void
+s_start_trial (self_t *self, const json_t *proposal)
+{
+    self->trials++;
+    self->trial_no = (uint32_t)json_integer_value (json_object_get (proposal, "trial_no"));
+    const char *id = json_string_value (json_object_get (proposal, "trial_id"));
+    char fallback[64];
+    snprintf (fallback, sizeof fallback, "trial-%u", self->trial_no);
+    self->trial_id = strdup (id && *id ? id : fallback);
+    const rafiki_model_api_t *api = rfk_template_api (self->template);
+    char err[512] = "";
+    rfk_msg_t *started = s_trial_msg (self, "TrialStarted");
+    if (started) {
+        json_object_set_new (started->body, "worker_id",
+                             json_string (self->worker_id ? self->worker_id : ""));
+        s_admin_send (self, &started);
+    }
+    if (rfk_knobs_from_json (api->knobs, api->n_knobs, json_object_get (proposal, "knobs"), true,
+                             &self->knobs, err, sizeof err) != 0) {
+        char error[600];
+        snprintf (error, sizeof error, "the proposal's knobs do not fit the template: %s", err);
+        s_trial_ended (self, "ERRORED", NAN, error);
+        return;
+    }
+    const char *shared_path = json_string_value (json_object_get (proposal, "params_path"));
+    if (shared_path && *shared_path) {
+        self->shared = s_read_params (shared_path, &self->shared_size);
+        if (!self->shared) {
+            rfk_log_warning (S_LOG, "shared-params-unreadable trial=%s path=%s", self->trial_id,
+                             shared_path);
+            self->shared_size = 0;
+        }
+    }
+    if (s_safe_id (self->trial_id) && self->params_dir) {
+        char path[1024];
+        snprintf (path, sizeof path, "%s/%s.msgpack", self->params_dir, self->trial_id);
+        self->params_path = strdup (path);
+    }
+    rfk_trial_spec_t spec = {
+        .api = api,
+        .knobs = &self->knobs,
+        .train_path = self->train_path,
+        .val_path = self->val_path,
+        .args = &(rafiki_args_t){self->args, self->n_args},
+        .shared_params = self->shared,
+        .shared_params_size = self->shared_size,
+        .params_path = self->params_path,
+        .timeout_s = self->timeout_s,
+        .cpu_s = self->cpu_s,
+        .memory_mb = self->memory_mb,
+    };
+    rfk_trial_callbacks_t callbacks = {
+        .arg = self,
+        .on_log = s_on_log,
+        .on_metrics = s_on_metrics,
+        .on_plot = s_on_plot,
+        .on_progress = s_on_progress,
+    };
+    self->trial = rfk_trial_start (&spec, &callbacks, err, sizeof err);
+    if (!self->trial) {
+        s_trial_ended (self, "ERRORED", NAN, err);
+        return;
+    }
+    rfk_log_info (S_LOG, "trial-started trial=%s no=%u pid=%d", self->trial_id, self->trial_no,
+                  rfk_trial_pid (self->trial));
+}
+
+static void
+s_finish (self_t *self, const char *why);
+
+/* The trial's child said something or ended. */
+static void
+s_trial_step (self_t *self)
+{
+    if (!self->trial || rfk_trial_step (self->trial) == 0)
+        return;
+    const rfk_trial_result_t *result = rfk_trial_result (self->trial);
+    s_trial_ended (self, rfk_trial_status_name (result->status), result->score,
+                   result->status == RFK_TRIAL_COMPLETED ? NULL : result->error);
+    if (self->stopping)
+        s_finish (self, "stopped");
+}
+
+/* We are done: report STOPPED; the loop ends once admin acknowledged. */
+static void
+s_finish (self_t *self, const char *why)
+{
+    if (self->finished)
+        return;
+    rfk_log_info (S_LOG,
+                  "done reason=\"%s\" trials=%" PRId64 " completed=%" PRId64 " errored=%" PRId64
+                  " pruned=%" PRId64,
+                  why, self->trials, self->completed, self->errored, self->pruned);
+    s_report_status (self, "STOPPED", why);
+    self->finished = true;
+}
+
+static void
+s_on_next (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    self_t *self = (self_t *)arg;
+    rfk_msg_t *reply = *reply_p;
+    if (self->stopping || self->finished)
+        return;
+    if (rfk_msg_is (reply, "Proposal"))
+        s_start_trial (self, reply->body);
+    else if (rfk_msg_is (reply, "Done")) {
+        const char *reason = json_string_value (json_object_get (reply->body, "reason"));
+        s_finish (self, reason ? reason : "the advisor said Done");
+    } else {
+        const char *message = json_string_value (json_object_get (reply->body, "message"));
+        const char *code = json_string_value (json_object_get (reply->body, "code"));
+        if (code && (streq (code, "TIMEOUT") || streq (code, "UNAVAILABLE"))) {
+            /* The advisor is gone (its budget spent and it ended, or it died). */
+            rfk_log_warning (S_LOG, "advisor-silent code=%s message=\"%s\"", code,
+                             message ? message : "");
+            s_finish (self, "the advisor did not answer");
+        } else
+            s_fail (self, "the advisor answered %s: %s", code ? code : reply->type,
+                    message ? message : "");
+    }
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+static int
+s_configure (self_t *self, const char *model_path, const char *advisor_endpoint, char *err,
+             size_t errlen)
+{
+    if (!model_path || !*model_path || !advisor_endpoint || !*advisor_endpoint ||
+        !self->train_path || !self->val_path) {
+        snprintf (err, errlen,
+                  "the trainer needs a model path, dataset paths and the advisor "
+                  "endpoint");
+        return -1;
+    }
+    self->template = rfk_template_open (model_path, self->task, err, errlen);
+    if (!self->template)
+        return -1;
+    if (self->params_dir && zsys_dir_create ("%s", self->params_dir) != 0) {
+        snprintf (err, errlen, "cannot make the parameters folder %s", self->params_dir);
+        return -1;
+    }
+    self->advisor = rfk_client_new (advisor_endpoint, &rfk_train_family, &self->bus);
+    if (!self->advisor) {
+        snprintf (err, errlen, "cannot connect to the advisor at %s", advisor_endpoint);
+        return -1;
+    }
+    rfk_log_info (S_LOG, "configured worker=%s template=%s advisor=%s timeout_s=%g",
+                  self->worker_id ? self->worker_id : "-", rfk_template_api (self->template)->name,
+                  advisor_endpoint, self->timeout_s);
+    s_send_ready (self);
+    return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void
+s_stop (self_t *self, const char *why)
+{
+    if (self->stopping)
+        return;
+    self->stopping = true;
+    rfk_log_info (S_LOG, "stopping reason=\"%s\"", why);
+    if (self->trial)
+        rfk_trial_stop (self->trial);
+    else
+        s_finish (self, why);
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->pipe);
+    if (!request) {
+        self->terminated = true;
+        return;
+    }
+    char *command = zmsg_popstr (request);
+    if (command && streq (command, "$TERM")) {
+        self->terminated = true;
+        s_stop (self, "stopped (SIGTERM)");
+    } else if (command && streq (command, "STATS")) {
+        json_t *stats = json_pack (
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "trials", (json_int_t)self->trials,
+            "completed", (json_int_t)self->completed, "errored", (json_int_t)self->errored,
+            "pruned", (json_int_t)self->pruned, "logs", (json_int_t)self->logs, "metrics",
+            (json_int_t)self->metrics, "plots", (json_int_t)self->plots, "progress",
+            (json_int_t)self->progress, "pid", self->trial ? rfk_trial_pid (self->trial) : 0);
+        char *text = stats ? json_dumps (stats, JSON_COMPACT) : NULL;
+        zstr_send (self->pipe, text ? text : "{}");
+        free (text);
+        json_decref (stats);
+    } else
+        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command ? command : "(none)");
+    free (command);
+    zmsg_destroy (&request);
+}
+
+/* Polls until finished (and the reports acknowledged), failed or told to go. */
+static void
+s_run (self_t *self)
+{
+    int64_t flush_until = -1;
+    while (!self->failure) {
+        if (self->finished) {
+            if (flush_until < 0)
+                flush_until = zclock_mono () + S_FLUSH_MS;
+            if (!self->admin || rfk_client_pending (self->admin) == 0 ||
+                zclock_mono () >= flush_until)
+                break;
+        } else if (self->terminated && !self->trial)
+            break;
+        zmq_pollitem_t items[4];
+        int count = 0;
+        items[count++] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
+        int advisor_at = -1, admin_at = -1, trial_at = -1;
+        if (self->advisor) {
+            advisor_at = count;
+            items[count++] =
+                (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->advisor)), 0, ZMQ_POLLIN, 0};
+        }
+        if (self->admin) {
+            admin_at = count;
+            items[count++] =
+                (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->admin)), 0, ZMQ_POLLIN, 0};
+        }
+        if (self->trial && rfk_trial_fd (self->trial) >= 0) {
+            trial_at = count;
+            items[count++] = (zmq_pollitem_t){NULL, rfk_trial_fd (self->trial), ZMQ_POLLIN, 0};
+        }
+        rfk_deadline_t deadline;
+        rfk_deadline_reset (&deadline);
+        if (self->advisor)
+            rfk_deadline_add (&deadline, rfk_client_deadline (self->advisor));
+        if (self->admin)
+            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
+        if (self->trial) {
+            int64_t left = rfk_trial_timeout_ms (self->trial);
+            if (left >= 0)
+                rfk_deadline_add (&deadline, zclock_mono () + left);
+        }
+        if (flush_until >= 0)
+            rfk_deadline_add (&deadline, flush_until);
+        if (zmq_poll (items, count, rfk_deadline_timeout (&deadline)) < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ETERM)
+                break;
+            s_fail (self, "poll failed: %s", zmq_strerror (errno));
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+        if (trial_at >= 0)
+            s_trial_step (self); /* also enforces its deadlines when nothing came */
+        if (advisor_at >= 0 && (items[advisor_at].revents & ZMQ_POLLIN))
+            rfk_client_recv (self->advisor);
+        if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
+            rfk_client_recv (self->admin);
+        if (self->advisor)
+            rfk_client_tick (self->advisor);
+        if (self->admin)
+            rfk_client_tick (self->admin);
+    }
+    if (self->trial) {
+        /* Leaving with a trial: end it now and say so. */
+        rfk_trial_stop (self->trial);
+        rfk_trial_destroy (&self->trial);
+        self->stopping = true;
+        s_trial_ended (self, "ERRORED", NAN, "stopped");
+    }
+}
+
+/* Ends the actor: DONE, FAILED <reason>, or nothing after $TERM. */
+static void
+s_end (self_t *self)
+{
+    if (self->failure) {
+        rfk_log_error (S_LOG, "failed reason=\"%s\"", self->failure);
+        zstr_sendm (self->pipe, "FAILED");
+        zstr_send (self->pipe, self->failure);
+    } else if (!self->terminated)
+        zstr_send (self->pipe, "DONE");
+}
+
+void
+rfk_trainer_direct_actor (zsock_t *pipe, void *args)
+{
+    /* The arguments are borrowed until we signal: set up first. */
+    const rfk_trainer_args_t *direct = (const rfk_trainer_args_t *)args;
+    self_t *self = s_self_new (pipe, NULL);
+    if (!self) {
+        zsock_signal (pipe, 0);
+        zstr_sendm (pipe, "FAILED");
+        zstr_send (pipe, "out of memory");
+        return;
+    }
+    char err[512] = "";
+    if (!direct)
+        s_fail (self, "no arguments");
+    else {
+        if (direct->bus)
+            self->bus = *direct->bus;
+        self->task = s_strdup (direct->task);
+        self->train_path = s_strdup (direct->train_path);
+        self->val_path = s_strdup (direct->val_path);
+        self->params_dir = s_strdup (direct->params_dir);
+        self->worker_id = s_strdup (direct->worker_id);
+        self->timeout_s = direct->timeout_s;
+        self->cpu_s = direct->cpu_s;
+        self->memory_mb = direct->memory_mb;
+        if (s_args_set (self, direct->train_args) != 0)
+            s_fail (self, "out of memory");
+        else if (s_configure (self, direct->model_path, direct->advisor_endpoint, err,
+                              sizeof err) != 0)
+            s_fail (self, "%s", err);
+    }
+    zsock_signal (pipe, 0);
+    s_run (self);
+    s_end (self);
+    /* The direct form stays for STATS until $TERM. */
+    while (!self->terminated)
+        s_handle_pipe (self);
+    s_self_destroy (&self);
+}
+
+/* ---- the role form ------------------------------------------------------ */
+
+static void
+s_bus_from_config (rfk_bus_opts_t *bus, const rfk_config_t *config)
+{
+    rfk_bus_opts_defaults (bus);
+    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
+    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
+    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
+    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
+    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
+    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
+    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
+}
+
+/* A limit from ServiceConfig.config, else from our configuration. */
+static double
+s_limit (const json_t *config, const char *key, const rfk_config_t *own)
+{
+    const json_t *value = json_object_get (config, key);
+    if (json_is_number (value) && json_number_value (value) >= 0)
+        return json_number_value (value);
+    return (double)rfk_config_int (own, "trainer", key);
+}
+
+static void
+s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    self_t *self = (self_t *)arg;
+    rfk_msg_t *reply = *reply_p;
+    if (!rfk_msg_is (reply, "ServiceConfig")) {
+        const char *message = json_string_value (json_object_get (reply->body, "message"));
+        s_fail (self, "admin refused our Hello: %s", message ? message : reply->type);
+        return;
+    }
+    json_t *body = reply->body;
+    json_t *config = json_object_get (body, "config");
+    const rfk_config_t *own = self->role->config;
+    self->task = s_strdup (json_string_value (json_object_get (body, "task")));
+    self->train_path = s_strdup (json_string_value (json_object_get (body, "train_dataset_path")));
+    self->val_path = s_strdup (json_string_value (json_object_get (body, "val_dataset_path")));
+    const char *worker_id = json_string_value (json_object_get (body, "worker_id"));
+    self->worker_id = strdup (worker_id && *worker_id ? worker_id : self->role->service_id);
+    const char *data_dir = json_string_value (json_object_get (config, "data_dir"));
+    if (data_dir && *data_dir) {
+        char path[1024];
+        snprintf (path, sizeof path, "%s/params", data_dir);
+        self->params_dir = strdup (path);
+    } else
+        self->params_dir = rfk_config_data_path (own, "params");
+    self->timeout_s = s_limit (config, "trial_timeout_s", own);
+    self->cpu_s = s_limit (config, "cpu_limit_s", own);
+    self->memory_mb = (size_t)s_limit (config, "memory_limit_mb", own);
+    char err[512] = "";
+    if (s_args_set (self, json_object_get (body, "train_args")) != 0)
+        snprintf (err, sizeof err, "out of memory");
+    else
+        s_configure (self, json_string_value (json_object_get (body, "model_path")),
+                     json_string_value (json_object_get (body, "advisor_endpoint")), err,
+                     sizeof err);
+    if (*err) {
+        s_report_status (self, "ERRORED", err);
+        s_fail (self, "%s", err);
+        return;
+    }
+    s_report_status (self, "RUNNING", NULL);
+}
+
+static void
+s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+{
+    self_t *self = (self_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    if (rfk_msg_is (msg, "Stop")) {
+        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
+        rfk_client_post (client, ack);
+        rfk_msg_destroy (&ack);
+        const char *reason = json_string_value (json_object_get (msg->body, "reason"));
+        s_stop (self, reason ? reason : "stopped by admin");
+    } else
+        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
+}
+
+/* Give admin's answers up to wait_ms to arrive (after $TERM). */
+static void
+s_flush_admin (self_t *self, int wait_ms)
+{
+    int64_t until = zclock_mono () + wait_ms;
+    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
+    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
+        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
+            rfk_client_recv (self->admin);
+        else if (zpoller_terminated (poller))
+            break;
+        rfk_client_tick (self->admin);
+    }
+    zpoller_destroy (&poller);
+}
+
+void
+rfk_trainer_actor (zsock_t *pipe, void *args)
+{
+    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
+    self_t *self = s_self_new (pipe, role);
+    zsock_signal (pipe, 0);
+    if (!self) {
+        zstr_sendm (pipe, "FAILED");
+        zstr_send (pipe, "out of memory");
+        return;
+    }
+    if (!role || !role->config)
+        s_fail (self, "no configuration");
+    else if (!role->service_id || !role->secret)
+        s_fail (self, "the trainer runs as a service: rafikid trainer --service-id ID, with its "
+                      "secret from the launcher");
+    else {
+        s_bus_from_config (&self->bus, role->config);
+        char endpoint[300];
+        const char *host = rfk_config_string (role->config, "admin", "host");
+        snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
+                  streq (host, "0.0.0.0") ? "127.0.0.1" : host,
+                  rfk_config_int (role->config, "admin", "service_port"));
+        self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->bus);
+        if (!self->admin)
+            s_fail (self, "cannot connect to admin at %s", endpoint);
+        else {
+            rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
+            rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "Hello", 0);
+            json_object_set_new (msg->body, "service_id", json_string (role->service_id));
+            json_object_set_new (msg->body, "secret", json_string (role->secret));
+            if (!rfk_client_send (self->admin, msg, s_on_service_config, self))
+                s_fail (self, "cannot send Hello to admin: %s",
+                        rfk_client_error (self->admin, NULL));
+            rfk_msg_destroy (&msg);
+        }
+    }
+    if (!self->failure)
+        s_run (self);
+    if (self->admin) {
+        if (self->terminated)
+            s_report_status (self, "STOPPED", "stopped (SIGTERM)");
+        else if (self->failure)
+            s_report_status (self, "ERRORED", self->failure);
+        s_flush_admin (self, 1000);
+    }
+    s_end (self);
+    s_self_destroy (&self);
+}

@@ -1,0 +1,205 @@
+/*  models/common/zoo.h: what the zoo's templates share.
+
+    Every template in models/ is a shared object built against rafiki/model.h.
+    This small static library (linked into each of them) holds the parts they
+    would otherwise each write again:
+
+    - error and log helpers (printf-style, NULL-safe on the context);
+    - msgpack helpers for the parameter maps the templates dump: look up a key,
+      read numbers, strings, and arrays of numbers stored as bin (raw
+      little-endian IEEE floats/doubles, compact and exact);
+    - the data schema of a trained model (tabular: feature names, target,
+      standardisation; images: width, height, channels; classes), which is
+      dumped with the parameters so predict can read queries and evaluate can
+      load a validation file with the same columns;
+    - one loader over tabular CSVs and image zips giving rows of features as
+      doubles, scaled as the schema says.
+*/
+#ifndef RFK_ZOO_H_INCLUDED
+#define RFK_ZOO_H_INCLUDED
+
+#include <rafiki/dataset.h>
+#include <rafiki/model.h>
+
+#include <inttypes.h>
+#include <stdarg.h>
+
+/* Marks the one symbol a template exports (everything else is hidden). */
+#define RFK_ZOO_EXPORT __attribute__ ((visibility ("default")))
+
+/* ---- errors and the train context ----------------------------------- */
+
+/* Writes a printf-style message into err (NULL-safe, always terminated). */
+void
+rfk_zoo_err (char *err, size_t errlen, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/* Logs a printf-style message through ctx->log, when there is one. */
+void
+rfk_zoo_log (rafiki_context_t *ctx, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+/* Logs one point of metrics, when the context can. */
+void
+rfk_zoo_metrics (rafiki_context_t *ctx, size_t n, const char *const *names, const double *values);
+
+/* Defines a plot, when the context can. */
+void
+rfk_zoo_plot (rafiki_context_t *ctx, const char *title, size_t n, const char *const *metrics,
+              const char *x_metric);
+
+/* Reports progress; true when the trial is pruned and should stop. */
+bool
+rfk_zoo_progress (rafiki_context_t *ctx, int64_t step, double score);
+
+/* True when the platform asks the trial to stop. */
+bool
+rfk_zoo_should_stop (rafiki_context_t *ctx);
+
+/* ---- msgpack -------------------------------------------------------- */
+
+/* The value of string key `key` in map obj, or NULL (also when obj is not a
+   map). */
+const msgpack_object *
+rfk_zoo_map_get (const msgpack_object *obj, const char *key);
+
+/* Reads key as an integer / a number / a bool / a string (copied, yours to
+   free) / raw bytes (borrowed). -1 with a message naming the key when it is
+   missing or of the wrong type. */
+int
+rfk_zoo_get_int (const msgpack_object *map, const char *key, int64_t *out, char *err,
+                 size_t errlen);
+int
+rfk_zoo_get_double (const msgpack_object *map, const char *key, double *out, char *err,
+                    size_t errlen);
+int
+rfk_zoo_get_str (const msgpack_object *map, const char *key, char **out, char *err, size_t errlen);
+int
+rfk_zoo_get_bin (const msgpack_object *map, const char *key, const char **ptr, size_t *len,
+                 char *err, size_t errlen);
+
+/* Reads key as n doubles (or floats, or int32s) packed by
+   rfk_zoo_pack_doubles (floats, int32s) into out. -1 when the key is missing
+   or its length is not n. */
+int
+rfk_zoo_get_doubles (const msgpack_object *map, const char *key, double *out, size_t n, char *err,
+                     size_t errlen);
+int
+rfk_zoo_get_floats (const msgpack_object *map, const char *key, float *out, size_t n, char *err,
+                    size_t errlen);
+int
+rfk_zoo_get_int32s (const msgpack_object *map, const char *key, int32_t *out, size_t n, char *err,
+                    size_t errlen);
+
+/* Pack helpers: a string, and a key followed by a value. */
+int
+rfk_zoo_pack_str (msgpack_packer *pk, const char *s);
+int
+rfk_zoo_pack_key_int (msgpack_packer *pk, const char *key, int64_t value);
+int
+rfk_zoo_pack_key_double (msgpack_packer *pk, const char *key, double value);
+int
+rfk_zoo_pack_key_str (msgpack_packer *pk, const char *key, const char *value);
+/* Arrays of numbers as bin (little-endian). */
+int
+rfk_zoo_pack_key_doubles (msgpack_packer *pk, const char *key, const double *v, size_t n);
+int
+rfk_zoo_pack_key_floats (msgpack_packer *pk, const char *key, const float *v, size_t n);
+int
+rfk_zoo_pack_key_int32s (msgpack_packer *pk, const char *key, const int32_t *v, size_t n);
+int
+rfk_zoo_pack_key_bin (msgpack_packer *pk, const char *key, const void *bytes, size_t n);
+
+/* Packs an array of n probabilities. */
+int
+rfk_zoo_pack_probs (msgpack_packer *pk, const double *probs, size_t n);
+
+/* Checks that queries is an array; -1 with a message when it is not. */
+int
+rfk_zoo_check_batch (const msgpack_object *queries, char *err, size_t errlen);
+
+/* ---- the data schema of a model ------------------------------------- */
+
+typedef struct {
+    bool images;        /* image pixels (true) or tabular features */
+    uint32_t n_classes; /* classification: classes; regression: 0 */
+    size_t n_features;  /* values per row (images: w * h * c) */
+    /* tabular */
+    char **feature_names; /* n_features names, in training column order */
+    char *target;         /* the target column's name */
+    double *mean;         /* n_features means, or NULL: no standardisation */
+    double *inv_std;      /* n_features 1/stddev (1 for constant columns) */
+    /* images: pixels are scaled to [0, 1] */
+    uint32_t width, height, channels;
+} rfk_zoo_schema_t;
+
+/* Frees the schema; NULL is a no-op. */
+void
+rfk_zoo_schema_destroy (rfk_zoo_schema_t **self_p);
+
+/* Packs the schema as one map / reads it back (NULL with a message on a
+   malformed map). */
+int
+rfk_zoo_schema_pack (const rfk_zoo_schema_t *self, msgpack_packer *pk);
+rfk_zoo_schema_t *
+rfk_zoo_schema_unpack (const msgpack_object *obj, char *err, size_t errlen);
+
+/* Reads one prediction query into out (n_features doubles, scaled as the
+   schema says). -1 with a message for the user when the query has the wrong
+   shape (a missing feature, a wrong image size, not a map or array). */
+int
+rfk_zoo_schema_query (const rfk_zoo_schema_t *self, const msgpack_object *query, double *out,
+                      char *err, size_t errlen);
+
+/* ---- data ----------------------------------------------------------- */
+
+typedef struct {
+    size_t n;                 /* rows */
+    rfk_zoo_schema_t *schema; /* the schema (borrowed or owned, see below) */
+    bool owns_schema;         /* true when made by rfk_zoo_data_load_train */
+    rfk_tabular_t *table;     /* tabular data, or NULL */
+    rfk_images_t *images;     /* image data, or NULL */
+} rfk_zoo_data_t;
+
+/* Loads a training dataset for task (one of RAFIKI_TASK_*), reading at most
+   max_rows rows (0: all), and makes a schema from it (standardising tabular
+   features when standardise). */
+int
+rfk_zoo_data_load_train (const char *path, const char *task, const rafiki_args_t *args,
+                         size_t max_rows, bool standardise, rfk_zoo_data_t **out, char *err,
+                         size_t errlen);
+
+/* Loads a dataset with the columns / image size of an existing schema
+   (evaluate). The data borrows the schema. */
+int
+rfk_zoo_data_load_like (const char *path, rfk_zoo_schema_t *schema, size_t max_rows,
+                        rfk_zoo_data_t **out, char *err, size_t errlen);
+
+void
+rfk_zoo_data_destroy (rfk_zoo_data_t **self_p);
+
+/* Row i's features scaled as the schema says, into out (n_features). */
+void
+rfk_zoo_data_row (const rfk_zoo_data_t *self, size_t i, double *out);
+
+/* Row i's class label / regression target. */
+int32_t
+rfk_zoo_data_label (const rfk_zoo_data_t *self, size_t i);
+double
+rfk_zoo_data_target (const rfk_zoo_data_t *self, size_t i);
+
+/* Index of the largest of n values (the first on ties). */
+size_t
+rfk_zoo_argmax (const double *v, size_t n);
+
+/* ---- a tiny deterministic PRNG (splitmix64) ------------------------- */
+
+uint64_t
+rfk_zoo_rand (uint64_t *state);
+/* Uniform in [0, 1). */
+double
+rfk_zoo_rand_unit (uint64_t *state);
+/* Fisher-Yates shuffle of n indices. */
+void
+rfk_zoo_shuffle (size_t *idx, size_t n, uint64_t *state);
+
+#endif

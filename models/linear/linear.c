@@ -1,0 +1,518 @@
+/*  models/linear/linear.c: linear classifiers with liblinear.
+
+    Built twice: rafiki-linear-classifier.so (LinearClassifier,
+    TABULAR_CLASSIFICATION, features standardised with the training set's
+    mean and deviation) and, with RFK_ZOO_IMAGES defined,
+    rafiki-linear-image-classifier.so (LinearImageClassifier,
+    IMAGE_CLASSIFICATION, pixels flattened and scaled to [0, 1]; knob
+    max_images caps the training images, since liblinear holds them all as
+    sparse rows).
+
+    Predictions are probability vectors: liblinear's own for the logistic
+    regression solvers, a softmax of the decision values for the SVM solvers
+    (a ranking, not calibrated).
+
+    Parameters: a map {template, version, schema, solver, nr_class,
+    nr_feature, bias, label (int32s), w (doubles)}: liblinear's model struct
+    itself, so no temporary files are needed.
+*/
+#include "zoo.h"
+
+#include <linear.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifdef RFK_ZOO_IMAGES
+#define S_NAME "LinearImageClassifier"
+#define S_TASK RAFIKI_TASK_IMAGE_CLASSIFICATION
+#else
+#define S_NAME "LinearClassifier"
+#define S_TASK RAFIKI_TASK_TABULAR_CLASSIFICATION
+#endif
+
+#define S_PARAMS_VERSION 1
+
+/* The solvers offered, by liblinear's command-line names. */
+static const struct {
+    const char *name;
+    int type;
+} s_solvers[] = {
+    {"l2r_lr", L2R_LR},
+    {"l2r_l2loss_svc_dual", L2R_L2LOSS_SVC_DUAL},
+    {"l2r_l2loss_svc", L2R_L2LOSS_SVC},
+    {"l2r_l1loss_svc_dual", L2R_L1LOSS_SVC_DUAL},
+    {"mcsvm_cs", MCSVM_CS},
+    {"l1r_l2loss_svc", L1R_L2LOSS_SVC},
+    {"l1r_lr", L1R_LR},
+    {"l2r_lr_dual", L2R_LR_DUAL},
+};
+#define S_N_SOLVERS (sizeof s_solvers / sizeof s_solvers[0])
+
+static const rafiki_value_t s_solver_values[] = {
+    {.type = RAFIKI_VALUE_STRING, .u.s = "l2r_lr"},
+    {.type = RAFIKI_VALUE_STRING, .u.s = "l2r_l2loss_svc_dual"},
+    {.type = RAFIKI_VALUE_STRING, .u.s = "l2r_l2loss_svc"},
+    {.type = RAFIKI_VALUE_STRING, .u.s = "l2r_l1loss_svc_dual"},
+    {.type = RAFIKI_VALUE_STRING, .u.s = "mcsvm_cs"},
+    {.type = RAFIKI_VALUE_STRING, .u.s = "l1r_l2loss_svc"},
+    {.type = RAFIKI_VALUE_STRING, .u.s = "l1r_lr"},
+    {.type = RAFIKI_VALUE_STRING, .u.s = "l2r_lr_dual"},
+};
+
+static const rafiki_knob_t s_knobs[] = {
+    {.name = "C", .type = RAFIKI_KNOB_FLOAT, .min = 1e-4, .max = 1e3, .log_scale = true},
+    {.name = "solver",
+     .type = RAFIKI_KNOB_CATEGORICAL,
+     .values = s_solver_values,
+     .n_values = S_N_SOLVERS},
+#ifdef RFK_ZOO_IMAGES
+    {.name = "max_images", .type = RAFIKI_KNOB_INTEGER, .min = 500, .max = 20000},
+#endif
+};
+
+typedef struct {
+    double C;                 /* knob: inverse regularisation */
+    int solver;               /* knob: liblinear solver type */
+    int64_t max_images;       /* knob (images): training images used; 0 all */
+    struct model *linear;     /* the trained model, or NULL */
+    double *scratch;          /* nr_class values for s_probs */
+    rfk_zoo_schema_t *schema; /* the data's schema; NULL before train */
+} s_model_t;
+
+static void
+s_quiet (const char *s)
+{
+    (void)s;
+}
+
+static void *
+s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
+{
+    s_model_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->C = rafiki_knobs_float (knobs, "C", 1);
+    const char *solver = rafiki_knobs_string (knobs, "solver", "l2r_lr");
+    self->solver = -1;
+    for (size_t i = 0; i < S_N_SOLVERS; i++)
+        if (strcmp (solver, s_solvers[i].name) == 0)
+            self->solver = s_solvers[i].type;
+#ifdef RFK_ZOO_IMAGES
+    self->max_images = rafiki_knobs_int (knobs, "max_images", 10000);
+#endif
+    if (self->solver < 0 || !(self->C > 0) || self->max_images < 0) {
+        rfk_zoo_err (err, errlen, "%s: bad knobs (C %g, solver '%s', max_images %" PRId64 ")",
+                     S_NAME, self->C, solver, self->max_images);
+        free (self);
+        return NULL;
+    }
+    set_print_string_function (s_quiet);
+    return self;
+}
+
+static void
+s_destroy (void *model)
+{
+    s_model_t *self = model;
+    if (!self)
+        return;
+    if (self->linear)
+        free_and_destroy_model (&self->linear);
+    rfk_zoo_schema_destroy (&self->schema);
+    free (self->scratch);
+    free (self);
+}
+
+/* Writes the non-zero features of row (n values) and the bias term as
+   liblinear nodes ending with index -1; returns the nodes written. */
+static size_t
+s_nodes (const double *row, size_t n, struct feature_node *out)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++)
+        if (row[j] != 0) {
+            out[k].index = (int)j + 1;
+            out[k].value = row[j];
+            k++;
+        }
+    out[k].index = (int)n + 1; /* the bias feature */
+    out[k].value = 1;
+    out[k + 1].index = -1;
+    return k + 2;
+}
+
+/* Makes m (and schema) the model's, freeing what it had. */
+static int
+s_install (s_model_t *self, struct model *m, rfk_zoo_schema_t *schema)
+{
+    double *scratch = malloc ((size_t)(m->nr_class > 2 ? m->nr_class : 2) * sizeof (double));
+    if (!scratch)
+        return -1;
+    if (self->linear)
+        free_and_destroy_model (&self->linear);
+    free (self->scratch);
+    rfk_zoo_schema_destroy (&self->schema);
+    self->linear = m;
+    self->scratch = scratch;
+    self->schema = schema;
+    return 0;
+}
+
+static bool
+s_has_probabilities (int solver)
+{
+    return solver == L2R_LR || solver == L1R_LR || solver == L2R_LR_DUAL;
+}
+
+/* Class probabilities of one row (n_classes values, indexed by class). */
+static void
+s_probs (const s_model_t *self, const struct feature_node *x, double *probs)
+{
+    const struct model *m = self->linear;
+    uint32_t k = self->schema->n_classes;
+    int nr = m->nr_class;
+    double *est = self->scratch;
+    memset (probs, 0, k * sizeof (double));
+    if (nr == 1) {
+        if (m->label[0] >= 0 && (uint32_t)m->label[0] < k)
+            probs[m->label[0]] = 1;
+        return;
+    }
+    if (s_has_probabilities (m->param.solver_type))
+        predict_probability (m, x, est);
+    else {
+        /* A softmax of the decision values; two classes have one value. */
+        predict_values (m, x, est);
+        if (nr == 2 && m->param.solver_type != MCSVM_CS) {
+            est[0] = 1 / (1 + exp (-est[0]));
+            est[1] = 1 - est[0];
+        } else {
+            double max = est[0], sum = 0;
+            for (int i = 1; i < nr; i++)
+                max = est[i] > max ? est[i] : max;
+            for (int i = 0; i < nr; i++)
+                sum += (est[i] = exp (est[i] - max));
+            for (int i = 0; i < nr; i++)
+                est[i] /= sum;
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        if (m->label[i] >= 0 && (uint32_t)m->label[i] < k)
+            probs[m->label[i]] = est[i];
+}
+
+static int
+s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
+         const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    (void)shared_params;
+    rfk_zoo_data_t *data = NULL;
+    struct problem prob = {0};
+    struct feature_node *space = NULL;
+    double *row = NULL;
+    int rc = -1;
+
+    if (rfk_zoo_data_load_train (dataset_path, S_TASK, args, (size_t)self->max_images, true, &data,
+                                 err, errlen) != 0)
+        return -1;
+    size_t d = data->schema->n_features, n = data->n;
+    if (d + 2 > INT32_MAX || n > INT32_MAX) {
+        rfk_zoo_err (err, errlen, "%s: the dataset is too large for liblinear", dataset_path);
+        goto done;
+    }
+    /* Count the non-zero values first to size one block of nodes. */
+    row = malloc ((d + 1) * sizeof (double));
+    prob.x = malloc (n * sizeof (struct feature_node *));
+    prob.y = malloc (n * sizeof (double));
+    if (!row || !prob.x || !prob.y)
+        goto oom;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        rfk_zoo_data_row (data, i, row);
+        for (size_t j = 0; j < d; j++)
+            total += row[j] != 0;
+        total += 2;
+    }
+    space = malloc (total * sizeof (struct feature_node));
+    if (!space)
+        goto oom;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        rfk_zoo_data_row (data, i, row);
+        prob.x[i] = space + used;
+        used += s_nodes (row, d, space + used);
+        prob.y[i] = rfk_zoo_data_label (data, i);
+    }
+    prob.l = (int)n;
+    prob.n = (int)d + 1;
+    prob.bias = 1;
+
+    struct parameter param = {.solver_type = self->solver, .C = self->C, .p = 0.1};
+    /* liblinear's default tolerances per solver. */
+    switch (self->solver) {
+        case L2R_LR:
+        case L2R_L2LOSS_SVC:
+        case L1R_L2LOSS_SVC:
+        case L1R_LR:
+            param.eps = 0.01;
+            break;
+        default:
+            param.eps = 0.1;
+    }
+    const char *why = check_parameter (&prob, &param);
+    if (why) {
+        rfk_zoo_err (err, errlen, "liblinear: %s", why);
+        goto done;
+    }
+    rfk_zoo_log (ctx, "%s: %zu rows, %zu features, %u classes, C %g", S_NAME, n, d,
+                 data->schema->n_classes, self->C);
+    struct model *trained = train (&prob, &param);
+    if (!trained) {
+        rfk_zoo_err (err, errlen, "liblinear: training failed");
+        goto done;
+    }
+    /* The trained model owns its weights; the problem can go. */
+    trained->param.weight_label = NULL;
+    trained->param.weight = NULL;
+    trained->param.init_sol = NULL;
+    if (s_install (self, trained, data->schema) != 0) {
+        free_and_destroy_model (&trained);
+        goto oom;
+    }
+    data->owns_schema = false;
+
+    /* Training accuracy, for the trial's logs. */
+    double *probs = malloc ((self->schema->n_classes + 1) * sizeof (double));
+    if (probs) {
+        size_t right = 0;
+        for (size_t i = 0; i < n; i++) {
+            s_probs (self, prob.x[i], probs);
+            right += (int32_t)rfk_zoo_argmax (probs, self->schema->n_classes) == (int32_t)prob.y[i];
+        }
+        const char *names[] = {"train_accuracy"};
+        double values[] = {(double)right / (double)n};
+        rfk_zoo_metrics (ctx, 1, names, values);
+        free (probs);
+    }
+    rc = 0;
+    goto done;
+oom:
+    rfk_zoo_err (err, errlen, "out of memory");
+done:
+    free (space);
+    free (prob.x);
+    free (prob.y);
+    free (row);
+    rfk_zoo_data_destroy (&data);
+    return rc;
+}
+
+static int
+s_check_trained (s_model_t *self, char *err, size_t errlen)
+{
+    if (!self->linear || !self->schema) {
+        rfk_zoo_err (err, errlen, "%s: the model is not trained or loaded", S_NAME);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    if (s_check_trained (self, err, errlen) != 0)
+        return -1;
+    rfk_zoo_data_t *data = NULL;
+    if (rfk_zoo_data_load_like (dataset_path, self->schema, 0, &data, err, errlen) != 0)
+        return -1;
+    size_t d = self->schema->n_features, k = self->schema->n_classes;
+    double *row = malloc ((d + 1) * sizeof (double));
+    double *probs = malloc ((k + 1) * sizeof (double));
+    struct feature_node *x = malloc ((d + 2) * sizeof (struct feature_node));
+    int rc = -1;
+    if (!row || !probs || !x)
+        rfk_zoo_err (err, errlen, "out of memory");
+    else if (data->n == 0)
+        rfk_zoo_err (err, errlen, "%s: no rows to evaluate on", dataset_path);
+    else {
+        size_t right = 0;
+        for (size_t i = 0; i < data->n; i++) {
+            rfk_zoo_data_row (data, i, row);
+            s_nodes (row, d, x);
+            s_probs (self, x, probs);
+            right += (int32_t)rfk_zoo_argmax (probs, k) == rfk_zoo_data_label (data, i);
+        }
+        *score = (double)right / (double)data->n;
+        rc = 0;
+    }
+    free (row);
+    free (probs);
+    free (x);
+    rfk_zoo_data_destroy (&data);
+    return rc;
+}
+
+static int
+s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char *err,
+           size_t errlen)
+{
+    s_model_t *self = model;
+    if (s_check_trained (self, err, errlen) != 0 || rfk_zoo_check_batch (queries, err, errlen))
+        return -1;
+    size_t d = self->schema->n_features, k = self->schema->n_classes;
+    double *row = malloc ((d + 1) * sizeof (double));
+    double *probs = malloc ((k + 1) * sizeof (double));
+    struct feature_node *x = malloc ((d + 2) * sizeof (struct feature_node));
+    int rc = -1;
+    if (!row || !probs || !x) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        goto done;
+    }
+    if (msgpack_pack_array (out, queries->via.array.size) != 0)
+        goto pack_fail;
+    for (uint32_t i = 0; i < queries->via.array.size; i++) {
+        char why[256];
+        if (rfk_zoo_schema_query (self->schema, &queries->via.array.ptr[i], row, why, sizeof why) !=
+            0) {
+            if (rafiki_pack_query_error (out, why) != 0)
+                goto pack_fail;
+            continue;
+        }
+        s_nodes (row, d, x);
+        s_probs (self, x, probs);
+        if (rfk_zoo_pack_probs (out, probs, k) != 0)
+            goto pack_fail;
+    }
+    rc = 0;
+    goto done;
+pack_fail:
+    rfk_zoo_err (err, errlen, "packing predictions failed");
+done:
+    free (row);
+    free (probs);
+    free (x);
+    return rc;
+}
+
+/* Number of weights of a liblinear model (see liblinear's save_model). */
+static size_t
+s_n_weights (int nr_class, int nr_feature, double bias, int solver)
+{
+    size_t n = (size_t)nr_feature + (bias >= 0 ? 1 : 0);
+    size_t nr_w = nr_class == 2 && solver != MCSVM_CS ? 1 : (size_t)nr_class;
+    return n * nr_w;
+}
+
+static int
+s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    if (s_check_trained (self, err, errlen) != 0)
+        return -1;
+    const struct model *m = self->linear;
+    size_t nw = s_n_weights (m->nr_class, m->nr_feature, m->bias, m->param.solver_type);
+    if (msgpack_pack_map (out, 9) != 0 || rfk_zoo_pack_key_str (out, "template", S_NAME) != 0 ||
+        rfk_zoo_pack_key_int (out, "version", S_PARAMS_VERSION) != 0 ||
+        rfk_zoo_pack_str (out, "schema") != 0 || rfk_zoo_schema_pack (self->schema, out) != 0 ||
+        rfk_zoo_pack_key_int (out, "solver", m->param.solver_type) != 0 ||
+        rfk_zoo_pack_key_int (out, "nr_class", m->nr_class) != 0 ||
+        rfk_zoo_pack_key_int (out, "nr_feature", m->nr_feature) != 0 ||
+        rfk_zoo_pack_key_double (out, "bias", m->bias) != 0 ||
+        rfk_zoo_pack_key_bin (out, "label", m->label, (size_t)m->nr_class * sizeof (int)) != 0 ||
+        rfk_zoo_pack_key_doubles (out, "w", m->w, nw) != 0) {
+        rfk_zoo_err (err, errlen, "packing parameters failed");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    char *name = NULL;
+    int64_t version, solver, nr_class, nr_feature;
+    double bias;
+    if (rfk_zoo_get_str (params, "template", &name, err, errlen) != 0)
+        return -1;
+    bool ours = strcmp (name, S_NAME) == 0;
+    if (!ours)
+        rfk_zoo_err (err, errlen, "parameters are %s's, not %s's", name, S_NAME);
+    free (name);
+    if (!ours || rfk_zoo_get_int (params, "version", &version, err, errlen) != 0 ||
+        rfk_zoo_get_int (params, "solver", &solver, err, errlen) != 0 ||
+        rfk_zoo_get_int (params, "nr_class", &nr_class, err, errlen) != 0 ||
+        rfk_zoo_get_int (params, "nr_feature", &nr_feature, err, errlen) != 0 ||
+        rfk_zoo_get_double (params, "bias", &bias, err, errlen) != 0)
+        return -1;
+    bool known = false;
+    for (size_t i = 0; i < S_N_SOLVERS; i++)
+        known |= s_solvers[i].type == solver;
+    if (version != S_PARAMS_VERSION || !known || nr_class < 1 || nr_class > 100000 ||
+        nr_feature < 0 || nr_feature > INT32_MAX - 2) {
+        rfk_zoo_err (err, errlen,
+                     "%s: bad parameters (version %" PRId64 ", solver %" PRId64
+                     ", nr_class %" PRId64 ", nr_feature %" PRId64 ")",
+                     S_NAME, version, solver, nr_class, nr_feature);
+        return -1;
+    }
+    rfk_zoo_schema_t *schema =
+        rfk_zoo_schema_unpack (rfk_zoo_map_get (params, "schema"), err, errlen);
+    if (!schema)
+        return -1;
+    struct model *m = calloc (1, sizeof *m);
+    size_t nw = s_n_weights ((int)nr_class, (int)nr_feature, bias, (int)solver);
+    if (!m || !(m->w = malloc (nw * sizeof (double) + 1)) ||
+        !(m->label = malloc ((size_t)nr_class * sizeof (int)))) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        goto fail;
+    }
+    m->param.solver_type = (int)solver;
+    m->nr_class = (int)nr_class;
+    m->nr_feature = (int)nr_feature;
+    m->bias = bias;
+    if (schema->n_features != (size_t)nr_feature || schema->n_classes == 0) {
+        rfk_zoo_err (err, errlen, "%s: parameters for %" PRId64 " features, schema has %zu", S_NAME,
+                     nr_feature, schema->n_features);
+        goto fail;
+    }
+    if (rfk_zoo_get_int32s (params, "label", m->label, (size_t)nr_class, err, errlen) != 0 ||
+        rfk_zoo_get_doubles (params, "w", m->w, nw, err, errlen) != 0)
+        goto fail;
+    if (s_install (self, m, schema) != 0) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    if (m)
+        free_and_destroy_model (&m);
+    rfk_zoo_schema_destroy (&schema);
+    return -1;
+}
+
+static const rafiki_model_api_t s_api = {
+    .abi_version = RAFIKI_MODEL_ABI_VERSION,
+    .name = S_NAME,
+    .task = S_TASK,
+    .knobs = s_knobs,
+    .n_knobs = sizeof s_knobs / sizeof s_knobs[0],
+    .create = s_create,
+    .train = s_train,
+    .evaluate = s_evaluate,
+    .predict = s_predict,
+    .dump_params = s_dump,
+    .load_params = s_load,
+    .destroy = s_destroy,
+};
+
+RFK_ZOO_EXPORT const rafiki_model_api_t *
+rafiki_model (void)
+{
+    return &s_api;
+}

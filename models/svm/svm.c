@@ -1,0 +1,641 @@
+/*  models/svm/svm.c: kernel support vector machines with libsvm.
+
+    Built twice: rafiki-svm-classifier.so (SvmClassifier,
+    TABULAR_CLASSIFICATION, features standardised with the training set's
+    mean and deviation) and, with RFK_ZOO_IMAGES defined,
+    rafiki-svm-image-classifier.so (SvmImageClassifier,
+    IMAGE_CLASSIFICATION, pixels flattened and scaled to [0, 1]).
+
+    Knobs: kernel (rbf, poly, linear), C and gamma on log scales, degree for
+    poly, and max_train, the training rows used: a kernel SVM costs between
+    quadratic and cubic time in them, so it is the knob that trades accuracy
+    for time. Predictions are libsvm's probability estimates (Platt scaling
+    with pairwise coupling), computed with probability = 1 at train time.
+
+    A model just trained by libsvm points into the training problem; the
+    template turns it into a self-contained copy at once (the same code that
+    loads dumped parameters), so what it predicts with is what it dumps.
+
+    Parameters: a map {template, version, schema, svm_type, kernel_type,
+    degree, gamma, coef0, nr_class, l, sv_coef, rho, probA, probB, label,
+    nSV, sv_len, sv_index, sv_value} with the numbers as bin arrays.
+*/
+#include "zoo.h"
+
+#include <libsvm/svm.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifdef RFK_ZOO_IMAGES
+#define S_NAME "SvmImageClassifier"
+#define S_TASK RAFIKI_TASK_IMAGE_CLASSIFICATION
+#define S_MAX_TRAIN 3000
+#else
+#define S_NAME "SvmClassifier"
+#define S_TASK RAFIKI_TASK_TABULAR_CLASSIFICATION
+#define S_MAX_TRAIN 5000
+#endif
+
+#define S_PARAMS_VERSION 1
+
+static const rafiki_value_t s_kernels[] = {
+    {.type = RAFIKI_VALUE_STRING, .u.s = "rbf"},
+    {.type = RAFIKI_VALUE_STRING, .u.s = "poly"},
+    {.type = RAFIKI_VALUE_STRING, .u.s = "linear"},
+};
+
+static const rafiki_knob_t s_knobs[] = {
+    {.name = "kernel", .type = RAFIKI_KNOB_CATEGORICAL, .values = s_kernels, .n_values = 3},
+    {.name = "C", .type = RAFIKI_KNOB_FLOAT, .min = 1e-2, .max = 1e3, .log_scale = true},
+    {.name = "gamma", .type = RAFIKI_KNOB_FLOAT, .min = 1e-4, .max = 10, .log_scale = true},
+    {.name = "degree", .type = RAFIKI_KNOB_INTEGER, .min = 2, .max = 4},
+    {.name = "max_train", .type = RAFIKI_KNOB_INTEGER, .min = 100, .max = 20000},
+};
+
+typedef struct {
+    int kernel;               /* knob: libsvm kernel type */
+    double C;                 /* knob: penalty */
+    double gamma;             /* knob: kernel width (rbf, poly) */
+    int degree;               /* knob: poly degree */
+    int64_t max_train;        /* knob: training rows used */
+    struct svm_model *svm;    /* a self-contained model, or NULL */
+    double *scratch;          /* nr_class probability estimates */
+    rfk_zoo_schema_t *schema; /* the data's schema; NULL before train */
+} s_model_t;
+
+static void
+s_quiet (const char *s)
+{
+    (void)s;
+}
+
+static void *
+s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
+{
+    s_model_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        return NULL;
+    }
+    const char *kernel = rafiki_knobs_string (knobs, "kernel", "rbf");
+    self->kernel = strcmp (kernel, "rbf") == 0      ? RBF
+                   : strcmp (kernel, "poly") == 0   ? POLY
+                   : strcmp (kernel, "linear") == 0 ? LINEAR
+                                                    : -1;
+    self->C = rafiki_knobs_float (knobs, "C", 1);
+    self->gamma = rafiki_knobs_float (knobs, "gamma", 0.1);
+    self->degree = (int)rafiki_knobs_int (knobs, "degree", 3);
+    self->max_train = rafiki_knobs_int (knobs, "max_train", S_MAX_TRAIN);
+    if (self->kernel < 0 || !(self->C > 0) || !(self->gamma > 0) || self->degree < 1 ||
+        self->degree > 10 || self->max_train < 1) {
+        rfk_zoo_err (err, errlen,
+                     "%s: bad knobs (kernel '%s', C %g, gamma %g, degree %d, max_train %" PRId64
+                     ")",
+                     S_NAME, kernel, self->C, self->gamma, self->degree, self->max_train);
+        free (self);
+        return NULL;
+    }
+    svm_set_print_string_function (s_quiet);
+    return self;
+}
+
+static void
+s_destroy (void *model)
+{
+    s_model_t *self = model;
+    if (!self)
+        return;
+    svm_free_and_destroy_model (&self->svm);
+    free (self->scratch);
+    rfk_zoo_schema_destroy (&self->schema);
+    free (self);
+}
+
+/* Writes the non-zero features of row as libsvm nodes ending with index -1;
+   returns the nodes written. */
+static size_t
+s_nodes (const double *row, size_t n, struct svm_node *out)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++)
+        if (row[j] != 0) {
+            out[k].index = (int)j + 1;
+            out[k].value = row[j];
+            k++;
+        }
+    out[k].index = -1;
+    return k + 1;
+}
+
+/* Packs the libsvm model's fields (without the map header). */
+static int
+s_pack_svm (const struct svm_model *m, msgpack_packer *pk)
+{
+    int k = m->nr_class, l = m->l, pairs = k * (k - 1) / 2;
+    if (rfk_zoo_pack_key_int (pk, "svm_type", m->param.svm_type) != 0 ||
+        rfk_zoo_pack_key_int (pk, "kernel_type", m->param.kernel_type) != 0 ||
+        rfk_zoo_pack_key_int (pk, "degree", m->param.degree) != 0 ||
+        rfk_zoo_pack_key_double (pk, "gamma", m->param.gamma) != 0 ||
+        rfk_zoo_pack_key_double (pk, "coef0", m->param.coef0) != 0 ||
+        rfk_zoo_pack_key_int (pk, "nr_class", k) != 0 || rfk_zoo_pack_key_int (pk, "l", l) != 0)
+        return -1;
+    /* sv_coef row after row. */
+    if (rfk_zoo_pack_str (pk, "sv_coef") != 0 ||
+        msgpack_pack_bin (pk, (size_t)(k - 1) * (size_t)l * sizeof (double)) != 0)
+        return -1;
+    for (int i = 0; i < k - 1; i++)
+        if (l && msgpack_pack_bin_body (pk, m->sv_coef[i], (size_t)l * sizeof (double)) != 0)
+            return -1;
+    bool probs = m->probA && m->probB;
+    if (rfk_zoo_pack_key_doubles (pk, "rho", m->rho, (size_t)pairs) != 0 ||
+        rfk_zoo_pack_key_doubles (pk, "probA", probs ? m->probA : NULL,
+                                  probs ? (size_t)pairs : 0) != 0 ||
+        rfk_zoo_pack_key_doubles (pk, "probB", probs ? m->probB : NULL,
+                                  probs ? (size_t)pairs : 0) != 0 ||
+        rfk_zoo_pack_key_bin (pk, "label", m->label, (size_t)k * sizeof (int)) != 0 ||
+        rfk_zoo_pack_key_bin (pk, "nSV", m->nSV, (size_t)k * sizeof (int)) != 0)
+        return -1;
+    /* Support vectors: nodes per vector, then every index and value. */
+    size_t total = 0;
+    int32_t *len = malloc ((size_t)l * sizeof (int32_t) + 1);
+    if (!len)
+        return -1;
+    for (int i = 0; i < l; i++) {
+        int n = 0;
+        while (m->SV[i][n].index != -1)
+            n++;
+        len[i] = n;
+        total += (size_t)n;
+    }
+    int rc = rfk_zoo_pack_key_int32s (pk, "sv_len", len, (size_t)l);
+    free (len);
+    if (rc != 0 || rfk_zoo_pack_str (pk, "sv_index") != 0 ||
+        msgpack_pack_bin (pk, total * sizeof (int32_t)) != 0)
+        return -1;
+    for (int i = 0; i < l; i++)
+        for (const struct svm_node *x = m->SV[i]; x->index != -1; x++) {
+            int32_t index = x->index;
+            if (msgpack_pack_bin_body (pk, &index, sizeof index) != 0)
+                return -1;
+        }
+    if (rfk_zoo_pack_str (pk, "sv_value") != 0 ||
+        msgpack_pack_bin (pk, total * sizeof (double)) != 0)
+        return -1;
+    for (int i = 0; i < l; i++)
+        for (const struct svm_node *x = m->SV[i]; x->index != -1; x++)
+            if (msgpack_pack_bin_body (pk, &x->value, sizeof x->value) != 0)
+                return -1;
+    return 0;
+}
+
+/* Builds a self-contained libsvm model from packed fields; NULL with a
+   message on malformed parameters. */
+static struct svm_model *
+s_unpack_svm (const msgpack_object *p, size_t n_features, char *err, size_t errlen)
+{
+    int64_t svm_type, kernel_type, degree, nr_class, l;
+    double gamma, coef0;
+    if (rfk_zoo_get_int (p, "svm_type", &svm_type, err, errlen) != 0 ||
+        rfk_zoo_get_int (p, "kernel_type", &kernel_type, err, errlen) != 0 ||
+        rfk_zoo_get_int (p, "degree", &degree, err, errlen) != 0 ||
+        rfk_zoo_get_double (p, "gamma", &gamma, err, errlen) != 0 ||
+        rfk_zoo_get_double (p, "coef0", &coef0, err, errlen) != 0 ||
+        rfk_zoo_get_int (p, "nr_class", &nr_class, err, errlen) != 0 ||
+        rfk_zoo_get_int (p, "l", &l, err, errlen) != 0)
+        return NULL;
+    if (svm_type != C_SVC || (kernel_type != RBF && kernel_type != POLY && kernel_type != LINEAR) ||
+        degree < 0 || degree > 100 || nr_class < 1 || nr_class > 10000 || l < 0 ||
+        l > INT32_MAX / 2) {
+        rfk_zoo_err (err, errlen,
+                     "%s: bad parameters (svm_type %" PRId64 ", kernel %" PRId64
+                     ", nr_class %" PRId64 ", l %" PRId64 ")",
+                     S_NAME, svm_type, kernel_type, nr_class, l);
+        return NULL;
+    }
+    size_t k = (size_t)nr_class, pairs = k * (k - 1) / 2, nl = (size_t)l;
+    const char *ptr;
+    size_t len, total;
+    if (rfk_zoo_get_bin (p, "sv_index", &ptr, &len, err, errlen) != 0)
+        return NULL;
+    total = len / sizeof (int32_t);
+
+    struct svm_model *m = calloc (1, sizeof *m);
+    if (!m)
+        goto oom;
+    m->param.svm_type = C_SVC;
+    m->param.kernel_type = (int)kernel_type;
+    m->param.degree = (int)degree;
+    m->param.gamma = gamma;
+    m->param.coef0 = coef0;
+    m->param.probability = 1;
+    m->nr_class = (int)k;
+    m->l = (int)l;
+    m->free_sv = 1;
+    /* Allocate everything first, so svm_free_model_content can free a
+       partly filled model. */
+    m->sv_coef = calloc (k, sizeof (double *));
+    m->rho = malloc (pairs * sizeof (double) + 1);
+    m->label = malloc (k * sizeof (int));
+    m->nSV = malloc (k * sizeof (int));
+    m->SV = malloc (nl * sizeof (struct svm_node *) + 1);
+    struct svm_node *space = malloc ((total + nl + 1) * sizeof (struct svm_node));
+    if (m->SV)
+        m->SV[0] = space; /* freed through SV[0] when free_sv */
+    if (!m->sv_coef || !m->rho || !m->label || !m->nSV || !m->SV || !space)
+        goto oom;
+    for (size_t i = 0; i + 1 < k; i++)
+        if (!(m->sv_coef[i] = malloc (nl * sizeof (double) + 1)))
+            goto oom;
+    if (rfk_zoo_get_bin (p, "sv_coef", &ptr, &len, err, errlen) != 0)
+        goto fail;
+    if (len != (k - 1) * nl * sizeof (double)) {
+        rfk_zoo_err (err, errlen, "%s: parameters: sv_coef has the wrong size", S_NAME);
+        goto fail;
+    }
+    for (size_t i = 0; i + 1 < k; i++)
+        if (nl)
+            memcpy (m->sv_coef[i], ptr + i * nl * sizeof (double), nl * sizeof (double));
+    if (rfk_zoo_get_doubles (p, "rho", m->rho, pairs, err, errlen) != 0 ||
+        rfk_zoo_get_int32s (p, "label", m->label, k, err, errlen) != 0 ||
+        rfk_zoo_get_int32s (p, "nSV", m->nSV, k, err, errlen) != 0)
+        goto fail;
+    if (rfk_zoo_get_bin (p, "probA", &ptr, &len, err, errlen) != 0)
+        goto fail;
+    if (len) {
+        m->probA = malloc (pairs * sizeof (double) + 1);
+        m->probB = malloc (pairs * sizeof (double) + 1);
+        if (!m->probA || !m->probB)
+            goto oom;
+        if (rfk_zoo_get_doubles (p, "probA", m->probA, pairs, err, errlen) != 0 ||
+            rfk_zoo_get_doubles (p, "probB", m->probB, pairs, err, errlen) != 0)
+            goto fail;
+    }
+    /* The support vectors, checked: indices ascending within 1..n_features. */
+    int32_t *sv_len = malloc (nl * sizeof (int32_t) + 1);
+    if (!sv_len)
+        goto oom;
+    if (rfk_zoo_get_int32s (p, "sv_len", sv_len, nl, err, errlen) != 0) {
+        free (sv_len);
+        goto fail;
+    }
+    const char *index_bytes, *value_bytes;
+    size_t value_len;
+    rfk_zoo_get_bin (p, "sv_index", &index_bytes, &len, err, errlen);
+    if (rfk_zoo_get_bin (p, "sv_value", &value_bytes, &value_len, err, errlen) != 0 ||
+        value_len != total * sizeof (double) || len != total * sizeof (int32_t)) {
+        free (sv_len);
+        rfk_zoo_err (err, errlen, "%s: parameters: support vectors have the wrong size", S_NAME);
+        goto fail;
+    }
+    size_t used = 0, at = 0;
+    bool bad = false;
+    for (size_t i = 0; i < nl && !bad; i++) {
+        m->SV[i] = space + at;
+        int32_t prev = 0;
+        if (sv_len[i] < 0 || (size_t)sv_len[i] > total - used) {
+            bad = true;
+            break;
+        }
+        for (int32_t j = 0; j < sv_len[i]; j++, used++) {
+            int32_t index;
+            memcpy (&index, index_bytes + used * sizeof index, sizeof index);
+            if (index <= prev || (size_t)index > n_features) {
+                bad = true;
+                break;
+            }
+            prev = index;
+            space[at].index = index;
+            memcpy (&space[at].value, value_bytes + used * sizeof (double), sizeof (double));
+            at++;
+        }
+        space[at++].index = -1;
+    }
+    free (sv_len);
+    int64_t n_sv = 0;
+    for (size_t i = 0; i < k; i++)
+        n_sv += m->nSV[i] >= 0 ? m->nSV[i] : l + 1;
+    if (bad || used != total || n_sv != l) {
+        rfk_zoo_err (err, errlen, "%s: parameters: malformed support vectors", S_NAME);
+        goto fail;
+    }
+    if (nl == 0) {
+        /* libsvm frees SV[0] only when l > 0. */
+        free (space);
+        m->SV[0] = NULL;
+    }
+    return m;
+oom:
+    rfk_zoo_err (err, errlen, "out of memory");
+fail:
+    if (m && m->SV && m->l == 0)
+        free (m->SV[0]);
+    svm_free_and_destroy_model (&m);
+    return NULL;
+}
+
+/* Makes m (and schema) the model's, freeing what it had. */
+static int
+s_install (s_model_t *self, struct svm_model *m, rfk_zoo_schema_t *schema)
+{
+    double *scratch = malloc ((size_t)m->nr_class * sizeof (double) + 1);
+    if (!scratch)
+        return -1;
+    svm_free_and_destroy_model (&self->svm);
+    free (self->scratch);
+    rfk_zoo_schema_destroy (&self->schema);
+    self->svm = m;
+    self->scratch = scratch;
+    self->schema = schema;
+    return 0;
+}
+
+/* Class probabilities of one row (n_classes values, indexed by class). */
+static void
+s_probs (const s_model_t *self, const struct svm_node *x, double *probs)
+{
+    const struct svm_model *m = self->svm;
+    uint32_t k = self->schema->n_classes;
+    memset (probs, 0, k * sizeof (double));
+    if (m->nr_class == 1 || !svm_check_probability_model (m)) {
+        int label = (int)svm_predict (m, x);
+        if (label >= 0 && (uint32_t)label < k)
+            probs[label] = 1;
+        return;
+    }
+    svm_predict_probability (m, x, self->scratch);
+    for (int i = 0; i < m->nr_class; i++)
+        if (m->label[i] >= 0 && (uint32_t)m->label[i] < k)
+            probs[m->label[i]] = self->scratch[i];
+}
+
+static int
+s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
+         const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    (void)shared_params;
+    rfk_zoo_data_t *data = NULL;
+    struct svm_problem prob = {0};
+    struct svm_node *space = NULL;
+    struct svm_model *trained = NULL, *copy = NULL;
+    double *row = NULL;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_unpacked up;
+    msgpack_unpacked_init (&up);
+    int rc = -1;
+
+    if (rfk_zoo_data_load_train (dataset_path, S_TASK, args, (size_t)self->max_train, true, &data,
+                                 err, errlen) != 0)
+        return -1;
+    size_t d = data->schema->n_features, n = data->n;
+    if (d + 1 > INT32_MAX || n > INT32_MAX / 2) {
+        rfk_zoo_err (err, errlen, "%s: the dataset is too large for libsvm", dataset_path);
+        goto done;
+    }
+    row = malloc ((d + 1) * sizeof (double));
+    prob.x = malloc (n * sizeof (struct svm_node *));
+    prob.y = malloc (n * sizeof (double));
+    if (!row || !prob.x || !prob.y)
+        goto oom;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        rfk_zoo_data_row (data, i, row);
+        for (size_t j = 0; j < d; j++)
+            total += row[j] != 0;
+        total++;
+    }
+    space = malloc (total * sizeof (struct svm_node));
+    if (!space)
+        goto oom;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        rfk_zoo_data_row (data, i, row);
+        prob.x[i] = space + used;
+        used += s_nodes (row, d, space + used);
+        prob.y[i] = rfk_zoo_data_label (data, i);
+    }
+    prob.l = (int)n;
+    struct svm_parameter param = {.svm_type = C_SVC,
+                                  .kernel_type = self->kernel,
+                                  .degree = self->degree,
+                                  .gamma = self->gamma,
+                                  .coef0 = self->kernel == POLY ? 1 : 0,
+                                  .cache_size = 200,
+                                  .eps = 1e-3,
+                                  .C = self->C,
+                                  .shrinking = 1,
+                                  .probability = 1};
+    const char *why = svm_check_parameter (&prob, &param);
+    if (why) {
+        rfk_zoo_err (err, errlen, "libsvm: %s", why);
+        goto done;
+    }
+    rfk_zoo_log (ctx, "%s: %zu rows, %zu features, %u classes", S_NAME, n, d,
+                 data->schema->n_classes);
+    /* libsvm's probability cross-validation shuffles with rand (). */
+    srand (1);
+    trained = svm_train (&prob, &param);
+    if (!trained) {
+        rfk_zoo_err (err, errlen, "libsvm: training failed");
+        goto done;
+    }
+    /* A self-contained copy through the parameter format. */
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    if (msgpack_pack_map (&pk, 16) != 0 || s_pack_svm (trained, &pk) != 0 ||
+        msgpack_unpack_next (&up, buf.data, buf.size, NULL) != MSGPACK_UNPACK_SUCCESS) {
+        rfk_zoo_err (err, errlen, "%s: copying the trained model failed", S_NAME);
+        goto done;
+    }
+    copy = s_unpack_svm (&up.data, d, err, errlen);
+    if (!copy)
+        goto done;
+    if (s_install (self, copy, data->schema) != 0) {
+        svm_free_and_destroy_model (&copy);
+        goto oom;
+    }
+    data->owns_schema = false;
+    const char *names[] = {"support_vectors"};
+    double values[] = {self->svm->l};
+    rfk_zoo_metrics (ctx, 1, names, values);
+    rc = 0;
+    goto done;
+oom:
+    rfk_zoo_err (err, errlen, "out of memory");
+done:
+    svm_free_and_destroy_model (&trained);
+    msgpack_unpacked_destroy (&up);
+    msgpack_sbuffer_destroy (&buf);
+    free (space);
+    free (prob.x);
+    free (prob.y);
+    free (row);
+    rfk_zoo_data_destroy (&data);
+    return rc;
+}
+
+static int
+s_check_trained (s_model_t *self, char *err, size_t errlen)
+{
+    if (!self->svm || !self->schema) {
+        rfk_zoo_err (err, errlen, "%s: the model is not trained or loaded", S_NAME);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    if (s_check_trained (self, err, errlen) != 0)
+        return -1;
+    rfk_zoo_data_t *data = NULL;
+    if (rfk_zoo_data_load_like (dataset_path, self->schema, 0, &data, err, errlen) != 0)
+        return -1;
+    size_t d = self->schema->n_features, k = self->schema->n_classes;
+    double *row = malloc ((d + 1) * sizeof (double));
+    double *probs = malloc ((k + 1) * sizeof (double));
+    struct svm_node *x = malloc ((d + 1) * sizeof (struct svm_node));
+    int rc = -1;
+    if (!row || !probs || !x)
+        rfk_zoo_err (err, errlen, "out of memory");
+    else if (data->n == 0)
+        rfk_zoo_err (err, errlen, "%s: no rows to evaluate on", dataset_path);
+    else {
+        size_t right = 0;
+        for (size_t i = 0; i < data->n; i++) {
+            rfk_zoo_data_row (data, i, row);
+            s_nodes (row, d, x);
+            s_probs (self, x, probs);
+            right += (int32_t)rfk_zoo_argmax (probs, k) == rfk_zoo_data_label (data, i);
+        }
+        *score = (double)right / (double)data->n;
+        rc = 0;
+    }
+    free (row);
+    free (probs);
+    free (x);
+    rfk_zoo_data_destroy (&data);
+    return rc;
+}
+
+static int
+s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char *err,
+           size_t errlen)
+{
+    s_model_t *self = model;
+    if (s_check_trained (self, err, errlen) != 0 || rfk_zoo_check_batch (queries, err, errlen))
+        return -1;
+    size_t d = self->schema->n_features, k = self->schema->n_classes;
+    double *row = malloc ((d + 1) * sizeof (double));
+    double *probs = malloc ((k + 1) * sizeof (double));
+    struct svm_node *x = malloc ((d + 1) * sizeof (struct svm_node));
+    int rc = -1;
+    if (!row || !probs || !x) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        goto done;
+    }
+    if (msgpack_pack_array (out, queries->via.array.size) != 0)
+        goto pack_fail;
+    for (uint32_t i = 0; i < queries->via.array.size; i++) {
+        char why[256];
+        if (rfk_zoo_schema_query (self->schema, &queries->via.array.ptr[i], row, why, sizeof why) !=
+            0) {
+            if (rafiki_pack_query_error (out, why) != 0)
+                goto pack_fail;
+            continue;
+        }
+        s_nodes (row, d, x);
+        s_probs (self, x, probs);
+        if (rfk_zoo_pack_probs (out, probs, k) != 0)
+            goto pack_fail;
+    }
+    rc = 0;
+    goto done;
+pack_fail:
+    rfk_zoo_err (err, errlen, "packing predictions failed");
+done:
+    free (row);
+    free (probs);
+    free (x);
+    return rc;
+}
+
+static int
+s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    if (s_check_trained (self, err, errlen) != 0)
+        return -1;
+    if (msgpack_pack_map (out, 19) != 0 || rfk_zoo_pack_key_str (out, "template", S_NAME) != 0 ||
+        rfk_zoo_pack_key_int (out, "version", S_PARAMS_VERSION) != 0 ||
+        rfk_zoo_pack_str (out, "schema") != 0 || rfk_zoo_schema_pack (self->schema, out) != 0 ||
+        s_pack_svm (self->svm, out) != 0) {
+        rfk_zoo_err (err, errlen, "packing parameters failed");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    char *name = NULL;
+    int64_t version;
+    if (rfk_zoo_get_str (params, "template", &name, err, errlen) != 0)
+        return -1;
+    bool ours = strcmp (name, S_NAME) == 0;
+    if (!ours)
+        rfk_zoo_err (err, errlen, "parameters are %s's, not %s's", name, S_NAME);
+    free (name);
+    if (!ours || rfk_zoo_get_int (params, "version", &version, err, errlen) != 0)
+        return -1;
+    if (version != S_PARAMS_VERSION) {
+        rfk_zoo_err (err, errlen, "%s: parameters version %" PRId64 " is not %d", S_NAME, version,
+                     S_PARAMS_VERSION);
+        return -1;
+    }
+    rfk_zoo_schema_t *schema =
+        rfk_zoo_schema_unpack (rfk_zoo_map_get (params, "schema"), err, errlen);
+    if (!schema)
+        return -1;
+    if (schema->n_classes == 0) {
+        rfk_zoo_err (err, errlen, "%s: parameters have no classes", S_NAME);
+        rfk_zoo_schema_destroy (&schema);
+        return -1;
+    }
+    struct svm_model *m = s_unpack_svm (params, schema->n_features, err, errlen);
+    if (!m || s_install (self, m, schema) != 0) {
+        if (m)
+            rfk_zoo_err (err, errlen, "out of memory");
+        svm_free_and_destroy_model (&m);
+        rfk_zoo_schema_destroy (&schema);
+        return -1;
+    }
+    return 0;
+}
+
+static const rafiki_model_api_t s_api = {
+    .abi_version = RAFIKI_MODEL_ABI_VERSION,
+    .name = S_NAME,
+    .task = S_TASK,
+    .knobs = s_knobs,
+    .n_knobs = sizeof s_knobs / sizeof s_knobs[0],
+    .create = s_create,
+    .train = s_train,
+    .evaluate = s_evaluate,
+    .predict = s_predict,
+    .dump_params = s_dump,
+    .load_params = s_load,
+    .destroy = s_destroy,
+};
+
+RFK_ZOO_EXPORT const rafiki_model_api_t *
+rafiki_model (void)
+{
+    return &s_api;
+}

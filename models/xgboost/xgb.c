@@ -1,0 +1,493 @@
+/*  models/xgboost/xgb.c: gradient-boosted trees with XGBoost's C API.
+
+    Built twice: rafiki-xgb-classifier.so (XgbClassifier,
+    TABULAR_CLASSIFICATION, objective multi:softprob, predictions are
+    probability vectors) and, with RFK_XGB_REGRESSION defined,
+    rafiki-xgb-regressor.so (XgbRegressor, TABULAR_REGRESSION, objective
+    reg:squarederror, predictions are numbers).
+
+    Parameters: a map {template, version, schema, booster}; booster is the
+    model in XGBoost's UBJSON format (XGBoosterSaveModelToBuffer), so dumps
+    stay loadable by later XGBoost versions.
+*/
+#include "zoo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <xgboost/c_api.h>
+
+#ifdef RFK_XGB_REGRESSION
+#define S_NAME "XgbRegressor"
+#define S_TASK RAFIKI_TASK_TABULAR_REGRESSION
+#else
+#define S_NAME "XgbClassifier"
+#define S_TASK RAFIKI_TASK_TABULAR_CLASSIFICATION
+#endif
+
+#define S_PARAMS_VERSION 1
+
+static const rafiki_knob_t s_knobs[] = {
+    {.name = "max_depth", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 10},
+    {.name = "eta", .type = RAFIKI_KNOB_FLOAT, .min = 0.01, .max = 1, .log_scale = true},
+    {.name = "n_estimators", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 300},
+    {.name = "subsample", .type = RAFIKI_KNOB_FLOAT, .min = 0.5, .max = 1},
+    {.name = "colsample_bytree", .type = RAFIKI_KNOB_FLOAT, .min = 0.3, .max = 1},
+    {.name = "min_child_weight",
+     .type = RAFIKI_KNOB_FLOAT,
+     .min = 0.01,
+     .max = 20,
+     .log_scale = true},
+};
+
+typedef struct {
+    int64_t max_depth;        /* knob: depth of each tree */
+    double eta;               /* knob: learning rate */
+    int64_t n_estimators;     /* knob: boosting rounds */
+    double subsample;         /* knob: row fraction per tree */
+    double colsample_bytree;  /* knob: column fraction per tree */
+    double min_child_weight;  /* knob: least hessian sum in a leaf */
+    BoosterHandle booster;    /* the trained booster, or NULL */
+    rfk_zoo_schema_t *schema; /* features, target, classes; NULL before train */
+} s_model_t;
+
+/* Copies XGBoost's last error into err after a failed call. */
+static int
+s_xgb_fail (const char *what, char *err, size_t errlen)
+{
+    const char *msg = XGBGetLastError ();
+    rfk_zoo_err (err, errlen, "xgboost: %s failed: %s", what, msg ? msg : "unknown error");
+    return -1;
+}
+
+static void *
+s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
+{
+    s_model_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->max_depth = rafiki_knobs_int (knobs, "max_depth", 6);
+    self->eta = rafiki_knobs_float (knobs, "eta", 0.3);
+    self->n_estimators = rafiki_knobs_int (knobs, "n_estimators", 100);
+    self->subsample = rafiki_knobs_float (knobs, "subsample", 1);
+    self->colsample_bytree = rafiki_knobs_float (knobs, "colsample_bytree", 1);
+    self->min_child_weight = rafiki_knobs_float (knobs, "min_child_weight", 1);
+    if (self->max_depth < 1 || self->max_depth > 64 || self->n_estimators < 1 ||
+        self->n_estimators > 100000 || !(self->eta > 0) || !(self->subsample > 0) ||
+        self->subsample > 1 || !(self->colsample_bytree > 0) || self->colsample_bytree > 1 ||
+        !(self->min_child_weight >= 0)) {
+        rfk_zoo_err (err, errlen,
+                     "%s: a knob is out of range (max_depth %" PRId64
+                     ", eta %g, n_estimators %" PRId64 ", subsample %g, "
+                     "colsample_bytree %g, min_child_weight %g)",
+                     S_NAME, self->max_depth, self->eta, self->n_estimators, self->subsample,
+                     self->colsample_bytree, self->min_child_weight);
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_destroy (void *model)
+{
+    s_model_t *self = model;
+    if (!self)
+        return;
+    if (self->booster)
+        XGBoosterFree (self->booster);
+    rfk_zoo_schema_destroy (&self->schema);
+    free (self);
+}
+
+/* The data as a float matrix for XGBoost (n * n_features). */
+static float *
+s_matrix (const rfk_zoo_data_t *data)
+{
+    size_t d = data->schema->n_features;
+    float *m = malloc (data->n * d * sizeof (float) + 1);
+    double *row = malloc (d * sizeof (double) + 1);
+    if (!m || !row) {
+        free (m);
+        free (row);
+        return NULL;
+    }
+    for (size_t i = 0; i < data->n; i++) {
+        rfk_zoo_data_row (data, i, row);
+        for (size_t j = 0; j < d; j++)
+            m[i * d + j] = (float)row[j];
+    }
+    free (row);
+    return m;
+}
+
+/* Sets the booster parameters that predictions depend on. */
+static int
+s_set_common_params (BoosterHandle b, const rfk_zoo_schema_t *schema, char *err, size_t errlen)
+{
+    if (XGBoosterSetParam (b, "nthread", "1") != 0)
+        return s_xgb_fail ("setting nthread", err, errlen);
+#ifdef RFK_XGB_REGRESSION
+    (void)schema;
+    if (XGBoosterSetParam (b, "objective", "reg:squarederror") != 0)
+        return s_xgb_fail ("setting the objective", err, errlen);
+#else
+    char buf[32];
+    snprintf (buf, sizeof buf, "%u", schema->n_classes < 2 ? 2 : schema->n_classes);
+    if (XGBoosterSetParam (b, "objective", "multi:softprob") != 0 ||
+        XGBoosterSetParam (b, "num_class", buf) != 0)
+        return s_xgb_fail ("setting the objective", err, errlen);
+#endif
+    return 0;
+}
+
+/* The training loss XGBoost reports for the last round ("[3]\ttrain-x:0.12"). */
+static double
+s_train_loss (BoosterHandle b, DMatrixHandle dtrain, int iter)
+{
+    const char *names[] = {"train"};
+    const char *out = NULL;
+    if (XGBoosterEvalOneIter (b, iter, &dtrain, names, 1, &out) != 0 || !out)
+        return NAN;
+    const char *colon = strrchr (out, ':');
+    return colon ? strtod (colon + 1, NULL) : NAN;
+}
+
+static int
+s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
+         const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    (void)shared_params;
+    rfk_zoo_data_t *data = NULL;
+    float *matrix = NULL, *labels = NULL;
+    DMatrixHandle dtrain = NULL;
+    BoosterHandle b = NULL;
+    int rc = -1;
+    char buf[64];
+
+    if (rfk_zoo_data_load_train (dataset_path, S_TASK, args, 0, false, &data, err, errlen) != 0)
+        return -1;
+    matrix = s_matrix (data);
+    labels = malloc (data->n * sizeof (float));
+    if (!matrix || !labels) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < data->n; i++)
+        labels[i] = (float)rfk_zoo_data_target (data, i);
+    if (XGDMatrixCreateFromMat (matrix, data->n, data->schema->n_features, NAN, &dtrain) != 0) {
+        s_xgb_fail ("making the training matrix", err, errlen);
+        goto done;
+    }
+    if (XGDMatrixSetFloatInfo (dtrain, "label", labels, data->n) != 0) {
+        s_xgb_fail ("setting labels", err, errlen);
+        goto done;
+    }
+    if (XGBoosterCreate (&dtrain, 1, &b) != 0) {
+        s_xgb_fail ("creating the booster", err, errlen);
+        goto done;
+    }
+    if (s_set_common_params (b, data->schema, err, errlen) != 0)
+        goto done;
+    struct {
+        const char *name;
+        double value;
+    } params[] = {{"max_depth", (double)self->max_depth},
+                  {"eta", self->eta},
+                  {"subsample", self->subsample},
+                  {"colsample_bytree", self->colsample_bytree},
+                  {"min_child_weight", self->min_child_weight},
+                  {"seed", 0}};
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
+        snprintf (buf, sizeof buf, "%.17g", params[i].value);
+        if (XGBoosterSetParam (b, params[i].name, buf) != 0) {
+            s_xgb_fail (params[i].name, err, errlen);
+            goto done;
+        }
+    }
+    rfk_zoo_log (ctx, "%s: %zu rows, %zu features, %" PRId64 " rounds", S_NAME, data->n,
+                 data->schema->n_features, self->n_estimators);
+    const char *metric_names[] = {"round", "train_loss"};
+    rfk_zoo_plot (ctx, "Training loss", 1, &metric_names[1], "round");
+    for (int iter = 0; iter < self->n_estimators; iter++) {
+        if (rfk_zoo_should_stop (ctx)) {
+            rfk_zoo_log (ctx, "%s: stopped after %d rounds", S_NAME, iter);
+            break;
+        }
+        if (XGBoosterUpdateOneIter (b, iter, dtrain) != 0) {
+            s_xgb_fail ("a boosting round", err, errlen);
+            goto done;
+        }
+        double values[] = {iter + 1, s_train_loss (b, dtrain, iter)};
+        if (!isnan (values[1]))
+            rfk_zoo_metrics (ctx, 2, metric_names, values);
+    }
+    if (self->booster)
+        XGBoosterFree (self->booster);
+    self->booster = b;
+    b = NULL;
+    rfk_zoo_schema_destroy (&self->schema);
+    self->schema = data->schema;
+    data->owns_schema = false;
+    rc = 0;
+done:
+    if (b)
+        XGBoosterFree (b);
+    if (dtrain)
+        XGDMatrixFree (dtrain);
+    free (matrix);
+    free (labels);
+    rfk_zoo_data_destroy (&data);
+    return rc;
+}
+
+/* Predicts n rows of the matrix; out gets n * width values (width: classes,
+   or 1 for regression). */
+static int
+s_predict_rows (s_model_t *self, const float *matrix, size_t n, double *out, char *err,
+                size_t errlen)
+{
+    DMatrixHandle dm = NULL;
+    size_t d = self->schema->n_features;
+    if (XGDMatrixCreateFromMat (matrix, n, d, NAN, &dm) != 0)
+        return s_xgb_fail ("making the query matrix", err, errlen);
+    bst_ulong len = 0;
+    const float *result = NULL;
+    int rc = XGBoosterPredict (self->booster, dm, 0, 0, 0, &len, &result);
+    XGDMatrixFree (dm);
+    if (rc != 0)
+        return s_xgb_fail ("predicting", err, errlen);
+#ifdef RFK_XGB_REGRESSION
+    size_t width = 1;
+#else
+    size_t width = self->schema->n_classes < 2 ? 2 : self->schema->n_classes;
+#endif
+    if (len != n * width) {
+        rfk_zoo_err (err, errlen, "xgboost: %llu predictions for %zu rows of %zu values",
+                     (unsigned long long)len, n, width);
+        return -1;
+    }
+    for (size_t i = 0; i < n * width; i++)
+        out[i] = result[i];
+    return 0;
+}
+
+static int
+s_check_trained (s_model_t *self, char *err, size_t errlen)
+{
+    if (!self->booster || !self->schema) {
+        rfk_zoo_err (err, errlen, "%s: the model is not trained or loaded", S_NAME);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    if (s_check_trained (self, err, errlen) != 0)
+        return -1;
+    rfk_zoo_data_t *data = NULL;
+    if (rfk_zoo_data_load_like (dataset_path, self->schema, 0, &data, err, errlen) != 0)
+        return -1;
+    if (data->n == 0) {
+        rfk_zoo_err (err, errlen, "%s: no rows to evaluate on", dataset_path);
+        rfk_zoo_data_destroy (&data);
+        return -1;
+    }
+    size_t width = self->schema->n_classes < 2 ? 2 : self->schema->n_classes;
+    float *matrix = s_matrix (data);
+    double *pred = malloc (data->n * width * sizeof (double));
+    int rc = -1;
+    if (!matrix || !pred) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        goto done;
+    }
+    if (s_predict_rows (self, matrix, data->n, pred, err, errlen) != 0)
+        goto done;
+#ifdef RFK_XGB_REGRESSION
+    double sq = 0;
+    for (size_t i = 0; i < data->n; i++) {
+        double e = pred[i] - rfk_zoo_data_target (data, i);
+        sq += e * e;
+    }
+    *score = -sqrt (sq / (double)data->n);
+#else
+    size_t right = 0;
+    for (size_t i = 0; i < data->n; i++)
+        right += (int32_t)rfk_zoo_argmax (pred + i * width, width) == rfk_zoo_data_label (data, i);
+    *score = (double)right / (double)data->n;
+#endif
+    rc = 0;
+done:
+    free (matrix);
+    free (pred);
+    rfk_zoo_data_destroy (&data);
+    return rc;
+}
+
+static int
+s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char *err,
+           size_t errlen)
+{
+    s_model_t *self = model;
+    if (s_check_trained (self, err, errlen) != 0 || rfk_zoo_check_batch (queries, err, errlen))
+        return -1;
+    size_t n = queries->via.array.size, d = self->schema->n_features;
+    size_t width = self->schema->n_classes < 2 ? 2 : self->schema->n_classes;
+    float *matrix = malloc (n * d * sizeof (float) + 1);
+    double *row = malloc (d * sizeof (double) + 1);
+    double *pred = malloc (n * width * sizeof (double) + 1);
+    char (*errors)[256] = calloc (n + 1, sizeof *errors);
+    bool *bad = calloc (n + 1, sizeof (bool));
+    size_t good = 0;
+    int rc = -1;
+    if (!matrix || !row || !pred || !errors || !bad) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        goto done;
+    }
+    /* Parse every query; the good ones go into one matrix, in order. */
+    for (size_t i = 0; i < n; i++) {
+        if (rfk_zoo_schema_query (self->schema, &queries->via.array.ptr[i], row, errors[i],
+                                  sizeof errors[i]) != 0) {
+            bad[i] = true;
+            continue;
+        }
+        for (size_t j = 0; j < d; j++)
+            matrix[good * d + j] = (float)row[j];
+        good++;
+    }
+    if (good && s_predict_rows (self, matrix, good, pred, err, errlen) != 0)
+        goto done;
+    if (msgpack_pack_array (out, n) != 0)
+        goto pack_fail;
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (bad[i]) {
+            if (rafiki_pack_query_error (out, errors[i]) != 0)
+                goto pack_fail;
+            continue;
+        }
+#ifdef RFK_XGB_REGRESSION
+        if (msgpack_pack_double (out, pred[k]) != 0)
+            goto pack_fail;
+#else
+        if (rfk_zoo_pack_probs (out, pred + k * width, self->schema->n_classes) != 0)
+            goto pack_fail;
+#endif
+        k++;
+    }
+    rc = 0;
+    goto done;
+pack_fail:
+    rfk_zoo_err (err, errlen, "packing predictions failed");
+done:
+    free (matrix);
+    free (row);
+    free (pred);
+    free (errors);
+    free (bad);
+    return rc;
+}
+
+static int
+s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    if (s_check_trained (self, err, errlen) != 0)
+        return -1;
+    bst_ulong len = 0;
+    const char *buf = NULL;
+    if (XGBoosterSaveModelToBuffer (self->booster, "{\"format\": \"ubj\"}", &len, &buf) != 0)
+        return s_xgb_fail ("saving the booster", err, errlen);
+    if (msgpack_pack_map (out, 4) != 0 || rfk_zoo_pack_key_str (out, "template", S_NAME) != 0 ||
+        rfk_zoo_pack_key_int (out, "version", S_PARAMS_VERSION) != 0 ||
+        rfk_zoo_pack_str (out, "schema") != 0 || rfk_zoo_schema_pack (self->schema, out) != 0 ||
+        rfk_zoo_pack_key_bin (out, "booster", buf, len) != 0) {
+        rfk_zoo_err (err, errlen, "packing parameters failed");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    char *name = NULL;
+    int64_t version;
+    const char *buf;
+    size_t len;
+    if (rfk_zoo_get_str (params, "template", &name, err, errlen) != 0)
+        return -1;
+    bool ours = strcmp (name, S_NAME) == 0;
+    if (!ours)
+        rfk_zoo_err (err, errlen, "parameters are %s's, not %s's", name, S_NAME);
+    free (name);
+    if (!ours || rfk_zoo_get_int (params, "version", &version, err, errlen) != 0)
+        return -1;
+    if (version != S_PARAMS_VERSION) {
+        rfk_zoo_err (err, errlen, "%s: parameters version %" PRId64 " is not %d", S_NAME, version,
+                     S_PARAMS_VERSION);
+        return -1;
+    }
+    rfk_zoo_schema_t *schema =
+        rfk_zoo_schema_unpack (rfk_zoo_map_get (params, "schema"), err, errlen);
+    if (!schema)
+        return -1;
+#ifndef RFK_XGB_REGRESSION
+    if (schema->n_classes == 0) {
+        rfk_zoo_err (err, errlen, "%s: parameters have no classes", S_NAME);
+        rfk_zoo_schema_destroy (&schema);
+        return -1;
+    }
+#endif
+    BoosterHandle b = NULL;
+    if (rfk_zoo_get_bin (params, "booster", &buf, &len, err, errlen) != 0)
+        goto fail;
+    if (XGBoosterCreate (NULL, 0, &b) != 0) {
+        s_xgb_fail ("creating the booster", err, errlen);
+        goto fail;
+    }
+    if (XGBoosterLoadModelFromBuffer (b, buf, len) != 0) {
+        s_xgb_fail ("loading the booster", err, errlen);
+        goto fail;
+    }
+    if (s_set_common_params (b, schema, err, errlen) != 0)
+        goto fail;
+    if (self->booster)
+        XGBoosterFree (self->booster);
+    self->booster = b;
+    rfk_zoo_schema_destroy (&self->schema);
+    self->schema = schema;
+    return 0;
+fail:
+    if (b)
+        XGBoosterFree (b);
+    rfk_zoo_schema_destroy (&schema);
+    return -1;
+}
+
+static const rafiki_model_api_t s_api = {
+    .abi_version = RAFIKI_MODEL_ABI_VERSION,
+    .name = S_NAME,
+    .task = S_TASK,
+    .knobs = s_knobs,
+    .n_knobs = sizeof s_knobs / sizeof s_knobs[0],
+    .create = s_create,
+    .train = s_train,
+    .evaluate = s_evaluate,
+    .predict = s_predict,
+    .dump_params = s_dump,
+    .load_params = s_load,
+    .destroy = s_destroy,
+};
+
+RFK_ZOO_EXPORT const rafiki_model_api_t *
+rafiki_model (void)
+{
+    return &s_api;
+}

@@ -1,0 +1,167 @@
+/*  test/bench/trainer/bench_dispatch.c: dispatch overhead of training.
+
+    1,000 trials of the zoo's Echo template with steps = 0 (a template that
+    does nothing), so what is measured is the platform: a proposal from the
+    advisor, a forked child per trial with its limits and its pipe, the
+    parameters file, the result back to the advisor, and (through admin) the
+    TrialCreate round trip and the TrialStarted / TrialFinished reports.
+    Printed as trials per second per trainer; the original Rafiki's polling
+    design allows about 5. Two set-ups:
+    - direct: an advisor and one trainer as actors in this process;
+    - services: `rafikid advisor` and `rafikid trainer` processes talking to
+      a fake admin (test/integration/trainer/fake_admin.c) served here.
+    RAFIKI_BENCH_TRIALS overrides the number of trials.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_admin.h"
+#include "rfk_advisor.h"
+#include "rfk_trainer.h"
+
+#define IRIS_TRAIN RFK_TEST_DATA "/iris-train.csv"
+#define IRIS_VAL RFK_TEST_DATA "/iris-val.csv"
+
+static int
+s_trials (void)
+{
+    const char *value = getenv ("RAFIKI_BENCH_TRIALS");
+    int trials = value ? atoi (value) : 1000;
+    return trials > 0 ? trials : 1000;
+}
+
+static char *
+s_data_dir (void)
+{
+    char *dir = strdup (RFK_BUILD_DIR "/bench-XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    return dir;
+}
+
+static void
+s_report (const char *setup, int trials, int trainers, int64_t elapsed_ms)
+{
+    double per_second = trials / (elapsed_ms / 1000.0) / trainers;
+    printf ("# dispatch %s: %d trials, %d trainer(s), %.2f s: %.1f trials/s per trainer "
+            "(%.2f ms per trial; the original: about 5 trials/s)\n",
+            setup, trials, trainers, elapsed_ms / 1000.0, per_second,
+            elapsed_ms / (double)trials * trainers);
+    assert_true (per_second > 5);
+}
+
+/* The advisor and one trainer as actors in this process, no admin. */
+static void
+test_dispatch_direct (void **state)
+{
+    (void)state;
+    int trials = s_trials ();
+    char *dir = s_data_dir ();
+    char budget[64];
+    snprintf (budget, sizeof budget, "{\"MODEL_TRIAL_COUNT\": %d}", trials);
+    json_t *budget_json = json_loads (budget, 0, NULL);
+    json_t *fixed = json_pack ("{s:i}", "steps", 0);
+    json_t *train_args = json_pack ("{s:b}", "early_stop", 0);
+    rfk_advisor_args_t advisor_args = {
+        .model_path = ECHO_TEMPLATE,
+        .budget = budget_json,
+        .train_args = train_args,
+        .fixed_knobs = fixed,
+    };
+    zactor_t *advisor = zactor_new (rfk_advisor_direct_actor, &advisor_args);
+    zstr_send (advisor, "ENDPOINT");
+    char *endpoint = zstr_recv (advisor);
+    assert_non_null (endpoint);
+    int64_t start = zclock_mono ();
+    rfk_trainer_args_t trainer_args = {
+        .advisor_endpoint = endpoint,
+        .model_path = ECHO_TEMPLATE,
+        .train_path = IRIS_TRAIN,
+        .val_path = IRIS_VAL,
+        .params_dir = dir,
+        .worker_id = "bench",
+        .timeout_s = 60,
+    };
+    zactor_t *trainer = zactor_new (rfk_trainer_direct_actor, &trainer_args);
+    zsock_set_rcvtimeo (trainer, 600000);
+    char *word = zstr_recv (trainer);
+    int64_t elapsed = zclock_mono () - start;
+    assert_non_null (word);
+    assert_string_equal (word, "DONE");
+    zstr_free (&word);
+    zstr_send (trainer, "STATS");
+    char *stats = zstr_recv (trainer);
+    json_t *json = json_loads (stats, 0, NULL);
+    assert_int_equal (json_integer_value (json_object_get (json, "completed")), trials);
+    json_decref (json);
+    zstr_free (&stats);
+    s_report ("direct", trials, 1, elapsed);
+    zactor_destroy (&trainer);
+    zactor_destroy (&advisor);
+    zstr_free (&endpoint);
+    json_decref (budget_json);
+    json_decref (fixed);
+    json_decref (train_args);
+    free (dir);
+}
+
+static bool
+s_advice_known (fake_admin_t *admin, void *arg)
+{
+    (void)arg;
+    return fake_admin_advice (admin) != NULL;
+}
+
+/* rafikid advisor and trainer processes with admin's reports in the loop. */
+static void
+test_dispatch_services (void **state)
+{
+    (void)state;
+    int trials = s_trials ();
+    char *dir = s_data_dir ();
+    rfk_bus_opts_t bus;
+    rfk_bus_opts_defaults (&bus);
+    fake_admin_t *admin = fake_admin_new (&bus);
+    fake_admin_add_service (admin, "advisor-1", "secret-a",
+                            json_pack ("{s:s, s:s, s:s, s:{s:i}, s:{s:b}, s:{s:{s:i}}}",
+                                       "service_id", "advisor-1", "task", "TABULAR_CLASSIFICATION",
+                                       "model_path", ECHO_TEMPLATE, "budget", "MODEL_TRIAL_COUNT",
+                                       trials, "train_args", "early_stop", 0, "config",
+                                       "fixed_knobs", "steps", 0));
+    pid_t advisor = fake_admin_spawn (admin, "advisor", "advisor-1", "secret-a", dir);
+    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 20000));
+    fake_admin_add_service (admin, "trainer-1", "secret-t",
+                            json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "service_id",
+                                       "trainer-1", "task", "TABULAR_CLASSIFICATION", "model_path",
+                                       ECHO_TEMPLATE, "train_dataset_path", IRIS_TRAIN,
+                                       "val_dataset_path", IRIS_VAL, "advisor_endpoint",
+                                       fake_admin_advice (admin), "worker_id", "trainer-1"));
+    int64_t start = zclock_mono ();
+    pid_t trainer = fake_admin_spawn (admin, "trainer", "trainer-1", "secret-t", dir);
+    assert_int_equal (fake_admin_reap (admin, trainer, 600000), 0);
+    int64_t elapsed = zclock_mono () - start;
+    assert_int_equal (fake_admin_reap (admin, advisor, 30000), 0);
+    assert_int_equal (fake_admin_trials_with (admin, "COMPLETED"), trials);
+    s_report ("services", trials, 1, elapsed);
+    fake_admin_destroy (&admin);
+    free (dir);
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    setvbuf (stdout, NULL, _IOLBF, 0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_dispatch_direct),
+        cmocka_unit_test (test_dispatch_services),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,361 @@
+/*  test/integration/advisor/test_advisor.c: the advisor actor over real
+    sockets, driven by a test that plays its trainers with rfk_client (the
+    direct form: no admin). Proposals fit the template's knob table, the
+    budget ends the sub job (trial count, time), ASHA prunes with
+    EARLY_STOP, a silent trainer's trial ends ERRORED, bad input is answered
+    and the advisor keeps serving.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+
+#include "rfk_advisor.h"
+
+static rfk_bus_opts_t s_bus;
+
+/* An advisor on the Echo template with this budget, train args and fixed knobs (JSON text). */
+static zactor_t *
+s_advisor (const char *budget, const char *train_args, const char *fixed, char *endpoint,
+           size_t size)
+{
+    rfk_bus_opts_defaults (&s_bus);
+    s_bus.heartbeat_interval_ms = 50;
+    s_bus.heartbeat_timeout_ms = 400;
+    s_bus.request_timeout_ms = 2000;
+    json_t *budget_json = json_loads (budget, 0, NULL);
+    json_t *args_json = train_args ? json_loads (train_args, 0, NULL) : NULL;
+    json_t *fixed_json = fixed ? json_loads (fixed, 0, NULL) : NULL;
+    rfk_advisor_args_t args = {
+        .model_path = ECHO_TEMPLATE,
+        .task = "TABULAR_CLASSIFICATION",
+        .budget = budget_json,
+        .train_args = args_json,
+        .fixed_knobs = fixed_json,
+        .bus = &s_bus,
+    };
+    zactor_t *advisor = zactor_new (rfk_advisor_direct_actor, &args);
+    assert_non_null (advisor);
+    zstr_send (advisor, "ENDPOINT");
+    char *reply = zstr_recv (advisor);
+    assert_non_null (reply);
+    assert_true (strncmp (reply, "tcp://", 6) == 0);
+    snprintf (endpoint, size, "%s", reply);
+    zstr_free (&reply);
+    json_decref (budget_json);
+    json_decref (args_json);
+    json_decref (fixed_json);
+    return advisor;
+}
+
+static rfk_msg_t *
+s_call (rfk_client_t *client, rfk_msg_t **request_p)
+{
+    rfk_msg_t *reply = rfk_client_call (client, *request_p);
+    rfk_msg_destroy (request_p);
+    assert_non_null (reply);
+    return reply;
+}
+
+static rfk_msg_t *
+s_ready (rfk_client_t *client)
+{
+    rfk_msg_t *ready = rfk_msg_new (&rfk_train_family, "Ready", 0);
+    json_object_set_new (ready->body, "worker_id", json_string ("test-trainer"));
+    return s_call (client, &ready);
+}
+
+static rfk_msg_t *
+s_result (rfk_client_t *client, const rfk_msg_t *proposal, const char *status, double score)
+{
+    rfk_msg_t *result = rfk_msg_new (&rfk_train_family, "Result", 0);
+    json_object_set (result->body, "trial_no", json_object_get (proposal->body, "trial_no"));
+    json_object_set (result->body, "trial_id", json_object_get (proposal->body, "trial_id"));
+    json_object_set_new (result->body, "status", json_string (status));
+    if (!streq (status, "ERRORED"))
+        json_object_set_new (result->body, "score", json_real (score));
+    return s_call (client, &result);
+}
+
+static rfk_msg_t *
+s_progress (rfk_client_t *client, const rfk_msg_t *proposal, int step, double score)
+{
+    rfk_msg_t *progress = rfk_msg_new (&rfk_train_family, "Progress", 0);
+    json_object_set (progress->body, "trial_no", json_object_get (proposal->body, "trial_no"));
+    json_object_set_new (progress->body, "step", json_integer (step));
+    json_object_set_new (progress->body, "score", json_real (score));
+    return s_call (client, &progress);
+}
+
+/* The advisor's trials (TRIALS on its pipe). */
+static json_t *
+s_trials (zactor_t *advisor)
+{
+    zstr_send (advisor, "TRIALS");
+    char *text = zstr_recv (advisor);
+    assert_non_null (text);
+    json_t *trials = json_loads (text, 0, NULL);
+    zstr_free (&text);
+    assert_true (json_is_array (trials));
+    return trials;
+}
+
+/* Waits (with a deadline) for the advisor to say DONE. */
+static void
+s_expect_done (zactor_t *advisor)
+{
+    zsock_set_rcvtimeo (advisor, 5000);
+    char *word = zstr_recv (advisor);
+    assert_non_null (word);
+    assert_string_equal (word, "DONE");
+    zstr_free (&word);
+}
+
+/* Usage: a trainer says Ready, gets proposals, reports results; the third
+   result is answered Done and the advisor ends. */
+static void
+test_budget_of_trials (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    zactor_t *advisor =
+        s_advisor ("{\"MODEL_TRIAL_COUNT\": 3}", "{\"seed\": 7}", NULL, endpoint, sizeof endpoint);
+    rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    rfk_msg_t *proposal = s_ready (trainer);
+    for (int no = 1; no <= 3; no++) {
+        assert_string_equal (proposal->type, "Proposal");
+        json_t *body = proposal->body;
+        assert_int_equal (json_integer_value (json_object_get (body, "trial_no")), no);
+        assert_true (strlen (json_string_value (json_object_get (body, "trial_id"))) == 36);
+        json_t *knobs = json_object_get (body, "knobs");
+        double score = json_number_value (json_object_get (knobs, "score"));
+        assert_true (score >= 0 && score <= 1);
+        json_int_t steps = json_integer_value (json_object_get (knobs, "steps"));
+        assert_true (steps >= 0 && steps <= 1000);
+        /* Echo declares EARLY_STOP: the advisor switches it on. */
+        assert_true (json_is_true (json_object_get (knobs, "early_stop")));
+        assert_string_equal (
+            json_string_value (json_array_get (json_object_get (body, "policies"), 0)),
+            "EARLY_STOP");
+        rfk_msg_t *next = s_result (trainer, proposal, "COMPLETED", score);
+        rfk_msg_destroy (&proposal);
+        proposal = next;
+    }
+    assert_string_equal (proposal->type, "Done");
+    assert_string_equal (json_string_value (json_object_get (proposal->body, "reason")),
+                         "MODEL_TRIAL_COUNT reached");
+    rfk_msg_destroy (&proposal);
+    s_expect_done (advisor);
+    json_t *trials = s_trials (advisor);
+    assert_int_equal (json_array_size (trials), 3);
+    size_t index;
+    json_t *trial;
+    json_array_foreach (trials, index, trial)
+    {
+        assert_string_equal (json_string_value (json_object_get (trial, "status")), "COMPLETED");
+        assert_true (json_is_real (json_object_get (trial, "score")));
+    }
+    json_decref (trials);
+    rfk_client_destroy (&trainer);
+    zactor_destroy (&advisor);
+}
+
+/* TIME_HOURS ends the sub job even when trials are cheap. */
+static void
+test_budget_of_time (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    /* 0.0002 h = 0.72 s */
+    zactor_t *advisor =
+        s_advisor ("{\"TIME_HOURS\": 0.0002}", NULL, NULL, endpoint, sizeof endpoint);
+    rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    int64_t start = zclock_mono ();
+    rfk_msg_t *answer = s_ready (trainer);
+    int proposals = 0;
+    while (rfk_msg_is (answer, "Proposal") && zclock_mono () - start < 10000) {
+        proposals++;
+        rfk_msg_t *next = s_result (trainer, answer, "COMPLETED", 0.5);
+        rfk_msg_destroy (&answer);
+        answer = next;
+    }
+    assert_string_equal (answer->type, "Done");
+    assert_string_equal (json_string_value (json_object_get (answer->body, "reason")),
+                         "TIME_HOURS reached");
+    assert_true (zclock_mono () - start >= 700);
+    assert_true (proposals > 1);
+    rfk_msg_destroy (&answer);
+    s_expect_done (advisor);
+    rfk_client_destroy (&trainer);
+    zactor_destroy (&advisor);
+}
+
+/* With EARLY_STOP, a trial whose score at a rung is not in the top third of
+   what was seen there is pruned. */
+static void
+test_asha_prunes (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    zactor_t *advisor = s_advisor ("{\"MODEL_TRIAL_COUNT\": 4}", "{\"asha_eta\": 3}", NULL,
+                                   endpoint, sizeof endpoint);
+    rfk_client_t *trainers[4];
+    rfk_msg_t *proposals[4];
+    for (int index = 0; index < 4; index++) {
+        trainers[index] = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+        proposals[index] = s_ready (trainers[index]);
+        assert_string_equal (proposals[index]->type, "Proposal");
+    }
+    /* Step 1 is the first rung: 0.9, 0.8 go on (fewer than 3 seen), 0.1 is
+       not in the top third of three, 0.95 is. */
+    const double scores[] = {0.9, 0.8, 0.1, 0.95};
+    const char *verdicts[] = {"Continue", "Continue", "Prune", "Continue"};
+    for (int index = 0; index < 4; index++) {
+        rfk_msg_t *verdict = s_progress (trainers[index], proposals[index], 1, scores[index]);
+        assert_string_equal (verdict->type, verdicts[index]);
+        rfk_msg_destroy (&verdict);
+    }
+    /* Step 2 is no rung: go on. */
+    rfk_msg_t *verdict = s_progress (trainers[0], proposals[0], 2, 0.01);
+    assert_string_equal (verdict->type, "Continue");
+    rfk_msg_destroy (&verdict);
+    rfk_msg_t *done = s_result (trainers[2], proposals[2], "PRUNED", 0.1);
+    assert_string_equal (done->type, "Done");
+    rfk_msg_destroy (&done);
+    json_t *trials = s_trials (advisor);
+    json_t *pruned = json_array_get (trials, 2);
+    assert_string_equal (json_string_value (json_object_get (pruned, "status")), "PRUNED");
+    assert_true (fabs (json_real_value (json_object_get (pruned, "score")) - 0.1) < 1e-9);
+    json_decref (trials);
+    for (int index = 0; index < 4; index++) {
+        rfk_msg_destroy (&proposals[index]);
+        rfk_client_destroy (&trainers[index]);
+    }
+    zactor_destroy (&advisor);
+}
+
+/* A trainer that goes silent during a trial: its trial ends ERRORED, and
+   another trainer finishes the budget. */
+static void
+test_silent_trainer (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    zactor_t *advisor =
+        s_advisor ("{\"MODEL_TRIAL_COUNT\": 2}", NULL, NULL, endpoint, sizeof endpoint);
+    rfk_client_t *lost = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    rfk_msg_t *proposal = s_ready (lost);
+    assert_string_equal (proposal->type, "Proposal");
+    rfk_msg_destroy (&proposal);
+    rfk_client_destroy (&lost);
+    rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    proposal = s_ready (trainer);
+    assert_string_equal (proposal->type, "Proposal");
+    rfk_msg_t *done = s_result (trainer, proposal, "COMPLETED", 0.7);
+    assert_string_equal (done->type, "Done");
+    rfk_msg_destroy (&done);
+    rfk_msg_destroy (&proposal);
+    /* The advisor ends once the lost trainer's trial is settled. */
+    s_expect_done (advisor);
+    json_t *trials = s_trials (advisor);
+    json_t *first = json_array_get (trials, 0);
+    assert_string_equal (json_string_value (json_object_get (first, "status")), "ERRORED");
+    assert_non_null (strstr (json_string_value (json_object_get (first, "error")), "silent"));
+    json_decref (trials);
+    rfk_client_destroy (&trainer);
+    zactor_destroy (&advisor);
+}
+
+/* Garbage, unknown messages and results for trials nobody holds are
+   answered with Error; the advisor keeps serving. */
+static void
+test_bad_input (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    zactor_t *advisor =
+        s_advisor ("{\"MODEL_TRIAL_COUNT\": 1}", NULL, NULL, endpoint, sizeof endpoint);
+    zsock_t *raw = zsock_new_dealer (endpoint);
+    zsock_set_rcvtimeo (raw, 5000);
+    zstr_send (raw, "not an envelope");
+    zframe_t *frame = zframe_recv (raw);
+    assert_non_null (frame);
+    rfk_msg_t *error = NULL;
+    assert_int_equal (rfk_train_family.decode (frame, 1 << 20, &error), 0);
+    assert_string_equal (error->type, "Error");
+    assert_string_equal (json_string_value (json_object_get (error->body, "code")), "MALFORMED");
+    rfk_msg_destroy (&error);
+    zframe_destroy (&frame);
+    zsock_destroy (&raw);
+
+    rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    rfk_msg_t *wrong = rfk_msg_new (&rfk_train_family, "Result", 0);
+    json_object_set_new (wrong->body, "trial_no", json_integer (42));
+    json_object_set_new (wrong->body, "status", json_string ("COMPLETED"));
+    rfk_msg_t *reply = s_call (trainer, &wrong);
+    assert_string_equal (reply->type, "Error");
+    assert_string_equal (json_string_value (json_object_get (reply->body, "code")), "BAD_REQUEST");
+    rfk_msg_destroy (&reply);
+    rfk_msg_t *proposal_as_request = rfk_msg_new (&rfk_train_family, "Proposal", 0);
+    reply = s_call (trainer, &proposal_as_request);
+    assert_string_equal (json_string_value (json_object_get (reply->body, "code")),
+                         "UNKNOWN_MESSAGE");
+    rfk_msg_destroy (&reply);
+    /* Still serving. */
+    rfk_msg_t *proposal = s_ready (trainer);
+    assert_string_equal (proposal->type, "Proposal");
+    rfk_msg_destroy (&proposal);
+    rfk_client_destroy (&trainer);
+    zactor_destroy (&advisor);
+}
+
+/* Fixed knobs stay in every proposal; a template that cannot be opened
+   makes the advisor say FAILED with the reason. */
+static void
+test_fixed_knobs_and_failure (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    zactor_t *advisor = s_advisor ("{\"MODEL_TRIAL_COUNT\": 2}", "{\"early_stop\": false}",
+                                   "{\"steps\": 5, \"score\": 0.25}", endpoint, sizeof endpoint);
+    rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    rfk_msg_t *proposal = s_ready (trainer);
+    json_t *knobs = json_object_get (proposal->body, "knobs");
+    assert_int_equal (json_integer_value (json_object_get (knobs, "steps")), 5);
+    assert_true (json_number_value (json_object_get (knobs, "score")) == 0.25);
+    assert_true (json_is_false (json_object_get (knobs, "early_stop")));
+    assert_int_equal (json_array_size (json_object_get (proposal->body, "policies")), 0);
+    rfk_msg_destroy (&proposal);
+    rfk_client_destroy (&trainer);
+    zactor_destroy (&advisor);
+
+    rfk_advisor_args_t args = {.model_path = "/nonexistent/template.so"};
+    advisor = zactor_new (rfk_advisor_direct_actor, &args);
+    zsock_set_rcvtimeo (advisor, 5000);
+    char *word = zstr_recv (advisor);
+    assert_non_null (word);
+    assert_string_equal (word, "FAILED");
+    char *reason = zstr_recv (advisor);
+    assert_non_null (reason);
+    assert_non_null (strstr (reason, "template.so"));
+    zstr_free (&word);
+    zstr_free (&reason);
+    zactor_destroy (&advisor);
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_budget_of_trials), cmocka_unit_test (test_budget_of_time),
+        cmocka_unit_test (test_asha_prunes),      cmocka_unit_test (test_silent_trainer),
+        cmocka_unit_test (test_bad_input),        cmocka_unit_test (test_fixed_knobs_and_failure),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

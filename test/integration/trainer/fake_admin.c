@@ -1,0 +1,341 @@
+/*  test/integration/trainer/fake_admin.c: see fake_admin.h. */
+#include "fake_admin.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct fake_admin {
+    rfk_server_t *server; /* the `service` ROUTER */
+    rfk_bus_opts_t bus;   /* the options given to services too */
+    json_t *services;     /* id -> {secret, config, status} */
+    json_t *trials;       /* trial id -> record */
+    json_t *counts;       /* message type -> count */
+    char *advice;         /* the advisor's endpoint */
+};
+
+static void
+s_count (fake_admin_t *self, const char *type)
+{
+    json_t *count = json_object_get (self->counts, type);
+    json_object_set_new (self->counts, type,
+                         json_integer (count ? json_integer_value (count) + 1 : 1));
+}
+
+static int
+s_ack (rfk_server_t *server, zframe_t *peer, const rfk_msg_t *msg)
+{
+    rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
+    int rc = rfk_server_send (server, peer, ack);
+    rfk_msg_destroy (&ack);
+    return rc;
+}
+
+static int
+s_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    fake_admin_t *self = ctx;
+    rfk_msg_t *msg = *msg_p;
+    s_count (self, "Hello");
+    const char *id = json_string_value (json_object_get (msg->body, "service_id"));
+    const char *secret = json_string_value (json_object_get (msg->body, "secret"));
+    json_t *service = id ? json_object_get (self->services, id) : NULL;
+    if (!service || !secret ||
+        !streq (secret, json_string_value (json_object_get (service, "secret"))))
+        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_UNAUTHORIZED,
+                                      "unknown service or wrong secret");
+    char err[256];
+    rfk_msg_t *config =
+        rfk_msg_new_from_json (&rfk_service_family, "ServiceConfig", msg->correlation,
+                               json_object_get (service, "config"), err, sizeof err);
+    if (!config) {
+        fprintf (stderr, "fake admin: bad ServiceConfig for %s: %s\n", id, err);
+        return -1;
+    }
+    int rc = rfk_server_send (server, peer, config);
+    rfk_msg_destroy (&config);
+    return rc;
+}
+
+static int
+s_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    fake_admin_t *self = ctx;
+    rfk_msg_t *msg = *msg_p;
+    s_count (self, "StatusReport");
+    const char *id = json_string_value (json_object_get (msg->body, "service_id"));
+    const char *status = json_string_value (json_object_get (msg->body, "status"));
+    const char *message = json_string_value (json_object_get (msg->body, "message"));
+    json_t *service = id ? json_object_get (self->services, id) : NULL;
+    if (service && status) {
+        json_object_set_new (service, "status", json_string (status));
+        json_object_set_new (service, "message", json_string (message ? message : ""));
+    }
+    if (message && strncmp (message, "advice=", 7) == 0) {
+        free (self->advice);
+        self->advice = strdup (message + 7);
+    }
+    return s_ack (server, peer, msg);
+}
+
+static int
+s_trial_create (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    fake_admin_t *self = ctx;
+    rfk_msg_t *msg = *msg_p;
+    s_count (self, "TrialCreate");
+    /* A repeated request gets the same trial. */
+    const char *key;
+    json_t *trial;
+    json_int_t no = json_integer_value (json_object_get (msg->body, "trial_no"));
+    const char *id = NULL;
+    json_object_foreach (self->trials, key,
+                         trial) if (json_integer_value (json_object_get (trial, "no")) == no) id =
+        key;
+    zuuid_t *uuid = zuuid_new ();
+    if (!id) {
+        id = zuuid_str_canonical (uuid);
+        json_object_set_new (self->trials, id,
+                             json_pack ("{s:I, s:s, s:O, s:i, s:i, s:i}", "no", no, "status",
+                                        "PENDING", "knobs", json_object_get (msg->body, "knobs"),
+                                        "logs", 0, "metrics", 0, "plots", 0));
+    }
+    rfk_msg_t *created = rfk_msg_new (&rfk_service_family, "TrialCreated", msg->correlation);
+    json_object_set_new (created->body, "trial_id", json_string (id));
+    json_object_set_new (created->body, "trial_no", json_integer (no));
+    int rc = rfk_server_send (server, peer, created);
+    rfk_msg_destroy (&created);
+    zuuid_destroy (&uuid);
+    return rc;
+}
+
+/* Trial reports: update the record, Ack. */
+static int
+s_trial_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    fake_admin_t *self = ctx;
+    rfk_msg_t *msg = *msg_p;
+    s_count (self, msg->type);
+    const char *id = json_string_value (json_object_get (msg->body, "trial_id"));
+    json_t *trial = id ? json_object_get (self->trials, id) : NULL;
+    if (!trial)
+        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_NOT_FOUND,
+                                      "no such trial");
+    const char *status = json_string_value (json_object_get (trial, "status"));
+    bool terminal = !streq (status, "PENDING") && !streq (status, "RUNNING");
+    if (rfk_msg_is (msg, "TrialStarted")) {
+        if (!terminal)
+            json_object_set_new (trial, "status", json_string ("RUNNING"));
+        json_object_set (trial, "worker", json_object_get (msg->body, "worker_id"));
+    } else if (rfk_msg_is (msg, "TrialFinished")) {
+        /* The first end counts, as admin's would. */
+        if (!terminal) {
+            json_object_set (trial, "status", json_object_get (msg->body, "status"));
+            json_object_set (trial, "score", json_object_get (msg->body, "score"));
+            json_object_set (trial, "error", json_object_get (msg->body, "error"));
+            json_object_set (trial, "params_path", json_object_get (msg->body, "params_path"));
+        }
+    } else {
+        const char *field = rfk_msg_is (msg, "TrialLog")       ? "logs"
+                            : rfk_msg_is (msg, "TrialMetrics") ? "metrics"
+                                                               : "plots";
+        json_object_set_new (
+            trial, field, json_integer (json_integer_value (json_object_get (trial, field)) + 1));
+    }
+    return s_ack (server, peer, msg);
+}
+
+static int
+s_other (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    fake_admin_t *self = ctx;
+    s_count (self, (*msg_p)->type);
+    return s_ack (server, peer, *msg_p);
+}
+
+static const rfk_server_route_t s_routes[] = {
+    {"Hello", s_hello},
+    {"StatusReport", s_status_report},
+    {"TrialCreate", s_trial_create},
+    {"TrialStarted", s_trial_report},
+    {"TrialFinished", s_trial_report},
+    {"TrialLog", s_trial_report},
+    {"TrialMetrics", s_trial_report},
+    {"TrialPlot", s_trial_report},
+    {"SubTrainJobDone", s_other},
+    {NULL, NULL},
+};
+
+fake_admin_t *
+fake_admin_new (const rfk_bus_opts_t *bus)
+{
+    fake_admin_t *self = calloc (1, sizeof *self);
+    self->bus = *bus;
+    self->server = rfk_server_new ("tcp://127.0.0.1:*", &rfk_service_family, s_routes, self, bus);
+    self->services = json_object ();
+    self->trials = json_object ();
+    self->counts = json_object ();
+    return self;
+}
+
+void
+fake_admin_destroy (fake_admin_t **self_p)
+{
+    fake_admin_t *self = *self_p;
+    if (!self)
+        return;
+    rfk_server_destroy (&self->server);
+    json_decref (self->services);
+    json_decref (self->trials);
+    json_decref (self->counts);
+    free (self->advice);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+fake_admin_port (fake_admin_t *self)
+{
+    const char *endpoint = rfk_server_endpoint (self->server);
+    return atoi (strrchr (endpoint, ':') + 1);
+}
+
+void
+fake_admin_add_service (fake_admin_t *self, const char *service_id, const char *secret,
+                        json_t *config)
+{
+    json_object_set_new (self->services, service_id,
+                         json_pack ("{s:s, s:o}", "secret", secret, "config", config));
+}
+
+bool
+fake_admin_wait (fake_admin_t *self, bool (*fn) (fake_admin_t *self, void *arg), void *arg,
+                 int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    zpoller_t *poller = zpoller_new (rfk_server_sock (self->server), NULL);
+    bool answer = fn (self, arg);
+    while (!answer && zclock_mono () < until) {
+        int64_t left = until - zclock_mono ();
+        if (zpoller_wait (poller, (int)(left < 20 ? left : 20)))
+            rfk_server_recv (self->server);
+        rfk_server_tick (self->server);
+        answer = fn (self, arg);
+    }
+    zpoller_destroy (&poller);
+    return answer;
+}
+
+const char *
+fake_admin_status (fake_admin_t *self, const char *service_id)
+{
+    return json_string_value (
+        json_object_get (json_object_get (self->services, service_id), "status"));
+}
+
+const char *
+fake_admin_advice (fake_admin_t *self)
+{
+    return self->advice;
+}
+
+json_t *
+fake_admin_trials (fake_admin_t *self)
+{
+    return self->trials;
+}
+
+int
+fake_admin_count (fake_admin_t *self, const char *type)
+{
+    return (int)json_integer_value (json_object_get (self->counts, type));
+}
+
+int
+fake_admin_trials_with (fake_admin_t *self, const char *status)
+{
+    int count = 0;
+    const char *key;
+    json_t *trial;
+    json_object_foreach (
+        self->trials, key,
+        trial) if (streq (json_string_value (json_object_get (trial, "status")), status)) count++;
+    return count;
+}
+
+pid_t
+fake_admin_spawn (fake_admin_t *self, const char *role, const char *service_id, const char *secret,
+                  const char *data_dir)
+{
+    char secret_path[512];
+    snprintf (secret_path, sizeof secret_path, "%s/secret-%s", data_dir, service_id);
+    FILE *file = fopen (secret_path, "w");
+    if (!file)
+        return -1;
+    fputs (secret, file);
+    fclose (file);
+    char vars[8][600];
+    snprintf (vars[0], sizeof vars[0], "RAFIKI_SECRET_FILE=%s", secret_path);
+    snprintf (vars[1], sizeof vars[1], "RAFIKI_DATA_DIR=%s", data_dir);
+    snprintf (vars[2], sizeof vars[2], "RAFIKI_ADMIN_SERVICE_PORT=%d", fake_admin_port (self));
+    snprintf (vars[3], sizeof vars[3], "RAFIKI_BUS_HEARTBEAT_INTERVAL_MS=%d",
+              self->bus.heartbeat_interval_ms);
+    snprintf (vars[4], sizeof vars[4], "RAFIKI_BUS_HEARTBEAT_TIMEOUT_MS=%d",
+              self->bus.heartbeat_timeout_ms);
+    snprintf (vars[5], sizeof vars[5], "RAFIKI_BUS_REQUEST_TIMEOUT_MS=%d",
+              self->bus.request_timeout_ms);
+    snprintf (vars[6], sizeof vars[6], "RAFIKI_LOG_STDERR=false");
+    snprintf (vars[7], sizeof vars[7], "RAFIKI_BUS_REQUEST_RETRIES=%d", self->bus.request_retries);
+    size_t count = 0;
+    while (environ[count])
+        count++;
+    char **env = calloc (count + 9, sizeof (char *));
+    size_t used = 0;
+    for (size_t index = 0; index < count; index++)
+        if (strncmp (environ[index], "RAFIKI_", 7) != 0)
+            env[used++] = environ[index];
+    for (int index = 0; index < 8; index++)
+        env[used++] = vars[index];
+    env[used] = NULL;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        char *argv[] = {RAFIKID, (char *)role, "--service-id", (char *)service_id, NULL};
+        execve (RAFIKID, argv, env);
+        _exit (127);
+    }
+    free (env);
+    return pid;
+}
+
+typedef struct {
+    pid_t pid;
+    int status;
+    bool ended;
+} s_reap_t;
+
+static bool
+s_ended (fake_admin_t *self, void *arg)
+{
+    (void)self;
+    s_reap_t *reap = arg;
+    if (!reap->ended && waitpid (reap->pid, &reap->status, WNOHANG) == reap->pid)
+        reap->ended = true;
+    return reap->ended;
+}
+
+int
+fake_admin_reap (fake_admin_t *self, pid_t pid, int timeout_ms)
+{
+    s_reap_t reap = {pid, 0, false};
+    if (!fake_admin_wait (self, s_ended, &reap, timeout_ms)) {
+        kill (pid, SIGKILL);
+        waitpid (pid, NULL, 0);
+        return -1;
+    }
+    return WIFEXITED (reap.status) ? WEXITSTATUS (reap.status) : 128 + WTERMSIG (reap.status);
+}

@@ -1,0 +1,523 @@
+/*  test/integration/trainer/test_trainer.c: trainers and their advisor over
+    real sockets.
+
+    - the direct forms (no admin): an advisor and two trainers train the
+      zoo's Echo template on a slice of iris until the budget ends the job;
+      pruning with EARLY_STOP; a scripted advisor hands one trainer a
+      segfaulting, a hanging and a good trial;
+    - the role forms through rafikid processes and a fake admin (the real
+      `service` protocol: Hello with the secret from the launcher's file,
+      TrialCreate, TrialStarted/Log/Metrics/Plot/Finished, StatusReport,
+      SubTrainJobDone): a full sub job; SIGKILL of a trainer in the middle of
+      a trial; SIGTERM of a trainer in the middle of a trial.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fake_admin.h"
+#include "rfk_advisor.h"
+#include "rfk_trainer.h"
+
+#define IRIS_TRAIN RFK_TEST_DATA "/iris-train.csv"
+#define IRIS_VAL RFK_TEST_DATA "/iris-val.csv"
+
+static rfk_bus_opts_t s_bus;
+
+static void
+s_bus_short (void)
+{
+    rfk_bus_opts_defaults (&s_bus);
+    s_bus.heartbeat_interval_ms = 100;
+    s_bus.heartbeat_timeout_ms = 800;
+    s_bus.request_timeout_ms = 3000;
+    s_bus.request_retries = 2;
+}
+
+/* A fresh data folder for a test. */
+static char *
+s_data_dir (void)
+{
+    char *dir = strdup (RFK_BUILD_DIR "/trainer-test-XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    return dir;
+}
+
+static bool
+s_file_exists (const char *path)
+{
+    struct stat st;
+    return path && stat (path, &st) == 0 && st.st_size > 0;
+}
+
+/* Waits (with a deadline) for an actor to say DONE. */
+static void
+s_expect_done (zactor_t *actor, int timeout_ms)
+{
+    zsock_set_rcvtimeo (actor, timeout_ms);
+    char *word = zstr_recv (actor);
+    assert_non_null (word);
+    if (!streq (word, "DONE")) {
+        char *reason = zstr_recv (actor);
+        fail_msg ("expected DONE, got %s %s", word, reason ? reason : "");
+    }
+    zstr_free (&word);
+}
+
+static json_t *
+s_pipe_json (zactor_t *actor, const char *command)
+{
+    zstr_send (actor, command);
+    char *text = zstr_recv (actor);
+    assert_non_null (text);
+    json_t *json = json_loads (text, 0, NULL);
+    zstr_free (&text);
+    assert_non_null (json);
+    return json;
+}
+
+static zactor_t *
+s_advisor (const char *model, const char *budget, const char *train_args, const char *fixed,
+           char *endpoint, size_t size)
+{
+    json_t *budget_json = json_loads (budget, 0, NULL);
+    json_t *args_json = train_args ? json_loads (train_args, 0, NULL) : NULL;
+    json_t *fixed_json = fixed ? json_loads (fixed, 0, NULL) : NULL;
+    rfk_advisor_args_t args = {
+        .model_path = model,
+        .budget = budget_json,
+        .train_args = args_json,
+        .fixed_knobs = fixed_json,
+        .bus = &s_bus,
+    };
+    zactor_t *advisor = zactor_new (rfk_advisor_direct_actor, &args);
+    zstr_send (advisor, "ENDPOINT");
+    char *reply = zstr_recv (advisor);
+    assert_non_null (reply);
+    assert_true (strncmp (reply, "tcp://", 6) == 0);
+    snprintf (endpoint, size, "%s", reply);
+    zstr_free (&reply);
+    json_decref (budget_json);
+    json_decref (args_json);
+    json_decref (fixed_json);
+    return advisor;
+}
+
+static zactor_t *
+s_trainer (const char *model, const char *endpoint, const char *params_dir, const char *name,
+           double timeout_s)
+{
+    rfk_trainer_args_t args = {
+        .advisor_endpoint = endpoint,
+        .model_path = model,
+        .task = "TABULAR_CLASSIFICATION",
+        .train_path = IRIS_TRAIN,
+        .val_path = IRIS_VAL,
+        .params_dir = params_dir,
+        .worker_id = name,
+        .timeout_s = timeout_s,
+        .bus = &s_bus,
+    };
+    return zactor_new (rfk_trainer_direct_actor, &args);
+}
+
+/* Usage: one advisor and two trainers train Echo on iris; the budget of six
+   trials ends the job, every trial COMPLETED with its parameters saved. */
+static void
+test_advisor_and_trainers (void **state)
+{
+    (void)state;
+    s_bus_short ();
+    char *dir = s_data_dir ();
+    char endpoint[256];
+    zactor_t *advisor =
+        s_advisor (ECHO_TEMPLATE, "{\"MODEL_TRIAL_COUNT\": 6}",
+                   "{\"seed\": 1, \"early_stop\": false}", NULL, endpoint, sizeof endpoint);
+    zactor_t *one = s_trainer (ECHO_TEMPLATE, endpoint, dir, "one", 60);
+    zactor_t *two = s_trainer (ECHO_TEMPLATE, endpoint, dir, "two", 60);
+    s_expect_done (one, 30000);
+    s_expect_done (two, 30000);
+    s_expect_done (advisor, 30000);
+
+    json_t *trials = s_pipe_json (advisor, "TRIALS");
+    assert_int_equal (json_array_size (trials), 6);
+    size_t index;
+    json_t *trial;
+    json_array_foreach (trials, index, trial)
+    {
+        assert_string_equal (json_string_value (json_object_get (trial, "status")), "COMPLETED");
+        /* Echo's score is its knob. */
+        assert_true (
+            json_real_value (json_object_get (trial, "score")) ==
+            json_number_value (json_object_get (json_object_get (trial, "knobs"), "score")));
+        const char *params = json_string_value (json_object_get (trial, "params_path"));
+        assert_true (s_file_exists (params));
+    }
+    json_decref (trials);
+    json_t *stats_one = s_pipe_json (one, "STATS");
+    json_t *stats_two = s_pipe_json (two, "STATS");
+    assert_int_equal (json_integer_value (json_object_get (stats_one, "completed")) +
+                          json_integer_value (json_object_get (stats_two, "completed")),
+                      6);
+    json_decref (stats_one);
+    json_decref (stats_two);
+    zactor_destroy (&one);
+    zactor_destroy (&two);
+    zactor_destroy (&advisor);
+    free (dir);
+}
+
+/* With EARLY_STOP, the advisor prunes trials whose score at a rung is poor:
+   they end PRUNED with their last score, before their last step. */
+static void
+test_pruning (void **state)
+{
+    (void)state;
+    s_bus_short ();
+    char *dir = s_data_dir ();
+    char endpoint[256];
+    zactor_t *advisor =
+        s_advisor (SLEEPY_TEMPLATE, "{\"MODEL_TRIAL_COUNT\": 12}", "{\"seed\": 3, \"asha_eta\": 2}",
+                   "{\"ms\": 40, \"steps\": 5}", endpoint, sizeof endpoint);
+    zactor_t *one = s_trainer (SLEEPY_TEMPLATE, endpoint, dir, "one", 60);
+    zactor_t *two = s_trainer (SLEEPY_TEMPLATE, endpoint, dir, "two", 60);
+    s_expect_done (one, 60000);
+    s_expect_done (two, 60000);
+    s_expect_done (advisor, 30000);
+    json_t *trials = s_pipe_json (advisor, "TRIALS");
+    assert_int_equal (json_array_size (trials), 12);
+    int pruned = 0, completed = 0;
+    size_t index;
+    json_t *trial;
+    json_array_foreach (trials, index, trial)
+    {
+        const char *status = json_string_value (json_object_get (trial, "status"));
+        if (streq (status, "PRUNED")) {
+            pruned++;
+            assert_true (json_integer_value (json_object_get (trial, "last_step")) < 5);
+            assert_true (json_is_real (json_object_get (trial, "score")));
+            assert_false (json_is_string (json_object_get (trial, "params_path")));
+        } else {
+            assert_string_equal (status, "COMPLETED");
+            completed++;
+        }
+    }
+    assert_true (pruned >= 1);
+    assert_true (completed >= 1);
+    json_decref (trials);
+    zactor_destroy (&one);
+    zactor_destroy (&two);
+    zactor_destroy (&advisor);
+    free (dir);
+}
+
+/* A scripted advisor: each Ready/Result gets the next proposal of the
+   script, then Done; Results are kept. */
+typedef struct {
+    const char **script; /* knob JSON per proposal, NULL-terminated */
+    int next;            /* the next one to hand out */
+    json_t *results;     /* Result bodies */
+    bool done;           /* Done was sent */
+} s_script_t;
+
+static int
+s_script_next (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    s_script_t *script = ctx;
+    rfk_msg_t *msg = *msg_p;
+    if (rfk_msg_is (msg, "Result"))
+        json_array_append (script->results, msg->body);
+    rfk_msg_t *answer;
+    if (script->script[script->next]) {
+        answer = rfk_msg_new (&rfk_train_family, "Proposal", msg->correlation);
+        json_object_set_new (answer->body, "trial_no", json_integer (script->next + 1));
+        char id[32];
+        snprintf (id, sizeof id, "scripted-%d", script->next + 1);
+        json_object_set_new (answer->body, "trial_id", json_string (id));
+        json_object_set_new (answer->body, "knobs",
+                             json_loads (script->script[script->next], 0, NULL));
+        script->next++;
+    } else {
+        answer = rfk_msg_new (&rfk_train_family, "Done", msg->correlation);
+        json_object_set_new (answer->body, "reason", json_string ("script over"));
+        script->done = true;
+    }
+    int rc = rfk_server_send (server, peer, answer);
+    rfk_msg_destroy (&answer);
+    return rc;
+}
+
+static const rfk_server_route_t s_script_routes[] = {
+    {"Ready", s_script_next},
+    {"Result", s_script_next},
+    {NULL, NULL},
+};
+
+/* A trial that segfaults and one that hangs past the timeout cost one
+   ERRORED trial each, with the reason; the next trial goes on. */
+static void
+test_misbehaving_trials (void **state)
+{
+    (void)state;
+    s_bus_short ();
+    char *dir = s_data_dir ();
+    const char *proposals[] = {
+        "{\"behaviour\": \"segfault\", \"steps\": 1, \"lr\": 0.1, \"alpha\": 0.6}",
+        "{\"behaviour\": \"sleep\", \"steps\": 1, \"lr\": 0.1, \"alpha\": 0.6}",
+        "{\"behaviour\": \"complete\", \"steps\": 2, \"lr\": 0.1, \"alpha\": 0.8}",
+        NULL,
+    };
+    s_script_t script = {proposals, 0, json_array (), false};
+    rfk_server_t *advisor =
+        rfk_server_new ("tcp://127.0.0.1:*", &rfk_train_family, s_script_routes, &script, &s_bus);
+    assert_non_null (advisor);
+    zactor_t *trainer =
+        s_trainer (MISBEHAVING_TEMPLATE, rfk_server_endpoint (advisor), dir, "one", 1.5);
+    zpoller_t *poller = zpoller_new (rfk_server_sock (advisor), zactor_sock (trainer), NULL);
+    int64_t until = zclock_mono () + 30000;
+    bool trainer_done = false;
+    while (!trainer_done && zclock_mono () < until) {
+        void *which = zpoller_wait (poller, 50);
+        if (which == rfk_server_sock (advisor))
+            rfk_server_recv (advisor);
+        else if (which == zactor_sock (trainer)) {
+            char *word = zstr_recv (trainer);
+            assert_string_equal (word, "DONE");
+            zstr_free (&word);
+            trainer_done = true;
+        }
+        rfk_server_tick (advisor);
+    }
+    zpoller_destroy (&poller);
+    assert_true (trainer_done);
+    assert_true (script.done);
+    assert_int_equal (json_array_size (script.results), 3);
+    json_t *crashed = json_array_get (script.results, 0);
+    assert_string_equal (json_string_value (json_object_get (crashed, "status")), "ERRORED");
+    assert_non_null (strstr (json_string_value (json_object_get (crashed, "error")), "signal 11"));
+    json_t *hung = json_array_get (script.results, 1);
+    assert_string_equal (json_string_value (json_object_get (hung, "status")), "ERRORED");
+    assert_non_null (strstr (json_string_value (json_object_get (hung, "error")), "timed out"));
+    json_t *good = json_array_get (script.results, 2);
+    assert_string_equal (json_string_value (json_object_get (good, "status")), "COMPLETED");
+    assert_true (json_real_value (json_object_get (good, "score")) == 0.8);
+    char path[600];
+    snprintf (path, sizeof path, "%s/scripted-3.msgpack", dir);
+    assert_string_equal (json_string_value (json_object_get (good, "params_path")), path);
+    assert_true (s_file_exists (path));
+    snprintf (path, sizeof path, "%s/scripted-1.msgpack", dir);
+    assert_false (s_file_exists (path));
+    json_t *stats = s_pipe_json (trainer, "STATS");
+    assert_int_equal (json_integer_value (json_object_get (stats, "errored")), 2);
+    assert_int_equal (json_integer_value (json_object_get (stats, "completed")), 1);
+    assert_true (json_integer_value (json_object_get (stats, "logs")) >= 3);
+    json_decref (stats);
+    zactor_destroy (&trainer);
+    rfk_server_destroy (&advisor);
+    json_decref (script.results);
+    free (dir);
+}
+
+/* ---- through rafikid and a fake admin ----------------------------------- */
+
+/* Registers the advisor and starts it; waits for its RUNNING report. */
+static pid_t
+s_start_advisor (fake_admin_t *admin, const char *dir, const char *budget, const char *fixed)
+{
+    json_t *config = json_pack (
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:i, s:b}, s:[s], s:{s:o}}", "service_id", "advisor-1",
+        "service_type", "ADVISOR", "task", "TABULAR_CLASSIFICATION", "sub_train_job_id",
+        "sub-job-1", "model_path", SLEEPY_TEMPLATE, "budget", json_loads (budget, 0, NULL),
+        "train_args", "seed", 5, "early_stop", 0, "bind_endpoints", "tcp://127.0.0.1:*", "config",
+        "fixed_knobs", json_loads (fixed, 0, NULL));
+    assert_non_null (config);
+    fake_admin_add_service (admin, "advisor-1", "secret-advisor-1", config);
+    pid_t pid = fake_admin_spawn (admin, "advisor", "advisor-1", "secret-advisor-1", dir);
+    assert_true (pid > 0);
+    return pid;
+}
+
+static bool
+s_advice_known (fake_admin_t *admin, void *arg)
+{
+    (void)arg;
+    return fake_admin_advice (admin) != NULL;
+}
+
+static pid_t
+s_start_trainer (fake_admin_t *admin, const char *dir, const char *id)
+{
+    json_t *config =
+        json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:{}, s:s, s:s, s:{s:i}}", "service_id", id,
+                   "service_type", "TRAIN", "task", "TABULAR_CLASSIFICATION", "model_path",
+                   SLEEPY_TEMPLATE, "train_dataset_path", IRIS_TRAIN, "val_dataset_path", IRIS_VAL,
+                   "train_args", "advisor_endpoint", fake_admin_advice (admin), "worker_id", id,
+                   "config", "trial_timeout_s", 60);
+    assert_non_null (config);
+    char secret[64];
+    snprintf (secret, sizeof secret, "secret-%s", id);
+    fake_admin_add_service (admin, id, secret, config);
+    pid_t pid = fake_admin_spawn (admin, "trainer", id, secret, dir);
+    assert_true (pid > 0);
+    return pid;
+}
+
+/* Every trial ended: none PENDING or RUNNING. */
+static void
+s_assert_nothing_running (fake_admin_t *admin)
+{
+    assert_int_equal (fake_admin_trials_with (admin, "PENDING"), 0);
+    assert_int_equal (fake_admin_trials_with (admin, "RUNNING"), 0);
+}
+
+/* A sub job through the service protocol: the advisor and two trainers say
+   Hello, every trial is recorded PENDING -> RUNNING -> COMPLETED with its
+   logs, metrics, plot, score and parameters file; the budget ends the sub
+   job, every service reports STOPPED and exits 0. */
+static void
+test_services_through_admin (void **state)
+{
+    (void)state;
+    s_bus_short ();
+    char *dir = s_data_dir ();
+    fake_admin_t *admin = fake_admin_new (&s_bus);
+    pid_t advisor =
+        s_start_advisor (admin, dir, "{\"MODEL_TRIAL_COUNT\": 6}", "{\"ms\": 30, \"steps\": 2}");
+    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 20000));
+    pid_t one = s_start_trainer (admin, dir, "trainer-1");
+    pid_t two = s_start_trainer (admin, dir, "trainer-2");
+    assert_int_equal (fake_admin_reap (admin, one, 60000), 0);
+    assert_int_equal (fake_admin_reap (admin, two, 60000), 0);
+    assert_int_equal (fake_admin_reap (admin, advisor, 30000), 0);
+
+    assert_int_equal (json_object_size (fake_admin_trials (admin)), 6);
+    assert_int_equal (fake_admin_trials_with (admin, "COMPLETED"), 6);
+    const char *id;
+    json_t *trial;
+    json_object_foreach (fake_admin_trials (admin), id, trial)
+    {
+        const char *params = json_string_value (json_object_get (trial, "params_path"));
+        char expected[600];
+        snprintf (expected, sizeof expected, "%s/params/%s.msgpack", dir, id);
+        assert_string_equal (params, expected);
+        assert_true (s_file_exists (params));
+        assert_true (json_integer_value (json_object_get (trial, "logs")) >= 1);
+        assert_int_equal (json_integer_value (json_object_get (trial, "metrics")), 2);
+        assert_int_equal (json_integer_value (json_object_get (trial, "plots")), 1);
+        assert_true (json_is_real (json_object_get (trial, "score")));
+    }
+    assert_string_equal (fake_admin_status (admin, "advisor-1"), "STOPPED");
+    assert_string_equal (fake_admin_status (admin, "trainer-1"), "STOPPED");
+    assert_string_equal (fake_admin_status (admin, "trainer-2"), "STOPPED");
+    assert_int_equal (fake_admin_count (admin, "SubTrainJobDone"), 1);
+    fake_admin_destroy (&admin);
+    free (dir);
+}
+
+/* True once trainer-1 holds a RUNNING trial. */
+static bool
+s_trainer_one_running (fake_admin_t *admin, void *arg)
+{
+    (void)arg;
+    const char *id;
+    json_t *trial;
+    json_object_foreach (
+        fake_admin_trials (admin), id,
+        trial) if (streq (json_string_value (json_object_get (trial, "status")), "RUNNING") &&
+                   streq (json_string_value (json_object_get (trial, "worker")),
+                          "trainer-1")) return true;
+    return false;
+}
+
+/* SIGKILL of a trainer in the middle of a trial: that trial ends ERRORED
+   (the advisor notices the silence), the other trainer finishes the budget,
+   nothing stays RUNNING. */
+static void
+test_sigkill_trainer_mid_trial (void **state)
+{
+    (void)state;
+    s_bus_short ();
+    char *dir = s_data_dir ();
+    fake_admin_t *admin = fake_admin_new (&s_bus);
+    pid_t advisor =
+        s_start_advisor (admin, dir, "{\"MODEL_TRIAL_COUNT\": 5}", "{\"ms\": 300, \"steps\": 1}");
+    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 20000));
+    pid_t one = s_start_trainer (admin, dir, "trainer-1");
+    pid_t two = s_start_trainer (admin, dir, "trainer-2");
+    assert_true (fake_admin_wait (admin, s_trainer_one_running, NULL, 30000));
+    kill (one, SIGKILL);
+    assert_int_equal (fake_admin_reap (admin, one, 5000), 128 + SIGKILL);
+    assert_int_equal (fake_admin_reap (admin, two, 60000), 0);
+    assert_int_equal (fake_admin_reap (admin, advisor, 30000), 0);
+
+    assert_int_equal (json_object_size (fake_admin_trials (admin)), 5);
+    s_assert_nothing_running (admin);
+    assert_int_equal (fake_admin_trials_with (admin, "ERRORED"), 1);
+    assert_int_equal (fake_admin_trials_with (admin, "COMPLETED"), 4);
+    const char *id;
+    json_t *trial;
+    json_object_foreach (
+        fake_admin_trials (admin), id,
+        trial) if (streq (json_string_value (json_object_get (trial, "status")), "ERRORED"))
+    {
+        assert_string_equal (json_string_value (json_object_get (trial, "worker")), "trainer-1");
+        assert_non_null (strstr (json_string_value (json_object_get (trial, "error")), "silent"));
+    }
+    assert_string_equal (fake_admin_status (admin, "advisor-1"), "STOPPED");
+    fake_admin_destroy (&admin);
+    free (dir);
+}
+
+/* SIGTERM of a trainer in the middle of a trial: the trial is stopped and
+   recorded ERRORED ("stopped"), the trainer reports STOPPED and exits 0. */
+static void
+test_sigterm_stops_the_trial (void **state)
+{
+    (void)state;
+    s_bus_short ();
+    char *dir = s_data_dir ();
+    fake_admin_t *admin = fake_admin_new (&s_bus);
+    pid_t advisor =
+        s_start_advisor (admin, dir, "{\"MODEL_TRIAL_COUNT\": 1}", "{\"ms\": 60000, \"steps\": 1}");
+    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 20000));
+    pid_t one = s_start_trainer (admin, dir, "trainer-1");
+    assert_true (fake_admin_wait (admin, s_trainer_one_running, NULL, 30000));
+    kill (one, SIGTERM);
+    assert_int_equal (fake_admin_reap (admin, one, 15000), 0);
+    s_assert_nothing_running (admin);
+    assert_int_equal (fake_admin_trials_with (admin, "ERRORED"), 1);
+    const char *id;
+    json_t *trial;
+    json_object_foreach (fake_admin_trials (admin), id, trial)
+        assert_string_equal (json_string_value (json_object_get (trial, "error")), "stopped");
+    assert_string_equal (fake_admin_status (admin, "trainer-1"), "STOPPED");
+    /* The advisor's only trial is over: it ends too. */
+    assert_int_equal (fake_admin_reap (admin, advisor, 30000), 0);
+    assert_string_equal (fake_admin_status (admin, "advisor-1"), "STOPPED");
+    fake_admin_destroy (&admin);
+    free (dir);
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_advisor_and_trainers),
+        cmocka_unit_test (test_pruning),
+        cmocka_unit_test (test_misbehaving_trials),
+        cmocka_unit_test (test_services_through_admin),
+        cmocka_unit_test (test_sigkill_trainer_mid_trial),
+        cmocka_unit_test (test_sigterm_stops_the_trial),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,166 @@
+/*  test_mlp.c: the multilayer perceptron (models/mlp) on a 1000-image slice
+    of Fashion-MNIST: scores, per-epoch metrics and plots, early stopping
+    through ctx->progress, predictions and dump -> load. */
+#include "zt.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KNOBS                                                                                      \
+    "{\"hidden_units\": 128, \"hidden_layers\": 1, \"learning_rate\": 0.002, \"epochs\": 8, "      \
+    "\"batch_size\": 32, \"early_stop\": false}"
+
+static char s_err[1024];
+
+/* Usage: train, evaluate, predict, dump and load. */
+static void
+test_mlp_usage (void **state)
+{
+    (void)state;
+    rfk_template_t *tpl = zt_open (MLP, RAFIKI_TASK_IMAGE_CLASSIFICATION);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    assert_string_equal (api->name, "MlpImageClassifier");
+    const char *test = zt_data ("fashion-mnist", "test", 1000);
+    void *model = zt_create (api, KNOBS);
+    zt_context_t ctx;
+    zt_context_init (&ctx, 0);
+    double accuracy =
+        zt_train_eval (api, model, zt_data ("fashion-mnist", "train", 1000), NULL, &ctx, test);
+    print_message ("# MlpImageClassifier Fashion-MNIST (1000 images) accuracy %.3f\n", accuracy);
+    assert_true (accuracy > 0.7);
+    /* A point of metrics per epoch, two plots, no progress reports (the
+       EARLY_STOP policy is off). */
+    assert_int_equal (ctx.n_metrics, 8);
+    assert_string_equal (ctx.metric_names, "epoch loss train_accuracy val_accuracy");
+    assert_int_equal (ctx.n_plots, 2);
+    assert_int_equal (ctx.n_progress, 0);
+
+    msgpack_sbuffer elements, batch, answer, answer2;
+    msgpack_sbuffer_init (&elements);
+    size_t n = zt_image_queries (test, 6, &elements);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &elements, msgpack_sbuffer_write);
+    zt_pack_json (&pk, "[[1, 2, 3]]");
+    zt_pack_json (&pk, "null");
+    zt_batch (&batch, n + 2, &elements);
+    msgpack_unpacked result, result2;
+    zt_predict (api, model, &batch, &answer, &result);
+    assert_int_equal (result.data.via.array.size, n + 2);
+    for (size_t i = 0; i < n; i++)
+        zt_assert_probs (&result.data.via.array.ptr[i], 10);
+    char msg[256];
+    assert_true (zt_is_query_error (&result.data.via.array.ptr[n], msg, sizeof msg));
+    print_message ("# a 1x3 image: %s\n", msg);
+    assert_true (zt_is_query_error (&result.data.via.array.ptr[n + 1], NULL, 0));
+
+    void *copy = zt_roundtrip (api, model, KNOBS);
+    zt_predict (api, copy, &batch, &answer2, &result2);
+    assert_int_equal (answer2.size, answer.size);
+    assert_memory_equal (answer2.data, answer.data, answer.size);
+    double copy_accuracy;
+    assert_int_equal (api->evaluate (copy, test, &copy_accuracy, s_err, sizeof s_err), 0);
+    assert_true (copy_accuracy == accuracy);
+
+    msgpack_unpacked_destroy (&result);
+    msgpack_unpacked_destroy (&result2);
+    msgpack_sbuffer_destroy (&answer);
+    msgpack_sbuffer_destroy (&answer2);
+    msgpack_sbuffer_destroy (&batch);
+    msgpack_sbuffer_destroy (&elements);
+    api->destroy (copy);
+    api->destroy (model);
+    rfk_template_close (&tpl);
+}
+
+/* With the EARLY_STOP policy on, every epoch reports its validation
+   accuracy, and training stops at once when the trial is pruned. */
+static void
+test_mlp_early_stop (void **state)
+{
+    (void)state;
+    rfk_template_t *tpl = zt_open (MLP, NULL);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    void *model = zt_create (api, "{\"hidden_units\": 64, \"hidden_layers\": 2, "
+                                  "\"learning_rate\": 0.002, \"epochs\": 20, \"batch_size\": 64, "
+                                  "\"early_stop\": true}");
+    zt_context_t ctx;
+    zt_context_init (&ctx, 3);
+    double accuracy = zt_train_eval (api, model, zt_data ("fashion-mnist", "train", 1000), NULL,
+                                     &ctx, zt_data ("fashion-mnist", "val", 1000));
+    assert_int_equal (ctx.n_progress, 3);
+    assert_int_equal (ctx.last_step, 3);
+    assert_true (ctx.last_score > 0.3 && ctx.last_score <= 1);
+    assert_int_equal (ctx.n_metrics, 3);
+    /* A pruned model is still a model. */
+    assert_true (accuracy > 0.3);
+    api->destroy (model);
+    rfk_template_close (&tpl);
+}
+
+/* Knobs matter: one epoch at a tiny learning rate learns little. */
+static void
+test_mlp_knobs_matter (void **state)
+{
+    (void)state;
+    rfk_template_t *tpl = zt_open (MLP, NULL);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    const char *train = zt_data ("fashion-mnist", "train", 1000);
+    const char *val = zt_data ("fashion-mnist", "val", 1000);
+    void *good = zt_create (api, KNOBS);
+    void *weak = zt_create (api, "{\"hidden_units\": 16, \"hidden_layers\": 1, "
+                                 "\"learning_rate\": 0.00001, \"epochs\": 1, \"batch_size\": 512, "
+                                 "\"early_stop\": false}");
+    double good_score = zt_train_eval (api, good, train, NULL, NULL, val);
+    double weak_score = zt_train_eval (api, weak, train, NULL, NULL, val);
+    print_message ("# MlpImageClassifier: good %.3f, weak %.3f\n", good_score, weak_score);
+    assert_true (good_score > weak_score + 0.2);
+    api->destroy (good);
+    api->destroy (weak);
+    rfk_template_close (&tpl);
+}
+
+/* Parameters of the wrong shape are refused. */
+static void
+test_mlp_bad_params (void **state)
+{
+    (void)state;
+    rfk_template_t *tpl = zt_open (MLP, NULL);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    void *model = zt_create (api, KNOBS);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    assert_int_equal (api->dump_params (model, &pk, s_err, sizeof s_err), -1);
+    zt_pack_json (&pk, "{\"template\": \"MlpImageClassifier\", \"version\": 1, \"schema\": "
+                       "{\"kind\": \"images\", \"n_classes\": 10, \"width\": 28, \"height\": 28, "
+                       "\"channels\": 1}, \"layers\": []}");
+    zt_pack_json (&pk, "{\"template\": \"XgbClassifier\"}");
+    zt_pack_json (&pk, "[1, 2]");
+    msgpack_unpacked params;
+    msgpack_unpacked_init (&params);
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (msgpack_unpack_next (&params, buf.data, buf.size, &off),
+                          MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal (api->load_params (model, &params.data, s_err, sizeof s_err), -1);
+        print_message ("# %s\n", s_err);
+    }
+    msgpack_unpacked_destroy (&params);
+    msgpack_sbuffer_destroy (&buf);
+    api->destroy (model);
+    rfk_template_close (&tpl);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_mlp_usage),
+        cmocka_unit_test (test_mlp_early_stop),
+        cmocka_unit_test (test_mlp_knobs_matter),
+        cmocka_unit_test (test_mlp_bad_params),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
