@@ -22,6 +22,8 @@
 
 #include "rfk_config.h"
 
+#include <stdbool.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -33,6 +35,7 @@ typedef struct {
     const char *service_id;     //  --service-id, or NULL when not given
     int argc;                   //  operands after the role, e.g. a job id
     char **argv;                //  argc strings
+    bool dev;                   //  --dev: development defaults allowed (admin, up)
 } rfk_role_args_t;
 
 #ifdef __cplusplus
