@@ -725,12 +725,31 @@ typedef struct {
     long peak_kb;
 } rss_source_t;
 
+/* A CSV file: a header line, then the same row over and over. */
+#define S_CSV_HEADER "a,b,c,y\n"
+#define S_CSV_ROW "1.5,2.25,3.0,1\n"
+
+static size_t
+s_read_csv (char *buffer, size_t size, size_t n, source_t *s)
+{
+    size_t want = size * n;
+    if (want > s->size - s->offset)
+        want = (size_t)(s->size - s->offset);
+    const size_t header = sizeof S_CSV_HEADER - 1, row = sizeof S_CSV_ROW - 1;
+    for (size_t i = 0; i < want; i++) {
+        uint64_t at = s->offset + i;
+        buffer[i] = at < header ? S_CSV_HEADER[at] : S_CSV_ROW[(at - header) % row];
+    }
+    s->offset += want;
+    return want;
+}
+
 static size_t
 s_read_sampling (char *buffer, size_t size, size_t n, void *arg)
 {
     rss_source_t *s = arg;
     uint64_t before = s->source.offset;
-    size_t got = s_read (buffer, size, n, &s->source);
+    size_t got = s_read_csv (buffer, size, n, &s->source);
     if ((before >> 23) != (s->source.offset >> 23)) {
         long kb = s_rss_kb ();
         if (kb > s->peak_kb)
@@ -753,20 +772,22 @@ test_upload_512mib (void **state)
     curl_mime_data (part, "huge-it", CURL_ZERO_TERMINATED);
     part = curl_mime_addpart (mime);
     curl_mime_name (part, "task");
-    curl_mime_data (part, "IMAGE_CLASSIFICATION", CURL_ZERO_TERMINATED);
+    curl_mime_data (part, "TABULAR_CLASSIFICATION", CURL_ZERO_TERMINATED);
     long before = s_rss_kb ();
-    rss_source_t source = {.source = {.size = 512ULL * 1024 * 1024}, .peak_kb = before};
+    //  512 MiB of whole rows.
+    const uint64_t header = sizeof S_CSV_HEADER - 1, row = sizeof S_CSV_ROW - 1;
+    const uint64_t size = header + (512ULL * 1024 * 1024 - header) / row * row;
+    rss_source_t source = {.source = {.size = size}, .peak_kb = before};
     part = curl_mime_addpart (mime);
     curl_mime_name (part, "dataset");
-    curl_mime_filename (part, "huge.zip");
+    curl_mime_filename (part, "huge.csv");
     curl_mime_data_cb (part, (curl_off_t)source.source.size, s_read_sampling, NULL, NULL, &source);
     curl_easy_setopt (s_curl, CURLOPT_MIMEPOST, mime);
     s_perform (&r, headers);
     curl_mime_free (mime);
     if (r.status != 200)
         fail_msg ("%ld %s", r.status, r.body);
-    assert_int_equal (json_integer_value (json_object_get (r.json, "size_bytes")),
-                      512LL * 1024 * 1024);
+    assert_int_equal (json_integer_value (json_object_get (r.json, "size_bytes")), size);
     long after = s_rss_kb ();
     long peak = source.peak_kb > after ? source.peak_kb : after;
     print_message ("# RSS before %ld KiB, peak %ld KiB, after %ld KiB\n", before, peak, after);
