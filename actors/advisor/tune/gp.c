@@ -83,7 +83,8 @@ typedef struct {
     double *y;     /* n targets */
     double *k;     /* n x n kernel, then its factor */
     double *kinv;  /* n x n inverse */
-    double *f;     /* n x n: the length-scale derivative factor */
+    double *f;     /* n x n, lower half: the length-scale derivative factor */
+    double *kraw;  /* n x n, lower half: the kernel without noise */
     double *alpha; /* n: K^-1 y */
     double *ls;    /* d: length scales */
     double sf2;    /* signal variance */
@@ -127,30 +128,25 @@ s_factor (s_fit_t *fit, bool want_f)
     size_t n = fit->n;
     for (size_t i = 0; i < n; i++) {
         fit->k[i + i * n] = fit->sf2;
-        if (want_f)
-            fit->f[i + i * n] = 0;
         for (size_t j = 0; j < i; j++) {
             double r = sqrt (s_dist2 (&fit->x[i * fit->d], &fit->x[j * fit->d], fit->ls, fit->d));
             double e = exp (-SQRT5 * r);
             double kij = fit->sf2 * (1.0 + SQRT5 * r + 5.0 / 3.0 * r * r) * e;
             fit->k[i + j * n] = fit->k[j + i * n] = kij;
-            if (want_f)
-                fit->f[i + j * n] = fit->f[j + i * n] =
-                    fit->sf2 * 5.0 / 3.0 * (1.0 + SQRT5 * r) * e;
+            if (want_f) {
+                fit->f[i + j * n] = fit->sf2 * 5.0 / 3.0 * (1.0 + SQRT5 * r) * e;
+                fit->kraw[i + j * n] = kij;
+            }
         }
     }
     double jitter = 1e-10 * fit->sf2;
     for (int attempt = 0; attempt < 5; attempt++, jitter *= 100) {
-        for (size_t i = 0; i < n; i++)
-            fit->kinv[i + i * n] = 0; /* kinv is scratch here */
-        /* Keep the full matrix; factor a copy. */
+        /* Factor a copy in kinv's buffer (scratch here), then swap. */
         double *a = fit->kinv;
         memcpy (a, fit->k, n * n * sizeof *a);
         for (size_t i = 0; i < n; i++)
             a[i + i * n] += fit->sn2 + jitter;
         if (LAPACKE_dpotrf (LAPACK_COL_MAJOR, 'L', (lapack_int)n, a, (lapack_int)n) == 0) {
-            /* Keep the factor in k; the kernel without noise is no longer
-               needed except on the diagonal (sf2), which we know. */
             double *t = fit->k;
             fit->k = a;
             fit->kinv = t;
@@ -191,9 +187,7 @@ s_nlml (s_fit_t *fit, const double *theta, double *grad)
         for (size_t i = j + 1; i < n; i++) {
             double w = fit->kinv[i + j * n] - fit->alpha[i] * fit->alpha[j];
             const double *xi = &fit->x[i * d], *xj = &fit->x[j * d];
-            double r2 = s_dist2 (xi, xj, fit->ls, d);
-            double kij = fit->sf2 * s_matern (sqrt (r2));
-            grad[d] += w * kij; /* 2 x 0.5, for (i, j) and (j, i) */
+            grad[d] += w * fit->kraw[i + j * n]; /* 2 x 0.5, for (i, j) and (j, i) */
             double wf = w * fit->f[i + j * n];
             if (wf == 0)
                 continue;
@@ -385,13 +379,20 @@ s_fit_hyper (rfk_gp_t *self, s_fit_t *fit, rfk_rng_t *rng)
         return;
     double *best = z + m, *theta = best + m;
     double best_f = INFINITY;
-    /* Fewer and shorter searches as the data grow: each step costs n^3. */
-    int restarts = fit->n <= 100 ? 3 : fit->n <= 250 ? 2 : 1;
-    int iters = fit->n <= 250 ? 60 : 30;
-    for (int r = 0; r < restarts + 1; r++) {
-        if (r == 0 && self->fitted)
+    /* Starts: the last fit, a default, and random ones. Fewer and shorter
+       searches as the data grow, for each step costs n^3; with many
+       trials the last fit moves little from one trial to the next. */
+    int n_random = fit->n <= 100 ? 2 : fit->n <= 250 ? 1 : 0;
+    bool use_default = !self->fitted || fit->n <= 250;
+    int iters = fit->n <= 250 ? 60 : 25;
+    for (int r = 0; r < 2 + n_random; r++) {
+        if (r == 0) {
+            if (!self->fitted)
+                continue;
             memcpy (theta, self->theta, m * sizeof *theta);
-        else if (r <= 1) {
+        } else if (r == 1) {
+            if (!use_default)
+                continue;
             for (size_t k = 0; k < d; k++)
                 theta[k] = log (0.3);
             theta[d] = 0;
@@ -402,8 +403,6 @@ s_fit_hyper (rfk_gp_t *self, s_fit_t *fit, rfk_rng_t *rng)
             theta[d] = log (0.3) + rfk_rng_uniform (rng) * (log (3.0) - log (0.3));
             theta[d + 1] = log (1e-6) + rfk_rng_uniform (rng) * (log (1e-1) - log (1e-6));
         }
-        if (r == 1 && !self->fitted)
-            continue; /* r == 0 already used the default start */
         s_theta_to_z (d, theta, z);
         double f = s_lbfgs (fit, z, iters);
         if (f < best_f) {
@@ -576,6 +575,7 @@ rfk_gp_propose (rfk_tuner_t *tuner, double *point)
     fit.k = calloc (n * n + 1, sizeof *fit.k);
     fit.kinv = calloc (n * n + 1, sizeof *fit.kinv);
     fit.f = calloc (n * n + 1, sizeof *fit.f);
+    fit.kraw = calloc (n * n + 1, sizeof *fit.kraw);
     fit.alpha = calloc (n + 1, sizeof *fit.alpha);
     fit.ls = calloc (d + 1, sizeof *fit.ls);
     post.kstar = calloc (n * post.batch + 1, sizeof *post.kstar);
@@ -583,8 +583,8 @@ rfk_gp_propose (rfk_tuner_t *tuner, double *point)
     cand_units = calloc (n_cand * d + 1, sizeof *cand_units);
     values = calloc (n_cand + 1, sizeof *values);
     order = calloc (n_cand + 1, sizeof *order);
-    if (!fit.x || !fit.y || !fit.k || !fit.kinv || !fit.f || !fit.alpha || !fit.ls || !post.kstar ||
-        !cand_points || !cand_units || !values || !order)
+    if (!fit.x || !fit.y || !fit.k || !fit.kinv || !fit.f || !fit.kraw || !fit.alpha || !fit.ls ||
+        !post.kstar || !cand_points || !cand_units || !values || !order)
         goto done;
 
     /* Standardise the scores; failures count as the worst. */
@@ -701,6 +701,7 @@ done:
     free (fit.k);
     free (fit.kinv);
     free (fit.f);
+    free (fit.kraw);
     free (fit.alpha);
     free (fit.ls);
     free (post.kstar);
