@@ -776,9 +776,10 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
         snprintf (query, sizeof query, "tcp://%s:%d",
                   streq (http_host, "127.0.0.1") ? "127.0.0.1" : "0.0.0.0", query_port);
         snprintf (workers_endpoint, sizeof workers_endpoint, "tcp://127.0.0.1:%d", workers_port);
-        json_t *info = json_pack ("{s:s, s:s, s:s, s:i, s:s}", "role", "predictor",
-                                  "query_endpoint", query, "workers_endpoint", workers_endpoint,
-                                  "http_port", http_port, "http_host", http_host);
+        json_t *info =
+            json_pack ("{s:s, s:s, s:s, s:i, s:s, s:s}", "role", "predictor", "query_endpoint",
+                       query, "workers_endpoint", workers_endpoint, "http_port", http_port,
+                       "http_host", http_host, "http_bind", host && *host ? host : "127.0.0.1");
         rfk_service_t predictor = {
             .service_type = "PREDICT",
             .status = "STARTED",

@@ -751,7 +751,15 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
         json_t *config = json_object_get (body, "config");
         json_t *trials = json_array ();
         if (streq (service->role, "predictor")) {
-            json_object_set_new (body, "bind_endpoints", json_pack ("[s?, s?]", query, workers));
+            //  [http, query, workers], as actors/predictor/README.md asks.
+            char http[300];
+            snprintf (http, sizeof http, "http://%s:%lld",
+                      json_string_value (json_object_get (info, "http_bind"))
+                          ? json_string_value (json_object_get (info, "http_bind"))
+                          : "127.0.0.1",
+                      (long long)json_integer_value (json_object_get (info, "http_port")));
+            json_object_set_new (body, "bind_endpoints",
+                                 json_pack ("[s, s?, s?]", http, query, workers));
             json_object_set (config, "http_port", json_object_get (info, "http_port"));
             json_object_set (config, "http_host", json_object_get (info, "http_host"));
             //  Every deployed trial once, with its replica count.
@@ -772,6 +780,12 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
             json_t *entry = service->trial_id ? s_trial_to_load (self, service->trial_id, 1) : NULL;
             if (entry)
                 json_array_append_new (trials, entry);
+            //  TrialToLoad has no knobs: the worker takes them from config.
+            rfk_trial_t *trial =
+                service->trial_id ? rfk_store_get_trial (self->store, service->trial_id) : NULL;
+            if (trial && json_is_object (trial->knobs))
+                json_object_set (config, "knobs", trial->knobs);
+            rfk_trial_destroy (&trial);
         }
         json_object_set_new (body, "trials", trials);
         rc = 0;

@@ -37,6 +37,8 @@
 #include "rfk_noop.h"
 #include "rfk_role.h"
 #include "rfk_trainer.h"
+#include "rfk_predictor.h"
+#include "rfk_inference.h"
 
 #ifndef RFK_VERSION
 #define RFK_VERSION "unknown"
@@ -57,6 +59,8 @@ static const s_role_t s_roles[] = {
     {"up", rfk_admin_actor, "the embedded platform: admin, SQLite under data_dir, local services"},
     {"advisor", rfk_advisor_actor, "proposes the trials of one sub train job (ROUTER advice)"},
     {"trainer", rfk_trainer_actor, "runs the trials its advisor proposes, one at a time"},
+    {"predictor", rfk_predictor_actor, "answers queries over HTTP and ZeroMQ (HTTP, ROUTER query)"},
+    {"inference", rfk_inference_actor, "holds one trained model and predicts the predictor's batches"},
 };
 
 #define S_ROLES (sizeof (s_roles) / sizeof (s_roles[0]))
