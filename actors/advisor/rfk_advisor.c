@@ -723,6 +723,43 @@ s_handle_ready (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *c
     return 0;
 }
 
+/* The trial numbered no, or NULL. */
+static s_trial_t *
+s_trial_find (self_t *self, json_int_t no)
+{
+    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
+         trial = (s_trial_t *)zlistx_next (self->trials))
+        if ((json_int_t)trial->no == no)
+            return trial;
+    return NULL;
+}
+
+/* True when a trainer other than worker holds the trial. */
+static bool
+s_held_by_other (self_t *self, const s_trial_t *trial, const s_worker_t *worker)
+{
+    for (s_worker_t *other = (s_worker_t *)zhashx_first (self->workers); other;
+         other = (s_worker_t *)zhashx_next (self->workers))
+        if (other != worker && other->trial == trial)
+            return true;
+    return false;
+}
+
+/* A trial this advisor gave up on (its trainer was expired as silent, and
+   the trial settled ERRORED) whose trainer was only slow: it reports in
+   after all. The trial stays as settled (admin heard ERRORED already);
+   the trainer is taken back and gets the next proposal. */
+static s_trial_t *
+s_late_trial (self_t *self, s_worker_t *worker, json_int_t trial_no)
+{
+    s_trial_t *trial = s_trial_find (self, trial_no);
+    if (!trial || s_outstanding (trial) || s_held_by_other (self, trial, worker))
+        return NULL;
+    if (!worker->worker_id && trial->worker)
+        s_set_string (&worker->worker_id, trial->worker);
+    return trial;
+}
+
 static int
 s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
@@ -736,12 +773,25 @@ s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *
     s_trial_t *trial = worker->trial;
     json_int_t trial_no = json_integer_value (json_object_get (msg->body, "trial_no"));
     if (!trial || trial->no != (uint32_t)trial_no) {
-        rfk_log_warning (S_LOG,
-                         "RFK-UNEXPECTED result for trial=%" JSON_INTEGER_FORMAT
-                         " the trainer does not hold",
-                         trial_no);
-        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
-                                      "a Result for a trial this trainer does not hold");
+        s_trial_t *late = s_late_trial (self, worker, trial_no);
+        if (!late) {
+            rfk_log_warning (S_LOG,
+                             "RFK-UNEXPECTED result for trial=%" JSON_INTEGER_FORMAT
+                             " the trainer does not hold",
+                             trial_no);
+            return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
+                                          "a Result for a trial this trainer does not hold");
+        }
+        rfk_log_notice (S_LOG,
+                        "late-result trial=%u id=%s worker=%s: the trial was settled %s (%s); "
+                        "the trainer goes on",
+                        late->no, late->id ? late->id : "-",
+                        worker->worker_id ? worker->worker_id : worker->key,
+                        s_status_names[late->status], late->error ? late->error : "");
+        worker->trial = NULL;
+        worker->asked = msg->correlation;
+        s_answer_next (self, worker);
+        return 0;
     }
     const char *status = json_string_value (json_object_get (msg->body, "status"));
     const char *error = json_string_value (json_object_get (msg->body, "error"));
@@ -777,9 +827,23 @@ s_handle_progress (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
         return -1;
     s_trial_t *trial = worker->trial;
     json_int_t trial_no = json_integer_value (json_object_get (msg->body, "trial_no"));
-    if (!trial || trial->no != (uint32_t)trial_no || !s_outstanding (trial))
-        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
-                                      "Progress for a trial this trainer does not hold");
+    if (!trial || trial->no != (uint32_t)trial_no || !s_outstanding (trial)) {
+        s_trial_t *late = trial && trial->no == (uint32_t)trial_no
+                              ? trial
+                              : s_late_trial (self, worker, trial_no);
+        if (!late)
+            return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
+                                          "Progress for a trial this trainer does not hold");
+        /* Settled already (its trainer was taken for gone): no use going on. */
+        rfk_msg_t *prune = rfk_msg_new (&rfk_train_family, "Prune", msg->correlation);
+        char reason[300];
+        snprintf (reason, sizeof reason, "the advisor settled this trial already (%s: %s)",
+                  s_status_names[late->status], late->error ? late->error : "");
+        json_object_set_new (prune->body, "reason", json_string (reason));
+        int rc = rfk_server_send (server, peer, prune);
+        rfk_msg_destroy (&prune);
+        return rc;
+    }
     bool prune = false;
     char reason[256] = "";
     if ((msg->correlation && msg->correlation == trial->progress_corr) || trial->progress_pruned)
