@@ -223,9 +223,11 @@ test_asha_prunes (void **state)
         proposals[index] = s_ready (trainers[index]);
         assert_string_equal (proposals[index]->type, "Proposal");
     }
-    /* Step 1 is the first rung: 0.9, 0.8 go on (fewer than 3 seen), 0.1 is
-       not in the top third of three, 0.95 is. */
-    const double scores[] = {0.9, 0.8, 0.1, 0.95};
+    /* Step 1 is the first rung. A trial goes on when its score is among the
+       best floor(n/3) of the n seen there, or the best while fewer than 3
+       were: 0.5 (the only one), 0.9 (the best of two) go on; 0.1 (not the
+       best of three) is pruned, 0.95 (the best of four) goes on. */
+    const double scores[] = {0.5, 0.9, 0.1, 0.95};
     const char *verdicts[] = {"Continue", "Continue", "Prune", "Continue"};
     for (int index = 0; index < 4; index++) {
         rfk_msg_t *verdict = s_progress (trainers[index], proposals[index], 1, scores[index]);
@@ -339,6 +341,107 @@ test_slow_trainer_comes_back (void **state)
     zactor_destroy (&advisor);
 }
 
+/* The tuner the advisor runs: "auto" (the default) is the GP; the job's
+   train arg `advisor` names another; a template whose knobs are all fixed
+   (here by the job) gets one trial; an unknown name fails the advisor with
+   a message naming it. */
+static char *
+s_tuner (zactor_t *advisor)
+{
+    zstr_send (advisor, "TUNER");
+    char *name = zstr_recv (advisor);
+    assert_non_null (name);
+    return name;
+}
+
+static void
+test_tuner_choice (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    const char *cases[][2] = {
+        {NULL, "gp"},
+        {"{\"advisor\": \"auto\"}", "gp"},
+        {"{\"advisor\": \"TPE\"}", "tpe"},
+        {"{\"ADVISOR\": \"random\"}", "random"},
+        {"{\"advisor\": \"gp\", \"seed\": 3}", "gp"},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        zactor_t *advisor = s_advisor ("{\"MODEL_TRIAL_COUNT\": 3}", cases[index][0], NULL,
+                                       endpoint, sizeof endpoint);
+        char *name = s_tuner (advisor);
+        assert_string_equal (name, cases[index][1]);
+        zstr_free (&name);
+        /* Its proposals fit the table. */
+        rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+        rfk_msg_t *proposal = s_ready (trainer);
+        assert_string_equal (proposal->type, "Proposal");
+        double score = json_number_value (
+            json_object_get (json_object_get (proposal->body, "knobs"), "score"));
+        assert_true (score >= 0 && score <= 1);
+        rfk_msg_destroy (&proposal);
+        rfk_client_destroy (&trainer);
+        zactor_destroy (&advisor);
+    }
+
+    /* Every tuned knob fixed by the job: one trial, then Done. */
+    zactor_t *advisor = s_advisor ("{\"MODEL_TRIAL_COUNT\": 5}", "{\"advisor\": \"tpe\"}",
+                                   "{\"steps\": 3, \"score\": 0.5}", endpoint, sizeof endpoint);
+    char *name = s_tuner (advisor);
+    assert_string_equal (name, "fixed");
+    zstr_free (&name);
+    rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    rfk_msg_t *proposal = s_ready (trainer);
+    assert_string_equal (proposal->type, "Proposal");
+    rfk_msg_t *done = s_result (trainer, proposal, "COMPLETED", 0.5);
+    assert_string_equal (done->type, "Done");
+    assert_non_null (strstr (json_string_value (json_object_get (done->body, "reason")), "fixed"));
+    rfk_msg_destroy (&done);
+    rfk_msg_destroy (&proposal);
+    s_expect_done (advisor);
+    rfk_client_destroy (&trainer);
+    zactor_destroy (&advisor);
+
+    /* Unknown tuners, bad budgets and fixed knobs the template lacks fail
+       the advisor with a reason. */
+    const char *bad[][3] = {
+        {"{\"MODEL_TRIAL_COUNT\": 2}", "{\"advisor\": \"nope\"}", "nope"},
+        {"{\"MODEL_TRIAL_COUNT\": \"many\"}", NULL, "MODEL_TRIAL_COUNT"},
+        {"{\"MODEL_TRIAL_COUNT\": 2.5}", NULL, "MODEL_TRIAL_COUNT"},
+    };
+    for (size_t index = 0; index < sizeof bad / sizeof bad[0]; index++) {
+        json_t *budget = json_loads (bad[index][0], 0, NULL);
+        json_t *args = bad[index][1] ? json_loads (bad[index][1], 0, NULL) : NULL;
+        rfk_advisor_args_t direct = {
+            .model_path = ECHO_TEMPLATE, .budget = budget, .train_args = args, .bus = &s_bus};
+        advisor = zactor_new (rfk_advisor_direct_actor, &direct);
+        zsock_set_rcvtimeo (advisor, 30000);
+        char *word = zstr_recv (advisor);
+        assert_non_null (word);
+        assert_string_equal (word, "FAILED");
+        char *reason = zstr_recv (advisor);
+        assert_non_null (reason);
+        assert_non_null (strstr (reason, bad[index][2]));
+        zstr_free (&word);
+        zstr_free (&reason);
+        zactor_destroy (&advisor);
+        json_decref (budget);
+        json_decref (args);
+    }
+    json_t *fixed = json_loads ("{\"depth\": 3}", 0, NULL);
+    rfk_advisor_args_t direct = {.model_path = ECHO_TEMPLATE, .fixed_knobs = fixed, .bus = &s_bus};
+    advisor = zactor_new (rfk_advisor_direct_actor, &direct);
+    zsock_set_rcvtimeo (advisor, 30000);
+    char *word = zstr_recv (advisor);
+    assert_string_equal (word, "FAILED");
+    char *reason = zstr_recv (advisor);
+    assert_non_null (strstr (reason, "depth"));
+    zstr_free (&word);
+    zstr_free (&reason);
+    zactor_destroy (&advisor);
+    json_decref (fixed);
+}
+
 /* Garbage, unknown messages and results for trials nobody holds are
    answered with Error; the advisor keeps serving. */
 static void
@@ -427,6 +530,7 @@ main (void)
         cmocka_unit_test (test_asha_prunes),
         cmocka_unit_test (test_silent_trainer),
         cmocka_unit_test (test_slow_trainer_comes_back),
+        cmocka_unit_test (test_tuner_choice),
         cmocka_unit_test (test_bad_input),
         cmocka_unit_test (test_fixed_knobs_and_failure),
     };

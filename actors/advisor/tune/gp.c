@@ -1,0 +1,740 @@
+/*  gp.c: Bayesian optimisation with a Gaussian process.
+
+    The model: scores standardised to mean 0 and variance 1, a Matérn 5/2
+    kernel over the one-hot encoding of the space with one length scale per
+    coordinate, a signal variance and a noise variance. These D + 2
+    hyperparameters are fitted by maximising the log marginal likelihood
+    (its analytic gradient, L-BFGS on a box through a logistic map, from the
+    last fit and a few random starts). Cholesky factors and solves come from
+    LAPACKE (dpotrf, dpotrs, dpotri) and CBLAS (dtrsm, dtrsv).
+
+    The acquisition: expected improvement over the best standardised score,
+    computed in log space so that it can still rank candidates where it
+    underflows. It is maximised over a thousand random points and a few
+    hundred perturbations of the best trials, and the best few are refined
+    by a compass search. Proposals still pending (other trainers are
+    running them) enter the posterior with the worst score seen (the
+    "constant liar"), so parallel trainers get different knobs. Failed
+    trials count as the worst score seen. */
+#include "tune_internal.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SQRT5 2.23606797749978969641
+
+/* Hyperparameter boxes, in log space: length scales over the unit cube,
+   signal variance of standardised scores, noise variance. A length scale
+   of 5 is already nearly flat over the cube; allowing more lets a fit on
+   few trials switch a knob off for good (on Hartmann-6, 4 of 10 seeds
+   ended in a local optimum after 100 trials with 20, 3 with 5; medians
+   over 30 seeds are alike). */
+#define LOG_LS_MIN (-4.6)               /* 0.01 */
+#define LOG_LS_MAX (1.6094379124341003) /* log 5 */
+#define LOG_SF2_MIN (-3.0)              /* 0.05 */
+#define LOG_SF2_MAX (3.0)               /* 20 */
+#define LOG_SN2_MIN (-16.1)             /* 1e-7 */
+#define LOG_SN2_MAX (0.0)               /* 1 */
+
+/* Exploration margin of expected improvement, in standardised units. */
+#define EI_XI 0.0
+
+/* Candidates: random ones, and perturbations of the best trials. */
+#define N_RANDOM 1000
+#define N_LOCAL_TOP 5
+#define N_LOCAL_EACH 100
+#define N_REFINE 5
+#define REFINE_EVALS 300
+
+/* The most trials (and pending proposals) a fit uses: memory grows as n^2
+   and time as n^3. Past it, the latest trials and the best one. */
+#define MAX_FIT_TRIALS 600
+#define MAX_FIT_PENDING 64
+
+struct rfk_gp {
+    size_t dims;   /* coordinates of the one-hot encoding */
+    double *theta; /* last fitted hyperparameters: log ls[dims], log sf2, log sn2 */
+    bool fitted;   /* theta holds a fit */
+};
+
+rfk_gp_t *
+rfk_gp_new (const rfk_space_t *space)
+{
+    rfk_gp_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->dims = space->dims;
+    if (!(self->theta = calloc (self->dims + 2, sizeof *self->theta))) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+rfk_gp_destroy (rfk_gp_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free ((*self_p)->theta);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+/* The data of one fit: encoded inputs (row-major n x d), standardised
+   targets, and work space. */
+typedef struct {
+    size_t n, d;   /* points, coordinates */
+    double *x;     /* n x d inputs */
+    double *y;     /* n targets */
+    double *k;     /* n x n kernel, then its factor */
+    double *kinv;  /* n x n inverse */
+    double *f;     /* n x n, lower half: the length-scale derivative factor */
+    double *kraw;  /* n x n, lower half: the kernel without noise */
+    double *alpha; /* n: K^-1 y */
+    double *ls;    /* d: length scales */
+    double sf2;    /* signal variance */
+    double sn2;    /* noise variance */
+} s_fit_t;
+
+static double
+s_matern (double r)
+{
+    return (1.0 + SQRT5 * r + 5.0 / 3.0 * r * r) * exp (-SQRT5 * r);
+}
+
+/* Squared scaled distance between rows a and b. */
+static double
+s_dist2 (const double *a, const double *b, const double *ls, size_t d)
+{
+    double s = 0;
+    for (size_t k = 0; k < d; k++) {
+        double t = (a[k] - b[k]) / ls[k];
+        s += t * t;
+    }
+    return s;
+}
+
+/* Unpacks theta into the fit's length scales and variances. */
+static void
+s_set_theta (s_fit_t *fit, const double *theta)
+{
+    for (size_t k = 0; k < fit->d; k++)
+        fit->ls[k] = exp (theta[k]);
+    fit->sf2 = exp (theta[fit->d]);
+    fit->sn2 = exp (theta[fit->d + 1]);
+}
+
+/* Fills fit->k with the kernel matrix plus noise, and fit->f with the
+   factor of its length-scale derivatives when f is wanted, then factors
+   it (lower Cholesky, column-major), adding jitter if it must. */
+static int
+s_factor (s_fit_t *fit, bool want_f)
+{
+    size_t n = fit->n;
+    for (size_t i = 0; i < n; i++) {
+        fit->k[i + i * n] = fit->sf2;
+        for (size_t j = 0; j < i; j++) {
+            double r = sqrt (s_dist2 (&fit->x[i * fit->d], &fit->x[j * fit->d], fit->ls, fit->d));
+            double e = exp (-SQRT5 * r);
+            double kij = fit->sf2 * (1.0 + SQRT5 * r + 5.0 / 3.0 * r * r) * e;
+            fit->k[i + j * n] = fit->k[j + i * n] = kij;
+            if (want_f) {
+                fit->f[i + j * n] = fit->sf2 * 5.0 / 3.0 * (1.0 + SQRT5 * r) * e;
+                fit->kraw[i + j * n] = kij;
+            }
+        }
+    }
+    double jitter = 1e-10 * fit->sf2;
+    for (int attempt = 0; attempt < 5; attempt++, jitter *= 100) {
+        /* Factor a copy in kinv's buffer (scratch here), then swap. */
+        double *a = fit->kinv;
+        memcpy (a, fit->k, n * n * sizeof *a);
+        for (size_t i = 0; i < n; i++)
+            a[i + i * n] += fit->sn2 + jitter;
+        if (LAPACKE_dpotrf (LAPACK_COL_MAJOR, 'L', (lapack_int)n, a, (lapack_int)n) == 0) {
+            double *t = fit->k;
+            fit->k = a;
+            fit->kinv = t;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Negative log marginal likelihood at theta, and its gradient (if grad). */
+static double
+s_nlml (s_fit_t *fit, const double *theta, double *grad)
+{
+    size_t n = fit->n, d = fit->d;
+    s_set_theta (fit, theta);
+    if (s_factor (fit, grad != NULL))
+        return 1e30;
+    memcpy (fit->alpha, fit->y, n * sizeof *fit->alpha);
+    LAPACKE_dpotrs (LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, fit->k, (lapack_int)n, fit->alpha,
+                    (lapack_int)n);
+    double nlml = 0.5 * (double)n * log (2.0 * M_PI);
+    for (size_t i = 0; i < n; i++)
+        nlml += 0.5 * fit->y[i] * fit->alpha[i] + log (fit->k[i + i * n]);
+    if (!grad)
+        return nlml;
+    /* W = K^-1 - alpha alpha^T; dnlml/dtheta = 0.5 tr (W dK/dtheta). The
+       kernel without noise is rebuilt from f's partner below. */
+    memcpy (fit->kinv, fit->k, n * n * sizeof *fit->kinv);
+    if (LAPACKE_dpotri (LAPACK_COL_MAJOR, 'L', (lapack_int)n, fit->kinv, (lapack_int)n) != 0)
+        return 1e30;
+    for (size_t k = 0; k < d + 2; k++)
+        grad[k] = 0;
+    double trace = 0;
+    for (size_t j = 0; j < n; j++) {
+        double wjj = fit->kinv[j + j * n] - fit->alpha[j] * fit->alpha[j];
+        trace += wjj;
+        grad[d] += 0.5 * wjj * fit->sf2;
+        for (size_t i = j + 1; i < n; i++) {
+            double w = fit->kinv[i + j * n] - fit->alpha[i] * fit->alpha[j];
+            const double *xi = &fit->x[i * d], *xj = &fit->x[j * d];
+            grad[d] += w * fit->kraw[i + j * n]; /* 2 x 0.5, for (i, j) and (j, i) */
+            double wf = w * fit->f[i + j * n];
+            if (wf == 0)
+                continue;
+            for (size_t k = 0; k < d; k++) {
+                double t = (xi[k] - xj[k]) / fit->ls[k];
+                grad[k] += wf * t * t;
+            }
+        }
+    }
+    grad[d + 1] = 0.5 * fit->sn2 * trace;
+    return nlml;
+}
+
+/* The box of hyperparameter k. */
+static void
+s_box (size_t d, size_t k, double *lo, double *hi)
+{
+    if (k < d) {
+        *lo = LOG_LS_MIN;
+        *hi = LOG_LS_MAX;
+    } else if (k == d) {
+        *lo = LOG_SF2_MIN;
+        *hi = LOG_SF2_MAX;
+    } else {
+        *lo = LOG_SN2_MIN;
+        *hi = LOG_SN2_MAX;
+    }
+}
+
+/* Unconstrained z -> theta in its box (logistic), and back. */
+static void
+s_z_to_theta (size_t d, const double *z, double *theta, double *dtheta)
+{
+    for (size_t k = 0; k < d + 2; k++) {
+        double lo, hi;
+        s_box (d, k, &lo, &hi);
+        double s = 1.0 / (1.0 + exp (-z[k]));
+        theta[k] = lo + (hi - lo) * s;
+        if (dtheta)
+            dtheta[k] = (hi - lo) * s * (1.0 - s);
+    }
+}
+
+static void
+s_theta_to_z (size_t d, const double *theta, double *z)
+{
+    for (size_t k = 0; k < d + 2; k++) {
+        double lo, hi;
+        s_box (d, k, &lo, &hi);
+        double s = (theta[k] - lo) / (hi - lo);
+        s = s < 1e-6 ? 1e-6 : s > 1 - 1e-6 ? 1 - 1e-6 : s;
+        z[k] = log (s / (1.0 - s));
+    }
+}
+
+/* The objective in z: nlml and its gradient. */
+static double
+s_objective (s_fit_t *fit, const double *z, double *g, double *theta, double *dtheta)
+{
+    size_t m = fit->d + 2;
+    s_z_to_theta (fit->d, z, theta, dtheta);
+    double v = s_nlml (fit, theta, g);
+    if (g)
+        for (size_t k = 0; k < m; k++)
+            g[k] *= dtheta[k];
+    return v;
+}
+
+/* Minimises the nlml from z (in place) by L-BFGS with a backtracking line
+   search; returns the value reached. */
+static double
+s_lbfgs (s_fit_t *fit, double *z, int max_iter)
+{
+    enum { MEM = 6 };
+    size_t m = fit->d + 2;
+    size_t words = m * (2 * MEM + 7) + 2 * MEM;
+    double *buf = calloc (words, sizeof *buf);
+    if (!buf)
+        return 1e30;
+    double *s = buf, *yv = s + MEM * m, *g = yv + MEM * m, *gn = g + m, *dir = gn + m;
+    double *zn = dir + m, *theta = zn + m, *dtheta = theta + m, *q = dtheta + m;
+    double *rho = q + m, *al = rho + MEM;
+    double f = s_objective (fit, z, g, theta, dtheta);
+    int stored = 0, head = 0;
+    for (int it = 0; it < max_iter && f < 1e29; it++) {
+        /* Two-loop recursion for the direction. */
+        for (size_t k = 0; k < m; k++)
+            q[k] = g[k];
+        for (int h = 0; h < stored; h++) {
+            int i = (head - 1 - h + MEM) % MEM;
+            double dot = 0;
+            for (size_t k = 0; k < m; k++)
+                dot += s[i * m + k] * q[k];
+            al[i] = rho[i] * dot;
+            for (size_t k = 0; k < m; k++)
+                q[k] -= al[i] * yv[i * m + k];
+        }
+        double gamma = 1.0;
+        if (stored > 0) {
+            int i = (head - 1 + MEM) % MEM;
+            double sy = 0, yy = 0;
+            for (size_t k = 0; k < m; k++) {
+                sy += s[i * m + k] * yv[i * m + k];
+                yy += yv[i * m + k] * yv[i * m + k];
+            }
+            gamma = yy > 0 ? sy / yy : 1.0;
+        } else {
+            double gn2 = 0;
+            for (size_t k = 0; k < m; k++)
+                gn2 += g[k] * g[k];
+            gamma = gn2 > 0 ? 1.0 / sqrt (gn2) : 1.0;
+        }
+        for (size_t k = 0; k < m; k++)
+            q[k] *= gamma;
+        for (int h = stored - 1; h >= 0; h--) {
+            int i = (head - 1 - h + MEM) % MEM;
+            double dot = 0;
+            for (size_t k = 0; k < m; k++)
+                dot += yv[i * m + k] * q[k];
+            double b = rho[i] * dot;
+            for (size_t k = 0; k < m; k++)
+                q[k] += s[i * m + k] * (al[i] - b);
+        }
+        double slope = 0;
+        for (size_t k = 0; k < m; k++) {
+            dir[k] = -q[k];
+            slope += dir[k] * g[k];
+        }
+        if (!(slope < 0)) { /* not a descent direction: restart from steepest descent */
+            stored = 0;
+            slope = 0;
+            double gn2 = 0;
+            for (size_t k = 0; k < m; k++)
+                gn2 += g[k] * g[k];
+            for (size_t k = 0; k < m; k++) {
+                dir[k] = -g[k] / (sqrt (gn2) + 1e-300);
+                slope += dir[k] * g[k];
+            }
+            if (!(slope < 0))
+                break;
+        }
+        double step = 1.0, fn = 0;
+        bool moved = false;
+        for (int ls = 0; ls < 20; ls++, step *= 0.5) {
+            for (size_t k = 0; k < m; k++)
+                zn[k] = z[k] + step * dir[k];
+            fn = s_objective (fit, zn, gn, theta, dtheta);
+            if (fn <= f + 1e-4 * step * slope) {
+                moved = true;
+                break;
+            }
+        }
+        if (!moved)
+            break;
+        double sy = 0;
+        int i = head;
+        for (size_t k = 0; k < m; k++) {
+            s[i * m + k] = zn[k] - z[k];
+            yv[i * m + k] = gn[k] - g[k];
+            sy += s[i * m + k] * yv[i * m + k];
+        }
+        if (sy > 1e-12) {
+            rho[i] = 1.0 / sy;
+            head = (head + 1) % MEM;
+            if (stored < MEM)
+                stored++;
+        }
+        double gmax = 0;
+        for (size_t k = 0; k < m; k++)
+            gmax = fmax (gmax, fabs (gn[k]));
+        bool small = f - fn < 1e-9 * (1.0 + fabs (f));
+        memcpy (z, zn, m * sizeof *z);
+        memcpy (g, gn, m * sizeof *g);
+        f = fn;
+        if (gmax < 1e-6 || small)
+            break;
+    }
+    free (buf);
+    return f;
+}
+
+/* Fits the hyperparameters of self to fit's data. */
+static void
+s_fit_hyper (rfk_gp_t *self, s_fit_t *fit, rfk_rng_t *rng)
+{
+    size_t d = fit->d, m = d + 2;
+    double *z = calloc (3 * m, sizeof *z);
+    if (!z)
+        return;
+    double *best = z + m, *theta = best + m;
+    double best_f = INFINITY;
+    /* Starts: the last fit, a default, and random ones. Fewer and shorter
+       searches as the data grow, for each step costs n^3; with many
+       trials the last fit moves little from one trial to the next. */
+    int n_random = fit->n <= 100 ? 2 : fit->n <= 250 ? 1 : 0;
+    bool use_default = !self->fitted || fit->n <= 250;
+    int iters = fit->n <= 250 ? 60 : 25;
+    for (int r = 0; r < 2 + n_random; r++) {
+        if (r == 0) {
+            if (!self->fitted)
+                continue;
+            memcpy (theta, self->theta, m * sizeof *theta);
+        } else if (r == 1) {
+            if (!use_default)
+                continue;
+            for (size_t k = 0; k < d; k++)
+                theta[k] = log (0.3);
+            theta[d] = 0;
+            theta[d + 1] = log (1e-4);
+        } else {
+            for (size_t k = 0; k < d; k++)
+                theta[k] = log (0.05) + rfk_rng_uniform (rng) * (log (2.0) - log (0.05));
+            theta[d] = log (0.3) + rfk_rng_uniform (rng) * (log (3.0) - log (0.3));
+            theta[d + 1] = log (1e-6) + rfk_rng_uniform (rng) * (log (1e-1) - log (1e-6));
+        }
+        s_theta_to_z (d, theta, z);
+        double f = s_lbfgs (fit, z, iters);
+        if (f < best_f) {
+            best_f = f;
+            memcpy (best, z, m * sizeof *z);
+        }
+    }
+    if (best_f < 1e29) {
+        s_z_to_theta (d, best, self->theta, NULL);
+        self->fitted = true;
+    } else if (!self->fitted) {
+        for (size_t k = 0; k < d; k++)
+            self->theta[k] = log (0.3);
+        self->theta[d] = 0;
+        self->theta[d + 1] = log (1e-4);
+    }
+    free (z);
+}
+
+/* log (phi (z) + z Phi (z)), the shape of expected improvement. */
+static double
+s_log_h (double z)
+{
+    if (z > -5.0)
+        return log (rfk_norm_pdf (z) + z * rfk_norm_cdf (z));
+    double z2 = z * z;
+    return -0.5 * z2 - 0.5 * log (2.0 * M_PI) - 2.0 * log (-z) +
+           log1p (-3.0 / z2 + 15.0 / (z2 * z2));
+}
+
+/* The posterior of a fit, ready for predictions. */
+typedef struct {
+    s_fit_t *fit;  /* data, factor and alpha */
+    double y_best; /* best standardised target */
+    double *kstar; /* n x batch kernel column block */
+    size_t batch;  /* its width */
+} s_post_t;
+
+/* log EI at `count` encoded candidates (row-major count x d) into out. */
+static void
+s_log_ei (s_post_t *post, const double *cand, size_t count, double *out)
+{
+    s_fit_t *fit = post->fit;
+    size_t n = fit->n, d = fit->d;
+    for (size_t start = 0; start < count; start += post->batch) {
+        size_t b = count - start < post->batch ? count - start : post->batch;
+        for (size_t c = 0; c < b; c++)
+            for (size_t i = 0; i < n; i++)
+                post->kstar[i + c * n] =
+                    fit->sf2 *
+                    s_matern (sqrt (s_dist2 (&fit->x[i * d], &cand[(start + c) * d], fit->ls, d)));
+        for (size_t c = 0; c < b; c++) {
+            double mu = 0;
+            for (size_t i = 0; i < n; i++)
+                mu += post->kstar[i + c * n] * fit->alpha[i];
+            out[start + c] = mu; /* mean for now */
+        }
+        cblas_dtrsm (CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (blasint)n,
+                     (blasint)b, 1.0, fit->k, (blasint)n, post->kstar, (blasint)n);
+        for (size_t c = 0; c < b; c++) {
+            double vv = 0;
+            for (size_t i = 0; i < n; i++)
+                vv += post->kstar[i + c * n] * post->kstar[i + c * n];
+            double var = fit->sf2 - vv;
+            double sd = sqrt (var > 1e-12 * fit->sf2 ? var : 1e-12 * fit->sf2);
+            double z = (out[start + c] - post->y_best - EI_XI) / sd;
+            out[start + c] = log (sd) + s_log_h (z);
+        }
+    }
+}
+
+/* True when point (snapped) equals a trial's or a pending proposal's. */
+static bool
+s_seen (const rfk_tuner_t *tuner, const double *point)
+{
+    size_t d = tuner->space->n_params;
+    for (size_t i = 0; i < tuner->n_trials + tuner->n_pending; i++) {
+        const double *q = i < tuner->n_trials ? tuner->trials[i].point
+                                              : &tuner->pending[(i - tuner->n_trials) * d];
+        double dist = 0;
+        for (size_t j = 0; j < d; j++)
+            dist += fabs (q[j] - point[j]);
+        if (dist < 1e-9)
+            return true;
+    }
+    return false;
+}
+
+/* Compass search on the numeric knobs of point, maximising log EI, after
+   trying every choice of each categorical knob. Returns the value. */
+static double
+s_refine (rfk_tuner_t *tuner, s_post_t *post, double *point, double value, double *unit)
+{
+    const rfk_space_t *space = tuner->space;
+    size_t p = space->n_params;
+    double *trial = calloc (p + 1, sizeof *trial);
+    if (!trial)
+        return value;
+    int evals = 0;
+    for (size_t j = 0; j < p; j++) {
+        if (space->params[j].kind != RFK_PARAM_CATEGORICAL)
+            continue;
+        for (size_t c = 0; c < space->params[j].n_choices; c++) {
+            memcpy (trial, point, p * sizeof *trial);
+            trial[j] = (double)c;
+            rfk_space_encode (space, trial, unit);
+            double v;
+            s_log_ei (post, unit, 1, &v);
+            evals++;
+            if (v > value) {
+                value = v;
+                memcpy (point, trial, p * sizeof *trial);
+            }
+        }
+    }
+    for (double step = 0.05; step > 1e-6 && evals < REFINE_EVALS;) {
+        bool improved = false;
+        for (size_t j = 0; j < p && evals < REFINE_EVALS; j++) {
+            const rfk_param_t *pj = &space->params[j];
+            if (pj->kind == RFK_PARAM_CATEGORICAL)
+                continue;
+            double h = step;
+            if (pj->kind == RFK_PARAM_INTEGER) {
+                double bin = 1.0 / (double)pj->n_choices;
+                if (h < bin)
+                    h = bin;
+            }
+            for (int sign = -1; sign <= 1; sign += 2) {
+                memcpy (trial, point, p * sizeof *trial);
+                trial[j] += sign * h;
+                rfk_space_snap (space, trial);
+                if (trial[j] == point[j])
+                    continue;
+                rfk_space_encode (space, trial, unit);
+                double v;
+                s_log_ei (post, unit, 1, &v);
+                evals++;
+                if (v > value) {
+                    value = v;
+                    memcpy (point, trial, p * sizeof *trial);
+                    improved = true;
+                    break;
+                }
+            }
+        }
+        if (!improved)
+            step *= 0.5;
+    }
+    free (trial);
+    return value;
+}
+
+int
+rfk_gp_propose (rfk_tuner_t *tuner, double *point)
+{
+    rfk_gp_t *self = tuner->gp;
+    const rfk_space_t *space = tuner->space;
+    size_t p = space->n_params, d = space->dims;
+    if (tuner->n_scored < 2)
+        return -1;
+    size_t n_real = tuner->n_trials < MAX_FIT_TRIALS ? tuner->n_trials : MAX_FIT_TRIALS;
+    size_t n_pending = tuner->n_pending < MAX_FIT_PENDING ? tuner->n_pending : MAX_FIT_PENDING;
+    size_t n = n_real + n_pending;
+    size_t *use = calloc (n_real + 1, sizeof *use);
+    if (!use)
+        return -1;
+    size_t first = tuner->n_trials - n_real, best_trial = first;
+    for (size_t i = 0; i < tuner->n_trials; i++)
+        if (!tuner->trials[i].failed && (tuner->trials[best_trial].failed ||
+                                         tuner->trials[i].score > tuner->trials[best_trial].score))
+            best_trial = i;
+    for (size_t i = 0; i < n_real; i++)
+        use[i] = first + i;
+    if (best_trial < first)
+        use[0] = best_trial;
+    int rc = -1;
+    s_fit_t fit = {.n = n_real, .d = d};
+    s_post_t post = {.fit = &fit, .batch = 256};
+    size_t n_cand = N_RANDOM + N_LOCAL_TOP * N_LOCAL_EACH;
+    double *cand_points = NULL, *cand_units = NULL, *values = NULL;
+    size_t *order = NULL;
+    fit.x = calloc (n * d + 1, sizeof *fit.x);
+    fit.y = calloc (n + 1, sizeof *fit.y);
+    fit.k = calloc (n * n + 1, sizeof *fit.k);
+    fit.kinv = calloc (n * n + 1, sizeof *fit.kinv);
+    fit.f = calloc (n * n + 1, sizeof *fit.f);
+    fit.kraw = calloc (n * n + 1, sizeof *fit.kraw);
+    fit.alpha = calloc (n + 1, sizeof *fit.alpha);
+    fit.ls = calloc (d + 1, sizeof *fit.ls);
+    post.kstar = calloc (n * post.batch + 1, sizeof *post.kstar);
+    cand_points = calloc (n_cand * p + 1, sizeof *cand_points);
+    cand_units = calloc (n_cand * d + 1, sizeof *cand_units);
+    values = calloc (n_cand + 1, sizeof *values);
+    order = calloc (n_cand + 1, sizeof *order);
+    if (!fit.x || !fit.y || !fit.k || !fit.kinv || !fit.f || !fit.kraw || !fit.alpha || !fit.ls ||
+        !post.kstar || !cand_points || !cand_units || !values || !order)
+        goto done;
+
+    /* Standardise the scores; failures count as the worst. */
+    double worst = INFINITY, mean = 0, var = 0;
+    for (size_t i = 0; i < n_real; i++)
+        if (!tuner->trials[use[i]].failed && tuner->trials[use[i]].score < worst)
+            worst = tuner->trials[use[i]].score;
+    if (worst == INFINITY) /* no score among the trials used: nothing to learn */
+        goto done;
+    for (size_t i = 0; i < n_real; i++) {
+        const rfk_trial_t *t = &tuner->trials[use[i]];
+        fit.y[i] = t->failed ? worst : t->score;
+        mean += fit.y[i];
+        rfk_space_encode (space, t->point, &fit.x[i * d]);
+    }
+    mean /= (double)n_real;
+    for (size_t i = 0; i < n_real; i++)
+        var += (fit.y[i] - mean) * (fit.y[i] - mean);
+    double sd = sqrt (var / (double)n_real);
+    if (!(sd > 1e-12 * (1.0 + fabs (mean))))
+        sd = 1.0;
+    double y_best = -INFINITY, y_worst = INFINITY;
+    for (size_t i = 0; i < n_real; i++) {
+        fit.y[i] = (fit.y[i] - mean) / sd;
+        y_best = fmax (y_best, fit.y[i]);
+        y_worst = fmin (y_worst, fit.y[i]);
+    }
+    s_fit_hyper (self, &fit, &tuner->rng);
+
+    /* The posterior, with pending proposals at the worst score. */
+    for (size_t i = 0; i < n_pending; i++) {
+        size_t k = tuner->n_pending - n_pending + i; /* the latest */
+        rfk_space_encode (space, &tuner->pending[k * p], &fit.x[(n_real + i) * d]);
+        fit.y[n_real + i] = y_worst;
+    }
+    fit.n = n;
+    s_set_theta (&fit, self->theta);
+    if (s_factor (&fit, false))
+        goto done;
+    memcpy (fit.alpha, fit.y, n * sizeof *fit.alpha);
+    LAPACKE_dpotrs (LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, fit.k, (lapack_int)n, fit.alpha,
+                    (lapack_int)n);
+    post.y_best = y_best;
+
+    /* Candidates: random points, then perturbations of the best trials. */
+    size_t c = 0;
+    for (; c < N_RANDOM; c++)
+        rfk_space_random (space, &tuner->rng, &cand_points[c * p]);
+    size_t *top = order; /* borrow order for the ranking of trials */
+    size_t n_top = 0;
+    for (size_t i = 0; i < n_real; i++) {
+        if (tuner->trials[i].failed)
+            continue;
+        size_t pos = n_top < N_LOCAL_TOP ? n_top++ : N_LOCAL_TOP;
+        while (pos > 0 && tuner->trials[top[pos - 1]].score < tuner->trials[i].score) {
+            if (pos < N_LOCAL_TOP)
+                top[pos] = top[pos - 1];
+            pos--;
+        }
+        if (pos < N_LOCAL_TOP)
+            top[pos] = i;
+    }
+    static const double scales[] = {0.2, 0.05, 0.01, 0.002};
+    for (size_t t = 0; t < n_top; t++)
+        for (size_t e = 0; e < N_LOCAL_EACH; e++, c++) {
+            double *q = &cand_points[c * p];
+            memcpy (q, tuner->trials[top[t]].point, p * sizeof *q);
+            double scale = scales[rfk_rng_below (&tuner->rng, 4)];
+            for (size_t j = 0; j < p; j++) {
+                const rfk_param_t *pj = &space->params[j];
+                if (pj->kind == RFK_PARAM_CATEGORICAL) {
+                    if (rfk_rng_uniform (&tuner->rng) < 1.0 / (double)(p + 1))
+                        q[j] = (double)rfk_rng_below (&tuner->rng, pj->n_choices);
+                } else
+                    q[j] += scale * rfk_rng_normal (&tuner->rng);
+            }
+            rfk_space_snap (space, q);
+        }
+    n_cand = c;
+    for (size_t i = 0; i < n_cand; i++)
+        rfk_space_encode (space, &cand_points[i * p], &cand_units[i * d]);
+    s_log_ei (&post, cand_units, n_cand, values);
+
+    /* The best few, refined; the best of them not tried yet wins. */
+    for (size_t i = 0; i < n_cand; i++)
+        order[i] = i;
+    size_t n_ref = n_cand < N_REFINE ? n_cand : N_REFINE;
+    for (size_t r = 0; r < n_ref; r++) /* partial selection sort */
+        for (size_t i = r + 1; i < n_cand; i++)
+            if (values[order[i]] > values[order[r]]) {
+                size_t t = order[r];
+                order[r] = order[i];
+                order[i] = t;
+            }
+    double best_value = -INFINITY;
+    for (size_t r = 0; r < n_ref; r++) {
+        double *q = &cand_points[order[r] * p];
+        double v = s_refine (tuner, &post, q, values[order[r]], cand_units);
+        if (v > best_value && !s_seen (tuner, q)) {
+            best_value = v;
+            memcpy (point, q, p * sizeof *point);
+        }
+    }
+    if (best_value == -INFINITY) { /* every refined candidate was tried: take any new one */
+        for (size_t i = n_ref; i < n_cand; i++) {
+            double *q = &cand_points[order[i] * p];
+            if (values[order[i]] > best_value && !s_seen (tuner, q)) {
+                best_value = values[order[i]];
+                memcpy (point, q, p * sizeof *point);
+            }
+        }
+    }
+    rc = best_value > -INFINITY ? 0 : -1;
+done:
+    free (use);
+    free (fit.x);
+    free (fit.y);
+    free (fit.k);
+    free (fit.kinv);
+    free (fit.f);
+    free (fit.kraw);
+    free (fit.alpha);
+    free (fit.ls);
+    free (post.kstar);
+    free (cand_points);
+    free (cand_units);
+    free (values);
+    free (order);
+    return rc;
+}
