@@ -678,20 +678,29 @@ s_http_predict (const char *predictor_host, json_t *queries)
     return predictions;
 }
 
-/* `rafiki predict app --file queries.json --json`: its predictions. */
+/* `rafiki predict app --file queries.json --json` (or, with one, `--query
+   'Q' --json` with the first query alone): its predictions. */
 static json_t *
-s_cli_predict (s_platform_t *platform, const char *app, json_t *queries)
+s_cli_predict (s_platform_t *platform, const char *app, json_t *queries, bool one)
 {
     char queries_path[300], out_path[300];
     snprintf (queries_path, sizeof queries_path, "%s/queries.json", platform->dir);
     snprintf (out_path, sizeof out_path, "%s/predict.out", platform->dir);
     assert_int_equal (json_dump_file (queries, queries_path, 0), 0);
+    char what[1200];
+    if (one) {
+        //  A feature map: JSON with no single quote, safe inside '...'.
+        char *query = json_dumps (json_array_get (queries, 0), JSON_COMPACT);
+        snprintf (what, sizeof what, "--query '%s'", query);
+        free (query);
+    } else
+        snprintf (what, sizeof what, "--file '%s'", queries_path);
     char command[2048];
     snprintf (command, sizeof command,
               "RAFIKI_ADMIN='%s' RAFIKI_ADMIN_EVENTS_PORT=%d RAFIKI_TOKEN_FILE='%s' '%s' predict "
-              "%s --file '%s' --json > '%s'",
+              "%s %s --json > '%s'",
               platform->admin, platform->ports[3], platform->token_file, s_env ("RAFIKI_CLI"), app,
-              queries_path, out_path);
+              what, out_path);
     int status = system (command);
     if (status != 0)
         fail_msg ("`rafiki predict` exited with %d",
@@ -809,8 +818,13 @@ test_train_deploy_predict (void **state)
     json_decref (expect_one);
     json_decref (answer);
     //  Through the SDK's ZeroMQ path, as `rafiki predict` sends it.
-    got = s_cli_predict (platform, "iris", queries);
+    got = s_cli_predict (platform, "iris", queries, false);
     s_assert_close (got, expect, "rafiki predict --file");
+    json_decref (got);
+    got = s_cli_predict (platform, "iris", queries, true);
+    expect_one = json_pack ("[O]", json_array_get (expect, 0));
+    s_assert_close (got, expect_one, "rafiki predict --query");
+    json_decref (expect_one);
     json_decref (got);
 
     //  Stop: every service of the job ends and its predictor is gone.
@@ -870,7 +884,7 @@ test_max_trials_replicas (void **state)
         s_assert_close (got, expect, "POST /predict (one trial, two replicas)");
         json_decref (got);
     }
-    json_t *got = s_cli_predict (platform, "iris", queries);
+    json_t *got = s_cli_predict (platform, "iris", queries, false);
     s_assert_close (got, expect, "rafiki predict (one trial, two replicas)");
     json_decref (got);
     char *host = strdup (predictor_host);
