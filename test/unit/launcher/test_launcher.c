@@ -196,7 +196,7 @@ s_log_of (fixture_t *fx, const char *id)
 {
     char path[256];
     snprintf (path, sizeof path, "%s/logs/%s.log", fx->data_dir, id);
-    size_t length;
+    size_t length = 0;
     return s_slurp (path, &length);
 }
 
@@ -283,7 +283,7 @@ test_launcher_secret_is_private (void **state)
     rfk_launcher_status_t status;
     assert_int_equal (rfk_launcher_status (launcher, "private", &status), 0);
     char path[64];
-    size_t length;
+    size_t length = 0;
     snprintf (path, sizeof path, "/proc/%d/cmdline", status.pid);
     char *cmdline = s_slurp (path, &length);
     assert_non_null (cmdline);

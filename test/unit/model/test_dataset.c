@@ -87,7 +87,7 @@ test_images_colour_and_slices (void **state)
 {
     (void)state;
     uint8_t rgb[2 * 2 * 3] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30};
-    size_t sc, sg;
+    size_t sc = 0, sg = 0;
     void *colour = fx_png (2, 2, PNG_FORMAT_RGB, rgb, &sc);
     void *grey = s_grey_png (50, 2, 2, &sg);
     fx_entry_t entries[] = {{"images.csv", "path,class\nc.png,1\ng.png,0\n", 0},

@@ -1,0 +1,742 @@
+/*  rfk_inference.c: the inference worker actor (see rfk_inference.h).
+
+    One loop over the pipe, the DEALER to the predictor and, in the role
+    form, the DEALER to admin. Takes from the predictor: QueryBatch, Error
+    (we are unknown: say WorkerReady again). Sends: WorkerReady,
+    PredictionBatch. Takes from admin: ServiceConfig, Ack, Stop; sends Hello,
+    StatusReport.
+*/
+#include "rfk_inference.h"
+
+#include <msgpack.h>
+#include <rafiki/template.h>
+
+#include "rfk_client.h"
+#include "rfk_config.h"
+#include "rfk_log.h"
+#include "rfk_role.h"
+#include "rfk_timer.h"
+
+#define S_LOG "inference"
+
+typedef struct {
+    zsock_t *pipe;                 /* the actor's pipe */
+    const rfk_role_args_t *role;   /* role form: rafikid's arguments, else NULL */
+    rfk_bus_opts_t bus;            /* socket options */
+    rfk_client_t *admin;           /* DEALER to admin `service`, role form only */
+    rfk_client_t *predictor;       /* DEALER to the predictor's `workers` */
+    rfk_template_t *template_;     /* the opened template */
+    const rafiki_model_api_t *api; /* its table */
+    void *model;                   /* the trained model */
+    char *trial_id;                /* the member we serve */
+    char *service_id;              /* how we name ourselves */
+    char *task;                    /* the template's task */
+    int delay_ms;                  /* tests: answers wait this long */
+    zlistx_t *delayed;             /* s_delayed_t answers waiting for delay_ms */
+    int64_t next_ready;            /* when WorkerReady is repeated (mono ms) */
+    bool terminated;               /* $TERM, or admin's Stop */
+    bool stopped_by_admin;         /* the loop ended on Stop: rafikid exits 0 */
+    char *failure;                 /* why we cannot work, or NULL */
+    bool final_reported;           /* STOPPED or ERRORED went to admin */
+    uint64_t batches;              /* batches answered */
+    uint64_t queries;              /* queries answered */
+    uint64_t failed_batches;       /* batches answered with an error */
+    uint64_t query_errors;         /* queries answered with a per-query error */
+} self_t;
+
+typedef struct {
+    int64_t due;    /* mono ms */
+    rfk_msg_t *msg; /* the PredictionBatch */
+} s_delayed_t;
+
+static void
+s_delayed_free (void **item_p)
+{
+    s_delayed_t *delayed = (s_delayed_t *)*item_p;
+    if (delayed) {
+        rfk_msg_destroy (&delayed->msg);
+        free (delayed);
+        *item_p = NULL;
+    }
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
+{
+    self_t *self = (self_t *)zmalloc (sizeof (self_t));
+    if (!self)
+        return NULL;
+    self->pipe = pipe;
+    self->role = role;
+    rfk_bus_opts_defaults (&self->bus);
+    self->delayed = zlistx_new ();
+    if (!self->delayed) {
+        free (self);
+        return NULL;
+    }
+    zlistx_set_destructor (self->delayed, s_delayed_free);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    rfk_client_destroy (&self->predictor);
+    rfk_client_destroy (&self->admin);
+    if (self->api && self->model)
+        self->api->destroy (self->model);
+    rfk_template_close (&self->template_);
+    zlistx_destroy (&self->delayed);
+    free (self->trial_id);
+    free (self->service_id);
+    free (self->task);
+    free (self->failure);
+    free (self);
+    *self_p = NULL;
+}
+
+/*  Notes why we cannot go on (the first reason wins) and logs it. */
+static void
+s_fail (self_t *self, const char *format, ...)
+{
+    if (self->failure)
+        return;
+    char text[1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    self->failure = strdup (text);
+    rfk_log_error (S_LOG, "failed reason=\"%s\"", text);
+}
+
+/* ---------------------------------------------------------------------- */
+/* the model */
+
+/*  A knob value for a knob the trial did not give: the table's first
+    choice, its lower bound; FIXED and POLICY knobs are filled in by
+    rfk_knobs_from_json. */
+static json_t *
+s_knob_default (const rafiki_knob_t *knob)
+{
+    if (knob->type == RAFIKI_KNOB_CATEGORICAL && knob->n_values > 0) {
+        const rafiki_value_t *value = &knob->values[0];
+        switch (value->type) {
+            case RAFIKI_VALUE_INT:
+                return json_integer (value->u.i);
+            case RAFIKI_VALUE_FLOAT:
+                return json_real (value->u.f);
+            case RAFIKI_VALUE_STRING:
+                return json_string (value->u.s);
+            case RAFIKI_VALUE_BOOL:
+                return json_boolean (value->u.b);
+        }
+    }
+    if (knob->type == RAFIKI_KNOB_INTEGER)
+        return json_integer ((json_int_t)knob->min);
+    if (knob->type == RAFIKI_KNOB_FLOAT)
+        return json_real (knob->min);
+    return NULL;
+}
+
+/*  Reads a whole file; NULL with err on failure. */
+static char *
+s_read_file (const char *path, size_t *size, char *err, size_t errlen)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        snprintf (err, errlen, "cannot open the parameters %s: %s", path, strerror (errno));
+        return NULL;
+    }
+    char *data = NULL;
+    long length = -1;
+    if (fseek (file, 0, SEEK_END) == 0 && (length = ftell (file)) >= 0 &&
+        fseek (file, 0, SEEK_SET) == 0)
+        data = (char *)malloc ((size_t)length + 1);
+    if (data && fread (data, 1, (size_t)length, file) != (size_t)length) {
+        free (data);
+        data = NULL;
+    }
+    fclose (file);
+    if (!data)
+        snprintf (err, errlen, "cannot read the parameters %s", path);
+    *size = data ? (size_t)length : 0;
+    return data;
+}
+
+/*  Opens the template, makes the model, loads its parameters. */
+static int
+s_load_model (self_t *self, const char *model_path, const char *params_path, const json_t *knobs,
+              const char *task, char *err, size_t errlen)
+{
+    if (!model_path || !*model_path) {
+        snprintf (err, errlen, "no template to load (model_path)");
+        return -1;
+    }
+    self->template_ = rfk_template_open (model_path, task && *task ? task : NULL, err, errlen);
+    if (!self->template_)
+        return -1;
+    self->api = rfk_template_api (self->template_);
+    self->task = strdup (self->api->task);
+    json_t *values = json_is_object (knobs) ? json_deep_copy (knobs) : json_object ();
+    for (size_t k = 0; values && k < self->api->n_knobs; k++) {
+        const rafiki_knob_t *knob = &self->api->knobs[k];
+        if (!json_object_get (values, knob->name)) {
+            json_t *value = s_knob_default (knob);
+            if (value)
+                json_object_set_new (values, knob->name, value);
+        }
+    }
+    rafiki_knobs_t chosen = {0};
+    int rc = -1;
+    if (!values)
+        snprintf (err, errlen, "out of memory");
+    else if (rfk_knobs_from_json (self->api->knobs, self->api->n_knobs, values, true, &chosen, err,
+                                  errlen) == 0) {
+        self->model = self->api->create (&chosen, err, errlen);
+        rc = self->model ? 0 : -1;
+    }
+    rfk_knobs_free (&chosen);
+    json_decref (values);
+    if (rc != 0 || !params_path || !*params_path)
+        return rc;
+    size_t size = 0;
+    char *data = s_read_file (params_path, &size, err, errlen);
+    if (!data)
+        return -1;
+    msgpack_unpacked params;
+    msgpack_unpacked_init (&params);
+    size_t off = 0;
+    if (msgpack_unpack_next (&params, data, size, &off) != MSGPACK_UNPACK_SUCCESS) {
+        snprintf (err, errlen, "the parameters %s are not msgpack", params_path);
+        rc = -1;
+    } else {
+        char why[512] = "";
+        rc = self->api->load_params (self->model, &params.data, why, sizeof why);
+        if (rc != 0)
+            snprintf (err, errlen, "loading the parameters %s failed: %s", params_path, why);
+    }
+    msgpack_unpacked_destroy (&params);
+    free (data);
+    return rc;
+}
+
+/*  True when bytes start a msgpack array of n elements. */
+static bool
+s_is_array_of (const char *data, size_t size, uint32_t n)
+{
+    const unsigned char *bytes = (const unsigned char *)data;
+    if (size < 1)
+        return false;
+    if (bytes[0] >= 0x90 && bytes[0] <= 0x9f)
+        return (uint32_t)(bytes[0] & 0x0f) == n;
+    if (bytes[0] == 0xdc && size >= 3)
+        return (uint32_t)((bytes[1] << 8) | bytes[2]) == n;
+    if (bytes[0] == 0xdd && size >= 5)
+        return ((uint32_t)bytes[1] << 24 | (uint32_t)bytes[2] << 16 | (uint32_t)bytes[3] << 8 |
+                bytes[4]) == n;
+    return false;
+}
+
+/*  Predicts the queries one at a time, each failure an error in its place. */
+static void
+s_predict_each (self_t *self, const msgpack_object *queries, msgpack_sbuffer *out)
+{
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, out, msgpack_sbuffer_write);
+    msgpack_pack_array (&packer, queries->via.array.size);
+    for (uint32_t i = 0; i < queries->via.array.size; i++) {
+        msgpack_object one = {.type = MSGPACK_OBJECT_ARRAY};
+        one.via.array.size = 1;
+        one.via.array.ptr = &queries->via.array.ptr[i];
+        msgpack_sbuffer single;
+        msgpack_sbuffer_init (&single);
+        msgpack_packer single_packer;
+        msgpack_packer_init (&single_packer, &single, msgpack_sbuffer_write);
+        char err[512] = "";
+        if (self->api->predict (self->model, &one, &single_packer, err, sizeof err) == 0 &&
+            s_is_array_of (single.data, single.size, 1))
+            msgpack_sbuffer_write (out, single.data + 1, single.size - 1);
+        else {
+            self->query_errors++;
+            rafiki_pack_query_error (&packer, *err ? err : "the model could not answer this query");
+        }
+        msgpack_sbuffer_destroy (&single);
+    }
+}
+
+/*  Answers one QueryBatch. */
+static void
+s_handle_query_batch (self_t *self, rfk_msg_t *msg)
+{
+    json_t *id = json_object_get (msg->body, "batch_id");
+    rfk_msg_t *reply = rfk_msg_new (&rfk_infer_family, "PredictionBatch", msg->correlation);
+    if (!reply)
+        return;
+    if (id)
+        json_object_set (reply->body, "batch_id", id);
+    const char *data = msg->data ? (const char *)zchunk_data (msg->data) : NULL;
+    size_t size = msg->data ? zchunk_size (msg->data) : 0;
+    msgpack_unpacked queries;
+    msgpack_unpacked_init (&queries);
+    size_t off = 0;
+    char err[512] = "";
+    if (!self->model)
+        snprintf (err, sizeof err, "the worker has no model loaded");
+    else if (!data || msgpack_unpack_next (&queries, data, size, &off) != MSGPACK_UNPACK_SUCCESS ||
+             queries.data.type != MSGPACK_OBJECT_ARRAY)
+        snprintf (err, sizeof err, "the batch is not a msgpack array of queries");
+    else {
+        uint32_t n = queries.data.via.array.size;
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init (&out);
+        msgpack_packer packer;
+        msgpack_packer_init (&packer, &out, msgpack_sbuffer_write);
+        char why[512] = "";
+        if (self->api->predict (self->model, &queries.data, &packer, why, sizeof why) != 0 ||
+            !s_is_array_of (out.data, out.size, n)) {
+            /*  Let the bad queries alone carry the error. */
+            if (*why)
+                rfk_log_warning (S_LOG,
+                                 "batch-failed batch=%" JSON_INTEGER_FORMAT
+                                 " error=\"%s\"; predicting one by one",
+                                 json_integer_value (id), why);
+            msgpack_sbuffer_clear (&out);
+            s_predict_each (self, &queries.data, &out);
+        }
+        rfk_msg_set_data (reply, out.data, out.size);
+        msgpack_sbuffer_destroy (&out);
+        self->queries += n;
+    }
+    msgpack_unpacked_destroy (&queries);
+    if (*err) {
+        json_object_set_new (reply->body, "error", json_string (err));
+        self->failed_batches++;
+    }
+    self->batches++;
+    if (self->delay_ms > 0) {
+        s_delayed_t *delayed = (s_delayed_t *)zmalloc (sizeof (s_delayed_t));
+        if (delayed) {
+            delayed->due = zclock_mono () + self->delay_ms;
+            delayed->msg = reply;
+            zlistx_add_end (self->delayed, delayed);
+            return;
+        }
+    }
+    if (rfk_client_post (self->predictor, reply) != 0)
+        rfk_log_warning (S_LOG, "answer-dropped batch=%" JSON_INTEGER_FORMAT " error=\"%s\"",
+                         json_integer_value (id), rfk_client_error (self->predictor, NULL));
+    rfk_msg_destroy (&reply);
+}
+
+static void
+s_send_ready (self_t *self)
+{
+    rfk_msg_t *ready = rfk_msg_new (&rfk_infer_family, "WorkerReady", 0);
+    if (!ready)
+        return;
+    json_object_set_new (ready->body, "service_id", json_string (self->service_id));
+    json_object_set_new (ready->body, "trial_id", json_string (self->trial_id));
+    json_object_set_new (ready->body, "model_name", json_string (self->api->name));
+    json_object_set_new (ready->body, "task", json_string (self->api->task));
+    json_object_set_new (ready->body, "capacity", json_integer (1));
+    rfk_client_post (self->predictor, ready);
+    rfk_msg_destroy (&ready);
+    self->next_ready = zclock_mono () + self->bus.heartbeat_timeout_ms / 2;
+}
+
+static void
+s_on_predictor_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+{
+    (void)client;
+    self_t *self = (self_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    if (rfk_msg_is (msg, "QueryBatch"))
+        s_handle_query_batch (self, msg);
+    else if (rfk_msg_is (msg, "Error"))
+        s_send_ready (self); /* the predictor does not know us (any more) */
+    else
+        rfk_log_warning (S_LOG, "RFK-UNEXPECTED predictor-message=%s", msg->type);
+}
+
+/*  Connects to the predictor once the model is loaded. */
+static int
+s_connect (self_t *self, const char *endpoint, char *err, size_t errlen)
+{
+    if (!endpoint || !*endpoint) {
+        snprintf (err, errlen, "no predictor endpoint");
+        return -1;
+    }
+    self->predictor = rfk_client_new (endpoint, &rfk_infer_family, &self->bus);
+    if (!self->predictor) {
+        snprintf (err, errlen, "cannot connect to the predictor at %s", endpoint);
+        return -1;
+    }
+    rfk_client_set_handlers (self->predictor, s_on_predictor_message, NULL, self);
+    s_send_ready (self);
+    rfk_log_info (S_LOG, "ready trial=%s template=%s predictor=%s", self->trial_id, self->api->name,
+                  endpoint);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* admin */
+
+static void
+s_on_admin_ack (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    (void)arg;
+    rfk_msg_t *reply = *reply_p;
+    if (rfk_msg_is (reply, "Error"))
+        rfk_log_warning (S_LOG, "admin-refused message=\"%s\"",
+                         json_string_value (json_object_get (reply->body, "message")));
+}
+
+static void
+s_report_status (self_t *self, const char *status, const char *message)
+{
+    if (!self->admin || self->final_reported)
+        return;
+    if (!streq (status, "RUNNING"))
+        self->final_reported = true;
+    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "StatusReport", 0);
+    if (!msg)
+        return;
+    json_object_set_new (msg->body, "service_id", json_string (self->role->service_id));
+    json_object_set_new (msg->body, "status", json_string (status));
+    if (message)
+        json_object_set_new (msg->body, "message", json_string (message));
+    if (!rfk_client_send (self->admin, msg, s_on_admin_ack, NULL))
+        rfk_log_warning (S_LOG, "admin-send-failed error=\"%s\"",
+                         rfk_client_error (self->admin, NULL));
+    rfk_msg_destroy (&msg);
+}
+
+static void
+s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    self_t *self = (self_t *)arg;
+    rfk_msg_t *reply = *reply_p;
+    if (!rfk_msg_is (reply, "ServiceConfig")) {
+        const char *message = json_string_value (json_object_get (reply->body, "message"));
+        s_fail (self, "admin refused our Hello: %s", message ? message : reply->type);
+        return;
+    }
+    json_t *body = reply->body;
+    json_t *trial = json_array_get (json_object_get (body, "trials"), 0);
+    json_t *config = json_object_get (body, "config");
+    const json_t *knobs = json_object_get (trial, "knobs");
+    if (!knobs)
+        knobs = json_object_get (config, "knobs");
+    const char *trial_id = json_string_value (json_object_get (trial, "trial_id"));
+    if (trial_id && *trial_id) {
+        free (self->trial_id);
+        self->trial_id = strdup (trial_id);
+    }
+    char err[1024] = "";
+    if (!trial)
+        snprintf (err, sizeof err, "the ServiceConfig names no trial to load");
+    else if (s_load_model (self, json_string_value (json_object_get (trial, "model_path")),
+                           json_string_value (json_object_get (trial, "params_path")), knobs,
+                           json_string_value (json_object_get (body, "task")), err,
+                           sizeof err) == 0)
+        s_connect (self, json_string_value (json_object_get (body, "predictor_endpoint")), err,
+                   sizeof err);
+    if (*err) {
+        s_report_status (self, "ERRORED", err);
+        s_fail (self, "%s", err);
+        return;
+    }
+    s_report_status (self, "RUNNING", NULL);
+}
+
+static void
+s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+{
+    self_t *self = (self_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    if (rfk_msg_is (msg, "Stop")) {
+        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
+        if (ack)
+            rfk_client_post (client, ack);
+        rfk_msg_destroy (&ack);
+        rfk_log_info (S_LOG, "stop reason=\"%s\"",
+                      json_string_value (json_object_get (msg->body, "reason")));
+        self->terminated = true;
+        self->stopped_by_admin = true;
+    } else
+        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
+}
+
+/*  Gives admin's answers up to wait_ms to arrive. */
+static void
+s_flush_admin (self_t *self, int wait_ms)
+{
+    int64_t until = zclock_mono () + wait_ms;
+    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
+    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
+        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
+            rfk_client_recv (self->admin);
+        else if (zpoller_terminated (poller))
+            break;
+        rfk_client_tick (self->admin);
+    }
+    zpoller_destroy (&poller);
+}
+
+/* ---------------------------------------------------------------------- */
+/* the loop */
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    if (!msg) {
+        self->terminated = true;
+        return;
+    }
+    char *command = zmsg_popstr (msg);
+    if (command && streq (command, "$TERM"))
+        self->terminated = true;
+    else if (command && streq (command, "STATS")) {
+        char text[400];
+        snprintf (text, sizeof text,
+                  "{\"batches\": %" PRIu64 ", \"queries\": %" PRIu64
+                  ", \"failed_batches\": %" PRIu64 ", \"query_errors\": %" PRIu64
+                  ", \"ready\": %s}",
+                  self->batches, self->queries, self->failed_batches, self->query_errors,
+                  self->predictor ? "true" : "false");
+        zstr_send (self->pipe, text);
+    } else
+        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command ? command : "(none)");
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_flush_delayed (self_t *self)
+{
+    s_delayed_t *delayed;
+    int64_t now = zclock_mono ();
+    while ((delayed = (s_delayed_t *)zlistx_first (self->delayed)) && delayed->due <= now) {
+        if (self->predictor)
+            rfk_client_post (self->predictor, delayed->msg);
+        zlistx_delete (self->delayed, zlistx_cursor (self->delayed));
+    }
+}
+
+/*  Runs until $TERM or Stop; with stay_after_failure (the direct form) a
+    failure does not end the loop. */
+static void
+s_run (self_t *self, bool stay_after_failure)
+{
+    while (!self->terminated && (!self->failure || stay_after_failure)) {
+        zmq_pollitem_t items[3];
+        int count = 0;
+        items[count++] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
+        int predictor_at = -1, admin_at = -1;
+        if (self->predictor) {
+            predictor_at = count;
+            items[count++] = (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->predictor)), 0,
+                                              ZMQ_POLLIN, 0};
+        }
+        if (self->admin) {
+            admin_at = count;
+            items[count++] =
+                (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->admin)), 0, ZMQ_POLLIN, 0};
+        }
+        rfk_deadline_t deadline;
+        rfk_deadline_reset (&deadline);
+        if (self->predictor) {
+            rfk_deadline_add (&deadline, rfk_client_deadline (self->predictor));
+            rfk_deadline_add (&deadline, self->next_ready);
+        }
+        if (self->admin)
+            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
+        s_delayed_t *delayed = (s_delayed_t *)zlistx_first (self->delayed);
+        if (delayed)
+            rfk_deadline_add (&deadline, delayed->due);
+        if (zmq_poll (items, count, rfk_deadline_timeout (&deadline)) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+        if (predictor_at >= 0 && (items[predictor_at].revents & ZMQ_POLLIN))
+            rfk_client_recv (self->predictor);
+        if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
+            rfk_client_recv (self->admin);
+        if (self->predictor) {
+            rfk_client_tick (self->predictor);
+            if (zclock_mono () >= self->next_ready)
+                s_send_ready (self);
+        }
+        if (self->admin)
+            rfk_client_tick (self->admin);
+        s_flush_delayed (self);
+    }
+}
+
+static void
+s_bus_from_config (rfk_bus_opts_t *bus, const rfk_config_t *config)
+{
+    rfk_bus_opts_defaults (bus);
+    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
+    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
+    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
+    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
+    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
+    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
+    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
+}
+
+/*  The value of KEY=VALUE among the operands, or NULL. */
+static const char *
+s_operand (const rfk_role_args_t *role, const char *key)
+{
+    size_t length = strlen (key);
+    for (int i = 0; i < role->argc; i++)
+        if (strncmp (role->argv[i], key, length) == 0 && role->argv[i][length] == '=')
+            return role->argv[i] + length + 1;
+    return NULL;
+}
+
+/*  The standalone role form: everything from KEY=VALUE operands. */
+static void
+s_start_standalone (self_t *self, const rfk_role_args_t *role)
+{
+    static const char *const known[] = {"predictor", "template", "params", "knobs",
+                                        "trial",     "task",     NULL};
+    for (int i = 0; i < role->argc; i++) {
+        const char *equals = strchr (role->argv[i], '=');
+        bool ok = false;
+        for (int k = 0; equals && known[k]; k++)
+            ok = ok || ((size_t)(equals - role->argv[i]) == strlen (known[k]) &&
+                        strncmp (role->argv[i], known[k], strlen (known[k])) == 0);
+        if (!ok) {
+            s_fail (self,
+                    "unknown operand '%s' (inference takes predictor=, template=, params=, "
+                    "knobs=, trial=, task=)",
+                    role->argv[i]);
+            return;
+        }
+    }
+    json_t *knobs = NULL;
+    const char *knobs_text = s_operand (role, "knobs");
+    if (knobs_text) {
+        json_error_t error;
+        knobs = json_loads (knobs_text, 0, &error);
+        if (!json_is_object (knobs)) {
+            json_decref (knobs);
+            s_fail (self, "knobs= must be a JSON object: %s", error.text);
+            return;
+        }
+    }
+    const char *trial = s_operand (role, "trial");
+    self->trial_id = strdup (trial ? trial : "default");
+    self->service_id = strdup ("inference");
+    char err[1024] = "";
+    if (s_load_model (self, s_operand (role, "template"), s_operand (role, "params"), knobs,
+                      s_operand (role, "task"), err, sizeof err) == 0)
+        s_connect (self, s_operand (role, "predictor"), err, sizeof err);
+    json_decref (knobs);
+    if (*err)
+        s_fail (self, "%s", err);
+}
+
+void
+rfk_inference_actor (zsock_t *pipe, void *args)
+{
+    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
+    self_t *self = s_self_new (pipe, role);
+    zsock_signal (pipe, 0);
+    if (!self) {
+        zstr_sendx (pipe, "FAILED", "out of memory", NULL);
+        return;
+    }
+    if (!role || !role->config)
+        s_fail (self, "no configuration");
+    else {
+        s_bus_from_config (&self->bus, role->config);
+        if (!role->service_id)
+            s_start_standalone (self, role);
+        else if (!role->secret)
+            s_fail (self, "the inference worker needs its secret from the launcher");
+        else {
+            self->service_id = strdup (role->service_id);
+            self->trial_id = strdup ("default");
+            char endpoint[300];
+            const char *host = rfk_config_string (role->config, "admin", "host");
+            snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
+                      streq (host, "0.0.0.0") ? "127.0.0.1" : host,
+                      rfk_config_int (role->config, "admin", "service_port"));
+            self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->bus);
+            rfk_msg_t *hello = rfk_msg_new (&rfk_service_family, "Hello", 0);
+            if (!self->admin || !hello)
+                s_fail (self, "cannot connect to admin at %s", endpoint);
+            else {
+                rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
+                json_object_set_new (hello->body, "service_id", json_string (role->service_id));
+                json_object_set_new (hello->body, "secret", json_string (role->secret));
+                if (!rfk_client_send (self->admin, hello, s_on_service_config, self))
+                    s_fail (self, "cannot send Hello to admin: %s",
+                            rfk_client_error (self->admin, NULL));
+            }
+            rfk_msg_destroy (&hello);
+        }
+    }
+    if (!self->failure)
+        s_run (self, false);
+    if (self->admin) {
+        if (self->failure)
+            s_report_status (self, "ERRORED", self->failure);
+        else
+            s_report_status (self, "STOPPED",
+                             self->stopped_by_admin ? "stopped by admin" : "stopped (SIGTERM)");
+        s_flush_admin (self, 1000);
+    }
+    if (self->failure)
+        zstr_sendx (pipe, "FAILED", self->failure, NULL);
+    else if (self->stopped_by_admin)
+        zstr_send (pipe, "DONE");
+    s_self_destroy (&self);
+}
+
+void
+rfk_inference_direct_actor (zsock_t *pipe, void *args)
+{
+    const rfk_inference_args_t *direct = (const rfk_inference_args_t *)args;
+    self_t *self = s_self_new (pipe, NULL);
+    if (!self) {
+        zsock_signal (pipe, 0);
+        return;
+    }
+    if (direct && direct->bus)
+        self->bus = *direct->bus;
+    char err[1024] = "";
+    if (!direct)
+        snprintf (err, sizeof err, "no arguments");
+    else {
+        self->trial_id = strdup (direct->trial_id ? direct->trial_id : "default");
+        self->service_id = strdup (direct->service_id ? direct->service_id : "inference");
+        self->delay_ms = direct->delay_ms;
+        if (s_load_model (self, direct->model_path, direct->params_path, direct->knobs,
+                          direct->task, err, sizeof err) == 0)
+            s_connect (self, direct->predictor_endpoint, err, sizeof err);
+    }
+    zsock_signal (pipe, 0);
+    if (*err) {
+        s_fail (self, "%s", err);
+        zstr_sendx (pipe, "FAILED", err, NULL);
+    }
+    s_run (self, true);
+    s_self_destroy (&self);
+}

@@ -1,0 +1,1216 @@
+/*  rfk_predictor.c: the predictor actor (see rfk_predictor.h).
+
+    One loop polls the pipe, the ROUTER `query`, the engine's ROUTER
+    `workers`, libmicrohttpd's epoll descriptor and, in the service form, the
+    DEALER to admin. Takes on `query`: PredictRequest; sends PredictReply,
+    Error. Takes from admin: ServiceConfig, Ack, Stop; sends Hello,
+    StatusReport. HTTP bodies are JSON, turned into msgpack once on the way
+    in and back into JSON once on the way out.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* asprintf */
+#endif
+#include "rfk_predictor.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <msgpack.h>
+#include <netinet/in.h>
+
+#include "rfk_client.h"
+#include "rfk_config.h"
+#include "rfk_log.h"
+#include "rfk_role.h"
+#include "rfk_server.h"
+#include "rfk_timer.h"
+
+#define S_LOG "predictor"
+/* The msgpack ext type of a per-query error (RAFIKI_MSGPACK_EXT_ERROR). */
+#define S_EXT_ERROR 1
+/* How deep a JSON query may nest. */
+#define S_MAX_DEPTH 32
+#define S_DEFAULT_BODY (16u * 1024u * 1024u)
+#define S_HTTP_CONNECTIONS 4096
+
+typedef struct s_http s_http_t;
+
+typedef struct {
+    zsock_t *pipe;               /* the actor's pipe */
+    const rfk_role_args_t *role; /* role form: rafikid's arguments, else NULL */
+    rfk_scatter_opts_t opts;     /* the engine's options */
+    size_t max_body_bytes;       /* largest /predict body */
+    rfk_scatter_t *scatter;      /* the engine, with the ROUTER `workers` */
+    rfk_server_t *query;         /* the ROUTER `query`, or NULL */
+    struct MHD_Daemon *http;     /* the HTTP front, or NULL */
+    int http_fd;                 /* its epoll descriptor */
+    char http_url[128];          /* "http://HOST:PORT" as bound */
+    bool http_due;               /* a connection was resumed: run MHD this turn */
+    zlistx_t *suspended;         /* s_http_t waiting for the engine, not owned */
+    zlistx_t *queries;           /* s_query_t waiting for the engine, owned */
+    rfk_client_t *admin;         /* DEALER to admin `service`, service form only */
+    bool terminated;             /* $TERM or Stop */
+    bool stopped_by_admin;       /* Stop ended the loop */
+    bool final_reported;         /* STOPPED or ERRORED went to admin */
+    char *failure;               /* why we cannot serve, or NULL */
+    uint64_t http_requests;      /* HTTP requests answered */
+    uint64_t http_errors;        /* ... with a 4xx or 5xx */
+    uint64_t zmq_requests;       /* PredictRequests answered */
+} self_t;
+
+/* An SDK request waiting for the engine. */
+typedef struct {
+    self_t *self;         /* the actor */
+    zframe_t *routing_id; /* who asked, owned */
+    uint64_t correlation; /* its request id */
+    void *handle;         /* its place in self->queries */
+} s_query_t;
+
+typedef enum { S_ROUTE_PREDICT, S_ROUTE_HEALTHZ, S_ROUTE_METRICS, S_ROUTE_UNKNOWN } s_route_t;
+
+/* One HTTP request, from its first byte to its response. */
+struct s_http {
+    self_t *self; /* the actor */
+    struct MHD_Connection *connection;
+    s_route_t route;               /* what was asked */
+    bool method_ok;                /* the method fits the route */
+    char *body;                    /* the body so far */
+    size_t size, capacity;         /* its bytes, allocated */
+    bool too_large;                /* the body went over max_body_bytes */
+    bool single;                   /* {"query": q} rather than {"queries": [...]} */
+    uint64_t request;              /* the engine's request id while suspended, else 0 */
+    void *handle;                  /* its place in self->suspended */
+    struct MHD_Response *response; /* ready to queue once resumed */
+    unsigned int status;           /* its status */
+};
+
+/* ---------------------------------------------------------------------- */
+/* JSON <-> msgpack, once at the edge */
+
+/*  Packs a JSON value; -1 when it nests deeper than S_MAX_DEPTH. */
+static int
+s_pack_json (msgpack_packer *packer, const json_t *value, int depth)
+{
+    if (depth > S_MAX_DEPTH)
+        return -1;
+    switch (json_typeof (value)) {
+        case JSON_OBJECT: {
+            msgpack_pack_map (packer, json_object_size (value));
+            const char *key;
+            json_t *member;
+            json_object_foreach ((json_t *)value, key, member)
+            {
+                size_t length = strlen (key);
+                msgpack_pack_str (packer, length);
+                msgpack_pack_str_body (packer, key, length);
+                if (s_pack_json (packer, member, depth + 1) != 0)
+                    return -1;
+            }
+            return 0;
+        }
+        case JSON_ARRAY: {
+            msgpack_pack_array (packer, json_array_size (value));
+            size_t index;
+            json_t *item;
+            json_array_foreach (value, index,
+                                item) if (s_pack_json (packer, item, depth + 1) != 0) return -1;
+            return 0;
+        }
+        case JSON_STRING: {
+            size_t length = json_string_length (value);
+            msgpack_pack_str (packer, length);
+            return msgpack_pack_str_body (packer, json_string_value (value), length);
+        }
+        case JSON_INTEGER:
+            return msgpack_pack_int64 (packer, json_integer_value (value));
+        case JSON_REAL:
+            return msgpack_pack_double (packer, json_real_value (value));
+        case JSON_TRUE:
+            return msgpack_pack_true (packer);
+        case JSON_FALSE:
+            return msgpack_pack_false (packer);
+        default:
+            return msgpack_pack_nil (packer);
+    }
+}
+
+/*  A msgpack object as JSON (new reference); a per-query error becomes
+    {"error": message}; what JSON cannot carry becomes null. */
+static json_t *
+s_to_json (const msgpack_object *o)
+{
+    switch (o->type) {
+        case MSGPACK_OBJECT_BOOLEAN:
+            return json_boolean (o->via.boolean);
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            if (o->via.u64 > (uint64_t)INT64_MAX)
+                return json_real ((double)o->via.u64);
+            return json_integer ((json_int_t)o->via.u64);
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            return json_integer ((json_int_t)o->via.i64);
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            return isfinite (o->via.f64) ? json_real (o->via.f64) : json_null ();
+        case MSGPACK_OBJECT_STR: {
+            json_t *text = json_stringn (o->via.str.ptr, o->via.str.size);
+            return text ? text : json_null ();
+        }
+        case MSGPACK_OBJECT_ARRAY: {
+            json_t *array = json_array ();
+            for (uint32_t i = 0; array && i < o->via.array.size; i++)
+                json_array_append_new (array, s_to_json (&o->via.array.ptr[i]));
+            return array;
+        }
+        case MSGPACK_OBJECT_MAP: {
+            json_t *object = json_object ();
+            for (uint32_t i = 0; object && i < o->via.map.size; i++) {
+                const msgpack_object *key = &o->via.map.ptr[i].key;
+                char *name = NULL;
+                if (key->type == MSGPACK_OBJECT_STR)
+                    name = strndup (key->via.str.ptr, key->via.str.size);
+                else {
+                    json_t *json_key = s_to_json (key);
+                    name = json_key ? json_dumps (json_key, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+                    json_decref (json_key);
+                }
+                if (name)
+                    json_object_set_new (object, name, s_to_json (&o->via.map.ptr[i].val));
+                free (name);
+            }
+            return object;
+        }
+        case MSGPACK_OBJECT_EXT:
+            if (o->via.ext.type == S_EXT_ERROR) {
+                json_t *message = json_stringn (o->via.ext.ptr, o->via.ext.size);
+                return json_pack ("{s:o}", "error", message ? message : json_string ("error"));
+            }
+            return json_null ();
+        default:
+            return json_null ();
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* HTTP responses */
+
+static struct MHD_Response *
+s_json_response (json_t *json)
+{
+    char *text = json ? json_dumps (json, JSON_COMPACT) : NULL;
+    json_decref (json);
+    if (!text)
+        return NULL;
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer (strlen (text), text, MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        free (text);
+        return NULL;
+    }
+    MHD_add_response_header (response, "Content-Type", "application/json");
+    return response;
+}
+
+static void
+s_http_set (s_http_t *http, unsigned int status, struct MHD_Response *response)
+{
+    if (http->response)
+        MHD_destroy_response (http->response);
+    http->response = response;
+    http->status = status;
+}
+
+/*  An error response: {"error": {"code", "message"}}. */
+static void
+s_http_error (s_http_t *http, rfk_code_t code, const char *format, ...)
+{
+    char message[600];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    /*  UNKNOWN_MESSAGE stands here for a method the path does not take:
+        405, with the code BAD_REQUEST. */
+    bool method = code == RFK_CODE_UNKNOWN_MESSAGE;
+    json_t *json =
+        json_pack ("{s:{s:s,s:s}}", "error", "code",
+                   rfk_code_name (method ? RFK_CODE_BAD_REQUEST : code), "message", message);
+    unsigned int status = method ? 405u : (unsigned int)rfk_code_http_status (code);
+    s_http_set (http, status, s_json_response (json));
+}
+
+static enum MHD_Result
+s_http_queue (s_http_t *http)
+{
+    self_t *self = http->self;
+    self->http_requests++;
+    if (http->status >= 400)
+        self->http_errors++;
+    if (!http->response)
+        return MHD_NO; /* out of memory: close the connection */
+    if (http->status == 405)
+        MHD_add_response_header (http->response, "Allow",
+                                 http->route == S_ROUTE_PREDICT ? "POST" : "GET");
+    enum MHD_Result rc = MHD_queue_response (http->connection, http->status, http->response);
+    MHD_destroy_response (http->response);
+    http->response = NULL;
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* the engine's answers */
+
+/*  The engine ended an HTTP request: make its response and resume it. */
+static void
+s_http_done (rfk_scatter_t *scatter, uint64_t request, const rfk_scatter_result_t *result,
+             void *arg)
+{
+    (void)scatter;
+    (void)request;
+    s_http_t *http = (s_http_t *)arg;
+    self_t *self = http->self;
+    http->request = 0;
+    if (result->code != RFK_CODE_OK)
+        s_http_error (http, result->code, "%s", result->message ? result->message : "failed");
+    else {
+        msgpack_unpacked predictions;
+        msgpack_unpacked_init (&predictions);
+        size_t off = 0;
+        json_t *json = NULL;
+        if (msgpack_unpack_next (&predictions, (const char *)result->data, result->size, &off) ==
+                MSGPACK_UNPACK_SUCCESS &&
+            predictions.data.type == MSGPACK_OBJECT_ARRAY) {
+            json_t *list = s_to_json (&predictions.data);
+            if (http->single)
+                json = json_pack ("{s:o,s:[]}", "prediction",
+                                  json_incref (json_array_get (list, 0)), "predictions");
+            else
+                json = json_pack ("{s:n,s:o}", "prediction", "predictions", json_incref (list));
+            json_decref (list);
+        }
+        msgpack_unpacked_destroy (&predictions);
+        struct MHD_Response *response = s_json_response (json);
+        if (response) {
+            char number[16];
+            snprintf (number, sizeof number, "%u", result->members);
+            MHD_add_response_header (response, "X-Rafiki-Members", number);
+            snprintf (number, sizeof number, "%u", result->members_answered);
+            MHD_add_response_header (response, "X-Rafiki-Members-Answered", number);
+        }
+        s_http_set (http, MHD_HTTP_OK, response);
+    }
+    if (http->handle) {
+        zlistx_delete (self->suspended, http->handle);
+        http->handle = NULL;
+    }
+    MHD_resume_connection (http->connection);
+    self->http_due = true;
+}
+
+static void
+s_query_free (void **item_p)
+{
+    s_query_t *query = (s_query_t *)*item_p;
+    if (query) {
+        zframe_destroy (&query->routing_id);
+        free (query);
+        *item_p = NULL;
+    }
+}
+
+/*  The engine ended an SDK request: answer it. */
+static void
+s_query_done (rfk_scatter_t *scatter, uint64_t request, const rfk_scatter_result_t *result,
+              void *arg)
+{
+    (void)scatter;
+    (void)request;
+    s_query_t *query = (s_query_t *)arg;
+    self_t *self = query->self;
+    if (result->code != RFK_CODE_OK)
+        rfk_server_send_error (self->query, query->routing_id, query->correlation, result->code,
+                               result->message ? result->message : "failed");
+    else {
+        rfk_msg_t *reply = rfk_msg_new (&rfk_infer_family, "PredictReply", query->correlation);
+        if (reply) {
+            rfk_msg_set_data (reply, result->data, result->size);
+            json_object_set_new (reply->body, "members", json_integer (result->members));
+            json_object_set_new (reply->body, "members_answered",
+                                 json_integer (result->members_answered));
+            if (rfk_server_send (self->query, query->routing_id, reply) != 0)
+                rfk_log_warning (S_LOG, "reply-dropped correlation=%" PRIu64, query->correlation);
+        }
+        rfk_msg_destroy (&reply);
+    }
+    self->zmq_requests++;
+    zlistx_delete (self->queries, query->handle);
+}
+
+static int
+s_handle_predict_request (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    self_t *self = (self_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    json_t *deadline = json_object_get (msg->body, "deadline_ms");
+    int deadline_ms = json_is_integer (deadline) ? (int)json_integer_value (deadline) : 0;
+    if (deadline_ms < 0 || deadline_ms > 600000)
+        deadline_ms = 0;
+    s_query_t *query = (s_query_t *)zmalloc (sizeof (s_query_t));
+    if (!query)
+        return -1;
+    query->self = self;
+    query->routing_id = zframe_dup (peer);
+    query->correlation = msg->correlation;
+    char err[300];
+    rfk_code_t code = RFK_CODE_INTERNAL;
+    uint64_t id = 0;
+    if (!msg->data)
+        snprintf (err, sizeof err, "PredictRequest has no data (a msgpack array of queries)"),
+            code = RFK_CODE_BAD_REQUEST;
+    else
+        id = rfk_scatter_submit (self->scatter, zchunk_data (msg->data), zchunk_size (msg->data),
+                                 deadline_ms, s_query_done, query, &code, err, sizeof err);
+    if (!id) {
+        rfk_server_send_error (server, peer, msg->correlation, code, err);
+        s_query_free ((void **)&query);
+        self->zmq_requests++;
+        return 0;
+    }
+    query->handle = zlistx_add_end (self->queries, query);
+    return 0;
+}
+
+static const rfk_server_route_t s_query_routes[] = {
+    {"PredictRequest", s_handle_predict_request},
+    {NULL, NULL},
+};
+
+/* ---------------------------------------------------------------------- */
+/* HTTP requests */
+
+/*  Parses a /predict body into msgpack and submits it; on an error the
+    response is set and 0 returned; 1 when the request is out. */
+static int
+s_http_submit (s_http_t *http)
+{
+    self_t *self = http->self;
+    if (http->too_large) {
+        s_http_error (http, RFK_CODE_TOO_LARGE, "the body is over the limit of %zu bytes",
+                      self->max_body_bytes);
+        return 0;
+    }
+    if (http->size == 0) {
+        s_http_error (http, RFK_CODE_BAD_REQUEST,
+                      "the body is empty; send {\"query\": q} or {\"queries\": [q, ...]}");
+        return 0;
+    }
+    json_error_t error;
+    json_t *body = json_loadb (http->body, http->size, JSON_REJECT_DUPLICATES, &error);
+    if (!body) {
+        s_http_error (http, RFK_CODE_BAD_REQUEST, "the body is not JSON: %s (line %d, column %d)",
+                      error.text, error.line, error.column);
+        return 0;
+    }
+    int rc = 0;
+    json_t *query = json_object_get (body, "query");
+    json_t *queries = json_object_get (body, "queries");
+    json_t *deadline = json_object_get (body, "deadline_ms");
+    const char *text =
+        MHD_lookup_connection_value (http->connection, MHD_GET_ARGUMENT_KIND, "deadline_ms");
+    long deadline_ms = 0;
+    char *end = NULL;
+    const char *key;
+    json_t *value;
+    const char *unknown = NULL;
+    if (json_is_object (body))
+        json_object_foreach (body, key, value) if (!streq (key, "query") &&
+                                                   !streq (key, "queries") &&
+                                                   !streq (key, "deadline_ms")) unknown = key;
+    if (text) {
+        deadline_ms = strtol (text, &end, 10);
+        if (!*text || *end)
+            deadline_ms = -1;
+    } else if (deadline)
+        deadline_ms = json_is_integer (deadline) ? (long)json_integer_value (deadline) : -1;
+    if (!json_is_object (body))
+        s_http_error (http, RFK_CODE_BAD_REQUEST,
+                      "the body must be a JSON object: {\"query\": q} or {\"queries\": [q, ...]}");
+    else if (unknown)
+        s_http_error (http, RFK_CODE_BAD_REQUEST,
+                      "unknown field `%s`; send {\"query\": q} or {\"queries\": [q, ...]}",
+                      unknown);
+    else if ((query != NULL) == (queries != NULL))
+        s_http_error (http, RFK_CODE_BAD_REQUEST, "give exactly one of `query` and `queries`");
+    else if (queries && (!json_is_array (queries) || json_array_size (queries) == 0))
+        s_http_error (http, RFK_CODE_BAD_REQUEST, "`queries` must be a non-empty array");
+    else if (query && json_is_null (query))
+        s_http_error (http, RFK_CODE_BAD_REQUEST, "`query` must not be null");
+    else if (deadline_ms < 0 || deadline_ms > 600000)
+        s_http_error (http, RFK_CODE_BAD_REQUEST,
+                      "`deadline_ms` must be an integer from 1 to 600000 (milliseconds)");
+    else {
+        msgpack_sbuffer buffer;
+        msgpack_sbuffer_init (&buffer);
+        msgpack_packer packer;
+        msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+        int packed;
+        if (query) {
+            msgpack_pack_array (&packer, 1);
+            packed = s_pack_json (&packer, query, 1);
+        } else
+            packed = s_pack_json (&packer, queries, 0);
+        if (packed != 0)
+            s_http_error (http, RFK_CODE_BAD_REQUEST, "a query nests deeper than %d levels",
+                          S_MAX_DEPTH);
+        else {
+            char err[300];
+            rfk_code_t code = RFK_CODE_INTERNAL;
+            http->single = query != NULL;
+            http->request =
+                rfk_scatter_submit (self->scatter, buffer.data, buffer.size, (int)deadline_ms,
+                                    s_http_done, http, &code, err, sizeof err);
+            if (http->request)
+                rc = 1;
+            else
+                s_http_error (http, code, "%s", err);
+        }
+        msgpack_sbuffer_destroy (&buffer);
+    }
+    json_decref (body);
+    return rc;
+}
+
+static void
+s_http_metrics (s_http_t *http)
+{
+    self_t *self = http->self;
+    rfk_scatter_stats_t stats;
+    rfk_scatter_stats (self->scatter, &stats);
+    char *text = NULL;
+    int length = asprintf (
+        &text,
+        "# HELP rafiki_predictor_requests_total Requests accepted by the engine.\n"
+        "# TYPE rafiki_predictor_requests_total counter\n"
+        "rafiki_predictor_requests_total %" PRIu64 "\n"
+        "# TYPE rafiki_predictor_queries_total counter\n"
+        "rafiki_predictor_queries_total %" PRIu64 "\n"
+        "# HELP rafiki_predictor_refused_total Requests refused at once (overload, no worker).\n"
+        "# TYPE rafiki_predictor_refused_total counter\n"
+        "rafiki_predictor_refused_total %" PRIu64 "\n"
+        "# TYPE rafiki_predictor_batches_total counter\n"
+        "rafiki_predictor_batches_total %" PRIu64 "\n"
+        "# TYPE rafiki_predictor_batches_resent_total counter\n"
+        "rafiki_predictor_batches_resent_total %" PRIu64 "\n"
+        "# HELP rafiki_predictor_late_answers_total Answers dropped after their deadline.\n"
+        "# TYPE rafiki_predictor_late_answers_total counter\n"
+        "rafiki_predictor_late_answers_total %" PRIu64 "\n"
+        "# TYPE rafiki_predictor_member_errors_total counter\n"
+        "rafiki_predictor_member_errors_total %" PRIu64 "\n"
+        "# TYPE rafiki_predictor_deadline_expired_total counter\n"
+        "rafiki_predictor_deadline_expired_total %" PRIu64 "\n"
+        "# TYPE rafiki_predictor_workers_lost_total counter\n"
+        "rafiki_predictor_workers_lost_total %" PRIu64 "\n"
+        "# TYPE rafiki_predictor_inflight_queries gauge\n"
+        "rafiki_predictor_inflight_queries %zu\n"
+        "# TYPE rafiki_predictor_workers gauge\n"
+        "rafiki_predictor_workers %zu\n"
+        "# TYPE rafiki_predictor_trials gauge\n"
+        "rafiki_predictor_trials %zu\n"
+        "# TYPE rafiki_predictor_http_requests_total counter\n"
+        "rafiki_predictor_http_requests_total %" PRIu64 "\n"
+        "# TYPE rafiki_predictor_http_errors_total counter\n"
+        "rafiki_predictor_http_errors_total %" PRIu64 "\n"
+        "# TYPE rafiki_predictor_zmq_requests_total counter\n"
+        "rafiki_predictor_zmq_requests_total %" PRIu64 "\n",
+        stats.requests, stats.queries, stats.refused, stats.batches, stats.resent, stats.late,
+        stats.member_errors, stats.timeouts, stats.workers_lost, stats.inflight, stats.workers,
+        stats.trials, self->http_requests, self->http_errors, self->zmq_requests);
+    struct MHD_Response *response =
+        length >= 0 ? MHD_create_response_from_buffer ((size_t)length, text, MHD_RESPMEM_MUST_FREE)
+                    : NULL;
+    if (response)
+        MHD_add_response_header (response, "Content-Type", "text/plain; version=0.0.4");
+    else if (length >= 0)
+        free (text);
+    s_http_set (http, MHD_HTTP_OK, response);
+}
+
+static enum MHD_Result
+s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+                const char *version, const char *upload_data, size_t *upload_data_size,
+                void **con_cls)
+{
+    (void)version;
+    self_t *self = (self_t *)cls;
+    s_http_t *http = (s_http_t *)*con_cls;
+    if (!http) {
+        http = (s_http_t *)zmalloc (sizeof (s_http_t));
+        if (!http)
+            return MHD_NO;
+        http->self = self;
+        http->connection = connection;
+        if (streq (url, "/predict"))
+            http->route = S_ROUTE_PREDICT, http->method_ok = streq (method, "POST");
+        else if (streq (url, "/healthz"))
+            http->route = S_ROUTE_HEALTHZ, http->method_ok = streq (method, "GET");
+        else if (streq (url, "/metrics"))
+            http->route = S_ROUTE_METRICS, http->method_ok = streq (method, "GET");
+        else
+            http->route = S_ROUTE_UNKNOWN;
+        *con_cls = http;
+        return MHD_YES;
+    }
+    if (http->response)
+        return s_http_queue (http); /* resumed with its answer */
+    if (*upload_data_size > 0) {
+        /*  Only /predict keeps its body; past the limit the rest is read
+            and dropped, so memory stays flat. */
+        if (http->route == S_ROUTE_PREDICT && http->method_ok && !http->too_large) {
+            size_t more = *upload_data_size;
+            if (http->size + more > self->max_body_bytes) {
+                http->too_large = true;
+                free (http->body);
+                http->body = NULL;
+                http->size = http->capacity = 0;
+            } else {
+                if (http->size + more > http->capacity) {
+                    size_t capacity = http->capacity ? http->capacity : 1024;
+                    while (capacity < http->size + more)
+                        capacity *= 2;
+                    char *body = (char *)realloc (http->body, capacity);
+                    if (!body)
+                        return MHD_NO;
+                    http->body = body;
+                    http->capacity = capacity;
+                }
+                memcpy (http->body + http->size, upload_data, more);
+                http->size += more;
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (http->request)
+        return MHD_YES; /* still out (a spurious call while suspended) */
+    if (http->route == S_ROUTE_UNKNOWN)
+        s_http_error (http, RFK_CODE_NOT_FOUND,
+                      "no such path: %s (the predictor serves POST /predict, GET /healthz, "
+                      "GET /metrics)",
+                      url);
+    else if (!http->method_ok)
+        s_http_error (http, RFK_CODE_UNKNOWN_MESSAGE, "%s takes %s, not %s", url,
+                      http->route == S_ROUTE_PREDICT ? "POST" : "GET", method);
+    else if (http->route == S_ROUTE_HEALTHZ) {
+        rfk_scatter_stats_t stats;
+        rfk_scatter_stats (self->scatter, &stats);
+        s_http_set (http, MHD_HTTP_OK,
+                    s_json_response (json_pack ("{s:s,s:I,s:I}", "status", "ok", "workers",
+                                                (json_int_t)stats.workers, "trials",
+                                                (json_int_t)stats.trials)));
+    } else if (http->route == S_ROUTE_METRICS)
+        s_http_metrics (http);
+    else if (s_http_submit (http) == 1) {
+        http->handle = zlistx_add_end (self->suspended, http);
+        MHD_suspend_connection (connection);
+        return MHD_YES;
+    }
+    return s_http_queue (http);
+}
+
+static void
+s_http_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
+                  enum MHD_RequestTerminationCode code)
+{
+    (void)connection;
+    (void)code;
+    self_t *self = (self_t *)cls;
+    s_http_t *http = (s_http_t *)*con_cls;
+    if (!http)
+        return;
+    if (http->request)
+        rfk_scatter_cancel (self->scatter, http->request);
+    if (http->handle)
+        zlistx_delete (self->suspended, http->handle);
+    if (http->response)
+        MHD_destroy_response (http->response);
+    free (http->body);
+    free (http);
+    *con_cls = NULL;
+}
+
+static void
+s_mhd_log (void *cls, const char *format, va_list args)
+{
+    (void)cls;
+    char text[512];
+    vsnprintf (text, sizeof text, format, args);
+    rfk_log_debug (S_LOG, "http %s", text);
+}
+
+/*  Starts the HTTP front on "HOST:PORT". 0, or -1 with err. */
+static int
+s_http_start (self_t *self, const char *address, char *err, size_t errlen)
+{
+    char host[64] = "127.0.0.1";
+    long port = 0;
+    const char *colon = strrchr (address, ':');
+    if (strncmp (address, "http://", 7) == 0)
+        address += 7;
+    colon = strrchr (address, ':');
+    if (colon) {
+        size_t length = (size_t)(colon - address);
+        if (length >= sizeof host) {
+            snprintf (err, errlen, "bad HTTP address %s", address);
+            return -1;
+        }
+        memcpy (host, address, length);
+        host[length] = 0;
+        char *end;
+        port = streq (colon + 1, "*") ? 0 : strtol (colon + 1, &end, 10);
+        if (!streq (colon + 1, "*") && (*end || port < 0 || port > 65535)) {
+            snprintf (err, errlen, "bad HTTP port in %s", address);
+            return -1;
+        }
+    }
+    struct sockaddr_in addr;
+    memset (&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons ((uint16_t)port);
+    if (streq (host, "*") || streq (host, "") || streq (host, "0.0.0.0"))
+        addr.sin_addr.s_addr = htonl (INADDR_ANY);
+    else if (streq (host, "localhost"))
+        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    else if (inet_pton (AF_INET, host, &addr.sin_addr) != 1) {
+        snprintf (err, errlen, "bad HTTP host %s (an IPv4 address)", host);
+        return -1;
+    }
+    self->http = MHD_start_daemon (
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        s_http_handler, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_NOTIFY_COMPLETED, s_http_completed, self, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)S_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log,
+        self, MHD_OPTION_END);
+    if (!self->http) {
+        snprintf (err, errlen, "cannot serve HTTP on %s:%ld (in use?)", host, port);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->http, MHD_DAEMON_INFO_EPOLL_FD);
+    self->http_fd = info ? info->epoll_fd : -1;
+    info = MHD_get_daemon_info (self->http, MHD_DAEMON_INFO_BIND_PORT);
+    snprintf (self->http_url, sizeof self->http_url, "http://%s:%u",
+              streq (host, "*") ? "0.0.0.0" : host, info ? (unsigned)info->port : (unsigned)port);
+    if (self->http_fd < 0) {
+        snprintf (err, errlen, "libmicrohttpd gave no epoll descriptor");
+        return -1;
+    }
+    return 0;
+}
+
+/*  Ends every suspended request with 503 and stops the HTTP front. */
+static void
+s_http_stop (self_t *self)
+{
+    if (!self->http)
+        return;
+    s_http_t *http;
+    while ((http = (s_http_t *)zlistx_first (self->suspended))) {
+        if (http->request)
+            rfk_scatter_cancel (self->scatter, http->request);
+        http->request = 0;
+        s_http_error (http, RFK_CODE_UNAVAILABLE, "the predictor is stopping");
+        zlistx_delete (self->suspended, http->handle);
+        http->handle = NULL;
+        MHD_resume_connection (http->connection);
+    }
+    for (int turn = 0; turn < 3; turn++)
+        MHD_run (self->http);
+    MHD_stop_daemon (self->http);
+    self->http = NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* setup */
+
+static self_t *
+s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
+{
+    self_t *self = (self_t *)zmalloc (sizeof (self_t));
+    if (!self)
+        return NULL;
+    self->pipe = pipe;
+    self->role = role;
+    self->http_fd = -1;
+    rfk_scatter_opts_defaults (&self->opts);
+    self->max_body_bytes = S_DEFAULT_BODY;
+    self->suspended = zlistx_new ();
+    self->queries = zlistx_new ();
+    if (!self->suspended || !self->queries) {
+        zlistx_destroy (&self->suspended);
+        zlistx_destroy (&self->queries);
+        free (self);
+        return NULL;
+    }
+    zlistx_set_destructor (self->queries, s_query_free);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    s_http_stop (self);
+    rfk_scatter_destroy (&self->scatter);
+    rfk_server_destroy (&self->query);
+    rfk_client_destroy (&self->admin);
+    zlistx_destroy (&self->queries);
+    zlistx_destroy (&self->suspended);
+    free (self->failure);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_fail (self_t *self, const char *format, ...)
+{
+    if (self->failure)
+        return;
+    char text[1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    self->failure = strdup (text);
+    rfk_log_error (S_LOG, "failed reason=\"%s\"", text);
+}
+
+/*  Binds the three fronts and declares the trials. 0, or -1 with err. */
+static int
+s_start (self_t *self, const char *http, const char *query, const char *workers,
+         const json_t *trials, char *err, size_t errlen)
+{
+    if (!workers || !*workers) {
+        snprintf (err, errlen, "no endpoint for the workers' socket");
+        return -1;
+    }
+    self->scatter = rfk_scatter_new (workers, &self->opts);
+    if (!self->scatter) {
+        snprintf (err, errlen, "cannot bind the workers' socket to %s", workers);
+        return -1;
+    }
+    size_t index;
+    json_t *trial;
+    json_array_foreach (trials, index, trial)
+    {
+        const char *id = json_is_string (trial)
+                             ? json_string_value (trial)
+                             : json_string_value (json_object_get (trial, "trial_id"));
+        if (id && *id)
+            rfk_scatter_expect_trial (self->scatter, id);
+    }
+    if (query && *query) {
+        self->query =
+            rfk_server_new (query, &rfk_infer_family, s_query_routes, self, &self->opts.bus);
+        if (!self->query) {
+            snprintf (err, errlen, "cannot bind the query socket to %s", query);
+            return -1;
+        }
+    }
+    if (http && *http && s_http_start (self, http, err, errlen) != 0)
+        return -1;
+    rfk_log_info (
+        S_LOG,
+        "serving http=%s query=%s workers=%s trials=%zu max_batch=%d "
+        "batch_window_us=%d deadline_ms=%d max_inflight=%d",
+        self->http ? self->http_url : "-", self->query ? rfk_server_endpoint (self->query) : "-",
+        rfk_scatter_endpoint (self->scatter), json_array_size (trials), self->opts.max_batch,
+        self->opts.batch_window_us, self->opts.deadline_ms, self->opts.max_inflight);
+    return 0;
+}
+
+/*  "http=... query=... workers=..." */
+static void
+s_endpoints_line (self_t *self, char *line, size_t size)
+{
+    snprintf (line, size, "http=%s query=%s workers=%s", self->http ? self->http_url : "-",
+              self->query ? rfk_server_endpoint (self->query) : "-",
+              self->scatter ? rfk_scatter_endpoint (self->scatter) : "-");
+}
+
+/* ---------------------------------------------------------------------- */
+/* the loop */
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    if (!msg) {
+        self->terminated = true;
+        return;
+    }
+    char *command = zmsg_popstr (msg);
+    if (command && streq (command, "$TERM"))
+        self->terminated = true;
+    else if (command && streq (command, "ENDPOINTS"))
+        zstr_sendx (self->pipe, self->http ? self->http_url : "",
+                    self->query ? rfk_server_endpoint (self->query) : "",
+                    self->scatter ? rfk_scatter_endpoint (self->scatter) : "", NULL);
+    else if (command && streq (command, "STATS")) {
+        rfk_scatter_stats_t stats = {0};
+        if (self->scatter)
+            rfk_scatter_stats (self->scatter, &stats);
+        char text[800];
+        snprintf (text, sizeof text,
+                  "{\"requests\": %" PRIu64 ", \"queries\": %" PRIu64 ", \"refused\": %" PRIu64
+                  ", \"batches\": %" PRIu64 ", \"batch_sends\": %" PRIu64 ", \"resent\": %" PRIu64
+                  ", \"answers\": %" PRIu64 ", \"late\": %" PRIu64 ", \"member_errors\": %" PRIu64
+                  ", \"timeouts\": %" PRIu64 ", \"workers_lost\": %" PRIu64
+                  ", \"inflight\": %zu, \"workers\": %zu"
+                  ", \"trials\": %zu, \"http_requests\": %" PRIu64 ", \"suspended\": %zu"
+                  ", \"zmq_requests\": %" PRIu64 "}",
+                  stats.requests, stats.queries, stats.refused, stats.batches, stats.batch_sends,
+                  stats.resent, stats.answers, stats.late, stats.member_errors, stats.timeouts,
+                  stats.workers_lost, stats.inflight, stats.workers, stats.trials,
+                  self->http_requests, zlistx_size (self->suspended), self->zmq_requests);
+        zstr_send (self->pipe, text);
+    } else
+        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command ? command : "(none)");
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_run (self_t *self, bool stay_after_failure)
+{
+    while (!self->terminated && (!self->failure || stay_after_failure)) {
+        zmq_pollitem_t items[5];
+        int count = 0, query_at = -1, workers_at = -1, http_at = -1, admin_at = -1;
+        items[count++] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
+        if (self->query) {
+            query_at = count;
+            items[count++] =
+                (zmq_pollitem_t){zsock_resolve (rfk_server_sock (self->query)), 0, ZMQ_POLLIN, 0};
+        }
+        if (self->scatter) {
+            workers_at = count;
+            items[count++] = (zmq_pollitem_t){zsock_resolve (rfk_scatter_sock (self->scatter)), 0,
+                                              ZMQ_POLLIN, 0};
+        }
+        if (self->http) {
+            http_at = count;
+            items[count++] = (zmq_pollitem_t){NULL, self->http_fd, ZMQ_POLLIN, 0};
+        }
+        if (self->admin) {
+            admin_at = count;
+            items[count++] =
+                (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->admin)), 0, ZMQ_POLLIN, 0};
+        }
+        rfk_deadline_t deadline;
+        rfk_deadline_reset (&deadline);
+        if (self->scatter)
+            rfk_deadline_add (&deadline, rfk_scatter_deadline (self->scatter));
+        if (self->query)
+            rfk_deadline_add (&deadline, rfk_server_deadline (self->query));
+        if (self->admin)
+            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
+        MHD_UNSIGNED_LONG_LONG http_timeout = 0;
+        if (self->http && self->http_due)
+            rfk_deadline_add (&deadline, 0);
+        else if (self->http && MHD_get_timeout (self->http, &http_timeout) == MHD_YES)
+            rfk_deadline_add (&deadline, zclock_mono () + (int64_t)http_timeout);
+        if (zmq_poll (items, count, rfk_deadline_timeout (&deadline)) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+        if (workers_at >= 0 && (items[workers_at].revents & ZMQ_POLLIN))
+            rfk_scatter_recv (self->scatter);
+        if (query_at >= 0 && (items[query_at].revents & ZMQ_POLLIN))
+            rfk_server_recv (self->query);
+        if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
+            rfk_client_recv (self->admin);
+        if (self->http &&
+            (self->http_due || (items[http_at].revents & ZMQ_POLLIN) ||
+             (MHD_get_timeout (self->http, &http_timeout) == MHD_YES && http_timeout == 0))) {
+            self->http_due = false;
+            MHD_run (self->http);
+        }
+        if (self->scatter)
+            rfk_scatter_tick (self->scatter);
+        if (self->query)
+            rfk_server_tick (self->query);
+        if (self->admin)
+            rfk_client_tick (self->admin);
+        /*  Answers the tick completed resume connections: send them now. */
+        if (self->http && self->http_due) {
+            self->http_due = false;
+            MHD_run (self->http);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* the forms */
+
+static void
+s_opts_from_config (rfk_scatter_opts_t *opts, size_t *max_body, const rfk_config_t *config)
+{
+    rfk_scatter_opts_defaults (opts);
+    opts->max_batch = (int)rfk_config_int (config, "predictor", "max_batch");
+    opts->batch_window_us = (int)rfk_config_int (config, "predictor", "batch_window_us");
+    opts->deadline_ms = (int)rfk_config_int (config, "predictor", "deadline_ms");
+    opts->max_inflight = (int)rfk_config_int (config, "predictor", "max_inflight");
+    *max_body = (size_t)rfk_config_size (config, "predictor", "max_body_bytes");
+    rfk_bus_opts_t *bus = &opts->bus;
+    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
+    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
+    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
+    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
+    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
+    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
+    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
+}
+
+static void
+s_on_admin_ack (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    (void)arg;
+    rfk_msg_t *reply = *reply_p;
+    if (rfk_msg_is (reply, "Error"))
+        rfk_log_warning (S_LOG, "admin-refused message=\"%s\"",
+                         json_string_value (json_object_get (reply->body, "message")));
+}
+
+static void
+s_report_status (self_t *self, const char *status, const char *message)
+{
+    if (!self->admin || self->final_reported)
+        return;
+    if (!streq (status, "RUNNING"))
+        self->final_reported = true;
+    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "StatusReport", 0);
+    if (!msg)
+        return;
+    json_object_set_new (msg->body, "service_id", json_string (self->role->service_id));
+    json_object_set_new (msg->body, "status", json_string (status));
+    if (message)
+        json_object_set_new (msg->body, "message", json_string (message));
+    if (!rfk_client_send (self->admin, msg, s_on_admin_ack, NULL))
+        rfk_log_warning (S_LOG, "admin-send-failed error=\"%s\"",
+                         rfk_client_error (self->admin, NULL));
+    rfk_msg_destroy (&msg);
+}
+
+static void
+s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    self_t *self = (self_t *)arg;
+    rfk_msg_t *reply = *reply_p;
+    if (!rfk_msg_is (reply, "ServiceConfig")) {
+        const char *message = json_string_value (json_object_get (reply->body, "message"));
+        s_fail (self, "admin refused our Hello: %s", message ? message : reply->type);
+        return;
+    }
+    json_t *body = reply->body;
+    json_t *binds = json_object_get (body, "bind_endpoints");
+    const char *http = json_string_value (json_array_get (binds, 0));
+    const char *query = json_string_value (json_array_get (binds, 1));
+    const char *workers = json_string_value (json_array_get (binds, 2));
+    self->opts.ensemble =
+        rfk_scatter_ensemble_of_task (json_string_value (json_object_get (body, "task")));
+    char err[600] = "";
+    if (json_array_size (binds) != 3)
+        snprintf (err, sizeof err,
+                  "the ServiceConfig must give bind_endpoints [http, query, workers]");
+    else
+        s_start (self, http, query, workers, json_object_get (body, "trials"), err, sizeof err);
+    if (*err) {
+        s_report_status (self, "ERRORED", err);
+        s_fail (self, "%s", err);
+        return;
+    }
+    char line[600];
+    s_endpoints_line (self, line, sizeof line);
+    s_report_status (self, "RUNNING", line);
+}
+
+static void
+s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+{
+    self_t *self = (self_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    if (rfk_msg_is (msg, "Stop")) {
+        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
+        if (ack)
+            rfk_client_post (client, ack);
+        rfk_msg_destroy (&ack);
+        self->terminated = true;
+        self->stopped_by_admin = true;
+    } else
+        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
+}
+
+static void
+s_flush_admin (self_t *self, int wait_ms)
+{
+    int64_t until = zclock_mono () + wait_ms;
+    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
+    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
+        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
+            rfk_client_recv (self->admin);
+        else if (zpoller_terminated (poller))
+            break;
+        rfk_client_tick (self->admin);
+    }
+    zpoller_destroy (&poller);
+}
+
+static const char *
+s_operand (const rfk_role_args_t *role, const char *key)
+{
+    size_t length = strlen (key);
+    for (int i = 0; i < role->argc; i++)
+        if (strncmp (role->argv[i], key, length) == 0 && role->argv[i][length] == '=')
+            return role->argv[i] + length + 1;
+    return NULL;
+}
+
+static void
+s_start_standalone (self_t *self, const rfk_role_args_t *role)
+{
+    static const char *const known[] = {"http", "query", "workers", "task", "trials", NULL};
+    for (int i = 0; i < role->argc; i++) {
+        const char *equals = strchr (role->argv[i], '=');
+        bool ok = false;
+        for (int k = 0; equals && known[k]; k++)
+            ok = ok || ((size_t)(equals - role->argv[i]) == strlen (known[k]) &&
+                        strncmp (role->argv[i], known[k], strlen (known[k])) == 0);
+        if (!ok) {
+            s_fail (self,
+                    "unknown operand '%s' (predictor takes http=, query=, workers=, task=, "
+                    "trials=)",
+                    role->argv[i]);
+            return;
+        }
+    }
+    const char *http = s_operand (role, "http");
+    const char *query = s_operand (role, "query");
+    const char *workers = s_operand (role, "workers");
+    self->opts.ensemble = rfk_scatter_ensemble_of_task (s_operand (role, "task"));
+    json_t *trials = json_array ();
+    const char *list = s_operand (role, "trials");
+    while (list && *list && trials) {
+        const char *comma = strchr (list, ',');
+        size_t length = comma ? (size_t)(comma - list) : strlen (list);
+        if (length > 0)
+            json_array_append_new (trials, json_stringn (list, length));
+        list = comma ? comma + 1 : list + length;
+    }
+    char err[600] = "";
+    s_start (self, http ? http : "127.0.0.1:0", query ? query : "tcp://127.0.0.1:*",
+             workers ? workers : "tcp://127.0.0.1:*", trials, err, sizeof err);
+    json_decref (trials);
+    if (*err)
+        s_fail (self, "%s", err);
+    else {
+        char line[600];
+        s_endpoints_line (self, line, sizeof line);
+        printf ("%s\n", line);
+        fflush (stdout);
+    }
+}
+
+void
+rfk_predictor_actor (zsock_t *pipe, void *args)
+{
+    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
+    self_t *self = s_self_new (pipe, role);
+    zsock_signal (pipe, 0);
+    if (!self) {
+        zstr_sendx (pipe, "FAILED", "out of memory", NULL);
+        return;
+    }
+    if (!role || !role->config)
+        s_fail (self, "no configuration");
+    else {
+        s_opts_from_config (&self->opts, &self->max_body_bytes, role->config);
+        if (!role->service_id)
+            s_start_standalone (self, role);
+        else if (!role->secret)
+            s_fail (self, "the predictor needs its secret from the launcher");
+        else {
+            char endpoint[300];
+            const char *host = rfk_config_string (role->config, "admin", "host");
+            snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
+                      streq (host, "0.0.0.0") ? "127.0.0.1" : host,
+                      rfk_config_int (role->config, "admin", "service_port"));
+            self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->opts.bus);
+            rfk_msg_t *hello = rfk_msg_new (&rfk_service_family, "Hello", 0);
+            if (!self->admin || !hello)
+                s_fail (self, "cannot connect to admin at %s", endpoint);
+            else {
+                rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
+                json_object_set_new (hello->body, "service_id", json_string (role->service_id));
+                json_object_set_new (hello->body, "secret", json_string (role->secret));
+                if (!rfk_client_send (self->admin, hello, s_on_service_config, self))
+                    s_fail (self, "cannot send Hello to admin: %s",
+                            rfk_client_error (self->admin, NULL));
+            }
+            rfk_msg_destroy (&hello);
+        }
+    }
+    if (!self->failure)
+        s_run (self, false);
+    if (self->admin) {
+        if (self->failure)
+            s_report_status (self, "ERRORED", self->failure);
+        else
+            s_report_status (self, "STOPPED",
+                             self->stopped_by_admin ? "stopped by admin" : "stopped (SIGTERM)");
+        s_flush_admin (self, 1000);
+    }
+    if (self->failure)
+        zstr_sendx (pipe, "FAILED", self->failure, NULL);
+    else if (self->stopped_by_admin)
+        zstr_send (pipe, "DONE");
+    s_self_destroy (&self);
+}
+
+void
+rfk_predictor_direct_actor (zsock_t *pipe, void *args)
+{
+    const rfk_predictor_args_t *direct = (const rfk_predictor_args_t *)args;
+    self_t *self = s_self_new (pipe, NULL);
+    if (!self) {
+        zsock_signal (pipe, 0);
+        return;
+    }
+    char err[600] = "";
+    if (!direct)
+        snprintf (err, sizeof err, "no arguments");
+    else {
+        self->opts = direct->scatter;
+        if (direct->max_body_bytes)
+            self->max_body_bytes = direct->max_body_bytes;
+        json_t *trials = json_array ();
+        for (size_t t = 0; direct->trials && direct->trials[t]; t++)
+            json_array_append_new (trials, json_string (direct->trials[t]));
+        s_start (self, direct->http, direct->query_endpoint, direct->workers_endpoint, trials, err,
+                 sizeof err);
+        json_decref (trials);
+    }
+    zsock_signal (pipe, 0);
+    if (*err) {
+        s_fail (self, "%s", err);
+        zstr_sendx (pipe, "FAILED", err, NULL);
+    }
+    s_run (self, true);
+    s_self_destroy (&self);
+}

@@ -1,0 +1,159 @@
+/*  bench_loadgen: a ZeroMQ load generator, as the SDK talks to a predictor.
+
+    bench_loadgen ours|bare ENDPOINT CONNECTIONS SECONDS QUERY_JSON
+
+    CONNECTIONS DEALERs each keep one request out at a time (closed loop)
+    for SECONDS. `ours` sends PredictRequest envelopes (infer family) with
+    data = [QUERY] in msgpack and checks each reply is a PredictReply;
+    `bare` sends the msgpack bytes alone (bare_sg's protocol). Prints one
+    line: requests=N errors=E rps=R p50_ms=P p99_ms=Q.
+*/
+#include <czmq.h>
+#include <msgpack.h>
+
+#include "rfk_envelope.h"
+
+static void
+s_pack (msgpack_packer *pk, const json_t *value)
+{
+    switch (json_typeof (value)) {
+        case JSON_OBJECT: {
+            msgpack_pack_map (pk, json_object_size (value));
+            const char *key;
+            json_t *member;
+            json_object_foreach ((json_t *)value, key, member)
+            {
+                msgpack_pack_str (pk, strlen (key));
+                msgpack_pack_str_body (pk, key, strlen (key));
+                s_pack (pk, member);
+            }
+            break;
+        }
+        case JSON_ARRAY: {
+            msgpack_pack_array (pk, json_array_size (value));
+            size_t i;
+            json_t *item;
+            json_array_foreach (value, i, item) s_pack (pk, item);
+            break;
+        }
+        case JSON_STRING:
+            msgpack_pack_str (pk, json_string_length (value));
+            msgpack_pack_str_body (pk, json_string_value (value), json_string_length (value));
+            break;
+        case JSON_INTEGER:
+            msgpack_pack_int64 (pk, json_integer_value (value));
+            break;
+        case JSON_REAL:
+            msgpack_pack_double (pk, json_real_value (value));
+            break;
+        default:
+            msgpack_pack_nil (pk);
+    }
+}
+
+static int
+s_compare (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc != 6) {
+        fprintf (stderr,
+                 "usage: bench_loadgen ours|bare ENDPOINT CONNECTIONS SECONDS QUERY_JSON\n");
+        return 2;
+    }
+    bool ours = streq (argv[1], "ours");
+    int connections = atoi (argv[3]);
+    double seconds = atof (argv[4]);
+    json_t *query = json_loads (argv[5], JSON_DECODE_ANY, NULL);
+    if (connections < 1 || connections > 1024 || seconds <= 0 || !query) {
+        fprintf (stderr, "bench_loadgen: bad arguments\n");
+        return 2;
+    }
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 1);
+    s_pack (&pk, query);
+    zframe_t *request = NULL;
+    if (ours) {
+        rfk_msg_t *msg = rfk_msg_new (&rfk_infer_family, "PredictRequest", 1);
+        rfk_msg_set_data (msg, buffer.data, buffer.size);
+        if (rfk_msg_encode (msg, &request, NULL, 0) != 0)
+            return 1;
+        rfk_msg_destroy (&msg);
+    } else
+        request = zframe_new (buffer.data, buffer.size);
+
+    zsock_t **socks = (zsock_t **)calloc ((size_t)connections, sizeof (zsock_t *));
+    zmq_pollitem_t *items = (zmq_pollitem_t *)calloc ((size_t)connections, sizeof (zmq_pollitem_t));
+    int64_t *sent_at = (int64_t *)calloc ((size_t)connections, sizeof (int64_t));
+    size_t capacity = 1 << 20, count = 0;
+    int64_t *latencies = (int64_t *)malloc (capacity * sizeof (int64_t));
+    char endpoint[300];
+    snprintf (endpoint, sizeof endpoint, ">%s", argv[2]);
+    for (int c = 0; c < connections; c++) {
+        socks[c] = zsock_new_dealer (endpoint);
+        if (!socks[c])
+            return 1;
+        zsock_set_sndhwm (socks[c], 0);
+        items[c] = (zmq_pollitem_t){zsock_resolve (socks[c]), 0, ZMQ_POLLIN, 0};
+    }
+    zclock_sleep (200); /* let the connections come up before the clock starts */
+    int64_t start = zclock_usecs ();
+    int64_t end = start + (int64_t)(seconds * 1e6);
+    for (int c = 0; c < connections; c++) {
+        zframe_t *frame = zframe_dup (request);
+        sent_at[c] = zclock_usecs ();
+        zframe_send (&frame, socks[c], 0);
+    }
+    uint64_t errors = 0;
+    int outstanding = connections;
+    while (outstanding > 0) {
+        if (zmq_poll (items, connections, 1000) <= 0)
+            break;
+        int64_t now = zclock_usecs ();
+        for (int c = 0; c < connections; c++) {
+            if (!(items[c].revents & ZMQ_POLLIN))
+                continue;
+            zframe_t *reply = zframe_recv (socks[c]);
+            if (ours) {
+                rfk_msg_t *msg = NULL;
+                if (rfk_msg_decode (&rfk_infer_family, reply, 1 << 24, &msg) != 0 ||
+                    !rfk_msg_is (msg, "PredictReply"))
+                    errors++;
+                rfk_msg_destroy (&msg);
+            }
+            zframe_destroy (&reply);
+            if (count < capacity)
+                latencies[count++] = now - sent_at[c];
+            if (now < end) {
+                zframe_t *frame = zframe_dup (request);
+                sent_at[c] = zclock_usecs ();
+                zframe_send (&frame, socks[c], 0);
+            } else
+                outstanding--;
+        }
+    }
+    double elapsed = (double)(zclock_usecs () - start) / 1e6;
+    qsort (latencies, count, sizeof (int64_t), s_compare);
+    double p50 = count ? (double)latencies[count / 2] / 1000.0 : 0;
+    double p99 = count ? (double)latencies[(size_t)((double)count * 0.99)] / 1000.0 : 0;
+    printf ("requests=%zu errors=%" PRIu64 " rps=%.0f p50_ms=%.3f p99_ms=%.3f\n", count, errors,
+            (double)count / elapsed, p50, p99);
+    for (int c = 0; c < connections; c++)
+        zsock_destroy (&socks[c]);
+    free (socks);
+    free (items);
+    free (sent_at);
+    free (latencies);
+    zframe_destroy (&request);
+    msgpack_sbuffer_destroy (&buffer);
+    json_decref (query);
+    return 0;
+}
