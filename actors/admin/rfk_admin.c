@@ -141,10 +141,10 @@ rfk_admin_publish (rfk_admin_t *self, const char *prefix, const char *id, const 
 bool
 rfk_admin_task_known (const char *task)
 {
-    return task && (streq (task, RAFIKI_TASK_IMAGE_CLASSIFICATION) ||
-                    streq (task, RAFIKI_TASK_TABULAR_CLASSIFICATION) ||
-                    streq (task, RAFIKI_TASK_TABULAR_REGRESSION) ||
-                    streq (task, RAFIKI_TASK_POS_TAGGING));
+    return task &&
+           (streq (task, RAFIKI_TASK_IMAGE_CLASSIFICATION) ||
+            streq (task, RAFIKI_TASK_TABULAR_CLASSIFICATION) ||
+            streq (task, RAFIKI_TASK_TABULAR_REGRESSION) || streq (task, RAFIKI_TASK_POS_TAGGING));
 }
 
 char *
@@ -157,10 +157,9 @@ rfk_admin_uuid (void)
     char *text = (char *)malloc (37);
     if (!text)
         return NULL;
-    snprintf (text, 37,
-              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", bytes[0],
-              bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
-              bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
+    snprintf (text, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+              bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+              bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
     return text;
 }
 
@@ -178,13 +177,13 @@ rfk_admin_now_iso (char *buffer, size_t size)
 
 /* ---- the handler table --------------------------------------------------- */
 
-typedef rfk_msg_t *(s_handler_fn) (rfk_admin_t *self, const rfk_msg_t *req,
-                                   const rfk_auth_claims_t *caller);
+typedef rfk_msg_t *(s_handler_fn)(rfk_admin_t *self, const rfk_msg_t *req,
+                                  const rfk_auth_claims_t *caller);
 
 typedef struct {
-    const char *type;    /* request body type */
-    s_handler_fn *fn;    /* its handler */
-    bool authenticated;  /* needs a valid token */
+    const char *type;   /* request body type */
+    s_handler_fn *fn;   /* its handler */
+    bool authenticated; /* needs a valid token */
 } s_route_t;
 
 static const s_route_t s_routes[] = {
@@ -235,8 +234,8 @@ rfk_admin_handle (rfk_admin_t *self, const rfk_msg_t *request)
             return rfk_admin_error (request, RFK_CODE_BAD_REQUEST,
                                     "uploads stream through UploadStart/UploadChunk on the "
                                     "command socket or multipart POST over HTTP");
-        return rfk_admin_error (request, RFK_CODE_UNKNOWN_MESSAGE, "%s is not a request admin takes",
-                                request->type);
+        return rfk_admin_error (request, RFK_CODE_UNKNOWN_MESSAGE,
+                                "%s is not a request admin takes", request->type);
     }
     if (!json_is_object (request->body))
         return rfk_admin_error (request, RFK_CODE_BAD_REQUEST, "the request has no body");
@@ -261,8 +260,8 @@ void
 rfk_admin_metrics (rfk_admin_t *self, FILE *out)
 {
     assert (self);
-    static const char *service_states[] = {"STARTED", "DEPLOYING", "RUNNING", "STOPPED",
-                                           "ERRORED", NULL};
+    static const char *service_states[] = {"STARTED", "DEPLOYING", "RUNNING",
+                                           "STOPPED", "ERRORED",   NULL};
     static const char *job_states[] = {"STARTED", "RUNNING", "STOPPED", "ERRORED", NULL};
     size_t services[5] = {0}, train[4] = {0}, inference[4] = {0};
     zlistx_t *list = rfk_store_list_services (self->store, false, NULL);
@@ -280,8 +279,8 @@ rfk_admin_metrics (rfk_admin_t *self, FILE *out)
                 train[index]++;
     zlistx_destroy (&list);
     list = rfk_store_list_inference_jobs (self->store, NULL, false, NULL);
-    for (rfk_inference_job_t *item = list ? (rfk_inference_job_t *)zlistx_first (list) : NULL;
-         item; item = (rfk_inference_job_t *)zlistx_next (list))
+    for (rfk_inference_job_t *item = list ? (rfk_inference_job_t *)zlistx_first (list) : NULL; item;
+         item = (rfk_inference_job_t *)zlistx_next (list))
         for (int index = 0; job_states[index]; index++)
             if (item->status && streq (item->status, job_states[index]))
                 inference[index]++;
@@ -425,9 +424,8 @@ s_upload_chunk (rfk_admin_t *self, const rfk_msg_t *msg)
     if (!streq (caller.user_id, rfk_admin_upload_user (entry->up)))
         return rfk_admin_error (msg, RFK_CODE_FORBIDDEN, "upload %s is not yours", id);
     entry->last_heard = zclock_mono ();
-    if (msg->data &&
-        rfk_admin_upload_write (entry->up, zchunk_data (msg->data), zchunk_size (msg->data),
-                                &error) != 0) {
+    if (msg->data && rfk_admin_upload_write (entry->up, zchunk_data (msg->data),
+                                             zchunk_size (msg->data), &error) != 0) {
         zhashx_delete (self->uploads, id);
         error->correlation = msg->correlation;
         return error;
@@ -514,13 +512,28 @@ s_on_service (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx
 }
 
 static const rfk_server_route_t s_service_routes[] = {
-    {"Hello", s_on_service},         {"StatusReport", s_on_service},
-    {"TrialCreate", s_on_service},   {"TrialStarted", s_on_service},
-    {"TrialFinished", s_on_service}, {"TrialLog", s_on_service},
-    {"TrialMetrics", s_on_service},  {"TrialPlot", s_on_service},
-    {"SubTrainJobDone", s_on_service}, {"Ack", s_on_service},
+    {"Hello", s_on_service},
+    {"StatusReport", s_on_service},
+    {"TrialCreate", s_on_service},
+    {"TrialStarted", s_on_service},
+    {"TrialFinished", s_on_service},
+    {"TrialLog", s_on_service},
+    {"TrialMetrics", s_on_service},
+    {"TrialPlot", s_on_service},
+    {"SubTrainJobDone", s_on_service},
+    {"Ack", s_on_service},
     {NULL, NULL},
 };
+
+/* Let the launcher forget the services that ended (outside its callbacks). */
+static void
+s_forget_ended (rfk_admin_t *self)
+{
+    for (char *id = (char *)zlistx_first (self->to_forget); id;
+         id = (char *)zlistx_next (self->to_forget))
+        rfk_launcher_forget (self->launcher, id);
+    zlistx_purge (self->to_forget);
+}
 
 /* Forget idle uploads. */
 static void
@@ -584,6 +597,7 @@ s_self_destroy (rfk_admin_t **self_p)
     zhashx_destroy (&self->uploads);
     rfk_launcher_destroy (&self->launcher);
     zhashx_destroy (&self->services);
+    zlistx_destroy (&self->to_forget);
     zhashx_destroy (&self->peers);
     zhashx_destroy (&self->replies);
     zlistx_destroy (&self->reply_keys);
@@ -648,6 +662,9 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     self->upload_max = rfk_config_size (self->config, "admin", "upload_max_bytes");
     self->services = zhashx_new ();
     zhashx_set_destructor (self->services, s_service_destructor);
+    self->to_forget = zlistx_new ();
+    zlistx_set_destructor (self->to_forget, (czmq_destructor *)zstr_free);
+    zlistx_set_duplicator (self->to_forget, (czmq_duplicator *)strdup);
     self->peers = zhashx_new ();
     self->uploads = zhashx_new ();
     zhashx_set_destructor (self->uploads, s_zupload_destructor);
@@ -739,19 +756,20 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     const char *host = rfk_config_string (self->config, "admin", "host");
     if (!host || !*host)
         host = "127.0.0.1";
-    self->connect_host =
-        strdup (streq (host, "0.0.0.0") || streq (host, "*") ? "127.0.0.1" : host);
+    self->connect_host = strdup (streq (host, "0.0.0.0") || streq (host, "*") ? "127.0.0.1" : host);
     char endpoint[300];
     s_endpoint (endpoint, sizeof endpoint, host,
                 rfk_config_int (self->config, "admin", "command_port"));
-    self->command = rfk_server_new (endpoint, &rfk_admin_family, s_command_routes, self, &self->bus);
+    self->command =
+        rfk_server_new (endpoint, &rfk_admin_family, s_command_routes, self, &self->bus);
     if (!self->command) {
         snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
         goto failed;
     }
     s_endpoint (endpoint, sizeof endpoint, host,
                 rfk_config_int (self->config, "admin", "service_port"));
-    self->service = rfk_server_new (endpoint, &rfk_service_family, s_service_routes, self, &self->bus);
+    self->service =
+        rfk_server_new (endpoint, &rfk_service_family, s_service_routes, self, &self->bus);
     if (!self->service) {
         snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
         goto failed;
@@ -763,8 +781,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
                 rfk_config_int (self->config, "admin", "events_port"));
     self->proxy = rfk_proxy_new (inproc, endpoint, &self->bus);
     char *frontend = NULL;
-    if (!self->proxy ||
-        rfk_proxy_endpoints (self->proxy, &frontend, &self->events_endpoint) != 0) {
+    if (!self->proxy || rfk_proxy_endpoints (self->proxy, &frontend, &self->events_endpoint) != 0) {
         snprintf (err, errlen, "cannot bind the events socket on %s", endpoint);
         goto failed;
     }
@@ -889,6 +906,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
             rfk_server_recv (self->service);
         rfk_http_front_step (http);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
+        s_forget_ended (self);
         rfk_server_tick (self->command);
         rfk_server_tick (self->service);
         if (zclock_mono () >= next_sweep) {

@@ -66,6 +66,7 @@ struct rfk_admin {
     void *http;                 /* the HTTP front, or NULL */
     int http_port;              /* as bound, 0 without a front */
     zhashx_t *services;         /* service id -> rfk_admin_service_t (tracked) */
+    zlistx_t *to_forget;        /* ids of ended services the launcher may forget */
     zhashx_t *peers;            /* peer routing id (hex) -> service id */
     zhashx_t *uploads;          /* ZeroMQ upload id -> s_zupload_t (rfk_admin.c) */
     zhashx_t *replies;          /* "<peer>/<correlation>" -> rfk_msg_t (answered) */
@@ -89,7 +90,7 @@ rfk_admin_store_error (rfk_admin_t *self, const rfk_msg_t *request, const char *
 const char *
 rfk_admin_field (const rfk_msg_t *request, const char *name);
 /* The string field `name`, required and non-empty: returns it, or NULL with
-   *error set to BAD_REQUEST naming the field. */
+ *error set to BAD_REQUEST naming the field. */
 const char *
 rfk_admin_require (const rfk_msg_t *request, const char *name, rfk_msg_t **error);
 /* An integer field, or fallback when absent. */
@@ -124,8 +125,7 @@ rfk_admin_on_login (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_clai
 rfk_msg_t *
 rfk_admin_on_list_users (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
 rfk_msg_t *
-rfk_admin_on_create_user (rfk_admin_t *self, const rfk_msg_t *req,
-                          const rfk_auth_claims_t *caller);
+rfk_admin_on_create_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
 rfk_msg_t *
 rfk_admin_on_ban_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
 rfk_msg_t *

@@ -58,9 +58,11 @@ s_check_budget (const rfk_msg_t *req, json_t *budget, bool train, rfk_msg_t **er
     }
     const char *key;
     json_t *value;
-    json_object_foreach (budget, key, value) {
-        bool integer = json_is_integer (value) ||
-                       (json_is_real (value) && json_real_value (value) == floor (json_real_value (value)));
+    json_object_foreach (budget, key, value)
+    {
+        bool integer =
+            json_is_integer (value) ||
+            (json_is_real (value) && json_real_value (value) == floor (json_real_value (value)));
         double number = json_number_value (value);
         if (streq (key, "MODEL_TRIAL_COUNT") || (train && streq (key, "TRAINER_COUNT"))) {
             long max = streq (key, "TRAINER_COUNT") ? S_TRAINERS_MAX : 1000000;
@@ -104,19 +106,19 @@ s_job_dataset (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t 
         return NULL;
     rfk_dataset_t *dataset = rfk_store_get_dataset (self->store, id);
     if (!dataset) {
-        *error = rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE
-                     ? rfk_admin_store_error (self, req, "reading a dataset")
-                     : rfk_admin_error (req, RFK_CODE_NOT_FOUND, "field `%s`: no dataset %s",
-                                        field, id);
+        *error =
+            rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE
+                ? rfk_admin_store_error (self, req, "reading a dataset")
+                : rfk_admin_error (req, RFK_CODE_NOT_FOUND, "field `%s`: no dataset %s", field, id);
         return NULL;
     }
     if (rfk_auth_can_access (caller->user_id, caller->user_type, dataset->owner_id) != 0)
         *error = rfk_admin_error (req, RFK_CODE_FORBIDDEN, "field `%s`: dataset %s is not yours",
                                   field, id);
     else if (!dataset->task || !streq (dataset->task, task))
-        *error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
-                                  "field `%s`: dataset %s is for %s, not %s", field, id,
-                                  dataset->task ? dataset->task : "no task", task);
+        *error =
+            rfk_admin_error (req, RFK_CODE_BAD_REQUEST, "field `%s`: dataset %s is for %s, not %s",
+                             field, id, dataset->task ? dataset->task : "no task", task);
     if (*error)
         rfk_dataset_destroy (&dataset);
     return dataset;
@@ -131,14 +133,14 @@ s_train_job_of (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t
     if (!app)
         return NULL;
     int64_t version = rfk_admin_int_field (req, "app_version", -1);
-    rfk_train_job_t *job = rfk_store_get_train_job_by_app (self->store, caller->user_id, app,
-                                                           version);
+    rfk_train_job_t *job =
+        rfk_store_get_train_job_by_app (self->store, caller->user_id, app, version);
     if (!job) {
         if (rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE)
             *error = rfk_admin_store_error (self, req, "reading the train job");
         else if (version < 0)
-            *error = rfk_admin_error (req, RFK_CODE_NOT_FOUND, "you have no train job of app %s",
-                                      app);
+            *error =
+                rfk_admin_error (req, RFK_CODE_NOT_FOUND, "you have no train job of app %s", app);
         else
             *error = rfk_admin_error (req, RFK_CODE_NOT_FOUND,
                                       "you have no train job of app %s version %lld", app,
@@ -227,9 +229,9 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
         }
         for (size_t other = 0; other < index; other++)
             if (streq (subs[other].model_id, id))
-                error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
-                                         "field `model_ids[%zu]`: model %s is named twice", index,
-                                         id);
+                error =
+                    rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
+                                     "field `model_ids[%zu]`: model %s is named twice", index, id);
         if (error)
             break;
         rfk_model_t *model = rfk_store_get_model (self->store, id);
@@ -268,11 +270,13 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
     }
     rfk_train_job_t *job = NULL;
     if (!error) {
+        json_t *no_budget = json_object ();
         rfk_train_job_t record = {
             .user_id = (char *)caller->user_id,
             .app = (char *)app,
             .task = (char *)task,
-            .budget = budget,
+            .budget = budget ? budget : no_budget,
+            .status = "STARTED",
             .train_dataset_id = train->id,
             .val_dataset_id = val->id,
             .train_args = train_args,
@@ -280,6 +284,7 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
             .sub_train_jobs = subs,
         };
         job = rfk_store_create_train_job (self->store, &record);
+        json_decref (no_budget);
         if (!job)
             error = rfk_admin_store_error (self, req, "creating the train job");
     }
@@ -299,11 +304,11 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
         int port = rfk_admin_free_port ();
         char endpoint[64];
         snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
-        char *advisor = rfk_admin_launch_train_service (self, "advisor", job->id, sub_id,
-                                                        endpoint, port);
+        char *advisor =
+            rfk_admin_launch_train_service (self, "advisor", job->id, sub_id, endpoint, port);
         for (int trainer = 0; advisor && trainer < n_trainers; trainer++) {
-            char *id = rfk_admin_launch_train_service (self, "trainer", job->id, sub_id, endpoint,
-                                                       0);
+            char *id =
+                rfk_admin_launch_train_service (self, "trainer", job->id, sub_id, endpoint, 0);
             free (id);
         }
         free (advisor);
@@ -378,11 +383,12 @@ rfk_admin_on_get_train_job (rfk_admin_t *self, const rfk_msg_t *req,
 static void
 s_end_open_trials (rfk_admin_t *self, const char *train_job_id, const char *reason)
 {
-    zlistx_t *trials = rfk_store_list_trials (self->store, train_job_id, NULL, RFK_TRIALS_BY_NO,
-                                              NULL);
+    zlistx_t *trials =
+        rfk_store_list_trials (self->store, train_job_id, NULL, RFK_TRIALS_BY_NO, NULL);
     for (rfk_trial_t *trial = trials ? (rfk_trial_t *)zlistx_first (trials) : NULL; trial;
          trial = (rfk_trial_t *)zlistx_next (trials)) {
-        if (!trial->status || (!streq (trial->status, "PENDING") && !streq (trial->status, "RUNNING")))
+        if (!trial->status ||
+            (!streq (trial->status, "PENDING") && !streq (trial->status, "RUNNING")))
             continue;
         free (trial->status);
         trial->status = strdup ("ERRORED");
@@ -751,7 +757,8 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
     rfk_inference_job_worker_t *workers =
         (rfk_inference_job_worker_t *)calloc (n_workers, sizeof *workers);
     rfk_service_t *services = (rfk_service_t *)calloc (n_workers, sizeof *services);
-    const rfk_service_t **service_ptrs = (const rfk_service_t **)calloc (n_workers, sizeof (void *));
+    const rfk_service_t **service_ptrs =
+        (const rfk_service_t **)calloc (n_workers, sizeof (void *));
     char **secrets = (char **)calloc (n_workers + 1, sizeof (char *));
     char (*hashes)[RFK_AUTH_SECRET_HASH_LEN + 1] =
         calloc (n_workers + 1, RFK_AUTH_SECRET_HASH_LEN + 1);
@@ -763,7 +770,8 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
               workers_port && http_port;
     for (size_t index = 0; ok && index <= n_workers; index++) {
         secrets[index] = rfk_auth_secret_new ();
-        ok = secrets[index] && rfk_auth_secret_hash (self->auth, secrets[index], hashes[index]) == 0;
+        ok =
+            secrets[index] && rfk_auth_secret_hash (self->auth, secrets[index], hashes[index]) == 0;
     }
     const char *backend = rfk_launcher_backend_name (self->launcher);
     size_t slot = 0;
@@ -821,6 +829,7 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
             .budget = budget,
             .max_trials = max_trials,
             .replicas = replicas,
+            .status = "STARTED",
             .worker_count = n_workers,
             .workers = workers,
         };
@@ -833,8 +842,9 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
                                  "cannot prepare the inference job's services (no free port or "
                                  "out of memory)");
     if (job) {
-        rfk_log_info (RFK_ADMIN_LOG, "inference-job-created id=%s app=%s version=%lld trials=%zu "
-                                     "replicas=%lld",
+        rfk_log_info (RFK_ADMIN_LOG,
+                      "inference-job-created id=%s app=%s version=%lld trials=%zu "
+                      "replicas=%lld",
                       job->id, train->app, (long long)train->app_version, zlistx_size (trials),
                       (long long)replicas);
         s_publish_job (self, "INFERENCE", job->id, train->app, train->app_version, job->status,
@@ -930,11 +940,11 @@ s_inference_job_of (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_clai
     rfk_inference_job_t *job =
         rfk_store_get_inference_job_by_app (self->store, caller->user_id, app, version);
     if (!job)
-        *error = rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE
-                     ? rfk_admin_store_error (self, req, "reading the inference job")
-                     : rfk_admin_error (req, RFK_CODE_NOT_FOUND,
-                                        "you have no inference job of app %s%s", app,
-                                        version < 0 ? "" : " at that version");
+        *error =
+            rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE
+                ? rfk_admin_store_error (self, req, "reading the inference job")
+                : rfk_admin_error (req, RFK_CODE_NOT_FOUND, "you have no inference job of app %s%s",
+                                   app, version < 0 ? "" : " at that version");
     return job;
 }
 

@@ -94,7 +94,8 @@ rfk_admin_train_job_json (rfk_admin_t *self, const rfk_train_job_t *job)
         s_set_str (entry, "id", sub->id);
         s_set_str (entry, "train_job_id", job->id);
         s_set_str (entry, "model_id", sub->model_id);
-        rfk_model_t *model = sub->model_id ? rfk_store_get_model (self->store, sub->model_id) : NULL;
+        rfk_model_t *model =
+            sub->model_id ? rfk_store_get_model (self->store, sub->model_id) : NULL;
         if (model)
             s_set_str (entry, "model_name", model->name);
         rfk_model_destroy (&model);
@@ -115,7 +116,8 @@ rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_tra
     s_set_str (body, "sub_train_job_id", trial->sub_train_job_id);
     json_object_set_new (body, "trial_no", json_integer (trial->no > 0 ? trial->no : 0));
     s_set_str (body, "model_id", trial->model_id);
-    rfk_model_t *model = trial->model_id ? rfk_store_get_model (self->store, trial->model_id) : NULL;
+    rfk_model_t *model =
+        trial->model_id ? rfk_store_get_model (self->store, trial->model_id) : NULL;
     if (model)
         s_set_str (body, "model_name", model->name);
     rfk_model_destroy (&model);
@@ -166,7 +168,8 @@ rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job)
                    json_string_value (json_object_get (predictor->service_info, "query_endpoint")));
     rfk_service_destroy (&predictor);
     s_set_json (body, "budget", job->budget);
-    json_object_set_new (body, "max_trials", json_integer (job->max_trials > 0 ? job->max_trials : 0));
+    json_object_set_new (body, "max_trials",
+                         json_integer (job->max_trials > 0 ? job->max_trials : 0));
     json_object_set_new (body, "replicas", json_integer (job->replicas > 0 ? job->replicas : 1));
     s_set_str (body, "datetime_started", job->datetime_started);
     s_set_str (body, "datetime_stopped", job->datetime_stopped);

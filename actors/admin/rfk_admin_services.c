@@ -165,16 +165,17 @@ s_service_env (rfk_admin_t *self)
     env[at++] = zsys_sprintf ("RAFIKI_ADMIN_SERVICE_PORT=%s", colon ? colon + 1 : "0");
     env[at++] = zsys_sprintf ("RAFIKI_BUS_MAX_FRAME_BYTES=%llu",
                               (unsigned long long)self->bus.max_frame_bytes);
-    env[at++] = zsys_sprintf ("RAFIKI_LOG_LEVEL=%s", rfk_config_string (self->config, "", "log_level"));
+    env[at++] =
+        zsys_sprintf ("RAFIKI_LOG_LEVEL=%s", rfk_config_string (self->config, "", "log_level"));
     for (size_t index = 0; index < n_keys; index++) {
         char name[128];
         snprintf (name, sizeof name, "RAFIKI_%s%s%s", keys[index].section,
                   *keys[index].section ? "_" : "", keys[index].key);
         for (char *c = name; *c; c++)
             *c = (char)toupper ((unsigned char)*c);
-        env[at++] = zsys_sprintf ("%s=%lld", name,
-                                  (long long)rfk_config_int (self->config, keys[index].section,
-                                                             keys[index].key));
+        env[at++] = zsys_sprintf (
+            "%s=%lld", name,
+            (long long)rfk_config_int (self->config, keys[index].section, keys[index].key));
     }
     env[at] = NULL;
     return env;
@@ -241,8 +242,9 @@ rfk_admin_launch_train_service (rfk_admin_t *self, const char *role, const char 
     json_decref (info);
     char *id = NULL;
     if (!stored)
-        rfk_log_warning (RFK_ADMIN_LOG, "service-store-failed role=%s sub-train-job=%s reason=\"%s\"",
-                         role, sub_train_job_id, rfk_store_message (self->store));
+        rfk_log_warning (RFK_ADMIN_LOG,
+                         "service-store-failed role=%s sub-train-job=%s reason=\"%s\"", role,
+                         sub_train_job_id, rfk_store_message (self->store));
     else {
         id = strdup (stored->id);
         rfk_admin_service_t *service =
@@ -264,8 +266,8 @@ rfk_admin_launch_stored_service (rfk_admin_t *self, const char *service_id, cons
 {
     if (!service_id)
         return;
-    rfk_admin_service_t *service = s_track (self, service_id, role, train_job_id,
-                                            sub_train_job_id, inference_job_id, trial_id);
+    rfk_admin_service_t *service = s_track (self, service_id, role, train_job_id, sub_train_job_id,
+                                            inference_job_id, trial_id);
     if (service)
         s_launch (self, service, secret);
 }
@@ -273,7 +275,8 @@ rfk_admin_launch_stored_service (rfk_admin_t *self, const char *service_id, cons
 void
 rfk_admin_stop_service (rfk_admin_t *self, const char *service_id, const char *reason)
 {
-    rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
+    rfk_admin_service_t *service =
+        (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
     if (!service)
         return;
     if (service->peer) {
@@ -455,10 +458,15 @@ rfk_admin_rollup_inference_job (rfk_admin_t *self, const char *inference_job_id)
 }
 
 void
-rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id, const char *status,
+rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id_in, const char *status,
                               const char *message)
 {
-    rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
+    //  The id may be the launcher's own string, or the tracked service's,
+    //  both freed below.
+    char service_id[RFK_LAUNCHER_ID_MAX + 1];
+    snprintf (service_id, sizeof service_id, "%s", service_id_in);
+    rfk_admin_service_t *service =
+        (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
     rfk_service_t *stored = rfk_store_get_service (self->store, service_id);
     if (!stored)
         return;
@@ -472,9 +480,9 @@ rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id, const c
         free (service->status);
         service->status = strdup (status);
     }
-    const char *job_id = service ? (service->train_job_id ? service->train_job_id
-                                                          : service->inference_job_id)
-                                 : NULL;
+    const char *job_id =
+        service ? (service->train_job_id ? service->train_job_id : service->inference_job_id)
+                : NULL;
     json_t *event = json_object ();
     json_object_set_new (event, "service_id", json_string (service_id));
     json_object_set_new (event, "service_type", json_string (stored->service_type));
@@ -499,11 +507,10 @@ rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id, const c
             zhashx_delete (self->peers, peer);
             free (peer);
         }
-        //  service_id may be the launcher's own copy, which forget frees.
-        char *id = strdup (service->id);
-        rfk_launcher_forget (self->launcher, id);
-        zhashx_delete (self->services, id);
-        free (id);
+        //  The launcher forgets it after this turn (never from inside its
+        //  own event callback).
+        zlistx_add_end (self->to_forget, service_id);
+        zhashx_delete (self->services, service_id);
     }
     if (sub)
         rfk_admin_rollup_sub_train_job (self, sub);
@@ -518,7 +525,8 @@ rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_sta
                              const char *reason)
 {
     rfk_admin_t *self = (rfk_admin_t *)arg;
-    rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
+    rfk_admin_service_t *service =
+        (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
     rfk_log_debug (RFK_ADMIN_LOG, "launcher-event id=%s state=%s reason=\"%s\"", service_id,
                    rfk_launcher_state_name (state), reason ? reason : "");
     switch (state) {
@@ -565,10 +573,12 @@ rfk_admin_recover (rfk_admin_t *self)
             if (!rfk_admin_status_terminal (job->sub_train_jobs[index].status))
                 rfk_store_update_sub_train_job_status (self->store, job->sub_train_jobs[index].id,
                                                        "ERRORED");
-        zlistx_t *trials = rfk_store_list_trials (self->store, job->id, NULL, RFK_TRIALS_BY_NO, NULL);
+        zlistx_t *trials =
+            rfk_store_list_trials (self->store, job->id, NULL, RFK_TRIALS_BY_NO, NULL);
         for (rfk_trial_t *trial = trials ? (rfk_trial_t *)zlistx_first (trials) : NULL; trial;
              trial = (rfk_trial_t *)zlistx_next (trials))
-            if (trial->status && (streq (trial->status, "PENDING") || streq (trial->status, "RUNNING"))) {
+            if (trial->status &&
+                (streq (trial->status, "PENDING") || streq (trial->status, "RUNNING"))) {
                 free (trial->status);
                 trial->status = strdup ("ERRORED");
                 if (!json_is_object (trial->progress)) {
@@ -669,7 +679,8 @@ s_config_train (rfk_admin_t *self, rfk_admin_service_t *service, json_t *body, c
         if (json_is_object (job->budget))
             json_object_set (body, "budget", job->budget);
         const char *endpoint =
-            advisor ? json_string_value (json_object_get (advisor->service_info, "endpoint")) : NULL;
+            advisor ? json_string_value (json_object_get (advisor->service_info, "endpoint"))
+                    : NULL;
         if (endpoint && streq (service->role, "advisor"))
             json_object_set_new (body, "bind_endpoints", json_pack ("[s]", endpoint));
         else if (endpoint)
@@ -692,7 +703,8 @@ s_trial_to_load (rfk_admin_t *self, const char *trial_id, int64_t replicas)
     rfk_trial_t *trial = rfk_store_get_trial (self->store, trial_id);
     if (!trial)
         return NULL;
-    rfk_model_t *model = trial->model_id ? rfk_store_get_model (self->store, trial->model_id) : NULL;
+    rfk_model_t *model =
+        trial->model_id ? rfk_store_get_model (self->store, trial->model_id) : NULL;
     json_t *entry = json_object ();
     json_object_set_new (entry, "trial_id", json_string (trial->id));
     if (model) {
@@ -800,8 +812,8 @@ s_on_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
     }
     rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_lookup (self->services, id);
     if (!service || rfk_admin_status_terminal (stored->status)) {
-        rfk_msg_t *error = rfk_msg_new_error (&rfk_service_family, msg->correlation,
-                                              RFK_CODE_CONFLICT, "");
+        rfk_msg_t *error =
+            rfk_msg_new_error (&rfk_service_family, msg->correlation, RFK_CODE_CONFLICT, "");
         json_object_set_new (error->body, "message",
                              json_string (rfk_admin_status_terminal (stored->status)
                                               ? "this service has ended; stop"
@@ -914,7 +926,8 @@ s_publish_trial (rfk_admin_t *self, const rfk_trial_t *trial, const char *error)
     if (trial->sub_train_job_id)
         json_object_set_new (event, "sub_train_job_id", json_string (trial->sub_train_job_id));
     json_object_set_new (event, "trial_no", json_integer (trial->no));
-    rfk_model_t *model = trial->model_id ? rfk_store_get_model (self->store, trial->model_id) : NULL;
+    rfk_model_t *model =
+        trial->model_id ? rfk_store_get_model (self->store, trial->model_id) : NULL;
     if (model)
         json_object_set_new (event, "model_name", json_string (model->name));
     rfk_model_destroy (&model);
@@ -981,9 +994,9 @@ s_on_trial_started (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, voi
         const char *worker = s_str (msg, "worker_id");
         trial->worker_id = strdup (worker ? worker : service->id);
         if (rfk_store_update_trial (self->store, trial) != 0) {
-            int rc = rfk_server_send_error (server, peer, msg->correlation,
-                                            rfk_store_code (self->store),
-                                            rfk_store_message (self->store));
+            int rc =
+                rfk_server_send_error (server, peer, msg->correlation, rfk_store_code (self->store),
+                                       rfk_store_message (self->store));
             rfk_trial_destroy (&trial);
             return rc;
         }
@@ -1017,8 +1030,8 @@ s_on_trial_finished (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, vo
     if (!trial)
         return 0;
     const char *status = s_str (msg, "status");
-    if (!status || (!streq (status, "COMPLETED") && !streq (status, "ERRORED") &&
-                    !streq (status, "PRUNED"))) {
+    if (!status ||
+        (!streq (status, "COMPLETED") && !streq (status, "ERRORED") && !streq (status, "PRUNED"))) {
         rfk_trial_destroy (&trial);
         return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
                                       "field `status` must be COMPLETED, ERRORED or PRUNED");

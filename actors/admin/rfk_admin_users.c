@@ -24,8 +24,8 @@
 
 #define S_DEV_PASSWORD "rafiki"
 
-static const char *s_default_passwords[] = {"rafiki", "password", "superadmin", "admin",
-                                            "changeme", "123456", NULL};
+static const char *s_default_passwords[] = {"rafiki",   "password", "superadmin", "admin",
+                                            "changeme", "123456",   NULL};
 
 static bool
 s_password_is_default (const char *password)
@@ -76,8 +76,9 @@ rfk_admin_auth_setup (rfk_admin_t *self, char *err, size_t errlen)
             memcpy (key, secret, key_length);
     } else if (self->dev) {
         crypto_generichash (key, 32, (const unsigned char *)secret, strlen (secret), NULL, 0);
-        rfk_log_warning (RFK_ADMIN_LOG, "DEV MODE: admin.jwt_secret is shorter than %d bytes; "
-                                        "accepted only because of --dev",
+        rfk_log_warning (RFK_ADMIN_LOG,
+                         "DEV MODE: admin.jwt_secret is shorter than %d bytes; "
+                         "accepted only because of --dev",
                          RFK_AUTH_KEY_MIN);
     } else {
         snprintf (err, errlen,
@@ -128,8 +129,7 @@ rfk_admin_seed_superadmin (rfk_admin_t *self, char *err, size_t errlen)
     }
     if (rfk_store_code (self->store) != RFK_CODE_NOT_FOUND &&
         rfk_store_code (self->store) != RFK_CODE_OK) {
-        snprintf (err, errlen, "cannot read the users table: %s",
-                  rfk_store_message (self->store));
+        snprintf (err, errlen, "cannot read the users table: %s", rfk_store_message (self->store));
         return -1;
     }
     if (!password || !*password || s_password_is_default (password)) {
@@ -142,8 +142,9 @@ rfk_admin_seed_superadmin (rfk_admin_t *self, char *err, size_t errlen)
             return -1;
         }
         password = password && *password ? password : S_DEV_PASSWORD;
-        rfk_log_warning (RFK_ADMIN_LOG, "DEV MODE: superadmin %s gets the well-known password "
-                                        "\"%s\"; never run like this on a shared machine",
+        rfk_log_warning (RFK_ADMIN_LOG,
+                         "DEV MODE: superadmin %s gets the well-known password "
+                         "\"%s\"; never run like this on a shared machine",
                          email, password);
     }
     char hash[RFK_AUTH_HASH_MAX];
@@ -154,8 +155,7 @@ rfk_admin_seed_superadmin (rfk_admin_t *self, char *err, size_t errlen)
     rfk_user_t seed = {.email = (char *)email, .password_hash = hash, .user_type = "SUPERADMIN"};
     rfk_user_t *created = rfk_store_create_user (self->store, &seed);
     if (!created) {
-        snprintf (err, errlen, "cannot create the superadmin: %s",
-                  rfk_store_message (self->store));
+        snprintf (err, errlen, "cannot create the superadmin: %s", rfk_store_message (self->store));
         return -1;
     }
     rfk_log_notice (RFK_ADMIN_LOG, "superadmin-created email=%s id=%s", email, created->id);
@@ -173,8 +173,8 @@ rfk_admin_authenticate (rfk_admin_t *self, const rfk_msg_t *request, const char 
         return -1;
     }
     if (rfk_auth_token_verify (self->auth, token, (int64_t)time (NULL), claims) != 0) {
-        *error = rfk_admin_error (request, RFK_CODE_UNAUTHORIZED, "%s",
-                                  rfk_auth_error (self->auth));
+        *error =
+            rfk_admin_error (request, RFK_CODE_UNAUTHORIZED, "%s", rfk_auth_error (self->auth));
         return -1;
     }
     return 0;
@@ -290,7 +290,8 @@ rfk_admin_on_create_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_aut
     char hash[RFK_AUTH_HASH_MAX];
     if (rfk_auth_password_hash (password, hash) != 0)
         return rfk_admin_error (req, RFK_CODE_INTERNAL, "cannot hash the password");
-    rfk_user_t record = {.email = (char *)email, .password_hash = hash, .user_type = (char *)type_name};
+    rfk_user_t record = {
+        .email = (char *)email, .password_hash = hash, .user_type = (char *)type_name};
     rfk_user_t *user = rfk_store_create_user (self->store, &record);
     if (!user)
         return rfk_admin_store_error (self, req, "creating the user");

@@ -9,7 +9,9 @@
     say Hello with it. The last tests run the real `rafikid up`.
 */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,18 +46,18 @@ extern char **environ;
 #define S_WAIT_MS 20000
 
 typedef struct {
-    char dir[256];          /* the data directory */
-    rfk_config_t *config;   /* admin's configuration */
-    zactor_t *admin;        /* the actor */
-    char *command;          /* endpoints as bound */
+    char dir[256];        /* the data directory */
+    rfk_config_t *config; /* admin's configuration */
+    zactor_t *admin;      /* the actor */
+    char *command;        /* endpoints as bound */
     char *service;
     char *events;
     int http_port;
-    rfk_bus_opts_t bus;     /* the clients' options */
-    rfk_client_t *client;   /* on `command` */
-    zsock_t *sub;           /* on `events`, subscribed to everything */
-    char *token;            /* the superadmin's */
-    int emails;             /* counter for unique addresses */
+    rfk_bus_opts_t bus;   /* the clients' options */
+    rfk_client_t *client; /* on `command` */
+    zsock_t *sub;         /* on `events`, subscribed to everything */
+    char *token;          /* the superadmin's */
+    int emails;           /* counter for unique addresses */
 } s_env_t;
 
 static char *
@@ -98,6 +101,9 @@ s_start_with (const char *rafikid, bool dev, const char *password, char *failure
     rfk_admin_args_t args = {.config = env->config, .dev = dev, .rafikid_path = rafikid};
     env->admin = zactor_new (rfk_admin_actor_with, &args);
     assert_non_null (env->admin);
+    //  An actor that failed has already sent FAILED and may be gone, so the
+    //  request must not wait for it forever.
+    zsock_set_sndtimeo (zactor_sock (env->admin), 2000);
     zstr_send (env->admin, "ENDPOINTS");
     char *first = zstr_recv (env->admin);
     assert_non_null (first);
@@ -106,6 +112,10 @@ s_start_with (const char *rafikid, bool dev, const char *password, char *failure
         snprintf (failure, size, "%s", reason ? reason : "");
         zstr_free (&reason);
         zstr_free (&first);
+        //  The actor returned: its last signal, then nobody listens.
+        zsock_wait (zactor_sock (env->admin));
+        zsock_set_sndtimeo (zactor_sock (env->admin), 0);
+        zsock_set_rcvtimeo (zactor_sock (env->admin), 0);
         zactor_destroy (&env->admin);
         rfk_config_destroy (&env->config);
         free (env);
@@ -128,7 +138,8 @@ s_start_with (const char *rafikid, bool dev, const char *password, char *failure
     return env;
 }
 
-static rfk_msg_t *s_call (s_env_t *env, const char *type, const char *token, json_t *body);
+static rfk_msg_t *
+s_call (s_env_t *env, const char *type, const char *token, json_t *body);
 
 static s_env_t *
 s_start (void)
@@ -139,9 +150,9 @@ s_start (void)
     free (fake);
     if (!env)
         fail_msg ("admin did not start: %s", failure);
-    rfk_msg_t *reply = s_call (env, "Login", NULL,
-                               json_pack ("{s:s, s:s}", "email", "superadmin@rafiki", "password",
-                                          S_PASSWORD));
+    rfk_msg_t *reply =
+        s_call (env, "Login", NULL,
+                json_pack ("{s:s, s:s}", "email", "superadmin@rafiki", "password", S_PASSWORD));
     assert_string_equal (reply->type, "Token");
     env->token = strdup (json_string_value (json_object_get (reply->body, "token")));
     rfk_msg_destroy (&reply);
@@ -236,10 +247,9 @@ s_user (s_env_t *env, const char *type, char **id_p)
 {
     char email[64];
     snprintf (email, sizeof email, "user%d@example.org", ++env->emails);
-    rfk_msg_t *reply =
-        s_call (env, "CreateUser", env->token,
-                json_pack ("{s:s, s:s, s:s}", "email", email, "password", "password-123",
-                           "user_type", type));
+    rfk_msg_t *reply = s_call (env, "CreateUser", env->token,
+                               json_pack ("{s:s, s:s, s:s}", "email", email, "password",
+                                          "password-123", "user_type", type));
     char *id = s_expect (&reply, "User", "id");
     if (id_p)
         *id_p = id;
@@ -377,7 +387,6 @@ s_wait_secrets (s_env_t *env, size_t n, char **ids, char **roles, char **secrets
     int64_t until = zclock_mono () + S_WAIT_MS;
     size_t found = 0;
     while (true) {
-        found = 0;
         zdir_t *listing = zdir_new (dir, NULL);
         zfile_t **files = listing ? zdir_flatten (listing) : NULL;
         for (size_t index = 0; files && files[index]; index++) {
@@ -492,9 +501,9 @@ test_start_refuses_default_password (void **state)
     //  --dev starts with the development password, and says so in the log.
     env = s_start_with (fake, true, "", failure, sizeof failure);
     assert_non_null (env);
-    rfk_msg_t *reply = s_call (env, "Login", NULL,
-                               json_pack ("{s:s, s:s}", "email", "superadmin@rafiki", "password",
-                                          "rafiki"));
+    rfk_msg_t *reply =
+        s_call (env, "Login", NULL,
+                json_pack ("{s:s, s:s}", "email", "superadmin@rafiki", "password", "rafiki"));
     free (s_expect (&reply, "Token", "token"));
     s_stop (&env);
     free (fake);
@@ -505,9 +514,9 @@ test_login_and_tokens (void **state)
 {
     (void)state;
     s_env_t *env = s_start ();
-    rfk_msg_t *reply = s_call (env, "Login", NULL,
-                               json_pack ("{s:s, s:s}", "email", "superadmin@rafiki", "password",
-                                          "wrong"));
+    rfk_msg_t *reply =
+        s_call (env, "Login", NULL,
+                json_pack ("{s:s, s:s}", "email", "superadmin@rafiki", "password", "wrong"));
     s_expect_error (&reply, RFK_CODE_UNAUTHORIZED, "wrong email or password");
     reply = s_call (env, "Login", NULL, json_pack ("{s:s}", "email", "superadmin@rafiki"));
     s_expect_error (&reply, RFK_CODE_BAD_REQUEST, "`password`");
@@ -541,8 +550,8 @@ test_login_and_tokens (void **state)
     for (size_t index = 0; index < json_array_size (users); index++)
         if (streq (json_string_value (json_object_get (json_array_get (users, index), "id")),
                    user_id))
-            email = strdup (json_string_value (
-                json_object_get (json_array_get (users, index), "email")));
+            email = strdup (
+                json_string_value (json_object_get (json_array_get (users, index), "email")));
     rfk_msg_destroy (&reply);
     assert_non_null (email);
     reply = s_call (env, "BanUser", env->token, json_pack ("{s:s}", "email", email));
@@ -672,7 +681,8 @@ test_datasets_and_models (void **state)
     assert_string_equal (json_string_value (json_object_get (reply->body, "task")),
                          "TABULAR_CLASSIFICATION");
     rfk_msg_destroy (&reply);
-    reply = s_call (env, "ListDatasets", token, json_pack ("{s:s}", "task", "TABULAR_CLASSIFICATION"));
+    reply =
+        s_call (env, "ListDatasets", token, json_pack ("{s:s}", "task", "TABULAR_CLASSIFICATION"));
     assert_int_equal (json_array_size (json_object_get (reply->body, "datasets")), 1);
     rfk_msg_destroy (&reply);
     reply = s_call (env, "ListDatasets", token, json_pack ("{s:s}", "task", "POS_TAGGING"));
@@ -708,7 +718,8 @@ test_datasets_and_models (void **state)
     reply = s_call (env, "UploadStart", token,
                     json_pack ("{s:s, s:s, s:s}", "kind", "DATASET", "name", "x", "task", "SING"));
     s_expect_error (&reply, RFK_CODE_BAD_REQUEST, "`task`");
-    reply = s_call (env, "UploadStart", token, json_pack ("{s:s, s:i}", "kind", "DATASET", "name", 3));
+    reply =
+        s_call (env, "UploadStart", token, json_pack ("{s:s, s:i}", "kind", "DATASET", "name", 3));
     s_expect_error (&reply, RFK_CODE_BAD_REQUEST, "name");
     rfk_msg_t *chunk = rfk_msg_new (&rfk_admin_family, "UploadChunk", 0);
     json_object_set_new (chunk->body, "upload_id", json_string ("no-such-upload"));
@@ -721,8 +732,11 @@ test_datasets_and_models (void **state)
     reply = s_model_upload (env, token, "TPL_GOOD", "good", "PUBLIC");
     assert_string_equal (reply->type, "Model");
     char *model = strdup (json_string_value (json_object_get (reply->body, "id")));
-    assert_string_equal (json_string_value (json_object_get (reply->body, "access_right")), "PUBLIC");
-    assert_string_equal (json_string_value (json_object_get (json_object_get (reply->body, "dependencies"), "numpy")), "1.0");
+    assert_string_equal (json_string_value (json_object_get (reply->body, "access_right")),
+                         "PUBLIC");
+    assert_string_equal (json_string_value (json_object_get (
+                             json_object_get (reply->body, "dependencies"), "numpy")),
+                         "1.0");
     rfk_msg_destroy (&reply);
     reply = s_model_upload (env, token, "TPL_GOOD", "good", "PUBLIC");
     s_expect_error (&reply, RFK_CODE_CONFLICT, "good");
@@ -750,7 +764,8 @@ test_datasets_and_models (void **state)
     s_expect_error (&reply, RFK_CODE_FORBIDDEN, NULL);
     reply = s_call (env, "GetDataset", app, json_pack ("{s:s}", "id", dataset));
     s_expect_error (&reply, RFK_CODE_FORBIDDEN, NULL);
-    reply = s_call (env, "GetDataset", app, json_pack ("{s:s}", "id", "00000000-0000-4000-8000-000000000000"));
+    reply = s_call (env, "GetDataset", app,
+                    json_pack ("{s:s}", "id", "00000000-0000-4000-8000-000000000000"));
     s_expect_error (&reply, RFK_CODE_NOT_FOUND, NULL);
     reply = s_call (env, "GetDataset", app, NULL);
     s_expect_error (&reply, RFK_CODE_BAD_REQUEST, "`id`");
@@ -779,9 +794,8 @@ test_bad_frames (void **state)
     zstr_send (raw, "this is not an envelope");
     rfk_msg_t *reply = NULL;
     rfk_code_t code;
-    assert_int_equal (rfk_envelope_recv (raw, &rfk_admin_family, env->bus.max_frame_bytes, &reply,
-                                         &code),
-                      0);
+    assert_int_equal (
+        rfk_envelope_recv (raw, &rfk_admin_family, env->bus.max_frame_bytes, &reply, &code), 0);
     s_expect_error (&reply, RFK_CODE_MALFORMED, NULL);
     zsock_destroy (&raw);
     reply = s_call (env, "User", env->token, NULL);
@@ -848,8 +862,7 @@ test_train_and_inference_jobs (void **state)
                     "00000000-0000-4000-8000-000000000000"),
          RFK_CODE_NOT_FOUND, "`model_ids[0]`"},
         {json_pack ("{s:s, s:s, s:s, s:s, s:[s]}", "app", "a", "task", "TABULAR_CLASSIFICATION",
-                    "train_dataset_id", train, "val_dataset_id", val, "model_ids",
-                    private_model),
+                    "train_dataset_id", train, "val_dataset_id", val, "model_ids", private_model),
          RFK_CODE_FORBIDDEN, "`model_ids[0]`"},
         {json_pack ("{s:s, s:s, s:s, s:s, s:[s], s:{s:i}}", "app", "a", "task",
                     "TABULAR_CLASSIFICATION", "train_dataset_id", train, "val_dataset_id", val,
@@ -867,26 +880,27 @@ test_train_and_inference_jobs (void **state)
     //  A mistyped field is refused by the codec before it reaches admin.
     char err[256];
     json_t *mistyped = json_pack ("{s:s, s:i}", "app", "a", "budget", 3);
-    assert_null (rfk_msg_new_from_json (&rfk_admin_family, "CreateTrainJob", 0, mistyped, err,
-                                        sizeof err));
+    assert_null (
+        rfk_msg_new_from_json (&rfk_admin_family, "CreateTrainJob", 0, mistyped, err, sizeof err));
     assert_non_null (strstr (err, "budget"));
     json_decref (mistyped);
 
     //  The job: one advisor and two trainers for the one model.
-    reply = s_call (env, "CreateTrainJob", app_dev,
-                    json_pack ("{s:s, s:s, s:s, s:s, s:[s], s:{s:i, s:i}, s:{s:s}}", "app", "iris",
-                               "task", "TABULAR_CLASSIFICATION", "train_dataset_id", train,
-                               "val_dataset_id", val, "model_ids", model, "budget",
-                               "MODEL_TRIAL_COUNT", 5, "TRAINER_COUNT", 2, "train_args",
-                               "target", "target"));
+    reply =
+        s_call (env, "CreateTrainJob", app_dev,
+                json_pack ("{s:s, s:s, s:s, s:s, s:[s], s:{s:i, s:i}, s:{s:s}}", "app", "iris",
+                           "task", "TABULAR_CLASSIFICATION", "train_dataset_id", train,
+                           "val_dataset_id", val, "model_ids", model, "budget", "MODEL_TRIAL_COUNT",
+                           5, "TRAINER_COUNT", 2, "train_args", "target", "target"));
     assert_string_equal (reply->type, "TrainJob");
     char *job = strdup (json_string_value (json_object_get (reply->body, "id")));
     assert_int_equal (json_integer_value (json_object_get (reply->body, "app_version")), 1);
     json_t *subs = json_object_get (reply->body, "sub_train_jobs");
     assert_int_equal (json_array_size (subs), 1);
     char *sub = strdup (json_string_value (json_object_get (json_array_get (subs, 0), "id")));
-    assert_string_equal (json_string_value (json_object_get (json_array_get (subs, 0), "model_name")),
-                         "public-good");
+    assert_string_equal (
+        json_string_value (json_object_get (json_array_get (subs, 0), "model_name")),
+        "public-good");
     rfk_msg_destroy (&reply);
     json_decref (s_wait_event (env, "JobStatus", "id", job, "status", "STARTED"));
     //  One live job per app.
@@ -908,11 +922,14 @@ test_train_and_inference_jobs (void **state)
         rfk_client_destroy (&workers[index]);
         workers[index] = s_worker (env, ids[index], secrets[index], &config);
         assert_string_equal (config->type, "ServiceConfig");
-        assert_string_equal (json_string_value (json_object_get (config->body, "sub_train_job_id")), sub);
+        assert_string_equal (json_string_value (json_object_get (config->body, "sub_train_job_id")),
+                             sub);
         const char *model_path = json_string_value (json_object_get (config->body, "model_path"));
         assert_non_null (model_path);
         assert_int_equal (access (model_path, R_OK), 0);
-        assert_int_equal (access (json_string_value (json_object_get (config->body, "train_dataset_path")), R_OK), 0);
+        assert_int_equal (
+            access (json_string_value (json_object_get (config->body, "train_dataset_path")), R_OK),
+            0);
         if (streq (roles[index], "advisor")) {
             advisor = index;
             assert_non_null (json_array_get (json_object_get (config->body, "bind_endpoints"), 0));
@@ -929,7 +946,8 @@ test_train_and_inference_jobs (void **state)
         s_ack (workers[index], "StatusReport",
                json_pack ("{s:s, s:s}", "service_id", ids[index], "status", "RUNNING"));
     json_decref (s_wait_event (env, "JobStatus", "id", job, "status", "RUNNING"));
-    reply = s_call (env, "GetTrainJob", app_dev, json_pack ("{s:s, s:i}", "app", "iris", "app_version", -1));
+    reply = s_call (env, "GetTrainJob", app_dev,
+                    json_pack ("{s:s, s:i}", "app", "iris", "app_version", -1));
     assert_string_equal (json_string_value (json_object_get (reply->body, "status")), "RUNNING");
     rfk_msg_destroy (&reply);
     //  A service may not report for another.
@@ -949,12 +967,15 @@ test_train_and_inference_jobs (void **state)
     char *trial = strdup (json_string_value (json_object_get (reply->body, "trial_id")));
     rfk_msg_destroy (&reply);
     json_decref (s_wait_event (env, "TrialUpdate", "trial_id", trial, "status", "PENDING"));
-    s_ack (workers[trainer], "TrialStarted", json_pack ("{s:s, s:s}", "trial_id", trial, "worker_id", ids[trainer]));
+    s_ack (workers[trainer], "TrialStarted",
+           json_pack ("{s:s, s:s}", "trial_id", trial, "worker_id", ids[trainer]));
     s_ack (workers[trainer], "TrialLog",
-           json_pack ("{s:s, s:f, s:s}", "trial_id", trial, "time", 1700000000.5, "message", "epoch 1"));
+           json_pack ("{s:s, s:f, s:s}", "trial_id", trial, "time", 1700000000.5, "message",
+                      "epoch 1"));
     json_decref (s_wait_event (env, "LogLine", "trial_id", trial, "message", "epoch 1"));
-    s_ack (workers[trainer], "TrialMetrics",
-           json_pack ("{s:s, s:{s:i, s:f}}", "trial_id", trial, "metrics", "epoch", 1, "loss", 0.5));
+    s_ack (
+        workers[trainer], "TrialMetrics",
+        json_pack ("{s:s, s:{s:i, s:f}}", "trial_id", trial, "metrics", "epoch", 1, "loss", 0.5));
     s_ack (workers[trainer], "TrialPlot",
            json_pack ("{s:s, s:s, s:[s], s:s}", "trial_id", trial, "title", "Loss", "metrics",
                       "loss", "x_axis", "epoch"));
@@ -981,7 +1002,8 @@ test_train_and_inference_jobs (void **state)
     assert_int_equal (json_array_size (json_object_get (reply->body, "messages")), 1);
     assert_int_equal (json_array_size (json_object_get (reply->body, "metrics")), 1);
     assert_int_equal (json_array_size (json_object_get (reply->body, "plots")), 1);
-    assert_true (json_real_value (json_object_get (json_array_get (json_object_get (reply->body, "metrics"), 0), "loss")) == 0.5);
+    assert_true (json_real_value (json_object_get (
+                     json_array_get (json_object_get (reply->body, "metrics"), 0), "loss")) == 0.5);
     rfk_msg_destroy (&reply);
     reply = s_call (env, "GetTrialParameters", app_dev, json_pack ("{s:s}", "id", trial));
     assert_string_equal (reply->type, "FileData");
@@ -996,7 +1018,8 @@ test_train_and_inference_jobs (void **state)
     //  Deploying needs the job stopped.
     reply = s_call (env, "CreateInferenceJob", app_dev, json_pack ("{s:s}", "app", "iris"));
     s_expect_error (&reply, RFK_CODE_CONFLICT, "stop it");
-    reply = s_call (env, "StopTrainJob", app_dev, json_pack ("{s:s, s:i}", "app", "iris", "app_version", 1));
+    reply = s_call (env, "StopTrainJob", app_dev,
+                    json_pack ("{s:s, s:i}", "app", "iris", "app_version", 1));
     assert_string_equal (reply->type, "TrainJob");
     assert_string_equal (json_string_value (json_object_get (reply->body, "status")), "STOPPED");
     rfk_msg_destroy (&reply);
@@ -1014,7 +1037,8 @@ test_train_and_inference_jobs (void **state)
                     json_pack ("{s:s, s:i, s:i}", "app", "iris", "app_version", 1, "replicas", 1));
     assert_string_equal (reply->type, "InferenceJob");
     char *inference = strdup (json_string_value (json_object_get (reply->body, "id")));
-    assert_non_null (strstr (json_string_value (json_object_get (reply->body, "predictor_host")), "127.0.0.1:"));
+    assert_non_null (
+        strstr (json_string_value (json_object_get (reply->body, "predictor_host")), "127.0.0.1:"));
     rfk_msg_destroy (&reply);
     reply = s_call (env, "CreateInferenceJob", app_dev, json_pack ("{s:s}", "app", "iris"));
     s_expect_error (&reply, RFK_CODE_CONFLICT, "deployed already");
@@ -1025,8 +1049,11 @@ test_train_and_inference_jobs (void **state)
         assert_string_equal (config->type, "ServiceConfig");
         json_t *trials = json_object_get (config->body, "trials");
         assert_int_equal (json_array_size (trials), 1);
-        assert_string_equal (json_string_value (json_object_get (json_array_get (trials, 0), "trial_id")), trial);
-        assert_string_equal (json_string_value (json_object_get (json_array_get (trials, 0), "params_path")), params);
+        assert_string_equal (
+            json_string_value (json_object_get (json_array_get (trials, 0), "trial_id")), trial);
+        assert_string_equal (
+            json_string_value (json_object_get (json_array_get (trials, 0), "params_path")),
+            params);
         rfk_msg_destroy (&config);
         s_ack (workers[index], "StatusReport", json_pack ("{s:s}", "status", "RUNNING"));
     }
@@ -1061,9 +1088,12 @@ test_train_and_inference_jobs (void **state)
     json_t *jobs = json_object_get (reply->body, "train_jobs");
     assert_int_equal (json_array_size (jobs), 2);
     for (size_t index = 0; index < 2; index++)
-        assert_string_equal (json_string_value (json_object_get (json_array_get (jobs, index), "status")), "STOPPED");
+        assert_string_equal (
+            json_string_value (json_object_get (json_array_get (jobs, index), "status")),
+            "STOPPED");
     rfk_msg_destroy (&reply);
-    reply = s_call (env, "ListTrainJobs", developer, json_pack ("{s:s}", "user_id", "someone-else"));
+    reply =
+        s_call (env, "ListTrainJobs", developer, json_pack ("{s:s}", "user_id", "someone-else"));
     s_expect_error (&reply, RFK_CODE_FORBIDDEN, "user_id");
     free (inference);
     free (trial);
@@ -1117,13 +1147,20 @@ test_failing_services (void **state)
 
 /* ---- the real rafikid up -------------------------------------------------- */
 
+/* A free TCP port on 127.0.0.1 (a plain socket: ZeroMQ closes its own
+   asynchronously, which would keep the port busy a little longer). */
 static int
 s_free_port (void)
 {
-    zsock_t *sock = zsock_new (ZMQ_REP);
-    int port = zsock_bind (sock, "tcp://127.0.0.1:*");
-    zsock_destroy (&sock);
-    return port;
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    assert_int_equal (bind (fd, (struct sockaddr *)&address, sizeof address), 0);
+    assert_int_equal (getsockname (fd, (struct sockaddr *)&address, &length), 0);
+    close (fd);
+    return ntohs (address.sin_port);
 }
 
 /* Wait for a child's end at most timeout_ms (through a pidfd); its exit
@@ -1160,8 +1197,9 @@ s_spawn_up (const char *dir, int command_port, const char *password, bool dev)
     const char *asan = getenv ("ASAN_OPTIONS");
     char asan_env[512];
     snprintf (asan_env, sizeof asan_env, "ASAN_OPTIONS=%s", asan ? asan : "");
-    char *envp[] = {data_dir, ports[0], ports[1], ports[2], ports[3], pass, asan_env,
-                    "RAFIKI_LOG_STDERR=false", NULL};
+    char *envp[] = {data_dir, ports[0], ports[1], ports[2],
+                    ports[3], pass,     asan_env, "RAFIKI_LOG_STDERR=false",
+                    NULL};
     char *argv[] = {rafikid, "up", dev ? "--dev" : NULL, NULL};
     posix_spawnattr_t attr;
     posix_spawnattr_init (&attr);
