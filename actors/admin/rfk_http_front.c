@@ -27,6 +27,13 @@
     callback) before running the daemon. A stream whose buffer would pass
     events_buffer_bytes is dropped: its buffer is freed, its socket shut
     down, and the reader ends it if it is called again.
+
+    libmicrohttpd does not watch a suspended connection, so a client that
+    goes away between events would hold its stream until the next
+    keepalive. The descriptor the actor polls is therefore an epoll set of
+    our own holding libmicrohttpd's epoll descriptor and each stream's
+    socket (EPOLLRDHUP only): a stream whose client hung up is ended at the
+    next step.
 */
 #include "rfk_http_front.h"
 #include "rfk_http_metrics.h"
@@ -45,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -97,6 +105,7 @@ struct _rfk_http_front_t {
     long in_flight;                 /* requests not yet completed */
     zlist_t *copying;               /* requests (s_req_t *) whose spool is being copied */
     zlist_t *streams;               /* GET /events requests (s_req_t *) open */
+    int epoll_fd;                   /* polled by the actor: MHD's epoll fd and stream sockets */
     bool waking;                    /* some stream is to be resumed at the next step */
     int64_t next_keepalive;         /* monotonic ms of the next keepalive round */
     uint64_t streams_dropped;       /* streams closed for falling behind */
@@ -163,7 +172,8 @@ typedef struct {
     bool suspended;                /* the stream waits for events (connection suspended) */
     bool wake;                     /* resume it at the next step */
     bool ended;                    /* end the stream once out is sent */
-    bool dropped;                  /* close the stream now (it fell behind) */
+    bool dropped;                  /* close the stream now (it fell behind, or its client left) */
+    int stream_fd;                 /* its socket while in the front's epoll set, else -1 */
 } s_req_t;
 
 //  --------------------------------------------------------------------------
@@ -661,10 +671,47 @@ s_open_stream (s_req_t *req, const char *method)
         }
         if (!front->next_keepalive)
             front->next_keepalive = s_now_ms () + front->config.events_keepalive_ms;
+        //  Watch for the client hanging up while the stream is suspended.
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info (req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct epoll_event watch = {.events = EPOLLRDHUP, .data.ptr = req};
+        if (info && epoll_ctl (front->epoll_fd, EPOLL_CTL_ADD, info->connect_fd, &watch) == 0)
+            req->stream_fd = info->connect_fd;
         rfk_log_info ("http", "event-stream-open user=%s all=%s streams=%zu", req->user_id,
                       req->sees_all ? "yes" : "no", zlist_size (front->streams));
     }
     return s_queue (req, 200, response);
+}
+
+/* Take a stream's socket out of the front's epoll set. */
+static void
+s_stream_unwatch (s_req_t *req)
+{
+    if (req->stream_fd >= 0)
+        epoll_ctl (req->front->epoll_fd, EPOLL_CTL_DEL, req->stream_fd, NULL);
+    req->stream_fd = -1;
+}
+
+/* End the streams whose clients hung up (reported by the front's epoll
+   set; libmicrohttpd's own descriptor is there with a NULL pointer). */
+static void
+s_streams_gone (rfk_http_front_t *self)
+{
+    struct epoll_event events[64];
+    int n;
+    do {
+        n = epoll_wait (self->epoll_fd, events, 64, 0);
+        for (int i = 0; i < n; i++) {
+            s_req_t *req = events[i].data.ptr;
+            if (!req)
+                continue;
+            s_stream_unwatch (req);
+            if (!req->dropped) {
+                req->dropped = true;
+                s_stream_wake (req);
+            }
+        }
+    } while (n == 64);
 }
 
 /* Between polls: the keepalive round (re-checking each stream's token; a
@@ -673,6 +720,8 @@ s_open_stream (s_req_t *req, const char *method)
 static void
 s_streams_step (rfk_http_front_t *self)
 {
+    if (zlist_size (self->streams))
+        s_streams_gone (self);
     if (!zlist_size (self->streams))
         self->next_keepalive = 0;
     else if (self->next_keepalive && s_now_ms () >= self->next_keepalive) {
@@ -1105,6 +1154,7 @@ s_req_new (rfk_http_front_t *front, struct MHD_Connection *conn)
     req->front = front;
     req->conn = conn;
     req->spool_fd = -1;
+    req->stream_fd = -1;
     req->endpoint = "unknown";
     clock_gettime (CLOCK_MONOTONIC, &req->started);
     req->params = json_object ();
@@ -1446,6 +1496,7 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
     front->in_flight--;
     zlist_remove (front->copying, req);
     if (req->stream) {
+        s_stream_unwatch (req);
         zlist_remove (front->streams, req);
         rfk_log_info ("http", "event-stream-closed user=%s streams=%zu", req->user_id,
                       zlist_size (front->streams));
@@ -1519,6 +1570,7 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
     self->metrics = rfk_http_metrics_new ("rfk_http");
     self->copying = zlist_new ();
     self->streams = zlist_new ();
+    self->epoll_fd = -1;
     self->spool_dir = malloc (strlen (data_dir) + sizeof "/tmp");
     if (self->spool_dir)
         sprintf (self->spool_dir, "%s/tmp", data_dir);
@@ -1571,6 +1623,17 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info ? info->port : self->config.port;
+    //  The descriptor the actor polls: libmicrohttpd's, and stream sockets.
+    const union MHD_DaemonInfo *epoll_info =
+        MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    struct epoll_event watch = {.events = EPOLLIN, .data.ptr = NULL};
+    self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+    if (self->epoll_fd < 0 || !epoll_info ||
+        epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, epoll_info->epoll_fd, &watch)) {
+        snprintf (err, errlen, "cannot create an epoll set: %s", strerror (errno));
+        rfk_http_front_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -1597,6 +1660,8 @@ rfk_http_front_destroy (rfk_http_front_t **self_p)
     }
     zlist_destroy (&self->copying);
     zlist_destroy (&self->streams);
+    if (self->epoll_fd >= 0)
+        close (self->epoll_fd);
     rfk_http_metrics_destroy (&self->metrics);
     free (self->spool_dir);
     free (self->static_root);
@@ -1607,10 +1672,7 @@ rfk_http_front_destroy (rfk_http_front_t **self_p)
 int
 rfk_http_front_fd (rfk_http_front_t *self)
 {
-    if (!self)
-        return -1;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    return info ? info->epoll_fd : -1;
+    return self ? self->epoll_fd : -1;
 }
 
 long
