@@ -35,6 +35,7 @@
     socket (EPOLLRDHUP only): a stream whose client hung up is ended at the
     next step.
 */
+#define _GNU_SOURCE //  POLLRDHUP
 #include "rfk_http_front.h"
 #include "rfk_http_metrics.h"
 #include "rfk_http_route.h"
@@ -47,6 +48,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -109,6 +111,7 @@ struct _rfk_http_front_t {
     bool waking;                    /* some stream is to be resumed at the next step */
     int64_t next_keepalive;         /* monotonic ms of the next keepalive round */
     uint64_t streams_dropped;       /* streams closed for falling behind */
+    zlist_t *receiving;             /* requests (s_req_t *) whose body is still coming */
     int port;                       /* the port bound */
 };
 
@@ -139,6 +142,9 @@ typedef struct {
     uint64_t limit;                /* body bytes allowed */
     struct MHD_PostProcessor *pp;  /* form parser, or NULL */
     bool closing;                  /* pp is being destroyed: ignore its calls */
+    bool hangup_seen;              /* the client had hung up at the last look */
+    uint64_t received_at_hangup;   /* received at that look */
+    bool reaped;                   /* s_reap_hung_up shut its socket down */
     json_t *fields;                /* form text fields */
     uint64_t fields_bytes;         /* bytes of text fields, capped by request_max_bytes */
     char *part_key;                /* field of the current form part, or NULL */
@@ -1430,6 +1436,7 @@ static enum MHD_Result
 s_complete (s_req_t *req)
 {
     rfk_http_front_t *front = req->front;
+    zlist_remove (front->receiving, req);
     if (req->copy_buffer && !req->copy_done)
         return MHD_YES; //  still copying (suspended)
     if (req->copy_done) {
@@ -1469,7 +1476,10 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
             return MHD_NO;
         *con_cls = req;
         front->in_flight++;
-        return s_begin (req, url, method);
+        enum MHD_Result rc = s_begin (req, url, method);
+        if (rc == MHD_YES && !req->responded)
+            zlist_append (front->receiving, req);
+        return rc;
     }
     if (req->responded)
         return MHD_YES;
@@ -1501,6 +1511,7 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
         rfk_log_info ("http", "event-stream-closed user=%s streams=%zu", req->user_id,
                       zlist_size (front->streams));
     }
+    zlist_remove (front->receiving, req);
     s_req_destroy (&req);
     *con_cls = NULL;
 }
@@ -1571,10 +1582,12 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
     self->copying = zlist_new ();
     self->streams = zlist_new ();
     self->epoll_fd = -1;
+    self->receiving = zlist_new ();
     self->spool_dir = malloc (strlen (data_dir) + sizeof "/tmp");
     if (self->spool_dir)
         sprintf (self->spool_dir, "%s/tmp", data_dir);
-    if (!self->metrics || !self->copying || !self->streams || !self->spool_dir) {
+    if (!self->metrics || !self->copying || !self->streams || !self->receiving ||
+        !self->spool_dir) {
         snprintf (err, errlen, "out of memory");
         rfk_http_front_destroy (&self);
         return NULL;
@@ -1662,6 +1675,7 @@ rfk_http_front_destroy (rfk_http_front_t **self_p)
     zlist_destroy (&self->streams);
     if (self->epoll_fd >= 0)
         close (self->epoll_fd);
+    zlist_destroy (&self->receiving);
     rfk_http_metrics_destroy (&self->metrics);
     free (self->spool_dir);
     free (self->static_root);
@@ -1695,6 +1709,46 @@ rfk_http_front_timeout_ms (rfk_http_front_t *self)
     return result;
 }
 
+/* libmicrohttpd 0.9.75 in epoll mode stops reading a connection whose
+   client hung up (FIN, EPOLLRDHUP) in the middle of a request body: the
+   rest stays unread and the request hangs until the connection timeout,
+   with its upload open. For requests whose body is still coming, look at
+   the socket: when the client has hung up and no byte came since the last
+   look, shut the socket down; libmicrohttpd then sees the error and closes
+   the connection, and the completion callback aborts the upload. */
+static void
+s_reap_hung_up (rfk_http_front_t *self)
+{
+    struct pollfd items[64];
+    s_req_t *reqs[64];
+    size_t n = 0;
+    for (s_req_t *req = zlist_first (self->receiving); req && n < 64;
+         req = zlist_next (self->receiving)) {
+        if (req->reaped)
+            continue;
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info (req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!info)
+            continue;
+        items[n].fd = info->connect_fd;
+        items[n].events = POLLRDHUP;
+        items[n].revents = 0;
+        reqs[n++] = req;
+    }
+    if (!n || poll (items, n, 0) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        s_req_t *req = reqs[i];
+        bool hung_up = items[i].revents & (POLLRDHUP | POLLHUP | POLLERR);
+        if (hung_up && req->hangup_seen && req->received == req->received_at_hangup) {
+            req->reaped = true;
+            shutdown (items[i].fd, SHUT_RDWR);
+        }
+        req->hangup_seen = hung_up;
+        req->received_at_hangup = req->received;
+    }
+}
+
 int
 rfk_http_front_step (rfk_http_front_t *self)
 {
@@ -1705,7 +1759,9 @@ rfk_http_front_step (rfk_http_front_t *self)
     while (copying--)
         s_copy_slice (zlist_pop (self->copying));
     s_streams_step (self);
-    return MHD_run (self->daemon) == MHD_YES ? 0 : -1;
+    int rc = MHD_run (self->daemon) == MHD_YES ? 0 : -1;
+    s_reap_hung_up (self);
+    return rc;
 }
 
 int
