@@ -132,6 +132,7 @@ rfk_admin_publish (rfk_admin_t *self, const char *prefix, const char *id, const 
     }
     json_decref (event->body);
     event->body = body;
+    rfk_admin_events_forward (self, type, body);
     char topic[256];
     snprintf (topic, sizeof topic, "%s.%s", prefix, id);
     if (rfk_envelope_publish (self->publisher, topic, event, self->bus.max_frame_bytes) != 0)
@@ -595,6 +596,8 @@ s_self_destroy (rfk_admin_t **self_p)
         return;
     if (self->http)
         rfk_http_front_destroy ((rfk_http_front_t **)&self->http);
+    free (self->web_dir);
+    zhashx_destroy (&self->event_owners);
     zhashx_destroy (&self->uploads);
     rfk_launcher_destroy (&self->launcher);
     zhashx_destroy (&self->services);
@@ -798,13 +801,8 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     rfk_http_front_config_from (&http, self->config);
     http.host = host;
     http.data_dir = self->data_dir;
-#if defined(RFK_WEB_BUILD_DIR) && defined(RFK_WEB_INSTALL_DIR)
-    struct stat web;
-    if (stat (RFK_WEB_BUILD_DIR "/index.html", &web) == 0)
-        http.static_dir = RFK_WEB_BUILD_DIR;
-    else if (stat (RFK_WEB_INSTALL_DIR "/index.html", &web) == 0)
-        http.static_dir = RFK_WEB_INSTALL_DIR;
-#endif
+    self->web_dir = rfk_admin_web_dir (self->config);
+    http.static_dir = self->web_dir;
     rfk_http_handlers_t handlers = rfk_http_admin_handlers (self);
     char http_err[256] = "";
     self->http = rfk_http_front_new (&http, &handlers, http_err, sizeof http_err);

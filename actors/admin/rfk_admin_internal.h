@@ -7,6 +7,7 @@
     - rfk_admin_jobs.c     train jobs, trials, inference jobs, stop-all
     - rfk_admin_services.c services: launching, HELLO, reports, roll-ups
     - rfk_admin_records.c  store records as admin.proto JSON bodies
+    - rfk_admin_events.c   events for the web admin (GET /events), its folder
 */
 #ifndef RFK_ADMIN_INTERNAL_H_INCLUDED
 #define RFK_ADMIN_INTERNAL_H_INCLUDED
@@ -65,6 +66,8 @@ struct rfk_admin {
     char *events_endpoint;      /* the XPUB as bound */
     void *http;                 /* the HTTP front, or NULL */
     int http_port;              /* as bound, 0 without a front */
+    char *web_dir;              /* the web admin's files (rfk_admin_web_dir), or NULL */
+    zhashx_t *event_owners;     /* "<kind>:<id>" -> owner user id, for GET /events */
     zhashx_t *services;         /* service id -> rfk_admin_service_t (tracked) */
     zlistx_t *to_forget;        /* ids of ended services the launcher may forget */
     zhashx_t *peers;            /* peer routing id (hex) -> service id */
@@ -109,6 +112,16 @@ rfk_admin_uuid (void);
 /* The time now as ISO-8601 UTC. */
 void
 rfk_admin_now_iso (char *buffer, size_t size);
+
+/* ---- the web admin (rfk_admin_events.c) ----------------------------------- */
+/* Hand an event admin publishes (type, its body) to the HTTP front's
+   GET /events streams of the user owning its job (admins get every event). */
+void
+rfk_admin_events_forward (rfk_admin_t *self, const char *type, const json_t *body);
+/* The web admin's folder (admin.web_dir, else the build's, else the
+   installed one; see rfk_admin_events.c), or NULL for the placeholder. */
+char *
+rfk_admin_web_dir (const rfk_config_t *config);
 
 /* ---- users and tokens (rfk_admin_users.c) --------------------------------- */
 int
