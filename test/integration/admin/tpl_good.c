@@ -1,7 +1,10 @@
 /*  tpl_good.c: the smallest valid model template (TABULAR_CLASSIFICATION),
-    for admin's upload tests. It never trains anything. */
+    for admin's upload tests. It never trains anything. Built with
+    -DTPL_SLOW_SECONDS=N it is tpl_slow: rafiki_model () takes N seconds, so
+    admin's check of it runs that long (admin must serve others meanwhile). */
 #include <rafiki/model.h>
 #include <stddef.h>
+#include <time.h>
 
 static const rafiki_knob_t s_knobs[] = {
     {.name = "depth", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 8},
@@ -79,5 +82,10 @@ static const rafiki_model_api_t s_api = {
 const rafiki_model_api_t *
 rafiki_model (void)
 {
+#ifdef TPL_SLOW_SECONDS
+    struct timespec pause = {TPL_SLOW_SECONDS, 0};
+    while (nanosleep (&pause, &pause) != 0)
+        ;
+#endif
     return &s_api;
 }
