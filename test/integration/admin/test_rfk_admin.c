@@ -1376,11 +1376,47 @@ test_slow_model_check (void **state)
     reply = s_call (env, "ListAvailableModels", token, NULL);
     assert_int_equal (json_array_size (json_object_get (reply->body, "models")), 1);
     rfk_msg_destroy (&reply);
-    rfk_client_destroy (&uploader);
+
+    //  Admin stops while a check runs: the child is killed, the upload
+    //  dropped, nothing leaks.
+    request = rfk_msg_new (&rfk_admin_family, "UploadStart", 0);
+    json_decref (request->body);
+    request->body = json_pack ("{s:s, s:s, s:s}", "kind", "MODEL", "name", "slow-2", "task",
+                               "TABULAR_CLASSIFICATION");
+    rfk_msg_set_token (request, token);
+    reply = rfk_client_call (uploader, request);
+    rfk_msg_destroy (&request);
     free (upload_id);
+    upload_id = s_expect (&reply, "UploadReady", "upload_id");
+    request = rfk_msg_new (&rfk_admin_family, "UploadChunk", 0);
+    json_object_set_new (request->body, "upload_id", json_string (upload_id));
+    json_object_set_new (request->body, "last", json_true ());
+    rfk_msg_set_data (request, data, size);
+    rfk_msg_set_token (request, token);
+    model.reply = NULL;
+    assert_true (rfk_client_send_with (uploader, request, 20000, 0, s_on_reply, &model) > 0);
+    rfk_msg_destroy (&request);
+    request = rfk_msg_new (&rfk_admin_family, "GetMe", 0);
+    rfk_msg_set_token (request, token);
+    list.reply = NULL;
+    assert_true (rfk_client_send_with (uploader, request, 20000, 0, s_on_reply, &list) > 0);
+    rfk_msg_destroy (&request);
+    s_pump (uploader, &list, zclock_mono () + S_WAIT_MS);
+    assert_non_null (list.reply);
+    rfk_msg_destroy (&list.reply);
+    assert_null (model.reply);
+    rfk_client_destroy (&uploader);
+    char parts[600];
+    snprintf (parts, sizeof parts, "ls -A '%s/models' | grep -q '^.part-'", env->dir);
+    assert_int_equal (system (parts), 0); //  being checked
     free (data);
     free (path);
     free (token);
+    free (upload_id);
+    zactor_destroy (&env->admin);
+    //  The check's partial file went with it.
+    snprintf (parts, sizeof parts, "ls -A '%s/models' | grep -q '^.part-'", env->dir);
+    assert_int_not_equal (system (parts), 0);
     s_stop (&env);
 }
 
