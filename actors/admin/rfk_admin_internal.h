@@ -73,6 +73,9 @@ struct rfk_admin {
     zhashx_t *peers;            /* peer routing id (hex) -> service id */
     zhashx_t *uploads;          /* ZeroMQ upload id -> s_zupload_t (rfk_admin.c) */
     zhashx_t *replies;          /* "<peer>/<correlation>" -> rfk_msg_t (answered) */
+    zhashx_t *answering;        /* "<peer>/<correlation>" of requests answered later */
+    zlistx_t *checks;           /* model checks running or waiting (rfk_admin_files.c) */
+    int checks_fd;              /* epoll set of the checks' pipes and pidfds */
     zlistx_t *reply_keys;       /* the keys of replies, oldest first */
     size_t requests;            /* requests answered, for the log */
 };
@@ -154,6 +157,22 @@ rfk_admin_upload_received (const rfk_upload_t *up);
 /* Remove partial upload files left by an earlier run. */
 void
 rfk_admin_clean_partial_uploads (rfk_admin_t *self);
+/* The model checks in child processes, driven by admin's loop: poll
+   rfk_admin_checks_fd for input, add rfk_admin_checks_deadline (-1: none) to
+   the loop's deadline, call rfk_admin_checks_tick every turn (it ends the
+   checks that finished or timed out and calls their done functions).
+   rfk_admin_checks_destroy kills the children still running, removes their
+   files and calls their done functions with a NULL reply. */
+int
+rfk_admin_checks_setup (rfk_admin_t *self);
+void
+rfk_admin_checks_destroy (rfk_admin_t *self);
+int
+rfk_admin_checks_fd (rfk_admin_t *self);
+int64_t
+rfk_admin_checks_deadline (rfk_admin_t *self);
+void
+rfk_admin_checks_tick (rfk_admin_t *self);
 rfk_msg_t *
 rfk_admin_on_list_datasets (rfk_admin_t *self, const rfk_msg_t *req,
                             const rfk_auth_claims_t *caller);

@@ -112,6 +112,9 @@ struct _rfk_http_front_t {
     int64_t next_keepalive;         /* monotonic ms of the next keepalive round */
     uint64_t streams_dropped;       /* streams closed for falling behind */
     zlist_t *receiving;             /* requests (s_req_t *) whose body is still coming */
+    zlist_t *waiting;               /* requests (s_req_t *) suspended for a deferred reply */
+    rfk_http_ticket_t tickets;      /* last ticket given to a deferred reply */
+    bool wake;                      /* a connection was resumed outside a step */
     int port;                       /* the port bound */
 };
 
@@ -164,6 +167,8 @@ typedef struct {
     char *copy_buffer;             /* buffer for copying the spool */
     bool copy_done;                /* the spool copy ended (reply or error ready) */
     rfk_msg_t *reply;              /* reply waiting for the resumed connection */
+    rfk_http_ticket_t ticket;      /* its ticket while on the waiting list, else 0 */
+    bool answered_later;           /* resumed with a deferred reply in reply */
     bool failed;                   /* an error is waiting to be answered */
     int err_status;                /* its HTTP status */
     char err_code[32];             /* its code name */
@@ -1361,6 +1366,26 @@ s_form_end (s_req_t *req)
     s_part_end (req);
 }
 
+/* Finish the upload: its reply, or NULL when the handler answers later
+   (req is then on the waiting list; the caller suspends it). */
+static rfk_msg_t *
+s_finish_upload (s_req_t *req)
+{
+    rfk_http_front_t *front = req->front;
+    if (!front->handlers.upload_finish_later)
+        return front->handlers.upload_finish (front->handlers.ctx, &req->upload);
+    rfk_http_ticket_t ticket = ++front->tickets;
+    rfk_msg_t *reply =
+        front->handlers.upload_finish_later (front->handlers.ctx, &req->upload, front, ticket);
+    req->upload = NULL;
+    if (reply)
+        return reply;
+    if (zlist_append (front->waiting, req) != 0)
+        return rfk_msg_new_error (&rfk_admin_family, 0, RFK_CODE_UNAVAILABLE, "out of memory");
+    req->ticket = ticket;
+    return NULL;
+}
+
 /* The body is complete: answer an upload. */
 static enum MHD_Result
 s_complete_upload (s_req_t *req)
@@ -1373,7 +1398,11 @@ s_complete_upload (s_req_t *req)
         return s_queue_failure (req);
     }
     if (req->upload) {
-        rfk_msg_t *reply = front->handlers.upload_finish (front->handlers.ctx, &req->upload);
+        rfk_msg_t *reply = s_finish_upload (req);
+        if (!reply) {
+            MHD_suspend_connection (req->conn); //  until rfk_http_front_finished
+            return MHD_YES;
+        }
         return s_queue_reply (req, &reply);
     }
     //  Spooled: start the upload now that every field is known, then copy
@@ -1409,7 +1438,7 @@ s_copy_slice (s_req_t *req)
         } else if (n == 0) {
             close (req->spool_fd);
             req->spool_fd = -1;
-            req->reply = front->handlers.upload_finish (front->handlers.ctx, &req->upload);
+            req->reply = s_finish_upload (req); //  NULL: stays suspended, waiting
             req->copy_done = true;
         } else {
             rfk_msg_t *error = NULL;
@@ -1425,9 +1454,10 @@ s_copy_slice (s_req_t *req)
             budget = (uint64_t)n >= budget ? 0 : budget - (uint64_t)n;
         }
     }
-    if (req->copy_done)
-        MHD_resume_connection (req->conn);
-    else
+    if (req->copy_done) {
+        if (!req->ticket)
+            MHD_resume_connection (req->conn);
+    } else
         zlist_append (front->copying, req);
 }
 
@@ -1437,10 +1467,10 @@ s_complete (s_req_t *req)
 {
     rfk_http_front_t *front = req->front;
     zlist_remove (front->receiving, req);
-    if (req->copy_buffer && !req->copy_done)
-        return MHD_YES; //  still copying (suspended)
-    if (req->copy_done) {
-        //  Resumed after a spool copy.
+    if (req->ticket || (req->copy_buffer && !req->copy_done))
+        return MHD_YES; //  still copying or waiting for the reply (suspended)
+    if (req->copy_done || req->answered_later) {
+        //  Resumed after a spool copy or with a deferred reply.
         if (req->failed)
             return s_queue_failure (req);
         return s_queue_reply (req, &req->reply);
@@ -1512,6 +1542,7 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
                       zlist_size (front->streams));
     }
     zlist_remove (front->receiving, req);
+    zlist_remove (front->waiting, req);
     s_req_destroy (&req);
     *con_cls = NULL;
 }
@@ -1583,10 +1614,11 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
     self->streams = zlist_new ();
     self->epoll_fd = -1;
     self->receiving = zlist_new ();
+    self->waiting = zlist_new ();
     self->spool_dir = malloc (strlen (data_dir) + sizeof "/tmp");
     if (self->spool_dir)
         sprintf (self->spool_dir, "%s/tmp", data_dir);
-    if (!self->metrics || !self->copying || !self->streams || !self->receiving ||
+    if (!self->metrics || !self->copying || !self->streams || !self->receiving || !self->waiting ||
         !self->spool_dir) {
         snprintf (err, errlen, "out of memory");
         rfk_http_front_destroy (&self);
@@ -1669,12 +1701,18 @@ rfk_http_front_destroy (rfk_http_front_t **self_p)
                 MHD_resume_connection (req->conn);
             }
         }
+        while (self->waiting && (req = zlist_pop (self->waiting))) {
+            req->ticket = 0;
+            s_fail (req, 503, "UNAVAILABLE", "admin is stopping");
+            MHD_resume_connection (req->conn);
+        }
         MHD_stop_daemon (self->daemon);
     }
     zlist_destroy (&self->copying);
     zlist_destroy (&self->streams);
     if (self->epoll_fd >= 0)
         close (self->epoll_fd);
+    zlist_destroy (&self->waiting);
     zlist_destroy (&self->receiving);
     rfk_http_metrics_destroy (&self->metrics);
     free (self->spool_dir);
@@ -1694,7 +1732,7 @@ rfk_http_front_timeout_ms (rfk_http_front_t *self)
 {
     if (!self)
         return -1;
-    if (zlist_size (self->copying) || self->waking)
+    if (zlist_size (self->copying) || self->waking || self->wake)
         return 0;
     long result = -1;
     MHD_UNSIGNED_LONG_LONG timeout;
@@ -1754,6 +1792,7 @@ rfk_http_front_step (rfk_http_front_t *self)
 {
     if (!self)
         return -1;
+    self->wake = false;
     //  One slice of each spool copy, then the sockets.
     size_t copying = zlist_size (self->copying);
     while (copying--)
@@ -1762,6 +1801,33 @@ rfk_http_front_step (rfk_http_front_t *self)
     int rc = MHD_run (self->daemon) == MHD_YES ? 0 : -1;
     s_reap_hung_up (self);
     return rc;
+}
+
+int
+rfk_http_front_finished (rfk_http_front_t *self, rfk_http_ticket_t ticket, rfk_msg_t **reply_p)
+{
+    if (!reply_p || !*reply_p)
+        return -1;
+    s_req_t *req = NULL;
+    for (s_req_t *item = self ? zlist_first (self->waiting) : NULL; item;
+         item = zlist_next (self->waiting))
+        if (item->ticket == ticket) {
+            req = item;
+            break;
+        }
+    if (!req || !ticket) {
+        rfk_msg_destroy (reply_p);
+        return -1;
+    }
+    zlist_remove (self->waiting, req);
+    req->ticket = 0;
+    req->answered_later = true;
+    rfk_msg_destroy (&req->reply);
+    req->reply = *reply_p;
+    *reply_p = NULL;
+    MHD_resume_connection (req->conn);
+    self->wake = true;
+    return 0;
 }
 
 int

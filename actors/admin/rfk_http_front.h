@@ -73,6 +73,9 @@ extern "C" {
 
 typedef struct _rfk_http_front_t rfk_http_front_t;
 
+/* Names one deferred upload reply (see upload_finish_later). */
+typedef uint64_t rfk_http_ticket_t;
+
 /* What the front calls; admin's handlers (rfk_admin_handlers.h) behind small
    wrappers, or a fake in tests. All run in the thread that calls
    rfk_http_front_step. An upload is opaque to the front. */
@@ -91,6 +94,14 @@ typedef struct {
     /* Complete the upload: the Dataset or Model record, or an Error (never
        NULL). Consumes *upload_p and nulls it. */
     rfk_msg_t *(*upload_finish) (void *ctx, void **upload_p);
+    /* Optional, used instead of upload_finish when set: complete the upload
+       with its reply now, or return NULL and give the reply later through
+       rfk_http_front_finished (front, ticket, reply), from the thread that
+       steps the front (e.g. when a model check running in a child process
+       ends). Meanwhile the connection is suspended and the front serves the
+       others. Consumes *upload_p and nulls it either way. */
+    rfk_msg_t *(*upload_finish_later) (void *ctx, void **upload_p, rfk_http_front_t *front,
+                                       rfk_http_ticket_t ticket);
     /* Drop an upload that will not complete and remove what it wrote.
        Consumes *upload_p and nulls it. */
     void (*upload_abort) (void *ctx, void **upload_p);
@@ -145,6 +156,14 @@ rfk_http_front_timeout_ms (rfk_http_front_t *self);
    blocks except inside handlers. 0, or -1 if libmicrohttpd failed. */
 int
 rfk_http_front_step (rfk_http_front_t *self);
+
+/* The reply of an upload whose upload_finish_later returned NULL: the
+   suspended connection is resumed and answered at the next step (the
+   front's timeout is 0 until then). Takes *reply_p (nulls it). 0, or -1
+   when no request waits for that ticket (the client went away, the front is
+   stopping): the reply is then destroyed. */
+int
+rfk_http_front_finished (rfk_http_front_t *self, rfk_http_ticket_t ticket, rfk_msg_t **reply_p);
 
 /* The port the front listens on (useful with port 0). */
 int
