@@ -22,6 +22,8 @@
 
 #include "rfk_config.h"
 
+#include <stdbool.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,6 +37,7 @@ typedef struct {
     char **argv;                //  argc strings
     const char *secret;         //  service roles: the per-service secret rafikid read from
                                 //  the launcher (rfk_launcher_read_secret), else NULL
+    bool dev;                   //  --dev: development defaults allowed (admin, up)
 } rfk_role_args_t;
 
 #ifdef __cplusplus

@@ -29,6 +29,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "rfk_admin.h"
 #include "rfk_advisor.h"
 #include "rfk_config.h"
 #include "rfk_launcher.h"
@@ -54,6 +55,8 @@ typedef struct {
 static const s_role_t s_roles[] = {
     {"noop", rfk_noop_actor,
      "an actor that only answers its pipe (tests the daemon) [done|fail|stuck]"},
+    {"admin", rfk_admin_actor, "admin: users, datasets, models, jobs; store.url and launcher.*"},
+    {"up", rfk_admin_actor, "the embedded platform: admin, SQLite under data_dir, local services"},
     {"advisor", rfk_advisor_actor, "proposes the trials of one sub train job (ROUTER advice)"},
     {"trainer", rfk_trainer_actor, "runs the trials its advisor proposes, one at a time"},
     {"predictor", rfk_predictor_actor, "answers queries over HTTP and ZeroMQ (HTTP, ROUTER query)"},
@@ -63,7 +66,7 @@ static const s_role_t s_roles[] = {
 #define S_ROLES (sizeof (s_roles) / sizeof (s_roles[0]))
 
 enum { S_EXIT_OK = 0, S_EXIT_ERROR = 1, S_EXIT_USAGE = 2 };
-enum { S_OPT_PRINT_CONFIG = 256 };
+enum { S_OPT_PRINT_CONFIG = 256, S_OPT_DEV };
 
 static void
 s_usage (FILE *out)
@@ -80,6 +83,8 @@ s_usage (FILE *out)
              "  -s, --service-id ID    the service this process runs (given by the launcher);\n"
              "                         letters, digits, '.', '_', '-'\n"
              "      --print-config     print the effective configuration and exit\n"
+             "      --dev              admin, up: allow development defaults (a well-known\n"
+             "                         superadmin password), loudly\n"
              "  -h, --help             print this help and exit\n"
              "  -V, --version          print the version and exit\n\n"
              "Configuration: defaults < --config FILE < RAFIKI_<SECTION>_<KEY> variables\n"
@@ -246,6 +251,7 @@ main (int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"service-id", required_argument, NULL, 's'},
         {"print-config", no_argument, NULL, S_OPT_PRINT_CONFIG},
+        {"dev", no_argument, NULL, S_OPT_DEV},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -253,6 +259,7 @@ main (int argc, char **argv)
     const char *config_path = NULL;
     const char *service_id = NULL;
     bool print_config = false;
+    bool dev = false;
     opterr = 0;
     int option;
     while ((option = getopt_long (argc, argv, ":c:s:hV", options, NULL)) != -1) {
@@ -265,6 +272,9 @@ main (int argc, char **argv)
                 break;
             case S_OPT_PRINT_CONFIG:
                 print_config = true;
+                break;
+            case S_OPT_DEV:
+                dev = true;
                 break;
             case 'h':
                 s_usage (stdout);
@@ -367,6 +377,7 @@ main (int argc, char **argv)
         .argc = argc - optind - 1,
         .argv = argv + optind + 1,
         .secret = secret,
+        .dev = dev,
     };
     int status = S_EXIT_ERROR;
     zactor_t *actor = zactor_new (role->actor, &args);

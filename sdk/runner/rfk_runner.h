@@ -88,6 +88,11 @@ typedef struct {
 
 typedef struct rfk_trial rfk_trial_t;
 
+/* The metadata store (actors/store) has its own rfk_trial_destroy for its
+   trial records, and rafikid links both: the runner's is linked under this
+   name. */
+#define rfk_trial_destroy rfk_runner_trial_destroy
+
 /* Fork the child and start the trial. callbacks may be NULL. Returns NULL
    with a message in err when the trial could not start (bad spec, no fork). */
 rfk_trial_t *

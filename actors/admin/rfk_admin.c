@@ -1,0 +1,958 @@
+/*  rfk_admin.c: the admin actor (DESIGN.md §1, §2, §7; API.md).
+
+    One thread, one loop (zmq_poll) over:
+    - the pipe ($TERM, ENDPOINTS);
+    - ROUTER `command` (rfk_server, admin family): every request of
+      admin.proto, answered through rfk_admin_handle; UploadStart and
+      UploadChunk stream uploads in chunks (UploadReady, UploadProgress,
+      then the Dataset or Model record);
+    - ROUTER `service` (rfk_server, service family): Hello, StatusReport,
+      trial reports (rfk_admin_services.c);
+    - the launcher's descriptor and deadline (children exiting, restarts);
+    - the HTTP front's epoll descriptor and timeout (rfk_http_front.h),
+      whose handlers call the same functions from inside rfk_http_front_step.
+    Events (JobStatus, ServiceStatus, TrialUpdate, LogLine) go through a PUB
+    into an rfk_proxy XSUB -> XPUB bound on admin.events_port.
+
+    Requests may be retried by clients with the same correlation id (see
+    broker/README.md): answers are remembered per peer and correlation id
+    (the last S_REPLIES_MAX of them), so a retried upload chunk or create is
+    answered again, not done twice.
+*/
+#define _GNU_SOURCE
+#include "rfk_admin_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rafiki/model.h"
+#include "rfk_http_admin.h"
+#include "rfk_http_front.h"
+#include "rfk_role.h"
+
+#define S_REPLIES_MAX 512
+#define S_REPLY_CACHE_BYTES (256 * 1024)
+#define S_CHUNK_MAX (8u * 1024u * 1024u)
+#define S_UPLOAD_IDLE_MS (10 * 60 * 1000)
+
+/* A chunked upload on the ZeroMQ front. */
+typedef struct {
+    char *id;           /* upload_id */
+    rfk_upload_t *up;   /* the upload itself */
+    int64_t last_heard; /* zclock_mono () of the last chunk */
+} s_zupload_t;
+
+static void
+s_zupload_destroy (s_zupload_t **self_p)
+{
+    s_zupload_t *self = *self_p;
+    if (!self)
+        return;
+    rfk_admin_upload_abort (NULL, &self->up);
+    free (self->id);
+    free (self);
+    *self_p = NULL;
+}
+
+/* ---- shared helpers ------------------------------------------------------ */
+
+rfk_msg_t *
+rfk_admin_reply (const rfk_msg_t *request, const char *type)
+{
+    rfk_msg_t *reply = rfk_msg_new (&rfk_admin_family, type, request ? request->correlation : 0);
+    assert (reply);
+    return reply;
+}
+
+rfk_msg_t *
+rfk_admin_error (const rfk_msg_t *request, rfk_code_t code, const char *format, ...)
+{
+    char message[1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    return rfk_msg_new_error (&rfk_admin_family, request ? request->correlation : 0, code, message);
+}
+
+rfk_msg_t *
+rfk_admin_store_error (rfk_admin_t *self, const rfk_msg_t *request, const char *doing)
+{
+    rfk_code_t code = rfk_store_code (self->store);
+    if (code == RFK_CODE_OK)
+        code = RFK_CODE_INTERNAL;
+    if (code == RFK_CODE_INTERNAL || code == RFK_CODE_UNAVAILABLE)
+        rfk_log_warning (RFK_ADMIN_LOG, "RFK-STORE doing=\"%s\" message=\"%s\"", doing,
+                         rfk_store_message (self->store));
+    return rfk_admin_error (request, code, "%s: %s", doing, rfk_store_message (self->store));
+}
+
+const char *
+rfk_admin_field (const rfk_msg_t *request, const char *name)
+{
+    return json_string_value (json_object_get (request->body, name));
+}
+
+const char *
+rfk_admin_require (const rfk_msg_t *request, const char *name, rfk_msg_t **error)
+{
+    const char *value = rfk_admin_field (request, name);
+    if (!value || !*value) {
+        *error = rfk_admin_error (request, RFK_CODE_BAD_REQUEST, "field `%s` is missing%s", name,
+                                  value ? " (empty)" : "");
+        return NULL;
+    }
+    return value;
+}
+
+int64_t
+rfk_admin_int_field (const rfk_msg_t *request, const char *name, int64_t fallback)
+{
+    json_t *value = json_object_get (request->body, name);
+    if (json_is_integer (value))
+        return (int64_t)json_integer_value (value);
+    return fallback;
+}
+
+void
+rfk_admin_publish (rfk_admin_t *self, const char *prefix, const char *id, const char *type,
+                   json_t *body)
+{
+    rfk_msg_t *event = rfk_msg_new (&rfk_event_family, type, 0);
+    if (!event || !self->publisher) {
+        json_decref (body);
+        rfk_msg_destroy (&event);
+        return;
+    }
+    json_decref (event->body);
+    event->body = body;
+    char topic[256];
+    snprintf (topic, sizeof topic, "%s.%s", prefix, id);
+    if (rfk_envelope_publish (self->publisher, topic, event, self->bus.max_frame_bytes) != 0)
+        rfk_log_debug (RFK_ADMIN_LOG, "event-dropped topic=%s type=%s", topic, type);
+    rfk_msg_destroy (&event);
+}
+
+bool
+rfk_admin_task_known (const char *task)
+{
+    return task &&
+           (streq (task, RAFIKI_TASK_IMAGE_CLASSIFICATION) ||
+            streq (task, RAFIKI_TASK_TABULAR_CLASSIFICATION) ||
+            streq (task, RAFIKI_TASK_TABULAR_REGRESSION) || streq (task, RAFIKI_TASK_POS_TAGGING));
+}
+
+char *
+rfk_admin_uuid (void)
+{
+    unsigned char bytes[16];
+    randombytes_buf (bytes, sizeof bytes);
+    bytes[6] = (unsigned char)((bytes[6] & 0x0f) | 0x40);
+    bytes[8] = (unsigned char)((bytes[8] & 0x3f) | 0x80);
+    char *text = (char *)malloc (37);
+    if (!text)
+        return NULL;
+    snprintf (text, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+              bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+              bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
+    return text;
+}
+
+void
+rfk_admin_now_iso (char *buffer, size_t size)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r (&now.tv_sec, &tm);
+    char base[32];
+    strftime (base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf (buffer, size, "%s.%06ldZ", base, now.tv_nsec / 1000);
+}
+
+/* ---- the handler table --------------------------------------------------- */
+
+typedef rfk_msg_t *(s_handler_fn)(rfk_admin_t *self, const rfk_msg_t *req,
+                                  const rfk_auth_claims_t *caller);
+
+typedef struct {
+    const char *type;   /* request body type */
+    s_handler_fn *fn;   /* its handler */
+    bool authenticated; /* needs a valid token */
+} s_route_t;
+
+static const s_route_t s_routes[] = {
+    {"Login", rfk_admin_on_login, false},
+    {"ListUsers", rfk_admin_on_list_users, true},
+    {"CreateUser", rfk_admin_on_create_user, true},
+    {"BanUser", rfk_admin_on_ban_user, true},
+    {"GetMe", rfk_admin_on_get_me, true},
+    {"ListDatasets", rfk_admin_on_list_datasets, true},
+    {"GetDataset", rfk_admin_on_get_dataset, true},
+    {"DeleteDataset", rfk_admin_on_delete_dataset, true},
+    {"ListAvailableModels", rfk_admin_on_list_available_models, true},
+    {"GetModel", rfk_admin_on_get_model, true},
+    {"DeleteModel", rfk_admin_on_delete_model, true},
+    {"GetModelFile", rfk_admin_on_get_model_file, true},
+    {"CreateTrainJob", rfk_admin_on_create_train_job, true},
+    {"ListTrainJobs", rfk_admin_on_list_train_jobs, true},
+    {"GetTrainJobsOfApp", rfk_admin_on_get_train_jobs_of_app, true},
+    {"GetTrainJob", rfk_admin_on_get_train_job, true},
+    {"StopTrainJob", rfk_admin_on_stop_train_job, true},
+    {"ListTrials", rfk_admin_on_list_trials, true},
+    {"GetTrial", rfk_admin_on_get_trial, true},
+    {"GetTrialLogs", rfk_admin_on_get_trial_logs, true},
+    {"GetTrialParameters", rfk_admin_on_get_trial_parameters, true},
+    {"CreateInferenceJob", rfk_admin_on_create_inference_job, true},
+    {"ListInferenceJobs", rfk_admin_on_list_inference_jobs, true},
+    {"GetInferenceJobsOfApp", rfk_admin_on_get_inference_jobs_of_app, true},
+    {"GetInferenceJob", rfk_admin_on_get_inference_job, true},
+    {"StopInferenceJob", rfk_admin_on_stop_inference_job, true},
+    {"StopAllJobs", rfk_admin_on_stop_all_jobs, true},
+    {NULL, NULL, false},
+};
+
+rfk_msg_t *
+rfk_admin_handle (rfk_admin_t *self, const rfk_msg_t *request)
+{
+    assert (self);
+    if (!request || request->family != &rfk_admin_family || !request->type)
+        return rfk_admin_error (request, RFK_CODE_BAD_REQUEST, "not an admin request");
+    const s_route_t *route = NULL;
+    for (const s_route_t *candidate = s_routes; candidate->type; candidate++)
+        if (streq (candidate->type, request->type)) {
+            route = candidate;
+            break;
+        }
+    if (!route) {
+        if (streq (request->type, "UploadStart") || streq (request->type, "UploadChunk"))
+            return rfk_admin_error (request, RFK_CODE_BAD_REQUEST,
+                                    "uploads stream through UploadStart/UploadChunk on the "
+                                    "command socket or multipart POST over HTTP");
+        return rfk_admin_error (request, RFK_CODE_UNKNOWN_MESSAGE,
+                                "%s is not a request admin takes", request->type);
+    }
+    if (!json_is_object (request->body))
+        return rfk_admin_error (request, RFK_CODE_BAD_REQUEST, "the request has no body");
+    rfk_auth_claims_t claims;
+    memset (&claims, 0, sizeof claims);
+    if (route->authenticated) {
+        rfk_msg_t *error = NULL;
+        if (rfk_admin_authenticate (self, request, request->token, &claims, &error) != 0)
+            return error;
+    }
+    rfk_msg_t *reply = route->fn (self, request, route->authenticated ? &claims : NULL);
+    if (!reply)
+        reply = rfk_admin_error (request, RFK_CODE_INTERNAL, "no answer to %s", request->type);
+    reply->correlation = request->correlation;
+    self->requests++;
+    return reply;
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+void
+rfk_admin_metrics (rfk_admin_t *self, FILE *out)
+{
+    assert (self);
+    static const char *service_states[] = {"STARTED", "DEPLOYING", "RUNNING",
+                                           "STOPPED", "ERRORED",   NULL};
+    static const char *job_states[] = {"STARTED", "RUNNING", "STOPPED", "ERRORED", NULL};
+    size_t services[5] = {0}, train[4] = {0}, inference[4] = {0};
+    zlistx_t *list = rfk_store_list_services (self->store, false, NULL);
+    for (rfk_service_t *item = list ? (rfk_service_t *)zlistx_first (list) : NULL; item;
+         item = (rfk_service_t *)zlistx_next (list))
+        for (int index = 0; service_states[index]; index++)
+            if (item->status && streq (item->status, service_states[index]))
+                services[index]++;
+    zlistx_destroy (&list);
+    list = rfk_store_list_train_jobs (self->store, NULL, NULL, false, NULL);
+    for (rfk_train_job_t *item = list ? (rfk_train_job_t *)zlistx_first (list) : NULL; item;
+         item = (rfk_train_job_t *)zlistx_next (list))
+        for (int index = 0; job_states[index]; index++)
+            if (item->status && streq (item->status, job_states[index]))
+                train[index]++;
+    zlistx_destroy (&list);
+    list = rfk_store_list_inference_jobs (self->store, NULL, false, NULL);
+    for (rfk_inference_job_t *item = list ? (rfk_inference_job_t *)zlistx_first (list) : NULL; item;
+         item = (rfk_inference_job_t *)zlistx_next (list))
+        for (int index = 0; job_states[index]; index++)
+            if (item->status && streq (item->status, job_states[index]))
+                inference[index]++;
+    zlistx_destroy (&list);
+    fprintf (out, "# HELP rafiki_services Dynamic services by state.\n"
+                  "# TYPE rafiki_services gauge\n");
+    for (int index = 0; service_states[index]; index++)
+        fprintf (out, "rafiki_services{state=\"%s\"} %zu\n", service_states[index],
+                 services[index]);
+    fprintf (out, "# HELP rafiki_jobs Train and inference jobs by kind and state.\n"
+                  "# TYPE rafiki_jobs gauge\n");
+    for (int index = 0; job_states[index]; index++)
+        fprintf (out, "rafiki_jobs{kind=\"train\",state=\"%s\"} %zu\n", job_states[index],
+                 train[index]);
+    for (int index = 0; job_states[index]; index++)
+        fprintf (out, "rafiki_jobs{kind=\"inference\",state=\"%s\"} %zu\n", job_states[index],
+                 inference[index]);
+    fprintf (out,
+             "# HELP rafiki_admin_uploads_open Uploads in progress on the ZeroMQ front.\n"
+             "# TYPE rafiki_admin_uploads_open gauge\n"
+             "rafiki_admin_uploads_open %zu\n",
+             zhashx_size (self->uploads));
+}
+
+/* ---- the ZeroMQ front ---------------------------------------------------- */
+
+static char *
+s_reply_key (zframe_t *peer, uint64_t correlation)
+{
+    char *hex = zframe_strhex (peer);
+    char *key = hex ? zsys_sprintf ("%s/%llu", hex, (unsigned long long)correlation) : NULL;
+    free (hex);
+    return key;
+}
+
+/* Remember an answer so that a retry of the same request gets it again. */
+static void
+s_remember (rfk_admin_t *self, zframe_t *peer, const rfk_msg_t *reply)
+{
+    if (reply->correlation == 0 || (reply->data && zchunk_size (reply->data) > S_REPLY_CACHE_BYTES))
+        return;
+    char *key = s_reply_key (peer, reply->correlation);
+    rfk_msg_t *copy = key ? rfk_msg_dup (reply) : NULL;
+    if (!copy) {
+        free (key);
+        return;
+    }
+    if (zhashx_lookup (self->replies, key))
+        zhashx_update (self->replies, key, copy);
+    else {
+        zhashx_insert (self->replies, key, copy);
+        zlistx_add_end (self->reply_keys, key);
+    }
+    free (key);
+    while (zlistx_size (self->reply_keys) > S_REPLIES_MAX) {
+        char *oldest = (char *)zlistx_first (self->reply_keys);
+        zhashx_delete (self->replies, oldest);
+        zlistx_delete (self->reply_keys, zlistx_cursor (self->reply_keys));
+    }
+}
+
+/* Send a reply and remember it; a reply that cannot be encoded is answered
+   with an Error saying so. */
+static int
+s_answer (rfk_admin_t *self, rfk_server_t *server, zframe_t *peer, rfk_msg_t *reply)
+{
+    char err[256];
+    if (rfk_msg_check (reply, err, sizeof err) != 0) {
+        rfk_log_error (RFK_ADMIN_LOG, "RFK-BAD-REPLY type=%s reason=\"%s\"", reply->type, err);
+        return rfk_server_send_error (server, peer, reply->correlation, RFK_CODE_INTERNAL,
+                                      "admin built a reply it cannot send");
+    }
+    s_remember (self, peer, reply);
+    if (rfk_server_send (server, peer, reply) != 0)
+        return rfk_server_send_error (server, peer, reply->correlation, RFK_CODE_UNAVAILABLE,
+                                      "the reply could not be sent (too large or queue full)");
+    return 0;
+}
+
+/* A cached answer to a retried request, sent again: true if there was one. */
+static bool
+s_answered_before (rfk_admin_t *self, rfk_server_t *server, zframe_t *peer, const rfk_msg_t *msg)
+{
+    if (msg->correlation == 0)
+        return false;
+    char *key = s_reply_key (peer, msg->correlation);
+    rfk_msg_t *cached = key ? (rfk_msg_t *)zhashx_lookup (self->replies, key) : NULL;
+    free (key);
+    if (cached)
+        rfk_server_send (server, peer, cached);
+    return cached != NULL;
+}
+
+static rfk_msg_t *
+s_upload_start (rfk_admin_t *self, const rfk_msg_t *msg)
+{
+    rfk_msg_t *error = NULL;
+    rfk_upload_t *up = rfk_admin_upload_begin (self, msg->token, msg->body, &error);
+    if (!up) {
+        error->correlation = msg->correlation;
+        return error;
+    }
+    s_zupload_t *entry = (s_zupload_t *)calloc (1, sizeof *entry);
+    char *id = rfk_admin_uuid ();
+    if (!entry || !id) {
+        free (entry);
+        free (id);
+        rfk_admin_upload_abort (self, &up);
+        return rfk_admin_error (msg, RFK_CODE_INTERNAL, "out of memory");
+    }
+    entry->id = id;
+    entry->up = up;
+    entry->last_heard = zclock_mono ();
+    zhashx_insert (self->uploads, id, entry);
+    size_t chunk = self->bus.max_frame_bytes > 128 * 1024 ? self->bus.max_frame_bytes - 64 * 1024
+                                                          : self->bus.max_frame_bytes / 2;
+    if (chunk > S_CHUNK_MAX)
+        chunk = S_CHUNK_MAX;
+    rfk_msg_t *reply = rfk_admin_reply (msg, "UploadReady");
+    json_object_set_new (reply->body, "upload_id", json_string (id));
+    json_object_set_new (reply->body, "max_chunk_size", json_integer ((json_int_t)chunk));
+    return reply;
+}
+
+static rfk_msg_t *
+s_upload_chunk (rfk_admin_t *self, const rfk_msg_t *msg)
+{
+    rfk_msg_t *error = NULL;
+    const char *id = rfk_admin_require (msg, "upload_id", &error);
+    if (!id)
+        return error;
+    s_zupload_t *entry = (s_zupload_t *)zhashx_lookup (self->uploads, id);
+    if (!entry)
+        return rfk_admin_error (msg, RFK_CODE_NOT_FOUND,
+                                "no upload %s in progress (finished, failed or idle too long)", id);
+    rfk_auth_claims_t caller;
+    if (rfk_admin_authenticate (self, msg, msg->token, &caller, &error) != 0) {
+        zhashx_delete (self->uploads, id);
+        return error;
+    }
+    if (!streq (caller.user_id, rfk_admin_upload_user (entry->up)))
+        return rfk_admin_error (msg, RFK_CODE_FORBIDDEN, "upload %s is not yours", id);
+    entry->last_heard = zclock_mono ();
+    if (msg->data && rfk_admin_upload_write (entry->up, zchunk_data (msg->data),
+                                             zchunk_size (msg->data), &error) != 0) {
+        zhashx_delete (self->uploads, id);
+        error->correlation = msg->correlation;
+        return error;
+    }
+    if (!json_is_true (json_object_get (msg->body, "last"))) {
+        rfk_msg_t *reply = rfk_admin_reply (msg, "UploadProgress");
+        json_object_set_new (reply->body, "upload_id", json_string (id));
+        json_object_set_new (reply->body, "received",
+                             json_integer ((json_int_t)rfk_admin_upload_received (entry->up)));
+        return reply;
+    }
+    rfk_msg_t *reply = rfk_admin_upload_finish (self, &entry->up);
+    zhashx_delete (self->uploads, id);
+    reply->correlation = msg->correlation;
+    return reply;
+}
+
+static int
+s_on_command (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    rfk_admin_t *self = (rfk_admin_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    if (s_answered_before (self, server, peer, msg))
+        return 0;
+    rfk_msg_t *reply;
+    if (streq (msg->type, "UploadStart"))
+        reply = s_upload_start (self, msg);
+    else if (streq (msg->type, "UploadChunk"))
+        reply = s_upload_chunk (self, msg);
+    else
+        reply = rfk_admin_handle (self, msg);
+    int rc = s_answer (self, server, peer, reply);
+    rfk_msg_destroy (&reply);
+    return rc;
+}
+
+static const rfk_server_route_t s_command_routes[] = {
+    {"Login", s_on_command},
+    {"ListUsers", s_on_command},
+    {"CreateUser", s_on_command},
+    {"BanUser", s_on_command},
+    {"GetMe", s_on_command},
+    {"UploadStart", s_on_command},
+    {"UploadChunk", s_on_command},
+    {"ListDatasets", s_on_command},
+    {"GetDataset", s_on_command},
+    {"DeleteDataset", s_on_command},
+    {"ListAvailableModels", s_on_command},
+    {"GetModel", s_on_command},
+    {"DeleteModel", s_on_command},
+    {"GetModelFile", s_on_command},
+    {"CreateTrainJob", s_on_command},
+    {"ListTrainJobs", s_on_command},
+    {"GetTrainJobsOfApp", s_on_command},
+    {"GetTrainJob", s_on_command},
+    {"StopTrainJob", s_on_command},
+    {"ListTrials", s_on_command},
+    {"GetTrial", s_on_command},
+    {"GetTrialLogs", s_on_command},
+    {"GetTrialParameters", s_on_command},
+    {"CreateInferenceJob", s_on_command},
+    {"ListInferenceJobs", s_on_command},
+    {"GetInferenceJobsOfApp", s_on_command},
+    {"GetInferenceJob", s_on_command},
+    {"StopInferenceJob", s_on_command},
+    {"StopAllJobs", s_on_command},
+    {NULL, NULL},
+};
+
+/* Services that answer on a service socket: reply cache there too. */
+static int
+s_on_service (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    rfk_admin_t *self = (rfk_admin_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    //  Acks of our own Stop messages need no answer and are never retried.
+    if (!rfk_msg_is (msg, "Ack") && !rfk_msg_is (msg, "Hello") &&
+        s_answered_before (self, server, peer, msg))
+        return 0;
+    for (const rfk_server_route_t *route = rfk_admin_service_routes; route->type; route++)
+        if (streq (route->type, msg->type))
+            return route->handler (server, peer, msg_p, ctx);
+    return -1;
+}
+
+static const rfk_server_route_t s_service_routes[] = {
+    {"Hello", s_on_service},
+    {"StatusReport", s_on_service},
+    {"TrialCreate", s_on_service},
+    {"TrialStarted", s_on_service},
+    {"TrialFinished", s_on_service},
+    {"TrialLog", s_on_service},
+    {"TrialMetrics", s_on_service},
+    {"TrialPlot", s_on_service},
+    {"SubTrainJobDone", s_on_service},
+    {"Ack", s_on_service},
+    {NULL, NULL},
+};
+
+/* Let the launcher forget the services that ended (outside its callbacks). */
+static void
+s_forget_ended (rfk_admin_t *self)
+{
+    for (char *id = (char *)zlistx_first (self->to_forget); id;
+         id = (char *)zlistx_next (self->to_forget))
+        rfk_launcher_forget (self->launcher, id);
+    zlistx_purge (self->to_forget);
+}
+
+/* Forget idle uploads. */
+static void
+s_expire_uploads (rfk_admin_t *self)
+{
+    int64_t now = zclock_mono ();
+    zlistx_t *idle = zlistx_new ();
+    zlistx_set_destructor (idle, (czmq_destructor *)zstr_free);
+    for (s_zupload_t *entry = (s_zupload_t *)zhashx_first (self->uploads); entry;
+         entry = (s_zupload_t *)zhashx_next (self->uploads))
+        if (now - entry->last_heard > S_UPLOAD_IDLE_MS)
+            zlistx_add_end (idle, strdup (entry->id));
+    for (char *id = (char *)zlistx_first (idle); id; id = (char *)zlistx_next (idle)) {
+        rfk_log_info (RFK_ADMIN_LOG, "upload-expired id=%s", id);
+        zhashx_delete (self->uploads, id);
+    }
+    zlistx_destroy (&idle);
+}
+
+/* ---- setup and teardown -------------------------------------------------- */
+
+static int
+s_mkdir_p (const char *path)
+{
+    char buffer[PATH_MAX];
+    if (snprintf (buffer, sizeof buffer, "%s", path) >= (int)sizeof buffer)
+        return -1;
+    for (char *slash = buffer + 1; *slash; slash++)
+        if (*slash == '/') {
+            *slash = 0;
+            if (mkdir (buffer, 0750) != 0 && errno != EEXIST)
+                return -1;
+            *slash = '/';
+        }
+    if (mkdir (buffer, 0750) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static void
+s_bus_from_config (rfk_bus_opts_t *bus, const rfk_config_t *config)
+{
+    rfk_bus_opts_defaults (bus);
+    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
+    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
+    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
+    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
+    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
+    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
+    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
+}
+
+static void
+s_self_destroy (rfk_admin_t **self_p)
+{
+    rfk_admin_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->http)
+        rfk_http_front_destroy ((rfk_http_front_t **)&self->http);
+    zhashx_destroy (&self->uploads);
+    rfk_launcher_destroy (&self->launcher);
+    zhashx_destroy (&self->services);
+    zlistx_destroy (&self->to_forget);
+    zhashx_destroy (&self->peers);
+    zhashx_destroy (&self->replies);
+    zlistx_destroy (&self->reply_keys);
+    rfk_server_destroy (&self->command);
+    rfk_server_destroy (&self->service);
+    zsock_destroy (&self->publisher);
+    zactor_destroy (&self->proxy);
+    zstr_free (&self->events_endpoint);
+    rfk_auth_destroy (&self->auth);
+    rfk_store_destroy (&self->store);
+    free (self->data_dir);
+    zstr_free (&self->datasets_dir);
+    zstr_free (&self->models_dir);
+    zstr_free (&self->params_dir);
+    zstr_free (&self->logs_dir);
+    free (self->rafikid_path);
+    free (self->connect_host);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_msg_destructor (void **item)
+{
+    rfk_msg_destroy ((rfk_msg_t **)item);
+}
+
+static void
+s_service_destructor (void **item)
+{
+    rfk_admin_service_destroy ((rfk_admin_service_t **)item);
+}
+
+static void
+s_zupload_destructor (void **item)
+{
+    s_zupload_destroy ((s_zupload_t **)item);
+}
+
+/* The endpoint "tcp://host:port" (port 0: any free port). */
+static void
+s_endpoint (char *buffer, size_t size, const char *host, int64_t port)
+{
+    if (port > 0)
+        snprintf (buffer, size, "tcp://%s:%lld", host, (long long)port);
+    else
+        snprintf (buffer, size, "tcp://%s:*", host);
+}
+
+static rfk_admin_t *
+s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
+{
+    rfk_admin_t *self = (rfk_admin_t *)calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->config = args->config;
+    self->dev = args->dev;
+    self->embedded = args->embedded;
+    s_bus_from_config (&self->bus, self->config);
+    self->upload_max = rfk_config_size (self->config, "admin", "upload_max_bytes");
+    self->services = zhashx_new ();
+    zhashx_set_destructor (self->services, s_service_destructor);
+    self->to_forget = zlistx_new ();
+    zlistx_set_destructor (self->to_forget, (czmq_destructor *)zstr_free);
+    zlistx_set_duplicator (self->to_forget, (czmq_duplicator *)strdup);
+    self->peers = zhashx_new ();
+    self->uploads = zhashx_new ();
+    zhashx_set_destructor (self->uploads, s_zupload_destructor);
+    self->replies = zhashx_new ();
+    zhashx_set_destructor (self->replies, s_msg_destructor);
+    self->reply_keys = zlistx_new ();
+    zlistx_set_destructor (self->reply_keys, (czmq_destructor *)zstr_free);
+    zlistx_set_duplicator (self->reply_keys, (czmq_duplicator *)strdup);
+    if (sodium_init () < 0) {
+        snprintf (err, errlen, "libsodium cannot start");
+        goto failed;
+    }
+
+    //  The data directory and its folders, by absolute path (services run
+    //  with their own working directory).
+    const char *data_dir = rfk_config_string (self->config, "", "data_dir");
+    if (!data_dir || !*data_dir || s_mkdir_p (data_dir) != 0) {
+        snprintf (err, errlen, "cannot create the data directory %s: %s",
+                  data_dir ? data_dir : "(empty)", strerror (errno));
+        goto failed;
+    }
+    self->data_dir = realpath (data_dir, NULL);
+    if (!self->data_dir) {
+        snprintf (err, errlen, "data directory %s: %s", data_dir, strerror (errno));
+        goto failed;
+    }
+    self->datasets_dir = zsys_sprintf ("%s/datasets", self->data_dir);
+    self->models_dir = zsys_sprintf ("%s/models", self->data_dir);
+    self->params_dir = zsys_sprintf ("%s/params", self->data_dir);
+    self->logs_dir = zsys_sprintf ("%s/logs", self->data_dir);
+    const char *dirs[] = {self->datasets_dir, self->models_dir, self->params_dir, self->logs_dir};
+    for (int index = 0; index < 4; index++)
+        if (!dirs[index] || s_mkdir_p (dirs[index]) != 0) {
+            snprintf (err, errlen, "cannot create %s: %s", dirs[index] ? dirs[index] : "a folder",
+                      strerror (errno));
+            goto failed;
+        }
+
+    //  The store: SQLite under data_dir for `up`, else store.url.
+    const char *url = rfk_config_string (self->config, "store", "url");
+    if (self->embedded && url && *url && strncmp (url, "sqlite:", 7) != 0) {
+        rfk_log_notice (RFK_ADMIN_LOG, "store-url-ignored note=\"rafikid up always uses SQLite "
+                                       "under data_dir; run `rafikid admin` for store.url\"");
+        url = "";
+    }
+    rfk_store_error_t store_error = {0};
+    self->store = rfk_store_open (url, self->data_dir, &store_error);
+    if (!self->store) {
+        snprintf (err, errlen, "cannot open the metadata store: %s", store_error.message);
+        goto failed;
+    }
+    if (rfk_admin_auth_setup (self, err, errlen) != 0)
+        goto failed;
+    if (rfk_admin_seed_superadmin (self, err, errlen) != 0)
+        goto failed;
+    rfk_admin_recover (self);
+    rfk_admin_clean_partial_uploads (self);
+
+    //  The launcher.
+    const char *backend = rfk_config_string (self->config, "launcher", "backend");
+    if (!self->embedded && backend && !streq (backend, "local")) {
+        snprintf (err, errlen, "launcher.backend %s is not available in this build (use local)",
+                  backend);
+        goto failed;
+    }
+    if (args->rafikid_path)
+        self->rafikid_path = realpath (args->rafikid_path, NULL);
+    else
+        self->rafikid_path = realpath ("/proc/self/exe", NULL);
+    if (!self->rafikid_path) {
+        snprintf (err, errlen, "cannot find the rafikid executable: %s", strerror (errno));
+        goto failed;
+    }
+    rfk_launcher_local_config_t launcher;
+    rfk_launcher_local_config_defaults (&launcher);
+    launcher.rafikid_path = self->rafikid_path;
+    launcher.data_dir = self->data_dir;
+    launcher.max_restarts = (int)rfk_config_int (self->config, "launcher", "max_restarts");
+    int64_t stop_ms = rfk_config_int (self->config, "", "stop_timeout_ms");
+    if (launcher.grace_ms > stop_ms / 2)
+        launcher.grace_ms = (int)(stop_ms / 2);
+    self->launcher = rfk_launcher_new_local (&launcher, rfk_admin_on_launcher_event, self);
+    if (!self->launcher) {
+        snprintf (err, errlen, "cannot set up the local launcher");
+        goto failed;
+    }
+
+    //  The sockets.
+    const char *host = rfk_config_string (self->config, "admin", "host");
+    if (!host || !*host)
+        host = "127.0.0.1";
+    self->connect_host = strdup (streq (host, "0.0.0.0") || streq (host, "*") ? "127.0.0.1" : host);
+    char endpoint[300];
+    s_endpoint (endpoint, sizeof endpoint, host,
+                rfk_config_int (self->config, "admin", "command_port"));
+    self->command =
+        rfk_server_new (endpoint, &rfk_admin_family, s_command_routes, self, &self->bus);
+    if (!self->command) {
+        snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
+        goto failed;
+    }
+    s_endpoint (endpoint, sizeof endpoint, host,
+                rfk_config_int (self->config, "admin", "service_port"));
+    self->service =
+        rfk_server_new (endpoint, &rfk_service_family, s_service_routes, self, &self->bus);
+    if (!self->service) {
+        snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
+        goto failed;
+    }
+    rfk_server_set_expired (self->service, rfk_admin_service_expired);
+    char inproc[64];
+    snprintf (inproc, sizeof inproc, "inproc://rfk-admin-events-%p", (void *)self);
+    s_endpoint (endpoint, sizeof endpoint, host,
+                rfk_config_int (self->config, "admin", "events_port"));
+    self->proxy = rfk_proxy_new (inproc, endpoint, &self->bus);
+    char *frontend = NULL;
+    if (!self->proxy || rfk_proxy_endpoints (self->proxy, &frontend, &self->events_endpoint) != 0) {
+        snprintf (err, errlen, "cannot bind the events socket on %s", endpoint);
+        goto failed;
+    }
+    self->publisher = rfk_publisher_new (frontend, &self->bus);
+    zstr_free (&frontend);
+    if (!self->publisher) {
+        snprintf (err, errlen, "cannot connect the event publisher");
+        goto failed;
+    }
+
+    //  The HTTP front.
+    rfk_http_front_config_t http;
+    rfk_http_front_config_from (&http, self->config);
+    http.host = host;
+    http.data_dir = self->data_dir;
+    rfk_http_handlers_t handlers = rfk_http_admin_handlers (self);
+    char http_err[256] = "";
+    self->http = rfk_http_front_new (&http, &handlers, http_err, sizeof http_err);
+    if (!self->http) {
+        snprintf (err, errlen, "cannot start the HTTP front: %s", http_err);
+        goto failed;
+    }
+    self->http_port = rfk_http_front_port ((rfk_http_front_t *)self->http);
+    return self;
+
+failed:
+    s_self_destroy (&self);
+    return NULL;
+}
+
+/* Stop every service and wait (serving `service`, so workers can report
+   their last trials) until they are gone or the time is up. */
+static void
+s_stop_services (rfk_admin_t *self, int64_t wait_ms)
+{
+    if (!self->launcher || rfk_launcher_live (self->launcher) == 0)
+        return;
+    rfk_log_info (RFK_ADMIN_LOG, "stopping-services count=%d", rfk_launcher_live (self->launcher));
+    zlistx_t *ids = zlistx_new ();
+    zlistx_set_destructor (ids, (czmq_destructor *)zstr_free);
+    for (rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_first (self->services);
+         service; service = (rfk_admin_service_t *)zhashx_next (self->services))
+        zlistx_add_end (ids, strdup (service->id));
+    for (char *id = (char *)zlistx_first (ids); id; id = (char *)zlistx_next (ids))
+        rfk_admin_stop_service (self, id, "admin is stopping");
+    zlistx_destroy (&ids);
+    rfk_launcher_stop_all (self->launcher);
+    int64_t until = zclock_mono () + wait_ms;
+    while (rfk_launcher_live (self->launcher) > 0 && zclock_mono () < until) {
+        zmq_pollitem_t items[] = {
+            {zsock_resolve (rfk_server_sock (self->service)), 0, ZMQ_POLLIN, 0},
+            {NULL, rfk_launcher_fd (self->launcher), ZMQ_POLLIN, 0},
+        };
+        int count = rfk_launcher_fd (self->launcher) >= 0 ? 2 : 1;
+        int64_t timeout = until - zclock_mono ();
+        int64_t next = rfk_launcher_next_deadline (self->launcher);
+        if (next >= 0 && next - zclock_mono () < timeout)
+            timeout = next - zclock_mono ();
+        if (timeout > 100)
+            timeout = 100;
+        zmq_poll (items, count, timeout < 0 ? 0 : (long)timeout);
+        if (items[0].revents & ZMQ_POLLIN)
+            rfk_server_recv (self->service);
+        rfk_launcher_tick (self->launcher, rfk_launcher_now ());
+    }
+}
+
+/* Answer a pipe command; false on $TERM. */
+static bool
+s_handle_pipe (rfk_admin_t *self, zsock_t *pipe)
+{
+    char *command = zstr_recv (pipe);
+    if (!command)
+        return false;
+    bool go_on = true;
+    if (streq (command, "$TERM"))
+        go_on = false;
+    else if (streq (command, "ENDPOINTS")) {
+        char port[16];
+        snprintf (port, sizeof port, "%d", self->http_port);
+        zstr_sendm (pipe, rfk_server_endpoint (self->command));
+        zstr_sendm (pipe, rfk_server_endpoint (self->service));
+        zstr_sendm (pipe, self->events_endpoint);
+        zstr_send (pipe, port);
+    } else
+        rfk_log_warning (RFK_ADMIN_LOG, "RFK-MALFORMED pipe-command=%s", command);
+    zstr_free (&command);
+    return go_on;
+}
+
+static void
+s_run (rfk_admin_t *self, zsock_t *pipe)
+{
+    int64_t next_sweep = zclock_mono () + 10000;
+    rfk_http_front_t *http = (rfk_http_front_t *)self->http;
+    while (!self->terminated) {
+        zmq_pollitem_t items[5] = {
+            {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (rfk_server_sock (self->command)), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (rfk_server_sock (self->service)), 0, ZMQ_POLLIN, 0},
+            {NULL, rfk_http_front_fd (http), ZMQ_POLLIN, 0},
+            {NULL, rfk_launcher_fd (self->launcher), ZMQ_POLLIN, 0},
+        };
+        int count = rfk_launcher_fd (self->launcher) >= 0 ? 5 : 4;
+        rfk_deadline_t deadline;
+        rfk_deadline_reset (&deadline);
+        rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
+        rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
+        rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
+        rfk_deadline_add (&deadline, next_sweep);
+        long http_timeout = rfk_http_front_timeout_ms (http);
+        if (http_timeout >= 0)
+            rfk_deadline_add (&deadline, zclock_mono () + http_timeout);
+        int rc = zmq_poll (items, count, rfk_deadline_timeout (&deadline));
+        if (rc < 0 && zmq_errno () != EINTR)
+            break;
+        if (items[0].revents & ZMQ_POLLIN && !s_handle_pipe (self, pipe))
+            break;
+        if (items[1].revents & ZMQ_POLLIN)
+            rfk_server_recv (self->command);
+        if (items[2].revents & ZMQ_POLLIN)
+            rfk_server_recv (self->service);
+        rfk_http_front_step (http);
+        rfk_launcher_tick (self->launcher, rfk_launcher_now ());
+        s_forget_ended (self);
+        rfk_server_tick (self->command);
+        rfk_server_tick (self->service);
+        if (zclock_mono () >= next_sweep) {
+            s_expire_uploads (self);
+            next_sweep = zclock_mono () + 10000;
+        }
+    }
+}
+
+void
+rfk_admin_actor_with (zsock_t *pipe, void *args)
+{
+    const rfk_admin_args_t *admin_args = (const rfk_admin_args_t *)args;
+    char err[1024] = "";
+    if (admin_args->dev)
+        rfk_log_warning (RFK_ADMIN_LOG, "DEV MODE (--dev): development defaults are allowed "
+                                        "(a well-known superadmin password); never use it on "
+                                        "a shared machine");
+    rfk_admin_t *self = s_self_new (admin_args, err, sizeof err);
+    zsock_signal (pipe, 0);
+    if (!self) {
+        rfk_log_error (RFK_ADMIN_LOG, "setup-failed reason=\"%s\"", err);
+        zstr_sendx (pipe, "FAILED", err, NULL);
+        return;
+    }
+    rfk_log_notice (RFK_ADMIN_LOG,
+                    "ready http=http://%s:%d command=%s service=%s events=%s data_dir=%s store=%s",
+                    self->connect_host, self->http_port, rfk_server_endpoint (self->command),
+                    rfk_server_endpoint (self->service), self->events_endpoint, self->data_dir,
+                    rfk_store_backend (self->store));
+    s_run (self, pipe);
+    int64_t stop_ms = rfk_config_int (self->config, "", "stop_timeout_ms");
+    s_stop_services (self, stop_ms * 3 / 4);
+    rfk_log_info (RFK_ADMIN_LOG, "stopped requests=%zu", self->requests);
+    s_self_destroy (&self);
+}
+
+void
+rfk_admin_actor (zsock_t *pipe, void *args)
+{
+    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
+    rfk_admin_args_t admin_args = {
+        .config = role->config,
+        .dev = role->dev,
+        .embedded = role->role && streq (role->role, "up"),
+        .rafikid_path = NULL,
+    };
+    rfk_admin_actor_with (pipe, &admin_args);
+}

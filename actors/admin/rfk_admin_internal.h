@@ -1,0 +1,284 @@
+/*  rfk_admin_internal.h: the admin actor's state and the helpers its modules
+    share. Not a public header: only actors/admin/rfk_admin*.c include it.
+
+    - rfk_admin.c          the actor: sockets, loop, ZeroMQ front, events
+    - rfk_admin_users.c    tokens, users, the superadmin
+    - rfk_admin_files.c    datasets, models, streaming uploads, model checks
+    - rfk_admin_jobs.c     train jobs, trials, inference jobs, stop-all
+    - rfk_admin_services.c services: launching, HELLO, reports, roll-ups
+    - rfk_admin_records.c  store records as admin.proto JSON bodies
+*/
+#ifndef RFK_ADMIN_INTERNAL_H_INCLUDED
+#define RFK_ADMIN_INTERNAL_H_INCLUDED
+
+#include <czmq.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rfk_admin.h"
+#include "rfk_admin_handlers.h"
+#include "rfk_auth.h"
+#include "rfk_broker.h"
+#include "rfk_config.h"
+#include "rfk_launcher.h"
+#include "rfk_log.h"
+#include "rfk_msg.h"
+#include "rfk_store.h"
+
+#define RFK_ADMIN_LOG "admin"
+
+/* A dynamic service admin started and still tracks (live jobs only). */
+typedef struct {
+    char *id;               /* store id, also the launcher's handle */
+    char *role;             /* rafikid role: advisor, trainer, predictor, inference */
+    char *service_type;     /* store type: ADVISOR, TRAIN, PREDICT, INFERENCE */
+    char *status;           /* STARTED, DEPLOYING, RUNNING, STOPPED, ERRORED */
+    char *train_job_id;     /* the train job it serves, or NULL */
+    char *sub_train_job_id; /* the sub train job it serves, or NULL */
+    char *inference_job_id; /* the inference job it serves, or NULL */
+    char *trial_id;         /* inference workers: the trial they hold */
+    zframe_t *peer;         /* routing id on `service` once it said Hello, or NULL */
+} rfk_admin_service_t;
+
+struct rfk_admin {
+    const rfk_config_t *config; /* effective configuration (borrowed) */
+    bool dev;                   /* --dev given */
+    bool embedded;              /* rafikid up */
+    bool terminated;            /* $TERM received */
+    char *data_dir;             /* absolute */
+    char *datasets_dir;         /* <data_dir>/datasets */
+    char *models_dir;           /* <data_dir>/models */
+    char *params_dir;           /* <data_dir>/params */
+    char *logs_dir;             /* <data_dir>/logs */
+    char *rafikid_path;         /* what services run */
+    char *connect_host;         /* how local services reach admin (127.0.0.1 for 0.0.0.0) */
+    rfk_bus_opts_t bus;         /* the config's bus.* keys */
+    uint64_t upload_max;        /* admin.upload_max_bytes */
+    rfk_store_t *store;         /* the metadata store */
+    rfk_auth_t *auth;           /* tokens, passwords, service secrets */
+    rfk_launcher_t *launcher;   /* runs the dynamic services */
+    rfk_server_t *command;      /* ROUTER `command` (admin family) */
+    rfk_server_t *service;      /* ROUTER `service` (service family) */
+    zactor_t *proxy;            /* XSUB -> XPUB `events` */
+    zsock_t *publisher;         /* PUB into the proxy */
+    char *events_endpoint;      /* the XPUB as bound */
+    void *http;                 /* the HTTP front, or NULL */
+    int http_port;              /* as bound, 0 without a front */
+    zhashx_t *services;         /* service id -> rfk_admin_service_t (tracked) */
+    zlistx_t *to_forget;        /* ids of ended services the launcher may forget */
+    zhashx_t *peers;            /* peer routing id (hex) -> service id */
+    zhashx_t *uploads;          /* ZeroMQ upload id -> s_zupload_t (rfk_admin.c) */
+    zhashx_t *replies;          /* "<peer>/<correlation>" -> rfk_msg_t (answered) */
+    zlistx_t *reply_keys;       /* the keys of replies, oldest first */
+    size_t requests;            /* requests answered, for the log */
+};
+
+/* ---- replies and request fields (rfk_admin.c) ---------------------------- */
+
+/* A new reply of type for request (its correlation id). */
+rfk_msg_t *
+rfk_admin_reply (const rfk_msg_t *request, const char *type);
+/* An Error reply; the message is a printf format. */
+rfk_msg_t *
+rfk_admin_error (const rfk_msg_t *request, rfk_code_t code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+/* An Error reply for the store's last failure, prefixed with what we did. */
+rfk_msg_t *
+rfk_admin_store_error (rfk_admin_t *self, const rfk_msg_t *request, const char *doing);
+/* The string field `name` of the request body, or NULL when absent. */
+const char *
+rfk_admin_field (const rfk_msg_t *request, const char *name);
+/* The string field `name`, required and non-empty: returns it, or NULL with
+ *error set to BAD_REQUEST naming the field. */
+const char *
+rfk_admin_require (const rfk_msg_t *request, const char *name, rfk_msg_t **error);
+/* An integer field, or fallback when absent. */
+int64_t
+rfk_admin_int_field (const rfk_msg_t *request, const char *name, int64_t fallback);
+/* Publish an event (event family type, body stolen) on topic "<prefix>.<id>". */
+void
+rfk_admin_publish (rfk_admin_t *self, const char *prefix, const char *id, const char *type,
+                   json_t *body);
+/* True for a task admin knows (RAFIKI_TASK_*). */
+bool
+rfk_admin_task_known (const char *task);
+/* A new UUID v4 string (lower case, with dashes). */
+char *
+rfk_admin_uuid (void);
+/* The time now as ISO-8601 UTC. */
+void
+rfk_admin_now_iso (char *buffer, size_t size);
+
+/* ---- users and tokens (rfk_admin_users.c) --------------------------------- */
+int
+rfk_admin_auth_setup (rfk_admin_t *self, char *err, size_t errlen);
+int
+rfk_admin_seed_superadmin (rfk_admin_t *self, char *err, size_t errlen);
+/* Verify a request's token: 0 with the claims, or -1 with *error
+   (UNAUTHORIZED with the reason). */
+int
+rfk_admin_authenticate (rfk_admin_t *self, const rfk_msg_t *request, const char *token,
+                        rfk_auth_claims_t *claims, rfk_msg_t **error);
+rfk_msg_t *
+rfk_admin_on_login (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_list_users (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_create_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_ban_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_me (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
+
+/* ---- datasets and models (rfk_admin_files.c) ------------------------------ */
+/* The user id that began an upload. */
+const char *
+rfk_admin_upload_user (const rfk_upload_t *up);
+/* Bytes received so far. */
+uint64_t
+rfk_admin_upload_received (const rfk_upload_t *up);
+/* Remove partial upload files left by an earlier run. */
+void
+rfk_admin_clean_partial_uploads (rfk_admin_t *self);
+rfk_msg_t *
+rfk_admin_on_list_datasets (rfk_admin_t *self, const rfk_msg_t *req,
+                            const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_dataset (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_delete_dataset (rfk_admin_t *self, const rfk_msg_t *req,
+                             const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_list_available_models (rfk_admin_t *self, const rfk_msg_t *req,
+                                    const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_model (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_delete_model (rfk_admin_t *self, const rfk_msg_t *req,
+                           const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_model_file (rfk_admin_t *self, const rfk_msg_t *req,
+                             const rfk_auth_claims_t *caller);
+/* A FileData reply with the whole file at path (NOT_FOUND, TOO_LARGE over
+   one frame). */
+rfk_msg_t *
+rfk_admin_file_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *path, const char *name);
+/* The absolute path of a stored dataset / model file (yours to free). */
+char *
+rfk_admin_dataset_path (rfk_admin_t *self, const rfk_dataset_t *dataset);
+char *
+rfk_admin_model_path (rfk_admin_t *self, const rfk_model_t *model);
+
+/* ---- jobs and trials (rfk_admin_jobs.c) ----------------------------------- */
+rfk_msg_t *
+rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
+                               const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_list_train_jobs (rfk_admin_t *self, const rfk_msg_t *req,
+                              const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_train_jobs_of_app (rfk_admin_t *self, const rfk_msg_t *req,
+                                    const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_train_job (rfk_admin_t *self, const rfk_msg_t *req,
+                            const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_stop_train_job (rfk_admin_t *self, const rfk_msg_t *req,
+                             const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_list_trials (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_trial (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_trial_logs (rfk_admin_t *self, const rfk_msg_t *req,
+                             const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_trial_parameters (rfk_admin_t *self, const rfk_msg_t *req,
+                                   const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
+                                   const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_list_inference_jobs (rfk_admin_t *self, const rfk_msg_t *req,
+                                  const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_inference_jobs_of_app (rfk_admin_t *self, const rfk_msg_t *req,
+                                        const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_get_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
+                                const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_stop_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
+                                 const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_stop_all_jobs (rfk_admin_t *self, const rfk_msg_t *req,
+                            const rfk_auth_claims_t *caller);
+/* Stop a train job / an inference job: services, statuses, trials. */
+void
+rfk_admin_stop_train_job (rfk_admin_t *self, const char *train_job_id, const char *reason);
+void
+rfk_admin_stop_inference_job (rfk_admin_t *self, const char *inference_job_id, const char *reason);
+
+/* ---- services (rfk_admin_services.c) -------------------------------------- */
+extern const rfk_server_route_t rfk_admin_service_routes[];
+void
+rfk_admin_service_expired (rfk_server_t *server, zframe_t *peer, void *ctx);
+/* The launcher's event callback (arg is the admin). */
+void
+rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_state_t state,
+                             const char *reason);
+/* Create (in the store, in one transaction with its link) and launch one
+   service. kind: "advisor" (link = sub train job), "trainer" (sub train
+   job). Returns the service id (yours) or NULL when the store refused;
+   a launch failure leaves the service ERRORED and rolled up. */
+char *
+rfk_admin_launch_train_service (rfk_admin_t *self, const char *role, const char *train_job_id,
+                                const char *sub_train_job_id, const char *endpoint, int port);
+/* Track and launch an already stored service (inference jobs). */
+void
+rfk_admin_launch_stored_service (rfk_admin_t *self, const char *service_id, const char *role,
+                                 const char *secret, const char *train_job_id,
+                                 const char *sub_train_job_id, const char *inference_job_id,
+                                 const char *trial_id);
+/* Stop one tracked service (Stop message, then the launcher). */
+void
+rfk_admin_stop_service (rfk_admin_t *self, const char *service_id, const char *reason);
+/* Set a service's status (store, memory, event) and roll its job up. */
+void
+rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id, const char *status,
+                              const char *message);
+/* Roll a train job's / an inference job's status up from its services. */
+void
+rfk_admin_rollup_sub_train_job (rfk_admin_t *self, const char *sub_train_job_id);
+void
+rfk_admin_rollup_train_job (rfk_admin_t *self, const char *train_job_id);
+void
+rfk_admin_rollup_inference_job (rfk_admin_t *self, const char *inference_job_id);
+/* At start: services and jobs a previous run left live are ERRORED. */
+void
+rfk_admin_recover (rfk_admin_t *self);
+/* A free TCP port on 127.0.0.1 (for advisors and predictors), or 0. */
+int
+rfk_admin_free_port (void);
+void
+rfk_admin_service_destroy (rfk_admin_service_t **self_p);
+/* True for STOPPED / ERRORED. */
+bool
+rfk_admin_status_terminal (const char *status);
+
+/* ---- records (rfk_admin_records.c) ---------------------------------------- */
+json_t *
+rfk_admin_user_json (const rfk_user_t *user);
+json_t *
+rfk_admin_dataset_json (const rfk_dataset_t *dataset);
+json_t *
+rfk_admin_model_json (rfk_admin_t *self, const rfk_model_t *model);
+json_t *
+rfk_admin_train_job_json (rfk_admin_t *self, const rfk_train_job_t *job);
+json_t *
+rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_train_job_t *job);
+json_t *
+rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job);
+
+#endif

@@ -1,0 +1,173 @@
+/*  rfk_admin_records.c: store records as the JSON bodies of admin.proto's
+    reply messages (User, Dataset, Model, TrainJob, Trial, InferenceJob).
+
+    Unset fields are left out (proto2 presence), never sent as null. Secrets
+    (password hashes, service secret hashes) never leave the store.
+*/
+#define _GNU_SOURCE
+#include "rfk_admin_internal.h"
+
+#include <math.h>
+#include <sys/stat.h>
+
+static void
+s_set_str (json_t *object, const char *key, const char *value)
+{
+    if (value)
+        json_object_set_new (object, key, json_string (value));
+}
+
+static void
+s_set_json (json_t *object, const char *key, json_t *value)
+{
+    if (json_is_object (value))
+        json_object_set (object, key, value);
+}
+
+json_t *
+rfk_admin_user_json (const rfk_user_t *user)
+{
+    json_t *body = json_object ();
+    s_set_str (body, "id", user->id);
+    s_set_str (body, "email", user->email);
+    s_set_str (body, "user_type", user->user_type);
+    json_object_set_new (body, "banned", json_boolean (user->banned_date != NULL));
+    s_set_str (body, "datetime_created", user->datetime_created);
+    return body;
+}
+
+json_t *
+rfk_admin_dataset_json (const rfk_dataset_t *dataset)
+{
+    json_t *body = json_object ();
+    s_set_str (body, "id", dataset->id);
+    s_set_str (body, "name", dataset->name);
+    s_set_str (body, "task", dataset->task);
+    json_object_set_new (body, "size_bytes",
+                         json_integer (dataset->size_bytes > 0 ? dataset->size_bytes : 0));
+    s_set_str (body, "owner_id", dataset->owner_id);
+    s_set_str (body, "datetime_created", dataset->datetime_created);
+    return body;
+}
+
+json_t *
+rfk_admin_model_json (rfk_admin_t *self, const rfk_model_t *model)
+{
+    json_t *body = json_object ();
+    s_set_str (body, "id", model->id);
+    s_set_str (body, "user_id", model->user_id);
+    s_set_str (body, "name", model->name);
+    s_set_str (body, "task", model->task);
+    s_set_str (body, "model_class", model->model_class);
+    s_set_json (body, "dependencies", model->dependencies);
+    s_set_str (body, "docker_image", model->docker_image);
+    s_set_str (body, "access_right", model->access_right);
+    s_set_str (body, "datetime_created", model->datetime_created);
+    char *path = rfk_admin_model_path (self, model);
+    struct stat info;
+    if (path && stat (path, &info) == 0)
+        json_object_set_new (body, "size_bytes", json_integer ((json_int_t)info.st_size));
+    free (path);
+    return body;
+}
+
+json_t *
+rfk_admin_train_job_json (rfk_admin_t *self, const rfk_train_job_t *job)
+{
+    json_t *body = json_object ();
+    s_set_str (body, "id", job->id);
+    s_set_str (body, "app", job->app);
+    json_object_set_new (body, "app_version", json_integer (job->app_version));
+    s_set_str (body, "task", job->task);
+    s_set_str (body, "user_id", job->user_id);
+    s_set_str (body, "train_dataset_id", job->train_dataset_id);
+    s_set_str (body, "val_dataset_id", job->val_dataset_id);
+    s_set_json (body, "budget", job->budget);
+    s_set_json (body, "train_args", job->train_args);
+    s_set_str (body, "status", job->status);
+    s_set_str (body, "datetime_started", job->datetime_started);
+    s_set_str (body, "datetime_stopped", job->datetime_stopped);
+    json_t *subs = json_array ();
+    for (size_t index = 0; index < job->sub_train_job_count; index++) {
+        const rfk_sub_train_job_t *sub = &job->sub_train_jobs[index];
+        json_t *entry = json_object ();
+        s_set_str (entry, "id", sub->id);
+        s_set_str (entry, "train_job_id", job->id);
+        s_set_str (entry, "model_id", sub->model_id);
+        rfk_model_t *model =
+            sub->model_id ? rfk_store_get_model (self->store, sub->model_id) : NULL;
+        if (model)
+            s_set_str (entry, "model_name", model->name);
+        rfk_model_destroy (&model);
+        s_set_str (entry, "status", sub->status);
+        s_set_str (entry, "datetime_started", sub->datetime_started);
+        s_set_str (entry, "datetime_stopped", sub->datetime_stopped);
+        json_array_append_new (subs, entry);
+    }
+    json_object_set_new (body, "sub_train_jobs", subs);
+    return body;
+}
+
+json_t *
+rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_train_job_t *job)
+{
+    json_t *body = json_object ();
+    s_set_str (body, "id", trial->id);
+    s_set_str (body, "sub_train_job_id", trial->sub_train_job_id);
+    json_object_set_new (body, "trial_no", json_integer (trial->no > 0 ? trial->no : 0));
+    s_set_str (body, "model_id", trial->model_id);
+    rfk_model_t *model =
+        trial->model_id ? rfk_store_get_model (self->store, trial->model_id) : NULL;
+    if (model)
+        s_set_str (body, "model_name", model->name);
+    rfk_model_destroy (&model);
+    s_set_str (body, "status", trial->status);
+    if (isfinite (trial->score))
+        json_object_set_new (body, "score", json_real (trial->score));
+    s_set_json (body, "knobs", trial->knobs);
+    s_set_str (body, "worker_id", trial->worker_id);
+    json_object_set_new (body, "has_params", json_boolean (trial->store_params_id != NULL));
+    const char *error = json_string_value (json_object_get (trial->progress, "error"));
+    s_set_str (body, "error", error);
+    s_set_str (body, "datetime_started", trial->datetime_started);
+    s_set_str (body, "datetime_stopped", trial->datetime_stopped);
+    if (job) {
+        s_set_str (body, "app", job->app);
+        json_object_set_new (body, "app_version", json_integer (job->app_version));
+    }
+    return body;
+}
+
+json_t *
+rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job)
+{
+    json_t *body = json_object ();
+    s_set_str (body, "id", job->id);
+    s_set_str (body, "train_job_id", job->train_job_id);
+    rfk_train_job_t *train =
+        job->train_job_id ? rfk_store_get_train_job (self->store, job->train_job_id) : NULL;
+    if (train) {
+        s_set_str (body, "app", train->app);
+        json_object_set_new (body, "app_version", json_integer (train->app_version));
+    }
+    rfk_train_job_destroy (&train);
+    s_set_str (body, "user_id", job->user_id);
+    s_set_str (body, "status", job->status);
+    rfk_service_t *predictor = job->predictor_service_id
+                                   ? rfk_store_get_service (self->store, job->predictor_service_id)
+                                   : NULL;
+    if (predictor && predictor->ext_hostname && predictor->ext_port > 0) {
+        char host[300];
+        snprintf (host, sizeof host, "%s:%lld", predictor->ext_hostname,
+                  (long long)predictor->ext_port);
+        s_set_str (body, "predictor_host", host);
+    }
+    rfk_service_destroy (&predictor);
+    s_set_json (body, "budget", job->budget);
+    json_object_set_new (body, "max_trials",
+                         json_integer (job->max_trials > 0 ? job->max_trials : 0));
+    json_object_set_new (body, "replicas", json_integer (job->replicas > 0 ? job->replicas : 1));
+    s_set_str (body, "datetime_started", job->datetime_started);
+    s_set_str (body, "datetime_stopped", job->datetime_stopped);
+    return body;
+}

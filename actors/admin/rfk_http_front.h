@@ -1,0 +1,148 @@
+/*  rfk_http_front.h: admin's HTTP front, the REST API of API.md (and the web
+    admin's static files) on libmicrohttpd, driven by the admin actor's loop.
+
+    The front owns no thread: libmicrohttpd runs with MHD_USE_EPOLL and no
+    internal polling thread (DESIGN.md §7). The actor puts rfk_http_front_fd
+    (an epoll descriptor, readable when a connection needs work) in its poll
+    set, bounds its poll timeout by rfk_http_front_timeout_ms, and calls
+    rfk_http_front_step when the descriptor is readable or the timeout
+    passed. Every handler runs in that thread, between two polls.
+
+    A request becomes one admin request message (proto/admin.proto): method
+    and path choose the type (rfk_http_route.h), path parameters, the JSON
+    body or form fields, and query-string values (merged on top) fill its
+    body, `Authorization: Bearer` gives its token. rfk_msg_new_from_json
+    checks it (400 naming the field), handlers->handle answers it, and the
+    reply becomes the response:
+    - a record (Token, User, Dataset, TrainJob, ...): 200, Content-Type
+      exactly `application/json`, the reply's body as JSON;
+    - a list (UserList, DatasetList, ...): 200, a JSON array of the records,
+      as the original Rafiki answered lists;
+    - FileData: 200, `application/octet-stream`, the reply's data;
+    - Error: {"error": {"code": "NOT_FOUND", "message": "..."}} with
+      rfk_code_http_status (code).
+    The front itself answers 404 (unknown path), 405 (wrong method, with
+    Allow), 400 (invalid JSON, bad form, bad field), 413 (a body over
+    request_max_bytes, a file over upload_max_bytes), GET /healthz and
+    GET /metrics.
+
+    POST /datasets and POST /models are multipart uploads streamed through
+    handlers->upload_begin/write/finish, never held whole in memory: the
+    file part goes straight to the upload when the text fields it needs came
+    before it, else into a spool file under <data_dir>/tmp/ that is handed
+    over once the body is complete. See HTTP.md beside this file.
+
+    Usage, inside an actor's loop:
+
+        rfk_http_front_config_t config = {.host = "127.0.0.1", .port = 3000, ...};
+        rfk_http_handlers_t handlers = {.ctx = admin, .handle = s_handle, ...};
+        char err[256];
+        rfk_http_front_t *front = rfk_http_front_new (&config, &handlers, err, sizeof err);
+        zmq_pollitem_t items[] = {{pipe, 0, ZMQ_POLLIN, 0},
+                                  {NULL, rfk_http_front_fd (front), ZMQ_POLLIN, 0}};
+        while (!terminated) {
+            zmq_poll (items, 2, rfk_http_front_timeout_ms (front));   // -1: none
+            ...
+            rfk_http_front_step (front);   // also when the timeout passed
+        }
+        rfk_http_front_destroy (&front);
+*/
+#ifndef RFK_HTTP_FRONT_H_INCLUDED
+#define RFK_HTTP_FRONT_H_INCLUDED
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rfk_config.h"
+#include "rfk_msg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _rfk_http_front_t rfk_http_front_t;
+
+/* What the front calls; admin's handlers (rfk_admin_handlers.h) behind small
+   wrappers, or a fake in tests. All run in the thread that calls
+   rfk_http_front_step. An upload is opaque to the front. */
+typedef struct {
+    void *ctx; /* first argument of handle, upload_begin, finish, abort, metrics */
+    /* Answer one request (admin family, token set); never NULL. The front
+       destroys the reply. */
+    rfk_msg_t *(*handle) (void *ctx, const rfk_msg_t *request);
+    /* Start an upload. fields is the UploadStart body as JSON (kind, name,
+       task, and for models model_class, dependencies, docker_image,
+       access_right), checked against the schema, borrowed. NULL with
+       *error set (the front destroys it) when refused. */
+    void *(*upload_begin) (void *ctx, const char *token, json_t *fields, rfk_msg_t **error);
+    /* Append n bytes. 0, or -1 with *error set (e.g. TOO_LARGE). */
+    int (*upload_write) (void *upload, const void *data, size_t n, rfk_msg_t **error);
+    /* Complete the upload: the Dataset or Model record, or an Error (never
+       NULL). Consumes *upload_p and nulls it. */
+    rfk_msg_t *(*upload_finish) (void *ctx, void **upload_p);
+    /* Drop an upload that will not complete and remove what it wrote.
+       Consumes *upload_p and nulls it. */
+    void (*upload_abort) (void *ctx, void **upload_p);
+    /* Write admin's own Prometheus lines (services by state, ...) for
+       GET /metrics; may be NULL. */
+    void (*metrics) (void *ctx, FILE *out);
+} rfk_http_handlers_t;
+
+typedef struct {
+    const char *host;              /* address to bind (admin.host); NULL: 127.0.0.1 */
+    int port;                      /* admin.http_port; 0: any free port */
+    uint64_t request_max_bytes;    /* cap on JSON and form bodies (admin.request_max_bytes) */
+    uint64_t upload_max_bytes;     /* cap on an uploaded file (admin.upload_max_bytes) */
+    unsigned max_connections;      /* admin.http_max_connections; 0: 256 */
+    unsigned connection_timeout_s; /* idle connections are closed after it; 0: 60 */
+    const char *data_dir;          /* spool files go to <data_dir>/tmp/; NULL: "." */
+    const char *static_dir;        /* the web admin's files; NULL or missing: a placeholder page */
+} rfk_http_front_config_t;
+
+/* Fill config from Rafiki-C's configuration: admin.host, admin.http_port,
+   admin.request_max_bytes, admin.upload_max_bytes, admin.http_max_connections
+   and data_dir (strings borrowed from cfg). static_dir is left NULL: the
+   caller names the web admin's directory. */
+void
+rfk_http_front_config_from (rfk_http_front_config_t *config, const rfk_config_t *cfg);
+
+/* A front listening on host:port, or NULL with the reason in err (port in
+   use, bad address, ...). config and handlers are copied; their strings
+   must outlive the front. handlers->handle is required; without the upload
+   functions POST /datasets and /models answer 503. */
+rfk_http_front_t *
+rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handlers_t *handlers,
+                    char *err, size_t errlen);
+
+/* Close every connection (aborting open uploads) and the listening socket. */
+void
+rfk_http_front_destroy (rfk_http_front_t **self_p);
+
+/* The descriptor to poll for input. */
+int
+rfk_http_front_fd (rfk_http_front_t *self);
+
+/* Milliseconds until rfk_http_front_step must run even if the descriptor
+   stays quiet (connection timeouts, buffered work), or -1 for none. */
+long
+rfk_http_front_timeout_ms (rfk_http_front_t *self);
+
+/* Do all the work that is ready: accept, read, call handlers, write. Never
+   blocks except inside handlers. 0, or -1 if libmicrohttpd failed. */
+int
+rfk_http_front_step (rfk_http_front_t *self);
+
+/* The port the front listens on (useful with port 0). */
+int
+rfk_http_front_port (rfk_http_front_t *self);
+
+/* Write the front's Prometheus lines (requests by endpoint and status, the
+   latency histogram, upload bytes) to out. */
+void
+rfk_http_front_metrics (rfk_http_front_t *self, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
