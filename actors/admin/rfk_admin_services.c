@@ -751,7 +751,14 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
         json_t *config = json_object_get (body, "config");
         json_t *trials = json_array ();
         if (streq (service->role, "predictor")) {
-            json_object_set_new (body, "bind_endpoints", json_pack ("[s?, s?]", query, workers));
+            //  [http, query, workers] (actors/predictor/README.md).
+            const char *http = json_string_value (json_object_get (info, "http_bind"));
+            const char *query_bind = json_string_value (json_object_get (info, "query_bind"));
+            json_object_set_new (
+                body, "bind_endpoints",
+                json_pack ("[s, s, s]", http ? http : "http://127.0.0.1:0",
+                           query_bind ? query_bind : (query ? query : "tcp://127.0.0.1:*"),
+                           workers ? workers : "tcp://127.0.0.1:*"));
             json_object_set (config, "http_port", json_object_get (info, "http_port"));
             json_object_set (config, "http_host", json_object_get (info, "http_host"));
             //  Every deployed trial once, with its replica count.
@@ -772,6 +779,12 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
             json_t *entry = service->trial_id ? s_trial_to_load (self, service->trial_id, 1) : NULL;
             if (entry)
                 json_array_append_new (trials, entry);
+            //  The trial's knobs: TrialToLoad has no field for them.
+            rfk_trial_t *trial =
+                service->trial_id ? rfk_store_get_trial (self->store, service->trial_id) : NULL;
+            if (trial && json_is_object (trial->knobs))
+                json_object_set (config, "knobs", trial->knobs);
+            rfk_trial_destroy (&trial);
         }
         json_object_set_new (body, "trials", trials);
         rc = 0;
@@ -868,6 +881,8 @@ s_on_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, voi
                                       "field `status` must be DEPLOYING, RUNNING, STOPPED or "
                                       "ERRORED");
     char *service_id = strdup (service->id);
+    if (streq (service->role, "predictor") && streq (status, "RUNNING"))
+        rfk_admin_predictor_running (self, service_id, s_str (msg, "message"));
     rfk_admin_set_service_status (self, service_id, status, s_str (msg, "message"));
     free (service_id);
     return s_ack (server, peer, msg);

@@ -933,7 +933,7 @@ s_run (self_t *self, bool stay_after_failure)
         if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
             rfk_client_recv (self->admin);
         if (self->http &&
-            (self->http_due || (items[http_at].revents & ZMQ_POLLIN) ||
+            (self->http_due || (http_at >= 0 && (items[http_at].revents & ZMQ_POLLIN)) ||
              (MHD_get_timeout (self->http, &http_timeout) == MHD_YES && http_timeout == 0))) {
             self->http_due = false;
             MHD_run (self->http);
