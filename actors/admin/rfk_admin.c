@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -801,6 +802,13 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     rfk_http_front_config_from (&http, self->config);
     http.host = host;
     http.data_dir = self->data_dir;
+#if defined(RFK_WEB_BUILD_DIR) && defined(RFK_WEB_INSTALL_DIR)
+    struct stat web;
+    if (stat (RFK_WEB_BUILD_DIR "/index.html", &web) == 0)
+        http.static_dir = RFK_WEB_BUILD_DIR;
+    else if (stat (RFK_WEB_INSTALL_DIR "/index.html", &web) == 0)
+        http.static_dir = RFK_WEB_INSTALL_DIR;
+#endif
     rfk_http_handlers_t handlers = rfk_http_admin_handlers (self);
     char http_err[256] = "";
     self->http = rfk_http_front_new (&http, &handlers, http_err, sizeof http_err);
@@ -947,6 +955,9 @@ rfk_admin_actor_with (zsock_t *pipe, void *args)
     s_stop_services (self, stop_ms * 3 / 4);
     rfk_log_info (RFK_ADMIN_LOG, "stopped requests=%zu", self->requests);
     s_self_destroy (&self);
+    //  libjwt signs with OpenSSL, which keeps state per thread: free this
+    //  thread's before it ends (LeakSanitizer reports it otherwise).
+    OPENSSL_thread_stop ();
 }
 
 void

@@ -446,6 +446,24 @@ s_check_model (const char *path, const char *task, json_t **verdict_p, char *err
     return rc;
 }
 
+/* Replace every `path` in text by `name` (the user never saw our path). */
+static void
+s_scrub_path (char *text, size_t size, const char *path, const char *name)
+{
+    char out[1024];
+    size_t at = 0, path_length = strlen (path), name_length = strlen (name);
+    for (const char *c = text; *c && at + 1 < sizeof out;) {
+        if (strncmp (c, path, path_length) == 0 && at + name_length + 1 < sizeof out) {
+            memcpy (out + at, name, name_length);
+            at += name_length;
+            c += path_length;
+        } else
+            out[at++] = *c++;
+    }
+    out[at] = 0;
+    snprintf (text, size, "%s", out);
+}
+
 /* A light check of a dataset file's format: zips start with PK. */
 static int
 s_check_dataset (rfk_upload_t *up, char *err, size_t errlen)
@@ -497,6 +515,7 @@ rfk_admin_upload_finish (rfk_admin_t *self, rfk_upload_t **up_p)
     } else
         rc = s_check_dataset (up, err, sizeof err);
     if (rc != 0) {
+        s_scrub_path (err, sizeof err, up->part_path, "the uploaded file");
         rfk_log_info (RFK_ADMIN_LOG, "upload-rejected name=%s reason=\"%s\"", up->name, err);
         rfk_msg_t *reply =
             s_error (RFK_CODE_BAD_REQUEST, "%s: %s",

@@ -220,8 +220,7 @@ rfk_admin_on_stop_all_jobs (rfk_admin_t *self, const rfk_msg_t *req,
 void
 rfk_admin_stop_train_job (rfk_admin_t *self, const char *train_job_id, const char *reason);
 void
-rfk_admin_stop_inference_job (rfk_admin_t *self, const char *inference_job_id,
-                              const char *reason);
+rfk_admin_stop_inference_job (rfk_admin_t *self, const char *inference_job_id, const char *reason);
 /* A predictor reported RUNNING with "http=URL query=ENDPOINT workers=ENDPOINT":
    record the ports it bound as the job's predictor_host and query_endpoint
    (before the job rolls up to RUNNING). */

@@ -902,7 +902,7 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
             json_t *entry = service->trial_id ? s_trial_to_load (self, service->trial_id, 1) : NULL;
             if (entry)
                 json_array_append_new (trials, entry);
-            //  The trial's knobs: TrialToLoad has no field for them.
+            //  TrialToLoad has no knobs: the worker takes them from config.
             rfk_trial_t *trial =
                 service->trial_id ? rfk_store_get_trial (self->store, service->trial_id) : NULL;
             if (trial && json_is_object (trial->knobs))

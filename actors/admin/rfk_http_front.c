@@ -18,6 +18,7 @@
     complete, in slices between polls (the connection is suspended
     meanwhile) so that a large copy never stalls the actor.
 */
+#define _GNU_SOURCE //  POLLRDHUP
 #include "rfk_http_front.h"
 #include "rfk_http_metrics.h"
 #include "rfk_http_route.h"
@@ -30,6 +31,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -80,6 +82,7 @@ struct _rfk_http_front_t {
     uint64_t correlation;           /* last correlation id given to a request */
     long in_flight;                 /* requests not yet completed */
     zlist_t *copying;               /* requests (s_req_t *) whose spool is being copied */
+    zlist_t *receiving;             /* requests (s_req_t *) whose body is still coming */
     int port;                       /* the port bound */
 };
 
@@ -110,6 +113,9 @@ typedef struct {
     uint64_t limit;                /* body bytes allowed */
     struct MHD_PostProcessor *pp;  /* form parser, or NULL */
     bool closing;                  /* pp is being destroyed: ignore its calls */
+    bool hangup_seen;              /* the client had hung up at the last look */
+    uint64_t received_at_hangup;   /* received at that look */
+    bool reaped;                   /* s_reap_hung_up shut its socket down */
     json_t *fields;                /* form text fields */
     uint64_t fields_bytes;         /* bytes of text fields, capped by request_max_bytes */
     char *part_key;                /* field of the current form part, or NULL */
@@ -1089,6 +1095,7 @@ static enum MHD_Result
 s_complete (s_req_t *req)
 {
     rfk_http_front_t *front = req->front;
+    zlist_remove (front->receiving, req);
     if (req->copy_buffer && !req->copy_done)
         return MHD_YES; //  still copying (suspended)
     if (req->copy_done) {
@@ -1128,7 +1135,10 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
             return MHD_NO;
         *con_cls = req;
         front->in_flight++;
-        return s_begin (req, url, method);
+        enum MHD_Result rc = s_begin (req, url, method);
+        if (rc == MHD_YES && !req->responded)
+            zlist_append (front->receiving, req);
+        return rc;
     }
     if (req->responded)
         return MHD_YES;
@@ -1154,6 +1164,7 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
                              s_seconds_since (&req->started));
     front->in_flight--;
     zlist_remove (front->copying, req);
+    zlist_remove (front->receiving, req);
     s_req_destroy (&req);
     *con_cls = NULL;
 }
@@ -1215,10 +1226,11 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
     const char *data_dir = self->config.data_dir ? self->config.data_dir : ".";
     self->metrics = rfk_http_metrics_new ("rfk_http");
     self->copying = zlist_new ();
+    self->receiving = zlist_new ();
     self->spool_dir = malloc (strlen (data_dir) + sizeof "/tmp");
     if (self->spool_dir)
         sprintf (self->spool_dir, "%s/tmp", data_dir);
-    if (!self->metrics || !self->copying || !self->spool_dir) {
+    if (!self->metrics || !self->copying || !self->receiving || !self->spool_dir) {
         snprintf (err, errlen, "out of memory");
         rfk_http_front_destroy (&self);
         return NULL;
@@ -1284,6 +1296,7 @@ rfk_http_front_destroy (rfk_http_front_t **self_p)
         MHD_stop_daemon (self->daemon);
     }
     zlist_destroy (&self->copying);
+    zlist_destroy (&self->receiving);
     rfk_http_metrics_destroy (&self->metrics);
     free (self->spool_dir);
     free (self->static_root);
@@ -1313,6 +1326,46 @@ rfk_http_front_timeout_ms (rfk_http_front_t *self)
     return timeout > LONG_MAX ? LONG_MAX : (long)timeout;
 }
 
+/* libmicrohttpd 0.9.75 in epoll mode stops reading a connection whose
+   client hung up (FIN, EPOLLRDHUP) in the middle of a request body: the
+   rest stays unread and the request hangs until the connection timeout,
+   with its upload open. For requests whose body is still coming, look at
+   the socket: when the client has hung up and no byte came since the last
+   look, shut the socket down; libmicrohttpd then sees the error and closes
+   the connection, and the completion callback aborts the upload. */
+static void
+s_reap_hung_up (rfk_http_front_t *self)
+{
+    struct pollfd items[64];
+    s_req_t *reqs[64];
+    size_t n = 0;
+    for (s_req_t *req = zlist_first (self->receiving); req && n < 64;
+         req = zlist_next (self->receiving)) {
+        if (req->reaped)
+            continue;
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info (req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!info)
+            continue;
+        items[n].fd = info->connect_fd;
+        items[n].events = POLLRDHUP;
+        items[n].revents = 0;
+        reqs[n++] = req;
+    }
+    if (!n || poll (items, n, 0) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        s_req_t *req = reqs[i];
+        bool hung_up = items[i].revents & (POLLRDHUP | POLLHUP | POLLERR);
+        if (hung_up && req->hangup_seen && req->received == req->received_at_hangup) {
+            req->reaped = true;
+            shutdown (items[i].fd, SHUT_RDWR);
+        }
+        req->hangup_seen = hung_up;
+        req->received_at_hangup = req->received;
+    }
+}
+
 int
 rfk_http_front_step (rfk_http_front_t *self)
 {
@@ -1322,7 +1375,9 @@ rfk_http_front_step (rfk_http_front_t *self)
     size_t copying = zlist_size (self->copying);
     while (copying--)
         s_copy_slice (zlist_pop (self->copying));
-    return MHD_run (self->daemon) == MHD_YES ? 0 : -1;
+    int rc = MHD_run (self->daemon) == MHD_YES ? 0 : -1;
+    s_reap_hung_up (self);
+    return rc;
 }
 
 int

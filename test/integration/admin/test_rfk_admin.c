@@ -1054,6 +1054,17 @@ test_train_and_inference_jobs (void **state)
         assert_string_equal (
             json_string_value (json_object_get (json_array_get (trials, 0), "params_path")),
             params);
+        if (streq (roles[index], "predictor")) {
+            json_t *binds = json_object_get (config->body, "bind_endpoints");
+            assert_int_equal (json_array_size (binds), 3);
+            assert_non_null (
+                strstr (json_string_value (json_array_get (binds, 0)), "http://127.0.0.1:"));
+        } else {
+            assert_string_equal (roles[index], "inference");
+            assert_non_null (json_object_get (config->body, "predictor_endpoint"));
+            json_t *knobs = json_object_get (json_object_get (config->body, "config"), "knobs");
+            assert_int_equal (json_integer_value (json_object_get (knobs, "depth")), 3);
+        }
         rfk_msg_destroy (&config);
         s_ack (workers[index], "StatusReport", json_pack ("{s:s}", "status", "RUNNING"));
     }

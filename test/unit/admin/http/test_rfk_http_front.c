@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -89,6 +90,8 @@ typedef struct {
     uint64_t bytes_at_begin; /* file bytes the front had when it began the upload: see below */
     uint64_t upload_cap;     /* cap given to new uploads */
     long rss_peak_kb;        /* highest VmRSS seen while writing uploads */
+    pthread_cond_t changed;  /* signalled when an upload finishes or is aborted */
+    json_t *by_name;         /* name -> {bytes, pattern_ok} of every upload finished */
 } fake_t;
 
 static long
@@ -221,6 +224,10 @@ s_fake_upload_finish (void *ctx, void **upload_p)
     fake->finished++;
     fake->upload_bytes = up->bytes;
     fake->upload_pattern_ok = up->pattern_ok;
+    json_object_set_new (
+        fake->by_name, json_string_value (json_object_get (up->fields, "name")),
+        json_pack ("{s:I,s:b}", "bytes", (json_int_t)up->bytes, "pattern_ok", up->pattern_ok));
+    pthread_cond_broadcast (&fake->changed);
     pthread_mutex_unlock (&fake->lock);
     bool model = strcmp (json_string_value (json_object_get (up->fields, "kind")), "MODEL") == 0;
     rfk_msg_t *reply = rfk_msg_new (&rfk_admin_family, model ? "Model" : "Dataset", 0);
@@ -243,6 +250,7 @@ s_fake_upload_abort (void *ctx, void **upload_p)
     *upload_p = NULL;
     pthread_mutex_lock (&fake->lock);
     fake->aborted++;
+    pthread_cond_broadcast (&fake->changed);
     pthread_mutex_unlock (&fake->lock);
     json_decref (up->fields);
     free (up);
@@ -292,6 +300,8 @@ s_server_start (uint64_t request_max, uint64_t upload_max, const char *static_di
     server_t *server = calloc (1, sizeof *server);
     assert_non_null (server);
     pthread_mutex_init (&server->fake.lock, NULL);
+    pthread_cond_init (&server->fake.changed, NULL);
+    server->fake.by_name = json_object ();
     snprintf (server->data_dir, sizeof server->data_dir, "/tmp/rfk-http-test-XXXXXX");
     assert_non_null (mkdtemp (server->data_dir));
     rfk_http_front_config_t config = {.host = "127.0.0.1",
@@ -357,6 +367,8 @@ s_server_stop (server_t **server_p)
     assert_int_equal (rmdir (server->data_dir), 0); //  nothing left behind
     json_decref (server->fake.last_body);
     json_decref (server->fake.upload_fields);
+    json_decref (server->fake.by_name);
+    pthread_cond_destroy (&server->fake.changed);
     pthread_mutex_destroy (&server->fake.lock);
     free (server);
     *server_p = NULL;
@@ -1362,6 +1374,166 @@ test_upload_too_large (void **state)
     s_server_stop (&server);
 }
 
+/* Wait (up to 10 s) until the fake has aborted `count` uploads. */
+static bool
+s_wait_aborted (server_t *server, int count)
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock (&server->fake.lock);
+    int rc = 0;
+    while (server->fake.aborted < count && rc == 0)
+        rc = pthread_cond_timedwait (&server->fake.changed, &server->fake.lock, &deadline);
+    bool ok = server->fake.aborted >= count;
+    pthread_mutex_unlock (&server->fake.lock);
+    return ok;
+}
+
+/* A source that gives up halfway, as a client that goes away. */
+static size_t
+s_abort_read (char *buffer, size_t size, size_t n, void *arg)
+{
+    file_source_t *source = arg;
+    if (source->offset >= source->size / 2)
+        return CURL_READFUNC_ABORT;
+    return s_file_read (buffer, size, n, arg);
+}
+
+/* A client that goes away mid-upload: the upload is aborted (admin drops
+   its partial file), in both paths, and the front goes on serving. */
+static void
+test_upload_client_gone (void **state)
+{
+    (void)state;
+    server_t *server = s_server_start (64 * 1024, 64 * 1024 * 1024, NULL);
+    for (int spooled = 0; spooled < 2; spooled++) {
+        response_t r;
+        struct curl_slist *headers = s_prepare (server, &r, "POST", "/datasets", "t", NULL);
+        curl_mime *mime = curl_mime_init (server->curl);
+        curl_mimepart *part;
+        if (!spooled) {
+            part = curl_mime_addpart (mime);
+            curl_mime_name (part, "name");
+            curl_mime_data (part, "gone", CURL_ZERO_TERMINATED);
+            part = curl_mime_addpart (mime);
+            curl_mime_name (part, "task");
+            curl_mime_data (part, "T", CURL_ZERO_TERMINATED);
+        }
+        file_source_t source = {.size = 8 * 1024 * 1024, .chunk = 65536};
+        part = curl_mime_addpart (mime);
+        curl_mime_name (part, "dataset");
+        curl_mime_filename (part, "data.bin");
+        curl_mime_data_cb (part, (curl_off_t)source.size, s_abort_read, s_file_seek, NULL, &source);
+        curl_easy_setopt (server->curl, CURLOPT_MIMEPOST, mime);
+        assert_int_not_equal (curl_easy_perform (server->curl), CURLE_OK);
+        curl_slist_free_all (headers);
+        curl_mime_free (mime);
+        s_response_free (&r);
+        if (!spooled && !s_wait_aborted (server, 1)) {
+            char cmd[128];
+            snprintf (cmd, sizeof cmd, "ss -tnoi | grep -A1 %d",
+                      rfk_http_front_port (server->front));
+            system (cmd);
+            fail ();
+        }
+    }
+    assert_int_equal (server->fake.begun, 1);
+    assert_int_equal (server->fake.finished, 0);
+    assert_int_equal (s_spool_files (server), 0);
+    response_t r = s_http (server, "GET", "/healthz", NULL, NULL, NULL);
+    assert_int_equal (r.status, 200);
+    s_response_free (&r);
+    s_server_stop (&server);
+}
+
+/* Uploads and requests on several connections at once, one streamed, one
+   spooled, interleave without mixing their bytes. */
+static void
+test_concurrent (void **state)
+{
+    (void)state;
+    server_t *server = s_server_start (64 * 1024, 64 * 1024 * 1024, NULL);
+    CURLM *multi = curl_multi_init ();
+    enum { N = 5 };
+    CURL *easy[N];
+    response_t responses[N];
+    curl_mime *mimes[N] = {NULL};
+    file_source_t sources[N];
+    memset (sources, 0, sizeof sources);
+    struct curl_slist *headers = curl_slist_append (NULL, "Authorization: Bearer t");
+    for (int i = 0; i < N; i++) {
+        easy[i] = curl_easy_init ();
+        memset (&responses[i], 0, sizeof responses[i]);
+        char url[128];
+        bool upload = i < 3;
+        snprintf (url, sizeof url, "%s%s", server->base, upload ? "/datasets" : "/datasets?task=X");
+        curl_easy_setopt (easy[i], CURLOPT_URL, url);
+        curl_easy_setopt (easy[i], CURLOPT_WRITEFUNCTION, s_on_body);
+        curl_easy_setopt (easy[i], CURLOPT_WRITEDATA, &responses[i]);
+        curl_easy_setopt (easy[i], CURLOPT_HEADERFUNCTION, s_on_header);
+        curl_easy_setopt (easy[i], CURLOPT_HEADERDATA, &responses[i]);
+        curl_easy_setopt (easy[i], CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt (easy[i], CURLOPT_NOSIGNAL, 1L);
+        if (upload) {
+            char name[32];
+            snprintf (name, sizeof name, "up%d", i);
+            mimes[i] = curl_mime_init (easy[i]);
+            sources[i].size = (uint64_t)(i + 2) * 1024 * 1024 + (uint64_t)i;
+            sources[i].chunk = 3000 + (size_t)i * 1000;
+            curl_mimepart *file = NULL;
+            if (i == 1) { //  the file first: spooled
+                file = curl_mime_addpart (mimes[i]);
+            }
+            curl_mimepart *part = curl_mime_addpart (mimes[i]);
+            curl_mime_name (part, "name");
+            curl_mime_data (part, name, CURL_ZERO_TERMINATED);
+            part = curl_mime_addpart (mimes[i]);
+            curl_mime_name (part, "task");
+            curl_mime_data (part, "T", CURL_ZERO_TERMINATED);
+            if (!file)
+                file = curl_mime_addpart (mimes[i]);
+            curl_mime_name (file, "dataset");
+            curl_mime_filename (file, "data.bin");
+            curl_mime_data_cb (file, (curl_off_t)sources[i].size, s_file_read, s_file_seek, NULL,
+                               &sources[i]);
+            curl_easy_setopt (easy[i], CURLOPT_MIMEPOST, mimes[i]);
+        }
+        curl_multi_add_handle (multi, easy[i]);
+    }
+    int running = N;
+    while (running) {
+        assert_int_equal (curl_multi_perform (multi, &running), CURLM_OK);
+        if (running)
+            curl_multi_poll (multi, NULL, 0, 1000, NULL);
+    }
+    for (int i = 0; i < N; i++) {
+        long status = 0;
+        curl_easy_getinfo (easy[i], CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200)
+            fail_msg ("transfer %d: %ld %s", i, status, responses[i].body);
+        if (i < 3) {
+            char name[32];
+            snprintf (name, sizeof name, "up%d", i);
+            json_t *result = json_object_get (server->fake.by_name, name);
+            assert_non_null (result);
+            assert_int_equal (json_integer_value (json_object_get (result, "bytes")),
+                              sources[i].size);
+            assert_true (json_is_true (json_object_get (result, "pattern_ok")));
+        } else
+            assert_non_null (strstr (responses[i].body, "\"d1\""));
+        curl_multi_remove_handle (multi, easy[i]);
+        curl_easy_cleanup (easy[i]);
+        curl_mime_free (mimes[i]);
+        free (responses[i].body);
+    }
+    curl_slist_free_all (headers);
+    curl_multi_cleanup (multi);
+    assert_int_equal (s_metric (server, S_SPOOLED), 1);
+    assert_int_equal (s_metric (server, S_STREAMED), 2);
+    s_server_stop (&server);
+}
+
 /* A 512 MiB upload streams through with the process's RSS growing by less
    than 64 MiB. */
 static void
@@ -1409,6 +1581,8 @@ main (void)
         cmocka_unit_test (test_upload_model),
         cmocka_unit_test (test_upload_errors),
         cmocka_unit_test (test_upload_too_large),
+        cmocka_unit_test (test_upload_client_gone),
+        cmocka_unit_test (test_concurrent),
         cmocka_unit_test (test_upload_512mib),
     };
     int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);

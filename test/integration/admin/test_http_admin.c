@@ -1,0 +1,820 @@
+/*  test_http_admin.c: the REST API against the real admin, over HTTP.
+
+    Starts the admin actor as `rafikid up` does (embedded: SQLite under a
+    temporary data directory, local launcher), on free ports, and speaks HTTP
+    to it with libcurl: login and tokens, users, the roles matrix, datasets
+    (uploads streamed in both field orders, ownership, delete, the size cap),
+    a file that is not a model, train and inference job validation, bad
+    input, banning, /healthz and /metrics, and a 512 MiB upload with the
+    process's RSS growth checked (admin runs in this process).
+*/
+#define _GNU_SOURCE //  nftw
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rfk_admin.h"
+#include "rfk_config.h"
+
+#define S_PASSWORD "Integration-Pw-7431"
+#define S_UPLOAD_MAX (1024ULL * 1024 * 1024)
+
+static rfk_config_t *s_config;
+static zactor_t *s_admin;
+static char s_data_dir[64];
+static char s_base[64];
+static CURL *s_curl;
+
+//  --------------------------------------------------------------------------
+//  HTTP client
+
+typedef struct {
+    long status;            /* HTTP status, 0 if the transfer failed */
+    char *body;             /* body, NUL-terminated */
+    size_t size;            /* its length */
+    char content_type[128]; /* Content-Type */
+    json_t *json;           /* the body parsed when it is JSON */
+} response_t;
+
+static size_t
+s_on_body (char *data, size_t size, size_t n, void *arg)
+{
+    response_t *r = arg;
+    size_t len = size * n;
+    char *grown = realloc (r->body, r->size + len + 1);
+    assert_non_null (grown);
+    r->body = grown;
+    memcpy (r->body + r->size, data, len);
+    r->size += len;
+    r->body[r->size] = 0;
+    return len;
+}
+
+static size_t
+s_on_header (char *data, size_t size, size_t n, void *arg)
+{
+    response_t *r = arg;
+    size_t len = size * n;
+    if (len > 13 && strncasecmp (data, "Content-Type:", 13) == 0) {
+        const char *v = data + 13;
+        while (*v == ' ')
+            v++;
+        size_t vlen = len - (size_t)(v - data);
+        while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+            vlen--;
+        snprintf (r->content_type, sizeof r->content_type, "%.*s", (int)vlen, v);
+    }
+    return len;
+}
+
+static void
+s_free (response_t *r)
+{
+    free (r->body);
+    json_decref (r->json);
+    memset (r, 0, sizeof *r);
+}
+
+static struct curl_slist *
+s_prepare (response_t *r, const char *method, const char *path, const char *token)
+{
+    curl_easy_reset (s_curl);
+    memset (r, 0, sizeof *r);
+    char url[1024];
+    snprintf (url, sizeof url, "%s%s", s_base, path);
+    curl_easy_setopt (s_curl, CURLOPT_URL, url);
+    curl_easy_setopt (s_curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt (s_curl, CURLOPT_WRITEFUNCTION, s_on_body);
+    curl_easy_setopt (s_curl, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt (s_curl, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt (s_curl, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt (s_curl, CURLOPT_TIMEOUT, 600L);
+    curl_easy_setopt (s_curl, CURLOPT_NOSIGNAL, 1L);
+    struct curl_slist *headers = NULL;
+    if (token) {
+        char line[2048];
+        snprintf (line, sizeof line, "Authorization: Bearer %s", token);
+        headers = curl_slist_append (headers, line);
+    }
+    return headers;
+}
+
+static void
+s_perform (response_t *r, struct curl_slist *headers)
+{
+    curl_easy_setopt (s_curl, CURLOPT_HTTPHEADER, headers);
+    if (curl_easy_perform (s_curl) == CURLE_OK)
+        curl_easy_getinfo (s_curl, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all (headers);
+    if (r->body && strcmp (r->content_type, "application/json") == 0)
+        r->json = json_loads (r->body, JSON_DECODE_ANY, NULL);
+}
+
+/* A request with an optional JSON body (text). */
+static response_t
+s_http (const char *method, const char *path, const char *token, const char *body)
+{
+    response_t r;
+    struct curl_slist *headers = s_prepare (&r, method, path, token);
+    if (body) {
+        headers = curl_slist_append (headers, "Content-Type: application/json");
+        curl_easy_setopt (s_curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt (s_curl, CURLOPT_POSTFIELDSIZE, (long)strlen (body));
+    }
+    s_perform (&r, headers);
+    return r;
+}
+
+static const char *
+s_str (json_t *json, const char *key)
+{
+    return json_string_value (json_object_get (json, key));
+}
+
+static const char *
+s_error_code (const response_t *r)
+{
+    return s_str (json_object_get (r->json, "error"), "code");
+}
+
+/* Bytes of a generated file: a cycle of a prime length. */
+typedef struct {
+    uint64_t size, offset;
+} source_t;
+
+static size_t
+s_read (char *buffer, size_t size, size_t n, void *arg)
+{
+    source_t *s = arg;
+    size_t want = size * n;
+    if (want > s->size - s->offset)
+        want = (size_t)(s->size - s->offset);
+    for (size_t i = 0; i < want; i++)
+        buffer[i] = (char)('a' + (s->offset + i) % 23);
+    s->offset += want;
+    return want;
+}
+
+static int
+s_seek (void *arg, curl_off_t offset, int origin)
+{
+    source_t *s = arg;
+    if (origin != SEEK_SET)
+        return CURL_SEEKFUNC_CANTSEEK;
+    s->offset = (uint64_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* A multipart upload: "name=value" fields, the file (size bytes, field
+   file_field) at position file_at among them. */
+static response_t
+s_upload (const char *path, const char *token, const char **fields, size_t file_at,
+          const char *file_field, uint64_t size)
+{
+    response_t r;
+    struct curl_slist *headers = s_prepare (&r, "POST", path, token);
+    curl_mime *mime = curl_mime_init (s_curl);
+    source_t source = {.size = size};
+    size_t count = 0;
+    while (fields[count])
+        count++;
+    for (size_t i = 0; i <= count; i++) {
+        if (i == file_at) {
+            curl_mimepart *part = curl_mime_addpart (mime);
+            curl_mime_name (part, file_field);
+            curl_mime_filename (part, "upload.bin");
+            curl_mime_data_cb (part, (curl_off_t)size, s_read, s_seek, NULL, &source);
+        }
+        if (i == count)
+            break;
+        const char *eq = strchr (fields[i], '=');
+        char name[64];
+        snprintf (name, sizeof name, "%.*s", (int)(eq - fields[i]), fields[i]);
+        curl_mimepart *part = curl_mime_addpart (mime);
+        curl_mime_name (part, name);
+        curl_mime_data (part, eq + 1, CURL_ZERO_TERMINATED);
+    }
+    curl_easy_setopt (s_curl, CURLOPT_MIMEPOST, mime);
+    s_perform (&r, headers);
+    curl_mime_free (mime);
+    return r;
+}
+
+/* Log in; the token (yours), or NULL. */
+static char *
+s_login (const char *email, const char *password)
+{
+    char body[512];
+    snprintf (body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
+    response_t r = s_http ("POST", "/tokens", NULL, body);
+    char *token =
+        r.status == 200 && s_str (r.json, "token") ? strdup (s_str (r.json, "token")) : NULL;
+    s_free (&r);
+    return token;
+}
+
+//  --------------------------------------------------------------------------
+//  The admin under test
+
+static int
+s_remove (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove (path);
+}
+
+/* Files under <data_dir>/<sub> (recursively). */
+static int s_counted;
+static int
+s_count (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path;
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_F)
+        s_counted++;
+    return 0;
+}
+
+static int
+s_files_under (const char *sub)
+{
+    char path[128];
+    snprintf (path, sizeof path, "%s/%s", s_data_dir, sub);
+    s_counted = 0;
+    nftw (path, s_count, 16, FTW_PHYS);
+    return s_counted;
+}
+
+static int
+s_setup (void **state)
+{
+    (void)state;
+    snprintf (s_data_dir, sizeof s_data_dir, "/tmp/rfk-http-admin-XXXXXX");
+    assert_non_null (mkdtemp (s_data_dir));
+    s_config = rfk_config_new ();
+    assert_non_null (s_config);
+    const char *settings[][3] = {
+        {NULL, "data_dir", s_data_dir},
+        {NULL, "log_stderr", "false"},
+        {"admin", "http_port", "0"},
+        {"admin", "command_port", "0"},
+        {"admin", "service_port", "0"},
+        {"admin", "events_port", "0"},
+        {"admin", "superadmin_password", S_PASSWORD},
+        {"admin", "jwt_secret", "integration-jwt-secret-0123456789abcdef"},
+        {"admin", "request_max_bytes", "64KiB"},
+        {"admin", "upload_max_bytes", "1GiB"},
+    };
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (rfk_config_set (s_config, settings[i][0], settings[i][1], settings[i][2], "test"))
+            fail_msg ("config: %s", rfk_config_error (s_config));
+    static rfk_admin_args_t args;
+    args = (rfk_admin_args_t){.config = s_config, .dev = false, .embedded = true};
+    s_admin = zactor_new (rfk_admin_actor_with, &args);
+    assert_non_null (s_admin);
+    zsock_set_rcvtimeo (zactor_sock (s_admin), 30000);
+    //  [command][service][events][http port], or FAILED <reason>.
+    zstr_send (s_admin, "ENDPOINTS");
+    zmsg_t *reply = zmsg_recv (s_admin);
+    assert_non_null (reply);
+    char *frame = zmsg_popstr (reply);
+    if (frame && strcmp (frame, "FAILED") == 0) {
+        char *reason = zmsg_popstr (reply);
+        fail_msg ("admin failed to start: %s", reason ? reason : "?");
+    }
+    assert_int_equal (zmsg_size (reply), 3);
+    for (int i = 0; i < 3; i++) {
+        zstr_free (&frame);
+        frame = zmsg_popstr (reply);
+    }
+    zmsg_destroy (&reply);
+    assert_true (atoi (frame) > 0);
+    snprintf (s_base, sizeof s_base, "http://127.0.0.1:%s", frame);
+    zstr_free (&frame);
+    s_curl = curl_easy_init ();
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void)state;
+    curl_easy_cleanup (s_curl);
+    zactor_destroy (&s_admin);
+    rfk_config_destroy (&s_config);
+    nftw (s_data_dir, s_remove, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Users for the tests: one of each role, created once.
+
+enum { S_SUPER, S_ADMIN, S_MODEL_DEV, S_APP_DEV, S_APP_DEV2, S_NUSERS };
+static const char *s_emails[S_NUSERS] = {"superadmin@rafiki", "admin@it", "modeldev@it",
+                                         "appdev@it", "appdev2@it"};
+static const char *s_types[S_NUSERS] = {"SUPERADMIN", "ADMIN", "MODEL_DEVELOPER", "APP_DEVELOPER",
+                                        "APP_DEVELOPER"};
+static char *s_tokens[S_NUSERS];
+
+static void
+s_users (void)
+{
+    if (s_tokens[S_SUPER])
+        return;
+    s_tokens[S_SUPER] = s_login (s_emails[S_SUPER], S_PASSWORD);
+    assert_non_null (s_tokens[S_SUPER]);
+    for (int i = S_ADMIN; i < S_NUSERS; i++) {
+        char body[256];
+        snprintf (body, sizeof body,
+                  "{\"email\":\"%s\",\"password\":\"pw-%s-123\",\"user_type\":\"%s\"}", s_emails[i],
+                  s_types[i], s_types[i]);
+        response_t r = s_http ("POST", "/users", s_tokens[S_SUPER], body);
+        if (r.status != 200)
+            fail_msg ("create %s: %ld %s", s_emails[i], r.status, r.body);
+        assert_string_equal (s_str (r.json, "email"), s_emails[i]);
+        assert_string_equal (s_str (r.json, "user_type"), s_types[i]);
+        s_free (&r);
+        snprintf (body, sizeof body, "pw-%s-123", s_types[i]);
+        s_tokens[i] = s_login (s_emails[i], body);
+        assert_non_null (s_tokens[i]);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Tests
+
+/* Usage: log in as the superadmin and ask who we are. */
+static void
+test_usage (void **state)
+{
+    (void)state;
+    response_t r = s_http ("POST", "/tokens", NULL,
+                           "{\"email\":\"superadmin@rafiki\",\"password\":\"" S_PASSWORD "\"}");
+    assert_int_equal (r.status, 200);
+    assert_string_equal (r.content_type, "application/json");
+    assert_string_equal (s_str (r.json, "user_type"), "SUPERADMIN");
+    assert_non_null (s_str (r.json, "user_id"));
+    char *token = strdup (s_str (r.json, "token"));
+    s_free (&r);
+    r = s_http ("GET", "/me", token, NULL);
+    assert_int_equal (r.status, 200);
+    assert_string_equal (s_str (r.json, "email"), "superadmin@rafiki");
+    s_free (&r);
+    free (token);
+}
+
+/* Logging in and tokens: wrong password, missing fields, bad tokens. */
+static void
+test_tokens (void **state)
+{
+    (void)state;
+    response_t r = s_http ("POST", "/tokens", NULL,
+                           "{\"email\":\"superadmin@rafiki\",\"password\":\"wrong\"}");
+    assert_int_equal (r.status, 401);
+    assert_string_equal (s_error_code (&r), "UNAUTHORIZED");
+    s_free (&r);
+    r = s_http ("POST", "/tokens", NULL, "{}");
+    assert_int_equal (r.status, 400);
+    s_free (&r);
+    r = s_http ("GET", "/me", NULL, NULL);
+    assert_int_equal (r.status, 401);
+    s_free (&r);
+    r = s_http ("GET", "/me", "not.a.jwt", NULL);
+    assert_int_equal (r.status, 401);
+    s_free (&r);
+    r = s_http ("GET", "/datasets", "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoieCJ9.AAAA", NULL);
+    assert_int_equal (r.status, 401);
+    s_free (&r);
+}
+
+/* The roles matrix of API.md, the same for every role through HTTP. */
+static void
+test_roles (void **state)
+{
+    (void)state;
+    s_users ();
+    static const struct {
+        const char *method, *path, *body; /* body: %s is replaced by the role's index */
+        long status[4];                   /* SUPERADMIN, ADMIN, MODEL_DEVELOPER, APP_DEVELOPER */
+    } rows[] = {
+        {"GET", "/users", NULL, {200, 200, 403, 403}},
+        {"POST",
+         "/users",
+         "{\"email\":\"made-by-%d@it\",\"password\":\"pw-made-123\",\"user_type\":\"APP_"
+         "DEVELOPER\"}",
+         {200, 200, 403, 403}},
+        {"POST",
+         "/users",
+         "{\"email\":\"admin-by-%d@it\",\"password\":\"pw-made-123\",\"user_type\":\"ADMIN\"}",
+         {200, 403, 403, 403}},
+        {"GET", "/me", NULL, {200, 200, 200, 200}},
+        {"GET", "/datasets", NULL, {200, 200, 200, 200}},
+        {"GET", "/models/available", NULL, {200, 200, 200, 200}},
+        {"GET", "/train_jobs", NULL, {200, 200, 200, 200}},
+        {"GET", "/inference_jobs", NULL, {200, 200, 200, 200}},
+        {"POST", "/actions/stop_all_jobs", NULL, {200, 403, 403, 403}},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        for (int role = 0; role < 4; role++) {
+            char body[512];
+            if (rows[i].body)
+                snprintf (body, sizeof body, rows[i].body, role);
+            response_t r =
+                s_http (rows[i].method, rows[i].path, s_tokens[role], rows[i].body ? body : NULL);
+            if (r.status != rows[i].status[role])
+                fail_msg ("%s %s as %s: %ld, expected %ld: %s", rows[i].method, rows[i].path,
+                          s_types[role], r.status, rows[i].status[role], r.body ? r.body : "");
+            if (r.status == 403)
+                assert_string_equal (s_error_code (&r), "FORBIDDEN");
+            s_free (&r);
+        }
+    //  Model uploads: admins and model developers only.
+    const char *fields[] = {"name=roles-model", "task=TABULAR_CLASSIFICATION", "model_class=Nope",
+                            NULL};
+    response_t r = s_upload ("/models", s_tokens[S_APP_DEV], fields, 3, "model_file_bytes", 100);
+    assert_int_equal (r.status, 403);
+    s_free (&r);
+    //  Lists are arrays.
+    r = s_http ("GET", "/users", s_tokens[S_SUPER], NULL);
+    assert_true (json_is_array (r.json));
+    assert_true (json_array_size (r.json) >= S_NUSERS);
+    s_free (&r);
+}
+
+/* Datasets: uploads in both field orders, reading, ownership, deleting. */
+static void
+test_datasets (void **state)
+{
+    (void)state;
+    s_users ();
+    const char *fields[] = {"name=iris-it", "task=TABULAR_CLASSIFICATION", NULL};
+    response_t r = s_upload ("/datasets", s_tokens[S_APP_DEV], fields, 2, "dataset", 100000);
+    if (r.status != 200)
+        fail_msg ("upload: %ld %s", r.status, r.body);
+    assert_string_equal (s_str (r.json, "name"), "iris-it");
+    assert_string_equal (s_str (r.json, "task"), "TABULAR_CLASSIFICATION");
+    assert_int_equal (json_integer_value (json_object_get (r.json, "size_bytes")), 100000);
+    char *id = strdup (s_str (r.json, "id"));
+    s_free (&r);
+
+    //  The file first: the same result.
+    const char *other[] = {"name=iris-it-2", "task=TABULAR_REGRESSION", NULL};
+    r = s_upload ("/datasets", s_tokens[S_APP_DEV], other, 0, "dataset", 54321);
+    assert_int_equal (r.status, 200);
+    assert_int_equal (json_integer_value (json_object_get (r.json, "size_bytes")), 54321);
+    s_free (&r);
+
+    r = s_http ("GET", "/datasets?task=TABULAR_CLASSIFICATION", s_tokens[S_APP_DEV], NULL);
+    assert_int_equal (r.status, 200);
+    assert_true (json_is_array (r.json));
+    bool found = false;
+    for (size_t i = 0; i < json_array_size (r.json); i++) {
+        json_t *d = json_array_get (r.json, i);
+        assert_string_equal (s_str (d, "task"), "TABULAR_CLASSIFICATION");
+        if (strcmp (s_str (d, "id"), id) == 0)
+            found = true;
+    }
+    assert_true (found);
+    s_free (&r);
+
+    char path[256];
+    snprintf (path, sizeof path, "/datasets/%s", id);
+    r = s_http ("GET", path, s_tokens[S_APP_DEV], NULL);
+    assert_int_equal (r.status, 200);
+    assert_string_equal (s_str (r.json, "id"), id);
+    s_free (&r);
+    //  Someone else's dataset.
+    r = s_http ("GET", path, s_tokens[S_APP_DEV2], NULL);
+    assert_int_equal (r.status, 403);
+    s_free (&r);
+    r = s_http ("DELETE", path, s_tokens[S_APP_DEV2], NULL);
+    assert_int_equal (r.status, 403);
+    s_free (&r);
+    //  Deleted, then gone.
+    r = s_http ("DELETE", path, s_tokens[S_APP_DEV], NULL);
+    assert_int_equal (r.status, 200);
+    s_free (&r);
+    r = s_http ("GET", path, s_tokens[S_APP_DEV], NULL);
+    assert_int_equal (r.status, 404);
+    assert_string_equal (s_error_code (&r), "NOT_FOUND");
+    s_free (&r);
+    r = s_http ("GET", "/datasets/no-such-id", s_tokens[S_APP_DEV], NULL);
+    assert_int_equal (r.status, 404);
+    s_free (&r);
+    free (id);
+
+    //  Bad uploads, answered with what is wrong; nothing stays behind.
+    int files = s_files_under ("datasets");
+    const char *no_task[] = {"name=x", NULL};
+    r = s_upload ("/datasets", s_tokens[S_APP_DEV], no_task, 1, "dataset", 1000);
+    assert_int_equal (r.status, 400);
+    assert_non_null (strstr (r.body, "task"));
+    s_free (&r);
+    const char *bad_task[] = {"name=x", "task=NOT_A_TASK", NULL};
+    r = s_upload ("/datasets", s_tokens[S_APP_DEV], bad_task, 2, "dataset", 1000);
+    assert_int_equal (r.status, 400);
+    s_free (&r);
+    r = s_upload ("/datasets", NULL, fields, 2, "dataset", 1000);
+    assert_int_equal (r.status, 401);
+    s_free (&r);
+    assert_int_equal (s_files_under ("datasets"), files);
+}
+
+/* A file over admin.upload_max_bytes is 413 before its bytes are read, and
+   nothing of it stays. (A file found over the cap while it streams is
+   covered by test_rfk_http_front, with a fake admin.) */
+static void
+test_upload_cap (void **state)
+{
+    (void)state;
+    s_users ();
+    int files = s_files_under ("datasets");
+    const char *fields[] = {"name=too-big", "task=TABULAR_CLASSIFICATION", NULL};
+    response_t r =
+        s_upload ("/datasets", s_tokens[S_APP_DEV], fields, 2, "dataset", 4 * S_UPLOAD_MAX);
+    assert_int_equal (r.status, 413);
+    assert_string_equal (s_error_code (&r), "TOO_LARGE");
+    s_free (&r);
+    assert_int_equal (s_files_under ("datasets"), files);
+    assert_int_equal (s_files_under ("tmp"), 0);
+}
+
+/* A file that is not a model template is refused with a message. */
+static void
+test_not_a_model (void **state)
+{
+    (void)state;
+    s_users ();
+    const char *fields[] = {"name=junk-model",
+                            "task=TABULAR_CLASSIFICATION",
+                            "model_class=Junk",
+                            "dependencies={}",
+                            "docker_image=",
+                            "access_right=PRIVATE",
+                            NULL};
+    int files = s_files_under ("models");
+    response_t r = s_upload ("/models", s_tokens[S_MODEL_DEV], fields, 6, "model_file_bytes", 4096);
+    assert_int_equal (r.status, 400);
+    assert_string_equal (s_error_code (&r), "BAD_REQUEST");
+    assert_true (strlen (json_string_value (
+                     json_object_get (json_object_get (r.json, "error"), "message"))) > 0);
+    s_free (&r);
+    assert_int_equal (s_files_under ("models"), files);
+    //  Admin keeps serving.
+    r = s_http ("GET", "/models/available", s_tokens[S_MODEL_DEV], NULL);
+    assert_int_equal (r.status, 200);
+    assert_true (json_is_array (r.json));
+    s_free (&r);
+}
+
+/* Jobs and trials: validation and unknown ids. */
+static void
+test_jobs (void **state)
+{
+    (void)state;
+    s_users ();
+    const char *token = s_tokens[S_APP_DEV];
+    response_t r = s_http ("POST", "/train_jobs", token, "{}");
+    assert_int_equal (r.status, 400);
+    s_free (&r);
+    r = s_http ("POST", "/train_jobs", token,
+                "{\"app\":\"it-app\",\"task\":\"TABULAR_CLASSIFICATION\","
+                "\"train_dataset_id\":\"nope\",\"val_dataset_id\":\"nope\","
+                "\"budget\":{\"MODEL_TRIAL_COUNT\":1},\"model_ids\":[\"nope\"]}");
+    assert_true (r.status == 400 || r.status == 404);
+    s_free (&r);
+    r = s_http ("POST", "/train_jobs", token, "{\"app\":\"it-app\",\"budget\":\"lots\"}");
+    assert_int_equal (r.status, 400);
+    assert_non_null (strstr (r.body, "budget"));
+    s_free (&r);
+    r = s_http ("GET", "/train_jobs", token, NULL);
+    assert_int_equal (r.status, 200);
+    assert_true (json_is_array (r.json));
+    s_free (&r);
+    r = s_http ("GET", "/train_jobs/no-such-app/1", token, NULL);
+    assert_int_equal (r.status, 404);
+    s_free (&r);
+    r = s_http ("GET", "/train_jobs/no-such-app/latest", token, NULL);
+    assert_int_equal (r.status, 400);
+    s_free (&r);
+    r = s_http ("GET", "/trials/no-such-trial", token, NULL);
+    assert_int_equal (r.status, 404);
+    s_free (&r);
+    r = s_http ("POST", "/inference_jobs", token, "{\"app\":\"no-such-app\",\"app_version\":-1}");
+    assert_true (r.status == 400 || r.status == 404 || r.status == 409);
+    s_free (&r);
+    r = s_http ("GET", "/inference_jobs/no-such-app", token, NULL);
+    assert_true (r.status == 200 || r.status == 404);
+    s_free (&r);
+}
+
+/* Bad input of every kind is answered, and admin keeps serving. */
+static void
+test_bad_input (void **state)
+{
+    (void)state;
+    s_users ();
+    const char *token = s_tokens[S_SUPER];
+    static const struct {
+        const char *method, *path, *body;
+        long status;
+    } cases[] = {
+        {"POST", "/users", "{\"email\": ", 400},
+        {"POST", "/users", "[]", 400},
+        {"POST", "/users", "{\"email\":\"a@b\",\"bogus\":1}", 400},
+        {"POST", "/users", "{\"email\":\"a@b\",\"password\":\"x\",\"user_type\":\"KING\"}", 400},
+        {"GET", "/no/such/path", NULL, 404},
+        {"GET", "/datasets/x/y", NULL, 404},
+        {"PUT", "/users", "{}", 405},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        response_t r = s_http (cases[i].method, cases[i].path, token, cases[i].body);
+        if (r.status != cases[i].status)
+            fail_msg ("%s %s: %ld %s", cases[i].method, cases[i].path, r.status, r.body);
+        s_free (&r);
+    }
+    //  Over admin.request_max_bytes (64 KiB).
+    size_t big = 70 * 1024;
+    char *body = malloc (big + 1);
+    memset (body, ' ', big);
+    body[0] = '{';
+    body[big - 1] = '}';
+    body[big] = 0;
+    response_t r = s_http ("POST", "/users", token, body);
+    assert_int_equal (r.status, 413);
+    s_free (&r);
+    free (body);
+    r = s_http ("GET", "/healthz", NULL, NULL);
+    assert_int_equal (r.status, 200);
+    s_free (&r);
+}
+
+/* A banned user cannot log in, and their token stops working at once. */
+static void
+test_ban (void **state)
+{
+    (void)state;
+    s_users ();
+    response_t r = s_http ("GET", "/me", s_tokens[S_APP_DEV2], NULL);
+    assert_int_equal (r.status, 200);
+    s_free (&r);
+    r = s_http ("DELETE", "/users", s_tokens[S_SUPER], "{\"email\":\"appdev2@it\"}");
+    assert_int_equal (r.status, 200);
+    s_free (&r);
+    r = s_http ("GET", "/me", s_tokens[S_APP_DEV2], NULL);
+    assert_true (r.status == 401 || r.status == 403);
+    s_free (&r);
+    char *token = s_login ("appdev2@it", "pw-APP_DEVELOPER-123");
+    assert_null (token);
+}
+
+/* /healthz and /metrics: the front's lines and admin's. */
+static void
+test_health_metrics (void **state)
+{
+    (void)state;
+    response_t r = s_http ("GET", "/healthz", NULL, NULL);
+    assert_int_equal (r.status, 200);
+    assert_string_equal (r.body, "{\"status\":\"ok\"}");
+    s_free (&r);
+    r = s_http ("GET", "/metrics", NULL, NULL);
+    assert_int_equal (r.status, 200);
+    assert_non_null (strstr (r.body, "rfk_http_requests_total{endpoint=\"POST /tokens\""));
+    assert_non_null (strstr (r.body, "rfk_http_request_duration_seconds_bucket"));
+    //  Admin's own series follow the front's.
+    bool other = false;
+    for (char *line = strstr (r.body, "\n# TYPE "); line; line = strstr (line + 1, "\n# TYPE "))
+        if (strncmp (line + 8, "rfk_http_", 9))
+            other = true;
+    assert_true (other);
+    s_free (&r);
+}
+
+static long
+s_rss_kb (void)
+{
+    FILE *f = fopen ("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets (line, sizeof line, f))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            kb = strtol (line + 6, NULL, 10);
+    if (f)
+        fclose (f);
+    return kb;
+}
+
+typedef struct {
+    source_t source;
+    long peak_kb;
+} rss_source_t;
+
+/* A CSV file: a header line, then the same row over and over. */
+#define S_CSV_HEADER "a,b,c,y\n"
+#define S_CSV_ROW "1.5,2.25,3.0,1\n"
+
+static size_t
+s_read_csv (char *buffer, size_t size, size_t n, source_t *s)
+{
+    size_t want = size * n;
+    if (want > s->size - s->offset)
+        want = (size_t)(s->size - s->offset);
+    const size_t header = sizeof S_CSV_HEADER - 1, row = sizeof S_CSV_ROW - 1;
+    for (size_t i = 0; i < want; i++) {
+        uint64_t at = s->offset + i;
+        buffer[i] = at < header ? S_CSV_HEADER[at] : S_CSV_ROW[(at - header) % row];
+    }
+    s->offset += want;
+    return want;
+}
+
+static size_t
+s_read_sampling (char *buffer, size_t size, size_t n, void *arg)
+{
+    rss_source_t *s = arg;
+    uint64_t before = s->source.offset;
+    size_t got = s_read_csv (buffer, size, n, &s->source);
+    if ((before >> 23) != (s->source.offset >> 23)) {
+        long kb = s_rss_kb ();
+        if (kb > s->peak_kb)
+            s->peak_kb = kb;
+    }
+    return got;
+}
+
+/* A 512 MiB dataset through admin grows the process's RSS by < 64 MiB. */
+static void
+test_upload_512mib (void **state)
+{
+    (void)state;
+    s_users ();
+    response_t r;
+    struct curl_slist *headers = s_prepare (&r, "POST", "/datasets", s_tokens[S_APP_DEV]);
+    curl_mime *mime = curl_mime_init (s_curl);
+    curl_mimepart *part = curl_mime_addpart (mime);
+    curl_mime_name (part, "name");
+    curl_mime_data (part, "huge-it", CURL_ZERO_TERMINATED);
+    part = curl_mime_addpart (mime);
+    curl_mime_name (part, "task");
+    curl_mime_data (part, "TABULAR_CLASSIFICATION", CURL_ZERO_TERMINATED);
+    long before = s_rss_kb ();
+    //  512 MiB of whole rows.
+    const uint64_t header = sizeof S_CSV_HEADER - 1, row = sizeof S_CSV_ROW - 1;
+    const uint64_t size = header + (512ULL * 1024 * 1024 - header) / row * row;
+    rss_source_t source = {.source = {.size = size}, .peak_kb = before};
+    part = curl_mime_addpart (mime);
+    curl_mime_name (part, "dataset");
+    curl_mime_filename (part, "huge.csv");
+    curl_mime_data_cb (part, (curl_off_t)source.source.size, s_read_sampling, NULL, NULL, &source);
+    curl_easy_setopt (s_curl, CURLOPT_MIMEPOST, mime);
+    s_perform (&r, headers);
+    curl_mime_free (mime);
+    if (r.status != 200)
+        fail_msg ("%ld %s", r.status, r.body);
+    assert_int_equal (json_integer_value (json_object_get (r.json, "size_bytes")), size);
+    long after = s_rss_kb ();
+    long peak = source.peak_kb > after ? source.peak_kb : after;
+    print_message ("# RSS before %ld KiB, peak %ld KiB, after %ld KiB\n", before, peak, after);
+    assert_true (peak - before < 64 * 1024);
+    char path[256];
+    snprintf (path, sizeof path, "/datasets/%s", s_str (r.json, "id"));
+    s_free (&r);
+    r = s_http ("DELETE", path, s_tokens[S_APP_DEV], NULL);
+    assert_int_equal (r.status, 200);
+    s_free (&r);
+}
+
+int
+main (void)
+{
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_usage),         cmocka_unit_test (test_tokens),
+        cmocka_unit_test (test_roles),         cmocka_unit_test (test_datasets),
+        cmocka_unit_test (test_upload_cap),    cmocka_unit_test (test_not_a_model),
+        cmocka_unit_test (test_jobs),          cmocka_unit_test (test_bad_input),
+        cmocka_unit_test (test_ban),           cmocka_unit_test (test_health_metrics),
+        cmocka_unit_test (test_upload_512mib),
+    };
+    int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
+    for (int i = 0; i < S_NUSERS; i++)
+        free (s_tokens[i]);
+    curl_global_cleanup ();
+    return rc;
+}
