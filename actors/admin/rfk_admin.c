@@ -904,6 +904,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
         rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
         rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
         rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
+        rfk_deadline_add (&deadline, rfk_admin_swarm_deadline (self));
         rfk_deadline_add (&deadline, next_sweep);
         long http_timeout = rfk_http_front_timeout_ms (http);
         if (http_timeout >= 0)
@@ -919,6 +920,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
             rfk_server_recv (self->service);
         rfk_http_front_step (http);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
+        rfk_admin_swarm_tick (self, zclock_mono ());
         s_forget_ended (self);
         rfk_server_tick (self->command);
         rfk_server_tick (self->service);

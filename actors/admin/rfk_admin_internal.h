@@ -73,7 +73,7 @@ struct rfk_admin {
     zlistx_t *reply_keys;       /* the keys of replies, oldest first */
     size_t requests;            /* requests answered, for the log */
     bool swarm;                 /* launcher.backend swarm (rfk_admin_swarm.c) */
-    zlistx_t *held_events;      /* swarm launcher events held during its creation */
+    struct rfk_admin_swarm *swarm_state; /* rfk_admin_swarm.c's, NULL under local */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */
@@ -299,6 +299,12 @@ rfk_admin_swarm_launcher_new (rfk_admin_t *self, char *err, size_t errlen);
    sockets are up). */
 void
 rfk_admin_swarm_replay (rfk_admin_t *self);
+/* When rfk_admin_swarm_tick has work (zclock_mono time), -1 for none. */
+int64_t
+rfk_admin_swarm_deadline (rfk_admin_t *self);
+/* Stop the jobs of adopted services that did not say Hello again in time. */
+void
+rfk_admin_swarm_tick (rfk_admin_t *self, int64_t now);
 /* Free what rfk_admin_swarm_launcher_new kept. */
 void
 rfk_admin_swarm_destroy (rfk_admin_t *self);
