@@ -659,6 +659,7 @@ s_self_destroy (rfk_admin_t **self_p)
     zhashx_destroy (&self->answering);
     zhashx_destroy (&self->uploads);
     rfk_launcher_destroy (&self->launcher);
+    rfk_admin_swarm_destroy (self);
     zhashx_destroy (&self->services);
     zlistx_destroy (&self->to_forget);
     zhashx_destroy (&self->peers);
@@ -789,16 +790,15 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         goto failed;
     if (rfk_admin_seed_superadmin (self, err, errlen) != 0)
         goto failed;
-    rfk_admin_recover (self);
-    rfk_admin_clean_partial_uploads (self);
-
-    //  The launcher.
+    //  The launcher: local, or swarm for `rafikid admin` (rfk_admin_swarm.c).
     const char *backend = rfk_config_string (self->config, "launcher", "backend");
-    if (!self->embedded && backend && !streq (backend, "local")) {
-        snprintf (err, errlen, "launcher.backend %s is not available in this build (use local)",
-                  backend);
+    self->swarm = !self->embedded && backend && streq (backend, "swarm");
+    if (!self->embedded && backend && !streq (backend, "local") && !self->swarm) {
+        snprintf (err, errlen, "launcher.backend %s is not known (local or swarm)", backend);
         goto failed;
     }
+    rfk_admin_recover (self);
+    rfk_admin_clean_partial_uploads (self);
     if (args->rafikid_path)
         self->rafikid_path = realpath (args->rafikid_path, NULL);
     else
@@ -815,7 +815,11 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     int64_t stop_ms = rfk_config_int (self->config, "", "stop_timeout_ms");
     if (launcher.grace_ms > stop_ms / 2)
         launcher.grace_ms = (int)(stop_ms / 2);
-    self->launcher = rfk_launcher_new_local (&launcher, rfk_admin_on_launcher_event, self);
+    if (self->swarm) {
+        if (rfk_admin_swarm_launcher_new (self, err, errlen) != 0)
+            goto failed;
+    } else
+        self->launcher = rfk_launcher_new_local (&launcher, rfk_admin_on_launcher_event, self);
     if (!self->launcher) {
         snprintf (err, errlen, "cannot set up the local launcher");
         goto failed;
@@ -876,6 +880,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         goto failed;
     }
     self->http_port = rfk_http_front_port ((rfk_http_front_t *)self->http);
+    rfk_admin_swarm_replay (self);
     return self;
 
 failed:
@@ -964,6 +969,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
         rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
         rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
         rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
+        rfk_deadline_add (&deadline, rfk_admin_swarm_deadline (self));
         rfk_deadline_add (&deadline, next_sweep);
         rfk_deadline_add (&deadline, rfk_admin_checks_deadline (self));
         long http_timeout = rfk_http_front_timeout_ms (http);
@@ -981,6 +987,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
         rfk_http_front_step (http);
         rfk_admin_checks_tick (self);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
+        rfk_admin_swarm_tick (self, zclock_mono ());
         s_forget_ended (self);
         rfk_server_tick (self->command);
         rfk_server_tick (self->service);

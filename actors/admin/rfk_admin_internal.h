@@ -78,6 +78,8 @@ struct rfk_admin {
     int checks_fd;              /* epoll set of the checks' pipes and pidfds */
     zlistx_t *reply_keys;       /* the keys of replies, oldest first */
     size_t requests;            /* requests answered, for the log */
+    bool swarm;                 /* launcher.backend swarm (rfk_admin_swarm.c) */
+    struct rfk_admin_swarm *swarm_state; /* rfk_admin_swarm.c's, NULL under local */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */
@@ -292,7 +294,9 @@ void
 rfk_admin_rollup_train_job (rfk_admin_t *self, const char *train_job_id);
 void
 rfk_admin_rollup_inference_job (rfk_admin_t *self, const char *inference_job_id);
-/* At start: services and jobs a previous run left live are ERRORED. */
+/* At start: services and jobs a previous run left live are ERRORED; under
+   swarm, services still live in the store are tracked for the launcher to
+   adopt, and their jobs stay live. */
 void
 rfk_admin_recover (rfk_admin_t *self);
 /* A free TCP port on 127.0.0.1 (for advisors and predictors), or 0. */
@@ -317,5 +321,31 @@ json_t *
 rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_train_job_t *job);
 json_t *
 rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job);
+
+/* ---- the swarm launcher (rfk_admin_swarm.c) ------------------------------- */
+/* Create self->launcher with the swarm backend, adopting the tracked
+   services. Returns 0, or -1 with err set. */
+int
+rfk_admin_swarm_launcher_new (rfk_admin_t *self, char *err, size_t errlen);
+/* Replay the launcher events held during its creation (once admin's
+   sockets are up). */
+void
+rfk_admin_swarm_replay (rfk_admin_t *self);
+/* When rfk_admin_swarm_tick has work (zclock_mono time), -1 for none. */
+int64_t
+rfk_admin_swarm_deadline (rfk_admin_t *self);
+/* Stop the jobs of adopted services that did not say Hello again in time. */
+void
+rfk_admin_swarm_tick (rfk_admin_t *self, int64_t now);
+/* Free what rfk_admin_swarm_launcher_new kept. */
+void
+rfk_admin_swarm_destroy (rfk_admin_t *self);
+/* The endpoint a service binds (bind true) or its peers connect to, from
+   the endpoint admin chose ("scheme://host:port"): unchanged under the local
+   launcher; under swarm scheme://0.0.0.0:port to bind and
+   scheme://<Docker service name of service_id>:port to connect. */
+void
+rfk_admin_service_endpoint (rfk_admin_t *self, const char *endpoint, const char *service_id,
+                            bool bind, char *out, size_t size);
 
 #endif
