@@ -4,11 +4,11 @@
     Needs a Docker engine that is a swarm manager (test/servers/dockerd starts one under
     test/run and exports RAFIKI_TEST_DOCKER_SOCKET; by hand /var/run/docker.sock is tried),
     the docker command, and root (the data directory is written by the containers). Without
-    them every case is skipped, saying why. The group setup builds the image from this build
-    with deploy/build-image --with-postgres and runs deploy/swarm-up on a fresh data
-    directory and free host ports: PostgreSQL and admin (launcher.backend swarm) become swarm
-    services. The cases then use admin's REST API as a user would, and the Engine API to see
-    what runs:
+    them the file is skipped (a TAP plan of 0), saying why. The group setup builds the image
+    from this build with deploy/build-image --with-postgres and runs deploy/swarm-up on a
+    fresh data directory and free host ports: PostgreSQL and admin (launcher.backend swarm)
+    become swarm services. The cases then use admin's REST API as a user would, and the
+    Engine API to see what runs:
 
     - a train job (iris, the XGBoost zoo template, 2 trials, 2 trainers) whose advisor and
       trainers are Docker services; one trainer's container is killed while the job is
@@ -50,7 +50,7 @@ static char s_data_dir[512];       //  the deployment's data directory
 static char s_api[128];            //  http://127.0.0.1:<admin's published HTTP port>
 static int s_ports[3];             //  admin's HTTP, command and events ports on the host
 static char s_token[2048];         //  the superadmin's
-static char s_skip_reason[512];    //  why the cases skip ("" when deployed)
+static char s_skip_reason[512];    //  why this machine cannot run the cases, or ""
 static bool s_deployed;            //  swarm-up ran (teardown runs swarm-down)
 static char s_predictor_host[256]; //  the inference job's, once RUNNING
 
@@ -315,12 +315,11 @@ s_free_port (void)
     return port;
 }
 
-#define S_SKIP_UNLESS_DEPLOYED()                                                                   \
+//  The cases run in order on one deployment: each needs it still up.
+#define S_REQUIRE_DEPLOYED()                                                                       \
     do {                                                                                           \
-        if (!s_deployed) {                                                                         \
-            fprintf (stderr, "# swarm-deploy: skipped: %s\n", s_skip_reason);                      \
-            skip ();                                                                               \
-        }                                                                                          \
+        if (!s_deployed)                                                                           \
+            fail_msg ("Rafiki-C is not deployed (deploy/swarm-up failed or ran down)");            \
     } while (0)
 
 /* ---- cases -------------------------------------------------------------------------------- */
@@ -332,7 +331,7 @@ static void
 test_train_job_with_a_killed_trainer (void **state)
 {
     (void)state;
-    S_SKIP_UNLESS_DEPLOYED ();
+    S_REQUIRE_DEPLOYED ();
     char big[600];
     s_big_train_set (big, sizeof big);
     json_t *train = s_upload ("/datasets", "dataset", big, "iris-train", NULL, NULL);
@@ -460,7 +459,7 @@ static void
 test_inference_job_through_its_published_port (void **state)
 {
     (void)state;
-    S_SKIP_UNLESS_DEPLOYED ();
+    S_REQUIRE_DEPLOYED ();
     json_t *job = s_api_call ("POST", "/inference_jobs",
                               json_pack ("{s:s, s:i}", "app", S_APP, "app_version", -1));
     json_decref (job);
@@ -570,7 +569,7 @@ static void
 test_stop_and_swarm_down_leave_nothing (void **state)
 {
     (void)state;
-    S_SKIP_UNLESS_DEPLOYED ();
+    S_REQUIRE_DEPLOYED ();
     json_t *job = s_api_call ("POST", "/inference_jobs/" S_APP "/1/stop", NULL);
     assert_string_equal (s_str (job, "status"), "STOPPED");
     json_decref (job);
@@ -609,35 +608,41 @@ s_not_ready (const char *format, ...)
     va_start (args, format);
     vsnprintf (s_skip_reason, sizeof s_skip_reason, format, args);
     va_end (args);
-    fprintf (stderr, "# swarm-deploy: %s: skipping\n", s_skip_reason);
     return 0;
+}
+
+/* Whether this machine can run the cases; "" when it can, else why not (s_skip_reason). */
+static void
+s_check_machine (void)
+{
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    s_socket = getenv ("RAFIKI_TEST_DOCKER_SOCKET");
+    if (!s_socket || !*s_socket)
+        s_socket = "/var/run/docker.sock";
+    json_t *info = NULL;
+    if (s_engine ("GET", "/info", NULL, &info) != 200) {
+        s_not_ready ("no Docker engine at %s (test/servers/dockerd starts one)", s_socket);
+        return;
+    }
+    json_t *swarm = json_object_get (info, "Swarm");
+    bool manager = !strcmp (s_str (swarm, "LocalNodeState"), "active") &&
+                   json_is_true (json_object_get (swarm, "ControlAvailable"));
+    json_decref (info);
+    if (!manager)
+        s_not_ready ("the engine at %s is not a swarm manager", s_socket);
+    else if (system ("command -v docker >/dev/null") != 0)
+        s_not_ready ("the docker command is missing (deploy/swarm-up uses it)");
+    else if (geteuid () != 0)
+        s_not_ready ("not root: the containers write the data directory as root");
+    else if (s_service_exists ("rafiki-admin") || s_service_exists ("rafiki-postgres"))
+        s_not_ready ("Rafiki-C is deployed on this swarm already (service rafiki-admin or "
+                     "rafiki-postgres): not touching it");
 }
 
 static int
 s_setup (void **state)
 {
     (void)state;
-    curl_global_init (CURL_GLOBAL_DEFAULT);
-    s_socket = getenv ("RAFIKI_TEST_DOCKER_SOCKET");
-    if (!s_socket || !*s_socket)
-        s_socket = "/var/run/docker.sock";
-    json_t *info = NULL;
-    if (s_engine ("GET", "/info", NULL, &info) != 200)
-        return s_not_ready ("no Docker engine at %s (test/servers/dockerd starts one)", s_socket);
-    json_t *swarm = json_object_get (info, "Swarm");
-    bool manager = !strcmp (s_str (swarm, "LocalNodeState"), "active") &&
-                   json_is_true (json_object_get (swarm, "ControlAvailable"));
-    json_decref (info);
-    if (!manager)
-        return s_not_ready ("the engine at %s is not a swarm manager", s_socket);
-    if (system ("command -v docker >/dev/null") != 0)
-        return s_not_ready ("the docker command is missing (deploy/swarm-up uses it)");
-    if (geteuid () != 0)
-        return s_not_ready ("not root: the containers write the data directory as root");
-    if (s_service_exists ("rafiki-admin") || s_service_exists ("rafiki-postgres"))
-        return s_not_ready ("Rafiki-C is deployed on this swarm already (service rafiki-admin "
-                            "or rafiki-postgres): not touching it");
-
     snprintf (s_data_dir, sizeof s_data_dir, "/tmp/rafiki-swarm-deploy-XXXXXX");
     if (!mkdtemp (s_data_dir))
         return -1;
@@ -743,5 +748,12 @@ main (void)
         cmocka_unit_test (test_inference_job_through_its_published_port),
         cmocka_unit_test (test_stop_and_swarm_down_leave_nothing),
     };
+    //  A machine that cannot run them skips the whole file, saying why (a TAP plan of 0).
+    s_check_machine ();
+    if (*s_skip_reason) {
+        printf ("1..0 # SKIP %s\n", s_skip_reason);
+        curl_global_cleanup ();
+        return 0;
+    }
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
