@@ -132,6 +132,7 @@ rfk_admin_publish (rfk_admin_t *self, const char *prefix, const char *id, const 
     }
     json_decref (event->body);
     event->body = body;
+    rfk_admin_events_forward (self, type, body);
     char topic[256];
     snprintf (topic, sizeof topic, "%s.%s", prefix, id);
     if (rfk_envelope_publish (self->publisher, topic, event, self->bus.max_frame_bytes) != 0)
@@ -369,10 +370,13 @@ s_answered_before (rfk_admin_t *self, rfk_server_t *server, zframe_t *peer, cons
         return false;
     char *key = s_reply_key (peer, msg->correlation);
     rfk_msg_t *cached = key ? (rfk_msg_t *)zhashx_lookup (self->replies, key) : NULL;
+    //  A retry of a request whose answer is still coming (a model check):
+    //  the answer will go out when it is ready.
+    bool later = key && !cached && zhashx_lookup (self->answering, key);
     free (key);
     if (cached)
         rfk_server_send (server, peer, cached);
-    return cached != NULL;
+    return cached != NULL || later;
 }
 
 static rfk_msg_t *
@@ -406,8 +410,36 @@ s_upload_start (rfk_admin_t *self, const rfk_msg_t *msg)
     return reply;
 }
 
+/* The last chunk of a model upload, answered when its check ends. */
+typedef struct {
+    rfk_admin_t *self;    /* the admin */
+    zframe_t *peer;       /* who sent it */
+    uint64_t correlation; /* its correlation id */
+    char *key;            /* its key in self->answering */
+} s_later_t;
+
+/* A model check ended: answer the last chunk (reply NULL: admin is
+   stopping, nobody to answer). */
+static void
+s_upload_done (void *arg, uint64_t ticket, rfk_msg_t *reply)
+{
+    (void)ticket;
+    s_later_t *later = (s_later_t *)arg;
+    rfk_admin_t *self = later->self;
+    if (later->key && self->answering)
+        zhashx_delete (self->answering, later->key);
+    if (reply) {
+        reply->correlation = later->correlation;
+        s_answer (self, self->command, later->peer, reply);
+        rfk_msg_destroy (&reply);
+    }
+    zframe_destroy (&later->peer);
+    free (later->key);
+    free (later);
+}
+
 static rfk_msg_t *
-s_upload_chunk (rfk_admin_t *self, const rfk_msg_t *msg)
+s_upload_chunk (rfk_admin_t *self, zframe_t *peer, const rfk_msg_t *msg)
 {
     rfk_msg_t *error = NULL;
     const char *id = rfk_admin_require (msg, "upload_id", &error);
@@ -438,8 +470,32 @@ s_upload_chunk (rfk_admin_t *self, const rfk_msg_t *msg)
                              json_integer ((json_int_t)rfk_admin_upload_received (entry->up)));
         return reply;
     }
-    rfk_msg_t *reply = rfk_admin_upload_finish (self, &entry->up);
+    //  The last chunk: a model is checked in a child while admin serves
+    //  others; its answer goes out from s_upload_done.
+    s_later_t *later = (s_later_t *)calloc (1, sizeof *later);
+    if (later) {
+        later->self = self;
+        later->peer = zframe_dup (peer);
+        later->correlation = msg->correlation;
+        later->key = s_reply_key (peer, msg->correlation);
+    }
+    if (!later || !later->peer || !later->key) {
+        if (later)
+            zframe_destroy (&later->peer);
+        free (later ? later->key : NULL);
+        free (later);
+        zhashx_delete (self->uploads, id);
+        return rfk_admin_error (msg, RFK_CODE_INTERNAL, "out of memory");
+    }
+    rfk_msg_t *reply = rfk_admin_upload_finish_async (self, &entry->up, s_upload_done, later, 0);
     zhashx_delete (self->uploads, id);
+    if (!reply) {
+        zhashx_update (self->answering, later->key, later);
+        return NULL;
+    }
+    zframe_destroy (&later->peer);
+    free (later->key);
+    free (later);
     reply->correlation = msg->correlation;
     return reply;
 }
@@ -454,9 +510,11 @@ s_on_command (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx
     rfk_msg_t *reply;
     if (streq (msg->type, "UploadStart"))
         reply = s_upload_start (self, msg);
-    else if (streq (msg->type, "UploadChunk"))
-        reply = s_upload_chunk (self, msg);
-    else
+    else if (streq (msg->type, "UploadChunk")) {
+        reply = s_upload_chunk (self, peer, msg);
+        if (!reply)
+            return 0; //  answered when the model check ends
+    } else
         reply = rfk_admin_handle (self, msg);
     int rc = s_answer (self, server, peer, reply);
     rfk_msg_destroy (&reply);
@@ -595,8 +653,13 @@ s_self_destroy (rfk_admin_t **self_p)
         return;
     if (self->http)
         rfk_http_front_destroy ((rfk_http_front_t **)&self->http);
+    free (self->web_dir);
+    zhashx_destroy (&self->event_owners);
+    rfk_admin_checks_destroy (self);
+    zhashx_destroy (&self->answering);
     zhashx_destroy (&self->uploads);
     rfk_launcher_destroy (&self->launcher);
+    rfk_admin_swarm_destroy (self);
     zhashx_destroy (&self->services);
     zlistx_destroy (&self->to_forget);
     zhashx_destroy (&self->peers);
@@ -671,6 +734,12 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     zhashx_set_destructor (self->uploads, s_zupload_destructor);
     self->replies = zhashx_new ();
     zhashx_set_destructor (self->replies, s_msg_destructor);
+    self->answering = zhashx_new ();
+    self->checks_fd = -1;
+    if (rfk_admin_checks_setup (self) != 0) {
+        snprintf (err, errlen, "cannot set up model checks: %s", strerror (errno));
+        goto failed;
+    }
     self->reply_keys = zlistx_new ();
     zlistx_set_destructor (self->reply_keys, (czmq_destructor *)zstr_free);
     zlistx_set_duplicator (self->reply_keys, (czmq_duplicator *)strdup);
@@ -721,16 +790,15 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         goto failed;
     if (rfk_admin_seed_superadmin (self, err, errlen) != 0)
         goto failed;
-    rfk_admin_recover (self);
-    rfk_admin_clean_partial_uploads (self);
-
-    //  The launcher.
+    //  The launcher: local, or swarm for `rafikid admin` (rfk_admin_swarm.c).
     const char *backend = rfk_config_string (self->config, "launcher", "backend");
-    if (!self->embedded && backend && !streq (backend, "local")) {
-        snprintf (err, errlen, "launcher.backend %s is not available in this build (use local)",
-                  backend);
+    self->swarm = !self->embedded && backend && streq (backend, "swarm");
+    if (!self->embedded && backend && !streq (backend, "local") && !self->swarm) {
+        snprintf (err, errlen, "launcher.backend %s is not known (local or swarm)", backend);
         goto failed;
     }
+    rfk_admin_recover (self);
+    rfk_admin_clean_partial_uploads (self);
     if (args->rafikid_path)
         self->rafikid_path = realpath (args->rafikid_path, NULL);
     else
@@ -747,7 +815,11 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     int64_t stop_ms = rfk_config_int (self->config, "", "stop_timeout_ms");
     if (launcher.grace_ms > stop_ms / 2)
         launcher.grace_ms = (int)(stop_ms / 2);
-    self->launcher = rfk_launcher_new_local (&launcher, rfk_admin_on_launcher_event, self);
+    if (self->swarm) {
+        if (rfk_admin_swarm_launcher_new (self, err, errlen) != 0)
+            goto failed;
+    } else
+        self->launcher = rfk_launcher_new_local (&launcher, rfk_admin_on_launcher_event, self);
     if (!self->launcher) {
         snprintf (err, errlen, "cannot set up the local launcher");
         goto failed;
@@ -798,13 +870,8 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     rfk_http_front_config_from (&http, self->config);
     http.host = host;
     http.data_dir = self->data_dir;
-#if defined(RFK_WEB_BUILD_DIR) && defined(RFK_WEB_INSTALL_DIR)
-    struct stat web;
-    if (stat (RFK_WEB_BUILD_DIR "/index.html", &web) == 0)
-        http.static_dir = RFK_WEB_BUILD_DIR;
-    else if (stat (RFK_WEB_INSTALL_DIR "/index.html", &web) == 0)
-        http.static_dir = RFK_WEB_INSTALL_DIR;
-#endif
+    self->web_dir = rfk_admin_web_dir (self->config);
+    http.static_dir = self->web_dir;
     rfk_http_handlers_t handlers = rfk_http_admin_handlers (self);
     char http_err[256] = "";
     self->http = rfk_http_front_new (&http, &handlers, http_err, sizeof http_err);
@@ -813,6 +880,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         goto failed;
     }
     self->http_port = rfk_http_front_port ((rfk_http_front_t *)self->http);
+    rfk_admin_swarm_replay (self);
     return self;
 
 failed:
@@ -886,7 +954,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
     int64_t next_sweep = zclock_mono () + 10000;
     rfk_http_front_t *http = (rfk_http_front_t *)self->http;
     while (!self->terminated) {
-        zmq_pollitem_t items[5] = {
+        zmq_pollitem_t items[6] = {
             {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
             {zsock_resolve (rfk_server_sock (self->command)), 0, ZMQ_POLLIN, 0},
             {zsock_resolve (rfk_server_sock (self->service)), 0, ZMQ_POLLIN, 0},
@@ -894,12 +962,16 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
             {NULL, rfk_launcher_fd (self->launcher), ZMQ_POLLIN, 0},
         };
         int count = rfk_launcher_fd (self->launcher) >= 0 ? 5 : 4;
+        //  Model checks: woken by their pipes and pidfds, handled every turn.
+        items[count++] = (zmq_pollitem_t){NULL, rfk_admin_checks_fd (self), ZMQ_POLLIN, 0};
         rfk_deadline_t deadline;
         rfk_deadline_reset (&deadline);
         rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
         rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
         rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
+        rfk_deadline_add (&deadline, rfk_admin_swarm_deadline (self));
         rfk_deadline_add (&deadline, next_sweep);
+        rfk_deadline_add (&deadline, rfk_admin_checks_deadline (self));
         long http_timeout = rfk_http_front_timeout_ms (http);
         if (http_timeout >= 0)
             rfk_deadline_add (&deadline, zclock_mono () + http_timeout);
@@ -913,7 +985,9 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
         if (items[2].revents & ZMQ_POLLIN)
             rfk_server_recv (self->service);
         rfk_http_front_step (http);
+        rfk_admin_checks_tick (self);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
+        rfk_admin_swarm_tick (self, zclock_mono ());
         s_forget_ended (self);
         rfk_server_tick (self->command);
         rfk_server_tick (self->service);

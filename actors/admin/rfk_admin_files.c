@@ -11,8 +11,11 @@
     (ABI version, rafiki_model, the declared task, a sound knob table) and
     writes the verdict as JSON into a pipe. A template that crashes, hangs
     (S_CHECK_TIMEOUT_MS) or exits in its constructors is a clear rejection;
-    admin's own process never loads user code. The check blocks admin's loop
-    for at most that timeout.
+    admin's own process never loads user code. The check does not block
+    admin's loop: the child's pipe and pidfd are in the loop's poll set
+    (rfk_admin_checks_fd), its timeout is a deadline of the loop, and the
+    upload's reply goes to the front that finished it when the child ends
+    (rfk_admin_upload_finish_async).
 */
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
@@ -24,6 +27,8 @@
 #include <signal.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,6 +39,8 @@
 
 #define S_CHECK_TIMEOUT_MS 15000
 #define S_CHECK_OUTPUT_MAX (256 * 1024)
+#define S_CHECKS_MAX 4      /* model checks running at once; more wait their turn */
+#define S_CHECK_POLL_MS 100 /* how often a child without a pidfd is looked at */
 #define S_PART_PREFIX ".part-"
 
 struct rfk_upload {
@@ -356,96 +363,6 @@ s_signal_name (int signo)
     return name ? name : "?";
 }
 
-/* Check a template in a child; 0 with the verdict in *verdict_p, or -1 with
-   the reason in err. */
-static int
-s_check_model (const char *path, const char *task, json_t **verdict_p, char *err, size_t errlen)
-{
-    int fds[2];
-    if (pipe2 (fds, O_CLOEXEC) != 0) {
-        snprintf (err, errlen, "cannot check the model: %s", strerror (errno));
-        return -1;
-    }
-    fflush (NULL);
-    pid_t pid = fork ();
-    if (pid < 0) {
-        close (fds[0]);
-        close (fds[1]);
-        snprintf (err, errlen, "cannot check the model: fork: %s", strerror (errno));
-        return -1;
-    }
-    if (pid == 0) {
-        close (fds[0]);
-        s_check_child (fds[1], path, task);
-    }
-    close (fds[1]);
-    char *output = (char *)malloc (S_CHECK_OUTPUT_MAX + 1);
-    size_t length = 0;
-    bool timed_out = false;
-    int64_t deadline = zclock_mono () + S_CHECK_TIMEOUT_MS;
-    while (output) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        struct pollfd item = {fds[0], POLLIN, 0};
-        int ready = poll (&item, 1, (int)left);
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready <= 0)
-            continue;
-        ssize_t got = read (fds[0], output + length, S_CHECK_OUTPUT_MAX - length);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        length += (size_t)got;
-        if (length == S_CHECK_OUTPUT_MAX)
-            break;
-    }
-    close (fds[0]);
-    if (timed_out)
-        kill (pid, SIGKILL);
-    int status = 0;
-    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    int rc = -1;
-    if (!output)
-        snprintf (err, errlen, "out of memory");
-    else if (timed_out)
-        snprintf (err, errlen, "the template did not finish loading within %d s",
-                  S_CHECK_TIMEOUT_MS / 1000);
-    else if (WIFSIGNALED (status))
-        snprintf (err, errlen, "the template crashed while loading (signal %d, SIG%s)",
-                  WTERMSIG (status), s_signal_name (WTERMSIG (status)));
-    else if (WIFEXITED (status) && WEXITSTATUS (status) != 0)
-        //  Under a sanitizer a crash is an exit with its exit code.
-        snprintf (err, errlen,
-                  "the template crashed or ended the process while loading (exit "
-                  "code %d)",
-                  WEXITSTATUS (status));
-    else {
-        output[length] = 0;
-        json_t *verdict = json_loads (output, 0, NULL);
-        if (!json_is_object (verdict)) {
-            snprintf (err, errlen, "the template's check gave no answer");
-            json_decref (verdict);
-        } else if (!json_is_true (json_object_get (verdict, "ok"))) {
-            snprintf (err, errlen, "%s",
-                      json_string_value (json_object_get (verdict, "error"))
-                          ? json_string_value (json_object_get (verdict, "error"))
-                          : "the template does not load");
-            json_decref (verdict);
-        } else {
-            *verdict_p = verdict;
-            rc = 0;
-        }
-    }
-    free (output);
-    return rc;
-}
-
 /* Replace every `path` in text by `name` (the user never saw our path). */
 static void
 s_scrub_path (char *text, size_t size, const char *path, const char *name)
@@ -487,47 +404,28 @@ s_check_dataset (rfk_upload_t *up, char *err, size_t errlen)
     return 0;
 }
 
-rfk_msg_t *
-rfk_admin_upload_finish (rfk_admin_t *self, rfk_upload_t **up_p)
+/* The end of an upload once its file was checked (rc 0, with the template's
+   verdict for a model, stolen) or refused (rc -1, the reason in err): the
+   file renamed, its digest written and the record stored, or the file
+   removed. Consumes the upload; the reply (never NULL). */
+static rfk_msg_t *
+s_conclude (rfk_admin_t *self, rfk_upload_t *up, int rc, json_t *verdict, char *err, size_t errlen)
 {
-    assert (self);
-    assert (up_p);
-    rfk_upload_t *up = *up_p;
-    if (!up)
-        return s_error (RFK_CODE_BAD_REQUEST, "no upload in progress");
-    char err[1024] = "";
-    if (close (up->fd) != 0) {
-        up->fd = -1;
-        rfk_msg_t *reply =
-            s_error (RFK_CODE_UNAVAILABLE, "cannot write the upload: %s", strerror (errno));
-        s_upload_free (up_p);
-        return reply;
-    }
-    up->fd = -1;
-    json_t *verdict = NULL;
-    int rc;
-    if (up->is_model) {
-        if (up->received == 0) {
-            snprintf (err, sizeof err, "the model file is empty");
-            rc = -1;
-        } else
-            rc = s_check_model (up->part_path, up->task, &verdict, err, sizeof err);
-    } else
-        rc = s_check_dataset (up, err, sizeof err);
     if (rc != 0) {
-        s_scrub_path (err, sizeof err, up->part_path, "the uploaded file");
+        json_decref (verdict);
+        s_scrub_path (err, errlen, up->part_path, "the uploaded file");
         rfk_log_info (RFK_ADMIN_LOG, "upload-rejected name=%s reason=\"%s\"", up->name, err);
         rfk_msg_t *reply =
             s_error (RFK_CODE_BAD_REQUEST, "%s: %s",
                      up->is_model ? "not a usable model template" : "bad dataset", err);
-        s_upload_free (up_p);
+        s_upload_free (&up);
         return reply;
     }
     if (rename (up->part_path, up->final_path) != 0) {
         json_decref (verdict);
         rfk_msg_t *reply =
             s_error (RFK_CODE_UNAVAILABLE, "cannot store the file: %s", strerror (errno));
-        s_upload_free (up_p);
+        s_upload_free (&up);
         return reply;
     }
     zstr_free (&up->part_path);
@@ -595,8 +493,396 @@ rfk_admin_upload_finish (rfk_admin_t *self, rfk_upload_t **up_p)
             unlink (digest);
         zstr_free (&digest);
     }
-    s_upload_free (up_p);
+    s_upload_free (&up);
     return reply;
+}
+
+/* ---- model checks --------------------------------------------------------
+
+   A check is a child process and two descriptors in admin's loop: the read
+   end of the pipe it writes its verdict into (non-blocking), and its pidfd,
+   readable once it exited (without pidfds, Linux < 5.3, the loop looks
+   every S_CHECK_POLL_MS). Both sit in one epoll set (rfk_admin_checks_fd);
+   rfk_admin_checks_tick reads what came, reaps children that ended, kills
+   those past their deadline, concludes their uploads and hands each reply
+   to whoever finished the upload. At most S_CHECKS_MAX run at once; the
+   others wait their turn (their deadline counts from their start). */
+
+typedef struct {
+    rfk_upload_t *up;               /* the upload, closed, waiting for its verdict */
+    rfk_admin_upload_done_fn *done; /* who hears the reply */
+    void *arg;                      /* its argument */
+    uint64_t ticket;                /* and ticket */
+    pid_t pid;                      /* the child, 0 while waiting its turn */
+    int out_fd;                     /* read end of the verdict pipe, -1 once closed */
+    int pid_fd;                     /* the child's pidfd, -1 without one */
+    int64_t deadline;               /* zclock_mono () when the child is killed */
+    char *output;                   /* what the child wrote */
+    size_t length;                  /* bytes in output */
+} s_check_t;
+
+/* Close one of a check's descriptors and take it out of the epoll set. */
+static void
+s_check_close_fd (rfk_admin_t *self, int *fd_p)
+{
+    if (*fd_p < 0)
+        return;
+    if (self->checks_fd >= 0)
+        epoll_ctl (self->checks_fd, EPOLL_CTL_DEL, *fd_p, NULL);
+    close (*fd_p);
+    *fd_p = -1;
+}
+
+static void
+s_check_destroy (rfk_admin_t *self, s_check_t **check_p)
+{
+    s_check_t *check = *check_p;
+    if (!check)
+        return;
+    s_check_close_fd (self, &check->out_fd);
+    s_check_close_fd (self, &check->pid_fd);
+    s_upload_free (&check->up);
+    free (check->output);
+    free (check);
+    *check_p = NULL;
+}
+
+static void
+s_check_watch (rfk_admin_t *self, int fd)
+{
+    struct epoll_event event = {.events = EPOLLIN, .data.fd = fd};
+    if (self->checks_fd >= 0)
+        epoll_ctl (self->checks_fd, EPOLL_CTL_ADD, fd, &event);
+}
+
+/* Fork the child that checks the template; 0, or -1 with the reason. */
+static int
+s_check_start (rfk_admin_t *self, s_check_t *check, char *err, size_t errlen)
+{
+    int fds[2];
+    if (pipe2 (fds, O_CLOEXEC) != 0) {
+        snprintf (err, errlen, "cannot check the model: %s", strerror (errno));
+        return -1;
+    }
+    fflush (NULL);
+    pid_t pid = fork ();
+    if (pid < 0) {
+        close (fds[0]);
+        close (fds[1]);
+        snprintf (err, errlen, "cannot check the model: fork: %s", strerror (errno));
+        return -1;
+    }
+    if (pid == 0) {
+        close (fds[0]);
+        s_check_child (fds[1], check->up->part_path, check->up->task);
+    }
+    close (fds[1]);
+    fcntl (fds[0], F_SETFL, fcntl (fds[0], F_GETFL) | O_NONBLOCK);
+    check->pid = pid;
+    check->out_fd = fds[0];
+    check->pid_fd = pidfd_open (pid, 0); //  close-on-exec by itself
+    if (check->pid_fd < 0)
+        check->pid_fd = -1;
+    s_check_watch (self, check->out_fd);
+    if (check->pid_fd >= 0)
+        s_check_watch (self, check->pid_fd);
+    check->deadline = zclock_mono () + S_CHECK_TIMEOUT_MS;
+    rfk_log_debug (RFK_ADMIN_LOG, "model-check-started name=%s pid=%d", check->up->name, (int)pid);
+    return 0;
+}
+
+/* Read what the child wrote so far; at the end of the pipe (or past
+   S_CHECK_OUTPUT_MAX, which makes the child's write fail) close it. */
+static void
+s_check_read (rfk_admin_t *self, s_check_t *check)
+{
+    while (check->out_fd >= 0) {
+        if (!check->output)
+            check->output = (char *)malloc (S_CHECK_OUTPUT_MAX + 1);
+        if (!check->output || check->length == S_CHECK_OUTPUT_MAX) {
+            s_check_close_fd (self, &check->out_fd);
+            break;
+        }
+        ssize_t got =
+            read (check->out_fd, check->output + check->length, S_CHECK_OUTPUT_MAX - check->length);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (got <= 0) {
+            s_check_close_fd (self, &check->out_fd);
+            break;
+        }
+        check->length += (size_t)got;
+    }
+}
+
+/* The verdict of an ended child: 0 with it in *verdict_p, or -1 with the
+   reason in err. */
+static int
+s_check_verdict (s_check_t *check, int status, bool timed_out, json_t **verdict_p, char *err,
+                 size_t errlen)
+{
+    if (timed_out)
+        snprintf (err, errlen, "the template did not finish loading within %d s",
+                  S_CHECK_TIMEOUT_MS / 1000);
+    else if (WIFSIGNALED (status))
+        snprintf (err, errlen, "the template crashed while loading (signal %d, SIG%s)",
+                  WTERMSIG (status), s_signal_name (WTERMSIG (status)));
+    else if (WIFEXITED (status) && WEXITSTATUS (status) != 0)
+        //  Under a sanitizer a crash is an exit with its exit code.
+        snprintf (err, errlen,
+                  "the template crashed or ended the process while loading (exit "
+                  "code %d)",
+                  WEXITSTATUS (status));
+    else if (!check->output || check->length == S_CHECK_OUTPUT_MAX)
+        snprintf (err, errlen, "the template's check gave no usable answer");
+    else {
+        check->output[check->length] = 0;
+        json_t *verdict = json_loads (check->output, 0, NULL);
+        if (!json_is_object (verdict)) {
+            snprintf (err, errlen, "the template's check gave no answer");
+            json_decref (verdict);
+        } else if (!json_is_true (json_object_get (verdict, "ok"))) {
+            snprintf (err, errlen, "%s",
+                      json_string_value (json_object_get (verdict, "error"))
+                          ? json_string_value (json_object_get (verdict, "error"))
+                          : "the template does not load");
+            json_decref (verdict);
+        } else {
+            *verdict_p = verdict;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The check's child ended (or was killed): conclude its upload, forget the
+   check and hand the reply over. */
+static void
+s_check_end (rfk_admin_t *self, s_check_t *check, int status, bool timed_out)
+{
+    s_check_read (self, check);
+    char err[1024] = "";
+    json_t *verdict = NULL;
+    int rc = s_check_verdict (check, status, timed_out, &verdict, err, sizeof err);
+    rfk_upload_t *up = check->up;
+    check->up = NULL;
+    rfk_msg_t *reply = s_conclude (self, up, rc, verdict, err, sizeof err);
+    rfk_admin_upload_done_fn *done = check->done;
+    void *arg = check->arg;
+    uint64_t ticket = check->ticket;
+    void *handle = zlistx_find (self->checks, check);
+    if (handle)
+        zlistx_delete (self->checks, handle);
+    s_check_destroy (self, &check);
+    done (arg, ticket, reply);
+}
+
+static size_t
+s_checks_running (rfk_admin_t *self)
+{
+    size_t running = 0;
+    for (s_check_t *check = (s_check_t *)zlistx_first (self->checks); check;
+         check = (s_check_t *)zlistx_next (self->checks))
+        if (check->pid > 0)
+            running++;
+    return running;
+}
+
+int
+rfk_admin_checks_setup (rfk_admin_t *self)
+{
+    self->checks = zlistx_new ();
+    self->checks_fd = epoll_create1 (EPOLL_CLOEXEC);
+    return self->checks && self->checks_fd >= 0 ? 0 : -1;
+}
+
+void
+rfk_admin_checks_destroy (rfk_admin_t *self)
+{
+    s_check_t *check;
+    while (self->checks && (check = (s_check_t *)zlistx_first (self->checks))) {
+        zlistx_delete (self->checks, zlistx_cursor (self->checks));
+        if (check->pid > 0) {
+            kill (check->pid, SIGKILL);
+            while (waitpid (check->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+        rfk_log_info (RFK_ADMIN_LOG, "model-check-cancelled name=%s", check->up->name);
+        rfk_admin_upload_done_fn *done = check->done;
+        void *arg = check->arg;
+        uint64_t ticket = check->ticket;
+        s_check_destroy (self, &check);
+        done (arg, ticket, NULL);
+    }
+    zlistx_destroy (&self->checks);
+    if (self->checks_fd >= 0)
+        close (self->checks_fd);
+    self->checks_fd = -1;
+}
+
+int
+rfk_admin_checks_fd (rfk_admin_t *self)
+{
+    return self->checks_fd;
+}
+
+int64_t
+rfk_admin_checks_deadline (rfk_admin_t *self)
+{
+    int64_t nearest = -1;
+    for (s_check_t *check = self->checks ? (s_check_t *)zlistx_first (self->checks) : NULL; check;
+         check = (s_check_t *)zlistx_next (self->checks)) {
+        if (check->pid <= 0)
+            continue;
+        int64_t when = check->deadline;
+        if (check->pid_fd < 0 && zclock_mono () + S_CHECK_POLL_MS < when)
+            when = zclock_mono () + S_CHECK_POLL_MS;
+        if (nearest < 0 || when < nearest)
+            nearest = when;
+    }
+    return nearest;
+}
+
+void
+rfk_admin_checks_tick (rfk_admin_t *self)
+{
+    if (!self->checks || zlistx_size (self->checks) == 0)
+        return;
+    //  Children that ended, or ran out of time. s_check_end takes the check
+    //  off the list (and calls out), so start over after each.
+    bool ended = true;
+    while (ended) {
+        ended = false;
+        int64_t now = zclock_mono ();
+        for (s_check_t *check = (s_check_t *)zlistx_first (self->checks); check;
+             check = (s_check_t *)zlistx_next (self->checks)) {
+            if (check->pid <= 0)
+                continue;
+            s_check_read (self, check);
+            int status = 0;
+            pid_t got = waitpid (check->pid, &status, WNOHANG);
+            bool timed_out = got == 0 && now >= check->deadline;
+            if (timed_out) {
+                kill (check->pid, SIGKILL);
+                while (waitpid (check->pid, &status, 0) < 0 && errno == EINTR)
+                    ;
+            }
+            if (got == check->pid || got < 0 || timed_out) {
+                //  got < 0: not our child any more (someone reaped it); no
+                //  verdict can come.
+                if (got < 0)
+                    status = 0;
+                s_check_end (self, check, status, timed_out);
+                ended = true;
+                break;
+            }
+        }
+    }
+    //  Start the checks waiting their turn.
+    size_t running = s_checks_running (self);
+    bool started = true;
+    while (started && running < S_CHECKS_MAX) {
+        started = false;
+        for (s_check_t *check = (s_check_t *)zlistx_first (self->checks); check;
+             check = (s_check_t *)zlistx_next (self->checks)) {
+            if (check->pid > 0)
+                continue;
+            char err[512] = "";
+            if (s_check_start (self, check, err, sizeof err) != 0) {
+                rfk_upload_t *up = check->up;
+                check->up = NULL;
+                rfk_msg_t *reply = s_conclude (self, up, -1, NULL, err, sizeof err);
+                rfk_admin_upload_done_fn *done = check->done;
+                void *arg = check->arg;
+                uint64_t ticket = check->ticket;
+                zlistx_delete (self->checks, zlistx_cursor (self->checks));
+                s_check_destroy (self, &check);
+                done (arg, ticket, reply);
+            } else
+                running++;
+            started = true;
+            break;
+        }
+    }
+}
+
+rfk_msg_t *
+rfk_admin_upload_finish_async (rfk_admin_t *self, rfk_upload_t **up_p,
+                               rfk_admin_upload_done_fn *done, void *arg, uint64_t ticket)
+{
+    assert (self);
+    assert (up_p);
+    assert (done);
+    rfk_upload_t *up = *up_p;
+    if (!up)
+        return s_error (RFK_CODE_BAD_REQUEST, "no upload in progress");
+    *up_p = NULL;
+    char err[1024] = "";
+    if (close (up->fd) != 0) {
+        up->fd = -1;
+        rfk_msg_t *reply =
+            s_error (RFK_CODE_UNAVAILABLE, "cannot write the upload: %s", strerror (errno));
+        s_upload_free (&up);
+        return reply;
+    }
+    up->fd = -1;
+    if (!up->is_model) {
+        int rc = s_check_dataset (up, err, sizeof err);
+        return s_conclude (self, up, rc, NULL, err, sizeof err);
+    }
+    if (up->received == 0) {
+        snprintf (err, sizeof err, "the model file is empty");
+        return s_conclude (self, up, -1, NULL, err, sizeof err);
+    }
+    s_check_t *check = (s_check_t *)calloc (1, sizeof *check);
+    if (!check) {
+        snprintf (err, sizeof err, "out of memory");
+        return s_conclude (self, up, -1, NULL, err, sizeof err);
+    }
+    check->up = up;
+    check->done = done;
+    check->arg = arg;
+    check->ticket = ticket;
+    check->out_fd = -1;
+    check->pid_fd = -1;
+    if (s_checks_running (self) < S_CHECKS_MAX &&
+        s_check_start (self, check, err, sizeof err) != 0) {
+        check->up = NULL;
+        s_check_destroy (self, &check);
+        return s_conclude (self, up, -1, NULL, err, sizeof err);
+    }
+    if (check->pid == 0)
+        rfk_log_info (RFK_ADMIN_LOG, "model-check-queued name=%s running=%d", up->name,
+                      S_CHECKS_MAX);
+    zlistx_add_end (self->checks, check);
+    return NULL;
+}
+
+/* rfk_admin_upload_finish's callback: keep the reply. */
+static void
+s_finish_sync_done (void *arg, uint64_t ticket, rfk_msg_t *reply)
+{
+    (void)ticket;
+    rfk_msg_t **reply_p = (rfk_msg_t **)arg;
+    *reply_p =
+        reply ? reply : s_error (RFK_CODE_UNAVAILABLE, "admin stopped before the check ended");
+}
+
+rfk_msg_t *
+rfk_admin_upload_finish (rfk_admin_t *self, rfk_upload_t **up_p)
+{
+    rfk_msg_t *later = NULL;
+    rfk_msg_t *reply = rfk_admin_upload_finish_async (self, up_p, s_finish_sync_done, &later, 0);
+    while (!reply && !later) {
+        int64_t deadline = rfk_admin_checks_deadline (self);
+        int64_t timeout = deadline < 0 ? S_CHECK_POLL_MS : deadline - zclock_mono ();
+        struct pollfd item = {self->checks_fd, POLLIN, 0};
+        poll (&item, 1, timeout < 0 ? 0 : (int)timeout);
+        rfk_admin_checks_tick (self);
+    }
+    return reply ? reply : later;
 }
 
 /* ---- datasets ------------------------------------------------------------ */

@@ -44,6 +44,7 @@
 
 #include "rfk_msg.h"
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -79,9 +80,25 @@ rfk_admin_upload_begin (rfk_admin_t *self, const char *token, json_t *fields, rf
 int
 rfk_admin_upload_write (rfk_upload_t *up, const void *data, size_t n, rfk_msg_t **error);
 
+/* Hears the reply of an upload finished with rfk_admin_upload_finish_async
+   (yours), from admin's loop; reply is NULL when admin stopped before the
+   check ended (free what arg holds, answer nobody). */
+typedef void (rfk_admin_upload_done_fn) (void *arg, uint64_t ticket, rfk_msg_t *reply);
+
 /* Finish the upload: check it (a model in a short-lived child process), record
    it and answer the Dataset or Model record, or an Error (the file is then
-   removed). Consumes the upload (*up_p becomes NULL). Never NULL. */
+   removed). Consumes the upload (*up_p becomes NULL). Returns the reply at
+   once (datasets, refusals before the check), or NULL while a model is being
+   checked: then done (arg, ticket, reply) is called from admin's loop when the
+   check ends (at most 15 s later), and admin serves other requests
+   meanwhile. done is never called from inside this function. */
+rfk_msg_t *
+rfk_admin_upload_finish_async (rfk_admin_t *self, rfk_upload_t **up_p,
+                               rfk_admin_upload_done_fn *done, void *arg, uint64_t ticket);
+
+/* The same, waiting for the check: blocks the caller (and admin's loop, when
+   called from it) until the model check ends. For tools and tests; the
+   fronts use rfk_admin_upload_finish_async. Never NULL. */
 rfk_msg_t *
 rfk_admin_upload_finish (rfk_admin_t *self, rfk_upload_t **up_p);
 

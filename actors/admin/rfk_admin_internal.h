@@ -7,6 +7,7 @@
     - rfk_admin_jobs.c     train jobs, trials, inference jobs, stop-all
     - rfk_admin_services.c services: launching, HELLO, reports, roll-ups
     - rfk_admin_records.c  store records as admin.proto JSON bodies
+    - rfk_admin_events.c   events for the web admin (GET /events), its folder
 */
 #ifndef RFK_ADMIN_INTERNAL_H_INCLUDED
 #define RFK_ADMIN_INTERNAL_H_INCLUDED
@@ -65,13 +66,20 @@ struct rfk_admin {
     char *events_endpoint;      /* the XPUB as bound */
     void *http;                 /* the HTTP front, or NULL */
     int http_port;              /* as bound, 0 without a front */
+    char *web_dir;              /* the web admin's files (rfk_admin_web_dir), or NULL */
+    zhashx_t *event_owners;     /* "<kind>:<id>" -> owner user id, for GET /events */
     zhashx_t *services;         /* service id -> rfk_admin_service_t (tracked) */
     zlistx_t *to_forget;        /* ids of ended services the launcher may forget */
     zhashx_t *peers;            /* peer routing id (hex) -> service id */
     zhashx_t *uploads;          /* ZeroMQ upload id -> s_zupload_t (rfk_admin.c) */
     zhashx_t *replies;          /* "<peer>/<correlation>" -> rfk_msg_t (answered) */
+    zhashx_t *answering;        /* "<peer>/<correlation>" of requests answered later */
+    zlistx_t *checks;           /* model checks running or waiting (rfk_admin_files.c) */
+    int checks_fd;              /* epoll set of the checks' pipes and pidfds */
     zlistx_t *reply_keys;       /* the keys of replies, oldest first */
     size_t requests;            /* requests answered, for the log */
+    bool swarm;                 /* launcher.backend swarm (rfk_admin_swarm.c) */
+    struct rfk_admin_swarm *swarm_state; /* rfk_admin_swarm.c's, NULL under local */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */
@@ -110,6 +118,16 @@ rfk_admin_uuid (void);
 void
 rfk_admin_now_iso (char *buffer, size_t size);
 
+/* ---- the web admin (rfk_admin_events.c) ----------------------------------- */
+/* Hand an event admin publishes (type, its body) to the HTTP front's
+   GET /events streams of the user owning its job (admins get every event). */
+void
+rfk_admin_events_forward (rfk_admin_t *self, const char *type, const json_t *body);
+/* The web admin's folder (admin.web_dir, else the build's, else the
+   installed one; see rfk_admin_events.c), or NULL for the placeholder. */
+char *
+rfk_admin_web_dir (const rfk_config_t *config);
+
 /* ---- users and tokens (rfk_admin_users.c) --------------------------------- */
 int
 rfk_admin_auth_setup (rfk_admin_t *self, char *err, size_t errlen);
@@ -141,6 +159,22 @@ rfk_admin_upload_received (const rfk_upload_t *up);
 /* Remove partial upload files left by an earlier run. */
 void
 rfk_admin_clean_partial_uploads (rfk_admin_t *self);
+/* The model checks in child processes, driven by admin's loop: poll
+   rfk_admin_checks_fd for input, add rfk_admin_checks_deadline (-1: none) to
+   the loop's deadline, call rfk_admin_checks_tick every turn (it ends the
+   checks that finished or timed out and calls their done functions).
+   rfk_admin_checks_destroy kills the children still running, removes their
+   files and calls their done functions with a NULL reply. */
+int
+rfk_admin_checks_setup (rfk_admin_t *self);
+void
+rfk_admin_checks_destroy (rfk_admin_t *self);
+int
+rfk_admin_checks_fd (rfk_admin_t *self);
+int64_t
+rfk_admin_checks_deadline (rfk_admin_t *self);
+void
+rfk_admin_checks_tick (rfk_admin_t *self);
 rfk_msg_t *
 rfk_admin_on_list_datasets (rfk_admin_t *self, const rfk_msg_t *req,
                             const rfk_auth_claims_t *caller);
@@ -260,7 +294,9 @@ void
 rfk_admin_rollup_train_job (rfk_admin_t *self, const char *train_job_id);
 void
 rfk_admin_rollup_inference_job (rfk_admin_t *self, const char *inference_job_id);
-/* At start: services and jobs a previous run left live are ERRORED. */
+/* At start: services and jobs a previous run left live are ERRORED; under
+   swarm, services still live in the store are tracked for the launcher to
+   adopt, and their jobs stay live. */
 void
 rfk_admin_recover (rfk_admin_t *self);
 /* A free TCP port on 127.0.0.1 (for advisors and predictors), or 0. */
@@ -285,5 +321,31 @@ json_t *
 rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_train_job_t *job);
 json_t *
 rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job);
+
+/* ---- the swarm launcher (rfk_admin_swarm.c) ------------------------------- */
+/* Create self->launcher with the swarm backend, adopting the tracked
+   services. Returns 0, or -1 with err set. */
+int
+rfk_admin_swarm_launcher_new (rfk_admin_t *self, char *err, size_t errlen);
+/* Replay the launcher events held during its creation (once admin's
+   sockets are up). */
+void
+rfk_admin_swarm_replay (rfk_admin_t *self);
+/* When rfk_admin_swarm_tick has work (zclock_mono time), -1 for none. */
+int64_t
+rfk_admin_swarm_deadline (rfk_admin_t *self);
+/* Stop the jobs of adopted services that did not say Hello again in time. */
+void
+rfk_admin_swarm_tick (rfk_admin_t *self, int64_t now);
+/* Free what rfk_admin_swarm_launcher_new kept. */
+void
+rfk_admin_swarm_destroy (rfk_admin_t *self);
+/* The endpoint a service binds (bind true) or its peers connect to, from
+   the endpoint admin chose ("scheme://host:port"): unchanged under the local
+   launcher; under swarm scheme://0.0.0.0:port to bind and
+   scheme://<Docker service name of service_id>:port to connect. */
+void
+rfk_admin_service_endpoint (rfk_admin_t *self, const char *endpoint, const char *service_id,
+                            bool bind, char *out, size_t size);
 
 #endif

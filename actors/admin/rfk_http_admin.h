@@ -2,7 +2,10 @@
 
     rfk_http_front.h takes its handlers as a table of function pointers with
     a void * context, so it can be tested with a fake; this header binds that
-    table to rfk_admin_handlers.h. It is header-only (static functions) so
+    table to rfk_admin_handlers.h. Model uploads are finished with
+    rfk_admin_upload_finish_async: the front suspends the connection until
+    the check in its child process ends and admin hands the reply back
+    through rfk_http_front_finished. It is header-only (static functions) so
     that the front's library does not depend on the admin library: include
     it in the admin actor, which links both.
 
@@ -42,6 +45,26 @@ s_rfk_http_admin_upload_finish (void *ctx, void **upload_p)
     return reply;
 }
 
+/* A model check ended: hand its reply to the front (NULL: admin stopped,
+   and the front with it). */
+static inline void
+s_rfk_http_admin_upload_done (void *arg, uint64_t ticket, rfk_msg_t *reply)
+{
+    if (reply)
+        rfk_http_front_finished ((rfk_http_front_t *)arg, ticket, &reply);
+}
+
+static inline rfk_msg_t *
+s_rfk_http_admin_upload_finish_later (void *ctx, void **upload_p, rfk_http_front_t *front,
+                                      rfk_http_ticket_t ticket)
+{
+    rfk_upload_t *upload = (rfk_upload_t *)*upload_p;
+    rfk_msg_t *reply = rfk_admin_upload_finish_async ((rfk_admin_t *)ctx, &upload,
+                                                      s_rfk_http_admin_upload_done, front, ticket);
+    *upload_p = upload;
+    return reply;
+}
+
 static inline void
 s_rfk_http_admin_upload_abort (void *ctx, void **upload_p)
 {
@@ -65,6 +88,7 @@ rfk_http_admin_handlers (rfk_admin_t *admin)
                                     .upload_begin = s_rfk_http_admin_upload_begin,
                                     .upload_write = s_rfk_http_admin_upload_write,
                                     .upload_finish = s_rfk_http_admin_upload_finish,
+                                    .upload_finish_later = s_rfk_http_admin_upload_finish_later,
                                     .upload_abort = s_rfk_http_admin_upload_abort,
                                     .metrics = s_rfk_http_admin_metrics};
     return handlers;

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rfk_admin.h"
@@ -706,6 +707,155 @@ test_health_metrics (void **state)
     s_free (&r);
 }
 
+/* A model upload over HTTP whose check takes 3 s (TPL_SLOW), added to
+   multi: fields then file (streamed) or file then fields (spooled). */
+static CURL *
+s_slow_upload (CURLM *multi, response_t *r, const char *name, bool file_first, curl_mime **mime_p)
+{
+    CURL *easy = curl_easy_init ();
+    assert_non_null (easy);
+    memset (r, 0, sizeof *r);
+    char url[1024];
+    snprintf (url, sizeof url, "%s/models", s_base);
+    curl_easy_setopt (easy, CURLOPT_URL, url);
+    curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_on_body);
+    curl_easy_setopt (easy, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt (easy, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt (easy, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt (easy, CURLOPT_TIMEOUT, 120L);
+    curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
+    char line[2048];
+    snprintf (line, sizeof line, "Authorization: Bearer %s", s_tokens[S_MODEL_DEV]);
+    struct curl_slist *headers = curl_slist_append (NULL, line);
+    curl_easy_setopt (easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt (easy, CURLOPT_PRIVATE, headers);
+    curl_mime *mime = curl_mime_init (easy);
+    const char *fields[][2] = {{"name", name},
+                               {"task", "TABULAR_CLASSIFICATION"},
+                               {"model_class", "TestGood"},
+                               {"dependencies", "{}"},
+                               {"docker_image", ""},
+                               {"access_right", "PRIVATE"}};
+    const char *path = getenv ("TPL_SLOW");
+    assert_non_null (path);
+    for (int i = 0; i <= 6; i++) {
+        if (i == (file_first ? 0 : 6)) {
+            curl_mimepart *part = curl_mime_addpart (mime);
+            curl_mime_name (part, "model_file_bytes");
+            assert_int_equal (curl_mime_filedata (part, path), CURLE_OK);
+        }
+        if (i == 6)
+            break;
+        curl_mimepart *part = curl_mime_addpart (mime);
+        curl_mime_name (part, fields[i][0]);
+        curl_mime_data (part, fields[i][1], CURL_ZERO_TERMINATED);
+    }
+    curl_easy_setopt (easy, CURLOPT_MIMEPOST, mime);
+    *mime_p = mime;
+    curl_multi_add_handle (multi, easy);
+    return easy;
+}
+
+static int
+s_files_in (const char *path)
+{
+    DIR *dir = opendir (path);
+    int count = 0;
+    struct dirent *entry;
+    while (dir && (entry = readdir (dir)))
+        if (entry->d_name[0] != '.')
+            count++;
+    if (dir)
+        closedir (dir);
+    return count;
+}
+
+/* Two model uploads whose checks take 3 s each (one streamed, one spooled):
+   while they run admin answers other requests at once, and each upload is
+   answered with its Model when its check ends. */
+static void
+test_slow_model_check (void **state)
+{
+    (void)state;
+    s_users ();
+    char marks[256];
+    snprintf (marks, sizeof marks, "%s/slow-marks", s_data_dir);
+    assert_int_equal (mkdir (marks, 0700), 0);
+    setenv ("TPL_SLOW_MARKS", marks, 1);
+    CURLM *multi = curl_multi_init ();
+    response_t streamed, spooled;
+    curl_mime *mimes[2];
+    CURL *easy[2] = {s_slow_upload (multi, &streamed, "slow-streamed", false, &mimes[0]),
+                     s_slow_upload (multi, &spooled, "slow-spooled", true, &mimes[1])};
+    //  Until both checks are running (each left its mark).
+    int running = 2;
+    struct timespec start;
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    while (s_files_in (marks) < 2 && running == 2) {
+        curl_multi_perform (multi, &running);
+        curl_multi_poll (multi, NULL, 0, 100, NULL);
+        struct timespec now;
+        clock_gettime (CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > 30)
+            fail_msg ("the checks did not start within 30 s");
+    }
+    assert_int_equal (running, 2);
+    //  Admin answers another request at once.
+    struct timespec asked, answered;
+    clock_gettime (CLOCK_MONOTONIC, &asked);
+    response_t r = s_http ("GET", "/me", s_tokens[S_MODEL_DEV], NULL);
+    clock_gettime (CLOCK_MONOTONIC, &answered);
+    assert_int_equal (r.status, 200);
+    s_free (&r);
+    long took_ms =
+        (answered.tv_sec - asked.tv_sec) * 1000 + (answered.tv_nsec - asked.tv_nsec) / 1000000;
+    print_message ("# GET /me answered in %ld ms while two checks ran\n", took_ms);
+    assert_true (took_ms < 1000);
+    curl_multi_perform (multi, &running);
+    assert_int_equal (running, 2);
+    //  Both uploads are answered when their checks end.
+    while (running > 0) {
+        curl_multi_poll (multi, NULL, 0, 1000, NULL);
+        curl_multi_perform (multi, &running);
+        struct timespec now;
+        clock_gettime (CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > 60)
+            fail_msg ("the uploads were not answered within 60 s");
+    }
+    clock_gettime (CLOCK_MONOTONIC, &answered);
+    long waited_ms =
+        (answered.tv_sec - asked.tv_sec) * 1000 + (answered.tv_nsec - asked.tv_nsec) / 1000000;
+    print_message ("# the uploads were answered %ld ms later\n", waited_ms);
+    response_t *responses[2] = {&streamed, &spooled};
+    const char *names[2] = {"slow-streamed", "slow-spooled"};
+    for (int i = 0; i < 2; i++) {
+        long status = 0;
+        curl_easy_getinfo (easy[i], CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200)
+            fail_msg ("%s: %ld %s", names[i], status, responses[i]->body);
+        json_t *json = json_loads (responses[i]->body, 0, NULL);
+        assert_string_equal (s_str (json, "name"), names[i]);
+        json_decref (json);
+        struct curl_slist *headers = NULL;
+        curl_easy_getinfo (easy[i], CURLINFO_PRIVATE, (char **)&headers);
+        curl_multi_remove_handle (multi, easy[i]);
+        curl_easy_cleanup (easy[i]);
+        curl_mime_free (mimes[i]);
+        curl_slist_free_all (headers);
+        s_free (responses[i]);
+    }
+    curl_multi_cleanup (multi);
+    unsetenv ("TPL_SLOW_MARKS");
+    r = s_http ("GET", "/models/available", s_tokens[S_MODEL_DEV], NULL);
+    assert_int_equal (r.status, 200);
+    size_t slow = 0;
+    for (size_t i = 0; i < json_array_size (r.json); i++)
+        if (strncmp (s_str (json_array_get (r.json, i), "name"), "slow-", 5) == 0)
+            slow++;
+    assert_int_equal (slow, 2);
+    s_free (&r);
+}
+
 static long
 s_rss_kb (void)
 {
@@ -810,7 +960,7 @@ main (void)
         cmocka_unit_test (test_upload_cap),    cmocka_unit_test (test_not_a_model),
         cmocka_unit_test (test_jobs),          cmocka_unit_test (test_bad_input),
         cmocka_unit_test (test_ban),           cmocka_unit_test (test_health_metrics),
-        cmocka_unit_test (test_upload_512mib),
+        cmocka_unit_test (test_upload_512mib), cmocka_unit_test (test_slow_model_check),
     };
     int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
     for (int i = 0; i < S_NUSERS; i++)

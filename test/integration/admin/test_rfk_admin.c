@@ -1,7 +1,7 @@
 /*  test_rfk_admin.c: the admin actor through its real sockets.
 
     Each test starts the admin actor on tcp://127.0.0.1:* with a fresh data
-    directory and SQLite (PostgreSQL when RAFIKI_TEST_PG_URL is set), and
+    directory and SQLite (PostgreSQL when RAFIKI_TEST_ADMIN_PG_URL names an empty database), and
     talks to it as the SDK does: an rfk_client DEALER on `command`, DEALERs
     on `service` playing the workers, a SUB on `events`. The services admin
     launches run FAKE_SERVICE, a script that hands the test each service's
@@ -95,7 +95,10 @@ s_start_with (const char *rafikid, bool dev, const char *password, char *failure
     s_set (env->config, "admin", "jwt_secret", S_JWT_SECRET);
     s_set (env->config, "admin", "upload_max_bytes", "1MiB");
     s_set (env->config, "launcher", "max_restarts", "0");
-    const char *pg = getenv ("RAFIKI_TEST_PG_URL");
+    //  The store suite covers both backends on fresh databases; these cases
+    //  reuse one store per start, so they run on PostgreSQL only when asked
+    //  for a database of their own.
+    const char *pg = getenv ("RAFIKI_TEST_ADMIN_PG_URL");
     if (pg && *pg)
         s_set (env->config, "store", "url", pg);
     rfk_admin_args_t args = {.config = env->config, .dev = dev, .rafikid_path = rafikid};
@@ -1194,8 +1197,11 @@ s_wait_child (pid_t pid, int timeout_ms)
     return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
 }
 
+/* `rafikid up` on data directory dir with its command socket on
+   command_port; asan_extra, when not NULL, is appended to ASAN_OPTIONS. */
 static pid_t
-s_spawn_up (const char *dir, int command_port, const char *password, bool dev)
+s_spawn_up_with (const char *dir, int command_port, const char *password, bool dev,
+                 const char *asan_extra)
 {
     char *rafikid = s_getenv_path ("RAFIKID");
     char data_dir[300], ports[4][64], pass[128];
@@ -1207,7 +1213,8 @@ s_spawn_up (const char *dir, int command_port, const char *password, bool dev)
     snprintf (pass, sizeof pass, "RAFIKI_SUPERADMIN_PASSWORD=%s", password);
     const char *asan = getenv ("ASAN_OPTIONS");
     char asan_env[512];
-    snprintf (asan_env, sizeof asan_env, "ASAN_OPTIONS=%s", asan ? asan : "");
+    snprintf (asan_env, sizeof asan_env, "ASAN_OPTIONS=%s%s%s", asan ? asan : "",
+              asan && *asan && asan_extra ? ":" : "", asan_extra ? asan_extra : "");
     char *envp[] = {data_dir, ports[0], ports[1], ports[2],
                     ports[3], pass,     asan_env, "RAFIKI_LOG_STDERR=false",
                     NULL};
@@ -1223,6 +1230,12 @@ s_spawn_up (const char *dir, int command_port, const char *password, bool dev)
     posix_spawnattr_destroy (&attr);
     free (rafikid);
     return pid;
+}
+
+static pid_t
+s_spawn_up (const char *dir, int command_port, const char *password, bool dev)
+{
+    return s_spawn_up_with (dir, command_port, password, dev, NULL);
 }
 
 static void
@@ -1264,6 +1277,275 @@ test_rafikid_up (void **state)
     assert_int_equal (system (command), 0);
 }
 
+/* ---- a slow model check -------------------------------------------------- */
+
+typedef struct {
+    rfk_msg_t *reply; /* the answer, once it came */
+    int64_t at;       /* zclock_mono () when it came */
+} s_slot_t;
+
+static void
+s_on_reply (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    s_slot_t *slot = (s_slot_t *)arg;
+    slot->reply = *reply_p;
+    *reply_p = NULL;
+    slot->at = zclock_mono ();
+}
+
+/* Run a client's loop until slot has its answer or until (zclock_mono ()). */
+static void
+s_pump (rfk_client_t *client, s_slot_t *slot, int64_t until)
+{
+    while (!slot->reply && zclock_mono () < until) {
+        zmq_pollitem_t item = {zsock_resolve (rfk_client_sock (client)), 0, ZMQ_POLLIN, 0};
+        int64_t wake = rfk_client_deadline (client);
+        if (wake < 0 || wake > until)
+            wake = until;
+        int64_t timeout = wake - zclock_mono ();
+        zmq_poll (&item, 1, timeout < 0 ? 0 : (long)timeout);
+        rfk_client_recv (client);
+        rfk_client_tick (client);
+    }
+}
+
+/* A template whose check takes 3 s (TPL_SLOW): admin serves other requests
+   (the uploader's own and another client's) while it runs, answers the
+   upload when it ends, and answers it once however often the last chunk is
+   re-sent meanwhile. */
+static void
+test_slow_model_check (void **state)
+{
+    (void)state;
+    s_env_t *env = s_start ();
+    char *token = s_user (env, "MODEL_DEVELOPER", NULL);
+    char *path = s_getenv_path ("TPL_SLOW");
+    size_t size;
+    char *data = s_read_file (path, &size);
+    rfk_client_t *uploader = rfk_client_new (env->command, &rfk_admin_family, &env->bus);
+    assert_non_null (uploader);
+    rfk_msg_t *request = rfk_msg_new (&rfk_admin_family, "UploadStart", 0);
+    json_decref (request->body);
+    request->body = json_pack ("{s:s, s:s, s:s}", "kind", "MODEL", "name", "slow", "task",
+                               "TABULAR_CLASSIFICATION");
+    rfk_msg_set_token (request, token);
+    rfk_msg_t *reply = rfk_client_call (uploader, request);
+    rfk_msg_destroy (&request);
+    char *upload_id = s_expect (&reply, "UploadReady", "upload_id");
+
+    //  The whole file as the last chunk, re-sent every 500 ms until answered.
+    request = rfk_msg_new (&rfk_admin_family, "UploadChunk", 0);
+    json_object_set_new (request->body, "upload_id", json_string (upload_id));
+    json_object_set_new (request->body, "last", json_true ());
+    rfk_msg_set_data (request, data, size);
+    rfk_msg_set_token (request, token);
+    s_slot_t model = {NULL, 0};
+    int64_t sent = zclock_mono ();
+    assert_true (rfk_client_send_with (uploader, request, 500, 40, s_on_reply, &model) > 0);
+    rfk_msg_destroy (&request);
+    //  On the same connection, so admin reads it after the chunk (the check
+    //  has started): answered first.
+    request = rfk_msg_new (&rfk_admin_family, "ListAvailableModels", 0);
+    rfk_msg_set_token (request, token);
+    s_slot_t list = {NULL, 0};
+    assert_true (rfk_client_send_with (uploader, request, 20000, 0, s_on_reply, &list) > 0);
+    rfk_msg_destroy (&request);
+    s_pump (uploader, &list, sent + S_WAIT_MS);
+    assert_non_null (list.reply);
+    assert_string_equal (list.reply->type, "ModelList");
+    assert_int_equal (json_array_size (json_object_get (list.reply->body, "models")), 0);
+    rfk_msg_destroy (&list.reply);
+    assert_null (model.reply);
+    //  Another client is answered promptly too.
+    int64_t asked = zclock_mono ();
+    reply = s_call (env, "GetMe", token, NULL);
+    int64_t took = zclock_mono () - asked;
+    free (s_expect (&reply, "User", "id"));
+    print_message ("# GetMe answered in %lld ms while the check ran\n", (long long)took);
+    assert_true (took < 1000);
+    s_pump (uploader, &model, asked + 1); //  read what came meanwhile
+    assert_null (model.reply);
+
+    //  The check's result still arrives, once.
+    s_pump (uploader, &model, sent + S_WAIT_MS);
+    assert_non_null (model.reply);
+    if (!rfk_msg_is (model.reply, "Model"))
+        fail_msg ("expected Model, got %s: %s", model.reply->type, s_message (model.reply));
+    print_message ("# the slow check answered after %lld ms\n", (long long)(model.at - sent));
+    assert_true (model.at - sent >= 2500);
+    rfk_msg_destroy (&model.reply);
+    reply = s_call (env, "ListAvailableModels", token, NULL);
+    assert_int_equal (json_array_size (json_object_get (reply->body, "models")), 1);
+    rfk_msg_destroy (&reply);
+
+    //  Admin stops while a check runs: the child is killed, the upload
+    //  dropped, nothing leaks.
+    request = rfk_msg_new (&rfk_admin_family, "UploadStart", 0);
+    json_decref (request->body);
+    request->body = json_pack ("{s:s, s:s, s:s}", "kind", "MODEL", "name", "slow-2", "task",
+                               "TABULAR_CLASSIFICATION");
+    rfk_msg_set_token (request, token);
+    reply = rfk_client_call (uploader, request);
+    rfk_msg_destroy (&request);
+    free (upload_id);
+    upload_id = s_expect (&reply, "UploadReady", "upload_id");
+    request = rfk_msg_new (&rfk_admin_family, "UploadChunk", 0);
+    json_object_set_new (request->body, "upload_id", json_string (upload_id));
+    json_object_set_new (request->body, "last", json_true ());
+    rfk_msg_set_data (request, data, size);
+    rfk_msg_set_token (request, token);
+    model.reply = NULL;
+    assert_true (rfk_client_send_with (uploader, request, 20000, 0, s_on_reply, &model) > 0);
+    rfk_msg_destroy (&request);
+    request = rfk_msg_new (&rfk_admin_family, "GetMe", 0);
+    rfk_msg_set_token (request, token);
+    list.reply = NULL;
+    assert_true (rfk_client_send_with (uploader, request, 20000, 0, s_on_reply, &list) > 0);
+    rfk_msg_destroy (&request);
+    s_pump (uploader, &list, zclock_mono () + S_WAIT_MS);
+    assert_non_null (list.reply);
+    rfk_msg_destroy (&list.reply);
+    assert_null (model.reply);
+    rfk_client_destroy (&uploader);
+    char parts[600];
+    snprintf (parts, sizeof parts, "ls -A '%s/models' | grep -q '^.part-'", env->dir);
+    assert_int_equal (system (parts), 0); //  being checked
+    free (data);
+    free (path);
+    free (token);
+    free (upload_id);
+    zactor_destroy (&env->admin);
+    //  The check's partial file went with it.
+    snprintf (parts, sizeof parts, "ls -A '%s/models' | grep -q '^.part-'", env->dir);
+    assert_int_not_equal (system (parts), 0);
+    s_stop (&env);
+}
+
+/* ---- a 512 MiB upload over ZeroMQ ---------------------------------------- */
+
+/* VmRSS of a process, KiB. */
+static long
+s_rss_kb (pid_t pid)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *file = fopen (path, "r");
+    char line[256];
+    long kb = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            kb = strtol (line + 6, NULL, 10);
+    if (file)
+        fclose (file);
+    return kb;
+}
+
+#define S_CSV_HEADER "a,b,c,y\n"
+#define S_CSV_ROW "1.5,2.25,3.0,1\n"
+
+/* A 512 MiB CSV dataset in UploadChunks of max_chunk_size grows the admin
+   process's RSS (`rafikid up`, measured from /proc) by under 64 MiB. */
+static void
+test_upload_512mib (void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rfk-admin-big-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    int port = s_free_port ();
+    //  AddressSanitizer keeps freed blocks in a quarantine (256 MiB by
+    //  default) that would count as growth; admin's own memory is what is
+    //  measured, so the quarantine is kept small in that process.
+    pid_t pid = s_spawn_up_with (dir, port, S_PASSWORD, false, "quarantine_size_mb=8");
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    rfk_bus_opts_t bus;
+    rfk_bus_opts_defaults (&bus);
+    bus.request_timeout_ms = 30000;
+    bus.request_retries = 0;
+    rfk_client_t *client = rfk_client_new (endpoint, &rfk_admin_family, &bus);
+    rfk_msg_t *request = rfk_msg_new (&rfk_admin_family, "Login", 0);
+    json_object_set_new (request->body, "email", json_string ("superadmin@rafiki"));
+    json_object_set_new (request->body, "password", json_string (S_PASSWORD));
+    rfk_msg_t *reply = rfk_client_call (client, request);
+    rfk_msg_destroy (&request);
+    char *token = s_expect (&reply, "Token", "token");
+
+    const size_t header = sizeof S_CSV_HEADER - 1, row = sizeof S_CSV_ROW - 1;
+    const uint64_t size = header + (512ULL * 1024 * 1024 - header) / row * row;
+    request = rfk_msg_new (&rfk_admin_family, "UploadStart", 0);
+    json_decref (request->body);
+    request->body = json_pack ("{s:s, s:s, s:s, s:I}", "kind", "DATASET", "name", "huge", "task",
+                               "TABULAR_CLASSIFICATION", "size", (json_int_t)size);
+    rfk_msg_set_token (request, token);
+    reply = rfk_client_call (client, request);
+    rfk_msg_destroy (&request);
+    assert_string_equal (reply->type, "UploadReady");
+    char *upload_id = strdup (json_string_value (json_object_get (reply->body, "upload_id")));
+    size_t chunk = (size_t)json_integer_value (json_object_get (reply->body, "max_chunk_size"));
+    rfk_msg_destroy (&reply);
+    assert_true (chunk >= 64 * 1024);
+    //  Rows over and over: a chunk at file offset o starts at row offset
+    //  (o - header) % row of this buffer.
+    char *rows = (char *)malloc (chunk + row);
+    for (size_t at = 0; at < chunk + row; at++)
+        rows[at] = S_CSV_ROW[at % row];
+    char *first = (char *)malloc (chunk);
+    memcpy (first, S_CSV_HEADER, header);
+    memcpy (first + header, rows, chunk - header);
+
+    long before = s_rss_kb (pid), peak = before;
+    assert_true (before > 0);
+    uint64_t sent = 0;
+    while (true) {
+        size_t n = size - sent < chunk ? (size_t)(size - sent) : chunk;
+        bool last = sent + n >= size;
+        const char *bytes = sent == 0 ? first : rows + (sent - header) % row;
+        request = rfk_msg_new (&rfk_admin_family, "UploadChunk", 0);
+        json_object_set_new (request->body, "upload_id", json_string (upload_id));
+        json_object_set_new (request->body, "last", json_boolean (last));
+        rfk_msg_set_data (request, bytes, n);
+        rfk_msg_set_token (request, token);
+        reply = rfk_client_call (client, request);
+        rfk_msg_destroy (&request);
+        sent += n;
+        long kb = s_rss_kb (pid);
+        if (kb > peak)
+            peak = kb;
+        if (last)
+            break;
+        if (!rfk_msg_is (reply, "UploadProgress") && kill (pid, SIGKILL) == 0)
+            fail_msg ("chunk at %llu: %s %s", (unsigned long long)sent, reply->type,
+                      s_message (reply));
+        rfk_msg_destroy (&reply);
+    }
+    if (!rfk_msg_is (reply, "Dataset") && kill (pid, SIGKILL) == 0)
+        fail_msg ("expected Dataset, got %s: %s", reply->type, s_message (reply));
+    assert_int_equal (json_integer_value (json_object_get (reply->body, "size_bytes")), size);
+    char *id = s_expect (&reply, "Dataset", "id");
+    print_message ("# admin's RSS before %ld KiB, peak %ld KiB (chunks of %zu bytes)\n", before,
+                   peak, chunk);
+    request = rfk_msg_new (&rfk_admin_family, "DeleteDataset", 0);
+    json_object_set_new (request->body, "id", json_string (id));
+    rfk_msg_set_token (request, token);
+    reply = rfk_client_call (client, request);
+    rfk_msg_destroy (&request);
+    free (s_expect (&reply, "Deleted", "id"));
+    rfk_client_destroy (&client);
+    kill (pid, SIGTERM);
+    assert_int_equal (s_wait_child (pid, S_WAIT_MS), 0);
+    char command[400];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    assert_int_equal (system (command), 0);
+    assert_true (peak - before < 64 * 1024);
+    free (id);
+    free (rows);
+    free (first);
+    free (upload_id);
+    free (token);
+}
+
 int
 main (void)
 {
@@ -1279,6 +1561,8 @@ main (void)
         cmocka_unit_test (test_train_and_inference_jobs),
         cmocka_unit_test (test_failing_services),
         cmocka_unit_test (test_rafikid_up),
+        cmocka_unit_test (test_slow_model_check),
+        cmocka_unit_test (test_upload_512mib),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

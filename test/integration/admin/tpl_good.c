@@ -1,7 +1,14 @@
 /*  tpl_good.c: the smallest valid model template (TABULAR_CLASSIFICATION),
-    for admin's upload tests. It never trains anything. */
+    for admin's upload tests. It never trains anything. Built with
+    -DTPL_SLOW_SECONDS=N it is tpl_slow: rafiki_model () takes N seconds, so
+    admin's check of it runs that long (admin must serve others meanwhile);
+    with TPL_SLOW_MARKS set it leaves a file there when it starts. */
 #include <rafiki/model.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 static const rafiki_knob_t s_knobs[] = {
     {.name = "depth", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 8},
@@ -79,5 +86,20 @@ static const rafiki_model_api_t s_api = {
 const rafiki_model_api_t *
 rafiki_model (void)
 {
+#ifdef TPL_SLOW_SECONDS
+    //  Tests that need to know the check is running name a folder where
+    //  each check leaves a file named after its process.
+    const char *marks = getenv ("TPL_SLOW_MARKS");
+    if (marks) {
+        char path[512];
+        snprintf (path, sizeof path, "%s/%d", marks, (int)getpid ());
+        FILE *mark = fopen (path, "w");
+        if (mark)
+            fclose (mark);
+    }
+    struct timespec pause = {TPL_SLOW_SECONDS, 0};
+    while (nanosleep (&pause, &pause) != 0)
+        ;
+#endif
     return &s_api;
 }
