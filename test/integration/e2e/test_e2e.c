@@ -17,6 +17,8 @@
       that trial's own; stop removes them.
     - test_bad_requests: inference jobs that cannot be made are refused with
       the reason, and admin keeps serving.
+    - test_worker_cannot_load: a worker whose trial's parameters are damaged
+      says why, the job ends ERRORED and none of its services is left.
 
     Waits are deadlines on events (admin's `events` socket) and on what the
     services say (job states, the predictor's /healthz), never fixed sleeps.
@@ -399,6 +401,20 @@ s_service_process (s_platform_t *platform, const char *job_id)
     return found;
 }
 
+/* Wait until no process runs a service of job_id (their command lines name
+   them), at the latest by deadline. */
+static void
+s_wait_processes_gone (s_platform_t *platform, const char *job_id, int64_t deadline)
+{
+    char *left = NULL;
+    while ((left = s_service_process (platform, job_id)) && zclock_mono () < deadline) {
+        free (left);
+        zmq_poll (NULL, 0, 20); //  another's process has no descriptor to wait on
+    }
+    if (left)
+        fail_msg ("a service of the ended job %s still runs: %s", job_id, left);
+}
+
 /* Stop the inference job of app; every one of its services ends STOPPED
    and no process of them is left. */
 static void
@@ -433,15 +449,9 @@ s_stop_and_check (s_platform_t *platform, const char *app, const char *predictor
     job = rfk_sdk_inference_job_get (platform->sdk, app, -1);
     assert_string_equal (json_string_value (json_object_get (job, "status")), "STOPPED");
     json_decref (job);
-    //  No process of the job's services is left (their command lines name
-    //  them): a service says STOPPED just before it exits.
-    char *left = NULL;
-    while ((left = s_service_process (platform, job_id)) && zclock_mono () < deadline) {
-        free (left);
-        zmq_poll (NULL, 0, 20); //  a process of another's has no descriptor to wait on
-    }
-    if (left)
-        fail_msg ("a service of the stopped job still runs: %s", left);
+    //  No process of the job's services is left: a service says STOPPED
+    //  just before it exits.
+    s_wait_processes_gone (platform, job_id, deadline);
     //  Its predictor no longer answers (it said STOPPED, then closed and exited).
     char url[300];
     snprintf (url, sizeof url, "http://%s/healthz", predictor_host);
@@ -678,20 +688,29 @@ s_http_predict (const char *predictor_host, json_t *queries)
     return predictions;
 }
 
-/* `rafiki predict app --file queries.json --json`: its predictions. */
+/* `rafiki predict app --file queries.json --json` (or, with one, `--query
+   'Q' --json` with the first query alone): its predictions. */
 static json_t *
-s_cli_predict (s_platform_t *platform, const char *app, json_t *queries)
+s_cli_predict (s_platform_t *platform, const char *app, json_t *queries, bool one)
 {
     char queries_path[300], out_path[300];
     snprintf (queries_path, sizeof queries_path, "%s/queries.json", platform->dir);
     snprintf (out_path, sizeof out_path, "%s/predict.out", platform->dir);
     assert_int_equal (json_dump_file (queries, queries_path, 0), 0);
+    char what[1200];
+    if (one) {
+        //  A feature map: JSON with no single quote, safe inside '...'.
+        char *query = json_dumps (json_array_get (queries, 0), JSON_COMPACT);
+        snprintf (what, sizeof what, "--query '%s'", query);
+        free (query);
+    } else
+        snprintf (what, sizeof what, "--file '%s'", queries_path);
     char command[2048];
     snprintf (command, sizeof command,
               "RAFIKI_ADMIN='%s' RAFIKI_ADMIN_EVENTS_PORT=%d RAFIKI_TOKEN_FILE='%s' '%s' predict "
-              "%s --file '%s' --json > '%s'",
+              "%s %s --json > '%s'",
               platform->admin, platform->ports[3], platform->token_file, s_env ("RAFIKI_CLI"), app,
-              queries_path, out_path);
+              what, out_path);
     int status = system (command);
     if (status != 0)
         fail_msg ("`rafiki predict` exited with %d",
@@ -809,8 +828,13 @@ test_train_deploy_predict (void **state)
     json_decref (expect_one);
     json_decref (answer);
     //  Through the SDK's ZeroMQ path, as `rafiki predict` sends it.
-    got = s_cli_predict (platform, "iris", queries);
+    got = s_cli_predict (platform, "iris", queries, false);
     s_assert_close (got, expect, "rafiki predict --file");
+    json_decref (got);
+    got = s_cli_predict (platform, "iris", queries, true);
+    expect_one = json_pack ("[O]", json_array_get (expect, 0));
+    s_assert_close (got, expect_one, "rafiki predict --query");
+    json_decref (expect_one);
     json_decref (got);
 
     //  Stop: every service of the job ends and its predictor is gone.
@@ -870,7 +894,7 @@ test_max_trials_replicas (void **state)
         s_assert_close (got, expect, "POST /predict (one trial, two replicas)");
         json_decref (got);
     }
-    json_t *got = s_cli_predict (platform, "iris", queries);
+    json_t *got = s_cli_predict (platform, "iris", queries, false);
     s_assert_close (got, expect, "rafiki predict (one trial, two replicas)");
     json_decref (got);
     char *host = strdup (predictor_host);
@@ -879,6 +903,88 @@ test_max_trials_replicas (void **state)
     json_decref (expect);
     json_decref (queries);
     json_decref (serving);
+    json_decref (trials);
+}
+
+/* The inference job of app with that id (yours). */
+static json_t *
+s_inference_job_by_id (rfk_sdk_t *sdk, const char *app, const char *id)
+{
+    json_t *list = rfk_sdk_inference_jobs_of_app (sdk, app);
+    if (!list)
+        s_sdk_fail (sdk, "inference jobs of app");
+    size_t index;
+    json_t *job, *found = NULL;
+    json_array_foreach (json_object_get (list, "inference_jobs"), index, job)
+    {
+        const char *its = json_string_value (json_object_get (job, "id"));
+        if (its && streq (its, id))
+            found = json_incref (job);
+    }
+    json_decref (list);
+    if (!found)
+        fail_msg ("no inference job %s of %s", id, app);
+    return found;
+}
+
+/*  A worker that cannot load its trial (its parameters are damaged): the
+    job ends ERRORED, the worker saying why, and none of its services is
+    left running. */
+static void
+test_worker_cannot_load (void **state)
+{
+    (void)state;
+    s_platform_t *platform = s_platform;
+    if (!platform->train_job_id)
+        skip ();
+    rfk_sdk_t *sdk = platform->sdk;
+    //  Version 1, the one tuned to the end (test_bad_requests made a version 2).
+    json_t *trials = rfk_sdk_train_job_trials (sdk, "iris", 1, 0, 0, false, 0);
+    assert_non_null (trials);
+    json_t *best = s_best_trial (json_object_get (trials, "trials"), NULL);
+    char params[400];
+    snprintf (params, sizeof params, "%s/var/params/%s.msgpack", platform->dir,
+              json_string_value (json_object_get (best, "id")));
+    FILE *file = fopen (params, "w");
+    assert_non_null (file);
+    fputs ("these are not parameters", file);
+    fclose (file);
+    json_t *body = json_pack ("{s:s, s:i, s:i}", "app", "iris", "app_version", 1, "max_trials", 1);
+    json_t *created = rfk_sdk_inference_job_create (sdk, body);
+    json_decref (body);
+    if (!created)
+        s_sdk_fail (sdk, "inference job create");
+    char *job_id = strdup (json_string_value (json_object_get (created, "id")));
+    json_decref (created);
+    int64_t deadline = zclock_mono () + S_SERVE_MS;
+    char *why = NULL;
+    const char *status = NULL;
+    json_t *job = NULL;
+    while (true) {
+        json_t *event = s_next_event (platform, 500);
+        json_t *fields = json_object_get (event, "event");
+        const char *message = json_string_value (json_object_get (fields, "message"));
+        const char *job_of = json_string_value (json_object_get (fields, "job_id"));
+        if (!why && job_of && streq (job_of, job_id) && message &&
+            streq (json_string_value (json_object_get (fields, "status")), "ERRORED"))
+            why = strdup (message);
+        json_decref (event);
+        json_decref (job);
+        job = s_inference_job_by_id (sdk, "iris", job_id);
+        status = json_string_value (json_object_get (job, "status"));
+        if (streq (status, "ERRORED") && why)
+            break;
+        if (zclock_mono () > deadline)
+            fail_msg ("the inference job is %s (worker said: %s) after %d s", status,
+                      why ? why : "nothing", S_SERVE_MS / 1000);
+    }
+    //  The worker said what it could not load.
+    if (!strstr (why, "msgpack") && !strstr (why, "parameters"))
+        fail_msg ("the worker's reason does not name its parameters: %s", why);
+    s_wait_processes_gone (platform, job_id, zclock_mono () + S_SERVE_MS);
+    json_decref (job);
+    free (why);
+    free (job_id);
     json_decref (trials);
 }
 
@@ -955,6 +1061,7 @@ main (void)
         cmocka_unit_test (test_train_deploy_predict),
         cmocka_unit_test (test_max_trials_replicas),
         cmocka_unit_test (test_bad_requests),
+        cmocka_unit_test (test_worker_cannot_load),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
