@@ -53,6 +53,8 @@ const rfk_config_key_t rfk_config_keys[] = {
      "largest JSON or form body of any other request (413 above it)"},
     {"admin", "http_max_connections", INT, "256", "1", "65536", NULL, 0,
      "HTTP connections served at once; more wait in the listen queue"},
+    {"admin", "web_dir", STRING, "", NULL, NULL, NULL, 0,
+     "folder of the web admin's files served at / (empty: the build's web/www, else the installed share/rafiki/www)"},
 
     {"bus", "sndhwm", INT, "1000", "1", "10000000", NULL, 0,
      "send high-water mark of every bus socket: messages queued per peer before refusing"},

@@ -134,6 +134,7 @@ rfk_admin_publish (rfk_admin_t *self, const char *prefix, const char *id, const 
     }
     json_decref (event->body);
     event->body = body;
+    rfk_admin_events_forward (self, type, body);
     char topic[256];
     snprintf (topic, sizeof topic, "%s.%s", prefix, id);
     if (rfk_envelope_publish (self->publisher, topic, event, self->bus.max_frame_bytes) != 0)
@@ -654,10 +655,13 @@ s_self_destroy (rfk_admin_t **self_p)
         return;
     if (self->http)
         rfk_http_front_destroy ((rfk_http_front_t **)&self->http);
+    free (self->web_dir);
+    zhashx_destroy (&self->event_owners);
     rfk_admin_checks_destroy (self);
     zhashx_destroy (&self->answering);
     zhashx_destroy (&self->uploads);
     rfk_launcher_destroy (&self->launcher);
+    rfk_admin_swarm_destroy (self);
     zhashx_destroy (&self->services);
     zlistx_destroy (&self->to_forget);
     zhashx_destroy (&self->peers);
@@ -788,16 +792,15 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         goto failed;
     if (rfk_admin_seed_superadmin (self, err, errlen) != 0)
         goto failed;
-    rfk_admin_recover (self);
-    rfk_admin_clean_partial_uploads (self);
-
-    //  The launcher.
+    //  The launcher: local, or swarm for `rafikid admin` (rfk_admin_swarm.c).
     const char *backend = rfk_config_string (self->config, "launcher", "backend");
-    if (!self->embedded && backend && !streq (backend, "local")) {
-        snprintf (err, errlen, "launcher.backend %s is not available in this build (use local)",
-                  backend);
+    self->swarm = !self->embedded && backend && streq (backend, "swarm");
+    if (!self->embedded && backend && !streq (backend, "local") && !self->swarm) {
+        snprintf (err, errlen, "launcher.backend %s is not known (local or swarm)", backend);
         goto failed;
     }
+    rfk_admin_recover (self);
+    rfk_admin_clean_partial_uploads (self);
     if (args->rafikid_path)
         self->rafikid_path = realpath (args->rafikid_path, NULL);
     else
@@ -814,7 +817,11 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     int64_t stop_ms = rfk_config_int (self->config, "", "stop_timeout_ms");
     if (launcher.grace_ms > stop_ms / 2)
         launcher.grace_ms = (int)(stop_ms / 2);
-    self->launcher = rfk_launcher_new_local (&launcher, rfk_admin_on_launcher_event, self);
+    if (self->swarm) {
+        if (rfk_admin_swarm_launcher_new (self, err, errlen) != 0)
+            goto failed;
+    } else
+        self->launcher = rfk_launcher_new_local (&launcher, rfk_admin_on_launcher_event, self);
     if (!self->launcher) {
         snprintf (err, errlen, "cannot set up the local launcher");
         goto failed;
@@ -865,13 +872,8 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     rfk_http_front_config_from (&http, self->config);
     http.host = host;
     http.data_dir = self->data_dir;
-#if defined(RFK_WEB_BUILD_DIR) && defined(RFK_WEB_INSTALL_DIR)
-    struct stat web;
-    if (stat (RFK_WEB_BUILD_DIR "/index.html", &web) == 0)
-        http.static_dir = RFK_WEB_BUILD_DIR;
-    else if (stat (RFK_WEB_INSTALL_DIR "/index.html", &web) == 0)
-        http.static_dir = RFK_WEB_INSTALL_DIR;
-#endif
+    self->web_dir = rfk_admin_web_dir (self->config);
+    http.static_dir = self->web_dir;
     rfk_http_handlers_t handlers = rfk_http_admin_handlers (self);
     char http_err[256] = "";
     self->http = rfk_http_front_new (&http, &handlers, http_err, sizeof http_err);
@@ -880,6 +882,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         goto failed;
     }
     self->http_port = rfk_http_front_port ((rfk_http_front_t *)self->http);
+    rfk_admin_swarm_replay (self);
     return self;
 
 failed:
@@ -968,6 +971,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
         rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
         rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
         rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
+        rfk_deadline_add (&deadline, rfk_admin_swarm_deadline (self));
         rfk_deadline_add (&deadline, next_sweep);
         rfk_deadline_add (&deadline, rfk_admin_checks_deadline (self));
         long http_timeout = rfk_http_front_timeout_ms (http);
@@ -985,6 +989,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
         rfk_http_front_step (http);
         rfk_admin_checks_tick (self);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
+        rfk_admin_swarm_tick (self, zclock_mono ());
         s_forget_ended (self);
         rfk_server_tick (self->command);
         rfk_server_tick (self->service);

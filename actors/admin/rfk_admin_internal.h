@@ -7,6 +7,7 @@
     - rfk_admin_jobs.c     train jobs, trials, inference jobs, stop-all
     - rfk_admin_services.c services: launching, HELLO, reports, roll-ups
     - rfk_admin_records.c  store records as admin.proto JSON bodies
+    - rfk_admin_events.c   events for the web admin (GET /events), its folder
 */
 #ifndef RFK_ADMIN_INTERNAL_H_INCLUDED
 #define RFK_ADMIN_INTERNAL_H_INCLUDED
@@ -65,6 +66,8 @@ struct rfk_admin {
     char *events_endpoint;      /* the XPUB as bound */
     void *http;                 /* the HTTP front, or NULL */
     int http_port;              /* as bound, 0 without a front */
+    char *web_dir;              /* the web admin's files (rfk_admin_web_dir), or NULL */
+    zhashx_t *event_owners;     /* "<kind>:<id>" -> owner user id, for GET /events */
     zhashx_t *services;         /* service id -> rfk_admin_service_t (tracked) */
     zlistx_t *to_forget;        /* ids of ended services the launcher may forget */
     zhashx_t *peers;            /* peer routing id (hex) -> service id */
@@ -75,6 +78,8 @@ struct rfk_admin {
     int checks_fd;              /* epoll set of the checks' pipes and pidfds */
     zlistx_t *reply_keys;       /* the keys of replies, oldest first */
     size_t requests;            /* requests answered, for the log */
+    bool swarm;                 /* launcher.backend swarm (rfk_admin_swarm.c) */
+    struct rfk_admin_swarm *swarm_state; /* rfk_admin_swarm.c's, NULL under local */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */
@@ -112,6 +117,16 @@ rfk_admin_uuid (void);
 /* The time now as ISO-8601 UTC. */
 void
 rfk_admin_now_iso (char *buffer, size_t size);
+
+/* ---- the web admin (rfk_admin_events.c) ----------------------------------- */
+/* Hand an event admin publishes (type, its body) to the HTTP front's
+   GET /events streams of the user owning its job (admins get every event). */
+void
+rfk_admin_events_forward (rfk_admin_t *self, const char *type, const json_t *body);
+/* The web admin's folder (admin.web_dir, else the build's, else the
+   installed one; see rfk_admin_events.c), or NULL for the placeholder. */
+char *
+rfk_admin_web_dir (const rfk_config_t *config);
 
 /* ---- users and tokens (rfk_admin_users.c) --------------------------------- */
 int
@@ -238,6 +253,11 @@ void
 rfk_admin_stop_train_job (rfk_admin_t *self, const char *train_job_id, const char *reason);
 void
 rfk_admin_stop_inference_job (rfk_admin_t *self, const char *inference_job_id, const char *reason);
+/* A predictor reported RUNNING with "http=URL query=ENDPOINT workers=ENDPOINT":
+   record the ports it bound as the job's predictor_host and query_endpoint
+   (before the job rolls up to RUNNING). */
+void
+rfk_admin_predictor_running (rfk_admin_t *self, const char *service_id, const char *message);
 
 /* ---- services (rfk_admin_services.c) -------------------------------------- */
 extern const rfk_server_route_t rfk_admin_service_routes[];
@@ -274,7 +294,9 @@ void
 rfk_admin_rollup_train_job (rfk_admin_t *self, const char *train_job_id);
 void
 rfk_admin_rollup_inference_job (rfk_admin_t *self, const char *inference_job_id);
-/* At start: services and jobs a previous run left live are ERRORED. */
+/* At start: services and jobs a previous run left live are ERRORED; under
+   swarm, services still live in the store are tracked for the launcher to
+   adopt, and their jobs stay live. */
 void
 rfk_admin_recover (rfk_admin_t *self);
 /* A free TCP port on 127.0.0.1 (for advisors and predictors), or 0. */
@@ -299,5 +321,31 @@ json_t *
 rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_train_job_t *job);
 json_t *
 rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job);
+
+/* ---- the swarm launcher (rfk_admin_swarm.c) ------------------------------- */
+/* Create self->launcher with the swarm backend, adopting the tracked
+   services. Returns 0, or -1 with err set. */
+int
+rfk_admin_swarm_launcher_new (rfk_admin_t *self, char *err, size_t errlen);
+/* Replay the launcher events held during its creation (once admin's
+   sockets are up). */
+void
+rfk_admin_swarm_replay (rfk_admin_t *self);
+/* When rfk_admin_swarm_tick has work (zclock_mono time), -1 for none. */
+int64_t
+rfk_admin_swarm_deadline (rfk_admin_t *self);
+/* Stop the jobs of adopted services that did not say Hello again in time. */
+void
+rfk_admin_swarm_tick (rfk_admin_t *self, int64_t now);
+/* Free what rfk_admin_swarm_launcher_new kept. */
+void
+rfk_admin_swarm_destroy (rfk_admin_t *self);
+/* The endpoint a service binds (bind true) or its peers connect to, from
+   the endpoint admin chose ("scheme://host:port"): unchanged under the local
+   launcher; under swarm scheme://0.0.0.0:port to bind and
+   scheme://<Docker service name of service_id>:port to connect. */
+void
+rfk_admin_service_endpoint (rfk_admin_t *self, const char *endpoint, const char *service_id,
+                            bool bind, char *out, size_t size);
 
 #endif

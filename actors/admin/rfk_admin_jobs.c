@@ -18,11 +18,15 @@
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define S_TRAINERS_MAX 64
 #define S_REPLICAS_MAX 16
@@ -648,6 +652,28 @@ s_inference_job_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *id)
     return reply;
 }
 
+/* n distinct free TCP ports on 127.0.0.1 (0 where none was found): all
+   sockets are held open until every port is known, so none repeats. */
+static void
+s_free_ports (int *ports, size_t n)
+{
+    int fds[8];
+    for (size_t index = 0; index < n && index < 8; index++) {
+        ports[index] = 0;
+        fds[index] = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (fds[index] >= 0 &&
+            bind (fds[index], (struct sockaddr *)&address, sizeof address) == 0 &&
+            getsockname (fds[index], (struct sockaddr *)&address, &length) == 0)
+            ports[index] = ntohs (address.sin_port);
+    }
+    for (size_t index = 0; index < n && index < 8; index++)
+        if (fds[index] >= 0)
+            close (fds[index]);
+}
+
 /* The trials to deploy: the best COMPLETED trial with parameters of each sub
    train job, or the max_trials best overall. A list of rfk_trial_t. */
 static zlistx_t *
@@ -737,9 +763,9 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
     char (*hashes)[RFK_AUTH_SECRET_HASH_LEN + 1] =
         calloc (n_workers + 1, RFK_AUTH_SECRET_HASH_LEN + 1);
     json_t *infos = json_array ();
-    int query_port = rfk_admin_free_port ();
-    int workers_port = rfk_admin_free_port ();
-    int http_port = rfk_admin_free_port ();
+    int ports[3] = {0, 0, 0};
+    s_free_ports (ports, 3);
+    int http_port = ports[0], query_port = ports[1], workers_port = ports[2];
     bool ok = workers && services && service_ptrs && secrets && hashes && query_port &&
               workers_port && http_port;
     for (size_t index = 0; ok && index <= n_workers; index++) {
@@ -772,14 +798,19 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
     snprintf (http_host, sizeof http_host, "%s",
               host && *host && !streq (host, "0.0.0.0") && !streq (host, "*") ? host : "127.0.0.1");
     if (ok) {
-        char query[64], workers_endpoint[64];
-        snprintf (query, sizeof query, "tcp://%s:%d",
-                  streq (http_host, "127.0.0.1") ? "127.0.0.1" : "0.0.0.0", query_port);
+        //  The predictor binds HTTP and `query` where admin listens (loopback, or
+        //  every interface), `workers` on loopback (local services only); it
+        //  reports the ports it bound when it is RUNNING (rfk_admin_predictor_running).
+        const char *bind = streq (http_host, "127.0.0.1") ? "127.0.0.1" : "0.0.0.0";
+        char http_bind[300], query_bind[64], query[300], workers_endpoint[64];
+        snprintf (http_bind, sizeof http_bind, "http://%s:%d", bind, http_port);
+        snprintf (query_bind, sizeof query_bind, "tcp://%s:%d", bind, query_port);
+        snprintf (query, sizeof query, "tcp://%s:%d", http_host, query_port);
         snprintf (workers_endpoint, sizeof workers_endpoint, "tcp://127.0.0.1:%d", workers_port);
-        json_t *info =
-            json_pack ("{s:s, s:s, s:s, s:i, s:s, s:s}", "role", "predictor", "query_endpoint",
-                       query, "workers_endpoint", workers_endpoint, "http_port", http_port,
-                       "http_host", http_host, "http_bind", host && *host ? host : "127.0.0.1");
+        json_t *info = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "role", "predictor",
+                                  "http_bind", http_bind, "query_bind", query_bind,
+                                  "query_endpoint", query, "workers_endpoint", workers_endpoint,
+                                  "http_port", http_port, "http_host", http_host);
         rfk_service_t predictor = {
             .service_type = "PREDICT",
             .status = "STARTED",
@@ -930,6 +961,104 @@ rfk_admin_on_get_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
     reply->body = rfk_admin_inference_job_json (self, job);
     rfk_inference_job_destroy (&job);
     return reply;
+}
+
+/* The value of `key=` in a "key=value key=value" line, copied into buffer
+   (empty when absent or "-"). */
+static const char *
+s_line_value (const char *line, const char *key, char *buffer, size_t size)
+{
+    buffer[0] = 0;
+    size_t key_length = strlen (key);
+    for (const char *at = line; at && *at;) {
+        while (*at == ' ')
+            at++;
+        size_t length = strcspn (at, " ");
+        if (length > key_length && strncmp (at, key, key_length) == 0 && at[key_length] == '=') {
+            size_t value = length - key_length - 1;
+            if (value < size && !(value == 1 && at[key_length + 1] == '-')) {
+                memcpy (buffer, at + key_length + 1, value);
+                buffer[value] = 0;
+            }
+            break;
+        }
+        at += length;
+    }
+    return buffer;
+}
+
+/* Split "scheme://HOST:PORT" into host and port; 0, or -1 when malformed. */
+static int
+s_split_endpoint (const char *endpoint, char *host, size_t size, int *port)
+{
+    const char *start = strstr (endpoint, "://");
+    start = start ? start + 3 : endpoint;
+    const char *colon = strrchr (start, ':');
+    if (!colon || colon == start || (size_t)(colon - start) >= size)
+        return -1;
+    char *end;
+    long value = strtol (colon + 1, &end, 10);
+    if (*end || value <= 0 || value > 65535)
+        return -1;
+    memcpy (host, start, (size_t)(colon - start));
+    host[colon - start] = 0;
+    *port = (int)value;
+    return 0;
+}
+
+void
+rfk_admin_predictor_running (rfk_admin_t *self, const char *service_id, const char *message)
+{
+    if (!message)
+        return;
+    rfk_service_t *predictor = rfk_store_get_service (self->store, service_id);
+    if (!predictor || !predictor->service_type || !streq (predictor->service_type, "PREDICT")) {
+        rfk_service_destroy (&predictor);
+        return;
+    }
+    char value[300], host[256];
+    int port = 0;
+    //  A wildcard address is reached through the host admin reported at creation.
+    char *public_host = strdup (predictor->ext_hostname ? predictor->ext_hostname : "127.0.0.1");
+    bool changed = false;
+    if (*s_line_value (message, "http", value, sizeof value) &&
+        s_split_endpoint (value, host, sizeof host, &port) == 0) {
+        if (!streq (host, "0.0.0.0") && !streq (host, "*")) {
+            free (public_host);
+            public_host = strdup (host);
+        }
+        if (predictor->ext_port != port || !predictor->ext_hostname ||
+            !streq (predictor->ext_hostname, public_host)) {
+            free (predictor->ext_hostname);
+            predictor->ext_hostname = strdup (public_host);
+            predictor->ext_port = port;
+            changed = true;
+        }
+    }
+    if (*s_line_value (message, "query", value, sizeof value) &&
+        s_split_endpoint (value, host, sizeof host, &port) == 0) {
+        char query[300];
+        snprintf (query, sizeof query, "tcp://%s:%d",
+                  streq (host, "0.0.0.0") || streq (host, "*") ? public_host : host, port);
+        if (!json_is_object (predictor->service_info)) {
+            json_decref (predictor->service_info);
+            predictor->service_info = json_object ();
+        }
+        const char *before =
+            json_string_value (json_object_get (predictor->service_info, "query_endpoint"));
+        if (!before || !streq (before, query)) {
+            json_object_set_new (predictor->service_info, "query_endpoint", json_string (query));
+            changed = true;
+        }
+    }
+    if (changed && rfk_store_update_service (self->store, predictor) != 0)
+        rfk_log_warning (RFK_ADMIN_LOG, "predictor-endpoints-not-saved id=%s reason=\"%s\"",
+                         service_id, rfk_store_message (self->store));
+    rfk_log_info (RFK_ADMIN_LOG, "predictor-running id=%s predictor_host=%s:%lld %s", service_id,
+                  predictor->ext_hostname ? predictor->ext_hostname : "-",
+                  (long long)predictor->ext_port, message);
+    free (public_host);
+    rfk_service_destroy (&predictor);
 }
 
 void

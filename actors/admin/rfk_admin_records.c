@@ -162,6 +162,10 @@ rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job)
                   (long long)predictor->ext_port);
         s_set_str (body, "predictor_host", host);
     }
+    //  Where the SDK sends PredictRequests (the predictor's ROUTER `query`).
+    if (predictor)
+        s_set_str (body, "query_endpoint",
+                   json_string_value (json_object_get (predictor->service_info, "query_endpoint")));
     rfk_service_destroy (&predictor);
     s_set_json (body, "budget", job->budget);
     json_object_set_new (body, "max_trials",

@@ -159,10 +159,13 @@ s_service_env (rfk_admin_t *self)
     if (!env)
         return NULL;
     size_t at = 0;
-    env[at++] = zsys_sprintf ("RAFIKI_ADMIN_HOST=%s", self->connect_host);
-    const char *endpoint = rfk_server_endpoint (self->service);
-    const char *colon = endpoint ? strrchr (endpoint, ':') : NULL;
-    env[at++] = zsys_sprintf ("RAFIKI_ADMIN_SERVICE_PORT=%s", colon ? colon + 1 : "0");
+    //  Under swarm the launcher names admin (swarm.admin_host) itself.
+    if (!self->swarm) {
+        env[at++] = zsys_sprintf ("RAFIKI_ADMIN_HOST=%s", self->connect_host);
+        const char *endpoint = rfk_server_endpoint (self->service);
+        const char *colon = endpoint ? strrchr (endpoint, ':') : NULL;
+        env[at++] = zsys_sprintf ("RAFIKI_ADMIN_SERVICE_PORT=%s", colon ? colon + 1 : "0");
+    }
     env[at++] = zsys_sprintf ("RAFIKI_BUS_MAX_FRAME_BYTES=%llu",
                               (unsigned long long)self->bus.max_frame_bytes);
     env[at++] =
@@ -189,17 +192,51 @@ s_env_free (char **env)
     free (env);
 }
 
+/* Under swarm: the image of the model a service runs (NULL: the default)
+   and the predictor's HTTP port, published in host mode. */
+static char *
+s_swarm_spec (rfk_admin_t *self, rfk_admin_service_t *service, int *published_port)
+{
+    char *model_id = NULL;
+    if (service->sub_train_job_id) {
+        rfk_sub_train_job_t *sub =
+            rfk_store_get_sub_train_job (self->store, service->sub_train_job_id);
+        model_id = sub ? s_dup (sub->model_id) : NULL;
+        rfk_sub_train_job_destroy (&sub);
+    } else if (service->trial_id) {
+        rfk_trial_t *trial = rfk_store_get_trial (self->store, service->trial_id);
+        model_id = trial ? s_dup (trial->model_id) : NULL;
+        rfk_trial_destroy (&trial);
+    }
+    rfk_model_t *model = model_id ? rfk_store_get_model (self->store, model_id) : NULL;
+    char *image =
+        model && model->docker_image && *model->docker_image ? strdup (model->docker_image) : NULL;
+    rfk_model_destroy (&model);
+    free (model_id);
+    if (streq (service->role, "predictor")) {
+        rfk_service_t *stored = rfk_store_get_service (self->store, service->id);
+        json_t *port = stored ? json_object_get (stored->service_info, "http_port") : NULL;
+        *published_port = json_is_integer (port) ? (int)json_integer_value (port) : 0;
+        rfk_service_destroy (&stored);
+    }
+    return image;
+}
+
 /* Start a tracked service's process; a failure makes it ERRORED. */
 static void
 s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
 {
     char **env = s_service_env (self);
+    int published_port = 0;
+    char *image = self->swarm ? s_swarm_spec (self, service, &published_port) : NULL;
     rfk_launcher_spec_t spec = {
         .id = service->id,
         .role = service->role,
         .secret = secret,
         .data_dir = self->data_dir,
         .env = (const char *const *)env,
+        .image = image,
+        .published_port = published_port,
     };
     char *id = strdup (service->id);
     if (rfk_launcher_start (self->launcher, &spec) != 0) {
@@ -211,6 +248,7 @@ s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
     } else
         rfk_log_info (RFK_ADMIN_LOG, "service-started id=%s role=%s", id, spec.role);
     free (id);
+    free (image);
     s_env_free (env);
 }
 
@@ -556,19 +594,92 @@ rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_sta
     }
 }
 
+/* Under swarm: track a service the store holds as live, with its job, so that
+   the launcher adopts it (rfk_admin_swarm.c). Returns 0 when tracked. */
+static int
+s_adopt (rfk_admin_t *self, const rfk_service_t *service, zlistx_t *train_jobs,
+         zlistx_t *inference_jobs)
+{
+    if (!service->container_manager_type || !streq (service->container_manager_type, "swarm"))
+        return -1;
+    const char *role = s_role_of (service->service_type);
+    rfk_admin_service_t *tracked = NULL;
+    if (streq (role, "advisor") || streq (role, "trainer")) {
+        char *sub_id = NULL;
+        if (streq (role, "trainer")) {
+            rfk_train_job_worker_t *worker =
+                rfk_store_get_train_job_worker (self->store, service->id);
+            sub_id = worker ? s_dup (worker->sub_train_job_id) : NULL;
+            rfk_train_job_worker_destroy (&worker);
+        }
+        for (rfk_train_job_t *job = (rfk_train_job_t *)zlistx_first (train_jobs); job && !tracked;
+             job = (rfk_train_job_t *)zlistx_next (train_jobs))
+            for (size_t index = 0; index < job->sub_train_job_count && !tracked; index++) {
+                rfk_sub_train_job_t *sub = &job->sub_train_jobs[index];
+                if (sub_id
+                        ? streq (sub_id, sub->id)
+                        : (sub->advisor_service_id && streq (sub->advisor_service_id, service->id)))
+                    tracked = s_track (self, service->id, role, job->id, sub->id, NULL, NULL);
+            }
+        free (sub_id);
+    } else
+        for (rfk_inference_job_t *job = (rfk_inference_job_t *)zlistx_first (inference_jobs);
+             job && !tracked; job = (rfk_inference_job_t *)zlistx_next (inference_jobs)) {
+            if (job->predictor_service_id && streq (job->predictor_service_id, service->id))
+                tracked = s_track (self, service->id, role, NULL, NULL, job->id, NULL);
+            for (size_t index = 0; index < job->worker_count && !tracked; index++)
+                if (job->workers[index].service_id &&
+                    streq (job->workers[index].service_id, service->id))
+                    tracked = s_track (self, service->id, role, NULL, NULL, job->id,
+                                       job->workers[index].trial_id);
+        }
+    if (!tracked)
+        return -1;
+    free (tracked->status);
+    tracked->status = strdup (service->status);
+    rfk_log_info (RFK_ADMIN_LOG, "service-adopting id=%s role=%s status=%s", service->id, role,
+                  service->status);
+    return 0;
+}
+
+/* Under swarm: true when a service of this job is tracked (adopted). */
+static bool
+s_job_adopted (rfk_admin_t *self, const char *job_id)
+{
+    for (rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_first (self->services);
+         service; service = (rfk_admin_service_t *)zhashx_next (self->services))
+        if ((service->train_job_id && streq (service->train_job_id, job_id)) ||
+            (service->inference_job_id && streq (service->inference_job_id, job_id)))
+            return true;
+    return false;
+}
+
 void
 rfk_admin_recover (rfk_admin_t *self)
 {
     const char *reason = "admin stopped while it ran";
     zlistx_t *services = rfk_store_list_services (self->store, true, NULL);
+    zlistx_t *live_train =
+        self->swarm ? rfk_store_list_train_jobs (self->store, NULL, NULL, true, NULL) : NULL;
+    zlistx_t *live_inference =
+        self->swarm ? rfk_store_list_inference_jobs (self->store, NULL, true, NULL) : NULL;
+    size_t n_services = 0;
     for (rfk_service_t *service = services ? (rfk_service_t *)zlistx_first (services) : NULL;
-         service; service = (rfk_service_t *)zlistx_next (services))
+         service; service = (rfk_service_t *)zlistx_next (services)) {
+        if (self->swarm && live_train && live_inference &&
+            s_adopt (self, service, live_train, live_inference) == 0)
+            continue;
         rfk_store_update_service_status (self->store, service->id, "ERRORED");
-    size_t n_services = services ? zlistx_size (services) : 0;
+        n_services++;
+    }
+    zlistx_destroy (&live_train);
+    zlistx_destroy (&live_inference);
     zlistx_destroy (&services);
     zlistx_t *jobs = rfk_store_list_train_jobs (self->store, NULL, NULL, true, NULL);
     for (rfk_train_job_t *job = jobs ? (rfk_train_job_t *)zlistx_first (jobs) : NULL; job;
          job = (rfk_train_job_t *)zlistx_next (jobs)) {
+        if (self->swarm && s_job_adopted (self, job->id))
+            continue;
         for (size_t index = 0; index < job->sub_train_job_count; index++)
             if (!rfk_admin_status_terminal (job->sub_train_jobs[index].status))
                 rfk_store_update_sub_train_job_status (self->store, job->sub_train_jobs[index].id,
@@ -598,6 +709,8 @@ rfk_admin_recover (rfk_admin_t *self)
     for (rfk_inference_job_t *job = inference ? (rfk_inference_job_t *)zlistx_first (inference)
                                               : NULL;
          job; job = (rfk_inference_job_t *)zlistx_next (inference)) {
+        if (self->swarm && s_job_adopted (self, job->id))
+            continue;
         rfk_store_update_inference_job_status (self->store, job->id, "ERRORED");
         rfk_log_warning (RFK_ADMIN_LOG, "inference-job-recovered id=%s status=ERRORED", job->id);
     }
@@ -681,10 +794,13 @@ s_config_train (rfk_admin_t *self, rfk_admin_service_t *service, json_t *body, c
         const char *endpoint =
             advisor ? json_string_value (json_object_get (advisor->service_info, "endpoint"))
                     : NULL;
+        char mapped[400];
+        rfk_admin_service_endpoint (self, endpoint, sub->advisor_service_id,
+                                    streq (service->role, "advisor"), mapped, sizeof mapped);
         if (endpoint && streq (service->role, "advisor"))
-            json_object_set_new (body, "bind_endpoints", json_pack ("[s]", endpoint));
+            json_object_set_new (body, "bind_endpoints", json_pack ("[s]", mapped));
         else if (endpoint)
-            json_object_set_new (body, "advisor_endpoint", json_string (endpoint));
+            json_object_set_new (body, "advisor_endpoint", json_string (mapped));
         rc = 0;
     }
     rfk_sub_train_job_destroy (&sub);
@@ -751,15 +867,19 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
         json_t *config = json_object_get (body, "config");
         json_t *trials = json_array ();
         if (streq (service->role, "predictor")) {
-            //  [http, query, workers], as actors/predictor/README.md asks.
-            char http[300];
-            snprintf (http, sizeof http, "http://%s:%lld",
-                      json_string_value (json_object_get (info, "http_bind"))
-                          ? json_string_value (json_object_get (info, "http_bind"))
-                          : "127.0.0.1",
-                      (long long)json_integer_value (json_object_get (info, "http_port")));
+            //  [http, query, workers] (actors/predictor/README.md).
+            const char *http = json_string_value (json_object_get (info, "http_bind"));
+            const char *query_bind = json_string_value (json_object_get (info, "query_bind"));
+            char binds[3][400];
+            rfk_admin_service_endpoint (self, http ? http : "http://127.0.0.1:0", NULL, true,
+                                        binds[0], sizeof binds[0]);
+            rfk_admin_service_endpoint (
+                self, query_bind ? query_bind : (query ? query : "tcp://127.0.0.1:*"), NULL, true,
+                binds[1], sizeof binds[1]);
+            rfk_admin_service_endpoint (self, workers ? workers : "tcp://127.0.0.1:*", NULL, true,
+                                        binds[2], sizeof binds[2]);
             json_object_set_new (body, "bind_endpoints",
-                                 json_pack ("[s, s?, s?]", http, query, workers));
+                                 json_pack ("[s, s, s]", binds[0], binds[1], binds[2]));
             json_object_set (config, "http_port", json_object_get (info, "http_port"));
             json_object_set (config, "http_host", json_object_get (info, "http_host"));
             //  Every deployed trial once, with its replica count.
@@ -775,8 +895,10 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
             }
             zhashx_destroy (&seen);
         } else {
+            char mapped[400];
+            rfk_admin_service_endpoint (self, workers, predictor->id, false, mapped, sizeof mapped);
             if (workers)
-                json_object_set_new (body, "predictor_endpoint", json_string (workers));
+                json_object_set_new (body, "predictor_endpoint", json_string (mapped));
             json_t *entry = service->trial_id ? s_trial_to_load (self, service->trial_id, 1) : NULL;
             if (entry)
                 json_array_append_new (trials, entry);
@@ -882,6 +1004,8 @@ s_on_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, voi
                                       "field `status` must be DEPLOYING, RUNNING, STOPPED or "
                                       "ERRORED");
     char *service_id = strdup (service->id);
+    if (streq (service->role, "predictor") && streq (status, "RUNNING"))
+        rfk_admin_predictor_running (self, service_id, s_str (msg, "message"));
     rfk_admin_set_service_status (self, service_id, status, s_str (msg, "message"));
     free (service_id);
     return s_ack (server, peer, msg);

@@ -17,6 +17,23 @@
     <data_dir>/tmp/ that is copied into the upload once the body is
     complete, in slices between polls (the connection is suspended
     meanwhile) so that a large copy never stalls the actor.
+
+    GET /events (server-sent events): once the token is checked, the
+    response is a content reader over the request's own output buffer. When
+    the buffer is empty the reader suspends the connection and returns 0;
+    rfk_http_front_event appends to the buffers of the streams allowed to
+    see an event and marks suspended ones to wake, and the next
+    rfk_http_front_step resumes them (never from inside a libmicrohttpd
+    callback) before running the daemon. A stream whose buffer would pass
+    events_buffer_bytes is dropped: its buffer is freed, its socket shut
+    down, and the reader ends it if it is called again.
+
+    libmicrohttpd does not watch a suspended connection, so a client that
+    goes away between events would hold its stream until the next
+    keepalive. The descriptor the actor polls is therefore an epoll set of
+    our own holding libmicrohttpd's epoll descriptor and each stream's
+    socket (EPOLLRDHUP only): a stream whose client hung up is ended at the
+    next step.
 */
 #define _GNU_SOURCE //  POLLRDHUP
 #include "rfk_http_front.h"
@@ -37,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -48,6 +66,12 @@
 #define S_COPY_SLICE (4 * 1024 * 1024) /* spool bytes copied into an upload per step */
 #define S_COPY_BUFFER (256 * 1024)     /* read size when copying the spool */
 #define S_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION (15))
+#define S_EVENTS_BLOCK (16 * 1024) /* the event stream's reader block */
+
+/* What a new event stream says first: how long EventSource waits before it
+   reconnects, and a comment so that the headers go out at once. */
+static const char s_stream_hello[] = "retry: 3000\n: connected\n\n";
+static const char s_stream_keepalive[] = ": keepalive\n\n";
 
 /* The placeholder page at / when no web admin is built. */
 static const char s_placeholder[] =
@@ -82,6 +106,11 @@ struct _rfk_http_front_t {
     uint64_t correlation;           /* last correlation id given to a request */
     long in_flight;                 /* requests not yet completed */
     zlist_t *copying;               /* requests (s_req_t *) whose spool is being copied */
+    zlist_t *streams;               /* GET /events requests (s_req_t *) open */
+    int epoll_fd;                   /* polled by the actor: MHD's epoll fd and stream sockets */
+    bool waking;                    /* some stream is to be resumed at the next step */
+    int64_t next_keepalive;         /* monotonic ms of the next keepalive round */
+    uint64_t streams_dropped;       /* streams closed for falling behind */
     zlist_t *receiving;             /* requests (s_req_t *) whose body is still coming */
     zlist_t *waiting;               /* requests (s_req_t *) suspended for a deferred reply */
     rfk_http_ticket_t tickets;      /* last ticket given to a deferred reply */
@@ -144,10 +173,30 @@ typedef struct {
     int err_status;                /* its HTTP status */
     char err_code[32];             /* its code name */
     char err_message[512];         /* its message */
+    bool stream;                   /* a GET /events stream */
+    char *user_id;                 /* the stream's user */
+    bool sees_all;                 /* the stream's user is an admin: every event */
+    char *out;                     /* stream bytes not yet handed to libmicrohttpd */
+    size_t out_off;                /* first unsent byte in out */
+    size_t out_len;                /* bytes in out */
+    size_t out_cap;                /* allocated for out */
+    bool suspended;                /* the stream waits for events (connection suspended) */
+    bool wake;                     /* resume it at the next step */
+    bool ended;                    /* end the stream once out is sent */
+    bool dropped;                  /* close the stream now (it fell behind, or its client left) */
+    int stream_fd;                 /* its socket while in the front's epoll set, else -1 */
 } s_req_t;
 
 //  --------------------------------------------------------------------------
 //  Small helpers
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 
 static double
 s_seconds_since (const struct timespec *start)
@@ -467,6 +516,292 @@ s_serve_metrics (s_req_t *req)
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
                              "text/plain; version=0.0.4; charset=utf-8");
     return s_queue (req, 200, response);
+}
+
+//  --------------------------------------------------------------------------
+//  GET /events: server-sent events
+
+/* Ask admin who holds token (a GetMe request): the User reply, or an Error;
+   NULL only when out of memory. */
+static rfk_msg_t *
+s_who (rfk_http_front_t *front, const char *token)
+{
+    rfk_msg_t *me = rfk_msg_new (&rfk_admin_family, "GetMe", ++front->correlation);
+    if (!me)
+        return NULL;
+    rfk_msg_set_token (me, token);
+    rfk_msg_t *reply = front->handlers.handle (front->handlers.ctx, me);
+    rfk_msg_destroy (&me);
+    return reply;
+}
+
+/* Have the stream's connection resumed at the next step if it waits. */
+static void
+s_stream_wake (s_req_t *req)
+{
+    if (req->suspended && !req->wake) {
+        req->wake = true;
+        req->front->waking = true;
+    }
+}
+
+/* Close a stream that fell behind: free its buffer, shut its socket down
+   (libmicrohttpd then sees the end even if the client reads nothing), and
+   let the reader end it if it is called again. */
+static void
+s_stream_drop (s_req_t *req, const char *reason)
+{
+    if (req->dropped)
+        return;
+    req->dropped = true;
+    req->front->streams_dropped++;
+    rfk_log_warning ("http", "event-stream-dropped user=%s reason=\"%s\" unsent=%zu", req->user_id,
+                     reason, req->out_len - req->out_off);
+    free (req->out);
+    req->out = NULL;
+    req->out_off = req->out_len = req->out_cap = 0;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info)
+        shutdown (info->connect_fd, SHUT_RDWR);
+    s_stream_wake (req);
+}
+
+/* Append text to a stream's buffer, or drop the stream when it would hold
+   more than events_buffer_bytes unsent. */
+static void
+s_stream_push (s_req_t *req, const char *text, size_t len)
+{
+    if (req->dropped || req->ended)
+        return;
+    size_t pending = req->out_len - req->out_off;
+    if (pending + len > req->front->config.events_buffer_bytes) {
+        s_stream_drop (req, "the client falls behind");
+        return;
+    }
+    if (req->out_off && req->out_len + len > req->out_cap) {
+        memmove (req->out, req->out + req->out_off, pending);
+        req->out_off = 0;
+        req->out_len = pending;
+    }
+    if (req->out_len + len > req->out_cap) {
+        size_t cap = req->out_cap ? req->out_cap : 4096;
+        while (cap < req->out_len + len)
+            cap *= 2;
+        char *grown = realloc (req->out, cap);
+        if (!grown) {
+            s_stream_drop (req, "out of memory");
+            return;
+        }
+        req->out = grown;
+        req->out_cap = cap;
+    }
+    memcpy (req->out + req->out_len, text, len);
+    req->out_len += len;
+    s_stream_wake (req);
+}
+
+/* libmicrohttpd asks for the stream's next bytes: what is buffered, else
+   suspend the connection until an event (or the keepalive) comes. */
+static ssize_t
+s_stream_read (void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    s_req_t *req = cls;
+    if (req->dropped)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t pending = req->out_len - req->out_off;
+    if (!pending) {
+        if (req->ended)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (req->out_cap > 64 * 1024) {
+            //  After a burst: give the memory back.
+            free (req->out);
+            req->out = NULL;
+            req->out_cap = 0;
+        }
+        req->out_off = req->out_len = 0;
+        req->suspended = true;
+        MHD_suspend_connection (req->conn);
+        return 0;
+    }
+    size_t n = pending < max ? pending : max;
+    memcpy (buf, req->out + req->out_off, n);
+    req->out_off += n;
+    if (req->out_off == req->out_len)
+        req->out_off = req->out_len = 0;
+    return (ssize_t)n;
+}
+
+/* GET /events: check the token (from the query string or the header), then
+   answer with the open stream. */
+static enum MHD_Result
+s_open_stream (s_req_t *req, const char *method)
+{
+    rfk_http_front_t *front = req->front;
+    if (!req->token) {
+        const char *token = MHD_lookup_connection_value (req->conn, MHD_GET_ARGUMENT_KIND, "token");
+        if (token && *token) {
+            req->token = strdup (token);
+            if (!req->token)
+                return MHD_NO;
+        }
+    }
+    rfk_msg_t *reply = s_who (front, req->token);
+    if (!reply || !rfk_msg_is (reply, "User"))
+        return s_queue_reply (req, &reply);
+    const char *id = json_string_value (json_object_get (reply->body, "id"));
+    const char *type = json_string_value (json_object_get (reply->body, "user_type"));
+    req->sees_all = type && (strcmp (type, "SUPERADMIN") == 0 || strcmp (type, "ADMIN") == 0);
+    req->user_id = strdup (id ? id : "");
+    rfk_msg_destroy (&reply);
+    if (!req->user_id)
+        return MHD_NO;
+    if (zlist_size (front->streams) >= front->config.events_max_streams)
+        return s_queue_error (req, 503, "UNAVAILABLE",
+                              "too many event streams are open; try again later");
+    bool head = strcmp (method, "HEAD") == 0;
+    struct MHD_Response *response;
+    if (head)
+        response = MHD_create_response_from_buffer (0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    else {
+        s_stream_push (req, s_stream_hello, sizeof s_stream_hello - 1);
+        response = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, S_EVENTS_BLOCK,
+                                                      s_stream_read, req, NULL);
+    }
+    if (!response)
+        return MHD_NO;
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header (response, "X-Accel-Buffering", "no");
+    if (!head) {
+        req->stream = true;
+        if (zlist_append (front->streams, req)) {
+            MHD_destroy_response (response);
+            return MHD_NO;
+        }
+        if (!front->next_keepalive)
+            front->next_keepalive = s_now_ms () + front->config.events_keepalive_ms;
+        //  Watch for the client hanging up while the stream is suspended.
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info (req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct epoll_event watch = {.events = EPOLLRDHUP, .data.ptr = req};
+        if (info && epoll_ctl (front->epoll_fd, EPOLL_CTL_ADD, info->connect_fd, &watch) == 0)
+            req->stream_fd = info->connect_fd;
+        rfk_log_info ("http", "event-stream-open user=%s all=%s streams=%zu", req->user_id,
+                      req->sees_all ? "yes" : "no", zlist_size (front->streams));
+    }
+    return s_queue (req, 200, response);
+}
+
+/* Take a stream's socket out of the front's epoll set. */
+static void
+s_stream_unwatch (s_req_t *req)
+{
+    if (req->stream_fd >= 0)
+        epoll_ctl (req->front->epoll_fd, EPOLL_CTL_DEL, req->stream_fd, NULL);
+    req->stream_fd = -1;
+}
+
+/* End the streams whose clients hung up (reported by the front's epoll
+   set; libmicrohttpd's own descriptor is there with a NULL pointer). */
+static void
+s_streams_gone (rfk_http_front_t *self)
+{
+    struct epoll_event events[64];
+    int n;
+    do {
+        n = epoll_wait (self->epoll_fd, events, 64, 0);
+        for (int i = 0; i < n; i++) {
+            s_req_t *req = events[i].data.ptr;
+            if (!req)
+                continue;
+            s_stream_unwatch (req);
+            if (!req->dropped) {
+                req->dropped = true;
+                s_stream_wake (req);
+            }
+        }
+    } while (n == 64);
+}
+
+/* Between polls: the keepalive round (re-checking each stream's token; a
+   stream whose token is no longer valid ends), then resume the streams
+   that have something to send. */
+static void
+s_streams_step (rfk_http_front_t *self)
+{
+    if (zlist_size (self->streams))
+        s_streams_gone (self);
+    if (!zlist_size (self->streams))
+        self->next_keepalive = 0;
+    else if (self->next_keepalive && s_now_ms () >= self->next_keepalive) {
+        for (s_req_t *req = zlist_first (self->streams); req; req = zlist_next (self->streams)) {
+            if (req->dropped || req->ended)
+                continue;
+            rfk_msg_t *reply = s_who (self, req->token);
+            if (reply && rfk_msg_is (reply, "User"))
+                s_stream_push (req, s_stream_keepalive, sizeof s_stream_keepalive - 1);
+            else {
+                const char *message =
+                    reply ? json_string_value (json_object_get (reply->body, "message")) : NULL;
+                rfk_log_info ("http", "event-stream-end user=%s reason=\"%s\"", req->user_id,
+                              message ? message : "the token was refused");
+                req->ended = true;
+                s_stream_wake (req);
+            }
+            rfk_msg_destroy (&reply);
+        }
+        self->next_keepalive = s_now_ms () + self->config.events_keepalive_ms;
+    }
+    if (!self->waking)
+        return;
+    self->waking = false;
+    for (s_req_t *req = zlist_first (self->streams); req; req = zlist_next (self->streams))
+        if (req->wake) {
+            req->wake = false;
+            req->suspended = false;
+            MHD_resume_connection (req->conn);
+        }
+}
+
+void
+rfk_http_front_event (rfk_http_front_t *self, const char *owner, const char *name, const char *data)
+{
+    if (!self || !name || !data || !zlist_size (self->streams) || strpbrk (name, "\r\n"))
+        return;
+    //  "event: NAME\ndata: LINE\n" for each line of data, then a blank line.
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    if (!out)
+        return;
+    fprintf (out, "event: %s\n", name);
+    const char *line = data;
+    do {
+        size_t len = strcspn (line, "\r\n");
+        fprintf (out, "data: %.*s\n", (int)len, line);
+        line += len;
+        if (*line == '\r' && line[1] == '\n')
+            line++;
+        if (*line)
+            line++;
+    } while (*line);
+    fputc ('\n', out);
+    if (fclose (out)) {
+        free (text);
+        return;
+    }
+    for (s_req_t *req = zlist_first (self->streams); req; req = zlist_next (self->streams))
+        if (req->sees_all || (owner && strcmp (owner, req->user_id) == 0))
+            s_stream_push (req, text, size);
+    free (text);
+}
+
+size_t
+rfk_http_front_event_streams (rfk_http_front_t *self)
+{
+    return self ? zlist_size (self->streams) : 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -815,6 +1150,8 @@ s_req_destroy (s_req_t **req_p)
     free (req->part_key);
     free (req->text);
     free (req->copy_buffer);
+    free (req->user_id);
+    free (req->out);
     free (req);
     *req_p = NULL;
 }
@@ -828,6 +1165,7 @@ s_req_new (rfk_http_front_t *front, struct MHD_Connection *conn)
     req->front = front;
     req->conn = conn;
     req->spool_fd = -1;
+    req->stream_fd = -1;
     req->endpoint = "unknown";
     clock_gettime (CLOCK_MONOTONIC, &req->started);
     req->params = json_object ();
@@ -894,6 +1232,9 @@ s_begin (s_req_t *req, const char *url, const char *method)
                 return MHD_NO;
         }
     }
+
+    if (req->route->kind == RFK_HTTP_ROUTE_EVENTS)
+        return s_open_stream (req, method);
 
     //  Lengths: a body over its cap is refused before a byte of it is read.
     bool is_upload = req->route->kind == RFK_HTTP_ROUTE_UPLOAD_DATASET ||
@@ -1194,6 +1535,12 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
                              s_seconds_since (&req->started));
     front->in_flight--;
     zlist_remove (front->copying, req);
+    if (req->stream) {
+        s_stream_unwatch (req);
+        zlist_remove (front->streams, req);
+        rfk_log_info ("http", "event-stream-closed user=%s streams=%zu", req->user_id,
+                      zlist_size (front->streams));
+    }
     zlist_remove (front->receiving, req);
     zlist_remove (front->waiting, req);
     s_req_destroy (&req);
@@ -1250,6 +1597,13 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
         self->config.max_connections = 256;
     if (!self->config.connection_timeout_s)
         self->config.connection_timeout_s = 60;
+    if (!self->config.events_keepalive_ms)
+        self->config.events_keepalive_ms = 15000;
+    if (!self->config.events_buffer_bytes)
+        self->config.events_buffer_bytes = 1024 * 1024;
+    if (!self->config.events_max_streams)
+        self->config.events_max_streams =
+            self->config.max_connections > 1 ? self->config.max_connections / 2 : 1;
     if (!self->config.request_max_bytes)
         self->config.request_max_bytes = 1024 * 1024;
     if (!self->config.upload_max_bytes)
@@ -1257,12 +1611,14 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
     const char *data_dir = self->config.data_dir ? self->config.data_dir : ".";
     self->metrics = rfk_http_metrics_new ("rfk_http");
     self->copying = zlist_new ();
+    self->streams = zlist_new ();
+    self->epoll_fd = -1;
     self->receiving = zlist_new ();
     self->waiting = zlist_new ();
     self->spool_dir = malloc (strlen (data_dir) + sizeof "/tmp");
     if (self->spool_dir)
         sprintf (self->spool_dir, "%s/tmp", data_dir);
-    if (!self->metrics || !self->copying || !self->receiving || !self->waiting ||
+    if (!self->metrics || !self->copying || !self->streams || !self->receiving || !self->waiting ||
         !self->spool_dir) {
         snprintf (err, errlen, "out of memory");
         rfk_http_front_destroy (&self);
@@ -1312,6 +1668,17 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info ? info->port : self->config.port;
+    //  The descriptor the actor polls: libmicrohttpd's, and stream sockets.
+    const union MHD_DaemonInfo *epoll_info =
+        MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    struct epoll_event watch = {.events = EPOLLIN, .data.ptr = NULL};
+    self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+    if (self->epoll_fd < 0 || !epoll_info ||
+        epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, epoll_info->epoll_fd, &watch)) {
+        snprintf (err, errlen, "cannot create an epoll set: %s", strerror (errno));
+        rfk_http_front_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -1326,6 +1693,14 @@ rfk_http_front_destroy (rfk_http_front_t **self_p)
         s_req_t *req;
         while (self->copying && (req = zlist_pop (self->copying)))
             MHD_resume_connection (req->conn);
+        for (req = self->streams ? zlist_first (self->streams) : NULL; req;
+             req = zlist_next (self->streams)) {
+            req->dropped = true;
+            if (req->suspended) {
+                req->suspended = false;
+                MHD_resume_connection (req->conn);
+            }
+        }
         while (self->waiting && (req = zlist_pop (self->waiting))) {
             req->ticket = 0;
             s_fail (req, 503, "UNAVAILABLE", "admin is stopping");
@@ -1334,6 +1709,9 @@ rfk_http_front_destroy (rfk_http_front_t **self_p)
         MHD_stop_daemon (self->daemon);
     }
     zlist_destroy (&self->copying);
+    zlist_destroy (&self->streams);
+    if (self->epoll_fd >= 0)
+        close (self->epoll_fd);
     zlist_destroy (&self->waiting);
     zlist_destroy (&self->receiving);
     rfk_http_metrics_destroy (&self->metrics);
@@ -1346,10 +1724,7 @@ rfk_http_front_destroy (rfk_http_front_t **self_p)
 int
 rfk_http_front_fd (rfk_http_front_t *self)
 {
-    if (!self)
-        return -1;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    return info ? info->epoll_fd : -1;
+    return self ? self->epoll_fd : -1;
 }
 
 long
@@ -1357,12 +1732,19 @@ rfk_http_front_timeout_ms (rfk_http_front_t *self)
 {
     if (!self)
         return -1;
-    if (zlist_size (self->copying) || self->wake)
+    if (zlist_size (self->copying) || self->waking || self->wake)
         return 0;
+    long result = -1;
     MHD_UNSIGNED_LONG_LONG timeout;
-    if (MHD_get_timeout (self->daemon, &timeout) != MHD_YES)
-        return -1;
-    return timeout > LONG_MAX ? LONG_MAX : (long)timeout;
+    if (MHD_get_timeout (self->daemon, &timeout) == MHD_YES)
+        result = timeout > LONG_MAX ? LONG_MAX : (long)timeout;
+    if (self->next_keepalive && zlist_size (self->streams)) {
+        int64_t left = self->next_keepalive - s_now_ms ();
+        long keepalive = left < 0 ? 0 : left > LONG_MAX ? LONG_MAX : (long)left;
+        if (result < 0 || keepalive < result)
+            result = keepalive;
+    }
+    return result;
 }
 
 /* libmicrohttpd 0.9.75 in epoll mode stops reading a connection whose
@@ -1415,6 +1797,7 @@ rfk_http_front_step (rfk_http_front_t *self)
     size_t copying = zlist_size (self->copying);
     while (copying--)
         s_copy_slice (zlist_pop (self->copying));
+    s_streams_step (self);
     int rc = MHD_run (self->daemon) == MHD_YES ? 0 : -1;
     s_reap_hung_up (self);
     return rc;
@@ -1460,4 +1843,15 @@ rfk_http_front_metrics (rfk_http_front_t *self, FILE *out)
         return;
     rfk_http_metrics_set_in_flight (self->metrics, self->in_flight);
     rfk_http_metrics_write (self->metrics, out);
+    fprintf (out,
+             "# HELP rfk_http_event_streams GET /events streams open.\n"
+             "# TYPE rfk_http_event_streams gauge\n"
+             "rfk_http_event_streams %zu\n",
+             zlist_size (self->streams));
+    fprintf (out,
+             "# HELP rfk_http_event_streams_dropped_total GET /events streams closed for "
+             "falling behind.\n"
+             "# TYPE rfk_http_event_streams_dropped_total counter\n"
+             "rfk_http_event_streams_dropped_total %llu\n",
+             (unsigned long long)self->streams_dropped);
 }

@@ -26,6 +26,17 @@
     request_max_bytes, a file over upload_max_bytes), GET /healthz and
     GET /metrics.
 
+    GET /events is a stream of server-sent events (text/event-stream) for
+    the web admin: the token comes from `?token=` (EventSource sends no
+    headers) or `Authorization: Bearer`, is checked with a GetMe request
+    (401 when refused), and the connection then stays open, suspended
+    between events. The caller hands each event to rfk_http_front_event
+    with the user who owns it; a stream receives its own user's events, an
+    admin's (SUPERADMIN, ADMIN) every event. Each stream buffers at most
+    events_buffer_bytes unsent (a client that falls further behind is
+    closed and reconnects), gets a `: keepalive` comment every
+    events_keepalive_ms, and ends when its token stops being valid.
+
     POST /datasets and POST /models are multipart uploads streamed through
     handlers->upload_begin/write/finish, never held whole in memory: the
     file part goes straight to the upload when the text fields it needs came
@@ -108,6 +119,9 @@ typedef struct {
     unsigned connection_timeout_s; /* idle connections are closed after it; 0: 60 */
     const char *data_dir;          /* spool files go to <data_dir>/tmp/; NULL: "." */
     const char *static_dir;        /* the web admin's files; NULL or missing: a placeholder page */
+    unsigned events_keepalive_ms;  /* GET /events: a comment line this often; 0: 15000 */
+    size_t events_buffer_bytes; /* GET /events: unsent bytes before a client is dropped; 0: 1 MiB */
+    unsigned events_max_streams; /* GET /events streams open at once; 0: max_connections / 2 */
 } rfk_http_front_config_t;
 
 /* Fill config from Rafiki-C's configuration: admin.host, admin.http_port,
@@ -154,6 +168,21 @@ rfk_http_front_finished (rfk_http_front_t *self, rfk_http_ticket_t ticket, rfk_m
 /* The port the front listens on (useful with port 0). */
 int
 rfk_http_front_port (rfk_http_front_t *self);
+
+/* Send one event to the GET /events streams allowed to see it: those of
+   the user `owner` (a user id; NULL: nobody in particular) and those of
+   admins. name is the SSE event name ("TrialUpdate"), data its JSON (a
+   newline in it starts another `data:` line). Streams that would hold more
+   than events_buffer_bytes unsent are closed instead. Call it from the
+   thread that steps the front; the streams are woken at the next
+   rfk_http_front_step. */
+void
+rfk_http_front_event (rfk_http_front_t *self, const char *owner, const char *name,
+                      const char *data);
+
+/* The number of GET /events streams open. */
+size_t
+rfk_http_front_event_streams (rfk_http_front_t *self);
 
 /* Write the front's Prometheus lines (requests by endpoint and status, the
    latency histogram, upload bytes) to out. */

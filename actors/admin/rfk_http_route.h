@@ -25,7 +25,8 @@ typedef enum {
     RFK_HTTP_ROUTE_UPLOAD_DATASET, /* multipart upload: UploadStart kind DATASET */
     RFK_HTTP_ROUTE_UPLOAD_MODEL,   /* multipart upload: UploadStart kind MODEL */
     RFK_HTTP_ROUTE_HEALTHZ,        /* served by the front itself */
-    RFK_HTTP_ROUTE_METRICS         /* served by the front itself */
+    RFK_HTTP_ROUTE_METRICS,        /* served by the front itself */
+    RFK_HTTP_ROUTE_EVENTS          /* the front's server-sent event stream (GET /events) */
 } rfk_http_route_kind_t;
 
 typedef struct {
@@ -54,7 +55,7 @@ rfk_http_route_find (const char *method, const char *path, const rfk_http_route_
 
 /* True when path is under one of the API's resources (/tokens, /users, /me,
    /datasets, /models, /train_jobs, /trials, /inference_jobs, /actions,
-   /healthz, /metrics): such paths are never static files. */
+   /healthz, /metrics, /events): such paths are never static files. */
 bool
 rfk_http_route_is_api (const char *path);
 

@@ -8,10 +8,12 @@
     SubTrainJobDone. Takes from admin: ServiceConfig, TrialCreated, Ack,
     Stop.
 
-    The search is behind three small functions (s_search_next,
-    s_search_observe, s_search_prune): random search over the template's knob
-    table (sdk/runner's rfk_random_search) and asynchronous successive halving
-    for pruning, until the tuning library (rfk_tune) replaces them.
+    The search is the tuning library's (actors/advisor/tune, rfk_tune.h),
+    behind three small functions: s_search_next (a tuner's proposal: random,
+    GP, TPE or the one trial of a template with only fixed knobs; where its
+    parameters come from; its policies), s_search_observe (every proposal
+    ends observed or failed, so the GP's pending points settle) and
+    s_search_prune (ASHA over the progress reports).
 */
 #include "rfk_advisor.h"
 
@@ -19,16 +21,15 @@
 #include <rafiki/template.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "rfk_log.h"
-#include "rfk_random_search.h"
 #include "rfk_role.h"
+#include "rfk_tune.h"
 
 #define S_LOG "advisor"
-#define S_DEFAULT_TRIAL_COUNT 10 /* budget when the job names none */
-#define S_RUNGS 32               /* ASHA rungs kept */
-#define S_FINISH_WAIT_MS 5000    /* how long the last reports may wait for admin's Ack */
+#define S_FINISH_WAIT_MS 5000 /* how long the last reports may wait for admin's Ack */
 
 typedef enum { S_PENDING, S_RUNNING, S_COMPLETED, S_ERRORED, S_PRUNED } s_status_t;
 
@@ -50,6 +51,7 @@ typedef struct {
     int64_t steps;          /* progress reports received */
     int64_t last_step;      /* the last progress report's step */
     double last_score;      /* and its score */
+    bool observed;          /* the tuner heard how it ended */
     uint64_t progress_corr; /* correlation of the last Progress answered */
     bool progress_pruned;   /* what it was answered */
 } s_trial_t;
@@ -78,26 +80,44 @@ typedef struct {
     rfk_server_t *server;        /* ROUTER `advice`, NULL until configured */
     char *sub_train_job_id;      /* the sub train job, or NULL */
     rfk_template_t *template;    /* the template, for its knob table */
-    rfk_random_search_t *search; /* random search over the knob table */
+    rfk_space_t *space;          /* the knob table as a search space */
+    rfk_tuner_t *tuner;          /* proposes knobs, learns from scores */
+    rfk_asha_t *asha;            /* prunes by progress, with EARLY_STOP */
+    rfk_budget_t budget;         /* MODEL_TRIAL_COUNT, TIME_HOURS */
     zhashx_t *workers;           /* key -> s_worker_t */
     zlistx_t *trials;            /* s_trial_t, in number order */
     uint32_t next_no;            /* the next trial number */
-    int64_t trial_count;         /* MODEL_TRIAL_COUNT, 0: none */
-    double time_hours;           /* TIME_HOURS, 0: none */
     int64_t started_ms;          /* when the advisor was configured (zclock_mono) */
     int64_t time_deadline;       /* when TIME_HOURS runs out, -1: never */
     int creating;                /* TrialCreate requests without an answer */
     bool early_stop;             /* the template has EARLY_STOP and the job wants it */
     bool share_params;           /* the template has SHARE_PARAMS and the job wants it */
     int params_source;           /* the source named when sharing: BEST (2) or LATEST (3) */
-    double *rungs[S_RUNGS];      /* ASHA: scores seen at each rung */
-    size_t rung_size[S_RUNGS];   /* how many */
-    size_t rung_cap[S_RUNGS];    /* room */
     int64_t asha_min_step;       /* the first rung's step */
     int64_t asha_eta;            /* reduction factor */
     bool done_reported;          /* SubTrainJobDone sent */
     bool stopped_reported;       /* StatusReport STOPPED sent */
 } self_t;
+
+/* ---- OpenBLAS's threads and rafikid's signals --------------------------- */
+
+/* OpenBLAS (the GP's linear algebra, linked into every rafikid) starts its
+   thread pool when it is loaded, before main, with every signal unblocked.
+   rafikid blocks SIGTERM and SIGINT in main before it starts a thread and
+   reads them from a signalfd: a stop signal landing on one of OpenBLAS's
+   threads would kill the process instead. So the pool is shut down here,
+   still before main; OpenBLAS starts it again the first time it needs it,
+   from that thread (an actor's, with the stop signals blocked). Weak: a
+   BLAS without the call is left alone. */
+extern int
+blas_thread_shutdown_ (void) __attribute__ ((weak));
+
+__attribute__ ((constructor)) static void
+s_blas_pool_off (void)
+{
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_ ();
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -120,11 +140,28 @@ s_json_number (const json_t *value, double *out)
     return false;
 }
 
+/* A train arg by name, in any case ("advisor", "ADVISOR"), or NULL. */
+static json_t *
+s_arg (const json_t *train_args, const char *key)
+{
+    if (!json_is_object (train_args))
+        return NULL;
+    json_t *value = json_object_get (train_args, key);
+    if (value)
+        return value;
+    const char *name;
+    json_object_foreach ((json_t *)train_args, name, value)
+    {
+        if (strcasecmp (name, key) == 0)
+            return value;
+    }
+    return NULL;
+}
+
 /* A boolean train arg ("true", "1", true, 1 ...), or dflt when absent or unclear. */
 static bool
-s_json_flag (const json_t *object, const char *key, bool dflt)
+s_json_flag (const json_t *value, bool dflt)
 {
-    const json_t *value = json_is_object (object) ? json_object_get (object, key) : NULL;
     if (json_is_boolean (value))
         return json_is_true (value);
     if (json_is_integer (value))
@@ -137,19 +174,6 @@ s_json_flag (const json_t *object, const char *key, bool dflt)
             return false;
     }
     return dflt;
-}
-
-/* A value from JSON as text for rfk_random_search_fix; NULL if it has no such form. */
-static char *
-s_json_text (const json_t *value)
-{
-    if (json_is_string (value))
-        return strdup (json_string_value (value));
-    if (json_is_boolean (value))
-        return strdup (json_is_true (value) ? "true" : "false");
-    if (json_is_number (value))
-        return json_dumps (value, JSON_ENCODE_ANY);
-    return NULL;
 }
 
 static void
@@ -228,10 +252,10 @@ s_self_destroy (self_t **self_p)
     rfk_client_destroy (&self->admin);
     zhashx_destroy (&self->workers);
     zlistx_destroy (&self->trials);
-    rfk_random_search_destroy (&self->search);
+    rfk_asha_destroy (&self->asha);
+    rfk_tuner_destroy (&self->tuner);
+    rfk_space_destroy (&self->space);
     rfk_template_close (&self->template);
-    for (int rung = 0; rung < S_RUNGS; rung++)
-        free (self->rungs[rung]);
     free (self->sub_train_job_id);
     free (self);
     *self_p = NULL;
@@ -239,117 +263,81 @@ s_self_destroy (self_t **self_p)
 
 /* ---- the search: proposals, observations, pruning ----------------------- */
 
-/* The template's knob table, and whether it has a policy knob of this kind. */
-static bool
-s_has_policy (self_t *self, rafiki_policy_t policy)
+static const s_trial_t *
+s_params_from (self_t *self);
+
+/* Seconds since the advisor was configured. */
+static double
+s_elapsed_s (self_t *self)
 {
-    const rafiki_model_api_t *api = rfk_template_api (self->template);
-    for (size_t index = 0; index < api->n_knobs; index++)
-        if (api->knobs[index].type == RAFIKI_KNOB_POLICY && api->knobs[index].policy == policy)
-            return true;
-    return false;
+    return (double)(zclock_mono () - self->started_ms) / 1000.0;
 }
 
-/* True when every knob is FIXED or a POLICY: one trial says all there is. */
-static bool
-s_nothing_to_tune (self_t *self)
-{
-    const rafiki_model_api_t *api = rfk_template_api (self->template);
-    for (size_t index = 0; index < api->n_knobs; index++)
-        if (api->knobs[index].type != RAFIKI_KNOB_FIXED &&
-            api->knobs[index].type != RAFIKI_KNOB_POLICY)
-            return false;
-    return true;
-}
-
-/* The knob values of the next trial as JSON, with the policies switched on. */
+/* The knob values of the next trial as JSON (every knob of the table, the
+   policies switched on, their names added to policies) and where its
+   parameters come from (*source: 1 NONE, 2 BEST, 3 LATEST); NULL when the
+   tuner has nothing left to propose. */
 static json_t *
-s_search_next (self_t *self, json_t *policies)
+s_search_next (self_t *self, json_t *policies, int *source)
 {
-    const rafiki_knobs_t *knobs = rfk_random_search_next (self->search);
-    json_t *json = knobs ? rfk_knobs_to_json (knobs) : NULL;
-    if (!json)
+    json_t *knobs = rfk_tuner_propose (self->tuner);
+    if (!knobs)
         return NULL;
-    const rafiki_model_api_t *api = rfk_template_api (self->template);
-    for (size_t index = 0; index < api->n_knobs; index++) {
-        const rafiki_knob_t *knob = &api->knobs[index];
-        if (knob->type != RAFIKI_KNOB_POLICY)
-            continue;
-        bool on = (knob->policy == RAFIKI_POLICY_EARLY_STOP && self->early_stop) ||
-                  (knob->policy == RAFIKI_POLICY_SHARE_PARAMS && self->share_params);
-        json_object_set_new (json, knob->name, json_boolean (on));
-        if (on)
-            json_array_append_new (policies, json_string (knob->policy == RAFIKI_POLICY_EARLY_STOP
-                                                              ? "EARLY_STOP"
-                                                              : "SHARE_PARAMS"));
+    rfk_params_source_t from = RFK_PARAMS_NONE;
+    if (self->share_params && s_params_from (self)) {
+        double progress =
+            rfk_budget_progress (&self->budget, (int64_t)self->next_no - 1, s_elapsed_s (self));
+        from = rfk_tuner_params_source (
+            self->tuner, progress, self->params_source == 3 ? RFK_PARAMS_LATEST : RFK_PARAMS_BEST);
     }
-    return json;
+    *source = from == RFK_PARAMS_BEST ? 2 : from == RFK_PARAMS_LATEST ? 3 : 1;
+    unsigned mask = rfk_tuner_policies (self->tuner, from);
+    if (!self->early_stop)
+        mask &= ~(1u << RAFIKI_POLICY_EARLY_STOP);
+    if (rfk_space_set_policies (self->space, knobs, mask) != 0) {
+        json_decref (knobs);
+        return NULL;
+    }
+    if (mask & (1u << RAFIKI_POLICY_EARLY_STOP))
+        json_array_append_new (policies, json_string ("EARLY_STOP"));
+    if (mask & (1u << RAFIKI_POLICY_SHARE_PARAMS))
+        json_array_append_new (policies, json_string ("SHARE_PARAMS"));
+    return knobs;
 }
 
-/* A finished trial's outcome. Random search learns nothing from it. */
+/* A trial ended (or was settled for its trainer): the tuner learns its
+   score, or that it gave none. Once per trial. A pruned trial's last score
+   is a real, if pessimistic, measurement. */
 static void
 s_search_observe (self_t *self, s_trial_t *trial)
 {
-    (void)self;
-    (void)trial;
+    if (trial->observed)
+        return;
+    trial->observed = true;
+    double score = trial->status == S_COMPLETED ? trial->score
+                   : trial->status == S_PRUNED  ? trial->score
+                                                : NAN;
+    char err[256] = "";
+    int rc = isfinite (score)
+                 ? rfk_tuner_observe (self->tuner, trial->knobs, score, err, sizeof err)
+                 : rfk_tuner_fail (self->tuner, trial->knobs, err, sizeof err);
+    if (rc != 0)
+        rfk_log_warning (S_LOG, "tuner-refused trial=%u reason=\"%s\"", trial->no, err);
 }
 
-/* The step of ASHA rung `rung`, or -1 past what fits. */
-static int64_t
-s_rung_step (self_t *self, int rung)
-{
-    int64_t step = self->asha_min_step;
-    for (int index = 0; index < rung; index++) {
-        if (step > INT64_MAX / self->asha_eta)
-            return -1;
-        step *= self->asha_eta;
-    }
-    return step;
-}
-
-/* Asynchronous successive halving: at a rung step, a trial goes on only when
-   its score is among the top 1/eta of the scores seen at that rung (once eta
-   of them were seen). Returns true to prune, with the reason in reason. */
+/* Asynchronous successive halving over the progress reports (rfk_asha):
+   true to prune, with the reason in reason. */
 static bool
 s_search_prune (self_t *self, s_trial_t *trial, int64_t step, double score, char *reason,
                 size_t reason_size)
 {
-    (void)trial;
-    int rung = -1;
-    for (int index = 0; index < S_RUNGS; index++) {
-        int64_t rung_step = s_rung_step (self, index);
-        if (rung_step < 0 || rung_step > step)
-            break;
-        if (rung_step == step) {
-            rung = index;
-            break;
-        }
-    }
-    if (rung < 0 || !isfinite (score))
-        return false;
-    if (self->rung_size[rung] == self->rung_cap[rung]) {
-        size_t cap = self->rung_cap[rung] ? self->rung_cap[rung] * 2 : 16;
-        double *scores = (double *)realloc (self->rungs[rung], cap * sizeof (double));
-        if (!scores)
-            return false;
-        self->rungs[rung] = scores;
-        self->rung_cap[rung] = cap;
-    }
-    self->rungs[rung][self->rung_size[rung]++] = score;
-    size_t seen = self->rung_size[rung];
-    if (seen < (size_t)self->asha_eta)
-        return false;
-    size_t keep = seen / (size_t)self->asha_eta;
-    size_t better = 0;
-    for (size_t index = 0; index < seen; index++)
-        if (self->rungs[rung][index] > score)
-            better++;
-    if (better < keep)
+    if (!self->asha ||
+        rfk_asha_report (self->asha, (int64_t)trial->no, (double)step, score) != RFK_ASHA_PRUNE)
         return false;
     snprintf (reason, reason_size,
-              "ASHA rung %d (step %" PRId64 "): score %g is not in the top 1/%" PRId64
-              " of the %zu trials seen there",
-              rung, step, score, self->asha_eta, seen);
+              "ASHA: score %g at step %" PRId64 " is not among the best 1/%" PRId64
+              " of the trials at its rung",
+              score, step, self->asha_eta);
     return true;
 }
 
@@ -376,10 +364,12 @@ s_outstanding_count (self_t *self)
 static const char *
 s_budget_spent (self_t *self)
 {
-    if (self->trial_count > 0 && (int64_t)self->next_no - 1 >= self->trial_count)
+    if (self->budget.max_trials >= 0 && (int64_t)self->next_no - 1 >= self->budget.max_trials)
         return "MODEL_TRIAL_COUNT reached";
     if (self->time_deadline >= 0 && zclock_mono () >= self->time_deadline)
         return "TIME_HOURS reached";
+    if (self->tuner && rfk_tuner_exhausted (self->tuner))
+        return "nothing left to tune (the template's knobs are all fixed: one trial)";
     return NULL;
 }
 
@@ -407,7 +397,8 @@ s_trial_new (self_t *self)
     if (!trial)
         return NULL;
     trial->policies = json_array ();
-    trial->knobs = trial->policies ? s_search_next (self, trial->policies) : NULL;
+    int source = 1;
+    trial->knobs = trial->policies ? s_search_next (self, trial->policies, &source) : NULL;
     if (!trial->knobs) {
         void *item = trial;
         s_trial_destroy (&item);
@@ -418,10 +409,10 @@ s_trial_new (self_t *self)
     trial->score = NAN;
     trial->last_score = NAN;
     trial->params_source = 1;
-    if (self->share_params) {
+    if (source != 1) {
         const s_trial_t *from = s_params_from (self);
         if (from) {
-            trial->params_source = self->params_source;
+            trial->params_source = source;
             trial->shared_params = strdup (from->params_path);
         }
     }
@@ -598,6 +589,7 @@ s_on_trial_created (rfk_client_t *client, uint64_t correlation, rfk_msg_t **repl
                          message ? message : reply->type);
         trial->status = S_ERRORED;
         s_set_string (&trial->error, "admin could not record the trial");
+        s_search_observe (self, trial);
         if (worker && worker->trial == trial) {
             worker->trial = NULL;
             if (worker->asked) {
@@ -656,6 +648,7 @@ s_answer_next (self_t *self, s_worker_t *worker)
         free (create);
         trial->status = S_ERRORED;
         s_set_string (&trial->error, "admin could not be asked to record the trial");
+        s_search_observe (self, trial);
         worker->trial = NULL;
         rfk_msg_t *error = rfk_msg_new_error (&rfk_train_family, 0, RFK_CODE_UNAVAILABLE,
                                               "admin is not reachable; say Ready again later");
@@ -723,6 +716,43 @@ s_handle_ready (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *c
     return 0;
 }
 
+/* The trial numbered no, or NULL. */
+static s_trial_t *
+s_trial_find (self_t *self, json_int_t no)
+{
+    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
+         trial = (s_trial_t *)zlistx_next (self->trials))
+        if ((json_int_t)trial->no == no)
+            return trial;
+    return NULL;
+}
+
+/* True when a trainer other than worker holds the trial. */
+static bool
+s_held_by_other (self_t *self, const s_trial_t *trial, const s_worker_t *worker)
+{
+    for (s_worker_t *other = (s_worker_t *)zhashx_first (self->workers); other;
+         other = (s_worker_t *)zhashx_next (self->workers))
+        if (other != worker && other->trial == trial)
+            return true;
+    return false;
+}
+
+/* A trial this advisor gave up on (its trainer was expired as silent, and
+   the trial settled ERRORED) whose trainer was only slow: it reports in
+   after all. The trial stays as settled (admin heard ERRORED already);
+   the trainer is taken back and gets the next proposal. */
+static s_trial_t *
+s_late_trial (self_t *self, s_worker_t *worker, json_int_t trial_no)
+{
+    s_trial_t *trial = s_trial_find (self, trial_no);
+    if (!trial || s_outstanding (trial) || s_held_by_other (self, trial, worker))
+        return NULL;
+    if (!worker->worker_id && trial->worker)
+        s_set_string (&worker->worker_id, trial->worker);
+    return trial;
+}
+
 static int
 s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
@@ -736,12 +766,25 @@ s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *
     s_trial_t *trial = worker->trial;
     json_int_t trial_no = json_integer_value (json_object_get (msg->body, "trial_no"));
     if (!trial || trial->no != (uint32_t)trial_no) {
-        rfk_log_warning (S_LOG,
-                         "RFK-UNEXPECTED result for trial=%" JSON_INTEGER_FORMAT
-                         " the trainer does not hold",
-                         trial_no);
-        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
-                                      "a Result for a trial this trainer does not hold");
+        s_trial_t *late = s_late_trial (self, worker, trial_no);
+        if (!late) {
+            rfk_log_warning (S_LOG,
+                             "RFK-UNEXPECTED result for trial=%" JSON_INTEGER_FORMAT
+                             " the trainer does not hold",
+                             trial_no);
+            return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
+                                          "a Result for a trial this trainer does not hold");
+        }
+        rfk_log_notice (S_LOG,
+                        "late-result trial=%u id=%s worker=%s: the trial was settled %s (%s); "
+                        "the trainer goes on",
+                        late->no, late->id ? late->id : "-",
+                        worker->worker_id ? worker->worker_id : worker->key,
+                        s_status_names[late->status], late->error ? late->error : "");
+        worker->trial = NULL;
+        worker->asked = msg->correlation;
+        s_answer_next (self, worker);
+        return 0;
     }
     const char *status = json_string_value (json_object_get (msg->body, "status"));
     const char *error = json_string_value (json_object_get (msg->body, "error"));
@@ -754,6 +797,8 @@ s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *
         trial->status = S_PRUNED;
     else
         trial->status = S_ERRORED;
+    if (trial->status == S_PRUNED && !isfinite (score))
+        score = trial->last_score;
     trial->score = trial->status == S_ERRORED ? NAN : score;
     s_set_string (&trial->error, error && *error ? error : NULL);
     s_set_string (&trial->params_path, params_path && *params_path ? params_path : NULL);
@@ -777,9 +822,23 @@ s_handle_progress (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
         return -1;
     s_trial_t *trial = worker->trial;
     json_int_t trial_no = json_integer_value (json_object_get (msg->body, "trial_no"));
-    if (!trial || trial->no != (uint32_t)trial_no || !s_outstanding (trial))
-        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
-                                      "Progress for a trial this trainer does not hold");
+    if (!trial || trial->no != (uint32_t)trial_no || !s_outstanding (trial)) {
+        s_trial_t *late = trial && trial->no == (uint32_t)trial_no
+                              ? trial
+                              : s_late_trial (self, worker, trial_no);
+        if (!late)
+            return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
+                                          "Progress for a trial this trainer does not hold");
+        /* Settled already (its trainer was taken for gone): no use going on. */
+        rfk_msg_t *prune = rfk_msg_new (&rfk_train_family, "Prune", msg->correlation);
+        char reason[300];
+        snprintf (reason, sizeof reason, "the advisor settled this trial already (%s: %s)",
+                  s_status_names[late->status], late->error ? late->error : "");
+        json_object_set_new (prune->body, "reason", json_string (reason));
+        int rc = rfk_server_send (server, peer, prune);
+        rfk_msg_destroy (&prune);
+        return rc;
+    }
     bool prune = false;
     char reason[256] = "";
     if ((msg->correlation && msg->correlation == trial->progress_corr) || trial->progress_pruned)
@@ -851,68 +910,115 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
         snprintf (err, errlen, "no model_path: the advisor needs the template's knob table");
         return -1;
     }
+    if (fixed_knobs && !json_is_object (fixed_knobs) && !json_is_null (fixed_knobs)) {
+        snprintf (err, errlen, "fixed_knobs must be an object {knob: value}");
+        return -1;
+    }
     self->template = rfk_template_open (model_path, task, err, errlen);
     if (!self->template)
         return -1;
     const rafiki_model_api_t *api = rfk_template_api (self->template);
-    uint64_t seed = (uint64_t)zclock_time () ^ ((uint64_t)getpid () << 20);
-    double number;
-    if (json_is_object (train_args) &&
-        s_json_number (json_object_get (train_args, "seed"), &number))
-        seed = (uint64_t)number;
-    self->search = rfk_random_search_new (api->knobs, api->n_knobs, seed, err, errlen);
-    if (!self->search)
+
+    /* The search space: the template's table, with the job's fixed knobs
+       made FIXED at their (checked) values. */
+    rafiki_knob_t *table = (rafiki_knob_t *)calloc (api->n_knobs + 1, sizeof (rafiki_knob_t));
+    rafiki_knobs_t fixed = {NULL, 0};
+    if (!table) {
+        snprintf (err, errlen, "out of memory");
         return -1;
-    const char *name;
-    const json_t *value;
-    if (json_is_object (fixed_knobs))
+    }
+    memcpy (table, api->knobs, api->n_knobs * sizeof (rafiki_knob_t));
+    int rc = 0;
+    if (json_object_size (fixed_knobs) > 0) {
+        const char *name;
+        json_t *value;
         json_object_foreach ((json_t *)fixed_knobs, name, value)
         {
-            char *text = s_json_text (value);
-            int rc = text ? rfk_random_search_fix (self->search, name, text, err, errlen) : -1;
-            if (!text)
-                snprintf (err, errlen, "fixed knob %s: not a string, number or boolean", name);
-            free (text);
-            if (rc != 0)
-                return -1;
+            size_t index = 0;
+            while (index < api->n_knobs && !streq (api->knobs[index].name, name))
+                index++;
+            if (index == api->n_knobs || api->knobs[index].type == RAFIKI_KNOB_POLICY) {
+                snprintf (err, errlen, "fixed knob %s: the template %s has no such %s", name,
+                          api->name, index == api->n_knobs ? "knob" : "tunable knob");
+                rc = -1;
+                break;
+            }
         }
-    const char *advisor = json_is_object (train_args)
-                              ? json_string_value (json_object_get (train_args, "advisor"))
-                              : NULL;
-    if (advisor && !streq (advisor, "random") && !streq (advisor, "auto"))
-        rfk_log_notice (S_LOG, "advisor=%s is not built in yet: random search proposes", advisor);
-
-    self->trial_count = 0;
-    self->time_hours = 0;
-    if (json_is_object (budget)) {
-        if (s_json_number (json_object_get (budget, "MODEL_TRIAL_COUNT"), &number) && number > 0)
-            self->trial_count = (int64_t)number;
-        if (s_json_number (json_object_get (budget, "TIME_HOURS"), &number) && number > 0)
-            self->time_hours = number;
+        if (rc == 0)
+            rc = rfk_knobs_from_json (api->knobs, api->n_knobs, fixed_knobs, false, &fixed, err,
+                                      errlen);
+        for (size_t index = 0; rc == 0 && index < fixed.n; index++) {
+            if (!json_object_get (fixed_knobs, fixed.items[index].name))
+                continue; /* the template's own FIXED and POLICY knobs */
+            for (size_t knob = 0; knob < api->n_knobs; knob++)
+                if (streq (table[knob].name, fixed.items[index].name)) {
+                    table[knob].type = RAFIKI_KNOB_FIXED;
+                    table[knob].value = fixed.items[index].value;
+                }
+        }
     }
-    if (self->trial_count == 0 && self->time_hours == 0)
-        self->trial_count = S_DEFAULT_TRIAL_COUNT;
-    if (s_nothing_to_tune (self) && (!advisor || streq (advisor, "auto")))
-        self->trial_count = 1; /* only fixed knobs: one trial says it all */
-    self->started_ms = zclock_mono ();
-    self->time_deadline =
-        self->time_hours > 0 ? self->started_ms + (int64_t)(self->time_hours * 3600000.0) : -1;
+    if (rc == 0) {
+        self->space = rfk_space_new (table, api->n_knobs, err, errlen);
+        rc = self->space ? 0 : -1;
+    }
+    rfk_knobs_free (&fixed); /* the space keeps copies */
+    free (table);
+    if (rc != 0)
+        return -1;
 
-    self->early_stop = s_has_policy (self, RAFIKI_POLICY_EARLY_STOP) &&
-                       s_json_flag (train_args, "early_stop", true);
-    self->share_params = s_has_policy (self, RAFIKI_POLICY_SHARE_PARAMS) &&
-                         s_json_flag (train_args, "share_params", true);
-    const char *source = json_is_object (train_args)
-                             ? json_string_value (json_object_get (train_args, "params_source"))
-                             : NULL;
-    self->params_source = source && streq (source, "LATEST") ? 3 : 2;
-    if (source && streq (source, "NONE"))
+    /* The tuner the job asks for (train arg `advisor`: auto, random, gp,
+       tpe), as the original chooses: only fixed knobs -> one trial, else
+       the GP. */
+    rfk_tuner_kind_t asked = RFK_TUNER_AUTO;
+    const char *advisor = json_string_value (s_arg (train_args, "advisor"));
+    if (advisor && rfk_tuner_kind_parse (advisor, &asked, err, errlen) != 0)
+        return -1;
+    uint64_t seed = (uint64_t)zclock_time () ^ ((uint64_t)getpid () << 20);
+    double number;
+    if (s_json_number (s_arg (train_args, "seed"), &number))
+        seed = (uint64_t)number;
+    self->tuner = rfk_tuner_new (rfk_tuner_kind_choose (self->space, asked), self->space, seed);
+    if (!self->tuner) {
+        snprintf (err, errlen, "cannot make a %s tuner", rfk_tuner_kind_name (asked));
+        return -1;
+    }
+
+    /* The budget. A count or time of zero or less means "not set", as the
+       original's -1. */
+    json_t *limits = json_object ();
+    const char *keys[] = {"MODEL_TRIAL_COUNT", "TIME_HOURS"};
+    for (size_t index = 0; index < 2; index++) {
+        json_t *value = json_is_object (budget) ? json_object_get (budget, keys[index]) : NULL;
+        if (value && !(s_json_number (value, &number) && number <= 0))
+            json_object_set (limits, keys[index], value);
+    }
+    rc = rfk_budget_parse (limits, &self->budget, err, errlen);
+    json_decref (limits);
+    if (rc != 0)
+        return -1;
+    self->started_ms = zclock_mono ();
+    self->time_deadline = self->budget.time_hours > 0
+                              ? self->started_ms + (int64_t)(self->budget.time_hours * 3600000.0)
+                              : -1;
+
+    self->early_stop = rfk_space_has_policy (self->space, RAFIKI_POLICY_EARLY_STOP) &&
+                       s_json_flag (s_arg (train_args, "early_stop"), true);
+    self->share_params = rfk_space_has_policy (self->space, RAFIKI_POLICY_SHARE_PARAMS) &&
+                         s_json_flag (s_arg (train_args, "share_params"), true);
+    const char *source = json_string_value (s_arg (train_args, "params_source"));
+    self->params_source = source && strcasecmp (source, "LATEST") == 0 ? 3 : 2;
+    if (source && strcasecmp (source, "NONE") == 0)
         self->share_params = false;
-    if (json_is_object (train_args)) {
-        if (s_json_number (json_object_get (train_args, "asha_min_step"), &number) && number >= 1)
-            self->asha_min_step = (int64_t)number;
-        if (s_json_number (json_object_get (train_args, "asha_eta"), &number) && number >= 2)
-            self->asha_eta = (int64_t)number;
+    if (s_json_number (s_arg (train_args, "asha_min_step"), &number) && number >= 1)
+        self->asha_min_step = (int64_t)number;
+    if (s_json_number (s_arg (train_args, "asha_eta"), &number) && number >= 2)
+        self->asha_eta = (int64_t)number;
+    if (self->early_stop) {
+        self->asha = rfk_asha_new ((double)self->asha_min_step, (double)self->asha_eta, 0);
+        if (!self->asha) {
+            snprintf (err, errlen, "cannot make the ASHA pruner");
+            return -1;
+        }
     }
 
     self->server = rfk_server_new (bind && *bind ? bind : "tcp://127.0.0.1:*", &rfk_train_family,
@@ -924,11 +1030,13 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
     rfk_server_set_expired (self->server, s_on_expired);
     self->configured = true;
     rfk_log_info (S_LOG,
-                  "configured sub-train-job=%s template=%s endpoint=%s trials=%" PRId64
+                  "configured sub-train-job=%s template=%s endpoint=%s tuner=%s trials=%" PRId64
                   " hours=%g early-stop=%s share-params=%s",
                   self->sub_train_job_id ? self->sub_train_job_id : "-", api->name,
-                  rfk_server_endpoint (self->server), self->trial_count, self->time_hours,
-                  self->early_stop ? "on" : "off", self->share_params ? "on" : "off");
+                  rfk_server_endpoint (self->server),
+                  rfk_tuner_kind_name (rfk_tuner_kind (self->tuner)), self->budget.max_trials,
+                  self->budget.time_hours, self->early_stop ? "on" : "off",
+                  self->share_params ? "on" : "off");
     return 0;
 }
 
@@ -986,6 +1094,9 @@ s_handle_pipe (self_t *self)
         self->terminated = true;
     else if (streq (command, "ENDPOINT"))
         zstr_send (self->pipe, self->server ? rfk_server_endpoint (self->server) : "");
+    else if (streq (command, "TUNER"))
+        zstr_send (self->pipe,
+                   self->tuner ? rfk_tuner_kind_name (rfk_tuner_kind (self->tuner)) : "");
     else if (streq (command, "TRIALS")) {
         json_t *trials = json_array ();
         for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;

@@ -1,7 +1,8 @@
 /*  rfk_advisor.h: the advisor actor, one per sub train job.
 
     The advisor proposes the knobs of every trial of one model of a train
-    job, hands the proposals to that sub job's trainers, decides when a trial
+    job (with the tuning library rfk_tune: random search, a Gaussian
+    process, TPE, or the one trial of a template whose knobs are all fixed), hands the proposals to that sub job's trainers, decides when a trial
     is pruned (ASHA, with the EARLY_STOP policy), where a trial's initial
     parameters come from (SHARE_PARAMS) and when the budget is spent. It
     binds a ROUTER (`advice`, the `train` family) that its trainers' DEALERs
@@ -27,7 +28,9 @@
 
     Pipe protocol (both forms; see config/rfk_role.h): the actor signals
     once, stops on "$TERM", answers "ENDPOINT" with the endpoint it bound
-    ("" before it bound) and "TRIALS" with a JSON array of its trials
+    ("" before it bound), "TUNER" with the tuner it runs (fixed, random, gp,
+    tpe; "" before it is configured) and "TRIALS" with a JSON array of its
+    trials
     ({no, id, status, score, knobs, policies, worker, error, params_path,
     steps, last_step, last_score}), sends "DONE" and returns once the budget
     is spent and every trainer was told Done, or "FAILED" <reason> and
@@ -52,7 +55,7 @@ typedef struct {
     const char *bind;             /* endpoints to bind; NULL: "tcp://127.0.0.1:*" */
     const char *model_path;       /* the template whose knob table is searched */
     const char *task;             /* the task the template must have, or NULL */
-    const json_t *budget;         /* {"MODEL_TRIAL_COUNT": n, "TIME_HOURS": h}; NULL: defaults */
+    const json_t *budget;         /* {"MODEL_TRIAL_COUNT": n, "TIME_HOURS": h}; NULL: 0.1 h */
     const json_t *train_args;     /* the job's train args (see README: advisor, seed, ...) */
     const json_t *fixed_knobs;    /* knob values every proposal keeps, or NULL */
     const char *sub_train_job_id; /* for the log lines, or NULL */

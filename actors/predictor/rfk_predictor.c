@@ -250,6 +250,8 @@ s_http_queue (s_http_t *http)
     if (http->status == 405)
         MHD_add_response_header (http->response, "Allow",
                                  http->route == S_ROUTE_PREDICT ? "POST" : "GET");
+    /*  The web admin's query box posts from admin's origin (CORS). */
+    MHD_add_response_header (http->response, "Access-Control-Allow-Origin", "*");
     enum MHD_Result rc = MHD_queue_response (http->connection, http->status, http->response);
     MHD_destroy_response (http->response);
     http->response = NULL;
@@ -591,7 +593,19 @@ s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, c
     }
     if (http->request)
         return MHD_YES; /* still out (a spurious call while suspended) */
-    if (http->route == S_ROUTE_UNKNOWN)
+    if (http->route != S_ROUTE_UNKNOWN && streq (method, "OPTIONS")) {
+        /*  A CORS preflight: say what the path takes. */
+        struct MHD_Response *response =
+            MHD_create_response_from_buffer (0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (response) {
+            const char *allowed = http->route == S_ROUTE_PREDICT ? "POST, OPTIONS" : "GET, OPTIONS";
+            MHD_add_response_header (response, "Allow", allowed);
+            MHD_add_response_header (response, "Access-Control-Allow-Methods", allowed);
+            MHD_add_response_header (response, "Access-Control-Allow-Headers", "Content-Type");
+            MHD_add_response_header (response, "Access-Control-Max-Age", "86400");
+        }
+        s_http_set (http, MHD_HTTP_NO_CONTENT, response);
+    } else if (http->route == S_ROUTE_UNKNOWN)
         s_http_error (http, RFK_CODE_NOT_FOUND,
                       "no such path: %s (the predictor serves POST /predict, GET /healthz, "
                       "GET /metrics)",
@@ -933,7 +947,7 @@ s_run (self_t *self, bool stay_after_failure)
         if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
             rfk_client_recv (self->admin);
         if (self->http &&
-            (self->http_due || (items[http_at].revents & ZMQ_POLLIN) ||
+            (self->http_due || (http_at >= 0 && (items[http_at].revents & ZMQ_POLLIN)) ||
              (MHD_get_timeout (self->http, &http_timeout) == MHD_YES && http_timeout == 0))) {
             self->http_due = false;
             MHD_run (self->http);

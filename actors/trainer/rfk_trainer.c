@@ -14,6 +14,7 @@
 */
 #include "rfk_trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <rafiki/template.h>
 #include <stdlib.h>
@@ -455,6 +456,11 @@ s_start_trial (self_t *self, const json_t *proposal)
         .timeout_s = self->timeout_s,
         .cpu_s = self->cpu_s,
         .memory_mb = self->memory_mb,
+        /* A fresh process: a fork of this multithreaded one could inherit a
+           lock another thread held (and hang on it). */
+        .exec = true,
+        .template_path = rfk_template_path (self->template),
+        .task = self->task,
     };
     rfk_trial_callbacks_t callbacks = {
         .arg = self,
@@ -532,6 +538,29 @@ s_on_next (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void
 
 /* ---- configuration ------------------------------------------------------ */
 
+/* mkdir -p that tolerates another process making the same folders at the
+   same time (trainers of one job start together): 0 when path is a folder
+   at the end, -1 otherwise. */
+static int
+s_make_dirs (const char *path)
+{
+    char *copy = strdup (path);
+    if (!copy)
+        return -1;
+    for (char *slash = strchr (copy + 1, '/'); slash; slash = strchr (slash + 1, '/')) {
+        *slash = 0;
+        if (mkdir (copy, 0755) != 0 && errno != EEXIST) {
+            free (copy);
+            return -1;
+        }
+        *slash = '/';
+    }
+    int rc = mkdir (copy, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    free (copy);
+    struct stat st;
+    return rc == 0 && stat (path, &st) == 0 && S_ISDIR (st.st_mode) ? 0 : -1;
+}
+
 static int
 s_configure (self_t *self, const char *model_path, const char *advisor_endpoint, char *err,
              size_t errlen)
@@ -546,8 +575,9 @@ s_configure (self_t *self, const char *model_path, const char *advisor_endpoint,
     self->template = rfk_template_open (model_path, self->task, err, errlen);
     if (!self->template)
         return -1;
-    if (self->params_dir && zsys_dir_create ("%s", self->params_dir) != 0) {
-        snprintf (err, errlen, "cannot make the parameters folder %s", self->params_dir);
+    if (self->params_dir && s_make_dirs (self->params_dir) != 0) {
+        snprintf (err, errlen, "cannot make the parameters folder %s: %s", self->params_dir,
+                  strerror (errno));
         return -1;
     }
     self->advisor = rfk_client_new (advisor_endpoint, &rfk_train_family, &self->bus);

@@ -372,8 +372,17 @@ s_unpack (const msgpack_object *object, int depth)
             }
             return map;
         }
+        case MSGPACK_OBJECT_EXT:
+            /*  A per-query error (ext type 1, RAFIKI_MSGPACK_EXT_ERROR, as
+                templates and the predictor write it): {"error": "why"}, as
+                the predictor's HTTP front says it. */
+            if (object->via.ext.type == 1) {
+                json_t *why = json_stringn (object->via.ext.ptr, object->via.ext.size);
+                return json_pack ("{s:o}", "error", why ? why : json_string ("error"));
+            }
+            return json_null ();
         default:
-            return json_null (); /* bin, ext: nothing JSON can say */
+            return json_null (); /* bin, other ext: nothing JSON can say */
     }
 }
 

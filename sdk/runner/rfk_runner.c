@@ -25,19 +25,26 @@
     failed (errno ENOMEM, or its peak address space reached the limit) the
     reason is "exceeded memory limit of N MiB".
 */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create */
+#endif
 #include "rfk_runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <rafiki/template.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -564,6 +571,376 @@ s_child_main (const rfk_trial_spec_t *spec, int fd, pid_t parent)
 }
 
 /* ------------------------------------------------------------------------
+   The exec form: the trial in a fresh process
+   ------------------------------------------------------------------------
+
+   The parent packs the spec into a sealed memory file (msgpack map), then
+   posix_spawns /proc/self/exe with RAFIKI_TRIAL_CHILD=<socket>:<spec>:<pid>
+   in its environment. Every program that links the runner carries the
+   constructor below: in such a process it reads the spec, opens the
+   template and runs the child's side exactly as a forked child would,
+   before main () ever runs. */
+
+#define RFK_EXEC_ENV "RAFIKI_TRIAL_CHILD"
+
+static char *
+s_obj_strdup (const msgpack_object *o);
+static bool
+s_obj_number (const msgpack_object *o, double *out);
+
+static void
+s_pack_cstr (msgpack_packer *pk, const char *key, const char *value)
+{
+    s_pack_str (pk, key, 64);
+    if (value)
+        s_pack_str (pk, value, 65536);
+    else
+        msgpack_pack_nil (pk);
+}
+
+static void
+s_pack_value (msgpack_packer *pk, const rafiki_value_t *value)
+{
+    switch (value->type) {
+        case RAFIKI_VALUE_INT:
+            msgpack_pack_int64 (pk, value->u.i);
+            break;
+        case RAFIKI_VALUE_FLOAT:
+            msgpack_pack_double (pk, value->u.f);
+            break;
+        case RAFIKI_VALUE_STRING:
+            s_pack_str (pk, value->u.s, 65536);
+            break;
+        default:
+            if (value->u.b)
+                msgpack_pack_true (pk);
+            else
+                msgpack_pack_false (pk);
+    }
+}
+
+/* The spec as a sealed memory file (close-on-exec), or -1 with err. */
+static int
+s_exec_spec_fd (const rfk_trial_spec_t *spec, char *err, size_t errlen)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 11);
+    s_pack_cstr (&pk, "template", spec->template_path);
+    s_pack_cstr (&pk, "task", spec->task);
+    s_pack_cstr (&pk, "train", spec->train_path);
+    s_pack_cstr (&pk, "val", spec->val_path);
+    s_pack_cstr (&pk, "params", spec->params_path);
+    s_pack_cstr (&pk, "output", spec->output_path);
+    s_pack_str (&pk, "cpu_s", 64);
+    msgpack_pack_double (&pk, spec->cpu_s);
+    s_pack_str (&pk, "memory_mb", 64);
+    msgpack_pack_uint64 (&pk, spec->memory_mb);
+    s_pack_str (&pk, "knobs", 64);
+    size_t n_knobs = spec->knobs ? spec->knobs->n : 0;
+    msgpack_pack_array (&pk, n_knobs);
+    for (size_t i = 0; i < n_knobs; i++) {
+        const rafiki_knob_value_t *item = &spec->knobs->items[i];
+        msgpack_pack_array (&pk, 3);
+        s_pack_str (&pk, item->name, 1024);
+        msgpack_pack_int (&pk, (int)item->value.type);
+        s_pack_value (&pk, &item->value);
+    }
+    s_pack_str (&pk, "args", 64);
+    size_t n_args = spec->args ? spec->args->n : 0;
+    msgpack_pack_array (&pk, n_args);
+    for (size_t i = 0; i < n_args; i++) {
+        msgpack_pack_array (&pk, 2);
+        s_pack_str (&pk, spec->args->items[i].name, 65536);
+        s_pack_str (&pk, spec->args->items[i].value, 1u << 24);
+    }
+    s_pack_str (&pk, "shared", 64);
+    if (spec->shared_params && spec->shared_params_size > 0) {
+        msgpack_pack_bin (&pk, spec->shared_params_size);
+        msgpack_pack_bin_body (&pk, spec->shared_params, spec->shared_params_size);
+    } else
+        msgpack_pack_nil (&pk);
+
+    int fd = memfd_create ("rafiki-trial-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        snprintf (err, errlen, "cannot hand the trial its spec: memfd_create: %s",
+                  strerror (errno));
+        msgpack_sbuffer_destroy (&sbuf);
+        return -1;
+    }
+    const char *p = sbuf.data;
+    size_t left = sbuf.size;
+    while (left > 0) {
+        ssize_t n = write (fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf (err, errlen, "cannot hand the trial its spec: %s", strerror (errno));
+            msgpack_sbuffer_destroy (&sbuf);
+            close (fd);
+            return -1;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    msgpack_sbuffer_destroy (&sbuf);
+    fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    return fd;
+}
+
+/* Spawn this program as the trial's process; its pid, or -1 with err. */
+static pid_t
+s_exec_spawn (int sock, int spec_fd, char *err, size_t errlen)
+{
+    extern char **environ;
+    size_t n_env = 0;
+    while (environ && environ[n_env])
+        n_env++;
+    char **envp = calloc (n_env + 2, sizeof *envp);
+    char mine[96];
+    if (!envp) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n_env; i++)
+        if (strncmp (environ[i], RFK_EXEC_ENV "=", sizeof RFK_EXEC_ENV) != 0)
+            envp[at++] = environ[i];
+    snprintf (mine, sizeof mine, RFK_EXEC_ENV "=%d:%d:%d", sock, spec_fd, (int)getpid ());
+    envp[at++] = mine;
+    envp[at] = NULL;
+
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_init (&attr);
+    posix_spawn_file_actions_init (&actions);
+    sigset_t none, all;
+    sigemptyset (&none);
+    sigfillset (&all);
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                         POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup (&attr, 0);
+    posix_spawnattr_setsigmask (&attr, &none);
+    posix_spawnattr_setsigdefault (&attr, &all);
+    /* dup2 of a descriptor onto itself clears its close-on-exec flag. */
+    posix_spawn_file_actions_adddup2 (&actions, sock, sock);
+    posix_spawn_file_actions_adddup2 (&actions, spec_fd, spec_fd);
+    char *argv[] = {(char *)"rafiki-trial", NULL};
+    pid_t pid = -1;
+    int rc = posix_spawn (&pid, "/proc/self/exe", &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy (&actions);
+    posix_spawnattr_destroy (&attr);
+    free (envp);
+    if (rc != 0) {
+        snprintf (err, errlen, "cannot start the trial's process: %s", strerror (rc));
+        return -1;
+    }
+    return pid;
+}
+
+/* The child's side of the exec form: fail the trial with a reason. */
+static void
+s_exec_fail (int sock, const char *reason)
+{
+    s_child_fd = sock;
+    s_child_send_result (RFK_TRIAL_ERRORED, 0, reason);
+    _exit (0);
+}
+
+/* A msgpack string as a new C string; NULL for nil or anything else. */
+static char *
+s_exec_str (const msgpack_object *o)
+{
+    return o && o->type == MSGPACK_OBJECT_STR ? s_obj_strdup (o) : NULL;
+}
+
+/* The value of key in a msgpack map, or NULL. */
+static const msgpack_object *
+s_exec_get (const msgpack_object *map, const char *key)
+{
+    size_t len = strlen (key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
+            memcmp (k->via.str.ptr, key, len) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* Knob values from the spec's [name, type, value] rows; strings are copies
+   the process keeps until it exits. -1 when a row makes no sense. */
+static int
+s_exec_knobs (const msgpack_object *rows, rafiki_knobs_t *out)
+{
+    out->items = NULL;
+    out->n = 0;
+    if (!rows || rows->type != MSGPACK_OBJECT_ARRAY)
+        return rows ? -1 : 0;
+    size_t n = rows->via.array.size;
+    rafiki_knob_value_t *items = calloc (n + 1, sizeof *items);
+    if (!items)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *row = &rows->via.array.ptr[i];
+        if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 3 ||
+            row->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return -1;
+        const msgpack_object *value = &row->via.array.ptr[2];
+        items[i].name = s_exec_str (&row->via.array.ptr[0]);
+        items[i].value.type = (rafiki_value_type_t)row->via.array.ptr[1].via.u64;
+        double number = 0;
+        switch (items[i].value.type) {
+            case RAFIKI_VALUE_INT:
+                if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                    items[i].value.u.i = (int64_t)value->via.u64;
+                else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                    items[i].value.u.i = value->via.i64;
+                else
+                    return -1;
+                break;
+            case RAFIKI_VALUE_FLOAT:
+                if (!s_obj_number (value, &number))
+                    return -1;
+                items[i].value.u.f = number;
+                break;
+            case RAFIKI_VALUE_STRING:
+                items[i].value.u.s = s_exec_str (value);
+                if (!items[i].value.u.s)
+                    return -1;
+                break;
+            case RAFIKI_VALUE_BOOL:
+                if (value->type != MSGPACK_OBJECT_BOOLEAN)
+                    return -1;
+                items[i].value.u.b = value->via.boolean;
+                break;
+            default:
+                return -1;
+        }
+        if (!items[i].name)
+            return -1;
+    }
+    out->items = items;
+    out->n = n;
+    return 0;
+}
+
+/* Train args from the spec's [name, value] rows. */
+static int
+s_exec_args (const msgpack_object *rows, rafiki_args_t *out)
+{
+    out->items = NULL;
+    out->n = 0;
+    if (!rows || rows->type != MSGPACK_OBJECT_ARRAY)
+        return rows ? -1 : 0;
+    size_t n = rows->via.array.size;
+    rafiki_arg_t *items = calloc (n + 1, sizeof *items);
+    if (!items)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *row = &rows->via.array.ptr[i];
+        if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2)
+            return -1;
+        items[i].name = s_exec_str (&row->via.array.ptr[0]);
+        items[i].value = s_exec_str (&row->via.array.ptr[1]);
+        if (!items[i].name || !items[i].value)
+            return -1;
+    }
+    out->items = items;
+    out->n = n;
+    return 0;
+}
+
+/* Runs before main () in every program that links the runner; acts only in
+   a process spawned by s_exec_spawn, which it never leaves. */
+__attribute__ ((constructor)) static void
+s_exec_entry (void)
+{
+    const char *env = getenv (RFK_EXEC_ENV);
+    if (!env)
+        return;
+    int sock = -1, spec_fd = -1, parent = 0;
+    if (sscanf (env, "%d:%d:%d", &sock, &spec_fd, &parent) != 3 || sock < 0 || spec_fd < 0)
+        return; /* not ours to make sense of: carry on as the program */
+    unsetenv (RFK_EXEC_ENV);
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != (pid_t)parent)
+        _exit (3);
+
+    struct stat st;
+    char *data = NULL;
+    size_t size = 0;
+    if (fstat (spec_fd, &st) == 0 && st.st_size > 0) {
+        size = (size_t)st.st_size;
+        data = malloc (size);
+        size_t got = 0;
+        while (data && got < size) {
+            ssize_t n = pread (spec_fd, data + got, size - got, (off_t)got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        if (got != size) {
+            free (data);
+            data = NULL;
+        }
+    }
+    close (spec_fd);
+    msgpack_unpacked spec_msg;
+    msgpack_unpacked_init (&spec_msg);
+    size_t off = 0;
+    if (!data || msgpack_unpack_next (&spec_msg, data, size, &off) != MSGPACK_UNPACK_SUCCESS ||
+        spec_msg.data.type != MSGPACK_OBJECT_MAP)
+        s_exec_fail (sock, "the trial's process could not read its spec");
+    const msgpack_object *map = &spec_msg.data;
+
+    rafiki_knobs_t knobs;
+    rafiki_args_t args;
+    if (s_exec_knobs (s_exec_get (map, "knobs"), &knobs) != 0 ||
+        s_exec_args (s_exec_get (map, "args"), &args) != 0)
+        s_exec_fail (sock, "the trial's process got malformed knobs or train args");
+    rfk_trial_spec_t spec = {
+        .knobs = &knobs,
+        .args = &args,
+        .template_path = s_exec_str (s_exec_get (map, "template")),
+        .task = s_exec_str (s_exec_get (map, "task")),
+        .train_path = s_exec_str (s_exec_get (map, "train")),
+        .val_path = s_exec_str (s_exec_get (map, "val")),
+        .params_path = s_exec_str (s_exec_get (map, "params")),
+        .output_path = s_exec_str (s_exec_get (map, "output")),
+    };
+    const msgpack_object *value = s_exec_get (map, "cpu_s");
+    double number = 0;
+    if (value && s_obj_number (value, &number) && number > 0)
+        spec.cpu_s = number;
+    value = s_exec_get (map, "memory_mb");
+    if (value && value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        spec.memory_mb = (size_t)value->via.u64;
+    value = s_exec_get (map, "shared");
+    if (value && value->type == MSGPACK_OBJECT_BIN && value->via.bin.size > 0) {
+        spec.shared_params = value->via.bin.ptr;
+        spec.shared_params_size = value->via.bin.size;
+    }
+    if (!spec.template_path)
+        s_exec_fail (sock, "the trial's process got no template path");
+
+    char err[512] = "";
+    rfk_template_t *template = rfk_template_open (spec.template_path, spec.task, err, sizeof err);
+    if (!template) {
+        char reason[600];
+        snprintf (reason, sizeof reason, "cannot open the template: %s", err);
+        s_exec_fail (sock, reason);
+    }
+    spec.api = rfk_template_api (template);
+    s_child_main (&spec, sock, (pid_t)parent); /* never returns */
+    _exit (0);
+}
+
+/* ------------------------------------------------------------------------
    The parent
    ------------------------------------------------------------------------ */
 
@@ -571,8 +948,12 @@ rfk_trial_t *
 rfk_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks, char *err,
                  size_t errlen)
 {
-    if (!spec || !spec->api) {
+    if (!spec || (!spec->api && !(spec->exec && spec->template_path))) {
         snprintf (err, errlen, "the trial names no template");
+        return NULL;
+    }
+    if (spec->exec && (!spec->template_path || spec->body)) {
+        snprintf (err, errlen, "a trial in a fresh process needs its template's path and no body");
         return NULL;
     }
     if (!spec->body && (!spec->train_path || !spec->val_path)) {
@@ -606,9 +987,18 @@ rfk_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *call
     fflush (NULL); /* or the child would print what the parent buffered */
     pid_t parent = getpid ();
     self->start_ms = s_now_ms ();
-    pid_t pid = fork ();
+    pid_t pid;
+    if (spec->exec) {
+        int spec_fd = s_exec_spec_fd (spec, err, errlen);
+        pid = spec_fd >= 0 ? s_exec_spawn (sv[1], spec_fd, err, errlen) : -1;
+        if (spec_fd >= 0)
+            close (spec_fd);
+    } else {
+        pid = fork ();
+        if (pid < 0)
+            snprintf (err, errlen, "cannot fork the trial: %s", strerror (errno));
+    }
     if (pid < 0) {
-        snprintf (err, errlen, "cannot fork the trial: %s", strerror (errno));
         close (sv[0]);
         close (sv[1]);
         free (self);

@@ -73,6 +73,16 @@ typedef struct {
     double stop_grace_s;     /* from SIGTERM (stop, prune) to SIGKILL; 0: 2 s */
     rfk_trial_body_fn *body; /* NULL: the standard trial */
     void *body_arg;
+    /* exec: run the trial in a fresh process (posix_spawn of this program,
+       /proc/self/exe) rather than a plain fork. A fork of a multithreaded
+       program copies locks other threads held (the sanitizers' allocator,
+       libraries' own) and the child can hang on one; a fresh process has
+       none. The new process opens the template at template_path (for task,
+       may be NULL) itself; the spec travels to it in a sealed memory file.
+       Not with body. Costs an exec per trial (a few ms). */
+    bool exec;
+    const char *template_path; /* exec: the template's file */
+    const char *task;          /* exec: the task it must have, or NULL */
 } rfk_trial_spec_t;
 
 /* What the parent hears from the child, in the order the template said it. */
@@ -93,8 +103,9 @@ typedef struct rfk_trial rfk_trial_t;
    name. */
 #define rfk_trial_destroy rfk_runner_trial_destroy
 
-/* Fork the child and start the trial. callbacks may be NULL. Returns NULL
-   with a message in err when the trial could not start (bad spec, no fork). */
+/* Fork (or, with spec->exec, spawn) the child and start the trial.
+   callbacks may be NULL. Returns NULL with a message in err when the trial
+   could not start (bad spec, no fork). */
 rfk_trial_t *
 rfk_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks, char *err,
                  size_t errlen);

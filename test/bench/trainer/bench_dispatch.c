@@ -2,9 +2,10 @@
 
     1,000 trials of the zoo's Echo template with steps = 0 (a template that
     does nothing), so what is measured is the platform: a proposal from the
-    advisor, a forked child per trial with its limits and its pipe, the
-    parameters file, the result back to the advisor, and (through admin) the
-    TrialCreate round trip and the TrialStarted / TrialFinished reports.
+    advisor (random search), a fresh child process per trial with its limits
+    and its pipe, the parameters file, the result back to the advisor, and
+    (through admin) the TrialCreate round trip and the TrialStarted /
+    TrialFinished reports.
     Printed as trials per second per trainer; the original Rafiki's polling
     design allows about 5. Two set-ups:
     - direct: an advisor and one trainer as actors in this process;
@@ -67,7 +68,8 @@ test_dispatch_direct (void **state)
     snprintf (budget, sizeof budget, "{\"MODEL_TRIAL_COUNT\": %d}", trials);
     json_t *budget_json = json_loads (budget, 0, NULL);
     json_t *fixed = json_pack ("{s:i}", "steps", 0);
-    json_t *train_args = json_pack ("{s:b}", "early_stop", 0);
+    /* Random search: the platform is measured here, not the GP (its own bench). */
+    json_t *train_args = json_pack ("{s:b, s:s}", "early_stop", 0, "advisor", "random");
     rfk_advisor_args_t advisor_args = {
         .model_path = ECHO_TEMPLATE,
         .budget = budget_json,
@@ -129,11 +131,11 @@ test_dispatch_services (void **state)
     rfk_bus_opts_defaults (&bus);
     fake_admin_t *admin = fake_admin_new (&bus);
     fake_admin_add_service (admin, "advisor-1", "secret-a",
-                            json_pack ("{s:s, s:s, s:s, s:{s:i}, s:{s:b}, s:{s:{s:i}}}",
+                            json_pack ("{s:s, s:s, s:s, s:{s:i}, s:{s:b, s:s}, s:{s:{s:i}}}",
                                        "service_id", "advisor-1", "task", "TABULAR_CLASSIFICATION",
                                        "model_path", ECHO_TEMPLATE, "budget", "MODEL_TRIAL_COUNT",
-                                       trials, "train_args", "early_stop", 0, "config",
-                                       "fixed_knobs", "steps", 0));
+                                       trials, "train_args", "early_stop", 0, "advisor", "random",
+                                       "config", "fixed_knobs", "steps", 0));
     pid_t advisor = fake_admin_spawn (admin, "advisor", "advisor-1", "secret-a", dir);
     assert_true (fake_admin_wait (admin, s_advice_known, NULL, 20000));
     fake_admin_add_service (admin, "trainer-1", "secret-t",

@@ -1,7 +1,7 @@
 /*  test_rfk_admin.c: the admin actor through its real sockets.
 
     Each test starts the admin actor on tcp://127.0.0.1:* with a fresh data
-    directory and SQLite (PostgreSQL when RAFIKI_TEST_PG_URL is set), and
+    directory and SQLite (PostgreSQL when RAFIKI_TEST_ADMIN_PG_URL names an empty database), and
     talks to it as the SDK does: an rfk_client DEALER on `command`, DEALERs
     on `service` playing the workers, a SUB on `events`. The services admin
     launches run FAKE_SERVICE, a script that hands the test each service's
@@ -95,7 +95,10 @@ s_start_with (const char *rafikid, bool dev, const char *password, char *failure
     s_set (env->config, "admin", "jwt_secret", S_JWT_SECRET);
     s_set (env->config, "admin", "upload_max_bytes", "1MiB");
     s_set (env->config, "launcher", "max_restarts", "0");
-    const char *pg = getenv ("RAFIKI_TEST_PG_URL");
+    //  The store suite covers both backends on fresh databases; these cases
+    //  reuse one store per start, so they run on PostgreSQL only when asked
+    //  for a database of their own.
+    const char *pg = getenv ("RAFIKI_TEST_ADMIN_PG_URL");
     if (pg && *pg)
         s_set (env->config, "store", "url", pg);
     rfk_admin_args_t args = {.config = env->config, .dev = dev, .rafikid_path = rafikid};

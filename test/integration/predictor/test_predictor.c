@@ -145,9 +145,11 @@ typedef struct {
     CURL *easy;
     char *body; /* the response body */
     size_t size;
-    long status;  /* HTTP status, 0 if the request failed */
-    int members;  /* X-Rafiki-Members, -1 if absent */
-    int answered; /* X-Rafiki-Members-Answered */
+    long status;           /* HTTP status, 0 if the request failed */
+    int members;           /* X-Rafiki-Members, -1 if absent */
+    int answered;          /* X-Rafiki-Members-Answered */
+    bool cors;             /* Access-Control-Allow-Origin: * */
+    char cors_methods[64]; /* Access-Control-Allow-Methods */
     int64_t started, ended;
     struct curl_slist *headers;
 } s_call_t;
@@ -174,6 +176,11 @@ s_on_header (char *data, size_t size, size_t count, void *arg)
         call->members = atoi (data + 17);
     else if (strncasecmp (data, "X-Rafiki-Members-Answered:", 26) == 0)
         call->answered = atoi (data + 26);
+    else if (strncasecmp (data, "Access-Control-Allow-Origin: *", 30) == 0)
+        call->cors = true;
+    else if (strncasecmp (data, "Access-Control-Allow-Methods:", 29) == 0)
+        snprintf (call->cors_methods, sizeof call->cors_methods, "%.*s",
+                  (int)strcspn (data + 29, "\r\n"), data + 29);
     return size * count;
 }
 
@@ -432,6 +439,7 @@ test_bad_input (void **state)
         if (status != cases[i].status)
             fail_msg ("case %zu: %s %s got %ld, expected %ld", i, cases[i].method, cases[i].path,
                       status, cases[i].status);
+        assert_true (call.cors); /* the web admin's query box reads errors too */
         json_t *error = json_object_get (json, "error");
         const char *message = json_string_value (json_object_get (error, "message"));
         assert_non_null (message);
@@ -443,6 +451,16 @@ test_bad_input (void **state)
         json_decref (json);
     }
     free (huge);
+
+    /*  The web admin's query box calls from admin's origin: a CORS
+        preflight is answered, and answers allow any origin. */
+    s_call_t call;
+    assert_int_equal (s_http ("OPTIONS", predictor.http, "/predict", NULL, NULL, &call), 204);
+    assert_true (call.cors);
+    assert_non_null (strstr (call.cors_methods, "POST"));
+    assert_int_equal (s_http ("POST", predictor.http, "/predict", "{\"query\": 1}", NULL, &call),
+                      200);
+    assert_true (call.cors);
 
     /*  Garbage and odd messages on the ZeroMQ front. */
     char endpoint[300];

@@ -6,7 +6,8 @@
     line, defines a plot, then for `steps` steps sleeps `ms` milliseconds,
     logs a metrics point and (with EARLY_STOP) reports progress
     score * step / steps, stopping when pruned or asked to stop; evaluate
-    returns the knob `score`. Parameters: {template, score}.
+    returns the knob `score`. Parameters: {template, score}. The train args
+    `sleepy_ms` and `sleepy_steps`, when given, override the knobs.
 */
 #include <rafiki/model.h>
 
@@ -48,8 +49,15 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
          const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    (void)args;
     (void)shared_params;
+    /* Train args `sleepy_ms` and `sleepy_steps` override the knobs: a job
+       through admin (which fixes no knobs) can still ask for slow trials. */
+    const char *ms = rafiki_args_get (args, "sleepy_ms", NULL);
+    const char *steps = rafiki_args_get (args, "sleepy_steps", NULL);
+    if (ms && atoll (ms) > 0)
+        self->ms = atoll (ms);
+    if (steps && atoll (steps) > 0)
+        self->steps = atoll (steps);
     if (access (dataset_path, R_OK) != 0) {
         snprintf (err, errlen, "cannot read %s", dataset_path);
         return -1;

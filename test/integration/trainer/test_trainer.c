@@ -32,14 +32,23 @@
 
 static rfk_bus_opts_t s_bus;
 
+/* Bus options for a test: peers silent for heartbeat_timeout_ms are
+   expired. Only the tests about a trainer that dies use a short one; the
+   others give a loaded machine (sanitizers, 2 cores) plenty of time. */
 static void
-s_bus_short (void)
+s_bus_with (int heartbeat_timeout_ms)
 {
     rfk_bus_opts_defaults (&s_bus);
     s_bus.heartbeat_interval_ms = 100;
-    s_bus.heartbeat_timeout_ms = 800;
-    s_bus.request_timeout_ms = 3000;
-    s_bus.request_retries = 2;
+    s_bus.heartbeat_timeout_ms = heartbeat_timeout_ms;
+    s_bus.request_timeout_ms = 5000;
+    s_bus.request_retries = 3;
+}
+
+static void
+s_bus_short (void)
+{
+    s_bus_with (10000);
 }
 
 /* A fresh data folder for a test. */
@@ -143,9 +152,9 @@ test_advisor_and_trainers (void **state)
                    "{\"seed\": 1, \"early_stop\": false}", NULL, endpoint, sizeof endpoint);
     zactor_t *one = s_trainer (ECHO_TEMPLATE, endpoint, dir, "one", 60);
     zactor_t *two = s_trainer (ECHO_TEMPLATE, endpoint, dir, "two", 60);
-    s_expect_done (one, 30000);
-    s_expect_done (two, 30000);
-    s_expect_done (advisor, 30000);
+    s_expect_done (one, 120000);
+    s_expect_done (two, 120000);
+    s_expect_done (advisor, 60000);
 
     json_t *trials = s_pipe_json (advisor, "TRIALS");
     assert_int_equal (json_array_size (trials), 6);
@@ -189,9 +198,9 @@ test_pruning (void **state)
                    "{\"ms\": 40, \"steps\": 5}", endpoint, sizeof endpoint);
     zactor_t *one = s_trainer (SLEEPY_TEMPLATE, endpoint, dir, "one", 60);
     zactor_t *two = s_trainer (SLEEPY_TEMPLATE, endpoint, dir, "two", 60);
-    s_expect_done (one, 60000);
-    s_expect_done (two, 60000);
-    s_expect_done (advisor, 30000);
+    s_expect_done (one, 120000);
+    s_expect_done (two, 120000);
+    s_expect_done (advisor, 60000);
     json_t *trials = s_pipe_json (advisor, "TRIALS");
     assert_int_equal (json_array_size (trials), 12);
     int pruned = 0, completed = 0;
@@ -279,10 +288,12 @@ test_misbehaving_trials (void **state)
     rfk_server_t *advisor =
         rfk_server_new ("tcp://127.0.0.1:*", &rfk_train_family, s_script_routes, &script, &s_bus);
     assert_non_null (advisor);
+    /* The timeout ends the hanging trial; the good one must fit in it even
+       on a loaded machine. */
     zactor_t *trainer =
-        s_trainer (MISBEHAVING_TEMPLATE, rfk_server_endpoint (advisor), dir, "one", 1.5);
+        s_trainer (MISBEHAVING_TEMPLATE, rfk_server_endpoint (advisor), dir, "one", 5);
     zpoller_t *poller = zpoller_new (rfk_server_sock (advisor), zactor_sock (trainer), NULL);
-    int64_t until = zclock_mono () + 30000;
+    int64_t until = zclock_mono () + 120000;
     bool trainer_done = false;
     while (!trainer_done && zclock_mono () < until) {
         void *which = zpoller_wait (poller, 50);
@@ -391,12 +402,12 @@ test_services_through_admin (void **state)
     fake_admin_t *admin = fake_admin_new (&s_bus);
     pid_t advisor =
         s_start_advisor (admin, dir, "{\"MODEL_TRIAL_COUNT\": 6}", "{\"ms\": 30, \"steps\": 2}");
-    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 20000));
+    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 60000));
     pid_t one = s_start_trainer (admin, dir, "trainer-1");
     pid_t two = s_start_trainer (admin, dir, "trainer-2");
-    assert_int_equal (fake_admin_reap (admin, one, 60000), 0);
-    assert_int_equal (fake_admin_reap (admin, two, 60000), 0);
-    assert_int_equal (fake_admin_reap (admin, advisor, 30000), 0);
+    assert_int_equal (fake_admin_reap (admin, one, 120000), 0);
+    assert_int_equal (fake_admin_reap (admin, two, 120000), 0);
+    assert_int_equal (fake_admin_reap (admin, advisor, 60000), 0);
 
     assert_int_equal (json_object_size (fake_admin_trials (admin)), 6);
     assert_int_equal (fake_admin_trials_with (admin, "COMPLETED"), 6);
@@ -444,19 +455,19 @@ static void
 test_sigkill_trainer_mid_trial (void **state)
 {
     (void)state;
-    s_bus_short ();
+    s_bus_with (3000); /* the advisor must notice the trainer is gone */
     char *dir = s_data_dir ();
     fake_admin_t *admin = fake_admin_new (&s_bus);
     pid_t advisor =
-        s_start_advisor (admin, dir, "{\"MODEL_TRIAL_COUNT\": 5}", "{\"ms\": 300, \"steps\": 1}");
-    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 20000));
+        s_start_advisor (admin, dir, "{\"MODEL_TRIAL_COUNT\": 5}", "{\"ms\": 1500, \"steps\": 1}");
+    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 60000));
     pid_t one = s_start_trainer (admin, dir, "trainer-1");
     pid_t two = s_start_trainer (admin, dir, "trainer-2");
-    assert_true (fake_admin_wait (admin, s_trainer_one_running, NULL, 30000));
+    assert_true (fake_admin_wait (admin, s_trainer_one_running, NULL, 60000));
     kill (one, SIGKILL);
-    assert_int_equal (fake_admin_reap (admin, one, 5000), 128 + SIGKILL);
-    assert_int_equal (fake_admin_reap (admin, two, 60000), 0);
-    assert_int_equal (fake_admin_reap (admin, advisor, 30000), 0);
+    assert_int_equal (fake_admin_reap (admin, one, 30000), 128 + SIGKILL);
+    assert_int_equal (fake_admin_reap (admin, two, 120000), 0);
+    assert_int_equal (fake_admin_reap (admin, advisor, 60000), 0);
 
     assert_int_equal (json_object_size (fake_admin_trials (admin)), 5);
     s_assert_nothing_running (admin);
@@ -482,16 +493,16 @@ static void
 test_sigterm_stops_the_trial (void **state)
 {
     (void)state;
-    s_bus_short ();
+    s_bus_with (3000); /* the advisor must notice the trainer is gone */
     char *dir = s_data_dir ();
     fake_admin_t *admin = fake_admin_new (&s_bus);
     pid_t advisor =
         s_start_advisor (admin, dir, "{\"MODEL_TRIAL_COUNT\": 1}", "{\"ms\": 60000, \"steps\": 1}");
-    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 20000));
+    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 60000));
     pid_t one = s_start_trainer (admin, dir, "trainer-1");
-    assert_true (fake_admin_wait (admin, s_trainer_one_running, NULL, 30000));
+    assert_true (fake_admin_wait (admin, s_trainer_one_running, NULL, 60000));
     kill (one, SIGTERM);
-    assert_int_equal (fake_admin_reap (admin, one, 15000), 0);
+    assert_int_equal (fake_admin_reap (admin, one, 30000), 0);
     s_assert_nothing_running (admin);
     assert_int_equal (fake_admin_trials_with (admin, "ERRORED"), 1);
     const char *id;
@@ -500,7 +511,7 @@ test_sigterm_stops_the_trial (void **state)
         assert_string_equal (json_string_value (json_object_get (trial, "error")), "stopped");
     assert_string_equal (fake_admin_status (admin, "trainer-1"), "STOPPED");
     /* The advisor's only trial is over: it ends too. */
-    assert_int_equal (fake_admin_reap (admin, advisor, 30000), 0);
+    assert_int_equal (fake_admin_reap (admin, advisor, 60000), 0);
     assert_string_equal (fake_admin_status (admin, "advisor-1"), "STOPPED");
     fake_admin_destroy (&admin);
     free (dir);

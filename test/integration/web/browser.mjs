@@ -7,23 +7,23 @@
 // job and gets a prediction from the query box, checking what a user sees at
 // each step and saving a screenshot of each page under SCREENSHOT_DIR.
 //
-// Backend: a real `rafikid up` on free ports with a temporary data dir when
-// rafikid has the `up` role; otherwise the pages are tested against
-// mock-admin.mjs (node http), and the output says so on its first lines.
-// Steps that need training or serving are skipped, saying why, while rafikid
-// lacks their roles (advisor/trainer, predictor/inference).
+// Backend: the real `rafikid up` on free ports with a temporary data dir and
+// no web configuration (admin finds the build's web/www by itself). Without
+// an `up` role in rafikid every step is skipped, saying why; steps that need
+// training or serving are skipped, saying why, while rafikid lacks their
+// roles (advisor/trainer, predictor/inference). Live updates are checked at
+// the source: the test listens to the page's EventSource messages through
+// the DevTools protocol and expects the trials' TrialUpdate events there.
 //
 // Environment (meson sets it): RAFIKID, WEB_DIR (the built site), WEB_STAGE
 // (node_modules with playwright-core), XGB_SO, CONVERT, SCREENSHOT_DIR;
-// optional CHROMIUM (default /usr/bin/chromium), RAFIKI_WEB_TEST_BACKEND
-// (mock|real, to force one).
+// optional CHROMIUM (default /usr/bin/chromium).
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startMockAdmin } from './mock-admin.mjs';
 
 const env = process.env;
 const STEP_TIMEOUT_MS = 60_000;
@@ -117,10 +117,8 @@ async function startReal(dataDir) {
     RAFIKI_ADMIN_SUPERADMIN_PASSWORD: PASSWORD,
     RAFIKI_LOG_STDERR: 'false',
   };
-  // Point admin at the build's site when the configuration has a key for it.
-  const printed = spawnSync(env.RAFIKID, ['--print-config'], { encoding: 'utf8', env: childEnv }).stdout || '';
-  const key = ['web_dir', 'static_dir'].find((k) => new RegExp(`admin\\.${k}\\b|^\\s+${k}:`, 'm').test(printed));
-  if (key && env.WEB_DIR) childEnv['RAFIKI_ADMIN_' + key.toUpperCase()] = env.WEB_DIR;
+  // No web configuration: a meson build's rafikid serves its build's web/www.
+  delete childEnv.RAFIKI_ADMIN_WEB_DIR;
   const log = fs.openSync(path.join(dataDir, 'rafikid-up.stderr'), 'a');
   const child = spawn(env.RAFIKID, ['up'], { env: childEnv, stdio: ['ignore', log, log], cwd: dataDir });
   const url = `http://127.0.0.1:${ports[0]}`;
@@ -200,16 +198,12 @@ async function main() {
   for (const old of fs.readdirSync(SCREENSHOTS)) if (old.endsWith('.png')) fs.rmSync(path.join(SCREENSHOTS, old));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rafiki-web-'));
   const have = roles(env.RAFIKID);
-  const forced = env.RAFIKI_WEB_TEST_BACKEND;
-  const real = forced ? forced === 'real' : have.includes('up');
-  const training = !real || (have.includes('advisor') && have.includes('trainer'));
-  const serving = !real || (have.includes('predictor') && have.includes('inference'));
+  const real = have.includes('up');
+  const training = have.includes('advisor') && have.includes('trainer');
+  const serving = have.includes('predictor') && have.includes('inference');
+  const noBackend = real ? null : `rafikid (${env.RAFIKID}) has no \`up\` role: admin is not built`;
   if (real) diag(`backend: a real \`rafikid up\` (${env.RAFIKID}); data dir ${tmp}`);
-  else
-    diag(
-      'backend: MOCK. rafikid has no `up` role yet (admin has not landed), so the pages are\n' +
-        'tested against test/integration/web/mock-admin.mjs, not against a real admin.',
-    );
+  else diag(`backend: none. ${noBackend}; every step is skipped`);
   diag(`screenshots: ${SCREENSHOTS}`);
   const noTraining = training ? null : 'training has not landed: rafikid has no advisor/trainer role';
   const noServing = serving ? null : 'serving has not landed: rafikid has no predictor/inference role';
@@ -228,13 +222,17 @@ async function main() {
   let context = null;
   let page = null;
   const pageErrors = [];
+  // The page's server-sent events as chromium received them (DevTools
+  // protocol): { name, data } in order.
+  const sse = [];
+  const sseOf = (name, predicate = () => true) => sse.filter((e) => e.name === name && predicate(e.data));
 
   try {
-    await step('starts the backend and chromium', {}, async () => {
+    await step('starts the backend and chromium', { skip: noBackend }, async () => {
       check(convert.status === 0, `deploy/datasets/convert iris failed: ${convert.stderr}`);
       check(fs.existsSync(env.XGB_SO || ''), `the zoo template is missing: ${env.XGB_SO}`);
       check(fs.existsSync(path.join(env.WEB_DIR, 'index.html')), `the web admin is not built: ${env.WEB_DIR}`);
-      backend = real ? await startReal(dataDir) : await startMockAdmin({ webDir: env.WEB_DIR, email: EMAIL, password: PASSWORD });
+      backend = await startReal(dataDir);
       context = await chromium.launchPersistentContext(path.join(tmp, 'chromium-profile'), {
         executablePath: CHROMIUM,
         headless: true,
@@ -253,11 +251,29 @@ async function main() {
       context.setDefaultTimeout(STEP_TIMEOUT_MS);
       page = context.pages()[0] || (await context.newPage());
       page.on('pageerror', (error) => pageErrors.push(error.message));
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      cdp.on('Network.eventSourceMessageReceived', ({ eventName, data }) => {
+        let parsed = null;
+        try {
+          parsed = JSON.parse(data);
+        } catch {
+          parsed = { unparsed: data };
+        }
+        sse.push({ name: eventName, data: parsed });
+      });
     });
 
     const S = 'starts the backend and chromium';
-    await step('shows the login page and refuses a wrong password in words', { after: [S] }, async () => {
-      await page.goto(backend.url + '/');
+    const SERVE = 'serves the web admin at / with no configuration';
+    await step(SERVE, { after: [S] }, async () => {
+      const response = await page.goto(backend.url + '/');
+      check(response.status() === 200, `GET / answered ${response.status()}`);
+      const built = fs.readFileSync(path.join(env.WEB_DIR, 'index.html'), 'utf8');
+      check((await response.text()) === built, `GET / is not the build's ${env.WEB_DIR}/index.html`);
+    });
+
+    await step('shows the login page and refuses a wrong password in words', { after: [SERVE] }, async () => {
       await page.getByRole('heading', { name: 'Log in to Rafiki' }).waitFor();
       await checkLabels(page, 'login');
       await page.getByLabel('E-mail').fill(EMAIL);
@@ -272,7 +288,7 @@ async function main() {
     });
 
     const LOGIN = 'logs in with the keyboard';
-    await step(LOGIN, { after: [S] }, async () => {
+    await step(LOGIN, { after: [SERVE] }, async () => {
       const password = page.getByLabel('Password');
       await password.fill('');
       await page.getByLabel('E-mail').focus();
@@ -373,6 +389,12 @@ async function main() {
       await page.locator('#trials-table tbody tr').first().waitFor({ timeout: TRAIN_TIMEOUT_MS });
       await page.locator('#trials-table tbody tr', { hasText: 'COMPLETED' }).first().waitFor({ timeout: TRAIN_TIMEOUT_MS });
       await screenshot(page, 'train-job-running');
+      // The rows came with the events admin pushed on GET /events.
+      const jobId = await page.evaluate(async () => {
+        const { token } = JSON.parse(sessionStorage.getItem('rafiki.session'));
+        const response = await fetch('/train_jobs/iris/1', { headers: { Authorization: 'Bearer ' + token } });
+        return (await response.json()).id;
+      });
       await waitText(page.locator('#job-status'), /STOPPED/, TRAIN_TIMEOUT_MS);
       await page.waitForFunction(
         () => document.querySelectorAll('#trials-table tbody tr').length >= 3 &&
@@ -381,6 +403,13 @@ async function main() {
         { timeout: TRAIN_TIMEOUT_MS },
       );
       check(await page.evaluate(() => window.__notReloaded === true), 'the page was reloaded');
+      const completed = sseOf('TrialUpdate', (d) => d.job === jobId && d.status === 'COMPLETED');
+      const trials = new Set(completed.map((e) => e.data.trial_id));
+      check(trials.size === 3, `the page got COMPLETED TrialUpdate events for ${trials.size} trials, not 3`);
+      check(sseOf('JobStatus', (d) => d.id === jobId && d.status === 'STOPPED').length >= 1,
+        'the page got no JobStatus STOPPED event for the job');
+      diag(`events received by the page: ${['JobStatus', 'ServiceStatus', 'TrialUpdate', 'LogLine']
+        .map((name) => `${sseOf(name).length} ${name}`).join(', ')}`);
       const rows = await page.locator('#trials-table tbody tr').count();
       check(rows === 3, `${rows} trials are listed for a budget of 3`);
       const sub = await page.locator('#sub-jobs-table tbody tr').first().textContent();
@@ -434,6 +463,8 @@ async function main() {
       await page.getByRole('button', { name: 'Deploy' }).click();
       await page.getByRole('heading', { name: /Inference job iris v1/ }).waitFor();
       await waitText(page.locator('#inference-status'), /RUNNING/, TRAIN_TIMEOUT_MS);
+      check(sseOf('JobStatus', (d) => d.kind === 'INFERENCE' && d.status === 'RUNNING').length >= 1,
+        'the page got no JobStatus event of the inference job RUNNING');
       const host = (await page.locator('#predictor-host').textContent()).trim();
       check(/:\d+$/.test(host), `no predictor host is shown: "${host}"`);
     });
@@ -505,7 +536,7 @@ async function main() {
   } finally {
     if (context) await context.close().catch(() => {});
     if (backend) await backend.close().catch((error) => diag('closing the backend: ' + error.message));
-    if (real && failures > 0) {
+    if (backend && failures > 0) {
       const log = path.join(dataDir, 'rafikid-up.stderr');
       if (fs.existsSync(log)) diag('rafikid up said:\n' + fs.readFileSync(log, 'utf8').slice(-4000));
     }

@@ -118,6 +118,9 @@ s_knobs (knobs_t *k, const char *behaviour, int64_t steps)
     k->knobs.n = 3;
 }
 
+/* True while the exec group runs: trials in a fresh process (spec.exec). */
+static bool s_exec;
+
 static rfk_trial_spec_t
 s_spec (const knobs_t *k)
 {
@@ -126,7 +129,9 @@ s_spec (const knobs_t *k)
                              .train_path = s_data,
                              .val_path = s_data,
                              .timeout_s = 60,
-                             .stop_grace_s = 0.5};
+                             .stop_grace_s = 0.5,
+                             .exec = s_exec,
+                             .template_path = RFK_TEST_TEMPLATE};
     return spec;
 }
 
@@ -504,6 +509,29 @@ test_custom_body (void **state)
     assert_string_equal (result.error, "killed by signal 6 (Aborted)");
 }
 
+static int
+s_exec_on (void **state)
+{
+    (void)state;
+    s_exec = true;
+    return 0;
+}
+
+static int
+s_exec_off (void **state)
+{
+    (void)state;
+    s_exec = false;
+    return 0;
+}
+
+/* The same trial in a fresh process (posix_spawn of this program) rather
+   than a fork: what a multithreaded caller such as the trainer uses. */
+#define S_EXEC_TEST(f)                                                                             \
+    {                                                                                              \
+        "exec: " #f, f, s_exec_on, s_exec_off, NULL                                                \
+    }
+
 int
 main (void)
 {
@@ -521,6 +549,17 @@ main (void)
         cmocka_unit_test (test_template_errors_are_reported),
         cmocka_unit_test (test_bad_specs_are_refused),
         cmocka_unit_test (test_custom_body),
+        S_EXEC_TEST (test_run_completes),
+        S_EXEC_TEST (test_segfault_is_reported),
+        S_EXEC_TEST (test_hanging_template_times_out),
+        S_EXEC_TEST (test_memory_limit_is_reported),
+        S_EXEC_TEST (test_cpu_limit_is_reported),
+        S_EXEC_TEST (test_progress_is_pruned_by_the_callback),
+        S_EXEC_TEST (test_progress_continues_without_prune),
+        S_EXEC_TEST (test_stop_on_request_kills_a_stubborn_template),
+        S_EXEC_TEST (test_stop_on_request_lets_a_willing_template_return),
+        S_EXEC_TEST (test_destroy_kills_a_running_trial),
+        S_EXEC_TEST (test_template_errors_are_reported),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -616,16 +616,22 @@ test_deadline (void **state)
     assert_true (s_submit (engine, "[1]", 150, &result) > 0);
     assert_int_equal (s_pump (engine, workers, 2, &result.done, 1, 3000), 1);
     int64_t took = result.at - start;
+    //  The reply came at the deadline, not when the slow member (which
+    //  never answers) would have: the bound is loose so that a loaded
+    //  machine cannot fail it, and far below the pump's own 3 s.
     assert_true (took >= 140);
-    assert_true (took < 600);
+    assert_true (took < 2000);
     s_assert_predictions (&result, "[2]");
     assert_int_equal (result.members, 2);
     assert_int_equal (result.answered, 1);
     json_decref (result.predictions);
     s_worker_release (workers[1]);
-    s_pump (engine, workers, 2, NULL, 0, 50);
     rfk_scatter_stats_t stats;
-    rfk_scatter_stats (engine, &stats);
+    int64_t until = zclock_mono () + 3000;
+    do {
+        s_pump (engine, workers, 2, NULL, 0, 50);
+        rfk_scatter_stats (engine, &stats);
+    } while (stats.late < 1 && zclock_mono () < until);
     assert_int_equal (stats.late, 1);
     assert_int_equal (stats.timeouts, 1);
     assert_int_equal (stats.inflight, 0);
@@ -637,7 +643,7 @@ test_deadline (void **state)
     assert_true (s_submit (engine, "[1]", 100, &result) > 0);
     assert_int_equal (s_pump (engine, workers, 2, &result.done, 1, 3000), 1);
     assert_int_equal (result.code, RFK_CODE_TIMEOUT);
-    assert_true (result.at - start < 500);
+    assert_true (result.at - start < 2000);
     s_worker_destroy (&workers[0]);
     s_worker_destroy (&workers[1]);
     rfk_scatter_destroy (&engine);
