@@ -9,6 +9,8 @@
     - ROUTER `service` (rfk_server, service family): Hello, StatusReport,
       trial reports (rfk_admin_services.c);
     - the launcher's descriptor and deadline (children exiting, restarts);
+    - the model checks' epoll set and deadline (rfk_admin_files.c): an
+      upload's last UploadChunk is answered when its check ends;
     - the HTTP front's epoll descriptor and timeout (rfk_http_front.h),
       whose handlers call the same functions from inside rfk_http_front_step.
     Events (JobStatus, ServiceStatus, TrialUpdate, LogLine) go through a PUB

@@ -2,11 +2,10 @@
 
     The advisor proposes the knobs of every trial of one model of a train
     job (with the tuning library rfk_tune: random search, a Gaussian
-    process, TPE, or the one trial of a template whose knobs are all fixed), hands the proposals to that sub job's trainers, decides when a trial
-    is pruned (ASHA, with the EARLY_STOP policy), where a trial's initial
-    parameters come from (SHARE_PARAMS) and when the budget is spent. It
-    binds a ROUTER (`advice`, the `train` family) that its trainers' DEALERs
-    connect to:
+    process, TPE, or the one trial of a template whose knobs are all fixed), hands the proposals to
+   that sub job's trainers, decides when a trial is pruned (ASHA, with the EARLY_STOP policy), where
+   a trial's initial parameters come from (SHARE_PARAMS) and when the budget is spent. It binds a
+   ROUTER (`advice`, the `train` family) that its trainers' DEALERs connect to:
 
         Ready             -> Proposal {trial_no, trial_id, knobs, policies,
                              params_source, params_path} | Done {reason}

@@ -60,7 +60,8 @@ static const s_role_t s_roles[] = {
     {"advisor", rfk_advisor_actor, "proposes the trials of one sub train job (ROUTER advice)"},
     {"trainer", rfk_trainer_actor, "runs the trials its advisor proposes, one at a time"},
     {"predictor", rfk_predictor_actor, "answers queries over HTTP and ZeroMQ (HTTP, ROUTER query)"},
-    {"inference", rfk_inference_actor, "holds one trained model and predicts the predictor's batches"},
+    {"inference", rfk_inference_actor,
+     "holds one trained model and predicts the predictor's batches"},
 };
 
 #define S_ROLES (sizeof (s_roles) / sizeof (s_roles[0]))

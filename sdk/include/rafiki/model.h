@@ -67,11 +67,11 @@ typedef enum {
    decides, per trial, whether the policy is on. */
 typedef enum {
     RAFIKI_POLICY_NONE = 0,
-    RAFIKI_POLICY_EARLY_STOP,  /* report progress; the trial may be pruned */
+    RAFIKI_POLICY_EARLY_STOP,   /* report progress; the trial may be pruned */
     RAFIKI_POLICY_SHARE_PARAMS, /* train may start from shared parameters */
-    RAFIKI_POLICY_SKIP_TRAIN,  /* skip training (e.g. reuse shared params) */
-    RAFIKI_POLICY_QUICK_EVAL,  /* evaluate on a subset, for speed */
-    RAFIKI_POLICY_DOWNSCALE    /* train a smaller version of the model */
+    RAFIKI_POLICY_SKIP_TRAIN,   /* skip training (e.g. reuse shared params) */
+    RAFIKI_POLICY_QUICK_EVAL,   /* evaluate on a subset, for speed */
+    RAFIKI_POLICY_DOWNSCALE     /* train a smaller version of the model */
 } rafiki_policy_t;
 
 typedef enum {
@@ -96,12 +96,12 @@ typedef struct {
 typedef struct {
     const char *name;
     rafiki_knob_type_t type;
-    rafiki_value_t value;          /* FIXED: the value */
-    const rafiki_value_t *values;  /* CATEGORICAL: the choices */
-    size_t n_values;               /* CATEGORICAL: how many choices */
-    double min, max;               /* INTEGER, FLOAT: inclusive bounds */
-    bool log_scale;                /* FLOAT: sample on a log scale */
-    rafiki_policy_t policy;        /* POLICY: which policy */
+    rafiki_value_t value;         /* FIXED: the value */
+    const rafiki_value_t *values; /* CATEGORICAL: the choices */
+    size_t n_values;              /* CATEGORICAL: how many choices */
+    double min, max;              /* INTEGER, FLOAT: inclusive bounds */
+    bool log_scale;               /* FLOAT: sample on a log scale */
+    rafiki_policy_t policy;       /* POLICY: which policy */
 } rafiki_knob_t;
 
 /* Knob values chosen for one trial: a name per value. */
@@ -182,7 +182,7 @@ typedef struct {
     void (*destroy) (void *model);
 } rafiki_model_api_t;
 
-typedef const rafiki_model_api_t *(rafiki_model_fn) (void);
+typedef const rafiki_model_api_t *(rafiki_model_fn)(void);
 
 /* Packs a per-query error: an ext of type RAFIKI_MSGPACK_EXT_ERROR whose
    bytes are the message. */
@@ -217,7 +217,7 @@ rafiki_knobs_int (const rafiki_knobs_t *knobs, const char *name, int64_t dflt)
         case RAFIKI_VALUE_INT:
             return v->u.i;
         case RAFIKI_VALUE_FLOAT:
-            return (int64_t) v->u.f;
+            return (int64_t)v->u.f;
         case RAFIKI_VALUE_BOOL:
             return v->u.b;
         default:
@@ -233,7 +233,7 @@ rafiki_knobs_float (const rafiki_knobs_t *knobs, const char *name, double dflt)
         return dflt;
     switch (v->type) {
         case RAFIKI_VALUE_INT:
-            return (double) v->u.i;
+            return (double)v->u.i;
         case RAFIKI_VALUE_FLOAT:
             return v->u.f;
         default:

@@ -30,7 +30,8 @@ store_fixture_pg_url (void);
 /* When the PostgreSQL run has no server: TAP that says SKIP when run by hand,
    or a failure under test/run (RAFIKI_TEST_RUN is set), which always starts
    one. Returns the exit status for main. */
-int store_fixture_no_server (void);
+int
+store_fixture_no_server (void);
 /* A fresh store; NULL (with a message on stderr) when it cannot be made. */
 store_fixture_t *
 store_fixture_new (bool postgres);

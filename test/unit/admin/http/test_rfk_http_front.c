@@ -992,8 +992,7 @@ test_garbage (void **state)
         "GARBAGE\r\n\r\n", "GET\r\n\r\n",
         "POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 99\r\n\r\n{",
         "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
-        "chunked\r\n\r\nzz\r\n"};
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"};
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         int fd = socket (AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in address = {.sin_family = AF_INET,
