@@ -104,7 +104,22 @@ main (int argc, char **argv)
         zsock_set_sndhwm (socks[c], 0);
         items[c] = (zmq_pollitem_t){zsock_resolve (socks[c]), 0, ZMQ_POLLIN, 0};
     }
-    zclock_sleep (200); /* let the connections come up before the clock starts */
+    /*  Warm-up round trip on every connection, so the clock starts with all
+        of them connected (a handshake, not a guess at how long that takes). */
+    for (int c = 0; c < connections; c++) {
+        zframe_t *frame = zframe_dup (request);
+        zframe_send (&frame, socks[c], 0);
+    }
+    for (int c = 0; c < connections; c++) {
+        zsock_set_rcvtimeo (socks[c], 5000);
+        zframe_t *reply = zframe_recv (socks[c]);
+        if (!reply) {
+            fprintf (stderr, "loadgen: no answer to the warm-up on connection %d\n", c);
+            return 1;
+        }
+        zframe_destroy (&reply);
+        zsock_set_rcvtimeo (socks[c], -1);
+    }
     int64_t start = zclock_usecs ();
     int64_t end = start + (int64_t)(seconds * 1e6);
     for (int c = 0; c < connections; c++) {
