@@ -18,5 +18,6 @@
 #include "rfk_client.h"
 #include "rfk_server.h"
 #include "rfk_proxy.h"
+#include "rfk_service.h"
 
 #endif

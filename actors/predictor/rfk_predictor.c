@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 
 #include "rfk_client.h"
+#include "rfk_service.h"
 #include "rfk_config.h"
 #include "rfk_log.h"
 #include "rfk_role.h"
@@ -989,35 +990,13 @@ s_opts_from_config (rfk_scatter_opts_t *opts, size_t *max_body, const rfk_config
 }
 
 static void
-s_on_admin_ack (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
-{
-    (void)client;
-    (void)correlation;
-    (void)arg;
-    rfk_msg_t *reply = *reply_p;
-    if (rfk_msg_is (reply, "Error"))
-        rfk_log_warning (S_LOG, "admin-refused message=\"%s\"",
-                         json_string_value (json_object_get (reply->body, "message")));
-}
-
-static void
 s_report_status (self_t *self, const char *status, const char *message)
 {
     if (!self->admin || self->final_reported)
         return;
     if (!streq (status, "RUNNING"))
         self->final_reported = true;
-    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "StatusReport", 0);
-    if (!msg)
-        return;
-    json_object_set_new (msg->body, "service_id", json_string (self->role->service_id));
-    json_object_set_new (msg->body, "status", json_string (status));
-    if (message)
-        json_object_set_new (msg->body, "message", json_string (message));
-    if (!rfk_client_send (self->admin, msg, s_on_admin_ack, NULL))
-        rfk_log_warning (S_LOG, "admin-send-failed error=\"%s\"",
-                         rfk_client_error (self->admin, NULL));
-    rfk_msg_destroy (&msg);
+    rfk_service_report (self->admin, self->role->service_id, status, message);
 }
 
 static void
