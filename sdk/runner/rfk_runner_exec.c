@@ -1,0 +1,467 @@
+/*  rfk_runner_exec: the exec form, a trial in a fresh process.
+
+    The parent packs the spec into a sealed memory file (msgpack map), then
+    posix_spawns /proc/self/exe with RAFIKI_TRIAL_CHILD=<socket>:<spec>:<pid>
+    in its environment. Every program that links the runner carries the
+    constructor at the end of this file: in such a process it reads the
+    spec, opens the template and runs the child's side exactly as a forked
+    child would (rfk_runner_child_main), before main () ever runs.
+
+    What the exec'd process decodes and opens (the spec's bytes, knob and
+    argument copies, the template) lives in one file-level record, freed
+    on every way out: before _exit when the trial cannot start, and by an
+    atexit handler when a template calls exit () in the middle of train.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create */
+#endif
+#include "rfk_runner_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <rafiki/template.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RFK_EXEC_ENV "RAFIKI_TRIAL_CHILD"
+
+/* ------------------------------------------------------------------------
+   The parent's side: the spec in a memory file, and the spawn
+   ------------------------------------------------------------------------ */
+
+static void
+s_pack_cstr (msgpack_packer *pk, const char *key, const char *value)
+{
+    rfk_runner_pack_str (pk, key, 64);
+    if (value)
+        rfk_runner_pack_str (pk, value, 65536);
+    else
+        msgpack_pack_nil (pk);
+}
+
+static void
+s_pack_value (msgpack_packer *pk, const rafiki_value_t *value)
+{
+    switch (value->type) {
+        case RAFIKI_VALUE_INT:
+            msgpack_pack_int64 (pk, value->u.i);
+            break;
+        case RAFIKI_VALUE_FLOAT:
+            msgpack_pack_double (pk, value->u.f);
+            break;
+        case RAFIKI_VALUE_STRING:
+            rfk_runner_pack_str (pk, value->u.s, 65536);
+            break;
+        default:
+            if (value->u.b)
+                msgpack_pack_true (pk);
+            else
+                msgpack_pack_false (pk);
+    }
+}
+
+/* The spec as a sealed memory file (close-on-exec), or -1 with err. */
+static int
+s_exec_spec_fd (const rfk_trial_spec_t *spec, char *err, size_t errlen)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 11);
+    s_pack_cstr (&pk, "template", spec->template_path);
+    s_pack_cstr (&pk, "task", spec->task);
+    s_pack_cstr (&pk, "train", spec->train_path);
+    s_pack_cstr (&pk, "val", spec->val_path);
+    s_pack_cstr (&pk, "params", spec->params_path);
+    s_pack_cstr (&pk, "output", spec->output_path);
+    rfk_runner_pack_str (&pk, "cpu_s", 64);
+    msgpack_pack_double (&pk, spec->cpu_s);
+    rfk_runner_pack_str (&pk, "memory_mb", 64);
+    msgpack_pack_uint64 (&pk, spec->memory_mb);
+    rfk_runner_pack_str (&pk, "knobs", 64);
+    size_t n_knobs = spec->knobs ? spec->knobs->n : 0;
+    msgpack_pack_array (&pk, n_knobs);
+    for (size_t i = 0; i < n_knobs; i++) {
+        const rafiki_knob_value_t *item = &spec->knobs->items[i];
+        msgpack_pack_array (&pk, 3);
+        rfk_runner_pack_str (&pk, item->name, 1024);
+        msgpack_pack_int (&pk, (int)item->value.type);
+        s_pack_value (&pk, &item->value);
+    }
+    rfk_runner_pack_str (&pk, "args", 64);
+    size_t n_args = spec->args ? spec->args->n : 0;
+    msgpack_pack_array (&pk, n_args);
+    for (size_t i = 0; i < n_args; i++) {
+        msgpack_pack_array (&pk, 2);
+        rfk_runner_pack_str (&pk, spec->args->items[i].name, 65536);
+        rfk_runner_pack_str (&pk, spec->args->items[i].value, 1u << 24);
+    }
+    rfk_runner_pack_str (&pk, "shared", 64);
+    if (spec->shared_params && spec->shared_params_size > 0) {
+        msgpack_pack_bin (&pk, spec->shared_params_size);
+        msgpack_pack_bin_body (&pk, spec->shared_params, spec->shared_params_size);
+    } else
+        msgpack_pack_nil (&pk);
+
+    int fd = memfd_create ("rafiki-trial-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        snprintf (err, errlen, "cannot hand the trial its spec: memfd_create: %s",
+                  strerror (errno));
+        msgpack_sbuffer_destroy (&sbuf);
+        return -1;
+    }
+    const char *p = sbuf.data;
+    size_t left = sbuf.size;
+    while (left > 0) {
+        ssize_t n = write (fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf (err, errlen, "cannot hand the trial its spec: %s", strerror (errno));
+            msgpack_sbuffer_destroy (&sbuf);
+            close (fd);
+            return -1;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    msgpack_sbuffer_destroy (&sbuf);
+    fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    return fd;
+}
+
+/* Spawn this program as the trial's process; its pid, or -1 with err. */
+static pid_t
+s_exec_spawn_with (int sock, int spec_fd, char *err, size_t errlen)
+{
+    extern char **environ;
+    size_t n_env = 0;
+    while (environ && environ[n_env])
+        n_env++;
+    char **envp = calloc (n_env + 2, sizeof *envp);
+    char mine[96];
+    if (!envp) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n_env; i++)
+        if (strncmp (environ[i], RFK_EXEC_ENV "=", sizeof RFK_EXEC_ENV) != 0)
+            envp[at++] = environ[i];
+    snprintf (mine, sizeof mine, RFK_EXEC_ENV "=%d:%d:%d", sock, spec_fd, (int)getpid ());
+    envp[at++] = mine;
+    envp[at] = NULL;
+
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_init (&attr);
+    posix_spawn_file_actions_init (&actions);
+    sigset_t none, all;
+    sigemptyset (&none);
+    sigfillset (&all);
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                         POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup (&attr, 0);
+    posix_spawnattr_setsigmask (&attr, &none);
+    posix_spawnattr_setsigdefault (&attr, &all);
+    /* dup2 of a descriptor onto itself clears its close-on-exec flag. */
+    posix_spawn_file_actions_adddup2 (&actions, sock, sock);
+    posix_spawn_file_actions_adddup2 (&actions, spec_fd, spec_fd);
+    char *argv[] = {(char *)"rafiki-trial", NULL};
+    pid_t pid = -1;
+    int rc = posix_spawn (&pid, "/proc/self/exe", &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy (&actions);
+    posix_spawnattr_destroy (&attr);
+    free (envp);
+    if (rc != 0) {
+        snprintf (err, errlen, "cannot start the trial's process: %s", strerror (rc));
+        return -1;
+    }
+    return pid;
+}
+
+pid_t
+rfk_runner_exec_spawn (const rfk_trial_spec_t *spec, int sock, char *err, size_t errlen)
+{
+    int spec_fd = s_exec_spec_fd (spec, err, errlen);
+    if (spec_fd < 0)
+        return -1;
+    pid_t pid = s_exec_spawn_with (sock, spec_fd, err, errlen);
+    close (spec_fd);
+    return pid;
+}
+
+/* ------------------------------------------------------------------------
+   The exec'd process's side: read the spec, open the template, run
+   ------------------------------------------------------------------------ */
+
+/* What the exec'd process owns. File-level, so that the atexit handler
+   finds it when a template calls exit () in the middle of a trial. */
+typedef struct {
+    int sock;              /* our end of the socket pair to the parent */
+    char *data;            /* the spec file's bytes */
+    msgpack_unpacked msg;  /* the spec, decoded from data */
+    bool msg_ready;        /* msg was initialised */
+    rafiki_knobs_t knobs;  /* knob values; items and their strings are ours */
+    rafiki_args_t args;    /* train args; items and their strings are ours */
+    rfk_trial_spec_t spec; /* the spec as the child's side takes it */
+    rfk_template_t *tpl;   /* the template, opened here */
+} s_exec_t;
+
+static s_exec_t s_exec = {.sock = -1};
+
+/* Free everything the exec'd process decoded and opened. Safe twice. */
+static void
+s_exec_release (void)
+{
+    rfk_template_close (&s_exec.tpl);
+    for (size_t i = 0; s_exec.knobs.items && i < s_exec.knobs.n; i++) {
+        const rafiki_knob_value_t *item = &s_exec.knobs.items[i];
+        free ((char *)item->name);
+        if (item->value.type == RAFIKI_VALUE_STRING)
+            free ((char *)item->value.u.s);
+    }
+    free ((void *)s_exec.knobs.items);
+    for (size_t i = 0; s_exec.args.items && i < s_exec.args.n; i++) {
+        free ((char *)s_exec.args.items[i].name);
+        free ((char *)s_exec.args.items[i].value);
+    }
+    free ((void *)s_exec.args.items);
+    memset (&s_exec.knobs, 0, sizeof s_exec.knobs);
+    memset (&s_exec.args, 0, sizeof s_exec.args);
+    const char **paths[] = {&s_exec.spec.template_path, &s_exec.spec.task,
+                            &s_exec.spec.train_path,    &s_exec.spec.val_path,
+                            &s_exec.spec.params_path,   &s_exec.spec.output_path};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        free ((char *)*paths[i]);
+        *paths[i] = NULL;
+    }
+    if (s_exec.msg_ready)
+        msgpack_unpacked_destroy (&s_exec.msg);
+    s_exec.msg_ready = false;
+    free (s_exec.data);
+    s_exec.data = NULL;
+}
+
+/* Fail the trial with a reason, free what we hold and leave. */
+static void
+s_exec_fail (const char *reason)
+{
+    rfk_runner_child_result (s_exec.sock, RFK_TRIAL_ERRORED, 0, reason);
+    s_exec_release ();
+    _exit (0);
+}
+
+/* A msgpack string as a new C string; NULL for nil or anything else. */
+static char *
+s_exec_str (const msgpack_object *o)
+{
+    return o && o->type == MSGPACK_OBJECT_STR ? rfk_runner_obj_strdup (o) : NULL;
+}
+
+/* The value of key in a msgpack map, or NULL. */
+static const msgpack_object *
+s_exec_get (const msgpack_object *map, const char *key)
+{
+    size_t len = strlen (key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
+            memcmp (k->via.str.ptr, key, len) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* Knob values from the spec's [name, type, value] rows, as copies freed by
+   s_exec_release. -1 when a row makes no sense. */
+static int
+s_exec_knobs (const msgpack_object *rows, rafiki_knobs_t *out)
+{
+    out->items = NULL;
+    out->n = 0;
+    if (!rows || rows->type != MSGPACK_OBJECT_ARRAY)
+        return rows ? -1 : 0;
+    size_t n = rows->via.array.size;
+    rafiki_knob_value_t *items = calloc (n + 1, sizeof *items);
+    if (!items)
+        return -1;
+    out->items = items; /* from now on s_exec_release frees what is read */
+    out->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *row = &rows->via.array.ptr[i];
+        if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 3 ||
+            row->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return -1;
+        const msgpack_object *value = &row->via.array.ptr[2];
+        items[i].name = s_exec_str (&row->via.array.ptr[0]);
+        items[i].value.type = (rafiki_value_type_t)row->via.array.ptr[1].via.u64;
+        double number = 0;
+        switch (items[i].value.type) {
+            case RAFIKI_VALUE_INT:
+                if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                    items[i].value.u.i = (int64_t)value->via.u64;
+                else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                    items[i].value.u.i = value->via.i64;
+                else
+                    return -1;
+                break;
+            case RAFIKI_VALUE_FLOAT:
+                if (!rfk_runner_obj_number (value, &number))
+                    return -1;
+                items[i].value.u.f = number;
+                break;
+            case RAFIKI_VALUE_STRING:
+                items[i].value.u.s = s_exec_str (value);
+                if (!items[i].value.u.s)
+                    return -1;
+                break;
+            case RAFIKI_VALUE_BOOL:
+                if (value->type != MSGPACK_OBJECT_BOOLEAN)
+                    return -1;
+                items[i].value.u.b = value->via.boolean;
+                break;
+            default:
+                return -1;
+        }
+        if (!items[i].name)
+            return -1;
+    }
+    return 0;
+}
+
+/* Train args from the spec's [name, value] rows. */
+static int
+s_exec_args (const msgpack_object *rows, rafiki_args_t *out)
+{
+    out->items = NULL;
+    out->n = 0;
+    if (!rows || rows->type != MSGPACK_OBJECT_ARRAY)
+        return rows ? -1 : 0;
+    size_t n = rows->via.array.size;
+    rafiki_arg_t *items = calloc (n + 1, sizeof *items);
+    if (!items)
+        return -1;
+    out->items = items; /* from now on s_exec_release frees what is read */
+    out->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *row = &rows->via.array.ptr[i];
+        if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2)
+            return -1;
+        items[i].name = s_exec_str (&row->via.array.ptr[0]);
+        items[i].value = s_exec_str (&row->via.array.ptr[1]);
+        if (!items[i].name || !items[i].value)
+            return -1;
+    }
+    return 0;
+}
+
+/* The spec file's bytes into s_exec.data, and decoded into s_exec.msg;
+   -1 when it cannot be read or is not a msgpack map. Closes spec_fd. */
+static int
+s_exec_read_spec (int spec_fd)
+{
+    struct stat st;
+    size_t size = 0;
+    if (fstat (spec_fd, &st) == 0 && st.st_size > 0) {
+        size = (size_t)st.st_size;
+        s_exec.data = malloc (size);
+        size_t got = 0;
+        while (s_exec.data && got < size) {
+            ssize_t n = pread (spec_fd, s_exec.data + got, size - got, (off_t)got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        if (got != size) {
+            free (s_exec.data);
+            s_exec.data = NULL;
+        }
+    }
+    close (spec_fd);
+    msgpack_unpacked_init (&s_exec.msg);
+    s_exec.msg_ready = true;
+    size_t off = 0;
+    if (!s_exec.data ||
+        msgpack_unpack_next (&s_exec.msg, s_exec.data, size, &off) != MSGPACK_UNPACK_SUCCESS ||
+        s_exec.msg.data.type != MSGPACK_OBJECT_MAP)
+        return -1;
+    return 0;
+}
+
+/* The spec from the decoded map into s_exec.spec, then the template
+   opened; fails the trial (and never returns) on anything wrong. */
+static void
+s_exec_load_spec (void)
+{
+    const msgpack_object *map = &s_exec.msg.data;
+    if (s_exec_knobs (s_exec_get (map, "knobs"), &s_exec.knobs) != 0 ||
+        s_exec_args (s_exec_get (map, "args"), &s_exec.args) != 0)
+        s_exec_fail ("the trial's process got malformed knobs or train args");
+    rfk_trial_spec_t *spec = &s_exec.spec;
+    spec->knobs = &s_exec.knobs;
+    spec->args = &s_exec.args;
+    spec->template_path = s_exec_str (s_exec_get (map, "template"));
+    spec->task = s_exec_str (s_exec_get (map, "task"));
+    spec->train_path = s_exec_str (s_exec_get (map, "train"));
+    spec->val_path = s_exec_str (s_exec_get (map, "val"));
+    spec->params_path = s_exec_str (s_exec_get (map, "params"));
+    spec->output_path = s_exec_str (s_exec_get (map, "output"));
+    const msgpack_object *value = s_exec_get (map, "cpu_s");
+    double number = 0;
+    if (value && rfk_runner_obj_number (value, &number) && number > 0)
+        spec->cpu_s = number;
+    value = s_exec_get (map, "memory_mb");
+    if (value && value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        spec->memory_mb = (size_t)value->via.u64;
+    value = s_exec_get (map, "shared");
+    if (value && value->type == MSGPACK_OBJECT_BIN && value->via.bin.size > 0) {
+        spec->shared_params = value->via.bin.ptr;
+        spec->shared_params_size = value->via.bin.size;
+    }
+    if (!spec->template_path)
+        s_exec_fail ("the trial's process got no template path");
+    char err[512] = "";
+    s_exec.tpl = rfk_template_open (spec->template_path, spec->task, err, sizeof err);
+    if (!s_exec.tpl) {
+        char reason[600];
+        snprintf (reason, sizeof reason, "cannot open the template: %s", err);
+        s_exec_fail (reason);
+    }
+    spec->api = rfk_template_api (s_exec.tpl);
+}
+
+/* Runs before main () in every program that links the runner; acts only in
+   a process spawned by rfk_runner_exec_spawn, which it never leaves. */
+__attribute__ ((constructor)) static void
+s_exec_entry (void)
+{
+    const char *env = getenv (RFK_EXEC_ENV);
+    if (!env)
+        return;
+    int sock = -1, spec_fd = -1, parent = 0;
+    if (sscanf (env, "%d:%d:%d", &sock, &spec_fd, &parent) != 3 || sock < 0 || spec_fd < 0)
+        return; /* not ours to make sense of: carry on as the program */
+    unsetenv (RFK_EXEC_ENV);
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != (pid_t)parent)
+        _exit (3);
+    s_exec.sock = sock;
+    /* A template that calls exit () leaves through here, not through the
+       child's _exit: free what we hold on that way out too. */
+    atexit (s_exec_release);
+    if (s_exec_read_spec (spec_fd) != 0)
+        s_exec_fail ("the trial's process could not read its spec");
+    s_exec_load_spec ();
+    rfk_runner_child_main (&s_exec.spec, sock, (pid_t)parent); /* never returns */
+}
