@@ -1021,9 +1021,15 @@ rfk_admin_actor_with (zsock_t *pipe, void *args)
                     self->connect_host, self->http_port, rfk_server_endpoint (self->command),
                     rfk_server_endpoint (self->service), self->events_endpoint, self->data_dir,
                     rfk_store_backend (self->store));
+    //  The ports as bound, for whoever started us with port 0.
+    if (rfk_admin_ports_write (self->data_dir, self->http_port, rfk_server_endpoint (self->command),
+                               rfk_server_endpoint (self->service), self->events_endpoint, err,
+                               sizeof err) != 0)
+        rfk_log_warning (RFK_ADMIN_LOG, "RFK-PORTS-FILE reason=\"%s\"", err);
     s_run (self, pipe);
     int64_t stop_ms = rfk_config_int (self->config, "", "stop_timeout_ms");
     s_stop_services (self, stop_ms * 3 / 4);
+    rfk_admin_ports_remove (self->data_dir);
     rfk_log_info (RFK_ADMIN_LOG, "stopped requests=%zu", self->requests);
     s_self_destroy (&self);
     //  libjwt signs with OpenSSL, which keeps state per thread: free this

@@ -348,4 +348,14 @@ void
 rfk_admin_service_endpoint (rfk_admin_t *self, const char *endpoint, const char *service_id,
                             bool bind, char *out, size_t size);
 
+/* Write <data_dir>/rafikid.ports (http=, command=, service=, events= the
+   ports admin bound, one a line), atomically, mode 0600; -1 with err.
+   (rfk_admin_ports.c) */
+int
+rfk_admin_ports_write (const char *data_dir, int http_port, const char *command,
+                       const char *service, const char *events, char *err, size_t errlen);
+/* Remove <data_dir>/rafikid.ports (on a clean stop). */
+void
+rfk_admin_ports_remove (const char *data_dir);
+
 #endif

@@ -1,5 +1,5 @@
-/*  test/integration/trainer/fake_admin.c: see fake_admin.h. */
-#include "fake_admin.h"
+/*  test/lib/rfk_test_admin.c: a fake admin `service` socket; see rfk_test_admin.h. */
+#include "rfk_test_admin.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -10,21 +10,29 @@
 
 extern char **environ;
 
-struct fake_admin {
+struct rfk_test_admin {
     rfk_server_t *server; /* the `service` ROUTER */
     rfk_bus_opts_t bus;   /* the options given to services too */
     json_t *services;     /* id -> {secret, config, status} */
     json_t *trials;       /* trial id -> record */
     json_t *counts;       /* message type -> count */
     char *advice;         /* the advisor's endpoint */
+    zhash_t *peers;       /* service id -> its routing id (zframe_t), from Hello */
 };
 
 static void
-s_count (fake_admin_t *self, const char *type)
+s_count (rfk_test_admin_t *self, const char *type)
 {
     json_t *count = json_object_get (self->counts, type);
     json_object_set_new (self->counts, type,
                          json_integer (count ? json_integer_value (count) + 1 : 1));
+}
+
+static void
+s_frame_free (void *data)
+{
+    zframe_t *frame = data;
+    zframe_destroy (&frame);
 }
 
 static int
@@ -39,7 +47,7 @@ s_ack (rfk_server_t *server, zframe_t *peer, const rfk_msg_t *msg)
 static int
 s_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
-    fake_admin_t *self = ctx;
+    rfk_test_admin_t *self = ctx;
     rfk_msg_t *msg = *msg_p;
     s_count (self, "Hello");
     const char *id = json_string_value (json_object_get (msg->body, "service_id"));
@@ -59,13 +67,16 @@ s_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
     }
     int rc = rfk_server_send (server, peer, config);
     rfk_msg_destroy (&config);
+    zframe_t *copy = zframe_dup (peer);
+    zhash_update (self->peers, id, copy);
+    zhash_freefn (self->peers, id, s_frame_free);
     return rc;
 }
 
 static int
 s_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
-    fake_admin_t *self = ctx;
+    rfk_test_admin_t *self = ctx;
     rfk_msg_t *msg = *msg_p;
     s_count (self, "StatusReport");
     const char *id = json_string_value (json_object_get (msg->body, "service_id"));
@@ -86,7 +97,7 @@ s_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *
 static int
 s_trial_create (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
-    fake_admin_t *self = ctx;
+    rfk_test_admin_t *self = ctx;
     rfk_msg_t *msg = *msg_p;
     s_count (self, "TrialCreate");
     /* A repeated request gets the same trial. */
@@ -118,7 +129,7 @@ s_trial_create (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *c
 static int
 s_trial_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
-    fake_admin_t *self = ctx;
+    rfk_test_admin_t *self = ctx;
     rfk_msg_t *msg = *msg_p;
     s_count (self, msg->type);
     const char *id = json_string_value (json_object_get (msg->body, "trial_id"));
@@ -153,12 +164,24 @@ s_trial_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *c
 static int
 s_other (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
-    fake_admin_t *self = ctx;
+    rfk_test_admin_t *self = ctx;
     s_count (self, (*msg_p)->type);
     return s_ack (server, peer, *msg_p);
 }
 
+/* A service's Ack of our Stop: counted, not answered. */
+static int
+s_ack_in (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    (void)server;
+    (void)peer;
+    rfk_test_admin_t *self = ctx;
+    s_count (self, (*msg_p)->type);
+    return 0;
+}
+
 static const rfk_server_route_t s_routes[] = {
+    {"Ack", s_ack_in},
     {"Hello", s_hello},
     {"StatusReport", s_status_report},
     {"TrialCreate", s_trial_create},
@@ -171,51 +194,65 @@ static const rfk_server_route_t s_routes[] = {
     {NULL, NULL},
 };
 
-fake_admin_t *
-fake_admin_new (const rfk_bus_opts_t *bus)
+rfk_test_admin_t *
+rfk_test_admin_new (const rfk_bus_opts_t *bus)
 {
-    fake_admin_t *self = calloc (1, sizeof *self);
+    rfk_test_admin_t *self = calloc (1, sizeof *self);
     self->bus = *bus;
     self->server = rfk_server_new ("tcp://127.0.0.1:*", &rfk_service_family, s_routes, self, bus);
     self->services = json_object ();
     self->trials = json_object ();
     self->counts = json_object ();
+    self->peers = zhash_new ();
     return self;
 }
 
 void
-fake_admin_destroy (fake_admin_t **self_p)
+rfk_test_admin_destroy (rfk_test_admin_t **self_p)
 {
-    fake_admin_t *self = *self_p;
+    rfk_test_admin_t *self = *self_p;
     if (!self)
         return;
     rfk_server_destroy (&self->server);
     json_decref (self->services);
     json_decref (self->trials);
     json_decref (self->counts);
+    zhash_destroy (&self->peers);
     free (self->advice);
     free (self);
     *self_p = NULL;
 }
 
 int
-fake_admin_port (fake_admin_t *self)
+rfk_test_admin_stop (rfk_test_admin_t *self, const char *service_id)
+{
+    zframe_t *peer = zhash_lookup (self->peers, service_id);
+    if (!peer)
+        return -1;
+    rfk_msg_t *stop = rfk_msg_new (&rfk_service_family, "Stop", 0);
+    int rc = rfk_server_send (self->server, peer, stop);
+    rfk_msg_destroy (&stop);
+    return rc;
+}
+
+int
+rfk_test_admin_port (rfk_test_admin_t *self)
 {
     const char *endpoint = rfk_server_endpoint (self->server);
     return atoi (strrchr (endpoint, ':') + 1);
 }
 
 void
-fake_admin_add_service (fake_admin_t *self, const char *service_id, const char *secret,
-                        json_t *config)
+rfk_test_admin_add_service (rfk_test_admin_t *self, const char *service_id, const char *secret,
+                            json_t *config)
 {
     json_object_set_new (self->services, service_id,
                          json_pack ("{s:s, s:o}", "secret", secret, "config", config));
 }
 
 bool
-fake_admin_wait (fake_admin_t *self, bool (*fn) (fake_admin_t *self, void *arg), void *arg,
-                 int timeout_ms)
+rfk_test_admin_wait (rfk_test_admin_t *self, bool (*fn) (rfk_test_admin_t *self, void *arg),
+                     void *arg, int timeout_ms)
 {
     int64_t until = zclock_mono () + timeout_ms;
     zpoller_t *poller = zpoller_new (rfk_server_sock (self->server), NULL);
@@ -232,32 +269,32 @@ fake_admin_wait (fake_admin_t *self, bool (*fn) (fake_admin_t *self, void *arg),
 }
 
 const char *
-fake_admin_status (fake_admin_t *self, const char *service_id)
+rfk_test_admin_status (rfk_test_admin_t *self, const char *service_id)
 {
     return json_string_value (
         json_object_get (json_object_get (self->services, service_id), "status"));
 }
 
 const char *
-fake_admin_advice (fake_admin_t *self)
+rfk_test_admin_advice (rfk_test_admin_t *self)
 {
     return self->advice;
 }
 
 json_t *
-fake_admin_trials (fake_admin_t *self)
+rfk_test_admin_trials (rfk_test_admin_t *self)
 {
     return self->trials;
 }
 
 int
-fake_admin_count (fake_admin_t *self, const char *type)
+rfk_test_admin_count (rfk_test_admin_t *self, const char *type)
 {
     return (int)json_integer_value (json_object_get (self->counts, type));
 }
 
 int
-fake_admin_trials_with (fake_admin_t *self, const char *status)
+rfk_test_admin_trials_with (rfk_test_admin_t *self, const char *status)
 {
     int count = 0;
     const char *key;
@@ -269,8 +306,8 @@ fake_admin_trials_with (fake_admin_t *self, const char *status)
 }
 
 pid_t
-fake_admin_spawn (fake_admin_t *self, const char *role, const char *service_id, const char *secret,
-                  const char *data_dir)
+rfk_test_admin_spawn (rfk_test_admin_t *self, const char *role, const char *service_id,
+                      const char *secret, const char *data_dir)
 {
     char secret_path[512];
     snprintf (secret_path, sizeof secret_path, "%s/secret-%s", data_dir, service_id);
@@ -282,7 +319,7 @@ fake_admin_spawn (fake_admin_t *self, const char *role, const char *service_id, 
     char vars[8][600];
     snprintf (vars[0], sizeof vars[0], "RAFIKI_SECRET_FILE=%s", secret_path);
     snprintf (vars[1], sizeof vars[1], "RAFIKI_DATA_DIR=%s", data_dir);
-    snprintf (vars[2], sizeof vars[2], "RAFIKI_ADMIN_SERVICE_PORT=%d", fake_admin_port (self));
+    snprintf (vars[2], sizeof vars[2], "RAFIKI_ADMIN_SERVICE_PORT=%d", rfk_test_admin_port (self));
     snprintf (vars[3], sizeof vars[3], "RAFIKI_BUS_HEARTBEAT_INTERVAL_MS=%d",
               self->bus.heartbeat_interval_ms);
     snprintf (vars[4], sizeof vars[4], "RAFIKI_BUS_HEARTBEAT_TIMEOUT_MS=%d",
@@ -319,7 +356,7 @@ typedef struct {
 } s_reap_t;
 
 static bool
-s_ended (fake_admin_t *self, void *arg)
+s_ended (rfk_test_admin_t *self, void *arg)
 {
     (void)self;
     s_reap_t *reap = arg;
@@ -329,10 +366,10 @@ s_ended (fake_admin_t *self, void *arg)
 }
 
 int
-fake_admin_reap (fake_admin_t *self, pid_t pid, int timeout_ms)
+rfk_test_admin_reap (rfk_test_admin_t *self, pid_t pid, int timeout_ms)
 {
     s_reap_t reap = {pid, 0, false};
-    if (!fake_admin_wait (self, s_ended, &reap, timeout_ms)) {
+    if (!rfk_test_admin_wait (self, s_ended, &reap, timeout_ms)) {
         kill (pid, SIGKILL);
         waitpid (pid, NULL, 0);
         return -1;

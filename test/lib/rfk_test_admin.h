@@ -1,8 +1,8 @@
-/*  test/integration/trainer/fake_admin.h: a stand-in for admin's `service`
-    socket in the training tests, and a way to start rafikid services.
+/*  rfk_test_admin (test/lib): a stand-in for admin's `service` socket,
+    and a way to start rafikid services against it.
 
     The fake admin is an rfk_server on tcp://127.0.0.1:* served from the
-    test's own thread (fake_admin_wait pumps it). It answers Hello with the
+    test's own thread (rfk_test_admin_wait pumps it). It answers Hello with the
     ServiceConfig registered for the service id (after checking the secret),
     TrialCreate with TrialCreated (a new id), and every report with Ack, and
     keeps what it heard: the last status of each service, the advisor's
@@ -10,8 +10,8 @@
     would store it (no, status PENDING -> RUNNING -> COMPLETED / ERRORED /
     PRUNED, worker, knobs, score, error, params_path, logs, metrics, plots).
 */
-#ifndef FAKE_ADMIN_H_INCLUDED
-#define FAKE_ADMIN_H_INCLUDED
+#ifndef RFK_TEST_ADMIN_H_INCLUDED
+#define RFK_TEST_ADMIN_H_INCLUDED
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -19,48 +19,51 @@
 
 #include "rfk_broker.h"
 
-typedef struct fake_admin fake_admin_t;
+typedef struct rfk_test_admin rfk_test_admin_t;
 
-fake_admin_t *
-fake_admin_new (const rfk_bus_opts_t *bus);
+rfk_test_admin_t *
+rfk_test_admin_new (const rfk_bus_opts_t *bus);
 void
-fake_admin_destroy (fake_admin_t **self_p);
+rfk_test_admin_destroy (rfk_test_admin_t **self_p);
+/* Send Stop to a service that said Hello: 0, or -1 when it never did. */
+int
+rfk_test_admin_stop (rfk_test_admin_t *self, const char *service_id);
 /* The port of its `service` socket. */
 int
-fake_admin_port (fake_admin_t *self);
+rfk_test_admin_port (rfk_test_admin_t *self);
 /* Register a service: its secret and its ServiceConfig body (taken). */
 void
-fake_admin_add_service (fake_admin_t *self, const char *service_id, const char *secret,
-                        json_t *config);
+rfk_test_admin_add_service (rfk_test_admin_t *self, const char *service_id, const char *secret,
+                            json_t *config);
 /* Serves until fn (self, arg) is true or timeout_ms passed; returns fn's last answer. */
 bool
-fake_admin_wait (fake_admin_t *self, bool (*fn) (fake_admin_t *self, void *arg), void *arg,
-                 int timeout_ms);
+rfk_test_admin_wait (rfk_test_admin_t *self, bool (*fn) (rfk_test_admin_t *self, void *arg),
+                     void *arg, int timeout_ms);
 /* The last status a service reported, or NULL. */
 const char *
-fake_admin_status (fake_admin_t *self, const char *service_id);
+rfk_test_admin_status (rfk_test_admin_t *self, const char *service_id);
 /* The advisor's `advice` endpoint from its RUNNING report, or NULL. */
 const char *
-fake_admin_advice (fake_admin_t *self);
+rfk_test_admin_advice (rfk_test_admin_t *self);
 /* The trials, an object trial id -> record (borrowed). */
 json_t *
-fake_admin_trials (fake_admin_t *self);
+rfk_test_admin_trials (rfk_test_admin_t *self);
 /* How many messages of a type it took. */
 int
-fake_admin_count (fake_admin_t *self, const char *type);
+rfk_test_admin_count (rfk_test_admin_t *self, const char *type);
 /* How many trials have this status. */
 int
-fake_admin_trials_with (fake_admin_t *self, const char *status);
+rfk_test_admin_trials_with (rfk_test_admin_t *self, const char *status);
 
 /* Starts `rafikid ROLE --service-id ID` with its secret in a file
    (RAFIKI_SECRET_FILE), data_dir, admin's service port and short
    heartbeats in the environment. */
 pid_t
-fake_admin_spawn (fake_admin_t *self, const char *role, const char *service_id, const char *secret,
-                  const char *data_dir);
+rfk_test_admin_spawn (rfk_test_admin_t *self, const char *role, const char *service_id,
+                      const char *secret, const char *data_dir);
 /* Serves until the process ended or timeout_ms passed; its exit status, or
    -1 if it has not ended (then it is killed). */
 int
-fake_admin_reap (fake_admin_t *self, pid_t pid, int timeout_ms);
+rfk_test_admin_reap (rfk_test_admin_t *self, pid_t pid, int timeout_ms);
 
 #endif

@@ -10,7 +10,7 @@
     design allows about 5. Two set-ups:
     - direct: an advisor and one trainer as actors in this process;
     - services: `rafikid advisor` and `rafikid trainer` processes talking to
-      a fake admin (test/integration/trainer/fake_admin.c) served here.
+      a fake admin (test/lib/rfk_test_admin.c) served here.
     RAFIKI_BENCH_TRIALS overrides the number of trials.
 */
 #include <setjmp.h>
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_admin.h"
+#include "rfk_test_admin.h"
 #include "rfk_advisor.h"
 #include "rfk_trainer.h"
 
@@ -114,10 +114,10 @@ test_dispatch_direct (void **state)
 }
 
 static bool
-s_advice_known (fake_admin_t *admin, void *arg)
+s_advice_known (rfk_test_admin_t *admin, void *arg)
 {
     (void)arg;
-    return fake_admin_advice (admin) != NULL;
+    return rfk_test_admin_advice (admin) != NULL;
 }
 
 /* rafikid advisor and trainer processes with admin's reports in the loop. */
@@ -129,29 +129,29 @@ test_dispatch_services (void **state)
     char *dir = s_data_dir ();
     rfk_bus_opts_t bus;
     rfk_bus_opts_defaults (&bus);
-    fake_admin_t *admin = fake_admin_new (&bus);
-    fake_admin_add_service (admin, "advisor-1", "secret-a",
+    rfk_test_admin_t *admin = rfk_test_admin_new (&bus);
+    rfk_test_admin_add_service (admin, "advisor-1", "secret-a",
                             json_pack ("{s:s, s:s, s:s, s:{s:i}, s:{s:b, s:s}, s:{s:{s:i}}}",
                                        "service_id", "advisor-1", "task", "TABULAR_CLASSIFICATION",
                                        "model_path", ECHO_TEMPLATE, "budget", "MODEL_TRIAL_COUNT",
                                        trials, "train_args", "early_stop", 0, "advisor", "random",
                                        "config", "fixed_knobs", "steps", 0));
-    pid_t advisor = fake_admin_spawn (admin, "advisor", "advisor-1", "secret-a", dir);
-    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 20000));
-    fake_admin_add_service (admin, "trainer-1", "secret-t",
+    pid_t advisor = rfk_test_admin_spawn (admin, "advisor", "advisor-1", "secret-a", dir);
+    assert_true (rfk_test_admin_wait (admin, s_advice_known, NULL, 20000));
+    rfk_test_admin_add_service (admin, "trainer-1", "secret-t",
                             json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "service_id",
                                        "trainer-1", "task", "TABULAR_CLASSIFICATION", "model_path",
                                        ECHO_TEMPLATE, "train_dataset_path", IRIS_TRAIN,
                                        "val_dataset_path", IRIS_VAL, "advisor_endpoint",
-                                       fake_admin_advice (admin), "worker_id", "trainer-1"));
+                                       rfk_test_admin_advice (admin), "worker_id", "trainer-1"));
     int64_t start = zclock_mono ();
-    pid_t trainer = fake_admin_spawn (admin, "trainer", "trainer-1", "secret-t", dir);
-    assert_int_equal (fake_admin_reap (admin, trainer, 600000), 0);
+    pid_t trainer = rfk_test_admin_spawn (admin, "trainer", "trainer-1", "secret-t", dir);
+    assert_int_equal (rfk_test_admin_reap (admin, trainer, 600000), 0);
     int64_t elapsed = zclock_mono () - start;
-    assert_int_equal (fake_admin_reap (admin, advisor, 30000), 0);
-    assert_int_equal (fake_admin_trials_with (admin, "COMPLETED"), trials);
+    assert_int_equal (rfk_test_admin_reap (admin, advisor, 30000), 0);
+    assert_int_equal (rfk_test_admin_trials_with (admin, "COMPLETED"), trials);
     s_report ("services", trials, 1, elapsed);
-    fake_admin_destroy (&admin);
+    rfk_test_admin_destroy (&admin);
     free (dir);
 }
 

@@ -37,6 +37,7 @@
 #include "rfk_broker.h"
 #include "rfk_config.h"
 #include "rfk_msg.h"
+#include "rfk_test.h"
 
 extern char **environ;
 
@@ -1161,62 +1162,28 @@ test_failing_services (void **state)
 
 /* ---- the real rafikid up -------------------------------------------------- */
 
-/* A free TCP port on 127.0.0.1 (a plain socket: ZeroMQ closes its own
-   asynchronously, which would keep the port busy a little longer). */
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true (fd >= 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    assert_int_equal (bind (fd, (struct sockaddr *)&address, sizeof address), 0);
-    assert_int_equal (getsockname (fd, (struct sockaddr *)&address, &length), 0);
-    close (fd);
-    return ntohs (address.sin_port);
-}
-
-/* Wait for a child's end at most timeout_ms (through a pidfd); its exit
-   status, or -1 on timeout (the child is then killed). */
-static int
-s_wait_child (pid_t pid, int timeout_ms)
-{
-    int fd = (int)syscall (SYS_pidfd_open, pid, 0);
-    assert_true (fd >= 0);
-    struct pollfd item = {fd, POLLIN, 0};
-    int ready = poll (&item, 1, timeout_ms);
-    close (fd);
-    int status = 0;
-    if (ready <= 0) {
-        kill (pid, SIGKILL);
-        waitpid (pid, &status, 0);
-        return -1;
-    }
-    waitpid (pid, &status, 0);
-    return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
-}
-
-/* `rafikid up` on data directory dir with its command socket on
-   command_port; asan_extra, when not NULL, is appended to ASAN_OPTIONS. */
+/* `rafikid up` on data directory dir with every port 0 (it writes those it
+   got to dir/rafikid.ports); asan_extra, when not NULL, is appended to
+   ASAN_OPTIONS. */
 static pid_t
-s_spawn_up_with (const char *dir, int command_port, const char *password, bool dev,
-                 const char *asan_extra)
+s_spawn_up_with (const char *dir, const char *password, bool dev, const char *asan_extra)
 {
     char *rafikid = s_getenv_path ("RAFIKID");
-    char data_dir[300], ports[4][64], pass[128];
+    char data_dir[300], pass[128];
     snprintf (data_dir, sizeof data_dir, "RAFIKI_DATA_DIR=%s", dir);
-    snprintf (ports[0], sizeof ports[0], "RAFIKI_ADMIN_COMMAND_PORT=%d", command_port);
-    snprintf (ports[1], sizeof ports[1], "RAFIKI_ADMIN_SERVICE_PORT=%d", s_free_port ());
-    snprintf (ports[2], sizeof ports[2], "RAFIKI_ADMIN_EVENTS_PORT=%d", s_free_port ());
-    snprintf (ports[3], sizeof ports[3], "RAFIKI_ADMIN_HTTP_PORT=%d", s_free_port ());
     snprintf (pass, sizeof pass, "RAFIKI_SUPERADMIN_PASSWORD=%s", password);
     const char *asan = getenv ("ASAN_OPTIONS");
     char asan_env[512];
     snprintf (asan_env, sizeof asan_env, "ASAN_OPTIONS=%s%s%s", asan ? asan : "",
               asan && *asan && asan_extra ? ":" : "", asan_extra ? asan_extra : "");
-    char *envp[] = {data_dir, ports[0], ports[1], ports[2],
-                    ports[3], pass,     asan_env, "RAFIKI_LOG_STDERR=false",
+    char *envp[] = {data_dir,
+                    "RAFIKI_ADMIN_COMMAND_PORT=0",
+                    "RAFIKI_ADMIN_SERVICE_PORT=0",
+                    "RAFIKI_ADMIN_EVENTS_PORT=0",
+                    "RAFIKI_ADMIN_HTTP_PORT=0",
+                    pass,
+                    asan_env,
+                    "RAFIKI_LOG_STDERR=false",
                     NULL};
     char *argv[] = {rafikid, "up", dev ? "--dev" : NULL, NULL};
     posix_spawnattr_t attr;
@@ -1233,9 +1200,20 @@ s_spawn_up_with (const char *dir, int command_port, const char *password, bool d
 }
 
 static pid_t
-s_spawn_up (const char *dir, int command_port, const char *password, bool dev)
+s_spawn_up (const char *dir, const char *password, bool dev)
 {
-    return s_spawn_up_with (dir, command_port, password, dev, NULL);
+    return s_spawn_up_with (dir, password, dev, NULL);
+}
+
+/* The endpoint of the command socket of a `rafikid up` on dir, from the
+   ports file it writes once ready. */
+static void
+s_up_command_endpoint (const char *dir, pid_t pid, char *endpoint, size_t size)
+{
+    rfk_test_ports_t ports;
+    if (rfk_test_wait_ports (dir, pid, S_WAIT_MS, &ports) != 0)
+        fail_msg ("rafikid up wrote no ports file in %s", dir);
+    snprintf (endpoint, size, "tcp://127.0.0.1:%d", ports.command);
 }
 
 static void
@@ -1245,13 +1223,12 @@ test_rafikid_up (void **state)
     char dir[] = "/tmp/rfk-admin-up-XXXXXX";
     assert_non_null (mkdtemp (dir));
     //  Without a password `rafikid up` refuses to start, saying why.
-    pid_t pid = s_spawn_up (dir, s_free_port (), "", false);
-    assert_int_equal (s_wait_child (pid, S_WAIT_MS), 1);
+    pid_t pid = s_spawn_up (dir, "", false);
+    assert_int_equal (rfk_test_wait_child (pid, S_WAIT_MS), 1);
     //  With one it serves until SIGTERM, then exits 0.
-    int port = s_free_port ();
-    pid = s_spawn_up (dir, port, S_PASSWORD, false);
+    pid = s_spawn_up (dir, S_PASSWORD, false);
     char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    s_up_command_endpoint (dir, pid, endpoint, sizeof endpoint);
     rfk_bus_opts_t bus;
     rfk_bus_opts_defaults (&bus);
     bus.request_timeout_ms = 30000;
@@ -1268,10 +1245,13 @@ test_rafikid_up (void **state)
     rfk_msg_destroy (&reply);
     rfk_client_destroy (&client);
     kill (pid, SIGTERM);
-    assert_int_equal (s_wait_child (pid, S_WAIT_MS), 0);
+    assert_int_equal (rfk_test_wait_child (pid, S_WAIT_MS), 0);
     char path[400];
     snprintf (path, sizeof path, "%s/rafiki.db", dir);
     assert_int_equal (access (path, R_OK), 0);
+    //  A clean stop removes the ports file.
+    snprintf (path, sizeof path, "%s/rafikid.ports", dir);
+    assert_int_equal (access (path, F_OK), -1);
     char command[400];
     snprintf (command, sizeof command, "rm -rf '%s'", dir);
     assert_int_equal (system (command), 0);
@@ -1453,13 +1433,12 @@ test_upload_512mib (void **state)
     (void)state;
     char dir[] = "/tmp/rfk-admin-big-XXXXXX";
     assert_non_null (mkdtemp (dir));
-    int port = s_free_port ();
     //  AddressSanitizer keeps freed blocks in a quarantine (256 MiB by
     //  default) that would count as growth; admin's own memory is what is
     //  measured, so the quarantine is kept small in that process.
-    pid_t pid = s_spawn_up_with (dir, port, S_PASSWORD, false, "quarantine_size_mb=8");
+    pid_t pid = s_spawn_up_with (dir, S_PASSWORD, false, "quarantine_size_mb=8");
     char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    s_up_command_endpoint (dir, pid, endpoint, sizeof endpoint);
     rfk_bus_opts_t bus;
     rfk_bus_opts_defaults (&bus);
     bus.request_timeout_ms = 30000;
@@ -1534,7 +1513,7 @@ test_upload_512mib (void **state)
     free (s_expect (&reply, "Deleted", "id"));
     rfk_client_destroy (&client);
     kill (pid, SIGTERM);
-    assert_int_equal (s_wait_child (pid, S_WAIT_MS), 0);
+    assert_int_equal (rfk_test_wait_child (pid, S_WAIT_MS), 0);
     char command[400];
     snprintf (command, sizeof command, "rm -rf '%s'", dir);
     assert_int_equal (system (command), 0);

@@ -46,6 +46,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rfk_test.h"
+
 #define S_PASSWORD "e2e-Secret-pass-42"
 #define S_TRAIN_MS 300000 /* tuning both models, sanitizer build, busy machine */
 #define S_SERVE_MS 60000  /* an inference job up, or down */
@@ -81,38 +83,19 @@ s_env (const char *name)
     return value;
 }
 
-/* n distinct free TCP ports: the sockets stay open until all are known. */
-static void
-s_free_ports (int *ports, int n)
-{
-    int fds[8];
-    for (int index = 0; index < n; index++) {
-        fds[index] = socket (AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in address = {.sin_family = AF_INET};
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        socklen_t length = sizeof address;
-        assert_int_equal (bind (fds[index], (struct sockaddr *)&address, sizeof address), 0);
-        assert_int_equal (getsockname (fds[index], (struct sockaddr *)&address, &length), 0);
-        ports[index] = ntohs (address.sin_port);
-    }
-    for (int index = 0; index < n; index++)
-        close (fds[index]);
-}
-
 /* Start `rafikid up` with its own data dir and ports. */
 static void
 s_up_start (s_platform_t *platform)
 {
     snprintf (platform->dir, sizeof platform->dir, "/tmp/rfk-e2e-XXXXXX");
     assert_non_null (mkdtemp (platform->dir));
-    s_free_ports (platform->ports, 4);
     char env[12][300];
     int n = 0;
     snprintf (env[n++], 300, "RAFIKI_DATA_DIR=%s/var", platform->dir);
-    snprintf (env[n++], 300, "RAFIKI_ADMIN_HTTP_PORT=%d", platform->ports[0]);
-    snprintf (env[n++], 300, "RAFIKI_ADMIN_COMMAND_PORT=%d", platform->ports[1]);
-    snprintf (env[n++], 300, "RAFIKI_ADMIN_SERVICE_PORT=%d", platform->ports[2]);
-    snprintf (env[n++], 300, "RAFIKI_ADMIN_EVENTS_PORT=%d", platform->ports[3]);
+    snprintf (env[n++], 300, "RAFIKI_ADMIN_HTTP_PORT=0");
+    snprintf (env[n++], 300, "RAFIKI_ADMIN_COMMAND_PORT=0");
+    snprintf (env[n++], 300, "RAFIKI_ADMIN_SERVICE_PORT=0");
+    snprintf (env[n++], 300, "RAFIKI_ADMIN_EVENTS_PORT=0");
     snprintf (env[n++], 300, "RAFIKI_SUPERADMIN_PASSWORD=%s", S_PASSWORD);
     snprintf (env[n++], 300, "RAFIKI_LOG_STDERR=false");
     const char *asan = getenv ("ASAN_OPTIONS");
@@ -135,26 +118,19 @@ s_up_start (s_platform_t *platform)
     posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK);
     assert_int_equal (posix_spawn (&platform->pid, rafikid, NULL, &attr, argv, envp), 0);
     posix_spawnattr_destroy (&attr);
+    //  Every port 0: the ports it got come in var/rafikid.ports once it is ready.
+    char var[300];
+    snprintf (var, sizeof var, "%s/var", platform->dir);
+    rfk_test_ports_t ports;
+    if (rfk_test_wait_ports (var, platform->pid, 120000, &ports) != 0)
+        fail_msg ("rafikid up did not get ready (see %s/logs)", var);
+    platform->ports[0] = ports.http;
+    platform->ports[1] = ports.command;
+    platform->ports[2] = ports.service;
+    platform->ports[3] = ports.events;
     snprintf (platform->http, sizeof platform->http, "http://127.0.0.1:%d", platform->ports[0]);
     snprintf (platform->admin, sizeof platform->admin, "127.0.0.1:%d", platform->ports[1]);
     snprintf (platform->token_file, sizeof platform->token_file, "%s/token", platform->dir);
-}
-
-/* The exit status of pid within ms (SIGKILL and -1 past it). */
-static int
-s_wait_exit (pid_t pid, int64_t ms)
-{
-    int64_t deadline = zclock_mono () + ms;
-    int status;
-    while (zclock_mono () < deadline) {
-        pid_t done = waitpid (pid, &status, WNOHANG);
-        if (done == pid)
-            return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
-        zmq_poll (NULL, 0, 20); //  a child's exit has no descriptor to wait on here
-    }
-    kill (pid, SIGKILL);
-    waitpid (pid, &status, 0);
-    return -1;
 }
 
 /* Fails with the session's last error. */
@@ -239,7 +215,7 @@ s_teardown (void **state)
     rfk_sdk_destroy (&platform->sdk);
     //  `rafikid up` stops its services and exits 0 on SIGTERM.
     kill (platform->pid, SIGTERM);
-    int status = s_wait_exit (platform->pid, 60000);
+    int status = rfk_test_wait_child (platform->pid, 60000);
     zhashx_destroy (&platform->services);
     zhashx_destroy (&platform->service_jobs);
     free (platform->train_job_id);

@@ -36,7 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fake_admin.h"
+#include "rfk_test_admin.h"
 #include "rfk_launcher_swarm.h"
 
 #define S_IMAGE "rafiki-c:swarm-test"
@@ -439,7 +439,7 @@ static void
 s_container_of (const char *service, char *container, size_t size);
 
 static bool
-s_container_known (fake_admin_t *admin, void *arg)
+s_container_known (rfk_test_admin_t *admin, void *arg)
 {
     (void)admin;
     s_job_t *job = (s_job_t *)arg;
@@ -449,20 +449,20 @@ s_container_known (fake_admin_t *admin, void *arg)
 }
 
 static bool
-s_advice_known (fake_admin_t *admin, void *arg)
+s_advice_known (rfk_test_admin_t *admin, void *arg)
 {
     rfk_launcher_tick (((s_job_t *)arg)->launcher, rfk_launcher_now ());
-    return fake_admin_advice (admin) != NULL;
+    return rfk_test_admin_advice (admin) != NULL;
 }
 
 static bool
-s_trial_running (fake_admin_t *admin, void *arg)
+s_trial_running (rfk_test_admin_t *admin, void *arg)
 {
     s_job_t *job = (s_job_t *)arg;
     rfk_launcher_tick (job->launcher, rfk_launcher_now ());
     const char *id;
     json_t *trial;
-    json_object_foreach (fake_admin_trials (admin), id, trial)
+    json_object_foreach (rfk_test_admin_trials (admin), id, trial)
     {
         const char *status = json_string_value (json_object_get (trial, "status"));
         const char *worker = json_string_value (json_object_get (trial, "worker"));
@@ -473,7 +473,7 @@ s_trial_running (fake_admin_t *admin, void *arg)
 }
 
 static bool
-s_all_stopped (fake_admin_t *admin, void *arg)
+s_all_stopped (rfk_test_admin_t *admin, void *arg)
 {
     (void)admin;
     s_job_t *job = (s_job_t *)arg;
@@ -497,12 +497,12 @@ s_copy_file (const char *from, const char *to)
 }
 
 static void
-s_start (rfk_launcher_t *launcher, fake_admin_t *admin, const char *id, const char *role,
+s_start (rfk_launcher_t *launcher, rfk_test_admin_t *admin, const char *id, const char *role,
          json_t *config)
 {
     char secret[64];
     snprintf (secret, sizeof secret, "secret-%s", id);
-    fake_admin_add_service (admin, id, secret, config);
+    rfk_test_admin_add_service (admin, id, secret, config);
     const char *env[] = {
         "ASAN_OPTIONS=detect_leaks=0",          "RAFIKI_BUS_HEARTBEAT_INTERVAL_MS=100",
         "RAFIKI_BUS_HEARTBEAT_TIMEOUT_MS=1500", "RAFIKI_BUS_REQUEST_TIMEOUT_MS=3000",
@@ -534,11 +534,11 @@ test_train_job_with_a_killed_trainer (void **state)
     bus.heartbeat_timeout_ms = 1500;
     bus.request_timeout_ms = 3000;
     bus.request_retries = 2;
-    fake_admin_t *admin = fake_admin_new (&bus);
+    rfk_test_admin_t *admin = rfk_test_admin_new (&bus);
     rfk_launcher_swarm_config_t config;
     s_config (&config);
     config.network = "host"; //  so that they reach the fake admin on 127.0.0.1
-    config.admin_service_port = fake_admin_port (admin);
+    config.admin_service_port = rfk_test_admin_port (admin);
     config.max_restarts = 2;
     rfk_launcher_t *launcher = s_launcher_new (&config);
     s_job_t job = {launcher, NULL, NULL};
@@ -551,7 +551,7 @@ test_train_job_with_a_killed_trainer (void **state)
         "fixed_knobs", "ms", 1500, "steps", 1);
     assert_non_null (advisor);
     s_start (launcher, admin, "advisor-1", "advisor", advisor);
-    assert_true (fake_admin_wait (admin, s_advice_known, &job, 60000));
+    assert_true (rfk_test_admin_wait (admin, s_advice_known, &job, 60000));
     for (int i = 1; i <= 2; i++) {
         char id[32];
         snprintf (id, sizeof id, "trainer-%d", i);
@@ -559,21 +559,21 @@ test_train_job_with_a_killed_trainer (void **state)
             "{s:s, s:s, s:s, s:s, s:s, s:s, s:{}, s:s, s:s, s:{s:i}}", "service_id", id,
             "service_type", "TRAIN", "task", "TABULAR_CLASSIFICATION", "model_path", template,
             "train_dataset_path", train, "val_dataset_path", val, "train_args", "advisor_endpoint",
-            fake_admin_advice (admin), "worker_id", id, "config", "trial_timeout_s", 60);
+            rfk_test_admin_advice (admin), "worker_id", id, "config", "trial_timeout_s", 60);
         s_start (launcher, admin, id, "trainer", trainer);
     }
     job.trainer = "trainer-1";
-    assert_true (fake_admin_wait (admin, s_trial_running, &job, 60000));
+    assert_true (rfk_test_admin_wait (admin, s_trial_running, &job, 60000));
     //  Swarm learns that the task runs a moment after the container does.
     char container[128] = "";
     job.container = container;
-    assert_true (fake_admin_wait (admin, s_container_known, &job, 30000));
+    assert_true (rfk_test_admin_wait (admin, s_container_known, &job, 30000));
     char path[256];
     snprintf (path, sizeof path, "/containers/%s/kill", container);
     assert_int_equal (s_engine ("POST", path, NULL, NULL), 204);
 
     //  The budget runs out; every service stops by itself (exit 0) and is removed.
-    assert_true (fake_admin_wait (admin, s_all_stopped, &job, 120000));
+    assert_true (rfk_test_admin_wait (admin, s_all_stopped, &job, 120000));
     const char *restarting = s_event ("trainer-1", RFK_LAUNCHER_RESTARTING);
     assert_non_null (restarting);
     assert_non_null (strstr (restarting, "non-zero exit (137)"));
@@ -581,15 +581,15 @@ test_train_job_with_a_killed_trainer (void **state)
     assert_non_null (s_event ("trainer-1", RFK_LAUNCHER_STOPPED));
     assert_non_null (s_event ("trainer-2", RFK_LAUNCHER_STOPPED));
     assert_non_null (s_event ("advisor-1", RFK_LAUNCHER_STOPPED));
-    assert_int_equal (json_object_size (fake_admin_trials (admin)), 6);
-    assert_int_equal (fake_admin_trials_with (admin, "PENDING"), 0);
-    assert_int_equal (fake_admin_trials_with (admin, "RUNNING"), 0);
-    assert_true (fake_admin_trials_with (admin, "COMPLETED") >= 5);
-    assert_string_equal (fake_admin_status (admin, "advisor-1"), "STOPPED");
-    assert_int_equal (fake_admin_count (admin, "SubTrainJobDone"), 1);
+    assert_int_equal (json_object_size (rfk_test_admin_trials (admin)), 6);
+    assert_int_equal (rfk_test_admin_trials_with (admin, "PENDING"), 0);
+    assert_int_equal (rfk_test_admin_trials_with (admin, "RUNNING"), 0);
+    assert_true (rfk_test_admin_trials_with (admin, "COMPLETED") >= 5);
+    assert_string_equal (rfk_test_admin_status (admin, "advisor-1"), "STOPPED");
+    assert_int_equal (rfk_test_admin_count (admin, "SubTrainJobDone"), 1);
     assert_int_equal (s_our_services (), 0);
     rfk_launcher_destroy (&launcher);
-    fake_admin_destroy (&admin);
+    rfk_test_admin_destroy (&admin);
 }
 
 /* ---- setup -------------------------------------------------------------------------------- */

@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -44,6 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rfk_test.h"
+
+#undef streq /* czmq (through rfk_test.h) has one that is not NULL-safe */
 #define streq(a, b) ((a) && (b) && strcmp ((a), (b)) == 0) /* NULL-safe */
 #define S_PASSWORD "an end-to-end password, long enough"
 #define S_TASK "TABULAR_CLASSIFICATION"
@@ -56,22 +58,6 @@ static rfk_sdk_t *s_sdk;
 static char *s_train_id, *s_val_id;
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    int port = 0;
-    if (fd >= 0 && bind (fd, (struct sockaddr *)&address, sizeof address) == 0 &&
-        getsockname (fd, (struct sockaddr *)&address, &length) == 0)
-        port = ntohs (address.sin_port);
-    if (fd >= 0)
-        close (fd);
-    return port;
-}
 
 static int64_t
 s_now_ms (void)
@@ -288,55 +274,6 @@ s_create_job (const char *app, char **model_ids, size_t n, const char *budget,
 
 /* ---- set-up: rafikid up, iris, a session ---------------------------------- */
 
-/* True when file holds text. */
-static bool
-s_file_has (const char *path, const char *text)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets (line, sizeof line, file))
-        found = strstr (line, text) != NULL;
-    fclose (file);
-    return found;
-}
-
-/* Waits until rafikid up logs that admin is ready (watching its log folder
-   with inotify), or fails when it ends first or takes over 2 minutes. */
-static int
-s_wait_ready (const char *logs)
-{
-    int fd = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
-    if (fd < 0 || inotify_add_watch (fd, logs, IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE) < 0)
-        return -1;
-    char path[700];
-    snprintf (path, sizeof path, "%s/up.log", logs);
-    int64_t until = s_now_ms () + 120000;
-    int rc = -1;
-    while (s_now_ms () < until) {
-        if (s_file_has (path, "admin: ready")) {
-            rc = 0;
-            break;
-        }
-        int status;
-        if (waitpid (s_up, &status, WNOHANG) == s_up) {
-            fprintf (stderr, "rafikid up ended before it was ready (status %d)\n", status);
-            s_up = 0;
-            break;
-        }
-        struct pollfd item = {fd, POLLIN, 0};
-        if (poll (&item, 1, (int)(until - s_now_ms ())) > 0) {
-            char events[4096];
-            while (read (fd, events, sizeof events) > 0)
-                ;
-        }
-    }
-    close (fd);
-    return rc;
-}
-
 static int
 s_setup (void **state)
 {
@@ -356,14 +293,13 @@ s_setup (void **state)
         return -1;
     }
 
-    s_command_port = s_free_port ();
-    s_events_port = s_free_port ();
+    /* Every port 0: rafikid up writes those it got to var/rafikid.ports. */
     char vars[8][400];
     snprintf (vars[0], sizeof vars[0], "RAFIKI_DATA_DIR=%s/var", s_dir);
-    snprintf (vars[1], sizeof vars[1], "RAFIKI_ADMIN_COMMAND_PORT=%d", s_command_port);
-    snprintf (vars[2], sizeof vars[2], "RAFIKI_ADMIN_SERVICE_PORT=%d", s_free_port ());
-    snprintf (vars[3], sizeof vars[3], "RAFIKI_ADMIN_EVENTS_PORT=%d", s_events_port);
-    snprintf (vars[4], sizeof vars[4], "RAFIKI_ADMIN_HTTP_PORT=%d", s_free_port ());
+    snprintf (vars[1], sizeof vars[1], "RAFIKI_ADMIN_COMMAND_PORT=0");
+    snprintf (vars[2], sizeof vars[2], "RAFIKI_ADMIN_SERVICE_PORT=0");
+    snprintf (vars[3], sizeof vars[3], "RAFIKI_ADMIN_EVENTS_PORT=0");
+    snprintf (vars[4], sizeof vars[4], "RAFIKI_ADMIN_HTTP_PORT=0");
     snprintf (vars[5], sizeof vars[5], "RAFIKI_SUPERADMIN_PASSWORD=%s", S_PASSWORD);
     snprintf (vars[6], sizeof vars[6], "RAFIKI_LOG_STDERR=false");
     const char *asan = getenv ("ASAN_OPTIONS");
@@ -382,12 +318,15 @@ s_setup (void **state)
     posix_spawnattr_destroy (&attr);
     if (rc != 0)
         return -1;
-    char logs[600];
-    snprintf (logs, sizeof logs, "%s/var/logs", s_dir);
-    if (s_wait_ready (logs) != 0) {
-        fprintf (stderr, "rafikid up did not get ready (see %s/up.log)\n", logs);
+    char var[600];
+    snprintf (var, sizeof var, "%s/var", s_dir);
+    rfk_test_ports_t ports;
+    if (rfk_test_wait_ports (var, s_up, 120000, &ports) != 0) {
+        fprintf (stderr, "rafikid up did not get ready (see %s/logs/up.log)\n", var);
         return -1;
     }
+    s_command_port = ports.command;
+    s_events_port = ports.events;
 
     rfk_sdk_options_t opts;
     rfk_sdk_options_init (&opts);

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fake_admin.h"
+#include "rfk_test_admin.h"
 #include "rfk_advisor.h"
 #include "rfk_trainer.h"
 
@@ -341,7 +341,7 @@ test_misbehaving_trials (void **state)
 
 /* Registers the advisor and starts it; waits for its RUNNING report. */
 static pid_t
-s_start_advisor (fake_admin_t *admin, const char *dir, const char *budget, const char *fixed)
+s_start_advisor (rfk_test_admin_t *admin, const char *dir, const char *budget, const char *fixed)
 {
     json_t *config = json_pack (
         "{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:i, s:b}, s:[s], s:{s:o}}", "service_id", "advisor-1",
@@ -350,43 +350,43 @@ s_start_advisor (fake_admin_t *admin, const char *dir, const char *budget, const
         "train_args", "seed", 5, "early_stop", 0, "bind_endpoints", "tcp://127.0.0.1:*", "config",
         "fixed_knobs", json_loads (fixed, 0, NULL));
     assert_non_null (config);
-    fake_admin_add_service (admin, "advisor-1", "secret-advisor-1", config);
-    pid_t pid = fake_admin_spawn (admin, "advisor", "advisor-1", "secret-advisor-1", dir);
+    rfk_test_admin_add_service (admin, "advisor-1", "secret-advisor-1", config);
+    pid_t pid = rfk_test_admin_spawn (admin, "advisor", "advisor-1", "secret-advisor-1", dir);
     assert_true (pid > 0);
     return pid;
 }
 
 static bool
-s_advice_known (fake_admin_t *admin, void *arg)
+s_advice_known (rfk_test_admin_t *admin, void *arg)
 {
     (void)arg;
-    return fake_admin_advice (admin) != NULL;
+    return rfk_test_admin_advice (admin) != NULL;
 }
 
 static pid_t
-s_start_trainer (fake_admin_t *admin, const char *dir, const char *id)
+s_start_trainer (rfk_test_admin_t *admin, const char *dir, const char *id)
 {
     json_t *config =
         json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:{}, s:s, s:s, s:{s:i}}", "service_id", id,
                    "service_type", "TRAIN", "task", "TABULAR_CLASSIFICATION", "model_path",
                    SLEEPY_TEMPLATE, "train_dataset_path", IRIS_TRAIN, "val_dataset_path", IRIS_VAL,
-                   "train_args", "advisor_endpoint", fake_admin_advice (admin), "worker_id", id,
+                   "train_args", "advisor_endpoint", rfk_test_admin_advice (admin), "worker_id", id,
                    "config", "trial_timeout_s", 60);
     assert_non_null (config);
     char secret[64];
     snprintf (secret, sizeof secret, "secret-%s", id);
-    fake_admin_add_service (admin, id, secret, config);
-    pid_t pid = fake_admin_spawn (admin, "trainer", id, secret, dir);
+    rfk_test_admin_add_service (admin, id, secret, config);
+    pid_t pid = rfk_test_admin_spawn (admin, "trainer", id, secret, dir);
     assert_true (pid > 0);
     return pid;
 }
 
 /* Every trial ended: none PENDING or RUNNING. */
 static void
-s_assert_nothing_running (fake_admin_t *admin)
+s_assert_nothing_running (rfk_test_admin_t *admin)
 {
-    assert_int_equal (fake_admin_trials_with (admin, "PENDING"), 0);
-    assert_int_equal (fake_admin_trials_with (admin, "RUNNING"), 0);
+    assert_int_equal (rfk_test_admin_trials_with (admin, "PENDING"), 0);
+    assert_int_equal (rfk_test_admin_trials_with (admin, "RUNNING"), 0);
 }
 
 /* A sub job through the service protocol: the advisor and two trainers say
@@ -399,21 +399,21 @@ test_services_through_admin (void **state)
     (void)state;
     s_bus_short ();
     char *dir = s_data_dir ();
-    fake_admin_t *admin = fake_admin_new (&s_bus);
+    rfk_test_admin_t *admin = rfk_test_admin_new (&s_bus);
     pid_t advisor =
         s_start_advisor (admin, dir, "{\"MODEL_TRIAL_COUNT\": 6}", "{\"ms\": 30, \"steps\": 2}");
-    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 60000));
+    assert_true (rfk_test_admin_wait (admin, s_advice_known, NULL, 60000));
     pid_t one = s_start_trainer (admin, dir, "trainer-1");
     pid_t two = s_start_trainer (admin, dir, "trainer-2");
-    assert_int_equal (fake_admin_reap (admin, one, 120000), 0);
-    assert_int_equal (fake_admin_reap (admin, two, 120000), 0);
-    assert_int_equal (fake_admin_reap (admin, advisor, 60000), 0);
+    assert_int_equal (rfk_test_admin_reap (admin, one, 120000), 0);
+    assert_int_equal (rfk_test_admin_reap (admin, two, 120000), 0);
+    assert_int_equal (rfk_test_admin_reap (admin, advisor, 60000), 0);
 
-    assert_int_equal (json_object_size (fake_admin_trials (admin)), 6);
-    assert_int_equal (fake_admin_trials_with (admin, "COMPLETED"), 6);
+    assert_int_equal (json_object_size (rfk_test_admin_trials (admin)), 6);
+    assert_int_equal (rfk_test_admin_trials_with (admin, "COMPLETED"), 6);
     const char *id;
     json_t *trial;
-    json_object_foreach (fake_admin_trials (admin), id, trial)
+    json_object_foreach (rfk_test_admin_trials (admin), id, trial)
     {
         const char *params = json_string_value (json_object_get (trial, "params_path"));
         char expected[600];
@@ -425,23 +425,23 @@ test_services_through_admin (void **state)
         assert_int_equal (json_integer_value (json_object_get (trial, "plots")), 1);
         assert_true (json_is_real (json_object_get (trial, "score")));
     }
-    assert_string_equal (fake_admin_status (admin, "advisor-1"), "STOPPED");
-    assert_string_equal (fake_admin_status (admin, "trainer-1"), "STOPPED");
-    assert_string_equal (fake_admin_status (admin, "trainer-2"), "STOPPED");
-    assert_int_equal (fake_admin_count (admin, "SubTrainJobDone"), 1);
-    fake_admin_destroy (&admin);
+    assert_string_equal (rfk_test_admin_status (admin, "advisor-1"), "STOPPED");
+    assert_string_equal (rfk_test_admin_status (admin, "trainer-1"), "STOPPED");
+    assert_string_equal (rfk_test_admin_status (admin, "trainer-2"), "STOPPED");
+    assert_int_equal (rfk_test_admin_count (admin, "SubTrainJobDone"), 1);
+    rfk_test_admin_destroy (&admin);
     free (dir);
 }
 
 /* True once trainer-1 holds a RUNNING trial. */
 static bool
-s_trainer_one_running (fake_admin_t *admin, void *arg)
+s_trainer_one_running (rfk_test_admin_t *admin, void *arg)
 {
     (void)arg;
     const char *id;
     json_t *trial;
     json_object_foreach (
-        fake_admin_trials (admin), id,
+        rfk_test_admin_trials (admin), id,
         trial) if (streq (json_string_value (json_object_get (trial, "status")), "RUNNING") &&
                    streq (json_string_value (json_object_get (trial, "worker")),
                           "trainer-1")) return true;
@@ -457,33 +457,33 @@ test_sigkill_trainer_mid_trial (void **state)
     (void)state;
     s_bus_with (3000); /* the advisor must notice the trainer is gone */
     char *dir = s_data_dir ();
-    fake_admin_t *admin = fake_admin_new (&s_bus);
+    rfk_test_admin_t *admin = rfk_test_admin_new (&s_bus);
     pid_t advisor =
         s_start_advisor (admin, dir, "{\"MODEL_TRIAL_COUNT\": 5}", "{\"ms\": 1500, \"steps\": 1}");
-    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 60000));
+    assert_true (rfk_test_admin_wait (admin, s_advice_known, NULL, 60000));
     pid_t one = s_start_trainer (admin, dir, "trainer-1");
     pid_t two = s_start_trainer (admin, dir, "trainer-2");
-    assert_true (fake_admin_wait (admin, s_trainer_one_running, NULL, 60000));
+    assert_true (rfk_test_admin_wait (admin, s_trainer_one_running, NULL, 60000));
     kill (one, SIGKILL);
-    assert_int_equal (fake_admin_reap (admin, one, 30000), 128 + SIGKILL);
-    assert_int_equal (fake_admin_reap (admin, two, 120000), 0);
-    assert_int_equal (fake_admin_reap (admin, advisor, 60000), 0);
+    assert_int_equal (rfk_test_admin_reap (admin, one, 30000), 128 + SIGKILL);
+    assert_int_equal (rfk_test_admin_reap (admin, two, 120000), 0);
+    assert_int_equal (rfk_test_admin_reap (admin, advisor, 60000), 0);
 
-    assert_int_equal (json_object_size (fake_admin_trials (admin)), 5);
+    assert_int_equal (json_object_size (rfk_test_admin_trials (admin)), 5);
     s_assert_nothing_running (admin);
-    assert_int_equal (fake_admin_trials_with (admin, "ERRORED"), 1);
-    assert_int_equal (fake_admin_trials_with (admin, "COMPLETED"), 4);
+    assert_int_equal (rfk_test_admin_trials_with (admin, "ERRORED"), 1);
+    assert_int_equal (rfk_test_admin_trials_with (admin, "COMPLETED"), 4);
     const char *id;
     json_t *trial;
     json_object_foreach (
-        fake_admin_trials (admin), id,
+        rfk_test_admin_trials (admin), id,
         trial) if (streq (json_string_value (json_object_get (trial, "status")), "ERRORED"))
     {
         assert_string_equal (json_string_value (json_object_get (trial, "worker")), "trainer-1");
         assert_non_null (strstr (json_string_value (json_object_get (trial, "error")), "silent"));
     }
-    assert_string_equal (fake_admin_status (admin, "advisor-1"), "STOPPED");
-    fake_admin_destroy (&admin);
+    assert_string_equal (rfk_test_admin_status (admin, "advisor-1"), "STOPPED");
+    rfk_test_admin_destroy (&admin);
     free (dir);
 }
 
@@ -495,25 +495,25 @@ test_sigterm_stops_the_trial (void **state)
     (void)state;
     s_bus_with (3000); /* the advisor must notice the trainer is gone */
     char *dir = s_data_dir ();
-    fake_admin_t *admin = fake_admin_new (&s_bus);
+    rfk_test_admin_t *admin = rfk_test_admin_new (&s_bus);
     pid_t advisor =
         s_start_advisor (admin, dir, "{\"MODEL_TRIAL_COUNT\": 1}", "{\"ms\": 60000, \"steps\": 1}");
-    assert_true (fake_admin_wait (admin, s_advice_known, NULL, 60000));
+    assert_true (rfk_test_admin_wait (admin, s_advice_known, NULL, 60000));
     pid_t one = s_start_trainer (admin, dir, "trainer-1");
-    assert_true (fake_admin_wait (admin, s_trainer_one_running, NULL, 60000));
+    assert_true (rfk_test_admin_wait (admin, s_trainer_one_running, NULL, 60000));
     kill (one, SIGTERM);
-    assert_int_equal (fake_admin_reap (admin, one, 30000), 0);
+    assert_int_equal (rfk_test_admin_reap (admin, one, 30000), 0);
     s_assert_nothing_running (admin);
-    assert_int_equal (fake_admin_trials_with (admin, "ERRORED"), 1);
+    assert_int_equal (rfk_test_admin_trials_with (admin, "ERRORED"), 1);
     const char *id;
     json_t *trial;
-    json_object_foreach (fake_admin_trials (admin), id, trial)
+    json_object_foreach (rfk_test_admin_trials (admin), id, trial)
         assert_string_equal (json_string_value (json_object_get (trial, "error")), "stopped");
-    assert_string_equal (fake_admin_status (admin, "trainer-1"), "STOPPED");
+    assert_string_equal (rfk_test_admin_status (admin, "trainer-1"), "STOPPED");
     /* The advisor's only trial is over: it ends too. */
-    assert_int_equal (fake_admin_reap (admin, advisor, 60000), 0);
-    assert_string_equal (fake_admin_status (admin, "advisor-1"), "STOPPED");
-    fake_admin_destroy (&admin);
+    assert_int_equal (rfk_test_admin_reap (admin, advisor, 60000), 0);
+    assert_string_equal (rfk_test_admin_status (admin, "advisor-1"), "STOPPED");
+    rfk_test_admin_destroy (&admin);
     free (dir);
 }
 

@@ -20,253 +20,35 @@
 
 #include "rfk_envelope.h"
 #include "rfk_scatter.h"
+#include "rfk_test_worker.h"
 
-/* ---------------------------------------------------------------------- */
-/* msgpack from and to JSON text, for readable tests */
+/* The fake workers are test/lib's (rfk_test_worker.h). */
+typedef rfk_test_worker_t s_worker_t;
+#define W_ECHO RFK_TEST_WORKER_ECHO
+#define W_FIXED RFK_TEST_WORKER_FIXED
+#define W_BAD_FIRST RFK_TEST_WORKER_BAD_FIRST
+#define W_HOLD RFK_TEST_WORKER_HOLD
+#define W_SILENT RFK_TEST_WORKER_SILENT
+#define W_FAIL RFK_TEST_WORKER_FAIL
 
-static void
-s_pack (msgpack_packer *pk, const json_t *value)
+/* A worker of the engine, which must start. */
+static s_worker_t *
+s_worker_new (rfk_scatter_t *engine, const char *trial, rfk_test_worker_mode_t mode,
+              const char *fixed_json)
 {
-    switch (json_typeof (value)) {
-        case JSON_OBJECT: {
-            msgpack_pack_map (pk, json_object_size (value));
-            const char *key;
-            json_t *member;
-            json_object_foreach ((json_t *)value, key, member)
-            {
-                msgpack_pack_str (pk, strlen (key));
-                msgpack_pack_str_body (pk, key, strlen (key));
-                s_pack (pk, member);
-            }
-            break;
-        }
-        case JSON_ARRAY: {
-            msgpack_pack_array (pk, json_array_size (value));
-            size_t i;
-            json_t *item;
-            json_array_foreach (value, i, item) s_pack (pk, item);
-            break;
-        }
-        case JSON_STRING:
-            msgpack_pack_str (pk, json_string_length (value));
-            msgpack_pack_str_body (pk, json_string_value (value), json_string_length (value));
-            break;
-        case JSON_INTEGER:
-            msgpack_pack_int64 (pk, json_integer_value (value));
-            break;
-        case JSON_REAL:
-            msgpack_pack_double (pk, json_real_value (value));
-            break;
-        case JSON_TRUE:
-            msgpack_pack_true (pk);
-            break;
-        case JSON_FALSE:
-            msgpack_pack_false (pk);
-            break;
-        default:
-            msgpack_pack_nil (pk);
-    }
+    s_worker_t *worker =
+        rfk_test_worker_new (rfk_scatter_endpoint (engine), trial, mode, fixed_json);
+    assert_non_null (worker);
+    return worker;
 }
 
 /*  msgpack bytes of a JSON text; free with free (). */
 static char *
 s_mp (const char *json_text, size_t *size)
 {
-    json_t *json = json_loads (json_text, JSON_DECODE_ANY, NULL);
-    assert_non_null (json);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    s_pack (&pk, json);
-    json_decref (json);
-    *size = buffer.size;
-    return msgpack_sbuffer_release (&buffer);
-}
-
-/*  msgpack bytes as JSON (per-query errors as {"error": message}). */
-static json_t *
-s_json (const msgpack_object *o)
-{
-    switch (o->type) {
-        case MSGPACK_OBJECT_NIL:
-            return json_null ();
-        case MSGPACK_OBJECT_BOOLEAN:
-            return json_boolean (o->via.boolean);
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            return json_integer ((json_int_t)o->via.u64);
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            return json_integer (o->via.i64);
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-            return json_real (o->via.f64);
-        case MSGPACK_OBJECT_STR:
-            return json_stringn (o->via.str.ptr, o->via.str.size);
-        case MSGPACK_OBJECT_ARRAY: {
-            json_t *array = json_array ();
-            for (uint32_t i = 0; i < o->via.array.size; i++)
-                json_array_append_new (array, s_json (&o->via.array.ptr[i]));
-            return array;
-        }
-        case MSGPACK_OBJECT_MAP: {
-            json_t *object = json_object ();
-            for (uint32_t i = 0; i < o->via.map.size; i++) {
-                char *key =
-                    strndup (o->via.map.ptr[i].key.via.str.ptr, o->via.map.ptr[i].key.via.str.size);
-                json_object_set_new (object, key, s_json (&o->via.map.ptr[i].val));
-                free (key);
-            }
-            return object;
-        }
-        case MSGPACK_OBJECT_EXT:
-            return json_pack ("{s:s%}", "error", o->via.ext.ptr, (size_t)o->via.ext.size);
-        default:
-            return json_null ();
-    }
-}
-
-static json_t *
-s_json_of (const void *data, size_t size)
-{
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    size_t off = 0;
-    assert_int_equal (msgpack_unpack_next (&unpacked, (const char *)data, size, &off),
-                      MSGPACK_UNPACK_SUCCESS);
-    json_t *json = s_json (&unpacked.data);
-    msgpack_unpacked_destroy (&unpacked);
-    return json;
-}
-
-/* ---------------------------------------------------------------------- */
-/* fake workers */
-
-typedef enum {
-    W_ECHO,      /* answers each query with itself */
-    W_FIXED,     /* answers each query with `fixed` */
-    W_BAD_FIRST, /* a per-query error for the first query, echo for the others */
-    W_HOLD,      /* keeps batches until released */
-    W_SILENT,    /* never answers, never pings */
-    W_FAIL       /* answers every batch with an error */
-} s_mode_t;
-
-typedef struct {
-    zsock_t *sock;     /* DEALER to the engine */
-    const char *trial; /* its trial */
-    s_mode_t mode;     /* how it answers */
-    char *fixed;       /* W_FIXED: one prediction, msgpack */
-    size_t fixed_size;
-    int batches;       /* batches received */
-    int queries;       /* queries received */
-    zlistx_t *held;    /* W_HOLD: QueryBatch messages */
-    int64_t next_ping; /* when it pings */
-} s_worker_t;
-
-static s_worker_t *
-s_worker_new (rfk_scatter_t *engine, const char *trial, s_mode_t mode, const char *fixed_json)
-{
-    s_worker_t *worker = (s_worker_t *)zmalloc (sizeof (s_worker_t));
-    worker->trial = trial;
-    worker->mode = mode;
-    if (fixed_json)
-        worker->fixed = s_mp (fixed_json, &worker->fixed_size);
-    worker->held = zlistx_new ();
-    char endpoint[300];
-    snprintf (endpoint, sizeof endpoint, ">%s", rfk_scatter_endpoint (engine));
-    worker->sock = zsock_new_dealer (endpoint);
-    assert_non_null (worker->sock);
-    rfk_msg_t *ready = rfk_msg_new (&rfk_infer_family, "WorkerReady", 0);
-    json_object_set_new (ready->body, "trial_id", json_string (trial));
-    json_object_set_new (ready->body, "service_id", json_string ("fake"));
-    assert_int_equal (rfk_envelope_send (worker->sock, ready, 1 << 24), 0);
-    rfk_msg_destroy (&ready);
-    return worker;
-}
-
-static void
-s_worker_destroy (s_worker_t **worker_p)
-{
-    s_worker_t *worker = *worker_p;
-    if (!worker)
-        return;
-    rfk_msg_t *msg;
-    while ((msg = (rfk_msg_t *)zlistx_first (worker->held))) {
-        zlistx_detach_cur (worker->held);
-        rfk_msg_destroy (&msg);
-    }
-    zlistx_destroy (&worker->held);
-    zsock_destroy (&worker->sock);
-    free (worker->fixed);
-    free (worker);
-    *worker_p = NULL;
-}
-
-/*  Answers one QueryBatch by the worker's rule. */
-static void
-s_worker_answer (s_worker_t *worker, rfk_msg_t *batch)
-{
-    rfk_msg_t *reply = rfk_msg_new (&rfk_infer_family, "PredictionBatch", batch->correlation);
-    json_object_set (reply->body, "batch_id", json_object_get (batch->body, "batch_id"));
-    msgpack_unpacked queries;
-    msgpack_unpacked_init (&queries);
-    size_t off = 0;
-    assert_int_equal (msgpack_unpack_next (&queries, (const char *)zchunk_data (batch->data),
-                                           zchunk_size (batch->data), &off),
-                      MSGPACK_UNPACK_SUCCESS);
-    uint32_t n = queries.data.via.array.size;
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, n);
-    for (uint32_t i = 0; i < n; i++) {
-        if (worker->mode == W_FIXED)
-            msgpack_sbuffer_write (&buffer, worker->fixed, worker->fixed_size);
-        else if (worker->mode == W_BAD_FIRST && i == 0) {
-            msgpack_pack_ext (&pk, 9, 1);
-            msgpack_pack_ext_body (&pk, "bad query", 9);
-        } else
-            msgpack_pack_object (&pk, queries.data.via.array.ptr[i]);
-    }
-    if (worker->mode == W_FAIL)
-        json_object_set_new (reply->body, "error", json_string ("the model crashed"));
-    else
-        rfk_msg_set_data (reply, buffer.data, buffer.size);
-    msgpack_sbuffer_destroy (&buffer);
-    msgpack_unpacked_destroy (&queries);
-    assert_int_equal (rfk_envelope_send (worker->sock, reply, 1 << 24), 0);
-    rfk_msg_destroy (&reply);
-}
-
-static void
-s_worker_recv (s_worker_t *worker)
-{
-    while (zsock_events (worker->sock) & ZMQ_POLLIN) {
-        rfk_msg_t *msg = NULL;
-        if (rfk_envelope_recv (worker->sock, &rfk_infer_family, 1 << 24, &msg, NULL) != 0)
-            break;
-        if (rfk_msg_is (msg, "QueryBatch")) {
-            worker->batches++;
-            worker->queries += (int)json_integer_value (json_object_get (msg->body, "n"));
-            if (worker->mode == W_HOLD) {
-                zlistx_add_end (worker->held, msg);
-                msg = NULL;
-            } else if (worker->mode != W_SILENT)
-                s_worker_answer (worker, msg);
-        }
-        rfk_msg_destroy (&msg);
-    }
-}
-
-static void
-s_worker_release (s_worker_t *worker)
-{
-    rfk_msg_t *msg;
-    while ((msg = (rfk_msg_t *)zlistx_first (worker->held))) {
-        zlistx_detach_cur (worker->held);
-        s_worker_answer (worker, msg);
-        rfk_msg_destroy (&msg);
-    }
+    char *data = rfk_test_msgpack_of (json_text, size);
+    assert_non_null (data);
+    return data;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -289,7 +71,8 @@ s_on_done (rfk_scatter_t *scatter, uint64_t request, const rfk_scatter_result_t 
     out->done++;
     out->code = result->code;
     json_decref (out->predictions);
-    out->predictions = result->code == RFK_CODE_OK ? s_json_of (result->data, result->size) : NULL;
+    out->predictions =
+        result->code == RFK_CODE_OK ? rfk_test_json_of (result->data, result->size) : NULL;
     out->members = result->members;
     out->answered = result->members_answered;
     out->at = zclock_mono ();
@@ -328,13 +111,8 @@ s_pump (rfk_scatter_t *engine, s_worker_t **workers, size_t n_workers, const int
         zmq_poll (items, (int)n_workers + 1, timeout);
         rfk_scatter_recv (engine);
         for (size_t w = 0; w < n_workers; w++) {
-            s_worker_recv (workers[w]);
-            if (workers[w]->mode != W_SILENT && zclock_mono () >= workers[w]->next_ping) {
-                rfk_msg_t *ping = rfk_msg_new (&rfk_infer_family, "Heartbeat", 0);
-                rfk_envelope_send (workers[w]->sock, ping, 1 << 20);
-                rfk_msg_destroy (&ping);
-                workers[w]->next_ping = zclock_mono () + 50;
-            }
+            rfk_test_worker_recv (workers[w]);
+            rfk_test_worker_ping (workers[w], 50);
         }
         rfk_scatter_tick (engine);
     }
@@ -419,7 +197,7 @@ test_usage (void **state)
     assert_int_equal (stats.inflight, 0);
     assert_int_equal (stats.batches, 1);
     json_decref (result.predictions);
-    s_worker_destroy (&workers[0]);
+    rfk_test_worker_destroy (&workers[0]);
     rfk_scatter_destroy (&engine);
 }
 
@@ -442,7 +220,7 @@ s_ensemble_case (rfk_ensemble_t ensemble, const char *a, const char *b, const ch
     assert_int_equal (result->members, 3);
     assert_int_equal (result->answered, 3);
     for (int w = 0; w < 3; w++)
-        s_worker_destroy (&workers[w]);
+        rfk_test_worker_destroy (&workers[w]);
     rfk_scatter_destroy (&engine);
 }
 
@@ -523,7 +301,7 @@ test_query_errors (void **state)
     assert_int_equal (json_integer_value (json_array_get (result.predictions, 0)), 4);
     assert_true (fabs (json_number_value (json_array_get (result.predictions, 1)) - 6.0) < 1e-12);
     json_decref (result.predictions);
-    s_worker_destroy (&workers[1]);
+    rfk_test_worker_destroy (&workers[1]);
 
     rfk_scatter_t *alone = s_engine (RFK_ENSEMBLE_MEAN, 32, 500, 1000);
     s_worker_t *bad[] = {s_worker_new (alone, "a", W_BAD_FIRST, NULL)};
@@ -535,7 +313,7 @@ test_query_errors (void **state)
     json_decref (result.predictions);
 
     /*  A member that fails the whole batch: its error for every query. */
-    s_worker_destroy (&workers[0]);
+    rfk_test_worker_destroy (&workers[0]);
     rfk_scatter_t *fail_engine = s_engine (RFK_ENSEMBLE_MEAN, 32, 500, 1000);
     s_worker_t *failing[] = {s_worker_new (fail_engine, "c", W_FAIL, NULL)};
     s_wait_workers (fail_engine, failing, 1);
@@ -548,8 +326,8 @@ test_query_errors (void **state)
     assert_non_null (message);
     assert_non_null (strstr (message, "the model crashed"));
     json_decref (result.predictions);
-    s_worker_destroy (&failing[0]);
-    s_worker_destroy (&bad[0]);
+    rfk_test_worker_destroy (&failing[0]);
+    rfk_test_worker_destroy (&bad[0]);
     rfk_scatter_destroy (&fail_engine);
     rfk_scatter_destroy (&alone);
     rfk_scatter_destroy (&engine);
@@ -576,7 +354,7 @@ test_batching (void **state)
     }
     s_pump (engine, workers, 1, NULL, 0, 20);
     assert_int_equal (workers[0]->queries, 1 + 8 * 4);
-    s_worker_release (workers[0]);
+    rfk_test_worker_release (workers[0]);
     int64_t until = zclock_mono () + 3000;
     while (zclock_mono () < until) {
         done = 0;
@@ -585,7 +363,7 @@ test_batching (void **state)
         if (done == 40)
             break;
         s_pump (engine, workers, 1, NULL, 0, 5);
-        s_worker_release (workers[0]);
+        rfk_test_worker_release (workers[0]);
     }
     assert_int_equal (done, 40);
     for (int i = 0; i < 40; i++) {
@@ -597,7 +375,7 @@ test_batching (void **state)
         the worker was idle again). */
     assert_int_equal (workers[0]->queries, 40);
     assert_true (workers[0]->batches <= 7);
-    s_worker_destroy (&workers[0]);
+    rfk_test_worker_destroy (&workers[0]);
     rfk_scatter_destroy (&engine);
 }
 
@@ -625,7 +403,7 @@ test_deadline (void **state)
     assert_int_equal (result.members, 2);
     assert_int_equal (result.answered, 1);
     json_decref (result.predictions);
-    s_worker_release (workers[1]);
+    rfk_test_worker_release (workers[1]);
     rfk_scatter_stats_t stats;
     int64_t until = zclock_mono () + 3000;
     do {
@@ -644,8 +422,8 @@ test_deadline (void **state)
     assert_int_equal (s_pump (engine, workers, 2, &result.done, 1, 3000), 1);
     assert_int_equal (result.code, RFK_CODE_TIMEOUT);
     assert_true (result.at - start < 2000);
-    s_worker_destroy (&workers[0]);
-    s_worker_destroy (&workers[1]);
+    rfk_test_worker_destroy (&workers[0]);
+    rfk_test_worker_destroy (&workers[1]);
     rfk_scatter_destroy (&engine);
 }
 
@@ -685,8 +463,8 @@ test_worker_lost (void **state)
     assert_int_equal (stats.workers, 1);
     json_decref (results[0].predictions);
     json_decref (results[1].predictions);
-    s_worker_destroy (&workers[0]);
-    s_worker_destroy (&workers[1]);
+    rfk_test_worker_destroy (&workers[0]);
+    rfk_test_worker_destroy (&workers[1]);
     rfk_scatter_destroy (&engine);
 }
 
@@ -748,20 +526,20 @@ test_refusals (void **state)
     s_result_t cancelled = {0};
     uint64_t id = s_submit (engine, "[9]", 0, &cancelled);
     assert_int_equal (id, 0); /* still full */
-    s_worker_release (workers[0]);
+    rfk_test_worker_release (workers[0]);
     assert_int_equal (s_pump (engine, workers, 1, &held.done, 1, 2000), 1);
     id = s_submit (engine, "[9]", 0, &cancelled);
     assert_true (id > 0);
     assert_int_equal (rfk_scatter_cancel (engine, id), 0);
     assert_int_equal (rfk_scatter_cancel (engine, id), -1);
     s_pump (engine, workers, 1, NULL, 0, 50);
-    s_worker_release (workers[0]);
+    rfk_test_worker_release (workers[0]);
     s_pump (engine, workers, 1, NULL, 0, 50);
     assert_int_equal (cancelled.done, 0);
     rfk_scatter_stats (engine, &stats);
     assert_int_equal (stats.inflight, 0);
     json_decref (held.predictions);
-    s_worker_destroy (&workers[0]);
+    rfk_test_worker_destroy (&workers[0]);
     rfk_scatter_destroy (&engine);
 }
 
@@ -808,7 +586,7 @@ test_bad_answers (void **state)
     assert_int_equal (s_pump (engine, workers, 1, &result.done, 1, 2000), 1);
     s_assert_predictions (&result, "[7]");
     json_decref (result.predictions);
-    s_worker_destroy (&workers[0]);
+    rfk_test_worker_destroy (&workers[0]);
     rfk_scatter_destroy (&engine);
 }
 

@@ -1,0 +1,85 @@
+/*  rfk_test (test/lib): helpers every test may use instead of its own copy.
+
+    - wait until a condition holds, with a deadline: the condition is checked,
+      then the test waits on its sockets (or on nothing) for at most a short
+      step, never longer than the deadline; no sleep to "let things settle";
+    - wait for a child process to end, with a deadline (a pidfd in poll);
+    - wait for `<data_dir>/rafikid.ports`, the ports a `rafikid up` started
+      with every port 0 really bound (actors/admin/README.md);
+    - a temporary data directory under /tmp, removed with all it holds;
+    - free endpoints: a ZeroMQ socket or a TCP listener bound to port 0 on
+      127.0.0.1, and the endpoint or port it got. A port is never chosen
+      first and bound later.
+
+    The fake admin (`service` family) is rfk_test_admin.h, the fake
+    inference workers rfk_test_worker.h.
+*/
+#ifndef RFK_TEST_H_INCLUDED
+#define RFK_TEST_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A condition to wait for; arg is the caller's. */
+typedef bool (rfk_test_cond_fn) (void *arg);
+
+/* Checks cond until it holds or timeout_ms passed, waiting between checks
+   on poller (its sockets' input, which the condition is expected to
+   consume) or, with poller NULL, on nothing, for at most 20 ms at a time.
+   Returns cond's last answer. */
+bool
+rfk_test_wait_until (rfk_test_cond_fn *cond, void *arg, zpoller_t *poller, int timeout_ms);
+
+/* Milliseconds left until deadline (zclock_mono time), 0 once it passed. */
+int
+rfk_test_left_ms (int64_t deadline);
+
+/* Waits at most timeout_ms for child pid to end. Its exit status (128 +
+   signal when a signal ended it), or -1 on timeout, after killing it
+   (SIGKILL) and reaping it. */
+int
+rfk_test_wait_child (pid_t pid, int timeout_ms);
+
+/* The ports a `rafikid up` bound, from <data_dir>/rafikid.ports. */
+typedef struct {
+    int http;    /* admin's HTTP front; 0 without one */
+    int command; /* the `command` ROUTER (SDK, CLI) */
+    int service; /* the `service` ROUTER (workers) */
+    int events;  /* the `events` XPUB */
+} rfk_test_ports_t;
+
+/* Waits at most timeout_ms for <data_dir>/rafikid.ports and reads it.
+   0, or -1 when it did not come in time, or pid (when > 0) ended first,
+   or the file is malformed. */
+int
+rfk_test_wait_ports (const char *data_dir, pid_t pid, int timeout_ms, rfk_test_ports_t *ports);
+
+/* Makes a new directory /tmp/rfk-<name>-XXXXXX; its path (free with
+   rfk_test_tmpdir_destroy), or NULL. */
+char *
+rfk_test_tmpdir_new (const char *name);
+
+/* Removes the directory and everything under it, frees the path and
+   nulls it. Safe with NULL. */
+void
+rfk_test_tmpdir_destroy (char **dir_p);
+
+/* A ZeroMQ socket of type (ZMQ_ROUTER, ...) bound to tcp://127.0.0.1:*; the
+   endpoint it got is written to endpoint. NULL when it cannot bind. */
+zsock_t *
+rfk_test_bind (int type, char *endpoint, size_t size);
+
+/* A TCP socket listening on 127.0.0.1 port 0; *port is the port it got.
+   The descriptor, or -1. Hand the descriptor (not the number) on, or keep
+   it open for as long as the port must stay yours. */
+int
+rfk_test_listen (int *port);
+
+/* The port of "scheme://host:port", or 0. */
+int
+rfk_test_endpoint_port (const char *endpoint);
+
+#endif
