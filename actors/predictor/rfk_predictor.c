@@ -1017,7 +1017,7 @@ s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **rep
     const char *query = json_string_value (json_array_get (binds, 1));
     const char *workers = json_string_value (json_array_get (binds, 2));
     self->opts.ensemble =
-        rfk_scatter_ensemble_of_task (json_string_value (json_object_get (body, "task")));
+        rfk_ensemble_of_task (json_string_value (json_object_get (body, "task")));
     char err[600] = "";
     if (json_array_size (binds) != 3)
         snprintf (err, sizeof err,
@@ -1096,7 +1096,7 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
     const char *http = s_operand (role, "http");
     const char *query = s_operand (role, "query");
     const char *workers = s_operand (role, "workers");
-    self->opts.ensemble = rfk_scatter_ensemble_of_task (s_operand (role, "task"));
+    self->opts.ensemble = rfk_ensemble_of_task (s_operand (role, "task"));
     json_t *trials = json_array ();
     const char *list = s_operand (role, "trials");
     while (list && *list && trials) {
