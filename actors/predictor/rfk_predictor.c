@@ -13,22 +13,19 @@
 #include "rfk_predictor.h"
 
 #include <arpa/inet.h>
-#include <math.h>
 #include <microhttpd.h>
-#include <msgpack.h>
 #include <netinet/in.h>
 
 #include "rfk_client.h"
 #include "rfk_service.h"
 #include "rfk_config.h"
 #include "rfk_log.h"
+#include "rfk_mpjson.h"
 #include "rfk_role.h"
 #include "rfk_server.h"
 #include "rfk_timer.h"
 
 #define S_LOG "predictor"
-/* The msgpack ext type of a per-query error (RAFIKI_MSGPACK_EXT_ERROR). */
-#define S_EXT_ERROR 1
 /* How deep a JSON query may nest. */
 #define S_MAX_DEPTH 32
 #define S_DEFAULT_BODY (16u * 1024u * 1024u)
@@ -84,112 +81,6 @@ struct s_http {
     struct MHD_Response *response; /* ready to queue once resumed */
     unsigned int status;           /* its status */
 };
-
-/* ---------------------------------------------------------------------- */
-/* JSON <-> msgpack, once at the edge */
-
-/*  Packs a JSON value; -1 when it nests deeper than S_MAX_DEPTH. */
-static int
-s_pack_json (msgpack_packer *packer, const json_t *value, int depth)
-{
-    if (depth > S_MAX_DEPTH)
-        return -1;
-    switch (json_typeof (value)) {
-        case JSON_OBJECT: {
-            msgpack_pack_map (packer, json_object_size (value));
-            const char *key;
-            json_t *member;
-            json_object_foreach ((json_t *)value, key, member)
-            {
-                size_t length = strlen (key);
-                msgpack_pack_str (packer, length);
-                msgpack_pack_str_body (packer, key, length);
-                if (s_pack_json (packer, member, depth + 1) != 0)
-                    return -1;
-            }
-            return 0;
-        }
-        case JSON_ARRAY: {
-            msgpack_pack_array (packer, json_array_size (value));
-            size_t index;
-            json_t *item;
-            json_array_foreach (value, index,
-                                item) if (s_pack_json (packer, item, depth + 1) != 0) return -1;
-            return 0;
-        }
-        case JSON_STRING: {
-            size_t length = json_string_length (value);
-            msgpack_pack_str (packer, length);
-            return msgpack_pack_str_body (packer, json_string_value (value), length);
-        }
-        case JSON_INTEGER:
-            return msgpack_pack_int64 (packer, json_integer_value (value));
-        case JSON_REAL:
-            return msgpack_pack_double (packer, json_real_value (value));
-        case JSON_TRUE:
-            return msgpack_pack_true (packer);
-        case JSON_FALSE:
-            return msgpack_pack_false (packer);
-        default:
-            return msgpack_pack_nil (packer);
-    }
-}
-
-/*  A msgpack object as JSON (new reference); a per-query error becomes
-    {"error": message}; what JSON cannot carry becomes null. */
-static json_t *
-s_to_json (const msgpack_object *o)
-{
-    switch (o->type) {
-        case MSGPACK_OBJECT_BOOLEAN:
-            return json_boolean (o->via.boolean);
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            if (o->via.u64 > (uint64_t)INT64_MAX)
-                return json_real ((double)o->via.u64);
-            return json_integer ((json_int_t)o->via.u64);
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            return json_integer ((json_int_t)o->via.i64);
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-            return isfinite (o->via.f64) ? json_real (o->via.f64) : json_null ();
-        case MSGPACK_OBJECT_STR: {
-            json_t *text = json_stringn (o->via.str.ptr, o->via.str.size);
-            return text ? text : json_null ();
-        }
-        case MSGPACK_OBJECT_ARRAY: {
-            json_t *array = json_array ();
-            for (uint32_t i = 0; array && i < o->via.array.size; i++)
-                json_array_append_new (array, s_to_json (&o->via.array.ptr[i]));
-            return array;
-        }
-        case MSGPACK_OBJECT_MAP: {
-            json_t *object = json_object ();
-            for (uint32_t i = 0; object && i < o->via.map.size; i++) {
-                const msgpack_object *key = &o->via.map.ptr[i].key;
-                char *name = NULL;
-                if (key->type == MSGPACK_OBJECT_STR)
-                    name = strndup (key->via.str.ptr, key->via.str.size);
-                else {
-                    json_t *json_key = s_to_json (key);
-                    name = json_key ? json_dumps (json_key, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-                    json_decref (json_key);
-                }
-                if (name)
-                    json_object_set_new (object, name, s_to_json (&o->via.map.ptr[i].val));
-                free (name);
-            }
-            return object;
-        }
-        case MSGPACK_OBJECT_EXT:
-            if (o->via.ext.type == S_EXT_ERROR) {
-                json_t *message = json_stringn (o->via.ext.ptr, o->via.ext.size);
-                return json_pack ("{s:o}", "error", message ? message : json_string ("error"));
-            }
-            return json_null ();
-        default:
-            return json_null ();
-    }
-}
 
 /* ---------------------------------------------------------------------- */
 /* HTTP responses */
@@ -275,22 +166,16 @@ s_http_done (rfk_scatter_t *scatter, uint64_t request, const rfk_scatter_result_
     if (result->code != RFK_CODE_OK)
         s_http_error (http, result->code, "%s", result->message ? result->message : "failed");
     else {
-        msgpack_unpacked predictions;
-        msgpack_unpacked_init (&predictions);
-        size_t off = 0;
         json_t *json = NULL;
-        if (msgpack_unpack_next (&predictions, (const char *)result->data, result->size, &off) ==
-                MSGPACK_UNPACK_SUCCESS &&
-            predictions.data.type == MSGPACK_OBJECT_ARRAY) {
-            json_t *list = s_to_json (&predictions.data);
+        json_t *list = rfk_mpjson_unpack (result->data, result->size);
+        if (json_is_array (list)) {
             if (http->single)
                 json = json_pack ("{s:o,s:[]}", "prediction",
                                   json_incref (json_array_get (list, 0)), "predictions");
             else
                 json = json_pack ("{s:n,s:o}", "prediction", "predictions", json_incref (list));
-            json_decref (list);
         }
-        msgpack_unpacked_destroy (&predictions);
+        json_decref (list);
         struct MHD_Response *response = s_json_response (json);
         if (response) {
             char number[16];
@@ -451,32 +336,26 @@ s_http_submit (s_http_t *http)
         s_http_error (http, RFK_CODE_BAD_REQUEST,
                       "`deadline_ms` must be an integer from 1 to 600000 (milliseconds)");
     else {
-        msgpack_sbuffer buffer;
-        msgpack_sbuffer_init (&buffer);
-        msgpack_packer packer;
-        msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
-        int packed;
-        if (query) {
-            msgpack_pack_array (&packer, 1);
-            packed = s_pack_json (&packer, query, 1);
-        } else
-            packed = s_pack_json (&packer, queries, 0);
-        if (packed != 0)
+        /*  A single query is packed as an array of one. */
+        json_t *wrapped = query ? json_pack ("[O]", query) : json_incref (queries);
+        size_t size = 0;
+        void *packed = wrapped ? rfk_mpjson_pack (wrapped, S_MAX_DEPTH, &size) : NULL;
+        json_decref (wrapped);
+        if (!packed)
             s_http_error (http, RFK_CODE_BAD_REQUEST, "a query nests deeper than %d levels",
                           S_MAX_DEPTH);
         else {
             char err[300];
             rfk_code_t code = RFK_CODE_INTERNAL;
             http->single = query != NULL;
-            http->request =
-                rfk_scatter_submit (self->scatter, buffer.data, buffer.size, (int)deadline_ms,
-                                    s_http_done, http, &code, err, sizeof err);
+            http->request = rfk_scatter_submit (self->scatter, packed, size, (int)deadline_ms,
+                                                s_http_done, http, &code, err, sizeof err);
             if (http->request)
                 rc = 1;
             else
                 s_http_error (http, code, "%s", err);
         }
-        msgpack_sbuffer_destroy (&buffer);
+        free (packed);
     }
     json_decref (body);
     return rc;
