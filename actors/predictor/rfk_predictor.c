@@ -12,13 +12,12 @@
 #endif
 #include "rfk_predictor.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 
 #include "rfk_client.h"
 #include "rfk_service.h"
 #include "rfk_config.h"
+#include "rfk_http_daemon.h"
 #include "rfk_log.h"
 #include "rfk_mpjson.h"
 #include "rfk_role.h"
@@ -40,10 +39,8 @@ typedef struct {
     size_t max_body_bytes;       /* largest /predict body */
     rfk_scatter_t *scatter;      /* the engine, with the ROUTER `workers` */
     rfk_server_t *query;         /* the ROUTER `query`, or NULL */
-    struct MHD_Daemon *http;     /* the HTTP front, or NULL */
-    int http_fd;                 /* its epoll descriptor */
+    rfk_http_daemon_t *http;     /* the HTTP front, or NULL */
     char http_url[128];          /* "http://HOST:PORT" as bound */
-    bool http_due;               /* a connection was resumed: run MHD this turn */
     zlistx_t *suspended;         /* s_http_t waiting for the engine, not owned */
     zlistx_t *queries;           /* s_query_t waiting for the engine, owned */
     rfk_client_t *admin;         /* DEALER to admin `service`, service form only */
@@ -190,8 +187,7 @@ s_http_done (rfk_scatter_t *scatter, uint64_t request, const rfk_scatter_result_
         zlistx_delete (self->suspended, http->handle);
         http->handle = NULL;
     }
-    MHD_resume_connection (http->connection);
-    self->http_due = true;
+    rfk_http_daemon_resume (self->http, http->connection);
 }
 
 static void
@@ -504,7 +500,7 @@ s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, c
         s_http_metrics (http);
     else if (s_http_submit (http) == 1) {
         http->handle = zlistx_add_end (self->suspended, http);
-        MHD_suspend_connection (connection);
+        rfk_http_daemon_suspend (self->http, connection);
         return MHD_YES;
     }
     return s_http_queue (http);
@@ -531,72 +527,34 @@ s_http_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     *con_cls = NULL;
 }
 
-static void
-s_mhd_log (void *cls, const char *format, va_list args)
-{
-    (void)cls;
-    char text[512];
-    vsnprintf (text, sizeof text, format, args);
-    rfk_log_debug (S_LOG, "http %s", text);
-}
-
-/*  Starts the HTTP front on "HOST:PORT". 0, or -1 with err. */
+/*  Starts the HTTP front on "[http://]HOST:PORT" (PORT 0 or *: any). 0, or
+    -1 with err. */
 static int
 s_http_start (self_t *self, const char *address, char *err, size_t errlen)
 {
-    char host[64] = "127.0.0.1";
-    long port = 0;
-    const char *colon = strrchr (address, ':');
-    if (strncmp (address, "http://", 7) == 0)
-        address += 7;
-    colon = strrchr (address, ':');
-    if (colon) {
-        size_t length = (size_t)(colon - address);
-        if (length >= sizeof host) {
-            snprintf (err, errlen, "bad HTTP address %s", address);
-            return -1;
-        }
-        memcpy (host, address, length);
-        host[length] = 0;
-        char *end;
-        port = streq (colon + 1, "*") ? 0 : strtol (colon + 1, &end, 10);
-        if (!streq (colon + 1, "*") && (*end || port < 0 || port > 65535)) {
-            snprintf (err, errlen, "bad HTTP port in %s", address);
-            return -1;
-        }
-    }
-    struct sockaddr_in addr;
-    memset (&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons ((uint16_t)port);
-    if (streq (host, "*") || streq (host, "") || streq (host, "0.0.0.0"))
-        addr.sin_addr.s_addr = htonl (INADDR_ANY);
-    else if (streq (host, "localhost"))
-        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    else if (inet_pton (AF_INET, host, &addr.sin_addr) != 1) {
-        snprintf (err, errlen, "bad HTTP host %s (an IPv4 address)", host);
+    char host[64];
+    int port = 0;
+    if (rfk_http_daemon_parse_address (address, host, sizeof host, &port, err, errlen) != 0)
         return -1;
-    }
-    self->http = MHD_start_daemon (
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        s_http_handler, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_NOTIFY_COMPLETED, s_http_completed, self, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)S_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log,
-        self, MHD_OPTION_END);
+    rfk_http_daemon_opts_t opts = {.host = host,
+                                   .port = port,
+                                   .max_connections = S_HTTP_CONNECTIONS,
+                                   .connection_timeout_s = 120,
+                                   .listen_backlog = 1024,
+                                   .turbo = true,
+                                   .access = s_http_handler,
+                                   .completed = s_http_completed,
+                                   .cls = self,
+                                   .log = S_LOG,
+                                   .quiet = true};
+    char why[256];
+    self->http = rfk_http_daemon_new (&opts, why, sizeof why);
     if (!self->http) {
-        snprintf (err, errlen, "cannot serve HTTP on %s:%ld (in use?)", host, port);
+        snprintf (err, errlen, "cannot serve HTTP on %s: %s", address, why);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->http, MHD_DAEMON_INFO_EPOLL_FD);
-    self->http_fd = info ? info->epoll_fd : -1;
-    info = MHD_get_daemon_info (self->http, MHD_DAEMON_INFO_BIND_PORT);
-    snprintf (self->http_url, sizeof self->http_url, "http://%s:%u",
-              streq (host, "*") ? "0.0.0.0" : host, info ? (unsigned)info->port : (unsigned)port);
-    if (self->http_fd < 0) {
-        snprintf (err, errlen, "libmicrohttpd gave no epoll descriptor");
-        return -1;
-    }
+    snprintf (self->http_url, sizeof self->http_url, "http://%s:%d",
+              !*host || streq (host, "*") ? "0.0.0.0" : host, rfk_http_daemon_port (self->http));
     return 0;
 }
 
@@ -614,12 +572,11 @@ s_http_stop (self_t *self)
         s_http_error (http, RFK_CODE_UNAVAILABLE, "the predictor is stopping");
         zlistx_delete (self->suspended, http->handle);
         http->handle = NULL;
-        MHD_resume_connection (http->connection);
+        rfk_http_daemon_resume (self->http, http->connection);
     }
     for (int turn = 0; turn < 3; turn++)
-        MHD_run (self->http);
-    MHD_stop_daemon (self->http);
-    self->http = NULL;
+        rfk_http_daemon_run (self->http);
+    rfk_http_daemon_destroy (&self->http);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -633,7 +590,6 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
         return NULL;
     self->pipe = pipe;
     self->role = role;
-    self->http_fd = -1;
     rfk_scatter_opts_defaults (&self->opts);
     self->max_body_bytes = S_DEFAULT_BODY;
     self->suspended = zlistx_new ();
@@ -793,7 +749,8 @@ s_run (self_t *self, bool stay_after_failure)
         }
         if (self->http) {
             http_at = count;
-            items[count++] = (zmq_pollitem_t){NULL, self->http_fd, ZMQ_POLLIN, 0};
+            items[count++] =
+                (zmq_pollitem_t){NULL, rfk_http_daemon_fd (self->http), ZMQ_POLLIN, 0};
         }
         if (self->admin) {
             admin_at = count;
@@ -808,11 +765,9 @@ s_run (self_t *self, bool stay_after_failure)
             rfk_deadline_add (&deadline, rfk_server_deadline (self->query));
         if (self->admin)
             rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
-        MHD_UNSIGNED_LONG_LONG http_timeout = 0;
-        if (self->http && self->http_due)
-            rfk_deadline_add (&deadline, 0);
-        else if (self->http && MHD_get_timeout (self->http, &http_timeout) == MHD_YES)
-            rfk_deadline_add (&deadline, zclock_mono () + (int64_t)http_timeout);
+        long http_timeout = self->http ? rfk_http_daemon_timeout_ms (self->http) : -1;
+        if (http_timeout >= 0)
+            rfk_deadline_add (&deadline, zclock_mono () + http_timeout);
         if (zmq_poll (items, count, rfk_deadline_timeout (&deadline)) < 0) {
             if (errno == EINTR)
                 continue;
@@ -826,12 +781,9 @@ s_run (self_t *self, bool stay_after_failure)
             rfk_server_recv (self->query);
         if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
             rfk_client_recv (self->admin);
-        if (self->http &&
-            (self->http_due || (http_at >= 0 && (items[http_at].revents & ZMQ_POLLIN)) ||
-             (MHD_get_timeout (self->http, &http_timeout) == MHD_YES && http_timeout == 0))) {
-            self->http_due = false;
-            MHD_run (self->http);
-        }
+        if (self->http && ((http_at >= 0 && (items[http_at].revents & ZMQ_POLLIN)) ||
+                           rfk_http_daemon_timeout_ms (self->http) == 0))
+            rfk_http_daemon_run (self->http);
         if (self->scatter)
             rfk_scatter_tick (self->scatter);
         if (self->query)
@@ -839,10 +791,8 @@ s_run (self_t *self, bool stay_after_failure)
         if (self->admin)
             rfk_client_tick (self->admin);
         /*  Answers the tick completed resume connections: send them now. */
-        if (self->http && self->http_due) {
-            self->http_due = false;
-            MHD_run (self->http);
-        }
+        if (self->http && rfk_http_daemon_due (self->http))
+            rfk_http_daemon_run (self->http);
     }
 }
 
