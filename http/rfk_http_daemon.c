@@ -101,11 +101,11 @@ rfk_http_daemon_new (const rfk_http_daemon_opts_t *opts, char *err, size_t errle
         limits[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE,
                                               (intptr_t)opts->listen_backlog, NULL};
     limits[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    self->mhd = MHD_start_daemon (flags, (uint16_t)opts->port, NULL, NULL, opts->access,
-                                  opts->cls, MHD_OPTION_EXTERNAL_LOGGER, s_log, self,
-                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
-                                  MHD_OPTION_NOTIFY_COMPLETED, opts->completed, opts->cls,
-                                  MHD_OPTION_ARRAY, limits, MHD_OPTION_END);
+    self->mhd =
+        MHD_start_daemon (flags, (uint16_t)opts->port, NULL, NULL, opts->access, opts->cls,
+                          MHD_OPTION_EXTERNAL_LOGGER, s_log, self, MHD_OPTION_SOCK_ADDR,
+                          (struct sockaddr *)&address, MHD_OPTION_NOTIFY_COMPLETED, opts->completed,
+                          opts->cls, MHD_OPTION_ARRAY, limits, MHD_OPTION_END);
     if (!self->mhd) {
         snprintf (err, errlen, "cannot listen on %s:%d (port in use or address not local?)",
                   opts->host && *opts->host ? opts->host : "*", opts->port);

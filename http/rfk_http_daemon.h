@@ -45,17 +45,17 @@ typedef struct _rfk_http_daemon_t rfk_http_daemon_t;
 
 /* Where and how to serve; strings are borrowed for the call. */
 typedef struct {
-    const char *host;                        /* numeric IPv4/IPv6 or a name; NULL, "" or "*": any */
-    int port;                                /* 0: any free port */
-    unsigned max_connections;                /* 0: libmicrohttpd's default */
-    unsigned connection_timeout_s;           /* idle connections closed after it; 0: never */
-    unsigned listen_backlog;                 /* 0: libmicrohttpd's default */
-    bool turbo;                              /* MHD_USE_TURBO (no extra checks, for throughput) */
-    MHD_AccessHandlerCallback access;        /* answers each request; required */
-    MHD_RequestCompletedCallback completed;  /* a request ended (may be NULL) */
-    void *cls;                               /* the first argument of both */
-    const char *log;                         /* rfk_log module for libmicrohttpd's messages */
-    bool quiet;                              /* log them at debug level, not as warnings */
+    const char *host;                       /* numeric IPv4/IPv6 or a name; NULL, "" or "*": any */
+    int port;                               /* 0: any free port */
+    unsigned max_connections;               /* 0: libmicrohttpd's default */
+    unsigned connection_timeout_s;          /* idle connections closed after it; 0: never */
+    unsigned listen_backlog;                /* 0: libmicrohttpd's default */
+    bool turbo;                             /* MHD_USE_TURBO (no extra checks, for throughput) */
+    MHD_AccessHandlerCallback access;       /* answers each request; required */
+    MHD_RequestCompletedCallback completed; /* a request ended (may be NULL) */
+    void *cls;                              /* the first argument of both */
+    const char *log;                        /* rfk_log module for libmicrohttpd's messages */
+    bool quiet;                             /* log them at debug level, not as warnings */
 } rfk_http_daemon_opts_t;
 
 /* A daemon listening on host:port, or NULL with the reason in err (port in

@@ -151,8 +151,7 @@ s_majority (const msgpack_unpacked *objects, size_t k, msgpack_packer *packer)
 /*  Combines k >= 2 answers into buffer; -1 when they are not of the shape
     the ensemble wants (the caller takes the first then). */
 static int
-s_combine (rfk_ensemble_t mode, const rfk_ensemble_span_t *spans, size_t k,
-           msgpack_sbuffer *buffer)
+s_combine (rfk_ensemble_t mode, const rfk_ensemble_span_t *spans, size_t k, msgpack_sbuffer *buffer)
 {
     msgpack_unpacked *objects = (msgpack_unpacked *)calloc (k, sizeof (msgpack_unpacked));
     if (!objects)

@@ -29,16 +29,16 @@ typedef struct {
 
 /* 0xc4 .. 0xdf; 0xc1 (never used) is refused before this is read. */
 static const s_header_t s_headers[] = {
-    {1, 0, S_BYTES},  {2, 0, S_BYTES},  {4, 0, S_BYTES},  /* c4..c6 bin8/16/32 */
-    {1, 0, S_EXT},    {2, 0, S_EXT},    {4, 0, S_EXT},    /* c7..c9 ext8/16/32 */
-    {0, 4, S_FIXED},  {0, 8, S_FIXED},                    /* ca cb float32/64 */
-    {0, 1, S_FIXED},  {0, 2, S_FIXED},  {0, 4, S_FIXED},  {0, 8, S_FIXED}, /* cc..cf uint */
-    {0, 1, S_FIXED},  {0, 2, S_FIXED},  {0, 4, S_FIXED},  {0, 8, S_FIXED}, /* d0..d3 int */
-    {0, 2, S_FIXED},  {0, 3, S_FIXED},  {0, 5, S_FIXED},  {0, 9, S_FIXED},
-    {0, 17, S_FIXED},                                     /* d4..d8 fixext 1..16 */
-    {1, 0, S_BYTES},  {2, 0, S_BYTES},  {4, 0, S_BYTES},  /* d9..db str8/16/32 */
-    {2, 0, S_ITEMS},  {4, 0, S_ITEMS},                    /* dc dd array16/32 */
-    {2, 0, S_PAIRS},  {4, 0, S_PAIRS}};                   /* de df map16/32 */
+    {1, 0, S_BYTES},  {2, 0, S_BYTES}, {4, 0, S_BYTES},                  /* c4..c6 bin8/16/32 */
+    {1, 0, S_EXT},    {2, 0, S_EXT},   {4, 0, S_EXT},                    /* c7..c9 ext8/16/32 */
+    {0, 4, S_FIXED},  {0, 8, S_FIXED},                                   /* ca cb float32/64 */
+    {0, 1, S_FIXED},  {0, 2, S_FIXED}, {0, 4, S_FIXED}, {0, 8, S_FIXED}, /* cc..cf uint */
+    {0, 1, S_FIXED},  {0, 2, S_FIXED}, {0, 4, S_FIXED}, {0, 8, S_FIXED}, /* d0..d3 int */
+    {0, 2, S_FIXED},  {0, 3, S_FIXED}, {0, 5, S_FIXED}, {0, 9, S_FIXED},
+    {0, 17, S_FIXED},                                   /* d4..d8 fixext 1..16 */
+    {1, 0, S_BYTES},  {2, 0, S_BYTES}, {4, 0, S_BYTES}, /* d9..db str8/16/32 */
+    {2, 0, S_ITEMS},  {4, 0, S_ITEMS},                  /* dc dd array16/32 */
+    {2, 0, S_PAIRS},  {4, 0, S_PAIRS}};                 /* de df map16/32 */
 
 static uint64_t
 s_be (const unsigned char *p, size_t bytes)
@@ -75,11 +75,21 @@ s_header (const unsigned char *data, size_t size, size_t *at, uint64_t *items, u
         uint64_t length = s_be (data + *at, header->length_bytes);
         *at += header->length_bytes;
         switch ((s_kind_t)header->kind) {
-            case S_FIXED: *bytes = header->fixed; break;
-            case S_BYTES: *bytes = length; break;
-            case S_EXT: *bytes = length + 1; break;
-            case S_ITEMS: *items = length; break;
-            case S_PAIRS: *items = 2 * length; break;
+            case S_FIXED:
+                *bytes = header->fixed;
+                break;
+            case S_BYTES:
+                *bytes = length;
+                break;
+            case S_EXT:
+                *bytes = length + 1;
+                break;
+            case S_ITEMS:
+                *items = length;
+                break;
+            case S_PAIRS:
+                *items = 2 * length;
+                break;
         }
     }
     return 0;

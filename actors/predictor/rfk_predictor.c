@@ -5,7 +5,8 @@
     DEALER to admin. Takes on `query`: PredictRequest; sends PredictReply,
     Error. Takes from admin: ServiceConfig, Ack, Stop; sends Hello,
     StatusReport. HTTP bodies are JSON, turned into msgpack once on the way
-    in and back into JSON once on the way out.
+    in and back into JSON once on the way out (proto/rfk_mpjson);
+    libmicrohttpd runs through http/rfk_http_daemon, as admin's front does.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
@@ -749,8 +750,7 @@ s_run (self_t *self, bool stay_after_failure)
         }
         if (self->http) {
             http_at = count;
-            items[count++] =
-                (zmq_pollitem_t){NULL, rfk_http_daemon_fd (self->http), ZMQ_POLLIN, 0};
+            items[count++] = (zmq_pollitem_t){NULL, rfk_http_daemon_fd (self->http), ZMQ_POLLIN, 0};
         }
         if (self->admin) {
             admin_at = count;
@@ -845,8 +845,7 @@ s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **rep
     const char *http = json_string_value (json_array_get (binds, 0));
     const char *query = json_string_value (json_array_get (binds, 1));
     const char *workers = json_string_value (json_array_get (binds, 2));
-    self->opts.ensemble =
-        rfk_ensemble_of_task (json_string_value (json_object_get (body, "task")));
+    self->opts.ensemble = rfk_ensemble_of_task (json_string_value (json_object_get (body, "task")));
     char err[600] = "";
     if (json_array_size (binds) != 3)
         snprintf (err, sizeof err,

@@ -201,8 +201,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_round_trips),    cmocka_unit_test (test_nesting),
-        cmocka_unit_test (test_big_ints),       cmocka_unit_test (test_binary_and_ext),
+        cmocka_unit_test (test_round_trips),   cmocka_unit_test (test_nesting),
+        cmocka_unit_test (test_big_ints),      cmocka_unit_test (test_binary_and_ext),
         cmocka_unit_test (test_invalid_input),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -459,8 +459,7 @@ test_ensemble_classification (void **state)
     s_assert_vector (json_array_get (result.predictions, 1), expect, 2);
     json_decref (result.predictions);
     assert_int_equal (rfk_ensemble_of_task ("IMAGE_CLASSIFICATION"), RFK_ENSEMBLE_MEAN_VEC);
-    assert_int_equal (rfk_ensemble_of_task ("TABULAR_CLASSIFICATION"),
-                      RFK_ENSEMBLE_MEAN_VEC);
+    assert_int_equal (rfk_ensemble_of_task ("TABULAR_CLASSIFICATION"), RFK_ENSEMBLE_MEAN_VEC);
 }
 
 static void
