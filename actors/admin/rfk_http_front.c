@@ -509,22 +509,19 @@ s_req_new (rfk_http_front_t *front, struct MHD_Connection *conn)
     return req;
 }
 
-/* The headers are in: route, check, and answer at once when we can. */
-static enum MHD_Result
-s_begin (rfk_http_req_t *req, const char *url, const char *method)
+/* Route an API request: true with req->route set, else the 404 or 405 is
+   queued in *rc. */
+static bool
+s_route (rfk_http_req_t *req, const char *url, const char *method, enum MHD_Result *rc)
 {
-    rfk_http_front_t *front = req->front;
-    struct MHD_Connection *conn = req->conn;
-    if (!rfk_http_route_is_api (url))
-        return s_serve_static (req, url, method);
-
     char allow[64];
     rfk_http_route_result_t found =
         rfk_http_route_find (method, url, &req->route, req->params, allow, sizeof allow);
     char message[512];
     if (found == RFK_HTTP_ROUTE_NOT_FOUND) {
         snprintf (message, sizeof message, "no such endpoint: %.16s %.200s", method, url);
-        return rfk_http_req_queue_error (req, 404, "NOT_FOUND", message);
+        *rc = rfk_http_req_queue_error (req, 404, "NOT_FOUND", message);
+        return false;
     }
     if (found == RFK_HTTP_ROUTE_NO_METHOD) {
         snprintf (message, sizeof message, "%.16s is not allowed on %.200s (allowed: %s)", method,
@@ -533,66 +530,98 @@ s_begin (rfk_http_req_t *req, const char *url, const char *method)
             json_pack ("{s:{s:s,s:s}}", "error", "code", "METHOD_NOT_ALLOWED", "message", message);
         char *text = error ? json_dumps (error, S_JSON_FLAGS) : NULL;
         json_decref (error);
+        *rc = MHD_NO;
         if (!text)
-            return MHD_NO;
+            return false;
         struct MHD_Response *response =
             MHD_create_response_from_buffer (strlen (text), text, MHD_RESPMEM_MUST_FREE);
         if (!response) {
             free (text);
-            return MHD_NO;
+            return false;
         }
         MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, allow);
-        return rfk_http_req_queue (req, 405, response);
+        *rc = rfk_http_req_queue (req, 405, response);
+        return false;
     }
+    return true;
+}
+
+/* The token of `Authorization: Bearer`, if any, into req->token. 0, or -1
+   out of memory. */
+static int
+s_take_token (rfk_http_req_t *req)
+{
+    const char *auth = MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "Authorization");
+    if (!auth)
+        return 0;
+    while (*auth == ' ')
+        auth++;
+    if (strncasecmp (auth, "Bearer ", 7) != 0)
+        return 0;
+    auth += 7;
+    while (*auth == ' ')
+        auth++;
+    req->token = strdup (auth);
+    return req->token ? 0 : -1;
+}
+
+/* Lengths: a body over its cap is refused before a byte of it is read.
+   true when the body may come, else the 413 is queued in *rc. */
+static bool
+s_check_length (rfk_http_req_t *req, bool is_upload, enum MHD_Result *rc)
+{
+    const rfk_http_front_config_t *config = &req->front->config;
+    req->limit = is_upload ? config->upload_max_bytes + config->request_max_bytes + S_FORM_OVERHEAD
+                           : config->request_max_bytes;
+    const char *length =
+        MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!length)
+        return true;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull (length, &end, 10);
+    if (errno || end == length || value <= req->limit)
+        return true;
+    char message[512];
+    if (is_upload)
+        snprintf (message, sizeof message,
+                  "the upload is %llu bytes, over the limit of %llu bytes for the file", value,
+                  (unsigned long long)config->upload_max_bytes);
+    else
+        snprintf (message, sizeof message, "the body is %llu bytes, over the limit of %llu bytes",
+                  value, (unsigned long long)config->request_max_bytes);
+    *rc = rfk_http_req_queue_error (req, 413, "TOO_LARGE", message);
+    return false;
+}
+
+/* The headers are in: route, check, and answer at once when we can. */
+static enum MHD_Result
+s_begin (rfk_http_req_t *req, const char *url, const char *method)
+{
+    struct MHD_Connection *conn = req->conn;
+    if (!rfk_http_route_is_api (url))
+        return s_serve_static (req, url, method);
+
+    enum MHD_Result rc;
+    if (!s_route (req, url, method, &rc))
+        return rc;
     req->endpoint = req->route->endpoint;
     if (req->route->kind == RFK_HTTP_ROUTE_HEALTHZ)
         return s_queue_json (req, 200, json_pack ("{s:s}", "status", "ok"));
     if (req->route->kind == RFK_HTTP_ROUTE_METRICS)
         return s_serve_metrics (req);
 
-    //  The token, if any.
-    const char *auth = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Authorization");
-    if (auth) {
-        while (*auth == ' ')
-            auth++;
-        if (strncasecmp (auth, "Bearer ", 7) == 0) {
-            auth += 7;
-            while (*auth == ' ')
-                auth++;
-            req->token = strdup (auth);
-            if (!req->token)
-                return MHD_NO;
-        }
-    }
+    if (s_take_token (req) != 0)
+        return MHD_NO;
 
     if (req->route->kind == RFK_HTTP_ROUTE_EVENTS)
         return rfk_http_events_open (req, method);
 
-    //  Lengths: a body over its cap is refused before a byte of it is read.
     bool is_upload = req->route->kind == RFK_HTTP_ROUTE_UPLOAD_DATASET ||
                      req->route->kind == RFK_HTTP_ROUTE_UPLOAD_MODEL;
-    const rfk_http_front_config_t *config = &front->config;
-    req->limit = is_upload ? config->upload_max_bytes + config->request_max_bytes + S_FORM_OVERHEAD
-                           : config->request_max_bytes;
-    const char *length =
-        MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length) {
-        char *end;
-        errno = 0;
-        unsigned long long value = strtoull (length, &end, 10);
-        if (!errno && end != length && value > req->limit) {
-            if (is_upload)
-                snprintf (message, sizeof message,
-                          "the upload is %llu bytes, over the limit of %llu bytes for the file",
-                          value, (unsigned long long)config->upload_max_bytes);
-            else
-                snprintf (message, sizeof message,
-                          "the body is %llu bytes, over the limit of %llu bytes", value,
-                          (unsigned long long)config->request_max_bytes);
-            return rfk_http_req_queue_error (req, 413, "TOO_LARGE", message);
-        }
-    }
+    if (!s_check_length (req, is_upload, &rc))
+        return rc;
 
     MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_query, req);
     if (req->failed)
@@ -602,11 +631,8 @@ s_begin (rfk_http_req_t *req, const char *url, const char *method)
         MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     bool multipart = s_media_is (type, "multipart/form-data");
     bool urlencoded = s_media_is (type, "application/x-www-form-urlencoded");
-    if (is_upload) {
-        enum MHD_Result rc;
-        if (!rfk_http_uploads_accept (req, multipart, &rc))
-            return rc;
-    }
+    if (is_upload && !rfk_http_uploads_accept (req, multipart, &rc))
+        return rc;
     if (multipart || urlencoded) {
         req->body_kind = RFK_HTTP_BODY_FORM;
         req->multipart = multipart;

@@ -272,6 +272,24 @@ static const rfk_server_route_t s_query_routes[] = {
 /* ---------------------------------------------------------------------- */
 /* HTTP requests */
 
+/*  A /predict's own deadline: ?deadline_ms=N, else "deadline_ms" in the
+    body; 0 when neither, -1 when it is not an integer. */
+static long
+s_http_deadline (s_http_t *http, const json_t *body)
+{
+    const char *text =
+        MHD_lookup_connection_value (http->connection, MHD_GET_ARGUMENT_KIND, "deadline_ms");
+    json_t *deadline = json_object_get (body, "deadline_ms");
+    if (text) {
+        char *end = NULL;
+        long deadline_ms = strtol (text, &end, 10);
+        return !*text || *end ? -1 : deadline_ms;
+    }
+    if (deadline)
+        return json_is_integer (deadline) ? (long)json_integer_value (deadline) : -1;
+    return 0;
+}
+
 /*  Parses a /predict body into msgpack and submits it; on an error the
     response is set and 0 returned; 1 when the request is out. */
 static int
@@ -298,11 +316,7 @@ s_http_submit (s_http_t *http)
     int rc = 0;
     json_t *query = json_object_get (body, "query");
     json_t *queries = json_object_get (body, "queries");
-    json_t *deadline = json_object_get (body, "deadline_ms");
-    const char *text =
-        MHD_lookup_connection_value (http->connection, MHD_GET_ARGUMENT_KIND, "deadline_ms");
-    long deadline_ms = 0;
-    char *end = NULL;
+    long deadline_ms = s_http_deadline (http, body);
     const char *key;
     json_t *value;
     const char *unknown = NULL;
@@ -310,12 +324,6 @@ s_http_submit (s_http_t *http)
         json_object_foreach (body, key, value) if (!streq (key, "query") &&
                                                    !streq (key, "queries") &&
                                                    !streq (key, "deadline_ms")) unknown = key;
-    if (text) {
-        deadline_ms = strtol (text, &end, 10);
-        if (!*text || *end)
-            deadline_ms = -1;
-    } else if (deadline)
-        deadline_ms = json_is_integer (deadline) ? (long)json_integer_value (deadline) : -1;
     if (!json_is_object (body))
         s_http_error (http, RFK_CODE_BAD_REQUEST,
                       "the body must be a JSON object: {\"query\": q} or {\"queries\": [q, ...]}");
@@ -413,6 +421,36 @@ s_http_metrics (s_http_t *http)
     s_http_set (http, MHD_HTTP_OK, response);
 }
 
+/*  Keeps a piece of a /predict body; past max_body_bytes the rest is read
+    and dropped, so memory stays flat. 0, or -1 out of memory. */
+static int
+s_http_append (s_http_t *http, const char *data, size_t more)
+{
+    self_t *self = http->self;
+    if (http->route != S_ROUTE_PREDICT || !http->method_ok || http->too_large)
+        return 0;
+    if (http->size + more > self->max_body_bytes) {
+        http->too_large = true;
+        free (http->body);
+        http->body = NULL;
+        http->size = http->capacity = 0;
+        return 0;
+    }
+    if (http->size + more > http->capacity) {
+        size_t capacity = http->capacity ? http->capacity : 1024;
+        while (capacity < http->size + more)
+            capacity *= 2;
+        char *body = (char *)realloc (http->body, capacity);
+        if (!body)
+            return -1;
+        http->body = body;
+        http->capacity = capacity;
+    }
+    memcpy (http->body + http->size, data, more);
+    http->size += more;
+    return 0;
+}
+
 static enum MHD_Result
 s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
                 const char *version, const char *upload_data, size_t *upload_data_size,
@@ -441,30 +479,8 @@ s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, c
     if (http->response)
         return s_http_queue (http); /* resumed with its answer */
     if (*upload_data_size > 0) {
-        /*  Only /predict keeps its body; past the limit the rest is read
-            and dropped, so memory stays flat. */
-        if (http->route == S_ROUTE_PREDICT && http->method_ok && !http->too_large) {
-            size_t more = *upload_data_size;
-            if (http->size + more > self->max_body_bytes) {
-                http->too_large = true;
-                free (http->body);
-                http->body = NULL;
-                http->size = http->capacity = 0;
-            } else {
-                if (http->size + more > http->capacity) {
-                    size_t capacity = http->capacity ? http->capacity : 1024;
-                    while (capacity < http->size + more)
-                        capacity *= 2;
-                    char *body = (char *)realloc (http->body, capacity);
-                    if (!body)
-                        return MHD_NO;
-                    http->body = body;
-                    http->capacity = capacity;
-                }
-                memcpy (http->body + http->size, upload_data, more);
-                http->size += more;
-            }
-        }
+        if (s_http_append (http, upload_data, *upload_data_size) != 0)
+            return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
