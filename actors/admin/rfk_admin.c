@@ -654,7 +654,7 @@ s_self_destroy (rfk_admin_t **self_p)
     if (!self)
         return;
     if (self->http)
-        rfk_http_front_destroy ((rfk_http_front_t **)&self->http);
+        rfk_http_front_destroy (&self->http);
     free (self->web_dir);
     zhashx_destroy (&self->event_owners);
     rfk_admin_checks_destroy (self);
@@ -881,7 +881,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         snprintf (err, errlen, "cannot start the HTTP front: %s", http_err);
         goto failed;
     }
-    self->http_port = rfk_http_front_port ((rfk_http_front_t *)self->http);
+    self->http_port = rfk_http_front_port (self->http);
     rfk_admin_swarm_replay (self);
     return self;
 
@@ -954,7 +954,7 @@ static void
 s_run (rfk_admin_t *self, zsock_t *pipe)
 {
     int64_t next_sweep = zclock_mono () + 10000;
-    rfk_http_front_t *http = (rfk_http_front_t *)self->http;
+    rfk_http_front_t *http = self->http;
     while (!self->terminated) {
         zmq_pollitem_t items[6] = {
             {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},

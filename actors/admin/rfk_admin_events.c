@@ -99,7 +99,7 @@ s_str (const json_t *body, const char *field)
 void
 rfk_admin_events_forward (rfk_admin_t *self, const char *type, const json_t *body)
 {
-    rfk_http_front_t *front = (rfk_http_front_t *)self->http;
+    rfk_http_front_t *front = self->http;
     if (!front || !type || !json_is_object (body) || rfk_http_front_event_streams (front) == 0)
         return;
     const char *owner = NULL;

@@ -22,6 +22,7 @@
 #include "rfk_auth.h"
 #include "rfk_broker.h"
 #include "rfk_config.h"
+#include "rfk_http_front.h"
 #include "rfk_launcher.h"
 #include "rfk_log.h"
 #include "rfk_msg.h"
@@ -64,7 +65,7 @@ struct rfk_admin {
     zactor_t *proxy;            /* XSUB -> XPUB `events` */
     zsock_t *publisher;         /* PUB into the proxy */
     char *events_endpoint;      /* the XPUB as bound */
-    void *http;                 /* the HTTP front, or NULL */
+    rfk_http_front_t *http;     /* the HTTP front, or NULL */
     int http_port;              /* as bound, 0 without a front */
     char *web_dir;              /* the web admin's files (rfk_admin_web_dir), or NULL */
     zhashx_t *event_owners;     /* "<kind>:<id>" -> owner user id, for GET /events */

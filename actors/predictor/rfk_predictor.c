@@ -5,30 +5,27 @@
     DEALER to admin. Takes on `query`: PredictRequest; sends PredictReply,
     Error. Takes from admin: ServiceConfig, Ack, Stop; sends Hello,
     StatusReport. HTTP bodies are JSON, turned into msgpack once on the way
-    in and back into JSON once on the way out.
+    in and back into JSON once on the way out (proto/rfk_mpjson);
+    libmicrohttpd runs through http/rfk_http_daemon, as admin's front does.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
 #endif
 #include "rfk_predictor.h"
 
-#include <arpa/inet.h>
-#include <math.h>
 #include <microhttpd.h>
-#include <msgpack.h>
-#include <netinet/in.h>
 
 #include "rfk_client.h"
 #include "rfk_service.h"
 #include "rfk_config.h"
+#include "rfk_http_daemon.h"
 #include "rfk_log.h"
+#include "rfk_mpjson.h"
 #include "rfk_role.h"
 #include "rfk_server.h"
 #include "rfk_timer.h"
 
 #define S_LOG "predictor"
-/* The msgpack ext type of a per-query error (RAFIKI_MSGPACK_EXT_ERROR). */
-#define S_EXT_ERROR 1
 /* How deep a JSON query may nest. */
 #define S_MAX_DEPTH 32
 #define S_DEFAULT_BODY (16u * 1024u * 1024u)
@@ -43,10 +40,8 @@ typedef struct {
     size_t max_body_bytes;       /* largest /predict body */
     rfk_scatter_t *scatter;      /* the engine, with the ROUTER `workers` */
     rfk_server_t *query;         /* the ROUTER `query`, or NULL */
-    struct MHD_Daemon *http;     /* the HTTP front, or NULL */
-    int http_fd;                 /* its epoll descriptor */
+    rfk_http_daemon_t *http;     /* the HTTP front, or NULL */
     char http_url[128];          /* "http://HOST:PORT" as bound */
-    bool http_due;               /* a connection was resumed: run MHD this turn */
     zlistx_t *suspended;         /* s_http_t waiting for the engine, not owned */
     zlistx_t *queries;           /* s_query_t waiting for the engine, owned */
     rfk_client_t *admin;         /* DEALER to admin `service`, service form only */
@@ -84,112 +79,6 @@ struct s_http {
     struct MHD_Response *response; /* ready to queue once resumed */
     unsigned int status;           /* its status */
 };
-
-/* ---------------------------------------------------------------------- */
-/* JSON <-> msgpack, once at the edge */
-
-/*  Packs a JSON value; -1 when it nests deeper than S_MAX_DEPTH. */
-static int
-s_pack_json (msgpack_packer *packer, const json_t *value, int depth)
-{
-    if (depth > S_MAX_DEPTH)
-        return -1;
-    switch (json_typeof (value)) {
-        case JSON_OBJECT: {
-            msgpack_pack_map (packer, json_object_size (value));
-            const char *key;
-            json_t *member;
-            json_object_foreach ((json_t *)value, key, member)
-            {
-                size_t length = strlen (key);
-                msgpack_pack_str (packer, length);
-                msgpack_pack_str_body (packer, key, length);
-                if (s_pack_json (packer, member, depth + 1) != 0)
-                    return -1;
-            }
-            return 0;
-        }
-        case JSON_ARRAY: {
-            msgpack_pack_array (packer, json_array_size (value));
-            size_t index;
-            json_t *item;
-            json_array_foreach (value, index,
-                                item) if (s_pack_json (packer, item, depth + 1) != 0) return -1;
-            return 0;
-        }
-        case JSON_STRING: {
-            size_t length = json_string_length (value);
-            msgpack_pack_str (packer, length);
-            return msgpack_pack_str_body (packer, json_string_value (value), length);
-        }
-        case JSON_INTEGER:
-            return msgpack_pack_int64 (packer, json_integer_value (value));
-        case JSON_REAL:
-            return msgpack_pack_double (packer, json_real_value (value));
-        case JSON_TRUE:
-            return msgpack_pack_true (packer);
-        case JSON_FALSE:
-            return msgpack_pack_false (packer);
-        default:
-            return msgpack_pack_nil (packer);
-    }
-}
-
-/*  A msgpack object as JSON (new reference); a per-query error becomes
-    {"error": message}; what JSON cannot carry becomes null. */
-static json_t *
-s_to_json (const msgpack_object *o)
-{
-    switch (o->type) {
-        case MSGPACK_OBJECT_BOOLEAN:
-            return json_boolean (o->via.boolean);
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            if (o->via.u64 > (uint64_t)INT64_MAX)
-                return json_real ((double)o->via.u64);
-            return json_integer ((json_int_t)o->via.u64);
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            return json_integer ((json_int_t)o->via.i64);
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-            return isfinite (o->via.f64) ? json_real (o->via.f64) : json_null ();
-        case MSGPACK_OBJECT_STR: {
-            json_t *text = json_stringn (o->via.str.ptr, o->via.str.size);
-            return text ? text : json_null ();
-        }
-        case MSGPACK_OBJECT_ARRAY: {
-            json_t *array = json_array ();
-            for (uint32_t i = 0; array && i < o->via.array.size; i++)
-                json_array_append_new (array, s_to_json (&o->via.array.ptr[i]));
-            return array;
-        }
-        case MSGPACK_OBJECT_MAP: {
-            json_t *object = json_object ();
-            for (uint32_t i = 0; object && i < o->via.map.size; i++) {
-                const msgpack_object *key = &o->via.map.ptr[i].key;
-                char *name = NULL;
-                if (key->type == MSGPACK_OBJECT_STR)
-                    name = strndup (key->via.str.ptr, key->via.str.size);
-                else {
-                    json_t *json_key = s_to_json (key);
-                    name = json_key ? json_dumps (json_key, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-                    json_decref (json_key);
-                }
-                if (name)
-                    json_object_set_new (object, name, s_to_json (&o->via.map.ptr[i].val));
-                free (name);
-            }
-            return object;
-        }
-        case MSGPACK_OBJECT_EXT:
-            if (o->via.ext.type == S_EXT_ERROR) {
-                json_t *message = json_stringn (o->via.ext.ptr, o->via.ext.size);
-                return json_pack ("{s:o}", "error", message ? message : json_string ("error"));
-            }
-            return json_null ();
-        default:
-            return json_null ();
-    }
-}
 
 /* ---------------------------------------------------------------------- */
 /* HTTP responses */
@@ -275,22 +164,16 @@ s_http_done (rfk_scatter_t *scatter, uint64_t request, const rfk_scatter_result_
     if (result->code != RFK_CODE_OK)
         s_http_error (http, result->code, "%s", result->message ? result->message : "failed");
     else {
-        msgpack_unpacked predictions;
-        msgpack_unpacked_init (&predictions);
-        size_t off = 0;
         json_t *json = NULL;
-        if (msgpack_unpack_next (&predictions, (const char *)result->data, result->size, &off) ==
-                MSGPACK_UNPACK_SUCCESS &&
-            predictions.data.type == MSGPACK_OBJECT_ARRAY) {
-            json_t *list = s_to_json (&predictions.data);
+        json_t *list = rfk_mpjson_unpack (result->data, result->size);
+        if (json_is_array (list)) {
             if (http->single)
                 json = json_pack ("{s:o,s:[]}", "prediction",
                                   json_incref (json_array_get (list, 0)), "predictions");
             else
                 json = json_pack ("{s:n,s:o}", "prediction", "predictions", json_incref (list));
-            json_decref (list);
         }
-        msgpack_unpacked_destroy (&predictions);
+        json_decref (list);
         struct MHD_Response *response = s_json_response (json);
         if (response) {
             char number[16];
@@ -305,8 +188,7 @@ s_http_done (rfk_scatter_t *scatter, uint64_t request, const rfk_scatter_result_
         zlistx_delete (self->suspended, http->handle);
         http->handle = NULL;
     }
-    MHD_resume_connection (http->connection);
-    self->http_due = true;
+    rfk_http_daemon_resume (self->http, http->connection);
 }
 
 static void
@@ -390,6 +272,24 @@ static const rfk_server_route_t s_query_routes[] = {
 /* ---------------------------------------------------------------------- */
 /* HTTP requests */
 
+/*  A /predict's own deadline: ?deadline_ms=N, else "deadline_ms" in the
+    body; 0 when neither, -1 when it is not an integer. */
+static long
+s_http_deadline (s_http_t *http, const json_t *body)
+{
+    const char *text =
+        MHD_lookup_connection_value (http->connection, MHD_GET_ARGUMENT_KIND, "deadline_ms");
+    json_t *deadline = json_object_get (body, "deadline_ms");
+    if (text) {
+        char *end = NULL;
+        long deadline_ms = strtol (text, &end, 10);
+        return !*text || *end ? -1 : deadline_ms;
+    }
+    if (deadline)
+        return json_is_integer (deadline) ? (long)json_integer_value (deadline) : -1;
+    return 0;
+}
+
 /*  Parses a /predict body into msgpack and submits it; on an error the
     response is set and 0 returned; 1 when the request is out. */
 static int
@@ -416,11 +316,7 @@ s_http_submit (s_http_t *http)
     int rc = 0;
     json_t *query = json_object_get (body, "query");
     json_t *queries = json_object_get (body, "queries");
-    json_t *deadline = json_object_get (body, "deadline_ms");
-    const char *text =
-        MHD_lookup_connection_value (http->connection, MHD_GET_ARGUMENT_KIND, "deadline_ms");
-    long deadline_ms = 0;
-    char *end = NULL;
+    long deadline_ms = s_http_deadline (http, body);
     const char *key;
     json_t *value;
     const char *unknown = NULL;
@@ -428,12 +324,6 @@ s_http_submit (s_http_t *http)
         json_object_foreach (body, key, value) if (!streq (key, "query") &&
                                                    !streq (key, "queries") &&
                                                    !streq (key, "deadline_ms")) unknown = key;
-    if (text) {
-        deadline_ms = strtol (text, &end, 10);
-        if (!*text || *end)
-            deadline_ms = -1;
-    } else if (deadline)
-        deadline_ms = json_is_integer (deadline) ? (long)json_integer_value (deadline) : -1;
     if (!json_is_object (body))
         s_http_error (http, RFK_CODE_BAD_REQUEST,
                       "the body must be a JSON object: {\"query\": q} or {\"queries\": [q, ...]}");
@@ -451,32 +341,26 @@ s_http_submit (s_http_t *http)
         s_http_error (http, RFK_CODE_BAD_REQUEST,
                       "`deadline_ms` must be an integer from 1 to 600000 (milliseconds)");
     else {
-        msgpack_sbuffer buffer;
-        msgpack_sbuffer_init (&buffer);
-        msgpack_packer packer;
-        msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
-        int packed;
-        if (query) {
-            msgpack_pack_array (&packer, 1);
-            packed = s_pack_json (&packer, query, 1);
-        } else
-            packed = s_pack_json (&packer, queries, 0);
-        if (packed != 0)
+        /*  A single query is packed as an array of one. */
+        json_t *wrapped = query ? json_pack ("[O]", query) : json_incref (queries);
+        size_t size = 0;
+        void *packed = wrapped ? rfk_mpjson_pack (wrapped, S_MAX_DEPTH, &size) : NULL;
+        json_decref (wrapped);
+        if (!packed)
             s_http_error (http, RFK_CODE_BAD_REQUEST, "a query nests deeper than %d levels",
                           S_MAX_DEPTH);
         else {
             char err[300];
             rfk_code_t code = RFK_CODE_INTERNAL;
             http->single = query != NULL;
-            http->request =
-                rfk_scatter_submit (self->scatter, buffer.data, buffer.size, (int)deadline_ms,
-                                    s_http_done, http, &code, err, sizeof err);
+            http->request = rfk_scatter_submit (self->scatter, packed, size, (int)deadline_ms,
+                                                s_http_done, http, &code, err, sizeof err);
             if (http->request)
                 rc = 1;
             else
                 s_http_error (http, code, "%s", err);
         }
-        msgpack_sbuffer_destroy (&buffer);
+        free (packed);
     }
     json_decref (body);
     return rc;
@@ -537,6 +421,36 @@ s_http_metrics (s_http_t *http)
     s_http_set (http, MHD_HTTP_OK, response);
 }
 
+/*  Keeps a piece of a /predict body; past max_body_bytes the rest is read
+    and dropped, so memory stays flat. 0, or -1 out of memory. */
+static int
+s_http_append (s_http_t *http, const char *data, size_t more)
+{
+    self_t *self = http->self;
+    if (http->route != S_ROUTE_PREDICT || !http->method_ok || http->too_large)
+        return 0;
+    if (http->size + more > self->max_body_bytes) {
+        http->too_large = true;
+        free (http->body);
+        http->body = NULL;
+        http->size = http->capacity = 0;
+        return 0;
+    }
+    if (http->size + more > http->capacity) {
+        size_t capacity = http->capacity ? http->capacity : 1024;
+        while (capacity < http->size + more)
+            capacity *= 2;
+        char *body = (char *)realloc (http->body, capacity);
+        if (!body)
+            return -1;
+        http->body = body;
+        http->capacity = capacity;
+    }
+    memcpy (http->body + http->size, data, more);
+    http->size += more;
+    return 0;
+}
+
 static enum MHD_Result
 s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
                 const char *version, const char *upload_data, size_t *upload_data_size,
@@ -565,30 +479,8 @@ s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, c
     if (http->response)
         return s_http_queue (http); /* resumed with its answer */
     if (*upload_data_size > 0) {
-        /*  Only /predict keeps its body; past the limit the rest is read
-            and dropped, so memory stays flat. */
-        if (http->route == S_ROUTE_PREDICT && http->method_ok && !http->too_large) {
-            size_t more = *upload_data_size;
-            if (http->size + more > self->max_body_bytes) {
-                http->too_large = true;
-                free (http->body);
-                http->body = NULL;
-                http->size = http->capacity = 0;
-            } else {
-                if (http->size + more > http->capacity) {
-                    size_t capacity = http->capacity ? http->capacity : 1024;
-                    while (capacity < http->size + more)
-                        capacity *= 2;
-                    char *body = (char *)realloc (http->body, capacity);
-                    if (!body)
-                        return MHD_NO;
-                    http->body = body;
-                    http->capacity = capacity;
-                }
-                memcpy (http->body + http->size, upload_data, more);
-                http->size += more;
-            }
-        }
+        if (s_http_append (http, upload_data, *upload_data_size) != 0)
+            return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -625,7 +517,7 @@ s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, c
         s_http_metrics (http);
     else if (s_http_submit (http) == 1) {
         http->handle = zlistx_add_end (self->suspended, http);
-        MHD_suspend_connection (connection);
+        rfk_http_daemon_suspend (self->http, connection);
         return MHD_YES;
     }
     return s_http_queue (http);
@@ -652,72 +544,34 @@ s_http_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     *con_cls = NULL;
 }
 
-static void
-s_mhd_log (void *cls, const char *format, va_list args)
-{
-    (void)cls;
-    char text[512];
-    vsnprintf (text, sizeof text, format, args);
-    rfk_log_debug (S_LOG, "http %s", text);
-}
-
-/*  Starts the HTTP front on "HOST:PORT". 0, or -1 with err. */
+/*  Starts the HTTP front on "[http://]HOST:PORT" (PORT 0 or *: any). 0, or
+    -1 with err. */
 static int
 s_http_start (self_t *self, const char *address, char *err, size_t errlen)
 {
-    char host[64] = "127.0.0.1";
-    long port = 0;
-    const char *colon = strrchr (address, ':');
-    if (strncmp (address, "http://", 7) == 0)
-        address += 7;
-    colon = strrchr (address, ':');
-    if (colon) {
-        size_t length = (size_t)(colon - address);
-        if (length >= sizeof host) {
-            snprintf (err, errlen, "bad HTTP address %s", address);
-            return -1;
-        }
-        memcpy (host, address, length);
-        host[length] = 0;
-        char *end;
-        port = streq (colon + 1, "*") ? 0 : strtol (colon + 1, &end, 10);
-        if (!streq (colon + 1, "*") && (*end || port < 0 || port > 65535)) {
-            snprintf (err, errlen, "bad HTTP port in %s", address);
-            return -1;
-        }
-    }
-    struct sockaddr_in addr;
-    memset (&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons ((uint16_t)port);
-    if (streq (host, "*") || streq (host, "") || streq (host, "0.0.0.0"))
-        addr.sin_addr.s_addr = htonl (INADDR_ANY);
-    else if (streq (host, "localhost"))
-        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    else if (inet_pton (AF_INET, host, &addr.sin_addr) != 1) {
-        snprintf (err, errlen, "bad HTTP host %s (an IPv4 address)", host);
+    char host[64];
+    int port = 0;
+    if (rfk_http_daemon_parse_address (address, host, sizeof host, &port, err, errlen) != 0)
         return -1;
-    }
-    self->http = MHD_start_daemon (
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        s_http_handler, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_NOTIFY_COMPLETED, s_http_completed, self, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)S_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log,
-        self, MHD_OPTION_END);
+    rfk_http_daemon_opts_t opts = {.host = host,
+                                   .port = port,
+                                   .max_connections = S_HTTP_CONNECTIONS,
+                                   .connection_timeout_s = 120,
+                                   .listen_backlog = 1024,
+                                   .turbo = true,
+                                   .access = s_http_handler,
+                                   .completed = s_http_completed,
+                                   .cls = self,
+                                   .log = S_LOG,
+                                   .quiet = true};
+    char why[256];
+    self->http = rfk_http_daemon_new (&opts, why, sizeof why);
     if (!self->http) {
-        snprintf (err, errlen, "cannot serve HTTP on %s:%ld (in use?)", host, port);
+        snprintf (err, errlen, "cannot serve HTTP on %s: %s", address, why);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->http, MHD_DAEMON_INFO_EPOLL_FD);
-    self->http_fd = info ? info->epoll_fd : -1;
-    info = MHD_get_daemon_info (self->http, MHD_DAEMON_INFO_BIND_PORT);
-    snprintf (self->http_url, sizeof self->http_url, "http://%s:%u",
-              streq (host, "*") ? "0.0.0.0" : host, info ? (unsigned)info->port : (unsigned)port);
-    if (self->http_fd < 0) {
-        snprintf (err, errlen, "libmicrohttpd gave no epoll descriptor");
-        return -1;
-    }
+    snprintf (self->http_url, sizeof self->http_url, "http://%s:%d",
+              !*host || streq (host, "*") ? "0.0.0.0" : host, rfk_http_daemon_port (self->http));
     return 0;
 }
 
@@ -735,12 +589,11 @@ s_http_stop (self_t *self)
         s_http_error (http, RFK_CODE_UNAVAILABLE, "the predictor is stopping");
         zlistx_delete (self->suspended, http->handle);
         http->handle = NULL;
-        MHD_resume_connection (http->connection);
+        rfk_http_daemon_resume (self->http, http->connection);
     }
     for (int turn = 0; turn < 3; turn++)
-        MHD_run (self->http);
-    MHD_stop_daemon (self->http);
-    self->http = NULL;
+        rfk_http_daemon_run (self->http);
+    rfk_http_daemon_destroy (&self->http);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -754,7 +607,6 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
         return NULL;
     self->pipe = pipe;
     self->role = role;
-    self->http_fd = -1;
     rfk_scatter_opts_defaults (&self->opts);
     self->max_body_bytes = S_DEFAULT_BODY;
     self->suspended = zlistx_new ();
@@ -914,7 +766,7 @@ s_run (self_t *self, bool stay_after_failure)
         }
         if (self->http) {
             http_at = count;
-            items[count++] = (zmq_pollitem_t){NULL, self->http_fd, ZMQ_POLLIN, 0};
+            items[count++] = (zmq_pollitem_t){NULL, rfk_http_daemon_fd (self->http), ZMQ_POLLIN, 0};
         }
         if (self->admin) {
             admin_at = count;
@@ -929,11 +781,9 @@ s_run (self_t *self, bool stay_after_failure)
             rfk_deadline_add (&deadline, rfk_server_deadline (self->query));
         if (self->admin)
             rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
-        MHD_UNSIGNED_LONG_LONG http_timeout = 0;
-        if (self->http && self->http_due)
-            rfk_deadline_add (&deadline, 0);
-        else if (self->http && MHD_get_timeout (self->http, &http_timeout) == MHD_YES)
-            rfk_deadline_add (&deadline, zclock_mono () + (int64_t)http_timeout);
+        long http_timeout = self->http ? rfk_http_daemon_timeout_ms (self->http) : -1;
+        if (http_timeout >= 0)
+            rfk_deadline_add (&deadline, zclock_mono () + http_timeout);
         if (zmq_poll (items, count, rfk_deadline_timeout (&deadline)) < 0) {
             if (errno == EINTR)
                 continue;
@@ -947,12 +797,9 @@ s_run (self_t *self, bool stay_after_failure)
             rfk_server_recv (self->query);
         if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
             rfk_client_recv (self->admin);
-        if (self->http &&
-            (self->http_due || (http_at >= 0 && (items[http_at].revents & ZMQ_POLLIN)) ||
-             (MHD_get_timeout (self->http, &http_timeout) == MHD_YES && http_timeout == 0))) {
-            self->http_due = false;
-            MHD_run (self->http);
-        }
+        if (self->http && ((http_at >= 0 && (items[http_at].revents & ZMQ_POLLIN)) ||
+                           rfk_http_daemon_timeout_ms (self->http) == 0))
+            rfk_http_daemon_run (self->http);
         if (self->scatter)
             rfk_scatter_tick (self->scatter);
         if (self->query)
@@ -960,10 +807,8 @@ s_run (self_t *self, bool stay_after_failure)
         if (self->admin)
             rfk_client_tick (self->admin);
         /*  Answers the tick completed resume connections: send them now. */
-        if (self->http && self->http_due) {
-            self->http_due = false;
-            MHD_run (self->http);
-        }
+        if (self->http && rfk_http_daemon_due (self->http))
+            rfk_http_daemon_run (self->http);
     }
 }
 
@@ -1016,8 +861,7 @@ s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **rep
     const char *http = json_string_value (json_array_get (binds, 0));
     const char *query = json_string_value (json_array_get (binds, 1));
     const char *workers = json_string_value (json_array_get (binds, 2));
-    self->opts.ensemble =
-        rfk_scatter_ensemble_of_task (json_string_value (json_object_get (body, "task")));
+    self->opts.ensemble = rfk_ensemble_of_task (json_string_value (json_object_get (body, "task")));
     char err[600] = "";
     if (json_array_size (binds) != 3)
         snprintf (err, sizeof err,
@@ -1096,7 +940,7 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
     const char *http = s_operand (role, "http");
     const char *query = s_operand (role, "query");
     const char *workers = s_operand (role, "workers");
-    self->opts.ensemble = rfk_scatter_ensemble_of_task (s_operand (role, "task"));
+    self->opts.ensemble = rfk_ensemble_of_task (s_operand (role, "task"));
     json_t *trials = json_array ();
     const char *list = s_operand (role, "trials");
     while (list && *list && trials) {

@@ -2,7 +2,7 @@
 
     The predictor answers prediction queries by fanning them out to the
     inference workers of the job's trials and ensembling their answers, with
-    the scatter-gather engine of the bus library (broker/rfk_scatter.h). It
+    the scatter-gather engine beside it (rfk_scatter.h). It
     has three fronts, all in one loop on one thread:
 
     - HTTP (libmicrohttpd with MHD_USE_EPOLL and no thread of its own: its

@@ -1,5 +1,6 @@
-/*  rfk_sdk_events.c: watching admin's events, asking a predictor for
-    predictions, and the JSON <-> msgpack conversion they need.
+/*  rfk_sdk_events.c: watching admin's events, and asking a predictor for
+    predictions (their JSON <-> msgpack conversion is proto/rfk_mpjson, which
+    the predictor's HTTP front uses too).
 
     A watch is a SUB socket on admin's events port (the XPUB behind the bus
     proxy), subscribed to topic prefixes; each [topic][envelope] is decoded
@@ -10,16 +11,12 @@
 */
 #define _GNU_SOURCE
 #include "rfk_sdk_internal.h"
+#include "rfk_mpjson.h"
 
 #include <errno.h>
-#include <math.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* How deep JSON and msgpack values may nest when converted. */
-#define S_DEPTH_MAX 128
 
 struct _rfk_sdk_watch_t {
     zsock_t *sub;           /* SUB on admin's events */
@@ -232,172 +229,15 @@ rfk_sdk_predict (rfk_sdk_t *self, const char *endpoint, json_t *queries, unsigne
     return result;
 }
 
-/*  Packs one JSON value. 0, or -1 when nested too deep. */
-static int
-s_pack (msgpack_packer *pk, const json_t *value, int depth)
-{
-    if (depth > S_DEPTH_MAX)
-        return -1;
-    switch (json_typeof (value)) {
-        case JSON_NULL:
-            return msgpack_pack_nil (pk);
-        case JSON_TRUE:
-            return msgpack_pack_true (pk);
-        case JSON_FALSE:
-            return msgpack_pack_false (pk);
-        case JSON_INTEGER:
-            return msgpack_pack_int64 (pk, (int64_t)json_integer_value (value));
-        case JSON_REAL:
-            return msgpack_pack_double (pk, json_real_value (value));
-        case JSON_STRING: {
-            size_t length = json_string_length (value);
-            msgpack_pack_str (pk, length);
-            return msgpack_pack_str_body (pk, json_string_value (value), length);
-        }
-        case JSON_ARRAY: {
-            msgpack_pack_array (pk, json_array_size (value));
-            size_t index;
-            json_t *item;
-            json_array_foreach (value, index, item)
-            {
-                if (s_pack (pk, item, depth + 1) != 0)
-                    return -1;
-            }
-            return 0;
-        }
-        case JSON_OBJECT: {
-            msgpack_pack_map (pk, json_object_size (value));
-            const char *key;
-            json_t *item;
-            json_object_foreach ((json_t *)value, key, item)
-            {
-                size_t length = strlen (key);
-                msgpack_pack_str (pk, length);
-                msgpack_pack_str_body (pk, key, length);
-                if (s_pack (pk, item, depth + 1) != 0)
-                    return -1;
-            }
-            return 0;
-        }
-    }
-    return -1;
-}
-
 void *
 rfk_sdk_json_to_msgpack (const json_t *value, size_t *size_p)
 {
     assert (size_p);
-    if (!value)
-        return NULL;
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    if (s_pack (&pk, value, 0) != 0) {
-        msgpack_sbuffer_destroy (&buffer);
-        return NULL;
-    }
-    *size_p = buffer.size;
-    /*  The sbuffer's storage is malloc'd: hand it over. */
-    char *data = msgpack_sbuffer_release (&buffer);
-    if (!data)
-        data = (char *)malloc (1);
-    return data;
-}
-
-/*  A finite double as JSON, null otherwise (JSON has no NaN). */
-static json_t *
-s_real (double value)
-{
-    return isfinite (value) ? json_real (value) : json_null ();
-}
-
-static json_t *
-s_unpack (const msgpack_object *object, int depth)
-{
-    if (depth > S_DEPTH_MAX)
-        return NULL;
-    switch (object->type) {
-        case MSGPACK_OBJECT_NIL:
-            return json_null ();
-        case MSGPACK_OBJECT_BOOLEAN:
-            return json_boolean (object->via.boolean);
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            if (object->via.u64 > (uint64_t)INT64_MAX)
-                return json_real ((double)object->via.u64);
-            return json_integer ((json_int_t)object->via.u64);
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            return json_integer ((json_int_t)object->via.i64);
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-            return s_real (object->via.f64);
-        case MSGPACK_OBJECT_STR: {
-            /*  Text that is not UTF-8 cannot be JSON text. */
-            json_t *text = object->via.str.size
-                               ? json_stringn (object->via.str.ptr, object->via.str.size)
-                               : json_string ("");
-            return text ? text : json_null ();
-        }
-        case MSGPACK_OBJECT_ARRAY: {
-            json_t *array = json_array ();
-            for (uint32_t i = 0; i < object->via.array.size; i++) {
-                json_t *item = s_unpack (&object->via.array.ptr[i], depth + 1);
-                if (!item) {
-                    json_decref (array);
-                    return NULL;
-                }
-                json_array_append_new (array, item);
-            }
-            return array;
-        }
-        case MSGPACK_OBJECT_MAP: {
-            json_t *map = json_object ();
-            for (uint32_t i = 0; i < object->via.map.size; i++) {
-                const msgpack_object *key = &object->via.map.ptr[i].key;
-                json_t *item = s_unpack (&object->via.map.ptr[i].val, depth + 1);
-                if (!item) {
-                    json_decref (map);
-                    return NULL;
-                }
-                if (key->type == MSGPACK_OBJECT_STR)
-                    json_object_setn_new (map, key->via.str.ptr, key->via.str.size, item);
-                else {
-                    json_t *as_json = s_unpack (key, depth + 1);
-                    char *text =
-                        as_json ? json_dumps (as_json, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-                    json_object_set_new (map, text ? text : "?", item);
-                    free (text);
-                    json_decref (as_json);
-                }
-            }
-            return map;
-        }
-        case MSGPACK_OBJECT_EXT:
-            /*  A per-query error (ext type 1, RAFIKI_MSGPACK_EXT_ERROR, as
-                templates and the predictor write it): {"error": "why"}, as
-                the predictor's HTTP front says it. */
-            if (object->via.ext.type == 1) {
-                json_t *why = json_stringn (object->via.ext.ptr, object->via.ext.size);
-                return json_pack ("{s:o}", "error", why ? why : json_string ("error"));
-            }
-            return json_null ();
-        default:
-            return json_null (); /* bin, other ext: nothing JSON can say */
-    }
+    return rfk_mpjson_pack (value, 0, size_p);
 }
 
 json_t *
 rfk_sdk_msgpack_to_json (const void *data, size_t size)
 {
-    if (!data || size == 0)
-        return NULL;
-    msgpack_unpacked result;
-    msgpack_unpacked_init (&result);
-    size_t offset = 0;
-    json_t *json = NULL;
-    msgpack_unpack_return rc = msgpack_unpack_next (&result, (const char *)data, size, &offset);
-    if (rc == MSGPACK_UNPACK_SUCCESS && offset == size)
-        json = s_unpack (&result.data, 0);
-    msgpack_unpacked_destroy (&result);
-    return json;
+    return rfk_mpjson_unpack (data, size);
 }

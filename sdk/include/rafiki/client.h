@@ -286,7 +286,8 @@ rfk_sdk_predict (rfk_sdk_t *self, const char *endpoint, json_t *queries, unsigne
 /* ---- JSON and msgpack ---------------------------------------------------------- */
 
 /* A JSON value as msgpack bytes (malloc'd, *size_p set), or NULL. Integers
-   stay integers, reals become float64, objects maps with string keys. */
+   stay integers, reals become float64, objects maps with string keys (the
+   predictor's HTTP front converts the same way: proto/rfk_mpjson). */
 void *
 rfk_sdk_json_to_msgpack (const json_t *value, size_t *size_p);
 /* msgpack bytes as JSON, or NULL when malformed (one whole object is

@@ -6,9 +6,10 @@
     else (a crash, a sanitizer report, an abort here) is a bug.
 
     Built with FUZZ_FAMILY set to the family (e.g. rfk_admin_family): with
-    -fsanitize=fuzzer in the clang build (LLVMFuzzerInitialize then writes the
-    seed corpus into the corpus directory and adds -max_total_time from
-    RAFIKI_FUZZ_SECONDS), or with standalone.c otherwise.
+    -fsanitize=fuzzer in the clang build (fuzz_init.c's LLVMFuzzerInitialize
+    then writes the seed corpus into the corpus directory and adds
+    -max_total_time from RAFIKI_FUZZ_SECONDS), or with standalone.c
+    otherwise.
 */
 #include "fuzz_codec.h"
 #include "codec_samples.h"
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #ifndef FUZZ_FAMILY
 #error "FUZZ_FAMILY must name a family, e.g. -DFUZZ_FAMILY=rfk_admin_family"
@@ -116,54 +116,4 @@ fuzz_codec_seeds (void (*fn) (const uint8_t *data, size_t size, void *arg), void
         count++;
     }
     return count;
-}
-
-//  Write one seed file into the corpus directory.
-static void
-s_write_seed (const uint8_t *data, size_t size, void *arg)
-{
-    const char *dir = arg;
-    static int n;
-    char path[4096];
-    snprintf (path, sizeof path, "%s/seed-%03d", dir, n++);
-    FILE *file = fopen (path, "wb");
-    if (file) {
-        if (fwrite (data, 1, size, file) != size)
-            fprintf (stderr, "fuzz_codec: cannot write %s\n", path);
-        fclose (file);
-    }
-}
-
-//  Under libFuzzer, before flags are parsed: write the seed corpus into the
-//  first corpus directory and bound the run by RAFIKI_FUZZ_SECONDS (default
-//  20) unless -max_total_time is given.
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-    bool has_time = false;
-    const char *dir = NULL;
-    for (int i = 1; i < *argc; i++) {
-        if (strncmp ((*argv)[i], "-max_total_time=", 16) == 0)
-            has_time = true;
-        else if ((*argv)[i][0] != '-' && !dir)
-            dir = (*argv)[i];
-    }
-    if (dir) {
-        mkdir (dir, 0755);
-        fuzz_codec_seeds (s_write_seed, (void *)dir);
-    }
-    if (!has_time) {
-        static char flag[64];
-        static char *args[256];
-        const char *seconds = getenv ("RAFIKI_FUZZ_SECONDS");
-        snprintf (flag, sizeof flag, "-max_total_time=%d", seconds ? atoi (seconds) : 20);
-        int n = *argc < 254 ? *argc : 254;
-        for (int i = 0; i < n; i++)
-            args[i] = (*argv)[i];
-        args[n] = flag;
-        args[n + 1] = NULL;
-        *argc = n + 1;
-        *argv = args;
-    }
-    return 0;
 }

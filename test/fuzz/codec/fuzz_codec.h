@@ -1,6 +1,8 @@
-/*  fuzz_codec.h: what the codec fuzz targets share with the standalone
-    driver. Each target is fuzz_codec.c built with FUZZ_FAMILY naming one
-    family (rfk_admin_family, ...). */
+/*  fuzz_codec.h: what a fuzz target gives the two drivers, standalone.c
+    (the gcc build) and fuzz_init.c (libFuzzer's initialisation). The codec
+    targets are fuzz_codec.c built with FUZZ_FAMILY naming one family
+    (rfk_admin_family, ...); other targets (test/fuzz/predictor) implement
+    the same four functions. */
 #ifndef FUZZ_CODEC_H_INCLUDED
 #define FUZZ_CODEC_H_INCLUDED
 
@@ -12,15 +14,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize (int *argc, char ***argv);
 
-/* The family's name, for reports. */
+/* The family's (or target's) name, for reports. */
 const char *
 fuzz_codec_family (void);
-/* The seed corpus: valid envelopes of every message type of the family,
-   made at run time from the codec samples. Calls fn for each; returns the
-   count. */
+/* The seed corpus, made at run time (for a codec: valid envelopes of every
+   message type of the family, from the codec samples). Calls fn for each;
+   returns the count. */
 size_t
 fuzz_codec_seeds (void (*fn) (const uint8_t *data, size_t size, void *arg), void *arg);
-/* How many inputs decoded into a message so far. */
+/* How many inputs were accepted (decoded into a message) so far. */
 size_t
 fuzz_codec_decoded (void);
 

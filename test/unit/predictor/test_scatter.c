@@ -236,9 +236,8 @@ test_ensemble_classification (void **state)
     s_assert_vector (json_array_get (result.predictions, 0), expect, 2);
     s_assert_vector (json_array_get (result.predictions, 1), expect, 2);
     json_decref (result.predictions);
-    assert_int_equal (rfk_scatter_ensemble_of_task ("IMAGE_CLASSIFICATION"), RFK_ENSEMBLE_MEAN_VEC);
-    assert_int_equal (rfk_scatter_ensemble_of_task ("TABULAR_CLASSIFICATION"),
-                      RFK_ENSEMBLE_MEAN_VEC);
+    assert_int_equal (rfk_ensemble_of_task ("IMAGE_CLASSIFICATION"), RFK_ENSEMBLE_MEAN_VEC);
+    assert_int_equal (rfk_ensemble_of_task ("TABULAR_CLASSIFICATION"), RFK_ENSEMBLE_MEAN_VEC);
 }
 
 static void
@@ -250,7 +249,7 @@ test_ensemble_regression (void **state)
     assert_int_equal (result.code, RFK_CODE_OK);
     assert_true (fabs (json_number_value (json_array_get (result.predictions, 0)) - 3.0) < 1e-12);
     json_decref (result.predictions);
-    assert_int_equal (rfk_scatter_ensemble_of_task ("TABULAR_REGRESSION"), RFK_ENSEMBLE_MEAN);
+    assert_int_equal (rfk_ensemble_of_task ("TABULAR_REGRESSION"), RFK_ENSEMBLE_MEAN);
 }
 
 static void
@@ -264,7 +263,7 @@ test_ensemble_tagging (void **state)
                      "[\"jj\", \"nn\"]", &result);
     s_assert_predictions (&result, "[[\"at\", \"nn\"], [\"at\", \"nn\"]]");
     json_decref (result.predictions);
-    assert_int_equal (rfk_scatter_ensemble_of_task ("POS_TAGGING"), RFK_ENSEMBLE_MAJORITY);
+    assert_int_equal (rfk_ensemble_of_task ("POS_TAGGING"), RFK_ENSEMBLE_MAJORITY);
 }
 
 static void
@@ -280,8 +279,8 @@ test_ensemble_first (void **state)
     s_ensemble_case (RFK_ENSEMBLE_MEAN_VEC, "\"x\"", "[0.5, 0.5]", "[1, 0]", &result);
     s_assert_predictions (&result, "[\"x\", \"x\"]");
     json_decref (result.predictions);
-    assert_int_equal (rfk_scatter_ensemble_of_task ("SOMETHING_ELSE"), RFK_ENSEMBLE_FIRST);
-    assert_int_equal (rfk_scatter_ensemble_of_task (NULL), RFK_ENSEMBLE_FIRST);
+    assert_int_equal (rfk_ensemble_of_task ("SOMETHING_ELSE"), RFK_ENSEMBLE_FIRST);
+    assert_int_equal (rfk_ensemble_of_task (NULL), RFK_ENSEMBLE_FIRST);
 }
 
 /*  A query one member refused is answered by the others; one every member
@@ -338,7 +337,9 @@ static void
 test_batching (void **state)
 {
     (void)state;
-    rfk_scatter_t *engine = s_engine (RFK_ENSEMBLE_FIRST, 8, 100000, 5000);
+    /*  A window (1 s) far longer than the submissions take even on a loaded
+        machine, so the last 7 queries wait in the open batch. */
+    rfk_scatter_t *engine = s_engine (RFK_ENSEMBLE_FIRST, 8, 1000000, 5000);
     s_worker_t *workers[] = {s_worker_new (engine, "a", W_HOLD, NULL)};
     s_wait_workers (engine, workers, 1);
     s_result_t results[40];
@@ -465,6 +466,51 @@ test_worker_lost (void **state)
     json_decref (results[1].predictions);
     rfk_test_worker_destroy (&workers[0]);
     rfk_test_worker_destroy (&workers[1]);
+    rfk_scatter_destroy (&engine);
+}
+
+/*  A lost worker that held many batches (more than the engine's first
+    guess of 16): every one of them is re-sent to the other replica. */
+static void
+test_worker_lost_many (void **state)
+{
+    (void)state;
+    rfk_scatter_t *engine = s_engine (RFK_ENSEMBLE_FIRST, 1, 500, 4000);
+    s_worker_t *workers[] = {s_worker_new (engine, "t", W_SILENT, NULL), NULL};
+    s_wait_workers (engine, workers, 1);
+    enum { N = 40 };
+    s_result_t results[N];
+    memset (results, 0, sizeof results);
+    for (int i = 0; i < N; i++) {
+        char query[32];
+        snprintf (query, sizeof query, "[%d]", i);
+        assert_true (s_submit (engine, query, 0, &results[i]) > 0);
+    }
+    s_pump (engine, workers, 1, NULL, 0, 20); /* all 40 batches go to the silent one */
+    assert_int_equal (workers[0]->batches, N);
+    workers[1] = s_worker_new (engine, "t", W_ECHO, NULL);
+    s_wait_workers (engine, workers, 2);
+    int done = 0;
+    int64_t until = zclock_mono () + 3000;
+    while (done < N && zclock_mono () < until) {
+        s_pump (engine, workers, 2, NULL, 0, 5);
+        done = 0;
+        for (int i = 0; i < N; i++)
+            done += results[i].done;
+    }
+    assert_int_equal (done, N);
+    for (int i = 0; i < N; i++) {
+        char expect[32];
+        snprintf (expect, sizeof expect, "[%d]", i);
+        s_assert_predictions (&results[i], expect);
+        json_decref (results[i].predictions);
+    }
+    rfk_scatter_stats_t stats;
+    rfk_scatter_stats (engine, &stats);
+    assert_int_equal (stats.workers_lost, 1);
+    assert_int_equal (stats.resent, N);
+    s_worker_destroy (&workers[0]);
+    s_worker_destroy (&workers[1]);
     rfk_scatter_destroy (&engine);
 }
 
@@ -604,6 +650,7 @@ main (void)
         cmocka_unit_test (test_batching),
         cmocka_unit_test (test_deadline),
         cmocka_unit_test (test_worker_lost),
+        cmocka_unit_test (test_worker_lost_many),
         cmocka_unit_test (test_refusals),
         cmocka_unit_test (test_bad_answers),
     };

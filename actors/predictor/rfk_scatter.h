@@ -1,4 +1,6 @@
-/*  rfk_scatter.h: the predictor's scatter-gather engine.
+/*  rfk_scatter.h: the predictor's scatter-gather engine (the batching,
+    scatter and gather; rfk_ensemble combines answers, rfk_msgpack_span
+    finds them in the bytes).
 
     The engine owns the ROUTER `workers` that inference workers connect to
     (the `infer` family: WorkerReady, QueryBatch -> PredictionBatch,
@@ -16,12 +18,11 @@
       (the configured default, or the request's own), whichever is first:
       nothing waits past its deadline, and answers arriving later are dropped
       and counted;
-    - the members' answers to each query are ensembled by task: the mean of
-      probability vectors (IMAGE_CLASSIFICATION, TABULAR_CLASSIFICATION), the
-      mean (TABULAR_REGRESSION), the per-token majority (POS_TAGGING), the
-      first answer otherwise (or when the answers do not have the task's
-      shape). A query no member could answer gets a per-query error (msgpack
-      ext RAFIKI_MSGPACK_EXT_ERROR, as templates write them) in its place;
+    - the members' answers to each query are ensembled by task
+      (rfk_ensemble.h: mean of probability vectors, mean, per-token
+      majority, or the first answer). A query no member could answer gets a
+      per-query error (msgpack ext RAFIKI_MSGPACK_EXT_ERROR, as templates
+      write them) in its place;
     - at most max_inflight queries are accepted and not yet answered; beyond
       that a submission is refused at once with UNAVAILABLE, as it is when no
       worker is ready;
@@ -44,6 +45,7 @@
 #include <stdint.h>
 
 #include "rfk_bus.h"
+#include "rfk_ensemble.h"
 #include "rfk_msg.h"
 
 #ifdef __cplusplus
@@ -51,14 +53,6 @@ extern "C" {
 #endif
 
 typedef struct _rfk_scatter_t rfk_scatter_t;
-
-/* How answers of several members are combined. */
-typedef enum {
-    RFK_ENSEMBLE_FIRST,    /* the first member's answer */
-    RFK_ENSEMBLE_MEAN_VEC, /* element-wise mean of probability vectors */
-    RFK_ENSEMBLE_MEAN,     /* mean of numbers */
-    RFK_ENSEMBLE_MAJORITY  /* per-position majority of arrays of strings */
-} rfk_ensemble_t;
 
 /* The engine's options (the config's predictor.* keys and the bus). */
 typedef struct {
@@ -74,10 +68,6 @@ typedef struct {
    deadline 1000 ms, max_inflight 10000, FIRST) and the bus defaults. */
 void
 rfk_scatter_opts_defaults (rfk_scatter_opts_t *opts);
-/* The ensemble a task calls for (RAFIKI_TASK_* names); FIRST for NULL or
-   an unknown task. */
-rfk_ensemble_t
-rfk_scatter_ensemble_of_task (const char *task);
 
 /* How a request ended. Everything is borrowed for the callback's duration. */
 typedef struct {

@@ -1,8 +1,9 @@
 /*  rfk_scatter.c: batching, scatter to one replica per trial, gather with
-    deadlines, ensembling (see rfk_scatter.h).
+    deadlines (see rfk_scatter.h); the answers to each query are combined by
+    rfk_ensemble.
 
     Queries are never re-encoded: a request's msgpack array is split into the
-    byte spans of its elements (checked by a small msgpack walker, which
+    byte spans of its elements (checked by rfk_msgpack_span, which
     allocates nothing), spans are appended to the open batch's body, and a
     batch's QueryBatch frame is encoded once and sent as is to every member
     (and again to another replica when a worker is lost). Answers are kept as
@@ -24,12 +25,8 @@
 #include <msgpack.h>
 
 #include "rfk_envelope.h"
+#include "rfk_msgpack_span.h"
 #include "rfk_server.h"
-
-/* The msgpack ext type of a per-query error (RAFIKI_MSGPACK_EXT_ERROR). */
-#define S_EXT_ERROR 1
-/* How deep a query may nest. */
-#define S_MAX_DEPTH 64
 
 typedef struct s_trial s_trial_t;
 typedef struct s_worker s_worker_t;
@@ -116,347 +113,12 @@ struct _rfk_scatter_t {
     rfk_scatter_stats_t stats; /* counters */
 };
 
-/* ---------------------------------------------------------------------- */
-/* msgpack walking */
-
-static uint64_t
-s_be (const unsigned char *p, size_t bytes)
-{
-    uint64_t value = 0;
-    for (size_t i = 0; i < bytes; i++)
-        value = (value << 8) | p[i];
-    return value;
-}
-
-/*  Skips one msgpack object starting at *off; 0 with *off past it, or -1
-    when the bytes are not one complete object (or nest too deep). */
-static int
-s_skip (const unsigned char *data, size_t size, size_t *off, int depth)
-{
-    if (depth > S_MAX_DEPTH || *off >= size)
-        return -1;
-    unsigned char b = data[*off];
-    size_t at = *off + 1;
-    uint64_t items = 0; /* nested objects to skip after the header */
-    uint64_t bytes = 0; /* payload bytes after the header */
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-        ;
-    else if (b >= 0x80 && b <= 0x8f)
-        items = 2u * (b & 0x0f);
-    else if (b >= 0x90 && b <= 0x9f)
-        items = b & 0x0f;
-    else if (b >= 0xa0 && b <= 0xbf)
-        bytes = b & 0x1f;
-    else {
-        static const unsigned char lengths[] = {/* c4 bin8 */ 1,
-                                                /* c5 */ 2,
-                                                /* c6 */ 4,
-                                                /* c7 ext8 */ 1,
-                                                /* c8 */ 2,
-                                                /* c9 */ 4,
-                                                /* ca f32 */ 0,
-                                                /* cb */ 0,
-                                                /* cc u8 */ 0,
-                                                /* cd */ 0,
-                                                /* ce */ 0,
-                                                /* cf */ 0,
-                                                /* d0 i8 */ 0,
-                                                /* d1 */ 0,
-                                                /* d2 */ 0,
-                                                /* d3 */ 0,
-                                                /* d4 fixext1 */ 0, 0, 0, 0, 0,
-                                                /* d9 str8 */ 1,
-                                                /* da */ 2,
-                                                /* db */ 4,
-                                                /* dc array16 */ 2,
-                                                /* dd */ 4,
-                                                /* de map16 */ 2,
-                                                /* df */ 4};
-        static const unsigned char fixed[] = {/* c4..c9 */ 0,
-                                              0,
-                                              0,
-                                              0,
-                                              0,
-                                              0,
-                                              /* ca */ 4,
-                                              /* cb */ 8,
-                                              /* cc..cf */ 1,
-                                              2,
-                                              4,
-                                              8,
-                                              /* d0..d3 */ 1,
-                                              2,
-                                              4,
-                                              8,
-                                              /* d4..d8 fixext */ 2,
-                                              3,
-                                              5,
-                                              9,
-                                              17,
-                                              /* d9..df */ 0,
-                                              0,
-                                              0,
-                                              0,
-                                              0,
-                                              0,
-                                              0};
-        if (b == 0xc1)
-            return -1;
-        size_t length_bytes = lengths[b - 0xc4];
-        if (at + length_bytes > size)
-            return -1;
-        uint64_t length = s_be (data + at, length_bytes);
-        at += length_bytes;
-        if (b >= 0xc4 && b <= 0xc6)
-            bytes = length;
-        else if (b >= 0xc7 && b <= 0xc9)
-            bytes = length + 1; /* the ext type byte */
-        else if (b >= 0xd9 && b <= 0xdb)
-            bytes = length;
-        else if (b == 0xdc || b == 0xdd)
-            items = length;
-        else if (b == 0xde || b == 0xdf)
-            items = 2 * length;
-        else
-            bytes = fixed[b - 0xc4];
-    }
-    if (bytes > size - at)
-        return -1;
-    at += bytes;
-    if (items > size - at) /* every object is at least a byte */
-        return -1;
-    *off = at;
-    for (uint64_t i = 0; i < items; i++)
-        if (s_skip (data, size, off, depth + 1) != 0)
-            return -1;
-    return 0;
-}
-
-/*  Reads an array header: 0 with the element count and header length. */
-static int
-s_array_header (const unsigned char *data, size_t size, size_t *count, size_t *header)
-{
-    if (size < 1)
-        return -1;
-    unsigned char b = data[0];
-    if (b >= 0x90 && b <= 0x9f) {
-        *count = b & 0x0f;
-        *header = 1;
-    } else if (b == 0xdc && size >= 3) {
-        *count = (size_t)s_be (data + 1, 2);
-        *header = 3;
-    } else if (b == 0xdd && size >= 5) {
-        *count = (size_t)s_be (data + 1, 4);
-        *header = 5;
-    } else
-        return -1;
-    return 0;
-}
-
-/*  The offsets of the elements of an array that fills data exactly: n + 1
-    offsets (the last is size) in a new array, or NULL when data is not such
-    an array or has another count than expect (unless expect is SIZE_MAX). */
-static size_t *
-s_array_offsets (const void *data, size_t size, size_t expect, size_t *count_p)
-{
-    const unsigned char *bytes = (const unsigned char *)data;
-    size_t count, header;
-    if (!data || s_array_header (bytes, size, &count, &header) != 0)
-        return NULL;
-    if ((expect != SIZE_MAX && count != expect) || count > size)
-        return NULL;
-    size_t *offsets = (size_t *)malloc ((count + 1) * sizeof (size_t));
-    if (!offsets)
-        return NULL;
-    size_t off = header;
-    for (size_t i = 0; i < count; i++) {
-        offsets[i] = off;
-        if (s_skip (bytes, size, &off, 1) != 0) {
-            free (offsets);
-            return NULL;
-        }
-    }
-    if (off != size) {
-        free (offsets);
-        return NULL;
-    }
-    offsets[count] = off;
-    if (count_p)
-        *count_p = count;
-    return offsets;
-}
-
 static void
 s_pack_array_header (msgpack_sbuffer *buffer, size_t n)
 {
     msgpack_packer packer;
     msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
     msgpack_pack_array (&packer, n);
-}
-
-/*  A per-query error as msgpack bytes (ext S_EXT_ERROR), malloc'd. */
-static char *
-s_error_bytes (const char *message, size_t *size)
-{
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer packer;
-    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
-    size_t length = strlen (message);
-    msgpack_pack_ext (&packer, length, S_EXT_ERROR);
-    msgpack_pack_ext_body (&packer, message, length);
-    *size = buffer.size;
-    return msgpack_sbuffer_release (&buffer);
-}
-
-/*  True when the span is a per-query error. */
-static bool
-s_is_error (const unsigned char *span, size_t size)
-{
-    if (size < 2)
-        return false;
-    unsigned char b = span[0];
-    size_t type_at;
-    if (b >= 0xd4 && b <= 0xd8)
-        type_at = 1;
-    else if (b == 0xc7)
-        type_at = 2;
-    else if (b == 0xc8)
-        type_at = 3;
-    else if (b == 0xc9)
-        type_at = 5;
-    else
-        return false;
-    return type_at < size && (signed char)span[type_at] == S_EXT_ERROR;
-}
-
-/* ---------------------------------------------------------------------- */
-/* ensembling */
-
-typedef struct {
-    const unsigned char *data; /* one member's prediction */
-    size_t size;
-} s_span_t;
-
-static bool
-s_is_number (const msgpack_object *o)
-{
-    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
-           o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER || o->type == MSGPACK_OBJECT_FLOAT32 ||
-           o->type == MSGPACK_OBJECT_FLOAT64;
-}
-
-static double
-s_number (const msgpack_object *o)
-{
-    switch (o->type) {
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            return (double)o->via.u64;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            return (double)o->via.i64;
-        default:
-            return o->via.f64;
-    }
-}
-
-/*  Combines k >= 2 answers into buffer; -1 when they are not of the shape
-    the ensemble wants (the caller takes the first then). */
-static int
-s_combine (rfk_ensemble_t mode, const s_span_t *spans, size_t k, msgpack_sbuffer *buffer)
-{
-    msgpack_unpacked *objects = (msgpack_unpacked *)calloc (k, sizeof (msgpack_unpacked));
-    if (!objects)
-        return -1;
-    int rc = 0;
-    size_t unpacked = 0;
-    for (; unpacked < k && rc == 0; unpacked++) {
-        size_t off = 0;
-        msgpack_unpacked_init (&objects[unpacked]);
-        if (msgpack_unpack_next (&objects[unpacked], (const char *)spans[unpacked].data,
-                                 spans[unpacked].size, &off) != MSGPACK_UNPACK_SUCCESS)
-            rc = -1;
-    }
-    msgpack_packer packer;
-    msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
-    if (rc == 0 && mode == RFK_ENSEMBLE_MEAN) {
-        double sum = 0;
-        for (size_t i = 0; i < k && rc == 0; i++) {
-            if (!s_is_number (&objects[i].data))
-                rc = -1;
-            else
-                sum += s_number (&objects[i].data);
-        }
-        if (rc == 0)
-            msgpack_pack_double (&packer, sum / (double)k);
-    } else if (rc == 0 && mode == RFK_ENSEMBLE_MEAN_VEC) {
-        size_t length = 0;
-        for (size_t i = 0; i < k && rc == 0; i++) {
-            const msgpack_object *o = &objects[i].data;
-            if (o->type != MSGPACK_OBJECT_ARRAY)
-                rc = -1;
-            else {
-                for (uint32_t j = 0; j < o->via.array.size; j++)
-                    if (!s_is_number (&o->via.array.ptr[j]))
-                        rc = -1;
-                if (o->via.array.size > length)
-                    length = o->via.array.size;
-            }
-        }
-        if (rc == 0) {
-            /*  A member that knows fewer classes gives the others 0. */
-            msgpack_pack_array (&packer, length);
-            for (size_t j = 0; j < length; j++) {
-                double sum = 0;
-                for (size_t i = 0; i < k; i++) {
-                    const msgpack_object *o = &objects[i].data;
-                    if (j < o->via.array.size)
-                        sum += s_number (&o->via.array.ptr[j]);
-                }
-                msgpack_pack_double (&packer, sum / (double)k);
-            }
-        }
-    } else if (rc == 0 && mode == RFK_ENSEMBLE_MAJORITY) {
-        const msgpack_object *first = &objects[0].data;
-        size_t length = first->type == MSGPACK_OBJECT_ARRAY ? first->via.array.size : 0;
-        for (size_t i = 0; i < k && rc == 0; i++) {
-            const msgpack_object *o = &objects[i].data;
-            if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != length)
-                rc = -1;
-            else
-                for (uint32_t j = 0; j < length; j++)
-                    if (o->via.array.ptr[j].type != MSGPACK_OBJECT_STR)
-                        rc = -1;
-        }
-        if (rc == 0) {
-            msgpack_pack_array (&packer, length);
-            for (size_t j = 0; j < length; j++) {
-                /*  The tag most members gave; a tie goes to the earliest. */
-                size_t best = 0, best_votes = 0;
-                for (size_t i = 0; i < k; i++) {
-                    const msgpack_object_str *tag = &objects[i].data.via.array.ptr[j].via.str;
-                    size_t votes = 0;
-                    for (size_t m = 0; m < k; m++) {
-                        const msgpack_object_str *other = &objects[m].data.via.array.ptr[j].via.str;
-                        if (other->size == tag->size &&
-                            memcmp (other->ptr, tag->ptr, tag->size) == 0)
-                            votes++;
-                    }
-                    if (votes > best_votes) {
-                        best = i;
-                        best_votes = votes;
-                    }
-                }
-                const msgpack_object_str *tag = &objects[best].data.via.array.ptr[j].via.str;
-                msgpack_pack_str (&packer, tag->size);
-                msgpack_pack_str_body (&packer, tag->ptr, tag->size);
-            }
-        }
-    } else
-        rc = -1;
-    for (size_t i = 0; i < unpacked; i++)
-        msgpack_unpacked_destroy (&objects[i]);
-    free (objects);
-    return rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -473,20 +135,6 @@ rfk_scatter_opts_defaults (rfk_scatter_opts_t *opts)
     opts->max_inflight = 10000;
     opts->ensemble = RFK_ENSEMBLE_FIRST;
     rfk_bus_opts_defaults (&opts->bus);
-}
-
-rfk_ensemble_t
-rfk_scatter_ensemble_of_task (const char *task)
-{
-    if (!task)
-        return RFK_ENSEMBLE_FIRST;
-    if (streq (task, "IMAGE_CLASSIFICATION") || streq (task, "TABULAR_CLASSIFICATION"))
-        return RFK_ENSEMBLE_MEAN_VEC;
-    if (streq (task, "TABULAR_REGRESSION"))
-        return RFK_ENSEMBLE_MEAN;
-    if (streq (task, "POS_TAGGING"))
-        return RFK_ENSEMBLE_MAJORITY;
-    return RFK_ENSEMBLE_FIRST;
 }
 
 static size_t
@@ -773,14 +421,14 @@ s_slot_resolve (rfk_scatter_t *self, s_batch_t *batch, size_t j)
     size_t i = slot->index;
     request->batches[i] = NULL;
 
-    s_span_t stack_spans[8];
-    s_span_t *spans = batch->n_members <= 8
-                          ? stack_spans
-                          : (s_span_t *)malloc (batch->n_members * sizeof (s_span_t));
+    rfk_ensemble_span_t stack_spans[8];
+    rfk_ensemble_span_t *spans =
+        batch->n_members <= 8
+            ? stack_spans
+            : (rfk_ensemble_span_t *)malloc (batch->n_members * sizeof (rfk_ensemble_span_t));
     size_t k = 0, answered = 0;
     const char *error = NULL;
-    const unsigned char *error_span = NULL;
-    size_t error_size = 0;
+    rfk_ensemble_span_t error_span = {NULL, 0};
     for (size_t m = 0; spans && m < batch->n_members; m++) {
         s_member_t *member = &batch->members[m];
         if (member->state == S_FAILED && !error)
@@ -788,51 +436,17 @@ s_slot_resolve (rfk_scatter_t *self, s_batch_t *batch, size_t j)
         if (member->state != S_ANSWERED)
             continue;
         answered++;
-        const unsigned char *span = (const unsigned char *)member->data + member->offsets[j];
-        size_t size = member->offsets[j + 1] - member->offsets[j];
-        if (s_is_error (span, size)) {
-            if (!error_span) {
+        rfk_ensemble_span_t span = {(const unsigned char *)member->data + member->offsets[j],
+                                    member->offsets[j + 1] - member->offsets[j]};
+        if (rfk_msgpack_span_is_error (span.data, span.size)) {
+            if (!error_span.data)
                 error_span = span;
-                error_size = size;
-            }
-            continue;
-        }
-        spans[k].data = span;
-        spans[k].size = size;
-        k++;
+        } else
+            spans[k++] = span;
     }
-    char *answer = NULL;
     size_t answer_size = 0;
-    if (k >= 2 && self->opts.ensemble != RFK_ENSEMBLE_FIRST) {
-        msgpack_sbuffer buffer;
-        msgpack_sbuffer_init (&buffer);
-        if (s_combine (self->opts.ensemble, spans, k, &buffer) == 0) {
-            answer_size = buffer.size;
-            answer = msgpack_sbuffer_release (&buffer);
-        }
-        msgpack_sbuffer_destroy (&buffer);
-    }
-    if (!answer && k >= 1) {
-        answer = (char *)malloc (spans[0].size);
-        if (answer) {
-            memcpy (answer, spans[0].data, spans[0].size);
-            answer_size = spans[0].size;
-        }
-    } else if (!answer && error_span) {
-        /*  Every member that answered refused this query: pass its error on. */
-        answer = (char *)malloc (error_size);
-        if (answer) {
-            memcpy (answer, error_span, error_size);
-            answer_size = error_size;
-        }
-    } else if (!answer) {
-        char text[600];
-        if (error)
-            snprintf (text, sizeof text, "%s", error);
-        else
-            snprintf (text, sizeof text, "no inference worker answered before the deadline");
-        answer = s_error_bytes (text, &answer_size);
-    }
+    char *answer = rfk_ensemble_answer (self->opts.ensemble, spans, k,
+                                        error_span.data ? &error_span : NULL, error, &answer_size);
     if (spans != stack_spans)
         free (spans);
     free (request->answers[i]);
@@ -956,6 +570,44 @@ s_member_fail (rfk_scatter_t *self, s_batch_t *batch, size_t m, const char *why)
     }
 }
 
+/* A batch member a lost worker held: where to re-send or fail. */
+typedef struct {
+    uint64_t batch; /* the batch's id (completing another may free it) */
+    size_t member;  /* the member's index in it */
+} s_held_t;
+
+/*  Detaches a worker from every batch member it holds, so that re-sends
+    never pick it. Returns what it held, in one array (*count_p entries),
+    collected first: completing a batch changes the sent list. NULL when it
+    held nothing, or out of memory (its members then stay PENDING without a
+    worker and end at their requests' deadlines). */
+static s_held_t *
+s_worker_detach (rfk_scatter_t *self, s_worker_t *worker, size_t *count_p)
+{
+    size_t count = 0;
+    for (s_batch_t *batch = (s_batch_t *)zlistx_first (self->sent); batch;
+         batch = (s_batch_t *)zlistx_next (self->sent))
+        for (size_t m = 0; m < batch->n_members; m++)
+            if (batch->members[m].state == S_PENDING && batch->members[m].worker == worker)
+                count++;
+    s_held_t *held = count ? (s_held_t *)malloc (count * sizeof (s_held_t)) : NULL;
+    size_t n = 0;
+    for (s_batch_t *batch = (s_batch_t *)zlistx_first (self->sent); batch;
+         batch = (s_batch_t *)zlistx_next (self->sent))
+        for (size_t m = 0; m < batch->n_members; m++)
+            if (batch->members[m].state == S_PENDING && batch->members[m].worker == worker) {
+                batch->members[m].worker = NULL;
+                if (held && n < count)
+                    held[n++] = (s_held_t){batch->id, m};
+            }
+    if (count && !held)
+        zsys_warning ("RFK-SCATTER: out of memory: %zu batches of a lost worker wait for their "
+                      "deadlines",
+                      count);
+    *count_p = n;
+    return held;
+}
+
 /*  Drops a worker: the batches it held go to another replica while their
     deadline allows, or their member fails. */
 static void
@@ -967,48 +619,24 @@ s_worker_lost (rfk_scatter_t *self, s_worker_t *worker, const char *why)
     zlistx_delete (worker->trial->workers, worker->handle);
     self->ready_workers--;
     self->stats.workers = self->ready_workers;
-    /*  Detach it from every batch first, so that re-sends below never pick
-        it, then re-send or fail. Collect the batches: completing one
-        changes the sent list. */
-    size_t count = 0, capacity = 16;
-    uint64_t *ids = (uint64_t *)malloc (capacity * sizeof (uint64_t));
-    size_t *members = (size_t *)malloc (capacity * sizeof (size_t));
-    for (s_batch_t *batch = (s_batch_t *)zlistx_first (self->sent); batch && ids && members;
-         batch = (s_batch_t *)zlistx_next (self->sent))
-        for (size_t m = 0; m < batch->n_members; m++)
-            if (batch->members[m].state == S_PENDING && batch->members[m].worker == worker) {
-                batch->members[m].worker = NULL;
-                if (count == capacity) {
-                    capacity *= 2;
-                    uint64_t *more_ids = (uint64_t *)realloc (ids, capacity * sizeof (uint64_t));
-                    if (more_ids)
-                        ids = more_ids;
-                    size_t *more = (size_t *)realloc (members, capacity * sizeof (size_t));
-                    if (more)
-                        members = more;
-                    if (!more_ids || !more)
-                        break;
-                }
-                ids[count] = batch->id;
-                members[count] = m;
-                count++;
-            }
+    size_t count = 0;
+    s_held_t *held = s_worker_detach (self, worker, &count);
     char reason[200];
     snprintf (reason, sizeof reason, "the worker of trial %s was lost", worker->trial->id);
     int64_t now = zclock_usecs ();
     zhashx_delete (self->workers, worker->key); /* frees it */
     for (size_t c = 0; c < count; c++) {
-        s_batch_t *batch = (s_batch_t *)zhashx_lookup (self->batches, (void *)(uintptr_t)ids[c]);
-        if (!batch || batch->members[members[c]].state != S_PENDING)
+        s_batch_t *batch =
+            (s_batch_t *)zhashx_lookup (self->batches, (void *)(uintptr_t)held[c].batch);
+        if (!batch || batch->members[held[c].member].state != S_PENDING)
             continue;
         if (batch->attached > 0 && batch->expires_us > now &&
-            s_send_member (self, batch, members[c], NULL) == 0)
+            s_send_member (self, batch, held[c].member, NULL) == 0)
             self->stats.resent++;
         else
-            s_member_fail (self, batch, members[c], reason);
+            s_member_fail (self, batch, held[c].member, reason);
     }
-    free (ids);
-    free (members);
+    free (held);
 }
 
 static void
@@ -1090,7 +718,7 @@ s_on_prediction_batch (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, 
     const char *error = json_string_value (json_object_get (msg->body, "error"));
     const void *data = msg->data ? zchunk_data (msg->data) : NULL;
     size_t size = msg->data ? zchunk_size (msg->data) : 0;
-    size_t *offsets = error ? NULL : s_array_offsets (data, size, batch->n, NULL);
+    size_t *offsets = error ? NULL : rfk_msgpack_span_elements (data, size, batch->n, NULL);
     if (error || !offsets) {
         char text[512];
         if (error)
@@ -1240,33 +868,11 @@ s_set_error (rfk_code_t *code_p, rfk_code_t code, char *err, size_t errlen, cons
         snprintf (err, errlen, "%s", text);
 }
 
-uint64_t
-rfk_scatter_submit (rfk_scatter_t *self, const void *queries, size_t size, int deadline_ms,
-                    rfk_scatter_done_fn *done, void *arg, rfk_code_t *code_p, char *err,
-                    size_t errlen)
+/*  A new request of count queries, in the tables; NULL out of memory. */
+static s_request_t *
+s_request_new (rfk_scatter_t *self, size_t count, int deadline_ms, rfk_scatter_done_fn *done,
+               void *arg)
 {
-    assert (self);
-    size_t count = 0;
-    size_t *offsets = s_array_offsets (queries, size, SIZE_MAX, &count);
-    if (!offsets || count == 0) {
-        free (offsets);
-        s_set_error (code_p, RFK_CODE_BAD_REQUEST, err, errlen,
-                     "the queries are not a non-empty msgpack array");
-        return 0;
-    }
-    if (self->ready_workers == 0) {
-        free (offsets);
-        self->stats.refused++;
-        s_set_error (code_p, RFK_CODE_UNAVAILABLE, err, errlen, "no inference worker is ready");
-        return 0;
-    }
-    if (self->stats.inflight + count > (size_t)self->opts.max_inflight) {
-        free (offsets);
-        self->stats.refused++;
-        s_set_error (code_p, RFK_CODE_UNAVAILABLE, err, errlen,
-                     "the predictor is at its limit of queries in flight; try again");
-        return 0;
-    }
     s_request_t *request = (s_request_t *)zmalloc (sizeof (s_request_t));
     if (request) {
         request->answers = (char **)calloc (count, sizeof (char *));
@@ -1277,9 +883,7 @@ rfk_scatter_submit (rfk_scatter_t *self, const void *queries, size_t size, int d
     if (!request || !request->answers || !request->answer_sizes || !request->batches ||
         !request->slots) {
         s_request_destroy (&request);
-        free (offsets);
-        s_set_error (code_p, RFK_CODE_INTERNAL, err, errlen, "out of memory");
-        return 0;
+        return NULL;
     }
     request->id = self->next_request++;
     request->n = count;
@@ -1294,44 +898,85 @@ rfk_scatter_submit (rfk_scatter_t *self, const void *queries, size_t size, int d
     self->stats.requests++;
     self->stats.queries += count;
     self->stats.inflight += count;
+    return request;
+}
 
-    const unsigned char *bytes = (const unsigned char *)queries;
-    for (size_t i = 0; i < count; i++) {
-        if (!self->open)
-            self->open = s_batch_new (self);
-        s_batch_t *batch = self->open;
-        if (batch && batch->n == batch->capacity) {
-            size_t capacity = batch->capacity * 2;
-            if (capacity > (size_t)self->opts.max_batch)
-                capacity = (size_t)self->opts.max_batch;
-            s_slot_t *slots = (s_slot_t *)realloc (batch->slots, capacity * sizeof (s_slot_t));
-            if (slots) {
-                batch->slots = slots;
-                batch->capacity = capacity;
-            } else
-                batch = NULL;
-        }
-        if (!batch) {
-            /*  Out of memory: this query is answered with an error. */
-            request->answers[i] = s_error_bytes ("out of memory", &request->answer_sizes[i]);
-            request->pending--;
-            self->stats.inflight--;
-            continue;
-        }
-        size_t j = batch->n++;
-        batch->slots[j].request = request;
-        batch->slots[j].index = i;
-        batch->attached++;
-        if (request->deadline_us > batch->expires_us)
-            batch->expires_us = request->deadline_us;
-        zchunk_extend (batch->body, bytes + offsets[i], offsets[i + 1] - offsets[i]);
-        request->batches[i] = batch;
-        request->slots[i] = j;
-        if (batch->n == (size_t)self->opts.max_batch) {
-            zlistx_add_end (self->ready, batch);
-            self->open = NULL;
-        }
+/*  The open batch with room for one more query; NULL out of memory. */
+static s_batch_t *
+s_batch_open (rfk_scatter_t *self)
+{
+    if (!self->open)
+        self->open = s_batch_new (self);
+    s_batch_t *batch = self->open;
+    if (batch && batch->n == batch->capacity) {
+        size_t capacity = batch->capacity * 2;
+        if (capacity > (size_t)self->opts.max_batch)
+            capacity = (size_t)self->opts.max_batch;
+        s_slot_t *slots = (s_slot_t *)realloc (batch->slots, capacity * sizeof (s_slot_t));
+        if (!slots)
+            return NULL;
+        batch->slots = slots;
+        batch->capacity = capacity;
     }
+    return batch;
+}
+
+/*  Puts query i of a request (its bytes) into the open batch. */
+static void
+s_request_enqueue (rfk_scatter_t *self, s_request_t *request, size_t i, const void *query,
+                   size_t size)
+{
+    s_batch_t *batch = s_batch_open (self);
+    if (!batch) {
+        /*  Out of memory: this query is answered with an error. */
+        request->answers[i] = rfk_ensemble_error_new ("out of memory", &request->answer_sizes[i]);
+        request->pending--;
+        self->stats.inflight--;
+        return;
+    }
+    size_t j = batch->n++;
+    batch->slots[j].request = request;
+    batch->slots[j].index = i;
+    batch->attached++;
+    if (request->deadline_us > batch->expires_us)
+        batch->expires_us = request->deadline_us;
+    zchunk_extend (batch->body, query, size);
+    request->batches[i] = batch;
+    request->slots[i] = j;
+    if (batch->n == (size_t)self->opts.max_batch) {
+        zlistx_add_end (self->ready, batch);
+        self->open = NULL;
+    }
+}
+
+uint64_t
+rfk_scatter_submit (rfk_scatter_t *self, const void *queries, size_t size, int deadline_ms,
+                    rfk_scatter_done_fn *done, void *arg, rfk_code_t *code_p, char *err,
+                    size_t errlen)
+{
+    assert (self);
+    size_t count = 0;
+    size_t *offsets = rfk_msgpack_span_elements (queries, size, SIZE_MAX, &count);
+    s_request_t *request = NULL;
+    if (!offsets || count == 0)
+        s_set_error (code_p, RFK_CODE_BAD_REQUEST, err, errlen,
+                     "the queries are not a non-empty msgpack array");
+    else if (self->ready_workers == 0) {
+        self->stats.refused++;
+        s_set_error (code_p, RFK_CODE_UNAVAILABLE, err, errlen, "no inference worker is ready");
+    } else if (self->stats.inflight + count > (size_t)self->opts.max_inflight) {
+        self->stats.refused++;
+        s_set_error (code_p, RFK_CODE_UNAVAILABLE, err, errlen,
+                     "the predictor is at its limit of queries in flight; try again");
+    } else if (!(request = s_request_new (self, count, deadline_ms, done, arg)))
+        s_set_error (code_p, RFK_CODE_INTERNAL, err, errlen, "out of memory");
+    if (!request) {
+        free (offsets);
+        return 0;
+    }
+    const unsigned char *bytes = (const unsigned char *)queries;
+    for (size_t i = 0; i < count; i++)
+        s_request_enqueue (self, request, i, bytes + offsets[i], offsets[i + 1] - offsets[i]);
     free (offsets);
     if (request->pending == 0) {
         /*  Nothing could be queued: end it at the next tick. */
@@ -1422,7 +1067,7 @@ rfk_scatter_tick (rfk_scatter_t *self)
                 batch->slots[request->slots[i]].request = NULL;
                 batch->attached--;
                 request->batches[i] = NULL;
-                request->answers[i] = s_error_bytes (
+                request->answers[i] = rfk_ensemble_error_new (
                     "no inference worker answered before the deadline", &request->answer_sizes[i]);
                 request->answered = 0;
                 request->pending--;
