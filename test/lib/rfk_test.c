@@ -268,13 +268,14 @@ rfk_test_tree_remove (const char *path)
     return access (path, F_OK) == 0 ? -1 : 0;
 }
 
-void
+int
 rfk_test_tmpdir_destroy (char **dir_p)
 {
     if (!dir_p || !*dir_p)
-        return;
-    rfk_test_tree_remove (*dir_p);
+        return 0;
+    int rc = rfk_test_tree_remove (*dir_p);
     zstr_free (dir_p);
+    return rc;
 }
 
 zsock_t *

@@ -114,8 +114,8 @@ char *
 rfk_test_tmpdir_under (const char *parent, const char *name);
 
 /* Removes the directory and everything under it, frees the path and
-   nulls it. Safe with NULL. */
-void
+   nulls it. Safe with NULL. 0, or -1 when something was left behind. */
+int
 rfk_test_tmpdir_destroy (char **dir_p);
 
 /* Removes path and, for a directory, everything under it (links are

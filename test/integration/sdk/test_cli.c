@@ -239,9 +239,7 @@ s_teardown (void **state)
 {
     (void)state;
     zactor_destroy (&s_admin);
-    int rc = rfk_test_tree_remove (s_dir);
-    rfk_test_tmpdir_destroy (&s_dir);
-    return rc;
+    return rfk_test_tmpdir_destroy (&s_dir);
 }
 
 /*  The first session of the README: log in, add a user, upload a dataset

@@ -98,8 +98,7 @@ s_stop (s_env_t **env_p)
     s_env_t *env = *env_p;
     zactor_destroy (&env->admin);
     rfk_config_destroy (&env->config);
-    assert_int_equal (rfk_test_tree_remove (env->dir), 0);
-    rfk_test_tmpdir_destroy (&env->dir);
+    assert_int_equal (rfk_test_tmpdir_destroy (&env->dir), 0);
     free (env);
     *env_p = NULL;
 }
@@ -467,8 +466,7 @@ test_web_dir (void **state)
     free (body);
     s_stop (&env);
 
-    assert_int_equal (rfk_test_tree_remove (site), 0);
-    rfk_test_tmpdir_destroy (&site);
+    assert_int_equal (rfk_test_tmpdir_destroy (&site), 0);
 }
 
 int

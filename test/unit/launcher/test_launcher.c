@@ -77,8 +77,7 @@ s_teardown (void **state)
 {
     fixture_t *fx = (fixture_t *)*state;
     rfk_launcher_destroy (&fx->launcher);
-    assert_int_equal (rfk_test_tree_remove (fx->data_dir), 0);
-    rfk_test_tmpdir_destroy (&fx->data_dir);
+    assert_int_equal (rfk_test_tmpdir_destroy (&fx->data_dir), 0);
     free (fx);
     return 0;
 }

@@ -195,9 +195,7 @@ static int
 s_teardown (void **state)
 {
     (void)state;
-    int rc = rfk_test_tree_remove (s_dir);
-    rfk_test_tmpdir_destroy (&s_dir);
-    return rc;
+    return rfk_test_tmpdir_destroy (&s_dir);
 }
 
 int

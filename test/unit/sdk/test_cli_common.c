@@ -268,8 +268,7 @@ test_token_file (void **state)
     char *where = rfk_cli_token_path ();
     assert_string_equal (where, "/home/someone/.config/rafiki/token");
     free (where);
-    assert_int_equal (rfk_test_tree_remove (dir), 0);
-    rfk_test_tmpdir_destroy (&dir);
+    assert_int_equal (rfk_test_tmpdir_destroy (&dir), 0);
 }
 
 /*  Queries and predictions travel as msgpack: JSON survives the round

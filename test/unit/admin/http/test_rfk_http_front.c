@@ -1106,8 +1106,7 @@ test_static (void **state)
     s_response_free (&r);
     s_server_stop (&server);
 
-    assert_int_equal (rfk_test_tree_remove (dir), 0);
-    rfk_test_tmpdir_destroy (&dir);
+    assert_int_equal (rfk_test_tmpdir_destroy (&dir), 0);
 }
 
 /* A dataset upload with the fields first streams into the upload as the
