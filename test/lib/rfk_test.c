@@ -9,12 +9,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_STEP_MS 20 /* the longest wait between two checks of a condition */
@@ -41,6 +43,42 @@ rfk_test_wait_until (rfk_test_cond_fn *cond, void *arg, zpoller_t *poller, int t
             zmq_poll (NULL, 0, step);
         holds = cond (arg);
     }
+    return holds;
+}
+
+bool
+rfk_test_wait_for (rfk_test_cond_fn *cond, void *arg, rfk_test_wake_fn *wake, void *wake_arg,
+                   int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    bool holds = cond (arg);
+    while (!holds && rfk_test_left_ms (deadline) > 0) {
+        wake (wake_arg, rfk_test_left_ms (deadline));
+        holds = cond (arg);
+    }
+    return holds;
+}
+
+bool
+rfk_test_wait_locked (pthread_mutex_t *lock, pthread_cond_t *changed, rfk_test_cond_fn *cond,
+                      void *arg, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock (lock);
+    bool holds = cond (arg);
+    int rc = 0;
+    while (!holds && rc != ETIMEDOUT) {
+        rc = pthread_cond_timedwait (changed, lock, &deadline);
+        holds = cond (arg);
+    }
+    pthread_mutex_unlock (lock);
     return holds;
 }
 
@@ -116,10 +154,96 @@ rfk_test_wait_ports (const char *data_dir, pid_t pid, int timeout_ms, rfk_test_p
     return wait.rc;
 }
 
+extern char **environ;
+
+/* Whether environment entry is NAME=... for a NAME set in vars. */
+static bool
+s_replaced (const char *entry, const char *const *vars)
+{
+    const char *equals = strchr (entry, '=');
+    size_t length = equals ? (size_t)(equals - entry) + 1 : strlen (entry);
+    for (; vars && *vars; vars++)
+        if (strncmp (*vars, entry, length) == 0)
+            return true;
+    return false;
+}
+
+pid_t
+rfk_test_rafikid_spawn (const char *const *args, const char *const *vars, bool own_session)
+{
+    size_t count = 0, extra = 0, argc = 0;
+    while (environ[count])
+        count++;
+    while (vars && vars[extra])
+        extra++;
+    while (args && args[argc])
+        argc++;
+    const char **envp = calloc (count + extra + 1, sizeof (char *));
+    const char **argv = calloc (argc + 2, sizeof (char *));
+    size_t used = 0;
+    for (size_t index = 0; envp && index < count; index++)
+        if (strncmp (environ[index], "RAFIKI_", 7) != 0 && !s_replaced (environ[index], vars))
+            envp[used++] = environ[index];
+    for (size_t index = 0; envp && index < extra; index++)
+        envp[used++] = vars[index];
+    pid_t pid = -1;
+    if (envp && argv) {
+        argv[0] = RAFIKID;
+        for (size_t index = 0; index < argc; index++)
+            argv[index + 1] = args[index];
+        posix_spawnattr_t attr;
+        posix_spawnattr_init (&attr);
+        sigset_t none;
+        sigemptyset (&none);
+        posix_spawnattr_setsigmask (&attr, &none);
+        posix_spawnattr_setflags (&attr,
+                                  POSIX_SPAWN_SETSIGMASK | (own_session ? POSIX_SPAWN_SETSID : 0));
+        if (posix_spawn (&pid, RAFIKID, NULL, &attr, (char *const *)argv, (char *const *)envp))
+            pid = -1;
+        posix_spawnattr_destroy (&attr);
+    }
+    free (envp);
+    free (argv);
+    return pid;
+}
+
+pid_t
+rfk_test_up_spawn (const rfk_test_up_t *up)
+{
+    char data_dir[4200], password[300];
+    snprintf (data_dir, sizeof data_dir, "RAFIKI_DATA_DIR=%s", up->data_dir);
+    snprintf (password, sizeof password, "RAFIKI_SUPERADMIN_PASSWORD=%s",
+              up->password ? up->password : "");
+    const char *vars[32] = {data_dir,
+                            "RAFIKI_ADMIN_HTTP_PORT=0",
+                            "RAFIKI_ADMIN_COMMAND_PORT=0",
+                            "RAFIKI_ADMIN_SERVICE_PORT=0",
+                            "RAFIKI_ADMIN_EVENTS_PORT=0",
+                            "RAFIKI_LOG_STDERR=false",
+                            up->password ? password : NULL};
+    size_t count = up->password ? 7 : 6;
+    for (size_t index = 0; up->vars && up->vars[index] && count < 31; index++)
+        vars[count++] = up->vars[index];
+    const char *args[32] = {"up"};
+    size_t argc = 1;
+    for (size_t index = 0; up->args && up->args[index] && argc < 31; index++)
+        args[argc++] = up->args[index];
+    return rfk_test_rafikid_spawn (args, vars, up->own_session);
+}
+
 char *
 rfk_test_tmpdir_new (const char *name)
 {
     char *dir = zsys_sprintf ("/tmp/rfk-%s-XXXXXX", name ? name : "test");
+    if (dir && !mkdtemp (dir))
+        zstr_free (&dir);
+    return dir;
+}
+
+char *
+rfk_test_tmpdir_under (const char *parent, const char *name)
+{
+    char *dir = zsys_sprintf ("%s/%s-XXXXXX", parent, name ? name : "test");
     if (dir && !mkdtemp (dir))
         zstr_free (&dir);
     return dir;
@@ -131,17 +255,27 @@ s_remove (const char *path, const struct stat *st, int flag, struct FTW *ftw)
     (void)st;
     (void)flag;
     (void)ftw;
-    remove (path);
+    remove (path); /* go on: what is left is seen at the end */
     return 0;
 }
 
-void
+int
+rfk_test_tree_remove (const char *path)
+{
+    if (access (path, F_OK) != 0)
+        return 0;
+    nftw (path, s_remove, 16, FTW_DEPTH | FTW_PHYS);
+    return access (path, F_OK) == 0 ? -1 : 0;
+}
+
+int
 rfk_test_tmpdir_destroy (char **dir_p)
 {
     if (!dir_p || !*dir_p)
-        return;
-    nftw (*dir_p, s_remove, 16, FTW_DEPTH | FTW_PHYS);
+        return 0;
+    int rc = rfk_test_tree_remove (*dir_p);
     zstr_free (dir_p);
+    return rc;
 }
 
 zsock_t *

@@ -6,6 +6,8 @@
     - wait for a child process to end, with a deadline (a pidfd in poll);
     - wait for `<data_dir>/rafikid.ports`, the ports a `rafikid up` started
       with every port 0 really bound (actors/admin/README.md);
+    - start the built rafikid (a service role, or `rafikid up` with every
+      port 0), its environment the test's plus the variables given;
     - a temporary data directory under /tmp, removed with all it holds;
     - free endpoints: a ZeroMQ socket or a TCP listener bound to port 0 on
       127.0.0.1, and the endpoint or port it got. A port is never chosen
@@ -18,6 +20,7 @@
 #define RFK_TEST_H_INCLUDED
 
 #include <czmq.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +35,26 @@ typedef bool (rfk_test_cond_fn) (void *arg);
    Returns cond's last answer. */
 bool
 rfk_test_wait_until (rfk_test_cond_fn *cond, void *arg, zpoller_t *poller, int timeout_ms);
+
+/* Waits at most timeout_ms for something that may change a condition (the
+   next event of an SDK watch, a launcher's next deadline); arg is the
+   caller's. */
+typedef void (rfk_test_wake_fn) (void *arg, int timeout_ms);
+
+/* Checks cond until it holds or timeout_ms passed, calling wake (with
+   the milliseconds left) between checks: for tests whose source of change
+   is not a socket. Returns cond's last answer. */
+bool
+rfk_test_wait_for (rfk_test_cond_fn *cond, void *arg, rfk_test_wake_fn *wake, void *wake_arg,
+                   int timeout_ms);
+
+/* For a fake served by another thread: checks cond with lock held, waiting
+   on changed (which the thread broadcasts, holding lock, when the state
+   changes) until cond holds or timeout_ms passed. Returns cond's last
+   answer. */
+bool
+rfk_test_wait_locked (pthread_mutex_t *lock, pthread_cond_t *changed, rfk_test_cond_fn *cond,
+                      void *arg, int timeout_ms);
 
 /* Milliseconds left until deadline (zclock_mono time), 0 once it passed. */
 int
@@ -57,15 +80,48 @@ typedef struct {
 int
 rfk_test_wait_ports (const char *data_dir, pid_t pid, int timeout_ms, rfk_test_ports_t *ports);
 
+/* Starts the built rafikid with args (NULL-ended, after argv[0]). Its
+   environment is the test's without any RAFIKI_* variable, plus vars
+   (NAME=value, NULL-ended, replacing a variable of the same name, e.g.
+   ASAN_OPTIONS). Its signal mask is cleared; with own_session it leads a
+   session of its own, so nothing signalled to the test's process group
+   reaches it. The pid, or -1. */
+pid_t
+rfk_test_rafikid_spawn (const char *const *args, const char *const *vars, bool own_session);
+
+/* How to start `rafikid up` (rfk_test_up_spawn). */
+typedef struct {
+    const char *data_dir;    /* RAFIKI_DATA_DIR */
+    const char *password;    /* RAFIKI_SUPERADMIN_PASSWORD, or NULL */
+    const char *const *args; /* after "up" (e.g. "--dev"), NULL-ended, or NULL */
+    const char *const *vars; /* more NAME=value, NULL-ended, or NULL */
+    bool own_session;        /* a session of its own (rfk_test_rafikid_spawn) */
+} rfk_test_up_t;
+
+/* Starts `rafikid up` with every admin port 0 (wait for them with
+   rfk_test_wait_ports), logs not on stderr. The pid, or -1. */
+pid_t
+rfk_test_up_spawn (const rfk_test_up_t *up);
+
 /* Makes a new directory /tmp/rfk-<name>-XXXXXX; its path (free with
    rfk_test_tmpdir_destroy), or NULL. */
 char *
 rfk_test_tmpdir_new (const char *name);
 
+/* The same under parent (e.g. the build folder, where a failed test's
+   logs stay to be read): parent/<name>-XXXXXX. */
+char *
+rfk_test_tmpdir_under (const char *parent, const char *name);
+
 /* Removes the directory and everything under it, frees the path and
-   nulls it. Safe with NULL. */
-void
+   nulls it. Safe with NULL. 0, or -1 when something was left behind. */
+int
 rfk_test_tmpdir_destroy (char **dir_p);
+
+/* Removes path and, for a directory, everything under it (links are
+   removed, not followed). 0, or -1 when something could not be removed. */
+int
+rfk_test_tree_remove (const char *path);
 
 /* A ZeroMQ socket of type (ZMQ_ROUTER, ...) bound to tcp://127.0.0.1:*; the
    endpoint it got is written to endpoint. NULL when it cannot bind. */

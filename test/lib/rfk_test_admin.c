@@ -1,5 +1,6 @@
 /*  test/lib/rfk_test_admin.c: a fake admin `service` socket; see rfk_test_admin.h. */
 #include "rfk_test_admin.h"
+#include "rfk_test.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -7,8 +8,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 struct rfk_test_admin {
     rfk_server_t *server; /* the `service` ROUTER */
@@ -328,25 +327,10 @@ rfk_test_admin_spawn (rfk_test_admin_t *self, const char *role, const char *serv
               self->bus.request_timeout_ms);
     snprintf (vars[6], sizeof vars[6], "RAFIKI_LOG_STDERR=false");
     snprintf (vars[7], sizeof vars[7], "RAFIKI_BUS_REQUEST_RETRIES=%d", self->bus.request_retries);
-    size_t count = 0;
-    while (environ[count])
-        count++;
-    char **env = calloc (count + 9, sizeof (char *));
-    size_t used = 0;
-    for (size_t index = 0; index < count; index++)
-        if (strncmp (environ[index], "RAFIKI_", 7) != 0)
-            env[used++] = environ[index];
-    for (int index = 0; index < 8; index++)
-        env[used++] = vars[index];
-    env[used] = NULL;
-    pid_t pid = fork ();
-    if (pid == 0) {
-        char *argv[] = {RAFIKID, (char *)role, "--service-id", (char *)service_id, NULL};
-        execve (RAFIKID, argv, env);
-        _exit (127);
-    }
-    free (env);
-    return pid;
+    const char *env[] = {vars[0], vars[1], vars[2], vars[3], vars[4],
+                         vars[5], vars[6], vars[7], NULL};
+    const char *args[] = {role, "--service-id", service_id, NULL};
+    return rfk_test_rafikid_spawn (args, env, false);
 }
 
 typedef struct {

@@ -12,44 +12,7 @@
 #include <msgpack.h>
 
 #include "rfk_envelope.h"
-
-static void
-s_pack (msgpack_packer *pk, const json_t *value)
-{
-    switch (json_typeof (value)) {
-        case JSON_OBJECT: {
-            msgpack_pack_map (pk, json_object_size (value));
-            const char *key;
-            json_t *member;
-            json_object_foreach ((json_t *)value, key, member)
-            {
-                msgpack_pack_str (pk, strlen (key));
-                msgpack_pack_str_body (pk, key, strlen (key));
-                s_pack (pk, member);
-            }
-            break;
-        }
-        case JSON_ARRAY: {
-            msgpack_pack_array (pk, json_array_size (value));
-            size_t i;
-            json_t *item;
-            json_array_foreach (value, i, item) s_pack (pk, item);
-            break;
-        }
-        case JSON_STRING:
-            msgpack_pack_str (pk, json_string_length (value));
-            msgpack_pack_str_body (pk, json_string_value (value), json_string_length (value));
-            break;
-        case JSON_INTEGER:
-            msgpack_pack_int64 (pk, json_integer_value (value));
-            break;
-        case JSON_REAL:
-            msgpack_pack_double (pk, json_real_value (value));
-            break;
-        default:
-            msgpack_pack_nil (pk);
-    }
-}
+#include "rfk_test_worker.h"
 
 static int
 s_compare (const void *a, const void *b)
@@ -79,7 +42,7 @@ main (int argc, char **argv)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
     msgpack_pack_array (&pk, 1);
-    s_pack (&pk, query);
+    rfk_test_msgpack_pack_json (&pk, query);
     zframe_t *request = NULL;
     if (ours) {
         rfk_msg_t *msg = rfk_msg_new (&rfk_infer_family, "PredictRequest", 1);

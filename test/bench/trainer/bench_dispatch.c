@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rfk_test.h"
 #include "rfk_test_admin.h"
 #include "rfk_advisor.h"
 #include "rfk_trainer.h"
@@ -41,8 +42,8 @@ s_trials (void)
 static char *
 s_data_dir (void)
 {
-    char *dir = strdup (RFK_BUILD_DIR "/bench-XXXXXX");
-    assert_non_null (mkdtemp (dir));
+    char *dir = rfk_test_tmpdir_under (RFK_BUILD_DIR, "bench");
+    assert_non_null (dir);
     return dir;
 }
 
@@ -110,7 +111,7 @@ test_dispatch_direct (void **state)
     json_decref (budget_json);
     json_decref (fixed);
     json_decref (train_args);
-    free (dir);
+    rfk_test_tmpdir_destroy (&dir);
 }
 
 static bool
@@ -152,7 +153,7 @@ test_dispatch_services (void **state)
     assert_int_equal (rfk_test_admin_trials_with (admin, "COMPLETED"), trials);
     s_report ("services", trials, 1, elapsed);
     rfk_test_admin_destroy (&admin);
-    free (dir);
+    rfk_test_tmpdir_destroy (&dir);
 }
 
 int

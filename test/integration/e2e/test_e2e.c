@@ -41,7 +41,6 @@
 #include <rafiki/client.h>
 #include <rafiki/template.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,7 +58,7 @@ extern char **environ;
 /* the platform */
 
 typedef struct {
-    char dir[64];           /* the data dir */
+    char *dir;              /* the data dir (rfk_test_tmpdir_new) */
     pid_t pid;              /* rafikid up */
     int ports[4];           /* http, command, service, events */
     char http[64];          /* admin's REST API: http://127.0.0.1:PORT */
@@ -87,40 +86,14 @@ s_env (const char *name)
 static void
 s_up_start (s_platform_t *platform)
 {
-    snprintf (platform->dir, sizeof platform->dir, "/tmp/rfk-e2e-XXXXXX");
-    assert_non_null (mkdtemp (platform->dir));
-    char env[12][300];
-    int n = 0;
-    snprintf (env[n++], 300, "RAFIKI_DATA_DIR=%s/var", platform->dir);
-    snprintf (env[n++], 300, "RAFIKI_ADMIN_HTTP_PORT=0");
-    snprintf (env[n++], 300, "RAFIKI_ADMIN_COMMAND_PORT=0");
-    snprintf (env[n++], 300, "RAFIKI_ADMIN_SERVICE_PORT=0");
-    snprintf (env[n++], 300, "RAFIKI_ADMIN_EVENTS_PORT=0");
-    snprintf (env[n++], 300, "RAFIKI_SUPERADMIN_PASSWORD=%s", S_PASSWORD);
-    snprintf (env[n++], 300, "RAFIKI_LOG_STDERR=false");
-    const char *asan = getenv ("ASAN_OPTIONS");
-    snprintf (env[n++], 300, "ASAN_OPTIONS=%s", asan ? asan : "");
-    const char *ubsan = getenv ("UBSAN_OPTIONS");
-    snprintf (env[n++], 300, "UBSAN_OPTIONS=%s", ubsan ? ubsan : "");
-    const char *path = getenv ("PATH");
-    snprintf (env[n++], 300, "PATH=%s", path ? path : "/usr/bin:/bin");
-    char *envp[12];
-    for (int index = 0; index < n; index++)
-        envp[index] = env[index];
-    envp[n] = NULL;
-    char *rafikid = (char *)s_env ("RAFIKID");
-    char *argv[] = {rafikid, "up", NULL};
-    posix_spawnattr_t attr;
-    posix_spawnattr_init (&attr);
-    sigset_t none;
-    sigemptyset (&none);
-    posix_spawnattr_setsigmask (&attr, &none);
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK);
-    assert_int_equal (posix_spawn (&platform->pid, rafikid, NULL, &attr, argv, envp), 0);
-    posix_spawnattr_destroy (&attr);
+    platform->dir = rfk_test_tmpdir_new ("e2e");
+    assert_non_null (platform->dir);
     //  Every port 0: the ports it got come in var/rafikid.ports once it is ready.
     char var[300];
     snprintf (var, sizeof var, "%s/var", platform->dir);
+    rfk_test_up_t up = {.data_dir = var, .password = S_PASSWORD};
+    platform->pid = rfk_test_up_spawn (&up);
+    assert_true (platform->pid > 0);
     rfk_test_ports_t ports;
     if (rfk_test_wait_ports (var, platform->pid, 120000, &ports) != 0)
         fail_msg ("rafikid up did not get ready (see %s/logs)", var);
@@ -219,14 +192,13 @@ s_teardown (void **state)
     zhashx_destroy (&platform->services);
     zhashx_destroy (&platform->service_jobs);
     free (platform->train_job_id);
-    if (status == 0) {
-        char command[200];
-        snprintf (command, sizeof command, "rm -rf '%s'", platform->dir);
-        if (system (command) != 0)
-            fprintf (stderr, "# could not remove %s\n", platform->dir);
-    } else
+    if (status == 0)
+        rfk_test_tmpdir_destroy (&platform->dir);
+    else {
         fprintf (stderr, "# rafikid up exited with %d; its logs are in %s/var/logs\n", status,
                  platform->dir);
+        zstr_free (&platform->dir);
+    }
     free (platform);
     s_platform = NULL;
     curl_global_cleanup ();
@@ -285,26 +257,76 @@ s_http (const char *method, const char *url, const char *token, const char *body
 /* ---------------------------------------------------------------------- */
 /* waiting for jobs */
 
+typedef struct {
+    s_platform_t *platform; /* the platform */
+    const char *app;        /* the job's app */
+    bool inference;         /* an inference job, else a train job */
+    const char *wanted;     /* the status waited for; ERRORED ends the wait too */
+    json_t *job;            /* the job as last read */
+} s_job_wait_t;
+
+/* Whether the latest job of the app is in the status wanted, or ERRORED. */
+static bool
+s_job_in (void *arg)
+{
+    s_job_wait_t *wait = arg;
+    rfk_sdk_t *sdk = wait->platform->sdk;
+    json_decref (wait->job);
+    wait->job = wait->inference ? rfk_sdk_inference_job_get (sdk, wait->app, -1)
+                                : rfk_sdk_train_job_get (sdk, wait->app, -1);
+    if (!wait->job)
+        s_sdk_fail (sdk, "job get");
+    const char *status = json_string_value (json_object_get (wait->job, "status"));
+    return status && (streq (status, wait->wanted) || streq (status, "ERRORED"));
+}
+
+/* Any event may be the one that changes a job: look again after each. */
+static void
+s_wake_on_event (void *arg, int timeout_ms)
+{
+    json_decref (s_next_event (arg, timeout_ms < 1000 ? timeout_ms : 1000));
+}
+
+/* Waits (at most timeout_ms) until the latest job of app is wanted (ERRORED
+   fails); returns it. */
+static json_t *
+s_wait_job (s_platform_t *platform, const char *app, bool inference, const char *wanted,
+            int timeout_ms)
+{
+    s_job_wait_t wait = {platform, app, inference, wanted, NULL};
+    bool done = rfk_test_wait_for (s_job_in, &wait, s_wake_on_event, platform, timeout_ms);
+    const char *status = json_string_value (json_object_get (wait.job, "status"));
+    const char *kind = inference ? "inference" : "train";
+    if (done && !streq (status, wanted))
+        fail_msg ("the %s job of %s %s; logs in %s/var/logs", kind, app, status, platform->dir);
+    if (!done)
+        fail_msg ("the %s job of %s is %s after %d s", kind, app, status, timeout_ms / 1000);
+    return wait.job;
+}
+
 /* Wait until the train job of app is STOPPED (ERRORED fails). */
 static json_t *
 s_wait_train_job (s_platform_t *platform, const char *app)
 {
-    int64_t deadline = zclock_mono () + S_TRAIN_MS;
-    while (true) {
-        json_t *job = rfk_sdk_train_job_get (platform->sdk, app, -1);
-        if (!job)
-            s_sdk_fail (platform->sdk, "train job get");
-        const char *status = json_string_value (json_object_get (job, "status"));
-        if (status && streq (status, "STOPPED"))
-            return job;
-        if (status && streq (status, "ERRORED"))
-            fail_msg ("the train job of %s ERRORED; logs in %s/var/logs", app, platform->dir);
-        json_decref (job);
-        if (zclock_mono () > deadline)
-            fail_msg ("the train job of %s did not end within %d s", app, S_TRAIN_MS / 1000);
-        //  Any event may be the one that ends it: look again after each.
-        json_decref (s_next_event (platform, 1000));
-    }
+    return s_wait_job (platform, app, false, "STOPPED", S_TRAIN_MS);
+}
+
+typedef struct {
+    char url[300]; /* the predictor's /healthz */
+    int workers;   /* the workers wanted */
+    int ready;     /* the workers it counted last */
+} s_health_wait_t;
+
+/* Whether the predictor answers /healthz with the workers wanted. */
+static bool
+s_healthy (void *arg)
+{
+    s_health_wait_t *wait = arg;
+    json_t *health = NULL;
+    long status = s_http ("GET", wait->url, NULL, NULL, &health, NULL);
+    wait->ready = (int)json_integer_value (json_object_get (health, "workers"));
+    json_decref (health);
+    return status == 200 && wait->ready == wait->workers;
 }
 
 /* Wait until the inference job of app is RUNNING and its predictor has
@@ -313,38 +335,16 @@ static json_t *
 s_wait_serving (s_platform_t *platform, const char *app, int workers)
 {
     int64_t deadline = zclock_mono () + S_SERVE_MS;
-    json_t *job = NULL;
-    while (true) {
-        json_decref (job);
-        job = rfk_sdk_inference_job_get (platform->sdk, app, -1);
-        if (!job)
-            s_sdk_fail (platform->sdk, "inference job get");
-        const char *status = json_string_value (json_object_get (job, "status"));
-        if (status && streq (status, "ERRORED"))
-            fail_msg ("the inference job of %s ERRORED; logs in %s/var/logs", app, platform->dir);
-        if (status && streq (status, "RUNNING"))
-            break;
-        if (zclock_mono () > deadline)
-            fail_msg ("the inference job of %s is %s after %d s", app, status, S_SERVE_MS / 1000);
-        json_decref (s_next_event (platform, 500));
-    }
+    json_t *job = s_wait_job (platform, app, true, "RUNNING", S_SERVE_MS);
     //  RUNNING: every worker loaded its trial and connected; its WorkerReady
     //  reaches the predictor a moment later, which /healthz counts.
-    char url[300];
-    snprintf (url, sizeof url, "http://%s/healthz",
+    s_health_wait_t health = {.workers = workers};
+    snprintf (health.url, sizeof health.url, "http://%s/healthz",
               json_string_value (json_object_get (job, "predictor_host")));
-    while (true) {
-        json_t *health = NULL;
-        long status = s_http ("GET", url, NULL, NULL, &health, NULL);
-        int ready = (int)json_integer_value (json_object_get (health, "workers"));
-        json_decref (health);
-        if (status == 200 && ready == workers)
-            return job;
-        if (zclock_mono () > deadline)
-            fail_msg ("the predictor at %s has %d of %d workers after %d s", url, ready, workers,
-                      S_SERVE_MS / 1000);
-        zmq_poll (NULL, 0, 20); //  nothing to wait on: WorkerReady goes to the predictor
-    }
+    if (!rfk_test_wait_until (s_healthy, &health, NULL, rfk_test_left_ms (deadline)))
+        fail_msg ("the predictor at %s has %d of %d workers after %d s", health.url, health.ready,
+                  workers, S_SERVE_MS / 1000);
+    return job;
 }
 
 /* The command line of a process running a service of job_id, or NULL. */
@@ -377,18 +377,33 @@ s_service_process (s_platform_t *platform, const char *job_id)
     return found;
 }
 
+typedef struct {
+    s_platform_t *platform; /* the platform */
+    const char *job_id;     /* the job */
+} s_gone_wait_t;
+
+/* Whether no process runs a service of the job. */
+static bool
+s_processes_gone (void *arg)
+{
+    s_gone_wait_t *wait = arg;
+    char *left = s_service_process (wait->platform, wait->job_id);
+    free (left);
+    return left == NULL;
+}
+
 /* Wait until no process runs a service of job_id (their command lines name
-   them), at the latest by deadline. */
+   them), at the latest by deadline. Another's process has no descriptor to
+   wait on: the condition is checked every few milliseconds. */
 static void
 s_wait_processes_gone (s_platform_t *platform, const char *job_id, int64_t deadline)
 {
-    char *left = NULL;
-    while ((left = s_service_process (platform, job_id)) && zclock_mono () < deadline) {
-        free (left);
-        zmq_poll (NULL, 0, 20); //  another's process has no descriptor to wait on
-    }
-    if (left)
+    s_gone_wait_t wait = {platform, job_id};
+    if (!rfk_test_wait_until (s_processes_gone, &wait, NULL, rfk_test_left_ms (deadline))) {
+        char *left = s_service_process (platform, job_id);
         fail_msg ("a service of the ended job %s still runs: %s", job_id, left);
+        free (left);
+    }
 }
 
 /* Stop the inference job of app; every one of its services ends STOPPED

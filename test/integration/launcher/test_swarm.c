@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rfk_test.h"
 #include "rfk_test_admin.h"
 #include "rfk_launcher_swarm.h"
 
@@ -172,39 +173,58 @@ s_event (const char *id, rfk_launcher_state_t state)
     return NULL;
 }
 
-//  Drive the launcher as admin would (poll until its deadline, tick) until id reached state.
+//  Drive the launcher as admin would: sleep until its next deadline (at
+//  most timeout_ms; 100 ms without one), then tick.
+static void
+s_drive (void *arg, int timeout_ms)
+{
+    rfk_launcher_t *launcher = arg;
+    int64_t deadline = rfk_launcher_next_deadline (launcher);
+    int64_t wait = deadline < 0 ? 100 : deadline - rfk_launcher_now ();
+    if (wait > timeout_ms)
+        wait = timeout_ms;
+    poll (NULL, 0, wait > 0 ? (int)wait : 0);
+    rfk_launcher_tick (launcher, rfk_launcher_now ());
+}
+
+typedef struct {
+    rfk_launcher_t *launcher;   //  the launcher
+    const char *id;             //  the service
+    rfk_launcher_state_t state; //  the state waited for
+    const char *text;           //  or the text waited for in its log
+} s_service_wait_t;
+
+static bool
+s_state_reached (void *arg)
+{
+    s_service_wait_t *wait = arg;
+    return s_event (wait->id, wait->state) != NULL;
+}
+
+static bool
+s_log_holds (void *arg)
+{
+    s_service_wait_t *wait = arg;
+    char *logs = rfk_launcher_logs (wait->launcher, wait->id, 0);
+    bool found = logs && strstr (logs, wait->text);
+    free (logs);
+    return found;
+}
+
+//  Drive the launcher until id reached state.
 static bool
 s_wait_state (rfk_launcher_t *launcher, const char *id, rfk_launcher_state_t state, int timeout_ms)
 {
-    int64_t until = rfk_launcher_now () + timeout_ms;
-    while (!s_event (id, state) && rfk_launcher_now () < until) {
-        int64_t deadline = rfk_launcher_next_deadline (launcher);
-        int64_t wait = deadline < 0 ? 100 : deadline - rfk_launcher_now ();
-        if (wait > until - rfk_launcher_now ())
-            wait = until - rfk_launcher_now ();
-        poll (NULL, 0, wait > 0 ? (int)wait : 0);
-        rfk_launcher_tick (launcher, rfk_launcher_now ());
-    }
-    return s_event (id, state) != NULL;
+    s_service_wait_t wait = {launcher, id, state, NULL};
+    return rfk_test_wait_for (s_state_reached, &wait, s_drive, launcher, timeout_ms);
 }
 
-//  Tick until the service's Docker log holds text.
+//  Drive the launcher until the service's Docker log holds text.
 static bool
 s_wait_log (rfk_launcher_t *launcher, const char *id, const char *text, int timeout_ms)
 {
-    int64_t until = rfk_launcher_now () + timeout_ms;
-    while (rfk_launcher_now () < until) {
-        char *logs = rfk_launcher_logs (launcher, id, 0);
-        bool found = logs && strstr (logs, text);
-        free (logs);
-        if (found)
-            return true;
-        int64_t deadline = rfk_launcher_next_deadline (launcher);
-        int64_t wait = deadline < 0 ? 100 : deadline - rfk_launcher_now ();
-        poll (NULL, 0, wait > 0 ? (int)wait : 0);
-        rfk_launcher_tick (launcher, rfk_launcher_now ());
-    }
-    return false;
+    s_service_wait_t wait = {launcher, id, 0, text};
+    return rfk_test_wait_for (s_log_holds, &wait, s_drive, launcher, timeout_ms);
 }
 
 static void
@@ -656,9 +676,7 @@ s_teardown (void **state)
     if (s_ready) {
         s_engine ("DELETE", "/networks/" S_NETWORK, NULL, NULL);
         s_engine ("DELETE", "/images/" S_IMAGE, NULL, NULL);
-        char command[1024];
-        snprintf (command, sizeof command, "rm -rf '%s'", s_data_dir);
-        if (system (command) != 0)
+        if (rfk_test_tree_remove (s_data_dir) != 0)
             fprintf (stderr, "# swarm: could not remove %s\n", s_data_dir);
     }
     curl_global_cleanup ();

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "rfk_client.h"
+#include "rfk_test.h"
 #include "rfk_envelope.h"
 #include "rfk_inference.h"
 #include "rfk_predictor.h"
@@ -98,13 +99,24 @@ s_stat (zactor_t *actor, const char *name)
     return value;
 }
 
+typedef struct {
+    zactor_t *actor; /* the predictor */
+    int64_t count;   /* workers wanted */
+} s_workers_wait_t;
+
+static bool
+s_workers_ready (void *arg)
+{
+    s_workers_wait_t *wait = arg;
+    return s_stat (wait->actor, "workers") == wait->count;
+}
+
 /*  Waits (a deadline, polling the counters) until count workers are ready. */
 static void
-s_wait_workers (zactor_t *actor, int64_t count)
+s_wait_workers (zactor_t *actor, int64_t count, int timeout_ms)
 {
-    int64_t until = zclock_mono () + 15000;
-    while (s_stat (actor, "workers") != count && zclock_mono () < until)
-        zmq_poll (NULL, 0, 10); /* the condition, checked every 10 ms until the deadline */
+    s_workers_wait_t wait = {actor, count};
+    rfk_test_wait_until (s_workers_ready, &wait, NULL, timeout_ms);
     assert_int_equal (s_stat (actor, "workers"), count);
 }
 
@@ -337,7 +349,7 @@ test_usage (void **state)
     s_predictor_t predictor = s_predictor_start (&args);
     zactor_t *worker =
         s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "echo-1", 0);
-    s_wait_workers (predictor.actor, 1);
+    s_wait_workers (predictor.actor, 1, 15000);
 
     json_t *json;
     s_call_t call;
@@ -393,7 +405,7 @@ test_bad_input (void **state)
     s_predictor_t predictor = s_predictor_start (&args);
     zactor_t *worker =
         s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "echo-1", 0);
-    s_wait_workers (predictor.actor, 1);
+    s_wait_workers (predictor.actor, 1, 15000);
 
     char deep[200] = "{\"query\": ";
     for (int i = 0; i < 40; i++)
@@ -510,7 +522,7 @@ test_batching (void **state)
     /*  A worker that takes 20 ms per batch, so queries pile up behind it. */
     zactor_t *worker =
         s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "echo-1", 20);
-    s_wait_workers (predictor.actor, 1);
+    s_wait_workers (predictor.actor, 1, 15000);
     enum { N = 64 };
     s_call_t calls[N];
     s_http_many (predictor.http, "{\"query\": [4, 2]}", calls, N);
@@ -546,7 +558,7 @@ test_slow_member (void **state)
         s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "fast", 0);
     zactor_t *slow =
         s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "slow", 3000);
-    s_wait_workers (predictor.actor, 2);
+    s_wait_workers (predictor.actor, 2, 15000);
     json_t *json;
     s_call_t call;
     assert_int_equal (s_http ("POST", predictor.http, "/predict",
@@ -608,11 +620,11 @@ test_kill_worker (void **state)
     rfk_predictor_args_t args = s_predictor_args (RFK_ENSEMBLE_FIRST);
     args.scatter.deadline_ms = 4000;
     s_predictor_t predictor = s_predictor_start (&args);
-    char data_dir[] = "/tmp/rafiki-predictor-test-XXXXXX";
-    assert_non_null (mkdtemp (data_dir));
+    char *data_dir = rfk_test_tmpdir_new ("predictor-test");
+    assert_non_null (data_dir);
     pid_t victim = s_spawn_worker (predictor.workers, data_dir);
     pid_t survivor = s_spawn_worker (predictor.workers, data_dir);
-    s_wait_workers (predictor.actor, 2);
+    s_wait_workers (predictor.actor, 2, 15000);
 
     /*  Rounds of 16 requests at once; the victim dies during round 3. */
     enum { ROUNDS = 8, N = 16 };
@@ -643,17 +655,13 @@ test_kill_worker (void **state)
     assert_true (slowest < 6000);
     assert_int_equal (failed, 0);
     assert_int_equal (after_kill_ok, (ROUNDS - 4) * N);
-    int64_t until = zclock_mono () + 5000;
-    while (s_stat (predictor.actor, "workers") != 1 && zclock_mono () < until)
-        zmq_poll (NULL, 0, 10);
-    assert_int_equal (s_stat (predictor.actor, "workers"), 1);
+    s_wait_workers (predictor.actor, 1, 5000);
     assert_int_equal (s_stat (predictor.actor, "workers_lost"), 1);
     assert_int_equal (s_stat (predictor.actor, "inflight"), 0);
     kill (survivor, SIGTERM);
     waitpid (survivor, NULL, 0);
     s_predictor_stop (&predictor);
-    zsys_dir_delete ("%s/logs", data_dir);
-    zsys_dir_delete ("%s", data_dir);
+    rfk_test_tmpdir_destroy (&data_dir);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -827,8 +835,8 @@ test_end_to_end (void **state)
     char train[600], val[600];
     snprintf (train, sizeof train, "%s/iris-train.csv", s_env ("RAFIKI_TEST_IRIS"));
     snprintf (val, sizeof val, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
-    char dir[] = "/tmp/rafiki-e2e-XXXXXX";
-    assert_non_null (mkdtemp (dir));
+    char *dir = rfk_test_tmpdir_new ("predictor-e2e");
+    assert_non_null (dir);
     char xgb_params[300], linear_params[300];
     snprintf (xgb_params, sizeof xgb_params, "%s/xgb.msgpack", dir);
     snprintf (linear_params, sizeof linear_params, "%s/linear.msgpack", dir);
@@ -851,7 +859,7 @@ test_end_to_end (void **state)
     s_predictor_t predictor = s_predictor_start (&args);
     zactor_t *worker = s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_XGB"), xgb_params,
                                        xgb.knobs, "xgb", 0);
-    s_wait_workers (predictor.actor, 1);
+    s_wait_workers (predictor.actor, 1, 15000);
     json_t *json;
     assert_int_equal (s_http ("POST", predictor.http, "/predict", body_text, &json, NULL), 200);
     json_t *direct_xgb = s_direct_predict (&xgb, queries);
@@ -868,7 +876,7 @@ test_end_to_end (void **state)
                                            xgb.knobs, "xgb", 0),
                            s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_LINEAR"),
                                            linear_params, linear.knobs, "linear", 0)};
-    s_wait_workers (predictor.actor, 2);
+    s_wait_workers (predictor.actor, 2, 15000);
     s_call_t call;
     assert_int_equal (s_http ("POST", predictor.http, "/predict", body_text, &json, &call), 200);
     assert_int_equal (call.members, 2);
@@ -917,7 +925,7 @@ test_end_to_end (void **state)
     json_decref (queries);
     s_trained_free (&xgb);
     s_trained_free (&linear);
-    zsys_dir_delete ("%s", dir);
+    rfk_test_tmpdir_destroy (&dir);
 }
 
 /*  Over max_inflight: 503 at once. */
@@ -938,7 +946,7 @@ test_overload (void **state)
     json_decref (json);
     zactor_t *worker =
         s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "e", 300);
-    s_wait_workers (predictor.actor, 1);
+    s_wait_workers (predictor.actor, 1, 15000);
     enum { N = 12 };
     s_call_t calls[N];
     s_http_many (predictor.http, "{\"query\": 1}", calls, N);

@@ -1,6 +1,7 @@
 /*  test_cli.c: the built `rafiki` command, end to end, against an admin.
 
-    The admin is the test's fake (fake_admin.c: an rfk_server speaking the
+    The admin is the test's fake (test/lib's rfk_test_command_admin: an
+    rfk_server speaking the
     admin family over tcp, with an events XPUB and a predictor ROUTER), since
     the real admin actor is not on this branch yet; the CLI and librafiki are
     the real ones, run as child processes with RAFIKI_ADMIN pointing at the
@@ -26,15 +27,16 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "fake_admin.h"
+#include "rfk_test.h"
+#include "rfk_test_command_admin.h"
 
 /* How long one rafiki run may take before it is killed (and the test fails). */
 #define S_RUN_LIMIT_S 60
 
-static char s_dir[256];   /* the test's temporary folder */
+static char *s_dir;       /* the test's temporary folder (rfk_test_tmpdir_new) */
 static char s_token[512]; /* the token file */
 static zactor_t *s_admin; /* the fake admin */
-static fake_admin_ports_t s_ports;
+static rfk_test_command_admin_ports_t s_ports;
 static int s_watchers; /* watchers started so far (subscriptions) */
 
 /* One finished run of the rafiki command. */
@@ -195,7 +197,7 @@ static void
 s_login_superadmin (void)
 {
     s_run_t run;
-    s_rafiki (&run, "login", "superadmin@rafiki", "--password", FAKE_ADMIN_PASSWORD);
+    s_rafiki (&run, "login", "superadmin@rafiki", "--password", RFK_TEST_COMMAND_ADMIN_PASSWORD);
     s_expect (&run, 0);
     s_run_free (&run);
 }
@@ -204,10 +206,10 @@ static int
 s_setup (void **state)
 {
     (void)state;
-    snprintf (s_dir, sizeof s_dir, "/tmp/rafiki-cli-test-XXXXXX");
-    if (!mkdtemp (s_dir))
+    s_dir = rfk_test_tmpdir_new ("cli-test");
+    if (!s_dir)
         return -1;
-    s_admin = fake_admin_new (s_dir, &s_ports);
+    s_admin = rfk_test_command_admin_new (s_dir, &s_ports);
     if (!s_admin)
         return -1;
     char value[64];
@@ -237,9 +239,7 @@ s_teardown (void **state)
 {
     (void)state;
     zactor_destroy (&s_admin);
-    char command[512];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    return system (command) == 0 ? 0 : -1;
+    return rfk_test_tmpdir_destroy (&s_dir);
 }
 
 /*  The first session of the README: log in, add a user, upload a dataset
@@ -253,7 +253,7 @@ test_first_session (void **state)
     (void)state;
     s_run_t run;
 
-    s_rafiki (&run, "login", "superadmin@rafiki", "--password", FAKE_ADMIN_PASSWORD);
+    s_rafiki (&run, "login", "superadmin@rafiki", "--password", RFK_TEST_COMMAND_ADMIN_PASSWORD);
     s_expect (&run, 0);
     s_contains (run.out, "Logged in as superadmin@rafiki (SUPERADMIN)");
     s_run_free (&run);
@@ -304,7 +304,7 @@ test_first_session (void **state)
     /*  Watch while the job is created. */
     const char *watch_args[] = {"watch", "--json", "--count", "1", NULL};
     pid_t watcher = s_spawn_v ("watch", NULL, watch_args);
-    assert_int_equal (fake_admin_wait_subscriptions (s_admin, ++s_watchers, 20000), 0);
+    assert_int_equal (rfk_test_command_admin_wait_subscriptions (s_admin, ++s_watchers, 20000), 0);
 
     s_write ("job.yaml", "kind: train\n"
                          "app: iris\n"
@@ -441,8 +441,8 @@ test_errors_say_what_went_wrong (void **state)
     s_run_free (&run);
 
     /*  The password from standard input. */
-    s_rafiki_in (&run, FAKE_ADMIN_PASSWORD "\n", "login", "superadmin@rafiki", "--password-stdin",
-                 NULL);
+    s_rafiki_in (&run, RFK_TEST_COMMAND_ADMIN_PASSWORD "\n", "login", "superadmin@rafiki",
+                 "--password-stdin", NULL);
     s_expect (&run, 0);
     s_run_free (&run);
 
@@ -603,7 +603,7 @@ test_upload_in_chunks_with_progress (void **state)
     fclose (file);
     struct stat info;
     assert_int_equal (stat (path, &info), 0);
-    assert_true (info.st_size > 10 * FAKE_ADMIN_CHUNK);
+    assert_true (info.st_size > 10 * RFK_TEST_COMMAND_ADMIN_CHUNK);
 
     s_run_t run;
     s_rafiki (&run, "datasets", "create", "big", "TABULAR_REGRESSION", path, "--progress",
@@ -615,7 +615,7 @@ test_upload_in_chunks_with_progress (void **state)
     assert_int_equal (json_integer_value (json_object_get (dataset, "size_bytes")), info.st_size);
     json_decref (dataset);
     s_run_free (&run);
-    assert_int_equal (fake_admin_largest_chunk (s_admin), FAKE_ADMIN_CHUNK);
+    assert_int_equal (rfk_test_command_admin_largest_chunk (s_admin), RFK_TEST_COMMAND_ADMIN_CHUNK);
 
     /*  Without --progress and not on a terminal: no bar. */
     s_rafiki (&run, "datasets", "upload", "big2", "TABULAR_REGRESSION", path);
@@ -631,7 +631,7 @@ test_watch_until_interrupted (void **state)
     (void)state;
     const char *args[] = {"watch", "--topic", "job.", NULL};
     pid_t watcher = s_spawn_v ("watch2", NULL, args);
-    assert_int_equal (fake_admin_wait_subscriptions (s_admin, ++s_watchers, 20000), 0);
+    assert_int_equal (rfk_test_command_admin_wait_subscriptions (s_admin, ++s_watchers, 20000), 0);
     assert_int_equal (kill (watcher, SIGINT), 0);
     s_run_t run;
     s_wait (watcher, "watch2", &run);

@@ -32,7 +32,6 @@
 #include <poll.h>
 #include <rafiki/client.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,21 +50,13 @@
 #define S_TASK "TABULAR_CLASSIFICATION"
 #define S_JOB_MS 600000 /* how long a job may take on a loaded machine */
 
-static char s_dir[] = "/tmp/rfk-e2e-XXXXXX";
+static char *s_dir; /* this run's folder (rfk_test_tmpdir_new) */
 static pid_t s_up;
 static int s_command_port, s_events_port;
 static rfk_sdk_t *s_sdk;
 static char *s_train_id, *s_val_id;
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The reply of a librafiki call, or a failure naming the call and why. */
 static json_t *
@@ -189,57 +180,80 @@ s_count (const json_t *trials, const char *status)
     return count;
 }
 
+typedef struct {
+    const char *app; /* the job's app */
+    json_t *found;   /* the job or trial found (yours) */
+} s_found_t;
+
+/* Whether the latest job of app is STOPPED or ERRORED (in found). */
+static bool
+s_job_final (void *arg)
+{
+    s_found_t *wait = arg;
+    json_decref (wait->found);
+    wait->found = s_ok (rfk_sdk_train_job_get (s_sdk, wait->app, -1), "train job get");
+    const char *status = s_str (wait->found, "status");
+    return streq (status, "STOPPED") || streq (status, "ERRORED");
+}
+
+/* Whether a trial of app is RUNNING on a worker (in found). */
+static bool
+s_trial_running (void *arg)
+{
+    s_found_t *wait = arg;
+    json_t *trials = s_trials (wait->app);
+    size_t index;
+    json_t *trial;
+    json_array_foreach (trials, index, trial)
+    {
+        if (!wait->found && streq (s_str (trial, "status"), "RUNNING") &&
+            s_str (trial, "worker_id"))
+            wait->found = json_incref (trial);
+    }
+    json_decref (trials);
+    return wait->found != NULL;
+}
+
+static bool
+s_services_gone (void *arg)
+{
+    (void)arg;
+    return s_training_services () == 0;
+}
+
+/* Any event may be the one that changes what is waited for. */
+static void
+s_wake_on_event (void *watch, int timeout_ms)
+{
+    s_next_event (watch, timeout_ms < 500 ? timeout_ms : 500);
+}
+
 /* Waits until the latest job of app is STOPPED or ERRORED; returns it. */
 static json_t *
 s_wait_job_final (rfk_sdk_watch_t *watch, const char *app)
 {
-    int64_t until = s_now_ms () + S_JOB_MS;
-    for (;;) {
-        json_t *job = s_ok (rfk_sdk_train_job_get (s_sdk, app, -1), "train job get");
-        const char *status = s_str (job, "status");
-        if (streq (status, "STOPPED") || streq (status, "ERRORED"))
-            return job;
-        json_decref (job);
-        if (s_now_ms () > until)
-            fail_msg ("the train job %s did not end within %d s", app, S_JOB_MS / 1000);
-        s_next_event (watch, 2000);
-    }
+    s_found_t wait = {app, NULL};
+    if (!rfk_test_wait_for (s_job_final, &wait, s_wake_on_event, watch, S_JOB_MS))
+        fail_msg ("the train job %s did not end within %d s", app, S_JOB_MS / 1000);
+    return wait.found;
 }
 
 /* Waits until a trial of app is RUNNING; returns it. */
 static json_t *
 s_wait_running_trial (rfk_sdk_watch_t *watch, const char *app)
 {
-    int64_t until = s_now_ms () + S_JOB_MS;
-    for (;;) {
-        json_t *trials = s_trials (app);
-        size_t index;
-        json_t *trial;
-        json_array_foreach (trials, index, trial)
-        {
-            if (streq (s_str (trial, "status"), "RUNNING") && s_str (trial, "worker_id")) {
-                json_incref (trial);
-                json_decref (trials);
-                return trial;
-            }
-        }
-        json_decref (trials);
-        if (s_now_ms () > until)
-            fail_msg ("no trial of %s started within %d s", app, S_JOB_MS / 1000);
-        s_next_event (watch, 2000);
-    }
+    s_found_t wait = {app, NULL};
+    if (!rfk_test_wait_for (s_trial_running, &wait, s_wake_on_event, watch, S_JOB_MS))
+        fail_msg ("no trial of %s started within %d s", app, S_JOB_MS / 1000);
+    return wait.found;
 }
 
 /* Waits (with a deadline) until no advisor or trainer process is left. */
 static void
 s_wait_services_gone (rfk_sdk_watch_t *watch)
 {
-    int64_t until = s_now_ms () + 120000;
-    while (s_training_services () > 0) {
-        if (s_now_ms () > until)
-            fail_msg ("%d advisor/trainer processes still run", s_training_services ());
-        s_next_event (watch, 500);
-    }
+    if (!rfk_test_wait_for (s_services_gone, NULL, s_wake_on_event, watch, 120000))
+        fail_msg ("%d advisor/trainer processes still run", s_training_services ());
 }
 
 static char *
@@ -278,7 +292,8 @@ static int
 s_setup (void **state)
 {
     (void)state;
-    if (!mkdtemp (s_dir))
+    s_dir = rfk_test_tmpdir_new ("e2e");
+    if (!s_dir)
         return -1;
     char folder[600];
     snprintf (folder, sizeof folder, "%s/var", s_dir);
@@ -293,33 +308,15 @@ s_setup (void **state)
         return -1;
     }
 
-    /* Every port 0: rafikid up writes those it got to var/rafikid.ports. */
-    char vars[8][400];
-    snprintf (vars[0], sizeof vars[0], "RAFIKI_DATA_DIR=%s/var", s_dir);
-    snprintf (vars[1], sizeof vars[1], "RAFIKI_ADMIN_COMMAND_PORT=0");
-    snprintf (vars[2], sizeof vars[2], "RAFIKI_ADMIN_SERVICE_PORT=0");
-    snprintf (vars[3], sizeof vars[3], "RAFIKI_ADMIN_EVENTS_PORT=0");
-    snprintf (vars[4], sizeof vars[4], "RAFIKI_ADMIN_HTTP_PORT=0");
-    snprintf (vars[5], sizeof vars[5], "RAFIKI_SUPERADMIN_PASSWORD=%s", S_PASSWORD);
-    snprintf (vars[6], sizeof vars[6], "RAFIKI_LOG_STDERR=false");
-    const char *asan = getenv ("ASAN_OPTIONS");
-    snprintf (vars[7], sizeof vars[7], "ASAN_OPTIONS=%s", asan ? asan : "");
-    char *envp[] = {vars[0], vars[1], vars[2], vars[3], vars[4], vars[5], vars[6], vars[7], NULL};
-    char *argv[] = {(char *)RAFIKID, "up", NULL};
-    posix_spawnattr_t attr;
-    posix_spawnattr_init (&attr);
-    sigset_t none;
-    sigemptyset (&none);
-    posix_spawnattr_setsigmask (&attr, &none);
-    /* Its own session: nothing signalled to this test's process group
+    /* Every port 0: rafikid up writes those it got to var/rafikid.ports.
+       Its own session: nothing signalled to this test's process group
        reaches it, and nothing it does reaches the test. */
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
-    int rc = posix_spawn (&s_up, RAFIKID, NULL, &attr, argv, envp);
-    posix_spawnattr_destroy (&attr);
-    if (rc != 0)
-        return -1;
     char var[600];
     snprintf (var, sizeof var, "%s/var", s_dir);
+    rfk_test_up_t up = {.data_dir = var, .password = S_PASSWORD, .own_session = true};
+    s_up = rfk_test_up_spawn (&up);
+    if (s_up <= 0)
+        return -1;
     rfk_test_ports_t ports;
     if (rfk_test_wait_ports (var, s_up, 120000, &ports) != 0) {
         fprintf (stderr, "rafikid up did not get ready (see %s/logs/up.log)\n", var);
@@ -371,23 +368,15 @@ s_teardown (void **state)
     rfk_sdk_destroy (&s_sdk);
     if (s_up > 0) {
         kill (s_up, SIGTERM);
-        int fd = (int)syscall (SYS_pidfd_open, s_up, 0);
-        struct pollfd item = {fd, POLLIN, 0};
-        if (fd < 0 || poll (&item, 1, 120000) <= 0)
-            kill (s_up, SIGKILL);
-        if (fd >= 0)
-            close (fd);
-        int status = 0;
-        waitpid (s_up, &status, 0);
-        if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        int status = rfk_test_wait_child (s_up, 120000);
+        if (status != 0)
             fprintf (stderr, "rafikid up ended with status %d\n", status);
     }
-    char command[600];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    if (getenv ("RAFIKI_TEST_KEEP")) /* to read the services' logs */
+    if (getenv ("RAFIKI_TEST_KEEP")) { /* to read the services' logs */
         fprintf (stderr, "kept %s\n", s_dir);
-    else if (system (command) != 0)
-        fprintf (stderr, "cannot remove %s\n", s_dir);
+        zstr_free (&s_dir);
+    } else
+        rfk_test_tmpdir_destroy (&s_dir);
     free (s_train_id);
     free (s_val_id);
     return 0;

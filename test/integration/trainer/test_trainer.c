@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rfk_test.h"
 #include "rfk_test_admin.h"
 #include "rfk_advisor.h"
 #include "rfk_trainer.h"
@@ -55,8 +56,8 @@ s_bus_short (void)
 static char *
 s_data_dir (void)
 {
-    char *dir = strdup (RFK_BUILD_DIR "/trainer-test-XXXXXX");
-    assert_non_null (mkdtemp (dir));
+    char *dir = rfk_test_tmpdir_under (RFK_BUILD_DIR, "trainer-test");
+    assert_non_null (dir);
     return dir;
 }
 
@@ -181,7 +182,7 @@ test_advisor_and_trainers (void **state)
     zactor_destroy (&one);
     zactor_destroy (&two);
     zactor_destroy (&advisor);
-    free (dir);
+    rfk_test_tmpdir_destroy (&dir);
 }
 
 /* With EARLY_STOP, the advisor prunes trials whose score at a rung is poor:
@@ -225,7 +226,7 @@ test_pruning (void **state)
     zactor_destroy (&one);
     zactor_destroy (&two);
     zactor_destroy (&advisor);
-    free (dir);
+    rfk_test_tmpdir_destroy (&dir);
 }
 
 /* A scripted advisor: each Ready/Result gets the next proposal of the
@@ -334,7 +335,7 @@ test_misbehaving_trials (void **state)
     zactor_destroy (&trainer);
     rfk_server_destroy (&advisor);
     json_decref (script.results);
-    free (dir);
+    rfk_test_tmpdir_destroy (&dir);
 }
 
 /* ---- through rafikid and a fake admin ----------------------------------- */
@@ -430,7 +431,7 @@ test_services_through_admin (void **state)
     assert_string_equal (rfk_test_admin_status (admin, "trainer-2"), "STOPPED");
     assert_int_equal (rfk_test_admin_count (admin, "SubTrainJobDone"), 1);
     rfk_test_admin_destroy (&admin);
-    free (dir);
+    rfk_test_tmpdir_destroy (&dir);
 }
 
 /* True once trainer-1 holds a RUNNING trial. */
@@ -484,7 +485,7 @@ test_sigkill_trainer_mid_trial (void **state)
     }
     assert_string_equal (rfk_test_admin_status (admin, "advisor-1"), "STOPPED");
     rfk_test_admin_destroy (&admin);
-    free (dir);
+    rfk_test_tmpdir_destroy (&dir);
 }
 
 /* SIGTERM of a trainer in the middle of a trial: the trial is stopped and
@@ -514,7 +515,7 @@ test_sigterm_stops_the_trial (void **state)
     assert_int_equal (rfk_test_admin_reap (admin, advisor, 60000), 0);
     assert_string_equal (rfk_test_admin_status (admin, "advisor-1"), "STOPPED");
     rfk_test_admin_destroy (&admin);
-    free (dir);
+    rfk_test_tmpdir_destroy (&dir);
 }
 
 int

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rfk_test.h"
 #include "rfk_admin.h"
 #include "rfk_config.h"
 #include "sse_client.h"
@@ -34,7 +35,7 @@
 #define S_WAIT_MS 20000
 
 typedef struct {
-    char dir[256];        /* the data directory */
+    char *dir;            /* the data directory (rfk_test_tmpdir_new) */
     rfk_config_t *config; /* admin's configuration */
     zactor_t *admin;      /* the actor */
     int port;             /* the HTTP port */
@@ -53,8 +54,8 @@ s_start (const char *web_dir)
 {
     s_env_t *env = calloc (1, sizeof *env);
     assert_non_null (env);
-    snprintf (env->dir, sizeof env->dir, "/tmp/rfk-web-events-XXXXXX");
-    assert_non_null (mkdtemp (env->dir));
+    env->dir = rfk_test_tmpdir_new ("web-events");
+    assert_non_null (env->dir);
     env->config = rfk_config_new ();
     s_set (env->config, "", "data_dir", env->dir);
     s_set (env->config, "", "log_level", "warning");
@@ -97,9 +98,7 @@ s_stop (s_env_t **env_p)
     s_env_t *env = *env_p;
     zactor_destroy (&env->admin);
     rfk_config_destroy (&env->config);
-    char command[400];
-    snprintf (command, sizeof command, "rm -rf '%s'", env->dir);
-    assert_int_equal (system (command), 0);
+    assert_int_equal (rfk_test_tmpdir_destroy (&env->dir), 0);
     free (env);
     *env_p = NULL;
 }
@@ -430,8 +429,8 @@ static void
 test_web_dir (void **state)
 {
     (void)state;
-    char site[] = "/tmp/rfk-web-site-XXXXXX";
-    assert_non_null (mkdtemp (site));
+    char *site = rfk_test_tmpdir_new ("web-site");
+    assert_non_null (site);
     char path[300];
     snprintf (path, sizeof path, "%s/index.html", site);
     FILE *file = fopen (path, "w");
@@ -467,9 +466,7 @@ test_web_dir (void **state)
     free (body);
     s_stop (&env);
 
-    char command[400];
-    snprintf (command, sizeof command, "rm -rf '%s'", site);
-    assert_int_equal (system (command), 0);
+    assert_int_equal (rfk_test_tmpdir_destroy (&site), 0);
 }
 
 int

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "rfk_http_front.h"
+#include "rfk_test.h"
 #include "sse_client.h"
 
 #define S_WAIT_MS 10000
@@ -201,21 +202,26 @@ s_event (server_t *server, const char *owner, const char *name, const char *data
     assert_int_equal (write (server->inject[1], line, (size_t)n), n);
 }
 
+typedef struct {
+    server_t *server; /* the front's test server */
+    size_t count;     /* the streams wanted */
+} s_streams_wait_t;
+
+/* Whether count streams are open (lock held). */
+static bool
+s_streams_open (void *arg)
+{
+    s_streams_wait_t *wait = arg;
+    return wait->server->streams == wait->count;
+}
+
 /* Wait until the front has `count` streams open. */
 static void
 s_wait_streams (server_t *server, size_t count)
 {
-    struct timespec deadline;
-    clock_gettime (CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += S_WAIT_MS / 1000;
-    pthread_mutex_lock (&server->lock);
-    int rc = 0;
-    while (server->streams != count && rc == 0)
-        rc = pthread_cond_timedwait (&server->changed, &server->lock, &deadline);
-    size_t streams = server->streams;
-    pthread_mutex_unlock (&server->lock);
-    if (streams != count)
-        fail_msg ("%zu event streams are open, expected %zu", streams, count);
+    s_streams_wait_t wait = {server, count};
+    if (!rfk_test_wait_locked (&server->lock, &server->changed, s_streams_open, &wait, S_WAIT_MS))
+        fail_msg ("%zu event streams are open, expected %zu", server->streams, count);
 }
 
 /* Open a stream with ?token= and expect 200 and the first comment. */

@@ -12,7 +12,6 @@
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,34 +19,26 @@
 
 #include "rfk_config.h"
 #include "rfk_log.h"
+#include "rfk_test.h"
 
 //  --------------------------------------------------------------------------
 //  Helpers: a temporary folder per test, files written into it.
 
-static char s_dir[256];
+static char *s_dir;
 
 static int
 s_setup (void **state)
 {
     (void)state;
-    snprintf (s_dir, sizeof s_dir, "/tmp/rfk-config-test-XXXXXX");
-    return mkdtemp (s_dir) ? 0 : -1;
-}
-
-static int
-s_remove_one (const char *path, const struct stat *info, int flag, struct FTW *ftw)
-{
-    (void)info;
-    (void)flag;
-    (void)ftw;
-    return remove (path);
+    s_dir = rfk_test_tmpdir_new ("config-test");
+    return s_dir ? 0 : -1;
 }
 
 static int
 s_teardown (void **state)
 {
     (void)state;
-    return nftw (s_dir, s_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    return rfk_test_tmpdir_destroy (&s_dir);
 }
 
 //  Write text to <dir>/name; returns the path (static buffer).

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -26,11 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rfk_test.h"
+
 extern char **environ;
 
 #define S_DEADLINE_MS 15000 //  generous: sanitizer builds start slowly
 
-static char s_dir[256];      //  this test's folder
+static char *s_dir;          //  this test's folder
 static char s_data_dir[300]; //  its data folder
 
 //  A running rafikid and what it printed so far.
@@ -50,35 +51,18 @@ static int
 s_setup (void **state)
 {
     (void)state;
-    snprintf (s_dir, sizeof s_dir, "/tmp/rfk-daemon-test-XXXXXX");
-    if (!mkdtemp (s_dir))
+    s_dir = rfk_test_tmpdir_new ("daemon-test");
+    if (!s_dir)
         return -1;
     snprintf (s_data_dir, sizeof s_data_dir, "%s/data", s_dir);
     return 0;
 }
 
 static int
-s_remove_one (const char *path, const struct stat *info, int flag, struct FTW *ftw)
-{
-    (void)info;
-    (void)flag;
-    (void)ftw;
-    return remove (path);
-}
-
-static int
 s_teardown (void **state)
 {
     (void)state;
-    return nftw (s_dir, s_remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    return rfk_test_tmpdir_destroy (&s_dir);
 }
 
 //  Start rafikid with args (NULL-terminated, without argv[0]) and extra
@@ -148,13 +132,13 @@ s_drain (int *fd, char *buffer, size_t *length, size_t size)
 static bool
 s_pump (s_child_t *child, const char *needle, int timeout_ms)
 {
-    int64_t deadline = s_now_ms () + timeout_ms;
+    int64_t deadline = zclock_mono () + timeout_ms;
     while (true) {
         if (needle && strstr (child->err, needle))
             return true;
         if (!needle && child->exited && child->out_fd < 0 && child->err_fd < 0)
             return true;
-        int64_t left = deadline - s_now_ms ();
+        int64_t left = deadline - zclock_mono ();
         if (left <= 0)
             return false;
         struct pollfd items[3] = {
@@ -403,10 +387,10 @@ test_stuck_role_times_out (void **state)
         waitpid (child.pid, NULL, 0);
         fail_msg ("rafikid did not start; stderr:\n%s", child.err);
     }
-    int64_t sent = s_now_ms ();
+    int64_t sent = zclock_mono ();
     assert_int_equal (kill (child.pid, SIGTERM), 0);
     assert_int_equal (s_wait_exit (&child), 1);
-    assert_true (s_now_ms () - sent >= 200);
+    assert_true (zclock_mono () - sent >= 200);
     assert_non_null (strstr (child.err, "rafikid: stop-timeout role=noop waited_ms=200"));
 }
 

@@ -4,6 +4,7 @@
 */
 #define _GNU_SOURCE
 #include "rfk_launcher.h"
+#include "rfk_test.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +32,8 @@ typedef struct {
 
 //  What every test shares.
 typedef struct {
-    char data_dir[64]; //  a fresh temporary data directory
-    const char *fake;  //  the stand-in rafikid
+    char *data_dir;   //  a fresh temporary data directory (rfk_test_tmpdir_new)
+    const char *fake; //  the stand-in rafikid
     rfk_launcher_local_config_t config;
     rfk_launcher_t *launcher;
     event_t events[MAX_EVENTS]; //  every event so far
@@ -60,8 +61,8 @@ s_setup (void **state)
         free (fx);
         fail_msg ("RFK_FAKE_RAFIKID must name the fake_rafikid executable");
     }
-    snprintf (fx->data_dir, sizeof fx->data_dir, "/tmp/rfk-launcher-XXXXXX");
-    assert_non_null (mkdtemp (fx->data_dir));
+    fx->data_dir = rfk_test_tmpdir_new ("launcher");
+    assert_non_null (fx->data_dir);
     rfk_launcher_local_config_defaults (&fx->config);
     fx->config.rafikid_path = fx->fake;
     fx->config.data_dir = fx->data_dir;
@@ -76,9 +77,7 @@ s_teardown (void **state)
 {
     fixture_t *fx = (fixture_t *)*state;
     rfk_launcher_destroy (&fx->launcher);
-    char command[128];
-    snprintf (command, sizeof command, "rm -rf '%s'", fx->data_dir);
-    assert_int_equal (system (command), 0);
+    assert_int_equal (rfk_test_tmpdir_destroy (&fx->data_dir), 0);
     free (fx);
     return 0;
 }
@@ -101,26 +100,46 @@ s_find_event (fixture_t *fx, const char *id, rfk_launcher_state_t state, int fro
     return -1;
 }
 
-//  Drive the launcher as its owner would until id reached state, or timeout_ms passed.
+typedef struct {
+    fixture_t *fx;              //  the fixture
+    const char *id;             //  the service
+    rfk_launcher_state_t state; //  the state waited for
+    int from;                   //  the first event index to look at
+    int found;                  //  the event's index, or -1
+} s_state_wait_t;
+
+static bool
+s_state_reached (void *arg)
+{
+    s_state_wait_t *wait = arg;
+    wait->found = s_find_event (wait->fx, wait->id, wait->state, wait->from);
+    return wait->found >= 0;
+}
+
+//  Drive the launcher as its owner would: wait on its descriptor until its
+//  next deadline (at most timeout_ms), then tick.
+static void
+s_drive (void *arg, int timeout_ms)
+{
+    rfk_launcher_t *launcher = arg;
+    int64_t now = rfk_launcher_now ();
+    int64_t wake = now + timeout_ms;
+    int64_t deadline = rfk_launcher_next_deadline (launcher);
+    if (deadline >= 0 && deadline < wake)
+        wake = deadline;
+    struct pollfd item = {.fd = rfk_launcher_fd (launcher), .events = POLLIN};
+    poll (&item, 1, (int)(wake > now ? wake - now : 0));
+    rfk_launcher_tick (launcher, rfk_launcher_now ());
+}
+
+//  Drive the launcher until id reached state, or timeout_ms passed.
 //  Returns the event's index or -1.
 static int
 s_wait_state (fixture_t *fx, const char *id, rfk_launcher_state_t state, int from, int timeout_ms)
 {
-    int64_t give_up = rfk_launcher_now () + timeout_ms;
-    int found;
-    while ((found = s_find_event (fx, id, state, from)) < 0) {
-        int64_t now = rfk_launcher_now ();
-        if (now >= give_up)
-            return -1;
-        int64_t wake = give_up;
-        int64_t deadline = rfk_launcher_next_deadline (fx->launcher);
-        if (deadline >= 0 && deadline < wake)
-            wake = deadline;
-        struct pollfd item = {.fd = rfk_launcher_fd (fx->launcher), .events = POLLIN};
-        poll (&item, 1, (int)(wake > now ? wake - now : 0));
-        rfk_launcher_tick (fx->launcher, rfk_launcher_now ());
-    }
-    return found;
+    s_state_wait_t wait = {fx, id, state, from, -1};
+    rfk_test_wait_for (s_state_reached, &wait, s_drive, fx->launcher, timeout_ms);
+    return wait.found;
 }
 
 //  A FIFO at <data_dir>/<name>.fifo, opened for reading without blocking.

@@ -9,10 +9,11 @@
 
 #include <sys/wait.h>
 
+#include "rfk_test.h"
 #include "fixtures.h"
 #include "rafiki/dataset.h"
 
-static char s_dir[] = "/tmp/rfk-test-convert-XXXXXX";
+static char *s_dir; /* the test's folder (rfk_test_tmpdir_new) */
 static char s_err[512];
 
 static const char *
@@ -186,16 +187,15 @@ static int
 s_setup (void **state)
 {
     (void)state;
-    return mkdtemp (s_dir) ? 0 : -1;
+    s_dir = rfk_test_tmpdir_new ("test-convert");
+    return s_dir ? 0 : -1;
 }
 
 static int
 s_teardown (void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    return system (cmd) == 0 ? 0 : -1;
+    return rfk_test_tmpdir_destroy (&s_dir);
 }
 
 int

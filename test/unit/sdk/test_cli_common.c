@@ -16,6 +16,7 @@
 #include <czmq.h>
 
 #include "rfk_cli_common.h"
+#include "rfk_test.h"
 
 /* Output captured from a FILE *. */
 typedef struct {
@@ -240,8 +241,8 @@ static void
 test_token_file (void **state)
 {
     (void)state;
-    char dir[] = "/tmp/rafiki-token-XXXXXX";
-    assert_non_null (mkdtemp (dir));
+    char *dir = rfk_test_tmpdir_new ("token");
+    assert_non_null (dir);
     char path[256];
     snprintf (path, sizeof path, "%s/deep/er/token", dir);
     setenv ("RAFIKI_TOKEN_FILE", path, 1);
@@ -267,9 +268,7 @@ test_token_file (void **state)
     char *where = rfk_cli_token_path ();
     assert_string_equal (where, "/home/someone/.config/rafiki/token");
     free (where);
-    char command[300];
-    snprintf (command, sizeof command, "rm -rf '%s'", dir);
-    assert_int_equal (system (command), 0);
+    assert_int_equal (rfk_test_tmpdir_destroy (&dir), 0);
 }
 
 /*  Queries and predictions travel as msgpack: JSON survives the round

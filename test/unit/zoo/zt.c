@@ -1,5 +1,7 @@
 /*  test/unit/zoo/zt.c: the harness of the zoo's tests (see zt.h). */
 #include "zt.h"
+#include "rfk_test.h"
+#include "rfk_test_worker.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -43,8 +45,7 @@ zt_data (const char *name, const char *split, int limit)
         fail_msg ("converting dataset %s failed (exit %d); see the log above", name, rc);
     }
     if (rename (tmp, dir) != 0) {
-        snprintf (cmd, sizeof cmd, "rm -rf '%s'", tmp);
-        if (system (cmd) != 0)
+        if (rfk_test_tree_remove (tmp) != 0)
             fprintf (stderr, "could not remove %s\n", tmp);
     }
     if (stat (path, &st) != 0)
@@ -247,48 +248,6 @@ zt_free_tags (char ***tags, size_t n)
     free (tags);
 }
 
-static void
-s_pack_json (msgpack_packer *pk, const json_t *v)
-{
-    switch (json_typeof (v)) {
-        case JSON_OBJECT: {
-            msgpack_pack_map (pk, json_object_size (v));
-            const char *key;
-            json_t *val;
-            json_object_foreach ((json_t *)v, key, val)
-            {
-                msgpack_pack_str (pk, strlen (key));
-                msgpack_pack_str_body (pk, key, strlen (key));
-                s_pack_json (pk, val);
-            }
-            break;
-        }
-        case JSON_ARRAY:
-            msgpack_pack_array (pk, json_array_size (v));
-            for (size_t i = 0; i < json_array_size (v); i++)
-                s_pack_json (pk, json_array_get (v, i));
-            break;
-        case JSON_STRING:
-            msgpack_pack_str (pk, json_string_length (v));
-            msgpack_pack_str_body (pk, json_string_value (v), json_string_length (v));
-            break;
-        case JSON_INTEGER:
-            msgpack_pack_int64 (pk, json_integer_value (v));
-            break;
-        case JSON_REAL:
-            msgpack_pack_double (pk, json_real_value (v));
-            break;
-        case JSON_TRUE:
-            msgpack_pack_true (pk);
-            break;
-        case JSON_FALSE:
-            msgpack_pack_false (pk);
-            break;
-        default:
-            msgpack_pack_nil (pk);
-    }
-}
-
 void
 zt_pack_json (msgpack_packer *pk, const char *json_text)
 {
@@ -296,7 +255,7 @@ zt_pack_json (msgpack_packer *pk, const char *json_text)
     json_t *v = json_loads (json_text, JSON_DECODE_ANY, &jerr);
     if (!v)
         fail_msg ("bad JSON in the test: %s", jerr.text);
-    s_pack_json (pk, v);
+    rfk_test_msgpack_pack_json (pk, v);
     json_decref (v);
 }
 

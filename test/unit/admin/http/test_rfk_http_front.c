@@ -34,6 +34,7 @@
 #include "rfk_http_front.h"
 //  Compiled here to check that the real handler table fits the front's.
 #include "rfk_http_admin.h"
+#include "rfk_test.h"
 
 //  --------------------------------------------------------------------------
 //  The bytes of test files: a cycle of a prime length, so any misplaced or
@@ -272,7 +273,7 @@ typedef struct {
     pthread_t thread;        /* the loop */
     int stop[2];             /* pipe: a byte stops the loop */
     char base[64];           /* "http://127.0.0.1:PORT" */
-    char data_dir[64];       /* temporary data directory */
+    char *data_dir;          /* temporary data directory (rfk_test_tmpdir_new) */
     CURL *curl;              /* the client, one connection kept alive */
 } server_t;
 
@@ -302,8 +303,8 @@ s_server_start (uint64_t request_max, uint64_t upload_max, const char *static_di
     pthread_mutex_init (&server->fake.lock, NULL);
     pthread_cond_init (&server->fake.changed, NULL);
     server->fake.by_name = json_object ();
-    snprintf (server->data_dir, sizeof server->data_dir, "/tmp/rfk-http-test-XXXXXX");
-    assert_non_null (mkdtemp (server->data_dir));
+    server->data_dir = rfk_test_tmpdir_new ("http-test");
+    assert_non_null (server->data_dir);
     rfk_http_front_config_t config = {.host = "127.0.0.1",
                                       .port = 0,
                                       .request_max_bytes = request_max,
@@ -365,6 +366,7 @@ s_server_stop (server_t **server_p)
     snprintf (path, sizeof path, "%s/tmp", server->data_dir);
     rmdir (path);
     assert_int_equal (rmdir (server->data_dir), 0); //  nothing left behind
+    zstr_free (&server->data_dir);
     json_decref (server->fake.last_body);
     json_decref (server->fake.upload_fields);
     json_decref (server->fake.by_name);
@@ -1058,8 +1060,8 @@ test_static (void **state)
     assert_non_null (strstr (r.body, "Rafiki-C admin is up"));
     s_response_free (&r);
 
-    char dir[] = "/tmp/rfk-http-web-XXXXXX";
-    assert_non_null (mkdtemp (dir));
+    char *dir = rfk_test_tmpdir_new ("http-web");
+    assert_non_null (dir);
     char path[128];
     snprintf (path, sizeof path, "%s/index.html", dir);
     FILE *f = fopen (path, "w");
@@ -1104,14 +1106,7 @@ test_static (void **state)
     s_response_free (&r);
     s_server_stop (&server);
 
-    unlink (path);
-    snprintf (path, sizeof path, "%s/assets/app.js", dir);
-    unlink (path);
-    snprintf (path, sizeof path, "%s/assets", dir);
-    rmdir (path);
-    snprintf (path, sizeof path, "%s/index.html", dir);
-    unlink (path);
-    assert_int_equal (rmdir (dir), 0);
+    assert_int_equal (rfk_test_tmpdir_destroy (&dir), 0);
 }
 
 /* A dataset upload with the fields first streams into the upload as the
@@ -1373,20 +1368,26 @@ test_upload_too_large (void **state)
     s_server_stop (&server);
 }
 
+typedef struct {
+    server_t *server; /* the front's test server */
+    int count;        /* the aborted uploads wanted */
+} s_aborted_wait_t;
+
+/* Whether the fake aborted count uploads (lock held). */
+static bool
+s_aborted (void *arg)
+{
+    s_aborted_wait_t *wait = arg;
+    return wait->server->fake.aborted >= wait->count;
+}
+
 /* Wait (up to 10 s) until the fake has aborted `count` uploads. */
 static bool
 s_wait_aborted (server_t *server, int count)
 {
-    struct timespec deadline;
-    clock_gettime (CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10;
-    pthread_mutex_lock (&server->fake.lock);
-    int rc = 0;
-    while (server->fake.aborted < count && rc == 0)
-        rc = pthread_cond_timedwait (&server->fake.changed, &server->fake.lock, &deadline);
-    bool ok = server->fake.aborted >= count;
-    pthread_mutex_unlock (&server->fake.lock);
-    return ok;
+    s_aborted_wait_t wait = {server, count};
+    return rfk_test_wait_locked (&server->fake.lock, &server->fake.changed, s_aborted, &wait,
+                                 10000);
 }
 
 /* A source that gives up halfway, as a client that goes away. */

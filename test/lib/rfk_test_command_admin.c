@@ -1,10 +1,10 @@
-/*  fake_admin.c: a small stand-in for admin, for the CLI and SDK tests (see
-    fake_admin.h). One actor, one loop: the command ROUTER, the predictor's
-    query ROUTER, the events XPUB and the pipe. State is JSON in memory;
-    what replies must not show (passwords, file paths) is kept beside the
-    records, since reply bodies are checked against admin.proto.
+/*  rfk_test_command_admin.c: a small stand-in for admin's `command` side,
+    for the CLI and SDK tests (see rfk_test_command_admin.h). One actor, one loop: the command
+   ROUTER, the predictor's query ROUTER, the events XPUB and the pipe. State is JSON in memory; what
+   replies must not show (passwords, file paths) is kept beside the records, since reply bodies are
+   checked against admin.proto.
 */
-#include "fake_admin.h"
+#include "rfk_test_command_admin.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -251,8 +251,9 @@ s_upload_start (s_req_t *r)
     json_object_set_new (
         r->self->uploads, id,
         json_pack ("{s:O,s:i,s:s}", "start", r->msg->body, "received", 0, "path", path));
-    int rc = s_reply (r, "UploadReady",
-                      json_pack ("{s:s,s:i}", "upload_id", id, "max_chunk_size", FAKE_ADMIN_CHUNK));
+    int rc = s_reply (
+        r, "UploadReady",
+        json_pack ("{s:s,s:i}", "upload_id", id, "max_chunk_size", RFK_TEST_COMMAND_ADMIN_CHUNK));
     free (id);
     return rc;
 }
@@ -267,8 +268,9 @@ s_upload_chunk (s_req_t *r)
     if (!upload)
         return s_error (r, RFK_CODE_NOT_FOUND, "no upload %s", id);
     size_t size = r->msg->data ? zchunk_size (r->msg->data) : 0;
-    if (size > FAKE_ADMIN_CHUNK)
-        return s_error (r, RFK_CODE_TOO_LARGE, "a chunk is at most %d bytes", FAKE_ADMIN_CHUNK);
+    if (size > RFK_TEST_COMMAND_ADMIN_CHUNK)
+        return s_error (r, RFK_CODE_TOO_LARGE, "a chunk is at most %d bytes",
+                        RFK_TEST_COMMAND_ADMIN_CHUNK);
     if ((long)size > r->self->largest_chunk)
         r->self->largest_chunk = (long)size;
     const char *path = s_str (upload, "path");
@@ -879,7 +881,7 @@ s_actor (zsock_t *pipe, void *args)
     self->train_jobs = json_array ();
     self->trials = json_array ();
     self->inference_jobs = json_array ();
-    s_add_user (self, "superadmin@rafiki", FAKE_ADMIN_PASSWORD, "SUPERADMIN");
+    s_add_user (self, "superadmin@rafiki", RFK_TEST_COMMAND_ADMIN_PASSWORD, "SUPERADMIN");
 
     self->server = rfk_server_new ("tcp://127.0.0.1:*", &rfk_admin_family, s_routes, self, NULL);
     self->predictor =
@@ -961,7 +963,7 @@ s_actor (zsock_t *pipe, void *args)
 }
 
 zactor_t *
-fake_admin_new (const char *dir, fake_admin_ports_t *ports)
+rfk_test_command_admin_new (const char *dir, rfk_test_command_admin_ports_t *ports)
 {
     zactor_t *actor = zactor_new (s_actor, (void *)dir);
     if (!actor)
@@ -978,7 +980,7 @@ fake_admin_new (const char *dir, fake_admin_ports_t *ports)
 }
 
 int
-fake_admin_wait_subscriptions (zactor_t *admin, int n, int timeout_ms)
+rfk_test_command_admin_wait_subscriptions (zactor_t *admin, int n, int timeout_ms)
 {
     char count[16], timeout[16];
     snprintf (count, sizeof count, "%d", n);
@@ -991,7 +993,7 @@ fake_admin_wait_subscriptions (zactor_t *admin, int n, int timeout_ms)
 }
 
 long
-fake_admin_largest_chunk (zactor_t *admin)
+rfk_test_command_admin_largest_chunk (zactor_t *admin)
 {
     zstr_send (admin, "UPLOADS");
     char *text = zstr_recv (admin);
