@@ -7,7 +7,7 @@
       UploadChunk stream uploads in chunks (UploadReady, UploadProgress,
       then the Dataset or Model record);
     - ROUTER `service` (rfk_server, service family): Hello, StatusReport,
-      trial reports (rfk_admin_services.c);
+      trial reports (rfk_admin_service_socket.c);
     - the launcher's descriptor and deadline (children exiting, restarts);
     - the model checks' epoll set and deadline (rfk_admin_files.c): an
       upload's last UploadChunk is answered when its check ends;
@@ -502,87 +502,51 @@ s_upload_chunk (rfk_admin_t *self, zframe_t *peer, const rfk_msg_t *msg)
     return reply;
 }
 
+/* A request on `command`: answered again when it is a retry, else handed
+   to rfk_admin_handle, the dispatcher both fronts share. */
 static int
-s_on_command (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+s_on_request (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
     rfk_admin_t *self = (rfk_admin_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    if (s_answered_before (self, server, peer, msg))
+    if (s_answered_before (self, server, peer, *msg_p))
         return 0;
-    rfk_msg_t *reply;
-    if (streq (msg->type, "UploadStart"))
-        reply = s_upload_start (self, msg);
-    else if (streq (msg->type, "UploadChunk")) {
-        reply = s_upload_chunk (self, peer, msg);
-        if (!reply)
-            return 0; //  answered when the model check ends
-    } else
-        reply = rfk_admin_handle (self, msg);
+    rfk_msg_t *reply = rfk_admin_handle (self, *msg_p);
     int rc = s_answer (self, server, peer, reply);
     rfk_msg_destroy (&reply);
     return rc;
 }
 
-static const rfk_server_route_t s_command_routes[] = {
-    {"Login", s_on_command},
-    {"ListUsers", s_on_command},
-    {"CreateUser", s_on_command},
-    {"BanUser", s_on_command},
-    {"GetMe", s_on_command},
-    {"UploadStart", s_on_command},
-    {"UploadChunk", s_on_command},
-    {"ListDatasets", s_on_command},
-    {"GetDataset", s_on_command},
-    {"DeleteDataset", s_on_command},
-    {"ListAvailableModels", s_on_command},
-    {"GetModel", s_on_command},
-    {"DeleteModel", s_on_command},
-    {"GetModelFile", s_on_command},
-    {"CreateTrainJob", s_on_command},
-    {"ListTrainJobs", s_on_command},
-    {"GetTrainJobsOfApp", s_on_command},
-    {"GetTrainJob", s_on_command},
-    {"StopTrainJob", s_on_command},
-    {"ListTrials", s_on_command},
-    {"GetTrial", s_on_command},
-    {"GetTrialLogs", s_on_command},
-    {"GetTrialParameters", s_on_command},
-    {"CreateInferenceJob", s_on_command},
-    {"ListInferenceJobs", s_on_command},
-    {"GetInferenceJobsOfApp", s_on_command},
-    {"GetInferenceJob", s_on_command},
-    {"StopInferenceJob", s_on_command},
-    {"StopAllJobs", s_on_command},
-    {NULL, NULL},
-};
-
-/* Services that answer on a service socket: reply cache there too. */
 static int
-s_on_service (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+s_on_upload_start (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
     rfk_admin_t *self = (rfk_admin_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    //  Acks of our own Stop messages need no answer and are never retried.
-    if (!rfk_msg_is (msg, "Ack") && !rfk_msg_is (msg, "Hello") &&
-        s_answered_before (self, server, peer, msg))
+    if (s_answered_before (self, server, peer, *msg_p))
         return 0;
-    for (const rfk_server_route_t *route = rfk_admin_service_routes; route->type; route++)
-        if (streq (route->type, msg->type))
-            return route->handler (server, peer, msg_p, ctx);
-    return -1;
+    rfk_msg_t *reply = s_upload_start (self, *msg_p);
+    int rc = s_answer (self, server, peer, reply);
+    rfk_msg_destroy (&reply);
+    return rc;
 }
 
-static const rfk_server_route_t s_service_routes[] = {
-    {"Hello", s_on_service},
-    {"StatusReport", s_on_service},
-    {"TrialCreate", s_on_service},
-    {"TrialStarted", s_on_service},
-    {"TrialFinished", s_on_service},
-    {"TrialLog", s_on_service},
-    {"TrialMetrics", s_on_service},
-    {"TrialPlot", s_on_service},
-    {"SubTrainJobDone", s_on_service},
-    {"Ack", s_on_service},
+static int
+s_on_upload_chunk (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    rfk_admin_t *self = (rfk_admin_t *)ctx;
+    if (s_answered_before (self, server, peer, *msg_p))
+        return 0;
+    rfk_msg_t *reply = s_upload_chunk (self, peer, *msg_p);
+    if (!reply)
+        return 0; //  answered when the model check ends
+    int rc = s_answer (self, server, peer, reply);
+    rfk_msg_destroy (&reply);
+    return rc;
+}
+
+/* `command` takes the streamed uploads here; every other request goes to
+   s_on_request (rfk_server_set_default), whose table is s_routes. */
+static const rfk_server_route_t s_command_routes[] = {
+    {"UploadStart", s_on_upload_start},
+    {"UploadChunk", s_on_upload_chunk},
     {NULL, NULL},
 };
 
@@ -841,10 +805,11 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
         goto failed;
     }
+    rfk_server_set_default (self->command, s_on_request);
     s_endpoint (endpoint, sizeof endpoint, host,
                 rfk_config_int (self->config, "admin", "service_port"));
     self->service =
-        rfk_server_new (endpoint, &rfk_service_family, s_service_routes, self, &self->bus);
+        rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes, self, &self->bus);
     if (!self->service) {
         snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
         goto failed;
@@ -898,14 +863,7 @@ s_stop_services (rfk_admin_t *self, int64_t wait_ms)
     if (!self->launcher || rfk_launcher_live (self->launcher) == 0)
         return;
     rfk_log_info (RFK_ADMIN_LOG, "stopping-services count=%d", rfk_launcher_live (self->launcher));
-    zlistx_t *ids = zlistx_new ();
-    zlistx_set_destructor (ids, (czmq_destructor *)zstr_free);
-    for (rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_first (self->services);
-         service; service = (rfk_admin_service_t *)zhashx_next (self->services))
-        zlistx_add_end (ids, strdup (service->id));
-    for (char *id = (char *)zlistx_first (ids); id; id = (char *)zlistx_next (ids))
-        rfk_admin_stop_service (self, id, "admin is stopping");
-    zlistx_destroy (&ids);
+    rfk_admin_stop_services (self, &(rfk_admin_services_of_t){0}, "admin is stopping");
     rfk_launcher_stop_all (self->launcher);
     int64_t until = zclock_mono () + wait_ms;
     while (rfk_launcher_live (self->launcher) > 0 && zclock_mono () < until) {
@@ -944,7 +902,9 @@ s_handle_pipe (rfk_admin_t *self, zsock_t *pipe)
         zstr_sendm (pipe, rfk_server_endpoint (self->service));
         zstr_sendm (pipe, self->events_endpoint);
         zstr_send (pipe, port);
-    } else
+    } else if (streq (command, "STORE-CALLS"))
+        zstr_sendf (pipe, "%llu", (unsigned long long)rfk_store_calls (self->store));
+    else
         rfk_log_warning (RFK_ADMIN_LOG, "RFK-MALFORMED pipe-command=%s", command);
     zstr_free (&command);
     return go_on;
