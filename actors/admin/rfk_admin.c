@@ -866,12 +866,12 @@ s_stop_services (rfk_admin_t *self, int64_t wait_ms)
     rfk_admin_stop_services (self, &(rfk_admin_services_of_t){0}, "admin is stopping");
     rfk_launcher_stop_all (self->launcher);
     int64_t until = zclock_mono () + wait_ms;
+    zmq_pollitem_t items[] = {
+        {zsock_resolve (rfk_server_sock (self->service)), 0, ZMQ_POLLIN, 0},
+        {NULL, rfk_launcher_fd (self->launcher), ZMQ_POLLIN, 0},
+    };
+    int count = rfk_launcher_fd (self->launcher) >= 0 ? 2 : 1;
     while (rfk_launcher_live (self->launcher) > 0 && zclock_mono () < until) {
-        zmq_pollitem_t items[] = {
-            {zsock_resolve (rfk_server_sock (self->service)), 0, ZMQ_POLLIN, 0},
-            {NULL, rfk_launcher_fd (self->launcher), ZMQ_POLLIN, 0},
-        };
-        int count = rfk_launcher_fd (self->launcher) >= 0 ? 2 : 1;
         int64_t timeout = until - zclock_mono ();
         int64_t next = rfk_launcher_next_deadline (self->launcher);
         if (next >= 0 && next - zclock_mono () < timeout)
@@ -911,42 +911,85 @@ s_handle_pipe (rfk_admin_t *self, zsock_t *pipe)
 }
 
 static void
+s_read_pipe (rfk_admin_t *self)
+{
+    if (!s_handle_pipe (self, self->pipe))
+        self->terminated = true;
+}
+
+static void
+s_read_command (rfk_admin_t *self)
+{
+    rfk_server_recv (self->command);
+}
+
+static void
+s_read_service (rfk_admin_t *self)
+{
+    rfk_server_recv (self->service);
+}
+
+/* Register a socket (or, with sock NULL, a descriptor) once in the loop's
+   poll set, with what reads it. */
+static void
+s_poll_add (rfk_admin_t *self, zsock_t *sock, int fd, rfk_admin_reader_fn *reader)
+{
+    assert (self->poll_count < RFK_ADMIN_POLL_MAX);
+    if (!sock && fd < 0)
+        return;
+    self->poll[self->poll_count] =
+        (zmq_pollitem_t){sock ? zsock_resolve (sock) : NULL, sock ? 0 : fd, ZMQ_POLLIN, 0};
+    self->readers[self->poll_count++] = reader;
+}
+
+/* The poll set, once: the pipe and both ROUTERs with their readers; the
+   HTTP front's epoll set, the launcher's and the model checks' descriptors
+   only wake the loop, which steps them every turn. */
+static void
+s_poll_setup (rfk_admin_t *self, zsock_t *pipe)
+{
+    self->pipe = pipe;
+    s_poll_add (self, pipe, -1, s_read_pipe);
+    s_poll_add (self, rfk_server_sock (self->command), -1, s_read_command);
+    s_poll_add (self, rfk_server_sock (self->service), -1, s_read_service);
+    s_poll_add (self, NULL, rfk_http_front_fd ((rfk_http_front_t *)self->http), NULL);
+    s_poll_add (self, NULL, rfk_launcher_fd (self->launcher), NULL);
+    s_poll_add (self, NULL, rfk_admin_checks_fd (self), NULL);
+}
+
+/* The nearest deadline of everything the loop drives. */
+static long
+s_timeout (rfk_admin_t *self, int64_t next_sweep)
+{
+    rfk_deadline_t deadline;
+    rfk_deadline_reset (&deadline);
+    rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
+    rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
+    rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
+    rfk_deadline_add (&deadline, rfk_admin_swarm_deadline (self));
+    rfk_deadline_add (&deadline, next_sweep);
+    rfk_deadline_add (&deadline, rfk_admin_checks_deadline (self));
+    long http_timeout = rfk_http_front_timeout_ms ((rfk_http_front_t *)self->http);
+    if (http_timeout >= 0)
+        rfk_deadline_add (&deadline, zclock_mono () + http_timeout);
+    return rfk_deadline_timeout (&deadline);
+}
+
+static void
 s_run (rfk_admin_t *self, zsock_t *pipe)
 {
     int64_t next_sweep = zclock_mono () + 10000;
-    rfk_http_front_t *http = (rfk_http_front_t *)self->http;
+    s_poll_setup (self, pipe);
     while (!self->terminated) {
-        zmq_pollitem_t items[6] = {
-            {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (rfk_server_sock (self->command)), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (rfk_server_sock (self->service)), 0, ZMQ_POLLIN, 0},
-            {NULL, rfk_http_front_fd (http), ZMQ_POLLIN, 0},
-            {NULL, rfk_launcher_fd (self->launcher), ZMQ_POLLIN, 0},
-        };
-        int count = rfk_launcher_fd (self->launcher) >= 0 ? 5 : 4;
-        //  Model checks: woken by their pipes and pidfds, handled every turn.
-        items[count++] = (zmq_pollitem_t){NULL, rfk_admin_checks_fd (self), ZMQ_POLLIN, 0};
-        rfk_deadline_t deadline;
-        rfk_deadline_reset (&deadline);
-        rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
-        rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
-        rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
-        rfk_deadline_add (&deadline, rfk_admin_swarm_deadline (self));
-        rfk_deadline_add (&deadline, next_sweep);
-        rfk_deadline_add (&deadline, rfk_admin_checks_deadline (self));
-        long http_timeout = rfk_http_front_timeout_ms (http);
-        if (http_timeout >= 0)
-            rfk_deadline_add (&deadline, zclock_mono () + http_timeout);
-        int rc = zmq_poll (items, count, rfk_deadline_timeout (&deadline));
+        int rc = zmq_poll (self->poll, self->poll_count, s_timeout (self, next_sweep));
         if (rc < 0 && zmq_errno () != EINTR)
             break;
-        if (items[0].revents & ZMQ_POLLIN && !s_handle_pipe (self, pipe))
+        for (int index = 0; index < self->poll_count && !self->terminated; index++)
+            if ((self->poll[index].revents & ZMQ_POLLIN) && self->readers[index])
+                self->readers[index](self);
+        if (self->terminated)
             break;
-        if (items[1].revents & ZMQ_POLLIN)
-            rfk_server_recv (self->command);
-        if (items[2].revents & ZMQ_POLLIN)
-            rfk_server_recv (self->service);
-        rfk_http_front_step (http);
+        rfk_http_front_step ((rfk_http_front_t *)self->http);
         rfk_admin_checks_tick (self);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
         rfk_admin_swarm_tick (self, zclock_mono ());

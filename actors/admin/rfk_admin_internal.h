@@ -56,6 +56,11 @@ typedef struct {
     bool job_ended;               /* admin stops their job: their ends roll nothing up */
 } rfk_admin_services_of_t;
 
+/* How many sockets and descriptors admin's loop polls, at most. */
+#define RFK_ADMIN_POLL_MAX 8
+/* Reads what woke a polled socket (NULL: its owner is handled every turn). */
+typedef void (rfk_admin_reader_fn) (rfk_admin_t *self);
+
 struct rfk_admin {
     const rfk_config_t *config; /* effective configuration (borrowed) */
     bool dev;                   /* --dev given */
@@ -93,7 +98,11 @@ struct rfk_admin {
     zlistx_t *reply_keys;       /* the keys of replies, oldest first */
     size_t requests;            /* requests answered, for the log */
     bool swarm;                 /* launcher.backend swarm (rfk_admin_swarm.c) */
-    struct rfk_admin_swarm *swarm_state; /* rfk_admin_swarm.c's, NULL under local */
+    zsock_t *pipe;              /* the actor's pipe (borrowed), once the loop runs */
+    zmq_pollitem_t poll[RFK_ADMIN_POLL_MAX];          /* the loop's sockets and fds, added once */
+    rfk_admin_reader_fn *readers[RFK_ADMIN_POLL_MAX]; /* what reads each item of poll */
+    int poll_count;                                   /* items in poll */
+    struct rfk_admin_swarm *swarm_state;              /* rfk_admin_swarm.c's, NULL under local */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */
