@@ -23,7 +23,8 @@ typedef struct {
 struct _rfk_server_t {
     zsock_t *sock;                     /* the ROUTER, owned */
     const rfk_family_t *family;        /* what we decode with */
-    const rfk_server_route_t *routes;  /* body type -> handler, not owned */
+    const rfk_server_route_t *routes;  /* body type -> handler, not owned; or NULL */
+    rfk_server_handler_fn *fallback;   /* for types routes does not list, or NULL */
     void *ctx;                         /* the handlers' context, not owned */
     rfk_bus_opts_t opts;               /* sizes, timeouts, limits */
     rfk_heartbeat_t *heartbeat;        /* peers by routing id hex, s_peer_t items */
@@ -46,7 +47,6 @@ rfk_server_new (const char *endpoints, const rfk_family_t *family, const rfk_ser
                 void *ctx, const rfk_bus_opts_t *opts)
 {
     assert (family);
-    assert (routes);
     if (!endpoints || !*endpoints) {
         zsys_warning ("RFK-BUS: a server needs an endpoint");
         return NULL;
@@ -89,6 +89,13 @@ rfk_server_destroy (rfk_server_t **self_p)
     rfk_heartbeat_destroy (&self->heartbeat);
     free (self);
     *self_p = NULL;
+}
+
+void
+rfk_server_set_default (rfk_server_t *self, rfk_server_handler_fn *handler)
+{
+    assert (self);
+    self->fallback = handler;
 }
 
 void
@@ -202,10 +209,13 @@ s_handle_msg (rfk_server_t *self, s_peer_t *peer, rfk_msg_t **msg_p)
         rfk_msg_destroy (&pong);
         return;
     }
-    const rfk_server_route_t *route = self->routes;
-    while (route->type && strcmp (route->type, msg->type) != 0)
-        route++;
-    if (!route->type || !route->handler) {
+    rfk_server_handler_fn *handler = self->fallback;
+    for (const rfk_server_route_t *route = self->routes; route && route->type; route++)
+        if (streq (route->type, msg->type)) {
+            handler = route->handler;
+            break;
+        }
+    if (!handler) {
         char text[200];
         snprintf (text, sizeof (text), "this %s server does not take %s", self->family->name,
                   msg->type);
@@ -220,7 +230,7 @@ s_handle_msg (rfk_server_t *self, s_peer_t *peer, rfk_msg_t **msg_p)
     zframe_t *routing_id = zframe_dup (peer->routing_id);
     if (!routing_id)
         return;
-    if (route->handler (self, routing_id, msg_p, self->ctx) != 0) {
+    if (handler (self, routing_id, msg_p, self->ctx) != 0) {
         char text[200];
         snprintf (text, sizeof (text), "%s failed on the server", type);
         rfk_server_send_error (self, routing_id, correlation, RFK_CODE_INTERNAL, text);

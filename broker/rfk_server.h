@@ -6,9 +6,11 @@
     - drops a message with no routing id or no envelope without a word;
     - answers Error TOO_LARGE to a frame over max_frame_bytes, MALFORMED to a
       frame that is not an envelope of its family (or extra frames), and
-      UNKNOWN_MESSAGE to a body its table does not take;
+      UNKNOWN_MESSAGE to a body its table does not take (when it has no
+      default handler);
     - answers Heartbeat with Heartbeat;
-    - otherwise calls the handler for the body type.
+    - otherwise calls the handler for the body type, or the default handler
+      (rfk_server_set_default) for a type its table does not list.
     A peer that sends malformed_limit bad frames in a row is dropped: logged
     once with RFK-MALFORMED, its messages ignored until it has been silent for
     heartbeat_timeout_ms. Other peers are never disturbed.
@@ -56,14 +58,21 @@ typedef void (rfk_server_expired_fn) (rfk_server_t *server, zframe_t *peer, void
 
 /* A server on a new ROUTER bound to endpoints (e.g. "tcp://127.0.0.1:*" or
    "inproc://admin-service"), speaking family, dispatching through routes (not
-   copied: keep it alive, usually a static table) with ctx. opts may be NULL
-   for the defaults. NULL, with a warning, when an endpoint cannot be bound or
-   the options make no sense. */
+   copied: keep it alive, usually a static table; NULL for none, when a
+   default handler takes every body) with ctx. opts may be NULL for the
+   defaults. NULL, with a warning, when an endpoint cannot be bound or the
+   options make no sense. */
 rfk_server_t *
 rfk_server_new (const char *endpoints, const rfk_family_t *family, const rfk_server_route_t *routes,
                 void *ctx, const rfk_bus_opts_t *opts);
 void
 rfk_server_destroy (rfk_server_t **self_p);
+/* Sets the handler of every body type the table does not list (gets the
+   ctx given to rfk_server_new): a socket whose requests all go one way
+   (e.g. into a dispatcher of its own, as admin's `command` does) needs no
+   table that points every row at one function. */
+void
+rfk_server_set_default (rfk_server_t *self, rfk_server_handler_fn *handler);
 /* Sets the expiry handler (gets the ctx given to rfk_server_new). */
 void
 rfk_server_set_expired (rfk_server_t *self, rfk_server_expired_fn *on_expired);

@@ -7,7 +7,7 @@
       UploadChunk stream uploads in chunks (UploadReady, UploadProgress,
       then the Dataset or Model record);
     - ROUTER `service` (rfk_server, service family): Hello, StatusReport,
-      trial reports (rfk_admin_services.c);
+      trial reports (rfk_admin_service_socket.c);
     - the launcher's descriptor and deadline (children exiting, restarts);
     - the model checks' epoll set and deadline (rfk_admin_files.c): an
       upload's last UploadChunk is answered when its check ends;
@@ -502,87 +502,51 @@ s_upload_chunk (rfk_admin_t *self, zframe_t *peer, const rfk_msg_t *msg)
     return reply;
 }
 
+/* A request on `command`: answered again when it is a retry, else handed
+   to rfk_admin_handle, the dispatcher both fronts share. */
 static int
-s_on_command (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+s_on_request (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
     rfk_admin_t *self = (rfk_admin_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    if (s_answered_before (self, server, peer, msg))
+    if (s_answered_before (self, server, peer, *msg_p))
         return 0;
-    rfk_msg_t *reply;
-    if (streq (msg->type, "UploadStart"))
-        reply = s_upload_start (self, msg);
-    else if (streq (msg->type, "UploadChunk")) {
-        reply = s_upload_chunk (self, peer, msg);
-        if (!reply)
-            return 0; //  answered when the model check ends
-    } else
-        reply = rfk_admin_handle (self, msg);
+    rfk_msg_t *reply = rfk_admin_handle (self, *msg_p);
     int rc = s_answer (self, server, peer, reply);
     rfk_msg_destroy (&reply);
     return rc;
 }
 
-static const rfk_server_route_t s_command_routes[] = {
-    {"Login", s_on_command},
-    {"ListUsers", s_on_command},
-    {"CreateUser", s_on_command},
-    {"BanUser", s_on_command},
-    {"GetMe", s_on_command},
-    {"UploadStart", s_on_command},
-    {"UploadChunk", s_on_command},
-    {"ListDatasets", s_on_command},
-    {"GetDataset", s_on_command},
-    {"DeleteDataset", s_on_command},
-    {"ListAvailableModels", s_on_command},
-    {"GetModel", s_on_command},
-    {"DeleteModel", s_on_command},
-    {"GetModelFile", s_on_command},
-    {"CreateTrainJob", s_on_command},
-    {"ListTrainJobs", s_on_command},
-    {"GetTrainJobsOfApp", s_on_command},
-    {"GetTrainJob", s_on_command},
-    {"StopTrainJob", s_on_command},
-    {"ListTrials", s_on_command},
-    {"GetTrial", s_on_command},
-    {"GetTrialLogs", s_on_command},
-    {"GetTrialParameters", s_on_command},
-    {"CreateInferenceJob", s_on_command},
-    {"ListInferenceJobs", s_on_command},
-    {"GetInferenceJobsOfApp", s_on_command},
-    {"GetInferenceJob", s_on_command},
-    {"StopInferenceJob", s_on_command},
-    {"StopAllJobs", s_on_command},
-    {NULL, NULL},
-};
-
-/* Services that answer on a service socket: reply cache there too. */
 static int
-s_on_service (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+s_on_upload_start (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
     rfk_admin_t *self = (rfk_admin_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    //  Acks of our own Stop messages need no answer and are never retried.
-    if (!rfk_msg_is (msg, "Ack") && !rfk_msg_is (msg, "Hello") &&
-        s_answered_before (self, server, peer, msg))
+    if (s_answered_before (self, server, peer, *msg_p))
         return 0;
-    for (const rfk_server_route_t *route = rfk_admin_service_routes; route->type; route++)
-        if (streq (route->type, msg->type))
-            return route->handler (server, peer, msg_p, ctx);
-    return -1;
+    rfk_msg_t *reply = s_upload_start (self, *msg_p);
+    int rc = s_answer (self, server, peer, reply);
+    rfk_msg_destroy (&reply);
+    return rc;
 }
 
-static const rfk_server_route_t s_service_routes[] = {
-    {"Hello", s_on_service},
-    {"StatusReport", s_on_service},
-    {"TrialCreate", s_on_service},
-    {"TrialStarted", s_on_service},
-    {"TrialFinished", s_on_service},
-    {"TrialLog", s_on_service},
-    {"TrialMetrics", s_on_service},
-    {"TrialPlot", s_on_service},
-    {"SubTrainJobDone", s_on_service},
-    {"Ack", s_on_service},
+static int
+s_on_upload_chunk (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    rfk_admin_t *self = (rfk_admin_t *)ctx;
+    if (s_answered_before (self, server, peer, *msg_p))
+        return 0;
+    rfk_msg_t *reply = s_upload_chunk (self, peer, *msg_p);
+    if (!reply)
+        return 0; //  answered when the model check ends
+    int rc = s_answer (self, server, peer, reply);
+    rfk_msg_destroy (&reply);
+    return rc;
+}
+
+/* `command` takes the streamed uploads here; every other request goes to
+   s_on_request (rfk_server_set_default), whose table is s_routes. */
+static const rfk_server_route_t s_command_routes[] = {
+    {"UploadStart", s_on_upload_start},
+    {"UploadChunk", s_on_upload_chunk},
     {NULL, NULL},
 };
 
@@ -841,10 +805,11 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
         goto failed;
     }
+    rfk_server_set_default (self->command, s_on_request);
     s_endpoint (endpoint, sizeof endpoint, host,
                 rfk_config_int (self->config, "admin", "service_port"));
     self->service =
-        rfk_server_new (endpoint, &rfk_service_family, s_service_routes, self, &self->bus);
+        rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes, self, &self->bus);
     if (!self->service) {
         snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
         goto failed;
@@ -898,22 +863,15 @@ s_stop_services (rfk_admin_t *self, int64_t wait_ms)
     if (!self->launcher || rfk_launcher_live (self->launcher) == 0)
         return;
     rfk_log_info (RFK_ADMIN_LOG, "stopping-services count=%d", rfk_launcher_live (self->launcher));
-    zlistx_t *ids = zlistx_new ();
-    zlistx_set_destructor (ids, (czmq_destructor *)zstr_free);
-    for (rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_first (self->services);
-         service; service = (rfk_admin_service_t *)zhashx_next (self->services))
-        zlistx_add_end (ids, strdup (service->id));
-    for (char *id = (char *)zlistx_first (ids); id; id = (char *)zlistx_next (ids))
-        rfk_admin_stop_service (self, id, "admin is stopping");
-    zlistx_destroy (&ids);
+    rfk_admin_stop_services (self, &(rfk_admin_services_of_t){0}, "admin is stopping");
     rfk_launcher_stop_all (self->launcher);
     int64_t until = zclock_mono () + wait_ms;
+    zmq_pollitem_t items[] = {
+        {zsock_resolve (rfk_server_sock (self->service)), 0, ZMQ_POLLIN, 0},
+        {NULL, rfk_launcher_fd (self->launcher), ZMQ_POLLIN, 0},
+    };
+    int count = rfk_launcher_fd (self->launcher) >= 0 ? 2 : 1;
     while (rfk_launcher_live (self->launcher) > 0 && zclock_mono () < until) {
-        zmq_pollitem_t items[] = {
-            {zsock_resolve (rfk_server_sock (self->service)), 0, ZMQ_POLLIN, 0},
-            {NULL, rfk_launcher_fd (self->launcher), ZMQ_POLLIN, 0},
-        };
-        int count = rfk_launcher_fd (self->launcher) >= 0 ? 2 : 1;
         int64_t timeout = until - zclock_mono ();
         int64_t next = rfk_launcher_next_deadline (self->launcher);
         if (next >= 0 && next - zclock_mono () < timeout)
@@ -944,49 +902,94 @@ s_handle_pipe (rfk_admin_t *self, zsock_t *pipe)
         zstr_sendm (pipe, rfk_server_endpoint (self->service));
         zstr_sendm (pipe, self->events_endpoint);
         zstr_send (pipe, port);
-    } else
+    } else if (streq (command, "STORE-CALLS"))
+        zstr_sendf (pipe, "%llu", (unsigned long long)rfk_store_calls (self->store));
+    else
         rfk_log_warning (RFK_ADMIN_LOG, "RFK-MALFORMED pipe-command=%s", command);
     zstr_free (&command);
     return go_on;
 }
 
 static void
+s_read_pipe (rfk_admin_t *self)
+{
+    if (!s_handle_pipe (self, self->pipe))
+        self->terminated = true;
+}
+
+static void
+s_read_command (rfk_admin_t *self)
+{
+    rfk_server_recv (self->command);
+}
+
+static void
+s_read_service (rfk_admin_t *self)
+{
+    rfk_server_recv (self->service);
+}
+
+/* Register a socket (or, with sock NULL, a descriptor) once in the loop's
+   poll set, with what reads it. */
+static void
+s_poll_add (rfk_admin_t *self, zsock_t *sock, int fd, rfk_admin_reader_fn *reader)
+{
+    assert (self->poll_count < RFK_ADMIN_POLL_MAX);
+    if (!sock && fd < 0)
+        return;
+    self->poll[self->poll_count] =
+        (zmq_pollitem_t){sock ? zsock_resolve (sock) : NULL, sock ? 0 : fd, ZMQ_POLLIN, 0};
+    self->readers[self->poll_count++] = reader;
+}
+
+/* The poll set, once: the pipe and both ROUTERs with their readers; the
+   HTTP front's epoll set, the launcher's and the model checks' descriptors
+   only wake the loop, which steps them every turn. */
+static void
+s_poll_setup (rfk_admin_t *self, zsock_t *pipe)
+{
+    self->pipe = pipe;
+    s_poll_add (self, pipe, -1, s_read_pipe);
+    s_poll_add (self, rfk_server_sock (self->command), -1, s_read_command);
+    s_poll_add (self, rfk_server_sock (self->service), -1, s_read_service);
+    s_poll_add (self, NULL, rfk_http_front_fd (self->http), NULL);
+    s_poll_add (self, NULL, rfk_launcher_fd (self->launcher), NULL);
+    s_poll_add (self, NULL, rfk_admin_checks_fd (self), NULL);
+}
+
+/* The nearest deadline of everything the loop drives. */
+static long
+s_timeout (rfk_admin_t *self, int64_t next_sweep)
+{
+    rfk_deadline_t deadline;
+    rfk_deadline_reset (&deadline);
+    rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
+    rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
+    rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
+    rfk_deadline_add (&deadline, rfk_admin_swarm_deadline (self));
+    rfk_deadline_add (&deadline, next_sweep);
+    rfk_deadline_add (&deadline, rfk_admin_checks_deadline (self));
+    long http_timeout = rfk_http_front_timeout_ms (self->http);
+    if (http_timeout >= 0)
+        rfk_deadline_add (&deadline, zclock_mono () + http_timeout);
+    return rfk_deadline_timeout (&deadline);
+}
+
+static void
 s_run (rfk_admin_t *self, zsock_t *pipe)
 {
     int64_t next_sweep = zclock_mono () + 10000;
-    rfk_http_front_t *http = self->http;
+    s_poll_setup (self, pipe);
     while (!self->terminated) {
-        zmq_pollitem_t items[6] = {
-            {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (rfk_server_sock (self->command)), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (rfk_server_sock (self->service)), 0, ZMQ_POLLIN, 0},
-            {NULL, rfk_http_front_fd (http), ZMQ_POLLIN, 0},
-            {NULL, rfk_launcher_fd (self->launcher), ZMQ_POLLIN, 0},
-        };
-        int count = rfk_launcher_fd (self->launcher) >= 0 ? 5 : 4;
-        //  Model checks: woken by their pipes and pidfds, handled every turn.
-        items[count++] = (zmq_pollitem_t){NULL, rfk_admin_checks_fd (self), ZMQ_POLLIN, 0};
-        rfk_deadline_t deadline;
-        rfk_deadline_reset (&deadline);
-        rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
-        rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
-        rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
-        rfk_deadline_add (&deadline, rfk_admin_swarm_deadline (self));
-        rfk_deadline_add (&deadline, next_sweep);
-        rfk_deadline_add (&deadline, rfk_admin_checks_deadline (self));
-        long http_timeout = rfk_http_front_timeout_ms (http);
-        if (http_timeout >= 0)
-            rfk_deadline_add (&deadline, zclock_mono () + http_timeout);
-        int rc = zmq_poll (items, count, rfk_deadline_timeout (&deadline));
+        int rc = zmq_poll (self->poll, self->poll_count, s_timeout (self, next_sweep));
         if (rc < 0 && zmq_errno () != EINTR)
             break;
-        if (items[0].revents & ZMQ_POLLIN && !s_handle_pipe (self, pipe))
+        for (int index = 0; index < self->poll_count && !self->terminated; index++)
+            if ((self->poll[index].revents & ZMQ_POLLIN) && self->readers[index])
+                self->readers[index](self);
+        if (self->terminated)
             break;
-        if (items[1].revents & ZMQ_POLLIN)
-            rfk_server_recv (self->command);
-        if (items[2].revents & ZMQ_POLLIN)
-            rfk_server_recv (self->service);
-        rfk_http_front_step (http);
+        rfk_http_front_step (self->http);
         rfk_admin_checks_tick (self);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
         rfk_admin_swarm_tick (self, zclock_mono ());

@@ -5,7 +5,11 @@
     - rfk_admin_users.c    tokens, users, the superadmin
     - rfk_admin_files.c    datasets, models, streaming uploads, model checks
     - rfk_admin_jobs.c     train jobs, trials, inference jobs, stop-all
-    - rfk_admin_services.c services: launching, HELLO, reports, roll-ups
+    - rfk_admin_launch.c   services: launching, tracking, stopping
+    - rfk_admin_rollup.c   service states and the job states they roll up to,
+                           stopping a job
+    - rfk_admin_recover.c  what a previous run left live, at start
+    - rfk_admin_service_socket.c  ROUTER `service`: Hello, reports, trials
     - rfk_admin_records.c  store records as admin.proto JSON bodies
     - rfk_admin_events.c   events for the web admin (GET /events), its folder
 */
@@ -41,7 +45,22 @@ typedef struct {
     char *inference_job_id; /* the inference job it serves, or NULL */
     char *trial_id;         /* inference workers: the trial they hold */
     zframe_t *peer;         /* routing id on `service` once it said Hello, or NULL */
+    bool job_ended;         /* admin stopped its job: its end rolls nothing up */
 } rfk_admin_service_t;
+
+/* Which tracked services rfk_admin_stop_services stops (fields left NULL
+   match any; services already STOPPED or ERRORED are left alone). */
+typedef struct {
+    const char *job_id;           /* of this train or inference job */
+    const char *sub_train_job_id; /* of this sub train job */
+    const char *except_id;        /* but not this service */
+    bool job_ended;               /* admin stops their job: their ends roll nothing up */
+} rfk_admin_services_of_t;
+
+/* How many sockets and descriptors admin's loop polls, at most. */
+#define RFK_ADMIN_POLL_MAX 8
+/* Reads what woke a polled socket (NULL: its owner is handled every turn). */
+typedef void (rfk_admin_reader_fn) (rfk_admin_t *self);
 
 struct rfk_admin {
     const rfk_config_t *config; /* effective configuration (borrowed) */
@@ -80,7 +99,11 @@ struct rfk_admin {
     zlistx_t *reply_keys;       /* the keys of replies, oldest first */
     size_t requests;            /* requests answered, for the log */
     bool swarm;                 /* launcher.backend swarm (rfk_admin_swarm.c) */
-    struct rfk_admin_swarm *swarm_state; /* rfk_admin_swarm.c's, NULL under local */
+    zsock_t *pipe;              /* the actor's pipe (borrowed), once the loop runs */
+    zmq_pollitem_t poll[RFK_ADMIN_POLL_MAX];          /* the loop's sockets and fds, added once */
+    rfk_admin_reader_fn *readers[RFK_ADMIN_POLL_MAX]; /* what reads each item of poll */
+    int poll_count;                                   /* items in poll */
+    struct rfk_admin_swarm *swarm_state;              /* rfk_admin_swarm.c's, NULL under local */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */
@@ -249,7 +272,8 @@ rfk_admin_on_stop_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
 rfk_msg_t *
 rfk_admin_on_stop_all_jobs (rfk_admin_t *self, const rfk_msg_t *req,
                             const rfk_auth_claims_t *caller);
-/* Stop a train job / an inference job: services, statuses, trials. */
+/* Stop a train job / an inference job: services, statuses, trials
+   (rfk_admin_rollup.c). */
 void
 rfk_admin_stop_train_job (rfk_admin_t *self, const char *train_job_id, const char *reason);
 void
@@ -260,10 +284,7 @@ rfk_admin_stop_inference_job (rfk_admin_t *self, const char *inference_job_id, c
 void
 rfk_admin_predictor_running (rfk_admin_t *self, const char *service_id, const char *message);
 
-/* ---- services (rfk_admin_services.c) -------------------------------------- */
-extern const rfk_server_route_t rfk_admin_service_routes[];
-void
-rfk_admin_service_expired (rfk_server_t *server, zframe_t *peer, void *ctx);
+/* ---- services (rfk_admin_launch.c) ---------------------------------------- */
 /* The launcher's event callback (arg is the admin). */
 void
 rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_state_t state,
@@ -281,25 +302,18 @@ rfk_admin_launch_stored_service (rfk_admin_t *self, const char *service_id, cons
                                  const char *secret, const char *train_job_id,
                                  const char *sub_train_job_id, const char *inference_job_id,
                                  const char *trial_id);
+/* Track a service (status STARTED) under its store id; NULL without memory. */
+rfk_admin_service_t *
+rfk_admin_track (rfk_admin_t *self, const char *id, const char *role, const char *train_job_id,
+                 const char *sub_train_job_id, const char *inference_job_id, const char *trial_id);
 /* Stop one tracked service (Stop message, then the launcher). */
 void
 rfk_admin_stop_service (rfk_admin_t *self, const char *service_id, const char *reason);
-/* Set a service's status (store, memory, event) and roll its job up. */
+/* Stop the tracked services `which` names (all of them for {0}): the one
+   way admin stops the services of a job, a sub train job, or everything. */
 void
-rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id, const char *status,
-                              const char *message);
-/* Roll a train job's / an inference job's status up from its services. */
-void
-rfk_admin_rollup_sub_train_job (rfk_admin_t *self, const char *sub_train_job_id);
-void
-rfk_admin_rollup_train_job (rfk_admin_t *self, const char *train_job_id);
-void
-rfk_admin_rollup_inference_job (rfk_admin_t *self, const char *inference_job_id);
-/* At start: services and jobs a previous run left live are ERRORED; under
-   swarm, services still live in the store are tracked for the launcher to
-   adopt, and their jobs stay live. */
-void
-rfk_admin_recover (rfk_admin_t *self);
+rfk_admin_stop_services (rfk_admin_t *self, const rfk_admin_services_of_t *which,
+                         const char *reason);
 /* A free TCP port on 127.0.0.1 (for advisors and predictors), or 0. */
 int
 rfk_admin_free_port (void);
@@ -308,6 +322,33 @@ rfk_admin_service_destroy (rfk_admin_service_t **self_p);
 /* True for STOPPED / ERRORED. */
 bool
 rfk_admin_status_terminal (const char *status);
+/* The rafikid role of a store service type ("advisor" for ADVISOR ...). */
+const char *
+rfk_admin_role_of (const char *service_type);
+
+/* ---- states and roll-ups (rfk_admin_rollup.c) ------------------------------ */
+/* Set a service's status (store, memory, event) and roll its job up: the
+   job is read once, and every status that changed is written at once. */
+void
+rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id, const char *status,
+                              const char *message);
+/* Publish a JobStatus event (kind TRAIN or INFERENCE; sub_id for a sub
+   train job's, else NULL). */
+void
+rfk_admin_publish_job (rfk_admin_t *self, const char *kind, const char *id, const char *app,
+                       int64_t version, const char *status, const char *sub_id);
+
+/* ---- start (rfk_admin_recover.c) ------------------------------------------- */
+/* At start: services and jobs a previous run left live are ERRORED; under
+   swarm, services still live in the store are tracked for the launcher to
+   adopt, and their jobs stay live. */
+void
+rfk_admin_recover (rfk_admin_t *self);
+
+/* ---- the service socket (rfk_admin_service_socket.c) ----------------------- */
+extern const rfk_server_route_t rfk_admin_service_routes[];
+void
+rfk_admin_service_expired (rfk_server_t *server, zframe_t *peer, void *ctx);
 
 /* ---- records (rfk_admin_records.c) ---------------------------------------- */
 json_t *

@@ -162,23 +162,6 @@ s_train_job_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *id)
     return reply;
 }
 
-static void
-s_publish_job (rfk_admin_t *self, const char *kind, const char *id, const char *app,
-               int64_t version, const char *status, const char *sub_id)
-{
-    json_t *body = json_object ();
-    json_object_set_new (body, "kind", json_string (kind));
-    json_object_set_new (body, "id", json_string (id));
-    if (app)
-        json_object_set_new (body, "app", json_string (app));
-    if (version > 0)
-        json_object_set_new (body, "app_version", json_integer (version));
-    json_object_set_new (body, "status", json_string (status));
-    if (sub_id)
-        json_object_set_new (body, "sub_train_job_id", json_string (sub_id));
-    rfk_admin_publish (self, "job", id, "JobStatus", body);
-}
-
 /* ---- train jobs ---------------------------------------------------------- */
 
 rfk_msg_t *
@@ -296,7 +279,7 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
     rfk_log_info (RFK_ADMIN_LOG, "train-job-created id=%s app=%s version=%lld models=%zu user=%s",
                   job->id, job->app, (long long)job->app_version, job->sub_train_job_count,
                   caller->user_id);
-    s_publish_job (self, "TRAIN", job->id, job->app, job->app_version, job->status, NULL);
+    rfk_admin_publish_job (self, "TRAIN", job->id, job->app, job->app_version, job->status, NULL);
     json_t *trainers = json_object_get (budget, "TRAINER_COUNT");
     int n_trainers = json_is_number (trainers) ? (int)json_number_value (trainers) : 1;
     for (size_t index = 0; index < job->sub_train_job_count; index++) {
@@ -377,70 +360,6 @@ rfk_admin_on_get_train_job (rfk_admin_t *self, const rfk_msg_t *req,
     reply->body = rfk_admin_train_job_json (self, job);
     rfk_train_job_destroy (&job);
     return reply;
-}
-
-/* Every PENDING or RUNNING trial of a train job ends ERRORED with reason. */
-static void
-s_end_open_trials (rfk_admin_t *self, const char *train_job_id, const char *reason)
-{
-    zlistx_t *trials =
-        rfk_store_list_trials (self->store, train_job_id, NULL, RFK_TRIALS_BY_NO, NULL);
-    for (rfk_trial_t *trial = trials ? (rfk_trial_t *)zlistx_first (trials) : NULL; trial;
-         trial = (rfk_trial_t *)zlistx_next (trials)) {
-        if (!trial->status ||
-            (!streq (trial->status, "PENDING") && !streq (trial->status, "RUNNING")))
-            continue;
-        free (trial->status);
-        trial->status = strdup ("ERRORED");
-        if (!json_is_object (trial->progress)) {
-            json_decref (trial->progress);
-            trial->progress = json_object ();
-        }
-        json_object_set_new (trial->progress, "error", json_string (reason));
-        if (rfk_store_update_trial (self->store, trial) == 0) {
-            json_t *event = json_object ();
-            json_object_set_new (event, "trial_id", json_string (trial->id));
-            json_object_set_new (event, "job", json_string (train_job_id));
-            json_object_set_new (event, "sub_train_job_id", json_string (trial->sub_train_job_id));
-            json_object_set_new (event, "trial_no", json_integer (trial->no));
-            json_object_set_new (event, "status", json_string ("ERRORED"));
-            json_object_set_new (event, "error", json_string (reason));
-            rfk_admin_publish (self, "trial", trial->id, "TrialUpdate", event);
-        }
-    }
-    zlistx_destroy (&trials);
-}
-
-void
-rfk_admin_stop_train_job (rfk_admin_t *self, const char *train_job_id, const char *reason)
-{
-    rfk_train_job_t *job = rfk_store_get_train_job (self->store, train_job_id);
-    if (!job)
-        return;
-    //  Stop its services first, then record the states.
-    zlistx_t *ids = zlistx_new ();
-    zlistx_set_destructor (ids, (czmq_destructor *)zstr_free);
-    for (rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_first (self->services);
-         service; service = (rfk_admin_service_t *)zhashx_next (self->services))
-        if (service->train_job_id && streq (service->train_job_id, train_job_id))
-            zlistx_add_end (ids, strdup (service->id));
-    for (char *id = (char *)zlistx_first (ids); id; id = (char *)zlistx_next (ids))
-        rfk_admin_stop_service (self, id, reason);
-    zlistx_destroy (&ids);
-    for (size_t index = 0; index < job->sub_train_job_count; index++) {
-        rfk_sub_train_job_t *sub = &job->sub_train_jobs[index];
-        if (rfk_admin_status_terminal (sub->status))
-            continue;
-        rfk_store_update_sub_train_job_status (self->store, sub->id, "STOPPED");
-        s_publish_job (self, "TRAIN", job->id, job->app, job->app_version, "STOPPED", sub->id);
-    }
-    s_end_open_trials (self, job->id, reason);
-    if (!rfk_admin_status_terminal (job->status)) {
-        rfk_store_update_train_job_status (self->store, job->id, "STOPPED");
-        s_publish_job (self, "TRAIN", job->id, job->app, job->app_version, "STOPPED", NULL);
-        rfk_log_info (RFK_ADMIN_LOG, "train-job-stopped id=%s reason=\"%s\"", job->id, reason);
-    }
-    rfk_train_job_destroy (&job);
 }
 
 rfk_msg_t *
@@ -847,8 +766,8 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
                       "replicas=%lld",
                       job->id, train->app, (long long)train->app_version, zlistx_size (trials),
                       (long long)replicas);
-        s_publish_job (self, "INFERENCE", job->id, train->app, train->app_version, job->status,
-                       NULL);
+        rfk_admin_publish_job (self, "INFERENCE", job->id, train->app, train->app_version,
+                               job->status, NULL);
         rfk_admin_launch_stored_service (self, job->predictor_service_id, "predictor", secrets[0],
                                          NULL, NULL, job->id, NULL);
         for (size_t index = 0; index < job->worker_count; index++)
@@ -1059,29 +978,6 @@ rfk_admin_predictor_running (rfk_admin_t *self, const char *service_id, const ch
                   (long long)predictor->ext_port, message);
     free (public_host);
     rfk_service_destroy (&predictor);
-}
-
-void
-rfk_admin_stop_inference_job (rfk_admin_t *self, const char *inference_job_id, const char *reason)
-{
-    rfk_inference_job_t *job = rfk_store_get_inference_job (self->store, inference_job_id);
-    if (!job)
-        return;
-    zlistx_t *ids = zlistx_new ();
-    zlistx_set_destructor (ids, (czmq_destructor *)zstr_free);
-    for (rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_first (self->services);
-         service; service = (rfk_admin_service_t *)zhashx_next (self->services))
-        if (service->inference_job_id && streq (service->inference_job_id, inference_job_id))
-            zlistx_add_end (ids, strdup (service->id));
-    for (char *id = (char *)zlistx_first (ids); id; id = (char *)zlistx_next (ids))
-        rfk_admin_stop_service (self, id, reason);
-    zlistx_destroy (&ids);
-    if (!rfk_admin_status_terminal (job->status)) {
-        rfk_store_update_inference_job_status (self->store, job->id, "STOPPED");
-        s_publish_job (self, "INFERENCE", job->id, NULL, 0, "STOPPED", NULL);
-        rfk_log_info (RFK_ADMIN_LOG, "inference-job-stopped id=%s reason=\"%s\"", job->id, reason);
-    }
-    rfk_inference_job_destroy (&job);
 }
 
 rfk_msg_t *

@@ -31,8 +31,15 @@ struct rfk_store {
     char message[512];                /* the last failure in a sentence */
     int schema_version;               /* after migrations */
     rfk_store_hook_fn *hook;          /* test hook, or NULL */
-    void *hook_arg;
+    void *hook_arg;                   /* the hook's argument */
+    uint64_t calls;                   /* entries into the store (rfk_store_calls) */
+    int depth;                        /* transactions open: outer one plus nested ones */
+    bool doomed;                      /* a nested transaction failed: the outer rolls back */
 };
+
+/* Every function that reads or writes the store starts here: it counts
+   the call (rfk_store_calls). */
+#define S_ENTER(self) (assert (self), (self)->calls++)
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -549,33 +556,59 @@ s_run (rfk_store_t *self, const char *sql, s_args_t *args, rfk_store_rows_t **ro
     return rc;
 }
 
+/*  Transactions nest: only the outermost begin and commit reach the
+    database; a nested rollback dooms the outer transaction, whose commit
+    then rolls everything back and fails. */
 static int
 s_begin (rfk_store_t *self)
 {
+    if (self->depth > 0) {
+        self->depth++;
+        return 0;
+    }
     rfk_store_fault_t fault = {0};
     if (self->driver->begin (self->conn, &fault) != 0) {
         s_fault (self, &fault, NULL, NULL);
         return -1;
     }
-    return 0;
-}
-
-static int
-s_commit (rfk_store_t *self)
-{
-    rfk_store_fault_t fault = {0};
-    if (self->driver->commit (self->conn, &fault) != 0) {
-        s_fault (self, &fault, NULL, NULL);
-        self->driver->rollback (self->conn);
-        return -1;
-    }
+    self->depth = 1;
+    self->doomed = false;
     return 0;
 }
 
 static void
 s_rollback (rfk_store_t *self)
 {
+    if (self->depth > 1) {
+        self->depth--;
+        self->doomed = true;
+        return;
+    }
     self->driver->rollback (self->conn);
+    self->depth = 0;
+    self->doomed = false;
+}
+
+static int
+s_commit (rfk_store_t *self)
+{
+    if (self->depth > 1) {
+        self->depth--;
+        return 0;
+    }
+    if (self->doomed) {
+        s_rollback (self);
+        s_fail (self, RFK_CODE_INTERNAL, "a part of the transaction failed; nothing was written");
+        return -1;
+    }
+    rfk_store_fault_t fault = {0};
+    self->depth = 0;
+    if (self->driver->commit (self->conn, &fault) != 0) {
+        s_fault (self, &fault, NULL, NULL);
+        self->driver->rollback (self->conn);
+        return -1;
+    }
+    return 0;
 }
 
 /* "SELECT x.a, x.b ... FROM table x " + tail, into buf. */
@@ -1002,6 +1035,45 @@ rfk_store_set_hook (rfk_store_t *self, rfk_store_hook_fn *hook, void *arg)
     self->hook_arg = arg;
 }
 
+uint64_t
+rfk_store_calls (rfk_store_t *self)
+{
+    assert (self);
+    return self->calls;
+}
+
+int
+rfk_store_begin (rfk_store_t *self)
+{
+    S_ENTER (self);
+    if (s_begin (self) != 0)
+        return -1;
+    s_ok (self);
+    return 0;
+}
+
+int
+rfk_store_commit (rfk_store_t *self)
+{
+    S_ENTER (self);
+    if (self->depth == 0) {
+        s_fail (self, RFK_CODE_INTERNAL, "commit without a transaction");
+        return -1;
+    }
+    if (s_commit (self) != 0)
+        return -1;
+    s_ok (self);
+    return 0;
+}
+
+void
+rfk_store_rollback (rfk_store_t *self)
+{
+    S_ENTER (self);
+    if (self->depth > 0)
+        s_rollback (self);
+}
+
 /* ---- the records' destructors ---------------------------------------- */
 
 #define DESTROY(name, T)                                                                           \
@@ -1108,7 +1180,7 @@ s_create (rfk_store_t *self, const s_kind_t *kind, const void *rec, const char *
 rfk_user_t *
 rfk_store_create_user (rfk_store_t *self, const rfk_user_t *user)
 {
-    assert (self);
+    S_ENTER (self);
     char duplicate[160];
     snprintf (duplicate, sizeof duplicate, "a user with email '%.64s' exists",
               user && user->email ? user->email : "");
@@ -1118,7 +1190,7 @@ rfk_store_create_user (rfk_store_t *self, const rfk_user_t *user)
 rfk_user_t *
 rfk_store_get_user (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     rfk_user_t *user = (rfk_user_t *)s_get (self, &s_user_kind, id);
     if (user)
         s_ok (self);
@@ -1128,7 +1200,7 @@ rfk_store_get_user (rfk_store_t *self, const char *id)
 rfk_user_t *
 rfk_store_get_user_by_email (rfk_store_t *self, const char *email)
 {
-    assert (self);
+    S_ENTER (self);
     if (!email) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "user: email is required");
         return NULL;
@@ -1155,7 +1227,7 @@ s_list_done (rfk_store_t *self, zlistx_t *list)
 zlistx_t *
 rfk_store_list_users (rfk_store_t *self, const rfk_page_t *page)
 {
-    assert (self);
+    S_ENTER (self);
     s_args_t args = {0};
     if (s_arg_page (self, &args, page) != 0)
         return NULL;
@@ -1167,7 +1239,7 @@ rfk_store_list_users (rfk_store_t *self, const rfk_page_t *page)
 int
 rfk_store_ban_user (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     if (!id) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "user: id is required");
         return -1;
@@ -1192,7 +1264,7 @@ rfk_store_ban_user (rfk_store_t *self, const char *id)
 rfk_dataset_t *
 rfk_store_create_dataset (rfk_store_t *self, const rfk_dataset_t *dataset)
 {
-    assert (self);
+    S_ENTER (self);
     char missing[160];
     snprintf (missing, sizeof missing, "dataset: owner '%.64s' not found",
               dataset && dataset->owner_id ? dataset->owner_id : "");
@@ -1202,7 +1274,7 @@ rfk_store_create_dataset (rfk_store_t *self, const rfk_dataset_t *dataset)
 rfk_dataset_t *
 rfk_store_get_dataset (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     rfk_dataset_t *dataset = (rfk_dataset_t *)s_get (self, &s_dataset_kind, id);
     if (dataset)
         s_ok (self);
@@ -1213,7 +1285,7 @@ zlistx_t *
 rfk_store_list_datasets (rfk_store_t *self, const char *owner_id, const char *task,
                          const rfk_page_t *page)
 {
-    assert (self);
+    S_ENTER (self);
     if (!owner_id) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "dataset: owner_id is required");
         return NULL;
@@ -1257,7 +1329,7 @@ s_delete (rfk_store_t *self, const s_kind_t *kind, const char *sql, const char *
 int
 rfk_store_delete_dataset (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     return s_delete (self, &s_dataset_kind, "DELETE FROM datasets WHERE id = $1", id,
                      "a train job");
 }
@@ -1267,7 +1339,7 @@ rfk_store_delete_dataset (rfk_store_t *self, const char *id)
 rfk_model_t *
 rfk_store_create_model (rfk_store_t *self, const rfk_model_t *model)
 {
-    assert (self);
+    S_ENTER (self);
     char duplicate[160], missing[160];
     snprintf (duplicate, sizeof duplicate, "the user already has a model named '%.64s'",
               model && model->name ? model->name : "");
@@ -1279,7 +1351,7 @@ rfk_store_create_model (rfk_store_t *self, const rfk_model_t *model)
 rfk_model_t *
 rfk_store_get_model (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     rfk_model_t *model = (rfk_model_t *)s_get (self, &s_model_kind, id);
     if (model)
         s_ok (self);
@@ -1289,7 +1361,7 @@ rfk_store_get_model (rfk_store_t *self, const char *id)
 rfk_model_t *
 rfk_store_get_model_by_name (rfk_store_t *self, const char *user_id, const char *name)
 {
-    assert (self);
+    S_ENTER (self);
     if (!user_id || !name) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "model: user_id and name are required");
         return NULL;
@@ -1310,7 +1382,7 @@ zlistx_t *
 rfk_store_list_models (rfk_store_t *self, const char *user_id, const char *task,
                        const rfk_page_t *page)
 {
-    assert (self);
+    S_ENTER (self);
     s_args_t args = {0};
     if (s_arg_page (self, &args, page) != 0)
         return NULL;
@@ -1327,7 +1399,7 @@ zlistx_t *
 rfk_store_list_available_models (rfk_store_t *self, const char *user_id, const char *task,
                                  const rfk_page_t *page)
 {
-    assert (self);
+    S_ENTER (self);
     if (!user_id) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "model: user_id is required");
         return NULL;
@@ -1347,7 +1419,7 @@ rfk_store_list_available_models (rfk_store_t *self, const char *user_id, const c
 int
 rfk_store_delete_model (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     return s_delete (self, &s_model_kind, "DELETE FROM models WHERE id = $1", id, "a train job");
 }
 
@@ -1368,7 +1440,7 @@ s_service_prepare (rfk_store_t *self, const rfk_service_t *service)
 rfk_service_t *
 rfk_store_create_service (rfk_store_t *self, const rfk_service_t *service)
 {
-    assert (self);
+    S_ENTER (self);
     rfk_service_t *copy = s_service_prepare (self, service);
     if (!copy)
         return NULL;
@@ -1383,7 +1455,7 @@ rfk_store_create_service (rfk_store_t *self, const rfk_service_t *service)
 rfk_service_t *
 rfk_store_get_service (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     rfk_service_t *service = (rfk_service_t *)s_get (self, &s_service_kind, id);
     if (service)
         s_ok (self);
@@ -1393,7 +1465,7 @@ rfk_store_get_service (rfk_store_t *self, const char *id)
 int
 rfk_store_update_service (rfk_store_t *self, const rfk_service_t *service)
 {
-    assert (self);
+    S_ENTER (self);
     if (s_check (self, &s_service_kind, service, false) != 0)
         return -1;
     if (!service->id) {
@@ -1406,10 +1478,9 @@ rfk_store_update_service (rfk_store_t *self, const rfk_service_t *service)
     return 0;
 }
 
-int
-rfk_store_update_service_status (rfk_store_t *self, const char *id, const char *status)
+static int
+s_service_status (rfk_store_t *self, const char *id, const char *status)
 {
-    assert (self);
     if (s_set_status (self, &s_service_kind,
                       "UPDATE services SET status = $2,"
                       " datetime_stopped = COALESCE(datetime_stopped, $3) WHERE id = $1",
@@ -1420,9 +1491,16 @@ rfk_store_update_service_status (rfk_store_t *self, const char *id, const char *
 }
 
 int
+rfk_store_update_service_status (rfk_store_t *self, const char *id, const char *status)
+{
+    S_ENTER (self);
+    return s_service_status (self, id, status);
+}
+
+int
 rfk_store_touch_service (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     if (!id) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "service: id is required");
         return -1;
@@ -1445,7 +1523,7 @@ rfk_store_touch_service (rfk_store_t *self, const char *id)
 zlistx_t *
 rfk_store_list_services (rfk_store_t *self, bool active_only, const rfk_page_t *page)
 {
-    assert (self);
+    S_ENTER (self);
     s_args_t args = {0};
     if (s_arg_page (self, &args, page) != 0)
         return NULL;
@@ -1496,7 +1574,7 @@ s_train_job_done (rfk_store_t *self, rfk_train_job_t *job)
 rfk_train_job_t *
 rfk_store_create_train_job (rfk_store_t *self, const rfk_train_job_t *job)
 {
-    assert (self);
+    S_ENTER (self);
     if (!job) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "train job: no record given");
         return NULL;
@@ -1571,7 +1649,7 @@ failed_committing:
 rfk_train_job_t *
 rfk_store_get_train_job (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     return s_train_job_done (self, (rfk_train_job_t *)s_get (self, &s_train_job_kind, id));
 }
 
@@ -1603,7 +1681,7 @@ rfk_train_job_t *
 rfk_store_get_train_job_by_app (rfk_store_t *self, const char *user_id, const char *app,
                                 int64_t app_version)
 {
-    assert (self);
+    S_ENTER (self);
     return s_train_job_done (self, s_train_job_by_app (self, user_id, app, app_version));
 }
 
@@ -1611,7 +1689,7 @@ zlistx_t *
 rfk_store_list_train_jobs (rfk_store_t *self, const char *user_id, const char *app,
                            bool active_only, const rfk_page_t *page)
 {
-    assert (self);
+    S_ENTER (self);
     s_args_t args = {0};
     if (s_arg_page (self, &args, page) != 0)
         return NULL;
@@ -1636,10 +1714,9 @@ rfk_store_list_train_jobs (rfk_store_t *self, const char *user_id, const char *a
     return list;
 }
 
-int
-rfk_store_update_train_job_status (rfk_store_t *self, const char *id, const char *status)
+static int
+s_train_job_status (rfk_store_t *self, const char *id, const char *status)
 {
-    assert (self);
     if (s_set_status (self, &s_train_job_kind,
                       "UPDATE train_jobs SET status = $2,"
                       " datetime_stopped = COALESCE(datetime_stopped, $3) WHERE id = $1",
@@ -1649,10 +1726,17 @@ rfk_store_update_train_job_status (rfk_store_t *self, const char *id, const char
     return 0;
 }
 
+int
+rfk_store_update_train_job_status (rfk_store_t *self, const char *id, const char *status)
+{
+    S_ENTER (self);
+    return s_train_job_status (self, id, status);
+}
+
 rfk_sub_train_job_t *
 rfk_store_get_sub_train_job (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     rfk_sub_train_job_t *sub = (rfk_sub_train_job_t *)s_get (self, &s_sub_train_job_kind, id);
     if (sub)
         s_ok (self);
@@ -1662,7 +1746,7 @@ rfk_store_get_sub_train_job (rfk_store_t *self, const char *id)
 rfk_sub_train_job_t *
 rfk_store_get_sub_train_job_by_advisor (rfk_store_t *self, const char *service_id)
 {
-    assert (self);
+    S_ENTER (self);
     if (!service_id) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "sub train job: advisor service id is required");
         return NULL;
@@ -1678,10 +1762,9 @@ rfk_store_get_sub_train_job_by_advisor (rfk_store_t *self, const char *service_i
     return sub;
 }
 
-int
-rfk_store_update_sub_train_job_status (rfk_store_t *self, const char *id, const char *status)
+static int
+s_sub_train_job_status (rfk_store_t *self, const char *id, const char *status)
 {
-    assert (self);
     if (s_set_status (self, &s_sub_train_job_kind,
                       "UPDATE sub_train_jobs SET status = $2,"
                       " datetime_stopped = COALESCE(datetime_stopped, $3) WHERE id = $1",
@@ -1689,6 +1772,13 @@ rfk_store_update_sub_train_job_status (rfk_store_t *self, const char *id, const 
         return -1;
     s_ok (self);
     return 0;
+}
+
+int
+rfk_store_update_sub_train_job_status (rfk_store_t *self, const char *id, const char *status)
+{
+    S_ENTER (self);
+    return s_sub_train_job_status (self, id, status);
 }
 
 /* Inserts a service and then runs link_sql ($1 = sub train job id, $2 = the
@@ -1731,7 +1821,7 @@ rfk_service_t *
 rfk_store_create_advisor (rfk_store_t *self, const char *sub_train_job_id,
                           const rfk_service_t *service)
 {
-    assert (self);
+    S_ENTER (self);
     return s_create_linked_service (
         self, sub_train_job_id, service,
         "UPDATE sub_train_jobs SET advisor_service_id = $2 WHERE id = $1");
@@ -1741,7 +1831,7 @@ rfk_service_t *
 rfk_store_create_train_job_worker (rfk_store_t *self, const char *sub_train_job_id,
                                    const rfk_service_t *service)
 {
-    assert (self);
+    S_ENTER (self);
     return s_create_linked_service (
         self, sub_train_job_id, service,
         "INSERT INTO train_job_workers (sub_train_job_id, service_id) VALUES ($1, $2)");
@@ -1750,7 +1840,7 @@ rfk_store_create_train_job_worker (rfk_store_t *self, const char *sub_train_job_
 rfk_train_job_worker_t *
 rfk_store_get_train_job_worker (rfk_store_t *self, const char *service_id)
 {
-    assert (self);
+    S_ENTER (self);
     if (!service_id) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "train job worker: service id is required");
         return NULL;
@@ -1769,7 +1859,7 @@ rfk_store_get_train_job_worker (rfk_store_t *self, const char *service_id)
 zlistx_t *
 rfk_store_list_train_job_workers (rfk_store_t *self, const char *sub_train_job_id)
 {
-    assert (self);
+    S_ENTER (self);
     if (!sub_train_job_id) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "train job worker: sub train job id is required");
         return NULL;
@@ -1788,7 +1878,7 @@ rfk_store_list_train_job_workers (rfk_store_t *self, const char *sub_train_job_i
 rfk_trial_t *
 rfk_store_create_trial (rfk_store_t *self, const rfk_trial_t *trial)
 {
-    assert (self);
+    S_ENTER (self);
     if (trial && trial->no < 0) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "trial: no must not be negative");
         return NULL;
@@ -1852,7 +1942,7 @@ rfk_store_create_trial (rfk_store_t *self, const rfk_trial_t *trial)
 rfk_trial_t *
 rfk_store_get_trial (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     rfk_trial_t *trial = (rfk_trial_t *)s_get (self, &s_trial_kind, id);
     if (trial)
         s_ok (self);
@@ -1862,7 +1952,7 @@ rfk_store_get_trial (rfk_store_t *self, const char *id)
 int
 rfk_store_update_trial (rfk_store_t *self, const rfk_trial_t *trial)
 {
-    assert (self);
+    S_ENTER (self);
     if (s_check (self, &s_trial_kind, trial, false) != 0)
         return -1;
     if (!trial->id) {
@@ -1879,7 +1969,7 @@ zlistx_t *
 rfk_store_list_trials (rfk_store_t *self, const char *train_job_id, const char *sub_train_job_id,
                        rfk_trial_order_t order, const rfk_page_t *page)
 {
-    assert (self);
+    S_ENTER (self);
     if (!train_job_id && !sub_train_job_id) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "trial: a train job or sub train job id is required");
         return NULL;
@@ -1930,7 +2020,7 @@ s_insert_trial_log (rfk_store_t *self, rfk_trial_log_t *copy)
 rfk_trial_log_t *
 rfk_store_add_trial_log (rfk_store_t *self, const rfk_trial_log_t *log)
 {
-    assert (self);
+    S_ENTER (self);
     rfk_trial_log_t *copy = (rfk_trial_log_t *)s_prepare (self, &s_trial_log_kind, log, NULL);
     if (!copy)
         return NULL;
@@ -1950,7 +2040,7 @@ rfk_store_add_trial_log (rfk_store_t *self, const rfk_trial_log_t *log)
 int
 rfk_store_add_trial_logs (rfk_store_t *self, const rfk_trial_log_t *logs, size_t count)
 {
-    assert (self);
+    S_ENTER (self);
     if (count == 0) {
         s_ok (self);
         return 0;
@@ -1980,7 +2070,7 @@ rfk_store_add_trial_logs (rfk_store_t *self, const rfk_trial_log_t *logs, size_t
 zlistx_t *
 rfk_store_list_trial_logs (rfk_store_t *self, const char *trial_id, const rfk_page_t *page)
 {
-    assert (self);
+    S_ENTER (self);
     if (!trial_id) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "trial log: trial id is required");
         return NULL;
@@ -2021,7 +2111,7 @@ rfk_store_create_inference_job (rfk_store_t *self, const rfk_inference_job_t *jo
                                 const rfk_service_t *predictor,
                                 const rfk_service_t *const *worker_services)
 {
-    assert (self);
+    S_ENTER (self);
     if (!job) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "inference job: no record given");
         return NULL;
@@ -2110,7 +2200,7 @@ failed_early:
 rfk_inference_job_t *
 rfk_store_get_inference_job (rfk_store_t *self, const char *id)
 {
-    assert (self);
+    S_ENTER (self);
     return s_inference_job_done (self,
                                  (rfk_inference_job_t *)s_get (self, &s_inference_job_kind, id));
 }
@@ -2119,7 +2209,7 @@ rfk_inference_job_t *
 rfk_store_get_inference_job_by_app (rfk_store_t *self, const char *user_id, const char *app,
                                     int64_t app_version)
 {
-    assert (self);
+    S_ENTER (self);
     rfk_train_job_t *train_job = s_train_job_by_app (self, user_id, app, app_version);
     if (!train_job)
         return NULL;
@@ -2140,7 +2230,7 @@ zlistx_t *
 rfk_store_list_inference_jobs (rfk_store_t *self, const char *user_id, bool active_only,
                                const rfk_page_t *page)
 {
-    assert (self);
+    S_ENTER (self);
     s_args_t args = {0};
     if (s_arg_page (self, &args, page) != 0)
         return NULL;
@@ -2163,10 +2253,9 @@ rfk_store_list_inference_jobs (rfk_store_t *self, const char *user_id, bool acti
     return list;
 }
 
-int
-rfk_store_update_inference_job_status (rfk_store_t *self, const char *id, const char *status)
+static int
+s_inference_job_status (rfk_store_t *self, const char *id, const char *status)
 {
-    assert (self);
     if (!status || !s_allowed (status, s_job_statuses)) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "inference job: status '%.64s' is not valid",
                 status ? status : "");
@@ -2188,10 +2277,17 @@ rfk_store_update_inference_job_status (rfk_store_t *self, const char *id, const 
     return 0;
 }
 
+int
+rfk_store_update_inference_job_status (rfk_store_t *self, const char *id, const char *status)
+{
+    S_ENTER (self);
+    return s_inference_job_status (self, id, status);
+}
+
 rfk_inference_job_worker_t *
 rfk_store_get_inference_job_worker (rfk_store_t *self, const char *service_id)
 {
-    assert (self);
+    S_ENTER (self);
     if (!service_id) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "inference job worker: service id is required");
         return NULL;
@@ -2205,4 +2301,133 @@ rfk_store_get_inference_job_worker (rfk_store_t *self, const char *service_id)
     if (worker)
         s_ok (self);
     return worker;
+}
+
+/* ---- roll-ups -------------------------------------------------------- */
+
+static const s_field_t s_job_service_fields[] = {
+    F (rfk_job_service_t, id, S_TEXT, 0, NULL),
+    F (rfk_job_service_t, service_type, S_TEXT, 0, NULL),
+    F (rfk_job_service_t, status, S_TEXT, 0, NULL),
+    F (rfk_job_service_t, sub_train_job_id, S_TEXT, 0, NULL),
+};
+static const s_kind_t s_job_service_kind = {"job service",
+                                            "services",
+                                            sizeof (rfk_job_service_t),
+                                            s_job_service_fields,
+                                            N (s_job_service_fields),
+                                            NULL};
+
+/* The services of a train job (by sub train job) or an inference job. */
+static int
+s_load_job_services (rfk_store_t *self, rfk_job_state_t *state, const char *job_id, bool train)
+{
+    const char *sql =
+        train ? "SELECT s.id, s.service_type, s.status, j.id FROM services s"
+                " JOIN sub_train_jobs j ON j.advisor_service_id = s.id WHERE j.train_job_id = $1"
+                " UNION ALL SELECT s.id, s.service_type, s.status, w.sub_train_job_id"
+                " FROM services s JOIN train_job_workers w ON w.service_id = s.id"
+                " JOIN sub_train_jobs j ON j.id = w.sub_train_job_id WHERE j.train_job_id = $1"
+              : "SELECT s.id, s.service_type, s.status, CAST(NULL AS TEXT) FROM services s"
+                " JOIN inference_jobs j ON j.predictor_service_id = s.id WHERE j.id = $1"
+                " UNION ALL SELECT s.id, s.service_type, s.status, CAST(NULL AS TEXT)"
+                " FROM services s JOIN inference_job_workers w ON w.service_id = s.id"
+                " WHERE w.inference_job_id = $1";
+    rfk_store_rows_t *rows = NULL;
+    s_args_t args = {0};
+    s_arg_text (&args, job_id);
+    if (s_run (self, sql, &args, &rows, NULL, NULL) < 0)
+        return -1;
+    state->services =
+        (rfk_job_service_t *)calloc (rows->nrows ? rows->nrows : 1, sizeof (rfk_job_service_t));
+    int rc = state->services ? 0 : -1;
+    for (size_t r = 0; rc == 0 && r < rows->nrows; r++) {
+        state->service_count = r + 1; /* what is loaded so far is freed with the state */
+        rc = s_load (&s_job_service_kind, &state->services[r], rows, r);
+    }
+    rfk_store_rows_destroy (&rows);
+    if (rc != 0)
+        s_fail (self, RFK_CODE_UNAVAILABLE, "out of memory");
+    return rc;
+}
+
+rfk_job_state_t *
+rfk_store_get_job_state (rfk_store_t *self, const char *train_job_id, const char *inference_job_id)
+{
+    S_ENTER (self);
+    rfk_job_state_t *state = (rfk_job_state_t *)calloc (1, sizeof *state);
+    if (!state) {
+        s_fail (self, RFK_CODE_UNAVAILABLE, "out of memory");
+        return NULL;
+    }
+    if (train_job_id)
+        state->train_job = s_train_job_done (
+            self, (rfk_train_job_t *)s_get (self, &s_train_job_kind, train_job_id));
+    else
+        state->inference_job = s_inference_job_done (
+            self, (rfk_inference_job_t *)s_get (self, &s_inference_job_kind, inference_job_id));
+    if ((!state->train_job && !state->inference_job) ||
+        s_load_job_services (self, state, train_job_id ? train_job_id : inference_job_id,
+                             train_job_id != NULL) != 0) {
+        rfk_job_state_destroy (&state);
+        return NULL;
+    }
+    s_ok (self);
+    return state;
+}
+
+void
+rfk_job_state_destroy (rfk_job_state_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rfk_job_state_t *self = *self_p;
+    rfk_train_job_destroy (&self->train_job);
+    rfk_inference_job_destroy (&self->inference_job);
+    for (size_t index = 0; index < self->service_count; index++)
+        s_clear (&s_job_service_kind, &self->services[index]);
+    free (self->services);
+    free (self);
+    *self_p = NULL;
+}
+
+/* One status change of rfk_store_set_statuses. */
+static int
+s_status_change (rfk_store_t *self, const rfk_status_change_t *change)
+{
+    switch (change->of) {
+        case RFK_STATUS_OF_SERVICE:
+            return s_service_status (self, change->id, change->status);
+        case RFK_STATUS_OF_SUB_TRAIN_JOB:
+            return s_sub_train_job_status (self, change->id, change->status);
+        case RFK_STATUS_OF_TRAIN_JOB:
+            return s_train_job_status (self, change->id, change->status);
+        case RFK_STATUS_OF_INFERENCE_JOB:
+            return s_inference_job_status (self, change->id, change->status);
+    }
+    s_fail (self, RFK_CODE_BAD_REQUEST, "status change: unknown record");
+    return -1;
+}
+
+int
+rfk_store_set_statuses (rfk_store_t *self, const rfk_status_change_t *changes, size_t count)
+{
+    S_ENTER (self);
+    if (count == 0) {
+        s_ok (self);
+        return 0;
+    }
+    assert (changes);
+    if (count > 1 && s_begin (self) != 0)
+        return -1;
+    for (size_t index = 0; index < count; index++)
+        if (s_status_change (self, &changes[index]) != 0) {
+            if (count > 1)
+                s_rollback (self);
+            return -1;
+        }
+    if (count > 1 && s_commit (self) != 0)
+        return -1;
+    s_ok (self);
+    return 0;
 }

@@ -269,6 +269,21 @@ rfk_store_latest_schema_version (void);
 typedef void (rfk_store_hook_fn) (const char *step, void *arg);
 void
 rfk_store_set_hook (rfk_store_t *self, rfk_store_hook_fn *hook, void *arg);
+/* How many times the store was called (every function that reads or
+   writes, including begin and commit), for tests counting round trips. */
+uint64_t
+rfk_store_calls (rfk_store_t *self);
+/* A transaction over several calls: the calls between begin and commit
+   are written together or not at all. Transactions nest (the store's own
+   multi-row writes join the caller's); a failure inside dooms the whole
+   transaction, whose commit then fails and writes nothing. Call
+   rfk_store_rollback after a failed call to give up early. */
+int
+rfk_store_begin (rfk_store_t *self);
+int
+rfk_store_commit (rfk_store_t *self);
+void
+rfk_store_rollback (rfk_store_t *self);
 
 /* ---- users ----------------------------------------------------------- */
 rfk_user_t *
@@ -450,6 +465,52 @@ void
 rfk_inference_job_destroy (rfk_inference_job_t **self_p);
 void
 rfk_inference_job_worker_destroy (rfk_inference_job_worker_t **self_p);
+
+/* ---- roll-ups --------------------------------------------------------- */
+/* A service of a job as a roll-up sees it. */
+typedef struct {
+    char *id;
+    char *service_type;
+    char *status;
+    char *sub_train_job_id; /* the sub train job it serves (advisors, trainers), else NULL */
+} rfk_job_service_t;
+
+/* What a job's roll-up decides on, read in one call: the train job with its
+   sub train jobs, or the inference job with its workers, and every service
+   of the job with its status. */
+typedef struct {
+    rfk_train_job_t *train_job;         /* the train job, or NULL */
+    rfk_inference_job_t *inference_job; /* the inference job, or NULL */
+    size_t service_count;
+    rfk_job_service_t *services; /* array of service_count */
+} rfk_job_state_t;
+
+/* The state of the train job train_job_id, or (when it is NULL) of the
+   inference job inference_job_id. NULL when there is no such job. */
+rfk_job_state_t *
+rfk_store_get_job_state (rfk_store_t *self, const char *train_job_id, const char *inference_job_id);
+void
+rfk_job_state_destroy (rfk_job_state_t **self_p);
+
+/* The record whose status a change sets. */
+typedef enum {
+    RFK_STATUS_OF_SERVICE,
+    RFK_STATUS_OF_SUB_TRAIN_JOB,
+    RFK_STATUS_OF_TRAIN_JOB,
+    RFK_STATUS_OF_INFERENCE_JOB
+} rfk_status_of_t;
+
+/* One status to write (borrowed strings). */
+typedef struct {
+    rfk_status_of_t of;
+    const char *id;
+    const char *status;
+} rfk_status_change_t;
+
+/* Writes count statuses as the rfk_store_update_*_status functions do,
+   in one transaction when there are several: all or none. */
+int
+rfk_store_set_statuses (rfk_store_t *self, const rfk_status_change_t *changes, size_t count);
 
 #ifdef __cplusplus
 }

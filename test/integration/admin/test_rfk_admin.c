@@ -1160,6 +1160,116 @@ test_failing_services (void **state)
     s_stop (&env);
 }
 
+/* The store calls admin made so far (its pipe answers STORE-CALLS). */
+static long long
+s_store_calls (s_env_t *env)
+{
+    zstr_send (env->admin, "STORE-CALLS");
+    char *text = zstr_recv (env->admin);
+    assert_non_null (text);
+    long long calls = atoll (text);
+    zstr_free (&text);
+    return calls;
+}
+
+/* Wait until n services were reported STOPPED. */
+static void
+s_wait_stopped (s_env_t *env, size_t n)
+{
+    zhashx_t *seen = zhashx_new ();
+    int64_t until = zclock_mono () + S_WAIT_MS;
+    while (zhashx_size (seen) < n && zclock_mono () < until) {
+        zsock_set_rcvtimeo (env->sub, (int)(until - zclock_mono ()));
+        char *topic = NULL;
+        rfk_msg_t *event = NULL;
+        rfk_code_t code;
+        if (rfk_envelope_recv_topic (env->sub, &rfk_event_family, env->bus.max_frame_bytes, &topic,
+                                     &event, &code) == 0 &&
+            streq (event->type, "ServiceStatus")) {
+            const char *id = json_string_value (json_object_get (event->body, "service_id"));
+            const char *status = json_string_value (json_object_get (event->body, "status"));
+            if (id && status && streq (status, "STOPPED"))
+                zhashx_update (seen, id, (void *)1);
+        }
+        zstr_free (&topic);
+        rfk_msg_destroy (&event);
+    }
+    size_t stopped = zhashx_size (seen);
+    zhashx_destroy (&seen);
+    if (stopped < n)
+        fail_msg ("only %zu of %zu services stopped", stopped, n);
+}
+
+/*  Stopping a train job of 2 models x 2 trainers (6 services, all RUNNING)
+    costs admin this many store calls, from StopTrainJob until every
+    service's process has ended and rolled up. Before the roll-ups loaded
+    their job once (one store call per service status, sub train job, job
+    and trial, each roll-up reading the same rows again) it took 28. */
+#define S_STOP_CALLS_BEFORE 28
+#define S_STOP_CALLS_MAX 16
+
+static void
+test_stop_store_calls (void **state)
+{
+    (void)state;
+    s_env_t *env = s_start ();
+    char *developer = s_user (env, "MODEL_DEVELOPER", NULL);
+    rfk_msg_t *reply = s_model_upload (env, developer, "TPL_GOOD", "first", "PUBLIC");
+    char *first = s_expect (&reply, "Model", "id");
+    reply = s_model_upload (env, developer, "TPL_GOOD", "second", "PUBLIC");
+    char *second = s_expect (&reply, "Model", "id");
+    char *dataset = s_dataset (env, developer, "d");
+    reply =
+        s_call (env, "CreateTrainJob", developer,
+                json_pack ("{s:s, s:s, s:s, s:s, s:[s, s], s:{s:i}}", "app", "counted", "task",
+                           "TABULAR_CLASSIFICATION", "train_dataset_id", dataset, "val_dataset_id",
+                           dataset, "model_ids", first, second, "budget", "TRAINER_COUNT", 2));
+    char *job = s_expect (&reply, "TrainJob", "id");
+    char *ids[6], *roles[6], *secrets[6];
+    rfk_client_t *workers[6];
+    s_wait_secrets (env, 6, ids, roles, secrets);
+    for (int index = 0; index < 6; index++) {
+        rfk_msg_t *config = NULL;
+        workers[index] = s_worker (env, ids[index], secrets[index], &config);
+        assert_string_equal (config->type, "ServiceConfig");
+        rfk_msg_destroy (&config);
+        s_ack (workers[index], "StatusReport",
+               json_pack ("{s:s, s:s}", "service_id", ids[index], "status", "RUNNING"));
+    }
+    json_decref (s_wait_event (env, "JobStatus", "id", job, "status", "RUNNING"));
+
+    long long before = s_store_calls (env);
+    reply = s_call (env, "StopTrainJob", developer, json_pack ("{s:s}", "app", "counted"));
+    assert_string_equal (json_string_value (json_object_get (reply->body, "status")), "STOPPED");
+    rfk_msg_destroy (&reply);
+    s_wait_stopped (env, 6);
+    long long calls = s_store_calls (env) - before;
+    print_message ("store calls to stop a train job of 2 models x 2 trainers: %d before, %lld "
+                   "now\n",
+                   S_STOP_CALLS_BEFORE, calls);
+    assert_true (calls <= S_STOP_CALLS_MAX);
+    reply = s_call (env, "GetTrainJob", developer, json_pack ("{s:s}", "app", "counted"));
+    assert_string_equal (json_string_value (json_object_get (reply->body, "status")), "STOPPED");
+    json_t *subs = json_object_get (reply->body, "sub_train_jobs");
+    for (size_t index = 0; index < json_array_size (subs); index++)
+        assert_string_equal (
+            json_string_value (json_object_get (json_array_get (subs, index), "status")),
+            "STOPPED");
+    rfk_msg_destroy (&reply);
+    for (int index = 0; index < 6; index++) {
+        rfk_client_destroy (&workers[index]);
+        free (ids[index]);
+        free (roles[index]);
+        free (secrets[index]);
+    }
+    free (job);
+    free (dataset);
+    free (first);
+    free (second);
+    free (developer);
+    s_stop (&env);
+}
+
 /* ---- the real rafikid up -------------------------------------------------- */
 
 /* `rafikid up` on data directory dir with every port 0 (it writes those it
@@ -1528,6 +1638,9 @@ test_upload_512mib (void **state)
 int
 main (void)
 {
+    //  RFK_TEST_FILTER=test_name runs one case (cmocka's pattern).
+    if (getenv ("RFK_TEST_FILTER"))
+        cmocka_set_test_filter (getenv ("RFK_TEST_FILTER"));
     zsys_init ();
     zsys_set_logstream (NULL);
     const struct CMUnitTest tests[] = {
@@ -1539,6 +1652,7 @@ main (void)
         cmocka_unit_test (test_bad_frames),
         cmocka_unit_test (test_train_and_inference_jobs),
         cmocka_unit_test (test_failing_services),
+        cmocka_unit_test (test_stop_store_calls),
         cmocka_unit_test (test_rafikid_up),
         cmocka_unit_test (test_slow_model_check),
         cmocka_unit_test (test_upload_512mib),

@@ -805,6 +805,77 @@ test_services_and_workers (void **state)
 
 /* ---- trials ---------------------------------------------------------- */
 
+/* A roll-up's read and write: the job with every service's status in one
+   call, several statuses in one transaction (all or none), transactions
+   that nest, and the call counter. */
+static void
+test_job_state_and_transactions (void **state)
+{
+    store_fixture_t *fixture = (store_fixture_t *)*state;
+    rfk_store_t *store = fixture->store;
+    s_world_t world;
+    s_world_new (store, &world);
+    rfk_train_job_t *job = s_train_job (store, &world, "app");
+    const char *sub_id = job->sub_train_jobs[0].id;
+    rfk_service_t in = s_service_in ("ADVISOR");
+    rfk_service_t *advisor = rfk_store_create_advisor (store, sub_id, &in);
+    in = s_service_in ("TRAIN");
+    rfk_service_t *trainer = rfk_store_create_train_job_worker (store, sub_id, &in);
+    ASSERT_OK (store, advisor && trainer);
+
+    uint64_t calls = rfk_store_calls (store);
+    rfk_job_state_t *job_state = rfk_store_get_job_state (store, job->id, NULL);
+    ASSERT_OK (store, job_state);
+    assert_int_equal (rfk_store_calls (store), calls + 1);
+    assert_int_equal (job_state->train_job->sub_train_job_count, 2);
+    assert_int_equal (job_state->service_count, 2);
+    for (size_t index = 0; index < job_state->service_count; index++) {
+        assert_string_equal (job_state->services[index].sub_train_job_id, sub_id);
+        assert_string_equal (job_state->services[index].status, "STARTED");
+    }
+    rfk_job_state_destroy (&job_state);
+    assert_null (rfk_store_get_job_state (store, "no-such-job", NULL));
+
+    //  All or none: a bad status in the batch writes nothing.
+    rfk_status_change_t bad[] = {{RFK_STATUS_OF_SERVICE, trainer->id, "STOPPED"},
+                                 {RFK_STATUS_OF_SUB_TRAIN_JOB, sub_id, "NOT-A-STATUS"}};
+    assert_int_equal (rfk_store_set_statuses (store, bad, 2), -1);
+    assert_int_equal (rfk_store_code (store), RFK_CODE_BAD_REQUEST);
+    rfk_service_t *read = rfk_store_get_service (store, trainer->id);
+    assert_string_equal (read->status, "STARTED");
+    rfk_service_destroy (&read);
+    rfk_status_change_t good[] = {{RFK_STATUS_OF_SERVICE, trainer->id, "ERRORED"},
+                                  {RFK_STATUS_OF_SUB_TRAIN_JOB, sub_id, "ERRORED"},
+                                  {RFK_STATUS_OF_TRAIN_JOB, job->id, "ERRORED"}};
+    ASSERT_OK (store, rfk_store_set_statuses (store, good, 3) == 0);
+    rfk_train_job_t *stored = rfk_store_get_train_job (store, job->id);
+    assert_string_equal (stored->status, "ERRORED");
+    assert_non_null (stored->datetime_stopped);
+    rfk_train_job_destroy (&stored);
+
+    //  A caller's transaction: the store's own multi-row write joins it,
+    //  and a rollback undoes both.
+    ASSERT_OK (store, rfk_store_begin (store) == 0);
+    ASSERT_OK (store, rfk_store_update_service_status (store, advisor->id, "RUNNING") == 0);
+    ASSERT_OK (store, rfk_store_set_statuses (store, good, 3) == 0);
+    rfk_store_rollback (store);
+    read = rfk_store_get_service (store, advisor->id);
+    assert_string_equal (read->status, "STARTED");
+    rfk_service_destroy (&read);
+    ASSERT_OK (store, rfk_store_begin (store) == 0);
+    ASSERT_OK (store, rfk_store_update_service_status (store, advisor->id, "RUNNING") == 0);
+    ASSERT_OK (store, rfk_store_commit (store) == 0);
+    read = rfk_store_get_service (store, advisor->id);
+    assert_string_equal (read->status, "RUNNING");
+    rfk_service_destroy (&read);
+    assert_int_equal (rfk_store_commit (store), -1); /* nothing open */
+
+    rfk_service_destroy (&advisor);
+    rfk_service_destroy (&trainer);
+    rfk_train_job_destroy (&job);
+    s_world_destroy (&world);
+}
+
 static void
 test_trials (void **state)
 {
@@ -1285,6 +1356,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_models, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_train_jobs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_services_and_workers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_job_state_and_transactions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_trials, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_trial_logs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_inference_jobs, s_setup, s_teardown),

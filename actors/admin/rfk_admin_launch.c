@@ -1,0 +1,384 @@
+/*  rfk_admin_launch.c: the dynamic services admin launches, tracks and
+    stops.
+
+    Each service is a store row (with the hash of its per-service secret)
+    and a child the launcher runs as `rafikid <role> --service-id <id>`, the
+    secret handed over through RAFIKI_SECRET_FD, admin's service endpoint and
+    the relevant configuration in its environment (RAFIKI_ADMIN_HOST,
+    RAFIKI_ADMIN_SERVICE_PORT, RAFIKI_BUS_*, RAFIKI_TRAINER_*, ...). The
+    launcher's events (the process is up, restarting, gone) become service
+    states (rfk_admin_rollup.c). Stopping services, for whatever reason,
+    goes through rfk_admin_stop_services.
+*/
+#define _GNU_SOURCE
+#include "rfk_admin_internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+bool
+rfk_admin_status_terminal (const char *status)
+{
+    return status && (streq (status, "STOPPED") || streq (status, "ERRORED"));
+}
+
+int
+rfk_admin_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    int port = 0;
+    if (bind (fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+        getsockname (fd, (struct sockaddr *)&address, &length) == 0)
+        port = ntohs (address.sin_port);
+    close (fd);
+    return port;
+}
+
+void
+rfk_admin_service_destroy (rfk_admin_service_t **self_p)
+{
+    rfk_admin_service_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->id);
+    free (self->role);
+    free (self->service_type);
+    free (self->status);
+    free (self->train_job_id);
+    free (self->sub_train_job_id);
+    free (self->inference_job_id);
+    free (self->trial_id);
+    zframe_destroy (&self->peer);
+    free (self);
+    *self_p = NULL;
+}
+
+static char *
+s_dup (const char *text)
+{
+    return text ? strdup (text) : NULL;
+}
+
+static const char *
+s_service_type_of (const char *role)
+{
+    if (streq (role, "advisor"))
+        return "ADVISOR";
+    if (streq (role, "trainer"))
+        return "TRAIN";
+    if (streq (role, "predictor"))
+        return "PREDICT";
+    return "INFERENCE";
+}
+
+const char *
+rfk_admin_role_of (const char *service_type)
+{
+    if (!service_type)
+        return "?";
+    if (streq (service_type, "ADVISOR"))
+        return "advisor";
+    if (streq (service_type, "TRAIN"))
+        return "trainer";
+    if (streq (service_type, "PREDICT"))
+        return "predictor";
+    return "inference";
+}
+
+rfk_admin_service_t *
+rfk_admin_track (rfk_admin_t *self, const char *id, const char *role, const char *train_job_id,
+                 const char *sub_train_job_id, const char *inference_job_id, const char *trial_id)
+{
+    rfk_admin_service_t *service = (rfk_admin_service_t *)calloc (1, sizeof *service);
+    if (!service)
+        return NULL;
+    service->id = strdup (id);
+    service->role = strdup (role);
+    service->service_type = strdup (s_service_type_of (role));
+    service->status = strdup ("STARTED");
+    service->train_job_id = s_dup (train_job_id);
+    service->sub_train_job_id = s_dup (sub_train_job_id);
+    service->inference_job_id = s_dup (inference_job_id);
+    service->trial_id = s_dup (trial_id);
+    zhashx_update (self->services, id, service);
+    return service;
+}
+
+/* The environment a service gets from admin (besides the launcher's own). */
+static char **
+s_service_env (rfk_admin_t *self)
+{
+    static const struct {
+        const char *section, *key;
+    } keys[] = {
+        {"bus", "sndhwm"},
+        {"bus", "rcvhwm"},
+        {"bus", "heartbeat_interval_ms"},
+        {"bus", "heartbeat_timeout_ms"},
+        {"bus", "request_timeout_ms"},
+        {"bus", "request_retries"},
+        {"trainer", "memory_limit_mb"},
+        {"trainer", "cpu_limit_s"},
+        {"trainer", "trial_timeout_s"},
+        {"predictor", "max_batch"},
+        {"predictor", "batch_window_us"},
+        {"predictor", "deadline_ms"},
+        {"predictor", "max_inflight"},
+        {"", "stop_timeout_ms"},
+    };
+    size_t n_keys = sizeof keys / sizeof keys[0];
+    char **env = (char **)calloc (n_keys + 8, sizeof (char *));
+    if (!env)
+        return NULL;
+    size_t at = 0;
+    //  Under swarm the launcher names admin (swarm.admin_host) itself.
+    if (!self->swarm) {
+        env[at++] = zsys_sprintf ("RAFIKI_ADMIN_HOST=%s", self->connect_host);
+        const char *endpoint = rfk_server_endpoint (self->service);
+        const char *colon = endpoint ? strrchr (endpoint, ':') : NULL;
+        env[at++] = zsys_sprintf ("RAFIKI_ADMIN_SERVICE_PORT=%s", colon ? colon + 1 : "0");
+    }
+    env[at++] = zsys_sprintf ("RAFIKI_BUS_MAX_FRAME_BYTES=%llu",
+                              (unsigned long long)self->bus.max_frame_bytes);
+    env[at++] =
+        zsys_sprintf ("RAFIKI_LOG_LEVEL=%s", rfk_config_string (self->config, "", "log_level"));
+    for (size_t index = 0; index < n_keys; index++) {
+        char name[128];
+        snprintf (name, sizeof name, "RAFIKI_%s%s%s", keys[index].section,
+                  *keys[index].section ? "_" : "", keys[index].key);
+        for (char *c = name; *c; c++)
+            *c = (char)toupper ((unsigned char)*c);
+        env[at++] = zsys_sprintf (
+            "%s=%lld", name,
+            (long long)rfk_config_int (self->config, keys[index].section, keys[index].key));
+    }
+    env[at] = NULL;
+    return env;
+}
+
+static void
+s_env_free (char **env)
+{
+    for (size_t index = 0; env && env[index]; index++)
+        zstr_free (&env[index]);
+    free (env);
+}
+
+/* Under swarm: the image of the model a service runs (NULL: the default)
+   and the predictor's HTTP port, published in host mode. */
+static char *
+s_swarm_spec (rfk_admin_t *self, rfk_admin_service_t *service, int *published_port)
+{
+    char *model_id = NULL;
+    if (service->sub_train_job_id) {
+        rfk_sub_train_job_t *sub =
+            rfk_store_get_sub_train_job (self->store, service->sub_train_job_id);
+        model_id = sub ? s_dup (sub->model_id) : NULL;
+        rfk_sub_train_job_destroy (&sub);
+    } else if (service->trial_id) {
+        rfk_trial_t *trial = rfk_store_get_trial (self->store, service->trial_id);
+        model_id = trial ? s_dup (trial->model_id) : NULL;
+        rfk_trial_destroy (&trial);
+    }
+    rfk_model_t *model = model_id ? rfk_store_get_model (self->store, model_id) : NULL;
+    char *image =
+        model && model->docker_image && *model->docker_image ? strdup (model->docker_image) : NULL;
+    rfk_model_destroy (&model);
+    free (model_id);
+    if (streq (service->role, "predictor")) {
+        rfk_service_t *stored = rfk_store_get_service (self->store, service->id);
+        json_t *port = stored ? json_object_get (stored->service_info, "http_port") : NULL;
+        *published_port = json_is_integer (port) ? (int)json_integer_value (port) : 0;
+        rfk_service_destroy (&stored);
+    }
+    return image;
+}
+
+/* Start a tracked service's process; a failure makes it ERRORED. */
+static void
+s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
+{
+    char **env = s_service_env (self);
+    int published_port = 0;
+    char *image = self->swarm ? s_swarm_spec (self, service, &published_port) : NULL;
+    rfk_launcher_spec_t spec = {
+        .id = service->id,
+        .role = service->role,
+        .secret = secret,
+        .data_dir = self->data_dir,
+        .env = (const char *const *)env,
+        .image = image,
+        .published_port = published_port,
+    };
+    char *id = strdup (service->id);
+    if (rfk_launcher_start (self->launcher, &spec) != 0) {
+        char reason[400];
+        snprintf (reason, sizeof reason, "cannot start: %s", rfk_launcher_error (self->launcher));
+        rfk_log_warning (RFK_ADMIN_LOG, "service-start-failed id=%s role=%s reason=\"%s\"", id,
+                         spec.role, reason);
+        rfk_admin_set_service_status (self, id, "ERRORED", reason);
+    } else
+        rfk_log_info (RFK_ADMIN_LOG, "service-started id=%s role=%s", id, spec.role);
+    free (id);
+    free (image);
+    s_env_free (env);
+}
+
+char *
+rfk_admin_launch_train_service (rfk_admin_t *self, const char *role, const char *train_job_id,
+                                const char *sub_train_job_id, const char *endpoint, int port)
+{
+    char *secret = rfk_auth_secret_new ();
+    char hash[RFK_AUTH_SECRET_HASH_LEN + 1];
+    if (!secret || rfk_auth_secret_hash (self->auth, secret, hash) != 0) {
+        free (secret);
+        return NULL;
+    }
+    bool advisor = streq (role, "advisor");
+    json_t *info = json_pack ("{s:s, s:s}", "role", role, "endpoint", endpoint);
+    rfk_service_t record = {
+        .service_type = (char *)s_service_type_of (role),
+        .status = "STARTED",
+        .container_manager_type = (char *)rfk_launcher_backend_name (self->launcher),
+        .replicas = 1,
+        .hostname = "127.0.0.1",
+        .port = advisor ? port : 0,
+        .secret_hash = hash,
+        .service_info = info,
+    };
+    rfk_service_t *stored =
+        advisor ? rfk_store_create_advisor (self->store, sub_train_job_id, &record)
+                : rfk_store_create_train_job_worker (self->store, sub_train_job_id, &record);
+    json_decref (info);
+    char *id = NULL;
+    if (!stored)
+        rfk_log_warning (RFK_ADMIN_LOG,
+                         "service-store-failed role=%s sub-train-job=%s reason=\"%s\"", role,
+                         sub_train_job_id, rfk_store_message (self->store));
+    else {
+        id = strdup (stored->id);
+        rfk_admin_service_t *service =
+            rfk_admin_track (self, stored->id, role, train_job_id, sub_train_job_id, NULL, NULL);
+        if (service)
+            s_launch (self, service, secret);
+    }
+    rfk_service_destroy (&stored);
+    sodium_memzero (secret, strlen (secret));
+    free (secret);
+    return id;
+}
+
+void
+rfk_admin_launch_stored_service (rfk_admin_t *self, const char *service_id, const char *role,
+                                 const char *secret, const char *train_job_id,
+                                 const char *sub_train_job_id, const char *inference_job_id,
+                                 const char *trial_id)
+{
+    if (!service_id)
+        return;
+    rfk_admin_service_t *service = rfk_admin_track (self, service_id, role, train_job_id,
+                                                    sub_train_job_id, inference_job_id, trial_id);
+    if (service)
+        s_launch (self, service, secret);
+}
+
+void
+rfk_admin_stop_service (rfk_admin_t *self, const char *service_id, const char *reason)
+{
+    rfk_admin_service_t *service =
+        (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
+    if (!service)
+        return;
+    if (service->peer) {
+        rfk_msg_t *stop = rfk_msg_new (&rfk_service_family, "Stop", 0);
+        json_object_set_new (stop->body, "reason", json_string (reason));
+        rfk_server_send (self->service, service->peer, stop);
+        rfk_msg_destroy (&stop);
+    }
+    //  SIGTERM now, SIGKILL after the launcher's grace; its STOPPED event
+    //  records the end (and may come at once, freeing `service`).
+    char *id = strdup (service_id);
+    if (rfk_launcher_stop (self->launcher, id) != 0)
+        rfk_admin_set_service_status (self, id, "STOPPED", reason);
+    free (id);
+}
+
+/* True when a tracked service is one of `which`. */
+static bool
+s_is_of (const rfk_admin_service_t *service, const rfk_admin_services_of_t *which)
+{
+    const char *job = which->job_id;
+    const char *sub = which->sub_train_job_id;
+    if (job && !((service->train_job_id && streq (service->train_job_id, job)) ||
+                 (service->inference_job_id && streq (service->inference_job_id, job))))
+        return false;
+    if (sub && !(service->sub_train_job_id && streq (service->sub_train_job_id, sub)))
+        return false;
+    if (which->except_id && streq (service->id, which->except_id))
+        return false;
+    return !rfk_admin_status_terminal (service->status);
+}
+
+void
+rfk_admin_stop_services (rfk_admin_t *self, const rfk_admin_services_of_t *which,
+                         const char *reason)
+{
+    //  Stopping one may end it at once, changing the table: ids first.
+    zlistx_t *ids = zlistx_new ();
+    zlistx_set_destructor (ids, (czmq_destructor *)zstr_free);
+    for (rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_first (self->services);
+         service; service = (rfk_admin_service_t *)zhashx_next (self->services))
+        if (s_is_of (service, which)) {
+            service->job_ended = service->job_ended || which->job_ended;
+            zlistx_add_end (ids, strdup (service->id));
+        }
+    for (char *id = (char *)zlistx_first (ids); id; id = (char *)zlistx_next (ids))
+        rfk_admin_stop_service (self, id, reason);
+    zlistx_destroy (&ids);
+}
+
+void
+rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_state_t state,
+                             const char *reason)
+{
+    rfk_admin_t *self = (rfk_admin_t *)arg;
+    rfk_admin_service_t *service =
+        (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
+    rfk_log_debug (RFK_ADMIN_LOG, "launcher-event id=%s state=%s reason=\"%s\"", service_id,
+                   rfk_launcher_state_name (state), reason ? reason : "");
+    switch (state) {
+        case RFK_LAUNCHER_RUNNING:
+            if (service && streq (service->status, "STARTED"))
+                rfk_admin_set_service_status (self, service_id, "DEPLOYING", reason);
+            break;
+        case RFK_LAUNCHER_RESTARTING:
+            //  It will say Hello again from a new process.
+            if (service && service->peer) {
+                char *peer = zframe_strhex (service->peer);
+                zhashx_delete (self->peers, peer);
+                free (peer);
+                zframe_destroy (&service->peer);
+            }
+            if (service && streq (service->status, "RUNNING"))
+                rfk_admin_set_service_status (self, service_id, "DEPLOYING", reason);
+            break;
+        case RFK_LAUNCHER_STOPPING:
+            break;
+        case RFK_LAUNCHER_STOPPED:
+            rfk_admin_set_service_status (self, service_id, "STOPPED", reason);
+            break;
+        case RFK_LAUNCHER_ERRORED:
+            rfk_admin_set_service_status (self, service_id, "ERRORED", reason);
+            break;
+    }
+}
