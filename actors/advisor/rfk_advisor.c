@@ -1,7 +1,8 @@
 /*  rfk_advisor.c: the advisor actor (see rfk_advisor.h).
 
     One actor, one loop over its pipe, its ROUTER `advice` (an rfk_server) and,
-    in the role form, its DEALER to admin's `service` socket (an rfk_client).
+    in the role form, its session with admin's `service` socket (rfk_session:
+    Hello, ServiceConfig, Stop, StatusReport).
     Takes from trainers: Ready, Progress, Result. Sends them: Proposal, Done,
     Continue, Prune. Sends admin: Hello, StatusReport, TrialCreate,
     TrialFinished (for the trial of a trainer that went silent),
@@ -75,7 +76,8 @@ typedef struct {
     int64_t finish_deadline;     /* when finished: give up waiting for admin's Acks */
     const rfk_role_args_t *role; /* role form: rafikid's args; NULL in the direct form */
     rfk_bus_opts_t bus;          /* bus options */
-    rfk_client_t *admin;         /* DEALER to admin `service`, NULL in the direct form */
+    zpoller_t *poller;           /* the pipe, the session and, once bound, `advice` */
+    rfk_session_t *session;      /* the conversation with admin, NULL in the direct form */
     bool configured;             /* ServiceConfig (or direct args) applied */
     rfk_server_t *server;        /* ROUTER `advice`, NULL until configured */
     char *sub_train_job_id;      /* the sub train job, or NULL */
@@ -96,7 +98,7 @@ typedef struct {
     int64_t asha_min_step;       /* the first rung's step */
     int64_t asha_eta;            /* reduction factor */
     bool done_reported;          /* SubTrainJobDone sent */
-    bool stopped_reported;       /* StatusReport STOPPED sent */
+    char err[512];               /* why the actor cannot go on; "" while it can */
 } self_t;
 
 /* ---- OpenBLAS's threads and rafikid's signals --------------------------- */
@@ -225,9 +227,11 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
     rfk_bus_opts_defaults (&self->bus);
     self->workers = zhashx_new ();
     self->trials = zlistx_new ();
-    if (!self->workers || !self->trials) {
+    self->poller = zpoller_new (pipe, NULL);
+    if (!self->workers || !self->trials || !self->poller) {
         zhashx_destroy (&self->workers);
         zlistx_destroy (&self->trials);
+        zpoller_destroy (&self->poller);
         free (self);
         return NULL;
     }
@@ -248,8 +252,9 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
+    zpoller_destroy (&self->poller);
     rfk_server_destroy (&self->server);
-    rfk_client_destroy (&self->admin);
+    rfk_session_destroy (&self->session);
     zhashx_destroy (&self->workers);
     zlistx_destroy (&self->trials);
     rfk_asha_destroy (&self->asha);
@@ -441,55 +446,25 @@ s_trial_json (const s_trial_t *trial)
 
 /* ---- talking to admin --------------------------------------------------- */
 
+/* The final report to admin (role form only): STOPPED or ERRORED, once. */
 static void
-s_on_admin_ack (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+s_report_final (self_t *self, const char *status, const char *message)
 {
-    (void)client;
-    (void)correlation;
-    const char *what = (const char *)arg;
-    rfk_msg_t *reply = *reply_p;
-    if (rfk_msg_is (reply, "Error"))
-        rfk_log_warning (S_LOG, "admin-refused request=%s code=%s message=\"%s\"", what,
-                         json_string_value (json_object_get (reply->body, "code")),
-                         json_string_value (json_object_get (reply->body, "message")));
-}
-
-/* Send admin a report (admin mode only); what names it in the log. */
-static void
-s_admin_send (self_t *self, rfk_msg_t *msg, const char *what)
-{
-    if (self->admin && !rfk_client_send (self->admin, msg, s_on_admin_ack, (void *)what)) {
-        rfk_code_t code;
-        const char *error = rfk_client_error (self->admin, &code);
-        rfk_log_warning (S_LOG, "admin-send-failed request=%s error=\"%s\"", what, error);
-    }
-}
-
-static void
-s_report_status (self_t *self, const char *status, const char *message)
-{
-    if (!self->admin || !self->role)
-        return;
-    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "StatusReport", 0);
-    json_object_set_new (msg->body, "service_id", json_string (self->role->service_id));
-    json_object_set_new (msg->body, "status", json_string (status));
-    if (message)
-        json_object_set_new (msg->body, "message", json_string (message));
-    s_admin_send (self, msg, "StatusReport");
-    rfk_msg_destroy (&msg);
+    if (self->session)
+        rfk_session_final (self->session, status, message);
 }
 
 /* Tell admin a trial ended without its trainer saying so. */
 static void
 s_report_trial_errored (self_t *self, s_trial_t *trial)
 {
-    if (!self->admin || !trial->id)
+    if (!self->session || !trial->id)
         return;
     rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "TrialFinished", 0);
     json_object_set_new (msg->body, "trial_id", json_string (trial->id));
     json_object_set_new (msg->body, "status", json_string ("ERRORED"));
     json_object_set_new (msg->body, "error", json_string (trial->error ? trial->error : ""));
-    s_admin_send (self, msg, "TrialFinished");
+    rfk_session_send (self->session, msg);
     rfk_msg_destroy (&msg);
 }
 
@@ -624,7 +599,7 @@ s_answer_next (self_t *self, s_worker_t *worker)
     }
     s_set_string (&trial->worker, worker->worker_id ? worker->worker_id : worker->key);
     worker->trial = trial;
-    if (!self->admin) {
+    if (!self->session) {
         zuuid_t *uuid = zuuid_new ();
         s_set_string (&trial->id, zuuid_str_canonical (uuid));
         zuuid_destroy (&uuid);
@@ -641,7 +616,7 @@ s_answer_next (self_t *self, s_worker_t *worker)
     create->self = self;
     create->trial = trial;
     create->worker_key = strdup (worker->key);
-    if (rfk_client_send (self->admin, msg, s_on_trial_created, create))
+    if (rfk_client_send (rfk_session_client (self->session), msg, s_on_trial_created, create))
         self->creating++;
     else {
         free (create->worker_key);
@@ -1028,6 +1003,7 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
         return -1;
     }
     rfk_server_set_expired (self->server, s_on_expired);
+    zpoller_add (self->poller, rfk_server_sock (self->server));
     self->configured = true;
     rfk_log_info (S_LOG,
                   "configured sub-train-job=%s template=%s endpoint=%s tuner=%s trials=%" PRId64
@@ -1052,13 +1028,13 @@ s_check_finished (self_t *self)
     const char *spent = s_budget_spent (self);
     if (!spent || s_outstanding_count (self) > 0)
         return;
-    if (!self->done_reported && self->admin) {
+    if (!self->done_reported && self->session) {
         rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "SubTrainJobDone", 0);
         if (self->sub_train_job_id)
             json_object_set_new (msg->body, "sub_train_job_id",
                                  json_string (self->sub_train_job_id));
         json_object_set_new (msg->body, "reason", json_string (spent));
-        s_admin_send (self, msg, "SubTrainJobDone");
+        rfk_session_send (self->session, msg);
         rfk_msg_destroy (&msg);
     }
     self->done_reported = true;
@@ -1071,8 +1047,7 @@ s_check_finished (self_t *self)
     }
     rfk_log_info (S_LOG, "budget-spent reason=\"%s\" trials=%zu", spent,
                   zlistx_size (self->trials));
-    s_report_status (self, "STOPPED", spent);
-    self->stopped_reported = true;
+    s_report_final (self, "STOPPED", spent);
     self->finished = true;
     self->finish_deadline = zclock_mono () + S_FINISH_WAIT_MS;
 }
@@ -1113,54 +1088,36 @@ s_handle_pipe (self_t *self)
 }
 
 /* Runs until $TERM, the end of the budget or a fatal error (reason in err). */
-static int
-s_run (self_t *self, char *err, size_t errlen)
+static void
+s_run (self_t *self)
 {
-    zpoller_t *poller = zpoller_new (self->pipe, NULL);
-    if (!poller) {
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
-    if (self->admin)
-        zpoller_add (poller, rfk_client_sock (self->admin));
-    bool server_polled = false;
-    while (!self->terminated) {
-        if (self->server && !server_polled) {
-            zpoller_add (poller, rfk_server_sock (self->server));
-            server_polled = true;
-        }
-        if (self->finished && (!self->admin || rfk_client_pending (self->admin) == 0 ||
+    while (!self->terminated && !*self->err) {
+        if (self->finished && (!self->session || rfk_session_pending (self->session) == 0 ||
                                zclock_mono () >= self->finish_deadline))
             break;
         rfk_deadline_t deadline;
         rfk_deadline_reset (&deadline);
         if (self->server)
             rfk_deadline_add (&deadline, rfk_server_deadline (self->server));
-        if (self->admin)
-            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
-        if (!self->finished)
-            rfk_deadline_add (&deadline, self->time_deadline);
-        else
-            rfk_deadline_add (&deadline, self->finish_deadline);
-        void *which = zpoller_wait (poller, rfk_deadline_timeout (&deadline));
+        if (self->session)
+            rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
+        rfk_deadline_add (&deadline, self->finished ? self->finish_deadline : self->time_deadline);
+        void *which = zpoller_wait (self->poller, rfk_deadline_timeout (&deadline));
         if (which == self->pipe)
             s_handle_pipe (self);
         else if (self->server && which == rfk_server_sock (self->server))
             rfk_server_recv (self->server);
-        else if (self->admin && which == rfk_client_sock (self->admin))
-            rfk_client_recv (self->admin);
-        else if (zpoller_terminated (poller))
+        else if (self->session && which == rfk_session_sock (self->session))
+            rfk_session_recv (self->session);
+        else if (zpoller_terminated (self->poller))
             self->terminated = true;
         if (self->server)
             rfk_server_tick (self->server);
-        if (self->admin)
-            rfk_client_tick (self->admin);
-        if (*err)
-            break;
-        s_check_finished (self);
+        if (self->session)
+            rfk_session_tick (self->session);
+        if (!*self->err)
+            s_check_finished (self);
     }
-    zpoller_destroy (&poller);
-    return *err ? -1 : 0;
 }
 
 /* Ends the actor: DONE, FAILED <reason> or nothing after $TERM. */
@@ -1187,122 +1144,73 @@ rfk_advisor_direct_actor (zsock_t *pipe, void *args)
         zstr_send (pipe, "out of memory");
         return;
     }
-    char err[512] = "";
     if (direct && direct->bus)
         self->bus = *direct->bus;
     if (direct && direct->sub_train_job_id)
         self->sub_train_job_id = strdup (direct->sub_train_job_id);
     if (!direct)
-        snprintf (err, sizeof err, "no arguments");
+        snprintf (self->err, sizeof self->err, "no arguments");
     else
         s_configure (self, direct->model_path, direct->task, direct->budget, direct->train_args,
-                     direct->fixed_knobs, direct->bind, err, sizeof err);
+                     direct->fixed_knobs, direct->bind, self->err, sizeof self->err);
     zsock_signal (pipe, 0);
-    if (!*err)
-        s_run (self, err, sizeof err);
-    s_end (self, *err ? err : NULL);
+    if (!*self->err)
+        s_run (self);
+    s_end (self, *self->err ? self->err : NULL);
     /* The direct form stays for TRIALS until $TERM. */
     while (!self->terminated)
         s_handle_pipe (self);
     s_self_destroy (&self);
 }
 
-/* ---- the role form: Hello to admin first -------------------------------- */
+/* ---- the role form: the session with admin ------------------------------ */
 
-/* The bus options from the configuration's bus.* keys. */
-static void
-s_bus_from_config (rfk_bus_opts_t *bus, const rfk_config_t *config)
+/* admin's ServiceConfig: bind `advice` and report RUNNING with its endpoint. */
+static int
+s_on_config (rfk_session_t *session, const rfk_msg_t *config, void *ctx, char *err, size_t errlen)
 {
-    rfk_bus_opts_defaults (bus);
-    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
-    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
-    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
-    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
-    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
-    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
-    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
-}
-
-/* What the Hello request leaves for the loop. */
-typedef struct {
-    self_t *self;
-    char *err;
-    size_t errlen;
-} s_hello_t;
-
-static void
-s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
-{
-    (void)client;
-    (void)correlation;
-    s_hello_t *hello = (s_hello_t *)arg;
-    self_t *self = hello->self;
-    rfk_msg_t *reply = *reply_p;
-    if (!rfk_msg_is (reply, "ServiceConfig")) {
-        const char *message = json_string_value (json_object_get (reply->body, "message"));
-        snprintf (hello->err, hello->errlen, "admin refused our Hello: %s",
-                  message ? message : reply->type);
-        return;
-    }
-    json_t *body = reply->body;
+    self_t *self = (self_t *)ctx;
+    json_t *body = config->body;
     const char *sub_train_job_id = json_string_value (json_object_get (body, "sub_train_job_id"));
     if (sub_train_job_id)
         self->sub_train_job_id = strdup (sub_train_job_id);
     const char *bind =
         json_string_value (json_array_get (json_object_get (body, "bind_endpoints"), 0));
-    json_t *config = json_object_get (body, "config");
     if (s_configure (self, json_string_value (json_object_get (body, "model_path")),
                      json_string_value (json_object_get (body, "task")),
                      json_object_get (body, "budget"), json_object_get (body, "train_args"),
-                     json_object_get (config, "fixed_knobs"), bind, hello->err,
-                     hello->errlen) != 0) {
-        s_report_status (self, "ERRORED", hello->err);
-        return;
-    }
+                     json_object_get (json_object_get (body, "config"), "fixed_knobs"), bind, err,
+                     errlen) != 0)
+        return -1;
+    const char *endpoints[] = {rfk_server_endpoint (self->server), NULL};
     char message[300];
-    snprintf (message, sizeof message, "advice=%s", rfk_server_endpoint (self->server));
-    s_report_status (self, "RUNNING", message);
+    snprintf (message, sizeof message, "advice=%s", endpoints[0]);
+    rfk_session_running (session, message, endpoints);
+    return 0;
 }
 
-/* Admin's own messages: Stop. */
+/* admin's Stop: every outstanding trial ends "stopped", and so do we. */
 static void
-s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
 {
     self_t *self = (self_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    if (rfk_msg_is (msg, "Stop")) {
-        rfk_log_info (S_LOG, "stop-asked reason=\"%s\"",
-                      json_string_value (json_object_get (msg->body, "reason")));
-        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
-        rfk_client_post (client, ack);
-        rfk_msg_destroy (&ack);
-        for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
-             trial = (s_trial_t *)zlistx_next (self->trials))
-            if (s_outstanding (trial))
-                s_set_string (&trial->error, "stopped");
-        if (!self->stopped_reported)
-            s_report_status (self, "STOPPED", "stopped by admin");
-        self->stopped_reported = true;
-        self->finished = true;
-        self->finish_deadline = zclock_mono () + S_FINISH_WAIT_MS;
-    } else
-        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
+    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
+         trial = (s_trial_t *)zlistx_next (self->trials))
+        if (s_outstanding (trial))
+            s_set_string (&trial->error, "stopped");
+    rfk_session_final (session, "STOPPED", reason);
+    self->finished = true;
+    self->finish_deadline = zclock_mono () + S_FINISH_WAIT_MS;
 }
 
-/* Give admin's answers to what we sent up to wait_ms to arrive. */
+/* The session failed (Hello refused, bad ServiceConfig): say why and go. */
 static void
-s_flush_admin (self_t *self, int wait_ms)
+s_on_failed (rfk_session_t *session, const char *reason, void *ctx)
 {
-    int64_t until = zclock_mono () + wait_ms;
-    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
-    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
-        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
-            rfk_client_recv (self->admin);
-        else if (zpoller_terminated (poller))
-            break;
-        rfk_client_tick (self->admin);
-    }
-    zpoller_destroy (&poller);
+    (void)session;
+    self_t *self = (self_t *)ctx;
+    if (!*self->err)
+        snprintf (self->err, sizeof self->err, "%s", reason);
 }
 
 void
@@ -1316,42 +1224,18 @@ rfk_advisor_actor (zsock_t *pipe, void *args)
         zstr_send (pipe, "out of memory");
         return;
     }
-    char err[512] = "";
-    if (!role || !role->config)
-        snprintf (err, sizeof err, "no configuration");
-    else if (!role->service_id || !role->secret)
-        snprintf (err, sizeof err,
-                  "the advisor runs as a service: rafikid advisor --service-id "
-                  "ID, with its secret from the launcher");
-    if (!*err) {
-        s_bus_from_config (&self->bus, role->config);
-        char endpoint[300];
-        const char *host = rfk_config_string (role->config, "admin", "host");
-        snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
-                  streq (host, "0.0.0.0") ? "127.0.0.1" : host,
-                  rfk_config_int (role->config, "admin", "service_port"));
-        self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->bus);
-        if (!self->admin)
-            snprintf (err, sizeof err, "cannot connect to admin at %s", endpoint);
-    }
-    s_hello_t hello = {self, err, sizeof err};
-    if (!*err) {
-        rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
-        rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "Hello", 0);
-        json_object_set_new (msg->body, "service_id", json_string (role->service_id));
-        json_object_set_new (msg->body, "secret", json_string (role->secret));
-        if (!rfk_client_send (self->admin, msg, s_on_service_config, &hello))
-            snprintf (err, sizeof err, "cannot send Hello to admin: %s",
-                      rfk_client_error (self->admin, NULL));
-        rfk_msg_destroy (&msg);
-    }
-    if (!*err)
-        s_run (self, err, sizeof err);
-    if (*err && self->admin && !self->stopped_reported) {
-        /* Say why before going: admin marks the service ERRORED. */
-        s_report_status (self, "ERRORED", err);
-        s_flush_admin (self, 1000);
-    }
-    s_end (self, *err ? err : NULL);
+    if (role && role->config)
+        rfk_bus_opts_from_config (&self->bus, role->config);
+    rfk_session_args_t session = {.name = S_LOG, .role = role, .bus = &self->bus,
+                                  .on_config = s_on_config, .on_stop = s_on_stop,
+                                  .on_failed = s_on_failed, .ctx = self};
+    self->session = rfk_session_new (&session, self->err, sizeof self->err);
+    if (self->session)
+        zpoller_add (self->poller, rfk_session_sock (self->session));
+    if (!*self->err)
+        s_run (self);
+    if (self->session)
+        rfk_session_end (self->session, *self->err ? self->err : NULL, "stopped (SIGTERM)");
+    s_end (self, *self->err ? self->err : NULL);
     s_self_destroy (&self);
 }

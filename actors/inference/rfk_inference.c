@@ -1,10 +1,10 @@
 /*  rfk_inference.c: the inference worker actor (see rfk_inference.h).
 
     One loop over the pipe, the DEALER to the predictor and, in the role
-    form, the DEALER to admin. Takes from the predictor: QueryBatch, Error
-    (we are unknown: say WorkerReady again). Sends: WorkerReady,
-    PredictionBatch. Takes from admin: ServiceConfig, Ack, Stop; sends Hello,
-    StatusReport.
+    form, the session with admin (rfk_session), each registered once in a
+    zpoller. Takes from the predictor: QueryBatch, Error (we are unknown: say
+    WorkerReady again). Sends: WorkerReady, PredictionBatch. The session
+    takes admin's ServiceConfig and Stop and sends Hello and StatusReport.
 */
 #include "rfk_inference.h"
 
@@ -12,8 +12,8 @@
 #include <rafiki/template.h>
 
 #include "rfk_client.h"
-#include "rfk_service.h"
 #include "rfk_config.h"
+#include "rfk_session.h"
 #include "rfk_log.h"
 #include "rfk_role.h"
 #include "rfk_timer.h"
@@ -24,7 +24,8 @@ typedef struct {
     zsock_t *pipe;                 /* the actor's pipe */
     const rfk_role_args_t *role;   /* role form: rafikid's arguments, else NULL */
     rfk_bus_opts_t bus;            /* socket options */
-    rfk_client_t *admin;           /* DEALER to admin `service`, role form only */
+    zpoller_t *poller;             /* the pipe, the predictor, the session */
+    rfk_session_t *session;        /* the conversation with admin, role form only */
     rfk_client_t *predictor;       /* DEALER to the predictor's `workers` */
     rfk_template_t *template_;     /* the opened template */
     const rafiki_model_api_t *api; /* its table */
@@ -38,7 +39,6 @@ typedef struct {
     bool terminated;               /* $TERM, or admin's Stop */
     bool stopped_by_admin;         /* the loop ended on Stop: rafikid exits 0 */
     char *failure;                 /* why we cannot work, or NULL */
-    bool final_reported;           /* STOPPED or ERRORED went to admin */
     uint64_t batches;              /* batches answered */
     uint64_t queries;              /* queries answered */
     uint64_t failed_batches;       /* batches answered with an error */
@@ -71,7 +71,10 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
     self->role = role;
     rfk_bus_opts_defaults (&self->bus);
     self->delayed = zlistx_new ();
-    if (!self->delayed) {
+    self->poller = zpoller_new (pipe, NULL);
+    if (!self->delayed || !self->poller) {
+        zlistx_destroy (&self->delayed);
+        zpoller_destroy (&self->poller);
         free (self);
         return NULL;
     }
@@ -85,8 +88,9 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
+    zpoller_destroy (&self->poller);
     rfk_client_destroy (&self->predictor);
-    rfk_client_destroy (&self->admin);
+    rfk_session_destroy (&self->session);
     if (self->api && self->model)
         self->api->destroy (self->model);
     rfk_template_close (&self->template_);
@@ -377,6 +381,7 @@ s_connect (self_t *self, const char *endpoint, char *err, size_t errlen)
         return -1;
     }
     rfk_client_set_handlers (self->predictor, s_on_predictor_message, NULL, self);
+    zpoller_add (self->poller, rfk_client_sock (self->predictor));
     s_send_ready (self);
     rfk_log_info (S_LOG, "ready trial=%s template=%s predictor=%s", self->trial_id, self->api->name,
                   endpoint);
@@ -386,88 +391,53 @@ s_connect (self_t *self, const char *endpoint, char *err, size_t errlen)
 /* ---------------------------------------------------------------------- */
 /* admin */
 
-static void
-s_report_status (self_t *self, const char *status, const char *message)
+/*  admin's ServiceConfig: load the trial's model, connect to the
+    predictor. */
+static int
+s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
 {
-    if (!self->admin || self->final_reported)
-        return;
-    if (!streq (status, "RUNNING"))
-        self->final_reported = true;
-    rfk_service_report (self->admin, self->role->service_id, status, message);
-}
-
-static void
-s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
-{
-    (void)client;
-    (void)correlation;
-    self_t *self = (self_t *)arg;
-    rfk_msg_t *reply = *reply_p;
-    if (!rfk_msg_is (reply, "ServiceConfig")) {
-        const char *message = json_string_value (json_object_get (reply->body, "message"));
-        s_fail (self, "admin refused our Hello: %s", message ? message : reply->type);
-        return;
-    }
-    json_t *body = reply->body;
+    self_t *self = (self_t *)ctx;
+    json_t *body = msg->body;
     json_t *trial = json_array_get (json_object_get (body, "trials"), 0);
-    json_t *config = json_object_get (body, "config");
     const json_t *knobs = json_object_get (trial, "knobs");
     if (!knobs)
-        knobs = json_object_get (config, "knobs");
+        knobs = json_object_get (json_object_get (body, "config"), "knobs");
     const char *trial_id = json_string_value (json_object_get (trial, "trial_id"));
     if (trial_id && *trial_id) {
         free (self->trial_id);
         self->trial_id = strdup (trial_id);
     }
-    char err[1024] = "";
-    if (!trial)
-        snprintf (err, sizeof err, "the ServiceConfig names no trial to load");
-    else if (s_load_model (self, json_string_value (json_object_get (trial, "model_path")),
-                           json_string_value (json_object_get (trial, "params_path")), knobs,
-                           json_string_value (json_object_get (body, "task")), err,
-                           sizeof err) == 0)
+    if (!trial) {
+        snprintf (err, errlen, "the ServiceConfig names no trial to load");
+        return -1;
+    }
+    if (s_load_model (self, json_string_value (json_object_get (trial, "model_path")),
+                      json_string_value (json_object_get (trial, "params_path")), knobs,
+                      json_string_value (json_object_get (body, "task")), err, errlen) != 0 ||
         s_connect (self, json_string_value (json_object_get (body, "predictor_endpoint")), err,
-                   sizeof err);
-    if (*err) {
-        s_report_status (self, "ERRORED", err);
-        s_fail (self, "%s", err);
-        return;
-    }
-    s_report_status (self, "RUNNING", NULL);
+                   errlen) != 0)
+        return -1;
+    rfk_session_running (session, NULL, NULL);
+    return 0;
 }
 
+/*  admin's Stop: leave the loop; rafikid exits 0. */
 static void
-s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
 {
+    (void)session;
+    (void)reason;
     self_t *self = (self_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    if (rfk_msg_is (msg, "Stop")) {
-        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
-        if (ack)
-            rfk_client_post (client, ack);
-        rfk_msg_destroy (&ack);
-        rfk_log_info (S_LOG, "stop reason=\"%s\"",
-                      json_string_value (json_object_get (msg->body, "reason")));
-        self->terminated = true;
-        self->stopped_by_admin = true;
-    } else
-        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
+    self->terminated = true;
+    self->stopped_by_admin = true;
 }
 
-/*  Gives admin's answers up to wait_ms to arrive. */
+/*  The session failed (Hello refused, the model would not load). */
 static void
-s_flush_admin (self_t *self, int wait_ms)
+s_on_failed (rfk_session_t *session, const char *reason, void *ctx)
 {
-    int64_t until = zclock_mono () + wait_ms;
-    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
-    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
-        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
-            rfk_client_recv (self->admin);
-        else if (zpoller_terminated (poller))
-            break;
-        rfk_client_tick (self->admin);
-    }
-    zpoller_destroy (&poller);
+    (void)session;
+    s_fail ((self_t *)ctx, "%s", reason);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -517,64 +487,35 @@ static void
 s_run (self_t *self, bool stay_after_failure)
 {
     while (!self->terminated && (!self->failure || stay_after_failure)) {
-        zmq_pollitem_t items[3];
-        int count = 0;
-        items[count++] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
-        int predictor_at = -1, admin_at = -1;
-        if (self->predictor) {
-            predictor_at = count;
-            items[count++] = (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->predictor)), 0,
-                                              ZMQ_POLLIN, 0};
-        }
-        if (self->admin) {
-            admin_at = count;
-            items[count++] =
-                (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->admin)), 0, ZMQ_POLLIN, 0};
-        }
         rfk_deadline_t deadline;
         rfk_deadline_reset (&deadline);
         if (self->predictor) {
             rfk_deadline_add (&deadline, rfk_client_deadline (self->predictor));
             rfk_deadline_add (&deadline, self->next_ready);
         }
-        if (self->admin)
-            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
+        if (self->session)
+            rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
         s_delayed_t *delayed = (s_delayed_t *)zlistx_first (self->delayed);
         if (delayed)
             rfk_deadline_add (&deadline, delayed->due);
-        if (zmq_poll (items, count, rfk_deadline_timeout (&deadline)) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (items[0].revents & ZMQ_POLLIN)
+        void *which = zpoller_wait (self->poller, rfk_deadline_timeout (&deadline));
+        if (which == self->pipe)
             s_handle_pipe (self);
-        if (predictor_at >= 0 && (items[predictor_at].revents & ZMQ_POLLIN))
+        else if (self->predictor && which == rfk_client_sock (self->predictor))
             rfk_client_recv (self->predictor);
-        if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
-            rfk_client_recv (self->admin);
+        else if (self->session && which == rfk_session_sock (self->session))
+            rfk_session_recv (self->session);
+        else if (zpoller_terminated (self->poller))
+            break;
         if (self->predictor) {
             rfk_client_tick (self->predictor);
             if (zclock_mono () >= self->next_ready)
                 s_send_ready (self);
         }
-        if (self->admin)
-            rfk_client_tick (self->admin);
+        if (self->session)
+            rfk_session_tick (self->session);
         s_flush_delayed (self);
     }
-}
-
-static void
-s_bus_from_config (rfk_bus_opts_t *bus, const rfk_config_t *config)
-{
-    rfk_bus_opts_defaults (bus);
-    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
-    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
-    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
-    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
-    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
-    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
-    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
 }
 
 /*  The value of KEY=VALUE among the operands, or NULL. */
@@ -631,6 +572,23 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
         s_fail (self, "%s", err);
 }
 
+/*  The service form: the session with admin brings the ServiceConfig. */
+static void
+s_start_session (self_t *self, const rfk_role_args_t *role)
+{
+    self->service_id = strdup (role->service_id);
+    self->trial_id = strdup ("default");
+    rfk_session_args_t args = {.name = S_LOG, .role = role, .bus = &self->bus,
+                               .on_config = s_on_config, .on_stop = s_on_stop,
+                               .on_failed = s_on_failed, .ctx = self};
+    char err[512] = "";
+    self->session = rfk_session_new (&args, err, sizeof err);
+    if (!self->session)
+        s_fail (self, "%s", err);
+    else
+        zpoller_add (self->poller, rfk_session_sock (self->session));
+}
+
 void
 rfk_inference_actor (zsock_t *pipe, void *args)
 {
@@ -644,44 +602,17 @@ rfk_inference_actor (zsock_t *pipe, void *args)
     if (!role || !role->config)
         s_fail (self, "no configuration");
     else {
-        s_bus_from_config (&self->bus, role->config);
+        rfk_bus_opts_from_config (&self->bus, role->config);
         if (!role->service_id)
             s_start_standalone (self, role);
-        else if (!role->secret)
-            s_fail (self, "the inference worker needs its secret from the launcher");
-        else {
-            self->service_id = strdup (role->service_id);
-            self->trial_id = strdup ("default");
-            char endpoint[300];
-            const char *host = rfk_config_string (role->config, "admin", "host");
-            snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
-                      streq (host, "0.0.0.0") ? "127.0.0.1" : host,
-                      rfk_config_int (role->config, "admin", "service_port"));
-            self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->bus);
-            rfk_msg_t *hello = rfk_msg_new (&rfk_service_family, "Hello", 0);
-            if (!self->admin || !hello)
-                s_fail (self, "cannot connect to admin at %s", endpoint);
-            else {
-                rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
-                json_object_set_new (hello->body, "service_id", json_string (role->service_id));
-                json_object_set_new (hello->body, "secret", json_string (role->secret));
-                if (!rfk_client_send (self->admin, hello, s_on_service_config, self))
-                    s_fail (self, "cannot send Hello to admin: %s",
-                            rfk_client_error (self->admin, NULL));
-            }
-            rfk_msg_destroy (&hello);
-        }
+        else
+            s_start_session (self, role);
     }
     if (!self->failure)
         s_run (self, false);
-    if (self->admin) {
-        if (self->failure)
-            s_report_status (self, "ERRORED", self->failure);
-        else
-            s_report_status (self, "STOPPED",
-                             self->stopped_by_admin ? "stopped by admin" : "stopped (SIGTERM)");
-        s_flush_admin (self, 1000);
-    }
+    if (self->session)
+        rfk_session_end (self->session, self->failure,
+                         self->stopped_by_admin ? "stopped by admin" : "stopped (SIGTERM)");
     if (self->failure)
         zstr_sendx (pipe, "FAILED", self->failure, NULL);
     else if (self->stopped_by_admin)

@@ -2,9 +2,10 @@
 
     One loop polls the pipe, the ROUTER `query`, the engine's ROUTER
     `workers`, libmicrohttpd's epoll descriptor and, in the service form, the
-    DEALER to admin. Takes on `query`: PredictRequest; sends PredictReply,
-    Error. Takes from admin: ServiceConfig, Ack, Stop; sends Hello,
-    StatusReport. HTTP bodies are JSON, turned into msgpack once on the way
+    session with admin (rfk_session), each registered once in a poll set
+    (rfk_poll). Takes on `query`: PredictRequest; sends PredictReply, Error.
+    The session takes admin's ServiceConfig and Stop and sends Hello and
+    StatusReport (RUNNING with the endpoints bound). HTTP bodies are JSON, turned into msgpack once on the way
     in and back into JSON once on the way out.
 */
 #ifndef _GNU_SOURCE
@@ -19,8 +20,9 @@
 #include <netinet/in.h>
 
 #include "rfk_client.h"
-#include "rfk_service.h"
 #include "rfk_config.h"
+#include "rfk_poll.h"
+#include "rfk_session.h"
 #include "rfk_log.h"
 #include "rfk_role.h"
 #include "rfk_server.h"
@@ -49,10 +51,10 @@ typedef struct {
     bool http_due;               /* a connection was resumed: run MHD this turn */
     zlistx_t *suspended;         /* s_http_t waiting for the engine, not owned */
     zlistx_t *queries;           /* s_query_t waiting for the engine, owned */
-    rfk_client_t *admin;         /* DEALER to admin `service`, service form only */
+    rfk_poll_t *poll;            /* the pipe, `query`, `workers`, HTTP, the session */
+    rfk_session_t *session;      /* the conversation with admin, service form only */
     bool terminated;             /* $TERM or Stop */
     bool stopped_by_admin;       /* Stop ended the loop */
-    bool final_reported;         /* STOPPED or ERRORED went to admin */
     char *failure;               /* why we cannot serve, or NULL */
     uint64_t http_requests;      /* HTTP requests answered */
     uint64_t http_errors;        /* ... with a 4xx or 5xx */
@@ -759,9 +761,11 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
     self->max_body_bytes = S_DEFAULT_BODY;
     self->suspended = zlistx_new ();
     self->queries = zlistx_new ();
-    if (!self->suspended || !self->queries) {
+    self->poll = rfk_poll_new (pipe, NULL);
+    if (!self->suspended || !self->queries || !self->poll) {
         zlistx_destroy (&self->suspended);
         zlistx_destroy (&self->queries);
+        rfk_poll_destroy (&self->poll);
         free (self);
         return NULL;
     }
@@ -775,10 +779,11 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
+    rfk_poll_destroy (&self->poll);
     s_http_stop (self);
     rfk_scatter_destroy (&self->scatter);
     rfk_server_destroy (&self->query);
-    rfk_client_destroy (&self->admin);
+    rfk_session_destroy (&self->session);
     zlistx_destroy (&self->queries);
     zlistx_destroy (&self->suspended);
     free (self->failure);
@@ -802,8 +807,8 @@ s_fail (self_t *self, const char *format, ...)
 
 /*  Binds the three fronts and declares the trials. 0, or -1 with err. */
 static int
-s_start (self_t *self, const char *http, const char *query, const char *workers,
-         const json_t *trials, char *err, size_t errlen)
+s_bind (self_t *self, const char *http, const char *query, const char *workers,
+        const json_t *trials, char *err, size_t errlen)
 {
     if (!workers || !*workers) {
         snprintf (err, errlen, "no endpoint for the workers' socket");
@@ -842,6 +847,22 @@ s_start (self_t *self, const char *http, const char *query, const char *workers,
         rfk_scatter_endpoint (self->scatter), json_array_size (trials), self->opts.max_batch,
         self->opts.batch_window_us, self->opts.deadline_ms, self->opts.max_inflight);
     return 0;
+}
+
+/*  Binds the fronts (s_bind) and registers what was bound in the poll
+    set, once. 0, or -1 with err. */
+static int
+s_start (self_t *self, const char *http, const char *query, const char *workers,
+         const json_t *trials, char *err, size_t errlen)
+{
+    int rc = s_bind (self, http, query, workers, trials, err, errlen);
+    if (self->scatter)
+        rfk_poll_add (self->poll, rfk_scatter_sock (self->scatter));
+    if (self->query)
+        rfk_poll_add (self->poll, rfk_server_sock (self->query));
+    if (self->http)
+        rfk_poll_add_fd (self->poll, self->http_fd, self->http);
+    return rc;
 }
 
 /*  "http=... query=... workers=..." */
@@ -895,60 +916,45 @@ s_handle_pipe (self_t *self)
     zmsg_destroy (&msg);
 }
 
+/*  The poll's timeout: the nearest of the engine's, the servers' and
+    libmicrohttpd's deadlines (0 when a resumed connection waits). */
+static int
+s_timeout (self_t *self)
+{
+    rfk_deadline_t deadline;
+    rfk_deadline_reset (&deadline);
+    if (self->scatter)
+        rfk_deadline_add (&deadline, rfk_scatter_deadline (self->scatter));
+    if (self->query)
+        rfk_deadline_add (&deadline, rfk_server_deadline (self->query));
+    if (self->session)
+        rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
+    MHD_UNSIGNED_LONG_LONG http_timeout = 0;
+    if (self->http && self->http_due)
+        rfk_deadline_add (&deadline, 0);
+    else if (self->http && MHD_get_timeout (self->http, &http_timeout) == MHD_YES)
+        rfk_deadline_add (&deadline, zclock_mono () + (int64_t)http_timeout);
+    return rfk_deadline_timeout (&deadline);
+}
+
 static void
 s_run (self_t *self, bool stay_after_failure)
 {
     while (!self->terminated && (!self->failure || stay_after_failure)) {
-        zmq_pollitem_t items[5];
-        int count = 0, query_at = -1, workers_at = -1, http_at = -1, admin_at = -1;
-        items[count++] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
-        if (self->query) {
-            query_at = count;
-            items[count++] =
-                (zmq_pollitem_t){zsock_resolve (rfk_server_sock (self->query)), 0, ZMQ_POLLIN, 0};
-        }
-        if (self->scatter) {
-            workers_at = count;
-            items[count++] = (zmq_pollitem_t){zsock_resolve (rfk_scatter_sock (self->scatter)), 0,
-                                              ZMQ_POLLIN, 0};
-        }
-        if (self->http) {
-            http_at = count;
-            items[count++] = (zmq_pollitem_t){NULL, self->http_fd, ZMQ_POLLIN, 0};
-        }
-        if (self->admin) {
-            admin_at = count;
-            items[count++] =
-                (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->admin)), 0, ZMQ_POLLIN, 0};
-        }
-        rfk_deadline_t deadline;
-        rfk_deadline_reset (&deadline);
-        if (self->scatter)
-            rfk_deadline_add (&deadline, rfk_scatter_deadline (self->scatter));
-        if (self->query)
-            rfk_deadline_add (&deadline, rfk_server_deadline (self->query));
-        if (self->admin)
-            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
-        MHD_UNSIGNED_LONG_LONG http_timeout = 0;
-        if (self->http && self->http_due)
-            rfk_deadline_add (&deadline, 0);
-        else if (self->http && MHD_get_timeout (self->http, &http_timeout) == MHD_YES)
-            rfk_deadline_add (&deadline, zclock_mono () + (int64_t)http_timeout);
-        if (zmq_poll (items, count, rfk_deadline_timeout (&deadline)) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (items[0].revents & ZMQ_POLLIN)
+        void *which = rfk_poll_wait (self->poll, s_timeout (self));
+        if (which == self->pipe)
             s_handle_pipe (self);
-        if (workers_at >= 0 && (items[workers_at].revents & ZMQ_POLLIN))
+        else if (self->scatter && which == rfk_scatter_sock (self->scatter))
             rfk_scatter_recv (self->scatter);
-        if (query_at >= 0 && (items[query_at].revents & ZMQ_POLLIN))
+        else if (self->query && which == rfk_server_sock (self->query))
             rfk_server_recv (self->query);
-        if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
-            rfk_client_recv (self->admin);
+        else if (self->session && which == rfk_session_sock (self->session))
+            rfk_session_recv (self->session);
+        else if (rfk_poll_terminated (self->poll))
+            break;
+        MHD_UNSIGNED_LONG_LONG http_timeout = 0;
         if (self->http &&
-            (self->http_due || (http_at >= 0 && (items[http_at].revents & ZMQ_POLLIN)) ||
+            (self->http_due || which == self->http ||
              (MHD_get_timeout (self->http, &http_timeout) == MHD_YES && http_timeout == 0))) {
             self->http_due = false;
             MHD_run (self->http);
@@ -957,8 +963,8 @@ s_run (self_t *self, bool stay_after_failure)
             rfk_scatter_tick (self->scatter);
         if (self->query)
             rfk_server_tick (self->query);
-        if (self->admin)
-            rfk_client_tick (self->admin);
+        if (self->session)
+            rfk_session_tick (self->session);
         /*  Answers the tick completed resume connections: send them now. */
         if (self->http && self->http_due) {
             self->http_due = false;
@@ -979,90 +985,69 @@ s_opts_from_config (rfk_scatter_opts_t *opts, size_t *max_body, const rfk_config
     opts->deadline_ms = (int)rfk_config_int (config, "predictor", "deadline_ms");
     opts->max_inflight = (int)rfk_config_int (config, "predictor", "max_inflight");
     *max_body = (size_t)rfk_config_size (config, "predictor", "max_body_bytes");
-    rfk_bus_opts_t *bus = &opts->bus;
-    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
-    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
-    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
-    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
-    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
-    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
-    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
+    rfk_bus_opts_from_config (&opts->bus, config);
 }
 
-static void
-s_report_status (self_t *self, const char *status, const char *message)
-{
-    if (!self->admin || self->final_reported)
-        return;
-    if (!streq (status, "RUNNING"))
-        self->final_reported = true;
-    rfk_service_report (self->admin, self->role->service_id, status, message);
-}
-
-static void
-s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
-{
-    (void)client;
-    (void)correlation;
-    self_t *self = (self_t *)arg;
-    rfk_msg_t *reply = *reply_p;
-    if (!rfk_msg_is (reply, "ServiceConfig")) {
-        const char *message = json_string_value (json_object_get (reply->body, "message"));
-        s_fail (self, "admin refused our Hello: %s", message ? message : reply->type);
-        return;
-    }
-    json_t *body = reply->body;
-    json_t *binds = json_object_get (body, "bind_endpoints");
-    const char *http = json_string_value (json_array_get (binds, 0));
-    const char *query = json_string_value (json_array_get (binds, 1));
-    const char *workers = json_string_value (json_array_get (binds, 2));
-    self->opts.ensemble =
-        rfk_scatter_ensemble_of_task (json_string_value (json_object_get (body, "task")));
-    char err[600] = "";
-    if (json_array_size (binds) != 3)
-        snprintf (err, sizeof err,
-                  "the ServiceConfig must give bind_endpoints [http, query, workers]");
-    else
-        s_start (self, http, query, workers, json_object_get (body, "trials"), err, sizeof err);
-    if (*err) {
-        s_report_status (self, "ERRORED", err);
-        s_fail (self, "%s", err);
-        return;
-    }
-    char line[600];
-    s_endpoints_line (self, line, sizeof line);
-    s_report_status (self, "RUNNING", line);
-}
-
-static void
-s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+/*  admin's ServiceConfig: bind [http, query, workers] and report RUNNING
+    with what was bound. */
+static int
+s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    if (rfk_msg_is (msg, "Stop")) {
-        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
-        if (ack)
-            rfk_client_post (client, ack);
-        rfk_msg_destroy (&ack);
-        self->terminated = true;
-        self->stopped_by_admin = true;
-    } else
-        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
+    json_t *body = msg->body;
+    json_t *binds = json_object_get (body, "bind_endpoints");
+    self->opts.ensemble =
+        rfk_scatter_ensemble_of_task (json_string_value (json_object_get (body, "task")));
+    if (json_array_size (binds) != 3) {
+        snprintf (err, errlen, "the ServiceConfig must give bind_endpoints [http, query, workers]");
+        return -1;
+    }
+    if (s_start (self, json_string_value (json_array_get (binds, 0)),
+                 json_string_value (json_array_get (binds, 1)),
+                 json_string_value (json_array_get (binds, 2)), json_object_get (body, "trials"),
+                 err, errlen) != 0)
+        return -1;
+    const char *endpoints[] = {self->http ? self->http_url : "",
+                               self->query ? rfk_server_endpoint (self->query) : "",
+                               rfk_scatter_endpoint (self->scatter), NULL};
+    char line[600];
+    s_endpoints_line (self, line, sizeof line);
+    rfk_session_running (session, line, endpoints);
+    return 0;
 }
 
+/*  admin's Stop: leave the loop; rafikid exits 0. */
 static void
-s_flush_admin (self_t *self, int wait_ms)
+s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
 {
-    int64_t until = zclock_mono () + wait_ms;
-    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
-    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
-        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
-            rfk_client_recv (self->admin);
-        else if (zpoller_terminated (poller))
-            break;
-        rfk_client_tick (self->admin);
-    }
-    zpoller_destroy (&poller);
+    (void)session;
+    (void)reason;
+    self_t *self = (self_t *)ctx;
+    self->terminated = true;
+    self->stopped_by_admin = true;
+}
+
+/*  The session failed (Hello refused, a front would not bind). */
+static void
+s_on_failed (rfk_session_t *session, const char *reason, void *ctx)
+{
+    (void)session;
+    s_fail ((self_t *)ctx, "%s", reason);
+}
+
+/*  The service form: the session with admin brings the ServiceConfig. */
+static void
+s_start_session (self_t *self, const rfk_role_args_t *role)
+{
+    rfk_session_args_t args = {.name = S_LOG, .role = role, .bus = &self->opts.bus,
+                               .on_config = s_on_config, .on_stop = s_on_stop,
+                               .on_failed = s_on_failed, .ctx = self};
+    char err[512] = "";
+    self->session = rfk_session_new (&args, err, sizeof err);
+    if (!self->session)
+        s_fail (self, "%s", err);
+    else
+        rfk_poll_add (self->poll, rfk_session_sock (self->session));
 }
 
 static const char *
@@ -1136,39 +1121,14 @@ rfk_predictor_actor (zsock_t *pipe, void *args)
         s_opts_from_config (&self->opts, &self->max_body_bytes, role->config);
         if (!role->service_id)
             s_start_standalone (self, role);
-        else if (!role->secret)
-            s_fail (self, "the predictor needs its secret from the launcher");
-        else {
-            char endpoint[300];
-            const char *host = rfk_config_string (role->config, "admin", "host");
-            snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
-                      streq (host, "0.0.0.0") ? "127.0.0.1" : host,
-                      rfk_config_int (role->config, "admin", "service_port"));
-            self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->opts.bus);
-            rfk_msg_t *hello = rfk_msg_new (&rfk_service_family, "Hello", 0);
-            if (!self->admin || !hello)
-                s_fail (self, "cannot connect to admin at %s", endpoint);
-            else {
-                rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
-                json_object_set_new (hello->body, "service_id", json_string (role->service_id));
-                json_object_set_new (hello->body, "secret", json_string (role->secret));
-                if (!rfk_client_send (self->admin, hello, s_on_service_config, self))
-                    s_fail (self, "cannot send Hello to admin: %s",
-                            rfk_client_error (self->admin, NULL));
-            }
-            rfk_msg_destroy (&hello);
-        }
+        else
+            s_start_session (self, role);
     }
     if (!self->failure)
         s_run (self, false);
-    if (self->admin) {
-        if (self->failure)
-            s_report_status (self, "ERRORED", self->failure);
-        else
-            s_report_status (self, "STOPPED",
-                             self->stopped_by_admin ? "stopped by admin" : "stopped (SIGTERM)");
-        s_flush_admin (self, 1000);
-    }
+    if (self->session)
+        rfk_session_end (self->session, self->failure,
+                         self->stopped_by_admin ? "stopped by admin" : "stopped (SIGTERM)");
     if (self->failure)
         zstr_sendx (pipe, "FAILED", self->failure, NULL);
     else if (self->stopped_by_admin)
