@@ -21,8 +21,9 @@ void
 rfk_bus_opts_from_config (rfk_bus_opts_t *opts, const rfk_config_t *config)
 {
     assert (opts);
-    assert (config);
     rfk_bus_opts_defaults (opts);
+    if (!config)
+        return;
     opts->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
     opts->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
     opts->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");

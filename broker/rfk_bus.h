@@ -52,7 +52,8 @@ void
 rfk_bus_opts_defaults (rfk_bus_opts_t *opts);
 
 /* Fills opts from a configuration's bus.* keys (the defaults for the
-   options that have no key: linger_ms, malformed_limit). */
+   options that have no key: linger_ms, malformed_limit), or with the
+   defaults when config is NULL. */
 void
 rfk_bus_opts_from_config (rfk_bus_opts_t *opts, const rfk_config_t *config);
 

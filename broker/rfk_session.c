@@ -22,9 +22,11 @@ struct _rfk_session_t {
     rfk_session_stop_fn *on_stop;     /* the service stops */
     rfk_session_failed_fn *on_failed; /* the session cannot go on */
     void *ctx;                        /* for the callbacks */
+    bool *stopped;                    /* the service's flag set on Stop, or NULL */
+    char **failure;                   /* the service's failure, or NULL */
     bool configured;                  /* ServiceConfig arrived and on_config took it */
     bool refused;                     /* the Hello was refused or unanswered: admin ignores us */
-    bool stop_asked;                  /* on_stop was called */
+    char *stop_reason;                /* admin's Stop reason once it asked, else NULL */
     bool final_sent;                  /* STOPPED or ERRORED went out */
     bool admin_silent;                /* admin went silent: say Hello again when it is back */
     uint64_t hello;                   /* the first Hello's correlation, until answered */
@@ -126,7 +128,10 @@ rfk_session_final_sent (rfk_session_t *self)
 static void
 s_failed (rfk_session_t *self, const char *reason)
 {
-    rfk_log_error (self->name, "admin-session-failed reason=\"%s\"", reason);
+    if (self->failure)
+        rfk_log_failure (self->failure, self->name, "%s", reason);
+    else
+        rfk_log_error (self->name, "admin-session-failed reason=\"%s\"", reason);
     if (self->on_failed)
         self->on_failed (self, reason, self->ctx);
 }
@@ -209,11 +214,13 @@ s_on_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
     rfk_msg_destroy (&ack);
     const char *reason = json_string_value (json_object_get (msg->body, "reason"));
     rfk_log_info (self->name, "stop-asked reason=\"%s\"", reason ? reason : "");
-    if (self->stop_asked)
+    if (self->stop_reason)
         return;
-    self->stop_asked = true;
-    if (self->on_stop)
-        self->on_stop (self, reason && *reason ? reason : "stopped by admin", self->ctx);
+    self->stop_reason = strdup (reason && *reason ? reason : "stopped by admin");
+    if (self->stopped)
+        *self->stopped = true;
+    if (self->on_stop && self->stop_reason)
+        self->on_stop (self, self->stop_reason, self->ctx);
 }
 
 /*  admin went silent, or came back. The re-Hello hook: a restarted admin
@@ -295,8 +302,9 @@ s_args_check (const rfk_session_args_t *args, char *err, size_t errlen)
     return -1;
 }
 
-rfk_session_t *
-rfk_session_new (const rfk_session_args_t *args, char *err, size_t errlen)
+/* A session, or NULL with the reason in err. */
+static rfk_session_t *
+s_new (const rfk_session_args_t *args, char *err, size_t errlen)
 {
     if (s_args_check (args, err, errlen) != 0)
         return NULL;
@@ -313,6 +321,8 @@ rfk_session_new (const rfk_session_args_t *args, char *err, size_t errlen)
     self->on_stop = args->on_stop;
     self->on_failed = args->on_failed;
     self->ctx = args->ctx;
+    self->stopped = args->stopped;
+    self->failure = args->failure;
     if (!self->name || !self->service_id || !self->secret)
         snprintf (err, errlen, "out of memory");
     else if (s_connect (self, args, err, errlen) == 0 &&
@@ -326,6 +336,18 @@ rfk_session_new (const rfk_session_args_t *args, char *err, size_t errlen)
     return self;
 }
 
+rfk_session_t *
+rfk_session_new (const rfk_session_args_t *args, char *err, size_t errlen)
+{
+    char reason[512] = "";
+    rfk_session_t *self = s_new (args, reason, sizeof reason);
+    if (!self && err)
+        snprintf (err, errlen, "%s", reason);
+    if (!self && args && args->failure)
+        rfk_log_failure (args->failure, args->name ? args->name : "service", "%s", reason);
+    return self;
+}
+
 void
 rfk_session_destroy (rfk_session_t **self_p)
 {
@@ -335,6 +357,7 @@ rfk_session_destroy (rfk_session_t **self_p)
         return;
     rfk_client_destroy (&self->client);
     rfk_msg_destroy (&self->running);
+    free (self->stop_reason);
     if (self->secret)
         memset (self->secret, 0, strlen (self->secret));
     free (self->secret);
@@ -411,7 +434,14 @@ rfk_session_flush (rfk_session_t *self, int wait_ms)
     zpoller_destroy (&poller);
 }
 
-void
+bool
+rfk_session_stop_asked (rfk_session_t *self)
+{
+    assert (self);
+    return self->stop_reason != NULL;
+}
+
+bool
 rfk_session_end (rfk_session_t *self, const char *failure, const char *reason)
 {
     assert (self);
@@ -423,6 +453,8 @@ rfk_session_end (rfk_session_t *self, const char *failure, const char *reason)
     if (failure)
         rfk_session_final (self, "ERRORED", failure);
     else
-        rfk_session_final (self, "STOPPED", reason ? reason : "stopped");
+        rfk_session_final (self, "STOPPED",
+                           self->stop_reason ? self->stop_reason : reason ? reason : "stopped");
     rfk_session_flush (self, self->flush_ms);
+    return self->stop_reason != NULL;
 }

@@ -65,7 +65,9 @@ typedef int (rfk_session_config_fn) (rfk_session_t *session, const rfk_msg_t *co
    rfk_session_final once the service has stopped. */
 typedef void (rfk_session_stop_fn) (rfk_session_t *session, const char *reason, void *ctx);
 /* The session cannot go on: the Hello was refused or not answered, or
-   on_config failed. reason is a sentence for the actor's FAILED. */
+   on_config failed. reason is a sentence for the actor's FAILED. (An actor
+   that only needs to note it, or to leave its loop on Stop, can give the
+   args' failure and stopped instead of callbacks.) */
 typedef void (rfk_session_failed_fn) (rfk_session_t *session, const char *reason, void *ctx);
 
 /* What a session needs; borrowed during rfk_session_new only. */
@@ -79,11 +81,14 @@ typedef struct {
     rfk_session_stop_fn *on_stop;      /* Stop arrived, or NULL */
     rfk_session_failed_fn *on_failed;  /* the session failed, or NULL */
     void *ctx;                         /* what the callbacks get */
+    bool *stopped;                     /* set true when Stop arrives, or NULL */
+    char **failure;                    /* gets why the session failed (rfk_log_failure), or NULL */
 } rfk_session_args_t;
 
-/* Connects to admin and sends Hello. NULL with the reason in err when the
-   role lacks a configuration, service id or secret, or admin's endpoint
-   cannot be connected. */
+/* Connects to admin and sends Hello. NULL when the role lacks a
+   configuration, service id or secret, or admin's endpoint cannot be
+   connected, with the reason in err (may be NULL) and in args->failure
+   (when given). */
 rfk_session_t *
 rfk_session_new (const rfk_session_args_t *args, char *err, size_t errlen);
 /* Closes the socket without a word (call rfk_session_end first); safe
@@ -141,10 +146,15 @@ rfk_session_pending (rfk_session_t *self);
    wait: admin may be gone). */
 void
 rfk_session_flush (rfk_session_t *self, int wait_ms);
+/* True once admin asked the service to stop. */
+bool
+rfk_session_stop_asked (rfk_session_t *self);
 /* The end of the conversation: the final report, unless one went out
-   (ERRORED with failure when it is not NULL, else STOPPED with reason),
-   then rfk_session_flush for flush_ms. */
-void
+   (ERRORED with failure when it is not NULL, else STOPPED with admin's
+   reason when admin asked for the stop, else with reason), then
+   rfk_session_flush for flush_ms. Returns rfk_session_stop_asked: true when
+   the service ended because admin asked (its work is done). */
+bool
 rfk_session_end (rfk_session_t *self, const char *failure, const char *reason);
 
 #ifdef __cplusplus

@@ -216,33 +216,27 @@ s_set_string (char **field, const char *value)
     *field = value ? strdup (value) : NULL;
 }
 
+static void
+s_self_destroy (self_t **self_p);
+
+/* The actor's state with the bus options of the role's configuration (the
+   defaults without one); NULL when out of memory. */
 static self_t *
 s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
 {
     self_t *self = (self_t *)calloc (1, sizeof (self_t));
     if (!self)
         return NULL;
-    self->pipe = pipe;
-    self->role = role;
-    rfk_bus_opts_defaults (&self->bus);
-    self->workers = zhashx_new ();
-    self->trials = zlistx_new ();
-    self->poller = zpoller_new (pipe, NULL);
-    if (!self->workers || !self->trials || !self->poller) {
-        zhashx_destroy (&self->workers);
-        zlistx_destroy (&self->trials);
-        zpoller_destroy (&self->poller);
-        free (self);
-        return NULL;
+    *self = (self_t){.pipe = pipe, .role = role, .workers = zhashx_new (), .trials = zlistx_new (),
+                     .poller = zpoller_new (pipe, NULL), .next_no = 1, .time_deadline = -1,
+                     .finish_deadline = -1, .params_source = 2, .asha_min_step = 1, .asha_eta = 3};
+    rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
+    if (!self->workers || !self->trials || !self->poller)
+        s_self_destroy (&self);
+    else {
+        zhashx_set_destructor (self->workers, s_worker_destroy);
+        zlistx_set_destructor (self->trials, s_trial_destroy);
     }
-    zhashx_set_destructor (self->workers, s_worker_destroy);
-    zlistx_set_destructor (self->trials, s_trial_destroy);
-    self->next_no = 1;
-    self->time_deadline = -1;
-    self->finish_deadline = -1;
-    self->params_source = 2;
-    self->asha_min_step = 1;
-    self->asha_eta = 3;
     return self;
 }
 
@@ -252,9 +246,9 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
-    zpoller_destroy (&self->poller);
     rfk_server_destroy (&self->server);
     rfk_session_destroy (&self->session);
+    zpoller_destroy (&self->poller);
     zhashx_destroy (&self->workers);
     zlistx_destroy (&self->trials);
     rfk_asha_destroy (&self->asha);
@@ -1057,17 +1051,10 @@ s_check_finished (self_t *self)
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *request = zmsg_recv (self->pipe);
-    if (!request) {
-        self->terminated = true;
-        return;
-    }
-    char *command = zmsg_popstr (request);
+    char *command = rfk_role_command (self->pipe, &self->terminated);
     if (!command)
-        ;
-    else if (streq (command, "$TERM"))
-        self->terminated = true;
-    else if (streq (command, "ENDPOINT"))
+        return;
+    if (streq (command, "ENDPOINT"))
         zstr_send (self->pipe, self->server ? rfk_server_endpoint (self->server) : "");
     else if (streq (command, "TUNER"))
         zstr_send (self->pipe,
@@ -1084,7 +1071,6 @@ s_handle_pipe (self_t *self)
     } else
         rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command);
     free (command);
-    zmsg_destroy (&request);
 }
 
 /* Runs until $TERM, the end of the budget or a fatal error (reason in err). */
@@ -1124,12 +1110,9 @@ s_run (self_t *self)
 static void
 s_end (self_t *self, const char *failure)
 {
-    if (failure) {
+    if (failure)
         rfk_log_error (S_LOG, "failed reason=\"%s\"", failure);
-        zstr_sendm (self->pipe, "FAILED");
-        zstr_send (self->pipe, failure);
-    } else if (!self->terminated)
-        zstr_send (self->pipe, "DONE");
+    rfk_role_end (self->pipe, failure, !self->terminated);
 }
 
 void
@@ -1138,22 +1121,18 @@ rfk_advisor_direct_actor (zsock_t *pipe, void *args)
     /* The arguments are borrowed until we signal: set up first. */
     const rfk_advisor_args_t *direct = (const rfk_advisor_args_t *)args;
     self_t *self = s_self_new (pipe, NULL);
-    if (!self) {
-        zsock_signal (pipe, 0);
-        zstr_sendm (pipe, "FAILED");
-        zstr_send (pipe, "out of memory");
-        return;
-    }
-    if (direct && direct->bus)
-        self->bus = *direct->bus;
-    if (direct && direct->sub_train_job_id)
-        self->sub_train_job_id = strdup (direct->sub_train_job_id);
-    if (!direct)
+    if (self && !direct)
         snprintf (self->err, sizeof self->err, "no arguments");
-    else
+    else if (self) {
+        if (direct->bus)
+            self->bus = *direct->bus;
+        if (direct->sub_train_job_id)
+            self->sub_train_job_id = strdup (direct->sub_train_job_id);
         s_configure (self, direct->model_path, direct->task, direct->budget, direct->train_args,
                      direct->fixed_knobs, direct->bind, self->err, sizeof self->err);
-    zsock_signal (pipe, 0);
+    }
+    if (!rfk_role_ready (pipe, self))
+        return;
     if (!*self->err)
         s_run (self);
     s_end (self, *self->err ? self->err : NULL);
@@ -1213,25 +1192,26 @@ s_on_failed (rfk_session_t *session, const char *reason, void *ctx)
         snprintf (self->err, sizeof self->err, "%s", reason);
 }
 
+/* Says Hello to admin; the loop polls the session from now on. */
+static void
+s_start_session (self_t *self)
+{
+    rfk_session_args_t args = {.name = S_LOG, .role = self->role, .bus = &self->bus,
+                               .on_config = s_on_config, .on_stop = s_on_stop,
+                               .on_failed = s_on_failed, .ctx = self};
+    self->session = rfk_session_new (&args, self->err, sizeof self->err);
+    if (self->session)
+        zpoller_add (self->poller, rfk_session_sock (self->session));
+}
+
 void
 rfk_advisor_actor (zsock_t *pipe, void *args)
 {
-    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
-    self_t *self = s_self_new (pipe, role);
-    zsock_signal (pipe, 0);
-    if (!self) {
-        zstr_sendm (pipe, "FAILED");
-        zstr_send (pipe, "out of memory");
+    self_t *self = s_self_new (pipe, (const rfk_role_args_t *)args);
+    if (self)
+        s_start_session (self);
+    if (!rfk_role_ready (pipe, self))
         return;
-    }
-    if (role && role->config)
-        rfk_bus_opts_from_config (&self->bus, role->config);
-    rfk_session_args_t session = {.name = S_LOG, .role = role, .bus = &self->bus,
-                                  .on_config = s_on_config, .on_stop = s_on_stop,
-                                  .on_failed = s_on_failed, .ctx = self};
-    self->session = rfk_session_new (&session, self->err, sizeof self->err);
-    if (self->session)
-        zpoller_add (self->poller, rfk_session_sock (self->session));
     if (!*self->err)
         s_run (self);
     if (self->session)

@@ -37,7 +37,6 @@ typedef struct {
     zlistx_t *delayed;             /* s_delayed_t answers waiting for delay_ms */
     int64_t next_ready;            /* when WorkerReady is repeated (mono ms) */
     bool terminated;               /* $TERM, or admin's Stop */
-    bool stopped_by_admin;         /* the loop ended on Stop: rafikid exits 0 */
     char *failure;                 /* why we cannot work, or NULL */
     uint64_t batches;              /* batches answered */
     uint64_t queries;              /* queries answered */
@@ -61,24 +60,24 @@ s_delayed_free (void **item_p)
     }
 }
 
+static void
+s_self_destroy (self_t **self_p);
+
+/*  The actor's state with the bus options of the role's configuration
+    (the defaults without one); NULL when out of memory. */
 static self_t *
 s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
 {
     self_t *self = (self_t *)zmalloc (sizeof (self_t));
     if (!self)
         return NULL;
-    self->pipe = pipe;
-    self->role = role;
-    rfk_bus_opts_defaults (&self->bus);
-    self->delayed = zlistx_new ();
-    self->poller = zpoller_new (pipe, NULL);
-    if (!self->delayed || !self->poller) {
-        zlistx_destroy (&self->delayed);
-        zpoller_destroy (&self->poller);
-        free (self);
-        return NULL;
-    }
-    zlistx_set_destructor (self->delayed, s_delayed_free);
+    *self = (self_t){.pipe = pipe, .role = role, .delayed = zlistx_new (),
+                     .poller = zpoller_new (pipe, NULL)};
+    rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
+    if (!self->delayed || !self->poller)
+        s_self_destroy (&self);
+    else
+        zlistx_set_destructor (self->delayed, s_delayed_free);
     return self;
 }
 
@@ -88,8 +87,8 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
-    zpoller_destroy (&self->poller);
     rfk_client_destroy (&self->predictor);
+    zpoller_destroy (&self->poller);
     rfk_session_destroy (&self->session);
     if (self->api && self->model)
         self->api->destroy (self->model);
@@ -101,21 +100,6 @@ s_self_destroy (self_t **self_p)
     free (self->failure);
     free (self);
     *self_p = NULL;
-}
-
-/*  Notes why we cannot go on (the first reason wins) and logs it. */
-static void
-s_fail (self_t *self, const char *format, ...)
-{
-    if (self->failure)
-        return;
-    char text[1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    va_end (args);
-    self->failure = strdup (text);
-    rfk_log_error (S_LOG, "failed reason=\"%s\"", text);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -421,40 +405,16 @@ s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err,
     return 0;
 }
 
-/*  admin's Stop: leave the loop; rafikid exits 0. */
-static void
-s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
-{
-    (void)session;
-    (void)reason;
-    self_t *self = (self_t *)ctx;
-    self->terminated = true;
-    self->stopped_by_admin = true;
-}
-
-/*  The session failed (Hello refused, the model would not load). */
-static void
-s_on_failed (rfk_session_t *session, const char *reason, void *ctx)
-{
-    (void)session;
-    s_fail ((self_t *)ctx, "%s", reason);
-}
-
 /* ---------------------------------------------------------------------- */
 /* the loop */
 
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
-        self->terminated = true;
+    char *command = rfk_role_command (self->pipe, &self->terminated);
+    if (!command)
         return;
-    }
-    char *command = zmsg_popstr (msg);
-    if (command && streq (command, "$TERM"))
-        self->terminated = true;
-    else if (command && streq (command, "STATS")) {
+    if (streq (command, "STATS")) {
         char text[400];
         snprintf (text, sizeof text,
                   "{\"batches\": %" PRIu64 ", \"queries\": %" PRIu64
@@ -464,9 +424,8 @@ s_handle_pipe (self_t *self)
                   self->predictor ? "true" : "false");
         zstr_send (self->pipe, text);
     } else
-        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command ? command : "(none)");
+        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command);
     zstr_free (&command);
-    zmsg_destroy (&msg);
 }
 
 static void
@@ -518,74 +477,54 @@ s_run (self_t *self, bool stay_after_failure)
     }
 }
 
-/*  The value of KEY=VALUE among the operands, or NULL. */
-static const char *
-s_operand (const rfk_role_args_t *role, const char *key)
-{
-    size_t length = strlen (key);
-    for (int i = 0; i < role->argc; i++)
-        if (strncmp (role->argv[i], key, length) == 0 && role->argv[i][length] == '=')
-            return role->argv[i] + length + 1;
-    return NULL;
-}
-
 /*  The standalone role form: everything from KEY=VALUE operands. */
 static void
 s_start_standalone (self_t *self, const rfk_role_args_t *role)
 {
     static const char *const known[] = {"predictor", "template", "params", "knobs",
                                         "trial",     "task",     NULL};
-    for (int i = 0; i < role->argc; i++) {
-        const char *equals = strchr (role->argv[i], '=');
-        bool ok = false;
-        for (int k = 0; equals && known[k]; k++)
-            ok = ok || ((size_t)(equals - role->argv[i]) == strlen (known[k]) &&
-                        strncmp (role->argv[i], known[k], strlen (known[k])) == 0);
-        if (!ok) {
-            s_fail (self,
+    const char *unknown = rfk_role_unknown_operand (role, known);
+    if (unknown) {
+        rfk_log_failure (&self->failure, S_LOG,
                     "unknown operand '%s' (inference takes predictor=, template=, params=, "
                     "knobs=, trial=, task=)",
-                    role->argv[i]);
-            return;
-        }
+                unknown);
+        return;
     }
     json_t *knobs = NULL;
-    const char *knobs_text = s_operand (role, "knobs");
+    const char *knobs_text = rfk_role_operand (role, "knobs");
     if (knobs_text) {
         json_error_t error;
         knobs = json_loads (knobs_text, 0, &error);
         if (!json_is_object (knobs)) {
             json_decref (knobs);
-            s_fail (self, "knobs= must be a JSON object: %s", error.text);
+            rfk_log_failure (&self->failure, S_LOG, "knobs= must be a JSON object: %s", error.text);
             return;
         }
     }
-    const char *trial = s_operand (role, "trial");
+    const char *trial = rfk_role_operand (role, "trial");
     self->trial_id = strdup (trial ? trial : "default");
     self->service_id = strdup ("inference");
     char err[1024] = "";
-    if (s_load_model (self, s_operand (role, "template"), s_operand (role, "params"), knobs,
-                      s_operand (role, "task"), err, sizeof err) == 0)
-        s_connect (self, s_operand (role, "predictor"), err, sizeof err);
+    if (s_load_model (self, rfk_role_operand (role, "template"), rfk_role_operand (role, "params"), knobs,
+                      rfk_role_operand (role, "task"), err, sizeof err) == 0)
+        s_connect (self, rfk_role_operand (role, "predictor"), err, sizeof err);
     json_decref (knobs);
     if (*err)
-        s_fail (self, "%s", err);
+        rfk_log_failure (&self->failure, S_LOG, "%s", err);
 }
 
 /*  The service form: the session with admin brings the ServiceConfig. */
 static void
-s_start_session (self_t *self, const rfk_role_args_t *role)
+s_start_session (self_t *self)
 {
-    self->service_id = strdup (role->service_id);
+    const rfk_role_args_t *role = self->role;
+    self->service_id = strdup (role->service_id ? role->service_id : "inference");
     self->trial_id = strdup ("default");
     rfk_session_args_t args = {.name = S_LOG, .role = role, .bus = &self->bus,
-                               .on_config = s_on_config, .on_stop = s_on_stop,
-                               .on_failed = s_on_failed, .ctx = self};
-    char err[512] = "";
-    self->session = rfk_session_new (&args, err, sizeof err);
-    if (!self->session)
-        s_fail (self, "%s", err);
-    else
+                               .on_config = s_on_config, .ctx = self,
+                               .stopped = &self->terminated, .failure = &self->failure};
+    if ((self->session = rfk_session_new (&args, NULL, 0)))
         zpoller_add (self->poller, rfk_session_sock (self->session));
 }
 
@@ -594,29 +533,16 @@ rfk_inference_actor (zsock_t *pipe, void *args)
 {
     const rfk_role_args_t *role = (const rfk_role_args_t *)args;
     self_t *self = s_self_new (pipe, role);
-    zsock_signal (pipe, 0);
-    if (!self) {
-        zstr_sendx (pipe, "FAILED", "out of memory", NULL);
+    /*  Without a service id the worker runs on its own, from operands. */
+    if (self && role && role->config && !role->service_id)
+        s_start_standalone (self, role);
+    else if (self)
+        s_start_session (self);
+    if (!rfk_role_ready (pipe, self))
         return;
-    }
-    if (!role || !role->config)
-        s_fail (self, "no configuration");
-    else {
-        rfk_bus_opts_from_config (&self->bus, role->config);
-        if (!role->service_id)
-            s_start_standalone (self, role);
-        else
-            s_start_session (self, role);
-    }
-    if (!self->failure)
-        s_run (self, false);
-    if (self->session)
-        rfk_session_end (self->session, self->failure,
-                         self->stopped_by_admin ? "stopped by admin" : "stopped (SIGTERM)");
-    if (self->failure)
-        zstr_sendx (pipe, "FAILED", self->failure, NULL);
-    else if (self->stopped_by_admin)
-        zstr_send (pipe, "DONE");
+    s_run (self, false); /* returns at once after a failure */
+    bool done = self->session && rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
+    rfk_role_end (pipe, self->failure, done);
     s_self_destroy (&self);
 }
 
@@ -626,27 +552,25 @@ rfk_inference_direct_actor (zsock_t *pipe, void *args)
     const rfk_inference_args_t *direct = (const rfk_inference_args_t *)args;
     self_t *self = s_self_new (pipe, NULL);
     if (!self) {
-        zsock_signal (pipe, 0);
+        rfk_role_ready (pipe, NULL);
         return;
     }
     if (direct && direct->bus)
         self->bus = *direct->bus;
     char err[1024] = "";
     if (!direct)
-        snprintf (err, sizeof err, "no arguments");
+        rfk_log_failure (&self->failure, S_LOG, "no arguments");
     else {
         self->trial_id = strdup (direct->trial_id ? direct->trial_id : "default");
         self->service_id = strdup (direct->service_id ? direct->service_id : "inference");
         self->delay_ms = direct->delay_ms;
         if (s_load_model (self, direct->model_path, direct->params_path, direct->knobs,
-                          direct->task, err, sizeof err) == 0)
-            s_connect (self, direct->predictor_endpoint, err, sizeof err);
+                          direct->task, err, sizeof err) != 0 ||
+            s_connect (self, direct->predictor_endpoint, err, sizeof err) != 0)
+            rfk_log_failure (&self->failure, S_LOG, "%s", err);
     }
-    zsock_signal (pipe, 0);
-    if (*err) {
-        s_fail (self, "%s", err);
-        zstr_sendx (pipe, "FAILED", err, NULL);
-    }
+    rfk_role_ready (pipe, self);
+    rfk_role_end (pipe, self->failure, false);
     s_run (self, true);
     s_self_destroy (&self);
 }

@@ -54,7 +54,6 @@ typedef struct {
     rfk_poll_t *poll;            /* the pipe, `query`, `workers`, HTTP, the session */
     rfk_session_t *session;      /* the conversation with admin, service form only */
     bool terminated;             /* $TERM or Stop */
-    bool stopped_by_admin;       /* Stop ended the loop */
     char *failure;               /* why we cannot serve, or NULL */
     uint64_t http_requests;      /* HTTP requests answered */
     uint64_t http_errors;        /* ... with a 4xx or 5xx */
@@ -748,28 +747,23 @@ s_http_stop (self_t *self)
 /* ---------------------------------------------------------------------- */
 /* setup */
 
+static void
+s_self_destroy (self_t **self_p);
+
 static self_t *
 s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
 {
     self_t *self = (self_t *)zmalloc (sizeof (self_t));
     if (!self)
         return NULL;
-    self->pipe = pipe;
-    self->role = role;
-    self->http_fd = -1;
+    *self = (self_t){.pipe = pipe, .role = role, .http_fd = -1, .max_body_bytes = S_DEFAULT_BODY,
+                     .suspended = zlistx_new (), .queries = zlistx_new (),
+                     .poll = rfk_poll_new (pipe, NULL)};
     rfk_scatter_opts_defaults (&self->opts);
-    self->max_body_bytes = S_DEFAULT_BODY;
-    self->suspended = zlistx_new ();
-    self->queries = zlistx_new ();
-    self->poll = rfk_poll_new (pipe, NULL);
-    if (!self->suspended || !self->queries || !self->poll) {
-        zlistx_destroy (&self->suspended);
-        zlistx_destroy (&self->queries);
-        rfk_poll_destroy (&self->poll);
-        free (self);
-        return NULL;
-    }
-    zlistx_set_destructor (self->queries, s_query_free);
+    if (!self->suspended || !self->queries || !self->poll)
+        s_self_destroy (&self);
+    else
+        zlistx_set_destructor (self->queries, s_query_free);
     return self;
 }
 
@@ -779,30 +773,16 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
-    rfk_poll_destroy (&self->poll);
+    rfk_session_destroy (&self->session);
     s_http_stop (self);
     rfk_scatter_destroy (&self->scatter);
     rfk_server_destroy (&self->query);
-    rfk_session_destroy (&self->session);
+    rfk_poll_destroy (&self->poll);
     zlistx_destroy (&self->queries);
     zlistx_destroy (&self->suspended);
     free (self->failure);
     free (self);
     *self_p = NULL;
-}
-
-static void
-s_fail (self_t *self, const char *format, ...)
-{
-    if (self->failure)
-        return;
-    char text[1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    va_end (args);
-    self->failure = strdup (text);
-    rfk_log_error (S_LOG, "failed reason=\"%s\"", text);
 }
 
 /*  Binds the three fronts and declares the trials. 0, or -1 with err. */
@@ -880,19 +860,14 @@ s_endpoints_line (self_t *self, char *line, size_t size)
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
-        self->terminated = true;
+    char *command = rfk_role_command (self->pipe, &self->terminated);
+    if (!command)
         return;
-    }
-    char *command = zmsg_popstr (msg);
-    if (command && streq (command, "$TERM"))
-        self->terminated = true;
-    else if (command && streq (command, "ENDPOINTS"))
+    if (streq (command, "ENDPOINTS"))
         zstr_sendx (self->pipe, self->http ? self->http_url : "",
                     self->query ? rfk_server_endpoint (self->query) : "",
                     self->scatter ? rfk_scatter_endpoint (self->scatter) : "", NULL);
-    else if (command && streq (command, "STATS")) {
+    else if (streq (command, "STATS")) {
         rfk_scatter_stats_t stats = {0};
         if (self->scatter)
             rfk_scatter_stats (self->scatter, &stats);
@@ -911,9 +886,8 @@ s_handle_pipe (self_t *self)
                   self->http_requests, zlistx_size (self->suspended), self->zmq_requests);
         zstr_send (self->pipe, text);
     } else
-        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command ? command : "(none)");
+        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command);
     zstr_free (&command);
-    zmsg_destroy (&msg);
 }
 
 /*  The poll's timeout: the nearest of the engine's, the servers' and
@@ -1016,74 +990,35 @@ s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err,
     return 0;
 }
 
-/*  admin's Stop: leave the loop; rafikid exits 0. */
-static void
-s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
-{
-    (void)session;
-    (void)reason;
-    self_t *self = (self_t *)ctx;
-    self->terminated = true;
-    self->stopped_by_admin = true;
-}
-
-/*  The session failed (Hello refused, a front would not bind). */
-static void
-s_on_failed (rfk_session_t *session, const char *reason, void *ctx)
-{
-    (void)session;
-    s_fail ((self_t *)ctx, "%s", reason);
-}
-
 /*  The service form: the session with admin brings the ServiceConfig. */
 static void
-s_start_session (self_t *self, const rfk_role_args_t *role)
+s_start_session (self_t *self)
 {
-    rfk_session_args_t args = {.name = S_LOG, .role = role, .bus = &self->opts.bus,
-                               .on_config = s_on_config, .on_stop = s_on_stop,
-                               .on_failed = s_on_failed, .ctx = self};
-    char err[512] = "";
-    self->session = rfk_session_new (&args, err, sizeof err);
-    if (!self->session)
-        s_fail (self, "%s", err);
-    else
+    rfk_session_args_t args = {.name = S_LOG, .role = self->role, .bus = &self->opts.bus,
+                               .on_config = s_on_config, .ctx = self,
+                               .stopped = &self->terminated, .failure = &self->failure};
+    if ((self->session = rfk_session_new (&args, NULL, 0)))
         rfk_poll_add (self->poll, rfk_session_sock (self->session));
-}
-
-static const char *
-s_operand (const rfk_role_args_t *role, const char *key)
-{
-    size_t length = strlen (key);
-    for (int i = 0; i < role->argc; i++)
-        if (strncmp (role->argv[i], key, length) == 0 && role->argv[i][length] == '=')
-            return role->argv[i] + length + 1;
-    return NULL;
 }
 
 static void
 s_start_standalone (self_t *self, const rfk_role_args_t *role)
 {
     static const char *const known[] = {"http", "query", "workers", "task", "trials", NULL};
-    for (int i = 0; i < role->argc; i++) {
-        const char *equals = strchr (role->argv[i], '=');
-        bool ok = false;
-        for (int k = 0; equals && known[k]; k++)
-            ok = ok || ((size_t)(equals - role->argv[i]) == strlen (known[k]) &&
-                        strncmp (role->argv[i], known[k], strlen (known[k])) == 0);
-        if (!ok) {
-            s_fail (self,
+    const char *unknown = rfk_role_unknown_operand (role, known);
+    if (unknown) {
+        rfk_log_failure (&self->failure, S_LOG,
                     "unknown operand '%s' (predictor takes http=, query=, workers=, task=, "
                     "trials=)",
-                    role->argv[i]);
-            return;
-        }
+                unknown);
+        return;
     }
-    const char *http = s_operand (role, "http");
-    const char *query = s_operand (role, "query");
-    const char *workers = s_operand (role, "workers");
-    self->opts.ensemble = rfk_scatter_ensemble_of_task (s_operand (role, "task"));
+    const char *http = rfk_role_operand (role, "http");
+    const char *query = rfk_role_operand (role, "query");
+    const char *workers = rfk_role_operand (role, "workers");
+    self->opts.ensemble = rfk_scatter_ensemble_of_task (rfk_role_operand (role, "task"));
     json_t *trials = json_array ();
-    const char *list = s_operand (role, "trials");
+    const char *list = rfk_role_operand (role, "trials");
     while (list && *list && trials) {
         const char *comma = strchr (list, ',');
         size_t length = comma ? (size_t)(comma - list) : strlen (list);
@@ -1096,7 +1031,7 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
              workers ? workers : "tcp://127.0.0.1:*", trials, err, sizeof err);
     json_decref (trials);
     if (*err)
-        s_fail (self, "%s", err);
+        rfk_log_failure (&self->failure, S_LOG, "%s", err);
     else {
         char line[600];
         s_endpoints_line (self, line, sizeof line);
@@ -1108,31 +1043,19 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
 void
 rfk_predictor_actor (zsock_t *pipe, void *args)
 {
-    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
-    self_t *self = s_self_new (pipe, role);
-    zsock_signal (pipe, 0);
-    if (!self) {
-        zstr_sendx (pipe, "FAILED", "out of memory", NULL);
+    self_t *self = rfk_role_ready (pipe, s_self_new (pipe, (const rfk_role_args_t *)args));
+    if (!self)
         return;
-    }
-    if (!role || !role->config)
-        s_fail (self, "no configuration");
-    else {
+    const rfk_role_args_t *role = self->role;
+    if (role && role->config)
         s_opts_from_config (&self->opts, &self->max_body_bytes, role->config);
-        if (!role->service_id)
-            s_start_standalone (self, role);
-        else
-            s_start_session (self, role);
-    }
-    if (!self->failure)
-        s_run (self, false);
-    if (self->session)
-        rfk_session_end (self->session, self->failure,
-                         self->stopped_by_admin ? "stopped by admin" : "stopped (SIGTERM)");
-    if (self->failure)
-        zstr_sendx (pipe, "FAILED", self->failure, NULL);
-    else if (self->stopped_by_admin)
-        zstr_send (pipe, "DONE");
+    if (role && role->config && !role->service_id)
+        s_start_standalone (self, role); /* on its own, from operands */
+    else
+        s_start_session (self);
+    s_run (self, false); /* returns at once after a failure */
+    bool done = self->session && rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
+    rfk_role_end (pipe, self->failure, done);
     s_self_destroy (&self);
 }
 
@@ -1142,12 +1065,12 @@ rfk_predictor_direct_actor (zsock_t *pipe, void *args)
     const rfk_predictor_args_t *direct = (const rfk_predictor_args_t *)args;
     self_t *self = s_self_new (pipe, NULL);
     if (!self) {
-        zsock_signal (pipe, 0);
+        rfk_role_ready (pipe, NULL);
         return;
     }
     char err[600] = "";
     if (!direct)
-        snprintf (err, sizeof err, "no arguments");
+        rfk_log_failure (&self->failure, S_LOG, "no arguments");
     else {
         self->opts = direct->scatter;
         if (direct->max_body_bytes)
@@ -1155,15 +1078,13 @@ rfk_predictor_direct_actor (zsock_t *pipe, void *args)
         json_t *trials = json_array ();
         for (size_t t = 0; direct->trials && direct->trials[t]; t++)
             json_array_append_new (trials, json_string (direct->trials[t]));
-        s_start (self, direct->http, direct->query_endpoint, direct->workers_endpoint, trials, err,
-                 sizeof err);
+        if (s_start (self, direct->http, direct->query_endpoint, direct->workers_endpoint, trials,
+                     err, sizeof err) != 0)
+            rfk_log_failure (&self->failure, S_LOG, "%s", err);
         json_decref (trials);
     }
-    zsock_signal (pipe, 0);
-    if (*err) {
-        s_fail (self, "%s", err);
-        zstr_sendx (pipe, "FAILED", err, NULL);
-    }
+    rfk_role_ready (pipe, self);
+    rfk_role_end (pipe, self->failure, false);
     s_run (self, true);
     s_self_destroy (&self);
 }

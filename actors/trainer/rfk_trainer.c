@@ -69,20 +69,19 @@ typedef struct {
 
 /* ---- setup -------------------------------------------------------------- */
 
+/* The actor's state with the bus options of the role's configuration (the
+   defaults without one); NULL when out of memory. */
 static self_t *
 s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
 {
-    self_t *self = (self_t *)calloc (1, sizeof (self_t));
-    if (!self)
-        return NULL;
-    self->pipe = pipe;
-    self->role = role;
-    rfk_bus_opts_defaults (&self->bus);
-    self->poll = rfk_poll_new (pipe, NULL);
-    if (!self->poll) {
-        free (self);
+    rfk_poll_t *poll = rfk_poll_new (pipe, NULL);
+    self_t *self = poll ? (self_t *)calloc (1, sizeof (self_t)) : NULL;
+    if (!self) {
+        rfk_poll_destroy (&poll);
         return NULL;
     }
+    *self = (self_t){.pipe = pipe, .role = role, .poll = poll};
+    rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
     return self;
 }
 
@@ -142,19 +141,6 @@ static char *
 s_strdup (const char *text)
 {
     return text ? strdup (text) : NULL;
-}
-
-static void
-s_fail (self_t *self, const char *format, ...)
-{
-    if (self->failure)
-        return;
-    char buffer[600];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (buffer, sizeof buffer, format, args);
-    va_end (args);
-    self->failure = strdup (buffer);
 }
 
 /* Train args for the template: every member of the JSON object as text. */
@@ -296,7 +282,7 @@ static void
 s_ask_advisor (self_t *self, rfk_msg_t **msg_p)
 {
     if (!rfk_client_send (self->advisor, *msg_p, s_on_next, self))
-        s_fail (self, "cannot reach the advisor: %s", rfk_client_error (self->advisor, NULL));
+        rfk_log_failure (&self->failure, S_LOG, "cannot reach the advisor: %s", rfk_client_error (self->advisor, NULL));
     rfk_msg_destroy (msg_p);
 }
 
@@ -512,7 +498,7 @@ s_on_next (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void
                              message ? message : "");
             s_finish (self, "the advisor did not answer");
         } else
-            s_fail (self, "the advisor answered %s: %s", code ? code : reply->type,
+            rfk_log_failure (&self->failure, S_LOG, "the advisor answered %s: %s", code ? code : reply->type,
                     message ? message : "");
     }
 }
@@ -592,16 +578,12 @@ s_stop (self_t *self, const char *why)
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *request = zmsg_recv (self->pipe);
-    if (!request) {
-        self->terminated = true;
-        return;
-    }
-    char *command = zmsg_popstr (request);
-    if (command && streq (command, "$TERM")) {
-        self->terminated = true;
+    char *command = rfk_role_command (self->pipe, &self->terminated);
+    if (self->terminated)
         s_stop (self, "stopped (SIGTERM)");
-    } else if (command && streq (command, "STATS")) {
+    if (!command)
+        return;
+    if (streq (command, "STATS")) {
         json_t *stats = json_pack (
             "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "trials", (json_int_t)self->trials,
             "completed", (json_int_t)self->completed, "errored", (json_int_t)self->errored,
@@ -613,9 +595,8 @@ s_handle_pipe (self_t *self)
         free (text);
         json_decref (stats);
     } else
-        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command ? command : "(none)");
+        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command);
     free (command);
-    zmsg_destroy (&request);
 }
 
 /* The nearest deadline of the loop: the clients', the trial's limits, the
@@ -682,47 +663,44 @@ s_run (self_t *self)
 static void
 s_end (self_t *self)
 {
-    if (self->failure) {
-        rfk_log_error (S_LOG, "failed reason=\"%s\"", self->failure);
-        zstr_sendm (self->pipe, "FAILED");
-        zstr_send (self->pipe, self->failure);
-    } else if (!self->terminated)
-        zstr_send (self->pipe, "DONE");
+    rfk_role_end (self->pipe, self->failure, !self->terminated);
+}
+
+/* The direct form's arguments (borrowed until we signal). */
+static void
+s_configure_direct (self_t *self, const rfk_trainer_args_t *direct)
+{
+    char err[512] = "";
+    if (!direct) {
+        rfk_log_failure (&self->failure, S_LOG, "no arguments");
+        return;
+    }
+    if (direct->bus)
+        self->bus = *direct->bus;
+    self->task = s_strdup (direct->task);
+    self->train_path = s_strdup (direct->train_path);
+    self->val_path = s_strdup (direct->val_path);
+    self->params_dir = s_strdup (direct->params_dir);
+    self->worker_id = s_strdup (direct->worker_id);
+    self->timeout_s = direct->timeout_s;
+    self->cpu_s = direct->cpu_s;
+    self->memory_mb = direct->memory_mb;
+    if (s_args_set (self, direct->train_args) != 0)
+        rfk_log_failure (&self->failure, S_LOG, "out of memory");
+    else if (s_configure (self, direct->model_path, direct->advisor_endpoint, err, sizeof err) !=
+             0)
+        rfk_log_failure (&self->failure, S_LOG, "%s", err);
 }
 
 void
 rfk_trainer_direct_actor (zsock_t *pipe, void *args)
 {
     /* The arguments are borrowed until we signal: set up first. */
-    const rfk_trainer_args_t *direct = (const rfk_trainer_args_t *)args;
     self_t *self = s_self_new (pipe, NULL);
-    if (!self) {
-        zsock_signal (pipe, 0);
-        zstr_sendm (pipe, "FAILED");
-        zstr_send (pipe, "out of memory");
+    if (self)
+        s_configure_direct (self, (const rfk_trainer_args_t *)args);
+    if (!rfk_role_ready (pipe, self))
         return;
-    }
-    char err[512] = "";
-    if (!direct)
-        s_fail (self, "no arguments");
-    else {
-        if (direct->bus)
-            self->bus = *direct->bus;
-        self->task = s_strdup (direct->task);
-        self->train_path = s_strdup (direct->train_path);
-        self->val_path = s_strdup (direct->val_path);
-        self->params_dir = s_strdup (direct->params_dir);
-        self->worker_id = s_strdup (direct->worker_id);
-        self->timeout_s = direct->timeout_s;
-        self->cpu_s = direct->cpu_s;
-        self->memory_mb = direct->memory_mb;
-        if (s_args_set (self, direct->train_args) != 0)
-            s_fail (self, "out of memory");
-        else if (s_configure (self, direct->model_path, direct->advisor_endpoint, err,
-                              sizeof err) != 0)
-            s_fail (self, "%s", err);
-    }
-    zsock_signal (pipe, 0);
     s_run (self);
     s_end (self);
     /* The direct form stays for STATS until $TERM. */
@@ -786,35 +764,16 @@ s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
     s_stop ((self_t *)ctx, reason);
 }
 
-/* The session failed (Hello refused, bad ServiceConfig). */
-static void
-s_on_failed (rfk_session_t *session, const char *reason, void *ctx)
-{
-    (void)session;
-    s_fail ((self_t *)ctx, "%s", reason);
-}
-
 void
 rfk_trainer_actor (zsock_t *pipe, void *args)
 {
-    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
-    self_t *self = s_self_new (pipe, role);
-    zsock_signal (pipe, 0);
-    if (!self) {
-        zstr_sendm (pipe, "FAILED");
-        zstr_send (pipe, "out of memory");
+    self_t *self = rfk_role_ready (pipe, s_self_new (pipe, (const rfk_role_args_t *)args));
+    if (!self)
         return;
-    }
-    if (role && role->config)
-        rfk_bus_opts_from_config (&self->bus, role->config);
-    rfk_session_args_t session = {.name = S_LOG, .role = role, .bus = &self->bus,
-                                  .on_config = s_on_config, .on_stop = s_on_stop,
-                                  .on_failed = s_on_failed, .ctx = self};
-    char err[512] = "";
-    self->session = rfk_session_new (&session, err, sizeof err);
-    if (!self->session)
-        s_fail (self, "%s", err);
-    else
+    rfk_session_args_t session = {.name = S_LOG, .role = self->role, .bus = &self->bus,
+                                  .on_config = s_on_config, .on_stop = s_on_stop, .ctx = self,
+                                  .failure = &self->failure};
+    if ((self->session = rfk_session_new (&session, NULL, 0)))
         rfk_poll_add (self->poll, rfk_session_sock (self->session));
     if (!self->failure)
         s_run (self);
