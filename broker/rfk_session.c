@@ -454,7 +454,9 @@ rfk_session_end (rfk_session_t *self, const char *failure, const char *reason)
         rfk_session_final (self, "ERRORED", failure);
     else
         rfk_session_final (self, "STOPPED",
-                           self->stop_reason ? self->stop_reason : reason ? reason : "stopped");
+                           self->stop_reason ? self->stop_reason
+                           : reason          ? reason
+                                             : "stopped");
     rfk_session_flush (self, self->flush_ms);
     return self->stop_reason != NULL;
 }

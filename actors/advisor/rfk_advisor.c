@@ -27,6 +27,7 @@
 
 #include "rfk_log.h"
 #include "rfk_role.h"
+#include "rfk_train_args.h"
 #include "rfk_tune.h"
 
 #define S_LOG "advisor"
@@ -121,63 +122,6 @@ s_blas_pool_off (void)
         blas_thread_shutdown_ ();
 }
 
-/* ---- small helpers ------------------------------------------------------ */
-
-/* A number from JSON: an integer, a real or a numeric string. */
-static bool
-s_json_number (const json_t *value, double *out)
-{
-    if (json_is_number (value)) {
-        *out = json_number_value (value);
-        return isfinite (*out);
-    }
-    if (json_is_string (value)) {
-        char *end = NULL;
-        double number = strtod (json_string_value (value), &end);
-        if (end && end != json_string_value (value) && *end == 0 && isfinite (number)) {
-            *out = number;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* A train arg by name, in any case ("advisor", "ADVISOR"), or NULL. */
-static json_t *
-s_arg (const json_t *train_args, const char *key)
-{
-    if (!json_is_object (train_args))
-        return NULL;
-    json_t *value = json_object_get (train_args, key);
-    if (value)
-        return value;
-    const char *name;
-    json_object_foreach ((json_t *)train_args, name, value)
-    {
-        if (strcasecmp (name, key) == 0)
-            return value;
-    }
-    return NULL;
-}
-
-/* A boolean train arg ("true", "1", true, 1 ...), or dflt when absent or unclear. */
-static bool
-s_json_flag (const json_t *value, bool dflt)
-{
-    if (json_is_boolean (value))
-        return json_is_true (value);
-    if (json_is_integer (value))
-        return json_integer_value (value) != 0;
-    if (json_is_string (value)) {
-        const char *text = json_string_value (value);
-        if (streq (text, "true") || streq (text, "1") || streq (text, "yes") || streq (text, "on"))
-            return true;
-        if (streq (text, "false") || streq (text, "0") || streq (text, "no") || streq (text, "off"))
-            return false;
-    }
-    return dflt;
-}
-
 static void
 s_trial_destroy (void **item_p)
 {
@@ -227,9 +171,17 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
     self_t *self = (self_t *)calloc (1, sizeof (self_t));
     if (!self)
         return NULL;
-    *self = (self_t){.pipe = pipe, .role = role, .workers = zhashx_new (), .trials = zlistx_new (),
-                     .poller = zpoller_new (pipe, NULL), .next_no = 1, .time_deadline = -1,
-                     .finish_deadline = -1, .params_source = 2, .asha_min_step = 1, .asha_eta = 3};
+    *self = (self_t){.pipe = pipe,
+                     .role = role,
+                     .workers = zhashx_new (),
+                     .trials = zlistx_new (),
+                     .poller = zpoller_new (pipe, NULL),
+                     .next_no = 1,
+                     .time_deadline = -1,
+                     .finish_deadline = -1,
+                     .params_source = 2,
+                     .asha_min_step = 1,
+                     .asha_eta = 3};
     rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
     if (!self->workers || !self->trials || !self->poller)
         s_self_destroy (&self);
@@ -759,7 +711,7 @@ s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *
     const char *error = json_string_value (json_object_get (msg->body, "error"));
     const char *params_path = json_string_value (json_object_get (msg->body, "params_path"));
     double score = NAN;
-    s_json_number (json_object_get (msg->body, "score"), &score);
+    rfk_train_arg_number (json_object_get (msg->body, "score"), &score);
     if (status && streq (status, "COMPLETED"))
         trial->status = S_COMPLETED;
     else if (status && streq (status, "PRUNED"))
@@ -815,7 +767,7 @@ s_handle_progress (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
     else {
         json_int_t step = json_integer_value (json_object_get (msg->body, "step"));
         double score = NAN;
-        s_json_number (json_object_get (msg->body, "score"), &score);
+        rfk_train_arg_number (json_object_get (msg->body, "score"), &score);
         trial->status = S_RUNNING;
         trial->steps++;
         trial->last_step = step;
@@ -939,12 +891,12 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
        tpe), as the original chooses: only fixed knobs -> one trial, else
        the GP. */
     rfk_tuner_kind_t asked = RFK_TUNER_AUTO;
-    const char *advisor = json_string_value (s_arg (train_args, "advisor"));
+    const char *advisor = json_string_value (rfk_train_arg (train_args, "advisor"));
     if (advisor && rfk_tuner_kind_parse (advisor, &asked, err, errlen) != 0)
         return -1;
     uint64_t seed = (uint64_t)zclock_time () ^ ((uint64_t)getpid () << 20);
     double number;
-    if (s_json_number (s_arg (train_args, "seed"), &number))
+    if (rfk_train_arg_number (rfk_train_arg (train_args, "seed"), &number))
         seed = (uint64_t)number;
     self->tuner = rfk_tuner_new (rfk_tuner_kind_choose (self->space, asked), self->space, seed);
     if (!self->tuner) {
@@ -958,7 +910,7 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
     const char *keys[] = {"MODEL_TRIAL_COUNT", "TIME_HOURS"};
     for (size_t index = 0; index < 2; index++) {
         json_t *value = json_is_object (budget) ? json_object_get (budget, keys[index]) : NULL;
-        if (value && !(s_json_number (value, &number) && number <= 0))
+        if (value && !(rfk_train_arg_number (value, &number) && number <= 0))
             json_object_set (limits, keys[index], value);
     }
     rc = rfk_budget_parse (limits, &self->budget, err, errlen);
@@ -971,16 +923,16 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
                               : -1;
 
     self->early_stop = rfk_space_has_policy (self->space, RAFIKI_POLICY_EARLY_STOP) &&
-                       s_json_flag (s_arg (train_args, "early_stop"), true);
+                       rfk_train_arg_flag (rfk_train_arg (train_args, "early_stop"), true);
     self->share_params = rfk_space_has_policy (self->space, RAFIKI_POLICY_SHARE_PARAMS) &&
-                         s_json_flag (s_arg (train_args, "share_params"), true);
-    const char *source = json_string_value (s_arg (train_args, "params_source"));
+                         rfk_train_arg_flag (rfk_train_arg (train_args, "share_params"), true);
+    const char *source = json_string_value (rfk_train_arg (train_args, "params_source"));
     self->params_source = source && strcasecmp (source, "LATEST") == 0 ? 3 : 2;
     if (source && strcasecmp (source, "NONE") == 0)
         self->share_params = false;
-    if (s_json_number (s_arg (train_args, "asha_min_step"), &number) && number >= 1)
+    if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_min_step"), &number) && number >= 1)
         self->asha_min_step = (int64_t)number;
-    if (s_json_number (s_arg (train_args, "asha_eta"), &number) && number >= 2)
+    if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_eta"), &number) && number >= 2)
         self->asha_eta = (int64_t)number;
     if (self->early_stop) {
         self->asha = rfk_asha_new ((double)self->asha_min_step, (double)self->asha_eta, 0);
@@ -1196,9 +1148,13 @@ s_on_failed (rfk_session_t *session, const char *reason, void *ctx)
 static void
 s_start_session (self_t *self)
 {
-    rfk_session_args_t args = {.name = S_LOG, .role = self->role, .bus = &self->bus,
-                               .on_config = s_on_config, .on_stop = s_on_stop,
-                               .on_failed = s_on_failed, .ctx = self};
+    rfk_session_args_t args = {.name = S_LOG,
+                               .role = self->role,
+                               .bus = &self->bus,
+                               .on_config = s_on_config,
+                               .on_stop = s_on_stop,
+                               .on_failed = s_on_failed,
+                               .ctx = self};
     self->session = rfk_session_new (&args, self->err, sizeof self->err);
     if (self->session)
         zpoller_add (self->poller, rfk_session_sock (self->session));

@@ -71,8 +71,8 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
     self_t *self = (self_t *)zmalloc (sizeof (self_t));
     if (!self)
         return NULL;
-    *self = (self_t){.pipe = pipe, .role = role, .delayed = zlistx_new (),
-                     .poller = zpoller_new (pipe, NULL)};
+    *self = (self_t){
+        .pipe = pipe, .role = role, .delayed = zlistx_new (), .poller = zpoller_new (pipe, NULL)};
     rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
     if (!self->delayed || !self->poller)
         s_self_destroy (&self);
@@ -486,9 +486,9 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
     const char *unknown = rfk_role_unknown_operand (role, known);
     if (unknown) {
         rfk_log_failure (&self->failure, S_LOG,
-                    "unknown operand '%s' (inference takes predictor=, template=, params=, "
-                    "knobs=, trial=, task=)",
-                unknown);
+                         "unknown operand '%s' (inference takes predictor=, template=, params=, "
+                         "knobs=, trial=, task=)",
+                         unknown);
         return;
     }
     json_t *knobs = NULL;
@@ -506,8 +506,8 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
     self->trial_id = strdup (trial ? trial : "default");
     self->service_id = strdup ("inference");
     char err[1024] = "";
-    if (s_load_model (self, rfk_role_operand (role, "template"), rfk_role_operand (role, "params"), knobs,
-                      rfk_role_operand (role, "task"), err, sizeof err) == 0)
+    if (s_load_model (self, rfk_role_operand (role, "template"), rfk_role_operand (role, "params"),
+                      knobs, rfk_role_operand (role, "task"), err, sizeof err) == 0)
         s_connect (self, rfk_role_operand (role, "predictor"), err, sizeof err);
     json_decref (knobs);
     if (*err)
@@ -521,9 +521,13 @@ s_start_session (self_t *self)
     const rfk_role_args_t *role = self->role;
     self->service_id = strdup (role->service_id ? role->service_id : "inference");
     self->trial_id = strdup ("default");
-    rfk_session_args_t args = {.name = S_LOG, .role = role, .bus = &self->bus,
-                               .on_config = s_on_config, .ctx = self,
-                               .stopped = &self->terminated, .failure = &self->failure};
+    rfk_session_args_t args = {.name = S_LOG,
+                               .role = role,
+                               .bus = &self->bus,
+                               .on_config = s_on_config,
+                               .ctx = self,
+                               .stopped = &self->terminated,
+                               .failure = &self->failure};
     if ((self->session = rfk_session_new (&args, NULL, 0)))
         zpoller_add (self->poller, rfk_session_sock (self->session));
 }
@@ -541,7 +545,8 @@ rfk_inference_actor (zsock_t *pipe, void *args)
     if (!rfk_role_ready (pipe, self))
         return;
     s_run (self, false); /* returns at once after a failure */
-    bool done = self->session && rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
+    bool done =
+        self->session && rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
     rfk_role_end (pipe, self->failure, done);
     s_self_destroy (&self);
 }

@@ -5,8 +5,8 @@
     session with admin (rfk_session), each registered once in a poll set
     (rfk_poll). Takes on `query`: PredictRequest; sends PredictReply, Error.
     The session takes admin's ServiceConfig and Stop and sends Hello and
-    StatusReport (RUNNING with the endpoints bound). HTTP bodies are JSON, turned into msgpack once on the way
-    in and back into JSON once on the way out.
+    StatusReport (RUNNING with the endpoints bound). HTTP bodies are JSON, turned into msgpack once
+   on the way in and back into JSON once on the way out.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
@@ -756,8 +756,12 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
     self_t *self = (self_t *)zmalloc (sizeof (self_t));
     if (!self)
         return NULL;
-    *self = (self_t){.pipe = pipe, .role = role, .http_fd = -1, .max_body_bytes = S_DEFAULT_BODY,
-                     .suspended = zlistx_new (), .queries = zlistx_new (),
+    *self = (self_t){.pipe = pipe,
+                     .role = role,
+                     .http_fd = -1,
+                     .max_body_bytes = S_DEFAULT_BODY,
+                     .suspended = zlistx_new (),
+                     .queries = zlistx_new (),
                      .poll = rfk_poll_new (pipe, NULL)};
     rfk_scatter_opts_defaults (&self->opts);
     if (!self->suspended || !self->queries || !self->poll)
@@ -994,9 +998,13 @@ s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err,
 static void
 s_start_session (self_t *self)
 {
-    rfk_session_args_t args = {.name = S_LOG, .role = self->role, .bus = &self->opts.bus,
-                               .on_config = s_on_config, .ctx = self,
-                               .stopped = &self->terminated, .failure = &self->failure};
+    rfk_session_args_t args = {.name = S_LOG,
+                               .role = self->role,
+                               .bus = &self->opts.bus,
+                               .on_config = s_on_config,
+                               .ctx = self,
+                               .stopped = &self->terminated,
+                               .failure = &self->failure};
     if ((self->session = rfk_session_new (&args, NULL, 0)))
         rfk_poll_add (self->poll, rfk_session_sock (self->session));
 }
@@ -1008,9 +1016,9 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
     const char *unknown = rfk_role_unknown_operand (role, known);
     if (unknown) {
         rfk_log_failure (&self->failure, S_LOG,
-                    "unknown operand '%s' (predictor takes http=, query=, workers=, task=, "
-                    "trials=)",
-                unknown);
+                         "unknown operand '%s' (predictor takes http=, query=, workers=, task=, "
+                         "trials=)",
+                         unknown);
         return;
     }
     const char *http = rfk_role_operand (role, "http");
@@ -1054,7 +1062,8 @@ rfk_predictor_actor (zsock_t *pipe, void *args)
     else
         s_start_session (self);
     s_run (self, false); /* returns at once after a failure */
-    bool done = self->session && rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
+    bool done =
+        self->session && rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
     rfk_role_end (pipe, self->failure, done);
     s_self_destroy (&self);
 }

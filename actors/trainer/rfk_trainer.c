@@ -282,7 +282,8 @@ static void
 s_ask_advisor (self_t *self, rfk_msg_t **msg_p)
 {
     if (!rfk_client_send (self->advisor, *msg_p, s_on_next, self))
-        rfk_log_failure (&self->failure, S_LOG, "cannot reach the advisor: %s", rfk_client_error (self->advisor, NULL));
+        rfk_log_failure (&self->failure, S_LOG, "cannot reach the advisor: %s",
+                         rfk_client_error (self->advisor, NULL));
     rfk_msg_destroy (msg_p);
 }
 
@@ -498,8 +499,8 @@ s_on_next (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void
                              message ? message : "");
             s_finish (self, "the advisor did not answer");
         } else
-            rfk_log_failure (&self->failure, S_LOG, "the advisor answered %s: %s", code ? code : reply->type,
-                    message ? message : "");
+            rfk_log_failure (&self->failure, S_LOG, "the advisor answered %s: %s",
+                             code ? code : reply->type, message ? message : "");
     }
 }
 
@@ -687,8 +688,7 @@ s_configure_direct (self_t *self, const rfk_trainer_args_t *direct)
     self->memory_mb = direct->memory_mb;
     if (s_args_set (self, direct->train_args) != 0)
         rfk_log_failure (&self->failure, S_LOG, "out of memory");
-    else if (s_configure (self, direct->model_path, direct->advisor_endpoint, err, sizeof err) !=
-             0)
+    else if (s_configure (self, direct->model_path, direct->advisor_endpoint, err, sizeof err) != 0)
         rfk_log_failure (&self->failure, S_LOG, "%s", err);
 }
 
@@ -770,8 +770,12 @@ rfk_trainer_actor (zsock_t *pipe, void *args)
     self_t *self = rfk_role_ready (pipe, s_self_new (pipe, (const rfk_role_args_t *)args));
     if (!self)
         return;
-    rfk_session_args_t session = {.name = S_LOG, .role = self->role, .bus = &self->bus,
-                                  .on_config = s_on_config, .on_stop = s_on_stop, .ctx = self,
+    rfk_session_args_t session = {.name = S_LOG,
+                                  .role = self->role,
+                                  .bus = &self->bus,
+                                  .on_config = s_on_config,
+                                  .on_stop = s_on_stop,
+                                  .ctx = self,
                                   .failure = &self->failure};
     if ((self->session = rfk_session_new (&session, NULL, 0)))
         rfk_poll_add (self->poll, rfk_session_sock (self->session));

@@ -19,16 +19,16 @@
 /* ---- the fake admin ----------------------------------------------------- */
 
 typedef struct {
-    zsock_t *router;    /* admin's `service` socket */
-    int port;           /* the port it got */
-    bool refuse;        /* answer Hello with Error UNAUTHORIZED */
-    bool silent;        /* read nothing, answer nothing */
-    zframe_t *peer;     /* the last peer heard */
-    int hellos;         /* Hellos heard */
-    char secret[64];    /* the last Hello's secret */
-    json_t *reports;    /* every StatusReport body, in order */
-    int acks;           /* Acks heard (answers to our Stop) */
-    uint64_t ack_of;    /* the last Ack's correlation */
+    zsock_t *router; /* admin's `service` socket */
+    int port;        /* the port it got */
+    bool refuse;     /* answer Hello with Error UNAUTHORIZED */
+    bool silent;     /* read nothing, answer nothing */
+    zframe_t *peer;  /* the last peer heard */
+    int hellos;      /* Hellos heard */
+    char secret[64]; /* the last Hello's secret */
+    json_t *reports; /* every StatusReport body, in order */
+    int acks;        /* Acks heard (answers to our Stop) */
+    uint64_t ack_of; /* the last Ack's correlation */
 } s_admin_t;
 
 static s_admin_t *
@@ -83,10 +83,10 @@ s_admin_serve (s_admin_t *admin)
         snprintf (admin->secret, sizeof admin->secret, "%s",
                   json_string_value (json_object_get (msg->body, "secret")));
         rfk_msg_t *answer =
-            admin->refuse ? rfk_msg_new_error (&rfk_service_family, msg->correlation,
-                                               RFK_CODE_UNAUTHORIZED,
-                                               "unknown service or wrong secret")
-                          : rfk_msg_new (&rfk_service_family, "ServiceConfig", msg->correlation);
+            admin->refuse
+                ? rfk_msg_new_error (&rfk_service_family, msg->correlation, RFK_CODE_UNAUTHORIZED,
+                                     "unknown service or wrong secret")
+                : rfk_msg_new (&rfk_service_family, "ServiceConfig", msg->correlation);
         if (!admin->refuse) {
             json_object_set_new (answer->body, "service_id",
                                  json_object_get (msg->body, "service_id")
@@ -185,8 +185,9 @@ static bool
 s_pump (s_admin_t *admin, rfk_session_t *session, s_service_t *service,
         bool (*done) (s_admin_t *, s_service_t *), int limit_ms)
 {
-    zpoller_t *poller = admin->silent ? zpoller_new (rfk_session_sock (session), NULL)
-                                      : zpoller_new (admin->router, rfk_session_sock (session), NULL);
+    zpoller_t *poller = admin->silent
+                            ? zpoller_new (rfk_session_sock (session), NULL)
+                            : zpoller_new (admin->router, rfk_session_sock (session), NULL);
     int64_t limit = zclock_mono () + limit_ms;
     bool ok = false;
     while (!(ok = done (admin, service)) && zclock_mono () < limit) {
@@ -259,12 +260,16 @@ s_start (s_fixture_t *fx, bool refuse, bool fail_config)
     fx->admin = s_admin_new ();
     fx->admin->refuse = refuse;
     fx->config = s_config (fx->admin);
-    fx->role = (rfk_role_args_t){.config = fx->config, .role = "advisor", .service_id = "svc-1",
-                                 .secret = "s3cr3t"};
+    fx->role = (rfk_role_args_t){
+        .config = fx->config, .role = "advisor", .service_id = "svc-1", .secret = "s3cr3t"};
     fx->service.fail_config = fail_config;
-    rfk_session_args_t args = {.name = "advisor", .role = &fx->role, .flush_ms = 500,
-                               .on_config = s_on_config, .on_stop = s_on_stop,
-                               .on_failed = s_on_failed, .ctx = &fx->service};
+    rfk_session_args_t args = {.name = "advisor",
+                               .role = &fx->role,
+                               .flush_ms = 500,
+                               .on_config = s_on_config,
+                               .on_stop = s_on_stop,
+                               .on_failed = s_on_failed,
+                               .ctx = &fx->service};
     char err[256] = "";
     fx->session = rfk_session_new (&args, err, sizeof err);
     assert_non_null (fx->session);
