@@ -7,6 +7,8 @@
     rfk_client.h    request/reply over a DEALER (blocking and in-loop)
     rfk_server.h    a ROUTER that decodes, dispatches and answers bad input
     rfk_proxy.h     the event proxy (XSUB -> XPUB), publishers, subscribers
+    rfk_poll.h      a poll set of sockets and descriptors, registered once
+    rfk_session.h   a dynamic service's conversation with admin
 */
 #ifndef RFK_BROKER_H_INCLUDED
 #define RFK_BROKER_H_INCLUDED
@@ -18,6 +20,7 @@
 #include "rfk_client.h"
 #include "rfk_server.h"
 #include "rfk_proxy.h"
-#include "rfk_service.h"
+#include "rfk_poll.h"
+#include "rfk_session.h"
 
 #endif

@@ -18,6 +18,22 @@ rfk_bus_opts_defaults (rfk_bus_opts_t *opts)
 }
 
 void
+rfk_bus_opts_from_config (rfk_bus_opts_t *opts, const rfk_config_t *config)
+{
+    assert (opts);
+    rfk_bus_opts_defaults (opts);
+    if (!config)
+        return;
+    opts->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
+    opts->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
+    opts->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
+    opts->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
+    opts->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
+    opts->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
+    opts->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
+}
+
+void
 rfk_bus_socket_apply (zsock_t *sock, const rfk_bus_opts_t *opts)
 {
     assert (sock);

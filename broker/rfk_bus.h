@@ -4,8 +4,10 @@
     its high-water marks and linger from the same options: ZeroMQ queues stay
     bounded (overload is answered, never buffered without limit) and closing a
     socket never hangs on a dead peer. The options mirror the config's bus.*
-    keys; rfk_bus_opts_defaults fills in the defaults, so this library does not
-    depend on the config library.
+    keys: rfk_bus_opts_from_config reads them (the one place that does, for
+    admin, the services and the SDK); rfk_bus_opts_defaults fills in the
+    defaults, so every module of this library also works without a
+    configuration (tests, fuzzers).
 */
 #ifndef RFK_BUS_H_INCLUDED
 #define RFK_BUS_H_INCLUDED
@@ -15,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rfk_config.h"
 #include "rfk_msg.h"
 
 #ifdef __cplusplus
@@ -47,6 +50,12 @@ typedef struct {
 /* Fills opts with the defaults above. */
 void
 rfk_bus_opts_defaults (rfk_bus_opts_t *opts);
+
+/* Fills opts from a configuration's bus.* keys (the defaults for the
+   options that have no key: linger_ms, malformed_limit), or with the
+   defaults when config is NULL. */
+void
+rfk_bus_opts_from_config (rfk_bus_opts_t *opts, const rfk_config_t *config);
 
 /* A socket of the given ZeroMQ type with the options' high-water marks and
    linger, attached to endpoints (a comma-separated list; '@' binds, '>'

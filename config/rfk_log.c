@@ -223,3 +223,18 @@ rfk_log (rfk_log_level_t level, const char *module, const char *format, ...)
     }
     zstr_free (&text);
 }
+
+void
+rfk_log_failure (char **failure_p, const char *module, const char *format, ...)
+{
+    assert (failure_p);
+    if (*failure_p)
+        return;
+    va_list args;
+    va_start (args, format);
+    char *text = zsys_vprintf (format, args);
+    va_end (args);
+    /*  Out of memory still fails the module, with a reason that needs none. */
+    *failure_p = text ? text : strdup ("out of memory");
+    rfk_log (RFK_LOG_ERROR, module, "failed reason=\"%s\"", *failure_p ? *failure_p : "");
+}

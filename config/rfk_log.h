@@ -57,6 +57,14 @@ void
 rfk_log (rfk_log_level_t level, const char *module, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+//  Records why a module cannot go on: the first call sets *failure_p (a
+//  string the caller frees) to the formatted reason and logs it as an error
+//  ("failed reason=\"...\""); later calls change nothing, so the first
+//  reason wins.
+void
+rfk_log_failure (char **failure_p, const char *module, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 #define rfk_log_error(module, ...) rfk_log (RFK_LOG_ERROR, (module), __VA_ARGS__)
 #define rfk_log_warning(module, ...) rfk_log (RFK_LOG_WARNING, (module), __VA_ARGS__)
 #define rfk_log_notice(module, ...) rfk_log (RFK_LOG_NOTICE, (module), __VA_ARGS__)

@@ -1,5 +1,6 @@
 /*  rfk_role: what rafikid hands the actor of a role, and what it expects
-    back on the actor's pipe.
+    back on the actor's pipe; and the KEY=VALUE operands of a role run on
+    its own (`rafikid predictor http=... query=...`).
 
     `rafikid <role>` looks the role up in its table (actors/daemon/rafikid.c,
     one line per role), starts the role's actor with zactor_new (actor,
@@ -22,6 +23,7 @@
 
 #include "rfk_config.h"
 
+#include <czmq.h>
 #include <stdbool.h>
 
 #ifdef __cplusplus
@@ -39,6 +41,33 @@ typedef struct {
                                 //  the launcher (rfk_launcher_read_secret), else NULL
     bool dev;                   //  --dev: development defaults allowed (admin, up)
 } rfk_role_args_t;
+
+//  Reads one command from the actor's pipe: the command (the caller frees
+//  it), or NULL when the pipe said "$TERM" or closed (*terminated is then
+//  set true) or the message was empty.
+char *
+rfk_role_command (zsock_t *pipe, bool *terminated);
+
+//  Signals the pipe once setup is done (zactor_new waits for it); when self
+//  is NULL (the actor's state could not be made) also says "FAILED" "out of
+//  memory". Returns self.
+void *
+rfk_role_ready (zsock_t *pipe, void *self);
+
+//  Tells rafikid how the actor ended: "FAILED" <failure> when failure is
+//  not NULL, else "DONE" when done, else nothing (the actor was told
+//  "$TERM").
+void
+rfk_role_end (zsock_t *pipe, const char *failure, bool done);
+
+//  The value of the operand KEY=VALUE, or NULL when there is none. Borrowed.
+const char *
+rfk_role_operand (const rfk_role_args_t *role, const char *key);
+
+//  The first operand that is not KEY=VALUE with a key in known (a
+//  NULL-terminated list), or NULL when all are. Borrowed.
+const char *
+rfk_role_unknown_operand (const rfk_role_args_t *role, const char *const *known);
 
 #ifdef __cplusplus
 }

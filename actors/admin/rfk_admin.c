@@ -599,19 +599,6 @@ s_mkdir_p (const char *path)
 }
 
 static void
-s_bus_from_config (rfk_bus_opts_t *bus, const rfk_config_t *config)
-{
-    rfk_bus_opts_defaults (bus);
-    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
-    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
-    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
-    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
-    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
-    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
-    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
-}
-
-static void
 s_self_destroy (rfk_admin_t **self_p)
 {
     rfk_admin_t *self = *self_p;
@@ -688,7 +675,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     self->config = args->config;
     self->dev = args->dev;
     self->embedded = args->embedded;
-    s_bus_from_config (&self->bus, self->config);
+    rfk_bus_opts_from_config (&self->bus, self->config);
     self->upload_max = rfk_config_size (self->config, "admin", "upload_max_bytes");
     self->services = zhashx_new ();
     zhashx_set_destructor (self->services, s_service_destructor);

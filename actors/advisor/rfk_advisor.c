@@ -1,7 +1,8 @@
 /*  rfk_advisor.c: the advisor actor (see rfk_advisor.h).
 
     One actor, one loop over its pipe, its ROUTER `advice` (an rfk_server) and,
-    in the role form, its DEALER to admin's `service` socket (an rfk_client).
+    in the role form, its session with admin's `service` socket (rfk_session:
+    Hello, ServiceConfig, Stop, StatusReport).
     Takes from trainers: Ready, Progress, Result. Sends them: Proposal, Done,
     Continue, Prune. Sends admin: Hello, StatusReport, TrialCreate,
     TrialFinished (for the trial of a trainer that went silent),
@@ -26,6 +27,7 @@
 
 #include "rfk_log.h"
 #include "rfk_role.h"
+#include "rfk_train_args.h"
 #include "rfk_tune.h"
 
 #define S_LOG "advisor"
@@ -75,7 +77,8 @@ typedef struct {
     int64_t finish_deadline;     /* when finished: give up waiting for admin's Acks */
     const rfk_role_args_t *role; /* role form: rafikid's args; NULL in the direct form */
     rfk_bus_opts_t bus;          /* bus options */
-    rfk_client_t *admin;         /* DEALER to admin `service`, NULL in the direct form */
+    zpoller_t *poller;           /* the pipe, the session and, once bound, `advice` */
+    rfk_session_t *session;      /* the conversation with admin, NULL in the direct form */
     bool configured;             /* ServiceConfig (or direct args) applied */
     rfk_server_t *server;        /* ROUTER `advice`, NULL until configured */
     char *sub_train_job_id;      /* the sub train job, or NULL */
@@ -96,7 +99,7 @@ typedef struct {
     int64_t asha_min_step;       /* the first rung's step */
     int64_t asha_eta;            /* reduction factor */
     bool done_reported;          /* SubTrainJobDone sent */
-    bool stopped_reported;       /* StatusReport STOPPED sent */
+    char err[512];               /* why the actor cannot go on; "" while it can */
 } self_t;
 
 /* ---- OpenBLAS's threads and rafikid's signals --------------------------- */
@@ -117,63 +120,6 @@ s_blas_pool_off (void)
 {
     if (blas_thread_shutdown_)
         blas_thread_shutdown_ ();
-}
-
-/* ---- small helpers ------------------------------------------------------ */
-
-/* A number from JSON: an integer, a real or a numeric string. */
-static bool
-s_json_number (const json_t *value, double *out)
-{
-    if (json_is_number (value)) {
-        *out = json_number_value (value);
-        return isfinite (*out);
-    }
-    if (json_is_string (value)) {
-        char *end = NULL;
-        double number = strtod (json_string_value (value), &end);
-        if (end && end != json_string_value (value) && *end == 0 && isfinite (number)) {
-            *out = number;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* A train arg by name, in any case ("advisor", "ADVISOR"), or NULL. */
-static json_t *
-s_arg (const json_t *train_args, const char *key)
-{
-    if (!json_is_object (train_args))
-        return NULL;
-    json_t *value = json_object_get (train_args, key);
-    if (value)
-        return value;
-    const char *name;
-    json_object_foreach ((json_t *)train_args, name, value)
-    {
-        if (strcasecmp (name, key) == 0)
-            return value;
-    }
-    return NULL;
-}
-
-/* A boolean train arg ("true", "1", true, 1 ...), or dflt when absent or unclear. */
-static bool
-s_json_flag (const json_t *value, bool dflt)
-{
-    if (json_is_boolean (value))
-        return json_is_true (value);
-    if (json_is_integer (value))
-        return json_integer_value (value) != 0;
-    if (json_is_string (value)) {
-        const char *text = json_string_value (value);
-        if (streq (text, "true") || streq (text, "1") || streq (text, "yes") || streq (text, "on"))
-            return true;
-        if (streq (text, "false") || streq (text, "0") || streq (text, "no") || streq (text, "off"))
-            return false;
-    }
-    return dflt;
 }
 
 static void
@@ -214,31 +160,35 @@ s_set_string (char **field, const char *value)
     *field = value ? strdup (value) : NULL;
 }
 
+static void
+s_self_destroy (self_t **self_p);
+
+/* The actor's state with the bus options of the role's configuration (the
+   defaults without one); NULL when out of memory. */
 static self_t *
 s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
 {
     self_t *self = (self_t *)calloc (1, sizeof (self_t));
     if (!self)
         return NULL;
-    self->pipe = pipe;
-    self->role = role;
-    rfk_bus_opts_defaults (&self->bus);
-    self->workers = zhashx_new ();
-    self->trials = zlistx_new ();
-    if (!self->workers || !self->trials) {
-        zhashx_destroy (&self->workers);
-        zlistx_destroy (&self->trials);
-        free (self);
-        return NULL;
+    *self = (self_t){.pipe = pipe,
+                     .role = role,
+                     .workers = zhashx_new (),
+                     .trials = zlistx_new (),
+                     .poller = zpoller_new (pipe, NULL),
+                     .next_no = 1,
+                     .time_deadline = -1,
+                     .finish_deadline = -1,
+                     .params_source = 2,
+                     .asha_min_step = 1,
+                     .asha_eta = 3};
+    rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
+    if (!self->workers || !self->trials || !self->poller)
+        s_self_destroy (&self);
+    else {
+        zhashx_set_destructor (self->workers, s_worker_destroy);
+        zlistx_set_destructor (self->trials, s_trial_destroy);
     }
-    zhashx_set_destructor (self->workers, s_worker_destroy);
-    zlistx_set_destructor (self->trials, s_trial_destroy);
-    self->next_no = 1;
-    self->time_deadline = -1;
-    self->finish_deadline = -1;
-    self->params_source = 2;
-    self->asha_min_step = 1;
-    self->asha_eta = 3;
     return self;
 }
 
@@ -249,7 +199,8 @@ s_self_destroy (self_t **self_p)
     if (!self)
         return;
     rfk_server_destroy (&self->server);
-    rfk_client_destroy (&self->admin);
+    rfk_session_destroy (&self->session);
+    zpoller_destroy (&self->poller);
     zhashx_destroy (&self->workers);
     zlistx_destroy (&self->trials);
     rfk_asha_destroy (&self->asha);
@@ -441,55 +392,25 @@ s_trial_json (const s_trial_t *trial)
 
 /* ---- talking to admin --------------------------------------------------- */
 
+/* The final report to admin (role form only): STOPPED or ERRORED, once. */
 static void
-s_on_admin_ack (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+s_report_final (self_t *self, const char *status, const char *message)
 {
-    (void)client;
-    (void)correlation;
-    const char *what = (const char *)arg;
-    rfk_msg_t *reply = *reply_p;
-    if (rfk_msg_is (reply, "Error"))
-        rfk_log_warning (S_LOG, "admin-refused request=%s code=%s message=\"%s\"", what,
-                         json_string_value (json_object_get (reply->body, "code")),
-                         json_string_value (json_object_get (reply->body, "message")));
-}
-
-/* Send admin a report (admin mode only); what names it in the log. */
-static void
-s_admin_send (self_t *self, rfk_msg_t *msg, const char *what)
-{
-    if (self->admin && !rfk_client_send (self->admin, msg, s_on_admin_ack, (void *)what)) {
-        rfk_code_t code;
-        const char *error = rfk_client_error (self->admin, &code);
-        rfk_log_warning (S_LOG, "admin-send-failed request=%s error=\"%s\"", what, error);
-    }
-}
-
-static void
-s_report_status (self_t *self, const char *status, const char *message)
-{
-    if (!self->admin || !self->role)
-        return;
-    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "StatusReport", 0);
-    json_object_set_new (msg->body, "service_id", json_string (self->role->service_id));
-    json_object_set_new (msg->body, "status", json_string (status));
-    if (message)
-        json_object_set_new (msg->body, "message", json_string (message));
-    s_admin_send (self, msg, "StatusReport");
-    rfk_msg_destroy (&msg);
+    if (self->session)
+        rfk_session_final (self->session, status, message);
 }
 
 /* Tell admin a trial ended without its trainer saying so. */
 static void
 s_report_trial_errored (self_t *self, s_trial_t *trial)
 {
-    if (!self->admin || !trial->id)
+    if (!self->session || !trial->id)
         return;
     rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "TrialFinished", 0);
     json_object_set_new (msg->body, "trial_id", json_string (trial->id));
     json_object_set_new (msg->body, "status", json_string ("ERRORED"));
     json_object_set_new (msg->body, "error", json_string (trial->error ? trial->error : ""));
-    s_admin_send (self, msg, "TrialFinished");
+    rfk_session_send (self->session, msg);
     rfk_msg_destroy (&msg);
 }
 
@@ -624,7 +545,7 @@ s_answer_next (self_t *self, s_worker_t *worker)
     }
     s_set_string (&trial->worker, worker->worker_id ? worker->worker_id : worker->key);
     worker->trial = trial;
-    if (!self->admin) {
+    if (!self->session) {
         zuuid_t *uuid = zuuid_new ();
         s_set_string (&trial->id, zuuid_str_canonical (uuid));
         zuuid_destroy (&uuid);
@@ -641,7 +562,7 @@ s_answer_next (self_t *self, s_worker_t *worker)
     create->self = self;
     create->trial = trial;
     create->worker_key = strdup (worker->key);
-    if (rfk_client_send (self->admin, msg, s_on_trial_created, create))
+    if (rfk_client_send (rfk_session_client (self->session), msg, s_on_trial_created, create))
         self->creating++;
     else {
         free (create->worker_key);
@@ -790,7 +711,7 @@ s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *
     const char *error = json_string_value (json_object_get (msg->body, "error"));
     const char *params_path = json_string_value (json_object_get (msg->body, "params_path"));
     double score = NAN;
-    s_json_number (json_object_get (msg->body, "score"), &score);
+    rfk_train_arg_number (json_object_get (msg->body, "score"), &score);
     if (status && streq (status, "COMPLETED"))
         trial->status = S_COMPLETED;
     else if (status && streq (status, "PRUNED"))
@@ -846,7 +767,7 @@ s_handle_progress (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
     else {
         json_int_t step = json_integer_value (json_object_get (msg->body, "step"));
         double score = NAN;
-        s_json_number (json_object_get (msg->body, "score"), &score);
+        rfk_train_arg_number (json_object_get (msg->body, "score"), &score);
         trial->status = S_RUNNING;
         trial->steps++;
         trial->last_step = step;
@@ -970,12 +891,12 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
        tpe), as the original chooses: only fixed knobs -> one trial, else
        the GP. */
     rfk_tuner_kind_t asked = RFK_TUNER_AUTO;
-    const char *advisor = json_string_value (s_arg (train_args, "advisor"));
+    const char *advisor = json_string_value (rfk_train_arg (train_args, "advisor"));
     if (advisor && rfk_tuner_kind_parse (advisor, &asked, err, errlen) != 0)
         return -1;
     uint64_t seed = (uint64_t)zclock_time () ^ ((uint64_t)getpid () << 20);
     double number;
-    if (s_json_number (s_arg (train_args, "seed"), &number))
+    if (rfk_train_arg_number (rfk_train_arg (train_args, "seed"), &number))
         seed = (uint64_t)number;
     self->tuner = rfk_tuner_new (rfk_tuner_kind_choose (self->space, asked), self->space, seed);
     if (!self->tuner) {
@@ -989,7 +910,7 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
     const char *keys[] = {"MODEL_TRIAL_COUNT", "TIME_HOURS"};
     for (size_t index = 0; index < 2; index++) {
         json_t *value = json_is_object (budget) ? json_object_get (budget, keys[index]) : NULL;
-        if (value && !(s_json_number (value, &number) && number <= 0))
+        if (value && !(rfk_train_arg_number (value, &number) && number <= 0))
             json_object_set (limits, keys[index], value);
     }
     rc = rfk_budget_parse (limits, &self->budget, err, errlen);
@@ -1002,16 +923,16 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
                               : -1;
 
     self->early_stop = rfk_space_has_policy (self->space, RAFIKI_POLICY_EARLY_STOP) &&
-                       s_json_flag (s_arg (train_args, "early_stop"), true);
+                       rfk_train_arg_flag (rfk_train_arg (train_args, "early_stop"), true);
     self->share_params = rfk_space_has_policy (self->space, RAFIKI_POLICY_SHARE_PARAMS) &&
-                         s_json_flag (s_arg (train_args, "share_params"), true);
-    const char *source = json_string_value (s_arg (train_args, "params_source"));
+                         rfk_train_arg_flag (rfk_train_arg (train_args, "share_params"), true);
+    const char *source = json_string_value (rfk_train_arg (train_args, "params_source"));
     self->params_source = source && strcasecmp (source, "LATEST") == 0 ? 3 : 2;
     if (source && strcasecmp (source, "NONE") == 0)
         self->share_params = false;
-    if (s_json_number (s_arg (train_args, "asha_min_step"), &number) && number >= 1)
+    if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_min_step"), &number) && number >= 1)
         self->asha_min_step = (int64_t)number;
-    if (s_json_number (s_arg (train_args, "asha_eta"), &number) && number >= 2)
+    if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_eta"), &number) && number >= 2)
         self->asha_eta = (int64_t)number;
     if (self->early_stop) {
         self->asha = rfk_asha_new ((double)self->asha_min_step, (double)self->asha_eta, 0);
@@ -1028,6 +949,7 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
         return -1;
     }
     rfk_server_set_expired (self->server, s_on_expired);
+    zpoller_add (self->poller, rfk_server_sock (self->server));
     self->configured = true;
     rfk_log_info (S_LOG,
                   "configured sub-train-job=%s template=%s endpoint=%s tuner=%s trials=%" PRId64
@@ -1052,13 +974,13 @@ s_check_finished (self_t *self)
     const char *spent = s_budget_spent (self);
     if (!spent || s_outstanding_count (self) > 0)
         return;
-    if (!self->done_reported && self->admin) {
+    if (!self->done_reported && self->session) {
         rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "SubTrainJobDone", 0);
         if (self->sub_train_job_id)
             json_object_set_new (msg->body, "sub_train_job_id",
                                  json_string (self->sub_train_job_id));
         json_object_set_new (msg->body, "reason", json_string (spent));
-        s_admin_send (self, msg, "SubTrainJobDone");
+        rfk_session_send (self->session, msg);
         rfk_msg_destroy (&msg);
     }
     self->done_reported = true;
@@ -1071,8 +993,7 @@ s_check_finished (self_t *self)
     }
     rfk_log_info (S_LOG, "budget-spent reason=\"%s\" trials=%zu", spent,
                   zlistx_size (self->trials));
-    s_report_status (self, "STOPPED", spent);
-    self->stopped_reported = true;
+    s_report_final (self, "STOPPED", spent);
     self->finished = true;
     self->finish_deadline = zclock_mono () + S_FINISH_WAIT_MS;
 }
@@ -1082,17 +1003,10 @@ s_check_finished (self_t *self)
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *request = zmsg_recv (self->pipe);
-    if (!request) {
-        self->terminated = true;
-        return;
-    }
-    char *command = zmsg_popstr (request);
+    char *command = rfk_role_command (self->pipe, &self->terminated);
     if (!command)
-        ;
-    else if (streq (command, "$TERM"))
-        self->terminated = true;
-    else if (streq (command, "ENDPOINT"))
+        return;
+    if (streq (command, "ENDPOINT"))
         zstr_send (self->pipe, self->server ? rfk_server_endpoint (self->server) : "");
     else if (streq (command, "TUNER"))
         zstr_send (self->pipe,
@@ -1109,70 +1023,48 @@ s_handle_pipe (self_t *self)
     } else
         rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command);
     free (command);
-    zmsg_destroy (&request);
 }
 
 /* Runs until $TERM, the end of the budget or a fatal error (reason in err). */
-static int
-s_run (self_t *self, char *err, size_t errlen)
+static void
+s_run (self_t *self)
 {
-    zpoller_t *poller = zpoller_new (self->pipe, NULL);
-    if (!poller) {
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
-    if (self->admin)
-        zpoller_add (poller, rfk_client_sock (self->admin));
-    bool server_polled = false;
-    while (!self->terminated) {
-        if (self->server && !server_polled) {
-            zpoller_add (poller, rfk_server_sock (self->server));
-            server_polled = true;
-        }
-        if (self->finished && (!self->admin || rfk_client_pending (self->admin) == 0 ||
+    while (!self->terminated && !*self->err) {
+        if (self->finished && (!self->session || rfk_session_pending (self->session) == 0 ||
                                zclock_mono () >= self->finish_deadline))
             break;
         rfk_deadline_t deadline;
         rfk_deadline_reset (&deadline);
         if (self->server)
             rfk_deadline_add (&deadline, rfk_server_deadline (self->server));
-        if (self->admin)
-            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
-        if (!self->finished)
-            rfk_deadline_add (&deadline, self->time_deadline);
-        else
-            rfk_deadline_add (&deadline, self->finish_deadline);
-        void *which = zpoller_wait (poller, rfk_deadline_timeout (&deadline));
+        if (self->session)
+            rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
+        rfk_deadline_add (&deadline, self->finished ? self->finish_deadline : self->time_deadline);
+        void *which = zpoller_wait (self->poller, rfk_deadline_timeout (&deadline));
         if (which == self->pipe)
             s_handle_pipe (self);
         else if (self->server && which == rfk_server_sock (self->server))
             rfk_server_recv (self->server);
-        else if (self->admin && which == rfk_client_sock (self->admin))
-            rfk_client_recv (self->admin);
-        else if (zpoller_terminated (poller))
+        else if (self->session && which == rfk_session_sock (self->session))
+            rfk_session_recv (self->session);
+        else if (zpoller_terminated (self->poller))
             self->terminated = true;
         if (self->server)
             rfk_server_tick (self->server);
-        if (self->admin)
-            rfk_client_tick (self->admin);
-        if (*err)
-            break;
-        s_check_finished (self);
+        if (self->session)
+            rfk_session_tick (self->session);
+        if (!*self->err)
+            s_check_finished (self);
     }
-    zpoller_destroy (&poller);
-    return *err ? -1 : 0;
 }
 
 /* Ends the actor: DONE, FAILED <reason> or nothing after $TERM. */
 static void
 s_end (self_t *self, const char *failure)
 {
-    if (failure) {
+    if (failure)
         rfk_log_error (S_LOG, "failed reason=\"%s\"", failure);
-        zstr_sendm (self->pipe, "FAILED");
-        zstr_send (self->pipe, failure);
-    } else if (!self->terminated)
-        zstr_send (self->pipe, "DONE");
+    rfk_role_end (self->pipe, failure, !self->terminated);
 }
 
 void
@@ -1181,177 +1073,105 @@ rfk_advisor_direct_actor (zsock_t *pipe, void *args)
     /* The arguments are borrowed until we signal: set up first. */
     const rfk_advisor_args_t *direct = (const rfk_advisor_args_t *)args;
     self_t *self = s_self_new (pipe, NULL);
-    if (!self) {
-        zsock_signal (pipe, 0);
-        zstr_sendm (pipe, "FAILED");
-        zstr_send (pipe, "out of memory");
-        return;
-    }
-    char err[512] = "";
-    if (direct && direct->bus)
-        self->bus = *direct->bus;
-    if (direct && direct->sub_train_job_id)
-        self->sub_train_job_id = strdup (direct->sub_train_job_id);
-    if (!direct)
-        snprintf (err, sizeof err, "no arguments");
-    else
+    if (self && !direct)
+        snprintf (self->err, sizeof self->err, "no arguments");
+    else if (self) {
+        if (direct->bus)
+            self->bus = *direct->bus;
+        if (direct->sub_train_job_id)
+            self->sub_train_job_id = strdup (direct->sub_train_job_id);
         s_configure (self, direct->model_path, direct->task, direct->budget, direct->train_args,
-                     direct->fixed_knobs, direct->bind, err, sizeof err);
-    zsock_signal (pipe, 0);
-    if (!*err)
-        s_run (self, err, sizeof err);
-    s_end (self, *err ? err : NULL);
+                     direct->fixed_knobs, direct->bind, self->err, sizeof self->err);
+    }
+    if (!rfk_role_ready (pipe, self))
+        return;
+    if (!*self->err)
+        s_run (self);
+    s_end (self, *self->err ? self->err : NULL);
     /* The direct form stays for TRIALS until $TERM. */
     while (!self->terminated)
         s_handle_pipe (self);
     s_self_destroy (&self);
 }
 
-/* ---- the role form: Hello to admin first -------------------------------- */
+/* ---- the role form: the session with admin ------------------------------ */
 
-/* The bus options from the configuration's bus.* keys. */
-static void
-s_bus_from_config (rfk_bus_opts_t *bus, const rfk_config_t *config)
+/* admin's ServiceConfig: bind `advice` and report RUNNING with its endpoint. */
+static int
+s_on_config (rfk_session_t *session, const rfk_msg_t *config, void *ctx, char *err, size_t errlen)
 {
-    rfk_bus_opts_defaults (bus);
-    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
-    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
-    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
-    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
-    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
-    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
-    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
-}
-
-/* What the Hello request leaves for the loop. */
-typedef struct {
-    self_t *self;
-    char *err;
-    size_t errlen;
-} s_hello_t;
-
-static void
-s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
-{
-    (void)client;
-    (void)correlation;
-    s_hello_t *hello = (s_hello_t *)arg;
-    self_t *self = hello->self;
-    rfk_msg_t *reply = *reply_p;
-    if (!rfk_msg_is (reply, "ServiceConfig")) {
-        const char *message = json_string_value (json_object_get (reply->body, "message"));
-        snprintf (hello->err, hello->errlen, "admin refused our Hello: %s",
-                  message ? message : reply->type);
-        return;
-    }
-    json_t *body = reply->body;
+    self_t *self = (self_t *)ctx;
+    json_t *body = config->body;
     const char *sub_train_job_id = json_string_value (json_object_get (body, "sub_train_job_id"));
     if (sub_train_job_id)
         self->sub_train_job_id = strdup (sub_train_job_id);
     const char *bind =
         json_string_value (json_array_get (json_object_get (body, "bind_endpoints"), 0));
-    json_t *config = json_object_get (body, "config");
     if (s_configure (self, json_string_value (json_object_get (body, "model_path")),
                      json_string_value (json_object_get (body, "task")),
                      json_object_get (body, "budget"), json_object_get (body, "train_args"),
-                     json_object_get (config, "fixed_knobs"), bind, hello->err,
-                     hello->errlen) != 0) {
-        s_report_status (self, "ERRORED", hello->err);
-        return;
-    }
+                     json_object_get (json_object_get (body, "config"), "fixed_knobs"), bind, err,
+                     errlen) != 0)
+        return -1;
+    const char *endpoints[] = {rfk_server_endpoint (self->server), NULL};
     char message[300];
-    snprintf (message, sizeof message, "advice=%s", rfk_server_endpoint (self->server));
-    s_report_status (self, "RUNNING", message);
+    snprintf (message, sizeof message, "advice=%s", endpoints[0]);
+    rfk_session_running (session, message, endpoints);
+    return 0;
 }
 
-/* Admin's own messages: Stop. */
+/* admin's Stop: every outstanding trial ends "stopped", and so do we. */
 static void
-s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
 {
     self_t *self = (self_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    if (rfk_msg_is (msg, "Stop")) {
-        rfk_log_info (S_LOG, "stop-asked reason=\"%s\"",
-                      json_string_value (json_object_get (msg->body, "reason")));
-        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
-        rfk_client_post (client, ack);
-        rfk_msg_destroy (&ack);
-        for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
-             trial = (s_trial_t *)zlistx_next (self->trials))
-            if (s_outstanding (trial))
-                s_set_string (&trial->error, "stopped");
-        if (!self->stopped_reported)
-            s_report_status (self, "STOPPED", "stopped by admin");
-        self->stopped_reported = true;
-        self->finished = true;
-        self->finish_deadline = zclock_mono () + S_FINISH_WAIT_MS;
-    } else
-        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
+    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
+         trial = (s_trial_t *)zlistx_next (self->trials))
+        if (s_outstanding (trial))
+            s_set_string (&trial->error, "stopped");
+    rfk_session_final (session, "STOPPED", reason);
+    self->finished = true;
+    self->finish_deadline = zclock_mono () + S_FINISH_WAIT_MS;
 }
 
-/* Give admin's answers to what we sent up to wait_ms to arrive. */
+/* The session failed (Hello refused, bad ServiceConfig): say why and go. */
 static void
-s_flush_admin (self_t *self, int wait_ms)
+s_on_failed (rfk_session_t *session, const char *reason, void *ctx)
 {
-    int64_t until = zclock_mono () + wait_ms;
-    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
-    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
-        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
-            rfk_client_recv (self->admin);
-        else if (zpoller_terminated (poller))
-            break;
-        rfk_client_tick (self->admin);
-    }
-    zpoller_destroy (&poller);
+    (void)session;
+    self_t *self = (self_t *)ctx;
+    if (!*self->err)
+        snprintf (self->err, sizeof self->err, "%s", reason);
+}
+
+/* Says Hello to admin; the loop polls the session from now on. */
+static void
+s_start_session (self_t *self)
+{
+    rfk_session_args_t args = {.name = S_LOG,
+                               .role = self->role,
+                               .bus = &self->bus,
+                               .on_config = s_on_config,
+                               .on_stop = s_on_stop,
+                               .on_failed = s_on_failed,
+                               .ctx = self};
+    self->session = rfk_session_new (&args, self->err, sizeof self->err);
+    if (self->session)
+        zpoller_add (self->poller, rfk_session_sock (self->session));
 }
 
 void
 rfk_advisor_actor (zsock_t *pipe, void *args)
 {
-    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
-    self_t *self = s_self_new (pipe, role);
-    zsock_signal (pipe, 0);
-    if (!self) {
-        zstr_sendm (pipe, "FAILED");
-        zstr_send (pipe, "out of memory");
+    self_t *self = s_self_new (pipe, (const rfk_role_args_t *)args);
+    if (self)
+        s_start_session (self);
+    if (!rfk_role_ready (pipe, self))
         return;
-    }
-    char err[512] = "";
-    if (!role || !role->config)
-        snprintf (err, sizeof err, "no configuration");
-    else if (!role->service_id || !role->secret)
-        snprintf (err, sizeof err,
-                  "the advisor runs as a service: rafikid advisor --service-id "
-                  "ID, with its secret from the launcher");
-    if (!*err) {
-        s_bus_from_config (&self->bus, role->config);
-        char endpoint[300];
-        const char *host = rfk_config_string (role->config, "admin", "host");
-        snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
-                  streq (host, "0.0.0.0") ? "127.0.0.1" : host,
-                  rfk_config_int (role->config, "admin", "service_port"));
-        self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->bus);
-        if (!self->admin)
-            snprintf (err, sizeof err, "cannot connect to admin at %s", endpoint);
-    }
-    s_hello_t hello = {self, err, sizeof err};
-    if (!*err) {
-        rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
-        rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "Hello", 0);
-        json_object_set_new (msg->body, "service_id", json_string (role->service_id));
-        json_object_set_new (msg->body, "secret", json_string (role->secret));
-        if (!rfk_client_send (self->admin, msg, s_on_service_config, &hello))
-            snprintf (err, sizeof err, "cannot send Hello to admin: %s",
-                      rfk_client_error (self->admin, NULL));
-        rfk_msg_destroy (&msg);
-    }
-    if (!*err)
-        s_run (self, err, sizeof err);
-    if (*err && self->admin && !self->stopped_reported) {
-        /* Say why before going: admin marks the service ERRORED. */
-        s_report_status (self, "ERRORED", err);
-        s_flush_admin (self, 1000);
-    }
-    s_end (self, *err ? err : NULL);
+    if (!*self->err)
+        s_run (self);
+    if (self->session)
+        rfk_session_end (self->session, *self->err ? self->err : NULL, "stopped (SIGTERM)");
+    s_end (self, *self->err ? self->err : NULL);
     s_self_destroy (&self);
 }

@@ -1,10 +1,10 @@
 /*  rfk_inference.c: the inference worker actor (see rfk_inference.h).
 
     One loop over the pipe, the DEALER to the predictor and, in the role
-    form, the DEALER to admin. Takes from the predictor: QueryBatch, Error
-    (we are unknown: say WorkerReady again). Sends: WorkerReady,
-    PredictionBatch. Takes from admin: ServiceConfig, Ack, Stop; sends Hello,
-    StatusReport.
+    form, the session with admin (rfk_session), each registered once in a
+    zpoller. Takes from the predictor: QueryBatch, Error (we are unknown: say
+    WorkerReady again). Sends: WorkerReady, PredictionBatch. The session
+    takes admin's ServiceConfig and Stop and sends Hello and StatusReport.
 */
 #include "rfk_inference.h"
 
@@ -12,8 +12,8 @@
 #include <rafiki/template.h>
 
 #include "rfk_client.h"
-#include "rfk_service.h"
 #include "rfk_config.h"
+#include "rfk_session.h"
 #include "rfk_log.h"
 #include "rfk_role.h"
 #include "rfk_timer.h"
@@ -24,7 +24,8 @@ typedef struct {
     zsock_t *pipe;                 /* the actor's pipe */
     const rfk_role_args_t *role;   /* role form: rafikid's arguments, else NULL */
     rfk_bus_opts_t bus;            /* socket options */
-    rfk_client_t *admin;           /* DEALER to admin `service`, role form only */
+    zpoller_t *poller;             /* the pipe, the predictor, the session */
+    rfk_session_t *session;        /* the conversation with admin, role form only */
     rfk_client_t *predictor;       /* DEALER to the predictor's `workers` */
     rfk_template_t *template_;     /* the opened template */
     const rafiki_model_api_t *api; /* its table */
@@ -36,9 +37,7 @@ typedef struct {
     zlistx_t *delayed;             /* s_delayed_t answers waiting for delay_ms */
     int64_t next_ready;            /* when WorkerReady is repeated (mono ms) */
     bool terminated;               /* $TERM, or admin's Stop */
-    bool stopped_by_admin;         /* the loop ended on Stop: rafikid exits 0 */
     char *failure;                 /* why we cannot work, or NULL */
-    bool final_reported;           /* STOPPED or ERRORED went to admin */
     uint64_t batches;              /* batches answered */
     uint64_t queries;              /* queries answered */
     uint64_t failed_batches;       /* batches answered with an error */
@@ -61,21 +60,24 @@ s_delayed_free (void **item_p)
     }
 }
 
+static void
+s_self_destroy (self_t **self_p);
+
+/*  The actor's state with the bus options of the role's configuration
+    (the defaults without one); NULL when out of memory. */
 static self_t *
 s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
 {
     self_t *self = (self_t *)zmalloc (sizeof (self_t));
     if (!self)
         return NULL;
-    self->pipe = pipe;
-    self->role = role;
-    rfk_bus_opts_defaults (&self->bus);
-    self->delayed = zlistx_new ();
-    if (!self->delayed) {
-        free (self);
-        return NULL;
-    }
-    zlistx_set_destructor (self->delayed, s_delayed_free);
+    *self = (self_t){
+        .pipe = pipe, .role = role, .delayed = zlistx_new (), .poller = zpoller_new (pipe, NULL)};
+    rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
+    if (!self->delayed || !self->poller)
+        s_self_destroy (&self);
+    else
+        zlistx_set_destructor (self->delayed, s_delayed_free);
     return self;
 }
 
@@ -86,7 +88,8 @@ s_self_destroy (self_t **self_p)
     if (!self)
         return;
     rfk_client_destroy (&self->predictor);
-    rfk_client_destroy (&self->admin);
+    zpoller_destroy (&self->poller);
+    rfk_session_destroy (&self->session);
     if (self->api && self->model)
         self->api->destroy (self->model);
     rfk_template_close (&self->template_);
@@ -97,21 +100,6 @@ s_self_destroy (self_t **self_p)
     free (self->failure);
     free (self);
     *self_p = NULL;
-}
-
-/*  Notes why we cannot go on (the first reason wins) and logs it. */
-static void
-s_fail (self_t *self, const char *format, ...)
-{
-    if (self->failure)
-        return;
-    char text[1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    va_end (args);
-    self->failure = strdup (text);
-    rfk_log_error (S_LOG, "failed reason=\"%s\"", text);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -377,6 +365,7 @@ s_connect (self_t *self, const char *endpoint, char *err, size_t errlen)
         return -1;
     }
     rfk_client_set_handlers (self->predictor, s_on_predictor_message, NULL, self);
+    zpoller_add (self->poller, rfk_client_sock (self->predictor));
     s_send_ready (self);
     rfk_log_info (S_LOG, "ready trial=%s template=%s predictor=%s", self->trial_id, self->api->name,
                   endpoint);
@@ -386,88 +375,34 @@ s_connect (self_t *self, const char *endpoint, char *err, size_t errlen)
 /* ---------------------------------------------------------------------- */
 /* admin */
 
-static void
-s_report_status (self_t *self, const char *status, const char *message)
+/*  admin's ServiceConfig: load the trial's model, connect to the
+    predictor. */
+static int
+s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
 {
-    if (!self->admin || self->final_reported)
-        return;
-    if (!streq (status, "RUNNING"))
-        self->final_reported = true;
-    rfk_service_report (self->admin, self->role->service_id, status, message);
-}
-
-static void
-s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
-{
-    (void)client;
-    (void)correlation;
-    self_t *self = (self_t *)arg;
-    rfk_msg_t *reply = *reply_p;
-    if (!rfk_msg_is (reply, "ServiceConfig")) {
-        const char *message = json_string_value (json_object_get (reply->body, "message"));
-        s_fail (self, "admin refused our Hello: %s", message ? message : reply->type);
-        return;
-    }
-    json_t *body = reply->body;
+    self_t *self = (self_t *)ctx;
+    json_t *body = msg->body;
     json_t *trial = json_array_get (json_object_get (body, "trials"), 0);
-    json_t *config = json_object_get (body, "config");
     const json_t *knobs = json_object_get (trial, "knobs");
     if (!knobs)
-        knobs = json_object_get (config, "knobs");
+        knobs = json_object_get (json_object_get (body, "config"), "knobs");
     const char *trial_id = json_string_value (json_object_get (trial, "trial_id"));
     if (trial_id && *trial_id) {
         free (self->trial_id);
         self->trial_id = strdup (trial_id);
     }
-    char err[1024] = "";
-    if (!trial)
-        snprintf (err, sizeof err, "the ServiceConfig names no trial to load");
-    else if (s_load_model (self, json_string_value (json_object_get (trial, "model_path")),
-                           json_string_value (json_object_get (trial, "params_path")), knobs,
-                           json_string_value (json_object_get (body, "task")), err,
-                           sizeof err) == 0)
+    if (!trial) {
+        snprintf (err, errlen, "the ServiceConfig names no trial to load");
+        return -1;
+    }
+    if (s_load_model (self, json_string_value (json_object_get (trial, "model_path")),
+                      json_string_value (json_object_get (trial, "params_path")), knobs,
+                      json_string_value (json_object_get (body, "task")), err, errlen) != 0 ||
         s_connect (self, json_string_value (json_object_get (body, "predictor_endpoint")), err,
-                   sizeof err);
-    if (*err) {
-        s_report_status (self, "ERRORED", err);
-        s_fail (self, "%s", err);
-        return;
-    }
-    s_report_status (self, "RUNNING", NULL);
-}
-
-static void
-s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
-{
-    self_t *self = (self_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    if (rfk_msg_is (msg, "Stop")) {
-        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
-        if (ack)
-            rfk_client_post (client, ack);
-        rfk_msg_destroy (&ack);
-        rfk_log_info (S_LOG, "stop reason=\"%s\"",
-                      json_string_value (json_object_get (msg->body, "reason")));
-        self->terminated = true;
-        self->stopped_by_admin = true;
-    } else
-        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
-}
-
-/*  Gives admin's answers up to wait_ms to arrive. */
-static void
-s_flush_admin (self_t *self, int wait_ms)
-{
-    int64_t until = zclock_mono () + wait_ms;
-    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
-    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
-        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
-            rfk_client_recv (self->admin);
-        else if (zpoller_terminated (poller))
-            break;
-        rfk_client_tick (self->admin);
-    }
-    zpoller_destroy (&poller);
+                   errlen) != 0)
+        return -1;
+    rfk_session_running (session, NULL, NULL);
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -476,15 +411,10 @@ s_flush_admin (self_t *self, int wait_ms)
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
-        self->terminated = true;
+    char *command = rfk_role_command (self->pipe, &self->terminated);
+    if (!command)
         return;
-    }
-    char *command = zmsg_popstr (msg);
-    if (command && streq (command, "$TERM"))
-        self->terminated = true;
-    else if (command && streq (command, "STATS")) {
+    if (streq (command, "STATS")) {
         char text[400];
         snprintf (text, sizeof text,
                   "{\"batches\": %" PRIu64 ", \"queries\": %" PRIu64
@@ -494,9 +424,8 @@ s_handle_pipe (self_t *self)
                   self->predictor ? "true" : "false");
         zstr_send (self->pipe, text);
     } else
-        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command ? command : "(none)");
+        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command);
     zstr_free (&command);
-    zmsg_destroy (&msg);
 }
 
 static void
@@ -517,75 +446,35 @@ static void
 s_run (self_t *self, bool stay_after_failure)
 {
     while (!self->terminated && (!self->failure || stay_after_failure)) {
-        zmq_pollitem_t items[3];
-        int count = 0;
-        items[count++] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
-        int predictor_at = -1, admin_at = -1;
-        if (self->predictor) {
-            predictor_at = count;
-            items[count++] = (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->predictor)), 0,
-                                              ZMQ_POLLIN, 0};
-        }
-        if (self->admin) {
-            admin_at = count;
-            items[count++] =
-                (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->admin)), 0, ZMQ_POLLIN, 0};
-        }
         rfk_deadline_t deadline;
         rfk_deadline_reset (&deadline);
         if (self->predictor) {
             rfk_deadline_add (&deadline, rfk_client_deadline (self->predictor));
             rfk_deadline_add (&deadline, self->next_ready);
         }
-        if (self->admin)
-            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
+        if (self->session)
+            rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
         s_delayed_t *delayed = (s_delayed_t *)zlistx_first (self->delayed);
         if (delayed)
             rfk_deadline_add (&deadline, delayed->due);
-        if (zmq_poll (items, count, rfk_deadline_timeout (&deadline)) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (items[0].revents & ZMQ_POLLIN)
+        void *which = zpoller_wait (self->poller, rfk_deadline_timeout (&deadline));
+        if (which == self->pipe)
             s_handle_pipe (self);
-        if (predictor_at >= 0 && (items[predictor_at].revents & ZMQ_POLLIN))
+        else if (self->predictor && which == rfk_client_sock (self->predictor))
             rfk_client_recv (self->predictor);
-        if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
-            rfk_client_recv (self->admin);
+        else if (self->session && which == rfk_session_sock (self->session))
+            rfk_session_recv (self->session);
+        else if (zpoller_terminated (self->poller))
+            break;
         if (self->predictor) {
             rfk_client_tick (self->predictor);
             if (zclock_mono () >= self->next_ready)
                 s_send_ready (self);
         }
-        if (self->admin)
-            rfk_client_tick (self->admin);
+        if (self->session)
+            rfk_session_tick (self->session);
         s_flush_delayed (self);
     }
-}
-
-static void
-s_bus_from_config (rfk_bus_opts_t *bus, const rfk_config_t *config)
-{
-    rfk_bus_opts_defaults (bus);
-    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
-    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
-    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
-    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
-    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
-    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
-    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
-}
-
-/*  The value of KEY=VALUE among the operands, or NULL. */
-static const char *
-s_operand (const rfk_role_args_t *role, const char *key)
-{
-    size_t length = strlen (key);
-    for (int i = 0; i < role->argc; i++)
-        if (strncmp (role->argv[i], key, length) == 0 && role->argv[i][length] == '=')
-            return role->argv[i] + length + 1;
-    return NULL;
 }
 
 /*  The standalone role form: everything from KEY=VALUE operands. */
@@ -594,41 +483,53 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
 {
     static const char *const known[] = {"predictor", "template", "params", "knobs",
                                         "trial",     "task",     NULL};
-    for (int i = 0; i < role->argc; i++) {
-        const char *equals = strchr (role->argv[i], '=');
-        bool ok = false;
-        for (int k = 0; equals && known[k]; k++)
-            ok = ok || ((size_t)(equals - role->argv[i]) == strlen (known[k]) &&
-                        strncmp (role->argv[i], known[k], strlen (known[k])) == 0);
-        if (!ok) {
-            s_fail (self,
-                    "unknown operand '%s' (inference takes predictor=, template=, params=, "
-                    "knobs=, trial=, task=)",
-                    role->argv[i]);
-            return;
-        }
+    const char *unknown = rfk_role_unknown_operand (role, known);
+    if (unknown) {
+        rfk_log_failure (&self->failure, S_LOG,
+                         "unknown operand '%s' (inference takes predictor=, template=, params=, "
+                         "knobs=, trial=, task=)",
+                         unknown);
+        return;
     }
     json_t *knobs = NULL;
-    const char *knobs_text = s_operand (role, "knobs");
+    const char *knobs_text = rfk_role_operand (role, "knobs");
     if (knobs_text) {
         json_error_t error;
         knobs = json_loads (knobs_text, 0, &error);
         if (!json_is_object (knobs)) {
             json_decref (knobs);
-            s_fail (self, "knobs= must be a JSON object: %s", error.text);
+            rfk_log_failure (&self->failure, S_LOG, "knobs= must be a JSON object: %s", error.text);
             return;
         }
     }
-    const char *trial = s_operand (role, "trial");
+    const char *trial = rfk_role_operand (role, "trial");
     self->trial_id = strdup (trial ? trial : "default");
     self->service_id = strdup ("inference");
     char err[1024] = "";
-    if (s_load_model (self, s_operand (role, "template"), s_operand (role, "params"), knobs,
-                      s_operand (role, "task"), err, sizeof err) == 0)
-        s_connect (self, s_operand (role, "predictor"), err, sizeof err);
+    if (s_load_model (self, rfk_role_operand (role, "template"), rfk_role_operand (role, "params"),
+                      knobs, rfk_role_operand (role, "task"), err, sizeof err) == 0)
+        s_connect (self, rfk_role_operand (role, "predictor"), err, sizeof err);
     json_decref (knobs);
     if (*err)
-        s_fail (self, "%s", err);
+        rfk_log_failure (&self->failure, S_LOG, "%s", err);
+}
+
+/*  The service form: the session with admin brings the ServiceConfig. */
+static void
+s_start_session (self_t *self)
+{
+    const rfk_role_args_t *role = self->role;
+    self->service_id = strdup (role->service_id ? role->service_id : "inference");
+    self->trial_id = strdup ("default");
+    rfk_session_args_t args = {.name = S_LOG,
+                               .role = role,
+                               .bus = &self->bus,
+                               .on_config = s_on_config,
+                               .ctx = self,
+                               .stopped = &self->terminated,
+                               .failure = &self->failure};
+    if ((self->session = rfk_session_new (&args, NULL, 0)))
+        zpoller_add (self->poller, rfk_session_sock (self->session));
 }
 
 void
@@ -636,56 +537,17 @@ rfk_inference_actor (zsock_t *pipe, void *args)
 {
     const rfk_role_args_t *role = (const rfk_role_args_t *)args;
     self_t *self = s_self_new (pipe, role);
-    zsock_signal (pipe, 0);
-    if (!self) {
-        zstr_sendx (pipe, "FAILED", "out of memory", NULL);
+    /*  Without a service id the worker runs on its own, from operands. */
+    if (self && role && role->config && !role->service_id)
+        s_start_standalone (self, role);
+    else if (self)
+        s_start_session (self);
+    if (!rfk_role_ready (pipe, self))
         return;
-    }
-    if (!role || !role->config)
-        s_fail (self, "no configuration");
-    else {
-        s_bus_from_config (&self->bus, role->config);
-        if (!role->service_id)
-            s_start_standalone (self, role);
-        else if (!role->secret)
-            s_fail (self, "the inference worker needs its secret from the launcher");
-        else {
-            self->service_id = strdup (role->service_id);
-            self->trial_id = strdup ("default");
-            char endpoint[300];
-            const char *host = rfk_config_string (role->config, "admin", "host");
-            snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
-                      streq (host, "0.0.0.0") ? "127.0.0.1" : host,
-                      rfk_config_int (role->config, "admin", "service_port"));
-            self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->bus);
-            rfk_msg_t *hello = rfk_msg_new (&rfk_service_family, "Hello", 0);
-            if (!self->admin || !hello)
-                s_fail (self, "cannot connect to admin at %s", endpoint);
-            else {
-                rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
-                json_object_set_new (hello->body, "service_id", json_string (role->service_id));
-                json_object_set_new (hello->body, "secret", json_string (role->secret));
-                if (!rfk_client_send (self->admin, hello, s_on_service_config, self))
-                    s_fail (self, "cannot send Hello to admin: %s",
-                            rfk_client_error (self->admin, NULL));
-            }
-            rfk_msg_destroy (&hello);
-        }
-    }
-    if (!self->failure)
-        s_run (self, false);
-    if (self->admin) {
-        if (self->failure)
-            s_report_status (self, "ERRORED", self->failure);
-        else
-            s_report_status (self, "STOPPED",
-                             self->stopped_by_admin ? "stopped by admin" : "stopped (SIGTERM)");
-        s_flush_admin (self, 1000);
-    }
-    if (self->failure)
-        zstr_sendx (pipe, "FAILED", self->failure, NULL);
-    else if (self->stopped_by_admin)
-        zstr_send (pipe, "DONE");
+    s_run (self, false); /* returns at once after a failure */
+    bool done =
+        self->session && rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
+    rfk_role_end (pipe, self->failure, done);
     s_self_destroy (&self);
 }
 
@@ -695,27 +557,25 @@ rfk_inference_direct_actor (zsock_t *pipe, void *args)
     const rfk_inference_args_t *direct = (const rfk_inference_args_t *)args;
     self_t *self = s_self_new (pipe, NULL);
     if (!self) {
-        zsock_signal (pipe, 0);
+        rfk_role_ready (pipe, NULL);
         return;
     }
     if (direct && direct->bus)
         self->bus = *direct->bus;
     char err[1024] = "";
     if (!direct)
-        snprintf (err, sizeof err, "no arguments");
+        rfk_log_failure (&self->failure, S_LOG, "no arguments");
     else {
         self->trial_id = strdup (direct->trial_id ? direct->trial_id : "default");
         self->service_id = strdup (direct->service_id ? direct->service_id : "inference");
         self->delay_ms = direct->delay_ms;
         if (s_load_model (self, direct->model_path, direct->params_path, direct->knobs,
-                          direct->task, err, sizeof err) == 0)
-            s_connect (self, direct->predictor_endpoint, err, sizeof err);
+                          direct->task, err, sizeof err) != 0 ||
+            s_connect (self, direct->predictor_endpoint, err, sizeof err) != 0)
+            rfk_log_failure (&self->failure, S_LOG, "%s", err);
     }
-    zsock_signal (pipe, 0);
-    if (*err) {
-        s_fail (self, "%s", err);
-        zstr_sendx (pipe, "FAILED", err, NULL);
-    }
+    rfk_role_ready (pipe, self);
+    rfk_role_end (pipe, self->failure, false);
     s_run (self, true);
     s_self_destroy (&self);
 }

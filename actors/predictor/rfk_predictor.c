@@ -2,10 +2,11 @@
 
     One loop polls the pipe, the ROUTER `query`, the engine's ROUTER
     `workers`, libmicrohttpd's epoll descriptor and, in the service form, the
-    DEALER to admin. Takes on `query`: PredictRequest; sends PredictReply,
-    Error. Takes from admin: ServiceConfig, Ack, Stop; sends Hello,
-    StatusReport. HTTP bodies are JSON, turned into msgpack once on the way
-    in and back into JSON once on the way out (proto/rfk_mpjson);
+    session with admin (rfk_session), each registered once in a poll set
+    (rfk_poll). Takes on `query`: PredictRequest; sends PredictReply, Error.
+    The session takes admin's ServiceConfig and Stop and sends Hello and
+    StatusReport (RUNNING with the endpoints bound). HTTP bodies are JSON, turned into msgpack once
+   on the way in and back into JSON once on the way out (proto/rfk_mpjson);
     libmicrohttpd runs through http/rfk_http_daemon, as admin's front does.
 */
 #ifndef _GNU_SOURCE
@@ -16,9 +17,10 @@
 #include <microhttpd.h>
 
 #include "rfk_client.h"
-#include "rfk_service.h"
 #include "rfk_config.h"
 #include "rfk_http_daemon.h"
+#include "rfk_poll.h"
+#include "rfk_session.h"
 #include "rfk_log.h"
 #include "rfk_mpjson.h"
 #include "rfk_role.h"
@@ -44,10 +46,9 @@ typedef struct {
     char http_url[128];          /* "http://HOST:PORT" as bound */
     zlistx_t *suspended;         /* s_http_t waiting for the engine, not owned */
     zlistx_t *queries;           /* s_query_t waiting for the engine, owned */
-    rfk_client_t *admin;         /* DEALER to admin `service`, service form only */
+    rfk_poll_t *poll;            /* the pipe, `query`, `workers`, HTTP, the session */
+    rfk_session_t *session;      /* the conversation with admin, service form only */
     bool terminated;             /* $TERM or Stop */
-    bool stopped_by_admin;       /* Stop ended the loop */
-    bool final_reported;         /* STOPPED or ERRORED went to admin */
     char *failure;               /* why we cannot serve, or NULL */
     uint64_t http_requests;      /* HTTP requests answered */
     uint64_t http_errors;        /* ... with a 4xx or 5xx */
@@ -599,25 +600,26 @@ s_http_stop (self_t *self)
 /* ---------------------------------------------------------------------- */
 /* setup */
 
+static void
+s_self_destroy (self_t **self_p);
+
 static self_t *
 s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
 {
     self_t *self = (self_t *)zmalloc (sizeof (self_t));
     if (!self)
         return NULL;
-    self->pipe = pipe;
-    self->role = role;
+    *self = (self_t){.pipe = pipe,
+                     .role = role,
+                     .max_body_bytes = S_DEFAULT_BODY,
+                     .suspended = zlistx_new (),
+                     .queries = zlistx_new (),
+                     .poll = rfk_poll_new (pipe, NULL)};
     rfk_scatter_opts_defaults (&self->opts);
-    self->max_body_bytes = S_DEFAULT_BODY;
-    self->suspended = zlistx_new ();
-    self->queries = zlistx_new ();
-    if (!self->suspended || !self->queries) {
-        zlistx_destroy (&self->suspended);
-        zlistx_destroy (&self->queries);
-        free (self);
-        return NULL;
-    }
-    zlistx_set_destructor (self->queries, s_query_free);
+    if (!self->suspended || !self->queries || !self->poll)
+        s_self_destroy (&self);
+    else
+        zlistx_set_destructor (self->queries, s_query_free);
     return self;
 }
 
@@ -627,10 +629,11 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
+    rfk_session_destroy (&self->session);
     s_http_stop (self);
     rfk_scatter_destroy (&self->scatter);
     rfk_server_destroy (&self->query);
-    rfk_client_destroy (&self->admin);
+    rfk_poll_destroy (&self->poll);
     zlistx_destroy (&self->queries);
     zlistx_destroy (&self->suspended);
     free (self->failure);
@@ -638,24 +641,10 @@ s_self_destroy (self_t **self_p)
     *self_p = NULL;
 }
 
-static void
-s_fail (self_t *self, const char *format, ...)
-{
-    if (self->failure)
-        return;
-    char text[1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    va_end (args);
-    self->failure = strdup (text);
-    rfk_log_error (S_LOG, "failed reason=\"%s\"", text);
-}
-
 /*  Binds the three fronts and declares the trials. 0, or -1 with err. */
 static int
-s_start (self_t *self, const char *http, const char *query, const char *workers,
-         const json_t *trials, char *err, size_t errlen)
+s_bind (self_t *self, const char *http, const char *query, const char *workers,
+        const json_t *trials, char *err, size_t errlen)
 {
     if (!workers || !*workers) {
         snprintf (err, errlen, "no endpoint for the workers' socket");
@@ -696,6 +685,22 @@ s_start (self_t *self, const char *http, const char *query, const char *workers,
     return 0;
 }
 
+/*  Binds the fronts (s_bind) and registers what was bound in the poll
+    set, once. 0, or -1 with err. */
+static int
+s_start (self_t *self, const char *http, const char *query, const char *workers,
+         const json_t *trials, char *err, size_t errlen)
+{
+    int rc = s_bind (self, http, query, workers, trials, err, errlen);
+    if (self->scatter)
+        rfk_poll_add (self->poll, rfk_scatter_sock (self->scatter));
+    if (self->query)
+        rfk_poll_add (self->poll, rfk_server_sock (self->query));
+    if (self->http)
+        rfk_poll_add_fd (self->poll, rfk_http_daemon_fd (self->http), self->http);
+    return rc;
+}
+
 /*  "http=... query=... workers=..." */
 static void
 s_endpoints_line (self_t *self, char *line, size_t size)
@@ -711,19 +716,14 @@ s_endpoints_line (self_t *self, char *line, size_t size)
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
-        self->terminated = true;
+    char *command = rfk_role_command (self->pipe, &self->terminated);
+    if (!command)
         return;
-    }
-    char *command = zmsg_popstr (msg);
-    if (command && streq (command, "$TERM"))
-        self->terminated = true;
-    else if (command && streq (command, "ENDPOINTS"))
+    if (streq (command, "ENDPOINTS"))
         zstr_sendx (self->pipe, self->http ? self->http_url : "",
                     self->query ? rfk_server_endpoint (self->query) : "",
                     self->scatter ? rfk_scatter_endpoint (self->scatter) : "", NULL);
-    else if (command && streq (command, "STATS")) {
+    else if (streq (command, "STATS")) {
         rfk_scatter_stats_t stats = {0};
         if (self->scatter)
             rfk_scatter_stats (self->scatter, &stats);
@@ -742,70 +742,52 @@ s_handle_pipe (self_t *self)
                   self->http_requests, zlistx_size (self->suspended), self->zmq_requests);
         zstr_send (self->pipe, text);
     } else
-        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command ? command : "(none)");
+        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command);
     zstr_free (&command);
-    zmsg_destroy (&msg);
+}
+
+/*  The poll's timeout: the nearest of the engine's, the servers' and
+    libmicrohttpd's deadlines (0 when a resumed connection waits). */
+static int
+s_timeout (self_t *self)
+{
+    rfk_deadline_t deadline;
+    rfk_deadline_reset (&deadline);
+    if (self->scatter)
+        rfk_deadline_add (&deadline, rfk_scatter_deadline (self->scatter));
+    if (self->query)
+        rfk_deadline_add (&deadline, rfk_server_deadline (self->query));
+    if (self->session)
+        rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
+    long http_timeout = self->http ? rfk_http_daemon_timeout_ms (self->http) : -1;
+    if (http_timeout >= 0)
+        rfk_deadline_add (&deadline, zclock_mono () + http_timeout);
+    return rfk_deadline_timeout (&deadline);
 }
 
 static void
 s_run (self_t *self, bool stay_after_failure)
 {
     while (!self->terminated && (!self->failure || stay_after_failure)) {
-        zmq_pollitem_t items[5];
-        int count = 0, query_at = -1, workers_at = -1, http_at = -1, admin_at = -1;
-        items[count++] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
-        if (self->query) {
-            query_at = count;
-            items[count++] =
-                (zmq_pollitem_t){zsock_resolve (rfk_server_sock (self->query)), 0, ZMQ_POLLIN, 0};
-        }
-        if (self->scatter) {
-            workers_at = count;
-            items[count++] = (zmq_pollitem_t){zsock_resolve (rfk_scatter_sock (self->scatter)), 0,
-                                              ZMQ_POLLIN, 0};
-        }
-        if (self->http) {
-            http_at = count;
-            items[count++] = (zmq_pollitem_t){NULL, rfk_http_daemon_fd (self->http), ZMQ_POLLIN, 0};
-        }
-        if (self->admin) {
-            admin_at = count;
-            items[count++] =
-                (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->admin)), 0, ZMQ_POLLIN, 0};
-        }
-        rfk_deadline_t deadline;
-        rfk_deadline_reset (&deadline);
-        if (self->scatter)
-            rfk_deadline_add (&deadline, rfk_scatter_deadline (self->scatter));
-        if (self->query)
-            rfk_deadline_add (&deadline, rfk_server_deadline (self->query));
-        if (self->admin)
-            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
-        long http_timeout = self->http ? rfk_http_daemon_timeout_ms (self->http) : -1;
-        if (http_timeout >= 0)
-            rfk_deadline_add (&deadline, zclock_mono () + http_timeout);
-        if (zmq_poll (items, count, rfk_deadline_timeout (&deadline)) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (items[0].revents & ZMQ_POLLIN)
+        void *which = rfk_poll_wait (self->poll, s_timeout (self));
+        if (which == self->pipe)
             s_handle_pipe (self);
-        if (workers_at >= 0 && (items[workers_at].revents & ZMQ_POLLIN))
+        else if (self->scatter && which == rfk_scatter_sock (self->scatter))
             rfk_scatter_recv (self->scatter);
-        if (query_at >= 0 && (items[query_at].revents & ZMQ_POLLIN))
+        else if (self->query && which == rfk_server_sock (self->query))
             rfk_server_recv (self->query);
-        if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
-            rfk_client_recv (self->admin);
-        if (self->http && ((http_at >= 0 && (items[http_at].revents & ZMQ_POLLIN)) ||
-                           rfk_http_daemon_timeout_ms (self->http) == 0))
+        else if (self->session && which == rfk_session_sock (self->session))
+            rfk_session_recv (self->session);
+        else if (rfk_poll_terminated (self->poll))
+            break;
+        if (self->http && (which == self->http || rfk_http_daemon_timeout_ms (self->http) == 0))
             rfk_http_daemon_run (self->http);
         if (self->scatter)
             rfk_scatter_tick (self->scatter);
         if (self->query)
             rfk_server_tick (self->query);
-        if (self->admin)
-            rfk_client_tick (self->admin);
+        if (self->session)
+            rfk_session_tick (self->session);
         /*  Answers the tick completed resume connections: send them now. */
         if (self->http && rfk_http_daemon_due (self->http))
             rfk_http_daemon_run (self->http);
@@ -824,125 +806,70 @@ s_opts_from_config (rfk_scatter_opts_t *opts, size_t *max_body, const rfk_config
     opts->deadline_ms = (int)rfk_config_int (config, "predictor", "deadline_ms");
     opts->max_inflight = (int)rfk_config_int (config, "predictor", "max_inflight");
     *max_body = (size_t)rfk_config_size (config, "predictor", "max_body_bytes");
-    rfk_bus_opts_t *bus = &opts->bus;
-    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
-    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
-    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
-    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
-    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
-    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
-    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
+    rfk_bus_opts_from_config (&opts->bus, config);
 }
 
-static void
-s_report_status (self_t *self, const char *status, const char *message)
-{
-    if (!self->admin || self->final_reported)
-        return;
-    if (!streq (status, "RUNNING"))
-        self->final_reported = true;
-    rfk_service_report (self->admin, self->role->service_id, status, message);
-}
-
-static void
-s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
-{
-    (void)client;
-    (void)correlation;
-    self_t *self = (self_t *)arg;
-    rfk_msg_t *reply = *reply_p;
-    if (!rfk_msg_is (reply, "ServiceConfig")) {
-        const char *message = json_string_value (json_object_get (reply->body, "message"));
-        s_fail (self, "admin refused our Hello: %s", message ? message : reply->type);
-        return;
-    }
-    json_t *body = reply->body;
-    json_t *binds = json_object_get (body, "bind_endpoints");
-    const char *http = json_string_value (json_array_get (binds, 0));
-    const char *query = json_string_value (json_array_get (binds, 1));
-    const char *workers = json_string_value (json_array_get (binds, 2));
-    self->opts.ensemble = rfk_ensemble_of_task (json_string_value (json_object_get (body, "task")));
-    char err[600] = "";
-    if (json_array_size (binds) != 3)
-        snprintf (err, sizeof err,
-                  "the ServiceConfig must give bind_endpoints [http, query, workers]");
-    else
-        s_start (self, http, query, workers, json_object_get (body, "trials"), err, sizeof err);
-    if (*err) {
-        s_report_status (self, "ERRORED", err);
-        s_fail (self, "%s", err);
-        return;
-    }
-    char line[600];
-    s_endpoints_line (self, line, sizeof line);
-    s_report_status (self, "RUNNING", line);
-}
-
-static void
-s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+/*  admin's ServiceConfig: bind [http, query, workers] and report RUNNING
+    with what was bound. */
+static int
+s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    if (rfk_msg_is (msg, "Stop")) {
-        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
-        if (ack)
-            rfk_client_post (client, ack);
-        rfk_msg_destroy (&ack);
-        self->terminated = true;
-        self->stopped_by_admin = true;
-    } else
-        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
-}
-
-static void
-s_flush_admin (self_t *self, int wait_ms)
-{
-    int64_t until = zclock_mono () + wait_ms;
-    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
-    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
-        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
-            rfk_client_recv (self->admin);
-        else if (zpoller_terminated (poller))
-            break;
-        rfk_client_tick (self->admin);
+    json_t *body = msg->body;
+    json_t *binds = json_object_get (body, "bind_endpoints");
+    self->opts.ensemble =
+        rfk_ensemble_of_task (json_string_value (json_object_get (body, "task")));
+    if (json_array_size (binds) != 3) {
+        snprintf (err, errlen, "the ServiceConfig must give bind_endpoints [http, query, workers]");
+        return -1;
     }
-    zpoller_destroy (&poller);
+    if (s_start (self, json_string_value (json_array_get (binds, 0)),
+                 json_string_value (json_array_get (binds, 1)),
+                 json_string_value (json_array_get (binds, 2)), json_object_get (body, "trials"),
+                 err, errlen) != 0)
+        return -1;
+    const char *endpoints[] = {self->http ? self->http_url : "",
+                               self->query ? rfk_server_endpoint (self->query) : "",
+                               rfk_scatter_endpoint (self->scatter), NULL};
+    char line[600];
+    s_endpoints_line (self, line, sizeof line);
+    rfk_session_running (session, line, endpoints);
+    return 0;
 }
 
-static const char *
-s_operand (const rfk_role_args_t *role, const char *key)
+/*  The service form: the session with admin brings the ServiceConfig. */
+static void
+s_start_session (self_t *self)
 {
-    size_t length = strlen (key);
-    for (int i = 0; i < role->argc; i++)
-        if (strncmp (role->argv[i], key, length) == 0 && role->argv[i][length] == '=')
-            return role->argv[i] + length + 1;
-    return NULL;
+    rfk_session_args_t args = {.name = S_LOG,
+                               .role = self->role,
+                               .bus = &self->opts.bus,
+                               .on_config = s_on_config,
+                               .ctx = self,
+                               .stopped = &self->terminated,
+                               .failure = &self->failure};
+    if ((self->session = rfk_session_new (&args, NULL, 0)))
+        rfk_poll_add (self->poll, rfk_session_sock (self->session));
 }
 
 static void
 s_start_standalone (self_t *self, const rfk_role_args_t *role)
 {
     static const char *const known[] = {"http", "query", "workers", "task", "trials", NULL};
-    for (int i = 0; i < role->argc; i++) {
-        const char *equals = strchr (role->argv[i], '=');
-        bool ok = false;
-        for (int k = 0; equals && known[k]; k++)
-            ok = ok || ((size_t)(equals - role->argv[i]) == strlen (known[k]) &&
-                        strncmp (role->argv[i], known[k], strlen (known[k])) == 0);
-        if (!ok) {
-            s_fail (self,
-                    "unknown operand '%s' (predictor takes http=, query=, workers=, task=, "
-                    "trials=)",
-                    role->argv[i]);
-            return;
-        }
+    const char *unknown = rfk_role_unknown_operand (role, known);
+    if (unknown) {
+        rfk_log_failure (&self->failure, S_LOG,
+                         "unknown operand '%s' (predictor takes http=, query=, workers=, task=, "
+                         "trials=)",
+                         unknown);
+        return;
     }
-    const char *http = s_operand (role, "http");
-    const char *query = s_operand (role, "query");
-    const char *workers = s_operand (role, "workers");
-    self->opts.ensemble = rfk_ensemble_of_task (s_operand (role, "task"));
+    const char *http = rfk_role_operand (role, "http");
+    const char *query = rfk_role_operand (role, "query");
+    const char *workers = rfk_role_operand (role, "workers");
+    self->opts.ensemble = rfk_ensemble_of_task (rfk_role_operand (role, "task"));
     json_t *trials = json_array ();
-    const char *list = s_operand (role, "trials");
+    const char *list = rfk_role_operand (role, "trials");
     while (list && *list && trials) {
         const char *comma = strchr (list, ',');
         size_t length = comma ? (size_t)(comma - list) : strlen (list);
@@ -955,7 +882,7 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
              workers ? workers : "tcp://127.0.0.1:*", trials, err, sizeof err);
     json_decref (trials);
     if (*err)
-        s_fail (self, "%s", err);
+        rfk_log_failure (&self->failure, S_LOG, "%s", err);
     else {
         char line[600];
         s_endpoints_line (self, line, sizeof line);
@@ -967,56 +894,20 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
 void
 rfk_predictor_actor (zsock_t *pipe, void *args)
 {
-    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
-    self_t *self = s_self_new (pipe, role);
-    zsock_signal (pipe, 0);
-    if (!self) {
-        zstr_sendx (pipe, "FAILED", "out of memory", NULL);
+    self_t *self = rfk_role_ready (pipe, s_self_new (pipe, (const rfk_role_args_t *)args));
+    if (!self)
         return;
-    }
-    if (!role || !role->config)
-        s_fail (self, "no configuration");
-    else {
+    const rfk_role_args_t *role = self->role;
+    if (role && role->config)
         s_opts_from_config (&self->opts, &self->max_body_bytes, role->config);
-        if (!role->service_id)
-            s_start_standalone (self, role);
-        else if (!role->secret)
-            s_fail (self, "the predictor needs its secret from the launcher");
-        else {
-            char endpoint[300];
-            const char *host = rfk_config_string (role->config, "admin", "host");
-            snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
-                      streq (host, "0.0.0.0") ? "127.0.0.1" : host,
-                      rfk_config_int (role->config, "admin", "service_port"));
-            self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->opts.bus);
-            rfk_msg_t *hello = rfk_msg_new (&rfk_service_family, "Hello", 0);
-            if (!self->admin || !hello)
-                s_fail (self, "cannot connect to admin at %s", endpoint);
-            else {
-                rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
-                json_object_set_new (hello->body, "service_id", json_string (role->service_id));
-                json_object_set_new (hello->body, "secret", json_string (role->secret));
-                if (!rfk_client_send (self->admin, hello, s_on_service_config, self))
-                    s_fail (self, "cannot send Hello to admin: %s",
-                            rfk_client_error (self->admin, NULL));
-            }
-            rfk_msg_destroy (&hello);
-        }
-    }
-    if (!self->failure)
-        s_run (self, false);
-    if (self->admin) {
-        if (self->failure)
-            s_report_status (self, "ERRORED", self->failure);
-        else
-            s_report_status (self, "STOPPED",
-                             self->stopped_by_admin ? "stopped by admin" : "stopped (SIGTERM)");
-        s_flush_admin (self, 1000);
-    }
-    if (self->failure)
-        zstr_sendx (pipe, "FAILED", self->failure, NULL);
-    else if (self->stopped_by_admin)
-        zstr_send (pipe, "DONE");
+    if (role && role->config && !role->service_id)
+        s_start_standalone (self, role); /* on its own, from operands */
+    else
+        s_start_session (self);
+    s_run (self, false); /* returns at once after a failure */
+    bool done =
+        self->session && rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
+    rfk_role_end (pipe, self->failure, done);
     s_self_destroy (&self);
 }
 
@@ -1026,12 +917,12 @@ rfk_predictor_direct_actor (zsock_t *pipe, void *args)
     const rfk_predictor_args_t *direct = (const rfk_predictor_args_t *)args;
     self_t *self = s_self_new (pipe, NULL);
     if (!self) {
-        zsock_signal (pipe, 0);
+        rfk_role_ready (pipe, NULL);
         return;
     }
     char err[600] = "";
     if (!direct)
-        snprintf (err, sizeof err, "no arguments");
+        rfk_log_failure (&self->failure, S_LOG, "no arguments");
     else {
         self->opts = direct->scatter;
         if (direct->max_body_bytes)
@@ -1039,15 +930,13 @@ rfk_predictor_direct_actor (zsock_t *pipe, void *args)
         json_t *trials = json_array ();
         for (size_t t = 0; direct->trials && direct->trials[t]; t++)
             json_array_append_new (trials, json_string (direct->trials[t]));
-        s_start (self, direct->http, direct->query_endpoint, direct->workers_endpoint, trials, err,
-                 sizeof err);
+        if (s_start (self, direct->http, direct->query_endpoint, direct->workers_endpoint, trials,
+                     err, sizeof err) != 0)
+            rfk_log_failure (&self->failure, S_LOG, "%s", err);
         json_decref (trials);
     }
-    zsock_signal (pipe, 0);
-    if (*err) {
-        s_fail (self, "%s", err);
-        zstr_sendx (pipe, "FAILED", err, NULL);
-    }
+    rfk_role_ready (pipe, self);
+    rfk_role_end (pipe, self->failure, false);
     s_run (self, true);
     s_self_destroy (&self);
 }

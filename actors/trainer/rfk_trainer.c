@@ -1,7 +1,8 @@
 /*  rfk_trainer.c: the trainer actor (see rfk_trainer.h).
 
-    One actor, one loop (zmq_poll) over its pipe, its DEALER to the advisor,
-    its DEALER to admin (role form) and the running trial's descriptor.
+    One actor, one loop over its pipe, its DEALER to the advisor, its
+    session with admin (role form, rfk_session) and the running trial's
+    descriptor, each registered once in a poll set (rfk_poll).
     Sends the advisor: Ready, Progress, Result; takes: Proposal, Done,
     Continue, Prune. Sends admin: Hello, StatusReport, TrialStarted,
     TrialLog, TrialMetrics, TrialPlot, TrialFinished; takes: ServiceConfig,
@@ -35,11 +36,11 @@ typedef struct {
     bool terminated;             /* leave the loop */
     bool stopping;               /* $TERM or Stop: stop the trial, then leave */
     bool finished;               /* Done or stopped: the last reports are out */
-    bool final_reported;         /* STOPPED or ERRORED was reported to admin */
     char *failure;               /* why the actor cannot go on, or NULL */
     const rfk_role_args_t *role; /* role form: rafikid's args; NULL in the direct form */
     rfk_bus_opts_t bus;          /* bus options */
-    rfk_client_t *admin;         /* DEALER to admin `service`; NULL in the direct form */
+    rfk_poll_t *poll;            /* the pipe, the advisor, the session, the trial */
+    rfk_session_t *session;      /* the conversation with admin; NULL in the direct form */
     rfk_client_t *advisor;       /* DEALER to the advisor's `advice`; NULL until configured */
     rfk_template_t *template;    /* the template */
     char *task;                  /* the task the template must have, or NULL */
@@ -68,21 +69,27 @@ typedef struct {
 
 /* ---- setup -------------------------------------------------------------- */
 
+/* The actor's state with the bus options of the role's configuration (the
+   defaults without one); NULL when out of memory. */
 static self_t *
 s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
 {
-    self_t *self = (self_t *)calloc (1, sizeof (self_t));
-    if (!self)
+    rfk_poll_t *poll = rfk_poll_new (pipe, NULL);
+    self_t *self = poll ? (self_t *)calloc (1, sizeof (self_t)) : NULL;
+    if (!self) {
+        rfk_poll_destroy (&poll);
         return NULL;
-    self->pipe = pipe;
-    self->role = role;
-    rfk_bus_opts_defaults (&self->bus);
+    }
+    *self = (self_t){.pipe = pipe, .role = role, .poll = poll};
+    rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
     return self;
 }
 
 static void
 s_trial_clear (self_t *self)
 {
+    if (self->trial)
+        rfk_poll_remove (self->poll, self->trial);
     rfk_trial_destroy (&self->trial);
     free (self->trial_id);
     self->trial_id = NULL;
@@ -114,8 +121,9 @@ s_self_destroy (self_t **self_p)
     if (!self)
         return;
     s_trial_clear (self);
+    rfk_poll_destroy (&self->poll);
     rfk_client_destroy (&self->advisor);
-    rfk_client_destroy (&self->admin);
+    rfk_session_destroy (&self->session);
     rfk_template_close (&self->template);
     free (self->task);
     free (self->train_path);
@@ -133,19 +141,6 @@ static char *
 s_strdup (const char *text)
 {
     return text ? strdup (text) : NULL;
-}
-
-static void
-s_fail (self_t *self, const char *format, ...)
-{
-    if (self->failure)
-        return;
-    char buffer[600];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (buffer, sizeof buffer, format, args);
-    va_end (args);
-    self->failure = strdup (buffer);
 }
 
 /* Train args for the template: every member of the JSON object as text. */
@@ -176,50 +171,20 @@ s_args_set (self_t *self, const json_t *train_args)
 
 /* ---- reports ------------------------------------------------------------ */
 
-static void
-s_on_admin_ack (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
-{
-    (void)client;
-    (void)correlation;
-    rfk_msg_t *reply = *reply_p;
-    if (rfk_msg_is (reply, "Error"))
-        rfk_log_warning (S_LOG, "admin-refused request=%s code=%s message=\"%s\"",
-                         (const char *)arg,
-                         json_string_value (json_object_get (reply->body, "code")),
-                         json_string_value (json_object_get (reply->body, "message")));
-}
-
-/* A report to admin (role form only); type names the message. Takes *msg_p. */
+/* A report to admin (role form only). Takes *msg_p. */
 static void
 s_admin_send (self_t *self, rfk_msg_t **msg_p)
 {
-    rfk_msg_t *msg = *msg_p;
-    if (self->admin && !rfk_client_send (self->admin, msg, s_on_admin_ack, (void *)msg->type))
-        rfk_log_warning (S_LOG, "admin-send-failed request=%s error=\"%s\"", msg->type,
-                         rfk_client_error (self->admin, NULL));
+    if (self->session)
+        rfk_session_send (self->session, *msg_p);
     rfk_msg_destroy (msg_p);
-}
-
-static void
-s_report_status (self_t *self, const char *status, const char *message)
-{
-    if (!self->admin || !self->role || self->final_reported)
-        return;
-    if (!streq (status, "RUNNING"))
-        self->final_reported = true;
-    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "StatusReport", 0);
-    json_object_set_new (msg->body, "service_id", json_string (self->role->service_id));
-    json_object_set_new (msg->body, "status", json_string (status));
-    if (message)
-        json_object_set_new (msg->body, "message", json_string (message));
-    s_admin_send (self, &msg);
 }
 
 /* A message for admin about the current trial, or NULL without admin. */
 static rfk_msg_t *
 s_trial_msg (self_t *self, const char *type)
 {
-    if (!self->admin || !self->trial_id)
+    if (!self->session || !self->trial_id)
         return NULL;
     rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, type, 0);
     json_object_set_new (msg->body, "trial_id", json_string (self->trial_id));
@@ -317,7 +282,8 @@ static void
 s_ask_advisor (self_t *self, rfk_msg_t **msg_p)
 {
     if (!rfk_client_send (self->advisor, *msg_p, s_on_next, self))
-        s_fail (self, "cannot reach the advisor: %s", rfk_client_error (self->advisor, NULL));
+        rfk_log_failure (&self->failure, S_LOG, "cannot reach the advisor: %s",
+                         rfk_client_error (self->advisor, NULL));
     rfk_msg_destroy (msg_p);
 }
 
@@ -474,6 +440,7 @@ s_start_trial (self_t *self, const json_t *proposal)
         s_trial_ended (self, "ERRORED", NAN, err);
         return;
     }
+    rfk_poll_add_fd (self->poll, rfk_trial_fd (self->trial), self->trial);
     rfk_log_info (S_LOG, "trial-started trial=%s no=%u pid=%d", self->trial_id, self->trial_no,
                   rfk_trial_pid (self->trial));
 }
@@ -504,7 +471,8 @@ s_finish (self_t *self, const char *why)
                   "done reason=\"%s\" trials=%" PRId64 " completed=%" PRId64 " errored=%" PRId64
                   " pruned=%" PRId64,
                   why, self->trials, self->completed, self->errored, self->pruned);
-    s_report_status (self, "STOPPED", why);
+    if (self->session)
+        rfk_session_final (self->session, "STOPPED", why);
     self->finished = true;
 }
 
@@ -531,8 +499,8 @@ s_on_next (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void
                              message ? message : "");
             s_finish (self, "the advisor did not answer");
         } else
-            s_fail (self, "the advisor answered %s: %s", code ? code : reply->type,
-                    message ? message : "");
+            rfk_log_failure (&self->failure, S_LOG, "the advisor answered %s: %s",
+                             code ? code : reply->type, message ? message : "");
     }
 }
 
@@ -585,6 +553,7 @@ s_configure (self_t *self, const char *model_path, const char *advisor_endpoint,
         snprintf (err, errlen, "cannot connect to the advisor at %s", advisor_endpoint);
         return -1;
     }
+    rfk_poll_add (self->poll, rfk_client_sock (self->advisor));
     rfk_log_info (S_LOG, "configured worker=%s template=%s advisor=%s timeout_s=%g",
                   self->worker_id ? self->worker_id : "-", rfk_template_api (self->template)->name,
                   advisor_endpoint, self->timeout_s);
@@ -610,16 +579,12 @@ s_stop (self_t *self, const char *why)
 static void
 s_handle_pipe (self_t *self)
 {
-    zmsg_t *request = zmsg_recv (self->pipe);
-    if (!request) {
-        self->terminated = true;
-        return;
-    }
-    char *command = zmsg_popstr (request);
-    if (command && streq (command, "$TERM")) {
-        self->terminated = true;
+    char *command = rfk_role_command (self->pipe, &self->terminated);
+    if (self->terminated)
         s_stop (self, "stopped (SIGTERM)");
-    } else if (command && streq (command, "STATS")) {
+    if (!command)
+        return;
+    if (streq (command, "STATS")) {
         json_t *stats = json_pack (
             "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "trials", (json_int_t)self->trials,
             "completed", (json_int_t)self->completed, "errored", (json_int_t)self->errored,
@@ -631,9 +596,28 @@ s_handle_pipe (self_t *self)
         free (text);
         json_decref (stats);
     } else
-        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command ? command : "(none)");
+        rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command);
     free (command);
-    zmsg_destroy (&request);
+}
+
+/* The nearest deadline of the loop: the clients', the trial's limits, the
+   end of the wait for admin's Acks (flush_until, -1: none). */
+static int
+s_timeout (self_t *self, int64_t flush_until)
+{
+    rfk_deadline_t deadline;
+    rfk_deadline_reset (&deadline);
+    if (self->advisor)
+        rfk_deadline_add (&deadline, rfk_client_deadline (self->advisor));
+    if (self->session)
+        rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
+    if (self->trial) {
+        int64_t left = rfk_trial_timeout_ms (self->trial);
+        if (left >= 0)
+            rfk_deadline_add (&deadline, zclock_mono () + left);
+    }
+    rfk_deadline_add (&deadline, flush_until);
+    return rfk_deadline_timeout (&deadline);
 }
 
 /* Polls until finished (and the reports acknowledged), failed or told to go. */
@@ -645,66 +629,31 @@ s_run (self_t *self)
         if (self->finished) {
             if (flush_until < 0)
                 flush_until = zclock_mono () + S_FLUSH_MS;
-            if (!self->admin || rfk_client_pending (self->admin) == 0 ||
+            if (!self->session || rfk_session_pending (self->session) == 0 ||
                 zclock_mono () >= flush_until)
                 break;
         } else if (self->terminated && !self->trial)
             break;
-        zmq_pollitem_t items[4];
-        int count = 0;
-        items[count++] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
-        int advisor_at = -1, admin_at = -1, trial_at = -1;
-        if (self->advisor) {
-            advisor_at = count;
-            items[count++] =
-                (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->advisor)), 0, ZMQ_POLLIN, 0};
-        }
-        if (self->admin) {
-            admin_at = count;
-            items[count++] =
-                (zmq_pollitem_t){zsock_resolve (rfk_client_sock (self->admin)), 0, ZMQ_POLLIN, 0};
-        }
-        if (self->trial && rfk_trial_fd (self->trial) >= 0) {
-            trial_at = count;
-            items[count++] = (zmq_pollitem_t){NULL, rfk_trial_fd (self->trial), ZMQ_POLLIN, 0};
-        }
-        rfk_deadline_t deadline;
-        rfk_deadline_reset (&deadline);
-        if (self->advisor)
-            rfk_deadline_add (&deadline, rfk_client_deadline (self->advisor));
-        if (self->admin)
-            rfk_deadline_add (&deadline, rfk_client_deadline (self->admin));
-        if (self->trial) {
-            int64_t left = rfk_trial_timeout_ms (self->trial);
-            if (left >= 0)
-                rfk_deadline_add (&deadline, zclock_mono () + left);
-        }
-        if (flush_until >= 0)
-            rfk_deadline_add (&deadline, flush_until);
-        if (zmq_poll (items, count, rfk_deadline_timeout (&deadline)) < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == ETERM)
-                break;
-            s_fail (self, "poll failed: %s", zmq_strerror (errno));
-            break;
-        }
-        if (items[0].revents & ZMQ_POLLIN)
+        void *which = rfk_poll_wait (self->poll, s_timeout (self, flush_until));
+        if (which == self->pipe)
             s_handle_pipe (self);
-        if (trial_at >= 0)
-            s_trial_step (self); /* also enforces its deadlines when nothing came */
-        if (advisor_at >= 0 && (items[advisor_at].revents & ZMQ_POLLIN))
+        else if (self->advisor && which == rfk_client_sock (self->advisor))
             rfk_client_recv (self->advisor);
-        if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
-            rfk_client_recv (self->admin);
+        else if (self->session && which == rfk_session_sock (self->session))
+            rfk_session_recv (self->session);
+        else if (rfk_poll_terminated (self->poll))
+            break;
+        if (self->trial)
+            s_trial_step (self); /* also enforces its deadlines when nothing came */
         if (self->advisor)
             rfk_client_tick (self->advisor);
-        if (self->admin)
-            rfk_client_tick (self->admin);
+        if (self->session)
+            rfk_session_tick (self->session);
     }
     if (self->trial) {
         /* Leaving with a trial: end it now and say so. */
         rfk_trial_stop (self->trial);
+        rfk_poll_remove (self->poll, self->trial);
         rfk_trial_destroy (&self->trial);
         self->stopping = true;
         s_trial_ended (self, "ERRORED", NAN, "stopped");
@@ -715,47 +664,43 @@ s_run (self_t *self)
 static void
 s_end (self_t *self)
 {
-    if (self->failure) {
-        rfk_log_error (S_LOG, "failed reason=\"%s\"", self->failure);
-        zstr_sendm (self->pipe, "FAILED");
-        zstr_send (self->pipe, self->failure);
-    } else if (!self->terminated)
-        zstr_send (self->pipe, "DONE");
+    rfk_role_end (self->pipe, self->failure, !self->terminated);
+}
+
+/* The direct form's arguments (borrowed until we signal). */
+static void
+s_configure_direct (self_t *self, const rfk_trainer_args_t *direct)
+{
+    char err[512] = "";
+    if (!direct) {
+        rfk_log_failure (&self->failure, S_LOG, "no arguments");
+        return;
+    }
+    if (direct->bus)
+        self->bus = *direct->bus;
+    self->task = s_strdup (direct->task);
+    self->train_path = s_strdup (direct->train_path);
+    self->val_path = s_strdup (direct->val_path);
+    self->params_dir = s_strdup (direct->params_dir);
+    self->worker_id = s_strdup (direct->worker_id);
+    self->timeout_s = direct->timeout_s;
+    self->cpu_s = direct->cpu_s;
+    self->memory_mb = direct->memory_mb;
+    if (s_args_set (self, direct->train_args) != 0)
+        rfk_log_failure (&self->failure, S_LOG, "out of memory");
+    else if (s_configure (self, direct->model_path, direct->advisor_endpoint, err, sizeof err) != 0)
+        rfk_log_failure (&self->failure, S_LOG, "%s", err);
 }
 
 void
 rfk_trainer_direct_actor (zsock_t *pipe, void *args)
 {
     /* The arguments are borrowed until we signal: set up first. */
-    const rfk_trainer_args_t *direct = (const rfk_trainer_args_t *)args;
     self_t *self = s_self_new (pipe, NULL);
-    if (!self) {
-        zsock_signal (pipe, 0);
-        zstr_sendm (pipe, "FAILED");
-        zstr_send (pipe, "out of memory");
+    if (self)
+        s_configure_direct (self, (const rfk_trainer_args_t *)args);
+    if (!rfk_role_ready (pipe, self))
         return;
-    }
-    char err[512] = "";
-    if (!direct)
-        s_fail (self, "no arguments");
-    else {
-        if (direct->bus)
-            self->bus = *direct->bus;
-        self->task = s_strdup (direct->task);
-        self->train_path = s_strdup (direct->train_path);
-        self->val_path = s_strdup (direct->val_path);
-        self->params_dir = s_strdup (direct->params_dir);
-        self->worker_id = s_strdup (direct->worker_id);
-        self->timeout_s = direct->timeout_s;
-        self->cpu_s = direct->cpu_s;
-        self->memory_mb = direct->memory_mb;
-        if (s_args_set (self, direct->train_args) != 0)
-            s_fail (self, "out of memory");
-        else if (s_configure (self, direct->model_path, direct->advisor_endpoint, err,
-                              sizeof err) != 0)
-            s_fail (self, "%s", err);
-    }
-    zsock_signal (pipe, 0);
     s_run (self);
     s_end (self);
     /* The direct form stays for STATS until $TERM. */
@@ -765,19 +710,6 @@ rfk_trainer_direct_actor (zsock_t *pipe, void *args)
 }
 
 /* ---- the role form ------------------------------------------------------ */
-
-static void
-s_bus_from_config (rfk_bus_opts_t *bus, const rfk_config_t *config)
-{
-    rfk_bus_opts_defaults (bus);
-    bus->sndhwm = (int)rfk_config_int (config, "bus", "sndhwm");
-    bus->rcvhwm = (int)rfk_config_int (config, "bus", "rcvhwm");
-    bus->heartbeat_interval_ms = (int)rfk_config_int (config, "bus", "heartbeat_interval_ms");
-    bus->heartbeat_timeout_ms = (int)rfk_config_int (config, "bus", "heartbeat_timeout_ms");
-    bus->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
-    bus->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
-    bus->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
-}
 
 /* A limit from ServiceConfig.config, else from our configuration. */
 static double
@@ -789,19 +721,12 @@ s_limit (const json_t *config, const char *key, const rfk_config_t *own)
     return (double)rfk_config_int (own, "trainer", key);
 }
 
-static void
-s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+/* admin's ServiceConfig: the datasets, limits and advisor; then Ready. */
+static int
+s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
 {
-    (void)client;
-    (void)correlation;
-    self_t *self = (self_t *)arg;
-    rfk_msg_t *reply = *reply_p;
-    if (!rfk_msg_is (reply, "ServiceConfig")) {
-        const char *message = json_string_value (json_object_get (reply->body, "message"));
-        s_fail (self, "admin refused our Hello: %s", message ? message : reply->type);
-        return;
-    }
-    json_t *body = reply->body;
+    self_t *self = (self_t *)ctx;
+    json_t *body = msg->body;
     json_t *config = json_object_get (body, "config");
     const rfk_config_t *own = self->role->config;
     self->task = s_strdup (json_string_value (json_object_get (body, "task")));
@@ -819,98 +744,45 @@ s_on_service_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **rep
     self->timeout_s = s_limit (config, "trial_timeout_s", own);
     self->cpu_s = s_limit (config, "cpu_limit_s", own);
     self->memory_mb = (size_t)s_limit (config, "memory_limit_mb", own);
-    char err[512] = "";
-    if (s_args_set (self, json_object_get (body, "train_args")) != 0)
-        snprintf (err, sizeof err, "out of memory");
-    else
-        s_configure (self, json_string_value (json_object_get (body, "model_path")),
+    if (s_args_set (self, json_object_get (body, "train_args")) != 0) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    if (s_configure (self, json_string_value (json_object_get (body, "model_path")),
                      json_string_value (json_object_get (body, "advisor_endpoint")), err,
-                     sizeof err);
-    if (*err) {
-        s_report_status (self, "ERRORED", err);
-        s_fail (self, "%s", err);
-        return;
-    }
-    s_report_status (self, "RUNNING", NULL);
+                     errlen) != 0)
+        return -1;
+    rfk_session_running (session, NULL, NULL);
+    return 0;
 }
 
+/* admin's Stop: stop the trial, then report STOPPED (s_finish). */
 static void
-s_on_admin_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
 {
-    self_t *self = (self_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    if (rfk_msg_is (msg, "Stop")) {
-        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
-        rfk_client_post (client, ack);
-        rfk_msg_destroy (&ack);
-        const char *reason = json_string_value (json_object_get (msg->body, "reason"));
-        s_stop (self, reason ? reason : "stopped by admin");
-    } else
-        rfk_log_warning (S_LOG, "RFK-UNEXPECTED admin-message=%s", msg->type);
-}
-
-/* Give admin's answers up to wait_ms to arrive (after $TERM). */
-static void
-s_flush_admin (self_t *self, int wait_ms)
-{
-    int64_t until = zclock_mono () + wait_ms;
-    zpoller_t *poller = zpoller_new (rfk_client_sock (self->admin), NULL);
-    while (poller && rfk_client_pending (self->admin) > 0 && zclock_mono () < until) {
-        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
-            rfk_client_recv (self->admin);
-        else if (zpoller_terminated (poller))
-            break;
-        rfk_client_tick (self->admin);
-    }
-    zpoller_destroy (&poller);
+    (void)session;
+    s_stop ((self_t *)ctx, reason);
 }
 
 void
 rfk_trainer_actor (zsock_t *pipe, void *args)
 {
-    const rfk_role_args_t *role = (const rfk_role_args_t *)args;
-    self_t *self = s_self_new (pipe, role);
-    zsock_signal (pipe, 0);
-    if (!self) {
-        zstr_sendm (pipe, "FAILED");
-        zstr_send (pipe, "out of memory");
+    self_t *self = rfk_role_ready (pipe, s_self_new (pipe, (const rfk_role_args_t *)args));
+    if (!self)
         return;
-    }
-    if (!role || !role->config)
-        s_fail (self, "no configuration");
-    else if (!role->service_id || !role->secret)
-        s_fail (self, "the trainer runs as a service: rafikid trainer --service-id ID, with its "
-                      "secret from the launcher");
-    else {
-        s_bus_from_config (&self->bus, role->config);
-        char endpoint[300];
-        const char *host = rfk_config_string (role->config, "admin", "host");
-        snprintf (endpoint, sizeof endpoint, "tcp://%s:%" PRId64,
-                  streq (host, "0.0.0.0") ? "127.0.0.1" : host,
-                  rfk_config_int (role->config, "admin", "service_port"));
-        self->admin = rfk_client_new (endpoint, &rfk_service_family, &self->bus);
-        if (!self->admin)
-            s_fail (self, "cannot connect to admin at %s", endpoint);
-        else {
-            rfk_client_set_handlers (self->admin, s_on_admin_message, NULL, self);
-            rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "Hello", 0);
-            json_object_set_new (msg->body, "service_id", json_string (role->service_id));
-            json_object_set_new (msg->body, "secret", json_string (role->secret));
-            if (!rfk_client_send (self->admin, msg, s_on_service_config, self))
-                s_fail (self, "cannot send Hello to admin: %s",
-                        rfk_client_error (self->admin, NULL));
-            rfk_msg_destroy (&msg);
-        }
-    }
+    rfk_session_args_t session = {.name = S_LOG,
+                                  .role = self->role,
+                                  .bus = &self->bus,
+                                  .on_config = s_on_config,
+                                  .on_stop = s_on_stop,
+                                  .ctx = self,
+                                  .failure = &self->failure};
+    if ((self->session = rfk_session_new (&session, NULL, 0)))
+        rfk_poll_add (self->poll, rfk_session_sock (self->session));
     if (!self->failure)
         s_run (self);
-    if (self->admin) {
-        if (self->terminated)
-            s_report_status (self, "STOPPED", "stopped (SIGTERM)");
-        else if (self->failure)
-            s_report_status (self, "ERRORED", self->failure);
-        s_flush_admin (self, 1000);
-    }
+    if (self->session)
+        rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
     s_end (self);
     s_self_destroy (&self);
 }

@@ -194,22 +194,13 @@ rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
             self->error.message[length - 1] = 0;
         return s_give_up (&self, error);
     }
-    rfk_bus_opts_defaults (&self->bus);
-    self->bus.sndhwm = (int)rfk_config_int (self->config, "bus", "sndhwm");
-    self->bus.rcvhwm = (int)rfk_config_int (self->config, "bus", "rcvhwm");
-    self->bus.heartbeat_interval_ms =
-        (int)rfk_config_int (self->config, "bus", "heartbeat_interval_ms");
-    self->bus.heartbeat_timeout_ms =
-        (int)rfk_config_int (self->config, "bus", "heartbeat_timeout_ms");
-    self->bus.max_frame_bytes = (size_t)rfk_config_size (self->config, "bus", "max_frame_bytes");
-    self->timeout_ms = opts->timeout_ms > 0
-                           ? opts->timeout_ms
-                           : (int)rfk_config_int (self->config, "bus", "request_timeout_ms");
-    self->retries = opts->retries >= 0
-                        ? opts->retries
-                        : (int)rfk_config_int (self->config, "bus", "request_retries");
-    self->bus.request_timeout_ms = self->timeout_ms;
-    self->bus.request_retries = self->retries;
+    rfk_bus_opts_from_config (&self->bus, self->config);
+    if (opts->timeout_ms > 0)
+        self->bus.request_timeout_ms = opts->timeout_ms;
+    if (opts->retries >= 0)
+        self->bus.request_retries = opts->retries;
+    self->timeout_ms = self->bus.request_timeout_ms;
+    self->retries = self->bus.request_retries;
 
     self->command_port = opts->command_port > 0
                              ? opts->command_port

@@ -1,0 +1,462 @@
+/*  rfk_session.c: a dynamic service's conversation with admin (see
+    rfk_session.h). Sends admin: Hello, StatusReport and the service's own
+    requests; takes: ServiceConfig, Ack, Error, Stop.
+*/
+#include "rfk_session.h"
+
+#include <string.h>
+
+#include "rfk_config.h"
+#include "rfk_envelope.h"
+#include "rfk_log.h"
+
+#define S_FLUSH_MS 1000 /* rfk_session_end's default wait for admin's Acks */
+
+struct _rfk_session_t {
+    char *name;                       /* the service kind, for the log */
+    char *service_id;                 /* who we are to admin */
+    char *secret;                     /* the per-service secret (wiped on destroy) */
+    rfk_client_t *client;             /* DEALER to admin `service` */
+    int flush_ms;                     /* rfk_session_end's wait */
+    rfk_session_config_fn *on_config; /* the service configures itself */
+    rfk_session_stop_fn *on_stop;     /* the service stops */
+    rfk_session_failed_fn *on_failed; /* the session cannot go on */
+    void *ctx;                        /* for the callbacks */
+    bool *stopped;                    /* the service's flag set on Stop, or NULL */
+    char **failure;                   /* the service's failure, or NULL */
+    bool configured;                  /* ServiceConfig arrived and on_config took it */
+    bool refused;                     /* the Hello was refused or unanswered: admin ignores us */
+    char *stop_reason;                /* admin's Stop reason once it asked, else NULL */
+    bool final_sent;                  /* STOPPED or ERRORED went out */
+    bool admin_silent;                /* admin went silent: say Hello again when it is back */
+    uint64_t hello;                   /* the first Hello's correlation, until answered */
+    rfk_msg_t *running;               /* the RUNNING report sent, for a re-Hello */
+};
+
+/* ---- sending ------------------------------------------------------------ */
+
+/* admin's answer to one of our requests: an Ack, or an Error worth a line. */
+static void
+s_on_answer (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    rfk_session_t *self = (rfk_session_t *)arg;
+    rfk_msg_t *reply = *reply_p;
+    if (rfk_msg_is (reply, "Error"))
+        rfk_log_warning (self->name, "admin-refused code=%s message=\"%s\"",
+                         json_string_value (json_object_get (reply->body, "code")),
+                         json_string_value (json_object_get (reply->body, "message")));
+}
+
+int
+rfk_session_send (rfk_session_t *self, rfk_msg_t *msg)
+{
+    assert (self);
+    if (!msg)
+        return -1;
+    if (self->refused)
+        return -1;
+    if (rfk_client_send (self->client, msg, s_on_answer, self))
+        return 0;
+    rfk_log_warning (self->name, "admin-send-failed request=%s error=\"%s\"", msg->type,
+                     rfk_client_error (self->client, NULL));
+    return -1;
+}
+
+/* A StatusReport for us, or NULL when out of memory. */
+static rfk_msg_t *
+s_report_new (rfk_session_t *self, const char *status, const char *message)
+{
+    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "StatusReport", 0);
+    if (!msg)
+        return NULL;
+    json_object_set_new (msg->body, "service_id", json_string (self->service_id));
+    json_object_set_new (msg->body, "status", json_string (status));
+    if (message)
+        json_object_set_new (msg->body, "message", json_string (message));
+    return msg;
+}
+
+int
+rfk_session_running (rfk_session_t *self, const char *message, const char *const *endpoints)
+{
+    assert (self);
+    if (self->final_sent)
+        return 0;
+    rfk_msg_t *msg = s_report_new (self, "RUNNING", message);
+    if (!msg)
+        return -1;
+    if (endpoints) {
+        json_t *list = json_array ();
+        for (size_t index = 0; endpoints[index]; index++)
+            json_array_append_new (list, json_string (endpoints[index]));
+        json_object_set_new (msg->body, "endpoints", list);
+    }
+    int rc = rfk_session_send (self, msg);
+    rfk_msg_destroy (&self->running);
+    self->running = msg;
+    return rc;
+}
+
+int
+rfk_session_final (rfk_session_t *self, const char *status, const char *message)
+{
+    assert (self);
+    assert (status);
+    if (self->final_sent)
+        return 0;
+    self->final_sent = true;
+    if (self->refused)
+        return 0;
+    rfk_msg_t *msg = s_report_new (self, status, message);
+    int rc = rfk_session_send (self, msg);
+    rfk_msg_destroy (&msg);
+    return rc;
+}
+
+bool
+rfk_session_final_sent (rfk_session_t *self)
+{
+    assert (self);
+    return self->final_sent || self->refused;
+}
+
+/* ---- Hello and ServiceConfig -------------------------------------------- */
+
+/* The session cannot go on: tell the service. */
+static void
+s_failed (rfk_session_t *self, const char *reason)
+{
+    if (self->failure)
+        rfk_log_failure (self->failure, self->name, "%s", reason);
+    else
+        rfk_log_error (self->name, "admin-session-failed reason=\"%s\"", reason);
+    if (self->on_failed)
+        self->on_failed (self, reason, self->ctx);
+}
+
+/* The answer to our first Hello: configure, or fail. */
+static void
+s_on_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    rfk_session_t *self = (rfk_session_t *)arg;
+    rfk_msg_t *reply = *reply_p;
+    self->hello = 0;
+    char err[1024] = "";
+    if (!rfk_msg_is (reply, "ServiceConfig")) {
+        const char *message = json_string_value (json_object_get (reply->body, "message"));
+        self->refused = true;
+        snprintf (err, sizeof err, "admin refused our Hello: %s",
+                  message && *message ? message : reply->type);
+        s_failed (self, err);
+        return;
+    }
+    self->configured = true;
+    if (self->on_config (self, reply, self->ctx, err, sizeof err) != 0) {
+        if (!*err)
+            snprintf (err, sizeof err, "the ServiceConfig could not be applied");
+        rfk_session_final (self, "ERRORED", err);
+        s_failed (self, err);
+    }
+}
+
+/* The answer to a re-Hello: admin knows us again, or does not. */
+static void
+s_on_rehello (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    rfk_session_t *self = (rfk_session_t *)arg;
+    rfk_msg_t *reply = *reply_p;
+    if (!rfk_msg_is (reply, "ServiceConfig")) {
+        rfk_log_warning (self->name, "RFK-REHELLO-REFUSED message=\"%s\"",
+                         json_string_value (json_object_get (reply->body, "message")));
+        return;
+    }
+    rfk_log_info (self->name, "admin-rehello-accepted service=%s", self->service_id);
+    if (self->running && !self->final_sent)
+        rfk_session_send (self, self->running);
+}
+
+/* Says Hello with our id and secret; the answer goes to on_reply. Its
+   correlation id, or 0 when it could not be sent. */
+static uint64_t
+s_hello (rfk_session_t *self, rfk_client_reply_fn *on_reply)
+{
+    rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "Hello", 0);
+    if (!msg)
+        return 0;
+    json_object_set_new (msg->body, "service_id", json_string (self->service_id));
+    json_object_set_new (msg->body, "secret", json_string (self->secret));
+    uint64_t sent = rfk_client_send (self->client, msg, on_reply, self);
+    rfk_msg_destroy (&msg);
+    return sent;
+}
+
+/* ---- admin's own messages and liveness ---------------------------------- */
+
+/* admin's messages that answer none of ours: Stop. */
+static void
+s_on_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
+{
+    rfk_session_t *self = (rfk_session_t *)ctx;
+    rfk_msg_t *msg = *msg_p;
+    if (!rfk_msg_is (msg, "Stop")) {
+        rfk_log_warning (self->name, "RFK-UNEXPECTED admin-message=%s", msg->type);
+        return;
+    }
+    rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
+    if (ack)
+        rfk_client_post (client, ack);
+    rfk_msg_destroy (&ack);
+    const char *reason = json_string_value (json_object_get (msg->body, "reason"));
+    rfk_log_info (self->name, "stop-asked reason=\"%s\"", reason ? reason : "");
+    if (self->stop_reason)
+        return;
+    self->stop_reason = strdup (reason && *reason ? reason : "stopped by admin");
+    if (self->stopped)
+        *self->stopped = true;
+    if (self->on_stop && self->stop_reason)
+        self->on_stop (self, self->stop_reason, self->ctx);
+}
+
+/*  admin went silent, or came back. The re-Hello hook: a restarted admin
+    does not know this peer, so say Hello again (same id and secret) once
+    it answers; keys and adoption by admin build on this. */
+static void
+s_on_liveness (rfk_client_t *client, bool alive, void *ctx)
+{
+    (void)client;
+    rfk_session_t *self = (rfk_session_t *)ctx;
+    if (!alive) {
+        rfk_log_warning (self->name, "admin-silent");
+        self->admin_silent = true;
+        return;
+    }
+    bool rehello = self->admin_silent && self->configured && !self->refused;
+    self->admin_silent = false;
+    rfk_log_info (self->name, "admin-back%s", rehello ? " rehello=yes" : "");
+    if (rehello && !s_hello (self, s_on_rehello))
+        rfk_log_warning (self->name, "admin-send-failed request=Hello error=\"%s\"",
+                         rfk_client_error (self->client, NULL));
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+const char *
+rfk_session_admin_endpoint (const rfk_config_t *config, char *buf, size_t size)
+{
+    assert (config);
+    assert (buf);
+    const char *host = rfk_config_string (config, "admin", "host");
+    if (!host || !*host || streq (host, "0.0.0.0") || streq (host, "*"))
+        host = "127.0.0.1";
+    snprintf (buf, size, "tcp://%s:%" PRId64, host,
+              rfk_config_int (config, "admin", "service_port"));
+    return buf;
+}
+
+/* The DEALER to admin: where CurveZMQ keys will be set. */
+static int
+s_connect (rfk_session_t *self, const rfk_session_args_t *args, char *err, size_t errlen)
+{
+    const rfk_config_t *config = args->role->config;
+    rfk_bus_opts_t bus;
+    if (args->bus)
+        bus = *args->bus;
+    else
+        rfk_bus_opts_from_config (&bus, config);
+    char endpoint[300];
+    if (args->endpoint)
+        snprintf (endpoint, sizeof endpoint, "%s", args->endpoint);
+    else
+        rfk_session_admin_endpoint (config, endpoint, sizeof endpoint);
+    self->client = rfk_client_new (endpoint, &rfk_service_family, &bus);
+    if (!self->client) {
+        snprintf (err, errlen, "cannot connect to admin at %s", endpoint);
+        return -1;
+    }
+    rfk_client_set_handlers (self->client, s_on_message, s_on_liveness, self);
+    return 0;
+}
+
+/* 0 when args can start a session, else -1 with the reason in err. */
+static int
+s_args_check (const rfk_session_args_t *args, char *err, size_t errlen)
+{
+    const char *name = args && args->name ? args->name : "service";
+    if (!args || !args->on_config)
+        snprintf (err, errlen, "no session arguments");
+    else if (!args->role || (!args->role->config && (!args->endpoint || !args->bus)))
+        snprintf (err, errlen, "no configuration");
+    else if (!args->role->service_id || !args->role->secret)
+        snprintf (err, errlen,
+                  "the %s runs as a service: rafikid %s --service-id ID, with its secret from "
+                  "the launcher",
+                  name, name);
+    else
+        return 0;
+    return -1;
+}
+
+/* A session, or NULL with the reason in err. */
+static rfk_session_t *
+s_new (const rfk_session_args_t *args, char *err, size_t errlen)
+{
+    if (s_args_check (args, err, errlen) != 0)
+        return NULL;
+    rfk_session_t *self = (rfk_session_t *)calloc (1, sizeof (rfk_session_t));
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->name = strdup (args->name ? args->name : "service");
+    self->service_id = strdup (args->role->service_id);
+    self->secret = strdup (args->role->secret);
+    self->flush_ms = args->flush_ms > 0 ? args->flush_ms : S_FLUSH_MS;
+    self->on_config = args->on_config;
+    self->on_stop = args->on_stop;
+    self->on_failed = args->on_failed;
+    self->ctx = args->ctx;
+    self->stopped = args->stopped;
+    self->failure = args->failure;
+    if (!self->name || !self->service_id || !self->secret)
+        snprintf (err, errlen, "out of memory");
+    else if (s_connect (self, args, err, errlen) == 0 &&
+             !(self->hello = s_hello (self, s_on_config)))
+        snprintf (err, errlen, "cannot send Hello to admin: %s",
+                  rfk_client_error (self->client, NULL));
+    if (!self->client || *err) {
+        rfk_session_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+rfk_session_t *
+rfk_session_new (const rfk_session_args_t *args, char *err, size_t errlen)
+{
+    char reason[512] = "";
+    rfk_session_t *self = s_new (args, reason, sizeof reason);
+    if (!self && err)
+        snprintf (err, errlen, "%s", reason);
+    if (!self && args && args->failure)
+        rfk_log_failure (args->failure, args->name ? args->name : "service", "%s", reason);
+    return self;
+}
+
+void
+rfk_session_destroy (rfk_session_t **self_p)
+{
+    assert (self_p);
+    rfk_session_t *self = *self_p;
+    if (!self)
+        return;
+    rfk_client_destroy (&self->client);
+    rfk_msg_destroy (&self->running);
+    free (self->stop_reason);
+    if (self->secret)
+        memset (self->secret, 0, strlen (self->secret));
+    free (self->secret);
+    free (self->service_id);
+    free (self->name);
+    free (self);
+    *self_p = NULL;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+rfk_client_t *
+rfk_session_client (rfk_session_t *self)
+{
+    assert (self);
+    return self->client;
+}
+
+const char *
+rfk_session_service_id (rfk_session_t *self)
+{
+    assert (self);
+    return self->service_id;
+}
+
+zsock_t *
+rfk_session_sock (rfk_session_t *self)
+{
+    assert (self);
+    return rfk_client_sock (self->client);
+}
+
+int64_t
+rfk_session_deadline (rfk_session_t *self)
+{
+    assert (self);
+    return rfk_client_deadline (self->client);
+}
+
+int
+rfk_session_recv (rfk_session_t *self)
+{
+    assert (self);
+    return rfk_client_recv (self->client);
+}
+
+void
+rfk_session_tick (rfk_session_t *self)
+{
+    assert (self);
+    rfk_client_tick (self->client);
+}
+
+size_t
+rfk_session_pending (rfk_session_t *self)
+{
+    assert (self);
+    return rfk_client_pending (self->client);
+}
+
+void
+rfk_session_flush (rfk_session_t *self, int wait_ms)
+{
+    assert (self);
+    int64_t until = zclock_mono () + wait_ms;
+    zpoller_t *poller = zpoller_new (rfk_client_sock (self->client), NULL);
+    while (poller && rfk_client_pending (self->client) > 0 && zclock_mono () < until) {
+        if (zpoller_wait (poller, (int)(until - zclock_mono ())))
+            rfk_client_recv (self->client);
+        else if (zpoller_terminated (poller))
+            break;
+        rfk_client_tick (self->client);
+    }
+    zpoller_destroy (&poller);
+}
+
+bool
+rfk_session_stop_asked (rfk_session_t *self)
+{
+    assert (self);
+    return self->stop_reason != NULL;
+}
+
+bool
+rfk_session_end (rfk_session_t *self, const char *failure, const char *reason)
+{
+    assert (self);
+    /*  A ServiceConfig that comes now would configure a service that is
+        going: forget the Hello. */
+    if (self->hello)
+        rfk_client_cancel (self->client, self->hello);
+    self->hello = 0;
+    if (failure)
+        rfk_session_final (self, "ERRORED", failure);
+    else
+        rfk_session_final (self, "STOPPED",
+                           self->stop_reason ? self->stop_reason
+                           : reason          ? reason
+                                             : "stopped");
+    rfk_session_flush (self, self->flush_ms);
+    return self->stop_reason != NULL;
+}
