@@ -509,8 +509,8 @@ test_worker_lost_many (void **state)
     rfk_scatter_stats (engine, &stats);
     assert_int_equal (stats.workers_lost, 1);
     assert_int_equal (stats.resent, N);
-    s_worker_destroy (&workers[0]);
-    s_worker_destroy (&workers[1]);
+    rfk_test_worker_destroy (&workers[0]);
+    rfk_test_worker_destroy (&workers[1]);
     rfk_scatter_destroy (&engine);
 }
 
