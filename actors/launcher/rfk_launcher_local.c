@@ -111,13 +111,6 @@ s_format (const char *format, ...)
     return string;
 }
 
-static bool
-s_live (const s_service_t *service)
-{
-    return service->state == RFK_LAUNCHER_RUNNING || service->state == RFK_LAUNCHER_RESTARTING ||
-           service->state == RFK_LAUNCHER_STOPPING;
-}
-
 static void
 s_service_destroy (s_service_t **service_p)
 {
@@ -522,7 +515,7 @@ s_start (void *impl, const rfk_launcher_spec_t *spec)
     if (rfk_launcher_spec_check (self->launcher, spec))
         return -1;
     s_service_t *old = s_find (self, spec->id);
-    if (old && s_live (old)) {
+    if (old && rfk_launcher_state_live (old->state)) {
         rfk_launcher_set_error (self->launcher, "service %s is already %s", spec->id,
                                 rfk_launcher_state_name (old->state));
         return -1;
@@ -619,59 +612,6 @@ s_status (void *impl, const char *service_id, rfk_launcher_status_t *status)
     return 0;
 }
 
-//  The tail of a file: its last max_lines lines (all if 0) within RFK_LAUNCHER_LOGS_MAX bytes.
-static char *
-s_tail (const char *path, size_t max_lines)
-{
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat info;
-    if (fstat (fd, &info) || !S_ISREG (info.st_mode)) {
-        close (fd);
-        return NULL;
-    }
-    off_t size = info.st_size;
-    off_t from = size > RFK_LAUNCHER_LOGS_MAX ? size - RFK_LAUNCHER_LOGS_MAX : 0;
-    size_t want = (size_t)(size - from);
-    char *buffer = malloc (want + 1);
-    if (!buffer) {
-        close (fd);
-        return NULL;
-    }
-    size_t have = 0;
-    while (have < want) {
-        ssize_t got = pread (fd, buffer + have, want - have, from + (off_t)have);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        have += (size_t)got;
-    }
-    close (fd);
-    buffer[have] = '\0';
-    //  Walk back over max_lines line ends, not counting the file's final newline.
-    size_t start = 0;
-    bool cut = from > 0;
-    if (max_lines > 0) {
-        size_t lines = 0;
-        size_t end = have && buffer[have - 1] == '\n' ? have - 1 : have;
-        for (size_t i = end; i > 0; i--)
-            if (buffer[i - 1] == '\n' && ++lines == max_lines) {
-                start = i;
-                cut = false;
-                break;
-            }
-    }
-    //  A line cut in half by the byte limit is dropped.
-    if (cut) {
-        char *newline = memchr (buffer, '\n', have);
-        start = newline ? (size_t)(newline - buffer) + 1 : 0;
-    }
-    memmove (buffer, buffer + start, have - start + 1);
-    return buffer;
-}
-
 static char *
 s_logs (void *impl, const char *service_id, size_t max_lines)
 {
@@ -692,7 +632,7 @@ s_logs (void *impl, const char *service_id, size_t max_lines)
         rfk_launcher_set_error (self->launcher, "out of memory");
         return NULL;
     }
-    char *tail = s_tail (path, max_lines);
+    char *tail = rfk_launcher_tail_file (path, max_lines);
     if (!tail)
         rfk_launcher_set_error (self->launcher, "service %s has no log at %s", service_id, path);
     free (path);
@@ -707,7 +647,7 @@ s_forget (void *impl, const char *service_id)
         s_service_t *service = self->services[i];
         if (strcmp (service->id, service_id))
             continue;
-        if (s_live (service)) {
+        if (rfk_launcher_state_live (service->state)) {
             rfk_launcher_set_error (self->launcher, "service %s is still %s", service_id,
                                     rfk_launcher_state_name (service->state));
             return -1;
@@ -726,7 +666,7 @@ s_live_count (void *impl)
     s_local_t *self = (s_local_t *)impl;
     int live = 0;
     for (size_t i = 0; i < self->count; i++)
-        live += s_live (self->services[i]);
+        live += rfk_launcher_state_live (self->services[i]->state);
     return live;
 }
 
