@@ -299,12 +299,11 @@ s_env_name_valid (const char *name, size_t length)
     return true;
 }
 
-int
-rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
+//  Check a service id: 1..RFK_LAUNCHER_ID_MAX of [A-Za-z0-9._-], not starting with '.'
+//  (it names a file). 0, or -1 with the error set.
+static int
+s_check_id_chars (rfk_launcher_t *self, const char *id)
 {
-    assert (self);
-    assert (spec);
-    const char *id = spec->id;
     if (!id || !*id) {
         rfk_launcher_set_error (self, "service spec has no id");
         return -1;
@@ -326,6 +325,14 @@ rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
         rfk_launcher_set_error (self, "service id '%s' must not start with '.'", id);
         return -1;
     }
+    return 0;
+}
+
+//  Check a spec's role and secret. 0, or -1 with the error set.
+static int
+s_check_role_secret (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
+{
+    const char *id = spec->id;
     const char *role = spec->role;
     if (!role || !*role) {
         rfk_launcher_set_error (self, "service %s: spec has no role", id);
@@ -351,6 +358,41 @@ rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
                                 RFK_LAUNCHER_SECRET_MAX);
         return -1;
     }
+    return 0;
+}
+
+//  Check a spec's env entries: NAME=value, none of the names the launcher sets. 0, or -1 with
+//  the error set.
+static int
+s_check_env (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
+{
+    for (size_t i = 0; spec->env && spec->env[i]; i++) {
+        const char *entry = spec->env[i];
+        const char *equals = strchr (entry, '=');
+        if (!equals || !s_env_name_valid (entry, (size_t)(equals - entry))) {
+            rfk_launcher_set_error (self, "service %s: env entry '%s' is not NAME=value", spec->id,
+                                    entry);
+            return -1;
+        }
+        for (size_t r = 0; s_reserved_env[r]; r++)
+            if (strlen (s_reserved_env[r]) == (size_t)(equals - entry) &&
+                !strncmp (entry, s_reserved_env[r], (size_t)(equals - entry))) {
+                rfk_launcher_set_error (self, "service %s: env entry %s is set by the launcher",
+                                        spec->id, s_reserved_env[r]);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+int
+rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
+{
+    assert (self);
+    assert (spec);
+    if (s_check_id_chars (self, spec->id) || s_check_role_secret (self, spec))
+        return -1;
+    const char *id = spec->id;
     if (spec->config_path && !*spec->config_path) {
         rfk_launcher_set_error (self, "service %s: config path is empty", id);
         return -1;
@@ -359,22 +401,8 @@ rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
         rfk_launcher_set_error (self, "service %s: data directory is empty", id);
         return -1;
     }
-    for (size_t i = 0; spec->env && spec->env[i]; i++) {
-        const char *entry = spec->env[i];
-        const char *equals = strchr (entry, '=');
-        if (!equals || !s_env_name_valid (entry, (size_t)(equals - entry))) {
-            rfk_launcher_set_error (self, "service %s: env entry '%s' is not NAME=value", id,
-                                    entry);
-            return -1;
-        }
-        for (size_t r = 0; s_reserved_env[r]; r++)
-            if (strlen (s_reserved_env[r]) == (size_t)(equals - entry) &&
-                !strncmp (entry, s_reserved_env[r], (size_t)(equals - entry))) {
-                rfk_launcher_set_error (self, "service %s: env entry %s is set by the launcher", id,
-                                        s_reserved_env[r]);
-                return -1;
-            }
-    }
+    if (s_check_env (self, spec))
+        return -1;
     if (spec->published_port < 0 || spec->published_port > 65535) {
         rfk_launcher_set_error (self, "service %s: published port %d is not 0..65535", id,
                                 spec->published_port);

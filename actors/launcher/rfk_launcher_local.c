@@ -298,61 +298,68 @@ s_child (int devnull, int log_fd, int secret_fd, int error_fd, int fd_limit, pid
     _exit (127);
 }
 
-//  Start a service's process. Returns 0 and sets pid and pidfd, or -1 with the launcher's
-//  error set.
+//  Make the service's log directory and open its log for appending. Returns the descriptor,
+//  or -1 with the launcher's error set.
 static int
-s_spawn (s_local_t *self, s_service_t *service)
+s_open_log (s_local_t *self, s_service_t *service)
 {
-    rfk_launcher_t *launcher = self->launcher;
     char *logs_dir = s_format ("%s/logs", service->data_dir);
     if (!logs_dir) {
-        rfk_launcher_set_error (launcher, "service %s: out of memory", service->id);
+        rfk_launcher_set_error (self->launcher, "service %s: out of memory", service->id);
         return -1;
     }
     if (s_mkdir (service->data_dir) || s_mkdir (logs_dir)) {
-        rfk_launcher_set_error (launcher, "service %s: cannot create log directory %s: %s",
+        rfk_launcher_set_error (self->launcher, "service %s: cannot create log directory %s: %s",
                                 service->id, logs_dir, strerror (errno));
         free (logs_dir);
         return -1;
     }
     free (logs_dir);
-
-    int log_fd = -1, devnull = -1, secret_pipe[2] = {-1, -1}, error_pipe[2] = {-1, -1};
-    char **envp = NULL;
-    char *argv[7] = {
-        self->rafikid_path, service->role, "--service-id", service->id, NULL, NULL, NULL};
-    if (service->config_path) {
-        argv[4] = "--config";
-        argv[5] = service->config_path;
-    }
-    int rc = -1;
-    log_fd = open (service->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (log_fd < 0) {
-        rfk_launcher_set_error (launcher, "service %s: cannot open log %s: %s", service->id,
+    int log_fd = open (service->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log_fd < 0)
+        rfk_launcher_set_error (self->launcher, "service %s: cannot open log %s: %s", service->id,
                                 service->log_path, strerror (errno));
-        goto done;
-    }
-    devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || pipe2 (secret_pipe, O_CLOEXEC) || pipe2 (error_pipe, O_CLOEXEC)) {
-        rfk_launcher_set_error (launcher, "service %s: cannot make pipes: %s", service->id,
+    return log_fd;
+}
+
+//  Make the secret pipe, holding the secret with the write end closed (the child reads it to
+//  end of file), and the exec error pipe. 0, or -1 with the launcher's error set (the caller
+//  closes what is open).
+static int
+s_make_pipes (s_local_t *self, s_service_t *service, int secret_pipe[2], int error_pipe[2])
+{
+    if (pipe2 (secret_pipe, O_CLOEXEC) || pipe2 (error_pipe, O_CLOEXEC)) {
+        rfk_launcher_set_error (self->launcher, "service %s: cannot make pipes: %s", service->id,
                                 strerror (errno));
-        goto done;
+        return -1;
     }
     //  The secret is at most RFK_LAUNCHER_SECRET_MAX < PIPE_BUF bytes, so this write is whole
     //  and never blocks; closing our end lets the child read to end of file.
     size_t secret_length = strlen (service->secret);
     if (write (secret_pipe[1], service->secret, secret_length) != (ssize_t)secret_length) {
-        rfk_launcher_set_error (launcher, "service %s: cannot write the secret pipe: %s",
+        rfk_launcher_set_error (self->launcher, "service %s: cannot write the secret pipe: %s",
                                 service->id, strerror (errno));
-        goto done;
+        return -1;
     }
     close (secret_pipe[1]);
     secret_pipe[1] = -1;
-    envp = s_child_env (service);
-    if (!envp) {
-        rfk_launcher_set_error (launcher, "service %s: out of memory", service->id);
-        goto done;
-    }
+    return 0;
+}
+
+//  The descriptors a child starts from (the parent's copies, closed after the fork).
+typedef struct {
+    int devnull;        //  becomes stdin
+    int log_fd;         //  becomes stdout and stderr
+    int secret_pipe[2]; //  read end becomes S_SECRET_FD
+    int error_pipe[2];  //  write end carries errno if exec fails
+} s_child_fds_t;
+
+//  Fork and exec rafikid with argv and envp. Returns the child's pid once exec succeeded, or -1
+//  with the launcher's error set (a child whose exec failed is reaped).
+static pid_t
+s_fork_exec (s_local_t *self, s_service_t *service, s_child_fds_t *fds, char *const argv[],
+             char *const envp[])
+{
     struct rlimit nofile;
     int fd_limit = 1024;
     if (getrlimit (RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
@@ -360,30 +367,38 @@ s_spawn (s_local_t *self, s_service_t *service)
     pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {
-        rfk_launcher_set_error (launcher, "service %s: fork failed: %s", service->id,
+        rfk_launcher_set_error (self->launcher, "service %s: fork failed: %s", service->id,
                                 strerror (errno));
-        goto done;
+        return -1;
     }
     if (pid == 0)
-        s_child (devnull, log_fd, secret_pipe[0], error_pipe[1], fd_limit, parent,
-                 self->rafikid_path, argv, envp);
+        s_child (fds->devnull, fds->log_fd, fds->secret_pipe[0], fds->error_pipe[1], fd_limit,
+                 parent, self->rafikid_path, argv, envp);
     setpgid (pid, pid); //  also here, so a stop right after start reaches the group
-    close (error_pipe[1]);
-    error_pipe[1] = -1;
+    close (fds->error_pipe[1]);
+    fds->error_pipe[1] = -1;
     //  The pipe closes on exec (success) or carries errno (failure): a wait of the order
     //  of a fork, like posix_spawn's.
     int code = 0;
     ssize_t got;
     do
-        got = read (error_pipe[0], &code, sizeof code);
+        got = read (fds->error_pipe[0], &code, sizeof code);
     while (got < 0 && errno == EINTR);
     if (got == (ssize_t)sizeof code) {
         while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        rfk_launcher_set_error (launcher, "service %s: cannot run %s: %s", service->id,
+        rfk_launcher_set_error (self->launcher, "service %s: cannot run %s: %s", service->id,
                                 self->rafikid_path, strerror (code));
-        goto done;
+        return -1;
     }
+    return pid;
+}
+
+//  Note a started process and watch its exit through a pidfd in the epoll set (or by polling
+//  where there is none).
+static void
+s_watch (s_local_t *self, s_service_t *service, pid_t pid)
+{
     service->pid = pid;
     service->started_at = rfk_launcher_now ();
     service->killed = false;
@@ -395,17 +410,53 @@ s_spawn (s_local_t *self, s_service_t *service)
             service->pidfd = -1;
         }
     }
+}
+
+//  Start a service's process. Returns 0 and sets pid and pidfd, or -1 with the launcher's
+//  error set.
+static int
+s_spawn (s_local_t *self, s_service_t *service)
+{
+    s_child_fds_t fds = {-1, -1, {-1, -1}, {-1, -1}};
+    char **envp = NULL;
+    char *argv[7] = {
+        self->rafikid_path, service->role, "--service-id", service->id, NULL, NULL, NULL};
+    if (service->config_path) {
+        argv[4] = "--config";
+        argv[5] = service->config_path;
+    }
+    int rc = -1;
+    fds.log_fd = s_open_log (self, service);
+    if (fds.log_fd < 0)
+        goto done;
+    fds.devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fds.devnull < 0) {
+        rfk_launcher_set_error (self->launcher, "service %s: cannot make pipes: %s", service->id,
+                                strerror (errno));
+        goto done;
+    }
+    if (s_make_pipes (self, service, fds.secret_pipe, fds.error_pipe))
+        goto done;
+    envp = s_child_env (service);
+    if (!envp) {
+        rfk_launcher_set_error (self->launcher, "service %s: out of memory", service->id);
+        goto done;
+    }
+    pid_t pid = s_fork_exec (self, service, &fds, argv, envp);
+    if (pid < 0)
+        goto done;
+    s_watch (self, service, pid);
     rc = 0;
 done:
-    if (log_fd >= 0)
-        close (log_fd);
-    if (devnull >= 0)
-        close (devnull);
+    if (fds.log_fd >= 0)
+        close (fds.log_fd);
+    if (fds.devnull >= 0)
+        close (fds.devnull);
     for (int i = 0; i < 2; i++) {
-        if (secret_pipe[i] >= 0)
-            close (secret_pipe[i]);
-        if (error_pipe[i] >= 0)
-            close (error_pipe[i]);
+        if (fds.secret_pipe[i] >= 0)
+            close (fds.secret_pipe[i]);
+        if (fds.error_pipe[i] >= 0)
+            close (fds.error_pipe[i]);
     }
     s_free_strings (envp);
     return rc;
