@@ -104,6 +104,19 @@ rfk_pbjson_sizeof (ProtobufCType type)
     return 0;
 }
 
+rfk_pbjson_struct_t
+rfk_pbjson_struct_layout (const ProtobufCMessageDescriptor *desc)
+{
+    const ProtobufCFieldDescriptor *entries = &desc->fields[0];
+    const ProtobufCMessageDescriptor *entry_desc = entries->descriptor;
+    rfk_pbjson_struct_t layout = {
+        .entries = entries,
+        .key = protobuf_c_message_descriptor_get_field_by_name (entry_desc, "key"),
+        .value = protobuf_c_message_descriptor_get_field_by_name (entry_desc, "value"),
+    };
+    return layout;
+}
+
 //  True when a field of a message is set.
 bool
 rfk_pbjson_present (const ProtobufCMessage *message, const ProtobufCFieldDescriptor *field)

@@ -333,12 +333,10 @@ static int
 s_struct_from_json (const ProtobufCMessageDescriptor *desc, json_t *json, ProtobufCMessage *message,
                     rfk_pbjson_ctx_t *ctx, int depth)
 {
-    const ProtobufCFieldDescriptor *field = &desc->fields[0];
-    const ProtobufCMessageDescriptor *member_desc = field->descriptor;
-    const ProtobufCFieldDescriptor *key_field =
-        protobuf_c_message_descriptor_get_field_by_name (member_desc, "key");
-    const ProtobufCFieldDescriptor *value_field =
-        protobuf_c_message_descriptor_get_field_by_name (member_desc, "value");
+    rfk_pbjson_struct_t layout = rfk_pbjson_struct_layout (desc);
+    const ProtobufCFieldDescriptor *field = layout.entries;
+    const ProtobufCFieldDescriptor *key_field = layout.key;
+    const ProtobufCFieldDescriptor *value_field = layout.value;
     size_t n = json_object_size (json);
     if (n == 0)
         return 0;
@@ -353,7 +351,7 @@ s_struct_from_json (const ProtobufCMessageDescriptor *desc, json_t *json, Protob
     size_t i = 0;
     json_object_foreach (json, key, value)
     {
-        ProtobufCMessage *member = rfk_pbjson_message_new (member_desc);
+        ProtobufCMessage *member = rfk_pbjson_message_new (field->descriptor);
         if (!member)
             return rfk_pbjson_fail (ctx, "out of memory");
         members[i] = member;

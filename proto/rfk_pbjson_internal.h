@@ -51,6 +51,18 @@ rfk_pbjson_is (const ProtobufCMessageDescriptor *desc, const char *name);
 size_t
 rfk_pbjson_sizeof (ProtobufCType type);
 
+//  Where an rfk.Struct keeps its members: the repeated entries field, and each entry's key
+//  and value fields.
+typedef struct {
+    const ProtobufCFieldDescriptor *entries; //  the repeated field of entry messages
+    const ProtobufCFieldDescriptor *key;     //  an entry's string key
+    const ProtobufCFieldDescriptor *value;   //  an entry's rfk.Value
+} rfk_pbjson_struct_t;
+
+//  The layout of an rfk.Struct descriptor (which has at least one field).
+rfk_pbjson_struct_t
+rfk_pbjson_struct_layout (const ProtobufCMessageDescriptor *desc);
+
 //  True when a field of a message is set.
 bool
 rfk_pbjson_present (const ProtobufCMessage *message, const ProtobufCFieldDescriptor *field);

@@ -177,12 +177,10 @@ s_struct_to_json (const ProtobufCMessage *message, rfk_pbjson_ctx_t *ctx, int de
         rfk_pbjson_fail (ctx, "out of memory converting field `%s`", ctx->path);
         return NULL;
     }
-    const ProtobufCFieldDescriptor *field = &desc->fields[0];
-    const ProtobufCMessageDescriptor *member_desc = field->descriptor;
-    const ProtobufCFieldDescriptor *key_field =
-        protobuf_c_message_descriptor_get_field_by_name (member_desc, "key");
-    const ProtobufCFieldDescriptor *value_field =
-        protobuf_c_message_descriptor_get_field_by_name (member_desc, "value");
+    rfk_pbjson_struct_t layout = rfk_pbjson_struct_layout (desc);
+    const ProtobufCFieldDescriptor *field = layout.entries;
+    const ProtobufCFieldDescriptor *key_field = layout.key;
+    const ProtobufCFieldDescriptor *value_field = layout.value;
     size_t n = *RFK_PBJSON_AT_CONST (message, field->quantifier_offset, size_t);
     ProtobufCMessage *const *members =
         *(ProtobufCMessage * *const *)((const char *)message + field->offset);

@@ -545,6 +545,23 @@ s_seen (const rfk_tuner_t *tuner, const double *point)
     return false;
 }
 
+/* Score trial by log EI (counting the evaluation); when it beats *value it becomes point and
+ *value, and true is returned. */
+static bool
+s_try (s_post_t *post, const rfk_space_t *space, const double *trial, double *unit, double *point,
+       double *value, int *evals)
+{
+    rfk_space_encode (space, trial, unit);
+    double v;
+    s_log_ei (post, unit, 1, &v);
+    (*evals)++;
+    if (!(v > *value))
+        return false;
+    *value = v;
+    memcpy (point, trial, space->n_params * sizeof *trial);
+    return true;
+}
+
 /* Compass search on the numeric knobs of point, maximising log EI, after
    trying every choice of each categorical knob. Returns the value. */
 static double
@@ -562,14 +579,7 @@ s_refine (rfk_tuner_t *tuner, s_post_t *post, double *point, double value, doubl
         for (size_t c = 0; c < space->params[j].n_choices; c++) {
             memcpy (trial, point, p * sizeof *trial);
             trial[j] = (double)c;
-            rfk_space_encode (space, trial, unit);
-            double v;
-            s_log_ei (post, unit, 1, &v);
-            evals++;
-            if (v > value) {
-                value = v;
-                memcpy (point, trial, p * sizeof *trial);
-            }
+            s_try (post, space, trial, unit, point, &value, &evals);
         }
     }
     for (double step = 0.05; step > 1e-6 && evals < REFINE_EVALS;) {
@@ -590,13 +600,7 @@ s_refine (rfk_tuner_t *tuner, s_post_t *post, double *point, double value, doubl
                 rfk_space_snap (space, trial);
                 if (trial[j] == point[j])
                     continue;
-                rfk_space_encode (space, trial, unit);
-                double v;
-                s_log_ei (post, unit, 1, &v);
-                evals++;
-                if (v > value) {
-                    value = v;
-                    memcpy (point, trial, p * sizeof *trial);
+                if (s_try (post, space, trial, unit, point, &value, &evals)) {
                     improved = true;
                     break;
                 }
