@@ -132,6 +132,11 @@ rfk_config_origin (const rfk_config_t *self, const char *section, const char *ke
 char *
 rfk_config_data_path (const rfk_config_t *self, const char *relative);
 
+//  The edit (Levenshtein) distance between two names, for "did you mean" hints (case ignored
+//  when fold_case). Names longer than 64 characters are 64 apart from anything.
+size_t
+rfk_config_edit_distance (const char *a, const char *b, bool fold_case);
+
 //  Write the effective configuration as YAML that rfk_config_load_file ()
 //  reads back, with each value's origin in a comment. Secrets that are set
 //  are written as comments, so they never reach a log. 0 or -1 (write error).

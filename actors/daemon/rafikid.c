@@ -235,19 +235,20 @@ s_run (zactor_t **actor_p, const char *role, int signal_fd, int stop_timeout_ms)
     }
 }
 
-int
-main (int argc, char **argv)
-{
-    //  Before any thread exists, so that every thread inherits the mask.
-    sigset_t stop_signals;
-    sigemptyset (&stop_signals);
-    sigaddset (&stop_signals, SIGINT);
-    sigaddset (&stop_signals, SIGTERM);
-    pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
-    pthread_atfork (NULL, NULL, s_unblock_in_child);
-    //  A closed stderr or log reader must not kill the daemon.
-    signal (SIGPIPE, SIG_IGN);
+//  What the command line asks for.
+typedef struct {
+    const char *config_path; //  --config FILE, or NULL
+    const char *service_id;  //  --service-id ID, or NULL
+    bool print_config;       //  --print-config
+    bool dev;                //  --dev
+    const s_role_t *role;    //  the role named (NULL with --print-config)
+} s_command_t;
 
+//  Read the options into command. Returns -1 to go on, or the exit code (after --help,
+//  --version, or a usage error, said on stderr).
+static int
+s_parse_options (int argc, char **argv, s_command_t *command)
+{
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"service-id", required_argument, NULL, 's'},
@@ -257,25 +258,21 @@ main (int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL;
-    const char *service_id = NULL;
-    bool print_config = false;
-    bool dev = false;
     opterr = 0;
     int option;
     while ((option = getopt_long (argc, argv, ":c:s:hV", options, NULL)) != -1) {
         switch (option) {
             case 'c':
-                config_path = optarg;
+                command->config_path = optarg;
                 break;
             case 's':
-                service_id = optarg;
+                command->service_id = optarg;
                 break;
             case S_OPT_PRINT_CONFIG:
-                print_config = true;
+                command->print_config = true;
                 break;
             case S_OPT_DEV:
-                dev = true;
+                command->dev = true;
                 break;
             case 'h':
                 s_usage (stdout);
@@ -293,14 +290,21 @@ main (int argc, char **argv)
                 return S_EXIT_USAGE;
         }
     }
-    const s_role_t *role = NULL;
-    if (!print_config) {
+    return -1;
+}
+
+//  Find the role named after the options and check the service id. Returns -1 to go on, or
+//  S_EXIT_USAGE (said on stderr).
+static int
+s_check_command (int argc, char **argv, s_command_t *command)
+{
+    if (!command->print_config) {
         if (optind >= argc) {
             fprintf (stderr, "rafikid: no role given (see rafikid --help)\n");
             return S_EXIT_USAGE;
         }
-        role = s_role_find (argv[optind]);
-        if (!role) {
+        command->role = s_role_find (argv[optind]);
+        if (!command->role) {
             fprintf (stderr, "rafikid: unknown role '%s'; roles:", argv[optind]);
             for (size_t index = 0; index < S_ROLES; index++)
                 fprintf (stderr, " %s", s_roles[index].name);
@@ -308,25 +312,99 @@ main (int argc, char **argv)
             return S_EXIT_USAGE;
         }
     }
-    if (service_id && !s_valid_id (service_id)) {
+    if (command->service_id && !s_valid_id (command->service_id)) {
         fprintf (stderr,
                  "rafikid: --service-id '%s': use 1 to 100 letters, digits, '.', '_' or '-', "
                  "not starting with '.'\n",
-                 service_id);
+                 command->service_id);
         return S_EXIT_USAGE;
     }
+    return -1;
+}
+
+//  Open the log, run the role's actor until a stop signal arrives on signal_fd (or the actor
+//  ends) and close the log. Returns the exit status.
+static int
+s_serve (const s_command_t *command, rfk_config_t *config, const char *secret, int signal_fd,
+         int argc, char **argv)
+{
+    const char *role = command->role->name;
+    const char *service_id = command->service_id;
+    char service[256];
+    if (service_id)
+        snprintf (service, sizeof service, "%s-%s", role, service_id);
+    else
+        snprintf (service, sizeof service, "%s", role);
+    if (rfk_log_open (config, service) != 0) {
+        fprintf (stderr, "rafikid: cannot open the log file %s: %s\n", rfk_log_file (),
+                 strerror (errno));
+        return S_EXIT_ERROR;
+    }
+    rfk_log_info ("rafikid", "starting role=%s service-id=%s pid=%d version=%s config=%s", role,
+                  service_id ? service_id : "-", (int)getpid (), RFK_VERSION,
+                  command->config_path ? command->config_path : "(defaults)");
+    rfk_role_args_t args = {
+        .config = config,
+        .role = role,
+        .service_id = service_id,
+        .argc = argc - optind - 1,
+        .argv = argv + optind + 1,
+        .secret = secret,
+        .dev = command->dev,
+    };
+    int status = S_EXIT_ERROR;
+    zactor_t *actor = zactor_new (command->role->actor, &args);
+    if (actor) {
+        rfk_log_info ("rafikid", "started role=%s log=%s", role, rfk_log_file ());
+        status =
+            s_run (&actor, role, signal_fd, (int)rfk_config_int (config, "", "stop_timeout_ms"));
+    } else
+        rfk_log_error ("rafikid", "cannot start role=%s", role);
+    rfk_log_close ();
+    return status;
+}
+
+//  Free a secret after wiping it.
+static void
+s_secret_free (char *secret)
+{
+    if (secret) {
+        explicit_bzero (secret, strlen (secret));
+        free (secret);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+    //  Before any thread exists, so that every thread inherits the mask.
+    sigset_t stop_signals;
+    sigemptyset (&stop_signals);
+    sigaddset (&stop_signals, SIGINT);
+    sigaddset (&stop_signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
+    pthread_atfork (NULL, NULL, s_unblock_in_child);
+    //  A closed stderr or log reader must not kill the daemon.
+    signal (SIGPIPE, SIG_IGN);
+
+    s_command_t command = {NULL, NULL, false, false, NULL};
+    int exit_code = s_parse_options (argc, argv, &command);
+    if (exit_code < 0)
+        exit_code = s_check_command (argc, argv, &command);
+    if (exit_code >= 0)
+        return exit_code;
 
     rfk_config_t *config = rfk_config_new ();
     if (!config) {
         fprintf (stderr, "rafikid: out of memory\n");
         return S_EXIT_ERROR;
     }
-    if (rfk_config_load (config, config_path) != 0) {
+    if (rfk_config_load (config, command.config_path) != 0) {
         s_print_errors (rfk_config_error (config));
         rfk_config_destroy (&config);
         return S_EXIT_ERROR;
     }
-    if (print_config) {
+    if (command.print_config) {
         int rc = rfk_config_dump (config, stdout);
         rfk_config_destroy (&config);
         return rc == 0 ? S_EXIT_OK : S_EXIT_ERROR;
@@ -334,66 +412,28 @@ main (int argc, char **argv)
 
     //  A service reads its secret once, before any thread starts (the launcher's contract).
     char *secret = NULL;
-    if (service_id && s_is_service_role (role->name)) {
+    if (command.service_id && s_is_service_role (command.role->name)) {
         char secret_error[512];
         secret = rfk_launcher_read_secret (secret_error, sizeof secret_error);
         if (!secret) {
-            fprintf (stderr, "rafikid: %s --service-id %s: %s\n", role->name, service_id,
-                     secret_error);
+            fprintf (stderr, "rafikid: %s --service-id %s: %s\n", command.role->name,
+                     command.service_id, secret_error);
             rfk_config_destroy (&config);
             return S_EXIT_ERROR;
         }
     }
 
     //  Signals stay blocked; the main loop reads them from this descriptor.
-    int signal_fd = signalfd (-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (signal_fd < 0) {
-        fprintf (stderr, "rafikid: signalfd: %s\n", strerror (errno));
-        rfk_config_destroy (&config);
-        free (secret);
-        return S_EXIT_ERROR;
-    }
-    zsys_handler_set (NULL); //  czmq must not install its own handlers
-    char service[256];
-    if (service_id)
-        snprintf (service, sizeof service, "%s-%s", role->name, service_id);
-    else
-        snprintf (service, sizeof service, "%s", role->name);
-    if (rfk_log_open (config, service) != 0) {
-        fprintf (stderr, "rafikid: cannot open the log file %s: %s\n", rfk_log_file (),
-                 strerror (errno));
-        close (signal_fd);
-        rfk_config_destroy (&config);
-        free (secret);
-        return S_EXIT_ERROR;
-    }
-    rfk_log_info ("rafikid", "starting role=%s service-id=%s pid=%d version=%s config=%s",
-                  role->name, service_id ? service_id : "-", (int)getpid (), RFK_VERSION,
-                  config_path ? config_path : "(defaults)");
-
-    rfk_role_args_t args = {
-        .config = config,
-        .role = role->name,
-        .service_id = service_id,
-        .argc = argc - optind - 1,
-        .argv = argv + optind + 1,
-        .secret = secret,
-        .dev = dev,
-    };
     int status = S_EXIT_ERROR;
-    zactor_t *actor = zactor_new (role->actor, &args);
-    if (actor) {
-        rfk_log_info ("rafikid", "started role=%s log=%s", role->name, rfk_log_file ());
-        status = s_run (&actor, role->name, signal_fd,
-                        (int)rfk_config_int (config, "", "stop_timeout_ms"));
-    } else
-        rfk_log_error ("rafikid", "cannot start role=%s", role->name);
-    rfk_log_close ();
-    close (signal_fd);
-    rfk_config_destroy (&config);
-    if (secret) {
-        explicit_bzero (secret, strlen (secret));
-        free (secret);
+    int signal_fd = signalfd (-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signal_fd < 0)
+        fprintf (stderr, "rafikid: signalfd: %s\n", strerror (errno));
+    else {
+        zsys_handler_set (NULL); //  czmq must not install its own handlers
+        status = s_serve (&command, config, secret, signal_fd, argc, argv);
+        close (signal_fd);
     }
+    rfk_config_destroy (&config);
+    s_secret_free (secret);
     return status;
 }

@@ -1,6 +1,6 @@
 /*  rfk_launcher.c: the launcher's backend-independent part: dispatch to the backend, the
-    event callback, the last error, spec checks shared by every backend, and the child side
-    of the secret contract (rfk_launcher_read_secret). See rfk_launcher.h.
+    event callback, the last error, spec checks and log tails shared by every backend, and the child
+   side of the secret contract (rfk_launcher_read_secret). See rfk_launcher.h.
 */
 #include "rfk_launcher.h"
 
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -216,6 +217,76 @@ rfk_launcher_set_error (rfk_launcher_t *self, const char *format, ...)
     va_end (args);
 }
 
+bool
+rfk_launcher_state_live (rfk_launcher_state_t state)
+{
+    return state == RFK_LAUNCHER_RUNNING || state == RFK_LAUNCHER_RESTARTING ||
+           state == RFK_LAUNCHER_STOPPING;
+}
+
+//  Where the last max_lines lines (all if 0) of text begin. cut: text starts inside a line
+//  (it is the byte window of something longer), so that part line is dropped unless the lines
+//  asked for begin after it.
+static size_t
+s_tail_start (const char *text, size_t length, size_t max_lines, bool cut)
+{
+    //  Walk back over max_lines line ends, not counting the text's final newline.
+    if (max_lines > 0) {
+        size_t lines = 0;
+        size_t end = length && text[length - 1] == '\n' ? length - 1 : length;
+        for (size_t i = end; i > 0; i--)
+            if (text[i - 1] == '\n' && ++lines == max_lines)
+                return i;
+    }
+    if (!cut)
+        return 0;
+    const char *newline = memchr (text, '\n', length);
+    return newline ? (size_t)(newline - text) + 1 : 0;
+}
+
+char *
+rfk_launcher_last_lines (const char *text, size_t length, size_t max_lines)
+{
+    size_t from = length > RFK_LAUNCHER_LOGS_MAX ? length - RFK_LAUNCHER_LOGS_MAX : 0;
+    size_t start = from + s_tail_start (text + from, length - from, max_lines, from > 0);
+    return strndup (text + start, length - start);
+}
+
+char *
+rfk_launcher_tail_file (const char *path, size_t max_lines)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat info;
+    if (fstat (fd, &info) || !S_ISREG (info.st_mode)) {
+        close (fd);
+        return NULL;
+    }
+    off_t size = info.st_size;
+    off_t from = size > RFK_LAUNCHER_LOGS_MAX ? size - RFK_LAUNCHER_LOGS_MAX : 0;
+    size_t want = (size_t)(size - from);
+    char *buffer = malloc (want + 1);
+    if (!buffer) {
+        close (fd);
+        return NULL;
+    }
+    size_t have = 0;
+    while (have < want) {
+        ssize_t got = pread (fd, buffer + have, want - have, from + (off_t)have);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        have += (size_t)got;
+    }
+    close (fd);
+    buffer[have] = '\0';
+    size_t start = s_tail_start (buffer, have, max_lines, from > 0);
+    memmove (buffer, buffer + start, have - start + 1);
+    return buffer;
+}
+
 //  True if name is a valid environment variable name.
 static bool
 s_env_name_valid (const char *name, size_t length)
@@ -228,12 +299,11 @@ s_env_name_valid (const char *name, size_t length)
     return true;
 }
 
-int
-rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
+//  Check a service id: 1..RFK_LAUNCHER_ID_MAX of [A-Za-z0-9._-], not starting with '.'
+//  (it names a file). 0, or -1 with the error set.
+static int
+s_check_id_chars (rfk_launcher_t *self, const char *id)
 {
-    assert (self);
-    assert (spec);
-    const char *id = spec->id;
     if (!id || !*id) {
         rfk_launcher_set_error (self, "service spec has no id");
         return -1;
@@ -255,6 +325,14 @@ rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
         rfk_launcher_set_error (self, "service id '%s' must not start with '.'", id);
         return -1;
     }
+    return 0;
+}
+
+//  Check a spec's role and secret. 0, or -1 with the error set.
+static int
+s_check_role_secret (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
+{
+    const char *id = spec->id;
     const char *role = spec->role;
     if (!role || !*role) {
         rfk_launcher_set_error (self, "service %s: spec has no role", id);
@@ -280,6 +358,41 @@ rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
                                 RFK_LAUNCHER_SECRET_MAX);
         return -1;
     }
+    return 0;
+}
+
+//  Check a spec's env entries: NAME=value, none of the names the launcher sets. 0, or -1 with
+//  the error set.
+static int
+s_check_env (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
+{
+    for (size_t i = 0; spec->env && spec->env[i]; i++) {
+        const char *entry = spec->env[i];
+        const char *equals = strchr (entry, '=');
+        if (!equals || !s_env_name_valid (entry, (size_t)(equals - entry))) {
+            rfk_launcher_set_error (self, "service %s: env entry '%s' is not NAME=value", spec->id,
+                                    entry);
+            return -1;
+        }
+        for (size_t r = 0; s_reserved_env[r]; r++)
+            if (strlen (s_reserved_env[r]) == (size_t)(equals - entry) &&
+                !strncmp (entry, s_reserved_env[r], (size_t)(equals - entry))) {
+                rfk_launcher_set_error (self, "service %s: env entry %s is set by the launcher",
+                                        spec->id, s_reserved_env[r]);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+int
+rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
+{
+    assert (self);
+    assert (spec);
+    if (s_check_id_chars (self, spec->id) || s_check_role_secret (self, spec))
+        return -1;
+    const char *id = spec->id;
     if (spec->config_path && !*spec->config_path) {
         rfk_launcher_set_error (self, "service %s: config path is empty", id);
         return -1;
@@ -288,22 +401,8 @@ rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
         rfk_launcher_set_error (self, "service %s: data directory is empty", id);
         return -1;
     }
-    for (size_t i = 0; spec->env && spec->env[i]; i++) {
-        const char *entry = spec->env[i];
-        const char *equals = strchr (entry, '=');
-        if (!equals || !s_env_name_valid (entry, (size_t)(equals - entry))) {
-            rfk_launcher_set_error (self, "service %s: env entry '%s' is not NAME=value", id,
-                                    entry);
-            return -1;
-        }
-        for (size_t r = 0; s_reserved_env[r]; r++)
-            if (strlen (s_reserved_env[r]) == (size_t)(equals - entry) &&
-                !strncmp (entry, s_reserved_env[r], (size_t)(equals - entry))) {
-                rfk_launcher_set_error (self, "service %s: env entry %s is set by the launcher", id,
-                                        s_reserved_env[r]);
-                return -1;
-            }
-    }
+    if (s_check_env (self, spec))
+        return -1;
     if (spec->published_port < 0 || spec->published_port > 65535) {
         rfk_launcher_set_error (self, "service %s: published port %d is not 0..65535", id,
                                 spec->published_port);

@@ -235,6 +235,20 @@ void
 rfk_launcher_set_error (rfk_launcher_t *self, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
+//  For backends: true while a service in this state is live (RUNNING, RESTARTING, STOPPING).
+bool
+rfk_launcher_state_live (rfk_launcher_state_t state);
+
+//  For backends: the last max_lines lines (all if 0) of text, within its last
+//  RFK_LAUNCHER_LOGS_MAX bytes (a line cut by that limit is dropped), as a new string; NULL
+//  when out of memory.
+char *
+rfk_launcher_last_lines (const char *text, size_t length, size_t max_lines);
+
+//  For backends: the same of a regular file (a service's log); NULL when it cannot be read.
+char *
+rfk_launcher_tail_file (const char *path, size_t max_lines);
+
 //  For backends: check a spec's fields every backend needs. Returns 0, or -1 with the error set.
 int
 rfk_launcher_spec_check (rfk_launcher_t *self, const rfk_launcher_spec_t *spec);

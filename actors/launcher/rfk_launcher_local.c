@@ -111,13 +111,6 @@ s_format (const char *format, ...)
     return string;
 }
 
-static bool
-s_live (const s_service_t *service)
-{
-    return service->state == RFK_LAUNCHER_RUNNING || service->state == RFK_LAUNCHER_RESTARTING ||
-           service->state == RFK_LAUNCHER_STOPPING;
-}
-
 static void
 s_service_destroy (s_service_t **service_p)
 {
@@ -305,61 +298,68 @@ s_child (int devnull, int log_fd, int secret_fd, int error_fd, int fd_limit, pid
     _exit (127);
 }
 
-//  Start a service's process. Returns 0 and sets pid and pidfd, or -1 with the launcher's
-//  error set.
+//  Make the service's log directory and open its log for appending. Returns the descriptor,
+//  or -1 with the launcher's error set.
 static int
-s_spawn (s_local_t *self, s_service_t *service)
+s_open_log (s_local_t *self, s_service_t *service)
 {
-    rfk_launcher_t *launcher = self->launcher;
     char *logs_dir = s_format ("%s/logs", service->data_dir);
     if (!logs_dir) {
-        rfk_launcher_set_error (launcher, "service %s: out of memory", service->id);
+        rfk_launcher_set_error (self->launcher, "service %s: out of memory", service->id);
         return -1;
     }
     if (s_mkdir (service->data_dir) || s_mkdir (logs_dir)) {
-        rfk_launcher_set_error (launcher, "service %s: cannot create log directory %s: %s",
+        rfk_launcher_set_error (self->launcher, "service %s: cannot create log directory %s: %s",
                                 service->id, logs_dir, strerror (errno));
         free (logs_dir);
         return -1;
     }
     free (logs_dir);
-
-    int log_fd = -1, devnull = -1, secret_pipe[2] = {-1, -1}, error_pipe[2] = {-1, -1};
-    char **envp = NULL;
-    char *argv[7] = {
-        self->rafikid_path, service->role, "--service-id", service->id, NULL, NULL, NULL};
-    if (service->config_path) {
-        argv[4] = "--config";
-        argv[5] = service->config_path;
-    }
-    int rc = -1;
-    log_fd = open (service->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (log_fd < 0) {
-        rfk_launcher_set_error (launcher, "service %s: cannot open log %s: %s", service->id,
+    int log_fd = open (service->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log_fd < 0)
+        rfk_launcher_set_error (self->launcher, "service %s: cannot open log %s: %s", service->id,
                                 service->log_path, strerror (errno));
-        goto done;
-    }
-    devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || pipe2 (secret_pipe, O_CLOEXEC) || pipe2 (error_pipe, O_CLOEXEC)) {
-        rfk_launcher_set_error (launcher, "service %s: cannot make pipes: %s", service->id,
+    return log_fd;
+}
+
+//  Make the secret pipe, holding the secret with the write end closed (the child reads it to
+//  end of file), and the exec error pipe. 0, or -1 with the launcher's error set (the caller
+//  closes what is open).
+static int
+s_make_pipes (s_local_t *self, s_service_t *service, int secret_pipe[2], int error_pipe[2])
+{
+    if (pipe2 (secret_pipe, O_CLOEXEC) || pipe2 (error_pipe, O_CLOEXEC)) {
+        rfk_launcher_set_error (self->launcher, "service %s: cannot make pipes: %s", service->id,
                                 strerror (errno));
-        goto done;
+        return -1;
     }
     //  The secret is at most RFK_LAUNCHER_SECRET_MAX < PIPE_BUF bytes, so this write is whole
     //  and never blocks; closing our end lets the child read to end of file.
     size_t secret_length = strlen (service->secret);
     if (write (secret_pipe[1], service->secret, secret_length) != (ssize_t)secret_length) {
-        rfk_launcher_set_error (launcher, "service %s: cannot write the secret pipe: %s",
+        rfk_launcher_set_error (self->launcher, "service %s: cannot write the secret pipe: %s",
                                 service->id, strerror (errno));
-        goto done;
+        return -1;
     }
     close (secret_pipe[1]);
     secret_pipe[1] = -1;
-    envp = s_child_env (service);
-    if (!envp) {
-        rfk_launcher_set_error (launcher, "service %s: out of memory", service->id);
-        goto done;
-    }
+    return 0;
+}
+
+//  The descriptors a child starts from (the parent's copies, closed after the fork).
+typedef struct {
+    int devnull;        //  becomes stdin
+    int log_fd;         //  becomes stdout and stderr
+    int secret_pipe[2]; //  read end becomes S_SECRET_FD
+    int error_pipe[2];  //  write end carries errno if exec fails
+} s_child_fds_t;
+
+//  Fork and exec rafikid with argv and envp. Returns the child's pid once exec succeeded, or -1
+//  with the launcher's error set (a child whose exec failed is reaped).
+static pid_t
+s_fork_exec (s_local_t *self, s_service_t *service, s_child_fds_t *fds, char *const argv[],
+             char *const envp[])
+{
     struct rlimit nofile;
     int fd_limit = 1024;
     if (getrlimit (RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
@@ -367,30 +367,38 @@ s_spawn (s_local_t *self, s_service_t *service)
     pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {
-        rfk_launcher_set_error (launcher, "service %s: fork failed: %s", service->id,
+        rfk_launcher_set_error (self->launcher, "service %s: fork failed: %s", service->id,
                                 strerror (errno));
-        goto done;
+        return -1;
     }
     if (pid == 0)
-        s_child (devnull, log_fd, secret_pipe[0], error_pipe[1], fd_limit, parent,
-                 self->rafikid_path, argv, envp);
+        s_child (fds->devnull, fds->log_fd, fds->secret_pipe[0], fds->error_pipe[1], fd_limit,
+                 parent, self->rafikid_path, argv, envp);
     setpgid (pid, pid); //  also here, so a stop right after start reaches the group
-    close (error_pipe[1]);
-    error_pipe[1] = -1;
+    close (fds->error_pipe[1]);
+    fds->error_pipe[1] = -1;
     //  The pipe closes on exec (success) or carries errno (failure): a wait of the order
     //  of a fork, like posix_spawn's.
     int code = 0;
     ssize_t got;
     do
-        got = read (error_pipe[0], &code, sizeof code);
+        got = read (fds->error_pipe[0], &code, sizeof code);
     while (got < 0 && errno == EINTR);
     if (got == (ssize_t)sizeof code) {
         while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        rfk_launcher_set_error (launcher, "service %s: cannot run %s: %s", service->id,
+        rfk_launcher_set_error (self->launcher, "service %s: cannot run %s: %s", service->id,
                                 self->rafikid_path, strerror (code));
-        goto done;
+        return -1;
     }
+    return pid;
+}
+
+//  Note a started process and watch its exit through a pidfd in the epoll set (or by polling
+//  where there is none).
+static void
+s_watch (s_local_t *self, s_service_t *service, pid_t pid)
+{
     service->pid = pid;
     service->started_at = rfk_launcher_now ();
     service->killed = false;
@@ -402,17 +410,53 @@ s_spawn (s_local_t *self, s_service_t *service)
             service->pidfd = -1;
         }
     }
+}
+
+//  Start a service's process. Returns 0 and sets pid and pidfd, or -1 with the launcher's
+//  error set.
+static int
+s_spawn (s_local_t *self, s_service_t *service)
+{
+    s_child_fds_t fds = {-1, -1, {-1, -1}, {-1, -1}};
+    char **envp = NULL;
+    char *argv[7] = {
+        self->rafikid_path, service->role, "--service-id", service->id, NULL, NULL, NULL};
+    if (service->config_path) {
+        argv[4] = "--config";
+        argv[5] = service->config_path;
+    }
+    int rc = -1;
+    fds.log_fd = s_open_log (self, service);
+    if (fds.log_fd < 0)
+        goto done;
+    fds.devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fds.devnull < 0) {
+        rfk_launcher_set_error (self->launcher, "service %s: cannot make pipes: %s", service->id,
+                                strerror (errno));
+        goto done;
+    }
+    if (s_make_pipes (self, service, fds.secret_pipe, fds.error_pipe))
+        goto done;
+    envp = s_child_env (service);
+    if (!envp) {
+        rfk_launcher_set_error (self->launcher, "service %s: out of memory", service->id);
+        goto done;
+    }
+    pid_t pid = s_fork_exec (self, service, &fds, argv, envp);
+    if (pid < 0)
+        goto done;
+    s_watch (self, service, pid);
     rc = 0;
 done:
-    if (log_fd >= 0)
-        close (log_fd);
-    if (devnull >= 0)
-        close (devnull);
+    if (fds.log_fd >= 0)
+        close (fds.log_fd);
+    if (fds.devnull >= 0)
+        close (fds.devnull);
     for (int i = 0; i < 2; i++) {
-        if (secret_pipe[i] >= 0)
-            close (secret_pipe[i]);
-        if (error_pipe[i] >= 0)
-            close (error_pipe[i]);
+        if (fds.secret_pipe[i] >= 0)
+            close (fds.secret_pipe[i]);
+        if (fds.error_pipe[i] >= 0)
+            close (fds.error_pipe[i]);
     }
     s_free_strings (envp);
     return rc;
@@ -522,7 +566,7 @@ s_start (void *impl, const rfk_launcher_spec_t *spec)
     if (rfk_launcher_spec_check (self->launcher, spec))
         return -1;
     s_service_t *old = s_find (self, spec->id);
-    if (old && s_live (old)) {
+    if (old && rfk_launcher_state_live (old->state)) {
         rfk_launcher_set_error (self->launcher, "service %s is already %s", spec->id,
                                 rfk_launcher_state_name (old->state));
         return -1;
@@ -619,59 +663,6 @@ s_status (void *impl, const char *service_id, rfk_launcher_status_t *status)
     return 0;
 }
 
-//  The tail of a file: its last max_lines lines (all if 0) within RFK_LAUNCHER_LOGS_MAX bytes.
-static char *
-s_tail (const char *path, size_t max_lines)
-{
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat info;
-    if (fstat (fd, &info) || !S_ISREG (info.st_mode)) {
-        close (fd);
-        return NULL;
-    }
-    off_t size = info.st_size;
-    off_t from = size > RFK_LAUNCHER_LOGS_MAX ? size - RFK_LAUNCHER_LOGS_MAX : 0;
-    size_t want = (size_t)(size - from);
-    char *buffer = malloc (want + 1);
-    if (!buffer) {
-        close (fd);
-        return NULL;
-    }
-    size_t have = 0;
-    while (have < want) {
-        ssize_t got = pread (fd, buffer + have, want - have, from + (off_t)have);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        have += (size_t)got;
-    }
-    close (fd);
-    buffer[have] = '\0';
-    //  Walk back over max_lines line ends, not counting the file's final newline.
-    size_t start = 0;
-    bool cut = from > 0;
-    if (max_lines > 0) {
-        size_t lines = 0;
-        size_t end = have && buffer[have - 1] == '\n' ? have - 1 : have;
-        for (size_t i = end; i > 0; i--)
-            if (buffer[i - 1] == '\n' && ++lines == max_lines) {
-                start = i;
-                cut = false;
-                break;
-            }
-    }
-    //  A line cut in half by the byte limit is dropped.
-    if (cut) {
-        char *newline = memchr (buffer, '\n', have);
-        start = newline ? (size_t)(newline - buffer) + 1 : 0;
-    }
-    memmove (buffer, buffer + start, have - start + 1);
-    return buffer;
-}
-
 static char *
 s_logs (void *impl, const char *service_id, size_t max_lines)
 {
@@ -692,7 +683,7 @@ s_logs (void *impl, const char *service_id, size_t max_lines)
         rfk_launcher_set_error (self->launcher, "out of memory");
         return NULL;
     }
-    char *tail = s_tail (path, max_lines);
+    char *tail = rfk_launcher_tail_file (path, max_lines);
     if (!tail)
         rfk_launcher_set_error (self->launcher, "service %s has no log at %s", service_id, path);
     free (path);
@@ -707,7 +698,7 @@ s_forget (void *impl, const char *service_id)
         s_service_t *service = self->services[i];
         if (strcmp (service->id, service_id))
             continue;
-        if (s_live (service)) {
+        if (rfk_launcher_state_live (service->state)) {
             rfk_launcher_set_error (self->launcher, "service %s is still %s", service_id,
                                     rfk_launcher_state_name (service->state));
             return -1;
@@ -726,7 +717,7 @@ s_live_count (void *impl)
     s_local_t *self = (s_local_t *)impl;
     int live = 0;
     for (size_t i = 0; i < self->count; i++)
-        live += s_live (self->services[i]);
+        live += rfk_launcher_state_live (self->services[i]->state);
     return live;
 }
 

@@ -265,105 +265,150 @@ s_objective (s_fit_t *fit, const double *z, double *g, double *theta, double *dt
     return v;
 }
 
+/* How many past steps L-BFGS remembers. */
+enum { S_LBFGS_MEM = 6 };
+
+/* L-BFGS's memory of its last steps, and its scratch. */
+typedef struct {
+    size_t m;      /* variables */
+    double *s;     /* the last S_LBFGS_MEM steps, m each */
+    double *y;     /* the gradient changes over them, m each */
+    double *rho;   /* 1 / (s . y) of each */
+    double *alpha; /* scratch of the two-loop recursion */
+    double *q;     /* scratch: the direction being built */
+    int stored;    /* steps remembered */
+    int head;      /* where the next one goes */
+} s_lbfgs_memory_t;
+
+/* The search direction from the gradient g (two-loop recursion over the memory, steepest
+   descent when that is no descent direction) into dir; returns its slope (dir . g), not
+   negative when there is no descent direction at all. */
+static double
+s_lbfgs_direction (s_lbfgs_memory_t *mem, const double *g, double *dir)
+{
+    size_t m = mem->m;
+    double *s = mem->s, *yv = mem->y, *rho = mem->rho, *al = mem->alpha, *q = mem->q;
+    for (size_t k = 0; k < m; k++)
+        q[k] = g[k];
+    for (int h = 0; h < mem->stored; h++) {
+        int i = (mem->head - 1 - h + S_LBFGS_MEM) % S_LBFGS_MEM;
+        double dot = 0;
+        for (size_t k = 0; k < m; k++)
+            dot += s[i * m + k] * q[k];
+        al[i] = rho[i] * dot;
+        for (size_t k = 0; k < m; k++)
+            q[k] -= al[i] * yv[i * m + k];
+    }
+    double gamma = 1.0;
+    if (mem->stored > 0) {
+        int i = (mem->head - 1 + S_LBFGS_MEM) % S_LBFGS_MEM;
+        double sy = 0, yy = 0;
+        for (size_t k = 0; k < m; k++) {
+            sy += s[i * m + k] * yv[i * m + k];
+            yy += yv[i * m + k] * yv[i * m + k];
+        }
+        gamma = yy > 0 ? sy / yy : 1.0;
+    } else {
+        double gn2 = 0;
+        for (size_t k = 0; k < m; k++)
+            gn2 += g[k] * g[k];
+        gamma = gn2 > 0 ? 1.0 / sqrt (gn2) : 1.0;
+    }
+    for (size_t k = 0; k < m; k++)
+        q[k] *= gamma;
+    for (int h = mem->stored - 1; h >= 0; h--) {
+        int i = (mem->head - 1 - h + S_LBFGS_MEM) % S_LBFGS_MEM;
+        double dot = 0;
+        for (size_t k = 0; k < m; k++)
+            dot += yv[i * m + k] * q[k];
+        double b = rho[i] * dot;
+        for (size_t k = 0; k < m; k++)
+            q[k] += s[i * m + k] * (al[i] - b);
+    }
+    double slope = 0;
+    for (size_t k = 0; k < m; k++) {
+        dir[k] = -q[k];
+        slope += dir[k] * g[k];
+    }
+    if (!(slope < 0)) { /* not a descent direction: restart from steepest descent */
+        mem->stored = 0;
+        slope = 0;
+        double gn2 = 0;
+        for (size_t k = 0; k < m; k++)
+            gn2 += g[k] * g[k];
+        for (size_t k = 0; k < m; k++) {
+            dir[k] = -g[k] / (sqrt (gn2) + 1e-300);
+            slope += dir[k] * g[k];
+        }
+    }
+    return slope;
+}
+
+/* Remember the step from z to zn and the gradient change from g to gn (skipped when their
+   product is not clearly positive, which would break the curvature estimate). */
+static void
+s_lbfgs_remember (s_lbfgs_memory_t *mem, const double *z, const double *zn, const double *g,
+                  const double *gn)
+{
+    size_t m = mem->m;
+    double sy = 0;
+    int i = mem->head;
+    for (size_t k = 0; k < m; k++) {
+        mem->s[i * m + k] = zn[k] - z[k];
+        mem->y[i * m + k] = gn[k] - g[k];
+        sy += mem->s[i * m + k] * mem->y[i * m + k];
+    }
+    if (sy > 1e-12) {
+        mem->rho[i] = 1.0 / sy;
+        mem->head = (mem->head + 1) % S_LBFGS_MEM;
+        if (mem->stored < S_LBFGS_MEM)
+            mem->stored++;
+    }
+}
+
+/* Backtracking (Armijo) line search from z (value f) along dir: the point in zn, its value in
+ *fn and gradient in gn; false when no step of the 20 tried decreases enough. */
+static bool
+s_line_search (s_fit_t *fit, const double *z, const double *dir, double f, double slope, double *zn,
+               double *gn, double *fn, double *theta, double *dtheta)
+{
+    size_t m = fit->d + 2;
+    double step = 1.0;
+    for (int ls = 0; ls < 20; ls++, step *= 0.5) {
+        for (size_t k = 0; k < m; k++)
+            zn[k] = z[k] + step * dir[k];
+        *fn = s_objective (fit, zn, gn, theta, dtheta);
+        if (*fn <= f + 1e-4 * step * slope)
+            return true;
+    }
+    return false;
+}
+
 /* Minimises the nlml from z (in place) by L-BFGS with a backtracking line
    search; returns the value reached. */
 static double
 s_lbfgs (s_fit_t *fit, double *z, int max_iter)
 {
-    enum { MEM = 6 };
     size_t m = fit->d + 2;
-    size_t words = m * (2 * MEM + 7) + 2 * MEM;
+    size_t words = m * (2 * S_LBFGS_MEM + 7) + 2 * S_LBFGS_MEM;
     double *buf = calloc (words, sizeof *buf);
     if (!buf)
         return 1e30;
-    double *s = buf, *yv = s + MEM * m, *g = yv + MEM * m, *gn = g + m, *dir = gn + m;
-    double *zn = dir + m, *theta = zn + m, *dtheta = theta + m, *q = dtheta + m;
-    double *rho = q + m, *al = rho + MEM;
+    s_lbfgs_memory_t mem = {.m = m, .s = buf, .y = buf + S_LBFGS_MEM * m};
+    double *g = mem.y + S_LBFGS_MEM * m, *gn = g + m, *dir = gn + m;
+    double *zn = dir + m, *theta = zn + m, *dtheta = theta + m;
+    mem.q = dtheta + m;
+    mem.rho = mem.q + m;
+    mem.alpha = mem.rho + S_LBFGS_MEM;
     double f = s_objective (fit, z, g, theta, dtheta);
-    int stored = 0, head = 0;
     for (int it = 0; it < max_iter && f < 1e29; it++) {
-        /* Two-loop recursion for the direction. */
-        for (size_t k = 0; k < m; k++)
-            q[k] = g[k];
-        for (int h = 0; h < stored; h++) {
-            int i = (head - 1 - h + MEM) % MEM;
-            double dot = 0;
-            for (size_t k = 0; k < m; k++)
-                dot += s[i * m + k] * q[k];
-            al[i] = rho[i] * dot;
-            for (size_t k = 0; k < m; k++)
-                q[k] -= al[i] * yv[i * m + k];
-        }
-        double gamma = 1.0;
-        if (stored > 0) {
-            int i = (head - 1 + MEM) % MEM;
-            double sy = 0, yy = 0;
-            for (size_t k = 0; k < m; k++) {
-                sy += s[i * m + k] * yv[i * m + k];
-                yy += yv[i * m + k] * yv[i * m + k];
-            }
-            gamma = yy > 0 ? sy / yy : 1.0;
-        } else {
-            double gn2 = 0;
-            for (size_t k = 0; k < m; k++)
-                gn2 += g[k] * g[k];
-            gamma = gn2 > 0 ? 1.0 / sqrt (gn2) : 1.0;
-        }
-        for (size_t k = 0; k < m; k++)
-            q[k] *= gamma;
-        for (int h = stored - 1; h >= 0; h--) {
-            int i = (head - 1 - h + MEM) % MEM;
-            double dot = 0;
-            for (size_t k = 0; k < m; k++)
-                dot += yv[i * m + k] * q[k];
-            double b = rho[i] * dot;
-            for (size_t k = 0; k < m; k++)
-                q[k] += s[i * m + k] * (al[i] - b);
-        }
-        double slope = 0;
-        for (size_t k = 0; k < m; k++) {
-            dir[k] = -q[k];
-            slope += dir[k] * g[k];
-        }
-        if (!(slope < 0)) { /* not a descent direction: restart from steepest descent */
-            stored = 0;
-            slope = 0;
-            double gn2 = 0;
-            for (size_t k = 0; k < m; k++)
-                gn2 += g[k] * g[k];
-            for (size_t k = 0; k < m; k++) {
-                dir[k] = -g[k] / (sqrt (gn2) + 1e-300);
-                slope += dir[k] * g[k];
-            }
-            if (!(slope < 0))
-                break;
-        }
-        double step = 1.0, fn = 0;
-        bool moved = false;
-        for (int ls = 0; ls < 20; ls++, step *= 0.5) {
-            for (size_t k = 0; k < m; k++)
-                zn[k] = z[k] + step * dir[k];
-            fn = s_objective (fit, zn, gn, theta, dtheta);
-            if (fn <= f + 1e-4 * step * slope) {
-                moved = true;
-                break;
-            }
-        }
-        if (!moved)
+        double slope = s_lbfgs_direction (&mem, g, dir);
+        if (!(slope < 0))
             break;
-        double sy = 0;
-        int i = head;
-        for (size_t k = 0; k < m; k++) {
-            s[i * m + k] = zn[k] - z[k];
-            yv[i * m + k] = gn[k] - g[k];
-            sy += s[i * m + k] * yv[i * m + k];
-        }
-        if (sy > 1e-12) {
-            rho[i] = 1.0 / sy;
-            head = (head + 1) % MEM;
-            if (stored < MEM)
-                stored++;
-        }
+        double fn = 0;
+        if (!s_line_search (fit, z, dir, f, slope, zn, gn, &fn, theta, dtheta))
+            break;
+        s_lbfgs_remember (&mem, z, zn, g, gn);
         double gmax = 0;
         for (size_t k = 0; k < m; k++)
             gmax = fmax (gmax, fabs (gn[k]));
@@ -500,6 +545,23 @@ s_seen (const rfk_tuner_t *tuner, const double *point)
     return false;
 }
 
+/* Score trial by log EI (counting the evaluation); when it beats *value it becomes point and
+ *value, and true is returned. */
+static bool
+s_try (s_post_t *post, const rfk_space_t *space, const double *trial, double *unit, double *point,
+       double *value, int *evals)
+{
+    rfk_space_encode (space, trial, unit);
+    double v;
+    s_log_ei (post, unit, 1, &v);
+    (*evals)++;
+    if (!(v > *value))
+        return false;
+    *value = v;
+    memcpy (point, trial, space->n_params * sizeof *trial);
+    return true;
+}
+
 /* Compass search on the numeric knobs of point, maximising log EI, after
    trying every choice of each categorical knob. Returns the value. */
 static double
@@ -517,14 +579,7 @@ s_refine (rfk_tuner_t *tuner, s_post_t *post, double *point, double value, doubl
         for (size_t c = 0; c < space->params[j].n_choices; c++) {
             memcpy (trial, point, p * sizeof *trial);
             trial[j] = (double)c;
-            rfk_space_encode (space, trial, unit);
-            double v;
-            s_log_ei (post, unit, 1, &v);
-            evals++;
-            if (v > value) {
-                value = v;
-                memcpy (point, trial, p * sizeof *trial);
-            }
+            s_try (post, space, trial, unit, point, &value, &evals);
         }
     }
     for (double step = 0.05; step > 1e-6 && evals < REFINE_EVALS;) {
@@ -545,13 +600,7 @@ s_refine (rfk_tuner_t *tuner, s_post_t *post, double *point, double value, doubl
                 rfk_space_snap (space, trial);
                 if (trial[j] == point[j])
                     continue;
-                rfk_space_encode (space, trial, unit);
-                double v;
-                s_log_ei (post, unit, 1, &v);
-                evals++;
-                if (v > value) {
-                    value = v;
-                    memcpy (point, trial, p * sizeof *trial);
+                if (s_try (post, space, trial, unit, point, &value, &evals)) {
                     improved = true;
                     break;
                 }
@@ -564,20 +613,68 @@ s_refine (rfk_tuner_t *tuner, s_post_t *post, double *point, double value, doubl
     return value;
 }
 
-int
-rfk_gp_propose (rfk_tuner_t *tuner, double *point)
+/* What one proposal works on: the fit, its posterior, the candidates. */
+typedef struct {
+    size_t *use;         /* n_real: the trials the fit uses (the best one kept) */
+    s_fit_t fit;         /* the Gaussian process fitted to them */
+    s_post_t post;       /* its posterior */
+    double *cand_points; /* candidates, p each (the search space's values) */
+    double *cand_units;  /* the same encoded, d each */
+    double *values;      /* their log expected improvement */
+    size_t *order;       /* candidates ranked (and scratch for ranking trials) */
+    size_t n_cand;       /* candidates made */
+} s_propose_t;
+
+/* Allocate a proposal's buffers for n points (n_real trials) in d coordinates of p params. */
+static int
+s_propose_alloc (s_propose_t *work, size_t n_real, size_t n, size_t d, size_t p)
 {
-    rfk_gp_t *self = tuner->gp;
-    const rfk_space_t *space = tuner->space;
-    size_t p = space->n_params, d = space->dims;
-    if (tuner->n_scored < 2)
+    size_t n_cand = N_RANDOM + N_LOCAL_TOP * N_LOCAL_EACH;
+    s_fit_t *fit = &work->fit;
+    work->use = calloc (n_real + 1, sizeof *work->use);
+    fit->x = calloc (n * d + 1, sizeof *fit->x);
+    fit->y = calloc (n + 1, sizeof *fit->y);
+    fit->k = calloc (n * n + 1, sizeof *fit->k);
+    fit->kinv = calloc (n * n + 1, sizeof *fit->kinv);
+    fit->f = calloc (n * n + 1, sizeof *fit->f);
+    fit->kraw = calloc (n * n + 1, sizeof *fit->kraw);
+    fit->alpha = calloc (n + 1, sizeof *fit->alpha);
+    fit->ls = calloc (d + 1, sizeof *fit->ls);
+    work->post.kstar = calloc (n * work->post.batch + 1, sizeof *work->post.kstar);
+    work->cand_points = calloc (n_cand * p + 1, sizeof *work->cand_points);
+    work->cand_units = calloc (n_cand * d + 1, sizeof *work->cand_units);
+    work->values = calloc (n_cand + 1, sizeof *work->values);
+    work->order = calloc (n_cand + 1, sizeof *work->order);
+    if (!work->use || !fit->x || !fit->y || !fit->k || !fit->kinv || !fit->f || !fit->kraw ||
+        !fit->alpha || !fit->ls || !work->post.kstar || !work->cand_points || !work->cand_units ||
+        !work->values || !work->order)
         return -1;
-    size_t n_real = tuner->n_trials < MAX_FIT_TRIALS ? tuner->n_trials : MAX_FIT_TRIALS;
-    size_t n_pending = tuner->n_pending < MAX_FIT_PENDING ? tuner->n_pending : MAX_FIT_PENDING;
-    size_t n = n_real + n_pending;
-    size_t *use = calloc (n_real + 1, sizeof *use);
-    if (!use)
-        return -1;
+    return 0;
+}
+
+static void
+s_propose_free (s_propose_t *work)
+{
+    free (work->use);
+    free (work->fit.x);
+    free (work->fit.y);
+    free (work->fit.k);
+    free (work->fit.kinv);
+    free (work->fit.f);
+    free (work->fit.kraw);
+    free (work->fit.alpha);
+    free (work->fit.ls);
+    free (work->post.kstar);
+    free (work->cand_points);
+    free (work->cand_units);
+    free (work->values);
+    free (work->order);
+}
+
+/* The trials the fit uses: the latest n_real, the best of all kept in place of the oldest. */
+static void
+s_trials_used (const rfk_tuner_t *tuner, size_t n_real, size_t *use)
+{
     size_t first = tuner->n_trials - n_real, best_trial = first;
     for (size_t i = 0; i < tuner->n_trials; i++)
         if (!tuner->trials[i].failed && (tuner->trials[best_trial].failed ||
@@ -587,76 +684,72 @@ rfk_gp_propose (rfk_tuner_t *tuner, double *point)
         use[i] = first + i;
     if (best_trial < first)
         use[0] = best_trial;
-    int rc = -1;
-    s_fit_t fit = {.n = n_real, .d = d};
-    s_post_t post = {.fit = &fit, .batch = 256};
-    size_t n_cand = N_RANDOM + N_LOCAL_TOP * N_LOCAL_EACH;
-    double *cand_points = NULL, *cand_units = NULL, *values = NULL;
-    size_t *order = NULL;
-    fit.x = calloc (n * d + 1, sizeof *fit.x);
-    fit.y = calloc (n + 1, sizeof *fit.y);
-    fit.k = calloc (n * n + 1, sizeof *fit.k);
-    fit.kinv = calloc (n * n + 1, sizeof *fit.kinv);
-    fit.f = calloc (n * n + 1, sizeof *fit.f);
-    fit.kraw = calloc (n * n + 1, sizeof *fit.kraw);
-    fit.alpha = calloc (n + 1, sizeof *fit.alpha);
-    fit.ls = calloc (d + 1, sizeof *fit.ls);
-    post.kstar = calloc (n * post.batch + 1, sizeof *post.kstar);
-    cand_points = calloc (n_cand * p + 1, sizeof *cand_points);
-    cand_units = calloc (n_cand * d + 1, sizeof *cand_units);
-    values = calloc (n_cand + 1, sizeof *values);
-    order = calloc (n_cand + 1, sizeof *order);
-    if (!fit.x || !fit.y || !fit.k || !fit.kinv || !fit.f || !fit.kraw || !fit.alpha || !fit.ls ||
-        !post.kstar || !cand_points || !cand_units || !values || !order)
-        goto done;
+}
 
-    /* Standardise the scores; failures count as the worst. */
+/* The fit's data: the trials used, encoded, with standardised scores (failures count as the
+   worst); the best and worst standardised score in *y_best, *y_worst. -1 when no trial used
+   has a score: nothing to learn. */
+static int
+s_standardise (const rfk_tuner_t *tuner, const size_t *use, size_t n_real, s_fit_t *fit,
+               double *y_best, double *y_worst)
+{
+    size_t d = fit->d;
     double worst = INFINITY, mean = 0, var = 0;
     for (size_t i = 0; i < n_real; i++)
         if (!tuner->trials[use[i]].failed && tuner->trials[use[i]].score < worst)
             worst = tuner->trials[use[i]].score;
-    if (worst == INFINITY) /* no score among the trials used: nothing to learn */
-        goto done;
+    if (worst == INFINITY)
+        return -1;
     for (size_t i = 0; i < n_real; i++) {
         const rfk_trial_t *t = &tuner->trials[use[i]];
-        fit.y[i] = t->failed ? worst : t->score;
-        mean += fit.y[i];
-        rfk_space_encode (space, t->point, &fit.x[i * d]);
+        fit->y[i] = t->failed ? worst : t->score;
+        mean += fit->y[i];
+        rfk_space_encode (tuner->space, t->point, &fit->x[i * d]);
     }
     mean /= (double)n_real;
     for (size_t i = 0; i < n_real; i++)
-        var += (fit.y[i] - mean) * (fit.y[i] - mean);
+        var += (fit->y[i] - mean) * (fit->y[i] - mean);
     double sd = sqrt (var / (double)n_real);
     if (!(sd > 1e-12 * (1.0 + fabs (mean))))
         sd = 1.0;
-    double y_best = -INFINITY, y_worst = INFINITY;
+    *y_best = -INFINITY;
+    *y_worst = INFINITY;
     for (size_t i = 0; i < n_real; i++) {
-        fit.y[i] = (fit.y[i] - mean) / sd;
-        y_best = fmax (y_best, fit.y[i]);
-        y_worst = fmin (y_worst, fit.y[i]);
+        fit->y[i] = (fit->y[i] - mean) / sd;
+        *y_best = fmax (*y_best, fit->y[i]);
+        *y_worst = fmin (*y_worst, fit->y[i]);
     }
-    s_fit_hyper (self, &fit, &tuner->rng);
+    return 0;
+}
 
-    /* The posterior, with pending proposals at the worst score. */
+/* The posterior at the fitted hyperparameters, with the latest n_pending proposals added at
+   the worst score (so the next proposal looks elsewhere). 0, or -1 when it cannot be
+   factored. */
+static int
+s_posterior (rfk_gp_t *self, const rfk_tuner_t *tuner, s_fit_t *fit, size_t n_pending,
+             double y_worst)
+{
+    size_t p = tuner->space->n_params, d = fit->d, n_real = fit->n;
     for (size_t i = 0; i < n_pending; i++) {
         size_t k = tuner->n_pending - n_pending + i; /* the latest */
-        rfk_space_encode (space, &tuner->pending[k * p], &fit.x[(n_real + i) * d]);
-        fit.y[n_real + i] = y_worst;
+        rfk_space_encode (tuner->space, &tuner->pending[k * p], &fit->x[(n_real + i) * d]);
+        fit->y[n_real + i] = y_worst;
     }
-    fit.n = n;
-    s_set_theta (&fit, self->theta);
-    if (s_factor (&fit, false))
-        goto done;
-    memcpy (fit.alpha, fit.y, n * sizeof *fit.alpha);
-    LAPACKE_dpotrs (LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, fit.k, (lapack_int)n, fit.alpha,
+    fit->n = n_real + n_pending;
+    size_t n = fit->n;
+    s_set_theta (fit, self->theta);
+    if (s_factor (fit, false))
+        return -1;
+    memcpy (fit->alpha, fit->y, n * sizeof *fit->alpha);
+    LAPACKE_dpotrs (LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, fit->k, (lapack_int)n, fit->alpha,
                     (lapack_int)n);
-    post.y_best = y_best;
+    return 0;
+}
 
-    /* Candidates: random points, then perturbations of the best trials. */
-    size_t c = 0;
-    for (; c < N_RANDOM; c++)
-        rfk_space_random (space, &tuner->rng, &cand_points[c * p]);
-    size_t *top = order; /* borrow order for the ranking of trials */
+/* Rank the first n_real trials by score into top (at most N_LOCAL_TOP); returns how many. */
+static size_t
+s_top_trials (const rfk_tuner_t *tuner, size_t n_real, size_t *top)
+{
     size_t n_top = 0;
     for (size_t i = 0; i < n_real; i++) {
         if (tuner->trials[i].failed)
@@ -670,10 +763,25 @@ rfk_gp_propose (rfk_tuner_t *tuner, double *point)
         if (pos < N_LOCAL_TOP)
             top[pos] = i;
     }
+    return n_top;
+}
+
+/* Candidates: random points, then perturbations of the best trials, encoded and scored by
+   log expected improvement. */
+static void
+s_candidates (rfk_tuner_t *tuner, s_propose_t *work, size_t n_real)
+{
+    const rfk_space_t *space = tuner->space;
+    size_t p = space->n_params, d = space->dims;
+    size_t c = 0;
+    for (; c < N_RANDOM; c++)
+        rfk_space_random (space, &tuner->rng, &work->cand_points[c * p]);
+    size_t *top = work->order; /* borrow order for the ranking of trials */
+    size_t n_top = s_top_trials (tuner, n_real, top);
     static const double scales[] = {0.2, 0.05, 0.01, 0.002};
     for (size_t t = 0; t < n_top; t++)
         for (size_t e = 0; e < N_LOCAL_EACH; e++, c++) {
-            double *q = &cand_points[c * p];
+            double *q = &work->cand_points[c * p];
             memcpy (q, tuner->trials[top[t]].point, p * sizeof *q);
             double scale = scales[rfk_rng_below (&tuner->rng, 4)];
             for (size_t j = 0; j < p; j++) {
@@ -686,12 +794,20 @@ rfk_gp_propose (rfk_tuner_t *tuner, double *point)
             }
             rfk_space_snap (space, q);
         }
-    n_cand = c;
-    for (size_t i = 0; i < n_cand; i++)
-        rfk_space_encode (space, &cand_points[i * p], &cand_units[i * d]);
-    s_log_ei (&post, cand_units, n_cand, values);
+    work->n_cand = c;
+    for (size_t i = 0; i < work->n_cand; i++)
+        rfk_space_encode (space, &work->cand_points[i * p], &work->cand_units[i * d]);
+    s_log_ei (&work->post, work->cand_units, work->n_cand, work->values);
+}
 
-    /* The best few, refined; the best of them not tried yet wins. */
+/* The best few candidates, refined; the best of them not tried yet goes to point (else any
+   new candidate). 0, or -1 when every candidate was tried. */
+static int
+s_pick (rfk_tuner_t *tuner, s_propose_t *work, double *point)
+{
+    size_t p = tuner->space->n_params, n_cand = work->n_cand;
+    size_t *order = work->order;
+    const double *values = work->values;
     for (size_t i = 0; i < n_cand; i++)
         order[i] = i;
     size_t n_ref = n_cand < N_REFINE ? n_cand : N_REFINE;
@@ -704,8 +820,8 @@ rfk_gp_propose (rfk_tuner_t *tuner, double *point)
             }
     double best_value = -INFINITY;
     for (size_t r = 0; r < n_ref; r++) {
-        double *q = &cand_points[order[r] * p];
-        double v = s_refine (tuner, &post, q, values[order[r]], cand_units);
+        double *q = &work->cand_points[order[r] * p];
+        double v = s_refine (tuner, &work->post, q, values[order[r]], work->cand_units);
         if (v > best_value && !s_seen (tuner, q)) {
             best_value = v;
             memcpy (point, q, p * sizeof *point);
@@ -713,28 +829,40 @@ rfk_gp_propose (rfk_tuner_t *tuner, double *point)
     }
     if (best_value == -INFINITY) { /* every refined candidate was tried: take any new one */
         for (size_t i = n_ref; i < n_cand; i++) {
-            double *q = &cand_points[order[i] * p];
+            double *q = &work->cand_points[order[i] * p];
             if (values[order[i]] > best_value && !s_seen (tuner, q)) {
                 best_value = values[order[i]];
                 memcpy (point, q, p * sizeof *point);
             }
         }
     }
-    rc = best_value > -INFINITY ? 0 : -1;
+    return best_value > -INFINITY ? 0 : -1;
+}
+
+int
+rfk_gp_propose (rfk_tuner_t *tuner, double *point)
+{
+    const rfk_space_t *space = tuner->space;
+    if (tuner->n_scored < 2)
+        return -1;
+    size_t n_real = tuner->n_trials < MAX_FIT_TRIALS ? tuner->n_trials : MAX_FIT_TRIALS;
+    size_t n_pending = tuner->n_pending < MAX_FIT_PENDING ? tuner->n_pending : MAX_FIT_PENDING;
+    s_propose_t work = {.fit = {.n = n_real, .d = space->dims}, .post = {.batch = 256}};
+    work.post.fit = &work.fit;
+    int rc = -1;
+    double y_best, y_worst;
+    if (s_propose_alloc (&work, n_real, n_real + n_pending, space->dims, space->n_params))
+        goto done;
+    s_trials_used (tuner, n_real, work.use);
+    if (s_standardise (tuner, work.use, n_real, &work.fit, &y_best, &y_worst))
+        goto done;
+    s_fit_hyper (tuner->gp, &work.fit, &tuner->rng);
+    if (s_posterior (tuner->gp, tuner, &work.fit, n_pending, y_worst))
+        goto done;
+    work.post.y_best = y_best;
+    s_candidates (tuner, &work, n_real);
+    rc = s_pick (tuner, &work, point);
 done:
-    free (use);
-    free (fit.x);
-    free (fit.y);
-    free (fit.k);
-    free (fit.kinv);
-    free (fit.f);
-    free (fit.kraw);
-    free (fit.alpha);
-    free (fit.ls);
-    free (post.kstar);
-    free (cand_points);
-    free (cand_units);
-    free (values);
-    free (order);
+    s_propose_free (&work);
     return rc;
 }

@@ -44,6 +44,127 @@ s_bound (const json_t *o, const char *key, const char *name, bool whole, double 
     return 0;
 }
 
+/* True if a knob of this name is in the space already. */
+static bool
+s_name_taken (const rfk_space_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->n_params; i++)
+        if (strcmp (self->params[i].name, name) == 0)
+            return true;
+    for (size_t i = 0; i < self->n_fixed; i++)
+        if (strcmp (self->fixed[i].name, name) == 0)
+            return true;
+    for (size_t i = 0; i < self->n_policies; i++)
+        if (strcmp (self->policies[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* A CATEGORICAL knob's choices: one coordinate each. */
+static int
+s_param_categorical (const json_t *o, rfk_param_t *p, char *err, size_t errlen)
+{
+    p->kind = RFK_PARAM_CATEGORICAL;
+    p->choices = json_object_get (o, "values");
+    p->n_choices = json_array_size (p->choices);
+    if (!json_is_array (p->choices) || p->n_choices == 0) {
+        rfk_tune_errf (err, errlen, "categorical knob '%s' has no values", p->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* An INTEGER knob's whole bounds. */
+static int
+s_param_integer (const json_t *o, rfk_param_t *p, char *err, size_t errlen)
+{
+    p->kind = RFK_PARAM_INTEGER;
+    if (s_bound (o, "min", p->name, true, &p->min, err, errlen) ||
+        s_bound (o, "max", p->name, true, &p->max, err, errlen))
+        return -1;
+    if (p->min > p->max || p->max - p->min > 9e15) {
+        rfk_tune_errf (err, errlen, "integer knob '%s' has a bad range [%g, %g]", p->name, p->min,
+                       p->max);
+        return -1;
+    }
+    p->vmin = p->min;
+    p->vmax = p->max;
+    p->n_choices = (size_t)(p->max - p->min) + 1;
+    return 0;
+}
+
+/* A FLOAT knob's bounds, on a log scale when log_scale is true. */
+static int
+s_param_float (const json_t *o, rfk_param_t *p, char *err, size_t errlen)
+{
+    if (s_bound (o, "min", p->name, false, &p->vmin, err, errlen) ||
+        s_bound (o, "max", p->name, false, &p->vmax, err, errlen))
+        return -1;
+    if (p->vmin > p->vmax) {
+        rfk_tune_errf (err, errlen, "float knob '%s' has min %g above max %g", p->name, p->vmin,
+                       p->vmax);
+        return -1;
+    }
+    p->kind =
+        json_is_true (json_object_get (o, "log_scale")) ? RFK_PARAM_LOG_FLOAT : RFK_PARAM_FLOAT;
+    if (p->kind == RFK_PARAM_LOG_FLOAT && !(p->vmin > 0)) {
+        rfk_tune_errf (err, errlen, "log-scale knob '%s' needs min > 0, has %g", p->name, p->vmin);
+        return -1;
+    }
+    p->min = p->kind == RFK_PARAM_LOG_FLOAT ? log (p->vmin) : p->vmin;
+    p->max = p->kind == RFK_PARAM_LOG_FLOAT ? log (p->vmax) : p->vmax;
+    return 0;
+}
+
+/* A FIXED or POLICY knob (named by copy, which the space takes on success). 0 or -1. */
+static int
+s_add_extra (rfk_space_t *self, const json_t *o, const char *type, char *copy, char *err,
+             size_t errlen)
+{
+    if (strcmp (type, "FIXED") == 0) {
+        json_t *value = json_object_get (o, "value");
+        if (!value) {
+            rfk_tune_errf (err, errlen, "fixed knob '%s' has no value", copy);
+            return -1;
+        }
+        self->fixed[self->n_fixed++] = (rfk_extra_knob_t){copy, value, RAFIKI_POLICY_NONE};
+        return 0;
+    }
+    const char *policy = json_string_value (json_object_get (o, "policy"));
+    for (size_t i = 0; policy && i < sizeof s_policies / sizeof s_policies[0]; i++)
+        if (strcmp (policy, s_policies[i].name) == 0) {
+            self->policies[self->n_policies++] =
+                (rfk_extra_knob_t){copy, NULL, s_policies[i].policy};
+            return 0;
+        }
+    rfk_tune_errf (err, errlen, "policy knob '%s' has an unknown policy", copy);
+    return -1;
+}
+
+/* A tuned knob (named by copy, which the space takes on success). 0 or -1. */
+static int
+s_add_param (rfk_space_t *self, const json_t *o, const char *type, char *copy, char *err,
+             size_t errlen)
+{
+    rfk_param_t p = {.name = copy, .offset = self->dims};
+    int rc;
+    if (strcmp (type, "CATEGORICAL") == 0)
+        rc = s_param_categorical (o, &p, err, errlen);
+    else if (strcmp (type, "INTEGER") == 0)
+        rc = s_param_integer (o, &p, err, errlen);
+    else if (strcmp (type, "FLOAT") == 0)
+        rc = s_param_float (o, &p, err, errlen);
+    else {
+        rfk_tune_errf (err, errlen, "knob '%s' has an unknown type '%s'", copy, type);
+        rc = -1;
+    }
+    if (rc)
+        return -1;
+    self->dims += p.kind == RFK_PARAM_CATEGORICAL ? p.n_choices : 1;
+    self->params[self->n_params++] = p;
+    return 0;
+}
+
 /* Reads one entry of the table into the space. */
 static int
 s_add_entry (rfk_space_t *self, const json_t *o, size_t index, char *err, size_t errlen)
@@ -58,15 +179,10 @@ s_add_entry (rfk_space_t *self, const json_t *o, size_t index, char *err, size_t
         rfk_tune_errf (err, errlen, "knob table entry %zu has no name", index);
         return -1;
     }
-    for (size_t i = 0; i < self->n_params; i++)
-        if (strcmp (self->params[i].name, name) == 0)
-            goto duplicate;
-    for (size_t i = 0; i < self->n_fixed; i++)
-        if (strcmp (self->fixed[i].name, name) == 0)
-            goto duplicate;
-    for (size_t i = 0; i < self->n_policies; i++)
-        if (strcmp (self->policies[i].name, name) == 0)
-            goto duplicate;
+    if (s_name_taken (self, name)) {
+        rfk_tune_errf (err, errlen, "knob '%s' appears twice", name);
+        return -1;
+    }
     if (!type) {
         rfk_tune_errf (err, errlen, "knob '%s' has no type", name);
         return -1;
@@ -76,80 +192,12 @@ s_add_entry (rfk_space_t *self, const json_t *o, size_t index, char *err, size_t
         rfk_tune_errf (err, errlen, "out of memory");
         return -1;
     }
-    if (strcmp (type, "FIXED") == 0) {
-        json_t *value = json_object_get (o, "value");
-        if (!value) {
-            rfk_tune_errf (err, errlen, "fixed knob '%s' has no value", name);
-            goto fail;
-        }
-        self->fixed[self->n_fixed++] = (rfk_extra_knob_t){copy, value, RAFIKI_POLICY_NONE};
-        return 0;
-    }
-    if (strcmp (type, "POLICY") == 0) {
-        const char *policy = json_string_value (json_object_get (o, "policy"));
-        for (size_t i = 0; policy && i < sizeof s_policies / sizeof s_policies[0]; i++)
-            if (strcmp (policy, s_policies[i].name) == 0) {
-                self->policies[self->n_policies++] =
-                    (rfk_extra_knob_t){copy, NULL, s_policies[i].policy};
-                return 0;
-            }
-        rfk_tune_errf (err, errlen, "policy knob '%s' has an unknown policy", name);
-        goto fail;
-    }
-    rfk_param_t p = {.name = copy, .offset = self->dims};
-    if (strcmp (type, "CATEGORICAL") == 0) {
-        p.kind = RFK_PARAM_CATEGORICAL;
-        p.choices = json_object_get (o, "values");
-        p.n_choices = json_array_size (p.choices);
-        if (!json_is_array (p.choices) || p.n_choices == 0) {
-            rfk_tune_errf (err, errlen, "categorical knob '%s' has no values", name);
-            goto fail;
-        }
-        self->dims += p.n_choices;
-    } else if (strcmp (type, "INTEGER") == 0) {
-        p.kind = RFK_PARAM_INTEGER;
-        if (s_bound (o, "min", name, true, &p.min, err, errlen) ||
-            s_bound (o, "max", name, true, &p.max, err, errlen))
-            goto fail;
-        if (p.min > p.max || p.max - p.min > 9e15) {
-            rfk_tune_errf (err, errlen, "integer knob '%s' has a bad range [%g, %g]", name, p.min,
-                           p.max);
-            goto fail;
-        }
-        p.vmin = p.min;
-        p.vmax = p.max;
-        p.n_choices = (size_t)(p.max - p.min) + 1;
-        self->dims++;
-    } else if (strcmp (type, "FLOAT") == 0) {
-        if (s_bound (o, "min", name, false, &p.vmin, err, errlen) ||
-            s_bound (o, "max", name, false, &p.vmax, err, errlen))
-            goto fail;
-        if (p.vmin > p.vmax) {
-            rfk_tune_errf (err, errlen, "float knob '%s' has min %g above max %g", name, p.vmin,
-                           p.vmax);
-            goto fail;
-        }
-        p.kind =
-            json_is_true (json_object_get (o, "log_scale")) ? RFK_PARAM_LOG_FLOAT : RFK_PARAM_FLOAT;
-        if (p.kind == RFK_PARAM_LOG_FLOAT && !(p.vmin > 0)) {
-            rfk_tune_errf (err, errlen, "log-scale knob '%s' needs min > 0, has %g", name, p.vmin);
-            goto fail;
-        }
-        p.min = p.kind == RFK_PARAM_LOG_FLOAT ? log (p.vmin) : p.vmin;
-        p.max = p.kind == RFK_PARAM_LOG_FLOAT ? log (p.vmax) : p.vmax;
-        self->dims++;
-    } else {
-        rfk_tune_errf (err, errlen, "knob '%s' has an unknown type '%s'", name, type);
-        goto fail;
-    }
-    self->params[self->n_params++] = p;
-    return 0;
-fail:
-    free (copy);
-    return -1;
-duplicate:
-    rfk_tune_errf (err, errlen, "knob '%s' appears twice", name);
-    return -1;
+    bool extra = strcmp (type, "FIXED") == 0 || strcmp (type, "POLICY") == 0;
+    int rc = extra ? s_add_extra (self, o, type, copy, err, errlen)
+                   : s_add_param (self, o, type, copy, err, errlen);
+    if (rc)
+        free (copy);
+    return rc;
 }
 
 rfk_space_t *

@@ -1,0 +1,221 @@
+/*  rfk_launcher_swarm_spec.c: what the swarm backend creates for a Rafiki service: its Docker
+    secret (the per-service secret, base64) and its Docker service spec (command, environment,
+    mounts, restart policy, placement, resources, endpoint). See rfk_launcher_swarm.h for what
+    a service gets.
+*/
+#define _GNU_SOURCE
+#include "rfk_launcher_swarm_internal.h"
+
+#include <ctype.h>
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Standard base64 of data (for the secret's Data field). The caller frees it.
+static char *
+s_base64 (const char *data, size_t length)
+{
+    static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc ((length + 2) / 3 * 4 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < length; i += 3) {
+        unsigned v = (unsigned char)data[i] << 16;
+        if (i + 1 < length)
+            v |= (unsigned char)data[i + 1] << 8;
+        if (i + 2 < length)
+            v |= (unsigned char)data[i + 2];
+        out[o++] = table[(v >> 18) & 63];
+        out[o++] = table[(v >> 12) & 63];
+        out[o++] = i + 1 < length ? table[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < length ? table[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+//  Append one printf'd "NAME=value" entry to an environment array.
+static void
+s_env_add (json_t *env, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+static void
+s_env_add (json_t *env, const char *format, ...)
+{
+    char entry[1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (entry, sizeof entry, format, args);
+    va_end (args);
+    json_array_append_new (env, json_string (entry));
+}
+
+//  The container's environment: what every service gets, then the spec's own entries.
+static json_t *
+s_spec_env (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
+{
+    json_t *env = json_array ();
+    s_env_add (env, "RAFIKI_SERVICE_ID=%s", spec->id);
+    s_env_add (env, "RAFIKI_SERVICE_ROLE=%s", spec->role);
+    s_env_add (env, "RAFIKI_DATA_DIR=%s", self->data_target);
+    s_env_add (env, "RAFIKI_SECRET_FILE=/run/secrets/%s", RFK_SWARM_SECRET_TARGET);
+    if (self->admin_host && *self->admin_host)
+        s_env_add (env, "RAFIKI_ADMIN_HOST=%s", self->admin_host);
+    s_env_add (env, "RAFIKI_ADMIN_SERVICE_PORT=%d", self->config.admin_service_port);
+    s_env_add (env, "RAFIKI_GPU_COUNT=%d", spec->gpus);
+    for (size_t i = 0; spec->env && spec->env[i]; i++)
+        json_array_append_new (env, json_string (spec->env[i]));
+    return env;
+}
+
+//  The ContainerSpec: rafikid with its arguments, environment, data mount and secret file.
+static json_t *
+s_spec_container (rfk_swarm_t *self, const rfk_launcher_spec_t *spec, const char *name,
+                  const char *secret_id, json_t *labels)
+{
+    json_t *args = json_pack ("[s, s, s]", spec->role, "--service-id", spec->id);
+    if (self->service_config && *self->service_config) {
+        json_array_append_new (args, json_string ("--config"));
+        json_array_append_new (args, json_string (self->service_config));
+    }
+    const char *source =
+        self->data_source && *self->data_source ? self->data_source : self->data_dir;
+    json_t *mounts = json_pack ("[{s:s, s:s, s:s}]", "Type", source[0] == '/' ? "bind" : "volume",
+                                "Source", source, "Target", self->data_target);
+    json_t *secrets =
+        json_pack ("[{s:{s:s, s:s, s:s, s:i}, s:s, s:s}]", "File", "Name", RFK_SWARM_SECRET_TARGET,
+                   "UID", "0", "GID", "0", "Mode", 0400, "SecretID", secret_id, "SecretName", name);
+    return json_pack ("{s:s, s:[s], s:o, s:o, s:O, s:o, s:o, s:I}", "Image",
+                      spec->image && *spec->image ? spec->image : self->image, "Command",
+                      self->rafikid_path, "Args", args, "Env", s_spec_env (self, spec), "Labels",
+                      labels, "Mounts", mounts, "Secrets", secrets, "StopGracePeriod",
+                      (json_int_t)self->config.grace_ms * 1000000);
+}
+
+//  The RestartPolicy: swarm restarts failed tasks max_restarts times, or never.
+static json_t *
+s_spec_restart (rfk_swarm_t *self)
+{
+    if (self->config.max_restarts <= 0)
+        return json_pack ("{s:s}", "Condition", "none");
+    return json_pack ("{s:s, s:I, s:i, s:I}", "Condition", "on-failure", "Delay",
+                      (json_int_t)self->config.backoff_ms * 1000000, "MaxAttempts",
+                      self->config.max_restarts, "Window",
+                      (json_int_t)self->config.stable_ms * 1000000);
+}
+
+//  The placement constraints: the configured ones (comma separated, trimmed), plus the GPU
+//  constraint for a service that asks for GPUs.
+static json_t *
+s_spec_constraints (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
+{
+    json_t *constraints = json_array ();
+    if (self->constraints && *self->constraints) {
+        char *copy = strdup (self->constraints);
+        char *saved = NULL;
+        for (char *item = copy ? strtok_r (copy, ",", &saved) : NULL; item;
+             item = strtok_r (NULL, ",", &saved)) {
+            while (isspace ((unsigned char)*item))
+                item++;
+            size_t length = strlen (item);
+            while (length && isspace ((unsigned char)item[length - 1]))
+                item[--length] = '\0';
+            if (*item)
+                json_array_append_new (constraints, json_string (item));
+        }
+        free (copy);
+    }
+    if (spec->gpus > 0 && self->gpu_constraint && *self->gpu_constraint)
+        json_array_append_new (constraints, json_string (self->gpu_constraint));
+    return constraints;
+}
+
+//  The Resources: the spec's hints as limits and reservations, GPUs as a generic resource.
+static json_t *
+s_spec_resources (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
+{
+    json_t *limits = json_object ();
+    json_t *reservations = json_object ();
+    if (spec->cpus > 0) {
+        json_int_t nano = (json_int_t)(spec->cpus * 1e9);
+        json_object_set_new (limits, "NanoCPUs", json_integer (nano));
+        json_object_set_new (reservations, "NanoCPUs", json_integer (nano));
+    }
+    if (spec->memory_bytes > 0) {
+        json_object_set_new (limits, "MemoryBytes", json_integer (spec->memory_bytes));
+        json_object_set_new (reservations, "MemoryBytes", json_integer (spec->memory_bytes));
+    }
+    if (spec->gpus > 0 && self->gpu_resource && *self->gpu_resource)
+        json_object_set_new (reservations, "GenericResources",
+                             json_pack ("[{s:{s:s, s:i}}]", "DiscreteResourceSpec", "Kind",
+                                        self->gpu_resource, "Value", spec->gpus));
+    return json_pack ("{s:o, s:o}", "Limits", limits, "Reservations", reservations);
+}
+
+//  The EndpointSpec: DNS round robin (no VIP), a predictor's port published in host mode.
+static json_t *
+s_spec_endpoint (const rfk_launcher_spec_t *spec)
+{
+    json_t *endpoint = json_pack ("{s:s}", "Mode", "dnsrr");
+    if (spec->published_port > 0)
+        json_object_set_new (endpoint, "Ports",
+                             json_pack ("[{s:s, s:i, s:i, s:s}]", "Protocol", "tcp", "TargetPort",
+                                        spec->published_port, "PublishedPort", spec->published_port,
+                                        "PublishMode", "host"));
+    return endpoint;
+}
+
+json_t *
+rfk_swarm_service_spec (rfk_swarm_t *self, const rfk_launcher_spec_t *spec, const char *name,
+                        const char *secret_id)
+{
+    json_t *labels = json_pack ("{s:s, s:s, s:s}", "rafiki.instance", self->instance,
+                                "rafiki.service-id", spec->id, "rafiki.role", spec->role);
+    json_t *container = s_spec_container (self, spec, name, secret_id, labels);
+    return json_pack ("{s:s, s:o, s:{s:o, s:o, s:{s:o}, s:o, s:[{s:s}]}, s:{s:{s:i}}, s:o}", "Name",
+                      name, "Labels", labels, "TaskTemplate", "ContainerSpec", container,
+                      "RestartPolicy", s_spec_restart (self), "Placement", "Constraints",
+                      s_spec_constraints (self, spec), "Resources", s_spec_resources (self, spec),
+                      "Networks", "Target", self->network, "Mode", "Replicated", "Replicas", 1,
+                      "EndpointSpec", s_spec_endpoint (spec));
+}
+
+//  Create the service's Docker secret; returns its ID (the caller frees) or NULL.
+char *
+rfk_swarm_create_secret (rfk_swarm_t *self, const rfk_launcher_spec_t *spec, const char *name)
+{
+    char *data = s_base64 (spec->secret, strlen (spec->secret));
+    if (!data) {
+        rfk_swarm_fail (self, "out of memory");
+        return NULL;
+    }
+    json_t *body = json_pack ("{s:s, s:s, s:{s:s, s:s}}", "Name", name, "Data", data, "Labels",
+                              "rafiki.instance", self->instance, "rafiki.service-id", spec->id);
+    char *id = NULL;
+    for (int attempt = 0; body && attempt < 2 && !id; attempt++) {
+        long status = 0;
+        json_t *created = rfk_swarm_call_json (self, "POST", "/secrets/create", body, &status);
+        if (created) {
+            const char *value = json_string_value (json_object_get (created, "ID"));
+            id = value ? strdup (value) : NULL;
+            if (!id)
+                rfk_swarm_fail (self, "Docker engine created secret %s but gave no ID", name);
+        } else if (status == 409 && attempt == 0) {
+            //  Left over by an earlier run of this id (a crash between create and remove).
+            if (rfk_swarm_remove (self, "secrets", name))
+                break;
+        }
+        json_decref (created);
+    }
+    if (body) {
+        //  The body holds the secret (base64): wipe it before it is freed.
+        json_t *field = json_object_get (body, "Data");
+        explicit_bzero ((char *)json_string_value (field), strlen (json_string_value (field)));
+    }
+    json_decref (body);
+    explicit_bzero (data, strlen (data));
+    free (data);
+    return id;
+}
