@@ -191,6 +191,96 @@ rfk_zoo_data_target (const rfk_zoo_data_t *self, size_t i);
 size_t
 rfk_zoo_argmax (const double *v, size_t n);
 
+/* ---- the template's own plumbing ------------------------------------ */
+
+/* Defines the template's API table and rafiki_model (), the one symbol a
+   template exports. The template names its functions s_create, s_train,
+   s_evaluate, s_predict, s_dump, s_load and s_destroy, and its knobs
+   s_knobs. */
+#define RFK_ZOO_TEMPLATE(name_, task_)                                                             \
+    static const rafiki_model_api_t s_api = {                                                      \
+        .abi_version = RAFIKI_MODEL_ABI_VERSION,                                                   \
+        .name = (name_),                                                                           \
+        .task = (task_),                                                                           \
+        .knobs = s_knobs,                                                                          \
+        .n_knobs = sizeof s_knobs / sizeof s_knobs[0],                                             \
+        .create = s_create,                                                                        \
+        .train = s_train,                                                                          \
+        .evaluate = s_evaluate,                                                                    \
+        .predict = s_predict,                                                                      \
+        .dump_params = s_dump,                                                                     \
+        .load_params = s_load,                                                                     \
+        .destroy = s_destroy,                                                                      \
+    };                                                                                             \
+    RFK_ZOO_EXPORT const rafiki_model_api_t *rafiki_model (void)                                   \
+    {                                                                                              \
+        return &s_api;                                                                             \
+    }
+
+/* -1 with "<name>: the model is not trained or loaded" unless trained. */
+int
+rfk_zoo_check_trained (bool trained, const char *name, char *err, size_t errlen);
+
+/* Packs the head of a parameter map of n_keys keys in all: template (name),
+   then version unless it is negative, then schema unless it is NULL. The
+   template packs its own keys after it. */
+int
+rfk_zoo_params_pack_head (msgpack_packer *pk, size_t n_keys, const char *name, int64_t version,
+                          const rfk_zoo_schema_t *schema);
+
+/* Checks that params are name's (their template key) and, unless version
+   is negative, of that version. -1 with a message naming whose they are. */
+int
+rfk_zoo_params_check (const msgpack_object *params, const char *name, int64_t version, char *err,
+                      size_t errlen);
+
+/* rfk_zoo_params_check, then reads the schema (yours to destroy). With
+   need_classes, a schema without classes is refused. NULL with a message. */
+rfk_zoo_schema_t *
+rfk_zoo_params_open (const msgpack_object *params, const char *name, int64_t version,
+                     bool need_classes, char *err, size_t errlen);
+
+/* ---- classifiers that score one row at a time (liblinear, libsvm) --- */
+
+/* Writes the class probabilities of one row (schema n_features values,
+   scaled) into probs (n_classes values, indexed by class). */
+typedef void (*rfk_zoo_row_probs_fn) (void *model, const double *row, double *probs);
+
+/* evaluate for such a model: the accuracy over the dataset at path, loaded
+   with the columns / image size of schema. */
+int
+rfk_zoo_rows_evaluate (void *model, rfk_zoo_row_probs_fn probs, rfk_zoo_schema_t *schema,
+                       const char *path, double *score, char *err, size_t errlen);
+
+/* predict for such a model: one probability vector per query, or a query
+   error for a query that cannot be read. */
+int
+rfk_zoo_rows_predict (void *model, rfk_zoo_row_probs_fn probs, const rfk_zoo_schema_t *schema,
+                      const msgpack_object *queries, msgpack_packer *out, char *err, size_t errlen);
+
+/* Writes the non-zero values of row (n values) as a library's sparse nodes
+   into out, with what the library adds (a bias node, the end marker), and
+   returns the nodes written. */
+typedef size_t (*rfk_zoo_nodes_fn) (const double *row, size_t n, void *out);
+
+/* A dataset as sparse rows, the way liblinear and libsvm take it. */
+typedef struct {
+    size_t n;       /* rows */
+    void *space;    /* every row's nodes, row after row */
+    size_t *start;  /* n: the index in space of each row's first node */
+    double *labels; /* n: each row's class label */
+} rfk_zoo_sparse_t;
+
+/* Builds the sparse rows of data: nodes of node_size bytes, `extra` nodes
+   per row beyond its non-zero values. -1 when out of memory. */
+int
+rfk_zoo_sparse_build (const rfk_zoo_data_t *data, size_t node_size, size_t extra,
+                      rfk_zoo_nodes_fn nodes, rfk_zoo_sparse_t *out);
+
+/* Frees what rfk_zoo_sparse_build made (safe on a zeroed struct). */
+void
+rfk_zoo_sparse_free (rfk_zoo_sparse_t *self);
+
 /* ---- a tiny deterministic PRNG (splitmix64) ------------------------- */
 
 uint64_t
