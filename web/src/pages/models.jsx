@@ -1,8 +1,9 @@
 // models.jsx: the models the user can use (GET /models/available) and, for
 // model developers and admins, the upload form (POST /models, multipart).
 import { useRef, useState } from 'preact/hooks';
-import { api, upload } from '../api.js';
-import { ErrorBox, Field, Loading, Notice, UploadProgress, useResource } from '../components.jsx';
+import { api } from '../api.js';
+import { ErrorBox, Field, Loading, useResource } from '../components.jsx';
+import { DeleteButton, FormCard, TaskSelect, UploadButtons, UploadStatus, useDelete, useUpload } from '../forms.jsx';
 import { TASKS, formatTime, listOf, parseJsonField } from '../util.js';
 
 const DEVELOPERS = ['SUPERADMIN', 'ADMIN', 'MODEL_DEVELOPER'];
@@ -15,10 +16,9 @@ function UploadModel({ onDone }) {
   const [dependencies, setDependencies] = useState('');
   const [dockerImage, setDockerImage] = useState('');
   const [file, setFile] = useState(null);
-  const [progress, setProgress] = useState(null);
   const [error, setError] = useState(null);
   const [done, setDone] = useState(null);
-  const current = useRef(null);
+  const sending = useUpload();
   const fileInput = useRef(null);
 
   const submit = async (event) => {
@@ -41,10 +41,8 @@ function UploadModel({ onDone }) {
     if (deps !== null) form.append('dependencies', JSON.stringify(deps));
     if (dockerImage.trim()) form.append('docker_image', dockerImage.trim());
     form.append('model_file_bytes', file, file.name);
-    setProgress({ sent: 0, total: file.size });
-    current.current = upload('/models', form, (sent, total) => setProgress({ sent, total }));
     try {
-      const answer = await current.current.promise;
+      const answer = await sending.send('/models', form, file.size);
       setDone(`Uploaded model ${(answer && answer.name) || name}.`);
       setName('');
       setModelClass('');
@@ -53,98 +51,48 @@ function UploadModel({ onDone }) {
       onDone();
     } catch (err) {
       setError(err);
-    } finally {
-      current.current = null;
-      setProgress(null);
     }
   };
 
   return (
-    <section class="card" aria-labelledby="upload-model-title">
-      <h2 id="upload-model-title">Upload a model template</h2>
-      <form onSubmit={submit} class="grid-form">
-        <Field id="model-name" label="Name">
-          <input id="model-name" value={name} required onInput={(e) => setName(e.currentTarget.value)} />
-        </Field>
-        <Field id="model-task" label="Task">
-          <select id="model-task" value={task} onChange={(e) => setTask(e.currentTarget.value)}>
-            {TASKS.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field id="model-class" label="Model class" hint="The template's name; the model's name when empty">
-          <input
-            id="model-class"
-            value={modelClass}
-            aria-describedby="model-class-hint"
-            onInput={(e) => setModelClass(e.currentTarget.value)}
-          />
-        </Field>
-        <Field id="model-access" label="Access">
-          <select id="model-access" value={access} onChange={(e) => setAccess(e.currentTarget.value)}>
-            <option value="PRIVATE">Private (only you)</option>
-            <option value="PUBLIC">Public (every user)</option>
-          </select>
-        </Field>
-        <Field id="model-deps" label="Dependencies (JSON, optional)" hint='e.g. {"libxgboost0": "1.7"}'>
-          <input
-            id="model-deps"
-            value={dependencies}
-            aria-describedby="model-deps-hint"
-            onInput={(e) => setDependencies(e.currentTarget.value)}
-          />
-        </Field>
-        <Field id="model-image" label="Container image (optional)">
-          <input id="model-image" value={dockerImage} onInput={(e) => setDockerImage(e.currentTarget.value)} />
-        </Field>
-        <Field id="model-file" label="Template file (.so)">
-          <input
-            id="model-file"
-            type="file"
-            accept=".so"
-            ref={fileInput}
-            onChange={(e) => setFile(e.currentTarget.files[0] || null)}
-          />
-        </Field>
-        <div class="actions">
-          <button type="submit" disabled={!!progress}>
-            Upload
-          </button>
-          {progress ? (
-            <button type="button" class="secondary" onClick={() => current.current && current.current.abort()}>
-              Cancel upload
-            </button>
-          ) : null}
-        </div>
-      </form>
-      {progress ? (
-        <UploadProgress id="model-progress" sent={progress.sent} total={progress.total} name={file ? file.name : ''} />
-      ) : null}
-      <ErrorBox error={error} label="Upload failed" />
-      <Notice>{done}</Notice>
-    </section>
+    <FormCard
+      id="upload-model"
+      title="Upload a model template"
+      onSubmit={submit}
+      after={<UploadStatus id="model-progress" sending={sending} file={file} error={error} done={done} />}
+    >
+      <Field id="model-name" label="Name">
+        <input id="model-name" value={name} required onInput={(e) => setName(e.currentTarget.value)} />
+      </Field>
+      <TaskSelect id="model-task" value={task} onChange={setTask} />
+      <Field id="model-class" label="Model class" hint="The template's name; the model's name when empty">
+        <input id="model-class" value={modelClass} aria-describedby="model-class-hint" onInput={(e) => setModelClass(e.currentTarget.value)} />
+      </Field>
+      <Field id="model-access" label="Access">
+        <select id="model-access" value={access} onChange={(e) => setAccess(e.currentTarget.value)}>
+          <option value="PRIVATE">Private (only you)</option>
+          <option value="PUBLIC">Public (every user)</option>
+        </select>
+      </Field>
+      <Field id="model-deps" label="Dependencies (JSON, optional)" hint='e.g. {"libxgboost0": "1.7"}'>
+        <input id="model-deps" value={dependencies} aria-describedby="model-deps-hint" onInput={(e) => setDependencies(e.currentTarget.value)} />
+      </Field>
+      <Field id="model-image" label="Container image (optional)">
+        <input id="model-image" value={dockerImage} onInput={(e) => setDockerImage(e.currentTarget.value)} />
+      </Field>
+      <Field id="model-file" label="Template file (.so)">
+        <input id="model-file" type="file" accept=".so" ref={fileInput} onChange={(e) => setFile(e.currentTarget.files[0] || null)} />
+      </Field>
+      <UploadButtons upload={sending} />
+    </FormCard>
   );
 }
 
 export function Models({ session }) {
   const { data, error, loading, reload } = useResource(() => api.models(), []);
-  const [deleteError, setDeleteError] = useState(null);
+  const deleting = useDelete('model', api.deleteModel, reload);
   const models = listOf(data, 'models');
   const developer = DEVELOPERS.includes(session.user_type);
-
-  const remove = async (model) => {
-    if (!window.confirm(`Delete model ${model.name}?`)) return;
-    setDeleteError(null);
-    try {
-      await api.deleteModel(model.id);
-      reload();
-    } catch (err) {
-      setDeleteError(err);
-    }
-  };
 
   return (
     <>
@@ -157,7 +105,7 @@ export function Models({ session }) {
       <section aria-labelledby="models-title">
         <h2 id="models-title">Available models</h2>
         <ErrorBox error={error} label="Could not list models" />
-        <ErrorBox error={deleteError} label="Could not delete" />
+        <ErrorBox error={deleting.error} label="Could not delete" />
         {loading && !data ? <Loading what="models" /> : null}
         {data && models.length === 0 ? <p class="muted">No models available yet.</p> : null}
         {models.length > 0 ? (
@@ -189,9 +137,7 @@ export function Models({ session }) {
                     {developer ? (
                       <td>
                         {m.user_id === session.user_id || session.user_type !== 'MODEL_DEVELOPER' ? (
-                          <button type="button" class="link danger" onClick={() => remove(m)}>
-                            Delete<span class="visually-hidden"> {m.name}</span>
-                          </button>
+                          <DeleteButton name={m.name} onClick={() => deleting.remove(m)} />
                         ) : null}
                       </td>
                     ) : null}

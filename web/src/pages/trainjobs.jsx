@@ -13,7 +13,8 @@ import {
   StatusBadge,
   useResource,
 } from '../components.jsx';
-import { debounce, useLiveEvents } from '../events.js';
+import { debounce, useLiveEvents, useLiveRefresh } from '../events.js';
+import { JobTitle, TaskSelect, useStop } from '../forms.jsx';
 import { navigate } from '../nav.js';
 import {
   TASKS,
@@ -35,11 +36,7 @@ const jobHash = (job) => `#/jobs/${encodeURIComponent(job.app)}/${encodeURICompo
 export function TrainJobs() {
   const { data, error, loading, reload } = useResource(() => api.trainJobs(), []);
   const jobs = listOf(data, 'train_jobs', 'jobs');
-  const refresh = useMemo(() => debounce(reload, 300), [reload]);
-  useEffect(() => refresh.cancel, [refresh]);
-  useLiveEvents((event) => {
-    if (event.type === 'JobStatus' && event.data.kind !== 'INFERENCE') refresh();
-  });
+  useLiveRefresh(reload, (event) => event.type === 'JobStatus' && event.data.kind !== 'INFERENCE');
 
   return (
     <>
@@ -181,15 +178,7 @@ export function NewTrainJob() {
         <Field id="job-app" label="App name">
           <input id="job-app" value={app} required onInput={(e) => setApp(e.currentTarget.value)} />
         </Field>
-        <Field id="job-task" label="Task">
-          <select id="job-task" value={task} onChange={(e) => setTask(e.currentTarget.value)}>
-            {TASKS.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <TaskSelect id="job-task" value={task} onChange={setTask} />
         {datasetSelect('job-train-dataset', 'Training dataset', trainId, setTrainId)}
         {datasetSelect('job-val-dataset', 'Validation dataset', valId, setValId)}
         <ErrorBox error={datasets.error} label="Could not list datasets" />
@@ -289,8 +278,7 @@ export function TrainJobDetail({ app, version }) {
   const trials = useResource(() => api.trials(app, version), [app, version]);
   const models = useResource(() => api.models(), []);
   const [live, setLive] = useState({}); // trial id -> fields from TrialUpdate events
-  const [stopError, setStopError] = useState(null);
-  const [stopping, setStopping] = useState(false);
+  const stopper = useStop(() => api.stopTrainJob(app, version), job.reload);
   const refreshJob = useMemo(() => debounce(job.reload, 300), [job.reload]);
   const refreshTrials = useMemo(() => debounce(trials.reload, 300), [trials.reload]);
   useEffect(() => () => (refreshJob.cancel(), refreshTrials.cancel()), [refreshJob, refreshTrials]);
@@ -347,40 +335,23 @@ export function TrainJobDetail({ app, version }) {
 
   const series = useMemo(() => scoreSeries(merged), [merged]);
 
-  const stop = async () => {
-    setStopError(null);
-    setStopping(true);
-    try {
-      await api.stopTrainJob(app, version);
-      job.reload();
-    } catch (err) {
-      setStopError(err);
-    }
-    setStopping(false);
-  };
-
   const running = record && (record.status === 'STARTED' || record.status === 'RUNNING');
   const budget = record && record.budget ? record.budget : {};
   const all = trialCounts(merged);
 
   return (
     <>
-      <p class="crumbs">
-        <a href="#/jobs">Train jobs</a> › {app} v{version}
-      </p>
-      <div class="title-row">
-        <h1>
-          Train job {app} <span class="muted">v{version}</span>
-        </h1>
-        {running ? (
-          <button type="button" class="danger" onClick={stop} disabled={stopping}>
-            {stopping ? 'Stopping…' : 'Stop train job'}
-          </button>
-        ) : null}
-      </div>
-      <ErrorBox error={job.error} label="Could not load the train job" />
-      <ErrorBox error={stopError} label="Could not stop the train job" />
-      {job.loading && !record ? <Loading what="the train job" /> : null}
+      <JobTitle
+        kind="train job"
+        listHref="#/jobs"
+        listLabel="Train jobs"
+        app={app}
+        version={version}
+        job={job}
+        record={record}
+        canStop={running}
+        stopper={stopper}
+      />
       {record ? (
         <section class="card" aria-labelledby="job-summary-title">
           <h2 id="job-summary-title" class="visually-hidden">
