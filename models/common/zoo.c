@@ -21,6 +21,15 @@ rfk_zoo_err (char *err, size_t errlen, const char *fmt, ...)
     va_end (ap);
 }
 
+void *
+rfk_zoo_new (size_t size, char *err, size_t errlen)
+{
+    void *self = calloc (1, size);
+    if (!self)
+        rfk_zoo_err (err, errlen, "out of memory");
+    return self;
+}
+
 void
 rfk_zoo_log (rafiki_context_t *ctx, const char *fmt, ...)
 {

@@ -34,6 +34,10 @@ void
 rfk_zoo_err (char *err, size_t errlen, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+/* size zeroed bytes (a template's model), or NULL after "out of memory". */
+void *
+rfk_zoo_new (size_t size, char *err, size_t errlen);
+
 /* Logs a printf-style message through ctx->log, when there is one. */
 void
 rfk_zoo_log (rafiki_context_t *ctx, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
@@ -240,23 +244,7 @@ rfk_zoo_schema_t *
 rfk_zoo_params_open (const msgpack_object *params, const char *name, int64_t version,
                      bool need_classes, char *err, size_t errlen);
 
-/* ---- classifiers that score one row at a time (liblinear, libsvm) --- */
-
-/* Writes the class probabilities of one row (schema n_features values,
-   scaled) into probs (n_classes values, indexed by class). */
-typedef void (*rfk_zoo_row_probs_fn) (void *model, const double *row, double *probs);
-
-/* evaluate for such a model: the accuracy over the dataset at path, loaded
-   with the columns / image size of schema. */
-int
-rfk_zoo_rows_evaluate (void *model, rfk_zoo_row_probs_fn probs, rfk_zoo_schema_t *schema,
-                       const char *path, double *score, char *err, size_t errlen);
-
-/* predict for such a model: one probability vector per query, or a query
-   error for a query that cannot be read. */
-int
-rfk_zoo_rows_predict (void *model, rfk_zoo_row_probs_fn probs, const rfk_zoo_schema_t *schema,
-                      const msgpack_object *queries, msgpack_packer *out, char *err, size_t errlen);
+/* ---- classifiers over sparse rows (liblinear, libsvm) --------------- */
 
 /* Writes the non-zero values of row (n values) as a library's sparse nodes
    into out, with what the library adds (a bias node, the end marker), and
@@ -271,15 +259,66 @@ typedef struct {
     double *labels; /* n: each row's class label */
 } rfk_zoo_sparse_t;
 
-/* Builds the sparse rows of data: nodes of node_size bytes, `extra` nodes
-   per row beyond its non-zero values. -1 when out of memory. */
-int
-rfk_zoo_sparse_build (const rfk_zoo_data_t *data, size_t node_size, size_t extra,
-                      rfk_zoo_nodes_fn nodes, rfk_zoo_sparse_t *out);
+/* What the shared train, evaluate and predict need to know of a template
+   whose library classifies sparse rows one at a time. */
+typedef struct {
+    const char *name;       /* the template's name, for messages */
+    const char *task;       /* the task it trains for */
+    const char *library;    /* "liblinear", for messages */
+    size_t max_features;    /* most features the library takes */
+    size_t max_rows;        /* most rows it takes */
+    size_t node_size;       /* bytes of one node */
+    size_t extra_nodes;     /* nodes per row beside its non-zero values */
+    rfk_zoo_nodes_fn nodes; /* writes one row's nodes */
+    /* Trains on rows and makes the result the model's, with schema (which
+       it takes on success). */
+    int (*fit) (void *model, const rfk_zoo_sparse_t *rows, rfk_zoo_schema_t *schema,
+                rafiki_context_t *ctx, char *err, size_t errlen);
+    /* The trained model's schema; NULL before it is trained or loaded. */
+    rfk_zoo_schema_t *(*schema) (void *model);
+    /* Writes the class probabilities of one row of scaled values (schema
+       n_features) into probs (n_classes values, indexed by class). */
+    void (*probs) (void *model, const double *row, double *probs);
+} rfk_zoo_sparse_classifier_t;
 
-/* Frees what rfk_zoo_sparse_build made (safe on a zeroed struct). */
-void
-rfk_zoo_sparse_free (rfk_zoo_sparse_t *self);
+/* train, evaluate (accuracy) and predict (probability vectors, a query
+   error for a query that cannot be read) for such a template. train reads
+   at most max_rows training rows (0: all). */
+int
+rfk_zoo_sparse_train (const rfk_zoo_sparse_classifier_t *c, void *model, const char *path,
+                      const rafiki_args_t *args, size_t max_rows, rafiki_context_t *ctx, char *err,
+                      size_t errlen);
+int
+rfk_zoo_sparse_evaluate (const rfk_zoo_sparse_classifier_t *c, void *model, const char *path,
+                         double *score, char *err, size_t errlen);
+int
+rfk_zoo_sparse_predict (const rfk_zoo_sparse_classifier_t *c, void *model,
+                        const msgpack_object *queries, msgpack_packer *out, char *err,
+                        size_t errlen);
+
+/* RFK_ZOO_TEMPLATE for such a template: its s_train, s_evaluate and
+   s_predict are the shared ones over `classifier_`; training reads as many
+   rows as the model's field `rows_knob_` says (0: all). */
+#define RFK_ZOO_SPARSE_TEMPLATE(name_, task_, classifier_, rows_knob_)                             \
+    static int s_train (void *model, const char *path, const rafiki_args_t *args,                  \
+                        const msgpack_object *shared_params, rafiki_context_t *ctx, char *err,     \
+                        size_t errlen)                                                             \
+    {                                                                                              \
+        (void)shared_params;                                                                       \
+        size_t max_rows = (size_t)((s_model_t *)model)->rows_knob_;                                \
+        return rfk_zoo_sparse_train (&(classifier_), model, path, args, max_rows, ctx, err,        \
+                                     errlen);                                                      \
+    }                                                                                              \
+    static int s_evaluate (void *model, const char *path, double *score, char *err, size_t errlen) \
+    {                                                                                              \
+        return rfk_zoo_sparse_evaluate (&(classifier_), model, path, score, err, errlen);          \
+    }                                                                                              \
+    static int s_predict (void *model, const msgpack_object *queries, msgpack_packer *out,         \
+                          char *err, size_t errlen)                                                \
+    {                                                                                              \
+        return rfk_zoo_sparse_predict (&(classifier_), model, queries, out, err, errlen);          \
+    }                                                                                              \
+    RFK_ZOO_TEMPLATE (name_, task_)
 
 /* ---- a tiny deterministic PRNG (splitmix64) ------------------------- */
 

@@ -34,11 +34,9 @@ typedef struct {
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     self->score = rafiki_knobs_float (knobs, "score", 0.5);
     self->steps = rafiki_knobs_int (knobs, "steps", 0);
     self->early_stop = rafiki_knobs_bool (knobs, "early_stop", false);

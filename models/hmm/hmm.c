@@ -235,11 +235,9 @@ typedef struct {
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     self->emission_k = rafiki_knobs_float (knobs, "emission_k", 1e-3);
     self->transition_k = rafiki_knobs_float (knobs, "transition_k", 1e-2);
     self->suffix_length = rafiki_knobs_int (knobs, "suffix_length", 5);

@@ -90,11 +90,9 @@ s_quiet (const char *s)
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     self->C = rafiki_knobs_float (knobs, "C", 1);
     const char *solver = rafiki_knobs_string (knobs, "solver", "l2r_lr");
     self->solver = -1;
@@ -276,8 +274,8 @@ s_log_train_accuracy (const s_model_t *self, const struct problem *prob, rafiki_
 
 /* Trains on prob and installs the model with schema. */
 static int
-s_fit (s_model_t *self, const struct problem *prob, rfk_zoo_schema_t *schema, rafiki_context_t *ctx,
-       char *err, size_t errlen)
+s_fit_problem (s_model_t *self, const struct problem *prob, rfk_zoo_schema_t *schema,
+               rafiki_context_t *ctx, char *err, size_t errlen)
 {
     struct parameter param = s_parameter (self);
     const char *why = check_parameter (prob, &param);
@@ -304,56 +302,45 @@ s_fit (s_model_t *self, const struct problem *prob, rfk_zoo_schema_t *schema, ra
     return 0;
 }
 
+/* Trains on the sparse rows (rfk_zoo_sparse_classifier_t's fit). */
 static int
-s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
-         const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
+s_fit (void *model, const rfk_zoo_sparse_t *rows, rfk_zoo_schema_t *schema, rafiki_context_t *ctx,
+       char *err, size_t errlen)
 {
     s_model_t *self = model;
-    (void)shared_params;
-    rfk_zoo_data_t *data = NULL;
-    rfk_zoo_sparse_t rows = {0};
     struct problem prob = {0};
-    int rc = -1;
-
-    if (rfk_zoo_data_load_train (dataset_path, S_TASK, args, (size_t)self->max_images, true, &data,
-                                 err, errlen) != 0)
-        return -1;
-    size_t d = data->schema->n_features;
-    if (d + 2 > INT32_MAX || data->n > INT32_MAX)
-        rfk_zoo_err (err, errlen, "%s: the dataset is too large for liblinear", dataset_path);
-    else if (rfk_zoo_sparse_build (data, sizeof (struct feature_node), 2, s_nodes, &rows) != 0 ||
-             s_problem (&rows, d, &prob) != 0)
+    if (s_problem (rows, schema->n_features, &prob) != 0) {
         rfk_zoo_err (err, errlen, "out of memory");
-    else if (s_fit (self, &prob, data->schema, ctx, err, errlen) == 0) {
-        data->owns_schema = false;
-        s_log_train_accuracy (self, &prob, ctx);
-        rc = 0;
+        return -1;
     }
+    int rc = s_fit_problem (self, &prob, schema, ctx, err, errlen);
+    if (rc == 0)
+        s_log_train_accuracy (self, &prob, ctx);
     free (prob.x);
-    rfk_zoo_sparse_free (&rows);
-    rfk_zoo_data_destroy (&data);
     return rc;
 }
 
-static int
-s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
+/* The trained model's schema, or NULL. */
+static rfk_zoo_schema_t *
+s_schema (void *model)
 {
     s_model_t *self = model;
-    if (rfk_zoo_check_trained (self->linear && self->schema, S_NAME, err, errlen) != 0)
-        return -1;
-    return rfk_zoo_rows_evaluate (self, s_row_probs, self->schema, dataset_path, score, err,
-                                  errlen);
+    return self->linear ? self->schema : NULL;
 }
 
-static int
-s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char *err,
-           size_t errlen)
-{
-    s_model_t *self = model;
-    if (rfk_zoo_check_trained (self->linear && self->schema, S_NAME, err, errlen) != 0)
-        return -1;
-    return rfk_zoo_rows_predict (self, s_row_probs, self->schema, queries, out, err, errlen);
-}
+static const rfk_zoo_sparse_classifier_t s_classifier = {
+    .name = S_NAME,
+    .task = S_TASK,
+    .library = "liblinear",
+    .max_features = INT32_MAX - 2,
+    .max_rows = INT32_MAX,
+    .node_size = sizeof (struct feature_node),
+    .extra_nodes = 2,
+    .nodes = s_nodes,
+    .fit = s_fit,
+    .schema = s_schema,
+    .probs = s_row_probs,
+};
 
 /* Number of weights of a liblinear model (see liblinear's save_model). */
 static size_t
@@ -450,4 +437,4 @@ s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
     return 0;
 }
 
-RFK_ZOO_TEMPLATE (S_NAME, S_TASK)
+RFK_ZOO_SPARSE_TEMPLATE (S_NAME, S_TASK, s_classifier, max_images)

@@ -66,11 +66,9 @@ typedef struct {
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     self->hidden_units = rafiki_knobs_int (knobs, "hidden_units", 256);
     self->hidden_layers = rafiki_knobs_int (knobs, "hidden_layers", 1);
     self->learning_rate = rafiki_knobs_float (knobs, "learning_rate", 1e-3);

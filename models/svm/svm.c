@@ -74,11 +74,9 @@ s_quiet (const char *s)
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     const char *kernel = rafiki_knobs_string (knobs, "kernel", "rbf");
     self->kernel = strcmp (kernel, "rbf") == 0      ? RBF
                    : strcmp (kernel, "poly") == 0   ? POLY
@@ -481,8 +479,8 @@ s_svm_copy (const struct svm_model *trained, size_t n_features, char *err, size_
 
 /* Trains on prob and installs a self-contained copy with schema. */
 static int
-s_fit (s_model_t *self, const struct svm_problem *prob, rfk_zoo_schema_t *schema,
-       rafiki_context_t *ctx, char *err, size_t errlen)
+s_fit_problem (s_model_t *self, const struct svm_problem *prob, rfk_zoo_schema_t *schema,
+               rafiki_context_t *ctx, char *err, size_t errlen)
 {
     struct svm_parameter param = {.svm_type = C_SVC,
                                   .kernel_type = self->kernel,
@@ -520,57 +518,48 @@ s_fit (s_model_t *self, const struct svm_problem *prob, rfk_zoo_schema_t *schema
     return 0;
 }
 
+/* Trains on the sparse rows (rfk_zoo_sparse_classifier_t's fit). */
 static int
-s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
-         const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
+s_fit (void *model, const rfk_zoo_sparse_t *rows, rfk_zoo_schema_t *schema, rafiki_context_t *ctx,
+       char *err, size_t errlen)
 {
     s_model_t *self = model;
-    (void)shared_params;
-    rfk_zoo_data_t *data = NULL;
-    rfk_zoo_sparse_t rows = {0};
     struct svm_problem prob = {0};
-    int rc = -1;
-
-    if (rfk_zoo_data_load_train (dataset_path, S_TASK, args, (size_t)self->max_train, true, &data,
-                                 err, errlen) != 0)
-        return -1;
-    if (data->schema->n_features + 1 > INT32_MAX || data->n > INT32_MAX / 2)
-        rfk_zoo_err (err, errlen, "%s: the dataset is too large for libsvm", dataset_path);
-    else if (rfk_zoo_sparse_build (data, sizeof (struct svm_node), 1, s_nodes, &rows) != 0 ||
-             s_problem (&rows, &prob) != 0)
+    if (s_problem (rows, &prob) != 0) {
         rfk_zoo_err (err, errlen, "out of memory");
-    else if (s_fit (self, &prob, data->schema, ctx, err, errlen) == 0) {
-        data->owns_schema = false;
+        return -1;
+    }
+    int rc = s_fit_problem (self, &prob, schema, ctx, err, errlen);
+    free (prob.x);
+    if (rc == 0) {
         const char *names[] = {"support_vectors"};
         double values[] = {self->svm->l};
         rfk_zoo_metrics (ctx, 1, names, values);
-        rc = 0;
     }
-    free (prob.x);
-    rfk_zoo_sparse_free (&rows);
-    rfk_zoo_data_destroy (&data);
     return rc;
 }
 
-static int
-s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
+/* The trained model's schema, or NULL. */
+static rfk_zoo_schema_t *
+s_schema (void *model)
 {
     s_model_t *self = model;
-    if (rfk_zoo_check_trained (self->svm && self->schema, S_NAME, err, errlen) != 0)
-        return -1;
-    return rfk_zoo_rows_evaluate (self, s_row_probs, self->schema, dataset_path, score, err,
-                                  errlen);
+    return self->svm ? self->schema : NULL;
 }
 
-static int
-s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char *err,
-           size_t errlen)
-{
-    s_model_t *self = model;
-    if (rfk_zoo_check_trained (self->svm && self->schema, S_NAME, err, errlen) != 0)
-        return -1;
-    return rfk_zoo_rows_predict (self, s_row_probs, self->schema, queries, out, err, errlen);
-}
+static const rfk_zoo_sparse_classifier_t s_classifier = {
+    .name = S_NAME,
+    .task = S_TASK,
+    .library = "libsvm",
+    .max_features = INT32_MAX - 1,
+    .max_rows = INT32_MAX / 2,
+    .node_size = sizeof (struct svm_node),
+    .extra_nodes = 1,
+    .nodes = s_nodes,
+    .fit = s_fit,
+    .schema = s_schema,
+    .probs = s_row_probs,
+};
 
 static int
 s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
@@ -605,4 +594,4 @@ s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
     return 0;
 }
 
-RFK_ZOO_TEMPLATE (S_NAME, S_TASK)
+RFK_ZOO_SPARSE_TEMPLATE (S_NAME, S_TASK, s_classifier, max_train)

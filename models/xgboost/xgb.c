@@ -63,11 +63,9 @@ s_xgb_fail (const char *what, char *err, size_t errlen)
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     self->max_depth = rafiki_knobs_int (knobs, "max_depth", 6);
     self->eta = rafiki_knobs_float (knobs, "eta", 0.3);
     self->n_estimators = rafiki_knobs_int (knobs, "n_estimators", 100);
