@@ -129,24 +129,46 @@ rfk_cli_train_create (int argc, char **argv)
     return rfk_cli_finish (&cmd, &sdk, job, NULL, NULL, 0);
 }
 
-int
-rfk_cli_train_list (int argc, char **argv)
+/*  train list and infer list: the jobs of one kind, or APP's. */
+typedef struct {
+    const char *usage;                                     /* the usage line */
+    const char *about;                                     /* the paragraph */
+    json_t *(*list) (rfk_sdk_t *sdk, const char *user_id); /* the user's jobs (NULL: yours) */
+    json_t *(*of_app) (rfk_sdk_t *sdk, const char *app);   /* every version of APP's */
+    const char *list_key;                                  /* the array in the answer */
+    const rfk_cli_column_t *columns;                       /* the table's columns */
+    size_t n_columns;                                      /* how many */
+} s_job_list_t;
+
+static int
+s_list_jobs (int argc, char **argv, const s_job_list_t *what)
 {
     const char *user = NULL;
     const rfk_cli_option_t options[] = {
         {"user", 'u', "USER_ID", "the jobs of this user (admins)", &user, NULL},
         {NULL, 0, NULL, NULL, NULL, NULL}};
-    rfk_cli_command_t cmd = {.usage = "rafiki train list [APP] [--user USER_ID]",
-                             .about = "Lists your train jobs, or every version of APP's.",
-                             .options = options,
-                             .max_operands = 1};
+    rfk_cli_command_t cmd = {
+        .usage = what->usage, .about = what->about, .options = options, .max_operands = 1};
     int status;
     rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
     if (!sdk)
         return status;
-    json_t *jobs = cmd.n_operands ? rfk_sdk_train_jobs_of_app (sdk, cmd.operands[0])
-                                  : rfk_sdk_train_jobs_list (sdk, user);
-    return rfk_cli_finish (&cmd, &sdk, jobs, "train_jobs", s_train_columns, S_TRAIN_COLUMNS);
+    json_t *jobs = cmd.n_operands ? what->of_app (sdk, cmd.operands[0]) : what->list (sdk, user);
+    return rfk_cli_finish (&cmd, &sdk, jobs, what->list_key, what->columns, what->n_columns);
+}
+
+int
+rfk_cli_train_list (int argc, char **argv)
+{
+    static const s_job_list_t train_jobs = {.usage = "rafiki train list [APP] [--user USER_ID]",
+                                            .about =
+                                                "Lists your train jobs, or every version of APP's.",
+                                            .list = rfk_sdk_train_jobs_list,
+                                            .of_app = rfk_sdk_train_jobs_of_app,
+                                            .list_key = "train_jobs",
+                                            .columns = s_train_columns,
+                                            .n_columns = S_TRAIN_COLUMNS};
+    return s_list_jobs (argc, argv, &train_jobs);
 }
 
 /*  train get / stop, infer get / stop: APP [VERSION]. */
@@ -360,21 +382,14 @@ rfk_cli_infer_create (int argc, char **argv)
 int
 rfk_cli_infer_list (int argc, char **argv)
 {
-    const char *user = NULL;
-    const rfk_cli_option_t options[] = {
-        {"user", 'u', "USER_ID", "the jobs of this user (admins)", &user, NULL},
-        {NULL, 0, NULL, NULL, NULL, NULL}};
-    rfk_cli_command_t cmd = {.usage = "rafiki infer list [APP] [--user USER_ID]",
-                             .about = "Lists your inference jobs, or APP's.",
-                             .options = options,
-                             .max_operands = 1};
-    int status;
-    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
-    if (!sdk)
-        return status;
-    json_t *jobs = cmd.n_operands ? rfk_sdk_inference_jobs_of_app (sdk, cmd.operands[0])
-                                  : rfk_sdk_inference_jobs_list (sdk, user);
-    return rfk_cli_finish (&cmd, &sdk, jobs, "inference_jobs", s_infer_columns, S_INFER_COLUMNS);
+    static const s_job_list_t inference_jobs = {.usage = "rafiki infer list [APP] [--user USER_ID]",
+                                                .about = "Lists your inference jobs, or APP's.",
+                                                .list = rfk_sdk_inference_jobs_list,
+                                                .of_app = rfk_sdk_inference_jobs_of_app,
+                                                .list_key = "inference_jobs",
+                                                .columns = s_infer_columns,
+                                                .n_columns = S_INFER_COLUMNS};
+    return s_list_jobs (argc, argv, &inference_jobs);
 }
 
 int
