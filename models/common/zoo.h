@@ -38,6 +38,11 @@ rfk_zoo_err (char *err, size_t errlen, const char *fmt, ...)
 void *
 rfk_zoo_new (size_t size, char *err, size_t errlen);
 
+/* Drops a library's progress output (liblinear's and libsvm's print
+   function). */
+void
+rfk_zoo_quiet (const char *text);
+
 /* Logs a printf-style message through ctx->log, when there is one. */
 void
 rfk_zoo_log (rafiki_context_t *ctx, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));

@@ -81,12 +81,6 @@ typedef struct {
     rfk_zoo_schema_t *schema; /* the data's schema; NULL before train */
 } s_model_t;
 
-static void
-s_quiet (const char *s)
-{
-    (void)s;
-}
-
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
@@ -108,7 +102,7 @@ s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
         free (self);
         return NULL;
     }
-    set_print_string_function (s_quiet);
+    set_print_string_function (rfk_zoo_quiet);
     return self;
 }
 

@@ -34,23 +34,58 @@ export function TaskSelect({ id, value, onChange }) {
   );
 }
 
-// One multipart upload at a time, with its progress ({sent, total} or
-// null). send(path, form, size) resolves to admin's answer.
+// One multipart upload at a time: the file chosen, the progress ({sent,
+// total} or null), and the outcome (error, or the notice `done`).
 export function useUpload() {
+  const [file, setFile] = useState(null);
   const [progress, setProgress] = useState(null);
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState(null);
   const current = useRef(null);
-  const send = async (path, form, size) => {
-    setProgress({ sent: 0, total: size });
+  const fileInput = useRef(null);
+  // Clears the last outcome, as a new submission starts.
+  const begin = () => {
+    setError(null);
+    setDone(null);
+  };
+  // Uploads form to path. On success shows notice(answer), forgets the file
+  // and resolves to admin's answer; on failure shows why and resolves to
+  // undefined.
+  const send = async (path, form, notice) => {
+    setProgress({ sent: 0, total: file.size });
     current.current = upload(path, form, (sent, total) => setProgress({ sent, total }));
     try {
-      return await current.current.promise;
+      const answer = await current.current.promise;
+      setDone(notice(answer));
+      setFile(null);
+      if (fileInput.current) fileInput.current.value = '';
+      return answer;
+    } catch (err) {
+      setError(err);
+      return undefined;
     } finally {
       current.current = null;
       setProgress(null);
     }
   };
   const cancel = () => current.current && current.current.abort();
-  return { progress, send, cancel };
+  return { file, setFile, fileInput, progress, error, setError, done, begin, send, cancel };
+}
+
+// The file picker of an upload form.
+export function FileField({ id, label, hint, accept, upload: { fileInput, setFile } }) {
+  return (
+    <Field id={id} label={label} hint={hint}>
+      <input
+        id={id}
+        type="file"
+        accept={accept}
+        ref={fileInput}
+        aria-describedby={hint ? id + '-hint' : undefined}
+        onChange={(e) => setFile(e.currentTarget.files[0] || null)}
+      />
+    </Field>
+  );
 }
 
 // The submit button of an upload form, and Cancel while it uploads.
@@ -71,7 +106,7 @@ export function UploadButtons({ upload: { progress, cancel } }) {
 
 // Below an upload form: the progress bar while it uploads, then what went
 // wrong or what was uploaded.
-export function UploadStatus({ id, sending: { progress }, file, error, done }) {
+export function UploadStatus({ id, upload: { progress, file, error, done } }) {
   return (
     <>
       {progress ? <UploadProgress id={id} sent={progress.sent} total={progress.total} name={file ? file.name : ''} /> : null}
@@ -149,6 +184,40 @@ export function JobTitle({ kind, listHref, listLabel, app, version, job, record,
       <ErrorBox error={job.error} label={`Could not load the ${kind}`} />
       <ErrorBox error={stopper.error} label={`Could not stop the ${kind}`} />
       {job.loading && !record ? <Loading what={`the ${kind}`} /> : null}
+    </>
+  );
+}
+
+// A resource's list: its loading error (and `errors`, e.g. of deleting), a
+// note while it first loads, `empty` when it holds nothing, else a table
+// with a visually hidden caption, one header cell per column (a string, or
+// {hidden: 'Actions'} for a column named only for screen readers), and
+// row(item) for each item.
+export function ListTable({ id, caption, resource, items, what, errors, empty, columns, row }) {
+  const { data, error, loading } = resource;
+  return (
+    <>
+      <ErrorBox error={error} label={`Could not list ${what}`} />
+      {errors}
+      {loading && !data ? <Loading what={what} /> : null}
+      {data && items.length === 0 ? <p class="muted">{empty}</p> : null}
+      {items.length > 0 ? (
+        <div class="table-wrap">
+          <table id={id}>
+            <caption class="visually-hidden">{caption}</caption>
+            <thead>
+              <tr>
+                {columns.map((c, i) => (
+                  <th key={i} scope="col">
+                    {typeof c === 'string' ? c : <span class="visually-hidden">{c.hidden}</span>}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>{items.map(row)}</tbody>
+          </table>
+        </div>
+      ) : null}
     </>
   );
 }

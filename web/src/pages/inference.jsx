@@ -4,9 +4,9 @@
 // prediction. JobStatus events of kind INFERENCE refresh it live.
 import { useEffect, useState } from 'preact/hooks';
 import { api, predict } from '../api.js';
-import { ErrorBox, Field, Loading, StatusBadge, useResource } from '../components.jsx';
+import { ErrorBox, Field, StatusBadge, useResource } from '../components.jsx';
 import { useLiveRefresh } from '../events.js';
-import { FormCard, JobTitle, useStop } from '../forms.jsx';
+import { FormCard, JobTitle, ListTable, useStop } from '../forms.jsx';
 import { navigate } from '../nav.js';
 import { formatTime, listOf } from '../util.js';
 
@@ -92,9 +92,9 @@ function CreateInferenceJob({ onCreated }) {
 }
 
 export function InferenceJobs() {
-  const { data, error, loading, reload } = useResource(() => api.inferenceJobs(), []);
-  const jobs = listOf(data, 'inference_jobs', 'jobs');
-  useLiveRefresh(reload, (event) => event.type === 'JobStatus' && event.data.kind !== 'TRAIN');
+  const jobs = useResource(() => api.inferenceJobs(), []);
+  const list = listOf(jobs.data, 'inference_jobs', 'jobs');
+  useLiveRefresh(jobs.reload, (event) => event.type === 'JobStatus' && event.data.kind !== 'TRAIN');
   const onCreated = (answer, app) => {
     navigate(jobHash({ app: answer.app || app, app_version: answer.app_version }));
   };
@@ -105,40 +105,28 @@ export function InferenceJobs() {
       <CreateInferenceJob onCreated={onCreated} />
       <section aria-labelledby="inference-list-title">
         <h2 id="inference-list-title">Your inference jobs</h2>
-        <ErrorBox error={error} label="Could not list inference jobs" />
-        {loading && !data ? <Loading what="inference jobs" /> : null}
-        {data && jobs.length === 0 ? <p class="muted">No inference jobs yet.</p> : null}
-        {jobs.length > 0 ? (
-          <div class="table-wrap">
-            <table id="inference-jobs-table">
-              <caption class="visually-hidden">Your inference jobs</caption>
-              <thead>
-                <tr>
-                  <th scope="col">App</th>
-                  <th scope="col">Version</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Predictor</th>
-                  <th scope="col">Started</th>
-                </tr>
-              </thead>
-              <tbody>
-                {jobs.map((job) => (
-                  <tr key={job.id}>
-                    <th scope="row">
-                      <a href={jobHash(job)}>{job.app}</a>
-                    </th>
-                    <td class="num">{job.app_version}</td>
-                    <td>
-                      <StatusBadge status={job.status} />
-                    </td>
-                    <td class="id">{job.predictor_host || '—'}</td>
-                    <td>{formatTime(job.datetime_started)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+        <ListTable
+          id="inference-jobs-table"
+          caption="Your inference jobs"
+          resource={jobs}
+          items={list}
+          what="inference jobs"
+          empty="No inference jobs yet."
+          columns={['App', 'Version', 'Status', 'Predictor', 'Started']}
+          row={(job) => (
+            <tr key={job.id}>
+              <th scope="row">
+                <a href={jobHash(job)}>{job.app}</a>
+              </th>
+              <td class="num">{job.app_version}</td>
+              <td>
+                <StatusBadge status={job.status} />
+              </td>
+              <td class="id">{job.predictor_host || '—'}</td>
+              <td>{formatTime(job.datetime_started)}</td>
+            </tr>
+          )}
+        />
       </section>
     </>
   );

@@ -1,9 +1,9 @@
 // models.jsx: the models the user can use (GET /models/available) and, for
 // model developers and admins, the upload form (POST /models, multipart).
-import { useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { ErrorBox, Field, Loading, useResource } from '../components.jsx';
-import { DeleteButton, FormCard, TaskSelect, UploadButtons, UploadStatus, useDelete, useUpload } from '../forms.jsx';
+import { ErrorBox, Field, useResource } from '../components.jsx';
+import { DeleteButton, FileField, FormCard, ListTable, TaskSelect, UploadButtons, UploadStatus, useDelete, useUpload } from '../forms.jsx';
 import { TASKS, formatTime, listOf, parseJsonField } from '../util.js';
 
 const DEVELOPERS = ['SUPERADMIN', 'ADMIN', 'MODEL_DEVELOPER'];
@@ -15,23 +15,19 @@ function UploadModel({ onDone }) {
   const [access, setAccess] = useState('PRIVATE');
   const [dependencies, setDependencies] = useState('');
   const [dockerImage, setDockerImage] = useState('');
-  const [file, setFile] = useState(null);
-  const [error, setError] = useState(null);
-  const [done, setDone] = useState(null);
   const sending = useUpload();
-  const fileInput = useRef(null);
 
   const submit = async (event) => {
     event.preventDefault();
-    setError(null);
-    setDone(null);
-    if (!name.trim()) return setError('Give the model a name.');
-    if (!file) return setError('Choose the model template file (.so) to upload.');
+    sending.begin();
+    const file = sending.file;
+    if (!name.trim()) return sending.setError('Give the model a name.');
+    if (!file) return sending.setError('Choose the model template file (.so) to upload.');
     let deps;
     try {
       deps = parseJsonField(dependencies, 'Dependencies', null);
     } catch (err) {
-      return setError(err);
+      return sending.setError(err);
     }
     const form = new FormData();
     form.append('name', name.trim());
@@ -41,17 +37,11 @@ function UploadModel({ onDone }) {
     if (deps !== null) form.append('dependencies', JSON.stringify(deps));
     if (dockerImage.trim()) form.append('docker_image', dockerImage.trim());
     form.append('model_file_bytes', file, file.name);
-    try {
-      const answer = await sending.send('/models', form, file.size);
-      setDone(`Uploaded model ${(answer && answer.name) || name}.`);
-      setName('');
-      setModelClass('');
-      setFile(null);
-      if (fileInput.current) fileInput.current.value = '';
-      onDone();
-    } catch (err) {
-      setError(err);
-    }
+    const answer = await sending.send('/models', form, (a) => `Uploaded model ${(a && a.name) || name}.`);
+    if (answer === undefined) return;
+    setName('');
+    setModelClass('');
+    onDone();
   };
 
   return (
@@ -59,7 +49,7 @@ function UploadModel({ onDone }) {
       id="upload-model"
       title="Upload a model template"
       onSubmit={submit}
-      after={<UploadStatus id="model-progress" sending={sending} file={file} error={error} done={done} />}
+      after={<UploadStatus id="model-progress" upload={sending} />}
     >
       <Field id="model-name" label="Name">
         <input id="model-name" value={name} required onInput={(e) => setName(e.currentTarget.value)} />
@@ -80,73 +70,54 @@ function UploadModel({ onDone }) {
       <Field id="model-image" label="Container image (optional)">
         <input id="model-image" value={dockerImage} onInput={(e) => setDockerImage(e.currentTarget.value)} />
       </Field>
-      <Field id="model-file" label="Template file (.so)">
-        <input id="model-file" type="file" accept=".so" ref={fileInput} onChange={(e) => setFile(e.currentTarget.files[0] || null)} />
-      </Field>
+      <FileField id="model-file" label="Template file (.so)" accept=".so" upload={sending} />
       <UploadButtons upload={sending} />
     </FormCard>
   );
 }
 
 export function Models({ session }) {
-  const { data, error, loading, reload } = useResource(() => api.models(), []);
-  const deleting = useDelete('model', api.deleteModel, reload);
-  const models = listOf(data, 'models');
+  const models = useResource(() => api.models(), []);
+  const deleting = useDelete('model', api.deleteModel, models.reload);
+  const list = listOf(models.data, 'models');
   const developer = DEVELOPERS.includes(session.user_type);
 
   return (
     <>
       <h1>Models</h1>
       {developer ? (
-        <UploadModel onDone={reload} />
+        <UploadModel onDone={models.reload} />
       ) : (
         <p class="muted">Model templates are uploaded by model developers; here are the ones you can use.</p>
       )}
       <section aria-labelledby="models-title">
         <h2 id="models-title">Available models</h2>
-        <ErrorBox error={error} label="Could not list models" />
-        <ErrorBox error={deleting.error} label="Could not delete" />
-        {loading && !data ? <Loading what="models" /> : null}
-        {data && models.length === 0 ? <p class="muted">No models available yet.</p> : null}
-        {models.length > 0 ? (
-          <div class="table-wrap">
-            <table id="models-table">
-              <caption class="visually-hidden">Available models</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Task</th>
-                  <th scope="col">Class</th>
-                  <th scope="col">Access</th>
-                  <th scope="col">Uploaded</th>
-                  {developer ? (
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
+        <ListTable
+          id="models-table"
+          caption="Available models"
+          resource={models}
+          items={list}
+          what="models"
+          errors={<ErrorBox error={deleting.error} label="Could not delete" />}
+          empty="No models available yet."
+          columns={['Name', 'Task', 'Class', 'Access', 'Uploaded', ...(developer ? [{ hidden: 'Actions' }] : [])]}
+          row={(m) => (
+            <tr key={m.id}>
+              <th scope="row">{m.name}</th>
+              <td>{m.task}</td>
+              <td>{m.model_class}</td>
+              <td>{m.access_right}</td>
+              <td>{formatTime(m.datetime_created)}</td>
+              {developer ? (
+                <td>
+                  {m.user_id === session.user_id || session.user_type !== 'MODEL_DEVELOPER' ? (
+                    <DeleteButton name={m.name} onClick={() => deleting.remove(m)} />
                   ) : null}
-                </tr>
-              </thead>
-              <tbody>
-                {models.map((m) => (
-                  <tr key={m.id}>
-                    <th scope="row">{m.name}</th>
-                    <td>{m.task}</td>
-                    <td>{m.model_class}</td>
-                    <td>{m.access_right}</td>
-                    <td>{formatTime(m.datetime_created)}</td>
-                    {developer ? (
-                      <td>
-                        {m.user_id === session.user_id || session.user_type !== 'MODEL_DEVELOPER' ? (
-                          <DeleteButton name={m.name} onClick={() => deleting.remove(m)} />
-                        ) : null}
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+                </td>
+              ) : null}
+            </tr>
+          )}
+        />
       </section>
     </>
   );

@@ -14,7 +14,7 @@ import {
   useResource,
 } from '../components.jsx';
 import { debounce, useLiveEvents, useLiveRefresh } from '../events.js';
-import { JobTitle, TaskSelect, useStop } from '../forms.jsx';
+import { JobTitle, ListTable, TaskSelect, useStop } from '../forms.jsx';
 import { navigate } from '../nav.js';
 import {
   TASKS,
@@ -34,9 +34,9 @@ import {
 const jobHash = (job) => `#/jobs/${encodeURIComponent(job.app)}/${encodeURIComponent(job.app_version)}`;
 
 export function TrainJobs() {
-  const { data, error, loading, reload } = useResource(() => api.trainJobs(), []);
-  const jobs = listOf(data, 'train_jobs', 'jobs');
-  useLiveRefresh(reload, (event) => event.type === 'JobStatus' && event.data.kind !== 'INFERENCE');
+  const jobs = useResource(() => api.trainJobs(), []);
+  const list = listOf(jobs.data, 'train_jobs', 'jobs');
+  useLiveRefresh(jobs.reload, (event) => event.type === 'JobStatus' && event.data.kind !== 'INFERENCE');
 
   return (
     <>
@@ -46,42 +46,29 @@ export function TrainJobs() {
           New train job
         </a>
       </div>
-      <ErrorBox error={error} label="Could not list train jobs" />
-      {loading && !data ? <Loading what="train jobs" /> : null}
-      {data && jobs.length === 0 ? <p class="muted">No train jobs yet.</p> : null}
-      {jobs.length > 0 ? (
-        <div class="table-wrap">
-          <table id="train-jobs-table">
-            <caption class="visually-hidden">Your train jobs</caption>
-            <thead>
-              <tr>
-                <th scope="col">App</th>
-                <th scope="col">Version</th>
-                <th scope="col">Task</th>
-                <th scope="col">Status</th>
-                <th scope="col">Started</th>
-                <th scope="col">Stopped</th>
-              </tr>
-            </thead>
-            <tbody>
-              {jobs.map((job) => (
-                <tr key={job.id}>
-                  <th scope="row">
-                    <a href={jobHash(job)}>{job.app}</a>
-                  </th>
-                  <td class="num">{job.app_version}</td>
-                  <td>{job.task}</td>
-                  <td>
-                    <StatusBadge status={job.status} />
-                  </td>
-                  <td>{formatTime(job.datetime_started)}</td>
-                  <td>{formatTime(job.datetime_stopped)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        id="train-jobs-table"
+        caption="Your train jobs"
+        resource={jobs}
+        items={list}
+        what="train jobs"
+        empty="No train jobs yet."
+        columns={['App', 'Version', 'Task', 'Status', 'Started', 'Stopped']}
+        row={(job) => (
+          <tr key={job.id}>
+            <th scope="row">
+              <a href={jobHash(job)}>{job.app}</a>
+            </th>
+            <td class="num">{job.app_version}</td>
+            <td>{job.task}</td>
+            <td>
+              <StatusBadge status={job.status} />
+            </td>
+            <td>{formatTime(job.datetime_started)}</td>
+            <td>{formatTime(job.datetime_stopped)}</td>
+          </tr>
+        )}
+      />
     </>
   );
 }
