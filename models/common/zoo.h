@@ -118,6 +118,10 @@ rfk_zoo_pack_key_int32s (msgpack_packer *pk, const char *key, const int32_t *v, 
 int
 rfk_zoo_pack_key_bin (msgpack_packer *pk, const char *key, const void *bytes, size_t n);
 
+/* -1 after "packing parameters failed" (dump_params' failure). */
+int
+rfk_zoo_pack_failed (char *err, size_t errlen);
+
 /* Packs an array of n probabilities. */
 int
 rfk_zoo_pack_probs (msgpack_packer *pk, const double *probs, size_t n);

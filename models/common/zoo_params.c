@@ -55,6 +55,13 @@ rfk_zoo_params_check (const msgpack_object *params, const char *name, int64_t ve
     return 0;
 }
 
+int
+rfk_zoo_pack_failed (char *err, size_t errlen)
+{
+    rfk_zoo_err (err, errlen, "packing parameters failed");
+    return -1;
+}
+
 rfk_zoo_schema_t *
 rfk_zoo_params_open (const msgpack_object *params, const char *name, int64_t version,
                      bool need_classes, char *err, size_t errlen)

@@ -117,10 +117,8 @@ s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
 {
     s_model_t *self = model;
     if (rfk_zoo_params_pack_head (out, 2, S_NAME, -1, NULL) != 0 ||
-        rfk_zoo_pack_key_double (out, "score", self->score) != 0) {
-        rfk_zoo_err (err, errlen, "packing parameters failed");
-        return -1;
-    }
+        rfk_zoo_pack_key_double (out, "score", self->score) != 0)
+        return rfk_zoo_pack_failed (err, errlen);
     return 0;
 }
 

@@ -804,8 +804,7 @@ s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
         goto fail;
     return 0;
 fail:
-    rfk_zoo_err (err, errlen, "packing parameters failed");
-    return -1;
+    return rfk_zoo_pack_failed (err, errlen);
 }
 
 static int

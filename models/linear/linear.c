@@ -359,10 +359,8 @@ s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
         rfk_zoo_pack_key_int (out, "nr_feature", m->nr_feature) != 0 ||
         rfk_zoo_pack_key_double (out, "bias", m->bias) != 0 ||
         rfk_zoo_pack_key_bin (out, "label", m->label, (size_t)m->nr_class * sizeof (int)) != 0 ||
-        rfk_zoo_pack_key_doubles (out, "w", m->w, nw) != 0) {
-        rfk_zoo_err (err, errlen, "packing parameters failed");
-        return -1;
-    }
+        rfk_zoo_pack_key_doubles (out, "w", m->w, nw) != 0)
+        return rfk_zoo_pack_failed (err, errlen);
     return 0;
 }
 

@@ -562,10 +562,8 @@ s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
     if (rfk_zoo_check_trained (self->svm && self->schema, S_NAME, err, errlen) != 0)
         return -1;
     if (rfk_zoo_params_pack_head (out, 19, S_NAME, S_PARAMS_VERSION, self->schema) != 0 ||
-        s_pack_svm (self->svm, out) != 0) {
-        rfk_zoo_err (err, errlen, "packing parameters failed");
-        return -1;
-    }
+        s_pack_svm (self->svm, out) != 0)
+        return rfk_zoo_pack_failed (err, errlen);
     return 0;
 }
 

@@ -429,10 +429,8 @@ s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
     if (XGBoosterSaveModelToBuffer (self->booster, "{\"format\": \"ubj\"}", &len, &buf) != 0)
         return s_xgb_fail ("saving the booster", err, errlen);
     if (rfk_zoo_params_pack_head (out, 4, S_NAME, S_PARAMS_VERSION, self->schema) != 0 ||
-        rfk_zoo_pack_key_bin (out, "booster", buf, len) != 0) {
-        rfk_zoo_err (err, errlen, "packing parameters failed");
-        return -1;
-    }
+        rfk_zoo_pack_key_bin (out, "booster", buf, len) != 0)
+        return rfk_zoo_pack_failed (err, errlen);
     return 0;
 }
 

@@ -161,10 +161,19 @@ export function useStop(call, reload) {
   return { stop, stopping, error };
 }
 
+// Whether a job (or service) is still at work: STARTED or RUNNING.
+export function isActive(record) {
+  return !!record && (record.status === 'STARTED' || record.status === 'RUNNING');
+}
+
+// The two kinds of job page: what they are called and where their list is.
+export const TRAIN_JOB = { kind: 'train job', listHref: '#/jobs', listLabel: 'Train jobs' };
+export const INFERENCE_JOB = { kind: 'inference job', listHref: '#/inference', listLabel: 'Inference jobs' };
+
 // A job page's top: the crumbs back to the list, the title, a stop button
-// while the job runs, and the errors of loading and stopping it. kind is
-// "train job" or "inference job".
-export function JobTitle({ kind, listHref, listLabel, app, version, job, record, canStop, stopper }) {
+// while the job is active, and the errors of loading and stopping it. page
+// is TRAIN_JOB or INFERENCE_JOB; job the resource, record the job itself.
+export function JobTitle({ page: { kind, listHref, listLabel }, app, version, job, record, stopper }) {
   const Kind = kind[0].toUpperCase() + kind.slice(1);
   return (
     <>
@@ -175,7 +184,7 @@ export function JobTitle({ kind, listHref, listLabel, app, version, job, record,
         <h1>
           {Kind} {app} <span class="muted">v{version}</span>
         </h1>
-        {canStop ? (
+        {isActive(record) ? (
           <button type="button" class="danger" onClick={stopper.stop} disabled={stopper.stopping}>
             {stopper.stopping ? 'Stopping…' : `Stop ${kind}`}
           </button>

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, predict } from '../api.js';
 import { ErrorBox, Field, StatusBadge, useResource } from '../components.jsx';
 import { useLiveRefresh } from '../events.js';
-import { FormCard, JobTitle, ListTable, useStop } from '../forms.jsx';
+import { FormCard, INFERENCE_JOB, JobTitle, ListTable, isActive, useStop } from '../forms.jsx';
 import { navigate } from '../nav.js';
 import { formatTime, listOf } from '../util.js';
 
@@ -227,22 +227,12 @@ export function InferenceJobDetail({ app, version }) {
       (event.type === 'JobStatus' && (!record || event.data.id === record.id || event.data.kind === 'INFERENCE')) ||
       (event.type === 'ServiceStatus' && record && event.data.job_id === record.id),
   );
-  const live = record && (record.status === 'STARTED' || record.status === 'RUNNING');
+  const live = isActive(record);
   const workers = record ? listOf(record.workers || [], 'workers') : [];
 
   return (
     <>
-      <JobTitle
-        kind="inference job"
-        listHref="#/inference"
-        listLabel="Inference jobs"
-        app={app}
-        version={version}
-        job={job}
-        record={record}
-        canStop={live}
-        stopper={stopper}
-      />
+      <JobTitle page={INFERENCE_JOB} app={app} version={version} job={job} record={record} stopper={stopper} />
       {record ? (
         <>
           <section class="card" aria-labelledby="inference-facts-title">

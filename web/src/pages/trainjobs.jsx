@@ -14,7 +14,7 @@ import {
   useResource,
 } from '../components.jsx';
 import { debounce, useLiveEvents, useLiveRefresh } from '../events.js';
-import { JobTitle, ListTable, TaskSelect, useStop } from '../forms.jsx';
+import { TRAIN_JOB, JobTitle, ListTable, TaskSelect, useStop } from '../forms.jsx';
 import { navigate } from '../nav.js';
 import {
   TASKS,
@@ -322,23 +322,12 @@ export function TrainJobDetail({ app, version }) {
 
   const series = useMemo(() => scoreSeries(merged), [merged]);
 
-  const running = record && (record.status === 'STARTED' || record.status === 'RUNNING');
   const budget = record && record.budget ? record.budget : {};
   const all = trialCounts(merged);
 
   return (
     <>
-      <JobTitle
-        kind="train job"
-        listHref="#/jobs"
-        listLabel="Train jobs"
-        app={app}
-        version={version}
-        job={job}
-        record={record}
-        canStop={running}
-        stopper={stopper}
-      />
+      <JobTitle page={TRAIN_JOB} app={app} version={version} job={job} record={record} stopper={stopper} />
       {record ? (
         <section class="card" aria-labelledby="job-summary-title">
           <h2 id="job-summary-title" class="visually-hidden">
