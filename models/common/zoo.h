@@ -13,7 +13,11 @@
       dumped with the parameters so predict can read queries and evaluate can
       load a validation file with the same columns;
     - one loader over tabular CSVs and image zips giving rows of features as
-      doubles, scaled as the schema says.
+      doubles, scaled as the schema says;
+    - a template's own plumbing: its API table (RFK_ZOO_TEMPLATE), the head
+      of its parameter map and its check on load (zoo_params.c);
+    - train, evaluate and predict for the templates whose library classifies
+      sparse rows one at a time, liblinear and libsvm (zoo_rows.c).
 */
 #ifndef RFK_ZOO_H_INCLUDED
 #define RFK_ZOO_H_INCLUDED
