@@ -3,8 +3,8 @@
 // delete button for a table row, and a job page's title with its stop button.
 import { useRef, useState } from 'preact/hooks';
 import { upload } from './api.js';
-import { ErrorBox, Field, Loading, Notice, UploadProgress } from './components.jsx';
-import { TASKS } from './util.js';
+import { ErrorBox, Field, Loading, Notice, StatusBadge, UploadProgress } from './components.jsx';
+import { TASKS, formatTime } from './util.js';
 
 // A form in a card under its own heading; `after` is shown below the form.
 export function FormCard({ id, title, onSubmit, after, children }) {
@@ -194,6 +194,31 @@ export function JobTitle({ page: { kind, listHref, listLabel }, app, version, jo
       <ErrorBox error={stopper.error} label={`Could not stop the ${kind}`} />
       {job.loading && !record ? <Loading what={`the ${kind}`} /> : null}
     </>
+  );
+}
+
+// A job's facts as a definition list in a card (titled for screen readers
+// only): its status (in #statusId), then `children`, then when it started
+// and stopped, then `more`.
+export function JobFacts({ id, title, statusId, record, children, more }) {
+  return (
+    <section class="card" aria-labelledby={id + '-title'}>
+      <h2 id={id + '-title'} class="visually-hidden">
+        {title}
+      </h2>
+      <dl class="facts">
+        <dt>Status</dt>
+        <dd id={statusId}>
+          <StatusBadge status={record.status} />
+        </dd>
+        {children}
+        <dt>Started</dt>
+        <dd>{formatTime(record.datetime_started)}</dd>
+        <dt>Stopped</dt>
+        <dd>{formatTime(record.datetime_stopped) || '—'}</dd>
+        {more}
+      </dl>
+    </section>
   );
 }
 

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, predict } from '../api.js';
 import { ErrorBox, Field, StatusBadge, useResource } from '../components.jsx';
 import { useLiveRefresh } from '../events.js';
-import { FormCard, INFERENCE_JOB, JobTitle, ListTable, isActive, useStop } from '../forms.jsx';
+import { FormCard, INFERENCE_JOB, JobFacts, JobTitle, ListTable, isActive, useStop } from '../forms.jsx';
 import { navigate } from '../nav.js';
 import { formatTime, listOf } from '../util.js';
 
@@ -235,24 +235,13 @@ export function InferenceJobDetail({ app, version }) {
       <JobTitle page={INFERENCE_JOB} app={app} version={version} job={job} record={record} stopper={stopper} />
       {record ? (
         <>
-          <section class="card" aria-labelledby="inference-facts-title">
-            <h2 id="inference-facts-title" class="visually-hidden">
-              Facts
-            </h2>
-            <dl class="facts">
-              <dt>Status</dt>
-              <dd id="inference-status">
-                <StatusBadge status={record.status} />
-              </dd>
-              <dt>Predictor host</dt>
-              <dd id="predictor-host" class="id">
-                {record.predictor_host || '—'}
-              </dd>
-              <dt>Started</dt>
-              <dd>{formatTime(record.datetime_started)}</dd>
-              <dt>Stopped</dt>
-              <dd>{formatTime(record.datetime_stopped) || '—'}</dd>
-              {workers.length ? (
+          <JobFacts
+            id="inference-facts"
+            title="Facts"
+            statusId="inference-status"
+            record={record}
+            more={
+              workers.length ? (
                 <>
                   <dt>Deployed trials</dt>
                   <dd>
@@ -265,9 +254,14 @@ export function InferenceJobDetail({ app, version }) {
                     </ul>
                   </dd>
                 </>
-              ) : null}
-            </dl>
-          </section>
+              ) : null
+            }
+          >
+            <dt>Predictor host</dt>
+            <dd id="predictor-host" class="id">
+              {record.predictor_host || '—'}
+            </dd>
+          </JobFacts>
           {live ? <QueryBox predictorHost={record.predictor_host} ready={record.status === 'RUNNING'} /> : null}
         </>
       ) : null}

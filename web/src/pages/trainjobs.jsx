@@ -14,7 +14,7 @@ import {
   useResource,
 } from '../components.jsx';
 import { debounce, useLiveEvents, useLiveRefresh } from '../events.js';
-import { TRAIN_JOB, JobTitle, ListTable, TaskSelect, useStop } from '../forms.jsx';
+import { TRAIN_JOB, JobFacts, JobTitle, ListTable, TaskSelect, useStop } from '../forms.jsx';
 import { navigate } from '../nav.js';
 import {
   TASKS,
@@ -329,34 +329,30 @@ export function TrainJobDetail({ app, version }) {
     <>
       <JobTitle page={TRAIN_JOB} app={app} version={version} job={job} record={record} stopper={stopper} />
       {record ? (
-        <section class="card" aria-labelledby="job-summary-title">
-          <h2 id="job-summary-title" class="visually-hidden">
-            Summary
-          </h2>
-          <dl class="facts">
-            <dt>Status</dt>
-            <dd id="job-status">
-              <StatusBadge status={record.status} />
-            </dd>
-            <dt>Task</dt>
-            <dd>{record.task}</dd>
-            <dt>Budget</dt>
-            <dd>
-              {Object.entries(budget)
-                .map(([k, v]) => `${k} ${v}`)
-                .join(', ')}
-            </dd>
-            <dt>Started</dt>
-            <dd>{formatTime(record.datetime_started)}</dd>
-            <dt>Stopped</dt>
-            <dd>{formatTime(record.datetime_stopped) || '—'}</dd>
-            <dt>Trials</dt>
-            <dd id="job-trial-count">
-              {all.total} ({all.RUNNING} running, {all.COMPLETED} completed, {all.ERRORED} errored
-              {all.PRUNED ? `, ${all.PRUNED} pruned` : ''})
-            </dd>
-          </dl>
-        </section>
+        <JobFacts
+          id="job-summary"
+          title="Summary"
+          statusId="job-status"
+          record={record}
+          more={
+            <>
+              <dt>Trials</dt>
+              <dd id="job-trial-count">
+                {all.total} ({all.RUNNING} running, {all.COMPLETED} completed, {all.ERRORED} errored
+                {all.PRUNED ? `, ${all.PRUNED} pruned` : ''})
+              </dd>
+            </>
+          }
+        >
+          <dt>Task</dt>
+          <dd>{record.task}</dd>
+          <dt>Budget</dt>
+          <dd>
+            {Object.entries(budget)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}
+          </dd>
+        </JobFacts>
       ) : null}
 
       {subJobs.length > 0 ? (
