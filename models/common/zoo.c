@@ -21,6 +21,21 @@ rfk_zoo_err (char *err, size_t errlen, const char *fmt, ...)
     va_end (ap);
 }
 
+void *
+rfk_zoo_new (size_t size, char *err, size_t errlen)
+{
+    void *self = calloc (1, size);
+    if (!self)
+        rfk_zoo_err (err, errlen, "out of memory");
+    return self;
+}
+
+void
+rfk_zoo_quiet (const char *text)
+{
+    (void)text;
+}
+
 void
 rfk_zoo_log (rafiki_context_t *ctx, const char *fmt, ...)
 {
@@ -320,12 +335,76 @@ rfk_zoo_schema_pack (const rfk_zoo_schema_t *self, msgpack_packer *pk)
     return 0;
 }
 
+/* Reads an image schema's size into self. */
+static int
+s_unpack_image_size (rfk_zoo_schema_t *self, const msgpack_object *obj, char *err, size_t errlen)
+{
+    int64_t w, h, c;
+    if (rfk_zoo_get_int (obj, "width", &w, err, errlen) != 0 ||
+        rfk_zoo_get_int (obj, "height", &h, err, errlen) != 0 ||
+        rfk_zoo_get_int (obj, "channels", &c, err, errlen) != 0)
+        return -1;
+    if (w < 1 || h < 1 || w > 100000 || h > 100000 || (c != 1 && c != 3)) {
+        rfk_zoo_err (err, errlen,
+                     "parameters: image size %" PRId64 "x%" PRId64 "x%" PRId64 " is invalid", w, h,
+                     c);
+        return -1;
+    }
+    self->images = true;
+    self->width = (uint32_t)w;
+    self->height = (uint32_t)h;
+    self->channels = (uint32_t)c;
+    self->n_features = (size_t)w * (size_t)h * (size_t)c;
+    return 0;
+}
+
+/* Reads a tabular schema's target, feature names and standardisation into
+   self. */
+static int
+s_unpack_tabular (rfk_zoo_schema_t *self, const msgpack_object *obj, char *err, size_t errlen)
+{
+    const msgpack_object *f = rfk_zoo_map_get (obj, "features");
+    if (!f || f->type != MSGPACK_OBJECT_ARRAY) {
+        rfk_zoo_err (err, errlen, "parameters: 'features' is not an array of names");
+        return -1;
+    }
+    if (rfk_zoo_get_str (obj, "target", &self->target, err, errlen) != 0)
+        return -1;
+    self->feature_names = calloc (f->via.array.size + 1, sizeof (char *));
+    if (!self->feature_names)
+        goto oom;
+    for (uint32_t i = 0; i < f->via.array.size; i++) {
+        const msgpack_object *name = &f->via.array.ptr[i];
+        if (name->type != MSGPACK_OBJECT_STR) {
+            rfk_zoo_err (err, errlen, "parameters: feature %u is not a string", i);
+            return -1;
+        }
+        self->feature_names[i] = strndup (name->via.str.ptr, name->via.str.size);
+        self->n_features = i + 1;
+        if (!self->feature_names[i])
+            goto oom;
+    }
+    if (!rfk_zoo_map_get (obj, "mean"))
+        return 0;
+    self->mean = calloc (self->n_features + 1, sizeof (double));
+    self->inv_std = calloc (self->n_features + 1, sizeof (double));
+    if (!self->mean || !self->inv_std)
+        goto oom;
+    if (rfk_zoo_get_doubles (obj, "mean", self->mean, self->n_features, err, errlen) != 0 ||
+        rfk_zoo_get_doubles (obj, "inv_std", self->inv_std, self->n_features, err, errlen) != 0)
+        return -1;
+    return 0;
+oom:
+    rfk_zoo_err (err, errlen, "out of memory");
+    return -1;
+}
+
 rfk_zoo_schema_t *
 rfk_zoo_schema_unpack (const msgpack_object *obj, char *err, size_t errlen)
 {
     rfk_zoo_schema_t *self = calloc (1, sizeof *self);
     char *kind = NULL;
-    int64_t n_classes, w, h, c;
+    int64_t n_classes;
     if (!self) {
         rfk_zoo_err (err, errlen, "out of memory");
         return NULL;
@@ -342,64 +421,15 @@ rfk_zoo_schema_unpack (const msgpack_object *obj, char *err, size_t errlen)
         goto fail;
     }
     self->n_classes = (uint32_t)n_classes;
-    if (strcmp (kind, "images") == 0) {
-        self->images = true;
-        if (rfk_zoo_get_int (obj, "width", &w, err, errlen) != 0 ||
-            rfk_zoo_get_int (obj, "height", &h, err, errlen) != 0 ||
-            rfk_zoo_get_int (obj, "channels", &c, err, errlen) != 0)
-            goto fail;
-        if (w < 1 || h < 1 || w > 100000 || h > 100000 || (c != 1 && c != 3)) {
-            rfk_zoo_err (err, errlen,
-                         "parameters: image size %" PRId64 "x%" PRId64 "x%" PRId64 " is invalid", w,
-                         h, c);
-            goto fail;
-        }
-        self->width = (uint32_t)w;
-        self->height = (uint32_t)h;
-        self->channels = (uint32_t)c;
-        self->n_features = (size_t)w * (size_t)h * (size_t)c;
-    } else if (strcmp (kind, "tabular") == 0) {
-        const msgpack_object *f = rfk_zoo_map_get (obj, "features");
-        if (!f || f->type != MSGPACK_OBJECT_ARRAY) {
-            rfk_zoo_err (err, errlen, "parameters: 'features' is not an array of names");
-            goto fail;
-        }
-        if (rfk_zoo_get_str (obj, "target", &self->target, err, errlen) != 0)
-            goto fail;
-        self->feature_names = calloc (f->via.array.size + 1, sizeof (char *));
-        if (!self->feature_names) {
-            rfk_zoo_err (err, errlen, "out of memory");
-            goto fail;
-        }
-        for (uint32_t i = 0; i < f->via.array.size; i++) {
-            const msgpack_object *name = &f->via.array.ptr[i];
-            if (name->type != MSGPACK_OBJECT_STR) {
-                rfk_zoo_err (err, errlen, "parameters: feature %u is not a string", i);
-                goto fail;
-            }
-            self->feature_names[i] = strndup (name->via.str.ptr, name->via.str.size);
-            self->n_features = i + 1;
-            if (!self->feature_names[i]) {
-                rfk_zoo_err (err, errlen, "out of memory");
-                goto fail;
-            }
-        }
-        if (rfk_zoo_map_get (obj, "mean")) {
-            self->mean = calloc (self->n_features + 1, sizeof (double));
-            self->inv_std = calloc (self->n_features + 1, sizeof (double));
-            if (!self->mean || !self->inv_std) {
-                rfk_zoo_err (err, errlen, "out of memory");
-                goto fail;
-            }
-            if (rfk_zoo_get_doubles (obj, "mean", self->mean, self->n_features, err, errlen) != 0 ||
-                rfk_zoo_get_doubles (obj, "inv_std", self->inv_std, self->n_features, err,
-                                     errlen) != 0)
-                goto fail;
-        }
-    } else {
+    int rc = -1;
+    if (strcmp (kind, "images") == 0)
+        rc = s_unpack_image_size (self, obj, err, errlen);
+    else if (strcmp (kind, "tabular") == 0)
+        rc = s_unpack_tabular (self, obj, err, errlen);
+    else
         rfk_zoo_err (err, errlen, "parameters: unknown schema kind '%s'", kind);
+    if (rc != 0)
         goto fail;
-    }
     free (kind);
     return self;
 fail:

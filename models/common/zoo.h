@@ -13,7 +13,11 @@
       dumped with the parameters so predict can read queries and evaluate can
       load a validation file with the same columns;
     - one loader over tabular CSVs and image zips giving rows of features as
-      doubles, scaled as the schema says.
+      doubles, scaled as the schema says;
+    - a template's own plumbing: its API table (RFK_ZOO_TEMPLATE), the head
+      of its parameter map and its check on load (zoo_params.c);
+    - train, evaluate and predict for the templates whose library classifies
+      sparse rows one at a time, liblinear and libsvm (zoo_rows.c).
 */
 #ifndef RFK_ZOO_H_INCLUDED
 #define RFK_ZOO_H_INCLUDED
@@ -33,6 +37,15 @@
 void
 rfk_zoo_err (char *err, size_t errlen, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
+
+/* size zeroed bytes (a template's model), or NULL after "out of memory". */
+void *
+rfk_zoo_new (size_t size, char *err, size_t errlen);
+
+/* Drops a library's progress output (liblinear's and libsvm's print
+   function). */
+void
+rfk_zoo_quiet (const char *text);
 
 /* Logs a printf-style message through ctx->log, when there is one. */
 void
@@ -108,6 +121,10 @@ int
 rfk_zoo_pack_key_int32s (msgpack_packer *pk, const char *key, const int32_t *v, size_t n);
 int
 rfk_zoo_pack_key_bin (msgpack_packer *pk, const char *key, const void *bytes, size_t n);
+
+/* -1 after "packing parameters failed" (dump_params' failure). */
+int
+rfk_zoo_pack_failed (char *err, size_t errlen);
 
 /* Packs an array of n probabilities. */
 int
@@ -190,6 +207,131 @@ rfk_zoo_data_target (const rfk_zoo_data_t *self, size_t i);
 /* Index of the largest of n values (the first on ties). */
 size_t
 rfk_zoo_argmax (const double *v, size_t n);
+
+/* ---- the template's own plumbing ------------------------------------ */
+
+/* Defines the template's API table and rafiki_model (), the one symbol a
+   template exports. The template names its functions s_create, s_train,
+   s_evaluate, s_predict, s_dump, s_load and s_destroy, and its knobs
+   s_knobs. */
+#define RFK_ZOO_TEMPLATE(name_, task_)                                                             \
+    static const rafiki_model_api_t s_api = {                                                      \
+        .abi_version = RAFIKI_MODEL_ABI_VERSION,                                                   \
+        .name = (name_),                                                                           \
+        .task = (task_),                                                                           \
+        .knobs = s_knobs,                                                                          \
+        .n_knobs = sizeof s_knobs / sizeof s_knobs[0],                                             \
+        .create = s_create,                                                                        \
+        .train = s_train,                                                                          \
+        .evaluate = s_evaluate,                                                                    \
+        .predict = s_predict,                                                                      \
+        .dump_params = s_dump,                                                                     \
+        .load_params = s_load,                                                                     \
+        .destroy = s_destroy,                                                                      \
+    };                                                                                             \
+    RFK_ZOO_EXPORT const rafiki_model_api_t *rafiki_model (void)                                   \
+    {                                                                                              \
+        return &s_api;                                                                             \
+    }
+
+/* -1 with "<name>: the model is not trained or loaded" unless trained. */
+int
+rfk_zoo_check_trained (bool trained, const char *name, char *err, size_t errlen);
+
+/* Packs the head of a parameter map of n_keys keys in all: template (name),
+   then version unless it is negative, then schema unless it is NULL. The
+   template packs its own keys after it. */
+int
+rfk_zoo_params_pack_head (msgpack_packer *pk, size_t n_keys, const char *name, int64_t version,
+                          const rfk_zoo_schema_t *schema);
+
+/* Checks that params are name's (their template key) and, unless version
+   is negative, of that version. -1 with a message naming whose they are. */
+int
+rfk_zoo_params_check (const msgpack_object *params, const char *name, int64_t version, char *err,
+                      size_t errlen);
+
+/* rfk_zoo_params_check, then reads the schema (yours to destroy). With
+   need_classes, a schema without classes is refused. NULL with a message. */
+rfk_zoo_schema_t *
+rfk_zoo_params_open (const msgpack_object *params, const char *name, int64_t version,
+                     bool need_classes, char *err, size_t errlen);
+
+/* ---- classifiers over sparse rows (liblinear, libsvm) --------------- */
+
+/* Writes the non-zero values of row (n values) as a library's sparse nodes
+   into out, with what the library adds (a bias node, the end marker), and
+   returns the nodes written. */
+typedef size_t (*rfk_zoo_nodes_fn) (const double *row, size_t n, void *out);
+
+/* A dataset as sparse rows, the way liblinear and libsvm take it. */
+typedef struct {
+    size_t n;       /* rows */
+    void *space;    /* every row's nodes, row after row */
+    size_t *start;  /* n: the index in space of each row's first node */
+    double *labels; /* n: each row's class label */
+} rfk_zoo_sparse_t;
+
+/* What the shared train, evaluate and predict need to know of a template
+   whose library classifies sparse rows one at a time. */
+typedef struct {
+    const char *name;       /* the template's name, for messages */
+    const char *task;       /* the task it trains for */
+    const char *library;    /* "liblinear", for messages */
+    size_t max_features;    /* most features the library takes */
+    size_t max_rows;        /* most rows it takes */
+    size_t node_size;       /* bytes of one node */
+    size_t extra_nodes;     /* nodes per row beside its non-zero values */
+    rfk_zoo_nodes_fn nodes; /* writes one row's nodes */
+    /* Trains on rows and makes the result the model's, with schema (which
+       it takes on success). */
+    int (*fit) (void *model, const rfk_zoo_sparse_t *rows, rfk_zoo_schema_t *schema,
+                rafiki_context_t *ctx, char *err, size_t errlen);
+    /* The trained model's schema; NULL before it is trained or loaded. */
+    rfk_zoo_schema_t *(*schema) (void *model);
+    /* Writes the class probabilities of one row of scaled values (schema
+       n_features) into probs (n_classes values, indexed by class). */
+    void (*probs) (void *model, const double *row, double *probs);
+} rfk_zoo_sparse_classifier_t;
+
+/* train, evaluate (accuracy) and predict (probability vectors, a query
+   error for a query that cannot be read) for such a template. train reads
+   at most max_rows training rows (0: all). */
+int
+rfk_zoo_sparse_train (const rfk_zoo_sparse_classifier_t *c, void *model, const char *path,
+                      const rafiki_args_t *args, size_t max_rows, rafiki_context_t *ctx, char *err,
+                      size_t errlen);
+int
+rfk_zoo_sparse_evaluate (const rfk_zoo_sparse_classifier_t *c, void *model, const char *path,
+                         double *score, char *err, size_t errlen);
+int
+rfk_zoo_sparse_predict (const rfk_zoo_sparse_classifier_t *c, void *model,
+                        const msgpack_object *queries, msgpack_packer *out, char *err,
+                        size_t errlen);
+
+/* RFK_ZOO_TEMPLATE for such a template: its s_train, s_evaluate and
+   s_predict are the shared ones over `classifier_`; training reads as many
+   rows as the model's field `rows_knob_` says (0: all). */
+#define RFK_ZOO_SPARSE_TEMPLATE(name_, task_, classifier_, rows_knob_)                             \
+    static int s_train (void *model, const char *path, const rafiki_args_t *args,                  \
+                        const msgpack_object *shared_params, rafiki_context_t *ctx, char *err,     \
+                        size_t errlen)                                                             \
+    {                                                                                              \
+        (void)shared_params;                                                                       \
+        size_t max_rows = (size_t)((s_model_t *)model)->rows_knob_;                                \
+        return rfk_zoo_sparse_train (&(classifier_), model, path, args, max_rows, ctx, err,        \
+                                     errlen);                                                      \
+    }                                                                                              \
+    static int s_evaluate (void *model, const char *path, double *score, char *err, size_t errlen) \
+    {                                                                                              \
+        return rfk_zoo_sparse_evaluate (&(classifier_), model, path, score, err, errlen);          \
+    }                                                                                              \
+    static int s_predict (void *model, const msgpack_object *queries, msgpack_packer *out,         \
+                          char *err, size_t errlen)                                                \
+    {                                                                                              \
+        return rfk_zoo_sparse_predict (&(classifier_), model, queries, out, err, errlen);          \
+    }                                                                                              \
+    RFK_ZOO_TEMPLATE (name_, task_)
 
 /* ---- a tiny deterministic PRNG (splitmix64) ------------------------- */
 

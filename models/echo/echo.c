@@ -34,11 +34,9 @@ typedef struct {
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     self->score = rafiki_knobs_float (knobs, "score", 0.5);
     self->steps = rafiki_knobs_int (knobs, "steps", 0);
     self->early_stop = rafiki_knobs_bool (knobs, "early_stop", false);
@@ -118,11 +116,9 @@ static int
 s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (msgpack_pack_map (out, 2) != 0 || rfk_zoo_pack_key_str (out, "template", S_NAME) != 0 ||
-        rfk_zoo_pack_key_double (out, "score", self->score) != 0) {
-        rfk_zoo_err (err, errlen, "packing parameters failed");
-        return -1;
-    }
+    if (rfk_zoo_params_pack_head (out, 2, S_NAME, -1, NULL) != 0 ||
+        rfk_zoo_pack_key_double (out, "score", self->score) != 0)
+        return rfk_zoo_pack_failed (err, errlen);
     return 0;
 }
 
@@ -130,37 +126,12 @@ static int
 s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    char *name = NULL;
     double score;
-    if (rfk_zoo_get_str (params, "template", &name, err, errlen) != 0)
-        return -1;
-    bool ours = strcmp (name, S_NAME) == 0;
-    if (!ours)
-        rfk_zoo_err (err, errlen, "parameters are %s's, not %s's", name, S_NAME);
-    free (name);
-    if (!ours || rfk_zoo_get_double (params, "score", &score, err, errlen) != 0)
+    if (rfk_zoo_params_check (params, S_NAME, -1, err, errlen) != 0 ||
+        rfk_zoo_get_double (params, "score", &score, err, errlen) != 0)
         return -1;
     self->score = score;
     return 0;
 }
 
-static const rafiki_model_api_t s_api = {
-    .abi_version = RAFIKI_MODEL_ABI_VERSION,
-    .name = S_NAME,
-    .task = RAFIKI_TASK_TABULAR_CLASSIFICATION,
-    .knobs = s_knobs,
-    .n_knobs = sizeof s_knobs / sizeof s_knobs[0],
-    .create = s_create,
-    .train = s_train,
-    .evaluate = s_evaluate,
-    .predict = s_predict,
-    .dump_params = s_dump,
-    .load_params = s_load,
-    .destroy = s_destroy,
-};
-
-RFK_ZOO_EXPORT const rafiki_model_api_t *
-rafiki_model (void)
-{
-    return &s_api;
-}
+RFK_ZOO_TEMPLATE (S_NAME, RAFIKI_TASK_TABULAR_CLASSIFICATION)

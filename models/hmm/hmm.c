@@ -235,11 +235,9 @@ typedef struct {
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     self->emission_k = rafiki_knobs_float (knobs, "emission_k", 1e-3);
     self->transition_k = rafiki_knobs_float (knobs, "transition_k", 1e-2);
     self->suffix_length = rafiki_knobs_int (knobs, "suffix_length", 5);
@@ -596,20 +594,10 @@ done:
 }
 
 static int
-s_check_trained (s_model_t *self, char *err, size_t errlen)
-{
-    if (!self->trained) {
-        rfk_zoo_err (err, errlen, "%s: the model is not trained or loaded", S_NAME);
-        return -1;
-    }
-    return 0;
-}
-
-static int
 s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0)
+    if (rfk_zoo_check_trained (self->trained, S_NAME, err, errlen) != 0)
         return -1;
     rfk_corpus_t *corpus = NULL;
     if (rfk_corpus_load (dataset_path, 0, &corpus, err, errlen) != 0)
@@ -654,7 +642,8 @@ s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char
            size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0 || rfk_zoo_check_batch (queries, err, errlen))
+    if (rfk_zoo_check_trained (self->trained, S_NAME, err, errlen) != 0 ||
+        rfk_zoo_check_batch (queries, err, errlen))
         return -1;
     if (msgpack_pack_array (out, queries->via.array.size) != 0)
         goto pack_fail;
@@ -795,11 +784,10 @@ static int
 s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0)
+    if (rfk_zoo_check_trained (self->trained, S_NAME, err, errlen) != 0)
         return -1;
     size_t T = self->n_tags, T1 = T + 1;
-    if (msgpack_pack_map (out, 15) != 0 || rfk_zoo_pack_key_str (out, "template", S_NAME) != 0 ||
-        rfk_zoo_pack_key_int (out, "version", S_PARAMS_VERSION) != 0 ||
+    if (rfk_zoo_params_pack_head (out, 15, S_NAME, S_PARAMS_VERSION, NULL) != 0 ||
         rfk_zoo_pack_key_double (out, "emission_k", self->emission_k) != 0 ||
         rfk_zoo_pack_key_double (out, "transition_k", self->transition_k) != 0 ||
         rfk_zoo_pack_key_int (out, "suffix_length", self->suffix_length) != 0 ||
@@ -816,32 +804,24 @@ s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
         goto fail;
     return 0;
 fail:
-    rfk_zoo_err (err, errlen, "packing parameters failed");
-    return -1;
+    return rfk_zoo_pack_failed (err, errlen);
 }
 
 static int
 s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    char *name = NULL;
-    int64_t version, suffix_length, rare_count;
+    int64_t suffix_length, rare_count;
     double emission_k, transition_k;
-    if (rfk_zoo_get_str (params, "template", &name, err, errlen) != 0)
-        return -1;
-    bool ours = strcmp (name, S_NAME) == 0;
-    if (!ours)
-        rfk_zoo_err (err, errlen, "parameters are %s's, not %s's", name, S_NAME);
-    free (name);
-    if (!ours || rfk_zoo_get_int (params, "version", &version, err, errlen) != 0 ||
+    if (rfk_zoo_params_check (params, S_NAME, S_PARAMS_VERSION, err, errlen) != 0 ||
         rfk_zoo_get_double (params, "emission_k", &emission_k, err, errlen) != 0 ||
         rfk_zoo_get_double (params, "transition_k", &transition_k, err, errlen) != 0 ||
         rfk_zoo_get_int (params, "suffix_length", &suffix_length, err, errlen) != 0 ||
         rfk_zoo_get_int (params, "rare_count", &rare_count, err, errlen) != 0)
         return -1;
     const msgpack_object *tags = rfk_zoo_map_get (params, "tags");
-    if (version != S_PARAMS_VERSION || !(emission_k > 0) || !(transition_k > 0) ||
-        suffix_length < 0 || suffix_length > S_MAX_SUFFIX || rare_count < 1 || !tags ||
+    if (!(emission_k > 0) || !(transition_k > 0) || suffix_length < 0 ||
+        suffix_length > S_MAX_SUFFIX || rare_count < 1 || !tags ||
         tags->type != MSGPACK_OBJECT_ARRAY || tags->via.array.size == 0 ||
         tags->via.array.size > 100000) {
         rfk_zoo_err (err, errlen, "%s: malformed parameters", S_NAME);
@@ -899,23 +879,4 @@ fail:
     return -1;
 }
 
-static const rafiki_model_api_t s_api = {
-    .abi_version = RAFIKI_MODEL_ABI_VERSION,
-    .name = S_NAME,
-    .task = S_TASK,
-    .knobs = s_knobs,
-    .n_knobs = sizeof s_knobs / sizeof s_knobs[0],
-    .create = s_create,
-    .train = s_train,
-    .evaluate = s_evaluate,
-    .predict = s_predict,
-    .dump_params = s_dump,
-    .load_params = s_load,
-    .destroy = s_destroy,
-};
-
-RFK_ZOO_EXPORT const rafiki_model_api_t *
-rafiki_model (void)
-{
-    return &s_api;
-}
+RFK_ZOO_TEMPLATE (S_NAME, S_TASK)

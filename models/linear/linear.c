@@ -77,23 +77,16 @@ typedef struct {
     int64_t max_images;       /* knob (images): training images used; 0 all */
     struct model *linear;     /* the trained model, or NULL */
     double *scratch;          /* nr_class values for s_probs */
+    struct feature_node *x;   /* n_features + 2 nodes: one row being scored */
     rfk_zoo_schema_t *schema; /* the data's schema; NULL before train */
 } s_model_t;
-
-static void
-s_quiet (const char *s)
-{
-    (void)s;
-}
 
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     self->C = rafiki_knobs_float (knobs, "C", 1);
     const char *solver = rafiki_knobs_string (knobs, "solver", "l2r_lr");
     self->solver = -1;
@@ -109,7 +102,7 @@ s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
         free (self);
         return NULL;
     }
-    set_print_string_function (s_quiet);
+    set_print_string_function (rfk_zoo_quiet);
     return self;
 }
 
@@ -123,14 +116,16 @@ s_destroy (void *model)
         free_and_destroy_model (&self->linear);
     rfk_zoo_schema_destroy (&self->schema);
     free (self->scratch);
+    free (self->x);
     free (self);
 }
 
 /* Writes the non-zero features of row (n values) and the bias term as
    liblinear nodes ending with index -1; returns the nodes written. */
 static size_t
-s_nodes (const double *row, size_t n, struct feature_node *out)
+s_nodes (const double *row, size_t n, void *nodes)
 {
+    struct feature_node *out = nodes;
     size_t k = 0;
     for (size_t j = 0; j < n; j++)
         if (row[j] != 0) {
@@ -149,14 +144,20 @@ static int
 s_install (s_model_t *self, struct model *m, rfk_zoo_schema_t *schema)
 {
     double *scratch = malloc ((size_t)(m->nr_class > 2 ? m->nr_class : 2) * sizeof (double));
-    if (!scratch)
+    struct feature_node *x = malloc ((schema->n_features + 2) * sizeof (struct feature_node));
+    if (!scratch || !x) {
+        free (scratch);
+        free (x);
         return -1;
+    }
     if (self->linear)
         free_and_destroy_model (&self->linear);
     free (self->scratch);
+    free (self->x);
     rfk_zoo_schema_destroy (&self->schema);
     self->linear = m;
     self->scratch = scratch;
+    self->x = x;
     self->schema = schema;
     return 0;
 }
@@ -204,55 +205,36 @@ s_probs (const s_model_t *self, const struct feature_node *x, double *probs)
             probs[m->label[i]] = est[i];
 }
 
-static int
-s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
-         const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
+/* Class probabilities of one row of scaled values (rfk_zoo_row_probs_fn). */
+static void
+s_row_probs (void *model, const double *row, double *probs)
 {
     s_model_t *self = model;
-    (void)shared_params;
-    rfk_zoo_data_t *data = NULL;
-    struct problem prob = {0};
-    struct feature_node *space = NULL;
-    double *row = NULL;
-    int rc = -1;
+    s_nodes (row, self->schema->n_features, self->x);
+    s_probs (self, self->x, probs);
+}
 
-    if (rfk_zoo_data_load_train (dataset_path, S_TASK, args, (size_t)self->max_images, true, &data,
-                                 err, errlen) != 0)
+/* The training problem over sparse rows: prob.x points into rows. */
+static int
+s_problem (const rfk_zoo_sparse_t *rows, size_t d, struct problem *prob)
+{
+    prob->x = malloc ((rows->n + 1) * sizeof (struct feature_node *));
+    if (!prob->x)
         return -1;
-    size_t d = data->schema->n_features, n = data->n;
-    if (d + 2 > INT32_MAX || n > INT32_MAX) {
-        rfk_zoo_err (err, errlen, "%s: the dataset is too large for liblinear", dataset_path);
-        goto done;
-    }
-    /* Count the non-zero values first to size one block of nodes. */
-    row = malloc ((d + 1) * sizeof (double));
-    prob.x = malloc (n * sizeof (struct feature_node *));
-    prob.y = malloc (n * sizeof (double));
-    if (!row || !prob.x || !prob.y)
-        goto oom;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        rfk_zoo_data_row (data, i, row);
-        for (size_t j = 0; j < d; j++)
-            total += row[j] != 0;
-        total += 2;
-    }
-    space = malloc (total * sizeof (struct feature_node));
-    if (!space)
-        goto oom;
-    size_t used = 0;
-    for (size_t i = 0; i < n; i++) {
-        rfk_zoo_data_row (data, i, row);
-        prob.x[i] = space + used;
-        used += s_nodes (row, d, space + used);
-        prob.y[i] = rfk_zoo_data_label (data, i);
-    }
-    prob.l = (int)n;
-    prob.n = (int)d + 1;
-    prob.bias = 1;
+    for (size_t i = 0; i < rows->n; i++)
+        prob->x[i] = (struct feature_node *)rows->space + rows->start[i];
+    prob->y = rows->labels;
+    prob->l = (int)rows->n;
+    prob->n = (int)d + 1;
+    prob->bias = 1;
+    return 0;
+}
 
+/* The solver's parameters, with liblinear's default tolerance for it. */
+static struct parameter
+s_parameter (const s_model_t *self)
+{
     struct parameter param = {.solver_type = self->solver, .C = self->C, .p = 0.1};
-    /* liblinear's default tolerances per solver. */
     switch (self->solver) {
         case L2R_LR:
         case L2R_L2LOSS_SVC:
@@ -263,141 +245,96 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
         default:
             param.eps = 0.1;
     }
-    const char *why = check_parameter (&prob, &param);
+    return param;
+}
+
+/* Logs the accuracy on the training problem, for the trial's logs. */
+static void
+s_log_train_accuracy (const s_model_t *self, const struct problem *prob, rafiki_context_t *ctx)
+{
+    double *probs = malloc ((self->schema->n_classes + 1) * sizeof (double));
+    if (!probs)
+        return;
+    size_t right = 0;
+    for (int i = 0; i < prob->l; i++) {
+        s_probs (self, prob->x[i], probs);
+        right += (int32_t)rfk_zoo_argmax (probs, self->schema->n_classes) == (int32_t)prob->y[i];
+    }
+    const char *names[] = {"train_accuracy"};
+    double values[] = {(double)right / (double)prob->l};
+    rfk_zoo_metrics (ctx, 1, names, values);
+    free (probs);
+}
+
+/* Trains on prob and installs the model with schema. */
+static int
+s_fit_problem (s_model_t *self, const struct problem *prob, rfk_zoo_schema_t *schema,
+               rafiki_context_t *ctx, char *err, size_t errlen)
+{
+    struct parameter param = s_parameter (self);
+    const char *why = check_parameter (prob, &param);
     if (why) {
         rfk_zoo_err (err, errlen, "liblinear: %s", why);
-        goto done;
+        return -1;
     }
-    rfk_zoo_log (ctx, "%s: %zu rows, %zu features, %u classes, C %g", S_NAME, n, d,
-                 data->schema->n_classes, self->C);
-    struct model *trained = train (&prob, &param);
+    rfk_zoo_log (ctx, "%s: %d rows, %d features, %u classes, C %g", S_NAME, prob->l, prob->n - 1,
+                 schema->n_classes, self->C);
+    struct model *trained = train (prob, &param);
     if (!trained) {
         rfk_zoo_err (err, errlen, "liblinear: training failed");
-        goto done;
+        return -1;
     }
     /* The trained model owns its weights; the problem can go. */
     trained->param.weight_label = NULL;
     trained->param.weight = NULL;
     trained->param.init_sol = NULL;
-    if (s_install (self, trained, data->schema) != 0) {
+    if (s_install (self, trained, schema) != 0) {
         free_and_destroy_model (&trained);
-        goto oom;
-    }
-    data->owns_schema = false;
-
-    /* Training accuracy, for the trial's logs. */
-    double *probs = malloc ((self->schema->n_classes + 1) * sizeof (double));
-    if (probs) {
-        size_t right = 0;
-        for (size_t i = 0; i < n; i++) {
-            s_probs (self, prob.x[i], probs);
-            right += (int32_t)rfk_zoo_argmax (probs, self->schema->n_classes) == (int32_t)prob.y[i];
-        }
-        const char *names[] = {"train_accuracy"};
-        double values[] = {(double)right / (double)n};
-        rfk_zoo_metrics (ctx, 1, names, values);
-        free (probs);
-    }
-    rc = 0;
-    goto done;
-oom:
-    rfk_zoo_err (err, errlen, "out of memory");
-done:
-    free (space);
-    free (prob.x);
-    free (prob.y);
-    free (row);
-    rfk_zoo_data_destroy (&data);
-    return rc;
-}
-
-static int
-s_check_trained (s_model_t *self, char *err, size_t errlen)
-{
-    if (!self->linear || !self->schema) {
-        rfk_zoo_err (err, errlen, "%s: the model is not trained or loaded", S_NAME);
+        rfk_zoo_err (err, errlen, "out of memory");
         return -1;
     }
     return 0;
 }
 
+/* Trains on the sparse rows (rfk_zoo_sparse_classifier_t's fit). */
 static int
-s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
+s_fit (void *model, const rfk_zoo_sparse_t *rows, rfk_zoo_schema_t *schema, rafiki_context_t *ctx,
+       char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0)
-        return -1;
-    rfk_zoo_data_t *data = NULL;
-    if (rfk_zoo_data_load_like (dataset_path, self->schema, 0, &data, err, errlen) != 0)
-        return -1;
-    size_t d = self->schema->n_features, k = self->schema->n_classes;
-    double *row = malloc ((d + 1) * sizeof (double));
-    double *probs = malloc ((k + 1) * sizeof (double));
-    struct feature_node *x = malloc ((d + 2) * sizeof (struct feature_node));
-    int rc = -1;
-    if (!row || !probs || !x)
+    struct problem prob = {0};
+    if (s_problem (rows, schema->n_features, &prob) != 0) {
         rfk_zoo_err (err, errlen, "out of memory");
-    else if (data->n == 0)
-        rfk_zoo_err (err, errlen, "%s: no rows to evaluate on", dataset_path);
-    else {
-        size_t right = 0;
-        for (size_t i = 0; i < data->n; i++) {
-            rfk_zoo_data_row (data, i, row);
-            s_nodes (row, d, x);
-            s_probs (self, x, probs);
-            right += (int32_t)rfk_zoo_argmax (probs, k) == rfk_zoo_data_label (data, i);
-        }
-        *score = (double)right / (double)data->n;
-        rc = 0;
+        return -1;
     }
-    free (row);
-    free (probs);
-    free (x);
-    rfk_zoo_data_destroy (&data);
+    int rc = s_fit_problem (self, &prob, schema, ctx, err, errlen);
+    if (rc == 0)
+        s_log_train_accuracy (self, &prob, ctx);
+    free (prob.x);
     return rc;
 }
 
-static int
-s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char *err,
-           size_t errlen)
+/* The trained model's schema, or NULL. */
+static rfk_zoo_schema_t *
+s_schema (void *model)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0 || rfk_zoo_check_batch (queries, err, errlen))
-        return -1;
-    size_t d = self->schema->n_features, k = self->schema->n_classes;
-    double *row = malloc ((d + 1) * sizeof (double));
-    double *probs = malloc ((k + 1) * sizeof (double));
-    struct feature_node *x = malloc ((d + 2) * sizeof (struct feature_node));
-    int rc = -1;
-    if (!row || !probs || !x) {
-        rfk_zoo_err (err, errlen, "out of memory");
-        goto done;
-    }
-    if (msgpack_pack_array (out, queries->via.array.size) != 0)
-        goto pack_fail;
-    for (uint32_t i = 0; i < queries->via.array.size; i++) {
-        char why[256];
-        if (rfk_zoo_schema_query (self->schema, &queries->via.array.ptr[i], row, why, sizeof why) !=
-            0) {
-            if (rafiki_pack_query_error (out, why) != 0)
-                goto pack_fail;
-            continue;
-        }
-        s_nodes (row, d, x);
-        s_probs (self, x, probs);
-        if (rfk_zoo_pack_probs (out, probs, k) != 0)
-            goto pack_fail;
-    }
-    rc = 0;
-    goto done;
-pack_fail:
-    rfk_zoo_err (err, errlen, "packing predictions failed");
-done:
-    free (row);
-    free (probs);
-    free (x);
-    return rc;
+    return self->linear ? self->schema : NULL;
 }
+
+static const rfk_zoo_sparse_classifier_t s_classifier = {
+    .name = S_NAME,
+    .task = S_TASK,
+    .library = "liblinear",
+    .max_features = INT32_MAX - 2,
+    .max_rows = INT32_MAX,
+    .node_size = sizeof (struct feature_node),
+    .extra_nodes = 2,
+    .nodes = s_nodes,
+    .fit = s_fit,
+    .schema = s_schema,
+    .probs = s_row_probs,
+};
 
 /* Number of weights of a liblinear model (see liblinear's save_model). */
 static size_t
@@ -412,59 +349,45 @@ static int
 s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0)
+    if (rfk_zoo_check_trained (self->linear && self->schema, S_NAME, err, errlen) != 0)
         return -1;
     const struct model *m = self->linear;
     size_t nw = s_n_weights (m->nr_class, m->nr_feature, m->bias, m->param.solver_type);
-    if (msgpack_pack_map (out, 9) != 0 || rfk_zoo_pack_key_str (out, "template", S_NAME) != 0 ||
-        rfk_zoo_pack_key_int (out, "version", S_PARAMS_VERSION) != 0 ||
-        rfk_zoo_pack_str (out, "schema") != 0 || rfk_zoo_schema_pack (self->schema, out) != 0 ||
+    if (rfk_zoo_params_pack_head (out, 9, S_NAME, S_PARAMS_VERSION, self->schema) != 0 ||
         rfk_zoo_pack_key_int (out, "solver", m->param.solver_type) != 0 ||
         rfk_zoo_pack_key_int (out, "nr_class", m->nr_class) != 0 ||
         rfk_zoo_pack_key_int (out, "nr_feature", m->nr_feature) != 0 ||
         rfk_zoo_pack_key_double (out, "bias", m->bias) != 0 ||
         rfk_zoo_pack_key_bin (out, "label", m->label, (size_t)m->nr_class * sizeof (int)) != 0 ||
-        rfk_zoo_pack_key_doubles (out, "w", m->w, nw) != 0) {
-        rfk_zoo_err (err, errlen, "packing parameters failed");
-        return -1;
-    }
+        rfk_zoo_pack_key_doubles (out, "w", m->w, nw) != 0)
+        return rfk_zoo_pack_failed (err, errlen);
     return 0;
 }
 
-static int
-s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
+/* Reads liblinear's model struct from params, checked against schema; NULL
+   with a message. */
+static struct model *
+s_unpack_linear (const msgpack_object *params, const rfk_zoo_schema_t *schema, char *err,
+                 size_t errlen)
 {
-    s_model_t *self = model;
-    char *name = NULL;
-    int64_t version, solver, nr_class, nr_feature;
+    int64_t solver, nr_class, nr_feature;
     double bias;
-    if (rfk_zoo_get_str (params, "template", &name, err, errlen) != 0)
-        return -1;
-    bool ours = strcmp (name, S_NAME) == 0;
-    if (!ours)
-        rfk_zoo_err (err, errlen, "parameters are %s's, not %s's", name, S_NAME);
-    free (name);
-    if (!ours || rfk_zoo_get_int (params, "version", &version, err, errlen) != 0 ||
-        rfk_zoo_get_int (params, "solver", &solver, err, errlen) != 0 ||
+    if (rfk_zoo_get_int (params, "solver", &solver, err, errlen) != 0 ||
         rfk_zoo_get_int (params, "nr_class", &nr_class, err, errlen) != 0 ||
         rfk_zoo_get_int (params, "nr_feature", &nr_feature, err, errlen) != 0 ||
         rfk_zoo_get_double (params, "bias", &bias, err, errlen) != 0)
-        return -1;
+        return NULL;
     bool known = false;
     for (size_t i = 0; i < S_N_SOLVERS; i++)
         known |= s_solvers[i].type == solver;
-    if (version != S_PARAMS_VERSION || !known || nr_class < 1 || nr_class > 100000 ||
-        nr_feature < 0 || nr_feature > INT32_MAX - 2) {
+    if (!known || nr_class < 1 || nr_class > 100000 || nr_feature < 0 ||
+        nr_feature > INT32_MAX - 2 || schema->n_features != (size_t)nr_feature) {
         rfk_zoo_err (err, errlen,
-                     "%s: bad parameters (version %" PRId64 ", solver %" PRId64
-                     ", nr_class %" PRId64 ", nr_feature %" PRId64 ")",
-                     S_NAME, version, solver, nr_class, nr_feature);
-        return -1;
+                     "%s: bad parameters (solver %" PRId64 ", nr_class %" PRId64
+                     ", nr_feature %" PRId64 ", schema features %zu)",
+                     S_NAME, solver, nr_class, nr_feature, schema->n_features);
+        return NULL;
     }
-    rfk_zoo_schema_t *schema =
-        rfk_zoo_schema_unpack (rfk_zoo_map_get (params, "schema"), err, errlen);
-    if (!schema)
-        return -1;
     struct model *m = calloc (1, sizeof *m);
     size_t nw = s_n_weights ((int)nr_class, (int)nr_feature, bias, (int)solver);
     if (!m || !(m->w = malloc (nw * sizeof (double) + 1)) ||
@@ -476,43 +399,34 @@ s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
     m->nr_class = (int)nr_class;
     m->nr_feature = (int)nr_feature;
     m->bias = bias;
-    if (schema->n_features != (size_t)nr_feature || schema->n_classes == 0) {
-        rfk_zoo_err (err, errlen, "%s: parameters for %" PRId64 " features, schema has %zu", S_NAME,
-                     nr_feature, schema->n_features);
-        goto fail;
-    }
     if (rfk_zoo_get_int32s (params, "label", m->label, (size_t)nr_class, err, errlen) != 0 ||
         rfk_zoo_get_doubles (params, "w", m->w, nw, err, errlen) != 0)
         goto fail;
-    if (s_install (self, m, schema) != 0) {
-        rfk_zoo_err (err, errlen, "out of memory");
-        goto fail;
-    }
-    return 0;
+    return m;
 fail:
     if (m)
         free_and_destroy_model (&m);
-    rfk_zoo_schema_destroy (&schema);
-    return -1;
+    return NULL;
 }
 
-static const rafiki_model_api_t s_api = {
-    .abi_version = RAFIKI_MODEL_ABI_VERSION,
-    .name = S_NAME,
-    .task = S_TASK,
-    .knobs = s_knobs,
-    .n_knobs = sizeof s_knobs / sizeof s_knobs[0],
-    .create = s_create,
-    .train = s_train,
-    .evaluate = s_evaluate,
-    .predict = s_predict,
-    .dump_params = s_dump,
-    .load_params = s_load,
-    .destroy = s_destroy,
-};
-
-RFK_ZOO_EXPORT const rafiki_model_api_t *
-rafiki_model (void)
+static int
+s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
 {
-    return &s_api;
+    s_model_t *self = model;
+    rfk_zoo_schema_t *schema =
+        rfk_zoo_params_open (params, S_NAME, S_PARAMS_VERSION, true, err, errlen);
+    if (!schema)
+        return -1;
+    struct model *m = s_unpack_linear (params, schema, err, errlen);
+    if (!m || s_install (self, m, schema) != 0) {
+        if (m) {
+            rfk_zoo_err (err, errlen, "out of memory");
+            free_and_destroy_model (&m);
+        }
+        rfk_zoo_schema_destroy (&schema);
+        return -1;
+    }
+    return 0;
 }
+
+RFK_ZOO_SPARSE_TEMPLATE (S_NAME, S_TASK, s_classifier, max_images)

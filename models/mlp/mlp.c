@@ -66,11 +66,9 @@ typedef struct {
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     self->hidden_units = rafiki_knobs_int (knobs, "hidden_units", 256);
     self->hidden_layers = rafiki_knobs_int (knobs, "hidden_layers", 1);
     self->learning_rate = rafiki_knobs_float (knobs, "learning_rate", 1e-3);
@@ -221,6 +219,245 @@ s_gauss (uint64_t *rng)
     return sqrt (-2 * log (u + 1e-300)) * cos (2 * M_PI * v);
 }
 
+/* What training keeps besides the weights: gradients, Adam's moments and
+   the back-propagated deltas of one batch. */
+typedef struct {
+    size_t batch;                /* images per step */
+    float *grad_W[S_MAX_LAYERS]; /* gradient of W[l] */
+    float *grad_b[S_MAX_LAYERS]; /* gradient of b[l] */
+    float *m_W[S_MAX_LAYERS];    /* Adam's first moment of W[l] */
+    float *v_W[S_MAX_LAYERS];    /* Adam's second moment of W[l] */
+    float *m_b[S_MAX_LAYERS];    /* Adam's first moment of b[l] */
+    float *v_b[S_MAX_LAYERS];    /* Adam's second moment of b[l] */
+    float *delta, *delta_prev;   /* batch x widest layer: deltas of a layer and the one below */
+    float beta1_t, beta2_t;      /* beta1^t and beta2^t after t steps */
+    s_pass_t pass;               /* activations of the batch */
+} s_trainer_t;
+
+static void
+s_trainer_free (s_trainer_t *t)
+{
+    for (size_t l = 0; l < S_MAX_LAYERS; l++) {
+        free (t->grad_W[l]);
+        free (t->grad_b[l]);
+        free (t->m_W[l]);
+        free (t->v_W[l]);
+        free (t->m_b[l]);
+        free (t->v_b[l]);
+    }
+    free (t->delta);
+    free (t->delta_prev);
+    s_pass_free (&t->pass);
+    memset (t, 0, sizeof *t);
+}
+
+/* Allocates the trainer for the model's layers and batches of `batch`. */
+static int
+s_trainer_alloc (const s_model_t *self, s_trainer_t *t, size_t batch)
+{
+    memset (t, 0, sizeof *t);
+    t->batch = batch;
+    t->beta1_t = t->beta2_t = 1;
+    size_t widest = self->sizes[0];
+    for (size_t l = 0; l < self->n_layers; l++) {
+        size_t in = self->sizes[l], out = self->sizes[l + 1];
+        widest = out > widest ? out : widest;
+        t->grad_W[l] = malloc (in * out * sizeof (float));
+        t->grad_b[l] = malloc (out * sizeof (float));
+        t->m_W[l] = calloc (in * out, sizeof (float));
+        t->v_W[l] = calloc (in * out, sizeof (float));
+        t->m_b[l] = calloc (out, sizeof (float));
+        t->v_b[l] = calloc (out, sizeof (float));
+        if (!t->grad_W[l] || !t->grad_b[l] || !t->m_W[l] || !t->v_W[l] || !t->m_b[l] || !t->v_b[l])
+            goto fail;
+    }
+    t->delta = malloc (batch * widest * sizeof (float));
+    t->delta_prev = malloc (batch * widest * sizeof (float));
+    if (!t->delta || !t->delta_prev || s_pass_alloc (self, &t->pass, batch) != 0)
+        goto fail;
+    return 0;
+fail:
+    s_trainer_free (t);
+    return -1;
+}
+
+/* He initialisation (for ReLU) of every weight. */
+static void
+s_init_weights (s_model_t *self, uint64_t *rng)
+{
+    for (size_t l = 0; l < self->n_layers; l++) {
+        size_t in = self->sizes[l], out = self->sizes[l + 1];
+        double scale = sqrt (2.0 / (double)in);
+        for (size_t i = 0; i < in * out; i++)
+            self->W[l][i] = (float)(s_gauss (rng) * scale);
+    }
+}
+
+/* The output delta of the batch just forwarded, (softmax - one hot) /
+   batch, into t->delta; adds its loss and right answers to the sums. */
+static void
+s_output_delta (const s_model_t *self, s_trainer_t *t, const int32_t *labels, const size_t *rows,
+                double *loss_sum, size_t *right)
+{
+    size_t k = self->sizes[self->n_layers], batch = t->batch;
+    const float *P = t->pass.A[self->n_layers];
+    for (size_t i = 0; i < batch; i++) {
+        int32_t y = labels[rows[i]];
+        const float *p = P + i * k;
+        size_t best = 0;
+        for (size_t j = 0; j < k; j++) {
+            t->delta[i * k + j] = (p[j] - ((int32_t)j == y)) / (float)batch;
+            best = p[j] > p[best] ? j : best;
+        }
+        *loss_sum += -log ((double)p[y] + 1e-12);
+        *right += (int32_t)best == y;
+    }
+}
+
+/* Back-propagates t->delta: the gradients of every layer, last first. */
+static void
+s_backward (const s_model_t *self, s_trainer_t *t)
+{
+    int batch = (int)t->batch;
+    for (size_t l = self->n_layers; l-- > 0;) {
+        size_t in = self->sizes[l], out = self->sizes[l + 1];
+        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (int)in, (int)out, batch, 1.0f,
+                     t->pass.A[l], (int)in, t->delta, (int)out, 0.0f, t->grad_W[l], (int)out);
+        memset (t->grad_b[l], 0, out * sizeof (float));
+        for (size_t i = 0; i < t->batch; i++)
+            for (size_t j = 0; j < out; j++)
+                t->grad_b[l][j] += t->delta[i * out + j];
+        if (l == 0)
+            break;
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, batch, (int)in, (int)out, 1.0f,
+                     t->delta, (int)out, self->W[l], (int)out, 0.0f, t->delta_prev, (int)in);
+        const float *A = t->pass.A[l];
+        for (size_t i = 0; i < t->batch * in; i++)
+            t->delta_prev[i] = A[i] > 0 ? t->delta_prev[i] : 0;
+        float *swap = t->delta;
+        t->delta = t->delta_prev;
+        t->delta_prev = swap;
+    }
+}
+
+/* One Adam step of every weight along the gradients. */
+static void
+s_adam_step (s_model_t *self, s_trainer_t *t)
+{
+    const float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, lr = (float)self->learning_rate;
+    t->beta1_t *= beta1;
+    t->beta2_t *= beta2;
+    float step = lr * sqrtf (1 - t->beta2_t) / (1 - t->beta1_t);
+    for (size_t l = 0; l < self->n_layers; l++) {
+        size_t in = self->sizes[l], out = self->sizes[l + 1];
+        struct {
+            float *w, *g, *m, *v;
+            size_t n;
+        } groups[] = {{self->W[l], t->grad_W[l], t->m_W[l], t->v_W[l], in * out},
+                      {self->b[l], t->grad_b[l], t->m_b[l], t->v_b[l], out}};
+        for (size_t g = 0; g < 2; g++)
+            for (size_t i = 0; i < groups[g].n; i++) {
+                float gi = groups[g].g[i];
+                float mi = groups[g].m[i] = beta1 * groups[g].m[i] + (1 - beta1) * gi;
+                float vi = groups[g].v[i] = beta2 * groups[g].v[i] + (1 - beta2) * gi * gi;
+                groups[g].w[i] -= step * mi / (sqrtf (vi) + eps);
+            }
+    }
+}
+
+/* What one epoch gave. */
+typedef struct {
+    size_t steps;    /* batches trained on */
+    double loss_sum; /* summed cross-entropy of their images */
+    size_t right;    /* their images classified right before the step */
+    bool stopped;    /* the platform asked the trial to stop */
+} s_epoch_t;
+
+/* One pass over the training images in order[0 .. n_train). */
+static s_epoch_t
+s_epoch (s_model_t *self, s_trainer_t *t, const rfk_zoo_data_t *data, const size_t *order,
+         size_t n_train, rafiki_context_t *ctx)
+{
+    s_epoch_t e = {0};
+    size_t d = self->sizes[0], batch = t->batch;
+    for (size_t start = 0; start + batch <= n_train; start += batch, e.steps++) {
+        if (e.steps % 64 == 0 && rfk_zoo_should_stop (ctx)) {
+            e.stopped = true;
+            break;
+        }
+        for (size_t i = 0; i < batch; i++)
+            s_image_row (data, order[start + i], t->pass.A[0] + i * d);
+        s_forward (self, &t->pass, batch);
+        s_output_delta (self, t, data->images->labels, order + start, &e.loss_sum, &e.right);
+        s_backward (self, t);
+        s_adam_step (self, t);
+    }
+    return e;
+}
+
+/* Sets the layer sizes for a schema and allocates initial weights. */
+static int
+s_build_layers (s_model_t *self, const rfk_zoo_schema_t *schema, uint64_t *rng)
+{
+    size_t n_layers = (size_t)self->hidden_layers + 1;
+    self->sizes[0] = schema->n_features;
+    for (size_t l = 1; l < n_layers; l++)
+        self->sizes[l] = (size_t)self->hidden_units;
+    self->sizes[n_layers] = schema->n_classes < 2 ? 2 : schema->n_classes;
+    if (s_alloc_weights (self, n_layers) != 0)
+        return -1;
+    s_init_weights (self, rng);
+    return 0;
+}
+
+/* Logs an epoch's metrics; true when training should end after it (the
+   loss diverged, or the trial was pruned). */
+static bool
+s_report_epoch (const s_model_t *self, int64_t epoch, const s_epoch_t *e, size_t batch,
+                double val_accuracy, bool has_val, rafiki_context_t *ctx)
+{
+    static const char *names[] = {"epoch", "loss", "train_accuracy", "val_accuracy"};
+    double loss = e->loss_sum / (double)(e->steps * batch);
+    double train_accuracy = (double)e->right / (double)(e->steps * batch);
+    if (!has_val)
+        val_accuracy = train_accuracy;
+    double values[] = {(double)epoch, loss, train_accuracy, val_accuracy};
+    rfk_zoo_metrics (ctx, has_val ? 4 : 3, names, values);
+    rfk_zoo_log (ctx, "epoch %" PRId64 ": loss %.4f, train accuracy %.4f, val accuracy %.4f", epoch,
+                 loss, train_accuracy, val_accuracy);
+    if (!isfinite (loss)) {
+        rfk_zoo_log (ctx, "%s: the loss diverged; stopping", S_NAME);
+        return true;
+    }
+    if (self->early_stop && rfk_zoo_progress (ctx, epoch, val_accuracy)) {
+        rfk_zoo_log (ctx, "%s: pruned after epoch %" PRId64, S_NAME, epoch);
+        return true;
+    }
+    return false;
+}
+
+/* Trains for the knobs' epochs on the first n_train images, scoring the
+   rest after each epoch. */
+static void
+s_fit (s_model_t *self, s_trainer_t *t, s_pass_t *eval, const rfk_zoo_data_t *data, size_t *order,
+       size_t n_train, uint64_t *rng, rafiki_context_t *ctx)
+{
+    size_t n = data->n, n_val = n - n_train;
+    static const char *names[] = {"epoch", "loss", "train_accuracy", "val_accuracy"};
+    rfk_zoo_plot (ctx, "Loss", 1, &names[1], "epoch");
+    rfk_zoo_plot (ctx, "Accuracy", n_val ? 2 : 1, &names[2], "epoch");
+    for (int64_t epoch = 1; epoch <= self->epochs; epoch++) {
+        rfk_zoo_shuffle (order, n_train, rng);
+        s_epoch_t e = s_epoch (self, t, data, order, n_train, ctx);
+        if (e.steps == 0)
+            break;
+        /* An epoch cut short by a stop request is still reported. */
+        double val_accuracy = n_val ? s_accuracy (self, data, n_train, n, eval) : 0;
+        if (s_report_epoch (self, epoch, &e, t->batch, val_accuracy, n_val > 0, ctx) || e.stopped)
+            break;
+    }
+}
+
 static int
 s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
          const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
@@ -228,188 +465,45 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
     s_model_t *self = model;
     (void)shared_params;
     rfk_zoo_data_t *data = NULL;
-    s_pass_t pass = {0}, eval = {0};
-    float *grad_W[S_MAX_LAYERS] = {0}, *grad_b[S_MAX_LAYERS] = {0};
-    float *m_W[S_MAX_LAYERS] = {0}, *v_W[S_MAX_LAYERS] = {0};
-    float *m_b[S_MAX_LAYERS] = {0}, *v_b[S_MAX_LAYERS] = {0};
-    float *delta = NULL, *delta_prev = NULL;
+    s_trainer_t trainer = {0};
+    s_pass_t eval = {0};
     size_t *order = NULL;
-    int rc = -1;
+    uint64_t rng = S_SEED;
 
     if (rfk_zoo_data_load_train (dataset_path, S_TASK, args, 0, false, &data, err, errlen) != 0)
         return -1;
     rfk_zoo_schema_t *schema = data->schema;
-    size_t n = data->n, d = schema->n_features, k = schema->n_classes < 2 ? 2 : schema->n_classes;
     /* Hold out the last 10% (at most 5000) to score each epoch. */
-    size_t n_val = n >= 20 ? n / 10 : 0;
+    size_t n = data->n, n_val = n >= 20 ? n / 10 : 0;
     n_val = n_val > 5000 ? 5000 : n_val;
     size_t n_train = n - n_val;
-
-    size_t n_layers = (size_t)self->hidden_layers + 1;
-    self->sizes[0] = d;
-    for (size_t l = 1; l < n_layers; l++)
-        self->sizes[l] = (size_t)self->hidden_units;
-    self->sizes[n_layers] = k;
-    if (s_alloc_weights (self, n_layers) != 0)
-        goto oom;
-    uint64_t rng = S_SEED;
-    size_t widest = d;
-    for (size_t l = 0; l < n_layers; l++) {
-        size_t in = self->sizes[l], out = self->sizes[l + 1];
-        double scale = sqrt (2.0 / (double)in); /* He initialisation for ReLU */
-        for (size_t i = 0; i < in * out; i++)
-            self->W[l][i] = (float)(s_gauss (&rng) * scale);
-        widest = out > widest ? out : widest;
-        grad_W[l] = malloc (in * out * sizeof (float));
-        grad_b[l] = malloc (out * sizeof (float));
-        m_W[l] = calloc (in * out, sizeof (float));
-        v_W[l] = calloc (in * out, sizeof (float));
-        m_b[l] = calloc (out, sizeof (float));
-        v_b[l] = calloc (out, sizeof (float));
-        if (!grad_W[l] || !grad_b[l] || !m_W[l] || !v_W[l] || !m_b[l] || !v_b[l])
-            goto oom;
-    }
     size_t batch = (size_t)self->batch_size < n_train ? (size_t)self->batch_size : n_train;
-    order = malloc (n_train * sizeof (size_t));
-    delta = malloc (batch * widest * sizeof (float));
-    delta_prev = malloc (batch * widest * sizeof (float));
-    if (!order || !delta || !delta_prev || s_pass_alloc (self, &pass, batch) != 0 ||
-        s_pass_alloc (self, &eval, 256) != 0)
-        goto oom;
+    order = malloc ((n_train + 1) * sizeof (size_t));
+    if (!order || s_build_layers (self, schema, &rng) != 0 ||
+        s_trainer_alloc (self, &trainer, batch) != 0 || s_pass_alloc (self, &eval, 256) != 0) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        s_free_weights (self);
+        free (order);
+        s_trainer_free (&trainer);
+        rfk_zoo_data_destroy (&data);
+        return -1;
+    }
     for (size_t i = 0; i < n_train; i++)
         order[i] = i;
-
     rfk_zoo_log (
         ctx,
         "%s: %zu training images (%zu held out), %zux%zu, %zu classes, layers %zu of %" PRId64
         " units",
-        S_NAME, n_train, n_val, (size_t)schema->width, (size_t)schema->height, k,
-        (size_t)self->hidden_layers, self->hidden_units);
-    const char *metric_names[] = {"epoch", "loss", "train_accuracy", "val_accuracy"};
-    rfk_zoo_plot (ctx, "Loss", 1, &metric_names[1], "epoch");
-    rfk_zoo_plot (ctx, "Accuracy", n_val ? 2 : 1, &metric_names[2], "epoch");
-
-    const float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, lr = (float)self->learning_rate;
-    float beta1_t = 1, beta2_t = 1;
-    const int32_t *labels = data->images->labels;
-    bool stopped = false;
-    for (int64_t epoch = 1; epoch <= self->epochs && !stopped; epoch++) {
-        rfk_zoo_shuffle (order, n_train, &rng);
-        double loss_sum = 0;
-        size_t right = 0, steps = 0;
-        for (size_t start = 0; start + batch <= n_train; start += batch, steps++) {
-            if (steps % 64 == 0 && rfk_zoo_should_stop (ctx)) {
-                stopped = true;
-                break;
-            }
-            for (size_t i = 0; i < batch; i++)
-                s_image_row (data, order[start + i], pass.A[0] + i * d);
-            s_forward (self, &pass, batch);
-            /* Output delta: (softmax - one hot) / batch. */
-            const float *P = pass.A[n_layers];
-            for (size_t i = 0; i < batch; i++) {
-                int32_t y = labels[order[start + i]];
-                const float *p = P + i * k;
-                size_t best = 0;
-                for (size_t j = 0; j < k; j++) {
-                    delta[i * k + j] = (p[j] - ((int32_t)j == y)) / (float)batch;
-                    best = p[j] > p[best] ? j : best;
-                }
-                loss_sum += -log ((double)p[y] + 1e-12);
-                right += (int32_t)best == y;
-            }
-            /* Backward: gradients of every layer, last first. */
-            for (size_t l = n_layers; l-- > 0;) {
-                size_t in = self->sizes[l], out = self->sizes[l + 1];
-                cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (int)in, (int)out, (int)batch,
-                             1.0f, pass.A[l], (int)in, delta, (int)out, 0.0f, grad_W[l], (int)out);
-                memset (grad_b[l], 0, out * sizeof (float));
-                for (size_t i = 0; i < batch; i++)
-                    for (size_t j = 0; j < out; j++)
-                        grad_b[l][j] += delta[i * out + j];
-                if (l > 0) {
-                    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)in,
-                                 (int)out, 1.0f, delta, (int)out, self->W[l], (int)out, 0.0f,
-                                 delta_prev, (int)in);
-                    const float *A = pass.A[l];
-                    for (size_t i = 0; i < batch * in; i++)
-                        delta_prev[i] = A[i] > 0 ? delta_prev[i] : 0;
-                    float *t = delta;
-                    delta = delta_prev;
-                    delta_prev = t;
-                }
-            }
-            /* Adam. */
-            beta1_t *= beta1;
-            beta2_t *= beta2;
-            float step = lr * sqrtf (1 - beta2_t) / (1 - beta1_t);
-            for (size_t l = 0; l < n_layers; l++) {
-                size_t in = self->sizes[l], out = self->sizes[l + 1];
-                struct {
-                    float *w, *g, *m, *v;
-                    size_t n;
-                } groups[] = {{self->W[l], grad_W[l], m_W[l], v_W[l], in * out},
-                              {self->b[l], grad_b[l], m_b[l], v_b[l], out}};
-                for (size_t g = 0; g < 2; g++)
-                    for (size_t i = 0; i < groups[g].n; i++) {
-                        float gi = groups[g].g[i];
-                        float mi = groups[g].m[i] = beta1 * groups[g].m[i] + (1 - beta1) * gi;
-                        float vi = groups[g].v[i] = beta2 * groups[g].v[i] + (1 - beta2) * gi * gi;
-                        groups[g].w[i] -= step * mi / (sqrtf (vi) + eps);
-                    }
-            }
-        }
-        if (steps == 0)
-            break;
-        double loss = loss_sum / (double)(steps * batch);
-        double train_accuracy = (double)right / (double)(steps * batch);
-        double val_accuracy = n_val ? s_accuracy (self, data, n_train, n, &eval) : train_accuracy;
-        double values[] = {(double)epoch, loss, train_accuracy, val_accuracy};
-        rfk_zoo_metrics (ctx, n_val ? 4 : 3, metric_names, values);
-        rfk_zoo_log (ctx, "epoch %" PRId64 ": loss %.4f, train accuracy %.4f, val accuracy %.4f",
-                     epoch, loss, train_accuracy, val_accuracy);
-        if (!isfinite (loss)) {
-            rfk_zoo_log (ctx, "%s: the loss diverged; stopping", S_NAME);
-            break;
-        }
-        if (self->early_stop && rfk_zoo_progress (ctx, epoch, val_accuracy)) {
-            rfk_zoo_log (ctx, "%s: pruned after epoch %" PRId64, S_NAME, epoch);
-            break;
-        }
-    }
+        S_NAME, n_train, n_val, (size_t)schema->width, (size_t)schema->height,
+        self->sizes[self->n_layers], (size_t)self->hidden_layers, self->hidden_units);
+    s_fit (self, &trainer, &eval, data, order, n_train, &rng, ctx);
     rfk_zoo_schema_destroy (&self->schema);
     self->schema = schema;
     data->owns_schema = false;
-    rc = 0;
-    goto done;
-oom:
-    rfk_zoo_err (err, errlen, "out of memory");
-    s_free_weights (self);
-done:
-    for (size_t l = 0; l < S_MAX_LAYERS; l++) {
-        free (grad_W[l]);
-        free (grad_b[l]);
-        free (m_W[l]);
-        free (v_W[l]);
-        free (m_b[l]);
-        free (v_b[l]);
-    }
-    free (delta);
-    free (delta_prev);
     free (order);
-    s_pass_free (&pass);
+    s_trainer_free (&trainer);
     s_pass_free (&eval);
     rfk_zoo_data_destroy (&data);
-    return rc;
-}
-
-static int
-s_check_trained (s_model_t *self, char *err, size_t errlen)
-{
-    if (self->n_layers == 0 || !self->schema) {
-        rfk_zoo_err (err, errlen, "%s: the model is not trained or loaded", S_NAME);
-        return -1;
-    }
     return 0;
 }
 
@@ -417,7 +511,7 @@ static int
 s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0)
+    if (rfk_zoo_check_trained (self->n_layers > 0 && self->schema, S_NAME, err, errlen) != 0)
         return -1;
     rfk_zoo_data_t *data = NULL;
     if (rfk_zoo_data_load_like (dataset_path, self->schema, 0, &data, err, errlen) != 0)
@@ -442,7 +536,8 @@ s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char
            size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0 || rfk_zoo_check_batch (queries, err, errlen))
+    if (rfk_zoo_check_trained (self->n_layers > 0 && self->schema, S_NAME, err, errlen) != 0 ||
+        rfk_zoo_check_batch (queries, err, errlen))
         return -1;
     size_t n = queries->via.array.size, d = self->sizes[0], k = self->sizes[self->n_layers];
     size_t classes = self->schema->n_classes;
@@ -501,14 +596,12 @@ static int
 s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0)
+    if (rfk_zoo_check_trained (self->n_layers > 0 && self->schema, S_NAME, err, errlen) != 0)
         return -1;
     int32_t sizes[S_MAX_LAYERS + 1];
     for (size_t l = 0; l <= self->n_layers; l++)
         sizes[l] = (int32_t)self->sizes[l];
-    if (msgpack_pack_map (out, 5) != 0 || rfk_zoo_pack_key_str (out, "template", S_NAME) != 0 ||
-        rfk_zoo_pack_key_int (out, "version", S_PARAMS_VERSION) != 0 ||
-        rfk_zoo_pack_str (out, "schema") != 0 || rfk_zoo_schema_pack (self->schema, out) != 0 ||
+    if (rfk_zoo_params_pack_head (out, 5, S_NAME, S_PARAMS_VERSION, self->schema) != 0 ||
         rfk_zoo_pack_key_int32s (out, "sizes", sizes, self->n_layers + 1) != 0 ||
         rfk_zoo_pack_str (out, "layers") != 0 || msgpack_pack_array (out, self->n_layers) != 0)
         goto fail;
@@ -521,31 +614,15 @@ s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
     }
     return 0;
 fail:
-    rfk_zoo_err (err, errlen, "packing parameters failed");
-    return -1;
+    return rfk_zoo_pack_failed (err, errlen);
 }
 
 static int
 s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    char *name = NULL;
-    int64_t version;
-    if (rfk_zoo_get_str (params, "template", &name, err, errlen) != 0)
-        return -1;
-    bool ours = strcmp (name, S_NAME) == 0;
-    if (!ours)
-        rfk_zoo_err (err, errlen, "parameters are %s's, not %s's", name, S_NAME);
-    free (name);
-    if (!ours || rfk_zoo_get_int (params, "version", &version, err, errlen) != 0)
-        return -1;
-    if (version != S_PARAMS_VERSION) {
-        rfk_zoo_err (err, errlen, "%s: parameters version %" PRId64 " is not %d", S_NAME, version,
-                     S_PARAMS_VERSION);
-        return -1;
-    }
     rfk_zoo_schema_t *schema =
-        rfk_zoo_schema_unpack (rfk_zoo_map_get (params, "schema"), err, errlen);
+        rfk_zoo_params_open (params, S_NAME, S_PARAMS_VERSION, false, err, errlen);
     if (!schema)
         return -1;
     const msgpack_object *layers = rfk_zoo_map_get (params, "layers");
@@ -604,23 +681,4 @@ fail:
     return -1;
 }
 
-static const rafiki_model_api_t s_api = {
-    .abi_version = RAFIKI_MODEL_ABI_VERSION,
-    .name = S_NAME,
-    .task = S_TASK,
-    .knobs = s_knobs,
-    .n_knobs = sizeof s_knobs / sizeof s_knobs[0],
-    .create = s_create,
-    .train = s_train,
-    .evaluate = s_evaluate,
-    .predict = s_predict,
-    .dump_params = s_dump,
-    .load_params = s_load,
-    .destroy = s_destroy,
-};
-
-RFK_ZOO_EXPORT const rafiki_model_api_t *
-rafiki_model (void)
-{
-    return &s_api;
-}
+RFK_ZOO_TEMPLATE (S_NAME, S_TASK)

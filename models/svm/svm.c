@@ -61,23 +61,16 @@ typedef struct {
     int64_t max_train;        /* knob: training rows used */
     struct svm_model *svm;    /* a self-contained model, or NULL */
     double *scratch;          /* nr_class probability estimates */
+    struct svm_node *x;       /* n_features + 1 nodes: one row being scored */
     rfk_zoo_schema_t *schema; /* the data's schema; NULL before train */
 } s_model_t;
-
-static void
-s_quiet (const char *s)
-{
-    (void)s;
-}
 
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     const char *kernel = rafiki_knobs_string (knobs, "kernel", "rbf");
     self->kernel = strcmp (kernel, "rbf") == 0      ? RBF
                    : strcmp (kernel, "poly") == 0   ? POLY
@@ -96,7 +89,7 @@ s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
         free (self);
         return NULL;
     }
-    svm_set_print_string_function (s_quiet);
+    svm_set_print_string_function (rfk_zoo_quiet);
     return self;
 }
 
@@ -108,6 +101,7 @@ s_destroy (void *model)
         return;
     svm_free_and_destroy_model (&self->svm);
     free (self->scratch);
+    free (self->x);
     rfk_zoo_schema_destroy (&self->schema);
     free (self);
 }
@@ -115,8 +109,9 @@ s_destroy (void *model)
 /* Writes the non-zero features of row as libsvm nodes ending with index -1;
    returns the nodes written. */
 static size_t
-s_nodes (const double *row, size_t n, struct svm_node *out)
+s_nodes (const double *row, size_t n, void *nodes)
 {
+    struct svm_node *out = nodes;
     size_t k = 0;
     for (size_t j = 0; j < n; j++)
         if (row[j] != 0) {
@@ -189,51 +184,57 @@ s_pack_svm (const struct svm_model *m, msgpack_packer *pk)
     return 0;
 }
 
-/* Builds a self-contained libsvm model from packed fields; NULL with a
-   message on malformed parameters. */
-static struct svm_model *
-s_unpack_svm (const msgpack_object *p, size_t n_features, char *err, size_t errlen)
-{
-    int64_t svm_type, kernel_type, degree, nr_class, l;
+/* The scalar fields of a packed libsvm model. */
+typedef struct {
+    int64_t kernel_type, degree, nr_class, l;
     double gamma, coef0;
+} s_svm_head_t;
+
+/* Reads and checks the scalar fields of a packed model. */
+static int
+s_unpack_head (const msgpack_object *p, s_svm_head_t *h, char *err, size_t errlen)
+{
+    int64_t svm_type;
     if (rfk_zoo_get_int (p, "svm_type", &svm_type, err, errlen) != 0 ||
-        rfk_zoo_get_int (p, "kernel_type", &kernel_type, err, errlen) != 0 ||
-        rfk_zoo_get_int (p, "degree", &degree, err, errlen) != 0 ||
-        rfk_zoo_get_double (p, "gamma", &gamma, err, errlen) != 0 ||
-        rfk_zoo_get_double (p, "coef0", &coef0, err, errlen) != 0 ||
-        rfk_zoo_get_int (p, "nr_class", &nr_class, err, errlen) != 0 ||
-        rfk_zoo_get_int (p, "l", &l, err, errlen) != 0)
-        return NULL;
-    if (svm_type != C_SVC || (kernel_type != RBF && kernel_type != POLY && kernel_type != LINEAR) ||
-        degree < 0 || degree > 100 || nr_class < 1 || nr_class > 10000 || l < 0 ||
-        l > INT32_MAX / 2) {
+        rfk_zoo_get_int (p, "kernel_type", &h->kernel_type, err, errlen) != 0 ||
+        rfk_zoo_get_int (p, "degree", &h->degree, err, errlen) != 0 ||
+        rfk_zoo_get_double (p, "gamma", &h->gamma, err, errlen) != 0 ||
+        rfk_zoo_get_double (p, "coef0", &h->coef0, err, errlen) != 0 ||
+        rfk_zoo_get_int (p, "nr_class", &h->nr_class, err, errlen) != 0 ||
+        rfk_zoo_get_int (p, "l", &h->l, err, errlen) != 0)
+        return -1;
+    int64_t kernel = h->kernel_type;
+    if (svm_type != C_SVC || (kernel != RBF && kernel != POLY && kernel != LINEAR) ||
+        h->degree < 0 || h->degree > 100 || h->nr_class < 1 || h->nr_class > 10000 || h->l < 0 ||
+        h->l > INT32_MAX / 2) {
         rfk_zoo_err (err, errlen,
                      "%s: bad parameters (svm_type %" PRId64 ", kernel %" PRId64
                      ", nr_class %" PRId64 ", l %" PRId64 ")",
-                     S_NAME, svm_type, kernel_type, nr_class, l);
-        return NULL;
+                     S_NAME, svm_type, kernel, h->nr_class, h->l);
+        return -1;
     }
-    size_t k = (size_t)nr_class, pairs = k * (k - 1) / 2, nl = (size_t)l;
-    const char *ptr;
-    size_t len, total;
-    if (rfk_zoo_get_bin (p, "sv_index", &ptr, &len, err, errlen) != 0)
-        return NULL;
-    total = len / sizeof (int32_t);
+    return 0;
+}
 
+/* A model with the head's fields and room for its arrays (total support
+   vector nodes), or NULL when out of memory. Everything is allocated up
+   front, so svm_free_and_destroy_model can free a partly filled model. */
+static struct svm_model *
+s_svm_alloc (const s_svm_head_t *h, size_t total)
+{
+    size_t k = (size_t)h->nr_class, pairs = k * (k - 1) / 2, nl = (size_t)h->l;
     struct svm_model *m = calloc (1, sizeof *m);
     if (!m)
-        goto oom;
-    m->param.svm_type = C_SVC;
-    m->param.kernel_type = (int)kernel_type;
-    m->param.degree = (int)degree;
-    m->param.gamma = gamma;
-    m->param.coef0 = coef0;
-    m->param.probability = 1;
+        return NULL;
+    m->param = (struct svm_parameter){.svm_type = C_SVC,
+                                      .kernel_type = (int)h->kernel_type,
+                                      .degree = (int)h->degree,
+                                      .gamma = h->gamma,
+                                      .coef0 = h->coef0,
+                                      .probability = 1};
     m->nr_class = (int)k;
-    m->l = (int)l;
+    m->l = (int)nl;
     m->free_sv = 1;
-    /* Allocate everything first, so svm_free_model_content can free a
-       partly filled model. */
     m->sv_coef = calloc (k, sizeof (double *));
     m->rho = malloc (pairs * sizeof (double) + 1);
     m->label = malloc (k * sizeof (int));
@@ -242,68 +243,71 @@ s_unpack_svm (const msgpack_object *p, size_t n_features, char *err, size_t errl
     struct svm_node *space = malloc ((total + nl + 1) * sizeof (struct svm_node));
     if (m->SV)
         m->SV[0] = space; /* freed through SV[0] when free_sv */
-    if (!m->sv_coef || !m->rho || !m->label || !m->nSV || !m->SV || !space)
-        goto oom;
-    for (size_t i = 0; i + 1 < k; i++)
-        if (!(m->sv_coef[i] = malloc (nl * sizeof (double) + 1)))
-            goto oom;
+    bool ok = m->sv_coef && m->rho && m->label && m->nSV && m->SV && space;
+    for (size_t i = 0; ok && i + 1 < k; i++)
+        ok = (m->sv_coef[i] = malloc (nl * sizeof (double) + 1)) != NULL;
+    if (!ok) {
+        if (m->SV && m->l == 0)
+            free (m->SV[0]);
+        svm_free_and_destroy_model (&m);
+    }
+    return m;
+}
+
+/* Reads the coefficients, rho, labels, nSV and probability pairs. */
+static int
+s_unpack_coefs (const msgpack_object *p, struct svm_model *m, char *err, size_t errlen)
+{
+    size_t k = (size_t)m->nr_class, pairs = k * (k - 1) / 2, nl = (size_t)m->l;
+    const char *ptr;
+    size_t len;
     if (rfk_zoo_get_bin (p, "sv_coef", &ptr, &len, err, errlen) != 0)
-        goto fail;
+        return -1;
     if (len != (k - 1) * nl * sizeof (double)) {
         rfk_zoo_err (err, errlen, "%s: parameters: sv_coef has the wrong size", S_NAME);
-        goto fail;
+        return -1;
     }
     for (size_t i = 0; i + 1 < k; i++)
         if (nl)
             memcpy (m->sv_coef[i], ptr + i * nl * sizeof (double), nl * sizeof (double));
     if (rfk_zoo_get_doubles (p, "rho", m->rho, pairs, err, errlen) != 0 ||
         rfk_zoo_get_int32s (p, "label", m->label, k, err, errlen) != 0 ||
-        rfk_zoo_get_int32s (p, "nSV", m->nSV, k, err, errlen) != 0)
-        goto fail;
-    if (rfk_zoo_get_bin (p, "probA", &ptr, &len, err, errlen) != 0)
-        goto fail;
-    if (len) {
-        m->probA = malloc (pairs * sizeof (double) + 1);
-        m->probB = malloc (pairs * sizeof (double) + 1);
-        if (!m->probA || !m->probB)
-            goto oom;
-        if (rfk_zoo_get_doubles (p, "probA", m->probA, pairs, err, errlen) != 0 ||
-            rfk_zoo_get_doubles (p, "probB", m->probB, pairs, err, errlen) != 0)
-            goto fail;
+        rfk_zoo_get_int32s (p, "nSV", m->nSV, k, err, errlen) != 0 ||
+        rfk_zoo_get_bin (p, "probA", &ptr, &len, err, errlen) != 0)
+        return -1;
+    if (len == 0)
+        return 0;
+    m->probA = malloc (pairs * sizeof (double) + 1);
+    m->probB = malloc (pairs * sizeof (double) + 1);
+    if (!m->probA || !m->probB) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        return -1;
     }
-    /* The support vectors, checked: indices ascending within 1..n_features. */
-    int32_t *sv_len = malloc (nl * sizeof (int32_t) + 1);
-    if (!sv_len)
-        goto oom;
-    if (rfk_zoo_get_int32s (p, "sv_len", sv_len, nl, err, errlen) != 0) {
-        free (sv_len);
-        goto fail;
-    }
-    const char *index_bytes, *value_bytes;
-    size_t value_len;
-    rfk_zoo_get_bin (p, "sv_index", &index_bytes, &len, err, errlen);
-    if (rfk_zoo_get_bin (p, "sv_value", &value_bytes, &value_len, err, errlen) != 0 ||
-        value_len != total * sizeof (double) || len != total * sizeof (int32_t)) {
-        free (sv_len);
-        rfk_zoo_err (err, errlen, "%s: parameters: support vectors have the wrong size", S_NAME);
-        goto fail;
-    }
+    if (rfk_zoo_get_doubles (p, "probA", m->probA, pairs, err, errlen) != 0 ||
+        rfk_zoo_get_doubles (p, "probB", m->probB, pairs, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
+/* Fills m->SV from sv_len (nodes per vector), index_bytes and value_bytes
+   (total nodes). False when a vector is malformed: its length runs past
+   total, or its indices do not ascend within 1..n_features. */
+static bool
+s_fill_vectors (struct svm_model *m, const int32_t *sv_len, const char *index_bytes,
+                const char *value_bytes, size_t total, size_t n_features)
+{
+    struct svm_node *space = m->SV[0];
     size_t used = 0, at = 0;
-    bool bad = false;
-    for (size_t i = 0; i < nl && !bad; i++) {
+    for (size_t i = 0; i < (size_t)m->l; i++) {
         m->SV[i] = space + at;
         int32_t prev = 0;
-        if (sv_len[i] < 0 || (size_t)sv_len[i] > total - used) {
-            bad = true;
-            break;
-        }
+        if (sv_len[i] < 0 || (size_t)sv_len[i] > total - used)
+            return false;
         for (int32_t j = 0; j < sv_len[i]; j++, used++) {
             int32_t index;
             memcpy (&index, index_bytes + used * sizeof index, sizeof index);
-            if (index <= prev || (size_t)index > n_features) {
-                bad = true;
-                break;
-            }
+            if (index <= prev || (size_t)index > n_features)
+                return false;
             prev = index;
             space[at].index = index;
             memcpy (&space[at].value, value_bytes + used * sizeof (double), sizeof (double));
@@ -311,27 +315,74 @@ s_unpack_svm (const msgpack_object *p, size_t n_features, char *err, size_t errl
         }
         space[at++].index = -1;
     }
-    free (sv_len);
-    int64_t n_sv = 0;
-    for (size_t i = 0; i < k; i++)
-        n_sv += m->nSV[i] >= 0 ? m->nSV[i] : l + 1;
-    if (bad || used != total || n_sv != l) {
-        rfk_zoo_err (err, errlen, "%s: parameters: malformed support vectors", S_NAME);
-        goto fail;
+    return used == total;
+}
+
+/* Reads the support vectors (total nodes), checked. */
+static int
+s_unpack_vectors (const msgpack_object *p, struct svm_model *m, size_t total, size_t n_features,
+                  char *err, size_t errlen)
+{
+    size_t nl = (size_t)m->l;
+    const char *index_bytes, *value_bytes;
+    size_t index_len, value_len;
+    int32_t *sv_len = malloc (nl * sizeof (int32_t) + 1);
+    if (!sv_len) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        return -1;
     }
-    if (nl == 0) {
+    int rc = -1;
+    if (rfk_zoo_get_int32s (p, "sv_len", sv_len, nl, err, errlen) != 0)
+        goto done;
+    if (rfk_zoo_get_bin (p, "sv_index", &index_bytes, &index_len, err, errlen) != 0 ||
+        rfk_zoo_get_bin (p, "sv_value", &value_bytes, &value_len, err, errlen) != 0 ||
+        value_len != total * sizeof (double) || index_len != total * sizeof (int32_t)) {
+        rfk_zoo_err (err, errlen, "%s: parameters: support vectors have the wrong size", S_NAME);
+        goto done;
+    }
+    bool good = s_fill_vectors (m, sv_len, index_bytes, value_bytes, total, n_features);
+    int64_t n_sv = 0;
+    for (int i = 0; i < m->nr_class; i++)
+        n_sv += m->nSV[i] >= 0 ? m->nSV[i] : m->l + 1;
+    if (!good || n_sv != m->l)
+        rfk_zoo_err (err, errlen, "%s: parameters: malformed support vectors", S_NAME);
+    else
+        rc = 0;
+done:
+    free (sv_len);
+    return rc;
+}
+
+/* Builds a self-contained libsvm model from packed fields; NULL with a
+   message on malformed parameters. */
+static struct svm_model *
+s_unpack_svm (const msgpack_object *p, size_t n_features, char *err, size_t errlen)
+{
+    s_svm_head_t head;
+    const char *ptr;
+    size_t len;
+    if (s_unpack_head (p, &head, err, errlen) != 0 ||
+        rfk_zoo_get_bin (p, "sv_index", &ptr, &len, err, errlen) != 0)
+        return NULL;
+    size_t total = len / sizeof (int32_t);
+    struct svm_model *m = s_svm_alloc (&head, total);
+    if (!m) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        return NULL;
+    }
+    if (s_unpack_coefs (p, m, err, errlen) != 0 ||
+        s_unpack_vectors (p, m, total, n_features, err, errlen) != 0) {
+        if (m->l == 0)
+            free (m->SV[0]);
+        svm_free_and_destroy_model (&m);
+        return NULL;
+    }
+    if (m->l == 0) {
         /* libsvm frees SV[0] only when l > 0. */
-        free (space);
+        free (m->SV[0]);
         m->SV[0] = NULL;
     }
     return m;
-oom:
-    rfk_zoo_err (err, errlen, "out of memory");
-fail:
-    if (m && m->SV && m->l == 0)
-        free (m->SV[0]);
-    svm_free_and_destroy_model (&m);
-    return NULL;
 }
 
 /* Makes m (and schema) the model's, freeing what it had. */
@@ -339,13 +390,19 @@ static int
 s_install (s_model_t *self, struct svm_model *m, rfk_zoo_schema_t *schema)
 {
     double *scratch = malloc ((size_t)m->nr_class * sizeof (double) + 1);
-    if (!scratch)
+    struct svm_node *x = malloc ((schema->n_features + 1) * sizeof (struct svm_node));
+    if (!scratch || !x) {
+        free (scratch);
+        free (x);
         return -1;
+    }
     svm_free_and_destroy_model (&self->svm);
     free (self->scratch);
+    free (self->x);
     rfk_zoo_schema_destroy (&self->schema);
     self->svm = m;
     self->scratch = scratch;
+    self->x = x;
     self->schema = schema;
     return 0;
 }
@@ -369,54 +426,56 @@ s_probs (const s_model_t *self, const struct svm_node *x, double *probs)
             probs[m->label[i]] = self->scratch[i];
 }
 
-static int
-s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
-         const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
+/* Class probabilities of one row of scaled values (rfk_zoo_row_probs_fn). */
+static void
+s_row_probs (void *model, const double *row, double *probs)
 {
     s_model_t *self = model;
-    (void)shared_params;
-    rfk_zoo_data_t *data = NULL;
-    struct svm_problem prob = {0};
-    struct svm_node *space = NULL;
-    struct svm_model *trained = NULL, *copy = NULL;
-    double *row = NULL;
+    s_nodes (row, self->schema->n_features, self->x);
+    s_probs (self, self->x, probs);
+}
+
+/* The training problem over sparse rows: prob.x points into rows. */
+static int
+s_problem (const rfk_zoo_sparse_t *rows, struct svm_problem *prob)
+{
+    prob->x = malloc ((rows->n + 1) * sizeof (struct svm_node *));
+    if (!prob->x)
+        return -1;
+    for (size_t i = 0; i < rows->n; i++)
+        prob->x[i] = (struct svm_node *)rows->space + rows->start[i];
+    prob->y = rows->labels;
+    prob->l = (int)rows->n;
+    return 0;
+}
+
+/* A self-contained copy of a freshly trained model (which points into the
+   training problem), made through the parameter format. */
+static struct svm_model *
+s_svm_copy (const struct svm_model *trained, size_t n_features, char *err, size_t errlen)
+{
+    struct svm_model *copy = NULL;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     msgpack_unpacked up;
     msgpack_unpacked_init (&up);
-    int rc = -1;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    if (msgpack_pack_map (&pk, 16) != 0 || s_pack_svm (trained, &pk) != 0 ||
+        msgpack_unpack_next (&up, buf.data, buf.size, NULL) != MSGPACK_UNPACK_SUCCESS)
+        rfk_zoo_err (err, errlen, "%s: copying the trained model failed", S_NAME);
+    else
+        copy = s_unpack_svm (&up.data, n_features, err, errlen);
+    msgpack_unpacked_destroy (&up);
+    msgpack_sbuffer_destroy (&buf);
+    return copy;
+}
 
-    if (rfk_zoo_data_load_train (dataset_path, S_TASK, args, (size_t)self->max_train, true, &data,
-                                 err, errlen) != 0)
-        return -1;
-    size_t d = data->schema->n_features, n = data->n;
-    if (d + 1 > INT32_MAX || n > INT32_MAX / 2) {
-        rfk_zoo_err (err, errlen, "%s: the dataset is too large for libsvm", dataset_path);
-        goto done;
-    }
-    row = malloc ((d + 1) * sizeof (double));
-    prob.x = malloc (n * sizeof (struct svm_node *));
-    prob.y = malloc (n * sizeof (double));
-    if (!row || !prob.x || !prob.y)
-        goto oom;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        rfk_zoo_data_row (data, i, row);
-        for (size_t j = 0; j < d; j++)
-            total += row[j] != 0;
-        total++;
-    }
-    space = malloc (total * sizeof (struct svm_node));
-    if (!space)
-        goto oom;
-    size_t used = 0;
-    for (size_t i = 0; i < n; i++) {
-        rfk_zoo_data_row (data, i, row);
-        prob.x[i] = space + used;
-        used += s_nodes (row, d, space + used);
-        prob.y[i] = rfk_zoo_data_label (data, i);
-    }
-    prob.l = (int)n;
+/* Trains on prob and installs a self-contained copy with schema. */
+static int
+s_fit_problem (s_model_t *self, const struct svm_problem *prob, rfk_zoo_schema_t *schema,
+               rafiki_context_t *ctx, char *err, size_t errlen)
+{
     struct svm_parameter param = {.svm_type = C_SVC,
                                   .kernel_type = self->kernel,
                                   .degree = self->degree,
@@ -427,156 +486,84 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
                                   .C = self->C,
                                   .shrinking = 1,
                                   .probability = 1};
-    const char *why = svm_check_parameter (&prob, &param);
+    const char *why = svm_check_parameter (prob, &param);
     if (why) {
         rfk_zoo_err (err, errlen, "libsvm: %s", why);
-        goto done;
+        return -1;
     }
-    rfk_zoo_log (ctx, "%s: %zu rows, %zu features, %u classes", S_NAME, n, d,
-                 data->schema->n_classes);
+    rfk_zoo_log (ctx, "%s: %d rows, %zu features, %u classes", S_NAME, prob->l, schema->n_features,
+                 schema->n_classes);
     /* libsvm's probability cross-validation shuffles with rand (). */
     srand (1);
-    trained = svm_train (&prob, &param);
+    struct svm_model *trained = svm_train (prob, &param);
     if (!trained) {
         rfk_zoo_err (err, errlen, "libsvm: training failed");
-        goto done;
+        return -1;
     }
-    /* A self-contained copy through the parameter format. */
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    if (msgpack_pack_map (&pk, 16) != 0 || s_pack_svm (trained, &pk) != 0 ||
-        msgpack_unpack_next (&up, buf.data, buf.size, NULL) != MSGPACK_UNPACK_SUCCESS) {
-        rfk_zoo_err (err, errlen, "%s: copying the trained model failed", S_NAME);
-        goto done;
-    }
-    copy = s_unpack_svm (&up.data, d, err, errlen);
-    if (!copy)
-        goto done;
-    if (s_install (self, copy, data->schema) != 0) {
-        svm_free_and_destroy_model (&copy);
-        goto oom;
-    }
-    data->owns_schema = false;
-    const char *names[] = {"support_vectors"};
-    double values[] = {self->svm->l};
-    rfk_zoo_metrics (ctx, 1, names, values);
-    rc = 0;
-    goto done;
-oom:
-    rfk_zoo_err (err, errlen, "out of memory");
-done:
+    struct svm_model *copy = s_svm_copy (trained, schema->n_features, err, errlen);
     svm_free_and_destroy_model (&trained);
-    msgpack_unpacked_destroy (&up);
-    msgpack_sbuffer_destroy (&buf);
-    free (space);
-    free (prob.x);
-    free (prob.y);
-    free (row);
-    rfk_zoo_data_destroy (&data);
-    return rc;
-}
-
-static int
-s_check_trained (s_model_t *self, char *err, size_t errlen)
-{
-    if (!self->svm || !self->schema) {
-        rfk_zoo_err (err, errlen, "%s: the model is not trained or loaded", S_NAME);
+    if (!copy)
+        return -1;
+    if (s_install (self, copy, schema) != 0) {
+        svm_free_and_destroy_model (&copy);
+        rfk_zoo_err (err, errlen, "out of memory");
         return -1;
     }
     return 0;
 }
 
+/* Trains on the sparse rows (rfk_zoo_sparse_classifier_t's fit). */
 static int
-s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
+s_fit (void *model, const rfk_zoo_sparse_t *rows, rfk_zoo_schema_t *schema, rafiki_context_t *ctx,
+       char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0)
-        return -1;
-    rfk_zoo_data_t *data = NULL;
-    if (rfk_zoo_data_load_like (dataset_path, self->schema, 0, &data, err, errlen) != 0)
-        return -1;
-    size_t d = self->schema->n_features, k = self->schema->n_classes;
-    double *row = malloc ((d + 1) * sizeof (double));
-    double *probs = malloc ((k + 1) * sizeof (double));
-    struct svm_node *x = malloc ((d + 1) * sizeof (struct svm_node));
-    int rc = -1;
-    if (!row || !probs || !x)
+    struct svm_problem prob = {0};
+    if (s_problem (rows, &prob) != 0) {
         rfk_zoo_err (err, errlen, "out of memory");
-    else if (data->n == 0)
-        rfk_zoo_err (err, errlen, "%s: no rows to evaluate on", dataset_path);
-    else {
-        size_t right = 0;
-        for (size_t i = 0; i < data->n; i++) {
-            rfk_zoo_data_row (data, i, row);
-            s_nodes (row, d, x);
-            s_probs (self, x, probs);
-            right += (int32_t)rfk_zoo_argmax (probs, k) == rfk_zoo_data_label (data, i);
-        }
-        *score = (double)right / (double)data->n;
-        rc = 0;
+        return -1;
     }
-    free (row);
-    free (probs);
-    free (x);
-    rfk_zoo_data_destroy (&data);
+    int rc = s_fit_problem (self, &prob, schema, ctx, err, errlen);
+    free (prob.x);
+    if (rc == 0) {
+        const char *names[] = {"support_vectors"};
+        double values[] = {self->svm->l};
+        rfk_zoo_metrics (ctx, 1, names, values);
+    }
     return rc;
 }
 
-static int
-s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char *err,
-           size_t errlen)
+/* The trained model's schema, or NULL. */
+static rfk_zoo_schema_t *
+s_schema (void *model)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0 || rfk_zoo_check_batch (queries, err, errlen))
-        return -1;
-    size_t d = self->schema->n_features, k = self->schema->n_classes;
-    double *row = malloc ((d + 1) * sizeof (double));
-    double *probs = malloc ((k + 1) * sizeof (double));
-    struct svm_node *x = malloc ((d + 1) * sizeof (struct svm_node));
-    int rc = -1;
-    if (!row || !probs || !x) {
-        rfk_zoo_err (err, errlen, "out of memory");
-        goto done;
-    }
-    if (msgpack_pack_array (out, queries->via.array.size) != 0)
-        goto pack_fail;
-    for (uint32_t i = 0; i < queries->via.array.size; i++) {
-        char why[256];
-        if (rfk_zoo_schema_query (self->schema, &queries->via.array.ptr[i], row, why, sizeof why) !=
-            0) {
-            if (rafiki_pack_query_error (out, why) != 0)
-                goto pack_fail;
-            continue;
-        }
-        s_nodes (row, d, x);
-        s_probs (self, x, probs);
-        if (rfk_zoo_pack_probs (out, probs, k) != 0)
-            goto pack_fail;
-    }
-    rc = 0;
-    goto done;
-pack_fail:
-    rfk_zoo_err (err, errlen, "packing predictions failed");
-done:
-    free (row);
-    free (probs);
-    free (x);
-    return rc;
+    return self->svm ? self->schema : NULL;
 }
+
+static const rfk_zoo_sparse_classifier_t s_classifier = {
+    .name = S_NAME,
+    .task = S_TASK,
+    .library = "libsvm",
+    .max_features = INT32_MAX - 1,
+    .max_rows = INT32_MAX / 2,
+    .node_size = sizeof (struct svm_node),
+    .extra_nodes = 1,
+    .nodes = s_nodes,
+    .fit = s_fit,
+    .schema = s_schema,
+    .probs = s_row_probs,
+};
 
 static int
 s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0)
+    if (rfk_zoo_check_trained (self->svm && self->schema, S_NAME, err, errlen) != 0)
         return -1;
-    if (msgpack_pack_map (out, 19) != 0 || rfk_zoo_pack_key_str (out, "template", S_NAME) != 0 ||
-        rfk_zoo_pack_key_int (out, "version", S_PARAMS_VERSION) != 0 ||
-        rfk_zoo_pack_str (out, "schema") != 0 || rfk_zoo_schema_pack (self->schema, out) != 0 ||
-        s_pack_svm (self->svm, out) != 0) {
-        rfk_zoo_err (err, errlen, "packing parameters failed");
-        return -1;
-    }
+    if (rfk_zoo_params_pack_head (out, 19, S_NAME, S_PARAMS_VERSION, self->schema) != 0 ||
+        s_pack_svm (self->svm, out) != 0)
+        return rfk_zoo_pack_failed (err, errlen);
     return 0;
 }
 
@@ -584,30 +571,10 @@ static int
 s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    char *name = NULL;
-    int64_t version;
-    if (rfk_zoo_get_str (params, "template", &name, err, errlen) != 0)
-        return -1;
-    bool ours = strcmp (name, S_NAME) == 0;
-    if (!ours)
-        rfk_zoo_err (err, errlen, "parameters are %s's, not %s's", name, S_NAME);
-    free (name);
-    if (!ours || rfk_zoo_get_int (params, "version", &version, err, errlen) != 0)
-        return -1;
-    if (version != S_PARAMS_VERSION) {
-        rfk_zoo_err (err, errlen, "%s: parameters version %" PRId64 " is not %d", S_NAME, version,
-                     S_PARAMS_VERSION);
-        return -1;
-    }
     rfk_zoo_schema_t *schema =
-        rfk_zoo_schema_unpack (rfk_zoo_map_get (params, "schema"), err, errlen);
+        rfk_zoo_params_open (params, S_NAME, S_PARAMS_VERSION, true, err, errlen);
     if (!schema)
         return -1;
-    if (schema->n_classes == 0) {
-        rfk_zoo_err (err, errlen, "%s: parameters have no classes", S_NAME);
-        rfk_zoo_schema_destroy (&schema);
-        return -1;
-    }
     struct svm_model *m = s_unpack_svm (params, schema->n_features, err, errlen);
     if (!m || s_install (self, m, schema) != 0) {
         if (m)
@@ -619,23 +586,4 @@ s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
     return 0;
 }
 
-static const rafiki_model_api_t s_api = {
-    .abi_version = RAFIKI_MODEL_ABI_VERSION,
-    .name = S_NAME,
-    .task = S_TASK,
-    .knobs = s_knobs,
-    .n_knobs = sizeof s_knobs / sizeof s_knobs[0],
-    .create = s_create,
-    .train = s_train,
-    .evaluate = s_evaluate,
-    .predict = s_predict,
-    .dump_params = s_dump,
-    .load_params = s_load,
-    .destroy = s_destroy,
-};
-
-RFK_ZOO_EXPORT const rafiki_model_api_t *
-rafiki_model (void)
-{
-    return &s_api;
-}
+RFK_ZOO_SPARSE_TEMPLATE (S_NAME, S_TASK, s_classifier, max_train)

@@ -63,11 +63,9 @@ s_xgb_fail (const char *what, char *err, size_t errlen)
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
 {
-    s_model_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        rfk_zoo_err (err, errlen, "out of memory");
+    s_model_t *self = rfk_zoo_new (sizeof *self, err, errlen);
+    if (!self)
         return NULL;
-    }
     self->max_depth = rafiki_knobs_int (knobs, "max_depth", 6);
     self->eta = rafiki_knobs_float (knobs, "eta", 0.3);
     self->n_estimators = rafiki_knobs_int (knobs, "n_estimators", 100);
@@ -155,43 +153,45 @@ s_train_loss (BoosterHandle b, DMatrixHandle dtrain, int iter)
     return colon ? strtod (colon + 1, NULL) : NAN;
 }
 
-static int
-s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
-         const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
+/* The training matrix of data with its labels (targets), or NULL with a
+   message. */
+static DMatrixHandle
+s_train_matrix (const rfk_zoo_data_t *data, char *err, size_t errlen)
 {
-    s_model_t *self = model;
-    (void)shared_params;
-    rfk_zoo_data_t *data = NULL;
-    float *matrix = NULL, *labels = NULL;
     DMatrixHandle dtrain = NULL;
-    BoosterHandle b = NULL;
-    int rc = -1;
-    char buf[64];
-
-    if (rfk_zoo_data_load_train (dataset_path, S_TASK, args, 0, false, &data, err, errlen) != 0)
-        return -1;
-    matrix = s_matrix (data);
-    labels = malloc (data->n * sizeof (float));
-    if (!matrix || !labels) {
+    float *matrix = s_matrix (data);
+    float *labels = malloc (data->n * sizeof (float) + 1);
+    if (!matrix || !labels)
         rfk_zoo_err (err, errlen, "out of memory");
-        goto done;
+    else {
+        for (size_t i = 0; i < data->n; i++)
+            labels[i] = (float)rfk_zoo_data_target (data, i);
+        if (XGDMatrixCreateFromMat (matrix, data->n, data->schema->n_features, NAN, &dtrain) != 0)
+            s_xgb_fail ("making the training matrix", err, errlen);
+        else if (XGDMatrixSetFloatInfo (dtrain, "label", labels, data->n) != 0) {
+            s_xgb_fail ("setting labels", err, errlen);
+            XGDMatrixFree (dtrain);
+            dtrain = NULL;
+        }
     }
-    for (size_t i = 0; i < data->n; i++)
-        labels[i] = (float)rfk_zoo_data_target (data, i);
-    if (XGDMatrixCreateFromMat (matrix, data->n, data->schema->n_features, NAN, &dtrain) != 0) {
-        s_xgb_fail ("making the training matrix", err, errlen);
-        goto done;
-    }
-    if (XGDMatrixSetFloatInfo (dtrain, "label", labels, data->n) != 0) {
-        s_xgb_fail ("setting labels", err, errlen);
-        goto done;
-    }
+    free (matrix);
+    free (labels);
+    return dtrain;
+}
+
+/* A booster over dtrain with the knobs' parameters, or NULL with a
+   message. */
+static BoosterHandle
+s_booster_new (const s_model_t *self, DMatrixHandle dtrain, const rfk_zoo_schema_t *schema,
+               char *err, size_t errlen)
+{
+    BoosterHandle b = NULL;
     if (XGBoosterCreate (&dtrain, 1, &b) != 0) {
         s_xgb_fail ("creating the booster", err, errlen);
-        goto done;
+        return NULL;
     }
-    if (s_set_common_params (b, data->schema, err, errlen) != 0)
-        goto done;
+    if (s_set_common_params (b, schema, err, errlen) != 0)
+        goto fail;
     struct {
         const char *name;
         double value;
@@ -202,14 +202,24 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
                   {"min_child_weight", self->min_child_weight},
                   {"seed", 0}};
     for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
+        char buf[64];
         snprintf (buf, sizeof buf, "%.17g", params[i].value);
         if (XGBoosterSetParam (b, params[i].name, buf) != 0) {
             s_xgb_fail (params[i].name, err, errlen);
-            goto done;
+            goto fail;
         }
     }
-    rfk_zoo_log (ctx, "%s: %zu rows, %zu features, %" PRId64 " rounds", S_NAME, data->n,
-                 data->schema->n_features, self->n_estimators);
+    return b;
+fail:
+    XGBoosterFree (b);
+    return NULL;
+}
+
+/* Runs the boosting rounds, logging each round's training loss. */
+static int
+s_boost (const s_model_t *self, BoosterHandle b, DMatrixHandle dtrain, rafiki_context_t *ctx,
+         char *err, size_t errlen)
+{
     const char *metric_names[] = {"round", "train_loss"};
     rfk_zoo_plot (ctx, "Training loss", 1, &metric_names[1], "round");
     for (int iter = 0; iter < self->n_estimators; iter++) {
@@ -217,29 +227,53 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
             rfk_zoo_log (ctx, "%s: stopped after %d rounds", S_NAME, iter);
             break;
         }
-        if (XGBoosterUpdateOneIter (b, iter, dtrain) != 0) {
-            s_xgb_fail ("a boosting round", err, errlen);
-            goto done;
-        }
+        if (XGBoosterUpdateOneIter (b, iter, dtrain) != 0)
+            return s_xgb_fail ("a boosting round", err, errlen);
         double values[] = {iter + 1, s_train_loss (b, dtrain, iter)};
         if (!isnan (values[1]))
             rfk_zoo_metrics (ctx, 2, metric_names, values);
     }
+    return 0;
+}
+
+/* Makes b and schema the model's, freeing what it had. */
+static void
+s_install (s_model_t *self, BoosterHandle b, rfk_zoo_schema_t *schema)
+{
     if (self->booster)
         XGBoosterFree (self->booster);
     self->booster = b;
-    b = NULL;
     rfk_zoo_schema_destroy (&self->schema);
-    self->schema = data->schema;
-    data->owns_schema = false;
-    rc = 0;
-done:
-    if (b)
+    self->schema = schema;
+}
+
+static int
+s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
+         const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
+{
+    s_model_t *self = model;
+    (void)shared_params;
+    rfk_zoo_data_t *data = NULL;
+    BoosterHandle b = NULL;
+    int rc = -1;
+
+    if (rfk_zoo_data_load_train (dataset_path, S_TASK, args, 0, false, &data, err, errlen) != 0)
+        return -1;
+    DMatrixHandle dtrain = s_train_matrix (data, err, errlen);
+    if (dtrain)
+        b = s_booster_new (self, dtrain, data->schema, err, errlen);
+    if (b) {
+        rfk_zoo_log (ctx, "%s: %zu rows, %zu features, %" PRId64 " rounds", S_NAME, data->n,
+                     data->schema->n_features, self->n_estimators);
+        rc = s_boost (self, b, dtrain, ctx, err, errlen);
+    }
+    if (rc == 0) {
+        s_install (self, b, data->schema);
+        data->owns_schema = false;
+    } else if (b)
         XGBoosterFree (b);
     if (dtrain)
         XGDMatrixFree (dtrain);
-    free (matrix);
-    free (labels);
     rfk_zoo_data_destroy (&data);
     return rc;
 }
@@ -276,20 +310,10 @@ s_predict_rows (s_model_t *self, const float *matrix, size_t n, double *out, cha
 }
 
 static int
-s_check_trained (s_model_t *self, char *err, size_t errlen)
-{
-    if (!self->booster || !self->schema) {
-        rfk_zoo_err (err, errlen, "%s: the model is not trained or loaded", S_NAME);
-        return -1;
-    }
-    return 0;
-}
-
-static int
 s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0)
+    if (rfk_zoo_check_trained (self->booster && self->schema, S_NAME, err, errlen) != 0)
         return -1;
     rfk_zoo_data_t *data = NULL;
     if (rfk_zoo_data_load_like (dataset_path, self->schema, 0, &data, err, errlen) != 0)
@@ -335,7 +359,8 @@ s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char
            size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0 || rfk_zoo_check_batch (queries, err, errlen))
+    if (rfk_zoo_check_trained (self->booster && self->schema, S_NAME, err, errlen) != 0 ||
+        rfk_zoo_check_batch (queries, err, errlen))
         return -1;
     size_t n = queries->via.array.size, d = self->schema->n_features;
     size_t width = self->schema->n_classes < 2 ? 2 : self->schema->n_classes;
@@ -397,19 +422,15 @@ static int
 s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    if (s_check_trained (self, err, errlen) != 0)
+    if (rfk_zoo_check_trained (self->booster && self->schema, S_NAME, err, errlen) != 0)
         return -1;
     bst_ulong len = 0;
     const char *buf = NULL;
     if (XGBoosterSaveModelToBuffer (self->booster, "{\"format\": \"ubj\"}", &len, &buf) != 0)
         return s_xgb_fail ("saving the booster", err, errlen);
-    if (msgpack_pack_map (out, 4) != 0 || rfk_zoo_pack_key_str (out, "template", S_NAME) != 0 ||
-        rfk_zoo_pack_key_int (out, "version", S_PARAMS_VERSION) != 0 ||
-        rfk_zoo_pack_str (out, "schema") != 0 || rfk_zoo_schema_pack (self->schema, out) != 0 ||
-        rfk_zoo_pack_key_bin (out, "booster", buf, len) != 0) {
-        rfk_zoo_err (err, errlen, "packing parameters failed");
-        return -1;
-    }
+    if (rfk_zoo_params_pack_head (out, 4, S_NAME, S_PARAMS_VERSION, self->schema) != 0 ||
+        rfk_zoo_pack_key_bin (out, "booster", buf, len) != 0)
+        return rfk_zoo_pack_failed (err, errlen);
     return 0;
 }
 
@@ -417,34 +438,17 @@ static int
 s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    char *name = NULL;
-    int64_t version;
     const char *buf;
     size_t len;
-    if (rfk_zoo_get_str (params, "template", &name, err, errlen) != 0)
-        return -1;
-    bool ours = strcmp (name, S_NAME) == 0;
-    if (!ours)
-        rfk_zoo_err (err, errlen, "parameters are %s's, not %s's", name, S_NAME);
-    free (name);
-    if (!ours || rfk_zoo_get_int (params, "version", &version, err, errlen) != 0)
-        return -1;
-    if (version != S_PARAMS_VERSION) {
-        rfk_zoo_err (err, errlen, "%s: parameters version %" PRId64 " is not %d", S_NAME, version,
-                     S_PARAMS_VERSION);
-        return -1;
-    }
+#ifdef RFK_XGB_REGRESSION
+    bool need_classes = false;
+#else
+    bool need_classes = true;
+#endif
     rfk_zoo_schema_t *schema =
-        rfk_zoo_schema_unpack (rfk_zoo_map_get (params, "schema"), err, errlen);
+        rfk_zoo_params_open (params, S_NAME, S_PARAMS_VERSION, need_classes, err, errlen);
     if (!schema)
         return -1;
-#ifndef RFK_XGB_REGRESSION
-    if (schema->n_classes == 0) {
-        rfk_zoo_err (err, errlen, "%s: parameters have no classes", S_NAME);
-        rfk_zoo_schema_destroy (&schema);
-        return -1;
-    }
-#endif
     BoosterHandle b = NULL;
     if (rfk_zoo_get_bin (params, "booster", &buf, &len, err, errlen) != 0)
         goto fail;
@@ -458,11 +462,7 @@ s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
     }
     if (s_set_common_params (b, schema, err, errlen) != 0)
         goto fail;
-    if (self->booster)
-        XGBoosterFree (self->booster);
-    self->booster = b;
-    rfk_zoo_schema_destroy (&self->schema);
-    self->schema = schema;
+    s_install (self, b, schema);
     return 0;
 fail:
     if (b)
@@ -471,23 +471,4 @@ fail:
     return -1;
 }
 
-static const rafiki_model_api_t s_api = {
-    .abi_version = RAFIKI_MODEL_ABI_VERSION,
-    .name = S_NAME,
-    .task = S_TASK,
-    .knobs = s_knobs,
-    .n_knobs = sizeof s_knobs / sizeof s_knobs[0],
-    .create = s_create,
-    .train = s_train,
-    .evaluate = s_evaluate,
-    .predict = s_predict,
-    .dump_params = s_dump,
-    .load_params = s_load,
-    .destroy = s_destroy,
-};
-
-RFK_ZOO_EXPORT const rafiki_model_api_t *
-rafiki_model (void)
-{
-    return &s_api;
-}
+RFK_ZOO_TEMPLATE (S_NAME, S_TASK)

@@ -207,33 +207,15 @@ rfk_cli_logout (int argc, char **argv)
     return status_out;
 }
 
-/*  The common end of a command that makes one call: show the result or
-    the error, clean up. */
-static int
-s_finish (rfk_cli_command_t *cmd, rfk_sdk_t **sdk_p, json_t *result, const char *list_key,
-          const rfk_cli_column_t *columns, size_t n_columns)
-{
-    int rc = RFK_CLI_OK;
-    if (!result)
-        rc = rfk_cli_fail (&cmd->common, rfk_sdk_error (*sdk_p));
-    else
-        rfk_cli_show (&cmd->common, result, list_key, columns, n_columns);
-    json_decref (result);
-    rfk_sdk_destroy (sdk_p);
-    return rc;
-}
-
 int
 rfk_cli_me (int argc, char **argv)
 {
     rfk_cli_command_t cmd = {.usage = "rafiki me", .about = "Shows who you are logged in as."};
     int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
+    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
     if (!sdk)
-        return RFK_CLI_FAILED;
-    return s_finish (&cmd, &sdk, rfk_sdk_me (sdk), NULL, NULL, 0);
+        return status;
+    return rfk_cli_finish (&cmd, &sdk, rfk_sdk_me (sdk), NULL, NULL, 0);
 }
 
 int
@@ -242,13 +224,11 @@ rfk_cli_users_list (int argc, char **argv)
     rfk_cli_command_t cmd = {.usage = "rafiki users list",
                              .about = "Lists the users (admins only)."};
     int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
+    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
     if (!sdk)
-        return RFK_CLI_FAILED;
-    return s_finish (&cmd, &sdk, rfk_sdk_users_list (sdk), "users", s_user_columns,
-                     sizeof s_user_columns / sizeof s_user_columns[0]);
+        return status;
+    return rfk_cli_finish (&cmd, &sdk, rfk_sdk_users_list (sdk), "users", s_user_columns,
+                           sizeof s_user_columns / sizeof s_user_columns[0]);
 }
 
 int
@@ -283,25 +263,16 @@ rfk_cli_users_create (int argc, char **argv)
     s_free_password (&secret);
     if (!sdk)
         return RFK_CLI_FAILED;
-    return s_finish (&cmd, &sdk, user, NULL, NULL, 0);
+    return rfk_cli_finish (&cmd, &sdk, user, NULL, NULL, 0);
 }
 
 int
 rfk_cli_users_ban (int argc, char **argv)
 {
-    rfk_cli_command_t cmd = {
-        .usage = "rafiki users ban EMAIL",
-        .about = "Bans a user (admins only): they cannot log in, and their tokens stop working.",
-        .min_operands = 1,
-        .max_operands = 1,
-    };
-    int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
-    if (!sdk)
-        return RFK_CLI_FAILED;
-    return s_finish (&cmd, &sdk, rfk_sdk_user_ban (sdk, cmd.operands[0]), NULL, NULL, 0);
+    return rfk_cli_call_one (
+        argc, argv, "rafiki users ban EMAIL",
+        "Bans a user (admins only): they cannot log in, and their tokens stop working.",
+        rfk_sdk_user_ban);
 }
 
 int
@@ -310,11 +281,9 @@ rfk_cli_stop_all (int argc, char **argv)
     rfk_cli_command_t cmd = {.usage = "rafiki stop-all",
                              .about = "Stops every train and inference job (superadmin only)."};
     int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
+    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
     if (!sdk)
-        return RFK_CLI_FAILED;
+        return status;
     json_t *stopped = rfk_sdk_stop_all (sdk);
     int rc = RFK_CLI_OK;
     if (!stopped)

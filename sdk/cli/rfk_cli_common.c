@@ -98,6 +98,93 @@ s_find_option (const rfk_cli_command_t *cmd, const char *name, size_t length, ch
     return NULL;
 }
 
+/*  Stores an option's value (or sets its flag) where it belongs. */
+static void
+s_store_option (rfk_cli_command_t *cmd, const rfk_cli_option_t *option, int common_index,
+                const char *value)
+{
+    if (!option->metavar) {
+        if (common_index == 3)
+            cmd->common.json = true;
+        else if (option->flag)
+            *option->flag = true;
+    } else if (common_index == 0)
+        cmd->common.config_path = value;
+    else if (common_index == 1)
+        cmd->common.admin = value;
+    else if (common_index == 2)
+        cmd->common.timeout = value;
+    else if (option->value)
+        *option->value = value;
+}
+
+/*  Reads the option at argv[*i] (and its value, which may be the next
+    argument). 0 to go on, 1 after printing the help, -1 after a usage
+    error. */
+static int
+s_parse_option (rfk_cli_command_t *cmd, const char *name, int argc, char **argv, int *i, FILE *out,
+                FILE *err, int *status_p)
+{
+    const char *arg = argv[*i];
+    const rfk_cli_option_t *option;
+    int common_index;
+    const char *value = NULL;
+    char shown[64];
+    if (arg[1] == '-') {
+        const char *option_name = arg + 2;
+        const char *equals = strchr (option_name, '=');
+        size_t length = equals ? (size_t)(equals - option_name) : strlen (option_name);
+        option = s_find_option (cmd, option_name, length, 0, &common_index);
+        snprintf (shown, sizeof shown, "--%.*s", (int)length, option_name);
+        if (equals)
+            value = equals + 1;
+    } else {
+        if (arg[2] != 0)
+            return s_usage_error (cmd, name, err, status_p,
+                                  "unknown option '%s' (long options take two dashes)", arg);
+        option = s_find_option (cmd, NULL, 0, arg[1], &common_index);
+        snprintf (shown, sizeof shown, "-%c", arg[1]);
+    }
+    if (!option)
+        return s_usage_error (cmd, name, err, status_p, "unknown option '%s'", shown);
+    if (strcmp (option->name, "help") == 0) {
+        rfk_cli_help (cmd, out);
+        *status_p = RFK_CLI_OK;
+        return 1;
+    }
+    if (!option->metavar && value)
+        return s_usage_error (cmd, name, err, status_p, "%s takes no value", shown);
+    if (option->metavar && !value) {
+        if (*i + 1 >= argc)
+            return s_usage_error (cmd, name, err, status_p, "%s needs a value (%s)", shown,
+                                  option->metavar);
+        value = argv[++*i];
+    }
+    s_store_option (cmd, option, common_index, value);
+    return 0;
+}
+
+/*  What is checked once every argument is read: enough operands, and a
+    timeout that is a number of seconds. 0, or -1 after a usage error. */
+static int
+s_check_parsed (rfk_cli_command_t *cmd, const char *name, FILE *err, int *status_p)
+{
+    if (cmd->n_operands < cmd->min_operands)
+        return s_usage_error (cmd, name, err, status_p, "missing %s",
+                              cmd->min_operands - cmd->n_operands == 1 ? "an argument"
+                                                                       : "arguments");
+    if (cmd->common.timeout) {
+        char *end;
+        errno = 0;
+        double seconds = strtod (cmd->common.timeout, &end);
+        if (errno || end == cmd->common.timeout || *end || !(seconds > 0) || seconds > 3600)
+            return s_usage_error (cmd, name, err, status_p,
+                                  "--timeout: '%s' is not a number of seconds in (0, 3600]",
+                                  cmd->common.timeout);
+    }
+    return 0;
+}
+
 int
 rfk_cli_parse (rfk_cli_command_t *cmd, int argc, char **argv, FILE *out, FILE *err, int *status_p)
 {
@@ -113,76 +200,15 @@ rfk_cli_parse (rfk_cli_command_t *cmd, int argc, char **argv, FILE *out, FILE *e
             if (cmd->n_operands >= cmd->max_operands || cmd->n_operands >= RFK_CLI_MAX_OPERANDS)
                 return s_usage_error (cmd, name, err, status_p, "unexpected argument '%s'", arg);
             cmd->operands[cmd->n_operands++] = arg;
-            continue;
-        }
-        if (strcmp (arg, "--") == 0) {
+        } else if (strcmp (arg, "--") == 0)
             options_done = true;
-            continue;
+        else {
+            int rc = s_parse_option (cmd, name, argc, argv, &i, out, err, status_p);
+            if (rc != 0)
+                return rc;
         }
-        const rfk_cli_option_t *option;
-        int common_index;
-        const char *value = NULL;
-        char shown[64];
-        if (arg[1] == '-') {
-            const char *option_name = arg + 2;
-            const char *equals = strchr (option_name, '=');
-            size_t length = equals ? (size_t)(equals - option_name) : strlen (option_name);
-            option = s_find_option (cmd, option_name, length, 0, &common_index);
-            snprintf (shown, sizeof shown, "--%.*s", (int)length, option_name);
-            if (equals)
-                value = equals + 1;
-        } else {
-            if (arg[2] != 0)
-                return s_usage_error (cmd, name, err, status_p,
-                                      "unknown option '%s' (long options take two dashes)", arg);
-            option = s_find_option (cmd, NULL, 0, arg[1], &common_index);
-            snprintf (shown, sizeof shown, "-%c", arg[1]);
-        }
-        if (!option)
-            return s_usage_error (cmd, name, err, status_p, "unknown option '%s'", shown);
-        if (strcmp (option->name, "help") == 0) {
-            rfk_cli_help (cmd, out);
-            *status_p = RFK_CLI_OK;
-            return 1;
-        }
-        if (!option->metavar) {
-            if (value)
-                return s_usage_error (cmd, name, err, status_p, "%s takes no value", shown);
-            if (common_index == 3)
-                cmd->common.json = true;
-            else if (option->flag)
-                *option->flag = true;
-            continue;
-        }
-        if (!value) {
-            if (i + 1 >= argc)
-                return s_usage_error (cmd, name, err, status_p, "%s needs a value (%s)", shown,
-                                      option->metavar);
-            value = argv[++i];
-        }
-        if (common_index == 0)
-            cmd->common.config_path = value;
-        else if (common_index == 1)
-            cmd->common.admin = value;
-        else if (common_index == 2)
-            cmd->common.timeout = value;
-        else if (option->value)
-            *option->value = value;
     }
-    if (cmd->n_operands < cmd->min_operands)
-        return s_usage_error (cmd, name, err, status_p, "missing %s",
-                              cmd->min_operands - cmd->n_operands == 1 ? "an argument"
-                                                                       : "arguments");
-    if (cmd->common.timeout) {
-        char *end;
-        errno = 0;
-        double seconds = strtod (cmd->common.timeout, &end);
-        if (errno || end == cmd->common.timeout || *end || !(seconds > 0) || seconds > 3600)
-            return s_usage_error (cmd, name, err, status_p,
-                                  "--timeout: '%s' is not a number of seconds in (0, 3600]",
-                                  cmd->common.timeout);
-    }
-    return 0;
+    return s_check_parsed (cmd, name, err, status_p);
 }
 
 int

@@ -144,6 +144,39 @@ rfk_cli_progress_wanted (const rfk_cli_common_t *common, bool force);
 void
 rfk_cli_bytes (char *buffer, size_t size, uint64_t bytes);
 
+/* ---- the shapes of a command (rfk_cli_command.c) ---------------------------- */
+
+/* Parses argv for cmd, then opens a session. NULL when the command should
+   exit with *status_p: after --help or a usage error (rfk_cli_parse), or
+   when the session could not be opened (1). */
+rfk_sdk_t *
+rfk_cli_open (rfk_cli_command_t *cmd, int argc, char **argv, int *status_p);
+/* Ends a command that made one call: shows result (rfk_cli_show), or the
+   session's error when it is NULL; frees result and the session. Returns
+   the exit status. */
+int
+rfk_cli_finish (const rfk_cli_command_t *cmd, rfk_sdk_t **sdk_p, json_t *result,
+                const char *list_key, const rfk_cli_column_t *columns, size_t n_columns);
+/* A whole command that takes one operand and makes one call with it
+   (datasets get, models delete, users ban...). */
+int
+rfk_cli_call_one (int argc, char **argv, const char *usage, const char *about,
+                  json_t *(*call) (rfk_sdk_t *, const char *));
+
+/* A command that downloads the file of the thing its one operand (ID)
+   names. */
+typedef struct {
+    const char *usage;       /* "rafiki models download ID [-o FILE]" */
+    const char *about;       /* a paragraph */
+    const char *output_help; /* the help of -o FILE */
+    const char *suffix;      /* the default file is ID + suffix */
+    int (*download) (rfk_sdk_t *sdk, const char *id, const char *path); /* 0 or -1 */
+} rfk_cli_download_t;
+/* Runs such a command: "Saved FILE" (with --json, {id, file}), or the
+   error. */
+int
+rfk_cli_download (int argc, char **argv, const rfk_cli_download_t *what);
+
 /* ---- the token file ---------------------------------------------------------------- */
 
 /* The token file's path (yours to free), or NULL when neither

@@ -30,36 +30,6 @@ static const rfk_cli_column_t s_model_columns[] = {
 };
 #define S_MODEL_COLUMNS (sizeof s_model_columns / sizeof s_model_columns[0])
 
-/*  Shows a result (or the error) and cleans up. */
-static int
-s_finish (rfk_cli_command_t *cmd, rfk_sdk_t **sdk_p, json_t *result, const char *list_key,
-          const rfk_cli_column_t *columns, size_t n_columns)
-{
-    int rc = RFK_CLI_OK;
-    if (!result)
-        rc = rfk_cli_fail (&cmd->common, rfk_sdk_error (*sdk_p));
-    else
-        rfk_cli_show (&cmd->common, result, list_key, columns, n_columns);
-    json_decref (result);
-    rfk_sdk_destroy (sdk_p);
-    return rc;
-}
-
-/*  A command taking one id: get or delete. */
-static int
-s_by_id (int argc, char **argv, const char *usage, const char *about,
-         json_t *(*call) (rfk_sdk_t *, const char *))
-{
-    rfk_cli_command_t cmd = {.usage = usage, .about = about, .min_operands = 1, .max_operands = 1};
-    int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
-    if (!sdk)
-        return RFK_CLI_FAILED;
-    return s_finish (&cmd, &sdk, call (sdk, cmd.operands[0]), NULL, NULL, 0);
-}
-
 int
 rfk_cli_datasets_list (int argc, char **argv)
 {
@@ -71,13 +41,11 @@ rfk_cli_datasets_list (int argc, char **argv)
                              .about = "Lists your datasets.",
                              .options = options};
     int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
+    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
     if (!sdk)
-        return RFK_CLI_FAILED;
-    return s_finish (&cmd, &sdk, rfk_sdk_datasets_list (sdk, task), "datasets", s_dataset_columns,
-                     S_DATASET_COLUMNS);
+        return status;
+    return rfk_cli_finish (&cmd, &sdk, rfk_sdk_datasets_list (sdk, task), "datasets",
+                           s_dataset_columns, S_DATASET_COLUMNS);
 }
 
 int
@@ -103,28 +71,27 @@ rfk_cli_datasets_create (int argc, char **argv)
                          "  FILE    the file to upload",
     };
     int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
+    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
     if (!sdk)
-        return RFK_CLI_FAILED;
+        return status;
     bool draw = rfk_cli_progress_wanted (&cmd.common, progress);
     json_t *dataset = rfk_sdk_dataset_upload (sdk, cmd.operands[2], cmd.operands[0],
                                               cmd.operands[1], rfk_cli_progress, &draw);
-    return s_finish (&cmd, &sdk, dataset, NULL, NULL, 0);
+    return rfk_cli_finish (&cmd, &sdk, dataset, NULL, NULL, 0);
 }
 
 int
 rfk_cli_datasets_get (int argc, char **argv)
 {
-    return s_by_id (argc, argv, "rafiki datasets get ID", "Shows a dataset.", rfk_sdk_dataset_get);
+    return rfk_cli_call_one (argc, argv, "rafiki datasets get ID", "Shows a dataset.",
+                             rfk_sdk_dataset_get);
 }
 
 int
 rfk_cli_datasets_delete (int argc, char **argv)
 {
-    return s_by_id (argc, argv, "rafiki datasets delete ID", "Deletes a dataset and its file.",
-                    rfk_sdk_dataset_delete);
+    return rfk_cli_call_one (argc, argv, "rafiki datasets delete ID",
+                             "Deletes a dataset and its file.", rfk_sdk_dataset_delete);
 }
 
 int
@@ -139,13 +106,11 @@ rfk_cli_models_list (int argc, char **argv)
                                       "ones.",
                              .options = options};
     int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
+    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
     if (!sdk)
-        return RFK_CLI_FAILED;
-    return s_finish (&cmd, &sdk, rfk_sdk_models_list (sdk, task), "models", s_model_columns,
-                     S_MODEL_COLUMNS);
+        return status;
+    return rfk_cli_finish (&cmd, &sdk, rfk_sdk_models_list (sdk, task), "models", s_model_columns,
+                           S_MODEL_COLUMNS);
 }
 
 int
@@ -205,53 +170,32 @@ rfk_cli_models_upload (int argc, char **argv)
     bool draw = rfk_cli_progress_wanted (&cmd.common, progress);
     json_t *model = rfk_sdk_model_upload (sdk, cmd.operands[2], &info, rfk_cli_progress, &draw);
     json_decref (deps);
-    return s_finish (&cmd, &sdk, model, NULL, NULL, 0);
+    return rfk_cli_finish (&cmd, &sdk, model, NULL, NULL, 0);
 }
 
 int
 rfk_cli_models_get (int argc, char **argv)
 {
-    return s_by_id (argc, argv, "rafiki models get ID", "Shows a model.", rfk_sdk_model_get);
+    return rfk_cli_call_one (argc, argv, "rafiki models get ID", "Shows a model.",
+                             rfk_sdk_model_get);
 }
 
 int
 rfk_cli_models_delete (int argc, char **argv)
 {
-    return s_by_id (argc, argv, "rafiki models delete ID",
-                    "Deletes a model (refused while a job uses it).", rfk_sdk_model_delete);
+    return rfk_cli_call_one (argc, argv, "rafiki models delete ID",
+                             "Deletes a model (refused while a job uses it).",
+                             rfk_sdk_model_delete);
 }
 
 int
 rfk_cli_models_download (int argc, char **argv)
 {
-    const char *out = NULL;
-    const rfk_cli_option_t options[] = {
-        {"output", 'o', "FILE", "where to write the template (default ID.so)", &out, NULL},
-        {NULL, 0, NULL, NULL, NULL, NULL}};
-    rfk_cli_command_t cmd = {.usage = "rafiki models download ID [-o FILE]",
-                             .about = "Downloads a model's template file.",
-                             .options = options,
-                             .min_operands = 1,
-                             .max_operands = 1};
-    int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    char *path = NULL;
-    if (!out && asprintf (&path, "%s.so", cmd.operands[0]) < 0)
-        return RFK_CLI_FAILED;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
-    int rc = RFK_CLI_OK;
-    if (!sdk)
-        rc = RFK_CLI_FAILED;
-    else if (rfk_sdk_model_download (sdk, cmd.operands[0], out ? out : path) != 0)
-        rc = rfk_cli_fail (&cmd.common, rfk_sdk_error (sdk));
-    else if (cmd.common.json) {
-        json_t *doc = json_pack ("{s:s,s:s}", "id", cmd.operands[0], "file", out ? out : path);
-        rfk_cli_json (stdout, doc);
-        json_decref (doc);
-    } else
-        printf ("Saved %s\n", out ? out : path);
-    rfk_sdk_destroy (&sdk);
-    free (path);
-    return rc;
+    static const rfk_cli_download_t download = {.usage = "rafiki models download ID [-o FILE]",
+                                                .about = "Downloads a model's template file.",
+                                                .output_help =
+                                                    "where to write the template (default ID.so)",
+                                                .suffix = ".so",
+                                                .download = rfk_sdk_model_download};
+    return rfk_cli_download (argc, argv, &download);
 }

@@ -46,21 +46,6 @@ static const rfk_cli_column_t s_infer_columns[] = {
 };
 #define S_INFER_COLUMNS (sizeof s_infer_columns / sizeof s_infer_columns[0])
 
-/*  Shows a result (or the error) and cleans up. */
-static int
-s_finish (rfk_cli_command_t *cmd, rfk_sdk_t **sdk_p, json_t *result, const char *list_key,
-          const rfk_cli_column_t *columns, size_t n_columns)
-{
-    int rc = RFK_CLI_OK;
-    if (!result)
-        rc = rfk_cli_fail (&cmd->common, rfk_sdk_error (*sdk_p));
-    else
-        rfk_cli_show (&cmd->common, result, list_key, columns, n_columns);
-    json_decref (result);
-    rfk_sdk_destroy (sdk_p);
-    return rc;
-}
-
 /*  The VERSION operand (index i), -1 when absent. 0 or -1 (printed). */
 static int
 s_version (const rfk_cli_command_t *cmd, int i, int *version_p)
@@ -141,29 +126,49 @@ rfk_cli_train_create (int argc, char **argv)
                       ? rfk_sdk_train_job_create (sdk, body)
                       : rfk_sdk_train_job_create_from_manifest (sdk, file, rfk_cli_progress, &draw);
     json_decref (body);
-    return s_finish (&cmd, &sdk, job, NULL, NULL, 0);
+    return rfk_cli_finish (&cmd, &sdk, job, NULL, NULL, 0);
 }
 
-int
-rfk_cli_train_list (int argc, char **argv)
+/*  train list and infer list: the jobs of one kind, or APP's. */
+typedef struct {
+    const char *usage;                                     /* the usage line */
+    const char *about;                                     /* the paragraph */
+    json_t *(*list) (rfk_sdk_t *sdk, const char *user_id); /* the user's jobs (NULL: yours) */
+    json_t *(*of_app) (rfk_sdk_t *sdk, const char *app);   /* every version of APP's */
+    const char *list_key;                                  /* the array in the answer */
+    const rfk_cli_column_t *columns;                       /* the table's columns */
+    size_t n_columns;                                      /* how many */
+} s_job_list_t;
+
+static int
+s_list_jobs (int argc, char **argv, const s_job_list_t *what)
 {
     const char *user = NULL;
     const rfk_cli_option_t options[] = {
         {"user", 'u', "USER_ID", "the jobs of this user (admins)", &user, NULL},
         {NULL, 0, NULL, NULL, NULL, NULL}};
-    rfk_cli_command_t cmd = {.usage = "rafiki train list [APP] [--user USER_ID]",
-                             .about = "Lists your train jobs, or every version of APP's.",
-                             .options = options,
-                             .max_operands = 1};
+    rfk_cli_command_t cmd = {
+        .usage = what->usage, .about = what->about, .options = options, .max_operands = 1};
     int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
+    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
     if (!sdk)
-        return RFK_CLI_FAILED;
-    json_t *jobs = cmd.n_operands ? rfk_sdk_train_jobs_of_app (sdk, cmd.operands[0])
-                                  : rfk_sdk_train_jobs_list (sdk, user);
-    return s_finish (&cmd, &sdk, jobs, "train_jobs", s_train_columns, S_TRAIN_COLUMNS);
+        return status;
+    json_t *jobs = cmd.n_operands ? what->of_app (sdk, cmd.operands[0]) : what->list (sdk, user);
+    return rfk_cli_finish (&cmd, &sdk, jobs, what->list_key, what->columns, what->n_columns);
+}
+
+int
+rfk_cli_train_list (int argc, char **argv)
+{
+    static const s_job_list_t train_jobs = {.usage = "rafiki train list [APP] [--user USER_ID]",
+                                            .about =
+                                                "Lists your train jobs, or every version of APP's.",
+                                            .list = rfk_sdk_train_jobs_list,
+                                            .of_app = rfk_sdk_train_jobs_of_app,
+                                            .list_key = "train_jobs",
+                                            .columns = s_train_columns,
+                                            .n_columns = S_TRAIN_COLUMNS};
+    return s_list_jobs (argc, argv, &train_jobs);
 }
 
 /*  train get / stop, infer get / stop: APP [VERSION]. */
@@ -186,7 +191,7 @@ s_app_command (int argc, char **argv, const char *usage, const char *about,
     rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
     if (!sdk)
         return RFK_CLI_FAILED;
-    return s_finish (&cmd, &sdk, call (sdk, cmd.operands[0], version), NULL, NULL, 0);
+    return rfk_cli_finish (&cmd, &sdk, call (sdk, cmd.operands[0], version), NULL, NULL, 0);
 }
 
 int
@@ -233,23 +238,14 @@ rfk_cli_train_trials (int argc, char **argv)
         return RFK_CLI_FAILED;
     json_t *trials = rfk_sdk_train_job_trials (sdk, cmd.operands[0], version, (unsigned)n_limit,
                                                (unsigned)n_offset, best != NULL, (unsigned)n_best);
-    return s_finish (&cmd, &sdk, trials, "trials", s_trial_columns, S_TRIAL_COLUMNS);
+    return rfk_cli_finish (&cmd, &sdk, trials, "trials", s_trial_columns, S_TRIAL_COLUMNS);
 }
 
 int
 rfk_cli_trials_get (int argc, char **argv)
 {
-    rfk_cli_command_t cmd = {.usage = "rafiki trials get TRIAL_ID",
-                             .about = "Shows a trial: model, knobs, status, score.",
-                             .min_operands = 1,
-                             .max_operands = 1};
-    int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
-    if (!sdk)
-        return RFK_CLI_FAILED;
-    return s_finish (&cmd, &sdk, rfk_sdk_trial_get (sdk, cmd.operands[0]), NULL, NULL, 0);
+    return rfk_cli_call_one (argc, argv, "rafiki trials get TRIAL_ID",
+                             "Shows a trial: model, knobs, status, score.", rfk_sdk_trial_get);
 }
 
 /*  A trial's logs for people: messages, then metrics as a table, then the
@@ -304,11 +300,9 @@ rfk_cli_trials_logs (int argc, char **argv)
                              .min_operands = 1,
                              .max_operands = 1};
     int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
+    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
     if (!sdk)
-        return RFK_CLI_FAILED;
+        return status;
     json_t *logs = rfk_sdk_trial_logs (sdk, cmd.operands[0]);
     int rc = RFK_CLI_OK;
     if (!logs)
@@ -325,37 +319,13 @@ rfk_cli_trials_logs (int argc, char **argv)
 int
 rfk_cli_trials_params (int argc, char **argv)
 {
-    const char *out = NULL;
-    const rfk_cli_option_t options[] = {
-        {"output", 'o', "FILE", "where to write them (default TRIAL_ID.params)", &out, NULL},
-        {NULL, 0, NULL, NULL, NULL, NULL}};
-    rfk_cli_command_t cmd = {.usage = "rafiki trials params TRIAL_ID [-o FILE]",
-                             .about = "Downloads a trial's trained parameters (msgpack).",
-                             .options = options,
-                             .min_operands = 1,
-                             .max_operands = 1};
-    int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    char *path = NULL;
-    if (!out && asprintf (&path, "%s.params", cmd.operands[0]) < 0)
-        return RFK_CLI_FAILED;
-    const char *target = out ? out : path;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
-    int rc = RFK_CLI_OK;
-    if (!sdk)
-        rc = RFK_CLI_FAILED;
-    else if (rfk_sdk_trial_params_download (sdk, cmd.operands[0], target) != 0)
-        rc = rfk_cli_fail (&cmd.common, rfk_sdk_error (sdk));
-    else if (cmd.common.json) {
-        json_t *doc = json_pack ("{s:s,s:s}", "id", cmd.operands[0], "file", target);
-        rfk_cli_json (stdout, doc);
-        json_decref (doc);
-    } else
-        printf ("Saved %s\n", target);
-    rfk_sdk_destroy (&sdk);
-    free (path);
-    return rc;
+    static const rfk_cli_download_t download = {
+        .usage = "rafiki trials params TRIAL_ID [-o FILE]",
+        .about = "Downloads a trial's trained parameters (msgpack).",
+        .output_help = "where to write them (default TRIAL_ID.params)",
+        .suffix = ".params",
+        .download = rfk_sdk_trial_params_download};
+    return rfk_cli_download (argc, argv, &download);
 }
 
 int
@@ -406,29 +376,20 @@ rfk_cli_infer_create (int argc, char **argv)
         job = rfk_sdk_inference_job_create (sdk, body);
         json_decref (body);
     }
-    return s_finish (&cmd, &sdk, job, NULL, NULL, 0);
+    return rfk_cli_finish (&cmd, &sdk, job, NULL, NULL, 0);
 }
 
 int
 rfk_cli_infer_list (int argc, char **argv)
 {
-    const char *user = NULL;
-    const rfk_cli_option_t options[] = {
-        {"user", 'u', "USER_ID", "the jobs of this user (admins)", &user, NULL},
-        {NULL, 0, NULL, NULL, NULL, NULL}};
-    rfk_cli_command_t cmd = {.usage = "rafiki infer list [APP] [--user USER_ID]",
-                             .about = "Lists your inference jobs, or APP's.",
-                             .options = options,
-                             .max_operands = 1};
-    int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
-    if (!sdk)
-        return RFK_CLI_FAILED;
-    json_t *jobs = cmd.n_operands ? rfk_sdk_inference_jobs_of_app (sdk, cmd.operands[0])
-                                  : rfk_sdk_inference_jobs_list (sdk, user);
-    return s_finish (&cmd, &sdk, jobs, "inference_jobs", s_infer_columns, S_INFER_COLUMNS);
+    static const s_job_list_t inference_jobs = {.usage = "rafiki infer list [APP] [--user USER_ID]",
+                                                .about = "Lists your inference jobs, or APP's.",
+                                                .list = rfk_sdk_inference_jobs_list,
+                                                .of_app = rfk_sdk_inference_jobs_of_app,
+                                                .list_key = "inference_jobs",
+                                                .columns = s_infer_columns,
+                                                .n_columns = S_INFER_COLUMNS};
+    return s_list_jobs (argc, argv, &inference_jobs);
 }
 
 int
@@ -447,23 +408,112 @@ rfk_cli_infer_stop (int argc, char **argv)
                           rfk_sdk_inference_job_stop);
 }
 
+/*  The queries to send: --query JSON as a batch of one, or the array in
+    FILE ([q, ...] or {"queries": [...]}). NULL after printing why. */
+static json_t *
+s_read_queries (const rfk_cli_common_t *common, const char *query, const char *file)
+{
+    if (query) {
+        json_error_t error;
+        json_t *one = json_loads (query, JSON_DECODE_ANY, &error);
+        if (!one) {
+            rfk_cli_fail_text (common, RFK_SDK_BAD_REQUEST, "--query: not JSON: %s (column %d)",
+                               error.text, error.column);
+            return NULL;
+        }
+        return json_pack ("[o]", one);
+    }
+    json_t *loaded = s_load_json (common, file);
+    if (!loaded)
+        return NULL;
+    json_t *queries = json_is_object (loaded) ? json_incref (json_object_get (loaded, "queries"))
+                                              : json_incref (loaded);
+    json_decref (loaded);
+    if (!json_is_array (queries) || json_array_size (queries) == 0) {
+        json_decref (queries);
+        rfk_cli_fail_text (common, RFK_SDK_BAD_REQUEST,
+                           "%s: expected a non-empty array of queries, or {\"queries\": [...]}",
+                           file);
+        return NULL;
+    }
+    return queries;
+}
+
+/*  The predictor's answer for people: one line of JSON per prediction, and
+    a note on stderr when some ensemble members did not answer in time. */
+static void
+s_print_predictions (const json_t *result)
+{
+    size_t index;
+    json_t *prediction;
+    json_array_foreach (json_object_get (result, "predictions"), index, prediction)
+    {
+        char *text =
+            json_dumps (prediction, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION (15));
+        printf ("%s\n", text ? text : "null");
+        free (text);
+    }
+    json_t *members = json_object_get (result, "members");
+    json_t *answered = json_object_get (result, "members_answered");
+    if (members && answered && json_integer_value (answered) < json_integer_value (members))
+        fprintf (stderr,
+                 "rafiki: %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+                 " ensemble members answered in time\n",
+                 json_integer_value (answered), json_integer_value (members));
+}
+
+/*  What predict was asked. */
+typedef struct {
+    const char *query, *file, *version, *endpoint, *deadline; /* the options' values */
+} s_predict_args_t;
+
+/*  Sends the queries to the predictor (endpoint, or APP's) and shows the
+    predictions. */
+static int
+s_send_queries (rfk_cli_command_t *cmd, const s_predict_args_t *a, long version, long deadline,
+                json_t *queries)
+{
+    rfk_sdk_t *sdk = rfk_cli_connect (&cmd->common);
+    if (!sdk)
+        return RFK_CLI_FAILED;
+    char *resolved = a->endpoint ? strdup (a->endpoint)
+                                 : rfk_sdk_predictor_endpoint (sdk, cmd->operands[0], (int)version);
+    json_t *result = resolved ? rfk_sdk_predict (sdk, resolved, queries, (unsigned)deadline) : NULL;
+    int rc = RFK_CLI_OK;
+    if (!result)
+        rc = rfk_cli_fail (&cmd->common, rfk_sdk_error (sdk));
+    else {
+        if (a->query)
+            json_object_set (result, "prediction",
+                             json_array_get (json_object_get (result, "predictions"), 0));
+        if (cmd->common.json)
+            rfk_cli_json (stdout, result);
+        else
+            s_print_predictions (result);
+    }
+    json_decref (result);
+    free (resolved);
+    rfk_sdk_destroy (&sdk);
+    return rc;
+}
+
 int
 rfk_cli_predict (int argc, char **argv)
 {
-    const char *query = NULL, *file = NULL, *version = NULL, *endpoint = NULL, *deadline = NULL;
+    s_predict_args_t a = {0};
     const rfk_cli_option_t options[] = {
-        {"query", 'q', "JSON", "one query, e.g. '[5.1, 3.5, 1.4, 0.2]'", &query, NULL},
+        {"query", 'q', "JSON", "one query, e.g. '[5.1, 3.5, 1.4, 0.2]'", &a.query, NULL},
         {"file", 'f', "FILE",
          "a JSON file of queries: [q, ...] or {\"queries\": [...]} "
          "(- for stdin)",
-         &file, NULL},
+         &a.file, NULL},
         {"version", 'v', "VERSION", "the inference job's app_version (default -1: the latest)",
-         &version, NULL},
+         &a.version, NULL},
         {"endpoint", 'e', "tcp://HOST:PORT",
          "the predictor's query socket (default: from the "
          "inference job)",
-         &endpoint, NULL},
-        {"deadline-ms", 0, "MS", "how long the predictor may wait for its workers", &deadline,
+         &a.endpoint, NULL},
+        {"deadline-ms", 0, "MS", "how long the predictor may wait for its workers", &a.deadline,
          NULL},
         {NULL, 0, NULL, NULL, NULL, NULL}};
     rfk_cli_command_t cmd = {
@@ -478,82 +528,22 @@ rfk_cli_predict (int argc, char **argv)
     int status;
     if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
         return status;
-    if ((query != NULL) == (file != NULL) || (cmd.n_operands == 0 && !endpoint)) {
+    if ((a.query != NULL) == (a.file != NULL) || (cmd.n_operands == 0 && !a.endpoint)) {
         fprintf (stderr,
                  "rafiki predict: give APP (or --endpoint) and one of --query or --file\n"
                  "usage: %s\n",
                  cmd.usage);
         return RFK_CLI_USAGE;
     }
-    long n_version = -1, n_deadline = 0;
-    if ((version && rfk_cli_int ("--version", version, -1, INT_MAX, &n_version) != 0) ||
-        (deadline && rfk_cli_int ("--deadline-ms", deadline, 1, 3600000, &n_deadline) != 0))
+    long version = -1, deadline = 0;
+    if ((a.version && rfk_cli_int ("--version", a.version, -1, INT_MAX, &version) != 0) ||
+        (a.deadline && rfk_cli_int ("--deadline-ms", a.deadline, 1, 3600000, &deadline) != 0))
         return RFK_CLI_USAGE;
-    json_t *queries = NULL;
-    if (query) {
-        json_error_t error;
-        json_t *one = json_loads (query, JSON_DECODE_ANY, &error);
-        if (!one)
-            return rfk_cli_fail_text (&cmd.common, RFK_SDK_BAD_REQUEST,
-                                      "--query: not JSON: %s (column %d)", error.text,
-                                      error.column);
-        queries = json_pack ("[o]", one);
-    } else {
-        json_t *loaded = s_load_json (&cmd.common, file);
-        if (!loaded)
-            return RFK_CLI_FAILED;
-        queries = json_is_object (loaded) ? json_incref (json_object_get (loaded, "queries"))
-                                          : json_incref (loaded);
-        json_decref (loaded);
-        if (!json_is_array (queries) || json_array_size (queries) == 0) {
-            json_decref (queries);
-            return rfk_cli_fail_text (&cmd.common, RFK_SDK_BAD_REQUEST,
-                                      "%s: expected a non-empty array of queries, or "
-                                      "{\"queries\": [...]}",
-                                      file);
-        }
-    }
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
-    if (!sdk) {
-        json_decref (queries);
+    json_t *queries = s_read_queries (&cmd.common, a.query, a.file);
+    if (!queries)
         return RFK_CLI_FAILED;
-    }
-    char *resolved = endpoint ? strdup (endpoint)
-                              : rfk_sdk_predictor_endpoint (sdk, cmd.operands[0], (int)n_version);
-    json_t *result =
-        resolved ? rfk_sdk_predict (sdk, resolved, queries, (unsigned)n_deadline) : NULL;
-    int rc = RFK_CLI_OK;
-    if (!result)
-        rc = rfk_cli_fail (&cmd.common, rfk_sdk_error (sdk));
-    else {
-        json_t *predictions = json_object_get (result, "predictions");
-        if (query)
-            json_object_set (result, "prediction", json_array_get (predictions, 0));
-        if (cmd.common.json)
-            rfk_cli_json (stdout, result);
-        else {
-            size_t index;
-            json_t *prediction;
-            json_array_foreach (predictions, index, prediction)
-            {
-                char *text = json_dumps (prediction,
-                                         JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION (15));
-                printf ("%s\n", text ? text : "null");
-                free (text);
-            }
-            json_t *members = json_object_get (result, "members");
-            json_t *answered = json_object_get (result, "members_answered");
-            if (members && answered && json_integer_value (answered) < json_integer_value (members))
-                fprintf (stderr,
-                         "rafiki: %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
-                         " ensemble members answered in time\n",
-                         json_integer_value (answered), json_integer_value (members));
-        }
-    }
-    json_decref (result);
+    int rc = s_send_queries (&cmd, &a, version, deadline, queries);
     json_decref (queries);
-    free (resolved);
-    rfk_sdk_destroy (&sdk);
     return rc;
 }
 
@@ -580,61 +570,13 @@ s_print_event (const json_t *event)
     fflush (stdout);
 }
 
-int
-rfk_cli_watch (int argc, char **argv)
+/*  Prints events from watch until count events were seen (0: no limit),
+    the deadline (monotonic ms, -1: none) passes, or an interrupt. */
+static void
+s_watch_loop (rfk_sdk_watch_t *watch, bool json, long count, int64_t deadline)
 {
-    const char *job = NULL, *trial = NULL, *topic = NULL, *count = NULL, *seconds = NULL;
-    const rfk_cli_option_t options[] = {
-        {"job", 'j', "JOB_ID", "only events of this job (topic job.JOB_ID)", &job, NULL},
-        {"trial", 't', "TRIAL_ID", "only events of this trial (topics trial.ID and log.ID)", &trial,
-         NULL},
-        {"topic", 0, "PREFIX",
-         "only events whose topic starts with PREFIX (job., trial., "
-         "service., log.)",
-         &topic, NULL},
-        {"count", 'n', "N", "stop after N events", &count, NULL},
-        {"for", 0, "SECONDS", "stop after this many seconds", &seconds, NULL},
-        {NULL, 0, NULL, NULL, NULL, NULL}};
-    rfk_cli_command_t cmd = {
-        .usage = "rafiki watch [--job ID | --trial ID | --topic PREFIX] [--count N] "
-                 "[--for SECONDS]",
-        .about = "Prints admin's events (job, service and trial status changes, trial log\n"
-                 "lines) as they happen, until Ctrl-C. With --json, one JSON object per line.",
-        .options = options,
-    };
-    int status;
-    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
-        return status;
-    long n_count = 0, n_seconds = 0;
-    if ((count && rfk_cli_int ("--count", count, 1, LONG_MAX, &n_count) != 0) ||
-        (seconds && rfk_cli_int ("--for", seconds, 1, 31536000, &n_seconds) != 0))
-        return RFK_CLI_USAGE;
-    rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
-    if (!sdk)
-        return RFK_CLI_FAILED;
-    char prefix[300] = "";
-    if (job)
-        snprintf (prefix, sizeof prefix, "job.%s", job);
-    else if (trial)
-        snprintf (prefix, sizeof prefix, "trial.%s", trial);
-    else if (topic)
-        snprintf (prefix, sizeof prefix, "%s", topic);
-    rfk_sdk_watch_t *watch = rfk_sdk_watch_new (sdk, prefix);
-    if (!watch) {
-        int rc = rfk_cli_fail (&cmd.common, rfk_sdk_error (sdk));
-        rfk_sdk_destroy (&sdk);
-        return rc;
-    }
-    if (trial) {
-        snprintf (prefix, sizeof prefix, "log.%s", trial);
-        rfk_sdk_watch_subscribe (watch, prefix);
-    }
-    if (isatty (STDERR_FILENO))
-        fprintf (stderr, "Watching admin's events at %s; Ctrl-C to stop\n",
-                 rfk_sdk_events_endpoint (sdk));
-    int64_t deadline = n_seconds ? zclock_mono () + n_seconds * 1000 : -1;
     long seen = 0;
-    while (!n_count || seen < n_count) {
+    while (!count || seen < count) {
         int timeout = -1;
         if (deadline >= 0) {
             int64_t left = deadline - zclock_mono ();
@@ -649,7 +591,7 @@ rfk_cli_watch (int argc, char **argv)
             continue;
         }
         seen++;
-        if (cmd.common.json) {
+        if (json) {
             char *text = json_dumps (event, JSON_COMPACT);
             printf ("%s\n", text ? text : "{}");
             fflush (stdout);
@@ -658,7 +600,74 @@ rfk_cli_watch (int argc, char **argv)
             s_print_event (event);
         json_decref (event);
     }
+}
+
+/*  What watch was asked. */
+typedef struct {
+    const char *job, *trial, *topic, *count, *seconds; /* the options' values */
+} s_watch_args_t;
+
+/*  Subscribes to what the options ask for and prints events until done. */
+static int
+s_watch (const rfk_cli_command_t *cmd, const s_watch_args_t *a, long count, long seconds)
+{
+    rfk_sdk_t *sdk = rfk_cli_connect (&cmd->common);
+    if (!sdk)
+        return RFK_CLI_FAILED;
+    char prefix[300] = "";
+    if (a->job)
+        snprintf (prefix, sizeof prefix, "job.%s", a->job);
+    else if (a->trial)
+        snprintf (prefix, sizeof prefix, "trial.%s", a->trial);
+    else if (a->topic)
+        snprintf (prefix, sizeof prefix, "%s", a->topic);
+    rfk_sdk_watch_t *watch = rfk_sdk_watch_new (sdk, prefix);
+    if (!watch) {
+        int rc = rfk_cli_fail (&cmd->common, rfk_sdk_error (sdk));
+        rfk_sdk_destroy (&sdk);
+        return rc;
+    }
+    if (a->trial) {
+        snprintf (prefix, sizeof prefix, "log.%s", a->trial);
+        rfk_sdk_watch_subscribe (watch, prefix);
+    }
+    if (isatty (STDERR_FILENO))
+        fprintf (stderr, "Watching admin's events at %s; Ctrl-C to stop\n",
+                 rfk_sdk_events_endpoint (sdk));
+    s_watch_loop (watch, cmd->common.json, count, seconds ? zclock_mono () + seconds * 1000 : -1);
     rfk_sdk_watch_destroy (&watch);
     rfk_sdk_destroy (&sdk);
     return RFK_CLI_OK;
+}
+
+int
+rfk_cli_watch (int argc, char **argv)
+{
+    s_watch_args_t a = {0};
+    const rfk_cli_option_t options[] = {
+        {"job", 'j', "JOB_ID", "only events of this job (topic job.JOB_ID)", &a.job, NULL},
+        {"trial", 't', "TRIAL_ID", "only events of this trial (topics trial.ID and log.ID)",
+         &a.trial, NULL},
+        {"topic", 0, "PREFIX",
+         "only events whose topic starts with PREFIX (job., trial., "
+         "service., log.)",
+         &a.topic, NULL},
+        {"count", 'n', "N", "stop after N events", &a.count, NULL},
+        {"for", 0, "SECONDS", "stop after this many seconds", &a.seconds, NULL},
+        {NULL, 0, NULL, NULL, NULL, NULL}};
+    rfk_cli_command_t cmd = {
+        .usage = "rafiki watch [--job ID | --trial ID | --topic PREFIX] [--count N] "
+                 "[--for SECONDS]",
+        .about = "Prints admin's events (job, service and trial status changes, trial log\n"
+                 "lines) as they happen, until Ctrl-C. With --json, one JSON object per line.",
+        .options = options,
+    };
+    int status;
+    if (rfk_cli_parse (&cmd, argc, argv, stdout, stderr, &status) != 0)
+        return status;
+    long count = 0, seconds = 0;
+    if ((a.count && rfk_cli_int ("--count", a.count, 1, LONG_MAX, &count) != 0) ||
+        (a.seconds && rfk_cli_int ("--for", a.seconds, 1, 31536000, &seconds) != 0))
+        return RFK_CLI_USAGE;
+    return s_watch (&cmd, &a, count, seconds);
 }

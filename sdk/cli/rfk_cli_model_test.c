@@ -52,10 +52,58 @@ typedef struct {
     rafiki_arg_t *args; /* --arg name=value, split in place */
     size_t n_args;
     const rafiki_model_api_t *api;
-    json_t *out;      /* the --json document */
-    json_t *logs;     /* the current trial's log lines, for --json */
-    const char *step; /* "trial" or "check", to prefix relayed lines */
+    json_t *out;                     /* the --json document */
+    json_t *logs;                    /* the current trial's log lines, for --json */
+    const char *step;                /* "trial" or "check", to prefix relayed lines */
+    const char **knob_assignments;   /* --knob NAME=VALUE, as given */
+    size_t n_knob_assignments;       /* how many */
+    rafiki_args_t train_args;        /* args as the template takes them */
+    rfk_template_t *tpl;             /* the opened template */
+    rfk_random_search_t *search;     /* proposes each trial's knobs */
+    s_trial_t *trial_list;           /* `trials` slots */
+    long n_run;                      /* trials started */
+    char dir[32];                    /* mkdtemp folder for parameters */
+    bool have_dir;                   /* dir was made */
+    msgpack_sbuffer queries;         /* the sample queries, a msgpack array */
+    size_t n_sampled;                /* how many */
+    const char *queries_from;        /* the dataset they come from */
+    rfk_trial_callbacks_t callbacks; /* relay what trials say */
 } s_ctx_t;
+
+/* The long options. */
+enum {
+    O_TASK = 256,
+    O_TRAIN,
+    O_VAL,
+    O_TEST,
+    O_TRIALS,
+    O_KNOB,
+    O_ARG,
+    O_TIMEOUT,
+    O_MEMORY,
+    O_SEED,
+    O_QUERIES,
+    O_JSON,
+    O_QUIET,
+    O_HELP
+};
+static const struct option s_options[] = {
+    {"task", required_argument, NULL, O_TASK},
+    {"train", required_argument, NULL, O_TRAIN},
+    {"val", required_argument, NULL, O_VAL},
+    {"test", required_argument, NULL, O_TEST},
+    {"trials", required_argument, NULL, O_TRIALS},
+    {"knob", required_argument, NULL, O_KNOB},
+    {"arg", required_argument, NULL, O_ARG},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"memory-mb", required_argument, NULL, O_MEMORY},
+    {"seed", required_argument, NULL, O_SEED},
+    {"queries", required_argument, NULL, O_QUERIES},
+    {"json", no_argument, NULL, O_JSON},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
 
 static void
 s_help (FILE *out)
@@ -256,12 +304,108 @@ s_predict (const rafiki_model_api_t *api, void *model, const msgpack_object *que
     return 0;
 }
 
+/* Predicts queries with model, checks the predictions are well formed for
+   the task, and logs so. */
+static int
+s_check_predictions (const rafiki_model_api_t *api, rafiki_context_t *rctx, const s_check_t *check,
+                     void *model, const msgpack_object *queries, msgpack_sbuffer *out, char *err,
+                     size_t errlen)
+{
+    char line[600], msg[400] = "";
+    if (s_predict (api, model, queries, out, err, errlen) != 0)
+        return -1;
+    if (rfk_model_check_predictions (check->task, queries, out->data, out->size, msg, sizeof msg) !=
+        0) {
+        snprintf (err, errlen, "predictions are malformed: %s", msg);
+        return -1;
+    }
+    snprintf (line, sizeof line, "ok: %zu sample queries from %s answered, well formed",
+              check->n_queries, check->queries_from);
+    rctx->log (rctx, line);
+    return 0;
+}
+
+/* Dumps model, loads the dump into a fresh model and checks that it
+   answers queries exactly as `first` did. */
+static int
+s_check_round_trip (const rafiki_model_api_t *api, rafiki_context_t *rctx, const s_check_t *check,
+                    void *model, const msgpack_object *queries, const msgpack_sbuffer *first,
+                    char *err, size_t errlen)
+{
+    char msg[400] = "";
+    msgpack_sbuffer dumped, second;
+    msgpack_sbuffer_init (&dumped);
+    msgpack_sbuffer_init (&second);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &dumped, msgpack_sbuffer_write);
+    if (api->dump_params (model, &pk, msg, sizeof msg) != 0) {
+        snprintf (err, errlen, "dump_params: %s", msg);
+        return -1;
+    }
+    msgpack_unpacked redumped;
+    msgpack_unpacked_init (&redumped);
+    if (msgpack_unpack_next (&redumped, dumped.data, dumped.size, NULL) != MSGPACK_UNPACK_SUCCESS) {
+        snprintf (err, errlen, "dump_params packed no valid msgpack");
+        return -1;
+    }
+    void *again = s_loaded_model (api, check->knobs, &redumped.data, err, errlen);
+    if (!again)
+        return -1;
+    if (s_predict (api, again, queries, &second, err, errlen) != 0)
+        return -1;
+    if (first->size != second.size || memcmp (first->data, second.data, first->size) != 0) {
+        snprintf (err, errlen,
+                  "dump -> load changes the predictions: a model loaded from its own dump "
+                  "answers the sample queries differently");
+        return -1;
+    }
+    rctx->log (rctx, "ok: dump -> load gives identical predictions");
+    return 0;
+}
+
+/* Scores the loaded model on the validation set (logging whether it
+   matches the trial's score) and, with a test set, on it: *score gets the
+   test score, else the validation score. */
+static int
+s_check_scores (const rafiki_model_api_t *api, rafiki_context_t *rctx, const s_check_t *check,
+                void *model, double *score, char *err, size_t errlen)
+{
+    char line[600], msg[400] = "";
+    double val_score = 0;
+    if (api->evaluate (model, check->val_path, &val_score, msg, sizeof msg) != 0) {
+        snprintf (err, errlen, "evaluate on the validation set: %s", msg);
+        return -1;
+    }
+    if (fabs (val_score - check->trial_score) > 1e-6 * fmax (1, fabs (check->trial_score)))
+        snprintf (line, sizeof line,
+                  "warning: the loaded model scores %.6g on the validation set, the trained "
+                  "model scored %.6g",
+                  val_score, check->trial_score);
+    else
+        snprintf (line, sizeof line,
+                  "ok: the loaded model scores %.6g on the validation set, as trained", val_score);
+    rctx->log (rctx, line);
+    *score = val_score;
+    if (!check->test_path)
+        return 0;
+    if (api->evaluate (model, check->test_path, score, msg, sizeof msg) != 0) {
+        snprintf (err, errlen, "evaluate on the test set: %s", msg);
+        return -1;
+    }
+    if (!isfinite (*score)) {
+        snprintf (err, errlen, "evaluate on the test set gave a score that is not a number");
+        return -1;
+    }
+    return 0;
+}
+
+/* The checks on the best trial, run as the body of a child process. */
 static int
 s_check_body (const rafiki_model_api_t *api, rafiki_context_t *rctx, void *arg, double *score,
               char *err, size_t errlen)
 {
     const s_check_t *check = arg;
-    char line[600], msg[400] = "";
+    char line[600];
     size_t size = 0;
     char *data = s_read_file (check->params_path, &size, err, errlen);
     if (!data)
@@ -279,74 +423,13 @@ s_check_body (const rafiki_model_api_t *api, rafiki_context_t *rctx, void *arg, 
         return -1;
     snprintf (line, sizeof line, "ok: parameters (%zu bytes) load into a fresh model", size);
     rctx->log (rctx, line);
-
-    msgpack_sbuffer first, dumped, second;
+    msgpack_sbuffer first;
     msgpack_sbuffer_init (&first);
-    msgpack_sbuffer_init (&dumped);
-    msgpack_sbuffer_init (&second);
-    if (s_predict (api, model, &queries.data, &first, err, errlen) != 0)
-        return -1;
-    if (rfk_model_check_predictions (check->task, &queries.data, first.data, first.size, msg,
-                                     sizeof msg) != 0) {
-        snprintf (err, errlen, "predictions are malformed: %s", msg);
-        return -1;
-    }
-    snprintf (line, sizeof line, "ok: %zu sample queries from %s answered, well formed",
-              check->n_queries, check->queries_from);
-    rctx->log (rctx, line);
-
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &dumped, msgpack_sbuffer_write);
-    if (api->dump_params (model, &pk, msg, sizeof msg) != 0) {
-        snprintf (err, errlen, "dump_params: %s", msg);
-        return -1;
-    }
-    msgpack_unpacked redumped;
-    msgpack_unpacked_init (&redumped);
-    if (msgpack_unpack_next (&redumped, dumped.data, dumped.size, NULL) != MSGPACK_UNPACK_SUCCESS) {
-        snprintf (err, errlen, "dump_params packed no valid msgpack");
-        return -1;
-    }
-    void *again = s_loaded_model (api, check->knobs, &redumped.data, err, errlen);
-    if (!again)
-        return -1;
-    if (s_predict (api, again, &queries.data, &second, err, errlen) != 0)
-        return -1;
-    if (first.size != second.size || memcmp (first.data, second.data, first.size) != 0) {
-        snprintf (err, errlen,
-                  "dump -> load changes the predictions: a model loaded from its own dump "
-                  "answers the sample queries differently");
-        return -1;
-    }
-    rctx->log (rctx, "ok: dump -> load gives identical predictions");
-
-    double val_score = 0;
-    if (api->evaluate (model, check->val_path, &val_score, msg, sizeof msg) != 0) {
-        snprintf (err, errlen, "evaluate on the validation set: %s", msg);
-        return -1;
-    }
-    if (fabs (val_score - check->trial_score) > 1e-6 * fmax (1, fabs (check->trial_score)))
-        snprintf (line, sizeof line,
-                  "warning: the loaded model scores %.6g on the validation set, the trained "
-                  "model scored %.6g",
-                  val_score, check->trial_score);
-    else
-        snprintf (line, sizeof line,
-                  "ok: the loaded model scores %.6g on the validation set, as trained", val_score);
-    rctx->log (rctx, line);
-    *score = val_score;
-    if (check->test_path) {
-        if (api->evaluate (model, check->test_path, score, msg, sizeof msg) != 0) {
-            snprintf (err, errlen, "evaluate on the test set: %s", msg);
-            return -1;
-        }
-        if (!isfinite (*score)) {
-            snprintf (err, errlen, "evaluate on the test set gave a score that is not a number");
-            return -1;
-        }
-    }
     /* The child exits right after: what it allocated goes with it. */
-    return 0;
+    if (s_check_predictions (api, rctx, check, model, &queries.data, &first, err, errlen) != 0 ||
+        s_check_round_trip (api, rctx, check, model, &queries.data, &first, err, errlen) != 0)
+        return -1;
+    return s_check_scores (api, rctx, check, model, score, err, errlen);
 }
 
 /* ---- the command -------------------------------------------------------- */
@@ -373,161 +456,85 @@ s_fail (s_ctx_t *ctx, const char *message)
     return 1;
 }
 
-static void
-s_remove_dir (const char *dir, s_trial_t *trials, long n)
+/* Takes one option getopt_long returned. -1 to go on, else the exit status
+   (0 after --help, 2 after a usage error). */
+static int
+s_take_option (s_ctx_t *ctx, int opt, char **argv)
 {
-    for (long i = 0; i < n; i++)
-        if (trials[i].params_path[0])
-            unlink (trials[i].params_path);
-    rmdir (dir);
+    char *end;
+    switch (opt) {
+        case O_TASK:
+            ctx->task = optarg;
+            break;
+        case O_TRAIN:
+            ctx->train = optarg;
+            break;
+        case O_VAL:
+            ctx->val = optarg;
+            break;
+        case O_TEST:
+            ctx->test = optarg;
+            break;
+        case O_TRIALS:
+            if (!s_parse_long (optarg, 1, 100000, &ctx->trials))
+                return s_usage_error ("--trials wants a whole number from 1, not '%s'", optarg);
+            break;
+        case O_KNOB:
+            ctx->knob_assignments[ctx->n_knob_assignments++] = optarg;
+            break;
+        case O_ARG: {
+            char *eq = strchr (optarg, '=');
+            if (!eq || eq == optarg)
+                return s_usage_error ("--arg wants NAME=VALUE, not '%s'", optarg);
+            *eq = 0;
+            ctx->args[ctx->n_args].name = optarg;
+            ctx->args[ctx->n_args++].value = eq + 1;
+            break;
+        }
+        case O_TIMEOUT:
+            errno = 0;
+            ctx->timeout_s = strtod (optarg, &end);
+            if (!*optarg || *end || errno || !isfinite (ctx->timeout_s) || ctx->timeout_s <= 0)
+                return s_usage_error ("--timeout wants a number of seconds above 0, not '%s'",
+                                      optarg);
+            break;
+        case O_MEMORY:
+            if (!s_parse_long (optarg, 0, 1L << 30, &ctx->memory_mb))
+                return s_usage_error ("--memory-mb wants a whole number of MiB, not '%s'", optarg);
+            break;
+        case O_SEED:
+            errno = 0;
+            ctx->seed = strtoull (optarg, &end, 10);
+            if (!*optarg || *end || errno || optarg[0] == '-')
+                return s_usage_error ("--seed wants a whole number, not '%s'", optarg);
+            break;
+        case O_QUERIES:
+            if (!s_parse_long (optarg, 1, 100000, &ctx->n_queries))
+                return s_usage_error ("--queries wants a whole number from 1, not '%s'", optarg);
+            break;
+        case O_JSON:
+            ctx->json = true;
+            break;
+        case O_QUIET:
+            ctx->quiet = true;
+            break;
+        case O_HELP:
+        case 'h':
+            s_help (stdout);
+            return 0;
+        case ':':
+            return s_usage_error ("%s needs a value", argv[optind - 1]);
+        default:
+            return s_usage_error ("unknown option '%s'", argv[optind - 1]);
+    }
+    return -1;
 }
 
-int
-rfk_cli_model_test (int argc, char **argv)
+/* Checks that the datasets named can be read: -1, or 2 after saying why. */
+static int
+s_check_datasets (const s_ctx_t *ctx)
 {
-    s_ctx_t ctx = {.trials = 5, .timeout_s = 600, .memory_mb = 4096, .seed = 1, .n_queries = 10};
-    const char **knob_assignments = calloc ((size_t)argc + 1, sizeof *knob_assignments);
-    size_t n_knob_assignments = 0;
-    ctx.args = calloc ((size_t)argc + 1, sizeof *ctx.args);
-    if (!knob_assignments || !ctx.args) {
-        fprintf (stderr, "rafiki model test: out of memory\n");
-        return 1;
-    }
-    enum {
-        O_TASK = 256,
-        O_TRAIN,
-        O_VAL,
-        O_TEST,
-        O_TRIALS,
-        O_KNOB,
-        O_ARG,
-        O_TIMEOUT,
-        O_MEMORY,
-        O_SEED,
-        O_QUERIES,
-        O_JSON,
-        O_QUIET,
-        O_HELP
-    };
-    static const struct option options[] = {
-        {"task", required_argument, NULL, O_TASK},
-        {"train", required_argument, NULL, O_TRAIN},
-        {"val", required_argument, NULL, O_VAL},
-        {"test", required_argument, NULL, O_TEST},
-        {"trials", required_argument, NULL, O_TRIALS},
-        {"knob", required_argument, NULL, O_KNOB},
-        {"arg", required_argument, NULL, O_ARG},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"memory-mb", required_argument, NULL, O_MEMORY},
-        {"seed", required_argument, NULL, O_SEED},
-        {"queries", required_argument, NULL, O_QUERIES},
-        {"json", no_argument, NULL, O_JSON},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    int rc = 2;
-    opterr = 0;
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long (argc, argv, ":h", options, NULL)) != -1) {
-        char *end;
-        switch (opt) {
-            case O_TASK:
-                ctx.task = optarg;
-                break;
-            case O_TRAIN:
-                ctx.train = optarg;
-                break;
-            case O_VAL:
-                ctx.val = optarg;
-                break;
-            case O_TEST:
-                ctx.test = optarg;
-                break;
-            case O_TRIALS:
-                if (!s_parse_long (optarg, 1, 100000, &ctx.trials)) {
-                    rc = s_usage_error ("--trials wants a whole number from 1, not '%s'", optarg);
-                    goto done;
-                }
-                break;
-            case O_KNOB:
-                knob_assignments[n_knob_assignments++] = optarg;
-                break;
-            case O_ARG: {
-                char *eq = strchr (optarg, '=');
-                if (!eq || eq == optarg) {
-                    rc = s_usage_error ("--arg wants NAME=VALUE, not '%s'", optarg);
-                    goto done;
-                }
-                *eq = 0;
-                ctx.args[ctx.n_args].name = optarg;
-                ctx.args[ctx.n_args++].value = eq + 1;
-                break;
-            }
-            case O_TIMEOUT:
-                errno = 0;
-                ctx.timeout_s = strtod (optarg, &end);
-                if (!*optarg || *end || errno || !isfinite (ctx.timeout_s) || ctx.timeout_s <= 0) {
-                    rc = s_usage_error ("--timeout wants a number of seconds above 0, not '%s'",
-                                        optarg);
-                    goto done;
-                }
-                break;
-            case O_MEMORY:
-                if (!s_parse_long (optarg, 0, 1L << 30, &ctx.memory_mb)) {
-                    rc =
-                        s_usage_error ("--memory-mb wants a whole number of MiB, not '%s'", optarg);
-                    goto done;
-                }
-                break;
-            case O_SEED:
-                errno = 0;
-                ctx.seed = strtoull (optarg, &end, 10);
-                if (!*optarg || *end || errno || optarg[0] == '-') {
-                    rc = s_usage_error ("--seed wants a whole number, not '%s'", optarg);
-                    goto done;
-                }
-                break;
-            case O_QUERIES:
-                if (!s_parse_long (optarg, 1, 100000, &ctx.n_queries)) {
-                    rc = s_usage_error ("--queries wants a whole number from 1, not '%s'", optarg);
-                    goto done;
-                }
-                break;
-            case O_JSON:
-                ctx.json = true;
-                break;
-            case O_QUIET:
-                ctx.quiet = true;
-                break;
-            case O_HELP:
-            case 'h':
-                s_help (stdout);
-                rc = 0;
-                goto done;
-            case ':':
-                rc = s_usage_error ("%s needs a value", argv[optind - 1]);
-                goto done;
-            default:
-                rc = s_usage_error ("unknown option '%s'", argv[optind - 1]);
-                goto done;
-        }
-    }
-    if (optind >= argc) {
-        rc = s_usage_error ("%s", "name a template file (TEMPLATE.so)");
-        goto done;
-    }
-    if (argc - optind > 1) {
-        rc = s_usage_error ("one template at a time, not also '%s'", argv[optind + 1]);
-        goto done;
-    }
-    ctx.template_path = argv[optind];
-    if (!ctx.task || !ctx.train || !ctx.val) {
-        rc = s_usage_error ("%s", "--task, --train and --val are required");
-        goto done;
-    }
-    const char *const datasets[] = {ctx.train, ctx.val, ctx.test};
+    const char *const datasets[] = {ctx->train, ctx->val, ctx->test};
     const char *const dataset_opts[] = {"--train", "--val", "--test"};
     for (int i = 0; i < 3; i++) {
         struct stat st;
@@ -541,221 +548,307 @@ rfk_cli_model_test (int argc, char **argv)
         if (why) {
             fprintf (stderr, "rafiki model test: cannot read the %s dataset %s: %s\n",
                      dataset_opts[i], datasets[i], why);
-            rc = 2;
-            goto done;
+            return 2;
         }
     }
-    rc = 1;
-    ctx.out = json_object ();
-    json_object_set_new (ctx.out, "template", json_string (ctx.template_path));
-    json_object_set_new (ctx.out, "task", json_string (ctx.task));
-    json_object_set_new (ctx.out, "seed", json_integer ((json_int_t)ctx.seed));
+    return -1;
+}
 
+/* Reads the command line into ctx. -1 to go on, else the exit status. */
+static int
+s_parse (s_ctx_t *ctx, int argc, char **argv)
+{
+    opterr = 0;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long (argc, argv, ":h", s_options, NULL)) != -1) {
+        int status = s_take_option (ctx, opt, argv);
+        if (status >= 0)
+            return status;
+    }
+    if (optind >= argc)
+        return s_usage_error ("%s", "name a template file (TEMPLATE.so)");
+    if (argc - optind > 1)
+        return s_usage_error ("one template at a time, not also '%s'", argv[optind + 1]);
+    ctx->template_path = argv[optind];
+    if (!ctx->task || !ctx->train || !ctx->val)
+        return s_usage_error ("%s", "--task, --train and --val are required");
+    return s_check_datasets (ctx);
+}
+
+/* Fails with "PREFIX: err". */
+static int
+s_fail_with (s_ctx_t *ctx, const char *prefix, const char *err)
+{
+    char msg[700];
+    snprintf (msg, sizeof msg, "%s%s", prefix, err);
+    return s_fail (ctx, msg);
+}
+
+/* Opens the template and the search, draws the sample queries and makes
+   the folder for parameters. 0, or the exit status after failing. */
+static int
+s_prepare (s_ctx_t *ctx)
+{
     char err[512] = "";
-    rfk_template_t *tpl = rfk_template_open (ctx.template_path, ctx.task, err, sizeof err);
-    rfk_random_search_t *search = NULL;
-    s_trial_t *trials = NULL;
-    long n_run = 0;
-    char dir[] = "/tmp/rafiki-model-test-XXXXXX";
-    bool have_dir = false;
-    msgpack_sbuffer queries;
-    msgpack_sbuffer_init (&queries);
-    if (!tpl) {
-        rc = s_fail (&ctx, err);
-        goto cleanup;
-    }
-    ctx.api = rfk_template_api (tpl);
-    json_object_set_new (ctx.out, "name", json_string (ctx.api->name));
-    search = rfk_random_search_new (ctx.api->knobs, ctx.api->n_knobs, ctx.seed, err, sizeof err);
-    if (!search) {
-        rc = s_fail (&ctx, err);
-        goto cleanup;
-    }
-    for (size_t i = 0; i < n_knob_assignments; i++)
-        if (rfk_random_search_fix_assignment (search, knob_assignments[i], err, sizeof err) != 0) {
-            char msg[600];
-            snprintf (msg, sizeof msg, "--knob %s: %s", knob_assignments[i], err);
-            rc = s_fail (&ctx, msg);
-            goto cleanup;
+    ctx->tpl = rfk_template_open (ctx->template_path, ctx->task, err, sizeof err);
+    if (!ctx->tpl)
+        return s_fail (ctx, err);
+    ctx->api = rfk_template_api (ctx->tpl);
+    json_object_set_new (ctx->out, "name", json_string (ctx->api->name));
+    ctx->search =
+        rfk_random_search_new (ctx->api->knobs, ctx->api->n_knobs, ctx->seed, err, sizeof err);
+    if (!ctx->search)
+        return s_fail (ctx, err);
+    for (size_t i = 0; i < ctx->n_knob_assignments; i++)
+        if (rfk_random_search_fix_assignment (ctx->search, ctx->knob_assignments[i], err,
+                                              sizeof err) != 0) {
+            char prefix[300];
+            snprintf (prefix, sizeof prefix, "--knob %s: ", ctx->knob_assignments[i]);
+            return s_fail_with (ctx, prefix, err);
         }
-
     /* Sample queries first: a dataset the checks cannot read should not
        cost a tuning loop. */
-    const char *queries_from = ctx.test ? ctx.test : ctx.val;
-    size_t n_queries = 0;
-    rafiki_args_t args = {ctx.args, ctx.n_args};
-    if (rfk_model_check_queries (ctx.task, queries_from, &args, (size_t)ctx.n_queries, &queries,
-                                 &n_queries, err, sizeof err) != 0) {
-        char msg[600];
-        snprintf (msg, sizeof msg, "cannot draw sample queries: %s", err);
-        rc = s_fail (&ctx, msg);
-        goto cleanup;
-    }
-    if (!mkdtemp (dir)) {
-        snprintf (err, sizeof err, "cannot make a directory for parameters: %s", strerror (errno));
-        rc = s_fail (&ctx, err);
-        goto cleanup;
-    }
-    have_dir = true;
-    trials = calloc ((size_t)ctx.trials, sizeof *trials);
-    if (!trials) {
-        rc = s_fail (&ctx, "out of memory");
-        goto cleanup;
-    }
+    ctx->queries_from = ctx->test ? ctx->test : ctx->val;
+    if (rfk_model_check_queries (ctx->task, ctx->queries_from, &ctx->train_args,
+                                 (size_t)ctx->n_queries, &ctx->queries, &ctx->n_sampled, err,
+                                 sizeof err) != 0)
+        return s_fail_with (ctx, "cannot draw sample queries: ", err);
+    if (!mkdtemp (ctx->dir))
+        return s_fail_with (ctx, "cannot make a directory for parameters: ", strerror (errno));
+    ctx->have_dir = true;
+    ctx->trial_list = calloc ((size_t)ctx->trials, sizeof *ctx->trial_list);
+    if (!ctx->trial_list)
+        return s_fail (ctx, "out of memory");
+    return 0;
+}
 
-    if (!ctx.json)
-        printf ("rafiki model test: %s (%s) from %s: %ld trial%s, seed %llu\n", ctx.api->name,
-                ctx.api->task, ctx.template_path, ctx.trials, ctx.trials == 1 ? "" : "s", ctx.seed);
-    json_t *jtrials = json_array ();
-    json_object_set_new (ctx.out, "trials", jtrials);
-    rfk_trial_callbacks_t callbacks = {.arg = &ctx,
-                                       .on_log = s_on_log,
-                                       .on_metrics = s_on_metrics,
-                                       .on_plot = s_on_plot,
-                                       .on_progress = s_on_progress};
+/* A trial's result as JSON, with the log lines gathered in ctx->logs. */
+static json_t *
+s_trial_json (s_ctx_t *ctx, long t, const s_trial_t *trial)
+{
+    const rfk_trial_result_t *r = &trial->result;
+    bool completed = r->status == RFK_TRIAL_COMPLETED;
+    json_t *jtrial = json_object ();
+    json_object_set_new (jtrial, "trial", json_integer (t + 1));
+    json_object_set_new (jtrial, "knobs", s_knobs_json (&trial->knobs));
+    json_object_set_new (jtrial, "status", json_string (rfk_trial_status_name (r->status)));
+    json_object_set_new (jtrial, "score", completed ? json_real (r->score) : json_null ());
+    json_object_set_new (jtrial, "duration_s", json_real (r->duration_s));
+    json_object_set_new (jtrial, "peak_rss_kb", json_integer (r->peak_rss_kb));
+    json_object_set_new (jtrial, "error", completed ? json_null () : json_string (r->error));
+    json_object_set_new (jtrial, "logs", ctx->logs);
+    ctx->logs = NULL;
+    return jtrial;
+}
+
+/* Runs trial t (0-based) with the search's next knobs. -1 when out of
+   memory. */
+static int
+s_run_trial (s_ctx_t *ctx, long t)
+{
+    s_trial_t *trial = &ctx->trial_list[t];
+    const rafiki_knobs_t *knobs = rfk_random_search_next (ctx->search);
+    trial->items = calloc (knobs->n ? knobs->n : 1, sizeof *trial->items);
+    if (!trial->items)
+        return -1;
+    memcpy (trial->items, knobs->items, knobs->n * sizeof *trial->items);
+    trial->knobs.items = trial->items;
+    trial->knobs.n = knobs->n;
+    snprintf (trial->params_path, sizeof trial->params_path, "%s/trial-%ld.params", ctx->dir,
+              t + 1);
+    ctx->n_run = t + 1;
+    char text[2048];
+    if (!ctx->json)
+        printf ("trial %ld/%ld: %s\n", t + 1, ctx->trials,
+                rfk_knobs_format (&trial->knobs, text, sizeof text));
+    fflush (stdout);
+    ctx->logs = json_array ();
+    ctx->step = "trial";
+    rfk_trial_spec_t spec = {.api = ctx->api,
+                             .knobs = &trial->knobs,
+                             .train_path = ctx->train,
+                             .val_path = ctx->val,
+                             .args = &ctx->train_args,
+                             .params_path = trial->params_path,
+                             .output_path = ctx->json ? "/dev/stderr" : NULL,
+                             .timeout_s = ctx->timeout_s,
+                             .memory_mb = (size_t)ctx->memory_mb};
+    rfk_trial_run (&spec, &ctx->callbacks, &trial->result);
+    const rfk_trial_result_t *r = &trial->result;
+    if (!ctx->json && r->status == RFK_TRIAL_COMPLETED)
+        printf ("  COMPLETED  score %.6g  (%.2f s)\n", r->score, r->duration_s);
+    else if (!ctx->json)
+        printf ("  %s  %s  (%.2f s)\n", rfk_trial_status_name (r->status), r->error, r->duration_s);
+    json_array_append_new (json_object_get (ctx->out, "trials"), s_trial_json (ctx, t, trial));
+    return 0;
+}
+
+/* Runs every trial; the index of the best completed one, or -1 after
+   failing (*rc_p the exit status). */
+static long
+s_run_trials (s_ctx_t *ctx, int *rc_p)
+{
+    if (!ctx->json)
+        printf ("rafiki model test: %s (%s) from %s: %ld trial%s, seed %llu\n", ctx->api->name,
+                ctx->api->task, ctx->template_path, ctx->trials, ctx->trials == 1 ? "" : "s",
+                ctx->seed);
+    json_object_set_new (ctx->out, "trials", json_array ());
     long best = -1;
-    for (long t = 0; t < ctx.trials; t++) {
-        s_trial_t *trial = &trials[t];
-        const rafiki_knobs_t *knobs = rfk_random_search_next (search);
-        trial->items = calloc (knobs->n ? knobs->n : 1, sizeof *trial->items);
-        if (!trial->items) {
-            rc = s_fail (&ctx, "out of memory");
-            goto cleanup;
+    for (long t = 0; t < ctx->trials; t++) {
+        if (s_run_trial (ctx, t) != 0) {
+            *rc_p = s_fail (ctx, "out of memory");
+            return -1;
         }
-        memcpy (trial->items, knobs->items, knobs->n * sizeof *trial->items);
-        trial->knobs.items = trial->items;
-        trial->knobs.n = knobs->n;
-        snprintf (trial->params_path, sizeof trial->params_path, "%s/trial-%ld.params", dir, t + 1);
-        n_run = t + 1;
-        char text[2048];
-        if (!ctx.json)
-            printf ("trial %ld/%ld: %s\n", t + 1, ctx.trials,
-                    rfk_knobs_format (&trial->knobs, text, sizeof text));
-        fflush (stdout);
-        json_t *jtrial = json_object ();
-        ctx.logs = json_array ();
-        ctx.step = "trial";
-        rfk_trial_spec_t spec = {.api = ctx.api,
-                                 .knobs = &trial->knobs,
-                                 .train_path = ctx.train,
-                                 .val_path = ctx.val,
-                                 .args = &args,
-                                 .params_path = trial->params_path,
-                                 .output_path = ctx.json ? "/dev/stderr" : NULL,
-                                 .timeout_s = ctx.timeout_s,
-                                 .memory_mb = (size_t)ctx.memory_mb};
-        rfk_trial_run (&spec, &callbacks, &trial->result);
-        const rfk_trial_result_t *r = &trial->result;
-        if (!ctx.json) {
-            if (r->status == RFK_TRIAL_COMPLETED)
-                printf ("  COMPLETED  score %.6g  (%.2f s)\n", r->score, r->duration_s);
-            else
-                printf ("  %s  %s  (%.2f s)\n", rfk_trial_status_name (r->status), r->error,
-                        r->duration_s);
-        }
-        json_object_set_new (jtrial, "trial", json_integer (t + 1));
-        json_object_set_new (jtrial, "knobs", s_knobs_json (&trial->knobs));
-        json_object_set_new (jtrial, "status", json_string (rfk_trial_status_name (r->status)));
-        json_object_set_new (jtrial, "score",
-                             r->status == RFK_TRIAL_COMPLETED ? json_real (r->score)
-                                                              : json_null ());
-        json_object_set_new (jtrial, "duration_s", json_real (r->duration_s));
-        json_object_set_new (jtrial, "peak_rss_kb", json_integer (r->peak_rss_kb));
-        json_object_set_new (jtrial, "error",
-                             r->status == RFK_TRIAL_COMPLETED ? json_null ()
-                                                              : json_string (r->error));
-        json_object_set_new (jtrial, "logs", ctx.logs);
-        ctx.logs = NULL;
-        json_array_append_new (jtrials, jtrial);
-        if (r->status == RFK_TRIAL_COMPLETED && (best < 0 || r->score > trials[best].result.score))
+        const rfk_trial_result_t *r = &ctx->trial_list[t].result;
+        if (r->status == RFK_TRIAL_COMPLETED &&
+            (best < 0 || r->score > ctx->trial_list[best].result.score))
             best = t;
     }
     if (best < 0) {
         char msg[700];
         snprintf (msg, sizeof msg, "no trial completed (the last failed with: %s)",
-                  trials[n_run - 1].result.error);
-        rc = s_fail (&ctx, msg);
-        goto cleanup;
+                  ctx->trial_list[ctx->n_run - 1].result.error);
+        *rc_p = s_fail (ctx, msg);
     }
+    return best;
+}
 
-    s_trial_t *winner = &trials[best];
-    char text[2048];
-    rfk_knobs_format (&winner->knobs, text, sizeof text);
+/* Runs the checks on the winning trial in a child; its result in *checked,
+   and the "best" and "checks" members of the JSON document. */
+static void
+s_run_checks (s_ctx_t *ctx, long best, rfk_trial_result_t *checked)
+{
+    s_trial_t *winner = &ctx->trial_list[best];
     json_t *jbest = json_object ();
     json_object_set_new (jbest, "trial", json_integer (best + 1));
     json_object_set_new (jbest, "knobs", s_knobs_json (&winner->knobs));
     json_object_set_new (jbest, "score", json_real (winner->result.score));
-    json_object_set_new (ctx.out, "best", jbest);
-
-    if (!ctx.json)
+    json_object_set_new (ctx->out, "best", jbest);
+    if (!ctx->json)
         printf ("checks on the best trial (%ld):\n", best + 1);
-    s_check_t check = {.task = ctx.task,
+    s_check_t check = {.task = ctx->task,
                        .knobs = &winner->knobs,
                        .params_path = winner->params_path,
-                       .val_path = ctx.val,
-                       .test_path = ctx.test,
+                       .val_path = ctx->val,
+                       .test_path = ctx->test,
                        .trial_score = winner->result.score,
-                       .queries = queries.data,
-                       .queries_size = queries.size,
-                       .n_queries = n_queries,
-                       .queries_from = queries_from};
-    ctx.logs = json_array ();
-    ctx.step = "check";
-    rfk_trial_spec_t spec = {.api = ctx.api,
-                             .output_path = ctx.json ? "/dev/stderr" : NULL,
-                             .timeout_s = ctx.timeout_s,
-                             .memory_mb = (size_t)ctx.memory_mb,
+                       .queries = ctx->queries.data,
+                       .queries_size = ctx->queries.size,
+                       .n_queries = ctx->n_sampled,
+                       .queries_from = ctx->queries_from};
+    ctx->logs = json_array ();
+    ctx->step = "check";
+    rfk_trial_spec_t spec = {.api = ctx->api,
+                             .output_path = ctx->json ? "/dev/stderr" : NULL,
+                             .timeout_s = ctx->timeout_s,
+                             .memory_mb = (size_t)ctx->memory_mb,
                              .body = s_check_body,
                              .body_arg = &check};
-    rfk_trial_result_t checked;
-    rfk_trial_run (&spec, &callbacks, &checked);
+    rfk_trial_run (&spec, &ctx->callbacks, checked);
+    bool passed = checked->status == RFK_TRIAL_COMPLETED;
     json_t *jchecks = json_object ();
-    json_object_set_new (jchecks, "passed", json_boolean (checked.status == RFK_TRIAL_COMPLETED));
-    json_object_set_new (jchecks, "messages", ctx.logs);
-    ctx.logs = NULL;
-    json_object_set_new (jchecks, "error",
-                         checked.status == RFK_TRIAL_COMPLETED ? json_null ()
-                                                               : json_string (checked.error));
-    json_object_set_new (ctx.out, "checks", jchecks);
-    json_object_set_new (ctx.out, "test_score",
-                         ctx.test && checked.status == RFK_TRIAL_COMPLETED
-                             ? json_real (checked.score)
-                             : json_null ());
-    if (checked.status != RFK_TRIAL_COMPLETED) {
-        char msg[700];
-        snprintf (msg, sizeof msg, "the best trial's checks failed: %s", checked.error);
-        if (!ctx.json)
-            printf ("  %s\n", checked.error);
-        rc = s_fail (&ctx, msg);
-        goto cleanup;
-    }
-    if (ctx.json) {
-        json_object_set_new (ctx.out, "ok", json_true ());
-        json_object_set_new (ctx.out, "error", json_null ());
-        json_dumpf (ctx.out, stdout, JSON_INDENT (2));
-        printf ("\n");
-    } else {
-        printf ("best trial: %ld, validation score %.6g\n", best + 1, winner->result.score);
-        printf ("best knobs: %s\n", text);
-        if (ctx.test)
-            printf ("test score: %.6g\n", checked.score);
-        printf ("rafiki model test: OK\n");
-    }
-    rc = 0;
+    json_object_set_new (jchecks, "passed", json_boolean (passed));
+    json_object_set_new (jchecks, "messages", ctx->logs);
+    ctx->logs = NULL;
+    json_object_set_new (jchecks, "error", passed ? json_null () : json_string (checked->error));
+    json_object_set_new (ctx->out, "checks", jchecks);
+    json_object_set_new (ctx->out, "test_score",
+                         ctx->test && passed ? json_real (checked->score) : json_null ());
+}
 
-cleanup:
-    if (have_dir)
-        s_remove_dir (dir, trials, n_run);
-    for (long t = 0; trials && t < n_run; t++)
-        free (trials[t].items);
-    free (trials);
-    msgpack_sbuffer_destroy (&queries);
-    json_decref (ctx.logs);
-    json_decref (ctx.out);
-    rfk_random_search_destroy (&search);
-    rfk_template_close (&tpl);
-done:
-    free (knob_assignments);
-    free (ctx.args);
+/* Prints the outcome of a run whose checks passed. */
+static void
+s_report_ok (const s_ctx_t *ctx, long best, const rfk_trial_result_t *checked)
+{
+    if (ctx->json) {
+        json_object_set_new (ctx->out, "ok", json_true ());
+        json_object_set_new (ctx->out, "error", json_null ());
+        json_dumpf (ctx->out, stdout, JSON_INDENT (2));
+        printf ("\n");
+        return;
+    }
+    const s_trial_t *winner = &ctx->trial_list[best];
+    char text[2048];
+    rfk_knobs_format (&winner->knobs, text, sizeof text);
+    printf ("best trial: %ld, validation score %.6g\n", best + 1, winner->result.score);
+    printf ("best knobs: %s\n", text);
+    if (ctx->test)
+        printf ("test score: %.6g\n", checked->score);
+    printf ("rafiki model test: OK\n");
+}
+
+/* Tunes, checks and reports, once the command line is read. */
+static int
+s_run (s_ctx_t *ctx)
+{
+    ctx->out = json_object ();
+    json_object_set_new (ctx->out, "template", json_string (ctx->template_path));
+    json_object_set_new (ctx->out, "task", json_string (ctx->task));
+    json_object_set_new (ctx->out, "seed", json_integer ((json_int_t)ctx->seed));
+    int rc = s_prepare (ctx);
+    if (rc != 0)
+        return rc;
+    long best = s_run_trials (ctx, &rc);
+    if (best < 0)
+        return rc;
+    rfk_trial_result_t checked;
+    s_run_checks (ctx, best, &checked);
+    if (checked.status != RFK_TRIAL_COMPLETED) {
+        if (!ctx->json)
+            printf ("  %s\n", checked.error);
+        return s_fail_with (ctx, "the best trial's checks failed: ", checked.error);
+    }
+    s_report_ok (ctx, best, &checked);
+    return 0;
+}
+
+/* Frees what ctx holds and removes the parameters folder. */
+static void
+s_ctx_clear (s_ctx_t *ctx)
+{
+    for (long t = 0; ctx->trial_list && t < ctx->n_run; t++)
+        if (ctx->trial_list[t].params_path[0])
+            unlink (ctx->trial_list[t].params_path);
+    if (ctx->have_dir)
+        rmdir (ctx->dir);
+    for (long t = 0; ctx->trial_list && t < ctx->n_run; t++)
+        free (ctx->trial_list[t].items);
+    free (ctx->trial_list);
+    msgpack_sbuffer_destroy (&ctx->queries);
+    json_decref (ctx->logs);
+    json_decref (ctx->out);
+    rfk_random_search_destroy (&ctx->search);
+    rfk_template_close (&ctx->tpl);
+    free (ctx->knob_assignments);
+    free (ctx->args);
+}
+
+int
+rfk_cli_model_test (int argc, char **argv)
+{
+    s_ctx_t ctx = {.trials = 5,
+                   .timeout_s = 600,
+                   .memory_mb = 4096,
+                   .seed = 1,
+                   .n_queries = 10,
+                   .dir = "/tmp/rafiki-model-test-XXXXXX",
+                   .callbacks = {.on_log = s_on_log,
+                                 .on_metrics = s_on_metrics,
+                                 .on_plot = s_on_plot,
+                                 .on_progress = s_on_progress}};
+    ctx.callbacks.arg = &ctx;
+    msgpack_sbuffer_init (&ctx.queries);
+    ctx.knob_assignments = calloc ((size_t)argc + 1, sizeof *ctx.knob_assignments);
+    ctx.args = calloc ((size_t)argc + 1, sizeof *ctx.args);
+    int rc;
+    if (!ctx.knob_assignments || !ctx.args) {
+        fprintf (stderr, "rafiki model test: out of memory\n");
+        rc = 1;
+    } else if ((rc = s_parse (&ctx, argc, argv)) < 0) {
+        ctx.train_args = (rafiki_args_t){ctx.args, ctx.n_args};
+        rc = s_run (&ctx);
+    }
+    s_ctx_clear (&ctx);
     return rc;
 }

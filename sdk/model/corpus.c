@@ -129,110 +129,141 @@ s_finish (s_builder_t *b, size_t *sentence_end, size_t n_sentences)
     return c;
 }
 
+/* Where the sentences read so far end. */
+typedef struct {
+    size_t *end;  /* n entries: token index just past each sentence */
+    size_t n;     /* sentences */
+    size_t cap;   /* entries allocated */
+    size_t start; /* the first token of the sentence being read */
+} s_sentences_t;
+
+/* Ends the sentence being read at token n_tokens (an empty one is not
+   kept). */
+static int
+s_end_sentence (s_sentences_t *s, size_t n_tokens)
+{
+    if (n_tokens <= s->start)
+        return 0;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        size_t *bigger = realloc (s->end, s->cap * sizeof (size_t));
+        if (!bigger)
+            return -1;
+        s->end = bigger;
+    }
+    s->end[s->n++] = n_tokens;
+    s->start = n_tokens;
+    return 0;
+}
+
+/* Reads corpus.tsv's header: its token and tag columns. */
+static int
+s_read_header (rfk_csv_t *csv, const char *path, long *col_token, long *col_tag, char *err,
+               size_t errlen)
+{
+    int got = rfk_csv_header (csv, err, errlen);
+    if (got <= 0) {
+        if (got == 0)
+            rfk_model_errf (err, errlen, "%s: corpus.tsv is empty (want a header token<TAB>tag)",
+                            path);
+        return -1;
+    }
+    *col_token = *col_tag = -1;
+    for (size_t i = 0; i < csv->n_fields; i++) {
+        if (strcmp (csv->fields[i], "token") == 0 && *col_token < 0)
+            *col_token = (long)i;
+        if (strcmp (csv->fields[i], "tag") == 0 && *col_tag < 0)
+            *col_tag = (long)i;
+    }
+    if (*col_token < 0 || *col_tag < 0) {
+        rfk_model_errf (err, errlen,
+                        "%s: corpus.tsv line %zu: the header has no %s column (want "
+                        "token<TAB>tag)",
+                        path, csv->record_line, *col_token < 0 ? "token" : "tag");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the rows after the header into b and s, up to max_sentences
+   sentences (0: all). */
+static int
+s_read_sentences (rfk_csv_t *csv, const char *path, size_t max_sentences, s_builder_t *b,
+                  s_sentences_t *s, char *err, size_t errlen)
+{
+    long col_token, col_tag;
+    if (s_read_header (csv, path, &col_token, &col_tag, err, errlen) != 0)
+        return -1;
+    size_t n_columns = csv->n_fields;
+    for (;;) {
+        int got = rfk_csv_next (csv, err, errlen);
+        if (got < 0)
+            return -1;
+        if (got == 1 && csv->n_fields != 0 && csv->n_fields != n_columns) {
+            rfk_model_errf (err, errlen, "%s: corpus.tsv line %zu: %zu fields, the header has %zu",
+                            path, csv->record_line, csv->n_fields, n_columns);
+            return -1;
+        }
+        if (got == 0 || csv->n_fields == 0 ||
+            strcmp (csv->fields[col_token], RFK_CORPUS_DELIMITER) == 0) {
+            if (s_end_sentence (s, b->n_tokens) != 0)
+                goto nomem;
+            if (got == 0 || (max_sentences && s->n >= max_sentences))
+                break;
+            continue;
+        }
+        const char *token = csv->fields[col_token], *tag = csv->fields[col_tag];
+        if (token[0] == '\0' || tag[0] == '\0') {
+            rfk_model_errf (err, errlen, "%s: corpus.tsv line %zu: %s", path, csv->record_line,
+                            token[0] == '\0' ? "empty token" : "the token has no tag");
+            return -1;
+        }
+        if (s_add_token (b, token, tag))
+            goto nomem;
+    }
+    if (s->n == 0) {
+        rfk_model_errf (err, errlen, "%s: corpus.tsv has no sentences", path);
+        return -1;
+    }
+    return 0;
+nomem:
+    rfk_model_errf (err, errlen, "%s: out of memory", path);
+    return -1;
+}
+
 int
 rfk_corpus_load (const char *path, size_t max_sentences, rfk_corpus_t **out, char *err,
                  size_t errlen)
 {
     *out = NULL;
-    zip_t *zip = rfk_model_zip_open (path, err, errlen);
-    if (!zip)
-        return -1;
     char *text = NULL;
     size_t size = 0;
-    bool missing = false;
-    if (rfk_model_zip_read (zip, path, "corpus.tsv", &text, &size, &missing, err, errlen)) {
-        if (missing)
-            rfk_model_errf (err, errlen,
-                            "%s: has no corpus.tsv (a POS tagging dataset is a zip with "
-                            "corpus.tsv of token<TAB>tag rows)",
-                            path);
-        zip_discard (zip);
+    zip_t *zip = rfk_model_zip_listing (
+        path, "corpus.tsv", "a POS tagging dataset is a zip with corpus.tsv of token<TAB>tag rows",
+        &text, &size, err, errlen);
+    if (!zip)
         return -1;
-    }
     zip_discard (zip);
     char csv_name[1024];
     snprintf (csv_name, sizeof csv_name, "%s: corpus.tsv", path);
     rfk_csv_t csv;
     rfk_csv_init (&csv, csv_name, text, size, '\t');
     s_builder_t b = {0};
-    size_t *sentence_end = NULL, sentences_cap = 0, n_sentences = 0, start = 0;
-    int rc = -1, got;
-    while ((got = rfk_csv_next (&csv, err, errlen)) == 1 && csv.n_fields == 0)
-        ;
-    if (got <= 0) {
-        if (got == 0)
-            rfk_model_errf (err, errlen, "%s: corpus.tsv is empty (want a header token<TAB>tag)",
-                            path);
-        goto done;
-    }
-    long col_token = -1, col_tag = -1;
-    for (size_t i = 0; i < csv.n_fields; i++) {
-        if (strcmp (csv.fields[i], "token") == 0 && col_token < 0)
-            col_token = (long)i;
-        if (strcmp (csv.fields[i], "tag") == 0 && col_tag < 0)
-            col_tag = (long)i;
-    }
-    if (col_token < 0 || col_tag < 0) {
-        rfk_model_errf (err, errlen,
-                        "%s: corpus.tsv line %zu: the header has no %s column (want "
-                        "token<TAB>tag)",
-                        path, csv.record_line, col_token < 0 ? "token" : "tag");
-        goto done;
-    }
-    size_t n_columns = csv.n_fields;
-    for (;;) {
-        got = rfk_csv_next (&csv, err, errlen);
-        if (got < 0)
-            goto done;
-        bool end = got == 0 || csv.n_fields == 0 ||
-                   strcmp (csv.fields[col_token], RFK_CORPUS_DELIMITER) == 0;
-        if (got == 1 && csv.n_fields != 0 && csv.n_fields != n_columns) {
-            rfk_model_errf (err, errlen, "%s: corpus.tsv line %zu: %zu fields, the header has %zu",
-                            path, csv.record_line, csv.n_fields, n_columns);
-            goto done;
+    s_sentences_t sentences = {0};
+    int rc = -1;
+    if (s_read_sentences (&csv, path, max_sentences, &b, &sentences, err, errlen) == 0) {
+        s_corpus_t *c = s_finish (&b, sentences.end, sentences.n);
+        if (!c)
+            rfk_model_errf (err, errlen, "%s: out of memory", path);
+        else {
+            *out = &c->pub;
+            rc = 0;
         }
-        if (end) {
-            if (b.n_tokens > start) {
-                if (n_sentences == sentences_cap) {
-                    sentences_cap = sentences_cap ? sentences_cap * 2 : 256;
-                    size_t *bigger = realloc (sentence_end, sentences_cap * sizeof (size_t));
-                    if (!bigger)
-                        goto nomem;
-                    sentence_end = bigger;
-                }
-                sentence_end[n_sentences++] = b.n_tokens;
-                start = b.n_tokens;
-            }
-            if (got == 0 || (max_sentences && n_sentences >= max_sentences))
-                break;
-            continue;
-        }
-        const char *token = csv.fields[col_token], *tag = csv.fields[col_tag];
-        if (token[0] == '\0' || tag[0] == '\0') {
-            rfk_model_errf (err, errlen, "%s: corpus.tsv line %zu: %s", path, csv.record_line,
-                            token[0] == '\0' ? "empty token" : "the token has no tag");
-            goto done;
-        }
-        if (s_add_token (&b, token, tag))
-            goto nomem;
     }
-    if (n_sentences == 0) {
-        rfk_model_errf (err, errlen, "%s: corpus.tsv has no sentences", path);
-        goto done;
-    }
-    s_corpus_t *c = s_finish (&b, sentence_end, n_sentences);
-    if (!c)
-        goto nomem;
-    *out = &c->pub;
-    rc = 0;
-    goto done;
-nomem:
-    rfk_model_errf (err, errlen, "%s: out of memory", path);
-done:
     free (b.arena);
     free (b.token_off);
     free (b.tag_off);
-    free (sentence_end);
+    free (sentences.end);
     rfk_csv_fini (&csv);
     free (text);
     return rc;

@@ -128,101 +128,112 @@ s_column (const rfk_csv_t *csv, const char *name)
     return -1;
 }
 
+/* Reads images.csv's header: its path and class columns. */
+static int
+s_read_header (rfk_csv_t *csv, const char *path, int *col_path, int *col_class, char *err,
+               size_t errlen)
+{
+    /* Blank lines before the header are skipped. */
+    int got = rfk_csv_header (csv, err, errlen);
+    if (got <= 0) {
+        if (got == 0)
+            rfk_model_errf (err, errlen, "%s: images.csv is empty (want a header path,class)",
+                            path);
+        return -1;
+    }
+    *col_path = s_column (csv, "path");
+    *col_class = s_column (csv, "class");
+    if (*col_path < 0 || *col_class < 0) {
+        rfk_model_errf (err, errlen,
+                        "%s: images.csv line %zu: the header has no %s column (want path,class)",
+                        path, csv->record_line, *col_path < 0 ? "path" : "class");
+        return -1;
+    }
+    return 0;
+}
+
+/* Adds the image the current record of images.csv names. */
+static int
+s_read_image_row (s_builder_t *b, zip_t *zip, const rfk_csv_t *csv, const char *path,
+                  const rfk_images_options_t *opts, int col_path, int col_class, char *err,
+                  size_t errlen)
+{
+    char where[64];
+    snprintf (where, sizeof where, "images.csv line %zu", csv->record_line);
+    const char *name = csv->fields[col_path];
+    int32_t label;
+    if (!rfk_model_parse_label (csv->fields[col_class], &label)) {
+        rfk_model_errf (err, errlen, "%s: %s: class '%s' of %s is not an integer 0, 1, 2, ...",
+                        path, where, csv->fields[col_class], name);
+        return -1;
+    }
+    char *png_data = NULL;
+    size_t png_size = 0;
+    bool missing = false;
+    if (rfk_model_zip_read (zip, path, name, &png_data, &png_size, &missing, err, errlen)) {
+        if (missing)
+            rfk_model_errf (err, errlen, "%s: %s: image %s is not in the zip", path, where, name);
+        return -1;
+    }
+    int added = s_add_image (b, opts, path, where, name, png_data, png_size, label, err, errlen);
+    free (png_data);
+    return added;
+}
+
+/* Reads images.csv (csv) and the images it lists from zip into b. */
+static int
+s_read_images (s_builder_t *b, zip_t *zip, rfk_csv_t *csv, const char *path,
+               const rfk_images_options_t *opts, char *err, size_t errlen)
+{
+    int col_path, col_class;
+    if (s_read_header (csv, path, &col_path, &col_class, err, errlen) != 0)
+        return -1;
+    size_t n_columns = csv->n_fields;
+    while (opts->max_count == 0 || b->images->n < opts->max_count) {
+        int got = rfk_csv_row (csv, n_columns, err, errlen);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        if (s_read_image_row (b, zip, csv, path, opts, col_path, col_class, err, errlen) != 0)
+            return -1;
+    }
+    if (b->images->n == 0) {
+        rfk_model_errf (err, errlen, "%s: images.csv lists no images", path);
+        return -1;
+    }
+    return 0;
+}
+
 int
 rfk_images_load (const char *path, const rfk_images_options_t *opts, rfk_images_t **out, char *err,
                  size_t errlen)
 {
-    rfk_images_options_t dflt = {0, RFK_IMAGES_KEEP};
+    static const rfk_images_options_t dflt = {0, RFK_IMAGES_KEEP};
     if (!opts)
         opts = &dflt;
     *out = NULL;
-    zip_t *zip = rfk_model_zip_open (path, err, errlen);
-    if (!zip)
-        return -1;
     char *csv_text = NULL;
     size_t csv_size = 0;
-    bool missing = false;
-    if (rfk_model_zip_read (zip, path, "images.csv", &csv_text, &csv_size, &missing, err, errlen)) {
-        if (missing)
-            rfk_model_errf (err, errlen,
-                            "%s: has no images.csv (an image dataset is a zip with images.csv "
-                            "listing path,class and the image files)",
-                            path);
-        zip_discard (zip);
+    zip_t *zip = rfk_model_zip_listing (path, "images.csv",
+                                        "an image dataset is a zip with images.csv listing "
+                                        "path,class and the image files",
+                                        &csv_text, &csv_size, err, errlen);
+    if (!zip)
         return -1;
-    }
     s_builder_t b = {calloc (1, sizeof (rfk_images_t)), 0};
     char csv_name[1024];
     snprintf (csv_name, sizeof csv_name, "%s: images.csv", path);
     rfk_csv_t csv;
     rfk_csv_init (&csv, csv_name, csv_text, csv_size, ',');
     int rc = -1;
-    char where[64];
-    if (!b.images) {
+    if (!b.images)
         rfk_model_errf (err, errlen, "%s: out of memory", path);
-        goto done;
+    else if (s_read_images (&b, zip, &csv, path, opts, err, errlen) == 0) {
+        *out = b.images;
+        b.images = NULL;
+        rc = 0;
     }
-    /* The header names the columns; blank lines before it are skipped. */
-    int got;
-    while ((got = rfk_csv_next (&csv, err, errlen)) == 1 && csv.n_fields == 0)
-        ;
-    if (got <= 0) {
-        if (got == 0)
-            rfk_model_errf (err, errlen, "%s: images.csv is empty (want a header path,class)",
-                            path);
-        goto done;
-    }
-    int col_path = s_column (&csv, "path"), col_class = s_column (&csv, "class");
-    if (col_path < 0 || col_class < 0) {
-        rfk_model_errf (err, errlen,
-                        "%s: images.csv line %zu: the header has no %s column (want path,class)",
-                        path, csv.record_line, col_path < 0 ? "path" : "class");
-        goto done;
-    }
-    size_t n_columns = csv.n_fields;
-    while (opts->max_count == 0 || b.images->n < opts->max_count) {
-        got = rfk_csv_next (&csv, err, errlen);
-        if (got < 0)
-            goto done;
-        if (got == 0)
-            break;
-        if (csv.n_fields == 0)
-            continue;
-        snprintf (where, sizeof where, "images.csv line %zu", csv.record_line);
-        if (csv.n_fields != n_columns) {
-            rfk_model_errf (err, errlen, "%s: %s: %zu fields, the header has %zu", path, where,
-                            csv.n_fields, n_columns);
-            goto done;
-        }
-        const char *name = csv.fields[col_path];
-        int32_t label;
-        if (!rfk_model_parse_label (csv.fields[col_class], &label)) {
-            rfk_model_errf (err, errlen, "%s: %s: class '%s' of %s is not an integer 0, 1, 2, ...",
-                            path, where, csv.fields[col_class], name);
-            goto done;
-        }
-        char *png_data = NULL;
-        size_t png_size = 0;
-        if (rfk_model_zip_read (zip, path, name, &png_data, &png_size, &missing, err, errlen)) {
-            if (missing)
-                rfk_model_errf (err, errlen, "%s: %s: image %s is not in the zip", path, where,
-                                name);
-            goto done;
-        }
-        int added =
-            s_add_image (&b, opts, path, where, name, png_data, png_size, label, err, errlen);
-        free (png_data);
-        if (added)
-            goto done;
-    }
-    if (b.images->n == 0) {
-        rfk_model_errf (err, errlen, "%s: images.csv lists no images", path);
-        goto done;
-    }
-    *out = b.images;
-    b.images = NULL;
-    rc = 0;
-done:
     rfk_images_destroy (&b.images);
     rfk_csv_fini (&csv);
     free (csv_text);

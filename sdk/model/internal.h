@@ -34,6 +34,14 @@ int
 rfk_model_zip_read (zip_t *zip, const char *zip_path, const char *name, char **data, size_t *size,
                     bool *missing, char *err, size_t errlen);
 
+/* Opens the zip dataset at path and reads its listing, entry `name`
+   (images.csv, corpus.tsv) like rfk_model_zip_read. The zip stays open for
+   the caller (zip_discard). NULL with a message; a missing listing is
+   reported as "PATH: has no NAME (HINT)". */
+zip_t *
+rfk_model_zip_listing (const char *path, const char *name, const char *hint, char **data,
+                       size_t *size, char *err, size_t errlen);
+
 /* An RFC 4180 record reader over a buffer: fields separated by delim,
    optionally quoted with '"' ("" is a quote inside quotes), records ended by
    \n or \r\n (a newline inside quotes belongs to the field). */
@@ -61,6 +69,17 @@ rfk_csv_init (rfk_csv_t *self, const char *file, const char *buf, size_t len, ch
    byte) with a message naming the file and line. */
 int
 rfk_csv_next (rfk_csv_t *self, char *err, size_t errlen);
+
+/* Reads the header: the first record that is not a blank line. 1, 0 when
+   the text has no record (empty), -1 on a malformed record. */
+int
+rfk_csv_header (rfk_csv_t *self, char *err, size_t errlen);
+
+/* Reads the next record that is not a blank line and checks that it has
+   n_columns fields. 1, 0 at the end, -1 on a malformed record or a wrong
+   number of fields ("FILE line N: F fields, the header has n_columns"). */
+int
+rfk_csv_row (rfk_csv_t *self, size_t n_columns, char *err, size_t errlen);
 
 void
 rfk_csv_fini (rfk_csv_t *self);

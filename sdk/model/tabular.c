@@ -112,149 +112,215 @@ s_pick_features (const char *path, char *const *header, size_t n_columns, long t
     return 0;
 }
 
+/* A tabular load in progress. */
+typedef struct {
+    const char *path;                  /* the file, for messages */
+    const rfk_tabular_options_t *opts; /* target, features, classification, max_rows */
+    rfk_csv_t csv;                     /* the reader */
+    char **header;                     /* n_columns column names */
+    size_t n_columns;                  /* columns in the header */
+    long target;                       /* the target's column */
+    size_t *cols;                      /* t->n_features feature columns, in order */
+    size_t cap;                        /* rows allocated in t */
+    rfk_tabular_t *t;                  /* what is loaded so far */
+} s_load_t;
+
+/* Reads the header row: names that are there and distinct, two at least. */
+static int
+s_read_header (s_load_t *ld, char *err, size_t errlen)
+{
+    rfk_csv_t *csv = &ld->csv;
+    int got = rfk_csv_header (csv, err, errlen);
+    if (got <= 0) {
+        if (got == 0)
+            rfk_model_errf (err, errlen, "%s: empty (want a header row of column names)", ld->path);
+        return -1;
+    }
+    ld->header = calloc (csv->n_fields, sizeof (char *));
+    if (!ld->header)
+        goto nomem;
+    ld->n_columns = csv->n_fields;
+    for (size_t i = 0; i < ld->n_columns; i++) {
+        if (csv->fields[i][0] == '\0') {
+            rfk_model_errf (err, errlen, "%s line %zu: column %zu has no name", ld->path,
+                            csv->record_line, i + 1);
+            return -1;
+        }
+        if (s_find (ld->header, i, csv->fields[i]) >= 0) {
+            rfk_model_errf (err, errlen, "%s line %zu: column '%s' appears twice", ld->path,
+                            csv->record_line, csv->fields[i]);
+            return -1;
+        }
+        if (!(ld->header[i] = strdup (csv->fields[i])))
+            goto nomem;
+    }
+    if (ld->n_columns < 2) {
+        rfk_model_errf (err, errlen, "%s: one column only; want features and a target", ld->path);
+        return -1;
+    }
+    return 0;
+nomem:
+    rfk_model_errf (err, errlen, "%s: out of memory", ld->path);
+    return -1;
+}
+
+/* Chooses the target and feature columns as the options say, and copies
+   their names into the table. */
+static int
+s_choose_columns (s_load_t *ld, char *err, size_t errlen)
+{
+    char list[512];
+    rfk_tabular_t *t = ld->t;
+    ld->target = (long)ld->n_columns - 1;
+    if (ld->opts->target) {
+        ld->target = s_find (ld->header, ld->n_columns, ld->opts->target);
+        if (ld->target < 0) {
+            rfk_model_errf (err, errlen, "%s: no target column '%s' (columns: %s)", ld->path,
+                            ld->opts->target,
+                            s_columns (ld->header, ld->n_columns, list, sizeof list));
+            return -1;
+        }
+    }
+    if (s_pick_features (ld->path, ld->header, ld->n_columns, ld->target, ld->opts->features,
+                         &ld->cols, &t->n_features, err, errlen))
+        return -1;
+    t->feature_names = calloc (t->n_features, sizeof (char *));
+    if (!t->feature_names || !(t->target_name = strdup (ld->header[ld->target])))
+        goto nomem;
+    for (size_t j = 0; j < t->n_features; j++)
+        if (!(t->feature_names[j] = strdup (ld->header[ld->cols[j]])))
+            goto nomem;
+    return 0;
+nomem:
+    rfk_model_errf (err, errlen, "%s: out of memory", ld->path);
+    return -1;
+}
+
+/* Makes room for one more row. */
+static int
+s_grow (s_load_t *ld)
+{
+    rfk_tabular_t *t = ld->t;
+    if (t->n_rows < ld->cap)
+        return 0;
+    size_t cap = ld->cap ? ld->cap * 2 : 256;
+    double *f = realloc (t->features, cap * t->n_features * sizeof (double));
+    if (!f)
+        return -1;
+    t->features = f;
+    double *y = realloc (t->targets, cap * sizeof (double));
+    if (!y)
+        return -1;
+    t->targets = y;
+    if (ld->opts->classification) {
+        int32_t *l = realloc (t->labels, cap * sizeof (int32_t));
+        if (!l)
+            return -1;
+        t->labels = l;
+    }
+    ld->cap = cap;
+    return 0;
+}
+
+/* Reads the target of the current record into row n_rows of the table. */
+static int
+s_read_target (s_load_t *ld, char *err, size_t errlen)
+{
+    rfk_tabular_t *t = ld->t;
+    const char *y = ld->csv.fields[ld->target];
+    if (!ld->opts->classification) {
+        if (rfk_model_parse_double (y, &t->targets[t->n_rows]))
+            return 0;
+        rfk_model_errf (err, errlen, "%s line %zu: target '%s' is not a number: '%s'", ld->path,
+                        ld->csv.record_line, ld->header[ld->target], y);
+        return -1;
+    }
+    int32_t label;
+    if (!rfk_model_parse_label (y, &label)) {
+        rfk_model_errf (err, errlen, "%s line %zu: target '%s' is '%s', not a class 0, 1, 2, ...",
+                        ld->path, ld->csv.record_line, ld->header[ld->target], y);
+        return -1;
+    }
+    t->labels[t->n_rows] = label;
+    t->targets[t->n_rows] = label;
+    if ((uint32_t)label + 1 > t->n_classes)
+        t->n_classes = (uint32_t)label + 1;
+    return 0;
+}
+
+/* Adds the current record as a row of the table. */
+static int
+s_add_row (s_load_t *ld, char *err, size_t errlen)
+{
+    rfk_tabular_t *t = ld->t;
+    if (s_grow (ld) != 0) {
+        rfk_model_errf (err, errlen, "%s: out of memory", ld->path);
+        return -1;
+    }
+    double *row = t->features + t->n_rows * t->n_features;
+    for (size_t j = 0; j < t->n_features; j++) {
+        const char *field = ld->csv.fields[ld->cols[j]];
+        if (!rfk_model_parse_double (field, &row[j])) {
+            rfk_model_errf (err, errlen, "%s line %zu: column '%s' is not a number: '%s'", ld->path,
+                            ld->csv.record_line, ld->header[ld->cols[j]], field);
+            return -1;
+        }
+    }
+    if (s_read_target (ld, err, errlen) != 0)
+        return -1;
+    t->n_rows++;
+    return 0;
+}
+
+/* Reads the file's rows (at most max_rows of them). */
+static int
+s_read_rows (s_load_t *ld, char *err, size_t errlen)
+{
+    size_t max_rows = ld->opts->max_rows;
+    while (max_rows == 0 || ld->t->n_rows < max_rows) {
+        int got = rfk_csv_row (&ld->csv, ld->n_columns, err, errlen);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        if (s_add_row (ld, err, errlen) != 0)
+            return -1;
+    }
+    if (ld->t->n_rows == 0) {
+        rfk_model_errf (err, errlen, "%s: no data rows after the header", ld->path);
+        return -1;
+    }
+    return 0;
+}
+
 int
 rfk_tabular_load (const char *path, const rfk_tabular_options_t *opts, rfk_tabular_t **out,
                   char *err, size_t errlen)
 {
-    rfk_tabular_options_t dflt = {NULL, NULL, false, 0};
-    if (!opts)
-        opts = &dflt;
+    static const rfk_tabular_options_t dflt = {NULL, NULL, false, 0};
     *out = NULL;
     char *text = NULL;
     size_t size = 0;
     if (rfk_model_read_file (path, &text, &size, err, errlen))
         return -1;
-    rfk_csv_t csv;
-    rfk_csv_init (&csv, path, text, size, ',');
-    rfk_tabular_t *t = calloc (1, sizeof *t);
-    char **header = NULL;
-    size_t n_columns = 0, *cols = NULL, cap = 0;
-    int rc = -1, got;
-    char list[512];
-    if (!t)
-        goto nomem;
-    while ((got = rfk_csv_next (&csv, err, errlen)) == 1 && csv.n_fields == 0)
-        ;
-    if (got <= 0) {
-        if (got == 0)
-            rfk_model_errf (err, errlen, "%s: empty (want a header row of column names)", path);
-        goto done;
+    s_load_t ld = {.path = path, .opts = opts ? opts : &dflt};
+    rfk_csv_init (&ld.csv, path, text, size, ',');
+    ld.t = calloc (1, sizeof *ld.t);
+    int rc = -1;
+    if (!ld.t)
+        rfk_model_errf (err, errlen, "%s: out of memory", path);
+    else if (s_read_header (&ld, err, errlen) == 0 && s_choose_columns (&ld, err, errlen) == 0 &&
+             s_read_rows (&ld, err, errlen) == 0) {
+        *out = ld.t;
+        ld.t = NULL;
+        rc = 0;
     }
-    n_columns = csv.n_fields;
-    header = calloc (n_columns, sizeof (char *));
-    if (!header)
-        goto nomem;
-    for (size_t i = 0; i < n_columns; i++) {
-        if (csv.fields[i][0] == '\0') {
-            rfk_model_errf (err, errlen, "%s line %zu: column %zu has no name", path,
-                            csv.record_line, i + 1);
-            goto done;
-        }
-        if (s_find (header, i, csv.fields[i]) >= 0) {
-            rfk_model_errf (err, errlen, "%s line %zu: column '%s' appears twice", path,
-                            csv.record_line, csv.fields[i]);
-            goto done;
-        }
-        if (!(header[i] = strdup (csv.fields[i])))
-            goto nomem;
-    }
-    if (n_columns < 2) {
-        rfk_model_errf (err, errlen, "%s: one column only; want features and a target", path);
-        goto done;
-    }
-    long target = (long)n_columns - 1;
-    if (opts->target) {
-        target = s_find (header, n_columns, opts->target);
-        if (target < 0) {
-            rfk_model_errf (err, errlen, "%s: no target column '%s' (columns: %s)", path,
-                            opts->target, s_columns (header, n_columns, list, sizeof list));
-            goto done;
-        }
-    }
-    if (s_pick_features (path, header, n_columns, target, opts->features, &cols, &t->n_features,
-                         err, errlen))
-        goto done;
-    t->feature_names = calloc (t->n_features, sizeof (char *));
-    if (!t->feature_names || !(t->target_name = strdup (header[target])))
-        goto nomem;
-    for (size_t j = 0; j < t->n_features; j++)
-        if (!(t->feature_names[j] = strdup (header[cols[j]])))
-            goto nomem;
-
-    while (opts->max_rows == 0 || t->n_rows < opts->max_rows) {
-        got = rfk_csv_next (&csv, err, errlen);
-        if (got < 0)
-            goto done;
-        if (got == 0)
-            break;
-        if (csv.n_fields == 0)
-            continue;
-        if (csv.n_fields != n_columns) {
-            rfk_model_errf (err, errlen, "%s line %zu: %zu fields, the header has %zu", path,
-                            csv.record_line, csv.n_fields, n_columns);
-            goto done;
-        }
-        if (t->n_rows == cap) {
-            cap = cap ? cap * 2 : 256;
-            double *f = realloc (t->features, cap * t->n_features * sizeof (double));
-            if (!f)
-                goto nomem;
-            t->features = f;
-            double *y = realloc (t->targets, cap * sizeof (double));
-            if (!y)
-                goto nomem;
-            t->targets = y;
-            if (opts->classification) {
-                int32_t *l = realloc (t->labels, cap * sizeof (int32_t));
-                if (!l)
-                    goto nomem;
-                t->labels = l;
-            }
-        }
-        double *row = t->features + t->n_rows * t->n_features;
-        for (size_t j = 0; j < t->n_features; j++)
-            if (!rfk_model_parse_double (csv.fields[cols[j]], &row[j])) {
-                rfk_model_errf (err, errlen, "%s line %zu: column '%s' is not a number: '%s'", path,
-                                csv.record_line, header[cols[j]], csv.fields[cols[j]]);
-                goto done;
-            }
-        const char *y = csv.fields[target];
-        if (opts->classification) {
-            int32_t label;
-            if (!rfk_model_parse_label (y, &label)) {
-                rfk_model_errf (err, errlen,
-                                "%s line %zu: target '%s' is '%s', not a class 0, 1, 2, ...", path,
-                                csv.record_line, header[target], y);
-                goto done;
-            }
-            t->labels[t->n_rows] = label;
-            t->targets[t->n_rows] = label;
-            if ((uint32_t)label + 1 > t->n_classes)
-                t->n_classes = (uint32_t)label + 1;
-        } else if (!rfk_model_parse_double (y, &t->targets[t->n_rows])) {
-            rfk_model_errf (err, errlen, "%s line %zu: target '%s' is not a number: '%s'", path,
-                            csv.record_line, header[target], y);
-            goto done;
-        }
-        t->n_rows++;
-    }
-    if (t->n_rows == 0) {
-        rfk_model_errf (err, errlen, "%s: no data rows after the header", path);
-        goto done;
-    }
-    *out = t;
-    t = NULL;
-    rc = 0;
-    goto done;
-nomem:
-    rfk_model_errf (err, errlen, "%s: out of memory", path);
-done:
-    rfk_tabular_destroy (&t);
-    for (size_t i = 0; header && i < n_columns; i++)
-        free (header[i]);
-    free (header);
-    free (cols);
-    rfk_csv_fini (&csv);
+    rfk_tabular_destroy (&ld.t);
+    for (size_t i = 0; ld.header && i < ld.n_columns; i++)
+        free (ld.header[i]);
+    free (ld.header);
+    free (ld.cols);
+    rfk_csv_fini (&ld.csv);
     free (text);
     return rc;
 }

@@ -144,6 +144,23 @@ rfk_model_zip_read (zip_t *zip, const char *zip_path, const char *name, char **d
     return 0;
 }
 
+zip_t *
+rfk_model_zip_listing (const char *path, const char *name, const char *hint, char **data,
+                       size_t *size, char *err, size_t errlen)
+{
+    zip_t *zip = rfk_model_zip_open (path, err, errlen);
+    if (!zip)
+        return NULL;
+    bool missing = false;
+    if (rfk_model_zip_read (zip, path, name, data, size, &missing, err, errlen)) {
+        if (missing)
+            rfk_model_errf (err, errlen, "%s: has no %s (%s)", path, name, hint);
+        zip_discard (zip);
+        return NULL;
+    }
+    return zip;
+}
+
 void
 rfk_csv_init (rfk_csv_t *self, const char *file, const char *buf, size_t len, char delim)
 {
@@ -174,6 +191,124 @@ s_put (rfk_csv_t *self, size_t *used, char c)
     return 0;
 }
 
+/* Makes room for one more field. */
+static int
+s_grow_fields (rfk_csv_t *self, size_t n)
+{
+    if (n + 1 <= self->fields_cap)
+        return 0;
+    size_t cap = self->fields_cap ? self->fields_cap * 2 : 16;
+    char **bigger = realloc (self->fields, cap * sizeof (char *));
+    if (!bigger)
+        return -1;
+    self->fields = bigger;
+    size_t *more = realloc (self->starts, cap * sizeof (size_t));
+    if (!more)
+        return -1;
+    self->starts = more;
+    self->fields_cap = cap;
+    return 0;
+}
+
+/* -1 after "out of memory" for the record. */
+static int
+s_nomem (const rfk_csv_t *self, char *err, size_t errlen)
+{
+    rfk_model_errf (err, errlen, "%s line %zu: out of memory", self->file, self->record_line);
+    return -1;
+}
+
+/* -1 after "contains a NUL byte". */
+static int
+s_nul (const rfk_csv_t *self, char *err, size_t errlen)
+{
+    rfk_model_errf (err, errlen, "%s line %zu: contains a NUL byte (not a text file?)", self->file,
+                    self->line);
+    return -1;
+}
+
+/* Whether buf[pos] ends a field: a delimiter, a newline, or a \r before a
+   newline or the end. */
+static bool
+s_at_field_end (const rfk_csv_t *self, size_t pos)
+{
+    const char *b = self->buf;
+    if (pos >= self->len)
+        return true;
+    if (b[pos] == self->delim || b[pos] == '\n')
+        return true;
+    return b[pos] == '\r' && (pos + 1 == self->len || b[pos + 1] == '\n');
+}
+
+/* Reads a quoted field (at its opening quote) into the record text. field
+   is its number, for messages. */
+static int
+s_quoted_field (rfk_csv_t *self, size_t *used, size_t field, char *err, size_t errlen)
+{
+    const char *b = self->buf;
+    self->pos++;
+    for (;;) {
+        if (self->pos >= self->len) {
+            rfk_model_errf (err, errlen, "%s line %zu: unterminated quoted field", self->file,
+                            self->record_line);
+            return -1;
+        }
+        char c = b[self->pos++];
+        if (c == '"' && self->pos < self->len && b[self->pos] == '"')
+            self->pos++; /* "" is a quote inside quotes */
+        else if (c == '"')
+            break;
+        else if (c == '\0')
+            return s_nul (self, err, errlen);
+        else if (c == '\n')
+            self->line++;
+        if (s_put (self, used, c))
+            return s_nomem (self, err, errlen);
+    }
+    if (!s_at_field_end (self, self->pos)) {
+        rfk_model_errf (err, errlen, "%s line %zu: text after the closing quote of field %zu",
+                        self->file, self->line, field);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads an unquoted field into the record text; *empty_line is cleared
+   when it has any text. */
+static int
+s_plain_field (rfk_csv_t *self, size_t *used, bool *empty_line, char *err, size_t errlen)
+{
+    while (!s_at_field_end (self, self->pos)) {
+        char c = self->buf[self->pos];
+        if (c == '\0')
+            return s_nul (self, err, errlen);
+        *empty_line = false;
+        if (s_put (self, used, c))
+            return s_nomem (self, err, errlen);
+        self->pos++;
+    }
+    return 0;
+}
+
+/* Steps over what follows a field: true after a delimiter (another field
+   follows), false at the end of the record (its newline consumed). */
+static bool
+s_next_field (rfk_csv_t *self)
+{
+    const char *b = self->buf;
+    if (self->pos < self->len && b[self->pos] == self->delim) {
+        self->pos++;
+        return true;
+    }
+    if (self->pos < self->len && b[self->pos] == '\r')
+        self->pos++;
+    if (self->pos < self->len && b[self->pos] == '\n') {
+        self->pos++;
+        self->line++;
+    }
+    return false;
+}
+
 int
 rfk_csv_next (rfk_csv_t *self, char *err, size_t errlen)
 {
@@ -185,99 +320,52 @@ rfk_csv_next (rfk_csv_t *self, char *err, size_t errlen)
     /* Offsets of each field's start in text; turned into pointers at the
        end because text may move while it grows. */
     size_t n = 0;
-    bool empty_line = true;
-    for (;;) {
-        if (n + 1 > self->fields_cap) {
-            size_t cap = self->fields_cap ? self->fields_cap * 2 : 16;
-            char **bigger = realloc (self->fields, cap * sizeof (char *));
-            if (!bigger)
-                goto nomem;
-            self->fields = bigger;
-            size_t *more = realloc (self->starts, cap * sizeof (size_t));
-            if (!more)
-                goto nomem;
-            self->starts = more;
-            self->fields_cap = cap;
-        }
+    bool empty_line = true, more = true;
+    while (more) {
+        if (s_grow_fields (self, n))
+            return s_nomem (self, err, errlen);
         self->starts[n++] = used;
-        /* One field. */
-        const char *b = self->buf;
-        if (self->pos < self->len && b[self->pos] == '"') {
+        int rc;
+        if (self->pos < self->len && self->buf[self->pos] == '"') {
             empty_line = false;
-            self->pos++;
-            for (;;) {
-                if (self->pos >= self->len) {
-                    rfk_model_errf (err, errlen, "%s line %zu: unterminated quoted field",
-                                    self->file, self->record_line);
-                    return -1;
-                }
-                char c = b[self->pos++];
-                if (c == '"') {
-                    if (self->pos < self->len && b[self->pos] == '"') {
-                        self->pos++;
-                        if (s_put (self, &used, '"'))
-                            goto nomem;
-                        continue;
-                    }
-                    break;
-                }
-                if (c == '\0')
-                    goto nul;
-                if (c == '\n')
-                    self->line++;
-                if (s_put (self, &used, c))
-                    goto nomem;
-            }
-            if (self->pos < self->len && b[self->pos] != self->delim && b[self->pos] != '\n' &&
-                !(b[self->pos] == '\r' && self->pos + 1 < self->len && b[self->pos + 1] == '\n') &&
-                !(b[self->pos] == '\r' && self->pos + 1 == self->len)) {
-                rfk_model_errf (err, errlen,
-                                "%s line %zu: text after the closing quote of field %zu",
-                                self->file, self->line, n);
-                return -1;
-            }
-        } else {
-            while (self->pos < self->len) {
-                char c = b[self->pos];
-                if (c == self->delim || c == '\n')
-                    break;
-                if (c == '\r' && (self->pos + 1 == self->len || b[self->pos + 1] == '\n'))
-                    break;
-                if (c == '\0')
-                    goto nul;
-                empty_line = false;
-                if (s_put (self, &used, c))
-                    goto nomem;
-                self->pos++;
-            }
-        }
+            rc = s_quoted_field (self, &used, n, err, errlen);
+        } else
+            rc = s_plain_field (self, &used, &empty_line, err, errlen);
+        if (rc != 0)
+            return -1;
         if (s_put (self, &used, '\0'))
-            goto nomem;
-        /* After the field: a delimiter, the end of the record or of the text. */
-        if (self->pos < self->len && b[self->pos] == self->delim) {
+            return s_nomem (self, err, errlen);
+        more = s_next_field (self);
+        if (more)
             empty_line = false;
-            self->pos++;
-            continue;
-        }
-        if (self->pos < self->len && b[self->pos] == '\r')
-            self->pos++;
-        if (self->pos < self->len && b[self->pos] == '\n') {
-            self->pos++;
-            self->line++;
-        }
-        break;
     }
     for (size_t i = 0; i < n; i++)
         self->fields[i] = self->text + self->starts[i];
     self->n_fields = empty_line ? 0 : n;
     return 1;
-nul:
-    rfk_model_errf (err, errlen, "%s line %zu: contains a NUL byte (not a text file?)", self->file,
-                    self->line);
-    return -1;
-nomem:
-    rfk_model_errf (err, errlen, "%s line %zu: out of memory", self->file, self->record_line);
-    return -1;
+}
+
+int
+rfk_csv_header (rfk_csv_t *self, char *err, size_t errlen)
+{
+    int got;
+    while ((got = rfk_csv_next (self, err, errlen)) == 1 && self->n_fields == 0)
+        ;
+    return got;
+}
+
+int
+rfk_csv_row (rfk_csv_t *self, size_t n_columns, char *err, size_t errlen)
+{
+    int got;
+    while ((got = rfk_csv_next (self, err, errlen)) == 1 && self->n_fields == 0)
+        ;
+    if (got == 1 && self->n_fields != n_columns) {
+        rfk_model_errf (err, errlen, "%s line %zu: %zu fields, the header has %zu", self->file,
+                        self->record_line, self->n_fields, n_columns);
+        return -1;
+    }
+    return got;
 }
 
 void

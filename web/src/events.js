@@ -3,7 +3,7 @@
 //   event: JobStatus | ServiceStatus | TrialUpdate | LogLine
 //   data: {the message's fields, as in proto/event.proto}
 // Pages subscribe with useLiveEvents and refresh what an event touches.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { getSession } from './api.js';
 import { parseEvent } from './util.js';
 
@@ -92,4 +92,14 @@ export function debounce(fn, delay = 250) {
   };
   wrapped.cancel = () => clearTimeout(timer);
   return wrapped;
+}
+
+// A debounced `reload` (300 ms) run for every live event `wanted(event)`
+// accepts, while the component is mounted.
+export function useLiveRefresh(reload, wanted) {
+  const refresh = useMemo(() => debounce(reload, 300), [reload]);
+  useEffect(() => refresh.cancel, [refresh]);
+  useLiveEvents((event) => {
+    if (wanted(event)) refresh();
+  });
 }

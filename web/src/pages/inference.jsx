@@ -2,10 +2,11 @@
 // trials of a train job), and a job's detail with its status, predictor_host
 // and a box that sends a query to predictor_host/predict and shows the
 // prediction. JobStatus events of kind INFERENCE refresh it live.
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, predict } from '../api.js';
-import { ErrorBox, Field, Loading, StatusBadge, useResource } from '../components.jsx';
-import { debounce, useLiveEvents } from '../events.js';
+import { ErrorBox, Field, StatusBadge, useResource } from '../components.jsx';
+import { useLiveRefresh } from '../events.js';
+import { FormCard, INFERENCE_JOB, JobFacts, JobTitle, ListTable, isActive, useStop } from '../forms.jsx';
 import { navigate } from '../nav.js';
 import { formatTime, listOf } from '../util.js';
 
@@ -54,53 +55,46 @@ function CreateInferenceJob({ onCreated }) {
   };
 
   return (
-    <section class="card" aria-labelledby="new-inference-title">
-      <h2 id="new-inference-title">Deploy a train job</h2>
-      <form onSubmit={submit} class="grid-form">
-        <Field id="infer-app" label="App">
-          <select id="infer-app" value={app} onChange={(e) => setApp(e.currentTarget.value)}>
-            {apps.length === 0 ? <option value="">No train jobs yet</option> : null}
-            {apps.map((a) => (
-              <option key={a} value={a}>
-                {a}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field id="infer-version" label="App version" hint="-1: the latest">
-          <input id="infer-version" type="number" step="1" min="-1" value={version} aria-describedby="infer-version-hint" onInput={(e) => setVersion(e.currentTarget.value)} />
-        </Field>
-        <Field id="infer-max-trials" label="Best trials to deploy">
-          <input id="infer-max-trials" type="number" min="1" step="1" value={maxTrials} onInput={(e) => setMaxTrials(e.currentTarget.value)} />
-        </Field>
-        <Field id="infer-replicas" label="Replicas per trial">
-          <input id="infer-replicas" type="number" min="1" step="1" value={replicas} onInput={(e) => setReplicas(e.currentTarget.value)} />
-        </Field>
-        <Field id="infer-gpus" label="GPUs (GPU_COUNT)">
-          <input id="infer-gpus" type="number" min="0" step="1" value={gpus} onInput={(e) => setGpus(e.currentTarget.value)} />
-        </Field>
-        <div class="wide">
-          <ErrorBox error={trainJobs.error} label="Could not list train jobs" />
-          <ErrorBox error={error} label="Could not deploy" />
-        </div>
-        <div class="actions wide">
-          <button type="submit" disabled={busy}>
-            {busy ? 'Deploying…' : 'Deploy'}
-          </button>
-        </div>
-      </form>
-    </section>
+    <FormCard id="new-inference" title="Deploy a train job" onSubmit={submit}>
+      <Field id="infer-app" label="App">
+        <select id="infer-app" value={app} onChange={(e) => setApp(e.currentTarget.value)}>
+          {apps.length === 0 ? <option value="">No train jobs yet</option> : null}
+          {apps.map((a) => (
+            <option key={a} value={a}>
+              {a}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field id="infer-version" label="App version" hint="-1: the latest">
+        <input id="infer-version" type="number" step="1" min="-1" value={version} aria-describedby="infer-version-hint" onInput={(e) => setVersion(e.currentTarget.value)} />
+      </Field>
+      <Field id="infer-max-trials" label="Best trials to deploy">
+        <input id="infer-max-trials" type="number" min="1" step="1" value={maxTrials} onInput={(e) => setMaxTrials(e.currentTarget.value)} />
+      </Field>
+      <Field id="infer-replicas" label="Replicas per trial">
+        <input id="infer-replicas" type="number" min="1" step="1" value={replicas} onInput={(e) => setReplicas(e.currentTarget.value)} />
+      </Field>
+      <Field id="infer-gpus" label="GPUs (GPU_COUNT)">
+        <input id="infer-gpus" type="number" min="0" step="1" value={gpus} onInput={(e) => setGpus(e.currentTarget.value)} />
+      </Field>
+      <div class="wide">
+        <ErrorBox error={trainJobs.error} label="Could not list train jobs" />
+        <ErrorBox error={error} label="Could not deploy" />
+      </div>
+      <div class="actions wide">
+        <button type="submit" disabled={busy}>
+          {busy ? 'Deploying…' : 'Deploy'}
+        </button>
+      </div>
+    </FormCard>
   );
 }
 
 export function InferenceJobs() {
-  const { data, error, loading, reload } = useResource(() => api.inferenceJobs(), []);
-  const jobs = listOf(data, 'inference_jobs', 'jobs');
-  const refresh = useMemo(() => debounce(reload, 300), [reload]);
-  useEffect(() => refresh.cancel, [refresh]);
-  useLiveEvents((event) => {
-    if (event.type === 'JobStatus' && event.data.kind !== 'TRAIN') refresh();
-  });
+  const jobs = useResource(() => api.inferenceJobs(), []);
+  const list = listOf(jobs.data, 'inference_jobs', 'jobs');
+  useLiveRefresh(jobs.reload, (event) => event.type === 'JobStatus' && event.data.kind !== 'TRAIN');
   const onCreated = (answer, app) => {
     navigate(jobHash({ app: answer.app || app, app_version: answer.app_version }));
   };
@@ -111,40 +105,28 @@ export function InferenceJobs() {
       <CreateInferenceJob onCreated={onCreated} />
       <section aria-labelledby="inference-list-title">
         <h2 id="inference-list-title">Your inference jobs</h2>
-        <ErrorBox error={error} label="Could not list inference jobs" />
-        {loading && !data ? <Loading what="inference jobs" /> : null}
-        {data && jobs.length === 0 ? <p class="muted">No inference jobs yet.</p> : null}
-        {jobs.length > 0 ? (
-          <div class="table-wrap">
-            <table id="inference-jobs-table">
-              <caption class="visually-hidden">Your inference jobs</caption>
-              <thead>
-                <tr>
-                  <th scope="col">App</th>
-                  <th scope="col">Version</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Predictor</th>
-                  <th scope="col">Started</th>
-                </tr>
-              </thead>
-              <tbody>
-                {jobs.map((job) => (
-                  <tr key={job.id}>
-                    <th scope="row">
-                      <a href={jobHash(job)}>{job.app}</a>
-                    </th>
-                    <td class="num">{job.app_version}</td>
-                    <td>
-                      <StatusBadge status={job.status} />
-                    </td>
-                    <td class="id">{job.predictor_host || '—'}</td>
-                    <td>{formatTime(job.datetime_started)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+        <ListTable
+          id="inference-jobs-table"
+          caption="Your inference jobs"
+          resource={jobs}
+          items={list}
+          what="inference jobs"
+          empty="No inference jobs yet."
+          columns={['App', 'Version', 'Status', 'Predictor', 'Started']}
+          row={(job) => (
+            <tr key={job.id}>
+              <th scope="row">
+                <a href={jobHash(job)}>{job.app}</a>
+              </th>
+              <td class="num">{job.app_version}</td>
+              <td>
+                <StatusBadge status={job.status} />
+              </td>
+              <td class="id">{job.predictor_host || '—'}</td>
+              <td>{formatTime(job.datetime_started)}</td>
+            </tr>
+          )}
+        />
       </section>
     </>
   );
@@ -237,68 +219,29 @@ function QueryBox({ predictorHost, ready }) {
 
 export function InferenceJobDetail({ app, version }) {
   const job = useResource(() => api.inferenceJob(app, version), [app, version]);
-  const [stopError, setStopError] = useState(null);
-  const [stopping, setStopping] = useState(false);
-  const refresh = useMemo(() => debounce(job.reload, 300), [job.reload]);
-  useEffect(() => refresh.cancel, [refresh]);
+  const stopper = useStop(() => api.stopInferenceJob(app, version), job.reload);
   const record = job.data && job.data.inference_job ? job.data.inference_job : job.data;
-  useLiveEvents((event) => {
-    if (event.type === 'JobStatus' && (!record || event.data.id === record.id || event.data.kind === 'INFERENCE')) refresh();
-    else if (event.type === 'ServiceStatus' && record && event.data.job_id === record.id) refresh();
-  });
-
-  const stop = async () => {
-    setStopError(null);
-    setStopping(true);
-    try {
-      await api.stopInferenceJob(app, version);
-      job.reload();
-    } catch (err) {
-      setStopError(err);
-    }
-    setStopping(false);
-  };
-  const live = record && (record.status === 'STARTED' || record.status === 'RUNNING');
+  useLiveRefresh(
+    job.reload,
+    (event) =>
+      (event.type === 'JobStatus' && (!record || event.data.id === record.id || event.data.kind === 'INFERENCE')) ||
+      (event.type === 'ServiceStatus' && record && event.data.job_id === record.id),
+  );
+  const live = isActive(record);
   const workers = record ? listOf(record.workers || [], 'workers') : [];
 
   return (
     <>
-      <p class="crumbs">
-        <a href="#/inference">Inference jobs</a> › {app} v{version}
-      </p>
-      <div class="title-row">
-        <h1>
-          Inference job {app} <span class="muted">v{version}</span>
-        </h1>
-        {live ? (
-          <button type="button" class="danger" onClick={stop} disabled={stopping}>
-            {stopping ? 'Stopping…' : 'Stop inference job'}
-          </button>
-        ) : null}
-      </div>
-      <ErrorBox error={job.error} label="Could not load the inference job" />
-      <ErrorBox error={stopError} label="Could not stop the inference job" />
-      {job.loading && !record ? <Loading what="the inference job" /> : null}
+      <JobTitle page={INFERENCE_JOB} app={app} version={version} job={job} record={record} stopper={stopper} />
       {record ? (
         <>
-          <section class="card" aria-labelledby="inference-facts-title">
-            <h2 id="inference-facts-title" class="visually-hidden">
-              Facts
-            </h2>
-            <dl class="facts">
-              <dt>Status</dt>
-              <dd id="inference-status">
-                <StatusBadge status={record.status} />
-              </dd>
-              <dt>Predictor host</dt>
-              <dd id="predictor-host" class="id">
-                {record.predictor_host || '—'}
-              </dd>
-              <dt>Started</dt>
-              <dd>{formatTime(record.datetime_started)}</dd>
-              <dt>Stopped</dt>
-              <dd>{formatTime(record.datetime_stopped) || '—'}</dd>
-              {workers.length ? (
+          <JobFacts
+            id="inference-facts"
+            title="Facts"
+            statusId="inference-status"
+            record={record}
+            more={
+              workers.length ? (
                 <>
                   <dt>Deployed trials</dt>
                   <dd>
@@ -311,9 +254,14 @@ export function InferenceJobDetail({ app, version }) {
                     </ul>
                   </dd>
                 </>
-              ) : null}
-            </dl>
-          </section>
+              ) : null
+            }
+          >
+            <dt>Predictor host</dt>
+            <dd id="predictor-host" class="id">
+              {record.predictor_host || '—'}
+            </dd>
+          </JobFacts>
           {live ? <QueryBox predictorHost={record.predictor_host} ready={record.status === 'RUNNING'} /> : null}
         </>
       ) : null}

@@ -1,8 +1,9 @@
 // models.jsx: the models the user can use (GET /models/available) and, for
 // model developers and admins, the upload form (POST /models, multipart).
-import { useRef, useState } from 'preact/hooks';
-import { api, upload } from '../api.js';
-import { ErrorBox, Field, Loading, Notice, UploadProgress, useResource } from '../components.jsx';
+import { useState } from 'preact/hooks';
+import { api } from '../api.js';
+import { ErrorBox, Field, useResource } from '../components.jsx';
+import { DeleteButton, FileField, FormCard, ListTable, TaskSelect, UploadButtons, UploadStatus, useDelete, useUpload } from '../forms.jsx';
 import { TASKS, formatTime, listOf, parseJsonField } from '../util.js';
 
 const DEVELOPERS = ['SUPERADMIN', 'ADMIN', 'MODEL_DEVELOPER'];
@@ -14,24 +15,19 @@ function UploadModel({ onDone }) {
   const [access, setAccess] = useState('PRIVATE');
   const [dependencies, setDependencies] = useState('');
   const [dockerImage, setDockerImage] = useState('');
-  const [file, setFile] = useState(null);
-  const [progress, setProgress] = useState(null);
-  const [error, setError] = useState(null);
-  const [done, setDone] = useState(null);
-  const current = useRef(null);
-  const fileInput = useRef(null);
+  const sending = useUpload();
 
   const submit = async (event) => {
     event.preventDefault();
-    setError(null);
-    setDone(null);
-    if (!name.trim()) return setError('Give the model a name.');
-    if (!file) return setError('Choose the model template file (.so) to upload.');
+    sending.begin();
+    const file = sending.file;
+    if (!name.trim()) return sending.setError('Give the model a name.');
+    if (!file) return sending.setError('Choose the model template file (.so) to upload.');
     let deps;
     try {
       deps = parseJsonField(dependencies, 'Dependencies', null);
     } catch (err) {
-      return setError(err);
+      return sending.setError(err);
     }
     const form = new FormData();
     form.append('name', name.trim());
@@ -41,166 +37,87 @@ function UploadModel({ onDone }) {
     if (deps !== null) form.append('dependencies', JSON.stringify(deps));
     if (dockerImage.trim()) form.append('docker_image', dockerImage.trim());
     form.append('model_file_bytes', file, file.name);
-    setProgress({ sent: 0, total: file.size });
-    current.current = upload('/models', form, (sent, total) => setProgress({ sent, total }));
-    try {
-      const answer = await current.current.promise;
-      setDone(`Uploaded model ${(answer && answer.name) || name}.`);
-      setName('');
-      setModelClass('');
-      setFile(null);
-      if (fileInput.current) fileInput.current.value = '';
-      onDone();
-    } catch (err) {
-      setError(err);
-    } finally {
-      current.current = null;
-      setProgress(null);
-    }
+    const answer = await sending.send('/models', form, (a) => `Uploaded model ${(a && a.name) || name}.`);
+    if (answer === undefined) return;
+    setName('');
+    setModelClass('');
+    onDone();
   };
 
   return (
-    <section class="card" aria-labelledby="upload-model-title">
-      <h2 id="upload-model-title">Upload a model template</h2>
-      <form onSubmit={submit} class="grid-form">
-        <Field id="model-name" label="Name">
-          <input id="model-name" value={name} required onInput={(e) => setName(e.currentTarget.value)} />
-        </Field>
-        <Field id="model-task" label="Task">
-          <select id="model-task" value={task} onChange={(e) => setTask(e.currentTarget.value)}>
-            {TASKS.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field id="model-class" label="Model class" hint="The template's name; the model's name when empty">
-          <input
-            id="model-class"
-            value={modelClass}
-            aria-describedby="model-class-hint"
-            onInput={(e) => setModelClass(e.currentTarget.value)}
-          />
-        </Field>
-        <Field id="model-access" label="Access">
-          <select id="model-access" value={access} onChange={(e) => setAccess(e.currentTarget.value)}>
-            <option value="PRIVATE">Private (only you)</option>
-            <option value="PUBLIC">Public (every user)</option>
-          </select>
-        </Field>
-        <Field id="model-deps" label="Dependencies (JSON, optional)" hint='e.g. {"libxgboost0": "1.7"}'>
-          <input
-            id="model-deps"
-            value={dependencies}
-            aria-describedby="model-deps-hint"
-            onInput={(e) => setDependencies(e.currentTarget.value)}
-          />
-        </Field>
-        <Field id="model-image" label="Container image (optional)">
-          <input id="model-image" value={dockerImage} onInput={(e) => setDockerImage(e.currentTarget.value)} />
-        </Field>
-        <Field id="model-file" label="Template file (.so)">
-          <input
-            id="model-file"
-            type="file"
-            accept=".so"
-            ref={fileInput}
-            onChange={(e) => setFile(e.currentTarget.files[0] || null)}
-          />
-        </Field>
-        <div class="actions">
-          <button type="submit" disabled={!!progress}>
-            Upload
-          </button>
-          {progress ? (
-            <button type="button" class="secondary" onClick={() => current.current && current.current.abort()}>
-              Cancel upload
-            </button>
-          ) : null}
-        </div>
-      </form>
-      {progress ? (
-        <UploadProgress id="model-progress" sent={progress.sent} total={progress.total} name={file ? file.name : ''} />
-      ) : null}
-      <ErrorBox error={error} label="Upload failed" />
-      <Notice>{done}</Notice>
-    </section>
+    <FormCard
+      id="upload-model"
+      title="Upload a model template"
+      onSubmit={submit}
+      after={<UploadStatus id="model-progress" upload={sending} />}
+    >
+      <Field id="model-name" label="Name">
+        <input id="model-name" value={name} required onInput={(e) => setName(e.currentTarget.value)} />
+      </Field>
+      <TaskSelect id="model-task" value={task} onChange={setTask} />
+      <Field id="model-class" label="Model class" hint="The template's name; the model's name when empty">
+        <input id="model-class" value={modelClass} aria-describedby="model-class-hint" onInput={(e) => setModelClass(e.currentTarget.value)} />
+      </Field>
+      <Field id="model-access" label="Access">
+        <select id="model-access" value={access} onChange={(e) => setAccess(e.currentTarget.value)}>
+          <option value="PRIVATE">Private (only you)</option>
+          <option value="PUBLIC">Public (every user)</option>
+        </select>
+      </Field>
+      <Field id="model-deps" label="Dependencies (JSON, optional)" hint='e.g. {"libxgboost0": "1.7"}'>
+        <input id="model-deps" value={dependencies} aria-describedby="model-deps-hint" onInput={(e) => setDependencies(e.currentTarget.value)} />
+      </Field>
+      <Field id="model-image" label="Container image (optional)">
+        <input id="model-image" value={dockerImage} onInput={(e) => setDockerImage(e.currentTarget.value)} />
+      </Field>
+      <FileField id="model-file" label="Template file (.so)" accept=".so" upload={sending} />
+      <UploadButtons upload={sending} />
+    </FormCard>
   );
 }
 
 export function Models({ session }) {
-  const { data, error, loading, reload } = useResource(() => api.models(), []);
-  const [deleteError, setDeleteError] = useState(null);
-  const models = listOf(data, 'models');
+  const models = useResource(() => api.models(), []);
+  const deleting = useDelete('model', api.deleteModel, models.reload);
+  const list = listOf(models.data, 'models');
   const developer = DEVELOPERS.includes(session.user_type);
-
-  const remove = async (model) => {
-    if (!window.confirm(`Delete model ${model.name}?`)) return;
-    setDeleteError(null);
-    try {
-      await api.deleteModel(model.id);
-      reload();
-    } catch (err) {
-      setDeleteError(err);
-    }
-  };
 
   return (
     <>
       <h1>Models</h1>
       {developer ? (
-        <UploadModel onDone={reload} />
+        <UploadModel onDone={models.reload} />
       ) : (
         <p class="muted">Model templates are uploaded by model developers; here are the ones you can use.</p>
       )}
       <section aria-labelledby="models-title">
         <h2 id="models-title">Available models</h2>
-        <ErrorBox error={error} label="Could not list models" />
-        <ErrorBox error={deleteError} label="Could not delete" />
-        {loading && !data ? <Loading what="models" /> : null}
-        {data && models.length === 0 ? <p class="muted">No models available yet.</p> : null}
-        {models.length > 0 ? (
-          <div class="table-wrap">
-            <table id="models-table">
-              <caption class="visually-hidden">Available models</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Task</th>
-                  <th scope="col">Class</th>
-                  <th scope="col">Access</th>
-                  <th scope="col">Uploaded</th>
-                  {developer ? (
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
+        <ListTable
+          id="models-table"
+          caption="Available models"
+          resource={models}
+          items={list}
+          what="models"
+          errors={<ErrorBox error={deleting.error} label="Could not delete" />}
+          empty="No models available yet."
+          columns={['Name', 'Task', 'Class', 'Access', 'Uploaded', ...(developer ? [{ hidden: 'Actions' }] : [])]}
+          row={(m) => (
+            <tr key={m.id}>
+              <th scope="row">{m.name}</th>
+              <td>{m.task}</td>
+              <td>{m.model_class}</td>
+              <td>{m.access_right}</td>
+              <td>{formatTime(m.datetime_created)}</td>
+              {developer ? (
+                <td>
+                  {m.user_id === session.user_id || session.user_type !== 'MODEL_DEVELOPER' ? (
+                    <DeleteButton name={m.name} onClick={() => deleting.remove(m)} />
                   ) : null}
-                </tr>
-              </thead>
-              <tbody>
-                {models.map((m) => (
-                  <tr key={m.id}>
-                    <th scope="row">{m.name}</th>
-                    <td>{m.task}</td>
-                    <td>{m.model_class}</td>
-                    <td>{m.access_right}</td>
-                    <td>{formatTime(m.datetime_created)}</td>
-                    {developer ? (
-                      <td>
-                        {m.user_id === session.user_id || session.user_type !== 'MODEL_DEVELOPER' ? (
-                          <button type="button" class="link danger" onClick={() => remove(m)}>
-                            Delete<span class="visually-hidden"> {m.name}</span>
-                          </button>
-                        ) : null}
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+                </td>
+              ) : null}
+            </tr>
+          )}
+        />
       </section>
     </>
   );

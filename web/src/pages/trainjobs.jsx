@@ -13,7 +13,8 @@ import {
   StatusBadge,
   useResource,
 } from '../components.jsx';
-import { debounce, useLiveEvents } from '../events.js';
+import { debounce, useLiveEvents, useLiveRefresh } from '../events.js';
+import { TRAIN_JOB, JobFacts, JobTitle, ListTable, TaskSelect, useStop } from '../forms.jsx';
 import { navigate } from '../nav.js';
 import {
   TASKS,
@@ -33,13 +34,9 @@ import {
 const jobHash = (job) => `#/jobs/${encodeURIComponent(job.app)}/${encodeURIComponent(job.app_version)}`;
 
 export function TrainJobs() {
-  const { data, error, loading, reload } = useResource(() => api.trainJobs(), []);
-  const jobs = listOf(data, 'train_jobs', 'jobs');
-  const refresh = useMemo(() => debounce(reload, 300), [reload]);
-  useEffect(() => refresh.cancel, [refresh]);
-  useLiveEvents((event) => {
-    if (event.type === 'JobStatus' && event.data.kind !== 'INFERENCE') refresh();
-  });
+  const jobs = useResource(() => api.trainJobs(), []);
+  const list = listOf(jobs.data, 'train_jobs', 'jobs');
+  useLiveRefresh(jobs.reload, (event) => event.type === 'JobStatus' && event.data.kind !== 'INFERENCE');
 
   return (
     <>
@@ -49,42 +46,29 @@ export function TrainJobs() {
           New train job
         </a>
       </div>
-      <ErrorBox error={error} label="Could not list train jobs" />
-      {loading && !data ? <Loading what="train jobs" /> : null}
-      {data && jobs.length === 0 ? <p class="muted">No train jobs yet.</p> : null}
-      {jobs.length > 0 ? (
-        <div class="table-wrap">
-          <table id="train-jobs-table">
-            <caption class="visually-hidden">Your train jobs</caption>
-            <thead>
-              <tr>
-                <th scope="col">App</th>
-                <th scope="col">Version</th>
-                <th scope="col">Task</th>
-                <th scope="col">Status</th>
-                <th scope="col">Started</th>
-                <th scope="col">Stopped</th>
-              </tr>
-            </thead>
-            <tbody>
-              {jobs.map((job) => (
-                <tr key={job.id}>
-                  <th scope="row">
-                    <a href={jobHash(job)}>{job.app}</a>
-                  </th>
-                  <td class="num">{job.app_version}</td>
-                  <td>{job.task}</td>
-                  <td>
-                    <StatusBadge status={job.status} />
-                  </td>
-                  <td>{formatTime(job.datetime_started)}</td>
-                  <td>{formatTime(job.datetime_stopped)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        id="train-jobs-table"
+        caption="Your train jobs"
+        resource={jobs}
+        items={list}
+        what="train jobs"
+        empty="No train jobs yet."
+        columns={['App', 'Version', 'Task', 'Status', 'Started', 'Stopped']}
+        row={(job) => (
+          <tr key={job.id}>
+            <th scope="row">
+              <a href={jobHash(job)}>{job.app}</a>
+            </th>
+            <td class="num">{job.app_version}</td>
+            <td>{job.task}</td>
+            <td>
+              <StatusBadge status={job.status} />
+            </td>
+            <td>{formatTime(job.datetime_started)}</td>
+            <td>{formatTime(job.datetime_stopped)}</td>
+          </tr>
+        )}
+      />
     </>
   );
 }
@@ -181,15 +165,7 @@ export function NewTrainJob() {
         <Field id="job-app" label="App name">
           <input id="job-app" value={app} required onInput={(e) => setApp(e.currentTarget.value)} />
         </Field>
-        <Field id="job-task" label="Task">
-          <select id="job-task" value={task} onChange={(e) => setTask(e.currentTarget.value)}>
-            {TASKS.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <TaskSelect id="job-task" value={task} onChange={setTask} />
         {datasetSelect('job-train-dataset', 'Training dataset', trainId, setTrainId)}
         {datasetSelect('job-val-dataset', 'Validation dataset', valId, setValId)}
         <ErrorBox error={datasets.error} label="Could not list datasets" />
@@ -289,8 +265,7 @@ export function TrainJobDetail({ app, version }) {
   const trials = useResource(() => api.trials(app, version), [app, version]);
   const models = useResource(() => api.models(), []);
   const [live, setLive] = useState({}); // trial id -> fields from TrialUpdate events
-  const [stopError, setStopError] = useState(null);
-  const [stopping, setStopping] = useState(false);
+  const stopper = useStop(() => api.stopTrainJob(app, version), job.reload);
   const refreshJob = useMemo(() => debounce(job.reload, 300), [job.reload]);
   const refreshTrials = useMemo(() => debounce(trials.reload, 300), [trials.reload]);
   useEffect(() => () => (refreshJob.cancel(), refreshTrials.cancel()), [refreshJob, refreshTrials]);
@@ -347,69 +322,37 @@ export function TrainJobDetail({ app, version }) {
 
   const series = useMemo(() => scoreSeries(merged), [merged]);
 
-  const stop = async () => {
-    setStopError(null);
-    setStopping(true);
-    try {
-      await api.stopTrainJob(app, version);
-      job.reload();
-    } catch (err) {
-      setStopError(err);
-    }
-    setStopping(false);
-  };
-
-  const running = record && (record.status === 'STARTED' || record.status === 'RUNNING');
   const budget = record && record.budget ? record.budget : {};
   const all = trialCounts(merged);
 
   return (
     <>
-      <p class="crumbs">
-        <a href="#/jobs">Train jobs</a> › {app} v{version}
-      </p>
-      <div class="title-row">
-        <h1>
-          Train job {app} <span class="muted">v{version}</span>
-        </h1>
-        {running ? (
-          <button type="button" class="danger" onClick={stop} disabled={stopping}>
-            {stopping ? 'Stopping…' : 'Stop train job'}
-          </button>
-        ) : null}
-      </div>
-      <ErrorBox error={job.error} label="Could not load the train job" />
-      <ErrorBox error={stopError} label="Could not stop the train job" />
-      {job.loading && !record ? <Loading what="the train job" /> : null}
+      <JobTitle page={TRAIN_JOB} app={app} version={version} job={job} record={record} stopper={stopper} />
       {record ? (
-        <section class="card" aria-labelledby="job-summary-title">
-          <h2 id="job-summary-title" class="visually-hidden">
-            Summary
-          </h2>
-          <dl class="facts">
-            <dt>Status</dt>
-            <dd id="job-status">
-              <StatusBadge status={record.status} />
-            </dd>
-            <dt>Task</dt>
-            <dd>{record.task}</dd>
-            <dt>Budget</dt>
-            <dd>
-              {Object.entries(budget)
-                .map(([k, v]) => `${k} ${v}`)
-                .join(', ')}
-            </dd>
-            <dt>Started</dt>
-            <dd>{formatTime(record.datetime_started)}</dd>
-            <dt>Stopped</dt>
-            <dd>{formatTime(record.datetime_stopped) || '—'}</dd>
-            <dt>Trials</dt>
-            <dd id="job-trial-count">
-              {all.total} ({all.RUNNING} running, {all.COMPLETED} completed, {all.ERRORED} errored
-              {all.PRUNED ? `, ${all.PRUNED} pruned` : ''})
-            </dd>
-          </dl>
-        </section>
+        <JobFacts
+          id="job-summary"
+          title="Summary"
+          statusId="job-status"
+          record={record}
+          more={
+            <>
+              <dt>Trials</dt>
+              <dd id="job-trial-count">
+                {all.total} ({all.RUNNING} running, {all.COMPLETED} completed, {all.ERRORED} errored
+                {all.PRUNED ? `, ${all.PRUNED} pruned` : ''})
+              </dd>
+            </>
+          }
+        >
+          <dt>Task</dt>
+          <dd>{record.task}</dd>
+          <dt>Budget</dt>
+          <dd>
+            {Object.entries(budget)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}
+          </dd>
+        </JobFacts>
       ) : null}
 
       {subJobs.length > 0 ? (
