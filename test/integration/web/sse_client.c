@@ -41,12 +41,28 @@ s_now_ms (void)
     return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+/* The allocation s_append keeps for len bytes and the NUL: a power of two. */
+static size_t
+s_capacity (size_t len)
+{
+    size_t cap = 64;
+    while (cap < len + 1)
+        cap *= 2;
+    return cap;
+}
+
+/* Append n bytes, growing the buffer by doubling: a stream of small reads
+   (a slow client drains MiBs 4 KiB at a time) stays linear, even under
+   AddressSanitizer, whose realloc always copies. */
 static void
 s_append (char **buffer, size_t *len, const char *data, size_t n)
 {
-    char *grown = realloc (*buffer, *len + n + 1);
-    if (!grown)
-        abort ();
+    char *grown = *buffer;
+    if (!grown || s_capacity (*len + n) > s_capacity (*len)) {
+        grown = realloc (*buffer, s_capacity (*len + n));
+        if (!grown)
+            abort ();
+    }
     memcpy (grown + *len, data, n);
     *len += n;
     grown[*len] = 0;
