@@ -55,12 +55,12 @@ typedef struct {
     double cpu_s;
     size_t memory_mb;
     /* the trial in hand */
-    rfk_trial_t *trial;   /* running, or NULL */
-    uint32_t trial_no;    /* its number */
-    char *trial_id;       /* its id */
-    char *params_path;    /* where its parameters go */
-    rafiki_knobs_t knobs; /* its knob values */
-    void *shared;         /* shared parameters it starts from, or NULL */
+    rfk_runner_trial_t *trial; /* running, or NULL */
+    uint32_t trial_no;         /* its number */
+    char *trial_id;            /* its id */
+    char *params_path;         /* where its parameters go */
+    rafiki_knobs_t knobs;      /* its knob values */
+    void *shared;              /* shared parameters it starts from, or NULL */
     size_t shared_size;
     bool prune_asked; /* the advisor said Prune */
     /* counters for STATS and the log */
@@ -90,7 +90,7 @@ s_trial_clear (self_t *self)
 {
     if (self->trial)
         rfk_poll_remove (self->poll, self->trial);
-    rfk_trial_destroy (&self->trial);
+    rfk_runner_trial_destroy (&self->trial);
     free (self->trial_id);
     self->trial_id = NULL;
     free (self->params_path);
@@ -435,14 +435,14 @@ s_start_trial (self_t *self, const json_t *proposal)
         .on_plot = s_on_plot,
         .on_progress = s_on_progress,
     };
-    self->trial = rfk_trial_start (&spec, &callbacks, err, sizeof err);
+    self->trial = rfk_runner_trial_start (&spec, &callbacks, err, sizeof err);
     if (!self->trial) {
         s_trial_ended (self, "ERRORED", NAN, err);
         return;
     }
-    rfk_poll_add_fd (self->poll, rfk_trial_fd (self->trial), self->trial);
+    rfk_poll_add_fd (self->poll, rfk_runner_trial_fd (self->trial), self->trial);
     rfk_log_info (S_LOG, "trial-started trial=%s no=%u pid=%d", self->trial_id, self->trial_no,
-                  rfk_trial_pid (self->trial));
+                  rfk_runner_trial_pid (self->trial));
 }
 
 static void
@@ -452,9 +452,9 @@ s_finish (self_t *self, const char *why);
 static void
 s_trial_step (self_t *self)
 {
-    if (!self->trial || rfk_trial_step (self->trial) == 0)
+    if (!self->trial || rfk_runner_trial_step (self->trial) == 0)
         return;
-    const rfk_trial_result_t *result = rfk_trial_result (self->trial);
+    const rfk_trial_result_t *result = rfk_runner_trial_result (self->trial);
     s_trial_ended (self, rfk_trial_status_name (result->status), result->score,
                    result->status == RFK_TRIAL_COMPLETED ? NULL : result->error);
     if (self->stopping)
@@ -571,7 +571,7 @@ s_stop (self_t *self, const char *why)
     self->stopping = true;
     rfk_log_info (S_LOG, "stopping reason=\"%s\"", why);
     if (self->trial)
-        rfk_trial_stop (self->trial);
+        rfk_runner_trial_stop (self->trial);
     else
         s_finish (self, why);
 }
@@ -585,12 +585,13 @@ s_handle_pipe (self_t *self)
     if (!command)
         return;
     if (streq (command, "STATS")) {
-        json_t *stats = json_pack (
-            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "trials", (json_int_t)self->trials,
-            "completed", (json_int_t)self->completed, "errored", (json_int_t)self->errored,
-            "pruned", (json_int_t)self->pruned, "logs", (json_int_t)self->logs, "metrics",
-            (json_int_t)self->metrics, "plots", (json_int_t)self->plots, "progress",
-            (json_int_t)self->progress, "pid", self->trial ? rfk_trial_pid (self->trial) : 0);
+        json_t *stats =
+            json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "trials",
+                       (json_int_t)self->trials, "completed", (json_int_t)self->completed,
+                       "errored", (json_int_t)self->errored, "pruned", (json_int_t)self->pruned,
+                       "logs", (json_int_t)self->logs, "metrics", (json_int_t)self->metrics,
+                       "plots", (json_int_t)self->plots, "progress", (json_int_t)self->progress,
+                       "pid", self->trial ? rfk_runner_trial_pid (self->trial) : 0);
         char *text = stats ? json_dumps (stats, JSON_COMPACT) : NULL;
         zstr_send (self->pipe, text ? text : "{}");
         free (text);
@@ -612,7 +613,7 @@ s_timeout (self_t *self, int64_t flush_until)
     if (self->session)
         rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
     if (self->trial) {
-        int64_t left = rfk_trial_timeout_ms (self->trial);
+        int64_t left = rfk_runner_trial_timeout_ms (self->trial);
         if (left >= 0)
             rfk_deadline_add (&deadline, zclock_mono () + left);
     }
@@ -652,9 +653,9 @@ s_run (self_t *self)
     }
     if (self->trial) {
         /* Leaving with a trial: end it now and say so. */
-        rfk_trial_stop (self->trial);
+        rfk_runner_trial_stop (self->trial);
         rfk_poll_remove (self->poll, self->trial);
-        rfk_trial_destroy (&self->trial);
+        rfk_runner_trial_destroy (&self->trial);
         self->stopping = true;
         s_trial_ended (self, "ERRORED", NAN, "stopped");
     }
