@@ -36,16 +36,17 @@
 
 /* A dynamic service admin started and still tracks (live jobs only). */
 typedef struct {
-    char *id;                    /* store id, also the launcher's handle */
-    char *role;                  /* rafikid role: advisor, trainer, predictor, inference */
-    char *service_type;          /* store type: ADVISOR, TRAIN, PREDICT, INFERENCE */
-    rfk_service_status_t status; /* as last set (rfk_admin_set_service_status) */
-    char *train_job_id;          /* the train job it serves, or NULL */
-    char *sub_train_job_id;      /* the sub train job it serves, or NULL */
-    char *inference_job_id;      /* the inference job it serves, or NULL */
-    char *trial_id;              /* inference workers: the trial they hold */
-    zframe_t *peer;              /* routing id on `service` once it said Hello, or NULL */
-    bool job_ended;              /* admin stopped its job: its end rolls nothing up */
+    char *id;               /* store id, also the launcher's handle */
+    char *role;             /* rafikid role: advisor, trainer, predictor, inference */
+    char *service_type;     /* store type: ADVISOR, TRAIN, PREDICT, INFERENCE */
+    char *train_job_id;     /* the train job it serves, or NULL */
+    char *sub_train_job_id; /* the sub train job it serves, or NULL */
+    char *inference_job_id; /* the inference job it serves, or NULL */
+    char *trial_id;         /* inference workers: the trial they hold */
+    zframe_t *peer;         /* routing id on `service` once it said Hello, or NULL */
+    bool job_ended;         /* admin stopped its job: its end rolls nothing up */
+    /* its status, as last set (rfk_admin_set_service_status) */
+    rfk_service_status_t status;
 } rfk_admin_service_t;
 
 /* Which tracked services rfk_admin_stop_services stops (fields left NULL
