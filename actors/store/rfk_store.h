@@ -177,8 +177,10 @@ typedef struct {
     char *sub_train_job_id;
 } rfk_train_job_worker_t;
 
-/* TRIALS. status: PENDING (the default), RUNNING, COMPLETED, ERRORED,
-   PRUNED. no is unique per sub train job; 0 on create means the next.
+/* TRIALS: the store's trial record (a trial running in a child is the
+   runner's rfk_runner_trial_t, what the tuner learns from a trial its
+   rfk_tune_observation_t). status: PENDING (the default), RUNNING,
+   COMPLETED, ERRORED, PRUNED. no is unique per sub train job; 0 on create means the next.
    train_job_id, and model_id when NULL, are taken from the sub train job. */
 typedef struct {
     char *id;
