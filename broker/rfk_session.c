@@ -66,13 +66,13 @@ rfk_session_send (rfk_session_t *self, rfk_msg_t *msg)
 
 /* A StatusReport for us, or NULL when out of memory. */
 static rfk_msg_t *
-s_report_new (rfk_session_t *self, const char *status, const char *message)
+s_report_new (rfk_session_t *self, rfk_service_status_t status, const char *message)
 {
     rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "StatusReport", 0);
     if (!msg)
         return NULL;
     json_object_set_new (msg->body, "service_id", json_string (self->service_id));
-    json_object_set_new (msg->body, "status", json_string (status));
+    json_object_set_new (msg->body, "status", json_string (rfk_service_status_name (status)));
     if (message)
         json_object_set_new (msg->body, "message", json_string (message));
     return msg;
@@ -84,7 +84,7 @@ rfk_session_running (rfk_session_t *self, const char *message, const char *const
     assert (self);
     if (self->final_sent)
         return 0;
-    rfk_msg_t *msg = s_report_new (self, "RUNNING", message);
+    rfk_msg_t *msg = s_report_new (self, RFK_SERVICE_RUNNING, message);
     if (!msg)
         return -1;
     if (endpoints) {
@@ -100,10 +100,10 @@ rfk_session_running (rfk_session_t *self, const char *message, const char *const
 }
 
 int
-rfk_session_final (rfk_session_t *self, const char *status, const char *message)
+rfk_session_final (rfk_session_t *self, rfk_service_status_t status, const char *message)
 {
     assert (self);
-    assert (status);
+    assert (rfk_service_status_is_final (status));
     if (self->final_sent)
         return 0;
     self->final_sent = true;
@@ -158,7 +158,7 @@ s_on_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, vo
     if (self->on_config (self, reply, self->ctx, err, sizeof err) != 0) {
         if (!*err)
             snprintf (err, sizeof err, "the ServiceConfig could not be applied");
-        rfk_session_final (self, "ERRORED", err);
+        rfk_session_final (self, RFK_SERVICE_ERRORED, err);
         s_failed (self, err);
     }
 }
@@ -451,9 +451,9 @@ rfk_session_end (rfk_session_t *self, const char *failure, const char *reason)
         rfk_client_cancel (self->client, self->hello);
     self->hello = 0;
     if (failure)
-        rfk_session_final (self, "ERRORED", failure);
+        rfk_session_final (self, RFK_SERVICE_ERRORED, failure);
     else
-        rfk_session_final (self, "STOPPED",
+        rfk_session_final (self, RFK_SERVICE_STOPPED,
                            self->stop_reason ? self->stop_reason
                            : reason          ? reason
                                              : "stopped");

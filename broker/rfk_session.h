@@ -47,6 +47,7 @@
 #include "rfk_client.h"
 #include "rfk_msg.h"
 #include "rfk_role.h"
+#include "rfk_states.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -111,7 +112,7 @@ rfk_session_running (rfk_session_t *self, const char *message, const char *const
 /* Reports STOPPED or ERRORED (message may be NULL). Only the first call
    sends; later ones return 0 and send nothing. 0 or -1. */
 int
-rfk_session_final (rfk_session_t *self, const char *status, const char *message);
+rfk_session_final (rfk_session_t *self, rfk_service_status_t status, const char *message);
 /* True once the final report went out (or can no longer go: refused). */
 bool
 rfk_session_final_sent (rfk_session_t *self);

@@ -264,44 +264,40 @@ void
 rfk_admin_metrics (rfk_admin_t *self, FILE *out)
 {
     assert (self);
-    static const char *service_states[] = {"STARTED", "DEPLOYING", "RUNNING",
-                                           "STOPPED", "ERRORED",   NULL};
-    static const char *job_states[] = {"STARTED", "RUNNING", "STOPPED", "ERRORED", NULL};
-    size_t services[5] = {0}, train[4] = {0}, inference[4] = {0};
+    //  Counts by status value; index 0 (UNSET) is never printed.
+    size_t services[RFK_SERVICE_ERRORED + 1] = {0}, train[RFK_JOB_ERRORED + 1] = {0},
+                                          inference[RFK_JOB_ERRORED + 1] = {0};
     zlistx_t *list = rfk_store_list_services (self->store, false, NULL);
     for (rfk_service_t *item = list ? (rfk_service_t *)zlistx_first (list) : NULL; item;
          item = (rfk_service_t *)zlistx_next (list))
-        for (int index = 0; service_states[index]; index++)
-            if (item->status && streq (item->status, service_states[index]))
-                services[index]++;
+        if (rfk_service_status_name (item->status))
+            services[item->status]++;
     zlistx_destroy (&list);
     list = rfk_store_list_train_jobs (self->store, NULL, NULL, false, NULL);
     for (rfk_train_job_t *item = list ? (rfk_train_job_t *)zlistx_first (list) : NULL; item;
          item = (rfk_train_job_t *)zlistx_next (list))
-        for (int index = 0; job_states[index]; index++)
-            if (item->status && streq (item->status, job_states[index]))
-                train[index]++;
+        if (rfk_job_status_name (item->status))
+            train[item->status]++;
     zlistx_destroy (&list);
     list = rfk_store_list_inference_jobs (self->store, NULL, false, NULL);
     for (rfk_inference_job_t *item = list ? (rfk_inference_job_t *)zlistx_first (list) : NULL; item;
          item = (rfk_inference_job_t *)zlistx_next (list))
-        for (int index = 0; job_states[index]; index++)
-            if (item->status && streq (item->status, job_states[index]))
-                inference[index]++;
+        if (rfk_job_status_name (item->status))
+            inference[item->status]++;
     zlistx_destroy (&list);
     fprintf (out, "# HELP rafiki_services Dynamic services by state.\n"
                   "# TYPE rafiki_services gauge\n");
-    for (int index = 0; service_states[index]; index++)
-        fprintf (out, "rafiki_services{state=\"%s\"} %zu\n", service_states[index],
-                 services[index]);
+    for (int index = RFK_SERVICE_STARTED; index <= RFK_SERVICE_ERRORED; index++)
+        fprintf (out, "rafiki_services{state=\"%s\"} %zu\n",
+                 rfk_service_status_name ((rfk_service_status_t)index), services[index]);
     fprintf (out, "# HELP rafiki_jobs Train and inference jobs by kind and state.\n"
                   "# TYPE rafiki_jobs gauge\n");
-    for (int index = 0; job_states[index]; index++)
-        fprintf (out, "rafiki_jobs{kind=\"train\",state=\"%s\"} %zu\n", job_states[index],
-                 train[index]);
-    for (int index = 0; job_states[index]; index++)
-        fprintf (out, "rafiki_jobs{kind=\"inference\",state=\"%s\"} %zu\n", job_states[index],
-                 inference[index]);
+    for (int index = RFK_JOB_STARTED; index <= RFK_JOB_ERRORED; index++)
+        fprintf (out, "rafiki_jobs{kind=\"train\",state=\"%s\"} %zu\n",
+                 rfk_job_status_name ((rfk_job_status_t)index), train[index]);
+    for (int index = RFK_JOB_STARTED; index <= RFK_JOB_ERRORED; index++)
+        fprintf (out, "rafiki_jobs{kind=\"inference\",state=\"%s\"} %zu\n",
+                 rfk_job_status_name ((rfk_job_status_t)index), inference[index]);
     fprintf (out,
              "# HELP rafiki_admin_uploads_open Uploads in progress on the ZeroMQ front.\n"
              "# TYPE rafiki_admin_uploads_open gauge\n"

@@ -39,13 +39,14 @@ typedef struct {
     char *id;               /* store id, also the launcher's handle */
     char *role;             /* rafikid role: advisor, trainer, predictor, inference */
     char *service_type;     /* store type: ADVISOR, TRAIN, PREDICT, INFERENCE */
-    char *status;           /* STARTED, DEPLOYING, RUNNING, STOPPED, ERRORED */
     char *train_job_id;     /* the train job it serves, or NULL */
     char *sub_train_job_id; /* the sub train job it serves, or NULL */
     char *inference_job_id; /* the inference job it serves, or NULL */
     char *trial_id;         /* inference workers: the trial they hold */
     zframe_t *peer;         /* routing id on `service` once it said Hello, or NULL */
     bool job_ended;         /* admin stopped its job: its end rolls nothing up */
+    /* its status, as last set (rfk_admin_set_service_status) */
+    rfk_service_status_t status;
 } rfk_admin_service_t;
 
 /* Which tracked services rfk_admin_stop_services stops (fields left NULL
@@ -319,9 +320,6 @@ int
 rfk_admin_free_port (void);
 void
 rfk_admin_service_destroy (rfk_admin_service_t **self_p);
-/* True for STOPPED / ERRORED. */
-bool
-rfk_admin_status_terminal (const char *status);
 /* The rafikid role of a store service type ("advisor" for ADVISOR ...). */
 const char *
 rfk_admin_role_of (const char *service_type);
@@ -330,13 +328,13 @@ rfk_admin_role_of (const char *service_type);
 /* Set a service's status (store, memory, event) and roll its job up: the
    job is read once, and every status that changed is written at once. */
 void
-rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id, const char *status,
-                              const char *message);
+rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id,
+                              rfk_service_status_t status, const char *message);
 /* Publish a JobStatus event (kind TRAIN or INFERENCE; sub_id for a sub
    train job's, else NULL). */
 void
 rfk_admin_publish_job (rfk_admin_t *self, const char *kind, const char *id, const char *app,
-                       int64_t version, const char *status, const char *sub_id);
+                       int64_t version, rfk_job_status_t status, const char *sub_id);
 
 /* ---- start (rfk_admin_recover.c) ------------------------------------------- */
 /* At start: services and jobs a previous run left live are ERRORED; under

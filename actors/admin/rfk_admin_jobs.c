@@ -247,7 +247,8 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
             error = rfk_admin_error (req, RFK_CODE_CONFLICT,
                                      "app %s has a live train job (version %lld, %s); stop it "
                                      "first",
-                                     app, (long long)other->app_version, other->status);
+                                     app, (long long)other->app_version,
+                                     rfk_job_status_name (other->status));
         }
         zlistx_destroy (&live);
     }
@@ -259,7 +260,7 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
             .app = (char *)app,
             .task = (char *)task,
             .budget = budget ? budget : no_budget,
-            .status = "STARTED",
+            .status = RFK_JOB_STARTED,
             .train_dataset_id = train->id,
             .val_dataset_id = val->id,
             .train_args = train_args,
@@ -605,7 +606,7 @@ s_trials_to_deploy (rfk_admin_t *self, const rfk_train_job_t *job, int64_t max_t
         for (rfk_trial_t *trial = best ? (rfk_trial_t *)zlistx_first (best) : NULL;
              trial && (int64_t)zlistx_size (chosen) < max_trials;
              trial = (rfk_trial_t *)zlistx_next (best))
-            if (trial->store_params_id && streq (trial->status, "COMPLETED"))
+            if (trial->store_params_id && trial->status == RFK_TRIAL_COMPLETED)
                 zlistx_add_end (chosen, zlistx_detach_cur (best));
         zlistx_destroy (&best);
         return chosen;
@@ -615,7 +616,7 @@ s_trials_to_deploy (rfk_admin_t *self, const rfk_train_job_t *job, int64_t max_t
                                                 RFK_TRIALS_BEST, NULL);
         for (rfk_trial_t *trial = best ? (rfk_trial_t *)zlistx_first (best) : NULL; trial;
              trial = (rfk_trial_t *)zlistx_next (best))
-            if (trial->store_params_id && streq (trial->status, "COMPLETED")) {
+            if (trial->store_params_id && trial->status == RFK_TRIAL_COMPLETED) {
                 zlistx_add_end (chosen, zlistx_detach_cur (best));
                 break;
             }
@@ -642,10 +643,10 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
     rfk_train_job_t *train = s_train_job_of (self, req, caller, &error);
     if (!train)
         return error;
-    if (!rfk_admin_status_terminal (train->status)) {
-        error = rfk_admin_error (req, RFK_CODE_CONFLICT,
-                                 "train job %s version %lld is %s: stop it before deploying it",
-                                 train->app, (long long)train->app_version, train->status);
+    if (!rfk_job_status_is_final (train->status)) {
+        error = rfk_admin_error (
+            req, RFK_CODE_CONFLICT, "train job %s version %lld is %s: stop it before deploying it",
+            train->app, (long long)train->app_version, rfk_job_status_name (train->status));
         rfk_train_job_destroy (&train);
         return error;
     }
@@ -702,7 +703,7 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
             json_array_append_new (infos, info);
             services[slot] = (rfk_service_t){
                 .service_type = "INFERENCE",
-                .status = "STARTED",
+                .status = RFK_SERVICE_STARTED,
                 .container_manager_type = (char *)backend,
                 .replicas = 1,
                 .hostname = "127.0.0.1",
@@ -732,7 +733,7 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
                                   "http_port", http_port, "http_host", http_host);
         rfk_service_t predictor = {
             .service_type = "PREDICT",
-            .status = "STARTED",
+            .status = RFK_SERVICE_STARTED,
             .container_manager_type = (char *)backend,
             .replicas = 1,
             .hostname = "127.0.0.1",
@@ -748,7 +749,7 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
             .budget = budget,
             .max_trials = max_trials,
             .replicas = replicas,
-            .status = "STARTED",
+            .status = RFK_JOB_STARTED,
             .worker_count = n_workers,
             .workers = workers,
         };

@@ -21,12 +21,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-bool
-rfk_admin_status_terminal (const char *status)
-{
-    return status && (streq (status, "STOPPED") || streq (status, "ERRORED"));
-}
-
 int
 rfk_admin_free_port (void)
 {
@@ -53,7 +47,6 @@ rfk_admin_service_destroy (rfk_admin_service_t **self_p)
     free (self->id);
     free (self->role);
     free (self->service_type);
-    free (self->status);
     free (self->train_job_id);
     free (self->sub_train_job_id);
     free (self->inference_job_id);
@@ -105,7 +98,7 @@ rfk_admin_track (rfk_admin_t *self, const char *id, const char *role, const char
     service->id = strdup (id);
     service->role = strdup (role);
     service->service_type = strdup (s_service_type_of (role));
-    service->status = strdup ("STARTED");
+    service->status = RFK_SERVICE_STARTED;
     service->train_job_id = s_dup (train_job_id);
     service->sub_train_job_id = s_dup (sub_train_job_id);
     service->inference_job_id = s_dup (inference_job_id);
@@ -226,7 +219,7 @@ s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
         snprintf (reason, sizeof reason, "cannot start: %s", rfk_launcher_error (self->launcher));
         rfk_log_warning (RFK_ADMIN_LOG, "service-start-failed id=%s role=%s reason=\"%s\"", id,
                          spec.role, reason);
-        rfk_admin_set_service_status (self, id, "ERRORED", reason);
+        rfk_admin_set_service_status (self, id, RFK_SERVICE_ERRORED, reason);
     } else
         rfk_log_info (RFK_ADMIN_LOG, "service-started id=%s role=%s", id, spec.role);
     free (id);
@@ -248,7 +241,7 @@ rfk_admin_launch_train_service (rfk_admin_t *self, const char *role, const char 
     json_t *info = json_pack ("{s:s, s:s}", "role", role, "endpoint", endpoint);
     rfk_service_t record = {
         .service_type = (char *)s_service_type_of (role),
-        .status = "STARTED",
+        .status = RFK_SERVICE_STARTED,
         .container_manager_type = (char *)rfk_launcher_backend_name (self->launcher),
         .replicas = 1,
         .hostname = "127.0.0.1",
@@ -309,7 +302,7 @@ rfk_admin_stop_service (rfk_admin_t *self, const char *service_id, const char *r
     //  records the end (and may come at once, freeing `service`).
     char *id = strdup (service_id);
     if (rfk_launcher_stop (self->launcher, id) != 0)
-        rfk_admin_set_service_status (self, id, "STOPPED", reason);
+        rfk_admin_set_service_status (self, id, RFK_SERVICE_STOPPED, reason);
     free (id);
 }
 
@@ -326,7 +319,7 @@ s_is_of (const rfk_admin_service_t *service, const rfk_admin_services_of_t *whic
         return false;
     if (which->except_id && streq (service->id, which->except_id))
         return false;
-    return !rfk_admin_status_terminal (service->status);
+    return !rfk_service_status_is_final (service->status);
 }
 
 void
@@ -358,8 +351,8 @@ rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_sta
                    rfk_launcher_state_name (state), reason ? reason : "");
     switch (state) {
         case RFK_LAUNCHER_RUNNING:
-            if (service && streq (service->status, "STARTED"))
-                rfk_admin_set_service_status (self, service_id, "DEPLOYING", reason);
+            if (service && service->status == RFK_SERVICE_STARTED)
+                rfk_admin_set_service_status (self, service_id, RFK_SERVICE_DEPLOYING, reason);
             break;
         case RFK_LAUNCHER_RESTARTING:
             //  It will say Hello again from a new process.
@@ -369,16 +362,16 @@ rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_sta
                 free (peer);
                 zframe_destroy (&service->peer);
             }
-            if (service && streq (service->status, "RUNNING"))
-                rfk_admin_set_service_status (self, service_id, "DEPLOYING", reason);
+            if (service && service->status == RFK_SERVICE_RUNNING)
+                rfk_admin_set_service_status (self, service_id, RFK_SERVICE_DEPLOYING, reason);
             break;
         case RFK_LAUNCHER_STOPPING:
             break;
         case RFK_LAUNCHER_STOPPED:
-            rfk_admin_set_service_status (self, service_id, "STOPPED", reason);
+            rfk_admin_set_service_status (self, service_id, RFK_SERVICE_STOPPED, reason);
             break;
         case RFK_LAUNCHER_ERRORED:
-            rfk_admin_set_service_status (self, service_id, "ERRORED", reason);
+            rfk_admin_set_service_status (self, service_id, RFK_SERVICE_ERRORED, reason);
             break;
     }
 }

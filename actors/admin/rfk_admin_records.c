@@ -84,7 +84,7 @@ rfk_admin_train_job_json (rfk_admin_t *self, const rfk_train_job_t *job)
     s_set_str (body, "val_dataset_id", job->val_dataset_id);
     s_set_json (body, "budget", job->budget);
     s_set_json (body, "train_args", job->train_args);
-    s_set_str (body, "status", job->status);
+    s_set_str (body, "status", rfk_job_status_name (job->status));
     s_set_str (body, "datetime_started", job->datetime_started);
     s_set_str (body, "datetime_stopped", job->datetime_stopped);
     json_t *subs = json_array ();
@@ -99,7 +99,7 @@ rfk_admin_train_job_json (rfk_admin_t *self, const rfk_train_job_t *job)
         if (model)
             s_set_str (entry, "model_name", model->name);
         rfk_model_destroy (&model);
-        s_set_str (entry, "status", sub->status);
+        s_set_str (entry, "status", rfk_job_status_name (sub->status));
         s_set_str (entry, "datetime_started", sub->datetime_started);
         s_set_str (entry, "datetime_stopped", sub->datetime_stopped);
         json_array_append_new (subs, entry);
@@ -121,7 +121,7 @@ rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_tra
     if (model)
         s_set_str (body, "model_name", model->name);
     rfk_model_destroy (&model);
-    s_set_str (body, "status", trial->status);
+    s_set_str (body, "status", rfk_trial_status_name (trial->status));
     if (isfinite (trial->score))
         json_object_set_new (body, "score", json_real (trial->score));
     s_set_json (body, "knobs", trial->knobs);
@@ -152,7 +152,7 @@ rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job)
     }
     rfk_train_job_destroy (&train);
     s_set_str (body, "user_id", job->user_id);
-    s_set_str (body, "status", job->status);
+    s_set_str (body, "status", rfk_job_status_name (job->status));
     rfk_service_t *predictor = job->predictor_service_id
                                    ? rfk_store_get_service (self->store, job->predictor_service_id)
                                    : NULL;

@@ -57,10 +57,9 @@ s_adopt (rfk_admin_t *self, const rfk_service_t *service, zlistx_t *train_jobs,
         }
     if (!tracked)
         return -1;
-    free (tracked->status);
-    tracked->status = strdup (service->status);
+    tracked->status = service->status;
     rfk_log_info (RFK_ADMIN_LOG, "service-adopting id=%s role=%s status=%s", service->id, role,
-                  service->status);
+                  rfk_service_status_name (service->status));
     return 0;
 }
 
@@ -91,7 +90,7 @@ rfk_admin_recover (rfk_admin_t *self)
         if (self->swarm && live_train && live_inference &&
             s_adopt (self, service, live_train, live_inference) == 0)
             continue;
-        rfk_store_update_service_status (self->store, service->id, "ERRORED");
+        rfk_store_update_service_status (self->store, service->id, RFK_SERVICE_ERRORED);
         n_services++;
     }
     zlistx_destroy (&live_train);
@@ -103,17 +102,15 @@ rfk_admin_recover (rfk_admin_t *self)
         if (self->swarm && s_job_adopted (self, job->id))
             continue;
         for (size_t index = 0; index < job->sub_train_job_count; index++)
-            if (!rfk_admin_status_terminal (job->sub_train_jobs[index].status))
+            if (!rfk_job_status_is_final (job->sub_train_jobs[index].status))
                 rfk_store_update_sub_train_job_status (self->store, job->sub_train_jobs[index].id,
-                                                       "ERRORED");
+                                                       RFK_JOB_ERRORED);
         zlistx_t *trials =
             rfk_store_list_trials (self->store, job->id, NULL, RFK_TRIALS_BY_NO, NULL);
         for (rfk_trial_t *trial = trials ? (rfk_trial_t *)zlistx_first (trials) : NULL; trial;
              trial = (rfk_trial_t *)zlistx_next (trials))
-            if (trial->status &&
-                (streq (trial->status, "PENDING") || streq (trial->status, "RUNNING"))) {
-                free (trial->status);
-                trial->status = strdup ("ERRORED");
+            if (trial->status == RFK_TRIAL_PENDING || trial->status == RFK_TRIAL_RUNNING) {
+                trial->status = RFK_TRIAL_ERRORED;
                 if (!json_is_object (trial->progress)) {
                     json_decref (trial->progress);
                     trial->progress = json_object ();
@@ -122,7 +119,7 @@ rfk_admin_recover (rfk_admin_t *self)
                 rfk_store_update_trial (self->store, trial);
             }
         zlistx_destroy (&trials);
-        rfk_store_update_train_job_status (self->store, job->id, "ERRORED");
+        rfk_store_update_train_job_status (self->store, job->id, RFK_JOB_ERRORED);
         rfk_log_warning (RFK_ADMIN_LOG, "train-job-recovered id=%s status=ERRORED reason=\"%s\"",
                          job->id, reason);
     }
@@ -133,7 +130,7 @@ rfk_admin_recover (rfk_admin_t *self)
          job; job = (rfk_inference_job_t *)zlistx_next (inference)) {
         if (self->swarm && s_job_adopted (self, job->id))
             continue;
-        rfk_store_update_inference_job_status (self->store, job->id, "ERRORED");
+        rfk_store_update_inference_job_status (self->store, job->id, RFK_JOB_ERRORED);
         rfk_log_warning (RFK_ADMIN_LOG, "inference-job-recovered id=%s status=ERRORED", job->id);
     }
     zlistx_destroy (&inference);

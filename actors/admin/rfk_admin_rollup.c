@@ -27,8 +27,8 @@
 typedef struct {
     rfk_status_change_t changes[3]; /* what to write, in this order */
     size_t count;                   /* how many */
-    const char *sub_status;         /* the sub train job's new status, or NULL */
-    const char *job_status;         /* the job's new status, or NULL */
+    rfk_job_status_t sub_status;    /* the sub train job's new status, or UNSET */
+    rfk_job_status_t job_status;    /* the job's new status, or UNSET */
 } s_plan_t;
 
 /* Count the statuses of a set of services. */
@@ -38,7 +38,7 @@ typedef struct {
 
 void
 rfk_admin_publish_job (rfk_admin_t *self, const char *kind, const char *id, const char *app,
-                       int64_t version, const char *status, const char *sub_id)
+                       int64_t version, rfk_job_status_t status, const char *sub_id)
 {
     json_t *body = json_object ();
     json_object_set_new (body, "kind", json_string (kind));
@@ -47,7 +47,7 @@ rfk_admin_publish_job (rfk_admin_t *self, const char *kind, const char *id, cons
         json_object_set_new (body, "app", json_string (app));
     if (version > 0)
         json_object_set_new (body, "app_version", json_integer (version));
-    json_object_set_new (body, "status", json_string (status));
+    json_object_set_new (body, "status", json_string (rfk_job_status_name (status)));
     if (sub_id)
         json_object_set_new (body, "sub_train_job_id", json_string (sub_id));
     rfk_admin_publish (self, "job", id, "JobStatus", body);
@@ -63,23 +63,16 @@ s_tally (const rfk_job_state_t *state, const char *sub_id)
         if (sub_id && !(service->sub_train_job_id && streq (service->sub_train_job_id, sub_id)))
             continue;
         tally.total++;
-        const char *status = service->status ? service->status : "ERRORED";
-        if (streq (status, "ERRORED"))
+        //  A status the row could not name counts as ERRORED.
+        rfk_service_status_t status = service->status ? service->status : RFK_SERVICE_ERRORED;
+        if (status == RFK_SERVICE_ERRORED)
             tally.errored++;
-        else if (streq (status, "STOPPED"))
+        else if (status == RFK_SERVICE_STOPPED)
             tally.stopped++;
-        else if (streq (status, "RUNNING"))
+        else if (status == RFK_SERVICE_RUNNING)
             tally.running++;
     }
     return tally;
-}
-
-/* Replace a record's status string (memory only). */
-static void
-s_set (char **status_p, const char *status)
-{
-    free (*status_p);
-    *status_p = strdup (status);
 }
 
 /* A sub train job's new status from its services, and then its train
@@ -92,40 +85,40 @@ s_decide_train (rfk_job_state_t *state, const char *sub_id, s_plan_t *plan)
     for (size_t index = 0; index < job->sub_train_job_count && !sub; index++)
         if (streq (job->sub_train_jobs[index].id, sub_id))
             sub = &job->sub_train_jobs[index];
-    if (!sub || rfk_admin_status_terminal (sub->status))
+    if (!sub || rfk_job_status_is_final (sub->status))
         return;
     s_tally_t tally = s_tally (state, sub->id);
-    const char *status = sub->status;
+    rfk_job_status_t status = sub->status;
     if (tally.errored)
-        status = "ERRORED";
+        status = RFK_JOB_ERRORED;
     else if (tally.total && tally.stopped == tally.total)
-        status = "STOPPED";
+        status = RFK_JOB_STOPPED;
     else if (tally.running)
-        status = "RUNNING";
-    if (streq (status, sub->status))
+        status = RFK_JOB_RUNNING;
+    if (status == sub->status)
         return;
     plan->sub_status = status;
-    plan->changes[plan->count++] =
-        (rfk_status_change_t){RFK_STATUS_OF_SUB_TRAIN_JOB, sub->id, status};
-    s_set (&sub->status, status);
-    if (rfk_admin_status_terminal (job->status))
+    plan->changes[plan->count++] = (rfk_status_change_t){
+        .of = RFK_STATUS_OF_SUB_TRAIN_JOB, .id = sub->id, .status.job = status};
+    sub->status = status;
+    if (rfk_job_status_is_final (job->status))
         return;
     size_t final = 0, errored = 0, running = 0;
     for (size_t index = 0; index < job->sub_train_job_count; index++) {
-        const char *each = job->sub_train_jobs[index].status;
-        final += rfk_admin_status_terminal (each);
-        errored += each && streq (each, "ERRORED");
-        running += each && streq (each, "RUNNING");
+        rfk_job_status_t each = job->sub_train_jobs[index].status;
+        final += rfk_job_status_is_final (each);
+        errored += each == RFK_JOB_ERRORED;
+        running += each == RFK_JOB_RUNNING;
     }
     status = job->status;
     if (job->sub_train_job_count && final == job->sub_train_job_count)
-        status = errored ? "ERRORED" : "STOPPED";
+        status = errored ? RFK_JOB_ERRORED : RFK_JOB_STOPPED;
     else if (running)
-        status = "RUNNING";
-    if (!streq (status, job->status)) {
+        status = RFK_JOB_RUNNING;
+    if (status != job->status) {
         plan->job_status = status;
-        plan->changes[plan->count++] =
-            (rfk_status_change_t){RFK_STATUS_OF_TRAIN_JOB, job->id, status};
+        plan->changes[plan->count++] = (rfk_status_change_t){
+            .of = RFK_STATUS_OF_TRAIN_JOB, .id = job->id, .status.job = status};
     }
 }
 
@@ -134,51 +127,52 @@ static void
 s_decide_inference (rfk_job_state_t *state, s_plan_t *plan)
 {
     rfk_inference_job_t *job = state->inference_job;
-    if (rfk_admin_status_terminal (job->status))
+    if (rfk_job_status_is_final (job->status))
         return;
     s_tally_t tally = s_tally (state, NULL);
-    const char *status = job->status;
+    rfk_job_status_t status = job->status;
     if (tally.errored)
-        status = "ERRORED";
+        status = RFK_JOB_ERRORED;
     else if (tally.total && tally.stopped == tally.total)
-        status = "STOPPED";
+        status = RFK_JOB_STOPPED;
     else if (tally.total && tally.running == tally.total)
-        status = "RUNNING";
-    if (!streq (status, job->status)) {
+        status = RFK_JOB_RUNNING;
+    if (status != job->status) {
         plan->job_status = status;
-        plan->changes[plan->count++] =
-            (rfk_status_change_t){RFK_STATUS_OF_INFERENCE_JOB, job->id, status};
+        plan->changes[plan->count++] = (rfk_status_change_t){
+            .of = RFK_STATUS_OF_INFERENCE_JOB, .id = job->id, .status.job = status};
     }
 }
 
 /* Publish and log a service's new status. */
 static void
 s_service_changed (rfk_admin_t *self, const char *service_id, const char *service_type,
-                   const char *job_id, const char *status, const char *message)
+                   const char *job_id, rfk_service_status_t status, const char *message)
 {
     json_t *event = json_object ();
     json_object_set_new (event, "service_id", json_string (service_id));
     json_object_set_new (event, "service_type", json_string (service_type));
     if (job_id)
         json_object_set_new (event, "job_id", json_string (job_id));
-    json_object_set_new (event, "status", json_string (status));
+    json_object_set_new (event, "status", json_string (rfk_service_status_name (status)));
     if (message && *message)
         json_object_set_new (event, "message", json_string (message));
     rfk_admin_publish (self, "service", service_id, "ServiceStatus", event);
     rfk_log_info (RFK_ADMIN_LOG, "service-status id=%s role=%s status=%s%s%s%s", service_id,
-                  rfk_admin_role_of (service_type), status, message ? " message=\"" : "",
-                  message ? message : "", message ? "\"" : "");
+                  rfk_admin_role_of (service_type), rfk_service_status_name (status),
+                  message ? " message=\"" : "", message ? message : "", message ? "\"" : "");
 }
 
 /* A service admin does not track (any more): its row and an event. */
 static void
-s_set_untracked (rfk_admin_t *self, const char *service_id, const char *status, const char *message)
+s_set_untracked (rfk_admin_t *self, const char *service_id, rfk_service_status_t status,
+                 const char *message)
 {
     rfk_service_t *stored = rfk_store_get_service (self->store, service_id);
     if (!stored)
         return;
     //  Final states stick.
-    if (!rfk_admin_status_terminal (stored->status) && !streq (stored->status, status) &&
+    if (!rfk_service_status_is_final (stored->status) && stored->status != status &&
         rfk_store_update_service_status (self->store, service_id, status) == 0)
         s_service_changed (self, service_id, stored->service_type, NULL, status, message);
     rfk_service_destroy (&stored);
@@ -187,7 +181,7 @@ s_set_untracked (rfk_admin_t *self, const char *service_id, const char *status, 
 /* The plan for a tracked service: read its job once and decide. False
    when nothing changes (its stored status is final or the same). */
 static bool
-s_plan (rfk_admin_t *self, rfk_admin_service_t *service, const char *status,
+s_plan (rfk_admin_t *self, rfk_admin_service_t *service, rfk_service_status_t status,
         rfk_job_state_t **state_p, s_plan_t *plan)
 {
     //  A service of a job admin stopped: the job's statuses are final.
@@ -199,16 +193,16 @@ s_plan (rfk_admin_t *self, rfk_admin_service_t *service, const char *status,
     for (size_t index = 0; state && index < state->service_count && !mine; index++)
         if (streq (state->services[index].id, service->id))
             mine = &state->services[index];
-    const char *stored = mine ? mine->status : service->status;
+    rfk_service_status_t stored = mine ? mine->status : service->status;
     //  Final states stick.
-    if (!stored || rfk_admin_status_terminal (stored) || streq (stored, status)) {
+    if (!stored || rfk_service_status_is_final (stored) || stored == status) {
         rfk_job_state_destroy (&state);
         return false;
     }
     if (mine)
-        s_set (&mine->status, status);
-    plan->changes[plan->count++] =
-        (rfk_status_change_t){RFK_STATUS_OF_SERVICE, service->id, status};
+        mine->status = status;
+    plan->changes[plan->count++] = (rfk_status_change_t){
+        .of = RFK_STATUS_OF_SERVICE, .id = service->id, .status.service = status};
     if (state && state->train_job && service->sub_train_job_id)
         s_decide_train (state, service->sub_train_job_id, plan);
     else if (state && state->inference_job)
@@ -242,8 +236,8 @@ s_publish_plan (rfk_admin_t *self, const rfk_job_state_t *state, const char *sub
         rfk_admin_publish_job (self, "TRAIN", train->id, train->app, train->app_version,
                                plan->sub_status, sub_id);
         rfk_log_info (RFK_ADMIN_LOG, "sub-train-job-status id=%s status=%s", sub_id,
-                      plan->sub_status);
-        if (streq (plan->sub_status, "ERRORED"))
+                      rfk_job_status_name (plan->sub_status));
+        if (plan->sub_status == RFK_JOB_ERRORED)
             rfk_admin_stop_services (self, &(rfk_admin_services_of_t){.sub_train_job_id = sub_id},
                                      "another service of its model failed");
     }
@@ -251,22 +245,22 @@ s_publish_plan (rfk_admin_t *self, const rfk_job_state_t *state, const char *sub
         rfk_admin_publish_job (self, "TRAIN", train->id, train->app, train->app_version,
                                plan->job_status, NULL);
         rfk_log_info (RFK_ADMIN_LOG, "train-job-status id=%s status=%s", train->id,
-                      plan->job_status);
+                      rfk_job_status_name (plan->job_status));
     }
     const rfk_inference_job_t *inference = state->inference_job;
     if (inference && plan->job_status) {
         rfk_admin_publish_job (self, "INFERENCE", inference->id, NULL, 0, plan->job_status, NULL);
         rfk_log_info (RFK_ADMIN_LOG, "inference-job-status id=%s status=%s", inference->id,
-                      plan->job_status);
-        if (streq (plan->job_status, "ERRORED"))
+                      rfk_job_status_name (plan->job_status));
+        if (plan->job_status == RFK_JOB_ERRORED)
             rfk_admin_stop_services (self, &(rfk_admin_services_of_t){.job_id = inference->id},
                                      "another service of its job failed");
     }
 }
 
 void
-rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id_in, const char *status,
-                              const char *message)
+rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id_in,
+                              rfk_service_status_t status, const char *message)
 {
     //  The id may be the launcher's own string, or the tracked service's,
     //  both freed below.
@@ -285,12 +279,12 @@ rfk_admin_set_service_status (rfk_admin_t *self, const char *service_id_in, cons
     if (rfk_store_set_statuses (self->store, plan.changes, plan.count) != 0)
         rfk_log_warning (RFK_ADMIN_LOG,
                          "RFK-STORE doing=\"recording service %s %s\" message=\"%s\"", service_id,
-                         status, rfk_store_message (self->store));
-    s_set (&service->status, status);
+                         rfk_service_status_name (status), rfk_store_message (self->store));
+    service->status = status;
     char *sub = service->sub_train_job_id ? strdup (service->sub_train_job_id) : NULL;
     const char *job_id = service->train_job_id ? service->train_job_id : service->inference_job_id;
     s_service_changed (self, service_id, service->service_type, job_id, status, message);
-    if (rfk_admin_status_terminal (status))
+    if (rfk_service_status_is_final (status))
         s_untrack (self, service);
     if (state)
         s_publish_plan (self, state, sub, &plan);
@@ -311,10 +305,9 @@ s_end_open_trials (rfk_admin_t *self, const char *train_job_id, const char *reas
     zlistx_set_destructor (ended, (czmq_destructor *)rfk_trial_destroy);
     for (rfk_trial_t *trial = trials ? (rfk_trial_t *)zlistx_first (trials) : NULL; trial;
          trial = (rfk_trial_t *)zlistx_next (trials)) {
-        if (!trial->status ||
-            (!streq (trial->status, "PENDING") && !streq (trial->status, "RUNNING")))
+        if (trial->status != RFK_TRIAL_PENDING && trial->status != RFK_TRIAL_RUNNING)
             continue;
-        s_set (&trial->status, "ERRORED");
+        trial->status = RFK_TRIAL_ERRORED;
         if (!json_is_object (trial->progress)) {
             json_decref (trial->progress);
             trial->progress = json_object ();
@@ -343,7 +336,8 @@ s_publish_ended_trials (rfk_admin_t *self, const char *train_job_id, zlistx_t *e
         json_object_set_new (event, "job", json_string (train_job_id));
         json_object_set_new (event, "sub_train_job_id", json_string (trial->sub_train_job_id));
         json_object_set_new (event, "trial_no", json_integer (trial->no));
-        json_object_set_new (event, "status", json_string ("ERRORED"));
+        json_object_set_new (event, "status",
+                             json_string (rfk_trial_status_name (RFK_TRIAL_ERRORED)));
         json_object_set_new (event, "error", json_string (reason));
         rfk_admin_publish (self, "trial", trial->id, "TrialUpdate", event);
     }
@@ -362,12 +356,14 @@ rfk_admin_stop_train_job (rfk_admin_t *self, const char *train_job_id, const cha
     rfk_status_change_t changes[job->sub_train_job_count + 1];
     size_t count = 0;
     for (size_t index = 0; index < job->sub_train_job_count; index++)
-        if (!rfk_admin_status_terminal (job->sub_train_jobs[index].status))
-            changes[count++] = (rfk_status_change_t){RFK_STATUS_OF_SUB_TRAIN_JOB,
-                                                     job->sub_train_jobs[index].id, "STOPPED"};
-    bool job_live = !rfk_admin_status_terminal (job->status);
+        if (!rfk_job_status_is_final (job->sub_train_jobs[index].status))
+            changes[count++] = (rfk_status_change_t){.of = RFK_STATUS_OF_SUB_TRAIN_JOB,
+                                                     .id = job->sub_train_jobs[index].id,
+                                                     .status.job = RFK_JOB_STOPPED};
+    bool job_live = !rfk_job_status_is_final (job->status);
     if (job_live)
-        changes[count++] = (rfk_status_change_t){RFK_STATUS_OF_TRAIN_JOB, job->id, "STOPPED"};
+        changes[count++] = (rfk_status_change_t){
+            .of = RFK_STATUS_OF_TRAIN_JOB, .id = job->id, .status.job = RFK_JOB_STOPPED};
     zlistx_t *ended = s_end_open_trials (self, job->id, reason);
     int rc = rfk_store_set_statuses (self->store, changes, count);
     if (zlistx_size (ended) > 0)
@@ -378,12 +374,13 @@ rfk_admin_stop_train_job (rfk_admin_t *self, const char *train_job_id, const cha
         zlistx_purge (ended);
     }
     for (size_t index = 0; index < count - job_live; index++)
-        rfk_admin_publish_job (self, "TRAIN", job->id, job->app, job->app_version, "STOPPED",
+        rfk_admin_publish_job (self, "TRAIN", job->id, job->app, job->app_version, RFK_JOB_STOPPED,
                                changes[index].id);
     s_publish_ended_trials (self, job->id, ended, reason);
     zlistx_destroy (&ended);
     if (job_live) {
-        rfk_admin_publish_job (self, "TRAIN", job->id, job->app, job->app_version, "STOPPED", NULL);
+        rfk_admin_publish_job (self, "TRAIN", job->id, job->app, job->app_version, RFK_JOB_STOPPED,
+                               NULL);
         rfk_log_info (RFK_ADMIN_LOG, "train-job-stopped id=%s reason=\"%s\"", job->id, reason);
     }
     rfk_train_job_destroy (&job);
@@ -397,9 +394,9 @@ rfk_admin_stop_inference_job (rfk_admin_t *self, const char *inference_job_id, c
         return;
     rfk_admin_stop_services (
         self, &(rfk_admin_services_of_t){.job_id = inference_job_id, .job_ended = true}, reason);
-    if (!rfk_admin_status_terminal (job->status)) {
-        rfk_store_update_inference_job_status (self->store, job->id, "STOPPED");
-        rfk_admin_publish_job (self, "INFERENCE", job->id, NULL, 0, "STOPPED", NULL);
+    if (!rfk_job_status_is_final (job->status)) {
+        rfk_store_update_inference_job_status (self->store, job->id, RFK_JOB_STOPPED);
+        rfk_admin_publish_job (self, "INFERENCE", job->id, NULL, 0, RFK_JOB_STOPPED, NULL);
         rfk_log_info (RFK_ADMIN_LOG, "inference-job-stopped id=%s reason=\"%s\"", job->id, reason);
     }
     rfk_inference_job_destroy (&job);

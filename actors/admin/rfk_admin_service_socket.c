@@ -232,11 +232,11 @@ s_on_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
                                       "unknown service or wrong secret");
     }
     rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_lookup (self->services, id);
-    if (!service || rfk_admin_status_terminal (stored->status)) {
+    if (!service || rfk_service_status_is_final (stored->status)) {
         rfk_msg_t *error =
             rfk_msg_new_error (&rfk_service_family, msg->correlation, RFK_CODE_CONFLICT, "");
         json_object_set_new (error->body, "message",
-                             json_string (rfk_admin_status_terminal (stored->status)
+                             json_string (rfk_service_status_is_final (stored->status)
                                               ? "this service has ended; stop"
                                               : "this service is not part of a live job"));
         rfk_service_destroy (&stored);
@@ -279,8 +279,8 @@ s_on_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
     rc = rfk_server_send (server, peer, config);
     rfk_msg_destroy (&config);
     rfk_log_info (RFK_ADMIN_LOG, "service-hello id=%s role=%s", id, service->role);
-    if (streq (service->status, "STARTED"))
-        rfk_admin_set_service_status (self, id, "DEPLOYING", "said hello");
+    if (service->status == RFK_SERVICE_STARTED)
+        rfk_admin_set_service_status (self, id, RFK_SERVICE_DEPLOYING, "said hello");
     return rc;
 }
 
@@ -293,16 +293,16 @@ s_on_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, voi
     if (!service)
         return 0;
     const char *id = s_str (msg, "service_id");
-    const char *status = s_str (msg, "status");
+    rfk_service_status_t status = rfk_service_status_from_name (s_str (msg, "status"));
     if (id && !streq (id, service->id))
         return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_FORBIDDEN,
                                       "you may report only your own status");
-    if (!status || streq (status, "STARTED"))
+    if (!status || status == RFK_SERVICE_STARTED)
         return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
                                       "field `status` must be DEPLOYING, RUNNING, STOPPED or "
                                       "ERRORED");
     char *service_id = strdup (service->id);
-    if (streq (service->role, "predictor") && streq (status, "RUNNING"))
+    if (streq (service->role, "predictor") && status == RFK_SERVICE_RUNNING)
         rfk_admin_predictor_running (self, service_id, s_str (msg, "message"));
     rfk_admin_set_service_status (self, service_id, status, s_str (msg, "message"));
     free (service_id);
@@ -352,7 +352,7 @@ s_publish_trial (rfk_admin_t *self, const rfk_trial_t *trial, const char *error)
     if (model)
         json_object_set_new (event, "model_name", json_string (model->name));
     rfk_model_destroy (&model);
-    json_object_set_new (event, "status", json_string (trial->status));
+    json_object_set_new (event, "status", json_string (rfk_trial_status_name (trial->status)));
     if (isfinite (trial->score))
         json_object_set_new (event, "score", json_real (trial->score));
     if (error)
@@ -380,7 +380,7 @@ s_on_trial_create (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
     rfk_trial_t record = {
         .no = (int64_t)json_integer_value (json_object_get (msg->body, "trial_no")),
         .sub_train_job_id = (char *)sub_id,
-        .status = "PENDING",
+        .status = RFK_TRIAL_PENDING,
         .knobs = json_is_object (knobs) ? knobs : NULL,
         .policies = json_is_array (policies) ? policies : NULL,
         .score = NAN,
@@ -408,9 +408,8 @@ s_on_trial_started (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, voi
     rfk_trial_t *trial = s_own_trial (self, server, peer, msg, &service);
     if (!trial)
         return 0;
-    if (streq (trial->status, "PENDING")) {
-        free (trial->status);
-        trial->status = strdup ("RUNNING");
+    if (trial->status == RFK_TRIAL_PENDING) {
+        trial->status = RFK_TRIAL_RUNNING;
         free (trial->worker_id);
         const char *worker = s_str (msg, "worker_id");
         trial->worker_id = strdup (worker ? worker : service->id);
@@ -450,19 +449,17 @@ s_on_trial_finished (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, vo
     rfk_trial_t *trial = s_own_trial (self, server, peer, msg, &service);
     if (!trial)
         return 0;
-    const char *status = s_str (msg, "status");
-    if (!status ||
-        (!streq (status, "COMPLETED") && !streq (status, "ERRORED") && !streq (status, "PRUNED"))) {
+    rfk_trial_status_t status = rfk_trial_status_from_name (s_str (msg, "status"));
+    if (!rfk_trial_status_is_final (status)) {
         rfk_trial_destroy (&trial);
         return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
                                       "field `status` must be COMPLETED, ERRORED or PRUNED");
     }
-    if (streq (trial->status, "COMPLETED")) {
+    if (trial->status == RFK_TRIAL_COMPLETED) {
         rfk_trial_destroy (&trial); //  said before (a retry): nothing to change
         return s_ack (server, peer, msg);
     }
-    free (trial->status);
-    trial->status = strdup (status);
+    trial->status = status;
     json_t *score = json_object_get (msg->body, "score");
     if (json_is_number (score))
         trial->score = json_number_value (score);

@@ -181,7 +181,7 @@ rfk_admin_swarm_tick (rfk_admin_t *self, int64_t now)
     for (char *id = (char *)zlistx_first (self->swarm_state->adopted); id;
          id = (char *)zlistx_next (self->swarm_state->adopted)) {
         rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_lookup (self->services, id);
-        if (!service || service->peer || rfk_admin_status_terminal (service->status))
+        if (!service || service->peer || rfk_service_status_is_final (service->status))
             continue;
         rfk_log_warning (RFK_ADMIN_LOG, "service-adopted-silent id=%s role=%s", id, service->role);
         if (service->train_job_id && !zlistx_find (train_jobs, service->train_job_id))

@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "rfk_bodies.h"
 #include "rfk_log.h"
 #include "rfk_role.h"
 #include "rfk_train_args.h"
@@ -33,18 +34,12 @@
 #define S_LOG "advisor"
 #define S_FINISH_WAIT_MS 5000 /* how long the last reports may wait for admin's Ack */
 
-typedef enum { S_PENDING, S_RUNNING, S_COMPLETED, S_ERRORED, S_PRUNED } s_status_t;
-
-static const char *s_status_names[] = {"PENDING", "RUNNING", "COMPLETED", "ERRORED", "PRUNED"};
-
 /* One trial this advisor proposed. */
 typedef struct {
     uint32_t no;            /* trial number in the sub job, from 1 */
     char *id;               /* trial id (admin's, or made here); NULL while being created */
-    s_status_t status;      /* where the trial is */
     json_t *knobs;          /* the knob values proposed */
     json_t *policies;       /* the policies switched on, an array of names */
-    int params_source;      /* 1 NONE, 2 BEST, 3 LATEST */
     char *shared_params;    /* params file the trial starts from, or NULL */
     char *worker;           /* key of the trainer holding it, or NULL */
     double score;           /* COMPLETED: its score; PRUNED: the last score */
@@ -56,6 +51,10 @@ typedef struct {
     bool observed;          /* the tuner heard how it ended */
     uint64_t progress_corr; /* correlation of the last Progress answered */
     bool progress_pruned;   /* what it was answered */
+    /* where the trial is */
+    rfk_trial_status_t status;
+    /* where its parameters come from */
+    rfk_params_source_t params_source;
 } s_trial_t;
 
 /* One trainer connected to the ROUTER. */
@@ -95,11 +94,12 @@ typedef struct {
     int creating;                /* TrialCreate requests without an answer */
     bool early_stop;             /* the template has EARLY_STOP and the job wants it */
     bool share_params;           /* the template has SHARE_PARAMS and the job wants it */
-    int params_source;           /* the source named when sharing: BEST (2) or LATEST (3) */
     int64_t asha_min_step;       /* the first rung's step */
     int64_t asha_eta;            /* reduction factor */
     bool done_reported;          /* SubTrainJobDone sent */
     char err[512];               /* why the actor cannot go on; "" while it can */
+    /* the source named when sharing: BEST or LATEST */
+    rfk_params_source_t params_source;
 } self_t;
 
 /* ---- OpenBLAS's threads and rafikid's signals --------------------------- */
@@ -179,7 +179,7 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
                      .next_no = 1,
                      .time_deadline = -1,
                      .finish_deadline = -1,
-                     .params_source = 2,
+                     .params_source = RFK_PARAMS_BEST,
                      .asha_min_step = 1,
                      .asha_eta = 3};
     rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
@@ -226,10 +226,10 @@ s_elapsed_s (self_t *self)
 
 /* The knob values of the next trial as JSON (every knob of the table, the
    policies switched on, their names added to policies) and where its
-   parameters come from (*source: 1 NONE, 2 BEST, 3 LATEST); NULL when the
+   parameters come from (*source: NONE, BEST or LATEST); NULL when the
    tuner has nothing left to propose. */
 static json_t *
-s_search_next (self_t *self, json_t *policies, int *source)
+s_search_next (self_t *self, json_t *policies, rfk_params_source_t *source)
 {
     json_t *knobs = rfk_tuner_propose (self->tuner);
     if (!knobs)
@@ -238,10 +238,9 @@ s_search_next (self_t *self, json_t *policies, int *source)
     if (self->share_params && s_params_from (self)) {
         double progress =
             rfk_budget_progress (&self->budget, (int64_t)self->next_no - 1, s_elapsed_s (self));
-        from = rfk_tuner_params_source (
-            self->tuner, progress, self->params_source == 3 ? RFK_PARAMS_LATEST : RFK_PARAMS_BEST);
+        from = rfk_tuner_params_source (self->tuner, progress, self->params_source);
     }
-    *source = from == RFK_PARAMS_BEST ? 2 : from == RFK_PARAMS_LATEST ? 3 : 1;
+    *source = from;
     unsigned mask = rfk_tuner_policies (self->tuner, from);
     if (!self->early_stop)
         mask &= ~(1u << RAFIKI_POLICY_EARLY_STOP);
@@ -265,9 +264,9 @@ s_search_observe (self_t *self, s_trial_t *trial)
     if (trial->observed)
         return;
     trial->observed = true;
-    double score = trial->status == S_COMPLETED ? trial->score
-                   : trial->status == S_PRUNED  ? trial->score
-                                                : NAN;
+    double score = trial->status == RFK_TRIAL_COMPLETED ? trial->score
+                   : trial->status == RFK_TRIAL_PRUNED  ? trial->score
+                                                        : NAN;
     char err[256] = "";
     int rc = isfinite (score)
                  ? rfk_tuner_observe (self->tuner, trial->knobs, score, err, sizeof err)
@@ -297,7 +296,7 @@ s_search_prune (self_t *self, s_trial_t *trial, int64_t step, double score, char
 static bool
 s_outstanding (const s_trial_t *trial)
 {
-    return trial->status == S_PENDING || trial->status == S_RUNNING;
+    return trial->status == RFK_TRIAL_PENDING || trial->status == RFK_TRIAL_RUNNING;
 }
 
 static size_t
@@ -332,13 +331,13 @@ s_params_from (self_t *self)
     const s_trial_t *best = NULL, *latest = NULL;
     for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
          trial = (s_trial_t *)zlistx_next (self->trials)) {
-        if (trial->status != S_COMPLETED || !trial->params_path)
+        if (trial->status != RFK_TRIAL_COMPLETED || !trial->params_path)
             continue;
         if (!best || trial->score > best->score)
             best = trial;
         latest = trial;
     }
-    return self->params_source == 3 ? latest : best;
+    return self->params_source == RFK_PARAMS_LATEST ? latest : best;
 }
 
 static s_trial_t *
@@ -348,7 +347,7 @@ s_trial_new (self_t *self)
     if (!trial)
         return NULL;
     trial->policies = json_array ();
-    int source = 1;
+    rfk_params_source_t source = RFK_PARAMS_NONE;
     trial->knobs = trial->policies ? s_search_next (self, trial->policies, &source) : NULL;
     if (!trial->knobs) {
         void *item = trial;
@@ -356,11 +355,11 @@ s_trial_new (self_t *self)
         return NULL;
     }
     trial->no = self->next_no++;
-    trial->status = S_PENDING;
+    trial->status = RFK_TRIAL_PENDING;
     trial->score = NAN;
     trial->last_score = NAN;
-    trial->params_source = 1;
-    if (source != 1) {
+    trial->params_source = RFK_PARAMS_NONE;
+    if (source != RFK_PARAMS_NONE) {
         const s_trial_t *from = s_params_from (self);
         if (from) {
             trial->params_source = source;
@@ -374,12 +373,12 @@ s_trial_new (self_t *self)
 static json_t *
 s_trial_json (const s_trial_t *trial)
 {
-    json_t *json =
-        json_pack ("{s:i, s:s?, s:s, s:O, s:O, s:s?, s:s?, s:s?, s:I, s:I}", "no",
-                   (json_int_t)trial->no, "id", trial->id, "status", s_status_names[trial->status],
-                   "knobs", trial->knobs, "policies", trial->policies, "worker", trial->worker,
-                   "error", trial->error, "params_path", trial->params_path, "steps",
-                   (json_int_t)trial->steps, "last_step", (json_int_t)trial->last_step);
+    json_t *json = json_pack ("{s:i, s:s?, s:s, s:O, s:O, s:s?, s:s?, s:s?, s:I, s:I}", "no",
+                              (json_int_t)trial->no, "id", trial->id, "status",
+                              rfk_trial_status_name (trial->status), "knobs", trial->knobs,
+                              "policies", trial->policies, "worker", trial->worker, "error",
+                              trial->error, "params_path", trial->params_path, "steps",
+                              (json_int_t)trial->steps, "last_step", (json_int_t)trial->last_step);
     if (json) {
         json_object_set_new (json, "score",
                              isfinite (trial->score) ? json_real (trial->score) : json_null ());
@@ -394,7 +393,7 @@ s_trial_json (const s_trial_t *trial)
 
 /* The final report to admin (role form only): STOPPED or ERRORED, once. */
 static void
-s_report_final (self_t *self, const char *status, const char *message)
+s_report_final (self_t *self, rfk_service_status_t status, const char *message)
 {
     if (self->session)
         rfk_session_final (self->session, status, message);
@@ -408,7 +407,8 @@ s_report_trial_errored (self_t *self, s_trial_t *trial)
         return;
     rfk_msg_t *msg = rfk_msg_new (&rfk_service_family, "TrialFinished", 0);
     json_object_set_new (msg->body, "trial_id", json_string (trial->id));
-    json_object_set_new (msg->body, "status", json_string ("ERRORED"));
+    json_object_set_new (msg->body, "status",
+                         json_string (rfk_trial_status_name (RFK_TRIAL_ERRORED)));
     json_object_set_new (msg->body, "error", json_string (trial->error ? trial->error : ""));
     rfk_session_send (self->session, msg);
     rfk_msg_destroy (&msg);
@@ -438,17 +438,15 @@ s_answer (self_t *self, s_worker_t *worker, rfk_msg_t **answer_p)
 static void
 s_send_proposal (self_t *self, s_worker_t *worker, s_trial_t *trial)
 {
-    rfk_msg_t *proposal = rfk_msg_new (&rfk_train_family, "Proposal", 0);
-    json_object_set_new (proposal->body, "trial_no", json_integer (trial->no));
-    json_object_set_new (proposal->body, "trial_id", json_string (trial->id));
-    json_object_set (proposal->body, "knobs", trial->knobs);
-    json_object_set (proposal->body, "policies", trial->policies);
-    json_object_set_new (proposal->body, "params_source",
-                         json_string (trial->params_source == 2   ? "BEST"
-                                      : trial->params_source == 3 ? "LATEST"
-                                                                  : "NONE"));
-    if (trial->shared_params)
-        json_object_set_new (proposal->body, "params_path", json_string (trial->shared_params));
+    rfk_msg_t *proposal = rfk_proposal_new (&(rfk_proposal_t){.trial_no = trial->no,
+                                                              .trial_id = trial->id,
+                                                              .knobs = trial->knobs,
+                                                              .policies = trial->policies,
+                                                              .params_source = trial->params_source,
+                                                              .params_path = trial->shared_params},
+                                            0);
+    if (!proposal)
+        return;
     char *knobs = json_dumps (trial->knobs, JSON_COMPACT);
     rfk_log_info (S_LOG, "trial-proposed trial=%u id=%s worker=%s knobs=%s", trial->no, trial->id,
                   worker->worker_id ? worker->worker_id : worker->key, knobs ? knobs : "?");
@@ -471,7 +469,7 @@ s_trial_orphaned (self_t *self, s_trial_t *trial, const char *why)
 {
     if (!s_outstanding (trial))
         return;
-    trial->status = S_ERRORED;
+    trial->status = RFK_TRIAL_ERRORED;
     s_set_string (&trial->error, why);
     rfk_log_warning (S_LOG, "trial-errored trial=%u id=%s reason=\"%s\"", trial->no,
                      trial->id ? trial->id : "-", why);
@@ -508,7 +506,7 @@ s_on_trial_created (rfk_client_t *client, uint64_t correlation, rfk_msg_t **repl
         const char *message = json_string_value (json_object_get (reply->body, "message"));
         rfk_log_warning (S_LOG, "trial-create-failed trial=%u message=\"%s\"", trial->no,
                          message ? message : reply->type);
-        trial->status = S_ERRORED;
+        trial->status = RFK_TRIAL_ERRORED;
         s_set_string (&trial->error, "admin could not record the trial");
         s_search_observe (self, trial);
         if (worker && worker->trial == trial) {
@@ -567,7 +565,7 @@ s_answer_next (self_t *self, s_worker_t *worker)
     else {
         free (create->worker_key);
         free (create);
-        trial->status = S_ERRORED;
+        trial->status = RFK_TRIAL_ERRORED;
         s_set_string (&trial->error, "admin could not be asked to record the trial");
         s_search_observe (self, trial);
         worker->trial = NULL;
@@ -685,7 +683,9 @@ s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *
     if (s_repeated (self, worker, msg->correlation))
         return 0;
     s_trial_t *trial = worker->trial;
-    json_int_t trial_no = json_integer_value (json_object_get (msg->body, "trial_no"));
+    rfk_result_t result;
+    rfk_result_read (msg, &result);
+    json_int_t trial_no = result.trial_no;
     if (!trial || trial->no != (uint32_t)trial_no) {
         s_trial_t *late = s_late_trial (self, worker, trial_no);
         if (!late) {
@@ -701,31 +701,27 @@ s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *
                         "the trainer goes on",
                         late->no, late->id ? late->id : "-",
                         worker->worker_id ? worker->worker_id : worker->key,
-                        s_status_names[late->status], late->error ? late->error : "");
+                        rfk_trial_status_name (late->status), late->error ? late->error : "");
         worker->trial = NULL;
         worker->asked = msg->correlation;
         s_answer_next (self, worker);
         return 0;
     }
-    const char *status = json_string_value (json_object_get (msg->body, "status"));
-    const char *error = json_string_value (json_object_get (msg->body, "error"));
-    const char *params_path = json_string_value (json_object_get (msg->body, "params_path"));
-    double score = NAN;
-    rfk_train_arg_number (json_object_get (msg->body, "score"), &score);
-    if (status && streq (status, "COMPLETED"))
-        trial->status = S_COMPLETED;
-    else if (status && streq (status, "PRUNED"))
-        trial->status = S_PRUNED;
+    const char *error = result.error;
+    const char *params_path = result.params_path;
+    double score = result.score;
+    if (result.status == RFK_TRIAL_COMPLETED || result.status == RFK_TRIAL_PRUNED)
+        trial->status = result.status;
     else
-        trial->status = S_ERRORED;
-    if (trial->status == S_PRUNED && !isfinite (score))
+        trial->status = RFK_TRIAL_ERRORED;
+    if (trial->status == RFK_TRIAL_PRUNED && !isfinite (score))
         score = trial->last_score;
-    trial->score = trial->status == S_ERRORED ? NAN : score;
+    trial->score = trial->status == RFK_TRIAL_ERRORED ? NAN : score;
     s_set_string (&trial->error, error && *error ? error : NULL);
     s_set_string (&trial->params_path, params_path && *params_path ? params_path : NULL);
     rfk_log_info (S_LOG, "trial-result trial=%u id=%s status=%s score=%g%s%s", trial->no, trial->id,
-                  s_status_names[trial->status], trial->score, trial->error ? " error=" : "",
-                  trial->error ? trial->error : "");
+                  rfk_trial_status_name (trial->status), trial->score,
+                  trial->error ? " error=" : "", trial->error ? trial->error : "");
     s_search_observe (self, trial);
     worker->trial = NULL;
     worker->asked = msg->correlation;
@@ -754,7 +750,7 @@ s_handle_progress (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
         rfk_msg_t *prune = rfk_msg_new (&rfk_train_family, "Prune", msg->correlation);
         char reason[300];
         snprintf (reason, sizeof reason, "the advisor settled this trial already (%s: %s)",
-                  s_status_names[late->status], late->error ? late->error : "");
+                  rfk_trial_status_name (late->status), late->error ? late->error : "");
         json_object_set_new (prune->body, "reason", json_string (reason));
         int rc = rfk_server_send (server, peer, prune);
         rfk_msg_destroy (&prune);
@@ -768,7 +764,7 @@ s_handle_progress (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
         json_int_t step = json_integer_value (json_object_get (msg->body, "step"));
         double score = NAN;
         rfk_train_arg_number (json_object_get (msg->body, "score"), &score);
-        trial->status = S_RUNNING;
+        trial->status = RFK_TRIAL_RUNNING;
         trial->steps++;
         trial->last_step = step;
         trial->last_score = score;
@@ -927,7 +923,8 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
     self->share_params = rfk_space_has_policy (self->space, RAFIKI_POLICY_SHARE_PARAMS) &&
                          rfk_train_arg_flag (rfk_train_arg (train_args, "share_params"), true);
     const char *source = json_string_value (rfk_train_arg (train_args, "params_source"));
-    self->params_source = source && strcasecmp (source, "LATEST") == 0 ? 3 : 2;
+    self->params_source =
+        source && strcasecmp (source, "LATEST") == 0 ? RFK_PARAMS_LATEST : RFK_PARAMS_BEST;
     if (source && strcasecmp (source, "NONE") == 0)
         self->share_params = false;
     if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_min_step"), &number) && number >= 1)
@@ -993,7 +990,7 @@ s_check_finished (self_t *self)
     }
     rfk_log_info (S_LOG, "budget-spent reason=\"%s\" trials=%zu", spent,
                   zlistx_size (self->trials));
-    s_report_final (self, "STOPPED", spent);
+    s_report_final (self, RFK_SERVICE_STOPPED, spent);
     self->finished = true;
     self->finish_deadline = zclock_mono () + S_FINISH_WAIT_MS;
 }
@@ -1101,16 +1098,15 @@ static int
 s_on_config (rfk_session_t *session, const rfk_msg_t *config, void *ctx, char *err, size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    json_t *body = config->body;
-    const char *sub_train_job_id = json_string_value (json_object_get (body, "sub_train_job_id"));
-    if (sub_train_job_id)
-        self->sub_train_job_id = strdup (sub_train_job_id);
-    const char *bind =
-        json_string_value (json_array_get (json_object_get (body, "bind_endpoints"), 0));
-    if (s_configure (self, json_string_value (json_object_get (body, "model_path")),
-                     json_string_value (json_object_get (body, "task")),
-                     json_object_get (body, "budget"), json_object_get (body, "train_args"),
-                     json_object_get (json_object_get (body, "config"), "fixed_knobs"), bind, err,
+    rfk_service_config_t view;
+    if (rfk_service_config_read (config, &view) != 0) {
+        snprintf (err, errlen, "the ServiceConfig cannot be read");
+        return -1;
+    }
+    if (view.sub_train_job_id)
+        self->sub_train_job_id = strdup (view.sub_train_job_id);
+    if (s_configure (self, view.model_path, view.task, view.budget, view.train_args,
+                     json_object_get (view.config, "fixed_knobs"), view.bind_endpoints[0], err,
                      errlen) != 0)
         return -1;
     const char *endpoints[] = {rfk_server_endpoint (self->server), NULL};
@@ -1129,7 +1125,7 @@ s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
          trial = (s_trial_t *)zlistx_next (self->trials))
         if (s_outstanding (trial))
             s_set_string (&trial->error, "stopped");
-    rfk_session_final (session, "STOPPED", reason);
+    rfk_session_final (session, RFK_SERVICE_STOPPED, reason);
     self->finished = true;
     self->finish_deadline = zclock_mono () + S_FINISH_WAIT_MS;
 }

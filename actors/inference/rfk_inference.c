@@ -11,6 +11,7 @@
 #include <msgpack.h>
 #include <rafiki/template.h>
 
+#include "rfk_bodies.h"
 #include "rfk_client.h"
 #include "rfk_config.h"
 #include "rfk_session.h"
@@ -381,25 +382,22 @@ static int
 s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    json_t *body = msg->body;
-    json_t *trial = json_array_get (json_object_get (body, "trials"), 0);
-    const json_t *knobs = json_object_get (trial, "knobs");
-    if (!knobs)
-        knobs = json_object_get (json_object_get (body, "config"), "knobs");
-    const char *trial_id = json_string_value (json_object_get (trial, "trial_id"));
-    if (trial_id && *trial_id) {
-        free (self->trial_id);
-        self->trial_id = strdup (trial_id);
-    }
-    if (!trial) {
+    rfk_service_config_t view;
+    rfk_trial_to_load_t trial;
+    if (rfk_service_config_read (msg, &view) != 0 ||
+        rfk_trial_to_load_read (&view, 0, &trial) != 0) {
         snprintf (err, errlen, "the ServiceConfig names no trial to load");
         return -1;
     }
-    if (s_load_model (self, json_string_value (json_object_get (trial, "model_path")),
-                      json_string_value (json_object_get (trial, "params_path")), knobs,
-                      json_string_value (json_object_get (body, "task")), err, errlen) != 0 ||
-        s_connect (self, json_string_value (json_object_get (body, "predictor_endpoint")), err,
-                   errlen) != 0)
+    //  TrialToLoad has no knobs: admin puts the trial's in config.
+    const json_t *knobs = json_object_get (view.config, "knobs");
+    if (trial.trial_id && *trial.trial_id) {
+        free (self->trial_id);
+        self->trial_id = strdup (trial.trial_id);
+    }
+    if (s_load_model (self, trial.model_path, trial.params_path, knobs, view.task, err, errlen) !=
+            0 ||
+        s_connect (self, view.predictor_endpoint, err, errlen) != 0)
         return -1;
     rfk_session_running (session, NULL, NULL);
     return 0;

@@ -16,6 +16,7 @@
 
 #include <microhttpd.h>
 
+#include "rfk_bodies.h"
 #include "rfk_client.h"
 #include "rfk_config.h"
 #include "rfk_http_daemon.h"
@@ -815,18 +816,14 @@ static int
 s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    json_t *body = msg->body;
-    json_t *binds = json_object_get (body, "bind_endpoints");
-    self->opts.ensemble =
-        rfk_ensemble_of_task (json_string_value (json_object_get (body, "task")));
-    if (json_array_size (binds) != 3) {
+    rfk_service_config_t view;
+    if (rfk_service_config_read (msg, &view) != 0 || view.bind_endpoint_count != 3) {
         snprintf (err, errlen, "the ServiceConfig must give bind_endpoints [http, query, workers]");
         return -1;
     }
-    if (s_start (self, json_string_value (json_array_get (binds, 0)),
-                 json_string_value (json_array_get (binds, 1)),
-                 json_string_value (json_array_get (binds, 2)), json_object_get (body, "trials"),
-                 err, errlen) != 0)
+    self->opts.ensemble = rfk_ensemble_of_task (view.task);
+    if (s_start (self, view.bind_endpoints[0], view.bind_endpoints[1], view.bind_endpoints[2],
+                 view.trials, err, errlen) != 0)
         return -1;
     const char *endpoints[] = {self->http ? self->http_url : "",
                                self->query ? rfk_server_endpoint (self->query) : "",

@@ -4,8 +4,9 @@
     reads every record through the driver interface (rfk_store_driver.h).
     Each record type is described once by a table of its fields (column
     name, type, offset in the struct, whether it is required, its allowed
-    values); inserts, selects, row loading, copying and freeing are written
-    once over those tables. Every statement is a constant SQL text with $N
+    values, or for a status its family in rfk_states.h, whose enum the
+    struct holds and whose .proto name the row holds); inserts, selects, row loading, copying and
+   freeing are written once over those tables. Every statement is a constant SQL text with $N
     parameters: the only SQL assembled at run time is made of those constant
     column and table names, never of a caller's string.
 */
@@ -125,7 +126,15 @@ s_now_dup (void)
 
 /* ---- record descriptions --------------------------------------------- */
 
-typedef enum { S_TEXT, S_INT, S_DOUBLE, S_JSON } s_type_t;
+/* S_STATE: a status enum in the struct, its name in the row. */
+typedef enum { S_TEXT, S_INT, S_DOUBLE, S_JSON, S_STATE } s_type_t;
+
+/* A state family of rfk_states.h, over int: the one name table, reached
+   through its functions. */
+typedef struct {
+    const char *(*name) (int value); /* NULL for UNSET and unknown values */
+    int (*value) (const char *name); /* 0 (UNSET) for NULL and unknown names */
+} s_states_t;
 
 enum {
     S_REQUIRED = 1, /* must be set on create */
@@ -140,6 +149,7 @@ typedef struct {
     size_t offset;
     int flags;
     const char *const *allowed; /* for enumerations: NULL-terminated */
+    const s_states_t *states;   /* for S_STATE: the family */
 } s_field_t;
 
 typedef struct {
@@ -155,16 +165,50 @@ static const char *const s_user_types[] = {"SUPERADMIN", "ADMIN", "MODEL_DEVELOP
                                            "APP_DEVELOPER", NULL};
 static const char *const s_access_rights[] = {"PRIVATE", "PUBLIC", NULL};
 static const char *const s_service_types[] = {"ADVISOR", "TRAIN", "PREDICT", "INFERENCE", NULL};
-static const char *const s_service_statuses[] = {"STARTED", "DEPLOYING", "RUNNING",
-                                                 "STOPPED", "ERRORED",   NULL};
-static const char *const s_job_statuses[] = {"STARTED", "RUNNING", "STOPPED", "ERRORED", NULL};
-static const char *const s_trial_statuses[] = {"PENDING", "RUNNING", "COMPLETED",
-                                               "ERRORED", "PRUNED",  NULL};
+
+static const char *
+s_service_status_name (int value)
+{
+    return rfk_service_status_name ((rfk_service_status_t)value);
+}
+static int
+s_service_status_value (const char *name)
+{
+    return (int)rfk_service_status_from_name (name);
+}
+static const char *
+s_job_status_name (int value)
+{
+    return rfk_job_status_name ((rfk_job_status_t)value);
+}
+static int
+s_job_status_value (const char *name)
+{
+    return (int)rfk_job_status_from_name (name);
+}
+static const char *
+s_trial_status_name (int value)
+{
+    return rfk_trial_status_name ((rfk_trial_status_t)value);
+}
+static int
+s_trial_status_value (const char *name)
+{
+    return (int)rfk_trial_status_from_name (name);
+}
+static const s_states_t s_service_states = {s_service_status_name, s_service_status_value};
+static const s_states_t s_job_states = {s_job_status_name, s_job_status_value};
+static const s_states_t s_trial_states = {s_trial_status_name, s_trial_status_value};
 static const char *const s_log_types[] = {"MESSAGE", "METRICS", "PLOT", NULL};
 
 #define F(T, member, type, flags, allowed)                                                         \
     {                                                                                              \
-#member, type, offsetof(T, member), flags, allowed                                         \
+#member, type, offsetof(T, member), flags, allowed, NULL                                   \
+    }
+/* A status field of a family. */
+#define FS(T, member, flags, family)                                                               \
+    {                                                                                              \
+#member, S_STATE, offsetof(T, member), flags, NULL, &s_##family##_states                   \
     }
 #define N(array) (sizeof (array) / sizeof ((array)[0]))
 #define KIND(name, rec, table, T, fields)                                                          \
@@ -213,7 +257,7 @@ KIND (model, "model", "models", rfk_model_t, s_model_fields)
 static const s_field_t s_service_fields[] = {
     F (rfk_service_t, id, S_TEXT, S_FIXED, NULL),
     F (rfk_service_t, service_type, S_TEXT, S_REQUIRED, s_service_types),
-    F (rfk_service_t, status, S_TEXT, S_REQUIRED, s_service_statuses),
+    FS (rfk_service_t, status, S_REQUIRED, service),
     F (rfk_service_t, docker_image, S_TEXT, 0, NULL),
     F (rfk_service_t, container_manager_type, S_TEXT, 0, NULL),
     F (rfk_service_t, replicas, S_INT, 0, NULL),
@@ -237,7 +281,7 @@ static const s_field_t s_sub_train_job_fields[] = {
     F (rfk_sub_train_job_t, id, S_TEXT, S_FIXED, NULL),
     F (rfk_sub_train_job_t, train_job_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
     F (rfk_sub_train_job_t, model_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
-    F (rfk_sub_train_job_t, status, S_TEXT, S_REQUIRED, s_job_statuses),
+    FS (rfk_sub_train_job_t, status, S_REQUIRED, job),
     F (rfk_sub_train_job_t, advisor_service_id, S_TEXT, 0, NULL),
     F (rfk_sub_train_job_t, datetime_started, S_TEXT, S_FIXED, NULL),
     F (rfk_sub_train_job_t, datetime_stopped, S_TEXT, S_STOPPED, NULL),
@@ -254,7 +298,7 @@ static const s_field_t s_train_job_fields[] = {
     F (rfk_train_job_t, train_dataset_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
     F (rfk_train_job_t, val_dataset_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
     F (rfk_train_job_t, train_args, S_JSON, S_FIXED, NULL),
-    F (rfk_train_job_t, status, S_TEXT, S_REQUIRED, s_job_statuses),
+    FS (rfk_train_job_t, status, S_REQUIRED, job),
     F (rfk_train_job_t, datetime_started, S_TEXT, S_FIXED, NULL),
     F (rfk_train_job_t, datetime_stopped, S_TEXT, S_STOPPED, NULL),
 };
@@ -274,7 +318,7 @@ static const s_field_t s_trial_fields[] = {
     F (rfk_trial_t, train_job_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
     F (rfk_trial_t, model_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
     F (rfk_trial_t, worker_id, S_TEXT, 0, NULL),
-    F (rfk_trial_t, status, S_TEXT, S_REQUIRED, s_trial_statuses),
+    FS (rfk_trial_t, status, S_REQUIRED, trial),
     F (rfk_trial_t, knobs, S_JSON, 0, NULL),
     F (rfk_trial_t, proposal, S_JSON, 0, NULL),
     F (rfk_trial_t, policies, S_JSON, 0, NULL),
@@ -314,7 +358,7 @@ static const s_field_t s_inference_job_fields[] = {
     F (rfk_inference_job_t, budget, S_JSON, S_FIXED, NULL),
     F (rfk_inference_job_t, max_trials, S_INT, S_FIXED, NULL),
     F (rfk_inference_job_t, replicas, S_INT, S_FIXED, NULL),
-    F (rfk_inference_job_t, status, S_TEXT, S_REQUIRED, s_job_statuses),
+    FS (rfk_inference_job_t, status, S_REQUIRED, job),
     F (rfk_inference_job_t, predictor_service_id, S_TEXT, 0, NULL),
     F (rfk_inference_job_t, datetime_started, S_TEXT, S_FIXED, NULL),
     F (rfk_inference_job_t, datetime_stopped, S_TEXT, S_STOPPED, NULL),
@@ -355,6 +399,8 @@ s_copy (const s_kind_t *kind, void *dst, const void *src)
                 return -1;
         } else if (f->type == S_INT)
             *MEMBER (dst, f, int64_t) = *MEMBER (src, f, int64_t);
+        else if (f->type == S_STATE)
+            *MEMBER (dst, f, int) = *MEMBER (src, f, int);
         else
             *MEMBER (dst, f, double) = *MEMBER (src, f, double);
     }
@@ -396,6 +442,8 @@ s_load (const s_kind_t *kind, void *rec, const rfk_store_rows_t *rows, size_t r)
                 return -1;
         } else if (f->type == S_INT)
             *MEMBER (rec, f, int64_t) = cell ? strtoll (cell, NULL, 10) : 0;
+        else if (f->type == S_STATE)
+            *MEMBER (rec, f, int) = f->states->value (cell);
         else if (f->type == S_DOUBLE)
             *MEMBER (rec, f, double) = cell ? strtod (cell, NULL) : NAN;
         else if (cell) {
@@ -413,6 +461,23 @@ s_allowed (const char *value, const char *const *allowed)
         if (strcmp (value, *allowed) == 0)
             return true;
     return false;
+}
+
+/* A status field: required ones must be set, and a set one must have a
+   name in its family. */
+static int
+s_check_state (rfk_store_t *self, const s_kind_t *kind, const s_field_t *f, const void *rec)
+{
+    int value = *MEMBER (rec, f, int);
+    if (value == 0 && (f->flags & S_REQUIRED)) {
+        s_fail (self, RFK_CODE_BAD_REQUEST, "%s: %s is required", kind->record, f->name);
+        return -1;
+    }
+    if (value != 0 && !f->states->name (value)) {
+        s_fail (self, RFK_CODE_BAD_REQUEST, "%s: %s %d is not valid", kind->record, f->name, value);
+        return -1;
+    }
+    return 0;
 }
 
 /* Checks a record's enumerations, and on create its required fields. */
@@ -440,6 +505,8 @@ s_check (rfk_store_t *self, const s_kind_t *kind, const void *rec, bool creating
                         f->name, text, list);
                 return -1;
             }
+        } else if (f->type == S_STATE && s_check_state (self, kind, f, rec) != 0) {
+            return -1;
         } else if (f->type == S_JSON && (f->flags & S_REQUIRED) && creating &&
                    !*MEMBER (rec, f, json_t *)) {
             s_fail (self, RFK_CODE_BAD_REQUEST, "%s: %s is required", kind->record, f->name);
@@ -449,11 +516,15 @@ s_check (rfk_store_t *self, const s_kind_t *kind, const void *rec, bool creating
     return 0;
 }
 
+/* Whether a status field's value is final in its family. */
 static bool
-s_is_terminal (const char *status)
+s_is_terminal (const s_states_t *states, int value)
 {
-    return status && (strcmp (status, "STOPPED") == 0 || strcmp (status, "ERRORED") == 0 ||
-                      strcmp (status, "COMPLETED") == 0 || strcmp (status, "PRUNED") == 0);
+    if (states == &s_trial_states)
+        return rfk_trial_status_is_final ((rfk_trial_status_t)value);
+    if (states == &s_service_states)
+        return rfk_service_status_is_final ((rfk_service_status_t)value);
+    return rfk_job_status_is_final ((rfk_job_status_t)value);
 }
 
 /* ---- statement arguments --------------------------------------------- */
@@ -532,6 +603,8 @@ s_arg_field (s_args_t *args, const s_field_t *f, const void *rec)
         s_arg_int (args, *MEMBER (rec, f, int64_t));
     else if (f->type == S_DOUBLE)
         s_arg_double (args, *MEMBER (rec, f, double));
+    else if (f->type == S_STATE)
+        s_arg_text (args, f->states->name (*MEMBER (rec, f, int)));
     else
         s_arg_json (args, *MEMBER (rec, f, json_t *));
 }
@@ -655,14 +728,14 @@ s_update (rfk_store_t *self, const s_kind_t *kind, const void *rec, const char *
     char sql[SQL_MAX];
     char now[40];
     s_now (now, sizeof now);
-    const char *status = NULL;
+    bool ended = false;
     s_args_t args = {0};
     s_arg_text (&args, id);
     size_t len = (size_t)snprintf (sql, sizeof sql, "UPDATE %s SET ", kind->table);
     for (size_t i = 0; i < kind->nfields; i++) {
         const s_field_t *f = &kind->fields[i];
-        if (strcmp (f->name, "status") == 0)
-            status = *MEMBER (rec, f, char *);
+        if (f->type == S_STATE)
+            ended = s_is_terminal (f->states, *MEMBER (rec, f, int));
         if (f->flags & S_FIXED)
             continue;
         if (f->flags & S_STOPPED)
@@ -677,7 +750,7 @@ s_update (rfk_store_t *self, const s_kind_t *kind, const void *rec, const char *
     for (size_t i = 0; i < kind->nfields; i++) {
         const s_field_t *f = &kind->fields[i];
         if (f->flags & S_STOPPED) {
-            s_arg_text (&args, s_is_terminal (status) ? now : NULL);
+            s_arg_text (&args, ended ? now : NULL);
             len += (size_t)snprintf (sql + len, sizeof sql - len, ", %s = COALESCE(%s, $%zu)",
                                      f->name, f->name, args.count);
         }
@@ -802,16 +875,13 @@ s_select_array (rfk_store_t *self, const s_kind_t *kind, const char *tail, const
 
 /* Sets status (and the stop time once it ended) of the row with id. */
 static int
-s_set_status (rfk_store_t *self, const s_kind_t *kind, const char *sql, const char *id,
-              const char *status, const char *const *allowed)
+s_set_status (rfk_store_t *self, const s_kind_t *kind, const char *sql, const char *id, int value,
+              const s_states_t *states)
 {
+    const char *status = states->name (value);
     if (!id || !status) {
-        s_fail (self, RFK_CODE_BAD_REQUEST, "%s: id and status are required", kind->record);
-        return -1;
-    }
-    if (!s_allowed (status, allowed)) {
-        s_fail (self, RFK_CODE_BAD_REQUEST, "%s: status '%.64s' is not valid", kind->record,
-                status);
+        s_fail (self, RFK_CODE_BAD_REQUEST, "%s: id and a valid status are required (not %d)",
+                kind->record, value);
         return -1;
     }
     char now[40];
@@ -819,7 +889,7 @@ s_set_status (rfk_store_t *self, const s_kind_t *kind, const char *sql, const ch
     s_args_t args = {0};
     s_arg_text (&args, id);
     s_arg_text (&args, status);
-    s_arg_text (&args, s_is_terminal (status) ? now : NULL);
+    s_arg_text (&args, s_is_terminal (states, value) ? now : NULL);
     int rc = s_run (self, sql, &args, NULL, NULL, NULL);
     if (rc == 0)
         s_fail (self, RFK_CODE_NOT_FOUND, "%s '%.64s' not found", kind->record, id);
@@ -1119,7 +1189,7 @@ rfk_inference_job_destroy (rfk_inference_job_t **self_p)
 /* A new copy of rec with a fresh id and `time_field` set to now, and the
    default status when none was given. NULL on no memory. */
 static void *
-s_prepare (rfk_store_t *self, const s_kind_t *kind, const void *rec, const char *default_status)
+s_prepare (rfk_store_t *self, const s_kind_t *kind, const void *rec, int default_status)
 {
     if (!rec) {
         s_fail (self, RFK_CODE_BAD_REQUEST, "%s: no record given", kind->record);
@@ -1136,6 +1206,8 @@ s_prepare (rfk_store_t *self, const s_kind_t *kind, const void *rec, const char 
     for (size_t i = 0; i < kind->nfields; i++) {
         const s_field_t *f = &kind->fields[i];
         char **text = MEMBER (copy, f, char *);
+        if (f->type == S_STATE && *MEMBER (copy, f, int) == 0)
+            *MEMBER (copy, f, int) = default_status;
         if (f->type != S_TEXT)
             continue;
         if (strcmp (f->name, "id") == 0) {
@@ -1144,9 +1216,7 @@ s_prepare (rfk_store_t *self, const s_kind_t *kind, const void *rec, const char 
         } else if (strncmp (f->name, "datetime_", 9) == 0 && (f->flags & (S_FIXED | S_TOUCHED))) {
             free (*text);
             *text = strdup (now);
-        } else if (strcmp (f->name, "status") == 0 && !*text && default_status)
-            *text = strdup (default_status);
-        else if (strcmp (f->name, "datetime") == 0 && !*text)
+        } else if (strcmp (f->name, "datetime") == 0 && !*text)
             *text = strdup (now);
         if ((strcmp (f->name, "id") == 0 || strncmp (f->name, "datetime", 8) == 0) && !*text &&
             !(f->flags & S_STOPPED) && strcmp (f->name, "datetime_heartbeat") != 0) {
@@ -1160,7 +1230,7 @@ s_prepare (rfk_store_t *self, const s_kind_t *kind, const void *rec, const char 
 
 /* Creates a record of a kind that has no children; returns it as stored. */
 static void *
-s_create (rfk_store_t *self, const s_kind_t *kind, const void *rec, const char *default_status,
+s_create (rfk_store_t *self, const s_kind_t *kind, const void *rec, int default_status,
           const char *duplicate, const char *missing)
 {
     void *copy = s_prepare (self, kind, rec, default_status);
@@ -1184,7 +1254,7 @@ rfk_store_create_user (rfk_store_t *self, const rfk_user_t *user)
     char duplicate[160];
     snprintf (duplicate, sizeof duplicate, "a user with email '%.64s' exists",
               user && user->email ? user->email : "");
-    return (rfk_user_t *)s_create (self, &s_user_kind, user, NULL, duplicate, NULL);
+    return (rfk_user_t *)s_create (self, &s_user_kind, user, 0, duplicate, NULL);
 }
 
 rfk_user_t *
@@ -1268,7 +1338,7 @@ rfk_store_create_dataset (rfk_store_t *self, const rfk_dataset_t *dataset)
     char missing[160];
     snprintf (missing, sizeof missing, "dataset: owner '%.64s' not found",
               dataset && dataset->owner_id ? dataset->owner_id : "");
-    return (rfk_dataset_t *)s_create (self, &s_dataset_kind, dataset, NULL, NULL, missing);
+    return (rfk_dataset_t *)s_create (self, &s_dataset_kind, dataset, 0, NULL, missing);
 }
 
 rfk_dataset_t *
@@ -1345,7 +1415,7 @@ rfk_store_create_model (rfk_store_t *self, const rfk_model_t *model)
               model && model->name ? model->name : "");
     snprintf (missing, sizeof missing, "model: user '%.64s' not found",
               model && model->user_id ? model->user_id : "");
-    return (rfk_model_t *)s_create (self, &s_model_kind, model, NULL, duplicate, missing);
+    return (rfk_model_t *)s_create (self, &s_model_kind, model, 0, duplicate, missing);
 }
 
 rfk_model_t *
@@ -1429,10 +1499,11 @@ rfk_store_delete_model (rfk_store_t *self, const char *id)
 static rfk_service_t *
 s_service_prepare (rfk_store_t *self, const rfk_service_t *service)
 {
-    rfk_service_t *copy = (rfk_service_t *)s_prepare (self, &s_service_kind, service, "STARTED");
+    rfk_service_t *copy =
+        (rfk_service_t *)s_prepare (self, &s_service_kind, service, RFK_SERVICE_STARTED);
     if (copy && s_check (self, &s_service_kind, copy, true) != 0)
         rfk_service_destroy (&copy);
-    if (copy && s_is_terminal (copy->status) && !copy->datetime_stopped)
+    if (copy && rfk_service_status_is_final (copy->status) && !copy->datetime_stopped)
         copy->datetime_stopped = strdup (copy->datetime_started);
     return copy;
 }
@@ -1479,19 +1550,19 @@ rfk_store_update_service (rfk_store_t *self, const rfk_service_t *service)
 }
 
 static int
-s_service_status (rfk_store_t *self, const char *id, const char *status)
+s_service_status (rfk_store_t *self, const char *id, rfk_service_status_t status)
 {
     if (s_set_status (self, &s_service_kind,
                       "UPDATE services SET status = $2,"
                       " datetime_stopped = COALESCE(datetime_stopped, $3) WHERE id = $1",
-                      id, status, s_service_statuses) != 0)
+                      id, (int)status, &s_service_states) != 0)
         return -1;
     s_ok (self);
     return 0;
 }
 
 int
-rfk_store_update_service_status (rfk_store_t *self, const char *id, const char *status)
+rfk_store_update_service_status (rfk_store_t *self, const char *id, rfk_service_status_t status)
 {
     S_ENTER (self);
     return s_service_status (self, id, status);
@@ -1588,7 +1659,8 @@ rfk_store_create_train_job (rfk_store_t *self, const rfk_train_job_t *job)
             s_fail (self, RFK_CODE_BAD_REQUEST, "train job: model %zu has no model_id", i + 1);
             return NULL;
         }
-    rfk_train_job_t *copy = (rfk_train_job_t *)s_prepare (self, &s_train_job_kind, job, "STARTED");
+    rfk_train_job_t *copy =
+        (rfk_train_job_t *)s_prepare (self, &s_train_job_kind, job, RFK_JOB_STARTED);
     if (!copy)
         return NULL;
     copy->sub_train_jobs =
@@ -1623,9 +1695,10 @@ rfk_store_create_train_job (rfk_store_t *self, const rfk_train_job_t *job)
     for (size_t i = 0; i < job->sub_train_job_count; i++) {
         rfk_sub_train_job_t *sub = &copy->sub_train_jobs[i];
         copy->sub_train_job_count = i + 1;
+        sub->status = RFK_JOB_STARTED;
         if (!(sub->id = s_uuid ()) || !(sub->train_job_id = strdup (copy->id)) ||
             !(sub->model_id = strdup (job->sub_train_jobs[i].model_id)) ||
-            !(sub->status = strdup ("STARTED")) || !(sub->datetime_started = s_now_dup ())) {
+            !(sub->datetime_started = s_now_dup ())) {
             s_fail (self, RFK_CODE_UNAVAILABLE, "out of memory");
             goto failed;
         }
@@ -1715,19 +1788,19 @@ rfk_store_list_train_jobs (rfk_store_t *self, const char *user_id, const char *a
 }
 
 static int
-s_train_job_status (rfk_store_t *self, const char *id, const char *status)
+s_train_job_status (rfk_store_t *self, const char *id, rfk_job_status_t status)
 {
     if (s_set_status (self, &s_train_job_kind,
                       "UPDATE train_jobs SET status = $2,"
                       " datetime_stopped = COALESCE(datetime_stopped, $3) WHERE id = $1",
-                      id, status, s_job_statuses) != 0)
+                      id, (int)status, &s_job_states) != 0)
         return -1;
     s_ok (self);
     return 0;
 }
 
 int
-rfk_store_update_train_job_status (rfk_store_t *self, const char *id, const char *status)
+rfk_store_update_train_job_status (rfk_store_t *self, const char *id, rfk_job_status_t status)
 {
     S_ENTER (self);
     return s_train_job_status (self, id, status);
@@ -1763,19 +1836,19 @@ rfk_store_get_sub_train_job_by_advisor (rfk_store_t *self, const char *service_i
 }
 
 static int
-s_sub_train_job_status (rfk_store_t *self, const char *id, const char *status)
+s_sub_train_job_status (rfk_store_t *self, const char *id, rfk_job_status_t status)
 {
     if (s_set_status (self, &s_sub_train_job_kind,
                       "UPDATE sub_train_jobs SET status = $2,"
                       " datetime_stopped = COALESCE(datetime_stopped, $3) WHERE id = $1",
-                      id, status, s_job_statuses) != 0)
+                      id, (int)status, &s_job_states) != 0)
         return -1;
     s_ok (self);
     return 0;
 }
 
 int
-rfk_store_update_sub_train_job_status (rfk_store_t *self, const char *id, const char *status)
+rfk_store_update_sub_train_job_status (rfk_store_t *self, const char *id, rfk_job_status_t status)
 {
     S_ENTER (self);
     return s_sub_train_job_status (self, id, status);
@@ -1887,7 +1960,7 @@ rfk_store_create_trial (rfk_store_t *self, const rfk_trial_t *trial)
         s_fail (self, RFK_CODE_BAD_REQUEST, "trial: sub_train_job_id is required");
         return NULL;
     }
-    rfk_trial_t *copy = (rfk_trial_t *)s_prepare (self, &s_trial_kind, trial, "PENDING");
+    rfk_trial_t *copy = (rfk_trial_t *)s_prepare (self, &s_trial_kind, trial, RFK_TRIAL_PENDING);
     if (!copy)
         return NULL;
     /* The trial's job and model are its sub train job's. */
@@ -1907,7 +1980,7 @@ rfk_store_create_trial (rfk_store_t *self, const rfk_trial_t *trial)
         rfk_trial_destroy (&copy);
         return NULL;
     }
-    if (s_is_terminal (copy->status))
+    if (rfk_trial_status_is_final (copy->status))
         copy->datetime_stopped = strdup (copy->datetime_started);
     bool numbered = copy->no == 0;
     if (numbered && s_begin (self) != 0) {
@@ -2021,7 +2094,7 @@ rfk_trial_log_t *
 rfk_store_add_trial_log (rfk_store_t *self, const rfk_trial_log_t *log)
 {
     S_ENTER (self);
-    rfk_trial_log_t *copy = (rfk_trial_log_t *)s_prepare (self, &s_trial_log_kind, log, NULL);
+    rfk_trial_log_t *copy = (rfk_trial_log_t *)s_prepare (self, &s_trial_log_kind, log, 0);
     if (!copy)
         return NULL;
     if (s_begin (self) != 0) {
@@ -2052,8 +2125,7 @@ rfk_store_add_trial_logs (rfk_store_t *self, const rfk_trial_log_t *logs, size_t
     if (s_begin (self) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
-        rfk_trial_log_t *copy =
-            (rfk_trial_log_t *)s_prepare (self, &s_trial_log_kind, &logs[i], NULL);
+        rfk_trial_log_t *copy = (rfk_trial_log_t *)s_prepare (self, &s_trial_log_kind, &logs[i], 0);
         int rc = copy ? s_insert_trial_log (self, copy) : -1;
         rfk_trial_log_destroy (&copy);
         if (rc != 0) {
@@ -2131,7 +2203,7 @@ rfk_store_create_inference_job (rfk_store_t *self, const rfk_inference_job_t *jo
             return NULL;
         }
     rfk_inference_job_t *copy =
-        (rfk_inference_job_t *)s_prepare (self, &s_inference_job_kind, job, "STARTED");
+        (rfk_inference_job_t *)s_prepare (self, &s_inference_job_kind, job, RFK_JOB_STARTED);
     rfk_service_t *service = NULL;
     if (!copy)
         return NULL;
@@ -2254,11 +2326,10 @@ rfk_store_list_inference_jobs (rfk_store_t *self, const char *user_id, bool acti
 }
 
 static int
-s_inference_job_status (rfk_store_t *self, const char *id, const char *status)
+s_inference_job_status (rfk_store_t *self, const char *id, rfk_job_status_t status)
 {
-    if (!status || !s_allowed (status, s_job_statuses)) {
-        s_fail (self, RFK_CODE_BAD_REQUEST, "inference job: status '%.64s' is not valid",
-                status ? status : "");
+    if (!rfk_job_status_name (status)) {
+        s_fail (self, RFK_CODE_BAD_REQUEST, "inference job: status %d is not valid", (int)status);
         return -1;
     }
     char duplicate[160];
@@ -2268,7 +2339,7 @@ s_inference_job_status (rfk_store_t *self, const char *id, const char *status)
     if (s_set_status (self, &s_inference_job_kind,
                       "UPDATE inference_jobs SET status = $2,"
                       " datetime_stopped = COALESCE(datetime_stopped, $3) WHERE id = $1",
-                      id, status, s_job_statuses) != 0) {
+                      id, (int)status, &s_job_states) != 0) {
         if (self->code == RFK_CODE_CONFLICT)
             s_fail (self, RFK_CODE_CONFLICT, "%s", duplicate);
         return -1;
@@ -2278,7 +2349,7 @@ s_inference_job_status (rfk_store_t *self, const char *id, const char *status)
 }
 
 int
-rfk_store_update_inference_job_status (rfk_store_t *self, const char *id, const char *status)
+rfk_store_update_inference_job_status (rfk_store_t *self, const char *id, rfk_job_status_t status)
 {
     S_ENTER (self);
     return s_inference_job_status (self, id, status);
@@ -2308,7 +2379,7 @@ rfk_store_get_inference_job_worker (rfk_store_t *self, const char *service_id)
 static const s_field_t s_job_service_fields[] = {
     F (rfk_job_service_t, id, S_TEXT, 0, NULL),
     F (rfk_job_service_t, service_type, S_TEXT, 0, NULL),
-    F (rfk_job_service_t, status, S_TEXT, 0, NULL),
+    FS (rfk_job_service_t, status, 0, service),
     F (rfk_job_service_t, sub_train_job_id, S_TEXT, 0, NULL),
 };
 static const s_kind_t s_job_service_kind = {"job service",
@@ -2397,13 +2468,13 @@ s_status_change (rfk_store_t *self, const rfk_status_change_t *change)
 {
     switch (change->of) {
         case RFK_STATUS_OF_SERVICE:
-            return s_service_status (self, change->id, change->status);
+            return s_service_status (self, change->id, change->status.service);
         case RFK_STATUS_OF_SUB_TRAIN_JOB:
-            return s_sub_train_job_status (self, change->id, change->status);
+            return s_sub_train_job_status (self, change->id, change->status.job);
         case RFK_STATUS_OF_TRAIN_JOB:
-            return s_train_job_status (self, change->id, change->status);
+            return s_train_job_status (self, change->id, change->status.job);
         case RFK_STATUS_OF_INFERENCE_JOB:
-            return s_inference_job_status (self, change->id, change->status);
+            return s_inference_job_status (self, change->id, change->status.job);
     }
     s_fail (self, RFK_CODE_BAD_REQUEST, "status change: unknown record");
     return -1;

@@ -21,7 +21,9 @@
     - get returns a new record or NULL; list returns a zlistx_t of new
       records whose destructor is set, so zlistx_destroy frees them all;
     - rfk_<record>_destroy is safe twice and nulls the pointer.
-    Strings are UTF-8 and NULL when unset. Ids are UUID v4 strings, times are
+    Statuses are the enums of rfk_states.h (0, UNSET, when not given); the
+    store writes and reads them as their .proto names, so rows and the API
+    carry the same text. Strings are UTF-8 and NULL when unset. Ids are UUID v4 strings, times are
     ISO-8601 UTC with microseconds ("2024-05-01T12:00:00.123456Z"). The
     free-form fields (budget, train_args, knobs, proposal, policies, progress,
     dependencies, metrics and plot data, service info) are jansson json_t *
@@ -51,6 +53,7 @@
 #define RFK_STORE_H_INCLUDED
 
 #include "rfk_msg.h"
+#include "rfk_states.h"
 
 #include <czmq.h>
 #include <jansson.h>
@@ -118,7 +121,7 @@ typedef struct {
 typedef struct {
     char *id;
     char *service_type;
-    char *status;
+    rfk_service_status_t status;
     char *docker_image;
     char *container_manager_type; /* the launcher: "local", "swarm" */
     int64_t replicas;
@@ -142,7 +145,7 @@ typedef struct {
     char *id;
     char *train_job_id;
     char *model_id;
-    char *status;
+    rfk_job_status_t status;
     char *advisor_service_id; /* NULL until the advisor is created */
     char *datetime_started;
     char *datetime_stopped;
@@ -161,7 +164,7 @@ typedef struct {
     char *train_dataset_id;
     char *val_dataset_id;
     json_t *train_args;
-    char *status;
+    rfk_job_status_t status;
     char *datetime_started;
     char *datetime_stopped;
     size_t sub_train_job_count;
@@ -174,8 +177,10 @@ typedef struct {
     char *sub_train_job_id;
 } rfk_train_job_worker_t;
 
-/* TRIALS. status: PENDING (the default), RUNNING, COMPLETED, ERRORED,
-   PRUNED. no is unique per sub train job; 0 on create means the next.
+/* TRIALS: the store's trial record (a trial running in a child is the
+   runner's rfk_runner_trial_t, what the tuner learns from a trial its
+   rfk_tune_observation_t). status: PENDING (the default), RUNNING,
+   COMPLETED, ERRORED, PRUNED. no is unique per sub train job; 0 on create means the next.
    train_job_id, and model_id when NULL, are taken from the sub train job. */
 typedef struct {
     char *id;
@@ -184,7 +189,7 @@ typedef struct {
     char *train_job_id;
     char *model_id;
     char *worker_id; /* the trainer's service id */
-    char *status;
+    rfk_trial_status_t status;
     json_t *knobs;
     json_t *proposal;      /* the advisor's proposal as sent */
     json_t *policies;      /* ["EARLY_STOP", "SHARE_PARAMS", ...] */
@@ -227,7 +232,7 @@ typedef struct {
     json_t *budget;
     int64_t max_trials;
     int64_t replicas;
-    char *status;
+    rfk_job_status_t status;
     char *predictor_service_id;
     char *datetime_started;
     char *datetime_stopped;
@@ -346,7 +351,7 @@ rfk_store_get_service (rfk_store_t *self, const char *id);
 int
 rfk_store_update_service (rfk_store_t *self, const rfk_service_t *service);
 int
-rfk_store_update_service_status (rfk_store_t *self, const char *id, const char *status);
+rfk_store_update_service_status (rfk_store_t *self, const char *id, rfk_service_status_t status);
 /* Records a heartbeat now. */
 int
 rfk_store_touch_service (rfk_store_t *self, const char *id);
@@ -375,7 +380,7 @@ rfk_store_list_train_jobs (rfk_store_t *self, const char *user_id, const char *a
                            bool active_only, const rfk_page_t *page);
 /* Sets the status; STOPPED and ERRORED also set datetime_stopped. */
 int
-rfk_store_update_train_job_status (rfk_store_t *self, const char *id, const char *status);
+rfk_store_update_train_job_status (rfk_store_t *self, const char *id, rfk_job_status_t status);
 void
 rfk_train_job_destroy (rfk_train_job_t **self_p);
 
@@ -385,7 +390,7 @@ rfk_store_get_sub_train_job (rfk_store_t *self, const char *id);
 rfk_sub_train_job_t *
 rfk_store_get_sub_train_job_by_advisor (rfk_store_t *self, const char *service_id);
 int
-rfk_store_update_sub_train_job_status (rfk_store_t *self, const char *id, const char *status);
+rfk_store_update_sub_train_job_status (rfk_store_t *self, const char *id, rfk_job_status_t status);
 /* Creates the advisor's service and links it to the sub train job, in one
    transaction. Returns the service as stored. */
 rfk_service_t *
@@ -458,7 +463,7 @@ zlistx_t *
 rfk_store_list_inference_jobs (rfk_store_t *self, const char *user_id, bool active_only,
                                const rfk_page_t *page);
 int
-rfk_store_update_inference_job_status (rfk_store_t *self, const char *id, const char *status);
+rfk_store_update_inference_job_status (rfk_store_t *self, const char *id, rfk_job_status_t status);
 rfk_inference_job_worker_t *
 rfk_store_get_inference_job_worker (rfk_store_t *self, const char *service_id);
 void
@@ -471,8 +476,8 @@ rfk_inference_job_worker_destroy (rfk_inference_job_worker_t **self_p);
 typedef struct {
     char *id;
     char *service_type;
-    char *status;
-    char *sub_train_job_id; /* the sub train job it serves (advisors, trainers), else NULL */
+    rfk_service_status_t status; /* UNSET if the row's text is not a status */
+    char *sub_train_job_id;      /* the sub train job it serves (advisors, trainers), else NULL */
 } rfk_job_service_t;
 
 /* What a job's roll-up decides on, read in one call: the train job with its
@@ -500,11 +505,14 @@ typedef enum {
     RFK_STATUS_OF_INFERENCE_JOB
 } rfk_status_of_t;
 
-/* One status to write (borrowed strings). */
+/* One status to write (borrowed id). */
 typedef struct {
     rfk_status_of_t of;
     const char *id;
-    const char *status;
+    union {
+        rfk_service_status_t service; /* of RFK_STATUS_OF_SERVICE */
+        rfk_job_status_t job;         /* of the sub train job, train job, inference job */
+    } status;
 } rfk_status_change_t;
 
 /* Writes count statuses as the rfk_store_update_*_status functions do,

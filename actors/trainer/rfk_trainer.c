@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rfk_bodies.h"
 #include "rfk_log.h"
 #include "rfk_role.h"
 #include "rfk_runner.h"
@@ -55,12 +56,12 @@ typedef struct {
     double cpu_s;
     size_t memory_mb;
     /* the trial in hand */
-    rfk_trial_t *trial;   /* running, or NULL */
-    uint32_t trial_no;    /* its number */
-    char *trial_id;       /* its id */
-    char *params_path;    /* where its parameters go */
-    rafiki_knobs_t knobs; /* its knob values */
-    void *shared;         /* shared parameters it starts from, or NULL */
+    rfk_runner_trial_t *trial; /* running, or NULL */
+    uint32_t trial_no;         /* its number */
+    char *trial_id;            /* its id */
+    char *params_path;         /* where its parameters go */
+    rafiki_knobs_t knobs;      /* its knob values */
+    void *shared;              /* shared parameters it starts from, or NULL */
     size_t shared_size;
     bool prune_asked; /* the advisor said Prune */
     /* counters for STATS and the log */
@@ -90,7 +91,7 @@ s_trial_clear (self_t *self)
 {
     if (self->trial)
         rfk_poll_remove (self->poll, self->trial);
-    rfk_trial_destroy (&self->trial);
+    rfk_runner_trial_destroy (&self->trial);
     free (self->trial_id);
     self->trial_id = NULL;
     free (self->params_path);
@@ -298,22 +299,24 @@ s_send_ready (self_t *self)
 
 /* The trial is over (or never started): tell admin and the advisor. */
 static void
-s_trial_ended (self_t *self, const char *status, double score, const char *error)
+s_trial_ended (self_t *self, rfk_trial_status_t status, double score, const char *error)
 {
-    if (streq (status, "COMPLETED"))
+    if (status == RFK_TRIAL_COMPLETED)
         self->completed++;
-    else if (streq (status, "PRUNED"))
+    else if (status == RFK_TRIAL_PRUNED)
         self->pruned++;
-    else
+    else {
+        status = RFK_TRIAL_ERRORED; /* anything else is a failure */
         self->errored++;
-    bool scored = !streq (status, "ERRORED") && isfinite (score);
-    bool saved = streq (status, "COMPLETED") && self->params_path;
-    rfk_log_info (S_LOG, "trial-finished trial=%s status=%s score=%g%s%s", self->trial_id, status,
-                  scored ? score : NAN, error && *error ? " error=" : "",
-                  error && *error ? error : "");
+    }
+    bool scored = status != RFK_TRIAL_ERRORED && isfinite (score);
+    bool saved = status == RFK_TRIAL_COMPLETED && self->params_path;
+    rfk_log_info (S_LOG, "trial-finished trial=%s status=%s score=%g%s%s", self->trial_id,
+                  rfk_trial_status_name (status), scored ? score : NAN,
+                  error && *error ? " error=" : "", error && *error ? error : "");
     rfk_msg_t *msg = s_trial_msg (self, "TrialFinished");
     if (msg) {
-        json_object_set_new (msg->body, "status", json_string (status));
+        json_object_set_new (msg->body, "status", json_string (rfk_trial_status_name (status)));
         if (scored)
             json_object_set_new (msg->body, "score", json_real (score));
         if (saved)
@@ -323,17 +326,16 @@ s_trial_ended (self_t *self, const char *status, double score, const char *error
         s_admin_send (self, &msg);
     }
     if (!self->stopping) {
-        rfk_msg_t *result = rfk_msg_new (&rfk_train_family, "Result", 0);
-        json_object_set_new (result->body, "trial_no", json_integer (self->trial_no));
-        json_object_set_new (result->body, "trial_id", json_string (self->trial_id));
-        json_object_set_new (result->body, "status", json_string (status));
-        if (scored)
-            json_object_set_new (result->body, "score", json_real (score));
-        if (saved)
-            json_object_set_new (result->body, "params_path", json_string (self->params_path));
-        if (error && *error)
-            json_object_set_new (result->body, "error", json_string (error));
-        s_ask_advisor (self, &result);
+        rfk_msg_t *result =
+            rfk_result_new (&(rfk_result_t){.trial_no = self->trial_no,
+                                            .trial_id = self->trial_id,
+                                            .status = status,
+                                            .score = scored ? score : NAN,
+                                            .error = error && *error ? error : NULL,
+                                            .params_path = saved ? self->params_path : NULL},
+                            0);
+        if (result)
+            s_ask_advisor (self, &result);
     }
     s_trial_clear (self);
 }
@@ -373,11 +375,11 @@ s_read_params (const char *path, size_t *size)
 
 /* Start the proposed trial in a child. */
 static void
-s_start_trial (self_t *self, const json_t *proposal)
+s_start_trial (self_t *self, const rfk_proposal_t *proposal)
 {
     self->trials++;
-    self->trial_no = (uint32_t)json_integer_value (json_object_get (proposal, "trial_no"));
-    const char *id = json_string_value (json_object_get (proposal, "trial_id"));
+    self->trial_no = proposal->trial_no;
+    const char *id = proposal->trial_id;
     char fallback[64];
     snprintf (fallback, sizeof fallback, "trial-%u", self->trial_no);
     self->trial_id = strdup (id && *id ? id : fallback);
@@ -389,14 +391,14 @@ s_start_trial (self_t *self, const json_t *proposal)
                              json_string (self->worker_id ? self->worker_id : ""));
         s_admin_send (self, &started);
     }
-    if (rfk_knobs_from_json (api->knobs, api->n_knobs, json_object_get (proposal, "knobs"), true,
-                             &self->knobs, err, sizeof err) != 0) {
+    if (rfk_knobs_from_json (api->knobs, api->n_knobs, proposal->knobs, true, &self->knobs, err,
+                             sizeof err) != 0) {
         char error[600];
         snprintf (error, sizeof error, "the proposal's knobs do not fit the template: %s", err);
-        s_trial_ended (self, "ERRORED", NAN, error);
+        s_trial_ended (self, RFK_TRIAL_ERRORED, NAN, error);
         return;
     }
-    const char *shared_path = json_string_value (json_object_get (proposal, "params_path"));
+    const char *shared_path = proposal->params_path;
     if (shared_path && *shared_path) {
         self->shared = s_read_params (shared_path, &self->shared_size);
         if (!self->shared) {
@@ -435,14 +437,14 @@ s_start_trial (self_t *self, const json_t *proposal)
         .on_plot = s_on_plot,
         .on_progress = s_on_progress,
     };
-    self->trial = rfk_trial_start (&spec, &callbacks, err, sizeof err);
+    self->trial = rfk_runner_trial_start (&spec, &callbacks, err, sizeof err);
     if (!self->trial) {
-        s_trial_ended (self, "ERRORED", NAN, err);
+        s_trial_ended (self, RFK_TRIAL_ERRORED, NAN, err);
         return;
     }
-    rfk_poll_add_fd (self->poll, rfk_trial_fd (self->trial), self->trial);
+    rfk_poll_add_fd (self->poll, rfk_runner_trial_fd (self->trial), self->trial);
     rfk_log_info (S_LOG, "trial-started trial=%s no=%u pid=%d", self->trial_id, self->trial_no,
-                  rfk_trial_pid (self->trial));
+                  rfk_runner_trial_pid (self->trial));
 }
 
 static void
@@ -452,10 +454,10 @@ s_finish (self_t *self, const char *why);
 static void
 s_trial_step (self_t *self)
 {
-    if (!self->trial || rfk_trial_step (self->trial) == 0)
+    if (!self->trial || rfk_runner_trial_step (self->trial) == 0)
         return;
-    const rfk_trial_result_t *result = rfk_trial_result (self->trial);
-    s_trial_ended (self, rfk_trial_status_name (result->status), result->score,
+    const rfk_trial_result_t *result = rfk_runner_trial_result (self->trial);
+    s_trial_ended (self, result->status, result->score,
                    result->status == RFK_TRIAL_COMPLETED ? NULL : result->error);
     if (self->stopping)
         s_finish (self, "stopped");
@@ -472,7 +474,7 @@ s_finish (self_t *self, const char *why)
                   " pruned=%" PRId64,
                   why, self->trials, self->completed, self->errored, self->pruned);
     if (self->session)
-        rfk_session_final (self->session, "STOPPED", why);
+        rfk_session_final (self->session, RFK_SERVICE_STOPPED, why);
     self->finished = true;
 }
 
@@ -485,8 +487,9 @@ s_on_next (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void
     rfk_msg_t *reply = *reply_p;
     if (self->stopping || self->finished)
         return;
-    if (rfk_msg_is (reply, "Proposal"))
-        s_start_trial (self, reply->body);
+    rfk_proposal_t proposal;
+    if (rfk_proposal_read (reply, &proposal) == 0)
+        s_start_trial (self, &proposal);
     else if (rfk_msg_is (reply, "Done")) {
         const char *reason = json_string_value (json_object_get (reply->body, "reason"));
         s_finish (self, reason ? reason : "the advisor said Done");
@@ -571,7 +574,7 @@ s_stop (self_t *self, const char *why)
     self->stopping = true;
     rfk_log_info (S_LOG, "stopping reason=\"%s\"", why);
     if (self->trial)
-        rfk_trial_stop (self->trial);
+        rfk_runner_trial_stop (self->trial);
     else
         s_finish (self, why);
 }
@@ -585,12 +588,13 @@ s_handle_pipe (self_t *self)
     if (!command)
         return;
     if (streq (command, "STATS")) {
-        json_t *stats = json_pack (
-            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "trials", (json_int_t)self->trials,
-            "completed", (json_int_t)self->completed, "errored", (json_int_t)self->errored,
-            "pruned", (json_int_t)self->pruned, "logs", (json_int_t)self->logs, "metrics",
-            (json_int_t)self->metrics, "plots", (json_int_t)self->plots, "progress",
-            (json_int_t)self->progress, "pid", self->trial ? rfk_trial_pid (self->trial) : 0);
+        json_t *stats =
+            json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "trials",
+                       (json_int_t)self->trials, "completed", (json_int_t)self->completed,
+                       "errored", (json_int_t)self->errored, "pruned", (json_int_t)self->pruned,
+                       "logs", (json_int_t)self->logs, "metrics", (json_int_t)self->metrics,
+                       "plots", (json_int_t)self->plots, "progress", (json_int_t)self->progress,
+                       "pid", self->trial ? rfk_runner_trial_pid (self->trial) : 0);
         char *text = stats ? json_dumps (stats, JSON_COMPACT) : NULL;
         zstr_send (self->pipe, text ? text : "{}");
         free (text);
@@ -612,7 +616,7 @@ s_timeout (self_t *self, int64_t flush_until)
     if (self->session)
         rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
     if (self->trial) {
-        int64_t left = rfk_trial_timeout_ms (self->trial);
+        int64_t left = rfk_runner_trial_timeout_ms (self->trial);
         if (left >= 0)
             rfk_deadline_add (&deadline, zclock_mono () + left);
     }
@@ -652,11 +656,11 @@ s_run (self_t *self)
     }
     if (self->trial) {
         /* Leaving with a trial: end it now and say so. */
-        rfk_trial_stop (self->trial);
+        rfk_runner_trial_stop (self->trial);
         rfk_poll_remove (self->poll, self->trial);
-        rfk_trial_destroy (&self->trial);
+        rfk_runner_trial_destroy (&self->trial);
         self->stopping = true;
-        s_trial_ended (self, "ERRORED", NAN, "stopped");
+        s_trial_ended (self, RFK_TRIAL_ERRORED, NAN, "stopped");
     }
 }
 
@@ -726,13 +730,17 @@ static int
 s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    json_t *body = msg->body;
-    json_t *config = json_object_get (body, "config");
+    rfk_service_config_t view;
+    if (rfk_service_config_read (msg, &view) != 0) {
+        snprintf (err, errlen, "the ServiceConfig cannot be read");
+        return -1;
+    }
+    json_t *config = view.config;
     const rfk_config_t *own = self->role->config;
-    self->task = s_strdup (json_string_value (json_object_get (body, "task")));
-    self->train_path = s_strdup (json_string_value (json_object_get (body, "train_dataset_path")));
-    self->val_path = s_strdup (json_string_value (json_object_get (body, "val_dataset_path")));
-    const char *worker_id = json_string_value (json_object_get (body, "worker_id"));
+    self->task = s_strdup (view.task);
+    self->train_path = s_strdup (view.train_dataset_path);
+    self->val_path = s_strdup (view.val_dataset_path);
+    const char *worker_id = view.worker_id;
     self->worker_id = strdup (worker_id && *worker_id ? worker_id : self->role->service_id);
     const char *data_dir = json_string_value (json_object_get (config, "data_dir"));
     if (data_dir && *data_dir) {
@@ -744,13 +752,11 @@ s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err,
     self->timeout_s = s_limit (config, "trial_timeout_s", own);
     self->cpu_s = s_limit (config, "cpu_limit_s", own);
     self->memory_mb = (size_t)s_limit (config, "memory_limit_mb", own);
-    if (s_args_set (self, json_object_get (body, "train_args")) != 0) {
+    if (s_args_set (self, view.train_args) != 0) {
         snprintf (err, errlen, "out of memory");
         return -1;
     }
-    if (s_configure (self, json_string_value (json_object_get (body, "model_path")),
-                     json_string_value (json_object_get (body, "advisor_endpoint")), err,
-                     errlen) != 0)
+    if (s_configure (self, view.model_path, view.advisor_endpoint, err, errlen) != 0)
         return -1;
     rfk_session_running (session, NULL, NULL);
     return 0;

@@ -674,7 +674,7 @@ s_run_trial (s_ctx_t *ctx, long t)
                              .output_path = ctx->json ? "/dev/stderr" : NULL,
                              .timeout_s = ctx->timeout_s,
                              .memory_mb = (size_t)ctx->memory_mb};
-    rfk_trial_run (&spec, &ctx->callbacks, &trial->result);
+    rfk_runner_trial_run (&spec, &ctx->callbacks, &trial->result);
     const rfk_trial_result_t *r = &trial->result;
     if (!ctx->json && r->status == RFK_TRIAL_COMPLETED)
         printf ("  COMPLETED  score %.6g  (%.2f s)\n", r->score, r->duration_s);
@@ -745,7 +745,7 @@ s_run_checks (s_ctx_t *ctx, long best, rfk_trial_result_t *checked)
                              .memory_mb = (size_t)ctx->memory_mb,
                              .body = s_check_body,
                              .body_arg = &check};
-    rfk_trial_run (&spec, &ctx->callbacks, checked);
+    rfk_runner_trial_run (&spec, &ctx->callbacks, checked);
     bool passed = checked->status == RFK_TRIAL_COMPLETED;
     json_t *jchecks = json_object ();
     json_object_set_new (jchecks, "passed", json_boolean (passed));

@@ -46,7 +46,7 @@
 
 #define RFK_STOP_GRACE_DEFAULT_S 2.0 /* SIGTERM to SIGKILL when the spec says 0 */
 
-struct rfk_trial {
+struct rfk_runner_trial {
     pid_t pid;                       /* the child, also its process group; 0 once reaped */
     int fd;                          /* our end of the socket pair; -1 once closed */
     rfk_trial_callbacks_t callbacks; /* the caller's, copied */
@@ -59,7 +59,7 @@ struct rfk_trial {
     double cpu_limit_s;
     size_t memory_mb;
     double grace_s;
-    bool stop_requested; /* rfk_trial_stop was called */
+    bool stop_requested; /* rfk_runner_trial_stop was called */
     bool timed_out;      /* the wall-clock deadline passed */
     bool prune_sent;     /* we answered a progress report with prune */
     bool memory_hit;     /* the child reported a MEMORY record */
@@ -81,24 +81,9 @@ s_now_ms (void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *
-rfk_trial_status_name (rfk_trial_status_t status)
-{
-    switch (status) {
-        case RFK_TRIAL_COMPLETED:
-            return "COMPLETED";
-        case RFK_TRIAL_ERRORED:
-            return "ERRORED";
-        case RFK_TRIAL_PRUNED:
-            return "PRUNED";
-        default:
-            return "RUNNING";
-    }
-}
-
-rfk_trial_t *
-rfk_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks, char *err,
-                 size_t errlen)
+rfk_runner_trial_t *
+rfk_runner_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks,
+                        char *err, size_t errlen)
 {
     if (!spec || (!spec->api && !(spec->exec && spec->template_path))) {
         snprintf (err, errlen, "the trial names no template");
@@ -117,7 +102,7 @@ rfk_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *call
         snprintf (err, errlen, "the trial's limits must be zero or positive");
         return NULL;
     }
-    rfk_trial_t *self = calloc (1, sizeof *self);
+    rfk_runner_trial_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, errlen, "out of memory");
         return NULL;
@@ -168,25 +153,25 @@ rfk_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *call
 }
 
 int
-rfk_trial_fd (rfk_trial_t *self)
+rfk_runner_trial_fd (rfk_runner_trial_t *self)
 {
     return self && !self->finished ? self->fd : -1;
 }
 
 int
-rfk_trial_pid (rfk_trial_t *self)
+rfk_runner_trial_pid (rfk_runner_trial_t *self)
 {
     return self ? (int)self->pid : 0;
 }
 
 const rfk_trial_result_t *
-rfk_trial_result (rfk_trial_t *self)
+rfk_runner_trial_result (rfk_runner_trial_t *self)
 {
     return self ? &self->result : NULL;
 }
 
 int64_t
-rfk_trial_timeout_ms (rfk_trial_t *self)
+rfk_runner_trial_timeout_ms (rfk_runner_trial_t *self)
 {
     if (!self || self->finished)
         return -1;
@@ -204,7 +189,7 @@ rfk_trial_timeout_ms (rfk_trial_t *self)
 /* Send a signal to the child's process group (or the child alone when the
    group is not there yet). */
 static void
-s_signal (rfk_trial_t *self, int sig)
+s_signal (rfk_runner_trial_t *self, int sig)
 {
     if (self->pid <= 0)
         return;
@@ -213,7 +198,7 @@ s_signal (rfk_trial_t *self, int sig)
 }
 
 void
-rfk_trial_stop (rfk_trial_t *self)
+rfk_runner_trial_stop (rfk_runner_trial_t *self)
 {
     if (!self || self->finished || self->stop_requested)
         return;
@@ -291,7 +276,7 @@ s_strings_free (char **v, size_t n)
 /* Answer a progress report: prune when the caller says so or the trial is
    being stopped. */
 static void
-s_answer_progress (rfk_trial_t *self, int64_t step, double score)
+s_answer_progress (rfk_runner_trial_t *self, int64_t step, double score)
 {
     self->result.steps++;
     self->last_score = score;
@@ -309,7 +294,7 @@ s_answer_progress (rfk_trial_t *self, int64_t step, double score)
 
 /* [LOG, message] */
 static int
-s_on_log_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
+s_on_log_record (rfk_runner_trial_t *self, const msgpack_object *f, size_t nf)
 {
     char *msg = nf == 2 ? rfk_runner_obj_strdup (&f[1]) : NULL;
     if (!msg)
@@ -322,7 +307,7 @@ s_on_log_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
 
 /* [METRICS, [names], [values]] */
 static int
-s_on_metrics_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
+s_on_metrics_record (rfk_runner_trial_t *self, const msgpack_object *f, size_t nf)
 {
     if (nf != 3 || f[2].type != MSGPACK_OBJECT_ARRAY)
         return -1;
@@ -345,7 +330,7 @@ s_on_metrics_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
 
 /* [PLOT, title, [metrics], x | nil] */
 static int
-s_on_plot_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
+s_on_plot_record (rfk_runner_trial_t *self, const msgpack_object *f, size_t nf)
 {
     if (nf != 4 || (f[3].type != MSGPACK_OBJECT_NIL && f[3].type != MSGPACK_OBJECT_STR))
         return -1;
@@ -364,7 +349,7 @@ s_on_plot_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
 
 /* [PROGRESS, step, score] */
 static int
-s_on_progress_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
+s_on_progress_record (rfk_runner_trial_t *self, const msgpack_object *f, size_t nf)
 {
     double score;
     if (nf != 3 || !rfk_runner_obj_number (&f[2], &score) ||
@@ -377,7 +362,7 @@ s_on_progress_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
 
 /* [RESULT, status, score, error] */
 static int
-s_on_result_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
+s_on_result_record (rfk_runner_trial_t *self, const msgpack_object *f, size_t nf)
 {
     double score;
     if (nf != 4 || f[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
@@ -397,7 +382,7 @@ s_on_result_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
 
 /* [MEMORY] */
 static int
-s_on_memory_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
+s_on_memory_record (rfk_runner_trial_t *self, const msgpack_object *f, size_t nf)
 {
     (void)f;
     (void)nf;
@@ -406,7 +391,7 @@ s_on_memory_record (rfk_trial_t *self, const msgpack_object *f, size_t nf)
 }
 
 /* One handler per record type, indexed by the type. */
-typedef int (s_record_fn) (rfk_trial_t *self, const msgpack_object *f, size_t nf);
+typedef int (s_record_fn) (rfk_runner_trial_t *self, const msgpack_object *f, size_t nf);
 static s_record_fn *const s_record_handlers[] = {
     [RFK_REC_LOG] = s_on_log_record,       [RFK_REC_METRICS] = s_on_metrics_record,
     [RFK_REC_PLOT] = s_on_plot_record,     [RFK_REC_PROGRESS] = s_on_progress_record,
@@ -415,7 +400,7 @@ static s_record_fn *const s_record_handlers[] = {
 
 /* Act on one record; -1 when it is malformed. */
 static int
-s_handle_record (rfk_trial_t *self, const uint8_t *data, size_t size)
+s_handle_record (rfk_runner_trial_t *self, const uint8_t *data, size_t size)
 {
     msgpack_unpacked rec;
     msgpack_unpacked_init (&rec);
@@ -436,7 +421,7 @@ s_handle_record (rfk_trial_t *self, const uint8_t *data, size_t size)
 
 /* Handle every whole record in the buffer; -1 on a malformed one. */
 static int
-s_drain_records (rfk_trial_t *self)
+s_drain_records (rfk_runner_trial_t *self)
 {
     size_t pos = 0;
     int rc = 0;
@@ -465,7 +450,7 @@ s_drain_records (rfk_trial_t *self)
    CPU time near the limit is the hard RLIMIT_CPU: the kernel enforces it on
    tick-sampled time, which runs ahead of the precise time wait4 reports. */
 static void
-s_explain_death (rfk_trial_t *self, int status, double cpu_s)
+s_explain_death (rfk_runner_trial_t *self, int status, double cpu_s)
 {
     rfk_trial_result_t *r = &self->result;
     if (WIFSIGNALED (status)) {
@@ -491,7 +476,7 @@ s_explain_death (rfk_trial_t *self, int status, double cpu_s)
 /* The child ended or must: kill what is left of its group, reap it and
    settle the result. */
 static void
-s_finish (rfk_trial_t *self)
+s_finish (rfk_runner_trial_t *self)
 {
     int status = 0;
     struct rusage ru;
@@ -544,7 +529,7 @@ s_finish (rfk_trial_t *self)
 }
 
 int
-rfk_trial_step (rfk_trial_t *self)
+rfk_runner_trial_step (rfk_runner_trial_t *self)
 {
     if (!self)
         return 1;
@@ -603,11 +588,11 @@ rfk_trial_step (rfk_trial_t *self)
 }
 
 void
-rfk_trial_destroy (rfk_trial_t **self_p)
+rfk_runner_trial_destroy (rfk_runner_trial_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    rfk_trial_t *self = *self_p;
+    rfk_runner_trial_t *self = *self_p;
     if (!self->finished)
         s_finish (self);
     free (self->buf);
@@ -616,18 +601,19 @@ rfk_trial_destroy (rfk_trial_t **self_p)
 }
 
 int
-rfk_trial_run (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks,
-               rfk_trial_result_t *result)
+rfk_runner_trial_run (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks,
+                      rfk_trial_result_t *result)
 {
     memset (result, 0, sizeof *result);
-    rfk_trial_t *trial = rfk_trial_start (spec, callbacks, result->error, sizeof result->error);
+    rfk_runner_trial_t *trial =
+        rfk_runner_trial_start (spec, callbacks, result->error, sizeof result->error);
     if (!trial) {
         result->status = RFK_TRIAL_ERRORED;
         return -1;
     }
-    while (rfk_trial_step (trial) == 0) {
-        struct pollfd pfd = {.fd = rfk_trial_fd (trial), .events = POLLIN};
-        int64_t timeout = rfk_trial_timeout_ms (trial);
+    while (rfk_runner_trial_step (trial) == 0) {
+        struct pollfd pfd = {.fd = rfk_runner_trial_fd (trial), .events = POLLIN};
+        int64_t timeout = rfk_runner_trial_timeout_ms (trial);
         if (timeout > 60000 || timeout < 0)
             timeout = 60000;
         if (poll (&pfd, 1, (int)timeout) < 0 && errno != EINTR) {
@@ -635,7 +621,7 @@ rfk_trial_run (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callba
             break;
         }
     }
-    *result = *rfk_trial_result (trial);
-    rfk_trial_destroy (&trial);
+    *result = *rfk_runner_trial_result (trial);
+    rfk_runner_trial_destroy (&trial);
     return 0;
 }

@@ -11,15 +11,17 @@
     eats memory costs one ERRORED trial and never the caller.
 
     Two ways to drive it:
-    - pollable, for an actor: rfk_trial_start, put rfk_trial_fd in the poll
-      set with a timeout of rfk_trial_timeout_ms, call rfk_trial_step when the
+    - pollable, for an actor: rfk_runner_trial_start, put rfk_runner_trial_fd in the poll
+      set with a timeout of rfk_runner_trial_timeout_ms, call rfk_runner_trial_step when the
       fd is readable or the timeout passed, until it returns 1;
-    - blocking: rfk_trial_run.
+    - blocking: rfk_runner_trial_run.
 
-    Callbacks run in the parent, inside rfk_trial_step.
+    Callbacks run in the parent, inside rfk_runner_trial_step.
 */
 #ifndef RFK_RUNNER_H_INCLUDED
 #define RFK_RUNNER_H_INCLUDED
+
+#include "rfk_states.h"
 
 #include <rafiki/model.h>
 #include <stdbool.h>
@@ -30,14 +32,10 @@
 extern "C" {
 #endif
 
-typedef enum {
-    RFK_TRIAL_RUNNING,   /* not finished yet */
-    RFK_TRIAL_COMPLETED, /* trained, evaluated, parameters saved */
-    RFK_TRIAL_ERRORED,   /* failed; reason in error */
-    RFK_TRIAL_PRUNED     /* stopped early by the progress callback */
-} rfk_trial_status_t;
-
-/* What a finished trial gives back. */
+/* What a finished trial gives back. Its status is one of the trial family's
+   (rfk_states.h): RUNNING until it ends, then COMPLETED (trained, evaluated,
+   parameters saved), ERRORED (failed; reason in error) or PRUNED (stopped
+   early by the progress callback); rfk_trial_status_name names it. */
 typedef struct {
     rfk_trial_status_t status;
     double score;        /* COMPLETED: evaluate's score; PRUNED: the last progress score */
@@ -56,7 +54,7 @@ typedef int (rfk_trial_body_fn) (const rafiki_model_api_t *api, rafiki_context_t
                                  double *score, char *err, size_t errlen);
 
 /* What to run and with which limits. Everything is borrowed for the
-   duration of rfk_trial_start (the child gets its own copy by fork). */
+   duration of rfk_runner_trial_start (the child gets its own copy by fork). */
 typedef struct {
     const rafiki_model_api_t *api; /* the template, opened with rfk_template_open */
     const rafiki_knobs_t *knobs;   /* knob values for create */
@@ -96,67 +94,59 @@ typedef struct {
     bool (*on_progress) (void *arg, int64_t step, double score);
 } rfk_trial_callbacks_t;
 
-typedef struct rfk_trial rfk_trial_t;
-
-/* The metadata store (actors/store) has its own rfk_trial_destroy for its
-   trial records, and rafikid links both: the runner's is linked under this
-   name. */
-#define rfk_trial_destroy rfk_runner_trial_destroy
+/* A running trial (not the store's trial record, rfk_trial_t). */
+typedef struct rfk_runner_trial rfk_runner_trial_t;
 
 /* Fork (or, with spec->exec, spawn) the child and start the trial.
    callbacks may be NULL. Returns NULL with a message in err when the trial
    could not start (bad spec, no fork). */
-rfk_trial_t *
-rfk_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks, char *err,
-                 size_t errlen);
+rfk_runner_trial_t *
+rfk_runner_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks,
+                        char *err, size_t errlen);
 
 /* The descriptor to poll for input (POLLIN, or ZMQ_POLLIN in a zmq_pollitem_t
    with socket NULL). It becomes readable when the child says something or
    ends. -1 once the trial finished. */
 int
-rfk_trial_fd (rfk_trial_t *self);
+rfk_runner_trial_fd (rfk_runner_trial_t *self);
 
 /* Milliseconds until the next deadline the runner must act on (the timeout,
    the end of a stop's grace period), 0 when one passed, -1 when none. Use it
    as (or to shorten) the poll timeout. */
 int64_t
-rfk_trial_timeout_ms (rfk_trial_t *self);
+rfk_runner_trial_timeout_ms (rfk_runner_trial_t *self);
 
 /* Read whatever the child sent without blocking, run the callbacks, answer
    progress, enforce deadlines, and reap the child when it ended. Returns 1
-   when the trial finished (see rfk_trial_result), 0 while it runs. */
+   when the trial finished (see rfk_runner_trial_result), 0 while it runs. */
 int
-rfk_trial_step (rfk_trial_t *self);
+rfk_runner_trial_step (rfk_runner_trial_t *self);
 
 /* Ask the trial to stop: SIGTERM to the child now, SIGKILL after the grace
    period. The result will be ERRORED with reason "stopped". Call
-   rfk_trial_step until it returns 1, or destroy the trial. */
+   rfk_runner_trial_step until it returns 1, or destroy the trial. */
 void
-rfk_trial_stop (rfk_trial_t *self);
+rfk_runner_trial_stop (rfk_runner_trial_t *self);
 
 /* The child's process id (its process group too), 0 once reaped. */
 int
-rfk_trial_pid (rfk_trial_t *self);
+rfk_runner_trial_pid (rfk_runner_trial_t *self);
 
 /* The result; status RUNNING while the trial runs. Borrowed. */
 const rfk_trial_result_t *
-rfk_trial_result (rfk_trial_t *self);
+rfk_runner_trial_result (rfk_runner_trial_t *self);
 
 /* Kill the child if it still runs, reap it and free everything. Safe with
    NULL and twice. */
 void
-rfk_trial_destroy (rfk_trial_t **self_p);
+rfk_runner_trial_destroy (rfk_runner_trial_t **self_p);
 
 /* Run a trial to completion, blocking. Returns 0 when the trial ran (its
    outcome, good or bad, is in result) and -1 when it could not start
    (result->error says why). */
 int
-rfk_trial_run (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks,
-               rfk_trial_result_t *result);
-
-/* "COMPLETED", "ERRORED", "PRUNED", "RUNNING". */
-const char *
-rfk_trial_status_name (rfk_trial_status_t status);
+rfk_runner_trial_run (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks,
+                      rfk_trial_result_t *result);
 
 #ifdef __cplusplus
 }

@@ -701,7 +701,7 @@ s_standardise (const rfk_tuner_t *tuner, const size_t *use, size_t n_real, s_fit
     if (worst == INFINITY)
         return -1;
     for (size_t i = 0; i < n_real; i++) {
-        const rfk_trial_t *t = &tuner->trials[use[i]];
+        const rfk_tune_observation_t *t = &tuner->trials[use[i]];
         fit->y[i] = t->failed ? worst : t->score;
         mean += fit->y[i];
         rfk_space_encode (tuner->space, t->point, &fit->x[i * d]);

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "rafiki/model.h"
+#include "rfk_states.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -199,18 +200,8 @@ rfk_tuner_best_score (const rfk_tuner_t *self);
 
 /* ---------------------------------------------------- parameter sharing */
 
-/* Where a trial's initial parameters come from. */
-typedef enum {
-    RFK_PARAMS_NONE,   /* train from scratch */
-    RFK_PARAMS_BEST,   /* the best-scoring trial of this sub job so far */
-    RFK_PARAMS_LATEST, /* the latest completed trial of this sub job */
-} rfk_params_source_t;
-
-/* The name of a source: "NONE", "BEST", "LATEST". */
-const char *
-rfk_params_source_name (rfk_params_source_t source);
-
-/* Where the next trial's parameters come from, as the original Rafiki's
+/* Where the next trial's parameters come from (rfk_params_source_t, in
+   proto/rfk_states.h), as the original Rafiki's
    Bayesian optimisation with parameter sharing decides: NONE unless the
    space has a SHARE_PARAMS policy knob and a trial has a score; otherwise
    NONE with probability exp (-4 * progress), else `shared` (BEST or

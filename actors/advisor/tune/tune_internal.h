@@ -66,33 +66,34 @@ struct rfk_space {
 void
 rfk_space_random (const rfk_space_t *space, rfk_rng_t *rng, double *point);
 
-/* One observed trial. */
+/* One observation the tuner learns from: a trial's point and outcome (not
+   the store's trial record, nor the runner's running trial). */
 typedef struct {
     double *point; /* snapped point, space->n_params values */
     double score;  /* its score; unused when failed */
     bool failed;   /* ended without a score */
-} rfk_trial_t;
+} rfk_tune_observation_t;
 
 typedef struct rfk_gp rfk_gp_t;
 typedef struct rfk_tpe rfk_tpe_t;
 
 struct rfk_tuner {
-    rfk_tuner_kind_t kind;    /* resolved: never AUTO */
-    const rfk_space_t *space; /* borrowed */
-    rfk_rng_t rng;            /* all randomness of the tuner */
-    rfk_trial_t *trials;      /* observed trials, in order of observation */
-    size_t n_trials;          /* how many */
-    size_t cap_trials;        /* allocated */
-    double *pending;          /* points proposed and not yet observed */
-    size_t n_pending;         /* how many */
-    size_t cap_pending;       /* allocated (points) */
-    size_t n_proposed;        /* proposals made */
-    size_t n_scored;          /* observed trials with a score */
-    double best;              /* best score, -inf before the first */
-    double *init;             /* initial design (Latin hypercube), n_init points */
-    size_t n_init;            /* its size */
-    rfk_gp_t *gp;             /* GP state (kind GP) */
-    rfk_tpe_t *tpe;           /* TPE state (kind TPE) */
+    rfk_tuner_kind_t kind;          /* resolved: never AUTO */
+    const rfk_space_t *space;       /* borrowed */
+    rfk_rng_t rng;                  /* all randomness of the tuner */
+    rfk_tune_observation_t *trials; /* observed trials, in order of observation */
+    size_t n_trials;                /* how many */
+    size_t cap_trials;              /* allocated */
+    double *pending;                /* points proposed and not yet observed */
+    size_t n_pending;               /* how many */
+    size_t cap_pending;             /* allocated (points) */
+    size_t n_proposed;              /* proposals made */
+    size_t n_scored;                /* observed trials with a score */
+    double best;                    /* best score, -inf before the first */
+    double *init;                   /* initial design (Latin hypercube), n_init points */
+    size_t n_init;                  /* its size */
+    rfk_gp_t *gp;                   /* GP state (kind GP) */
+    rfk_tpe_t *tpe;                 /* TPE state (kind TPE) */
 };
 
 /* GP: state, a proposal into point (n_params values), destruction. */

@@ -251,7 +251,7 @@ s_record (rfk_tuner_t *self, const json_t *knobs, double score, bool failed, cha
     rfk_space_snap (self->space, point);
     if (self->n_trials == self->cap_trials) {
         size_t cap = self->cap_trials ? 2 * self->cap_trials : 16;
-        rfk_trial_t *t = realloc (self->trials, cap * sizeof *t);
+        rfk_tune_observation_t *t = realloc (self->trials, cap * sizeof *t);
         if (!t) {
             free (point);
             rfk_tune_errf (err, errlen, "out of memory");
@@ -261,7 +261,7 @@ s_record (rfk_tuner_t *self, const json_t *knobs, double score, bool failed, cha
         self->cap_trials = cap;
     }
     s_drop_pending (self, point);
-    self->trials[self->n_trials++] = (rfk_trial_t){point, failed ? 0 : score, failed};
+    self->trials[self->n_trials++] = (rfk_tune_observation_t){point, failed ? 0 : score, failed};
     if (!failed) {
         self->n_scored++;
         if (score > self->best)
@@ -298,25 +298,11 @@ rfk_tuner_best_score (const rfk_tuner_t *self)
     return self->best;
 }
 
-const char *
-rfk_params_source_name (rfk_params_source_t source)
-{
-    switch (source) {
-        case RFK_PARAMS_NONE:
-            return "NONE";
-        case RFK_PARAMS_BEST:
-            return "BEST";
-        case RFK_PARAMS_LATEST:
-            return "LATEST";
-    }
-    return "NONE";
-}
-
 rfk_params_source_t
 rfk_tuner_params_source (rfk_tuner_t *self, double progress, rfk_params_source_t shared)
 {
     if (!rfk_space_has_policy (self->space, RAFIKI_POLICY_SHARE_PARAMS) || self->n_scored == 0 ||
-        shared == RFK_PARAMS_NONE)
+        (shared != RFK_PARAMS_BEST && shared != RFK_PARAMS_LATEST))
         return RFK_PARAMS_NONE;
     if (!(progress >= 0))
         progress = 0;
@@ -334,7 +320,8 @@ rfk_tuner_policies (const rfk_tuner_t *self, rfk_params_source_t source)
     unsigned mask = 0;
     if (rfk_space_has_policy (self->space, RAFIKI_POLICY_EARLY_STOP))
         mask |= 1u << RAFIKI_POLICY_EARLY_STOP;
-    if (source != RFK_PARAMS_NONE && rfk_space_has_policy (self->space, RAFIKI_POLICY_SHARE_PARAMS))
+    if ((source == RFK_PARAMS_BEST || source == RFK_PARAMS_LATEST) &&
+        rfk_space_has_policy (self->space, RAFIKI_POLICY_SHARE_PARAMS))
         mask |= 1u << RAFIKI_POLICY_SHARE_PARAMS;
     return mask;
 }

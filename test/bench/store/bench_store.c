@@ -120,8 +120,7 @@ s_bench (bool postgres, int trials)
         json_decref (logs[1].data);
         json_decref (logs[2].data);
         if (rc == 0) {
-            free (trial->status);
-            trial->status = strdup ("COMPLETED");
+            trial->status = RFK_TRIAL_COMPLETED;
             trial->score = score;
             rc = rfk_store_update_trial (store, trial);
         }

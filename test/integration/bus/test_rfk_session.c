@@ -167,8 +167,8 @@ s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
     service->stops++;
     snprintf (service->stop_reason, sizeof service->stop_reason, "%s", reason);
     /*  Twice on purpose: only the first goes out. */
-    rfk_session_final (session, "STOPPED", reason);
-    rfk_session_final (session, "STOPPED", reason);
+    rfk_session_final (session, RFK_SERVICE_STOPPED, reason);
+    rfk_session_final (session, RFK_SERVICE_STOPPED, reason);
 }
 
 static void
@@ -318,7 +318,7 @@ test_usage (void **state)
 
     /*  The end, with admin served from another pass of the pump. */
     assert_false (rfk_session_final_sent (fx.session));
-    rfk_session_final (fx.session, "STOPPED", "budget spent");
+    rfk_session_final (fx.session, RFK_SERVICE_STOPPED, "budget spent");
     assert_true (rfk_session_final_sent (fx.session));
     assert_true (s_pump (fx.admin, fx.session, &fx.service, s_stopped, 5000));
     assert_string_equal (

@@ -182,7 +182,7 @@ test_run_completes (void **state)
     heard_t heard = {0};
     rfk_trial_callbacks_t cb = s_callbacks (&heard);
     rfk_trial_result_t result;
-    assert_int_equal (rfk_trial_run (&spec, &cb, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, &cb, &result), 0);
 
     assert_int_equal (result.status, RFK_TRIAL_COMPLETED);
     assert_string_equal (rfk_trial_status_name (result.status), "COMPLETED");
@@ -221,7 +221,7 @@ test_segfault_is_reported (void **state)
     heard_t heard = {0};
     rfk_trial_callbacks_t cb = s_callbacks (&heard);
     rfk_trial_result_t result;
-    assert_int_equal (rfk_trial_run (&spec, &cb, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, &cb, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     assert_string_equal (result.error, "killed by signal 11 (Segmentation fault)");
     /* What it said before dying still arrived. */
@@ -238,7 +238,7 @@ test_hanging_template_times_out (void **state)
     rfk_trial_spec_t spec = s_spec (&k);
     spec.timeout_s = 1;
     rfk_trial_result_t result;
-    assert_int_equal (rfk_trial_run (&spec, NULL, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     assert_string_equal (result.error, "timed out after 1 s");
     assert_true (result.duration_s >= 1.0 && result.duration_s < 10);
@@ -253,7 +253,7 @@ test_memory_limit_is_reported (void **state)
     rfk_trial_spec_t spec = s_spec (&k);
     spec.memory_mb = 128;
     rfk_trial_result_t result;
-    assert_int_equal (rfk_trial_run (&spec, NULL, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     if (!strstr (result.error, "exceeded memory limit of 128 MiB"))
         print_message ("error: %s\n", result.error);
@@ -270,7 +270,7 @@ test_cpu_limit_is_reported (void **state)
     rfk_trial_spec_t spec = s_spec (&k);
     spec.cpu_s = 1;
     rfk_trial_result_t result;
-    assert_int_equal (rfk_trial_run (&spec, NULL, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     assert_string_equal (result.error, "exceeded CPU time limit of 1 s");
     /* The limit is enforced on tick-sampled CPU time, which on a busy
@@ -290,7 +290,7 @@ test_progress_is_pruned_by_the_callback (void **state)
     heard_t heard = {.prune_at = 3};
     rfk_trial_callbacks_t cb = s_callbacks (&heard);
     rfk_trial_result_t result;
-    assert_int_equal (rfk_trial_run (&spec, &cb, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, &cb, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_PRUNED);
     assert_true (result.score == 0.3);
     assert_int_equal (result.steps, 3);
@@ -312,7 +312,7 @@ test_progress_continues_without_prune (void **state)
     heard_t heard = {0};
     rfk_trial_callbacks_t cb = s_callbacks (&heard);
     rfk_trial_result_t result;
-    assert_int_equal (rfk_trial_run (&spec, &cb, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, &cb, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_COMPLETED);
     assert_int_equal (result.steps, 4);
     assert_int_equal (heard.n, 4);
@@ -320,15 +320,15 @@ test_progress_continues_without_prune (void **state)
 
 /* Step a trial with poll until it finishes or `until` was heard. */
 static int
-s_poll_until (rfk_trial_t *trial, heard_t *heard, const char *until)
+s_poll_until (rfk_runner_trial_t *trial, heard_t *heard, const char *until)
 {
     for (int rounds = 0; rounds < 1000; rounds++) {
-        if (rfk_trial_step (trial) == 1)
+        if (rfk_runner_trial_step (trial) == 1)
             return 1;
         if (until && heard->n > 0 && strcmp (heard->events[heard->n - 1], until) == 0)
             return 0;
-        struct pollfd pfd = {.fd = rfk_trial_fd (trial), .events = POLLIN};
-        int64_t timeout = rfk_trial_timeout_ms (trial);
+        struct pollfd pfd = {.fd = rfk_runner_trial_fd (trial), .events = POLLIN};
+        int64_t timeout = rfk_runner_trial_timeout_ms (trial);
         poll (&pfd, 1, timeout < 0 || timeout > 10000 ? 10000 : (int)timeout);
     }
     return -1;
@@ -344,24 +344,24 @@ test_stop_on_request_kills_a_stubborn_template (void **state)
     heard_t heard = {0};
     rfk_trial_callbacks_t cb = s_callbacks (&heard);
     char err[256];
-    rfk_trial_t *trial = rfk_trial_start (&spec, &cb, err, sizeof err);
+    rfk_runner_trial_t *trial = rfk_runner_trial_start (&spec, &cb, err, sizeof err);
     assert_non_null (trial);
-    assert_true (rfk_trial_fd (trial) >= 0);
-    assert_int_equal (rfk_trial_timeout_ms (trial) > 50000, true);
-    assert_int_equal (rfk_trial_result (trial)->status, RFK_TRIAL_RUNNING);
+    assert_true (rfk_runner_trial_fd (trial) >= 0);
+    assert_int_equal (rfk_runner_trial_timeout_ms (trial) > 50000, true);
+    assert_int_equal (rfk_runner_trial_result (trial)->status, RFK_TRIAL_RUNNING);
     assert_int_equal (s_poll_until (trial, &heard, "log sleeping"), 0);
 
-    rfk_trial_stop (trial);
-    assert_true (rfk_trial_timeout_ms (trial) <= 500);
+    rfk_runner_trial_stop (trial);
+    assert_true (rfk_runner_trial_timeout_ms (trial) <= 500);
     assert_int_equal (s_poll_until (trial, &heard, NULL), 1);
-    const rfk_trial_result_t *result = rfk_trial_result (trial);
+    const rfk_trial_result_t *result = rfk_runner_trial_result (trial);
     assert_int_equal (result->status, RFK_TRIAL_ERRORED);
     assert_string_equal (result->error, "stopped");
-    assert_int_equal (rfk_trial_fd (trial), -1);
-    assert_int_equal (rfk_trial_pid (trial), 0);
-    rfk_trial_destroy (&trial);
+    assert_int_equal (rfk_runner_trial_fd (trial), -1);
+    assert_int_equal (rfk_runner_trial_pid (trial), 0);
+    rfk_runner_trial_destroy (&trial);
     assert_null (trial);
-    rfk_trial_destroy (&trial);
+    rfk_runner_trial_destroy (&trial);
 }
 
 static void
@@ -375,15 +375,15 @@ test_stop_on_request_lets_a_willing_template_return (void **state)
     heard_t heard = {0};
     rfk_trial_callbacks_t cb = s_callbacks (&heard);
     char err[256];
-    rfk_trial_t *trial = rfk_trial_start (&spec, &cb, err, sizeof err);
+    rfk_runner_trial_t *trial = rfk_runner_trial_start (&spec, &cb, err, sizeof err);
     assert_non_null (trial);
     assert_int_equal (s_poll_until (trial, &heard, "log waiting"), 0);
-    rfk_trial_stop (trial);
+    rfk_runner_trial_stop (trial);
     assert_int_equal (s_poll_until (trial, &heard, NULL), 1);
-    assert_int_equal (rfk_trial_result (trial)->status, RFK_TRIAL_ERRORED);
-    assert_string_equal (rfk_trial_result (trial)->error, "stopped");
-    assert_true (rfk_trial_result (trial)->duration_s < 20);
-    rfk_trial_destroy (&trial);
+    assert_int_equal (rfk_runner_trial_result (trial)->status, RFK_TRIAL_ERRORED);
+    assert_string_equal (rfk_runner_trial_result (trial)->error, "stopped");
+    assert_true (rfk_runner_trial_result (trial)->duration_s < 20);
+    rfk_runner_trial_destroy (&trial);
 }
 
 static void
@@ -396,12 +396,12 @@ test_destroy_kills_a_running_trial (void **state)
     heard_t heard = {0};
     rfk_trial_callbacks_t cb = s_callbacks (&heard);
     char err[256];
-    rfk_trial_t *trial = rfk_trial_start (&spec, &cb, err, sizeof err);
+    rfk_runner_trial_t *trial = rfk_runner_trial_start (&spec, &cb, err, sizeof err);
     assert_non_null (trial);
     assert_int_equal (s_poll_until (trial, &heard, "log sleeping"), 0);
-    pid_t pid = rfk_trial_pid (trial);
+    pid_t pid = rfk_runner_trial_pid (trial);
     assert_true (pid > 0);
-    rfk_trial_destroy (&trial);
+    rfk_runner_trial_destroy (&trial);
     assert_int_equal (kill (pid, 0), -1);
     assert_int_equal (errno, ESRCH);
 }
@@ -415,26 +415,26 @@ test_template_errors_are_reported (void **state)
     rfk_trial_spec_t spec = s_spec (&k);
     spec.memory_mb = 256; /* a limit far away is not blamed */
     rfk_trial_result_t result;
-    assert_int_equal (rfk_trial_run (&spec, NULL, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     assert_string_equal (result.error, "train: the data is bad");
 
     s_knobs (&k, "exit", 1);
-    assert_int_equal (rfk_trial_run (&spec, NULL, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     assert_string_equal (result.error, "exited with status 7 before reporting a result");
 
     /* A missing dataset is the template's to report. */
     s_knobs (&k, "complete", 1);
     spec.val_path = "/nonexistent/val.csv";
-    assert_int_equal (rfk_trial_run (&spec, NULL, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     assert_string_equal (result.error, "evaluate: cannot read /nonexistent/val.csv");
 
     /* So is a parameters file that cannot be written. */
     spec.val_path = s_data;
     spec.params_path = "/nonexistent/dir/trial.params";
-    assert_int_equal (rfk_trial_run (&spec, NULL, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     assert_non_null (strstr (result.error, "cannot write parameters to /nonexistent/dir/"));
 }
@@ -445,26 +445,26 @@ test_bad_specs_are_refused (void **state)
     (void)state;
     rfk_trial_result_t result;
     rfk_trial_spec_t spec = {0};
-    assert_int_equal (rfk_trial_run (&spec, NULL, &result), -1);
+    assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), -1);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     assert_string_equal (result.error, "the trial names no template");
 
     spec.api = s_api;
-    assert_int_equal (rfk_trial_run (&spec, NULL, &result), -1);
+    assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), -1);
     assert_string_equal (result.error, "the trial needs a train and a validation dataset");
 
     spec.train_path = spec.val_path = s_data;
     spec.timeout_s = -1;
-    assert_int_equal (rfk_trial_run (&spec, NULL, &result), -1);
+    assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), -1);
     assert_string_equal (result.error, "the trial's limits must be zero or positive");
 
     char err[64];
-    assert_null (rfk_trial_start (NULL, NULL, err, sizeof err));
-    assert_int_equal (rfk_trial_step (NULL), 1);
-    assert_int_equal (rfk_trial_fd (NULL), -1);
-    assert_int_equal (rfk_trial_timeout_ms (NULL), -1);
-    rfk_trial_stop (NULL);
-    rfk_trial_destroy (NULL);
+    assert_null (rfk_runner_trial_start (NULL, NULL, err, sizeof err));
+    assert_int_equal (rfk_runner_trial_step (NULL), 1);
+    assert_int_equal (rfk_runner_trial_fd (NULL), -1);
+    assert_int_equal (rfk_runner_trial_timeout_ms (NULL), -1);
+    rfk_runner_trial_stop (NULL);
+    rfk_runner_trial_destroy (NULL);
 }
 
 /* A custom body runs in the child with the same limits and relaying. */
@@ -493,18 +493,18 @@ test_custom_body (void **state)
     heard_t heard = {0};
     rfk_trial_callbacks_t cb = s_callbacks (&heard);
     rfk_trial_result_t result;
-    assert_int_equal (rfk_trial_run (&spec, &cb, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, &cb, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_COMPLETED);
     assert_true (result.score == 0.5);
     assert_string_equal (heard.events[0], "log checking");
 
     spec.body_arg = "fail";
-    assert_int_equal (rfk_trial_run (&spec, &cb, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, &cb, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     assert_string_equal (result.error, "predictions are malformed");
 
     spec.body_arg = "crash";
-    assert_int_equal (rfk_trial_run (&spec, &cb, &result), 0);
+    assert_int_equal (rfk_runner_trial_run (&spec, &cb, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     assert_string_equal (result.error, "killed by signal 6 (Aborted)");
 }

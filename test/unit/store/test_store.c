@@ -177,8 +177,7 @@ s_trial (rfk_store_t *store, const rfk_sub_train_job_t *sub, double score)
     json_decref (in.knobs);
     ASSERT_OK (store, trial);
     if (!isnan (score)) {
-        free (trial->status);
-        trial->status = strdup ("COMPLETED");
+        trial->status = RFK_TRIAL_COMPLETED;
         trial->score = score;
         ASSERT_OK (store, rfk_store_update_trial (store, trial) == 0);
     }
@@ -253,7 +252,7 @@ test_usage (void **state)
     json_decref (budget);
     ASSERT_OK (store, job);
     assert_int_equal (job->app_version, 1);
-    assert_string_equal (job->status, "STARTED");
+    assert_int_equal (job->status, RFK_JOB_STARTED);
     assert_int_equal (job->sub_train_job_count, 1);
 
     for (int i = 0; i < 2; i++) {
@@ -269,8 +268,7 @@ test_usage (void **state)
         json_decref (log_in.data);
         ASSERT_OK (store, log);
         rfk_trial_log_destroy (&log);
-        free (trial->status);
-        trial->status = strdup ("COMPLETED");
+        trial->status = RFK_TRIAL_COMPLETED;
         trial->score = 0.5 + i / 10.0;
         trial->store_params_id = strdup ("params.msgpack");
         ASSERT_OK (store, rfk_store_update_trial (store, trial) == 0);
@@ -606,7 +604,7 @@ test_train_jobs (void **state)
     assert_int_equal (v2->sub_train_job_count, 2);
     assert_string_equal (v2->sub_train_jobs[0].train_job_id, v2->id);
     assert_string_equal (v2->sub_train_jobs[1].model_id, world.models[1]->id);
-    assert_string_equal (v2->sub_train_jobs[1].status, "STARTED");
+    assert_int_equal (v2->sub_train_jobs[1].status, RFK_JOB_STARTED);
 
     rfk_train_job_t *latest = rfk_store_get_train_job_by_app (store, world.user->id, "fashion", -1);
     ASSERT_OK (store, latest);
@@ -653,34 +651,34 @@ test_train_jobs (void **state)
     assert_null (rfk_store_create_train_job (store, &bad));
     ASSERT_CODE (store, RFK_CODE_BAD_REQUEST);
     bad.sub_train_job_count = 2;
-    bad.status = "FINISHED";
+    bad.status = (rfk_job_status_t)9; /* not a status */
     assert_null (rfk_store_create_train_job (store, &bad));
     ASSERT_CODE (store, RFK_CODE_BAD_REQUEST);
     json_decref (bad.budget);
     bad.budget = NULL;
-    bad.status = NULL;
+    bad.status = RFK_JOB_UNSET;
     assert_null (rfk_store_create_train_job (store, &bad));
     ASSERT_CODE (store, RFK_CODE_BAD_REQUEST);
     assert_non_null (strstr (rfk_store_message (store), "budget"));
 
     /* Status changes; a stopped job has its stop time and is not active. */
-    ASSERT_OK (store, rfk_store_update_train_job_status (store, v1->id, "RUNNING") == 0);
-    ASSERT_OK (store, rfk_store_update_train_job_status (store, v1->id, "STOPPED") == 0);
+    ASSERT_OK (store, rfk_store_update_train_job_status (store, v1->id, RFK_JOB_RUNNING) == 0);
+    ASSERT_OK (store, rfk_store_update_train_job_status (store, v1->id, RFK_JOB_STOPPED) == 0);
     rfk_train_job_t *stopped = rfk_store_get_train_job (store, v1->id);
     ASSERT_OK (store, stopped);
-    assert_string_equal (stopped->status, "STOPPED");
+    assert_int_equal (stopped->status, RFK_JOB_STOPPED);
     assert_non_null (stopped->datetime_stopped);
     assert_true (strcmp (stopped->datetime_stopped, stopped->datetime_started) >= 0);
     rfk_train_job_destroy (&stopped);
-    assert_int_equal (rfk_store_update_train_job_status (store, v1->id, "DONE"), -1);
+    assert_int_equal (rfk_store_update_train_job_status (store, v1->id, (rfk_job_status_t)99), -1);
     ASSERT_CODE (store, RFK_CODE_BAD_REQUEST);
-    assert_int_equal (rfk_store_update_train_job_status (store, "nope", "STOPPED"), -1);
+    assert_int_equal (rfk_store_update_train_job_status (store, "nope", RFK_JOB_STOPPED), -1);
     ASSERT_CODE (store, RFK_CODE_NOT_FOUND);
     ASSERT_OK (store, rfk_store_update_sub_train_job_status (store, v2->sub_train_jobs[0].id,
-                                                             "ERRORED") == 0);
+                                                             RFK_JOB_ERRORED) == 0);
     rfk_sub_train_job_t *sub = rfk_store_get_sub_train_job (store, v2->sub_train_jobs[0].id);
     ASSERT_OK (store, sub);
-    assert_string_equal (sub->status, "ERRORED");
+    assert_int_equal (sub->status, RFK_JOB_ERRORED);
     assert_non_null (sub->datetime_stopped);
     rfk_sub_train_job_destroy (&sub);
 
@@ -717,7 +715,7 @@ test_services_and_workers (void **state)
     rfk_service_t advisor_in = s_service_in ("ADVISOR");
     rfk_service_t *advisor = rfk_store_create_advisor (store, sub_id, &advisor_in);
     ASSERT_OK (store, advisor);
-    assert_string_equal (advisor->status, "STARTED");
+    assert_int_equal (advisor->status, RFK_SERVICE_STARTED);
     assert_string_equal (advisor->secret_hash, "hash-of-secret");
     rfk_sub_train_job_t *sub = rfk_store_get_sub_train_job_by_advisor (store, advisor->id);
     ASSERT_OK (store, sub);
@@ -758,8 +756,7 @@ test_services_and_workers (void **state)
     trainers[0]->port = 7001;
     trainers[0]->container_service_id = strdup ("4242");
     trainers[0]->container_service_info = json_pack ("{s:i}", "pid", 4242);
-    free (trainers[0]->status);
-    trainers[0]->status = strdup ("RUNNING");
+    trainers[0]->status = RFK_SERVICE_RUNNING;
     ASSERT_OK (store, rfk_store_update_service (store, trainers[0]) == 0);
     ASSERT_OK (store, rfk_store_touch_service (store, trainers[0]->id) == 0);
     rfk_service_t *got = rfk_store_get_service (store, trainers[0]->id);
@@ -768,7 +765,7 @@ test_services_and_workers (void **state)
     assert_int_equal (got->port, 7001);
     assert_int_equal (json_integer_value (json_object_get (got->container_service_info, "pid")),
                       4242);
-    assert_string_equal (got->status, "RUNNING");
+    assert_int_equal (got->status, RFK_SERVICE_RUNNING);
     assert_null (got->datetime_stopped);
     assert_non_null (got->datetime_heartbeat);
     rfk_service_destroy (&got);
@@ -777,8 +774,10 @@ test_services_and_workers (void **state)
     ASSERT_OK (store, active);
     assert_int_equal (zlistx_size (active), 3);
     zlistx_destroy (&active);
-    ASSERT_OK (store, rfk_store_update_service_status (store, trainers[1]->id, "ERRORED") == 0);
-    ASSERT_OK (store, rfk_store_update_service_status (store, advisor->id, "STOPPED") == 0);
+    ASSERT_OK (store,
+               rfk_store_update_service_status (store, trainers[1]->id, RFK_SERVICE_ERRORED) == 0);
+    ASSERT_OK (store,
+               rfk_store_update_service_status (store, advisor->id, RFK_SERVICE_STOPPED) == 0);
     got = rfk_store_get_service (store, advisor->id);
     ASSERT_OK (store, got);
     assert_non_null (got->datetime_stopped);
@@ -787,7 +786,8 @@ test_services_and_workers (void **state)
     ASSERT_OK (store, active);
     assert_int_equal (zlistx_size (active), 1);
     zlistx_destroy (&active);
-    assert_int_equal (rfk_store_update_service_status (store, advisor->id, "SLEEPING"), -1);
+    assert_int_equal (
+        rfk_store_update_service_status (store, advisor->id, (rfk_service_status_t)42), -1);
     ASSERT_CODE (store, RFK_CODE_BAD_REQUEST);
     assert_int_equal (rfk_store_touch_service (store, "nope"), -1);
     ASSERT_CODE (store, RFK_CODE_NOT_FOUND);
@@ -831,42 +831,46 @@ test_job_state_and_transactions (void **state)
     assert_int_equal (job_state->service_count, 2);
     for (size_t index = 0; index < job_state->service_count; index++) {
         assert_string_equal (job_state->services[index].sub_train_job_id, sub_id);
-        assert_string_equal (job_state->services[index].status, "STARTED");
+        assert_int_equal (job_state->services[index].status, RFK_SERVICE_STARTED);
     }
     rfk_job_state_destroy (&job_state);
     assert_null (rfk_store_get_job_state (store, "no-such-job", NULL));
 
     //  All or none: a bad status in the batch writes nothing.
-    rfk_status_change_t bad[] = {{RFK_STATUS_OF_SERVICE, trainer->id, "STOPPED"},
-                                 {RFK_STATUS_OF_SUB_TRAIN_JOB, sub_id, "NOT-A-STATUS"}};
+    rfk_status_change_t bad[] = {
+        {RFK_STATUS_OF_SERVICE, trainer->id, .status.service = RFK_SERVICE_STOPPED},
+        {RFK_STATUS_OF_SUB_TRAIN_JOB, sub_id, .status.job = (rfk_job_status_t)9}};
     assert_int_equal (rfk_store_set_statuses (store, bad, 2), -1);
     assert_int_equal (rfk_store_code (store), RFK_CODE_BAD_REQUEST);
     rfk_service_t *read = rfk_store_get_service (store, trainer->id);
-    assert_string_equal (read->status, "STARTED");
+    assert_int_equal (read->status, RFK_SERVICE_STARTED);
     rfk_service_destroy (&read);
-    rfk_status_change_t good[] = {{RFK_STATUS_OF_SERVICE, trainer->id, "ERRORED"},
-                                  {RFK_STATUS_OF_SUB_TRAIN_JOB, sub_id, "ERRORED"},
-                                  {RFK_STATUS_OF_TRAIN_JOB, job->id, "ERRORED"}};
+    rfk_status_change_t good[] = {
+        {RFK_STATUS_OF_SERVICE, trainer->id, .status.service = RFK_SERVICE_ERRORED},
+        {RFK_STATUS_OF_SUB_TRAIN_JOB, sub_id, .status.job = RFK_JOB_ERRORED},
+        {RFK_STATUS_OF_TRAIN_JOB, job->id, .status.job = RFK_JOB_ERRORED}};
     ASSERT_OK (store, rfk_store_set_statuses (store, good, 3) == 0);
     rfk_train_job_t *stored = rfk_store_get_train_job (store, job->id);
-    assert_string_equal (stored->status, "ERRORED");
+    assert_int_equal (stored->status, RFK_JOB_ERRORED);
     assert_non_null (stored->datetime_stopped);
     rfk_train_job_destroy (&stored);
 
     //  A caller's transaction: the store's own multi-row write joins it,
     //  and a rollback undoes both.
     ASSERT_OK (store, rfk_store_begin (store) == 0);
-    ASSERT_OK (store, rfk_store_update_service_status (store, advisor->id, "RUNNING") == 0);
+    ASSERT_OK (store,
+               rfk_store_update_service_status (store, advisor->id, RFK_SERVICE_RUNNING) == 0);
     ASSERT_OK (store, rfk_store_set_statuses (store, good, 3) == 0);
     rfk_store_rollback (store);
     read = rfk_store_get_service (store, advisor->id);
-    assert_string_equal (read->status, "STARTED");
+    assert_int_equal (read->status, RFK_SERVICE_STARTED);
     rfk_service_destroy (&read);
     ASSERT_OK (store, rfk_store_begin (store) == 0);
-    ASSERT_OK (store, rfk_store_update_service_status (store, advisor->id, "RUNNING") == 0);
+    ASSERT_OK (store,
+               rfk_store_update_service_status (store, advisor->id, RFK_SERVICE_RUNNING) == 0);
     ASSERT_OK (store, rfk_store_commit (store) == 0);
     read = rfk_store_get_service (store, advisor->id);
-    assert_string_equal (read->status, "RUNNING");
+    assert_int_equal (read->status, RFK_SERVICE_RUNNING);
     rfk_service_destroy (&read);
     assert_int_equal (rfk_store_commit (store), -1); /* nothing open */
 
@@ -893,7 +897,7 @@ test_trials (void **state)
     assert_int_equal (trials[0]->no, 1);
     assert_int_equal (trials[2]->no, 2);
     assert_int_equal (trials[1]->no, 1);
-    assert_string_equal (trials[2]->status, "PENDING");
+    assert_int_equal (trials[2]->status, RFK_TRIAL_PENDING);
     assert_string_equal (trials[2]->train_job_id, job->id);
 
     /* Only the sub train job is needed: its job and model are the trial's. */
@@ -915,7 +919,7 @@ test_trials (void **state)
     for (rfk_trial_t *t = (rfk_trial_t *)zlistx_first (best); t;
          t = (rfk_trial_t *)zlistx_next (best), k++) {
         assert_float_equal (t->score, expect[k], 1e-12);
-        assert_string_equal (t->status, "COMPLETED");
+        assert_int_equal (t->status, RFK_TRIAL_COMPLETED);
         assert_non_null (t->datetime_stopped);
     }
     zlistx_destroy (&best);
@@ -947,8 +951,7 @@ test_trials (void **state)
     /* A score keeps every bit; policies, progress and proposal round-trip. */
     rfk_trial_t *t = trials[2];
     t->score = 0.1 + 0.2;
-    free (t->status);
-    t->status = strdup ("RUNNING");
+    t->status = RFK_TRIAL_RUNNING;
     t->policies = json_pack ("[s,s]", "EARLY_STOP", "SHARE_PARAMS");
     t->progress = json_pack ("{s:i,s:f}", "step", 3, "score", 0.25);
     t->proposal = json_pack ("{s:i,s:s}", "trial_no", 2, "params_source", "GLOBAL_BEST");
@@ -964,12 +967,11 @@ test_trials (void **state)
                          "GLOBAL_BEST");
     assert_int_equal (json_integer_value (json_object_get (got->knobs, "max_depth")), 3);
     rfk_trial_destroy (&got);
-    free (t->status);
-    t->status = strdup ("PRUNED");
+    t->status = RFK_TRIAL_PRUNED;
     ASSERT_OK (store, rfk_store_update_trial (store, t) == 0);
     got = rfk_store_get_trial (store, t->id);
     ASSERT_OK (store, got);
-    assert_string_equal (got->status, "PRUNED");
+    assert_int_equal (got->status, RFK_TRIAL_PRUNED);
     assert_non_null (got->datetime_stopped);
     rfk_trial_destroy (&got);
 
@@ -979,10 +981,10 @@ test_trials (void **state)
     ASSERT_CODE (store, RFK_CODE_CONFLICT);
     assert_non_null (strstr (rfk_store_message (store), "trial 1"));
     dup.no = 10;
-    dup.status = "WINNING";
+    dup.status = (rfk_trial_status_t)17; /* not a status */
     assert_null (rfk_store_create_trial (store, &dup));
     ASSERT_CODE (store, RFK_CODE_BAD_REQUEST);
-    dup.status = NULL;
+    dup.status = RFK_TRIAL_UNSET;
     dup.sub_train_job_id = "no-sub-job";
     assert_null (rfk_store_create_trial (store, &dup));
     ASSERT_CODE (store, RFK_CODE_NOT_FOUND);
@@ -992,8 +994,7 @@ test_trials (void **state)
     dup.no = -3;
     assert_null (rfk_store_create_trial (store, &dup));
     ASSERT_CODE (store, RFK_CODE_BAD_REQUEST);
-    free (t->status);
-    t->status = NULL;
+    t->status = RFK_TRIAL_UNSET;
     assert_int_equal (rfk_store_update_trial (store, t), -1);
     ASSERT_CODE (store, RFK_CODE_BAD_REQUEST);
     assert_null (rfk_store_get_trial (store, NULL));
@@ -1118,7 +1119,7 @@ test_inference_jobs (void **state)
 
     rfk_inference_job_t *first = s_inference_job (store, &world, job, trials, 2);
     ASSERT_OK (store, first);
-    assert_string_equal (first->status, "STARTED");
+    assert_int_equal (first->status, RFK_JOB_STARTED);
     assert_int_equal (first->worker_count, 2);
     assert_int_equal (first->max_trials, 2);
     rfk_service_t *predictor = rfk_store_get_service (store, first->predictor_service_id);
@@ -1140,11 +1141,13 @@ test_inference_jobs (void **state)
     assert_non_null (strstr (rfk_store_message (store), "already has a running inference job"));
     assert_int_equal (store_fixture_count (fixture, "SELECT COUNT(*) FROM services"), services);
 
-    ASSERT_OK (store, rfk_store_update_inference_job_status (store, first->id, "STOPPED") == 0);
+    ASSERT_OK (store,
+               rfk_store_update_inference_job_status (store, first->id, RFK_JOB_STOPPED) == 0);
     rfk_inference_job_t *second = s_inference_job (store, &world, job, trials, 1);
     ASSERT_OK (store, second);
     /* The first cannot run again while the second does. */
-    assert_int_equal (rfk_store_update_inference_job_status (store, first->id, "RUNNING"), -1);
+    assert_int_equal (rfk_store_update_inference_job_status (store, first->id, RFK_JOB_RUNNING),
+                      -1);
     ASSERT_CODE (store, RFK_CODE_CONFLICT);
 
     rfk_inference_job_t *found =
@@ -1157,7 +1160,7 @@ test_inference_jobs (void **state)
     ASSERT_CODE (store, RFK_CODE_NOT_FOUND);
     found = rfk_store_get_inference_job (store, first->id);
     ASSERT_OK (store, found);
-    assert_string_equal (found->status, "STOPPED");
+    assert_int_equal (found->status, RFK_JOB_STOPPED);
     assert_non_null (found->datetime_stopped);
     assert_int_equal (found->worker_count, 2);
     assert_int_equal (json_integer_value (json_object_get (found->budget, "GPU_COUNT")), 0);
@@ -1173,7 +1176,8 @@ test_inference_jobs (void **state)
     zlistx_destroy (&all);
 
     /* A missing trial: no job, no services. */
-    ASSERT_OK (store, rfk_store_update_inference_job_status (store, second->id, "ERRORED") == 0);
+    ASSERT_OK (store,
+               rfk_store_update_inference_job_status (store, second->id, RFK_JOB_ERRORED) == 0);
     services = store_fixture_count (fixture, "SELECT COUNT(*) FROM services");
     rfk_trial_t ghost = {.id = "no-trial"};
     rfk_trial_t *ghosts[2] = {trials[0], &ghost};
