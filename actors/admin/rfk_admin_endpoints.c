@@ -238,11 +238,11 @@ rfk_admin_launch_dependents (rfk_admin_t *self, const char *service_id)
 {
     rfk_admin_service_t *service =
         (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
-    if (!service || service->dependents_launched || rfk_admin_status_terminal (service->status))
+    if (!service || service->deps_launched || rfk_admin_status_terminal (service->status))
         return;
-    service->dependents_launched = true;
-    char *job_id = strdup (service->train_job_id ? service->train_job_id
-                                                 : service->inference_job_id);
+    service->deps_launched = true;
+    char *job_id =
+        strdup (service->train_job_id ? service->train_job_id : service->inference_job_id);
     char *sub_id = service->sub_train_job_id ? strdup (service->sub_train_job_id) : NULL;
     if (streq (service->role, "advisor") && sub_id)
         s_launch_trainers (self, job_id, sub_id);

@@ -49,8 +49,7 @@ typedef struct {
     zframe_t *peer;         /* routing id on `service` once it said Hello, or NULL */
     bool job_ended;         /* admin stopped its job: its end rolls nothing up */
     bool held;              /* stored, not launched: waits for its provider's endpoints */
-    bool dependents_launched; /* an advisor or predictor: its trainers or workers were
-                                 started (rfk_admin_endpoints.c) */
+    bool deps_launched;     /* an advisor or predictor: its trainers or workers started */
 } rfk_admin_service_t;
 
 /* Which tracked services rfk_admin_stop_services stops (fields left NULL

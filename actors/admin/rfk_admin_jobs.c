@@ -202,8 +202,8 @@ static rfk_msg_t *
 s_check_model (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
                const char *task, const rfk_sub_train_job_t *subs, size_t index)
 {
-    const char *id = json_string_value (json_array_get (json_object_get (req->body, "model_ids"),
-                                                        index));
+    const char *id =
+        json_string_value (json_array_get (json_object_get (req->body, "model_ids"), index));
     if (!id || !*id)
         return rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
                                 "field `model_ids[%zu]` must be a model id", index);
@@ -221,9 +221,9 @@ s_check_model (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t 
     else if (rfk_auth_can_read_model (caller->user_id, caller->user_type, model->user_id,
                                       model->access_right &&
                                           streq (model->access_right, "PUBLIC")) != 0)
-        error = rfk_admin_error (req, RFK_CODE_FORBIDDEN,
-                                 "field `model_ids[%zu]`: model %s is private to its owner", index,
-                                 id);
+        error =
+            rfk_admin_error (req, RFK_CODE_FORBIDDEN,
+                             "field `model_ids[%zu]`: model %s is private to its owner", index, id);
     else if (!model->task || !streq (model->task, task))
         error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
                                  "field `model_ids[%zu]`: model %s (%s) is for %s, not %s", index,
@@ -668,16 +668,16 @@ s_deployable_train_job (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_
 
 /* The services of a new inference job, before they are stored. */
 typedef struct {
-    size_t n_workers;                     /* trials x replicas */
-    rfk_inference_job_worker_t *workers;  /* the job's workers (trial ids borrowed) */
-    rfk_service_t *services;              /* their service records, without secrets */
-    const rfk_service_t **service_ptrs;   /* pointers to services, for the store */
-    json_t *infos;                        /* the workers' service_info, owned here */
-    char *secret;                         /* the predictor's (wiped on destroy) */
+    size_t n_workers;                        /* trials x replicas */
+    rfk_inference_job_worker_t *workers;     /* the job's workers (trial ids borrowed) */
+    rfk_service_t *services;                 /* their service records, without secrets */
+    const rfk_service_t **service_ptrs;      /* pointers to services, for the store */
+    json_t *infos;                           /* the workers' service_info, owned here */
+    char *secret;                            /* the predictor's (wiped on destroy) */
     char hash[RFK_AUTH_SECRET_HASH_LEN + 1]; /* its hash */
-    json_t *predictor_info;               /* the predictor's service_info */
-    int http_port;                        /* its HTTP port: 0, or fixed under swarm */
-    char http_host[256];                  /* where clients reach its HTTP */
+    json_t *predictor_info;                  /* the predictor's service_info */
+    int http_port;                           /* its HTTP port: 0, or fixed under swarm */
+    char http_host[256];                     /* where clients reach its HTTP */
 } s_deployment_t;
 
 static void
@@ -711,9 +711,8 @@ s_deployment_plan (rfk_admin_t *self, zlistx_t *trials, int64_t replicas, s_depl
     snprintf (plan->http_host, sizeof plan->http_host, "%s",
               host && *host && !streq (host, "0.0.0.0") && !streq (host, "*") ? host : "127.0.0.1");
     plan->predictor_info = rfk_admin_predictor_info (self, plan->http_host, &plan->http_port);
-    if (!plan->workers || !plan->services || !plan->service_ptrs || !plan->infos ||
-        !plan->secret || !plan->predictor_info ||
-        rfk_auth_secret_hash (self->auth, plan->secret, plan->hash) != 0)
+    if (!plan->workers || !plan->services || !plan->service_ptrs || !plan->infos || !plan->secret ||
+        !plan->predictor_info || rfk_auth_secret_hash (self->auth, plan->secret, plan->hash) != 0)
         return -1;
     const char *backend = rfk_launcher_backend_name (self->launcher);
     size_t slot = 0;
@@ -809,8 +808,8 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
             if (worker)
                 worker->held = true;
         }
-        rfk_admin_launch_stored_service (self, job->predictor_service_id, "predictor",
-                                         plan.secret, NULL, NULL, job->id, NULL);
+        rfk_admin_launch_stored_service (self, job->predictor_service_id, "predictor", plan.secret,
+                                         NULL, NULL, job->id, NULL);
     }
     s_deployment_free (&plan);
     zlistx_destroy (&trials);

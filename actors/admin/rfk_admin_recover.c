@@ -60,7 +60,7 @@ s_adopt (rfk_admin_t *self, const rfk_service_t *service, zlistx_t *train_jobs,
     free (tracked->status);
     tracked->status = strdup (service->status);
     //  A provider that reported RUNNING started its dependents already.
-    tracked->dependents_launched = streq (service->status, "RUNNING");
+    tracked->deps_launched = streq (service->status, "RUNNING");
     rfk_log_info (RFK_ADMIN_LOG, "service-adopting id=%s role=%s status=%s", service->id, role,
                   service->status);
     return 0;

@@ -103,8 +103,9 @@ s_config_train (rfk_admin_t *self, rfk_admin_service_t *service, json_t *body, c
         else if (rfk_admin_endpoint_known (endpoint))
             json_object_set_new (body, "advisor_endpoint", json_string (mapped));
         else
-            snprintf (err, errlen, "the advisor of this sub train job has not reported its "
-                                   "endpoint yet");
+            snprintf (err, errlen,
+                      "the advisor of this sub train job has not reported its "
+                      "endpoint yet");
         rc = *err ? -1 : 0;
     }
     rfk_sub_train_job_destroy (&sub);
@@ -315,8 +316,8 @@ s_on_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, voi
     //  Where an advisor or predictor listens is recorded before its job
     //  rolls up, and what waited for it starts after (rfk_admin_endpoints.c).
     if (provider && streq (status, "RUNNING") &&
-        rfk_admin_provider_running (self, service_id, json_object_get (msg->body, "endpoints"),
-                                    err, sizeof err) != 0) {
+        rfk_admin_provider_running (self, service_id, json_object_get (msg->body, "endpoints"), err,
+                                    sizeof err) != 0) {
         rfk_log_warning (RFK_ADMIN_LOG, "RFK-MALFORMED service=%s report=RUNNING reason=\"%s\"",
                          service_id, err);
         rc = rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST, err);

@@ -497,8 +497,8 @@ s_report_running (rfk_client_t *worker, const rfk_msg_t *config, zsock_t **bound
         snprintf (reported, sizeof reported, "%s%s", http ? "http://" : "tcp://", got + 6);
         json_array_append_new (endpoints, json_string (reported));
     }
-    s_ack (worker, "StatusReport", json_pack ("{s:s, s:o}", "status", "RUNNING", "endpoints",
-                                              endpoints));
+    s_ack (worker, "StatusReport",
+           json_pack ("{s:s, s:o}", "status", "RUNNING", "endpoints", endpoints));
 }
 
 /* The port of "scheme://HOST:PORT" or "HOST:PORT". */
@@ -979,9 +979,9 @@ test_train_and_inference_jobs (void **state)
             access (json_string_value (json_object_get (config->body, "train_dataset_path")), R_OK),
             0);
         if (index == 0) {
-            assert_string_equal (
-                json_string_value (json_array_get (json_object_get (config->body, "bind_endpoints"), 0)),
-                "tcp://127.0.0.1:*");
+            assert_string_equal (json_string_value (json_array_get (
+                                     json_object_get (config->body, "bind_endpoints"), 0)),
+                                 "tcp://127.0.0.1:*");
             s_report_running (workers[0], config, &advice, 1);
         } else {
             //  The advisor's endpoint with the port the kernel gave it: a
@@ -1124,8 +1124,10 @@ test_train_and_inference_jobs (void **state)
             json_t *binds = json_object_get (config->body, "bind_endpoints");
             assert_string_equal (json_string_value (json_array_get (binds, 0)),
                                  "http://127.0.0.1:0");
-            assert_string_equal (json_string_value (json_array_get (binds, 1)), "tcp://127.0.0.1:*");
-            assert_string_equal (json_string_value (json_array_get (binds, 2)), "tcp://127.0.0.1:*");
+            assert_string_equal (json_string_value (json_array_get (binds, 1)),
+                                 "tcp://127.0.0.1:*");
+            assert_string_equal (json_string_value (json_array_get (binds, 2)),
+                                 "tcp://127.0.0.1:*");
             s_report_running (workers[0], config, fronts, 3);
         } else {
             //  Told the predictor's `workers` endpoint as bound.
@@ -1247,11 +1249,11 @@ test_provider_without_endpoints (void **state)
     rfk_msg_t *reply = s_model_upload (env, token, "TPL_GOOD", "m", "PRIVATE");
     char *model = s_expect (&reply, "Model", "id");
     char *dataset = s_dataset (env, token, "d");
-    reply = s_call (env, "CreateTrainJob", token,
-                    json_pack ("{s:s, s:s, s:s, s:s, s:[s], s:{s:i}}", "app", "mute", "task",
-                               "TABULAR_CLASSIFICATION", "train_dataset_id", dataset,
-                               "val_dataset_id", dataset, "model_ids", model, "budget",
-                               "TRAINER_COUNT", 2));
+    reply =
+        s_call (env, "CreateTrainJob", token,
+                json_pack ("{s:s, s:s, s:s, s:s, s:[s], s:{s:i}}", "app", "mute", "task",
+                           "TABULAR_CLASSIFICATION", "train_dataset_id", dataset, "val_dataset_id",
+                           dataset, "model_ids", model, "budget", "TRAINER_COUNT", 2));
     char *job = s_expect (&reply, "TrainJob", "id");
     char *id, *role, *secret;
     s_wait_secrets (env, 1, &id, &role, &secret);
