@@ -106,6 +106,8 @@ const rfk_config_key_t rfk_config_keys[] = {
      "milliseconds between polls of the services' tasks while services live"},
     {"swarm", "request_timeout_ms", INT, "5000", "100", "600000", NULL, 0,
      "milliseconds each Docker Engine API call may take"},
+    {"swarm", "predictor_port_base", INT, "31000", "1024", "65535", NULL, 0,
+     "first node port published for predictors' HTTP (each live one takes the lowest free)"},
 
     {"trainer", "memory_limit_mb", INT, "0", "0", "16777216", NULL, 0,
      "address-space limit of a trial's process in MiB (0: none; sanitizer builds need 0)"},

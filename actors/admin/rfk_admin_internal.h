@@ -10,6 +10,8 @@
                            stopping a job
     - rfk_admin_recover.c  what a previous run left live, at start
     - rfk_admin_service_socket.c  ROUTER `service`: Hello, reports, trials
+    - rfk_admin_endpoints.c  what advisors and predictors bound; their
+                           dependents started once it is known
     - rfk_admin_records.c  store records as admin.proto JSON bodies
     - rfk_admin_events.c   events for the web admin (GET /events), its folder
 */
@@ -45,6 +47,8 @@ typedef struct {
     char *trial_id;         /* inference workers: the trial they hold */
     zframe_t *peer;         /* routing id on `service` once it said Hello, or NULL */
     bool job_ended;         /* admin stopped its job: its end rolls nothing up */
+    bool held;              /* stored, not launched: waits for its provider's endpoints */
+    bool deps_launched;     /* an advisor or predictor: its trainers or workers started */
     /* its status, as last set (rfk_admin_set_service_status) */
     rfk_service_status_t status;
 } rfk_admin_service_t;
@@ -279,11 +283,28 @@ void
 rfk_admin_stop_train_job (rfk_admin_t *self, const char *train_job_id, const char *reason);
 void
 rfk_admin_stop_inference_job (rfk_admin_t *self, const char *inference_job_id, const char *reason);
-/* A predictor reported RUNNING with "http=URL query=ENDPOINT workers=ENDPOINT":
-   record the ports it bound as the job's predictor_host and query_endpoint
-   (before the job rolls up to RUNNING). */
+
+/* ---- endpoints (rfk_admin_endpoints.c) ------------------------------------ */
+/* An advisor or a predictor reported RUNNING with the endpoints it bound
+   (StatusReport.endpoints, in the order of its bind_endpoints): record them
+   (the advisor's endpoint; the predictor's predictor_host, query, workers)
+   before its job rolls up. 0, or -1 with err when they are missing or
+   malformed (or the store failed). */
+int
+rfk_admin_provider_running (rfk_admin_t *self, const char *service_id, const json_t *endpoints,
+                            char *err, size_t errlen);
+/* Start, once, what waited for a RUNNING provider's endpoints: an advisor's
+   trainers, a predictor's held workers. */
 void
-rfk_admin_predictor_running (rfk_admin_t *self, const char *service_id, const char *message);
+rfk_admin_launch_dependents (rfk_admin_t *self, const char *service_id);
+/* The service_info of a new predictor: what it binds (port 0 under the
+   local launcher; under swarm a fixed HTTP port, set in *http_port, to
+   publish), with http_host; NULL when no port is left (swarm). */
+json_t *
+rfk_admin_predictor_info (rfk_admin_t *self, const char *http_host, int *http_port);
+/* True when endpoint is "scheme://HOST:PORT" with a real port (not 0, *). */
+bool
+rfk_admin_endpoint_known (const char *endpoint);
 
 /* ---- services (rfk_admin_launch.c) ---------------------------------------- */
 /* The launcher's event callback (arg is the admin). */
@@ -291,12 +312,17 @@ void
 rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_state_t state,
                              const char *reason);
 /* Create (in the store, in one transaction with its link) and launch one
-   service. kind: "advisor" (link = sub train job), "trainer" (sub train
-   job). Returns the service id (yours) or NULL when the store refused;
-   a launch failure leaves the service ERRORED and rolled up. */
+   service. kind: "advisor" (link = sub train job; it binds
+   tcp://127.0.0.1:* and reports its endpoint), "trainer" (sub train job).
+   Returns the service id (yours) or NULL when the store refused; a launch
+   failure leaves the service ERRORED and rolled up. */
 char *
 rfk_admin_launch_train_service (rfk_admin_t *self, const char *role, const char *train_job_id,
-                                const char *sub_train_job_id, const char *endpoint, int port);
+                                const char *sub_train_job_id);
+/* Launch a held service (rfk_admin_service_t.held) with a new secret, its
+   hash stored first. */
+void
+rfk_admin_launch_held (rfk_admin_t *self, const char *service_id);
 /* Track and launch an already stored service (inference jobs). */
 void
 rfk_admin_launch_stored_service (rfk_admin_t *self, const char *service_id, const char *role,
@@ -315,9 +341,6 @@ rfk_admin_stop_service (rfk_admin_t *self, const char *service_id, const char *r
 void
 rfk_admin_stop_services (rfk_admin_t *self, const rfk_admin_services_of_t *which,
                          const char *reason);
-/* A free TCP port on 127.0.0.1 (for advisors and predictors), or 0. */
-int
-rfk_admin_free_port (void);
 void
 rfk_admin_service_destroy (rfk_admin_service_t **self_p);
 /* The rafikid role of a store service type ("advisor" for ADVISOR ...). */

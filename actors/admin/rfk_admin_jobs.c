@@ -6,27 +6,25 @@
     task, the budget's keys and values, and that the app has no live
     (STARTED or RUNNING) job. It then writes the train job and one sub train
     job per model in one store transaction (app_version counts up per app and
-    user), and launches per sub train job one advisor and N trainers (budget
-    TRAINER_COUNT, default 1).
+    user), and launches per sub train job one advisor; its N trainers (budget
+    TRAINER_COUNT, default 1) start once it reported the endpoint it bound
+    (rfk_admin_endpoints.c).
 
     CreateInferenceJob needs a train job of the app that is no longer
     running (STOPPED, or ERRORED with some models trained) with at least one
     COMPLETED trial with saved parameters: it deploys the best such trial of
     each model, or the `max_trials` best overall, `replicas` workers per
-    trial, behind one predictor; predictor_host is where its HTTP answers.
+    trial, behind one predictor. The predictor is launched at once, the
+    workers once it reported the ports it bound; predictor_host (where its
+    HTTP answers) and query_endpoint are known from then on.
 */
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <sodium.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #define S_TRAINERS_MAX 64
 #define S_REPLICAS_MAX 16
@@ -164,9 +162,10 @@ s_train_job_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *id)
 
 /* ---- train jobs ---------------------------------------------------------- */
 
-rfk_msg_t *
-rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
-                               const rfk_auth_claims_t *caller)
+/* The request's own fields: app, task, budget, train_args and model_ids
+   (their form only). NULL, or the Error to answer. */
+static rfk_msg_t *
+s_check_train_request (const rfk_msg_t *req, const char **app_p, const char **task_p)
 {
     rfk_msg_t *error = NULL;
     const char *app = rfk_admin_require (req, "app", &error);
@@ -183,8 +182,7 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
                                 "field `task`: %s is not one of IMAGE_CLASSIFICATION, "
                                 "TABULAR_CLASSIFICATION, TABULAR_REGRESSION, POS_TAGGING",
                                 task);
-    json_t *budget = json_object_get (req->body, "budget");
-    if (s_check_budget (req, budget, true, &error) != 0)
+    if (s_check_budget (req, json_object_get (req->body, "budget"), true, &error) != 0)
         return error;
     json_t *train_args = json_object_get (req->body, "train_args");
     if (train_args && !json_is_object (train_args))
@@ -193,67 +191,90 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
     if (!json_is_array (model_ids) || json_array_size (model_ids) == 0)
         return rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
                                 "field `model_ids` is missing: name at least one model");
-    rfk_dataset_t *train = s_job_dataset (self, req, caller, "train_dataset_id", task, &error);
-    if (!train)
-        return error;
-    rfk_dataset_t *val = s_job_dataset (self, req, caller, "val_dataset_id", task, &error);
-    if (!val) {
-        rfk_dataset_destroy (&train);
-        return error;
+    *app_p = app;
+    *task_p = task;
+    return NULL;
+}
+
+/* Model `index` of model_ids, named once, existing, usable by the caller
+   and of the task. NULL, or the Error to answer. */
+static rfk_msg_t *
+s_check_model (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
+               const char *task, const rfk_sub_train_job_t *subs, size_t index)
+{
+    const char *id =
+        json_string_value (json_array_get (json_object_get (req->body, "model_ids"), index));
+    if (!id || !*id)
+        return rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
+                                "field `model_ids[%zu]` must be a model id", index);
+    for (size_t other = 0; other < index; other++)
+        if (streq (subs[other].model_id, id))
+            return rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
+                                    "field `model_ids[%zu]`: model %s is named twice", index, id);
+    rfk_msg_t *error = NULL;
+    rfk_model_t *model = rfk_store_get_model (self->store, id);
+    if (!model)
+        error = rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE
+                    ? rfk_admin_store_error (self, req, "reading a model")
+                    : rfk_admin_error (req, RFK_CODE_NOT_FOUND,
+                                       "field `model_ids[%zu]`: no model %s", index, id);
+    else if (rfk_auth_can_read_model (caller->user_id, caller->user_type, model->user_id,
+                                      model->access_right &&
+                                          streq (model->access_right, "PUBLIC")) != 0)
+        error =
+            rfk_admin_error (req, RFK_CODE_FORBIDDEN,
+                             "field `model_ids[%zu]`: model %s is private to its owner", index, id);
+    else if (!model->task || !streq (model->task, task))
+        error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
+                                 "field `model_ids[%zu]`: model %s (%s) is for %s, not %s", index,
+                                 id, model->name, model->task, task);
+    rfk_model_destroy (&model);
+    return error;
+}
+
+/* A CONFLICT when the caller's app has a live train job, else NULL. */
+static rfk_msg_t *
+s_live_train_job_error (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
+                        const char *app)
+{
+    rfk_msg_t *error = NULL;
+    zlistx_t *live = rfk_store_list_train_jobs (self->store, caller->user_id, app, true, NULL);
+    if (!live)
+        error = rfk_admin_store_error (self, req, "listing train jobs");
+    else if (zlistx_size (live) > 0) {
+        rfk_train_job_t *other = (rfk_train_job_t *)zlistx_first (live);
+        error = rfk_admin_error (req, RFK_CODE_CONFLICT,
+                                 "app %s has a live train job (version %lld, %s); stop it first",
+                                 app, (long long)other->app_version, rfk_job_status_name (other->status));
     }
+    zlistx_destroy (&live);
+    return error;
+}
+
+/* The train job and its sub train jobs (one per model), written in one
+   transaction; NULL with *error. */
+static rfk_train_job_t *
+s_store_train_job (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
+                   const rfk_dataset_t *train, const rfk_dataset_t *val, rfk_msg_t **error)
+{
+    json_t *model_ids = json_object_get (req->body, "model_ids");
     size_t count = json_array_size (model_ids);
+    const char *task = rfk_admin_field (req, "task");
     rfk_sub_train_job_t *subs = (rfk_sub_train_job_t *)calloc (count, sizeof *subs);
-    for (size_t index = 0; subs && index < count && !error; index++) {
-        const char *id = json_string_value (json_array_get (model_ids, index));
-        if (!id || !*id) {
-            error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
-                                     "field `model_ids[%zu]` must be a model id", index);
-            break;
-        }
-        for (size_t other = 0; other < index; other++)
-            if (streq (subs[other].model_id, id))
-                error =
-                    rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
-                                     "field `model_ids[%zu]`: model %s is named twice", index, id);
-        if (error)
-            break;
-        rfk_model_t *model = rfk_store_get_model (self->store, id);
-        if (!model)
-            error = rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE
-                        ? rfk_admin_store_error (self, req, "reading a model")
-                        : rfk_admin_error (req, RFK_CODE_NOT_FOUND,
-                                           "field `model_ids[%zu]`: no model %s", index, id);
-        else if (rfk_auth_can_read_model (caller->user_id, caller->user_type, model->user_id,
-                                          model->access_right &&
-                                              streq (model->access_right, "PUBLIC")) != 0)
-            error = rfk_admin_error (req, RFK_CODE_FORBIDDEN,
-                                     "field `model_ids[%zu]`: model %s is private to its owner",
-                                     index, id);
-        else if (!model->task || !streq (model->task, task))
-            error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
-                                     "field `model_ids[%zu]`: model %s (%s) is for %s, not %s",
-                                     index, id, model->name, model->task, task);
-        rfk_model_destroy (&model);
-        subs[index].model_id = (char *)id;
+    if (!subs) {
+        *error = rfk_admin_error (req, RFK_CODE_INTERNAL, "out of memory");
+        return NULL;
     }
-    if (!subs && !error)
-        error = rfk_admin_error (req, RFK_CODE_INTERNAL, "out of memory");
-    if (!error) {
-        zlistx_t *live = rfk_store_list_train_jobs (self->store, caller->user_id, app, true, NULL);
-        if (!live)
-            error = rfk_admin_store_error (self, req, "listing train jobs");
-        else if (zlistx_size (live) > 0) {
-            rfk_train_job_t *other = (rfk_train_job_t *)zlistx_first (live);
-            error = rfk_admin_error (req, RFK_CODE_CONFLICT,
-                                     "app %s has a live train job (version %lld, %s); stop it "
-                                     "first",
-                                     app, (long long)other->app_version,
-                                     rfk_job_status_name (other->status));
-        }
-        zlistx_destroy (&live);
+    for (size_t index = 0; index < count && !*error; index++) {
+        *error = s_check_model (self, req, caller, task, subs, index);
+        subs[index].model_id = (char *)json_string_value (json_array_get (model_ids, index));
     }
+    const char *app = rfk_admin_field (req, "app");
+    if (!*error)
+        *error = s_live_train_job_error (self, req, caller, app);
     rfk_train_job_t *job = NULL;
-    if (!error) {
+    if (!*error) {
+        json_t *budget = json_object_get (req->body, "budget");
         json_t *no_budget = json_object ();
         rfk_train_job_t record = {
             .user_id = (char *)caller->user_id,
@@ -263,40 +284,45 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
             .status = RFK_JOB_STARTED,
             .train_dataset_id = train->id,
             .val_dataset_id = val->id,
-            .train_args = train_args,
+            .train_args = json_object_get (req->body, "train_args"),
             .sub_train_job_count = count,
             .sub_train_jobs = subs,
         };
         job = rfk_store_create_train_job (self->store, &record);
         json_decref (no_budget);
         if (!job)
-            error = rfk_admin_store_error (self, req, "creating the train job");
+            *error = rfk_admin_store_error (self, req, "creating the train job");
     }
     free (subs);
+    return job;
+}
+
+rfk_msg_t *
+rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
+                               const rfk_auth_claims_t *caller)
+{
+    const char *app = NULL, *task = NULL;
+    rfk_msg_t *error = s_check_train_request (req, &app, &task);
+    if (error)
+        return error;
+    rfk_dataset_t *train = s_job_dataset (self, req, caller, "train_dataset_id", task, &error);
+    if (!train)
+        return error;
+    rfk_dataset_t *val = s_job_dataset (self, req, caller, "val_dataset_id", task, &error);
+    rfk_train_job_t *job = val ? s_store_train_job (self, req, caller, train, val, &error) : NULL;
     rfk_dataset_destroy (&train);
     rfk_dataset_destroy (&val);
-    if (error)
+    if (!job)
         return error;
     rfk_log_info (RFK_ADMIN_LOG, "train-job-created id=%s app=%s version=%lld models=%zu user=%s",
                   job->id, job->app, (long long)job->app_version, job->sub_train_job_count,
                   caller->user_id);
     rfk_admin_publish_job (self, "TRAIN", job->id, job->app, job->app_version, job->status, NULL);
-    json_t *trainers = json_object_get (budget, "TRAINER_COUNT");
-    int n_trainers = json_is_number (trainers) ? (int)json_number_value (trainers) : 1;
-    for (size_t index = 0; index < job->sub_train_job_count; index++) {
-        const char *sub_id = job->sub_train_jobs[index].id;
-        int port = rfk_admin_free_port ();
-        char endpoint[64];
-        snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
-        char *advisor =
-            rfk_admin_launch_train_service (self, "advisor", job->id, sub_id, endpoint, port);
-        for (int trainer = 0; advisor && trainer < n_trainers; trainer++) {
-            char *id =
-                rfk_admin_launch_train_service (self, "trainer", job->id, sub_id, endpoint, 0);
-            free (id);
-        }
-        free (advisor);
-    }
+    //  One advisor per model; its trainers start once it reported where it
+    //  listens (rfk_admin_endpoints.c).
+    for (size_t index = 0; index < job->sub_train_job_count; index++)
+        free (rfk_admin_launch_train_service (self, "advisor", job->id,
+                                              job->sub_train_jobs[index].id));
     rfk_msg_t *reply = s_train_job_reply (self, req, job->id);
     rfk_train_job_destroy (&job);
     return reply;
@@ -572,28 +598,6 @@ s_inference_job_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *id)
     return reply;
 }
 
-/* n distinct free TCP ports on 127.0.0.1 (0 where none was found): all
-   sockets are held open until every port is known, so none repeats. */
-static void
-s_free_ports (int *ports, size_t n)
-{
-    int fds[8];
-    for (size_t index = 0; index < n && index < 8; index++) {
-        ports[index] = 0;
-        fds[index] = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        socklen_t length = sizeof address;
-        if (fds[index] >= 0 &&
-            bind (fds[index], (struct sockaddr *)&address, sizeof address) == 0 &&
-            getsockname (fds[index], (struct sockaddr *)&address, &length) == 0)
-            ports[index] = ntohs (address.sin_port);
-    }
-    for (size_t index = 0; index < n && index < 8; index++)
-        if (fds[index] >= 0)
-            close (fds[index]);
-}
-
 /* The trials to deploy: the best COMPLETED trial with parameters of each sub
    train job, or the max_trials best overall. A list of rfk_trial_t. */
 static zlistx_t *
@@ -625,168 +629,189 @@ s_trials_to_deploy (rfk_admin_t *self, const rfk_train_job_t *job, int64_t max_t
     return chosen;
 }
 
-rfk_msg_t *
-rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
-                                   const rfk_auth_claims_t *caller)
+/* The train job a CreateInferenceJob deploys, after the checks of the
+   request (budget, replicas, max_trials): the caller's, no longer running,
+   not deployed already. NULL with *error. */
+static rfk_train_job_t *
+s_deployable_train_job (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
+                        rfk_msg_t **error)
 {
-    rfk_msg_t *error = NULL;
-    json_t *budget = json_object_get (req->body, "budget");
-    if (s_check_budget (req, budget, false, &error) != 0)
-        return error;
+    if (s_check_budget (req, json_object_get (req->body, "budget"), false, error) != 0)
+        return NULL;
     int64_t replicas = rfk_admin_int_field (req, "replicas", 1);
-    if (replicas < 1 || replicas > S_REPLICAS_MAX)
-        return rfk_admin_error (req, RFK_CODE_BAD_REQUEST, "field `replicas` must be 1 to %d",
-                                S_REPLICAS_MAX);
     int64_t max_trials = rfk_admin_int_field (req, "max_trials", 0);
-    if (max_trials < 0 || max_trials > 64)
-        return rfk_admin_error (req, RFK_CODE_BAD_REQUEST, "field `max_trials` must be 0 to 64");
-    rfk_train_job_t *train = s_train_job_of (self, req, caller, &error);
+    if (replicas < 1 || replicas > S_REPLICAS_MAX)
+        *error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST, "field `replicas` must be 1 to %d",
+                                  S_REPLICAS_MAX);
+    else if (max_trials < 0 || max_trials > 64)
+        *error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST, "field `max_trials` must be 0 to 64");
+    rfk_train_job_t *train = *error ? NULL : s_train_job_of (self, req, caller, error);
     if (!train)
-        return error;
-    if (!rfk_job_status_is_final (train->status)) {
-        error = rfk_admin_error (
-            req, RFK_CODE_CONFLICT, "train job %s version %lld is %s: stop it before deploying it",
-            train->app, (long long)train->app_version, rfk_job_status_name (train->status));
-        rfk_train_job_destroy (&train);
-        return error;
-    }
-    zlistx_t *live = rfk_store_list_inference_jobs (self->store, caller->user_id, true, NULL);
+        return NULL;
+    if (!rfk_job_status_is_final (train->status))
+        *error = rfk_admin_error (req, RFK_CODE_CONFLICT,
+                                  "train job %s version %lld is %s: stop it before deploying it",
+                                  train->app, (long long)train->app_version, rfk_job_status_name (train->status));
+    zlistx_t *live =
+        *error ? NULL : rfk_store_list_inference_jobs (self->store, caller->user_id, true, NULL);
     for (rfk_inference_job_t *other = live ? (rfk_inference_job_t *)zlistx_first (live) : NULL;
-         other && !error; other = (rfk_inference_job_t *)zlistx_next (live))
+         other && !*error; other = (rfk_inference_job_t *)zlistx_next (live))
         if (other->train_job_id && streq (other->train_job_id, train->id))
-            error = rfk_admin_error (req, RFK_CODE_CONFLICT,
-                                     "app %s version %lld is deployed already (inference job %s)",
-                                     train->app, (long long)train->app_version, other->id);
+            *error = rfk_admin_error (req, RFK_CODE_CONFLICT,
+                                      "app %s version %lld is deployed already (inference job %s)",
+                                      train->app, (long long)train->app_version, other->id);
     zlistx_destroy (&live);
-    if (error) {
+    if (*error)
         rfk_train_job_destroy (&train);
-        return error;
+    return train;
+}
+
+/* The services of a new inference job, before they are stored. */
+typedef struct {
+    size_t n_workers;                        /* trials x replicas */
+    rfk_inference_job_worker_t *workers;     /* the job's workers (trial ids borrowed) */
+    rfk_service_t *services;                 /* their service records, without secrets */
+    const rfk_service_t **service_ptrs;      /* pointers to services, for the store */
+    json_t *infos;                           /* the workers' service_info, owned here */
+    char *secret;                            /* the predictor's (wiped on destroy) */
+    char hash[RFK_AUTH_SECRET_HASH_LEN + 1]; /* its hash */
+    json_t *predictor_info;                  /* the predictor's service_info */
+    int http_port;                           /* its HTTP port: 0, or fixed under swarm */
+    char http_host[256];                     /* where clients reach its HTTP */
+} s_deployment_t;
+
+static void
+s_deployment_free (s_deployment_t *plan)
+{
+    if (plan->secret) {
+        sodium_memzero (plan->secret, strlen (plan->secret));
+        free (plan->secret);
     }
-    zlistx_t *trials = s_trials_to_deploy (self, train, max_trials);
-    if (zlistx_size (trials) == 0) {
-        zlistx_destroy (&trials);
-        error = rfk_admin_error (req, RFK_CODE_CONFLICT,
-                                 "train job %s version %lld has no completed trial with saved "
-                                 "parameters to deploy",
-                                 train->app, (long long)train->app_version);
-        rfk_train_job_destroy (&train);
-        return error;
-    }
-    //  The services: one predictor, `replicas` workers per trial.
+    free (plan->workers);
+    free (plan->services);
+    free (plan->service_ptrs);
+    json_decref (plan->infos);
+    json_decref (plan->predictor_info);
+}
+
+/* Plan one predictor and `replicas` workers per trial; 0, or -1 when out
+   of memory or ports (swarm). The workers get their secrets when they are
+   launched, once the predictor reported its endpoints. */
+static int
+s_deployment_plan (rfk_admin_t *self, zlistx_t *trials, int64_t replicas, s_deployment_t *plan)
+{
     size_t n_workers = zlistx_size (trials) * (size_t)replicas;
-    rfk_inference_job_worker_t *workers =
-        (rfk_inference_job_worker_t *)calloc (n_workers, sizeof *workers);
-    rfk_service_t *services = (rfk_service_t *)calloc (n_workers, sizeof *services);
-    const rfk_service_t **service_ptrs =
-        (const rfk_service_t **)calloc (n_workers, sizeof (void *));
-    char **secrets = (char **)calloc (n_workers + 1, sizeof (char *));
-    char (*hashes)[RFK_AUTH_SECRET_HASH_LEN + 1] =
-        calloc (n_workers + 1, RFK_AUTH_SECRET_HASH_LEN + 1);
-    json_t *infos = json_array ();
-    int ports[3] = {0, 0, 0};
-    s_free_ports (ports, 3);
-    int http_port = ports[0], query_port = ports[1], workers_port = ports[2];
-    bool ok = workers && services && service_ptrs && secrets && hashes && query_port &&
-              workers_port && http_port;
-    for (size_t index = 0; ok && index <= n_workers; index++) {
-        secrets[index] = rfk_auth_secret_new ();
-        ok =
-            secrets[index] && rfk_auth_secret_hash (self->auth, secrets[index], hashes[index]) == 0;
-    }
+    plan->n_workers = n_workers;
+    plan->workers = (rfk_inference_job_worker_t *)calloc (n_workers, sizeof *plan->workers);
+    plan->services = (rfk_service_t *)calloc (n_workers, sizeof *plan->services);
+    plan->service_ptrs = (const rfk_service_t **)calloc (n_workers, sizeof (void *));
+    plan->infos = json_array ();
+    plan->secret = rfk_auth_secret_new ();
+    const char *host = rfk_config_string (self->config, "admin", "host");
+    snprintf (plan->http_host, sizeof plan->http_host, "%s",
+              host && *host && !streq (host, "0.0.0.0") && !streq (host, "*") ? host : "127.0.0.1");
+    plan->predictor_info = rfk_admin_predictor_info (self, plan->http_host, &plan->http_port);
+    if (!plan->workers || !plan->services || !plan->service_ptrs || !plan->infos || !plan->secret ||
+        !plan->predictor_info || rfk_auth_secret_hash (self->auth, plan->secret, plan->hash) != 0)
+        return -1;
     const char *backend = rfk_launcher_backend_name (self->launcher);
     size_t slot = 0;
-    for (rfk_trial_t *trial = (rfk_trial_t *)zlistx_first (trials); ok && trial;
+    for (rfk_trial_t *trial = (rfk_trial_t *)zlistx_first (trials); trial;
          trial = (rfk_trial_t *)zlistx_next (trials))
         for (int64_t replica = 0; replica < replicas; replica++, slot++) {
-            workers[slot].trial_id = trial->id;
+            plan->workers[slot].trial_id = trial->id;
             json_t *info = json_pack ("{s:s, s:s}", "role", "inference", "trial_id", trial->id);
-            json_array_append_new (infos, info);
-            services[slot] = (rfk_service_t){
+            json_array_append_new (plan->infos, info);
+            plan->services[slot] = (rfk_service_t){
                 .service_type = "INFERENCE",
                 .status = RFK_SERVICE_STARTED,
                 .container_manager_type = (char *)backend,
                 .replicas = 1,
                 .hostname = "127.0.0.1",
-                .secret_hash = hashes[slot + 1],
                 .service_info = info,
             };
-            service_ptrs[slot] = &services[slot];
+            plan->service_ptrs[slot] = &plan->services[slot];
         }
+    return 0;
+}
+
+/* The inference job with its predictor and workers, in one transaction. */
+static rfk_inference_job_t *
+s_store_inference_job (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
+                       const rfk_train_job_t *train, s_deployment_t *plan, rfk_msg_t **error)
+{
+    rfk_service_t predictor = {
+        .service_type = "PREDICT",
+        .status = RFK_SERVICE_STARTED,
+        .container_manager_type = (char *)rfk_launcher_backend_name (self->launcher),
+        .replicas = 1,
+        .hostname = "127.0.0.1",
+        .ext_hostname = plan->http_host,
+        .ext_port = plan->http_port,
+        .secret_hash = plan->hash,
+        .service_info = plan->predictor_info,
+    };
+    int64_t max_trials = rfk_admin_int_field (req, "max_trials", 0);
+    rfk_inference_job_t record = {
+        .user_id = (char *)caller->user_id,
+        .train_job_id = train->id,
+        .budget = json_object_get (req->body, "budget"),
+        .max_trials = max_trials,
+        .replicas = rfk_admin_int_field (req, "replicas", 1),
+        .status = RFK_JOB_STARTED,
+        .worker_count = plan->n_workers,
+        .workers = plan->workers,
+    };
+    rfk_inference_job_t *job =
+        rfk_store_create_inference_job (self->store, &record, &predictor, plan->service_ptrs);
+    if (!job)
+        *error = rfk_admin_store_error (self, req, "creating the inference job");
+    return job;
+}
+
+rfk_msg_t *
+rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
+                                   const rfk_auth_claims_t *caller)
+{
+    rfk_msg_t *error = NULL;
+    rfk_train_job_t *train = s_deployable_train_job (self, req, caller, &error);
+    if (!train)
+        return error;
+    int64_t replicas = rfk_admin_int_field (req, "replicas", 1);
+    zlistx_t *trials = s_trials_to_deploy (self, train, rfk_admin_int_field (req, "max_trials", 0));
+    s_deployment_t plan = {0};
     rfk_inference_job_t *job = NULL;
-    char http_host[256];
-    const char *host = rfk_config_string (self->config, "admin", "host");
-    snprintf (http_host, sizeof http_host, "%s",
-              host && *host && !streq (host, "0.0.0.0") && !streq (host, "*") ? host : "127.0.0.1");
-    if (ok) {
-        //  The predictor binds HTTP and `query` where admin listens (loopback, or
-        //  every interface), `workers` on loopback (local services only); it
-        //  reports the ports it bound when it is RUNNING (rfk_admin_predictor_running).
-        const char *bind = streq (http_host, "127.0.0.1") ? "127.0.0.1" : "0.0.0.0";
-        char http_bind[300], query_bind[64], query[300], workers_endpoint[64];
-        snprintf (http_bind, sizeof http_bind, "http://%s:%d", bind, http_port);
-        snprintf (query_bind, sizeof query_bind, "tcp://%s:%d", bind, query_port);
-        snprintf (query, sizeof query, "tcp://%s:%d", http_host, query_port);
-        snprintf (workers_endpoint, sizeof workers_endpoint, "tcp://127.0.0.1:%d", workers_port);
-        json_t *info = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "role", "predictor",
-                                  "http_bind", http_bind, "query_bind", query_bind,
-                                  "query_endpoint", query, "workers_endpoint", workers_endpoint,
-                                  "http_port", http_port, "http_host", http_host);
-        rfk_service_t predictor = {
-            .service_type = "PREDICT",
-            .status = RFK_SERVICE_STARTED,
-            .container_manager_type = (char *)backend,
-            .replicas = 1,
-            .hostname = "127.0.0.1",
-            .port = query_port,
-            .ext_hostname = http_host,
-            .ext_port = http_port,
-            .secret_hash = hashes[0],
-            .service_info = info,
-        };
-        rfk_inference_job_t record = {
-            .user_id = (char *)caller->user_id,
-            .train_job_id = train->id,
-            .budget = budget,
-            .max_trials = max_trials,
-            .replicas = replicas,
-            .status = RFK_JOB_STARTED,
-            .worker_count = n_workers,
-            .workers = workers,
-        };
-        job = rfk_store_create_inference_job (self->store, &record, &predictor, service_ptrs);
-        json_decref (info);
-        if (!job)
-            error = rfk_admin_store_error (self, req, "creating the inference job");
-    } else
+    if (zlistx_size (trials) == 0)
+        error = rfk_admin_error (req, RFK_CODE_CONFLICT,
+                                 "train job %s version %lld has no completed trial with saved "
+                                 "parameters to deploy",
+                                 train->app, (long long)train->app_version);
+    else if (s_deployment_plan (self, trials, replicas, &plan) != 0)
         error = rfk_admin_error (req, RFK_CODE_UNAVAILABLE,
-                                 "cannot prepare the inference job's services (no free port or "
-                                 "out of memory)");
+                                 "cannot prepare the inference job's services (out of memory%s)",
+                                 self->swarm ? ", or no port left for its predictor" : "");
+    else
+        job = s_store_inference_job (self, req, caller, train, &plan, &error);
     if (job) {
         rfk_log_info (RFK_ADMIN_LOG,
-                      "inference-job-created id=%s app=%s version=%lld trials=%zu "
-                      "replicas=%lld",
+                      "inference-job-created id=%s app=%s version=%lld trials=%zu replicas=%lld",
                       job->id, train->app, (long long)train->app_version, zlistx_size (trials),
                       (long long)replicas);
         rfk_admin_publish_job (self, "INFERENCE", job->id, train->app, train->app_version,
                                job->status, NULL);
-        rfk_admin_launch_stored_service (self, job->predictor_service_id, "predictor", secrets[0],
-                                         NULL, NULL, job->id, NULL);
-        for (size_t index = 0; index < job->worker_count; index++)
-            rfk_admin_launch_stored_service (self, job->workers[index].service_id, "inference",
-                                             secrets[index + 1], NULL, NULL, job->id,
-                                             job->workers[index].trial_id);
-    }
-    for (size_t index = 0; secrets && index <= n_workers; index++)
-        if (secrets[index]) {
-            sodium_memzero (secrets[index], strlen (secrets[index]));
-            free (secrets[index]);
+        //  The workers wait until the predictor reported where it listens
+        //  (rfk_admin_endpoints.c).
+        for (size_t index = 0; index < job->worker_count; index++) {
+            rfk_admin_service_t *worker =
+                rfk_admin_track (self, job->workers[index].service_id, "inference", NULL, NULL,
+                                 job->id, job->workers[index].trial_id);
+            if (worker)
+                worker->held = true;
         }
-    free (secrets);
-    free (hashes);
-    free (service_ptrs);
-    free (services);
-    free (workers);
-    json_decref (infos);
+        rfk_admin_launch_stored_service (self, job->predictor_service_id, "predictor", plan.secret,
+                                         NULL, NULL, job->id, NULL);
+    }
+    s_deployment_free (&plan);
     zlistx_destroy (&trials);
     rfk_train_job_destroy (&train);
     if (error)
@@ -881,104 +906,6 @@ rfk_admin_on_get_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
     reply->body = rfk_admin_inference_job_json (self, job);
     rfk_inference_job_destroy (&job);
     return reply;
-}
-
-/* The value of `key=` in a "key=value key=value" line, copied into buffer
-   (empty when absent or "-"). */
-static const char *
-s_line_value (const char *line, const char *key, char *buffer, size_t size)
-{
-    buffer[0] = 0;
-    size_t key_length = strlen (key);
-    for (const char *at = line; at && *at;) {
-        while (*at == ' ')
-            at++;
-        size_t length = strcspn (at, " ");
-        if (length > key_length && strncmp (at, key, key_length) == 0 && at[key_length] == '=') {
-            size_t value = length - key_length - 1;
-            if (value < size && !(value == 1 && at[key_length + 1] == '-')) {
-                memcpy (buffer, at + key_length + 1, value);
-                buffer[value] = 0;
-            }
-            break;
-        }
-        at += length;
-    }
-    return buffer;
-}
-
-/* Split "scheme://HOST:PORT" into host and port; 0, or -1 when malformed. */
-static int
-s_split_endpoint (const char *endpoint, char *host, size_t size, int *port)
-{
-    const char *start = strstr (endpoint, "://");
-    start = start ? start + 3 : endpoint;
-    const char *colon = strrchr (start, ':');
-    if (!colon || colon == start || (size_t)(colon - start) >= size)
-        return -1;
-    char *end;
-    long value = strtol (colon + 1, &end, 10);
-    if (*end || value <= 0 || value > 65535)
-        return -1;
-    memcpy (host, start, (size_t)(colon - start));
-    host[colon - start] = 0;
-    *port = (int)value;
-    return 0;
-}
-
-void
-rfk_admin_predictor_running (rfk_admin_t *self, const char *service_id, const char *message)
-{
-    if (!message)
-        return;
-    rfk_service_t *predictor = rfk_store_get_service (self->store, service_id);
-    if (!predictor || !predictor->service_type || !streq (predictor->service_type, "PREDICT")) {
-        rfk_service_destroy (&predictor);
-        return;
-    }
-    char value[300], host[256];
-    int port = 0;
-    //  A wildcard address is reached through the host admin reported at creation.
-    char *public_host = strdup (predictor->ext_hostname ? predictor->ext_hostname : "127.0.0.1");
-    bool changed = false;
-    if (*s_line_value (message, "http", value, sizeof value) &&
-        s_split_endpoint (value, host, sizeof host, &port) == 0) {
-        if (!streq (host, "0.0.0.0") && !streq (host, "*")) {
-            free (public_host);
-            public_host = strdup (host);
-        }
-        if (predictor->ext_port != port || !predictor->ext_hostname ||
-            !streq (predictor->ext_hostname, public_host)) {
-            free (predictor->ext_hostname);
-            predictor->ext_hostname = strdup (public_host);
-            predictor->ext_port = port;
-            changed = true;
-        }
-    }
-    if (*s_line_value (message, "query", value, sizeof value) &&
-        s_split_endpoint (value, host, sizeof host, &port) == 0) {
-        char query[300];
-        snprintf (query, sizeof query, "tcp://%s:%d",
-                  streq (host, "0.0.0.0") || streq (host, "*") ? public_host : host, port);
-        if (!json_is_object (predictor->service_info)) {
-            json_decref (predictor->service_info);
-            predictor->service_info = json_object ();
-        }
-        const char *before =
-            json_string_value (json_object_get (predictor->service_info, "query_endpoint"));
-        if (!before || !streq (before, query)) {
-            json_object_set_new (predictor->service_info, "query_endpoint", json_string (query));
-            changed = true;
-        }
-    }
-    if (changed && rfk_store_update_service (self->store, predictor) != 0)
-        rfk_log_warning (RFK_ADMIN_LOG, "predictor-endpoints-not-saved id=%s reason=\"%s\"",
-                         service_id, rfk_store_message (self->store));
-    rfk_log_info (RFK_ADMIN_LOG, "predictor-running id=%s predictor_host=%s:%lld %s", service_id,
-                  predictor->ext_hostname ? predictor->ext_hostname : "-",
-                  (long long)predictor->ext_port, message);
-    free (public_host);
-    rfk_service_destroy (&predictor);
 }
 
 rfk_msg_t *

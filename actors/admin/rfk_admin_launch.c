@@ -13,30 +13,9 @@
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
 #include <sodium.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-int
-rfk_admin_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    int port = 0;
-    if (bind (fd, (struct sockaddr *)&address, sizeof address) == 0 &&
-        getsockname (fd, (struct sockaddr *)&address, &length) == 0)
-        port = ntohs (address.sin_port);
-    close (fd);
-    return port;
-}
 
 void
 rfk_admin_service_destroy (rfk_admin_service_t **self_p)
@@ -229,7 +208,7 @@ s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
 
 char *
 rfk_admin_launch_train_service (rfk_admin_t *self, const char *role, const char *train_job_id,
-                                const char *sub_train_job_id, const char *endpoint, int port)
+                                const char *sub_train_job_id)
 {
     char *secret = rfk_auth_secret_new ();
     char hash[RFK_AUTH_SECRET_HASH_LEN + 1];
@@ -238,14 +217,15 @@ rfk_admin_launch_train_service (rfk_admin_t *self, const char *role, const char 
         return NULL;
     }
     bool advisor = streq (role, "advisor");
-    json_t *info = json_pack ("{s:s, s:s}", "role", role, "endpoint", endpoint);
+    //  An advisor binds any port and reports it (rfk_admin_endpoints.c).
+    json_t *info = advisor ? json_pack ("{s:s, s:s}", "role", role, "endpoint", "tcp://127.0.0.1:*")
+                           : json_pack ("{s:s}", "role", role);
     rfk_service_t record = {
         .service_type = (char *)s_service_type_of (role),
         .status = RFK_SERVICE_STARTED,
         .container_manager_type = (char *)rfk_launcher_backend_name (self->launcher),
         .replicas = 1,
         .hostname = "127.0.0.1",
-        .port = advisor ? port : 0,
         .secret_hash = hash,
         .service_info = info,
     };
@@ -283,6 +263,40 @@ rfk_admin_launch_stored_service (rfk_admin_t *self, const char *service_id, cons
                                                     sub_train_job_id, inference_job_id, trial_id);
     if (service)
         s_launch (self, service, secret);
+}
+
+void
+rfk_admin_launch_held (rfk_admin_t *self, const char *service_id)
+{
+    rfk_admin_service_t *service =
+        (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
+    if (!service || !service->held)
+        return;
+    service->held = false;
+    //  Its row was stored without a secret: nobody could say Hello as it.
+    char *secret = rfk_auth_secret_new ();
+    char hash[RFK_AUTH_SECRET_HASH_LEN + 1];
+    rfk_service_t *stored = rfk_store_get_service (self->store, service_id);
+    int rc = -1;
+    if (secret && stored && rfk_auth_secret_hash (self->auth, secret, hash) == 0) {
+        free (stored->secret_hash);
+        stored->secret_hash = strdup (hash);
+        rc = stored->secret_hash ? rfk_store_update_service (self->store, stored) : -1;
+    }
+    rfk_service_destroy (&stored);
+    if (rc == 0)
+        s_launch (self, service, secret);
+    else {
+        char *id = strdup (service_id);
+        rfk_log_warning (RFK_ADMIN_LOG, "service-secret-failed id=%s reason=\"%s\"", id,
+                         rfk_store_message (self->store));
+        rfk_admin_set_service_status (self, id, RFK_SERVICE_ERRORED, "cannot give it a secret");
+        free (id);
+    }
+    if (secret) {
+        sodium_memzero (secret, strlen (secret));
+        free (secret);
+    }
 }
 
 void

@@ -58,6 +58,8 @@ s_adopt (rfk_admin_t *self, const rfk_service_t *service, zlistx_t *train_jobs,
     if (!tracked)
         return -1;
     tracked->status = service->status;
+    //  A provider that reported RUNNING started its dependents already.
+    tracked->deps_launched = service->status == RFK_SERVICE_RUNNING;
     rfk_log_info (RFK_ADMIN_LOG, "service-adopting id=%s role=%s status=%s", service->id, role,
                   rfk_service_status_name (service->status));
     return 0;

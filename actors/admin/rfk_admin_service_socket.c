@@ -89,17 +89,24 @@ s_config_train (rfk_admin_t *self, rfk_admin_service_t *service, json_t *body, c
             json_object_set (body, "train_args", job->train_args);
         if (json_is_object (job->budget))
             json_object_set (body, "budget", job->budget);
+        //  The advisor binds its endpoint (port * until it reported the one
+        //  it got, that one again after a restart); trainers start after.
         const char *endpoint =
             advisor ? json_string_value (json_object_get (advisor->service_info, "endpoint"))
                     : NULL;
+        bool is_advisor = streq (service->role, "advisor");
         char mapped[400];
-        rfk_admin_service_endpoint (self, endpoint, sub->advisor_service_id,
-                                    streq (service->role, "advisor"), mapped, sizeof mapped);
-        if (endpoint && streq (service->role, "advisor"))
+        rfk_admin_service_endpoint (self, endpoint ? endpoint : "tcp://127.0.0.1:*",
+                                    sub->advisor_service_id, is_advisor, mapped, sizeof mapped);
+        if (is_advisor)
             json_object_set_new (body, "bind_endpoints", json_pack ("[s]", mapped));
-        else if (endpoint)
+        else if (rfk_admin_endpoint_known (endpoint))
             json_object_set_new (body, "advisor_endpoint", json_string (mapped));
-        rc = 0;
+        else
+            snprintf (err, errlen,
+                      "the advisor of this sub train job has not reported its "
+                      "endpoint yet");
+        rc = *err ? -1 : 0;
     }
     rfk_sub_train_job_destroy (&sub);
     rfk_train_job_destroy (&job);
@@ -161,19 +168,18 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
         json_object_set_new (body, "train_job_id", json_string (train->id));
         json_object_set_new (body, "inference_job_id", json_string (job->id));
         const char *workers = json_string_value (json_object_get (info, "workers_endpoint"));
-        const char *query = json_string_value (json_object_get (info, "query_endpoint"));
         json_t *config = json_object_get (body, "config");
         json_t *trials = json_array ();
         if (streq (service->role, "predictor")) {
-            //  [http, query, workers] (actors/predictor/README.md).
+            //  [http, query, workers] (actors/predictor/README.md): any port
+            //  until it reported those it got, those again after a restart.
             const char *http = json_string_value (json_object_get (info, "http_bind"));
             const char *query_bind = json_string_value (json_object_get (info, "query_bind"));
             char binds[3][400];
             rfk_admin_service_endpoint (self, http ? http : "http://127.0.0.1:0", NULL, true,
                                         binds[0], sizeof binds[0]);
-            rfk_admin_service_endpoint (
-                self, query_bind ? query_bind : (query ? query : "tcp://127.0.0.1:*"), NULL, true,
-                binds[1], sizeof binds[1]);
+            rfk_admin_service_endpoint (self, query_bind ? query_bind : "tcp://127.0.0.1:*", NULL,
+                                        true, binds[1], sizeof binds[1]);
             rfk_admin_service_endpoint (self, workers ? workers : "tcp://127.0.0.1:*", NULL, true,
                                         binds[2], sizeof binds[2]);
             json_object_set_new (body, "bind_endpoints",
@@ -195,8 +201,10 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
         } else {
             char mapped[400];
             rfk_admin_service_endpoint (self, workers, predictor->id, false, mapped, sizeof mapped);
-            if (workers)
+            if (rfk_admin_endpoint_known (workers))
                 json_object_set_new (body, "predictor_endpoint", json_string (mapped));
+            else
+                snprintf (err, errlen, "the predictor has not reported its endpoints yet");
             json_t *entry = service->trial_id ? s_trial_to_load (self, service->trial_id, 1) : NULL;
             if (entry)
                 json_array_append_new (trials, entry);
@@ -208,7 +216,7 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
             rfk_trial_destroy (&trial);
         }
         json_object_set_new (body, "trials", trials);
-        rc = 0;
+        rc = *err ? -1 : 0;
     }
     rfk_inference_job_destroy (&job);
     rfk_train_job_destroy (&train);
@@ -302,11 +310,26 @@ s_on_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, voi
                                       "field `status` must be DEPLOYING, RUNNING, STOPPED or "
                                       "ERRORED");
     char *service_id = strdup (service->id);
-    if (streq (service->role, "predictor") && status == RFK_SERVICE_RUNNING)
-        rfk_admin_predictor_running (self, service_id, s_str (msg, "message"));
-    rfk_admin_set_service_status (self, service_id, status, s_str (msg, "message"));
+    bool provider = streq (service->role, "advisor") || streq (service->role, "predictor");
+    int rc;
+    char err[256] = "";
+    //  Where an advisor or predictor listens is recorded before its job
+    //  rolls up, and what waited for it starts after (rfk_admin_endpoints.c).
+    if (provider && status == RFK_SERVICE_RUNNING &&
+        rfk_admin_provider_running (self, service_id, json_object_get (msg->body, "endpoints"), err,
+                                    sizeof err) != 0) {
+        rfk_log_warning (RFK_ADMIN_LOG, "RFK-MALFORMED service=%s report=RUNNING reason=\"%s\"",
+                         service_id, err);
+        rc = rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST, err);
+        rfk_admin_set_service_status (self, service_id, RFK_SERVICE_ERRORED, err);
+    } else {
+        rfk_admin_set_service_status (self, service_id, status, s_str (msg, "message"));
+        rc = s_ack (server, peer, msg);
+        if (provider && status == RFK_SERVICE_RUNNING)
+            rfk_admin_launch_dependents (self, service_id);
+    }
     free (service_id);
-    return s_ack (server, peer, msg);
+    return rc;
 }
 
 /* The trial named by field trial_id, if it belongs to the caller's sub

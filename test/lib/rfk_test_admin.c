@@ -86,9 +86,13 @@ s_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *
         json_object_set_new (service, "status", json_string (status));
         json_object_set_new (service, "message", json_string (message ? message : ""));
     }
-    if (message && strncmp (message, "advice=", 7) == 0) {
+    //  As admin: where the advisor listens is StatusReport.endpoints[0] of
+    //  its RUNNING report, with the port the kernel gave.
+    const char *advice =
+        json_string_value (json_array_get (json_object_get (msg->body, "endpoints"), 0));
+    if (advice && status && streq (status, "RUNNING") && !strchr (advice, '*')) {
         free (self->advice);
-        self->advice = strdup (message + 7);
+        self->advice = strdup (advice);
     }
     return s_ack (server, peer, msg);
 }

@@ -42,7 +42,7 @@ rfk_test_admin_wait (rfk_test_admin_t *self, bool (*fn) (rfk_test_admin_t *self,
 /* The last status a service reported, or NULL. */
 const char *
 rfk_test_admin_status (rfk_test_admin_t *self, const char *service_id);
-/* The advisor's `advice` endpoint from its RUNNING report, or NULL. */
+/* The advisor's `advice` endpoint (StatusReport.endpoints[0] of its RUNNING report), or NULL. */
 const char *
 rfk_test_admin_advice (rfk_test_admin_t *self);
 /* The trials, an object trial id -> record (borrowed). */

@@ -4,8 +4,9 @@
     bare_http PORT BODY
 
     One epoll thread (as the predictor's one loop) answering every request,
-    after reading its body, with 200 and BODY as application/json. Runs
-    until SIGTERM or SIGINT.
+    after reading its body, with 200 and BODY as application/json. PORT 0
+    takes any free port; the port bound is printed as `port=N`. Runs until
+    SIGTERM or SIGINT.
 */
 #include <microhttpd.h>
 #include <signal.h>
@@ -63,6 +64,9 @@ main (int argc, char **argv)
         fprintf (stderr, "bare_http: cannot listen on %s\n", argv[1]);
         return 1;
     }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (daemon, MHD_DAEMON_INFO_BIND_PORT);
+    printf ("port=%u\n", info ? (unsigned)info->port : 0u);
+    fflush (stdout);
     int signal_number;
     sigwait (&signals, &signal_number);
     MHD_stop_daemon (daemon);

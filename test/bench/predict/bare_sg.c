@@ -3,7 +3,9 @@
     bare_sg broker FRONT BACK   clients' DEALERs -> ROUTER FRONT; workers'
                                 DEALERs -> ROUTER BACK; each request goes to
                                 the worker with the fewest outstanding, its
-                                answer back to the client
+                                answer back to the client; ports may be `*`,
+                                the endpoints bound are printed as
+                                `front=... back=...`
     bare_sg worker BACK         a worker: says READY, echoes what it gets
 
     No envelopes, no batching, no deadlines, no heartbeats: the least a
@@ -40,6 +42,9 @@ s_broker (const char *front_endpoint, const char *back_endpoint)
     zsock_t *back = zsock_new_router (back_endpoint);
     if (!front || !back)
         return 1;
+    //  Endpoints may end in `*`: say the ports bound.
+    printf ("front=%s back=%s\n", zsock_endpoint (front), zsock_endpoint (back));
+    fflush (stdout);
     zsock_set_sndhwm (front, 0);
     zsock_set_sndhwm (back, 0);
     zframe_t *workers[S_MAX_WORKERS];

@@ -471,6 +471,44 @@ s_ack (rfk_client_t *worker, const char *type, json_t *body)
     rfk_msg_destroy (&reply);
 }
 
+/* Plays a provider (advisor or predictor) that said Hello: binds each of
+   its bind_endpoints for real (port 0, so the kernel picks) and reports
+   RUNNING with what it got. The sockets are the caller's (n of them). */
+static void
+s_report_running (rfk_client_t *worker, const rfk_msg_t *config, zsock_t **bound, size_t n)
+{
+    json_t *binds = json_object_get (config->body, "bind_endpoints");
+    assert_int_equal (json_array_size (binds), n);
+    json_t *endpoints = json_array ();
+    for (size_t index = 0; index < n; index++) {
+        const char *bind = json_string_value (json_array_get (binds, index));
+        assert_non_null (bind);
+        bool http = strncmp (bind, "http://", 7) == 0;
+        char zmq_bind[300];
+        //  An HTTP front is played by a ZMQ_STREAM socket: a TCP port.
+        snprintf (zmq_bind, sizeof zmq_bind, "tcp://%s", http ? bind + 7 : bind + 6);
+        char *star = http ? strrchr (zmq_bind, ':') : NULL;
+        if (star && streq (star, ":0"))
+            strcpy (star, ":*");
+        bound[index] = zsock_new (http ? ZMQ_STREAM : ZMQ_ROUTER);
+        assert_true (zsock_bind (bound[index], "%s", zmq_bind) > 0);
+        const char *got = zsock_endpoint (bound[index]);
+        char reported[300];
+        snprintf (reported, sizeof reported, "%s%s", http ? "http://" : "tcp://", got + 6);
+        json_array_append_new (endpoints, json_string (reported));
+    }
+    s_ack (worker, "StatusReport",
+           json_pack ("{s:s, s:o}", "status", "RUNNING", "endpoints", endpoints));
+}
+
+/* The port of "scheme://HOST:PORT" or "HOST:PORT". */
+static int
+s_port_of (const char *endpoint)
+{
+    const char *colon = endpoint ? strrchr (endpoint, ':') : NULL;
+    return colon ? atoi (colon + 1) : 0;
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 /* Usage: start admin, log in as the superadmin, ask who we are. */
@@ -914,11 +952,17 @@ test_train_and_inference_jobs (void **state)
                                "val_dataset_id", val, "model_ids", model));
     s_expect_error (&reply, RFK_CODE_CONFLICT, "live train job");
 
+    //  The advisor starts first, binds any port and reports the one it got;
+    //  then its two trainers start, told where it listens.
     char *ids[3], *roles[3], *secrets[3];
-    s_wait_secrets (env, 3, ids, roles, secrets);
+    s_wait_secrets (env, 1, ids, roles, secrets);
+    assert_string_equal (roles[0], "advisor");
+    s_clear_secrets (env);
     rfk_client_t *workers[3];
-    int advisor = -1;
+    zsock_t *advice = NULL;
     for (int index = 0; index < 3; index++) {
+        if (index == 1)
+            s_wait_secrets (env, 2, ids + 1, roles + 1, secrets + 1);
         rfk_msg_t *config = NULL;
         //  A wrong secret first.
         workers[index] = s_worker (env, ids[index], "0000", &config);
@@ -934,19 +978,32 @@ test_train_and_inference_jobs (void **state)
         assert_int_equal (
             access (json_string_value (json_object_get (config->body, "train_dataset_path")), R_OK),
             0);
-        if (streq (roles[index], "advisor")) {
-            advisor = index;
-            assert_non_null (json_array_get (json_object_get (config->body, "bind_endpoints"), 0));
+        if (index == 0) {
+            assert_string_equal (json_string_value (json_array_get (
+                                     json_object_get (config->body, "bind_endpoints"), 0)),
+                                 "tcp://127.0.0.1:*");
+            s_report_running (workers[0], config, &advice, 1);
         } else {
+            //  The advisor's endpoint with the port the kernel gave it: a
+            //  trainer reaches it there.
             assert_string_equal (roles[index], "trainer");
-            assert_non_null (json_object_get (config->body, "advisor_endpoint"));
+            const char *endpoint =
+                json_string_value (json_object_get (config->body, "advisor_endpoint"));
+            assert_string_equal (endpoint, zsock_endpoint (advice));
+            assert_true (s_port_of (endpoint) > 0);
+            zsock_t *dealer = zsock_new_dealer (endpoint);
+            zstr_send (dealer, "hi");
+            zsock_set_rcvtimeo (advice, S_WAIT_MS);
+            zmsg_t *got = zmsg_recv (advice);
+            assert_non_null (got);
+            zmsg_destroy (&got);
+            zsock_destroy (&dealer);
         }
         rfk_msg_destroy (&config);
     }
-    assert_true (advisor >= 0);
-    int trainer = advisor == 0 ? 1 : 0;
+    int advisor = 0, trainer = 1;
     //  Everyone RUNNING: the sub job and the job roll up to RUNNING.
-    for (int index = 0; index < 3; index++)
+    for (int index = 1; index < 3; index++)
         s_ack (workers[index], "StatusReport",
                json_pack ("{s:s, s:s}", "service_id", ids[index], "status", "RUNNING"));
     json_decref (s_wait_event (env, "JobStatus", "id", job, "status", "RUNNING"));
@@ -1034,20 +1091,25 @@ test_train_and_inference_jobs (void **state)
         free (roles[index]);
         free (secrets[index]);
     }
+    zsock_destroy (&advice);
     s_clear_secrets (env);
 
     //  The inference job: a predictor and one worker for the one trial.
+    //  Where the predictor answers is known once it reported RUNNING.
     reply = s_call (env, "CreateInferenceJob", app_dev,
                     json_pack ("{s:s, s:i, s:i}", "app", "iris", "app_version", 1, "replicas", 1));
     assert_string_equal (reply->type, "InferenceJob");
     char *inference = strdup (json_string_value (json_object_get (reply->body, "id")));
-    assert_non_null (
-        strstr (json_string_value (json_object_get (reply->body, "predictor_host")), "127.0.0.1:"));
+    assert_null (json_object_get (reply->body, "predictor_host"));
     rfk_msg_destroy (&reply);
     reply = s_call (env, "CreateInferenceJob", app_dev, json_pack ("{s:s}", "app", "iris"));
     s_expect_error (&reply, RFK_CODE_CONFLICT, "deployed already");
-    s_wait_secrets (env, 2, ids, roles, secrets);
+    zsock_t *fronts[3] = {NULL, NULL, NULL};
     for (int index = 0; index < 2; index++) {
+        //  The predictor first; its worker once the predictor is RUNNING.
+        s_wait_secrets (env, 1, ids + index, roles + index, secrets + index);
+        s_clear_secrets (env);
+        assert_string_equal (roles[index], index == 0 ? "predictor" : "inference");
         rfk_msg_t *config = NULL;
         workers[index] = s_worker (env, ids[index], secrets[index], &config);
         assert_string_equal (config->type, "ServiceConfig");
@@ -1058,20 +1120,34 @@ test_train_and_inference_jobs (void **state)
         assert_string_equal (
             json_string_value (json_object_get (json_array_get (trials, 0), "params_path")),
             params);
-        if (streq (roles[index], "predictor")) {
+        if (index == 0) {
             json_t *binds = json_object_get (config->body, "bind_endpoints");
-            assert_int_equal (json_array_size (binds), 3);
-            assert_non_null (
-                strstr (json_string_value (json_array_get (binds, 0)), "http://127.0.0.1:"));
+            assert_string_equal (json_string_value (json_array_get (binds, 0)),
+                                 "http://127.0.0.1:0");
+            assert_string_equal (json_string_value (json_array_get (binds, 1)),
+                                 "tcp://127.0.0.1:*");
+            assert_string_equal (json_string_value (json_array_get (binds, 2)),
+                                 "tcp://127.0.0.1:*");
+            s_report_running (workers[0], config, fronts, 3);
         } else {
-            assert_string_equal (roles[index], "inference");
-            assert_non_null (json_object_get (config->body, "predictor_endpoint"));
+            //  Told the predictor's `workers` endpoint as bound.
+            assert_string_equal (
+                json_string_value (json_object_get (config->body, "predictor_endpoint")),
+                zsock_endpoint (fronts[2]));
             json_t *knobs = json_object_get (json_object_get (config->body, "config"), "knobs");
             assert_int_equal (json_integer_value (json_object_get (knobs, "depth")), 3);
+            s_ack (workers[index], "StatusReport", json_pack ("{s:s}", "status", "RUNNING"));
         }
         rfk_msg_destroy (&config);
-        s_ack (workers[index], "StatusReport", json_pack ("{s:s}", "status", "RUNNING"));
     }
+    //  predictor_host and query_endpoint carry the ports the kernel gave.
+    reply = s_call (env, "GetInferenceJob", app_dev, json_pack ("{s:s}", "app", "iris"));
+    char host[64];
+    snprintf (host, sizeof host, "127.0.0.1:%d", s_port_of (zsock_endpoint (fronts[0])));
+    assert_string_equal (json_string_value (json_object_get (reply->body, "predictor_host")), host);
+    assert_string_equal (json_string_value (json_object_get (reply->body, "query_endpoint")),
+                         zsock_endpoint (fronts[1]));
+    rfk_msg_destroy (&reply);
     json_decref (s_wait_event (env, "JobStatus", "id", inference, "status", "RUNNING"));
     reply = s_call (env, "ListInferenceJobs", app_dev, NULL);
     assert_int_equal (json_array_size (json_object_get (reply->body, "inference_jobs")), 1);
@@ -1085,6 +1161,8 @@ test_train_and_inference_jobs (void **state)
         free (roles[index]);
         free (secrets[index]);
     }
+    for (int index = 0; index < 3; index++)
+        zsock_destroy (&fronts[index]);
     //  A second version counts up.
     reply = s_call (env, "CreateTrainJob", app_dev,
                     json_pack ("{s:s, s:s, s:s, s:s, s:[s]}", "app", "iris", "task",
@@ -1160,6 +1238,53 @@ test_failing_services (void **state)
     s_stop (&env);
 }
 
+/* An advisor that says RUNNING without the endpoint it bound is refused,
+   and its job ends ERRORED with the reason; its trainers never start. */
+static void
+test_provider_without_endpoints (void **state)
+{
+    (void)state;
+    s_env_t *env = s_start ();
+    char *token = s_user (env, "MODEL_DEVELOPER", NULL);
+    rfk_msg_t *reply = s_model_upload (env, token, "TPL_GOOD", "m", "PRIVATE");
+    char *model = s_expect (&reply, "Model", "id");
+    char *dataset = s_dataset (env, token, "d");
+    reply =
+        s_call (env, "CreateTrainJob", token,
+                json_pack ("{s:s, s:s, s:s, s:s, s:[s], s:{s:i}}", "app", "mute", "task",
+                           "TABULAR_CLASSIFICATION", "train_dataset_id", dataset, "val_dataset_id",
+                           dataset, "model_ids", model, "budget", "TRAINER_COUNT", 2));
+    char *job = s_expect (&reply, "TrainJob", "id");
+    char *id, *role, *secret;
+    s_wait_secrets (env, 1, &id, &role, &secret);
+    assert_string_equal (role, "advisor");
+    rfk_msg_t *config = NULL;
+    rfk_client_t *advisor = s_worker (env, id, secret, &config);
+    assert_string_equal (config->type, "ServiceConfig");
+    rfk_msg_destroy (&config);
+    reply = s_report (advisor, "StatusReport", json_pack ("{s:s}", "status", "RUNNING"));
+    s_expect_error (&reply, RFK_CODE_BAD_REQUEST, "endpoint");
+    json_t *event = s_wait_event (env, "ServiceStatus", "service_id", id, "status", "ERRORED");
+    assert_non_null (strstr (json_string_value (json_object_get (event, "message")), "endpoint"));
+    json_decref (event);
+    json_decref (s_wait_event (env, "JobStatus", "id", job, "status", "ERRORED"));
+    //  Only the advisor was ever started.
+    char path[400];
+    snprintf (path, sizeof path, "%s/secrets", env->dir);
+    zdir_t *dir = zdir_new (path, NULL);
+    assert_int_equal (zdir_count (dir), 2); //  its secret and its .role
+    zdir_destroy (&dir);
+    rfk_client_destroy (&advisor);
+    free (id);
+    free (role);
+    free (secret);
+    free (job);
+    free (model);
+    free (dataset);
+    free (token);
+    s_stop (&env);
+}
+
 /* The store calls admin made so far (its pipe answers STORE-CALLS). */
 static long long
 s_store_calls (s_env_t *env)
@@ -1225,16 +1350,25 @@ test_stop_store_calls (void **state)
                            "TABULAR_CLASSIFICATION", "train_dataset_id", dataset, "val_dataset_id",
                            dataset, "model_ids", first, second, "budget", "TRAINER_COUNT", 2));
     char *job = s_expect (&reply, "TrainJob", "id");
+    //  Two advisors, RUNNING where the kernel put them; then their trainers.
     char *ids[6], *roles[6], *secrets[6];
     rfk_client_t *workers[6];
-    s_wait_secrets (env, 6, ids, roles, secrets);
+    zsock_t *advice[2] = {NULL, NULL};
+    s_wait_secrets (env, 2, ids, roles, secrets);
+    s_clear_secrets (env);
     for (int index = 0; index < 6; index++) {
+        if (index == 2)
+            s_wait_secrets (env, 4, ids + 2, roles + 2, secrets + 2);
+        assert_string_equal (roles[index], index < 2 ? "advisor" : "trainer");
         rfk_msg_t *config = NULL;
         workers[index] = s_worker (env, ids[index], secrets[index], &config);
         assert_string_equal (config->type, "ServiceConfig");
+        if (index < 2)
+            s_report_running (workers[index], config, &advice[index], 1);
+        else
+            s_ack (workers[index], "StatusReport",
+                   json_pack ("{s:s, s:s}", "service_id", ids[index], "status", "RUNNING"));
         rfk_msg_destroy (&config);
-        s_ack (workers[index], "StatusReport",
-               json_pack ("{s:s, s:s}", "service_id", ids[index], "status", "RUNNING"));
     }
     json_decref (s_wait_event (env, "JobStatus", "id", job, "status", "RUNNING"));
 
@@ -1262,6 +1396,8 @@ test_stop_store_calls (void **state)
         free (roles[index]);
         free (secrets[index]);
     }
+    zsock_destroy (&advice[0]);
+    zsock_destroy (&advice[1]);
     free (job);
     free (dataset);
     free (first);
@@ -1652,6 +1788,7 @@ main (void)
         cmocka_unit_test (test_bad_frames),
         cmocka_unit_test (test_train_and_inference_jobs),
         cmocka_unit_test (test_failing_services),
+        cmocka_unit_test (test_provider_without_endpoints),
         cmocka_unit_test (test_stop_store_calls),
         cmocka_unit_test (test_rafikid_up),
         cmocka_unit_test (test_slow_model_check),

@@ -771,11 +771,15 @@ test_train_deploy_predict (void **state)
     json_decref (body_infer);
     if (!created)
         s_sdk_fail (sdk, "inference job create");
-    assert_non_null (json_string_value (json_object_get (created, "predictor_host")));
+    assert_string_equal (json_string_value (json_object_get (created, "status")), "STARTED");
     json_decref (created);
+    //  Admin picks no port: the predictor binds port 0 and reports what the
+    //  kernel gave, which becomes predictor_host once it is RUNNING (and
+    //  every /predict below goes there).
     json_t *serving = s_wait_serving (platform, "iris", 2);
     const char *predictor_host = json_string_value (json_object_get (serving, "predictor_host"));
     assert_non_null (predictor_host);
+    assert_true (atoi (strrchr (predictor_host, ':') + 1) > 0);
     assert_non_null (strstr (json_string_value (json_object_get (serving, "query_endpoint")),
                              "tcp://127.0.0.1:"));
     //  Admin's REST API reports the same place.
