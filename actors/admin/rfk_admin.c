@@ -73,6 +73,15 @@ rfk_admin_reply (const rfk_msg_t *request, const char *type)
 }
 
 rfk_msg_t *
+rfk_admin_reply_with (const rfk_msg_t *request, const char *type, json_t *body)
+{
+    rfk_msg_t *reply = rfk_admin_reply (request, type);
+    json_decref (reply->body);
+    reply->body = body;
+    return reply;
+}
+
+rfk_msg_t *
 rfk_admin_error (const rfk_msg_t *request, rfk_code_t code, const char *format, ...)
 {
     char message[1024];
