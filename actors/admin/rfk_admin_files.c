@@ -88,9 +88,7 @@ rfk_admin_on_get_dataset (rfk_admin_t *self, const rfk_msg_t *req, const rfk_aut
     rfk_dataset_t *dataset = s_dataset_of (self, req, caller, &error);
     if (!dataset)
         return error;
-    rfk_msg_t *reply = rfk_admin_reply (req, "Dataset");
-    json_decref (reply->body);
-    reply->body = rfk_admin_dataset_json (dataset);
+    rfk_msg_t *reply = rfk_admin_reply_with (req, "Dataset", rfk_admin_dataset_json (dataset));
     rfk_dataset_destroy (&dataset);
     return reply;
 }
@@ -192,9 +190,7 @@ rfk_admin_on_get_model (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_
     rfk_model_t *model = s_model_of (self, req, caller, false, &error);
     if (!model)
         return error;
-    rfk_msg_t *reply = rfk_admin_reply (req, "Model");
-    json_decref (reply->body);
-    reply->body = rfk_admin_model_json (self, model);
+    rfk_msg_t *reply = rfk_admin_reply_with (req, "Model", rfk_admin_model_json (self, model));
     rfk_model_destroy (&model);
     return reply;
 }

@@ -1,12 +1,14 @@
 /*  rfk_admin_internal.h: the admin actor's state and the helpers its modules
     share. Not a public header: only actors/admin/rfk_admin*.c include it.
 
-    - rfk_admin.c          the actor: sockets, loop, ZeroMQ front, events
+    - rfk_admin.c          the actor: setup, loop, dispatcher, events
+    - rfk_admin_command.c  ROUTER `command`: reply cache, chunked uploads
     - rfk_admin_users.c    tokens, users, the superadmin
     - rfk_admin_files.c    datasets, models, their files
     - rfk_admin_uploads.c  streaming uploads: fields, file, digest, record
     - rfk_admin_checks.c   model checks in child processes
-    - rfk_admin_jobs.c     train jobs, trials, inference jobs, stop-all
+    - rfk_admin_jobs.c     train jobs, their trials' list, inference jobs, stop-all
+    - rfk_admin_trials.c   one trial: GetTrial, its logs, its parameters
     - rfk_admin_launch.c   services: launching, tracking, stopping
     - rfk_admin_rollup.c   service states and the job states they roll up to,
                            stopping a job
@@ -93,7 +95,7 @@ struct rfk_admin {
     zhashx_t *services;         /* service id -> rfk_admin_service_t (tracked) */
     zlistx_t *to_forget;        /* ids of ended services the launcher may forget */
     zhashx_t *peers;            /* peer routing id (hex) -> service id */
-    zhashx_t *uploads;          /* ZeroMQ upload id -> s_zupload_t (rfk_admin.c) */
+    zhashx_t *uploads;          /* ZeroMQ upload id -> s_zupload_t (rfk_admin_command.c) */
     zhashx_t *replies;          /* "<peer>/<correlation>" -> rfk_msg_t (answered) */
     zhashx_t *answering;        /* "<peer>/<correlation>" of requests answered later */
     zlistx_t *checks;           /* model checks running or waiting (rfk_admin_checks.c) */
@@ -146,6 +148,15 @@ rfk_admin_uuid (void);
 /* The time now as ISO-8601 UTC. */
 void
 rfk_admin_now_iso (char *buffer, size_t size);
+
+/* ---- the ZeroMQ front (rfk_admin_command.c) ------------------------------- */
+/* ROUTER `command` bound on endpoint, with its reply cache and upload
+   tables (in self); NULL when it cannot bind. */
+rfk_server_t *
+rfk_admin_command_new (rfk_admin_t *self, const char *endpoint);
+/* Forget uploads idle for too long (called now and then by the loop). */
+void
+rfk_admin_command_expire (rfk_admin_t *self);
 
 /* ---- the web admin (rfk_admin_events.c) ----------------------------------- */
 /* Hand an event admin publishes (type, its body) to the HTTP front's
@@ -263,7 +274,7 @@ rfk_admin_dataset_path (rfk_admin_t *self, const rfk_dataset_t *dataset);
 char *
 rfk_admin_model_path (rfk_admin_t *self, const rfk_model_t *model);
 
-/* ---- jobs and trials (rfk_admin_jobs.c) ----------------------------------- */
+/* ---- jobs and trials (rfk_admin_jobs.c, rfk_admin_trials.c) ------------- */
 rfk_msg_t *
 rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
                                const rfk_auth_claims_t *caller);

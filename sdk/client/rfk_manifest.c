@@ -8,6 +8,7 @@
 */
 #define _GNU_SOURCE
 #include "rfk_manifest.h"
+#include "rfk_config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -243,35 +244,6 @@ s_join (char *out, size_t size, const char *path, const char *key)
         snprintf (out, size, "%s", key);
 }
 
-//  Levenshtein distance, for "did you mean" (short names only).
-static size_t
-s_distance (const char *a, const char *b)
-{
-    size_t la = strlen (a), lb = strlen (b);
-    if (la > 40 || lb > 40)
-        return 99;
-    size_t row[41];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diagonal = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t above = row[j];
-            size_t cost =
-                tolower ((unsigned char)a[i - 1]) == tolower ((unsigned char)b[j - 1]) ? 0 : 1;
-            size_t best = diagonal + cost;
-            if (above + 1 < best)
-                best = above + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diagonal = above;
-        }
-    }
-    return row[lb];
-}
-
 //  Report an unknown key, suggesting the nearest known one or listing them.
 static int
 s_unknown (s_ctx_t *ctx, yaml_node_t *key, const char *path, const char *name,
@@ -280,7 +252,7 @@ s_unknown (s_ctx_t *ctx, yaml_node_t *key, const char *path, const char *name,
     const char *best = NULL;
     size_t best_distance = 3;
     for (size_t i = 0; known[i]; i++) {
-        size_t distance = s_distance (name, known[i]);
+        size_t distance = rfk_config_edit_distance (name, known[i], true);
         if (distance < best_distance) {
             best = known[i];
             best_distance = distance;
@@ -446,9 +418,18 @@ s_is_uuid (const char *text)
     return true;
 }
 
+//  Note that a field was given (for "either ... or ..." checks) with its line.
+static void
+s_seen (s_ctx_t *ctx, const char *field, yaml_node_t *node)
+{
+    json_object_set_new (ctx->seen, field, json_integer ((json_int_t)node->start_mark.line + 1));
+}
+
+//  A field holding an id (train_dataset_id, val_dataset_id), noted as seen.
 static int
 s_uuid (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, const char *key)
 {
+    s_seen (ctx, key, value);
     const char *text = s_text (ctx, path, value, "an id");
     if (!text)
         return -1;
@@ -456,13 +437,6 @@ s_uuid (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, const c
         return s_fail (ctx, value, path,
                        "expected a UUID like 1b4e28ba-2fa1-11d2-883f-0016d3cca427, got '%s'", text);
     return json_object_set_new (out, key, json_string (text));
-}
-
-//  Note that a field was given (for "either ... or ..." checks) with its line.
-static void
-s_seen (s_ctx_t *ctx, const char *field, yaml_node_t *node)
-{
-    json_object_set_new (ctx->seen, field, json_integer ((json_int_t)node->start_mark.line + 1));
 }
 
 //  ---------------------------------------------------------------------------------------
@@ -519,10 +493,12 @@ s_field_task (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
     return json_object_set_new (out, "task", json_string (text));
 }
 
-//  train_dataset / val_dataset: a name, or {name: ...} or {file: ...}.
+//  train_dataset / val_dataset: a name, or {name: ...} or {file: ...}; noted
+//  as seen.
 static int
 s_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, const char *key)
 {
+    s_seen (ctx, key, value);
     const char *kind = "name";
     yaml_node_t *node = value;
     char sub[S_TEXT_MAX];
@@ -570,28 +546,24 @@ s_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, cons
 static int
 s_field_train_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
 {
-    s_seen (ctx, "train_dataset", value);
     return s_dataset (ctx, path, value, out, "train_dataset");
 }
 
 static int
 s_field_train_dataset_id (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
 {
-    s_seen (ctx, "train_dataset_id", value);
     return s_uuid (ctx, path, value, out, "train_dataset_id");
 }
 
 static int
 s_field_val_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
 {
-    s_seen (ctx, "val_dataset", value);
     return s_dataset (ctx, path, value, out, "val_dataset");
 }
 
 static int
 s_field_val_dataset_id (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
 {
-    s_seen (ctx, "val_dataset_id", value);
     return s_uuid (ctx, path, value, out, "val_dataset_id");
 }
 

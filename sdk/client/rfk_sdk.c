@@ -165,24 +165,15 @@ s_give_up (rfk_sdk_t **self_p, rfk_sdk_error_t *error)
     return NULL;
 }
 
-rfk_sdk_t *
-rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
+/*  The configuration (--config file, environment) and the bus options the
+    caller's timeout and retries override. 0, or -1 with the error set. */
+static int
+s_load_config (rfk_sdk_t *self, const rfk_sdk_options_t *opts)
 {
-    rfk_sdk_options_t defaults;
-    if (!opts) {
-        rfk_sdk_options_init (&defaults);
-        opts = &defaults;
-    }
-    rfk_sdk_t *self = (rfk_sdk_t *)calloc (1, sizeof *self);
-    if (!self) {
-        if (error)
-            *error = (rfk_sdk_error_t){RFK_SDK_INTERNAL, "out of memory"};
-        return NULL;
-    }
     self->config = rfk_config_new ();
     if (!self->config) {
         rfk_sdk_fail (self, RFK_SDK_INTERNAL, "out of memory");
-        return s_give_up (&self, error);
+        return -1;
     }
     if (rfk_config_load (self->config, opts->config_path) != 0) {
         const char *problems = rfk_config_error (self->config);
@@ -192,7 +183,7 @@ rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
         size_t length = strlen (self->error.message);
         if (length && self->error.message[length - 1] == '\n')
             self->error.message[length - 1] = 0;
-        return s_give_up (&self, error);
+        return -1;
     }
     rfk_bus_opts_from_config (&self->bus, self->config);
     if (opts->timeout_ms > 0)
@@ -201,7 +192,14 @@ rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
         self->bus.request_retries = opts->retries;
     self->timeout_ms = self->bus.request_timeout_ms;
     self->retries = self->bus.request_retries;
+    return 0;
+}
 
+/*  Where admin is: the options, RAFIKI_ADMIN, or admin.host and the
+    configured ports. 0, or -1 with the error set. */
+static int
+s_locate_admin (rfk_sdk_t *self, const rfk_sdk_options_t *opts)
+{
     self->command_port = opts->command_port > 0
                              ? opts->command_port
                              : (int)rfk_config_int (self->config, "admin", "command_port");
@@ -220,22 +218,27 @@ rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
     if (s_parse_address (self, admin) != 0) {
         rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST,
                       "'%s' is not an admin address (HOST, HOST:PORT or tcp://HOST:PORT)", admin);
-        return s_give_up (&self, error);
+        return -1;
     }
     if (self->command_port == 0) {
         rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST,
                       "admin's command port is 0 (any free port): give the port admin bound in "
                       "RAFIKI_ADMIN=HOST:PORT or RAFIKI_ADMIN_COMMAND_PORT");
-        return s_give_up (&self, error);
+        return -1;
     }
     bool v6 = strchr (self->host, ':') != NULL;
     snprintf (self->address, sizeof self->address, v6 ? "[%s]:%d" : "%s:%d", self->host,
               self->command_port);
     snprintf (self->events, sizeof self->events, v6 ? "tcp://[%s]:%d" : "tcp://%s:%d", self->host,
               self->events_port);
-    if (opts->token && *opts->token)
-        rfk_sdk_set_token (self, opts->token);
+    return 0;
+}
 
+/*  Admin answers on its command port: connect the client. 0, or -1 with
+    the error set. */
+static int
+s_connect_admin (rfk_sdk_t *self)
+{
     if (rfk_sdk_probe (self, self->host, self->command_port, "admin") != 0) {
         if (self->error.code == RFK_SDK_UNAVAILABLE) {
             size_t length = strlen (self->error.message);
@@ -243,15 +246,38 @@ rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
                       " (is `rafikid up` running there? RAFIKI_ADMIN=HOST[:PORT] or "
                       "admin.command_port in --config FILE say where admin is)");
         }
-        return s_give_up (&self, error);
+        return -1;
     }
     char endpoint[320];
     snprintf (endpoint, sizeof endpoint, "tcp://%s", self->address);
     self->client = rfk_client_new (endpoint, &rfk_admin_family, &self->bus);
     if (!self->client) {
         rfk_sdk_fail (self, RFK_SDK_UNAVAILABLE, "cannot connect to admin at %s", self->address);
-        return s_give_up (&self, error);
+        return -1;
     }
+    return 0;
+}
+
+rfk_sdk_t *
+rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
+{
+    rfk_sdk_options_t defaults;
+    if (!opts) {
+        rfk_sdk_options_init (&defaults);
+        opts = &defaults;
+    }
+    rfk_sdk_t *self = (rfk_sdk_t *)calloc (1, sizeof *self);
+    if (!self) {
+        if (error)
+            *error = (rfk_sdk_error_t){RFK_SDK_INTERNAL, "out of memory"};
+        return NULL;
+    }
+    if (s_load_config (self, opts) != 0 || s_locate_admin (self, opts) != 0)
+        return s_give_up (&self, error);
+    if (opts->token && *opts->token)
+        rfk_sdk_set_token (self, opts->token);
+    if (s_connect_admin (self) != 0)
+        return s_give_up (&self, error);
     if (error)
         *error = self->error;
     return self;
