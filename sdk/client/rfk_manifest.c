@@ -425,10 +425,12 @@ s_seen (s_ctx_t *ctx, const char *field, yaml_node_t *node)
     json_object_set_new (ctx->seen, field, json_integer ((json_int_t)node->start_mark.line + 1));
 }
 
-//  A field holding an id (train_dataset_id, val_dataset_id), noted as seen.
+//  train_dataset_id / val_dataset_id (the top-level field `path` names): an
+//  id, noted as seen.
 static int
-s_uuid (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, const char *key)
+s_field_dataset_id (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
 {
+    const char *key = path;
     s_seen (ctx, key, value);
     const char *text = s_text (ctx, path, value, "an id");
     if (!text)
@@ -493,11 +495,12 @@ s_field_task (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
     return json_object_set_new (out, "task", json_string (text));
 }
 
-//  train_dataset / val_dataset: a name, or {name: ...} or {file: ...}; noted
-//  as seen.
+//  train_dataset / val_dataset (the top-level field `path` names): a name,
+//  or {name: ...} or {file: ...}; noted as seen.
 static int
-s_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, const char *key)
+s_field_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
 {
+    const char *key = path;
     s_seen (ctx, key, value);
     const char *kind = "name";
     yaml_node_t *node = value;
@@ -541,30 +544,6 @@ s_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, cons
     } else
         json_object_set_new (reference, kind, json_string (text));
     return json_object_set_new (out, key, reference);
-}
-
-static int
-s_field_train_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
-{
-    return s_dataset (ctx, path, value, out, "train_dataset");
-}
-
-static int
-s_field_train_dataset_id (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
-{
-    return s_uuid (ctx, path, value, out, "train_dataset_id");
-}
-
-static int
-s_field_val_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
-{
-    return s_dataset (ctx, path, value, out, "val_dataset");
-}
-
-static int
-s_field_val_dataset_id (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
-{
-    return s_uuid (ctx, path, value, out, "val_dataset_id");
 }
 
 //  models / model_ids: a non-empty list of names or ids, without repeats.
@@ -727,10 +706,10 @@ static const s_field_t s_train_fields[] = {
     {"kind", s_field_kind},
     {"app", s_field_app},
     {"task", s_field_task},
-    {"train_dataset", s_field_train_dataset},
-    {"train_dataset_id", s_field_train_dataset_id},
-    {"val_dataset", s_field_val_dataset},
-    {"val_dataset_id", s_field_val_dataset_id},
+    {"train_dataset", s_field_dataset},
+    {"train_dataset_id", s_field_dataset_id},
+    {"val_dataset", s_field_dataset},
+    {"val_dataset_id", s_field_dataset_id},
     {"budget", s_field_train_budget},
     {"models", s_field_models},
     {"model_ids", s_field_model_ids},

@@ -463,6 +463,44 @@ s_app_body (const char *app, int app_version)
     return body;
 }
 
+/*  Calls type with one required string field (what names it when it is
+    missing) and the expected reply. */
+static json_t *
+s_call_field (rfk_sdk_t *self, const char *type, const char *field, const char *value,
+              const char *what, const char *expected)
+{
+    assert (self);
+    if (s_missing (self, what, value))
+        return NULL;
+    return s_call (self, type, s_body (field, value, NULL), expected);
+}
+
+/*  Calls type about the job of app and app_version (-1: the latest). */
+static json_t *
+s_call_app (rfk_sdk_t *self, const char *type, const char *app, int app_version,
+            const char *expected)
+{
+    assert (self);
+    if (s_missing (self, "an app", app))
+        return NULL;
+    return s_call (self, type, s_app_body (app, app_version), expected);
+}
+
+/*  Calls type with a JSON object of fields (what says what it is when it is
+    not an object); the caller keeps body. */
+static json_t *
+s_call_object (rfk_sdk_t *self, const char *type, json_t *body, const char *what,
+               const char *expected)
+{
+    assert (self);
+    if (!json_is_object (body)) {
+        rfk_sdk_clear (self);
+        rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST, "%s is a JSON object of fields", what);
+        return NULL;
+    }
+    return s_call (self, type, json_incref (body), expected);
+}
+
 json_t *
 rfk_sdk_login (rfk_sdk_t *self, const char *email, const char *password)
 {
@@ -500,10 +538,7 @@ rfk_sdk_user_create (rfk_sdk_t *self, const char *email, const char *password,
 json_t *
 rfk_sdk_user_ban (rfk_sdk_t *self, const char *email)
 {
-    assert (self);
-    if (s_missing (self, "an e-mail", email))
-        return NULL;
-    return s_call (self, "BanUser", s_body ("email", email, NULL), "User");
+    return s_call_field (self, "BanUser", "email", email, "an e-mail", "User");
 }
 
 json_t *
@@ -521,19 +556,13 @@ rfk_sdk_datasets_list (rfk_sdk_t *self, const char *task)
 json_t *
 rfk_sdk_dataset_get (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a dataset id", id))
-        return NULL;
-    return s_call (self, "GetDataset", s_body ("id", id, NULL), "Dataset");
+    return s_call_field (self, "GetDataset", "id", id, "a dataset id", "Dataset");
 }
 
 json_t *
 rfk_sdk_dataset_delete (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a dataset id", id))
-        return NULL;
-    return s_call (self, "DeleteDataset", s_body ("id", id, NULL), "Deleted");
+    return s_call_field (self, "DeleteDataset", "id", id, "a dataset id", "Deleted");
 }
 
 json_t *
@@ -545,31 +574,19 @@ rfk_sdk_models_list (rfk_sdk_t *self, const char *task)
 json_t *
 rfk_sdk_model_get (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a model id", id))
-        return NULL;
-    return s_call (self, "GetModel", s_body ("id", id, NULL), "Model");
+    return s_call_field (self, "GetModel", "id", id, "a model id", "Model");
 }
 
 json_t *
 rfk_sdk_model_delete (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a model id", id))
-        return NULL;
-    return s_call (self, "DeleteModel", s_body ("id", id, NULL), "Deleted");
+    return s_call_field (self, "DeleteModel", "id", id, "a model id", "Deleted");
 }
 
 json_t *
 rfk_sdk_train_job_create (rfk_sdk_t *self, json_t *body)
 {
-    assert (self);
-    if (!json_is_object (body)) {
-        rfk_sdk_clear (self);
-        rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST, "a train job is a JSON object of fields");
-        return NULL;
-    }
-    return s_call (self, "CreateTrainJob", json_incref (body), "TrainJob");
+    return s_call_object (self, "CreateTrainJob", body, "a train job", "TrainJob");
 }
 
 json_t *
@@ -581,28 +598,19 @@ rfk_sdk_train_jobs_list (rfk_sdk_t *self, const char *user_id)
 json_t *
 rfk_sdk_train_jobs_of_app (rfk_sdk_t *self, const char *app)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "GetTrainJobsOfApp", s_body ("app", app, NULL), "TrainJobList");
+    return s_call_field (self, "GetTrainJobsOfApp", "app", app, "an app", "TrainJobList");
 }
 
 json_t *
 rfk_sdk_train_job_get (rfk_sdk_t *self, const char *app, int app_version)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "GetTrainJob", s_app_body (app, app_version), "TrainJob");
+    return s_call_app (self, "GetTrainJob", app, app_version, "TrainJob");
 }
 
 json_t *
 rfk_sdk_train_job_stop (rfk_sdk_t *self, const char *app, int app_version)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "StopTrainJob", s_app_body (app, app_version), "TrainJob");
+    return s_call_app (self, "StopTrainJob", app, app_version, "TrainJob");
 }
 
 json_t *
@@ -627,31 +635,19 @@ rfk_sdk_train_job_trials (rfk_sdk_t *self, const char *app, int app_version, uns
 json_t *
 rfk_sdk_trial_get (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a trial id", id))
-        return NULL;
-    return s_call (self, "GetTrial", s_body ("id", id, NULL), "Trial");
+    return s_call_field (self, "GetTrial", "id", id, "a trial id", "Trial");
 }
 
 json_t *
 rfk_sdk_trial_logs (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a trial id", id))
-        return NULL;
-    return s_call (self, "GetTrialLogs", s_body ("id", id, NULL), "TrialLogs");
+    return s_call_field (self, "GetTrialLogs", "id", id, "a trial id", "TrialLogs");
 }
 
 json_t *
 rfk_sdk_inference_job_create (rfk_sdk_t *self, json_t *body)
 {
-    assert (self);
-    if (!json_is_object (body)) {
-        rfk_sdk_clear (self);
-        rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST, "an inference job is a JSON object of fields");
-        return NULL;
-    }
-    return s_call (self, "CreateInferenceJob", json_incref (body), "InferenceJob");
+    return s_call_object (self, "CreateInferenceJob", body, "an inference job", "InferenceJob");
 }
 
 json_t *
@@ -664,28 +660,19 @@ rfk_sdk_inference_jobs_list (rfk_sdk_t *self, const char *user_id)
 json_t *
 rfk_sdk_inference_jobs_of_app (rfk_sdk_t *self, const char *app)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "GetInferenceJobsOfApp", s_body ("app", app, NULL), "InferenceJobList");
+    return s_call_field (self, "GetInferenceJobsOfApp", "app", app, "an app", "InferenceJobList");
 }
 
 json_t *
 rfk_sdk_inference_job_get (rfk_sdk_t *self, const char *app, int app_version)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "GetInferenceJob", s_app_body (app, app_version), "InferenceJob");
+    return s_call_app (self, "GetInferenceJob", app, app_version, "InferenceJob");
 }
 
 json_t *
 rfk_sdk_inference_job_stop (rfk_sdk_t *self, const char *app, int app_version)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "StopInferenceJob", s_app_body (app, app_version), "InferenceJob");
+    return s_call_app (self, "StopInferenceJob", app, app_version, "InferenceJob");
 }
 
 json_t *
