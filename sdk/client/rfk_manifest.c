@@ -684,22 +684,14 @@ s_field_app_version (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t 
     return json_object_set_new (out, "app_version", json_integer (version));
 }
 
+//  max_trials / replicas (the top-level field `path` names): a count, 1 or more.
 static int
-s_field_max_trials (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
+s_field_count (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
 {
     long long count;
     if (s_integer (ctx, path, value, 1, &count))
         return -1;
-    return json_object_set_new (out, "max_trials", json_integer (count));
-}
-
-static int
-s_field_replicas (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
-{
-    long long count;
-    if (s_integer (ctx, path, value, 1, &count))
-        return -1;
-    return json_object_set_new (out, "replicas", json_integer (count));
+    return json_object_set_new (out, path, json_integer (count));
 }
 
 static const s_field_t s_train_fields[] = {
@@ -722,8 +714,8 @@ static const s_field_t s_inference_fields[] = {
     {"app", s_field_app},
     {"app_version", s_field_app_version},
     {"budget", s_field_inference_budget},
-    {"max_trials", s_field_max_trials},
-    {"replicas", s_field_replicas},
+    {"max_trials", s_field_count},
+    {"replicas", s_field_count},
     {NULL, NULL},
 };
 
