@@ -116,8 +116,8 @@ s_str (json_t *fields, const char *key)
     return value && *value ? value : NULL;
 }
 
-/* The fields every upload needs (kind, name, task, size): 0, or -1 with
- *error. */
+/* Check the fields every upload needs (kind, name, task, size): 0, or -1
+   with the reply in *error. */
 static int
 s_check_fields (rfk_admin_t *self, json_t *fields, rfk_msg_t **error)
 {
