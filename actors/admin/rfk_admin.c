@@ -1,25 +1,21 @@
 /*  rfk_admin.c: the admin actor (DESIGN.md §1, §2, §7; API.md).
 
-    One thread, one loop (zmq_poll) over:
-    - the pipe ($TERM, ENDPOINTS);
-    - ROUTER `command` (rfk_server, admin family): every request of
-      admin.proto, answered through rfk_admin_handle; UploadStart and
-      UploadChunk stream uploads in chunks (UploadReady, UploadProgress,
-      then the Dataset or Model record);
+    One thread, one loop (zmq_poll over a poll set registered once):
+    - the pipe ($TERM, ENDPOINTS, STORE-CALLS);
+    - ROUTER `command` (rfk_admin_command.c): every request of admin.proto,
+      answered through rfk_admin_handle (the dispatcher here, which the HTTP
+      front calls too), and the streamed uploads;
     - ROUTER `service` (rfk_server, service family): Hello, StatusReport,
       trial reports (rfk_admin_service_socket.c);
     - the launcher's descriptor and deadline (children exiting, restarts);
-    - the model checks' epoll set and deadline (rfk_admin_files.c): an
+    - the model checks' epoll set and deadline (rfk_admin_checks.c): an
       upload's last UploadChunk is answered when its check ends;
     - the HTTP front's epoll descriptor and timeout (rfk_http_front.h),
       whose handlers call the same functions from inside rfk_http_front_step.
     Events (JobStatus, ServiceStatus, TrialUpdate, LogLine) go through a PUB
-    into an rfk_proxy XSUB -> XPUB bound on admin.events_port.
-
-    Requests may be retried by clients with the same correlation id (see
-    broker/README.md): answers are remembered per peer and correlation id
-    (the last S_REPLIES_MAX of them), so a retried upload chunk or create is
-    answered again, not done twice.
+    into an rfk_proxy XSUB -> XPUB bound on admin.events_port. Setup goes in
+    steps (tables, data directory, store, launcher, sockets, HTTP front);
+    the first that fails says why.
 */
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
@@ -38,30 +34,6 @@
 #include "rfk_http_front.h"
 #include "rfk_role.h"
 
-#define S_REPLIES_MAX 512
-#define S_REPLY_CACHE_BYTES (256 * 1024)
-#define S_CHUNK_MAX (8u * 1024u * 1024u)
-#define S_UPLOAD_IDLE_MS (10 * 60 * 1000)
-
-/* A chunked upload on the ZeroMQ front. */
-typedef struct {
-    char *id;           /* upload_id */
-    rfk_upload_t *up;   /* the upload itself */
-    int64_t last_heard; /* zclock_mono () of the last chunk */
-} s_zupload_t;
-
-static void
-s_zupload_destroy (s_zupload_t **self_p)
-{
-    s_zupload_t *self = *self_p;
-    if (!self)
-        return;
-    rfk_admin_upload_abort (NULL, &self->up);
-    free (self->id);
-    free (self);
-    *self_p = NULL;
-}
-
 /* ---- shared helpers ------------------------------------------------------ */
 
 rfk_msg_t *
@@ -69,6 +41,15 @@ rfk_admin_reply (const rfk_msg_t *request, const char *type)
 {
     rfk_msg_t *reply = rfk_msg_new (&rfk_admin_family, type, request ? request->correlation : 0);
     assert (reply);
+    return reply;
+}
+
+rfk_msg_t *
+rfk_admin_reply_with (const rfk_msg_t *request, const char *type, json_t *body)
+{
+    rfk_msg_t *reply = rfk_admin_reply (request, type);
+    json_decref (reply->body);
+    reply->body = body;
     return reply;
 }
 
@@ -305,247 +286,6 @@ rfk_admin_metrics (rfk_admin_t *self, FILE *out)
              zhashx_size (self->uploads));
 }
 
-/* ---- the ZeroMQ front ---------------------------------------------------- */
-
-static char *
-s_reply_key (zframe_t *peer, uint64_t correlation)
-{
-    char *hex = zframe_strhex (peer);
-    char *key = hex ? zsys_sprintf ("%s/%llu", hex, (unsigned long long)correlation) : NULL;
-    free (hex);
-    return key;
-}
-
-/* Remember an answer so that a retry of the same request gets it again. */
-static void
-s_remember (rfk_admin_t *self, zframe_t *peer, const rfk_msg_t *reply)
-{
-    if (reply->correlation == 0 || (reply->data && zchunk_size (reply->data) > S_REPLY_CACHE_BYTES))
-        return;
-    char *key = s_reply_key (peer, reply->correlation);
-    rfk_msg_t *copy = key ? rfk_msg_dup (reply) : NULL;
-    if (!copy) {
-        free (key);
-        return;
-    }
-    if (zhashx_lookup (self->replies, key))
-        zhashx_update (self->replies, key, copy);
-    else {
-        zhashx_insert (self->replies, key, copy);
-        zlistx_add_end (self->reply_keys, key);
-    }
-    free (key);
-    while (zlistx_size (self->reply_keys) > S_REPLIES_MAX) {
-        char *oldest = (char *)zlistx_first (self->reply_keys);
-        zhashx_delete (self->replies, oldest);
-        zlistx_delete (self->reply_keys, zlistx_cursor (self->reply_keys));
-    }
-}
-
-/* Send a reply and remember it; a reply that cannot be encoded is answered
-   with an Error saying so. */
-static int
-s_answer (rfk_admin_t *self, rfk_server_t *server, zframe_t *peer, rfk_msg_t *reply)
-{
-    char err[256];
-    if (rfk_msg_check (reply, err, sizeof err) != 0) {
-        rfk_log_error (RFK_ADMIN_LOG, "RFK-BAD-REPLY type=%s reason=\"%s\"", reply->type, err);
-        return rfk_server_send_error (server, peer, reply->correlation, RFK_CODE_INTERNAL,
-                                      "admin built a reply it cannot send");
-    }
-    s_remember (self, peer, reply);
-    if (rfk_server_send (server, peer, reply) != 0)
-        return rfk_server_send_error (server, peer, reply->correlation, RFK_CODE_UNAVAILABLE,
-                                      "the reply could not be sent (too large or queue full)");
-    return 0;
-}
-
-/* A cached answer to a retried request, sent again: true if there was one. */
-static bool
-s_answered_before (rfk_admin_t *self, rfk_server_t *server, zframe_t *peer, const rfk_msg_t *msg)
-{
-    if (msg->correlation == 0)
-        return false;
-    char *key = s_reply_key (peer, msg->correlation);
-    rfk_msg_t *cached = key ? (rfk_msg_t *)zhashx_lookup (self->replies, key) : NULL;
-    //  A retry of a request whose answer is still coming (a model check):
-    //  the answer will go out when it is ready.
-    bool later = key && !cached && zhashx_lookup (self->answering, key);
-    free (key);
-    if (cached)
-        rfk_server_send (server, peer, cached);
-    return cached != NULL || later;
-}
-
-static rfk_msg_t *
-s_upload_start (rfk_admin_t *self, const rfk_msg_t *msg)
-{
-    rfk_msg_t *error = NULL;
-    rfk_upload_t *up = rfk_admin_upload_begin (self, msg->token, msg->body, &error);
-    if (!up) {
-        error->correlation = msg->correlation;
-        return error;
-    }
-    s_zupload_t *entry = (s_zupload_t *)calloc (1, sizeof *entry);
-    char *id = rfk_admin_uuid ();
-    if (!entry || !id) {
-        free (entry);
-        free (id);
-        rfk_admin_upload_abort (self, &up);
-        return rfk_admin_error (msg, RFK_CODE_INTERNAL, "out of memory");
-    }
-    entry->id = id;
-    entry->up = up;
-    entry->last_heard = zclock_mono ();
-    zhashx_insert (self->uploads, id, entry);
-    size_t chunk = self->bus.max_frame_bytes > 128 * 1024 ? self->bus.max_frame_bytes - 64 * 1024
-                                                          : self->bus.max_frame_bytes / 2;
-    if (chunk > S_CHUNK_MAX)
-        chunk = S_CHUNK_MAX;
-    rfk_msg_t *reply = rfk_admin_reply (msg, "UploadReady");
-    json_object_set_new (reply->body, "upload_id", json_string (id));
-    json_object_set_new (reply->body, "max_chunk_size", json_integer ((json_int_t)chunk));
-    return reply;
-}
-
-/* The last chunk of a model upload, answered when its check ends. */
-typedef struct {
-    rfk_admin_t *self;    /* the admin */
-    zframe_t *peer;       /* who sent it */
-    uint64_t correlation; /* its correlation id */
-    char *key;            /* its key in self->answering */
-} s_later_t;
-
-/* A model check ended: answer the last chunk (reply NULL: admin is
-   stopping, nobody to answer). */
-static void
-s_upload_done (void *arg, uint64_t ticket, rfk_msg_t *reply)
-{
-    (void)ticket;
-    s_later_t *later = (s_later_t *)arg;
-    rfk_admin_t *self = later->self;
-    if (later->key && self->answering)
-        zhashx_delete (self->answering, later->key);
-    if (reply) {
-        reply->correlation = later->correlation;
-        s_answer (self, self->command, later->peer, reply);
-        rfk_msg_destroy (&reply);
-    }
-    zframe_destroy (&later->peer);
-    free (later->key);
-    free (later);
-}
-
-static rfk_msg_t *
-s_upload_chunk (rfk_admin_t *self, zframe_t *peer, const rfk_msg_t *msg)
-{
-    rfk_msg_t *error = NULL;
-    const char *id = rfk_admin_require (msg, "upload_id", &error);
-    if (!id)
-        return error;
-    s_zupload_t *entry = (s_zupload_t *)zhashx_lookup (self->uploads, id);
-    if (!entry)
-        return rfk_admin_error (msg, RFK_CODE_NOT_FOUND,
-                                "no upload %s in progress (finished, failed or idle too long)", id);
-    rfk_auth_claims_t caller;
-    if (rfk_admin_authenticate (self, msg, msg->token, &caller, &error) != 0) {
-        zhashx_delete (self->uploads, id);
-        return error;
-    }
-    if (!streq (caller.user_id, rfk_admin_upload_user (entry->up)))
-        return rfk_admin_error (msg, RFK_CODE_FORBIDDEN, "upload %s is not yours", id);
-    entry->last_heard = zclock_mono ();
-    if (msg->data && rfk_admin_upload_write (entry->up, zchunk_data (msg->data),
-                                             zchunk_size (msg->data), &error) != 0) {
-        zhashx_delete (self->uploads, id);
-        error->correlation = msg->correlation;
-        return error;
-    }
-    if (!json_is_true (json_object_get (msg->body, "last"))) {
-        rfk_msg_t *reply = rfk_admin_reply (msg, "UploadProgress");
-        json_object_set_new (reply->body, "upload_id", json_string (id));
-        json_object_set_new (reply->body, "received",
-                             json_integer ((json_int_t)rfk_admin_upload_received (entry->up)));
-        return reply;
-    }
-    //  The last chunk: a model is checked in a child while admin serves
-    //  others; its answer goes out from s_upload_done.
-    s_later_t *later = (s_later_t *)calloc (1, sizeof *later);
-    if (later) {
-        later->self = self;
-        later->peer = zframe_dup (peer);
-        later->correlation = msg->correlation;
-        later->key = s_reply_key (peer, msg->correlation);
-    }
-    if (!later || !later->peer || !later->key) {
-        if (later)
-            zframe_destroy (&later->peer);
-        free (later ? later->key : NULL);
-        free (later);
-        zhashx_delete (self->uploads, id);
-        return rfk_admin_error (msg, RFK_CODE_INTERNAL, "out of memory");
-    }
-    rfk_msg_t *reply = rfk_admin_upload_finish_async (self, &entry->up, s_upload_done, later, 0);
-    zhashx_delete (self->uploads, id);
-    if (!reply) {
-        zhashx_update (self->answering, later->key, later);
-        return NULL;
-    }
-    zframe_destroy (&later->peer);
-    free (later->key);
-    free (later);
-    reply->correlation = msg->correlation;
-    return reply;
-}
-
-/* A request on `command`: answered again when it is a retry, else handed
-   to rfk_admin_handle, the dispatcher both fronts share. */
-static int
-s_on_request (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
-{
-    rfk_admin_t *self = (rfk_admin_t *)ctx;
-    if (s_answered_before (self, server, peer, *msg_p))
-        return 0;
-    rfk_msg_t *reply = rfk_admin_handle (self, *msg_p);
-    int rc = s_answer (self, server, peer, reply);
-    rfk_msg_destroy (&reply);
-    return rc;
-}
-
-static int
-s_on_upload_start (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
-{
-    rfk_admin_t *self = (rfk_admin_t *)ctx;
-    if (s_answered_before (self, server, peer, *msg_p))
-        return 0;
-    rfk_msg_t *reply = s_upload_start (self, *msg_p);
-    int rc = s_answer (self, server, peer, reply);
-    rfk_msg_destroy (&reply);
-    return rc;
-}
-
-static int
-s_on_upload_chunk (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
-{
-    rfk_admin_t *self = (rfk_admin_t *)ctx;
-    if (s_answered_before (self, server, peer, *msg_p))
-        return 0;
-    rfk_msg_t *reply = s_upload_chunk (self, peer, *msg_p);
-    if (!reply)
-        return 0; //  answered when the model check ends
-    int rc = s_answer (self, server, peer, reply);
-    rfk_msg_destroy (&reply);
-    return rc;
-}
-
-/* `command` takes the streamed uploads here; every other request goes to
-   s_on_request (rfk_server_set_default), whose table is s_routes. */
-static const rfk_server_route_t s_command_routes[] = {
-    {"UploadStart", s_on_upload_start},
-    {"UploadChunk", s_on_upload_chunk},
-    {NULL, NULL},
-};
-
 /* Let the launcher forget the services that ended (outside its callbacks). */
 static void
 s_forget_ended (rfk_admin_t *self)
@@ -554,24 +294,6 @@ s_forget_ended (rfk_admin_t *self)
          id = (char *)zlistx_next (self->to_forget))
         rfk_launcher_forget (self->launcher, id);
     zlistx_purge (self->to_forget);
-}
-
-/* Forget idle uploads. */
-static void
-s_expire_uploads (rfk_admin_t *self)
-{
-    int64_t now = zclock_mono ();
-    zlistx_t *idle = zlistx_new ();
-    zlistx_set_destructor (idle, (czmq_destructor *)zstr_free);
-    for (s_zupload_t *entry = (s_zupload_t *)zhashx_first (self->uploads); entry;
-         entry = (s_zupload_t *)zhashx_next (self->uploads))
-        if (now - entry->last_heard > S_UPLOAD_IDLE_MS)
-            zlistx_add_end (idle, strdup (entry->id));
-    for (char *id = (char *)zlistx_first (idle); id; id = (char *)zlistx_next (idle)) {
-        rfk_log_info (RFK_ADMIN_LOG, "upload-expired id=%s", id);
-        zhashx_delete (self->uploads, id);
-    }
-    zlistx_destroy (&idle);
 }
 
 /* ---- setup and teardown -------------------------------------------------- */
@@ -633,21 +355,9 @@ s_self_destroy (rfk_admin_t **self_p)
 }
 
 static void
-s_msg_destructor (void **item)
-{
-    rfk_msg_destroy ((rfk_msg_t **)item);
-}
-
-static void
 s_service_destructor (void **item)
 {
     rfk_admin_service_destroy ((rfk_admin_service_t **)item);
-}
-
-static void
-s_zupload_destructor (void **item)
-{
-    s_zupload_destroy ((s_zupload_t **)item);
 }
 
 /* The endpoint "tcp://host:port" (port 0: any free port). */
@@ -658,6 +368,181 @@ s_endpoint (char *buffer, size_t size, const char *host, int64_t port)
         snprintf (buffer, size, "tcp://%s:%lld", host, (long long)port);
     else
         snprintf (buffer, size, "tcp://%s:*", host);
+}
+
+/* The tables and the model checks' epoll set; libsodium. */
+static int
+s_self_tables (rfk_admin_t *self, char *err, size_t errlen)
+{
+    self->services = zhashx_new ();
+    zhashx_set_destructor (self->services, s_service_destructor);
+    self->to_forget = zlistx_new ();
+    zlistx_set_destructor (self->to_forget, (czmq_destructor *)zstr_free);
+    zlistx_set_duplicator (self->to_forget, (czmq_duplicator *)strdup);
+    self->peers = zhashx_new ();
+    self->checks_fd = -1;
+    if (rfk_admin_checks_setup (self) != 0) {
+        snprintf (err, errlen, "cannot set up model checks: %s", strerror (errno));
+        return -1;
+    }
+    if (sodium_init () < 0) {
+        snprintf (err, errlen, "libsodium cannot start");
+        return -1;
+    }
+    return 0;
+}
+
+/* The data directory and its folders, by absolute path (services run with
+   their own working directory). */
+static int
+s_self_data_dir (rfk_admin_t *self, char *err, size_t errlen)
+{
+    const char *data_dir = rfk_config_string (self->config, "", "data_dir");
+    if (!data_dir || !*data_dir || s_mkdir_p (data_dir) != 0) {
+        snprintf (err, errlen, "cannot create the data directory %s: %s",
+                  data_dir ? data_dir : "(empty)", strerror (errno));
+        return -1;
+    }
+    self->data_dir = realpath (data_dir, NULL);
+    if (!self->data_dir) {
+        snprintf (err, errlen, "data directory %s: %s", data_dir, strerror (errno));
+        return -1;
+    }
+    self->datasets_dir = zsys_sprintf ("%s/datasets", self->data_dir);
+    self->models_dir = zsys_sprintf ("%s/models", self->data_dir);
+    self->params_dir = zsys_sprintf ("%s/params", self->data_dir);
+    self->logs_dir = zsys_sprintf ("%s/logs", self->data_dir);
+    const char *dirs[] = {self->datasets_dir, self->models_dir, self->params_dir, self->logs_dir};
+    for (int index = 0; index < 4; index++)
+        if (!dirs[index] || s_mkdir_p (dirs[index]) != 0) {
+            snprintf (err, errlen, "cannot create %s: %s", dirs[index] ? dirs[index] : "a folder",
+                      strerror (errno));
+            return -1;
+        }
+    return 0;
+}
+
+/* The store (SQLite under data_dir for `up`, else store.url), auth and the
+   superadmin; what a previous run left is recovered. */
+static int
+s_self_store (rfk_admin_t *self, char *err, size_t errlen)
+{
+    const char *url = rfk_config_string (self->config, "store", "url");
+    if (self->embedded && url && *url && strncmp (url, "sqlite:", 7) != 0) {
+        rfk_log_notice (RFK_ADMIN_LOG, "store-url-ignored note=\"rafikid up always uses SQLite "
+                                       "under data_dir; run `rafikid admin` for store.url\"");
+        url = "";
+    }
+    rfk_store_error_t store_error = {0};
+    self->store = rfk_store_open (url, self->data_dir, &store_error);
+    if (!self->store) {
+        snprintf (err, errlen, "cannot open the metadata store: %s", store_error.message);
+        return -1;
+    }
+    if (rfk_admin_auth_setup (self, err, errlen) != 0 ||
+        rfk_admin_seed_superadmin (self, err, errlen) != 0)
+        return -1;
+    //  The launcher's backend decides what recovery does (rfk_admin_swarm.c).
+    const char *backend = rfk_config_string (self->config, "launcher", "backend");
+    self->swarm = !self->embedded && backend && streq (backend, "swarm");
+    if (!self->embedded && backend && !streq (backend, "local") && !self->swarm) {
+        snprintf (err, errlen, "launcher.backend %s is not known (local or swarm)", backend);
+        return -1;
+    }
+    rfk_admin_recover (self);
+    rfk_admin_clean_partial_uploads (self);
+    return 0;
+}
+
+/* The launcher: local, or swarm for `rafikid admin` (rfk_admin_swarm.c). */
+static int
+s_self_launcher (rfk_admin_t *self, const char *rafikid_path, char *err, size_t errlen)
+{
+    self->rafikid_path = realpath (rafikid_path ? rafikid_path : "/proc/self/exe", NULL);
+    if (!self->rafikid_path) {
+        snprintf (err, errlen, "cannot find the rafikid executable: %s", strerror (errno));
+        return -1;
+    }
+    rfk_launcher_local_config_t launcher;
+    rfk_launcher_local_config_defaults (&launcher);
+    launcher.rafikid_path = self->rafikid_path;
+    launcher.data_dir = self->data_dir;
+    launcher.max_restarts = (int)rfk_config_int (self->config, "launcher", "max_restarts");
+    int64_t stop_ms = rfk_config_int (self->config, "", "stop_timeout_ms");
+    if (launcher.grace_ms > stop_ms / 2)
+        launcher.grace_ms = (int)(stop_ms / 2);
+    if (self->swarm) {
+        if (rfk_admin_swarm_launcher_new (self, err, errlen) != 0)
+            return -1;
+    } else
+        self->launcher = rfk_launcher_new_local (&launcher, rfk_admin_on_launcher_event, self);
+    if (!self->launcher) {
+        snprintf (err, errlen, "cannot set up the local launcher");
+        return -1;
+    }
+    return 0;
+}
+
+/* The ZeroMQ sockets on admin.host: `command`, `service`, and `events`
+   (a proxy, with the PUB admin publishes into). */
+static int
+s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
+{
+    char endpoint[300];
+    s_endpoint (endpoint, sizeof endpoint, host,
+                rfk_config_int (self->config, "admin", "command_port"));
+    self->command = rfk_admin_command_new (self, endpoint);
+    if (!self->command) {
+        snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
+        return -1;
+    }
+    s_endpoint (endpoint, sizeof endpoint, host,
+                rfk_config_int (self->config, "admin", "service_port"));
+    self->service =
+        rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes, self, &self->bus);
+    if (!self->service) {
+        snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
+        return -1;
+    }
+    rfk_server_set_expired (self->service, rfk_admin_service_expired);
+    char inproc[64];
+    snprintf (inproc, sizeof inproc, "inproc://rfk-admin-events-%p", (void *)self);
+    s_endpoint (endpoint, sizeof endpoint, host,
+                rfk_config_int (self->config, "admin", "events_port"));
+    self->proxy = rfk_proxy_new (inproc, endpoint, &self->bus);
+    char *frontend = NULL;
+    if (!self->proxy || rfk_proxy_endpoints (self->proxy, &frontend, &self->events_endpoint) != 0) {
+        snprintf (err, errlen, "cannot bind the events socket on %s", endpoint);
+        return -1;
+    }
+    self->publisher = rfk_publisher_new (frontend, &self->bus);
+    zstr_free (&frontend);
+    if (!self->publisher) {
+        snprintf (err, errlen, "cannot connect the event publisher");
+        return -1;
+    }
+    return 0;
+}
+
+/* The HTTP front on admin.host, serving the web admin's folder. */
+static int
+s_self_http (rfk_admin_t *self, const char *host, char *err, size_t errlen)
+{
+    rfk_http_front_config_t http;
+    rfk_http_front_config_from (&http, self->config);
+    http.host = host;
+    http.data_dir = self->data_dir;
+    self->web_dir = rfk_admin_web_dir (self->config);
+    http.static_dir = self->web_dir;
+    rfk_http_handlers_t handlers = rfk_http_admin_handlers (self);
+    char http_err[256] = "";
+    self->http = rfk_http_front_new (&http, &handlers, http_err, sizeof http_err);
+    if (!self->http) {
+        snprintf (err, errlen, "cannot start the HTTP front: %s", http_err);
+        return -1;
+    }
+    self->http_port = rfk_http_front_port (self->http);
+    return 0;
 }
 
 static rfk_admin_t *
@@ -673,169 +558,20 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     self->embedded = args->embedded;
     rfk_bus_opts_from_config (&self->bus, self->config);
     self->upload_max = rfk_config_size (self->config, "admin", "upload_max_bytes");
-    self->services = zhashx_new ();
-    zhashx_set_destructor (self->services, s_service_destructor);
-    self->to_forget = zlistx_new ();
-    zlistx_set_destructor (self->to_forget, (czmq_destructor *)zstr_free);
-    zlistx_set_duplicator (self->to_forget, (czmq_duplicator *)strdup);
-    self->peers = zhashx_new ();
-    self->uploads = zhashx_new ();
-    zhashx_set_destructor (self->uploads, s_zupload_destructor);
-    self->replies = zhashx_new ();
-    zhashx_set_destructor (self->replies, s_msg_destructor);
-    self->answering = zhashx_new ();
-    self->checks_fd = -1;
-    if (rfk_admin_checks_setup (self) != 0) {
-        snprintf (err, errlen, "cannot set up model checks: %s", strerror (errno));
-        goto failed;
-    }
-    self->reply_keys = zlistx_new ();
-    zlistx_set_destructor (self->reply_keys, (czmq_destructor *)zstr_free);
-    zlistx_set_duplicator (self->reply_keys, (czmq_duplicator *)strdup);
-    if (sodium_init () < 0) {
-        snprintf (err, errlen, "libsodium cannot start");
-        goto failed;
-    }
-
-    //  The data directory and its folders, by absolute path (services run
-    //  with their own working directory).
-    const char *data_dir = rfk_config_string (self->config, "", "data_dir");
-    if (!data_dir || !*data_dir || s_mkdir_p (data_dir) != 0) {
-        snprintf (err, errlen, "cannot create the data directory %s: %s",
-                  data_dir ? data_dir : "(empty)", strerror (errno));
-        goto failed;
-    }
-    self->data_dir = realpath (data_dir, NULL);
-    if (!self->data_dir) {
-        snprintf (err, errlen, "data directory %s: %s", data_dir, strerror (errno));
-        goto failed;
-    }
-    self->datasets_dir = zsys_sprintf ("%s/datasets", self->data_dir);
-    self->models_dir = zsys_sprintf ("%s/models", self->data_dir);
-    self->params_dir = zsys_sprintf ("%s/params", self->data_dir);
-    self->logs_dir = zsys_sprintf ("%s/logs", self->data_dir);
-    const char *dirs[] = {self->datasets_dir, self->models_dir, self->params_dir, self->logs_dir};
-    for (int index = 0; index < 4; index++)
-        if (!dirs[index] || s_mkdir_p (dirs[index]) != 0) {
-            snprintf (err, errlen, "cannot create %s: %s", dirs[index] ? dirs[index] : "a folder",
-                      strerror (errno));
-            goto failed;
-        }
-
-    //  The store: SQLite under data_dir for `up`, else store.url.
-    const char *url = rfk_config_string (self->config, "store", "url");
-    if (self->embedded && url && *url && strncmp (url, "sqlite:", 7) != 0) {
-        rfk_log_notice (RFK_ADMIN_LOG, "store-url-ignored note=\"rafikid up always uses SQLite "
-                                       "under data_dir; run `rafikid admin` for store.url\"");
-        url = "";
-    }
-    rfk_store_error_t store_error = {0};
-    self->store = rfk_store_open (url, self->data_dir, &store_error);
-    if (!self->store) {
-        snprintf (err, errlen, "cannot open the metadata store: %s", store_error.message);
-        goto failed;
-    }
-    if (rfk_admin_auth_setup (self, err, errlen) != 0)
-        goto failed;
-    if (rfk_admin_seed_superadmin (self, err, errlen) != 0)
-        goto failed;
-    //  The launcher: local, or swarm for `rafikid admin` (rfk_admin_swarm.c).
-    const char *backend = rfk_config_string (self->config, "launcher", "backend");
-    self->swarm = !self->embedded && backend && streq (backend, "swarm");
-    if (!self->embedded && backend && !streq (backend, "local") && !self->swarm) {
-        snprintf (err, errlen, "launcher.backend %s is not known (local or swarm)", backend);
-        goto failed;
-    }
-    rfk_admin_recover (self);
-    rfk_admin_clean_partial_uploads (self);
-    if (args->rafikid_path)
-        self->rafikid_path = realpath (args->rafikid_path, NULL);
-    else
-        self->rafikid_path = realpath ("/proc/self/exe", NULL);
-    if (!self->rafikid_path) {
-        snprintf (err, errlen, "cannot find the rafikid executable: %s", strerror (errno));
-        goto failed;
-    }
-    rfk_launcher_local_config_t launcher;
-    rfk_launcher_local_config_defaults (&launcher);
-    launcher.rafikid_path = self->rafikid_path;
-    launcher.data_dir = self->data_dir;
-    launcher.max_restarts = (int)rfk_config_int (self->config, "launcher", "max_restarts");
-    int64_t stop_ms = rfk_config_int (self->config, "", "stop_timeout_ms");
-    if (launcher.grace_ms > stop_ms / 2)
-        launcher.grace_ms = (int)(stop_ms / 2);
-    if (self->swarm) {
-        if (rfk_admin_swarm_launcher_new (self, err, errlen) != 0)
-            goto failed;
-    } else
-        self->launcher = rfk_launcher_new_local (&launcher, rfk_admin_on_launcher_event, self);
-    if (!self->launcher) {
-        snprintf (err, errlen, "cannot set up the local launcher");
-        goto failed;
-    }
-
-    //  The sockets.
     const char *host = rfk_config_string (self->config, "admin", "host");
     if (!host || !*host)
         host = "127.0.0.1";
     self->connect_host = strdup (streq (host, "0.0.0.0") || streq (host, "*") ? "127.0.0.1" : host);
-    char endpoint[300];
-    s_endpoint (endpoint, sizeof endpoint, host,
-                rfk_config_int (self->config, "admin", "command_port"));
-    self->command =
-        rfk_server_new (endpoint, &rfk_admin_family, s_command_routes, self, &self->bus);
-    if (!self->command) {
-        snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
-        goto failed;
+    if (s_self_tables (self, err, errlen) != 0 || s_self_data_dir (self, err, errlen) != 0 ||
+        s_self_store (self, err, errlen) != 0 ||
+        s_self_launcher (self, args->rafikid_path, err, errlen) != 0 ||
+        s_self_sockets (self, host, err, errlen) != 0 ||
+        s_self_http (self, host, err, errlen) != 0) {
+        s_self_destroy (&self);
+        return NULL;
     }
-    rfk_server_set_default (self->command, s_on_request);
-    s_endpoint (endpoint, sizeof endpoint, host,
-                rfk_config_int (self->config, "admin", "service_port"));
-    self->service =
-        rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes, self, &self->bus);
-    if (!self->service) {
-        snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
-        goto failed;
-    }
-    rfk_server_set_expired (self->service, rfk_admin_service_expired);
-    char inproc[64];
-    snprintf (inproc, sizeof inproc, "inproc://rfk-admin-events-%p", (void *)self);
-    s_endpoint (endpoint, sizeof endpoint, host,
-                rfk_config_int (self->config, "admin", "events_port"));
-    self->proxy = rfk_proxy_new (inproc, endpoint, &self->bus);
-    char *frontend = NULL;
-    if (!self->proxy || rfk_proxy_endpoints (self->proxy, &frontend, &self->events_endpoint) != 0) {
-        snprintf (err, errlen, "cannot bind the events socket on %s", endpoint);
-        goto failed;
-    }
-    self->publisher = rfk_publisher_new (frontend, &self->bus);
-    zstr_free (&frontend);
-    if (!self->publisher) {
-        snprintf (err, errlen, "cannot connect the event publisher");
-        goto failed;
-    }
-
-    //  The HTTP front.
-    rfk_http_front_config_t http;
-    rfk_http_front_config_from (&http, self->config);
-    http.host = host;
-    http.data_dir = self->data_dir;
-    self->web_dir = rfk_admin_web_dir (self->config);
-    http.static_dir = self->web_dir;
-    rfk_http_handlers_t handlers = rfk_http_admin_handlers (self);
-    char http_err[256] = "";
-    self->http = rfk_http_front_new (&http, &handlers, http_err, sizeof http_err);
-    if (!self->http) {
-        snprintf (err, errlen, "cannot start the HTTP front: %s", http_err);
-        goto failed;
-    }
-    self->http_port = rfk_http_front_port (self->http);
     rfk_admin_swarm_replay (self);
     return self;
-
-failed:
-    s_self_destroy (&self);
-    return NULL;
 }
 
 /* Stop every service and wait (serving `service`, so workers can report
@@ -980,7 +716,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
         rfk_server_tick (self->command);
         rfk_server_tick (self->service);
         if (zclock_mono () >= next_sweep) {
-            s_expire_uploads (self);
+            rfk_admin_command_expire (self);
             next_sweep = zclock_mono () + 10000;
         }
     }

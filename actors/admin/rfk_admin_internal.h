@@ -1,10 +1,14 @@
 /*  rfk_admin_internal.h: the admin actor's state and the helpers its modules
     share. Not a public header: only actors/admin/rfk_admin*.c include it.
 
-    - rfk_admin.c          the actor: sockets, loop, ZeroMQ front, events
+    - rfk_admin.c          the actor: setup, loop, dispatcher, events
+    - rfk_admin_command.c  ROUTER `command`: reply cache, chunked uploads
     - rfk_admin_users.c    tokens, users, the superadmin
-    - rfk_admin_files.c    datasets, models, streaming uploads, model checks
-    - rfk_admin_jobs.c     train jobs, trials, inference jobs, stop-all
+    - rfk_admin_files.c    datasets, models, their files
+    - rfk_admin_uploads.c  streaming uploads: fields, file, digest, record
+    - rfk_admin_checks.c   model checks in child processes
+    - rfk_admin_jobs.c     train jobs, their trials' list, inference jobs, stop-all
+    - rfk_admin_trials.c   one trial: GetTrial, its logs, its parameters
     - rfk_admin_launch.c   services: launching, tracking, stopping
     - rfk_admin_rollup.c   service states and the job states they roll up to,
                            stopping a job
@@ -96,10 +100,10 @@ struct rfk_admin {
     zhashx_t *services;         /* service id -> rfk_admin_service_t (tracked) */
     zlistx_t *to_forget;        /* ids of ended services the launcher may forget */
     zhashx_t *peers;            /* peer routing id (hex) -> service id */
-    zhashx_t *uploads;          /* ZeroMQ upload id -> s_zupload_t (rfk_admin.c) */
+    zhashx_t *uploads;          /* ZeroMQ upload id -> s_zupload_t (rfk_admin_command.c) */
     zhashx_t *replies;          /* "<peer>/<correlation>" -> rfk_msg_t (answered) */
     zhashx_t *answering;        /* "<peer>/<correlation>" of requests answered later */
-    zlistx_t *checks;           /* model checks running or waiting (rfk_admin_files.c) */
+    zlistx_t *checks;           /* model checks running or waiting (rfk_admin_checks.c) */
     int checks_fd;              /* epoll set of the checks' pipes and pidfds */
     zlistx_t *reply_keys;       /* the keys of replies, oldest first */
     size_t requests;            /* requests answered, for the log */
@@ -120,6 +124,9 @@ rfk_admin_reply (const rfk_msg_t *request, const char *type);
 rfk_msg_t *
 rfk_admin_error (const rfk_msg_t *request, rfk_code_t code, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
+/* A new reply of type for request, body (stolen) its whole body. */
+rfk_msg_t *
+rfk_admin_reply_with (const rfk_msg_t *request, const char *type, json_t *body);
 /* An Error reply for the store's last failure, prefixed with what we did. */
 rfk_msg_t *
 rfk_admin_store_error (rfk_admin_t *self, const rfk_msg_t *request, const char *doing);
@@ -146,6 +153,15 @@ rfk_admin_uuid (void);
 /* The time now as ISO-8601 UTC. */
 void
 rfk_admin_now_iso (char *buffer, size_t size);
+
+/* ---- the ZeroMQ front (rfk_admin_command.c) ------------------------------- */
+/* ROUTER `command` bound on endpoint, with its reply cache and upload
+   tables (in self); NULL when it cannot bind. */
+rfk_server_t *
+rfk_admin_command_new (rfk_admin_t *self, const char *endpoint);
+/* Forget uploads idle for too long (called now and then by the loop). */
+void
+rfk_admin_command_expire (rfk_admin_t *self);
 
 /* ---- the web admin (rfk_admin_events.c) ----------------------------------- */
 /* Hand an event admin publishes (type, its body) to the HTTP front's
@@ -178,16 +194,35 @@ rfk_admin_on_ban_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_c
 rfk_msg_t *
 rfk_admin_on_get_me (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
 
-/* ---- datasets and models (rfk_admin_files.c) ------------------------------ */
+/* ---- uploads (rfk_admin_uploads.c) ---------------------------------------- */
 /* The user id that began an upload. */
 const char *
 rfk_admin_upload_user (const rfk_upload_t *up);
 /* Bytes received so far. */
 uint64_t
 rfk_admin_upload_received (const rfk_upload_t *up);
+/* The upload's name, declared task, and partial file (for its check). */
+const char *
+rfk_admin_upload_name (const rfk_upload_t *up);
+const char *
+rfk_admin_upload_task (const rfk_upload_t *up);
+const char *
+rfk_admin_upload_part_path (const rfk_upload_t *up);
 /* Remove partial upload files left by an earlier run. */
 void
 rfk_admin_clean_partial_uploads (rfk_admin_t *self);
+/* The end of an upload once its file was checked (rc 0, with the template's
+   verdict for a model, stolen) or refused (rc -1, the reason in err): the
+   file renamed, its digest written and the record stored, or the file
+   removed. Consumes the upload; the reply (never NULL). */
+rfk_msg_t *
+rfk_admin_upload_conclude (rfk_admin_t *self, rfk_upload_t *up, int rc, json_t *verdict,
+                           char *err, size_t errlen);
+/* Free an upload and remove its partial file, silently. Safe twice. */
+void
+rfk_admin_upload_destroy (rfk_upload_t **up_p);
+
+/* ---- model checks (rfk_admin_checks.c) ------------------------------------ */
 /* The model checks in child processes, driven by admin's loop: poll
    rfk_admin_checks_fd for input, add rfk_admin_checks_deadline (-1: none) to
    the loop's deadline, call rfk_admin_checks_tick every turn (it ends the
@@ -204,6 +239,14 @@ int64_t
 rfk_admin_checks_deadline (rfk_admin_t *self);
 void
 rfk_admin_checks_tick (rfk_admin_t *self);
+/* Check a closed model upload (started now, or when a turn is free); done
+   hears the reply. 0 and *up_p taken, or -1 with the reason in err (the
+   upload still the caller's). */
+int
+rfk_admin_checks_add (rfk_admin_t *self, rfk_upload_t **up_p, rfk_admin_upload_done_fn *done,
+                      void *arg, uint64_t ticket, char *err, size_t errlen);
+
+/* ---- datasets and models (rfk_admin_files.c) ------------------------------ */
 rfk_msg_t *
 rfk_admin_on_list_datasets (rfk_admin_t *self, const rfk_msg_t *req,
                             const rfk_auth_claims_t *caller);
@@ -227,13 +270,16 @@ rfk_admin_on_get_model_file (rfk_admin_t *self, const rfk_msg_t *req,
    one frame). */
 rfk_msg_t *
 rfk_admin_file_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *path, const char *name);
+/* Remove a stored file and its .sha256 digest (path NULL: nothing). */
+void
+rfk_admin_unlink_with_digest (const char *path);
 /* The absolute path of a stored dataset / model file (yours to free). */
 char *
 rfk_admin_dataset_path (rfk_admin_t *self, const rfk_dataset_t *dataset);
 char *
 rfk_admin_model_path (rfk_admin_t *self, const rfk_model_t *model);
 
-/* ---- jobs and trials (rfk_admin_jobs.c) ----------------------------------- */
+/* ---- jobs and trials (rfk_admin_jobs.c, rfk_admin_trials.c) ------------- */
 rfk_msg_t *
 rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
                                const rfk_auth_claims_t *caller);

@@ -1,4 +1,5 @@
-/*  rfk_admin_jobs.c: train jobs, trials, inference jobs and stop-all.
+/*  rfk_admin_jobs.c: train jobs, their trials' list, inference jobs and
+    stop-all (one trial's requests are in rfk_admin_trials.c).
 
     CreateTrainJob checks everything before anything is written (API.md):
     the app name, a known task, both datasets exist, are the caller's and of
@@ -122,18 +123,25 @@ s_job_dataset (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t 
     return dataset;
 }
 
+/* Fields app (required: NULL with *error when missing) and app_version
+   (-1 when absent: the latest). */
+static const char *
+s_app_field (const rfk_msg_t *req, int64_t *version, rfk_msg_t **error)
+{
+    *version = rfk_admin_int_field (req, "app_version", -1);
+    return rfk_admin_require (req, "app", error);
+}
+
 /* The caller's train job of fields app / app_version (-1 or absent: latest). */
 static rfk_train_job_t *
 s_train_job_of (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
                 rfk_msg_t **error)
 {
-    const char *app = rfk_admin_require (req, "app", error);
-    if (!app)
-        return NULL;
-    int64_t version = rfk_admin_int_field (req, "app_version", -1);
+    int64_t version;
+    const char *app = s_app_field (req, &version, error);
     rfk_train_job_t *job =
-        rfk_store_get_train_job_by_app (self->store, caller->user_id, app, version);
-    if (!job) {
+        app ? rfk_store_get_train_job_by_app (self->store, caller->user_id, app, version) : NULL;
+    if (app && !job) {
         if (rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE)
             *error = rfk_admin_store_error (self, req, "reading the train job");
         else if (version < 0)
@@ -153,11 +161,25 @@ s_train_job_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *id)
     rfk_train_job_t *job = rfk_store_get_train_job (self->store, id);
     if (!job)
         return rfk_admin_store_error (self, req, "reading the train job");
-    rfk_msg_t *reply = rfk_admin_reply (req, "TrainJob");
-    json_decref (reply->body);
-    reply->body = rfk_admin_train_job_json (self, job);
+    rfk_msg_t *reply = rfk_admin_reply_with (req, "TrainJob", rfk_admin_train_job_json (self, job));
     rfk_train_job_destroy (&job);
     return reply;
+}
+
+/* The user whose jobs field `user_id` names (the caller when absent), or
+   NULL with *error when the caller may not list them. */
+static const char *
+s_jobs_owner (const rfk_msg_t *req, const rfk_auth_claims_t *caller, const char *what,
+              rfk_msg_t **error)
+{
+    const char *user_id = rfk_admin_field (req, "user_id");
+    if (!user_id || !*user_id)
+        user_id = caller->user_id;
+    if (rfk_auth_can_access (caller->user_id, caller->user_type, user_id) == 0)
+        return user_id;
+    *error = rfk_admin_error (req, RFK_CODE_FORBIDDEN,
+                              "you may list only your own %s (field `user_id`)", what);
+    return NULL;
 }
 
 /* ---- train jobs ---------------------------------------------------------- */
@@ -344,12 +366,10 @@ rfk_msg_t *
 rfk_admin_on_list_train_jobs (rfk_admin_t *self, const rfk_msg_t *req,
                               const rfk_auth_claims_t *caller)
 {
-    const char *user_id = rfk_admin_field (req, "user_id");
-    if (!user_id || !*user_id)
-        user_id = caller->user_id;
-    if (rfk_auth_can_access (caller->user_id, caller->user_type, user_id) != 0)
-        return rfk_admin_error (req, RFK_CODE_FORBIDDEN,
-                                "you may list only your own train jobs (field `user_id`)");
+    rfk_msg_t *error = NULL;
+    const char *user_id = s_jobs_owner (req, caller, "train jobs", &error);
+    if (!user_id)
+        return error;
     zlistx_t *list = rfk_store_list_train_jobs (self->store, user_id, NULL, false, NULL);
     if (!list)
         return rfk_admin_store_error (self, req, "listing train jobs");
@@ -382,9 +402,7 @@ rfk_admin_on_get_train_job (rfk_admin_t *self, const rfk_msg_t *req,
     rfk_train_job_t *job = s_train_job_of (self, req, caller, &error);
     if (!job)
         return error;
-    rfk_msg_t *reply = rfk_admin_reply (req, "TrainJob");
-    json_decref (reply->body);
-    reply->body = rfk_admin_train_job_json (self, job);
+    rfk_msg_t *reply = rfk_admin_reply_with (req, "TrainJob", rfk_admin_train_job_json (self, job));
     rfk_train_job_destroy (&job);
     return reply;
 }
@@ -403,37 +421,7 @@ rfk_admin_on_stop_train_job (rfk_admin_t *self, const rfk_msg_t *req,
     return reply;
 }
 
-/* ---- trials -------------------------------------------------------------- */
-
-/* A trial the caller may read, with its train job. */
-static rfk_trial_t *
-s_trial_of (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
-            rfk_train_job_t **job_p, rfk_msg_t **error)
-{
-    const char *id = rfk_admin_require (req, "id", error);
-    if (!id)
-        return NULL;
-    rfk_trial_t *trial = rfk_store_get_trial (self->store, id);
-    if (!trial) {
-        *error = rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE
-                     ? rfk_admin_store_error (self, req, "reading the trial")
-                     : rfk_admin_error (req, RFK_CODE_NOT_FOUND, "no trial %s", id);
-        return NULL;
-    }
-    rfk_train_job_t *job =
-        trial->train_job_id ? rfk_store_get_train_job (self->store, trial->train_job_id) : NULL;
-    if (!job)
-        *error = rfk_admin_store_error (self, req, "reading the trial's train job");
-    else if (rfk_auth_can_access (caller->user_id, caller->user_type, job->user_id) != 0)
-        *error = rfk_admin_error (req, RFK_CODE_FORBIDDEN, "trial %s is not yours", id);
-    if (*error) {
-        rfk_trial_destroy (&trial);
-        rfk_train_job_destroy (&job);
-        return NULL;
-    }
-    *job_p = job;
-    return trial;
-}
+/* ---- a train job's trials ------------------------------------------------ */
 
 rfk_msg_t *
 rfk_admin_on_list_trials (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller)
@@ -471,118 +459,6 @@ rfk_admin_on_list_trials (rfk_admin_t *self, const rfk_msg_t *req, const rfk_aut
     return reply;
 }
 
-rfk_msg_t *
-rfk_admin_on_get_trial (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller)
-{
-    rfk_msg_t *error = NULL;
-    rfk_train_job_t *job = NULL;
-    rfk_trial_t *trial = s_trial_of (self, req, caller, &job, &error);
-    if (!trial)
-        return error;
-    rfk_msg_t *reply = rfk_admin_reply (req, "Trial");
-    json_decref (reply->body);
-    reply->body = rfk_admin_trial_json (self, trial, job);
-    rfk_trial_destroy (&trial);
-    rfk_train_job_destroy (&job);
-    return reply;
-}
-
-rfk_msg_t *
-rfk_admin_on_get_trial_logs (rfk_admin_t *self, const rfk_msg_t *req,
-                             const rfk_auth_claims_t *caller)
-{
-    rfk_msg_t *error = NULL;
-    rfk_train_job_t *job = NULL;
-    rfk_trial_t *trial = s_trial_of (self, req, caller, &job, &error);
-    if (!trial)
-        return error;
-    zlistx_t *logs = rfk_store_list_trial_logs (self->store, trial->id, NULL);
-    rfk_msg_t *reply;
-    if (!logs)
-        reply = rfk_admin_store_error (self, req, "reading the trial's logs");
-    else {
-        json_t *plots = json_array (), *metrics = json_array (), *messages = json_array ();
-        for (rfk_trial_log_t *log = (rfk_trial_log_t *)zlistx_first (logs); log;
-             log = (rfk_trial_log_t *)zlistx_next (logs)) {
-            const char *type = log->type ? log->type : "MESSAGE";
-            if (streq (type, "PLOT") && json_is_object (log->data)) {
-                json_t *plot = json_object ();
-                json_t *title = json_object_get (log->data, "title");
-                json_t *names = json_object_get (log->data, "metrics");
-                json_t *x_axis = json_object_get (log->data, "x_axis");
-                if (json_is_string (title))
-                    json_object_set (plot, "title", title);
-                if (json_is_array (names))
-                    json_object_set (plot, "metrics", names);
-                if (json_is_string (x_axis))
-                    json_object_set (plot, "x_axis", x_axis);
-                json_array_append_new (plots, plot);
-            } else if (streq (type, "METRICS") && json_is_object (log->data)) {
-                json_t *entry = json_deep_copy (log->data);
-                if (log->datetime)
-                    json_object_set_new (entry, "time", json_string (log->datetime));
-                json_array_append_new (metrics, entry);
-            } else {
-                json_t *entry = json_object ();
-                if (log->datetime)
-                    json_object_set_new (entry, "time", json_string (log->datetime));
-                json_object_set_new (entry, "message",
-                                     json_string (log->message ? log->message : ""));
-                json_array_append_new (messages, entry);
-            }
-        }
-        reply = rfk_admin_reply (req, "TrialLogs");
-        json_object_set_new (reply->body, "plots", plots);
-        json_object_set_new (reply->body, "metrics", metrics);
-        json_object_set_new (reply->body, "messages", messages);
-    }
-    zlistx_destroy (&logs);
-    rfk_trial_destroy (&trial);
-    rfk_train_job_destroy (&job);
-    return reply;
-}
-
-/* The absolute path of a trial's parameters, only inside params/. */
-static char *
-s_params_path (rfk_admin_t *self, const char *store_params_id)
-{
-    if (!store_params_id || !*store_params_id || strstr (store_params_id, ".."))
-        return NULL;
-    if (store_params_id[0] == '/') {
-        size_t length = strlen (self->params_dir);
-        if (strncmp (store_params_id, self->params_dir, length) != 0 ||
-            store_params_id[length] != '/')
-            return NULL;
-        return strdup (store_params_id);
-    }
-    return zsys_sprintf ("%s/%s", self->params_dir, store_params_id);
-}
-
-rfk_msg_t *
-rfk_admin_on_get_trial_parameters (rfk_admin_t *self, const rfk_msg_t *req,
-                                   const rfk_auth_claims_t *caller)
-{
-    rfk_msg_t *error = NULL;
-    rfk_train_job_t *job = NULL;
-    rfk_trial_t *trial = s_trial_of (self, req, caller, &job, &error);
-    if (!trial)
-        return error;
-    rfk_msg_t *reply;
-    char *path = s_params_path (self, trial->store_params_id);
-    if (!path)
-        reply = rfk_admin_error (req, RFK_CODE_NOT_FOUND, "trial %s has no saved parameters",
-                                 trial->id);
-    else {
-        char name[128];
-        snprintf (name, sizeof name, "%s.params", trial->id);
-        reply = rfk_admin_file_reply (self, req, path, name);
-    }
-    free (path);
-    rfk_trial_destroy (&trial);
-    rfk_train_job_destroy (&job);
-    return reply;
-}
-
 /* ---- inference jobs ------------------------------------------------------ */
 
 static rfk_msg_t *
@@ -591,9 +467,8 @@ s_inference_job_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *id)
     rfk_inference_job_t *job = rfk_store_get_inference_job (self->store, id);
     if (!job)
         return rfk_admin_store_error (self, req, "reading the inference job");
-    rfk_msg_t *reply = rfk_admin_reply (req, "InferenceJob");
-    json_decref (reply->body);
-    reply->body = rfk_admin_inference_job_json (self, job);
+    rfk_msg_t *reply =
+        rfk_admin_reply_with (req, "InferenceJob", rfk_admin_inference_job_json (self, job));
     rfk_inference_job_destroy (&job);
     return reply;
 }
@@ -843,12 +718,10 @@ rfk_msg_t *
 rfk_admin_on_list_inference_jobs (rfk_admin_t *self, const rfk_msg_t *req,
                                   const rfk_auth_claims_t *caller)
 {
-    const char *user_id = rfk_admin_field (req, "user_id");
-    if (!user_id || !*user_id)
-        user_id = caller->user_id;
-    if (rfk_auth_can_access (caller->user_id, caller->user_type, user_id) != 0)
-        return rfk_admin_error (req, RFK_CODE_FORBIDDEN,
-                                "you may list only your own inference jobs (field `user_id`)");
+    rfk_msg_t *error = NULL;
+    const char *user_id = s_jobs_owner (req, caller, "inference jobs", &error);
+    if (!user_id)
+        return error;
     zlistx_t *list = rfk_store_list_inference_jobs (self->store, user_id, false, NULL);
     if (!list)
         return rfk_admin_store_error (self, req, "listing inference jobs");
@@ -878,10 +751,10 @@ static rfk_inference_job_t *
 s_inference_job_of (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
                     rfk_msg_t **error)
 {
-    const char *app = rfk_admin_require (req, "app", error);
+    int64_t version;
+    const char *app = s_app_field (req, &version, error);
     if (!app)
         return NULL;
-    int64_t version = rfk_admin_int_field (req, "app_version", -1);
     rfk_inference_job_t *job =
         rfk_store_get_inference_job_by_app (self->store, caller->user_id, app, version);
     if (!job)
@@ -901,9 +774,8 @@ rfk_admin_on_get_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
     rfk_inference_job_t *job = s_inference_job_of (self, req, caller, &error);
     if (!job)
         return error;
-    rfk_msg_t *reply = rfk_admin_reply (req, "InferenceJob");
-    json_decref (reply->body);
-    reply->body = rfk_admin_inference_job_json (self, job);
+    rfk_msg_t *reply =
+        rfk_admin_reply_with (req, "InferenceJob", rfk_admin_inference_job_json (self, job));
     rfk_inference_job_destroy (&job);
     return reply;
 }

@@ -8,13 +8,41 @@
 #include "rfk_admin_internal.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <sys/stat.h>
+
+/* Set the string fields given as key, value pairs up to a NULL key; a
+   NULL value is left out. */
+static void
+s_set_strs (json_t *object, const char *key, ...) __attribute__ ((sentinel));
+
+static void
+s_set_strs (json_t *object, const char *key, ...)
+{
+    va_list args;
+    va_start (args, key);
+    for (; key; key = va_arg (args, const char *)) {
+        const char *value = va_arg (args, const char *);
+        if (value)
+            json_object_set_new (object, key, json_string (value));
+    }
+    va_end (args);
+}
 
 static void
 s_set_str (json_t *object, const char *key, const char *value)
 {
-    if (value)
-        json_object_set_new (object, key, json_string (value));
+    s_set_strs (object, key, value, NULL);
+}
+
+/* Set model_name to the name of model_id's model, when there is one. */
+static void
+s_set_model_name (rfk_admin_t *self, json_t *object, const char *model_id)
+{
+    rfk_model_t *model = model_id ? rfk_store_get_model (self->store, model_id) : NULL;
+    if (model)
+        s_set_str (object, "model_name", model->name);
+    rfk_model_destroy (&model);
 }
 
 static void
@@ -28,9 +56,7 @@ json_t *
 rfk_admin_user_json (const rfk_user_t *user)
 {
     json_t *body = json_object ();
-    s_set_str (body, "id", user->id);
-    s_set_str (body, "email", user->email);
-    s_set_str (body, "user_type", user->user_type);
+    s_set_strs (body, "id", user->id, "email", user->email, "user_type", user->user_type, NULL);
     json_object_set_new (body, "banned", json_boolean (user->banned_date != NULL));
     s_set_str (body, "datetime_created", user->datetime_created);
     return body;
@@ -40,13 +66,11 @@ json_t *
 rfk_admin_dataset_json (const rfk_dataset_t *dataset)
 {
     json_t *body = json_object ();
-    s_set_str (body, "id", dataset->id);
-    s_set_str (body, "name", dataset->name);
-    s_set_str (body, "task", dataset->task);
+    s_set_strs (body, "id", dataset->id, "name", dataset->name, "task", dataset->task, NULL);
     json_object_set_new (body, "size_bytes",
                          json_integer (dataset->size_bytes > 0 ? dataset->size_bytes : 0));
-    s_set_str (body, "owner_id", dataset->owner_id);
-    s_set_str (body, "datetime_created", dataset->datetime_created);
+    s_set_strs (body, "owner_id", dataset->owner_id, "datetime_created", dataset->datetime_created,
+                NULL);
     return body;
 }
 
@@ -54,15 +78,11 @@ json_t *
 rfk_admin_model_json (rfk_admin_t *self, const rfk_model_t *model)
 {
     json_t *body = json_object ();
-    s_set_str (body, "id", model->id);
-    s_set_str (body, "user_id", model->user_id);
-    s_set_str (body, "name", model->name);
-    s_set_str (body, "task", model->task);
-    s_set_str (body, "model_class", model->model_class);
+    s_set_strs (body, "id", model->id, "user_id", model->user_id, "name", model->name, "task",
+                model->task, "model_class", model->model_class, NULL);
     s_set_json (body, "dependencies", model->dependencies);
-    s_set_str (body, "docker_image", model->docker_image);
-    s_set_str (body, "access_right", model->access_right);
-    s_set_str (body, "datetime_created", model->datetime_created);
+    s_set_strs (body, "docker_image", model->docker_image, "access_right", model->access_right,
+                "datetime_created", model->datetime_created, NULL);
     char *path = rfk_admin_model_path (self, model);
     struct stat info;
     if (path && stat (path, &info) == 0)
@@ -75,33 +95,24 @@ json_t *
 rfk_admin_train_job_json (rfk_admin_t *self, const rfk_train_job_t *job)
 {
     json_t *body = json_object ();
-    s_set_str (body, "id", job->id);
-    s_set_str (body, "app", job->app);
+    s_set_strs (body, "id", job->id, "app", job->app, NULL);
     json_object_set_new (body, "app_version", json_integer (job->app_version));
-    s_set_str (body, "task", job->task);
-    s_set_str (body, "user_id", job->user_id);
-    s_set_str (body, "train_dataset_id", job->train_dataset_id);
-    s_set_str (body, "val_dataset_id", job->val_dataset_id);
+    s_set_strs (body, "task", job->task, "user_id", job->user_id, "train_dataset_id",
+                job->train_dataset_id, "val_dataset_id", job->val_dataset_id, NULL);
     s_set_json (body, "budget", job->budget);
     s_set_json (body, "train_args", job->train_args);
     s_set_str (body, "status", rfk_job_status_name (job->status));
-    s_set_str (body, "datetime_started", job->datetime_started);
-    s_set_str (body, "datetime_stopped", job->datetime_stopped);
+    s_set_strs (body, "datetime_started", job->datetime_started, "datetime_stopped",
+                job->datetime_stopped, NULL);
     json_t *subs = json_array ();
     for (size_t index = 0; index < job->sub_train_job_count; index++) {
         const rfk_sub_train_job_t *sub = &job->sub_train_jobs[index];
         json_t *entry = json_object ();
-        s_set_str (entry, "id", sub->id);
-        s_set_str (entry, "train_job_id", job->id);
-        s_set_str (entry, "model_id", sub->model_id);
-        rfk_model_t *model =
-            sub->model_id ? rfk_store_get_model (self->store, sub->model_id) : NULL;
-        if (model)
-            s_set_str (entry, "model_name", model->name);
-        rfk_model_destroy (&model);
+        s_set_strs (entry, "id", sub->id, "train_job_id", job->id, "model_id", sub->model_id, NULL);
+        s_set_model_name (self, entry, sub->model_id);
         s_set_str (entry, "status", rfk_job_status_name (sub->status));
-        s_set_str (entry, "datetime_started", sub->datetime_started);
-        s_set_str (entry, "datetime_stopped", sub->datetime_stopped);
+        s_set_strs (entry, "datetime_started", sub->datetime_started, "datetime_stopped",
+                    sub->datetime_stopped, NULL);
         json_array_append_new (subs, entry);
     }
     json_object_set_new (body, "sub_train_jobs", subs);
@@ -112,15 +123,10 @@ json_t *
 rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_train_job_t *job)
 {
     json_t *body = json_object ();
-    s_set_str (body, "id", trial->id);
-    s_set_str (body, "sub_train_job_id", trial->sub_train_job_id);
+    s_set_strs (body, "id", trial->id, "sub_train_job_id", trial->sub_train_job_id, NULL);
     json_object_set_new (body, "trial_no", json_integer (trial->no > 0 ? trial->no : 0));
     s_set_str (body, "model_id", trial->model_id);
-    rfk_model_t *model =
-        trial->model_id ? rfk_store_get_model (self->store, trial->model_id) : NULL;
-    if (model)
-        s_set_str (body, "model_name", model->name);
-    rfk_model_destroy (&model);
+    s_set_model_name (self, body, trial->model_id);
     s_set_str (body, "status", rfk_trial_status_name (trial->status));
     if (isfinite (trial->score))
         json_object_set_new (body, "score", json_real (trial->score));
@@ -128,9 +134,8 @@ rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_tra
     s_set_str (body, "worker_id", trial->worker_id);
     json_object_set_new (body, "has_params", json_boolean (trial->store_params_id != NULL));
     const char *error = json_string_value (json_object_get (trial->progress, "error"));
-    s_set_str (body, "error", error);
-    s_set_str (body, "datetime_started", trial->datetime_started);
-    s_set_str (body, "datetime_stopped", trial->datetime_stopped);
+    s_set_strs (body, "error", error, "datetime_started", trial->datetime_started,
+                "datetime_stopped", trial->datetime_stopped, NULL);
     if (job) {
         s_set_str (body, "app", job->app);
         json_object_set_new (body, "app_version", json_integer (job->app_version));
@@ -142,8 +147,7 @@ json_t *
 rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job)
 {
     json_t *body = json_object ();
-    s_set_str (body, "id", job->id);
-    s_set_str (body, "train_job_id", job->train_job_id);
+    s_set_strs (body, "id", job->id, "train_job_id", job->train_job_id, NULL);
     rfk_train_job_t *train =
         job->train_job_id ? rfk_store_get_train_job (self->store, job->train_job_id) : NULL;
     if (train) {
@@ -171,7 +175,7 @@ rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job)
     json_object_set_new (body, "max_trials",
                          json_integer (job->max_trials > 0 ? job->max_trials : 0));
     json_object_set_new (body, "replicas", json_integer (job->replicas > 0 ? job->replicas : 1));
-    s_set_str (body, "datetime_started", job->datetime_started);
-    s_set_str (body, "datetime_stopped", job->datetime_stopped);
+    s_set_strs (body, "datetime_started", job->datetime_started, "datetime_stopped",
+                job->datetime_stopped, NULL);
     return body;
 }

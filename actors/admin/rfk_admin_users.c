@@ -295,9 +295,7 @@ rfk_admin_on_create_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_aut
     rfk_user_t *user = rfk_store_create_user (self->store, &record);
     if (!user)
         return rfk_admin_store_error (self, req, "creating the user");
-    rfk_msg_t *reply = rfk_admin_reply (req, "User");
-    json_decref (reply->body);
-    reply->body = rfk_admin_user_json (user);
+    rfk_msg_t *reply = rfk_admin_reply_with (req, "User", rfk_admin_user_json (user));
     rfk_log_info (RFK_ADMIN_LOG, "user-created id=%s type=%s by=%s", user->id, type_name,
                   caller->user_id);
     rfk_user_destroy (&user);
@@ -329,9 +327,7 @@ rfk_admin_on_ban_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_c
         reply = rfk_admin_store_error (self, req, "banning the user");
     else {
         rfk_user_t *banned = rfk_store_get_user (self->store, user->id);
-        reply = rfk_admin_reply (req, "User");
-        json_decref (reply->body);
-        reply->body = rfk_admin_user_json (banned ? banned : user);
+        reply = rfk_admin_reply_with (req, "User", rfk_admin_user_json (banned ? banned : user));
         json_object_set_new (reply->body, "banned", json_true ());
         rfk_user_destroy (&banned);
         rfk_log_notice (RFK_ADMIN_LOG, "user-banned id=%s by=%s", user->id, caller->user_id);
@@ -346,9 +342,7 @@ rfk_admin_on_get_me (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_cla
     rfk_user_t *user = rfk_store_get_user (self->store, caller->user_id);
     if (!user)
         return rfk_admin_store_error (self, req, "reading the user");
-    rfk_msg_t *reply = rfk_admin_reply (req, "User");
-    json_decref (reply->body);
-    reply->body = rfk_admin_user_json (user);
+    rfk_msg_t *reply = rfk_admin_reply_with (req, "User", rfk_admin_user_json (user));
     rfk_user_destroy (&user);
     return reply;
 }

@@ -3,6 +3,7 @@
    side of the secret contract (rfk_launcher_read_secret). See rfk_launcher.h.
 */
 #include "rfk_launcher.h"
+#include "rfk_io.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -271,15 +272,7 @@ rfk_launcher_tail_file (const char *path, size_t max_lines)
         close (fd);
         return NULL;
     }
-    size_t have = 0;
-    while (have < want) {
-        ssize_t got = pread (fd, buffer + have, want - have, from + (off_t)have);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        have += (size_t)got;
-    }
+    size_t have = rfk_io_read_at (fd, buffer, want, from);
     close (fd);
     buffer[have] = '\0';
     size_t start = s_tail_start (buffer, have, max_lines, from > 0);

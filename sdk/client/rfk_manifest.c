@@ -8,6 +8,7 @@
 */
 #define _GNU_SOURCE
 #include "rfk_manifest.h"
+#include "rfk_config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -243,35 +244,6 @@ s_join (char *out, size_t size, const char *path, const char *key)
         snprintf (out, size, "%s", key);
 }
 
-//  Levenshtein distance, for "did you mean" (short names only).
-static size_t
-s_distance (const char *a, const char *b)
-{
-    size_t la = strlen (a), lb = strlen (b);
-    if (la > 40 || lb > 40)
-        return 99;
-    size_t row[41];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diagonal = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t above = row[j];
-            size_t cost =
-                tolower ((unsigned char)a[i - 1]) == tolower ((unsigned char)b[j - 1]) ? 0 : 1;
-            size_t best = diagonal + cost;
-            if (above + 1 < best)
-                best = above + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diagonal = above;
-        }
-    }
-    return row[lb];
-}
-
 //  Report an unknown key, suggesting the nearest known one or listing them.
 static int
 s_unknown (s_ctx_t *ctx, yaml_node_t *key, const char *path, const char *name,
@@ -280,7 +252,7 @@ s_unknown (s_ctx_t *ctx, yaml_node_t *key, const char *path, const char *name,
     const char *best = NULL;
     size_t best_distance = 3;
     for (size_t i = 0; known[i]; i++) {
-        size_t distance = s_distance (name, known[i]);
+        size_t distance = rfk_config_edit_distance (name, known[i], true);
         if (distance < best_distance) {
             best = known[i];
             best_distance = distance;
@@ -446,9 +418,20 @@ s_is_uuid (const char *text)
     return true;
 }
 
-static int
-s_uuid (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, const char *key)
+//  Note that a field was given (for "either ... or ..." checks) with its line.
+static void
+s_seen (s_ctx_t *ctx, const char *field, yaml_node_t *node)
 {
+    json_object_set_new (ctx->seen, field, json_integer ((json_int_t)node->start_mark.line + 1));
+}
+
+//  train_dataset_id / val_dataset_id (the top-level field `path` names): an
+//  id, noted as seen.
+static int
+s_field_dataset_id (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
+{
+    const char *key = path;
+    s_seen (ctx, key, value);
     const char *text = s_text (ctx, path, value, "an id");
     if (!text)
         return -1;
@@ -456,13 +439,6 @@ s_uuid (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, const c
         return s_fail (ctx, value, path,
                        "expected a UUID like 1b4e28ba-2fa1-11d2-883f-0016d3cca427, got '%s'", text);
     return json_object_set_new (out, key, json_string (text));
-}
-
-//  Note that a field was given (for "either ... or ..." checks) with its line.
-static void
-s_seen (s_ctx_t *ctx, const char *field, yaml_node_t *node)
-{
-    json_object_set_new (ctx->seen, field, json_integer ((json_int_t)node->start_mark.line + 1));
 }
 
 //  ---------------------------------------------------------------------------------------
@@ -519,10 +495,13 @@ s_field_task (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
     return json_object_set_new (out, "task", json_string (text));
 }
 
-//  train_dataset / val_dataset: a name, or {name: ...} or {file: ...}.
+//  train_dataset / val_dataset (the top-level field `path` names): a name,
+//  or {name: ...} or {file: ...}; noted as seen.
 static int
-s_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, const char *key)
+s_field_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
 {
+    const char *key = path;
+    s_seen (ctx, key, value);
     const char *kind = "name";
     yaml_node_t *node = value;
     char sub[S_TEXT_MAX];
@@ -565,34 +544,6 @@ s_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, cons
     } else
         json_object_set_new (reference, kind, json_string (text));
     return json_object_set_new (out, key, reference);
-}
-
-static int
-s_field_train_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
-{
-    s_seen (ctx, "train_dataset", value);
-    return s_dataset (ctx, path, value, out, "train_dataset");
-}
-
-static int
-s_field_train_dataset_id (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
-{
-    s_seen (ctx, "train_dataset_id", value);
-    return s_uuid (ctx, path, value, out, "train_dataset_id");
-}
-
-static int
-s_field_val_dataset (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
-{
-    s_seen (ctx, "val_dataset", value);
-    return s_dataset (ctx, path, value, out, "val_dataset");
-}
-
-static int
-s_field_val_dataset_id (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
-{
-    s_seen (ctx, "val_dataset_id", value);
-    return s_uuid (ctx, path, value, out, "val_dataset_id");
 }
 
 //  models / model_ids: a non-empty list of names or ids, without repeats.
@@ -733,32 +684,24 @@ s_field_app_version (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t 
     return json_object_set_new (out, "app_version", json_integer (version));
 }
 
+//  max_trials / replicas (the top-level field `path` names): a count, 1 or more.
 static int
-s_field_max_trials (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
+s_field_count (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
 {
     long long count;
     if (s_integer (ctx, path, value, 1, &count))
         return -1;
-    return json_object_set_new (out, "max_trials", json_integer (count));
-}
-
-static int
-s_field_replicas (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
-{
-    long long count;
-    if (s_integer (ctx, path, value, 1, &count))
-        return -1;
-    return json_object_set_new (out, "replicas", json_integer (count));
+    return json_object_set_new (out, path, json_integer (count));
 }
 
 static const s_field_t s_train_fields[] = {
     {"kind", s_field_kind},
     {"app", s_field_app},
     {"task", s_field_task},
-    {"train_dataset", s_field_train_dataset},
-    {"train_dataset_id", s_field_train_dataset_id},
-    {"val_dataset", s_field_val_dataset},
-    {"val_dataset_id", s_field_val_dataset_id},
+    {"train_dataset", s_field_dataset},
+    {"train_dataset_id", s_field_dataset_id},
+    {"val_dataset", s_field_dataset},
+    {"val_dataset_id", s_field_dataset_id},
     {"budget", s_field_train_budget},
     {"models", s_field_models},
     {"model_ids", s_field_model_ids},
@@ -771,8 +714,8 @@ static const s_field_t s_inference_fields[] = {
     {"app", s_field_app},
     {"app_version", s_field_app_version},
     {"budget", s_field_inference_budget},
-    {"max_trials", s_field_max_trials},
-    {"replicas", s_field_replicas},
+    {"max_trials", s_field_count},
+    {"replicas", s_field_count},
     {NULL, NULL},
 };
 

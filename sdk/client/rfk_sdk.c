@@ -165,24 +165,15 @@ s_give_up (rfk_sdk_t **self_p, rfk_sdk_error_t *error)
     return NULL;
 }
 
-rfk_sdk_t *
-rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
+/*  The configuration (--config file, environment) and the bus options the
+    caller's timeout and retries override. 0, or -1 with the error set. */
+static int
+s_load_config (rfk_sdk_t *self, const rfk_sdk_options_t *opts)
 {
-    rfk_sdk_options_t defaults;
-    if (!opts) {
-        rfk_sdk_options_init (&defaults);
-        opts = &defaults;
-    }
-    rfk_sdk_t *self = (rfk_sdk_t *)calloc (1, sizeof *self);
-    if (!self) {
-        if (error)
-            *error = (rfk_sdk_error_t){RFK_SDK_INTERNAL, "out of memory"};
-        return NULL;
-    }
     self->config = rfk_config_new ();
     if (!self->config) {
         rfk_sdk_fail (self, RFK_SDK_INTERNAL, "out of memory");
-        return s_give_up (&self, error);
+        return -1;
     }
     if (rfk_config_load (self->config, opts->config_path) != 0) {
         const char *problems = rfk_config_error (self->config);
@@ -192,7 +183,7 @@ rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
         size_t length = strlen (self->error.message);
         if (length && self->error.message[length - 1] == '\n')
             self->error.message[length - 1] = 0;
-        return s_give_up (&self, error);
+        return -1;
     }
     rfk_bus_opts_from_config (&self->bus, self->config);
     if (opts->timeout_ms > 0)
@@ -201,7 +192,14 @@ rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
         self->bus.request_retries = opts->retries;
     self->timeout_ms = self->bus.request_timeout_ms;
     self->retries = self->bus.request_retries;
+    return 0;
+}
 
+/*  Where admin is: the options, RAFIKI_ADMIN, or admin.host and the
+    configured ports. 0, or -1 with the error set. */
+static int
+s_locate_admin (rfk_sdk_t *self, const rfk_sdk_options_t *opts)
+{
     self->command_port = opts->command_port > 0
                              ? opts->command_port
                              : (int)rfk_config_int (self->config, "admin", "command_port");
@@ -220,22 +218,27 @@ rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
     if (s_parse_address (self, admin) != 0) {
         rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST,
                       "'%s' is not an admin address (HOST, HOST:PORT or tcp://HOST:PORT)", admin);
-        return s_give_up (&self, error);
+        return -1;
     }
     if (self->command_port == 0) {
         rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST,
                       "admin's command port is 0 (any free port): give the port admin bound in "
                       "RAFIKI_ADMIN=HOST:PORT or RAFIKI_ADMIN_COMMAND_PORT");
-        return s_give_up (&self, error);
+        return -1;
     }
     bool v6 = strchr (self->host, ':') != NULL;
     snprintf (self->address, sizeof self->address, v6 ? "[%s]:%d" : "%s:%d", self->host,
               self->command_port);
     snprintf (self->events, sizeof self->events, v6 ? "tcp://[%s]:%d" : "tcp://%s:%d", self->host,
               self->events_port);
-    if (opts->token && *opts->token)
-        rfk_sdk_set_token (self, opts->token);
+    return 0;
+}
 
+/*  Admin answers on its command port: connect the client. 0, or -1 with
+    the error set. */
+static int
+s_connect_admin (rfk_sdk_t *self)
+{
     if (rfk_sdk_probe (self, self->host, self->command_port, "admin") != 0) {
         if (self->error.code == RFK_SDK_UNAVAILABLE) {
             size_t length = strlen (self->error.message);
@@ -243,15 +246,38 @@ rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
                       " (is `rafikid up` running there? RAFIKI_ADMIN=HOST[:PORT] or "
                       "admin.command_port in --config FILE say where admin is)");
         }
-        return s_give_up (&self, error);
+        return -1;
     }
     char endpoint[320];
     snprintf (endpoint, sizeof endpoint, "tcp://%s", self->address);
     self->client = rfk_client_new (endpoint, &rfk_admin_family, &self->bus);
     if (!self->client) {
         rfk_sdk_fail (self, RFK_SDK_UNAVAILABLE, "cannot connect to admin at %s", self->address);
-        return s_give_up (&self, error);
+        return -1;
     }
+    return 0;
+}
+
+rfk_sdk_t *
+rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
+{
+    rfk_sdk_options_t defaults;
+    if (!opts) {
+        rfk_sdk_options_init (&defaults);
+        opts = &defaults;
+    }
+    rfk_sdk_t *self = (rfk_sdk_t *)calloc (1, sizeof *self);
+    if (!self) {
+        if (error)
+            *error = (rfk_sdk_error_t){RFK_SDK_INTERNAL, "out of memory"};
+        return NULL;
+    }
+    if (s_load_config (self, opts) != 0 || s_locate_admin (self, opts) != 0)
+        return s_give_up (&self, error);
+    if (opts->token && *opts->token)
+        rfk_sdk_set_token (self, opts->token);
+    if (s_connect_admin (self) != 0)
+        return s_give_up (&self, error);
     if (error)
         *error = self->error;
     return self;
@@ -437,6 +463,44 @@ s_app_body (const char *app, int app_version)
     return body;
 }
 
+/*  Calls type with one required string field (what names it when it is
+    missing) and the expected reply. */
+static json_t *
+s_call_field (rfk_sdk_t *self, const char *type, const char *field, const char *value,
+              const char *what, const char *expected)
+{
+    assert (self);
+    if (s_missing (self, what, value))
+        return NULL;
+    return s_call (self, type, s_body (field, value, NULL), expected);
+}
+
+/*  Calls type about the job of app and app_version (-1: the latest). */
+static json_t *
+s_call_app (rfk_sdk_t *self, const char *type, const char *app, int app_version,
+            const char *expected)
+{
+    assert (self);
+    if (s_missing (self, "an app", app))
+        return NULL;
+    return s_call (self, type, s_app_body (app, app_version), expected);
+}
+
+/*  Calls type with a JSON object of fields (what says what it is when it is
+    not an object); the caller keeps body. */
+static json_t *
+s_call_object (rfk_sdk_t *self, const char *type, json_t *body, const char *what,
+               const char *expected)
+{
+    assert (self);
+    if (!json_is_object (body)) {
+        rfk_sdk_clear (self);
+        rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST, "%s is a JSON object of fields", what);
+        return NULL;
+    }
+    return s_call (self, type, json_incref (body), expected);
+}
+
 json_t *
 rfk_sdk_login (rfk_sdk_t *self, const char *email, const char *password)
 {
@@ -474,10 +538,7 @@ rfk_sdk_user_create (rfk_sdk_t *self, const char *email, const char *password,
 json_t *
 rfk_sdk_user_ban (rfk_sdk_t *self, const char *email)
 {
-    assert (self);
-    if (s_missing (self, "an e-mail", email))
-        return NULL;
-    return s_call (self, "BanUser", s_body ("email", email, NULL), "User");
+    return s_call_field (self, "BanUser", "email", email, "an e-mail", "User");
 }
 
 json_t *
@@ -495,19 +556,13 @@ rfk_sdk_datasets_list (rfk_sdk_t *self, const char *task)
 json_t *
 rfk_sdk_dataset_get (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a dataset id", id))
-        return NULL;
-    return s_call (self, "GetDataset", s_body ("id", id, NULL), "Dataset");
+    return s_call_field (self, "GetDataset", "id", id, "a dataset id", "Dataset");
 }
 
 json_t *
 rfk_sdk_dataset_delete (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a dataset id", id))
-        return NULL;
-    return s_call (self, "DeleteDataset", s_body ("id", id, NULL), "Deleted");
+    return s_call_field (self, "DeleteDataset", "id", id, "a dataset id", "Deleted");
 }
 
 json_t *
@@ -519,31 +574,19 @@ rfk_sdk_models_list (rfk_sdk_t *self, const char *task)
 json_t *
 rfk_sdk_model_get (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a model id", id))
-        return NULL;
-    return s_call (self, "GetModel", s_body ("id", id, NULL), "Model");
+    return s_call_field (self, "GetModel", "id", id, "a model id", "Model");
 }
 
 json_t *
 rfk_sdk_model_delete (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a model id", id))
-        return NULL;
-    return s_call (self, "DeleteModel", s_body ("id", id, NULL), "Deleted");
+    return s_call_field (self, "DeleteModel", "id", id, "a model id", "Deleted");
 }
 
 json_t *
 rfk_sdk_train_job_create (rfk_sdk_t *self, json_t *body)
 {
-    assert (self);
-    if (!json_is_object (body)) {
-        rfk_sdk_clear (self);
-        rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST, "a train job is a JSON object of fields");
-        return NULL;
-    }
-    return s_call (self, "CreateTrainJob", json_incref (body), "TrainJob");
+    return s_call_object (self, "CreateTrainJob", body, "a train job", "TrainJob");
 }
 
 json_t *
@@ -555,28 +598,19 @@ rfk_sdk_train_jobs_list (rfk_sdk_t *self, const char *user_id)
 json_t *
 rfk_sdk_train_jobs_of_app (rfk_sdk_t *self, const char *app)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "GetTrainJobsOfApp", s_body ("app", app, NULL), "TrainJobList");
+    return s_call_field (self, "GetTrainJobsOfApp", "app", app, "an app", "TrainJobList");
 }
 
 json_t *
 rfk_sdk_train_job_get (rfk_sdk_t *self, const char *app, int app_version)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "GetTrainJob", s_app_body (app, app_version), "TrainJob");
+    return s_call_app (self, "GetTrainJob", app, app_version, "TrainJob");
 }
 
 json_t *
 rfk_sdk_train_job_stop (rfk_sdk_t *self, const char *app, int app_version)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "StopTrainJob", s_app_body (app, app_version), "TrainJob");
+    return s_call_app (self, "StopTrainJob", app, app_version, "TrainJob");
 }
 
 json_t *
@@ -601,31 +635,19 @@ rfk_sdk_train_job_trials (rfk_sdk_t *self, const char *app, int app_version, uns
 json_t *
 rfk_sdk_trial_get (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a trial id", id))
-        return NULL;
-    return s_call (self, "GetTrial", s_body ("id", id, NULL), "Trial");
+    return s_call_field (self, "GetTrial", "id", id, "a trial id", "Trial");
 }
 
 json_t *
 rfk_sdk_trial_logs (rfk_sdk_t *self, const char *id)
 {
-    assert (self);
-    if (s_missing (self, "a trial id", id))
-        return NULL;
-    return s_call (self, "GetTrialLogs", s_body ("id", id, NULL), "TrialLogs");
+    return s_call_field (self, "GetTrialLogs", "id", id, "a trial id", "TrialLogs");
 }
 
 json_t *
 rfk_sdk_inference_job_create (rfk_sdk_t *self, json_t *body)
 {
-    assert (self);
-    if (!json_is_object (body)) {
-        rfk_sdk_clear (self);
-        rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST, "an inference job is a JSON object of fields");
-        return NULL;
-    }
-    return s_call (self, "CreateInferenceJob", json_incref (body), "InferenceJob");
+    return s_call_object (self, "CreateInferenceJob", body, "an inference job", "InferenceJob");
 }
 
 json_t *
@@ -638,28 +660,19 @@ rfk_sdk_inference_jobs_list (rfk_sdk_t *self, const char *user_id)
 json_t *
 rfk_sdk_inference_jobs_of_app (rfk_sdk_t *self, const char *app)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "GetInferenceJobsOfApp", s_body ("app", app, NULL), "InferenceJobList");
+    return s_call_field (self, "GetInferenceJobsOfApp", "app", app, "an app", "InferenceJobList");
 }
 
 json_t *
 rfk_sdk_inference_job_get (rfk_sdk_t *self, const char *app, int app_version)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "GetInferenceJob", s_app_body (app, app_version), "InferenceJob");
+    return s_call_app (self, "GetInferenceJob", app, app_version, "InferenceJob");
 }
 
 json_t *
 rfk_sdk_inference_job_stop (rfk_sdk_t *self, const char *app, int app_version)
 {
-    assert (self);
-    if (s_missing (self, "an app", app))
-        return NULL;
-    return s_call (self, "StopInferenceJob", s_app_body (app, app_version), "InferenceJob");
+    return s_call_app (self, "StopInferenceJob", app, app_version, "InferenceJob");
 }
 
 json_t *
