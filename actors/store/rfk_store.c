@@ -259,10 +259,10 @@ s_migrate (rfk_store_t *self)
     for (int64_t v = current + 1; v <= latest; v++) {
         if (rfk_store_tx_begin (self) != 0)
             return -1;
-        char now[40];
-        rfk_store_now (now, sizeof now);
         rfk_args_t args = {0};
         rfk_arg_int (&args, v);
+        char now[40];
+        rfk_store_now (now, sizeof now);
         rfk_arg_text (&args, now);
         for (const char *const *step = rfk_store_migrations[v - 1]; *step; step++)
             if (self->driver->script (self->conn, *step, &fault) != 0) {

@@ -279,8 +279,8 @@ rfk_row_insert (rfk_store_t *self, const rfk_kind_t *kind, const void *rec, cons
 }
 
 /* Writes every field of rec that is not fixed, by id: touched fields get
-   now, the stop time is set once when the status has ended. -1 and
-   NOT_FOUND when no row has that id. */
+   now, the stop time is set once when the status has ended. The rows
+   changed, or -1. */
 static int
 s_update (rfk_store_t *self, const rfk_kind_t *kind, const void *rec, const char *id)
 {
@@ -317,9 +317,7 @@ s_update (rfk_store_t *self, const rfk_kind_t *kind, const void *rec, const char
     snprintf (sql + len, sizeof sql - len, " WHERE id = $1");
     int rc = rfk_store_run (self, sql, &args, NULL, NULL, NULL);
     rfk_args_free (&args);
-    if (rc == 0)
-        rfk_store_fail (self, RFK_CODE_NOT_FOUND, "%s '%.64s' not found", kind->record, id);
-    return rc <= 0 ? -1 : 0;
+    return rc;
 }
 
 /* Loads every row into a list of new records. NULL on failure. */
@@ -452,32 +450,23 @@ rfk_row_select_array (rfk_store_t *self, const rfk_kind_t *kind, const char *tai
                                array_p, count_p);
 }
 
-/* Sets status (and the stop time once it ended) of the row with id. */
-int
-rfk_row_set_status (rfk_store_t *self, const rfk_kind_t *kind, const char *id, int value)
+/* ---- creating, saving and deleting records ---------------------------- */
+
+/* -1 with BAD_REQUEST when a call that names a row by id has none. */
+static int
+s_need_id (rfk_store_t *self, const rfk_kind_t *kind, const char *id)
 {
-    const rfk_states_t *states = NULL;
-    for (size_t i = 0; i < kind->nfields && !states; i++)
-        states = kind->fields[i].states;
-    assert (states);
-    const char *status = states->name (value);
-    if (!id || !status) {
-        rfk_store_fail (self, RFK_CODE_BAD_REQUEST,
-                        "%s: id and a valid status are required (not %d)", kind->record, value);
-        return -1;
-    }
-    char now[40];
-    rfk_store_now (now, sizeof now);
-    rfk_args_t args = {0};
-    rfk_arg_text (&args, id);
-    rfk_arg_text (&args, status);
-    rfk_arg_text (&args, states->is_final (value) ? now : NULL);
-    char sql[SQL_MAX];
-    snprintf (sql, sizeof sql,
-              "UPDATE %s SET status = $2,"
-              " datetime_stopped = COALESCE(datetime_stopped, $3) WHERE id = $1",
-              kind->table);
-    int rc = rfk_store_run (self, sql, &args, NULL, NULL, NULL);
+    if (id)
+        return 0;
+    rfk_store_fail (self, RFK_CODE_BAD_REQUEST, "%s: id is required", kind->record);
+    return -1;
+}
+
+/* The end of a change to the row with id that ran with result rc: -1 when
+   it failed or (NOT_FOUND) changed no row, else 0 and OK. */
+static int
+s_changed (rfk_store_t *self, const rfk_kind_t *kind, const char *id, int rc)
+{
     if (rc == 0)
         rfk_store_fail (self, RFK_CODE_NOT_FOUND, "%s '%.64s' not found", kind->record, id);
     if (rc <= 0)
@@ -485,8 +474,6 @@ rfk_row_set_status (rfk_store_t *self, const rfk_kind_t *kind, const char *id, i
     rfk_store_ok (self);
     return 0;
 }
-
-/* ---- creating, saving and deleting records ---------------------------- */
 
 /* A new copy of rec with a fresh id, its times set to now, and the default
    status when none was given. NULL on no memory. */
@@ -552,62 +539,67 @@ rfk_row_save (rfk_store_t *self, const rfk_kind_t *kind, const void *rec)
 {
     if (rfk_row_check (self, kind, rec, false) != 0)
         return -1;
-    const char *id = *MEMBER (rec, &kind->fields[0], char *);
     assert (strcmp (kind->fields[0].name, "id") == 0);
-    if (!id) {
-        rfk_store_fail (self, RFK_CODE_BAD_REQUEST, "%s: id is required", kind->record);
+    const char *id = *MEMBER (rec, &kind->fields[0], char *);
+    if (s_need_id (self, kind, id) != 0)
+        return -1;
+    return s_changed (self, kind, id, s_update (self, kind, rec, id));
+}
+
+int
+rfk_row_set_status (rfk_store_t *self, const rfk_kind_t *kind, const char *id, int value)
+{
+    const rfk_states_t *states = NULL;
+    for (size_t i = 0; i < kind->nfields && !states; i++)
+        states = kind->fields[i].states;
+    assert (states);
+    const char *status = states->name (value);
+    if (!id || !status) {
+        rfk_store_fail (self, RFK_CODE_BAD_REQUEST,
+                        "%s: id and a valid status are required (not %d)", kind->record, value);
         return -1;
     }
-    if (s_update (self, kind, rec, id) != 0)
-        return -1;
-    rfk_store_ok (self);
-    return 0;
+    char sql[SQL_MAX], now[40];
+    snprintf (sql, sizeof sql,
+              "UPDATE %s SET status = $2,"
+              " datetime_stopped = COALESCE(datetime_stopped, $3) WHERE id = $1",
+              kind->table);
+    rfk_store_now (now, sizeof now);
+    rfk_args_t args = {0};
+    rfk_arg_text (&args, id);
+    rfk_arg_text (&args, status);
+    rfk_arg_text (&args, states->is_final (value) ? now : NULL);
+    return s_changed (self, kind, id, rfk_store_run (self, sql, &args, NULL, NULL, NULL));
 }
 
 int
 rfk_row_stamp (rfk_store_t *self, const rfk_kind_t *kind, const char *sql, const char *id)
 {
-    if (!id) {
-        rfk_store_fail (self, RFK_CODE_BAD_REQUEST, "%s: id is required", kind->record);
+    if (s_need_id (self, kind, id) != 0)
         return -1;
-    }
     char now[40];
     rfk_store_now (now, sizeof now);
     rfk_args_t args = {0};
     rfk_arg_text (&args, id);
     rfk_arg_text (&args, now);
-    int rc = rfk_store_run (self, sql, &args, NULL, NULL, NULL);
-    if (rc == 0)
-        rfk_store_fail (self, RFK_CODE_NOT_FOUND, "%s '%.64s' not found", kind->record, id);
-    if (rc <= 0)
-        return -1;
-    rfk_store_ok (self);
-    return 0;
+    return s_changed (self, kind, id, rfk_store_run (self, sql, &args, NULL, NULL, NULL));
 }
 
 /* Deletes the row with id; a row referring to it is CONFLICT. */
 int
 rfk_row_delete (rfk_store_t *self, const rfk_kind_t *kind, const char *id, const char *used)
 {
-    if (!id) {
-        rfk_store_fail (self, RFK_CODE_BAD_REQUEST, "%s: id is required", kind->record);
+    if (s_need_id (self, kind, id) != 0)
         return -1;
-    }
+    char sql[SQL_MAX], in_use[160];
+    snprintf (sql, sizeof sql, "DELETE FROM %s WHERE id = $1", kind->table);
+    snprintf (in_use, sizeof in_use, "%s '%.64s' is used by %s", kind->record, id, used);
     rfk_args_t args = {0};
     rfk_arg_text (&args, id);
-    char in_use[160];
-    snprintf (in_use, sizeof in_use, "%s '%.64s' is used by %s", kind->record, id, used);
-    char sql[SQL_MAX];
-    snprintf (sql, sizeof sql, "DELETE FROM %s WHERE id = $1", kind->table);
     int rc = rfk_store_run (self, sql, &args, NULL, NULL, in_use);
     if (rc < 0 && self->code == RFK_CODE_NOT_FOUND)
         self->code = RFK_CODE_CONFLICT; /* a foreign key still points here */
-    if (rc == 0)
-        rfk_store_fail (self, RFK_CODE_NOT_FOUND, "%s '%.64s' not found", kind->record, id);
-    if (rc <= 0)
-        return -1;
-    rfk_store_ok (self);
-    return 0;
+    return s_changed (self, kind, id, rc);
 }
 
 int

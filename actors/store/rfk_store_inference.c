@@ -159,13 +159,7 @@ rfk_store_create_inference_job (rfk_store_t *self, const rfk_inference_job_t *jo
     return copy;
 }
 
-rfk_inference_job_t *
-rfk_store_get_inference_job (rfk_store_t *self, const char *id)
-{
-    S_ENTER (self);
-    return rfk_store_inference_job_done (
-        self, (rfk_inference_job_t *)rfk_row_get (self, &rfk_inference_job_kind, id));
-}
+RFK_STORE_PARENT_GETTER (inference_job, rfk_inference_job_t)
 
 rfk_inference_job_t *
 rfk_store_get_inference_job_by_app (rfk_store_t *self, const char *user_id, const char *app,

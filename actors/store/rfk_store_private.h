@@ -239,6 +239,20 @@ rfk_row_exists (rfk_store_t *self, const rfk_kind_t *kind, const char *id, const
         S_ENTER (self);                                                                            \
         return (T *)rfk_row_get (self, &rfk_##name##_kind, id);                                    \
     }
+/* The same for a record that carries children, loaded by rfk_store_<name>_done. */
+#define RFK_STORE_PARENT_GETTER(name, T)                                                           \
+    T *rfk_store_get_##name (rfk_store_t *self, const char *id)                                    \
+    {                                                                                              \
+        S_ENTER (self);                                                                            \
+        return rfk_store_##name##_done (self, (T *)rfk_row_get (self, &rfk_##name##_kind, id));    \
+    }
+/* Defines rfk_store_update_<name>: writes the record's changeable fields. */
+#define RFK_STORE_SAVER(name, T)                                                                   \
+    int rfk_store_update_##name (rfk_store_t *self, const T *rec)                                  \
+    {                                                                                              \
+        S_ENTER (self);                                                                            \
+        return rfk_row_save (self, &rfk_##name##_kind, rec);                                       \
+    }
 
 /* A service copy ready to insert, checked; NULL with the failure set. */
 rfk_service_t *

@@ -19,6 +19,9 @@ rfk_store_service_prepare (rfk_store_t *self, const rfk_service_t *service)
     return copy;
 }
 
+RFK_STORE_GETTER (service, rfk_service_t)
+RFK_STORE_SAVER (service, rfk_service_t)
+
 rfk_service_t *
 rfk_store_create_service (rfk_store_t *self, const rfk_service_t *service)
 {
@@ -32,15 +35,6 @@ rfk_store_create_service (rfk_store_t *self, const rfk_service_t *service)
     }
     rfk_store_ok (self);
     return copy;
-}
-
-RFK_STORE_GETTER (service, rfk_service_t)
-
-int
-rfk_store_update_service (rfk_store_t *self, const rfk_service_t *service)
-{
-    S_ENTER (self);
-    return rfk_row_save (self, &rfk_service_kind, service);
 }
 
 int

@@ -127,13 +127,7 @@ rfk_store_create_train_job (rfk_store_t *self, const rfk_train_job_t *job)
     return copy;
 }
 
-rfk_train_job_t *
-rfk_store_get_train_job (rfk_store_t *self, const char *id)
-{
-    S_ENTER (self);
-    return rfk_store_train_job_done (
-        self, (rfk_train_job_t *)rfk_row_get (self, &rfk_train_job_kind, id));
-}
+RFK_STORE_PARENT_GETTER (train_job, rfk_train_job_t)
 
 rfk_train_job_t *
 rfk_store_train_job_by_app (rfk_store_t *self, const char *user_id, const char *app,
@@ -288,13 +282,7 @@ rfk_store_create_trial (rfk_store_t *self, const rfk_trial_t *trial)
 }
 
 RFK_STORE_GETTER (trial, rfk_trial_t)
-
-int
-rfk_store_update_trial (rfk_store_t *self, const rfk_trial_t *trial)
-{
-    S_ENTER (self);
-    return rfk_row_save (self, &rfk_trial_kind, trial);
-}
+RFK_STORE_SAVER (trial, rfk_trial_t)
 
 /* The select of a trial listing: $3 is the sub train job, or else the train job. */
 static const char *
