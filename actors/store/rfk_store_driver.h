@@ -59,6 +59,14 @@ typedef struct {
     void (*rollback) (void *conn);
 } rfk_store_driver_t;
 
+/* A backend's driver table, made of the functions its file names s_open,
+   s_close, s_exec, s_script, s_begin, s_commit and s_rollback. */
+#define RFK_STORE_DRIVER(backend)                                                                  \
+    {                                                                                              \
+        .name = backend, .open = s_open, .close = s_close, .exec = s_exec, .script = s_script,     \
+        .begin = s_begin, .commit = s_commit, .rollback = s_rollback,                              \
+    }
+
 extern const rfk_store_driver_t rfk_store_sqlite_driver;
 extern const rfk_store_driver_t rfk_store_pg_driver;
 

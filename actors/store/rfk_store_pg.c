@@ -83,9 +83,9 @@ s_close (void **conn_p)
     if (!conn_p || !*conn_p)
         return;
     s_conn_t *self = (s_conn_t *)*conn_p;
-    zhashx_destroy (&self->statements);
     if (self->pg)
-        PQfinish (self->pg);
+        PQfinish (self->pg); /* the connection first, then what this side kept of it */
+    zhashx_destroy (&self->statements);
     free (self);
     *conn_p = NULL;
 }
@@ -278,13 +278,4 @@ s_rollback (void *conn)
     self->in_transaction = false;
 }
 
-const rfk_store_driver_t rfk_store_pg_driver = {
-    .name = "postgresql",
-    .open = s_open,
-    .close = s_close,
-    .exec = s_exec,
-    .script = s_script,
-    .begin = s_begin,
-    .commit = s_commit,
-    .rollback = s_rollback,
-};
+const rfk_store_driver_t rfk_store_pg_driver = RFK_STORE_DRIVER ("postgresql");

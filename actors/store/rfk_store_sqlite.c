@@ -268,13 +268,4 @@ s_rollback (void *conn)
         sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-const rfk_store_driver_t rfk_store_sqlite_driver = {
-    .name = "sqlite",
-    .open = s_open,
-    .close = s_close,
-    .exec = s_exec,
-    .script = s_script,
-    .begin = s_begin,
-    .commit = s_commit,
-    .rollback = s_rollback,
-};
+const rfk_store_driver_t rfk_store_sqlite_driver = RFK_STORE_DRIVER ("sqlite");
