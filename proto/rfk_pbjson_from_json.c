@@ -122,7 +122,7 @@ s_integer_from_json (ProtobufCType type, json_t *json, void *dst, rfk_pbjson_ctx
                      type == PROTOBUF_C_TYPE_SINT64 || type == PROTOBUF_C_TYPE_SFIXED64;
     bool wide = rfk_pbjson_sizeof (type) == 8;
     if (is_signed) {
-        long long i;
+        long long i = 0;
         if (s_get_int (json, wide ? INT64_MIN : INT32_MIN, wide ? INT64_MAX : INT32_MAX, &i, ctx))
             return -1;
         if (wide)
@@ -131,7 +131,7 @@ s_integer_from_json (ProtobufCType type, json_t *json, void *dst, rfk_pbjson_ctx
             *(int32_t *)dst = (int32_t)i;
         return 0;
     }
-    unsigned long long u;
+    unsigned long long u = 0;
     if (s_get_uint (json, wide ? UINT64_MAX : UINT32_MAX, &u, ctx))
         return -1;
     if (wide)
