@@ -1095,19 +1095,15 @@ rfk_advisor_direct_actor (zsock_t *pipe, void *args)
 
 /* admin's ServiceConfig: bind `advice` and report RUNNING with its endpoint. */
 static int
-s_on_config (rfk_session_t *session, const rfk_msg_t *config, void *ctx, char *err, size_t errlen)
+s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *ctx, char *err,
+             size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    rfk_service_config_t view;
-    if (rfk_service_config_read (config, &view) != 0) {
-        snprintf (err, errlen, "the ServiceConfig cannot be read");
-        return -1;
-    }
-    if (view.sub_train_job_id)
-        self->sub_train_job_id = strdup (view.sub_train_job_id);
-    if (s_configure (self, view.model_path, view.task, view.budget, view.train_args,
-                     json_object_get (view.config, "fixed_knobs"), view.bind_endpoints[0], err,
-                     errlen) != 0)
+    if (config->sub_train_job_id)
+        self->sub_train_job_id = strdup (config->sub_train_job_id);
+    if (s_configure (self, config->model_path, config->task, config->budget, config->train_args,
+                     json_object_get (config->config, "fixed_knobs"), config->bind_endpoints[0],
+                     err, errlen) != 0)
         return -1;
     const char *endpoints[] = {rfk_server_endpoint (self->server), NULL};
     char message[300];
@@ -1166,8 +1162,8 @@ rfk_advisor_actor (zsock_t *pipe, void *args)
         return;
     if (!*self->err)
         s_run (self);
-    if (self->session)
-        rfk_session_end (self->session, *self->err ? self->err : NULL, "stopped (SIGTERM)");
-    s_end (self, *self->err ? self->err : NULL);
+    if (*self->err)
+        rfk_log_error (S_LOG, "failed reason=\"%s\"", self->err);
+    rfk_session_leave (self->session, pipe, *self->err ? self->err : NULL, !self->terminated);
     s_self_destroy (&self);
 }
