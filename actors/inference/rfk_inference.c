@@ -543,13 +543,16 @@ rfk_inference_actor (zsock_t *pipe, void *args)
     s_self_destroy (&self);
 }
 
-/*  The direct form's arguments (borrowed until we signal). */
-static void
-s_start_direct (self_t *self, const rfk_inference_args_t *direct)
+/*  The direct form's state, set up from its arguments (borrowed until we
+    signal); NULL when out of memory. */
+static self_t *
+s_direct_new (zsock_t *pipe, const rfk_inference_args_t *direct)
 {
-    if (!direct) {
-        rfk_log_failure (&self->failure, S_LOG, "no arguments");
-        return;
+    self_t *self = s_self_new (pipe, NULL);
+    if (!self || !direct) {
+        if (self)
+            rfk_log_failure (&self->failure, S_LOG, "no arguments");
+        return self;
     }
     if (direct->bus)
         self->bus = *direct->bus;
@@ -561,17 +564,14 @@ s_start_direct (self_t *self, const rfk_inference_args_t *direct)
                       err, sizeof err) != 0 ||
         s_connect (self, direct->predictor_endpoint, err, sizeof err) != 0)
         rfk_log_failure (&self->failure, S_LOG, "%s", err);
+    return self;
 }
 
 void
 rfk_inference_direct_actor (zsock_t *pipe, void *args)
 {
-    self_t *self = s_self_new (pipe, NULL);
-    if (self)
-        s_start_direct (self, (const rfk_inference_args_t *)args);
-    if (!rfk_role_ready (pipe, self))
-        return;
-    rfk_role_end (pipe, self->failure, false); /* the direct form stays after a failure */
-    s_run (self, true);
+    self_t *self = s_direct_new (pipe, (const rfk_inference_args_t *)args);
+    if (rfk_role_started (pipe, self, self ? self->failure : NULL))
+        s_run (self, true); /* the direct form stays after a failure */
     s_self_destroy (&self);
 }

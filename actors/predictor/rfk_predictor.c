@@ -885,6 +885,40 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
     }
 }
 
+/*  The direct form's state, set up from its arguments (borrowed until we
+    signal); NULL when out of memory. */
+static self_t *
+s_direct_new (zsock_t *pipe, const rfk_predictor_args_t *direct)
+{
+    self_t *self = s_self_new (pipe, NULL);
+    if (!self || !direct) {
+        if (self)
+            rfk_log_failure (&self->failure, S_LOG, "no arguments");
+        return self;
+    }
+    self->opts = direct->scatter;
+    if (direct->max_body_bytes)
+        self->max_body_bytes = direct->max_body_bytes;
+    json_t *trials = json_array ();
+    for (size_t t = 0; direct->trials && direct->trials[t]; t++)
+        json_array_append_new (trials, json_string (direct->trials[t]));
+    char err[600] = "";
+    if (s_start (self, direct->http, direct->query_endpoint, direct->workers_endpoint, trials, err,
+                 sizeof err) != 0)
+        rfk_log_failure (&self->failure, S_LOG, "%s", err);
+    json_decref (trials);
+    return self;
+}
+
+void
+rfk_predictor_direct_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_direct_new (pipe, (const rfk_predictor_args_t *)args);
+    if (rfk_role_started (pipe, self, self ? self->failure : NULL))
+        s_run (self, true); /* the direct form stays after a failure */
+    s_self_destroy (&self);
+}
+
 void
 rfk_predictor_actor (zsock_t *pipe, void *args)
 {
@@ -900,39 +934,5 @@ rfk_predictor_actor (zsock_t *pipe, void *args)
         s_start_session (self);
     s_run (self, false); /* returns at once after a failure */
     rfk_session_leave (self->session, pipe, self->failure, false);
-    s_self_destroy (&self);
-}
-
-/*  The direct form's arguments (borrowed until we signal). */
-static void
-s_start_direct (self_t *self, const rfk_predictor_args_t *direct)
-{
-    if (!direct) {
-        rfk_log_failure (&self->failure, S_LOG, "no arguments");
-        return;
-    }
-    self->opts = direct->scatter;
-    if (direct->max_body_bytes)
-        self->max_body_bytes = direct->max_body_bytes;
-    json_t *trials = json_array ();
-    for (size_t t = 0; direct->trials && direct->trials[t]; t++)
-        json_array_append_new (trials, json_string (direct->trials[t]));
-    char err[600] = "";
-    if (s_start (self, direct->http, direct->query_endpoint, direct->workers_endpoint, trials, err,
-                 sizeof err) != 0)
-        rfk_log_failure (&self->failure, S_LOG, "%s", err);
-    json_decref (trials);
-}
-
-void
-rfk_predictor_direct_actor (zsock_t *pipe, void *args)
-{
-    self_t *self = s_self_new (pipe, NULL);
-    if (self)
-        s_start_direct (self, (const rfk_predictor_args_t *)args);
-    if (!rfk_role_ready (pipe, self))
-        return;
-    rfk_role_end (pipe, self->failure, false); /* the direct form stays after a failure */
-    s_run (self, true);
     s_self_destroy (&self);
 }
