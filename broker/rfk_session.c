@@ -155,7 +155,10 @@ s_on_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, vo
         return;
     }
     self->configured = true;
-    if (self->on_config (self, reply, self->ctx, err, sizeof err) != 0) {
+    rfk_service_config_t config;
+    if (rfk_service_config_read (reply, &config) != 0)
+        snprintf (err, sizeof err, "the ServiceConfig cannot be read");
+    if (*err || self->on_config (self, &config, self->ctx, err, sizeof err) != 0) {
         if (!*err)
             snprintf (err, sizeof err, "the ServiceConfig could not be applied");
         rfk_session_final (self, RFK_SERVICE_ERRORED, err);
@@ -459,4 +462,12 @@ rfk_session_end (rfk_session_t *self, const char *failure, const char *reason)
                                              : "stopped");
     rfk_session_flush (self, self->flush_ms);
     return self->stop_reason != NULL;
+}
+
+void
+rfk_session_leave (rfk_session_t *self, zsock_t *pipe, const char *failure, bool done)
+{
+    if (self && rfk_session_end (self, failure, "stopped (SIGTERM)"))
+        done = true;
+    rfk_role_end (pipe, failure, done);
 }

@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rfk_bodies.h"
 #include "rfk_bus.h"
 #include "rfk_client.h"
 #include "rfk_msg.h"
@@ -55,12 +56,14 @@ extern "C" {
 
 typedef struct _rfk_session_t rfk_session_t;
 
-/* admin's ServiceConfig (borrowed: copy what you keep). Configure the
-   service, then call rfk_session_running once it serves (usually before
-   returning) and return 0; or return -1 with the reason in err: the session
-   reports ERRORED with it and calls on_failed. */
-typedef int (rfk_session_config_fn) (rfk_session_t *session, const rfk_msg_t *config, void *ctx,
-                                     char *err, size_t errlen);
+/* admin's ServiceConfig, read (borrowed: copy what you keep; a message
+   that cannot be read fails the session with "the ServiceConfig cannot be
+   read" before this is called). Configure the service, then call
+   rfk_session_running once it serves (usually before returning) and return
+   0; or return -1 with the reason in err: the session reports ERRORED with
+   it and calls on_failed. */
+typedef int (rfk_session_config_fn) (rfk_session_t *session, const rfk_service_config_t *config,
+                                     void *ctx, char *err, size_t errlen);
 /* admin asked the service to stop (the Ack is already sent); called once,
    with admin's reason or "stopped by admin". Report STOPPED with
    rfk_session_final once the service has stopped. */
@@ -157,6 +160,13 @@ rfk_session_stop_asked (rfk_session_t *self);
    the service ended because admin asked (its work is done). */
 bool
 rfk_session_end (rfk_session_t *self, const char *failure, const char *reason);
+
+/* The end of a worker actor's role form, written once: the session's end
+   (when self is not NULL) with "stopped (SIGTERM)" as the reason, then
+   rafikid told how it went on the actor's pipe (rfk_role_end): FAILED with
+   failure, else DONE when done or admin asked for the stop, else nothing. */
+void
+rfk_session_leave (rfk_session_t *self, zsock_t *pipe, const char *failure, bool done);
 
 #ifdef __cplusplus
 }

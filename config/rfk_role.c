@@ -25,6 +25,14 @@ rfk_role_ready (zsock_t *pipe, void *self)
     return self;
 }
 
+void *
+rfk_role_started (zsock_t *pipe, void *self, const char *failure)
+{
+    if (rfk_role_ready (pipe, self))
+        rfk_role_end (pipe, failure, false);
+    return self;
+}
+
 void
 rfk_role_end (zsock_t *pipe, const char *failure, bool done)
 {

@@ -54,6 +54,12 @@ rfk_role_command (zsock_t *pipe, bool *terminated);
 void *
 rfk_role_ready (zsock_t *pipe, void *self);
 
+//  The start of a direct form (tests, benchmarks), which stays for its
+//  pipe after a failure: rfk_role_ready, then "FAILED" <failure> when self
+//  is not NULL and failure is not NULL. Returns self.
+void *
+rfk_role_started (zsock_t *pipe, void *self, const char *failure);
+
 //  Tells rafikid how the actor ended: "FAILED" <failure> when failure is
 //  not NULL, else "DONE" when done, else nothing (the actor was told
 //  "$TERM").

@@ -9,27 +9,23 @@
     SubTrainJobDone. Takes from admin: ServiceConfig, TrialCreated, Ack,
     Stop.
 
-    The search is the tuning library's (actors/advisor/tune, rfk_tune.h),
-    behind three small functions: s_search_next (a tuner's proposal: random,
-    GP, TPE or the one trial of a template with only fixed knobs; where its
-    parameters come from; its policies), s_search_observe (every proposal
-    ends observed or failed, so the GP's pending points settle) and
-    s_search_prune (ASHA over the progress reports).
+    The search is rfk_search's (the tuning library, actors/advisor/tune,
+    behind the template's knob table, the budget and the policies): a
+    tuner's proposal, where its parameters come from, every proposal ended
+    observed or failed (s_search_observe, so the GP's pending points
+    settle), ASHA over the progress reports.
 */
 #include "rfk_advisor.h"
 
 #include <math.h>
-#include <rafiki/template.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 #include "rfk_bodies.h"
 #include "rfk_log.h"
 #include "rfk_role.h"
+#include "rfk_search.h"
 #include "rfk_train_args.h"
-#include "rfk_tune.h"
 
 #define S_LOG "advisor"
 #define S_FINISH_WAIT_MS 5000 /* how long the last reports may wait for admin's Ack */
@@ -81,46 +77,14 @@ typedef struct {
     bool configured;             /* ServiceConfig (or direct args) applied */
     rfk_server_t *server;        /* ROUTER `advice`, NULL until configured */
     char *sub_train_job_id;      /* the sub train job, or NULL */
-    rfk_template_t *template;    /* the template, for its knob table */
-    rfk_space_t *space;          /* the knob table as a search space */
-    rfk_tuner_t *tuner;          /* proposes knobs, learns from scores */
-    rfk_asha_t *asha;            /* prunes by progress, with EARLY_STOP */
-    rfk_budget_t budget;         /* MODEL_TRIAL_COUNT, TIME_HOURS */
+    rfk_search_t *search;        /* the tuner, budget and policies; NULL until configured */
     zhashx_t *workers;           /* key -> s_worker_t */
     zlistx_t *trials;            /* s_trial_t, in number order */
     uint32_t next_no;            /* the next trial number */
-    int64_t started_ms;          /* when the advisor was configured (zclock_mono) */
-    int64_t time_deadline;       /* when TIME_HOURS runs out, -1: never */
     int creating;                /* TrialCreate requests without an answer */
-    bool early_stop;             /* the template has EARLY_STOP and the job wants it */
-    bool share_params;           /* the template has SHARE_PARAMS and the job wants it */
-    int64_t asha_min_step;       /* the first rung's step */
-    int64_t asha_eta;            /* reduction factor */
     bool done_reported;          /* SubTrainJobDone sent */
     char err[512];               /* why the actor cannot go on; "" while it can */
-    /* the source named when sharing: BEST or LATEST */
-    rfk_params_source_t params_source;
 } self_t;
-
-/* ---- OpenBLAS's threads and rafikid's signals --------------------------- */
-
-/* OpenBLAS (the GP's linear algebra, linked into every rafikid) starts its
-   thread pool when it is loaded, before main, with every signal unblocked.
-   rafikid blocks SIGTERM and SIGINT in main before it starts a thread and
-   reads them from a signalfd: a stop signal landing on one of OpenBLAS's
-   threads would kill the process instead. So the pool is shut down here,
-   still before main; OpenBLAS starts it again the first time it needs it,
-   from that thread (an actor's, with the stop signals blocked). Weak: a
-   BLAS without the call is left alone. */
-extern int
-blas_thread_shutdown_ (void) __attribute__ ((weak));
-
-__attribute__ ((constructor)) static void
-s_blas_pool_off (void)
-{
-    if (blas_thread_shutdown_)
-        blas_thread_shutdown_ ();
-}
 
 static void
 s_trial_destroy (void **item_p)
@@ -177,11 +141,7 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
                      .trials = zlistx_new (),
                      .poller = zpoller_new (pipe, NULL),
                      .next_no = 1,
-                     .time_deadline = -1,
-                     .finish_deadline = -1,
-                     .params_source = RFK_PARAMS_BEST,
-                     .asha_min_step = 1,
-                     .asha_eta = 3};
+                     .finish_deadline = -1};
     rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
     if (!self->workers || !self->trials || !self->poller)
         s_self_destroy (&self);
@@ -203,57 +163,13 @@ s_self_destroy (self_t **self_p)
     zpoller_destroy (&self->poller);
     zhashx_destroy (&self->workers);
     zlistx_destroy (&self->trials);
-    rfk_asha_destroy (&self->asha);
-    rfk_tuner_destroy (&self->tuner);
-    rfk_space_destroy (&self->space);
-    rfk_template_close (&self->template);
+    rfk_search_destroy (&self->search);
     free (self->sub_train_job_id);
     free (self);
     *self_p = NULL;
 }
 
-/* ---- the search: proposals, observations, pruning ----------------------- */
-
-static const s_trial_t *
-s_params_from (self_t *self);
-
-/* Seconds since the advisor was configured. */
-static double
-s_elapsed_s (self_t *self)
-{
-    return (double)(zclock_mono () - self->started_ms) / 1000.0;
-}
-
-/* The knob values of the next trial as JSON (every knob of the table, the
-   policies switched on, their names added to policies) and where its
-   parameters come from (*source: NONE, BEST or LATEST); NULL when the
-   tuner has nothing left to propose. */
-static json_t *
-s_search_next (self_t *self, json_t *policies, rfk_params_source_t *source)
-{
-    json_t *knobs = rfk_tuner_propose (self->tuner);
-    if (!knobs)
-        return NULL;
-    rfk_params_source_t from = RFK_PARAMS_NONE;
-    if (self->share_params && s_params_from (self)) {
-        double progress =
-            rfk_budget_progress (&self->budget, (int64_t)self->next_no - 1, s_elapsed_s (self));
-        from = rfk_tuner_params_source (self->tuner, progress, self->params_source);
-    }
-    *source = from;
-    unsigned mask = rfk_tuner_policies (self->tuner, from);
-    if (!self->early_stop)
-        mask &= ~(1u << RAFIKI_POLICY_EARLY_STOP);
-    if (rfk_space_set_policies (self->space, knobs, mask) != 0) {
-        json_decref (knobs);
-        return NULL;
-    }
-    if (mask & (1u << RAFIKI_POLICY_EARLY_STOP))
-        json_array_append_new (policies, json_string ("EARLY_STOP"));
-    if (mask & (1u << RAFIKI_POLICY_SHARE_PARAMS))
-        json_array_append_new (policies, json_string ("SHARE_PARAMS"));
-    return knobs;
-}
+/* ---- the search --------------------------------------------------------- */
 
 /* A trial ended (or was settled for its trainer): the tuner learns its
    score, or that it gave none. Once per trial. A pruned trial's last score
@@ -267,28 +183,7 @@ s_search_observe (self_t *self, s_trial_t *trial)
     double score = trial->status == RFK_TRIAL_COMPLETED ? trial->score
                    : trial->status == RFK_TRIAL_PRUNED  ? trial->score
                                                         : NAN;
-    char err[256] = "";
-    int rc = isfinite (score)
-                 ? rfk_tuner_observe (self->tuner, trial->knobs, score, err, sizeof err)
-                 : rfk_tuner_fail (self->tuner, trial->knobs, err, sizeof err);
-    if (rc != 0)
-        rfk_log_warning (S_LOG, "tuner-refused trial=%u reason=\"%s\"", trial->no, err);
-}
-
-/* Asynchronous successive halving over the progress reports (rfk_asha):
-   true to prune, with the reason in reason. */
-static bool
-s_search_prune (self_t *self, s_trial_t *trial, int64_t step, double score, char *reason,
-                size_t reason_size)
-{
-    if (!self->asha ||
-        rfk_asha_report (self->asha, (int64_t)trial->no, (double)step, score) != RFK_ASHA_PRUNE)
-        return false;
-    snprintf (reason, reason_size,
-              "ASHA: score %g at step %" PRId64 " is not among the best 1/%" PRId64
-              " of the trials at its rung",
-              score, step, self->asha_eta);
-    return true;
+    rfk_search_observe (self->search, trial->no, trial->knobs, score);
 }
 
 /* ---- trials and budget -------------------------------------------------- */
@@ -314,13 +209,7 @@ s_outstanding_count (self_t *self)
 static const char *
 s_budget_spent (self_t *self)
 {
-    if (self->budget.max_trials >= 0 && (int64_t)self->next_no - 1 >= self->budget.max_trials)
-        return "MODEL_TRIAL_COUNT reached";
-    if (self->time_deadline >= 0 && zclock_mono () >= self->time_deadline)
-        return "TIME_HOURS reached";
-    if (self->tuner && rfk_tuner_exhausted (self->tuner))
-        return "nothing left to tune (the template's knobs are all fixed: one trial)";
-    return NULL;
+    return self->search ? rfk_search_spent (self->search, (int64_t)self->next_no - 1) : NULL;
 }
 
 /* Where a new trial's parameters come from: the best or latest COMPLETED
@@ -337,7 +226,7 @@ s_params_from (self_t *self)
             best = trial;
         latest = trial;
     }
-    return self->params_source == RFK_PARAMS_LATEST ? latest : best;
+    return rfk_search_params_source (self->search) == RFK_PARAMS_LATEST ? latest : best;
 }
 
 static s_trial_t *
@@ -348,7 +237,9 @@ s_trial_new (self_t *self)
         return NULL;
     trial->policies = json_array ();
     rfk_params_source_t source = RFK_PARAMS_NONE;
-    trial->knobs = trial->policies ? s_search_next (self, trial->policies, &source) : NULL;
+    if (trial->policies)
+        trial->knobs = rfk_search_next (self->search, (int64_t)self->next_no - 1,
+                                        s_params_from (self) != NULL, trial->policies, &source);
     if (!trial->knobs) {
         void *item = trial;
         s_trial_destroy (&item);
@@ -768,8 +659,7 @@ s_handle_progress (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
         trial->steps++;
         trial->last_step = step;
         trial->last_score = score;
-        if (self->early_stop)
-            prune = s_search_prune (self, trial, step, score, reason, sizeof reason);
+        prune = rfk_search_prune (self->search, trial->no, step, score, reason, sizeof reason);
         trial->progress_corr = msg->correlation;
         trial->progress_pruned = prune;
         if (prune)
@@ -816,146 +706,31 @@ s_on_expired (rfk_server_t *server, zframe_t *peer, void *ctx)
 
 /* ---- configuration ------------------------------------------------------ */
 
-/* Apply the sub job's settings: open the template, set the budget and the
-   policies, bind `advice`. 0, or -1 with a reason in err. */
+/* Apply the sub job's settings: the search (template, budget, policies),
+   then bind `advice`. 0, or -1 with a reason in err. */
 static int
 s_configure (self_t *self, const char *model_path, const char *task, const json_t *budget,
              const json_t *train_args, const json_t *fixed_knobs, const char *bind, char *err,
              size_t errlen)
 {
-    if (!model_path || !*model_path) {
-        snprintf (err, errlen, "no model_path: the advisor needs the template's knob table");
+    self->search = rfk_search_new (model_path, task, budget, train_args, fixed_knobs, err, errlen);
+    if (!self->search)
         return -1;
-    }
-    if (fixed_knobs && !json_is_object (fixed_knobs) && !json_is_null (fixed_knobs)) {
-        snprintf (err, errlen, "fixed_knobs must be an object {knob: value}");
-        return -1;
-    }
-    self->template = rfk_template_open (model_path, task, err, errlen);
-    if (!self->template)
-        return -1;
-    const rafiki_model_api_t *api = rfk_template_api (self->template);
-
-    /* The search space: the template's table, with the job's fixed knobs
-       made FIXED at their (checked) values. */
-    rafiki_knob_t *table = (rafiki_knob_t *)calloc (api->n_knobs + 1, sizeof (rafiki_knob_t));
-    rafiki_knobs_t fixed = {NULL, 0};
-    if (!table) {
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
-    memcpy (table, api->knobs, api->n_knobs * sizeof (rafiki_knob_t));
-    int rc = 0;
-    if (json_object_size (fixed_knobs) > 0) {
-        const char *name;
-        json_t *value;
-        json_object_foreach ((json_t *)fixed_knobs, name, value)
-        {
-            size_t index = 0;
-            while (index < api->n_knobs && !streq (api->knobs[index].name, name))
-                index++;
-            if (index == api->n_knobs || api->knobs[index].type == RAFIKI_KNOB_POLICY) {
-                snprintf (err, errlen, "fixed knob %s: the template %s has no such %s", name,
-                          api->name, index == api->n_knobs ? "knob" : "tunable knob");
-                rc = -1;
-                break;
-            }
-        }
-        if (rc == 0)
-            rc = rfk_knobs_from_json (api->knobs, api->n_knobs, fixed_knobs, false, &fixed, err,
-                                      errlen);
-        for (size_t index = 0; rc == 0 && index < fixed.n; index++) {
-            if (!json_object_get (fixed_knobs, fixed.items[index].name))
-                continue; /* the template's own FIXED and POLICY knobs */
-            for (size_t knob = 0; knob < api->n_knobs; knob++)
-                if (streq (table[knob].name, fixed.items[index].name)) {
-                    table[knob].type = RAFIKI_KNOB_FIXED;
-                    table[knob].value = fixed.items[index].value;
-                }
-        }
-    }
-    if (rc == 0) {
-        self->space = rfk_space_new (table, api->n_knobs, err, errlen);
-        rc = self->space ? 0 : -1;
-    }
-    rfk_knobs_free (&fixed); /* the space keeps copies */
-    free (table);
-    if (rc != 0)
-        return -1;
-
-    /* The tuner the job asks for (train arg `advisor`: auto, random, gp,
-       tpe), as the original chooses: only fixed knobs -> one trial, else
-       the GP. */
-    rfk_tuner_kind_t asked = RFK_TUNER_AUTO;
-    const char *advisor = json_string_value (rfk_train_arg (train_args, "advisor"));
-    if (advisor && rfk_tuner_kind_parse (advisor, &asked, err, errlen) != 0)
-        return -1;
-    uint64_t seed = (uint64_t)zclock_time () ^ ((uint64_t)getpid () << 20);
-    double number;
-    if (rfk_train_arg_number (rfk_train_arg (train_args, "seed"), &number))
-        seed = (uint64_t)number;
-    self->tuner = rfk_tuner_new (rfk_tuner_kind_choose (self->space, asked), self->space, seed);
-    if (!self->tuner) {
-        snprintf (err, errlen, "cannot make a %s tuner", rfk_tuner_kind_name (asked));
-        return -1;
-    }
-
-    /* The budget. A count or time of zero or less means "not set", as the
-       original's -1. */
-    json_t *limits = json_object ();
-    const char *keys[] = {"MODEL_TRIAL_COUNT", "TIME_HOURS"};
-    for (size_t index = 0; index < 2; index++) {
-        json_t *value = json_is_object (budget) ? json_object_get (budget, keys[index]) : NULL;
-        if (value && !(rfk_train_arg_number (value, &number) && number <= 0))
-            json_object_set (limits, keys[index], value);
-    }
-    rc = rfk_budget_parse (limits, &self->budget, err, errlen);
-    json_decref (limits);
-    if (rc != 0)
-        return -1;
-    self->started_ms = zclock_mono ();
-    self->time_deadline = self->budget.time_hours > 0
-                              ? self->started_ms + (int64_t)(self->budget.time_hours * 3600000.0)
-                              : -1;
-
-    self->early_stop = rfk_space_has_policy (self->space, RAFIKI_POLICY_EARLY_STOP) &&
-                       rfk_train_arg_flag (rfk_train_arg (train_args, "early_stop"), true);
-    self->share_params = rfk_space_has_policy (self->space, RAFIKI_POLICY_SHARE_PARAMS) &&
-                         rfk_train_arg_flag (rfk_train_arg (train_args, "share_params"), true);
-    const char *source = json_string_value (rfk_train_arg (train_args, "params_source"));
-    self->params_source =
-        source && strcasecmp (source, "LATEST") == 0 ? RFK_PARAMS_LATEST : RFK_PARAMS_BEST;
-    if (source && strcasecmp (source, "NONE") == 0)
-        self->share_params = false;
-    if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_min_step"), &number) && number >= 1)
-        self->asha_min_step = (int64_t)number;
-    if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_eta"), &number) && number >= 2)
-        self->asha_eta = (int64_t)number;
-    if (self->early_stop) {
-        self->asha = rfk_asha_new ((double)self->asha_min_step, (double)self->asha_eta, 0);
-        if (!self->asha) {
-            snprintf (err, errlen, "cannot make the ASHA pruner");
-            return -1;
-        }
-    }
-
-    self->server = rfk_server_new (bind && *bind ? bind : "tcp://127.0.0.1:*", &rfk_train_family,
-                                   s_routes, self, &self->bus);
+    if (!bind || !*bind)
+        bind = "tcp://127.0.0.1:*";
+    self->server = rfk_server_new (bind, &rfk_train_family, s_routes, self, &self->bus);
     if (!self->server) {
-        snprintf (err, errlen, "cannot bind %s", bind && *bind ? bind : "tcp://127.0.0.1:*");
+        snprintf (err, errlen, "cannot bind %s", bind);
         return -1;
     }
     rfk_server_set_expired (self->server, s_on_expired);
     zpoller_add (self->poller, rfk_server_sock (self->server));
     self->configured = true;
-    rfk_log_info (S_LOG,
-                  "configured sub-train-job=%s template=%s endpoint=%s tuner=%s trials=%" PRId64
-                  " hours=%g early-stop=%s share-params=%s",
-                  self->sub_train_job_id ? self->sub_train_job_id : "-", api->name,
-                  rfk_server_endpoint (self->server),
-                  rfk_tuner_kind_name (rfk_tuner_kind (self->tuner)), self->budget.max_trials,
-                  self->budget.time_hours, self->early_stop ? "on" : "off",
-                  self->share_params ? "on" : "off");
+    char search[300];
+    rfk_log_info (S_LOG, "configured sub-train-job=%s template=%s endpoint=%s %s",
+                  self->sub_train_job_id ? self->sub_train_job_id : "-",
+                  rfk_search_api (self->search)->name, rfk_server_endpoint (self->server),
+                  rfk_search_describe (self->search, search, sizeof search));
     return 0;
 }
 
@@ -1006,8 +781,7 @@ s_handle_pipe (self_t *self)
     if (streq (command, "ENDPOINT"))
         zstr_send (self->pipe, self->server ? rfk_server_endpoint (self->server) : "");
     else if (streq (command, "TUNER"))
-        zstr_send (self->pipe,
-                   self->tuner ? rfk_tuner_kind_name (rfk_tuner_kind (self->tuner)) : "");
+        zstr_send (self->pipe, self->search ? rfk_search_tuner_name (self->search) : "");
     else if (streq (command, "TRIALS")) {
         json_t *trials = json_array ();
         for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
@@ -1036,7 +810,10 @@ s_run (self_t *self)
             rfk_deadline_add (&deadline, rfk_server_deadline (self->server));
         if (self->session)
             rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
-        rfk_deadline_add (&deadline, self->finished ? self->finish_deadline : self->time_deadline);
+        if (self->finished)
+            rfk_deadline_add (&deadline, self->finish_deadline);
+        else if (self->search)
+            rfk_deadline_add (&deadline, rfk_search_deadline (self->search));
         void *which = zpoller_wait (self->poller, rfk_deadline_timeout (&deadline));
         if (which == self->pipe)
             s_handle_pipe (self);
@@ -1095,19 +872,15 @@ rfk_advisor_direct_actor (zsock_t *pipe, void *args)
 
 /* admin's ServiceConfig: bind `advice` and report RUNNING with its endpoint. */
 static int
-s_on_config (rfk_session_t *session, const rfk_msg_t *config, void *ctx, char *err, size_t errlen)
+s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *ctx, char *err,
+             size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    rfk_service_config_t view;
-    if (rfk_service_config_read (config, &view) != 0) {
-        snprintf (err, errlen, "the ServiceConfig cannot be read");
-        return -1;
-    }
-    if (view.sub_train_job_id)
-        self->sub_train_job_id = strdup (view.sub_train_job_id);
-    if (s_configure (self, view.model_path, view.task, view.budget, view.train_args,
-                     json_object_get (view.config, "fixed_knobs"), view.bind_endpoints[0], err,
-                     errlen) != 0)
+    if (config->sub_train_job_id)
+        self->sub_train_job_id = strdup (config->sub_train_job_id);
+    if (s_configure (self, config->model_path, config->task, config->budget, config->train_args,
+                     json_object_get (config->config, "fixed_knobs"), config->bind_endpoints[0],
+                     err, errlen) != 0)
         return -1;
     const char *endpoints[] = {rfk_server_endpoint (self->server), NULL};
     char message[300];
@@ -1166,8 +939,8 @@ rfk_advisor_actor (zsock_t *pipe, void *args)
         return;
     if (!*self->err)
         s_run (self);
-    if (self->session)
-        rfk_session_end (self->session, *self->err ? self->err : NULL, "stopped (SIGTERM)");
-    s_end (self, *self->err ? self->err : NULL);
+    if (*self->err)
+        rfk_log_error (S_LOG, "failed reason=\"%s\"", self->err);
+    rfk_session_leave (self->session, pipe, *self->err ? self->err : NULL, !self->terminated);
     s_self_destroy (&self);
 }

@@ -62,27 +62,6 @@ s_delayed_free (void **item_p)
 }
 
 static void
-s_self_destroy (self_t **self_p);
-
-/*  The actor's state with the bus options of the role's configuration
-    (the defaults without one); NULL when out of memory. */
-static self_t *
-s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
-{
-    self_t *self = (self_t *)zmalloc (sizeof (self_t));
-    if (!self)
-        return NULL;
-    *self = (self_t){
-        .pipe = pipe, .role = role, .delayed = zlistx_new (), .poller = zpoller_new (pipe, NULL)};
-    rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
-    if (!self->delayed || !self->poller)
-        s_self_destroy (&self);
-    else
-        zlistx_set_destructor (self->delayed, s_delayed_free);
-    return self;
-}
-
-static void
 s_self_destroy (self_t **self_p)
 {
     self_t *self = *self_p;
@@ -101,6 +80,24 @@ s_self_destroy (self_t **self_p)
     free (self->failure);
     free (self);
     *self_p = NULL;
+}
+
+/*  The actor's state with the bus options of the role's configuration
+    (the defaults without one); NULL when out of memory. */
+static self_t *
+s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
+{
+    self_t *self = (self_t *)zmalloc (sizeof (self_t));
+    if (!self)
+        return NULL;
+    *self = (self_t){
+        .pipe = pipe, .role = role, .delayed = zlistx_new (), .poller = zpoller_new (pipe, NULL)};
+    rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
+    if (!self->delayed || !self->poller)
+        s_self_destroy (&self);
+    else
+        zlistx_set_destructor (self->delayed, s_delayed_free);
+    return self;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -379,25 +376,24 @@ s_connect (self_t *self, const char *endpoint, char *err, size_t errlen)
 /*  admin's ServiceConfig: load the trial's model, connect to the
     predictor. */
 static int
-s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
+s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *ctx, char *err,
+             size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    rfk_service_config_t view;
     rfk_trial_to_load_t trial;
-    if (rfk_service_config_read (msg, &view) != 0 ||
-        rfk_trial_to_load_read (&view, 0, &trial) != 0) {
+    if (rfk_trial_to_load_read (config, 0, &trial) != 0) {
         snprintf (err, errlen, "the ServiceConfig names no trial to load");
         return -1;
     }
     //  TrialToLoad has no knobs: admin puts the trial's in config.
-    const json_t *knobs = json_object_get (view.config, "knobs");
+    const json_t *knobs = json_object_get (config->config, "knobs");
     if (trial.trial_id && *trial.trial_id) {
         free (self->trial_id);
         self->trial_id = strdup (trial.trial_id);
     }
-    if (s_load_model (self, trial.model_path, trial.params_path, knobs, view.task, err, errlen) !=
-            0 ||
-        s_connect (self, view.predictor_endpoint, err, errlen) != 0)
+    if (s_load_model (self, trial.model_path, trial.params_path, knobs, config->task, err,
+                      errlen) != 0 ||
+        s_connect (self, config->predictor_endpoint, err, errlen) != 0)
         return -1;
     rfk_session_running (session, NULL, NULL);
     return 0;
@@ -543,37 +539,39 @@ rfk_inference_actor (zsock_t *pipe, void *args)
     if (!rfk_role_ready (pipe, self))
         return;
     s_run (self, false); /* returns at once after a failure */
-    bool done =
-        self->session && rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
-    rfk_role_end (pipe, self->failure, done);
+    rfk_session_leave (self->session, pipe, self->failure, false);
     s_self_destroy (&self);
+}
+
+/*  The direct form's state, set up from its arguments (borrowed until we
+    signal); NULL when out of memory. */
+static self_t *
+s_direct_new (zsock_t *pipe, const rfk_inference_args_t *direct)
+{
+    self_t *self = s_self_new (pipe, NULL);
+    if (!self || !direct) {
+        if (self)
+            rfk_log_failure (&self->failure, S_LOG, "no arguments");
+        return self;
+    }
+    if (direct->bus)
+        self->bus = *direct->bus;
+    self->trial_id = strdup (direct->trial_id ? direct->trial_id : "default");
+    self->service_id = strdup (direct->service_id ? direct->service_id : "inference");
+    self->delay_ms = direct->delay_ms;
+    char err[1024] = "";
+    if (s_load_model (self, direct->model_path, direct->params_path, direct->knobs, direct->task,
+                      err, sizeof err) != 0 ||
+        s_connect (self, direct->predictor_endpoint, err, sizeof err) != 0)
+        rfk_log_failure (&self->failure, S_LOG, "%s", err);
+    return self;
 }
 
 void
 rfk_inference_direct_actor (zsock_t *pipe, void *args)
 {
-    const rfk_inference_args_t *direct = (const rfk_inference_args_t *)args;
-    self_t *self = s_self_new (pipe, NULL);
-    if (!self) {
-        rfk_role_ready (pipe, NULL);
-        return;
-    }
-    if (direct && direct->bus)
-        self->bus = *direct->bus;
-    char err[1024] = "";
-    if (!direct)
-        rfk_log_failure (&self->failure, S_LOG, "no arguments");
-    else {
-        self->trial_id = strdup (direct->trial_id ? direct->trial_id : "default");
-        self->service_id = strdup (direct->service_id ? direct->service_id : "inference");
-        self->delay_ms = direct->delay_ms;
-        if (s_load_model (self, direct->model_path, direct->params_path, direct->knobs,
-                          direct->task, err, sizeof err) != 0 ||
-            s_connect (self, direct->predictor_endpoint, err, sizeof err) != 0)
-            rfk_log_failure (&self->failure, S_LOG, "%s", err);
-    }
-    rfk_role_ready (pipe, self);
-    rfk_role_end (pipe, self->failure, false);
-    s_run (self, true);
+    self_t *self = s_direct_new (pipe, (const rfk_inference_args_t *)args);
+    if (rfk_role_started (pipe, self, self ? self->failure : NULL))
+        s_run (self, true); /* the direct form stays after a failure */
     s_self_destroy (&self);
 }

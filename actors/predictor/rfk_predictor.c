@@ -602,7 +602,22 @@ s_http_stop (self_t *self)
 /* setup */
 
 static void
-s_self_destroy (self_t **self_p);
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    rfk_session_destroy (&self->session);
+    s_http_stop (self);
+    rfk_scatter_destroy (&self->scatter);
+    rfk_server_destroy (&self->query);
+    rfk_poll_destroy (&self->poll);
+    zlistx_destroy (&self->queries);
+    zlistx_destroy (&self->suspended);
+    free (self->failure);
+    free (self);
+    *self_p = NULL;
+}
 
 static self_t *
 s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
@@ -622,24 +637,6 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
     else
         zlistx_set_destructor (self->queries, s_query_free);
     return self;
-}
-
-static void
-s_self_destroy (self_t **self_p)
-{
-    self_t *self = *self_p;
-    if (!self)
-        return;
-    rfk_session_destroy (&self->session);
-    s_http_stop (self);
-    rfk_scatter_destroy (&self->scatter);
-    rfk_server_destroy (&self->query);
-    rfk_poll_destroy (&self->poll);
-    zlistx_destroy (&self->queries);
-    zlistx_destroy (&self->suspended);
-    free (self->failure);
-    free (self);
-    *self_p = NULL;
 }
 
 /*  Binds the three fronts and declares the trials. 0, or -1 with err. */
@@ -813,17 +810,17 @@ s_opts_from_config (rfk_scatter_opts_t *opts, size_t *max_body, const rfk_config
 /*  admin's ServiceConfig: bind [http, query, workers] and report RUNNING
     with what was bound. */
 static int
-s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
+s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *ctx, char *err,
+             size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    rfk_service_config_t view;
-    if (rfk_service_config_read (msg, &view) != 0 || view.bind_endpoint_count != 3) {
+    if (config->bind_endpoint_count != 3) {
         snprintf (err, errlen, "the ServiceConfig must give bind_endpoints [http, query, workers]");
         return -1;
     }
-    self->opts.ensemble = rfk_ensemble_of_task (view.task);
-    if (s_start (self, view.bind_endpoints[0], view.bind_endpoints[1], view.bind_endpoints[2],
-                 view.trials, err, errlen) != 0)
+    self->opts.ensemble = rfk_ensemble_of_task (config->task);
+    const char *const *binds = config->bind_endpoints;
+    if (s_start (self, binds[0], binds[1], binds[2], config->trials, err, errlen) != 0)
         return -1;
     const char *endpoints[] = {self->http ? self->http_url : "",
                                self->query ? rfk_server_endpoint (self->query) : "",
@@ -888,6 +885,40 @@ s_start_standalone (self_t *self, const rfk_role_args_t *role)
     }
 }
 
+/*  The direct form's state, set up from its arguments (borrowed until we
+    signal); NULL when out of memory. */
+static self_t *
+s_direct_new (zsock_t *pipe, const rfk_predictor_args_t *direct)
+{
+    self_t *self = s_self_new (pipe, NULL);
+    if (!self || !direct) {
+        if (self)
+            rfk_log_failure (&self->failure, S_LOG, "no arguments");
+        return self;
+    }
+    self->opts = direct->scatter;
+    if (direct->max_body_bytes)
+        self->max_body_bytes = direct->max_body_bytes;
+    json_t *trials = json_array ();
+    for (size_t t = 0; direct->trials && direct->trials[t]; t++)
+        json_array_append_new (trials, json_string (direct->trials[t]));
+    char err[600] = "";
+    if (s_start (self, direct->http, direct->query_endpoint, direct->workers_endpoint, trials, err,
+                 sizeof err) != 0)
+        rfk_log_failure (&self->failure, S_LOG, "%s", err);
+    json_decref (trials);
+    return self;
+}
+
+void
+rfk_predictor_direct_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_direct_new (pipe, (const rfk_predictor_args_t *)args);
+    if (rfk_role_started (pipe, self, self ? self->failure : NULL))
+        s_run (self, true); /* the direct form stays after a failure */
+    s_self_destroy (&self);
+}
+
 void
 rfk_predictor_actor (zsock_t *pipe, void *args)
 {
@@ -902,38 +933,6 @@ rfk_predictor_actor (zsock_t *pipe, void *args)
     else
         s_start_session (self);
     s_run (self, false); /* returns at once after a failure */
-    bool done =
-        self->session && rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
-    rfk_role_end (pipe, self->failure, done);
-    s_self_destroy (&self);
-}
-
-void
-rfk_predictor_direct_actor (zsock_t *pipe, void *args)
-{
-    const rfk_predictor_args_t *direct = (const rfk_predictor_args_t *)args;
-    self_t *self = s_self_new (pipe, NULL);
-    if (!self) {
-        rfk_role_ready (pipe, NULL);
-        return;
-    }
-    char err[600] = "";
-    if (!direct)
-        rfk_log_failure (&self->failure, S_LOG, "no arguments");
-    else {
-        self->opts = direct->scatter;
-        if (direct->max_body_bytes)
-            self->max_body_bytes = direct->max_body_bytes;
-        json_t *trials = json_array ();
-        for (size_t t = 0; direct->trials && direct->trials[t]; t++)
-            json_array_append_new (trials, json_string (direct->trials[t]));
-        if (s_start (self, direct->http, direct->query_endpoint, direct->workers_endpoint, trials,
-                     err, sizeof err) != 0)
-            rfk_log_failure (&self->failure, S_LOG, "%s", err);
-        json_decref (trials);
-    }
-    rfk_role_ready (pipe, self);
-    rfk_role_end (pipe, self->failure, false);
-    s_run (self, true);
+    rfk_session_leave (self->session, pipe, self->failure, false);
     s_self_destroy (&self);
 }

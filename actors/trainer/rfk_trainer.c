@@ -727,20 +727,16 @@ s_limit (const json_t *config, const char *key, const rfk_config_t *own)
 
 /* admin's ServiceConfig: the datasets, limits and advisor; then Ready. */
 static int
-s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err, size_t errlen)
+s_on_config (rfk_session_t *session, const rfk_service_config_t *view, void *ctx, char *err,
+             size_t errlen)
 {
     self_t *self = (self_t *)ctx;
-    rfk_service_config_t view;
-    if (rfk_service_config_read (msg, &view) != 0) {
-        snprintf (err, errlen, "the ServiceConfig cannot be read");
-        return -1;
-    }
-    json_t *config = view.config;
+    json_t *config = view->config;
     const rfk_config_t *own = self->role->config;
-    self->task = s_strdup (view.task);
-    self->train_path = s_strdup (view.train_dataset_path);
-    self->val_path = s_strdup (view.val_dataset_path);
-    const char *worker_id = view.worker_id;
+    self->task = s_strdup (view->task);
+    self->train_path = s_strdup (view->train_dataset_path);
+    self->val_path = s_strdup (view->val_dataset_path);
+    const char *worker_id = view->worker_id;
     self->worker_id = strdup (worker_id && *worker_id ? worker_id : self->role->service_id);
     const char *data_dir = json_string_value (json_object_get (config, "data_dir"));
     if (data_dir && *data_dir) {
@@ -752,11 +748,11 @@ s_on_config (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err,
     self->timeout_s = s_limit (config, "trial_timeout_s", own);
     self->cpu_s = s_limit (config, "cpu_limit_s", own);
     self->memory_mb = (size_t)s_limit (config, "memory_limit_mb", own);
-    if (s_args_set (self, view.train_args) != 0) {
+    if (s_args_set (self, view->train_args) != 0) {
         snprintf (err, errlen, "out of memory");
         return -1;
     }
-    if (s_configure (self, view.model_path, view.advisor_endpoint, err, errlen) != 0)
+    if (s_configure (self, view->model_path, view->advisor_endpoint, err, errlen) != 0)
         return -1;
     rfk_session_running (session, NULL, NULL);
     return 0;
@@ -787,8 +783,6 @@ rfk_trainer_actor (zsock_t *pipe, void *args)
         rfk_poll_add (self->poll, rfk_session_sock (self->session));
     if (!self->failure)
         s_run (self);
-    if (self->session)
-        rfk_session_end (self->session, self->failure, "stopped (SIGTERM)");
-    s_end (self);
+    rfk_session_leave (self->session, pipe, self->failure, !self->terminated);
     s_self_destroy (&self);
 }

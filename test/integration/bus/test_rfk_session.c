@@ -145,12 +145,12 @@ typedef struct {
 } s_service_t;
 
 static int
-s_on_config (rfk_session_t *session, const rfk_msg_t *config, void *ctx, char *err, size_t errlen)
+s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *ctx, char *err,
+             size_t errlen)
 {
     s_service_t *service = (s_service_t *)ctx;
     service->configs++;
-    snprintf (service->task, sizeof service->task, "%s",
-              json_string_value (json_object_get (config->body, "task")));
+    snprintf (service->task, sizeof service->task, "%s", config->task ? config->task : "(null)");
     if (service->fail_config) {
         snprintf (err, errlen, "the template would not open");
         return -1;

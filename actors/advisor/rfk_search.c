@@ -1,0 +1,326 @@
+/*  rfk_search.c: the search of one sub train job (see rfk_search.h). */
+#include "rfk_search.h"
+
+#include <czmq.h>
+#include <math.h>
+#include <rafiki/template.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "rfk_log.h"
+#include "rfk_train_args.h"
+#include "rfk_tune.h"
+
+#define S_LOG "advisor"
+
+struct _rfk_search_t {
+    rfk_template_t *template;          /* the template, for its knob table */
+    rfk_space_t *space;                /* the knob table as a search space */
+    rfk_tuner_t *tuner;                /* proposes knobs, learns from scores */
+    rfk_asha_t *asha;                  /* prunes by progress, with EARLY_STOP */
+    rfk_budget_t budget;               /* MODEL_TRIAL_COUNT, TIME_HOURS */
+    int64_t started_ms;                /* when the search began (zclock_mono) */
+    int64_t time_deadline;             /* when TIME_HOURS runs out, -1: never */
+    bool early_stop;                   /* the template has EARLY_STOP and the job wants it */
+    bool share_params;                 /* the template has SHARE_PARAMS and the job wants it */
+    int64_t asha_min_step;             /* the first rung's step */
+    int64_t asha_eta;                  /* reduction factor */
+    rfk_params_source_t params_source; /* the source named when sharing: BEST or LATEST */
+};
+
+/* ---- OpenBLAS's threads and rafikid's signals --------------------------- */
+
+/* OpenBLAS (the GP's linear algebra, linked into every rafikid) starts its
+   thread pool when it is loaded, before main, with every signal unblocked.
+   rafikid blocks SIGTERM and SIGINT in main before it starts a thread and
+   reads them from a signalfd: a stop signal landing on one of OpenBLAS's
+   threads would kill the process instead. So the pool is shut down here,
+   still before main; OpenBLAS starts it again the first time it needs it,
+   from that thread (an actor's, with the stop signals blocked). Weak: a
+   BLAS without the call is left alone. */
+extern int
+blas_thread_shutdown_ (void) __attribute__ ((weak));
+
+__attribute__ ((constructor)) static void
+s_blas_pool_off (void)
+{
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_ ();
+}
+
+/* ---- setting up --------------------------------------------------------- */
+
+/* Checks that every fixed knob names a tunable knob of the template. */
+static int
+s_fixed_knobs_check (const rafiki_model_api_t *api, const json_t *fixed_knobs, char *err,
+                     size_t errlen)
+{
+    const char *name;
+    json_t *value;
+    json_object_foreach ((json_t *)fixed_knobs, name, value)
+    {
+        size_t index = 0;
+        while (index < api->n_knobs && !streq (api->knobs[index].name, name))
+            index++;
+        if (index == api->n_knobs || api->knobs[index].type == RAFIKI_KNOB_POLICY) {
+            snprintf (err, errlen, "fixed knob %s: the template %s has no such %s", name, api->name,
+                      index == api->n_knobs ? "knob" : "tunable knob");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The search space: the template's table, with the job's fixed knobs made
+   FIXED at their (checked) values. NULL with err. */
+static rfk_space_t *
+s_space_new (const rafiki_model_api_t *api, const json_t *fixed_knobs, char *err, size_t errlen)
+{
+    rafiki_knob_t *table = (rafiki_knob_t *)calloc (api->n_knobs + 1, sizeof (rafiki_knob_t));
+    if (!table) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    memcpy (table, api->knobs, api->n_knobs * sizeof (rafiki_knob_t));
+    rafiki_knobs_t fixed = {NULL, 0};
+    int rc = 0;
+    if (json_object_size (fixed_knobs) > 0) {
+        rc = s_fixed_knobs_check (api, fixed_knobs, err, errlen);
+        if (rc == 0)
+            rc = rfk_knobs_from_json (api->knobs, api->n_knobs, fixed_knobs, false, &fixed, err,
+                                      errlen);
+        for (size_t index = 0; rc == 0 && index < fixed.n; index++) {
+            if (!json_object_get (fixed_knobs, fixed.items[index].name))
+                continue; /* the template's own FIXED and POLICY knobs */
+            for (size_t knob = 0; knob < api->n_knobs; knob++)
+                if (streq (table[knob].name, fixed.items[index].name)) {
+                    table[knob].type = RAFIKI_KNOB_FIXED;
+                    table[knob].value = fixed.items[index].value;
+                }
+        }
+    }
+    rfk_space_t *space = rc == 0 ? rfk_space_new (table, api->n_knobs, err, errlen) : NULL;
+    rfk_knobs_free (&fixed); /* the space keeps copies */
+    free (table);
+    return space;
+}
+
+/* The tuner the job asks for (train arg `advisor`: auto, random, gp, tpe),
+   as the original chooses: only fixed knobs -> one trial, else the GP. */
+static int
+s_tuner_new (rfk_search_t *self, const json_t *train_args, char *err, size_t errlen)
+{
+    rfk_tuner_kind_t asked = RFK_TUNER_AUTO;
+    const char *advisor = json_string_value (rfk_train_arg (train_args, "advisor"));
+    if (advisor && rfk_tuner_kind_parse (advisor, &asked, err, errlen) != 0)
+        return -1;
+    uint64_t seed = (uint64_t)zclock_time () ^ ((uint64_t)getpid () << 20);
+    double number;
+    if (rfk_train_arg_number (rfk_train_arg (train_args, "seed"), &number))
+        seed = (uint64_t)number;
+    self->tuner = rfk_tuner_new (rfk_tuner_kind_choose (self->space, asked), self->space, seed);
+    if (!self->tuner) {
+        snprintf (err, errlen, "cannot make a %s tuner", rfk_tuner_kind_name (asked));
+        return -1;
+    }
+    return 0;
+}
+
+/* The budget. A count or time of zero or less means "not set", as the
+   original's -1. */
+static int
+s_budget_read (rfk_search_t *self, const json_t *budget, char *err, size_t errlen)
+{
+    json_t *limits = json_object ();
+    const char *keys[] = {"MODEL_TRIAL_COUNT", "TIME_HOURS"};
+    double number;
+    for (size_t index = 0; index < 2; index++) {
+        json_t *value = json_is_object (budget) ? json_object_get (budget, keys[index]) : NULL;
+        if (value && !(rfk_train_arg_number (value, &number) && number <= 0))
+            json_object_set (limits, keys[index], value);
+    }
+    int rc = rfk_budget_parse (limits, &self->budget, err, errlen);
+    json_decref (limits);
+    if (rc != 0)
+        return -1;
+    self->started_ms = zclock_mono ();
+    self->time_deadline = self->budget.time_hours > 0
+                              ? self->started_ms + (int64_t)(self->budget.time_hours * 3600000.0)
+                              : -1;
+    return 0;
+}
+
+/* EARLY_STOP (with ASHA's settings) and SHARE_PARAMS, where the template
+   has them and the train args do not turn them off. */
+static int
+s_policies_read (rfk_search_t *self, const json_t *train_args, char *err, size_t errlen)
+{
+    self->early_stop = rfk_space_has_policy (self->space, RAFIKI_POLICY_EARLY_STOP) &&
+                       rfk_train_arg_flag (rfk_train_arg (train_args, "early_stop"), true);
+    self->share_params = rfk_space_has_policy (self->space, RAFIKI_POLICY_SHARE_PARAMS) &&
+                         rfk_train_arg_flag (rfk_train_arg (train_args, "share_params"), true);
+    const char *source = json_string_value (rfk_train_arg (train_args, "params_source"));
+    self->params_source =
+        source && strcasecmp (source, "LATEST") == 0 ? RFK_PARAMS_LATEST : RFK_PARAMS_BEST;
+    if (source && strcasecmp (source, "NONE") == 0)
+        self->share_params = false;
+    double number;
+    if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_min_step"), &number) && number >= 1)
+        self->asha_min_step = (int64_t)number;
+    if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_eta"), &number) && number >= 2)
+        self->asha_eta = (int64_t)number;
+    if (self->early_stop) {
+        self->asha = rfk_asha_new ((double)self->asha_min_step, (double)self->asha_eta, 0);
+        if (!self->asha) {
+            snprintf (err, errlen, "cannot make the ASHA pruner");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+rfk_search_t *
+rfk_search_new (const char *model_path, const char *task, const json_t *budget,
+                const json_t *train_args, const json_t *fixed_knobs, char *err, size_t errlen)
+{
+    if (!model_path || !*model_path) {
+        snprintf (err, errlen, "no model_path: the advisor needs the template's knob table");
+        return NULL;
+    }
+    if (fixed_knobs && !json_is_object (fixed_knobs) && !json_is_null (fixed_knobs)) {
+        snprintf (err, errlen, "fixed_knobs must be an object {knob: value}");
+        return NULL;
+    }
+    rfk_search_t *self = (rfk_search_t *)calloc (1, sizeof (rfk_search_t));
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    *self = (rfk_search_t){
+        .time_deadline = -1, .params_source = RFK_PARAMS_BEST, .asha_min_step = 1, .asha_eta = 3};
+    self->template = rfk_template_open (model_path, task, err, errlen);
+    if (self->template)
+        self->space = s_space_new (rfk_template_api (self->template), fixed_knobs, err, errlen);
+    if (!self->space || s_tuner_new (self, train_args, err, errlen) != 0 ||
+        s_budget_read (self, budget, err, errlen) != 0 ||
+        s_policies_read (self, train_args, err, errlen) != 0)
+        rfk_search_destroy (&self);
+    return self;
+}
+
+void
+rfk_search_destroy (rfk_search_t **self_p)
+{
+    rfk_search_t *self = *self_p;
+    if (!self)
+        return;
+    rfk_asha_destroy (&self->asha);
+    rfk_tuner_destroy (&self->tuner);
+    rfk_space_destroy (&self->space);
+    rfk_template_close (&self->template);
+    free (self);
+    *self_p = NULL;
+}
+
+/* ---- proposals, observations, pruning ----------------------------------- */
+
+json_t *
+rfk_search_next (rfk_search_t *self, int64_t proposed, bool can_share, json_t *policies,
+                 rfk_params_source_t *source)
+{
+    json_t *knobs = rfk_tuner_propose (self->tuner);
+    if (!knobs)
+        return NULL;
+    rfk_params_source_t from = RFK_PARAMS_NONE;
+    if (self->share_params && can_share) {
+        double elapsed_s = (double)(zclock_mono () - self->started_ms) / 1000.0;
+        double progress = rfk_budget_progress (&self->budget, proposed, elapsed_s);
+        from = rfk_tuner_params_source (self->tuner, progress, self->params_source);
+    }
+    *source = from;
+    unsigned mask = rfk_tuner_policies (self->tuner, from);
+    if (!self->early_stop)
+        mask &= ~(1u << RAFIKI_POLICY_EARLY_STOP);
+    if (rfk_space_set_policies (self->space, knobs, mask) != 0) {
+        json_decref (knobs);
+        return NULL;
+    }
+    if (mask & (1u << RAFIKI_POLICY_EARLY_STOP))
+        json_array_append_new (policies, json_string ("EARLY_STOP"));
+    if (mask & (1u << RAFIKI_POLICY_SHARE_PARAMS))
+        json_array_append_new (policies, json_string ("SHARE_PARAMS"));
+    return knobs;
+}
+
+void
+rfk_search_observe (rfk_search_t *self, uint32_t no, const json_t *knobs, double score)
+{
+    char err[256] = "";
+    int rc = isfinite (score) ? rfk_tuner_observe (self->tuner, knobs, score, err, sizeof err)
+                              : rfk_tuner_fail (self->tuner, knobs, err, sizeof err);
+    if (rc != 0)
+        rfk_log_warning (S_LOG, "tuner-refused trial=%u reason=\"%s\"", no, err);
+}
+
+bool
+rfk_search_prune (rfk_search_t *self, uint32_t no, int64_t step, double score, char *reason,
+                  size_t reason_size)
+{
+    if (!self->asha ||
+        rfk_asha_report (self->asha, (int64_t)no, (double)step, score) != RFK_ASHA_PRUNE)
+        return false;
+    snprintf (reason, reason_size,
+              "ASHA: score %g at step %" PRId64 " is not among the best 1/%" PRId64
+              " of the trials at its rung",
+              score, step, self->asha_eta);
+    return true;
+}
+
+/* ---- the budget and what the advisor shows ------------------------------ */
+
+const char *
+rfk_search_spent (rfk_search_t *self, int64_t proposed)
+{
+    if (self->budget.max_trials >= 0 && proposed >= self->budget.max_trials)
+        return "MODEL_TRIAL_COUNT reached";
+    if (self->time_deadline >= 0 && zclock_mono () >= self->time_deadline)
+        return "TIME_HOURS reached";
+    if (rfk_tuner_exhausted (self->tuner))
+        return "nothing left to tune (the template's knobs are all fixed: one trial)";
+    return NULL;
+}
+
+int64_t
+rfk_search_deadline (rfk_search_t *self)
+{
+    return self->time_deadline;
+}
+
+rfk_params_source_t
+rfk_search_params_source (rfk_search_t *self)
+{
+    return self->params_source;
+}
+
+const char *
+rfk_search_tuner_name (rfk_search_t *self)
+{
+    return rfk_tuner_kind_name (rfk_tuner_kind (self->tuner));
+}
+
+const rafiki_model_api_t *
+rfk_search_api (rfk_search_t *self)
+{
+    return rfk_template_api (self->template);
+}
+
+const char *
+rfk_search_describe (rfk_search_t *self, char *buf, size_t size)
+{
+    snprintf (buf, size, "tuner=%s trials=%" PRId64 " hours=%g early-stop=%s share-params=%s",
+              rfk_search_tuner_name (self), self->budget.max_trials, self->budget.time_hours,
+              self->early_stop ? "on" : "off", self->share_params ? "on" : "off");
+    return buf;
+}
