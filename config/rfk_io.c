@@ -101,8 +101,7 @@ rfk_io_write_private (int dir_fd, const char *name, const void *data, size_t siz
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = openat (dir_fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                     0600);
+    int fd = openat (dir_fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     int rc = s_write_all (fd, data, size) == 0 && fsync (fd) == 0 ? 0 : -1;

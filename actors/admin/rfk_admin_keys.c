@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 
 #define S_KEYS_DIR "keys"
-#define S_HEX_MAX  (2 * 64 + 1)
+#define S_HEX_MAX (2 * 64 + 1)
 
 /* The keys folder, made 0700 when missing; a descriptor, or -1 with err. */
 static int
