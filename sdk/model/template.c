@@ -172,8 +172,9 @@ s_check_api (const char *path, const rafiki_model_api_t *api, const char *expect
 
 /* dlopen the regular file at path, never through a symbolic link in its
    last part (a link planted in place of a template is refused): the file
-   is opened with O_NOFOLLOW and that very file loaded through
-   /proc/self/fd, or by path where /proc is not mounted. NULL with err set
+   is checked with O_NOFOLLOW first. It is then loaded by path, not through
+   /proc/self/fd: a template opened twice must stay one object to the
+   dynamic loader, and its $ORIGIN must be its folder. NULL with err set
    when the file is refused, NULL with err empty when dlopen failed. */
 static void *
 s_dlopen_nofollow (const char *path, char *err, size_t errlen)
@@ -192,11 +193,8 @@ s_dlopen_nofollow (const char *path, char *err, size_t errlen)
                                        : "not a regular file");
         return NULL;
     }
-    char by_fd[64];
-    snprintf (by_fd, sizeof by_fd, "/proc/self/fd/%d", fd);
-    void *handle = dlopen (access (by_fd, F_OK) == 0 ? by_fd : path, RTLD_NOW | RTLD_LOCAL);
     close (fd);
-    return handle;
+    return dlopen (path, RTLD_NOW | RTLD_LOCAL);
 }
 
 rfk_template_t *
