@@ -44,7 +44,8 @@ const rfk_config_key_t rfk_config_keys[] = {
     {"admin", "superadmin_password", STRING, "", NULL, NULL, NULL, SECRET,
      "password of that superadmin account (empty: none configured here, see the admin role)"},
     {"admin", "jwt_secret", STRING, "", NULL, NULL, NULL, SECRET,
-     "HS256 key signing the tokens admin issues (empty: a random key at each start)"},
+     "HS256 key signing the tokens admin issues (empty: a key made once and kept in "
+     "<data_dir>/keys/jwt.key)"},
     {"admin", "token_ttl_s", INT, "3600", "60", "2592000", NULL, 0,
      "seconds a token stays valid after POST /tokens"},
     {"admin", "upload_max_bytes", SIZE, "2GiB", "1KiB", "1TiB", NULL, 0,

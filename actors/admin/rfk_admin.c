@@ -393,10 +393,13 @@ s_self_tables (rfk_admin_t *self, char *err, size_t errlen)
 }
 
 /* The data directory and its folders, by absolute path (services run with
-   their own working directory). */
+   their own working directory); umask 077 from here on. */
 static int
 s_self_data_dir (rfk_admin_t *self, char *err, size_t errlen)
 {
+    //  What admin writes (the store, keys, uploads, parameters, logs) is its
+    //  own alone, and so is what the services it starts write.
+    umask (077);
     const char *data_dir = rfk_config_string (self->config, "", "data_dir");
     if (!data_dir || !*data_dir || s_mkdir_p (data_dir) != 0) {
         snprintf (err, errlen, "cannot create the data directory %s: %s",
@@ -422,17 +425,13 @@ s_self_data_dir (rfk_admin_t *self, char *err, size_t errlen)
     return 0;
 }
 
-/* The store (SQLite under data_dir for `up`, else store.url), auth and the
-   superadmin; what a previous run left is recovered. */
+/* The store (store.url, or SQLite under data_dir when it is empty, for
+   `up` as for `admin`), auth and the superadmin; what a previous run left
+   is recovered. */
 static int
 s_self_store (rfk_admin_t *self, char *err, size_t errlen)
 {
     const char *url = rfk_config_string (self->config, "store", "url");
-    if (self->embedded && url && *url && strncmp (url, "sqlite:", 7) != 0) {
-        rfk_log_notice (RFK_ADMIN_LOG, "store-url-ignored note=\"rafikid up always uses SQLite "
-                                       "under data_dir; run `rafikid admin` for store.url\"");
-        url = "";
-    }
     rfk_store_error_t store_error = {0};
     self->store = rfk_store_open (url, self->data_dir, &store_error);
     if (!self->store) {

@@ -221,14 +221,29 @@ rfk_admin_on_delete_model (rfk_admin_t *self, const rfk_msg_t *req, const rfk_au
     return reply;
 }
 
-rfk_msg_t *
-rfk_admin_file_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *path, const char *name)
+/* The error for a file that would not open: a link or a path out of its
+   folder is refused (and logged: admin never writes either), else missing. */
+static rfk_msg_t *
+s_file_refused (const rfk_msg_t *req, const char *path, const char *name, int error)
 {
-    int fd = path ? open (path, O_RDONLY | O_CLOEXEC) : -1;
+    if (error != ELOOP && error != EXDEV)
+        return rfk_admin_error (req, RFK_CODE_NOT_FOUND, "the file of %s is missing", name);
+    const char *why = error == ELOOP ? "is a symbolic link" : "is outside its folder";
+    rfk_log_warning (RFK_ADMIN_LOG, "RFK-FILE-REFUSED path=%s reason=\"%s\"", path, why);
+    return rfk_admin_error (req, RFK_CODE_FORBIDDEN,
+                            "the file of %s %s; admin serves only the files it wrote", name, why);
+}
+
+rfk_msg_t *
+rfk_admin_file_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *dir, const char *path,
+                      const char *name)
+{
+    int fd = path ? rfk_io_open_beneath (dir, path) : -1;
+    if (fd < 0)
+        return s_file_refused (req, path ? path : "", name, path ? errno : ENOENT);
     struct stat info;
-    if (fd < 0 || fstat (fd, &info) != 0 || !S_ISREG (info.st_mode)) {
-        if (fd >= 0)
-            close (fd);
+    if (fstat (fd, &info) != 0 || !S_ISREG (info.st_mode)) {
+        close (fd);
         return rfk_admin_error (req, RFK_CODE_NOT_FOUND, "the file of %s is missing", name);
     }
     size_t room = self->bus.max_frame_bytes > 4096 ? self->bus.max_frame_bytes - 4096 : 0;
@@ -265,7 +280,7 @@ rfk_admin_on_get_model_file (rfk_admin_t *self, const rfk_msg_t *req,
     char *path = rfk_admin_model_path (self, model);
     char name[300];
     snprintf (name, sizeof name, "%s.so", model->name);
-    rfk_msg_t *reply = rfk_admin_file_reply (self, req, path, name);
+    rfk_msg_t *reply = rfk_admin_file_reply (self, req, self->models_dir, path, name);
     free (path);
     rfk_model_destroy (&model);
     return reply;

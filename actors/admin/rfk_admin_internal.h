@@ -173,6 +173,14 @@ rfk_admin_events_forward (rfk_admin_t *self, const char *type, const json_t *bod
 char *
 rfk_admin_web_dir (const rfk_config_t *config);
 
+/* ---- keys under <data_dir>/keys/ (rfk_admin_keys.c) ----------------------- */
+/* The key <data_dir>/keys/<name> of size bytes: read, or made once (0600,
+   atomically) when missing, then *created is true. -1 with err naming the
+   file when it is damaged, a link, or readable by others. */
+int
+rfk_admin_key_load (const char *data_dir, const char *name, unsigned char *key, size_t size,
+                    bool *created, char *err, size_t errlen);
+
 /* ---- users and tokens (rfk_admin_users.c) --------------------------------- */
 int
 rfk_admin_auth_setup (rfk_admin_t *self, char *err, size_t errlen);
@@ -266,10 +274,12 @@ rfk_admin_on_delete_model (rfk_admin_t *self, const rfk_msg_t *req,
 rfk_msg_t *
 rfk_admin_on_get_model_file (rfk_admin_t *self, const rfk_msg_t *req,
                              const rfk_auth_claims_t *caller);
-/* A FileData reply with the whole file at path (NOT_FOUND, TOO_LARGE over
-   one frame). */
+/* A FileData reply with the whole file at path, which must lie in the
+   folder dir with no symbolic link on the way (FORBIDDEN otherwise;
+   NOT_FOUND, TOO_LARGE over one frame). */
 rfk_msg_t *
-rfk_admin_file_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *path, const char *name);
+rfk_admin_file_reply (rfk_admin_t *self, const rfk_msg_t *req, const char *dir, const char *path,
+                      const char *name);
 /* Remove a stored file and its .sha256 digest (path NULL: nothing). */
 void
 rfk_admin_unlink_with_digest (const char *path);

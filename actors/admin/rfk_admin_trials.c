@@ -164,7 +164,7 @@ s_trial_parameters (rfk_admin_t *self, const rfk_msg_t *req, const rfk_trial_t *
                                 trial->id);
     char name[128];
     snprintf (name, sizeof name, "%s.params", trial->id);
-    rfk_msg_t *reply = rfk_admin_file_reply (self, req, path, name);
+    rfk_msg_t *reply = rfk_admin_file_reply (self, req, self->params_dir, path, name);
     free (path);
     return reply;
 }

@@ -223,7 +223,7 @@ s_upload_new (rfk_admin_t *self, json_t *fields, const char *user_id, rfk_msg_t 
     free (uuid);
     crypto_hash_sha256_init (&up->sha);
     if (up->part_path)
-        up->fd = open (up->part_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        up->fd = open (up->part_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (up->fd < 0) {
         *error = rfk_admin_error (NULL, RFK_CODE_UNAVAILABLE, "cannot write under %s: %s", dir,
                                   strerror (errno));

@@ -1,8 +1,9 @@
 /*  rfk_admin_users.c: tokens, users and the superadmin.
 
     Tokens are JWT HS256 from rfk_auth, signed with admin.jwt_secret: an
-    empty secret means a random key at each start (tokens then do not
-    survive a restart, as rafiki.yaml says); a configured secret must be at
+    empty secret means a key admin makes once and keeps in
+    <data_dir>/keys/jwt.key (rfk_admin_keys.c), so tokens survive a restart;
+    a configured secret must be at
     least 32 bytes, except with --dev, where a shorter one is stretched with
     BLAKE2b and a warning. Every token is checked against the store on every
     request, so a ban works at once, also for tokens issued before it.
@@ -63,10 +64,12 @@ rfk_admin_auth_setup (rfk_admin_t *self, char *err, size_t errlen)
     unsigned char key[64];
     size_t key_length = 32;
     if (!secret || !*secret) {
-        randombytes_buf (key, key_length);
-        rfk_log_notice (RFK_ADMIN_LOG,
-                        "jwt-secret random=true note=\"admin.jwt_secret is empty: tokens are "
-                        "signed with a random key and do not survive a restart\"");
+        bool created = false;
+        if (rfk_admin_key_load (self->data_dir, "jwt.key", key, key_length, &created, err,
+                                errlen) != 0)
+            return -1;
+        rfk_log_notice (RFK_ADMIN_LOG, "jwt-secret file=%s/keys/jwt.key created=%s",
+                        self->data_dir, created ? "true" : "false");
     } else if (strlen (secret) >= RFK_AUTH_KEY_MIN) {
         key_length = strlen (secret) < sizeof key ? strlen (secret) : sizeof key;
         if (strlen (secret) > sizeof key) {
@@ -83,7 +86,7 @@ rfk_admin_auth_setup (rfk_admin_t *self, char *err, size_t errlen)
     } else {
         snprintf (err, errlen,
                   "admin.jwt_secret is %zu bytes long; it must be at least %d (or empty for a "
-                  "random key per start)",
+                  "key kept under <data_dir>/keys/)",
                   strlen (secret), RFK_AUTH_KEY_MIN);
         return -1;
     }

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rfk_admin.h"
@@ -335,6 +336,10 @@ s_serve (const s_command_t *command, rfk_config_t *config, const char *secret, i
         snprintf (service, sizeof service, "%s-%s", role, service_id);
     else
         snprintf (service, sizeof service, "%s", role);
+    //  Admin's files (its log, the store, keys, uploads) are its own alone
+    //  (issue 13); the services it starts inherit the mask.
+    if (streq (role, "admin") || streq (role, "up"))
+        umask (077);
     if (rfk_log_open (config, service) != 0) {
         fprintf (stderr, "rafikid: cannot open the log file %s: %s\n", rfk_log_file (),
                  strerror (errno));

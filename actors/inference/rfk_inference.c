@@ -8,6 +8,8 @@
 */
 #include "rfk_inference.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <msgpack.h>
 #include <rafiki/template.h>
 
@@ -133,9 +135,14 @@ s_knob_default (const rafiki_knob_t *knob)
 static char *
 s_read_file (const char *path, size_t *size, char *err, size_t errlen)
 {
-    FILE *file = fopen (path, "rb");
+    //  Never through a link planted in place of the parameters (issue 13).
+    int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *file = fd >= 0 ? fdopen (fd, "rb") : NULL;
     if (!file) {
-        snprintf (err, errlen, "cannot open the parameters %s: %s", path, strerror (errno));
+        snprintf (err, errlen, "cannot open the parameters %s: %s", path,
+                  errno == ELOOP ? "it is a symbolic link (refused)" : strerror (errno));
+        if (fd >= 0)
+            close (fd);
         return NULL;
     }
     char *data = NULL;

@@ -4,10 +4,14 @@
 #include "rafiki/template.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct rfk_template {
     void *handle;                  /* from dlopen */
@@ -166,6 +170,33 @@ s_check_api (const char *path, const rafiki_model_api_t *api, const char *expect
     return 0;
 }
 
+/* dlopen the regular file at path, never through a symbolic link in its
+   last part (a link planted in place of a template is refused): the file
+   is checked with O_NOFOLLOW first. It is then loaded by path, not through
+   /proc/self/fd: a template opened twice must stay one object to the
+   dynamic loader, and its $ORIGIN must be its folder. NULL with err set
+   when the file is refused, NULL with err empty when dlopen failed. */
+static void *
+s_dlopen_nofollow (const char *path, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    struct stat info;
+    if (fd < 0 || fstat (fd, &info) != 0 || !S_ISREG (info.st_mode)) {
+        int saved = fd < 0 ? errno : 0;
+        if (fd >= 0)
+            close (fd);
+        rfk_model_errf (err, errlen, "%s: cannot load the template: %s", path,
+                        saved == ELOOP ? "it is a symbolic link (refused)"
+                        : saved != 0   ? strerror (saved)
+                                       : "not a regular file");
+        return NULL;
+    }
+    close (fd);
+    return dlopen (path, RTLD_NOW | RTLD_LOCAL);
+}
+
 rfk_template_t *
 rfk_template_open (const char *path, const char *expected_task, char *err, size_t errlen)
 {
@@ -182,7 +213,11 @@ rfk_template_open (const char *path, const char *expected_task, char *err, size_
         return NULL;
     }
     dlerror ();
-    void *handle = dlopen (where, RTLD_NOW | RTLD_LOCAL);
+    void *handle = s_dlopen_nofollow (where, err, errlen);
+    if (!handle && err && errlen && err[0]) {
+        free (where);
+        return NULL;
+    }
     if (!handle) {
         const char *why = dlerror ();
         rfk_model_errf (err, errlen, "%s: cannot load the template: %s", path,

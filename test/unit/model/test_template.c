@@ -92,6 +92,16 @@ test_template_refused (void **state)
     fx_write_text (text, "this is not a shared object\n");
     s_open_fail (text, NULL, text, "cannot load");
     unlink (text);
+
+    //  A symbolic link in place of a template, even to a good one.
+    char link[] = "/tmp/rfk-test-template-link-XXXXXX";
+    fd = mkstemp (link);
+    assert_true (fd >= 0);
+    close (fd);
+    unlink (link);
+    assert_int_equal (symlink (TPL_DIR "/tpl_good.so", link), 0);
+    s_open_fail (link, NULL, link, "it is a symbolic link (refused)");
+    unlink (link);
 }
 
 static void
