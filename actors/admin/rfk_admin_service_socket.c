@@ -398,6 +398,11 @@ s_on_trial_create (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
         !streq (sub_id, service->sub_train_job_id))
         return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_FORBIDDEN,
                                       "only the advisor of a sub train job creates its trials");
+    //  A stop already ended the job's open trials: none may begin after it
+    //  (the advisor's Stop may still be on its way).
+    if (service->job_ended)
+        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_CONFLICT,
+                                      "the train job was stopped: no new trial");
     json_t *knobs = json_object_get (msg->body, "knobs");
     json_t *policies = json_object_get (msg->body, "policies");
     rfk_trial_t record = {
