@@ -139,6 +139,22 @@ rfk_envelope_publish (zsock_t *sock, const char *topic, const rfk_msg_t *msg, si
     return s_send (sock, NULL, topic, msg, max_size);
 }
 
+/* Decodes the one envelope frame left in *zmsg_p, which it destroys: 0,
+   or -2 with *code_p when the message is not one good envelope. */
+static int
+s_decode_one (zmsg_t **zmsg_p, const rfk_family_t *family, size_t max_size, rfk_msg_t **msg_p,
+              rfk_code_t *code_p)
+{
+    int rc;
+    if (zmsg_size (*zmsg_p) != 1) {
+        *code_p = RFK_CODE_MALFORMED;
+        rc = -2;
+    } else
+        rc = rfk_envelope_decode (family, zmsg_first (*zmsg_p), max_size, msg_p, code_p);
+    zmsg_destroy (zmsg_p);
+    return rc;
+}
+
 int
 rfk_envelope_recv (zsock_t *sock, const rfk_family_t *family, size_t max_size, rfk_msg_t **msg_p,
                    rfk_code_t *code_p)
@@ -152,13 +168,7 @@ rfk_envelope_recv (zsock_t *sock, const rfk_family_t *family, size_t max_size, r
     zmsg_t *zmsg = zmsg_recv (sock);
     if (!zmsg)
         return -1;
-    int rc;
-    if (zmsg_size (zmsg) != 1) {
-        *code_p = RFK_CODE_MALFORMED;
-        rc = -2;
-    } else
-        rc = rfk_envelope_decode (family, zmsg_first (zmsg), max_size, msg_p, code_p);
-    zmsg_destroy (&zmsg);
+    int rc = s_decode_one (&zmsg, family, max_size, msg_p, code_p);
     return rc;
 }
 
@@ -184,13 +194,7 @@ rfk_envelope_recv_from (zsock_t *sock, const rfk_family_t *family, size_t max_si
         zmsg_destroy (&zmsg);
         return -1;
     }
-    int rc;
-    if (zmsg_size (zmsg) != 1) {
-        *code_p = RFK_CODE_MALFORMED;
-        rc = -2;
-    } else
-        rc = rfk_envelope_decode (family, zmsg_first (zmsg), max_size, msg_p, code_p);
-    zmsg_destroy (&zmsg);
+    int rc = s_decode_one (&zmsg, family, max_size, msg_p, code_p);
     *routing_id_p = routing_id;
     return rc;
 }

@@ -281,21 +281,33 @@ s_exec_get (const msgpack_object *map, const char *key)
     return NULL;
 }
 
+/* A zeroed array of n + 1 items of `size` bytes for the spec's n rows, with
+   n in *n_p; NULL with *rc_p 0 when there are no rows, -1 when they are no
+   array or memory ran out. */
+static void *
+s_exec_rows (const msgpack_object *rows, size_t size, size_t *n_p, int *rc_p)
+{
+    *n_p = 0;
+    *rc_p = rows ? -1 : 0;
+    if (!rows || rows->type != MSGPACK_OBJECT_ARRAY)
+        return NULL;
+    void *items = calloc (rows->via.array.size + 1, size);
+    if (items)
+        *n_p = rows->via.array.size;
+    return items;
+}
+
 /* Knob values from the spec's [name, type, value] rows, as copies freed by
    s_exec_release. -1 when a row makes no sense. */
 static int
 s_exec_knobs (const msgpack_object *rows, rafiki_knobs_t *out)
 {
-    out->items = NULL;
-    out->n = 0;
-    if (!rows || rows->type != MSGPACK_OBJECT_ARRAY)
-        return rows ? -1 : 0;
-    size_t n = rows->via.array.size;
-    rafiki_knob_value_t *items = calloc (n + 1, sizeof *items);
-    if (!items)
-        return -1;
+    int rc;
+    rafiki_knob_value_t *items = s_exec_rows (rows, sizeof *items, &out->n, &rc);
     out->items = items; /* from now on s_exec_release frees what is read */
-    out->n = n;
+    if (!items)
+        return rc;
+    size_t n = out->n;
     for (size_t i = 0; i < n; i++) {
         const msgpack_object *row = &rows->via.array.ptr[i];
         if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 3 ||
@@ -342,16 +354,12 @@ s_exec_knobs (const msgpack_object *rows, rafiki_knobs_t *out)
 static int
 s_exec_args (const msgpack_object *rows, rafiki_args_t *out)
 {
-    out->items = NULL;
-    out->n = 0;
-    if (!rows || rows->type != MSGPACK_OBJECT_ARRAY)
-        return rows ? -1 : 0;
-    size_t n = rows->via.array.size;
-    rafiki_arg_t *items = calloc (n + 1, sizeof *items);
-    if (!items)
-        return -1;
+    int rc;
+    rafiki_arg_t *items = s_exec_rows (rows, sizeof *items, &out->n, &rc);
     out->items = items; /* from now on s_exec_release frees what is read */
-    out->n = n;
+    if (!items)
+        return rc;
+    size_t n = out->n;
     for (size_t i = 0; i < n; i++) {
         const msgpack_object *row = &rows->via.array.ptr[i];
         if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2)
