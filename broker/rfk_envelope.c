@@ -139,42 +139,50 @@ rfk_envelope_publish (zsock_t *sock, const char *topic, const rfk_msg_t *msg, si
     return s_send (sock, NULL, topic, msg, max_size);
 }
 
+/* Decodes the one envelope frame left in *zmsg_p, which it destroys: 0,
+   or -2 with *code_p when the message is not one good envelope. */
+static int
+s_decode_one (zmsg_t **zmsg_p, const rfk_family_t *family, size_t max_size, rfk_msg_t **msg_p,
+              rfk_code_t *code_p)
+{
+    int rc;
+    if (zmsg_size (*zmsg_p) != 1) {
+        if (code_p)
+            *code_p = RFK_CODE_MALFORMED;
+        rc = -2;
+    } else
+        rc = rfk_envelope_decode (family, zmsg_first (*zmsg_p), max_size, msg_p, code_p);
+    zmsg_destroy (zmsg_p);
+    return rc;
+}
+
+/* The next message on sock, with *msg_p NULL first; NULL when interrupted. */
+static zmsg_t *
+s_recv (zsock_t *sock, rfk_msg_t **msg_p)
+{
+    assert (sock);
+    assert (msg_p);
+    *msg_p = NULL;
+    return zmsg_recv (sock);
+}
+
 int
 rfk_envelope_recv (zsock_t *sock, const rfk_family_t *family, size_t max_size, rfk_msg_t **msg_p,
                    rfk_code_t *code_p)
 {
-    assert (sock);
-    assert (msg_p);
-    rfk_code_t own_code;
-    if (!code_p)
-        code_p = &own_code;
-    *msg_p = NULL;
-    zmsg_t *zmsg = zmsg_recv (sock);
+    zmsg_t *zmsg = s_recv (sock, msg_p);
     if (!zmsg)
         return -1;
-    int rc;
-    if (zmsg_size (zmsg) != 1) {
-        *code_p = RFK_CODE_MALFORMED;
-        rc = -2;
-    } else
-        rc = rfk_envelope_decode (family, zmsg_first (zmsg), max_size, msg_p, code_p);
-    zmsg_destroy (&zmsg);
-    return rc;
+    return s_decode_one (&zmsg, family, max_size, msg_p, code_p);
 }
 
 int
 rfk_envelope_recv_from (zsock_t *sock, const rfk_family_t *family, size_t max_size,
                         zframe_t **routing_id_p, rfk_msg_t **msg_p, rfk_code_t *code_p)
 {
-    assert (sock);
     assert (routing_id_p);
-    assert (msg_p);
-    rfk_code_t own_code;
-    if (!code_p)
-        code_p = &own_code;
     *routing_id_p = NULL;
-    *msg_p = NULL;
-    zmsg_t *zmsg = zmsg_recv (sock);
+    zmsg_t *zmsg = s_recv (sock, msg_p);
     if (!zmsg)
         return -1;
     zframe_t *routing_id = zmsg_pop (zmsg);
@@ -184,13 +192,7 @@ rfk_envelope_recv_from (zsock_t *sock, const rfk_family_t *family, size_t max_si
         zmsg_destroy (&zmsg);
         return -1;
     }
-    int rc;
-    if (zmsg_size (zmsg) != 1) {
-        *code_p = RFK_CODE_MALFORMED;
-        rc = -2;
-    } else
-        rc = rfk_envelope_decode (family, zmsg_first (zmsg), max_size, msg_p, code_p);
-    zmsg_destroy (&zmsg);
+    int rc = s_decode_one (&zmsg, family, max_size, msg_p, code_p);
     *routing_id_p = routing_id;
     return rc;
 }
@@ -199,20 +201,15 @@ int
 rfk_envelope_recv_topic (zsock_t *sock, const rfk_family_t *family, size_t max_size, char **topic_p,
                          rfk_msg_t **msg_p, rfk_code_t *code_p)
 {
-    assert (sock);
     assert (topic_p);
-    assert (msg_p);
-    rfk_code_t own_code;
-    if (!code_p)
-        code_p = &own_code;
     *topic_p = NULL;
-    *msg_p = NULL;
-    zmsg_t *zmsg = zmsg_recv (sock);
+    zmsg_t *zmsg = s_recv (sock, msg_p);
     if (!zmsg)
         return -1;
     int rc;
     if (zmsg_size (zmsg) != 2) {
-        *code_p = RFK_CODE_MALFORMED;
+        if (code_p)
+            *code_p = RFK_CODE_MALFORMED;
         rc = -2;
     } else {
         *topic_p = zframe_strdup (zmsg_first (zmsg));

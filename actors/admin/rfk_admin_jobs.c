@@ -407,20 +407,6 @@ rfk_admin_on_get_train_job (rfk_admin_t *self, const rfk_msg_t *req,
     return reply;
 }
 
-rfk_msg_t *
-rfk_admin_on_stop_train_job (rfk_admin_t *self, const rfk_msg_t *req,
-                             const rfk_auth_claims_t *caller)
-{
-    rfk_msg_t *error = NULL;
-    rfk_train_job_t *job = s_train_job_of (self, req, caller, &error);
-    if (!job)
-        return error;
-    rfk_admin_stop_train_job (self, job->id, "the train job was stopped");
-    rfk_msg_t *reply = s_train_job_reply (self, req, job->id);
-    rfk_train_job_destroy (&job);
-    return reply;
-}
-
 /* ---- a train job's trials ------------------------------------------------ */
 
 rfk_msg_t *
@@ -780,18 +766,49 @@ rfk_admin_on_get_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
     return reply;
 }
 
+/* ---- stopping jobs ------------------------------------------------------- */
+
+/* Stops the caller's train job, or inference job, of fields app /
+   app_version, and answers with the job as it now stands. */
+static rfk_msg_t *
+s_stop_job (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
+            bool inference)
+{
+    rfk_msg_t *error = NULL;
+    char *id = NULL;
+    if (inference) {
+        rfk_inference_job_t *job = s_inference_job_of (self, req, caller, &error);
+        id = job ? strdup (job->id) : NULL;
+        rfk_inference_job_destroy (&job);
+    } else {
+        rfk_train_job_t *job = s_train_job_of (self, req, caller, &error);
+        id = job ? strdup (job->id) : NULL;
+        rfk_train_job_destroy (&job);
+    }
+    if (!id)
+        return error ? error : rfk_admin_error (req, RFK_CODE_INTERNAL, "out of memory");
+    if (inference)
+        rfk_admin_stop_inference_job (self, id, "the inference job was stopped");
+    else
+        rfk_admin_stop_train_job (self, id, "the train job was stopped");
+    rfk_msg_t *reply =
+        inference ? s_inference_job_reply (self, req, id) : s_train_job_reply (self, req, id);
+    free (id);
+    return reply;
+}
+
+rfk_msg_t *
+rfk_admin_on_stop_train_job (rfk_admin_t *self, const rfk_msg_t *req,
+                             const rfk_auth_claims_t *caller)
+{
+    return s_stop_job (self, req, caller, false);
+}
+
 rfk_msg_t *
 rfk_admin_on_stop_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
                                  const rfk_auth_claims_t *caller)
 {
-    rfk_msg_t *error = NULL;
-    rfk_inference_job_t *job = s_inference_job_of (self, req, caller, &error);
-    if (!job)
-        return error;
-    rfk_admin_stop_inference_job (self, job->id, "the inference job was stopped");
-    rfk_msg_t *reply = s_inference_job_reply (self, req, job->id);
-    rfk_inference_job_destroy (&job);
-    return reply;
+    return s_stop_job (self, req, caller, true);
 }
 
 rfk_msg_t *

@@ -427,33 +427,6 @@ s_on_trial_create (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
     return rc;
 }
 
-static int
-s_on_trial_started (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
-{
-    rfk_admin_t *self = (rfk_admin_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    rfk_admin_service_t *service = NULL;
-    rfk_trial_t *trial = s_own_trial (self, server, peer, msg, &service);
-    if (!trial)
-        return 0;
-    if (trial->status == RFK_TRIAL_PENDING) {
-        trial->status = RFK_TRIAL_RUNNING;
-        free (trial->worker_id);
-        const char *worker = s_str (msg, "worker_id");
-        trial->worker_id = strdup (worker ? worker : service->id);
-        if (rfk_store_update_trial (self->store, trial) != 0) {
-            int rc =
-                rfk_server_send_error (server, peer, msg->correlation, rfk_store_code (self->store),
-                                       rfk_store_message (self->store));
-            rfk_trial_destroy (&trial);
-            return rc;
-        }
-        s_publish_trial (self, trial, NULL);
-    }
-    rfk_trial_destroy (&trial);
-    return s_ack (server, peer, msg);
-}
-
 /* The params file's name under params/, or NULL when outside. */
 static char *
 s_params_id (rfk_admin_t *self, const char *path)
@@ -468,25 +441,32 @@ s_params_id (rfk_admin_t *self, const char *path)
     return NULL;
 }
 
+/* TrialStarted on a trial: a PENDING one now runs on the sender's worker.
+   1 when the trial changed, 0 when there is nothing to change. */
 static int
-s_on_trial_finished (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+s_trial_started (const rfk_msg_t *msg, const rfk_admin_service_t *service, rfk_trial_t *trial)
 {
-    rfk_admin_t *self = (rfk_admin_t *)ctx;
-    rfk_msg_t *msg = *msg_p;
-    rfk_admin_service_t *service = NULL;
-    rfk_trial_t *trial = s_own_trial (self, server, peer, msg, &service);
-    if (!trial)
+    if (trial->status != RFK_TRIAL_PENDING)
         return 0;
+    trial->status = RFK_TRIAL_RUNNING;
+    free (trial->worker_id);
+    const char *worker = s_str (msg, "worker_id");
+    trial->worker_id = strdup (worker ? worker : service->id);
+    return 1;
+}
+
+/* TrialFinished on a trial: its final status, score, parameters and error.
+   1 when the trial changed, 0 when it was COMPLETED before (a retry), -1
+   when field `status` is no final status. */
+static int
+s_trial_finished (rfk_admin_t *self, const rfk_msg_t *msg, const rfk_admin_service_t *service,
+                  rfk_trial_t *trial)
+{
     rfk_trial_status_t status = rfk_trial_status_from_name (s_str (msg, "status"));
-    if (!rfk_trial_status_is_final (status)) {
-        rfk_trial_destroy (&trial);
-        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
-                                      "field `status` must be COMPLETED, ERRORED or PRUNED");
-    }
-    if (trial->status == RFK_TRIAL_COMPLETED) {
-        rfk_trial_destroy (&trial); //  said before (a retry): nothing to change
-        return s_ack (server, peer, msg);
-    }
+    if (!rfk_trial_status_is_final (status))
+        return -1;
+    if (trial->status == RFK_TRIAL_COMPLETED)
+        return 0;
     trial->status = status;
     json_t *score = json_object_get (msg->body, "score");
     if (json_is_number (score))
@@ -506,16 +486,47 @@ s_on_trial_finished (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, vo
     }
     if (!trial->worker_id)
         trial->worker_id = strdup (service->id);
+    return 1;
+}
+
+/* A worker's report on one of its trials (TrialStarted, or TrialFinished
+   when finished): the trial changed, stored and published, then an ack. */
+static int
+s_trial_report (rfk_admin_t *self, rfk_server_t *server, zframe_t *peer, const rfk_msg_t *msg,
+                bool finished)
+{
+    rfk_admin_service_t *service = NULL;
+    rfk_trial_t *trial = s_own_trial (self, server, peer, msg, &service);
+    if (!trial)
+        return 0;
+    int changed = finished ? s_trial_finished (self, msg, service, trial)
+                           : s_trial_started (msg, service, trial);
     int rc;
-    if (rfk_store_update_trial (self->store, trial) != 0)
+    if (changed < 0)
+        rc = rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
+                                    "field `status` must be COMPLETED, ERRORED or PRUNED");
+    else if (changed && rfk_store_update_trial (self->store, trial) != 0)
         rc = rfk_server_send_error (server, peer, msg->correlation, rfk_store_code (self->store),
                                     rfk_store_message (self->store));
     else {
-        s_publish_trial (self, trial, error);
+        if (changed)
+            s_publish_trial (self, trial, finished ? s_str (msg, "error") : NULL);
         rc = s_ack (server, peer, msg);
     }
     rfk_trial_destroy (&trial);
     return rc;
+}
+
+static int
+s_on_trial_started (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    return s_trial_report ((rfk_admin_t *)ctx, server, peer, *msg_p, false);
+}
+
+static int
+s_on_trial_finished (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
+{
+    return s_trial_report ((rfk_admin_t *)ctx, server, peer, *msg_p, true);
 }
 
 /* Seconds since the epoch as ISO-8601 UTC (now when absent). */

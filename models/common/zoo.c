@@ -10,17 +10,6 @@
 #error "the zoo packs arrays of numbers as little-endian bytes"
 #endif
 
-void
-rfk_zoo_err (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (err, errlen, fmt, ap);
-    va_end (ap);
-}
-
 void *
 rfk_zoo_new (size_t size, char *err, size_t errlen)
 {

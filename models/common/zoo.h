@@ -33,10 +33,9 @@
 
 /* ---- errors and the train context ----------------------------------- */
 
-/* Writes a printf-style message into err (NULL-safe, always terminated). */
-void
-rfk_zoo_err (char *err, size_t errlen, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
+/* Writes a printf-style message into err (NULL-safe, always terminated):
+   the dataset loaders' own, rfk_model_errf (rafiki/dataset.h). */
+#define rfk_zoo_err rfk_model_errf
 
 /* size zeroed bytes (a template's model), or NULL after "out of memory". */
 void *

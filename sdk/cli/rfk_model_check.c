@@ -1,6 +1,7 @@
 /*  rfk_model_check: sample queries from a dataset, and the shape checks on
     a template's predictions that `rafiki model test` runs. */
 #include "rfk_model_check.h"
+#include "rfk_runner.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -120,25 +121,6 @@ rfk_model_check_queries (const char *task, const char *path, const rafiki_args_t
     return rc;
 }
 
-static bool
-s_number (const msgpack_object *o, double *out)
-{
-    switch (o->type) {
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-            *out = o->via.f64;
-            return true;
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            *out = (double)o->via.u64;
-            return true;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            *out = (double)o->via.i64;
-            return true;
-        default:
-            return false;
-    }
-}
-
 /* Check one prediction p for query q. */
 static int
 s_check_one (const char *task, const msgpack_object *q, const msgpack_object *p, size_t i,
@@ -151,7 +133,7 @@ s_check_one (const char *task, const msgpack_object *q, const msgpack_object *p,
     }
     if (strcmp (task, RAFIKI_TASK_TABULAR_REGRESSION) == 0) {
         double v;
-        if (!s_number (p, &v) || !isfinite (v)) {
+        if (!rfk_runner_obj_number (p, &v) || !isfinite (v)) {
             snprintf (err, errlen, "prediction %zu is not a finite number", i);
             return -1;
         }
@@ -182,7 +164,8 @@ s_check_one (const char *task, const msgpack_object *q, const msgpack_object *p,
     double sum = 0;
     for (uint32_t c = 0; c < p->via.array.size; c++) {
         double v;
-        if (!s_number (&p->via.array.ptr[c], &v) || !isfinite (v) || v < -1e-9 || v > 1 + 1e-9) {
+        if (!rfk_runner_obj_number (&p->via.array.ptr[c], &v) || !isfinite (v) || v < -1e-9 ||
+            v > 1 + 1e-9) {
             snprintf (err, errlen, "prediction %zu: probability of class %u is not in [0, 1]", i,
                       c);
             return -1;

@@ -10,13 +10,10 @@
 #include <stdint.h>
 #include <zip.h>
 
+#include <rafiki/dataset.h> /* rfk_model_errf */
+
 /* The largest file or zip entry a loader reads into memory. */
 #define RFK_MODEL_MAX_FILE ((size_t)1 << 31)
-
-/* Writes a printf-style message into err (when err and errlen allow). */
-void
-rfk_model_errf (char *err, size_t errlen, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
 
 /* Reads the whole file at path into a NUL-terminated buffer. */
 int

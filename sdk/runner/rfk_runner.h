@@ -23,6 +23,7 @@
 
 #include "rfk_states.h"
 
+#include <msgpack.h>
 #include <rafiki/model.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -147,6 +148,11 @@ rfk_runner_trial_destroy (rfk_runner_trial_t **self_p);
 int
 rfk_runner_trial_run (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_t *callbacks,
                       rfk_trial_result_t *result);
+
+/* A msgpack integer or float as a double; false if it is neither. Shared
+   with `rafiki model test`, which checks predictions with it. */
+bool
+rfk_runner_obj_number (const msgpack_object *o, double *out);
 
 #ifdef __cplusplus
 }

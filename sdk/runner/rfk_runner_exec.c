@@ -281,87 +281,84 @@ s_exec_get (const msgpack_object *map, const char *key)
     return NULL;
 }
 
-/* Knob values from the spec's [name, type, value] rows, as copies freed by
-   s_exec_release. -1 when a row makes no sense. */
-static int
-s_exec_knobs (const msgpack_object *rows, rafiki_knobs_t *out)
+/* Reads one spec row into item; false when the row makes no sense. */
+typedef bool (s_exec_row_fn) (const msgpack_object *row, void *item);
+
+/* The spec's rows, read by row_fn into a zeroed array of n + 1 items of
+   `size` bytes, with n in *n_p. *rc_p is 0, or -1 when the rows are no
+   array, memory ran out or a row makes no sense. The array (NULL when there
+   are no rows) is for s_exec_release to free, whatever *rc_p says. */
+static void *
+s_exec_rows (const msgpack_object *rows, size_t size, s_exec_row_fn *row_fn, size_t *n_p, int *rc_p)
 {
-    out->items = NULL;
-    out->n = 0;
+    *n_p = 0;
+    *rc_p = rows ? -1 : 0;
     if (!rows || rows->type != MSGPACK_OBJECT_ARRAY)
-        return rows ? -1 : 0;
-    size_t n = rows->via.array.size;
-    rafiki_knob_value_t *items = calloc (n + 1, sizeof *items);
+        return NULL;
+    char *items = calloc (rows->via.array.size + 1, size);
     if (!items)
-        return -1;
-    out->items = items; /* from now on s_exec_release frees what is read */
-    out->n = n;
-    for (size_t i = 0; i < n; i++) {
-        const msgpack_object *row = &rows->via.array.ptr[i];
-        if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 3 ||
-            row->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-            return -1;
-        const msgpack_object *value = &row->via.array.ptr[2];
-        items[i].name = s_exec_str (&row->via.array.ptr[0]);
-        items[i].value.type = (rafiki_value_type_t)row->via.array.ptr[1].via.u64;
-        double number = 0;
-        switch (items[i].value.type) {
-            case RAFIKI_VALUE_INT:
-                if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                    items[i].value.u.i = (int64_t)value->via.u64;
-                else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-                    items[i].value.u.i = value->via.i64;
-                else
-                    return -1;
-                break;
-            case RAFIKI_VALUE_FLOAT:
-                if (!rfk_runner_obj_number (value, &number))
-                    return -1;
-                items[i].value.u.f = number;
-                break;
-            case RAFIKI_VALUE_STRING:
-                items[i].value.u.s = s_exec_str (value);
-                if (!items[i].value.u.s)
-                    return -1;
-                break;
-            case RAFIKI_VALUE_BOOL:
-                if (value->type != MSGPACK_OBJECT_BOOLEAN)
-                    return -1;
-                items[i].value.u.b = value->via.boolean;
-                break;
-            default:
-                return -1;
-        }
-        if (!items[i].name)
-            return -1;
-    }
-    return 0;
+        return NULL;
+    *n_p = rows->via.array.size;
+    *rc_p = 0;
+    for (size_t i = 0; i < *n_p && *rc_p == 0; i++)
+        if (!row_fn (&rows->via.array.ptr[i], items + i * size))
+            *rc_p = -1;
+    return items;
 }
 
-/* Train args from the spec's [name, value] rows. */
-static int
-s_exec_args (const msgpack_object *rows, rafiki_args_t *out)
+/* A knob value from a [name, type, value] row, as copies freed by
+   s_exec_release. */
+static bool
+s_exec_knob (const msgpack_object *row, void *item)
 {
-    out->items = NULL;
-    out->n = 0;
-    if (!rows || rows->type != MSGPACK_OBJECT_ARRAY)
-        return rows ? -1 : 0;
-    size_t n = rows->via.array.size;
-    rafiki_arg_t *items = calloc (n + 1, sizeof *items);
-    if (!items)
-        return -1;
-    out->items = items; /* from now on s_exec_release frees what is read */
-    out->n = n;
-    for (size_t i = 0; i < n; i++) {
-        const msgpack_object *row = &rows->via.array.ptr[i];
-        if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2)
-            return -1;
-        items[i].name = s_exec_str (&row->via.array.ptr[0]);
-        items[i].value = s_exec_str (&row->via.array.ptr[1]);
-        if (!items[i].name || !items[i].value)
-            return -1;
+    rafiki_knob_value_t *knob = (rafiki_knob_value_t *)item;
+    if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 3 ||
+        row->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    const msgpack_object *value = &row->via.array.ptr[2];
+    knob->name = s_exec_str (&row->via.array.ptr[0]);
+    knob->value.type = (rafiki_value_type_t)row->via.array.ptr[1].via.u64;
+    double number = 0;
+    switch (knob->value.type) {
+        case RAFIKI_VALUE_INT:
+            if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                knob->value.u.i = (int64_t)value->via.u64;
+            else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                knob->value.u.i = value->via.i64;
+            else
+                return false;
+            break;
+        case RAFIKI_VALUE_FLOAT:
+            if (!rfk_runner_obj_number (value, &number))
+                return false;
+            knob->value.u.f = number;
+            break;
+        case RAFIKI_VALUE_STRING:
+            knob->value.u.s = s_exec_str (value);
+            if (!knob->value.u.s)
+                return false;
+            break;
+        case RAFIKI_VALUE_BOOL:
+            if (value->type != MSGPACK_OBJECT_BOOLEAN)
+                return false;
+            knob->value.u.b = value->via.boolean;
+            break;
+        default:
+            return false;
     }
-    return 0;
+    return knob->name != NULL;
+}
+
+/* A train arg from a [name, value] row. */
+static bool
+s_exec_arg (const msgpack_object *row, void *item)
+{
+    rafiki_arg_t *arg = (rafiki_arg_t *)item;
+    if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2)
+        return false;
+    arg->name = s_exec_str (&row->via.array.ptr[0]);
+    arg->value = s_exec_str (&row->via.array.ptr[1]);
+    return arg->name && arg->value;
 }
 
 /* The spec file's bytes into s_exec.data, and decoded into s_exec.msg;
@@ -405,8 +402,13 @@ static void
 s_exec_load_spec (void)
 {
     const msgpack_object *map = &s_exec.msg.data;
-    if (s_exec_knobs (s_exec_get (map, "knobs"), &s_exec.knobs) != 0 ||
-        s_exec_args (s_exec_get (map, "args"), &s_exec.args) != 0)
+    int rc;
+    s_exec.knobs.items = s_exec_rows (s_exec_get (map, "knobs"), sizeof (rafiki_knob_value_t),
+                                      s_exec_knob, &s_exec.knobs.n, &rc);
+    if (rc == 0)
+        s_exec.args.items = s_exec_rows (s_exec_get (map, "args"), sizeof (rafiki_arg_t),
+                                         s_exec_arg, &s_exec.args.n, &rc);
+    if (rc != 0)
         s_exec_fail ("the trial's process got malformed knobs or train args");
     rfk_trial_spec_t *spec = &s_exec.spec;
     spec->knobs = &s_exec.knobs;

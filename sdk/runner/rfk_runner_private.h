@@ -49,11 +49,6 @@ rfk_runner_pack_str (msgpack_packer *pk, const char *s, size_t max);
 char *
 rfk_runner_obj_strdup (const msgpack_object *o);
 
-/* A msgpack integer or float as a double; false if it is neither.
-   (rfk_runner.c) */
-bool
-rfk_runner_obj_number (const msgpack_object *o, double *out);
-
 /* The exec form, parent side: hand the spec to a fresh process of this
    program that runs the child's side on sock. Its pid, or -1 with err.
    (rfk_runner_exec.c) */

@@ -3,7 +3,6 @@
 #include "tune_internal.h"
 
 #include <math.h>
-#include <stdio.h>
 
 static uint64_t
 s_splitmix64 (uint64_t *x)
@@ -63,17 +62,6 @@ rfk_rng_normal (rfk_rng_t *rng)
     double u = rfk_rng_uniform (rng);
     double v = rfk_rng_uniform (rng);
     return sqrt (-2.0 * log (1.0 - u)) * cos (2.0 * M_PI * v);
-}
-
-void
-rfk_tune_errf (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (err, errlen, fmt, ap);
-    va_end (ap);
 }
 
 double

@@ -6,6 +6,7 @@
 
 #include "rfk_tune.h"
 
+#include <rafiki/dataset.h>
 #include <stdarg.h>
 
 /* xoshiro256** seeded through splitmix64: fast, small, and the same
@@ -28,10 +29,9 @@ rfk_rng_below (rfk_rng_t *rng, size_t n);
 double
 rfk_rng_normal (rfk_rng_t *rng);
 
-/* Writes a printf-style message into err (if any). */
-void
-rfk_tune_errf (char *err, size_t errlen, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
+/* Writes a printf-style message into err (if any): rfk_model_errf of
+   rafiki/dataset.h, which the tuning library links. */
+#define rfk_tune_errf rfk_model_errf
 
 /* One tuned knob. */
 typedef struct {

@@ -38,6 +38,13 @@
 extern "C" {
 #endif
 
+/* Writes a printf-style message into err, as the loaders do (nothing when
+   err is NULL or errlen 0; always terminated). For templates and tools that
+   report errors the same err/errlen way. */
+void
+rfk_model_errf (char *err, size_t errlen, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 /* ---- IMAGE_CLASSIFICATION ------------------------------------------- */
 
 /* How colours are handled. */
