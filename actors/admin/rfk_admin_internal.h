@@ -224,8 +224,8 @@ rfk_admin_clean_partial_uploads (rfk_admin_t *self);
    file renamed, its digest written and the record stored, or the file
    removed. Consumes the upload; the reply (never NULL). */
 rfk_msg_t *
-rfk_admin_upload_conclude (rfk_admin_t *self, rfk_upload_t *up, int rc, json_t *verdict,
-                           char *err, size_t errlen);
+rfk_admin_upload_conclude (rfk_admin_t *self, rfk_upload_t *up, int rc, json_t *verdict, char *err,
+                           size_t errlen);
 /* Free an upload and remove its partial file, silently. Safe twice. */
 void
 rfk_admin_upload_destroy (rfk_upload_t **up_p);

@@ -265,9 +265,9 @@ s_live_train_job_error (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_
         error = rfk_admin_store_error (self, req, "listing train jobs");
     else if (zlistx_size (live) > 0) {
         rfk_train_job_t *other = (rfk_train_job_t *)zlistx_first (live);
-        error = rfk_admin_error (req, RFK_CODE_CONFLICT,
-                                 "app %s has a live train job (version %lld, %s); stop it first",
-                                 app, (long long)other->app_version, rfk_job_status_name (other->status));
+        error = rfk_admin_error (
+            req, RFK_CODE_CONFLICT, "app %s has a live train job (version %lld, %s); stop it first",
+            app, (long long)other->app_version, rfk_job_status_name (other->status));
     }
     zlistx_destroy (&live);
     return error;
@@ -510,9 +510,9 @@ s_deployable_train_job (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_
     if (!train)
         return NULL;
     if (!rfk_job_status_is_final (train->status))
-        *error = rfk_admin_error (req, RFK_CODE_CONFLICT,
-                                  "train job %s version %lld is %s: stop it before deploying it",
-                                  train->app, (long long)train->app_version, rfk_job_status_name (train->status));
+        *error = rfk_admin_error (
+            req, RFK_CODE_CONFLICT, "train job %s version %lld is %s: stop it before deploying it",
+            train->app, (long long)train->app_version, rfk_job_status_name (train->status));
     zlistx_t *live =
         *error ? NULL : rfk_store_list_inference_jobs (self->store, caller->user_id, true, NULL);
     for (rfk_inference_job_t *other = live ? (rfk_inference_job_t *)zlistx_first (live) : NULL;

@@ -68,8 +68,8 @@ rfk_admin_auth_setup (rfk_admin_t *self, char *err, size_t errlen)
         if (rfk_admin_key_load (self->data_dir, "jwt.key", key, key_length, &created, err,
                                 errlen) != 0)
             return -1;
-        rfk_log_notice (RFK_ADMIN_LOG, "jwt-secret file=%s/keys/jwt.key created=%s",
-                        self->data_dir, created ? "true" : "false");
+        rfk_log_notice (RFK_ADMIN_LOG, "jwt-secret file=%s/keys/jwt.key created=%s", self->data_dir,
+                        created ? "true" : "false");
     } else if (strlen (secret) >= RFK_AUTH_KEY_MIN) {
         key_length = strlen (secret) < sizeof key ? strlen (secret) : sizeof key;
         if (strlen (secret) > sizeof key) {

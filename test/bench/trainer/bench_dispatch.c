@@ -131,20 +131,20 @@ test_dispatch_services (void **state)
     rfk_bus_opts_t bus;
     rfk_bus_opts_defaults (&bus);
     rfk_test_admin_t *admin = rfk_test_admin_new (&bus);
-    rfk_test_admin_add_service (admin, "advisor-1", "secret-a",
-                            json_pack ("{s:s, s:s, s:s, s:{s:i}, s:{s:b, s:s}, s:{s:{s:i}}}",
-                                       "service_id", "advisor-1", "task", "TABULAR_CLASSIFICATION",
-                                       "model_path", ECHO_TEMPLATE, "budget", "MODEL_TRIAL_COUNT",
-                                       trials, "train_args", "early_stop", 0, "advisor", "random",
-                                       "config", "fixed_knobs", "steps", 0));
+    rfk_test_admin_add_service (
+        admin, "advisor-1", "secret-a",
+        json_pack ("{s:s, s:s, s:s, s:{s:i}, s:{s:b, s:s}, s:{s:{s:i}}}", "service_id", "advisor-1",
+                   "task", "TABULAR_CLASSIFICATION", "model_path", ECHO_TEMPLATE, "budget",
+                   "MODEL_TRIAL_COUNT", trials, "train_args", "early_stop", 0, "advisor", "random",
+                   "config", "fixed_knobs", "steps", 0));
     pid_t advisor = rfk_test_admin_spawn (admin, "advisor", "advisor-1", "secret-a", dir);
     assert_true (rfk_test_admin_wait (admin, s_advice_known, NULL, 20000));
-    rfk_test_admin_add_service (admin, "trainer-1", "secret-t",
-                            json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "service_id",
-                                       "trainer-1", "task", "TABULAR_CLASSIFICATION", "model_path",
-                                       ECHO_TEMPLATE, "train_dataset_path", IRIS_TRAIN,
-                                       "val_dataset_path", IRIS_VAL, "advisor_endpoint",
-                                       rfk_test_admin_advice (admin), "worker_id", "trainer-1"));
+    rfk_test_admin_add_service (
+        admin, "trainer-1", "secret-t",
+        json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "service_id", "trainer-1", "task",
+                   "TABULAR_CLASSIFICATION", "model_path", ECHO_TEMPLATE, "train_dataset_path",
+                   IRIS_TRAIN, "val_dataset_path", IRIS_VAL, "advisor_endpoint",
+                   rfk_test_admin_advice (admin), "worker_id", "trainer-1"));
     int64_t start = zclock_mono ();
     pid_t trainer = rfk_test_admin_spawn (admin, "trainer", "trainer-1", "secret-t", dir);
     assert_int_equal (rfk_test_admin_reap (admin, trainer, 600000), 0);
