@@ -63,12 +63,22 @@ s_check_budget (const rfk_msg_t *req, json_t *budget, bool train, rfk_msg_t **er
             json_is_integer (value) ||
             (json_is_real (value) && json_real_value (value) == floor (json_real_value (value)));
         double number = json_number_value (value);
-        if (streq (key, "MODEL_TRIAL_COUNT") || (train && streq (key, "TRAINER_COUNT"))) {
+        if (streq (key, "MODEL_TRIAL_COUNT") && json_is_number (value) && number == -1) {
+            //  The original's "no limit": TIME_HOURS alone decides.
+            if (!json_is_number (json_object_get (budget, "TIME_HOURS"))) {
+                *error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
+                                          "field `budget.MODEL_TRIAL_COUNT` may be -1 (no limit) "
+                                          "only with `budget.TIME_HOURS` set, which then ends "
+                                          "the job");
+                return -1;
+            }
+        } else if (streq (key, "MODEL_TRIAL_COUNT") || (train && streq (key, "TRAINER_COUNT"))) {
             long max = streq (key, "TRAINER_COUNT") ? S_TRAINERS_MAX : 1000000;
             if (!json_is_number (value) || !integer || number < 1 || number > max) {
-                *error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
-                                          "field `budget.%s` must be a whole number from 1 to %ld",
-                                          key, max);
+                *error = rfk_admin_error (
+                    req, RFK_CODE_BAD_REQUEST,
+                    "field `budget.%s` must be a whole number from 1 to %ld%s", key, max,
+                    streq (key, "MODEL_TRIAL_COUNT") ? " (or -1, no limit, with TIME_HOURS)" : "");
                 return -1;
             }
         } else if (streq (key, "TIME_HOURS")) {
@@ -732,23 +742,25 @@ rfk_admin_on_get_inference_jobs_of_app (rfk_admin_t *self, const rfk_msg_t *req,
     return reply;
 }
 
-/* The caller's newest inference job of app / app_version. */
+/* The caller's newest inference job of app / app_version; when live_only,
+   the one deployed now (STARTED or RUNNING), as the original Rafiki's GET
+   answers, so a client finds a live predictor or a 404. */
 static rfk_inference_job_t *
 s_inference_job_of (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
-                    rfk_msg_t **error)
+                    bool live_only, rfk_msg_t **error)
 {
     int64_t version;
     const char *app = s_app_field (req, &version, error);
     if (!app)
         return NULL;
     rfk_inference_job_t *job =
-        rfk_store_get_inference_job_by_app (self->store, caller->user_id, app, version);
+        rfk_store_get_inference_job_by_app (self->store, caller->user_id, app, version, live_only);
     if (!job)
-        *error =
-            rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE
-                ? rfk_admin_store_error (self, req, "reading the inference job")
-                : rfk_admin_error (req, RFK_CODE_NOT_FOUND, "you have no inference job of app %s%s",
-                                   app, version < 0 ? "" : " at that version");
+        *error = rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE
+                     ? rfk_admin_store_error (self, req, "reading the inference job")
+                     : rfk_admin_error (
+                           req, RFK_CODE_NOT_FOUND, "you have no %sinference job of app %s%s",
+                           live_only ? "running " : "", app, version < 0 ? "" : " at that version");
     return job;
 }
 
@@ -757,7 +769,7 @@ rfk_admin_on_get_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
                                 const rfk_auth_claims_t *caller)
 {
     rfk_msg_t *error = NULL;
-    rfk_inference_job_t *job = s_inference_job_of (self, req, caller, &error);
+    rfk_inference_job_t *job = s_inference_job_of (self, req, caller, true, &error);
     if (!job)
         return error;
     rfk_msg_t *reply =
@@ -777,7 +789,7 @@ s_stop_job (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *ca
     rfk_msg_t *error = NULL;
     char *id = NULL;
     if (inference) {
-        rfk_inference_job_t *job = s_inference_job_of (self, req, caller, &error);
+        rfk_inference_job_t *job = s_inference_job_of (self, req, caller, false, &error);
         id = job ? strdup (job->id) : NULL;
         rfk_inference_job_destroy (&job);
     } else {
@@ -829,12 +841,12 @@ rfk_admin_on_stop_all_jobs (rfk_admin_t *self, const rfk_msg_t *req,
     for (rfk_inference_job_t *job = (rfk_inference_job_t *)zlistx_first (inference); job;
          job = (rfk_inference_job_t *)zlistx_next (inference)) {
         rfk_admin_stop_inference_job (self, job->id, "all jobs were stopped");
-        json_array_append_new (inference_ids, json_string (job->id));
+        json_array_append_new (inference_ids, json_pack ("{s:s}", "id", job->id));
     }
     for (rfk_train_job_t *job = (rfk_train_job_t *)zlistx_first (train); job;
          job = (rfk_train_job_t *)zlistx_next (train)) {
         rfk_admin_stop_train_job (self, job->id, "all jobs were stopped");
-        json_array_append_new (train_ids, json_string (job->id));
+        json_array_append_new (train_ids, json_pack ("{s:s}", "id", job->id));
     }
     json_object_set_new (reply->body, "train_jobs", train_ids);
     json_object_set_new (reply->body, "inference_jobs", inference_ids);

@@ -119,12 +119,29 @@ rfk_admin_train_job_json (rfk_admin_t *self, const rfk_train_job_t *job)
     return body;
 }
 
+/* The trial's proposal as the original Rafiki shows it: an object with at
+   least knobs and trial_no (the advisor's own proposal when it was kept). */
+static json_t *
+s_trial_proposal (const rfk_trial_t *trial)
+{
+    json_t *proposal =
+        json_is_object (trial->proposal) ? json_deep_copy (trial->proposal) : json_object ();
+    if (!json_object_get (proposal, "knobs"))
+        json_object_set_new (proposal, "knobs",
+                             trial->knobs ? json_deep_copy (trial->knobs) : json_object ());
+    if (!json_object_get (proposal, "trial_no"))
+        json_object_set_new (proposal, "trial_no", json_integer (trial->no > 0 ? trial->no : 0));
+    return proposal;
+}
+
 json_t *
 rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_train_job_t *job)
 {
     json_t *body = json_object ();
     s_set_strs (body, "id", trial->id, "sub_train_job_id", trial->sub_train_job_id, NULL);
     json_object_set_new (body, "trial_no", json_integer (trial->no > 0 ? trial->no : 0));
+    json_object_set_new (body, "no", json_integer (trial->no > 0 ? trial->no : 0));
+    json_object_set_new (body, "proposal", s_trial_proposal (trial));
     s_set_str (body, "model_id", trial->model_id);
     s_set_model_name (self, body, trial->model_id);
     s_set_str (body, "status", rfk_trial_status_name (trial->status));
@@ -133,6 +150,7 @@ rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_tra
     s_set_json (body, "knobs", trial->knobs);
     s_set_str (body, "worker_id", trial->worker_id);
     json_object_set_new (body, "has_params", json_boolean (trial->store_params_id != NULL));
+    json_object_set_new (body, "is_params_saved", json_boolean (trial->store_params_id != NULL));
     const char *error = json_string_value (json_object_get (trial->progress, "error"));
     s_set_strs (body, "error", error, "datetime_started", trial->datetime_started,
                 "datetime_stopped", trial->datetime_stopped, NULL);

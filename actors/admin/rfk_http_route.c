@@ -245,6 +245,8 @@ rfk_http_route_add_text (json_t *fields, const char *key, const char *value, siz
         return -1;
     }
     json_t *item = NULL;
+    if (is_json && len == 0)
+        return 0; /* an empty JSON field is one left unset */
     if (is_json || (is_list && len && value[0] == '[')) {
         json_error_t jerr;
         item = json_loadb (value, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
@@ -252,6 +254,11 @@ rfk_http_route_add_text (json_t *fields, const char *key, const char *value, siz
             snprintf (err, errlen, "field `%s` is not valid JSON: %s (column %d)", key, jerr.text,
                       jerr.column);
             return -1;
+        }
+        if (is_json && json_is_null (item)) {
+            //  The original client sends "null" for a field it leaves unset.
+            json_decref (item);
+            return 0;
         }
         if (is_json && !json_is_object (item)) {
             json_decref (item);

@@ -453,10 +453,10 @@ rfk_store_create_inference_job (rfk_store_t *self, const rfk_inference_job_t *jo
 rfk_inference_job_t *
 rfk_store_get_inference_job (rfk_store_t *self, const char *id);
 /* The newest inference job of the user's app at app_version (-1: the
-   latest version). */
+   latest version); only a STARTED or RUNNING one when live_only. */
 rfk_inference_job_t *
 rfk_store_get_inference_job_by_app (rfk_store_t *self, const char *user_id, const char *app,
-                                    int64_t app_version);
+                                    int64_t app_version, bool live_only);
 /* Inference jobs of user_id (everyone's if NULL), STARTED or RUNNING only
    when active_only, oldest first. */
 zlistx_t *

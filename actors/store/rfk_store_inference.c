@@ -163,21 +163,23 @@ RFK_STORE_PARENT_GETTER (inference_job, rfk_inference_job_t)
 
 rfk_inference_job_t *
 rfk_store_get_inference_job_by_app (rfk_store_t *self, const char *user_id, const char *app,
-                                    int64_t app_version)
+                                    int64_t app_version, bool live_only)
 {
     S_ENTER (self);
     rfk_train_job_t *train_job = rfk_store_train_job_by_app (self, user_id, app, app_version);
     if (!train_job)
         return NULL;
     char what[200];
-    snprintf (what, sizeof what, "inference job of app '%.64s' version %" PRId64, app,
-              train_job->app_version);
+    snprintf (what, sizeof what, "%sinference job of app '%.64s' version %" PRId64,
+              live_only ? "running " : "", app, train_job->app_version);
     rfk_args_t args = {0};
     rfk_arg_text (&args, train_job->id);
     rfk_inference_job_t *job = (rfk_inference_job_t *)rfk_row_select_one (
         self, &rfk_inference_job_kind,
-        "WHERE x.train_job_id = $1 ORDER BY x.datetime_started DESC, x.id DESC LIMIT 1", &args,
-        what);
+        live_only ? "WHERE x.train_job_id = $1 AND x.status IN ('STARTED', 'RUNNING')"
+                    " ORDER BY x.datetime_started DESC, x.id DESC LIMIT 1"
+                  : "WHERE x.train_job_id = $1 ORDER BY x.datetime_started DESC, x.id DESC LIMIT 1",
+        &args, what);
     rfk_train_job_destroy (&train_job);
     return rfk_store_inference_job_done (self, job);
 }

@@ -615,8 +615,15 @@ s_budget (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, bool 
         long long integer;
         double hours;
         if (!strcmp (name, "GPU_COUNT") || (train && !strcmp (name, "MODEL_TRIAL_COUNT"))) {
-            if (s_integer (ctx, sub, node, !strcmp (name, "GPU_COUNT") ? 0 : 1, &integer))
+            //  MODEL_TRIAL_COUNT: -1 is the original's "no limit" (TIME_HOURS decides).
+            bool count = !strcmp (name, "MODEL_TRIAL_COUNT");
+            if (s_integer (ctx, sub, node, count ? LLONG_MIN : 0, &integer))
                 break;
+            if (count && integer < 1 && integer != -1) {
+                s_fail (ctx, node, sub, "must be at least 1, or -1 for no limit, got %lld",
+                        integer);
+                break;
+            }
             json_object_set_new (budget, name, json_integer (integer));
         } else if (train && !strcmp (name, "TIME_HOURS")) {
             if (s_number_value (node, &hours) || !isfinite (hours)) {
@@ -636,9 +643,13 @@ s_budget (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out, bool 
             break;
         }
     }
-    if (!ctx->failed && train && !json_object_get (budget, "MODEL_TRIAL_COUNT") &&
-        !json_object_get (budget, "TIME_HOURS"))
-        s_fail (ctx, value, path, "needs MODEL_TRIAL_COUNT or TIME_HOURS (or both)");
+    json_t *count = json_object_get (budget, "MODEL_TRIAL_COUNT");
+    if (!ctx->failed && train && !json_object_get (budget, "TIME_HOURS")) {
+        if (!count)
+            s_fail (ctx, value, path, "needs MODEL_TRIAL_COUNT or TIME_HOURS (or both)");
+        else if (json_integer_value (count) == -1)
+            s_fail (ctx, value, path, "MODEL_TRIAL_COUNT: -1 (no limit) needs TIME_HOURS");
+    }
     if (ctx->failed) {
         json_decref (budget);
         return -1;

@@ -273,6 +273,13 @@ rfk_test_tmpdir_destroy (char **dir_p)
 {
     if (!dir_p || !*dir_p)
         return 0;
+    //  RAFIKI_TEST_KEEP=1 keeps every temporary folder, to read its logs.
+    const char *keep = getenv ("RAFIKI_TEST_KEEP");
+    if (keep && streq (keep, "1")) {
+        fprintf (stderr, "# kept %s (RAFIKI_TEST_KEEP=1)\n", *dir_p);
+        zstr_free (dir_p);
+        return 0;
+    }
     int rc = rfk_test_tree_remove (*dir_p);
     zstr_free (dir_p);
     return rc;

@@ -787,16 +787,16 @@ s_handle (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
         {
             if (!strcmp (s_str (job, "status"), "RUNNING")) {
                 s_stop_train_job (self, job);
-                json_array_append (json_object_get (stopped, "train_jobs"),
-                                   json_object_get (job, "id"));
+                json_array_append_new (json_object_get (stopped, "train_jobs"),
+                                       json_pack ("{s:O}", "id", json_object_get (job, "id")));
             }
         }
         json_array_foreach (self->inference_jobs, index, job)
         {
             if (!strcmp (s_str (job, "status"), "RUNNING")) {
                 s_stop_inference_job (self, job);
-                json_array_append (json_object_get (stopped, "inference_jobs"),
-                                   json_object_get (job, "id"));
+                json_array_append_new (json_object_get (stopped, "inference_jobs"),
+                                       json_pack ("{s:O}", "id", json_object_get (job, "id")));
             }
         }
         return s_reply (r, "StoppedJobs", stopped);

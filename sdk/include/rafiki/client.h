@@ -237,8 +237,13 @@ json_t *
 rfk_sdk_inference_job_create_from_manifest (rfk_sdk_t *self, const char *path);
 json_t *
 rfk_sdk_inference_jobs_list (rfk_sdk_t *self, const char *user_id);
+/* Every inference job of app, oldest first, in any state. */
 json_t *
 rfk_sdk_inference_jobs_of_app (rfk_sdk_t *self, const char *app);
+/* The deployed (STARTED or RUNNING) inference job of app at app_version
+   (-1: the latest version), as the original Rafiki answers it; NULL with
+   RFK_SDK_NOT_FOUND when none is deployed (a stopped job is
+   found through rfk_sdk_inference_jobs_of_app). */
 json_t *
 rfk_sdk_inference_job_get (rfk_sdk_t *self, const char *app, int app_version);
 json_t *

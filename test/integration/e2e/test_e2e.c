@@ -265,6 +265,20 @@ typedef struct {
     json_t *job;            /* the job as last read */
 } s_job_wait_t;
 
+/* The newest inference job of app in any state (GET /inference_jobs/{app}/{v}
+   finds only a deployed one). */
+static json_t *
+s_newest_inference_job (rfk_sdk_t *sdk, const char *app)
+{
+    json_t *list = rfk_sdk_inference_jobs_of_app (sdk, app);
+    json_t *jobs = json_object_get (list, "inference_jobs");
+    json_t *newest = json_array_size (jobs)
+                         ? json_incref (json_array_get (jobs, json_array_size (jobs) - 1))
+                         : NULL;
+    json_decref (list);
+    return newest;
+}
+
 /* Whether the latest job of the app is in the status wanted, or ERRORED. */
 static bool
 s_job_in (void *arg)
@@ -272,7 +286,7 @@ s_job_in (void *arg)
     s_job_wait_t *wait = arg;
     rfk_sdk_t *sdk = wait->platform->sdk;
     json_decref (wait->job);
-    wait->job = wait->inference ? rfk_sdk_inference_job_get (sdk, wait->app, -1)
+    wait->job = wait->inference ? s_newest_inference_job (sdk, wait->app)
                                 : rfk_sdk_train_job_get (sdk, wait->app, -1);
     if (!wait->job)
         s_sdk_fail (sdk, "job get");
@@ -437,14 +451,18 @@ s_stop_and_check (s_platform_t *platform, const char *app, const char *predictor
                       total, job_id, S_SERVE_MS / 1000);
         json_decref (s_next_event (platform, 500));
     }
-    job = rfk_sdk_inference_job_get (platform->sdk, app, -1);
+    job = s_newest_inference_job (platform->sdk, app);
     assert_string_equal (json_string_value (json_object_get (job, "status")), "STOPPED");
     json_decref (job);
+    //  As in the original Rafiki, GET of the app's inference job finds only
+    //  a deployed one: 404 once it is stopped.
+    char url[300];
+    snprintf (url, sizeof url, "%s/inference_jobs/%s/-1", platform->http, app);
+    assert_int_equal (s_http ("GET", url, rfk_sdk_token (platform->sdk), NULL, NULL, NULL), 404);
     //  No process of the job's services is left: a service says STOPPED
     //  just before it exits.
     s_wait_processes_gone (platform, job_id, deadline);
     //  Its predictor no longer answers (it said STOPPED, then closed and exited).
-    char url[300];
     snprintf (url, sizeof url, "http://%s/healthz", predictor_host);
     CURLcode code;
     assert_int_equal (s_http ("GET", url, NULL, NULL, NULL, &code), 0);
@@ -1047,16 +1065,194 @@ test_bad_requests (void **state)
     json_decref (me);
 }
 
+/* ---------------------------------------------------------------------- */
+/* what the original Rafiki's clients rely on */
+
+/* POST /models as the original client sends it: multipart, `dependencies`
+   the text "null" (or left out when deps is NULL and omit). Its status. */
+static long
+s_upload_model (s_platform_t *platform, const char *name, const char *deps)
+{
+    CURL *curl = curl_easy_init ();
+    curl_mime *mime = curl_mime_init (curl);
+    const char *fields[][2] = {{"name", name},
+                               {"task", "TABULAR_CLASSIFICATION"},
+                               {"dependencies", deps},
+                               {"access_right", "PRIVATE"}};
+    for (size_t index = 0; index < 4; index++) {
+        if (!fields[index][1])
+            continue;
+        curl_mimepart *part = curl_mime_addpart (mime);
+        curl_mime_name (part, fields[index][0]);
+        curl_mime_data (part, fields[index][1], CURL_ZERO_TERMINATED);
+    }
+    curl_mimepart *part = curl_mime_addpart (mime);
+    curl_mime_name (part, "model_file_bytes");
+    curl_mime_filedata (part, s_env ("RAFIKI_TEST_LINEAR"));
+    char url[300], bearer[2048];
+    snprintf (url, sizeof url, "%s/models", platform->http);
+    snprintf (bearer, sizeof bearer, "Authorization: Bearer %s", rfk_sdk_token (platform->sdk));
+    struct curl_slist *headers = curl_slist_append (NULL, bearer);
+    zchunk_t *answer = zchunk_new (NULL, 0);
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt (curl, CURLOPT_MIMEPOST, mime);
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_on_body);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, answer);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform (curl) == CURLE_OK)
+        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200)
+        print_message ("# POST /models %s: %ld %.*s\n", name, status, (int)zchunk_size (answer),
+                       (const char *)zchunk_data (answer));
+    zchunk_destroy (&answer);
+    curl_slist_free_all (headers);
+    curl_mime_free (mime);
+    curl_easy_cleanup (curl);
+    return status;
+}
+
+/* Trials carry the original's `no`, `proposal` and `is_params_saved`. */
+static void
+s_check_trial_fields (s_platform_t *platform)
+{
+    char url[300];
+    snprintf (url, sizeof url, "%s/train_jobs/iris/1/trials", platform->http);
+    json_t *answer = NULL;
+    assert_int_equal (s_http ("GET", url, rfk_sdk_token (platform->sdk), NULL, &answer, NULL), 200);
+    json_t *trials = json_is_array (answer) ? answer : json_object_get (answer, "trials");
+    assert_true (json_array_size (trials) > 0);
+    size_t index;
+    json_t *trial;
+    json_array_foreach (trials, index, trial)
+    {
+        assert_int_equal (json_integer_value (json_object_get (trial, "no")),
+                          json_integer_value (json_object_get (trial, "trial_no")));
+        json_t *proposal = json_object_get (trial, "proposal");
+        assert_true (json_is_object (proposal));
+        assert_true (
+            json_equal (json_object_get (proposal, "knobs"), json_object_get (trial, "knobs")));
+        json_t *saved = json_object_get (trial, "is_params_saved");
+        assert_true (json_is_boolean (saved));
+        assert_true (json_equal (saved, json_object_get (trial, "has_params")));
+    }
+    json_decref (answer);
+}
+
+/* MODEL_TRIAL_COUNT -1: refused without TIME_HOURS, and with it a manifest
+   job runs until its time is up (0.02 h, 72 s). */
+static void
+s_check_unlimited_trials (s_platform_t *platform)
+{
+    char url[300];
+    snprintf (url, sizeof url, "%s/train_jobs", platform->http);
+    json_t *answer = NULL;
+    long status = s_http ("POST", url, rfk_sdk_token (platform->sdk),
+                          "{\"app\":\"iris-timed\",\"task\":\"TABULAR_CLASSIFICATION\","
+                          "\"train_dataset_id\":\"x\",\"val_dataset_id\":\"x\","
+                          "\"model_ids\":[\"x\"],\"budget\":{\"MODEL_TRIAL_COUNT\":-1}}",
+                          &answer, NULL);
+    assert_int_equal (status, 400);
+    const char *says =
+        json_string_value (json_object_get (json_object_get (answer, "error"), "message"));
+    if (!says || !strstr (says, "TIME_HOURS"))
+        fail_msg ("MODEL_TRIAL_COUNT -1 without TIME_HOURS: %s", says ? says : "no message");
+    json_decref (answer);
+    char manifest[300];
+    snprintf (manifest, sizeof manifest, "%s/timed.yaml", platform->dir);
+    FILE *file = fopen (manifest, "w");
+    assert_non_null (file);
+    fputs ("kind: train\napp: iris-timed\ntask: TABULAR_CLASSIFICATION\n"
+           "train_dataset: iris-train\nval_dataset: iris-val\n"
+           "budget:\n  MODEL_TRIAL_COUNT: -1\n  TIME_HOURS: 0.02\n"
+           "models:\n  - LinearClassifier\ntrain_args:\n  target: class\n",
+           file);
+    fclose (file);
+    char command[2048];
+    snprintf (command, sizeof command,
+              "RAFIKI_ADMIN='%s' RAFIKI_ADMIN_EVENTS_PORT=%d RAFIKI_TOKEN_FILE='%s' '%s' train "
+              "create -f '%s' > /dev/null",
+              platform->admin, platform->ports[3], platform->token_file, s_env ("RAFIKI_CLI"),
+              manifest);
+    int64_t started = zclock_mono ();
+    assert_int_equal (system (command), 0);
+    json_t *job = s_wait_job (platform, "iris-timed", false, "STOPPED", S_TRAIN_MS);
+    int64_t took = zclock_mono () - started;
+    json_t *trials = rfk_sdk_train_job_trials (platform->sdk, "iris-timed", -1, 0, 0, false, 0);
+    size_t count = json_array_size (json_object_get (trials, "trials"));
+    print_message ("# MODEL_TRIAL_COUNT -1, TIME_HOURS 0.02: %zu trials, stopped after %.1f s\n",
+                   count, took / 1000.0);
+    //  Time, not a count, ended it: not before its 72 s.
+    assert_true (took >= 70000);
+    assert_true (count >= 1);
+    json_decref (trials);
+    json_decref (job);
+}
+
+/* GET /inference_jobs/{app}/{version} finds the deployed job only, and
+   stop_all_jobs names what it stopped as {"id": ...} objects. The app
+   deployed is the timed one (iris's best parameters were damaged on purpose
+   by test_worker_cannot_load). */
+static void
+s_check_running_and_stop_all (s_platform_t *platform)
+{
+    json_t *body =
+        json_pack ("{s:s, s:i, s:i}", "app", "iris-timed", "app_version", 1, "max_trials", 1);
+    json_t *created = rfk_sdk_inference_job_create (platform->sdk, body);
+    json_decref (body);
+    if (!created)
+        s_sdk_fail (platform->sdk, "inference job create");
+    char *job_id = strdup (json_string_value (json_object_get (created, "id")));
+    json_decref (created);
+    json_decref (s_wait_serving (platform, "iris-timed", 1));
+    char url[300];
+    const char *token = rfk_sdk_token (platform->sdk);
+    snprintf (url, sizeof url, "%s/inference_jobs/iris-timed/1", platform->http);
+    json_t *job = NULL;
+    assert_int_equal (s_http ("GET", url, token, NULL, &job, NULL), 200);
+    assert_string_equal (json_string_value (json_object_get (job, "id")), job_id);
+    assert_string_equal (json_string_value (json_object_get (job, "status")), "RUNNING");
+    json_decref (job);
+    snprintf (url, sizeof url, "%s/actions/stop_all_jobs", platform->http);
+    json_t *stopped = NULL;
+    assert_int_equal (s_http ("POST", url, token, "{}", &stopped, NULL), 200);
+    json_t *inference = json_object_get (stopped, "inference_jobs");
+    assert_int_equal (json_array_size (inference), 1);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (inference, 0), "id")),
+                         job_id);
+    assert_true (json_is_array (json_object_get (stopped, "train_jobs")));
+    json_decref (stopped);
+    snprintf (url, sizeof url, "%s/inference_jobs/iris-timed/1", platform->http);
+    assert_int_equal (s_http ("GET", url, token, NULL, NULL, NULL), 404);
+    s_wait_processes_gone (platform, job_id, zclock_mono () + S_SERVE_MS);
+    free (job_id);
+}
+
+static void
+test_original_contract (void **state)
+{
+    (void)state;
+    s_platform_t *platform = s_platform;
+    if (!platform->train_job_id)
+        skip ();
+    s_check_trial_fields (platform);
+    assert_int_equal (s_upload_model (platform, "LinearNullDeps", "null"), 200);
+    assert_int_equal (s_upload_model (platform, "LinearNoDeps", NULL), 200);
+    s_check_unlimited_trials (platform);
+    s_check_running_and_stop_all (platform);
+}
+
 int
 main (void)
 {
     zsys_init ();
     zsys_set_logstream (NULL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_train_deploy_predict),
-        cmocka_unit_test (test_max_trials_replicas),
-        cmocka_unit_test (test_bad_requests),
-        cmocka_unit_test (test_worker_cannot_load),
+        cmocka_unit_test (test_train_deploy_predict), cmocka_unit_test (test_max_trials_replicas),
+        cmocka_unit_test (test_bad_requests),         cmocka_unit_test (test_worker_cannot_load),
+        cmocka_unit_test (test_original_contract),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

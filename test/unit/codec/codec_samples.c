@@ -40,6 +40,8 @@
     "{\"id\": \"r1\", \"sub_train_job_id\": \"s1\", \"trial_no\": 7, \"model_id\": "               \
     "\"m1\", \"model_name\": \"xgb\", \"status\": \"COMPLETED\", \"score\": 0.875, "               \
     "\"knobs\": " KNOBS ", \"worker_id\": \"w1\", \"has_params\": true, "                          \
+    "\"no\": 7, \"proposal\": {\"knobs\": " KNOBS                                                  \
+    ", \"trial_no\": 7}, \"is_params_saved\": true, "                                              \
     "\"datetime_started\": \"2024-01-02T03:04:05Z\", \"datetime_stopped\": "                       \
     "\"2024-01-02T03:05:05Z\", \"app\": \"fashion\", \"app_version\": -1}"
 #define INFERENCE_JOB                                                                              \
@@ -128,7 +130,9 @@ const codec_sample_t codec_samples[] = {
     {&rfk_admin_family, "InferenceJob", INFERENCE_JOB, NULL, 0},
     {&rfk_admin_family, "InferenceJobList", "{\"inference_jobs\": [" INFERENCE_JOB "]}", NULL, 0},
     {&rfk_admin_family, "StoppedJobs",
-     "{\"train_jobs\": [\"t1\", \"t2\"], \"inference_jobs\": [\"i1\"]}", NULL, 0},
+     "{\"train_jobs\": [{\"id\": \"t1\"}, {\"id\": \"t2\"}], \"inference_jobs\": [{\"id\": "
+     "\"i1\"}]}",
+     NULL, 0},
     {&rfk_admin_family, "Deleted", "{\"id\": \"d1\"}", NULL, 0},
     {&rfk_admin_family, "FileData",
      "{\"name\": \"params.msgpack\", \"content_type\": \"application/octet-stream\"}",

@@ -298,7 +298,7 @@ test_usage (void **state)
     assert_string_equal (inference->workers[0].trial_id, top->id);
 
     rfk_inference_job_t *found =
-        rfk_store_get_inference_job_by_app (store, user->id, "fashion", -1);
+        rfk_store_get_inference_job_by_app (store, user->id, "fashion", -1, false);
     ASSERT_OK (store, found);
     assert_string_equal (found->id, inference->id);
     assert_int_equal (found->worker_count, 1);
@@ -1151,13 +1151,18 @@ test_inference_jobs (void **state)
     ASSERT_CODE (store, RFK_CODE_CONFLICT);
 
     rfk_inference_job_t *found =
-        rfk_store_get_inference_job_by_app (store, world.user->id, "fashion", 1);
+        rfk_store_get_inference_job_by_app (store, world.user->id, "fashion", 1, false);
     ASSERT_OK (store, found);
     assert_string_equal (found->id, second->id);
     assert_int_equal (found->worker_count, 1);
     rfk_inference_job_destroy (&found);
-    assert_null (rfk_store_get_inference_job_by_app (store, world.user->id, "other", -1));
+    assert_null (rfk_store_get_inference_job_by_app (store, world.user->id, "other", -1, false));
     ASSERT_CODE (store, RFK_CODE_NOT_FOUND);
+    /* live_only finds the deployed one, and nothing once it is stopped. */
+    found = rfk_store_get_inference_job_by_app (store, world.user->id, "fashion", 1, true);
+    ASSERT_OK (store, found);
+    assert_string_equal (found->id, second->id);
+    rfk_inference_job_destroy (&found);
     found = rfk_store_get_inference_job (store, first->id);
     ASSERT_OK (store, found);
     assert_int_equal (found->status, RFK_JOB_STOPPED);
@@ -1178,6 +1183,13 @@ test_inference_jobs (void **state)
     /* A missing trial: no job, no services. */
     ASSERT_OK (store,
                rfk_store_update_inference_job_status (store, second->id, RFK_JOB_ERRORED) == 0);
+    /* Once it ended, live_only finds none; without, the newest still. */
+    assert_null (rfk_store_get_inference_job_by_app (store, world.user->id, "fashion", 1, true));
+    ASSERT_CODE (store, RFK_CODE_NOT_FOUND);
+    found = rfk_store_get_inference_job_by_app (store, world.user->id, "fashion", 1, false);
+    ASSERT_OK (store, found);
+    assert_string_equal (found->id, second->id);
+    rfk_inference_job_destroy (&found);
     services = store_fixture_count (fixture, "SELECT COUNT(*) FROM services");
     rfk_trial_t ghost = {.id = "no-trial"};
     rfk_trial_t *ghosts[2] = {trials[0], &ghost};
