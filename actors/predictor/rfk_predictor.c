@@ -15,6 +15,7 @@
 #include "rfk_predictor.h"
 
 #include <microhttpd.h>
+#include <msgpack.h>
 
 #include "rfk_bodies.h"
 #include "rfk_client.h"
@@ -153,7 +154,31 @@ s_http_queue (s_http_t *http)
 /* ---------------------------------------------------------------------- */
 /* the engine's answers */
 
-/*  The engine ended an HTTP request: make its response and resume it. */
+/*  When the first prediction of data (a msgpack array) is a per-query error
+    (an ext of type 1, RAFIKI_MSGPACK_EXT_ERROR, as templates write them),
+    its text (to free); else NULL. A map that merely has an "error" key is a
+    prediction like any other. */
+static char *
+s_first_error (const void *data, size_t size)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    char *why = NULL;
+    if (msgpack_unpack_next (&unpacked, (const char *)data, size, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        unpacked.data.type == MSGPACK_OBJECT_ARRAY && unpacked.data.via.array.size > 0) {
+        const msgpack_object *first = &unpacked.data.via.array.ptr[0];
+        if (first->type == MSGPACK_OBJECT_EXT && first->via.ext.type == 1)
+            why = strndup (first->via.ext.ptr,
+                           first->via.ext.size < 1000 ? first->via.ext.size : 1000);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    return why;
+}
+
+/*  The engine ended an HTTP request: make its response and resume it. A
+    single query ({"query": q}) that the models refused is the request's own
+    fault: 400 with their reason (504 when none answered in time); in a
+    batch, each refused query keeps its {"error": why} in its place. */
 static void
 s_http_done (rfk_scatter_t *scatter, uint64_t request, const rfk_scatter_result_t *result,
              void *arg)
@@ -163,8 +188,17 @@ s_http_done (rfk_scatter_t *scatter, uint64_t request, const rfk_scatter_result_
     s_http_t *http = (s_http_t *)arg;
     self_t *self = http->self;
     http->request = 0;
+    char *refused = result->code == RFK_CODE_OK && http->single
+                        ? s_first_error (result->data, result->size)
+                        : NULL;
     if (result->code != RFK_CODE_OK)
         s_http_error (http, result->code, "%s", result->message ? result->message : "failed");
+    else if (refused)
+        s_http_error (http, result->members_answered ? RFK_CODE_BAD_REQUEST : RFK_CODE_TIMEOUT,
+                      "the query %s: %s",
+                      result->members_answered ? "was refused by the models"
+                                               : "was not answered in time",
+                      refused);
     else {
         json_t *json = NULL;
         json_t *list = rfk_mpjson_unpack (result->data, result->size);
@@ -186,6 +220,7 @@ s_http_done (rfk_scatter_t *scatter, uint64_t request, const rfk_scatter_result_
         }
         s_http_set (http, MHD_HTTP_OK, response);
     }
+    free (refused);
     if (http->handle) {
         zlistx_delete (self->suspended, http->handle);
         http->handle = NULL;

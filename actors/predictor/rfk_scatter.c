@@ -17,6 +17,8 @@
 #include "rfk_scatter_private.h"
 
 #include <msgpack.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 #include "rfk_envelope.h"
 #include "rfk_msgpack_span.h"
@@ -504,12 +506,20 @@ s_all_idle (rfk_scatter_t *self)
 /* the caller's side */
 
 static void
-s_set_error (rfk_code_t *code_p, rfk_code_t code, char *err, size_t errlen, const char *text)
+s_set_error (rfk_code_t *code_p, rfk_code_t code, char *err, size_t errlen, const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
+static void
+s_set_error (rfk_code_t *code_p, rfk_code_t code, char *err, size_t errlen, const char *format, ...)
 {
     if (code_p)
         *code_p = code;
-    if (err && errlen)
-        snprintf (err, errlen, "%s", text);
+    if (err && errlen) {
+        va_list args;
+        va_start (args, format);
+        vsnprintf (err, errlen, format, args);
+        va_end (args);
+    }
 }
 
 /*  A new request of count queries, in the tables; NULL out of memory. */
@@ -607,6 +617,12 @@ rfk_scatter_submit (rfk_scatter_t *self, const void *queries, size_t size, int d
     if (!offsets || count == 0)
         s_set_error (code_p, RFK_CODE_BAD_REQUEST, err, errlen,
                      "the queries are not a non-empty msgpack array");
+    else if (count > (size_t)self->opts.max_inflight)
+        //  Never acceptable, however long the client waits: too large, not busy.
+        s_set_error (code_p, RFK_CODE_TOO_LARGE, err, errlen,
+                     "a request of %zu queries is over the predictor's maximum of %d "
+                     "(predictor.max_inflight); send them in smaller batches",
+                     count, self->opts.max_inflight);
     else if (self->ready_workers == 0) {
         self->stats.refused++;
         s_set_error (code_p, RFK_CODE_UNAVAILABLE, err, errlen, "no inference worker is ready");

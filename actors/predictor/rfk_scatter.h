@@ -124,7 +124,9 @@ rfk_scatter_expect_trial (rfk_scatter_t *self, const char *trial_id);
    (copied), deadline_ms its deadline (0: the default). Returns the request
    id (> 0); done is called once for it later. Returns 0 when refused, with
    *code_p (may be NULL) and err saying why: BAD_REQUEST (not a non-empty
-   msgpack array), UNAVAILABLE (over max_inflight, or no worker ready). */
+   msgpack array), TOO_LARGE (more queries than max_inflight: never
+   acceptable), UNAVAILABLE (the queries in flight would pass max_inflight,
+   or no worker is ready). */
 uint64_t
 rfk_scatter_submit (rfk_scatter_t *self, const void *queries, size_t size, int deadline_ms,
                     rfk_scatter_done_fn *done, void *arg, rfk_code_t *code_p, char *err,

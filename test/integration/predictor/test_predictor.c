@@ -914,6 +914,16 @@ test_end_to_end (void **state)
     assert_true (json_is_array (json_array_get (served, 1)));
     assert_int_equal (s_argmax (json_array_get (served, 1)), 0);
     json_decref (json);
+    /*  The same query alone is the request's own fault: 400 with the reason. */
+    assert_int_equal (s_http ("POST", predictor.http, "/predict",
+                              "{\"query\": {\"sepal_length\": 1}}", &json, NULL),
+                      400);
+    json_t *error = json_object_get (json, "error");
+    assert_string_equal (json_string_value (json_object_get (error, "code")), "BAD_REQUEST");
+    const char *why = json_string_value (json_object_get (error, "message"));
+    if (!why || !strstr (why, "refused"))
+        fail_msg ("a single unreadable query: %s", why ? why : "no message");
+    json_decref (json);
 
     json_decref (mean);
     json_decref (direct_linear);
@@ -928,7 +938,7 @@ test_end_to_end (void **state)
     rfk_test_tmpdir_destroy (&dir);
 }
 
-/*  Over max_inflight: 503 at once. */
+/*  Over max_inflight: 503 at once; a batch that alone is over it: 413. */
 static void
 test_overload (void **state)
 {
@@ -964,6 +974,16 @@ test_overload (void **state)
     assert_int_equal (ok + unavailable, N);
     assert_true (ok >= 1 && ok <= 4 * 2);
     assert_true (unavailable >= 1);
+    /*  A batch larger than max_inflight could never be taken: 413, not 503. */
+    assert_int_equal (
+        s_http ("POST", predictor.http, "/predict", "{\"queries\": [1, 2, 3, 4, 5]}", &json, NULL),
+        413);
+    assert_string_equal (
+        json_string_value (json_object_get (json_object_get (json, "error"), "code")), "TOO_LARGE");
+    assert_non_null (
+        strstr (json_string_value (json_object_get (json_object_get (json, "error"), "message")),
+                "max_inflight"));
+    json_decref (json);
     zactor_destroy (&worker);
     s_predictor_stop (&predictor);
 }
