@@ -54,6 +54,10 @@ const rfk_config_key_t rfk_config_keys[] = {
      "largest JSON or form body of any other request (413 above it)"},
     {"admin", "http_max_connections", INT, "256", "1", "65536", NULL, 0,
      "HTTP connections served at once; more wait in the listen queue"},
+    {"admin", "dataset_url_timeout_s", INT, "600", "1", "86400", NULL, 0,
+     "seconds admin gives the download of a dataset named by dataset_url"},
+    {"admin", "dataset_url_file_root", STRING, "", NULL, NULL, NULL, 0,
+     "folder whose files a dataset_url file: URL may name (empty: file URLs are refused)"},
     {"admin", "web_dir", STRING, "", NULL, NULL, NULL, 0,
      "folder of the web admin's files served at / (empty: the build's web/www, else the installed share/rafiki/www)"},
 

@@ -327,6 +327,7 @@ s_self_destroy (rfk_admin_t **self_p)
     free (self->web_dir);
     zhashx_destroy (&self->event_owners);
     rfk_admin_checks_destroy (self);
+    rfk_admin_fetch_destroy (self);
     zhashx_destroy (&self->answering);
     zhashx_destroy (&self->uploads);
     rfk_launcher_destroy (&self->launcher);
@@ -383,6 +384,11 @@ s_self_tables (rfk_admin_t *self, char *err, size_t errlen)
     self->checks_fd = -1;
     if (rfk_admin_checks_setup (self) != 0) {
         snprintf (err, errlen, "cannot set up model checks: %s", strerror (errno));
+        return -1;
+    }
+    self->fetch_fd = -1;
+    if (rfk_admin_fetch_setup (self) != 0) {
+        snprintf (err, errlen, "cannot set up dataset downloads: %s", strerror (errno));
         return -1;
     }
     if (sodium_init () < 0) {
@@ -673,6 +679,7 @@ s_poll_setup (rfk_admin_t *self, zsock_t *pipe)
     s_poll_add (self, NULL, rfk_http_front_fd (self->http), NULL);
     s_poll_add (self, NULL, rfk_launcher_fd (self->launcher), NULL);
     s_poll_add (self, NULL, rfk_admin_checks_fd (self), NULL);
+    s_poll_add (self, NULL, rfk_admin_fetch_fd (self), NULL);
 }
 
 /* The nearest deadline of everything the loop drives. */
@@ -709,6 +716,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
             break;
         rfk_http_front_step (self->http);
         rfk_admin_checks_tick (self);
+        rfk_admin_fetch_tick (self);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
         rfk_admin_swarm_tick (self, zclock_mono ());
         s_forget_ended (self);

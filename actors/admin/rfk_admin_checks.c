@@ -446,9 +446,11 @@ rfk_admin_upload_finish (rfk_admin_t *self, rfk_upload_t **up_p)
     while (!reply && !later) {
         int64_t deadline = rfk_admin_checks_deadline (self);
         int64_t timeout = deadline < 0 ? S_CHECK_POLL_MS : deadline - zclock_mono ();
-        struct pollfd item = {self->checks_fd, POLLIN, 0};
-        poll (&item, 1, timeout < 0 ? 0 : (int)timeout);
+        struct pollfd items[2] = {{self->checks_fd, POLLIN, 0},
+                                  {rfk_admin_fetch_fd (self), POLLIN, 0}};
+        poll (items, 2, timeout < 0 ? 0 : (int)timeout);
         rfk_admin_checks_tick (self);
+        rfk_admin_fetch_tick (self); //  a dataset_url download
     }
     return reply ? reply : later;
 }

@@ -106,6 +106,12 @@ rfk_admin_upload_finish (rfk_admin_t *self, rfk_upload_t **up_p);
 void
 rfk_admin_upload_abort (rfk_admin_t *self, rfk_upload_t **up_p);
 
+/* The request of ticket (an upload answered later) was dropped: stop the
+   download behind it, if its dataset is fetched from dataset_url
+   (rfk_admin_fetch.c). */
+void
+rfk_admin_fetch_cancel (rfk_admin_t *self, uint64_t ticket);
+
 /* Write admin's own Prometheus lines (services by state, jobs by state) to
    `out`, with their # HELP and # TYPE lines. */
 void

@@ -67,7 +67,7 @@ typedef struct {
 } rfk_admin_services_of_t;
 
 /* How many sockets and descriptors admin's loop polls, at most. */
-#define RFK_ADMIN_POLL_MAX 8
+#define RFK_ADMIN_POLL_MAX 12
 /* Reads what woke a polled socket (NULL: its owner is handled every turn). */
 typedef void (rfk_admin_reader_fn) (rfk_admin_t *self);
 
@@ -105,6 +105,8 @@ struct rfk_admin {
     zhashx_t *answering;        /* "<peer>/<correlation>" of requests answered later */
     zlistx_t *checks;           /* model checks running or waiting (rfk_admin_checks.c) */
     int checks_fd;              /* epoll set of the checks' pipes and pidfds */
+    zlistx_t *fetches;          /* dataset_url downloads (rfk_admin_fetch.c) */
+    int fetch_fd;               /* eventfd the downloads write as they end */
     zlistx_t *reply_keys;       /* the keys of replies, oldest first */
     size_t requests;            /* requests answered, for the log */
     bool swarm;                 /* launcher.backend swarm (rfk_admin_swarm.c) */
@@ -206,9 +208,15 @@ rfk_admin_on_get_me (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_cla
 /* The user id that began an upload. */
 const char *
 rfk_admin_upload_user (const rfk_upload_t *up);
-/* Bytes received so far. */
+/* Bytes received so far, and the most it may take (admin.upload_max_bytes). */
 uint64_t
 rfk_admin_upload_received (const rfk_upload_t *up);
+uint64_t
+rfk_admin_upload_cap (const rfk_upload_t *up);
+/* Its dataset_url is being downloaded into it: once done it is finished as
+   a file sent by the client. */
+void
+rfk_admin_upload_fetching (rfk_upload_t *up);
 /* The upload's name, declared task, and partial file (for its check). */
 const char *
 rfk_admin_upload_name (const rfk_upload_t *up);
@@ -229,6 +237,26 @@ rfk_admin_upload_conclude (rfk_admin_t *self, rfk_upload_t *up, int rc, json_t *
 /* Free an upload and remove its partial file, silently. Safe twice. */
 void
 rfk_admin_upload_destroy (rfk_upload_t **up_p);
+
+/* ---- datasets by URL (rfk_admin_fetch.c) ---------------------------------- */
+/* Downloads off admin's loop: poll rfk_admin_fetch_fd (an eventfd) for
+   input and call rfk_admin_fetch_tick every turn. 0, or -1. */
+int
+rfk_admin_fetch_setup (rfk_admin_t *self);
+int
+rfk_admin_fetch_fd (rfk_admin_t *self);
+/* Fetch url into the dataset upload *up_p (taken): NULL, and done hears the
+   reply when the download and the dataset's check end; or the Error reply
+   now (the URL refused, too many downloads at once). */
+rfk_msg_t *
+rfk_admin_fetch_start (rfk_admin_t *self, rfk_upload_t **up_p, const char *url,
+                       rfk_admin_upload_done_fn *done, void *arg, uint64_t ticket);
+/* Conclude the downloads that ended. */
+void
+rfk_admin_fetch_tick (rfk_admin_t *self);
+/* Stop every download (cancelled, joined, their files removed). */
+void
+rfk_admin_fetch_destroy (rfk_admin_t *self);
 
 /* ---- model checks (rfk_admin_checks.c) ------------------------------------ */
 /* The model checks in child processes, driven by admin's loop: poll

@@ -50,6 +50,18 @@ rfk_admin_upload_received (const rfk_upload_t *up)
     return up->received;
 }
 
+uint64_t
+rfk_admin_upload_cap (const rfk_upload_t *up)
+{
+    return up->cap;
+}
+
+void
+rfk_admin_upload_fetching (rfk_upload_t *up)
+{
+    json_object_del (up->fields, "dataset_url");
+}
+
 const char *
 rfk_admin_upload_name (const rfk_upload_t *up)
 {
@@ -144,6 +156,9 @@ s_check_fields (rfk_admin_t *self, json_t *fields, rfk_msg_t **error)
                                   "field `task`: %s is not one of IMAGE_CLASSIFICATION, "
                                   "TABULAR_CLASSIFICATION, TABULAR_REGRESSION, POS_TAGGING",
                                   task);
+    else if (s_str (fields, "dataset_url") && streq (kind, "MODEL"))
+        *error = rfk_admin_error (NULL, RFK_CODE_BAD_REQUEST,
+                                  "field `dataset_url` is for datasets; a model is uploaded");
     if (*error)
         return -1;
     json_t *size = json_object_get (fields, "size");
@@ -439,8 +454,15 @@ rfk_admin_upload_finish_async (rfk_admin_t *self, rfk_upload_t **up_p,
     rfk_upload_t *up = *up_p;
     if (!up)
         return rfk_admin_error (NULL, RFK_CODE_BAD_REQUEST, "no upload in progress");
+    const char *url = s_str (up->fields, "dataset_url");
+    if (url && !up->is_model && up->received == 0)
+        return rfk_admin_fetch_start (self, up_p, url, done, arg, ticket);
     *up_p = NULL;
     char err[1024] = "";
+    if (url) {
+        snprintf (err, sizeof err, "give the file or dataset_url, not both");
+        return rfk_admin_upload_conclude (self, up, -1, NULL, err, sizeof err);
+    }
     if (close (up->fd) != 0) {
         up->fd = -1;
         rfk_msg_t *reply = rfk_admin_error (NULL, RFK_CODE_UNAVAILABLE,

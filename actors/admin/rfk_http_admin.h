@@ -74,6 +74,12 @@ s_rfk_http_admin_upload_abort (void *ctx, void **upload_p)
 }
 
 static inline void
+s_rfk_http_admin_upload_cancel (void *ctx, rfk_http_ticket_t ticket)
+{
+    rfk_admin_fetch_cancel ((rfk_admin_t *)ctx, ticket);
+}
+
+static inline void
 s_rfk_http_admin_metrics (void *ctx, FILE *out)
 {
     rfk_admin_metrics ((rfk_admin_t *)ctx, out);
@@ -90,6 +96,7 @@ rfk_http_admin_handlers (rfk_admin_t *admin)
                                     .upload_finish = s_rfk_http_admin_upload_finish,
                                     .upload_finish_later = s_rfk_http_admin_upload_finish_later,
                                     .upload_abort = s_rfk_http_admin_upload_abort,
+                                    .upload_cancel = s_rfk_http_admin_upload_cancel,
                                     .metrics = s_rfk_http_admin_metrics};
     return handlers;
 }

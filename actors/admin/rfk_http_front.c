@@ -770,6 +770,9 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
                       zlist_size (front->streams));
     }
     zlist_remove (front->receiving, req);
+    if (req->ticket && front->handlers.upload_cancel)
+        //  The client went away before its upload was answered: stop its work.
+        front->handlers.upload_cancel (front->handlers.ctx, req->ticket);
     zlist_remove (front->waiting, req);
     s_req_destroy (&req);
     *con_cls = NULL;
@@ -926,6 +929,8 @@ rfk_http_front_timeout_ms (rfk_http_front_t *self)
     if (zlist_size (self->copying) || self->waking)
         return 0;
     long result = rfk_http_daemon_timeout_ms (self->daemon);
+    if (zlist_size (self->waiting) && (result < 0 || result > 1000))
+        result = 1000; //  look at the waiting clients every second (rfk_http_uploads_watch_waiting)
     if (self->next_keepalive && zlist_size (self->streams)) {
         int64_t left = self->next_keepalive - rfk_http_front_now_ms ();
         long keepalive = left < 0 ? 0 : left > LONG_MAX ? LONG_MAX : (long)left;
@@ -987,6 +992,7 @@ rfk_http_front_step (rfk_http_front_t *self)
     rfk_http_events_step (self);
     int rc = rfk_http_daemon_run (self->daemon);
     s_reap_hung_up (self);
+    rfk_http_uploads_watch_waiting (self);
     return rc;
 }
 

@@ -85,9 +85,9 @@ typedef struct {
        destroys the reply. */
     rfk_msg_t *(*handle) (void *ctx, const rfk_msg_t *request);
     /* Start an upload. fields is the UploadStart body as JSON (kind, name,
-       task, and for models model_class, dependencies, docker_image,
-       access_right), checked against the schema, borrowed. NULL with
-       *error set (the front destroys it) when refused. */
+       task, dataset_url for a dataset admin downloads, and for models model_class, dependencies,
+       docker_image, access_right), checked against the schema, borrowed. NULL with *error set (the
+       front destroys it) when refused. */
     void *(*upload_begin) (void *ctx, const char *token, json_t *fields, rfk_msg_t **error);
     /* Append n bytes. 0, or -1 with *error set (e.g. TOO_LARGE). */
     int (*upload_write) (void *upload, const void *data, size_t n, rfk_msg_t **error);
@@ -105,6 +105,10 @@ typedef struct {
     /* Drop an upload that will not complete and remove what it wrote.
        Consumes *upload_p and nulls it. */
     void (*upload_abort) (void *ctx, void **upload_p);
+    /* Optional: the request of ticket (answered later) was dropped before its
+       reply came; stop the work behind it (a dataset_url download). The
+       reply may still come, and is then destroyed. */
+    void (*upload_cancel) (void *ctx, rfk_http_ticket_t ticket);
     /* Write admin's own Prometheus lines (services by state, ...) for
        GET /metrics; may be NULL. */
     void (*metrics) (void *ctx, FILE *out);

@@ -76,6 +76,7 @@ struct rfk_http_req {
     struct MHD_PostProcessor *pp;   /* form parser, or NULL */
     bool closing;                   /* pp is being destroyed: ignore its calls */
     bool hangup_seen;               /* the client had hung up at the last look */
+    bool cancel_sent;               /* waiting: upload_cancel was called for its ticket */
     uint64_t received_at_hangup;    /* received at that look */
     bool reaped;                    /* s_reap_hung_up shut its socket down */
     json_t *fields;                 /* form text fields */
@@ -171,6 +172,11 @@ rfk_http_uploads_complete (rfk_http_req_t *req);
 /* One slice of a spool copy (req was taken off the copying list). */
 void
 rfk_http_uploads_copy_slice (rfk_http_req_t *req);
+/* Suspended connections are not watched by libmicrohttpd: look at those
+   waiting for a deferred reply, and when a client hung up, tell the
+   handler (upload_cancel) once, so the work behind it stops. */
+void
+rfk_http_uploads_watch_waiting (rfk_http_front_t *front);
 /* Abort the request's upload and close its spool. */
 void
 rfk_http_uploads_drop (rfk_http_req_t *req);

@@ -10,12 +10,14 @@
     actor. A handler may also answer later (upload_finish_later): the
     connection stays suspended until rfk_http_front_finished.
 */
+#define _GNU_SOURCE //  POLLRDHUP
 #include "rfk_http_front_internal.h"
 #include "rfk_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +129,8 @@ s_is_upload_field (rfk_http_req_t *req, const char *key)
     for (const char **f = req->upload_fields; f && *f; f++)
         if (strcmp (*f, key) == 0)
             return true;
-    return false;
+    //  A dataset may be named by URL instead of sent (never waited for).
+    return req->route->kind == RFK_HTTP_ROUTE_UPLOAD_DATASET && strcmp (key, "dataset_url") == 0;
 }
 
 /* Every text field the upload can take is known (from the body or the
@@ -157,7 +160,7 @@ s_part_end (rfk_http_req_t *req)
             else
                 rfk_http_req_fail (req, 400, "BAD_REQUEST",
                                    "unknown field `%.64s` in %s (it takes name, task and the file "
-                                   "`dataset`)",
+                                   "`dataset`, or dataset_url in its place)",
                                    req->part_key, req->route->endpoint);
         } else if (rfk_http_route_add_text (req->fields, req->part_key, req->text, req->text_len,
                                             err, sizeof err))
@@ -358,9 +361,17 @@ rfk_http_uploads_complete (rfk_http_req_t *req)
     rfk_http_front_t *front = req->front;
     if (req->failed)
         return rfk_http_req_queue_failure (req);
-    if (!req->file_seen) {
-        rfk_http_req_fail (req, 400, "BAD_REQUEST", "field `%s` (the file) is missing",
-                           req->file_field);
+    if (!req->file_seen && json_object_get (req->fields, "dataset_url")) {
+        //  Nothing was sent: admin downloads it, and answers later.
+        s_upload_begin (req);
+        if (req->failed)
+            return rfk_http_req_queue_failure (req);
+    } else if (!req->file_seen) {
+        rfk_http_req_fail (req, 400, "BAD_REQUEST", "field `%s` (the file) is missing%s",
+                           req->file_field,
+                           req->route->kind == RFK_HTTP_ROUTE_UPLOAD_DATASET
+                               ? " (or give dataset_url for admin to download it)"
+                               : "");
         return rfk_http_req_queue_failure (req);
     }
     if (req->upload) {
@@ -427,4 +438,25 @@ rfk_http_uploads_copy_slice (rfk_http_req_t *req)
             rfk_http_daemon_resume (req->front->daemon, req->conn);
     } else
         zlist_append (front->copying, req);
+}
+
+void
+rfk_http_uploads_watch_waiting (rfk_http_front_t *front)
+{
+    if (!front->handlers.upload_cancel)
+        return;
+    for (rfk_http_req_t *req = zlist_first (front->waiting); req;
+         req = zlist_next (front->waiting)) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info (req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (req->cancel_sent || !info)
+            continue;
+        struct pollfd item = {info->connect_fd, POLLRDHUP, 0};
+        if (poll (&item, 1, 0) == 1 && (item.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            req->cancel_sent = true;
+            rfk_log_info ("http", "client-gone endpoint=%s: its deferred work is cancelled",
+                          req->route ? req->route->endpoint : "?");
+            front->handlers.upload_cancel (front->handlers.ctx, req->ticket);
+        }
+    }
 }

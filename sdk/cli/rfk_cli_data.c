@@ -57,7 +57,7 @@ rfk_cli_datasets_create (int argc, char **argv)
                                          NULL, &progress},
                                         {NULL, 0, NULL, NULL, NULL, NULL}};
     rfk_cli_command_t cmd = {
-        .usage = "rafiki datasets create NAME TASK FILE",
+        .usage = "rafiki datasets create NAME TASK FILE|URL",
         .about = "Uploads a dataset file (streamed in chunks, with a progress bar on a terminal).\n"
                  "Formats: a CSV for TABULAR_CLASSIFICATION and TABULAR_REGRESSION, a zip with\n"
                  "images.csv for IMAGE_CLASSIFICATION, a zip with corpus.tsv for POS_TAGGING\n"
@@ -68,15 +68,21 @@ rfk_cli_datasets_create (int argc, char **argv)
         .operands_help = "  NAME    the dataset's name (a manifest may refer to it by name)\n"
                          "  TASK    IMAGE_CLASSIFICATION, TABULAR_CLASSIFICATION,\n"
                          "          TABULAR_REGRESSION or POS_TAGGING\n"
-                         "  FILE    the file to upload",
+                         "  FILE    the file to upload, or an http://, https:// or file://\n"
+                         "          URL that admin downloads (dataset_url)",
     };
     int status;
     rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
     if (!sdk)
         return status;
     bool draw = rfk_cli_progress_wanted (&cmd.common, progress);
-    json_t *dataset = rfk_sdk_dataset_upload (sdk, cmd.operands[2], cmd.operands[0],
-                                              cmd.operands[1], rfk_cli_progress, &draw);
+    const char *source = cmd.operands[2];
+    bool url = strncmp (source, "http://", 7) == 0 || strncmp (source, "https://", 8) == 0 ||
+               strncmp (source, "file://", 7) == 0;
+    json_t *dataset =
+        url ? rfk_sdk_dataset_from_url (sdk, source, cmd.operands[0], cmd.operands[1])
+            : rfk_sdk_dataset_upload (sdk, source, cmd.operands[0], cmd.operands[1],
+                                      rfk_cli_progress, &draw);
     return rfk_cli_finish (&cmd, &sdk, dataset, NULL, NULL, 0);
 }
 

@@ -131,6 +131,44 @@ rfk_sdk_dataset_upload (rfk_sdk_t *self, const char *path, const char *name, con
 }
 
 json_t *
+rfk_sdk_dataset_from_url (rfk_sdk_t *self, const char *url, const char *name, const char *task)
+{
+    assert (self);
+    rfk_sdk_clear (self);
+    if (!url || !*url || !name || !*name || !task || !*task) {
+        rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST, "a dataset by URL needs a URL, a name and a task");
+        return NULL;
+    }
+    //  An upload that carries no bytes: admin downloads the file, checks it
+    //  as any dataset, and answers the last (empty) chunk with the record.
+    rfk_msg_t *start = rfk_msg_new (&rfk_admin_family, "UploadStart", 0);
+    json_object_set_new (start->body, "kind", json_string ("DATASET"));
+    json_object_set_new (start->body, "name", json_string (name));
+    json_object_set_new (start->body, "task", json_string (task));
+    json_object_set_new (start->body, "dataset_url", json_string (url));
+    rfk_msg_t *ready = rfk_sdk_call (self, start, "UploadReady");
+    rfk_msg_destroy (&start);
+    if (!ready)
+        return NULL;
+    json_t *result = NULL;
+    const char *upload_id = json_string_value (json_object_get (ready->body, "upload_id"));
+    if (!upload_id)
+        rfk_sdk_fail (self, RFK_SDK_INTERNAL, "admin's UploadReady has no upload_id");
+    else {
+        rfk_msg_t *last = rfk_msg_new (&rfk_admin_family, "UploadChunk", 0);
+        json_object_set_new (last->body, "upload_id", json_string (upload_id));
+        json_object_set_new (last->body, "last", json_true ());
+        rfk_msg_t *reply = rfk_sdk_call (self, last, "Dataset");
+        rfk_msg_destroy (&last);
+        if (reply)
+            result = json_incref (reply->body);
+        rfk_msg_destroy (&reply);
+    }
+    rfk_msg_destroy (&ready);
+    return result;
+}
+
+json_t *
 rfk_sdk_model_upload (rfk_sdk_t *self, const char *path, const rfk_sdk_model_info_t *info,
                       rfk_sdk_progress_fn *progress, void *arg)
 {

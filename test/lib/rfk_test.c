@@ -322,3 +322,55 @@ rfk_test_endpoint_port (const char *endpoint)
     const char *colon = endpoint ? strrchr (endpoint, ':') : NULL;
     return colon ? atoi (colon + 1) : 0;
 }
+
+/* ---- a one-connection HTTP server ------------------------------------------- */
+
+static void *
+s_http_once_run (void *arg)
+{
+    rfk_test_http_once_t *server = (rfk_test_http_once_t *)arg;
+    int conn = accept (server->listener, NULL, NULL);
+    if (conn < 0)
+        return NULL;
+    char request[4096];
+    size_t got = 0;
+    while (got < sizeof request - 1) {
+        ssize_t n = recv (conn, request + got, sizeof request - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        request[got] = 0;
+        if (strstr (request, "\r\n\r\n"))
+            break;
+    }
+    ssize_t sent = send (conn, server->response, strlen (server->response), MSG_NOSIGNAL);
+    (void)sent; //  a client that went away is what some tests want
+    if (server->hold) {
+        struct pollfd item = {conn, POLLIN, 0};
+        char byte;
+        server->peer_closed = poll (&item, 1, 20000) == 1 && recv (conn, &byte, 1, 0) <= 0;
+    }
+    close (conn);
+    return NULL;
+}
+
+int
+rfk_test_http_once_start (rfk_test_http_once_t *server, const char *response, bool hold)
+{
+    *server = (rfk_test_http_once_t){.response = response, .hold = hold};
+    server->listener = rfk_test_listen (&server->port);
+    if (server->listener < 0)
+        return -1;
+    if (pthread_create (&server->thread, NULL, s_http_once_run, server) != 0) {
+        close (server->listener);
+        return -1;
+    }
+    return 0;
+}
+
+void
+rfk_test_http_once_join (rfk_test_http_once_t *server)
+{
+    pthread_join (server->thread, NULL);
+    close (server->listener);
+}

@@ -134,6 +134,26 @@ rfk_test_bind (int type, char *endpoint, size_t size);
 int
 rfk_test_listen (int *port);
 
+/* A one-connection HTTP server in a thread, on 127.0.0.1 and a port the
+   kernel picked: it reads one request's headers and writes `response` as
+   given (status line, headers, body); with hold it then keeps the
+   connection and notes whether the client closed it within 20 s. */
+typedef struct {
+    int listener;         /* the listening socket */
+    int port;             /* its port */
+    const char *response; /* what it writes (borrowed; must outlive the server) */
+    bool hold;            /* keep the connection open after writing */
+    bool peer_closed;     /* hold: the client closed it (read after join) */
+    pthread_t thread;     /* the server */
+} rfk_test_http_once_t;
+
+/* Start it; 0, or -1. */
+int
+rfk_test_http_once_start (rfk_test_http_once_t *server, const char *response, bool hold);
+/* Wait for its one connection to end, and close it. */
+void
+rfk_test_http_once_join (rfk_test_http_once_t *server);
+
 /* The port of "scheme://host:port", or 0. */
 int
 rfk_test_endpoint_port (const char *endpoint);

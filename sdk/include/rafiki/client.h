@@ -151,6 +151,12 @@ rfk_sdk_me (rfk_sdk_t *self);
 json_t *
 rfk_sdk_dataset_upload (rfk_sdk_t *self, const char *path, const char *name, const char *task,
                         rfk_sdk_progress_fn *progress, void *arg);
+/* A dataset admin downloads from url (http, https, or file beneath
+   admin.dataset_url_file_root) and checks as an uploaded file: the record,
+   or NULL with the reason naming the URL. The call waits for the download
+   (within the session's timeout_ms). */
+json_t *
+rfk_sdk_dataset_from_url (rfk_sdk_t *self, const char *url, const char *name, const char *task);
 /* {"datasets": [...]}, of a task when task is not NULL. */
 json_t *
 rfk_sdk_datasets_list (rfk_sdk_t *self, const char *task);

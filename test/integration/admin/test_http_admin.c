@@ -29,6 +29,7 @@
 
 #include "rfk_admin.h"
 #include "rfk_config.h"
+#include "rfk_test.h"
 
 #define S_PASSWORD "Integration-Pw-7431"
 #define S_UPLOAD_MAX (1024ULL * 1024 * 1024)
@@ -36,6 +37,7 @@
 static rfk_config_t *s_config;
 static zactor_t *s_admin;
 static char s_data_dir[64];
+static char s_url_root[96]; /* admin.dataset_url_file_root */
 static char s_base[64];
 static CURL *s_curl;
 
@@ -268,6 +270,8 @@ s_setup (void **state)
     (void)state;
     snprintf (s_data_dir, sizeof s_data_dir, "/tmp/rfk-http-admin-XXXXXX");
     assert_non_null (mkdtemp (s_data_dir));
+    snprintf (s_url_root, sizeof s_url_root, "%s/url-root", s_data_dir);
+    assert_int_equal (mkdir (s_url_root, 0700), 0);
     s_config = rfk_config_new ();
     assert_non_null (s_config);
     const char *settings[][3] = {
@@ -281,6 +285,7 @@ s_setup (void **state)
         {"admin", "jwt_secret", "integration-jwt-secret-0123456789abcdef"},
         {"admin", "request_max_bytes", "64KiB"},
         {"admin", "upload_max_bytes", "1GiB"},
+        {"admin", "dataset_url_file_root", s_url_root},
     };
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (rfk_config_set (s_config, settings[i][0], settings[i][1], settings[i][2], "test"))
@@ -581,6 +586,156 @@ test_not_a_model (void **state)
     r = s_http ("GET", "/models/available", s_tokens[S_MODEL_DEV], NULL);
     assert_int_equal (r.status, 200);
     assert_true (json_is_array (r.json));
+    s_free (&r);
+}
+
+/* ---- datasets named by URL ------------------------------------------------ */
+
+#define S_IRIS_CSV "sepal,petal,class\n5.1,1.4,setosa\n6.2,4.5,versicolor\n7.7,6.7,virginica\n"
+
+/* POST /datasets with dataset_url in place of the file. */
+static response_t
+s_dataset_of (const char *name, const char *task, const char *url)
+{
+    char name_field[128], task_field[64], url_field[1024];
+    snprintf (name_field, sizeof name_field, "name=%s", name);
+    snprintf (task_field, sizeof task_field, "task=%s", task);
+    snprintf (url_field, sizeof url_field, "dataset_url=%s", url);
+    const char *fields[] = {name_field, task_field, url_field, NULL};
+    return s_upload ("/datasets", s_tokens[S_APP_DEV], fields, SIZE_MAX, "dataset", 0);
+}
+
+static response_t
+s_dataset_from (const char *name, const char *url)
+{
+    return s_dataset_of (name, "TABULAR_CLASSIFICATION", url);
+}
+
+/* The refusal of url names it and says why. */
+static void
+s_refused (const char *url, long status, const char *says)
+{
+    response_t r = s_dataset_from ("refused", url);
+    if (r.status != status)
+        fail_msg ("dataset_url %s: %ld %s", url, r.status, r.body);
+    const char *message = s_str (json_object_get (r.json, "error"), "message");
+    if (!message || !strstr (message, says))
+        fail_msg ("dataset_url %s: expected '%s' in: %s", url, says, message ? message : "");
+    s_free (&r);
+}
+
+static void
+test_dataset_url (void **state)
+{
+    (void)state;
+    s_users ();
+    int files = s_files_under ("datasets");
+    //  A file beneath admin.dataset_url_file_root.
+    char path[256], url[512];
+    snprintf (path, sizeof path, "%s/iris.csv", s_url_root);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs (S_IRIS_CSV, file);
+    fclose (file);
+    snprintf (url, sizeof url, "file://%s", path);
+    response_t r = s_dataset_from ("iris-file", url);
+    if (r.status != 200)
+        fail_msg ("file URL: %ld %s", r.status, r.body);
+    assert_int_equal (json_integer_value (json_object_get (r.json, "size_bytes")),
+                      strlen (S_IRIS_CSV));
+    s_free (&r);
+    //  Over http.
+    static char ok[512];
+    snprintf (ok, sizeof ok,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: %zu\r\n"
+              "Connection: close\r\n\r\n%s",
+              strlen (S_IRIS_CSV), S_IRIS_CSV);
+    rfk_test_http_once_t server;
+    assert_int_equal (rfk_test_http_once_start (&server, ok, false), 0);
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/iris.csv", server.port);
+    r = s_dataset_from ("iris-http", url);
+    rfk_test_http_once_join (&server);
+    if (r.status != 200)
+        fail_msg ("http URL: %ld %s", r.status, r.body);
+    assert_string_equal (s_str (r.json, "name"), "iris-http");
+    s_free (&r);
+    //  Refusals name the URL and what failed.
+    assert_int_equal (rfk_test_http_once_start (
+                          &server, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", false),
+                      0);
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/missing.csv", server.port);
+    s_refused (url, 400, "404");
+    rfk_test_http_once_join (&server);
+    assert_int_equal (
+        rfk_test_http_once_start (
+            &server, "HTTP/1.1 200 OK\r\nContent-Length: 5000000000\r\n\r\nsepal,petal\n", false),
+        0);
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/huge.csv", server.port);
+    s_refused (url, 413, "limit");
+    rfk_test_http_once_join (&server);
+    s_refused ("file:///etc/passwd", 400, "not beneath");
+    char link[256];
+    snprintf (link, sizeof link, "%s/escape.csv", s_url_root);
+    assert_int_equal (symlink ("/etc/passwd", link), 0);
+    snprintf (url, sizeof url, "file://%s", link);
+    s_refused (url, 400, "not beneath");
+    s_refused ("ftp://127.0.0.1/x.csv", 400, "only http, https and file");
+    s_refused ("gopher://x", 400, "gopher://x");
+    //  Not a dataset (an image set is a zip): the same check as a file sent.
+    assert_int_equal (
+        rfk_test_http_once_start (
+            &server, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n\x01\x02\x03\x04", false),
+        0);
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/binary.csv", server.port);
+    r = s_dataset_of ("binary", "IMAGE_CLASSIFICATION", url);
+    rfk_test_http_once_join (&server);
+    assert_int_equal (r.status, 400);
+    s_free (&r);
+    //  Only the two good ones were kept (each with its digest file).
+    assert_int_equal (s_files_under ("datasets"), files + 4);
+}
+
+/* A client that goes away while admin downloads: the download stops. */
+static void
+test_dataset_url_cancel (void **state)
+{
+    (void)state;
+    s_users ();
+    int files = s_files_under ("datasets");
+    rfk_test_http_once_t server;
+    assert_int_equal (rfk_test_http_once_start (
+                          &server, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nsepal,", true),
+                      0);
+    char url[256], url_field[300];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/slow.csv", server.port);
+    snprintf (url_field, sizeof url_field, "dataset_url=%s", url);
+    const char *fields[] = {"name=slow", "task=TABULAR_CLASSIFICATION", url_field, NULL};
+    response_t r;
+    struct curl_slist *headers = s_prepare (&r, "POST", "/datasets", s_tokens[S_APP_DEV]);
+    curl_mime *mime = curl_mime_init (s_curl);
+    for (size_t i = 0; fields[i]; i++) {
+        const char *eq = strchr (fields[i], '=');
+        char name[64];
+        snprintf (name, sizeof name, "%.*s", (int)(eq - fields[i]), fields[i]);
+        curl_mimepart *part = curl_mime_addpart (mime);
+        curl_mime_name (part, name);
+        curl_mime_data (part, eq + 1, CURL_ZERO_TERMINATED);
+    }
+    curl_easy_setopt (s_curl, CURLOPT_MIMEPOST, mime);
+    curl_easy_setopt (s_curl, CURLOPT_TIMEOUT_MS, 1500L); //  gives up, closing the connection
+    s_perform (&r, headers);
+    curl_mime_free (mime);
+    assert_int_equal (r.status, 0);
+    s_free (&r);
+    rfk_test_http_once_join (&server);
+    //  Admin closed its download (within 20 s), kept nothing, and serves on.
+    assert_true (server.peer_closed);
+    //  Its partial file goes once admin's loop has joined the download.
+    for (int tries = 0; tries < 100 && s_files_under ("datasets") != files; tries++)
+        usleep (100 * 1000);
+    assert_int_equal (s_files_under ("datasets"), files);
+    r = s_http ("GET", "/datasets", s_tokens[S_APP_DEV], NULL);
+    assert_int_equal (r.status, 200);
     s_free (&r);
 }
 
@@ -961,6 +1116,7 @@ main (void)
         cmocka_unit_test (test_jobs),          cmocka_unit_test (test_bad_input),
         cmocka_unit_test (test_ban),           cmocka_unit_test (test_health_metrics),
         cmocka_unit_test (test_upload_512mib), cmocka_unit_test (test_slow_model_check),
+        cmocka_unit_test (test_dataset_url),   cmocka_unit_test (test_dataset_url_cancel),
     };
     int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
     for (int i = 0; i < S_NUSERS; i++)

@@ -754,6 +754,27 @@ test_datasets_and_models (void **state)
                                  "IMAGE_CLASSIFICATION"),
                       s_csv, strlen (s_csv), 1024);
     s_expect_error (&reply, RFK_CODE_BAD_REQUEST, "zip");
+    //  A dataset named by URL (as the SDK sends it): admin downloads it.
+    static char served[256];
+    snprintf (served, sizeof served, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s",
+              strlen (s_csv), s_csv);
+    rfk_test_http_once_t server;
+    assert_int_equal (rfk_test_http_once_start (&server, served, false), 0);
+    char url[128];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/by-url.csv", server.port);
+    reply = s_upload (env, token,
+                      json_pack ("{s:s, s:s, s:s, s:s}", "kind", "DATASET", "name", "by-url",
+                                 "task", "TABULAR_REGRESSION", "dataset_url", url),
+                      s_csv, 0, 1024);
+    rfk_test_http_once_join (&server);
+    assert_string_equal (reply->type, "Dataset");
+    assert_int_equal (json_integer_value (json_object_get (reply->body, "size_bytes")),
+                      strlen (s_csv));
+    rfk_msg_destroy (&reply);
+    reply = s_call (env, "UploadStart", token,
+                    json_pack ("{s:s, s:s, s:s, s:s}", "kind", "MODEL", "name", "m", "task",
+                               "TABULAR_REGRESSION", "dataset_url", url));
+    s_expect_error (&reply, RFK_CODE_BAD_REQUEST, "dataset_url");
     reply = s_call (env, "UploadStart", token,
                     json_pack ("{s:s, s:s}", "kind", "DATASET", "name", "x"));
     s_expect_error (&reply, RFK_CODE_BAD_REQUEST, "`task`");
