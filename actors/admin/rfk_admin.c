@@ -349,6 +349,7 @@ s_self_destroy (rfk_admin_t **self_p)
     zstr_free (&self->params_dir);
     zstr_free (&self->logs_dir);
     free (self->rafikid_path);
+    free (self->check_path);
     free (self->connect_host);
     free (self);
     *self_p = NULL;
@@ -544,6 +545,17 @@ s_self_http (rfk_admin_t *self, const char *host, char *err, size_t errlen)
     return 0;
 }
 
+/* The rafikid that checks uploaded templates (rfk_admin_checks.c). */
+static int
+s_self_check_path (rfk_admin_t *self, const char *check_path, char *err, size_t errlen)
+{
+    self->check_path = check_path ? realpath (check_path, NULL) : strdup (self->rafikid_path);
+    if (!self->check_path)
+        snprintf (err, errlen, "cannot find the rafikid that checks templates: %s",
+                  strerror (errno));
+    return self->check_path ? 0 : -1;
+}
+
 static rfk_admin_t *
 s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
 {
@@ -564,6 +576,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     if (s_self_tables (self, err, errlen) != 0 || s_self_data_dir (self, err, errlen) != 0 ||
         s_self_store (self, err, errlen) != 0 ||
         s_self_launcher (self, args->rafikid_path, err, errlen) != 0 ||
+        s_self_check_path (self, args->check_path, err, errlen) != 0 ||
         s_self_sockets (self, host, err, errlen) != 0 ||
         s_self_http (self, host, err, errlen) != 0) {
         s_self_destroy (&self);

@@ -82,6 +82,7 @@ struct rfk_admin {
     char *params_dir;           /* <data_dir>/params */
     char *logs_dir;             /* <data_dir>/logs */
     char *rafikid_path;         /* what services run */
+    char *check_path;           /* the rafikid exec'd as `check-template` on uploads */
     char *connect_host;         /* how local services reach admin (127.0.0.1 for 0.0.0.0) */
     rfk_bus_opts_t bus;         /* the config's bus.* keys */
     uint64_t upload_max;        /* admin.upload_max_bytes */
