@@ -350,6 +350,7 @@ s_self_destroy (rfk_admin_t **self_p)
     zstr_free (&self->logs_dir);
     free (self->rafikid_path);
     free (self->check_path);
+    rfk_admin_secrets_forget (self);
     free (self->connect_host);
     free (self);
     *self_p = NULL;
@@ -566,6 +567,11 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     }
     self->config = args->config;
     self->dev = args->dev;
+    if (rfk_admin_secrets_take (self) != 0) {
+        snprintf (err, errlen, "out of memory");
+        free (self);
+        return NULL;
+    }
     self->embedded = args->embedded;
     rfk_bus_opts_from_config (&self->bus, self->config);
     self->upload_max = rfk_config_size (self->config, "admin", "upload_max_bytes");

@@ -69,9 +69,13 @@ s_destroy (void *model)
     (void)model;
 }
 
+#ifndef TPL_NAME
+#define TPL_NAME "TestGood" /* tpl_hostile.c names its own */
+#endif
+
 static const rafiki_model_api_t s_api = {
     .abi_version = RAFIKI_MODEL_ABI_VERSION,
-    .name = "TestGood",
+    .name = TPL_NAME,
     .task = RAFIKI_TASK_TABULAR_CLASSIFICATION,
     .knobs = s_knobs,
     .n_knobs = 1,
