@@ -82,7 +82,9 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out, "Usage: rafikid [OPTION...] ROLE [OPERAND...]\n"
-                  "Host one Rafiki-C role as a czmq actor until SIGTERM or SIGINT.\n\n"
+                  "       rafikid check-template FILE TASK\n"
+                  "Host one Rafiki-C role as a czmq actor until SIGTERM or SIGINT; or check a\n"
+                  "model template and print its report as JSON (what admin runs on uploads).\n\n"
                   "Roles:\n");
     for (size_t index = 0; index < S_ROLES; index++)
         fprintf (out, "  %-12s %s\n", s_roles[index].name, s_roles[index].help);
