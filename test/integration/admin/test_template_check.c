@@ -7,8 +7,8 @@
     stored and shown by GET /models/ID; a template whose constructor writes
     out its environment and descriptors saw an empty environment and none of
     admin's sockets or files; names of 10 KiB or with control characters are
-    refused saying so; a grandchild a template forks does not outlive the
-    check, whether the check ended or ran out of time. Last, admin's
+    refused saying so, also in a report the template forged itself; a grandchild a template forks
+   does not outlive the check, whether the check ended or ran out of time. Last, admin's
     /proc/<pid>/environ holds none of the secret values.
 */
 #define _GNU_SOURCE
@@ -313,8 +313,10 @@ test_names_refused (void **state)
     const char *cases[][3] = {
         {"TPL_LONG_NAME", "long", "longer than 128 bytes"},
         {"TPL_CONTROL_NAME", "control", "control character"},
+        //  A report the template forged itself: admin checks what it reads.
+        {"TPL_FORGE", "forge", "control character"},
     };
-    for (size_t index = 0; index < 2; index++) {
+    for (size_t index = 0; index < 3; index++) {
         response_t r = s_upload (cases[index][0], cases[index][1]);
         print_message ("# %s: %ld %s\n", cases[index][1], r.status, r.body);
         assert_int_equal (r.status, 400);
@@ -326,6 +328,7 @@ test_names_refused (void **state)
     response_t r = s_request ("GET", "/models/available", NULL, NULL, NULL);
     assert_null (strstr (r.body, "\"long\""));
     assert_null (strstr (r.body, "\"control\""));
+    assert_null (strstr (r.body, "\"forge\""));
     s_free (&r);
 }
 

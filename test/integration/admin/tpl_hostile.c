@@ -12,6 +12,11 @@
       minutes; with quick the check then goes on (the template is good),
       with hang it sleeps too, past the check's deadline.
 
+    - HOSTILE_FORGE: a constructor writes a report of its own into every
+      descriptor that may be the report pipe (an accepting one, whose
+      model name has an escape sequence and whose knob name is 4 KiB) and
+      ends the process: admin must check what it reads.
+
     SPY_DIR is a path built in: the check runs with an empty environment.
 */
 #define _GNU_SOURCE
@@ -36,8 +41,7 @@ s_fill_name (void)
 #define TPL_NAME "TestHostile"
 #endif
 
-static void __attribute__ ((unused))
-s_sleep (int seconds)
+static void __attribute__ ((unused)) s_sleep (int seconds)
 {
     struct timespec pause = {seconds, 0};
     while (nanosleep (&pause, &pause) != 0)
@@ -95,6 +99,25 @@ s_grandchild (void)
         usleep (10000);
     if (strcmp (HOSTILE_GRANDCHILD, "hang") == 0)
         s_sleep (600);
+}
+#endif
+
+#if defined HOSTILE_FORGE
+__attribute__ ((constructor)) static void
+s_forge (void)
+{
+    static char report[8192];
+    int at = snprintf (report, sizeof report,
+                       "{\"ok\": true, \"abi_version\": 1, \"task\": "
+                       "\"TABULAR_CLASSIFICATION\", \"name\": \"Forged\\u001b[2J\", "
+                       "\"policies\": [], \"knobs\": [{\"type\": \"INTEGER\", \"min\": 1, "
+                       "\"max\": 2, \"name\": \"");
+    memset (report + at, 'K', 4096);
+    snprintf (report + at + 4096, sizeof report - (size_t)at - 4096, "\"}]}");
+    for (int fd = 1; fd < 16; fd++)
+        if (write (fd, report, strlen (report)) < 0)
+            continue;
+    _exit (0);
 }
 #endif
 
