@@ -88,6 +88,7 @@ rfk_service_config_read (const rfk_msg_t *msg, rfk_service_config_t *view)
     view->predictor_endpoint = s_text (msg, S_KEY (s_config_pb, predictor_endpoint));
     view->trials = s_array (msg, S_KEY (s_config_pb, trials));
     view->config = s_object (msg, S_KEY (s_config_pb, config));
+    view->knobs = s_array (msg, S_KEY (s_config_pb, knobs));
     json_t *binds = s_array (msg, S_KEY (s_config_pb, bind_endpoints));
     if (json_array_size (binds) > RFK_SERVICE_CONFIG_BINDS)
         return -1;

@@ -61,6 +61,7 @@ typedef struct {
     const char *bind_endpoints[RFK_SERVICE_CONFIG_BINDS]; /* what an advisor or predictor binds */
     json_t *trials; /* array of TrialToLoad objects, or NULL */
     json_t *config; /* anything else (limits, knobs, ...) (object), or NULL */
+    json_t *knobs;  /* an advisor's knob table (array of knobs), or NULL */
 } rfk_service_config_t;
 
 /* One entry of ServiceConfig's trials (service.TrialToLoad). */

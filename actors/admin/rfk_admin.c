@@ -350,6 +350,8 @@ s_self_destroy (rfk_admin_t **self_p)
     zstr_free (&self->params_dir);
     zstr_free (&self->logs_dir);
     free (self->rafikid_path);
+    free (self->check_path);
+    rfk_admin_secrets_forget (self);
     free (self->connect_host);
     free (self);
     *self_p = NULL;
@@ -550,6 +552,17 @@ s_self_http (rfk_admin_t *self, const char *host, char *err, size_t errlen)
     return 0;
 }
 
+/* The rafikid that checks uploaded templates (rfk_admin_checks.c). */
+static int
+s_self_check_path (rfk_admin_t *self, const char *check_path, char *err, size_t errlen)
+{
+    self->check_path = check_path ? realpath (check_path, NULL) : strdup (self->rafikid_path);
+    if (!self->check_path)
+        snprintf (err, errlen, "cannot find the rafikid that checks templates: %s",
+                  strerror (errno));
+    return self->check_path ? 0 : -1;
+}
+
 static rfk_admin_t *
 s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
 {
@@ -560,6 +573,11 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     }
     self->config = args->config;
     self->dev = args->dev;
+    if (rfk_admin_secrets_take (self) != 0) {
+        snprintf (err, errlen, "out of memory");
+        free (self);
+        return NULL;
+    }
     self->embedded = args->embedded;
     rfk_bus_opts_from_config (&self->bus, self->config);
     self->upload_max = rfk_config_size (self->config, "admin", "upload_max_bytes");
@@ -570,6 +588,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     if (s_self_tables (self, err, errlen) != 0 || s_self_data_dir (self, err, errlen) != 0 ||
         s_self_store (self, err, errlen) != 0 ||
         s_self_launcher (self, args->rafikid_path, err, errlen) != 0 ||
+        s_self_check_path (self, args->check_path, err, errlen) != 0 ||
         s_self_sockets (self, host, err, errlen) != 0 ||
         s_self_http (self, host, err, errlen) != 0) {
         s_self_destroy (&self);

@@ -32,6 +32,7 @@ typedef struct {
     bool dev;                   /* --dev: default superadmin password allowed, loudly */
     bool embedded;              /* `rafikid up`: SQLite under data_dir, local launcher */
     const char *rafikid_path;   /* what services run; NULL: this executable */
+    const char *check_path;     /* the rafikid that runs `check-template`; NULL: rafikid_path */
 } rfk_admin_args_t;
 
 /* The `admin` and `up` roles of rafikid: args is an rfk_role_args_t

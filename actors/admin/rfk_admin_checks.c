@@ -1,11 +1,17 @@
-/*  rfk_admin_checks.c: model checks in short-lived child processes.
+/*  rfk_admin_checks.c: model checks in short-lived processes.
 
-    A model upload is a template .so (DESIGN.md §4). It is checked in a
-    child process: the child dlopens it with rfk_template_open (ABI version,
-    rafiki_model, the declared task, a sound knob table) and writes the
-    verdict as JSON into a pipe. A template that crashes, hangs
+    A model upload is a template .so (DESIGN.md §4). Admin never loads it,
+    not even in a fork of itself (issue 13): it execs `rafikid
+    check-template FILE TASK` (rfk_template_report.h), which dlopens the
+    template and writes one JSON report (ABI version, task, name, knob table,
+    policies) into a pipe. The program starts from an empty environment,
+    with stdin and stderr on /dev/null, its stdout the pipe and no other
+    descriptor (closefrom), in a process group of its own; the one function
+    that builds its argv and environment and spawns it is s_check_spawn
+    (where a sandbox wraps it). A template that crashes, hangs
     (S_CHECK_TIMEOUT_MS) or exits in its constructors is a clear rejection;
-    admin's own process never loads user code.
+    so is a report that breaks its caps (rfk_template_report_check: admin
+    checks what it reads, since the process that wrote it ran the template).
 
     A check is a child process and two descriptors in admin's loop: the read
     end of the pipe it writes its verdict into (non-blocking), and its pidfd,
@@ -14,8 +20,11 @@
     rfk_admin_checks_tick reads what came, reaps children that ended, kills
     those past their deadline, concludes their uploads
     (rfk_admin_upload_conclude) and hands each reply to whoever finished the
-    upload. At most S_CHECKS_MAX run at once; the others wait their turn
-    (their deadline counts from their start).
+    upload. The whole process group is killed on timeout and after the
+    child ended, before it is reaped (so the group's id cannot be reused in
+    between): a grandchild the template left does not survive its check.
+    At most S_CHECKS_MAX run at once; the others wait their turn (their
+    deadline counts from their start).
 */
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
@@ -27,12 +36,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
-#include <sys/resource.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rafiki/model.h"
-#include "rafiki/template.h"
+#include "rfk_template_report.h"
 
 #define S_CHECK_TIMEOUT_MS 15000
 #define S_CHECK_OUTPUT_MAX (256 * 1024)
@@ -51,46 +59,6 @@ typedef struct {
     char *output;                   /* what the child wrote */
     size_t length;                  /* bytes in output */
 } s_check_t;
-
-/* The child side of the model check: load, report, exit. Never returns. */
-static void
-s_check_child (int fd, const char *path, const char *task)
-{
-    //  A crash kills the child by its signal, so admin can say which one
-    //  (and a sanitizer's handler does not report the copy of admin's heap
-    //  as leaked).
-    const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP};
-    for (size_t index = 0; index < sizeof fatal / sizeof fatal[0]; index++)
-        signal (fatal[index], SIG_DFL);
-    //  Bound what a broken template can do to the machine while it loads.
-    struct rlimit cpu = {10, 11};
-    setrlimit (RLIMIT_CPU, &cpu);
-    char err[512] = "";
-    rfk_template_t *tpl = rfk_template_open (path, task, err, sizeof err);
-    json_t *verdict = json_object ();
-    if (!tpl) {
-        json_object_set_new (verdict, "ok", json_false ());
-        json_object_set_new (verdict, "error", json_string (err[0] ? err : "cannot load"));
-    } else {
-        const rafiki_model_api_t *api = rfk_template_api (tpl);
-        json_object_set_new (verdict, "ok", json_true ());
-        json_object_set_new (verdict, "name", json_string (api->name ? api->name : ""));
-        json_object_set_new (verdict, "task", json_string (api->task ? api->task : ""));
-        json_t *knobs = rfk_knob_table_to_json (api->knobs, api->n_knobs);
-        json_object_set_new (verdict, "knobs", knobs ? knobs : json_null ());
-    }
-    char *text = json_dumps (verdict, JSON_COMPACT);
-    if (text) {
-        size_t length = strlen (text), done = 0;
-        while (done < length) {
-            ssize_t wrote = write (fd, text + done, length - done);
-            if (wrote <= 0)
-                break;
-            done += (size_t)wrote;
-        }
-    }
-    _exit (0);
-}
 
 static const char *
 s_signal_name (int signo)
@@ -133,7 +101,48 @@ s_check_watch (rfk_admin_t *self, int fd)
         epoll_ctl (self->checks_fd, EPOLL_CTL_ADD, fd, &event);
 }
 
-/* Fork the child that checks the template; 0, or -1 with the reason. */
+/* Spawn the check program on the check's template with its stdout on
+   out_fd: the one place its argv, environment, descriptors and process
+   group are made. 0 with check->pid set, or -1 with the reason. */
+static int
+s_check_spawn (rfk_admin_t *self, s_check_t *check, int out_fd, char *err, size_t errlen)
+{
+    char *argv[] = {self->check_path, "check-template",
+                    (char *)rfk_admin_upload_part_path (check->up),
+                    (char *)rfk_admin_upload_task (check->up), NULL};
+    char *envp[] = {NULL};
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init (&actions);
+    posix_spawnattr_init (&attr);
+    posix_spawn_file_actions_addopen (&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2 (&actions, out_fd, STDOUT_FILENO);
+    posix_spawn_file_actions_addopen (&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclosefrom_np (&actions, STDERR_FILENO + 1);
+    //  Its own process group (killed as a whole), no signal blocked, every
+    //  signal at its default (rafikid ignores SIGPIPE and blocks SIGTERM).
+    sigset_t none, all;
+    sigemptyset (&none);
+    sigfillset (&all);
+    posix_spawnattr_setsigmask (&attr, &none);
+    posix_spawnattr_setsigdefault (&attr, &all);
+    posix_spawnattr_setpgroup (&attr, 0);
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                         POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = 0;
+    int rc = posix_spawn (&pid, self->check_path, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy (&actions);
+    posix_spawnattr_destroy (&attr);
+    if (rc != 0) {
+        snprintf (err, errlen, "cannot check the model: cannot run %s: %s", self->check_path,
+                  strerror (rc));
+        return -1;
+    }
+    check->pid = pid;
+    return 0;
+}
+
+/* Start the program that checks the template; 0, or -1 with the reason. */
 static int
 s_check_start (rfk_admin_t *self, s_check_t *check, char *err, size_t errlen)
 {
@@ -142,24 +151,15 @@ s_check_start (rfk_admin_t *self, s_check_t *check, char *err, size_t errlen)
         snprintf (err, errlen, "cannot check the model: %s", strerror (errno));
         return -1;
     }
-    fflush (NULL);
-    pid_t pid = fork ();
-    if (pid < 0) {
+    int rc = s_check_spawn (self, check, fds[1], err, errlen);
+    close (fds[1]);
+    if (rc != 0) {
         close (fds[0]);
-        close (fds[1]);
-        snprintf (err, errlen, "cannot check the model: fork: %s", strerror (errno));
         return -1;
     }
-    if (pid == 0) {
-        close (fds[0]);
-        s_check_child (fds[1], rfk_admin_upload_part_path (check->up),
-                       rfk_admin_upload_task (check->up));
-    }
-    close (fds[1]);
     fcntl (fds[0], F_SETFL, fcntl (fds[0], F_GETFL) | O_NONBLOCK);
-    check->pid = pid;
     check->out_fd = fds[0];
-    check->pid_fd = pidfd_open (pid, 0); //  close-on-exec by itself
+    check->pid_fd = pidfd_open (check->pid, 0); //  close-on-exec by itself
     if (check->pid_fd < 0)
         check->pid_fd = -1;
     s_check_watch (self, check->out_fd);
@@ -167,8 +167,22 @@ s_check_start (rfk_admin_t *self, s_check_t *check, char *err, size_t errlen)
         s_check_watch (self, check->pid_fd);
     check->deadline = zclock_mono () + S_CHECK_TIMEOUT_MS;
     rfk_log_debug (RFK_ADMIN_LOG, "model-check-started name=%s pid=%d",
-                   rfk_admin_upload_name (check->up), (int)pid);
+                   rfk_admin_upload_name (check->up), (int)check->pid);
     return 0;
+}
+
+/* Kill the check's process group and reap its child (status in *status_p,
+   NULL: not wanted). The child is still a zombie when the group is killed,
+   so the group's id is still its own. */
+static void
+s_check_kill_group (s_check_t *check, int *status_p)
+{
+    int status = 0;
+    kill (-check->pid, SIGKILL);
+    while (waitpid (check->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (status_p)
+        *status_p = status;
 }
 
 /* Read what the child wrote so far; at the end of the pipe (or past
@@ -197,43 +211,57 @@ s_check_read (rfk_admin_t *self, s_check_t *check)
     }
 }
 
+/* The report the check program wrote, parsed (NULL: none usable). */
+static json_t *
+s_check_report (s_check_t *check)
+{
+    if (!check->output || check->length == S_CHECK_OUTPUT_MAX)
+        return NULL;
+    check->output[check->length] = 0;
+    json_t *report = json_loads (check->output, JSON_REJECT_DUPLICATES, NULL);
+    if (json_is_object (report))
+        return report;
+    json_decref (report);
+    return NULL;
+}
+
 /* The verdict of an ended child: 0 with it in *verdict_p, or -1 with the
-   reason in err. */
+   reason in err. A refusal the program wrote (exit 1, ok false) is taken
+   as it says; an accepting report only with exit 0 and within its caps. */
 static int
 s_check_verdict (s_check_t *check, int status, bool timed_out, json_t **verdict_p, char *err,
                  size_t errlen)
 {
+    json_t *report = timed_out || WIFSIGNALED (status) ? NULL : s_check_report (check);
+    const char *said = json_string_value (json_object_get (report, "error"));
+    bool refused = report && json_is_false (json_object_get (report, "ok")) && said;
+    bool exit_ok = !timed_out && WIFEXITED (status) && WEXITSTATUS (status) == 0;
     if (timed_out)
         snprintf (err, errlen, "the template did not finish loading within %d s",
                   S_CHECK_TIMEOUT_MS / 1000);
     else if (WIFSIGNALED (status))
         snprintf (err, errlen, "the template crashed while loading (signal %d, SIG%s)",
                   WTERMSIG (status), s_signal_name (WTERMSIG (status)));
-    else if (WIFEXITED (status) && WEXITSTATUS (status) != 0)
+    else if (refused)
+        snprintf (err, errlen, "%s", said);
+    else if (!exit_ok)
         //  Under a sanitizer a crash is an exit with its exit code.
         snprintf (err, errlen,
                   "the template crashed or ended the process while loading (exit "
                   "code %d)",
                   WEXITSTATUS (status));
-    else if (!check->output || check->length == S_CHECK_OUTPUT_MAX)
+    else if (!report)
         snprintf (err, errlen, "the template's check gave no usable answer");
-    else {
-        check->output[check->length] = 0;
-        json_t *verdict = json_loads (check->output, 0, NULL);
-        if (!json_is_object (verdict)) {
-            snprintf (err, errlen, "the template's check gave no answer");
-            json_decref (verdict);
-        } else if (!json_is_true (json_object_get (verdict, "ok"))) {
-            snprintf (err, errlen, "%s",
-                      json_string_value (json_object_get (verdict, "error"))
-                          ? json_string_value (json_object_get (verdict, "error"))
-                          : "the template does not load");
-            json_decref (verdict);
-        } else {
-            *verdict_p = verdict;
-            return 0;
-        }
+    else if (rfk_template_report_check (report, rfk_admin_upload_task (check->up), err, errlen) ==
+             0) {
+        *verdict_p = report;
+        return 0;
     }
+    //  What the template's process said, as text that is safe to show.
+    if (errlen > RFK_REPORT_ERROR_MAX)
+        err[RFK_REPORT_ERROR_MAX - 1] = 0;
+    rfk_template_text_scrub (err);
+    json_decref (report);
     return -1;
 }
 
@@ -292,11 +320,8 @@ rfk_admin_checks_destroy (rfk_admin_t *self)
     s_check_t *check;
     while (self->checks && (check = (s_check_t *)zlistx_first (self->checks))) {
         zlistx_delete (self->checks, zlistx_cursor (self->checks));
-        if (check->pid > 0) {
-            kill (check->pid, SIGKILL);
-            while (waitpid (check->pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        }
+        if (check->pid > 0)
+            s_check_kill_group (check, NULL);
         rfk_log_info (RFK_ADMIN_LOG, "model-check-cancelled name=%s",
                       rfk_admin_upload_name (check->up));
         rfk_admin_upload_done_fn *done = check->done;
@@ -344,20 +369,23 @@ s_checks_reap_one (rfk_admin_t *self)
         if (check->pid <= 0)
             continue;
         s_check_read (self, check);
-        int status = 0;
-        pid_t got = waitpid (check->pid, &status, WNOHANG);
-        bool timed_out = got == 0 && now >= check->deadline;
-        if (timed_out) {
-            kill (check->pid, SIGKILL);
-            while (waitpid (check->pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        }
-        if (got == check->pid || got < 0 || timed_out) {
-            //  got < 0: not our child any more (someone reaped it); no
-            //  verdict can come.
-            if (got < 0)
-                status = 0;
+        //  Ended (still a zombie: WNOWAIT), or past its deadline: kill its
+        //  group, then reap it.
+        siginfo_t info = {0};
+        int got = waitid (P_PID, (id_t)check->pid, &info, WEXITED | WNOHANG | WNOWAIT);
+        bool ended = got == 0 && info.si_pid == check->pid;
+        bool timed_out = got == 0 && !ended && now >= check->deadline;
+        if (ended || timed_out) {
+            int status = 0;
+            s_check_kill_group (check, &status);
             s_check_end (self, check, status, timed_out);
+            return true;
+        }
+        if (got < 0) {
+            //  Not our child any more (someone reaped it); no verdict can
+            //  come.
+            kill (-check->pid, SIGKILL);
+            s_check_end (self, check, 0, false);
             return true;
         }
     }

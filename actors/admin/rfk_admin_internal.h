@@ -82,6 +82,8 @@ struct rfk_admin {
     char *params_dir;           /* <data_dir>/params */
     char *logs_dir;             /* <data_dir>/logs */
     char *rafikid_path;         /* what services run */
+    char *check_path;           /* the rafikid exec'd as `check-template` on uploads */
+    char *env_password;         /* RAFIKI_SUPERADMIN_PASSWORD as it was at start, or NULL */
     char *connect_host;         /* how local services reach admin (127.0.0.1 for 0.0.0.0) */
     rfk_bus_opts_t bus;         /* the config's bus.* keys */
     uint64_t upload_max;        /* admin.upload_max_bytes */
@@ -257,6 +259,15 @@ rfk_admin_fetch_tick (rfk_admin_t *self);
 /* Stop every download (cancelled, joined, their files removed). */
 void
 rfk_admin_fetch_destroy (rfk_admin_t *self);
+/* ---- secrets in the environment (rfk_admin_secrets.c) ------------------ */
+/* At start: PR_SET_DUMPABLE 0, keep RAFIKI_SUPERADMIN_PASSWORD in
+   self->env_password, then overwrite and unset every variable that may carry
+   a secret. 0, or -1 out of memory. */
+int
+rfk_admin_secrets_take (rfk_admin_t *self);
+/* Zero and free self->env_password. */
+void
+rfk_admin_secrets_forget (rfk_admin_t *self);
 
 /* ---- model checks (rfk_admin_checks.c) ------------------------------------ */
 /* The model checks in child processes, driven by admin's loop: poll

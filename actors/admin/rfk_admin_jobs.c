@@ -260,6 +260,13 @@ s_check_model (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t 
         error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
                                  "field `model_ids[%zu]`: model %s (%s) is for %s, not %s", index,
                                  id, model->name, model->task, task);
+    else if (!json_is_array (model->knobs))
+        //  Uploaded before admin kept knob tables (issue 13): the advisor
+        //  would have to load the template to learn it, which it never does.
+        error = rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
+                                 "field `model_ids[%zu]`: model %s (%s) was uploaded before "
+                                 "Rafiki kept knob tables; upload it again to use it",
+                                 index, id, model->name);
     rfk_model_destroy (&model);
     return error;
 }

@@ -83,6 +83,10 @@ rfk_admin_model_json (rfk_admin_t *self, const rfk_model_t *model)
     s_set_json (body, "dependencies", model->dependencies);
     s_set_strs (body, "docker_image", model->docker_image, "access_right", model->access_right,
                 "datetime_created", model->datetime_created, NULL);
+    //  The knob table its check reported; absent for a model uploaded
+    //  before admin kept it.
+    if (json_is_array (model->knobs))
+        json_object_set (body, "knobs", model->knobs);
     char *path = rfk_admin_model_path (self, model);
     struct stat info;
     if (path && stat (path, &info) == 0)

@@ -98,9 +98,14 @@ s_config_train (rfk_admin_t *self, rfk_admin_service_t *service, json_t *body, c
         char mapped[400];
         rfk_admin_service_endpoint (self, endpoint ? endpoint : "tcp://127.0.0.1:*",
                                     sub->advisor_service_id, is_advisor, mapped, sizeof mapped);
-        if (is_advisor)
+        if (is_advisor && !json_is_array (model->knobs))
+            snprintf (err, errlen,
+                      "model %s was uploaded before Rafiki kept knob tables; upload it again",
+                      model->name);
+        else if (is_advisor) {
             json_object_set_new (body, "bind_endpoints", json_pack ("[s]", mapped));
-        else if (rfk_admin_endpoint_known (endpoint))
+            json_object_set (body, "knobs", model->knobs);
+        } else if (rfk_admin_endpoint_known (endpoint))
             json_object_set_new (body, "advisor_endpoint", json_string (mapped));
         else
             snprintf (err, errlen,

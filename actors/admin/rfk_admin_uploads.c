@@ -382,6 +382,7 @@ s_store_model (rfk_admin_t *self, rfk_upload_t *up, json_t *verdict, const char 
         .docker_image = (char *)s_str (up->fields, "docker_image"),
         .dependencies = json_is_object (deps) ? deps : NULL,
         .access_right = (char *)(access ? access : "PRIVATE"),
+        .knobs = json_object_get (verdict, "knobs"),
     };
     rfk_model_t *model = rfk_store_create_model (self->store, &record);
     if (!model)

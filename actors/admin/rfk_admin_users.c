@@ -111,7 +111,7 @@ rfk_admin_seed_superadmin (rfk_admin_t *self, char *err, size_t errlen)
     }
     const char *password = rfk_config_string (self->config, "admin", "superadmin_password");
     if (!password || !*password)
-        password = getenv ("RAFIKI_SUPERADMIN_PASSWORD");
+        password = self->env_password; //  taken from the environment at start
     rfk_user_t *user = rfk_store_get_user_by_email (self->store, email);
     if (user) {
         //  Seeded before: the stored password counts.

@@ -709,11 +709,11 @@ s_on_expired (rfk_server_t *server, zframe_t *peer, void *ctx)
 /* Apply the sub job's settings: the search (template, budget, policies),
    then bind `advice`. 0, or -1 with a reason in err. */
 static int
-s_configure (self_t *self, const char *model_path, const char *task, const json_t *budget,
+s_configure (self_t *self, const char *model, const json_t *knobs, const json_t *budget,
              const json_t *train_args, const json_t *fixed_knobs, const char *bind, char *err,
              size_t errlen)
 {
-    self->search = rfk_search_new (model_path, task, budget, train_args, fixed_knobs, err, errlen);
+    self->search = rfk_search_new (model, knobs, budget, train_args, fixed_knobs, err, errlen);
     if (!self->search)
         return -1;
     if (!bind || !*bind)
@@ -727,9 +727,9 @@ s_configure (self_t *self, const char *model_path, const char *task, const json_
     zpoller_add (self->poller, rfk_server_sock (self->server));
     self->configured = true;
     char search[300];
-    rfk_log_info (S_LOG, "configured sub-train-job=%s template=%s endpoint=%s %s",
+    rfk_log_info (S_LOG, "configured sub-train-job=%s model=%s endpoint=%s %s",
                   self->sub_train_job_id ? self->sub_train_job_id : "-",
-                  rfk_search_api (self->search)->name, rfk_server_endpoint (self->server),
+                  rfk_search_model (self->search), rfk_server_endpoint (self->server),
                   rfk_search_describe (self->search, search, sizeof search));
     return 0;
 }
@@ -854,7 +854,7 @@ rfk_advisor_direct_actor (zsock_t *pipe, void *args)
             self->bus = *direct->bus;
         if (direct->sub_train_job_id)
             self->sub_train_job_id = strdup (direct->sub_train_job_id);
-        s_configure (self, direct->model_path, direct->task, direct->budget, direct->train_args,
+        s_configure (self, direct->model_name, direct->knobs, direct->budget, direct->train_args,
                      direct->fixed_knobs, direct->bind, self->err, sizeof self->err);
     }
     if (!rfk_role_ready (pipe, self))
@@ -878,7 +878,7 @@ s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *c
     self_t *self = (self_t *)ctx;
     if (config->sub_train_job_id)
         self->sub_train_job_id = strdup (config->sub_train_job_id);
-    if (s_configure (self, config->model_path, config->task, config->budget, config->train_args,
+    if (s_configure (self, config->model_name, config->knobs, config->budget, config->train_args,
                      json_object_get (config->config, "fixed_knobs"), config->bind_endpoints[0],
                      err, errlen) != 0)
         return -1;

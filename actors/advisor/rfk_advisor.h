@@ -15,7 +15,7 @@
     Two ways to start it:
     - as the `advisor` role of rafikid (rfk_advisor_actor, args an
       rfk_role_args_t *): it says Hello to admin's `service` socket with its
-      service id and secret, gets its ServiceConfig (model_path, budget,
+      service id and secret, gets its ServiceConfig (knobs, model_name, budget,
       train_args, sub_train_job_id, bind_endpoints), records each trial
       through admin (TrialCreate -> TrialCreated gives the trial id), reports
       RUNNING / STOPPED / ERRORED with StatusReport (RUNNING's message says
@@ -52,8 +52,8 @@ extern "C" {
 /* What the direct form needs; everything borrowed until the actor signals. */
 typedef struct {
     const char *bind;             /* endpoints to bind; NULL: "tcp://127.0.0.1:*" */
-    const char *model_path;       /* the template whose knob table is searched */
-    const char *task;             /* the task the template must have, or NULL */
+    const char *model_name;       /* the model's name, for messages, or NULL */
+    const json_t *knobs;          /* its knob table (rfk_knob_table_to_json's array) */
     const json_t *budget;         /* {"MODEL_TRIAL_COUNT": n, "TIME_HOURS": h}; NULL: 0.1 h */
     const json_t *train_args;     /* the job's train args (see README: advisor, seed, ...) */
     const json_t *fixed_knobs;    /* knob values every proposal keeps, or NULL */

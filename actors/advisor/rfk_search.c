@@ -3,7 +3,6 @@
 
 #include <czmq.h>
 #include <math.h>
-#include <rafiki/template.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,7 +15,7 @@
 #define S_LOG "advisor"
 
 struct _rfk_search_t {
-    rfk_template_t *template;          /* the template, for its knob table */
+    char *name;                        /* the model's name, for the log */
     rfk_space_t *space;                /* the knob table as a search space */
     rfk_tuner_t *tuner;                /* proposes knobs, learns from scores */
     rfk_asha_t *asha;                  /* prunes by progress, with EARLY_STOP */
@@ -52,58 +51,87 @@ s_blas_pool_off (void)
 
 /* ---- setting up --------------------------------------------------------- */
 
-/* Checks that every fixed knob names a tunable knob of the template. */
-static int
-s_fixed_knobs_check (const rafiki_model_api_t *api, const json_t *fixed_knobs, char *err,
-                     size_t errlen)
+/* True when two JSON values are the same knob value (numbers by value). */
+static bool
+s_same_value (const json_t *a, const json_t *b)
 {
+    if (json_is_number (a) && json_is_number (b))
+        return json_number_value (a) == json_number_value (b);
+    return json_equal ((json_t *)a, (json_t *)b);
+}
+
+/* Checks the value a job fixes knob `entry` (a row of the table) at. */
+static int
+s_fixed_value_check (const json_t *entry, const json_t *value, char *err, size_t errlen)
+{
+    const char *name = json_string_value (json_object_get (entry, "name"));
+    const char *type = json_string_value (json_object_get (entry, "type"));
+    double number = json_number_value (value);
+    double min = json_number_value (json_object_get (entry, "min"));
+    double max = json_number_value (json_object_get (entry, "max"));
+    if (streq (type, "FIXED") && !s_same_value (json_object_get (entry, "value"), value))
+        snprintf (err, errlen, "knob '%s' is fixed by the template to another value", name);
+    else if (streq (type, "CATEGORICAL")) {
+        const json_t *values = json_object_get (entry, "values");
+        size_t index = 0;
+        while (index < json_array_size (values) &&
+               !s_same_value (json_array_get (values, index), value))
+            index++;
+        if (index < json_array_size (values))
+            return 0;
+        snprintf (err, errlen, "knob '%s': the value is not one of its %zu values", name,
+                  json_array_size (values));
+    } else if (streq (type, "INTEGER") && (!json_is_number (value) || number != floor (number)))
+        snprintf (err, errlen, "knob '%s' wants an integer", name);
+    else if (streq (type, "FLOAT") && !json_is_number (value))
+        snprintf (err, errlen, "knob '%s' wants a number", name);
+    else if ((streq (type, "INTEGER") || streq (type, "FLOAT")) &&
+             !(number >= min && number <= max))
+        snprintf (err, errlen, "knob '%s': %g is out of its range [%g, %g]", name, number, min,
+                  max);
+    else
+        return 0;
+    return -1;
+}
+
+/* The search space: the model's knob table (as admin stored it, never read
+   from the template), with the job's fixed knobs made FIXED at their
+   (checked) values. NULL with err. */
+static rfk_space_t *
+s_space_new (const char *model, const json_t *knobs, const json_t *fixed_knobs, char *err,
+             size_t errlen)
+{
+    json_t *table = json_deep_copy (knobs);
+    if (!table) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
     const char *name;
     json_t *value;
     json_object_foreach ((json_t *)fixed_knobs, name, value)
     {
         size_t index = 0;
-        while (index < api->n_knobs && !streq (api->knobs[index].name, name))
+        json_t *entry = NULL;
+        while ((entry = json_array_get (table, index)) &&
+               !streq (json_string_value (json_object_get (entry, "name")), name))
             index++;
-        if (index == api->n_knobs || api->knobs[index].type == RAFIKI_KNOB_POLICY) {
-            snprintf (err, errlen, "fixed knob %s: the template %s has no such %s", name, api->name,
-                      index == api->n_knobs ? "knob" : "tunable knob");
-            return -1;
+        const char *type = json_string_value (json_object_get (entry, "type"));
+        if (!entry || streq (type, "POLICY")) {
+            snprintf (err, errlen, "fixed knob %s: the template %s has no such %s", name, model,
+                      entry ? "tunable knob" : "knob");
+            json_decref (table);
+            return NULL;
         }
-    }
-    return 0;
-}
-
-/* The search space: the template's table, with the job's fixed knobs made
-   FIXED at their (checked) values. NULL with err. */
-static rfk_space_t *
-s_space_new (const rafiki_model_api_t *api, const json_t *fixed_knobs, char *err, size_t errlen)
-{
-    rafiki_knob_t *table = (rafiki_knob_t *)calloc (api->n_knobs + 1, sizeof (rafiki_knob_t));
-    if (!table) {
-        snprintf (err, errlen, "out of memory");
-        return NULL;
-    }
-    memcpy (table, api->knobs, api->n_knobs * sizeof (rafiki_knob_t));
-    rafiki_knobs_t fixed = {NULL, 0};
-    int rc = 0;
-    if (json_object_size (fixed_knobs) > 0) {
-        rc = s_fixed_knobs_check (api, fixed_knobs, err, errlen);
-        if (rc == 0)
-            rc = rfk_knobs_from_json (api->knobs, api->n_knobs, fixed_knobs, false, &fixed, err,
-                                      errlen);
-        for (size_t index = 0; rc == 0 && index < fixed.n; index++) {
-            if (!json_object_get (fixed_knobs, fixed.items[index].name))
-                continue; /* the template's own FIXED and POLICY knobs */
-            for (size_t knob = 0; knob < api->n_knobs; knob++)
-                if (streq (table[knob].name, fixed.items[index].name)) {
-                    table[knob].type = RAFIKI_KNOB_FIXED;
-                    table[knob].value = fixed.items[index].value;
-                }
+        if (s_fixed_value_check (entry, value, err, errlen) != 0) {
+            json_decref (table);
+            return NULL;
         }
+        json_array_set_new (
+            table, index,
+            json_pack ("{s:s, s:s, s:O}", "name", name, "type", "FIXED", "value", value));
     }
-    rfk_space_t *space = rc == 0 ? rfk_space_new (table, api->n_knobs, err, errlen) : NULL;
-    rfk_knobs_free (&fixed); /* the space keeps copies */
-    free (table);
+    rfk_space_t *space = rfk_space_new_json (table, err, errlen);
+    json_decref (table);
     return space;
 }
 
@@ -182,11 +210,11 @@ s_policies_read (rfk_search_t *self, const json_t *train_args, char *err, size_t
 }
 
 rfk_search_t *
-rfk_search_new (const char *model_path, const char *task, const json_t *budget,
+rfk_search_new (const char *model, const json_t *knobs, const json_t *budget,
                 const json_t *train_args, const json_t *fixed_knobs, char *err, size_t errlen)
 {
-    if (!model_path || !*model_path) {
-        snprintf (err, errlen, "no model_path: the advisor needs the template's knob table");
+    if (!json_is_array (knobs)) {
+        snprintf (err, errlen, "no knob table: admin sends the model's in the ServiceConfig");
         return NULL;
     }
     if (fixed_knobs && !json_is_object (fixed_knobs) && !json_is_null (fixed_knobs)) {
@@ -200,9 +228,9 @@ rfk_search_new (const char *model_path, const char *task, const json_t *budget,
     }
     *self = (rfk_search_t){
         .time_deadline = -1, .params_source = RFK_PARAMS_BEST, .asha_min_step = 1, .asha_eta = 3};
-    self->template = rfk_template_open (model_path, task, err, errlen);
-    if (self->template)
-        self->space = s_space_new (rfk_template_api (self->template), fixed_knobs, err, errlen);
+    self->name = strdup (model && *model ? model : "(unnamed)");
+    if (self->name)
+        self->space = s_space_new (self->name, knobs, fixed_knobs, err, errlen);
     if (!self->space || s_tuner_new (self, train_args, err, errlen) != 0 ||
         s_budget_read (self, budget, err, errlen) != 0 ||
         s_policies_read (self, train_args, err, errlen) != 0)
@@ -219,7 +247,7 @@ rfk_search_destroy (rfk_search_t **self_p)
     rfk_asha_destroy (&self->asha);
     rfk_tuner_destroy (&self->tuner);
     rfk_space_destroy (&self->space);
-    rfk_template_close (&self->template);
+    free (self->name);
     free (self);
     *self_p = NULL;
 }
@@ -310,10 +338,10 @@ rfk_search_tuner_name (rfk_search_t *self)
     return rfk_tuner_kind_name (rfk_tuner_kind (self->tuner));
 }
 
-const rafiki_model_api_t *
-rfk_search_api (rfk_search_t *self)
+const char *
+rfk_search_model (rfk_search_t *self)
 {
-    return rfk_template_api (self->template);
+    return self->name;
 }
 
 const char *

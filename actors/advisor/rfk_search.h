@@ -1,8 +1,9 @@
 /*  rfk_search.h: the search of one sub train job, as the advisor runs it.
 
     The tuning library (tune/, rfk_tune.h) behind what the advisor asks:
-    rfk_search_new reads the job (the template's knob table with the job's
-    fixed knobs made FIXED, the tuner of train arg `advisor`, the budget,
+    rfk_search_new reads the job (the model's knob table, as admin stored
+    it at upload and sent in the ServiceConfig, with the job's fixed knobs
+    made FIXED; the advisor never loads a template, the tuner of train arg `advisor`, the budget,
     EARLY_STOP and SHARE_PARAMS as the template and the train args allow);
     rfk_search_next proposes (a tuner's knobs, where the parameters come
     from, the policies switched on), rfk_search_observe learns how a trial
@@ -28,12 +29,13 @@ extern "C" {
 
 typedef struct _rfk_search_t rfk_search_t;
 
-/* The search a sub job asks for: the template at model_path (for task, or
-   NULL), its knob table with fixed_knobs ({knob: value}, or NULL) made
-   FIXED, the tuner, budget and policies of budget and train_args. The
-   clock of TIME_HOURS starts now. NULL with the reason in err. */
+/* The search a sub job asks for: model's (its name, for messages) knob
+   table knobs (the array rfk_knob_table_to_json makes; every entry is
+   checked) with fixed_knobs ({knob: value}, or NULL) made FIXED, the
+   tuner, budget and policies of budget and train_args. The clock of
+   TIME_HOURS starts now. NULL with the reason in err. */
 rfk_search_t *
-rfk_search_new (const char *model_path, const char *task, const json_t *budget,
+rfk_search_new (const char *model, const json_t *knobs, const json_t *budget,
                 const json_t *train_args, const json_t *fixed_knobs, char *err, size_t errlen);
 /* Safe twice. */
 void
@@ -71,9 +73,9 @@ rfk_search_params_source (rfk_search_t *self);
 /* The tuner's name ("gp", "random", ...). */
 const char *
 rfk_search_tuner_name (rfk_search_t *self);
-/* The template (its table, its name). */
-const rafiki_model_api_t *
-rfk_search_api (rfk_search_t *self);
+/* The model's name. */
+const char *
+rfk_search_model (rfk_search_t *self);
 /* One line for the log: tuner, budget, policies. Written into buf. */
 const char *
 rfk_search_describe (rfk_search_t *self, char *buf, size_t size);

@@ -1,6 +1,13 @@
 /*  rafikid: the daemon that hosts Rafiki-C's actors by role.
 
     rafikid [--config FILE] ROLE [--service-id ID] [OPERAND...]
+    rafikid check-template FILE TASK
+
+    The second form is the template check admin runs (it loads the
+    template, writes one JSON report to stdout and exits; see
+    actors/admin/rfk_template_report.h): a program of its own, so admin
+    never runs template code, and rafikid is what every deployment already
+    has where admin runs.
 
     It loads the configuration (built-in defaults, the --config file if
     given, RAFIKI_* variables), opens <data_dir>/logs/ROLE[-ID].log, starts
@@ -37,6 +44,7 @@
 #include "rfk_log.h"
 #include "rfk_noop.h"
 #include "rfk_role.h"
+#include "rfk_template_report.h"
 #include "rfk_trainer.h"
 #include "rfk_predictor.h"
 #include "rfk_inference.h"
@@ -74,7 +82,9 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out, "Usage: rafikid [OPTION...] ROLE [OPERAND...]\n"
-                  "Host one Rafiki-C role as a czmq actor until SIGTERM or SIGINT.\n\n"
+                  "       rafikid check-template FILE TASK\n"
+                  "Host one Rafiki-C role as a czmq actor until SIGTERM or SIGINT; or check a\n"
+                  "model template and print its report as JSON (what admin runs on uploads).\n\n"
                   "Roles:\n");
     for (size_t index = 0; index < S_ROLES; index++)
         fprintf (out, "  %-12s %s\n", s_roles[index].name, s_roles[index].help);
@@ -382,6 +392,10 @@ s_secret_free (char *secret)
 int
 main (int argc, char **argv)
 {
+    //  The template check (admin execs it; rfk_template_report.h) is a
+    //  program of its own: no configuration, log, signal mask or actor.
+    if (argc >= 2 && streq (argv[1], "check-template"))
+        rfk_check_template_main (argc - 1, argv + 1);
     //  Before any thread exists, so that every thread inherits the mask.
     sigset_t stop_signals;
     sigemptyset (&stop_signals);

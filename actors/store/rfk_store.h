@@ -113,6 +113,7 @@ typedef struct {
     json_t *dependencies; /* {"package": "version", ...} */
     char *access_right;
     char *datetime_created;
+    json_t *knobs; /* the template's knob table (array), NULL: uploaded before it was kept */
 } rfk_model_t;
 
 /* SERVICES: one dynamic process (advisor, trainer, predictor, inference

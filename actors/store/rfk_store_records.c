@@ -87,6 +87,7 @@ static const rfk_field_t s_model_fields[] = {
     F (rfk_model_t, dependencies, S_JSON, 0, NULL),
     F (rfk_model_t, access_right, S_TEXT, S_REQUIRED, s_access_rights),
     F (rfk_model_t, datetime_created, S_TEXT, S_FIXED, NULL),
+    F (rfk_model_t, knobs, S_JSON, 0, NULL),
 };
 KIND (model, "model", "models", rfk_model_t, s_model_fields)
 

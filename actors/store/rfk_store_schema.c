@@ -160,8 +160,18 @@ static const char *const s_version_1[] = {
     NULL,
 };
 
+/* 2: a model's knob table (JSON text, the array rfk_knob_table_to_json
+   makes), from the check program's report at upload (issue 13): the
+   advisor gets it in its ServiceConfig and never loads a template. NULL
+   for models uploaded before. */
+static const char *const s_version_2[] = {
+    "ALTER TABLE models ADD COLUMN knobs TEXT",
+    NULL,
+};
+
 const char *const *const rfk_store_migrations[] = {
     s_version_1,
+    s_version_2,
 };
 
 const size_t rfk_store_migration_count =

@@ -25,6 +25,7 @@
 
 #include "rfk_test.h"
 #include "rfk_test_admin.h"
+#include "rafiki/template.h"
 #include "rfk_advisor.h"
 #include "rfk_trainer.h"
 
@@ -45,6 +46,20 @@ s_data_dir (void)
     char *dir = rfk_test_tmpdir_under (RFK_BUILD_DIR, "bench");
     assert_non_null (dir);
     return dir;
+}
+
+/* The Echo template's knob table, as admin stores it at upload (the
+   advisor never opens a template). */
+static json_t *
+s_echo_knobs (void)
+{
+    char err[512] = "";
+    rfk_template_t *echo = rfk_template_open (ECHO_TEMPLATE, NULL, err, sizeof err);
+    assert_non_null (echo);
+    const rafiki_model_api_t *api = rfk_template_api (echo);
+    json_t *knobs = rfk_knob_table_to_json (api->knobs, api->n_knobs);
+    rfk_template_close (&echo);
+    return knobs;
 }
 
 static void
@@ -71,8 +86,9 @@ test_dispatch_direct (void **state)
     json_t *fixed = json_pack ("{s:i}", "steps", 0);
     /* Random search: the platform is measured here, not the GP (its own bench). */
     json_t *train_args = json_pack ("{s:b, s:s}", "early_stop", 0, "advisor", "random");
+    json_t *knobs = s_echo_knobs ();
     rfk_advisor_args_t advisor_args = {
-        .model_path = ECHO_TEMPLATE,
+        .knobs = knobs,
         .budget = budget_json,
         .train_args = train_args,
         .fixed_knobs = fixed,
@@ -111,6 +127,7 @@ test_dispatch_direct (void **state)
     json_decref (budget_json);
     json_decref (fixed);
     json_decref (train_args);
+    json_decref (knobs);
     rfk_test_tmpdir_destroy (&dir);
 }
 
@@ -133,8 +150,8 @@ test_dispatch_services (void **state)
     rfk_test_admin_t *admin = rfk_test_admin_new (&bus);
     rfk_test_admin_add_service (
         admin, "advisor-1", "secret-a",
-        json_pack ("{s:s, s:s, s:s, s:{s:i}, s:{s:b, s:s}, s:{s:{s:i}}}", "service_id", "advisor-1",
-                   "task", "TABULAR_CLASSIFICATION", "model_path", ECHO_TEMPLATE, "budget",
+        json_pack ("{s:s, s:s, s:o, s:{s:i}, s:{s:b, s:s}, s:{s:{s:i}}}", "service_id", "advisor-1",
+                   "task", "TABULAR_CLASSIFICATION", "knobs", s_echo_knobs (), "budget",
                    "MODEL_TRIAL_COUNT", trials, "train_args", "early_stop", 0, "advisor", "random",
                    "config", "fixed_knobs", "steps", 0));
     pid_t advisor = rfk_test_admin_spawn (admin, "advisor", "advisor-1", "secret-a", dir);

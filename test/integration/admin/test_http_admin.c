@@ -291,7 +291,8 @@ s_setup (void **state)
         if (rfk_config_set (s_config, settings[i][0], settings[i][1], settings[i][2], "test"))
             fail_msg ("config: %s", rfk_config_error (s_config));
     static rfk_admin_args_t args;
-    args = (rfk_admin_args_t){.config = s_config, .dev = false, .embedded = true};
+    args = (rfk_admin_args_t){
+        .config = s_config, .dev = false, .embedded = true, .check_path = getenv ("RAFIKID")};
     s_admin = zactor_new (rfk_admin_actor_with, &args);
     assert_non_null (s_admin);
     zsock_set_rcvtimeo (zactor_sock (s_admin), 30000);
@@ -933,10 +934,11 @@ test_slow_model_check (void **state)
 {
     (void)state;
     s_users ();
-    char marks[256];
-    snprintf (marks, sizeof marks, "%s/slow-marks", s_data_dir);
+    //  The folder tpl_slow is built to leave its marks in.
+    const char *marks = getenv ("TPL_SLOW_MARKS");
+    assert_non_null (marks);
+    nftw (marks, s_remove, 8, FTW_DEPTH | FTW_PHYS);
     assert_int_equal (mkdir (marks, 0700), 0);
-    setenv ("TPL_SLOW_MARKS", marks, 1);
     CURLM *multi = curl_multi_init ();
     response_t streamed, spooled;
     curl_mime *mimes[2];
@@ -1000,7 +1002,6 @@ test_slow_model_check (void **state)
         s_free (responses[i]);
     }
     curl_multi_cleanup (multi);
-    unsetenv ("TPL_SLOW_MARKS");
     r = s_http ("GET", "/models/available", s_tokens[S_MODEL_DEV], NULL);
     assert_int_equal (r.status, 200);
     size_t slow = 0;

@@ -102,7 +102,10 @@ s_start_with (const char *rafikid, bool dev, const char *password, char *failure
     const char *pg = getenv ("RAFIKI_TEST_ADMIN_PG_URL");
     if (pg && *pg)
         s_set (env->config, "store", "url", pg);
-    rfk_admin_args_t args = {.config = env->config, .dev = dev, .rafikid_path = rafikid};
+    rfk_admin_args_t args = {.config = env->config,
+                             .dev = dev,
+                             .rafikid_path = rafikid,
+                             .check_path = getenv ("RAFIKID")};
     env->admin = zactor_new (rfk_admin_actor_with, &args);
     assert_non_null (env->admin);
     //  An actor that failed has already sent FAILED and may be gone, so the

@@ -2,7 +2,8 @@
     for admin's upload tests. It never trains anything. Built with
     -DTPL_SLOW_SECONDS=N it is tpl_slow: rafiki_model () takes N seconds, so
     admin's check of it runs that long (admin must serve others meanwhile);
-    with TPL_SLOW_MARKS set it leaves a file there when it starts. */
+    with -DTPL_SLOW_MARKS=DIR it leaves a file in DIR when it starts (a
+    path built in: the check runs with an empty environment). */
 #include <rafiki/model.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -68,9 +69,13 @@ s_destroy (void *model)
     (void)model;
 }
 
+#ifndef TPL_NAME
+#define TPL_NAME "TestGood" /* tpl_hostile.c names its own */
+#endif
+
 static const rafiki_model_api_t s_api = {
     .abi_version = RAFIKI_MODEL_ABI_VERSION,
-    .name = "TestGood",
+    .name = TPL_NAME,
     .task = RAFIKI_TASK_TABULAR_CLASSIFICATION,
     .knobs = s_knobs,
     .n_knobs = 1,
@@ -89,14 +94,16 @@ rafiki_model (void)
 #ifdef TPL_SLOW_SECONDS
     //  Tests that need to know the check is running name a folder where
     //  each check leaves a file named after its process.
-    const char *marks = getenv ("TPL_SLOW_MARKS");
-    if (marks) {
+#ifdef TPL_SLOW_MARKS
+    const char *marks = TPL_SLOW_MARKS;
+    {
         char path[512];
         snprintf (path, sizeof path, "%s/%d", marks, (int)getpid ());
         FILE *mark = fopen (path, "w");
         if (mark)
             fclose (mark);
     }
+#endif
     struct timespec pause = {TPL_SLOW_SECONDS, 0};
     while (nanosleep (&pause, &pause) != 0)
         ;

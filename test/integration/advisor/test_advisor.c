@@ -14,9 +14,26 @@
 #include <math.h>
 #include <string.h>
 
+#include "rafiki/template.h"
 #include "rfk_advisor.h"
 
 static rfk_bus_opts_t s_bus;
+
+/* The knob table of the template at path, as admin stores it at upload
+   (the test opens the template; the advisor never does). */
+static json_t *
+s_knob_table (const char *path)
+{
+    char err[512] = "";
+    rfk_template_t *tpl = rfk_template_open (path, NULL, err, sizeof err);
+    if (!tpl)
+        fail_msg ("%s", err);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    json_t *table = rfk_knob_table_to_json (api->knobs, api->n_knobs);
+    rfk_template_close (&tpl);
+    assert_non_null (table);
+    return table;
+}
 
 /* An advisor on the Echo template with this budget, train args and fixed
    knobs (JSON text), expiring trainers silent for heartbeat_timeout_ms. The
@@ -32,9 +49,10 @@ s_advisor_with (const char *budget, const char *train_args, const char *fixed,
     json_t *budget_json = json_loads (budget, 0, NULL);
     json_t *args_json = train_args ? json_loads (train_args, 0, NULL) : NULL;
     json_t *fixed_json = fixed ? json_loads (fixed, 0, NULL) : NULL;
+    json_t *knobs = s_knob_table (ECHO_TEMPLATE);
     rfk_advisor_args_t args = {
-        .model_path = ECHO_TEMPLATE,
-        .task = "TABULAR_CLASSIFICATION",
+        .model_name = "Echo",
+        .knobs = knobs,
         .budget = budget_json,
         .train_args = args_json,
         .fixed_knobs = fixed_json,
@@ -51,6 +69,7 @@ s_advisor_with (const char *budget, const char *train_args, const char *fixed,
     json_decref (budget_json);
     json_decref (args_json);
     json_decref (fixed_json);
+    json_decref (knobs);
     return advisor;
 }
 
@@ -412,8 +431,9 @@ test_tuner_choice (void **state)
     for (size_t index = 0; index < sizeof bad / sizeof bad[0]; index++) {
         json_t *budget = json_loads (bad[index][0], 0, NULL);
         json_t *args = bad[index][1] ? json_loads (bad[index][1], 0, NULL) : NULL;
+        json_t *knobs = s_knob_table (ECHO_TEMPLATE);
         rfk_advisor_args_t direct = {
-            .model_path = ECHO_TEMPLATE, .budget = budget, .train_args = args, .bus = &s_bus};
+            .knobs = knobs, .budget = budget, .train_args = args, .bus = &s_bus};
         advisor = zactor_new (rfk_advisor_direct_actor, &direct);
         zsock_set_rcvtimeo (advisor, 30000);
         char *word = zstr_recv (advisor);
@@ -427,9 +447,11 @@ test_tuner_choice (void **state)
         zactor_destroy (&advisor);
         json_decref (budget);
         json_decref (args);
+        json_decref (knobs);
     }
     json_t *fixed = json_loads ("{\"depth\": 3}", 0, NULL);
-    rfk_advisor_args_t direct = {.model_path = ECHO_TEMPLATE, .fixed_knobs = fixed, .bus = &s_bus};
+    json_t *knobs = s_knob_table (ECHO_TEMPLATE);
+    rfk_advisor_args_t direct = {.knobs = knobs, .fixed_knobs = fixed, .bus = &s_bus};
     advisor = zactor_new (rfk_advisor_direct_actor, &direct);
     zsock_set_rcvtimeo (advisor, 30000);
     char *word = zstr_recv (advisor);
@@ -440,6 +462,7 @@ test_tuner_choice (void **state)
     zstr_free (&reason);
     zactor_destroy (&advisor);
     json_decref (fixed);
+    json_decref (knobs);
 }
 
 /* Garbage, unknown messages and results for trials nobody holds are
@@ -505,18 +528,30 @@ test_fixed_knobs_and_failure (void **state)
     rfk_client_destroy (&trainer);
     zactor_destroy (&advisor);
 
-    rfk_advisor_args_t args = {.model_path = "/nonexistent/template.so"};
-    advisor = zactor_new (rfk_advisor_direct_actor, &args);
-    zsock_set_rcvtimeo (advisor, 30000);
-    char *word = zstr_recv (advisor);
-    assert_non_null (word);
-    assert_string_equal (word, "FAILED");
-    char *reason = zstr_recv (advisor);
-    assert_non_null (reason);
-    assert_non_null (strstr (reason, "template.so"));
-    zstr_free (&word);
-    zstr_free (&reason);
-    zactor_destroy (&advisor);
+    //  No knob table, or a broken one: FAILED with the reason (the advisor
+    //  has no template to fall back on).
+    const char *tables[][2] = {
+        {NULL, "no knob table"},
+        {"[{\"name\": \"depth\", \"type\": \"WHAT\"}]", "depth"},
+        {"[{\"name\": \"depth\", \"type\": \"INTEGER\", \"min\": 9, \"max\": 1}]", "depth"},
+    };
+    for (size_t index = 0; index < sizeof tables / sizeof tables[0]; index++) {
+        json_t *table = tables[index][0] ? json_loads (tables[index][0], 0, NULL) : NULL;
+        rfk_advisor_args_t args = {.knobs = table, .bus = &s_bus};
+        advisor = zactor_new (rfk_advisor_direct_actor, &args);
+        zsock_set_rcvtimeo (advisor, 30000);
+        char *word = zstr_recv (advisor);
+        assert_non_null (word);
+        assert_string_equal (word, "FAILED");
+        char *reason = zstr_recv (advisor);
+        assert_non_null (reason);
+        if (!strstr (reason, tables[index][1]))
+            fail_msg ("table %zu: %s", index, reason);
+        zstr_free (&word);
+        zstr_free (&reason);
+        zactor_destroy (&advisor);
+        json_decref (table);
+    }
 }
 
 int

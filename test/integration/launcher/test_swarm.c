@@ -38,6 +38,7 @@
 
 #include "rfk_test.h"
 #include "rfk_test_admin.h"
+#include "rafiki/template.h"
 #include "rfk_launcher_swarm.h"
 
 #define S_IMAGE "rafiki-c:swarm-test"
@@ -531,6 +532,22 @@ s_start (rfk_launcher_t *launcher, rfk_test_admin_t *admin, const char *id, cons
     assert_int_equal (rfk_launcher_start (launcher, &spec), 0);
 }
 
+/* The knob table of the template at path, as admin stores it at upload
+   and sends the advisor (which never opens the template). */
+static json_t *
+s_knob_table (const char *path)
+{
+    char err[512] = "";
+    rfk_template_t *tpl = rfk_template_open (path, NULL, err, sizeof err);
+    if (!tpl)
+        fail_msg ("%s", err);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    json_t *table = rfk_knob_table_to_json (api->knobs, api->n_knobs);
+    rfk_template_close (&tpl);
+    assert_non_null (table);
+    return table;
+}
+
 /* An advisor and two trainers as swarm services; one trainer's container is killed in the
    middle of a trial: swarm restarts it, the job still finishes, no trial stays RUNNING, and
    every Docker service is gone at the end. */
@@ -563,12 +580,13 @@ test_train_job_with_a_killed_trainer (void **state)
     rfk_launcher_t *launcher = s_launcher_new (&config);
     s_job_t job = {launcher, NULL, NULL};
 
-    json_t *advisor = json_pack (
-        "{s:s, s:s, s:s, s:s, s:s, s:{s:i}, s:{s:i, s:b}, s:[s], s:{s:{s:i, s:i}}}", "service_id",
-        "advisor-1", "service_type", "ADVISOR", "task", "TABULAR_CLASSIFICATION",
-        "sub_train_job_id", "sub-job-1", "model_path", template, "budget", "MODEL_TRIAL_COUNT", 6,
-        "train_args", "seed", 5, "early_stop", 0, "bind_endpoints", "tcp://127.0.0.1:*", "config",
-        "fixed_knobs", "ms", 1500, "steps", 1);
+    json_t *advisor =
+        json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:i}, s:{s:i, s:b}, s:[s], s:{s:{s:i, s:i}}}",
+                   "service_id", "advisor-1", "service_type", "ADVISOR", "task",
+                   "TABULAR_CLASSIFICATION", "sub_train_job_id", "sub-job-1", "model_path",
+                   template, "knobs", s_knob_table (SLEEPY_TEMPLATE), "budget", "MODEL_TRIAL_COUNT",
+                   6, "train_args", "seed", 5, "early_stop", 0, "bind_endpoints",
+                   "tcp://127.0.0.1:*", "config", "fixed_knobs", "ms", 1500, "steps", 1);
     assert_non_null (advisor);
     s_start (launcher, admin, "advisor-1", "advisor", advisor);
     assert_true (rfk_test_admin_wait (admin, s_advice_known, &job, 60000));

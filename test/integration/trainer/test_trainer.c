@@ -25,6 +25,7 @@
 
 #include "rfk_test.h"
 #include "rfk_test_admin.h"
+#include "rafiki/template.h"
 #include "rfk_advisor.h"
 #include "rfk_trainer.h"
 
@@ -94,6 +95,22 @@ s_pipe_json (zactor_t *actor, const char *command)
     return json;
 }
 
+/* The knob table of the template at path, as admin stores it at upload
+   (the test opens the template; the advisor never does). */
+static json_t *
+s_knob_table (const char *path)
+{
+    char err[512] = "";
+    rfk_template_t *tpl = rfk_template_open (path, NULL, err, sizeof err);
+    if (!tpl)
+        fail_msg ("%s", err);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    json_t *table = rfk_knob_table_to_json (api->knobs, api->n_knobs);
+    rfk_template_close (&tpl);
+    assert_non_null (table);
+    return table;
+}
+
 static zactor_t *
 s_advisor (const char *model, const char *budget, const char *train_args, const char *fixed,
            char *endpoint, size_t size)
@@ -101,8 +118,10 @@ s_advisor (const char *model, const char *budget, const char *train_args, const 
     json_t *budget_json = json_loads (budget, 0, NULL);
     json_t *args_json = train_args ? json_loads (train_args, 0, NULL) : NULL;
     json_t *fixed_json = fixed ? json_loads (fixed, 0, NULL) : NULL;
+    json_t *knobs = s_knob_table (model);
     rfk_advisor_args_t args = {
-        .model_path = model,
+        .model_name = model,
+        .knobs = knobs,
         .budget = budget_json,
         .train_args = args_json,
         .fixed_knobs = fixed_json,
@@ -118,6 +137,7 @@ s_advisor (const char *model, const char *budget, const char *train_args, const 
     json_decref (budget_json);
     json_decref (args_json);
     json_decref (fixed_json);
+    json_decref (knobs);
     return advisor;
 }
 
@@ -340,16 +360,19 @@ test_misbehaving_trials (void **state)
 
 /* ---- through rafikid and a fake admin ----------------------------------- */
 
-/* Registers the advisor and starts it; waits for its RUNNING report. */
+/* Registers the advisor and starts it; waits for its RUNNING report. Its
+   ServiceConfig has the knob table and a model_path that does not exist:
+   the advisor never loads a template. */
 static pid_t
 s_start_advisor (rfk_test_admin_t *admin, const char *dir, const char *budget, const char *fixed)
 {
     json_t *config = json_pack (
-        "{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:i, s:b}, s:[s], s:{s:o}}", "service_id", "advisor-1",
-        "service_type", "ADVISOR", "task", "TABULAR_CLASSIFICATION", "sub_train_job_id",
-        "sub-job-1", "model_path", SLEEPY_TEMPLATE, "budget", json_loads (budget, 0, NULL),
-        "train_args", "seed", 5, "early_stop", 0, "bind_endpoints", "tcp://127.0.0.1:*", "config",
-        "fixed_knobs", json_loads (fixed, 0, NULL));
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:{s:i, s:b}, s:[s], s:{s:o}}", "service_id",
+        "advisor-1", "service_type", "ADVISOR", "task", "TABULAR_CLASSIFICATION",
+        "sub_train_job_id", "sub-job-1", "model_name", "Sleepy", "model_path",
+        "/nonexistent/never-loaded.so", "knobs", s_knob_table (SLEEPY_TEMPLATE), "budget",
+        json_loads (budget, 0, NULL), "train_args", "seed", 5, "early_stop", 0, "bind_endpoints",
+        "tcp://127.0.0.1:*", "config", "fixed_knobs", json_loads (fixed, 0, NULL));
     assert_non_null (config);
     rfk_test_admin_add_service (admin, "advisor-1", "secret-advisor-1", config);
     pid_t pid = rfk_test_admin_spawn (admin, "advisor", "advisor-1", "secret-advisor-1", dir);

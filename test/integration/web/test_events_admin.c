@@ -69,7 +69,8 @@ s_start (const char *web_dir)
         s_set (env->config, "admin", "web_dir", web_dir);
     const char *fake = getenv ("FAKE_SERVICE");
     assert_non_null (fake);
-    rfk_admin_args_t args = {.config = env->config, .rafikid_path = fake};
+    rfk_admin_args_t args = {
+        .config = env->config, .rafikid_path = fake, .check_path = getenv ("RAFIKID")};
     env->admin = zactor_new (rfk_admin_actor_with, &args);
     assert_non_null (env->admin);
     zsock_set_sndtimeo (zactor_sock (env->admin), 2000);

@@ -391,6 +391,49 @@ test_reopen_keeps_records (void **state)
     rfk_user_destroy (&user);
 }
 
+/* A database from before the knob table was kept (version 1) is brought
+   up in place: the models table gets its knobs column, old rows keep
+   theirs NULL, new rows store the table. */
+static void
+test_upgrade_adds_knobs (void **state)
+{
+    store_fixture_t *fixture = (store_fixture_t *)*state;
+    rfk_user_t *dev = s_user (fixture->store, "old@rafiki", "MODEL_DEVELOPER");
+    rfk_model_t *old = s_model (fixture->store, dev, "Old", "PRIVATE");
+    rfk_store_destroy (&fixture->store);
+    assert_int_equal (store_fixture_sql (fixture, "ALTER TABLE models DROP COLUMN knobs"), 0);
+    assert_int_equal (store_fixture_sql (fixture, "DELETE FROM schema_version WHERE version >= 2"),
+                      0);
+    rfk_store_error_t err;
+    fixture->store = rfk_store_open (fixture->url, fixture->dir, &err);
+    if (!fixture->store)
+        fail_msg ("reopen: %s", err.message);
+    rfk_model_t *again = rfk_store_get_model (fixture->store, old->id);
+    ASSERT_OK (fixture->store, again);
+    assert_null (again->knobs);
+    json_t *knobs = json_loads ("[{\"name\":\"depth\",\"type\":\"INTEGER\",\"min\":1,"
+                                "\"max\":8}]",
+                                0, NULL);
+    rfk_model_t in = {.user_id = dev->id,
+                      .name = "New",
+                      .task = "TABULAR_CLASSIFICATION",
+                      .model_class = "Good",
+                      .model_file = "models/new.so",
+                      .access_right = "PRIVATE",
+                      .knobs = knobs};
+    rfk_model_t *made = rfk_store_create_model (fixture->store, &in);
+    ASSERT_OK (fixture->store, made);
+    rfk_model_t *read = rfk_store_get_model (fixture->store, made->id);
+    ASSERT_OK (fixture->store, read);
+    assert_true (json_equal (read->knobs, knobs));
+    json_decref (knobs);
+    rfk_model_destroy (&read);
+    rfk_model_destroy (&made);
+    rfk_model_destroy (&again);
+    rfk_model_destroy (&old);
+    rfk_user_destroy (&dev);
+}
+
 static void
 test_newer_schema_is_refused (void **state)
 {
@@ -1367,6 +1410,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_open_refuses_bad_urls, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reopen_keeps_records, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_newer_schema_is_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_upgrade_adds_knobs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_users, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_datasets, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_models, s_setup, s_teardown),
