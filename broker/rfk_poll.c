@@ -17,6 +17,7 @@ struct _rfk_poll_t {
     bool dirty;             /* items must be rebuilt */
     size_t next;            /* where the next look for a ready item starts */
     bool terminated;        /* the last wait saw ETERM */
+    size_t polled;          /* items whose revents are the last wait's (0: none) */
 };
 
 /* Adds one entry; 0 or -1. */
@@ -96,6 +97,7 @@ rfk_poll_remove (rfk_poll_t *self, void *handle)
                      (self->count - index - 1) * sizeof (s_entry_t));
             self->count--;
             self->dirty = true;
+            self->polled = 0; /* the places moved */
             return 0;
         }
     return -1;
@@ -116,6 +118,7 @@ rfk_poll_wait (rfk_poll_t *self, int timeout_ms)
     }
     self->terminated = false;
     int rc = zmq_poll (self->items, (int)self->count, timeout_ms);
+    self->polled = rc > 0 ? self->count : 0;
     if (rc < 0)
         self->terminated = zmq_errno () == ETERM;
     if (rc <= 0)
@@ -128,6 +131,18 @@ rfk_poll_wait (rfk_poll_t *self, int timeout_ms)
         }
     }
     return NULL;
+}
+
+bool
+rfk_poll_ready (rfk_poll_t *self, void *handle)
+{
+    assert (self);
+    /*  An add since the wait appended after the items it polled, which
+        keep their places; a remove forgot them all. */
+    for (size_t index = 0; index < self->polled; index++)
+        if (self->entries[index].handle == handle)
+            return self->items[index].revents != 0;
+    return false;
 }
 
 bool

@@ -13,7 +13,13 @@
 
     rfk_poll_wait returns one ready handle per call, taking turns among the
     ready ones so none is starved; a handle that was ready and still is comes
-    back at the next call.
+    back at the next call. A loop that serves several busy sockets (the
+    predictor) asks rfk_poll_ready instead, after one wait, about each of its
+    handles in its own order, so that one wake serves all that was ready:
+
+        rfk_poll_wait (poll, timeout);
+        if (rfk_poll_ready (poll, workers)) ...   // answers first,
+        if (rfk_poll_ready (poll, query)) ...     // then new queries
 */
 #ifndef RFK_POLL_H_INCLUDED
 #define RFK_POLL_H_INCLUDED
@@ -51,6 +57,10 @@ rfk_poll_remove (rfk_poll_t *self, void *handle);
    ZeroMQ context ends (see rfk_poll_terminated). */
 void *
 rfk_poll_wait (rfk_poll_t *self, int timeout_ms);
+/* True when handle (a reader or an fd's handle) was ready in the last
+   wait; false when it was not, is not watched, or nothing was ready. */
+bool
+rfk_poll_ready (rfk_poll_t *self, void *handle);
 /* True when the last wait ended because the ZeroMQ context is ending. */
 bool
 rfk_poll_terminated (rfk_poll_t *self);

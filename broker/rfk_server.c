@@ -75,6 +75,7 @@ rfk_server_new (const char *endpoints, const rfk_family_t *family, const rfk_ser
         rfk_server_destroy (&self);
         return NULL;
     }
+    zsock_set_rcvtimeo (self->sock, 0); /* a read returns at once: see rfk_server_recv */
     return self;
 }
 
@@ -243,12 +244,18 @@ rfk_server_recv (rfk_server_t *self)
 {
     assert (self);
     int count = 0;
-    while (count < S_RECV_BATCH && (zsock_events (self->sock) & ZMQ_POLLIN)) {
+    /*  The socket does not block (rfk_server_new): read until it has nothing
+        more. Asking ZMQ_EVENTS before each read would cost libzmq a poll(2)
+        and a getpid(2) per message; it is asked only after a read that got
+        no envelope, to tell "nothing left" from "one bad message". */
+    while (count < S_RECV_BATCH) {
         zframe_t *routing_id = NULL;
         rfk_msg_t *msg = NULL;
         rfk_code_t code = RFK_CODE_OK;
         int rc = rfk_envelope_recv_from (self->sock, self->family, self->opts.max_frame_bytes,
                                          &routing_id, &msg, &code);
+        if (rc == -1 && !(zsock_events (self->sock) & ZMQ_POLLIN))
+            break;
         count++;
         if (rc == -1)
             continue; /* no routing id or no envelope: nobody to answer */

@@ -87,8 +87,9 @@ rfk_server_endpoint (rfk_server_t *self);
 const rfk_family_t *
 rfk_server_family (rfk_server_t *self);
 
-/* Handles what is waiting on the socket without blocking; returns how many
-   messages were read. */
+/* Handles what is waiting on the socket without blocking (up to 256
+   messages); returns how many were read (a malformed one that came last
+   is not counted). */
 int
 rfk_server_recv (rfk_server_t *self);
 /* The nearest deadline (the next peer expiry), or -1. */

@@ -38,10 +38,21 @@ rfk_pbjson_fail (rfk_pbjson_ctx_t *ctx, const char *format, ...)
 size_t
 rfk_pbjson_path_push (rfk_pbjson_ctx_t *ctx, const char *name)
 {
+    //  Copied, not snprintf'd: every field of every envelope passes here
+    //  (the predictor's replies spent 8% of their instructions in it).
     size_t old = ctx->path_len;
-    int n = snprintf (ctx->path + old, sizeof ctx->path - old, "%s%s", old ? "." : "", name);
-    if (n > 0)
-        ctx->path_len = old + (size_t)n < sizeof ctx->path ? old + (size_t)n : sizeof ctx->path - 1;
+    size_t room = sizeof ctx->path - 1 - old; //  what fits before the NUL
+    char *at = ctx->path + old;
+    if (old && room) {
+        *at++ = '.';
+        room--;
+    }
+    size_t length = strlen (name);
+    if (length > room)
+        length = room;
+    memcpy (at, name, length);
+    at[length] = 0;
+    ctx->path_len = (size_t)(at + length - ctx->path);
     return old;
 }
 

@@ -798,22 +798,27 @@ s_timeout (self_t *self)
     return rfk_deadline_timeout (&deadline);
 }
 
+/*  One wake serves every socket that was ready, answers before new
+    queries, and then ticks once: the engine sends the open batch (when its
+    worker is idle again) with the queries that arrived beside the answers,
+    and one zmq_poll serves both busy sockets. */
 static void
 s_run (self_t *self, bool stay_after_failure)
 {
     while (!self->terminated && (!self->failure || stay_after_failure)) {
         void *which = rfk_poll_wait (self->poll, s_timeout (self));
-        if (which == self->pipe)
-            s_handle_pipe (self);
-        else if (self->scatter && which == rfk_scatter_sock (self->scatter))
-            rfk_scatter_recv (self->scatter);
-        else if (self->query && which == rfk_server_sock (self->query))
-            rfk_server_recv (self->query);
-        else if (self->session && which == rfk_session_sock (self->session))
-            rfk_session_recv (self->session);
-        else if (rfk_poll_terminated (self->poll))
+        if (!which && rfk_poll_terminated (self->poll))
             break;
-        if (self->http && (which == self->http || rfk_http_daemon_timeout_ms (self->http) == 0))
+        if (rfk_poll_ready (self->poll, self->pipe))
+            s_handle_pipe (self);
+        if (self->scatter && rfk_poll_ready (self->poll, rfk_scatter_sock (self->scatter)))
+            rfk_scatter_recv (self->scatter);
+        if (self->query && rfk_poll_ready (self->poll, rfk_server_sock (self->query)))
+            rfk_server_recv (self->query);
+        if (self->session && rfk_poll_ready (self->poll, rfk_session_sock (self->session)))
+            rfk_session_recv (self->session);
+        if (self->http && (rfk_poll_ready (self->poll, self->http) ||
+                           rfk_http_daemon_timeout_ms (self->http) == 0))
             rfk_http_daemon_run (self->http);
         if (self->scatter)
             rfk_scatter_tick (self->scatter);

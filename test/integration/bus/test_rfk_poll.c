@@ -92,6 +92,60 @@ test_ready_take_turns (void **state)
     close (second[0]);
 }
 
+/*  After one wait, rfk_poll_ready tells each handle that had input, so a
+    loop serves every ready socket per wake; an add keeps what the wait saw
+    for the others, a remove forgets it, and a timeout leaves none ready. */
+static void
+test_ready_after_one_wait (void **state)
+{
+    (void)state;
+    zsock_t *pull = zsock_new_pull ("inproc://poll-ready");
+    zsock_t *push = zsock_new_push (">inproc://poll-ready");
+    assert_non_null (pull);
+    assert_non_null (push);
+    int first[2], second[2];
+    assert_int_equal (socketpair (AF_UNIX, SOCK_STREAM, 0, first), 0);
+    assert_int_equal (socketpair (AF_UNIX, SOCK_STREAM, 0, second), 0);
+    int a = 0, b = 0, c = 0;
+    rfk_poll_t *poll = rfk_poll_new (pull, NULL);
+    assert_non_null (poll);
+    assert_false (rfk_poll_ready (poll, pull)); /* no wait yet */
+    assert_int_equal (rfk_poll_add_fd (poll, first[0], &a), 0);
+    assert_int_equal (rfk_poll_add_fd (poll, second[0], &b), 0);
+
+    zstr_send (push, "hello");
+    assert_int_equal (write (second[1], "x", 1), 1);
+    assert_non_null (rfk_poll_wait (poll, 1000));
+    assert_true (rfk_poll_ready (poll, pull));
+    assert_false (rfk_poll_ready (poll, &a));
+    assert_true (rfk_poll_ready (poll, &b));
+    assert_false (rfk_poll_ready (poll, &c)); /* not watched */
+
+    assert_int_equal (rfk_poll_add_fd (poll, first[1], &c), 0);
+    assert_true (rfk_poll_ready (poll, pull));
+    assert_true (rfk_poll_ready (poll, &b));
+    assert_false (rfk_poll_ready (poll, &c)); /* added after the wait */
+    assert_int_equal (rfk_poll_remove (poll, &c), 0);
+    assert_false (rfk_poll_ready (poll, pull));
+    assert_false (rfk_poll_ready (poll, &b));
+
+    /*  Served: the next wait times out and nothing is ready. */
+    char *text = zstr_recv (pull);
+    zstr_free (&text);
+    assert_int_equal (read (second[0], &(char){0}, 1), 1);
+    assert_null (rfk_poll_wait (poll, 20));
+    assert_false (rfk_poll_ready (poll, pull));
+    assert_false (rfk_poll_ready (poll, &b));
+
+    rfk_poll_destroy (&poll);
+    for (int i = 0; i < 2; i++) {
+        close (first[i]);
+        close (second[i]);
+    }
+    zsock_destroy (&push);
+    zsock_destroy (&pull);
+}
+
 /*  What cannot be watched is refused, not asserted. */
 static void
 test_bad_handles (void **state)
@@ -112,6 +166,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_usage),
         cmocka_unit_test (test_ready_take_turns),
+        cmocka_unit_test (test_ready_after_one_wait),
         cmocka_unit_test (test_bad_handles),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
