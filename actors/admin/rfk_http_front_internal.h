@@ -46,6 +46,7 @@ struct _rfk_http_front_t {
     zlist_t *receiving;             /* requests (rfk_http_req_t *) whose body is still coming */
     zlist_t *waiting;               /* requests (rfk_http_req_t *) suspended for a deferred reply */
     rfk_http_ticket_t tickets;      /* last ticket given to a deferred reply */
+    zhashx_t *held;                 /* user id -> requests of theirs in progress (a count) */
 };
 
 /* What a request's body is. */
@@ -103,6 +104,8 @@ struct rfk_http_req {
     int err_status;                 /* its HTTP status */
     char err_code[32];              /* its code name */
     char err_message[512];          /* its message */
+    unsigned retry_after_s;         /* Retry-After of the response, 0: none */
+    char *held_user;                /* the user it counts against (user_max_requests), or NULL */
     bool stream;                    /* a GET /events stream */
     char *user_id;                  /* the stream's user */
     bool sees_all;                  /* the stream's user is an admin: every event */
@@ -127,6 +130,9 @@ rfk_http_front_now_ms (void);
 void
 rfk_http_req_fail (rfk_http_req_t *req, int status, const char *code, const char *format, ...)
     __attribute__ ((format (printf, 4, 5)));
+/* The retry_after_s of an Error (RATE_LIMITED, UNAVAILABLE), 0 for none. */
+unsigned
+rfk_http_retry_after (const rfk_msg_t *error);
 /* Take an Error message as the request's error (consumes *error_p). */
 void
 rfk_http_req_fail_msg (rfk_http_req_t *req, rfk_msg_t **error_p);
