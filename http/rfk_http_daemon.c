@@ -19,26 +19,26 @@
 
 /* One connection, timed while its request is being read. */
 typedef struct s_conn {
-    struct s_conn *prev, *next;  /* the daemon's list */
-    int fd;                      /* its socket */
-    int64_t deadline;            /* monotonic ms when it is cut; 0: not timed */
-    bool cut;                    /* shut down for being too slow */
+    struct s_conn *prev, *next; /* the daemon's list */
+    int fd;                     /* its socket */
+    int64_t deadline;           /* monotonic ms when it is cut; 0: not timed */
+    bool cut;                   /* shut down for being too slow */
 } s_conn_t;
 
 struct _rfk_http_daemon_t {
-    struct MHD_Daemon *mhd; /* the daemon, no threads of its own */
-    int fd;                 /* its epoll descriptor */
-    int port;               /* the port bound */
-    bool due;               /* a connection was resumed: run at once */
-    const char *log;        /* rfk_log module (a string literal or the caller's) */
-    bool quiet;             /* libmicrohttpd's messages at debug level */
-    int64_t read_timeout_ms; /* opts.read_timeout_s, 0: requests are not timed */
+    struct MHD_Daemon *mhd;                 /* the daemon, no threads of its own */
+    int fd;                                 /* its epoll descriptor */
+    int port;                               /* the port bound */
+    bool due;                               /* a connection was resumed: run at once */
+    const char *log;                        /* rfk_log module (a string literal or the caller's) */
+    bool quiet;                             /* libmicrohttpd's messages at debug level */
+    int64_t read_timeout_ms;                /* opts.read_timeout_s, 0: requests are not timed */
     MHD_AccessHandlerCallback access;       /* the caller's handler */
     MHD_RequestCompletedCallback completed; /* the caller's completion, or NULL */
     void *cls;                              /* their argument */
-    s_conn_t *conns;        /* connections, timed or not */
-    int64_t next_check;     /* monotonic ms of the next look for slow ones; 0: none */
-    uint64_t cut;           /* connections cut for being too slow */
+    s_conn_t *conns;                        /* connections, timed or not */
+    int64_t next_check; /* monotonic ms of the next look for slow ones; 0: none */
+    uint64_t cut;       /* connections cut for being too slow */
 };
 
 static int64_t
@@ -127,8 +127,8 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         conn->deadline += (int64_t)(*upload_data_size * 1000 / S_MIN_BODY_RATE);
     else if (conn)
         conn->deadline = 0;
-    return self->access (self->cls, connection, url, method, version, upload_data,
-                         upload_data_size, con_cls);
+    return self->access (self->cls, connection, url, method, version, upload_data, upload_data_size,
+                         con_cls);
 }
 
 /* A request ended: a kept-alive connection's next one is timed from now. */
@@ -258,13 +258,13 @@ rfk_http_daemon_new (const rfk_http_daemon_opts_t *opts, char *err, size_t errle
     self->completed = opts->completed;
     self->cls = opts->cls;
     bool timed = self->read_timeout_ms > 0;
-    self->mhd = MHD_start_daemon (
-        flags, (uint16_t)opts->port, NULL, NULL, timed ? s_access : opts->access,
-        timed ? (void *)self : opts->cls, MHD_OPTION_EXTERNAL_LOGGER, s_log, self,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address, MHD_OPTION_NOTIFY_COMPLETED,
-        timed ? s_completed : opts->completed, timed ? (void *)self : opts->cls,
-        MHD_OPTION_NOTIFY_CONNECTION, timed ? s_notify : NULL, self, MHD_OPTION_ARRAY, limits,
-        MHD_OPTION_END);
+    self->mhd =
+        MHD_start_daemon (flags, (uint16_t)opts->port, NULL, NULL, timed ? s_access : opts->access,
+                          timed ? (void *)self : opts->cls, MHD_OPTION_EXTERNAL_LOGGER, s_log, self,
+                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
+                          MHD_OPTION_NOTIFY_COMPLETED, timed ? s_completed : opts->completed,
+                          timed ? (void *)self : opts->cls, MHD_OPTION_NOTIFY_CONNECTION,
+                          timed ? s_notify : NULL, self, MHD_OPTION_ARRAY, limits, MHD_OPTION_END);
     if (!self->mhd) {
         snprintf (err, errlen, "cannot listen on %s:%d (port in use or address not local?)",
                   opts->host && *opts->host ? opts->host : "*", opts->port);
@@ -357,16 +357,6 @@ rfk_http_daemon_resume (rfk_http_daemon_t *self, struct MHD_Connection *connecti
     MHD_resume_connection (connection);
     if (self)
         self->due = true;
-}
-
-void
-rfk_http_daemon_opts_from_config (rfk_http_daemon_opts_t *opts, const rfk_config_t *config,
-                                  const char *section)
-{
-    if (!opts || !config || !section)
-        return;
-    opts->max_per_address = (unsigned)rfk_config_int (config, section, "http_max_per_address");
-    opts->read_timeout_s = (unsigned)rfk_config_int (config, section, "http_read_timeout_s");
 }
 
 int

@@ -49,8 +49,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rfk_config.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -75,11 +73,6 @@ typedef struct {
     bool quiet;                             /* log them at debug level, not as warnings */
 } rfk_http_daemon_opts_t;
 
-/* Sets max_per_address and read_timeout_s from <section>.http_max_per_address
-   and <section>.http_read_timeout_s. */
-void
-rfk_http_daemon_opts_from_config (rfk_http_daemon_opts_t *opts, const rfk_config_t *config,
-                                  const char *section);
 /* A daemon listening on host:port, or NULL with the reason in err (port in
    use, an address that is not local, a bad name). */
 rfk_http_daemon_t *

@@ -578,8 +578,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         host = "127.0.0.1";
     self->connect_host = strdup (streq (host, "0.0.0.0") || streq (host, "*") ? "127.0.0.1" : host);
     if (s_self_tables (self, err, errlen) != 0 || rfk_admin_login_setup (self, err, errlen) != 0 ||
-        s_self_data_dir (self, err, errlen) != 0 ||
-        s_self_store (self, err, errlen) != 0 ||
+        s_self_data_dir (self, err, errlen) != 0 || s_self_store (self, err, errlen) != 0 ||
         s_self_launcher (self, args->rafikid_path, err, errlen) != 0 ||
         s_self_sockets (self, host, err, errlen) != 0 ||
         s_self_http (self, host, err, errlen) != 0) {

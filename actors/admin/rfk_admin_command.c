@@ -288,9 +288,8 @@ s_handle (rfk_admin_t *self, zframe_t *peer, const rfk_msg_t *msg)
             s_upload_done (later, 0, NULL);
         return rfk_admin_error (msg, RFK_CODE_INTERNAL, "out of memory");
     }
-    rfk_msg_t *reply =
-        rfk_admin_handle_async (self, msg, rfk_server_peer_address (self->command, peer),
-                                s_upload_done, later, 0);
+    rfk_msg_t *reply = rfk_admin_handle_async (
+        self, msg, rfk_server_peer_address (self->command, peer), s_upload_done, later, 0);
     if (reply) {
         s_upload_done (later, 0, NULL);
         return reply;

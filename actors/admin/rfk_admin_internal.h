@@ -115,11 +115,11 @@ struct rfk_admin {
     rfk_admin_reader_fn *readers[RFK_ADMIN_POLL_MAX]; /* what reads each item of poll */
     int poll_count;                                   /* items in poll */
     struct rfk_admin_swarm *swarm_state;              /* rfk_admin_swarm.c's, NULL under local */
-    rfk_admin_hash_t *hash;      /* password hashing threads (rfk_admin_login.c) */
-    rfk_admin_limits_t *limits;  /* failed logins, per-user counters */
-    size_t user_max_uploads;     /* admin.user_max_uploads (0: no cap) */
-    uint64_t logins_limited;     /* logins answered 429 */
-    uint64_t logins_busy;        /* logins answered 503 (hash queue full) */
+    rfk_admin_hash_t *hash;     /* password hashing threads (rfk_admin_login.c) */
+    rfk_admin_limits_t *limits; /* failed logins, per-user counters */
+    size_t user_max_uploads;    /* admin.user_max_uploads (0: no cap) */
+    uint64_t logins_limited;    /* logins answered 429 */
+    uint64_t logins_busy;       /* logins answered 503 (hash queue full) */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */

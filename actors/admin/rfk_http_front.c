@@ -927,8 +927,7 @@ rfk_http_front_config_from (rfk_http_front_config_t *config, const rfk_config_t 
     config->max_connections = (unsigned)rfk_config_int (cfg, "admin", "http_max_connections");
     config->max_per_address = (unsigned)rfk_config_int (cfg, "admin", "http_max_per_address");
     config->read_timeout_s = (unsigned)rfk_config_int (cfg, "admin", "http_read_timeout_s");
-    config->events_max_per_user =
-        (unsigned)rfk_config_int (cfg, "admin", "user_max_event_streams");
+    config->events_max_per_user = (unsigned)rfk_config_int (cfg, "admin", "user_max_event_streams");
     config->user_max_requests = (unsigned)rfk_config_int (cfg, "admin", "user_max_requests");
     config->data_dir = rfk_config_string (cfg, NULL, "data_dir");
 }

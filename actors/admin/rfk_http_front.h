@@ -129,7 +129,7 @@ typedef struct {
     const char *static_dir;        /* the web admin's files; NULL or missing: a placeholder page */
     unsigned events_keepalive_ms;  /* GET /events: a comment line this often; 0: 15000 */
     size_t events_buffer_bytes; /* GET /events: unsent bytes before a client is dropped; 0: 1 MiB */
-    unsigned events_max_streams; /* GET /events streams open at once; 0: max_connections / 2 */
+    unsigned events_max_streams;  /* GET /events streams open at once; 0: max_connections / 2 */
     unsigned events_max_per_user; /* GET /events streams one user may hold; 0: no cap */
     unsigned max_per_address;     /* connections from one IP address (admin.http_max_per_address) */
     unsigned read_timeout_s;      /* a request must be read within it (admin.http_read_timeout_s) */
@@ -139,8 +139,8 @@ typedef struct {
 /* Fill config from Rafiki-C's configuration: admin.host, admin.http_port,
    admin.request_max_bytes, admin.upload_max_bytes, admin.http_max_connections,
    admin.http_max_per_address, admin.http_read_timeout_s,
-   admin.user_max_event_streams, admin.user_max_requests and data_dir (strings borrowed from cfg). static_dir is left NULL: the
-   caller names the web admin's directory. */
+   admin.user_max_event_streams, admin.user_max_requests and data_dir (strings borrowed from cfg).
+   static_dir is left NULL: the caller names the web admin's directory. */
 void
 rfk_http_front_config_from (rfk_http_front_config_t *config, const rfk_config_t *cfg);
 
