@@ -37,26 +37,26 @@
 typedef struct s_http s_http_t;
 
 typedef struct {
-    zsock_t *pipe;                 /* the actor's pipe */
-    const rfk_role_args_t *role;   /* role form: rafikid's arguments, else NULL */
-    rfk_scatter_opts_t opts;       /* the engine's options */
-    size_t max_body_bytes;         /* largest /predict body */
-    int max_deadline_ms;           /* predictor.max_deadline_ms: longer deadlines are cut to it */
-    unsigned http_max_per_address; /* HTTP connections from one address (0: no cap) */
-    unsigned http_read_timeout_s;  /* slow HTTP clients are cut after it (0: never) */
-    rfk_scatter_t *scatter;        /* the engine, with the ROUTER `workers` */
-    rfk_server_t *query;           /* the ROUTER `query`, or NULL */
-    rfk_http_daemon_t *http;       /* the HTTP front, or NULL */
-    char http_url[128];            /* "http://HOST:PORT" as bound */
-    zlistx_t *suspended;           /* s_http_t waiting for the engine, not owned */
-    zlistx_t *queries;             /* s_query_t waiting for the engine, owned */
-    rfk_poll_t *poll;              /* the pipe, `query`, `workers`, HTTP, the session */
-    rfk_session_t *session;        /* the conversation with admin, service form only */
-    bool terminated;               /* $TERM or Stop */
-    char *failure;                 /* why we cannot serve, or NULL */
-    uint64_t http_requests;        /* HTTP requests answered */
-    uint64_t http_errors;          /* ... with a 4xx or 5xx */
-    uint64_t zmq_requests;         /* PredictRequests answered */
+    zsock_t *pipe;               /* the actor's pipe */
+    const rfk_role_args_t *role; /* role form: rafikid's arguments, else NULL */
+    rfk_scatter_opts_t opts;     /* the engine's options */
+    size_t max_body_bytes;       /* largest /predict body */
+    int max_deadline_ms;         /* predictor.max_deadline_ms: longer deadlines are cut to it */
+    unsigned http_per_address;   /* HTTP connections from one IP address (0: no cap) */
+    unsigned http_timeout_s;     /* slow HTTP clients are cut after it (0: never) */
+    rfk_scatter_t *scatter;      /* the engine, with the ROUTER `workers` */
+    rfk_server_t *query;         /* the ROUTER `query`, or NULL */
+    rfk_http_daemon_t *http;     /* the HTTP front, or NULL */
+    char http_url[128];          /* "http://HOST:PORT" as bound */
+    zlistx_t *suspended;         /* s_http_t waiting for the engine, not owned */
+    zlistx_t *queries;           /* s_query_t waiting for the engine, owned */
+    rfk_poll_t *poll;            /* the pipe, `query`, `workers`, HTTP, the session */
+    rfk_session_t *session;      /* the conversation with admin, service form only */
+    bool terminated;             /* $TERM or Stop */
+    char *failure;               /* why we cannot serve, or NULL */
+    uint64_t http_requests;      /* HTTP requests answered */
+    uint64_t http_errors;        /* ... with a 4xx or 5xx */
+    uint64_t zmq_requests;       /* PredictRequests answered */
 } self_t;
 
 /* An SDK request waiting for the engine. */
@@ -572,9 +572,9 @@ s_http_start (self_t *self, const char *address, char *err, size_t errlen)
                                    .completed = s_http_completed,
                                    .cls = self,
                                    .log = S_LOG,
-                                   .quiet = true};
-    opts.max_per_address = self->http_max_per_address;
-    opts.read_timeout_s = self->http_read_timeout_s;
+                                   .quiet = true,
+                                   .max_per_address = self->http_per_address,
+                                   .read_timeout_s = self->http_timeout_s};
     char why[256];
     self->http = rfk_http_daemon_new (&opts, why, sizeof why);
     if (!self->http) {
@@ -909,8 +909,8 @@ s_direct_new (zsock_t *pipe, const rfk_predictor_args_t *direct)
     self->opts = direct->scatter;
     if (direct->max_body_bytes)
         self->max_body_bytes = direct->max_body_bytes;
-    self->http_max_per_address = direct->http_max_per_address;
-    self->http_read_timeout_s = direct->http_read_timeout_s;
+    self->http_per_address = direct->http_per_address;
+    self->http_timeout_s = direct->http_read_timeout_s;
     json_t *trials = json_array ();
     for (size_t t = 0; direct->trials && direct->trials[t]; t++)
         json_array_append_new (trials, json_string (direct->trials[t]));
@@ -942,9 +942,9 @@ rfk_predictor_actor (zsock_t *pipe, void *args)
         s_opts_from_config (&self->opts, &self->max_body_bytes, role->config);
     if (role && role->config) {
         self->max_deadline_ms = (int)rfk_config_int (role->config, "predictor", "max_deadline_ms");
-        self->http_max_per_address =
+        self->http_per_address =
             (unsigned)rfk_config_int (role->config, "predictor", "http_max_per_address");
-        self->http_read_timeout_s =
+        self->http_timeout_s =
             (unsigned)rfk_config_int (role->config, "predictor", "http_read_timeout_s");
     }
     if (role && role->config && !role->service_id)

@@ -61,14 +61,14 @@ extern "C" {
 
 /* What the direct form needs; everything borrowed until the actor signals. */
 typedef struct {
-    const char *http;              /* "HOST:PORT" to serve HTTP on (PORT 0: any), NULL: none */
-    const char *query_endpoint;    /* the SDK's ROUTER, e.g. "tcp://127.0.0.1:*"; NULL: none */
-    const char *workers_endpoint;  /* the workers' ROUTER, e.g. "tcp://127.0.0.1:*" */
-    const char *const *trials;     /* expected trial ids, NULL-terminated, or NULL */
-    rfk_scatter_opts_t scatter;    /* batching, deadlines, ensemble, bus */
-    size_t max_body_bytes;         /* largest /predict body (413 above); 0: 16 MiB */
-    unsigned http_max_per_address; /* HTTP connections from one IP address; 0: no cap */
-    unsigned http_read_timeout_s;  /* slow HTTP clients (slowloris) cut after it; 0: never */
+    const char *http;             /* "HOST:PORT" to serve HTTP on (PORT 0: any), NULL: none */
+    const char *query_endpoint;   /* the SDK's ROUTER, e.g. "tcp://127.0.0.1:*"; NULL: none */
+    const char *workers_endpoint; /* the workers' ROUTER, e.g. "tcp://127.0.0.1:*" */
+    const char *const *trials;    /* expected trial ids, NULL-terminated, or NULL */
+    rfk_scatter_opts_t scatter;   /* batching, deadlines, ensemble, bus */
+    size_t max_body_bytes;        /* largest /predict body (413 above); 0: 16 MiB */
+    unsigned http_per_address;    /* HTTP connections from one IP address; 0: no cap */
+    unsigned http_read_timeout_s; /* slow HTTP clients (slowloris) cut after it; 0: never */
 } rfk_predictor_args_t;
 
 /* The `predictor` role of rafikid; args is an rfk_role_args_t *. */

@@ -804,7 +804,7 @@ test_slowloris_predictor (void **state)
     rfk_predictor_args_t args = {.http = "127.0.0.1:0",
                                  .query_endpoint = "tcp://127.0.0.1:*",
                                  .workers_endpoint = "tcp://127.0.0.1:*",
-                                 .http_max_per_address = 5,
+                                 .http_per_address = 5,
                                  .http_read_timeout_s = 2};
     rfk_scatter_opts_defaults (&args.scatter);
     zactor_t *predictor = zactor_new (rfk_predictor_direct_actor, &args);
