@@ -18,6 +18,9 @@
                            dependents started once it is known
     - rfk_admin_records.c  store records as admin.proto JSON bodies
     - rfk_admin_events.c   events for the web admin (GET /events), its folder
+    - rfk_admin_login.c    Login, CreateUser with their hash off the loop
+    - rfk_admin_hash.c     the password hashing threads
+    - rfk_admin_limits.c   failed logins per address and e-mail, per-user counters
 */
 #ifndef RFK_ADMIN_INTERNAL_H_INCLUDED
 #define RFK_ADMIN_INTERNAL_H_INCLUDED
