@@ -1,5 +1,5 @@
-/*  rfk_admin_hash.h: password hashing on worker threads, results on the
-    loop (rfk_admin_hash.c).
+/*  rfk_admin_hash.h: password hashing in a child process's threads,
+    results on the loop (rfk_admin_hash.c).
 
         rfk_admin_hash_t *pool = rfk_admin_hash_new (2, 64);
         // in the loop's poll set: rfk_admin_hash_fd (pool); every turn:
@@ -17,6 +17,9 @@
    pool is being destroyed): free what arg holds, answer nobody. */
 #define RFK_ADMIN_HASH_CANCELLED (-2)
 
+/* The rc of a job whose hashing process died (answer 503). */
+#define RFK_ADMIN_HASH_FAILED (-3)
+
 typedef struct rfk_admin_hash rfk_admin_hash_t;
 
 /* Hears a job's result on the thread that calls rfk_admin_hash_tick (or
@@ -25,15 +28,16 @@ typedef struct rfk_admin_hash rfk_admin_hash_t;
    failed) or RFK_ADMIN_HASH_CANCELLED. */
 typedef void (rfk_admin_hash_done_fn) (void *arg, int rc, const char *hash);
 
-/* A pool of `workers` threads (1..64) with at most queue_max jobs waiting;
-   NULL when threads or the eventfd cannot be made. */
+/* A child process of `workers` threads (1..64) with at most queue_max jobs
+   waiting beyond the ones it holds; NULL when it cannot be forked. */
 rfk_admin_hash_t *
 rfk_admin_hash_new (size_t workers, size_t queue_max);
 /* Join the workers; the done functions of jobs left get CANCELLED. Safe
    twice. */
 void
 rfk_admin_hash_destroy (rfk_admin_hash_t **self_p);
-/* Readable when results wait for rfk_admin_hash_tick. */
+/* Readable when results wait for rfk_admin_hash_tick (the same number for
+   the pool's life, also when its child is forked anew). */
 int
 rfk_admin_hash_fd (rfk_admin_hash_t *self);
 /* Queue a job: verify password against hash, or (hash NULL) hash it. Both

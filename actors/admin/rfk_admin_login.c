@@ -99,6 +99,12 @@ s_login_done (void *arg, int rc, const char *hash)
         s_pending_answer (&pending, NULL);
         return;
     }
+    if (rc == RFK_ADMIN_HASH_FAILED) {
+        s_pending_answer (&pending, s_retry_later (pending->request, RFK_CODE_UNAVAILABLE, 1,
+                                                   "the password could not be checked (its "
+                                                   "process ended); try again in a second"));
+        return;
+    }
     bool verified = pending->user && rc == 0;
     const rfk_msg_t *req = pending->request;
     const char *email = rfk_admin_field (req, "email");
@@ -178,7 +184,10 @@ s_create_user_done (void *arg, int rc, const char *hash)
         return;
     }
     rfk_msg_t *reply =
-        rc == 0 && hash
+        rc == RFK_ADMIN_HASH_FAILED
+            ? s_retry_later (pending->request, RFK_CODE_UNAVAILABLE, 1,
+                             "the password could not be hashed (its process ended); try again")
+        : rc == 0 && hash
             ? rfk_admin_create_user_store (pending->self, pending->request, pending->caller_id,
                                            hash)
             : rfk_admin_error (pending->request, RFK_CODE_INTERNAL, "cannot hash the password");
