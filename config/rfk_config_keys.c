@@ -58,7 +58,7 @@ const rfk_config_key_t rfk_config_keys[] = {
      "folder of the web admin's files served at / (empty: the build's web/www, else the installed share/rafiki/www)"},
     //  Abuse limits (issue 14).
     {"admin", "hash_workers", INT, "2", "1", "64", NULL, 0,
-     "threads hashing and checking passwords (argon2id) off admin's loop"},
+     "threads (of a child process) hashing and checking passwords (argon2id) off admin's loop"},
     {"admin", "hash_queue", INT, "64", "1", "100000", NULL, 0,
      "logins waiting for a hashing thread; past it a login is answered 503 with Retry-After"},
     {"admin", "login_failures_per_minute", INT, "10", "0", "1000000", NULL, 0,

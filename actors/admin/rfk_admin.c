@@ -10,7 +10,7 @@
     - the launcher's descriptor and deadline (children exiting, restarts);
     - the model checks' epoll set and deadline (rfk_admin_checks.c): an
       upload's last UploadChunk is answered when its check ends;
-    - the password hashing threads' eventfd (rfk_admin_hash.c): a Login or
+    - the password hashing child's socket (rfk_admin_hash.c): a Login or
       CreateUser is answered when its hash comes back (rfk_admin_login.c);
     - the HTTP front's epoll descriptor and timeout (rfk_http_front.h),
       whose handlers call the same functions from inside rfk_http_front_step.

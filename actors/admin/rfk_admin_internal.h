@@ -19,7 +19,7 @@
     - rfk_admin_records.c  store records as admin.proto JSON bodies
     - rfk_admin_events.c   events for the web admin (GET /events), its folder
     - rfk_admin_login.c    Login, CreateUser with their hash off the loop
-    - rfk_admin_hash.c     the password hashing threads
+    - rfk_admin_hash.c     the password hashing child process
     - rfk_admin_limits.c   failed logins per address and e-mail, per-user counters
 */
 #ifndef RFK_ADMIN_INTERNAL_H_INCLUDED
@@ -118,7 +118,7 @@ struct rfk_admin {
     rfk_admin_reader_fn *readers[RFK_ADMIN_POLL_MAX]; /* what reads each item of poll */
     int poll_count;                                   /* items in poll */
     struct rfk_admin_swarm *swarm_state;              /* rfk_admin_swarm.c's, NULL under local */
-    rfk_admin_hash_t *hash;     /* password hashing threads (rfk_admin_login.c) */
+    rfk_admin_hash_t *hash;     /* the password hashing child (rfk_admin_hash.c) */
     rfk_admin_limits_t *limits; /* failed logins, per-user counters */
     size_t user_max_uploads;    /* admin.user_max_uploads (0: no cap) */
     uint64_t logins_limited;    /* logins answered 429 */

@@ -5,7 +5,7 @@
     loop thread a flood of wrong passwords stalled every other request and
     the workers' heartbeats, so both fronts call rfk_admin_handle_async:
     the checks that need the store run on the loop, the hash goes to the
-    hashing threads (rfk_admin_hash.c), and the answer is built on the loop
+    hashing child process (rfk_admin_hash.c), and the answer is built on the loop
     when the hash comes back and handed to the front through its done
     function and ticket, as a model check's is (rfk_admin_checks.c).
 
