@@ -161,6 +161,10 @@ s_login (rfk_admin_t *self, const rfk_msg_t *req, const char *address,
                   (long long)wait);
         return s_retry_later (req, RFK_CODE_RATE_LIMITED, wait, message);
     }
+    if (strlen (password) > RFK_AUTH_PASSWORD_MAX) { //  no stored password is that long
+        rfk_admin_limits_login_failed (self->limits, address, email, zclock_mono ());
+        return rfk_admin_error (req, RFK_CODE_UNAUTHORIZED, "wrong email or password");
+    }
     s_pending_t *pending = s_pending_new (self, req, address, done, arg, ticket);
     if (!pending)
         return rfk_admin_error (req, RFK_CODE_INTERNAL, "out of memory");

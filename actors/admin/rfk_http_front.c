@@ -20,11 +20,9 @@
 #include "rfk_http_front_internal.h"
 #include "rfk_log.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -615,79 +613,6 @@ s_check_length (rfk_http_req_t *req, bool is_upload, enum MHD_Result *rc)
     return false;
 }
 
-/* A request that may be held open (a body to come, an upload) counts
-   against its user's admin.user_max_requests, the user known from its
-   token (a GetMe request). true when it may go on (no token: it is
-   refused later), else the 429 (or the token's 401) is queued in *rc. */
-static bool
-s_hold_user (rfk_http_req_t *req, enum MHD_Result *rc)
-{
-    rfk_http_front_t *front = req->front;
-    if (!front->config.user_max_requests || !req->token || !front->held)
-        return true;
-    rfk_msg_t *me = rfk_msg_new (&rfk_admin_family, "GetMe", ++front->correlation);
-    if (!me) {
-        *rc = MHD_NO;
-        return false;
-    }
-    rfk_msg_set_token (me, req->token);
-    rfk_msg_t *reply = front->handlers.handle (front->handlers.ctx, me);
-    rfk_msg_destroy (&me);
-    const char *id = reply && rfk_msg_is (reply, "User")
-                         ? json_string_value (json_object_get (reply->body, "id"))
-                         : NULL;
-    if (!id) {
-        *rc = rfk_http_req_queue_reply (req, &reply);
-        return false;
-    }
-    size_t held = (size_t)(uintptr_t)zhashx_lookup (front->held, id);
-    if (held >= front->config.user_max_requests) {
-        char message[256];
-        snprintf (message, sizeof message,
-                  "you have %zu requests in progress, the most one user may have "
-                  "(admin.user_max_requests); wait for one to end",
-                  held);
-        rfk_msg_destroy (&reply);
-        req->retry_after_s = 1;
-        *rc = rfk_http_req_queue_error (req, 429, "RATE_LIMITED", message);
-        return false;
-    }
-    req->held_user = strdup (id);
-    rfk_msg_destroy (&reply);
-    if (!req->held_user) {
-        *rc = MHD_NO;
-        return false;
-    }
-    zhashx_update (front->held, req->held_user, (void *)(uintptr_t)(held + 1));
-    return true;
-}
-
-/* Give back the request's place among its user's (s_hold_user). */
-static void
-s_release_user (rfk_http_req_t *req)
-{
-    rfk_http_front_t *front = req->front;
-    if (!req->held_user || !front->held)
-        return;
-    size_t held = (size_t)(uintptr_t)zhashx_lookup (front->held, req->held_user);
-    if (held > 1)
-        zhashx_update (front->held, req->held_user, (void *)(uintptr_t)(held - 1));
-    else
-        zhashx_delete (front->held, req->held_user);
-    zstr_free (&req->held_user);
-}
-
-/* True when the request has a body to come (a length or chunks). */
-static bool
-s_has_body (rfk_http_req_t *req)
-{
-    const char *length =
-        MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return (length && strtoull (length, NULL, 10) > 0) ||
-           MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND,
-                                        MHD_HTTP_HEADER_TRANSFER_ENCODING);
-}
-
 /* The headers are in: route, check, and answer at once when we can. */
 static enum MHD_Result
 s_begin (rfk_http_req_t *req, const char *url, const char *method)
@@ -715,7 +640,7 @@ s_begin (rfk_http_req_t *req, const char *url, const char *method)
                      req->route->kind == RFK_HTTP_ROUTE_UPLOAD_MODEL;
     if (!s_check_length (req, is_upload, &rc))
         return rc;
-    if ((is_upload || s_has_body (req)) && !s_hold_user (req, &rc))
+    if ((is_upload || rfk_http_limits_has_body (req)) && !rfk_http_limits_hold (req, &rc))
         return rc;
 
     MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_query, req);
@@ -783,21 +708,6 @@ s_feed (rfk_http_req_t *req, const char *data, size_t size)
     return MHD_YES;
 }
 
-/* The client's IP address as text, or "" when unknown. */
-static void
-s_client_address (rfk_http_req_t *req, char *out, size_t size)
-{
-    out[0] = 0;
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info (req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *address = info ? info->client_addr : NULL;
-    if (address && address->sa_family == AF_INET)
-        inet_ntop (AF_INET, &((const struct sockaddr_in *)address)->sin_addr, out, (socklen_t)size);
-    else if (address && address->sa_family == AF_INET6)
-        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)address)->sin6_addr, out,
-                   (socklen_t)size);
-}
-
 /* Ask the handler: its reply, or NULL when it answers later (req is then
    on the waiting list with its ticket; the caller suspends it). */
 static rfk_msg_t *
@@ -807,7 +717,7 @@ s_handle (rfk_http_req_t *req, const rfk_msg_t *request)
     if (!front->handlers.handle_later)
         return front->handlers.handle (front->handlers.ctx, request);
     char address[INET6_ADDRSTRLEN];
-    s_client_address (req, address, sizeof address);
+    rfk_http_limits_address (req, address, sizeof address);
     rfk_http_ticket_t ticket = ++front->tickets;
     rfk_msg_t *reply =
         front->handlers.handle_later (front->handlers.ctx, request, address, front, ticket);
@@ -906,7 +816,7 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     zlist_remove (front->receiving, req);
     zlist_remove (front->waiting, req);
-    s_release_user (req);
+    rfk_http_limits_release (req);
     s_req_destroy (&req);
     *con_cls = NULL;
 }

@@ -7,7 +7,8 @@
       http/rfk_http_daemon;
     - rfk_http_uploads.c: POST /datasets and POST /models, multipart bodies
       streamed or spooled into handlers->upload_*;
-    - rfk_http_events.c: GET /events, server-sent event streams.
+    - rfk_http_events.c: GET /events, server-sent event streams;
+    - rfk_http_limits.c: a user's requests in progress, the client's address.
 */
 #ifndef RFK_HTTP_FRONT_INTERNAL_H_INCLUDED
 #define RFK_HTTP_FRONT_INTERNAL_H_INCLUDED
@@ -153,6 +154,23 @@ rfk_http_req_queue_reply (rfk_http_req_t *req, rfk_msg_t **reply_p);
 rfk_msg_t *
 rfk_http_front_request_new (rfk_http_front_t *front, const char *type, json_t *body,
                             const char *token, char *err, size_t errlen);
+
+/* ---- limits (rfk_http_limits.c) ---- */
+
+/* A request with a body to come or an upload counts against its user's
+   user_max_requests: true when it may go on (no token: refused later),
+   else the 429 (or the token's 401) is queued in *rc. */
+bool
+rfk_http_limits_hold (rfk_http_req_t *req, enum MHD_Result *rc);
+/* Give back the request's place among its user's (on completion). */
+void
+rfk_http_limits_release (rfk_http_req_t *req);
+/* True when the request has a body to come (a length or chunks). */
+bool
+rfk_http_limits_has_body (rfk_http_req_t *req);
+/* The client's IP address as text, or "" when unknown. */
+void
+rfk_http_limits_address (rfk_http_req_t *req, char *out, size_t size);
 
 /* ---- uploads (rfk_http_uploads.c) ---- */
 
