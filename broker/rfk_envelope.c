@@ -250,7 +250,7 @@ rfk_envelope_error_code (const rfk_msg_t *msg)
         value = rfk_code_from_name (json_string_value (code));
     else if (json_is_integer (code))
         value = (int)json_integer_value (code);
-    if (value <= RFK_CODE_OK || value > RFK_CODE_INTERNAL)
+    if (value <= RFK_CODE_OK || value > RFK_CODE_RATE_LIMITED)
         return RFK_CODE_INTERNAL;
     return (rfk_code_t)value;
 }

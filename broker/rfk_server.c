@@ -18,6 +18,8 @@ typedef struct {
     int strikes;          /* bad frames in a row */
     bool known;           /* it sent a well-formed message: expiry is reported */
     bool dropped;         /* it went over the limit: ignored until silent */
+    bool trusted;         /* its owner vouched for it (a token checked): full-size frames */
+    char address[64];     /* its TCP address (the frames' Peer-Address), or "" */
 } s_peer_t;
 
 struct _rfk_server_t {
@@ -29,6 +31,7 @@ struct _rfk_server_t {
     rfk_bus_opts_t opts;               /* sizes, timeouts, limits */
     rfk_heartbeat_t *heartbeat;        /* peers by routing id hex, s_peer_t items */
     rfk_server_expired_fn *on_expired; /* the owner's expiry handler, or NULL */
+    size_t untrusted_max_bytes;        /* frame cap before rfk_server_trust; 0: max_frame_bytes */
 };
 
 static void
@@ -177,7 +180,13 @@ static void
 s_handle_bad (rfk_server_t *self, s_peer_t *peer, const char *key, rfk_code_t code)
 {
     char text[200];
-    if (code == RFK_CODE_TOO_LARGE)
+    if (code == RFK_CODE_TOO_LARGE && !peer->trusted && self->untrusted_max_bytes)
+        snprintf (text, sizeof (text),
+                  "the frame is over the limit of %zu bytes for a peer that has not "
+                  "authenticated yet (larger bodies, e.g. upload chunks, only after a request "
+                  "with a valid token)",
+                  self->untrusted_max_bytes);
+    else if (code == RFK_CODE_TOO_LARGE)
         snprintf (text, sizeof (text), "the frame is over the limit of %zu bytes",
                   self->opts.max_frame_bytes);
     else
@@ -239,6 +248,56 @@ s_handle_msg (rfk_server_t *self, s_peer_t *peer, rfk_msg_t **msg_p)
     zframe_destroy (&routing_id);
 }
 
+/*  The frame cap for a peer: max_frame_bytes once trusted, else the
+    untrusted cap (when set). */
+static size_t
+s_frame_cap (rfk_server_t *self, const s_peer_t *peer)
+{
+    if (peer->trusted || !self->untrusted_max_bytes ||
+        self->untrusted_max_bytes > self->opts.max_frame_bytes)
+        return self->opts.max_frame_bytes;
+    return self->untrusted_max_bytes;
+}
+
+/*  Receives one message: its routing id and, for its peer (seen now), the
+    envelope decoded under that peer's cap, so that a peer nobody vouched
+    for gets no large frame decoded. false when nothing was waiting. */
+static bool
+s_recv_one (rfk_server_t *self)
+{
+    zmsg_t *zmsg = zmsg_recv (self->sock);
+    if (!zmsg)
+        return false; /* nothing left (the socket does not block) */
+    zframe_t *routing_id = zmsg_pop (zmsg);
+    if (!routing_id || zframe_size (routing_id) == 0 || zmsg_size (zmsg) == 0) {
+        zframe_destroy (&routing_id); /* nobody to answer */
+        zmsg_destroy (&zmsg);
+        return true;
+    }
+    char *key = zframe_strhex (routing_id);
+    s_peer_t *peer = key ? s_peer_seen (self, routing_id, key) : NULL;
+    if (peer && !peer->dropped) {
+        const char *address = zframe_meta (zmsg_first (zmsg), "Peer-Address");
+        if (address)
+            snprintf (peer->address, sizeof peer->address, "%s", address);
+        rfk_msg_t *msg = NULL;
+        rfk_code_t code = RFK_CODE_MALFORMED;
+        int rc = zmsg_size (zmsg) == 1 ? rfk_envelope_decode (self->family, zmsg_first (zmsg),
+                                                              s_frame_cap (self, peer), &msg, &code)
+                                       : -2;
+        zmsg_destroy (&zmsg);
+        if (rc == -2)
+            s_handle_bad (self, peer, key, code);
+        else if (rc == 0)
+            s_handle_msg (self, peer, &msg);
+        rfk_msg_destroy (&msg);
+    }
+    zmsg_destroy (&zmsg);
+    zframe_destroy (&routing_id);
+    free (key);
+    return true;
+}
+
 int
 rfk_server_recv (rfk_server_t *self)
 {
@@ -246,32 +305,53 @@ rfk_server_recv (rfk_server_t *self)
     int count = 0;
     /*  The socket does not block (rfk_server_new): read until it has nothing
         more. Asking ZMQ_EVENTS before each read would cost libzmq a poll(2)
-        and a getpid(2) per message; it is asked only after a read that got
-        no envelope, to tell "nothing left" from "one bad message". */
-    while (count < S_RECV_BATCH) {
-        zframe_t *routing_id = NULL;
-        rfk_msg_t *msg = NULL;
-        rfk_code_t code = RFK_CODE_OK;
-        int rc = rfk_envelope_recv_from (self->sock, self->family, self->opts.max_frame_bytes,
-                                         &routing_id, &msg, &code);
-        if (rc == -1 && !(zsock_events (self->sock) & ZMQ_POLLIN))
-            break;
+        and a getpid(2) per message. */
+    while (count < S_RECV_BATCH && s_recv_one (self)) {
         count++;
-        if (rc == -1)
-            continue; /* no routing id or no envelope: nobody to answer */
-        char *key = zframe_strhex (routing_id);
-        s_peer_t *peer = key ? s_peer_seen (self, routing_id, key) : NULL;
-        if (peer && !peer->dropped) {
-            if (rc == -2)
-                s_handle_bad (self, peer, key, code);
-            else
-                s_handle_msg (self, peer, &msg);
-        }
-        rfk_msg_destroy (&msg);
-        zframe_destroy (&routing_id);
-        free (key);
     }
     return count;
+}
+
+void
+rfk_server_set_untrusted_max (rfk_server_t *self, size_t bytes)
+{
+    assert (self);
+    self->untrusted_max_bytes = bytes;
+}
+
+/*  The peer of a routing id, or NULL. */
+static s_peer_t *
+s_peer_of (rfk_server_t *self, zframe_t *routing_id)
+{
+    char *key = routing_id ? zframe_strhex (routing_id) : NULL;
+    s_peer_t *peer = key ? (s_peer_t *)rfk_heartbeat_item (self->heartbeat, key) : NULL;
+    free (key);
+    return peer;
+}
+
+void
+rfk_server_trust (rfk_server_t *self, zframe_t *routing_id)
+{
+    assert (self);
+    s_peer_t *peer = s_peer_of (self, routing_id);
+    if (peer)
+        peer->trusted = true;
+}
+
+bool
+rfk_server_peer_trusted (rfk_server_t *self, zframe_t *routing_id)
+{
+    assert (self);
+    s_peer_t *peer = s_peer_of (self, routing_id);
+    return peer && peer->trusted;
+}
+
+const char *
+rfk_server_peer_address (rfk_server_t *self, zframe_t *routing_id)
+{
+    assert (self);
+    s_peer_t *peer = s_peer_of (self, routing_id);
+    return peer && *peer->address ? peer->address : NULL;
 }
 
 int64_t

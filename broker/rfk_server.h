@@ -77,6 +77,23 @@ rfk_server_set_default (rfk_server_t *self, rfk_server_handler_fn *handler);
 void
 rfk_server_set_expired (rfk_server_t *self, rfk_server_expired_fn *on_expired);
 
+/* Frames from a peer its owner has not vouched for (rfk_server_trust) are
+   capped at bytes (0, the default: max_frame_bytes for everyone): larger
+   ones are answered TOO_LARGE without being decoded. */
+void
+rfk_server_set_untrusted_max (rfk_server_t *self, size_t bytes);
+/* Vouch for a peer (e.g. once a token it sent was checked): its frames get
+   the full max_frame_bytes until it is forgotten (silent, dropped). */
+void
+rfk_server_trust (rfk_server_t *self, zframe_t *routing_id);
+/* True once rfk_server_trust vouched for the peer. */
+bool
+rfk_server_peer_trusted (rfk_server_t *self, zframe_t *routing_id);
+/* The TCP address of a peer ("127.0.0.1", from libzmq's Peer-Address
+   metadata of its last message), or NULL (inproc, ipc, unknown). Borrowed. */
+const char *
+rfk_server_peer_address (rfk_server_t *self, zframe_t *routing_id);
+
 /* The ROUTER to poll (owned by the server). */
 zsock_t *
 rfk_server_sock (rfk_server_t *self);

@@ -15,6 +15,18 @@
     in the actor's thread, also makes the timeout 0 until the next run, so
     the resumed connection is served at once.
 
+    Slow clients (slowloris): libmicrohttpd's connection timeout (0.9.75,
+    MHD_OPTION_CONNECTION_TIMEOUT) is an idle timeout, reset by every byte,
+    so a client sending one header byte every few seconds holds its
+    connection forever. With read_timeout_s set, the daemon times each
+    request itself: its headers must be in within read_timeout_s of the
+    connection's start (or of the previous request's end, on a kept-alive
+    connection), and a body must then come at 1 KiB/s on average (after a
+    read_timeout_s grace); a connection past its time is shut down within
+    a second. A request whose body is in (answered, suspended, a stream)
+    is not timed. max_per_address caps the connections of one IP address
+    (MHD_OPTION_PER_IP_CONNECTION_LIMIT; more are refused at accept).
+
     Usage:
 
         rfk_http_daemon_opts_t opts = {.host = "127.0.0.1", .port = 0,
@@ -50,6 +62,9 @@ typedef struct {
     unsigned max_connections;               /* 0: libmicrohttpd's default */
     unsigned connection_timeout_s;          /* idle connections closed after it; 0: never */
     unsigned listen_backlog;                /* 0: libmicrohttpd's default */
+    unsigned max_per_address;               /* connections from one IP address; 0: no cap */
+    unsigned read_timeout_s;                /* a request's headers (and body, at 1 KiB/s at
+                                               least) must come within it; 0: no timeout */
     bool turbo;                             /* MHD_USE_TURBO (no extra checks, for throughput) */
     MHD_AccessHandlerCallback access;       /* answers each request; required */
     MHD_RequestCompletedCallback completed; /* a request ended (may be NULL) */

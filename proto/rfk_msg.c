@@ -25,6 +25,7 @@ static const struct {
     [RFK_CODE_UNKNOWN_MESSAGE] = {"UNKNOWN_MESSAGE", 400},
     [RFK_CODE_TIMEOUT] = {"TIMEOUT", 504},
     [RFK_CODE_INTERNAL] = {"INTERNAL", 500},
+    [RFK_CODE_RATE_LIMITED] = {"RATE_LIMITED", 429},
 };
 #define S_NCODES (sizeof s_codes / sizeof s_codes[0])
 

@@ -43,7 +43,8 @@ typedef enum {
     RFK_CODE_MALFORMED = 8,       /* a frame that is not an envelope: 400 */
     RFK_CODE_UNKNOWN_MESSAGE = 9, /* a body this peer does not take: 400 */
     RFK_CODE_TIMEOUT = 10,        /* a deadline passed: 504 */
-    RFK_CODE_INTERNAL = 11        /* our fault, never the caller's: 500 */
+    RFK_CODE_INTERNAL = 11,       /* our fault, never the caller's: 500 */
+    RFK_CODE_RATE_LIMITED = 12    /* too many tries or too much held at once: 429 */
 } rfk_code_t;
 
 /* The code's name as in the API ("NOT_FOUND"), and back (-1 if unknown). */

@@ -10,6 +10,8 @@
     - the launcher's descriptor and deadline (children exiting, restarts);
     - the model checks' epoll set and deadline (rfk_admin_checks.c): an
       upload's last UploadChunk is answered when its check ends;
+    - the password hashing child's socket (rfk_admin_hash.c): a Login or
+      CreateUser is answered when its hash comes back (rfk_admin_login.c);
     - the HTTP front's epoll descriptor and timeout (rfk_http_front.h),
       whose handlers call the same functions from inside rfk_http_front_step.
     Events (JobStatus, ServiceStatus, TrialUpdate, LogLine) go through a PUB
@@ -284,6 +286,17 @@ rfk_admin_metrics (rfk_admin_t *self, FILE *out)
              "# TYPE rafiki_admin_uploads_open gauge\n"
              "rafiki_admin_uploads_open %zu\n",
              zhashx_size (self->uploads));
+    fprintf (out,
+             "# HELP rafiki_admin_logins_refused_total Logins refused before their password "
+             "was checked.\n"
+             "# TYPE rafiki_admin_logins_refused_total counter\n"
+             "rafiki_admin_logins_refused_total{reason=\"rate_limited\"} %llu\n"
+             "rafiki_admin_logins_refused_total{reason=\"busy\"} %llu\n"
+             "# HELP rafiki_admin_password_hashes_pending Password hashes queued or running.\n"
+             "# TYPE rafiki_admin_password_hashes_pending gauge\n"
+             "rafiki_admin_password_hashes_pending %zu\n",
+             (unsigned long long)self->logins_limited, (unsigned long long)self->logins_busy,
+             rfk_admin_hash_pending (self->hash));
 }
 
 /* Let the launcher forget the services that ended (outside its callbacks). */
@@ -322,6 +335,8 @@ s_self_destroy (rfk_admin_t **self_p)
     rfk_admin_t *self = *self_p;
     if (!self)
         return;
+    //  Logins still hashing are dropped first (their fronts are still up).
+    rfk_admin_hash_destroy (&self->hash);
     if (self->http)
         rfk_http_front_destroy (&self->http);
     free (self->web_dir);
@@ -353,6 +368,7 @@ s_self_destroy (rfk_admin_t **self_p)
     free (self->check_path);
     rfk_admin_secrets_forget (self);
     free (self->connect_host);
+    rfk_admin_limits_destroy (&self->limits); //  last: uploads give their places back
     free (self);
     *self_p = NULL;
 }
@@ -585,8 +601,8 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     if (!host || !*host)
         host = "127.0.0.1";
     self->connect_host = strdup (streq (host, "0.0.0.0") || streq (host, "*") ? "127.0.0.1" : host);
-    if (s_self_tables (self, err, errlen) != 0 || s_self_data_dir (self, err, errlen) != 0 ||
-        s_self_store (self, err, errlen) != 0 ||
+    if (s_self_tables (self, err, errlen) != 0 || rfk_admin_login_setup (self, err, errlen) != 0 ||
+        s_self_data_dir (self, err, errlen) != 0 || s_self_store (self, err, errlen) != 0 ||
         s_self_launcher (self, args->rafikid_path, err, errlen) != 0 ||
         s_self_check_path (self, args->check_path, err, errlen) != 0 ||
         s_self_sockets (self, host, err, errlen) != 0 ||
@@ -699,6 +715,7 @@ s_poll_setup (rfk_admin_t *self, zsock_t *pipe)
     s_poll_add (self, NULL, rfk_launcher_fd (self->launcher), NULL);
     s_poll_add (self, NULL, rfk_admin_checks_fd (self), NULL);
     s_poll_add (self, NULL, rfk_admin_fetch_fd (self), NULL);
+    s_poll_add (self, NULL, rfk_admin_hash_fd (self->hash), NULL);
 }
 
 /* The nearest deadline of everything the loop drives. */
@@ -736,6 +753,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
         rfk_http_front_step (self->http);
         rfk_admin_checks_tick (self);
         rfk_admin_fetch_tick (self);
+        rfk_admin_hash_tick (self->hash);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
         rfk_admin_swarm_tick (self, zclock_mono ());
         s_forget_ended (self);

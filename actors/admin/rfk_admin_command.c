@@ -8,6 +8,12 @@
     a child process ends, rfk_admin_checks.c). Uploads idle for
     S_UPLOAD_IDLE_MS are forgotten (rfk_admin_command_expire).
 
+    A peer's frames are decoded up to admin.untrusted_frame_bytes until one
+    of its requests carried a valid token (rfk_server_trust), up to
+    bus.max_frame_bytes (upload chunks) after. Login and CreateUser are
+    answered once their password was hashed off the loop
+    (rfk_admin_handle_async), like a model upload's last chunk.
+
     Requests may be retried by clients with the same correlation id (see
     broker/README.md): answers are remembered per peer and correlation id
     (the last S_REPLIES_MAX of them), so a retried upload chunk or create is
@@ -248,6 +254,14 @@ s_serve (rfk_admin_t *self, rfk_server_t *server, zframe_t *peer, const rfk_msg_
 {
     if (s_answered_before (self, server, peer, msg))
         return 0;
+    //  A peer whose token was checked once may send frames up to
+    //  bus.max_frame_bytes (upload chunks); before, admin.untrusted_frame_bytes.
+    rfk_auth_claims_t claims;
+    rfk_msg_t *refused = NULL;
+    if (msg->token && !rfk_server_peer_trusted (server, peer) &&
+        rfk_admin_authenticate (self, msg, msg->token, &claims, &refused) == 0)
+        rfk_server_trust (server, peer);
+    rfk_msg_destroy (&refused);
     rfk_msg_t *reply = fn (self, peer, msg);
     if (!reply)
         return 0; //  answered when the model check ends
@@ -256,13 +270,32 @@ s_serve (rfk_admin_t *self, rfk_server_t *server, zframe_t *peer, const rfk_msg_
     return rc;
 }
 
-/* Any request but the uploads: rfk_admin_handle, the dispatcher both
-   fronts share. */
+/* Any request but the uploads: rfk_admin_handle_async, the dispatcher
+   both fronts share; a Login or CreateUser is answered by s_upload_done
+   once its password was hashed off the loop. */
 static rfk_msg_t *
 s_handle (rfk_admin_t *self, zframe_t *peer, const rfk_msg_t *msg)
 {
-    (void)peer;
-    return rfk_admin_handle (self, msg);
+    s_later_t *later = (s_later_t *)calloc (1, sizeof *later);
+    if (later) {
+        later->self = self;
+        later->peer = zframe_dup (peer);
+        later->correlation = msg->correlation;
+        later->key = s_reply_key (peer, msg->correlation);
+    }
+    if (!later || !later->peer || !later->key) {
+        if (later)
+            s_upload_done (later, 0, NULL);
+        return rfk_admin_error (msg, RFK_CODE_INTERNAL, "out of memory");
+    }
+    rfk_msg_t *reply = rfk_admin_handle_async (
+        self, msg, rfk_server_peer_address (self->command, peer), s_upload_done, later, 0);
+    if (reply) {
+        s_upload_done (later, 0, NULL);
+        return reply;
+    }
+    zhashx_update (self->answering, later->key, later);
+    return NULL;
 }
 
 static int
@@ -335,7 +368,10 @@ rfk_admin_command_new (rfk_admin_t *self, const char *endpoint)
     zlistx_set_duplicator (self->reply_keys, (czmq_duplicator *)strdup);
     rfk_server_t *server =
         rfk_server_new (endpoint, &rfk_admin_family, s_command_routes, self, &self->bus);
-    if (server)
+    if (server) {
         rfk_server_set_default (server, s_on_request);
+        rfk_server_set_untrusted_max (
+            server, (size_t)rfk_config_size (self->config, "admin", "untrusted_frame_bytes"));
+    }
     return server;
 }

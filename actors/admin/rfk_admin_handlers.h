@@ -85,6 +85,20 @@ rfk_admin_upload_write (rfk_upload_t *up, const void *data, size_t n, rfk_msg_t 
    check ended (free what arg holds, answer nobody). */
 typedef void (rfk_admin_upload_done_fn) (void *arg, uint64_t ticket, rfk_msg_t *reply);
 
+/* rfk_admin_handle for the fronts: the same answers, but a request that
+   hashes a password (Login, CreateUser: argon2id, ~0.1 s) is handed to
+   admin's hashing threads and answered later, through done (arg, ticket,
+   reply) from admin's loop (reply NULL: admin stopped; free what arg
+   holds). Returns the reply now, or NULL when it comes later; done is never
+   called from inside this function. address is the client's IP address
+   (NULL or "": unknown), for the per-address limit on failed logins.
+   Answers RATE_LIMITED (429, retry_after_s) past
+   admin.login_failures_per_minute and UNAVAILABLE (503, retry_after_s)
+   when admin.hash_queue logins wait already. */
+rfk_msg_t *
+rfk_admin_handle_async (rfk_admin_t *self, const rfk_msg_t *request, const char *address,
+                        rfk_admin_upload_done_fn *done, void *arg, uint64_t ticket);
+
 /* Finish the upload: check it (a model in a short-lived child process), record
    it and answer the Dataset or Model record, or an Error (the file is then
    removed). Consumes the upload (*up_p becomes NULL). Returns the reply at

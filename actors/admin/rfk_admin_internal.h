@@ -18,6 +18,9 @@
                            dependents started once it is known
     - rfk_admin_records.c  store records as admin.proto JSON bodies
     - rfk_admin_events.c   events for the web admin (GET /events), its folder
+    - rfk_admin_login.c    Login, CreateUser with their hash off the loop
+    - rfk_admin_hash.c     the password hashing child process
+    - rfk_admin_limits.c   failed logins per address and e-mail, per-user counters
 */
 #ifndef RFK_ADMIN_INTERNAL_H_INCLUDED
 #define RFK_ADMIN_INTERNAL_H_INCLUDED
@@ -28,6 +31,8 @@
 #include <stdint.h>
 
 #include "rfk_admin.h"
+#include "rfk_admin_hash.h"
+#include "rfk_admin_limits.h"
 #include "rfk_admin_handlers.h"
 #include "rfk_auth.h"
 #include "rfk_broker.h"
@@ -117,6 +122,11 @@ struct rfk_admin {
     rfk_admin_reader_fn *readers[RFK_ADMIN_POLL_MAX]; /* what reads each item of poll */
     int poll_count;                                   /* items in poll */
     struct rfk_admin_swarm *swarm_state;              /* rfk_admin_swarm.c's, NULL under local */
+    rfk_admin_hash_t *hash;     /* the password hashing child (rfk_admin_hash.c) */
+    rfk_admin_limits_t *limits; /* failed logins, per-user counters */
+    size_t user_max_uploads;    /* admin.user_max_uploads (0: no cap) */
+    uint64_t logins_limited;    /* logins answered 429 */
+    uint64_t logins_busy;       /* logins answered 503 (hash queue full) */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */
@@ -197,6 +207,24 @@ rfk_admin_authenticate (rfk_admin_t *self, const rfk_msg_t *request, const char 
                         rfk_auth_claims_t *claims, rfk_msg_t **error);
 rfk_msg_t *
 rfk_admin_on_login (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
+/* The answer to a Login for user once its password was checked (verified
+   or not): a Token, or UNAUTHORIZED (wrong password, banned). */
+rfk_msg_t *
+rfk_admin_login_reply (rfk_admin_t *self, const rfk_msg_t *req, const rfk_user_t *user,
+                       bool verified);
+/* CreateUser's checks before the hash (fields, role, a free e-mail): NULL
+   when it may go on, else the Error. */
+rfk_msg_t *
+rfk_admin_create_user_check (rfk_admin_t *self, const rfk_msg_t *req,
+                             const rfk_auth_claims_t *caller);
+/* CreateUser's end once its password was hashed: the user stored. */
+rfk_msg_t *
+rfk_admin_create_user_store (rfk_admin_t *self, const rfk_msg_t *req, const char *caller_id,
+                             const char *hash);
+/* Password hashing off the loop (rfk_admin_login.c): the pool and the
+   limits from the config (0, or -1 with err); s_self_destroy ends them. */
+int
+rfk_admin_login_setup (rfk_admin_t *self, char *err, size_t errlen);
 rfk_msg_t *
 rfk_admin_on_list_users (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller);
 rfk_msg_t *

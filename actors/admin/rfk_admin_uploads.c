@@ -36,6 +36,7 @@ struct rfk_upload {
     uint64_t received;            /* bytes written */
     uint64_t cap;                 /* admin.upload_max_bytes */
     crypto_hash_sha256_state sha; /* running digest */
+    rfk_admin_limits_t *limits;   /* where it counts against its user's uploads, or NULL */
 };
 
 const char *
@@ -110,6 +111,8 @@ rfk_admin_upload_destroy (rfk_upload_t **up_p)
         close (up->fd);
     if (up->part_path)
         unlink (up->part_path);
+    if (up->limits)
+        rfk_admin_limits_give (up->limits, "uploads", up->user_id);
     free (up->user_id);
     free (up->name);
     free (up->task);
@@ -261,7 +264,20 @@ rfk_admin_upload_begin (rfk_admin_t *self, const char *token, json_t *fields, rf
     bool is_model = streq (s_str (fields, "kind"), "MODEL");
     if (is_model && s_check_model_fields (self, fields, &caller, error) != 0)
         return NULL;
+    if (rfk_admin_limits_take (self->limits, "uploads", caller.user_id, self->user_max_uploads) !=
+        0) {
+        *error = rfk_admin_error (NULL, RFK_CODE_RATE_LIMITED,
+                                  "you have %zu uploads open, the most one user may have "
+                                  "(admin.user_max_uploads); finish or abort one first",
+                                  rfk_admin_limits_held (self->limits, "uploads", caller.user_id));
+        json_object_set_new ((*error)->body, "retry_after_s", json_integer (5));
+        return NULL;
+    }
     rfk_upload_t *up = s_upload_new (self, fields, caller.user_id, error);
+    if (!up)
+        rfk_admin_limits_give (self->limits, "uploads", caller.user_id);
+    else
+        up->limits = self->limits;
     if (up)
         rfk_log_info (RFK_ADMIN_LOG, "upload-begin kind=%s name=%s user=%s",
                       is_model ? "MODEL" : "DATASET", up->name, up->user_id);

@@ -201,9 +201,19 @@ rfk_admin_on_login (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_clai
         rfk_auth_password_hash ("not a password", hash);
         return rfk_admin_error (req, RFK_CODE_UNAUTHORIZED, "wrong email or password");
     }
+    rfk_msg_t *reply = rfk_admin_login_reply (
+        self, req, user, rfk_auth_password_verify (user->password_hash, password) == 0);
+    rfk_user_destroy (&user);
+    return reply;
+}
+
+rfk_msg_t *
+rfk_admin_login_reply (rfk_admin_t *self, const rfk_msg_t *req, const rfk_user_t *user,
+                       bool verified)
+{
     rfk_msg_t *reply = NULL;
     rfk_auth_user_type_t type;
-    if (rfk_auth_password_verify (user->password_hash, password) != 0)
+    if (!verified)
         reply = rfk_admin_error (req, RFK_CODE_UNAUTHORIZED, "wrong email or password");
     else if (user->banned_date)
         reply = rfk_admin_error (req, RFK_CODE_UNAUTHORIZED, "user %s is banned (since %s)",
@@ -225,7 +235,6 @@ rfk_admin_on_login (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_clai
             free (token);
         }
     }
-    rfk_user_destroy (&user);
     return reply;
 }
 
@@ -261,7 +270,8 @@ s_email_ok (const char *email)
 }
 
 rfk_msg_t *
-rfk_admin_on_create_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller)
+rfk_admin_create_user_check (rfk_admin_t *self, const rfk_msg_t *req,
+                             const rfk_auth_claims_t *caller)
 {
     rfk_msg_t *error = NULL;
     const char *email = rfk_admin_require (req, "email", &error);
@@ -290,19 +300,37 @@ rfk_admin_on_create_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_aut
         return rfk_admin_error (req, RFK_CODE_CONFLICT, "a user with email %s exists already",
                                 email);
     }
-    char hash[RFK_AUTH_HASH_MAX];
-    if (rfk_auth_password_hash (password, hash) != 0)
-        return rfk_admin_error (req, RFK_CODE_INTERNAL, "cannot hash the password");
+    return NULL;
+}
+
+rfk_msg_t *
+rfk_admin_create_user_store (rfk_admin_t *self, const rfk_msg_t *req, const char *caller_id,
+                             const char *hash)
+{
+    const char *email = rfk_admin_field (req, "email");
+    const char *type_name = rfk_admin_field (req, "user_type");
     rfk_user_t record = {
-        .email = (char *)email, .password_hash = hash, .user_type = (char *)type_name};
+        .email = (char *)email, .password_hash = (char *)hash, .user_type = (char *)type_name};
     rfk_user_t *user = rfk_store_create_user (self->store, &record);
     if (!user)
         return rfk_admin_store_error (self, req, "creating the user");
     rfk_msg_t *reply = rfk_admin_reply_with (req, "User", rfk_admin_user_json (user));
     rfk_log_info (RFK_ADMIN_LOG, "user-created id=%s type=%s by=%s", user->id, type_name,
-                  caller->user_id);
+                  caller_id);
     rfk_user_destroy (&user);
     return reply;
+}
+
+rfk_msg_t *
+rfk_admin_on_create_user (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller)
+{
+    rfk_msg_t *error = rfk_admin_create_user_check (self, req, caller);
+    if (error)
+        return error;
+    char hash[RFK_AUTH_HASH_MAX];
+    if (rfk_auth_password_hash (rfk_admin_field (req, "password"), hash) != 0)
+        return rfk_admin_error (req, RFK_CODE_INTERNAL, "cannot hash the password");
+    return rfk_admin_create_user_store (self, req, caller->user_id, hash);
 }
 
 rfk_msg_t *

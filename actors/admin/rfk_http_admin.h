@@ -24,6 +24,23 @@ s_rfk_http_admin_handle (void *ctx, const rfk_msg_t *request)
     return rfk_admin_handle ((rfk_admin_t *)ctx, request);
 }
 
+/* A Login or CreateUser answered later (rfk_admin_handle_async): hand its
+   reply to the front (NULL: admin stopped). */
+static inline void
+s_rfk_http_admin_done (void *arg, uint64_t ticket, rfk_msg_t *reply)
+{
+    if (reply)
+        rfk_http_front_finished ((rfk_http_front_t *)arg, ticket, &reply);
+}
+
+static inline rfk_msg_t *
+s_rfk_http_admin_handle_later (void *ctx, const rfk_msg_t *request, const char *address,
+                               rfk_http_front_t *front, rfk_http_ticket_t ticket)
+{
+    return rfk_admin_handle_async ((rfk_admin_t *)ctx, request, address, s_rfk_http_admin_done,
+                                   front, ticket);
+}
+
 static inline void *
 s_rfk_http_admin_upload_begin (void *ctx, const char *token, json_t *fields, rfk_msg_t **error)
 {
@@ -91,6 +108,7 @@ rfk_http_admin_handlers (rfk_admin_t *admin)
 {
     rfk_http_handlers_t handlers = {.ctx = admin,
                                     .handle = s_rfk_http_admin_handle,
+                                    .handle_later = s_rfk_http_admin_handle_later,
                                     .upload_begin = s_rfk_http_admin_upload_begin,
                                     .upload_write = s_rfk_http_admin_upload_write,
                                     .upload_finish = s_rfk_http_admin_upload_finish,

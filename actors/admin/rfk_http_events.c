@@ -174,6 +174,20 @@ rfk_http_events_open (rfk_http_req_t *req, const char *method)
     if (zlist_size (front->streams) >= front->config.events_max_streams)
         return rfk_http_req_queue_error (req, 503, "UNAVAILABLE",
                                          "too many event streams are open; try again later");
+    size_t mine = 0;
+    for (rfk_http_req_t *other = zlist_first (front->streams); other;
+         other = zlist_next (front->streams))
+        if (other->user_id && strcmp (other->user_id, req->user_id) == 0)
+            mine++;
+    if (front->config.events_max_per_user && mine >= front->config.events_max_per_user) {
+        char message[256];
+        snprintf (message, sizeof message,
+                  "you have %zu event streams open, the most one user may hold "
+                  "(admin.user_max_event_streams); close one first",
+                  mine);
+        req->retry_after_s = 5;
+        return rfk_http_req_queue_error (req, 429, "RATE_LIMITED", message);
+    }
     bool head = strcmp (method, "HEAD") == 0;
     struct MHD_Response *response;
     if (head)

@@ -105,6 +105,15 @@ rfk_http_req_fail (rfk_http_req_t *req, int status, const char *code, const char
     rfk_http_uploads_drop (req);
 }
 
+/* The retry_after_s of an Error (RATE_LIMITED, UNAVAILABLE), 0 for none. */
+unsigned
+rfk_http_retry_after (const rfk_msg_t *error)
+{
+    json_t *value = json_object_get (error->body, "retry_after_s");
+    json_int_t seconds = json_is_integer (value) ? json_integer_value (value) : 0;
+    return seconds > 0 && seconds < 86400 ? (unsigned)seconds : 0;
+}
+
 /* Take an Error message as the request's error (consumes *error_p). */
 void
 rfk_http_req_fail_msg (rfk_http_req_t *req, rfk_msg_t **error_p)
@@ -114,6 +123,8 @@ rfk_http_req_fail_msg (rfk_http_req_t *req, rfk_msg_t **error_p)
     const char *message =
         error ? json_string_value (json_object_get (error->body, "message")) : NULL;
     int value = code ? rfk_code_from_name (code) : -1;
+    if (error)
+        req->retry_after_s = rfk_http_retry_after (error);
     rfk_http_req_fail (req, value < 0 ? 500 : rfk_code_http_status ((rfk_code_t)value),
                        code ? code : "INTERNAL", "%s",
                        message ? message : "the upload was refused");
@@ -128,6 +139,11 @@ rfk_http_req_queue (rfk_http_req_t *req, int status, struct MHD_Response *respon
 {
     if (!response)
         return MHD_NO;
+    if (req->retry_after_s > 0) {
+        char seconds[24];
+        snprintf (seconds, sizeof seconds, "%u", req->retry_after_s);
+        MHD_add_response_header (response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
     enum MHD_Result rc = MHD_queue_response (req->conn, (unsigned)status, response);
     MHD_destroy_response (response);
     if (rc == MHD_YES) {
@@ -196,6 +212,7 @@ rfk_http_req_queue_reply (rfk_http_req_t *req, rfk_msg_t **reply_p)
         int value = code ? rfk_code_from_name (code) : -1;
         int status = value < 0 ? 500 : rfk_code_http_status ((rfk_code_t)value);
         const char *message = json_string_value (json_object_get (reply->body, "message"));
+        req->retry_after_s = rfk_http_retry_after (reply);
         rc = rfk_http_req_queue_error (req, status, code ? code : "INTERNAL",
                                        message ? message : "");
     } else if (rfk_msg_is (reply, "FileData")) {
@@ -484,6 +501,7 @@ s_req_destroy (rfk_http_req_t **req_p)
     free (req->text);
     free (req->copy_buffer);
     free (req->user_id);
+    free (req->held_user);
     free (req->out);
     free (req);
     *req_p = NULL;
@@ -622,6 +640,8 @@ s_begin (rfk_http_req_t *req, const char *url, const char *method)
                      req->route->kind == RFK_HTTP_ROUTE_UPLOAD_MODEL;
     if (!s_check_length (req, is_upload, &rc))
         return rc;
+    if ((is_upload || rfk_http_limits_has_body (req)) && !rfk_http_limits_hold (req, &rc))
+        return rc;
 
     MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_query, req);
     if (req->failed)
@@ -688,6 +708,27 @@ s_feed (rfk_http_req_t *req, const char *data, size_t size)
     return MHD_YES;
 }
 
+/* Ask the handler: its reply, or NULL when it answers later (req is then
+   on the waiting list with its ticket; the caller suspends it). */
+static rfk_msg_t *
+s_handle (rfk_http_req_t *req, const rfk_msg_t *request)
+{
+    rfk_http_front_t *front = req->front;
+    if (!front->handlers.handle_later)
+        return front->handlers.handle (front->handlers.ctx, request);
+    char address[INET6_ADDRSTRLEN];
+    rfk_http_limits_address (req, address, sizeof address);
+    rfk_http_ticket_t ticket = ++front->tickets;
+    rfk_msg_t *reply =
+        front->handlers.handle_later (front->handlers.ctx, request, address, front, ticket);
+    if (reply)
+        return reply;
+    if (zlist_append (front->waiting, req) != 0)
+        return rfk_msg_new_error (&rfk_admin_family, 0, RFK_CODE_UNAVAILABLE, "out of memory");
+    req->ticket = ticket;
+    return NULL;
+}
+
 /* The body is complete: build the request, ask the handler, answer. */
 static enum MHD_Result
 s_complete (rfk_http_req_t *req)
@@ -716,8 +757,12 @@ s_complete (rfk_http_req_t *req)
     json_decref (body);
     if (!request)
         return rfk_http_req_queue_error (req, 400, "BAD_REQUEST", err);
-    rfk_msg_t *reply = front->handlers.handle (front->handlers.ctx, request);
+    rfk_msg_t *reply = s_handle (req, request);
     rfk_msg_destroy (&request);
+    if (!reply) {
+        rfk_http_daemon_suspend (front->daemon, req->conn); //  until rfk_http_front_finished
+        return MHD_YES;
+    }
     return rfk_http_req_queue_reply (req, &reply);
 }
 
@@ -774,6 +819,7 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
         //  The client went away before its upload was answered: stop its work.
         front->handlers.upload_cancel (front->handlers.ctx, req->ticket);
     zlist_remove (front->waiting, req);
+    rfk_http_limits_release (req);
     s_req_destroy (&req);
     *con_cls = NULL;
 }
@@ -792,6 +838,10 @@ rfk_http_front_config_from (rfk_http_front_config_t *config, const rfk_config_t 
     config->request_max_bytes = rfk_config_size (cfg, "admin", "request_max_bytes");
     config->upload_max_bytes = rfk_config_size (cfg, "admin", "upload_max_bytes");
     config->max_connections = (unsigned)rfk_config_int (cfg, "admin", "http_max_connections");
+    config->max_per_address = (unsigned)rfk_config_int (cfg, "admin", "http_max_per_address");
+    config->read_timeout_s = (unsigned)rfk_config_int (cfg, "admin", "http_read_timeout_s");
+    config->events_max_per_user = (unsigned)rfk_config_int (cfg, "admin", "user_max_event_streams");
+    config->user_max_requests = (unsigned)rfk_config_int (cfg, "admin", "user_max_requests");
     config->data_dir = rfk_config_string (cfg, NULL, "data_dir");
 }
 
@@ -834,6 +884,7 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
     self->epoll_fd = -1;
     self->receiving = zlist_new ();
     self->waiting = zlist_new ();
+    self->held = zhashx_new (); //  user id -> requests held (a count, no destructor)
     self->spool_dir = malloc (strlen (data_dir) + sizeof "/tmp");
     if (self->spool_dir)
         sprintf (self->spool_dir, "%s/tmp", data_dir);
@@ -855,6 +906,8 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
                                    .port = self->config.port,
                                    .max_connections = self->config.max_connections,
                                    .connection_timeout_s = self->config.connection_timeout_s,
+                                   .max_per_address = self->config.max_per_address,
+                                   .read_timeout_s = self->config.read_timeout_s,
                                    .access = s_access,
                                    .completed = s_completed,
                                    .cls = self,
@@ -907,6 +960,7 @@ rfk_http_front_destroy (rfk_http_front_t **self_p)
     if (self->epoll_fd >= 0)
         close (self->epoll_fd);
     zlist_destroy (&self->waiting);
+    zhashx_destroy (&self->held);
     zlist_destroy (&self->receiving);
     rfk_http_metrics_destroy (&self->metrics);
     free (self->spool_dir);

@@ -84,6 +84,14 @@ typedef struct {
     /* Answer one request (admin family, token set); never NULL. The front
        destroys the reply. */
     rfk_msg_t *(*handle) (void *ctx, const rfk_msg_t *request);
+    /* Optional, used instead of handle when set: answer now, or return
+       NULL and give the reply later through rfk_http_front_finished (front,
+       ticket, reply), from the thread that steps the front (a login whose
+       password is checked on another thread). address is the client's IP
+       address (for per-address limits), borrowed. The connection is
+       suspended meanwhile. */
+    rfk_msg_t *(*handle_later) (void *ctx, const rfk_msg_t *request, const char *address,
+                                rfk_http_front_t *front, rfk_http_ticket_t ticket);
     /* Start an upload. fields is the UploadStart body as JSON (kind, name,
        task, dataset_url for a dataset admin downloads, and for models model_class, dependencies,
        docker_image, access_right), checked against the schema, borrowed. NULL with *error set (the
@@ -125,13 +133,18 @@ typedef struct {
     const char *static_dir;        /* the web admin's files; NULL or missing: a placeholder page */
     unsigned events_keepalive_ms;  /* GET /events: a comment line this often; 0: 15000 */
     size_t events_buffer_bytes; /* GET /events: unsent bytes before a client is dropped; 0: 1 MiB */
-    unsigned events_max_streams; /* GET /events streams open at once; 0: max_connections / 2 */
+    unsigned events_max_streams;  /* GET /events streams open at once; 0: max_connections / 2 */
+    unsigned events_max_per_user; /* GET /events streams one user may hold; 0: no cap */
+    unsigned max_per_address;     /* connections from one IP address (admin.http_max_per_address) */
+    unsigned read_timeout_s;      /* a request must be read within it (admin.http_read_timeout_s) */
+    unsigned user_max_requests;   /* requests of one user in progress at once; 0: no cap */
 } rfk_http_front_config_t;
 
 /* Fill config from Rafiki-C's configuration: admin.host, admin.http_port,
-   admin.request_max_bytes, admin.upload_max_bytes, admin.http_max_connections
-   and data_dir (strings borrowed from cfg). static_dir is left NULL: the
-   caller names the web admin's directory. */
+   admin.request_max_bytes, admin.upload_max_bytes, admin.http_max_connections,
+   admin.http_max_per_address, admin.http_read_timeout_s,
+   admin.user_max_event_streams, admin.user_max_requests and data_dir (strings borrowed from cfg).
+   static_dir is left NULL: the caller names the web admin's directory. */
 void
 rfk_http_front_config_from (rfk_http_front_config_t *config, const rfk_config_t *cfg);
 

@@ -7,7 +7,8 @@
       http/rfk_http_daemon;
     - rfk_http_uploads.c: POST /datasets and POST /models, multipart bodies
       streamed or spooled into handlers->upload_*;
-    - rfk_http_events.c: GET /events, server-sent event streams.
+    - rfk_http_events.c: GET /events, server-sent event streams;
+    - rfk_http_limits.c: a user's requests in progress, the client's address.
 */
 #ifndef RFK_HTTP_FRONT_INTERNAL_H_INCLUDED
 #define RFK_HTTP_FRONT_INTERNAL_H_INCLUDED
@@ -46,6 +47,7 @@ struct _rfk_http_front_t {
     zlist_t *receiving;             /* requests (rfk_http_req_t *) whose body is still coming */
     zlist_t *waiting;               /* requests (rfk_http_req_t *) suspended for a deferred reply */
     rfk_http_ticket_t tickets;      /* last ticket given to a deferred reply */
+    zhashx_t *held;                 /* user id -> requests of theirs in progress (a count) */
 };
 
 /* What a request's body is. */
@@ -104,6 +106,8 @@ struct rfk_http_req {
     int err_status;                 /* its HTTP status */
     char err_code[32];              /* its code name */
     char err_message[512];          /* its message */
+    unsigned retry_after_s;         /* Retry-After of the response, 0: none */
+    char *held_user;                /* the user it counts against (user_max_requests), or NULL */
     bool stream;                    /* a GET /events stream */
     char *user_id;                  /* the stream's user */
     bool sees_all;                  /* the stream's user is an admin: every event */
@@ -128,6 +132,9 @@ rfk_http_front_now_ms (void);
 void
 rfk_http_req_fail (rfk_http_req_t *req, int status, const char *code, const char *format, ...)
     __attribute__ ((format (printf, 4, 5)));
+/* The retry_after_s of an Error (RATE_LIMITED, UNAVAILABLE), 0 for none. */
+unsigned
+rfk_http_retry_after (const rfk_msg_t *error);
 /* Take an Error message as the request's error (consumes *error_p). */
 void
 rfk_http_req_fail_msg (rfk_http_req_t *req, rfk_msg_t **error_p);
@@ -148,6 +155,23 @@ rfk_http_req_queue_reply (rfk_http_req_t *req, rfk_msg_t **reply_p);
 rfk_msg_t *
 rfk_http_front_request_new (rfk_http_front_t *front, const char *type, json_t *body,
                             const char *token, char *err, size_t errlen);
+
+/* ---- limits (rfk_http_limits.c) ---- */
+
+/* A request with a body to come or an upload counts against its user's
+   user_max_requests: true when it may go on (no token: refused later),
+   else the 429 (or the token's 401) is queued in *rc. */
+bool
+rfk_http_limits_hold (rfk_http_req_t *req, enum MHD_Result *rc);
+/* Give back the request's place among its user's (on completion). */
+void
+rfk_http_limits_release (rfk_http_req_t *req);
+/* True when the request has a body to come (a length or chunks). */
+bool
+rfk_http_limits_has_body (rfk_http_req_t *req);
+/* The client's IP address as text, or "" when unknown. */
+void
+rfk_http_limits_address (rfk_http_req_t *req, char *out, size_t size);
 
 /* ---- uploads (rfk_http_uploads.c) ---- */
 

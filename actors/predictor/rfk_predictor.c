@@ -42,6 +42,9 @@ typedef struct {
     const rfk_role_args_t *role; /* role form: rafikid's arguments, else NULL */
     rfk_scatter_opts_t opts;     /* the engine's options */
     size_t max_body_bytes;       /* largest /predict body */
+    int max_deadline_ms;         /* predictor.max_deadline_ms: longer deadlines are cut to it */
+    unsigned http_per_address;   /* HTTP connections from one IP address (0: no cap) */
+    unsigned http_timeout_s;     /* slow HTTP clients are cut after it (0: never) */
     rfk_scatter_t *scatter;      /* the engine, with the ROUTER `workers` */
     rfk_server_t *query;         /* the ROUTER `query`, or NULL */
     rfk_http_daemon_t *http;     /* the HTTP front, or NULL */
@@ -276,6 +279,8 @@ s_handle_predict_request (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_
     int deadline_ms = json_is_integer (deadline) ? (int)json_integer_value (deadline) : 0;
     if (deadline_ms < 0 || deadline_ms > 600000)
         deadline_ms = 0;
+    if (deadline_ms > self->max_deadline_ms)
+        deadline_ms = self->max_deadline_ms;
     s_query_t *query = (s_query_t *)zmalloc (sizeof (s_query_t));
     if (!query)
         return -1;
@@ -354,6 +359,8 @@ s_http_submit (s_http_t *http)
     json_t *query = json_object_get (body, "query");
     json_t *queries = json_object_get (body, "queries");
     long deadline_ms = s_http_deadline (http, body);
+    if (deadline_ms > self->max_deadline_ms && deadline_ms <= 600000)
+        deadline_ms = self->max_deadline_ms;
     const char *key;
     json_t *value;
     const char *unknown = NULL;
@@ -600,7 +607,9 @@ s_http_start (self_t *self, const char *address, char *err, size_t errlen)
                                    .completed = s_http_completed,
                                    .cls = self,
                                    .log = S_LOG,
-                                   .quiet = true};
+                                   .quiet = true,
+                                   .max_per_address = self->http_per_address,
+                                   .read_timeout_s = self->http_timeout_s};
     char why[256];
     self->http = rfk_http_daemon_new (&opts, why, sizeof why);
     if (!self->http) {
@@ -663,6 +672,7 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
     *self = (self_t){.pipe = pipe,
                      .role = role,
                      .max_body_bytes = S_DEFAULT_BODY,
+                     .max_deadline_ms = 600000,
                      .suspended = zlistx_new (),
                      .queries = zlistx_new (),
                      .poll = rfk_poll_new (pipe, NULL)};
@@ -939,6 +949,8 @@ s_direct_new (zsock_t *pipe, const rfk_predictor_args_t *direct)
     self->opts = direct->scatter;
     if (direct->max_body_bytes)
         self->max_body_bytes = direct->max_body_bytes;
+    self->http_per_address = direct->http_per_address;
+    self->http_timeout_s = direct->http_read_timeout_s;
     json_t *trials = json_array ();
     for (size_t t = 0; direct->trials && direct->trials[t]; t++)
         json_array_append_new (trials, json_string (direct->trials[t]));
@@ -968,6 +980,13 @@ rfk_predictor_actor (zsock_t *pipe, void *args)
     const rfk_role_args_t *role = self->role;
     if (role && role->config)
         s_opts_from_config (&self->opts, &self->max_body_bytes, role->config);
+    if (role && role->config) {
+        self->max_deadline_ms = (int)rfk_config_int (role->config, "predictor", "max_deadline_ms");
+        self->http_per_address =
+            (unsigned)rfk_config_int (role->config, "predictor", "http_max_per_address");
+        self->http_timeout_s =
+            (unsigned)rfk_config_int (role->config, "predictor", "http_read_timeout_s");
+    }
     if (role && role->config && !role->service_id)
         s_start_standalone (self, role); /* on its own, from operands */
     else

@@ -67,6 +67,8 @@ typedef struct {
     const char *const *trials;    /* expected trial ids, NULL-terminated, or NULL */
     rfk_scatter_opts_t scatter;   /* batching, deadlines, ensemble, bus */
     size_t max_body_bytes;        /* largest /predict body (413 above); 0: 16 MiB */
+    unsigned http_per_address;    /* HTTP connections from one IP address; 0: no cap */
+    unsigned http_read_timeout_s; /* slow HTTP clients (slowloris) cut after it; 0: never */
 } rfk_predictor_args_t;
 
 /* The `predictor` role of rafikid; args is an rfk_role_args_t *. */
