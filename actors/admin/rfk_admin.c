@@ -331,6 +331,7 @@ s_self_destroy (rfk_admin_t **self_p)
     zhashx_destroy (&self->uploads);
     rfk_launcher_destroy (&self->launcher);
     rfk_admin_swarm_destroy (self);
+    zlistx_destroy (&self->adopted);
     zhashx_destroy (&self->services);
     zlistx_destroy (&self->to_forget);
     zhashx_destroy (&self->peers);
@@ -552,6 +553,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         return NULL;
     }
+    self->hello_deadline = -1;
     self->config = args->config;
     self->dev = args->dev;
     self->embedded = args->embedded;
@@ -570,6 +572,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         return NULL;
     }
     rfk_admin_swarm_replay (self);
+    rfk_admin_adopt_local (self);
     return self;
 }
 
@@ -684,7 +687,7 @@ s_timeout (rfk_admin_t *self, int64_t next_sweep)
     rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
     rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
     rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
-    rfk_deadline_add (&deadline, rfk_admin_swarm_deadline (self));
+    rfk_deadline_add (&deadline, rfk_admin_adopted_deadline (self));
     rfk_deadline_add (&deadline, next_sweep);
     rfk_deadline_add (&deadline, rfk_admin_checks_deadline (self));
     long http_timeout = rfk_http_front_timeout_ms (self->http);
@@ -710,7 +713,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
         rfk_http_front_step (self->http);
         rfk_admin_checks_tick (self);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
-        rfk_admin_swarm_tick (self, zclock_mono ());
+        rfk_admin_adopted_tick (self, zclock_mono ());
         s_forget_ended (self);
         rfk_server_tick (self->command);
         rfk_server_tick (self->service);
