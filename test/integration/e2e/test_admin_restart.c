@@ -241,7 +241,8 @@ typedef struct {
     zhashx_t *services;     /* service id -> pid, as before admin died */
 } s_rehello_wait_t;
 
-/* Whether every service's log says admin accepted its Hello again. */
+/* Whether every service's log says the new admin's launcher adopted it and
+   admin accepted its Hello again. */
 static bool
 s_all_rehelloed (void *arg)
 {
@@ -252,13 +253,15 @@ s_all_rehelloed (void *arg)
         snprintf (path, sizeof path, "%s/logs/%s.log", wait->platform->var,
                   (const char *)zhashx_cursor (wait->services));
         FILE *file = fopen (path, "r");
-        bool accepted = false;
+        bool accepted = false, adopted = false;
         char line[4096];
-        while (file && !accepted && fgets (line, sizeof line, file))
-            accepted = strstr (line, "admin-rehello-accepted") != NULL;
+        while (file && fgets (line, sizeof line, file)) {
+            accepted = accepted || strstr (line, "admin-rehello-accepted") != NULL;
+            adopted = adopted || strstr (line, "rafiki-launcher: adopted pid") != NULL;
+        }
         if (file)
             fclose (file);
-        if (!accepted)
+        if (!accepted || !adopted)
             return false;
     }
     return true;
