@@ -45,6 +45,7 @@ struct _rfk_session_t {
     zlistx_t *kept;                   /* s_kept_t admin has not answered yet */
     int64_t orphan_timeout_ms;        /* service.orphan_timeout_s, in ms */
     int64_t silent_since;             /* when admin went silent (zclock_mono), 0: it is not */
+    bool orphaned;                    /* admin was away for the orphan timeout */
 };
 
 static void
@@ -207,8 +208,10 @@ rfk_session_final (rfk_session_t *self, rfk_service_status_t status, const char 
     self->final_sent = true;
     if (self->refused)
         return 0;
+    //  Kept: a service that ends while admin is away tells the admin that
+    //  comes back (rfk_session_end waits for it, within the orphan timeout).
     rfk_msg_t *msg = s_report_new (self, status, message);
-    int rc = rfk_session_send (self, msg);
+    int rc = msg ? rfk_session_send_kept (self, msg) : -1;
     rfk_msg_destroy (&msg);
     return rc;
 }
@@ -384,6 +387,7 @@ s_orphaned (rfk_session_t *self)
               (long long)(self->orphan_timeout_ms / 1000));
     rfk_log_warning (self->name, "RFK-ORPHANED reason=\"%s\"", reason);
     self->silent_since = 0;
+    self->orphaned = true;
     if (self->stop_reason)
         return;
     self->stop_reason = strdup (reason);
@@ -608,6 +612,45 @@ rfk_session_stop_asked (rfk_session_t *self)
     return self->stop_reason != NULL;
 }
 
+/* Whether kept reports may still reach admin: some are kept, admin is
+   away (it may come back) or they are on their way, and the orphan timeout
+   has not passed. */
+static bool
+s_kept_may_go (rfk_session_t *self)
+{
+    if (zlistx_size (self->kept) == 0 || self->orphaned || self->refused)
+        return false;
+    if (self->admin_silent || self->rehello)
+        return true;
+    for (s_kept_t *kept = (s_kept_t *)zlistx_first (self->kept); kept;
+         kept = (s_kept_t *)zlistx_next (self->kept))
+        if (kept->correlation)
+            return true;
+    return false;
+}
+
+/* At the end: what admin has not answered yet (a trial's result, the final
+   report) waits for an admin that is away to come back, within the orphan
+   timeout, so that a service ending meanwhile loses nothing. */
+static void
+s_wait_kept (rfk_session_t *self)
+{
+    if (!s_kept_may_go (self))
+        return;
+    rfk_log_info (self->name, "waiting-for-admin kept=%zu", zlistx_size (self->kept));
+    zpoller_t *poller = zpoller_new (rfk_client_sock (self->client), NULL);
+    while (poller && s_kept_may_go (self)) {
+        int64_t deadline = rfk_session_deadline (self);
+        int64_t wait = deadline < 0 ? 1000 : deadline - zclock_mono ();
+        if (zpoller_wait (poller, (int)(wait < 0 ? 0 : wait > 1000 ? 1000 : wait)))
+            rfk_client_recv (self->client);
+        else if (zpoller_terminated (poller))
+            break;
+        rfk_session_tick (self);
+    }
+    zpoller_destroy (&poller);
+}
+
 bool
 rfk_session_end (rfk_session_t *self, const char *failure, const char *reason)
 {
@@ -625,6 +668,7 @@ rfk_session_end (rfk_session_t *self, const char *failure, const char *reason)
                            : reason          ? reason
                                              : "stopped");
     rfk_session_flush (self, self->flush_ms);
+    s_wait_kept (self);
     return self->stop_reason != NULL;
 }
 

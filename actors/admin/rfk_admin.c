@@ -496,10 +496,21 @@ s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
         snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
         return -1;
     }
-    s_endpoint (endpoint, sizeof endpoint, host,
-                rfk_config_int (self->config, "admin", "service_port"));
-    self->service =
-        rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes, self, &self->bus);
+    //  Services a killed admin left running reach admin where it was: with
+    //  port 0, bind the last admin's port again when it is free.
+    int64_t service_port = rfk_config_int (self->config, "admin", "service_port");
+    int last_port = service_port ? 0 : rfk_admin_ports_last_service (self->data_dir);
+    if (last_port) {
+        s_endpoint (endpoint, sizeof endpoint, host, last_port);
+        self->service = rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes,
+                                        self, &self->bus);
+        if (!self->service)
+            rfk_log_warning (RFK_ADMIN_LOG, "service-port-taken port=%d", last_port);
+    }
+    s_endpoint (endpoint, sizeof endpoint, host, service_port);
+    if (!self->service)
+        self->service = rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes,
+                                        self, &self->bus);
     if (!self->service) {
         snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
         return -1;

@@ -481,6 +481,10 @@ rfk_admin_service_endpoint (rfk_admin_t *self, const char *endpoint, const char 
 int
 rfk_admin_ports_write (const char *data_dir, int http_port, const char *command,
                        const char *service, const char *events, char *err, size_t errlen);
+/* The `service` port a previous admin left in <data_dir>/rafikid.ports (it
+   was killed: a clean stop removes the file), or 0. */
+int
+rfk_admin_ports_last_service (const char *data_dir);
 /* Remove <data_dir>/rafikid.ports (on a clean stop). */
 void
 rfk_admin_ports_remove (const char *data_dir);

@@ -16,11 +16,17 @@
       everything (what a clean stop always did): no process of the
       platform is left.
 
+    - test_trial_result_while_admin_away: `rafikid up` gets SIGKILL in the
+      middle of a train job's only trial (the test's Sleepy template, 5 s);
+      the trial ends while no admin runs; its trainer keeps the result and,
+      once a new `rafikid up` is back, says Hello again and delivers it: the
+      trial is COMPLETED once, with its score, and the job finishes.
+
     Processes are found by their environment (RAFIKI_DATA_DIR is this
     test's own data dir), so other tests running at the same time are never
     counted. Waits are deadlines on conditions, never fixed sleeps.
 
-    Environment (set by meson): RAFIKID, RAFIKI_TEST_ECHO (template path),
+    Environment (set by meson): RAFIKID, RAFIKI_TEST_ECHO, RAFIKI_TEST_SLEEPY (template paths),
     RAFIKI_TEST_IRIS (folder of iris-train.csv, iris-val.csv).
 */
 #include <setjmp.h>
@@ -51,6 +57,7 @@ typedef struct {
     char var[PATH_MAX]; /* the data dir (dir/var, resolved) */
     pid_t pid;          /* rafikid up */
     char http[64];      /* admin's REST API: http://127.0.0.1:PORT */
+    int service_port;   /* admin's `service` socket, where its services reach it */
     rfk_sdk_t *sdk;     /* logged in as the superadmin */
 } s_platform_t;
 
@@ -115,21 +122,50 @@ s_sdk_fail (rfk_sdk_t *sdk, const char *doing)
 /* Start `rafikid up` on the platform's data dir (every port 0) and log in.
    Heartbeats are fast, so that services notice admin's absence and its
    return within a second. */
+typedef struct {
+    char path[PATH_MAX + 32]; /* <data_dir>/rafikid.ports */
+    ino_t old;                /* the killed admin's file, 0 if none */
+    pid_t pid;                /* the new admin */
+} s_ports_wait_t;
+
+/* Whether the ports file is the new admin's (written anew: a new inode),
+   or the new admin is gone. */
+static bool
+s_new_ports (void *arg)
+{
+    s_ports_wait_t *wait = (s_ports_wait_t *)arg;
+    struct stat st;
+    if (stat (wait->path, &st) == 0 && st.st_ino != wait->old)
+        return true;
+    return waitpid (wait->pid, NULL, WNOHANG) != 0;
+}
+
 static void
 s_up_start (s_platform_t *platform)
 {
-    char ports_path[PATH_MAX + 32];
-    snprintf (ports_path, sizeof ports_path, "%s/rafikid.ports", platform->var);
-    unlink (ports_path); //  the last run's: wait for this one's
+    //  A killed admin leaves its ports file (the next one binds `service` on
+    //  the same port for the services it adopts): wait for the new one's.
+    s_ports_wait_t ports_wait = {.old = 0};
+    snprintf (ports_wait.path, sizeof ports_wait.path, "%s/rafikid.ports", platform->var);
+    struct stat st;
+    if (stat (ports_wait.path, &st) == 0)
+        ports_wait.old = st.st_ino;
     const char *vars[] = {"RAFIKI_BUS_HEARTBEAT_INTERVAL_MS=200",
                           "RAFIKI_BUS_HEARTBEAT_TIMEOUT_MS=1000", NULL};
     rfk_test_up_t up = {.data_dir = platform->var, .password = S_PASSWORD, .vars = vars};
     platform->pid = rfk_test_up_spawn (&up);
     assert_true (platform->pid > 0);
+    ports_wait.pid = platform->pid;
+    if (ports_wait.old && !rfk_test_wait_until (s_new_ports, &ports_wait, NULL, 120000))
+        fail_msg ("rafikid up did not write its ports (see %s/logs)", platform->var);
     rfk_test_ports_t ports;
     if (rfk_test_wait_ports (platform->var, platform->pid, 120000, &ports) != 0)
         fail_msg ("rafikid up did not get ready (see %s/logs)", platform->var);
     snprintf (platform->http, sizeof platform->http, "http://127.0.0.1:%d", ports.http);
+    //  The services of a killed admin reach the next one where it was.
+    if (platform->service_port)
+        assert_int_equal (ports.service, platform->service_port);
+    platform->service_port = ports.service;
     char admin[64];
     snprintf (admin, sizeof admin, "127.0.0.1:%d", ports.command);
     rfk_sdk_options_t opts;
@@ -407,12 +443,143 @@ test_serving_outlives_admin (void **state)
     rfk_test_tmpdir_destroy (&platform.dir);
 }
 
+/* Whether a file under <data_dir>/logs has a line holding `what`. */
+typedef struct {
+    s_platform_t *platform; /* the platform */
+    const char *what;       /* the text looked for */
+} s_log_wait_t;
+
+static bool
+s_some_log_says (void *arg)
+{
+    s_log_wait_t *wait = (s_log_wait_t *)arg;
+    char dir_path[PATH_MAX + 8];
+    snprintf (dir_path, sizeof dir_path, "%s/logs", wait->platform->var);
+    DIR *dir = opendir (dir_path);
+    struct dirent *entry;
+    bool found = false;
+    while (dir && !found && (entry = readdir (dir))) {
+        char path[PATH_MAX * 2];
+        snprintf (path, sizeof path, "%s/%s", dir_path, entry->d_name);
+        FILE *file = fopen (path, "r");
+        char line[4096];
+        while (file && !found && fgets (line, sizeof line, file))
+            found = strstr (line, wait->what) != NULL;
+        if (file)
+            fclose (file);
+    }
+    if (dir)
+        closedir (dir);
+    return found;
+}
+
+typedef struct {
+    s_platform_t *platform; /* the platform */
+    json_t *trials;         /* the job's trials as last read */
+} s_trials_wait_t;
+
+/* Whether the job's one trial is RUNNING. */
+static bool
+s_trial_running (void *arg)
+{
+    s_trials_wait_t *wait = (s_trials_wait_t *)arg;
+    json_decref (wait->trials);
+    wait->trials = rfk_sdk_train_job_trials (wait->platform->sdk, "sleepy", -1, 0, 0, false, 0);
+    json_t *first = json_array_get (json_object_get (wait->trials, "trials"), 0);
+    const char *status = json_string_value (json_object_get (first, "status"));
+    return status && streq (status, "RUNNING");
+}
+
+/*  A trial that ends while admin is away: its trainer keeps the result and
+    delivers it to the next admin, which records it once; the train job
+    then finishes as if nothing happened. */
+static void
+test_trial_result_while_admin_away (void **state)
+{
+    (void)state;
+    s_platform_t platform = {0};
+    platform.dir = rfk_test_tmpdir_new ("restart-train");
+    assert_non_null (platform.dir);
+    char var[PATH_MAX];
+    snprintf (var, sizeof var, "%s/var", platform.dir);
+    assert_int_equal (mkdir (var, 0700), 0);
+    assert_non_null (realpath (var, platform.var));
+    s_up_start (&platform);
+    rfk_sdk_t *sdk = platform.sdk;
+    char train_path[600], val_path[600];
+    snprintf (train_path, sizeof train_path, "%s/iris-train.csv", s_env ("RAFIKI_TEST_IRIS"));
+    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
+    json_t *train = rfk_sdk_dataset_upload (sdk, train_path, "iris-train", "TABULAR_CLASSIFICATION",
+                                            NULL, NULL);
+    json_t *val =
+        rfk_sdk_dataset_upload (sdk, val_path, "iris-val", "TABULAR_CLASSIFICATION", NULL, NULL);
+    rfk_sdk_model_info_t info = {
+        .name = "Sleepy", .task = "TABULAR_CLASSIFICATION", .access_right = "PUBLIC"};
+    json_t *sleepy = rfk_sdk_model_upload (sdk, s_env ("RAFIKI_TEST_SLEEPY"), &info, NULL, NULL);
+    if (!train || !val || !sleepy)
+        s_sdk_fail (sdk, "upload");
+    //  One trial of 5 s: long enough to kill admin in its middle.
+    json_t *body = json_pack (
+        "{s:s, s:s, s:O, s:O, s:[O], s:{s:i}, s:{s:s, s:s}}", "app", "sleepy", "task",
+        "TABULAR_CLASSIFICATION", "train_dataset_id", json_object_get (train, "id"),
+        "val_dataset_id", json_object_get (val, "id"), "model_ids", json_object_get (sleepy, "id"),
+        "budget", "MODEL_TRIAL_COUNT", 1, "train_args", "sleepy_ms", "5000", "sleepy_steps", "1");
+    json_t *job = rfk_sdk_train_job_create (sdk, body);
+    json_decref (body);
+    if (!job)
+        s_sdk_fail (sdk, "train job create");
+    json_decref (job);
+    s_trials_wait_t trials = {&platform, NULL};
+    if (!rfk_test_wait_until (s_trial_running, &trials, NULL, S_TRAIN_MS))
+        fail_msg ("the trial never ran (logs in %s/logs)", platform.var);
+    char *trial_id = strdup (json_string_value (
+        json_object_get (json_array_get (json_object_get (trials.trials, "trials"), 0), "id")));
+    json_decref (trials.trials);
+
+    //  Admin dies mid-trial; the trial ends while no admin runs.
+    rfk_sdk_destroy (&platform.sdk);
+    assert_int_equal (kill (platform.pid, SIGKILL), 0);
+    assert_int_equal (rfk_test_wait_child (platform.pid, 30000), 128 + SIGKILL);
+    s_log_wait_t finished = {.platform = &platform, .what = "trial-finished"};
+    if (!rfk_test_wait_until (s_some_log_says, &finished, NULL, 60000))
+        fail_msg ("the trial did not end (logs in %s/logs)", platform.var);
+
+    //  The next admin gets the result once, and the job completes.
+    s_up_start (&platform);
+    json_decref (s_wait_job (&platform, "sleepy", false, "STOPPED", S_TRAIN_MS));
+    json_t *listed = rfk_sdk_train_job_trials (platform.sdk, "sleepy", -1, 0, 0, false, 0);
+    assert_non_null (listed);
+    json_t *list = json_object_get (listed, "trials");
+    assert_int_equal (json_array_size (list), 1);
+    json_t *trial = json_array_get (list, 0);
+    assert_string_equal (json_string_value (json_object_get (trial, "id")), trial_id);
+    assert_string_equal (json_string_value (json_object_get (trial, "status")), "COMPLETED");
+    assert_true (json_is_number (json_object_get (trial, "score")));
+    json_decref (listed);
+    s_log_wait_t delivered = {.platform = &platform, .what = "admin-rehello-accepted"};
+    assert_true (s_some_log_says (&delivered));
+
+    rfk_sdk_destroy (&platform.sdk);
+    assert_int_equal (kill (platform.pid, SIGTERM), 0);
+    assert_int_equal (rfk_test_wait_child (platform.pid, 60000), 0);
+    zhashx_t *left = s_services (&platform);
+    if (!rfk_test_wait_until (s_all_gone, left, NULL, 30000))
+        fail_msg ("a service outlived a clean stop of rafikid up");
+    zhashx_destroy (&left);
+    json_decref (train);
+    json_decref (val);
+    json_decref (sleepy);
+    free (trial_id);
+    rfk_test_tmpdir_destroy (&platform.dir);
+}
+
 int
 main (void)
 {
     curl_global_init (CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_serving_outlives_admin),
+        cmocka_unit_test (test_trial_result_while_admin_away),
     };
     int failed = cmocka_run_group_tests (tests, NULL, NULL);
     curl_global_cleanup ();
