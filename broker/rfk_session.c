@@ -277,8 +277,18 @@ s_on_rehello (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, v
     rfk_msg_t *reply = *reply_p;
     self->rehello = 0;
     if (!rfk_msg_is (reply, "ServiceConfig")) {
-        rfk_log_warning (self->name, "RFK-REHELLO-REFUSED message=\"%s\"",
-                         json_string_value (json_object_get (reply->body, "message")));
+        const char *message = json_string_value (json_object_get (reply->body, "message"));
+        const char *code = json_string_value (json_object_get (reply->body, "code"));
+        rfk_log_warning (self->name, "RFK-REHELLO-REFUSED code=%s message=\"%s\"", code, message);
+        //  CONFLICT: admin holds us ended, or our job gone; nobody wants this
+        //  service any more, so it stops as if admin had asked.
+        if (code && rfk_code_from_name (code) == RFK_CODE_CONFLICT && !self->stop_reason) {
+            self->stop_reason = strdup (message && *message ? message : "admin refused our Hello");
+            if (self->stopped)
+                *self->stopped = true;
+            if (self->on_stop && self->stop_reason)
+                self->on_stop (self, self->stop_reason, self->ctx);
+        }
         return;
     }
     rfk_log_info (self->name, "admin-rehello-accepted service=%s kept=%zu", self->service_id,

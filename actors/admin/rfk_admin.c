@@ -489,13 +489,6 @@ static int
 s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
 {
     char endpoint[300];
-    s_endpoint (endpoint, sizeof endpoint, host,
-                rfk_config_int (self->config, "admin", "command_port"));
-    self->command = rfk_admin_command_new (self, endpoint);
-    if (!self->command) {
-        snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
-        return -1;
-    }
     //  Services a killed admin left running reach admin where it was: with
     //  port 0, bind the last admin's port again when it is free.
     int64_t service_port = rfk_config_int (self->config, "admin", "service_port");
@@ -516,6 +509,15 @@ s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
         return -1;
     }
     rfk_server_set_expired (self->service, rfk_admin_service_expired);
+    //  `command` after `service`, so that it never takes the port the
+    //  services of a killed admin look for.
+    s_endpoint (endpoint, sizeof endpoint, host,
+                rfk_config_int (self->config, "admin", "command_port"));
+    self->command = rfk_admin_command_new (self, endpoint);
+    if (!self->command) {
+        snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
+        return -1;
+    }
     char inproc[64];
     snprintf (inproc, sizeof inproc, "inproc://rfk-admin-events-%p", (void *)self);
     s_endpoint (endpoint, sizeof endpoint, host,

@@ -4,15 +4,16 @@
 
     A service the store holds as live is adopted when it can still be
     running: under swarm, any (the launcher asks Docker); under the local
-    launcher, one whose recorded pid is alive with the start time recorded
-    (/proc/<pid>/stat field 22), which tells it from a later process that
-    got the same pid. The others are ERRORED ("lost while admin was away"),
-    and so are the jobs none of whose services was adopted, with their open
-    trials. An adopted service is tracked again (its job stays live), handed
-    to the launcher (rfk_admin_adopt_local, or swarm's adopt list), and must
-    say Hello again within three heartbeat timeouts: the jobs of those that
-    do not are stopped (rfk_admin_adopted_tick). Its Hello finds it tracked,
-    so admin rebuilds its view from the Hellos plus the store.
+    launcher, one with a recorded process, which the launcher takes only if
+    that pid is alive with the start time recorded (/proc/<pid>/stat field
+    22: a later process that got the same pid is not it); one it cannot take
+    is ERRORED "lost while admin was away" through its job's roll-up. Those
+    with no process recorded are ERRORED, and so are the jobs none of whose
+    services was adopted, with their open trials. An adopted service is tracked again (its job stays
+   live), handed to the launcher (rfk_admin_adopt_local, or swarm's adopt list), and must say Hello
+   again within three heartbeat timeouts: the jobs of those that do not are stopped
+   (rfk_admin_adopted_tick). Its Hello finds it tracked, so admin rebuilds its view from the Hellos
+   plus the store.
 */
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
@@ -26,31 +27,28 @@ s_dup (const char *text)
 }
 
 /* Whether a service the store holds as live may still run, for this
-   launcher; if not, *why says what became of it. */
+   launcher. */
 static bool
-s_adoptable (rfk_admin_t *self, const rfk_service_t *service, const char **why)
+s_adoptable (rfk_admin_t *self, const rfk_service_t *service)
 {
     const char *manager = service->container_manager_type;
     if (self->swarm)
         return manager && streq (manager, "swarm");
     if (!manager || !streq (manager, "local"))
         return false;
-    if (service->pid <= 0 || service->pid_start_time <= 0)
-        return false; //  it never ran, or a database from before pids were kept
-    if (rfk_launcher_pid_start_time ((int)service->pid) != service->pid_start_time) {
-        *why = "lost while admin was away";
-        return false;
-    }
-    return true;
+    //  With a process recorded it is tracked with its job: the launcher then
+    //  takes it if that pid still is it (rfk_admin_adopt_local), and one that
+    //  is gone is ERRORED through its job's roll-up like any failure.
+    return service->pid > 0 && service->pid_start_time > 0;
 }
 
 /* Track a service the store holds as live, with its job, so that the
    launcher adopts it. Returns 0 when tracked. */
 static int
 s_adopt (rfk_admin_t *self, const rfk_service_t *service, zlistx_t *train_jobs,
-         zlistx_t *inference_jobs, const char **why)
+         zlistx_t *inference_jobs)
 {
-    if (!s_adoptable (self, service, why))
+    if (!s_adoptable (self, service))
         return -1;
     const char *role = rfk_admin_role_of (service->service_type);
     rfk_admin_service_t *tracked = NULL;
@@ -116,13 +114,14 @@ s_recover_services (rfk_admin_t *self)
     size_t n_services = 0;
     for (rfk_service_t *service = services ? (rfk_service_t *)zlistx_first (services) : NULL;
          service; service = (rfk_service_t *)zlistx_next (services)) {
-        const char *why = "admin stopped while it ran";
         if (live_train && live_inference &&
-            s_adopt (self, service, live_train, live_inference, &why) == 0)
+            s_adopt (self, service, live_train, live_inference) == 0)
             continue;
         rfk_store_update_service_status (self->store, service->id, RFK_SERVICE_ERRORED);
-        rfk_log_warning (RFK_ADMIN_LOG, "service-recovered id=%s status=ERRORED reason=\"%s\"",
-                         service->id, why);
+        rfk_log_warning (RFK_ADMIN_LOG,
+                         "service-recovered id=%s status=ERRORED reason=\"admin stopped while it "
+                         "ran\"",
+                         service->id);
         n_services++;
     }
     if (n_services)
@@ -191,6 +190,10 @@ rfk_admin_adopt_local (rfk_admin_t *self)
 {
     if (self->swarm || !self->adopted)
         return;
+    //  Every live one goes to the launcher first: a lost one's roll-up may
+    //  stop the others of its job, which the launcher must hold by then.
+    zhashx_t *lost = zhashx_new ();
+    zhashx_set_destructor (lost, (czmq_destructor *)zstr_free);
     for (char *id = (char *)zlistx_first (self->adopted); id;
          id = (char *)zlistx_next (self->adopted)) {
         rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_lookup (self->services, id);
@@ -199,15 +202,18 @@ rfk_admin_adopt_local (rfk_admin_t *self)
                                           stored->pid_start_time) == 0)
             rfk_log_info (RFK_ADMIN_LOG, "service-adopted id=%s role=%s pid=%lld", id,
                           service->role, (long long)stored->pid);
-        else if (service) {
-            char reason[700];
-            snprintf (reason, sizeof reason, "lost while admin was away: %s",
-                      rfk_launcher_error (self->launcher));
-            rfk_log_warning (RFK_ADMIN_LOG, "service-adopt-failed id=%s reason=\"%s\"", id, reason);
-            rfk_admin_set_service_status (self, id, RFK_SERVICE_ERRORED, reason);
-        }
+        else if (service)
+            zhashx_insert (lost, id,
+                           zsys_sprintf ("lost while admin was away: %s",
+                                         rfk_launcher_error (self->launcher)));
         rfk_service_destroy (&stored);
     }
+    for (char *reason = (char *)zhashx_first (lost); reason; reason = (char *)zhashx_next (lost)) {
+        const char *id = (const char *)zhashx_cursor (lost);
+        rfk_log_warning (RFK_ADMIN_LOG, "service-adopt-failed id=%s reason=\"%s\"", id, reason);
+        rfk_admin_set_service_status (self, id, RFK_SERVICE_ERRORED, reason);
+    }
+    zhashx_destroy (&lost);
 }
 
 int64_t

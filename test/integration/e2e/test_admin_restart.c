@@ -22,6 +22,10 @@
       once a new `rafikid up` is back, says Hello again and delivers it: the
       trial is COMPLETED once, with its score, and the job finishes.
 
+    - test_lost_service_fails_its_job: an inference worker that died while
+      no admin ran is not adopted; the next admin marks it ERRORED, and its
+      job rolls up to ERRORED with its predictor stopped.
+
     Processes are found by their environment (RAFIKI_DATA_DIR is this
     test's own data dir), so other tests running at the same time are never
     counted. Waits are deadlines on conditions, never fixed sleeps.
@@ -150,8 +154,20 @@ s_up_start (s_platform_t *platform)
     struct stat st;
     if (stat (ports_wait.path, &st) == 0)
         ports_wait.old = st.st_ino;
+    //  `service` on one port for both admins, as a deployment has (3002):
+    //  with port 0 the next admin binds the last one's port again, but on a
+    //  machine shared with other tests someone may take it meanwhile. The
+    //  kernel picks it; the listener is closed just before admin binds it.
+    if (!platform->service_port) {
+        int fd = rfk_test_listen (&platform->service_port);
+        assert_true (fd >= 0);
+        close (fd);
+    }
+    char service_port[64];
+    snprintf (service_port, sizeof service_port, "RAFIKI_ADMIN_SERVICE_PORT=%d",
+              platform->service_port);
     const char *vars[] = {"RAFIKI_BUS_HEARTBEAT_INTERVAL_MS=200",
-                          "RAFIKI_BUS_HEARTBEAT_TIMEOUT_MS=1000", NULL};
+                          "RAFIKI_BUS_HEARTBEAT_TIMEOUT_MS=1000", service_port, NULL};
     rfk_test_up_t up = {.data_dir = platform->var, .password = S_PASSWORD, .vars = vars};
     platform->pid = rfk_test_up_spawn (&up);
     assert_true (platform->pid > 0);
@@ -163,9 +179,7 @@ s_up_start (s_platform_t *platform)
         fail_msg ("rafikid up did not get ready (see %s/logs)", platform->var);
     snprintf (platform->http, sizeof platform->http, "http://127.0.0.1:%d", ports.http);
     //  The services of a killed admin reach the next one where it was.
-    if (platform->service_port)
-        assert_int_equal (ports.service, platform->service_port);
-    platform->service_port = ports.service;
+    assert_int_equal (ports.service, platform->service_port);
     char admin[64];
     snprintf (admin, sizeof admin, "127.0.0.1:%d", ports.command);
     rfk_sdk_options_t opts;
@@ -573,6 +587,77 @@ test_trial_result_while_admin_away (void **state)
     rfk_test_tmpdir_destroy (&platform.dir);
 }
 
+/* The RAFIKI_SERVICE_ROLE in a process's environment, or "". */
+static void
+s_role_of (const char *pid, char *role, size_t size)
+{
+    char path[64], env[16384];
+    snprintf (path, sizeof path, "/proc/%s/environ", pid);
+    role[0] = 0;
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return;
+    size_t n = fread (env, 1, sizeof env - 1, file);
+    fclose (file);
+    env[n] = 0;
+    for (size_t at = 0; at < n; at += strlen (env + at) + 1)
+        if (strncmp (env + at, "RAFIKI_SERVICE_ROLE=", 20) == 0)
+            snprintf (role, size, "%s", env + at + 20);
+}
+
+/*  A service that died while admin was away (its pid gone) is not adopted:
+    the next admin marks it ERRORED and its job rolls up as for any failure
+    (the inference job ERRORED, its predictor stopped). */
+static void
+test_lost_service_fails_its_job (void **state)
+{
+    (void)state;
+    s_platform_t platform = {0};
+    platform.dir = rfk_test_tmpdir_new ("restart-lost");
+    assert_non_null (platform.dir);
+    char var[PATH_MAX];
+    snprintf (var, sizeof var, "%s/var", platform.dir);
+    assert_int_equal (mkdir (var, 0700), 0);
+    assert_non_null (realpath (var, platform.var));
+    s_up_start (&platform);
+    char *host = s_deploy_echo (&platform);
+    zhashx_t *before = s_services (&platform);
+    assert_int_equal (zhashx_size (before), 2);
+    int worker = 0;
+    for (const char *pid = (const char *)zhashx_first (before); pid;
+         pid = (const char *)zhashx_next (before)) {
+        char role[32];
+        s_role_of (pid, role, sizeof role);
+        if (streq (role, "inference"))
+            worker = atoi (pid);
+    }
+    assert_true (worker > 0);
+
+    rfk_sdk_destroy (&platform.sdk);
+    assert_int_equal (kill (platform.pid, SIGKILL), 0);
+    assert_int_equal (rfk_test_wait_child (platform.pid, 30000), 128 + SIGKILL);
+    assert_int_equal (kill (worker, SIGKILL), 0);
+    zhashx_t *dead = zhashx_new ();
+    char text[16];
+    snprintf (text, sizeof text, "%d", worker);
+    zhashx_insert (dead, "worker", text);
+    assert_true (rfk_test_wait_until (s_all_gone, dead, NULL, 30000));
+    zhashx_destroy (&dead);
+
+    s_up_start (&platform);
+    json_decref (s_wait_job (&platform, "echo", true, "ERRORED", S_SERVE_MS));
+    //  Its predictor is stopped with it.
+    if (!rfk_test_wait_until (s_all_gone, before, NULL, S_SERVE_MS))
+        fail_msg ("the predictor of an ERRORED job still runs (logs in %s/logs)", platform.var);
+
+    rfk_sdk_destroy (&platform.sdk);
+    assert_int_equal (kill (platform.pid, SIGTERM), 0);
+    assert_int_equal (rfk_test_wait_child (platform.pid, 60000), 0);
+    zhashx_destroy (&before);
+    free (host);
+    rfk_test_tmpdir_destroy (&platform.dir);
+}
+
 int
 main (void)
 {
@@ -580,6 +665,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_serving_outlives_admin),
         cmocka_unit_test (test_trial_result_while_admin_away),
+        cmocka_unit_test (test_lost_service_fails_its_job),
     };
     int failed = cmocka_run_group_tests (tests, NULL, NULL);
     curl_global_cleanup ();
