@@ -1,6 +1,8 @@
 /*  rfk_session.c: a dynamic service's conversation with admin (see
     rfk_session.h). Sends admin: Hello, StatusReport and the service's own
-    requests; takes: ServiceConfig, Ack, Error, Stop.
+    requests; takes: ServiceConfig, Ack, Error, Stop. Also keeps what admin
+    must not miss until it answered (rfk_session_send_kept), and stops the
+    service once admin was away for service.orphan_timeout_s.
 */
 #include "rfk_session.h"
 
@@ -10,7 +12,15 @@
 #include "rfk_envelope.h"
 #include "rfk_log.h"
 
-#define S_FLUSH_MS 1000 /* rfk_session_end's default wait for admin's Acks */
+#define S_FLUSH_MS 1000        /* rfk_session_end's default wait for admin's Acks */
+#define S_ORPHAN_TIMEOUT_S 600 /* service.orphan_timeout_s when there is no config */
+
+/* A report kept until admin answered it (rfk_session_send_kept). */
+typedef struct {
+    rfk_session_t *session; /* whose it is */
+    rfk_msg_t *msg;         /* the report */
+    uint64_t correlation;   /* its request while one waits for an answer, else 0 */
+} s_kept_t;
 
 struct _rfk_session_t {
     char *name;                       /* the service kind, for the log */
@@ -30,8 +40,16 @@ struct _rfk_session_t {
     bool final_sent;                  /* STOPPED or ERRORED went out */
     bool admin_silent;                /* admin went silent: say Hello again when it is back */
     uint64_t hello;                   /* the first Hello's correlation, until answered */
+    uint64_t rehello;                 /* a re-Hello's correlation, until answered */
     rfk_msg_t *running;               /* the RUNNING report sent, for a re-Hello */
+    zlistx_t *kept;                   /* s_kept_t admin has not answered yet */
+    int64_t orphan_timeout_ms;        /* service.orphan_timeout_s, in ms */
+    int64_t silent_since;             /* when admin went silent (zclock_mono), 0: it is not */
+    bool orphaned;                    /* admin was away for the orphan timeout */
 };
+
+static void
+s_rehello (rfk_session_t *self);
 
 /* ---- sending ------------------------------------------------------------ */
 
@@ -43,10 +61,91 @@ s_on_answer (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, vo
     (void)correlation;
     rfk_session_t *self = (rfk_session_t *)arg;
     rfk_msg_t *reply = *reply_p;
-    if (rfk_msg_is (reply, "Error"))
-        rfk_log_warning (self->name, "admin-refused code=%s message=\"%s\"",
-                         json_string_value (json_object_get (reply->body, "code")),
-                         json_string_value (json_object_get (reply->body, "message")));
+    if (!rfk_msg_is (reply, "Error"))
+        return;
+    const char *code = json_string_value (json_object_get (reply->body, "code"));
+    rfk_log_warning (self->name, "admin-refused code=%s message=\"%s\"", code,
+                     json_string_value (json_object_get (reply->body, "message")));
+    //  An admin that does not know us restarted faster than we noticed: say Hello again.
+    if (code && rfk_code_from_name (code) == RFK_CODE_UNAUTHORIZED)
+        s_rehello (self);
+}
+
+/* admin's answer to a kept report: done with it, or keep it for when admin
+   is back (no answer in time, admin did not know us yet). */
+static void
+s_on_kept_answer (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
+{
+    (void)client;
+    (void)correlation;
+    s_kept_t *kept = (s_kept_t *)arg;
+    rfk_session_t *self = kept->session;
+    rfk_msg_t *reply = *reply_p;
+    kept->correlation = 0;
+    rfk_code_t code =
+        rfk_msg_is (reply, "Error")
+            ? rfk_code_from_name (json_string_value (json_object_get (reply->body, "code")))
+            : RFK_CODE_OK;
+    if (code == RFK_CODE_TIMEOUT || code == RFK_CODE_UNAVAILABLE || code == RFK_CODE_UNAUTHORIZED) {
+        rfk_log_info (self->name, "kept-report-waits request=%s code=%s", kept->msg->type,
+                      rfk_code_name (code));
+        if (code == RFK_CODE_UNAUTHORIZED)
+            s_rehello (self);
+        return;
+    }
+    if (code != RFK_CODE_OK)
+        s_on_answer (client, correlation, reply_p, self);
+    void *handle = zlistx_find (self->kept, kept);
+    if (handle)
+        zlistx_delete (self->kept, handle);
+}
+
+/* Send a kept report unless it waits for an answer already. */
+static void
+s_send_kept (rfk_session_t *self, s_kept_t *kept)
+{
+    if (kept->correlation || self->refused)
+        return;
+    kept->correlation = rfk_client_send (self->client, kept->msg, s_on_kept_answer, kept);
+    if (!kept->correlation)
+        rfk_log_warning (self->name, "admin-send-failed request=%s error=\"%s\"", kept->msg->type,
+                         rfk_client_error (self->client, NULL));
+}
+
+static void
+s_kept_destroy (s_kept_t **kept_p)
+{
+    s_kept_t *kept = *kept_p;
+    if (!kept)
+        return;
+    rfk_msg_destroy (&kept->msg);
+    free (kept);
+    *kept_p = NULL;
+}
+
+int
+rfk_session_send_kept (rfk_session_t *self, rfk_msg_t *msg)
+{
+    assert (self);
+    if (!msg || self->refused)
+        return -1;
+    s_kept_t *kept = (s_kept_t *)calloc (1, sizeof *kept);
+    if (kept)
+        kept->msg = rfk_msg_dup (msg);
+    if (!kept || !kept->msg || !zlistx_add_end (self->kept, kept)) {
+        s_kept_destroy (&kept);
+        return -1;
+    }
+    kept->session = self;
+    s_send_kept (self, kept);
+    return 0;
+}
+
+size_t
+rfk_session_kept (rfk_session_t *self)
+{
+    assert (self);
+    return zlistx_size (self->kept);
 }
 
 int
@@ -109,8 +208,10 @@ rfk_session_final (rfk_session_t *self, rfk_service_status_t status, const char 
     self->final_sent = true;
     if (self->refused)
         return 0;
+    //  Kept: a service that ends while admin is away tells the admin that
+    //  comes back (rfk_session_end waits for it, within the orphan timeout).
     rfk_msg_t *msg = s_report_new (self, status, message);
-    int rc = rfk_session_send (self, msg);
+    int rc = msg ? rfk_session_send_kept (self, msg) : -1;
     rfk_msg_destroy (&msg);
     return rc;
 }
@@ -174,14 +275,30 @@ s_on_rehello (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, v
     (void)correlation;
     rfk_session_t *self = (rfk_session_t *)arg;
     rfk_msg_t *reply = *reply_p;
+    self->rehello = 0;
     if (!rfk_msg_is (reply, "ServiceConfig")) {
-        rfk_log_warning (self->name, "RFK-REHELLO-REFUSED message=\"%s\"",
-                         json_string_value (json_object_get (reply->body, "message")));
+        const char *message = json_string_value (json_object_get (reply->body, "message"));
+        const char *code = json_string_value (json_object_get (reply->body, "code"));
+        rfk_log_warning (self->name, "RFK-REHELLO-REFUSED code=%s message=\"%s\"", code, message);
+        //  CONFLICT: admin holds us ended, or our job gone; nobody wants this
+        //  service any more, so it stops as if admin had asked.
+        if (code && rfk_code_from_name (code) == RFK_CODE_CONFLICT && !self->stop_reason) {
+            self->stop_reason = strdup (message && *message ? message : "admin refused our Hello");
+            if (self->stopped)
+                *self->stopped = true;
+            if (self->on_stop && self->stop_reason)
+                self->on_stop (self, self->stop_reason, self->ctx);
+        }
         return;
     }
-    rfk_log_info (self->name, "admin-rehello-accepted service=%s", self->service_id);
+    rfk_log_info (self->name, "admin-rehello-accepted service=%s kept=%zu", self->service_id,
+                  zlistx_size (self->kept));
     if (self->running && !self->final_sent)
         rfk_session_send (self, self->running);
+    //  What admin missed while it was away, once each.
+    for (s_kept_t *kept = (s_kept_t *)zlistx_first (self->kept); kept;
+         kept = (s_kept_t *)zlistx_next (self->kept))
+        s_send_kept (self, kept);
 }
 
 /* Says Hello with our id and secret; the answer goes to on_reply. Its
@@ -197,6 +314,19 @@ s_hello (rfk_session_t *self, rfk_client_reply_fn *on_reply)
     uint64_t sent = rfk_client_send (self->client, msg, on_reply, self);
     rfk_msg_destroy (&msg);
     return sent;
+}
+
+/* Say Hello again (same id and secret), unless one is on its way or we
+   were never configured. */
+static void
+s_rehello (rfk_session_t *self)
+{
+    if (self->rehello || self->hello || !self->configured || self->refused)
+        return;
+    self->rehello = s_hello (self, s_on_rehello);
+    if (!self->rehello)
+        rfk_log_warning (self->name, "admin-send-failed request=Hello error=\"%s\"",
+                         rfk_client_error (self->client, NULL));
 }
 
 /* ---- admin's own messages and liveness ---------------------------------- */
@@ -235,16 +365,46 @@ s_on_liveness (rfk_client_t *client, bool alive, void *ctx)
     (void)client;
     rfk_session_t *self = (rfk_session_t *)ctx;
     if (!alive) {
-        rfk_log_warning (self->name, "admin-silent");
+        rfk_log_warning (self->name, "admin-silent orphan_timeout_s=%lld",
+                         (long long)(self->orphan_timeout_ms / 1000));
         self->admin_silent = true;
+        if (!self->silent_since)
+            self->silent_since = zclock_mono ();
         return;
     }
     bool rehello = self->admin_silent && self->configured && !self->refused;
     self->admin_silent = false;
+    self->silent_since = 0;
     rfk_log_info (self->name, "admin-back%s", rehello ? " rehello=yes" : "");
-    if (rehello && !s_hello (self, s_on_rehello))
-        rfk_log_warning (self->name, "admin-send-failed request=Hello error=\"%s\"",
-                         rfk_client_error (self->client, NULL));
+    if (rehello) {
+        //  A re-Hello to the admin that went away will never be answered.
+        if (self->rehello)
+            rfk_client_cancel (self->client, self->rehello);
+        self->rehello = 0;
+        s_rehello (self);
+    }
+}
+
+/* admin has been away for service.orphan_timeout_s: nobody owns us any
+   more, so stop as if admin had asked (the final report goes out as it
+   can). */
+static void
+s_orphaned (rfk_session_t *self)
+{
+    char reason[160];
+    snprintf (reason, sizeof reason,
+              "admin unreachable for %lld s (service.orphan_timeout_s): stopping on our own",
+              (long long)(self->orphan_timeout_ms / 1000));
+    rfk_log_warning (self->name, "RFK-ORPHANED reason=\"%s\"", reason);
+    self->silent_since = 0;
+    self->orphaned = true;
+    if (self->stop_reason)
+        return;
+    self->stop_reason = strdup (reason);
+    if (self->stopped)
+        *self->stopped = true;
+    if (self->on_stop && self->stop_reason)
+        self->on_stop (self, self->stop_reason, self->ctx);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -326,7 +486,16 @@ s_new (const rfk_session_args_t *args, char *err, size_t errlen)
     self->ctx = args->ctx;
     self->stopped = args->stopped;
     self->failure = args->failure;
-    if (!self->name || !self->service_id || !self->secret)
+    self->orphan_timeout_ms =
+        1000 * (args->role->config
+                    ? rfk_config_int (args->role->config, "service", "orphan_timeout_s")
+                    : S_ORPHAN_TIMEOUT_S);
+    if (self->orphan_timeout_ms <= 0)
+        self->orphan_timeout_ms = 1000 * S_ORPHAN_TIMEOUT_S;
+    self->kept = zlistx_new ();
+    if (self->kept)
+        zlistx_set_destructor (self->kept, (czmq_destructor *)s_kept_destroy);
+    if (!self->name || !self->service_id || !self->secret || !self->kept)
         snprintf (err, errlen, "out of memory");
     else if (s_connect (self, args, err, errlen) == 0 &&
              !(self->hello = s_hello (self, s_on_config)))
@@ -359,6 +528,7 @@ rfk_session_destroy (rfk_session_t **self_p)
     if (!self)
         return;
     rfk_client_destroy (&self->client);
+    zlistx_destroy (&self->kept);
     rfk_msg_destroy (&self->running);
     free (self->stop_reason);
     if (self->secret)
@@ -397,7 +567,13 @@ int64_t
 rfk_session_deadline (rfk_session_t *self)
 {
     assert (self);
-    return rfk_client_deadline (self->client);
+    int64_t deadline = rfk_client_deadline (self->client);
+    if (self->silent_since) {
+        int64_t orphan_at = self->silent_since + self->orphan_timeout_ms;
+        if (deadline < 0 || orphan_at < deadline)
+            deadline = orphan_at;
+    }
+    return deadline;
 }
 
 int
@@ -412,6 +588,8 @@ rfk_session_tick (rfk_session_t *self)
 {
     assert (self);
     rfk_client_tick (self->client);
+    if (self->silent_since && zclock_mono () >= self->silent_since + self->orphan_timeout_ms)
+        s_orphaned (self);
 }
 
 size_t
@@ -444,6 +622,45 @@ rfk_session_stop_asked (rfk_session_t *self)
     return self->stop_reason != NULL;
 }
 
+/* Whether kept reports may still reach admin: some are kept, admin is
+   away (it may come back) or they are on their way, and the orphan timeout
+   has not passed. */
+static bool
+s_kept_may_go (rfk_session_t *self)
+{
+    if (zlistx_size (self->kept) == 0 || self->orphaned || self->refused)
+        return false;
+    if (self->admin_silent || self->rehello)
+        return true;
+    for (s_kept_t *kept = (s_kept_t *)zlistx_first (self->kept); kept;
+         kept = (s_kept_t *)zlistx_next (self->kept))
+        if (kept->correlation)
+            return true;
+    return false;
+}
+
+/* At the end: what admin has not answered yet (a trial's result, the final
+   report) waits for an admin that is away to come back, within the orphan
+   timeout, so that a service ending meanwhile loses nothing. */
+static void
+s_wait_kept (rfk_session_t *self)
+{
+    if (!s_kept_may_go (self))
+        return;
+    rfk_log_info (self->name, "waiting-for-admin kept=%zu", zlistx_size (self->kept));
+    zpoller_t *poller = zpoller_new (rfk_client_sock (self->client), NULL);
+    while (poller && s_kept_may_go (self)) {
+        int64_t deadline = rfk_session_deadline (self);
+        int64_t wait = deadline < 0 ? 1000 : deadline - zclock_mono ();
+        if (zpoller_wait (poller, (int)(wait < 0 ? 0 : wait > 1000 ? 1000 : wait)))
+            rfk_client_recv (self->client);
+        else if (zpoller_terminated (poller))
+            break;
+        rfk_session_tick (self);
+    }
+    zpoller_destroy (&poller);
+}
+
 bool
 rfk_session_end (rfk_session_t *self, const char *failure, const char *reason)
 {
@@ -461,6 +678,7 @@ rfk_session_end (rfk_session_t *self, const char *failure, const char *reason)
                            : reason          ? reason
                                              : "stopped");
     rfk_session_flush (self, self->flush_ms);
+    s_wait_kept (self);
     return self->stop_reason != NULL;
 }
 

@@ -26,7 +26,16 @@
     Hello again with the same id and secret; when admin answers with a
     ServiceConfig, the last RUNNING report is sent again (on_config is not
     called twice). A refusal is logged (RFK-REHELLO-REFUSED) and the service
-    goes on. This, and rfk_session_new's socket set-up (s_connect in
+    goes on. An UNAUTHORIZED answer from admin ("say Hello first": it
+    restarted before we noticed it was away) also brings a re-Hello.
+    Orphans: when admin stays silent for service.orphan_timeout_s (config,
+    default 600), the service stops itself as if admin had asked (on_stop,
+    stopped), with a reason saying so; nothing runs forever unowned.
+    Kept reports (rfk_session_send_kept, a trainer's trial results): kept
+    until admin answered them; one that times out or that admin refused as
+    from an unknown peer is sent again after the next accepted re-Hello, so
+    what ended while admin was away reaches the admin that comes back. This,
+    and rfk_session_new's socket set-up (s_connect in
     rfk_session.c), are where CurveZMQ keys and admin-side adoption plug in.
 
     In an actor's loop: poll rfk_session_sock, call rfk_session_recv when it
@@ -124,6 +133,16 @@ rfk_session_final_sent (rfk_session_t *self);
    caller's. 0, or -1 (logged) when it could not be queued. */
 int
 rfk_session_send (rfk_session_t *self, rfk_msg_t *msg);
+/* Sends admin a report it must not miss (a trial's result): kept, and sent
+   again after a re-Hello, until admin answered it with anything but a
+   TIMEOUT, UNAVAILABLE or UNAUTHORIZED Error. Admin must take a repeated
+   one as harmless (it may have stored the first before it went away). The
+   message stays the caller's. 0, or -1 when out of memory or refused. */
+int
+rfk_session_send_kept (rfk_session_t *self, rfk_msg_t *msg);
+/* How many kept reports admin has not answered yet. */
+size_t
+rfk_session_kept (rfk_session_t *self);
 /* The client under the session, for requests whose answer the service
    handles itself (rfk_client_send); owned by the session. */
 rfk_client_t *

@@ -506,6 +506,20 @@ s_env_name (const char *section, const char *key, char *buffer, size_t size)
         *c = (char)toupper ((unsigned char)*c);
 }
 
+//  Variables under a section's prefix that are not configuration: what the launcher tells a
+//  service about itself (rfk_launcher.h), beside the `service` section's keys.
+static const char *s_not_config[] = {"RAFIKI_SERVICE_ID", "RAFIKI_SERVICE_ROLE",
+                                     "RAFIKI_SERVICE_SECRET", NULL};
+
+static bool
+s_not_config_name (const char *name)
+{
+    for (size_t index = 0; s_not_config[index]; index++)
+        if (strcmp (s_not_config[index], name) == 0)
+            return true;
+    return false;
+}
+
 int
 rfk_config_load_env (rfk_config_t *self, char *const *envp)
 {
@@ -526,6 +540,8 @@ rfk_config_load_env (rfk_config_t *self, char *const *envp)
             continue;
         memcpy (name, entry, name_length);
         name[name_length] = 0;
+        if (s_not_config_name (name))
+            continue;
         //  A top-level key matches the whole name; a section its prefix.
         bool handled = false;
         const char *section_hit = NULL;

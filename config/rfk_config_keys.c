@@ -97,6 +97,9 @@ const rfk_config_key_t rfk_config_keys[] = {
     {"bus", "max_frame_bytes", SIZE, "64MiB", "1KiB", "2GiB", NULL, 0,
      "largest frame a bus socket accepts; a peer sending more is disconnected"},
 
+    {"service", "orphan_timeout_s", INT, "600", "1", "31536000", NULL, 0,
+     "seconds a dynamic service goes on without admin before it stops itself"},
+
     {"store", "url", STRING, "", NULL, NULL, NULL, SECRET,
      "metadata store: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB "
      "(empty: sqlite:///<data_dir>/rafiki.db)"},

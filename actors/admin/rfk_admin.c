@@ -347,6 +347,7 @@ s_self_destroy (rfk_admin_t **self_p)
     zhashx_destroy (&self->uploads);
     rfk_launcher_destroy (&self->launcher);
     rfk_admin_swarm_destroy (self);
+    zlistx_destroy (&self->adopted);
     zhashx_destroy (&self->services);
     zlistx_destroy (&self->to_forget);
     zhashx_destroy (&self->peers);
@@ -512,6 +513,28 @@ static int
 s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
 {
     char endpoint[300];
+    //  Services a killed admin left running reach admin where it was: with
+    //  port 0, bind the last admin's port again when it is free.
+    int64_t service_port = rfk_config_int (self->config, "admin", "service_port");
+    int last_port = service_port ? 0 : rfk_admin_ports_last_service (self->data_dir);
+    if (last_port) {
+        s_endpoint (endpoint, sizeof endpoint, host, last_port);
+        self->service = rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes,
+                                        self, &self->bus);
+        if (!self->service)
+            rfk_log_warning (RFK_ADMIN_LOG, "service-port-taken port=%d", last_port);
+    }
+    s_endpoint (endpoint, sizeof endpoint, host, service_port);
+    if (!self->service)
+        self->service = rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes,
+                                        self, &self->bus);
+    if (!self->service) {
+        snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
+        return -1;
+    }
+    rfk_server_set_expired (self->service, rfk_admin_service_expired);
+    //  `command` after `service`, so that it never takes the port the
+    //  services of a killed admin look for.
     s_endpoint (endpoint, sizeof endpoint, host,
                 rfk_config_int (self->config, "admin", "command_port"));
     self->command = rfk_admin_command_new (self, endpoint);
@@ -519,15 +542,6 @@ s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
         snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
         return -1;
     }
-    s_endpoint (endpoint, sizeof endpoint, host,
-                rfk_config_int (self->config, "admin", "service_port"));
-    self->service =
-        rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes, self, &self->bus);
-    if (!self->service) {
-        snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
-        return -1;
-    }
-    rfk_server_set_expired (self->service, rfk_admin_service_expired);
     char inproc[64];
     snprintf (inproc, sizeof inproc, "inproc://rfk-admin-events-%p", (void *)self);
     s_endpoint (endpoint, sizeof endpoint, host,
@@ -587,6 +601,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         return NULL;
     }
+    self->hello_deadline = -1;
     self->config = args->config;
     self->dev = args->dev;
     if (rfk_admin_secrets_take (self) != 0) {
@@ -611,6 +626,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         return NULL;
     }
     rfk_admin_swarm_replay (self);
+    rfk_admin_adopt_local (self);
     return self;
 }
 
@@ -727,7 +743,7 @@ s_timeout (rfk_admin_t *self, int64_t next_sweep)
     rfk_deadline_add (&deadline, rfk_server_deadline (self->command));
     rfk_deadline_add (&deadline, rfk_server_deadline (self->service));
     rfk_deadline_add (&deadline, rfk_launcher_next_deadline (self->launcher));
-    rfk_deadline_add (&deadline, rfk_admin_swarm_deadline (self));
+    rfk_deadline_add (&deadline, rfk_admin_adopted_deadline (self));
     rfk_deadline_add (&deadline, next_sweep);
     rfk_deadline_add (&deadline, rfk_admin_checks_deadline (self));
     long http_timeout = rfk_http_front_timeout_ms (self->http);
@@ -755,7 +771,7 @@ s_run (rfk_admin_t *self, zsock_t *pipe)
         rfk_admin_fetch_tick (self);
         rfk_admin_hash_tick (self->hash);
         rfk_launcher_tick (self->launcher, rfk_launcher_now ());
-        rfk_admin_swarm_tick (self, zclock_mono ());
+        rfk_admin_adopted_tick (self, zclock_mono ());
         s_forget_ended (self);
         rfk_server_tick (self->command);
         rfk_server_tick (self->service);

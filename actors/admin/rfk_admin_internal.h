@@ -12,7 +12,8 @@
     - rfk_admin_launch.c   services: launching, tracking, stopping
     - rfk_admin_rollup.c   service states and the job states they roll up to,
                            stopping a job
-    - rfk_admin_recover.c  what a previous run left live, at start
+    - rfk_admin_recover.c  what a previous run left live, at start: adopted
+                           (either launcher) or ERRORED
     - rfk_admin_service_socket.c  ROUTER `service`: Hello, reports, trials
     - rfk_admin_endpoints.c  what advisors and predictors bound; their
                            dependents started once it is known
@@ -127,6 +128,8 @@ struct rfk_admin {
     size_t user_max_uploads;    /* admin.user_max_uploads (0: no cap) */
     uint64_t logins_limited;    /* logins answered 429 */
     uint64_t logins_busy;       /* logins answered 503 (hash queue full) */
+    zlistx_t *adopted;      /* ids of the services adopted at start (rfk_admin_recover.c) */
+    int64_t hello_deadline; /* when adopted services must have said Hello, or -1 */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */
@@ -483,11 +486,22 @@ rfk_admin_publish_job (rfk_admin_t *self, const char *kind, const char *id, cons
                        int64_t version, rfk_job_status_t status, const char *sub_id);
 
 /* ---- start (rfk_admin_recover.c) ------------------------------------------- */
-/* At start: services and jobs a previous run left live are ERRORED; under
-   swarm, services still live in the store are tracked for the launcher to
-   adopt, and their jobs stay live. */
+/* At start: services a previous run left live that may still run are
+   tracked for the launcher to adopt (self->adopted), and their jobs stay
+   live; the others, and jobs with none adopted, are ERRORED. */
 void
 rfk_admin_recover (rfk_admin_t *self);
+/* Under the local launcher, once admin's sockets are up: hand the adopted
+   services to the launcher by pid and start time; one it cannot take (gone,
+   or its pid is another process now) is ERRORED. */
+void
+rfk_admin_adopt_local (rfk_admin_t *self);
+/* When rfk_admin_adopted_tick has work (zclock_mono time), -1 for none. */
+int64_t
+rfk_admin_adopted_deadline (rfk_admin_t *self);
+/* Stop the jobs of adopted services that did not say Hello again in time. */
+void
+rfk_admin_adopted_tick (rfk_admin_t *self, int64_t now);
 
 /* ---- the service socket (rfk_admin_service_socket.c) ----------------------- */
 extern const rfk_server_route_t rfk_admin_service_routes[];
@@ -517,12 +531,6 @@ rfk_admin_swarm_launcher_new (rfk_admin_t *self, char *err, size_t errlen);
    sockets are up). */
 void
 rfk_admin_swarm_replay (rfk_admin_t *self);
-/* When rfk_admin_swarm_tick has work (zclock_mono time), -1 for none. */
-int64_t
-rfk_admin_swarm_deadline (rfk_admin_t *self);
-/* Stop the jobs of adopted services that did not say Hello again in time. */
-void
-rfk_admin_swarm_tick (rfk_admin_t *self, int64_t now);
 /* Free what rfk_admin_swarm_launcher_new kept. */
 void
 rfk_admin_swarm_destroy (rfk_admin_t *self);
@@ -540,6 +548,10 @@ rfk_admin_service_endpoint (rfk_admin_t *self, const char *endpoint, const char 
 int
 rfk_admin_ports_write (const char *data_dir, int http_port, const char *command,
                        const char *service, const char *events, char *err, size_t errlen);
+/* The `service` port a previous admin left in <data_dir>/rafikid.ports (it
+   was killed: a clean stop removes the file), or 0. */
+int
+rfk_admin_ports_last_service (const char *data_dir);
 /* Remove <data_dir>/rafikid.ports (on a clean stop). */
 void
 rfk_admin_ports_remove (const char *data_dir);

@@ -99,6 +99,7 @@ s_service_env (rfk_admin_t *self)
         {"bus", "heartbeat_timeout_ms"},
         {"bus", "request_timeout_ms"},
         {"bus", "request_retries"},
+        {"service", "orphan_timeout_s"},
         {"trainer", "memory_limit_mb"},
         {"trainer", "cpu_limit_s"},
         {"trainer", "trial_timeout_s"},
@@ -354,6 +355,21 @@ rfk_admin_stop_services (rfk_admin_t *self, const rfk_admin_services_of_t *which
     zlistx_destroy (&ids);
 }
 
+/* A local service's process started: keep its pid and the pid's start time
+   in the store, so that the next admin finds it again if this one dies
+   (rfk_admin_recover.c). */
+static void
+s_note_process (rfk_admin_t *self, const char *service_id)
+{
+    rfk_launcher_status_t status;
+    if (self->swarm || rfk_launcher_status (self->launcher, service_id, &status) != 0 ||
+        status.pid <= 0)
+        return;
+    if (rfk_store_set_service_process (self->store, service_id, status.pid, status.start_time))
+        rfk_log_warning (RFK_ADMIN_LOG, "service-process-unsaved id=%s pid=%d reason=\"%s\"",
+                         service_id, status.pid, rfk_store_message (self->store));
+}
+
 void
 rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_state_t state,
                              const char *reason)
@@ -365,6 +381,7 @@ rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_sta
                    rfk_launcher_state_name (state), reason ? reason : "");
     switch (state) {
         case RFK_LAUNCHER_RUNNING:
+            s_note_process (self, service_id);
             if (service && service->status == RFK_SERVICE_STARTED)
                 rfk_admin_set_service_status (self, service_id, RFK_SERVICE_DEPLOYING, reason);
             break;

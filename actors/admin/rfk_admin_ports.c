@@ -12,7 +12,10 @@
 
     The file is written atomically (a temporary beside it, then rename),
     mode 0600; 0 stands for a socket admin did not open (no HTTP front).
-    It is removed when admin stops cleanly.
+    It is removed when admin stops cleanly. An admin that was killed leaves
+    it: the next admin on the data dir binds `service` on the port it names
+    again when admin.service_port is 0, because the services it left running
+    (which it adopts) reach admin there (rfk_admin_ports_last_service).
 */
 #include "rfk_admin_internal.h"
 
@@ -61,6 +64,25 @@ rfk_admin_ports_write (const char *data_dir, int http_port, const char *command,
         return -1;
     }
     return 0;
+}
+
+int
+rfk_admin_ports_last_service (const char *data_dir)
+{
+    char path[4096], line[128];
+    snprintf (path, sizeof path, "%s/" RFK_ADMIN_PORTS_FILE, data_dir);
+    FILE *file = fopen (path, "re");
+    int port = 0;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "service=", 8) == 0) {
+            char *end = NULL;
+            long value = strtol (line + 8, &end, 10);
+            port =
+                end && (*end == '\n' || *end == 0) && value > 0 && value <= 65535 ? (int)value : 0;
+        }
+    if (file)
+        fclose (file);
+    return port;
 }
 
 void

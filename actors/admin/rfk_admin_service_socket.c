@@ -470,7 +470,9 @@ s_trial_finished (rfk_admin_t *self, const rfk_msg_t *msg, const rfk_admin_servi
     rfk_trial_status_t status = rfk_trial_status_from_name (s_str (msg, "status"));
     if (!rfk_trial_status_is_final (status))
         return -1;
-    if (trial->status == RFK_TRIAL_COMPLETED)
+    //  A result delivered again (a trainer keeps what admin did not answer,
+    //  and sends it again after admin restarted) changes nothing.
+    if (trial->status == RFK_TRIAL_COMPLETED || trial->status == status)
         return 0;
     trial->status = status;
     json_t *score = json_object_get (msg->body, "score");

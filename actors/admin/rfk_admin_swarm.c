@@ -7,10 +7,8 @@
       the services the store still holds as live (rfk_admin_recover tracks
       them instead of failing them); the launcher's events during its own
       creation (adopted, vanished) are held and replayed once admin's sockets
-      are up. An adopted service must say Hello again (its session died
-      with the old admin) within three heartbeat timeouts: the jobs of those
-      that do not are stopped, so that none waits forever on a service whose
-      reports admin refuses;
+      are up. An adopted service must say Hello again within three
+      heartbeat timeouts, as under the local launcher (rfk_admin_recover.c);
     - endpoints: every service is its own host on the overlay network, so a
       service binds tcp://0.0.0.0:<port> and its peers connect to
       tcp://<Docker service name>:<port> (rfk_launcher_swarm_service_name);
@@ -34,9 +32,7 @@ typedef struct s_held_event s_held_event_t;
 
 /* What admin keeps under swarm. */
 struct rfk_admin_swarm {
-    zlistx_t *held;         /* s_held_event_t reported during the launcher's creation */
-    zlistx_t *adopted;      /* ids of the services adopted at start */
-    int64_t hello_deadline; /* when adopted services must have said Hello, or -1 */
+    zlistx_t *held; /* s_held_event_t reported during the launcher's creation */
 };
 
 struct s_held_event {
@@ -123,13 +119,6 @@ rfk_admin_swarm_launcher_new (rfk_admin_t *self, char *err, size_t errlen)
     }
     self->swarm_state->held = zlistx_new ();
     zlistx_set_destructor (self->swarm_state->held, (czmq_destructor *)s_held_event_destroy);
-    self->swarm_state->adopted = zlistx_new ();
-    zlistx_set_destructor (self->swarm_state->adopted, (czmq_destructor *)zstr_free);
-    zlistx_set_duplicator (self->swarm_state->adopted, (czmq_duplicator *)strdup);
-    for (size_t index = 0; index < at; index++)
-        zlistx_add_end (self->swarm_state->adopted, (void *)adopt[index]);
-    self->swarm_state->hello_deadline =
-        at ? zclock_mono () + 3 * (int64_t)self->bus.heartbeat_timeout_ms : -1;
     char launcher_err[512] = "";
     self->launcher =
         rfk_launcher_new_swarm (&swarm, s_on_event, self, launcher_err, sizeof launcher_err);
@@ -156,57 +145,12 @@ rfk_admin_swarm_replay (rfk_admin_t *self)
     zlistx_purge (held);
 }
 
-int64_t
-rfk_admin_swarm_deadline (rfk_admin_t *self)
-{
-    return self->swarm_state ? self->swarm_state->hello_deadline : -1;
-}
-
-void
-rfk_admin_swarm_tick (rfk_admin_t *self, int64_t now)
-{
-    if (!self->swarm_state || self->swarm_state->hello_deadline < 0 ||
-        now < self->swarm_state->hello_deadline)
-        return;
-    self->swarm_state->hello_deadline = -1;
-    //  The jobs of adopted services still live that never said Hello again.
-    zlistx_t *train_jobs = zlistx_new ();
-    zlistx_t *inference_jobs = zlistx_new ();
-    zlistx_set_destructor (train_jobs, (czmq_destructor *)zstr_free);
-    zlistx_set_destructor (inference_jobs, (czmq_destructor *)zstr_free);
-    zlistx_set_duplicator (train_jobs, (czmq_duplicator *)strdup);
-    zlistx_set_duplicator (inference_jobs, (czmq_duplicator *)strdup);
-    zlistx_set_comparator (train_jobs, (czmq_comparator *)strcmp);
-    zlistx_set_comparator (inference_jobs, (czmq_comparator *)strcmp);
-    for (char *id = (char *)zlistx_first (self->swarm_state->adopted); id;
-         id = (char *)zlistx_next (self->swarm_state->adopted)) {
-        rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_lookup (self->services, id);
-        if (!service || service->peer || rfk_service_status_is_final (service->status))
-            continue;
-        rfk_log_warning (RFK_ADMIN_LOG, "service-adopted-silent id=%s role=%s", id, service->role);
-        if (service->train_job_id && !zlistx_find (train_jobs, service->train_job_id))
-            zlistx_add_end (train_jobs, service->train_job_id);
-        if (service->inference_job_id && !zlistx_find (inference_jobs, service->inference_job_id))
-            zlistx_add_end (inference_jobs, service->inference_job_id);
-    }
-    const char *reason = "admin restarted while it ran and its services did not say Hello again";
-    for (char *id = (char *)zlistx_first (train_jobs); id; id = (char *)zlistx_next (train_jobs))
-        rfk_admin_stop_train_job (self, id, reason);
-    for (char *id = (char *)zlistx_first (inference_jobs); id;
-         id = (char *)zlistx_next (inference_jobs))
-        rfk_admin_stop_inference_job (self, id, reason);
-    zlistx_destroy (&train_jobs);
-    zlistx_destroy (&inference_jobs);
-    zlistx_purge (self->swarm_state->adopted);
-}
-
 void
 rfk_admin_swarm_destroy (rfk_admin_t *self)
 {
     if (!self->swarm_state)
         return;
     zlistx_destroy (&self->swarm_state->held);
-    zlistx_destroy (&self->swarm_state->adopted);
     free (self->swarm_state);
     self->swarm_state = NULL;
 }

@@ -301,7 +301,7 @@ s_report_trial_errored (self_t *self, s_trial_t *trial)
     json_object_set_new (msg->body, "status",
                          json_string (rfk_trial_status_name (RFK_TRIAL_ERRORED)));
     json_object_set_new (msg->body, "error", json_string (trial->error ? trial->error : ""));
-    rfk_session_send (self->session, msg);
+    rfk_session_send_kept (self->session, msg); //  admin may be away (rfk_session.h)
     rfk_msg_destroy (&msg);
 }
 
@@ -752,7 +752,7 @@ s_check_finished (self_t *self)
             json_object_set_new (msg->body, "sub_train_job_id",
                                  json_string (self->sub_train_job_id));
         json_object_set_new (msg->body, "reason", json_string (spent));
-        rfk_session_send (self->session, msg);
+        rfk_session_send_kept (self->session, msg); //  reaches an admin that was away
         rfk_msg_destroy (&msg);
     }
     self->done_reported = true;

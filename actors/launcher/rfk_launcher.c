@@ -138,6 +138,53 @@ rfk_launcher_logs (rfk_launcher_t *self, const char *service_id, size_t max_line
 }
 
 int
+rfk_launcher_adopt (rfk_launcher_t *self, const char *service_id, const char *role, int pid,
+                    int64_t start_time)
+{
+    assert (self);
+    self->error[0] = '\0';
+    if (s_check_id (self, service_id))
+        return -1;
+    if (!self->backend->adopt) {
+        rfk_launcher_set_error (self, "the %s launcher cannot adopt a process",
+                                self->backend->name);
+        return -1;
+    }
+    if (pid <= 0 || start_time <= 0) {
+        rfk_launcher_set_error (self, "service %s: no process recorded to adopt", service_id);
+        return -1;
+    }
+    return self->backend->adopt (self->impl, service_id, role ? role : "", pid, start_time);
+}
+
+int64_t
+rfk_launcher_pid_start_time (int pid)
+{
+    if (pid <= 0)
+        return -1;
+    char path[64], text[1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", pid);
+    FILE *file = fopen (path, "re");
+    if (!file)
+        return -1;
+    size_t got = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text[got] = '\0';
+    //  "pid (comm) state ...": comm may hold spaces and parentheses, so count fields from
+    //  the last ')'; field 3 (state) follows it, field 22 is 19 fields further.
+    const char *at = strrchr (text, ')');
+    if (!at)
+        return -1;
+    for (int field = 2; field < 22 && at; field++)
+        at = strchr (at + 1, ' ');
+    if (!at)
+        return -1;
+    char *end;
+    long long value = strtoll (at + 1, &end, 10);
+    return end == at + 1 || value < 0 ? -1 : (int64_t)value;
+}
+
+int
 rfk_launcher_forget (rfk_launcher_t *self, const char *service_id)
 {
     assert (self);

@@ -36,6 +36,10 @@
     /run/secrets), RAFIKI_SECRET_FILE names a file holding the secret instead, read the same
     way; rfk_launcher_read_secret handles both, so rafikid needs no change between backends.
 
+    Local services run in a session of their own (setsid), with nothing tying their life to
+    admin's: when admin is killed (SIGKILL, a crash) they go on serving, and the next admin
+    adopts them (rfk_launcher_adopt). Admin stops them itself when it stops cleanly.
+
     The child's command line is `<rafikid> <role> --service-id <id> [--config FILE]`. Its
     environment is built, not inherited, so that admin's own credentials (RAFIKI_* variables,
     database passwords) never reach a service: PATH, HOME, LANG, LC_ALL, TZ, TMPDIR,
@@ -93,6 +97,9 @@ typedef struct {
 typedef struct {
     rfk_launcher_state_t state; //  see above
     int pid;                    //  local: current process id, 0 when not running
+    int64_t start_time;         //  local: pid's start time (field 22 of /proc/<pid>/stat), 0
+                                //  when not running; with pid it names the process for good
+    bool adopted;               //  local: a process a previous admin started (see adopt)
     int restarts;               //  restarts after failures since the last stable run
     int exit_code;              //  last exit code, -1 if none or killed by a signal
     int signal;                 //  last fatal signal, 0 if none
@@ -136,6 +143,9 @@ typedef struct {
     int64_t (*next_deadline) (void *impl);
     int (*tick) (void *impl, int64_t now);
     void (*destroy) (void *impl);
+    //  take over a running process (rfk_launcher_adopt); NULL when the backend cannot
+    int (*adopt) (void *impl, const char *service_id, const char *role, int pid,
+                  int64_t start_time);
 } rfk_launcher_backend_t;
 
 //  The current time on the clock all launcher deadlines use (CLOCK_MONOTONIC, milliseconds;
@@ -174,6 +184,25 @@ rfk_launcher_backend_name (rfk_launcher_t *self);
 //  (see rfk_launcher_error).
 int
 rfk_launcher_start (rfk_launcher_t *self, const rfk_launcher_spec_t *spec);
+
+//  Take over a service a previous admin started and that outlived it (local backend: a
+//  process in a session of its own). The process must be alive and its start time (field 22
+//  of /proc/<pid>/stat, see rfk_launcher_pid_start_time) equal start_time, so that a pid the
+//  kernel gave to another process since is never mistaken for the service. An adopted process
+//  is not our child: the launcher watches it through a pidfd (pidfd_open works on any process)
+//  or, without one, kill (pid, 0) plus its start time, and cannot learn its exit status
+//  (waitpid is for children only). It is stopped like the others (SIGTERM, SIGKILL after the
+//  grace), is never restarted (its secret is not kept), and ends STOPPED when it was asked to
+//  stop, else ERRORED. Returns 0 when adopted (it is RUNNING, no event is reported), -1 with
+//  the error set when the process is gone or not that service, or the backend cannot adopt.
+int
+rfk_launcher_adopt (rfk_launcher_t *self, const char *service_id, const char *role, int pid,
+                    int64_t start_time);
+
+//  The start time of process pid in clock ticks since boot (field 22 of /proc/<pid>/stat), or
+//  -1 when there is no such process (or /proc cannot be read).
+int64_t
+rfk_launcher_pid_start_time (int pid);
 
 //  Ask a service to stop: SIGTERM now, SIGKILL after grace_ms; it is STOPPED once it exited.
 //  Stopping a service that is not live does nothing. Returns -1 for an unknown id.

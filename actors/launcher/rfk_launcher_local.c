@@ -1,5 +1,6 @@
 /*  rfk_launcher_local.c: the local launcher backend. Services are child processes of admin,
-    `rafikid <role> --service-id <id> [--config FILE]`, each in its own process group, with the
+    `rafikid <role> --service-id <id> [--config FILE]`, each in a session of its own (setsid:
+    nothing ties its life to admin's, so it outlives an admin that crashed), with the
     secret handed over through a pipe (the contract is in rfk_launcher.h) and stdout/stderr
     appended to <data_dir>/logs/<id>.log.
 
@@ -9,6 +10,11 @@
     other code in the process are left alone), restarts failures after an exponential backoff
     up to max_restarts, and sends SIGKILL to services still alive grace_ms after SIGTERM. If
     pidfds are not available (old kernel, seccomp), tick is asked for every 100 ms instead.
+
+    Adoption: a service a previous admin started is taken over by pid and start time
+    (rfk_launcher_adopt). It is not our child, so waitpid cannot reap it nor say how it ended:
+    its pidfd (pidfd_open works on any process) turning readable, or else kill (pid, 0) failing
+    or the pid's start time changing, is how we learn that it exited.
 */
 #define _GNU_SOURCE
 #include "rfk_launcher.h"
@@ -23,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -55,6 +62,8 @@ typedef struct {
     char **env;                       //  the spec's NAME=value entries, NULL-terminated
     rfk_launcher_state_t state;       //  see rfk_launcher.h
     pid_t pid;                        //  the running process, 0 when none
+    int64_t start_time;               //  pid's start time (/proc/<pid>/stat field 22), 0: none
+    bool adopted;                     //  started by a previous admin: not our child, no secret
     int pidfd;                        //  pidfd of pid in the epoll set, -1 when none
     int restarts;                     //  restarts since the last stable run
     int exit_code;                    //  last exit code, -1 if none
@@ -266,10 +275,11 @@ static void
 s_child (int devnull, int log_fd, int secret_fd, int error_fd, int fd_limit, pid_t parent,
          const char *path, char *const argv[], char *const envp[])
 {
-    setpgid (0, 0);
-    //  If admin dies, its services are told to stop rather than left orphaned.
-    prctl (PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid () != parent)
+    //  A session (and process group) of its own, and no parent-death signal: a service outlives
+    //  an admin that crashed, and the next admin adopts it. It is never left unowned for good:
+    //  it stops itself when no admin came back within service.orphan_timeout_s (rfk_session).
+    (void)parent;
+    if (setsid () < 0)
         _exit (127);
     sigset_t none;
     sigemptyset (&none);
@@ -374,7 +384,8 @@ s_fork_exec (s_local_t *self, s_service_t *service, s_child_fds_t *fds, char *co
     if (pid == 0)
         s_child (fds->devnull, fds->log_fd, fds->secret_pipe[0], fds->error_pipe[1], fd_limit,
                  parent, self->rafikid_path, argv, envp);
-    setpgid (pid, pid); //  also here, so a stop right after start reaches the group
+    //  No setpgid here (it would race the child's setsid): the wait below ends after exec, by
+    //  when the child leads its own session and group, so a stop right after start reaches it.
     close (fds->error_pipe[1]);
     fds->error_pipe[1] = -1;
     //  The pipe closes on exec (success) or carries errno (failure): a wait of the order
@@ -400,6 +411,9 @@ static void
 s_watch (s_local_t *self, s_service_t *service, pid_t pid)
 {
     service->pid = pid;
+    service->start_time = rfk_launcher_pid_start_time (pid);
+    if (service->start_time < 0)
+        service->start_time = 0;
     service->started_at = rfk_launcher_now ();
     service->killed = false;
     service->pidfd = self->config.use_polling ? -1 : pidfd_open (pid, 0);
@@ -478,6 +492,13 @@ s_failed (s_local_t *self, s_service_t *service, const char *what, int64_t now)
 {
     char reason[256];
     int max = self->config.max_restarts;
+    if (service->adopted) {
+        //  Its secret went with the admin that started it: it cannot be started again as it.
+        service->deadline = 0;
+        snprintf (reason, sizeof reason, "%s; not restarted (adopted from a previous admin)", what);
+        s_set_state (self, service, RFK_LAUNCHER_ERRORED, reason);
+        return;
+    }
     if (service->restarts < max) {
         service->restarts++;
         int64_t delay = self->config.backoff_ms;
@@ -559,6 +580,37 @@ s_exited (s_local_t *self, s_service_t *service, int status, int64_t now)
     s_failed (self, service, what, now);
 }
 
+//  Make room in the table for a service that will replace old (NULL: a new one). 0, or -1 with
+//  the error set.
+static int
+s_table_room (s_local_t *self, s_service_t *old, const char *service_id)
+{
+    if (old || self->count < self->capacity)
+        return 0;
+    size_t capacity = self->capacity ? self->capacity * 2 : 16;
+    s_service_t **services = realloc (self->services, capacity * sizeof *services);
+    if (!services) {
+        rfk_launcher_set_error (self->launcher, "service %s: out of memory", service_id);
+        return -1;
+    }
+    self->services = services;
+    self->capacity = capacity;
+    return 0;
+}
+
+//  Put service in the table, in old's place (old is freed) or at the end.
+static void
+s_table_put (s_local_t *self, s_service_t *old, s_service_t *service)
+{
+    if (old) {
+        for (size_t i = 0; i < self->count; i++)
+            if (self->services[i] == old)
+                self->services[i] = service;
+        s_service_destroy (&old);
+    } else
+        self->services[self->count++] = service;
+}
+
 static int
 s_start (void *impl, const rfk_launcher_spec_t *spec)
 {
@@ -576,33 +628,113 @@ s_start (void *impl, const rfk_launcher_spec_t *spec)
         rfk_launcher_set_error (self->launcher, "service %s: out of memory", spec->id);
         return -1;
     }
-    if (!old && self->count == self->capacity) {
-        size_t capacity = self->capacity ? self->capacity * 2 : 16;
-        s_service_t **services = realloc (self->services, capacity * sizeof *services);
-        if (!services) {
-            s_service_destroy (&service);
-            rfk_launcher_set_error (self->launcher, "service %s: out of memory", spec->id);
-            return -1;
-        }
-        self->services = services;
-        self->capacity = capacity;
+    if (s_table_room (self, old, spec->id)) {
+        s_service_destroy (&service);
+        return -1;
     }
     //  A first start that cannot run at all is the caller's error, not a supervised failure.
     if (s_spawn (self, service)) {
         s_service_destroy (&service);
         return -1;
     }
-    if (old) {
-        for (size_t i = 0; i < self->count; i++)
-            if (self->services[i] == old)
-                self->services[i] = service;
-        s_service_destroy (&old);
-    } else
-        self->services[self->count++] = service;
+    s_table_put (self, old, service);
     char reason[64];
     snprintf (reason, sizeof reason, "started pid %d", (int)service->pid);
     s_set_state (self, service, RFK_LAUNCHER_RUNNING, reason);
     return 0;
+}
+
+//  A record for a process a previous admin started; NULL when out of memory.
+static s_service_t *
+s_adopted_new (s_local_t *self, const char *service_id, const char *role)
+{
+    s_service_t *service = calloc (1, sizeof *service);
+    if (!service)
+        return NULL;
+    snprintf (service->id, sizeof service->id, "%s", service_id);
+    service->pidfd = -1;
+    service->exit_code = -1;
+    service->adopted = true;
+    service->role = strdup (role);
+    service->data_dir = strdup (self->data_dir);
+    service->env = calloc (1, sizeof (char *));
+    service->log_path = s_format ("%s/logs/%s.log", self->data_dir, service_id);
+    if (!service->role || !service->data_dir || !service->env || !service->log_path)
+        s_service_destroy (&service);
+    return service;
+}
+
+static int
+s_adopt (void *impl, const char *service_id, const char *role, int pid, int64_t start_time)
+{
+    s_local_t *self = (s_local_t *)impl;
+    s_service_t *old = s_find (self, service_id);
+    if (old && rfk_launcher_state_live (old->state)) {
+        rfk_launcher_set_error (self->launcher, "service %s is already %s", service_id,
+                                rfk_launcher_state_name (old->state));
+        return -1;
+    }
+    //  The pid must still name the process that was started: pids are reused.
+    int64_t now_start = rfk_launcher_pid_start_time (pid);
+    if (now_start < 0) {
+        rfk_launcher_set_error (self->launcher, "service %s: process %d is gone", service_id, pid);
+        return -1;
+    }
+    if (now_start != start_time) {
+        rfk_launcher_set_error (self->launcher,
+                                "service %s: pid %d is another process now (it started at tick "
+                                "%lld, the service at %lld)",
+                                service_id, pid, (long long)now_start, (long long)start_time);
+        return -1;
+    }
+    s_service_t *service = s_adopted_new (self, service_id, role);
+    if (!service || s_table_room (self, old, service_id)) {
+        if (!service)
+            rfk_launcher_set_error (self->launcher, "service %s: out of memory", service_id);
+        s_service_destroy (&service);
+        return -1;
+    }
+    s_table_put (self, old, service);
+    s_watch (self, service, pid);
+    service->state = RFK_LAUNCHER_RUNNING;
+    snprintf (service->reason, sizeof service->reason, "adopted pid %d", pid);
+    s_log_line (service, "adopted pid %d from a previous admin", pid);
+    return 0;
+}
+
+//  Whether an adopted process ended: its pidfd is readable, or, without one, the pid is gone
+//  or names another process.
+static bool
+s_adopted_gone (s_service_t *service)
+{
+    if (service->pidfd >= 0) {
+        struct pollfd item = {.fd = service->pidfd, .events = POLLIN};
+        return poll (&item, 1, 0) > 0;
+    }
+    if (kill (service->pid, 0) < 0 && errno == ESRCH)
+        return true;
+    return rfk_launcher_pid_start_time (service->pid) != service->start_time;
+}
+
+//  An adopted process ended: how, nobody can say (it was not our child).
+static void
+s_adopted_exited (s_local_t *self, s_service_t *service, int64_t now)
+{
+    if (service->pidfd >= 0) {
+        epoll_ctl (self->epoll_fd, EPOLL_CTL_DEL, service->pidfd, NULL);
+        close (service->pidfd);
+        service->pidfd = -1;
+    }
+    kill (-service->pid, SIGKILL);
+    service->pid = 0;
+    const char *what = "exited (adopted, not admin's child: its exit status cannot be known)";
+    if (service->state == RFK_LAUNCHER_STOPPING) {
+        char reason[256];
+        snprintf (reason, sizeof reason, "stopped on request: %s", what);
+        service->deadline = 0;
+        s_set_state (self, service, RFK_LAUNCHER_STOPPED, reason);
+    } else
+        s_failed (self, service, what, now);
 }
 
 //  Ask one service to stop.
@@ -655,6 +787,8 @@ s_status (void *impl, const char *service_id, rfk_launcher_status_t *status)
     memset (status, 0, sizeof *status);
     status->state = service->state;
     status->pid = (int)service->pid;
+    status->start_time = service->pid > 0 ? service->start_time : 0;
+    status->adopted = service->adopted;
     status->restarts = service->restarts;
     status->exit_code = service->exit_code;
     status->signal = service->signal;
@@ -763,7 +897,12 @@ s_tick (void *impl, int64_t now)
     //  The callback may start services (growing the table), so index, never cache pointers.
     for (size_t i = 0; i < self->count; i++) {
         s_service_t *service = self->services[i];
-        if (service->pid > 0) {
+        if (service->pid > 0 && service->adopted) {
+            if (s_adopted_gone (service)) {
+                s_adopted_exited (self, service, now);
+                continue;
+            }
+        } else if (service->pid > 0) {
             int status;
             pid_t pid = waitpid (service->pid, &status, WNOHANG);
             if (pid == service->pid) {
@@ -818,7 +957,8 @@ s_destroy (void *impl)
         if (service->pid > 0) {
             kill (-service->pid, SIGKILL);
             kill (service->pid, SIGKILL);
-            while (waitpid (service->pid, NULL, 0) < 0 && errno == EINTR)
+            //  An adopted process is not ours to reap (its parent now is init or a subreaper).
+            while (!service->adopted && waitpid (service->pid, NULL, 0) < 0 && errno == EINTR)
                 ;
         }
         s_service_destroy (&service);
@@ -845,6 +985,7 @@ static const rfk_launcher_backend_t s_local_backend = {
     .next_deadline = s_next_deadline,
     .tick = s_tick,
     .destroy = s_destroy,
+    .adopt = s_adopt,
 };
 
 rfk_launcher_t *

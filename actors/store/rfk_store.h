@@ -139,6 +139,8 @@ typedef struct {
     char *datetime_started;
     char *datetime_stopped;   /* set when STOPPED or ERRORED */
     char *datetime_heartbeat; /* last heartbeat seen */
+    int64_t pid;              /* local launcher: the service's process, 0 when none */
+    int64_t pid_start_time;   /* its start time (/proc/<pid>/stat field 22), 0 when none */
 } rfk_service_t;
 
 /* SUB TRAIN JOBS: one per model of a train job. status as the train job. */
@@ -356,6 +358,10 @@ rfk_store_update_service_status (rfk_store_t *self, const char *id, rfk_service_
 /* Records a heartbeat now. */
 int
 rfk_store_touch_service (rfk_store_t *self, const char *id);
+/* Records where a local service runs: its pid and the pid's start time
+   (0, 0: none). 0, or -1 (NOT_FOUND for an unknown id). */
+int
+rfk_store_set_service_process (rfk_store_t *self, const char *id, int64_t pid, int64_t start_time);
 /* Services (STARTED, DEPLOYING or RUNNING only when active_only), oldest
    first. */
 zlistx_t *

@@ -111,6 +111,8 @@ static const rfk_field_t s_service_fields[] = {
     F (rfk_service_t, datetime_started, S_TEXT, S_FIXED, NULL),
     F (rfk_service_t, datetime_stopped, S_TEXT, S_STOPPED, NULL),
     F (rfk_service_t, datetime_heartbeat, S_TEXT, 0, NULL),
+    F (rfk_service_t, pid, S_INT, 0, NULL),
+    F (rfk_service_t, pid_start_time, S_INT, 0, NULL),
 };
 KIND (service, "service", "services", rfk_service_t, s_service_fields)
 

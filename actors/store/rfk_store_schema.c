@@ -169,9 +169,20 @@ static const char *const s_version_2[] = {
     NULL,
 };
 
+/* 3: where a local service runs, so that an admin that restarted finds it
+   again (its pid, and the pid's start time from /proc, which tells the
+   service from a later process that got the same pid). Existing databases
+   gain the columns in place. */
+static const char *const s_version_3[] = {
+    "ALTER TABLE services ADD COLUMN pid BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE services ADD COLUMN pid_start_time BIGINT NOT NULL DEFAULT 0",
+    NULL,
+};
+
 const char *const *const rfk_store_migrations[] = {
     s_version_1,
     s_version_2,
+    s_version_3,
 };
 
 const size_t rfk_store_migration_count =

@@ -52,6 +52,28 @@ rfk_store_touch_service (rfk_store_t *self, const char *id)
                           "UPDATE services SET datetime_heartbeat = $2 WHERE id = $1", id);
 }
 
+int
+rfk_store_set_service_process (rfk_store_t *self, const char *id, int64_t pid, int64_t start_time)
+{
+    S_ENTER (self);
+    if (!id || !*id) {
+        rfk_store_fail (self, RFK_CODE_BAD_REQUEST, "service: id is required");
+        return -1;
+    }
+    rfk_args_t args = {0};
+    rfk_arg_text (&args, id);
+    rfk_arg_int (&args, pid);
+    rfk_arg_int (&args, start_time);
+    int rc = rfk_store_run (self, "UPDATE services SET pid = $2, pid_start_time = $3 WHERE id = $1",
+                            &args, NULL, NULL, NULL);
+    if (rc == 0)
+        rfk_store_fail (self, RFK_CODE_NOT_FOUND, "service '%.64s' not found", id);
+    if (rc <= 0)
+        return -1;
+    rfk_store_ok (self);
+    return 0;
+}
+
 zlistx_t *
 rfk_store_list_services (rfk_store_t *self, bool active_only, const rfk_page_t *page)
 {

@@ -323,7 +323,10 @@ s_trial_ended (self_t *self, rfk_trial_status_t status, double score, const char
             json_object_set_new (msg->body, "params_path", json_string (self->params_path));
         if (error && *error)
             json_object_set_new (msg->body, "error", json_string (error));
-        s_admin_send (self, &msg);
+        //  Kept until admin answers: a trial that ends while admin is away is
+        //  reported to the admin that comes back (rfk_session_send_kept).
+        rfk_session_send_kept (self->session, msg);
+        rfk_msg_destroy (&msg);
     }
     if (!self->stopping) {
         rfk_msg_t *result =

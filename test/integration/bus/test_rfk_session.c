@@ -29,6 +29,8 @@ typedef struct {
     json_t *reports; /* every StatusReport body, in order */
     int acks;        /* Acks heard (answers to our Stop) */
     uint64_t ack_of; /* the last Ack's correlation */
+    json_t *results; /* every TrialFinished body, in order (each answered Ack) */
+    bool restarted;  /* a new admin: a peer of the old one may be gone when answered */
 } s_admin_t;
 
 static s_admin_t *
@@ -41,7 +43,29 @@ s_admin_new (void)
     admin->port = zsock_bind (admin->router, "tcp://127.0.0.1:*");
     assert_true (admin->port > 0);
     admin->reports = json_array ();
+    admin->results = json_array ();
     return admin;
+}
+
+/* admin dies and a new one binds the same port: what the old one had
+   queued is gone, and it has heard nothing yet. */
+static void
+s_admin_restart (s_admin_t *admin)
+{
+    zsock_destroy (&admin->router);
+    admin->router = rfk_bus_socket_new (ZMQ_ROUTER, NULL, true, NULL);
+    assert_non_null (admin->router);
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", admin->port);
+    //  The old socket's listener closes in ZeroMQ's I/O thread: bind once it has.
+    int64_t until = zclock_mono () + 5000;
+    int port = -1;
+    while ((port = zsock_bind (admin->router, "%s", endpoint)) < 0 && zclock_mono () < until)
+        zmq_poll (NULL, 0, 10);
+    assert_int_equal (port, admin->port);
+    zframe_destroy (&admin->peer);
+    admin->silent = false;
+    admin->restarted = true;
 }
 
 static void
@@ -51,6 +75,7 @@ s_admin_destroy (s_admin_t **admin_p)
     zsock_destroy (&admin->router);
     zframe_destroy (&admin->peer);
     json_decref (admin->reports);
+    json_decref (admin->results);
     free (admin);
     *admin_p = NULL;
 }
@@ -58,7 +83,9 @@ s_admin_destroy (s_admin_t **admin_p)
 static void
 s_admin_answer (s_admin_t *admin, rfk_msg_t *answer)
 {
-    assert_int_equal (rfk_envelope_send_to (admin->router, admin->peer, answer, 1 << 20), 0);
+    int rc = rfk_envelope_send_to (admin->router, admin->peer, answer, 1 << 20);
+    if (!admin->restarted)
+        assert_int_equal (rc, 0);
     rfk_msg_destroy (&answer);
 }
 
@@ -99,6 +126,9 @@ s_admin_serve (s_admin_t *admin)
         s_admin_answer (admin, answer);
     } else if (rfk_msg_is (msg, "StatusReport")) {
         json_array_append (admin->reports, msg->body);
+        s_admin_answer (admin, rfk_msg_new (&rfk_service_family, "Ack", msg->correlation));
+    } else if (rfk_msg_is (msg, "TrialFinished")) {
+        json_array_append (admin->results, msg->body);
         s_admin_answer (admin, rfk_msg_new (&rfk_service_family, "Ack", msg->correlation));
     } else if (rfk_msg_is (msg, "Ack")) {
         admin->acks++;
@@ -433,6 +463,92 @@ test_rehello_after_silence (void **state)
     s_finish (&fx);
 }
 
+static bool
+s_stopped_itself (s_admin_t *admin, s_service_t *service)
+{
+    (void)admin;
+    return service->stops > 0;
+}
+
+/*  Admin gone for service.orphan_timeout_s: the service stops itself, as if
+    admin had asked, and says why. */
+static void
+test_orphan_stops_itself (void **state)
+{
+    (void)state;
+    s_fixture_t fx;
+    memset (&fx, 0, sizeof fx);
+    fx.admin = s_admin_new ();
+    fx.config = s_config (fx.admin);
+    assert_int_equal (rfk_config_set (fx.config, "service", "orphan_timeout_s", "1", "test"), 0);
+    fx.role = (rfk_role_args_t){
+        .config = fx.config, .role = "advisor", .service_id = "svc-1", .secret = "s3cr3t"};
+    rfk_session_args_t args = {.name = "advisor",
+                               .role = &fx.role,
+                               .flush_ms = 200,
+                               .on_config = s_on_config,
+                               .on_stop = s_on_stop,
+                               .ctx = &fx.service};
+    fx.session = rfk_session_new (&args, NULL, 0);
+    assert_non_null (fx.session);
+    assert_true (s_pump (fx.admin, fx.session, &fx.service, s_running, 5000));
+    //  Back within the timeout: nothing happens.
+    fx.admin->silent = true;
+    s_pump (fx.admin, fx.session, &fx.service, s_stopped_itself, 600);
+    assert_int_equal (fx.service.stops, 0);
+    fx.admin->silent = false;
+    assert_true (s_pump (fx.admin, fx.session, &fx.service, s_hello_again, 5000));
+    assert_int_equal (fx.service.stops, 0);
+    //  Away for longer: the service stops on its own.
+    fx.admin->silent = true;
+    int64_t silent_at = zclock_mono ();
+    assert_true (s_pump (fx.admin, fx.session, &fx.service, s_stopped_itself, 5000));
+    assert_true (zclock_mono () - silent_at >= 1000);
+    assert_int_equal (fx.service.stops, 1);
+    assert_non_null (strstr (fx.service.stop_reason, "service.orphan_timeout_s"));
+    assert_true (rfk_session_stop_asked (fx.session));
+    s_finish (&fx);
+}
+
+static bool
+s_one_result (s_admin_t *admin, s_service_t *service)
+{
+    (void)service;
+    return json_array_size (admin->results) == 1;
+}
+
+/*  A kept report (a trial's result) sent while admin is away reaches the
+    admin that comes back after its re-Hello, once; then it is forgotten. */
+static void
+test_kept_report_reaches_new_admin (void **state)
+{
+    (void)state;
+    s_fixture_t fx;
+    s_start (&fx, false, false);
+    assert_true (s_pump (fx.admin, fx.session, &fx.service, s_running, 5000));
+    fx.admin->silent = true;
+    rfk_msg_t *result = rfk_msg_new (&rfk_service_family, "TrialFinished", 0);
+    json_object_set_new (result->body, "trial_id", json_string ("trial-7"));
+    json_object_set_new (result->body, "status", json_string ("COMPLETED"));
+    assert_int_equal (rfk_session_send_kept (fx.session, result), 0);
+    rfk_msg_destroy (&result);
+    //  Its tries time out (300 ms, one retry): it is kept.
+    s_pump (fx.admin, fx.session, &fx.service, s_failed, 1200);
+    assert_int_equal (rfk_session_kept (fx.session), 1);
+    s_admin_restart (fx.admin);
+    assert_true (s_pump (fx.admin, fx.session, &fx.service, s_one_result, 5000));
+    assert_string_equal (
+        json_string_value (json_object_get (json_array_get (fx.admin->results, 0), "trial_id")),
+        "trial-7");
+    assert_true (fx.admin->hellos >= 1);
+    //  Acked: forgotten, and never sent again.
+    s_pump (fx.admin, fx.session, &fx.service, s_failed, 700);
+    assert_int_equal (rfk_session_kept (fx.session), 0);
+    assert_int_equal (json_array_size (fx.admin->results), 1);
+    assert_int_equal (fx.service.failures, 0);
+    s_finish (&fx);
+}
+
 /*  Arguments a session cannot start from are answered with a sentence. */
 static void
 test_bad_arguments (void **state)
@@ -489,6 +605,8 @@ main (void)
         cmocka_unit_test (test_hello_refused),
         cmocka_unit_test (test_config_fails),
         cmocka_unit_test (test_rehello_after_silence),
+        cmocka_unit_test (test_orphan_stops_itself),
+        cmocka_unit_test (test_kept_report_reaches_new_admin),
         cmocka_unit_test (test_bad_arguments),
         cmocka_unit_test (test_bus_opts_from_config),
     };

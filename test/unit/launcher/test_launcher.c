@@ -560,6 +560,66 @@ test_launcher_destroy_kills_children (void **state)
     rfk_launcher_destroy (&fx->launcher);
 }
 
+static bool
+s_none_live (void *arg)
+{
+    return rfk_launcher_live ((rfk_launcher_t *)arg) == 0;
+}
+
+//  A service runs in a session of its own, and another launcher (the next admin's) adopts it by
+//  pid and start time, watches it without being its parent, and stops it; a wrong start time
+//  (a recycled pid) or a gone process is refused.
+static void
+test_launcher_adopts_a_survivor (void **state)
+{
+    fixture_t *fx = (fixture_t *)*state;
+    fx->config.max_restarts = 0; //  the first launcher must not start it again once it ended
+    rfk_launcher_t *first = s_launcher (fx);
+    rfk_launcher_spec_t spec = {.id = "survivor", .role = "predictor", .secret = "x"};
+    assert_int_equal (rfk_launcher_start (first, &spec), 0);
+    rfk_launcher_status_t status;
+    assert_int_equal (rfk_launcher_status (first, "survivor", &status), 0);
+    assert_int_equal (getsid (status.pid), status.pid);
+    assert_true (status.start_time > 0);
+    assert_int_equal (rfk_launcher_pid_start_time (status.pid), status.start_time);
+    assert_false (status.adopted);
+
+    rfk_launcher_t *next = rfk_launcher_new_local (&fx->config, s_on_event, fx);
+    assert_non_null (next);
+    assert_int_equal (
+        rfk_launcher_adopt (next, "survivor", "predictor", status.pid, status.start_time + 1), -1);
+    assert_non_null (strstr (rfk_launcher_error (next), "another process"));
+    assert_int_equal (rfk_launcher_adopt (next, "survivor", "predictor", 0, 1), -1);
+    int events = fx->event_count;
+    assert_int_equal (
+        rfk_launcher_adopt (next, "survivor", "predictor", status.pid, status.start_time), 0);
+    assert_int_equal (fx->event_count, events); //  adopting reports nothing
+    rfk_launcher_status_t adopted;
+    assert_int_equal (rfk_launcher_status (next, "survivor", &adopted), 0);
+    assert_int_equal (adopted.state, RFK_LAUNCHER_RUNNING);
+    assert_int_equal (adopted.pid, status.pid);
+    assert_true (adopted.adopted);
+    assert_int_equal (rfk_launcher_live (next), 1);
+    char *logs = rfk_launcher_logs (next, "survivor", 0);
+    assert_non_null (strstr (logs, "adopted pid"));
+    free (logs);
+
+    //  The new owner stops it and sees it end through its pidfd.
+    assert_int_equal (rfk_launcher_stop (next, "survivor"), 0);
+    fx->launcher = next;
+    int stopped = s_wait_state (fx, "survivor", RFK_LAUNCHER_STOPPED, events, 5000);
+    fx->launcher = first;
+    assert_true (stopped >= 0);
+    assert_non_null (strstr (fx->events[stopped].reason, "exit status cannot be known"));
+    assert_int_equal (rfk_launcher_live (next), 0);
+    //  Its parent (this process, the first launcher) reaps it; then it is gone for good.
+    assert_true (rfk_test_wait_for (s_none_live, first, s_drive, first, 5000));
+    assert_int_equal (rfk_launcher_forget (next, "survivor"), 0);
+    assert_int_equal (
+        rfk_launcher_adopt (next, "survivor", "predictor", status.pid, status.start_time), -1);
+    rfk_launcher_destroy (&next);
+}
+
 //  logs returns the tail of the log file.
 static void
 test_launcher_logs_tail (void **state)
@@ -747,6 +807,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_launcher_stop_kills_after_grace, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_launcher_stop_all, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_launcher_destroy_kills_children, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_launcher_adopts_a_survivor, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_launcher_logs_tail, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_launcher_rejects_bad_input, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_launcher_bad_executable, s_setup, s_teardown),

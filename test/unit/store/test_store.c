@@ -401,7 +401,11 @@ test_upgrade_adds_knobs (void **state)
     rfk_user_t *dev = s_user (fixture->store, "old@rafiki", "MODEL_DEVELOPER");
     rfk_model_t *old = s_model (fixture->store, dev, "Old", "PRIVATE");
     rfk_store_destroy (&fixture->store);
+    //  As a database of schema version 1 was (version 3's columns go too).
     assert_int_equal (store_fixture_sql (fixture, "ALTER TABLE models DROP COLUMN knobs"), 0);
+    assert_int_equal (store_fixture_sql (fixture, "ALTER TABLE services DROP COLUMN pid"), 0);
+    assert_int_equal (
+        store_fixture_sql (fixture, "ALTER TABLE services DROP COLUMN pid_start_time"), 0);
     assert_int_equal (store_fixture_sql (fixture, "DELETE FROM schema_version WHERE version >= 2"),
                       0);
     rfk_store_error_t err;
@@ -447,6 +451,46 @@ test_newer_schema_is_refused (void **state)
     assert_int_equal (err.code, RFK_CODE_CONFLICT);
     assert_non_null (strstr (err.message, "version 999"));
     assert_non_null (strstr (err.message, "newer than this binary"));
+}
+
+/* Where a local service runs (pid, start time) is kept, and a database
+   made before those columns existed gains them in place when opened. */
+static void
+test_service_process_and_upgrade (void **state)
+{
+    store_fixture_t *fixture = (store_fixture_t *)*state;
+    rfk_service_t in = {.service_type = "PREDICT", .secret_hash = "h"};
+    rfk_service_t *service = rfk_store_create_service (fixture->store, &in);
+    ASSERT_OK (fixture->store, service);
+    assert_int_equal (service->pid, 0);
+    assert_int_equal (rfk_store_set_service_process (fixture->store, service->id, 4242, 987654), 0);
+    rfk_service_t *got = rfk_store_get_service (fixture->store, service->id);
+    ASSERT_OK (fixture->store, got);
+    assert_int_equal (got->pid, 4242);
+    assert_int_equal (got->pid_start_time, 987654);
+    rfk_service_destroy (&got);
+    assert_int_equal (rfk_store_set_service_process (fixture->store, "no-such-id", 1, 1), -1);
+    assert_int_equal (rfk_store_code (fixture->store), RFK_CODE_NOT_FOUND);
+    //  As a database of schema version 2 was: without the columns.
+    rfk_store_destroy (&fixture->store);
+    assert_int_equal (store_fixture_sql (fixture, "ALTER TABLE services DROP COLUMN pid"), 0);
+    assert_int_equal (
+        store_fixture_sql (fixture, "ALTER TABLE services DROP COLUMN pid_start_time"), 0);
+    assert_int_equal (store_fixture_sql (fixture, "DELETE FROM schema_version WHERE version >= 3"),
+                      0);
+    rfk_store_error_t err;
+    fixture->store = rfk_store_open (fixture->url, fixture->dir, &err);
+    if (!fixture->store)
+        fail_msg ("reopen: %s", err.message);
+    assert_int_equal (rfk_store_schema_version (fixture->store),
+                      rfk_store_latest_schema_version ());
+    got = rfk_store_get_service (fixture->store, service->id);
+    ASSERT_OK (fixture->store, got);
+    assert_int_equal (got->pid, 0);
+    assert_string_equal (got->service_type, "PREDICT");
+    rfk_service_destroy (&got);
+    assert_int_equal (rfk_store_set_service_process (fixture->store, service->id, 7, 8), 0);
+    rfk_service_destroy (&service);
 }
 
 /* ---- users ----------------------------------------------------------- */
@@ -1411,6 +1455,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_reopen_keeps_records, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_newer_schema_is_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_upgrade_adds_knobs, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_service_process_and_upgrade, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_users, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_datasets, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_models, s_setup, s_teardown),
