@@ -270,8 +270,8 @@ s_child_setup (const rfk_trial_spec_t *spec, pid_t parent)
 {
     setpgid (0, 0);
     prctl (PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid () != parent)
-        _exit (3);
+    if (parent != 0 && getppid () != parent)
+        _exit (3); /* parent 0: sandboxed, bwrap's process is the parent */
 
     /* Descriptors: nothing of the parent's but our socket and stdio. */
     int fd = s_child_fd;
@@ -368,8 +368,8 @@ s_child_fail (const char *phase, const char *message, int saved_errno)
     char reason[512];
     const char *msg = message && *message ? message : "failed without a message";
     if (s_child_out_of_memory (saved_errno))
-        snprintf (reason, sizeof reason, "exceeded memory limit of %zu MiB (%s%s%s)",
-                  s_child_memory_mb, phase ? phase : "", phase ? ": " : "", msg);
+        snprintf (reason, sizeof reason, "memory limit %zu MiB reached (%s%s%s)", s_child_memory_mb,
+                  phase ? phase : "", phase ? ": " : "", msg);
     else
         snprintf (reason, sizeof reason, "%s%s%s", phase ? phase : "", phase ? ": " : "", msg);
     s_child_send_result (RFK_TRIAL_ERRORED, 0, reason);

@@ -1,0 +1,136 @@
+/*  rfk_sandbox_seccomp: the seccomp filter bwrap loads before it execs
+    template code, built with libseccomp and exported as BPF.
+
+    Everything is allowed but what lets a process reach beyond its sandbox
+    or attack the kernel's rarer parts; those fail with EPERM: ptrace and
+    process_vm_*, mount and friends, bpf, the key ring, kexec,
+    perf_event_open, userfaultfd, io_uring, new namespaces (unshare, setns,
+    clone with a CLONE_NEW* flag) and personality changes (the query,
+    personality (0xffffffff), and PER_LINUX stay allowed). clone3 answers
+    ENOSYS: its flags sit in memory a filter cannot read, and glibc then
+    falls back to clone. Calls of another architecture (int 0x80 on x86_64)
+    kill the process (libseccomp's default for a foreign architecture).
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create */
+#endif
+#include "rfk_sandbox.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* The calls denied outright. */
+static const char *const s_denied[] = {
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "bpf",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "kexec_load",
+    "kexec_file_load",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "unshare",
+    "setns",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "acct",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "syslog",
+    "quotactl",
+    "lookup_dcookie",
+    "open_by_handle_at",
+    "name_to_handle_at",
+};
+
+/* The clone flags that make a new namespace. */
+static const unsigned long s_clone_new[] = {CLONE_NEWNS,    CLONE_NEWUSER, CLONE_NEWPID,
+                                            CLONE_NEWNET,   CLONE_NEWIPC,  CLONE_NEWUTS,
+                                            CLONE_NEWCGROUP};
+
+/* Adds the rules to ctx; -1 with err when one does not take. */
+static int
+s_rules (scmp_filter_ctx ctx, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof s_denied / sizeof s_denied[0]; i++) {
+        int nr = seccomp_syscall_resolve_name (s_denied[i]);
+        if (nr == __NR_SCMP_ERROR)
+            continue; /* not on this architecture */
+        if (seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 0) != 0) {
+            snprintf (err, errlen, "seccomp: cannot deny %s", s_denied[i]);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < sizeof s_clone_new / sizeof s_clone_new[0]; i++) {
+        scmp_datum_t flag = s_clone_new[i];
+        if (seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (clone), 1,
+                              SCMP_A0 (SCMP_CMP_MASKED_EQ, flag, flag)) != 0) {
+            snprintf (err, errlen, "seccomp: cannot filter clone's flags");
+            return -1;
+        }
+    }
+    int rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), SCMP_SYS (clone3), 0);
+    /* personality: 0 (PER_LINUX) and 0xffffffff (the query) change nothing;
+       anything else is denied. Per bit b below the top one: "b set, top
+       clear" catches every other value with the top bit clear, "b clear,
+       top set" every other value with it set. */
+    for (uint32_t bit = 0; bit < 31 && rc == 0; bit++) {
+        scmp_datum_t mask = (1u << bit) | 0x80000000u;
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (personality), 1,
+                               SCMP_A0 (SCMP_CMP_MASKED_EQ, mask, 1u << bit));
+        if (rc == 0)
+            rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (personality), 1,
+                                   SCMP_A0 (SCMP_CMP_MASKED_EQ, mask, 0x80000000u));
+    }
+    if (rc != 0) {
+        snprintf (err, errlen, "seccomp: cannot filter clone3 or personality: %s", strerror (-rc));
+        return -1;
+    }
+    return 0;
+}
+
+int
+rfk_sandbox_seccomp_fd (char *err, size_t errlen)
+{
+    scmp_filter_ctx ctx = seccomp_init (SCMP_ACT_ALLOW);
+    if (!ctx) {
+        snprintf (err, errlen, "seccomp: cannot make a filter");
+        return -1;
+    }
+    int fd = -1;
+    if (s_rules (ctx, err, errlen) == 0) {
+        fd = memfd_create ("rafiki-seccomp", MFD_CLOEXEC);
+        if (fd < 0)
+            snprintf (err, errlen, "seccomp: memfd_create: %s", strerror (errno));
+        else if (seccomp_export_bpf (ctx, fd) != 0 || lseek (fd, 0, SEEK_SET) != 0) {
+            snprintf (err, errlen, "seccomp: cannot export the filter");
+            close (fd);
+            fd = -1;
+        }
+    }
+    seccomp_release (ctx);
+    return fd;
+}
