@@ -37,6 +37,8 @@ struct rfk_sandbox_cmd {
     bool root;     /* we are root and uid != 0: bwrap runs privileged without a user
                       namespace and setpriv becomes uid just before the command */
     bool overflow; /* argv or fds ran out of room */
+    int filter;    /* the seccomp filter's descriptor (also in fds) */
+    bool by_name;  /* paths bound by name, the filter at a fixed number */
 };
 
 /* The folders of the read-only system view; a symbolic link among them
@@ -163,10 +165,17 @@ s_bind (rfk_sandbox_cmd_t *self, const char *path, bool rw, char *err, size_t er
         return -1;
     }
     s_parents (self, real);
-    s_arg (self, rw ? "--bind-fd" : "--ro-bind-fd");
-    s_arg_fd (self, fd);
+    int rc = s_grant (self, fd, rw, err, errlen, real);
+    if (self->by_name) {
+        s_arg (self, rw ? "--bind" : "--ro-bind");
+        s_arg (self, real);
+        close (fd);
+    } else {
+        s_arg (self, rw ? "--bind-fd" : "--ro-bind-fd");
+        s_arg_fd (self, fd);
+    }
     s_arg (self, real);
-    return s_grant (self, fd, rw, err, errlen, real);
+    return rc;
 }
 
 /* The namespaces, the system view, /proc, /dev and /tmp. */
@@ -233,6 +242,8 @@ rfk_sandbox_cmd_new (const rfk_sandbox_spec_t *spec, const char *const *argv, ch
         return NULL;
     }
     self->limits = spec->limits;
+    self->filter = -1;
+    self->by_name = spec->filter_fd_at > 0;
     if (geteuid () == 0 && spec->uid != 0) {
         self->uid = spec->uid;
         self->gid = spec->gid;
@@ -249,9 +260,16 @@ rfk_sandbox_cmd_new (const rfk_sandbox_spec_t *spec, const char *const *argv, ch
         s_arg (self, "--chdir");
         s_arg (self, spec->chdir ? spec->chdir : spec->n_rw ? spec->rw_paths[0] : "/");
         int filter = rfk_sandbox_seccomp_fd (err, errlen);
+        self->filter = filter;
         if (filter < 0)
             rc = -1;
-        else {
+        else if (self->by_name) {
+            char at[16];
+            snprintf (at, sizeof at, "%d", spec->filter_fd_at);
+            s_arg (self, "--seccomp");
+            s_arg (self, at);
+            self->fds[self->n_fds++] = filter; /* closed with the command */
+        } else {
             s_arg (self, "--seccomp");
             s_arg_fd (self, filter);
         }
@@ -294,11 +312,23 @@ s_limit (int resource, rlim_t soft, rlim_t hard)
 }
 
 int
+rfk_sandbox_cmd_filter_fd (const rfk_sandbox_cmd_t *self)
+{
+    return self ? self->filter : -1;
+}
+
+int
 rfk_sandbox_cmd_enter (const rfk_sandbox_cmd_t *self)
 {
     for (size_t i = 0; i < self->n_fds; i++)
         if (fcntl (self->fds[i], F_SETFD, 0) != 0)
             return -1;
+    return rfk_sandbox_cmd_limits (self);
+}
+
+int
+rfk_sandbox_cmd_limits (const rfk_sandbox_cmd_t *self)
+{
     const rfk_sandbox_limits_t *l = &self->limits;
     int rc = s_limit (RLIMIT_CORE, 0, 0);
     if (rc == 0 && l->memory_mb)

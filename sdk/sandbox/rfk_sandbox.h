@@ -58,6 +58,11 @@ typedef struct {
     uid_t uid;         /* as root: run as this uid (0: stay root, no process limit) */
     gid_t gid;         /* as root: and this gid */
     size_t tmp_mb;     /* size of the private /tmp (tmpfs); 0: 64 MiB */
+    /* > 0: bind the paths by name and expect the filter at this descriptor,
+       for a caller whose child closes every descriptor above its own few
+       and then moves the filter there (rfk_sandbox_cmd_filter_fd); 0: bind
+       through descriptors and let rfk_sandbox_cmd_enter keep them */
+    int filter_fd_at;
     rfk_sandbox_limits_t limits;
 } rfk_sandbox_spec_t;
 
@@ -82,6 +87,26 @@ rfk_sandbox_cmd_argv (const rfk_sandbox_cmd_t *self);
    after fork of a threaded program). 0, or -1 (errno set). */
 int
 rfk_sandbox_cmd_enter (const rfk_sandbox_cmd_t *self);
+
+/* The seccomp filter's descriptor (for a spec with filter_fd_at: dup2
+   it there in the child). */
+int
+rfk_sandbox_cmd_filter_fd (const rfk_sandbox_cmd_t *self);
+
+/* In a child between fork and exec: the limits alone (async-signal-safe).
+   0, or -1 (errno set). */
+int
+rfk_sandbox_cmd_limits (const rfk_sandbox_cmd_t *self);
+
+/* The seccomp filter's descriptor (for a spec with filter_fd_at: dup2
+   it there in the child). */
+int
+rfk_sandbox_cmd_filter_fd (const rfk_sandbox_cmd_t *self);
+
+/* In a child between fork and exec: the limits alone (async-signal-safe).
+   0, or -1 (errno set). */
+int
+rfk_sandbox_cmd_limits (const rfk_sandbox_cmd_t *self);
 
 /* Fork, in the child: its own process group when new_pgroup, keep[i]
    descriptors dup2'ed onto themselves (inherited), stdin from /dev/null,
