@@ -8,7 +8,9 @@
     TrialFinished reports.
     Printed as trials per second per trainer; the original Rafiki's polling
     design allows about 5. Two set-ups:
-    - direct: an advisor and one trainer as actors in this process;
+    - direct: an advisor and one trainer as actors in this process, run
+      twice: trials unsandboxed, then in the sandbox (sdk/sandbox), with the
+      ratio of the rates and what the sandbox adds to each trial's start;
     - services: `rafikid advisor` and `rafikid trainer` processes talking to
       a fake admin (test/lib/rfk_test_admin.c) served here.
     RAFIKI_BENCH_TRIALS overrides the number of trials.
@@ -58,12 +60,11 @@ s_report (const char *setup, int trials, int trainers, int64_t elapsed_ms)
     assert_true (per_second > 5);
 }
 
-/* The advisor and one trainer as actors in this process, no admin. */
-static void
-test_dispatch_direct (void **state)
+/* The advisor and one trainer as actors in this process, no admin; trials
+   in the sandbox when box is not NULL. The elapsed milliseconds. */
+static int64_t
+s_dispatch_direct (int trials, const rfk_sandbox_spec_t *box)
 {
-    (void)state;
-    int trials = s_trials ();
     char *dir = s_data_dir ();
     char budget[64];
     snprintf (budget, sizeof budget, "{\"MODEL_TRIAL_COUNT\": %d}", trials);
@@ -90,6 +91,7 @@ test_dispatch_direct (void **state)
         .params_dir = dir,
         .worker_id = "bench",
         .timeout_s = 60,
+        .sandbox = box,
     };
     zactor_t *trainer = zactor_new (rfk_trainer_direct_actor, &trainer_args);
     zsock_set_rcvtimeo (trainer, 600000);
@@ -104,7 +106,6 @@ test_dispatch_direct (void **state)
     assert_int_equal (json_integer_value (json_object_get (json, "completed")), trials);
     json_decref (json);
     zstr_free (&stats);
-    s_report ("direct", trials, 1, elapsed);
     zactor_destroy (&trainer);
     zactor_destroy (&advisor);
     zstr_free (&endpoint);
@@ -112,6 +113,35 @@ test_dispatch_direct (void **state)
     json_decref (fixed);
     json_decref (train_args);
     rfk_test_tmpdir_destroy (&dir);
+    return elapsed;
+}
+
+/* Direct, without and then with the sandbox (issue 13): the dispatch rate
+   of each, their ratio, and what the sandbox adds to a trial's start. */
+static void
+test_dispatch_direct (void **state)
+{
+    (void)state;
+    int trials = s_trials ();
+    int64_t plain = s_dispatch_direct (trials, NULL);
+    s_report ("direct", trials, 1, plain);
+    rfk_sandbox_spec_t box = {
+        .uid = 65534,
+        .gid = 65534,
+        .limits = {.nproc = 256, .fsize_mb = 1024, .nofile = 1024, .disk_mb = 4096}};
+    char err[512] = "";
+    if (!rfk_sandbox_available (box.uid, box.gid, err, sizeof err)) {
+        printf ("# dispatch direct sandboxed: skipped, no sandbox here: %s\n", err);
+        return;
+    }
+    int64_t boxed = s_dispatch_direct (trials, &box);
+    printf ("# dispatch direct sandboxed: %d trials, %.2f s: %.1f trials/s per trainer\n", trials,
+            boxed / 1000.0, trials / (boxed / 1000.0));
+    double added_ms = (double)(boxed - plain) / trials;
+    printf ("# sandbox cost: dispatch rate ratio sandboxed/plain %.2f, trial start latency "
+            "%.2f ms plain, %.2f ms sandboxed, +%.2f ms per trial (goal: at most +20 ms) %s\n",
+            (double)plain / (double)boxed, (double)plain / trials, (double)boxed / trials, added_ms,
+            added_ms <= 20 ? "MET" : "MISSED");
 }
 
 static bool
