@@ -264,6 +264,27 @@ s_child_on_term (int sig)
     s_child_stop = 1;
 }
 
+/* A sandboxed trial's own limits: processes (of its uid), file size, open
+   descriptors, no core files. Set before the template runs. */
+static void
+s_child_box_limits (const rfk_sandbox_limits_t *l)
+{
+    struct rlimit rl = {0, 0};
+    setrlimit (RLIMIT_CORE, &rl);
+    if (l->nproc) {
+        rl = (struct rlimit){l->nproc, l->nproc};
+        setrlimit (RLIMIT_NPROC, &rl);
+    }
+    if (l->fsize_mb) {
+        rl = (struct rlimit){(rlim_t)l->fsize_mb << 20, (rlim_t)l->fsize_mb << 20};
+        setrlimit (RLIMIT_FSIZE, &rl);
+    }
+    if (l->nofile) {
+        rl = (struct rlimit){l->nofile, l->nofile};
+        setrlimit (RLIMIT_NOFILE, &rl);
+    }
+}
+
 /* Limits, signals and descriptors of a fresh child. */
 static void
 s_child_setup (const rfk_trial_spec_t *spec, pid_t parent)
@@ -329,6 +350,8 @@ s_child_setup (const rfk_trial_spec_t *spec, pid_t parent)
         struct rlimit rl = {soft, soft + 1};
         setrlimit (RLIMIT_CPU, &rl);
     }
+    if (spec->sandbox)
+        s_child_box_limits (&spec->sandbox->limits);
 }
 
 /* Write the file atomically: a temporary beside it, then rename. */

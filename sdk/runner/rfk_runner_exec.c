@@ -79,13 +79,21 @@ s_exec_spec_fd (const rfk_trial_spec_t *spec, char *err, size_t errlen)
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 11);
+    msgpack_pack_map (&pk, 12);
     s_pack_cstr (&pk, "template", spec->template_path);
     s_pack_cstr (&pk, "task", spec->task);
     s_pack_cstr (&pk, "train", spec->train_path);
     s_pack_cstr (&pk, "val", spec->val_path);
     s_pack_cstr (&pk, "params", spec->params_path);
     s_pack_cstr (&pk, "output", spec->output_path);
+    /* A sandboxed child sets its process, file size and descriptor limits
+       itself, so that bwrap starts by posix_spawn (no fork of this process). */
+    const rfk_sandbox_limits_t *box = spec->sandbox ? &spec->sandbox->limits : NULL;
+    rfk_runner_pack_str (&pk, "box", 64);
+    msgpack_pack_array (&pk, 3);
+    msgpack_pack_uint64 (&pk, box ? box->nproc : 0);
+    msgpack_pack_uint64 (&pk, box ? box->fsize_mb : 0);
+    msgpack_pack_uint64 (&pk, box ? box->nofile : 0);
     rfk_runner_pack_str (&pk, "cpu_s", 64);
     msgpack_pack_double (&pk, spec->cpu_s);
     rfk_runner_pack_str (&pk, "memory_mb", 64);
@@ -241,8 +249,10 @@ s_exec_spawn_sandboxed (const rfk_trial_spec_t *spec, int sock, int spec_fd, cha
     mine.n_rw = 1;
     mine.chdir = spec->work_dir;
     mine.share_net = false;
-    mine.limits.memory_mb = 0; /* the child sets its own, relative to what it maps */
-    mine.limits.cpu_s = 0;
+    /* The child sets its own limits (the memory one relative to what it
+       maps): nothing to do between fork and exec, so bwrap starts by
+       posix_spawn. */
+    mine.limits = (rfk_sandbox_limits_t){0};
     const char *argv[] = {exe, NULL};
     rfk_sandbox_cmd_t *cmd = rfk_sandbox_cmd_new (&mine, argv, err, errlen);
     if (!cmd)
@@ -296,14 +306,15 @@ rfk_runner_exec_spawn (const rfk_trial_spec_t *spec, int sock, char *err, size_t
 /* What the exec'd process owns. File-level, so that the atexit handler
    finds it when a template calls exit () in the middle of a trial. */
 typedef struct {
-    int sock;              /* our end of the socket pair to the parent */
-    char *data;            /* the spec file's bytes */
-    msgpack_unpacked msg;  /* the spec, decoded from data */
-    bool msg_ready;        /* msg was initialised */
-    rafiki_knobs_t knobs;  /* knob values; items and their strings are ours */
-    rafiki_args_t args;    /* train args; items and their strings are ours */
-    rfk_trial_spec_t spec; /* the spec as the child's side takes it */
-    rfk_template_t *tpl;   /* the template, opened here */
+    int sock;               /* our end of the socket pair to the parent */
+    char *data;             /* the spec file's bytes */
+    msgpack_unpacked msg;   /* the spec, decoded from data */
+    bool msg_ready;         /* msg was initialised */
+    rafiki_knobs_t knobs;   /* knob values; items and their strings are ours */
+    rafiki_args_t args;     /* train args; items and their strings are ours */
+    rfk_trial_spec_t spec;  /* the spec as the child's side takes it */
+    rfk_template_t *tpl;    /* the template, opened here */
+    rfk_sandbox_spec_t box; /* a sandboxed trial's limits, to set here */
 } s_exec_t;
 
 static s_exec_t s_exec = {.sock = -1};
@@ -516,6 +527,16 @@ s_exec_load_spec (void)
     value = s_exec_get (map, "memory_mb");
     if (value && value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         spec->memory_mb = (size_t)value->via.u64;
+    value = s_exec_get (map, "box");
+    if (value && value->type == MSGPACK_OBJECT_ARRAY && value->via.array.size == 3 &&
+        value->via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        value->via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        value->via.array.ptr[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        s_exec.box.limits.nproc = (unsigned)value->via.array.ptr[0].via.u64;
+        s_exec.box.limits.fsize_mb = (size_t)value->via.array.ptr[1].via.u64;
+        s_exec.box.limits.nofile = (unsigned)value->via.array.ptr[2].via.u64;
+        spec->sandbox = &s_exec.box;
+    }
     value = s_exec_get (map, "shared");
     if (value && value->type == MSGPACK_OBJECT_BIN && value->via.bin.size > 0) {
         spec->shared_params = value->via.bin.ptr;

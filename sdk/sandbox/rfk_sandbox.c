@@ -14,6 +14,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,10 +375,58 @@ s_child (const rfk_sandbox_cmd_t *self, char *const *envp, const int *keep, size
     _exit (127);
 }
 
+/* Whether the command has limits to set between fork and exec. */
+static bool
+s_has_limits (const rfk_sandbox_limits_t *l)
+{
+    return l->memory_mb || l->cpu_s > 0 || l->nproc || l->fsize_mb || l->nofile;
+}
+
+/* The spawn without limits to set: posix_spawn (a vfork, no copy of a large
+   caller's page tables). */
+static pid_t
+s_posix_spawn (const rfk_sandbox_cmd_t *self, char *const *envp, const int *keep, size_t n_keep,
+               int out_fd, bool new_pgroup, char *err, size_t errlen)
+{
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_init (&attr);
+    posix_spawn_file_actions_init (&actions);
+    sigset_t none, all;
+    sigemptyset (&none);
+    sigfillset (&all);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    posix_spawnattr_setflags (&attr, (short)(flags | (new_pgroup ? POSIX_SPAWN_SETPGROUP : 0)));
+    posix_spawnattr_setpgroup (&attr, 0);
+    posix_spawnattr_setsigmask (&attr, &none);
+    posix_spawnattr_setsigdefault (&attr, &all);
+    /* dup2 of a descriptor onto itself clears its close-on-exec flag. */
+    for (size_t i = 0; i < n_keep; i++)
+        posix_spawn_file_actions_adddup2 (&actions, keep[i], keep[i]);
+    for (size_t i = 0; i < self->n_fds; i++)
+        posix_spawn_file_actions_adddup2 (&actions, self->fds[i], self->fds[i]);
+    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (out_fd >= 0) {
+        posix_spawn_file_actions_adddup2 (&actions, out_fd, 1);
+        posix_spawn_file_actions_adddup2 (&actions, out_fd, 2);
+    }
+    pid_t pid = -1;
+    int rc = posix_spawn (&pid, self->argv[0], &actions, &attr, self->argv, envp);
+    posix_spawn_file_actions_destroy (&actions);
+    posix_spawnattr_destroy (&attr);
+    if (rc != 0) {
+        snprintf (err, errlen, "cannot start the sandbox (%s): %s", self->argv[0], strerror (rc));
+        return -1;
+    }
+    return pid;
+}
+
 pid_t
 rfk_sandbox_cmd_spawn (const rfk_sandbox_cmd_t *self, char *const *envp, const int *keep,
                        size_t n_keep, int out_fd, bool new_pgroup, char *err, size_t errlen)
 {
+    if (!s_has_limits (&self->limits))
+        return s_posix_spawn (self, envp, keep, n_keep, out_fd, new_pgroup, err, errlen);
     int report[2];
     if (pipe2 (report, O_CLOEXEC) != 0) {
         snprintf (err, errlen, "cannot start the sandbox: pipe: %s", strerror (errno));

@@ -108,7 +108,8 @@ rfk_sandbox_cmd_filter_fd (const rfk_sandbox_cmd_t *self);
 int
 rfk_sandbox_cmd_limits (const rfk_sandbox_cmd_t *self);
 
-/* Fork, in the child: its own process group when new_pgroup, keep[i]
+/* Start the command. Without limits to set, by posix_spawn; else fork, and
+   in the child: its own process group when new_pgroup, keep[i]
    descriptors dup2'ed onto themselves (inherited), stdin from /dev/null,
    stdout and stderr to out_fd (-1: inherit), rfk_sandbox_cmd_enter, then
    exec bwrap with envp. The child's pid (bwrap's), or -1 with err. */

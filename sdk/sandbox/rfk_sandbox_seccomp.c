@@ -21,7 +21,10 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The calls denied outright. */
@@ -112,25 +115,60 @@ s_rules (scmp_filter_ctx ctx, char *err, size_t errlen)
     return 0;
 }
 
-int
-rfk_sandbox_seccomp_fd (char *err, size_t errlen)
+/* The filter as BPF, built once per process (s_bpf_build under s_bpf_lock). */
+static pthread_mutex_t s_bpf_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *s_bpf;           /* the exported program, or NULL */
+static size_t s_bpf_size;     /* its bytes */
+static char s_bpf_error[256]; /* why it could not be built */
+
+/* Build the filter and keep its BPF; -1 with s_bpf_error. */
+static int
+s_bpf_build (void)
 {
     scmp_filter_ctx ctx = seccomp_init (SCMP_ACT_ALLOW);
     if (!ctx) {
-        snprintf (err, errlen, "seccomp: cannot make a filter");
+        snprintf (s_bpf_error, sizeof s_bpf_error, "seccomp: cannot make a filter");
         return -1;
     }
-    int fd = -1;
-    if (s_rules (ctx, err, errlen) == 0) {
-        fd = memfd_create ("rafiki-seccomp", MFD_CLOEXEC);
-        if (fd < 0)
-            snprintf (err, errlen, "seccomp: memfd_create: %s", strerror (errno));
-        else if (seccomp_export_bpf (ctx, fd) != 0 || lseek (fd, 0, SEEK_SET) != 0) {
-            snprintf (err, errlen, "seccomp: cannot export the filter");
-            close (fd);
-            fd = -1;
-        }
+    int rc = s_rules (ctx, s_bpf_error, sizeof s_bpf_error);
+    int fd = rc == 0 ? memfd_create ("rafiki-seccomp-build", MFD_CLOEXEC) : -1;
+    struct stat st;
+    if (rc == 0 && (fd < 0 || seccomp_export_bpf (ctx, fd) != 0 || fstat (fd, &st) != 0 ||
+                    st.st_size <= 0 || !(s_bpf = malloc ((size_t)st.st_size)) ||
+                    pread (fd, s_bpf, (size_t)st.st_size, 0) != st.st_size)) {
+        snprintf (s_bpf_error, sizeof s_bpf_error, "seccomp: cannot export the filter");
+        free (s_bpf);
+        s_bpf = NULL;
+        rc = -1;
     }
+    if (rc == 0)
+        s_bpf_size = (size_t)st.st_size;
+    if (fd >= 0)
+        close (fd);
     seccomp_release (ctx);
+    return rc;
+}
+
+int
+rfk_sandbox_seccomp_fd (char *err, size_t errlen)
+{
+    pthread_mutex_lock (&s_bpf_lock);
+    if (!s_bpf && !*s_bpf_error)
+        s_bpf_build ();
+    pthread_mutex_unlock (&s_bpf_lock);
+    if (!s_bpf) {
+        snprintf (err, errlen, "%s", s_bpf_error);
+        return -1;
+    }
+    int fd = memfd_create ("rafiki-seccomp", MFD_CLOEXEC);
+    if (fd < 0) {
+        snprintf (err, errlen, "seccomp: memfd_create: %s", strerror (errno));
+        return -1;
+    }
+    if (write (fd, s_bpf, s_bpf_size) != (ssize_t)s_bpf_size || lseek (fd, 0, SEEK_SET) != 0) {
+        snprintf (err, errlen, "seccomp: cannot write the filter: %s", strerror (errno));
+        close (fd);
+        return -1;
+    }
     return fd;
 }
