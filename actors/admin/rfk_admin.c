@@ -402,7 +402,7 @@ s_sandbox_check (rfk_admin_t *self)
 {
     const char *mode = rfk_config_string (self->config, "launcher", "sandbox");
     uid_t uid = (uid_t)rfk_config_int (self->config, "launcher", "sandbox_uid");
-    char err[512] = "";
+    char err[1024] = "";
     self->sandboxed = false;
     if (self->swarm)
         return;

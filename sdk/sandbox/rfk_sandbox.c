@@ -488,8 +488,8 @@ rfk_sandbox_exit_signal (int wait_status)
 /* ---- the probe ---------------------------------------------------------- */
 
 static pthread_mutex_t s_probe_lock = PTHREAD_MUTEX_INITIALIZER;
-static int s_probe_state;       /* 0: not yet, 1: works, -1: does not */
-static char s_probe_error[512]; /* why not */
+static int s_probe_state;        /* 0: not yet, 1: works, -1: does not */
+static char s_probe_error[1024]; /* why not */
 
 /* Run `true` in a sandbox once; 0, or -1 with err (bwrap's own message). */
 static int
@@ -498,40 +498,38 @@ s_probe (uid_t uid, gid_t gid, char *err, size_t errlen)
     const char *truth = access ("/usr/bin/true", X_OK) == 0 ? "/usr/bin/true" : "/bin/true";
     const char *argv[] = {truth, NULL};
     rfk_sandbox_spec_t spec = {.uid = uid, .gid = gid, .limits = {.nproc = 64}};
-    rfk_sandbox_cmd_t *cmd = rfk_sandbox_cmd_new (&spec, argv, err, errlen);
-    if (!cmd)
-        return -1;
-    int out[2];
-    if (pipe2 (out, O_CLOEXEC) != 0) {
-        snprintf (err, errlen, "pipe: %s", strerror (errno));
-        rfk_sandbox_cmd_destroy (&cmd);
-        return -1;
-    }
-    char *envp[] = {NULL};
-    pid_t pid = rfk_sandbox_cmd_spawn (cmd, envp, NULL, 0, out[1], false, err, errlen);
-    close (out[1]);
-    rfk_sandbox_cmd_destroy (&cmd);
     char said[400] = "";
-    size_t got = 0;
-    ssize_t n;
-    while (
-        pid > 0 && got < sizeof said - 1 &&
-        ((n = read (out[0], said + got, sizeof said - 1 - got)) > 0 || (n < 0 && errno == EINTR)))
-        got += n > 0 ? (size_t)n : 0;
-    said[got] = 0;
-    close (out[0]);
-    if (pid < 0)
-        return -1;
+    rfk_sandbox_cmd_t *cmd = rfk_sandbox_cmd_new (&spec, argv, said, sizeof said);
+    int out[2] = {-1, -1};
+    pid_t pid = -1;
+    if (cmd && pipe2 (out, O_CLOEXEC) != 0)
+        snprintf (said, sizeof said, "pipe: %s", strerror (errno));
+    else if (cmd) {
+        char *envp[] = {NULL};
+        pid = rfk_sandbox_cmd_spawn (cmd, envp, NULL, 0, out[1], false, said, sizeof said);
+        close (out[1]);
+        size_t got = 0;
+        ssize_t n;
+        while (pid > 0 && got < sizeof said - 1 &&
+               ((n = read (out[0], said + got, sizeof said - 1 - got)) > 0 ||
+                (n < 0 && errno == EINTR)))
+            got += n > 0 ? (size_t)n : 0;
+        if (pid > 0)
+            said[got] = 0;
+        close (out[0]);
+    }
+    rfk_sandbox_cmd_destroy (&cmd);
     int status = 0;
-    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    while (pid > 0 && waitpid (pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+    if (pid > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0)
         return 0;
     said[strcspn (said, "\n")] = 0;
     snprintf (err, errlen,
-              "bwrap cannot make a sandbox here (%s); allow unprivileged user namespaces "
-              "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0, "
-              "kernel.apparmor_restrict_unprivileged_userns=0) or set launcher.sandbox: off",
+              "bwrap cannot make a sandbox here (%s); install bubblewrap and allow unprivileged "
+              "user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+              "user.max_user_namespaces > 0, kernel.apparmor_restrict_unprivileged_userns=0), "
+              "or set launcher.sandbox: off",
               *said ? said : "it failed");
     return -1;
 }
@@ -547,6 +545,15 @@ rfk_sandbox_available (uid_t uid, gid_t gid, char *err, size_t errlen)
         snprintf (err, errlen, "%s", s_probe_error);
     pthread_mutex_unlock (&s_probe_lock);
     return ok;
+}
+
+void
+rfk_sandbox_available_reset (void)
+{
+    pthread_mutex_lock (&s_probe_lock);
+    s_probe_state = 0;
+    s_probe_error[0] = 0;
+    pthread_mutex_unlock (&s_probe_lock);
 }
 
 /* ---- disk use ----------------------------------------------------------- */

@@ -127,6 +127,11 @@ rfk_sandbox_cmd_destroy (rfk_sandbox_cmd_t **self_p);
 bool
 rfk_sandbox_available (uid_t uid, gid_t gid, char *err, size_t errlen);
 
+/* Forget the cached answer of rfk_sandbox_available, so that the next call
+   runs bwrap again (tests; RAFIKI_BWRAP names another bwrap). */
+void
+rfk_sandbox_available_reset (void);
+
 /* The disk space used under path (its blocks, symbolic links not
    followed, other file systems not entered), in KiB; -1 when path cannot
    be read. */
