@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
 
+#include <fcntl.h>
 #include <ctype.h>
 #include <sodium.h>
 #include <string.h>
@@ -207,17 +208,27 @@ s_worker_paths (rfk_admin_t *self, rfk_admin_service_t *service, char *paths[2])
     return n;
 }
 
-/* The sandbox of a local inference worker (template code), or NULL for the others. */
+/* The sandbox of a local inference worker (template code), or NULL for the others.
+   paths[0..1] are its template and parameters (read-only), paths[2] its own log file
+   (read-write: rafikid appends to <logs>/<role>-<id>.log), made here. */
 static rfk_sandbox_spec_t *
 s_worker_sandbox (rfk_admin_t *self, rfk_admin_service_t *service, rfk_sandbox_spec_t *box,
-                  char *paths[2])
+                  char *paths[3])
 {
     if (self->swarm || !self->sandboxed || !streq (service->role, "inference"))
         return NULL;
+    paths[2] = zsys_sprintf ("%s/%s-%s.log", self->logs_dir, service->role, service->id);
+    int log_fd = paths[2] ? open (paths[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+                                  0600)
+                          : -1;
+    if (log_fd >= 0)
+        close (log_fd);
     uid_t uid = (uid_t)rfk_config_int (self->config, "launcher", "sandbox_uid");
     *box = (rfk_sandbox_spec_t){
         .ro_paths = (const char *const *)paths,
         .n_ro = s_worker_paths (self, service, paths),
+        .rw_paths = (const char *const *)&paths[2],
+        .n_rw = log_fd >= 0 ? 1 : 0,
         .share_net = true,
         .uid = uid,
         .gid = (gid_t)uid,
@@ -244,7 +255,7 @@ s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
         .published_port = published_port,
     };
     rfk_sandbox_spec_t box;
-    char *paths[2] = {NULL, NULL};
+    char *paths[3] = {NULL, NULL, NULL};
     spec.sandbox = s_worker_sandbox (self, service, &box, paths);
     char *id = strdup (service->id);
     if (rfk_launcher_start (self->launcher, &spec) != 0) {
@@ -259,6 +270,7 @@ s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
     free (image);
     free (paths[0]);
     free (paths[1]);
+    free (paths[2]);
     s_env_free (env);
 }
 

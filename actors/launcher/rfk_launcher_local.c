@@ -65,6 +65,7 @@ typedef struct {
     char reason[256];                 //  why it stopped or failed
     rfk_sandbox_spec_t *box;          //  the sandbox it runs in (copy), or NULL
     char **box_ro;                    //  its read-only paths (copies), NULL-terminated
+    char **box_rw;                    //  its read-write paths (copies), NULL-terminated
 } s_service_t;
 
 //  The backend's state.
@@ -135,6 +136,9 @@ s_service_destroy (s_service_t **service_p)
     for (size_t i = 0; service->box_ro && service->box_ro[i]; i++)
         free (service->box_ro[i]);
     free (service->box_ro);
+    for (size_t i = 0; service->box_rw && service->box_rw[i]; i++)
+        free (service->box_rw[i]);
+    free (service->box_rw);
     free (service->box);
     free (service);
     *service_p = NULL;
@@ -153,8 +157,13 @@ s_box_copy (s_service_t *service, const rfk_sandbox_spec_t *box)
     for (size_t i = 0; i < box->n_ro; i++)
         if (!(service->box_ro[i] = strdup (box->ro_paths[i])))
             return -1;
-    service->box->n_rw = 0;
-    service->box->rw_paths = NULL;
+    service->box_rw = calloc (box->n_rw + 1, sizeof (char *));
+    if (!service->box_rw)
+        return -1;
+    for (size_t i = 0; i < box->n_rw; i++)
+        if (!(service->box_rw[i] = strdup (box->rw_paths[i])))
+            return -1;
+    service->box->rw_paths = (const char *const *)service->box_rw;
     service->box->share_net = true;
     service->box->chdir = "/tmp";
     //  The child closes every descriptor but its few: bind by name, the filter at this one.
