@@ -218,9 +218,9 @@ s_worker_sandbox (rfk_admin_t *self, rfk_admin_service_t *service, rfk_sandbox_s
     if (self->swarm || !self->sandboxed || !streq (service->role, "inference"))
         return NULL;
     paths[2] = zsys_sprintf ("%s/%s-%s.log", self->logs_dir, service->role, service->id);
-    int log_fd = paths[2] ? open (paths[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-                                  0600)
-                          : -1;
+    int log_fd = paths[2]
+                     ? open (paths[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)
+                     : -1;
     if (log_fd >= 0)
         close (log_fd);
     uid_t uid = (uid_t)rfk_config_int (self->config, "launcher", "sandbox_uid");
