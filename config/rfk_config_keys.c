@@ -108,6 +108,12 @@ const rfk_config_key_t rfk_config_keys[] = {
      "how services run: children of admin (local) or Docker Swarm services (swarm)"},
     {"launcher", "max_restarts", INT, "3", "0", "1000", NULL, 0,
      "times a failed service is restarted before it is marked ERRORED"},
+    {"launcher", "sandbox", STRING, "auto", NULL, NULL, "auto|on|off", 0,
+     "run template code (trials, local inference workers) inside bubblewrap: auto uses it "
+     "where user namespaces work; without it admin refuses jobs unless this is off"},
+    {"launcher", "sandbox_uid", INT, "65534", "0", "4294967294", NULL, 0,
+     "when admin runs as root: uid (and gid) sandboxed processes run as (0: root, whose "
+     "processes RLIMIT_NPROC does not count)"},
 
     {"swarm", "docker_socket", STRING, "/var/run/docker.sock", NULL, NULL, NULL, 0,
      "unix socket of the Docker engine (a swarm manager) the swarm launcher talks to"},
@@ -138,10 +144,18 @@ const rfk_config_key_t rfk_config_keys[] = {
     {"swarm", "predictor_port_base", INT, "31000", "1024", "65535", NULL, 0,
      "first node port published for predictors' HTTP (each live one takes the lowest free)"},
 
-    {"trainer", "memory_limit_mb", INT, "0", "0", "16777216", NULL, 0,
-     "address-space limit of a trial's process in MiB (0: none; sanitizer builds need 0)"},
-    {"trainer", "cpu_limit_s", INT, "0", "0", "31536000", NULL, 0,
+    {"trainer", "memory_limit_mb", INT, "4096", "0", "16777216", NULL, 0,
+     "address space a trial's process may add, in MiB (0: none)"},
+    {"trainer", "cpu_limit_s", INT, "3600", "0", "31536000", NULL, 0,
      "CPU seconds a trial's process may use (0: none)"},
+    {"trainer", "processes", INT, "256", "0", "1000000", NULL, 0,
+     "processes and threads of a sandboxed trial, or of a sandboxed inference worker (0: none)"},
+    {"trainer", "file_size_mb", INT, "1024", "0", "16777216", NULL, 0,
+     "largest file a sandboxed trial or inference worker may write, in MiB (0: none)"},
+    {"trainer", "open_files", INT, "1024", "0", "1048576", NULL, 0,
+     "open descriptors of a sandboxed trial or inference worker (0: none)"},
+    {"trainer", "disk_mb", INT, "4096", "0", "16777216", NULL, 0,
+     "disk space a sandboxed trial's folder may use, in MiB, measured each second (0: none)"},
     {"trainer", "trial_timeout_s", INT, "3600", "1", "31536000", NULL, 0,
      "wall-clock seconds after which a trial is killed and marked ERRORED"},
 

@@ -21,6 +21,7 @@
 */
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
+#include "rfk_sandbox.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -361,6 +362,7 @@ s_self_destroy (rfk_admin_t **self_p)
     rfk_auth_destroy (&self->auth);
     rfk_store_destroy (&self->store);
     free (self->data_dir);
+    free (self->sandbox_refusal);
     zstr_free (&self->datasets_dir);
     zstr_free (&self->models_dir);
     zstr_free (&self->params_dir);
@@ -415,6 +417,36 @@ s_self_tables (rfk_admin_t *self, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* Under the local launcher, template code runs in the sandbox (launcher.sandbox,
+   sdk/sandbox): say at start whether it can, and where it cannot, refuse train and
+   inference jobs unless the sandbox is off, which is then said at every start. */
+static void
+s_sandbox_check (rfk_admin_t *self)
+{
+    const char *mode = rfk_config_string (self->config, "launcher", "sandbox");
+    uid_t uid = (uid_t)rfk_config_int (self->config, "launcher", "sandbox_uid");
+    char err[1024] = "";
+    self->sandboxed = false;
+    if (self->swarm)
+        return;
+    if (mode && streq (mode, "off")) {
+        rfk_log_warning (RFK_ADMIN_LOG, "sandbox-off template code runs unsandboxed, with "
+                                        "admin's uid and the whole data dir in reach "
+                                        "(launcher.sandbox: off)");
+        return;
+    }
+    if (rfk_sandbox_available (uid, (gid_t)uid, err, sizeof err)) {
+        self->sandboxed = true;
+        rfk_log_info (RFK_ADMIN_LOG, "sandbox-on uid=%u",
+                      geteuid () == 0 ? (unsigned)uid : (unsigned)geteuid ());
+        return;
+    }
+    self->sandbox_refusal = zsys_sprintf ("this machine cannot sandbox template code, so train "
+                                          "and inference jobs are refused: %s",
+                                          err);
+    rfk_log_error (RFK_ADMIN_LOG, "sandbox-unavailable %s", self->sandbox_refusal);
 }
 
 /* The data directory and its folders, by absolute path (services run with
@@ -473,6 +505,7 @@ s_self_store (rfk_admin_t *self, char *err, size_t errlen)
         snprintf (err, errlen, "launcher.backend %s is not known (local or swarm)", backend);
         return -1;
     }
+    s_sandbox_check (self);
     rfk_admin_recover (self);
     rfk_admin_clean_partial_uploads (self);
     return 0;

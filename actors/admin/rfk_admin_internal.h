@@ -118,6 +118,8 @@ struct rfk_admin {
     zlistx_t *reply_keys;       /* the keys of replies, oldest first */
     size_t requests;            /* requests answered, for the log */
     bool swarm;                 /* launcher.backend swarm (rfk_admin_swarm.c) */
+    bool sandboxed;             /* local services running template code are sandboxed */
+    char *sandbox_refusal;      /* why train and inference jobs are refused, or NULL */
     zsock_t *pipe;              /* the actor's pipe (borrowed), once the loop runs */
     zmq_pollitem_t poll[RFK_ADMIN_POLL_MAX];          /* the loop's sockets and fds, added once */
     rfk_admin_reader_fn *readers[RFK_ADMIN_POLL_MAX]; /* what reads each item of poll */

@@ -341,6 +341,8 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
                                const rfk_auth_claims_t *caller)
 {
     const char *app = NULL, *task = NULL;
+    if (self->sandbox_refusal)
+        return rfk_admin_error (req, RFK_CODE_CONFLICT, "%s", self->sandbox_refusal);
     rfk_msg_t *error = s_check_train_request (req, &app, &task);
     if (error)
         return error;
@@ -652,6 +654,8 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
                                    const rfk_auth_claims_t *caller)
 {
     rfk_msg_t *error = NULL;
+    if (self->sandbox_refusal)
+        return rfk_admin_error (req, RFK_CODE_CONFLICT, "%s", self->sandbox_refusal);
     rfk_train_job_t *train = s_deployable_train_job (self, req, caller, &error);
     if (!train)
         return error;

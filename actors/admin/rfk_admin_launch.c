@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
 
+#include <fcntl.h>
 #include <ctype.h>
 #include <sodium.h>
 #include <string.h>
@@ -103,6 +104,11 @@ s_service_env (rfk_admin_t *self)
         {"trainer", "memory_limit_mb"},
         {"trainer", "cpu_limit_s"},
         {"trainer", "trial_timeout_s"},
+        {"trainer", "processes"},
+        {"trainer", "file_size_mb"},
+        {"trainer", "open_files"},
+        {"trainer", "disk_mb"},
+        {"launcher", "sandbox_uid"},
         {"predictor", "max_batch"},
         {"predictor", "batch_window_us"},
         {"predictor", "deadline_ms"},
@@ -135,6 +141,9 @@ s_service_env (rfk_admin_t *self)
             "%s=%lld", name,
             (long long)rfk_config_int (self->config, keys[index].section, keys[index].key));
     }
+    //  The one string among them: whether template code runs in the sandbox.
+    env[at++] = zsys_sprintf ("RAFIKI_LAUNCHER_SANDBOX=%s",
+                              rfk_config_string (self->config, "launcher", "sandbox"));
     env[at] = NULL;
     return env;
 }
@@ -177,6 +186,59 @@ s_swarm_spec (rfk_admin_t *self, rfk_admin_service_t *service, int *published_po
     return image;
 }
 
+/* The read-only paths of a local inference worker's sandbox: the template and the
+   parameters of the trial it holds, into paths[0..1]; how many. */
+static size_t
+s_worker_paths (rfk_admin_t *self, rfk_admin_service_t *service, char *paths[2])
+{
+    rfk_trial_t *trial =
+        service->trial_id ? rfk_store_get_trial (self->store, service->trial_id) : NULL;
+    rfk_model_t *model =
+        trial && trial->model_id ? rfk_store_get_model (self->store, trial->model_id) : NULL;
+    size_t n = 0;
+    if (model && (paths[n] = rfk_admin_model_path (self, model)))
+        n++;
+    if (trial && trial->store_params_id)
+        paths[n++] = trial->store_params_id[0] == '/'
+                         ? strdup (trial->store_params_id)
+                         : zsys_sprintf ("%s/%s", self->params_dir, trial->store_params_id);
+    if (n > 0 && !paths[n - 1])
+        n--;
+    rfk_model_destroy (&model);
+    rfk_trial_destroy (&trial);
+    return n;
+}
+
+/* The sandbox of a local inference worker (template code), or NULL for the others.
+   paths[0..1] are its template and parameters (read-only), paths[2] its own log file
+   (read-write: rafikid appends to <logs>/<role>-<id>.log), made here. */
+static rfk_sandbox_spec_t *
+s_worker_sandbox (rfk_admin_t *self, rfk_admin_service_t *service, rfk_sandbox_spec_t *box,
+                  char *paths[3])
+{
+    if (self->swarm || !self->sandboxed || !streq (service->role, "inference"))
+        return NULL;
+    paths[2] = zsys_sprintf ("%s/%s-%s.log", self->logs_dir, service->role, service->id);
+    int log_fd = paths[2]
+                     ? open (paths[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)
+                     : -1;
+    if (log_fd >= 0)
+        close (log_fd);
+    uid_t uid = (uid_t)rfk_config_int (self->config, "launcher", "sandbox_uid");
+    *box = (rfk_sandbox_spec_t){
+        .ro_paths = (const char *const *)paths,
+        .n_ro = s_worker_paths (self, service, paths),
+        .rw_paths = (const char *const *)&paths[2],
+        .n_rw = log_fd >= 0 ? 1 : 0,
+        .share_net = true,
+        .uid = uid,
+        .gid = (gid_t)uid,
+        .limits = {.nproc = (unsigned)rfk_config_int (self->config, "trainer", "processes"),
+                   .fsize_mb = (size_t)rfk_config_int (self->config, "trainer", "file_size_mb"),
+                   .nofile = (unsigned)rfk_config_int (self->config, "trainer", "open_files")}};
+    return box;
+}
+
 /* Start a tracked service's process; a failure makes it ERRORED. */
 static void
 s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
@@ -193,6 +255,9 @@ s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
         .image = image,
         .published_port = published_port,
     };
+    rfk_sandbox_spec_t box;
+    char *paths[3] = {NULL, NULL, NULL};
+    spec.sandbox = s_worker_sandbox (self, service, &box, paths);
     char *id = strdup (service->id);
     if (rfk_launcher_start (self->launcher, &spec) != 0) {
         char reason[400];
@@ -204,6 +269,9 @@ s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
         rfk_log_info (RFK_ADMIN_LOG, "service-started id=%s role=%s", id, spec.role);
     free (id);
     free (image);
+    free (paths[0]);
+    free (paths[1]);
+    free (paths[2]);
     s_env_free (env);
 }
 

@@ -52,6 +52,8 @@
 #ifndef RFK_LAUNCHER_H_INCLUDED
 #define RFK_LAUNCHER_H_INCLUDED
 
+#include "rfk_sandbox.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,6 +93,10 @@ typedef struct {
     int64_t memory_bytes;    //  local ignores them (a trainer bounds each trial's memory
     int gpus;                //  itself, and the sanitizers' address space defeats RLIMIT_AS)
     int published_port;      //  predictors: port published on the host (swarm: host mode)
+    //  local: run the service inside bubblewrap (rfk_sandbox.h) with the spec's read-only
+    //  paths, uid and limits (rafikid and --config FILE are added; the network is kept;
+    //  swarm ignores it); NULL: unsandboxed
+    const rfk_sandbox_spec_t *sandbox;
 } rfk_launcher_spec_t;
 
 //  A service's status as the launcher sees it.

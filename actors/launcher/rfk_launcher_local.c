@@ -72,6 +72,9 @@ typedef struct {
     int64_t started_at;               //  when the current process started
     int64_t deadline;                 //  RESTARTING: start again; STOPPING: kill; 0: none
     char reason[256];                 //  why it stopped or failed
+    rfk_sandbox_spec_t *box;          //  the sandbox it runs in (copy), or NULL
+    char **box_ro;                    //  its read-only paths (copies), NULL-terminated
+    char **box_rw;                    //  its read-write paths (copies), NULL-terminated
 } s_service_t;
 
 //  The backend's state.
@@ -139,8 +142,42 @@ s_service_destroy (s_service_t **service_p)
     free (service->env);
     if (service->pidfd >= 0)
         close (service->pidfd);
+    for (size_t i = 0; service->box_ro && service->box_ro[i]; i++)
+        free (service->box_ro[i]);
+    free (service->box_ro);
+    for (size_t i = 0; service->box_rw && service->box_rw[i]; i++)
+        free (service->box_rw[i]);
+    free (service->box_rw);
+    free (service->box);
     free (service);
     *service_p = NULL;
+}
+
+//  Copy the sandbox a spec asks for, with room for rafikid and --config FILE among its
+//  read-only paths; -1 when out of memory.
+static int
+s_box_copy (s_service_t *service, const rfk_sandbox_spec_t *box)
+{
+    service->box = malloc (sizeof *box);
+    service->box_ro = calloc (box->n_ro + 3, sizeof (char *));
+    if (!service->box || !service->box_ro)
+        return -1;
+    *service->box = *box;
+    for (size_t i = 0; i < box->n_ro; i++)
+        if (!(service->box_ro[i] = strdup (box->ro_paths[i])))
+            return -1;
+    service->box_rw = calloc (box->n_rw + 1, sizeof (char *));
+    if (!service->box_rw)
+        return -1;
+    for (size_t i = 0; i < box->n_rw; i++)
+        if (!(service->box_rw[i] = strdup (box->rw_paths[i])))
+            return -1;
+    service->box->rw_paths = (const char *const *)service->box_rw;
+    service->box->share_net = true;
+    service->box->chdir = "/tmp";
+    //  The child closes every descriptor but its few: bind by name, the filter at this one.
+    service->box->filter_fd_at = S_SECRET_FD + 2;
+    return 0;
 }
 
 //  Copy what a spec says into a new service record; NULL when out of memory.
@@ -167,6 +204,8 @@ s_service_new (s_local_t *self, const rfk_launcher_spec_t *spec)
         ok = (service->env[i] = strdup (spec->env[i])) != NULL;
     if (ok)
         ok = (service->log_path = s_format ("%s/logs/%s.log", service->data_dir, spec->id)) != NULL;
+    if (ok && spec->sandbox)
+        ok = s_box_copy (service, spec->sandbox) == 0;
     if (!ok)
         s_service_destroy (&service);
     return service;
@@ -273,7 +312,7 @@ s_child_close_from (int first, int limit)
 //  been changing.
 static void
 s_child (int devnull, int log_fd, int secret_fd, int error_fd, int fd_limit, pid_t parent,
-         const char *path, char *const argv[], char *const envp[])
+         const char *path, char *const argv[], char *const envp[], const rfk_sandbox_cmd_t *box)
 {
     //  A session (and process group) of its own, and no parent-death signal: a service outlives
     //  an admin that crashed, and the next admin adopts it. It is never left unowned for good:
@@ -297,10 +336,14 @@ s_child (int devnull, int log_fd, int secret_fd, int error_fd, int fd_limit, pid
         if (sources[i] < 0)
             _exit (127);
     }
+    int filter = box ? fcntl (rfk_sandbox_cmd_filter_fd (box), F_DUPFD_CLOEXEC, high) : -1;
     if (dup2 (sources[0], 0) < 0 || dup2 (sources[1], 1) < 0 || dup2 (sources[1], 2) < 0 ||
         dup2 (sources[2], S_SECRET_FD) < 0 || dup3 (sources[3], S_SECRET_FD + 1, O_CLOEXEC) < 0)
         _exit (127);
-    s_child_close_from (S_SECRET_FD + 2, fd_limit);
+    //  Sandboxed: bwrap reads the seccomp filter at S_SECRET_FD + 2 (s_box_copy).
+    if (box && (filter < 0 || dup2 (filter, S_SECRET_FD + 2) < 0 || rfk_sandbox_cmd_limits (box)))
+        _exit (127);
+    s_child_close_from (box ? S_SECRET_FD + 3 : S_SECRET_FD + 2, fd_limit);
     execve (path, argv, envp);
     int code = errno;
     ssize_t written = write (S_SECRET_FD + 1, &code, sizeof code);
@@ -368,7 +411,7 @@ typedef struct {
 //  with the launcher's error set (a child whose exec failed is reaped).
 static pid_t
 s_fork_exec (s_local_t *self, s_service_t *service, s_child_fds_t *fds, char *const argv[],
-             char *const envp[])
+             char *const envp[], const rfk_sandbox_cmd_t *box)
 {
     struct rlimit nofile;
     int fd_limit = 1024;
@@ -383,7 +426,7 @@ s_fork_exec (s_local_t *self, s_service_t *service, s_child_fds_t *fds, char *co
     }
     if (pid == 0)
         s_child (fds->devnull, fds->log_fd, fds->secret_pipe[0], fds->error_pipe[1], fd_limit,
-                 parent, self->rafikid_path, argv, envp);
+                 parent, box ? argv[0] : self->rafikid_path, argv, envp, box);
     //  No setpgid here (it would race the child's setsid): the wait below ends after exec, by
     //  when the child leads its own session and group, so a stop right after start reaches it.
     close (fds->error_pipe[1]);
@@ -426,6 +469,27 @@ s_watch (s_local_t *self, s_service_t *service, pid_t pid)
     }
 }
 
+//  The sandbox command around argv: the service's read-only paths plus rafikid and its
+//  --config FILE; NULL with the launcher's error set.
+static rfk_sandbox_cmd_t *
+s_box_cmd (s_local_t *self, s_service_t *service, char *const argv[])
+{
+    size_t n = service->box->n_ro;
+    service->box_ro[n] = NULL;
+    if (service->config_path)
+        service->box_ro[n++] = service->config_path;
+    service->box->ro_paths = (const char *const *)service->box_ro;
+    service->box->n_ro = n;
+    char err[512] = "";
+    rfk_sandbox_cmd_t *box =
+        rfk_sandbox_cmd_new (service->box, (const char *const *)argv, err, sizeof err);
+    if (service->config_path)
+        service->box_ro[--service->box->n_ro] = NULL; //  borrowed: not ours to free
+    if (!box)
+        rfk_launcher_set_error (self->launcher, "service %s: no sandbox: %s", service->id, err);
+    return box;
+}
+
 //  Start a service's process. Returns 0 and sets pid and pidfd, or -1 with the launcher's
 //  error set.
 static int
@@ -433,6 +497,7 @@ s_spawn (s_local_t *self, s_service_t *service)
 {
     s_child_fds_t fds = {-1, -1, {-1, -1}, {-1, -1}};
     char **envp = NULL;
+    rfk_sandbox_cmd_t *box = NULL;
     char *argv[7] = {
         self->rafikid_path, service->role, "--service-id", service->id, NULL, NULL, NULL};
     if (service->config_path) {
@@ -456,7 +521,11 @@ s_spawn (s_local_t *self, s_service_t *service)
         rfk_launcher_set_error (self->launcher, "service %s: out of memory", service->id);
         goto done;
     }
-    pid_t pid = s_fork_exec (self, service, &fds, argv, envp);
+    //  The sandbox wraps rafikid's argv: bwrap ... -- rafikid ROLE --service-id ID ...
+    if (service->box && !(box = s_box_cmd (self, service, argv)))
+        goto done;
+    pid_t pid =
+        s_fork_exec (self, service, &fds, box ? rfk_sandbox_cmd_argv (box) : argv, envp, box);
     if (pid < 0)
         goto done;
     s_watch (self, service, pid);
@@ -473,6 +542,7 @@ done:
             close (fds.error_pipe[i]);
     }
     s_free_strings (envp);
+    rfk_sandbox_cmd_destroy (&box);
     return rc;
 }
 

@@ -55,6 +55,9 @@ typedef struct {
     double timeout_s;            /* trial limits */
     double cpu_s;
     size_t memory_mb;
+    bool sandboxed;         /* trials run in the sandbox below */
+    rfk_sandbox_spec_t box; /* its uid, gid and limits (the runner adds the paths) */
+    char *trial_dir;        /* the trial in hand's folder in the sandbox, or NULL */
     /* the trial in hand */
     rfk_runner_trial_t *trial; /* running, or NULL */
     uint32_t trial_no;         /* its number */
@@ -96,6 +99,8 @@ s_trial_clear (self_t *self)
     self->trial_id = NULL;
     free (self->params_path);
     self->params_path = NULL;
+    free (self->trial_dir);
+    self->trial_dir = NULL;
     rfk_knobs_free (&self->knobs);
     free (self->shared);
     self->shared = NULL;
@@ -414,6 +419,8 @@ s_start_trial (self_t *self, const rfk_proposal_t *proposal)
         char path[1024];
         snprintf (path, sizeof path, "%s/%s.msgpack", self->params_dir, self->trial_id);
         self->params_path = strdup (path);
+        snprintf (path, sizeof path, "%s/%s.trial", self->params_dir, self->trial_id);
+        self->trial_dir = self->sandboxed ? strdup (path) : NULL;
     }
     rfk_trial_spec_t spec = {
         .api = api,
@@ -432,6 +439,8 @@ s_start_trial (self_t *self, const rfk_proposal_t *proposal)
         .exec = true,
         .template_path = rfk_template_path (self->template),
         .task = self->task,
+        .sandbox = self->sandboxed ? &self->box : NULL,
+        .work_dir = self->trial_dir,
     };
     rfk_trial_callbacks_t callbacks = {
         .arg = self,
@@ -693,6 +702,10 @@ s_configure_direct (self_t *self, const rfk_trainer_args_t *direct)
     self->timeout_s = direct->timeout_s;
     self->cpu_s = direct->cpu_s;
     self->memory_mb = direct->memory_mb;
+    if (direct->sandbox) {
+        self->sandboxed = true;
+        self->box = *direct->sandbox;
+    }
     if (s_args_set (self, direct->train_args) != 0)
         rfk_log_failure (&self->failure, S_LOG, "out of memory");
     else if (s_configure (self, direct->model_path, direct->advisor_endpoint, err, sizeof err) != 0)
@@ -728,6 +741,33 @@ s_limit (const json_t *config, const char *key, const rfk_config_t *own)
     return (double)rfk_config_int (own, "trainer", key);
 }
 
+/* Whether and how trials are sandboxed (launcher.sandbox: auto uses the
+   sandbox where bwrap can make one; admin refuses jobs where it cannot
+   unless the setting is off), with the trial limits of the config. */
+static void
+s_sandbox_configure (self_t *self, const json_t *config, const rfk_config_t *own)
+{
+    const char *mode = rfk_config_string (own, "launcher", "sandbox");
+    uid_t uid = (uid_t)rfk_config_int (own, "launcher", "sandbox_uid");
+    self->box =
+        (rfk_sandbox_spec_t){.uid = uid,
+                             .gid = (gid_t)uid,
+                             .limits = {.nproc = (unsigned)s_limit (config, "processes", own),
+                                        .fsize_mb = (size_t)s_limit (config, "file_size_mb", own),
+                                        .nofile = (unsigned)s_limit (config, "open_files", own),
+                                        .disk_mb = (size_t)s_limit (config, "disk_mb", own)}};
+    char err[512] = "";
+    if (mode && strcmp (mode, "off") == 0)
+        self->sandboxed = false;
+    else if (mode && strcmp (mode, "on") == 0)
+        self->sandboxed = true; /* a failure to make one fails the trial with why */
+    else
+        self->sandboxed = rfk_sandbox_available (uid, (gid_t)uid, err, sizeof err);
+    if (!self->sandboxed)
+        rfk_log_warning (S_LOG, "trials-unsandboxed launcher.sandbox=%s%s%s", mode ? mode : "?",
+                         *err ? " reason=" : "", err);
+}
+
 /* admin's ServiceConfig: the datasets, limits and advisor; then Ready. */
 static int
 s_on_config (rfk_session_t *session, const rfk_service_config_t *view, void *ctx, char *err,
@@ -751,6 +791,7 @@ s_on_config (rfk_session_t *session, const rfk_service_config_t *view, void *ctx
     self->timeout_s = s_limit (config, "trial_timeout_s", own);
     self->cpu_s = s_limit (config, "cpu_limit_s", own);
     self->memory_mb = (size_t)s_limit (config, "memory_limit_mb", own);
+    s_sandbox_configure (self, config, own);
     if (s_args_set (self, view->train_args) != 0) {
         snprintf (err, errlen, "out of memory");
         return -1;

@@ -47,6 +47,7 @@
 #include <jansson.h>
 
 #include "rfk_broker.h"
+#include "rfk_sandbox.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,6 +67,9 @@ typedef struct {
     double cpu_s;                 /* a trial's CPU limit (0: none) */
     size_t memory_mb;             /* a trial's memory limit (0: none) */
     const rfk_bus_opts_t *bus;    /* NULL: the defaults */
+    /* trials run in this sandbox (its uid, gid and limits; the trainer adds
+       the paths), or NULL: unsandboxed */
+    const rfk_sandbox_spec_t *sandbox;
 } rfk_trainer_args_t;
 
 /* The `trainer` role of rafikid; args is an rfk_role_args_t *. */

@@ -25,12 +25,23 @@
     (thread stacks, sanitizer shadow), so an absolute limit would be either
     useless or fatal. When the template fails or dies after an allocation
     failed (errno ENOMEM, or its peak address space reached the limit) the
-    reason is "exceeded memory limit of N MiB".
+    reason is "memory limit N MiB reached".
+
+    With a sandbox (spec->sandbox) the child is bwrap's process: the trial
+    runs in its own namespaces, writes only its work folder, and the
+    parent measures that folder's disk use every second, moves the
+    parameters it wrote to params_path and removes the folder at the end.
+    bwrap reports a command killed by signal N as exit status 128 + N.
 */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nftw */
+#endif
 #include "rfk_runner_private.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,12 +50,15 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define RFK_STOP_GRACE_DEFAULT_S 2.0 /* SIGTERM to SIGKILL when the spec says 0 */
+#define RFK_DISK_CHECK_MS 1000       /* how often a sandboxed trial's folder is measured */
+#define RFK_SANDBOX_GONE_MS 2000     /* how long a killed sandbox may take to end */
 
 struct rfk_runner_trial {
     pid_t pid;                       /* the child, also its process group; 0 once reaped */
@@ -68,8 +82,14 @@ struct rfk_runner_trial {
     int child_status;    /* its RESULT: status, score and error */
     double child_score;
     char child_error[sizeof ((rfk_trial_result_t *)0)->error];
-    double last_score; /* the last progress score */
-    uint8_t *buf;      /* bytes received, not yet a whole record */
+    double last_score;        /* the last progress score */
+    bool sandboxed;           /* the child is bwrap's process (exit 128 + N: signal N) */
+    char *work_dir;           /* sandboxed: the trial's folder, removed at the end */
+    char *params_path;        /* sandboxed: where its parameters go from work_dir */
+    rfk_sandbox_limits_t box; /* sandboxed: its limits, for reasons and the disk */
+    int64_t disk_at_ms;       /* next disk measure, 0: none */
+    bool disk_hit;            /* the folder grew past limits.disk_mb */
+    uint8_t *buf;             /* bytes received, not yet a whole record */
     size_t len, cap;
 };
 
@@ -79,6 +99,100 @@ s_now_ms (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Make path and the folders above it (mode 0700). */
+static int
+s_make_dirs (const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf (buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir (buf, 0700) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir (buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int
+s_remove_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        rmdir (path);
+    else
+        unlink (path);
+    return 0;
+}
+
+/* Remove a trial's folder and everything in it (links not followed). */
+static void
+s_remove_tree (const char *path)
+{
+    struct stat st;
+    for (int tries = 0; tries < 5 && lstat (path, &st) == 0; tries++)
+        nftw (path, s_remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* A sandboxed trial's folder made, its path made absolute; -1 with err. */
+static int
+s_sandbox_prepare (rfk_runner_trial_t *self, const rfk_trial_spec_t *spec, char *err, size_t errlen)
+{
+    char real[PATH_MAX];
+    if (!spec->exec || !spec->work_dir || !*spec->work_dir) {
+        snprintf (err, errlen, "a sandboxed trial runs in a fresh process and needs a folder");
+        return -1;
+    }
+    if (s_make_dirs (spec->work_dir) != 0 || !realpath (spec->work_dir, real)) {
+        snprintf (err, errlen, "cannot make the trial's folder %s: %s", spec->work_dir,
+                  strerror (errno));
+        return -1;
+    }
+    self->sandboxed = true;
+    self->box = spec->sandbox->limits;
+    self->work_dir = strdup (real);
+    self->params_path = spec->params_path ? strdup (spec->params_path) : NULL;
+    if (!self->work_dir || (spec->params_path && !self->params_path)) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    if (self->box.disk_mb)
+        self->disk_at_ms = s_now_ms () + RFK_DISK_CHECK_MS;
+    return 0;
+}
+
+/* After a sandboxed trial: its parameters (a regular file, no link) moved
+   to params_path when it completed, then its folder removed. */
+static void
+s_sandbox_settle (rfk_runner_trial_t *self)
+{
+    if (!self->work_dir)
+        return;
+    rfk_trial_result_t *r = &self->result;
+    if (r->status == RFK_TRIAL_COMPLETED && self->params_path) {
+        char from[PATH_MAX + 32];
+        snprintf (from, sizeof from, "%s/" RFK_RUNNER_PARAMS_FILE, self->work_dir);
+        struct stat st;
+        errno = 0;
+        if (lstat (from, &st) != 0 || !S_ISREG (st.st_mode) || st.st_nlink != 1 ||
+            rename (from, self->params_path) != 0) {
+            r->status = RFK_TRIAL_ERRORED;
+            snprintf (r->error, sizeof r->error, "cannot move the trial's parameters to %s: %s",
+                      self->params_path, errno ? strerror (errno) : "not a regular file");
+        }
+    }
+    s_remove_tree (self->work_dir);
+    free (self->work_dir);
+    self->work_dir = NULL;
+    free (self->params_path);
+    self->params_path = NULL;
 }
 
 rfk_runner_trial_t *
@@ -114,10 +228,16 @@ rfk_runner_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_
     self->memory_mb = spec->memory_mb;
     self->grace_s = spec->stop_grace_s > 0 ? spec->stop_grace_s : RFK_STOP_GRACE_DEFAULT_S;
     self->result.status = RFK_TRIAL_RUNNING;
+    if (spec->sandbox && s_sandbox_prepare (self, spec, err, errlen) != 0) {
+        s_sandbox_settle (self);
+        free (self);
+        return NULL;
+    }
 
     int sv[2];
     if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         snprintf (err, errlen, "cannot create the trial's socket pair: %s", strerror (errno));
+        s_sandbox_settle (self);
         free (self);
         return NULL;
     }
@@ -125,8 +245,10 @@ rfk_runner_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_
     pid_t parent = getpid ();
     self->start_ms = s_now_ms ();
     pid_t pid;
+    rfk_trial_spec_t view = *spec;
+    view.work_dir = self->work_dir; /* absolute */
     if (spec->exec)
-        pid = rfk_runner_exec_spawn (spec, sv[1], err, errlen);
+        pid = rfk_runner_exec_spawn (&view, sv[1], err, errlen);
     else {
         pid = fork ();
         if (pid < 0)
@@ -135,6 +257,7 @@ rfk_runner_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_
     if (pid < 0) {
         close (sv[0]);
         close (sv[1]);
+        s_sandbox_settle (self);
         free (self);
         return NULL;
     }
@@ -180,6 +303,8 @@ rfk_runner_trial_timeout_ms (rfk_runner_trial_t *self)
         next = self->deadline_ms;
     if (self->kill_at_ms && (!next || self->kill_at_ms < next))
         next = self->kill_at_ms;
+    if (self->disk_at_ms && (!next || self->disk_at_ms < next))
+        next = self->disk_at_ms;
     if (!next)
         return -1;
     int64_t left = next - s_now_ms ();
@@ -448,29 +573,68 @@ s_drain_records (rfk_runner_trial_t *self)
 /* The reason a child that died without a result died. A SIGKILL we did
    not send (timeouts, stops and prunes are settled before this) with the
    CPU time near the limit is the hard RLIMIT_CPU: the kernel enforces it on
-   tick-sampled time, which runs ahead of the precise time wait4 reports. */
+   tick-sampled time, which runs ahead of the precise time wait4 reports.
+   A sandboxed child's status is bwrap's: 128 + N for signal N, and its
+   usage is bwrap's alone (bwrap does not wait for what ran inside), so
+   there a SIGKILL we did not send after at least the CPU limit in wall
+   time is taken for the hard RLIMIT_CPU. */
 static void
 s_explain_death (rfk_runner_trial_t *self, int status, double cpu_s)
 {
     rfk_trial_result_t *r = &self->result;
-    if (WIFSIGNALED (status)) {
-        int sig = WTERMSIG (status);
-        if (self->memory_hit)
-            snprintf (r->error, sizeof r->error, "exceeded memory limit of %zu MiB",
-                      self->memory_mb);
-        else if (self->cpu_limit_s > 0 &&
-                 (sig == SIGXCPU || (sig == SIGKILL && cpu_s >= self->cpu_limit_s / 2)))
-            snprintf (r->error, sizeof r->error, "exceeded CPU time limit of %g s",
-                      self->cpu_limit_s);
-        else
-            snprintf (r->error, sizeof r->error, "killed by signal %d (%s)", sig, strsignal (sig));
-    } else if (self->memory_hit)
-        snprintf (r->error, sizeof r->error, "exceeded memory limit of %zu MiB", self->memory_mb);
+    int sig = self->sandboxed        ? rfk_sandbox_exit_signal (status)
+              : WIFSIGNALED (status) ? WTERMSIG (status)
+                                     : 0;
+    if (self->memory_hit)
+        snprintf (r->error, sizeof r->error, "memory limit %zu MiB reached", self->memory_mb);
+    else if (sig && self->cpu_limit_s > 0 &&
+             (sig == SIGXCPU || (sig == SIGKILL && cpu_s >= self->cpu_limit_s / 2) ||
+              (sig == SIGKILL && self->sandboxed && self->result.duration_s >= self->cpu_limit_s)))
+        snprintf (r->error, sizeof r->error, "CPU limit %g s reached", self->cpu_limit_s);
+    else if (sig == SIGXFSZ)
+        snprintf (r->error, sizeof r->error, "file size limit %zu MiB reached", self->box.fsize_mb);
+    else if (sig)
+        snprintf (r->error, sizeof r->error, "killed by signal %d (%s)", sig, strsignal (sig));
     else if (WIFEXITED (status) && WEXITSTATUS (status) != 0)
         snprintf (r->error, sizeof r->error, "exited with status %d before reporting a result",
                   WEXITSTATUS (status));
     else
         snprintf (r->error, sizeof r->error, "exited before reporting a result");
+}
+
+/* Give bwrap up to RFK_SANDBOX_GONE_MS to report how its command ended. */
+static void
+s_sandbox_wait_exit (rfk_runner_trial_t *self)
+{
+    int64_t until = s_now_ms () + RFK_SANDBOX_GONE_MS;
+    while (s_now_ms () < until) {
+        siginfo_t info;
+        memset (&info, 0, sizeof info);
+        if (waitid (P_PID, (id_t)self->pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+            info.si_pid != 0)
+            return; /* ended (still to be reaped) or not ours to wait for */
+        struct timespec pause = {0, 2 * 1000 * 1000};
+        nanosleep (&pause, NULL);
+    }
+}
+
+/* A sandboxed trial's processes die with bwrap, but after it: wait (at
+   most RFK_SANDBOX_GONE_MS) until none holds its socket any more, so that
+   its folder is not written while it is removed. */
+static void
+s_sandbox_wait_gone (rfk_runner_trial_t *self)
+{
+    int64_t until = s_now_ms () + RFK_SANDBOX_GONE_MS;
+    char sink[4096];
+    while (self->fd >= 0) {
+        int64_t left = until - s_now_ms ();
+        struct pollfd pfd = {.fd = self->fd, .events = POLLIN};
+        if (left <= 0 || poll (&pfd, 1, (int)left) == 0)
+            break;
+        ssize_t n = recv (self->fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            break;
+    }
 }
 
 /* The child ended or must: kill what is left of its group, reap it and
@@ -483,12 +647,18 @@ s_finish (rfk_runner_trial_t *self)
     memset (&ru, 0, sizeof ru);
     if (self->pid > 0) {
         /* A child that closed its end is exiting: SIGKILL cannot change its
-           exit status, and it takes any process it left behind. */
+           exit status, and it takes any process it left behind. bwrap
+           though reports its command's end only after it: let it. */
+        if (self->sandboxed && !self->timed_out && !self->disk_hit && !self->stop_requested &&
+            !self->prune_sent && !self->malformed)
+            s_sandbox_wait_exit (self);
         s_signal (self, SIGKILL);
         while (wait4 (self->pid, &status, 0, &ru) < 0 && errno == EINTR)
             ;
         self->pid = 0;
     }
+    if (self->sandboxed)
+        s_sandbox_wait_gone (self);
     if (self->fd >= 0) {
         close (self->fd);
         self->fd = -1;
@@ -508,6 +678,9 @@ s_finish (rfk_runner_trial_t *self)
         r->score = self->child_score;
         if (r->status != RFK_TRIAL_COMPLETED)
             snprintf (r->error, sizeof r->error, "%s", self->child_error);
+    } else if (self->disk_hit) {
+        r->status = RFK_TRIAL_ERRORED;
+        snprintf (r->error, sizeof r->error, "disk limit %zu MiB reached", self->box.disk_mb);
     } else if (self->timed_out) {
         r->status = RFK_TRIAL_ERRORED;
         snprintf (r->error, sizeof r->error, "timed out after %g s", self->timeout_s);
@@ -522,10 +695,26 @@ s_finish (rfk_runner_trial_t *self)
         r->status = RFK_TRIAL_ERRORED;
         s_explain_death (self, status, r->cpu_s);
     }
+    s_sandbox_settle (self);
     free (self->buf);
     self->buf = NULL;
     self->len = self->cap = 0;
     self->finished = true;
+}
+
+/* A sandboxed trial's folder measured when due; true when it grew past
+   its disk limit. */
+static bool
+s_disk_over (rfk_runner_trial_t *self, int64_t now)
+{
+    if (!self->disk_at_ms || now < self->disk_at_ms)
+        return false;
+    self->disk_at_ms = now + RFK_DISK_CHECK_MS;
+    int64_t kb = rfk_sandbox_disk_usage_kb (self->work_dir);
+    if (kb < 0 || kb <= (int64_t)self->box.disk_mb * 1024)
+        return false;
+    self->disk_hit = true;
+    return true;
 }
 
 int
@@ -578,7 +767,9 @@ rfk_runner_trial_step (rfk_runner_trial_t *self)
         if (self->deadline_ms && now >= self->deadline_ms) {
             self->timed_out = true;
             eof = true;
-        } else if (self->kill_at_ms && now >= self->kill_at_ms)
+        } else if (s_disk_over (self, now))
+            eof = true;
+        else if (self->kill_at_ms && now >= self->kill_at_ms)
             eof = true;
     }
     if (!eof)

@@ -21,6 +21,7 @@
 #ifndef RFK_RUNNER_H_INCLUDED
 #define RFK_RUNNER_H_INCLUDED
 
+#include "rfk_sandbox.h"
 #include "rfk_states.h"
 
 #include <msgpack.h>
@@ -82,6 +83,17 @@ typedef struct {
     bool exec;
     const char *template_path; /* exec: the template's file */
     const char *task;          /* exec: the task it must have, or NULL */
+    /* sandbox (with exec): run the trial's process inside bubblewrap
+       (rfk_sandbox.h). It sees the system read-only, its template, datasets
+       and sandbox->ro_paths read-only, work_dir read-write, nothing else,
+       and has no network. sandbox->limits give the processes, file size,
+       open files and disk use of work_dir; memory_mb and cpu_s above stay
+       the memory and CPU limits. NULL: no sandbox. */
+    const rfk_sandbox_spec_t *sandbox;
+    /* sandbox: the trial's own folder, made if missing and removed when the
+       trial ends; the child writes its parameters there and the parent
+       moves them to params_path. */
+    const char *work_dir;
 } rfk_trial_spec_t;
 
 /* What the parent hears from the child, in the order the template said it. */

@@ -264,14 +264,35 @@ s_child_on_term (int sig)
     s_child_stop = 1;
 }
 
+/* A sandboxed trial's own limits: processes (of its uid), file size, open
+   descriptors, no core files. Set before the template runs. */
+static void
+s_child_box_limits (const rfk_sandbox_limits_t *l)
+{
+    struct rlimit rl = {0, 0};
+    setrlimit (RLIMIT_CORE, &rl);
+    if (l->nproc) {
+        rl = (struct rlimit){l->nproc, l->nproc};
+        setrlimit (RLIMIT_NPROC, &rl);
+    }
+    if (l->fsize_mb) {
+        rl = (struct rlimit){(rlim_t)l->fsize_mb << 20, (rlim_t)l->fsize_mb << 20};
+        setrlimit (RLIMIT_FSIZE, &rl);
+    }
+    if (l->nofile) {
+        rl = (struct rlimit){l->nofile, l->nofile};
+        setrlimit (RLIMIT_NOFILE, &rl);
+    }
+}
+
 /* Limits, signals and descriptors of a fresh child. */
 static void
 s_child_setup (const rfk_trial_spec_t *spec, pid_t parent)
 {
     setpgid (0, 0);
     prctl (PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid () != parent)
-        _exit (3);
+    if (parent != 0 && getppid () != parent)
+        _exit (3); /* parent 0: sandboxed, bwrap's process is the parent */
 
     /* Descriptors: nothing of the parent's but our socket and stdio. */
     int fd = s_child_fd;
@@ -329,6 +350,8 @@ s_child_setup (const rfk_trial_spec_t *spec, pid_t parent)
         struct rlimit rl = {soft, soft + 1};
         setrlimit (RLIMIT_CPU, &rl);
     }
+    if (spec->sandbox)
+        s_child_box_limits (&spec->sandbox->limits);
 }
 
 /* Write the file atomically: a temporary beside it, then rename. */
@@ -368,8 +391,8 @@ s_child_fail (const char *phase, const char *message, int saved_errno)
     char reason[512];
     const char *msg = message && *message ? message : "failed without a message";
     if (s_child_out_of_memory (saved_errno))
-        snprintf (reason, sizeof reason, "exceeded memory limit of %zu MiB (%s%s%s)",
-                  s_child_memory_mb, phase ? phase : "", phase ? ": " : "", msg);
+        snprintf (reason, sizeof reason, "memory limit %zu MiB reached (%s%s%s)", s_child_memory_mb,
+                  phase ? phase : "", phase ? ": " : "", msg);
     else
         snprintf (reason, sizeof reason, "%s%s%s", phase ? phase : "", phase ? ": " : "", msg);
     s_child_send_result (RFK_TRIAL_ERRORED, 0, reason);

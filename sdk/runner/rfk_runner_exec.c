@@ -2,7 +2,10 @@
 
     The parent packs the spec into a sealed memory file (msgpack map), then
     posix_spawns /proc/self/exe with RAFIKI_TRIAL_CHILD=<socket>:<spec>:<pid>
-    in its environment. Every program that links the runner carries the
+    in its environment. With spec->sandbox it runs the same program inside
+    bubblewrap instead (rfk_sandbox.h), with pid 0 (its parent is bwrap's)
+    and a minimal environment; the child writes its parameters into its
+    work folder. Every program that links the runner carries the
     constructor at the end of this file: in such a process it reads the
     spec, opens the template and runs the child's side exactly as a forked
     child would (rfk_runner_child_main), before main () ever runs.
@@ -19,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <rafiki/template.h>
 #include <signal.h>
 #include <spawn.h>
@@ -75,13 +79,21 @@ s_exec_spec_fd (const rfk_trial_spec_t *spec, char *err, size_t errlen)
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 11);
+    msgpack_pack_map (&pk, 12);
     s_pack_cstr (&pk, "template", spec->template_path);
     s_pack_cstr (&pk, "task", spec->task);
     s_pack_cstr (&pk, "train", spec->train_path);
     s_pack_cstr (&pk, "val", spec->val_path);
     s_pack_cstr (&pk, "params", spec->params_path);
     s_pack_cstr (&pk, "output", spec->output_path);
+    /* A sandboxed child sets its process, file size and descriptor limits
+       itself, so that bwrap starts by posix_spawn (no fork of this process). */
+    const rfk_sandbox_limits_t *box = spec->sandbox ? &spec->sandbox->limits : NULL;
+    rfk_runner_pack_str (&pk, "box", 64);
+    msgpack_pack_array (&pk, 3);
+    msgpack_pack_uint64 (&pk, box ? box->nproc : 0);
+    msgpack_pack_uint64 (&pk, box ? box->fsize_mb : 0);
+    msgpack_pack_uint64 (&pk, box ? box->nofile : 0);
     rfk_runner_pack_str (&pk, "cpu_s", 64);
     msgpack_pack_double (&pk, spec->cpu_s);
     rfk_runner_pack_str (&pk, "memory_mb", 64);
@@ -188,13 +200,101 @@ s_exec_spawn_with (int sock, int spec_fd, char *err, size_t errlen)
     return pid;
 }
 
+/* The environment a sandboxed trial gets: the sanitizers' options, the
+   locale, a PATH, and its RAFIKI_TRIAL_CHILD; nothing of the caller's
+   secrets. envp has room for n entries plus NULL. */
+static void
+s_sandbox_env (char **envp, size_t n, char *mine)
+{
+    extern char **environ;
+    static const char *const kept[] = {
+        "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "LANG=", "LC_ALL=", "TZ="};
+    size_t at = 0;
+    envp[at++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin";
+    envp[at++] = (char *)"HOME=/tmp";
+    for (size_t i = 0; environ && environ[i] && at + 2 < n; i++)
+        for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++)
+            if (strncmp (environ[i], kept[k], strlen (kept[k])) == 0)
+                envp[at++] = environ[i];
+    envp[at++] = mine;
+    envp[at] = NULL;
+}
+
+/* Spawn this program inside the sandbox as the trial's process: its
+   template, datasets and this program read-only, work_dir read-write. */
+static pid_t
+s_exec_spawn_sandboxed (const rfk_trial_spec_t *spec, int sock, int spec_fd, char *err,
+                        size_t errlen)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        snprintf (err, errlen, "cannot find this program's file: %s", strerror (errno));
+        return -1;
+    }
+    exe[n] = 0;
+    const rfk_sandbox_spec_t *box = spec->sandbox;
+    const char *ro[32];
+    size_t n_ro = 0;
+    const char *own[] = {spec->template_path, spec->train_path, spec->val_path};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (own[i])
+            ro[n_ro++] = own[i];
+    for (size_t i = 0; i < box->n_ro && n_ro < sizeof ro / sizeof ro[0]; i++)
+        ro[n_ro++] = box->ro_paths[i];
+    rfk_sandbox_spec_t mine = *box;
+    mine.ro_paths = ro;
+    mine.n_ro = n_ro;
+    mine.rw_paths = &spec->work_dir;
+    mine.n_rw = 1;
+    mine.chdir = spec->work_dir;
+    mine.share_net = false;
+    /* The child sets its own limits (the memory one relative to what it
+       maps): nothing to do between fork and exec, so bwrap starts by
+       posix_spawn. */
+    mine.limits = (rfk_sandbox_limits_t){0};
+    const char *argv[] = {exe, NULL};
+    rfk_sandbox_cmd_t *cmd = rfk_sandbox_cmd_new (&mine, argv, err, errlen);
+    if (!cmd)
+        return -1;
+    char var[96];
+    snprintf (var, sizeof var, RFK_EXEC_ENV "=%d:%d:0", sock, spec_fd);
+    char *envp[16];
+    s_sandbox_env (envp, sizeof envp / sizeof envp[0], var);
+    int out =
+        spec->output_path
+            ? open (spec->output_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)
+            : -1;
+    int keep[] = {sock, spec_fd};
+    pid_t pid = rfk_sandbox_cmd_spawn (cmd, envp, keep, 2, out, true, err, errlen);
+    if (out >= 0)
+        close (out);
+    rfk_sandbox_cmd_destroy (&cmd);
+    return pid;
+}
+
 pid_t
 rfk_runner_exec_spawn (const rfk_trial_spec_t *spec, int sock, char *err, size_t errlen)
 {
-    int spec_fd = s_exec_spec_fd (spec, err, errlen);
+    if (!spec->sandbox) {
+        int spec_fd = s_exec_spec_fd (spec, err, errlen);
+        if (spec_fd < 0)
+            return -1;
+        pid_t pid = s_exec_spawn_with (sock, spec_fd, err, errlen);
+        close (spec_fd);
+        return pid;
+    }
+    /* What the child sees: the same paths (bound where they are), its
+       parameters written into its own folder, its output set up here. */
+    char params[PATH_MAX];
+    snprintf (params, sizeof params, "%s/" RFK_RUNNER_PARAMS_FILE, spec->work_dir);
+    rfk_trial_spec_t view = *spec;
+    view.params_path = spec->params_path ? params : NULL;
+    view.output_path = NULL;
+    int spec_fd = s_exec_spec_fd (&view, err, errlen);
     if (spec_fd < 0)
         return -1;
-    pid_t pid = s_exec_spawn_with (sock, spec_fd, err, errlen);
+    pid_t pid = s_exec_spawn_sandboxed (spec, sock, spec_fd, err, errlen);
     close (spec_fd);
     return pid;
 }
@@ -206,14 +306,15 @@ rfk_runner_exec_spawn (const rfk_trial_spec_t *spec, int sock, char *err, size_t
 /* What the exec'd process owns. File-level, so that the atexit handler
    finds it when a template calls exit () in the middle of a trial. */
 typedef struct {
-    int sock;              /* our end of the socket pair to the parent */
-    char *data;            /* the spec file's bytes */
-    msgpack_unpacked msg;  /* the spec, decoded from data */
-    bool msg_ready;        /* msg was initialised */
-    rafiki_knobs_t knobs;  /* knob values; items and their strings are ours */
-    rafiki_args_t args;    /* train args; items and their strings are ours */
-    rfk_trial_spec_t spec; /* the spec as the child's side takes it */
-    rfk_template_t *tpl;   /* the template, opened here */
+    int sock;               /* our end of the socket pair to the parent */
+    char *data;             /* the spec file's bytes */
+    msgpack_unpacked msg;   /* the spec, decoded from data */
+    bool msg_ready;         /* msg was initialised */
+    rafiki_knobs_t knobs;   /* knob values; items and their strings are ours */
+    rafiki_args_t args;     /* train args; items and their strings are ours */
+    rfk_trial_spec_t spec;  /* the spec as the child's side takes it */
+    rfk_template_t *tpl;    /* the template, opened here */
+    rfk_sandbox_spec_t box; /* a sandboxed trial's limits, to set here */
 } s_exec_t;
 
 static s_exec_t s_exec = {.sock = -1};
@@ -426,6 +527,16 @@ s_exec_load_spec (void)
     value = s_exec_get (map, "memory_mb");
     if (value && value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         spec->memory_mb = (size_t)value->via.u64;
+    value = s_exec_get (map, "box");
+    if (value && value->type == MSGPACK_OBJECT_ARRAY && value->via.array.size == 3 &&
+        value->via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        value->via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        value->via.array.ptr[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        s_exec.box.limits.nproc = (unsigned)value->via.array.ptr[0].via.u64;
+        s_exec.box.limits.fsize_mb = (size_t)value->via.array.ptr[1].via.u64;
+        s_exec.box.limits.nofile = (unsigned)value->via.array.ptr[2].via.u64;
+        spec->sandbox = &s_exec.box;
+    }
     value = s_exec_get (map, "shared");
     if (value && value->type == MSGPACK_OBJECT_BIN && value->via.bin.size > 0) {
         spec->shared_params = value->via.bin.ptr;
@@ -456,7 +567,8 @@ s_exec_entry (void)
         return; /* not ours to make sense of: carry on as the program */
     unsetenv (RFK_EXEC_ENV);
     prctl (PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid () != (pid_t)parent)
+    /* parent 0: sandboxed, our parent is bwrap's, which dies with the runner */
+    if (parent != 0 && getppid () != (pid_t)parent)
         _exit (3);
     s_exec.sock = sock;
     /* A template that calls exit () leaves through here, not through the

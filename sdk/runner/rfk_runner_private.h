@@ -27,6 +27,9 @@ enum {
 #define RFK_RECORD_MAX (1u << 20) /* the largest record the parent accepts */
 #define RFK_LOG_MAX (16u << 10)   /* the child truncates longer log lines */
 #define RFK_METRICS_MAX 256       /* the child drops metrics beyond this many */
+#define RFK_RUNNER_PARAMS_FILE                                                                     \
+    "params.msgpack" /* a sandboxed trial's parameters, in its folder                              \
+                      */
 
 /* The child's side of a trial, in the forked or exec'd process: set up the
    limits, run the trial (or spec->body), send its records to the parent on

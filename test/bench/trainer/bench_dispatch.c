@@ -8,7 +8,9 @@
     TrialFinished reports.
     Printed as trials per second per trainer; the original Rafiki's polling
     design allows about 5. Two set-ups:
-    - direct: an advisor and one trainer as actors in this process;
+    - direct: an advisor and one trainer as actors in this process, run
+      twice: trials unsandboxed, then in the sandbox (sdk/sandbox), with the
+      ratio of the rates and what the sandbox adds to each trial's start;
     - services: `rafikid advisor` and `rafikid trainer` processes talking to
       a fake admin (test/lib/rfk_test_admin.c) served here.
     RAFIKI_BENCH_TRIALS overrides the number of trials.
@@ -26,6 +28,7 @@
 #include "rfk_test.h"
 #include "rfk_test_admin.h"
 #include "rafiki/template.h"
+#include "rfk_runner.h"
 #include "rfk_advisor.h"
 #include "rfk_trainer.h"
 
@@ -73,12 +76,11 @@ s_report (const char *setup, int trials, int trainers, int64_t elapsed_ms)
     assert_true (per_second > 5);
 }
 
-/* The advisor and one trainer as actors in this process, no admin. */
-static void
-test_dispatch_direct (void **state)
+/* The advisor and one trainer as actors in this process, no admin; trials
+   in the sandbox when box is not NULL. The elapsed milliseconds. */
+static int64_t
+s_dispatch_direct (int trials, const rfk_sandbox_spec_t *box)
 {
-    (void)state;
-    int trials = s_trials ();
     char *dir = s_data_dir ();
     char budget[64];
     snprintf (budget, sizeof budget, "{\"MODEL_TRIAL_COUNT\": %d}", trials);
@@ -106,6 +108,7 @@ test_dispatch_direct (void **state)
         .params_dir = dir,
         .worker_id = "bench",
         .timeout_s = 60,
+        .sandbox = box,
     };
     zactor_t *trainer = zactor_new (rfk_trainer_direct_actor, &trainer_args);
     zsock_set_rcvtimeo (trainer, 600000);
@@ -120,7 +123,6 @@ test_dispatch_direct (void **state)
     assert_int_equal (json_integer_value (json_object_get (json, "completed")), trials);
     json_decref (json);
     zstr_free (&stats);
-    s_report ("direct", trials, 1, elapsed);
     zactor_destroy (&trainer);
     zactor_destroy (&advisor);
     zstr_free (&endpoint);
@@ -129,6 +131,82 @@ test_dispatch_direct (void **state)
     json_decref (train_args);
     json_decref (knobs);
     rfk_test_tmpdir_destroy (&dir);
+    return elapsed;
+}
+
+/* The median wall time of n trials of the Echo template (steps 0) run one
+   by one through the runner's exec form, in the sandbox when box is not
+   NULL: what starting a trial's process costs. In milliseconds. */
+static double
+s_start_latency_ms (int n, const rfk_sandbox_spec_t *box, const char *dir)
+{
+    double *ms = calloc ((size_t)n, sizeof *ms);
+    assert_non_null (ms);
+    rafiki_knob_value_t knob = {"steps", {RAFIKI_VALUE_INT, {.i = 0}}};
+    rafiki_knobs_t knobs = {&knob, 1};
+    char work[512], params[512];
+    snprintf (work, sizeof work, "%s/latency.trial", dir);
+    snprintf (params, sizeof params, "%s/latency.msgpack", dir);
+    for (int i = 0; i < n; i++) {
+        rfk_trial_spec_t spec = {.knobs = &knobs,
+                                 .train_path = IRIS_TRAIN,
+                                 .val_path = IRIS_VAL,
+                                 .params_path = params,
+                                 .timeout_s = 60,
+                                 .exec = true,
+                                 .template_path = ECHO_TEMPLATE,
+                                 .sandbox = box,
+                                 .work_dir = box ? work : NULL};
+        rfk_trial_result_t result;
+        int64_t start = zclock_usecs ();
+        rfk_runner_trial_run (&spec, NULL, &result);
+        ms[i] = (double)(zclock_usecs () - start) / 1000.0;
+        assert_int_equal (result.status, RFK_TRIAL_COMPLETED);
+    }
+    for (int i = 1; i < n; i++) /* insertion sort: n is small */
+        for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
+            double t = ms[j];
+            ms[j] = ms[j - 1];
+            ms[j - 1] = t;
+        }
+    double median = ms[n / 2];
+    free (ms);
+    return median;
+}
+
+/* Direct, without and then with the sandbox (issue 13): each trial's start
+   latency (median of 30 trials through the runner), the dispatch rate of
+   each, their ratio, and what the sandbox adds. */
+static void
+test_dispatch_direct (void **state)
+{
+    (void)state;
+    int trials = s_trials ();
+    rfk_sandbox_spec_t box = {
+        .uid = 65534,
+        .gid = 65534,
+        .limits = {.nproc = 256, .fsize_mb = 1024, .nofile = 1024, .disk_mb = 4096}};
+    char err[512] = "";
+    bool sandbox = rfk_sandbox_available (box.uid, box.gid, err, sizeof err);
+    if (sandbox) {
+        char *dir = s_data_dir ();
+        double plain_ms = s_start_latency_ms (30, NULL, dir);
+        double boxed_ms = s_start_latency_ms (30, &box, dir);
+        printf ("# trial start latency (median of 30): %.1f ms plain, %.1f ms sandboxed: "
+                "+%.1f ms, ratio %.2f (goal: at most +20 ms) %s\n",
+                plain_ms, boxed_ms, boxed_ms - plain_ms, boxed_ms / plain_ms,
+                boxed_ms - plain_ms <= 20 ? "MET" : "MISSED");
+        rfk_test_tmpdir_destroy (&dir);
+    } else
+        printf ("# sandboxed runs skipped, no sandbox here: %s\n", err);
+    int64_t plain = s_dispatch_direct (trials, NULL);
+    int64_t boxed = sandbox ? s_dispatch_direct (trials, &box) : 0;
+    if (sandbox)
+        printf ("# dispatch direct: %.1f trials/s plain, %.1f trials/s sandboxed: ratio "
+                "sandboxed/plain %.2f, +%.2f ms per trial\n",
+                trials / (plain / 1000.0), trials / (boxed / 1000.0), (double)plain / (double)boxed,
+                (double)(boxed - plain) / trials);
+    s_report ("direct", trials, 1, plain);
 }
 
 static bool

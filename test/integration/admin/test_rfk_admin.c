@@ -32,6 +32,7 @@
 
 #include <cmocka.h>
 
+#include "rfk_sandbox.h"
 #include "rfk_admin.h"
 #include "rfk_auth.h"
 #include "rfk_broker.h"
@@ -79,6 +80,8 @@ s_set (rfk_config_t *config, const char *section, const char *key, const char *v
         fail_msg ("config %s.%s: %s", section, key, rfk_config_error (config));
 }
 
+static const char *s_sandbox_mode = "off"; /* launcher.sandbox of the next start */
+
 static s_env_t *
 s_start_with (const char *rafikid, bool dev, const char *password, char *failure, size_t size)
 {
@@ -96,6 +99,9 @@ s_start_with (const char *rafikid, bool dev, const char *password, char *failure
     s_set (env->config, "admin", "jwt_secret", S_JWT_SECRET);
     s_set (env->config, "admin", "upload_max_bytes", "1MiB");
     s_set (env->config, "launcher", "max_restarts", "0");
+    //  fake_service stands in for rafikid and writes into the data dir; no
+    //  template code runs here, so no sandbox unless a case asks for one.
+    s_set (env->config, "launcher", "sandbox", s_sandbox_mode);
     //  The store suite covers both backends on fresh databases; these cases
     //  reuse one store per start, so they run on PostgreSQL only when asked
     //  for a database of their own.
@@ -1262,6 +1268,34 @@ test_failing_services (void **state)
     s_stop (&env);
 }
 
+/* Where no sandbox can be made (here: bwrap missing), admin refuses train
+   jobs with the reason and the fix, and still answers everything else. */
+static void
+test_refuses_jobs_without_sandbox (void **state)
+{
+    (void)state;
+    setenv ("RAFIKI_BWRAP", "/nonexistent/bwrap", 1);
+    rfk_sandbox_available_reset ();
+    s_sandbox_mode = "auto";
+    s_env_t *env = s_start ();
+    s_sandbox_mode = "off";
+    char *token = s_user (env, "MODEL_DEVELOPER", NULL);
+    rfk_msg_t *reply = s_model_upload (env, token, "TPL_GOOD", "m", "PRIVATE");
+    char *model = s_expect (&reply, "Model", "id");
+    char *dataset = s_dataset (env, token, "d");
+    reply = s_call (env, "CreateTrainJob", token,
+                    json_pack ("{s:s, s:s, s:s, s:s, s:[s]}", "app", "boxless", "task",
+                               "TABULAR_CLASSIFICATION", "train_dataset_id", dataset,
+                               "val_dataset_id", dataset, "model_ids", model));
+    s_expect_error (&reply, RFK_CODE_CONFLICT, "launcher.sandbox: off");
+    free (model);
+    free (dataset);
+    free (token);
+    s_stop (&env);
+    unsetenv ("RAFIKI_BWRAP");
+    rfk_sandbox_available_reset ();
+}
+
 /* An advisor that says RUNNING without the endpoint it bound is refused,
    and its job ends ERRORED with the reason; its trainers never start. */
 static void
@@ -1812,6 +1846,7 @@ main (void)
         cmocka_unit_test (test_bad_frames),
         cmocka_unit_test (test_train_and_inference_jobs),
         cmocka_unit_test (test_failing_services),
+        cmocka_unit_test (test_refuses_jobs_without_sandbox),
         cmocka_unit_test (test_provider_without_endpoints),
         cmocka_unit_test (test_stop_store_calls),
         cmocka_unit_test (test_rafikid_up),

@@ -159,7 +159,7 @@ test_crashing_and_hanging_templates_fail_their_trials (void **state)
                    "--trials 1 --knob behaviour=allocate --memory-mb 64",
                    RFK_MISBEHAVING, IRIS_TRAIN, IRIS_VAL);
     assert_int_equal (rc, 1);
-    assert_non_null (strstr (s_out, "  ERRORED  exceeded memory limit of 64 MiB"));
+    assert_non_null (strstr (s_out, "  ERRORED  memory limit 64 MiB reached"));
 }
 
 static void

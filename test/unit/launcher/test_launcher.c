@@ -333,6 +333,51 @@ test_launcher_secret_is_private (void **state)
     close (fifo);
 }
 
+//  In the sandbox (local backend): the service still gets its secret on descriptor 3 and
+//  nothing else, sees the read-only path it was given and not the rest of the data dir, and
+//  stops when asked. Skipped where no sandbox can be made.
+static void
+test_launcher_sandboxed_service (void **state)
+{
+    fixture_t *fx = (fixture_t *)*state;
+    char err[1024] = "";
+    if (!rfk_sandbox_available (65534, 65534, err, sizeof err)) {
+        fprintf (stderr, "# no sandbox here: %s\n", err);
+        skip ();
+    }
+    rfk_launcher_t *launcher = s_launcher (fx);
+    char fifo_path[128], report_env[160], line[512], value[128];
+    int fifo = s_fifo (fx, "boxed", fifo_path, sizeof fifo_path);
+    chmod (fifo_path, 0666); //  the sandbox uid writes its report there
+    snprintf (report_env, sizeof report_env, "FAKE_REPORT=%s", fifo_path);
+    const char *env[] = {report_env, NULL};
+    const char *ro[] = {fifo_path};
+    rfk_sandbox_spec_t box = {.ro_paths = ro,
+                              .n_ro = 1,
+                              .uid = 65534,
+                              .gid = 65534,
+                              .limits = {.nproc = 64, .nofile = 256}};
+    rfk_launcher_spec_t spec = {
+        .id = "boxed", .role = "inference", .secret = "boxed-secret", .env = env, .sandbox = &box};
+    assert_int_equal (rfk_launcher_start (launcher, &spec), 0);
+    assert_int_equal (s_read_report (fifo, line, sizeof line, 10000), 0);
+    assert_string_equal (s_field (line, "secret", value, sizeof value), "boxed-secret");
+    assert_string_equal (s_field (line, "extra_fds", value, sizeof value), "0");
+    assert_string_equal (s_field (line, "role", value, sizeof value), "inference");
+    rfk_launcher_status_t status;
+    assert_int_equal (rfk_launcher_status (launcher, "boxed", &status), 0);
+    char path[64];
+    size_t length = 0;
+    snprintf (path, sizeof path, "/proc/%d/cmdline", status.pid);
+    char *cmdline = s_slurp (path, &length);
+    assert_non_null (cmdline);
+    assert_non_null (strstr (cmdline, "bwrap")); //  the launcher watches bwrap
+    free (cmdline);
+    assert_int_equal (rfk_launcher_stop (launcher, "boxed"), 0);
+    assert_true (s_wait_state (fx, "boxed", RFK_LAUNCHER_STOPPED, 0, 10000) >= 0);
+    close (fifo);
+}
+
 //  A service that keeps failing is restarted max_restarts times, then ERRORED.
 static void
 test_launcher_crash_restarts_then_errored (void **state)
@@ -798,6 +843,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_launcher_usage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_launcher_secret_is_private, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_launcher_sandboxed_service, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_launcher_crash_restarts_then_errored, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_launcher_without_pidfd, s_setup, s_teardown),
