@@ -71,6 +71,8 @@ const rfk_config_key_t rfk_config_keys[] = {
      "times a timed-out request is sent again before it fails"},
     {"bus", "max_frame_bytes", SIZE, "64MiB", "1KiB", "2GiB", NULL, 0,
      "largest frame a bus socket accepts; a peer sending more is disconnected"},
+    {"bus", "curve", BOOL, "true", NULL, NULL, NULL, 0,
+     "CurveZMQ on every TCP bus socket; false (plaintext, logged at every start) only to debug"},
 
     {"store", "url", STRING, "", NULL, NULL, NULL, SECRET,
      "metadata store: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB "

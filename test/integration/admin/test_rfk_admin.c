@@ -91,6 +91,9 @@ s_start_with (const char *rafikid, bool dev, const char *password, char *failure
     s_set (env->config, "admin", "http_port", "0");
     s_set (env->config, "admin", "command_port", "0");
     s_set (env->config, "admin", "service_port", "0");
+    //  The clients here are plain bus clients and fake services: CURVE is
+    //  tested on its own (test/integration/bus/test_curve.c).
+    s_set (env->config, "bus", "curve", "false");
     s_set (env->config, "admin", "events_port", "0");
     s_set (env->config, "admin", "superadmin_password", password);
     s_set (env->config, "admin", "jwt_secret", S_JWT_SECRET);
@@ -1430,6 +1433,7 @@ s_spawn_up_with (const char *dir, const char *password, bool dev, const char *as
                     pass,
                     asan_env,
                     "RAFIKI_LOG_STDERR=false",
+                    "RAFIKI_BUS_CURVE=false", /* plain clients here; CURVE: test_curve_sockets */
                     NULL};
     char *argv[] = {rafikid, "up", dev ? "--dev" : NULL, NULL};
     posix_spawnattr_t attr;
