@@ -18,11 +18,13 @@
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 
 struct _rfk_zap_t {
-    char domain[48];   /* unique in the process, set on server sockets */
-    char name[64];     /* the sockets' name, for the log */
-    bool allow_any;    /* admit every client key */
-    zhashx_t *allowed; /* Z85 public key -> (void *)1, when not allow_any */
-    size_t refused;    /* handshakes refused */
+    char domain[48];                      /* unique in the process, set on server sockets */
+    char name[64];                        /* the sockets' name, for the log */
+    bool allow_any;                       /* admit every client key */
+    zhashx_t *allowed;                    /* Z85 public key -> (void *)1, when not allow_any */
+    size_t refused;                       /* handshakes refused */
+    char last_key[RFK_CURVE_KEY_LEN + 1]; /* the last key refused and logged */
+    int64_t last_logged;                  /* when (a peer retrying is logged every 10 s) */
 };
 
 /* The process's handler and the live policies. */
@@ -128,10 +130,19 @@ s_zap_judge (const char *domain, const char *address, const char *mechanism, con
     bool admit = zap && curve && (zap->allow_any || zhashx_lookup (zap->allowed, client_key));
     char name[64];
     snprintf (name, sizeof name, "%s", zap ? zap->name : domain);
-    if (zap && !admit)
+    bool log = !admit;
+    if (zap && !admit) {
         zap->refused++;
+        //  A refused peer reconnects every 100 ms or so: log it once in a while.
+        int64_t now = zclock_mono ();
+        log = !streq (zap->last_key, client_key) || now - zap->last_logged >= 10000;
+        if (log) {
+            snprintf (zap->last_key, sizeof zap->last_key, "%s", client_key);
+            zap->last_logged = now;
+        }
+    }
     pthread_mutex_unlock (&s_zap.table);
-    if (!admit)
+    if (log)
         zsys_warning ("RFK-CURVE-REFUSED socket=%s key=%s address=%s mechanism=%s", name,
                       client_key, address, mechanism);
     return admit;

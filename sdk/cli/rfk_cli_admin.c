@@ -125,7 +125,8 @@ s_free_password (char **password_p)
 /*  Where admin's HTTP front is: the host of --admin or RAFIKI_ADMIN (else
     admin.host, 127.0.0.1 for every interface) and admin.http_port. */
 static int
-s_http_address (const rfk_cli_common_t *common, char *host, size_t size, char *port, size_t psize)
+s_http_address (const rfk_cli_common_t *common, char *host, size_t size, char *port, size_t psize,
+                bool *curve)
 {
     rfk_config_t *config = rfk_config_new ();
     if (!config || rfk_config_load (config, common->config_path) != 0) {
@@ -147,6 +148,7 @@ s_http_address (const rfk_cli_common_t *common, char *host, size_t size, char *p
     else
         snprintf (host, size, "%.*s", (int)length, admin);
     snprintf (port, psize, "%lld", (long long)rfk_config_int (config, "admin", "http_port"));
+    *curve = rfk_config_bool (config, "bus", "curve");
     rfk_config_destroy (&config);
     return 0;
 }
@@ -158,7 +160,10 @@ s_fetch_bus_key (const rfk_cli_common_t *common, char *err, size_t errlen)
 {
     char host[256], port[16];
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *found = NULL;
-    if (s_http_address (common, host, sizeof host, port, sizeof port) != 0 ||
+    bool curve = true;
+    if (s_http_address (common, host, sizeof host, port, sizeof port, &curve) == 0 && !curve)
+        return strdup (""); //  bus.curve off here: plaintext, nothing to pin
+    if (s_http_address (common, host, sizeof host, port, sizeof port, &curve) != 0 ||
         getaddrinfo (host, port, &hints, &found) != 0 || !found) {
         snprintf (err, errlen, "cannot find admin's HTTP front");
         return NULL;

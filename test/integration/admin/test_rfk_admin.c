@@ -56,7 +56,7 @@ typedef struct {
     int http_port;
     rfk_bus_opts_t bus;   /* the clients' options */
     rfk_client_t *client; /* on `command` */
-    zsock_t *sub;         /* on `events`, subscribed to everything */
+    zsock_t *sub;         /* on `events`, subscribed to everything the superadmin sees */
     char *token;          /* the superadmin's */
     int emails;           /* counter for unique addresses */
 } s_env_t;
@@ -163,6 +163,10 @@ s_start (void)
     assert_string_equal (reply->type, "Token");
     env->token = strdup (json_string_value (json_object_get (reply->body, "token")));
     rfk_msg_destroy (&reply);
+    //  Admin applies a subscription to `events` only with a token.
+    char auth[2100];
+    snprintf (auth, sizeof auth, "auth %s ", env->token);
+    rfk_subscriber_subscribe (env->sub, auth);
     return env;
 }
 
