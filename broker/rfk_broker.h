@@ -14,6 +14,7 @@
 #define RFK_BROKER_H_INCLUDED
 
 #include "rfk_bus.h"
+#include "rfk_curve.h"
 #include "rfk_timer.h"
 #include "rfk_envelope.h"
 #include "rfk_heartbeat.h"

@@ -1,6 +1,9 @@
 /*  rfk_bus.c: the bus options and the socket constructor every module uses.
  */
+#define _GNU_SOURCE
 #include "rfk_bus.h"
+
+#include <string.h>
 
 void
 rfk_bus_opts_defaults (rfk_bus_opts_t *opts)
@@ -15,6 +18,9 @@ rfk_bus_opts_defaults (rfk_bus_opts_t *opts)
     opts->request_retries = RFK_BUS_REQUEST_RETRIES;
     opts->max_frame_bytes = RFK_BUS_MAX_FRAME_BYTES;
     opts->malformed_limit = RFK_BUS_MALFORMED_LIMIT;
+    opts->curve = false;
+    opts->curve_public[0] = opts->curve_secret[0] = opts->curve_server[0] = '\0';
+    opts->zap_domain[0] = '\0';
 }
 
 void
@@ -31,6 +37,7 @@ rfk_bus_opts_from_config (rfk_bus_opts_t *opts, const rfk_config_t *config)
     opts->request_timeout_ms = (int)rfk_config_int (config, "bus", "request_timeout_ms");
     opts->request_retries = (int)rfk_config_int (config, "bus", "request_retries");
     opts->max_frame_bytes = (size_t)rfk_config_size (config, "bus", "max_frame_bytes");
+    opts->curve = rfk_config_bool (config, "bus", "curve");
 }
 
 void
@@ -53,6 +60,29 @@ rfk_bus_socket_apply (zsock_t *sock, const rfk_bus_opts_t *opts)
     zmq_setsockopt (zsock_resolve (sock), ZMQ_MAXMSGSIZE, &hard_cap, sizeof (hard_cap));
 }
 
+/* CURVE options for a socket about to bind or connect; 0, or -1. */
+static int
+s_curve_apply (zsock_t *sock, const rfk_bus_opts_t *opts)
+{
+    if (opts->curve_server[0]) {
+        char public_key[41], secret_key[41];
+        if (opts->curve_secret[0]) {
+            snprintf (public_key, sizeof public_key, "%s", opts->curve_public);
+            snprintf (secret_key, sizeof secret_key, "%s", opts->curve_secret);
+        } else if (zmq_curve_keypair (public_key, secret_key) != 0)
+            return -1;
+        zsock_set_curve_serverkey (sock, opts->curve_server);
+        zsock_set_curve_publickey (sock, public_key);
+        zsock_set_curve_secretkey (sock, secret_key);
+        explicit_bzero (secret_key, sizeof secret_key);
+    } else if (opts->curve_secret[0] && opts->zap_domain[0]) {
+        zsock_set_curve_server (sock, 1);
+        zsock_set_curve_secretkey (sock, opts->curve_secret);
+        zsock_set_zap_domain (sock, opts->zap_domain);
+    }
+    return 0;
+}
+
 zsock_t *
 rfk_bus_socket_new (int type, const char *endpoints, bool serverish, const rfk_bus_opts_t *opts)
 {
@@ -65,6 +95,11 @@ rfk_bus_socket_new (int type, const char *endpoints, bool serverish, const rfk_b
     /*  High-water marks only apply to pipes made after they are set, so they
         go on before any bind or connect. */
     rfk_bus_socket_apply (sock, opts);
+    if (opts && s_curve_apply (sock, opts) != 0) {
+        zsys_error ("RFK-BUS: cannot set CURVE keys: %s", zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
     if (endpoints && zsock_attach (sock, endpoints, serverish) != 0) {
         zsys_warning ("RFK-BUS: cannot %s %s: %s", serverish ? "bind" : "connect", endpoints,
                       zmq_strerror (zmq_errno ()));

@@ -35,6 +35,12 @@ typedef struct {
     int request_retries;       /* re-sends after the first try before TIMEOUT */
     size_t max_frame_bytes;    /* the largest envelope frame sent or accepted */
     int malformed_limit;       /* bad frames in a row before a peer is dropped */
+    /* CurveZMQ (rfk_curve.h sets these; all empty: plaintext). */
+    bool curve;            /* bus.curve: admin encrypts and authenticates its sockets */
+    char curve_public[41]; /* this side's public key (Z85); empty: a fresh pair (clients) */
+    char curve_secret[41]; /* this side's secret key (Z85) */
+    char curve_server[41]; /* a client's: the server's public key it pins */
+    char zap_domain[48];   /* a server's: the ZAP policy that admits its peers */
 } rfk_bus_opts_t;
 
 #define RFK_BUS_SNDHWM 1000
@@ -59,7 +65,10 @@ rfk_bus_opts_from_config (rfk_bus_opts_t *opts, const rfk_config_t *config);
 
 /* A socket of the given ZeroMQ type with the options' high-water marks and
    linger, attached to endpoints (a comma-separated list; '@' binds, '>'
-   connects, no prefix binds when serverish). NULL, with a warning naming the
+   connects, no prefix binds when serverish). With curve_server set the
+   socket is a CURVE client of that key; else with curve_secret and
+   zap_domain set it is a CURVE server whose peers the domain's policy
+   admits (rfk_curve.h). NULL, with a warning naming the
    endpoint, when an endpoint cannot be bound or connected. opts may be NULL
    for the defaults. */
 zsock_t *

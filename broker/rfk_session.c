@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rfk_config.h"
+#include "rfk_curve.h"
 #include "rfk_envelope.h"
 #include "rfk_log.h"
 
@@ -437,7 +438,20 @@ s_connect (rfk_session_t *self, const rfk_session_args_t *args, char *err, size_
         snprintf (endpoint, sizeof endpoint, "%s", args->endpoint);
     else
         rfk_session_admin_endpoint (config, endpoint, sizeof endpoint);
+    /*  Keys came from admin with the secret: this service's own pair, and
+        admin's public key pinned; none (a test's fake admin): plaintext. */
+    rfk_curve_keys_t keys;
+    if (args->role->curve && rfk_curve_keys_parse (args->role->curve, &keys) != 0) {
+        snprintf (err, errlen, "the bus keys from the launcher are malformed");
+        return -1;
+    }
+    if (args->role->curve)
+        rfk_bus_opts_curve_client (&bus, &keys.own, keys.admin_public);
+    else
+        rfk_bus_opts_curve_none (&bus);
+    explicit_bzero (&keys, sizeof keys);
     self->client = rfk_client_new (endpoint, &rfk_service_family, &bus);
+    explicit_bzero (bus.curve_secret, sizeof bus.curve_secret);
     if (!self->client) {
         snprintf (err, errlen, "cannot connect to admin at %s", endpoint);
         return -1;

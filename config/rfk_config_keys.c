@@ -96,6 +96,8 @@ const rfk_config_key_t rfk_config_keys[] = {
      "times a timed-out request is sent again before it fails"},
     {"bus", "max_frame_bytes", SIZE, "64MiB", "1KiB", "2GiB", NULL, 0,
      "largest frame a bus socket accepts; a peer sending more is disconnected"},
+    {"bus", "curve", BOOL, "true", NULL, NULL, NULL, 0,
+     "CurveZMQ on every TCP bus socket; false (plaintext, logged at every start) only to debug"},
 
     {"service", "orphan_timeout_s", INT, "600", "1", "31536000", NULL, 0,
      "seconds a dynamic service goes on without admin before it stops itself"},

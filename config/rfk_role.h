@@ -39,6 +39,8 @@ typedef struct {
     char **argv;                //  argc strings
     const char *secret;         //  service roles: the per-service secret rafikid read from
                                 //  the launcher (rfk_launcher_read_secret), else NULL
+    const char *curve;          //  service roles: the bus keys admin sent after the secret
+                                //  (rfk_curve_keys_parse), else NULL: plaintext
     bool dev;                   //  --dev: development defaults allowed (admin, up)
 } rfk_role_args_t;
 

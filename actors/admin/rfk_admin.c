@@ -111,18 +111,21 @@ rfk_admin_publish (rfk_admin_t *self, const char *prefix, const char *id, const 
                    json_t *body)
 {
     rfk_msg_t *event = rfk_msg_new (&rfk_event_family, type, 0);
-    if (!event || !self->publisher) {
+    if (!event || !self->events) {
         json_decref (body);
         rfk_msg_destroy (&event);
         return;
     }
     json_decref (event->body);
     event->body = body;
-    rfk_admin_events_forward (self, type, body);
+    //  Both fronts send an event to whoever may see it, by its job's owner.
+    bool watched = rfk_admin_bus_events_channels (self) > 0 ||
+                   (self->http && rfk_http_front_event_streams (self->http) > 0);
+    const char *owner = watched ? rfk_admin_event_owner (self, type, body) : NULL;
+    rfk_admin_events_forward (self, owner, type, body);
     char topic[256];
     snprintf (topic, sizeof topic, "%s.%s", prefix, id);
-    if (rfk_envelope_publish (self->publisher, topic, event, self->bus.max_frame_bytes) != 0)
-        rfk_log_debug (RFK_ADMIN_LOG, "event-dropped topic=%s type=%s", topic, type);
+    rfk_admin_bus_events_publish (self, owner, topic, event);
     rfk_msg_destroy (&event);
 }
 
@@ -356,8 +359,8 @@ s_self_destroy (rfk_admin_t **self_p)
     zlistx_destroy (&self->reply_keys);
     rfk_server_destroy (&self->command);
     rfk_server_destroy (&self->service);
-    zsock_destroy (&self->publisher);
-    zactor_destroy (&self->proxy);
+    rfk_admin_bus_events_destroy (self);
+    rfk_admin_curve_stop (self);
     zstr_free (&self->events_endpoint);
     rfk_auth_destroy (&self->auth);
     rfk_store_destroy (&self->store);
@@ -540,12 +543,13 @@ s_self_launcher (rfk_admin_t *self, const char *rafikid_path, char *err, size_t 
     return 0;
 }
 
-/* The ZeroMQ sockets on admin.host: `command`, `service`, and `events`
-   (a proxy, with the PUB admin publishes into). */
+/* The ZeroMQ sockets on admin.host: `command`, `service`, and `events`. */
 static int
 s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
 {
     char endpoint[300];
+    rfk_bus_opts_t opts;
+    rfk_admin_curve_opts (self, &opts, false); //  only the service keys admin issued
     //  Services a killed admin left running reach admin where it was: with
     //  port 0, bind the last admin's port again when it is free.
     int64_t service_port = rfk_config_int (self->config, "admin", "service_port");
@@ -553,14 +557,14 @@ s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
     if (last_port) {
         s_endpoint (endpoint, sizeof endpoint, host, last_port);
         self->service = rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes,
-                                        self, &self->bus);
+                                        self, &opts);
         if (!self->service)
             rfk_log_warning (RFK_ADMIN_LOG, "service-port-taken port=%d", last_port);
     }
     s_endpoint (endpoint, sizeof endpoint, host, service_port);
     if (!self->service)
         self->service = rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes,
-                                        self, &self->bus);
+                                        self, &opts);
     if (!self->service) {
         snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
         return -1;
@@ -575,23 +579,11 @@ s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
         snprintf (err, errlen, "cannot bind the command socket on %s", endpoint);
         return -1;
     }
-    char inproc[64];
-    snprintf (inproc, sizeof inproc, "inproc://rfk-admin-events-%p", (void *)self);
+    //  The events socket: CURVE with any client key, and subscriptions by
+    //  token (rfk_admin_bus_events.c).
     s_endpoint (endpoint, sizeof endpoint, host,
                 rfk_config_int (self->config, "admin", "events_port"));
-    self->proxy = rfk_proxy_new (inproc, endpoint, &self->bus);
-    char *frontend = NULL;
-    if (!self->proxy || rfk_proxy_endpoints (self->proxy, &frontend, &self->events_endpoint) != 0) {
-        snprintf (err, errlen, "cannot bind the events socket on %s", endpoint);
-        return -1;
-    }
-    self->publisher = rfk_publisher_new (frontend, &self->bus);
-    zstr_free (&frontend);
-    if (!self->publisher) {
-        snprintf (err, errlen, "cannot connect the event publisher");
-        return -1;
-    }
-    return 0;
+    return rfk_admin_bus_events_new (self, endpoint, err, errlen);
 }
 
 /* The HTTP front on admin.host, serving the web admin's folder. */
@@ -604,6 +596,7 @@ s_self_http (rfk_admin_t *self, const char *host, char *err, size_t errlen)
     http.data_dir = self->data_dir;
     self->web_dir = rfk_admin_web_dir (self->config);
     http.static_dir = self->web_dir;
+    http.bus_key = self->curve.services ? self->curve.pair.public_key : NULL;
     rfk_http_handlers_t handlers = rfk_http_admin_handlers (self);
     char http_err[256] = "";
     self->http = rfk_http_front_new (&http, &handlers, http_err, sizeof http_err);
@@ -653,6 +646,7 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
         s_self_data_dir (self, err, errlen) != 0 || s_self_store (self, err, errlen) != 0 ||
         s_self_launcher (self, args->rafikid_path, err, errlen) != 0 ||
         s_self_check_path (self, args->check_path, err, errlen) != 0 ||
+        rfk_admin_curve_start (self, err, errlen) != 0 ||
         s_self_sockets (self, host, err, errlen) != 0 ||
         s_self_http (self, host, err, errlen) != 0) {
         s_self_destroy (&self);
@@ -760,6 +754,7 @@ s_poll_setup (rfk_admin_t *self, zsock_t *pipe)
     s_poll_add (self, pipe, -1, s_read_pipe);
     s_poll_add (self, rfk_server_sock (self->command), -1, s_read_command);
     s_poll_add (self, rfk_server_sock (self->service), -1, s_read_service);
+    s_poll_add (self, self->events, -1, rfk_admin_bus_events_read);
     s_poll_add (self, NULL, rfk_http_front_fd (self->http), NULL);
     s_poll_add (self, NULL, rfk_launcher_fd (self->launcher), NULL);
     s_poll_add (self, NULL, rfk_admin_checks_fd (self), NULL);
@@ -832,10 +827,12 @@ rfk_admin_actor_with (zsock_t *pipe, void *args)
         return;
     }
     rfk_log_notice (RFK_ADMIN_LOG,
-                    "ready http=http://%s:%d command=%s service=%s events=%s data_dir=%s store=%s",
+                    "ready http=http://%s:%d command=%s service=%s events=%s data_dir=%s store=%s "
+                    "bus_key=%s",
                     self->connect_host, self->http_port, rfk_server_endpoint (self->command),
                     rfk_server_endpoint (self->service), self->events_endpoint, self->data_dir,
-                    rfk_store_backend (self->store));
+                    rfk_store_backend (self->store),
+                    self->curve.services ? self->curve.pair.public_key : "(plaintext)");
     //  The ports as bound, for whoever started us with port 0.
     if (rfk_admin_ports_write (self->data_dir, self->http_port, rfk_server_endpoint (self->command),
                                rfk_server_endpoint (self->service), self->events_endpoint, err,

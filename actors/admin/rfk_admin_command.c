@@ -366,8 +366,10 @@ rfk_admin_command_new (rfk_admin_t *self, const char *endpoint)
     zhashx_set_destructor (self->replies, s_msg_destructor);
     zlistx_set_destructor (self->reply_keys, (czmq_destructor *)zstr_free);
     zlistx_set_duplicator (self->reply_keys, (czmq_duplicator *)strdup);
+    rfk_bus_opts_t opts;
+    rfk_admin_curve_opts (self, &opts, true);
     rfk_server_t *server =
-        rfk_server_new (endpoint, &rfk_admin_family, s_command_routes, self, &self->bus);
+        rfk_server_new (endpoint, &rfk_admin_family, s_command_routes, self, &opts);
     if (server) {
         rfk_server_set_default (server, s_on_request);
         rfk_server_set_untrusted_max (

@@ -96,12 +96,11 @@ s_str (const json_t *body, const char *field)
     return json_string_value (json_object_get (body, field));
 }
 
-void
-rfk_admin_events_forward (rfk_admin_t *self, const char *type, const json_t *body)
+const char *
+rfk_admin_event_owner (rfk_admin_t *self, const char *type, const json_t *body)
 {
-    rfk_http_front_t *front = self->http;
-    if (!front || !type || !json_is_object (body) || rfk_http_front_event_streams (front) == 0)
-        return;
+    if (!type || !json_is_object (body))
+        return NULL;
     const char *owner = NULL;
     if (streq (type, "JobStatus")) {
         const char *kind = s_str (body, "kind");
@@ -117,6 +116,16 @@ rfk_admin_events_forward (rfk_admin_t *self, const char *type, const json_t *bod
         if (!owner)
             owner = s_owner (self, 'i', s_str (body, "job_id"));
     }
+    return owner;
+}
+
+void
+rfk_admin_events_forward (rfk_admin_t *self, const char *owner, const char *type,
+                          const json_t *body)
+{
+    rfk_http_front_t *front = self->http;
+    if (!front || !type || !json_is_object (body) || rfk_http_front_event_streams (front) == 0)
+        return;
     char *data = json_dumps (body, JSON_COMPACT | JSON_REAL_PRECISION (15));
     if (!data)
         return;

@@ -77,6 +77,14 @@ typedef struct {
 /* Reads what woke a polled socket (NULL: its owner is handled every turn). */
 typedef void (rfk_admin_reader_fn) (rfk_admin_t *self);
 
+/* Admin's CurveZMQ state (rfk_admin_curve.c); all zero with bus.curve off. */
+typedef struct {
+    rfk_curve_pair_t pair; /* admin's keypair (<data_dir>/keys/bus.key) */
+    uint8_t master[32];    /* derives the keys admin issues */
+    rfk_zap_t *clients;    /* `command`: any client key */
+    rfk_zap_t *services;   /* `service`, `events`: the tracked services' keys */
+} rfk_admin_curve_t;
+
 struct rfk_admin {
     const rfk_config_t *config; /* effective configuration (borrowed) */
     bool dev;                   /* --dev given */
@@ -92,14 +100,15 @@ struct rfk_admin {
     char *env_password;         /* RAFIKI_SUPERADMIN_PASSWORD as it was at start, or NULL */
     char *connect_host;         /* how local services reach admin (127.0.0.1 for 0.0.0.0) */
     rfk_bus_opts_t bus;         /* the config's bus.* keys */
+    rfk_admin_curve_t curve;    /* bus keys and ZAP policies (rfk_admin_curve.c) */
     uint64_t upload_max;        /* admin.upload_max_bytes */
     rfk_store_t *store;         /* the metadata store */
     rfk_auth_t *auth;           /* tokens, passwords, service secrets */
     rfk_launcher_t *launcher;   /* runs the dynamic services */
     rfk_server_t *command;      /* ROUTER `command` (admin family) */
     rfk_server_t *service;      /* ROUTER `service` (service family) */
-    zactor_t *proxy;            /* XSUB -> XPUB `events` */
-    zsock_t *publisher;         /* PUB into the proxy */
+    zsock_t *events;            /* XPUB `events`, subscriptions by token (rfk_admin_bus_events.c) */
+    zhashx_t *channels;         /* its authenticated subscriptions, by channel id */
     char *events_endpoint;      /* the XPUB as bound */
     rfk_http_front_t *http;     /* the HTTP front, or NULL */
     int http_port;              /* as bound, 0 without a front */
@@ -186,7 +195,32 @@ rfk_admin_command_expire (rfk_admin_t *self);
 /* Hand an event admin publishes (type, its body) to the HTTP front's
    GET /events streams of the user owning its job (admins get every event). */
 void
-rfk_admin_events_forward (rfk_admin_t *self, const char *type, const json_t *body);
+rfk_admin_events_forward (rfk_admin_t *self, const char *owner, const char *type,
+                          const json_t *body);
+/* The user id owning the job of an event (type, its body), from the store
+   and cached; NULL for an event of no job (admins only). Borrowed. */
+const char *
+rfk_admin_event_owner (rfk_admin_t *self, const char *type, const json_t *body);
+
+/* ---- the `events` socket (rfk_admin_bus_events.c) ------------------------- */
+/* Binds `events` on endpoint (CURVE any client key, manual XPUB); 0, or -1
+   with err. */
+int
+rfk_admin_bus_events_new (rfk_admin_t *self, const char *endpoint, char *err, size_t errlen);
+void
+rfk_admin_bus_events_destroy (rfk_admin_t *self);
+/* Reads a subscription: "auth <token> <topic>" opens a channel. */
+void
+rfk_admin_bus_events_read (rfk_admin_t *self);
+/* Channels open (nothing is looked up for events while there are none). */
+size_t
+rfk_admin_bus_events_channels (rfk_admin_t *self);
+/* Sends event (topic "<prefix>.<id>", owned by owner) to each channel that
+   may see it. */
+void
+rfk_admin_bus_events_publish (rfk_admin_t *self, const char *owner, const char *topic,
+                              const rfk_msg_t *event);
+
 /* The web admin's folder (admin.web_dir, else the build's, else the
    installed one; see rfk_admin_events.c), or NULL for the placeholder. */
 char *
@@ -199,6 +233,31 @@ rfk_admin_web_dir (const rfk_config_t *config);
 int
 rfk_admin_key_load (const char *data_dir, const char *name, unsigned char *key, size_t size,
                     bool *created, char *err, size_t errlen);
+
+/* ---- CurveZMQ on the bus (rfk_admin_curve.c) ---------------------------- */
+/* Loads (or makes once) admin's keypair and starts its ZAP policies; with
+   bus.curve off only warns. 0, or -1 with err. */
+int
+rfk_admin_curve_start (rfk_admin_t *self, char *err, size_t errlen);
+void
+rfk_admin_curve_stop (rfk_admin_t *self);
+/* opts: admin's bus options for a server socket admitting any client key
+   (any_client) or only the tracked services' keys. */
+void
+rfk_admin_curve_opts (const rfk_admin_t *self, rfk_bus_opts_t *opts, bool any_client);
+/* What the launcher hands service: its secret, then (curve on) its keys,
+   "SECRET OWN GROUP ADMIN" (rfk_curve.h). 0, or -1 when text is too short. */
+int
+rfk_admin_curve_issue (const rfk_admin_t *self, const rfk_admin_service_t *service,
+                       const char *secret, char *text, size_t size);
+/* Admits (admit) or forgets a service's key on `service` and `events`. */
+void
+rfk_admin_curve_admit (rfk_admin_t *self, const char *service_id, bool admit);
+/* The public key of a job group (sub train job or inference job id): what
+   its advisor or predictor serves with. 0, or -1 with curve off. */
+int
+rfk_admin_curve_group_public (const rfk_admin_t *self, const char *group_id,
+                              char public_key[RFK_CURVE_KEY_LEN + 1]);
 
 /* ---- users and tokens (rfk_admin_users.c) --------------------------------- */
 int

@@ -84,6 +84,7 @@ rfk_admin_track (rfk_admin_t *self, const char *id, const char *role, const char
     service->inference_job_id = s_dup (inference_job_id);
     service->trial_id = s_dup (trial_id);
     zhashx_update (self->services, id, service);
+    rfk_admin_curve_admit (self, id, true);
     return service;
 }
 
@@ -243,13 +244,22 @@ s_worker_sandbox (rfk_admin_t *self, rfk_admin_service_t *service, rfk_sandbox_s
 static void
 s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
 {
+    /*  Its bus keys go with its secret, through the same channel. */
+    char handed[RFK_LAUNCHER_SECRET_MAX + 1];
+    if (rfk_admin_curve_issue (self, service, secret, handed, sizeof handed) != 0) {
+        char *id = strdup (service->id);
+        rfk_log_warning (RFK_ADMIN_LOG, "service-keys-failed id=%s", id);
+        rfk_admin_set_service_status (self, id, RFK_SERVICE_ERRORED, "cannot give it bus keys");
+        free (id);
+        return;
+    }
     char **env = s_service_env (self);
     int published_port = 0;
     char *image = self->swarm ? s_swarm_spec (self, service, &published_port) : NULL;
     rfk_launcher_spec_t spec = {
         .id = service->id,
         .role = service->role,
-        .secret = secret,
+        .secret = handed,
         .data_dir = self->data_dir,
         .env = (const char *const *)env,
         .image = image,
@@ -273,6 +283,7 @@ s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
     free (paths[1]);
     free (paths[2]);
     s_env_free (env);
+    sodium_memzero (handed, sizeof handed);
 }
 
 char *

@@ -192,6 +192,10 @@ rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job)
     if (predictor)
         s_set_str (body, "query_endpoint",
                    json_string_value (json_object_get (predictor->service_info, "query_endpoint")));
+    //  ... and the key it serves with (clients pin it; absent with bus.curve off).
+    char query_key[RFK_CURVE_KEY_LEN + 1];
+    if (predictor && rfk_admin_curve_group_public (self, job->id, query_key) == 0)
+        s_set_str (body, "query_key", query_key);
     rfk_service_destroy (&predictor);
     s_set_json (body, "budget", job->budget);
     json_object_set_new (body, "max_trials",

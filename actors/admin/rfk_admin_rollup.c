@@ -222,6 +222,7 @@ s_untrack (rfk_admin_t *self, rfk_admin_service_t *service)
         free (peer);
     }
     zlistx_add_end (self->to_forget, service->id);
+    rfk_admin_curve_admit (self, service->id, false);
     zhashx_delete (self->services, service->id);
 }
 

@@ -166,7 +166,7 @@ rfk_http_events_open (rfk_http_req_t *req, const char *method)
         return rfk_http_req_queue_reply (req, &reply);
     const char *id = json_string_value (json_object_get (reply->body, "id"));
     const char *type = json_string_value (json_object_get (reply->body, "user_type"));
-    req->sees_all = type && (strcmp (type, "SUPERADMIN") == 0 || strcmp (type, "ADMIN") == 0);
+    req->sees_all = rfk_events_sees_all (type);
     req->user_id = strdup (id ? id : "");
     rfk_msg_destroy (&reply);
     if (!req->user_id)
@@ -294,6 +294,18 @@ rfk_http_events_step (rfk_http_front_t *self)
         }
 }
 
+bool
+rfk_events_sees_all (const char *user_type)
+{
+    return user_type && (strcmp (user_type, "SUPERADMIN") == 0 || strcmp (user_type, "ADMIN") == 0);
+}
+
+bool
+rfk_events_visible (const char *owner, const char *user_id, bool sees_all)
+{
+    return sees_all || (owner && user_id && strcmp (owner, user_id) == 0);
+}
+
 void
 rfk_http_front_event (rfk_http_front_t *self, const char *owner, const char *name, const char *data)
 {
@@ -322,7 +334,7 @@ rfk_http_front_event (rfk_http_front_t *self, const char *owner, const char *nam
         return;
     }
     for (rfk_http_req_t *req = zlist_first (self->streams); req; req = zlist_next (self->streams))
-        if (req->sees_all || (owner && strcmp (owner, req->user_id) == 0))
+        if (rfk_events_visible (owner, req->user_id, req->sees_all))
             s_stream_push (req, text, size);
     free (text);
 }

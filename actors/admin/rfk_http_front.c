@@ -629,6 +629,12 @@ s_begin (rfk_http_req_t *req, const char *url, const char *method)
         return s_queue_json (req, 200, json_pack ("{s:s}", "status", "ok"));
     if (req->route->kind == RFK_HTTP_ROUTE_METRICS)
         return s_serve_metrics (req);
+    /*  Unauthenticated by design: clients fetch the key to pin it (as ssh
+        does, a change is what they warn about). */
+    if (req->route->kind == RFK_HTTP_ROUTE_BUS_KEY)
+        return s_queue_json (req, 200,
+                             json_pack ("{s:b, s:s?}", "curve", req->front->config.bus_key != NULL,
+                                        "bus_key", req->front->config.bus_key));
 
     if (s_take_token (req) != 0)
         return MHD_NO;

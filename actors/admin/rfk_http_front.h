@@ -138,6 +138,7 @@ typedef struct {
     unsigned max_per_address;     /* connections from one IP address (admin.http_max_per_address) */
     unsigned read_timeout_s;      /* a request must be read within it (admin.http_read_timeout_s) */
     unsigned user_max_requests;   /* requests of one user in progress at once; 0: no cap */
+    const char *bus_key; /* GET /bus_key: admin's public bus key (Z85); NULL: bus.curve off */
 } rfk_http_front_config_t;
 
 /* Fill config from Rafiki-C's configuration: admin.host, admin.http_port,
@@ -205,6 +206,15 @@ rfk_http_front_event_streams (rfk_http_front_t *self);
    latency histogram, upload bytes) to out. */
 void
 rfk_http_front_metrics (rfk_http_front_t *self, FILE *out);
+
+/* Who sees which event: the one rule of GET /events and of admin's
+   `events` socket (rfk_admin_bus_events.c). A user of user_type SUPERADMIN
+   or ADMIN sees every event (sees_all); anyone else the events of the jobs
+   they own (owner, the job's user id; NULL for an event of no job). */
+bool
+rfk_events_sees_all (const char *user_type);
+bool
+rfk_events_visible (const char *owner, const char *user_id, bool sees_all);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,7 @@ static const rfk_http_route_t s_routes[] = {
     R ("GET", "/healthz", NULL, RFK_HTTP_ROUTE_HEALTHZ),
     R ("GET", "/metrics", NULL, RFK_HTTP_ROUTE_METRICS),
     R ("GET", "/events", NULL, RFK_HTTP_ROUTE_EVENTS),
+    R ("GET", "/bus_key", NULL, RFK_HTTP_ROUTE_BUS_KEY),
 };
 
 #define S_NROUTES (sizeof s_routes / sizeof s_routes[0])
@@ -59,9 +60,9 @@ static const rfk_http_route_t s_routes[] = {
 #define S_MAX_SEGMENT 1024
 
 /* Resources whose paths are all API paths (never static files). */
-static const char *s_resources[] = {"tokens",  "users",      "me",      "datasets",
-                                    "models",  "train_jobs", "trials",  "inference_jobs",
-                                    "actions", "healthz",    "metrics", "events"};
+static const char *s_resources[] = {
+    "tokens",         "users",   "me",      "datasets", "models", "train_jobs", "trials",
+    "inference_jobs", "actions", "healthz", "metrics",  "events", "bus_key"};
 
 typedef struct {
     const char *start; /* first character of the segment */

@@ -26,7 +26,8 @@ typedef enum {
     RFK_HTTP_ROUTE_UPLOAD_MODEL,   /* multipart upload: UploadStart kind MODEL */
     RFK_HTTP_ROUTE_HEALTHZ,        /* served by the front itself */
     RFK_HTTP_ROUTE_METRICS,        /* served by the front itself */
-    RFK_HTTP_ROUTE_EVENTS          /* the front's server-sent event stream (GET /events) */
+    RFK_HTTP_ROUTE_EVENTS,         /* the front's server-sent event stream (GET /events) */
+    RFK_HTTP_ROUTE_BUS_KEY         /* admin's public bus key, served by the front itself */
 } rfk_http_route_kind_t;
 
 typedef struct {

@@ -76,6 +76,7 @@ typedef struct {
     rfk_session_t *session;      /* the conversation with admin, NULL in the direct form */
     bool configured;             /* ServiceConfig (or direct args) applied */
     rfk_server_t *server;        /* ROUTER `advice`, NULL until configured */
+    rfk_zap_t *zap;              /* CURVE: `advice` admits its trainers' key only, or NULL */
     char *sub_train_job_id;      /* the sub train job, or NULL */
     rfk_search_t *search;        /* the tuner, budget and policies; NULL until configured */
     zhashx_t *workers;           /* key -> s_worker_t */
@@ -159,6 +160,7 @@ s_self_destroy (self_t **self_p)
     if (!self)
         return;
     rfk_server_destroy (&self->server);
+    rfk_zap_destroy (&self->zap);
     rfk_session_destroy (&self->session);
     zpoller_destroy (&self->poller);
     zhashx_destroy (&self->workers);
@@ -718,7 +720,16 @@ s_configure (self_t *self, const char *model, const json_t *knobs, const json_t 
         return -1;
     if (!bind || !*bind)
         bind = "tcp://127.0.0.1:*";
-    self->server = rfk_server_new (bind, &rfk_train_family, s_routes, self, &self->bus);
+    /*  With the keys admin sent: serve with the sub job's keypair and admit
+        only it, which its trainers alone were given. */
+    rfk_bus_opts_t bus = self->bus;
+    if (rfk_curve_group_server (&bus, self->role ? self->role->curve : NULL, "advisor", false,
+                                &self->zap) != 0) {
+        snprintf (err, errlen, "the bus keys from the launcher are malformed");
+        return -1;
+    }
+    self->server = rfk_server_new (bind, &rfk_train_family, s_routes, self, &bus);
+    explicit_bzero (bus.curve_secret, sizeof bus.curve_secret);
     if (!self->server) {
         snprintf (err, errlen, "cannot bind %s", bind);
         return -1;

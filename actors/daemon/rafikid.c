@@ -336,8 +336,8 @@ s_check_command (int argc, char **argv, s_command_t *command)
 //  Open the log, run the role's actor until a stop signal arrives on signal_fd (or the actor
 //  ends) and close the log. Returns the exit status.
 static int
-s_serve (const s_command_t *command, rfk_config_t *config, const char *secret, int signal_fd,
-         int argc, char **argv)
+s_serve (const s_command_t *command, rfk_config_t *config, char *secret, int signal_fd, int argc,
+         char **argv)
 {
     const char *role = command->role->name;
     const char *service_id = command->service_id;
@@ -367,6 +367,13 @@ s_serve (const s_command_t *command, rfk_config_t *config, const char *secret, i
         .secret = secret,
         .dev = command->dev,
     };
+    //  Admin hands a service its bus keys after its secret, through the
+    //  same channel: "SECRET KEYS" (rfk_curve_keys_parse reads KEYS).
+    char *keys = secret ? strchr (secret, ' ') : NULL;
+    if (keys) {
+        *keys++ = '\0';
+        args.curve = keys;
+    }
     int status = S_EXIT_ERROR;
     zactor_t *actor = zactor_new (command->role->actor, &args);
     if (actor) {
@@ -375,6 +382,8 @@ s_serve (const s_command_t *command, rfk_config_t *config, const char *secret, i
             s_run (&actor, role, signal_fd, (int)rfk_config_int (config, "", "stop_timeout_ms"));
     } else
         rfk_log_error ("rafikid", "cannot start role=%s", role);
+    if (keys)
+        keys[-1] = ' '; //  whole again, so that s_secret_free wipes the keys too
     rfk_log_close ();
     return status;
 }

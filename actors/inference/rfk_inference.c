@@ -16,6 +16,7 @@
 #include "rfk_bodies.h"
 #include "rfk_client.h"
 #include "rfk_config.h"
+#include "rfk_curve.h"
 #include "rfk_session.h"
 #include "rfk_log.h"
 #include "rfk_role.h"
@@ -364,7 +365,15 @@ s_connect (self_t *self, const char *endpoint, char *err, size_t errlen)
         snprintf (err, errlen, "no predictor endpoint");
         return -1;
     }
-    self->predictor = rfk_client_new (endpoint, &rfk_infer_family, &self->bus);
+    /*  With the keys admin sent: connect with the inference job's keypair,
+        which its predictor alone admits on `workers`. */
+    rfk_bus_opts_t bus = self->bus;
+    if (rfk_curve_group_client (&bus, self->role ? self->role->curve : NULL) != 0) {
+        snprintf (err, errlen, "the bus keys from the launcher are malformed");
+        return -1;
+    }
+    self->predictor = rfk_client_new (endpoint, &rfk_infer_family, &bus);
+    explicit_bzero (bus.curve_secret, sizeof bus.curve_secret);
     if (!self->predictor) {
         snprintf (err, errlen, "cannot connect to the predictor at %s", endpoint);
         return -1;

@@ -20,6 +20,7 @@
 #include "rfk_bodies.h"
 #include "rfk_client.h"
 #include "rfk_config.h"
+#include "rfk_curve.h"
 #include "rfk_http_daemon.h"
 #include "rfk_poll.h"
 #include "rfk_session.h"
@@ -58,6 +59,8 @@ typedef struct {
     uint64_t http_requests;      /* HTTP requests answered */
     uint64_t http_errors;        /* ... with a 4xx or 5xx */
     uint64_t zmq_requests;       /* PredictRequests answered */
+    rfk_zap_t *workers_zap;      /* CURVE: `workers` admits its job's key only, or NULL */
+    rfk_zap_t *query_zap;        /* CURVE: `query` admits any client key, or NULL */
 } self_t;
 
 /* An SDK request waiting for the engine. */
@@ -655,6 +658,8 @@ s_self_destroy (self_t **self_p)
     s_http_stop (self);
     rfk_scatter_destroy (&self->scatter);
     rfk_server_destroy (&self->query);
+    rfk_zap_destroy (&self->workers_zap);
+    rfk_zap_destroy (&self->query_zap);
     rfk_poll_destroy (&self->poll);
     zlistx_destroy (&self->queries);
     zlistx_destroy (&self->suspended);
@@ -693,7 +698,21 @@ s_bind (self_t *self, const char *http, const char *query, const char *workers,
         snprintf (err, errlen, "no endpoint for the workers' socket");
         return -1;
     }
-    self->scatter = rfk_scatter_new (workers, &self->opts);
+    /*  With the keys admin sent: both sockets serve with the job's keypair;
+        `workers` admits only the job's inference workers, `query` any client
+        (clients pin the job's public key from admin). */
+    const char *keys = self->role ? self->role->curve : NULL;
+    rfk_scatter_opts_t workers_opts = self->opts;
+    rfk_bus_opts_t query_opts = self->opts.bus;
+    if (rfk_curve_group_server (&workers_opts.bus, keys, "predictor-workers", false,
+                                &self->workers_zap) != 0 ||
+        rfk_curve_group_server (&query_opts, keys, "predictor-query", true, &self->query_zap) !=
+            0) {
+        snprintf (err, errlen, "the bus keys from the launcher are malformed");
+        return -1;
+    }
+    self->scatter = rfk_scatter_new (workers, &workers_opts);
+    explicit_bzero (workers_opts.bus.curve_secret, sizeof workers_opts.bus.curve_secret);
     if (!self->scatter) {
         snprintf (err, errlen, "cannot bind the workers' socket to %s", workers);
         return -1;
@@ -709,13 +728,13 @@ s_bind (self_t *self, const char *http, const char *query, const char *workers,
             rfk_scatter_expect_trial (self->scatter, id);
     }
     if (query && *query) {
-        self->query =
-            rfk_server_new (query, &rfk_infer_family, s_query_routes, self, &self->opts.bus);
+        self->query = rfk_server_new (query, &rfk_infer_family, s_query_routes, self, &query_opts);
         if (!self->query) {
             snprintf (err, errlen, "cannot bind the query socket to %s", query);
             return -1;
         }
     }
+    explicit_bzero (query_opts.curve_secret, sizeof query_opts.curve_secret);
     if (http && *http && s_http_start (self, http, err, errlen) != 0)
         return -1;
     rfk_log_info (

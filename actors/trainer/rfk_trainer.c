@@ -563,7 +563,15 @@ s_configure (self_t *self, const char *model_path, const char *advisor_endpoint,
                   strerror (errno));
         return -1;
     }
-    self->advisor = rfk_client_new (advisor_endpoint, &rfk_train_family, &self->bus);
+    /*  With the keys admin sent: connect with the sub job's keypair, which
+        its advisor alone admits. */
+    rfk_bus_opts_t bus = self->bus;
+    if (rfk_curve_group_client (&bus, self->role ? self->role->curve : NULL) != 0) {
+        snprintf (err, errlen, "the bus keys from the launcher are malformed");
+        return -1;
+    }
+    self->advisor = rfk_client_new (advisor_endpoint, &rfk_train_family, &bus);
+    explicit_bzero (bus.curve_secret, sizeof bus.curve_secret);
     if (!self->advisor) {
         snprintf (err, errlen, "cannot connect to the advisor at %s", advisor_endpoint);
         return -1;

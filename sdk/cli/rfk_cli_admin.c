@@ -8,6 +8,9 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 
 #include "rfk_cli.h"
 #include "rfk_cli_common.h"
+#include "rfk_config.h"
 
 /* Longest password read from stdin or a prompt. */
 #define S_PASSWORD_MAX 1024
@@ -118,6 +122,122 @@ s_free_password (char **password_p)
     }
 }
 
+/*  Where admin's HTTP front is: the host of --admin or RAFIKI_ADMIN (else
+    admin.host, 127.0.0.1 for every interface) and admin.http_port. */
+static int
+s_http_address (const rfk_cli_common_t *common, char *host, size_t size, char *port, size_t psize,
+                bool *curve)
+{
+    rfk_config_t *config = rfk_config_new ();
+    if (!config || rfk_config_load (config, common->config_path) != 0) {
+        rfk_config_destroy (&config);
+        return -1;
+    }
+    const char *admin = common->admin ? common->admin : getenv ("RAFIKI_ADMIN");
+    if (!admin || !*admin)
+        admin = rfk_config_string (config, "admin", "host");
+    if (!admin || !*admin || !strcmp (admin, "0.0.0.0") || !strcmp (admin, "*"))
+        admin = "127.0.0.1";
+    if (!strncmp (admin, "tcp://", 6))
+        admin += 6;
+    const char *colon = strrchr (admin, ':');
+    size_t length = colon && !strchr (admin, ']') == !strchr (admin, '[') ? (size_t)(colon - admin)
+                                                                          : strlen (admin);
+    if (admin[0] == '[' && length > 2 && admin[length - 1] == ']')
+        snprintf (host, size, "%.*s", (int)length - 2, admin + 1);
+    else
+        snprintf (host, size, "%.*s", (int)length, admin);
+    snprintf (port, psize, "%lld", (long long)rfk_config_int (config, "admin", "http_port"));
+    *curve = rfk_config_bool (config, "bus", "curve");
+    rfk_config_destroy (&config);
+    return 0;
+}
+
+/*  GET /bus_key from admin's HTTP front: the key (yours), "" when admin runs
+    plaintext, or NULL with the reason in err. */
+static char *
+s_fetch_bus_key (const rfk_cli_common_t *common, char *err, size_t errlen)
+{
+    char host[256], port[16];
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *found = NULL;
+    bool curve = true;
+    if (s_http_address (common, host, sizeof host, port, sizeof port, &curve) == 0 && !curve)
+        return strdup (""); //  bus.curve off here: plaintext, nothing to pin
+    if (s_http_address (common, host, sizeof host, port, sizeof port, &curve) != 0 ||
+        getaddrinfo (host, port, &hints, &found) != 0 || !found) {
+        snprintf (err, errlen, "cannot find admin's HTTP front");
+        return NULL;
+    }
+    int fd = socket (found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval wait = {5, 0};
+    char request[400], reply[8192];
+    snprintf (request, sizeof request, "GET /bus_key HTTP/1.0\r\nHost: %s\r\n\r\n", host);
+    size_t got = 0;
+    if (fd >= 0 && setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait) == 0 &&
+        setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait) == 0 &&
+        connect (fd, found->ai_addr, found->ai_addrlen) == 0 &&
+        write (fd, request, strlen (request)) == (ssize_t)strlen (request)) {
+        ssize_t n;
+        while (got < sizeof reply - 1 && (n = read (fd, reply + got, sizeof reply - 1 - got)) > 0)
+            got += (size_t)n;
+    }
+    reply[got] = 0;
+    if (fd >= 0)
+        close (fd);
+    freeaddrinfo (found);
+    const char *body = strstr (reply, "\r\n\r\n");
+    json_t *doc = body && !strncmp (reply, "HTTP/1.", 7) && strstr (reply, " 200 ")
+                      ? json_loads (body + 4, 0, NULL)
+                      : NULL;
+    const char *key = json_string_value (json_object_get (doc, "bus_key"));
+    char *result = key                                              ? strdup (key)
+                   : json_is_false (json_object_get (doc, "curve")) ? strdup ("")
+                                                                    : NULL;
+    if (!result)
+        snprintf (err, errlen, "no answer from http://%.200s:%.10s/bus_key", host, port);
+    json_decref (doc);
+    return result;
+}
+
+/*  The key to pin for login: fetched over HTTP and compared with the one
+    kept (as ssh does with host keys, a change is refused loudly). 0 with
+    *key_p (NULL: let the SDK find one), or -1 when the key changed. */
+static int
+s_login_key (const rfk_cli_common_t *common, char **key_p)
+{
+    *key_p = NULL;
+    const char *given = getenv ("RAFIKI_PINNED_KEY");
+    if (given && *given)
+        return 0; //  the key was given: nothing to fetch or compare
+    char err[300];
+    char *fetched = s_fetch_bus_key (common, err, sizeof err);
+    char *kept = rfk_cli_bus_key_load ();
+    char *path = rfk_cli_bus_key_path ();
+    int rc = 0;
+    if (!fetched)
+        fprintf (stderr, "rafiki: %s; using the bus key already known\n", err);
+    else if (kept && *fetched && strcmp (kept, fetched) != 0) {
+        fprintf (stderr,
+                 "rafiki: @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+                 "rafiki: @    WARNING: ADMIN'S BUS KEY HAS CHANGED!               @\n"
+                 "rafiki: @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+                 "rafiki: someone may be between you and admin (or admin got a new data\n"
+                 "rafiki: folder). Kept: %s\nrafiki: Offered now: %s\n"
+                 "rafiki: If you trust the change, remove %s and log in again.\n",
+                 kept, fetched, path ? path : "the key file");
+        rc = -1;
+    } else if (*fetched) {
+        if (!kept)
+            fprintf (stderr, "rafiki: admin's bus key is %s (pinned from now on)\n", fetched);
+        *key_p = fetched;
+        fetched = NULL;
+    }
+    free (fetched);
+    free (kept);
+    free (path);
+    return rc;
+}
+
 int
 rfk_cli_login (int argc, char **argv)
 {
@@ -153,9 +273,16 @@ rfk_cli_login (int argc, char **argv)
     char *secret = s_password (&cmd.common, password, from_stdin, "Password: ");
     if (!secret)
         return RFK_CLI_FAILED;
+    char *bus_key = NULL;
+    if (s_login_key (&cmd.common, &bus_key) != 0) {
+        s_free_password (&secret);
+        return RFK_CLI_FAILED;
+    }
+    cmd.common.bus_key = bus_key;
     rfk_sdk_t *sdk = rfk_cli_connect (&cmd.common);
     if (!sdk) {
         s_free_password (&secret);
+        free (bus_key);
         return RFK_CLI_FAILED;
     }
     json_t *token = rfk_sdk_login (sdk, email, secret);
@@ -166,7 +293,9 @@ rfk_cli_login (int argc, char **argv)
     else {
         char err[512];
         char *path = rfk_cli_token_path ();
-        if (rfk_cli_token_save (rfk_sdk_token (sdk), err, sizeof err) != 0)
+        const char *pinned = rfk_sdk_bus_key (sdk);
+        if (rfk_cli_token_save (rfk_sdk_token (sdk), err, sizeof err) != 0 ||
+            (pinned && rfk_cli_bus_key_save (pinned, err, sizeof err) != 0))
             rc = rfk_cli_fail_text (&cmd.common, RFK_SDK_IO, "logged in, but %s", err);
         else if (cmd.common.json)
             rfk_cli_json (stdout, token);
@@ -177,6 +306,7 @@ rfk_cli_login (int argc, char **argv)
     }
     json_decref (token);
     rfk_sdk_destroy (&sdk);
+    free (bus_key);
     return rc;
 }
 

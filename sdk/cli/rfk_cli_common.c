@@ -245,8 +245,13 @@ rfk_cli_connect (const rfk_cli_common_t *common)
         opts.timeout_ms = 1;
     char *token = rfk_cli_token_load ();
     opts.token = token;
+    /*  Admin's key as `rafiki login` pinned it (RAFIKI_PINNED_KEY wins). */
+    const char *env_key = getenv ("RAFIKI_PINNED_KEY");
+    char *bus_key = env_key && *env_key ? NULL : rfk_cli_bus_key_load ();
+    opts.bus_key = common->bus_key ? common->bus_key : bus_key;
     rfk_sdk_error_t error;
     rfk_sdk_t *sdk = rfk_sdk_new (&opts, &error);
+    free (bus_key);
     if (token) {
         explicit_bzero (token, strlen (token));
         free (token);
@@ -643,14 +648,10 @@ s_make_parents (const char *path)
     return 0;
 }
 
-int
-rfk_cli_token_save (const char *token, char *err, size_t errlen)
+/*  Writes token and a newline to path atomically, 0600. 0, or -1 with err. */
+static int
+s_save_private (char *path, const char *token, char *err, size_t errlen)
 {
-    char *path = rfk_cli_token_path ();
-    if (!path) {
-        snprintf (err, errlen, "no place for the token: set HOME or RAFIKI_TOKEN_FILE");
-        return -1;
-    }
     char *tmp = NULL;
     int rc = -1;
     if (s_make_parents (path) != 0)
@@ -676,7 +677,55 @@ rfk_cli_token_save (const char *token, char *err, size_t errlen)
         }
     }
     free (tmp);
+    return rc;
+}
+
+int
+rfk_cli_token_save (const char *token, char *err, size_t errlen)
+{
+    char *path = rfk_cli_token_path ();
+    if (!path) {
+        snprintf (err, errlen, "no place for the token: set HOME or RAFIKI_TOKEN_FILE");
+        return -1;
+    }
+    int rc = s_save_private (path, token, err, errlen);
     free (path);
+    return rc;
+}
+
+char *
+rfk_cli_bus_key_path (void)
+{
+    char *token = rfk_cli_token_path ();
+    char *path = token ? zsys_sprintf ("%s.bus_key", token) : NULL;
+    free (token);
+    return path;
+}
+
+char *
+rfk_cli_bus_key_load (void)
+{
+    char *path = rfk_cli_bus_key_path ();
+    FILE *file = path ? fopen (path, "re") : NULL;
+    zstr_free (&path);
+    char line[128] = "";
+    bool read = file && fgets (line, sizeof line, file) != NULL;
+    if (file)
+        fclose (file);
+    line[strcspn (line, " \t\r\n")] = 0;
+    return read && *line ? strdup (line) : NULL;
+}
+
+int
+rfk_cli_bus_key_save (const char *key, char *err, size_t errlen)
+{
+    char *path = rfk_cli_bus_key_path ();
+    if (!path) {
+        snprintf (err, errlen, "no place for admin's bus key: set HOME or RAFIKI_TOKEN_FILE");
+        return -1;
+    }
+    int rc = s_save_private (path, key, err, errlen);
+    zstr_free (&path);
     return rc;
 }
 

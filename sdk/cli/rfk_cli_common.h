@@ -48,6 +48,7 @@ typedef struct {
     const char *admin;       /* --admin HOST[:PORT] */
     const char *timeout;     /* --timeout SECONDS (per try) */
     bool json;               /* --json */
+    const char *bus_key;     /* admin's key to pin instead of the stored one (login) */
 } rfk_cli_common_t;
 
 /* A command: its help and what it takes. */
@@ -194,5 +195,15 @@ rfk_cli_token_save (const char *token, char *err, size_t errlen);
    error (err). */
 int
 rfk_cli_token_remove (char *err, size_t errlen);
+
+/*  Admin's public bus key, pinned by `rafiki login` beside the token
+    (<token file>.bus_key, 0600): its path, the key (NULL when none; yours
+    to free), and saving it. */
+char *
+rfk_cli_bus_key_path (void);
+char *
+rfk_cli_bus_key_load (void);
+int
+rfk_cli_bus_key_save (const char *key, char *err, size_t errlen);
 
 #endif

@@ -234,6 +234,70 @@ s_locate_admin (rfk_sdk_t *self, const rfk_sdk_options_t *opts)
     return 0;
 }
 
+/*  The text of a small file, whitespace trimmed, or NULL. */
+static char *
+s_read_key_file (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    char line[128] = "";
+    bool read = file && fgets (line, sizeof line, file) != NULL;
+    if (file)
+        fclose (file);
+    if (!read)
+        return NULL;
+    line[strcspn (line, " \t\r\n")] = 0;
+    return strdup (line);
+}
+
+/*  Admin's public bus key to pin: the option, RAFIKI_PINNED_KEY, or the key a
+    local admin keeps in <data_dir>/keys/bus.pub. None while bus.curve is on
+    is an error (plaintext would be refused). 0, or -1 with the error set. */
+static int
+s_pin_admin (rfk_sdk_t *self, const rfk_sdk_options_t *opts)
+{
+    const char *given =
+        opts->bus_key && *opts->bus_key ? opts->bus_key : getenv ("RAFIKI_PINNED_KEY");
+    char *local = NULL;
+    if ((!given || !*given) && self->bus.curve) {
+        const char *data_dir = rfk_config_string (self->config, "", "data_dir");
+        char *path = zsys_sprintf ("%s/keys/bus.pub", data_dir ? data_dir : ".");
+        local = path ? s_read_key_file (path) : NULL;
+        zstr_free (&path);
+        given = local;
+    }
+    int rc = 0;
+    if (given && *given && !rfk_curve_key_valid (given))
+        rc = rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST,
+                           "'%s' is not a bus key (40 characters of Z85, as `rafikid up` prints)",
+                           given);
+    else if (given && *given)
+        snprintf (self->bus_key, sizeof self->bus_key, "%s", given);
+    else if (self->bus.curve)
+        rc = rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST,
+                           "admin's bus key is unknown: `rafiki login` fetches and stores it, "
+                           "or give it in RAFIKI_PINNED_KEY (`rafikid up` prints it; GET /bus_key "
+                           "on admin's HTTP port)");
+    free (local);
+    return rc;
+}
+
+void
+rfk_sdk_bus_opts (const rfk_sdk_t *self, rfk_bus_opts_t *opts, const char *server_key)
+{
+    *opts = self->bus;
+    if (server_key && *server_key)
+        rfk_bus_opts_curve_client (opts, NULL, server_key);
+    else
+        rfk_bus_opts_curve_none (opts);
+}
+
+const char *
+rfk_sdk_bus_key (const rfk_sdk_t *self)
+{
+    assert (self);
+    return self->bus_key[0] ? self->bus_key : NULL;
+}
+
 /*  Admin answers on its command port: connect the client. 0, or -1 with
     the error set. */
 static int
@@ -250,7 +314,9 @@ s_connect_admin (rfk_sdk_t *self)
     }
     char endpoint[320];
     snprintf (endpoint, sizeof endpoint, "tcp://%s", self->address);
-    self->client = rfk_client_new (endpoint, &rfk_admin_family, &self->bus);
+    rfk_bus_opts_t bus;
+    rfk_sdk_bus_opts (self, &bus, self->bus_key);
+    self->client = rfk_client_new (endpoint, &rfk_admin_family, &bus);
     if (!self->client) {
         rfk_sdk_fail (self, RFK_SDK_UNAVAILABLE, "cannot connect to admin at %s", self->address);
         return -1;
@@ -272,7 +338,8 @@ rfk_sdk_new (const rfk_sdk_options_t *opts, rfk_sdk_error_t *error)
             *error = (rfk_sdk_error_t){RFK_SDK_INTERNAL, "out of memory"};
         return NULL;
     }
-    if (s_load_config (self, opts) != 0 || s_locate_admin (self, opts) != 0)
+    if (s_load_config (self, opts) != 0 || s_locate_admin (self, opts) != 0 ||
+        s_pin_admin (self, opts) != 0)
         return s_give_up (&self, error);
     if (opts->token && *opts->token)
         rfk_sdk_set_token (self, opts->token);
@@ -292,6 +359,7 @@ rfk_sdk_destroy (rfk_sdk_t **self_p)
     rfk_client_destroy (&self->client);
     rfk_client_destroy (&self->predictor);
     free (self->predictor_endpoint);
+    free (self->predictor_key_for);
     rfk_config_destroy (&self->config);
     free (self->host);
     if (self->token) {

@@ -21,7 +21,24 @@
 struct _rfk_sdk_watch_t {
     zsock_t *sub;           /* SUB on admin's events */
     size_t max_frame_bytes; /* what an event may weigh */
+    char *token;            /* sent with each subscription: admin checks it */
 };
+
+/*  Admin applies a subscription only with a token it accepts, and then
+    sends the events this user may see under "c.<channel>.<topic>". */
+static void
+s_subscribe (rfk_sdk_watch_t *self, const char *topic)
+{
+    char *text = zsys_sprintf ("auth %s %s", self->token, topic ? topic : "");
+    if (text) {
+        /*  "c." lets the channels' frames through this SUB (admin never
+            applies it); the token's subscription opens a channel. */
+        rfk_subscriber_subscribe (self->sub, "c.");
+        rfk_subscriber_subscribe (self->sub, text);
+        explicit_bzero (text, strlen (text));
+    }
+    zstr_free (&text);
+}
 
 rfk_sdk_watch_t *
 rfk_sdk_watch_new (rfk_sdk_t *self, const char *topic)
@@ -34,6 +51,10 @@ rfk_sdk_watch_new (rfk_sdk_t *self, const char *topic)
                       "RAFIKI_ADMIN_EVENTS_PORT");
         return NULL;
     }
+    if (!self->token) {
+        rfk_sdk_fail (self, RFK_SDK_UNAUTHORIZED, "events are for logged-in users: log in first");
+        return NULL;
+    }
     if (rfk_sdk_probe (self, self->host, self->events_port, "admin's events") != 0)
         return NULL;
     rfk_sdk_watch_t *watch = (rfk_sdk_watch_t *)calloc (1, sizeof *watch);
@@ -42,14 +63,17 @@ rfk_sdk_watch_new (rfk_sdk_t *self, const char *topic)
         return NULL;
     }
     watch->max_frame_bytes = self->bus.max_frame_bytes;
-    watch->sub = rfk_subscriber_new (self->events, &self->bus);
-    if (!watch->sub) {
+    rfk_bus_opts_t bus;
+    rfk_sdk_bus_opts (self, &bus, self->bus_key);
+    watch->sub = rfk_subscriber_new (self->events, &bus);
+    watch->token = strdup (self->token);
+    if (!watch->sub || !watch->token) {
         rfk_sdk_fail (self, RFK_SDK_UNAVAILABLE, "cannot subscribe to admin's events at %s",
                       self->events);
-        free (watch);
+        rfk_sdk_watch_destroy (&watch);
         return NULL;
     }
-    rfk_subscriber_subscribe (watch->sub, topic ? topic : "");
+    s_subscribe (watch, topic);
     return watch;
 }
 
@@ -57,7 +81,7 @@ void
 rfk_sdk_watch_subscribe (rfk_sdk_watch_t *self, const char *topic)
 {
     assert (self);
-    rfk_subscriber_subscribe (self->sub, topic ? topic : "");
+    s_subscribe (self, topic);
 }
 
 json_t *
@@ -83,9 +107,13 @@ rfk_sdk_watch_next (rfk_sdk_watch_t *self, int timeout_ms)
         rfk_code_t code;
         int rc = rfk_envelope_recv_topic (self->sub, &rfk_event_family, self->max_frame_bytes,
                                           &topic, &event, &code);
+        /*  "c.<channel>.<topic>": the channel is admin's business. */
+        const char *shown = topic ? topic : "";
+        if (strncmp (shown, "c.", 2) == 0 && strchr (shown + 2, '.'))
+            shown = strchr (shown + 2, '.') + 1;
         if (rc == 0 && event) {
             json_t *result = json_object ();
-            json_object_set_new (result, "topic", json_string (topic ? topic : ""));
+            json_object_set_new (result, "topic", json_string (shown));
             json_object_set_new (result, "type", json_string (event->type));
             json_object_set (result, "event", event->body);
             free (topic);
@@ -105,6 +133,10 @@ rfk_sdk_watch_destroy (rfk_sdk_watch_t **self_p)
     if (!self_p || !*self_p)
         return;
     zsock_destroy (&(*self_p)->sub);
+    if ((*self_p)->token) {
+        explicit_bzero ((*self_p)->token, strlen ((*self_p)->token));
+        free ((*self_p)->token);
+    }
     free (*self_p);
     *self_p = NULL;
 }
@@ -120,6 +152,7 @@ rfk_sdk_predictor_endpoint (rfk_sdk_t *self, const char *app, int app_version)
     const char *query = json_string_value (json_object_get (job, "query_endpoint"));
     const char *host = json_string_value (json_object_get (job, "predictor_host"));
     const char *status = json_string_value (json_object_get (job, "status"));
+    const char *key = json_string_value (json_object_get (job, "query_key"));
     if (query && *query)
         endpoint = strdup (query);
     else if (host && *host) {
@@ -135,6 +168,12 @@ rfk_sdk_predictor_endpoint (rfk_sdk_t *self, const char *app, int app_version)
         rfk_sdk_fail (self, RFK_SDK_UNAVAILABLE,
                       "the inference job of %s has no predictor yet (status %s)", app,
                       status ? status : "unknown");
+    /*  Admin named the predictor's key: pin it for that endpoint. */
+    if (endpoint && key && rfk_curve_key_valid (key)) {
+        snprintf (self->predictor_key, sizeof self->predictor_key, "%s", key);
+        free (self->predictor_key_for);
+        self->predictor_key_for = strdup (endpoint);
+    }
     json_decref (job);
     return endpoint;
 }
@@ -166,7 +205,24 @@ s_predictor (rfk_sdk_t *self, const char *endpoint)
         if (rfk_sdk_probe (self, host, port, "the predictor") != 0)
             return NULL;
     }
-    self->predictor = rfk_client_new (endpoint, &rfk_infer_family, &self->bus);
+    /*  CURVE with the key admin named for this endpoint (or
+        RAFIKI_PINNED_PREDICTOR_KEY for one given by hand), while admin's is on. */
+    const char *key = NULL;
+    if (self->bus_key[0]) {
+        key = self->predictor_key_for && strcmp (self->predictor_key_for, endpoint) == 0
+                  ? self->predictor_key
+                  : getenv ("RAFIKI_PINNED_PREDICTOR_KEY");
+        if (!key || !rfk_curve_key_valid (key)) {
+            rfk_sdk_fail (self, RFK_SDK_BAD_REQUEST,
+                          "the predictor's bus key for %s is unknown: name the app (admin tells "
+                          "its key) or give it in RAFIKI_PINNED_PREDICTOR_KEY",
+                          endpoint);
+            return NULL;
+        }
+    }
+    rfk_bus_opts_t bus;
+    rfk_sdk_bus_opts (self, &bus, key);
+    self->predictor = rfk_client_new (endpoint, &rfk_infer_family, &bus);
     self->predictor_endpoint = self->predictor ? strdup (endpoint) : NULL;
     if (!self->predictor)
         rfk_sdk_fail (self, RFK_SDK_UNAVAILABLE, "cannot connect to the predictor at %s", endpoint);

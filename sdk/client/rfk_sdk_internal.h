@@ -27,7 +27,15 @@ struct _rfk_sdk_t {
     rfk_sdk_error_t error;    /* the last call's */
     rfk_client_t *predictor;  /* a DEALER on a predictor's query socket, or NULL */
     char *predictor_endpoint; /* where it is connected */
+    char bus_key[41];         /* admin's public key, pinned; "": plaintext (bus.curve off) */
+    char predictor_key[41];   /* the last predictor's public key admin named, or "" */
+    char *predictor_key_for;  /* ... and its query endpoint, or NULL */
 };
+
+/* opts: the session's bus options for a socket to a server whose public
+   key is server_key (CURVE), or plaintext when it is NULL or "". */
+void
+rfk_sdk_bus_opts (const rfk_sdk_t *self, rfk_bus_opts_t *opts, const char *server_key);
 
 /* Clears the last error (start of every public call). */
 void

@@ -151,6 +151,17 @@ rfk_test_wait_ports (const char *data_dir, pid_t pid, int timeout_ms, rfk_test_p
     snprintf (wait.path, sizeof wait.path, "%s/rafikid.ports", data_dir);
     if (!rfk_test_wait_until (s_ports_ready, &wait, NULL, timeout_ms) || wait.ended)
         return -1;
+    /*  Admin's public bus key, for this process's SDK and the CLIs it runs
+        (as a user would after `rafiki login`). */
+    char path[4200], key[64] = "";
+    snprintf (path, sizeof path, "%s/keys/bus.pub", data_dir);
+    FILE *file = fopen (path, "r");
+    if (file && fgets (key, sizeof key, file)) {
+        key[strcspn (key, "\r\n")] = 0;
+        setenv ("RAFIKI_PINNED_KEY", key, 1);
+    }
+    if (file)
+        fclose (file);
     return wait.rc;
 }
 

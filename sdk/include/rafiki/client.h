@@ -79,6 +79,10 @@ typedef struct {
     int timeout_ms;          /* per try; 0: bus.request_timeout_ms */
     int retries;             /* -1: bus.request_retries */
     const char *token;       /* a token to start with (e.g. from a token file), or NULL */
+    const char *bus_key;     /* admin's public bus key (Z85, 40 characters) to pin; NULL:
+                                $RAFIKI_PINNED_KEY, else <data_dir>/keys/bus.pub of a local
+                                admin (the config's data_dir); one is needed while the
+                                config's bus.curve is on (`rafiki login` stores it) */
 } rfk_sdk_options_t;
 
 typedef struct _rfk_sdk_t rfk_sdk_t;
@@ -110,6 +114,11 @@ rfk_sdk_admin_address (const rfk_sdk_t *self);
 /* The events endpoint ("tcp://host:port"). */
 const char *
 rfk_sdk_events_endpoint (const rfk_sdk_t *self);
+
+/* Admin's public bus key the session pinned (Z85), or NULL when the bus is
+   plaintext (bus.curve off). Borrowed. */
+const char *
+rfk_sdk_bus_key (const rfk_sdk_t *self);
 
 /* The token sent with every request (NULL: none). Copied. */
 void
@@ -264,7 +273,10 @@ rfk_sdk_stop_all (rfk_sdk_t *self);
 typedef struct _rfk_sdk_watch_t rfk_sdk_watch_t;
 
 /* Subscribes to admin's events (topic prefixes such as "job.", "trial.<id>";
-   NULL or "" for everything). NULL on error (in the session's error). */
+   NULL or "" for everything): those of the logged-in user's own jobs, or
+   all of them for SUPERADMIN and ADMIN, as GET /events (admin checks the
+   session's token with each subscription). NULL on error (in the session's
+   error; UNAUTHORIZED without a token). */
 rfk_sdk_watch_t *
 rfk_sdk_watch_new (rfk_sdk_t *self, const char *topic);
 /* Adds a topic prefix. */

@@ -280,6 +280,7 @@ s_setup (void **state)
         {"admin", "http_port", "0"},
         {"admin", "command_port", "0"},
         {"admin", "service_port", "0"},
+        {"bus", "curve", "false"},
         {"admin", "events_port", "0"},
         {"admin", "superadmin_password", S_PASSWORD},
         {"admin", "jwt_secret", "integration-jwt-secret-0123456789abcdef"},

@@ -57,7 +57,7 @@ typedef struct {
     int http_port;
     rfk_bus_opts_t bus;   /* the clients' options */
     rfk_client_t *client; /* on `command` */
-    zsock_t *sub;         /* on `events`, subscribed to everything */
+    zsock_t *sub;         /* on `events`, subscribed to everything the superadmin sees */
     char *token;          /* the superadmin's */
     int emails;           /* counter for unique addresses */
 } s_env_t;
@@ -94,6 +94,9 @@ s_start_with (const char *rafikid, bool dev, const char *password, char *failure
     s_set (env->config, "admin", "http_port", "0");
     s_set (env->config, "admin", "command_port", "0");
     s_set (env->config, "admin", "service_port", "0");
+    //  The clients here are plain bus clients and fake services: CURVE is
+    //  tested on its own (test/integration/bus/test_curve.c).
+    s_set (env->config, "bus", "curve", "false");
     s_set (env->config, "admin", "events_port", "0");
     s_set (env->config, "admin", "superadmin_password", password);
     s_set (env->config, "admin", "jwt_secret", S_JWT_SECRET);
@@ -169,6 +172,10 @@ s_start (void)
     assert_string_equal (reply->type, "Token");
     env->token = strdup (json_string_value (json_object_get (reply->body, "token")));
     rfk_msg_destroy (&reply);
+    //  Admin applies a subscription to `events` only with a token.
+    char auth[2100];
+    snprintf (auth, sizeof auth, "auth %s ", env->token);
+    rfk_subscriber_subscribe (env->sub, auth);
     return env;
 }
 
@@ -1488,6 +1495,7 @@ s_spawn_up_with (const char *dir, const char *password, bool dev, const char *as
                     pass,
                     asan_env,
                     "RAFIKI_LOG_STDERR=false",
+                    "RAFIKI_BUS_CURVE=false", /* plain clients here; CURVE: test_curve_sockets */
                     NULL};
     char *argv[] = {rafikid, "up", dev ? "--dev" : NULL, NULL};
     posix_spawnattr_t attr;

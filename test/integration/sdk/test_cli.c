@@ -220,6 +220,8 @@ s_setup (void **state)
     snprintf (s_token, sizeof s_token, "%s/config/rafiki/token", s_dir);
     setenv ("RAFIKI_TOKEN_FILE", s_token, 1);
     setenv ("HOME", s_dir, 1);
+    //  The stand-in admin speaks plaintext; CURVE: test_admin_curve, e2e.
+    setenv ("RAFIKI_BUS_CURVE", "false", 1);
     unsetenv ("RAFIKI_PASSWORD");
     unsetenv ("RAFIKI_EMAIL");
     /*  A small converted iris, as a user would make it. */

@@ -28,6 +28,7 @@
 
 #include "rfk_test.h"
 #include "rfk_admin.h"
+#include "rfk_broker.h"
 #include "rfk_config.h"
 #include "sse_client.h"
 
@@ -39,6 +40,7 @@ typedef struct {
     rfk_config_t *config; /* admin's configuration */
     zactor_t *admin;      /* the actor */
     int port;             /* the HTTP port */
+    char *events;         /* admin's `events` socket, as bound */
 } s_env_t;
 
 static void
@@ -62,6 +64,9 @@ s_start (const char *web_dir)
     s_set (env->config, "admin", "http_port", "0");
     s_set (env->config, "admin", "command_port", "0");
     s_set (env->config, "admin", "service_port", "0");
+    //  Plain bus subscribers: CURVE is tested on its own (test_rfk_curve.c,
+    //  test_admin_curve.c); the filtering is the same either way.
+    s_set (env->config, "bus", "curve", "false");
     s_set (env->config, "admin", "events_port", "0");
     s_set (env->config, "admin", "superadmin_password", S_PASSWORD);
     s_set (env->config, "launcher", "max_restarts", "0");
@@ -87,6 +92,8 @@ s_start (const char *web_dir)
         char *part = zstr_recv (env->admin);
         if (i == 2)
             env->port = atoi (part);
+        if (i == 1)
+            env->events = strdup (part);
         zstr_free (&part);
     }
     assert_true (env->port > 0);
@@ -100,6 +107,7 @@ s_stop (s_env_t **env_p)
     zactor_destroy (&env->admin);
     rfk_config_destroy (&env->config);
     assert_int_equal (rfk_test_tmpdir_destroy (&env->dir), 0);
+    free (env->events);
     free (env);
     *env_p = NULL;
 }
@@ -270,6 +278,21 @@ s_stream (s_env_t *env, const char *token)
     return sse;
 }
 
+/* A subscriber on admin's `events` socket, subscribed with token (NULL:
+   a plain subscription to everything, as a stranger would). */
+static zsock_t *
+s_bus_stream (s_env_t *env, const char *token)
+{
+    zsock_t *sub = rfk_subscriber_new (env->events, NULL);
+    assert_non_null (sub);
+    char text[2100];
+    snprintf (text, sizeof text, "auth %s ", token ? token : "");
+    rfk_subscriber_subscribe (sub, token ? "c." : "");
+    if (token)
+        rfk_subscriber_subscribe (sub, text);
+    return sub;
+}
+
 /* The job an event is about: JobStatus id, ServiceStatus job_id, TrialUpdate
    job (NULL for LogLine, which names a trial). */
 static const char *
@@ -308,6 +331,33 @@ s_until (sse_t *sse, const char *who, const char *job, const char *status, const
         free (name);
         free (text);
         free (message);
+        if (done)
+            return;
+    }
+}
+
+/* s_until on admin's `events` socket: the same check of every event. */
+static void
+s_bus_until (zsock_t *sub, const char *who, const char *job, const char *status, const char **mine)
+{
+    zsock_set_rcvtimeo (sub, S_WAIT_MS);
+    while (true) {
+        char *topic = NULL;
+        rfk_msg_t *event = NULL;
+        if (rfk_envelope_recv_topic (sub, &rfk_event_family, 1 << 20, &topic, &event, NULL) != 0 ||
+            !event)
+            fail_msg ("%s (bus): no JobStatus %s of %s came", who, status, job);
+        const char *about = s_job_of (event->type, event->body);
+        bool allowed = !about;
+        for (const char **m = mine; *m && !allowed; m++)
+            allowed = streq (about, *m);
+        if (!allowed)
+            fail_msg ("%s (bus) got an event about another user's job: %s %s", who, event->type,
+                      about);
+        bool done = streq (event->type, "JobStatus") && about && streq (about, job) &&
+                    streq (json_string_value (json_object_get (event->body, "status")), status);
+        free (topic);
+        rfk_msg_destroy (&event);
         if (done)
             return;
     }
@@ -380,6 +430,15 @@ test_events_of_own_jobs (void **state)
     snprintf (authorization, sizeof authorization, "Bearer %s", root);
     sse_t *root_events = sse_open (env->port, "/events", authorization, 0);
     assert_int_equal (sse_status (root_events, S_WAIT_MS), 200);
+    //  The same cases on admin's `events` socket, where each subscription
+    //  carries its token; a plain one and a bad token's get nothing.
+    zsock_t *alice_bus = s_bus_stream (env, alice);
+    zsock_t *bob_bus = s_bus_stream (env, bob);
+    zsock_t *root_bus = s_bus_stream (env, root);
+    zsock_t *plain_bus = s_bus_stream (env, NULL);
+    zsock_t *bad_bus = s_bus_stream (env, "not.a.token");
+    //  Subscriptions travel as the connections come up: give them time.
+    zclock_sleep (500);
 
     char *job_a = s_train_job (env, alice, "app-a", model);
     const char *mine_a[] = {job_a, NULL};
@@ -397,6 +456,24 @@ test_events_of_own_jobs (void **state)
     s_until (root_events, "superadmin", job_a, "STARTED", both);
     s_until (root_events, "superadmin", job_b, "STARTED", both);
     s_until (root_events, "superadmin", job_b, "STOPPED", both);
+    s_bus_until (alice_bus, "alice", job_a, "STARTED", mine_a);
+    s_bus_until (alice_bus, "alice", job_a, "STOPPED", mine_a);
+    s_bus_until (bob_bus, "bob", job_b, "STARTED", mine_b);
+    s_bus_until (bob_bus, "bob", job_b, "STOPPED", mine_b);
+    s_bus_until (root_bus, "superadmin", job_a, "STARTED", both);
+    s_bus_until (root_bus, "superadmin", job_b, "STARTED", both);
+    s_bus_until (root_bus, "superadmin", job_b, "STOPPED", both);
+    zsock_set_rcvtimeo (plain_bus, 200);
+    zsock_set_rcvtimeo (bad_bus, 200);
+    zmsg_t *nothing = zmsg_recv (plain_bus);
+    assert_null (nothing);
+    nothing = zmsg_recv (bad_bus);
+    assert_null (nothing);
+    zsock_destroy (&alice_bus);
+    zsock_destroy (&bob_bus);
+    zsock_destroy (&root_bus);
+    zsock_destroy (&plain_bus);
+    zsock_destroy (&bad_bus);
 
     sse_close (&alice_events);
     sse_close (&bob_events);
