@@ -40,6 +40,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rfk_sandbox.h"
 #include "rfk_template_report.h"
 
 #define S_CHECK_TIMEOUT_MS 15000
@@ -105,11 +106,17 @@ s_check_watch (rfk_admin_t *self, int fd)
    out_fd: the one place its argv, environment, descriptors and process
    group are made. 0 with check->pid set, or -1 with the reason. */
 static int
+s_check_spawn_sandboxed (rfk_admin_t *self, s_check_t *check, char *const argv[], int out_fd,
+                         char *err, size_t errlen);
+
+static int
 s_check_spawn (rfk_admin_t *self, s_check_t *check, int out_fd, char *err, size_t errlen)
 {
     char *argv[] = {self->check_path, "check-template",
                     (char *)rfk_admin_upload_part_path (check->up),
                     (char *)rfk_admin_upload_task (check->up), NULL};
+    if (self->sandboxed)
+        return s_check_spawn_sandboxed (self, check, argv, out_fd, err, errlen);
     char *envp[] = {NULL};
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
@@ -136,6 +143,39 @@ s_check_spawn (rfk_admin_t *self, s_check_t *check, int out_fd, char *err, size_
     if (rc != 0) {
         snprintf (err, errlen, "cannot check the model: cannot run %s: %s", self->check_path,
                   strerror (rc));
+        return -1;
+    }
+    check->pid = pid;
+    return 0;
+}
+
+/* The same in the sandbox (sdk/sandbox) wherever trials run in one: the
+   uploaded file and rafikid read-only, no network, no data dir, its own
+   process group (bwrap's, and bwrap takes what runs inside with it). */
+static int
+s_check_spawn_sandboxed (rfk_admin_t *self, s_check_t *check, char *const argv[], int out_fd,
+                         char *err, size_t errlen)
+{
+    const char *ro[] = {rfk_admin_upload_part_path (check->up)};
+    uid_t uid = (uid_t)rfk_config_int (self->config, "launcher", "sandbox_uid");
+    rfk_sandbox_spec_t spec = {.ro_paths = ro,
+                               .n_ro = 1,
+                               .chdir = "/",
+                               .uid = uid,
+                               .gid = (gid_t)uid,
+                               .limits = {.cpu_s = S_CHECK_TIMEOUT_MS / 1000.0,
+                                          .nproc = 64,
+                                          .fsize_mb = 16,
+                                          .nofile = 256}};
+    char why[512] = "";
+    rfk_sandbox_cmd_t *cmd =
+        rfk_sandbox_cmd_new (&spec, (const char *const *)argv, why, sizeof why);
+    char *envp[] = {NULL};
+    pid_t pid = cmd ? rfk_sandbox_cmd_spawn (cmd, envp, NULL, 0, out_fd, true, why, sizeof why)
+                    : -1;
+    rfk_sandbox_cmd_destroy (&cmd);
+    if (pid < 0) {
+        snprintf (err, errlen, "cannot check the model in the sandbox: %s", why);
         return -1;
     }
     check->pid = pid;
