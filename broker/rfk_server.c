@@ -23,15 +23,16 @@ typedef struct {
 } s_peer_t;
 
 struct _rfk_server_t {
-    zsock_t *sock;                     /* the ROUTER, owned */
-    const rfk_family_t *family;        /* what we decode with */
-    const rfk_server_route_t *routes;  /* body type -> handler, not owned; or NULL */
-    rfk_server_handler_fn *fallback;   /* for types routes does not list, or NULL */
-    void *ctx;                         /* the handlers' context, not owned */
-    rfk_bus_opts_t opts;               /* sizes, timeouts, limits */
-    rfk_heartbeat_t *heartbeat;        /* peers by routing id hex, s_peer_t items */
-    rfk_server_expired_fn *on_expired; /* the owner's expiry handler, or NULL */
-    size_t untrusted_max_bytes;        /* frame cap before rfk_server_trust; 0: max_frame_bytes */
+    zsock_t *sock;                        /* the ROUTER, owned */
+    const rfk_family_t *family;           /* what we decode with */
+    const rfk_server_route_t *routes;     /* body type -> handler, not owned; or NULL */
+    rfk_server_handler_fn *fallback;      /* for types routes does not list, or NULL */
+    rfk_server_ping_check_fn *ping_check; /* may a peer's Heartbeat be answered? NULL: yes */
+    void *ctx;                            /* the handlers' context, not owned */
+    rfk_bus_opts_t opts;                  /* sizes, timeouts, limits */
+    rfk_heartbeat_t *heartbeat;           /* peers by routing id hex, s_peer_t items */
+    rfk_server_expired_fn *on_expired;    /* the owner's expiry handler, or NULL */
+    size_t untrusted_max_bytes; /* frame cap before rfk_server_trust; 0: max_frame_bytes */
 };
 
 static void
@@ -100,6 +101,13 @@ rfk_server_set_default (rfk_server_t *self, rfk_server_handler_fn *handler)
 {
     assert (self);
     self->fallback = handler;
+}
+
+void
+rfk_server_set_ping_check (rfk_server_t *self, rfk_server_ping_check_fn *check)
+{
+    assert (self);
+    self->ping_check = check;
 }
 
 void
@@ -212,6 +220,12 @@ s_handle_msg (rfk_server_t *self, s_peer_t *peer, rfk_msg_t **msg_p)
     rfk_msg_t *msg = *msg_p;
     peer->strikes = 0;
     peer->known = true;
+    if (rfk_msg_is (msg, "Heartbeat") && self->ping_check &&
+        !self->ping_check (self, peer->routing_id, self->ctx)) {
+        rfk_server_send_error (self, peer->routing_id, msg->correlation, RFK_CODE_UNAUTHORIZED,
+                               "this server does not know you (it restarted): say Hello again");
+        return;
+    }
     if (rfk_msg_is (msg, "Heartbeat")) {
         rfk_msg_t *pong = rfk_msg_new (self->family, "Heartbeat", msg->correlation);
         if (pong)

@@ -73,6 +73,14 @@ rfk_server_destroy (rfk_server_t **self_p);
    table that points every row at one function. */
 void
 rfk_server_set_default (rfk_server_t *self, rfk_server_handler_fn *handler);
+/* Whether a peer's Heartbeat is answered (true), or answered with Error
+   UNAUTHORIZED (false), which tells a client whose server restarted and
+   forgot it to introduce itself again (admin's service socket, while
+   services it adopted have not said Hello). Gets the ctx given to
+   rfk_server_new. */
+typedef bool (rfk_server_ping_check_fn) (rfk_server_t *server, zframe_t *peer, void *ctx);
+void
+rfk_server_set_ping_check (rfk_server_t *self, rfk_server_ping_check_fn *check);
 /* Sets the expiry handler (gets the ctx given to rfk_server_new). */
 void
 rfk_server_set_expired (rfk_server_t *self, rfk_server_expired_fn *on_expired);

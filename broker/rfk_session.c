@@ -338,6 +338,14 @@ s_on_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
 {
     rfk_session_t *self = (rfk_session_t *)ctx;
     rfk_msg_t *msg = *msg_p;
+    const char *code =
+        rfk_msg_is (msg, "Error") ? json_string_value (json_object_get (msg->body, "code")) : NULL;
+    if (code && rfk_code_from_name (code) == RFK_CODE_UNAUTHORIZED) {
+        //  Our heartbeat reached an admin that restarted before we noticed.
+        rfk_log_info (self->name, "admin-forgot-us: saying Hello again");
+        s_rehello (self);
+        return;
+    }
     if (!rfk_msg_is (msg, "Stop")) {
         rfk_log_warning (self->name, "RFK-UNEXPECTED admin-message=%s", msg->type);
         return;

@@ -544,6 +544,23 @@ s_self_launcher (rfk_admin_t *self, const char *rafikid_path, char *err, size_t 
 }
 
 /* The ZeroMQ sockets on admin.host: `command`, `service`, and `events`. */
+/* A heartbeat on `service` is answered, except from a peer that never said
+   Hello to this admin while services it adopted at start still have to:
+   that is one of them, whose admin restarted faster than it noticed, and
+   Error UNAUTHORIZED makes it say Hello again (rfk_session). */
+static bool
+s_service_ping_ok (rfk_server_t *server, zframe_t *peer, void *ctx)
+{
+    (void)server;
+    rfk_admin_t *self = (rfk_admin_t *)ctx;
+    if (self->hello_deadline < 0 || !self->adopted || zlistx_size (self->adopted) == 0)
+        return true;
+    char *hex = zframe_strhex (peer);
+    bool known = hex && zhashx_lookup (self->peers, hex);
+    free (hex);
+    return known;
+}
+
 static int
 s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
 {
@@ -556,20 +573,21 @@ s_self_sockets (rfk_admin_t *self, const char *host, char *err, size_t errlen)
     int last_port = service_port ? 0 : rfk_admin_ports_last_service (self->data_dir);
     if (last_port) {
         s_endpoint (endpoint, sizeof endpoint, host, last_port);
-        self->service = rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes,
-                                        self, &opts);
+        self->service =
+            rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes, self, &opts);
         if (!self->service)
             rfk_log_warning (RFK_ADMIN_LOG, "service-port-taken port=%d", last_port);
     }
     s_endpoint (endpoint, sizeof endpoint, host, service_port);
     if (!self->service)
-        self->service = rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes,
-                                        self, &opts);
+        self->service =
+            rfk_server_new (endpoint, &rfk_service_family, rfk_admin_service_routes, self, &opts);
     if (!self->service) {
         snprintf (err, errlen, "cannot bind the service socket on %s", endpoint);
         return -1;
     }
     rfk_server_set_expired (self->service, rfk_admin_service_expired);
+    rfk_server_set_ping_check (self->service, s_service_ping_ok);
     //  `command` after `service`, so that it never takes the port the
     //  services of a killed admin look for.
     s_endpoint (endpoint, sizeof endpoint, host,
@@ -642,11 +660,13 @@ s_self_new (const rfk_admin_args_t *args, char *err, size_t errlen)
     if (!host || !*host)
         host = "127.0.0.1";
     self->connect_host = strdup (streq (host, "0.0.0.0") || streq (host, "*") ? "127.0.0.1" : host);
+    //  The bus keys before the launcher: services adopted at start (its
+    //  recovery) have their keys admitted as they are tracked again.
     if (s_self_tables (self, err, errlen) != 0 || rfk_admin_login_setup (self, err, errlen) != 0 ||
-        s_self_data_dir (self, err, errlen) != 0 || s_self_store (self, err, errlen) != 0 ||
+        s_self_data_dir (self, err, errlen) != 0 ||
+        rfk_admin_curve_start (self, err, errlen) != 0 || s_self_store (self, err, errlen) != 0 ||
         s_self_launcher (self, args->rafikid_path, err, errlen) != 0 ||
         s_self_check_path (self, args->check_path, err, errlen) != 0 ||
-        rfk_admin_curve_start (self, err, errlen) != 0 ||
         s_self_sockets (self, host, err, errlen) != 0 ||
         s_self_http (self, host, err, errlen) != 0) {
         s_self_destroy (&self);

@@ -232,6 +232,7 @@ s_worker_sandbox (rfk_admin_t *self, rfk_admin_service_t *service, rfk_sandbox_s
         .rw_paths = (const char *const *)&paths[2],
         .n_rw = log_fd >= 0 ? 1 : 0,
         .share_net = true,
+        .outlive_parent = true, //  serving goes on while admin is away (issue 15)
         .uid = uid,
         .gid = (gid_t)uid,
         .limits = {.nproc = (unsigned)rfk_config_int (self->config, "trainer", "processes"),

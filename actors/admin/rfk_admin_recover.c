@@ -180,9 +180,12 @@ rfk_admin_recover (rfk_admin_t *self)
     for (rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_first (self->services);
          service; service = (rfk_admin_service_t *)zhashx_next (self->services))
         zlistx_add_end (self->adopted, strdup (service->id));
-    self->hello_deadline = zlistx_size (self->adopted)
-                               ? zclock_mono () + 3 * (int64_t)self->bus.heartbeat_timeout_ms
-                               : -1;
+    //  A service notices admin's silence (one heartbeat timeout), reconnects,
+    //  makes its CURVE handshake and says Hello: give it five timeouts, and
+    //  never less than 10 s (a loaded machine, short test timeouts).
+    int64_t wait_ms = 5 * (int64_t)self->bus.heartbeat_timeout_ms;
+    self->hello_deadline =
+        zlistx_size (self->adopted) ? zclock_mono () + (wait_ms < 10000 ? 10000 : wait_ms) : -1;
 }
 
 void

@@ -183,10 +183,15 @@ s_bind (rfk_sandbox_cmd_t *self, const char *path, bool rw, char *err, size_t er
 static void
 s_base (rfk_sandbox_cmd_t *self, const rfk_sandbox_spec_t *spec)
 {
-    const char *head[] = {"--unshare-pid",        "--unshare-ipc",     "--unshare-uts",
-                          "--unshare-cgroup-try", "--die-with-parent", "--new-session"};
+    const char *head[] = {"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+                          "--new-session"};
     for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
         s_arg (self, head[i]);
+    /* bwrap's --die-with-parent kills the sandbox when bwrap's parent dies:
+       right for a trial (its trainer) and a check (admin), wrong for a
+       service that must outlive a crashed admin (an inference worker). */
+    if (!spec->outlive_parent)
+        s_arg (self, "--die-with-parent");
     /* As root, a user namespace would map uid 0 alone and keep the process
        uid 0, which RLIMIT_NPROC ignores: stay in ours, and let setpriv
        (given just these two capabilities) become the sandbox uid. */

@@ -8,7 +8,8 @@
     execs bwrap.
 
     bwrap unshares the user, mount, pid, ipc and uts namespaces (and the
-    network unless share_net), dies with its parent, starts a new session
+    network unless share_net), dies with its parent (unless outlive_parent:
+    a service admin adopts after a crash), starts a new session
     and loads the seccomp filter (ptrace, mount, bpf, keyctl, kexec,
     perf_event_open, new namespaces, personality changes... fail with EPERM)
     just before it execs argv.
@@ -53,11 +54,13 @@ typedef struct {
     size_t n_ro;
     const char *const *rw_paths; /* folders bound read-write at the same path */
     size_t n_rw;
-    const char *chdir; /* working folder inside; NULL: the first rw path, else / */
-    bool share_net;    /* keep the network namespace (inference workers) */
-    uid_t uid;         /* as root: run as this uid (0: stay root, no process limit) */
-    gid_t gid;         /* as root: and this gid */
-    size_t tmp_mb;     /* size of the private /tmp (tmpfs); 0: 64 MiB */
+    const char *chdir;   /* working folder inside; NULL: the first rw path, else / */
+    bool share_net;      /* keep the network namespace (inference workers) */
+    bool outlive_parent; /* no --die-with-parent: a service that outlives its launcher
+                            (admin) and is adopted after a crash (inference workers) */
+    uid_t uid;           /* as root: run as this uid (0: stay root, no process limit) */
+    gid_t gid;           /* as root: and this gid */
+    size_t tmp_mb;       /* size of the private /tmp (tmpfs); 0: 64 MiB */
     /* > 0: bind the paths by name and expect the filter at this descriptor,
        for a caller whose child closes every descriptor above its own few
        and then moves the filter there (rfk_sandbox_cmd_filter_fd); 0: bind

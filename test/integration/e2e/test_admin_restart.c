@@ -245,12 +245,25 @@ typedef struct {
     json_t *job;            /* the job as last read */
 } s_job_wait_t;
 
+/* The newest inference job of app in any state (GET of an app's inference
+   job finds only a deployed one, as the original Rafiki's does). */
+static json_t *
+s_newest_inference_job (rfk_sdk_t *sdk, const char *app)
+{
+    json_t *list = rfk_sdk_inference_jobs_of_app (sdk, app);
+    json_t *jobs = json_object_get (list, "inference_jobs");
+    size_t n = json_array_size (jobs);
+    json_t *newest = n ? json_incref (json_array_get (jobs, n - 1)) : NULL;
+    json_decref (list);
+    return newest;
+}
+
 static bool
 s_job_in (void *arg)
 {
     s_job_wait_t *wait = (s_job_wait_t *)arg;
     json_decref (wait->job);
-    wait->job = wait->inference ? rfk_sdk_inference_job_get (wait->platform->sdk, wait->app, -1)
+    wait->job = wait->inference ? s_newest_inference_job (wait->platform->sdk, wait->app)
                                 : rfk_sdk_train_job_get (wait->platform->sdk, wait->app, -1);
     const char *status = json_string_value (json_object_get (wait->job, "status"));
     return status && (streq (status, wait->wanted) || streq (status, "ERRORED"));
