@@ -6,9 +6,9 @@
     position rounds to the nearest value), a log-scale INTEGER (min >= 1)
     linearly in [log (min - 0.5), log (max + 0.5)], so that value v owns the
     bin [log (v - 0.5), log (v + 0.5)] and sits at log v (sizes from 8 to
-    1024 get half the interval below about 90), a CATEGORICAL to the index of its
-    choice (one coordinate per choice in the one-hot encoding the Gaussian
-    process uses). FIXED knobs keep their value; POLICY knobs are set per
+    1024 get half the interval below about 90), a CATEGORICAL to the index
+    of its choice (one coordinate per choice in the one-hot encoding the
+    Gaussian process uses). FIXED knobs keep their value; POLICY knobs are set per
     proposal. The space works from the JSON description of the table
     (rfk_knob_table_to_json), so an advisor can build it without opening
     the template. */
