@@ -844,6 +844,7 @@ rfk_admin_actor_with (zsock_t *pipe, void *args)
     if (!self) {
         rfk_log_error (RFK_ADMIN_LOG, "setup-failed reason=\"%s\"", err);
         zstr_sendx (pipe, "FAILED", err, NULL);
+        OPENSSL_thread_stop (); /* setup may have made the jwt secret */
         return;
     }
     rfk_log_notice (RFK_ADMIN_LOG,

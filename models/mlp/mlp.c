@@ -31,7 +31,11 @@
 #define S_SEED 42
 
 static const rafiki_knob_t s_knobs[] = {
-    {.name = "hidden_units", .type = RAFIKI_KNOB_INTEGER, .min = 16, .max = 1024},
+    {.name = "hidden_units",
+     .type = RAFIKI_KNOB_INTEGER,
+     .min = 16,
+     .max = 1024,
+     .log_scale = true},
     {.name = "hidden_layers", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 3},
     {.name = "learning_rate",
      .type = RAFIKI_KNOB_FLOAT,

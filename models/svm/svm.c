@@ -50,7 +50,7 @@ static const rafiki_knob_t s_knobs[] = {
     {.name = "C", .type = RAFIKI_KNOB_FLOAT, .min = 1e-2, .max = 1e3, .log_scale = true},
     {.name = "gamma", .type = RAFIKI_KNOB_FLOAT, .min = 1e-4, .max = 10, .log_scale = true},
     {.name = "degree", .type = RAFIKI_KNOB_INTEGER, .min = 2, .max = 4},
-    {.name = "max_train", .type = RAFIKI_KNOB_INTEGER, .min = 100, .max = 20000},
+    {.name = "max_train", .type = RAFIKI_KNOB_INTEGER, .min = 100, .max = 20000, .log_scale = true},
 };
 
 typedef struct {

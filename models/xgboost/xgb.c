@@ -30,7 +30,7 @@
 static const rafiki_knob_t s_knobs[] = {
     {.name = "max_depth", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 10},
     {.name = "eta", .type = RAFIKI_KNOB_FLOAT, .min = 0.01, .max = 1, .log_scale = true},
-    {.name = "n_estimators", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 300},
+    {.name = "n_estimators", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 300, .log_scale = true},
     {.name = "subsample", .type = RAFIKI_KNOB_FLOAT, .min = 0.5, .max = 1},
     {.name = "colsample_bytree", .type = RAFIKI_KNOB_FLOAT, .min = 0.3, .max = 1},
     {.name = "min_child_weight",

@@ -88,6 +88,9 @@ rfk_knob_table_to_json (const rafiki_knob_t *knobs, size_t n_knobs)
             case RAFIKI_KNOB_INTEGER:
                 rc = json_object_set_new (o, "min", json_integer ((json_int_t)k->min)) |
                      json_object_set_new (o, "max", json_integer ((json_int_t)k->max));
+                /* only when set, so linear integer knobs read as they always have */
+                if (k->log_scale)
+                    rc |= json_object_set_new (o, "log_scale", json_true ());
                 break;
             case RAFIKI_KNOB_FLOAT:
                 rc = json_object_set_new (o, "min", json_real (k->min)) |

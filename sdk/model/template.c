@@ -97,6 +97,13 @@ rfk_knob_table_check (const rafiki_knob_t *knobs, size_t n_knobs, char *err, siz
                                     k->name, k->min, k->max);
                     return -1;
                 }
+                if (k->type == RAFIKI_KNOB_INTEGER && k->log_scale && k->min < 1) {
+                    rfk_model_errf (err, errlen,
+                                    "knob '%s': a log-scale integer range must start at 1 or "
+                                    "above, not [%g, %g]",
+                                    k->name, k->min, k->max);
+                    return -1;
+                }
                 if (k->type == RAFIKI_KNOB_FLOAT && k->log_scale && k->min <= 0) {
                     rfk_model_errf (err, errlen,
                                     "knob '%s': a log-scale range must be above 0, "

@@ -69,6 +69,12 @@ rfk_random_search_new (const rafiki_knob_t *knobs, size_t n_knobs, uint64_t seed
                       k->max);
             return NULL;
         }
+        if (k->log_scale && ((k->type == RAFIKI_KNOB_INTEGER && k->min < 1) ||
+                             (k->type == RAFIKI_KNOB_FLOAT && !(k->min > 0)))) {
+            snprintf (err, errlen, "log-scale knob %s needs min %s, not [%g, %g]", name,
+                      k->type == RAFIKI_KNOB_INTEGER ? ">= 1" : "> 0", k->min, k->max);
+            return NULL;
+        }
         if (k->type > RAFIKI_KNOB_POLICY) {
             snprintf (err, errlen, "knob %s has an unknown type %d", name, (int)k->type);
             return NULL;
@@ -289,7 +295,7 @@ s_sample (rfk_random_search_t *self, const rafiki_knob_t *k)
         case RAFIKI_KNOB_INTEGER: {
             double lo = ceil (k->min), hi = floor (k->max);
             double x;
-            if (k->log_scale && lo >= 1)
+            if (k->log_scale)
                 x = floor (exp (log (lo) + s_uniform (self) * (log (hi + 1) - log (lo))));
             else
                 x = lo + floor (s_uniform (self) * (hi - lo + 1));
@@ -299,7 +305,7 @@ s_sample (rfk_random_search_t *self, const rafiki_knob_t *k)
         }
         case RAFIKI_KNOB_FLOAT: {
             double x;
-            if (k->log_scale && k->min > 0)
+            if (k->log_scale)
                 x = exp (log (k->min) + s_uniform (self) * (log (k->max) - log (k->min)));
             else
                 x = k->min + s_uniform (self) * (k->max - k->min);

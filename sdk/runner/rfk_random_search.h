@@ -1,9 +1,11 @@
 /*  rfk_random_search: proposes knob values for trials at random.
 
     Samples every knob of a template's knob table independently: FLOAT
-    uniformly in [min, max], or log-uniformly when log_scale (and min > 0);
-    INTEGER uniformly among the whole numbers in [min, max] (log-uniformly
-    when log_scale and min >= 1); CATEGORICAL one of its values; FIXED its
+    uniformly in [min, max], or log-uniformly when log_scale (min > 0);
+    INTEGER uniformly among the whole numbers in [min, max], or when
+    log_scale (min >= 1) value v with the weight of [log v, log (v + 1)),
+    so that half the draws fall below the geometric middle; a log-scale
+    range below those minimums is refused. CATEGORICAL one of its values; FIXED its
     value; POLICY off. Knobs fixed by the user (rafiki model test --knob
     name=value) keep their value in every proposal. The same seed gives the
     same proposals. The advisor's model-based searches live elsewhere; this is

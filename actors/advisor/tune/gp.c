@@ -588,15 +588,19 @@ s_refine (rfk_tuner_t *tuner, s_post_t *post, double *point, double value, doubl
             const rfk_param_t *pj = &space->params[j];
             if (pj->kind == RFK_PARAM_CATEGORICAL)
                 continue;
-            double h = step;
+            double h = step, lo = 0, hi = 0;
             if (pj->kind == RFK_PARAM_INTEGER) {
                 double bin = 1.0 / (double)pj->n_choices;
                 if (h < bin)
                     h = bin;
-            }
+            } else if (pj->kind == RFK_PARAM_LOG_INTEGER)
+                rfk_space_int_bin_edges (pj, point[j], &lo, &hi);
             for (int sign = -1; sign <= 1; sign += 2) {
                 memcpy (trial, point, p * sizeof *trial);
-                trial[j] += sign * h;
+                /* a log-scale integer's bins differ in width: step at least
+                   past the edge of the current one */
+                double edge = sign < 0 ? point[j] - lo : hi - point[j];
+                trial[j] += sign * (pj->kind == RFK_PARAM_LOG_INTEGER ? fmax (h, edge + 1e-9) : h);
                 rfk_space_snap (space, trial);
                 if (trial[j] == point[j])
                     continue;

@@ -50,6 +50,7 @@ typedef enum {
     RFK_PARAM_LOG_FLOAT,   /* a real in [min, max] on a log scale, min > 0 */
     RFK_PARAM_INTEGER,     /* an integer in [min, max] */
     RFK_PARAM_CATEGORICAL, /* one of n_choices values */
+    RFK_PARAM_LOG_INTEGER, /* an integer in [min, max] on a log scale, min >= 1 */
 } rfk_param_kind_t;
 
 /* A search space from a template's knob table (checked with

@@ -3,9 +3,12 @@
     Tuned knobs map to the unit interval: a FLOAT linearly, a log-scale
     FLOAT through its logarithm, an INTEGER in [min, max] to max - min + 1
     bins of equal width (a value sits at the centre of its bin, so that a
-    position rounds to the nearest value), a CATEGORICAL to the index of its
-    choice (one coordinate per choice in the one-hot encoding the Gaussian
-    process uses). FIXED knobs keep their value; POLICY knobs are set per
+    position rounds to the nearest value), a log-scale INTEGER (min >= 1)
+    linearly in [log (min - 0.5), log (max + 0.5)], so that value v owns the
+    bin [log (v - 0.5), log (v + 0.5)] and sits at log v (sizes from 8 to
+    1024 get half the interval below about 90), a CATEGORICAL to the index
+    of its choice (one coordinate per choice in the one-hot encoding the
+    Gaussian process uses). FIXED knobs keep their value; POLICY knobs are set per
     proposal. The space works from the JSON description of the table
     (rfk_knob_table_to_json), so an advisor can build it without opening
     the template. */
@@ -74,7 +77,7 @@ s_param_categorical (const json_t *o, rfk_param_t *p, char *err, size_t errlen)
     return 0;
 }
 
-/* An INTEGER knob's whole bounds. */
+/* An INTEGER knob's whole bounds, on a log scale when log_scale is true. */
 static int
 s_param_integer (const json_t *o, rfk_param_t *p, char *err, size_t errlen)
 {
@@ -90,6 +93,16 @@ s_param_integer (const json_t *o, rfk_param_t *p, char *err, size_t errlen)
     p->vmin = p->min;
     p->vmax = p->max;
     p->n_choices = (size_t)(p->max - p->min) + 1;
+    if (!json_is_true (json_object_get (o, "log_scale")))
+        return 0;
+    if (!(p->vmin >= 1)) {
+        rfk_tune_errf (err, errlen, "log-scale integer knob '%s' needs min >= 1, has %g", p->name,
+                       p->vmin);
+        return -1;
+    }
+    p->kind = RFK_PARAM_LOG_INTEGER;
+    p->min = log (p->vmin - 0.5);
+    p->max = log (p->vmax + 0.5);
     return 0;
 }
 
@@ -321,6 +334,41 @@ s_int_bin (const rfk_param_t *p, double u)
     return s_clamp (floor (s_clamp (u, 0, 1) * bins), 0, bins - 1);
 }
 
+/* The value of a log-scale integer position. */
+static double
+s_log_int_value (const rfk_param_t *p, double u)
+{
+    double v = floor (exp (p->min + s_clamp (u, 0, 1) * (p->max - p->min)) + 0.5);
+    return s_clamp (v, p->vmin, p->vmax);
+}
+
+/* The position of log-scale integer value v. */
+static double
+s_log_int_position (const rfk_param_t *p, double v)
+{
+    return s_clamp ((log (v) - p->min) / (p->max - p->min), 0, 1);
+}
+
+bool
+rfk_param_is_integer (const rfk_param_t *p)
+{
+    return p->kind == RFK_PARAM_INTEGER || p->kind == RFK_PARAM_LOG_INTEGER;
+}
+
+void
+rfk_space_int_bin_edges (const rfk_param_t *p, double x, double *lo, double *hi)
+{
+    if (p->kind == RFK_PARAM_LOG_INTEGER) {
+        double v = s_log_int_value (p, x);
+        *lo = s_log_int_position (p, v - 0.5);
+        *hi = s_log_int_position (p, v + 0.5);
+        return;
+    }
+    double bin = 1.0 / (double)p->n_choices;
+    *lo = x - 0.5 * bin;
+    *hi = x + 0.5 * bin;
+}
+
 /* The choice index of a categorical coordinate. */
 static size_t
 s_choice (const rfk_param_t *p, double x)
@@ -337,6 +385,8 @@ rfk_space_snap (const rfk_space_t *self, double *point)
         double x = isfinite (point[i]) ? point[i] : 0.5;
         if (p->kind == RFK_PARAM_INTEGER)
             point[i] = (s_int_bin (p, x) + 0.5) / (double)p->n_choices;
+        else if (p->kind == RFK_PARAM_LOG_INTEGER)
+            point[i] = s_log_int_position (p, s_log_int_value (p, x));
         else if (p->kind == RFK_PARAM_CATEGORICAL)
             point[i] = (double)s_choice (p, point[i]);
         else
@@ -356,6 +406,8 @@ s_param_value (const rfk_param_t *p, double x)
             return json_real (s_clamp (exp (p->min + u * (p->max - p->min)), p->vmin, p->vmax));
         case RFK_PARAM_INTEGER:
             return json_integer ((json_int_t)(p->min + s_int_bin (p, u)));
+        case RFK_PARAM_LOG_INTEGER:
+            return json_integer ((json_int_t)s_log_int_value (p, u));
         case RFK_PARAM_CATEGORICAL:
             return json_deep_copy (json_array_get (p->choices, s_choice (p, x)));
     }
@@ -428,13 +480,15 @@ rfk_space_from_json (const rfk_space_t *self, const json_t *knobs, double *point
                            p->vmin, p->vmax);
             return -1;
         }
-        if (p->kind == RFK_PARAM_INTEGER) {
-            if (v != floor (v)) {
-                rfk_tune_errf (err, errlen, "knob '%s' wants an integer, got %g", p->name, v);
-                return -1;
-            }
+        if (rfk_param_is_integer (p) && v != floor (v)) {
+            rfk_tune_errf (err, errlen, "knob '%s' wants an integer, got %g", p->name, v);
+            return -1;
+        }
+        if (p->kind == RFK_PARAM_INTEGER)
             point[i] = (v - p->min + 0.5) / (double)p->n_choices;
-        } else {
+        else if (p->kind == RFK_PARAM_LOG_INTEGER)
+            point[i] = s_log_int_position (p, v);
+        else {
             double x = p->kind == RFK_PARAM_LOG_FLOAT ? log (v) : v;
             point[i] = p->max > p->min ? s_clamp ((x - p->min) / (p->max - p->min), 0, 1) : 0.5;
         }

@@ -131,9 +131,10 @@ s_log_kernel (const s_parzen_t *pe, size_t comp, size_t j, const double *x)
     }
     double mu = prior ? 0.5 : pe->points[comp][j];
     double sigma = prior ? 1.0 : pe->sigma;
-    if (p->kind == RFK_PARAM_INTEGER) {
-        double bin = 1.0 / (double)p->n_choices;
-        return s_log_trunc (mu, sigma, x[j] - 0.5 * bin, x[j] + 0.5 * bin);
+    if (rfk_param_is_integer (p)) {
+        double lo, hi;
+        rfk_space_int_bin_edges (p, x[j], &lo, &hi);
+        return s_log_trunc (mu, sigma, lo, hi);
     }
     return s_log_trunc (mu, sigma, x[j], -1.0);
 }

@@ -37,7 +37,8 @@ rfk_rng_normal (rfk_rng_t *rng);
 typedef struct {
     char *name;            /* the knob's name */
     rfk_param_kind_t kind; /* how it is tuned */
-    double min, max;       /* FLOAT, INTEGER: bounds; LOG_FLOAT: their logs */
+    double min, max;       /* FLOAT, INTEGER: bounds; LOG_FLOAT: their logs;
+                              LOG_INTEGER: log (min - 0.5), log (max + 0.5) */
     double vmin, vmax;     /* the bounds as declared (for clamping values) */
     json_t *choices;       /* CATEGORICAL: the values (borrowed from table) */
     size_t n_choices;      /* CATEGORICAL: how many; INTEGER: max - min + 1 */
@@ -61,6 +62,15 @@ struct rfk_space {
     rfk_extra_knob_t *policies; /* POLICY knobs */
     size_t n_policies;          /* how many */
 };
+
+/* The edges [*lo, *hi] of the bin of the INTEGER or LOG_INTEGER value at
+   snapped position x of knob p: every position inside rounds to it. */
+void
+rfk_space_int_bin_edges (const rfk_param_t *p, double x, double *lo, double *hi);
+
+/* True when p takes whole values (INTEGER or LOG_INTEGER). */
+bool
+rfk_param_is_integer (const rfk_param_t *p);
 
 /* A uniformly random point. */
 void

@@ -58,7 +58,7 @@ extern "C" {
 typedef enum {
     RAFIKI_KNOB_FIXED,       /* one value, never tuned */
     RAFIKI_KNOB_CATEGORICAL, /* one of values[0 .. n_values-1] */
-    RAFIKI_KNOB_INTEGER,     /* an integer in [min, max] */
+    RAFIKI_KNOB_INTEGER,     /* an integer in [min, max], log scale if log_scale */
     RAFIKI_KNOB_FLOAT,       /* a real in [min, max], log scale if log_scale */
     RAFIKI_KNOB_POLICY       /* a boolean the advisor switches on per trial */
 } rafiki_knob_type_t;
@@ -100,7 +100,9 @@ typedef struct {
     const rafiki_value_t *values; /* CATEGORICAL: the choices */
     size_t n_values;              /* CATEGORICAL: how many choices */
     double min, max;              /* INTEGER, FLOAT: inclusive bounds */
-    bool log_scale;               /* FLOAT: sample on a log scale */
+    bool log_scale;               /* FLOAT (min > 0), INTEGER (min >= 1): tune on a
+                                     log scale, for ranges spanning decades (sizes
+                                     8 .. 1024 are tried as often below 90 as above) */
     rafiki_policy_t policy;       /* POLICY: which policy */
 } rafiki_knob_t;
 

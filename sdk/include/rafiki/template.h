@@ -49,7 +49,8 @@ rfk_template_close (rfk_template_t **self_p);
 /* Checks a knob table: names non-empty and unique, known types, FIXED and
    CATEGORICAL values of a known value type (strings non-NULL), CATEGORICAL
    with at least one value, INTEGER and FLOAT bounds finite with min <= max
-   (INTEGER bounds whole numbers, log-scale FLOAT with min > 0), POLICY with
+   (INTEGER bounds whole numbers, log-scale FLOAT with min > 0, log-scale
+   INTEGER with min >= 1), POLICY with
    a known policy. */
 int
 rfk_knob_table_check (const rafiki_knob_t *knobs, size_t n_knobs, char *err, size_t errlen);
@@ -57,7 +58,8 @@ rfk_knob_table_check (const rafiki_knob_t *knobs, size_t n_knobs, char *err, siz
 /* Describes the knob table as a JSON array (new reference), one object per
    knob: {"name", "type": "FIXED"|"CATEGORICAL"|"INTEGER"|"FLOAT"|"POLICY",
    and "value" | "values" | "min","max","log_scale" | "policy": "EARLY_STOP"
-   ...}. NULL on allocation failure. */
+   ...}. FLOAT always has "log_scale"; INTEGER has "log_scale": true only
+   when set. NULL on allocation failure. */
 json_t *
 rfk_knob_table_to_json (const rafiki_knob_t *knobs, size_t n_knobs);
 

@@ -127,6 +127,10 @@ test_json_output (void **state)
         json_t *knobs = json_object_get (t, "knobs");
         assert_string_equal (json_string_value (json_object_get (knobs, "behaviour")), "complete");
         assert_true (json_is_false (json_object_get (knobs, "early_stop")));
+        /* steps is a log-scale INTEGER in [1, 10]: whole values within it */
+        json_t *steps = json_object_get (knobs, "steps");
+        assert_true (json_is_integer (steps));
+        assert_true (json_integer_value (steps) >= 1 && json_integer_value (steps) <= 10);
     }
     json_t *best = json_object_get (doc, "best");
     assert_true (json_real_value (json_object_get (best, "score")) == best_score);

@@ -13,7 +13,8 @@
 
 #include "rfk_template_report.h"
 
-/* Usage: a report as the program writes it passes; err stays empty. */
+/* Usage: a report as the program writes it passes (a log-scale INTEGER
+   among its knobs); err stays empty. */
 static void
 test_good_report (void **state)
 {
@@ -21,7 +22,9 @@ test_good_report (void **state)
     json_t *report = json_loads (
         "{\"ok\": true, \"abi_version\": 1, \"task\": \"TABULAR_CLASSIFICATION\", \"name\": "
         "\"Modèle\", \"policies\": [\"EARLY_STOP\"], \"knobs\": [{\"name\": \"depth\", \"type\": "
-        "\"INTEGER\", \"min\": 1, \"max\": 8}, {\"name\": \"kernel\", \"type\": \"CATEGORICAL\", "
+        "\"INTEGER\", \"min\": 1, \"max\": 8}, {\"name\": \"units\", \"type\": \"INTEGER\", "
+        "\"min\": 8, \"max\": 1024, \"log_scale\": true}, {\"name\": \"kernel\", \"type\": "
+        "\"CATEGORICAL\", "
         "\"values\": [\"rbf\", 2, true]}, {\"name\": \"early_stop\", \"type\": \"POLICY\", "
         "\"policy\": \"EARLY_STOP\"}]}",
         0, NULL);

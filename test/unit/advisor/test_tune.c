@@ -288,6 +288,139 @@ test_random (void **state)
     rfk_space_destroy (&space);
 }
 
+/* A log-scale INTEGER knob: sizes in [8, 1024]; and the same, linear. */
+static const rafiki_knob_t size_knobs[] = {
+    {.name = "units", .type = RAFIKI_KNOB_INTEGER, .min = 8, .max = 1024, .log_scale = true},
+    {.name = "units", .type = RAFIKI_KNOB_INTEGER, .min = 8, .max = 1024},
+};
+
+/* How many proposals put units below 90 (the geometric middle of [8,
+   1024]), of `runs` tuners seeded 1.. making n proposals each; every value is
+   checked to be a whole number within bounds. The score is flat, so only
+   the scale shapes the spread. */
+static int
+units_below_90 (rfk_tuner_kind_t kind, bool log_scale, int runs, int n)
+{
+    char err[256];
+    rfk_space_t *space = rfk_space_new (&size_knobs[log_scale ? 0 : 1], 1, err, sizeof err);
+    assert_non_null (space);
+    int below = 0;
+    for (int run = 1; run <= runs; run++) {
+        rfk_tuner_t *tuner = rfk_tuner_new (kind, space, (uint64_t)run);
+        for (int i = 0; i < n; i++) {
+            json_t *k = rfk_tuner_propose (tuner);
+            assert_non_null (k);
+            json_t *units = json_object_get (k, "units");
+            assert_true (json_is_integer (units));
+            json_int_t v = json_integer_value (units);
+            if (v < 8 || v > 1024)
+                fail_msg ("units %lld is out of [8, 1024]", (long long)v);
+            below += v < 90;
+            assert_int_equal (rfk_tuner_observe (tuner, k, 0, err, sizeof err), 0);
+            json_decref (k);
+        }
+        rfk_tuner_destroy (&tuner);
+    }
+    rfk_space_destroy (&space);
+    return below;
+}
+
+/* The best score of a tuner after 20 trials on a log-scale INTEGER whose
+   best value is 16: minus the distance to 16 in natural log units. */
+static double
+units_best (rfk_tuner_kind_t kind, uint64_t seed)
+{
+    char err[256];
+    rfk_space_t *space = rfk_space_new (size_knobs, 1, err, sizeof err);
+    rfk_tuner_t *tuner = rfk_tuner_new (kind, space, seed);
+    for (int i = 0; i < 20; i++) {
+        json_t *k = rfk_tuner_propose (tuner);
+        double v = (double)json_integer_value (json_object_get (k, "units"));
+        assert_int_equal (rfk_tuner_observe (tuner, k, -fabs (log (v / 16)), err, sizeof err), 0);
+        json_decref (k);
+    }
+    double best = rfk_tuner_best_score (tuner);
+    rfk_tuner_destroy (&tuner);
+    rfk_space_destroy (&space);
+    return best;
+}
+
+/* Log-scale integers: the space maps them through their logarithm, random
+   search and TPE put about half their proposals below the geometric middle
+   (a linear knob would put one in twelve there), the GP keeps to whole
+   values in bounds, and min < 1 is refused naming the knob. */
+static void
+test_log_integer (void **state)
+{
+    (void)state;
+    char err[256];
+    rfk_space_t *space = rfk_space_new (size_knobs, 1, err, sizeof err);
+    assert_non_null (space);
+    assert_int_equal (rfk_space_param_kind (space, 0), RFK_PARAM_LOG_INTEGER);
+    assert_int_equal (rfk_space_dims (space), 1);
+    /* Every value survives knob value -> point -> knob value. */
+    for (json_int_t v = 8; v <= 1024; v++) {
+        json_t *k = json_pack ("{s:I}", "units", v);
+        double point[1];
+        assert_int_equal (rfk_space_from_json (space, k, point, err, sizeof err), 0);
+        json_t *back = rfk_space_to_json (space, point);
+        assert_int_equal (json_integer_value (json_object_get (back, "units")), v);
+        json_decref (back);
+        json_decref (k);
+    }
+    /* The middle of the interval is the geometric middle; the ends are the bounds. */
+    double mid[1] = {0.5}, lo[1] = {0}, hi[1] = {1};
+    json_t *jm = rfk_space_to_json (space, mid), *jl = rfk_space_to_json (space, lo),
+           *jh = rfk_space_to_json (space, hi);
+    json_int_t middle = json_integer_value (json_object_get (jm, "units"));
+    assert_true (middle >= 85 && middle <= 92);
+    assert_int_equal (json_integer_value (json_object_get (jl, "units")), 8);
+    assert_int_equal (json_integer_value (json_object_get (jh, "units")), 1024);
+    json_decref (jm);
+    json_decref (jl);
+    json_decref (jh);
+    /* 1023.5 is no integer; 7 is out of range. */
+    json_t *bad = json_pack ("{s:f}", "units", 1023.5);
+    double point[1];
+    assert_int_equal (rfk_space_from_json (space, bad, point, err, sizeof err), -1);
+    assert_non_null (strstr (err, "'units' wants an integer"));
+    json_decref (bad);
+    bad = json_pack ("{s:i}", "units", 7);
+    assert_int_equal (rfk_space_from_json (space, bad, point, err, sizeof err), -1);
+    assert_non_null (strstr (err, "'units': 7 is out of its range"));
+    json_decref (bad);
+    rfk_space_destroy (&space);
+
+    int random = units_below_90 (RFK_TUNER_RANDOM, true, 1, 2000);
+    int random_linear = units_below_90 (RFK_TUNER_RANDOM, false, 1, 2000);
+    int tpe = units_below_90 (RFK_TUNER_TPE, true, 40, 10);
+    int tpe_linear = units_below_90 (RFK_TUNER_TPE, false, 40, 10);
+    int gp = units_below_90 (RFK_TUNER_GP, true, 2, 12);
+    print_message ("# units below 90, log (linear): random %d (%d) of 2000, tpe %d (%d) of 400, "
+                   "gp %d of 24\n",
+                   random, random_linear, tpe, tpe_linear, gp);
+    assert_true (abs (random - 1000) < 100);
+    assert_true (random_linear < 2000 / 8);
+    assert_true (abs (tpe - 200) < 60);
+    assert_true (tpe_linear < 400 / 5);
+    /* Both model-based tuners find the small best size on the log scale. */
+    double best_gp = units_best (RFK_TUNER_GP, 1), best_tpe = units_best (RFK_TUNER_TPE, 1);
+    print_message ("# best of 20 for units = 16: gp %.3f, tpe %.3f\n", best_gp, best_tpe);
+    assert_true (best_gp > -0.15 && best_tpe > -0.15);
+
+    /* min < 1, from a template's table or from its JSON description. */
+    rafiki_knob_t zero = size_knobs[0];
+    zero.min = 0;
+    assert_null (rfk_space_new (&zero, 1, err, sizeof err));
+    assert_non_null (strstr (err, "'units'"));
+    json_t *table = json_loads ("[{\"name\":\"units\",\"type\":\"INTEGER\",\"min\":0,"
+                                "\"max\":1024,\"log_scale\":true}]",
+                                0, NULL);
+    assert_null (rfk_space_new_json (table, err, sizeof err));
+    assert_string_equal (err, "log-scale integer knob 'units' needs min >= 1, has 0");
+    json_decref (table);
+}
+
 /* The regret after `evals` evaluations of Branin. */
 static double
 branin_regret (rfk_tuner_kind_t kind, uint64_t seed, int evals)
@@ -616,6 +749,7 @@ main (void)
         cmocka_unit_test (test_space_bad_values),
         cmocka_unit_test (test_space_json),
         cmocka_unit_test (test_random),
+        cmocka_unit_test (test_log_integer),
         cmocka_unit_test (test_beat_random),
         cmocka_unit_test (test_deterministic),
         cmocka_unit_test (test_mixed),

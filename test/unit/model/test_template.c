@@ -123,6 +123,14 @@ test_knob_table_check (void **state)
         .name = "lr", .type = RAFIKI_KNOB_FLOAT, .min = 0, .max = 1, .log_scale = true};
     assert_int_equal (rfk_knob_table_check (t, 1, s_err, sizeof s_err), -1);
     s_assert_err ("knob 'lr'", "log-scale");
+    /* A log-scale integer starts at 1: log 0 is not a place to sample. */
+    t[0] = (rafiki_knob_t){
+        .name = "units", .type = RAFIKI_KNOB_INTEGER, .min = 0, .max = 1024, .log_scale = true};
+    assert_int_equal (rfk_knob_table_check (t, 1, s_err, sizeof s_err), -1);
+    assert_string_equal (s_err, "knob 'units': a log-scale integer range must start at 1 or "
+                                "above, not [0, 1024]");
+    t[0].min = 1;
+    assert_int_equal (rfk_knob_table_check (t, 1, s_err, sizeof s_err), 0);
     t[0] = (rafiki_knob_t){
         .name = "f", .type = RAFIKI_KNOB_FIXED, .value = {RAFIKI_VALUE_STRING, {.s = NULL}}};
     assert_int_equal (rfk_knob_table_check (t, 1, s_err, sizeof s_err), -1);
@@ -224,6 +232,19 @@ test_knobs_json (void **state)
     text = json_dumps (json_array_get (table, 4), JSON_SORT_KEYS | JSON_COMPACT);
     assert_string_equal (text, "{\"name\":\"early_stop\",\"policy\":\"EARLY_STOP\","
                                "\"type\":\"POLICY\"}");
+    free (text);
+    /* A linear INTEGER has no log_scale; a log-scale one says so. */
+    text = json_dumps (json_array_get (table, 0), JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal (text,
+                         "{\"max\":10,\"min\":1,\"name\":\"max_depth\",\"type\":\"INTEGER\"}");
+    free (text);
+    json_decref (table);
+    rafiki_knob_t units = {
+        .name = "units", .type = RAFIKI_KNOB_INTEGER, .min = 8, .max = 1024, .log_scale = true};
+    table = rfk_knob_table_to_json (&units, 1);
+    text = json_dumps (json_array_get (table, 0), JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal (text, "{\"log_scale\":true,\"max\":1024,\"min\":8,\"name\":\"units\","
+                               "\"type\":\"INTEGER\"}");
     free (text);
     json_decref (table);
     rfk_template_close (&tpl);

@@ -38,7 +38,8 @@ static const rafiki_knob_t s_knobs[] = {
      .type = RAFIKI_KNOB_CATEGORICAL,
      .values = s_behaviours,
      .n_values = sizeof s_behaviours / sizeof s_behaviours[0]},
-    {.name = "steps", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 10},
+    /* log-scale, so that `rafiki model test` is seen to take such a knob */
+    {.name = "steps", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 10, .log_scale = true},
     {.name = "lr", .type = RAFIKI_KNOB_FLOAT, .min = 1e-4, .max = 1, .log_scale = true},
     {.name = "alpha", .type = RAFIKI_KNOB_FLOAT, .min = 0.5, .max = 1},
     {.name = "kind", .type = RAFIKI_KNOB_FIXED, .value = {RAFIKI_VALUE_STRING, {.s = "test"}}},
