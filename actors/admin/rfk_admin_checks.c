@@ -158,21 +158,20 @@ s_check_spawn_sandboxed (rfk_admin_t *self, s_check_t *check, char *const argv[]
 {
     const char *ro[] = {rfk_admin_upload_part_path (check->up)};
     uid_t uid = (uid_t)rfk_config_int (self->config, "launcher", "sandbox_uid");
-    rfk_sandbox_spec_t spec = {.ro_paths = ro,
-                               .n_ro = 1,
-                               .chdir = "/",
-                               .uid = uid,
-                               .gid = (gid_t)uid,
-                               .limits = {.cpu_s = S_CHECK_TIMEOUT_MS / 1000.0,
-                                          .nproc = 64,
-                                          .fsize_mb = 16,
-                                          .nofile = 256}};
+    rfk_sandbox_spec_t spec = {
+        .ro_paths = ro,
+        .n_ro = 1,
+        .chdir = "/",
+        .uid = uid,
+        .gid = (gid_t)uid,
+        .limits = {
+            .cpu_s = S_CHECK_TIMEOUT_MS / 1000.0, .nproc = 64, .fsize_mb = 16, .nofile = 256}};
     char why[512] = "";
     rfk_sandbox_cmd_t *cmd =
         rfk_sandbox_cmd_new (&spec, (const char *const *)argv, why, sizeof why);
     char *envp[] = {NULL};
-    pid_t pid = cmd ? rfk_sandbox_cmd_spawn (cmd, envp, NULL, 0, out_fd, true, why, sizeof why)
-                    : -1;
+    pid_t pid =
+        cmd ? rfk_sandbox_cmd_spawn (cmd, envp, NULL, 0, out_fd, true, why, sizeof why) : -1;
     rfk_sandbox_cmd_destroy (&cmd);
     if (pid < 0) {
         snprintf (err, errlen, "cannot check the model in the sandbox: %s", why);

@@ -139,8 +139,8 @@ struct rfk_admin {
     size_t user_max_uploads;    /* admin.user_max_uploads (0: no cap) */
     uint64_t logins_limited;    /* logins answered 429 */
     uint64_t logins_busy;       /* logins answered 503 (hash queue full) */
-    zlistx_t *adopted;      /* ids of the services adopted at start (rfk_admin_recover.c) */
-    int64_t hello_deadline; /* when adopted services must have said Hello, or -1 */
+    zlistx_t *adopted;          /* ids of the services adopted at start (rfk_admin_recover.c) */
+    int64_t hello_deadline;     /* when adopted services must have said Hello, or -1 */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */

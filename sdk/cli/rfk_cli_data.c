@@ -79,10 +79,9 @@ rfk_cli_datasets_create (int argc, char **argv)
     const char *source = cmd.operands[2];
     bool url = strncmp (source, "http://", 7) == 0 || strncmp (source, "https://", 8) == 0 ||
                strncmp (source, "file://", 7) == 0;
-    json_t *dataset =
-        url ? rfk_sdk_dataset_from_url (sdk, source, cmd.operands[0], cmd.operands[1])
-            : rfk_sdk_dataset_upload (sdk, source, cmd.operands[0], cmd.operands[1],
-                                      rfk_cli_progress, &draw);
+    json_t *dataset = url ? rfk_sdk_dataset_from_url (sdk, source, cmd.operands[0], cmd.operands[1])
+                          : rfk_sdk_dataset_upload (sdk, source, cmd.operands[0], cmd.operands[1],
+                                                    rfk_cli_progress, &draw);
     return rfk_cli_finish (&cmd, &sdk, dataset, NULL, NULL, 0);
 }
 

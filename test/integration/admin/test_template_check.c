@@ -159,21 +159,15 @@ s_setup (void **state)
     assert_non_null (mkdtemp (s_dir));
     char data_dir[128];
     snprintf (data_dir, sizeof data_dir, "RAFIKI_DATA_DIR=%s", s_dir);
-    const char *vars[] = {data_dir,
-                          "RAFIKI_ADMIN_COMMAND_PORT=0",
-                          "RAFIKI_ADMIN_SERVICE_PORT=0",
-                          "RAFIKI_ADMIN_EVENTS_PORT=0",
-                          "RAFIKI_ADMIN_HTTP_PORT=0",
-                          "RAFIKI_LOG_STDERR=false",
-                          "RAFIKI_SUPERADMIN_PASSWORD=" S_PASSWORD,
-                          "RAFIKI_ADMIN_JWT_SECRET=" S_JWT,
-                          "PGPASSWORD=" S_PG,
+    const char *vars[] = {data_dir, "RAFIKI_ADMIN_COMMAND_PORT=0", "RAFIKI_ADMIN_SERVICE_PORT=0",
+                          "RAFIKI_ADMIN_EVENTS_PORT=0", "RAFIKI_ADMIN_HTTP_PORT=0",
+                          "RAFIKI_LOG_STDERR=false", "RAFIKI_SUPERADMIN_PASSWORD=" S_PASSWORD,
+                          "RAFIKI_ADMIN_JWT_SECRET=" S_JWT, "PGPASSWORD=" S_PG,
                           //  The check program's own containment (environment,
                           //  descriptors, process group) is what this suite shows:
                           //  its spies write what they saw to SPY_DIR, which the
                           //  sandbox around the check would (rightly) hide.
-                          "RAFIKI_LAUNCHER_SANDBOX=off",
-                          NULL};
+                          "RAFIKI_LAUNCHER_SANDBOX=off", NULL};
     const char *args[] = {"up", NULL};
     s_pid = rfk_test_rafikid_spawn (args, vars, true);
     assert_true (s_pid > 0);
