@@ -101,16 +101,6 @@ rfk_sandbox_cmd_filter_fd (const rfk_sandbox_cmd_t *self);
 int
 rfk_sandbox_cmd_limits (const rfk_sandbox_cmd_t *self);
 
-/* The seccomp filter's descriptor (for a spec with filter_fd_at: dup2
-   it there in the child). */
-int
-rfk_sandbox_cmd_filter_fd (const rfk_sandbox_cmd_t *self);
-
-/* In a child between fork and exec: the limits alone (async-signal-safe).
-   0, or -1 (errno set). */
-int
-rfk_sandbox_cmd_limits (const rfk_sandbox_cmd_t *self);
-
 /* Start the command. Without limits to set, by posix_spawn; else fork, and
    in the child: its own process group when new_pgroup, keep[i]
    descriptors dup2'ed onto themselves (inherited), stdin from /dev/null,
