@@ -404,10 +404,10 @@ s_work (const s_admin_t *admin, const char *token, int seconds, const char *phas
                               : s_http (curl, admin->base, "GET", "/datasets", token, NULL, NULL);
         if (reply.status != 200) {
             work.failed++;
-            print_message ("second user: %ld %s\n", reply.status, reply.body);
+            print_message ("# second user: %ld %s\n", reply.status, reply.body);
         }
         if (reply.seconds > 0.1)
-            print_message ("%s: request %zu (%s) took %.0f ms\n", phase, work.count,
+            print_message ("# %s: request %zu (%s) took %.0f ms\n", phase, work.count,
                            upload ? "upload" : "list", reply.seconds * 1000);
         latency[work.count++] = reply.seconds;
         struct timespec pace = {0, 50 * 1000 * 1000};
@@ -441,7 +441,7 @@ test_login_flood (void **state)
     const char *p99_env = getenv ("RAFIKI_ABUSE_P99_MS");
     double p99_max = p99_env && atof (p99_env) > 0 ? atof (p99_env) : 200.0;
     s_work_t quiet = s_work (&admin, token, seconds < 3 ? seconds : 3, "quiet");
-    print_message ("without the flood: %zu requests, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+    print_message ("# without the flood: %zu requests, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
                    quiet.count, quiet.p50, quiet.p99, quiet.max);
 
     s_flood_t flood = {.admin = &admin};
@@ -460,7 +460,7 @@ test_login_flood (void **state)
         pthread_join (threads[i], NULL);
     pthread_join (beater, NULL);
 
-    print_message ("login flood %d s: %zu guesses answered 401, %zu 503, %zu 500, %zu no answer; "
+    print_message ("# login flood %d s: %zu guesses answered 401, %zu 503, %zu 500, %zu no answer; "
                    "second user: %zu requests, p50 %.1f ms, p99 %.1f ms, max %.1f ms; "
                    "heartbeats %zu/%zu answered, worst %lld ms\n",
                    seconds, flood.answered[401], flood.answered[503], flood.answered[500],
@@ -571,7 +571,7 @@ test_hash_queue_full (void **state)
             refused += strcmp (name, "UNAUTHORIZED") == 0;
         rfk_msg_destroy (&reply);
     }
-    print_message ("8 logins at once, 1 thread, queue 1: %zu answered 401, %zu 503\n", refused,
+    print_message ("# 8 logins at once, 1 thread, queue 1: %zu answered 401, %zu 503\n", refused,
                    busy);
     assert_true (busy >= 1);
     assert_true (refused >= 2); //  one running, one queued
@@ -701,7 +701,7 @@ test_untrusted_frames (void **state)
         assert_int_equal (rfk_envelope_recv (dealer, &rfk_admin_family, 1024 * 1024, &reply, &code),
                           0);
         const char *message = json_string_value (json_object_get (reply->body, "message"));
-        print_message ("round %d: %s %s\n", round, s_error_code (reply), message);
+        print_message ("# round %d: %s %s\n", round, s_error_code (reply), message);
         assert_string_equal (s_error_code (reply), round ? "NOT_FOUND" : "TOO_LARGE");
         if (!round)
             assert_non_null (strstr (message, "not authenticated"));
@@ -802,7 +802,7 @@ s_slowloris (int port, const char *path)
         if (cut_count == 5 && !cut_at)
             cut_at = zclock_mono ();
     }
-    print_message ("slowloris on %s: 5 slow clients cut after %.1f s\n", path,
+    print_message ("# slowloris on %s: 5 slow clients cut after %.1f s\n", path,
                    cut_at ? (double)(cut_at - start) / 1000 : -1.0);
     assert_int_equal (cut_count, 5);
     assert_true (cut_at - start <= 4500); //  2 s timeout + 1 s look + slack
