@@ -109,10 +109,12 @@ s_child_worker (void *arg)
 /* The child: only its end of the socketpair kept open, nice +10, its
    workers, then _exit (no atexit handlers of admin's). Never returns. */
 static void
-s_child (int fd, size_t workers)
+s_child (int fd, size_t workers, pid_t parent)
 {
     prctl (PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid () == 1)
+    //  Admin died before the signal was set. Not "getppid () == 1": in a
+    //  container admin itself is pid 1, and then no login was ever answered.
+    if (getppid () != parent)
         _exit (0);
     for (int other = 3; other < 4096; other++)
         if (other != fd)
@@ -150,6 +152,7 @@ s_spawn (rfk_admin_hash_t *self)
     int pair[2];
     if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
         return -1;
+    pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {
         close (pair[0]);
@@ -158,7 +161,7 @@ s_spawn (rfk_admin_hash_t *self)
     }
     if (pid == 0) {
         close (pair[0]);
-        s_child (pair[1], self->workers);
+        s_child (pair[1], self->workers, parent);
     }
     close (pair[1]);
     s_install (self, pair[0]);
