@@ -1,14 +1,15 @@
 /*  rfk_admin_checks.c: model checks in short-lived processes.
 
     A model upload is a template .so (DESIGN.md §4). Admin never loads it,
-    not even in a fork of itself (issue 13): it execs `rafikid
-    check-template FILE TASK` (rfk_template_report.h), which dlopens the
-    template and writes one JSON report (ABI version, task, name, knob table,
-    policies) into a pipe. The program starts from an empty environment,
+    not even in a fork of itself (issue 13): it execs a separate program,
+    `rafikid check-template FILE TASK` (rfk_template_report.h), and only that
+    process opens the template and writes one JSON report (ABI version,
+    task, name, knob table, policies) into a pipe. The program starts from an empty environment,
     with stdin and stderr on /dev/null, its stdout the pipe and no other
-    descriptor (closefrom), in a process group of its own; the one function
-    that builds its argv and environment and spawns it is s_check_spawn
-    (where a sandbox wraps it). A template that crashes, hangs
+    descriptor (closefrom), in a process group of its own; s_check_spawn
+    builds its argv and environment and spawns it, through
+    s_check_spawn_sandboxed (bubblewrap, sdk/sandbox) wherever trials are
+    sandboxed. A template that crashes, hangs
     (S_CHECK_TIMEOUT_MS) or exits in its constructors is a clear rejection;
     so is a report that breaks its caps (rfk_template_report_check: admin
     checks what it reads, since the process that wrote it ran the template).

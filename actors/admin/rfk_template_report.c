@@ -365,11 +365,15 @@ void
 rfk_check_template_main (int argc, char **argv)
 {
     //  The report goes to a private copy of the pipe; whatever the template
-    //  prints goes where stderr goes.
+    //  prints goes to /dev/null (not to stderr: in the sandbox, stderr is
+    //  the same pipe, and a template that prints would spoil the report).
     int fd = fcntl (STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-    if (fd < 0)
+    int null_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || null_fd < 0)
         _exit (1);
-    dup2 (STDERR_FILENO, STDOUT_FILENO);
+    dup2 (null_fd, STDOUT_FILENO);
+    dup2 (null_fd, STDERR_FILENO);
+    close (null_fd);
     if (argc != 3)
         s_refuse (fd, "usage: rafikid check-template FILE TASK", 2);
     //  Bound what a broken template can do to the machine while it loads.
