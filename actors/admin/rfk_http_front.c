@@ -851,6 +851,28 @@ rfk_http_front_config_from (rfk_http_front_config_t *config, const rfk_config_t 
     config->data_dir = rfk_config_string (cfg, NULL, "data_dir");
 }
 
+/* The front's config with a default for every field left 0 or NULL. */
+static void
+s_config_defaults (rfk_http_front_config_t *config)
+{
+    if (!config->host || !*config->host)
+        config->host = "127.0.0.1";
+    if (!config->max_connections)
+        config->max_connections = 256;
+    if (!config->connection_timeout_s)
+        config->connection_timeout_s = 60;
+    if (!config->events_keepalive_ms)
+        config->events_keepalive_ms = 15000;
+    if (!config->events_buffer_bytes)
+        config->events_buffer_bytes = 1024 * 1024;
+    if (!config->events_max_streams)
+        config->events_max_streams = config->max_connections > 1 ? config->max_connections / 2 : 1;
+    if (!config->request_max_bytes)
+        config->request_max_bytes = 1024 * 1024;
+    if (!config->upload_max_bytes)
+        config->upload_max_bytes = 2ULL * 1024 * 1024 * 1024;
+}
+
 rfk_http_front_t *
 rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handlers_t *handlers,
                     char *err, size_t errlen)
@@ -866,23 +888,7 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
     }
     self->handlers = *handlers;
     self->config = *config;
-    if (!self->config.host || !*self->config.host)
-        self->config.host = "127.0.0.1";
-    if (!self->config.max_connections)
-        self->config.max_connections = 256;
-    if (!self->config.connection_timeout_s)
-        self->config.connection_timeout_s = 60;
-    if (!self->config.events_keepalive_ms)
-        self->config.events_keepalive_ms = 15000;
-    if (!self->config.events_buffer_bytes)
-        self->config.events_buffer_bytes = 1024 * 1024;
-    if (!self->config.events_max_streams)
-        self->config.events_max_streams =
-            self->config.max_connections > 1 ? self->config.max_connections / 2 : 1;
-    if (!self->config.request_max_bytes)
-        self->config.request_max_bytes = 1024 * 1024;
-    if (!self->config.upload_max_bytes)
-        self->config.upload_max_bytes = 2ULL * 1024 * 1024 * 1024;
+    s_config_defaults (&self->config);
     const char *data_dir = self->config.data_dir ? self->config.data_dir : ".";
     self->metrics = rfk_http_metrics_new ("rfk_http");
     self->copying = zlist_new ();
@@ -895,7 +901,7 @@ rfk_http_front_new (const rfk_http_front_config_t *config, const rfk_http_handle
     if (self->spool_dir)
         sprintf (self->spool_dir, "%s/tmp", data_dir);
     if (!self->metrics || !self->copying || !self->streams || !self->receiving || !self->waiting ||
-        !self->spool_dir) {
+        !self->held || !self->spool_dir) {
         snprintf (err, errlen, "out of memory");
         rfk_http_front_destroy (&self);
         return NULL;

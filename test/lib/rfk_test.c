@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -384,4 +386,25 @@ rfk_test_http_once_join (rfk_test_http_once_t *server)
 {
     pthread_join (server->thread, NULL);
     close (server->listener);
+}
+
+int
+rfk_test_machine_lock (const char *name, int timeout_ms)
+{
+    char path[256];
+    snprintf (path, sizeof path, "/tmp/rafiki-test-%s.lock", name);
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return -1;
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (flock (fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK || rfk_test_left_ms (deadline) == 0) {
+            int saved = errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+            close (fd);
+            errno = saved;
+            return -1;
+        }
+        zclock_sleep (200);
+    }
+    return 0; //  fd stays open: the lock ends with the process
 }

@@ -154,6 +154,15 @@ rfk_test_http_once_start (rfk_test_http_once_t *server, const char *response, bo
 void
 rfk_test_http_once_join (rfk_test_http_once_t *server);
 
+/* Takes the machine-wide lock /tmp/rafiki-test-<name>.lock, for a test
+   that uses something one machine has once (the host's Docker engine and
+   its fixed service names), waiting up to timeout_ms for another test
+   process that holds it. The lock is held until this process exits (its
+   descriptor stays open on purpose). 0, or -1 (with errno) when it was not
+   free in time or could not be opened. */
+int
+rfk_test_machine_lock (const char *name, int timeout_ms);
+
 /* The port of "scheme://host:port", or 0. */
 int
 rfk_test_endpoint_port (const char *endpoint);

@@ -44,6 +44,7 @@
 #define S_IMAGE "rafiki-c:swarm-test"
 #define S_NETWORK "rafiki-swarm-test"
 #define S_INSTANCE "swarm-test"
+#define S_LOCK_WAIT_MS 240000 /* the longest wait for another test process to free the engine */
 
 static const char *s_socket; //  the engine's socket
 static char s_data_dir[512]; //  data dir shared by test and services (same path inside)
@@ -727,6 +728,13 @@ main (void)
     if (status != 200 || !active) {
         printf ("1..0 # SKIP %s at %s (test/servers/dockerd starts one)\n",
                 status != 200 ? "no Docker engine" : "the engine is not in a swarm", s_socket);
+        return 0;
+    }
+    //  One engine per machine, fixed image tag and names: another test process using it
+    //  (a developer's meson test beside a test/run) is waited for, or this file skips.
+    if (rfk_test_machine_lock ("swarm", S_LOCK_WAIT_MS) != 0) {
+        printf ("1..0 # SKIP another test process held /tmp/rafiki-test-swarm.lock for %d s\n",
+                S_LOCK_WAIT_MS / 1000);
         return 0;
     }
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

@@ -28,6 +28,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
+
+#include "rfk_test.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -42,6 +44,7 @@
 
 #define S_IMAGE "rafiki-c:swarm-deploy-test"
 #define S_APP "iris"
+#define S_LOCK_WAIT_MS 240000 /* the longest wait for another test process to free the engine */
 //  The label admin's swarm launcher puts on its services (swarm.instance: default).
 #define S_OUR_SERVICES "/services?filters=%7B%22label%22%3A%5B%22rafiki.instance%3Ddefault%22%5D%7D"
 
@@ -748,8 +751,14 @@ main (void)
         cmocka_unit_test (test_inference_job_through_its_published_port),
         cmocka_unit_test (test_stop_and_swarm_down_leave_nothing),
     };
+    //  One engine per machine and fixed service names (rafiki-admin, ...): another test
+    //  process using them (a developer's meson test beside a test/run) is waited for first.
+    if (rfk_test_machine_lock ("swarm", S_LOCK_WAIT_MS) != 0)
+        s_not_ready ("another test process held /tmp/rafiki-test-swarm.lock for %d s",
+                     S_LOCK_WAIT_MS / 1000);
     //  A machine that cannot run them skips the whole file, saying why (a TAP plan of 0).
-    s_check_machine ();
+    else
+        s_check_machine ();
     if (*s_skip_reason) {
         printf ("1..0 # SKIP %s\n", s_skip_reason);
         curl_global_cleanup ();
