@@ -54,7 +54,8 @@ rfk_search_destroy (rfk_search_t **self_p);
    with it (the progress scores ASHA's rungs compare are taken on a subset);
    SHARE_PARAMS on the share of the proposals that could share that the
    ratio says, spread evenly.
-   proposed: how many trials were proposed before. NULL when the tuner has
+   proposed: how many trials were proposed before (unused since sharing
+   goes by the share of trials, not the budget spent). NULL when the tuner has
    nothing left to propose. The caller owns the result. */
 json_t *
 rfk_search_next (rfk_search_t *self, int64_t proposed, bool can_share, json_t *policies,
