@@ -191,7 +191,7 @@ test_mlp_share_params (void **state)
     void *other = zt_create (api, SHARE_KNOBS (32, 0.002, 1));
     zt_context_init (&ctx, 0);
     zt_train_eval_shared (api, other, train, NULL, &shared, &ctx, val);
-    print_message ("# %s", ctx.logs);
+    zt_print_logs (&ctx);
     assert_non_null (strstr (ctx.logs, "starting fresh: the shared parameters have layers "
                                        "784-64-10 (28x28 images), this trial's are 784-32-10"));
     /* Parameters of another template: a fresh start too. */

@@ -286,7 +286,7 @@ test_xgb_early_stop (void **state)
     assert_true (ctx.last_score > 0.5 && ctx.last_score <= 1);
     assert_string_equal (ctx.metric_names, "round train_loss val_score");
     assert_true (accuracy > 0.85);
-    print_message ("# %s", ctx.logs);
+    zt_print_logs (&ctx);
     api->destroy (model);
 
     /* Pruned at round 4: four reports, and still a model. */
@@ -356,7 +356,7 @@ test_xgb_share_params (void **state)
     void *other = zt_create (api, WEAK_KNOBS);
     zt_context_init (&ctx, 0);
     zt_train_eval_shared (api, other, train, NULL, &wine_params, &ctx, test);
-    print_message ("# %s", ctx.logs);
+    zt_print_logs (&ctx);
     assert_non_null (
         strstr (ctx.logs, "starting fresh: the shared parameters are for 13 features"));
 

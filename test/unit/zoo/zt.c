@@ -188,6 +188,17 @@ zt_train_eval_shared (const rafiki_model_api_t *api, void *model, const char *tr
 }
 
 void
+zt_print_logs (const zt_context_t *ctx)
+{
+    for (const char *line = ctx->logs; *line;) {
+        const char *end = strchr (line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen (line);
+        print_message ("# %.*s\n", len, line);
+        line += len + (end != NULL);
+    }
+}
+
+void
 zt_dump (const rafiki_model_api_t *api, void *model, msgpack_sbuffer *out)
 {
     msgpack_sbuffer_init (out);

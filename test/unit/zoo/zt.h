@@ -65,6 +65,10 @@ zt_train_eval_shared (const rafiki_model_api_t *api, void *model, const char *tr
                       const rafiki_args_t *args, const msgpack_sbuffer *shared, zt_context_t *ctx,
                       const char *eval_path);
 
+/* Prints what the template logged as TAP comments, a "# " per line. */
+void
+zt_print_logs (const zt_context_t *ctx);
+
 /* model's dump_params into out (initialised here; caller destroys). */
 void
 zt_dump (const rafiki_model_api_t *api, void *model, msgpack_sbuffer *out);
