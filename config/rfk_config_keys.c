@@ -161,6 +161,10 @@ const rfk_config_key_t rfk_config_keys[] = {
     {"trainer", "trial_timeout_s", INT, "3600", "1", "31536000", NULL, 0,
      "wall-clock seconds after which a trial is killed and marked ERRORED"},
 
+    {"advisor", "share_params_ratio", FLOAT, "0.5", "0", "1", NULL, 0,
+     "share of trials started from a completed trial's parameters (SHARE_PARAMS), once one has "
+     "them; train arg share_params_ratio overrides it per job"},
+
     {"predictor", "max_batch", INT, "32", "1", "65536", NULL, 0,
      "most queries coalesced into one batch sent to the inference workers"},
     {"predictor", "batch_window_us", INT, "500", "0", "1000000", NULL, 0,

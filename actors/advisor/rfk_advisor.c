@@ -715,7 +715,12 @@ s_configure (self_t *self, const char *model, const json_t *knobs, const json_t 
              const json_t *train_args, const json_t *fixed_knobs, const char *bind, char *err,
              size_t errlen)
 {
-    self->search = rfk_search_new (model, knobs, budget, train_args, fixed_knobs, err, errlen);
+    double share_ratio =
+        self->role && self->role->config
+            ? rfk_config_float (self->role->config, "advisor", "share_params_ratio")
+            : 0.5;
+    self->search =
+        rfk_search_new (model, knobs, budget, train_args, fixed_knobs, share_ratio, err, errlen);
     if (!self->search)
         return -1;
     if (!bind || !*bind)

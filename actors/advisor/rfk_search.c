@@ -24,6 +24,9 @@ struct _rfk_search_t {
     int64_t time_deadline;             /* when TIME_HOURS runs out, -1: never */
     bool early_stop;                   /* the template has EARLY_STOP and the job wants it */
     bool share_params;                 /* the template has SHARE_PARAMS and the job wants it */
+    double share_ratio;                /* share of trials that start from shared parameters */
+    int64_t could_share;               /* proposals made while a trial had parameters to give */
+    bool quick_eval;                   /* the template has QUICK_EVAL and the job wants it */
     int64_t asha_min_step;             /* the first rung's step */
     int64_t asha_eta;                  /* reduction factor */
     rfk_params_source_t params_source; /* the source named when sharing: BEST or LATEST */
@@ -180,11 +183,22 @@ s_budget_read (rfk_search_t *self, const json_t *budget, char *err, size_t errle
     return 0;
 }
 
-/* EARLY_STOP (with ASHA's settings) and SHARE_PARAMS, where the template
-   has them and the train args do not turn them off. */
+/* EARLY_STOP (with ASHA's settings), QUICK_EVAL and SHARE_PARAMS (with the
+   share of trials), where the template has them and the train args do not
+   turn them off. */
 static int
 s_policies_read (rfk_search_t *self, const json_t *train_args, char *err, size_t errlen)
 {
+    self->quick_eval = rfk_space_has_policy (self->space, RAFIKI_POLICY_QUICK_EVAL) &&
+                       rfk_train_arg_flag (rfk_train_arg (train_args, "quick_eval"), true);
+    const json_t *ratio = rfk_train_arg (train_args, "share_params_ratio");
+    double number;
+    if (ratio && !(rfk_train_arg_number (ratio, &number) && number >= 0 && number <= 1)) {
+        snprintf (err, errlen, "train arg share_params_ratio must be a number in [0, 1]");
+        return -1;
+    }
+    if (ratio)
+        self->share_ratio = number;
     self->early_stop = rfk_space_has_policy (self->space, RAFIKI_POLICY_EARLY_STOP) &&
                        rfk_train_arg_flag (rfk_train_arg (train_args, "early_stop"), true);
     self->share_params = rfk_space_has_policy (self->space, RAFIKI_POLICY_SHARE_PARAMS) &&
@@ -192,9 +206,8 @@ s_policies_read (rfk_search_t *self, const json_t *train_args, char *err, size_t
     const char *source = json_string_value (rfk_train_arg (train_args, "params_source"));
     self->params_source =
         source && strcasecmp (source, "LATEST") == 0 ? RFK_PARAMS_LATEST : RFK_PARAMS_BEST;
-    if (source && strcasecmp (source, "NONE") == 0)
+    if ((source && strcasecmp (source, "NONE") == 0) || self->share_ratio <= 0)
         self->share_params = false;
-    double number;
     if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_min_step"), &number) && number >= 1)
         self->asha_min_step = (int64_t)number;
     if (rfk_train_arg_number (rfk_train_arg (train_args, "asha_eta"), &number) && number >= 2)
@@ -211,7 +224,8 @@ s_policies_read (rfk_search_t *self, const json_t *train_args, char *err, size_t
 
 rfk_search_t *
 rfk_search_new (const char *model, const json_t *knobs, const json_t *budget,
-                const json_t *train_args, const json_t *fixed_knobs, char *err, size_t errlen)
+                const json_t *train_args, const json_t *fixed_knobs, double share_params_ratio,
+                char *err, size_t errlen)
 {
     if (!json_is_array (knobs)) {
         snprintf (err, errlen, "no knob table: admin sends the model's in the ServiceConfig");
@@ -226,8 +240,13 @@ rfk_search_new (const char *model, const json_t *knobs, const json_t *budget,
         snprintf (err, errlen, "out of memory");
         return NULL;
     }
-    *self = (rfk_search_t){
-        .time_deadline = -1, .params_source = RFK_PARAMS_BEST, .asha_min_step = 1, .asha_eta = 3};
+    *self = (rfk_search_t){.time_deadline = -1,
+                           .params_source = RFK_PARAMS_BEST,
+                           .asha_min_step = 1,
+                           .asha_eta = 3,
+                           .share_ratio = share_params_ratio >= 0 && share_params_ratio <= 1
+                                              ? share_params_ratio
+                                              : 0.5};
     self->name = strdup (model && *model ? model : "(unnamed)");
     if (self->name)
         self->space = s_space_new (self->name, knobs, fixed_knobs, err, errlen);
@@ -254,31 +273,49 @@ rfk_search_destroy (rfk_search_t **self_p)
 
 /* ---- proposals, observations, pruning ----------------------------------- */
 
+/* True when the next proposal that could share should: of the proposals
+   made while a trial had parameters to give, the share share_ratio, spread
+   evenly (0.5: every second one, 0.25: every fourth), so that runs with the
+   same seed share on the same trials. */
+static bool
+s_share_turn (rfk_search_t *self)
+{
+    int64_t m = self->could_share++;
+    return floor ((double)(m + 1) * self->share_ratio + 1e-9) >
+           floor ((double)m * self->share_ratio + 1e-9);
+}
+
 json_t *
 rfk_search_next (rfk_search_t *self, int64_t proposed, bool can_share, json_t *policies,
                  rfk_params_source_t *source)
 {
+    (void)proposed;
     json_t *knobs = rfk_tuner_propose (self->tuner);
     if (!knobs)
         return NULL;
     rfk_params_source_t from = RFK_PARAMS_NONE;
-    if (self->share_params && can_share) {
-        double elapsed_s = (double)(zclock_mono () - self->started_ms) / 1000.0;
-        double progress = rfk_budget_progress (&self->budget, proposed, elapsed_s);
-        from = rfk_tuner_params_source (self->tuner, progress, self->params_source);
-    }
+    if (self->share_params && can_share && s_share_turn (self))
+        from = self->params_source;
     *source = from;
     unsigned mask = rfk_tuner_policies (self->tuner, from);
     if (!self->early_stop)
         mask &= ~(1u << RAFIKI_POLICY_EARLY_STOP);
+    /* The scores ASHA's rungs compare are measured on a subset. */
+    if (self->quick_eval && (mask & (1u << RAFIKI_POLICY_EARLY_STOP)))
+        mask |= 1u << RAFIKI_POLICY_QUICK_EVAL;
     if (rfk_space_set_policies (self->space, knobs, mask) != 0) {
         json_decref (knobs);
         return NULL;
     }
-    if (mask & (1u << RAFIKI_POLICY_EARLY_STOP))
-        json_array_append_new (policies, json_string ("EARLY_STOP"));
-    if (mask & (1u << RAFIKI_POLICY_SHARE_PARAMS))
-        json_array_append_new (policies, json_string ("SHARE_PARAMS"));
+    static const struct {
+        rafiki_policy_t policy;
+        const char *name;
+    } names[] = {{RAFIKI_POLICY_EARLY_STOP, "EARLY_STOP"},
+                 {RAFIKI_POLICY_SHARE_PARAMS, "SHARE_PARAMS"},
+                 {RAFIKI_POLICY_QUICK_EVAL, "QUICK_EVAL"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (mask & (1u << names[i].policy))
+            json_array_append_new (policies, json_string (names[i].name));
     return knobs;
 }
 
@@ -347,8 +384,11 @@ rfk_search_model (rfk_search_t *self)
 const char *
 rfk_search_describe (rfk_search_t *self, char *buf, size_t size)
 {
-    snprintf (buf, size, "tuner=%s trials=%" PRId64 " hours=%g early-stop=%s share-params=%s",
+    snprintf (buf, size,
+              "tuner=%s trials=%" PRId64 " hours=%g early-stop=%s quick-eval=%s share-params=%s"
+              " share-ratio=%g",
               rfk_search_tuner_name (self), self->budget.max_trials, self->budget.time_hours,
-              self->early_stop ? "on" : "off", self->share_params ? "on" : "off");
+              self->early_stop ? "on" : "off", self->early_stop && self->quick_eval ? "on" : "off",
+              self->share_params ? "on" : "off", self->share_params ? self->share_ratio : 0.0);
     return buf;
 }

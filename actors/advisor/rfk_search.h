@@ -4,7 +4,8 @@
     rfk_search_new reads the job (the model's knob table, as admin stored
     it at upload and sent in the ServiceConfig, with the job's fixed knobs
     made FIXED; the advisor never loads a template, the tuner of train arg `advisor`, the budget,
-    EARLY_STOP and SHARE_PARAMS as the template and the train args allow);
+    EARLY_STOP, QUICK_EVAL and SHARE_PARAMS as the template and the train
+    args allow);
     rfk_search_next proposes (a tuner's knobs, where the parameters come
     from, the policies switched on), rfk_search_observe learns how a trial
     ended and rfk_search_prune runs ASHA over progress reports.
@@ -32,11 +33,15 @@ typedef struct _rfk_search_t rfk_search_t;
 /* The search a sub job asks for: model's (its name, for messages) knob
    table knobs (the array rfk_knob_table_to_json makes; every entry is
    checked) with fixed_knobs ({knob: value}, or NULL) made FIXED, the
-   tuner, budget and policies of budget and train_args. The clock of
-   TIME_HOURS starts now. NULL with the reason in err. */
+   tuner, budget and policies of budget and train_args. share_params_ratio
+   (config advisor.share_params_ratio, in [0, 1]) is the share of trials
+   started from shared parameters once a trial has some, unless train arg
+   share_params_ratio says otherwise. The clock of TIME_HOURS starts now.
+   NULL with the reason in err. */
 rfk_search_t *
 rfk_search_new (const char *model, const json_t *knobs, const json_t *budget,
-                const json_t *train_args, const json_t *fixed_knobs, char *err, size_t errlen);
+                const json_t *train_args, const json_t *fixed_knobs, double share_params_ratio,
+                char *err, size_t errlen);
 /* Safe twice. */
 void
 rfk_search_destroy (rfk_search_t **self_p);
@@ -45,7 +50,12 @@ rfk_search_destroy (rfk_search_t **self_p);
    policies switched on, their names appended to policies) and where its
    parameters come from (*source: NONE, BEST or LATEST; never NONE ->
    something when can_share is false: no trial has parameters to give).
-   proposed: how many trials were proposed before. NULL when the tuner has
+   Policies: EARLY_STOP whenever the template and job have it; QUICK_EVAL
+   with it (the progress scores ASHA's rungs compare are taken on a subset);
+   SHARE_PARAMS on the share of the proposals that could share that the
+   ratio says, spread evenly.
+   proposed: how many trials were proposed before (unused since sharing
+   goes by the share of trials, not the budget spent). NULL when the tuner has
    nothing left to propose. The caller owns the result. */
 json_t *
 rfk_search_next (rfk_search_t *self, int64_t proposed, bool can_share, json_t *policies,

@@ -65,6 +65,15 @@ rfk_zoo_should_stop (rafiki_context_t *ctx)
     return ctx && ctx->should_stop && ctx->should_stop (ctx);
 }
 
+size_t
+rfk_zoo_quick_rows (const rafiki_args_t *args)
+{
+    const char *text = rafiki_args_get (args, "quick_eval_rows", NULL);
+    char *end = NULL;
+    long long rows = text ? strtoll (text, &end, 10) : 0;
+    return text && end != text && *end == '\0' && rows >= 1 ? (size_t)rows : RFK_ZOO_QUICK_ROWS;
+}
+
 /* ---- msgpack -------------------------------------------------------- */
 
 const msgpack_object *

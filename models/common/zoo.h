@@ -67,6 +67,13 @@ rfk_zoo_progress (rafiki_context_t *ctx, int64_t step, double score);
 bool
 rfk_zoo_should_stop (rafiki_context_t *ctx);
 
+/* QUICK_EVAL: how many held-out rows a template scores for each progress
+   report: train arg quick_eval_rows (a whole number >= 1), else
+   RFK_ZOO_QUICK_ROWS. */
+#define RFK_ZOO_QUICK_ROWS 1000
+size_t
+rfk_zoo_quick_rows (const rafiki_args_t *args);
+
 /* ---- msgpack -------------------------------------------------------- */
 
 /* The value of string key `key` in map obj, or NULL (also when obj is not a
@@ -295,11 +302,13 @@ typedef struct {
 
 /* train, evaluate (accuracy) and predict (probability vectors, a query
    error for a query that cannot be read) for such a template. train reads
-   at most max_rows training rows (0: all). */
+   at most max_rows training rows (0: all); with early_stop it fits in
+   stages on growing shares of the rows, reporting held-out accuracy (on
+   fewer rows with quick_eval; see zoo_rows.c). */
 int
 rfk_zoo_sparse_train (const rfk_zoo_sparse_classifier_t *c, void *model, const char *path,
-                      const rafiki_args_t *args, size_t max_rows, rafiki_context_t *ctx, char *err,
-                      size_t errlen);
+                      const rafiki_args_t *args, size_t max_rows, bool early_stop, bool quick_eval,
+                      rafiki_context_t *ctx, char *err, size_t errlen);
 int
 rfk_zoo_sparse_evaluate (const rfk_zoo_sparse_classifier_t *c, void *model, const char *path,
                          double *score, char *err, size_t errlen);
@@ -310,16 +319,17 @@ rfk_zoo_sparse_predict (const rfk_zoo_sparse_classifier_t *c, void *model,
 
 /* RFK_ZOO_TEMPLATE for such a template: its s_train, s_evaluate and
    s_predict are the shared ones over `classifier_`; training reads as many
-   rows as the model's field `rows_knob_` says (0: all). */
+   rows as the model's field `rows_knob_` says (0: all), with the policies
+   of its fields early_stop and quick_eval. */
 #define RFK_ZOO_SPARSE_TEMPLATE(name_, task_, classifier_, rows_knob_)                             \
     static int s_train (void *model, const char *path, const rafiki_args_t *args,                  \
                         const msgpack_object *shared_params, rafiki_context_t *ctx, char *err,     \
                         size_t errlen)                                                             \
     {                                                                                              \
         (void)shared_params;                                                                       \
-        size_t max_rows = (size_t)((s_model_t *)model)->rows_knob_;                                \
-        return rfk_zoo_sparse_train (&(classifier_), model, path, args, max_rows, ctx, err,        \
-                                     errlen);                                                      \
+        const s_model_t *self_ = model;                                                            \
+        return rfk_zoo_sparse_train (&(classifier_), model, path, args, (size_t)self_->rows_knob_, \
+                                     self_->early_stop, self_->quick_eval, ctx, err, errlen);      \
     }                                                                                              \
     static int s_evaluate (void *model, const char *path, double *score, char *err, size_t errlen) \
     {                                                                                              \

@@ -14,6 +14,17 @@
       abstraction, turned into emissions by P(t|suffix) / P(t);
     - transitions P(t|t') = (c(t',t) + transition_k) / (c(t') + transition_k T).
 
+    EARLY_STOP: the last 10% of the training sentences (at most 500) are
+    held out, the others are counted in eight equal stages, and after each
+    stage the model so far tags the held-out sentences: their token accuracy
+    is reported through ctx->progress (step 1..8), and counting stops when
+    the trial is pruned (the model then holds the stages counted). Counts
+    only grow, so the stages cost no more counting than one pass; each
+    report costs a suffix recount and a Viterbi pass over the held-out
+    sentences. QUICK_EVAL: the reports tag the first RFK_ZOO_QUICK_ROWS
+    (1000; train arg quick_eval_rows) held-out sentences only. A model of
+    counts has nothing to warm-start from: no SHARE_PARAMS.
+
     Parameters are the counts (tags, words with their tag counts, bigram
     counts, suffix tag counts) and the smoothing knobs; the probabilities are
     derived from them the same way after train and after load, so a loaded
@@ -32,12 +43,16 @@
 #define S_UNKNOWN_CANDIDATES 20
 #define S_MAX_SUFFIX 10
 #define S_MAX_TOKEN 256
+#define S_STAGES 8     /* EARLY_STOP: counting stages, one report each */
+#define S_MAX_HELD 500 /* EARLY_STOP: most sentences held out */
 
 static const rafiki_knob_t s_knobs[] = {
     {.name = "emission_k", .type = RAFIKI_KNOB_FLOAT, .min = 1e-6, .max = 1, .log_scale = true},
     {.name = "transition_k", .type = RAFIKI_KNOB_FLOAT, .min = 1e-6, .max = 1, .log_scale = true},
     {.name = "suffix_length", .type = RAFIKI_KNOB_INTEGER, .min = 0, .max = S_MAX_SUFFIX},
     {.name = "rare_count", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 20},
+    {.name = "early_stop", .type = RAFIKI_KNOB_POLICY, .policy = RAFIKI_POLICY_EARLY_STOP},
+    {.name = "quick_eval", .type = RAFIKI_KNOB_POLICY, .policy = RAFIKI_POLICY_QUICK_EVAL},
 };
 
 /* ---- a string -> index hash map -------------------------------------- */
@@ -218,6 +233,8 @@ typedef struct {
     double transition_k;   /* knob: add-k for transitions */
     int64_t suffix_length; /* knob: longest suffix for unknown words */
     int64_t rare_count;    /* knob: words seen this often feed the suffixes */
+    bool early_stop;       /* policy: count in stages, report held-out accuracy */
+    bool quick_eval;       /* policy: report on fewer held-out sentences */
     bool trained;          /* counts present (trained or loaded) */
     /* counts */
     size_t n_tags;       /* T */
@@ -242,6 +259,8 @@ s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
     self->transition_k = rafiki_knobs_float (knobs, "transition_k", 1e-2);
     self->suffix_length = rafiki_knobs_int (knobs, "suffix_length", 5);
     self->rare_count = rafiki_knobs_int (knobs, "rare_count", 3);
+    self->early_stop = rafiki_knobs_bool (knobs, "early_stop", false);
+    self->quick_eval = rafiki_knobs_bool (knobs, "quick_eval", false);
     if (!(self->emission_k > 0) || !(self->transition_k > 0) || self->suffix_length < 0 ||
         self->suffix_length > S_MAX_SUFFIX || self->rare_count < 1) {
         rfk_zoo_err (err, errlen,
@@ -355,12 +374,105 @@ s_finalize (s_model_t *self)
     return 0;
 }
 
+/* Counts sentences [from, to) of the corpus (T tags). -1 with a message
+   when out of memory or asked to stop. */
+static int
+s_count (s_model_t *self, const rfk_corpus_t *corpus, size_t from, size_t to, rafiki_context_t *ctx,
+         char *err, size_t errlen)
+{
+    size_t T = self->n_tags, T1 = T + 1;
+    for (size_t s = from; s < to; s++) {
+        const rfk_sentence_t *sent = &corpus->sentences[s];
+        size_t prev = T;
+        for (size_t i = 0; i < sent->n_tokens; i++) {
+            uint32_t tag = sent->tag_ids[i];
+            const char *w = sent->tokens[i];
+            size_t len = strlen (w);
+            if (tag >= T || len > S_MAX_TOKEN)
+                continue;
+            s_counts_t *c = s_table_entry (&self->words, w, len);
+            if (!c || s_counts_add (c, tag, 1) != 0)
+                goto oom;
+            self->tag_count[tag]++;
+            self->bigram[prev * T1 + tag]++;
+            prev = tag;
+        }
+        if (sent->n_tokens)
+            self->bigram[prev * T1 + T]++;
+        if (s % 1000 == 999 && rfk_zoo_should_stop (ctx)) {
+            rfk_zoo_err (err, errlen, "%s: stopped while counting", S_NAME);
+            return -1;
+        }
+    }
+    return 0;
+oom:
+    rfk_zoo_err (err, errlen, "out of memory");
+    return -1;
+}
+
+/* The suffix counts of the rare words counted so far (made afresh), then
+   the probability tables. -1 when out of memory. */
+static int
+s_derive (s_model_t *self)
+{
+    s_table_free (&self->suffixes);
+    for (size_t i = 0; i < self->words.n; i++) {
+        const s_counts_t *c = &self->words.counts[i];
+        if (c->total > (uint64_t)self->rare_count)
+            continue;
+        const char *w = self->words.keys[i];
+        for (uint32_t j = 0; j < c->n; j++)
+            if (s_count_suffixes (self, w, strlen (w), c->tag[j], c->count[j]) != 0)
+                return -1;
+    }
+    return s_finalize (self);
+}
+
+static double
+s_accuracy (const s_model_t *self, const rfk_corpus_t *corpus, size_t from, size_t to,
+            size_t *total_out);
+
+/* Counts the training sentences [0, n_fit), in S_STAGES stages with a
+   progress report on sentences [n_fit, n_fit + n_scored) after each when
+   n_scored > 0, else in one. -1 with a message. */
+static int
+s_count_stages (s_model_t *self, const rfk_corpus_t *corpus, size_t n_fit, size_t n_scored,
+                rafiki_context_t *ctx, char *err, size_t errlen)
+{
+    size_t stages = n_scored ? S_STAGES : 1, done = 0;
+    static const char *names[] = {"stage", "val_accuracy"};
+    if (n_scored)
+        rfk_zoo_plot (ctx, "Held-out accuracy", 1, &names[1], "stage");
+    for (size_t k = 1; k <= stages; k++) {
+        size_t end = n_fit * k / stages;
+        if (s_count (self, corpus, done, end, ctx, err, errlen) != 0)
+            return -1;
+        done = end;
+        if (s_derive (self) != 0) {
+            rfk_zoo_err (err, errlen, "out of memory");
+            return -1;
+        }
+        if (!n_scored)
+            continue;
+        size_t total = 0;
+        double values[] = {(double)k, s_accuracy (self, corpus, n_fit, n_fit + n_scored, &total)};
+        if (total == 0)
+            continue;
+        rfk_zoo_metrics (ctx, 2, names, values);
+        if (rfk_zoo_progress (ctx, (int64_t)k, values[1])) {
+            rfk_zoo_log (ctx, "%s: pruned after stage %zu of %zu (%zu sentences counted)", S_NAME,
+                         k, stages, done);
+            break;
+        }
+    }
+    return 0;
+}
+
 static int
 s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
          const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    (void)args;
     (void)shared_params;
     rfk_corpus_t *corpus = NULL;
     if (rfk_corpus_load (dataset_path, 0, &corpus, err, errlen) != 0)
@@ -381,42 +493,19 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
     for (size_t t = 0; t < T; t++)
         if (!(self->tags[t] = strdup (corpus->tag_names[t])))
             goto oom;
-    for (size_t s = 0; s < corpus->n_sentences; s++) {
-        const rfk_sentence_t *sent = &corpus->sentences[s];
-        size_t prev = T;
-        for (size_t i = 0; i < sent->n_tokens; i++) {
-            uint32_t tag = sent->tag_ids[i];
-            const char *w = sent->tokens[i];
-            size_t len = strlen (w);
-            if (tag >= T || len > S_MAX_TOKEN)
-                continue;
-            s_counts_t *c = s_table_entry (&self->words, w, len);
-            if (!c || s_counts_add (c, tag, 1) != 0)
-                goto oom;
-            self->tag_count[tag]++;
-            self->bigram[prev * T1 + tag]++;
-            prev = tag;
-        }
-        if (sent->n_tokens)
-            self->bigram[prev * T1 + T]++;
-        if (s % 1000 == 999 && rfk_zoo_should_stop (ctx)) {
-            rfk_zoo_err (err, errlen, "%s: stopped while counting", S_NAME);
-            goto fail;
-        }
-    }
-    for (size_t i = 0; i < self->words.n; i++) {
-        const s_counts_t *c = &self->words.counts[i];
-        if (c->total > (uint64_t)self->rare_count)
-            continue;
-        const char *w = self->words.keys[i];
-        for (uint32_t j = 0; j < c->n; j++)
-            if (s_count_suffixes (self, w, strlen (w), c->tag[j], c->count[j]) != 0)
-                goto oom;
-    }
-    if (s_finalize (self) != 0)
-        goto oom;
-    rfk_zoo_log (ctx, "%s: %zu sentences, %zu tokens, %zu tags, %zu words, %zu suffixes", S_NAME,
-                 corpus->n_sentences, corpus->n_tokens, T, self->words.n, self->suffixes.n);
+    /* EARLY_STOP holds out the last 10% of the sentences (at most 500). */
+    size_t n = corpus->n_sentences, n_val = self->early_stop && n >= 20 ? n / 10 : 0;
+    n_val = n_val > S_MAX_HELD ? S_MAX_HELD : n_val;
+    size_t quick = rfk_zoo_quick_rows (args);
+    size_t n_scored = self->quick_eval && n_val > quick ? quick : n_val;
+    if (s_count_stages (self, corpus, n - n_val, n_scored, ctx, err, errlen) != 0)
+        goto fail;
+    self->trained = true;
+    rfk_zoo_log (ctx,
+                 "%s: %zu sentences (%zu held out, %zu scored per stage), %zu tokens, %zu tags, "
+                 "%zu words, %zu suffixes",
+                 S_NAME, n - n_val, n_val, n_scored, corpus->n_tokens, T, self->words.n,
+                 self->suffixes.n);
     const char *names[] = {"sentences", "tokens", "tags", "vocabulary"};
     double values[] = {(double)corpus->n_sentences, (double)corpus->n_tokens, (double)T,
                        (double)self->words.n};
@@ -593,6 +682,37 @@ done:
     return rc;
 }
 
+/* Token accuracy of the model on sentences [from, to) of corpus; their
+   token count into *total_out (0: nothing to score, or out of memory). */
+static double
+s_accuracy (const s_model_t *self, const rfk_corpus_t *corpus, size_t from, size_t to,
+            size_t *total_out)
+{
+    size_t longest = 0, right = 0, total = 0;
+    for (size_t s = from; s < to; s++)
+        longest = corpus->sentences[s].n_tokens > longest ? corpus->sentences[s].n_tokens : longest;
+    size_t *lens = malloc ((longest + 1) * sizeof (size_t));
+    uint32_t *tags = malloc ((longest + 1) * sizeof (uint32_t));
+    for (size_t s = from; lens && tags && s < to; s++) {
+        const rfk_sentence_t *sent = &corpus->sentences[s];
+        for (size_t i = 0; i < sent->n_tokens; i++)
+            lens[i] = strlen (sent->tokens[i]);
+        if (s_viterbi (self, (const char *const *)sent->tokens, lens, sent->n_tokens, tags) != 0) {
+            total = 0;
+            break;
+        }
+        for (size_t i = 0; i < sent->n_tokens; i++)
+            right += strcmp (self->tags[tags[i]], sent->tags[i]) == 0;
+        total += sent->n_tokens;
+    }
+    if (!lens || !tags)
+        total = 0;
+    free (lens);
+    free (tags);
+    *total_out = total;
+    return total ? (double)right / (double)total : 0;
+}
+
 static int
 s_evaluate (void *model, const char *dataset_path, double *score, char *err, size_t errlen)
 {
@@ -602,37 +722,11 @@ s_evaluate (void *model, const char *dataset_path, double *score, char *err, siz
     rfk_corpus_t *corpus = NULL;
     if (rfk_corpus_load (dataset_path, 0, &corpus, err, errlen) != 0)
         return -1;
-    size_t longest = 0, right = 0, total = 0;
-    for (size_t s = 0; s < corpus->n_sentences; s++)
-        longest = corpus->sentences[s].n_tokens > longest ? corpus->sentences[s].n_tokens : longest;
-    size_t *lens = malloc ((longest + 1) * sizeof (size_t));
-    uint32_t *tags = malloc ((longest + 1) * sizeof (uint32_t));
-    int rc = -1;
-    if (!lens || !tags) {
-        rfk_zoo_err (err, errlen, "out of memory");
-        goto done;
-    }
-    for (size_t s = 0; s < corpus->n_sentences; s++) {
-        const rfk_sentence_t *sent = &corpus->sentences[s];
-        for (size_t i = 0; i < sent->n_tokens; i++)
-            lens[i] = strlen (sent->tokens[i]);
-        if (s_viterbi (self, (const char *const *)sent->tokens, lens, sent->n_tokens, tags) != 0) {
-            rfk_zoo_err (err, errlen, "out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < sent->n_tokens; i++)
-            right += strcmp (self->tags[tags[i]], sent->tags[i]) == 0;
-        total += sent->n_tokens;
-    }
-    if (total == 0) {
-        rfk_zoo_err (err, errlen, "%s: no tokens to evaluate on", dataset_path);
-        goto done;
-    }
-    *score = (double)right / (double)total;
-    rc = 0;
-done:
-    free (lens);
-    free (tags);
+    size_t total = 0;
+    *score = s_accuracy (self, corpus, 0, corpus->n_sentences, &total);
+    int rc = total ? 0 : -1;
+    if (total == 0)
+        rfk_zoo_err (err, errlen, "%s: no tokens to evaluate on (or out of memory)", dataset_path);
     rfk_corpus_destroy (&corpus);
     return rc;
 }

@@ -69,6 +69,8 @@ static const rafiki_knob_t s_knobs[] = {
 #ifdef RFK_ZOO_IMAGES
     {.name = "max_images", .type = RAFIKI_KNOB_INTEGER, .min = 500, .max = 20000},
 #endif
+    {.name = "early_stop", .type = RAFIKI_KNOB_POLICY, .policy = RAFIKI_POLICY_EARLY_STOP},
+    {.name = "quick_eval", .type = RAFIKI_KNOB_POLICY, .policy = RAFIKI_POLICY_QUICK_EVAL},
 };
 
 typedef struct {
@@ -78,6 +80,8 @@ typedef struct {
     struct model *linear;     /* the trained model, or NULL */
     double *scratch;          /* nr_class values for s_probs */
     struct feature_node *x;   /* n_features + 2 nodes: one row being scored */
+    bool early_stop;          /* policy: fit in stages, report held-out accuracy */
+    bool quick_eval;          /* policy: report on fewer held-out rows */
     rfk_zoo_schema_t *schema; /* the data's schema; NULL before train */
 } s_model_t;
 
@@ -88,6 +92,8 @@ s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
     if (!self)
         return NULL;
     self->C = rafiki_knobs_float (knobs, "C", 1);
+    self->early_stop = rafiki_knobs_bool (knobs, "early_stop", false);
+    self->quick_eval = rafiki_knobs_bool (knobs, "quick_eval", false);
     const char *solver = rafiki_knobs_string (knobs, "solver", "l2r_lr");
     self->solver = -1;
     for (size_t i = 0; i < S_N_SOLVERS; i++)

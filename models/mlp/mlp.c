@@ -11,8 +11,15 @@
     10%, at most 5000 images), logs {epoch, loss, train_accuracy,
     val_accuracy}, and, when the EARLY_STOP policy is on, reports the
     validation accuracy through ctx->progress and stops when the trial is
-    pruned. Training is deterministic: a fixed seed for the initial weights
-    and the shuffles.
+    pruned. With QUICK_EVAL on, that per-epoch score is taken on the first
+    RFK_ZOO_QUICK_ROWS (1000; train arg quick_eval_rows) held-out images only; evaluate () always
+   scores the whole validation set. Training is deterministic: a fixed seed for the initial weights
+   and the shuffles.
+
+    SHARE_PARAMS: given shared parameters (another trial's dump) with the
+    same image size, classes and layer sizes, training starts from their
+    weights instead of random ones (Adam's moments start at zero); with any
+    other shape it starts fresh and logs why.
 
     Parameters: a map {template, version, schema, sizes (int32s: input,
     hidden..., classes), layers: [{W, b} as float bins]}.
@@ -45,6 +52,8 @@ static const rafiki_knob_t s_knobs[] = {
     {.name = "epochs", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 50},
     {.name = "batch_size", .type = RAFIKI_KNOB_INTEGER, .min = 16, .max = 512},
     {.name = "early_stop", .type = RAFIKI_KNOB_POLICY, .policy = RAFIKI_POLICY_EARLY_STOP},
+    {.name = "share_params", .type = RAFIKI_KNOB_POLICY, .policy = RAFIKI_POLICY_SHARE_PARAMS},
+    {.name = "quick_eval", .type = RAFIKI_KNOB_POLICY, .policy = RAFIKI_POLICY_QUICK_EVAL},
 };
 
 typedef struct {
@@ -54,6 +63,8 @@ typedef struct {
     int64_t epochs;                 /* knob: passes over the training set */
     int64_t batch_size;             /* knob: images per step */
     bool early_stop;                /* policy: report progress, may be pruned */
+    bool quick_eval;                /* policy: per-epoch scores on fewer images */
+    size_t quick_rows;              /* QUICK_EVAL: held-out images scored per epoch */
     size_t n_layers;                /* weight layers (hidden_layers + 1); 0: untrained */
     size_t sizes[S_MAX_LAYERS + 1]; /* units of each layer, input first */
     float *W[S_MAX_LAYERS];         /* W[l]: sizes[l] x sizes[l+1], row-major */
@@ -79,6 +90,7 @@ s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
     self->epochs = rafiki_knobs_int (knobs, "epochs", 10);
     self->batch_size = rafiki_knobs_int (knobs, "batch_size", 64);
     self->early_stop = rafiki_knobs_bool (knobs, "early_stop", false);
+    self->quick_eval = rafiki_knobs_bool (knobs, "quick_eval", false);
     if (self->hidden_units < 1 || self->hidden_units > 65536 || self->hidden_layers < 1 ||
         self->hidden_layers > S_MAX_LAYERS - 1 || !(self->learning_rate > 0) || self->epochs < 1 ||
         self->epochs > 10000 || self->batch_size < 1 || self->batch_size > 65536) {
@@ -440,6 +452,124 @@ s_report_epoch (const s_model_t *self, int64_t epoch, const s_epoch_t *e, size_t
     return false;
 }
 
+/* ---- parameters: reading a dump, sharing it ---------------------------- */
+
+/* Reads parameters packed by s_dump into tmp's sizes and weights (yours to
+   free with s_free_weights) and *schema_out (yours). -1 with a message. */
+static int
+s_params_read (const msgpack_object *params, s_model_t *tmp, rfk_zoo_schema_t **schema_out,
+               char *err, size_t errlen)
+{
+    rfk_zoo_schema_t *schema =
+        rfk_zoo_params_open (params, S_NAME, S_PARAMS_VERSION, false, err, errlen);
+    if (!schema)
+        return -1;
+    const msgpack_object *layers = rfk_zoo_map_get (params, "layers");
+    const char *ptr;
+    size_t len;
+    memset (tmp, 0, sizeof *tmp);
+    if (!schema->images || schema->n_classes == 0) {
+        rfk_zoo_err (err, errlen, "%s: parameters are not an image classifier's", S_NAME);
+        goto fail;
+    }
+    if (rfk_zoo_get_bin (params, "sizes", &ptr, &len, err, errlen) != 0)
+        goto fail;
+    size_t n_layers = len / sizeof (int32_t) - 1;
+    if (len % sizeof (int32_t) || len < 2 * sizeof (int32_t) || n_layers > S_MAX_LAYERS ||
+        !layers || layers->type != MSGPACK_OBJECT_ARRAY || layers->via.array.size != n_layers) {
+        rfk_zoo_err (err, errlen, "%s: parameters: malformed layer sizes", S_NAME);
+        goto fail;
+    }
+    for (size_t l = 0; l <= n_layers; l++) {
+        int32_t size;
+        memcpy (&size, ptr + l * sizeof size, sizeof size);
+        if (size < 1 || size > 1 << 24) {
+            rfk_zoo_err (err, errlen, "%s: parameters: layer %zu has %d units", S_NAME, l, size);
+            goto fail;
+        }
+        tmp->sizes[l] = (size_t)size;
+    }
+    size_t k = schema->n_classes < 2 ? 2 : schema->n_classes;
+    if (tmp->sizes[0] != schema->n_features || tmp->sizes[n_layers] != k) {
+        rfk_zoo_err (err, errlen, "%s: parameters: layer sizes do not match the schema", S_NAME);
+        goto fail;
+    }
+    if (s_alloc_weights (tmp, n_layers) != 0) {
+        rfk_zoo_err (err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t l = 0; l < n_layers; l++) {
+        const msgpack_object *layer = &layers->via.array.ptr[l];
+        if (rfk_zoo_get_floats (layer, "W", tmp->W[l], tmp->sizes[l] * tmp->sizes[l + 1], err,
+                                errlen) != 0 ||
+            rfk_zoo_get_floats (layer, "b", tmp->b[l], tmp->sizes[l + 1], err, errlen) != 0)
+            goto fail;
+    }
+    *schema_out = schema;
+    return 0;
+fail:
+    s_free_weights (tmp);
+    rfk_zoo_schema_destroy (&schema);
+    return -1;
+}
+
+/* Makes tmp's weights the model's, freeing what it had; tmp is emptied. */
+static void
+s_adopt_weights (s_model_t *self, s_model_t *tmp)
+{
+    s_free_weights (self);
+    memcpy (self->sizes, tmp->sizes, sizeof self->sizes);
+    memcpy (self->W, tmp->W, sizeof self->W);
+    memcpy (self->b, tmp->b, sizeof self->b);
+    self->n_layers = tmp->n_layers;
+    memset (tmp, 0, sizeof *tmp);
+}
+
+/* The layer sizes as "784-128-10" into buf. */
+static const char *
+s_sizes_text (const size_t *sizes, size_t n_layers, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (size_t l = 0, len = 0; l <= n_layers && len < size; l++, len = strlen (buf))
+        snprintf (buf + len, size - len, "%s%zu", l ? "-" : "", sizes[l]);
+    return buf;
+}
+
+/* SHARE_PARAMS: the model's fresh weights (layers built for schema) are
+   replaced by the shared ones when those have the same image size, classes
+   and layer sizes; otherwise training starts fresh, and the log says why. */
+static void
+s_warm_start (s_model_t *self, const msgpack_object *shared, const rfk_zoo_schema_t *schema,
+              rafiki_context_t *ctx)
+{
+    s_model_t tmp = {0};
+    rfk_zoo_schema_t *theirs = NULL;
+    char why[256], mine[128], their_sizes[128];
+    s_sizes_text (self->sizes, self->n_layers, mine, sizeof mine);
+    if (s_params_read (shared, &tmp, &theirs, why, sizeof why) != 0) {
+        rfk_zoo_log (ctx, "%s: starting fresh: the shared parameters cannot be read (%s)", S_NAME,
+                     why);
+        return;
+    }
+    s_sizes_text (tmp.sizes, tmp.n_layers, their_sizes, sizeof their_sizes);
+    bool same = tmp.n_layers == self->n_layers && theirs->width == schema->width &&
+                theirs->height == schema->height && theirs->channels == schema->channels &&
+                theirs->n_classes == schema->n_classes;
+    for (size_t l = 0; same && l <= self->n_layers; l++)
+        same = tmp.sizes[l] == self->sizes[l];
+    if (same) {
+        s_adopt_weights (self, &tmp);
+        rfk_zoo_log (ctx, "%s: warm start from the shared parameters (layers %s)", S_NAME, mine);
+    } else
+        rfk_zoo_log (ctx,
+                     "%s: starting fresh: the shared parameters have layers %s (%ux%u images), "
+                     "this trial's are %s (%ux%u)",
+                     S_NAME, their_sizes, theirs->width, theirs->height, mine, schema->width,
+                     schema->height);
+    s_free_weights (&tmp);
+    rfk_zoo_schema_destroy (&theirs);
+}
+
 /* Trains for the knobs' epochs on the first n_train images, scoring the
    rest after each epoch. */
 static void
@@ -447,6 +577,8 @@ s_fit (s_model_t *self, s_trainer_t *t, s_pass_t *eval, const rfk_zoo_data_t *da
        size_t n_train, uint64_t *rng, rafiki_context_t *ctx)
 {
     size_t n = data->n, n_val = n - n_train;
+    /* QUICK_EVAL: the scores ASHA compares come from a subset. */
+    size_t val_end = self->quick_eval && n_val > self->quick_rows ? n_train + self->quick_rows : n;
     static const char *names[] = {"epoch", "loss", "train_accuracy", "val_accuracy"};
     rfk_zoo_plot (ctx, "Loss", 1, &names[1], "epoch");
     rfk_zoo_plot (ctx, "Accuracy", n_val ? 2 : 1, &names[2], "epoch");
@@ -456,7 +588,7 @@ s_fit (s_model_t *self, s_trainer_t *t, s_pass_t *eval, const rfk_zoo_data_t *da
         if (e.steps == 0)
             break;
         /* An epoch cut short by a stop request is still reported. */
-        double val_accuracy = n_val ? s_accuracy (self, data, n_train, n, eval) : 0;
+        double val_accuracy = n_val ? s_accuracy (self, data, n_train, val_end, eval) : 0;
         if (s_report_epoch (self, epoch, &e, t->batch, val_accuracy, n_val > 0, ctx) || e.stopped)
             break;
     }
@@ -467,7 +599,6 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
          const msgpack_object *shared_params, rafiki_context_t *ctx, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    (void)shared_params;
     rfk_zoo_data_t *data = NULL;
     s_trainer_t trainer = {0};
     s_pass_t eval = {0};
@@ -494,6 +625,9 @@ s_train (void *model, const char *dataset_path, const rafiki_args_t *args,
     }
     for (size_t i = 0; i < n_train; i++)
         order[i] = i;
+    if (shared_params)
+        s_warm_start (self, shared_params, schema, ctx);
+    self->quick_rows = rfk_zoo_quick_rows (args);
     rfk_zoo_log (
         ctx,
         "%s: %zu training images (%zu held out), %zux%zu, %zu classes, layers %zu of %" PRId64
@@ -625,64 +759,14 @@ static int
 s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
 {
     s_model_t *self = model;
-    rfk_zoo_schema_t *schema =
-        rfk_zoo_params_open (params, S_NAME, S_PARAMS_VERSION, false, err, errlen);
-    if (!schema)
-        return -1;
-    const msgpack_object *layers = rfk_zoo_map_get (params, "layers");
-    const char *ptr;
-    size_t len;
     s_model_t tmp = {0};
-    if (!schema->images || schema->n_classes == 0) {
-        rfk_zoo_err (err, errlen, "%s: parameters are not an image classifier's", S_NAME);
-        goto fail;
-    }
-    if (rfk_zoo_get_bin (params, "sizes", &ptr, &len, err, errlen) != 0)
-        goto fail;
-    size_t n_layers = len / sizeof (int32_t) - 1;
-    if (len % sizeof (int32_t) || len < 2 * sizeof (int32_t) || n_layers > S_MAX_LAYERS ||
-        !layers || layers->type != MSGPACK_OBJECT_ARRAY || layers->via.array.size != n_layers) {
-        rfk_zoo_err (err, errlen, "%s: parameters: malformed layer sizes", S_NAME);
-        goto fail;
-    }
-    for (size_t l = 0; l <= n_layers; l++) {
-        int32_t s;
-        memcpy (&s, ptr + l * sizeof s, sizeof s);
-        if (s < 1 || s > 1 << 24) {
-            rfk_zoo_err (err, errlen, "%s: parameters: layer %zu has %d units", S_NAME, l, s);
-            goto fail;
-        }
-        tmp.sizes[l] = (size_t)s;
-    }
-    size_t k = schema->n_classes < 2 ? 2 : schema->n_classes;
-    if (tmp.sizes[0] != schema->n_features || tmp.sizes[n_layers] != k) {
-        rfk_zoo_err (err, errlen, "%s: parameters: layer sizes do not match the schema", S_NAME);
-        goto fail;
-    }
-    if (s_alloc_weights (&tmp, n_layers) != 0) {
-        rfk_zoo_err (err, errlen, "out of memory");
-        goto fail;
-    }
-    for (size_t l = 0; l < n_layers; l++) {
-        const msgpack_object *layer = &layers->via.array.ptr[l];
-        if (rfk_zoo_get_floats (layer, "W", tmp.W[l], tmp.sizes[l] * tmp.sizes[l + 1], err,
-                                errlen) != 0 ||
-            rfk_zoo_get_floats (layer, "b", tmp.b[l], tmp.sizes[l + 1], err, errlen) != 0)
-            goto fail;
-    }
-    /* Success: the weights and schema become the model's. */
-    s_free_weights (self);
-    memcpy (self->sizes, tmp.sizes, sizeof self->sizes);
-    memcpy (self->W, tmp.W, sizeof self->W);
-    memcpy (self->b, tmp.b, sizeof self->b);
-    self->n_layers = n_layers;
+    rfk_zoo_schema_t *schema = NULL;
+    if (s_params_read (params, &tmp, &schema, err, errlen) != 0)
+        return -1;
+    s_adopt_weights (self, &tmp);
     rfk_zoo_schema_destroy (&self->schema);
     self->schema = schema;
     return 0;
-fail:
-    s_free_weights (&tmp);
-    rfk_zoo_schema_destroy (&schema);
-    return -1;
 }
 
 RFK_ZOO_TEMPLATE (S_NAME, S_TASK)

@@ -51,6 +51,8 @@ static const rafiki_knob_t s_knobs[] = {
     {.name = "gamma", .type = RAFIKI_KNOB_FLOAT, .min = 1e-4, .max = 10, .log_scale = true},
     {.name = "degree", .type = RAFIKI_KNOB_INTEGER, .min = 2, .max = 4},
     {.name = "max_train", .type = RAFIKI_KNOB_INTEGER, .min = 100, .max = 20000, .log_scale = true},
+    {.name = "early_stop", .type = RAFIKI_KNOB_POLICY, .policy = RAFIKI_POLICY_EARLY_STOP},
+    {.name = "quick_eval", .type = RAFIKI_KNOB_POLICY, .policy = RAFIKI_POLICY_QUICK_EVAL},
 };
 
 typedef struct {
@@ -62,6 +64,8 @@ typedef struct {
     struct svm_model *svm;    /* a self-contained model, or NULL */
     double *scratch;          /* nr_class probability estimates */
     struct svm_node *x;       /* n_features + 1 nodes: one row being scored */
+    bool early_stop;          /* policy: fit in stages, report held-out accuracy */
+    bool quick_eval;          /* policy: report on fewer held-out rows */
     rfk_zoo_schema_t *schema; /* the data's schema; NULL before train */
 } s_model_t;
 
@@ -77,6 +81,8 @@ s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
                    : strcmp (kernel, "linear") == 0 ? LINEAR
                                                     : -1;
     self->C = rafiki_knobs_float (knobs, "C", 1);
+    self->early_stop = rafiki_knobs_bool (knobs, "early_stop", false);
+    self->quick_eval = rafiki_knobs_bool (knobs, "quick_eval", false);
     self->gamma = rafiki_knobs_float (knobs, "gamma", 0.1);
     self->degree = (int)rafiki_knobs_int (knobs, "degree", 3);
     self->max_train = rafiki_knobs_int (knobs, "max_train", S_MAX_TRAIN);

@@ -208,7 +208,8 @@ rfk_tuner_best_score (const rfk_tuner_t *self);
    NONE with probability exp (-4 * progress), else `shared` (BEST or
    LATEST), where progress in [0, 1] is the part of the budget spent
    (rfk_budget_progress). Early trials explore from scratch, later ones
-   build more and more on the best trial. */
+   build more and more on the best trial. (The advisor's search shares on
+   a configured share of trials instead: actors/advisor/rfk_search.c.) */
 rfk_params_source_t
 rfk_tuner_params_source (rfk_tuner_t *self, double progress, rfk_params_source_t shared);
 

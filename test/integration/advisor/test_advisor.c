@@ -3,7 +3,9 @@
     direct form: no admin). Proposals fit the template's knob table, the
     budget ends the sub job (trial count, time), ASHA prunes with
     EARLY_STOP, a silent trainer's trial ends ERRORED, bad input is answered
-    and the advisor keeps serving.
+    and the advisor keeps serving; with the MLP's table, SHARE_PARAMS names
+    a completed trial's parameters on the configured share of trials, and
+    QUICK_EVAL comes with EARLY_STOP.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 
 #include "rafiki/template.h"
 #include "rfk_advisor.h"
+#include "rfk_search.h"
 
 static rfk_bus_opts_t s_bus;
 
@@ -39,8 +42,8 @@ s_knob_table (const char *path)
    knobs (JSON text), expiring trainers silent for heartbeat_timeout_ms. The
    tests that are not about expiry give a slow machine plenty of time. */
 static zactor_t *
-s_advisor_with (const char *budget, const char *train_args, const char *fixed,
-                int heartbeat_timeout_ms, char *endpoint, size_t size)
+s_advisor_of (const char *template_path, const char *budget, const char *train_args,
+              const char *fixed, int heartbeat_timeout_ms, char *endpoint, size_t size)
 {
     rfk_bus_opts_defaults (&s_bus);
     s_bus.heartbeat_interval_ms = 50;
@@ -49,9 +52,9 @@ s_advisor_with (const char *budget, const char *train_args, const char *fixed,
     json_t *budget_json = json_loads (budget, 0, NULL);
     json_t *args_json = train_args ? json_loads (train_args, 0, NULL) : NULL;
     json_t *fixed_json = fixed ? json_loads (fixed, 0, NULL) : NULL;
-    json_t *knobs = s_knob_table (ECHO_TEMPLATE);
+    json_t *knobs = s_knob_table (template_path);
     rfk_advisor_args_t args = {
-        .model_name = "Echo",
+        .model_name = strcmp (template_path, ECHO_TEMPLATE) == 0 ? "Echo" : "MlpImageClassifier",
         .knobs = knobs,
         .budget = budget_json,
         .train_args = args_json,
@@ -71,6 +74,14 @@ s_advisor_with (const char *budget, const char *train_args, const char *fixed,
     json_decref (fixed_json);
     json_decref (knobs);
     return advisor;
+}
+
+static zactor_t *
+s_advisor_with (const char *budget, const char *train_args, const char *fixed,
+                int heartbeat_timeout_ms, char *endpoint, size_t size)
+{
+    return s_advisor_of (ECHO_TEMPLATE, budget, train_args, fixed, heartbeat_timeout_ms, endpoint,
+                         size);
 }
 
 static zactor_t *
@@ -106,6 +117,20 @@ s_result (rfk_client_t *client, const rfk_msg_t *proposal, const char *status, d
     json_object_set_new (result->body, "status", json_string (status));
     if (!streq (status, "ERRORED"))
         json_object_set_new (result->body, "score", json_real (score));
+    return s_call (client, &result);
+}
+
+/* A COMPLETED Result that saved parameters at params_path. */
+static rfk_msg_t *
+s_result_saved (rfk_client_t *client, const rfk_msg_t *proposal, double score,
+                const char *params_path)
+{
+    rfk_msg_t *result = rfk_msg_new (&rfk_train_family, "Result", 0);
+    json_object_set (result->body, "trial_no", json_object_get (proposal->body, "trial_no"));
+    json_object_set (result->body, "trial_id", json_object_get (proposal->body, "trial_id"));
+    json_object_set_new (result->body, "status", json_string ("COMPLETED"));
+    json_object_set_new (result->body, "score", json_real (score));
+    json_object_set_new (result->body, "params_path", json_string (params_path));
     return s_call (client, &result);
 }
 
@@ -554,6 +579,102 @@ test_fixed_knobs_and_failure (void **state)
     }
 }
 
+/* The policies of a proposal, space-separated ("EARLY_STOP QUICK_EVAL"). */
+static const char *
+s_policies (const rfk_msg_t *proposal, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    size_t index;
+    json_t *name;
+    json_array_foreach (json_object_get (proposal->body, "policies"), index, name)
+    {
+        size_t len = strlen (buf);
+        snprintf (buf + len, size - len, "%s%s", index ? " " : "", json_string_value (name));
+    }
+    return buf;
+}
+
+/* SHARE_PARAMS, QUICK_EVAL on the MLP's table: no trial shares before one
+   COMPLETED with saved parameters; after that the share of trials the
+   ratio says (0.5: every second one) starts from the best trial's
+   parameters, named in the proposal; every trial gets EARLY_STOP and
+   QUICK_EVAL (ASHA reads its progress scores). */
+static void
+test_share_params (void **state)
+{
+    (void)state;
+    char endpoint[256], policies[128];
+    zactor_t *advisor = s_advisor_of (MLP_TEMPLATE, "{\"MODEL_TRIAL_COUNT\": 7}",
+                                      "{\"seed\": 3, \"share_params_ratio\": 0.5}", NULL, 10000,
+                                      endpoint, sizeof endpoint);
+    rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    /* Trial 1 ends ERRORED (no parameters): trial 2 cannot share. */
+    rfk_msg_t *proposal = s_ready (trainer);
+    assert_string_equal (s_policies (proposal, policies, sizeof policies), "EARLY_STOP QUICK_EVAL");
+    json_t *knobs = json_object_get (proposal->body, "knobs");
+    assert_true (json_is_true (json_object_get (knobs, "quick_eval")));
+    assert_true (json_is_false (json_object_get (knobs, "share_params")));
+    rfk_msg_t *next = s_result (trainer, proposal, "ERRORED", 0);
+    rfk_msg_destroy (&proposal);
+    proposal = next;
+    assert_string_equal (s_policies (proposal, policies, sizeof policies), "EARLY_STOP QUICK_EVAL");
+    /* Trial 2 completes with parameters, scoring 0.8; trial 3 scores 0.6. */
+    next = s_result_saved (trainer, proposal, 0.8, "/var/params/trial-2.msgpack");
+    rfk_msg_destroy (&proposal);
+    proposal = next;
+    int shared = 0;
+    for (int no = 3; no <= 7; no++) {
+        assert_int_equal (json_integer_value (json_object_get (proposal->body, "trial_no")), no);
+        knobs = json_object_get (proposal->body, "knobs");
+        const char *source = json_string_value (json_object_get (proposal->body, "params_source"));
+        const char *path = json_string_value (json_object_get (proposal->body, "params_path"));
+        s_policies (proposal, policies, sizeof policies);
+        print_message ("# trial %d: policies %s, source %s, path %s\n", no, policies,
+                       source ? source : "-", path ? path : "-");
+        /* Of trials 3..7 (5 proposals that could share), 4 and 6 do. */
+        bool sharing = no == 4 || no == 6;
+        assert_int_equal (json_is_true (json_object_get (knobs, "share_params")), sharing);
+        if (sharing) {
+            shared++;
+            assert_string_equal (policies, "EARLY_STOP SHARE_PARAMS QUICK_EVAL");
+            assert_string_equal (source, "BEST");
+            assert_string_equal (path, "/var/params/trial-2.msgpack");
+        } else {
+            assert_string_equal (policies, "EARLY_STOP QUICK_EVAL");
+            assert_true (!path || !*path);
+        }
+        next = s_result_saved (trainer, proposal, no == 3 ? 0.6 : 0.5, "/var/params/later.msgpack");
+        rfk_msg_destroy (&proposal);
+        proposal = next;
+    }
+    assert_int_equal (shared, 2);
+    assert_string_equal (proposal->type, "Done");
+    rfk_msg_destroy (&proposal);
+    s_expect_done (advisor);
+    rfk_client_destroy (&trainer);
+    zactor_destroy (&advisor);
+
+    /* share_params_ratio out of [0, 1] is refused; 0 turns sharing off. */
+    rfk_bus_opts_defaults (&s_bus);
+    json_t *table = s_knob_table (MLP_TEMPLATE);
+    json_t *budget = json_pack ("{s:i}", "MODEL_TRIAL_COUNT", 2);
+    json_t *args = json_pack ("{s:f}", "share_params_ratio", 1.5);
+    char err[256] = "";
+    rfk_search_t *search = rfk_search_new ("MLP", table, budget, args, NULL, 0.5, err, sizeof err);
+    assert_null (search);
+    assert_string_equal (err, "train arg share_params_ratio must be a number in [0, 1]");
+    json_decref (args);
+    args = json_pack ("{s:i}", "share_params_ratio", 0);
+    search = rfk_search_new ("MLP", table, budget, args, NULL, 0.5, err, sizeof err);
+    assert_non_null (search);
+    char line[300];
+    assert_non_null (strstr (rfk_search_describe (search, line, sizeof line), "share-params=off"));
+    rfk_search_destroy (&search);
+    json_decref (args);
+    json_decref (budget);
+    json_decref (table);
+}
+
 int
 main (void)
 {
@@ -568,6 +689,7 @@ main (void)
         cmocka_unit_test (test_tuner_choice),
         cmocka_unit_test (test_bad_input),
         cmocka_unit_test (test_fixed_knobs_and_failure),
+        cmocka_unit_test (test_share_params),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

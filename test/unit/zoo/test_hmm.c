@@ -210,14 +210,56 @@ test_hmm_bad_params (void **state)
     rfk_template_close (&tpl);
 }
 
+/* EARLY_STOP: counting in eight stages, each reporting the held-out token
+   accuracy (rising as more is counted); a prune stops counting with a
+   usable model; QUICK_EVAL tags fewer held-out sentences. */
+static void
+test_hmm_early_stop (void **state)
+{
+    (void)state;
+    rfk_template_t *tpl = zt_open (HMM, NULL);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    const char *train = zt_data ("brown", "train", 2000), *val = zt_data ("brown", "val", 2000);
+    const char *knobs = "{\"emission_k\": 0.001, \"transition_k\": 0.01, \"suffix_length\": 5, "
+                        "\"rare_count\": 3, \"early_stop\": true}";
+    void *model = zt_create (api, knobs);
+    zt_context_t ctx;
+    zt_context_init (&ctx, 0);
+    double full = zt_train_eval (api, model, train, NULL, &ctx, val);
+    assert_int_equal (ctx.n_progress, 8);
+    assert_int_equal (ctx.last_step, 8);
+    assert_true (ctx.last_score > 0.7 && ctx.last_score <= 1);
+    assert_non_null (strstr (ctx.logs, "held out, 200 scored per stage"));
+    api->destroy (model);
+
+    model = zt_create (api, knobs);
+    zt_context_init (&ctx, 2);
+    double pruned = zt_train_eval (api, model, train, NULL, &ctx, val);
+    print_message ("# HMM: all 8 stages %.3f, pruned after 2 %.3f\n", full, pruned);
+    assert_int_equal (ctx.n_progress, 2);
+    assert_non_null (strstr (ctx.logs, "pruned after stage 2 of 8"));
+    assert_true (pruned > 0.5 && pruned < full);
+    api->destroy (model);
+
+    model = zt_create (api, "{\"emission_k\": 0.001, \"transition_k\": 0.01, "
+                            "\"suffix_length\": 5, \"rare_count\": 3, \"early_stop\": true, "
+                            "\"quick_eval\": true}");
+    rafiki_arg_t items[] = {{"quick_eval_rows", "20"}};
+    rafiki_args_t args = {items, 1};
+    zt_context_init (&ctx, 0);
+    zt_train_eval (api, model, train, &args, &ctx, val);
+    assert_non_null (strstr (ctx.logs, "held out, 20 scored per stage"));
+    api->destroy (model);
+    rfk_template_close (&tpl);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_hmm_usage),
-        cmocka_unit_test (test_hmm_unknown_words),
-        cmocka_unit_test (test_hmm_knobs_matter),
-        cmocka_unit_test (test_hmm_bad_params),
+        cmocka_unit_test (test_hmm_usage),        cmocka_unit_test (test_hmm_unknown_words),
+        cmocka_unit_test (test_hmm_knobs_matter), cmocka_unit_test (test_hmm_bad_params),
+        cmocka_unit_test (test_hmm_early_stop),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /*  test_mlp.c: the multilayer perceptron (models/mlp) on a 1000-image slice
     of Fashion-MNIST: scores, per-epoch metrics and plots, early stopping
-    through ctx->progress, predictions and dump -> load. */
+    through ctx->progress, quick evaluation, warm starts from shared
+    parameters (SHARE_PARAMS), predictions and dump -> load. */
 #include "zt.h"
 
 #include <math.h>
@@ -153,14 +154,101 @@ test_mlp_bad_params (void **state)
     rfk_template_close (&tpl);
 }
 
+#define SHARE_KNOBS(units, lr, epochs)                                                             \
+    "{\"hidden_units\": " #units ", \"hidden_layers\": 1, \"learning_rate\": " #lr                 \
+    ", \"epochs\": " #epochs ", \"batch_size\": 32, \"share_params\": true}"
+
+/* SHARE_PARAMS: a model given another's parameters of its shape starts from
+   them (one epoch at a learning rate too small to move it scores as the
+   source does, where a fresh one scores far less); given another shape it
+   starts fresh and says so. */
+static void
+test_mlp_share_params (void **state)
+{
+    (void)state;
+    rfk_template_t *tpl = zt_open (MLP, NULL);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    const char *train = zt_data ("fashion-mnist", "train", 1000);
+    const char *val = zt_data ("fashion-mnist", "val", 1000);
+    void *source = zt_create (api, SHARE_KNOBS (64, 0.002, 4));
+    double source_score = zt_train_eval (api, source, train, NULL, NULL, val);
+    msgpack_sbuffer shared;
+    zt_dump (api, source, &shared);
+
+    void *warm = zt_create (api, SHARE_KNOBS (64, 0.00001, 1));
+    zt_context_t ctx;
+    zt_context_init (&ctx, 0);
+    double warm_score = zt_train_eval_shared (api, warm, train, NULL, &shared, &ctx, val);
+    assert_non_null (strstr (ctx.logs, "warm start from the shared parameters (layers 784-64-10)"));
+    void *fresh = zt_create (api, SHARE_KNOBS (64, 0.00001, 1));
+    double fresh_score = zt_train_eval (api, fresh, train, NULL, NULL, val);
+    print_message ("# MLP shared: source %.3f, warm start (1 epoch, lr 1e-5) %.3f, fresh %.3f\n",
+                   source_score, warm_score, fresh_score);
+    assert_true (warm_score >= source_score - 0.02);
+    assert_true (warm_score > fresh_score + 0.2);
+
+    /* Another shape: a fresh start, and the log says why. */
+    void *other = zt_create (api, SHARE_KNOBS (32, 0.002, 1));
+    zt_context_init (&ctx, 0);
+    zt_train_eval_shared (api, other, train, NULL, &shared, &ctx, val);
+    zt_print_logs (&ctx);
+    assert_non_null (strstr (ctx.logs, "starting fresh: the shared parameters have layers "
+                                       "784-64-10 (28x28 images), this trial's are 784-32-10"));
+    /* Parameters of another template: a fresh start too. */
+    msgpack_sbuffer junk;
+    msgpack_sbuffer_init (&junk);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &junk, msgpack_sbuffer_write);
+    zt_pack_json (&pk, "{\"template\": \"XgbClassifier\"}");
+    zt_context_init (&ctx, 0);
+    zt_train_eval_shared (api, other, train, NULL, &junk, &ctx, val);
+    assert_non_null (strstr (ctx.logs, "starting fresh: the shared parameters cannot be read"));
+
+    msgpack_sbuffer_destroy (&junk);
+    msgpack_sbuffer_destroy (&shared);
+    api->destroy (source);
+    api->destroy (warm);
+    api->destroy (fresh);
+    api->destroy (other);
+    rfk_template_close (&tpl);
+}
+
+/* QUICK_EVAL: the per-epoch scores come from the first quick_eval_rows
+   held-out images (here 10, so every score is a multiple of 0.1);
+   evaluate () still scores the whole file. */
+static void
+test_mlp_quick_eval (void **state)
+{
+    (void)state;
+    rfk_template_t *tpl = zt_open (MLP, NULL);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    void *model = zt_create (api, "{\"hidden_units\": 32, \"hidden_layers\": 1, "
+                                  "\"learning_rate\": 0.002, \"epochs\": 3, \"batch_size\": 64, "
+                                  "\"early_stop\": true, \"quick_eval\": true}");
+    rafiki_arg_t items[] = {{"quick_eval_rows", "10"}};
+    rafiki_args_t args = {items, 1};
+    zt_context_t ctx;
+    zt_context_init (&ctx, 0);
+    double accuracy = zt_train_eval (api, model, zt_data ("fashion-mnist", "train", 1000), &args,
+                                     &ctx, zt_data ("fashion-mnist", "val", 1000));
+    assert_int_equal (ctx.n_progress, 3);
+    double tenths = ctx.last_score * 10;
+    assert_true (fabs (tenths - round (tenths)) < 1e-9);
+    /* 1000 images in the validation file: a finer score than tenths is likely. */
+    print_message ("# quick per-epoch score %.3f, full evaluation %.3f\n", ctx.last_score,
+                   accuracy);
+    assert_true (accuracy > 0.3);
+    api->destroy (model);
+    rfk_template_close (&tpl);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_mlp_usage),
-        cmocka_unit_test (test_mlp_early_stop),
-        cmocka_unit_test (test_mlp_knobs_matter),
-        cmocka_unit_test (test_mlp_bad_params),
+        cmocka_unit_test (test_mlp_usage),        cmocka_unit_test (test_mlp_early_stop),
+        cmocka_unit_test (test_mlp_knobs_matter), cmocka_unit_test (test_mlp_bad_params),
+        cmocka_unit_test (test_mlp_share_params), cmocka_unit_test (test_mlp_quick_eval),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -203,13 +203,63 @@ test_svm_broken_params (void **state)
     rfk_template_close (&tpl);
 }
 
+/* EARLY_STOP: libsvm (3.24) cannot report from inside a solve, so the template
+   fits on 1/8, 1/4, 1/2 and all of the rows not held out (every tenth),
+   reporting the held-out accuracy after each fit; a prune keeps the model
+   of the last fit; QUICK_EVAL scores fewer held-out rows. */
+static void
+test_svm_early_stop (void **state)
+{
+    (void)state;
+    rfk_template_t *tpl = zt_open (SVM_IMAGE_CLASSIFIER, NULL);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    const char *train = zt_data ("fashion-mnist", "train", 500);
+    const char *test = zt_data ("fashion-mnist", "test", 500);
+    void *model = zt_create (
+        api, "{\"kernel\": \"rbf\", \"C\": 10, \"gamma\": 0.02, \"degree\": 3, \"max_train\": 500, "
+             "\"early_stop\": true}");
+    zt_context_t ctx;
+    zt_context_init (&ctx, 0);
+    double accuracy = zt_train_eval (api, model, train, NULL, &ctx, test);
+    /* 500 images: 50 held out, 450 fitted as 57, 113, 225 and 450 rows. */
+    assert_non_null (strstr (ctx.logs, "50 rows held out (50 scored per stage), 450 to fit"));
+    assert_int_equal (ctx.n_progress, 4);
+    assert_int_equal (ctx.last_step, 4);
+    assert_true (ctx.last_score > 0.5 && ctx.last_score <= 1);
+    assert_true (accuracy > 0.6);
+    api->destroy (model);
+
+    model = zt_create (
+        api, "{\"kernel\": \"rbf\", \"C\": 10, \"gamma\": 0.02, \"degree\": 3, \"max_train\": 500, "
+             "\"early_stop\": true}");
+    zt_context_init (&ctx, 2);
+    double pruned = zt_train_eval (api, model, train, NULL, &ctx, test);
+    print_message ("# SvmImageClassifier staged: all %.3f, pruned after stage 2 (113 rows) %.3f\n",
+                   accuracy, pruned);
+    assert_int_equal (ctx.n_progress, 2);
+    assert_non_null (strstr (ctx.logs, "pruned after stage 2 (113 rows)"));
+    assert_true (pruned > 0.3);
+    api->destroy (model);
+
+    model = zt_create (api, "{\"kernel\": \"rbf\", \"C\": 10, \"gamma\": 0.02, \"degree\": 3, "
+                            "\"max_train\": 500, \"early_stop\": true, \"quick_eval\": true}");
+    rafiki_arg_t items[] = {{"quick_eval_rows", "8"}};
+    rafiki_args_t args = {items, 1};
+    zt_context_init (&ctx, 0);
+    zt_train_eval (api, model, train, &args, &ctx, test);
+    assert_non_null (strstr (ctx.logs, "50 rows held out (8 scored per stage)"));
+    double eighths = ctx.last_score * 8;
+    assert_true (fabs (eighths - round (eighths)) < 1e-9);
+    api->destroy (model);
+    rfk_template_close (&tpl);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_svm_usage),
-        cmocka_unit_test (test_svm_knobs_matter),
-        cmocka_unit_test (test_svm_images),
+        cmocka_unit_test (test_svm_usage),         cmocka_unit_test (test_svm_knobs_matter),
+        cmocka_unit_test (test_svm_images),        cmocka_unit_test (test_svm_early_stop),
         cmocka_unit_test (test_svm_broken_params),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1,5 +1,7 @@
 /*  test_xgb.c: the XGBoost templates (models/xgboost) on iris, wine and
-    diabetes, loaded through rfk_template_open as the platform does. */
+    diabetes, loaded through rfk_template_open as the platform does; the
+    policies EARLY_STOP (a held-out score per round), QUICK_EVAL and
+    SHARE_PARAMS (boosting continues from the shared booster). */
 #include "zt.h"
 
 #include <math.h>
@@ -264,13 +266,119 @@ test_xgb_errors (void **state)
     rfk_template_close (&reg_tpl);
 }
 
+/* EARLY_STOP: a held-out score per boosting round through ctx->progress,
+   boosting stops when the trial is pruned; QUICK_EVAL scores fewer rows. */
+static void
+test_xgb_early_stop (void **state)
+{
+    (void)state;
+    rfk_template_t *tpl = zt_open (XGB_CLASSIFIER, NULL);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    const char *knobs = "{\"max_depth\": 3, \"eta\": 0.3, \"n_estimators\": 20, \"subsample\": 1, "
+                        "\"colsample_bytree\": 1, \"min_child_weight\": 1, \"early_stop\": true}";
+    void *model = zt_create (api, knobs);
+    zt_context_t ctx;
+    zt_context_init (&ctx, 0);
+    double accuracy = zt_train_eval (api, model, zt_data ("iris", "train", 0), NULL, &ctx,
+                                     zt_data ("iris", "test", 0));
+    assert_int_equal (ctx.n_progress, 20);
+    assert_int_equal (ctx.last_step, 20);
+    assert_true (ctx.last_score > 0.5 && ctx.last_score <= 1);
+    assert_string_equal (ctx.metric_names, "round train_loss val_score");
+    assert_true (accuracy > 0.85);
+    zt_print_logs (&ctx);
+    api->destroy (model);
+
+    /* Pruned at round 4: four reports, and still a model. */
+    model = zt_create (api, knobs);
+    zt_context_init (&ctx, 4);
+    accuracy = zt_train_eval (api, model, zt_data ("iris", "train", 0), NULL, &ctx,
+                              zt_data ("iris", "test", 0));
+    assert_int_equal (ctx.n_progress, 4);
+    assert_non_null (strstr (ctx.logs, "pruned after 4 rounds"));
+    assert_true (accuracy > 0.5);
+    api->destroy (model);
+
+    /* QUICK_EVAL with quick_eval_rows 5: five held-out rows per round. */
+    model = zt_create (api, "{\"max_depth\": 3, \"eta\": 0.3, \"n_estimators\": 5, "
+                            "\"subsample\": 1, \"colsample_bytree\": 1, \"min_child_weight\": 1, "
+                            "\"early_stop\": true, \"quick_eval\": true}");
+    rafiki_arg_t items[] = {{"quick_eval_rows", "5"}};
+    rafiki_args_t args = {items, 1};
+    zt_context_init (&ctx, 0);
+    zt_train_eval (api, model, zt_data ("iris", "train", 0), &args, &ctx,
+                   zt_data ("iris", "test", 0));
+    assert_non_null (strstr (ctx.logs, "held out, 5 scored per round"));
+    double fifths = ctx.last_score * 5;
+    assert_true (fabs (fifths - round (fifths)) < 1e-6);
+    api->destroy (model);
+    rfk_template_close (&tpl);
+}
+
+/* SHARE_PARAMS: boosting continues from the shared booster (one more weak
+   round keeps the source's accuracy, where a weak fresh model has less);
+   parameters for other columns or of another template start fresh. */
+static void
+test_xgb_share_params (void **state)
+{
+    (void)state;
+    rfk_template_t *tpl = zt_open (XGB_CLASSIFIER, NULL);
+    const rafiki_model_api_t *api = rfk_template_api (tpl);
+    const char *train = zt_data ("iris", "train", 0), *test = zt_data ("iris", "test", 0);
+    void *source = zt_create (api, GOOD_KNOBS);
+    double source_score = zt_train_eval (api, source, train, NULL, NULL, test);
+    msgpack_sbuffer shared;
+    zt_dump (api, source, &shared);
+
+    void *warm = zt_create (api, WEAK_KNOBS);
+    zt_context_t ctx;
+    zt_context_init (&ctx, 0);
+    double warm_score = zt_train_eval_shared (api, warm, train, NULL, &shared, &ctx, test);
+    assert_non_null (strstr (ctx.logs, "continuing boosting from the shared booster's 30 rounds"));
+    void *fresh = zt_create (api, WEAK_KNOBS);
+    double fresh_score = zt_train_eval (api, fresh, train, NULL, NULL, test);
+    print_message ("# XGB shared: source %.3f, 1 weak round more %.3f, weak fresh %.3f\n",
+                   source_score, warm_score, fresh_score);
+    assert_true (warm_score >= source_score - 0.02);
+    assert_true (warm_score > fresh_score);
+    /* The continued booster has 31 trees: its dump loads and predicts. */
+    void *copy = zt_roundtrip (api, warm, WEAK_KNOBS);
+    double copy_score = 0;
+    assert_int_equal (api->evaluate (copy, test, &copy_score, s_err, sizeof s_err), 0);
+    assert_true (copy_score == warm_score);
+
+    /* A wine booster (13 features) for iris (4): a fresh start. */
+    void *wine = zt_create (api, GOOD_KNOBS);
+    zt_train_eval (api, wine, zt_data ("wine", "train", 0), NULL, NULL,
+                   zt_data ("wine", "test", 0));
+    msgpack_sbuffer wine_params;
+    zt_dump (api, wine, &wine_params);
+    void *other = zt_create (api, WEAK_KNOBS);
+    zt_context_init (&ctx, 0);
+    zt_train_eval_shared (api, other, train, NULL, &wine_params, &ctx, test);
+    zt_print_logs (&ctx);
+    assert_non_null (
+        strstr (ctx.logs, "starting fresh: the shared parameters are for 13 features"));
+
+    msgpack_sbuffer_destroy (&wine_params);
+    msgpack_sbuffer_destroy (&shared);
+    api->destroy (source);
+    api->destroy (warm);
+    api->destroy (fresh);
+    api->destroy (copy);
+    api->destroy (wine);
+    api->destroy (other);
+    rfk_template_close (&tpl);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_xgb_classifier_usage), cmocka_unit_test (test_xgb_bad_queries),
         cmocka_unit_test (test_xgb_knobs_matter),     cmocka_unit_test (test_xgb_regressor),
-        cmocka_unit_test (test_xgb_errors),
+        cmocka_unit_test (test_xgb_errors),           cmocka_unit_test (test_xgb_early_stop),
+        cmocka_unit_test (test_xgb_share_params),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

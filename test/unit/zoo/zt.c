@@ -86,6 +86,8 @@ s_log (rafiki_context_t *ctx, const char *message)
 {
     zt_context_t *self = ctx->host;
     self->n_logs++;
+    size_t len = strlen (self->logs);
+    snprintf (self->logs + len, sizeof self->logs - len, "%s\n", message);
     if (getenv ("ZT_VERBOSE"))
         fprintf (stderr, "# log: %s\n", message);
 }
@@ -161,6 +163,49 @@ zt_train_eval (const rafiki_model_api_t *api, void *model, const char *train_pat
     if (api->evaluate (model, eval_path, &score, s_err, sizeof s_err) != 0)
         fail_msg ("evaluate on %s: %s", eval_path, s_err);
     return score;
+}
+
+double
+zt_train_eval_shared (const rafiki_model_api_t *api, void *model, const char *train_path,
+                      const rafiki_args_t *args, const msgpack_sbuffer *shared, zt_context_t *ctx,
+                      const char *eval_path)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t off = 0;
+    if (shared &&
+        msgpack_unpack_next (&unpacked, shared->data, shared->size, &off) != MSGPACK_UNPACK_SUCCESS)
+        fail_msg ("the shared parameters do not unpack");
+    int rc = api->train (model, train_path, args, shared ? &unpacked.data : NULL,
+                         ctx ? &ctx->ctx : NULL, s_err, sizeof s_err);
+    msgpack_unpacked_destroy (&unpacked);
+    if (rc != 0)
+        fail_msg ("train on %s: %s", train_path, s_err);
+    double score = NAN;
+    if (api->evaluate (model, eval_path, &score, s_err, sizeof s_err) != 0)
+        fail_msg ("evaluate on %s: %s", eval_path, s_err);
+    return score;
+}
+
+void
+zt_print_logs (const zt_context_t *ctx)
+{
+    for (const char *line = ctx->logs; *line;) {
+        const char *end = strchr (line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen (line);
+        print_message ("# %.*s\n", len, line);
+        line += len + (end != NULL);
+    }
+}
+
+void
+zt_dump (const rafiki_model_api_t *api, void *model, msgpack_sbuffer *out)
+{
+    msgpack_sbuffer_init (out);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    if (api->dump_params (model, &pk, s_err, sizeof s_err) != 0)
+        fail_msg ("dump_params: %s", s_err);
 }
 
 size_t

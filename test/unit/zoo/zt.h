@@ -46,6 +46,7 @@ typedef struct {
     double last_score;      /* the last progress score */
     int64_t prune_at;       /* progress returns true at this step (0: never) */
     char metric_names[256]; /* names of the first metrics point, space-separated */
+    char logs[4096];        /* the log lines, one per line (cut when full) */
 } zt_context_t;
 
 /* A fresh context; prune_at 0 never prunes. */
@@ -56,6 +57,21 @@ zt_context_init (zt_context_t *self, int64_t prune_at);
 double
 zt_train_eval (const rafiki_model_api_t *api, void *model, const char *train_path,
                const rafiki_args_t *args, zt_context_t *ctx, const char *eval_path);
+
+/* zt_train_eval starting from shared parameters: the msgpack bytes of
+   another model's dump_params (NULL: none). */
+double
+zt_train_eval_shared (const rafiki_model_api_t *api, void *model, const char *train_path,
+                      const rafiki_args_t *args, const msgpack_sbuffer *shared, zt_context_t *ctx,
+                      const char *eval_path);
+
+/* Prints what the template logged as TAP comments, a "# " per line. */
+void
+zt_print_logs (const zt_context_t *ctx);
+
+/* model's dump_params into out (initialised here; caller destroys). */
+void
+zt_dump (const rafiki_model_api_t *api, void *model, msgpack_sbuffer *out);
 
 /* A batch of queries under construction. */
 typedef struct {
