@@ -258,6 +258,8 @@ rfk_sdk_predict (rfk_sdk_t *self, const char *endpoint, json_t *queries, unsigne
     free (packed);
     if (deadline_ms)
         json_object_set_new (request->body, "deadline_ms", json_integer (deadline_ms));
+    if (self->serving_key)
+        json_object_set_new (request->body, "key", json_string (self->serving_key));
     rfk_msg_t *reply =
         rfk_sdk_call_on (self, client, "the predictor", endpoint, request, "PredictReply");
     rfk_msg_destroy (&request);
