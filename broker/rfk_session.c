@@ -1,6 +1,8 @@
 /*  rfk_session.c: a dynamic service's conversation with admin (see
     rfk_session.h). Sends admin: Hello, StatusReport and the service's own
-    requests; takes: ServiceConfig, Ack, Error, Stop. Also keeps what admin
+    requests; takes: ServiceConfig, Ack, Error, Stop, and hands the
+    service's own messages (a predictor's ServingKeys) to on_message, then
+    answers Ack or Error. Also keeps what admin
     must not miss until it answered (rfk_session_send_kept), and stops the
     service once admin was away for service.orphan_timeout_s.
 */

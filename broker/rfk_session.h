@@ -9,6 +9,7 @@
         Error                  <- on_failed ("admin refused our Hello: ...")
         StatusReport RUNNING   -> with `endpoints`, what the service bound
         Stop                   <- Ack, then on_stop (once)
+        ServingKeys, ...       <- on_message, then Ack (or Error with its reason)
         StatusReport STOPPED | ERRORED -> exactly once
         (the end)              -> wait, bounded, for admin's Acks
 

@@ -485,8 +485,7 @@ static int
 s_http_append (s_http_t *http, const char *data, size_t more)
 {
     self_t *self = http->self;
-    if (http->route != S_ROUTE_PREDICT || !http->method_ok || http->too_large ||
-        http->unauthorized)
+    if (http->route != S_ROUTE_PREDICT || !http->method_ok || http->too_large || http->unauthorized)
         return 0;
     if (http->size + more > self->max_body_bytes) {
         http->too_large = true;
@@ -528,11 +527,10 @@ s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, c
             http->route = S_ROUTE_PREDICT, http->method_ok = streq (method, "POST");
             http->unauthorized =
                 http->method_ok &&
-                !rfk_serving_keys_allow (
-                    self->keys, rfk_serving_key_from_bearer (MHD_lookup_connection_value (
-                                    connection, MHD_HEADER_KIND, "Authorization")));
-        }
-        else if (streq (url, "/healthz"))
+                !rfk_serving_keys_allow (self->keys,
+                                         rfk_serving_key_from_bearer (MHD_lookup_connection_value (
+                                             connection, MHD_HEADER_KIND, "Authorization")));
+        } else if (streq (url, "/healthz"))
             http->route = S_ROUTE_HEALTHZ, http->method_ok = streq (method, "GET");
         else if (streq (url, "/metrics"))
             http->route = S_ROUTE_METRICS, http->method_ok = streq (method, "GET");
@@ -967,8 +965,7 @@ s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *c
     self->opts.ensemble = rfk_ensemble_of_task (config->task);
     const char *auth = json_string_value (json_object_get (config->config, "auth"));
     if (s_serving_keys_apply (self, auth ? auth : "open",
-                              json_object_get (config->config, "serving_keys"), err,
-                              errlen) != 0)
+                              json_object_get (config->config, "serving_keys"), err, errlen) != 0)
         return -1;
     const char *const *binds = config->bind_endpoints;
     if (s_start (self, binds[0], binds[1], binds[2], config->trials, err, errlen) != 0)

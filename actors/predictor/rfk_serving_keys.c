@@ -15,8 +15,8 @@
 #define S_PREFIX "rk_"
 
 struct _rfk_serving_keys_t {
-    bool required;                  /* queries need a key (`auth: token`) */
-    size_t count;                   /* valid hashes in hashes */
+    bool required;                         /* queries need a key (`auth: token`) */
+    size_t count;                          /* valid hashes in hashes */
     unsigned char (*hashes)[S_HASH_BYTES]; /* the valid keys' hashes, binary */
 };
 
@@ -105,7 +105,7 @@ rfk_serving_keys_set (rfk_serving_keys_t *self, const json_t *hashes)
     size_t count = hashes ? json_array_size (hashes) : 0;
     if ((hashes && !json_is_array (hashes)) || count > RFK_SERVING_KEYS_MAX)
         return -1;
-    unsigned char(*binary)[S_HASH_BYTES] = NULL;
+    unsigned char (*binary)[S_HASH_BYTES] = NULL;
     if (count > 0 && !(binary = calloc (count, S_HASH_BYTES)))
         return -1;
     for (size_t index = 0; index < count; index++) {

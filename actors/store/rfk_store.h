@@ -249,8 +249,8 @@ typedef struct {
 typedef struct {
     char *id;
     char *inference_job_id;
-    char *hash;             /* the key's hash, hex */
-    char *label;            /* what the owner calls it, or NULL */
+    char *hash;  /* the key's hash, hex */
+    char *label; /* what the owner calls it, or NULL */
     char *datetime_created;
 } rfk_serving_key_t;
 

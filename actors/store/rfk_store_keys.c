@@ -27,9 +27,10 @@ rfk_store_list_serving_keys (rfk_store_t *self, const char *inference_job_id,
         rfk_store_fail (self, RFK_CODE_BAD_REQUEST, "serving keys: no inference job given");
         return -1;
     }
-    int rc = rfk_row_select_array (self, &rfk_serving_key_kind,
-                                   "WHERE x.inference_job_id = $1 ORDER BY x.datetime_created, x.id",
-                                   inference_job_id, (void **)keys_p, count_p);
+    int rc =
+        rfk_row_select_array (self, &rfk_serving_key_kind,
+                              "WHERE x.inference_job_id = $1 ORDER BY x.datetime_created, x.id",
+                              inference_job_id, (void **)keys_p, count_p);
     if (rc == 0)
         rfk_store_ok (self);
     return rc;

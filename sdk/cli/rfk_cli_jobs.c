@@ -522,8 +522,8 @@ rfk_cli_predict (int argc, char **argv)
         {"deadline-ms", 0, "MS", "how long the predictor may wait for its workers", &a.deadline,
          NULL},
         {"key", 'k', "KEY",
-         "a serving key, for a job created with auth: token (default: $RAFIKI_SERVING_KEY)",
-         &a.key, NULL},
+         "a serving key, for a job created with auth: token (default: $RAFIKI_SERVING_KEY)", &a.key,
+         NULL},
         {NULL, 0, NULL, NULL, NULL, NULL}};
     rfk_cli_command_t cmd = {
         .usage = "rafiki predict APP (--query JSON | --file FILE) [--version V] "

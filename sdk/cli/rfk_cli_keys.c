@@ -66,10 +66,10 @@ int
 rfk_cli_keys_list (int argc, char **argv)
 {
     const char *version_text = NULL;
-    const rfk_cli_option_t options[] = {
-        {"version", 'v', "VERSION", "the inference job's app_version (default -1: the latest)",
-         &version_text, NULL},
-        {NULL, 0, NULL, NULL, NULL, NULL}};
+    const rfk_cli_option_t options[] = {{"version", 'v', "VERSION",
+                                         "the inference job's app_version (default -1: the latest)",
+                                         &version_text, NULL},
+                                        {NULL, 0, NULL, NULL, NULL, NULL}};
     rfk_cli_command_t cmd = {.usage = "rafiki keys list APP [--version V]",
                              .about = "Lists the valid serving keys of APP's inference job "
                                       "(ids and labels; never the keys).",
@@ -93,10 +93,10 @@ int
 rfk_cli_keys_revoke (int argc, char **argv)
 {
     const char *version_text = NULL;
-    const rfk_cli_option_t options[] = {
-        {"version", 'v', "VERSION", "the inference job's app_version (default -1: the latest)",
-         &version_text, NULL},
-        {NULL, 0, NULL, NULL, NULL, NULL}};
+    const rfk_cli_option_t options[] = {{"version", 'v', "VERSION",
+                                         "the inference job's app_version (default -1: the latest)",
+                                         &version_text, NULL},
+                                        {NULL, 0, NULL, NULL, NULL, NULL}};
     rfk_cli_command_t cmd = {.usage = "rafiki keys revoke APP KEY_ID [--version V]",
                              .about = "Revokes a serving key: the predictor refuses it at once.",
                              .options = options,

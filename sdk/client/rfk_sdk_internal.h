@@ -31,7 +31,7 @@ struct _rfk_sdk_t {
     char predictor_key[41];   /* the last predictor's public key admin named, or "" */
     char *predictor_key_for;  /* ... and its query endpoint, or NULL */
     char predictor_client_key[41]; /* the key admin named when `predictor` was made, or "" */
-    char *serving_key;        /* sent with every PredictRequest (`auth: token`), or NULL */
+    char *serving_key;             /* sent with every PredictRequest (`auth: token`), or NULL */
 };
 
 /* opts: the session's bus options for a socket to a server whose public

@@ -38,7 +38,8 @@ main (int argc, char **argv)
         if (strcmp (argv[i], "--") == 0)
             dashes = i;
     if (argc < 4 || dashes < 2 || dashes + 1 >= argc) {
-        fprintf (stderr, "usage: bench_box RW_DIR RO_PATH... -- PROGRAM ARG... | bench_box check\n");
+        fprintf (stderr,
+                 "usage: bench_box RW_DIR RO_PATH... -- PROGRAM ARG... | bench_box check\n");
         return 2;
     }
     const char *rw[] = {argv[1]};

@@ -228,7 +228,6 @@ s_wait_job (s_platform_t *platform, const char *app, bool inference, const char 
     return wait.job;
 }
 
-
 /* POST /predict {"query": [1, 2]} with the serving key (NULL: none): the
    status; *error_code_p the error's code when it is one (to free). */
 static long

@@ -25,12 +25,12 @@
 
 /* A predictor with one Echo worker. */
 typedef struct {
-    zactor_t *actor;       /* the predictor */
-    zactor_t *worker;      /* its Echo worker */
-    char *http;            /* "http://127.0.0.1:PORT" */
-    char *query;           /* its ROUTER `query` */
-    char *workers;         /* its ROUTER `workers` */
-    rfk_bus_opts_t bus;    /* the worker's bus options */
+    zactor_t *actor;    /* the predictor */
+    zactor_t *worker;   /* its Echo worker */
+    char *http;         /* "http://127.0.0.1:PORT" */
+    char *query;        /* its ROUTER `query` */
+    char *workers;      /* its ROUTER `workers` */
+    rfk_bus_opts_t bus; /* the worker's bus options */
 } s_served_t;
 
 static bool
@@ -172,8 +172,8 @@ s_assert_refused (const s_served_t *served, const char *key)
     assert_int_equal (s_http_predict (served, key, &json), 401);
     json_t *error = json_object_get (json, "error");
     assert_string_equal (json_string_value (json_object_get (error, "code")), "UNAUTHORIZED");
-    assert_non_null (strstr (json_string_value (json_object_get (error, "message")),
-                             "Authorization: Bearer"));
+    assert_non_null (
+        strstr (json_string_value (json_object_get (error, "message")), "Authorization: Bearer"));
     json_decref (json);
     char *what = s_zmq_predict (served, key);
     assert_string_equal (what, "UNAUTHORIZED");
