@@ -481,7 +481,10 @@ test_open_job (void **state)
     (void)state;
     s_platform_t *platform = &s_platform;
     char *host = s_deploy (platform, "open");
-    assert_int_equal (s_predict (host, NULL, NULL), 200);
+    /*  RUNNING may come before the worker said WorkerReady (503 until then). */
+    s_status_wait_t wait = {host, NULL, 200};
+    if (!rfk_test_wait_until (s_status_is, &wait, NULL, 30000))
+        fail_msg ("the open job never answered without a key (logs in %s/logs)", platform->var);
     assert_int_equal (s_sdk_predict (platform, NULL), RFK_SDK_OK);
     char *token = s_rest_token (platform);
     char url[300];
