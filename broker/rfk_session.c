@@ -1,6 +1,8 @@
 /*  rfk_session.c: a dynamic service's conversation with admin (see
     rfk_session.h). Sends admin: Hello, StatusReport and the service's own
-    requests; takes: ServiceConfig, Ack, Error, Stop. Also keeps what admin
+    requests; takes: ServiceConfig, Ack, Error, Stop, and hands the
+    service's own messages (a predictor's ServingKeys) to on_message, then
+    answers Ack or Error. Also keeps what admin
     must not miss until it answered (rfk_session_send_kept), and stops the
     service once admin was away for service.orphan_timeout_s.
 */
@@ -32,6 +34,7 @@ struct _rfk_session_t {
     rfk_session_config_fn *on_config; /* the service configures itself */
     rfk_session_stop_fn *on_stop;     /* the service stops */
     rfk_session_failed_fn *on_failed; /* the session cannot go on */
+    rfk_session_message_fn *on_message; /* admin's messages of the service's own */
     void *ctx;                        /* for the callbacks */
     bool *stopped;                    /* the service's flag set on Stop, or NULL */
     char **failure;                   /* the service's failure, or NULL */
@@ -332,7 +335,27 @@ s_rehello (rfk_session_t *self)
 
 /* ---- admin's own messages and liveness ---------------------------------- */
 
-/* admin's messages that answer none of ours: Stop. */
+/* A message of the service's own: the service takes it (Ack) or refuses it (Error). */
+static void
+s_service_message (rfk_session_t *self, rfk_client_t *client, const rfk_msg_t *msg)
+{
+    char err[300] = "";
+    if (self->on_message (self, msg, self->ctx, err, sizeof err) == 0) {
+        rfk_msg_t *ack = rfk_msg_new (&rfk_service_family, "Ack", msg->correlation);
+        if (ack)
+            rfk_client_post (client, ack);
+        rfk_msg_destroy (&ack);
+        return;
+    }
+    rfk_log_warning (self->name, "admin-message-refused type=%s reason=\"%s\"", msg->type, err);
+    rfk_msg_t *error = rfk_msg_new_error (&rfk_service_family, msg->correlation,
+                                          RFK_CODE_BAD_REQUEST, *err ? err : "refused");
+    if (error)
+        rfk_client_post (client, error);
+    rfk_msg_destroy (&error);
+}
+
+/* admin's messages that answer none of ours: Stop, and the service's own. */
 static void
 s_on_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
 {
@@ -344,6 +367,10 @@ s_on_message (rfk_client_t *client, rfk_msg_t **msg_p, void *ctx)
         //  Our heartbeat reached an admin that restarted before we noticed.
         rfk_log_info (self->name, "admin-forgot-us: saying Hello again");
         s_rehello (self);
+        return;
+    }
+    if (!rfk_msg_is (msg, "Stop") && self->on_message && !rfk_msg_is (msg, "Error")) {
+        s_service_message (self, client, msg);
         return;
     }
     if (!rfk_msg_is (msg, "Stop")) {
@@ -505,6 +532,7 @@ s_new (const rfk_session_args_t *args, char *err, size_t errlen)
     self->on_config = args->on_config;
     self->on_stop = args->on_stop;
     self->on_failed = args->on_failed;
+    self->on_message = args->on_message;
     self->ctx = args->ctx;
     self->stopped = args->stopped;
     self->failure = args->failure;

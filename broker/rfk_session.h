@@ -9,6 +9,7 @@
         Error                  <- on_failed ("admin refused our Hello: ...")
         StatusReport RUNNING   -> with `endpoints`, what the service bound
         Stop                   <- Ack, then on_stop (once)
+        ServingKeys, ...       <- on_message, then Ack (or Error with its reason)
         StatusReport STOPPED | ERRORED -> exactly once
         (the end)              -> wait, bounded, for admin's Acks
 
@@ -83,6 +84,12 @@ typedef void (rfk_session_stop_fn) (rfk_session_t *session, const char *reason, 
    args' failure and stopped instead of callbacks.) */
 typedef void (rfk_session_failed_fn) (rfk_session_t *session, const char *reason, void *ctx);
 
+/* admin sent a message of the service's own, not one the session takes
+   (a predictor's ServingKeys); msg is borrowed. Return 0 to have it
+   acknowledged (Ack), or -1 with the reason in err (answered Error
+   BAD_REQUEST). */
+typedef int (rfk_session_message_fn) (rfk_session_t *session, const rfk_msg_t *msg, void *ctx,
+                                      char *err, size_t errlen);
 /* What a session needs; borrowed during rfk_session_new only. */
 typedef struct {
     const char *name;                 /* the service kind for the log ("trainer") */
@@ -93,6 +100,7 @@ typedef struct {
     rfk_session_config_fn *on_config; /* ServiceConfig arrived (required) */
     rfk_session_stop_fn *on_stop;     /* Stop arrived, or NULL */
     rfk_session_failed_fn *on_failed; /* the session failed, or NULL */
+    rfk_session_message_fn *on_message; /* admin's other messages, or NULL: logged */
     void *ctx;                        /* what the callbacks get */
     bool *stopped;                    /* set true when Stop arrives, or NULL */
     char **failure;                   /* gets why the session failed (rfk_log_failure), or NULL */

@@ -204,6 +204,9 @@ static const s_route_t s_routes[] = {
     {"GetInferenceJobsOfApp", rfk_admin_on_get_inference_jobs_of_app, true},
     {"GetInferenceJob", rfk_admin_on_get_inference_job, true},
     {"StopInferenceJob", rfk_admin_on_stop_inference_job, true},
+    {"CreateServingKey", rfk_admin_on_create_serving_key, true},
+    {"ListServingKeys", rfk_admin_on_list_serving_keys, true},
+    {"RevokeServingKey", rfk_admin_on_revoke_serving_key, true},
     {"StopAllJobs", rfk_admin_on_stop_all_jobs, true},
     {NULL, NULL, false},
 };

@@ -464,6 +464,33 @@ rfk_admin_on_stop_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
 rfk_msg_t *
 rfk_admin_on_stop_all_jobs (rfk_admin_t *self, const rfk_msg_t *req,
                             const rfk_auth_claims_t *caller);
+/* The caller's newest inference job of the request's app / app_version
+   (only a STARTED or RUNNING one when live_only); NULL with *error. */
+rfk_inference_job_t *
+rfk_admin_inference_job_of (rfk_admin_t *self, const rfk_msg_t *req,
+                            const rfk_auth_claims_t *caller, bool live_only, rfk_msg_t **error);
+
+/* ---- serving keys (rfk_admin_serving_keys.c) ------------------------------ */
+
+/* CreateServingKey, ListServingKeys, RevokeServingKey of an inference job
+   with auth "token". */
+rfk_msg_t *
+rfk_admin_on_create_serving_key (rfk_admin_t *self, const rfk_msg_t *req,
+                                 const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_list_serving_keys (rfk_admin_t *self, const rfk_msg_t *req,
+                                const rfk_auth_claims_t *caller);
+rfk_msg_t *
+rfk_admin_on_revoke_serving_key (rfk_admin_t *self, const rfk_msg_t *req,
+                                 const rfk_auth_claims_t *caller);
+/* Sets "auth" and, for "token", "serving_keys" (the valid keys' hashes) in
+   a predictor's ServiceConfig.config. */
+void
+rfk_admin_serving_keys_config (rfk_admin_t *self, const rfk_inference_job_t *job, json_t *config);
+/* Sends the predictor of a job with auth "token" its valid keys
+   (ServingKeys), if it is connected. */
+void
+rfk_admin_serving_keys_push (rfk_admin_t *self, const rfk_inference_job_t *job);
 /* Stop a train job / an inference job: services, statuses, trials
    (rfk_admin_rollup.c). */
 void

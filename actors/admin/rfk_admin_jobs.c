@@ -632,7 +632,9 @@ s_store_inference_job (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_c
         .service_info = plan->predictor_info,
     };
     int64_t max_trials = rfk_admin_int_field (req, "max_trials", 0);
+    const char *auth = rfk_admin_field (req, "auth");
     rfk_inference_job_t record = {
+        .auth = (char *)(auth && *auth ? auth : "open"),
         .user_id = (char *)caller->user_id,
         .train_job_id = train->id,
         .budget = json_object_get (req->body, "budget"),
@@ -656,6 +658,12 @@ rfk_admin_on_create_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
     rfk_msg_t *error = NULL;
     if (self->sandbox_refusal)
         return rfk_admin_error (req, RFK_CODE_CONFLICT, "%s", self->sandbox_refusal);
+    const char *auth = rfk_admin_field (req, "auth");
+    if (auth && *auth && !streq (auth, "open") && !streq (auth, "token"))
+        return rfk_admin_error (req, RFK_CODE_BAD_REQUEST,
+                                "auth must be \"open\" (anyone may query) or \"token\" (queries "
+                                "need a serving key), not \"%s\"",
+                                auth);
     rfk_train_job_t *train = s_deployable_train_job (self, req, caller, &error);
     if (!train)
         return error;
@@ -756,9 +764,9 @@ rfk_admin_on_get_inference_jobs_of_app (rfk_admin_t *self, const rfk_msg_t *req,
 /* The caller's newest inference job of app / app_version; when live_only,
    the one deployed now (STARTED or RUNNING), as the original Rafiki's GET
    answers, so a client finds a live predictor or a 404. */
-static rfk_inference_job_t *
-s_inference_job_of (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
-                    bool live_only, rfk_msg_t **error)
+rfk_inference_job_t *
+rfk_admin_inference_job_of (rfk_admin_t *self, const rfk_msg_t *req,
+                            const rfk_auth_claims_t *caller, bool live_only, rfk_msg_t **error)
 {
     int64_t version;
     const char *app = s_app_field (req, &version, error);
@@ -780,7 +788,7 @@ rfk_admin_on_get_inference_job (rfk_admin_t *self, const rfk_msg_t *req,
                                 const rfk_auth_claims_t *caller)
 {
     rfk_msg_t *error = NULL;
-    rfk_inference_job_t *job = s_inference_job_of (self, req, caller, true, &error);
+    rfk_inference_job_t *job = rfk_admin_inference_job_of (self, req, caller, true, &error);
     if (!job)
         return error;
     rfk_msg_t *reply =
@@ -800,7 +808,7 @@ s_stop_job (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *ca
     rfk_msg_t *error = NULL;
     char *id = NULL;
     if (inference) {
-        rfk_inference_job_t *job = s_inference_job_of (self, req, caller, false, &error);
+        rfk_inference_job_t *job = rfk_admin_inference_job_of (self, req, caller, false, &error);
         id = job ? strdup (job->id) : NULL;
         rfk_inference_job_destroy (&job);
     } else {

@@ -198,6 +198,7 @@ rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job)
         s_set_str (body, "query_key", query_key);
     rfk_service_destroy (&predictor);
     s_set_json (body, "budget", job->budget);
+    s_set_str (body, "auth", job->auth && *job->auth ? job->auth : "open");
     json_object_set_new (body, "max_trials",
                          json_integer (job->max_trials > 0 ? job->max_trials : 0));
     json_object_set_new (body, "replicas", json_integer (job->replicas > 0 ? job->replicas : 1));

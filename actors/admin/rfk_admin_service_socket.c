@@ -191,6 +191,8 @@ s_config_inference (rfk_admin_t *self, rfk_admin_service_t *service, json_t *bod
                                  json_pack ("[s, s, s]", binds[0], binds[1], binds[2]));
             json_object_set (config, "http_port", json_object_get (info, "http_port"));
             json_object_set (config, "http_host", json_object_get (info, "http_host"));
+            //  `auth: token`: the hashes of its valid serving keys.
+            rfk_admin_serving_keys_config (self, job, config);
             //  Every deployed trial once, with its replica count.
             zhashx_t *seen = zhashx_new ();
             for (size_t index = 0; index < job->worker_count; index++) {
@@ -292,6 +294,15 @@ s_on_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
     rc = rfk_server_send (server, peer, config);
     rfk_msg_destroy (&config);
     rfk_log_info (RFK_ADMIN_LOG, "service-hello id=%s role=%s", id, service->role);
+    //  A predictor saying Hello again keeps its first ServiceConfig: its
+    //  serving keys, which may have changed meanwhile, come on their own.
+    if (streq (service->role, "predictor") && service->inference_job_id) {
+        rfk_inference_job_t *job =
+            rfk_store_get_inference_job (self->store, service->inference_job_id);
+        if (job)
+            rfk_admin_serving_keys_push (self, job);
+        rfk_inference_job_destroy (&job);
+    }
     if (service->status == RFK_SERVICE_STARTED)
         rfk_admin_set_service_status (self, id, RFK_SERVICE_DEPLOYING, "said hello");
     return rc;

@@ -439,13 +439,16 @@ main (int argc, char **argv)
     }
 
     //  A service reads its secret once, before any thread starts (the launcher's contract).
+    //  A standalone one (no --service-id) reads it only when one is handed over, for
+    //  its bus keys (benches and debugging: "SECRET KEYS", rfk_curve_keys_format).
     char *secret = NULL;
-    if (command.service_id && s_is_service_role (command.role->name)) {
+    bool handed = getenv ("RAFIKI_SECRET_FD") || getenv ("RAFIKI_SECRET_FILE");
+    if ((command.service_id || handed) && s_is_service_role (command.role->name)) {
         char secret_error[512];
         secret = rfk_launcher_read_secret (secret_error, sizeof secret_error);
         if (!secret) {
             fprintf (stderr, "rafikid: %s --service-id %s: %s\n", command.role->name,
-                     command.service_id, secret_error);
+                     command.service_id ? command.service_id : "-", secret_error);
             rfk_config_destroy (&config);
             return S_EXIT_ERROR;
         }

@@ -28,6 +28,7 @@
 #include "rfk_mpjson.h"
 #include "rfk_role.h"
 #include "rfk_server.h"
+#include "rfk_serving_keys.h"
 #include "rfk_timer.h"
 
 #define S_LOG "predictor"
@@ -61,6 +62,7 @@ typedef struct {
     uint64_t zmq_requests;       /* PredictRequests answered */
     rfk_zap_t *workers_zap;      /* CURVE: `workers` admits its job's key only, or NULL */
     rfk_zap_t *query_zap;        /* CURVE: `query` admits any client key, or NULL */
+    rfk_serving_keys_t *keys;    /* `auth: token`: the valid serving keys; else open */
 } self_t;
 
 /* An SDK request waiting for the engine. */
@@ -82,6 +84,7 @@ struct s_http {
     char *body;                    /* the body so far */
     size_t size, capacity;         /* its bytes, allocated */
     bool too_large;                /* the body went over max_body_bytes */
+    bool unauthorized;             /* a /predict without a valid serving key: 401 */
     bool single;                   /* {"query": q} rather than {"queries": [...]} */
     uint64_t request;              /* the engine's request id while suspended, else 0 */
     void *handle;                  /* its place in self->suspended */
@@ -278,6 +281,14 @@ s_handle_predict_request (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_
 {
     self_t *self = (self_t *)ctx;
     rfk_msg_t *msg = *msg_p;
+    if (!rfk_serving_keys_allow (self->keys,
+                                 json_string_value (json_object_get (msg->body, "key")))) {
+        rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_UNAUTHORIZED,
+                               "this inference job takes queries with a serving key only "
+                               "(PredictRequest.key); none or an invalid one was given");
+        self->zmq_requests++;
+        return 0;
+    }
     json_t *deadline = json_object_get (msg->body, "deadline_ms");
     int deadline_ms = json_is_integer (deadline) ? (int)json_integer_value (deadline) : 0;
     if (deadline_ms < 0 || deadline_ms > 600000)
@@ -474,7 +485,7 @@ static int
 s_http_append (s_http_t *http, const char *data, size_t more)
 {
     self_t *self = http->self;
-    if (http->route != S_ROUTE_PREDICT || !http->method_ok || http->too_large)
+    if (http->route != S_ROUTE_PREDICT || !http->method_ok || http->too_large || http->unauthorized)
         return 0;
     if (http->size + more > self->max_body_bytes) {
         http->too_large = true;
@@ -512,9 +523,14 @@ s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, c
             return MHD_NO;
         http->self = self;
         http->connection = connection;
-        if (streq (url, "/predict"))
+        if (streq (url, "/predict")) {
             http->route = S_ROUTE_PREDICT, http->method_ok = streq (method, "POST");
-        else if (streq (url, "/healthz"))
+            http->unauthorized =
+                http->method_ok &&
+                !rfk_serving_keys_allow (self->keys,
+                                         rfk_serving_key_from_bearer (MHD_lookup_connection_value (
+                                             connection, MHD_HEADER_KIND, "Authorization")));
+        } else if (streq (url, "/healthz"))
             http->route = S_ROUTE_HEALTHZ, http->method_ok = streq (method, "GET");
         else if (streq (url, "/metrics"))
             http->route = S_ROUTE_METRICS, http->method_ok = streq (method, "GET");
@@ -541,7 +557,8 @@ s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, c
             const char *allowed = http->route == S_ROUTE_PREDICT ? "POST, OPTIONS" : "GET, OPTIONS";
             MHD_add_response_header (response, "Allow", allowed);
             MHD_add_response_header (response, "Access-Control-Allow-Methods", allowed);
-            MHD_add_response_header (response, "Access-Control-Allow-Headers", "Content-Type");
+            MHD_add_response_header (response, "Access-Control-Allow-Headers",
+                                     "Content-Type, Authorization");
             MHD_add_response_header (response, "Access-Control-Max-Age", "86400");
         }
         s_http_set (http, MHD_HTTP_NO_CONTENT, response);
@@ -562,7 +579,13 @@ s_http_handler (void *cls, struct MHD_Connection *connection, const char *url, c
                                                 (json_int_t)stats.trials)));
     } else if (http->route == S_ROUTE_METRICS)
         s_http_metrics (http);
-    else if (s_http_submit (http) == 1) {
+    else if (http->unauthorized) {
+        s_http_error (http, RFK_CODE_UNAUTHORIZED,
+                      "this inference job takes queries with a serving key only: send the "
+                      "header `Authorization: Bearer KEY` (none or an invalid one was given)");
+        if (http->response)
+            MHD_add_response_header (http->response, "WWW-Authenticate", "Bearer");
+    } else if (s_http_submit (http) == 1) {
         http->handle = zlistx_add_end (self->suspended, http);
         rfk_http_daemon_suspend (self->http, connection);
         return MHD_YES;
@@ -660,6 +683,7 @@ s_self_destroy (self_t **self_p)
     rfk_server_destroy (&self->query);
     rfk_zap_destroy (&self->workers_zap);
     rfk_zap_destroy (&self->query_zap);
+    rfk_serving_keys_destroy (&self->keys);
     rfk_poll_destroy (&self->poll);
     zlistx_destroy (&self->queries);
     zlistx_destroy (&self->suspended);
@@ -680,9 +704,10 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
                      .max_deadline_ms = 600000,
                      .suspended = zlistx_new (),
                      .queries = zlistx_new (),
+                     .keys = rfk_serving_keys_new (),
                      .poll = rfk_poll_new (pipe, NULL)};
     rfk_scatter_opts_defaults (&self->opts);
-    if (!self->suspended || !self->queries || !self->poll)
+    if (!self->suspended || !self->queries || !self->poll || !self->keys)
         s_self_destroy (&self);
     else
         zlistx_set_destructor (self->queries, s_query_free);
@@ -773,6 +798,54 @@ s_endpoints_line (self_t *self, char *line, size_t size)
 }
 
 /* ---------------------------------------------------------------------- */
+/* serving keys */
+
+/*  Takes admin's word on the serving keys: whether they are required
+    ("token" or "open", NULL: unchanged) and the valid hashes. 0, or -1 with
+    err (nothing changed). */
+static int
+s_serving_keys_apply (self_t *self, const char *auth, const json_t *hashes, char *err,
+                      size_t errlen)
+{
+    if (auth && !streq (auth, "token") && !streq (auth, "open")) {
+        snprintf (err, errlen, "auth must be \"token\" or \"open\", not \"%s\"", auth);
+        return -1;
+    }
+    if (rfk_serving_keys_set (self->keys, hashes) != 0) {
+        snprintf (err, errlen, "serving_keys must be an array of at most %d key hashes",
+                  RFK_SERVING_KEYS_MAX);
+        return -1;
+    }
+    if (auth)
+        rfk_serving_keys_require (self->keys, streq (auth, "token"));
+    rfk_log_info (S_LOG, "serving-keys auth=%s keys=%zu",
+                  rfk_serving_keys_required (self->keys) ? "token" : "open",
+                  rfk_serving_keys_count (self->keys));
+    return 0;
+}
+
+/*  The pipe's SERVING-KEYS, then a message AUTH HASH...: as admin's
+    ServingKeys (the direct form's tests); answers "OK" or the reason. */
+static void
+s_handle_serving_keys_command (self_t *self)
+{
+    zmsg_t *rest = zmsg_recv (self->pipe);
+    char *auth = rest ? zmsg_popstr (rest) : NULL;
+    json_t *hashes = json_array ();
+    char *hash;
+    while (rest && (hash = zmsg_popstr (rest))) {
+        json_array_append_new (hashes, json_string (hash));
+        zstr_free (&hash);
+    }
+    char err[200] = "OK";
+    s_serving_keys_apply (self, auth, hashes, err, sizeof err);
+    zstr_send (self->pipe, err);
+    json_decref (hashes);
+    zstr_free (&auth);
+    zmsg_destroy (&rest);
+}
+
+/* ---------------------------------------------------------------------- */
 /* the loop */
 
 static void
@@ -785,6 +858,8 @@ s_handle_pipe (self_t *self)
         zstr_sendx (self->pipe, self->http ? self->http_url : "",
                     self->query ? rfk_server_endpoint (self->query) : "",
                     self->scatter ? rfk_scatter_endpoint (self->scatter) : "", NULL);
+    else if (streq (command, "SERVING-KEYS"))
+        s_handle_serving_keys_command (self);
     else if (streq (command, "STATS")) {
         rfk_scatter_stats_t stats = {0};
         if (self->scatter)
@@ -888,6 +963,10 @@ s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *c
         return -1;
     }
     self->opts.ensemble = rfk_ensemble_of_task (config->task);
+    const char *auth = json_string_value (json_object_get (config->config, "auth"));
+    if (s_serving_keys_apply (self, auth ? auth : "open",
+                              json_object_get (config->config, "serving_keys"), err, errlen) != 0)
+        return -1;
     const char *const *binds = config->bind_endpoints;
     if (s_start (self, binds[0], binds[1], binds[2], config->trials, err, errlen) != 0)
         return -1;
@@ -900,6 +979,20 @@ s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *c
     return 0;
 }
 
+/*  admin's ServingKeys: the valid keys from now on. */
+static int
+s_on_admin_message (rfk_session_t *session, const rfk_msg_t *msg, void *ctx, char *err,
+                    size_t errlen)
+{
+    (void)session;
+    if (!rfk_msg_is (msg, "ServingKeys")) {
+        snprintf (err, errlen, "the predictor does not take %s", msg->type);
+        return -1;
+    }
+    json_t *hashes = json_object_get (msg->body, "hashes");
+    return s_serving_keys_apply ((self_t *)ctx, NULL, hashes, err, errlen);
+}
+
 /*  The service form: the session with admin brings the ServiceConfig. */
 static void
 s_start_session (self_t *self)
@@ -908,6 +1001,7 @@ s_start_session (self_t *self)
                                .role = self->role,
                                .bus = &self->opts.bus,
                                .on_config = s_on_config,
+                               .on_message = s_on_admin_message,
                                .ctx = self,
                                .stopped = &self->terminated,
                                .failure = &self->failure};
@@ -970,6 +1064,7 @@ s_direct_new (zsock_t *pipe, const rfk_predictor_args_t *direct)
         self->max_body_bytes = direct->max_body_bytes;
     self->http_per_address = direct->http_per_address;
     self->http_timeout_s = direct->http_read_timeout_s;
+    rfk_serving_keys_require (self->keys, direct->auth_token);
     json_t *trials = json_array ();
     for (size_t t = 0; direct->trials && direct->trials[t]; t++)
         json_array_append_new (trials, json_string (direct->trials[t]));

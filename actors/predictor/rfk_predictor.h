@@ -42,6 +42,9 @@
     Batching, deadlines and limits come from the predictor.* keys.
 
     Pipe protocol (config/rfk_role.h): signals once, stops on "$TERM",
+    takes "SERVING-KEYS" followed by a message AUTH HASH... (AUTH "token" or
+    "open", then the valid keys' hashes, as admin's ServingKeys), answered
+    "OK" or the reason,
     answers "ENDPOINTS" with three frames (the HTTP URL, the query and the
     workers endpoints) and "STATS" with a JSON object of the engine's
     counters; sends "FAILED" <reason> when it cannot bind. The direct form
@@ -69,6 +72,7 @@ typedef struct {
     size_t max_body_bytes;        /* largest /predict body (413 above); 0: 16 MiB */
     unsigned http_per_address;    /* HTTP connections from one IP address; 0: no cap */
     unsigned http_read_timeout_s; /* slow HTTP clients (slowloris) cut after it; 0: never */
+    bool auth_token;              /* `auth: token`: queries need a serving key (SERVING-KEYS) */
 } rfk_predictor_args_t;
 
 /* The `predictor` role of rafikid; args is an rfk_role_args_t *. */

@@ -239,9 +239,20 @@ typedef struct {
     char *predictor_service_id;
     char *datetime_started;
     char *datetime_stopped;
+    char *auth; /* "token": queries need a serving key; "open" or NULL: anyone may query */
     size_t worker_count;
     rfk_inference_job_worker_t *workers; /* array of worker_count */
 } rfk_inference_job_t;
+
+/* SERVING KEYS of an inference job with auth "token" (issue 14): only the
+   hash of each key is kept (rfk_serving_keys.h); revoking deletes it. */
+typedef struct {
+    char *id;
+    char *inference_job_id;
+    char *hash;  /* the key's hash, hex */
+    char *label; /* what the owner calls it, or NULL */
+    char *datetime_created;
+} rfk_serving_key_t;
 
 /* The order of a trial list. */
 typedef enum {
@@ -473,6 +484,23 @@ int
 rfk_store_update_inference_job_status (rfk_store_t *self, const char *id, rfk_job_status_t status);
 rfk_inference_job_worker_t *
 rfk_store_get_inference_job_worker (rfk_store_t *self, const char *service_id);
+/* Serving keys (rfk_store_keys.c): a new key's record (id and time set
+   here), the keys of an inference job oldest first (an array of *count, to
+   free with rfk_serving_keys_free; 0, or -1 with the failure set), one key,
+   and revoking one (deleting it). */
+rfk_serving_key_t *
+rfk_store_create_serving_key (rfk_store_t *self, const rfk_serving_key_t *key);
+int
+rfk_store_list_serving_keys (rfk_store_t *self, const char *inference_job_id,
+                             rfk_serving_key_t **keys_p, size_t *count_p);
+rfk_serving_key_t *
+rfk_store_get_serving_key (rfk_store_t *self, const char *id);
+int
+rfk_store_delete_serving_key (rfk_store_t *self, const char *id);
+void
+rfk_serving_key_destroy (rfk_serving_key_t **self_p);
+void
+rfk_serving_keys_free (rfk_serving_key_t **keys_p, size_t count);
 void
 rfk_inference_job_destroy (rfk_inference_job_t **self_p);
 void

@@ -155,6 +155,7 @@ extern const rfk_kind_t rfk_trial_log_kind;
 extern const rfk_kind_t rfk_inference_job_worker_kind;
 extern const rfk_kind_t rfk_inference_job_kind;
 extern const rfk_kind_t rfk_job_service_kind;
+extern const rfk_kind_t rfk_serving_key_kind;
 
 /* ---- the generic row binding (rfk_store_bind.c) ------------------------ */
 

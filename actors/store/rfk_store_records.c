@@ -190,6 +190,8 @@ static const rfk_field_t s_inference_job_worker_fields[] = {
 KIND (inference_job_worker, "inference job worker", "inference_job_workers",
       rfk_inference_job_worker_t, s_inference_job_worker_fields)
 
+static const char *const s_auth_modes[] = {"open", "token", NULL};
+
 static const rfk_field_t s_inference_job_fields[] = {
     F (rfk_inference_job_t, id, S_TEXT, S_FIXED, NULL),
     F (rfk_inference_job_t, user_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
@@ -201,8 +203,18 @@ static const rfk_field_t s_inference_job_fields[] = {
     F (rfk_inference_job_t, predictor_service_id, S_TEXT, 0, NULL),
     F (rfk_inference_job_t, datetime_started, S_TEXT, S_FIXED, NULL),
     F (rfk_inference_job_t, datetime_stopped, S_TEXT, S_STOPPED, NULL),
+    F (rfk_inference_job_t, auth, S_TEXT, S_FIXED, s_auth_modes),
 };
 KIND (inference_job, "inference job", "inference_jobs", rfk_inference_job_t, s_inference_job_fields)
+
+static const rfk_field_t s_serving_key_fields[] = {
+    F (rfk_serving_key_t, id, S_TEXT, S_FIXED, NULL),
+    F (rfk_serving_key_t, inference_job_id, S_TEXT, S_REQUIRED | S_FIXED, NULL),
+    F (rfk_serving_key_t, hash, S_TEXT, S_REQUIRED | S_FIXED, NULL),
+    F (rfk_serving_key_t, label, S_TEXT, S_FIXED, NULL),
+    F (rfk_serving_key_t, datetime_created, S_TEXT, S_FIXED, NULL),
+};
+KIND (serving_key, "serving key", "serving_keys", rfk_serving_key_t, s_serving_key_fields)
 
 /* ---- the records' destructors ---------------------------------------- */
 
@@ -221,6 +233,7 @@ DESTROY (train_job_worker, rfk_train_job_worker_t)
 DESTROY (trial, rfk_trial_t)
 DESTROY (trial_log, rfk_trial_log_t)
 DESTROY (inference_job_worker, rfk_inference_job_worker_t)
+DESTROY (serving_key, rfk_serving_key_t)
 
 void
 rfk_train_job_destroy (rfk_train_job_t **self_p)

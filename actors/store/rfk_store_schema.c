@@ -179,10 +179,26 @@ static const char *const s_version_3[] = {
     NULL,
 };
 
+/* 4: serving keys (issue 14): an inference job created with auth "token"
+   answers only queries that carry one of its keys, of which the store
+   keeps the hashes. NULL auth: open, as every job before. */
+static const char *const s_version_4[] = {
+    "ALTER TABLE inference_jobs ADD COLUMN auth TEXT",
+    "CREATE TABLE serving_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  inference_job_id TEXT NOT NULL REFERENCES inference_jobs (id),"
+    "  hash TEXT NOT NULL,"
+    "  label TEXT,"
+    "  datetime_created TEXT NOT NULL)",
+    "CREATE INDEX serving_keys_by_job ON serving_keys (inference_job_id)",
+    NULL,
+};
+
 const char *const *const rfk_store_migrations[] = {
     s_version_1,
     s_version_2,
     s_version_3,
+    s_version_4,
 };
 
 const size_t rfk_store_migration_count =

@@ -27,6 +27,7 @@ rfk_cli_fn rfk_cli_train_create, rfk_cli_train_list, rfk_cli_train_get, rfk_cli_
     rfk_cli_train_trials;
 rfk_cli_fn rfk_cli_trials_get, rfk_cli_trials_logs, rfk_cli_trials_params;
 rfk_cli_fn rfk_cli_infer_create, rfk_cli_infer_list, rfk_cli_infer_get, rfk_cli_infer_stop;
+rfk_cli_fn rfk_cli_keys_create, rfk_cli_keys_list, rfk_cli_keys_revoke;
 rfk_cli_fn rfk_cli_predict, rfk_cli_watch;
 
 #endif

@@ -465,6 +465,7 @@ s_print_predictions (const json_t *result)
 /*  What predict was asked. */
 typedef struct {
     const char *query, *file, *version, *endpoint, *deadline; /* the options' values */
+    const char *key; /* --key, else RAFIKI_SERVING_KEY, else none */
 } s_predict_args_t;
 
 /*  Sends the queries to the predictor (endpoint, or APP's) and shows the
@@ -476,6 +477,11 @@ s_send_queries (rfk_cli_command_t *cmd, const s_predict_args_t *a, long version,
     rfk_sdk_t *sdk = rfk_cli_connect (&cmd->common);
     if (!sdk)
         return RFK_CLI_FAILED;
+    const char *key = a->key ? a->key : getenv ("RAFIKI_SERVING_KEY");
+    if (key && *key && rfk_sdk_set_serving_key (sdk, key) != 0) {
+        rfk_sdk_destroy (&sdk);
+        return RFK_CLI_FAILED;
+    }
     char *resolved = a->endpoint ? strdup (a->endpoint)
                                  : rfk_sdk_predictor_endpoint (sdk, cmd->operands[0], (int)version);
     json_t *result = resolved ? rfk_sdk_predict (sdk, resolved, queries, (unsigned)deadline) : NULL;
@@ -514,6 +520,9 @@ rfk_cli_predict (int argc, char **argv)
          "inference job)",
          &a.endpoint, NULL},
         {"deadline-ms", 0, "MS", "how long the predictor may wait for its workers", &a.deadline,
+         NULL},
+        {"key", 'k', "KEY",
+         "a serving key, for a job created with auth: token (default: $RAFIKI_SERVING_KEY)", &a.key,
          NULL},
         {NULL, 0, NULL, NULL, NULL, NULL}};
     rfk_cli_command_t cmd = {

@@ -720,6 +720,21 @@ static const s_field_t s_train_fields[] = {
     {NULL, NULL},
 };
 
+//  auth: open (anyone may query) or token (queries need a serving key).
+static int
+s_field_auth (s_ctx_t *ctx, const char *path, yaml_node_t *value, json_t *out)
+{
+    const char *text = s_text (ctx, path, value, "open or token");
+    if (!text)
+        return -1;
+    if (strcmp (text, "open") && strcmp (text, "token"))
+        return s_fail (ctx, value, path,
+                       "expected open (anyone may query) or token (queries need a serving "
+                       "key), got '%s'",
+                       text);
+    return json_object_set_new (out, "auth", json_string (text));
+}
+
 static const s_field_t s_inference_fields[] = {
     {"kind", s_field_kind},
     {"app", s_field_app},
@@ -727,6 +742,7 @@ static const s_field_t s_inference_fields[] = {
     {"budget", s_field_inference_budget},
     {"max_trials", s_field_count},
     {"replicas", s_field_count},
+    {"auth", s_field_auth},
     {NULL, NULL},
 };
 

@@ -360,6 +360,10 @@ rfk_sdk_destroy (rfk_sdk_t **self_p)
     rfk_client_destroy (&self->predictor);
     free (self->predictor_endpoint);
     free (self->predictor_key_for);
+    if (self->serving_key) {
+        explicit_bzero (self->serving_key, strlen (self->serving_key));
+        free (self->serving_key);
+    }
     rfk_config_destroy (&self->config);
     free (self->host);
     if (self->token) {
@@ -741,6 +745,47 @@ json_t *
 rfk_sdk_inference_job_stop (rfk_sdk_t *self, const char *app, int app_version)
 {
     return s_call_app (self, "StopInferenceJob", app, app_version, "InferenceJob");
+}
+
+json_t *
+rfk_sdk_serving_key_create (rfk_sdk_t *self, const char *app, int app_version, const char *label)
+{
+    if (s_missing (self, "an app", app))
+        return NULL;
+    json_t *body = s_app_body (app, app_version);
+    if (label && *label)
+        json_object_set_new (body, "label", json_string (label));
+    return s_call (self, "CreateServingKey", body, "ServingKey");
+}
+
+json_t *
+rfk_sdk_serving_keys_list (rfk_sdk_t *self, const char *app, int app_version)
+{
+    return s_call_app (self, "ListServingKeys", app, app_version, "ServingKeyList");
+}
+
+json_t *
+rfk_sdk_serving_key_revoke (rfk_sdk_t *self, const char *app, int app_version, const char *id)
+{
+    if (s_missing (self, "an app", app) || s_missing (self, "a key id", id))
+        return NULL;
+    json_t *body = s_app_body (app, app_version);
+    json_object_set_new (body, "id", json_string (id));
+    return s_call (self, "RevokeServingKey", body, "Deleted");
+}
+
+int
+rfk_sdk_set_serving_key (rfk_sdk_t *self, const char *key)
+{
+    assert (self);
+    if (self->serving_key) {
+        explicit_bzero (self->serving_key, strlen (self->serving_key));
+        free (self->serving_key);
+        self->serving_key = NULL;
+    }
+    if (key && *key && !(self->serving_key = strdup (key)))
+        return -1;
+    return 0;
 }
 
 json_t *

@@ -182,7 +182,13 @@ rfk_sdk_predictor_endpoint (rfk_sdk_t *self, const char *app, int app_version)
 static rfk_client_t *
 s_predictor (rfk_sdk_t *self, const char *endpoint)
 {
-    if (self->predictor && strcmp (self->predictor_endpoint, endpoint) == 0)
+    /*  The same endpoint may now be another job's predictor (a new job bound
+        the port the last one had), serving with another key. */
+    const char *pinned = self->predictor_key_for && strcmp (self->predictor_key_for, endpoint) == 0
+                             ? self->predictor_key
+                             : "";
+    if (self->predictor && strcmp (self->predictor_endpoint, endpoint) == 0 &&
+        strcmp (self->predictor_client_key, pinned) == 0)
         return self->predictor;
     rfk_client_destroy (&self->predictor);
     free (self->predictor_endpoint);
@@ -224,6 +230,7 @@ s_predictor (rfk_sdk_t *self, const char *endpoint)
     rfk_sdk_bus_opts (self, &bus, key);
     self->predictor = rfk_client_new (endpoint, &rfk_infer_family, &bus);
     self->predictor_endpoint = self->predictor ? strdup (endpoint) : NULL;
+    snprintf (self->predictor_client_key, sizeof self->predictor_client_key, "%s", pinned);
     if (!self->predictor)
         rfk_sdk_fail (self, RFK_SDK_UNAVAILABLE, "cannot connect to the predictor at %s", endpoint);
     return self->predictor;
@@ -258,6 +265,8 @@ rfk_sdk_predict (rfk_sdk_t *self, const char *endpoint, json_t *queries, unsigne
     free (packed);
     if (deadline_ms)
         json_object_set_new (request->body, "deadline_ms", json_integer (deadline_ms));
+    if (self->serving_key)
+        json_object_set_new (request->body, "key", json_string (self->serving_key));
     rfk_msg_t *reply =
         rfk_sdk_call_on (self, client, "the predictor", endpoint, request, "PredictReply");
     rfk_msg_destroy (&request);

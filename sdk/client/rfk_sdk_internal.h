@@ -30,6 +30,8 @@ struct _rfk_sdk_t {
     char bus_key[41];         /* admin's public key, pinned; "": plaintext (bus.curve off) */
     char predictor_key[41];   /* the last predictor's public key admin named, or "" */
     char *predictor_key_for;  /* ... and its query endpoint, or NULL */
+    char predictor_client_key[41]; /* the key admin named when `predictor` was made, or "" */
+    char *serving_key;             /* sent with every PredictRequest (`auth: token`), or NULL */
 };
 
 /* opts: the session's bus options for a socket to a server whose public

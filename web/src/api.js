@@ -153,6 +153,16 @@ export const api = {
   createInferenceJob: (job) => request('POST', '/inference_jobs', job),
   stopInferenceJob: (app, version) =>
     request('POST', `/inference_jobs/${encodeURIComponent(app)}/${encodeURIComponent(version)}/stop`),
+  // Serving keys of a job created with auth: token (the key is answered once, at creation).
+  servingKeys: (app, version) =>
+    request('GET', `/inference_jobs/${encodeURIComponent(app)}/${encodeURIComponent(version)}/keys`),
+  createServingKey: (app, version, label) =>
+    request('POST', `/inference_jobs/${encodeURIComponent(app)}/${encodeURIComponent(version)}/keys`, label ? { label } : {}),
+  revokeServingKey: (app, version, id) =>
+    request(
+      'DELETE',
+      `/inference_jobs/${encodeURIComponent(app)}/${encodeURIComponent(version)}/keys/${encodeURIComponent(id)}`,
+    ),
 };
 
 // The URL of a predictor's /predict from the predictor_host an inference job
@@ -166,7 +176,7 @@ export function predictUrl(predictorHost) {
 // Sends a query (or several) to a predictor. The body is sent as text/plain so
 // the browser makes a simple cross-origin request without a preflight; the
 // predictor must still answer with Access-Control-Allow-Origin.
-export async function predict(predictorHost, queries, several) {
+export async function predict(predictorHost, queries, several, key) {
   const url = predictUrl(predictorHost);
   if (!url) throw new ApiError(0, 'NO_PREDICTOR', 'This inference job has no predictor host yet');
   const body = several ? { queries } : { query: queries };
@@ -174,7 +184,7 @@ export async function predict(predictorHost, queries, several) {
   try {
     response = await fetch(url, {
       method: 'POST',
-      headers: { 'Content-Type': 'text/plain' },
+      headers: key ? { 'Content-Type': 'text/plain', Authorization: 'Bearer ' + key } : { 'Content-Type': 'text/plain' },
       body: JSON.stringify(body),
     });
   } catch {

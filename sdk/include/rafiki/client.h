@@ -244,7 +244,8 @@ rfk_sdk_trial_params_download (rfk_sdk_t *self, const char *id, const char *out_
 /* ---- inference jobs ---------------------------------------------------------- */
 
 /* From a CreateInferenceJob body {app, app_version, budget, max_trials,
-   replicas} (borrowed): {id, train_job_id, app, app_version, predictor_host}. */
+   replicas, auth} (borrowed; auth "token": queries need a serving key):
+   {id, train_job_id, app, app_version, predictor_host, auth}. */
 json_t *
 rfk_sdk_inference_job_create (rfk_sdk_t *self, json_t *body);
 /* From an inference manifest. */
@@ -263,6 +264,18 @@ json_t *
 rfk_sdk_inference_job_get (rfk_sdk_t *self, const char *app, int app_version);
 json_t *
 rfk_sdk_inference_job_stop (rfk_sdk_t *self, const char *app, int app_version);
+
+/* Serving keys of the deployed inference job of app at app_version, one
+   created with `auth: token` (CONFLICT for an open one). create answers
+   {id, label, datetime_created, key}: the key is shown this once (admin
+   keeps its hash); list answers {keys: [{id, label, datetime_created}]};
+   revoke {id}. The predictor refuses a revoked key at once. */
+json_t *
+rfk_sdk_serving_key_create (rfk_sdk_t *self, const char *app, int app_version, const char *label);
+json_t *
+rfk_sdk_serving_keys_list (rfk_sdk_t *self, const char *app, int app_version);
+json_t *
+rfk_sdk_serving_key_revoke (rfk_sdk_t *self, const char *app, int app_version, const char *id);
 
 /* Stops every job (superadmin): {train_jobs: [ids], inference_jobs: [ids]}. */
 json_t *
@@ -305,6 +318,11 @@ rfk_sdk_predictor_endpoint (rfk_sdk_t *self, const char *app, int app_version);
    "members_answered": m}, or NULL. */
 json_t *
 rfk_sdk_predict (rfk_sdk_t *self, const char *endpoint, json_t *queries, unsigned deadline_ms);
+/* The serving key rfk_sdk_predict sends from now on (a job with `auth:
+   token` refuses queries without a valid one: UNAUTHORIZED); NULL: none.
+   0, or -1 out of memory. */
+int
+rfk_sdk_set_serving_key (rfk_sdk_t *self, const char *key);
 
 /* ---- JSON and msgpack ---------------------------------------------------------- */
 

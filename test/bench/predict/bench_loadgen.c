@@ -1,18 +1,47 @@
 /*  bench_loadgen: a ZeroMQ load generator, as the SDK talks to a predictor.
 
     bench_loadgen ours|bare ENDPOINT CONNECTIONS SECONDS QUERY_JSON
+    bench_loadgen keys
 
     CONNECTIONS DEALERs each keep one request out at a time (closed loop)
     for SECONDS. `ours` sends PredictRequest envelopes (infer family) with
     data = [QUERY] in msgpack and checks each reply is a PredictReply;
     `bare` sends the msgpack bytes alone (bare_sg's protocol). Prints one
     line: requests=N errors=E rps=R p50_ms=P p99_ms=Q.
+
+    With RAFIKI_BENCH_SERVER_KEY (a Z85 public key) every DEALER is a CURVE
+    client of that key, with a fresh keypair of its own, as the SDK is.
+    With RAFIKI_BENCH_API_KEY every PredictRequest carries that serving key.
+    `keys` prints two lines: the bus keys a standalone predictor and its
+    workers take through RAFIKI_SECRET_FD ("bench OWN GROUP ADMIN", the
+    format admin hands a service), and the group's public key.
 */
 #include <czmq.h>
 #include <msgpack.h>
 
+#include "rfk_curve.h"
 #include "rfk_envelope.h"
 #include "rfk_test_worker.h"
+
+/* Prints a fresh set of bus keys and the group's public key. */
+static int
+s_keys (void)
+{
+    rfk_curve_keys_t keys;
+    memset (&keys, 0, sizeof keys);
+    rfk_curve_pair_t admin;
+    if (rfk_curve_pair_new (&keys.own) != 0 || rfk_curve_pair_new (&keys.group) != 0 ||
+        rfk_curve_pair_new (&admin) != 0) {
+        fprintf (stderr, "bench_loadgen: this libzmq has no CURVE\n");
+        return 1;
+    }
+    memcpy (keys.admin_public, admin.public_key, sizeof keys.admin_public);
+    char text[300];
+    if (rfk_curve_keys_format (&keys, text, sizeof text) != 0)
+        return 1;
+    printf ("bench %s\n%s\n", text, keys.group.public_key);
+    return 0;
+}
 
 static int
 s_compare (const void *a, const void *b)
@@ -24,6 +53,8 @@ s_compare (const void *a, const void *b)
 int
 main (int argc, char **argv)
 {
+    if (argc == 2 && streq (argv[1], "keys"))
+        return s_keys ();
     if (argc != 6) {
         fprintf (stderr,
                  "usage: bench_loadgen ours|bare ENDPOINT CONNECTIONS SECONDS QUERY_JSON\n");
@@ -47,6 +78,9 @@ main (int argc, char **argv)
     if (ours) {
         rfk_msg_t *msg = rfk_msg_new (&rfk_infer_family, "PredictRequest", 1);
         rfk_msg_set_data (msg, buffer.data, buffer.size);
+        const char *api_key = getenv ("RAFIKI_BENCH_API_KEY");
+        if (api_key && *api_key)
+            json_object_set_new (msg->body, "key", json_string (api_key));
         if (rfk_msg_encode (msg, &request, NULL, 0) != 0)
             return 1;
         rfk_msg_destroy (&msg);
@@ -60,9 +94,18 @@ main (int argc, char **argv)
     int64_t *latencies = (int64_t *)malloc (capacity * sizeof (int64_t));
     char endpoint[300];
     snprintf (endpoint, sizeof endpoint, ">%s", argv[2]);
+    const char *server_key = getenv ("RAFIKI_BENCH_SERVER_KEY");
     for (int c = 0; c < connections; c++) {
-        socks[c] = zsock_new_dealer (endpoint);
+        socks[c] = zsock_new (ZMQ_DEALER);
         if (!socks[c])
+            return 1;
+        if (server_key && *server_key) {
+            zcert_t *own = zcert_new ();
+            zcert_apply (own, socks[c]);
+            zcert_destroy (&own);
+            zsock_set_curve_serverkey (socks[c], server_key);
+        }
+        if (zsock_attach (socks[c], endpoint, false) != 0)
             return 1;
         zsock_set_sndhwm (socks[c], 0);
         items[c] = (zmq_pollitem_t){zsock_resolve (socks[c]), 0, ZMQ_POLLIN, 0};

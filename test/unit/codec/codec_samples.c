@@ -49,7 +49,7 @@
     "\"app_version\": 1, \"user_id\": \"u1\", \"status\": \"RUNNING\", "                           \
     "\"predictor_host\": \"127.0.0.1:30001\", \"budget\": {\"GPU_COUNT\": 0}, "                    \
     "\"max_trials\": 2, \"replicas\": 1, \"datetime_started\": "                                   \
-    "\"2024-01-02T03:04:05Z\"}"
+    "\"2024-01-02T03:04:05Z\", \"auth\": \"open\"}"
 #define ERROR_BODY "{\"code\": \"NOT_FOUND\", \"message\": \"no train job `fashion` version 3\"}"
 
 /* A data literal and its length (it may hold NUL bytes). */
@@ -98,12 +98,17 @@ const codec_sample_t codec_samples[] = {
     {&rfk_admin_family, "GetTrialParameters", "{\"id\": \"r1\"}", NULL, 0},
     {&rfk_admin_family, "CreateInferenceJob",
      "{\"app\": \"fashion\", \"app_version\": -1, \"budget\": {\"GPU_COUNT\": 1}, "
-     "\"max_trials\": 2, \"replicas\": 3}",
+     "\"max_trials\": 2, \"replicas\": 3, \"auth\": \"token\"}",
      NULL, 0},
     {&rfk_admin_family, "ListInferenceJobs", "{\"user_id\": \"u1\"}", NULL, 0},
     {&rfk_admin_family, "GetInferenceJobsOfApp", "{\"app\": \"fashion\"}", NULL, 0},
     {&rfk_admin_family, "GetInferenceJob", "{\"app\": \"fashion\", \"app_version\": 1}", NULL, 0},
     {&rfk_admin_family, "StopInferenceJob", "{\"app\": \"fashion\", \"app_version\": 1}", NULL, 0},
+    {&rfk_admin_family, "CreateServingKey",
+     "{\"app\": \"fashion\", \"app_version\": 1, \"label\": \"shop\"}", NULL, 0},
+    {&rfk_admin_family, "ListServingKeys", "{\"app\": \"fashion\", \"app_version\": 1}", NULL, 0},
+    {&rfk_admin_family, "RevokeServingKey",
+     "{\"app\": \"fashion\", \"app_version\": 1, \"id\": \"k1\"}", NULL, 0},
     {&rfk_admin_family, "StopAllJobs", "{}", NULL, 0},
     // admin: replies
     {&rfk_admin_family, "Token",
@@ -134,6 +139,14 @@ const codec_sample_t codec_samples[] = {
      "\"i1\"}]}",
      NULL, 0},
     {&rfk_admin_family, "Deleted", "{\"id\": \"d1\"}", NULL, 0},
+    {&rfk_admin_family, "ServingKey",
+     "{\"id\": \"k1\", \"label\": \"shop\", \"datetime_created\": \"2024-01-02T03:04:05Z\", "
+     "\"key\": \"rk_00ff\"}",
+     NULL, 0},
+    {&rfk_admin_family, "ServingKeyList",
+     "{\"keys\": [{\"id\": \"k1\", \"label\": \"shop\", \"datetime_created\": "
+     "\"2024-01-02T03:04:05Z\"}]}",
+     NULL, 0},
     {&rfk_admin_family, "FileData",
      "{\"name\": \"params.msgpack\", \"content_type\": \"application/octet-stream\"}",
      D ("\x82\xa1"
@@ -183,6 +196,9 @@ const codec_sample_t codec_samples[] = {
      "{\"sub_train_job_id\": \"s1\", \"reason\": \"MODEL_TRIAL_COUNT\"}", NULL, 0},
     {&rfk_service_family, "Ack", "{}", NULL, 0},
     {&rfk_service_family, "Stop", "{\"reason\": \"train job stopped\"}", NULL, 0},
+    {&rfk_service_family, "ServingKeys",
+     "{\"hashes\": [\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"]}", NULL,
+     0},
 
     // train
     {&rfk_train_family, "Error", ERROR_BODY, NULL, 0},
@@ -214,7 +230,7 @@ const codec_sample_t codec_samples[] = {
      D ("\x92\x93\x01\x02\x03\x93\x04\x05\x06")},
     {&rfk_infer_family, "PredictionBatch", "{\"batch_id\": 12}",
      D ("\x92\x92\xcb\x3f\xe0\x00\x00\x00\x00\x00\x00\xc0\x92\x00\x01")},
-    {&rfk_infer_family, "PredictRequest", "{\"deadline_ms\": 250}",
+    {&rfk_infer_family, "PredictRequest", "{\"deadline_ms\": 250, \"key\": \"rk_00ff\"}",
      D ("\x91\xa3"
         "abc")},
     {&rfk_infer_family, "PredictReply", "{\"members\": 3, \"members_answered\": 2}",

@@ -391,6 +391,15 @@ test_reopen_keeps_records (void **state)
     rfk_user_destroy (&user);
 }
 
+/* Takes away what schema version 4 added (serving keys). */
+static void
+s_drop_version_4 (store_fixture_t *fixture)
+{
+    assert_int_equal (store_fixture_sql (fixture, "DROP TABLE serving_keys"), 0);
+    assert_int_equal (store_fixture_sql (fixture, "ALTER TABLE inference_jobs DROP COLUMN auth"),
+                      0);
+}
+
 /* A database from before the knob table was kept (version 1) is brought
    up in place: the models table gets its knobs column, old rows keep
    theirs NULL, new rows store the table. */
@@ -401,7 +410,8 @@ test_upgrade_adds_knobs (void **state)
     rfk_user_t *dev = s_user (fixture->store, "old@rafiki", "MODEL_DEVELOPER");
     rfk_model_t *old = s_model (fixture->store, dev, "Old", "PRIVATE");
     rfk_store_destroy (&fixture->store);
-    //  As a database of schema version 1 was (version 3's columns go too).
+    //  As a database of schema version 1 was (version 3's and 4's columns go too).
+    s_drop_version_4 (fixture);
     assert_int_equal (store_fixture_sql (fixture, "ALTER TABLE models DROP COLUMN knobs"), 0);
     assert_int_equal (store_fixture_sql (fixture, "ALTER TABLE services DROP COLUMN pid"), 0);
     assert_int_equal (
@@ -473,6 +483,7 @@ test_service_process_and_upgrade (void **state)
     assert_int_equal (rfk_store_code (fixture->store), RFK_CODE_NOT_FOUND);
     //  As a database of schema version 2 was: without the columns.
     rfk_store_destroy (&fixture->store);
+    s_drop_version_4 (fixture);
     assert_int_equal (store_fixture_sql (fixture, "ALTER TABLE services DROP COLUMN pid"), 0);
     assert_int_equal (
         store_fixture_sql (fixture, "ALTER TABLE services DROP COLUMN pid_start_time"), 0);

@@ -20,6 +20,7 @@ function CreateInferenceJob({ onCreated }) {
   const [maxTrials, setMaxTrials] = useState('2');
   const [replicas, setReplicas] = useState('1');
   const [gpus, setGpus] = useState('0');
+  const [token, setToken] = useState(false);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
@@ -46,6 +47,7 @@ function CreateInferenceJob({ onCreated }) {
         max_trials: m,
         replicas: r,
         budget: { GPU_COUNT: g },
+        auth: token ? 'token' : 'open',
       });
       onCreated(answer, app);
     } catch (err) {
@@ -78,6 +80,10 @@ function CreateInferenceJob({ onCreated }) {
       <Field id="infer-gpus" label="GPUs (GPU_COUNT)">
         <input id="infer-gpus" type="number" min="0" step="1" value={gpus} onInput={(e) => setGpus(e.currentTarget.value)} />
       </Field>
+      <label class="check wide">
+        <input id="infer-auth-token" type="checkbox" checked={token} onChange={(e) => setToken(e.currentTarget.checked)} />
+        Queries need a serving key (auth: token; issue keys on the job's page)
+      </label>
       <div class="wide">
         <ErrorBox error={trainJobs.error} label="Could not list train jobs" />
         <ErrorBox error={error} label="Could not deploy" />
@@ -145,7 +151,68 @@ function describe(prediction) {
   return null;
 }
 
-function QueryBox({ predictorHost, ready }) {
+// The serving keys of a job with auth: token: issue (the key is shown once),
+// list, revoke.
+function ServingKeys({ app, version }) {
+  const keys = useResource(() => api.servingKeys(app, version), [app, version]);
+  const [label, setLabel] = useState('');
+  const [issued, setIssued] = useState(null);
+  const [error, setError] = useState(null);
+  const issue = async (event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      setIssued(await api.createServingKey(app, version, label.trim()));
+      setLabel('');
+      keys.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const revoke = async (id) => {
+    setError(null);
+    try {
+      await api.revokeServingKey(app, version, id);
+      keys.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="keys-title">
+      <h2 id="keys-title">Serving keys</h2>
+      <p class="muted">This job answers only queries with a key: the header Authorization: Bearer KEY.</p>
+      <form onSubmit={issue}>
+        <Field id="key-label" label="Label">
+          <input id="key-label" value={label} onInput={(e) => setLabel(e.currentTarget.value)} />
+        </Field>
+        <div class="actions">
+          <button type="submit">Issue a key</button>
+        </div>
+      </form>
+      {issued ? (
+        <div id="issued-key" role="status">
+          <p>Your new key, shown this once (only its hash is kept):</p>
+          <pre class="id">{issued.key}</pre>
+        </div>
+      ) : null}
+      <ErrorBox error={keys.error || error} label="Serving keys" />
+      <ul id="serving-keys" class="plain">
+        {listOf(keys.data, 'keys').map((k) => (
+          <li key={k.id}>
+            <span class="id">{k.id}</span> {k.label || ''} {formatTime(k.datetime_created)}{' '}
+            <button type="button" onClick={() => revoke(k.id)}>
+              Revoke
+            </button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function QueryBox({ predictorHost, ready, token }) {
+  const [key, setKey] = useState('');
   const [text, setText] = useState('');
   const [several, setSeveral] = useState(false);
   const [answer, setAnswer] = useState(null);
@@ -165,7 +232,7 @@ function QueryBox({ predictorHost, ready }) {
     if (several && !Array.isArray(query)) return setError('To send several queries, write a JSON array of queries.');
     setBusy(true);
     try {
-      setAnswer(await predict(predictorHost, query, several));
+      setAnswer(await predict(predictorHost, query, several, token ? key.trim() : null));
     } catch (err) {
       setError(err);
     }
@@ -185,6 +252,11 @@ function QueryBox({ predictorHost, ready }) {
         >
           <textarea id="query-text" rows="5" value={text} aria-describedby="query-text-hint" onInput={(e) => setText(e.currentTarget.value)} />
         </Field>
+        {token ? (
+          <Field id="query-key" label="Serving key">
+            <input id="query-key" type="password" value={key} onInput={(e) => setKey(e.currentTarget.value)} />
+          </Field>
+        ) : null}
         <label class="check">
           <input type="checkbox" checked={several} onChange={(e) => setSeveral(e.currentTarget.checked)} />
           Several queries (a JSON array, one prediction each)
@@ -262,7 +334,10 @@ export function InferenceJobDetail({ app, version }) {
               {record.predictor_host || '—'}
             </dd>
           </JobFacts>
-          {live ? <QueryBox predictorHost={record.predictor_host} ready={record.status === 'RUNNING'} /> : null}
+          {live && record.auth === 'token' ? <ServingKeys app={app} version={version} /> : null}
+          {live ? (
+            <QueryBox predictorHost={record.predictor_host} ready={record.status === 'RUNNING'} token={record.auth === 'token'} />
+          ) : null}
         </>
       ) : null}
     </>
