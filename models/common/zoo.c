@@ -495,6 +495,41 @@ s_standardise (rfk_zoo_schema_t *schema, const rfk_tabular_t *t)
     return 0;
 }
 
+/* The image size and channels a job asks for: train arguments `image_size`
+   ("32": 32x32, or "32x24": width x height; default the first image's
+   size) and `image_channels` (1 or 3; default the first image's). */
+static int
+s_image_options (const rafiki_args_t *args, rfk_images_options_t *opts, char *err, size_t errlen)
+{
+    const char *size = rafiki_args_get (args, "image_size", NULL);
+    const char *channels = rafiki_args_get (args, "image_channels", NULL);
+    if (size && *size) {
+        unsigned w = 0, h = 0;
+        char tail = 0;
+        int got = sscanf (size, "%u%c%u %c", &w, &tail, &h, &tail);
+        if (got == 1)
+            h = w;
+        if (!((got == 1 || (got == 3 && (tail == 'x' || tail == 'X'))) && w >= 1 && h >= 1 &&
+              w <= 4096 && h <= 4096)) {
+            rfk_zoo_err (err, errlen,
+                         "train argument image_size '%s': want a size like 32 or 32x24 (1 to "
+                         "4096 pixels a side)",
+                         size);
+            return -1;
+        }
+        opts->width = w;
+        opts->height = h;
+    }
+    if (channels && *channels) {
+        if (strcmp (channels, "1") != 0 && strcmp (channels, "3") != 0) {
+            rfk_zoo_err (err, errlen, "train argument image_channels '%s': want 1 or 3", channels);
+            return -1;
+        }
+        opts->colour = channels[0] == '1' ? RFK_IMAGES_GREY : RFK_IMAGES_RGB;
+    }
+    return 0;
+}
+
 int
 rfk_zoo_data_load_train (const char *path, const char *task, const rafiki_args_t *args,
                          size_t max_rows, bool standardise, rfk_zoo_data_t **out, char *err,
@@ -513,7 +548,8 @@ rfk_zoo_data_load_train (const char *path, const char *task, const rafiki_args_t
     self->owns_schema = true;
     if (strcmp (task, RAFIKI_TASK_IMAGE_CLASSIFICATION) == 0) {
         rfk_images_options_t opts = {.max_count = max_rows, .colour = RFK_IMAGES_KEEP};
-        if (rfk_images_load (path, &opts, &self->images, err, errlen) != 0)
+        if (s_image_options (args, &opts, err, errlen) != 0 ||
+            rfk_images_load (path, &opts, &self->images, err, errlen) != 0)
             goto fail;
         rfk_images_t *im = self->images;
         if (im->n == 0) {
@@ -573,17 +609,14 @@ rfk_zoo_data_load_like (const char *path, rfk_zoo_schema_t *schema, size_t max_r
     }
     self->schema = schema;
     if (schema->images) {
+        /* Resized to the model's own size and channels. */
         rfk_images_options_t opts = {.max_count = max_rows,
                                      .colour =
-                                         schema->channels == 1 ? RFK_IMAGES_GREY : RFK_IMAGES_RGB};
+                                         schema->channels == 1 ? RFK_IMAGES_GREY : RFK_IMAGES_RGB,
+                                     .width = schema->width,
+                                     .height = schema->height};
         if (rfk_images_load (path, &opts, &self->images, err, errlen) != 0)
             goto fail;
-        if (self->images->n &&
-            (self->images->width != schema->width || self->images->height != schema->height)) {
-            rfk_zoo_err (err, errlen, "%s: images are %ux%u, the model was trained on %ux%u", path,
-                         self->images->width, self->images->height, schema->width, schema->height);
-            goto fail;
-        }
         self->n = self->images->n;
     } else {
         /* Ask for the model's columns by name, in the model's order. */

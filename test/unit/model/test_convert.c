@@ -149,6 +149,34 @@ test_convert_fashion_mnist (void **state)
     }
 }
 
+/* photos: JPEG and PNG crops of mixed sizes, colour and grey, that the
+   loader resizes to what a template asks for. */
+static void
+test_convert_photos (void **state)
+{
+    (void)state;
+    char args[512];
+    snprintf (args, sizeof args, "photos '%s' --limit 30", s_dir);
+    assert_int_equal (s_convert (args), 0);
+    const char *splits[] = {"photos-train.zip", "photos-val.zip", "photos-test.zip"};
+    rfk_images_options_t opts = {.colour = RFK_IMAGES_RGB, .width = 32, .height = 32};
+    for (int i = 0; i < 3; i++) {
+        rfk_images_t *images = NULL;
+        if (rfk_images_load (s_path (splits[i]), &opts, &images, s_err, sizeof s_err))
+            fail_msg ("%s", s_err);
+        assert_int_equal (images->n, 30);
+        assert_int_equal (images->width, 32);
+        assert_int_equal (images->channels, 3);
+        assert_int_equal (images->n_classes, 2);
+        /* Photographs in colour: the channels differ somewhere. */
+        size_t differ = 0;
+        for (size_t p = 0; p < 30 * 32 * 32; p++)
+            differ += images->pixels[3 * p] != images->pixels[3 * p + 2];
+        assert_true (differ > 1000);
+        rfk_images_destroy (&images);
+    }
+}
+
 static void
 test_convert_brown (void **state)
 {
@@ -203,8 +231,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_convert_iris),          cmocka_unit_test (test_convert_tabular),
-        cmocka_unit_test (test_convert_fashion_mnist), cmocka_unit_test (test_convert_brown),
-        cmocka_unit_test (test_convert_usage_errors),
+        cmocka_unit_test (test_convert_fashion_mnist), cmocka_unit_test (test_convert_photos),
+        cmocka_unit_test (test_convert_brown),         cmocka_unit_test (test_convert_usage_errors),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
