@@ -26,6 +26,7 @@ PHOTOS_DIR = '/usr/lib/python3/dist-packages/sklearn/datasets/images'
 PHOTOS = ('china.jpg', 'flower.jpg')  # class 0, class 1
 # Images per split of `photos` (before --limit).
 PHOTOS_COUNTS = {'train': 400, 'val': 100, 'test': 100}
+PHOTO_TILE = 80  # pixels: splits are made of whole tiles
 TABULAR = {
     # name: (sklearn loader, task)
     'iris': ('load_iris', 'TABULAR_CLASSIFICATION'),
@@ -111,29 +112,36 @@ def convert_fashion_mnist(out, limit):
                          limited(x, limit), limited(y, limit))
 
 
-def photo_crop(rng, photo, x0, x1):
-    """One example cut from photo between columns x0 and x1: a random square-ish
-    crop (48 px to the strip's width), scaled to 24..96 px a side, sometimes
-    turned grey; returns the PIL image."""
+def photo_crop(rng, photo, tile):
+    """One example cut from photo inside tile (left, top, right, bottom): a
+    random crop of 32 px to the tile's size, scaled to 24..96 px a side,
+    sometimes turned grey; returns the PIL image."""
     from PIL import Image
-    width = x1 - x0
-    side = rng.randint(48, min(160, width))
-    w = min(width, max(32, int(side * rng.uniform(0.75, 1.33))))
-    h = min(photo.height, max(32, int(side * rng.uniform(0.75, 1.33))))
-    left = x0 + rng.randint(0, width - w)
-    top = rng.randint(0, photo.height - h)
-    crop = photo.crop((left, top, left + w, top + h))
-    out_w, out_h = rng.randint(24, 96), rng.randint(24, 96)
-    crop = crop.resize((out_w, out_h), Image.BILINEAR)
+    left, top, right, bottom = tile
+    w = rng.randint(32, right - left)
+    h = max(32, min(bottom - top, int(w * rng.uniform(0.75, 1.33))))
+    x = left + rng.randint(0, right - left - w)
+    y = top + rng.randint(0, bottom - top - h)
+    crop = photo.crop((x, y, x + w, y + h))
+    crop = crop.resize((rng.randint(24, 96), rng.randint(24, 96)), Image.BILINEAR)
     return crop.convert('L') if rng.random() < 0.15 else crop
+
+
+def photo_tiles(photo, split):
+    """The 80x80 tiles of photo that belong to split: a diagonal pattern
+    over the grid gives train 3 of every 5 tiles, val and test 1 each, all
+    over the photo, so no pixel is in two splits."""
+    index = {'train': (0, 1, 2), 'val': (3,), 'test': (4,)}[split]
+    return [(c * PHOTO_TILE, r * PHOTO_TILE, (c + 1) * PHOTO_TILE, (r + 1) * PHOTO_TILE)
+            for r in range(photo.height // PHOTO_TILE) for c in range(photo.width // PHOTO_TILE)
+            if (c + 2 * r) % 5 in index]
 
 
 def convert_photos(out, limit):
     """Crops of scikit-learn's two sample photos: class 0 china.jpg (a
-    temple), class 1 flower.jpg. Each split cuts from its own vertical strip
-    of each photo (train the left 60%, val the next 20%, test the last 20%),
-    so no pixel is in two splits. Mostly JPEGs of mixed sizes and qualities,
-    15% grey, 10% stored as PNG: image data as people have it."""
+    temple), class 1 flower.jpg. Each split cuts from its own tiles of each
+    photo (photo_tiles). Mostly JPEGs of mixed sizes and qualities, 15%
+    grey, 10% stored as PNG: image data as people have it."""
     from PIL import Image
     photos = []
     for name in PHOTOS:
@@ -141,9 +149,8 @@ def convert_photos(out, limit):
         if not os.path.exists(path):
             fail(f'{path} is missing: install the Debian package python3-sklearn')
         photos.append(Image.open(path).convert('RGB'))
-    strips = {'train': (0.0, 0.6), 'val': (0.6, 0.8), 'test': (0.8, 1.0)}
     rng = random.Random(SEED)
-    for split, (a, b) in strips.items():
+    for split in ('train', 'val', 'test'):
         count = limited(list(range(PHOTOS_COUNTS[split])), limit)
         path = os.path.join(out, f'photos-{split}.zip')
         part = atomic_path(path)
@@ -154,7 +161,7 @@ def convert_photos(out, limit):
             for i in range(len(count)):
                 label = i % len(photos)
                 photo = photos[label]
-                image = photo_crop(rng, photo, int(a * photo.width), int(b * photo.width))
+                image = photo_crop(rng, photo, rng.choice(photo_tiles(photo, split)))
                 data = io.BytesIO()
                 if rng.random() < 0.1:
                     name = f'images/{i:05d}.png'

@@ -495,25 +495,60 @@ s_standardise (rfk_zoo_schema_t *schema, const rfk_tabular_t *t)
     return 0;
 }
 
+/* Parses an image size: "32" (32x32), "32x24" (width x height), or the
+   JSON list a manifest's `image_size: [32, 24]` arrives as ("[32,24]",
+   "[32]"). Each side 1..4096. */
+static bool
+s_parse_image_size (const char *text, unsigned *w, unsigned *h)
+{
+    const char *p = text;
+    while (*p == ' ')
+        p++;
+    bool list = *p == '[';
+    p += list;
+    char *end;
+    unsigned long sides[2] = {0, 0};
+    int n = 0;
+    while (n < 2) {
+        while (*p == ' ')
+            p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        sides[n++] = strtoul (p, &end, 10);
+        p = end;
+        while (*p == ' ')
+            p++;
+        if (!(*p == ',' || (!list && (*p == 'x' || *p == 'X'))))
+            break;
+        p++;
+    }
+    if (list && *p++ != ']')
+        return false;
+    while (*p == ' ')
+        p++;
+    if (*p != '\0')
+        return false;
+    if (n == 1)
+        sides[1] = sides[0];
+    *w = (unsigned)sides[0];
+    *h = (unsigned)sides[1];
+    return sides[0] >= 1 && sides[0] <= 4096 && sides[1] >= 1 && sides[1] <= 4096;
+}
+
 /* The image size and channels a job asks for: train arguments `image_size`
-   ("32": 32x32, or "32x24": width x height; default the first image's
-   size) and `image_channels` (1 or 3; default the first image's). */
+   (see s_parse_image_size; default the first image's size) and
+   `image_channels` (1 or 3; default the first image's). */
 static int
 s_image_options (const rafiki_args_t *args, rfk_images_options_t *opts, char *err, size_t errlen)
 {
     const char *size = rafiki_args_get (args, "image_size", NULL);
     const char *channels = rafiki_args_get (args, "image_channels", NULL);
     if (size && *size) {
-        unsigned w = 0, h = 0;
-        char tail = 0;
-        int got = sscanf (size, "%u%c%u %c", &w, &tail, &h, &tail);
-        if (got == 1)
-            h = w;
-        if (!((got == 1 || (got == 3 && (tail == 'x' || tail == 'X'))) && w >= 1 && h >= 1 &&
-              w <= 4096 && h <= 4096)) {
+        unsigned w, h;
+        if (!s_parse_image_size (size, &w, &h)) {
             rfk_zoo_err (err, errlen,
-                         "train argument image_size '%s': want a size like 32 or 32x24 (1 to "
-                         "4096 pixels a side)",
+                         "train argument image_size '%s': want a size like 32, 32x24 or [32, 24] "
+                         "(width, height: 1 to 4096 pixels)",
                          size);
             return -1;
         }

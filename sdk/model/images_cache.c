@@ -179,3 +179,12 @@ rfk_images_cache_clear (void)
         s_drop (&s_entries[i]);
     pthread_mutex_unlock (&s_lock);
 }
+
+/* Every template links its own copy of this cache: empty it when the
+   template is unloaded (dlclose) or the program exits, so that nothing it
+   held is left behind unreachable. */
+__attribute__ ((destructor)) static void
+s_cache_fini (void)
+{
+    rfk_images_cache_clear ();
+}
