@@ -11,6 +11,7 @@
 
 #include "rfk_test.h"
 #include "fixtures.h"
+#include "internal.h"
 #include "rafiki/dataset.h"
 
 static char *s_dir; /* the test's folder (rfk_test_tmpdir_new) */
@@ -175,6 +176,36 @@ test_convert_photos (void **state)
         assert_true (differ > 1000);
         rfk_images_destroy (&images);
     }
+    /* As people have them: mostly JPEGs, of mixed sizes, some grey. */
+    int err_code;
+    zip_t *zip = zip_open (s_path ("photos-train.zip"), ZIP_RDONLY, &err_code);
+    assert_non_null (zip);
+    size_t jpegs = 0, greys = 0, widths[97] = {0};
+    for (zip_int64_t i = 0; i < zip_get_num_entries (zip, 0); i++) {
+        const char *name = zip_get_name (zip, (zip_uint64_t)i, 0);
+        char *data = NULL;
+        size_t size = 0;
+        if (strcmp (name, "images.csv") == 0)
+            continue;
+        assert_int_equal (
+            rfk_model_zip_read (zip, "photos", name, &data, &size, NULL, s_err, sizeof s_err), 0);
+        rfk_image_t image;
+        if (rfk_image_decode (data, size, 0, &image, s_err, sizeof s_err) != 0)
+            fail_msg ("%s %s", name, s_err);
+        jpegs += (uint8_t)data[0] == 0xff;
+        greys += image.channels == 1;
+        assert_true (image.width >= 24 && image.width <= 96);
+        widths[image.width]++;
+        rfk_image_fini (&image);
+        free (data);
+    }
+    zip_discard (zip);
+    size_t distinct = 0;
+    for (int w = 0; w < 97; w++)
+        distinct += widths[w] > 0;
+    print_message ("# photos-train: %zu JPEGs, %zu grey, %zu distinct widths of 30\n", jpegs, greys,
+                   distinct);
+    assert_true (jpegs >= 20 && greys >= 1 && distinct >= 10);
 }
 
 static void
