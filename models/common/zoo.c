@@ -495,76 +495,6 @@ s_standardise (rfk_zoo_schema_t *schema, const rfk_tabular_t *t)
     return 0;
 }
 
-/* Parses an image size: "32" (32x32), "32x24" (width x height), or the
-   JSON list a manifest's `image_size: [32, 24]` arrives as ("[32,24]",
-   "[32]"). Each side 1..4096. */
-static bool
-s_parse_image_size (const char *text, unsigned *w, unsigned *h)
-{
-    const char *p = text;
-    while (*p == ' ')
-        p++;
-    bool list = *p == '[';
-    p += list;
-    char *end;
-    unsigned long sides[2] = {0, 0};
-    int n = 0;
-    while (n < 2) {
-        while (*p == ' ')
-            p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        sides[n++] = strtoul (p, &end, 10);
-        p = end;
-        while (*p == ' ')
-            p++;
-        if (!(*p == ',' || (!list && (*p == 'x' || *p == 'X'))))
-            break;
-        p++;
-    }
-    if (list && *p++ != ']')
-        return false;
-    while (*p == ' ')
-        p++;
-    if (*p != '\0')
-        return false;
-    if (n == 1)
-        sides[1] = sides[0];
-    *w = (unsigned)sides[0];
-    *h = (unsigned)sides[1];
-    return sides[0] >= 1 && sides[0] <= 4096 && sides[1] >= 1 && sides[1] <= 4096;
-}
-
-/* The image size and channels a job asks for: train arguments `image_size`
-   (see s_parse_image_size; default the first image's size) and
-   `image_channels` (1 or 3; default the first image's). */
-static int
-s_image_options (const rafiki_args_t *args, rfk_images_options_t *opts, char *err, size_t errlen)
-{
-    const char *size = rafiki_args_get (args, "image_size", NULL);
-    const char *channels = rafiki_args_get (args, "image_channels", NULL);
-    if (size && *size) {
-        unsigned w, h;
-        if (!s_parse_image_size (size, &w, &h)) {
-            rfk_zoo_err (err, errlen,
-                         "train argument image_size '%s': want a size like 32, 32x24 or [32, 24] "
-                         "(width, height: 1 to 4096 pixels)",
-                         size);
-            return -1;
-        }
-        opts->width = w;
-        opts->height = h;
-    }
-    if (channels && *channels) {
-        if (strcmp (channels, "1") != 0 && strcmp (channels, "3") != 0) {
-            rfk_zoo_err (err, errlen, "train argument image_channels '%s': want 1 or 3", channels);
-            return -1;
-        }
-        opts->colour = channels[0] == '1' ? RFK_IMAGES_GREY : RFK_IMAGES_RGB;
-    }
-    return 0;
-}
-
 int
 rfk_zoo_data_load_train (const char *path, const char *task, const rafiki_args_t *args,
                          size_t max_rows, bool standardise, rfk_zoo_data_t **out, char *err,
@@ -583,7 +513,7 @@ rfk_zoo_data_load_train (const char *path, const char *task, const rafiki_args_t
     self->owns_schema = true;
     if (strcmp (task, RAFIKI_TASK_IMAGE_CLASSIFICATION) == 0) {
         rfk_images_options_t opts = {.max_count = max_rows, .colour = RFK_IMAGES_KEEP};
-        if (s_image_options (args, &opts, err, errlen) != 0 ||
+        if (rfk_images_options_from_args (args, &opts, err, errlen) != 0 ||
             rfk_images_load (path, &opts, &self->images, err, errlen) != 0)
             goto fail;
         rfk_images_t *im = self->images;

@@ -284,6 +284,76 @@ rfk_images_load (const char *path, const rfk_images_options_t *opts, rfk_images_
     return s_load (path, opts, out, err, errlen);
 }
 
+/* Parses an image size: "32" (32x32), "32x24" (width x height), or the
+   JSON list a manifest's `image_size: [32, 24]` arrives as ("[32,24]",
+   "[32]"). Each side 1..4096. */
+static bool
+s_parse_image_size (const char *text, unsigned *w, unsigned *h)
+{
+    const char *p = text;
+    while (*p == ' ')
+        p++;
+    bool list = *p == '[';
+    p += list;
+    char *end;
+    unsigned long sides[2] = {0, 0};
+    int n = 0;
+    while (n < 2) {
+        while (*p == ' ')
+            p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        sides[n++] = strtoul (p, &end, 10);
+        p = end;
+        while (*p == ' ')
+            p++;
+        if (!(*p == ',' || (!list && (*p == 'x' || *p == 'X'))))
+            break;
+        p++;
+    }
+    if (list && *p++ != ']')
+        return false;
+    while (*p == ' ')
+        p++;
+    if (*p != '\0')
+        return false;
+    if (n == 1)
+        sides[1] = sides[0];
+    *w = (unsigned)sides[0];
+    *h = (unsigned)sides[1];
+    return sides[0] >= 1 && sides[0] <= 4096 && sides[1] >= 1 && sides[1] <= 4096;
+}
+
+int
+rfk_images_options_from_args (const rafiki_args_t *args, rfk_images_options_t *opts, char *err,
+                              size_t errlen)
+{
+    const char *size = rafiki_args_get (args, "image_size", NULL);
+    const char *channels = rafiki_args_get (args, "image_channels", NULL);
+    if (size && *size) {
+        unsigned w, h;
+        if (!s_parse_image_size (size, &w, &h)) {
+            rfk_model_errf (
+                err, errlen,
+                "train argument image_size '%s': want a size like 32, 32x24 or [32, 24] "
+                "(width, height: 1 to 4096 pixels)",
+                size);
+            return -1;
+        }
+        opts->width = w;
+        opts->height = h;
+    }
+    if (channels && *channels) {
+        if (strcmp (channels, "1") != 0 && strcmp (channels, "3") != 0) {
+            rfk_model_errf (err, errlen, "train argument image_channels '%s': want 1 or 3",
+                            channels);
+            return -1;
+        }
+        opts->colour = channels[0] == '1' ? RFK_IMAGES_GREY : RFK_IMAGES_RGB;
+    }
+    return 0;
+}
+
 void
 rfk_images_destroy (rfk_images_t **self_p)
 {

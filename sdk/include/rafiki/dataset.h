@@ -105,6 +105,16 @@ int
 rfk_images_load (const char *path, const rfk_images_options_t *opts, rfk_images_t **out, char *err,
                  size_t errlen);
 
+/* Fills the size and colour of opts from a job's train arguments, the
+   convention of the zoo's templates: `image_size` ("32": 32x32, "32x24":
+   width x height, or the JSON list a manifest's `image_size: [32, 24]`
+   arrives as; 1 to 4096 a side) and `image_channels` ("1": GREY, "3":
+   RGB). Absent arguments leave opts alone. -1 with a message naming the
+   argument when one is malformed. */
+int
+rfk_images_options_from_args (const rafiki_args_t *args, rfk_images_options_t *opts, char *err,
+                              size_t errlen);
+
 /* Frees the images; NULL or *self_p NULL is a no-op. */
 void
 rfk_images_destroy (rfk_images_t **self_p);
