@@ -284,6 +284,24 @@ s_spans (uint32_t src, uint32_t dst, float **weights)
     return spans;
 }
 
+/* Resamples source row y horizontally into acc (width * c), adding it with
+   weight w. */
+static void
+s_add_row (const rfk_image_t *src, uint32_t y, const s_span_t *sx, uint32_t width, float w,
+           float *acc)
+{
+    uint32_t c = src->channels;
+    const uint8_t *row = src->pixels + (size_t)y * src->width * c;
+    for (uint32_t x = 0; x < width; x++)
+        for (uint32_t k = 0; k < c; k++) {
+            const uint8_t *p = row + (size_t)sx[x].first * c + k;
+            float sum = 0;
+            for (uint32_t j = 0; j < sx[x].n; j++)
+                sum += sx[x].w[j] * p[(size_t)j * c];
+            acc[(size_t)x * c + k] += w * sum;
+        }
+}
+
 int
 rfk_image_resize (const rfk_image_t *src, uint32_t width, uint32_t height, uint8_t *dst)
 {
@@ -295,27 +313,19 @@ rfk_image_resize (const rfk_image_t *src, uint32_t width, uint32_t height, uint8
     float *wx_mem = NULL, *wy_mem = NULL;
     s_span_t *sx = s_spans (src->width, width, &wx_mem);
     s_span_t *sy = s_spans (src->height, height, &wy_mem);
-    /* Rows first (every source row to `width` pixels), then columns. */
-    float *rows = malloc ((size_t)src->height * width * c * sizeof (float));
-    int rc = sx && sy && rows ? 0 : -1;
-    for (uint32_t y = 0; rc == 0 && y < src->height; y++)
-        for (uint32_t x = 0; x < width; x++)
-            for (uint32_t k = 0; k < c; k++) {
-                const uint8_t *p = src->pixels + ((size_t)y * src->width + sx[x].first) * c + k;
-                float sum = 0;
-                for (uint32_t j = 0; j < sx[x].n; j++)
-                    sum += sx[x].w[j] * p[(size_t)j * c];
-                rows[((size_t)y * width + x) * c + k] = sum;
-            }
-    for (uint32_t y = 0; rc == 0 && y < height; y++)
-        for (size_t i = 0; i < (size_t)width * c; i++) {
-            const float *p = rows + (size_t)sy[y].first * width * c + i;
-            float sum = 0;
-            for (uint32_t j = 0; j < sy[y].n; j++)
-                sum += sy[y].w[j] * p[(size_t)j * width * c];
-            dst[(size_t)y * width * c + i] = (uint8_t)(sum < 0 ? 0 : sum > 255 ? 255 : sum + 0.5f);
-        }
-    free (rows);
+    /* One output row at a time (memory: one row of floats): the source rows
+       it covers, each resampled across, weighted down. */
+    float *acc = malloc ((size_t)width * c * sizeof (float));
+    int rc = sx && sy && acc ? 0 : -1;
+    for (uint32_t y = 0; rc == 0 && y < height; y++) {
+        memset (acc, 0, (size_t)width * c * sizeof (float));
+        for (uint32_t j = 0; j < sy[y].n; j++)
+            s_add_row (src, sy[y].first + j, sx, width, sy[y].w[j], acc);
+        uint8_t *out = dst + (size_t)y * width * c;
+        for (size_t i = 0; i < (size_t)width * c; i++)
+            out[i] = (uint8_t)(acc[i] < 0 ? 0 : acc[i] > 255 ? 255 : acc[i] + 0.5f);
+    }
+    free (acc);
     free (sx);
     free (sy);
     free (wx_mem);

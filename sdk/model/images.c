@@ -48,8 +48,9 @@ s_first_image (rfk_images_t *images, const rfk_images_options_t *opts, const rfk
     images->channels = image->channels;
     if ((size_t)images->width * images->height * images->channels > RFK_IMAGE_MAX_BYTES / 16) {
         rfk_model_errf (err, errlen,
-                        "%s: %s: %s is %ux%u, too large to be the dataset's size (give the "
-                        "template a smaller one)",
+                        "%s: %s: %s is %ux%u, too large to keep every image at its size (over "
+                        "16 MiB each): ask for a smaller size (the zoo: train argument "
+                        "image_size)",
                         zip_path, where, name, images->width, images->height);
         return -1;
     }

@@ -1,9 +1,11 @@
 /*  images_cache.c: the per-process cache of loaded image datasets.
 
-    rfk_images_load keeps a copy of every dataset it read completely, keyed
-    by the file (path, device, inode, size, modification time, and a
-    fingerprint of its entries' names, sizes and CRCs) and by what
-    was asked (size, colour), so that a second load of the same file is a
+    rfk_images_load tells the cache of every dataset it read completely,
+    keyed by the file (path, device, inode, size, modification time, and a
+    fingerprint of its entries' names, sizes and CRCs) and by what was asked
+    (size, colour). The first time, the cache only notes the key: a trial
+    reads each of its datasets once, and a copy would only double its
+    memory. From the second time on it keeps a copy, and later loads are a
     copy instead of a decode and resize. At most RAFIKI_IMAGES_CACHE_MB
     (default 512, 0: off) are kept; the least recently used goes first.
     Process-wide, guarded by a mutex (templates may load from threads). */
@@ -25,7 +27,7 @@ typedef struct {
     uint64_t fingerprint;       /* ... and its entries (images.c) */
     uint32_t width, height;     /* the size asked for (0, 0: the first image's) */
     rfk_images_colour_t colour; /* the colour asked for */
-    rfk_images_t *images;       /* the images; owned */
+    rfk_images_t *images;       /* the images, owned; NULL: seen once, not kept */
     size_t bytes;               /* pixel and label bytes they take */
     uint64_t used;              /* when last used (a counter) */
 } s_entry_t;
@@ -98,7 +100,7 @@ rfk_images_cache_get (const char *path, const struct stat *st, uint64_t fingerpr
     pthread_mutex_lock (&s_lock);
     for (int i = 0; i < S_ENTRIES; i++) {
         s_entry_t *e = &s_entries[i];
-        if (!s_matches (e, path, st, fingerprint, opts))
+        if (!e->images || !s_matches (e, path, st, fingerprint, opts))
             continue;
         size_t n =
             opts->max_count && opts->max_count < e->images->n ? opts->max_count : e->images->n;
@@ -112,6 +114,30 @@ rfk_images_cache_get (const char *path, const struct stat *st, uint64_t fingerpr
     return copy;
 }
 
+/* A free slot, after dropping least recently used entries until `bytes`
+   more fit in the budget; -1 when they cannot. Called with the lock held. */
+static int
+s_make_room (size_t bytes, size_t budget)
+{
+    size_t total = bytes;
+    for (int i = 0; i < S_ENTRIES; i++)
+        total += s_entries[i].bytes;
+    for (;;) {
+        int lru = -1, free_slot = -1;
+        for (int i = 0; i < S_ENTRIES; i++)
+            if (!s_entries[i].path)
+                free_slot = i;
+            else if (lru < 0 || s_entries[i].used < s_entries[lru].used)
+                lru = i;
+        if (free_slot >= 0 && total <= budget)
+            return free_slot;
+        if (lru < 0)
+            return -1;
+        total -= s_entries[lru].bytes;
+        s_drop (&s_entries[lru]);
+    }
+}
+
 void
 rfk_images_cache_put (const char *path, const struct stat *st, uint64_t fingerprint,
                       const rfk_images_options_t *opts, const rfk_images_t *images)
@@ -122,43 +148,28 @@ rfk_images_cache_put (const char *path, const struct stat *st, uint64_t fingerpr
     if (bytes > budget)
         return;
     pthread_mutex_lock (&s_lock);
-    size_t total = bytes;
-    for (int i = 0; i < S_ENTRIES; i++) {
-        if (s_matches (&s_entries[i], path, st, fingerprint, opts))
+    /* Seen before: keep the images this time. */
+    bool seen = false;
+    for (int i = 0; i < S_ENTRIES; i++)
+        if (s_matches (&s_entries[i], path, st, fingerprint, opts)) {
+            seen = !s_entries[i].images;
             s_drop (&s_entries[i]);
-        total += s_entries[i].bytes;
-    }
-    /* Drop the least recently used until the new one fits in a free slot. */
-    for (;;) {
-        int lru = -1, free_slot = -1;
-        for (int i = 0; i < S_ENTRIES; i++)
-            if (!s_entries[i].path)
-                free_slot = i;
-            else if (lru < 0 || s_entries[i].used < s_entries[lru].used)
-                lru = i;
-        if (free_slot >= 0 && total <= budget) {
-            s_entry_t *e = &s_entries[free_slot];
-            e->path = strdup (path);
-            e->images = s_copy (images, images->n);
-            if (!e->path || !e->images) {
-                s_drop (e);
-                break;
-            }
-            e->dev = st->st_dev;
-            e->ino = st->st_ino;
-            e->size = st->st_size;
-            e->mtime = st->st_mtim;
-            e->fingerprint = fingerprint;
-            e->width = opts->width;
-            e->height = opts->height;
-            e->colour = opts->colour;
-            e->bytes = bytes;
-            e->used = ++s_clock;
-            break;
         }
-        total -= s_entries[lru].bytes;
-        s_drop (&s_entries[lru]);
-    }
+    int slot = s_make_room (seen ? bytes : 0, budget);
+    s_entry_t *e = slot >= 0 ? &s_entries[slot] : NULL;
+    if (e && (e->path = strdup (path)) && (!seen || (e->images = s_copy (images, images->n)))) {
+        e->dev = st->st_dev;
+        e->ino = st->st_ino;
+        e->size = st->st_size;
+        e->mtime = st->st_mtim;
+        e->fingerprint = fingerprint;
+        e->width = opts->width;
+        e->height = opts->height;
+        e->colour = opts->colour;
+        e->bytes = seen ? bytes : 0;
+        e->used = ++s_clock;
+    } else if (e)
+        s_drop (e);
     pthread_mutex_unlock (&s_lock);
 }
 

@@ -93,14 +93,16 @@ typedef struct {
    enlarging it is nearest neighbour with blended edges). The aspect ratio
    is not kept (as the original Rafiki's loaders).
 
-   The result of a complete load is cached in this process (keyed by path,
-   the file's device, inode, size and modification time, the names, sizes
-   and CRCs of its entries, and the size and colour asked for), so that loading the same dataset
-   again (a train set read by train () and by a quick evaluation) costs a copy, not a decode. The
-   cache holds at most RAFIKI_IMAGES_CACHE_MB (environment, default 512; 0 turns it off) and drops
-   the least recently used. It is not kept on disk: a sandboxed trial sees its datasets read-only
-   and can write only its own folder, and a cache shared between trials could be poisoned by one
-   template for the others. */
+   Complete loads are cached in this process (keyed by path, the file's
+   device, inode, size and modification time, the names, sizes and CRCs of
+   its entries, and the size and colour asked for): the first load of a
+   key is only noted (a trial reads each dataset once, and a copy would
+   double its memory), the second is kept, and later ones cost a copy, not
+   a decode. The cache holds at most RAFIKI_IMAGES_CACHE_MB (environment,
+   default 512; 0 turns it off) and drops the least recently used. It is
+   not kept on disk: a sandboxed trial sees its datasets read-only and can
+   write only its own folder, and a cache shared between trials could be
+   poisoned by one template for the others. */
 int
 rfk_images_load (const char *path, const rfk_images_options_t *opts, rfk_images_t **out, char *err,
                  size_t errlen);
