@@ -3,14 +3,15 @@
 
     deploy/datasets/convert makes `photos` (crops of python3-sklearn's two
     sample photographs: JPEGs, some PNGs, 24 to 96 pixels a side, colour
-    and grey); the zoo's MlpImageClassifier is tuned on it with train
-    arguments image_size 24 and image_channels 3 (every image resized once
-    by the loader, in each sandboxed trial), the best trial is deployed and
-    a 24x24 colour query is answered with two class probabilities.
+    and grey); the zoo's MlpImageClassifier is tuned on it (3 trials; some
+    may be pruned, none may fail) with train arguments image_size 24 and
+    image_channels 3 (every image resized once by the loader, in each
+    sandboxed trial), the best trial is deployed and a 24x24 colour query
+    is answered with two class probabilities.
 
-    The test is skipped (exit 77) when the converter cannot run (Debian's
-    python3-pil or python3-sklearn missing); deploy/install-deps installs
-    them.
+    The test is skipped (TAP "# SKIP") when the converter cannot run
+    (Debian's python3-pil or python3-sklearn missing); deploy/install-deps
+    installs them.
 
     Environment (set by meson): RAFIKID, RAFIKI_TEST_MLP (template path),
     RAFIKI_SOURCE_ROOT (for deploy/datasets/convert).
