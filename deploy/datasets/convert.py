@@ -3,7 +3,7 @@
 
 Called by deploy/datasets/convert (see there for the datasets and options).
 Formats (sdk/model/README.md):
-  IMAGE_CLASSIFICATION  zip: images.csv (path,class) + PNG images
+  IMAGE_CLASSIFICATION  zip: images.csv (path,class) + PNG or JPEG images
   TABULAR_*             CSV: header row of feature names, `target` last
   POS_TAGGING           zip: corpus.tsv (token<TAB>tag rows; a row whose
                         token is the two characters \\n ends a sentence)
@@ -21,6 +21,12 @@ import zipfile
 
 SEED = 0
 FASHION_DIR = '/usr/share/datasets/fashion-mnist'
+# scikit-learn's two sample photographs (python3-sklearn): JPEG, 640x427, RGB.
+PHOTOS_DIR = '/usr/lib/python3/dist-packages/sklearn/datasets/images'
+PHOTOS = ('china.jpg', 'flower.jpg')  # class 0, class 1
+# Images per split of `photos` (before --limit).
+PHOTOS_COUNTS = {'train': 400, 'val': 100, 'test': 100}
+PHOTO_TILE = 80  # pixels: splits are made of whole tiles
 TABULAR = {
     # name: (sklearn loader, task)
     'iris': ('load_iris', 'TABULAR_CLASSIFICATION'),
@@ -104,6 +110,72 @@ def convert_fashion_mnist(out, limit):
     for split, (x, y) in splits.items():
         write_images_zip(os.path.join(out, f'fashion-mnist-{split}.zip'),
                          limited(x, limit), limited(y, limit))
+
+
+def photo_crop(rng, photo, tile):
+    """One example cut from photo inside tile (left, top, right, bottom): a
+    random crop of 32 px to the tile's size, scaled to 24..96 px a side,
+    sometimes turned grey; returns the PIL image."""
+    from PIL import Image
+    left, top, right, bottom = tile
+    w = rng.randint(32, right - left)
+    h = max(32, min(bottom - top, int(w * rng.uniform(0.75, 1.33))))
+    x = left + rng.randint(0, right - left - w)
+    y = top + rng.randint(0, bottom - top - h)
+    crop = photo.crop((x, y, x + w, y + h))
+    crop = crop.resize((rng.randint(24, 96), rng.randint(24, 96)), Image.BILINEAR)
+    return crop.convert('L') if rng.random() < 0.15 else crop
+
+
+def photo_tiles(photo, split):
+    """The 80x80 tiles of photo that belong to split: a diagonal pattern
+    over the grid gives train 3 of every 5 tiles, val and test 1 each, all
+    over the photo, so no pixel is in two splits."""
+    index = {'train': (0, 1, 2), 'val': (3,), 'test': (4,)}[split]
+    return [(c * PHOTO_TILE, r * PHOTO_TILE, (c + 1) * PHOTO_TILE, (r + 1) * PHOTO_TILE)
+            for r in range(photo.height // PHOTO_TILE) for c in range(photo.width // PHOTO_TILE)
+            if (c + 2 * r) % 5 in index]
+
+
+def convert_photos(out, limit):
+    """Crops of scikit-learn's two sample photos: class 0 china.jpg (a
+    temple), class 1 flower.jpg. Each split cuts from its own tiles of each
+    photo (photo_tiles). Mostly JPEGs of mixed sizes and qualities, 15%
+    grey, 10% stored as PNG: image data as people have it."""
+    from PIL import Image
+    photos = []
+    for name in PHOTOS:
+        path = os.path.join(PHOTOS_DIR, name)
+        if not os.path.exists(path):
+            fail(f'{path} is missing: install the Debian package python3-sklearn')
+        photos.append(Image.open(path).convert('RGB'))
+    rng = random.Random(SEED)
+    for split in ('train', 'val', 'test'):
+        count = limited(list(range(PHOTOS_COUNTS[split])), limit)
+        path = os.path.join(out, f'photos-{split}.zip')
+        part = atomic_path(path)
+        rows = io.StringIO()
+        writer = csv.writer(rows, lineterminator='\n')
+        writer.writerow(['path', 'class'])
+        with zipfile.ZipFile(part, 'w') as z:
+            for i in range(len(count)):
+                label = i % len(photos)
+                photo = photos[label]
+                image = photo_crop(rng, photo, rng.choice(photo_tiles(photo, split)))
+                data = io.BytesIO()
+                if rng.random() < 0.1:
+                    name = f'images/{i:05d}.png'
+                    image.save(data, format='PNG')
+                else:
+                    name = f'images/{i:05d}.jpg'
+                    image.save(data, format='JPEG', quality=rng.randint(60, 95))
+                z.writestr(zipfile.ZipInfo(name, date_time=(2018, 1, 1, 0, 0, 0)),
+                           data.getvalue(), compress_type=zipfile.ZIP_STORED)
+                writer.writerow([name, label])
+            z.writestr(zipfile.ZipInfo('images.csv', date_time=(2018, 1, 1, 0, 0, 0)),
+                       rows.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
+        os.replace(part, path)
+        print(f'{path}: {len(count)} images (JPEG and PNG, 24..96 px a side), classes [0, 1]')
 
 
 def split_indices(n, fractions):
@@ -205,7 +277,7 @@ def convert_brown(out, limit, brown_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('name', choices=['fashion-mnist', 'brown'] + sorted(TABULAR))
+    parser.add_argument('name', choices=['fashion-mnist', 'photos', 'brown'] + sorted(TABULAR))
     parser.add_argument('out')
     parser.add_argument('--limit', type=int, default=0)
     parser.add_argument('--brown-dir')
@@ -215,6 +287,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     if args.name == 'fashion-mnist':
         convert_fashion_mnist(args.out, args.limit)
+    elif args.name == 'photos':
+        convert_photos(args.out, args.limit)
     elif args.name == 'brown':
         if not args.brown_dir:
             fail('brown needs --brown-dir (deploy/datasets/convert finds it)')

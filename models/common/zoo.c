@@ -522,7 +522,8 @@ rfk_zoo_data_load_train (const char *path, const char *task, const rafiki_args_t
     self->owns_schema = true;
     if (strcmp (task, RAFIKI_TASK_IMAGE_CLASSIFICATION) == 0) {
         rfk_images_options_t opts = {.max_count = max_rows, .colour = RFK_IMAGES_KEEP};
-        if (rfk_images_load (path, &opts, &self->images, err, errlen) != 0)
+        if (rfk_images_options_from_args (args, &opts, err, errlen) != 0 ||
+            rfk_images_load (path, &opts, &self->images, err, errlen) != 0)
             goto fail;
         rfk_images_t *im = self->images;
         if (im->n == 0) {
@@ -582,17 +583,14 @@ rfk_zoo_data_load_like (const char *path, rfk_zoo_schema_t *schema, size_t max_r
     }
     self->schema = schema;
     if (schema->images) {
+        /* Resized to the model's own size and channels. */
         rfk_images_options_t opts = {.max_count = max_rows,
                                      .colour =
-                                         schema->channels == 1 ? RFK_IMAGES_GREY : RFK_IMAGES_RGB};
+                                         schema->channels == 1 ? RFK_IMAGES_GREY : RFK_IMAGES_RGB,
+                                     .width = schema->width,
+                                     .height = schema->height};
         if (rfk_images_load (path, &opts, &self->images, err, errlen) != 0)
             goto fail;
-        if (self->images->n &&
-            (self->images->width != schema->width || self->images->height != schema->height)) {
-            rfk_zoo_err (err, errlen, "%s: images are %ux%u, the model was trained on %ux%u", path,
-                         self->images->width, self->images->height, schema->width, schema->height);
-            goto fail;
-        }
         self->n = self->images->n;
     } else {
         /* Ask for the model's columns by name, in the model's order. */

@@ -43,13 +43,16 @@ s_tabular_queries (const char *task, const char *path, const rafiki_args_t *args
     return 0;
 }
 
+/* Image queries at the size and channels the train arguments ask for (the
+   zoo's image_size and image_channels), else the first image's. */
 static int
-s_image_queries (const char *path, size_t max, msgpack_packer *pk, size_t *count, char *err,
-                 size_t errlen)
+s_image_queries (const char *path, const rafiki_args_t *args, size_t max, msgpack_packer *pk,
+                 size_t *count, char *err, size_t errlen)
 {
     rfk_images_options_t opts = {.max_count = max, .colour = RFK_IMAGES_KEEP};
     rfk_images_t *images = NULL;
-    if (rfk_images_load (path, &opts, &images, err, errlen) != 0)
+    if (rfk_images_options_from_args (args, &opts, err, errlen) != 0 ||
+        rfk_images_load (path, &opts, &images, err, errlen) != 0)
         return -1;
     size_t w = images->width, h = images->height, c = images->channels;
     msgpack_pack_array (pk, images->n);
@@ -107,7 +110,7 @@ rfk_model_check_queries (const char *task, const char *path, const rafiki_args_t
         strcmp (task, RAFIKI_TASK_TABULAR_REGRESSION) == 0)
         rc = s_tabular_queries (task, path, args, max_queries, &pk, count, err, errlen);
     else if (strcmp (task, RAFIKI_TASK_IMAGE_CLASSIFICATION) == 0)
-        rc = s_image_queries (path, max_queries, &pk, count, err, errlen);
+        rc = s_image_queries (path, args, max_queries, &pk, count, err, errlen);
     else if (strcmp (task, RAFIKI_TASK_POS_TAGGING) == 0)
         rc = s_sentence_queries (path, max_queries, &pk, count, err, errlen);
     else {

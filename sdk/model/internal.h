@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <zip.h>
 
 #include <rafiki/dataset.h> /* rfk_model_errf */
@@ -89,5 +90,69 @@ rfk_model_parse_double (const char *text, double *value);
 /* Parses a class label: an integer 0..INT32_MAX, written 3 or 3.0. */
 bool
 rfk_model_parse_label (const char *text, int32_t *value);
+
+/* ---- one image (image_decode.c) ------------------------------------- */
+
+/* The longest side of an image file that is decoded. */
+#define RFK_IMAGE_MAX_SIDE 16384u
+/* The most bytes one image file may decode to (and one resized image may
+   take). */
+#define RFK_IMAGE_MAX_BYTES ((size_t)1 << 28)
+
+/* A decoded image. */
+typedef struct {
+    uint32_t width, height; /* pixels */
+    uint32_t channels;      /* 1 (grey) or 3 (RGB) */
+    uint8_t *pixels;        /* height * width * channels bytes, rows top to
+                               bottom, channels interleaved; owned */
+} rfk_image_t;
+
+/* The grey level of a colour: ITU-R BT.601 luma on the stored values, as
+   PIL's convert ('L') computes it. */
+uint8_t
+rfk_image_luma (uint8_t r, uint8_t g, uint8_t b);
+
+/* Decodes a PNG or JPEG file's bytes into *out with `channels` channels (1,
+   3, or 0 for the file's own: 1 for a grey file, 3 for colour). Returns 0,
+   or -1 with a message that completes "ENTRY ..." (e.g. "is a corrupt
+   JPEG: ...") and *out empty. */
+int
+rfk_image_decode (const void *data, size_t size, uint32_t channels, rfk_image_t *out, char *err,
+                  size_t errlen);
+
+/* Frees the pixels; the image is empty afterwards. */
+void
+rfk_image_fini (rfk_image_t *image);
+
+/* Resizes src into dst (height * width * src->channels bytes) with a box
+   filter: each output pixel is the mean of the source area it covers, a
+   source pixel weighted by the part of it inside (area averaging, as PIL's
+   Image.BOX and OpenCV's INTER_AREA; when enlarging, nearest neighbour with
+   blended edges). The aspect ratio is not kept. Returns -1 when out of
+   memory. */
+int
+rfk_image_resize (const rfk_image_t *src, uint32_t width, uint32_t height, uint8_t *dst);
+
+/* ---- the image dataset cache (images_cache.c) ------------------------ */
+
+/* A copy of the images loaded before from the file at path (st: its stat,
+   fingerprint: a hash of its entries) with the same width, height and
+   colour options (at most opts->max_count of them), or NULL. */
+rfk_images_t *
+rfk_images_cache_get (const char *path, const struct stat *st, uint64_t fingerprint,
+                      const rfk_images_options_t *opts);
+
+/* Keeps a copy of a complete load, within the budget. */
+void
+rfk_images_cache_put (const char *path, const struct stat *st, uint64_t fingerprint,
+                      const rfk_images_options_t *opts, const rfk_images_t *images);
+
+/* How many loads the cache answered (for tests). */
+size_t
+rfk_images_cache_hits (void);
+
+/* Empties the cache (for tests). */
+void
+rfk_images_cache_clear (void);
 
 #endif

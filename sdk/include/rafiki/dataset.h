@@ -5,8 +5,14 @@
 
     - IMAGE_CLASSIFICATION: a zip holding `images.csv` (header `path,class`,
       one row per image: the image's path inside the zip and its class, an
-      integer 0..K-1) and the PNG images. All images have the same width and
-      height; an image of another size is an error naming the file.
+      integer 0..K-1) and the images: PNG or JPEG (told apart by their first
+      bytes, whatever their names), grey or colour, of any sizes. The
+      template asks for a size and channels (rfk_images_options_t); every
+      image is converted and resized to them once, when loaded (see
+      rfk_images_load for the filter and the cache). A file that cannot be
+      read (corrupt, empty, another format, over 16384 pixels a side or
+      256 MiB decoded) is an error naming the file inside the zip and its
+      line of images.csv.
     - TABULAR_CLASSIFICATION / TABULAR_REGRESSION: a CSV file (RFC 4180:
       fields may be quoted, "" inside quotes is a quote) with a header row of
       column names. The target column is named by the caller (train argument
@@ -55,9 +61,14 @@ typedef enum {
     RFK_IMAGES_RGB       /* every image converted to 3 channels */
 } rfk_images_colour_t;
 
+/* What a template asks of the loader. Zeroed fields keep the defaults, so
+   {0} (or NULL) reads every image at the first image's size and channels. */
 typedef struct {
     size_t max_count;           /* read at most this many images; 0: all */
     rfk_images_colour_t colour; /* see above */
+    uint32_t width, height;     /* resize every image to width x height
+                                   pixels; both 0: to the first image's size.
+                                   At most 16384 each. */
 } rfk_images_options_t;
 
 typedef struct {
@@ -71,10 +82,40 @@ typedef struct {
     uint32_t n_classes;     /* largest label + 1 */
 } rfk_images_t;
 
-/* Loads the images zip at path. opts may be NULL (all images, KEEP). */
+/* Loads the images zip at path. opts may be NULL (all images, KEEP, the
+   first image's size).
+
+   Each image is decoded, converted to the channels asked for (colour to
+   grey with BT.601 luma; grey to RGB by repeating it) and resized to the
+   size asked for with a box filter: an output pixel is the mean of the
+   source area it covers, each source pixel weighted by the part of it
+   inside (area averaging, as PIL's Image.BOX and OpenCV's INTER_AREA; when
+   enlarging it is nearest neighbour with blended edges). The aspect ratio
+   is not kept (as the original Rafiki's loaders).
+
+   Complete loads are cached in this process (keyed by path, the file's
+   device, inode, size and modification time, the names, sizes and CRCs of
+   its entries, and the size and colour asked for): the first load of a
+   key is only noted (a trial reads each dataset once, and a copy would
+   double its memory), the second is kept, and later ones cost a copy, not
+   a decode. The cache holds at most RAFIKI_IMAGES_CACHE_MB (environment,
+   default 512; 0 turns it off) and drops the least recently used. It is
+   not kept on disk: a sandboxed trial sees its datasets read-only and can
+   write only its own folder, and a cache shared between trials could be
+   poisoned by one template for the others. */
 int
 rfk_images_load (const char *path, const rfk_images_options_t *opts, rfk_images_t **out, char *err,
                  size_t errlen);
+
+/* Fills the size and colour of opts from a job's train arguments, the
+   convention of the zoo's templates: `image_size` ("32": 32x32, "32x24":
+   width x height, or the JSON list a manifest's `image_size: [32, 24]`
+   arrives as; 1 to 4096 a side) and `image_channels` ("1": GREY, "3":
+   RGB). Absent arguments leave opts alone. -1 with a message naming the
+   argument when one is malformed. */
+int
+rfk_images_options_from_args (const rafiki_args_t *args, rfk_images_options_t *opts, char *err,
+                              size_t errlen);
 
 /* Frees the images; NULL or *self_p NULL is a no-op. */
 void

@@ -1,9 +1,11 @@
 /*  fixtures.h: small dataset files made at test time for the rfk_model
-    tests: PNGs written with libpng, zips with libzip, text files. */
+    tests: PNGs written with libpng, JPEGs with libjpeg, zips with libzip,
+    text files. */
 #ifndef RFK_TEST_MODEL_FIXTURES_H_INCLUDED
 #define RFK_TEST_MODEL_FIXTURES_H_INCLUDED
 
 #include <png.h>
+#include <jpeglib.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,6 +64,39 @@ fx_png (uint32_t width, uint32_t height, uint32_t format, const uint8_t *pixels,
         free (buf);
         return NULL;
     }
+    *size = len;
+    return buf;
+}
+
+/* Encodes a JPEG (components 1: grey, 3: RGB, 4: CMYK) of the given quality
+   into memory, progressive if asked; returns a malloc'd buffer and its
+   size. */
+static inline void *
+fx_jpeg (uint32_t width, uint32_t height, int components, const uint8_t *pixels, int quality,
+         bool progressive, size_t *size)
+{
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_error_mgr jerr;
+    cinfo.err = jpeg_std_error (&jerr);
+    jpeg_create_compress (&cinfo);
+    unsigned char *buf = NULL;
+    unsigned long len = 0;
+    jpeg_mem_dest (&cinfo, &buf, &len);
+    cinfo.image_width = width;
+    cinfo.image_height = height;
+    cinfo.input_components = components;
+    cinfo.in_color_space = components == 1 ? JCS_GRAYSCALE : components == 3 ? JCS_RGB : JCS_CMYK;
+    jpeg_set_defaults (&cinfo);
+    jpeg_set_quality (&cinfo, quality, TRUE);
+    if (progressive)
+        jpeg_simple_progression (&cinfo);
+    jpeg_start_compress (&cinfo, TRUE);
+    while (cinfo.next_scanline < height) {
+        JSAMPROW row = (JSAMPROW)pixels + (size_t)cinfo.next_scanline * width * components;
+        jpeg_write_scanlines (&cinfo, &row, 1);
+    }
+    jpeg_finish_compress (&cinfo);
+    jpeg_destroy_compress (&cinfo);
     *size = len;
     return buf;
 }

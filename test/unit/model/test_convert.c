@@ -11,6 +11,7 @@
 
 #include "rfk_test.h"
 #include "fixtures.h"
+#include "internal.h"
 #include "rafiki/dataset.h"
 
 static char *s_dir; /* the test's folder (rfk_test_tmpdir_new) */
@@ -149,6 +150,64 @@ test_convert_fashion_mnist (void **state)
     }
 }
 
+/* photos: JPEG and PNG crops of mixed sizes, colour and grey, that the
+   loader resizes to what a template asks for. */
+static void
+test_convert_photos (void **state)
+{
+    (void)state;
+    char args[512];
+    snprintf (args, sizeof args, "photos '%s' --limit 30", s_dir);
+    assert_int_equal (s_convert (args), 0);
+    const char *splits[] = {"photos-train.zip", "photos-val.zip", "photos-test.zip"};
+    rfk_images_options_t opts = {.colour = RFK_IMAGES_RGB, .width = 32, .height = 32};
+    for (int i = 0; i < 3; i++) {
+        rfk_images_t *images = NULL;
+        if (rfk_images_load (s_path (splits[i]), &opts, &images, s_err, sizeof s_err))
+            fail_msg ("%s", s_err);
+        assert_int_equal (images->n, 30);
+        assert_int_equal (images->width, 32);
+        assert_int_equal (images->channels, 3);
+        assert_int_equal (images->n_classes, 2);
+        /* Photographs in colour: the channels differ somewhere. */
+        size_t differ = 0;
+        for (size_t p = 0; p < 30 * 32 * 32; p++)
+            differ += images->pixels[3 * p] != images->pixels[3 * p + 2];
+        assert_true (differ > 1000);
+        rfk_images_destroy (&images);
+    }
+    /* As people have them: mostly JPEGs, of mixed sizes, some grey. */
+    int err_code;
+    zip_t *zip = zip_open (s_path ("photos-train.zip"), ZIP_RDONLY, &err_code);
+    assert_non_null (zip);
+    size_t jpegs = 0, greys = 0, widths[97] = {0};
+    for (zip_int64_t i = 0; i < zip_get_num_entries (zip, 0); i++) {
+        const char *name = zip_get_name (zip, (zip_uint64_t)i, 0);
+        char *data = NULL;
+        size_t size = 0;
+        if (strcmp (name, "images.csv") == 0)
+            continue;
+        assert_int_equal (
+            rfk_model_zip_read (zip, "photos", name, &data, &size, NULL, s_err, sizeof s_err), 0);
+        rfk_image_t image;
+        if (rfk_image_decode (data, size, 0, &image, s_err, sizeof s_err) != 0)
+            fail_msg ("%s %s", name, s_err);
+        jpegs += (uint8_t)data[0] == 0xff;
+        greys += image.channels == 1;
+        assert_true (image.width >= 24 && image.width <= 96);
+        widths[image.width]++;
+        rfk_image_fini (&image);
+        free (data);
+    }
+    zip_discard (zip);
+    size_t distinct = 0;
+    for (int w = 0; w < 97; w++)
+        distinct += widths[w] > 0;
+    print_message ("# photos-train: %zu JPEGs, %zu grey, %zu distinct widths of 30\n", jpegs, greys,
+                   distinct);
+    assert_true (jpegs >= 20 && greys >= 1 && distinct >= 10);
+}
+
 static void
 test_convert_brown (void **state)
 {
@@ -203,8 +262,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_convert_iris),          cmocka_unit_test (test_convert_tabular),
-        cmocka_unit_test (test_convert_fashion_mnist), cmocka_unit_test (test_convert_brown),
-        cmocka_unit_test (test_convert_usage_errors),
+        cmocka_unit_test (test_convert_fashion_mnist), cmocka_unit_test (test_convert_photos),
+        cmocka_unit_test (test_convert_brown),         cmocka_unit_test (test_convert_usage_errors),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

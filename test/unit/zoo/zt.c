@@ -18,8 +18,10 @@ zt_data (const char *name, const char *split, int limit)
     static char paths[16][512];
     static int next;
     char *path = paths[next++ % 16];
-    const char *ext =
-        strcmp (name, "fashion-mnist") == 0 || strcmp (name, "brown") == 0 ? "zip" : "csv";
+    const char *ext = strcmp (name, "fashion-mnist") == 0 || strcmp (name, "brown") == 0 ||
+                              strcmp (name, "photos") == 0
+                          ? "zip"
+                          : "csv";
     char dir[400];
     snprintf (dir, sizeof dir, "%s/zoo-data/%s-%d", BUILD_DIR, name, limit);
     snprintf (path, 512, "%s/%s-%s.%s", dir, name, split, ext);
