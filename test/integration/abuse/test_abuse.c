@@ -798,20 +798,29 @@ s_slowloris (int port, const char *path)
                 cut[i] = true;
         double seconds = 0;
         assert_int_equal (s_normal_get (port, path, &seconds), 200);
-        assert_true (seconds < 0.5);
-        for (int i = 0; i < 5; i++)
-            if (!cut[i] && s_closed (slow[i], i == 0 ? 1000 : 0))
-                cut[i] = true;
-        cut_count = 0;
-        for (int i = 0; i < 5; i++)
-            cut_count += cut[i];
+        //  Not held up by the slow ones: held, it would wait for their 2 s timeout.
+        assert_true (seconds < 1.5);
+        //  A byte a second, whichever clients are cut meanwhile (the server may cut
+        //  them at different turns on a loaded machine).
+        for (int64_t next = zclock_mono () + 1000; cut_count < 5 && zclock_mono () < next;) {
+            for (int i = 0; i < 5; i++)
+                if (!cut[i] && s_closed (slow[i], 0))
+                    cut[i] = true;
+            cut_count = 0;
+            for (int i = 0; i < 5; i++)
+                cut_count += cut[i];
+            if (cut_count < 5)
+                zclock_sleep (20);
+        }
         if (cut_count == 5 && !cut_at)
             cut_at = zclock_mono ();
     }
     print_message ("# slowloris on %s: 5 slow clients cut after %.1f s\n", path,
                    cut_at ? (double)(cut_at - start) / 1000 : -1.0);
     assert_int_equal (cut_count, 5);
-    assert_true (cut_at - start <= 4500); //  2 s timeout + 1 s look + slack
+    //  2 s timeout, with room for a loaded machine: never cut would take the whole
+    //  request, a byte a second (about a minute).
+    assert_true (cut_at - start <= 8000);
     for (int i = 0; i < 5; i++)
         close (slow[i]);
 }
