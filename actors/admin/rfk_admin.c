@@ -230,16 +230,27 @@ rfk_admin_handle (rfk_admin_t *self, const rfk_msg_t *request)
     }
     if (!json_is_object (request->body))
         return rfk_admin_error (request, RFK_CODE_BAD_REQUEST, "the request has no body");
+    //  While the store is down everything is 503 at once, the token check
+    //  (it reads the user's ban) included.
+    rfk_msg_t *reply = rfk_admin_outage_gate (self, request);
+    if (reply) {
+        self->requests++;
+        return reply;
+    }
+    uint64_t calls = rfk_store_calls (self->store);
     rfk_auth_claims_t claims;
     memset (&claims, 0, sizeof claims);
     if (route->authenticated) {
         rfk_msg_t *error = NULL;
-        if (rfk_admin_authenticate (self, request, request->token, &claims, &error) != 0)
+        if (rfk_admin_authenticate (self, request, request->token, &claims, &error) != 0) {
+            rfk_admin_outage_answer (self, calls, &error);
             return error;
+        }
     }
-    rfk_msg_t *reply = route->fn (self, request, route->authenticated ? &claims : NULL);
+    reply = route->fn (self, request, route->authenticated ? &claims : NULL);
     if (!reply)
         reply = rfk_admin_error (request, RFK_CODE_INTERNAL, "no answer to %s", request->type);
+    rfk_admin_outage_answer (self, calls, &reply);
     reply->correlation = request->correlation;
     self->requests++;
     return reply;

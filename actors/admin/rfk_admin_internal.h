@@ -141,6 +141,9 @@ struct rfk_admin {
     uint64_t logins_busy;       /* logins answered 503 (hash queue full) */
     zlistx_t *adopted;          /* ids of the services adopted at start (rfk_admin_recover.c) */
     int64_t hello_deadline;     /* when adopted services must have said Hello, or -1 */
+    int64_t store_down_since;   /* when the store was found unreachable (zclock_mono), 0: up */
+    int64_t store_retry_at;     /* while it is down: when the next request may try it */
+    int64_t store_backoff_ms;   /* the wait between tries, doubled up to 5 s */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */
@@ -158,6 +161,22 @@ rfk_admin_reply_with (const rfk_msg_t *request, const char *type, json_t *body);
 /* An Error reply for the store's last failure, prefixed with what we did. */
 rfk_msg_t *
 rfk_admin_store_error (rfk_admin_t *self, const rfk_msg_t *request, const char *doing);
+
+/* ---- the store's outages (rfk_admin_outage.c) ---------------------------- */
+
+/* While the store is down and its next try is not due: an UNAVAILABLE
+   Error with retry_after_s for request (yours), else NULL (go ahead). */
+rfk_msg_t *
+rfk_admin_outage_gate (rfk_admin_t *self, const rfk_msg_t *request);
+/* After work that may have used the store (rfk_store_calls was
+   calls_before): the store found down starts or extends an outage, found
+   up ends it. */
+void
+rfk_admin_outage_note (rfk_admin_t *self, uint64_t calls_before);
+/* rfk_admin_outage_note, then an Error *reply_p that failed because the
+   store was unreachable becomes UNAVAILABLE with retry_after_s. */
+void
+rfk_admin_outage_answer (rfk_admin_t *self, uint64_t calls_before, rfk_msg_t **reply_p);
 /* The string field `name` of the request body, or NULL when absent. */
 const char *
 rfk_admin_field (const rfk_msg_t *request, const char *name);
