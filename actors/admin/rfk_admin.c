@@ -322,6 +322,7 @@ s_forget_ended (rfk_admin_t *self)
          id = (char *)zlistx_next (self->to_forget))
         rfk_launcher_forget (self->launcher, id);
     zlistx_purge (self->to_forget);
+    rfk_admin_relaunch_due (self);
 }
 
 /* ---- setup and teardown -------------------------------------------------- */
@@ -365,6 +366,7 @@ s_self_destroy (rfk_admin_t **self_p)
     zlistx_destroy (&self->adopted);
     zhashx_destroy (&self->services);
     zlistx_destroy (&self->to_forget);
+    zlistx_destroy (&self->to_relaunch);
     zhashx_destroy (&self->peers);
     zhashx_destroy (&self->replies);
     zlistx_destroy (&self->reply_keys);
@@ -415,6 +417,9 @@ s_self_tables (rfk_admin_t *self, char *err, size_t errlen)
     self->to_forget = zlistx_new ();
     zlistx_set_destructor (self->to_forget, (czmq_destructor *)zstr_free);
     zlistx_set_duplicator (self->to_forget, (czmq_duplicator *)strdup);
+    self->to_relaunch = zlistx_new ();
+    zlistx_set_destructor (self->to_relaunch, (czmq_destructor *)zstr_free);
+    zlistx_set_duplicator (self->to_relaunch, (czmq_duplicator *)strdup);
     self->peers = zhashx_new ();
     self->checks_fd = -1;
     if (rfk_admin_checks_setup (self) != 0) {

@@ -59,6 +59,7 @@ typedef struct {
     bool job_ended;         /* admin stopped its job: its end rolls nothing up */
     bool held;              /* stored, not launched: waits for its provider's endpoints */
     bool deps_launched;     /* an advisor or predictor: its trainers or workers started */
+    int relaunches;         /* adopted and died: started anew this many times */
     /* its status, as last set (rfk_admin_set_service_status) */
     rfk_service_status_t status;
 } rfk_admin_service_t;
@@ -116,6 +117,7 @@ struct rfk_admin {
     zhashx_t *event_owners;     /* "<kind>:<id>" -> owner user id, for GET /events */
     zhashx_t *services;         /* service id -> rfk_admin_service_t (tracked) */
     zlistx_t *to_forget;        /* ids of ended services the launcher may forget */
+    zlistx_t *to_relaunch;      /* ids of adopted services that died, started anew next turn */
     zhashx_t *peers;            /* peer routing id (hex) -> service id */
     zhashx_t *uploads;          /* ZeroMQ upload id -> s_zupload_t (rfk_admin_command.c) */
     zhashx_t *replies;          /* "<peer>/<correlation>" -> rfk_msg_t (answered) */
@@ -529,6 +531,17 @@ rfk_admin_launch_train_service (rfk_admin_t *self, const char *role, const char 
    hash stored first. */
 void
 rfk_admin_launch_held (rfk_admin_t *self, const char *service_id);
+/* An adopted local service died without being asked to (the launcher
+   cannot restart it: its secret went with the old admin): true when it
+   will be started anew, with a new secret, after this turn
+   (rfk_admin_relaunch_due). */
+bool
+rfk_admin_relaunch_adopted (rfk_admin_t *self, const char *service_id, const char *reason);
+/* Starts anew the services rfk_admin_relaunch_adopted took (outside the
+   launcher's callbacks). */
+void
+rfk_admin_relaunch_due (rfk_admin_t *self);
+
 /* Track and launch an already stored service (inference jobs). */
 void
 rfk_admin_launch_stored_service (rfk_admin_t *self, const char *service_id, const char *role,

@@ -380,15 +380,18 @@ typedef struct {
     char *worker_key;
 } s_create_t;
 
-/* Whether admin's answer says it (or its store) is away for now. */
+/* Whether admin's answer says it (or its store) is away for now, or it
+   restarted and does not know us yet. */
 static bool
 s_admin_away (const rfk_msg_t *reply)
 {
     const char *code = rfk_msg_is (reply, "Error")
                            ? json_string_value (json_object_get (reply->body, "code"))
                            : NULL;
+    //  UNAUTHORIZED: a restarted admin that has not had our Hello yet.
     return code && (rfk_code_from_name (code) == RFK_CODE_TIMEOUT ||
-                    rfk_code_from_name (code) == RFK_CODE_UNAVAILABLE);
+                    rfk_code_from_name (code) == RFK_CODE_UNAVAILABLE ||
+                    rfk_code_from_name (code) == RFK_CODE_UNAUTHORIZED);
 }
 
 /*  admin could not record the trial now (it restarts, or its store does):

@@ -22,10 +22,33 @@
 
 /* ---- the platform -------------------------------------------------------- */
 
+/* The platform a crash of the test (an abort, a sanitizer's report) must
+   not leave running: cmocka's teardown does not run then. */
+static rfk_test_platform_t *s_current;
+
+/* On SIGABRT or SIGSEGV: SIGKILL every pid recorded (async-signal-safe),
+   then die of the signal as before. */
+static void
+s_on_crash (int signum)
+{
+    rfk_test_platform_t *self = s_current;
+    if (self) {
+        if (self->pid > 0)
+            kill (self->pid, SIGKILL);
+        for (size_t index = 0; index < self->pid_count; index++)
+            kill (self->pids[index], SIGKILL);
+    }
+    signal (signum, SIG_DFL);
+    raise (signum);
+}
+
 int
 rfk_test_platform_init (rfk_test_platform_t *self, const char *name)
 {
     memset (self, 0, sizeof *self);
+    s_current = self;
+    signal (SIGABRT, s_on_crash);
+    signal (SIGSEGV, s_on_crash);
     self->password = "platform-Secret-pass-42";
     self->dir = rfk_test_tmpdir_new (name);
     if (!self->dir)
@@ -117,6 +140,9 @@ rfk_test_platform_up (rfk_test_platform_t *self, char *err, size_t errlen)
     for (size_t index = 0; self->vars && self->vars[index] && count < 31; index++)
         vars[count++] = self->vars[index];
     vars[count] = NULL;
+    char up_log[PATH_MAX + 16];
+    snprintf (up_log, sizeof up_log, "%s/logs/up.log", self->var);
+    self->up_log_at = stat (up_log, &st) == 0 ? (long)st.st_size : 0;
     rfk_test_up_t up = {.data_dir = self->var, .password = self->password, .vars = vars};
     self->pid = rfk_test_up_spawn (&up);
     if (self->pid <= 0)
@@ -176,6 +202,8 @@ rfk_test_platform_teardown (rfk_test_platform_t *self)
             kill (self->pids[index], SIGKILL);
         }
     self->pid_count = 0;
+    if (s_current == self)
+        s_current = NULL;
     rfk_test_tmpdir_destroy (&self->dir);
 }
 
@@ -272,6 +300,34 @@ rfk_test_platform_rehelloed (rfk_test_platform_t *self, zhashx_t *services)
             return false;
     }
     return true;
+}
+
+bool
+rfk_test_platform_hellos (rfk_test_platform_t *self, zhashx_t *services)
+{
+    char path[PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/logs/up.log", self->var);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    zhashx_t *heard = zhashx_new ();
+    char line[4096];
+    fseek (file, self->up_log_at, SEEK_SET);
+    while (fgets (line, sizeof line, file)) {
+        const char *at = strstr (line, "service-hello id=");
+        if (!at)
+            continue;
+        char id[64];
+        if (sscanf (at + 17, "%63s", id) == 1)
+            zhashx_update (heard, id, (void *)"yes");
+    }
+    fclose (file);
+    bool all = true;
+    for (const char *pid = (const char *)zhashx_first (services); pid && all;
+         pid = (const char *)zhashx_next (services))
+        all = zhashx_lookup (heard, zhashx_cursor (services)) != NULL;
+    zhashx_destroy (&heard);
+    return all;
 }
 
 bool

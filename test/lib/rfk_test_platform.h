@@ -38,6 +38,8 @@ typedef struct {
     rfk_sdk_t *sdk;                     /* logged in as the superadmin, or NULL */
     pid_t pids[RFK_TEST_PLATFORM_PIDS]; /* every pid seen, for the teardown */
     size_t pid_count;                   /* how many */
+    long up_log_at;                     /* the size of <data_dir>/logs/up.log when the
+                                           running `rafikid up` started */
 } rfk_test_platform_t;
 
 /* Makes the folder (/tmp/rfk-<name>-XXXXXX) and its data dir. 0 or -1. */
@@ -75,6 +77,11 @@ rfk_test_pids_gone (void *services);
    and took its Hello again. */
 bool
 rfk_test_platform_rehelloed (rfk_test_platform_t *self, zhashx_t *services);
+/* Whether the running admin took a Hello (a first one or one said again)
+   from every service (id -> pid) since it started: its up.log says
+   `service-hello id=<id>` after up_log_at. */
+bool
+rfk_test_platform_hellos (rfk_test_platform_t *self, zhashx_t *services);
 /* Whether some file under <data_dir>/logs holds what. */
 bool
 rfk_test_platform_log_says (rfk_test_platform_t *self, const char *what);
