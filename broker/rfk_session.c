@@ -48,11 +48,11 @@ struct _rfk_session_t {
     int64_t orphan_timeout_ms;        /* service.orphan_timeout_s, in ms */
     int64_t silent_since;             /* when admin went silent (zclock_mono), 0: it is not */
     bool orphaned;                    /* admin was away for the orphan timeout */
-    int64_t retry_at;    /* when to send again what admin could not take yet (its store was
-                            down: UNAVAILABLE), zclock_mono; 0: nothing waits */
-    bool hello_again;    /* the first Hello waits for retry_at */
-    bool rehello_again;  /* a re-Hello waits for retry_at */
-    bool running_again;  /* the RUNNING report waits for retry_at */
+    int64_t retry_at;   /* when to send again what admin could not take yet (its store was
+                           down: UNAVAILABLE), zclock_mono; 0: nothing waits */
+    bool hello_again;   /* the first Hello waits for retry_at */
+    bool rehello_again; /* a re-Hello waits for retry_at */
+    bool running_again; /* the RUNNING report waits for retry_at */
 };
 
 static void
@@ -70,8 +70,9 @@ s_retry_later (rfk_session_t *self)
 static bool
 s_unavailable (const rfk_msg_t *reply)
 {
-    const char *code =
-        rfk_msg_is (reply, "Error") ? json_string_value (json_object_get (reply->body, "code")) : NULL;
+    const char *code = rfk_msg_is (reply, "Error")
+                           ? json_string_value (json_object_get (reply->body, "code"))
+                           : NULL;
     return code && rfk_code_from_name (code) == RFK_CODE_UNAVAILABLE;
 }
 

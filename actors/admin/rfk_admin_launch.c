@@ -522,8 +522,7 @@ rfk_admin_relaunch_due (rfk_admin_t *self)
     for (char *id = (char *)zlistx_first (self->to_relaunch); id;
          id = (char *)zlistx_next (self->to_relaunch)) {
         rfk_launcher_forget (self->launcher, id);
-        rfk_admin_service_t *service =
-            (rfk_admin_service_t *)zhashx_lookup (self->services, id);
+        rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_lookup (self->services, id);
         if (!service)
             continue;
         service->held = true; //  a new secret, as for a held service

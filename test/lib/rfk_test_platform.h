@@ -106,11 +106,11 @@ rfk_test_http (const char *method, const char *url, const char *token, const cha
 /* A PostgreSQL server of the test's own (initdb + pg_ctl in a temporary
    folder, 127.0.0.1 on a free port, as the `postgres` user when root). */
 typedef struct {
-    char *dir;      /* its folder */
-    char bin[512];  /* the PostgreSQL programs' folder */
-    int port;       /* where it listens */
-    char url[256];  /* postgresql://rafiki@127.0.0.1:PORT/rafiki */
-    bool running;   /* started and not stopped */
+    char *dir;     /* its folder */
+    char bin[512]; /* the PostgreSQL programs' folder */
+    int port;      /* where it listens */
+    char url[256]; /* postgresql://rafiki@127.0.0.1:PORT/rafiki */
+    bool running;  /* started and not stopped */
 } rfk_test_pg_t;
 
 /* Whether PostgreSQL tests run here: RAFIKI_TEST_PG_URL is set (test/run

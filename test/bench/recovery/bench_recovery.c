@@ -52,12 +52,12 @@ static void
 s_train (rfk_sdk_t *sdk, const char *app, json_t *train, json_t *val, json_t *model, int trials,
          int trainers, const char *ms)
 {
-    json_t *body = json_pack (
-        "{s:s, s:s, s:O, s:O, s:[O], s:{s:i, s:i}, s:{s:s, s:s}}", "app", app, "task",
-        "TABULAR_CLASSIFICATION", "train_dataset_id", json_object_get (train, "id"),
-        "val_dataset_id", json_object_get (val, "id"), "model_ids", json_object_get (model, "id"),
-        "budget", "MODEL_TRIAL_COUNT", trials, "TRAINER_COUNT", trainers, "train_args",
-        "sleepy_ms", ms, "sleepy_steps", "1");
+    json_t *body =
+        json_pack ("{s:s, s:s, s:O, s:O, s:[O], s:{s:i, s:i}, s:{s:s, s:s}}", "app", app, "task",
+                   "TABULAR_CLASSIFICATION", "train_dataset_id", json_object_get (train, "id"),
+                   "val_dataset_id", json_object_get (val, "id"), "model_ids",
+                   json_object_get (model, "id"), "budget", "MODEL_TRIAL_COUNT", trials,
+                   "TRAINER_COUNT", trainers, "train_args", "sleepy_ms", ms, "sleepy_steps", "1");
     json_t *job = rfk_sdk_train_job_create (sdk, body);
     json_decref (body);
     s_sdk_check (sdk, job, "train job create");

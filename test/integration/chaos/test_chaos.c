@@ -50,8 +50,8 @@
 
 #define S_TRIALS 5         /* per model */
 #define S_TRIAL_MS "10000" /* each trial's length */
-#define S_WAIT_MS 240000  /* a job to finish or be deployed, sanitizer build, busy machine */
-#define S_BACK_MS 120000  /* a killed part to be back */
+#define S_WAIT_MS 240000   /* a job to finish or be deployed, sanitizer build, busy machine */
+#define S_BACK_MS 120000   /* a killed part to be back */
 
 /* What the test is doing while the client counts answers. */
 typedef enum {
@@ -69,9 +69,9 @@ static const char *s_phase_names[S_PHASES] = {"calm",   "admin",     "trainer",
 
 /* The client thread's counts. */
 typedef struct {
-    char url[128];             /* the predictor's /predict */
-    atomic_int phase;          /* what the test is doing (s_phase_t) */
-    atomic_bool stop;          /* the thread leaves */
+    char url[128];                  /* the predictor's /predict */
+    atomic_int phase;               /* what the test is doing (s_phase_t) */
+    atomic_bool stop;               /* the thread leaves */
     atomic_long answered[S_PHASES]; /* 200s by phase */
     atomic_long failed[S_PHASES];   /* anything else by phase */
     atomic_long first_fail_ms;      /* predictor phase: the first failure (zclock_mono), 0 */
@@ -166,11 +166,11 @@ s_train (rfk_sdk_t *sdk, const char *app, const char *train_id, const char *val_
     json_t *models = json_pack ("[s]", model_a);
     if (model_b)
         json_array_append_new (models, json_string (model_b));
-    json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:o, s:{s:i, s:i}, s:{s:s, s:s}}", "app", app,
-                              "task", "TABULAR_CLASSIFICATION", "train_dataset_id", train_id,
-                              "val_dataset_id", val_id, "model_ids", models, "budget",
-                              "MODEL_TRIAL_COUNT", trials, "TRAINER_COUNT", trainers,
-                              "train_args", "sleepy_ms", S_TRIAL_MS, "sleepy_steps", "1");
+    json_t *body =
+        json_pack ("{s:s, s:s, s:s, s:s, s:o, s:{s:i, s:i}, s:{s:s, s:s}}", "app", app, "task",
+                   "TABULAR_CLASSIFICATION", "train_dataset_id", train_id, "val_dataset_id", val_id,
+                   "model_ids", models, "budget", "MODEL_TRIAL_COUNT", trials, "TRAINER_COUNT",
+                   trainers, "train_args", "sleepy_ms", S_TRIAL_MS, "sleepy_steps", "1");
     json_t *job = rfk_sdk_train_job_create (sdk, body);
     json_decref (body);
     if (!job)
@@ -231,8 +231,7 @@ s_kill_one (rfk_test_platform_t *platform, const char *role, const char *pid, si
     snprintf (killed, sizeof killed, "%s", pid);
     s_count_wait_t wait = {platform, role, count, killed};
     if (!rfk_test_wait_until (s_count_runs, &wait, NULL, S_BACK_MS))
-        fail_msg ("no %s took the place of the killed one (logs in %s/logs)", role,
-                  platform->var);
+        fail_msg ("no %s took the place of the killed one (logs in %s/logs)", role, platform->var);
 }
 
 typedef struct {
@@ -290,7 +289,8 @@ s_trial_running (void *arg)
     json_t *listed = rfk_sdk_train_job_trials (wait->platform->sdk, "chaos", -1, 0, 0, false, 0);
     json_t *trial;
     size_t index;
-    json_array_foreach (json_object_get (listed, "trials"), index, trial) {
+    json_array_foreach (json_object_get (listed, "trials"), index, trial)
+    {
         const char *status = json_string_value (json_object_get (trial, "status"));
         const char *worker = json_string_value (json_object_get (trial, "worker_id"));
         if (status && streq (status, "RUNNING") && worker && !wait->trainer)
@@ -384,7 +384,8 @@ s_check_trials (rfk_test_platform_t *platform)
     json_t *trials = json_object_get (listed, "trials");
     json_t *trial;
     size_t index, errored = 0, ended = 0;
-    json_array_foreach (trials, index, trial) {
+    json_array_foreach (trials, index, trial)
+    {
         const char *found = json_string_value (json_object_get (trial, "status"));
         const char *status = found ? found : "(none)";
         if (!streq (status, "COMPLETED") && !streq (status, "PRUNED") && !streq (status, "ERRORED"))
@@ -473,7 +474,8 @@ test_chaos (void **state)
     s_client_t *client = &self->client;
     for (int phase = 0; phase < S_PHASES; phase++)
         print_message ("# queries while %s: %ld answered, %ld failed\n", s_phase_names[phase],
-                       atomic_load (&client->answered[phase]), atomic_load (&client->failed[phase]));
+                       atomic_load (&client->answered[phase]),
+                       atomic_load (&client->failed[phase]));
     long first = atomic_load (&client->first_fail_ms), last = atomic_load (&client->last_fail_ms);
     print_message ("# predictor restart: %ld failed queries over %ld ms\n",
                    atomic_load (&client->failed[S_PHASE_PREDICTOR]), first ? last - first : 0);
@@ -491,12 +493,12 @@ test_chaos (void **state)
     json_decref (stopped);
     assert_int_equal (rfk_test_platform_stop (platform, 60000), 0);
     zhashx_t *seen = zhashx_new ();
+    zhashx_set_destructor (seen, (czmq_destructor *)zstr_free);
     for (size_t index = 0; index < platform->pid_count; index++) {
         char key[16];
         snprintf (key, sizeof key, "%d", (int)platform->pids[index]);
-        zhashx_insert (seen, key, key);
+        zhashx_insert (seen, key, strdup (key));
     }
-    zhashx_set_duplicator (seen, NULL);
     if (!rfk_test_wait_until (rfk_test_pids_gone, seen, NULL, 30000))
         fail_msg ("a process of the platform outlived its stop");
     zhashx_destroy (&seen);

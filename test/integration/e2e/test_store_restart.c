@@ -94,7 +94,8 @@ s_trial_running (void *arg)
     json_t *trial;
     size_t index;
     bool running = false;
-    json_array_foreach (json_object_get (listed, "trials"), index, trial) {
+    json_array_foreach (json_object_get (listed, "trials"), index, trial)
+    {
         const char *status = json_string_value (json_object_get (trial, "status"));
         running = running || (status && streq (status, "RUNNING"));
     }
@@ -162,7 +163,8 @@ test_store_restarts_mid_job (void **state)
     assert_int_equal (json_array_size (trials), 3);
     json_t *trial;
     size_t index;
-    json_array_foreach (trials, index, trial) {
+    json_array_foreach (trials, index, trial)
+    {
         assert_string_equal (json_string_value (json_object_get (trial, "status")), "COMPLETED");
         assert_true (json_is_number (json_object_get (trial, "score")));
     }
