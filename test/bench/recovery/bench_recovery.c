@@ -150,7 +150,12 @@ bench_recovery (void **state)
                        (long long)(hellos - start));
         zhashx_destroy (&services);
     }
+    zhashx_t *services = rfk_test_platform_services (platform, NULL);
     assert_int_equal (rfk_test_platform_stop (platform, 60000), 0);
+    //  Its services end within their grace period after admin's clean stop.
+    if (!rfk_test_wait_until (rfk_test_pids_gone, services, NULL, 30000))
+        fail_msg ("a service outlived a clean stop of rafikid up");
+    zhashx_destroy (&services);
     json_decref (train);
     json_decref (val);
     json_decref (echo);
