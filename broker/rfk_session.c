@@ -2,9 +2,9 @@
     rfk_session.h). Sends admin: Hello, StatusReport and the service's own
     requests; takes: ServiceConfig, Ack, Error, Stop. Also keeps what admin
     must not miss until it answered (rfk_session_send_kept), and stops the
-    service once admin was away for service.orphan_timeout_s. What admin answered UNAVAILABLE (its store
-    is down: a kept report, a Hello, the RUNNING report) goes again a second
-    later.
+    service once admin was away for service.orphan_timeout_s. What admin
+    answered UNAVAILABLE (its store is down: a kept report, a Hello, the
+    RUNNING report) goes again a second later.
 */
 #include "rfk_session.h"
 
