@@ -257,6 +257,33 @@ rfk_test_platform_services (rfk_test_platform_t *self, const char *role)
     return services;
 }
 
+int
+rfk_test_platform_signal_service (rfk_test_platform_t *self, const char *service_id, int signum)
+{
+    char want_dir[PATH_MAX + 32], want_id[128];
+    snprintf (want_dir, sizeof want_dir, "RAFIKI_DATA_DIR=%s", self->var);
+    snprintf (want_id, sizeof want_id, "RAFIKI_SERVICE_ID=%s", service_id);
+    DIR *proc = opendir ("/proc");
+    struct dirent *entry;
+    static char env[65536];
+    int count = 0;
+    while (proc && (entry = readdir (proc))) {
+        if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
+            continue;
+        size_t n = s_environ (entry->d_name, env, sizeof env);
+        bool dir = false, id = false;
+        for (size_t at = 0; at < n; at += strlen (env + at) + 1) {
+            dir = dir || streq (env + at, want_dir);
+            id = id || streq (env + at, want_id);
+        }
+        if (dir && id && (signum == 0 || kill (atoi (entry->d_name), signum) == 0))
+            count++;
+    }
+    if (proc)
+        closedir (proc);
+    return count;
+}
+
 bool
 rfk_test_pids_gone (void *arg)
 {

@@ -70,6 +70,10 @@ rfk_test_platform_record (rfk_test_platform_t *self, pid_t pid);
    recorded. With role non-NULL, only those whose RAFIKI_SERVICE_ROLE is role. */
 zhashx_t *
 rfk_test_platform_services (rfk_test_platform_t *self, const char *role);
+/* Sends signum to every process of the service (its sandbox's wrapper
+   too), 0 only counts them; how many there were. */
+int
+rfk_test_platform_signal_service (rfk_test_platform_t *self, const char *service_id, int signum);
 /* Whether none of the pids (the values of services) runs any more. */
 bool
 rfk_test_pids_gone (void *services);

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "rfk_test.h"
@@ -113,8 +114,6 @@ static void
 test_store_restarts_mid_job (void **state)
 {
     s_case_t *self = (s_case_t *)*state;
-    if (!rfk_test_pg_wanted ())
-        skip ();
     char err[512];
     if (rfk_test_pg_start (&self->pg, err, sizeof err) != 0)
         fail_msg ("postgresql: %s", err);
@@ -194,6 +193,12 @@ s_teardown (void **state)
 int
 main (void)
 {
+    if (!rfk_test_pg_wanted ()) {
+        //  What the store's PostgreSQL suites say too (cmocka's skip() is a
+        //  `not ok ... # SKIP` meson counts as a failure).
+        printf ("1..0 # SKIP RAFIKI_TEST_PG_URL is not set or initdb is missing\n");
+        return 0;
+    }
     curl_global_init (CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_store_restarts_mid_job, s_setup, s_teardown),
