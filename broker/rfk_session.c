@@ -4,7 +4,9 @@
     service's own messages (a predictor's ServingKeys) to on_message, then
     answers Ack or Error. Also keeps what admin
     must not miss until it answered (rfk_session_send_kept), and stops the
-    service once admin was away for service.orphan_timeout_s.
+    service once admin was away for service.orphan_timeout_s. What admin
+    answered UNAVAILABLE (its store is down: a kept report, a Hello, the
+    RUNNING report) goes again a second later.
 */
 #include "rfk_session.h"
 
@@ -17,6 +19,7 @@
 
 #define S_FLUSH_MS 1000        /* rfk_session_end's default wait for admin's Acks */
 #define S_ORPHAN_TIMEOUT_S 600 /* service.orphan_timeout_s when there is no config */
+#define S_RETRY_MS 1000        /* the wait before sending again what admin could not take */
 
 /* A report kept until admin answered it (rfk_session_send_kept). */
 typedef struct {
@@ -50,10 +53,33 @@ struct _rfk_session_t {
     int64_t orphan_timeout_ms;        /* service.orphan_timeout_s, in ms */
     int64_t silent_since;             /* when admin went silent (zclock_mono), 0: it is not */
     bool orphaned;                    /* admin was away for the orphan timeout */
+    int64_t retry_at;   /* when to send again what admin could not take yet (its store was
+                           down: UNAVAILABLE), zclock_mono; 0: nothing waits */
+    bool hello_again;   /* the first Hello waits for retry_at */
+    bool rehello_again; /* a re-Hello waits for retry_at */
+    bool running_again; /* the RUNNING report waits for retry_at */
 };
 
 static void
 s_rehello (rfk_session_t *self);
+
+/* Admin could not take a request now (UNAVAILABLE: its store is down):
+   send it again in a while. */
+static void
+s_retry_later (rfk_session_t *self)
+{
+    if (!self->retry_at)
+        self->retry_at = zclock_mono () + S_RETRY_MS;
+}
+
+static bool
+s_unavailable (const rfk_msg_t *reply)
+{
+    const char *code = rfk_msg_is (reply, "Error")
+                           ? json_string_value (json_object_get (reply->body, "code"))
+                           : NULL;
+    return code && rfk_code_from_name (code) == RFK_CODE_UNAVAILABLE;
+}
 
 /* ---- sending ------------------------------------------------------------ */
 
@@ -73,6 +99,11 @@ s_on_answer (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, vo
     //  An admin that does not know us restarted faster than we noticed: say Hello again.
     if (code && rfk_code_from_name (code) == RFK_CODE_UNAUTHORIZED)
         s_rehello (self);
+    //  admin's store is down: our RUNNING report (the one worth repeating) goes again.
+    if (code && rfk_code_from_name (code) == RFK_CODE_UNAVAILABLE) {
+        self->running_again = true;
+        s_retry_later (self);
+    }
 }
 
 /* admin's answer to a kept report: done with it, or keep it for when admin
@@ -95,6 +126,8 @@ s_on_kept_answer (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_
                       rfk_code_name (code));
         if (code == RFK_CODE_UNAUTHORIZED)
             s_rehello (self);
+        else if (code == RFK_CODE_UNAVAILABLE)
+            s_retry_later (self);
         return;
     }
     if (code != RFK_CODE_OK)
@@ -251,6 +284,12 @@ s_on_config (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, vo
     rfk_msg_t *reply = *reply_p;
     self->hello = 0;
     char err[1024] = "";
+    if (s_unavailable (reply)) {
+        rfk_log_info (self->name, "hello-waits reason=\"admin's store is down\"");
+        self->hello_again = true;
+        s_retry_later (self);
+        return;
+    }
     if (!rfk_msg_is (reply, "ServiceConfig")) {
         const char *message = json_string_value (json_object_get (reply->body, "message"));
         self->refused = true;
@@ -280,6 +319,12 @@ s_on_rehello (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, v
     rfk_session_t *self = (rfk_session_t *)arg;
     rfk_msg_t *reply = *reply_p;
     self->rehello = 0;
+    if (s_unavailable (reply)) {
+        rfk_log_info (self->name, "rehello-waits reason=\"admin's store is down\"");
+        self->rehello_again = true;
+        s_retry_later (self);
+        return;
+    }
     if (!rfk_msg_is (reply, "ServiceConfig")) {
         const char *message = json_string_value (json_object_get (reply->body, "message"));
         const char *code = json_string_value (json_object_get (reply->body, "code"));
@@ -623,6 +668,8 @@ rfk_session_deadline (rfk_session_t *self)
         if (deadline < 0 || orphan_at < deadline)
             deadline = orphan_at;
     }
+    if (self->retry_at && (deadline < 0 || self->retry_at < deadline))
+        deadline = self->retry_at;
     return deadline;
 }
 
@@ -633,6 +680,27 @@ rfk_session_recv (rfk_session_t *self)
     return rfk_client_recv (self->client);
 }
 
+/* Send again what admin could not take when it was asked. */
+static void
+s_retry (rfk_session_t *self)
+{
+    self->retry_at = 0;
+    if (self->hello_again && !self->hello && !self->refused) {
+        self->hello_again = false;
+        self->hello = s_hello (self, s_on_config);
+    }
+    if (self->rehello_again) {
+        self->rehello_again = false;
+        s_rehello (self);
+    }
+    if (self->running_again && self->running && !self->final_sent)
+        rfk_session_send (self, self->running);
+    self->running_again = false;
+    for (s_kept_t *kept = (s_kept_t *)zlistx_first (self->kept); kept;
+         kept = (s_kept_t *)zlistx_next (self->kept))
+        s_send_kept (self, kept);
+}
+
 void
 rfk_session_tick (rfk_session_t *self)
 {
@@ -640,6 +708,8 @@ rfk_session_tick (rfk_session_t *self)
     rfk_client_tick (self->client);
     if (self->silent_since && zclock_mono () >= self->silent_since + self->orphan_timeout_ms)
         s_orphaned (self);
+    if (self->retry_at && zclock_mono () >= self->retry_at)
+        s_retry (self);
 }
 
 size_t
@@ -680,7 +750,7 @@ s_kept_may_go (rfk_session_t *self)
 {
     if (zlistx_size (self->kept) == 0 || self->orphaned || self->refused)
         return false;
-    if (self->admin_silent || self->rehello)
+    if (self->admin_silent || self->rehello || self->retry_at)
         return true;
     for (s_kept_t *kept = (s_kept_t *)zlistx_first (self->kept); kept;
          kept = (s_kept_t *)zlistx_next (self->kept))

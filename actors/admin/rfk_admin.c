@@ -233,16 +233,27 @@ rfk_admin_handle (rfk_admin_t *self, const rfk_msg_t *request)
     }
     if (!json_is_object (request->body))
         return rfk_admin_error (request, RFK_CODE_BAD_REQUEST, "the request has no body");
+    //  While the store is down everything is 503 at once, the token check
+    //  (it reads the user's ban) included.
+    rfk_msg_t *reply = rfk_admin_outage_gate (self, request);
+    if (reply) {
+        self->requests++;
+        return reply;
+    }
+    uint64_t calls = rfk_store_calls (self->store);
     rfk_auth_claims_t claims;
     memset (&claims, 0, sizeof claims);
     if (route->authenticated) {
         rfk_msg_t *error = NULL;
-        if (rfk_admin_authenticate (self, request, request->token, &claims, &error) != 0)
+        if (rfk_admin_authenticate (self, request, request->token, &claims, &error) != 0) {
+            rfk_admin_outage_answer (self, calls, &error);
             return error;
+        }
     }
-    rfk_msg_t *reply = route->fn (self, request, route->authenticated ? &claims : NULL);
+    reply = route->fn (self, request, route->authenticated ? &claims : NULL);
     if (!reply)
         reply = rfk_admin_error (request, RFK_CODE_INTERNAL, "no answer to %s", request->type);
+    rfk_admin_outage_answer (self, calls, &reply);
     reply->correlation = request->correlation;
     self->requests++;
     return reply;
@@ -314,6 +325,7 @@ s_forget_ended (rfk_admin_t *self)
          id = (char *)zlistx_next (self->to_forget))
         rfk_launcher_forget (self->launcher, id);
     zlistx_purge (self->to_forget);
+    rfk_admin_relaunch_due (self);
 }
 
 /* ---- setup and teardown -------------------------------------------------- */
@@ -357,6 +369,7 @@ s_self_destroy (rfk_admin_t **self_p)
     zlistx_destroy (&self->adopted);
     zhashx_destroy (&self->services);
     zlistx_destroy (&self->to_forget);
+    zlistx_destroy (&self->to_relaunch);
     zhashx_destroy (&self->peers);
     zhashx_destroy (&self->replies);
     zlistx_destroy (&self->reply_keys);
@@ -407,6 +420,9 @@ s_self_tables (rfk_admin_t *self, char *err, size_t errlen)
     self->to_forget = zlistx_new ();
     zlistx_set_destructor (self->to_forget, (czmq_destructor *)zstr_free);
     zlistx_set_duplicator (self->to_forget, (czmq_duplicator *)strdup);
+    self->to_relaunch = zlistx_new ();
+    zlistx_set_destructor (self->to_relaunch, (czmq_destructor *)zstr_free);
+    zlistx_set_duplicator (self->to_relaunch, (czmq_duplicator *)strdup);
     self->peers = zhashx_new ();
     self->checks_fd = -1;
     if (rfk_admin_checks_setup (self) != 0) {

@@ -59,6 +59,7 @@ typedef struct {
     bool job_ended;         /* admin stopped its job: its end rolls nothing up */
     bool held;              /* stored, not launched: waits for its provider's endpoints */
     bool deps_launched;     /* an advisor or predictor: its trainers or workers started */
+    int relaunches;         /* adopted and died: started anew this many times */
     /* its status, as last set (rfk_admin_set_service_status) */
     rfk_service_status_t status;
 } rfk_admin_service_t;
@@ -116,6 +117,7 @@ struct rfk_admin {
     zhashx_t *event_owners;     /* "<kind>:<id>" -> owner user id, for GET /events */
     zhashx_t *services;         /* service id -> rfk_admin_service_t (tracked) */
     zlistx_t *to_forget;        /* ids of ended services the launcher may forget */
+    zlistx_t *to_relaunch;      /* ids of adopted services that died, started anew next turn */
     zhashx_t *peers;            /* peer routing id (hex) -> service id */
     zhashx_t *uploads;          /* ZeroMQ upload id -> s_zupload_t (rfk_admin_command.c) */
     zhashx_t *replies;          /* "<peer>/<correlation>" -> rfk_msg_t (answered) */
@@ -141,6 +143,9 @@ struct rfk_admin {
     uint64_t logins_busy;       /* logins answered 503 (hash queue full) */
     zlistx_t *adopted;          /* ids of the services adopted at start (rfk_admin_recover.c) */
     int64_t hello_deadline;     /* when adopted services must have said Hello, or -1 */
+    int64_t store_down_since;   /* when the store was found unreachable (zclock_mono), 0: up */
+    int64_t store_retry_at;     /* while it is down: when the next request may try it */
+    int64_t store_backoff_ms;   /* the wait between tries, doubled up to 5 s */
 };
 
 /* ---- replies and request fields (rfk_admin.c) ---------------------------- */
@@ -158,6 +163,22 @@ rfk_admin_reply_with (const rfk_msg_t *request, const char *type, json_t *body);
 /* An Error reply for the store's last failure, prefixed with what we did. */
 rfk_msg_t *
 rfk_admin_store_error (rfk_admin_t *self, const rfk_msg_t *request, const char *doing);
+
+/* ---- the store's outages (rfk_admin_outage.c) ---------------------------- */
+
+/* While the store is down and its next try is not due: an UNAVAILABLE
+   Error with retry_after_s for request (yours), else NULL (go ahead). */
+rfk_msg_t *
+rfk_admin_outage_gate (rfk_admin_t *self, const rfk_msg_t *request);
+/* After work that may have used the store (rfk_store_calls was
+   calls_before): the store found down starts or extends an outage, found
+   up ends it. */
+void
+rfk_admin_outage_note (rfk_admin_t *self, uint64_t calls_before);
+/* rfk_admin_outage_note, then an Error *reply_p that failed because the
+   store was unreachable becomes UNAVAILABLE with retry_after_s. */
+void
+rfk_admin_outage_answer (rfk_admin_t *self, uint64_t calls_before, rfk_msg_t **reply_p);
 /* The string field `name` of the request body, or NULL when absent. */
 const char *
 rfk_admin_field (const rfk_msg_t *request, const char *name);
@@ -537,6 +558,17 @@ rfk_admin_launch_train_service (rfk_admin_t *self, const char *role, const char 
    hash stored first. */
 void
 rfk_admin_launch_held (rfk_admin_t *self, const char *service_id);
+/* An adopted local service died without being asked to (the launcher
+   cannot restart it: its secret went with the old admin): true when it
+   will be started anew, with a new secret, after this turn
+   (rfk_admin_relaunch_due). */
+bool
+rfk_admin_relaunch_adopted (rfk_admin_t *self, const char *service_id, const char *reason);
+/* Starts anew the services rfk_admin_relaunch_adopted took (outside the
+   launcher's callbacks). */
+void
+rfk_admin_relaunch_due (rfk_admin_t *self);
+
 /* Track and launch an already stored service (inference jobs). */
 void
 rfk_admin_launch_stored_service (rfk_admin_t *self, const char *service_id, const char *role,

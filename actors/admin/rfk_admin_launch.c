@@ -482,7 +482,51 @@ rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_sta
             rfk_admin_set_service_status (self, service_id, RFK_SERVICE_STOPPED, reason);
             break;
         case RFK_LAUNCHER_ERRORED:
-            rfk_admin_set_service_status (self, service_id, RFK_SERVICE_ERRORED, reason);
+            if (!rfk_admin_relaunch_adopted (self, service_id, reason))
+                rfk_admin_set_service_status (self, service_id, RFK_SERVICE_ERRORED, reason);
             break;
     }
+}
+
+#define S_RELAUNCH_MAX 3 /* an adopted service is started anew at most this often */
+
+bool
+rfk_admin_relaunch_adopted (rfk_admin_t *self, const char *service_id, const char *reason)
+{
+    rfk_admin_service_t *service =
+        (rfk_admin_service_t *)zhashx_lookup (self->services, service_id);
+    rfk_launcher_status_t status;
+    if (self->swarm || !service || service->job_ended ||
+        rfk_service_status_is_final (service->status) || service->relaunches >= S_RELAUNCH_MAX ||
+        rfk_launcher_status (self->launcher, service_id, &status) != 0 || !status.adopted)
+        return false;
+    service->relaunches++;
+    rfk_log_warning (RFK_ADMIN_LOG,
+                     "service-adopted-died id=%s role=%s reason=\"%s\": starting it anew",
+                     service_id, service->role, reason ? reason : "");
+    if (service->peer) {
+        char *peer = zframe_strhex (service->peer);
+        zhashx_delete (self->peers, peer);
+        free (peer);
+        zframe_destroy (&service->peer);
+    }
+    if (service->status == RFK_SERVICE_RUNNING)
+        rfk_admin_set_service_status (self, service_id, RFK_SERVICE_DEPLOYING, reason);
+    zlistx_add_end (self->to_relaunch, (void *)service_id);
+    return true;
+}
+
+void
+rfk_admin_relaunch_due (rfk_admin_t *self)
+{
+    for (char *id = (char *)zlistx_first (self->to_relaunch); id;
+         id = (char *)zlistx_next (self->to_relaunch)) {
+        rfk_launcher_forget (self->launcher, id);
+        rfk_admin_service_t *service = (rfk_admin_service_t *)zhashx_lookup (self->services, id);
+        if (!service)
+            continue;
+        service->held = true; //  a new secret, as for a held service
+        rfk_admin_launch_held (self, id);
+    }
+    zlistx_purge (self->to_relaunch);
 }

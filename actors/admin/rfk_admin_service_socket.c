@@ -239,6 +239,10 @@ s_on_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
     const char *id = s_str (msg, "service_id");
     const char *secret = s_str (msg, "secret");
     rfk_service_t *stored = id ? rfk_store_get_service (self->store, id) : NULL;
+    //  The store is down (a restart): the service says Hello again later.
+    if (!stored && id && rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE)
+        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_UNAVAILABLE,
+                                      rfk_store_message (self->store));
     if (!stored || !secret || !stored->secret_hash ||
         rfk_auth_secret_verify (self->auth, secret, stored->secret_hash) != 0) {
         rfk_log_warning (RFK_ADMIN_LOG, "RFK-BAD-SECRET service=%s", id ? id : "(none)");
@@ -278,7 +282,10 @@ s_on_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
     rfk_service_destroy (&stored);
     if (rc != 0) {
         rfk_msg_destroy (&config);
-        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_NOT_FOUND, err);
+        bool down = rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE;
+        return rfk_server_send_error (server, peer, msg->correlation,
+                                      down ? RFK_CODE_UNAVAILABLE : RFK_CODE_NOT_FOUND,
+                                      down ? rfk_store_message (self->store) : err);
     }
     //  Remember the peer (a restarted process says Hello from a new one).
     if (service->peer) {
@@ -359,6 +366,12 @@ s_own_trial (rfk_admin_t *self, rfk_server_t *server, zframe_t *peer, const rfk_
         return NULL;
     const char *id = s_str (msg, "trial_id");
     rfk_trial_t *trial = id ? rfk_store_get_trial (self->store, id) : NULL;
+    if (!trial && id && rfk_store_code (self->store) == RFK_CODE_UNAVAILABLE) {
+        //  The store is down: the service keeps its report and sends it again.
+        rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_UNAVAILABLE,
+                               rfk_store_message (self->store));
+        return NULL;
+    }
     if (!trial) {
         rfk_server_send_error (server, peer, msg->correlation,
                                id ? RFK_CODE_NOT_FOUND : RFK_CODE_BAD_REQUEST,
@@ -399,6 +412,24 @@ s_publish_trial (rfk_admin_t *self, const rfk_trial_t *trial, const char *error)
     rfk_admin_publish (self, "trial", trial->id, "TrialUpdate", event);
 }
 
+/*  A TrialCreate sent again (its answer was lost when admin or its store
+    went away after the trial was written): the PENDING trial of that
+    number, nobody's yet, else NULL. */
+static rfk_trial_t *
+s_created_before (rfk_admin_t *self, const char *sub_id, int64_t no)
+{
+    zlistx_t *trials = rfk_store_list_trials (self->store, NULL, sub_id, RFK_TRIALS_BY_NO, NULL);
+    rfk_trial_t *found = NULL;
+    for (rfk_trial_t *trial = trials ? (rfk_trial_t *)zlistx_first (trials) : NULL; trial;
+         trial = (rfk_trial_t *)zlistx_next (trials))
+        if (trial->no == no && trial->status == RFK_TRIAL_PENDING && !trial->worker_id) {
+            found = rfk_store_get_trial (self->store, trial->id);
+            break;
+        }
+    zlistx_destroy (&trials);
+    return found;
+}
+
 static int
 s_on_trial_create (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
@@ -430,6 +461,12 @@ s_on_trial_create (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
         .score = NAN,
     };
     rfk_trial_t *trial = rfk_store_create_trial (self->store, &record);
+    if (!trial && rfk_store_code (self->store) == RFK_CODE_CONFLICT) {
+        trial = s_created_before (self, sub_id, record.no);
+        if (!trial)
+            return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_CONFLICT,
+                                          "this trial number is taken");
+    }
     if (!trial)
         return rfk_server_send_error (server, peer, msg->correlation, rfk_store_code (self->store),
                                       rfk_store_message (self->store));

@@ -31,6 +31,9 @@
 #define S_FINISH_WAIT_MS 5000 /* how long the last reports may wait for admin's Ack */
 
 /* One trial this advisor proposed. */
+#define S_CREATE_TIMEOUT_MS 2000 /* a TrialCreate's wait for admin, per try */
+#define S_CREATE_RETRIES 1       /* and its tries after the first */
+
 typedef struct {
     uint32_t no;            /* trial number in the sub job, from 1 */
     char *id;               /* trial id (admin's, or made here); NULL while being created */
@@ -377,6 +380,53 @@ typedef struct {
     char *worker_key;
 } s_create_t;
 
+/* Whether admin's answer says it (or its store) is away for now, or it
+   restarted and does not know us yet. */
+static bool
+s_admin_away (const rfk_msg_t *reply)
+{
+    const char *code = rfk_msg_is (reply, "Error")
+                           ? json_string_value (json_object_get (reply->body, "code"))
+                           : NULL;
+    //  UNAUTHORIZED: a restarted admin that has not had our Hello yet.
+    return code && (rfk_code_from_name (code) == RFK_CODE_TIMEOUT ||
+                    rfk_code_from_name (code) == RFK_CODE_UNAVAILABLE ||
+                    rfk_code_from_name (code) == RFK_CODE_UNAUTHORIZED);
+}
+
+/*  admin could not record the trial now (it restarts, or its store does):
+    the trial keeps its number and knobs and waits, PENDING with no id and
+    no trainer, for the next Ready; the trainer is told to say Ready again
+    in a while. No budget is spent on it and no trial number is skipped. */
+static void
+s_trial_unplace (self_t *self, s_trial_t *trial, s_worker_t *worker)
+{
+    rfk_log_info (S_LOG, "trial-create-waits trial=%u reason=\"admin is away\"", trial->no);
+    free (trial->worker);
+    trial->worker = NULL;
+    if (worker && worker->trial == trial) {
+        worker->trial = NULL;
+        if (worker->asked) {
+            rfk_msg_t *error = rfk_msg_new_error (&rfk_train_family, 0, RFK_CODE_UNAVAILABLE,
+                                                  "admin could not record the trial now; "
+                                                  "say Ready again later");
+            json_object_set_new (error->body, "retry_after_s", json_integer (1));
+            s_answer (self, worker, &error);
+        }
+    }
+}
+
+/* A trial admin could not record yet, waiting for a trainer; or NULL. */
+static s_trial_t *
+s_trial_unplaced (self_t *self)
+{
+    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
+         trial = (s_trial_t *)zlistx_next (self->trials))
+        if (trial->status == RFK_TRIAL_PENDING && !trial->id && !trial->worker)
+            return trial;
+    return NULL;
+}
+
 static void
 s_on_trial_created (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void *arg)
 {
@@ -395,6 +445,8 @@ s_on_trial_created (rfk_client_t *client, uint64_t correlation, rfk_msg_t **repl
             s_send_proposal (self, worker, trial);
         else
             s_trial_orphaned (self, trial, "the trainer went silent before the trial started");
+    } else if (s_admin_away (reply)) {
+        s_trial_unplace (self, trial, worker);
     } else {
         const char *message = json_string_value (json_object_get (reply->body, "message"));
         rfk_log_warning (S_LOG, "trial-create-failed trial=%u message=\"%s\"", trial->no,
@@ -421,13 +473,15 @@ s_on_trial_created (rfk_client_t *client, uint64_t correlation, rfk_msg_t **repl
 static void
 s_answer_next (self_t *self, s_worker_t *worker)
 {
-    const char *spent = s_budget_spent (self);
+    s_trial_t *trial = s_trial_unplaced (self);
+    const char *spent = trial ? NULL : s_budget_spent (self);
     if (spent) {
         s_send_done (self, worker, spent);
         s_check_finished (self);
         return;
     }
-    s_trial_t *trial = s_trial_new (self);
+    if (!trial)
+        trial = s_trial_new (self);
     if (!trial) {
         rfk_msg_t *error = rfk_msg_new_error (&rfk_train_family, 0, RFK_CODE_INTERNAL,
                                               "the advisor could not make a proposal");
@@ -453,18 +507,15 @@ s_answer_next (self_t *self, s_worker_t *worker)
     create->self = self;
     create->trial = trial;
     create->worker_key = strdup (worker->key);
-    if (rfk_client_send (rfk_session_client (self->session), msg, s_on_trial_created, create))
+    //  Short tries: a trainer waits for this answer, and must hear "later"
+    //  from us before its own request to us times out.
+    if (rfk_client_send_with (rfk_session_client (self->session), msg, S_CREATE_TIMEOUT_MS,
+                              S_CREATE_RETRIES, s_on_trial_created, create))
         self->creating++;
     else {
         free (create->worker_key);
         free (create);
-        trial->status = RFK_TRIAL_ERRORED;
-        s_set_string (&trial->error, "admin could not be asked to record the trial");
-        s_search_observe (self, trial);
-        worker->trial = NULL;
-        rfk_msg_t *error = rfk_msg_new_error (&rfk_train_family, 0, RFK_CODE_UNAVAILABLE,
-                                              "admin is not reachable; say Ready again later");
-        s_answer (self, worker, &error);
+        s_trial_unplace (self, trial, worker);
     }
     rfk_msg_destroy (&msg);
 }

@@ -31,6 +31,14 @@
 #include "rfk_serving_keys.h"
 #include "rfk_timer.h"
 
+/*  A predictor started again binds the ports it had. Right after it died a
+    port can still be taken for a moment: a client (a worker, an HTTP client)
+    reconnecting to a port of the ephemeral range can be given that very
+    port as its own and connect to itself (TCP simultaneous open), until it
+    notices and closes. So a fixed port is tried again for a while; setup
+    only, before the loop runs. */
+#define S_REBIND_MS 10000     /* how long a fixed port is tried */
+#define S_REBIND_PAUSE_MS 100 /* between tries */
 #define S_LOG "predictor"
 /* How deep a JSON query may nest. */
 #define S_MAX_DEPTH 32
@@ -637,7 +645,9 @@ s_http_start (self_t *self, const char *address, char *err, size_t errlen)
                                    .max_per_address = self->http_per_address,
                                    .read_timeout_s = self->http_timeout_s};
     char why[256];
-    self->http = rfk_http_daemon_new (&opts, why, sizeof why);
+    int64_t until = zclock_mono () + (port ? S_REBIND_MS : 0);
+    while (!(self->http = rfk_http_daemon_new (&opts, why, sizeof why)) && zclock_mono () < until)
+        zclock_sleep (S_REBIND_PAUSE_MS); //  see S_REBIND_MS
     if (!self->http) {
         snprintf (err, errlen, "cannot serve HTTP on %s: %s", address, why);
         return -1;
@@ -736,7 +746,9 @@ s_bind (self_t *self, const char *http, const char *query, const char *workers,
         snprintf (err, errlen, "the bus keys from the launcher are malformed");
         return -1;
     }
-    self->scatter = rfk_scatter_new (workers, &workers_opts);
+    int64_t until = zclock_mono () + (strchr (workers, '*') ? 0 : S_REBIND_MS);
+    while (!(self->scatter = rfk_scatter_new (workers, &workers_opts)) && zclock_mono () < until)
+        zclock_sleep (S_REBIND_PAUSE_MS); //  see S_REBIND_MS
     explicit_bzero (workers_opts.bus.curve_secret, sizeof workers_opts.bus.curve_secret);
     if (!self->scatter) {
         snprintf (err, errlen, "cannot bind the workers' socket to %s", workers);
@@ -753,7 +765,11 @@ s_bind (self_t *self, const char *http, const char *query, const char *workers,
             rfk_scatter_expect_trial (self->scatter, id);
     }
     if (query && *query) {
-        self->query = rfk_server_new (query, &rfk_infer_family, s_query_routes, self, &query_opts);
+        until = zclock_mono () + (strchr (query, '*') ? 0 : S_REBIND_MS);
+        while (!(self->query = rfk_server_new (query, &rfk_infer_family, s_query_routes, self,
+                                               &query_opts)) &&
+               zclock_mono () < until)
+            zclock_sleep (S_REBIND_PAUSE_MS); //  see S_REBIND_MS
         if (!self->query) {
             snprintf (err, errlen, "cannot bind the query socket to %s", query);
             return -1;

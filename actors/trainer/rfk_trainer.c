@@ -67,6 +67,7 @@ typedef struct {
     void *shared;              /* shared parameters it starts from, or NULL */
     size_t shared_size;
     bool prune_asked; /* the advisor said Prune */
+    int64_t ready_at; /* when to say Ready again (the advisor said later), 0: not */
     /* counters for STATS and the log */
     int64_t trials, completed, errored, pruned, logs, metrics, plots, progress;
 } self_t;
@@ -508,7 +509,13 @@ s_on_next (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void
     } else {
         const char *message = json_string_value (json_object_get (reply->body, "message"));
         const char *code = json_string_value (json_object_get (reply->body, "code"));
-        if (code && (streq (code, "TIMEOUT") || streq (code, "UNAVAILABLE"))) {
+        json_int_t later = json_integer_value (json_object_get (reply->body, "retry_after_s"));
+        if (code && streq (code, "UNAVAILABLE") && later > 0) {
+            /* admin could not record our next trial now (it or its store
+               restarts): ask again in a while, within the orphan timeout. */
+            rfk_log_info (S_LOG, "advisor-says-later retry_after_s=%lld", (long long)later);
+            self->ready_at = zclock_mono () + 1000 * (later < 30 ? later : 30);
+        } else if (code && (streq (code, "TIMEOUT") || streq (code, "UNAVAILABLE"))) {
             /* The advisor is gone (its budget spent and it ended, or it died). */
             rfk_log_warning (S_LOG, "advisor-silent code=%s message=\"%s\"", code,
                              message ? message : "");
@@ -640,6 +647,8 @@ s_timeout (self_t *self, int64_t flush_until)
         if (left >= 0)
             rfk_deadline_add (&deadline, zclock_mono () + left);
     }
+    if (self->ready_at)
+        rfk_deadline_add (&deadline, self->ready_at);
     rfk_deadline_add (&deadline, flush_until);
     return rfk_deadline_timeout (&deadline);
 }
@@ -671,6 +680,11 @@ s_run (self_t *self)
             s_trial_step (self); /* also enforces its deadlines when nothing came */
         if (self->advisor)
             rfk_client_tick (self->advisor);
+        if (self->ready_at && zclock_mono () >= self->ready_at && !self->stopping &&
+            !self->finished && !self->terminated) {
+            self->ready_at = 0;
+            s_send_ready (self);
+        }
         if (self->session)
             rfk_session_tick (self->session);
     }
