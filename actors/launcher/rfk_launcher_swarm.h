@@ -16,7 +16,14 @@
     network (endpoint mode dnsrr: no VIP, no routing mesh), with the shared data directory
     mounted at data_target (only the parts the spec's sandbox lists, see below), the restart policy from max_restarts/backoff, the placement
     constraints, the resource hints as reservations and limits (GPUs as a generic resource
-    and/or a node-label constraint), and, for predictors, the published port in host mode.
+    and/or a node-label constraint), and, for predictors, both published ports in host mode.
+    Every container runs as service_user with a read-only root fs, CapDrop ALL,
+    no-new-privileges, Docker's default seccomp and a tmpfs /tmp; of the data dir it mounts
+    only the spec's sandbox->ro_paths (read-only) and rw_paths (read-write), paths of
+    data_dir bound at the same place under data_target over an empty tmpfs, never the data
+    dir itself (a data_source that is a volume name is mounted whole). Role constraints:
+    train_constraints for advisors and trainers, serve_constraints for predictors and
+    inference workers, on top of constraints.
     Its environment: RAFIKI_SERVICE_ID, RAFIKI_SERVICE_ROLE, RAFIKI_DATA_DIR (data_target),
     RAFIKI_ADMIN_HOST / RAFIKI_ADMIN_SERVICE_PORT (admin's service socket), RAFIKI_GPU_COUNT,
     RAFIKI_SECRET_FILE, then the spec's entries. The per-service secret is a Docker secret
