@@ -20,8 +20,10 @@
     - no secret of the platform (read out of admin's container) in any `docker service
       inspect` or any file under the data dir; every launched service non-root, read-only,
       without capabilities, mounting parts of the data dir only; a GPU job refused (409);
-    - stopping the inference job removes every Docker service admin started, and
-      deploy/swarm-down removes admin, PostgreSQL and the network.
+    - stopping the inference job removes every Docker service admin started; swarm-up again
+      with another data dir is refused naming the kept deployment; deploy/swarm-down --purge
+      removes admin, PostgreSQL, the network, the secrets and the volume; swarm-up with a
+      database volume whose password is gone is refused naming it.
 */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -798,6 +800,25 @@ test_no_secret_in_sight (void **state)
     json_decref (answer);
 }
 
+//  Run swarm-up with more arguments; true when it failed within 60 s (nothing to wait for)
+//  and said `reason` and `deploy/swarm-down --purge`.
+static bool
+s_swarm_up_refused (const char *arguments, const char *reason)
+{
+    char command[2048];
+    snprintf (command, sizeof command,
+              "timeout 60 %s/deploy/swarm-up --data-dir %s --image %s --http-port %d "
+              "--command-port %d --events-port %d --wait 5 %s 2>&1",
+              RFK_SOURCE_DIR, s_data_dir, S_IMAGE, s_ports[0], s_ports[1], s_ports[2], arguments);
+    FILE *pipe = popen (command, "r");
+    char output[8192] = "";
+    size_t length = pipe ? fread (output, 1, sizeof output - 1, pipe) : 0;
+    output[length] = '\0';
+    int status = pipe ? pclose (pipe) : -1;
+    fprintf (stderr, "# swarm-up %s: %s", arguments, output);
+    return status != 0 && strstr (output, reason) && strstr (output, "deploy/swarm-down --purge");
+}
+
 /* Stopping the inference job removes every Docker service admin started; swarm-down
    removes admin, PostgreSQL and the network. */
 static void
@@ -824,11 +845,27 @@ test_stop_and_swarm_down_leave_nothing (void **state)
     assert_int_equal (json_array_size (secrets), 0);
     json_decref (secrets);
 
+    //  A second swarm-up with another data dir is refused at once, naming the kept
+    //  deployment and the command that clears it.
+    assert_true (s_swarm_up_refused ("--data-dir /tmp/rafiki-swarm-deploy-other",
+                                     "belongs to data dir"));
+    rmdir ("/tmp/rafiki-swarm-deploy-other");
+
     assert_int_equal (system (RFK_SOURCE_DIR "/deploy/swarm-down --purge"), 0);
     s_deployed = false;
     assert_false (s_service_exists ("rafiki-admin"));
     assert_false (s_service_exists ("rafiki-postgres"));
     assert_int_not_equal (s_engine ("GET", "/networks/rafiki", NULL, NULL), 200);
+    //  --purge removed everything swarm-up made: its secrets and the database's volume.
+    assert_int_not_equal (s_engine ("GET", "/secrets/rafiki-admin-config", NULL, NULL), 200);
+    assert_int_not_equal (s_engine ("GET", "/secrets/rafiki-pg-password", NULL, NULL), 200);
+    assert_int_not_equal (s_engine ("GET", "/volumes/rafiki-pgdata", NULL, NULL), 200);
+    //  A database volume whose password is gone is refused at once, naming it.
+    assert_int_equal (s_engine ("POST", "/volumes/create", "{\"Name\":\"rafiki-pgdata\"}", NULL),
+                      201);
+    assert_true (s_swarm_up_refused ("", "volume rafiki-pgdata holds a database whose password"));
+    assert_int_equal (s_engine ("DELETE", "/volumes/rafiki-pgdata", NULL, NULL), 204);
+    assert_false (s_service_exists ("rafiki-admin"));
 }
 
 /* ---- setup -------------------------------------------------------------------------------- */
