@@ -108,7 +108,8 @@ s_bind_parts (rfk_swarm_t *self, json_t *mounts, const char *source, const char 
 }
 
 //  The mounts: a private /tmp, and of the data dir only the parts the spec lists (its sandbox's
-//  ro_paths and rw_paths) over an empty tmpfs at data_target; never the data dir itself. A
+//  ro_paths and rw_paths) over an empty tmpfs at data_target (with another at its logs/, where
+//  rafikid writes its log); never the data dir itself. A
 //  data dir that is a volume (not a path) cannot be mounted in parts: it is mounted whole.
 static json_t *
 s_spec_mounts (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
@@ -122,9 +123,15 @@ s_spec_mounts (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
                                                   source, "Target", self->data_target));
         return mounts;
     }
-    json_array_append_new (mounts, json_pack ("{s:s, s:s, s:{s:I, s:i}}", "Type", "tmpfs", "Target",
-                                              self->data_target, "TmpfsOptions", "SizeBytes",
-                                              (json_int_t)64 << 20, "Mode", 01777));
+    //  The service's own log goes under data_target/logs: a tmpfs of its own there (Docker
+    //  gives a tmpfs over a folder of the image that folder's owner and mode, not Mode).
+    char logs[4096];
+    snprintf (logs, sizeof logs, "%s/logs", self->data_target);
+    const char *scratch[] = {self->data_target, logs};
+    for (size_t i = 0; i < 2; i++)
+        json_array_append_new (mounts, json_pack ("{s:s, s:s, s:{s:I, s:i}}", "Type", "tmpfs",
+                                                  "Target", scratch[i], "TmpfsOptions", "SizeBytes",
+                                                  (json_int_t)64 << 20, "Mode", 01777));
     const rfk_sandbox_spec_t *parts = spec->sandbox;
     if (parts) {
         s_bind_parts (self, mounts, source, parts->ro_paths, parts->n_ro, true);
