@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "rfk_log.h"
 
@@ -108,8 +109,7 @@ s_bind_parts (rfk_swarm_t *self, json_t *mounts, const char *source, const char 
 }
 
 //  The mounts: a private /tmp, and of the data dir only the parts the spec lists (its sandbox's
-//  ro_paths and rw_paths) over an empty tmpfs at data_target (with another at its logs/, where
-//  rafikid writes its log); never the data dir itself. A
+//  ro_paths and rw_paths) and its own log folder; never the data dir itself. A
 //  data dir that is a volume (not a path) cannot be mounted in parts: it is mounted whole.
 static json_t *
 s_spec_mounts (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
@@ -123,15 +123,20 @@ s_spec_mounts (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
                                                   source, "Target", self->data_target));
         return mounts;
     }
-    //  The service's own log goes under data_target/logs: a tmpfs of its own there (Docker
-    //  gives a tmpfs over a folder of the image that folder's owner and mode, not Mode).
-    char logs[4096];
-    snprintf (logs, sizeof logs, "%s/logs", self->data_target);
-    const char *scratch[] = {self->data_target, logs};
-    for (size_t i = 0; i < 2; i++)
-        json_array_append_new (mounts, json_pack ("{s:s, s:s, s:{s:I, s:i}}", "Type", "tmpfs",
-                                                  "Target", scratch[i], "TmpfsOptions", "SizeBytes",
-                                                  (json_int_t)64 << 20, "Mode", 01777));
+    //  rafikid writes its log to data_target/logs: a folder of the service's own there,
+    //  <data dir>/logs/<id>/ on the node (a tmpfs would not do: Docker 20.10 makes a service's
+    //  tmpfs root's 0755 whatever its Mode, and the service is not root).
+    char own[4096], from[4096], to[4096];
+    snprintf (own, sizeof own, "%s/logs", self->data_dir);
+    mkdir (own, 0700);
+    snprintf (own, sizeof own, "%s/logs/%s", self->data_dir, spec->id);
+    if (mkdir (own, 0700) != 0 && errno != EEXIST)
+        rfk_log_warning (RFK_SWARM_LOG, "swarm-log-folder path=\"%s\" error=\"%s\"", own,
+                         strerror (errno));
+    snprintf (from, sizeof from, "%s/logs/%s", source, spec->id);
+    snprintf (to, sizeof to, "%s/logs", self->data_target);
+    json_array_append_new (mounts, json_pack ("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source",
+                                              from, "Target", to, "ReadOnly", 0));
     const rfk_sandbox_spec_t *parts = spec->sandbox;
     if (parts) {
         s_bind_parts (self, mounts, source, parts->ro_paths, parts->n_ro, true);

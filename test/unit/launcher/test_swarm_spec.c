@@ -121,17 +121,17 @@ test_trainer_with_a_gpu (void **state)
     assert_int_equal (json_array_size (constraints), 2);
     assert_string_equal (json_string_value (json_array_get (constraints, 1)),
                          "node.labels.rafiki.role==training");
-    //  Mounts: /tmp, an empty data_target and logs/, the two parts read-only and params/ read-write; the
+    //  Mounts: /tmp, its log folder, the two parts read-only and params/ read-write; the
     //  path outside the data dir is not mounted.
     json_t *mounts = s_at (body, "TaskTemplate.ContainerSpec.Mounts");
-    assert_int_equal (json_array_size (mounts), 6);
-    json_t *model = json_array_get (mounts, 3);
+    assert_int_equal (json_array_size (mounts), 5);
+    json_t *model = json_array_get (mounts, 2);
     assert_string_equal (json_string_value (json_object_get (model, "Source")),
                          "/srv/rafiki/models/m.so");
     assert_string_equal (json_string_value (json_object_get (model, "Target")),
                          "/var/lib/rafiki/models/m.so");
     assert_true (json_is_true (json_object_get (model, "ReadOnly")));
-    json_t *params = json_array_get (mounts, 5);
+    json_t *params = json_array_get (mounts, 4);
     assert_string_equal (json_string_value (json_object_get (params, "Source")),
                          "/srv/rafiki/params");
     assert_true (json_is_false (json_object_get (params, "ReadOnly")));
@@ -156,11 +156,13 @@ test_no_gpu_no_generic_resource (void **state)
     json_t *body = rfk_swarm_service_spec (self, &spec, "rafiki-a-1", "secret-id");
     assert_null (s_at (body, "TaskTemplate.Resources.Reservations.GenericResources"));
     assert_null (s_at (body, "TaskTemplate.Resources.Reservations.MemoryBytes"));
-    //  Nothing of the data dir: /tmp and the empty tmpfs at data_target and its logs/ only.
+    //  Nothing of the data dir: /tmp and its own log folder only.
     json_t *mounts = s_at (body, "TaskTemplate.ContainerSpec.Mounts");
-    assert_int_equal (json_array_size (mounts), 3);
-    assert_string_equal (json_string_value (json_object_get (json_array_get (mounts, 1), "Type")),
-                         "tmpfs");
+    assert_int_equal (json_array_size (mounts), 2);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (mounts, 1), "Source")),
+                         "/srv/rafiki/logs/a-1");
+    assert_string_equal (json_string_value (json_object_get (json_array_get (mounts, 1), "Target")),
+                         "/var/lib/rafiki/logs");
     json_decref (body);
     s_swarm_destroy (self);
 }
