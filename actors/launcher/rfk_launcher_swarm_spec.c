@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "rfk_log.h"
 
@@ -108,6 +109,21 @@ s_bind_parts (rfk_swarm_t *self, json_t *mounts, const char *source, const char 
     }
 }
 
+//  The uid and gid of service_user ("uid:gid" or "uid"), into user and group; "0" when unset.
+static void
+s_user_ids (rfk_swarm_t *self, char user[16], char group[16])
+{
+    unsigned long uid = 0, gid = 0;
+    const char *text = self->service_user ? self->service_user : "";
+    char *end = NULL;
+    if (*text) {
+        uid = strtoul (text, &end, 10);
+        gid = end && *end == ':' ? strtoul (end + 1, NULL, 10) : uid;
+    }
+    snprintf (user, 16, "%lu", uid);
+    snprintf (group, 16, "%lu", gid);
+}
+
 //  The mounts: a private /tmp, and of the data dir only the parts the spec lists (its sandbox's
 //  ro_paths and rw_paths) and its own log folder; never the data dir itself. A
 //  data dir that is a volume (not a path) cannot be mounted in parts: it is mounted whole.
@@ -133,6 +149,12 @@ s_spec_mounts (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
     if (mkdir (own, 0700) != 0 && errno != EEXIST)
         rfk_log_warning (RFK_SWARM_LOG, "swarm-log-folder path=\"%s\" error=\"%s\"", own,
                          strerror (errno));
+    //  A launcher running as root (not admin under swarm-up) gives it to the service's uid.
+    char uid[16], gid[16];
+    s_user_ids (self, uid, gid);
+    if (geteuid () == 0 && chown (own, (uid_t)atol (uid), (gid_t)atol (gid)) != 0)
+        rfk_log_warning (RFK_SWARM_LOG, "swarm-log-folder path=\"%s\" error=\"%s\"", own,
+                         strerror (errno));
     snprintf (from, sizeof from, "%s/logs/%s", source, spec->id);
     snprintf (to, sizeof to, "%s/logs", self->data_target);
     json_array_append_new (mounts, json_pack ("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source",
@@ -143,21 +165,6 @@ s_spec_mounts (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
         s_bind_parts (self, mounts, source, parts->rw_paths, parts->n_rw, false);
     }
     return mounts;
-}
-
-//  The uid and gid of service_user ("uid:gid" or "uid"), into user and group; "0" when unset.
-static void
-s_user_ids (rfk_swarm_t *self, char user[16], char group[16])
-{
-    unsigned long uid = 0, gid = 0;
-    const char *text = self->service_user ? self->service_user : "";
-    char *end = NULL;
-    if (*text) {
-        uid = strtoul (text, &end, 10);
-        gid = end && *end == ':' ? strtoul (end + 1, NULL, 10) : uid;
-    }
-    snprintf (user, 16, "%lu", uid);
-    snprintf (group, 16, "%lu", gid);
 }
 
 //  The ContainerSpec: rafikid with its arguments and environment, as service_user, with a
