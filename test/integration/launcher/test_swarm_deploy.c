@@ -868,6 +868,10 @@ test_stop_and_swarm_down_leave_nothing (void **state)
     s_deployed = false;
     assert_false (s_service_exists ("rafiki-admin"));
     assert_false (s_service_exists ("rafiki-postgres"));
+    //  The engine lets go of a removed overlay network a moment later.
+    int64_t gone_by = s_now_ms () + 15000;
+    while (s_engine ("GET", "/networks/rafiki", NULL, NULL) == 200 && s_now_ms () < gone_by)
+        s_pause (200);
     assert_int_not_equal (s_engine ("GET", "/networks/rafiki", NULL, NULL), 200);
     //  --purge removed everything swarm-up made: its secrets and the database's volume.
     assert_int_not_equal (s_engine ("GET", "/secrets/rafiki-admin-config", NULL, NULL), 200);
