@@ -20,7 +20,8 @@
     Every container runs as service_user with a read-only root fs, CapDrop ALL,
     no-new-privileges, Docker's default seccomp and a tmpfs /tmp; of the data dir it mounts
     only the spec's sandbox->ro_paths (read-only) and rw_paths (read-write), paths of
-    data_dir bound at the same place under data_target over an empty tmpfs, never the data
+    data_dir bound at the same place under data_target, plus its own log folder
+    <data_dir>/logs/<id>/ at data_target/logs (made for it), never the data
     dir itself (a data_source that is a volume name is mounted whole). Role constraints:
     train_constraints for advisors and trainers, serve_constraints for predictors and
     inference workers, on top of constraints.
