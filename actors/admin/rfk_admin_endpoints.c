@@ -19,9 +19,11 @@
 
     Under swarm each service has its own network namespace: the same
     endpoints, with 0.0.0.0 to bind and the Docker service name to connect
-    (rfk_admin_service_endpoint), except the predictor's HTTP port, which is
-    published on the node and so fixed: the lowest from
-    swarm.predictor_port_base not held by a live predictor.
+    (rfk_admin_service_endpoint), except the predictor's HTTP and query
+    ports, which are published on the node and so fixed: the lowest pair
+    (HTTP, HTTP + 1) from swarm.predictor_port_base not held by a live
+    predictor. Its predictor_host and query endpoint then name the node its
+    task runs on (rfk_admin_predictor_host), learnt anew at each RUNNING.
 */
 #define _GNU_SOURCE
 #include "rfk_admin_internal.h"
@@ -73,18 +75,19 @@ s_swarm_http_port (rfk_admin_t *self)
     zlistx_t *live = rfk_store_list_services (self->store, true, NULL);
     if (!live)
         return 0;
+    //  Each predictor publishes two: HTTP on port, its ZeroMQ query on port + 1.
     int port = base;
-    for (bool taken = true; taken && port <= 65535;) {
+    for (bool taken = true; taken && port < 65535;) {
         taken = false;
         for (rfk_service_t *service = (rfk_service_t *)zlistx_first (live); service && !taken;
              service = (rfk_service_t *)zlistx_next (live))
             taken = service->service_type && streq (service->service_type, "PREDICT") &&
-                    service->ext_port == port;
+                    service->ext_port >= port - 1 && service->ext_port <= port + 1;
         if (taken)
-            port++;
+            port += 2;
     }
     zlistx_destroy (&live);
-    return port <= 65535 ? port : 0;
+    return port < 65535 ? port : 0;
 }
 
 json_t *
@@ -98,7 +101,11 @@ rfk_admin_predictor_info (rfk_admin_t *self, const char *http_host, int *http_po
         return NULL;
     char http_bind[300], query_bind[64];
     snprintf (http_bind, sizeof http_bind, "http://%s:%d", bind, *http_port);
-    snprintf (query_bind, sizeof query_bind, "tcp://%s:*", bind);
+    //  Under swarm the query port is published too: the one after the HTTP port.
+    if (self->swarm)
+        snprintf (query_bind, sizeof query_bind, "tcp://%s:%d", bind, *http_port + 1);
+    else
+        snprintf (query_bind, sizeof query_bind, "tcp://%s:*", bind);
     json_t *info = json_pack ("{s:s, s:s, s:s, s:s, s:s}", "role", "predictor", "http_bind",
                               http_bind, "query_bind", query_bind, "workers_endpoint",
                               "tcp://127.0.0.1:*", "http_host", http_host);
@@ -129,9 +136,11 @@ s_advisor_running (rfk_service_t *advisor, const json_t *endpoints, char *err, s
 }
 
 /* The predictor's RUNNING endpoints: [http, query, workers]. A wildcard
-   address is reached through the host admin named at creation. */
+   address is reached through node_host (under swarm: the node its task runs
+   on) or else the host admin named at creation. */
 static int
-s_predictor_running (rfk_service_t *predictor, const json_t *endpoints, char *err, size_t errlen)
+s_predictor_running (rfk_service_t *predictor, const json_t *endpoints, const char *node_host,
+                     char *err, size_t errlen)
 {
     const char *http = json_string_value (json_array_get (endpoints, 0));
     const char *query = json_string_value (json_array_get (endpoints, 1));
@@ -153,7 +162,8 @@ s_predictor_running (rfk_service_t *predictor, const json_t *endpoints, char *er
     }
     json_t *info = predictor->service_info;
     const char *named = json_string_value (json_object_get (info, "http_host"));
-    const char *public_host = s_wildcard (http_host) ? (named ? named : "127.0.0.1") : http_host;
+    const char *public_host =
+        s_wildcard (http_host) ? (node_host ? node_host : named ? named : "127.0.0.1") : http_host;
     char public_query[300];
     snprintf (public_query, sizeof public_query, "tcp://%s:%d",
               s_wildcard (query_host) ? public_host : query_host, query_port);
@@ -180,8 +190,12 @@ rfk_admin_provider_running (rfk_admin_t *self, const char *service_id, const jso
         return -1;
     }
     bool advisor = streq (stored->service_type, "ADVISOR");
+    //  Asked at every RUNNING: a predictor swarm moved reports again from its new node.
+    char node[256];
+    const char *node_host =
+        advisor ? NULL : rfk_admin_predictor_host (self, service_id, node, sizeof node);
     int rc = advisor ? s_advisor_running (stored, endpoints, err, errlen)
-                     : s_predictor_running (stored, endpoints, err, errlen);
+                     : s_predictor_running (stored, endpoints, node_host, err, errlen);
     if (rc == 0 && rfk_store_update_service (self->store, stored) != 0) {
         snprintf (err, errlen, "cannot record the endpoints: %s", rfk_store_message (self->store));
         rc = -1;

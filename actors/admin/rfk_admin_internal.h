@@ -642,6 +642,33 @@ rfk_admin_trial_json (rfk_admin_t *self, const rfk_trial_t *trial, const rfk_tra
 json_t *
 rfk_admin_inference_job_json (rfk_admin_t *self, const rfk_inference_job_t *job);
 
+/* ---- placement (rfk_admin_placement.c) ------------------------------------ */
+/* What rfk_admin_placement_spec fills besides the spec: the parts of the data
+   dir a swarm service mounts (box.ro_paths, box.rw_paths point into paths). */
+typedef struct {
+    rfk_sandbox_spec_t box; /* spec->sandbox under swarm: only its paths are used */
+    char *paths[4];         /* the paths themselves, freed by rfk_admin_placement_free */
+} rfk_admin_placement_t;
+/* Refuse (409, *error) a budget whose GPU_COUNT is above what one node
+   offers: under swarm the most any node advertises, under the local launcher
+   launcher.gpus. 0 when it fits or asks for none. */
+int
+rfk_admin_check_gpus (rfk_admin_t *self, const rfk_msg_t *req, const json_t *budget,
+                      rfk_msg_t **error);
+/* Fill spec's cpus, memory_bytes and gpus (config per role, the job's
+   budget) and, under swarm, spec->sandbox with the parts of the data dir the
+   service mounts. Free placement with rfk_admin_placement_free after the
+   start. */
+void
+rfk_admin_placement_spec (rfk_admin_t *self, const rfk_admin_service_t *service,
+                          rfk_launcher_spec_t *spec, rfk_admin_placement_t *placement);
+void
+rfk_admin_placement_free (rfk_admin_placement_t *placement);
+/* Under swarm: the address of the node the predictor's task runs on, into
+   host (returned); NULL under local or when unknown. */
+const char *
+rfk_admin_predictor_host (rfk_admin_t *self, const char *service_id, char *host, size_t size);
+
 /* ---- the swarm launcher (rfk_admin_swarm.c) ------------------------------- */
 /* Create self->launcher with the swarm backend, adopting the tracked
    services. Returns 0, or -1 with err set. */

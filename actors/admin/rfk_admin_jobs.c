@@ -344,6 +344,9 @@ rfk_admin_on_create_train_job (rfk_admin_t *self, const rfk_msg_t *req,
     if (self->sandbox_refusal)
         return rfk_admin_error (req, RFK_CODE_CONFLICT, "%s", self->sandbox_refusal);
     rfk_msg_t *error = s_check_train_request (req, &app, &task);
+    //  A GPU_COUNT no node can give is refused before anything is written (409).
+    if (!error)
+        rfk_admin_check_gpus (self, req, json_object_get (req->body, "budget"), &error);
     if (error)
         return error;
     rfk_dataset_t *train = s_job_dataset (self, req, caller, "train_dataset_id", task, &error);
@@ -516,7 +519,8 @@ static rfk_train_job_t *
 s_deployable_train_job (rfk_admin_t *self, const rfk_msg_t *req, const rfk_auth_claims_t *caller,
                         rfk_msg_t **error)
 {
-    if (s_check_budget (req, json_object_get (req->body, "budget"), false, error) != 0)
+    if (s_check_budget (req, json_object_get (req->body, "budget"), false, error) != 0 ||
+        rfk_admin_check_gpus (self, req, json_object_get (req->body, "budget"), error) != 0)
         return NULL;
     int64_t replicas = rfk_admin_int_field (req, "replicas", 1);
     int64_t max_trials = rfk_admin_int_field (req, "max_trials", 0);

@@ -158,7 +158,8 @@ s_env_free (char **env)
 }
 
 /* Under swarm: the image of the model a service runs (NULL: the default)
-   and the predictor's HTTP port, published in host mode. */
+   and the predictor's HTTP port, published in host mode (with the query
+   port after it). */
 static char *
 s_swarm_spec (rfk_admin_t *self, rfk_admin_service_t *service, int *published_port)
 {
@@ -265,10 +266,15 @@ s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
         .env = (const char *const *)env,
         .image = image,
         .published_port = published_port,
+        //  A predictor's ZeroMQ query port is the one after its HTTP port (rfk_admin_endpoints.c).
+        .published_port2 = published_port > 0 ? published_port + 1 : 0,
     };
+    rfk_admin_placement_t placement;
+    rfk_admin_placement_spec (self, service, &spec, &placement);
     rfk_sandbox_spec_t box;
     char *paths[3] = {NULL, NULL, NULL};
-    spec.sandbox = s_worker_sandbox (self, service, &box, paths);
+    if (!self->swarm)
+        spec.sandbox = s_worker_sandbox (self, service, &box, paths);
     char *id = strdup (service->id);
     if (rfk_launcher_start (self->launcher, &spec) != 0) {
         char reason[400];
@@ -283,6 +289,7 @@ s_launch (rfk_admin_t *self, rfk_admin_service_t *service, const char *secret)
     free (paths[0]);
     free (paths[1]);
     free (paths[2]);
+    rfk_admin_placement_free (&placement);
     s_env_free (env);
     sodium_memzero (handed, sizeof handed);
 }

@@ -77,6 +77,13 @@ rfk_launcher_backend_name (rfk_launcher_t *self)
     return self->backend->name;
 }
 
+void *
+rfk_launcher_backend_impl (rfk_launcher_t *self, const rfk_launcher_backend_t *backend)
+{
+    assert (self);
+    return self->backend == backend ? self->impl : NULL;
+}
+
 int
 rfk_launcher_start (rfk_launcher_t *self, const rfk_launcher_spec_t *spec)
 {

@@ -93,9 +93,11 @@ typedef struct {
     int64_t memory_bytes;    //  local ignores them (a trainer bounds each trial's memory
     int gpus;                //  itself, and the sanitizers' address space defeats RLIMIT_AS)
     int published_port;      //  predictors: port published on the host (swarm: host mode)
+    int published_port2;     //  predictors: a second one likewise (the ZeroMQ query port)
     //  local: run the service inside bubblewrap (rfk_sandbox.h) with the spec's read-only
-    //  paths, uid and limits (rafikid and --config FILE are added; the network is kept;
-    //  swarm ignores it); NULL: unsandboxed
+    //  paths, uid and limits (rafikid and --config FILE are added; the network is kept);
+    //  NULL: unsandboxed. swarm: only its ro_paths and rw_paths are used, as the parts of
+    //  the data dir the container mounts (nothing else of it is mounted)
     const rfk_sandbox_spec_t *sandbox;
 } rfk_launcher_spec_t;
 
@@ -184,6 +186,11 @@ rfk_launcher_destroy (rfk_launcher_t **self_p);
 //  The backend's name ("local", "swarm").
 const char *
 rfk_launcher_backend_name (rfk_launcher_t *self);
+
+//  The backend's own state when the launcher runs that backend, else NULL (for a backend's
+//  own extra calls, e.g. rfk_launcher_swarm_node_addr).
+void *
+rfk_launcher_backend_impl (rfk_launcher_t *self, const rfk_launcher_backend_t *backend);
 
 //  Start a service. Returns 0 when it was started (its RUNNING event has been reported), -1
 //  when the spec is invalid, the id is already live, or the process cannot be started at all

@@ -37,7 +37,10 @@ rfk_launcher_swarm_config_defaults (rfk_launcher_swarm_config_t *config)
     config->name_prefix = "rafiki-";
     config->instance = "default";
     config->gpu_resource = "gpu";
-    config->gpu_constraint = "node.labels.gpu==true";
+    config->gpu_constraint = "";
+    config->service_user = "10001:10001";
+    config->cpu_limit_ratio = 4.0;
+    config->memory_limit_ratio = 2.0;
     config->max_restarts = 3;
     config->backoff_ms = 200;
     config->grace_ms = 5000;
@@ -67,6 +70,11 @@ rfk_launcher_swarm_config_from (rfk_launcher_swarm_config_t *swarm, const rfk_co
     swarm->constraints = rfk_config_string (config, "swarm", "constraints");
     swarm->gpu_resource = rfk_config_string (config, "swarm", "gpu_resource");
     swarm->gpu_constraint = rfk_config_string (config, "swarm", "gpu_constraint");
+    swarm->train_constraints = rfk_config_string (config, "swarm", "train_constraints");
+    swarm->serve_constraints = rfk_config_string (config, "swarm", "serve_constraints");
+    swarm->service_user = rfk_config_string (config, "swarm", "service_user");
+    swarm->cpu_limit_ratio = rfk_config_float (config, "swarm", "cpu_limit_ratio");
+    swarm->memory_limit_ratio = rfk_config_float (config, "swarm", "memory_limit_ratio");
     swarm->poll_ms = (int)rfk_config_int (config, "swarm", "poll_ms");
     swarm->request_timeout_ms = (int)rfk_config_int (config, "swarm", "request_timeout_ms");
 }
@@ -443,6 +451,9 @@ s_destroy (void *impl)
     free (self->constraints);
     free (self->gpu_resource);
     free (self->gpu_constraint);
+    free (self->train_constraints);
+    free (self->serve_constraints);
+    free (self->service_user);
     free (self);
 }
 
@@ -461,6 +472,12 @@ static const rfk_launcher_backend_t s_swarm_backend = {
     .tick = s_tick,
     .destroy = s_destroy,
 };
+
+rfk_swarm_t *
+rfk_swarm_of (rfk_launcher_t *launcher)
+{
+    return launcher ? (rfk_swarm_t *)rfk_launcher_backend_impl (launcher, &s_swarm_backend) : NULL;
+}
 
 /* ---- creation and reconcile --------------------------------------------------------------- */
 
@@ -554,7 +571,8 @@ rfk_launcher_new_swarm (const rfk_launcher_swarm_config_t *config, rfk_launcher_
         problem = "swarm launcher: no instance label or name prefix given";
     else if (config->max_restarts < 0 || config->backoff_ms < 0 || config->grace_ms < 0 ||
              config->stable_ms < 0 || config->poll_ms <= 0 || config->request_timeout_ms <= 0 ||
-             config->admin_service_port <= 0 || config->admin_service_port > 65535)
+             config->admin_service_port <= 0 || config->admin_service_port > 65535 ||
+             config->cpu_limit_ratio < 0 || config->memory_limit_ratio < 0)
         problem = "swarm launcher: a number is out of range (restarts, times or port)";
     if (problem) {
         fprintf (stderr, "%s\n", problem);
@@ -581,6 +599,9 @@ rfk_launcher_new_swarm (const rfk_launcher_swarm_config_t *config, rfk_launcher_
         self->constraints = s_copy (config->constraints, &ok);
         self->gpu_resource = s_copy (config->gpu_resource, &ok);
         self->gpu_constraint = s_copy (config->gpu_constraint, &ok);
+        self->train_constraints = s_copy (config->train_constraints, &ok);
+        self->serve_constraints = s_copy (config->serve_constraints, &ok);
+        self->service_user = s_copy (config->service_user, &ok);
         self->config.adopt = NULL;
         self->curl = curl_easy_init ();
         ok = ok && self->curl;

@@ -14,9 +14,17 @@
     rafiki.service-id=<id>, rafiki.role=<role>. It runs `<rafikid> <role> --service-id <id>
     [--config <service_config>]` from the spec's image (or the configured one), on the overlay
     network (endpoint mode dnsrr: no VIP, no routing mesh), with the shared data directory
-    mounted at data_target, the restart policy from max_restarts/backoff, the placement
+    mounted at data_target (only the parts the spec's sandbox lists, see below), the restart policy from max_restarts/backoff, the placement
     constraints, the resource hints as reservations and limits (GPUs as a generic resource
-    and/or a node-label constraint), and, for predictors, the published port in host mode.
+    and/or a node-label constraint), and, for predictors, both published ports in host mode.
+    Every container runs as service_user with a read-only root fs, CapDrop ALL,
+    no-new-privileges, Docker's default seccomp and a tmpfs /tmp; of the data dir it mounts
+    only the spec's sandbox->ro_paths (read-only) and rw_paths (read-write), paths of
+    data_dir bound at the same place under data_target, plus its own log folder
+    <data_dir>/logs/<id>/ at data_target/logs (made for it), never the data
+    dir itself (a data_source that is a volume name is mounted whole). Role constraints:
+    train_constraints for advisors and trainers, serve_constraints for predictors and
+    inference workers, on top of constraints.
     Its environment: RAFIKI_SERVICE_ID, RAFIKI_SERVICE_ROLE, RAFIKI_DATA_DIR (data_target),
     RAFIKI_ADMIN_HOST / RAFIKI_ADMIN_SERVICE_PORT (admin's service socket), RAFIKI_GPU_COUNT,
     RAFIKI_SECRET_FILE, then the spec's entries. The per-service secret is a Docker secret
@@ -78,6 +86,11 @@ typedef struct {
     const char *constraints;    //  placement constraints, comma separated, or NULL
     const char *gpu_resource;   //  generic resource kind reserved per GPU ("": none)
     const char *gpu_constraint; //  constraint added when gpus > 0 ("": none)
+    const char *train_constraints; //  more constraints of advisors and trainers, or NULL
+    const char *serve_constraints; //  more constraints of predictors and inference workers
+    const char *service_user;   //  "uid:gid" every service runs as (10001:10001)
+    double cpu_limit_ratio;     //  CPU limit = this x the spec's cpus (4; 0: no limit)
+    double memory_limit_ratio;  //  memory limit = this x the spec's memory (2; 0: none)
     int max_restarts;           //  failed tasks restarted before ERRORED (3; 0: never)
     int backoff_ms;             //  swarm's delay before a restart (200)
     int grace_ms;               //  SIGTERM to SIGKILL on stop (5000)
@@ -111,6 +124,20 @@ rfk_launcher_new_swarm (const rfk_launcher_swarm_config_t *config, rfk_launcher_
 int
 rfk_launcher_swarm_service_name (const char *name_prefix, const char *service_id, char *name,
                                  size_t size);
+
+//  The most GPUs one node of the swarm offers: the largest count of the generic resource
+//  gpu_resource (discrete value, or named resources counted) a ready, active node advertises
+//  (daemon.json "node-generic-resources"). 0 into *gpus, or -1 with the error in error
+//  (the engine cannot be asked). launcher must be a swarm launcher.
+int
+rfk_launcher_swarm_max_gpus (rfk_launcher_t *launcher, int *gpus, char *error, size_t size);
+
+//  The address of the node a service's running task is on (the node's Status.Addr in the
+//  Engine API: the address it advertises to the swarm), into addr. 0, or -1 when the service
+//  has no running task or the engine cannot be asked.
+int
+rfk_launcher_swarm_node_addr (rfk_launcher_t *launcher, const char *service_id, char *addr,
+                              size_t size);
 
 #ifdef __cplusplus
 }

@@ -66,6 +66,9 @@ typedef struct {
     char *constraints;
     char *gpu_resource;
     char *gpu_constraint;
+    char *train_constraints;
+    char *serve_constraints;
+    char *service_user;
     rfk_launcher_swarm_config_t config; //  the numbers (strings point to the copies above)
     rfk_swarm_service_t **services;     //  every service started and not forgotten
     size_t count;                       //  services in use
@@ -138,6 +141,10 @@ rfk_swarm_service_spec (rfk_swarm_t *self, const rfk_launcher_spec_t *spec, cons
 //  Create the service's Docker secret; returns its ID (the caller frees) or NULL (error set).
 char *
 rfk_swarm_create_secret (rfk_swarm_t *self, const rfk_launcher_spec_t *spec, const char *name);
+
+//  The swarm backend's state of a launcher, or NULL when it runs another backend.
+rfk_swarm_t *
+rfk_swarm_of (rfk_launcher_t *launcher);
 
 /* ---- rfk_launcher_swarm_follow.c: states from tasks --------------------------------------- */
 

@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rfk_log.h"
 
 //  Standard base64 of data (for the secret's Data field). The caller frees it.
 static char *
@@ -70,7 +74,102 @@ s_spec_env (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
     return env;
 }
 
-//  The ContainerSpec: rafikid with its arguments, environment, data mount and secret file.
+//  A path of admin's data dir relative to it ("params", "models/x.so"), or NULL when the path
+//  is not strictly under it or climbs out of it.
+static const char *
+s_relative (rfk_swarm_t *self, const char *path)
+{
+    size_t length = strlen (self->data_dir);
+    while (length > 1 && self->data_dir[length - 1] == '/')
+        length--;
+    if (!path || strncmp (path, self->data_dir, length) || path[length] != '/' ||
+        !path[length + 1] || strstr (path, "/../") || strstr (path, "/.."))
+        return NULL;
+    return path + length + 1;
+}
+
+//  Bind the listed parts of the data dir (admin's paths) at the same place under data_target.
+static void
+s_bind_parts (rfk_swarm_t *self, json_t *mounts, const char *source, const char *const *paths,
+              size_t count, bool read_only)
+{
+    for (size_t i = 0; paths && i < count; i++) {
+        const char *part = s_relative (self, paths[i]);
+        if (!part) {
+            rfk_log_warning (RFK_SWARM_LOG,
+                             "swarm-mount-skipped path=\"%s\" reason=\"not under %s\"", paths[i],
+                             self->data_dir);
+            continue;
+        }
+        char from[4096], to[4096];
+        snprintf (from, sizeof from, "%s/%s", source, part);
+        snprintf (to, sizeof to, "%s/%s", self->data_target, part);
+        json_array_append_new (mounts, json_pack ("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source",
+                                                  from, "Target", to, "ReadOnly", read_only));
+    }
+}
+
+//  The uid and gid of service_user ("uid:gid" or "uid"), into user and group; "0" when unset.
+static void
+s_user_ids (rfk_swarm_t *self, char user[16], char group[16])
+{
+    unsigned long uid = 0, gid = 0;
+    const char *text = self->service_user ? self->service_user : "";
+    char *end = NULL;
+    if (*text) {
+        uid = strtoul (text, &end, 10);
+        gid = end && *end == ':' ? strtoul (end + 1, NULL, 10) : uid;
+    }
+    snprintf (user, 16, "%lu", uid);
+    snprintf (group, 16, "%lu", gid);
+}
+
+//  The mounts: a private /tmp, and of the data dir only the parts the spec lists (its sandbox's
+//  ro_paths and rw_paths) and its own log folder; never the data dir itself. A
+//  data dir that is a volume (not a path) cannot be mounted in parts: it is mounted whole.
+static json_t *
+s_spec_mounts (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
+{
+    const char *source =
+        self->data_source && *self->data_source ? self->data_source : self->data_dir;
+    json_t *mounts = json_pack ("[{s:s, s:s, s:{s:I, s:i}}]", "Type", "tmpfs", "Target", "/tmp",
+                                "TmpfsOptions", "SizeBytes", (json_int_t)256 << 20, "Mode", 01777);
+    if (source[0] != '/') {
+        json_array_append_new (mounts, json_pack ("{s:s, s:s, s:s}", "Type", "volume", "Source",
+                                                  source, "Target", self->data_target));
+        return mounts;
+    }
+    //  rafikid writes its log to data_target/logs: a folder of the service's own there,
+    //  <data dir>/logs/<id>/ on the node (a tmpfs would not do: Docker 20.10 makes a service's
+    //  tmpfs root's 0755 whatever its Mode, and the service is not root).
+    char own[4096], from[4096], to[4096];
+    snprintf (own, sizeof own, "%s/logs", self->data_dir);
+    mkdir (own, 0700);
+    snprintf (own, sizeof own, "%s/logs/%s", self->data_dir, spec->id);
+    if (mkdir (own, 0700) != 0 && errno != EEXIST)
+        rfk_log_warning (RFK_SWARM_LOG, "swarm-log-folder path=\"%s\" error=\"%s\"", own,
+                         strerror (errno));
+    //  A launcher running as root (not admin under swarm-up) gives it to the service's uid.
+    char uid[16], gid[16];
+    s_user_ids (self, uid, gid);
+    if (geteuid () == 0 && chown (own, (uid_t)atol (uid), (gid_t)atol (gid)) != 0)
+        rfk_log_warning (RFK_SWARM_LOG, "swarm-log-folder path=\"%s\" error=\"%s\"", own,
+                         strerror (errno));
+    snprintf (from, sizeof from, "%s/logs/%s", source, spec->id);
+    snprintf (to, sizeof to, "%s/logs", self->data_target);
+    json_array_append_new (mounts, json_pack ("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source",
+                                              from, "Target", to, "ReadOnly", 0));
+    const rfk_sandbox_spec_t *parts = spec->sandbox;
+    if (parts) {
+        s_bind_parts (self, mounts, source, parts->ro_paths, parts->n_ro, true);
+        s_bind_parts (self, mounts, source, parts->rw_paths, parts->n_rw, false);
+    }
+    return mounts;
+}
+
+//  The ContainerSpec: rafikid with its arguments and environment, as service_user, with a
+//  read-only root fs, no capabilities, no new privileges (Docker's default seccomp profile
+//  stays on), its mounts and its secret file.
 static json_t *
 s_spec_container (rfk_swarm_t *self, const rfk_launcher_spec_t *spec, const char *name,
                   const char *secret_id, json_t *labels)
@@ -80,18 +179,21 @@ s_spec_container (rfk_swarm_t *self, const rfk_launcher_spec_t *spec, const char
         json_array_append_new (args, json_string ("--config"));
         json_array_append_new (args, json_string (self->service_config));
     }
-    const char *source =
-        self->data_source && *self->data_source ? self->data_source : self->data_dir;
-    json_t *mounts = json_pack ("[{s:s, s:s, s:s}]", "Type", source[0] == '/' ? "bind" : "volume",
-                                "Source", source, "Target", self->data_target);
+    char uid[16], gid[16];
+    s_user_ids (self, uid, gid);
     json_t *secrets =
         json_pack ("[{s:{s:s, s:s, s:s, s:i}, s:s, s:s}]", "File", "Name", RFK_SWARM_SECRET_TARGET,
-                   "UID", "0", "GID", "0", "Mode", 0400, "SecretID", secret_id, "SecretName", name);
-    return json_pack ("{s:s, s:[s], s:o, s:o, s:O, s:o, s:o, s:I}", "Image",
-                      spec->image && *spec->image ? spec->image : self->image, "Command",
-                      self->rafikid_path, "Args", args, "Env", s_spec_env (self, spec), "Labels",
-                      labels, "Mounts", mounts, "Secrets", secrets, "StopGracePeriod",
-                      (json_int_t)self->config.grace_ms * 1000000);
+                   "UID", uid, "GID", gid, "Mode", 0400, "SecretID", secret_id, "SecretName", name);
+    json_t *container =
+        json_pack ("{s:s, s:[s], s:o, s:o, s:O, s:o, s:o, s:I, s:b, s:[s], s:{s:b}}", "Image",
+                   spec->image && *spec->image ? spec->image : self->image, "Command",
+                   self->rafikid_path, "Args", args, "Env", s_spec_env (self, spec), "Labels",
+                   labels, "Mounts", s_spec_mounts (self, spec), "Secrets", secrets,
+                   "StopGracePeriod", (json_int_t)self->config.grace_ms * 1000000, "ReadOnly", 1,
+                   "CapabilityDrop", "ALL", "Privileges", "NoNewPrivileges", 1);
+    if (container && self->service_user && *self->service_user)
+        json_object_set_new (container, "User", json_string (self->service_user));
+    return container;
 }
 
 //  The RestartPolicy: swarm restarts failed tasks max_restarts times, or never.
@@ -106,14 +208,12 @@ s_spec_restart (rfk_swarm_t *self)
                       (json_int_t)self->config.stable_ms * 1000000);
 }
 
-//  The placement constraints: the configured ones (comma separated, trimmed), plus the GPU
-//  constraint for a service that asks for GPUs.
-static json_t *
-s_spec_constraints (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
+//  Add a comma separated list of constraints (each trimmed) to an array.
+static void
+s_add_constraints (json_t *constraints, const char *list)
 {
-    json_t *constraints = json_array ();
-    if (self->constraints && *self->constraints) {
-        char *copy = strdup (self->constraints);
+    if (list && *list) {
+        char *copy = strdup (list);
         char *saved = NULL;
         for (char *item = copy ? strtok_r (copy, ",", &saved) : NULL; item;
              item = strtok_r (NULL, ",", &saved)) {
@@ -127,25 +227,44 @@ s_spec_constraints (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
         }
         free (copy);
     }
+}
+
+//  The placement constraints: the configured ones, those of the role's side (training:
+//  advisors and trainers; serving: predictors and inference workers), plus the GPU constraint
+//  for a service that asks for GPUs.
+static json_t *
+s_spec_constraints (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
+{
+    json_t *constraints = json_array ();
+    s_add_constraints (constraints, self->constraints);
+    bool serving = !strcmp (spec->role, "predictor") || !strcmp (spec->role, "inference");
+    s_add_constraints (constraints, serving ? self->serve_constraints : self->train_constraints);
     if (spec->gpus > 0 && self->gpu_constraint && *self->gpu_constraint)
         json_array_append_new (constraints, json_string (self->gpu_constraint));
     return constraints;
 }
 
-//  The Resources: the spec's hints as limits and reservations, GPUs as a generic resource.
+//  The Resources: the spec's hints as reservations (what the scheduler places by), the same
+//  times cpu_limit_ratio / memory_limit_ratio as limits, GPUs as a generic resource.
 static json_t *
 s_spec_resources (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
 {
     json_t *limits = json_object ();
     json_t *reservations = json_object ();
     if (spec->cpus > 0) {
-        json_int_t nano = (json_int_t)(spec->cpus * 1e9);
-        json_object_set_new (limits, "NanoCPUs", json_integer (nano));
-        json_object_set_new (reservations, "NanoCPUs", json_integer (nano));
+        json_object_set_new (reservations, "NanoCPUs",
+                             json_integer ((json_int_t)(spec->cpus * 1e9)));
+        if (self->config.cpu_limit_ratio > 0)
+            json_object_set_new (
+                limits, "NanoCPUs",
+                json_integer ((json_int_t)(spec->cpus * self->config.cpu_limit_ratio * 1e9)));
     }
     if (spec->memory_bytes > 0) {
-        json_object_set_new (limits, "MemoryBytes", json_integer (spec->memory_bytes));
         json_object_set_new (reservations, "MemoryBytes", json_integer (spec->memory_bytes));
+        if (self->config.memory_limit_ratio > 0)
+            json_object_set_new (limits, "MemoryBytes",
+                                 json_integer ((json_int_t)((double)spec->memory_bytes *
+                                                            self->config.memory_limit_ratio)));
     }
     if (spec->gpus > 0 && self->gpu_resource && *self->gpu_resource)
         json_object_set_new (reservations, "GenericResources",
@@ -154,16 +273,23 @@ s_spec_resources (rfk_swarm_t *self, const rfk_launcher_spec_t *spec)
     return json_pack ("{s:o, s:o}", "Limits", limits, "Reservations", reservations);
 }
 
-//  The EndpointSpec: DNS round robin (no VIP), a predictor's port published in host mode.
+//  The EndpointSpec: DNS round robin (no VIP), a predictor's ports (HTTP and ZeroMQ query)
+//  published in host mode on the node its task runs on.
 static json_t *
 s_spec_endpoint (const rfk_launcher_spec_t *spec)
 {
     json_t *endpoint = json_pack ("{s:s}", "Mode", "dnsrr");
-    if (spec->published_port > 0)
-        json_object_set_new (endpoint, "Ports",
-                             json_pack ("[{s:s, s:i, s:i, s:s}]", "Protocol", "tcp", "TargetPort",
-                                        spec->published_port, "PublishedPort", spec->published_port,
-                                        "PublishMode", "host"));
+    json_t *ports = json_array ();
+    int published[2] = {spec->published_port, spec->published_port2};
+    for (int i = 0; i < 2; i++)
+        if (published[i] > 0)
+            json_array_append_new (ports, json_pack ("{s:s, s:i, s:i, s:s}", "Protocol", "tcp",
+                                                     "TargetPort", published[i], "PublishedPort",
+                                                     published[i], "PublishMode", "host"));
+    if (json_array_size (ports))
+        json_object_set_new (endpoint, "Ports", ports);
+    else
+        json_decref (ports);
     return endpoint;
 }
 

@@ -764,6 +764,16 @@ test_jobs (void **state)
     assert_int_equal (r.status, 400);
     assert_non_null (strstr (r.body, "budget"));
     s_free (&r);
+    //  GPUs: the local launcher gives none unless launcher.gpus says so; a job asking for
+    //  one is refused before anything is looked up, naming both numbers.
+    r = s_http ("POST", "/train_jobs", token,
+                "{\"app\":\"it-app\",\"task\":\"TABULAR_CLASSIFICATION\","
+                "\"train_dataset_id\":\"nope\",\"val_dataset_id\":\"nope\","
+                "\"budget\":{\"MODEL_TRIAL_COUNT\":1,\"GPU_COUNT\":1},\"model_ids\":[\"nope\"]}");
+    assert_int_equal (r.status, 409);
+    assert_non_null (strstr (r.body, "budget.GPU_COUNT`: 1 GPUs asked"));
+    assert_non_null (strstr (r.body, "gives jobs 0 under the local launcher (launcher.gpus)"));
+    s_free (&r);
     r = s_http ("GET", "/train_jobs", token, NULL);
     assert_int_equal (r.status, 200);
     assert_true (json_is_array (r.json));
@@ -779,6 +789,11 @@ test_jobs (void **state)
     s_free (&r);
     r = s_http ("POST", "/inference_jobs", token, "{\"app\":\"no-such-app\",\"app_version\":-1}");
     assert_true (r.status == 400 || r.status == 404 || r.status == 409);
+    s_free (&r);
+    r = s_http ("POST", "/inference_jobs", token,
+                "{\"app\":\"no-such-app\",\"app_version\":-1,\"budget\":{\"GPU_COUNT\":2}}");
+    assert_int_equal (r.status, 409);
+    assert_non_null (strstr (r.body, "2 GPUs asked"));
     s_free (&r);
     r = s_http ("GET", "/inference_jobs/no-such-app", token, NULL);
     assert_true (r.status == 200 || r.status == 404);

@@ -530,6 +530,22 @@ s_start (rfk_launcher_t *launcher, rfk_test_admin_t *admin, const char *id, cons
         "RAFIKI_BUS_HEARTBEAT_TIMEOUT_MS=1500", "RAFIKI_BUS_REQUEST_TIMEOUT_MS=3000",
         "RAFIKI_BUS_REQUEST_RETRIES=2",         NULL};
     rfk_launcher_spec_t spec = {.id = id, .role = role, .secret = secret, .env = env};
+    //  What of the data dir the service mounts (nothing else of it): a trainer its template
+    //  and datasets read-only, params/ read-write (made for the services' uid, 10001).
+    char params[600];
+    snprintf (params, sizeof params, "%s/params", s_data_dir);
+    const char *ro[] = {json_string_value (json_object_get (config, "model_path")),
+                        json_string_value (json_object_get (config, "train_dataset_path")),
+                        json_string_value (json_object_get (config, "val_dataset_path"))};
+    const char *rw[] = {params};
+    rfk_sandbox_spec_t parts = {.ro_paths = ro, .n_ro = 1, .rw_paths = rw};
+    if (!strcmp (role, "trainer")) {
+        mkdir (params, 0700);
+        assert_int_equal (chown (params, 10001, 10001), 0);
+        parts.n_ro = 3;
+        parts.n_rw = 1;
+    }
+    spec.sandbox = &parts;
     assert_int_equal (rfk_launcher_start (launcher, &spec), 0);
 }
 

@@ -3,7 +3,7 @@
 
     Needs a Docker engine that is a swarm manager (test/servers/dockerd starts one under
     test/run and exports RAFIKI_TEST_DOCKER_SOCKET; by hand /var/run/docker.sock is tried),
-    the docker command, and root (the data directory is written by the containers). Without
+    the docker command, and root (swarm-up gives the data directory to the services' uid). Without
     them the file is skipped (a TAP plan of 0), saying why. The group setup builds the image
     from this build with deploy/build-image --with-postgres and runs deploy/swarm-up on a
     fresh data directory and free host ports: PostgreSQL and admin (launcher.backend swarm)
@@ -14,10 +14,16 @@
       trainers are Docker services; one trainer's container is killed while the job is
       live; the job still ends STOPPED with completed trials, none PENDING or RUNNING;
     - an inference job whose predictor and worker are Docker services, the predictor's HTTP
-      port published in host mode: POST /predict through it answers the validation rows
-      with probability vectors that are mostly right;
-    - stopping the inference job removes every Docker service admin started, and
-      deploy/swarm-down removes admin, PostgreSQL and the network.
+      and query ports published in host mode, predictor_host naming its node's address:
+      POST /predict through it answers the validation rows with probability vectors that
+      are mostly right;
+    - no secret of the platform (read out of admin's container) in any `docker service
+      inspect` or any file under the data dir; every launched service non-root, read-only,
+      without capabilities, mounting parts of the data dir only; a GPU job refused (409);
+    - stopping the inference job removes every Docker service admin started; swarm-up again
+      with another data dir is refused naming the kept deployment; deploy/swarm-down --purge
+      removes admin, PostgreSQL, the network, the secrets and the volume; swarm-up with a
+      database volume whose password is gone is refused naming it.
 */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -38,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +63,7 @@ static char s_token[2048];         //  the superadmin's
 static char s_skip_reason[512];    //  why this machine cannot run the cases, or ""
 static bool s_deployed;            //  swarm-up ran (teardown runs swarm-down)
 static char s_predictor_host[256]; //  the inference job's, once RUNNING
+static char s_password_file[128];  //  the superadmin's password, given to swarm-up
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -325,6 +333,151 @@ s_free_port (void)
             fail_msg ("Rafiki-C is not deployed (deploy/swarm-up failed or ran down)");            \
     } while (0)
 
+
+//  The advertise address of the node the predictor's task runs on, from the Engine API.
+static bool
+s_predictor_node (char *addr, size_t size)
+{
+    json_t *predictors = s_our_services ("predictor");
+    const char *id = s_str (json_array_get (predictors, 0), "ID");
+    char path[512];
+    snprintf (path, sizeof path,
+              "/tasks?filters=%%7B%%22service%%22%%3A%%5B%%22%s%%22%%5D%%2C%%22desired-state%%22"
+              "%%3A%%5B%%22running%%22%%5D%%7D",
+              id);
+    json_decref (predictors);
+    json_t *tasks = NULL;
+    s_engine ("GET", path, NULL, &tasks);
+    const char *node_id = s_str (json_array_get (tasks, 0), "NodeID");
+    snprintf (path, sizeof path, "/nodes/%s", node_id);
+    json_decref (tasks);
+    json_t *node = NULL;
+    bool found = s_engine ("GET", path, NULL, &node) == 200;
+    snprintf (addr, size, "%s", s_str (json_object_get (node, "Status"), "Addr"));
+    json_decref (node);
+    return found && *addr;
+}
+
+/* ---- secrets ------------------------------------------------------------------------------ */
+
+//  The raw body of an Engine API call (the caller frees it), or NULL.
+static char *
+s_engine_raw (const char *path, size_t *length)
+{
+    char url[2048];
+    snprintf (url, sizeof url, "http://docker%s", path);
+    CURL *curl = curl_easy_init ();
+    FILE *sink = NULL;
+    char *buffer = NULL;
+    sink = open_memstream (&buffer, length);
+    curl_easy_setopt (curl, CURLOPT_UNIX_SOCKET_PATH, s_socket);
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, sink);
+    long status = 0;
+    if (curl_easy_perform (curl) == CURLE_OK)
+        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup (curl);
+    fclose (sink);
+    if (status != 200) {
+        free (buffer);
+        return NULL;
+    }
+    return buffer;
+}
+
+//  The platform's secrets as admin sees them: its config file, a Docker secret, read out of
+//  its running container (GET /containers/{id}/archive: a tar of the one file).
+typedef struct {
+    char superadmin[256]; //  admin.superadmin_password
+    char jwt[256];        //  admin.jwt_secret
+    char pg[256];         //  PostgreSQL's password, from store.url
+} s_secrets_t;
+
+static void
+s_quoted_value (const char *text, const char *key, char *value, size_t size)
+{
+    const char *at = strstr (text, key);
+    const char *start = at ? strchr (at, '"') : NULL;
+    const char *end = start ? strchr (start + 1, '"') : NULL;
+    snprintf (value, size, "%.*s", end ? (int)(end - start - 1) : 0, end ? start + 1 : "");
+}
+
+static bool
+s_read_secrets (s_secrets_t *secrets)
+{
+    json_t *containers = NULL;
+    s_engine ("GET",
+              "/containers/json?filters=%7B%22label%22%3A%5B%22com.docker.swarm.service.name%3D"
+              "rafiki-admin%22%5D%7D",
+              NULL, &containers);
+    char path[512];
+    snprintf (path, sizeof path, "/containers/%s/archive?path=/run/secrets/rafiki-admin-config",
+              s_str (json_array_get (containers, 0), "Id"));
+    json_decref (containers);
+    size_t length = 0;
+    char *tar = s_engine_raw (path, &length);
+    if (!tar || length < 1024) {
+        free (tar);
+        return false;
+    }
+    //  One ustar entry: a 512-byte header (size in octal at 124), then the file.
+    size_t size = strtoul (tar + 124, NULL, 8);
+    char *text = strndup (tar + 512, size < length - 512 ? size : length - 512);
+    free (tar);
+    s_quoted_value (text, "superadmin_password:", secrets->superadmin, sizeof secrets->superadmin);
+    s_quoted_value (text, "jwt_secret:", secrets->jwt, sizeof secrets->jwt);
+    char url[512];
+    s_quoted_value (text, "url:", url, sizeof url);
+    const char *colon = strstr (url, "rafiki:");
+    const char *at = strrchr (url, '@');
+    snprintf (secrets->pg, sizeof secrets->pg, "%.*s",
+              colon && at > colon ? (int)(at - colon - 7) : 0, colon ? colon + 7 : "");
+    free (text);
+    return *secrets->superadmin && strlen (secrets->jwt) >= 32 && strlen (secrets->pg) >= 16;
+}
+
+//  Whether a text holds one of the secrets (names which in *which).
+static bool
+s_holds_secret (const char *text, size_t length, const s_secrets_t *secrets, const char **which)
+{
+    const char *values[] = {secrets->superadmin, secrets->jwt, secrets->pg};
+    const char *names[] = {"the superadmin password", "the JWT key", "the PostgreSQL password"};
+    for (size_t i = 0; i < 3; i++)
+        if (memmem (text, length, values[i], strlen (values[i]))) {
+            *which = names[i];
+            return true;
+        }
+    return false;
+}
+
+static const s_secrets_t *s_walk_secrets; //  what s_file_check looks for
+static char s_walk_found[1024];           //  the first file holding a secret, and which
+
+static int
+s_file_check (const char *path, const struct stat *info, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type != FTW_F || !S_ISREG (info->st_mode))
+        return 0;
+    FILE *file = fopen (path, "r");
+    char *text = NULL;
+    size_t length = 0;
+    FILE *sink = open_memstream (&text, &length);
+    char chunk[65536];
+    size_t got;
+    while (file && (got = fread (chunk, 1, sizeof chunk, file)) > 0)
+        fwrite (chunk, 1, got, sink);
+    if (file)
+        fclose (file);
+    fclose (sink);
+    const char *which = NULL;
+    if (s_holds_secret (text, length, s_walk_secrets, &which))
+        snprintf (s_walk_found, sizeof s_walk_found, "%s holds %s", path, which);
+    free (text);
+    return *s_walk_found ? 1 : 0;
+}
+
 /* ---- cases -------------------------------------------------------------------------------- */
 
 /* Usage: upload iris and the XGBoost template, train with 2 trainers that are swarm
@@ -481,11 +634,26 @@ test_inference_job_through_its_published_port (void **state)
     json_t *ports = json_object_get (
         json_object_get (json_object_get (json_array_get (predictors, 0), "Spec"), "EndpointSpec"),
         "Ports");
-    assert_int_equal (json_array_size (ports), 1);
-    assert_int_equal (
-        json_integer_value (json_object_get (json_array_get (ports, 0), "PublishedPort")), port);
-    assert_string_equal (s_str (json_array_get (ports, 0), "PublishMode"), "host");
+    //  Both of its ports: HTTP and, one above, the ZeroMQ query port.
+    assert_int_equal (json_array_size (ports), 2);
+    for (size_t index = 0; index < 2; index++) {
+        json_t *published = json_array_get (ports, index);
+        assert_int_equal (json_integer_value (json_object_get (published, "PublishedPort")),
+                          port + (int)index);
+        assert_string_equal (s_str (published, "PublishMode"), "host");
+    }
     json_decref (predictors);
+    //  predictor_host names the node the predictor's task runs on (its advertise address),
+    //  and so does the query endpoint.
+    char node[128];
+    assert_true (s_predictor_node (node, sizeof node));
+    char expected[300];
+    snprintf (expected, sizeof expected, "%s:%d", node, port);
+    assert_string_equal (s_predictor_host, expected);
+    json_t *listed = s_api_call ("GET", "/inference_jobs/" S_APP "/1", NULL);
+    snprintf (expected, sizeof expected, "tcp://%s:%d", node, port + 1);
+    assert_string_equal (s_str (listed, "query_endpoint"), expected);
+    json_decref (listed);
 
     //  The validation rows as queries (feature name -> number), the classes kept aside.
     FILE *file = fopen (RFK_TEST_DATA "/iris-val.csv", "r");
@@ -566,6 +734,104 @@ test_inference_job_through_its_published_port (void **state)
     json_decref (answer);
 }
 
+/* Trust boundaries under swarm (issue 13.3): the platform's secrets (superadmin password, JWT
+   key, PostgreSQL password) appear in no `docker service inspect` and no file under the data
+   dir; every service admin started runs as uid 10001 with a read-only root fs and no
+   capabilities, mounting parts of the data dir but never the data dir itself. And a job
+   asking for a GPU on this GPU-less swarm is refused (issue 16.2). */
+static void
+test_no_secret_in_sight (void **state)
+{
+    (void)state;
+    S_REQUIRE_DEPLOYED ();
+    s_secrets_t secrets;
+    if (!s_read_secrets (&secrets)) {
+        //  The engine would not hand the secret file out of the container (a secret is a
+        //  tmpfs there): look for what is known of them instead, the superadmin password
+        //  (ours) and the shape of the others in admin's config.
+        printf ("# admin's config secret cannot be read out of its container: checking for the "
+                "superadmin password, `postgresql://rafiki:` and `jwt_secret` instead\n");
+        FILE *file = fopen (s_password_file, "r");
+        assert_non_null (file);
+        assert_non_null (fgets (secrets.superadmin, sizeof secrets.superadmin, file));
+        fclose (file);
+        secrets.superadmin[strcspn (secrets.superadmin, "\r\n")] = '\0';
+        snprintf (secrets.jwt, sizeof secrets.jwt, "jwt_secret");
+        snprintf (secrets.pg, sizeof secrets.pg, "postgresql://rafiki:");
+    }
+    json_t *services = NULL;
+    assert_int_equal (s_engine ("GET", "/services", NULL, &services), 200);
+    assert_true (json_array_size (services) >= 4); //  admin, PostgreSQL, predictor, worker
+    size_t index;
+    json_t *service;
+    json_array_foreach (services, index, service)
+    {
+        char *text = json_dumps (service, JSON_COMPACT);
+        const char *which = NULL;
+        if (s_holds_secret (text, strlen (text), &secrets, &which))
+            fail_msg ("docker service inspect %s shows %s",
+                      s_str (json_object_get (service, "Spec"), "Name"), which);
+        free (text);
+        json_t *spec = json_object_get (service, "Spec");
+        if (!json_object_get (json_object_get (spec, "Labels"), "rafiki.instance"))
+            continue;
+        json_t *container = json_object_get (json_object_get (spec, "TaskTemplate"),
+                                             "ContainerSpec");
+        assert_string_equal (s_str (container, "User"), "10001:10001");
+        assert_true (json_is_true (json_object_get (container, "ReadOnly")));
+        assert_string_equal (
+            json_string_value (json_array_get (json_object_get (container, "CapabilityDrop"), 0)),
+            "ALL");
+        size_t at;
+        json_t *mount;
+        json_array_foreach (json_object_get (container, "Mounts"), at, mount)
+            assert_string_not_equal (s_str (mount, "Source"), s_data_dir);
+    }
+    json_decref (services);
+    s_walk_secrets = &secrets;
+    *s_walk_found = '\0';
+    nftw (s_data_dir, s_file_check, 16, FTW_PHYS);
+    if (*s_walk_found)
+        fail_msg ("%s", s_walk_found);
+    explicit_bzero (&secrets, sizeof secrets);
+
+    //  A GPU no node advertises.
+    char url[1024];
+    snprintf (url, sizeof url, "%s/train_jobs", s_api);
+    json_t *answer = NULL;
+    long status = s_http (NULL, "POST", url,
+                          "{\"app\":\"gpu-app\",\"task\":\"TABULAR_CLASSIFICATION\","
+                          "\"train_dataset_id\":\"x\",\"val_dataset_id\":\"x\","
+                          "\"budget\":{\"MODEL_TRIAL_COUNT\":1,\"GPU_COUNT\":1},"
+                          "\"model_ids\":[\"x\"]}",
+                          NULL, &answer);
+    assert_int_equal (status, 409);
+    char *shown = json_dumps (answer, JSON_COMPACT);
+    assert_non_null (strstr (shown, "1 GPUs asked, but the largest any node of the swarm "
+                                    "advertises is 0"));
+    free (shown);
+    json_decref (answer);
+}
+
+//  Run swarm-up with more arguments; true when it failed within 60 s (nothing to wait for)
+//  and said `reason` and `deploy/swarm-down --purge`.
+static bool
+s_swarm_up_refused (const char *arguments, const char *reason)
+{
+    char command[2048];
+    snprintf (command, sizeof command,
+              "timeout 60 %s/deploy/swarm-up --data-dir %s --image %s --http-port %d "
+              "--command-port %d --events-port %d --wait 5 %s 2>&1",
+              RFK_SOURCE_DIR, s_data_dir, S_IMAGE, s_ports[0], s_ports[1], s_ports[2], arguments);
+    FILE *pipe = popen (command, "r");
+    char output[8192] = "";
+    size_t length = pipe ? fread (output, 1, sizeof output - 1, pipe) : 0;
+    output[length] = '\0';
+    int status = pipe ? pclose (pipe) : -1;
+    fprintf (stderr, "# swarm-up %s: %s", arguments, output);
+    return status != 0 && strstr (output, reason) && strstr (output, "deploy/swarm-down --purge");
+}
+
 /* Stopping the inference job removes every Docker service admin started; swarm-down
    removes admin, PostgreSQL and the network. */
 static void
@@ -592,11 +858,31 @@ test_stop_and_swarm_down_leave_nothing (void **state)
     assert_int_equal (json_array_size (secrets), 0);
     json_decref (secrets);
 
+    //  A second swarm-up with another data dir is refused at once, naming the kept
+    //  deployment and the command that clears it.
+    assert_true (s_swarm_up_refused ("--data-dir /tmp/rafiki-swarm-deploy-other",
+                                     "belongs to data dir"));
+    rmdir ("/tmp/rafiki-swarm-deploy-other");
+
     assert_int_equal (system (RFK_SOURCE_DIR "/deploy/swarm-down --purge"), 0);
     s_deployed = false;
     assert_false (s_service_exists ("rafiki-admin"));
     assert_false (s_service_exists ("rafiki-postgres"));
+    //  The engine lets go of a removed overlay network a moment later.
+    int64_t gone_by = s_now_ms () + 15000;
+    while (s_engine ("GET", "/networks/rafiki", NULL, NULL) == 200 && s_now_ms () < gone_by)
+        s_pause (200);
     assert_int_not_equal (s_engine ("GET", "/networks/rafiki", NULL, NULL), 200);
+    //  --purge removed everything swarm-up made: its secrets and the database's volume.
+    assert_int_not_equal (s_engine ("GET", "/secrets/rafiki-admin-config", NULL, NULL), 200);
+    assert_int_not_equal (s_engine ("GET", "/secrets/rafiki-pg-password", NULL, NULL), 200);
+    assert_int_not_equal (s_engine ("GET", "/volumes/rafiki-pgdata", NULL, NULL), 200);
+    //  A database volume whose password is gone is refused at once, naming it.
+    assert_int_equal (s_engine ("POST", "/volumes/create", "{\"Name\":\"rafiki-pgdata\"}", NULL),
+                      201);
+    assert_true (s_swarm_up_refused ("", "volume rafiki-pgdata holds a database whose password"));
+    assert_int_equal (s_engine ("DELETE", "/volumes/rafiki-pgdata", NULL, NULL), 204);
+    assert_false (s_service_exists ("rafiki-admin"));
 }
 
 /* ---- setup -------------------------------------------------------------------------------- */
@@ -636,7 +922,7 @@ s_check_machine (void)
     else if (system ("command -v docker >/dev/null") != 0)
         s_not_ready ("the docker command is missing (deploy/swarm-up uses it)");
     else if (geteuid () != 0)
-        s_not_ready ("not root: the containers write the data directory as root");
+        s_not_ready ("not root: deploy/swarm-up gives the data directory to uid 10001");
     else if (s_service_exists ("rafiki-admin") || s_service_exists ("rafiki-postgres"))
         s_not_ready ("Rafiki-C is deployed on this swarm already (service rafiki-admin or "
                      "rafiki-postgres): not touching it");
@@ -661,11 +947,25 @@ s_setup (void **state)
     }
     for (int index = 0; index < 3; index++)
         s_ports[index] = s_free_port ();
+    //  The superadmin's password, from a file of ours outside the data dir (swarm-up keeps
+    //  it only as a Docker secret).
+    char password[64];
+    snprintf (password, sizeof password, "sa-%08x%08x", (unsigned)random (), (unsigned)getpid ());
+    snprintf (s_password_file, sizeof s_password_file, "/tmp/rafiki-swarm-deploy-pw-XXXXXX");
+    int fd = mkstemp (s_password_file);
+    if (fd < 0 || write (fd, password, strlen (password)) != (ssize_t)strlen (password)) {
+        if (fd >= 0)
+            close (fd);
+        s_cleanup ();
+        return -1;
+    }
+    close (fd);
     s_deployed = true;
     snprintf (command, sizeof command,
               "%s/deploy/swarm-up --data-dir %s --image %s --http-port %d --command-port %d "
-              "--events-port %d --wait 120 >&2",
-              RFK_SOURCE_DIR, s_data_dir, S_IMAGE, s_ports[0], s_ports[1], s_ports[2]);
+              "--events-port %d --password-file %s --wait 120 >&2",
+              RFK_SOURCE_DIR, s_data_dir, S_IMAGE, s_ports[0], s_ports[1], s_ports[2],
+              s_password_file);
     if (system (command) != 0) {
         fprintf (stderr, "# swarm-deploy: deploy/swarm-up failed\n");
         s_cleanup ();
@@ -673,18 +973,6 @@ s_setup (void **state)
     }
     snprintf (s_api, sizeof s_api, "http://127.0.0.1:%d", s_ports[0]);
 
-    //  The superadmin's password, generated by swarm-up.
-    char path[600];
-    snprintf (path, sizeof path, "%s/.rafiki-swarm.env", s_data_dir);
-    FILE *file = fopen (path, "r");
-    char line[256], password[256] = "";
-    while (file && fgets (line, sizeof line, file))
-        if (!strncmp (line, "SUPERADMIN_PASSWORD=", 20)) {
-            line[strcspn (line, "\r\n")] = '\0';
-            snprintf (password, sizeof password, "%s", line + 20);
-        }
-    if (file)
-        fclose (file);
     char url[256];
     snprintf (url, sizeof url, "%s/tokens", s_api);
     json_t *login = json_pack ("{s:s, s:s}", "email", "superadmin@rafiki", "password", password);
@@ -724,6 +1012,10 @@ s_cleanup (void)
             fprintf (stderr, "# swarm-deploy: deploy/swarm-down failed\n");
         s_deployed = false;
     }
+    if (*s_password_file) {
+        unlink (s_password_file);
+        *s_password_file = '\0';
+    }
     if (*s_data_dir) {
         s_engine ("DELETE", "/images/" S_IMAGE, NULL, NULL);
         char command[1024];
@@ -749,6 +1041,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_train_job_with_a_killed_trainer),
         cmocka_unit_test (test_inference_job_through_its_published_port),
+        cmocka_unit_test (test_no_secret_in_sight),
         cmocka_unit_test (test_stop_and_swarm_down_leave_nothing),
     };
     //  One engine per machine and fixed service names (rafiki-admin, ...): another test
