@@ -162,27 +162,36 @@ note "train job: $job"
 seen_nodes=""
 drained=""
 lost_trials=""
+spread_at=""
 until_s=$((SECONDS + 240))
 while [ $SECONDS -lt $until_s ]; do
     seen_nodes=$(printf '%s\n%s\n' "$seen_nodes" "$(nodes_of_role trainer)" | grep . | sort -u)
     status=$(call GET /train_jobs/nodes/1 | jq -r .status)
     case "$status" in STOPPED | ERRORED) break ;; esac
     if [ -z "$drained" ] && [ "$(echo "$seen_nodes" | grep -c .)" -ge 2 ]; then
-        # A worker node whose trainer holds a RUNNING trial now.
+        spread_at=${spread_at:-$SECONDS}
+        # A worker node whose trainer holds a RUNNING trial now; one without an advisor
+        # while there is time (a moved advisor starts its search again).
+        advisors=$(nodes_of_role advisor)
         trials=$(call GET /train_jobs/nodes/1/trials)
-        for worker in $(echo "$trials" | jq -r '.[] | select(.status=="RUNNING") | .worker_id'); do
-            node=$(node_of_service "$worker")
+        running=$(echo "$trials" | jq -r '.[] | select(.status=="RUNNING") | "\(.worker_id) \(.id)"')
+        declare -A node_of=()
+        while read -r worker trial; do
+            [ -n "$worker" ] && node_of[$worker]=$(node_of_service "$worker")
+        done <<<"$running"
+        for worker in "${!node_of[@]}"; do
+            node=${node_of[$worker]}
             [ -n "$node" ] && [ "$node" != "${prefix}1" ] || continue
+            echo "$advisors" | grep -qx "$node" && [ $((SECONDS - spread_at)) -lt 40 ] && continue
+            while read -r w trial; do
+                [ "${node_of[$w]:-}" = "$node" ] && lost_trials="$lost_trials $trial"
+            done <<<"$running"
             drained=$node
             docker node update --availability drain "$node" >/dev/null
-            for w in $(echo "$trials" | jq -r '.[] | select(.status=="RUNNING") | .worker_id'); do
-                [ "$(node_of_service "$w")" = "$node" ] &&
-                    lost_trials="$lost_trials $(echo "$trials" | jq -r --arg w "$w" \
-                        '.[] | select(.worker_id==$w and .status=="RUNNING") | .id')"
-            done
-            note "drained $node mid-job ($((SECONDS - started)) s); its running trials:$lost_trials"
+            note "drained $node mid-job ($((SECONDS - started)) s); the trials running there:$lost_trials"
             break
         done
+        unset node_of
     fi
     sleep 1
 done
@@ -203,18 +212,19 @@ trials=$(call GET /train_jobs/nodes/1/trials)
 echo "$trials" | jq -r '.[] | "# swarm-nodes: trial \(.trial_no) \(.status) on \(.worker_id) \(.error // "" | tostring)"'
 open=$(echo "$trials" | jq '[.[] | select(.status=="PENDING" or .status=="RUNNING")] | length')
 completed=$(echo "$trials" | jq '[.[] | select(.status=="COMPLETED")] | length')
-lost_ok=1
+# The trials running on the drained node when it was drained (those seen then: a trial may
+# end, or another start there, in the second the drain takes) ended ERRORED "node lost".
 lost_words=""
 for id in $lost_trials; do
     t=$(echo "$trials" | jq -c --arg id "$id" '.[] | select(.id==$id)')
     lost_words="$lost_words [$(echo "$t" | jq -r '"\(.status): \(.error // "")"')]"
-    [ "$(echo "$t" | jq -r .status)" = ERRORED ] || [ "$(echo "$t" | jq -r .status)" = COMPLETED ] ||
-        lost_ok=0
 done
-if [ "$status" = STOPPED ] && [ "$open" = 0 ] && [ "$completed" -ge 2 ] && [ $lost_ok = 1 ]; then
-    ok "the job ended STOPPED after the drain: $completed trials COMPLETED, none open; the drained node's trials:$lost_words ($((SECONDS - started)) s)"
+node_lost=$(echo "$trials" | jq '[.[] | select(.status=="ERRORED" and
+    (.error // "" | tostring | startswith("node lost")))] | length')
+if [ "$status" = STOPPED ] && [ "$open" = 0 ] && [ "$completed" -ge 2 ] && [ "$node_lost" -ge 1 ]; then
+    ok "the job ended STOPPED after the drain: $completed trials COMPLETED, none open, $node_lost ERRORED \"node lost\" (seen running there:$lost_words) ($((SECONDS - started)) s)"
 else
-    not_ok "the job after the drain: $status, $completed COMPLETED, $open open; drained node's trials:$lost_words"
+    not_ok "the job after the drain: $status, $completed COMPLETED, $open open, $node_lost ERRORED \"node lost\" (seen running there:$lost_words)"
 fi
 
 # ---- inference through the predictor's node --------------------------------------------------
