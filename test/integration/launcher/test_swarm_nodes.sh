@@ -88,6 +88,7 @@ cleanup () {
     rm -rf "$state"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 engine () { curl -s --unix-socket "$sock" "http://docker$1"; }
 call () { # method path [json body]
@@ -109,6 +110,20 @@ nodes_of_role () {
         engine "/nodes/$node" | jq -r .Description.Hostname
     done
 }
+# Where the services with a role run now: {Rafiki service id: node host name}, from three
+# Engine API calls (a loop under load must decide fast).
+placement () {
+    local services tasks nodes
+    services=$(engine "/services?filters=$(jq -rn --arg r "rafiki.role=$1" '{label:[$r]}|@uri')")
+    tasks=$(engine "/tasks?filters=$(jq -rn '{"desired-state":["running"]}|@uri')")
+    nodes=$(engine /nodes)
+    jq -n --argjson s "${services:-[]}" --argjson t "${tasks:-[]}" --argjson n "${nodes:-[]}" '
+        ($n | map({(.ID): .Description.Hostname}) | add // {}) as $host
+        | ($s | map({(.ID): .Spec.Labels["rafiki.service-id"]}) | add // {}) as $sid
+        | [$t[] | select(.Status.State == "running" and $sid[.ServiceID] != null)
+           | {key: $sid[.ServiceID], value: $host[.NodeID]}] | from_entries' 2>/dev/null ||
+        echo '{}'
+}
 # The node (hostname) a trainer (Rafiki service id) runs its task on now.
 node_of_service () {
     local service
@@ -119,8 +134,9 @@ node_of_service () {
     done
 }
 
+# (9>&-: the dockerds must not hold the lock should this script die.)
 if "$src/deploy/swarm-nodes" up 3 --prefix "$prefix" --state "$state" --subnet "$subnet" \
-    --build "$build" 2>&1 | sed 's/^/# /' && [ -S "$sock" ] &&
+    --build "$build" 9>&- 2>&1 | sed 's/^/# /' && [ -S "$sock" ] &&
     [ "$(docker node ls --format '{{.Status}}' | grep -c Ready)" = 3 ] &&
     [ "$(docker node ls --filter role=manager -q | wc -l)" = 1 ]; then
     ok "a swarm of 3 nodes on this machine, 1 manager, all Ready ($((SECONDS - started)) s)"
@@ -157,43 +173,42 @@ model_b=$(upload /models model_file_bytes "$sleepy" sleepy-b access_right PUBLIC
 job=$(call POST /train_jobs "$(jq -cn --arg t "$train" --arg v "$val" --arg a "$model_a" \
     --arg b "$model_b" '{app:"nodes", task:"TABULAR_CLASSIFICATION", train_dataset_id:$t,
     val_dataset_id:$v, model_ids:[$a,$b], budget:{MODEL_TRIAL_COUNT:6, TRAINER_COUNT:3},
-    train_args:{target:"class", sleepy_ms:"1500", sleepy_steps:"4"}}')")
+    train_args:{target:"class", sleepy_ms:"2500", sleepy_steps:"4"}}')")
 note "train job: $job"
 seen_nodes=""
 drained=""
 lost_trials=""
 spread_at=""
-until_s=$((SECONDS + 240))
+until_s=$((SECONDS + 300))
 while [ $SECONDS -lt $until_s ]; do
-    seen_nodes=$(printf '%s\n%s\n' "$seen_nodes" "$(nodes_of_role trainer)" | grep . | sort -u)
+    trainers=$(placement trainer)
+    seen_nodes=$(printf '%s\n%s\n' "$seen_nodes" "$(echo "$trainers" | jq -r '.[]')" | grep . | sort -u)
+    trials=$(call GET /train_jobs/nodes/1/trials)
     status=$(call GET /train_jobs/nodes/1 | jq -r .status)
     case "$status" in STOPPED | ERRORED) break ;; esac
     if [ -z "$drained" ] && [ "$(echo "$seen_nodes" | grep -c .)" -ge 2 ]; then
         spread_at=${spread_at:-$SECONDS}
-        # A worker node whose trainer holds a RUNNING trial now; one without an advisor
-        # while there is time (a moved advisor starts its search again).
-        advisors=$(nodes_of_role advisor)
-        trials=$(call GET /train_jobs/nodes/1/trials)
-        running=$(echo "$trials" | jq -r '.[] | select(.status=="RUNNING") | "\(.worker_id) \(.id)"')
-        declare -A node_of=()
-        while read -r worker trial; do
-            [ -n "$worker" ] && node_of[$worker]=$(node_of_service "$worker")
-        done <<<"$running"
-        for worker in "${!node_of[@]}"; do
-            node=${node_of[$worker]}
-            [ -n "$node" ] && [ "$node" != "${prefix}1" ] || continue
-            echo "$advisors" | grep -qx "$node" && [ $((SECONDS - spread_at)) -lt 40 ] && continue
-            while read -r w trial; do
-                [ "${node_of[$w]:-}" = "$node" ] && lost_trials="$lost_trials $trial"
-            done <<<"$running"
-            drained=$node
+        # A worker node whose trainer started a trial less than 4 s ago (it has seconds
+        # left); for the first 60 s, one that runs no advisor (a moved advisor is not adopted).
+        avoid=$(placement advisor | jq -c '[.[]]')
+        [ $((SECONDS - spread_at)) -ge 60 ] && avoid='[]'
+        young=4
+        [ $((SECONDS - spread_at)) -ge 90 ] && young=100000 # a loaded machine: any will do
+        node=$(jq -rn --argjson p "$trainers" --argjson t "${trials:-[]}" --argjson avoid "$avoid" \
+            --arg manager "${prefix}1" --argjson young $young '[$t[]
+            | select(.status == "RUNNING" and .datetime_started)
+            | select(now - (.datetime_started | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) < $young)
+            | $p[.worker_id] // empty | select(. != $manager and ($avoid | index(.) | not))]
+            | first // empty' 2>/dev/null)
+        if [ -n "$node" ]; then
             docker node update --availability drain "$node" >/dev/null
-            note "drained $node mid-job ($((SECONDS - started)) s); the trials running there:$lost_trials"
-            break
-        done
-        unset node_of
+            drained=$node
+            lost_trials=$(jq -rn --argjson p "$trainers" --argjson t "$trials" --arg node "$node" \
+                '[$t[] | select(.status == "RUNNING" and $p[.worker_id] == $node) | .id] | join(" ")')
+            note "drained $node mid-job ($((SECONDS - started)) s); the trials running there: $lost_trials"
+        fi
     fi
-    sleep 1
+    sleep 0.5
 done
 on=$(echo "$seen_nodes" | grep -c .)
 if [ "$on" -ge 2 ] && [ -n "$drained" ]; then
@@ -254,7 +269,14 @@ done
 via_host=$(curl -s --max-time 10 -H 'Content-Type: application/json' --data "$queries" \
     "http://$predictor_host/predict" 2>&1 | head -c 200)
 note "through predictor_host ($predictor_host): ${via_host:-no answer}"
-if [ "$status" = RUNNING ] &&
+# Where predictor_host names the predictor's node (not 127.0.0.1, which is right on a single
+# node only), it must answer as well.
+host_ok=1
+if [ "${predictor_host%:*}" = "$node_addr" ] &&
+    [ "$(echo "$via_host" | jq -c '.predictions' 2>/dev/null)" != '[0.5,0.5,0.5]' ]; then
+    host_ok=0
+fi
+if [ "$status" = RUNNING ] && [ $host_ok = 1 ] &&
     [ "$(echo "$answer" | jq -c '.predictions' 2>/dev/null)" = '[0.5,0.5,0.5]' ]; then
     ok "the inference job answers through its predictor's node $node_addr:$port: $(echo "$answer" | jq -c .predictions)"
 else
