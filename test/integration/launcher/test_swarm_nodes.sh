@@ -188,17 +188,15 @@ while [ $SECONDS -lt $until_s ]; do
     case "$status" in STOPPED | ERRORED) break ;; esac
     if [ -z "$drained" ] && [ "$(echo "$seen_nodes" | grep -c .)" -ge 2 ]; then
         spread_at=${spread_at:-$SECONDS}
-        # A worker node whose trainer started a trial less than 4 s ago (it has seconds
-        # left); for the first 60 s, one that runs no advisor (a moved advisor is not adopted).
-        avoid=$(placement advisor | jq -c '[.[]]')
-        [ $((SECONDS - spread_at)) -ge 60 ] && avoid='[]'
-        young=4
-        [ $((SECONDS - spread_at)) -ge 90 ] && young=100000 # a loaded machine: any will do
-        node=$(jq -rn --argjson p "$trainers" --argjson t "${trials:-[]}" --argjson avoid "$avoid" \
+        # A worker node whose trainer started a trial less than 6 s ago (trials take 10 s).
+        # (Its advisor may run there too: swarm spreads the advisors over the workers.)
+        young=6
+        [ $((SECONDS - spread_at)) -ge 60 ] && young=100000 # a loaded machine: any will do
+        node=$(jq -rn --argjson p "$trainers" --argjson t "${trials:-[]}" \
             --arg manager "${prefix}1" --argjson young $young '[$t[]
             | select(.status == "RUNNING" and .datetime_started)
             | select(now - (.datetime_started | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) < $young)
-            | $p[.worker_id] // empty | select(. != $manager and ($avoid | index(.) | not))]
+            | $p[.worker_id] // empty | select(. != $manager)]
             | first // empty' 2>/dev/null)
         if [ -n "$node" ]; then
             docker node update --availability drain "$node" >/dev/null
