@@ -283,12 +283,17 @@ fi
 
 # ---- teardown ------------------------------------------------------------------------------
 call POST /inference_jobs/nodes/1/stop >/dev/null
+# An advisor that was on the drained node is not adopted (only trainers are): its new task
+# is refused, and swarm restarts it until the launcher gives up (3 restarts, about 2 min)
+# and removes it.
 left=1
-for _ in $(seq 60); do
-    left=$(engine "/services?filters=$(jq -rn '{label:["rafiki.instance=default"]}|@uri')" | jq length)
+for _ in $(seq 240); do
+    ours=$(engine "/services?filters=$(jq -rn '{label:["rafiki.instance=default"]}|@uri')")
+    left=$(echo "$ours" | jq length)
     [ "$left" = 0 ] && break
     sleep 1
 done
+[ "$left" = 0 ] || note "left: $(echo "$ours" | jq -r '[.[] | "\(.Spec.Name) (\(.Spec.Labels["rafiki.role"]))"] | join(", ")')"
 "$src/deploy/swarm-down" --purge 2>&1 | sed 's/^/# /'
 deployed=0
 "$src/deploy/swarm-nodes" down --prefix "$prefix" --state "$state" 2>&1 | sed 's/^/# /'
