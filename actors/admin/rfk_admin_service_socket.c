@@ -8,6 +8,11 @@
       Every one of them must come from a peer that said Hello, about its own
       service and the trials of its own sub train job (FORBIDDEN otherwise);
     - admin sends Stop {reason} to a service it stops; the Ack is dropped.
+    Under swarm, a trainer that swarm stopped (its node drained or lost: it
+    reports its trial ERRORED "stopped" and itself STOPPED "stopped ..."
+    while admin still has it RUNNING) is moved, not ended: its trial ends
+    ERRORED "node lost: ...", the service goes back to DEPLOYING and its new
+    task on another node says Hello again.
     Retries are safe without a reply cache: a repeated report changes
     nothing twice (a final status sticks, a COMPLETED trial stays so).
 */
@@ -315,6 +320,41 @@ s_on_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
     return rc;
 }
 
+/* Under swarm, a trainer that reports STOPPED "stopped ..." (it got SIGTERM)
+   while admin has not stopped it (its launcher state is still RUNNING) was
+   stopped by swarm, which starts its task again on another node: its node
+   was drained or left the swarm. */
+static bool
+s_moved_by_swarm (rfk_admin_t *self, const rfk_admin_service_t *service,
+                  rfk_service_status_t status, const char *message)
+{
+    rfk_launcher_status_t launched;
+    return self->swarm && status == RFK_SERVICE_STOPPED && streq (service->role, "trainer") &&
+           message && !strncmp (message, "stopped", 7) && !service->job_ended &&
+           rfk_launcher_status (self->launcher, service->id, &launched) == 0 &&
+           launched.state == RFK_LAUNCHER_RUNNING;
+}
+
+/* Forget a moved service's session: its new task says Hello again. */
+static void
+s_adopt_moved (rfk_admin_t *self, rfk_admin_service_t *service)
+{
+    rfk_log_warning (RFK_ADMIN_LOG,
+                     "service-moved id=%s role=%s reason=\"node lost: swarm stopped its task, "
+                     "not admin; its new task on another node says Hello again\"",
+                     service->id, service->role);
+    if (service->peer) {
+        char *hex = zframe_strhex (service->peer);
+        zhashx_delete (self->peers, hex);
+        free (hex);
+        zframe_destroy (&service->peer);
+    }
+    char *id = strdup (service->id);
+    rfk_admin_set_service_status (self, id, RFK_SERVICE_DEPLOYING,
+                                  "node lost: swarm moves it to another node");
+    free (id);
+}
+
 static int
 s_on_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 {
@@ -345,6 +385,9 @@ s_on_status_report (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, voi
                          service_id, err);
         rc = rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST, err);
         rfk_admin_set_service_status (self, service_id, RFK_SERVICE_ERRORED, err);
+    } else if (s_moved_by_swarm (self, service, status, s_str (msg, "message"))) {
+        rc = s_ack (server, peer, msg);
+        s_adopt_moved (self, service);
     } else {
         rfk_admin_set_service_status (self, service_id, status, s_str (msg, "message"));
         rc = s_ack (server, peer, msg);
@@ -508,6 +551,22 @@ s_trial_started (const rfk_msg_t *msg, const rfk_admin_service_t *service, rfk_t
     return 1;
 }
 
+/* The error a trial ended with, as admin records it. Under swarm, a trainer
+   that stops its trial ("stopped", on SIGTERM) while admin has not stopped
+   it (its launcher state is still RUNNING) was stopped by swarm: its node was
+   drained or left the swarm, and swarm starts its task again elsewhere. */
+static const char *
+s_trial_error (rfk_admin_t *self, const rfk_admin_service_t *service, const char *error)
+{
+    rfk_launcher_status_t status;
+    if (self->swarm && error && streq (error, "stopped") && !service->job_ended &&
+        rfk_launcher_status (self->launcher, service->id, &status) == 0 &&
+        status.state == RFK_LAUNCHER_RUNNING)
+        return "node lost: swarm stopped its trainer, not admin (the node was drained or left "
+               "the swarm)";
+    return error;
+}
+
 /* TrialFinished on a trial: its final status, score, parameters and error.
    1 when the trial changed, 0 when it was COMPLETED before (a retry), -1
    when field `status` is no final status. */
@@ -531,7 +590,7 @@ s_trial_finished (rfk_admin_t *self, const rfk_msg_t *msg, const rfk_admin_servi
         free (trial->store_params_id);
         trial->store_params_id = s_params_id (self, params);
     }
-    const char *error = s_str (msg, "error");
+    const char *error = s_trial_error (self, service, s_str (msg, "error"));
     if (error) {
         if (!json_is_object (trial->progress)) {
             json_decref (trial->progress);
@@ -565,7 +624,9 @@ s_trial_report (rfk_admin_t *self, rfk_server_t *server, zframe_t *peer, const r
                                     rfk_store_message (self->store));
     else {
         if (changed)
-            s_publish_trial (self, trial, finished ? s_str (msg, "error") : NULL);
+            s_publish_trial (
+                self, trial,
+                finished ? json_string_value (json_object_get (trial->progress, "error")) : NULL);
         rc = s_ack (server, peer, msg);
     }
     rfk_trial_destroy (&trial);

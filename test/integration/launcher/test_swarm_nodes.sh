@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# test/integration/launcher/test_swarm_nodes.sh: Rafiki-C on a swarm of three nodes on this
+# machine (issue 16; suite `swarm`, a TAP script).
+#
+# deploy/swarm-nodes up 3 makes three nodes (network namespaces on a bridge, a dockerd each;
+# it builds the image from this build on node 1 and loads it on the others), deploy/swarm-up
+# deploys Rafiki-C on node 1 (DOCKER_HOST), and then, through admin's REST API as a user and
+# the manager's Engine API to see where things run:
+#
+#   1. the swarm has three nodes, one manager, all ready;
+#   2. Rafiki-C answers on the manager's address;
+#   3. a train job of 2 models (the training tests' Sleepy, uploaded twice) x 3 trainers: its
+#      trainers' tasks run on at least two nodes; a worker node running a trainer with a trial
+#      is drained mid-job;
+#   4. the job still ends STOPPED, with completed trials and none PENDING or RUNNING; the
+#      trials that ran on the drained node ended ERRORED (their reasons are printed; "node
+#      lost" where admin says so);
+#   5. an inference job (node back to active) answers through the predictor's node: the
+#      address of the node its task runs on (from the Engine API) and the published port of
+#      predictor_host; predictor_host itself is tried and its answer printed;
+#   6. teardown: the inference job stopped, no service of admin's launcher left,
+#      deploy/swarm-down --purge, deploy/swarm-nodes down: no namespace, dockerd, bridge or
+#      iptables rule left.
+#
+# Takes the machine-wide swarm lock (/tmp/rafiki-test-swarm.lock) as the other swarm tests do.
+# Skips (TAP plan 0, with the reason) without root, ip, nsenter, unshare, iptables, dockerd,
+# docker, jq or curl, or where a bridge cannot be made. Environment (from meson):
+# RFK_SOURCE_DIR, RFK_BUILD_ROOT, SLEEPY_TEMPLATE, RFK_TEST_DATA.
+set -uo pipefail
+
+src=${RFK_SOURCE_DIR:?}
+build=${RFK_BUILD_ROOT:?}
+sleepy=${SLEEPY_TEMPLATE:?}
+data_set=${RFK_TEST_DATA:?}
+started=$SECONDS
+
+skip () {
+    echo "1..0 # SKIP $*"
+    exit 0
+}
+note () { echo "# swarm-nodes: $*"; }
+n_test=0
+failed=0
+ok () {
+    n_test=$((n_test + 1))
+    echo "ok $n_test - $*"
+}
+not_ok () {
+    n_test=$((n_test + 1))
+    failed=1
+    echo "not ok $n_test - $*"
+}
+
+# ---- can this machine run it? --------------------------------------------------------------
+[ "$(id -u)" = 0 ] || skip "not root: network namespaces, a bridge and dockerd need root"
+for c in ip nsenter unshare iptables dockerd docker jq curl flock; do
+    command -v "$c" >/dev/null || skip "the $c command is missing (deploy/swarm-nodes needs it)"
+done
+exec 9>/tmp/rafiki-test-swarm.lock
+flock -w 240 9 || skip "another test process held /tmp/rafiki-test-swarm.lock for 240 s"
+probe=rfkprobe$$
+probe=${probe:0:15}
+ip link add "$probe" type bridge 2>/dev/null || skip "cannot make a bridge here (no CAP_NET_ADMIN?)"
+ip link del "$probe"
+ip netns add "$probe" 2>/dev/null || skip "cannot make a network namespace here"
+ip netns del "$probe"
+
+# ---- the swarm and the deployment ------------------------------------------------------------
+prefix=rt$((($$ % 99999)))
+state=$(mktemp -d /tmp/rafiki-swarm-nodes.XXXXXX)
+subnet=""
+for third in $(seq 231 250); do
+    ip route | grep -q "^192.168.$third\.0/" || { subnet=192.168.$third; break; }
+done
+[ -n "$subnet" ] || skip "no free 192.168.231-250.0/24 subnet for the bridge"
+sock=$state/n1/docker.sock
+export DOCKER_HOST=unix://$sock
+api=http://$subnet.11:3000
+token=""
+echo "1..6"
+
+cleanup () {
+    if [ -S "$sock" ] && [ "${deployed:-0}" = 1 ]; then
+        note "admin's last lines:"
+        docker service logs --tail 30 rafiki-admin 2>&1 | sed 's/^/# /'
+    fi
+    "$src/deploy/swarm-nodes" down --prefix "$prefix" --state "$state" 2>&1 | sed 's/^/# /'
+    rm -rf "$state"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+engine () { curl -s --unix-socket "$sock" "http://docker$1"; }
+call () { # method path [json body]
+    curl -s -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+        ${3:+--data "$3"} "$api$2"
+}
+upload () { # path file-field file name [extra-name extra-value]
+    curl -s -H "Authorization: Bearer $token" -F "$2=@$3" -F "name=$4" \
+        -F task=TABULAR_CLASSIFICATION ${5:+-F "$5=$6"} "$api$1"
+}
+# The nodes the running tasks of services with a role run on: hostname per line.
+nodes_of_role () {
+    local ids
+    ids=$(engine "/services?filters=$(jq -rn --arg r "rafiki.role=$1" '{label:[$r]}|@uri')" |
+        jq -c '[.[].ID]')
+    engine /tasks | jq -r --argjson ids "$ids" \
+        '.[] | select(.Status.State=="running" and (.ServiceID as $s | $ids | index($s))) | .NodeID' |
+        sort -u | while read -r node; do
+        engine "/nodes/$node" | jq -r .Description.Hostname
+    done
+}
+# Where the services with a role run now: {Rafiki service id: node host name}, from three
+# Engine API calls (a loop under load must decide fast).
+placement () {
+    local services tasks nodes
+    services=$(engine "/services?filters=$(jq -rn --arg r "rafiki.role=$1" '{label:[$r]}|@uri')")
+    tasks=$(engine "/tasks?filters=$(jq -rn '{"desired-state":["running"]}|@uri')")
+    nodes=$(engine /nodes)
+    jq -n --argjson s "${services:-[]}" --argjson t "${tasks:-[]}" --argjson n "${nodes:-[]}" '
+        ($n | map({(.ID): .Description.Hostname}) | add // {}) as $host
+        | ($s | map({(.ID): .Spec.Labels["rafiki.service-id"]}) | add // {}) as $sid
+        | [$t[] | select(.Status.State == "running" and $sid[.ServiceID] != null)
+           | {key: $sid[.ServiceID], value: $host[.NodeID]}] | from_entries' 2>/dev/null ||
+        echo '{}'
+}
+# The node (hostname) a trainer (Rafiki service id) runs its task on now.
+node_of_service () {
+    local service
+    service=$(engine "/services/rafiki-$1" | jq -r .ID)
+    engine "/tasks?filters=$(jq -rn --arg s "$service" '{service:[$s],"desired-state":["running"]}|@uri')" |
+        jq -r '.[] | select(.Status.State=="running") | .NodeID' | head -n1 | while read -r node; do
+        engine "/nodes/$node" | jq -r .Description.Hostname
+    done
+}
+
+# (9>&-: the dockerds must not hold the lock should this script die.)
+if "$src/deploy/swarm-nodes" up 3 --prefix "$prefix" --state "$state" --subnet "$subnet" \
+    --build "$build" 9>&- 2>&1 | sed 's/^/# /' && [ -S "$sock" ] &&
+    [ "$(docker node ls --format '{{.Status}}' | grep -c Ready)" = 3 ] &&
+    [ "$(docker node ls --filter role=manager -q | wc -l)" = 1 ]; then
+    ok "a swarm of 3 nodes on this machine, 1 manager, all Ready ($((SECONDS - started)) s)"
+else
+    not_ok "a swarm of 3 nodes on this machine"
+    exit 1
+fi
+
+deployed=1
+mkdir -p "$state/shared/rafiki"
+if "$src/deploy/swarm-up" --data-dir "$state/shared/rafiki" --image rafiki-c:latest --wait 150 \
+    2>&1 | sed 's/^/# /'; then
+    password=$(sed -n 's/^SUPERADMIN_PASSWORD=//p' "$state/shared/rafiki/.rafiki-swarm.env")
+    for _ in $(seq 60); do
+        token=$(curl -s -H 'Content-Type: application/json' \
+            --data "{\"email\":\"superadmin@rafiki\",\"password\":\"$password\"}" "$api/tokens" |
+            jq -r '.token // empty' 2>/dev/null)
+        [ -n "$token" ] && break
+        sleep 1
+    done
+fi
+if [ -n "$token" ]; then
+    ok "Rafiki-C deployed on node 1, admin answering at $api ($((SECONDS - started)) s)"
+else
+    not_ok "Rafiki-C deployed on node 1 (no login at $api)"
+    exit 1
+fi
+
+# ---- a train job over the nodes, a node drained mid-job ---------------------------------------
+train=$(upload /datasets dataset "$data_set/iris-train.csv" iris-train | jq -r .id)
+val=$(upload /datasets dataset "$data_set/iris-val.csv" iris-val | jq -r .id)
+model_a=$(upload /models model_file_bytes "$sleepy" sleepy-a access_right PUBLIC | jq -r .id)
+model_b=$(upload /models model_file_bytes "$sleepy" sleepy-b access_right PUBLIC | jq -r .id)
+job=$(call POST /train_jobs "$(jq -cn --arg t "$train" --arg v "$val" --arg a "$model_a" \
+    --arg b "$model_b" '{app:"nodes", task:"TABULAR_CLASSIFICATION", train_dataset_id:$t,
+    val_dataset_id:$v, model_ids:[$a,$b], budget:{MODEL_TRIAL_COUNT:6, TRAINER_COUNT:3},
+    train_args:{target:"class", sleepy_ms:"2500", sleepy_steps:"4"}}')")
+note "train job: $job"
+seen_nodes=""
+drained=""
+lost_trials=""
+spread_at=""
+until_s=$((SECONDS + 300))
+while [ $SECONDS -lt $until_s ]; do
+    trainers=$(placement trainer)
+    seen_nodes=$(printf '%s\n%s\n' "$seen_nodes" "$(echo "$trainers" | jq -r '.[]')" | grep . | sort -u)
+    trials=$(call GET /train_jobs/nodes/1/trials)
+    status=$(call GET /train_jobs/nodes/1 | jq -r .status)
+    case "$status" in STOPPED | ERRORED) break ;; esac
+    if [ -z "$drained" ] && [ "$(echo "$seen_nodes" | grep -c .)" -ge 2 ]; then
+        spread_at=${spread_at:-$SECONDS}
+        # A worker node whose trainer started a trial less than 6 s ago (trials take 10 s).
+        # (Its advisor may run there too: swarm spreads the advisors over the workers.)
+        young=6
+        [ $((SECONDS - spread_at)) -ge 60 ] && young=100000 # a loaded machine: any will do
+        node=$(jq -rn --argjson p "$trainers" --argjson t "${trials:-[]}" \
+            --arg manager "${prefix}1" --argjson young $young '[$t[]
+            | select(.status == "RUNNING" and .datetime_started)
+            | select(now - (.datetime_started | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) < $young)
+            | $p[.worker_id] // empty | select(. != $manager)]
+            | first // empty' 2>/dev/null)
+        if [ -n "$node" ]; then
+            docker node update --availability drain "$node" >/dev/null
+            drained=$node
+            lost_trials=$(jq -rn --argjson p "$trainers" --argjson t "$trials" --arg node "$node" \
+                '[$t[] | select(.status == "RUNNING" and $p[.worker_id] == $node) | .id] | join(" ")')
+            note "drained $node mid-job ($((SECONDS - started)) s); the trials running there: $lost_trials"
+        fi
+    fi
+    sleep 0.5
+done
+on=$(echo "$seen_nodes" | grep -c .)
+if [ "$on" -ge 2 ] && [ -n "$drained" ]; then
+    ok "trainers ran on $on nodes ($(echo $seen_nodes)); $drained drained mid-job"
+else
+    not_ok "trainers ran on $on nodes ($(echo $seen_nodes)); drained: '${drained}'"
+fi
+
+until_s=$((SECONDS + 240))
+while [ $SECONDS -lt $until_s ]; do
+    status=$(call GET /train_jobs/nodes/1 | jq -r .status)
+    case "$status" in STOPPED | ERRORED) break ;; esac
+    sleep 1
+done
+trials=$(call GET /train_jobs/nodes/1/trials)
+echo "$trials" | jq -r '.[] | "# swarm-nodes: trial \(.trial_no) \(.status) on \(.worker_id) \(.error // "" | tostring)"'
+open=$(echo "$trials" | jq '[.[] | select(.status=="PENDING" or .status=="RUNNING")] | length')
+completed=$(echo "$trials" | jq '[.[] | select(.status=="COMPLETED")] | length')
+# The trials running on the drained node when it was drained (those seen then: a trial may
+# end, or another start there, in the second the drain takes) ended ERRORED "node lost".
+lost_words=""
+for id in $lost_trials; do
+    t=$(echo "$trials" | jq -c --arg id "$id" '.[] | select(.id==$id)')
+    lost_words="$lost_words [$(echo "$t" | jq -r '"\(.status): \(.error // "")"')]"
+done
+node_lost=$(echo "$trials" | jq '[.[] | select(.status=="ERRORED" and
+    (.error // "" | tostring | startswith("node lost")))] | length')
+if [ "$status" = STOPPED ] && [ "$open" = 0 ] && [ "$completed" -ge 2 ] && [ "$node_lost" -ge 1 ]; then
+    ok "the job ended STOPPED after the drain: $completed trials COMPLETED, none open, $node_lost ERRORED \"node lost\" (seen running there:$lost_words) ($((SECONDS - started)) s)"
+else
+    not_ok "the job after the drain: $status, $completed COMPLETED, $open open, $node_lost ERRORED \"node lost\" (seen running there:$lost_words)"
+fi
+
+# ---- inference through the predictor's node --------------------------------------------------
+[ -n "$drained" ] && docker node update --availability active "$drained" >/dev/null
+call POST /inference_jobs '{"app":"nodes","app_version":-1}' >/dev/null
+until_s=$((SECONDS + 150))
+while [ $SECONDS -lt $until_s ]; do
+    inference=$(call GET /inference_jobs/nodes/1)
+    status=$(echo "$inference" | jq -r .status)
+    case "$status" in RUNNING | STOPPED | ERRORED) break ;; esac
+    sleep 1
+done
+predictor_host=$(echo "$inference" | jq -r '.predictor_host // ""')
+port=${predictor_host##*:}
+predictor=$(engine "/services?filters=$(jq -rn '{label:["rafiki.role=predictor"]}|@uri')" | jq -r '.[0].Spec.Labels["rafiki.service-id"] // ""')
+predictor_node=$(node_of_service "$predictor")
+node_addr=$(engine /nodes | jq -r --arg h "$predictor_node" '.[] | select(.Description.Hostname==$h) | .Status.Addr')
+note "inference job $status, predictor_host $predictor_host, predictor on $predictor_node ($node_addr), workers on $(nodes_of_role inference | tr '\n' ' ')"
+queries='{"queries":[{"a":1},{"a":2},{"a":3}]}'
+answer=""
+for _ in $(seq 30); do
+    answer=$(curl -s --max-time 10 -H 'Content-Type: application/json' --data "$queries" \
+        "http://$node_addr:$port/predict")
+    [ "$(echo "$answer" | jq '.predictions | length' 2>/dev/null)" = 3 ] && break
+    sleep 1
+done
+via_host=$(curl -s --max-time 10 -H 'Content-Type: application/json' --data "$queries" \
+    "http://$predictor_host/predict" 2>&1 | head -c 200)
+note "through predictor_host ($predictor_host): ${via_host:-no answer}"
+# Where predictor_host names the predictor's node (not 127.0.0.1, which is right on a single
+# node only), it must answer as well.
+host_ok=1
+if [ "${predictor_host%:*}" = "$node_addr" ] &&
+    [ "$(echo "$via_host" | jq -c '.predictions' 2>/dev/null)" != '[0.5,0.5,0.5]' ]; then
+    host_ok=0
+fi
+if [ "$status" = RUNNING ] && [ $host_ok = 1 ] &&
+    [ "$(echo "$answer" | jq -c '.predictions' 2>/dev/null)" = '[0.5,0.5,0.5]' ]; then
+    ok "the inference job answers through its predictor's node $node_addr:$port: $(echo "$answer" | jq -c .predictions)"
+else
+    not_ok "the inference job ($status) through $node_addr:$port: ${answer:-no answer}"
+fi
+
+# ---- teardown ------------------------------------------------------------------------------
+call POST /inference_jobs/nodes/1/stop >/dev/null
+# An advisor that was on the drained node is not adopted (only trainers are): its new task
+# is refused, and swarm restarts it until the launcher gives up (3 restarts, about 2 min)
+# and removes it.
+left=1
+for _ in $(seq 240); do
+    ours=$(engine "/services?filters=$(jq -rn '{label:["rafiki.instance=default"]}|@uri')")
+    left=$(echo "$ours" | jq length)
+    [ "$left" = 0 ] && break
+    sleep 1
+done
+[ "$left" = 0 ] || note "left: $(echo "$ours" | jq -r '[.[] | "\(.Spec.Name) (\(.Spec.Labels["rafiki.role"]))"] | join(", ")')"
+"$src/deploy/swarm-down" --purge 2>&1 | sed 's/^/# /'
+deployed=0
+"$src/deploy/swarm-nodes" down --prefix "$prefix" --state "$state" 2>&1 | sed 's/^/# /'
+remains=""
+ip netns list | grep -q "^${prefix}[0-9]" && remains="$remains namespaces"
+ip link show "${prefix}br" >/dev/null 2>&1 && remains="$remains bridge"
+iptables -S DOCKER-USER 2>/dev/null | grep -q "${prefix}br" && remains="$remains iptables-rule"
+pgrep -f "dockerd --data-root $state/" >/dev/null && remains="$remains dockerd"
+[ -e "$state/settings" ] && remains="$remains state"
+if [ "$left" = 0 ] && [ -z "$remains" ]; then
+    ok "teardown: no Rafiki service was left, then no namespace, dockerd, bridge or rule ($((SECONDS - started)) s in all)"
+else
+    not_ok "teardown: $left Rafiki services left; left behind:$remains"
+fi
+exit $failed
