@@ -147,9 +147,12 @@ fi
 
 deployed=1
 mkdir -p "$state/shared/rafiki"
+# The superadmin password goes in as a file (swarm-up keeps it only as a Docker secret).
+password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s\n' "$password" >"$state/superadmin-password"
+chmod 600 "$state/superadmin-password"
 if "$src/deploy/swarm-up" --data-dir "$state/shared/rafiki" --image rafiki-c:latest --wait 150 \
-    2>&1 | sed 's/^/# /'; then
-    password=$(sed -n 's/^SUPERADMIN_PASSWORD=//p' "$state/shared/rafiki/.rafiki-swarm.env")
+    --password-file "$state/superadmin-password" 2>&1 | sed 's/^/# /'; then
     for _ in $(seq 60); do
         token=$(curl -s -H 'Content-Type: application/json' \
             --data "{\"email\":\"superadmin@rafiki\",\"password\":\"$password\"}" "$api/tokens" |
