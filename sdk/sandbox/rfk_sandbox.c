@@ -561,6 +561,29 @@ rfk_sandbox_available_reset (void)
     pthread_mutex_unlock (&s_probe_lock);
 }
 
+/* ---- memory ------------------------------------------------------------ */
+
+int
+rfk_sandbox_memory_cap (size_t mb)
+{
+    FILE *status = fopen ("/proc/self/status", "r");
+    if (!status)
+        return -1;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets (line, sizeof line, status))
+        if (sscanf (line, "VmSize: %llu kB", &kb) == 1)
+            break;
+    fclose (status);
+    if (kb == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    rlim_t cap = (rlim_t)kb * 1024 + ((rlim_t)mb << 20);
+    struct rlimit rl = {cap, cap};
+    return setrlimit (RLIMIT_AS, &rl);
+}
+
 /* ---- disk use ----------------------------------------------------------- */
 
 static __thread int64_t s_du_blocks; /* 512-byte blocks counted by s_du_one */

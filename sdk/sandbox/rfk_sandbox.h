@@ -136,6 +136,13 @@ rfk_sandbox_disk_usage_kb (const char *path);
 int
 rfk_sandbox_exit_signal (int wait_status);
 
+/* In a process about to load template code: RLIMIT_AS set to the address
+   space it has now plus mb MiB (relative: a sanitizer build maps terabytes
+   of shadow). For what has no trial runner to do it: the upload check, an
+   inference worker. 0, or -1 (errno set). */
+int
+rfk_sandbox_memory_cap (size_t mb);
+
 /* The seccomp filter as BPF in a memory file (close-on-exec, offset 0),
    or -1 with err. (rfk_sandbox_seccomp.c) */
 int
