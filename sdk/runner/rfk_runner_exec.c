@@ -253,12 +253,17 @@ s_exec_spawn_sandboxed (const rfk_trial_spec_t *spec, int sock, int spec_fd, cha
        maps): nothing to do between fork and exec, so bwrap starts by
        posix_spawn. */
     mine.limits = (rfk_sandbox_limits_t){0};
+    /* As root the child leaves root itself (s_exec_entry), before it
+       reads its spec: no setpriv to exec first. */
+    bool drop = geteuid () == 0 && box->uid != 0;
+    mine.self_drop = drop;
     const char *argv[] = {exe, NULL};
     rfk_sandbox_cmd_t *cmd = rfk_sandbox_cmd_new (&mine, argv, err, errlen);
     if (!cmd)
         return -1;
-    char var[96];
-    snprintf (var, sizeof var, RFK_EXEC_ENV "=%d:%d:0", sock, spec_fd);
+    char var[128];
+    snprintf (var, sizeof var, RFK_EXEC_ENV "=%d:%d:0:%u:%u", sock, spec_fd,
+              drop ? (unsigned)box->uid : 0u, drop ? (unsigned)box->gid : 0u);
     char *envp[16];
     s_sandbox_env (envp, sizeof envp / sizeof envp[0], var);
     int out =
@@ -544,6 +549,9 @@ s_exec_load_spec (void)
     }
     if (!spec->template_path)
         s_exec_fail ("the trial's process got no template path");
+    //  Limits first: a template's constructors run as it opens (the
+    //  hostile suite's trial/allocate, /spin and /forkbomb did so unbounded).
+    rfk_runner_child_limits (spec);
     char err[512] = "";
     s_exec.tpl = rfk_template_open (spec->template_path, spec->task, err, sizeof err);
     if (!s_exec.tpl) {
@@ -563,9 +571,15 @@ s_exec_entry (void)
     if (!env)
         return;
     int sock = -1, spec_fd = -1, parent = 0;
-    if (sscanf (env, "%d:%d:%d", &sock, &spec_fd, &parent) != 3 || sock < 0 || spec_fd < 0)
+    unsigned uid = 0, gid = 0;
+    int n = sscanf (env, "%d:%d:%d:%u:%u", &sock, &spec_fd, &parent, &uid, &gid);
+    if (n < 3 || sock < 0 || spec_fd < 0)
         return; /* not ours to make sense of: carry on as the program */
     unsetenv (RFK_EXEC_ENV);
+    /* A sandbox started as root (spec.self_drop): become the sandbox's uid
+       before anything of the trial, or end here. */
+    if (n == 5 && uid != 0 && rfk_sandbox_drop ((uid_t)uid, (gid_t)gid) != 0)
+        _exit (3);
     prctl (PR_SET_PDEATHSIG, SIGKILL);
     /* parent 0: sandboxed, our parent is bwrap's, which dies with the runner */
     if (parent != 0 && getppid () != (pid_t)parent)

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "rfk_test.h"
 #include "rfk_test_admin.h"
@@ -134,14 +135,45 @@ s_dispatch_direct (int trials, const rfk_sandbox_spec_t *box)
     return elapsed;
 }
 
-/* The median wall time of n trials of the Echo template (steps 0) run one
-   by one through the runner's exec form, in the sandbox when box is not
-   NULL: what starting a trial's process costs. In milliseconds. */
+/* The median of n values (sorted in place). */
 static double
-s_start_latency_ms (int n, const rfk_sandbox_spec_t *box, const char *dir)
+s_median (double *values, int n)
+{
+    for (int i = 1; i < n; i++) /* insertion sort: n is small */
+        for (int j = i; j > 0 && values[j] < values[j - 1]; j--) {
+            double t = values[j];
+            values[j] = values[j - 1];
+            values[j - 1] = t;
+        }
+    return values[n / 2];
+}
+
+/* CPU time (user + system) of the children reaped so far, in ms. */
+static double
+s_children_cpu_ms (void)
+{
+    struct rusage ru;
+    getrusage (RUSAGE_CHILDREN, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+}
+
+/* What starting one trial costs: medians of wall time and of the CPU
+   time of its processes (bwrap, the trial's), in ms. */
+typedef struct {
+    double wall_ms; /* median wall time of a trial, start to reaped */
+    double cpu_ms;  /* median CPU time of its processes: what load cannot inflate */
+} s_latency_t;
+
+/* n trials of the Echo template (steps 0) run one by one through the
+   runner's exec form, in the sandbox when box is not NULL. */
+static s_latency_t
+s_start_latency (int n, const rfk_sandbox_spec_t *box, const char *dir)
 {
     double *ms = calloc ((size_t)n, sizeof *ms);
+    double *cpu = calloc ((size_t)n, sizeof *cpu);
     assert_non_null (ms);
+    assert_non_null (cpu);
     rafiki_knob_value_t knob = {"steps", {RAFIKI_VALUE_INT, {.i = 0}}};
     rafiki_knobs_t knobs = {&knob, 1};
     char work[512], params[512];
@@ -159,19 +191,16 @@ s_start_latency_ms (int n, const rfk_sandbox_spec_t *box, const char *dir)
                                  .work_dir = box ? work : NULL};
         rfk_trial_result_t result;
         int64_t start = zclock_usecs ();
+        double cpu_start = s_children_cpu_ms ();
         rfk_runner_trial_run (&spec, NULL, &result);
         ms[i] = (double)(zclock_usecs () - start) / 1000.0;
+        cpu[i] = s_children_cpu_ms () - cpu_start;
         assert_int_equal (result.status, RFK_TRIAL_COMPLETED);
     }
-    for (int i = 1; i < n; i++) /* insertion sort: n is small */
-        for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
-            double t = ms[j];
-            ms[j] = ms[j - 1];
-            ms[j - 1] = t;
-        }
-    double median = ms[n / 2];
+    s_latency_t latency = {s_median (ms, n), s_median (cpu, n)};
     free (ms);
-    return median;
+    free (cpu);
+    return latency;
 }
 
 /* Direct, without and then with the sandbox (issue 13): each trial's start
@@ -190,12 +219,18 @@ test_dispatch_direct (void **state)
     bool sandbox = rfk_sandbox_available (box.uid, box.gid, err, sizeof err);
     if (sandbox) {
         char *dir = s_data_dir ();
-        double plain_ms = s_start_latency_ms (30, NULL, dir);
-        double boxed_ms = s_start_latency_ms (30, &box, dir);
+        s_latency_t plain = s_start_latency (30, NULL, dir);
+        s_latency_t boxed = s_start_latency (30, &box, dir);
         printf ("# trial start latency (median of 30): %.1f ms plain, %.1f ms sandboxed: "
                 "+%.1f ms, ratio %.2f (goal: at most +20 ms) %s\n",
-                plain_ms, boxed_ms, boxed_ms - plain_ms, boxed_ms / plain_ms,
-                boxed_ms - plain_ms <= 20 ? "MET" : "MISSED");
+                plain.wall_ms, boxed.wall_ms, boxed.wall_ms - plain.wall_ms,
+                boxed.wall_ms / plain.wall_ms,
+                boxed.wall_ms - plain.wall_ms <= 20 ? "MET" : "MISSED");
+        //  Wall time grows with the machine's load; CPU time does not.
+        printf ("# trial start CPU (median of 30, the trial's processes): %.1f ms plain, "
+                "%.1f ms sandboxed: +%.1f ms, ratio %.2f\n",
+                plain.cpu_ms, boxed.cpu_ms, boxed.cpu_ms - plain.cpu_ms,
+                plain.cpu_ms > 0 ? boxed.cpu_ms / plain.cpu_ms : 0);
         rfk_test_tmpdir_destroy (&dir);
     } else
         printf ("# sandboxed runs skipped, no sandbox here: %s\n", err);

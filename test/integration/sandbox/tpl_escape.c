@@ -309,6 +309,8 @@ s_write_10g (char *out)
     int fd = open ("escape-10g", O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         fd = open ("/tmp/escape-10g", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) /* an inference worker: its log, the one file it may write */
+        fd = dup (1);
     if (fd < 0)
         return s_result (out, "write-10g", errno, "(open)");
     for (int mb = 0; mb < 10 * 1024; mb++)
@@ -443,7 +445,7 @@ s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char
             snprintf (result, sizeof result, "%s: not tried", attack);
             for (size_t i = 0; i < S_N_QUIET; i++)
                 if (strcmp (s_quiet[i], attack) == 0)
-                    snprintf (result, sizeof result, "%s", s_quiet_result[i]);
+                    memcpy (result, s_quiet_result[i], sizeof result);
         } else if (strcmp (s_where, "worker") == 0 && *attack)
             s_attack (attack, result);
         msgpack_pack_str (out, strlen (result));
