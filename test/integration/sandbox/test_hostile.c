@@ -19,6 +19,9 @@
     - worker/ATTACK: a deployed copy attacked in its constructor, and
       attacks again in predict on a query naming the attack; every answer
       says blocked (or no answer comes, for what ends or hangs the worker).
+    - service/trainer-constructor: a copy whose constructor plants a file
+      when an unsandboxed service opens it (the trainer does): nothing may
+      be planted.
     - after/...: admin still answers; the victim's files (and admin's keys)
       have the same sha256; nothing was planted in the params folder; once
       the jobs stop no process of the sandbox uid is left.
@@ -52,30 +55,31 @@
 
 /* Every escape, in the order the cases run. */
 static const char *const s_attacks[] = {
-    "read-store", "read-environ", "read-key",  "read-dataset", "read-template",
+    "read-store", "read-environ",  "read-key", "read-dataset", "read-template",
     "write-job",  "connect-admin", "ptrace",   "grandchild",   "forkbomb",
-    "allocate",   "write-10g",    "spin"};
+    "allocate",   "write-10g",     "spin"};
 #define S_N_ATTACKS (sizeof s_attacks / sizeof s_attacks[0])
 
 /* The platform under test and what the cases share. */
 static struct {
-    char *dir;             /* the test's temporary folder */
-    char var[PATH_MAX];    /* admin's data dir */
-    pid_t pid;             /* rafikid up */
-    unsigned uid;          /* the sandbox uid of this run */
-    int command_port;      /* admin's command port */
-    char tag[16];          /* the name hostile processes take */
-    char targets[4096];    /* the trailer's targets */
-    rfk_sdk_t *admin;      /* the superadmin's (the victim's) session */
-    rfk_sdk_t *mallory;    /* the attacker's session */
-    zhashx_t *hashes;      /* path -> sha256 (hex) of the victim's files and the keys */
-    char train[64];        /* mallory's train dataset id */
-    char val[64];          /* and validation dataset id */
+    char *dir;                    /* the test's temporary folder */
+    char var[PATH_MAX];           /* admin's data dir */
+    pid_t pid;                    /* rafikid up */
+    unsigned uid;                 /* the sandbox uid of this run */
+    int command_port;             /* admin's command port */
+    char tag[16];                 /* the name hostile processes take */
+    char targets[4096];           /* the trailer's targets */
+    rfk_sdk_t *admin;             /* the superadmin's (the victim's) session */
+    rfk_sdk_t *mallory;           /* the attacker's session */
+    zhashx_t *hashes;             /* path -> sha256 (hex) of the victim's files and the keys */
+    char train[64];               /* mallory's train dataset id */
+    char val[64];                 /* and validation dataset id */
     char *model_ids[S_N_ATTACKS]; /* trial/ATTACK's model id */
-    char *good_id;         /* the good template's model id */
-    json_t *trials;        /* the hostile job's trials, once it stopped */
-    char *endpoint;        /* the worker job's predictor query endpoint */
-    bool skip;             /* no sandbox can be made here */
+    char *good_id;                /* the good template's model id */
+    json_t *trials;               /* the hostile job's trials, once it stopped */
+    char *endpoint;               /* the worker job's predictor query endpoint */
+    bool skip;                    /* no sandbox can be made here */
+    bool worker_tried;            /* the worker's deployment was tried */
 } s;
 
 static const char *
@@ -157,8 +161,7 @@ s_copy (const char *name, const char *where, const char *attack)
     FILE *out = fopen (path, "wb");
     assert_non_null (out);
     fwrite (zchunk_data (bytes), 1, zchunk_size (bytes), out);
-    fprintf (out, "\nRFK-ESCAPE where=%s attack=%s tag=%s %s\n", where, attack, s.tag,
-             s.targets);
+    fprintf (out, "\nRFK-ESCAPE where=%s attack=%s tag=%s %s\n", where, attack, s.tag, s.targets);
     fclose (out);
     zchunk_destroy (&bytes);
     return path;
@@ -247,16 +250,11 @@ s_up (void)
 {
     char uid[64];
     snprintf (uid, sizeof uid, "RAFIKI_LAUNCHER_SANDBOX_UID=%u", s.uid);
-    const char *vars[] = {"RAFIKI_LAUNCHER_SANDBOX=on",
-                          uid,
-                          "RAFIKI_TRAINER_MEMORY_LIMIT_MB=256",
-                          "RAFIKI_TRAINER_CPU_LIMIT_S=5",
-                          "RAFIKI_TRAINER_FILE_SIZE_MB=64",
-                          "RAFIKI_TRAINER_PROCESSES=64",
-                          "RAFIKI_TRAINER_DISK_MB=128",
-                          "RAFIKI_TRAINER_TRIAL_TIMEOUT_S=40",
-                          "RAFIKI_LAUNCHER_MAX_RESTARTS=0",
-                          NULL};
+    const char *vars[] = {"RAFIKI_LAUNCHER_SANDBOX=on",         uid,
+                          "RAFIKI_TRAINER_MEMORY_LIMIT_MB=256", "RAFIKI_TRAINER_CPU_LIMIT_S=5",
+                          "RAFIKI_TRAINER_FILE_SIZE_MB=64",     "RAFIKI_TRAINER_PROCESSES=64",
+                          "RAFIKI_TRAINER_DISK_MB=128",         "RAFIKI_TRAINER_TRIAL_TIMEOUT_S=40",
+                          "RAFIKI_LAUNCHER_MAX_RESTARTS=0",     NULL};
     rfk_test_up_t up = {
         .data_dir = s.var, .password = S_PASSWORD, .vars = vars, .own_session = true};
     s.pid = rfk_test_up_spawn (&up);
@@ -273,8 +271,8 @@ s_victim (void)
 {
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
-    json_t *data = rfk_sdk_dataset_upload (s.admin, path, "victim-data",
-                                           "TABULAR_CLASSIFICATION", NULL, NULL);
+    json_t *data =
+        rfk_sdk_dataset_upload (s.admin, path, "victim-data", "TABULAR_CLASSIFICATION", NULL, NULL);
     if (!data)
         s_sdk_fail (s.admin, "victim's dataset");
     json_decref (data);
@@ -423,10 +421,10 @@ s_hostile_trials (void)
     s.good_id = strdup (json_string_value (json_object_get (good, "id")));
     json_array_append (ids, json_object_get (good, "id"));
     json_decref (good);
-    json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:o, s:{s:i}}", "app", "hostile", "task",
-                              "TABULAR_CLASSIFICATION", "train_dataset_id", s.train,
-                              "val_dataset_id", s.val, "model_ids", ids, "budget",
-                              "MODEL_TRIAL_COUNT", 1);
+    json_t *body =
+        json_pack ("{s:s, s:s, s:s, s:s, s:o, s:{s:i}}", "app", "hostile", "task",
+                   "TABULAR_CLASSIFICATION", "train_dataset_id", s.train, "val_dataset_id", s.val,
+                   "model_ids", ids, "budget", "MODEL_TRIAL_COUNT", 1);
     json_t *job = rfk_sdk_train_job_create (s.mallory, body);
     json_decref (body);
     if (!job)
@@ -533,13 +531,16 @@ s_worker (void)
 {
     if (s.endpoint)
         return s.endpoint;
+    if (s.worker_tried)
+        fail_msg ("no worker to attack: its deployment failed (see the first worker case)");
+    s.worker_tried = true;
     json_t *model = s_upload (s.mallory, "worker-probe", "worker", "all");
     if (!model)
         s_sdk_fail (s.mallory, "the worker template");
-    json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:[O], s:{s:i}}", "app", "serve", "task",
-                              "TABULAR_CLASSIFICATION", "train_dataset_id", s.train,
-                              "val_dataset_id", s.val, "model_ids",
-                              json_object_get (model, "id"), "budget", "MODEL_TRIAL_COUNT", 1);
+    json_t *body =
+        json_pack ("{s:s, s:s, s:s, s:s, s:[O], s:{s:i}}", "app", "serve", "task",
+                   "TABULAR_CLASSIFICATION", "train_dataset_id", s.train, "val_dataset_id", s.val,
+                   "model_ids", json_object_get (model, "id"), "budget", "MODEL_TRIAL_COUNT", 1);
     json_decref (model);
     json_t *job = rfk_sdk_train_job_create (s.mallory, body);
     json_decref (body);
@@ -640,6 +641,51 @@ test_worker (void **state)
     free (said);
 }
 
+/* ---- services ------------------------------------------------------------------- */
+
+/* service/trainer-constructor: a copy whose constructor plants a file in
+   the params folder when a service (not a sandboxed trial or worker)
+   opens it; one trial of it runs. Nothing may be planted: a trainer that
+   opens the template itself runs its constructors unsandboxed. */
+static void
+test_service (void **state)
+{
+    (void)state;
+    if (s.skip)
+        skip ();
+    json_t *model = s_upload (s.mallory, "service-write-job", "service", "write-job");
+    if (!model)
+        s_sdk_fail (s.mallory, "the service template");
+    json_t *body =
+        json_pack ("{s:s, s:s, s:s, s:s, s:[O], s:{s:i}}", "app", "service", "task",
+                   "TABULAR_CLASSIFICATION", "train_dataset_id", s.train, "val_dataset_id", s.val,
+                   "model_ids", json_object_get (model, "id"), "budget", "MODEL_TRIAL_COUNT", 1);
+    json_decref (model);
+    json_t *job = rfk_sdk_train_job_create (s.mallory, body);
+    json_decref (body);
+    if (!job)
+        s_sdk_fail (s.mallory, "create the service's train job");
+    const char *status = NULL;
+    for (int64_t deadline = zclock_mono () + S_WAIT_MS; zclock_mono () < deadline;) {
+        json_decref (job);
+        job = rfk_sdk_train_job_get (s.mallory, "service", -1);
+        status = json_string_value (json_object_get (job, "status"));
+        if (status && (streq (status, "STOPPED") || streq (status, "ERRORED")))
+            break;
+        zclock_sleep (500);
+    }
+    json_decref (job);
+    char planted[PATH_MAX + 64];
+    snprintf (planted, sizeof planted, "%s/params/planted-by-escape", s.var);
+    struct stat st;
+    if (lstat (planted, &st) == 0) {
+        unlink (planted); //  so that after/files-unchanged tells its own story
+        fail_msg ("ESCAPED: a service ran the template's constructor unsandboxed and planted %s "
+                  "(owner uid %u)",
+                  planted, (unsigned)st.st_uid);
+    }
+}
+
 /* ---- afterwards ------------------------------------------------------------------- */
 
 /* after/admin-answers: admin still serves its users. */
@@ -705,7 +751,7 @@ main (void)
 {
     zsys_init ();
     setvbuf (stdout, NULL, _IOLBF, 0);
-    struct CMUnitTest tests[3 * S_N_ATTACKS + 4];
+    struct CMUnitTest tests[3 * S_N_ATTACKS + 5];
     char names[3 * S_N_ATTACKS][64];
     size_t n = 0;
     const char *places[] = {"check", "trial", "worker"};
@@ -723,10 +769,16 @@ main (void)
             n++;
         }
         if (p == 1)
-            tests[n++] = (struct CMUnitTest){"trial/others-completed", test_trial_others, NULL, NULL, NULL};
+            tests[n++] =
+                (struct CMUnitTest){"trial/others-completed", test_trial_others, NULL, NULL, NULL};
+        //  Before the worker's cases: its spin and fork bomb hold the uid's processes.
+        if (p == 1 && (!only || strstr (only, "service")))
+            tests[n++] =
+                (struct CMUnitTest){"service/trainer-constructor", test_service, NULL, NULL, NULL};
     }
     tests[n++] = (struct CMUnitTest){"after/admin-answers", test_after_admin, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"after/files-unchanged", test_after_files, NULL, NULL, NULL};
-    tests[n++] = (struct CMUnitTest){"after/no-process-left", test_after_processes, NULL, NULL, NULL};
+    tests[n++] =
+        (struct CMUnitTest){"after/no-process-left", test_after_processes, NULL, NULL, NULL};
     return _cmocka_run_group_tests ("hostile", tests, n, s_setup, s_teardown);
 }

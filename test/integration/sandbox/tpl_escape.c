@@ -4,7 +4,7 @@
     loader ignores what follows the sections), so one file serves every
     case. The trailer is one line
 
-        RFK-ESCAPE where=check|trial|worker|none attack=NAME tag=TAG
+        RFK-ESCAPE where=check|trial|worker|service|none attack=NAME tag=TAG
                    store=P environ=P key=P dataset=P template=P jobdir=P port=N
 
     and names where the copy attacks (the upload check, a trial, an
@@ -31,6 +31,9 @@
       write, connect, ptrace, grandchild) and keeps the results; each
       query {"attack": NAME, "from": "ctor"|"predict"} is answered with the
       constructor's result or a new attempt (any attack) in predict.
+    - service: the constructor attacks in a service that is not an
+      inference worker yet opens the template (the trainer does, to read
+      its knob table): it must never run template code.
     A result is "NAME: blocked: WHAT" or "NAME: ESCAPED: WHAT".
 */
 #define _GNU_SOURCE
@@ -57,16 +60,16 @@
 
 #define S_RESULT_MAX 300 /* one attack's result */
 
-static char s_trailer[4096]; /* the copy's trailer line, "" when none */
-static char s_where[16];     /* check, trial, worker or none */
-static char s_place[16];     /* where this process is: check, trial or worker */
-static char s_ctor[S_RESULT_MAX * 2]; /* trial: the constructor's result */
+static char s_trailer[4096];           /* the copy's trailer line, "" when none */
+static char s_where[16];               /* check, trial, worker or none */
+static char s_place[16];               /* where this process is: check, trial or worker */
+static char s_ctor[S_RESULT_MAX * 2];  /* trial: the constructor's result */
 static char s_name[64] = "TestEscape"; /* the model's name */
 
 /* The attacks a worker's constructor tries (those that return). */
-static const char *const s_quiet[] = {"read-store",   "read-environ", "read-key",
-                                      "read-dataset", "read-template", "write-job",
-                                      "connect-admin", "ptrace",      "grandchild"};
+static const char *const s_quiet[] = {"read-store",    "read-environ",  "read-key",
+                                      "read-dataset",  "read-template", "write-job",
+                                      "connect-admin", "ptrace",        "grandchild"};
 #define S_N_QUIET (sizeof s_quiet / sizeof s_quiet[0])
 static char s_quiet_result[S_N_QUIET][S_RESULT_MAX]; /* worker: the constructor's results */
 
@@ -123,8 +126,11 @@ s_find_place (void)
     const char *arg1 = cmdline + strlen (cmdline) + 1;
     if (arg1 < cmdline + n && strcmp (arg1, "check-template") == 0)
         snprintf (s_place, sizeof s_place, "check");
-    else if (getenv ("RAFIKI_SERVICE_ROLE"))
+    else if (getenv ("RAFIKI_SERVICE_ROLE") &&
+             strcmp (getenv ("RAFIKI_SERVICE_ROLE"), "inference") == 0)
         snprintf (s_place, sizeof s_place, "worker");
+    else if (getenv ("RAFIKI_SERVICE_ROLE")) /* a trainer (or advisor) that opened the file */
+        snprintf (s_place, sizeof s_place, "service");
     else
         snprintf (s_place, sizeof s_place, "trial");
 }
@@ -309,7 +315,7 @@ s_write_10g (char *out)
     int fd = open ("escape-10g", O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         fd = open ("/tmp/escape-10g", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) /* an inference worker: its log, the one file it may write */
+    if (fd < 0 && strcmp (s_place, "worker") == 0) /* its log: the one file it may write */
         fd = dup (1);
     if (fd < 0)
         return s_result (out, "write-10g", errno, "(open)");
@@ -371,6 +377,8 @@ s_on_load (void)
             snprintf (s_name, sizeof s_name, "ESCAPED %.40s", attack);
         else
             _exit (3);
+    } else if (strcmp (s_place, "service") == 0) {
+        s_attack (attack, result); /* where=service: write-job only (it runs unsandboxed) */
     } else if (strcmp (s_place, "trial") == 0) {
         s_attack (attack, result);
         snprintf (s_ctor, sizeof s_ctor, "ctor: %s", result);
