@@ -177,7 +177,7 @@ const rfk_config_key_t rfk_config_keys[] = {
      "first node port published for predictors' HTTP (each live one takes the lowest free)"},
 
     {"trainer", "memory_limit_mb", INT, "4096", "0", "16777216", NULL, 0,
-     "address space a trial's process may add, in MiB (0: none)"},
+     "address space a trial's process, or an inference worker's, may add, in MiB (0: none)"},
     {"trainer", "cpu_limit_s", INT, "3600", "0", "31536000", NULL, 0,
      "CPU seconds a trial's process may use (0: none)"},
     {"trainer", "processes", INT, "256", "0", "1000000", NULL, 0,

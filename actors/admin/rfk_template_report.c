@@ -23,6 +23,10 @@
 
 #include "rafiki/model.h"
 #include "rafiki/template.h"
+#include "rfk_sandbox.h"
+
+/* Address space the check may add to what rafikid maps at its start. */
+#define S_CHECK_MEMORY_MB 1024
 
 static const char *const s_tasks[] = {
     RAFIKI_TASK_IMAGE_CLASSIFICATION, RAFIKI_TASK_TABULAR_CLASSIFICATION,
@@ -379,6 +383,9 @@ rfk_check_template_main (int argc, char **argv)
     //  Bound what a broken template can do to the machine while it loads.
     struct rlimit cpu = {10, 11};
     setrlimit (RLIMIT_CPU, &cpu);
+    //  And its memory: without a cap a constructor may take all of the
+    //  machine's (test/integration/sandbox, check/allocate: 8 GiB).
+    rfk_sandbox_memory_cap (S_CHECK_MEMORY_MB);
     char err[RFK_REPORT_ERROR_MAX] = "";
     rfk_template_t *tpl = rfk_template_open (argv[1], argv[2], err, sizeof err);
     if (!tpl)

@@ -20,6 +20,7 @@
 #include "rfk_session.h"
 #include "rfk_log.h"
 #include "rfk_role.h"
+#include "rfk_sandbox.h"
 #include "rfk_timer.h"
 
 #define S_LOG "inference"
@@ -46,6 +47,7 @@ typedef struct {
     uint64_t queries;              /* queries answered */
     uint64_t failed_batches;       /* batches answered with an error */
     uint64_t query_errors;         /* queries answered with a per-query error */
+    size_t memory_mb;              /* address space the template may add (0: no cap) */
 } self_t;
 
 typedef struct {
@@ -96,6 +98,8 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
     *self = (self_t){
         .pipe = pipe, .role = role, .delayed = zlistx_new (), .poller = zpoller_new (pipe, NULL)};
     rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
+    if (role && role->config)
+        self->memory_mb = (size_t)rfk_config_int (role->config, "trainer", "memory_limit_mb");
     if (!self->delayed || !self->poller)
         s_self_destroy (&self);
     else
@@ -171,6 +175,11 @@ s_load_model (self_t *self, const char *model_path, const char *params_path, con
         snprintf (err, errlen, "no template to load (model_path)");
         return -1;
     }
+    //  Bound the template's memory before its code runs (constructors
+    //  too): trainer.memory_limit_mb more than this process maps now.
+    if (self->memory_mb > 0 && rfk_sandbox_memory_cap (self->memory_mb) != 0)
+        rfk_log_warning (S_LOG, "memory-cap-failed mb=%zu errno=%d", self->memory_mb,
+                         errno);
     self->template_ = rfk_template_open (model_path, task && *task ? task : NULL, err, errlen);
     if (!self->template_)
         return -1;

@@ -812,7 +812,11 @@ static void
 s_stop_service (s_local_t *self, s_service_t *service)
 {
     if (service->state == RFK_LAUNCHER_RUNNING) {
-        kill (service->pid, SIGTERM);
+        //  A sandboxed service: to the command; bwrap would die of it alone.
+        if (service->box)
+            rfk_sandbox_signal (service->pid, SIGTERM);
+        else
+            kill (service->pid, SIGTERM);
         service->deadline = rfk_launcher_now () + self->config.grace_ms;
         s_set_state (self, service, RFK_LAUNCHER_STOPPING, "stop requested: sent SIGTERM");
     } else if (service->state == RFK_LAUNCHER_RESTARTING) {
@@ -993,6 +997,8 @@ s_tick (void *impl, int64_t now)
         if (!service->deadline || now < service->deadline)
             continue;
         if (service->state == RFK_LAUNCHER_STOPPING && !service->killed) {
+            if (service->box) //  the whole sandbox, not bwrap alone
+                rfk_sandbox_signal (service->pid, SIGKILL);
             kill (-service->pid, SIGKILL);
             kill (service->pid, SIGKILL);
             service->killed = true;
@@ -1025,6 +1031,8 @@ s_destroy (void *impl)
     for (size_t i = 0; i < self->count; i++) {
         s_service_t *service = self->services[i];
         if (service->pid > 0) {
+            if (service->box)
+                rfk_sandbox_signal (service->pid, SIGKILL);
             kill (-service->pid, SIGKILL);
             kill (service->pid, SIGKILL);
             //  An adopted process is not ours to reap (its parent now is init or a subreaper).

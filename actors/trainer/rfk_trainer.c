@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <rafiki/template.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,7 +42,8 @@ typedef struct {
     rfk_poll_t *poll;            /* the pipe, the advisor, the session, the trial */
     rfk_session_t *session;      /* the conversation with admin; NULL in the direct form */
     rfk_client_t *advisor;       /* DEALER to the advisor's `advice`; NULL until configured */
-    rfk_template_t *template;    /* the template */
+    char *template_path;         /* the template's file: only the trial's process opens it */
+    char *model_name;            /* the model's name from ServiceConfig, for the log; or NULL */
     char *task;                  /* the task the template must have, or NULL */
     char *train_path;            /* train dataset */
     char *val_path;              /* validation dataset */
@@ -63,7 +63,7 @@ typedef struct {
     uint32_t trial_no;         /* its number */
     char *trial_id;            /* its id */
     char *params_path;         /* where its parameters go */
-    rafiki_knobs_t knobs;      /* its knob values */
+    char *knobs_json;          /* its proposal's knobs, as JSON text for the trial's process */
     void *shared;              /* shared parameters it starts from, or NULL */
     size_t shared_size;
     bool prune_asked; /* the advisor said Prune */
@@ -102,7 +102,8 @@ s_trial_clear (self_t *self)
     self->params_path = NULL;
     free (self->trial_dir);
     self->trial_dir = NULL;
-    rfk_knobs_free (&self->knobs);
+    free (self->knobs_json);
+    self->knobs_json = NULL;
     free (self->shared);
     self->shared = NULL;
     self->shared_size = 0;
@@ -131,7 +132,8 @@ s_self_destroy (self_t **self_p)
     rfk_poll_destroy (&self->poll);
     rfk_client_destroy (&self->advisor);
     rfk_session_destroy (&self->session);
-    rfk_template_close (&self->template);
+    free (self->template_path);
+    free (self->model_name);
     free (self->task);
     free (self->train_path);
     free (self->val_path);
@@ -392,7 +394,6 @@ s_start_trial (self_t *self, const rfk_proposal_t *proposal)
     char fallback[64];
     snprintf (fallback, sizeof fallback, "trial-%u", self->trial_no);
     self->trial_id = strdup (id && *id ? id : fallback);
-    const rafiki_model_api_t *api = rfk_template_api (self->template);
     char err[512] = "";
     rfk_msg_t *started = s_trial_msg (self, "TrialStarted");
     if (started) {
@@ -400,11 +401,14 @@ s_start_trial (self_t *self, const rfk_proposal_t *proposal)
                              json_string (self->worker_id ? self->worker_id : ""));
         s_admin_send (self, &started);
     }
-    if (rfk_knobs_from_json (api->knobs, api->n_knobs, proposal->knobs, true, &self->knobs, err,
-                             sizeof err) != 0) {
-        char error[600];
-        snprintf (error, sizeof error, "the proposal's knobs do not fit the template: %s", err);
-        s_trial_ended (self, RFK_TRIAL_ERRORED, NAN, error);
+    //  The knobs go to the trial's process as the proposal's text: it
+    //  checks them against its template's table, inside the sandbox (the
+    //  trainer never opens the template: its constructors would run here).
+    self->knobs_json = proposal->knobs
+                           ? json_dumps (proposal->knobs, JSON_COMPACT | JSON_ENCODE_ANY)
+                           : strdup ("null");
+    if (!self->knobs_json) {
+        s_trial_ended (self, RFK_TRIAL_ERRORED, NAN, "out of memory");
         return;
     }
     const char *shared_path = proposal->params_path;
@@ -424,8 +428,7 @@ s_start_trial (self_t *self, const rfk_proposal_t *proposal)
         self->trial_dir = self->sandboxed ? strdup (path) : NULL;
     }
     rfk_trial_spec_t spec = {
-        .api = api,
-        .knobs = &self->knobs,
+        .knobs_json = self->knobs_json,
         .train_path = self->train_path,
         .val_path = self->val_path,
         .args = &(rafiki_args_t){self->args, self->n_args},
@@ -438,7 +441,7 @@ s_start_trial (self_t *self, const rfk_proposal_t *proposal)
         /* A fresh process: a fork of this multithreaded one could inherit a
            lock another thread held (and hang on it). */
         .exec = true,
-        .template_path = rfk_template_path (self->template),
+        .template_path = self->template_path,
         .task = self->task,
         .sandbox = self->sandboxed ? &self->box : NULL,
         .work_dir = self->trial_dir,
@@ -551,6 +554,27 @@ s_make_dirs (const char *path)
     return rc == 0 && stat (path, &st) == 0 && S_ISDIR (st.st_mode) ? 0 : -1;
 }
 
+/* The template's file must be there, a regular file (not a symbolic link,
+   which the trial's process would refuse too): checked, never opened as a
+   library here. Loading it, its task and knob table are the trial's
+   process's business, inside the sandbox (a template that does not load
+   ends each trial ERRORED with why). */
+static int
+s_template_check (const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat (path, &st) != 0) {
+        snprintf (err, errlen, "cannot find the template %s: %s", path, strerror (errno));
+        return -1;
+    }
+    if (S_ISLNK (st.st_mode) || !S_ISREG (st.st_mode)) {
+        snprintf (err, errlen, "the template %s is %s", path,
+                  S_ISLNK (st.st_mode) ? "a symbolic link (refused)" : "not a regular file");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_configure (self_t *self, const char *model_path, const char *advisor_endpoint, char *err,
              size_t errlen)
@@ -562,9 +586,13 @@ s_configure (self_t *self, const char *model_path, const char *advisor_endpoint,
                   "endpoint");
         return -1;
     }
-    self->template = rfk_template_open (model_path, self->task, err, errlen);
-    if (!self->template)
+    if (s_template_check (model_path, err, errlen) != 0)
         return -1;
+    self->template_path = strdup (model_path);
+    if (!self->template_path) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
     if (self->params_dir && s_make_dirs (self->params_dir) != 0) {
         snprintf (err, errlen, "cannot make the parameters folder %s: %s", self->params_dir,
                   strerror (errno));
@@ -584,9 +612,10 @@ s_configure (self_t *self, const char *model_path, const char *advisor_endpoint,
         return -1;
     }
     rfk_poll_add (self->poll, rfk_client_sock (self->advisor));
-    rfk_log_info (S_LOG, "configured worker=%s template=%s advisor=%s timeout_s=%g",
-                  self->worker_id ? self->worker_id : "-", rfk_template_api (self->template)->name,
-                  advisor_endpoint, self->timeout_s);
+    rfk_log_info (S_LOG, "configured worker=%s model=%s template=%s advisor=%s timeout_s=%g",
+                  self->worker_id ? self->worker_id : "-",
+                  self->model_name && *self->model_name ? self->model_name : "-",
+                  self->template_path, advisor_endpoint, self->timeout_s);
     s_send_ready (self);
     return 0;
 }
@@ -799,6 +828,7 @@ s_on_config (rfk_session_t *session, const rfk_service_config_t *view, void *ctx
     json_t *config = view->config;
     const rfk_config_t *own = self->role->config;
     self->task = s_strdup (view->task);
+    self->model_name = s_strdup (view->model_name);
     self->train_path = s_strdup (view->train_dataset_path);
     self->val_path = s_strdup (view->val_dataset_path);
     const char *worker_id = view->worker_id;

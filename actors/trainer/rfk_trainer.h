@@ -1,8 +1,14 @@
 /*  rfk_trainer.h: the trainer actor, N per sub train job.
 
     A trainer runs the trials its advisor proposes, one at a time, each in a
-    child process (sdk/runner: fork, memory and CPU limits, a wall-clock
-    timeout), whose pipe sits in the actor's poll set. Its DEALER talks to
+    child process (sdk/runner: a fresh exec'd process, sandboxed where
+    launcher.sandbox says so, memory and CPU limits, a wall-clock timeout),
+    whose pipe sits in the actor's poll set. It never opens the template
+    itself (its constructors would run in the trainer, unsandboxed): it
+    checks model_path is a regular file, and each trial's process opens it
+    and makes the proposal's knobs (handed over as JSON text) into values
+    with its knob table; knobs that do not fit, or a template that does not
+    load or is of another task, cost that trial ERRORED. Its DEALER talks to
     the advisor's ROUTER `advice` (the `train` family):
 
         Ready -> Proposal | Done; Progress -> Continue | Prune;

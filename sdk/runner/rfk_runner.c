@@ -207,6 +207,11 @@ rfk_runner_trial_start (const rfk_trial_spec_t *spec, const rfk_trial_callbacks_
         snprintf (err, errlen, "a trial in a fresh process needs its template's path and no body");
         return NULL;
     }
+    if (spec->knobs_json && (!spec->exec || spec->knobs)) {
+        snprintf (err, errlen,
+                  "knob values as JSON need a trial in a fresh process and no typed knobs");
+        return NULL;
+    }
     if (!spec->body && (!spec->train_path || !spec->val_path)) {
         snprintf (err, errlen, "the trial needs a train and a validation dataset");
         return NULL;

@@ -58,12 +58,21 @@ typedef int (rfk_trial_body_fn) (const rafiki_model_api_t *api, rafiki_context_t
 /* What to run and with which limits. Everything is borrowed for the
    duration of rfk_runner_trial_start (the child gets its own copy by fork). */
 typedef struct {
-    const rafiki_model_api_t *api; /* the template, opened with rfk_template_open */
+    const rafiki_model_api_t *api; /* the template, opened with rfk_template_open;
+                                      NULL with exec (the new process opens it) */
     const rafiki_knobs_t *knobs;   /* knob values for create */
-    const char *train_path;        /* dataset file for train */
-    const char *val_path;          /* dataset file for evaluate */
-    const rafiki_args_t *args;     /* train arguments, may be NULL */
-    const void *shared_params;     /* msgpack bytes of parameters to start from, or NULL */
+    /* exec, when knobs is NULL: the knob values as a JSON object's text
+       ({"name": value, ...}, e.g. an advisor's proposal). The new process
+       converts it with its own template's knob table (rfk_knobs_from_json,
+       every knob required), after its limits are set, so that the caller
+       never has to open the template; values that do not fit end the trial
+       ERRORED, "the proposal's knobs do not fit the template: <why, naming
+       the knob>". Refused without exec. */
+    const char *knobs_json;
+    const char *train_path;    /* dataset file for train */
+    const char *val_path;      /* dataset file for evaluate */
+    const rafiki_args_t *args; /* train arguments, may be NULL */
+    const void *shared_params; /* msgpack bytes of parameters to start from, or NULL */
     size_t shared_params_size;
     const char *params_path; /* where to write the dumped msgpack parameters; NULL: don't */
     const char *output_path; /* the child's stdout and stderr go here (appended); NULL: inherit */
@@ -78,7 +87,8 @@ typedef struct {
        program copies locks other threads held (the sanitizers' allocator,
        libraries' own) and the child can hang on one; a fresh process has
        none. The new process opens the template at template_path (for task,
-       may be NULL) itself; the spec travels to it in a sealed memory file.
+       may be NULL; a template of another task ends the trial ERRORED) itself;
+       the spec travels to it in a sealed memory file.
        Not with body. Costs an exec per trial (a few ms). */
     bool exec;
     const char *template_path; /* exec: the template's file */

@@ -337,6 +337,16 @@ s_child_setup (const rfk_trial_spec_t *spec, pid_t parent)
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         sigaction (fatal[i], &sa, NULL);
 
+    rfk_runner_child_limits (spec);
+}
+
+void
+rfk_runner_child_limits (const rfk_trial_spec_t *spec)
+{
+    static bool applied; /* once: a second memory limit would count the template's maps */
+    if (applied)
+        return;
+    applied = true;
     if (spec->memory_mb > 0) {
         uint64_t base = s_vm_kb ("VmSize") * 1024;
         s_child_memory_limit = base + (uint64_t)spec->memory_mb * 1024 * 1024;

@@ -10,6 +10,11 @@
     spec, opens the template and runs the child's side exactly as a forked
     child would (rfk_runner_child_main), before main () ever runs.
 
+    The knob values travel typed, or as the JSON text of a proposal
+    (spec->knobs_json) that the exec'd process converts with its own
+    template's table once its limits are set: a trainer hands the trial its
+    proposal without ever opening the template itself.
+
     What the exec'd process decodes and opens (the spec's bytes, knob and
     argument copies, the template) lives in one file-level record, freed
     on every way out: before _exit when the trial cannot start, and by an
@@ -79,7 +84,7 @@ s_exec_spec_fd (const rfk_trial_spec_t *spec, char *err, size_t errlen)
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 12);
+    msgpack_pack_map (&pk, 13);
     s_pack_cstr (&pk, "template", spec->template_path);
     s_pack_cstr (&pk, "task", spec->task);
     s_pack_cstr (&pk, "train", spec->train_path);
@@ -108,6 +113,13 @@ s_exec_spec_fd (const rfk_trial_spec_t *spec, char *err, size_t errlen)
         msgpack_pack_int (&pk, (int)item->value.type);
         s_pack_value (&pk, &item->value);
     }
+    /* Or the knobs as the proposal's JSON text, for the child to convert
+       with its template's table: the caller never opens the template. */
+    rfk_runner_pack_str (&pk, "knobs_json", 64);
+    if (!spec->knobs && spec->knobs_json)
+        rfk_runner_pack_str (&pk, spec->knobs_json, 1u << 24);
+    else
+        msgpack_pack_nil (&pk);
     rfk_runner_pack_str (&pk, "args", 64);
     size_t n_args = spec->args ? spec->args->n : 0;
     msgpack_pack_array (&pk, n_args);
@@ -253,12 +265,17 @@ s_exec_spawn_sandboxed (const rfk_trial_spec_t *spec, int sock, int spec_fd, cha
        maps): nothing to do between fork and exec, so bwrap starts by
        posix_spawn. */
     mine.limits = (rfk_sandbox_limits_t){0};
+    /* As root the child leaves root itself (s_exec_entry), before it
+       reads its spec: no setpriv to exec first. */
+    bool drop = geteuid () == 0 && box->uid != 0;
+    mine.self_drop = drop;
     const char *argv[] = {exe, NULL};
     rfk_sandbox_cmd_t *cmd = rfk_sandbox_cmd_new (&mine, argv, err, errlen);
     if (!cmd)
         return -1;
-    char var[96];
-    snprintf (var, sizeof var, RFK_EXEC_ENV "=%d:%d:0", sock, spec_fd);
+    char var[128];
+    snprintf (var, sizeof var, RFK_EXEC_ENV "=%d:%d:0:%u:%u", sock, spec_fd,
+              drop ? (unsigned)box->uid : 0u, drop ? (unsigned)box->gid : 0u);
     char *envp[16];
     s_sandbox_env (envp, sizeof envp / sizeof envp[0], var);
     int out =
@@ -306,15 +323,16 @@ rfk_runner_exec_spawn (const rfk_trial_spec_t *spec, int sock, char *err, size_t
 /* What the exec'd process owns. File-level, so that the atexit handler
    finds it when a template calls exit () in the middle of a trial. */
 typedef struct {
-    int sock;               /* our end of the socket pair to the parent */
-    char *data;             /* the spec file's bytes */
-    msgpack_unpacked msg;   /* the spec, decoded from data */
-    bool msg_ready;         /* msg was initialised */
-    rafiki_knobs_t knobs;   /* knob values; items and their strings are ours */
-    rafiki_args_t args;     /* train args; items and their strings are ours */
-    rfk_trial_spec_t spec;  /* the spec as the child's side takes it */
-    rfk_template_t *tpl;    /* the template, opened here */
-    rfk_sandbox_spec_t box; /* a sandboxed trial's limits, to set here */
+    int sock;                  /* our end of the socket pair to the parent */
+    char *data;                /* the spec file's bytes */
+    msgpack_unpacked msg;      /* the spec, decoded from data */
+    bool msg_ready;            /* msg was initialised */
+    rafiki_knobs_t knobs;      /* knob values; items and their strings are ours */
+    rafiki_knobs_t json_knobs; /* or the values made from the spec's knobs_json */
+    rafiki_args_t args;        /* train args; items and their strings are ours */
+    rfk_trial_spec_t spec;     /* the spec as the child's side takes it */
+    rfk_template_t *tpl;       /* the template, opened here */
+    rfk_sandbox_spec_t box;    /* a sandboxed trial's limits, to set here */
 } s_exec_t;
 
 static s_exec_t s_exec = {.sock = -1};
@@ -323,6 +341,7 @@ static s_exec_t s_exec = {.sock = -1};
 static void
 s_exec_release (void)
 {
+    rfk_knobs_free (&s_exec.json_knobs);
     rfk_template_close (&s_exec.tpl);
     for (size_t i = 0; s_exec.knobs.items && i < s_exec.knobs.n; i++) {
         const rafiki_knob_value_t *item = &s_exec.knobs.items[i];
@@ -340,7 +359,8 @@ s_exec_release (void)
     memset (&s_exec.args, 0, sizeof s_exec.args);
     const char **paths[] = {&s_exec.spec.template_path, &s_exec.spec.task,
                             &s_exec.spec.train_path,    &s_exec.spec.val_path,
-                            &s_exec.spec.params_path,   &s_exec.spec.output_path};
+                            &s_exec.spec.params_path,   &s_exec.spec.output_path,
+                            &s_exec.spec.knobs_json};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         free ((char *)*paths[i]);
         *paths[i] = NULL;
@@ -497,6 +517,30 @@ s_exec_read_spec (int spec_fd)
     return 0;
 }
 
+/* The spec's knobs_json made into knob values with the opened template's
+   table (here, inside the trial's limits and sandbox: the caller never
+   opens the template); fails the trial when they do not fit. */
+static void
+s_exec_knobs_from_json (rfk_trial_spec_t *spec)
+{
+    json_error_t error;
+    json_t *json = json_loads (spec->knobs_json, JSON_DECODE_ANY, &error);
+    char err[512] = "";
+    if (!json)
+        snprintf (err, sizeof err, "they are not JSON: %s", error.text);
+    const rafiki_model_api_t *api = spec->api;
+    int rc = json ? rfk_knobs_from_json (api->knobs, api->n_knobs, json, true, &s_exec.json_knobs,
+                                         err, sizeof err)
+                  : -1;
+    json_decref (json);
+    if (rc != 0) {
+        char reason[600];
+        snprintf (reason, sizeof reason, "the proposal's knobs do not fit the template: %s", err);
+        s_exec_fail (reason);
+    }
+    spec->knobs = &s_exec.json_knobs;
+}
+
 /* The spec from the decoded map into s_exec.spec, then the template
    opened; fails the trial (and never returns) on anything wrong. */
 static void
@@ -520,6 +564,7 @@ s_exec_load_spec (void)
     spec->val_path = s_exec_str (s_exec_get (map, "val"));
     spec->params_path = s_exec_str (s_exec_get (map, "params"));
     spec->output_path = s_exec_str (s_exec_get (map, "output"));
+    spec->knobs_json = s_exec_str (s_exec_get (map, "knobs_json"));
     const msgpack_object *value = s_exec_get (map, "cpu_s");
     double number = 0;
     if (value && rfk_runner_obj_number (value, &number) && number > 0)
@@ -544,6 +589,9 @@ s_exec_load_spec (void)
     }
     if (!spec->template_path)
         s_exec_fail ("the trial's process got no template path");
+    //  Limits first: a template's constructors run as it opens (the
+    //  hostile suite's trial/allocate, /spin and /forkbomb did so unbounded).
+    rfk_runner_child_limits (spec);
     char err[512] = "";
     s_exec.tpl = rfk_template_open (spec->template_path, spec->task, err, sizeof err);
     if (!s_exec.tpl) {
@@ -552,6 +600,8 @@ s_exec_load_spec (void)
         s_exec_fail (reason);
     }
     spec->api = rfk_template_api (s_exec.tpl);
+    if (spec->knobs_json)
+        s_exec_knobs_from_json (spec);
 }
 
 /* Runs before main () in every program that links the runner; acts only in
@@ -563,9 +613,15 @@ s_exec_entry (void)
     if (!env)
         return;
     int sock = -1, spec_fd = -1, parent = 0;
-    if (sscanf (env, "%d:%d:%d", &sock, &spec_fd, &parent) != 3 || sock < 0 || spec_fd < 0)
+    unsigned uid = 0, gid = 0;
+    int n = sscanf (env, "%d:%d:%d:%u:%u", &sock, &spec_fd, &parent, &uid, &gid);
+    if (n < 3 || sock < 0 || spec_fd < 0)
         return; /* not ours to make sense of: carry on as the program */
     unsetenv (RFK_EXEC_ENV);
+    /* A sandbox started as root (spec.self_drop): become the sandbox's uid
+       before anything of the trial, or end here. */
+    if (n == 5 && uid != 0 && rfk_sandbox_drop ((uid_t)uid, (gid_t)gid) != 0)
+        _exit (3);
     prctl (PR_SET_PDEATHSIG, SIGKILL);
     /* parent 0: sandboxed, our parent is bwrap's, which dies with the runner */
     if (parent != 0 && getppid () != (pid_t)parent)

@@ -38,6 +38,14 @@ void
 rfk_runner_child_main (const rfk_trial_spec_t *spec, int fd, pid_t parent)
     __attribute__ ((noreturn));
 
+/* The trial's limits (memory relative to what the process maps now, CPU
+   seconds, a sandboxed trial's processes, file size and descriptors), set
+   once per process: the exec'd child sets them before it opens the
+   template, so that its constructors run within them too.
+   (rfk_runner_child.c) */
+void
+rfk_runner_child_limits (const rfk_trial_spec_t *spec);
+
 /* Send the trial's RESULT record on fd (a child that cannot run the trial
    at all reports through this). (rfk_runner_child.c) */
 void

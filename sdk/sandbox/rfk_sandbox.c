@@ -7,6 +7,7 @@
 #endif
 #include "rfk_sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #define S_ARGV_MAX 256 /* room for the bwrap argv: the system view, binds, argv */
@@ -281,7 +283,7 @@ rfk_sandbox_cmd_new (const rfk_sandbox_spec_t *spec, const char *const *argv, ch
         }
     }
     s_arg (self, "--");
-    if (self->root) {
+    if (self->root && !spec->self_drop) {
         char id[64];
         s_arg (self, "/usr/bin/setpriv");
         snprintf (id, sizeof id, "--reuid=%u", (unsigned)self->uid);
@@ -559,6 +561,107 @@ rfk_sandbox_available_reset (void)
     s_probe_state = 0;
     s_probe_error[0] = 0;
     pthread_mutex_unlock (&s_probe_lock);
+}
+
+/* ---- leaving root -------------------------------------------------------- */
+
+int
+rfk_sandbox_drop (uid_t uid, gid_t gid)
+{
+    if (uid == 0 || gid == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (setgroups (0, NULL) != 0 || setresgid (gid, gid, gid) != 0 ||
+        setresuid (uid, uid, uid) != 0)
+        return -1;
+    uid_t r, e, s;
+    gid_t rg, eg, sg;
+    if (getresuid (&r, &e, &s) != 0 || getresgid (&rg, &eg, &sg) != 0 || r != uid || e != uid ||
+        s != uid || rg != gid || eg != gid || sg != gid || setuid (0) == 0) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+#define S_TREE_MAX 4096 /* processes looked at: a fork bomb stays within its limit */
+
+/* The parent of every process: pids[i]'s parent is ppids[i]. How many. */
+static size_t
+s_process_table (pid_t *pids, pid_t *ppids, size_t max)
+{
+    size_t n = 0;
+    DIR *proc = opendir ("/proc");
+    struct dirent *entry;
+    while (proc && n < max && (entry = readdir (proc))) {
+        if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
+            continue;
+        char path[300], line[512];
+        snprintf (path, sizeof path, "/proc/%s/stat", entry->d_name);
+        FILE *file = fopen (path, "r");
+        if (!file)
+            continue;
+        size_t got = fread (line, 1, sizeof line - 1, file);
+        fclose (file);
+        line[got] = 0;
+        const char *after = strrchr (line, ')'); /* the name may hold anything */
+        int ppid = 0;
+        if (after && sscanf (after, ") %*c %d", &ppid) == 1) {
+            pids[n] = (pid_t)atoi (entry->d_name);
+            ppids[n++] = (pid_t)ppid;
+        }
+    }
+    if (proc)
+        closedir (proc);
+    return n;
+}
+
+int
+rfk_sandbox_signal (pid_t bwrap_pid, int sig)
+{
+    if (bwrap_pid <= 0)
+        return 0;
+    static pid_t pids[S_TREE_MAX], ppids[S_TREE_MAX], tree[S_TREE_MAX];
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock (&lock);
+    size_t n = s_process_table (pids, ppids, S_TREE_MAX), n_tree = 1, signalled = 0;
+    tree[0] = bwrap_pid;
+    for (size_t at = 0; at < n_tree; at++) /* breadth first: bwrap's descendants */
+        for (size_t i = 0; i < n && n_tree < S_TREE_MAX; i++)
+            if (ppids[i] == tree[at])
+                tree[n_tree++] = pids[i];
+    for (size_t i = 1; i < n_tree; i++)
+        signalled += kill (tree[i], sig) == 0;
+    if (sig == SIGKILL)
+        signalled += kill (bwrap_pid, SIGKILL) == 0;
+    pthread_mutex_unlock (&lock);
+    return (int)signalled;
+}
+
+/* ---- memory ------------------------------------------------------------ */
+
+int
+rfk_sandbox_memory_cap (size_t mb)
+{
+    FILE *status = fopen ("/proc/self/status", "r");
+    if (!status)
+        return -1;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets (line, sizeof line, status))
+        if (sscanf (line, "VmSize: %llu kB", &kb) == 1)
+            break;
+    fclose (status);
+    if (kb == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    rlim_t cap = (rlim_t)kb * 1024 + ((rlim_t)mb << 20);
+    struct rlimit rl = {cap, cap};
+    return setrlimit (RLIMIT_AS, &rl);
 }
 
 /* ---- disk use ----------------------------------------------------------- */

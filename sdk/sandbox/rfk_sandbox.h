@@ -58,6 +58,9 @@ typedef struct {
     bool share_net;      /* keep the network namespace (inference workers) */
     bool outlive_parent; /* no --die-with-parent: a service that outlives its launcher
                             (admin) and is adopted after a crash (inference workers) */
+    bool self_drop;      /* as root: the command becomes uid:gid itself, first thing
+                            (rfk_sandbox_drop; the trial runner does), so bwrap execs it
+                            directly instead of through setpriv: one exec less per start */
     uid_t uid;           /* as root: run as this uid (0: stay root, no process limit) */
     gid_t gid;           /* as root: and this gid */
     size_t tmp_mb;       /* size of the private /tmp (tmpfs); 0: 64 MiB */
@@ -135,6 +138,31 @@ rfk_sandbox_disk_usage_kb (const char *path);
    the signal: the signal, or 0 for a plain exit status. */
 int
 rfk_sandbox_exit_signal (int wait_status);
+
+/* In a command started with spec.self_drop, before anything else: leave
+   root for uid:gid for good (no supplementary groups; the kernel drops
+   the capabilities bwrap left it with the uid). 0, or -1 (errno set):
+   the caller must then exit, never go on as root. */
+int
+rfk_sandbox_drop (uid_t uid, gid_t gid);
+
+/* Signal the processes of the sandbox bwrap_pid started (spawned by
+   rfk_sandbox_cmd_spawn): its descendants, found through /proc. SIGTERM
+   reaches the command (the namespace's init ignores it, and bwrap itself,
+   which would die of it and orphan a sandbox without --die-with-parent, is
+   spared); SIGKILL ends the namespace's init, hence everything in it, and
+   bwrap. For a sandbox that outlives its parent (an inference worker)
+   signalling bwrap alone leaves the command running. The number of
+   processes signalled. */
+int
+rfk_sandbox_signal (pid_t bwrap_pid, int sig);
+
+/* In a process about to load template code: RLIMIT_AS set to the address
+   space it has now plus mb MiB (relative: a sanitizer build maps terabytes
+   of shadow). For what has no trial runner to do it: the upload check, an
+   inference worker. 0, or -1 (errno set). */
+int
+rfk_sandbox_memory_cap (size_t mb);
 
 /* The seccomp filter as BPF in a memory file (close-on-exec, offset 0),
    or -1 with err. (rfk_sandbox_seccomp.c) */

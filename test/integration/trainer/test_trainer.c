@@ -4,7 +4,9 @@
     - the direct forms (no admin): an advisor and two trainers train the
       zoo's Echo template on a slice of iris until the budget ends the job;
       pruning with EARLY_STOP; a scripted advisor hands one trainer a
-      segfaulting, a hanging and a good trial;
+      segfaulting, a hanging and a good trial; proposals whose knobs do not
+      fit the template (checked by the trial's process: the trainer never
+      opens the template), and a template of another task;
     - the role forms through rafikid processes and a fake admin (the real
       `service` protocol: Hello with the secret from the launcher's file,
       TrialCreate, TrialStarted/Log/Metrics/Plot/Finished, StatusReport,
@@ -291,28 +293,31 @@ static const rfk_server_route_t s_script_routes[] = {
     {NULL, NULL},
 };
 
-/* A trial that segfaults and one that hangs past the timeout cost one
-   ERRORED trial each, with the reason; the next trial goes on. */
-static void
-test_misbehaving_trials (void **state)
+/* Runs one direct trainer (task, trial timeout_s) on template against a
+   scripted advisor handing out proposals until the trainer says DONE; the
+   advisor's Result bodies, in order. The trainer is left in *trainer_p for
+   STATS. */
+static json_t *
+s_run_script (const char *template, const char *task, const char **proposals, const char *dir,
+              double timeout_s, zactor_t **trainer_p)
 {
-    (void)state;
-    s_bus_short ();
-    char *dir = s_data_dir ();
-    const char *proposals[] = {
-        "{\"behaviour\": \"segfault\", \"steps\": 1, \"lr\": 0.1, \"alpha\": 0.6}",
-        "{\"behaviour\": \"sleep\", \"steps\": 1, \"lr\": 0.1, \"alpha\": 0.6}",
-        "{\"behaviour\": \"complete\", \"steps\": 2, \"lr\": 0.1, \"alpha\": 0.8}",
-        NULL,
-    };
     s_script_t script = {proposals, 0, json_array (), false};
     rfk_server_t *advisor =
         rfk_server_new ("tcp://127.0.0.1:*", &rfk_train_family, s_script_routes, &script, &s_bus);
     assert_non_null (advisor);
-    /* The timeout ends the hanging trial; the good one must fit in it even
-       on a loaded machine. */
-    zactor_t *trainer =
-        s_trainer (MISBEHAVING_TEMPLATE, rfk_server_endpoint (advisor), dir, "one", 5);
+    rfk_trainer_args_t args = {
+        .advisor_endpoint = rfk_server_endpoint (advisor),
+        .model_path = template,
+        .task = task,
+        .train_path = IRIS_TRAIN,
+        .val_path = IRIS_VAL,
+        .params_dir = dir,
+        .worker_id = "one",
+        .timeout_s = timeout_s,
+        .bus = &s_bus,
+    };
+    zactor_t *trainer = zactor_new (rfk_trainer_direct_actor, &args);
+    assert_non_null (trainer);
     zpoller_t *poller = zpoller_new (rfk_server_sock (advisor), zactor_sock (trainer), NULL);
     int64_t until = zclock_mono () + 120000;
     bool trainer_done = false;
@@ -329,16 +334,54 @@ test_misbehaving_trials (void **state)
         rfk_server_tick (advisor);
     }
     zpoller_destroy (&poller);
+    rfk_server_destroy (&advisor);
     assert_true (trainer_done);
     assert_true (script.done);
-    assert_int_equal (json_array_size (script.results), 3);
-    json_t *crashed = json_array_get (script.results, 0);
-    assert_string_equal (json_string_value (json_object_get (crashed, "status")), "ERRORED");
-    assert_non_null (strstr (json_string_value (json_object_get (crashed, "error")), "signal 11"));
-    json_t *hung = json_array_get (script.results, 1);
-    assert_string_equal (json_string_value (json_object_get (hung, "status")), "ERRORED");
-    assert_non_null (strstr (json_string_value (json_object_get (hung, "error")), "timed out"));
-    json_t *good = json_array_get (script.results, 2);
+    *trainer_p = trainer;
+    return script.results;
+}
+
+/* A Result's status and error; fails the test unless they are status and
+   an error holding every one of the NULL-terminated words. */
+static void
+s_assert_result (json_t *results, size_t index, const char *status, ...)
+{
+    json_t *result = json_array_get (results, index);
+    assert_non_null (result);
+    assert_string_equal (json_string_value (json_object_get (result, "status")), status);
+    const char *error = json_string_value (json_object_get (result, "error"));
+    va_list words;
+    va_start (words, status);
+    for (const char *word = va_arg (words, const char *); word; word = va_arg (words, const char *))
+        if (!error || !strstr (error, word))
+            fail_msg ("trial %zu: expected \"%s\" in its error, got \"%s\"", index + 1, word,
+                      error ? error : "(none)");
+    va_end (words);
+}
+
+/* A trial that segfaults and one that hangs past the timeout cost one
+   ERRORED trial each, with the reason; the next trial goes on. */
+static void
+test_misbehaving_trials (void **state)
+{
+    (void)state;
+    s_bus_short ();
+    char *dir = s_data_dir ();
+    const char *proposals[] = {
+        "{\"behaviour\": \"segfault\", \"steps\": 1, \"lr\": 0.1, \"alpha\": 0.6}",
+        "{\"behaviour\": \"sleep\", \"steps\": 1, \"lr\": 0.1, \"alpha\": 0.6}",
+        "{\"behaviour\": \"complete\", \"steps\": 2, \"lr\": 0.1, \"alpha\": 0.8}",
+        NULL,
+    };
+    /* The timeout ends the hanging trial; the good one must fit in it even
+       on a loaded machine. */
+    zactor_t *trainer;
+    json_t *results =
+        s_run_script (MISBEHAVING_TEMPLATE, "TABULAR_CLASSIFICATION", proposals, dir, 5, &trainer);
+    assert_int_equal (json_array_size (results), 3);
+    s_assert_result (results, 0, "ERRORED", "signal 11", NULL);
+    s_assert_result (results, 1, "ERRORED", "timed out", NULL);
+    json_t *good = json_array_get (results, 2);
     assert_string_equal (json_string_value (json_object_get (good, "status")), "COMPLETED");
     assert_true (json_real_value (json_object_get (good, "score")) == 0.8);
     char path[600];
@@ -353,8 +396,56 @@ test_misbehaving_trials (void **state)
     assert_true (json_integer_value (json_object_get (stats, "logs")) >= 3);
     json_decref (stats);
     zactor_destroy (&trainer);
-    rfk_server_destroy (&advisor);
-    json_decref (script.results);
+    json_decref (results);
+    rfk_test_tmpdir_destroy (&dir);
+}
+
+/* The trainer never opens the template (its constructors would run in the
+   trainer, unsandboxed): the trial's process checks the proposal's knobs
+   against its template's table. Knobs that do not fit end the trial
+   ERRORED naming the knob (a value of the wrong type, one out of range, an
+   unknown knob, a missing one), and the next trial goes on; a template of
+   another task ends each trial ERRORED saying so. */
+static void
+test_knobs_not_fitting (void **state)
+{
+    (void)state;
+    s_bus_short ();
+    char *dir = s_data_dir ();
+    const char *proposals[] = {
+        "{\"behaviour\": \"complete\", \"steps\": \"many\", \"lr\": 0.1, \"alpha\": 0.6}",
+        "{\"behaviour\": \"complete\", \"steps\": 2, \"lr\": 0.1, \"alpha\": 7}",
+        "{\"behaviour\": \"complete\", \"steps\": 2, \"lr\": 0.1, \"alpha\": 0.6, "
+        "\"depth\": 3}",
+        "{\"behaviour\": \"complete\", \"steps\": 2, \"alpha\": 0.6}",
+        "{\"behaviour\": \"complete\", \"steps\": 2, \"lr\": 0.1, \"alpha\": 0.7}",
+        NULL,
+    };
+    zactor_t *trainer;
+    json_t *results =
+        s_run_script (MISBEHAVING_TEMPLATE, "TABULAR_CLASSIFICATION", proposals, dir, 60, &trainer);
+    assert_int_equal (json_array_size (results), 5);
+    const char *unfit = "the proposal's knobs do not fit the template";
+    s_assert_result (results, 0, "ERRORED", unfit, "'steps'", NULL);
+    s_assert_result (results, 1, "ERRORED", unfit, "'alpha'", NULL);
+    s_assert_result (results, 2, "ERRORED", unfit, "'depth'", NULL);
+    s_assert_result (results, 3, "ERRORED", unfit, "'lr'", NULL);
+    s_assert_result (results, 4, "COMPLETED", NULL);
+    char path[600];
+    snprintf (path, sizeof path, "%s/scripted-1.msgpack", dir);
+    assert_false (s_file_exists (path));
+    snprintf (path, sizeof path, "%s/scripted-5.msgpack", dir);
+    assert_true (s_file_exists (path));
+    zactor_destroy (&trainer);
+    json_decref (results);
+
+    const char *one[] = {proposals[4], NULL};
+    results = s_run_script (MISBEHAVING_TEMPLATE, "IMAGE_CLASSIFICATION", one, dir, 60, &trainer);
+    assert_int_equal (json_array_size (results), 1);
+    s_assert_result (results, 0, "ERRORED", "cannot open the template",
+                     "is for task TABULAR_CLASSIFICATION, not IMAGE_CLASSIFICATION", NULL);
+    zactor_destroy (&trainer);
+    json_decref (results);
     rfk_test_tmpdir_destroy (&dir);
 }
 
@@ -550,6 +641,7 @@ main (void)
         cmocka_unit_test (test_advisor_and_trainers),
         cmocka_unit_test (test_pruning),
         cmocka_unit_test (test_misbehaving_trials),
+        cmocka_unit_test (test_knobs_not_fitting),
         cmocka_unit_test (test_services_through_admin),
         cmocka_unit_test (test_sigkill_trainer_mid_trial),
         cmocka_unit_test (test_sigterm_stops_the_trial),
