@@ -182,6 +182,10 @@ rfk_launcher_pid_start_time (int pid)
     const char *at = strrchr (text, ')');
     if (!at)
         return -1;
+    //  A zombie (or dying) process is no longer that service: it only waits to be reaped
+    //  (an adopted one by init, which may take its time on a loaded machine).
+    if (at[1] == ' ' && (at[2] == 'Z' || at[2] == 'X' || at[2] == 'x'))
+        return -1;
     for (int field = 2; field < 22 && at; field++)
         at = strchr (at + 1, ' ');
     if (!at)
