@@ -78,7 +78,7 @@ static void
 s_mixed_zip (const char *path)
 {
     static const uint8_t red[3] = {255, 0, 0}, blue[3] = {0, 0, 255}, g128 = 128, g200 = 200;
-    size_t s1, s2, s3, s4;
+    size_t s1 = 0, s2 = 0, s3 = 0, s4 = 0;
     void *a = s_solid_jpeg (40, 30, 3, red, &s1);
     uint8_t *grey = s_solid (20, 20, 1, &g128);
     void *b = fx_jpeg (20, 20, 1, grey, 90, true, &s2);
@@ -155,7 +155,7 @@ test_images_mixed (void **state)
 static void
 s_grey_zip (const char *path, uint32_t width, uint32_t height, const uint8_t *px)
 {
-    size_t size;
+    size_t size = 0;
     void *png = fx_png (width, height, PNG_FORMAT_GRAY, px, &size);
     fx_entry_t entries[] = {{"images.csv", "path,class\na.png,0\n", 0}, {"a.png", png, size}};
     assert_int_equal (fx_write_zip (path, entries, 2), 0);
@@ -240,7 +240,7 @@ test_images_hostile (void **state)
     (void)state;
     const char *p = s_path ("hostile.zip");
     static const uint8_t colour[3] = {10, 200, 30};
-    size_t size;
+    size_t size = 0;
     uint8_t *jpeg = s_solid_jpeg (64, 48, 3, colour, &size);
 
     /* truncated: libjpeg would paint the rest grey; it is corrupt here */
@@ -303,7 +303,7 @@ test_images_hostile (void **state)
 
     /* A photo too large to keep at its own size (3000x2000 RGB, 18 MB an
        image) loads when the template asks for a size. */
-    size_t sbig;
+    size_t sbig = 0;
     void *big = s_solid_png (3000, 2000, 3, colour, &sbig);
     fx_entry_t entries[] = {{"images.csv", "path,class\nbig.png,0\n", 0}, {"big.png", big, sbig}};
     assert_int_equal (fx_write_zip (p, entries, 2), 0);
