@@ -29,30 +29,30 @@ typedef struct {
 } s_kept_t;
 
 struct _rfk_session_t {
-    char *name;                       /* the service kind, for the log */
-    char *service_id;                 /* who we are to admin */
-    char *secret;                     /* the per-service secret (wiped on destroy) */
-    rfk_client_t *client;             /* DEALER to admin `service` */
-    int flush_ms;                     /* rfk_session_end's wait */
-    rfk_session_config_fn *on_config; /* the service configures itself */
-    rfk_session_stop_fn *on_stop;     /* the service stops */
-    rfk_session_failed_fn *on_failed; /* the session cannot go on */
+    char *name;                         /* the service kind, for the log */
+    char *service_id;                   /* who we are to admin */
+    char *secret;                       /* the per-service secret (wiped on destroy) */
+    rfk_client_t *client;               /* DEALER to admin `service` */
+    int flush_ms;                       /* rfk_session_end's wait */
+    rfk_session_config_fn *on_config;   /* the service configures itself */
+    rfk_session_stop_fn *on_stop;       /* the service stops */
+    rfk_session_failed_fn *on_failed;   /* the session cannot go on */
     rfk_session_message_fn *on_message; /* admin's messages of the service's own */
-    void *ctx;                        /* for the callbacks */
-    bool *stopped;                    /* the service's flag set on Stop, or NULL */
-    char **failure;                   /* the service's failure, or NULL */
-    bool configured;                  /* ServiceConfig arrived and on_config took it */
-    bool refused;                     /* the Hello was refused or unanswered: admin ignores us */
-    char *stop_reason;                /* admin's Stop reason once it asked, else NULL */
-    bool final_sent;                  /* STOPPED or ERRORED went out */
-    bool admin_silent;                /* admin went silent: say Hello again when it is back */
-    uint64_t hello;                   /* the first Hello's correlation, until answered */
-    uint64_t rehello;                 /* a re-Hello's correlation, until answered */
-    rfk_msg_t *running;               /* the RUNNING report sent, for a re-Hello */
-    zlistx_t *kept;                   /* s_kept_t admin has not answered yet */
-    int64_t orphan_timeout_ms;        /* service.orphan_timeout_s, in ms */
-    int64_t silent_since;             /* when admin went silent (zclock_mono), 0: it is not */
-    bool orphaned;                    /* admin was away for the orphan timeout */
+    void *ctx;                          /* for the callbacks */
+    bool *stopped;                      /* the service's flag set on Stop, or NULL */
+    char **failure;                     /* the service's failure, or NULL */
+    bool configured;                    /* ServiceConfig arrived and on_config took it */
+    bool refused;                       /* the Hello was refused or unanswered: admin ignores us */
+    char *stop_reason;                  /* admin's Stop reason once it asked, else NULL */
+    bool final_sent;                    /* STOPPED or ERRORED went out */
+    bool admin_silent;                  /* admin went silent: say Hello again when it is back */
+    uint64_t hello;                     /* the first Hello's correlation, until answered */
+    uint64_t rehello;                   /* a re-Hello's correlation, until answered */
+    rfk_msg_t *running;                 /* the RUNNING report sent, for a re-Hello */
+    zlistx_t *kept;                     /* s_kept_t admin has not answered yet */
+    int64_t orphan_timeout_ms;          /* service.orphan_timeout_s, in ms */
+    int64_t silent_since;               /* when admin went silent (zclock_mono), 0: it is not */
+    bool orphaned;                      /* admin was away for the orphan timeout */
     int64_t retry_at;   /* when to send again what admin could not take yet (its store was
                            down: UNAVAILABLE), zclock_mono; 0: nothing waits */
     bool hello_again;   /* the first Hello waits for retry_at */

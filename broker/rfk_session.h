@@ -92,18 +92,18 @@ typedef int (rfk_session_message_fn) (rfk_session_t *session, const rfk_msg_t *m
                                       char *err, size_t errlen);
 /* What a session needs; borrowed during rfk_session_new only. */
 typedef struct {
-    const char *name;                 /* the service kind for the log ("trainer") */
-    const rfk_role_args_t *role;      /* config, service_id and secret from rafikid */
-    const char *endpoint;             /* admin's `service`; NULL: from role->config */
-    const rfk_bus_opts_t *bus;        /* NULL: from role->config's bus.* keys */
-    int flush_ms;                     /* rfk_session_end's wait for Acks; 0: 1000 */
-    rfk_session_config_fn *on_config; /* ServiceConfig arrived (required) */
-    rfk_session_stop_fn *on_stop;     /* Stop arrived, or NULL */
-    rfk_session_failed_fn *on_failed; /* the session failed, or NULL */
+    const char *name;                   /* the service kind for the log ("trainer") */
+    const rfk_role_args_t *role;        /* config, service_id and secret from rafikid */
+    const char *endpoint;               /* admin's `service`; NULL: from role->config */
+    const rfk_bus_opts_t *bus;          /* NULL: from role->config's bus.* keys */
+    int flush_ms;                       /* rfk_session_end's wait for Acks; 0: 1000 */
+    rfk_session_config_fn *on_config;   /* ServiceConfig arrived (required) */
+    rfk_session_stop_fn *on_stop;       /* Stop arrived, or NULL */
+    rfk_session_failed_fn *on_failed;   /* the session failed, or NULL */
     rfk_session_message_fn *on_message; /* admin's other messages, or NULL: logged */
-    void *ctx;                        /* what the callbacks get */
-    bool *stopped;                    /* set true when Stop arrives, or NULL */
-    char **failure;                   /* gets why the session failed (rfk_log_failure), or NULL */
+    void *ctx;                          /* what the callbacks get */
+    bool *stopped;                      /* set true when Stop arrives, or NULL */
+    char **failure;                     /* gets why the session failed (rfk_log_failure), or NULL */
 } rfk_session_args_t;
 
 /* Connects to admin and sends Hello. NULL when the role lacks a

@@ -162,8 +162,10 @@ s_predictor_running (rfk_service_t *predictor, const json_t *endpoints, const ch
     }
     json_t *info = predictor->service_info;
     const char *named = json_string_value (json_object_get (info, "http_host"));
-    const char *public_host =
-        s_wildcard (http_host) ? (node_host ? node_host : named ? named : "127.0.0.1") : http_host;
+    const char *public_host = s_wildcard (http_host) ? (node_host ? node_host
+                                                        : named   ? named
+                                                                  : "127.0.0.1")
+                                                     : http_host;
     char public_query[300];
     snprintf (public_query, sizeof public_query, "tcp://%s:%d",
               s_wildcard (query_host) ? public_host : query_host, query_port);

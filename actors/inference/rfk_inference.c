@@ -178,8 +178,7 @@ s_load_model (self_t *self, const char *model_path, const char *params_path, con
     //  Bound the template's memory before its code runs (constructors
     //  too): trainer.memory_limit_mb more than this process maps now.
     if (self->memory_mb > 0 && rfk_sandbox_memory_cap (self->memory_mb) != 0)
-        rfk_log_warning (S_LOG, "memory-cap-failed mb=%zu errno=%d", self->memory_mb,
-                         errno);
+        rfk_log_warning (S_LOG, "memory-cap-failed mb=%zu errno=%d", self->memory_mb, errno);
     self->template_ = rfk_template_open (model_path, task && *task ? task : NULL, err, errlen);
     if (!self->template_)
         return -1;

@@ -213,7 +213,8 @@ rfk_launcher_adopt (rfk_launcher_t *self, const char *service_id, const char *ro
                     int64_t start_time);
 
 //  The start time of process pid in clock ticks since boot (field 22 of /proc/<pid>/stat), or
-//  -1 when there is no such process, it is a zombie (exited, not yet reaped), or /proc cannot be read.
+//  -1 when there is no such process, it is a zombie (exited, not yet reaped), or /proc cannot be
+//  read.
 int64_t
 rfk_launcher_pid_start_time (int pid);
 

@@ -14,23 +14,21 @@
     rafiki.service-id=<id>, rafiki.role=<role>. It runs `<rafikid> <role> --service-id <id>
     [--config <service_config>]` from the spec's image (or the configured one), on the overlay
     network (endpoint mode dnsrr: no VIP, no routing mesh), with the shared data directory
-    mounted at data_target (only the parts the spec's sandbox lists, see below), the restart policy from max_restarts/backoff, the placement
-    constraints, the resource hints as reservations and limits (GPUs as a generic resource
-    and/or a node-label constraint), and, for predictors, both published ports in host mode.
-    Every container runs as service_user with a read-only root fs, CapDrop ALL,
-    no-new-privileges, Docker's default seccomp and a tmpfs /tmp; of the data dir it mounts
-    only the spec's sandbox->ro_paths (read-only) and rw_paths (read-write), paths of
-    data_dir bound at the same place under data_target, plus its own log folder
-    <data_dir>/logs/<id>/ at data_target/logs (made for it), never the data
-    dir itself (a data_source that is a volume name is mounted whole). Role constraints:
-    train_constraints for advisors and trainers, serve_constraints for predictors and
-    inference workers, on top of constraints.
-    Its environment: RAFIKI_SERVICE_ID, RAFIKI_SERVICE_ROLE, RAFIKI_DATA_DIR (data_target),
-    RAFIKI_ADMIN_HOST / RAFIKI_ADMIN_SERVICE_PORT (admin's service socket), RAFIKI_GPU_COUNT,
-    RAFIKI_SECRET_FILE, then the spec's entries. The per-service secret is a Docker secret
-    <name_prefix><id> mounted at /run/secrets/rafiki-secret (mode 0400), named by
-    RAFIKI_SECRET_FILE: never in the environment, the arguments or the service spec.
-    spec->config_path is ignored (it is admin's path, not the container's): service_config is
+    mounted at data_target (only the parts the spec's sandbox lists, see below), the restart policy
+   from max_restarts/backoff, the placement constraints, the resource hints as reservations and
+   limits (GPUs as a generic resource and/or a node-label constraint), and, for predictors, both
+   published ports in host mode. Every container runs as service_user with a read-only root fs,
+   CapDrop ALL, no-new-privileges, Docker's default seccomp and a tmpfs /tmp; of the data dir it
+   mounts only the spec's sandbox->ro_paths (read-only) and rw_paths (read-write), paths of data_dir
+   bound at the same place under data_target, plus its own log folder <data_dir>/logs/<id>/ at
+   data_target/logs (made for it), never the data dir itself (a data_source that is a volume name is
+   mounted whole). Role constraints: train_constraints for advisors and trainers, serve_constraints
+   for predictors and inference workers, on top of constraints. Its environment: RAFIKI_SERVICE_ID,
+   RAFIKI_SERVICE_ROLE, RAFIKI_DATA_DIR (data_target), RAFIKI_ADMIN_HOST / RAFIKI_ADMIN_SERVICE_PORT
+   (admin's service socket), RAFIKI_GPU_COUNT, RAFIKI_SECRET_FILE, then the spec's entries. The
+   per-service secret is a Docker secret <name_prefix><id> mounted at /run/secrets/rafiki-secret
+   (mode 0400), named by RAFIKI_SECRET_FILE: never in the environment, the arguments or the service
+   spec. spec->config_path is ignored (it is admin's path, not the container's): service_config is
     passed instead when set.
 
     States come from the service's tasks, polled every poll_ms (one GET /tasks per tick for
@@ -69,35 +67,35 @@ extern "C" {
 //  rfk_launcher_swarm_config_from), then set data_dir at least. Strings are copied by
 //  rfk_launcher_new_swarm.
 typedef struct {
-    const char *docker_socket;  //  the engine's unix socket (/var/run/docker.sock)
-    const char *image;          //  image of services whose spec names none (rafiki-c:latest)
-    const char *rafikid_path;   //  rafikid inside the image (/usr/bin/rafikid)
-    const char *service_config; //  --config FILE for services, a path inside the
-                                //  container; NULL or "": none (defaults + environment)
-    const char *network;        //  overlay network the services join (rafiki)
-    const char *data_dir;       //  admin's path of the shared data dir; required
-    const char *data_source;    //  mount source on the nodes (an absolute path: bind,
-                                //  otherwise a volume name); NULL or "": data_dir
-    const char *data_target;    //  where services see it (/var/lib/rafiki)
-    const char *admin_host;     //  host name or address services reach admin at
-    int admin_service_port;     //  port of admin's service socket (3002)
-    const char *name_prefix;    //  prefix of Docker service and secret names (rafiki-)
-    const char *instance;       //  value of the rafiki.instance label (default)
-    const char *constraints;    //  placement constraints, comma separated, or NULL
-    const char *gpu_resource;   //  generic resource kind reserved per GPU ("": none)
-    const char *gpu_constraint; //  constraint added when gpus > 0 ("": none)
+    const char *docker_socket;     //  the engine's unix socket (/var/run/docker.sock)
+    const char *image;             //  image of services whose spec names none (rafiki-c:latest)
+    const char *rafikid_path;      //  rafikid inside the image (/usr/bin/rafikid)
+    const char *service_config;    //  --config FILE for services, a path inside the
+                                   //  container; NULL or "": none (defaults + environment)
+    const char *network;           //  overlay network the services join (rafiki)
+    const char *data_dir;          //  admin's path of the shared data dir; required
+    const char *data_source;       //  mount source on the nodes (an absolute path: bind,
+                                   //  otherwise a volume name); NULL or "": data_dir
+    const char *data_target;       //  where services see it (/var/lib/rafiki)
+    const char *admin_host;        //  host name or address services reach admin at
+    int admin_service_port;        //  port of admin's service socket (3002)
+    const char *name_prefix;       //  prefix of Docker service and secret names (rafiki-)
+    const char *instance;          //  value of the rafiki.instance label (default)
+    const char *constraints;       //  placement constraints, comma separated, or NULL
+    const char *gpu_resource;      //  generic resource kind reserved per GPU ("": none)
+    const char *gpu_constraint;    //  constraint added when gpus > 0 ("": none)
     const char *train_constraints; //  more constraints of advisors and trainers, or NULL
     const char *serve_constraints; //  more constraints of predictors and inference workers
-    const char *service_user;   //  "uid:gid" every service runs as (10001:10001)
-    double cpu_limit_ratio;     //  CPU limit = this x the spec's cpus (4; 0: no limit)
-    double memory_limit_ratio;  //  memory limit = this x the spec's memory (2; 0: none)
-    int max_restarts;           //  failed tasks restarted before ERRORED (3; 0: never)
-    int backoff_ms;             //  swarm's delay before a restart (200)
-    int grace_ms;               //  SIGTERM to SIGKILL on stop (5000)
-    int stable_ms;              //  swarm's restart window (60000)
-    int poll_ms;                //  tasks are polled this often while services live (500)
-    int request_timeout_ms;     //  each Engine API call (5000)
-    const char *const *adopt;   //  reconcile: ids admin knows as live, NULL-terminated
+    const char *service_user;      //  "uid:gid" every service runs as (10001:10001)
+    double cpu_limit_ratio;        //  CPU limit = this x the spec's cpus (4; 0: no limit)
+    double memory_limit_ratio;     //  memory limit = this x the spec's memory (2; 0: none)
+    int max_restarts;              //  failed tasks restarted before ERRORED (3; 0: never)
+    int backoff_ms;                //  swarm's delay before a restart (200)
+    int grace_ms;                  //  SIGTERM to SIGKILL on stop (5000)
+    int stable_ms;                 //  swarm's restart window (60000)
+    int poll_ms;                   //  tasks are polled this often while services live (500)
+    int request_timeout_ms;        //  each Engine API call (5000)
+    const char *const *adopt;      //  reconcile: ids admin knows as live, NULL-terminated
 } rfk_launcher_swarm_config_t;
 
 //  Fill a swarm configuration with the defaults above.

@@ -13,23 +13,23 @@
 #include "rfk_config.h"
 
 struct _rfk_sdk_t {
-    rfk_config_t *config;     /* what the session was made from */
-    rfk_bus_opts_t bus;       /* sizes, heartbeats; timeouts as asked */
-    rfk_client_t *client;     /* the DEALER on admin's command socket */
-    char *host;               /* admin's host */
-    int command_port;         /* its command port */
-    int events_port;          /* its events port */
-    char address[300];        /* "host:port" for messages */
-    char events[320];         /* "tcp://host:events_port" */
-    char *token;              /* sent with every request, or NULL */
-    int timeout_ms;           /* per try */
-    int retries;              /* re-sends after the first try */
-    rfk_sdk_error_t error;    /* the last call's */
-    rfk_client_t *predictor;  /* a DEALER on a predictor's query socket, or NULL */
-    char *predictor_endpoint; /* where it is connected */
-    char bus_key[41];         /* admin's public key, pinned; "": plaintext (bus.curve off) */
-    char predictor_key[41];   /* the last predictor's public key admin named, or "" */
-    char *predictor_key_for;  /* ... and its query endpoint, or NULL */
+    rfk_config_t *config;          /* what the session was made from */
+    rfk_bus_opts_t bus;            /* sizes, heartbeats; timeouts as asked */
+    rfk_client_t *client;          /* the DEALER on admin's command socket */
+    char *host;                    /* admin's host */
+    int command_port;              /* its command port */
+    int events_port;               /* its events port */
+    char address[300];             /* "host:port" for messages */
+    char events[320];              /* "tcp://host:events_port" */
+    char *token;                   /* sent with every request, or NULL */
+    int timeout_ms;                /* per try */
+    int retries;                   /* re-sends after the first try */
+    rfk_sdk_error_t error;         /* the last call's */
+    rfk_client_t *predictor;       /* a DEALER on a predictor's query socket, or NULL */
+    char *predictor_endpoint;      /* where it is connected */
+    char bus_key[41];              /* admin's public key, pinned; "": plaintext (bus.curve off) */
+    char predictor_key[41];        /* the last predictor's public key admin named, or "" */
+    char *predictor_key_for;       /* ... and its query endpoint, or NULL */
     char predictor_client_key[41]; /* the key admin named when `predictor` was made, or "" */
     char *serving_key;             /* sent with every PredictRequest (`auth: token`), or NULL */
 };

@@ -333,7 +333,6 @@ s_free_port (void)
             fail_msg ("Rafiki-C is not deployed (deploy/swarm-up failed or ran down)");            \
     } while (0)
 
-
 //  The advertise address of the node the predictor's task runs on, from the Engine API.
 static bool
 s_predictor_node (char *addr, size_t size)
@@ -775,8 +774,8 @@ test_no_secret_in_sight (void **state)
         json_t *spec = json_object_get (service, "Spec");
         if (!json_object_get (json_object_get (spec, "Labels"), "rafiki.instance"))
             continue;
-        json_t *container = json_object_get (json_object_get (spec, "TaskTemplate"),
-                                             "ContainerSpec");
+        json_t *container =
+            json_object_get (json_object_get (spec, "TaskTemplate"), "ContainerSpec");
         assert_string_equal (s_str (container, "User"), "10001:10001");
         assert_true (json_is_true (json_object_get (container, "ReadOnly")));
         assert_string_equal (
@@ -860,8 +859,8 @@ test_stop_and_swarm_down_leave_nothing (void **state)
 
     //  A second swarm-up with another data dir is refused at once, naming the kept
     //  deployment and the command that clears it.
-    assert_true (s_swarm_up_refused ("--data-dir /tmp/rafiki-swarm-deploy-other",
-                                     "belongs to data dir"));
+    assert_true (
+        s_swarm_up_refused ("--data-dir /tmp/rafiki-swarm-deploy-other", "belongs to data dir"));
     rmdir ("/tmp/rafiki-swarm-deploy-other");
 
     assert_int_equal (system (RFK_SOURCE_DIR "/deploy/swarm-down --purge"), 0);

@@ -301,9 +301,9 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_mlp_usage),        cmocka_unit_test (test_mlp_photos),
-        cmocka_unit_test (test_mlp_early_stop),   cmocka_unit_test (test_mlp_knobs_matter),
-        cmocka_unit_test (test_mlp_bad_params),   cmocka_unit_test (test_mlp_share_params),
+        cmocka_unit_test (test_mlp_usage),      cmocka_unit_test (test_mlp_photos),
+        cmocka_unit_test (test_mlp_early_stop), cmocka_unit_test (test_mlp_knobs_matter),
+        cmocka_unit_test (test_mlp_bad_params), cmocka_unit_test (test_mlp_share_params),
         cmocka_unit_test (test_mlp_quick_eval),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
