@@ -8,11 +8,12 @@
       Every one of them must come from a peer that said Hello, about its own
       service and the trials of its own sub train job (FORBIDDEN otherwise);
     - admin sends Stop {reason} to a service it stops; the Ack is dropped.
-    Under swarm, a trainer that swarm stopped (its node drained or lost: it
-    reports its trial ERRORED "stopped" and itself STOPPED "stopped ..."
-    while admin still has it RUNNING) is moved, not ended: its trial ends
-    ERRORED "node lost: ...", the service goes back to DEPLOYING and its new
-    task on another node says Hello again.
+    Under swarm, a trainer, predictor or inference worker that swarm stopped
+    (its node drained or lost: it reports itself STOPPED "stopped ..." while
+    admin still has it RUNNING) is moved, not ended: the service goes back to
+    DEPLOYING and its new task on another node says Hello again (a trainer's
+    trial ends ERRORED "node lost: ..."; a predictor's new RUNNING report
+    names its new node as the job's predictor_host).
     Retries are safe without a reply cache: a repeated report changes
     nothing twice (a final status sticks, a COMPLETED trial stays so).
 */
@@ -320,7 +321,18 @@ s_on_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
     return rc;
 }
 
-/* Under swarm, a trainer that reports STOPPED "stopped ..." (it got SIGTERM)
+/* The roles whose task swarm may move to another node and admin then
+   adopts: they keep nothing that a new process cannot get again from
+   ServiceConfig (a trainer's trial ends "node lost" and the advisor proposes
+   again; a predictor binds the ports it reported before; a worker loads its
+   trial again). */
+static bool
+s_movable_role (const char *role)
+{
+    return streq (role, "trainer") || streq (role, "predictor") || streq (role, "inference");
+}
+
+/* Under swarm, a service that reports STOPPED "stopped ..." (it got SIGTERM)
    while admin has not stopped it (its launcher state is still RUNNING) was
    stopped by swarm, which starts its task again on another node: its node
    was drained or left the swarm. */
@@ -329,7 +341,7 @@ s_moved_by_swarm (rfk_admin_t *self, const rfk_admin_service_t *service,
                   rfk_service_status_t status, const char *message)
 {
     rfk_launcher_status_t launched;
-    return self->swarm && status == RFK_SERVICE_STOPPED && streq (service->role, "trainer") &&
+    return self->swarm && status == RFK_SERVICE_STOPPED && s_movable_role (service->role) &&
            message && !strncmp (message, "stopped", 7) && !service->job_ended &&
            rfk_launcher_status (self->launcher, service->id, &launched) == 0 &&
            launched.state == RFK_LAUNCHER_RUNNING;

@@ -70,6 +70,7 @@ rfk_launcher_swarm_max_gpus (rfk_launcher_t *launcher, int *gpus, char *error, s
 }
 
 //  The node id of a service's running task (the newest one), or NULL. The caller frees it.
+//  A task still "starting" counts: its process may report before the engine says running.
 static char *
 s_running_node (rfk_swarm_t *self, const char *name)
 {
@@ -87,7 +88,8 @@ s_running_node (rfk_swarm_t *self, const char *name)
             json_string_value (json_object_get (json_object_get (task, "Status"), "State"));
         const char *updated = json_string_value (json_object_get (task, "UpdatedAt"));
         const char *its = json_string_value (json_object_get (task, "NodeID"));
-        if (its && state && !strcmp (state, "running") && updated && strcmp (updated, newest) > 0) {
+        bool up = state && (!strcmp (state, "running") || !strcmp (state, "starting"));
+        if (its && up && updated && strcmp (updated, newest) > 0) {
             node = its;
             newest = updated;
         }

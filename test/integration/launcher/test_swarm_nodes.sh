@@ -18,7 +18,12 @@
 #   5. an inference job (node back to active) answers through the predictor's node: the
 #      address of the node its task runs on (from the Engine API) and the published port of
 #      predictor_host; predictor_host itself is tried and its answer printed;
-#   6. teardown: the inference job stopped, no service of admin's launcher left,
+#   6. the node of the predictor (serving is pinned to the worker nodes) is drained while a
+#      client sends queries, finding the predictor again through GET /inference_jobs/{app}/{v}
+#      when a query fails: swarm moves the predictor and its workers, admin adopts them, the
+#      job stays RUNNING, predictor_host names the new node and answers there; the failed
+#      queries (only while the predictor moved) are counted and printed with their window;
+#   7. teardown: the inference job stopped, no service of admin's launcher left,
 #      deploy/swarm-down --purge, deploy/swarm-nodes down: no namespace, dockerd, bridge or
 #      iptables rule left.
 #
@@ -77,7 +82,7 @@ sock=$state/n1/docker.sock
 export DOCKER_HOST=unix://$sock
 api=http://$subnet.11:3000
 token=""
-echo "1..6"
+echo "1..7"
 
 cleanup () {
     if [ -S "$sock" ] && [ "${deployed:-0}" = 1 ]; then
@@ -151,8 +156,11 @@ mkdir -p "$state/shared/rafiki"
 password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$password" >"$state/superadmin-password"
 chmod 600 "$state/superadmin-password"
+# Serving runs on the worker nodes only, so that draining the predictor's node never
+# drains the manager (admin and the store run there).
 if "$src/deploy/swarm-up" --data-dir "$state/shared/rafiki" --image rafiki-c:latest --wait 150 \
-    --password-file "$state/superadmin-password" 2>&1 | sed 's/^/# /'; then
+    --password-file "$state/superadmin-password" \
+    --admin-env RAFIKI_SWARM_SERVE_CONSTRAINTS=node.role==worker 2>&1 | sed 's/^/# /'; then
     for _ in $(seq 60); do
         token=$(curl -s -H 'Content-Type: application/json' \
             --data "{\"email\":\"superadmin@rafiki\",\"password\":\"$password\"}" "$api/tokens" |
@@ -285,11 +293,68 @@ else
     not_ok "the inference job ($status) through $node_addr:$port: ${answer:-no answer}"
 fi
 
+# ---- the predictor's node drained under load -----------------------------------------------
+# The client: a query at a time; on a failure it asks admin where the predictor is now.
+load_log=$state/load.log
+(
+    host=$predictor_host
+    while [ ! -e "$state/load.stop" ]; do
+        got=$(curl -s --max-time 5 -H 'Content-Type: application/json' --data "$queries" \
+            "http://$host/predict" | jq -c '.predictions' 2>/dev/null)
+        if [ "$got" = '[0.5,0.5,0.5]' ]; then
+            echo "$(date +%s.%N) ok $host"
+        else
+            echo "$(date +%s.%N) fail $host"
+            host=$(call GET /inference_jobs/nodes/1 | jq -r '.predictor_host // empty' 2>/dev/null)
+            host=${host:-$predictor_host}
+            sleep 0.2
+        fi
+    done
+) >"$load_log" 2>/dev/null &
+load_pid=$!
+sleep 3
+moved=""
+new_host=""
+if [ -n "$predictor_node" ] && [ "$predictor_node" != "${prefix}1" ]; then
+    docker node update --availability drain "$predictor_node" >/dev/null
+    drain_at=$(date +%s.%N)
+    note "drained $predictor_node, the predictor's node, under load"
+    until_s=$((SECONDS + 180))
+    while [ $SECONDS -lt $until_s ]; do
+        inference=$(call GET /inference_jobs/nodes/1)
+        new_host=$(echo "$inference" | jq -r '.predictor_host // ""')
+        now_on=$(node_of_service "$predictor")
+        if [ -n "$now_on" ] && [ "$now_on" != "$predictor_node" ] && [ "$new_host" != "$predictor_host" ] &&
+            [ "$(grep -c " ok $new_host\$" "$load_log")" -ge 5 ]; then
+            moved=$now_on
+            break
+        fi
+        sleep 1
+    done
+fi
+touch "$state/load.stop"
+wait "$load_pid" 2>/dev/null
+status=$(call GET /inference_jobs/nodes/1 | jq -r .status)
+answered=$(grep -c ' ok ' "$load_log")
+failures=$(grep -c ' fail ' "$load_log")
+window=$(awk '$2 == "fail" { if (!first) first = $1; last = $1 } END {
+    if (first) printf "%.1f s", last - first; else printf "none" }' "$load_log")
+# After the last failure every query was answered (none failed once the predictor was back).
+after=$(awk '$2 == "fail" { n = 0; next } { n++ } END { print n + 0 }' "$load_log")
+note "queries: $answered answered, $failures failed (window: $window; drained at ${drain_at:-never}), $after answered after the last failure"
+if [ -n "$moved" ] && [ "$status" = RUNNING ] && [ "$after" -ge 5 ]; then
+    ok "the predictor moved from $predictor_node to $moved under load: the job stayed RUNNING, predictor_host $predictor_host -> $new_host answers; $failures queries failed while it moved ($window), $answered answered"
+else
+    not_ok "the predictor's node drained: moved to '${moved}', job $status, predictor_host '$new_host' (was $predictor_host), $answered answered, $failures failed, $after after the last failure"
+    docker service logs --tail 20 "rafiki-$predictor" 2>&1 | sed 's/^/# predictor: /'
+fi
+[ -n "$predictor_node" ] && docker node update --availability active "$predictor_node" >/dev/null
+
 # ---- teardown ------------------------------------------------------------------------------
 call POST /inference_jobs/nodes/1/stop >/dev/null
-# An advisor that was on the drained node is not adopted (only trainers are): its new task
-# is refused, and swarm restarts it until the launcher gives up (3 restarts, about 2 min)
-# and removes it.
+# An advisor that was on the drained node is not adopted (trainers, predictors and workers
+# are): its new task is refused, and swarm restarts it until the launcher gives up (3
+# restarts, about 2 min) and removes it.
 left=1
 for _ in $(seq 240); do
     ours=$(engine "/services?filters=$(jq -rn '{label:["rafiki.instance=default"]}|@uri')")
