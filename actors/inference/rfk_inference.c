@@ -30,7 +30,7 @@
 
 #define S_LOG "inference"
 #define S_PREDICT_KNOB "inference.predict_timeout_s"
-#define S_LOAD_KNOB "service.orphan_timeout_s"
+#define S_ORPHAN_KNOB "service.orphan_timeout_s"
 
 typedef struct {
     zsock_t *pipe;                 /* the actor's pipe */
@@ -57,6 +57,7 @@ typedef struct {
     size_t memory_mb;              /* address space the template may add (0: no cap) */
     rfk_watchdog_t *watchdog;      /* ends us when a template call is stuck, or NULL */
     int64_t predict_ms;            /* limit of one predict (or destroy) call, 0: none */
+    const char *predict_knob;      /* the setting predict_ms comes from (static) */
     int64_t load_ms;               /* limit of loading the template and model, 0: none */
 } self_t;
 
@@ -86,7 +87,8 @@ s_self_destroy (self_t **self_p)
     zpoller_destroy (&self->poller);
     rfk_session_destroy (&self->session);
     //  destroy and the template's destructors are template code too.
-    rfk_watchdog_arm (self->watchdog, self->predict_ms, "the template's destroy", S_PREDICT_KNOB);
+    rfk_watchdog_arm (self->watchdog, self->predict_ms, "the template's destroy",
+                      self->predict_knob);
     if (self->api && self->model)
         self->api->destroy (self->model);
     rfk_template_close (&self->template_);
@@ -112,6 +114,7 @@ s_limits (self_t *self, const rfk_config_t *config)
     int64_t predict_s = rfk_config_int (config, "inference", "predict_timeout_s");
     self->load_ms = orphan_s * 1000;
     self->predict_ms = (predict_s < orphan_s ? predict_s : orphan_s) * 1000;
+    self->predict_knob = predict_s <= orphan_s ? S_PREDICT_KNOB : S_ORPHAN_KNOB;
 }
 
 /*  The actor's state with the bus options of the role's configuration
@@ -127,7 +130,8 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role, int64_t predict_ms)
                      .role = role,
                      .delayed = zlistx_new (),
                      .poller = zpoller_new (pipe, NULL),
-                     .predict_ms = predict_ms};
+                     .predict_ms = predict_ms,
+                     .predict_knob = "rfk_inference_args_t.predict_timeout_ms"};
     rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
     if (role && role->config) {
         self->memory_mb = (size_t)rfk_config_int (role->config, "trainer", "memory_limit_mb");
@@ -272,7 +276,7 @@ static int
 s_load_model (self_t *self, const char *model_path, const char *params_path, const json_t *knobs,
               const char *task, char *err, size_t errlen)
 {
-    rfk_watchdog_arm (self->watchdog, self->load_ms, "loading the template", S_LOAD_KNOB);
+    rfk_watchdog_arm (self->watchdog, self->load_ms, "loading the template", S_ORPHAN_KNOB);
     int rc = s_load_unwatched (self, model_path, params_path, knobs, task, err, errlen);
     rfk_watchdog_disarm (self->watchdog);
     return rc;
@@ -312,7 +316,7 @@ s_predict_each (self_t *self, const msgpack_object *queries, msgpack_sbuffer *ou
         msgpack_packer_init (&single_packer, &single, msgpack_sbuffer_write);
         char err[512] = "";
         rfk_watchdog_arm (self->watchdog, self->predict_ms, "the template's predict",
-                          S_PREDICT_KNOB);
+                          self->predict_knob);
         int rc = self->api->predict (self->model, &one, &single_packer, err, sizeof err);
         rfk_watchdog_disarm (self->watchdog);
         if (rc == 0 && s_is_array_of (single.data, single.size, 1))
@@ -354,7 +358,7 @@ s_handle_query_batch (self_t *self, rfk_msg_t *msg)
         msgpack_packer_init (&packer, &out, msgpack_sbuffer_write);
         char why[512] = "";
         rfk_watchdog_arm (self->watchdog, self->predict_ms, "the template's predict",
-                          S_PREDICT_KNOB);
+                          self->predict_knob);
         int rc = self->api->predict (self->model, &queries.data, &packer, why, sizeof why);
         rfk_watchdog_disarm (self->watchdog);
         if (rc != 0 || !s_is_array_of (out.data, out.size, n)) {
