@@ -211,6 +211,10 @@ const rfk_config_key_t rfk_config_keys[] = {
      "queries accepted but not yet answered; above it queries get 503 / UNAVAILABLE"},
     {"predictor", "max_body_bytes", SIZE, "16MiB", "1KiB", "1GiB", NULL, 0,
      "largest POST /predict body; above it the answer is 413"},
+
+    {"inference", "predict_timeout_s", INT, "60", "1", "86400", NULL, 0,
+     "seconds one predict call of a template may take; a worker stuck longer ends (the "
+     "predictor loses it), and never later than service.orphan_timeout_s"},
 };
 // clang-format on
 

@@ -114,6 +114,7 @@ s_service_env (rfk_admin_t *self)
         {"predictor", "batch_window_us"},
         {"predictor", "deadline_ms"},
         {"predictor", "max_inflight"},
+        {"inference", "predict_timeout_s"},
         {"", "stop_timeout_ms"},
     };
     size_t n_keys = sizeof keys / sizeof keys[0];

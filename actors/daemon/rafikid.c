@@ -5,7 +5,7 @@
 
     The second form is the template check admin runs (it loads the
     template, writes one JSON report to stdout and exits; see
-    actors/admin/rfk_template_report.h): a program of its own, so admin
+    actors/template_check/rfk_check_template.h): a program of its own, so admin
     never runs template code, and rafikid is what every deployment already
     has where admin runs.
 
@@ -44,7 +44,7 @@
 #include "rfk_log.h"
 #include "rfk_noop.h"
 #include "rfk_role.h"
-#include "rfk_template_report.h"
+#include "rfk_check_template.h"
 #include "rfk_trainer.h"
 #include "rfk_predictor.h"
 #include "rfk_inference.h"
@@ -401,7 +401,7 @@ s_secret_free (char *secret)
 int
 main (int argc, char **argv)
 {
-    //  The template check (admin execs it; rfk_template_report.h) is a
+    //  The template check (admin execs it; rfk_check_template.h) is a
     //  program of its own: no configuration, log, signal mask or actor.
     if (argc >= 2 && streq (argv[1], "check-template"))
         rfk_check_template_main (argc - 1, argv + 1);

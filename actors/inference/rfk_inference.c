@@ -5,6 +5,10 @@
     zpoller. Takes from the predictor: QueryBatch, Error (we are unknown: say
     WorkerReady again). Sends: WorkerReady, PredictionBatch. The session
     takes admin's ServiceConfig and Stop and sends Hello and StatusReport.
+
+    Every call into the template (loading, predict, destroy) is watched by
+    rfk_watchdog, a thread the loop cannot block: a call that has not
+    returned within its limit ends the process (s_limits says which).
 */
 #include "rfk_inference.h"
 
@@ -22,8 +26,11 @@
 #include "rfk_role.h"
 #include "rfk_sandbox.h"
 #include "rfk_timer.h"
+#include "rfk_watchdog.h"
 
 #define S_LOG "inference"
+#define S_PREDICT_KNOB "inference.predict_timeout_s"
+#define S_ORPHAN_KNOB "service.orphan_timeout_s"
 
 typedef struct {
     zsock_t *pipe;                 /* the actor's pipe */
@@ -48,6 +55,10 @@ typedef struct {
     uint64_t failed_batches;       /* batches answered with an error */
     uint64_t query_errors;         /* queries answered with a per-query error */
     size_t memory_mb;              /* address space the template may add (0: no cap) */
+    rfk_watchdog_t *watchdog;      /* ends us when a template call is stuck, or NULL */
+    int64_t predict_ms;            /* limit of one predict (or destroy) call, 0: none */
+    const char *predict_knob;      /* the setting predict_ms comes from (static) */
+    int64_t load_ms;               /* limit of loading the template and model, 0: none */
 } self_t;
 
 typedef struct {
@@ -75,9 +86,13 @@ s_self_destroy (self_t **self_p)
     rfk_client_destroy (&self->predictor);
     zpoller_destroy (&self->poller);
     rfk_session_destroy (&self->session);
+    //  destroy and the template's destructors are template code too.
+    rfk_watchdog_arm (self->watchdog, self->predict_ms, "the template's destroy",
+                      self->predict_knob);
     if (self->api && self->model)
         self->api->destroy (self->model);
     rfk_template_close (&self->template_);
+    rfk_watchdog_destroy (&self->watchdog);
     zlistx_destroy (&self->delayed);
     free (self->trial_id);
     free (self->service_id);
@@ -87,20 +102,48 @@ s_self_destroy (self_t **self_p)
     *self_p = NULL;
 }
 
+/*  The limits of template calls in the role forms (issue 15: nothing runs
+    forever unowned): a predict gets inference.predict_timeout_s, loading
+    the model service.orphan_timeout_s. A predict never gets more than the
+    orphan timeout either: a loop stuck that long cannot have heard admin,
+    so no stuck worker outlives an admin that is gone. */
+static void
+s_limits (self_t *self, const rfk_config_t *config)
+{
+    int64_t orphan_s = rfk_config_int (config, "service", "orphan_timeout_s");
+    int64_t predict_s = rfk_config_int (config, "inference", "predict_timeout_s");
+    self->load_ms = orphan_s * 1000;
+    self->predict_ms = (predict_s < orphan_s ? predict_s : orphan_s) * 1000;
+    self->predict_knob = predict_s <= orphan_s ? S_PREDICT_KNOB : S_ORPHAN_KNOB;
+}
+
 /*  The actor's state with the bus options of the role's configuration
-    (the defaults without one); NULL when out of memory. */
+    (the defaults without one); predict_ms the direct form's limit of a
+    predict call (0: none). NULL when out of memory or without a watchdog. */
 static self_t *
-s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
+s_self_new (zsock_t *pipe, const rfk_role_args_t *role, int64_t predict_ms)
 {
     self_t *self = (self_t *)zmalloc (sizeof (self_t));
     if (!self)
         return NULL;
-    *self = (self_t){
-        .pipe = pipe, .role = role, .delayed = zlistx_new (), .poller = zpoller_new (pipe, NULL)};
+    *self = (self_t){.pipe = pipe,
+                     .role = role,
+                     .delayed = zlistx_new (),
+                     .poller = zpoller_new (pipe, NULL),
+                     .predict_ms = predict_ms,
+                     .predict_knob = "rfk_inference_args_t.predict_timeout_ms"};
     rfk_bus_opts_from_config (&self->bus, role ? role->config : NULL);
-    if (role && role->config)
+    if (role && role->config) {
         self->memory_mb = (size_t)rfk_config_int (role->config, "trainer", "memory_limit_mb");
-    if (!self->delayed || !self->poller)
+        s_limits (self, role->config);
+    }
+    bool watched = self->predict_ms > 0 || self->load_ms > 0;
+    if (watched) {
+        //  The load limit is never the shorter one (s_limits), or is 0.
+        int64_t shortest = self->predict_ms > 0 ? self->predict_ms : self->load_ms;
+        self->watchdog = rfk_watchdog_new (S_LOG, rfk_watchdog_period_for (shortest));
+    }
+    if (!self->delayed || !self->poller || (watched && !self->watchdog))
         s_self_destroy (&self);
     else
         zlistx_set_destructor (self->delayed, s_delayed_free);
@@ -168,8 +211,8 @@ s_read_file (const char *path, size_t *size, char *err, size_t errlen)
 
 /*  Opens the template, makes the model, loads its parameters. */
 static int
-s_load_model (self_t *self, const char *model_path, const char *params_path, const json_t *knobs,
-              const char *task, char *err, size_t errlen)
+s_load_unwatched (self_t *self, const char *model_path, const char *params_path,
+                  const json_t *knobs, const char *task, char *err, size_t errlen)
 {
     if (!model_path || !*model_path) {
         snprintf (err, errlen, "no template to load (model_path)");
@@ -227,6 +270,18 @@ s_load_model (self_t *self, const char *model_path, const char *params_path, con
     return rc;
 }
 
+/*  s_load_unwatched under the watchdog: the template's constructors,
+    create and load_params are its code. */
+static int
+s_load_model (self_t *self, const char *model_path, const char *params_path, const json_t *knobs,
+              const char *task, char *err, size_t errlen)
+{
+    rfk_watchdog_arm (self->watchdog, self->load_ms, "loading the template", S_ORPHAN_KNOB);
+    int rc = s_load_unwatched (self, model_path, params_path, knobs, task, err, errlen);
+    rfk_watchdog_disarm (self->watchdog);
+    return rc;
+}
+
 /*  True when bytes start a msgpack array of n elements. */
 static bool
 s_is_array_of (const char *data, size_t size, uint32_t n)
@@ -260,8 +315,11 @@ s_predict_each (self_t *self, const msgpack_object *queries, msgpack_sbuffer *ou
         msgpack_packer single_packer;
         msgpack_packer_init (&single_packer, &single, msgpack_sbuffer_write);
         char err[512] = "";
-        if (self->api->predict (self->model, &one, &single_packer, err, sizeof err) == 0 &&
-            s_is_array_of (single.data, single.size, 1))
+        rfk_watchdog_arm (self->watchdog, self->predict_ms, "the template's predict",
+                          self->predict_knob);
+        int rc = self->api->predict (self->model, &one, &single_packer, err, sizeof err);
+        rfk_watchdog_disarm (self->watchdog);
+        if (rc == 0 && s_is_array_of (single.data, single.size, 1))
             msgpack_sbuffer_write (out, single.data + 1, single.size - 1);
         else {
             self->query_errors++;
@@ -299,8 +357,11 @@ s_handle_query_batch (self_t *self, rfk_msg_t *msg)
         msgpack_packer packer;
         msgpack_packer_init (&packer, &out, msgpack_sbuffer_write);
         char why[512] = "";
-        if (self->api->predict (self->model, &queries.data, &packer, why, sizeof why) != 0 ||
-            !s_is_array_of (out.data, out.size, n)) {
+        rfk_watchdog_arm (self->watchdog, self->predict_ms, "the template's predict",
+                          self->predict_knob);
+        int rc = self->api->predict (self->model, &queries.data, &packer, why, sizeof why);
+        rfk_watchdog_disarm (self->watchdog);
+        if (rc != 0 || !s_is_array_of (out.data, out.size, n)) {
             /*  Let the bad queries alone carry the error. */
             if (*why)
                 rfk_log_warning (S_LOG,
@@ -554,7 +615,7 @@ void
 rfk_inference_actor (zsock_t *pipe, void *args)
 {
     const rfk_role_args_t *role = (const rfk_role_args_t *)args;
-    self_t *self = s_self_new (pipe, role);
+    self_t *self = s_self_new (pipe, role, 0);
     /*  Without a service id the worker runs on its own, from operands. */
     if (self && role && role->config && !role->service_id)
         s_start_standalone (self, role);
@@ -572,7 +633,7 @@ rfk_inference_actor (zsock_t *pipe, void *args)
 static self_t *
 s_direct_new (zsock_t *pipe, const rfk_inference_args_t *direct)
 {
-    self_t *self = s_self_new (pipe, NULL);
+    self_t *self = s_self_new (pipe, NULL, direct ? direct->predict_timeout_ms : 0);
     if (!self || !direct) {
         if (self)
             rfk_log_failure (&self->failure, S_LOG, "no arguments");

@@ -11,6 +11,13 @@
         QueryBatch{batch_id, n, data} -> PredictionBatch{batch_id, data | error}
         Heartbeat (pings, as every rfk_client)
 
+    A call into the template that does not return within its limit ends
+    the process with the log line RFK-STUCK (rfk_watchdog.h): a predict
+    (or destroy) after inference.predict_timeout_s, loading the model after
+    service.orphan_timeout_s, and never later than that: a worker stuck in
+    template code cannot hear admin, so it must not outlive it. The
+    predictor sees it as a lost worker.
+
     A query the template rejects (rafiki_pack_query_error) keeps its error in
     its place in the batch; when the template fails a whole batch, the worker
     predicts its queries one by one so that only the bad ones get an error.
@@ -57,6 +64,7 @@ typedef struct {
     const char *trial_id;           /* the member it serves, or NULL: "default" */
     const char *service_id;         /* how it names itself, or NULL */
     int delay_ms;                   /* tests: wait this long before each answer */
+    int predict_timeout_ms;         /* a predict call stuck this long ends the process (0: none) */
     const rfk_bus_opts_t *bus;      /* NULL: the defaults */
 } rfk_inference_args_t;
 

@@ -681,12 +681,30 @@ s_http_stop (self_t *self)
 /* ---------------------------------------------------------------------- */
 /* setup */
 
+/*  Leaving with SDK queries in flight (the job was stopped, or one of its
+    workers failed): each is answered UNAVAILABLE now, rather than left to
+    wait out its client's timeout for an answer that cannot come. The
+    engine keeps no pointer to them once destroyed (it calls nobody). */
+static void
+s_refuse_pending (self_t *self)
+{
+    s_query_t *query;
+    while (self->query && (query = (s_query_t *)zlistx_first (self->queries))) {
+        rfk_server_send_error (self->query, query->routing_id, query->correlation,
+                               RFK_CODE_UNAVAILABLE,
+                               "the predictor stopped before the query was answered");
+        self->zmq_requests++;
+        zlistx_delete (self->queries, query->handle);
+    }
+}
+
 static void
 s_self_destroy (self_t **self_p)
 {
     self_t *self = *self_p;
     if (!self)
         return;
+    s_refuse_pending (self);
     rfk_session_destroy (&self->session);
     s_http_stop (self);
     rfk_scatter_destroy (&self->scatter);

@@ -194,6 +194,13 @@ s_base (rfk_sandbox_cmd_t *self, const rfk_sandbox_spec_t *spec)
        service that must outlive a crashed admin (an inference worker). */
     if (!spec->outlive_parent)
         s_arg (self, "--die-with-parent");
+    /* Such a service has nobody to clean up after it, so the command itself
+       is pid 1 of the sandbox: when it ends, however it ends (its watchdog,
+       a crash), the kernel ends every process left in it. With bwrap's own
+       init as pid 1, a template's forked or double-forked processes kept
+       that init, and so the sandbox, alive after the worker ended. */
+    else
+        s_arg (self, "--as-pid-1");
     /* As root, a user namespace would map uid 0 alone and keep the process
        uid 0, which RLIMIT_NPROC ignores: stay in ours, and let setpriv
        (given just these two capabilities) become the sandbox uid. */

@@ -57,7 +57,9 @@ typedef struct {
     const char *chdir;   /* working folder inside; NULL: the first rw path, else / */
     bool share_net;      /* keep the network namespace (inference workers) */
     bool outlive_parent; /* no --die-with-parent: a service that outlives its launcher
-                            (admin) and is adopted after a crash (inference workers) */
+                            (admin) and is adopted after a crash (inference workers);
+                            it runs as pid 1 of the sandbox (--as-pid-1), so that every
+                            process left in it ends with it */
     bool self_drop;      /* as root: the command becomes uid:gid itself, first thing
                             (rfk_sandbox_drop; the trial runner does), so bwrap execs it
                             directly instead of through setpriv: one exec less per start */

@@ -19,6 +19,11 @@
     - worker/ATTACK: a deployed copy attacked in its constructor, and
       attacks again in predict on a query naming the attack; every answer
       says blocked (or no answer comes, for what ends or hangs the worker).
+      worker/spin: predict never returns; the query gets a clear error (the
+      worker was lost) within its deadline, the worker's watchdog ends it
+      after inference.predict_timeout_s (3 s here) with RFK-STUCK in its
+      log, its process is gone, and admin still answers (issue 15: nothing
+      runs forever unowned).
     - service/trainer-constructor: a copy whose constructor plants a file
       when an unsandboxed service opens it (the trainer did, until it left
       that to the trial's sandboxed process): its job of one trial ends
@@ -216,6 +221,99 @@ s_sandbox_processes (void)
     return count;
 }
 
+/* True when a thread of process pid (a /proc entry name) took the tag as
+   its name: the template's constructor ran there. */
+static bool
+s_tagged (const char *pid)
+{
+    char path[300];
+    snprintf (path, sizeof path, "/proc/%s/task", pid);
+    DIR *tasks = opendir (path);
+    struct dirent *task;
+    bool tagged = false;
+    while (tasks && !tagged && (task = readdir (tasks))) {
+        if (task->d_name[0] == '.')
+            continue;
+        char comm[300], name[64] = "";
+        snprintf (comm, sizeof comm, "/proc/%s/task/%.20s/comm", pid, task->d_name);
+        FILE *file = fopen (comm, "r");
+        if (file && fscanf (file, "%63s", name) == 1)
+            tagged = streq (name, s.tag);
+        if (file)
+            fclose (file);
+    }
+    if (tasks)
+        closedir (tasks);
+    return tagged;
+}
+
+/* The pid of a live inference worker (a rafikid inference process) whose
+   template's constructor ran under the tag, or 0. */
+static pid_t
+s_tagged_worker (void)
+{
+    pid_t found = 0;
+    DIR *proc = opendir ("/proc");
+    struct dirent *entry;
+    while (proc && !found && (entry = readdir (proc))) {
+        if (entry->d_name[0] < '1' || entry->d_name[0] > '9' || !s_tagged (entry->d_name))
+            continue;
+        char path[300], cmdline[1024] = "", state[64] = "";
+        snprintf (path, sizeof path, "/proc/%s/cmdline", entry->d_name);
+        FILE *file = fopen (path, "rb");
+        size_t n = file ? fread (cmdline, 1, sizeof cmdline - 1, file) : 0;
+        if (file)
+            fclose (file);
+        bool worker = false;
+        for (size_t at = 0; at < n; at += strlen (cmdline + at) + 1)
+            worker = worker || streq (cmdline + at, "inference");
+        snprintf (path, sizeof path, "/proc/%s/stat", entry->d_name);
+        file = fopen (path, "r");
+        //  pid (comm) STATE: a zombie is not running.
+        if (file && fscanf (file, "%*d (%*[^)]) %63s", state) != 1)
+            state[0] = 0;
+        if (file)
+            fclose (file);
+        if (worker && !streq (state, "Z"))
+            found = (pid_t)atoi (entry->d_name);
+    }
+    if (proc)
+        closedir (proc);
+    return found;
+}
+
+static bool
+s_worker_gone (void *arg)
+{
+    (void)arg;
+    return s_tagged_worker () == 0;
+}
+
+/* True when some inference worker's log under the data dir holds text. */
+static bool
+s_worker_log_says (const char *text)
+{
+    char folder[PATH_MAX + 8];
+    snprintf (folder, sizeof folder, "%s/logs", s.var);
+    DIR *dir = opendir (folder);
+    struct dirent *entry;
+    bool said = false;
+    while (dir && !said && (entry = readdir (dir))) {
+        if (strncmp (entry->d_name, "inference-", 10) != 0)
+            continue;
+        char path[PATH_MAX + 300], line[2048];
+        snprintf (path, sizeof path, "%s/%s", folder, entry->d_name);
+        FILE *file = fopen (path, "r");
+        while (file && !said && fgets (line, sizeof line, file))
+            said = strstr (line, text) != NULL;
+        if (file)
+            fclose (file);
+    }
+    if (dir)
+        closedir (dir);
+    return said;
+}
+
 static bool
 s_no_sandbox_process (void *arg)
 {
@@ -251,11 +349,17 @@ s_up (void)
 {
     char uid[64];
     snprintf (uid, sizeof uid, "RAFIKI_LAUNCHER_SANDBOX_UID=%u", s.uid);
-    const char *vars[] = {"RAFIKI_LAUNCHER_SANDBOX=on",         uid,
-                          "RAFIKI_TRAINER_MEMORY_LIMIT_MB=256", "RAFIKI_TRAINER_CPU_LIMIT_S=5",
-                          "RAFIKI_TRAINER_FILE_SIZE_MB=64",     "RAFIKI_TRAINER_PROCESSES=64",
-                          "RAFIKI_TRAINER_DISK_MB=128",         "RAFIKI_TRAINER_TRIAL_TIMEOUT_S=40",
-                          "RAFIKI_LAUNCHER_MAX_RESTARTS=0",     NULL};
+    const char *vars[] = {"RAFIKI_LAUNCHER_SANDBOX=on",
+                          uid,
+                          "RAFIKI_TRAINER_MEMORY_LIMIT_MB=256",
+                          "RAFIKI_TRAINER_CPU_LIMIT_S=5",
+                          "RAFIKI_TRAINER_FILE_SIZE_MB=64",
+                          "RAFIKI_TRAINER_PROCESSES=64",
+                          "RAFIKI_TRAINER_DISK_MB=128",
+                          "RAFIKI_TRAINER_TRIAL_TIMEOUT_S=40",
+                          "RAFIKI_LAUNCHER_MAX_RESTARTS=0",
+                          "RAFIKI_INFERENCE_PREDICT_TIMEOUT_S=3",
+                          NULL};
     rfk_test_up_t up = {
         .data_dir = s.var, .password = S_PASSWORD, .vars = vars, .own_session = true};
     s.pid = rfk_test_up_spawn (&up);
@@ -606,6 +710,60 @@ s_ask (const char *attack, const char *from, unsigned deadline_ms)
     return said;
 }
 
+/* The status of the last inference job of app "serve", or "" (copied). */
+static void
+s_serve_status (char *out, size_t size)
+{
+    json_t *jobs = rfk_sdk_inference_jobs_of_app (s.mallory, "serve");
+    json_t *list = json_object_get (jobs, "inference_jobs");
+    json_t *last = json_array_get (list, json_array_size (list) - 1);
+    const char *status = json_string_value (json_object_get (last, "status"));
+    snprintf (out, size, "%s", status ? status : "");
+    json_decref (jobs);
+}
+
+/* worker/spin: a predict that never returns. The worker's watchdog ends it
+   after inference.predict_timeout_s; its query gets an error long before
+   its deadline (the worker was lost, or, as this suite restarts nothing,
+   its job ERRORED and the predictor stopped); admin answers. */
+static void
+s_worker_spin (void)
+{
+    s_worker ();
+    pid_t pid = s_tagged_worker ();
+    if (pid == 0)
+        fail_msg ("no inference worker of the tagged template runs before the spin");
+    json_t *queries = json_pack ("[{s:s, s:s}]", "attack", "spin", "from", "predict");
+    int64_t started = zclock_mono ();
+    json_t *answer = rfk_sdk_predict (s.mallory, s_worker (), queries, 30000);
+    int64_t took = zclock_mono () - started;
+    json_decref (queries);
+    json_t *first = json_array_get (json_object_get (answer, "predictions"), 0);
+    char said[600];
+    snprintf (said, sizeof said, "%s",
+              answer ? (json_string_value (json_object_get (first, "error"))
+                            ? json_string_value (json_object_get (first, "error"))
+                            : "(a prediction)")
+                     : rfk_sdk_error (s.mallory)->message);
+    json_decref (answer);
+    print_message ("# spin: answered in %lld ms: %s\n", (long long)took, said);
+    if (!strstr (said, "was lost") && !strstr (said, "predictor stopped before the query"))
+        fail_msg ("the spinning query got no clear error");
+    assert_true (took < 25000); /* an error, not the deadline's end */
+    if (!rfk_test_wait_until (s_worker_gone, NULL, NULL, 30000))
+        fail_msg ("the stuck worker (pid %d) still runs", (int)pid);
+    assert_true (s_worker_log_says ("RFK-STUCK the template's predict did not return "
+                                    "within 3000 ms (inference.predict_timeout_s)"));
+    char status[32];
+    s_serve_status (status, sizeof status);
+    print_message ("# the inference job is %s\n", status);
+    assert_string_equal (status, "ERRORED"); /* launcher.max_restarts is 0 here */
+    json_t *me = rfk_sdk_me (s.admin);
+    if (!me)
+        s_sdk_fail (s.admin, "admin after the stuck worker");
+    json_decref (me);
+}
+
 /* worker/ATTACK: the constructor's attempt (for those it makes) and one in
    predict are blocked; an attack that ends or hangs the worker gets no
    prediction, and never an ESCAPED one. */
@@ -615,6 +773,10 @@ test_worker (void **state)
     const char *attack = (const char *)*state;
     if (s.skip)
         skip ();
+    if (streq (attack, "spin")) {
+        s_worker_spin ();
+        return;
+    }
     s_worker ();
     bool quiet = !streq (attack, "forkbomb") && !streq (attack, "allocate") &&
                  !streq (attack, "write-10g") && !streq (attack, "spin");
@@ -627,7 +789,7 @@ test_worker (void **state)
             assert_non_null (strstr (said, ": blocked"));
         free (said);
     }
-    bool ends = streq (attack, "write-10g") || streq (attack, "spin");
+    bool ends = streq (attack, "write-10g");
     //  A fork bomb or 8 GiB take a while on a loaded machine; what ends or
     //  hangs the worker gets a short wait.
     char *said = s_ask (attack, "predict", ends ? 8000 : 60000);

@@ -1,5 +1,5 @@
 /*  test_template_report.c: the caps on a template check's report
-    (actors/admin/rfk_template_report.h), as admin applies them to what the
+    (actors/template_check/rfk_template_report.h), as admin applies them to what the
     check program wrote: printable UTF-8, lengths, counts, the knob table's
     form. */
 #include <setjmp.h>

@@ -1,9 +1,10 @@
 /*  rfk_template_report.h: what a template says about itself, checked.
 
     Admin never loads a template (issue 13). `rafikid check-template FILE
-    TASK` (rfk_check_template_main) is a program of its own, exec'd by admin
-    with an empty environment and one pipe as its stdout: it dlopens the
-    template with rfk_template_open and writes one JSON object, the report:
+    TASK` (rfk_check_template_main, rfk_check_template.h) is a program of
+    its own, exec'd by admin with an empty environment and one pipe as its
+    stdout: it dlopens the template with rfk_template_open and writes one
+    JSON object, the report:
 
         {"ok": true, "abi_version": 1, "task": "TABULAR_CLASSIFICATION",
          "name": "XgbClassifier", "knobs": [...rfk_knob_table_to_json...],
@@ -32,13 +33,6 @@ extern "C" {
 #define RFK_REPORT_KNOBS_MAX 128  /* knobs in a table */
 #define RFK_REPORT_VALUES_MAX 256 /* values of one CATEGORICAL knob */
 #define RFK_REPORT_ERROR_MAX 512  /* bytes of the error of a refusal */
-
-/* The program `rafikid check-template FILE TASK` (argv[0] is
-   "check-template"): writes the report to its stdout and exits, 0 when the
-   template was accepted, 1 when it was refused, 2 for a usage error. Never
-   returns. */
-void
-rfk_check_template_main (int argc, char **argv) __attribute__ ((noreturn));
 
 /* Checks a report of an accepted template (ok true) against task (NULL:
    any): the members above with their types and caps, a knob table in the
