@@ -69,6 +69,13 @@ typedef struct {
     char *service;        /* the service endpoint */
 } s_admin_t;
 
+/* What a case started, which its teardown stops. */
+typedef struct {
+    s_admin_t admin;     /* the admin under test (zeroed when none) */
+    zsock_t *dealer;     /* a client of its command socket, or NULL */
+    zactor_t *predictor; /* the predictor under test, or NULL */
+} s_case_t;
+
 static rfk_admin_args_t s_args;
 
 /* Start admin with the test's settings plus extra {section, key, value}
@@ -411,8 +418,7 @@ s_work (const s_admin_t *admin, const char *token, int seconds, const char *phas
             print_message ("# %s: request %zu (%s) took %.0f ms\n", phase, work.count,
                            upload ? "upload" : "list", reply.seconds * 1000);
         latency[work.count++] = reply.seconds;
-        struct timespec pace = {0, 50 * 1000 * 1000};
-        nanosleep (&pace, NULL);
+        poll (NULL, 0, 50); //  the next request 50 ms after this one ended
     }
     curl_easy_cleanup (curl);
     qsort (latency, work.count, sizeof (double), s_compare);
@@ -430,31 +436,31 @@ s_work (const s_admin_t *admin, const char *token, int seconds, const char *phas
 static void
 test_login_flood (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "login_failures_per_minute", "0"},
                                     {"bus", "heartbeat_timeout_ms", "5000"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
-    char *token = s_second_user (admin.base);
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
+    char *token = s_second_user (admin->base);
     const char *flood_s = getenv ("RAFIKI_ABUSE_FLOOD_S");
     int seconds = flood_s && atoi (flood_s) > 0 ? atoi (flood_s) : 10;
     const char *p99_env = getenv ("RAFIKI_ABUSE_P99_MS");
     double p99_max = p99_env && atof (p99_env) > 0 ? atof (p99_env) : 200.0;
-    s_work_t quiet = s_work (&admin, token, seconds < 3 ? seconds : 3, "quiet");
+    s_work_t quiet = s_work (admin, token, seconds < 3 ? seconds : 3, "quiet");
     print_message ("# without the flood: %zu requests, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
                    quiet.count, quiet.p50, quiet.p99, quiet.max);
 
-    s_flood_t flood = {.admin = &admin};
+    s_flood_t flood = {.admin = admin};
     pthread_mutex_init (&flood.lock, NULL);
-    s_beat_t beat = {.admin = &admin};
+    s_beat_t beat = {.admin = admin};
     pthread_t threads[S_FLOODERS_HTTP + S_FLOODERS_ZMQ], beater;
     for (int i = 0; i < S_FLOODERS_HTTP + S_FLOODERS_ZMQ; i++)
         assert_int_equal (pthread_create (&threads[i], NULL,
                                           i < S_FLOODERS_HTTP ? s_flood_http : s_flood_zmq, &flood),
                           0);
     assert_int_equal (pthread_create (&beater, NULL, s_heartbeat, &beat), 0);
-    s_work_t work = s_work (&admin, token, seconds, "flood");
+    s_work_t work = s_work (admin, token, seconds, "flood");
     flood.stop = true;
     beat.stop = true;
     for (int i = 0; i < S_FLOODERS_HTTP + S_FLOODERS_ZMQ; i++)
@@ -484,7 +490,7 @@ test_login_flood (void **state)
     assert_true (beat.worst_ms < 2500);
     free (token);
     pthread_mutex_destroy (&flood.lock);
-    s_admin_stop (&admin);
+    s_admin_stop (admin);
 }
 
 //  --------------------------------------------------------------------------
@@ -495,34 +501,34 @@ test_login_flood (void **state)
 static void
 test_login_rate_limit (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "login_failures_per_minute", "3"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
-    char *token = s_second_user (admin.base); //  two good logins: no failure counted
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
+    char *token = s_second_user (admin->base); //  two good logins: no failure counted
     CURL *curl = curl_easy_init ();
     const char *wrong = "{\"email\":\"" S_USER "\",\"password\":\"not-it\"}";
     for (int i = 0; i < 3; i++) {
-        s_reply_t reply = s_http (curl, admin.base, "POST", "/tokens", NULL, wrong, NULL);
+        s_reply_t reply = s_http (curl, admin->base, "POST", "/tokens", NULL, wrong, NULL);
         assert_int_equal (reply.status, 401);
         assert_int_equal (reply.retry_after, -1);
     }
-    s_reply_t reply = s_http (curl, admin.base, "POST", "/tokens", NULL, wrong, NULL);
+    s_reply_t reply = s_http (curl, admin->base, "POST", "/tokens", NULL, wrong, NULL);
     assert_int_equal (reply.status, 429);
     assert_true (reply.retry_after >= 1 && reply.retry_after <= 60);
     assert_non_null (strstr (reply.body, "RATE_LIMITED"));
     assert_non_null (strstr (reply.body, "admin.login_failures_per_minute"));
     //  Even the right password waits now (the e-mail and the address).
-    reply = s_http (curl, admin.base, "POST", "/tokens", NULL,
+    reply = s_http (curl, admin->base, "POST", "/tokens", NULL,
                     "{\"email\":\"" S_USER "\",\"password\":\"" S_USER_PASSWORD "\"}", NULL);
     assert_int_equal (reply.status, 429);
     //  Another e-mail from this address waits too.
-    reply = s_http (curl, admin.base, "POST", "/tokens", NULL,
+    reply = s_http (curl, admin->base, "POST", "/tokens", NULL,
                     "{\"email\":\"superadmin@rafiki\",\"password\":\"" S_PASSWORD "\"}", NULL);
     assert_int_equal (reply.status, 429);
     //  Over ZeroMQ: the same address (Peer-Address), the same answer.
-    zsock_t *dealer = zsock_new_dealer (admin.command);
+    zsock_t *dealer = self->dealer = zsock_new_dealer (admin->command);
     zsock_set_rcvtimeo (dealer, 10000);
     rfk_msg_t *answer = s_zmq_login (dealer, "superadmin@rafiki", S_PASSWORD, 1);
     assert_non_null (answer);
@@ -531,12 +537,12 @@ test_login_rate_limit (void **state)
     assert_true (retry >= 1 && retry <= 60);
     rfk_msg_destroy (&answer);
     //  A user already logged in is not affected.
-    reply = s_http (curl, admin.base, "GET", "/datasets", token, NULL, NULL);
+    reply = s_http (curl, admin->base, "GET", "/datasets", token, NULL, NULL);
     assert_int_equal (reply.status, 200);
-    zsock_destroy (&dealer);
+    zsock_destroy (&self->dealer);
     curl_easy_cleanup (curl);
     free (token);
-    s_admin_stop (&admin);
+    s_admin_stop (admin);
 }
 
 /* One hashing thread with a queue of one: of many logins at once, some
@@ -544,15 +550,15 @@ test_login_rate_limit (void **state)
 static void
 test_hash_queue_full (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "login_failures_per_minute", "0"},
                                     {"admin", "hash_workers", "1"},
                                     {"admin", "hash_queue", "1"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
     //  Eight Logins sent at once on one DEALER, then their answers.
-    zsock_t *dealer = zsock_new_dealer (admin.command);
+    zsock_t *dealer = self->dealer = zsock_new_dealer (admin->command);
     zsock_set_rcvtimeo (dealer, 15000);
     for (uint64_t i = 1; i <= 8; i++) {
         rfk_msg_t *login = rfk_msg_new (&rfk_admin_family, "Login", i);
@@ -582,22 +588,22 @@ test_hash_queue_full (void **state)
     assert_true (busy >= 1);
     assert_true (refused >= 2); //  one running, one queued
     assert_int_equal (busy + refused, 8);
-    zsock_destroy (&dealer);
-    s_admin_stop (&admin);
+    zsock_destroy (&self->dealer);
+    s_admin_stop (admin);
 }
 
 /* Per-user caps: open uploads (ZeroMQ UploadStart) and event streams. */
 static void
 test_user_caps (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "user_max_uploads", "4"},
                                     {"admin", "user_max_event_streams", "2"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
-    char *token = s_second_user (admin.base);
-    zsock_t *dealer = zsock_new_dealer (admin.command);
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
+    char *token = s_second_user (admin->base);
+    zsock_t *dealer = self->dealer = zsock_new_dealer (admin->command);
     zsock_set_rcvtimeo (dealer, 10000);
     for (uint64_t i = 1; i <= 5; i++) {
         rfk_msg_t *start = rfk_msg_new (&rfk_admin_family, "UploadStart", i);
@@ -624,7 +630,7 @@ test_user_caps (void **state)
     CURLM *multi = curl_multi_init ();
     CURL *streams[2];
     char url[600];
-    snprintf (url, sizeof url, "%s/events?token=%s", admin.base, token);
+    snprintf (url, sizeof url, "%s/events?token=%s", admin->base, token);
     for (int i = 0; i < 2; i++) {
         streams[i] = curl_easy_init ();
         curl_easy_setopt (streams[i], CURLOPT_URL, url);
@@ -640,8 +646,8 @@ test_user_caps (void **state)
     while (zclock_mono () < until && open < 2) {
         curl_multi_perform (multi, &running);
         curl_multi_poll (multi, NULL, 0, 100, NULL);
-        zstr_send (admin.actor, "STORE-CALLS"); //  any round trip: admin served a turn
-        char *calls = zstr_recv (admin.actor);
+        zstr_send (admin->actor, "STORE-CALLS"); //  any round trip: admin served a turn
+        char *calls = zstr_recv (admin->actor);
         zstr_free (&calls);
         open = 0;
         for (int i = 0; i < 2; i++) {
@@ -652,7 +658,7 @@ test_user_caps (void **state)
     }
     assert_int_equal (open, 2);
     CURL *curl = curl_easy_init ();
-    s_reply_t reply = s_http (curl, admin.base, "GET", "/events", token, NULL, NULL);
+    s_reply_t reply = s_http (curl, admin->base, "GET", "/events", token, NULL, NULL);
     assert_int_equal (reply.status, 429);
     assert_non_null (strstr (reply.body, "admin.user_max_event_streams"));
     assert_true (reply.retry_after >= 1);
@@ -662,9 +668,9 @@ test_user_caps (void **state)
     }
     curl_multi_cleanup (multi);
     curl_easy_cleanup (curl);
-    zsock_destroy (&dealer);
+    zsock_destroy (&self->dealer);
     free (token);
-    s_admin_stop (&admin);
+    s_admin_stop (admin);
 }
 
 /* A 200 KiB frame from a peer that never sent a valid token is TOO_LARGE
@@ -673,13 +679,13 @@ test_user_caps (void **state)
 static void
 test_untrusted_frames (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "untrusted_frame_bytes", "64KiB"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
-    char *token = s_second_user (admin.base);
-    zsock_t *dealer = zsock_new_dealer (admin.command);
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
+    char *token = s_second_user (admin->base);
+    zsock_t *dealer = self->dealer = zsock_new_dealer (admin->command);
     zsock_set_rcvtimeo (dealer, 10000);
     size_t size = 200 * 1024;
     char *bytes = (char *)calloc (1, size);
@@ -714,9 +720,9 @@ test_untrusted_frames (void **state)
         rfk_msg_destroy (&reply);
     }
     free (bytes);
-    zsock_destroy (&dealer);
+    zsock_destroy (&self->dealer);
     free (token);
-    s_admin_stop (&admin);
+    s_admin_stop (admin);
 }
 
 //  --------------------------------------------------------------------------
@@ -834,27 +840,27 @@ s_slowloris (int port, const char *path)
 static void
 test_slowloris_admin (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "http_max_per_address", "5"},
                                     {"admin", "http_read_timeout_s", "2"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
-    s_slowloris (atoi (strrchr (admin.base, ':') + 1), "/healthz");
-    s_admin_stop (&admin);
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
+    s_slowloris (atoi (strrchr (admin->base, ':') + 1), "/healthz");
+    s_admin_stop (admin);
 }
 
 static void
 test_slowloris_predictor (void **state)
 {
-    (void)state;
+    s_case_t *self = (s_case_t *)*state;
     rfk_predictor_args_t args = {.http = "127.0.0.1:0",
                                  .query_endpoint = "tcp://127.0.0.1:*",
                                  .workers_endpoint = "tcp://127.0.0.1:*",
                                  .http_per_address = 5,
                                  .http_read_timeout_s = 2};
     rfk_scatter_opts_defaults (&args.scatter);
-    zactor_t *predictor = zactor_new (rfk_predictor_direct_actor, &args);
+    zactor_t *predictor = self->predictor = zactor_new (rfk_predictor_direct_actor, &args);
     assert_non_null (predictor);
     char *http = NULL, *query = NULL, *workers = NULL;
     zstr_send (predictor, "ENDPOINTS");
@@ -864,7 +870,27 @@ test_slowloris_predictor (void **state)
     zstr_free (&http);
     zstr_free (&query);
     zstr_free (&workers);
-    zactor_destroy (&predictor);
+    zactor_destroy (&self->predictor);
+}
+
+/* Each case's state: what it started, stopped by its teardown also after
+   a failed assertion (admin's actors left running abort the exit). */
+static int
+s_setup (void **state)
+{
+    *state = calloc (1, sizeof (s_case_t));
+    return *state ? 0 : -1;
+}
+
+static int
+s_teardown (void **state)
+{
+    s_case_t *self = (s_case_t *)*state;
+    zsock_destroy (&self->dealer);
+    zactor_destroy (&self->predictor);
+    s_admin_stop (&self->admin);
+    free (self);
+    return 0;
 }
 
 int
@@ -874,10 +900,13 @@ main (void)
     zsys_init ();
     zsys_set_logstream (NULL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_login_rate_limit), cmocka_unit_test (test_hash_queue_full),
-        cmocka_unit_test (test_user_caps),        cmocka_unit_test (test_untrusted_frames),
-        cmocka_unit_test (test_slowloris_admin),  cmocka_unit_test (test_slowloris_predictor),
-        cmocka_unit_test (test_login_flood),
+        cmocka_unit_test_setup_teardown (test_login_rate_limit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_hash_queue_full, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_user_caps, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_untrusted_frames, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_slowloris_admin, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_slowloris_predictor, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_login_flood, s_setup, s_teardown),
     };
     if (getenv ("RAFIKI_TEST_FILTER")) //  e.g. test_login_flood
         cmocka_set_test_filter (getenv ("RAFIKI_TEST_FILTER"));

@@ -146,15 +146,12 @@ s_up (rfk_test_platform_t *platform)
 
 /* Uploads a model; its id (yours). */
 static char *
-s_model (rfk_sdk_t *sdk, const char *path, const char *name)
+s_model (rfk_test_platform_t *platform, const char *path, const char *name)
 {
-    rfk_sdk_model_info_t info = {
-        .name = name, .task = "TABULAR_CLASSIFICATION", .access_right = "PUBLIC"};
-    json_t *model = rfk_sdk_model_upload (sdk, path, &info, NULL, NULL);
-    if (!model)
-        s_sdk_fail (sdk, "model upload");
-    char *id = strdup (json_string_value (json_object_get (model, "id")));
-    json_decref (model);
+    char err[512];
+    char *id = rfk_test_platform_model (platform, path, name, err, sizeof err);
+    if (!id)
+        fail_msg ("%s", err);
     return id;
 }
 
@@ -420,20 +417,13 @@ test_chaos (void **state)
     print_message ("# store: %s\n", pg ? "postgresql" : "sqlite");
     s_up (platform);
     rfk_sdk_t *sdk = platform->sdk;
-    char train_path[600], val_path[600];
-    snprintf (train_path, sizeof train_path, "%s/iris-train.csv", s_env ("RAFIKI_TEST_IRIS"));
-    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
-    json_t *train = rfk_sdk_dataset_upload (sdk, train_path, "iris-train", "TABULAR_CLASSIFICATION",
-                                            NULL, NULL);
-    json_t *val =
-        rfk_sdk_dataset_upload (sdk, val_path, "iris-val", "TABULAR_CLASSIFICATION", NULL, NULL);
-    if (!train || !val)
-        s_sdk_fail (sdk, "dataset upload");
-    const char *train_id = json_string_value (json_object_get (train, "id"));
-    const char *val_id = json_string_value (json_object_get (val, "id"));
-    char *echo = s_model (sdk, s_env ("RAFIKI_TEST_ECHO"), "Echo");
-    char *sleepy_a = s_model (sdk, s_env ("RAFIKI_TEST_SLEEPY"), "SleepyA");
-    char *sleepy_b = s_model (sdk, s_env ("RAFIKI_TEST_SLEEPY"), "SleepyB");
+    if (rfk_test_platform_iris (platform, err, sizeof err) != 0)
+        fail_msg ("%s", err);
+    const char *train_id = platform->train_id;
+    const char *val_id = platform->val_id;
+    char *echo = s_model (platform, s_env ("RAFIKI_TEST_ECHO"), "Echo");
+    char *sleepy_a = s_model (platform, s_env ("RAFIKI_TEST_SLEEPY"), "SleepyA");
+    char *sleepy_b = s_model (platform, s_env ("RAFIKI_TEST_SLEEPY"), "SleepyB");
     char *host = s_deploy (platform, train_id, val_id, echo);
     self->token = strdup (rfk_sdk_token (sdk));
 
@@ -502,8 +492,6 @@ test_chaos (void **state)
     if (!rfk_test_wait_until (rfk_test_pids_gone, seen, NULL, 30000))
         fail_msg ("a process of the platform outlived its stop");
     zhashx_destroy (&seen);
-    json_decref (train);
-    json_decref (val);
     free (echo);
     free (sleepy_a);
     free (sleepy_b);
