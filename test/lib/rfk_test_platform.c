@@ -207,6 +207,22 @@ rfk_test_platform_teardown (rfk_test_platform_t *self)
     rfk_test_tmpdir_destroy (&self->dir);
 }
 
+int
+rfk_test_platform_case_setup (void **state)
+{
+    *state = calloc (1, sizeof (rfk_test_platform_t));
+    return *state ? 0 : -1;
+}
+
+int
+rfk_test_platform_case_teardown (void **state)
+{
+    rfk_test_platform_teardown ((rfk_test_platform_t *)*state);
+    free (*state);
+    *state = NULL;
+    return 0;
+}
+
 /* A process's environment (NUL-separated) into env; its length. */
 static size_t
 s_environ (const char *pid, char *env, size_t size)

@@ -63,6 +63,17 @@ rfk_test_platform_stop (rfk_test_platform_t *self, int timeout_ms);
    RAFIKI_TEST_KEEP=1). Safe twice. */
 void
 rfk_test_platform_teardown (rfk_test_platform_t *self);
+/* A cmocka setup for a case that runs one platform: *state is a new,
+   zeroed rfk_test_platform_t (init it in the case). 0 or -1. */
+int
+rfk_test_platform_case_setup (void **state);
+/* Its teardown: rfk_test_platform_teardown, then frees *state. 0. */
+int
+rfk_test_platform_case_teardown (void **state);
+/* A cmocka case with that setup and teardown (where <cmocka.h> is included). */
+#define RFK_TEST_PLATFORM_CASE(fn)                                                                 \
+    cmocka_unit_test_setup_teardown (fn, rfk_test_platform_case_setup,                             \
+                                     rfk_test_platform_case_teardown)
 /* Records a pid for the teardown. */
 void
 rfk_test_platform_record (rfk_test_platform_t *self, pid_t pid);

@@ -26,19 +26,11 @@
 #include <stdlib.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 #include "rfk_test_platform.h"
 
 #define S_ROUNDS 3
 #define S_WAIT_MS 300000
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
 
 static void
 s_sdk_check (rfk_sdk_t *sdk, json_t *value, const char *doing)
@@ -101,10 +93,10 @@ bench_recovery (void **state)
     rfk_sdk_t *sdk = platform->sdk;
     if (rfk_test_platform_iris (platform, err, sizeof err) != 0)
         fail_msg ("%s", err);
-    char *echo =
-        rfk_test_platform_model (platform, s_env ("RAFIKI_TEST_ECHO"), "Echo", err, sizeof err);
-    char *sleepy =
-        rfk_test_platform_model (platform, s_env ("RAFIKI_TEST_SLEEPY"), "Sleepy", err, sizeof err);
+    char *echo = rfk_test_platform_model (platform, rfk_test_env ("RAFIKI_TEST_ECHO"), "Echo", err,
+                                          sizeof err);
+    char *sleepy = rfk_test_platform_model (platform, rfk_test_env ("RAFIKI_TEST_SLEEPY"), "Sleepy",
+                                            err, sizeof err);
     if (!echo || !sleepy)
         fail_msg ("%s", err);
     s_train (platform, "serve", echo, 1, 1, "1");
@@ -151,27 +143,12 @@ bench_recovery (void **state)
     free (sleepy);
 }
 
-static int
-s_setup (void **state)
-{
-    *state = calloc (1, sizeof (rfk_test_platform_t));
-    return *state ? 0 : -1;
-}
-
-static int
-s_teardown (void **state)
-{
-    rfk_test_platform_teardown ((rfk_test_platform_t *)*state);
-    free (*state);
-    return 0;
-}
-
 int
 main (void)
 {
     curl_global_init (CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (bench_recovery, s_setup, s_teardown),
+        RFK_TEST_PLATFORM_CASE (bench_recovery),
     };
     int failed = cmocka_run_group_tests (tests, NULL, NULL);
     curl_global_cleanup ();

@@ -52,6 +52,7 @@
 #include "rfk_config.h"
 #include "rfk_predictor.h"
 #include "rfk_test.h"
+#include "rfk_test_real_admin.h"
 
 #define S_PASSWORD "Abuse-Test-Pw-9182"
 #define S_USER "second@rafiki.test"
@@ -60,14 +61,7 @@
 #define S_FLOODERS_ZMQ 4
 
 /* The admin under test. */
-typedef struct {
-    rfk_config_t *config; /* its configuration */
-    zactor_t *actor;      /* the actor */
-    char *dir;            /* its data directory */
-    char base[64];        /* http://127.0.0.1:PORT */
-    char *command;        /* the command endpoint */
-    char *service;        /* the service endpoint */
-} s_admin_t;
+typedef rfk_test_real_admin_t s_admin_t;
 
 /* What a case started, which its teardown stops. */
 typedef struct {
@@ -76,59 +70,30 @@ typedef struct {
     zactor_t *predictor; /* the predictor under test, or NULL */
 } s_case_t;
 
-static rfk_admin_args_t s_args;
-
-/* Start admin with the test's settings plus extra {section, key, value}
-   rows (NULL-terminated). */
+/* Start admin (embedded: SQLite in its data dir) with the test's settings
+   plus extra {section, key, value} rows (NULL-terminated). What is measured
+   is admin's loop under a flood, through plain sockets (a fake service's
+   DEALER, ZeroMQ logins); CURVE on the bus is tested by admin_curve and e2e. */
 static void
 s_admin_start (s_admin_t *admin, const char *const (*extra)[3])
 {
-    memset (admin, 0, sizeof *admin);
-    admin->dir = rfk_test_tmpdir_new ("abuse");
-    assert_non_null (admin->dir);
-    admin->config = rfk_config_new ();
-    const char *settings[][3] = {
-        {NULL, "data_dir", admin->dir},
-        {NULL, "log_stderr", "false"},
-        {"admin", "http_port", "0"},
-        {"admin", "command_port", "0"},
-        {"admin", "service_port", "0"},
-        {"admin", "events_port", "0"},
-        {"admin", "superadmin_password", S_PASSWORD},
-        {"admin", "jwt_secret", "abuse-test-jwt-secret-0123456789abcdef"},
-        //  What is measured is admin's loop under a flood, through plain
-        //  sockets (a fake service's DEALER, ZeroMQ logins); CURVE on the bus
-        //  is tested by admin_curve and e2e.
-        {"bus", "curve", "false"},
-    };
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
-        assert_int_equal (
-            rfk_config_set (admin->config, settings[i][0], settings[i][1], settings[i][2], "test"),
-            0);
-    for (size_t i = 0; extra && extra[i][1]; i++)
-        if (rfk_config_set (admin->config, extra[i][0], extra[i][1], extra[i][2], "test"))
-            fail_msg ("config: %s", rfk_config_error (admin->config));
-    s_args = (rfk_admin_args_t){.config = admin->config, .embedded = true};
-    admin->actor = zactor_new (rfk_admin_actor_with, &s_args);
-    assert_non_null (admin->actor);
+    const char *settings[16][3] = {
+        {"admin", "jwt_secret", "abuse-test-jwt-secret-0123456789abcdef"}};
+    size_t count = 1;
+    for (size_t i = 0; extra && extra[i][1] && count < 15; i++, count++)
+        memcpy (settings[count], extra[i], sizeof settings[count]);
+    rfk_admin_args_t args = {.embedded = true};
+    char err[512];
+    if (rfk_test_real_admin_start (admin, "abuse", S_PASSWORD, (const char *const(*)[3])settings,
+                                   &args, err, sizeof err))
+        fail_msg ("%s", err);
     zsock_set_rcvtimeo (zactor_sock (admin->actor), 30000);
-    zstr_send (admin->actor, "ENDPOINTS");
-    char *events = NULL, *port = NULL;
-    assert_int_equal (
-        zstr_recvx (admin->actor, &admin->command, &admin->service, &events, &port, NULL), 4);
-    snprintf (admin->base, sizeof admin->base, "http://127.0.0.1:%s", port);
-    zstr_free (&events);
-    zstr_free (&port);
 }
 
 static void
 s_admin_stop (s_admin_t *admin)
 {
-    zactor_destroy (&admin->actor);
-    zstr_free (&admin->command);
-    zstr_free (&admin->service);
-    rfk_config_destroy (&admin->config);
-    rfk_test_tmpdir_destroy (&admin->dir);
+    rfk_test_real_admin_stop (admin);
 }
 
 //  --------------------------------------------------------------------------

@@ -40,12 +40,14 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <rafiki/client.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 #include "rfk_test_platform.h"
 
 #define S_TRIALS 5         /* per model */
@@ -88,15 +90,6 @@ typedef struct {
     char *token;                  /* issued before any restart */
 } s_case_t;
 
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
-
 static void *
 s_client_run (void *arg)
 {
@@ -127,13 +120,6 @@ s_client_run (void *arg)
         }
     }
     return NULL;
-}
-
-static void
-s_sdk_fail (rfk_sdk_t *sdk, const char *doing)
-{
-    fail_msg ("%s: %s: %s", doing, rfk_sdk_code_name (rfk_sdk_error (sdk)->code),
-              rfk_sdk_error (sdk)->message);
 }
 
 static void
@@ -171,7 +157,7 @@ s_train (rfk_sdk_t *sdk, const char *app, const char *train_id, const char *val_
     json_t *job = rfk_sdk_train_job_create (sdk, body);
     json_decref (body);
     if (!job)
-        s_sdk_fail (sdk, "train job create");
+        rfk_test_sdk_fail (sdk, "train job create");
     json_decref (job);
 }
 
@@ -189,7 +175,7 @@ s_deploy (rfk_test_platform_t *platform, const char *train_id, const char *val_i
     json_t *created = rfk_sdk_inference_job_create (platform->sdk, body);
     json_decref (body);
     if (!created)
-        s_sdk_fail (platform->sdk, "inference job create");
+        rfk_test_sdk_fail (platform->sdk, "inference job create");
     json_decref (created);
     json_t *job = rfk_test_platform_wait_job (platform, "serve", true, "RUNNING", S_WAIT_MS);
     if (!job)
@@ -421,9 +407,9 @@ test_chaos (void **state)
         fail_msg ("%s", err);
     const char *train_id = platform->train_id;
     const char *val_id = platform->val_id;
-    char *echo = s_model (platform, s_env ("RAFIKI_TEST_ECHO"), "Echo");
-    char *sleepy_a = s_model (platform, s_env ("RAFIKI_TEST_SLEEPY"), "SleepyA");
-    char *sleepy_b = s_model (platform, s_env ("RAFIKI_TEST_SLEEPY"), "SleepyB");
+    char *echo = s_model (platform, rfk_test_env ("RAFIKI_TEST_ECHO"), "Echo");
+    char *sleepy_a = s_model (platform, rfk_test_env ("RAFIKI_TEST_SLEEPY"), "SleepyA");
+    char *sleepy_b = s_model (platform, rfk_test_env ("RAFIKI_TEST_SLEEPY"), "SleepyB");
     char *host = s_deploy (platform, train_id, val_id, echo);
     self->token = strdup (rfk_sdk_token (sdk));
 
@@ -479,7 +465,7 @@ test_chaos (void **state)
     //  (platform->sdk: each restart of admin made a new session.)
     json_t *stopped = rfk_sdk_inference_job_stop (platform->sdk, "serve", -1);
     if (!stopped)
-        s_sdk_fail (platform->sdk, "inference job stop");
+        rfk_test_sdk_fail (platform->sdk, "inference job stop");
     json_decref (stopped);
     assert_int_equal (rfk_test_platform_stop (platform, 60000), 0);
     zhashx_t *seen = zhashx_new ();

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 #include "rfk_test_platform.h"
 
 #define S_TRAIN_MS 300000 /* one Echo trial, sanitizer build, busy machine */
@@ -59,26 +60,10 @@
 
 typedef rfk_test_platform_t s_platform_t;
 
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
-
 static long
 s_http (const char *method, const char *url, const char *token, const char *body, json_t **json_p)
 {
     return rfk_test_http (method, url, token, body, json_p, NULL);
-}
-
-static void
-s_sdk_fail (rfk_sdk_t *sdk, const char *doing)
-{
-    fail_msg ("%s: %s: %s", doing, rfk_sdk_code_name (rfk_sdk_error (sdk)->code),
-              rfk_sdk_error (sdk)->message);
 }
 
 /* A new platform for a case (the case's state, which its teardown kills). */
@@ -147,7 +132,7 @@ static char *
 s_deploy_echo (s_platform_t *platform)
 {
     char err[512];
-    rfk_test_train_t train = {"echo", s_env ("RAFIKI_TEST_ECHO"), "Echo", 1, NULL};
+    rfk_test_train_t train = {"echo", rfk_test_env ("RAFIKI_TEST_ECHO"), "Echo", 1, NULL};
     if (rfk_test_platform_train (platform, &train, err, sizeof err) != 0)
         fail_msg ("%s", err);
     json_decref (s_wait_job (platform, "echo", false, "STOPPED", S_TRAIN_MS));
@@ -155,7 +140,7 @@ s_deploy_echo (s_platform_t *platform)
     json_t *created = rfk_sdk_inference_job_create (platform->sdk, body);
     json_decref (body);
     if (!created)
-        s_sdk_fail (platform->sdk, "inference job create");
+        rfk_test_sdk_fail (platform->sdk, "inference job create");
     json_decref (created);
     json_t *serving = s_wait_job (platform, "echo", true, "RUNNING", S_SERVE_MS);
     char *host = strdup (json_string_value (json_object_get (serving, "predictor_host")));
@@ -274,7 +259,7 @@ test_trial_result_while_admin_away (void **state)
     s_up_start (platform);
     //  One trial of 5 s: long enough to kill admin in its middle.
     char err[512];
-    rfk_test_train_t train = {"sleepy", s_env ("RAFIKI_TEST_SLEEPY"), "Sleepy", 1, "5000"};
+    rfk_test_train_t train = {"sleepy", rfk_test_env ("RAFIKI_TEST_SLEEPY"), "Sleepy", 1, "5000"};
     if (rfk_test_platform_train (platform, &train, err, sizeof err) != 0)
         fail_msg ("%s", err);
     s_trials_wait_t trials = {platform, NULL};
@@ -364,31 +349,14 @@ test_lost_service_fails_its_job (void **state)
     rfk_test_platform_teardown (platform);
 }
 
-/* Each case's platform; the teardown kills whatever of it still runs, also
-   after a failed assertion. */
-static int
-s_setup (void **state)
-{
-    *state = calloc (1, sizeof (s_platform_t));
-    return *state ? 0 : -1;
-}
-
-static int
-s_teardown (void **state)
-{
-    rfk_test_platform_teardown ((s_platform_t *)*state);
-    free (*state);
-    return 0;
-}
-
 int
 main (void)
 {
     curl_global_init (CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_serving_outlives_admin, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_trial_result_while_admin_away, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_lost_service_fails_its_job, s_setup, s_teardown),
+        RFK_TEST_PLATFORM_CASE (test_serving_outlives_admin),
+        RFK_TEST_PLATFORM_CASE (test_trial_result_while_admin_away),
+        RFK_TEST_PLATFORM_CASE (test_lost_service_fails_its_job),
     };
     int failed = cmocka_run_group_tests (tests, NULL, NULL);
     curl_global_cleanup ();

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 #include "rfk_test_platform.h"
 
 #define S_PASSWORD "keys-Secret-pass-42"
@@ -40,26 +41,10 @@
 
 typedef rfk_test_platform_t s_platform_t;
 
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
-
 static long
 s_http (const char *method, const char *url, const char *token, const char *body, json_t **json_p)
 {
     return rfk_test_http (method, url, token, body, json_p, NULL);
-}
-
-static void
-s_sdk_fail (rfk_sdk_t *sdk, const char *doing)
-{
-    fail_msg ("%s: %s: %s", doing, rfk_sdk_code_name (rfk_sdk_error (sdk)->code),
-              rfk_sdk_error (sdk)->message);
 }
 
 /* Waits until the latest job of app is `wanted`; returns it. */
@@ -99,7 +84,7 @@ s_sdk_predict (s_platform_t *platform, const char *key)
     assert_int_equal (rfk_sdk_set_serving_key (platform->sdk, key), 0);
     char *endpoint = rfk_sdk_predictor_endpoint (platform->sdk, "echo", -1);
     if (!endpoint)
-        s_sdk_fail (platform->sdk, "predictor endpoint");
+        rfk_test_sdk_fail (platform->sdk, "predictor endpoint");
     json_t *queries = json_pack ("[[i, i]]", 1, 2);
     json_t *result = rfk_sdk_predict (platform->sdk, endpoint, queries, 0);
     rfk_sdk_code_t code = result ? RFK_SDK_OK : rfk_sdk_error (platform->sdk)->code;
@@ -138,7 +123,7 @@ s_deploy (s_platform_t *platform, const char *auth)
     json_t *created = rfk_sdk_inference_job_create (platform->sdk, body);
     json_decref (body);
     if (!created)
-        s_sdk_fail (platform->sdk, "inference job create");
+        rfk_test_sdk_fail (platform->sdk, "inference job create");
     assert_string_equal (json_string_value (json_object_get (created, "auth")), auth);
     json_decref (created);
     json_t *serving = s_wait_job (platform, "echo", true, "RUNNING", S_SERVE_MS);
@@ -168,7 +153,7 @@ s_setup (void **state)
     s_platform.password = S_PASSWORD;
     if (rfk_test_platform_up (&s_platform, err, sizeof err) != 0)
         fail_msg ("%s", err);
-    rfk_test_train_t train = {"echo", s_env ("RAFIKI_TEST_ECHO"), "Echo", 1, NULL};
+    rfk_test_train_t train = {"echo", rfk_test_env ("RAFIKI_TEST_ECHO"), "Echo", 1, NULL};
     if (rfk_test_platform_train (&s_platform, &train, err, sizeof err) != 0)
         fail_msg ("%s", err);
     json_decref (s_wait_job (&s_platform, "echo", false, "STOPPED", S_TRAIN_MS));

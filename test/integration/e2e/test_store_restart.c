@@ -29,6 +29,7 @@
 #include <stdlib.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 #include "rfk_test_platform.h"
 
 #define S_TRAIN_MS 300000 /* three Sleepy trials, sanitizer build, busy machine */
@@ -39,15 +40,6 @@ typedef struct {
     rfk_test_pg_t pg;             /* its store */
     char *token;                  /* the superadmin's, from before the outage */
 } s_case_t;
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
 
 typedef struct {
     rfk_test_platform_t *platform; /* the platform */
@@ -93,7 +85,7 @@ test_store_restarts_mid_job (void **state)
     platform->vars = vars;
     if (rfk_test_platform_up (platform, err, sizeof err) != 0)
         fail_msg ("%s", err);
-    rfk_test_train_t train = {"sleepy", s_env ("RAFIKI_TEST_SLEEPY"), "Sleepy", 3, "3000"};
+    rfk_test_train_t train = {"sleepy", rfk_test_env ("RAFIKI_TEST_SLEEPY"), "Sleepy", 3, "3000"};
     if (rfk_test_platform_train (platform, &train, err, sizeof err) != 0)
         fail_msg ("%s", err);
     s_running_wait_t running = {platform, "sleepy"};

@@ -48,6 +48,7 @@
 
 #include "rfk_sandbox.h"
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 
 #define S_PASSWORD "Hostile-Suite-pass-77"
 #define S_MALLORY "mallory@example.com"
@@ -82,22 +83,6 @@ static struct {
     bool skip;                    /* no sandbox can be made here */
     bool worker_tried;            /* the worker's deployment was tried */
 } s;
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
-
-static void
-s_sdk_fail (rfk_sdk_t *sdk, const char *doing)
-{
-    fail_msg ("%s: %s: %s", doing, rfk_sdk_code_name (rfk_sdk_error (sdk)->code),
-              rfk_sdk_error (sdk)->message);
-}
 
 /* ---- files ------------------------------------------------------------------ */
 
@@ -155,7 +140,7 @@ static char *
 s_copy (const char *name, const char *where, const char *attack)
 {
     char *path = zsys_sprintf ("%s/%s.so", s.dir, name);
-    zfile_t *source = zfile_new (NULL, s_env ("TPL_ESCAPE"));
+    zfile_t *source = zfile_new (NULL, rfk_test_env ("TPL_ESCAPE"));
     assert_int_equal (zfile_input (source), 0);
     zchunk_t *bytes = zfile_read (source, (size_t)zfile_cursize (source), 0);
     zfile_destroy (&source);
@@ -241,7 +226,7 @@ s_session (const char *email, const char *password)
         fail_msg ("no SDK session with %s: %s", admin, error.message);
     json_t *token = rfk_sdk_login (sdk, email, password);
     if (!token)
-        s_sdk_fail (sdk, "login");
+        rfk_test_sdk_fail (sdk, "login");
     json_decref (token);
     return sdk;
 }
@@ -271,15 +256,15 @@ static void
 s_victim (void)
 {
     char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
+    snprintf (path, sizeof path, "%s/iris-val.csv", rfk_test_env ("RAFIKI_TEST_IRIS"));
     json_t *data =
         rfk_sdk_dataset_upload (s.admin, path, "victim-data", "TABULAR_CLASSIFICATION", NULL, NULL);
     if (!data)
-        s_sdk_fail (s.admin, "victim's dataset");
+        rfk_test_sdk_fail (s.admin, "victim's dataset");
     json_decref (data);
     json_t *model = s_upload (s.admin, "victim-model", "none", "none");
     if (!model)
-        s_sdk_fail (s.admin, "victim's template");
+        rfk_test_sdk_fail (s.admin, "victim's template");
     json_decref (model);
     s.hashes = zhashx_new ();
     zhashx_set_destructor (s.hashes, (czmq_destructor *)zstr_free);
@@ -333,7 +318,7 @@ s_setup (void **state)
     s.admin = s_session ("superadmin@rafiki", S_PASSWORD);
     json_t *user = rfk_sdk_user_create (s.admin, S_MALLORY, S_MALLORY_PASSWORD, "MODEL_DEVELOPER");
     if (!user)
-        s_sdk_fail (s.admin, "create mallory");
+        rfk_test_sdk_fail (s.admin, "create mallory");
     json_decref (user);
     s.mallory = s_session (S_MALLORY, S_MALLORY_PASSWORD);
     s_victim ();
@@ -342,11 +327,11 @@ s_setup (void **state)
     const char *sets[][2] = {{"iris-train.csv", "mallory-train"}, {"iris-val.csv", "mallory-val"}};
     char *ids[] = {s.train, s.val};
     for (size_t i = 0; i < 2; i++) {
-        snprintf (path, sizeof path, "%s/%s", s_env ("RAFIKI_TEST_IRIS"), sets[i][0]);
+        snprintf (path, sizeof path, "%s/%s", rfk_test_env ("RAFIKI_TEST_IRIS"), sets[i][0]);
         json_t *data = rfk_sdk_dataset_upload (s.mallory, path, sets[i][1],
                                                "TABULAR_CLASSIFICATION", NULL, NULL);
         if (!data)
-            s_sdk_fail (s.mallory, "mallory's dataset");
+            rfk_test_sdk_fail (s.mallory, "mallory's dataset");
         snprintf (ids[i], 64, "%s", json_string_value (json_object_get (data, "id")));
         json_decref (data);
     }
@@ -451,7 +436,7 @@ s_train (const char *app, json_t *model_ids, s_job_wait_t *wait)
     json_t *job = rfk_sdk_train_job_create (s.mallory, body);
     json_decref (body);
     if (!job)
-        s_sdk_fail (s.mallory, "create a train job");
+        rfk_test_sdk_fail (s.mallory, "create a train job");
     json_decref (job);
     *wait = (s_job_wait_t){.app = app, .ended = "STOPPED"};
     s_job_wait (wait);
@@ -472,14 +457,14 @@ s_hostile_trials (void)
         snprintf (name, sizeof name, "trial-%s", s_attacks[i]);
         json_t *model = s_upload (s.mallory, name, "trial", s_attacks[i]);
         if (!model)
-            s_sdk_fail (s.mallory, name);
+            rfk_test_sdk_fail (s.mallory, name);
         s.model_ids[i] = strdup (json_string_value (json_object_get (model, "id")));
         json_array_append (ids, json_object_get (model, "id"));
         json_decref (model);
     }
     json_t *good = s_upload (s.mallory, "trial-good", "none", "none");
     if (!good)
-        s_sdk_fail (s.mallory, "the good template");
+        rfk_test_sdk_fail (s.mallory, "the good template");
     s.good_id = strdup (json_string_value (json_object_get (good, "id")));
     json_array_append (ids, json_object_get (good, "id"));
     json_decref (good);
@@ -488,7 +473,7 @@ s_hostile_trials (void)
     print_message ("# the hostile train job is %s\n", *wait.status ? wait.status : "(unknown)");
     s.trials = rfk_sdk_train_job_trials (s.mallory, "hostile", -1, 0, 0, false, 0);
     if (!s.trials)
-        s_sdk_fail (s.mallory, "the hostile job's trials");
+        rfk_test_sdk_fail (s.mallory, "the hostile job's trials");
     return s.trials;
 }
 
@@ -581,7 +566,7 @@ s_worker (void)
     s.worker_tried = true;
     json_t *model = s_upload (s.mallory, "worker-probe", "worker", "all");
     if (!model)
-        s_sdk_fail (s.mallory, "the worker template");
+        rfk_test_sdk_fail (s.mallory, "the worker template");
     s_job_wait_t wait;
     s_train ("serve", json_pack ("[O]", json_object_get (model, "id")), &wait);
     json_decref (model);
@@ -591,7 +576,7 @@ s_worker (void)
     json_t *job = rfk_sdk_inference_job_create (s.mallory, body);
     json_decref (body);
     if (!job)
-        s_sdk_fail (s.mallory, "deploy the worker");
+        rfk_test_sdk_fail (s.mallory, "deploy the worker");
     json_decref (job);
     wait = (s_job_wait_t){.app = "serve", .inference = true, .ended = "RUNNING"};
     s_job_wait (&wait);
@@ -599,7 +584,7 @@ s_worker (void)
         fail_msg ("the worker's inference job is not RUNNING (logs in %s/logs)", s.var);
     s.endpoint = rfk_sdk_predictor_endpoint (s.mallory, "serve", -1);
     if (!s.endpoint)
-        s_sdk_fail (s.mallory, "the predictor's endpoint");
+        rfk_test_sdk_fail (s.mallory, "the predictor's endpoint");
     return s.endpoint;
 }
 
@@ -673,7 +658,7 @@ test_service (void **state)
         skip ();
     json_t *model = s_upload (s.mallory, "service-write-job", "service", "write-job");
     if (!model)
-        s_sdk_fail (s.mallory, "the service template");
+        rfk_test_sdk_fail (s.mallory, "the service template");
     s_job_wait_t wait;
     s_train ("service", json_pack ("[O]", json_object_get (model, "id")), &wait);
     json_decref (model);
@@ -703,7 +688,7 @@ test_after_admin (void **state)
         skip ();
     json_t *me = rfk_sdk_me (s.admin);
     if (!me)
-        s_sdk_fail (s.admin, "who am I");
+        rfk_test_sdk_fail (s.admin, "who am I");
     json_decref (me);
     assert_int_equal (kill (s.pid, 0), 0);
 }
