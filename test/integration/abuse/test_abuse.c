@@ -68,6 +68,8 @@ typedef struct {
     s_admin_t admin;     /* the admin under test (zeroed when none) */
     zsock_t *dealer;     /* a client of its command socket, or NULL */
     zactor_t *predictor; /* the predictor under test, or NULL */
+    char *token;         /* the second user's token, or NULL */
+    CURL *curl;          /* an HTTP client of the case, or NULL */
 } s_case_t;
 
 /* Start admin (embedded: SQLite in its data dir) with the test's settings
@@ -407,7 +409,7 @@ test_login_flood (void **state)
     s_case_t *self = (s_case_t *)*state;
     s_admin_t *admin = &self->admin;
     s_admin_start (admin, extra);
-    char *token = s_second_user (admin->base);
+    char *token = self->token = s_second_user (admin->base);
     const char *flood_s = getenv ("RAFIKI_ABUSE_FLOOD_S");
     int seconds = flood_s && atoi (flood_s) > 0 ? atoi (flood_s) : 10;
     const char *p99_env = getenv ("RAFIKI_ABUSE_P99_MS");
@@ -453,7 +455,7 @@ test_login_flood (void **state)
     //  heartbeat came back in under half of it.
     assert_int_equal (beat.answered, beat.sent);
     assert_true (beat.worst_ms < 2500);
-    free (token);
+    zstr_free (&self->token);
     pthread_mutex_destroy (&flood.lock);
     s_admin_stop (admin);
 }
@@ -471,8 +473,8 @@ test_login_rate_limit (void **state)
     s_case_t *self = (s_case_t *)*state;
     s_admin_t *admin = &self->admin;
     s_admin_start (admin, extra);
-    char *token = s_second_user (admin->base); //  two good logins: no failure counted
-    CURL *curl = curl_easy_init ();
+    char *token = self->token = s_second_user (admin->base); //  two good logins: no failure counted
+    CURL *curl = self->curl = curl_easy_init ();
     const char *wrong = "{\"email\":\"" S_USER "\",\"password\":\"not-it\"}";
     for (int i = 0; i < 3; i++) {
         s_reply_t reply = s_http (curl, admin->base, "POST", "/tokens", NULL, wrong, NULL);
@@ -505,8 +507,9 @@ test_login_rate_limit (void **state)
     reply = s_http (curl, admin->base, "GET", "/datasets", token, NULL, NULL);
     assert_int_equal (reply.status, 200);
     zsock_destroy (&self->dealer);
-    curl_easy_cleanup (curl);
-    free (token);
+    curl_easy_cleanup (self->curl);
+    self->curl = NULL;
+    zstr_free (&self->token);
     s_admin_stop (admin);
 }
 
@@ -567,7 +570,7 @@ test_user_caps (void **state)
     s_case_t *self = (s_case_t *)*state;
     s_admin_t *admin = &self->admin;
     s_admin_start (admin, extra);
-    char *token = s_second_user (admin->base);
+    char *token = self->token = s_second_user (admin->base);
     zsock_t *dealer = self->dealer = zsock_new_dealer (admin->command);
     zsock_set_rcvtimeo (dealer, 10000);
     for (uint64_t i = 1; i <= 5; i++) {
@@ -622,7 +625,7 @@ test_user_caps (void **state)
         }
     }
     assert_int_equal (open, 2);
-    CURL *curl = curl_easy_init ();
+    CURL *curl = self->curl = curl_easy_init ();
     s_reply_t reply = s_http (curl, admin->base, "GET", "/events", token, NULL, NULL);
     assert_int_equal (reply.status, 429);
     assert_non_null (strstr (reply.body, "admin.user_max_event_streams"));
@@ -632,9 +635,10 @@ test_user_caps (void **state)
         curl_easy_cleanup (streams[i]);
     }
     curl_multi_cleanup (multi);
-    curl_easy_cleanup (curl);
+    curl_easy_cleanup (self->curl);
+    self->curl = NULL;
     zsock_destroy (&self->dealer);
-    free (token);
+    zstr_free (&self->token);
     s_admin_stop (admin);
 }
 
@@ -649,7 +653,7 @@ test_untrusted_frames (void **state)
     s_case_t *self = (s_case_t *)*state;
     s_admin_t *admin = &self->admin;
     s_admin_start (admin, extra);
-    char *token = s_second_user (admin->base);
+    char *token = self->token = s_second_user (admin->base);
     zsock_t *dealer = self->dealer = zsock_new_dealer (admin->command);
     zsock_set_rcvtimeo (dealer, 10000);
     size_t size = 200 * 1024;
@@ -686,7 +690,7 @@ test_untrusted_frames (void **state)
     }
     free (bytes);
     zsock_destroy (&self->dealer);
-    free (token);
+    zstr_free (&self->token);
     s_admin_stop (admin);
 }
 
@@ -852,6 +856,8 @@ s_teardown (void **state)
 {
     s_case_t *self = (s_case_t *)*state;
     zsock_destroy (&self->dealer);
+    curl_easy_cleanup (self->curl);
+    zstr_free (&self->token);
     zactor_destroy (&self->predictor);
     s_admin_stop (&self->admin);
     free (self);
