@@ -509,6 +509,7 @@ s_teardown (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     curl_global_init (CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_chaos, s_setup, s_teardown),

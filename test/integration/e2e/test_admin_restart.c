@@ -352,6 +352,7 @@ test_lost_service_fails_its_job (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     curl_global_init (CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         RFK_TEST_PLATFORM_CASE (test_serving_outlives_admin),

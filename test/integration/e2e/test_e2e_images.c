@@ -288,6 +288,7 @@ test_photos_train_deploy_predict (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_photos_train_deploy_predict),
     };

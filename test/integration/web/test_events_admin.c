@@ -512,6 +512,7 @@ test_web_dir (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     curl_global_init (CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_events_of_own_jobs),
