@@ -51,7 +51,6 @@
 #define S_PASSWORD "e2e-Secret-pass-42"
 #define S_TRAIN_MS 300000 /* tuning both models, sanitizer build, busy machine */
 #define S_SERVE_MS 60000  /* an inference job up, or down */
-#define S_FEATURES 4
 
 extern char **environ;
 
@@ -457,31 +456,6 @@ s_stop_and_check (s_platform_t *platform, const char *app, const char *predictor
 /* ---------------------------------------------------------------------- */
 /* what the templates themselves say */
 
-/* The validation rows as queries (feature maps). */
-static json_t *
-s_iris_queries (const char *path, int max)
-{
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    char line[512];
-    assert_non_null (fgets (line, sizeof line, file)); /* header */
-    json_t *queries = json_array ();
-    const char *names[S_FEATURES] = {"sepal_length", "sepal_width", "petal_length", "petal_width"};
-    while (fgets (line, sizeof line, file) && (int)json_array_size (queries) < max) {
-        double values[S_FEATURES];
-        int label;
-        if (sscanf (line, "%lf,%lf,%lf,%lf,%d", &values[0], &values[1], &values[2], &values[3],
-                    &label) != 5)
-            continue;
-        json_t *query = json_object ();
-        for (int f = 0; f < S_FEATURES; f++)
-            json_object_set_new (query, names[f], json_real (values[f]));
-        json_array_append_new (queries, query);
-    }
-    fclose (file);
-    return queries;
-}
-
 /* What a template predicts for the queries with a trial's knobs and saved
    parameters (downloaded through the API): an array of probability vectors. */
 static json_t *
@@ -800,7 +774,8 @@ test_train_deploy_predict (void **state)
     json_decref (listed);
 
     //  What the two deployed trials give by themselves, averaged.
-    json_t *queries = s_iris_queries (val_path, 50);
+    json_t *queries = rfk_test_iris_queries (val_path, NULL, 50);
+    assert_non_null (queries);
     json_t *members[2] = {
         s_direct_predict (platform, rfk_test_env ("RAFIKI_TEST_XGB"),
                           s_best_trial (trial_list, "XgbClassifier"), queries),
@@ -883,7 +858,8 @@ test_max_trials_replicas (void **state)
     json_decref (health);
     char val_path[600];
     snprintf (val_path, sizeof val_path, "%s/iris-val.csv", rfk_test_env ("RAFIKI_TEST_IRIS"));
-    json_t *queries = s_iris_queries (val_path, 50);
+    json_t *queries = rfk_test_iris_queries (val_path, NULL, 50);
+    assert_non_null (queries);
     json_t *expect = s_direct_predict (
         platform,
         rfk_test_env (streq (model, "XgbClassifier") ? "RAFIKI_TEST_XGB" : "RAFIKI_TEST_LINEAR"),

@@ -764,32 +764,6 @@ s_direct_predict (s_trained_t *trained, json_t *queries)
     return result;
 }
 
-/*  The validation rows as queries (feature maps) and their labels. */
-static json_t *
-s_iris_queries (const char *path, int *labels, int max)
-{
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    char line[512];
-    assert_non_null (fgets (line, sizeof line, file)); /* header */
-    json_t *queries = json_array ();
-    const char *names[] = {"sepal_length", "sepal_width", "petal_length", "petal_width"};
-    while (fgets (line, sizeof line, file) && (int)json_array_size (queries) < max) {
-        double values[4];
-        int label;
-        if (sscanf (line, "%lf,%lf,%lf,%lf,%d", &values[0], &values[1], &values[2], &values[3],
-                    &label) != 5)
-            continue;
-        json_t *query = json_object ();
-        for (int f = 0; f < 4; f++)
-            json_object_set_new (query, names[f], json_real (values[f]));
-        labels[json_array_size (queries)] = label;
-        json_array_append_new (queries, query);
-    }
-    fclose (file);
-    return queries;
-}
-
 static void
 s_assert_close (json_t *got, json_t *expect)
 {
@@ -840,7 +814,7 @@ test_end_to_end (void **state)
     s_train (&linear, rfk_test_env ("RAFIKI_TEST_LINEAR"), "{\"C\": 100.0, \"solver\": \"l2r_lr\"}",
              train, linear_params);
     int labels[60];
-    json_t *queries = s_iris_queries (val, labels, 60);
+    json_t *queries = rfk_test_iris_queries (val, labels, 60);
     assert_true (json_array_size (queries) >= 40);
     json_t *body = json_pack ("{s:O}", "queries", queries);
     char *body_text = json_dumps (body, JSON_COMPACT);
