@@ -18,43 +18,54 @@ static const rfk_cli_column_t s_key_columns[] = {
 };
 #define S_KEY_COLUMNS (sizeof s_key_columns / sizeof s_key_columns[0])
 
-/*  The VERSION of --version (default -1: the latest); 0, or -1 after a
-    usage error. */
-static int
-s_version (const char *text, int *version_p)
+#define S_APP_HELP "  APP      the inference job's app"
+
+/*  Parses a `rafiki keys` command: its operands, --version V (default -1:
+    the latest) and, when label_p is not NULL, --label LABEL; checks V, then
+    opens a session. NULL when the command should exit with *status_p
+    (after --help, a usage error, or no session). */
+static rfk_sdk_t *
+s_open (rfk_cli_command_t *cmd, int argc, char **argv, const char **label_p, int *version_p,
+        int *status_p)
 {
+    const char *version_text = NULL;
+    const rfk_cli_option_t options[] = {
+        {"label", 'l', "LABEL", "what you call the key (who or what uses it)", label_p, NULL},
+        {"version", 'v', "VERSION", "the inference job's app_version (default -1: the latest)",
+         &version_text, NULL},
+        {NULL, 0, NULL, NULL, NULL, NULL}};
+    cmd->options = label_p ? options : options + 1;
+    int parsed = rfk_cli_parse (cmd, argc, argv, stdout, stderr, status_p);
+    cmd->options = NULL; /* the table lives here */
+    if (parsed != 0)
+        return NULL;
     long version = -1;
-    if (text && rfk_cli_int ("--version", text, -1, INT_MAX, &version) != 0)
-        return -1;
+    if (version_text && rfk_cli_int ("--version", version_text, -1, INT_MAX, &version) != 0) {
+        *status_p = RFK_CLI_USAGE;
+        return NULL;
+    }
     *version_p = (int)version;
-    return 0;
+    rfk_sdk_t *sdk = rfk_cli_connect (&cmd->common);
+    if (!sdk)
+        *status_p = RFK_CLI_FAILED;
+    return sdk;
 }
 
 int
 rfk_cli_keys_create (int argc, char **argv)
 {
-    const char *label = NULL, *version_text = NULL;
-    const rfk_cli_option_t options[] = {
-        {"label", 'l', "LABEL", "what you call the key (who or what uses it)", &label, NULL},
-        {"version", 'v', "VERSION", "the inference job's app_version (default -1: the latest)",
-         &version_text, NULL},
-        {NULL, 0, NULL, NULL, NULL, NULL}};
     rfk_cli_command_t cmd = {
         .usage = "rafiki keys create APP [--label LABEL] [--version V]",
         .about = "Issues a serving key for APP's inference job (created with auth: token).\n"
                  "The key is shown this once: keep it; admin keeps only its hash.",
-        .options = options,
         .min_operands = 1,
         .max_operands = 1,
-        .operands_help = "  APP      the inference job's app"};
+        .operands_help = S_APP_HELP};
+    const char *label = NULL;
     int status, version;
-    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
+    rfk_sdk_t *sdk = s_open (&cmd, argc, argv, &label, &version, &status);
     if (!sdk)
         return status;
-    if (s_version (version_text, &version) != 0) {
-        rfk_sdk_destroy (&sdk);
-        return RFK_CLI_USAGE;
-    }
     json_t *key = rfk_sdk_serving_key_create (sdk, cmd.operands[0], version, label);
     if (key && !cmd.common.json)
         fprintf (stderr, "rafiki: this key is shown once; send it as `Authorization: Bearer "
@@ -65,26 +76,16 @@ rfk_cli_keys_create (int argc, char **argv)
 int
 rfk_cli_keys_list (int argc, char **argv)
 {
-    const char *version_text = NULL;
-    const rfk_cli_option_t options[] = {{"version", 'v', "VERSION",
-                                         "the inference job's app_version (default -1: the latest)",
-                                         &version_text, NULL},
-                                        {NULL, 0, NULL, NULL, NULL, NULL}};
     rfk_cli_command_t cmd = {.usage = "rafiki keys list APP [--version V]",
                              .about = "Lists the valid serving keys of APP's inference job "
                                       "(ids and labels; never the keys).",
-                             .options = options,
                              .min_operands = 1,
                              .max_operands = 1,
-                             .operands_help = "  APP      the inference job's app"};
+                             .operands_help = S_APP_HELP};
     int status, version;
-    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
+    rfk_sdk_t *sdk = s_open (&cmd, argc, argv, NULL, &version, &status);
     if (!sdk)
         return status;
-    if (s_version (version_text, &version) != 0) {
-        rfk_sdk_destroy (&sdk);
-        return RFK_CLI_USAGE;
-    }
     return rfk_cli_finish (&cmd, &sdk, rfk_sdk_serving_keys_list (sdk, cmd.operands[0], version),
                            "keys", s_key_columns, S_KEY_COLUMNS);
 }
@@ -92,26 +93,17 @@ rfk_cli_keys_list (int argc, char **argv)
 int
 rfk_cli_keys_revoke (int argc, char **argv)
 {
-    const char *version_text = NULL;
-    const rfk_cli_option_t options[] = {{"version", 'v', "VERSION",
-                                         "the inference job's app_version (default -1: the latest)",
-                                         &version_text, NULL},
-                                        {NULL, 0, NULL, NULL, NULL, NULL}};
     rfk_cli_command_t cmd = {.usage = "rafiki keys revoke APP KEY_ID [--version V]",
                              .about = "Revokes a serving key: the predictor refuses it at once.",
-                             .options = options,
                              .min_operands = 2,
                              .max_operands = 2,
-                             .operands_help = "  APP      the inference job's app\n"
-                                              "  KEY_ID   the key's id (rafiki keys list)"};
+                             .operands_help =
+                                 S_APP_HELP "\n"
+                                            "  KEY_ID   the key's id (rafiki keys list)"};
     int status, version;
-    rfk_sdk_t *sdk = rfk_cli_open (&cmd, argc, argv, &status);
+    rfk_sdk_t *sdk = s_open (&cmd, argc, argv, NULL, &version, &status);
     if (!sdk)
         return status;
-    if (s_version (version_text, &version) != 0) {
-        rfk_sdk_destroy (&sdk);
-        return RFK_CLI_USAGE;
-    }
     return rfk_cli_finish (
         &cmd, &sdk, rfk_sdk_serving_key_revoke (sdk, cmd.operands[0], version, cmd.operands[1]),
         NULL, NULL, 0);

@@ -408,3 +408,32 @@ rfk_test_machine_lock (const char *name, int timeout_ms)
     }
     return 0; //  fd stays open: the lock ends with the process
 }
+
+json_t *
+rfk_test_iris_queries (const char *path, int *labels, int max)
+{
+    FILE *file = fopen (path, "r");
+    char line[512];
+    if (!file || !fgets (line, sizeof line, file)) { /* the header */
+        if (file)
+            fclose (file);
+        return NULL;
+    }
+    json_t *queries = json_array ();
+    const char *names[] = {"sepal_length", "sepal_width", "petal_length", "petal_width"};
+    while (fgets (line, sizeof line, file) && (int)json_array_size (queries) < max) {
+        double values[4];
+        int label;
+        if (sscanf (line, "%lf,%lf,%lf,%lf,%d", &values[0], &values[1], &values[2], &values[3],
+                    &label) != 5)
+            continue;
+        json_t *query = json_object ();
+        for (int f = 0; f < 4; f++)
+            json_object_set_new (query, names[f], json_real (values[f]));
+        if (labels)
+            labels[json_array_size (queries)] = label;
+        json_array_append_new (queries, query);
+    }
+    fclose (file);
+    return queries;
+}

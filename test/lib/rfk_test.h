@@ -20,6 +20,7 @@
 #define RFK_TEST_H_INCLUDED
 
 #include <czmq.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -162,6 +163,13 @@ rfk_test_http_once_join (rfk_test_http_once_t *server);
    free in time or could not be opened. */
 int
 rfk_test_machine_lock (const char *name, int timeout_ms);
+
+/* The rows of an iris CSV (sepal_length, sepal_width, petal_length,
+   petal_width, class; a header first) as queries, feature maps: at most max
+   of them, and each row's class in labels[] when labels is not NULL (room
+   for max). A new array, or NULL when the file cannot be read. */
+json_t *
+rfk_test_iris_queries (const char *path, int *labels, int max);
 
 /* The port of "scheme://host:port", or 0. */
 int

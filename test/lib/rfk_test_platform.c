@@ -207,6 +207,22 @@ rfk_test_platform_teardown (rfk_test_platform_t *self)
     rfk_test_tmpdir_destroy (&self->dir);
 }
 
+int
+rfk_test_platform_case_setup (void **state)
+{
+    *state = calloc (1, sizeof (rfk_test_platform_t));
+    return *state ? 0 : -1;
+}
+
+int
+rfk_test_platform_case_teardown (void **state)
+{
+    rfk_test_platform_teardown ((rfk_test_platform_t *)*state);
+    free (*state);
+    *state = NULL;
+    return 0;
+}
+
 /* A process's environment (NUL-separated) into env; its length. */
 static size_t
 s_environ (const char *pid, char *env, size_t size)
@@ -424,6 +440,87 @@ rfk_test_platform_wait_job (rfk_test_platform_t *self, const char *app, bool inf
         return NULL;
     }
     return wait.job;
+}
+
+/* The SDK's last error as "doing: CODE: message" in err; -1. */
+static int
+s_sdk_err (rfk_test_platform_t *self, const char *doing, char *err, size_t errlen)
+{
+    snprintf (err, errlen, "%s: %s: %s", doing, rfk_sdk_code_name (rfk_sdk_error (self->sdk)->code),
+              rfk_sdk_error (self->sdk)->message);
+    return -1;
+}
+
+/* Uploads <$RAFIKI_TEST_IRIS>/<name>.csv as dataset name; its id in id. */
+static int
+s_dataset (rfk_test_platform_t *self, const char *name, char *id, size_t size, char *err,
+           size_t errlen)
+{
+    const char *folder = getenv ("RAFIKI_TEST_IRIS");
+    if (!folder || !*folder)
+        return snprintf (err, errlen, "RAFIKI_TEST_IRIS is not set (meson sets it)"), -1;
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/%s.csv", folder, name);
+    json_t *dataset =
+        rfk_sdk_dataset_upload (self->sdk, path, name, "TABULAR_CLASSIFICATION", NULL, NULL);
+    if (!dataset)
+        return s_sdk_err (self, "dataset upload", err, errlen);
+    snprintf (id, size, "%s", json_string_value (json_object_get (dataset, "id")));
+    json_decref (dataset);
+    return 0;
+}
+
+int
+rfk_test_platform_iris (rfk_test_platform_t *self, char *err, size_t errlen)
+{
+    if (*self->train_id)
+        return 0;
+    if (s_dataset (self, "iris-train", self->train_id, sizeof self->train_id, err, errlen) != 0 ||
+        s_dataset (self, "iris-val", self->val_id, sizeof self->val_id, err, errlen) != 0) {
+        *self->train_id = 0;
+        return -1;
+    }
+    return 0;
+}
+
+char *
+rfk_test_platform_model (rfk_test_platform_t *self, const char *path, const char *name, char *err,
+                         size_t errlen)
+{
+    rfk_sdk_model_info_t info = {
+        .name = name, .task = "TABULAR_CLASSIFICATION", .access_right = "PUBLIC"};
+    json_t *model = rfk_sdk_model_upload (self->sdk, path, &info, NULL, NULL);
+    if (!model)
+        return s_sdk_err (self, "model upload", err, errlen), NULL;
+    char *id = strdup (json_string_value (json_object_get (model, "id")));
+    json_decref (model);
+    return id;
+}
+
+int
+rfk_test_platform_train (rfk_test_platform_t *self, const rfk_test_train_t *train, char *err,
+                         size_t errlen)
+{
+    if (rfk_test_platform_iris (self, err, errlen) != 0)
+        return -1;
+    char *model = rfk_test_platform_model (self, train->model_path, train->model_name, err, errlen);
+    if (!model)
+        return -1;
+    json_t *body =
+        json_pack ("{s:s, s:s, s:s, s:s, s:[s], s:{s:i}}", "app", train->app, "task",
+                   "TABULAR_CLASSIFICATION", "train_dataset_id", self->train_id, "val_dataset_id",
+                   self->val_id, "model_ids", model, "budget", "MODEL_TRIAL_COUNT", train->trials);
+    if (train->sleepy_ms)
+        json_object_set_new (
+            body, "train_args",
+            json_pack ("{s:s, s:s}", "sleepy_ms", train->sleepy_ms, "sleepy_steps", "1"));
+    json_t *job = rfk_sdk_train_job_create (self->sdk, body);
+    json_decref (body);
+    free (model);
+    if (!job)
+        return s_sdk_err (self, "train job create", err, errlen);
+    json_decref (job);
+    return 0;
 }
 
 /* ---- HTTP ---------------------------------------------------------------- */

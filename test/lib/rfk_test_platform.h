@@ -40,6 +40,8 @@ typedef struct {
     size_t pid_count;                   /* how many */
     long up_log_at;                     /* the size of <data_dir>/logs/up.log when the
                                            running `rafikid up` started */
+    char train_id[64];                  /* the iris-train dataset's id, "" before uploaded */
+    char val_id[64];                    /* the iris-val dataset's id */
 } rfk_test_platform_t;
 
 /* Makes the folder (/tmp/rfk-<name>-XXXXXX) and its data dir. 0 or -1. */
@@ -61,6 +63,17 @@ rfk_test_platform_stop (rfk_test_platform_t *self, int timeout_ms);
    RAFIKI_TEST_KEEP=1). Safe twice. */
 void
 rfk_test_platform_teardown (rfk_test_platform_t *self);
+/* A cmocka setup for a case that runs one platform: *state is a new,
+   zeroed rfk_test_platform_t (init it in the case). 0 or -1. */
+int
+rfk_test_platform_case_setup (void **state);
+/* Its teardown: rfk_test_platform_teardown, then frees *state. 0. */
+int
+rfk_test_platform_case_teardown (void **state);
+/* A cmocka case with that setup and teardown (where <cmocka.h> is included). */
+#define RFK_TEST_PLATFORM_CASE(fn)                                                                 \
+    cmocka_unit_test_setup_teardown (fn, rfk_test_platform_case_setup,                             \
+                                     rfk_test_platform_case_teardown)
 /* Records a pid for the teardown. */
 void
 rfk_test_platform_record (rfk_test_platform_t *self, pid_t pid);
@@ -99,6 +112,34 @@ rfk_test_platform_job (rfk_test_platform_t *self, const char *app, bool inferenc
 json_t *
 rfk_test_platform_wait_job (rfk_test_platform_t *self, const char *app, bool inference,
                             const char *wanted, int timeout_ms);
+
+/* Uploads iris-train.csv and iris-val.csv of the folder $RAFIKI_TEST_IRIS
+   as TABULAR_CLASSIFICATION datasets iris-train and iris-val, their ids in
+   train_id and val_id; once per platform (later calls keep the ids). 0, or
+   -1 with why in err. */
+int
+rfk_test_platform_iris (rfk_test_platform_t *self, char *err, size_t errlen);
+/* Uploads the template at path as a PUBLIC TABULAR_CLASSIFICATION model
+   called name: its id (yours), or NULL with why in err. */
+char *
+rfk_test_platform_model (rfk_test_platform_t *self, const char *path, const char *name, char *err,
+                         size_t errlen);
+
+/* A train job on iris (rfk_test_platform_train). */
+typedef struct {
+    const char *app;        /* the app */
+    const char *model_path; /* the template to upload */
+    const char *model_name; /* the model's name */
+    int trials;             /* MODEL_TRIAL_COUNT */
+    const char *sleepy_ms;  /* train_args {sleepy_ms, sleepy_steps: 1} (the test's Sleepy
+                               template), or NULL for none */
+} rfk_test_train_t;
+
+/* Uploads iris (rfk_test_platform_iris) and the job's model, and creates
+   the train job. 0, or -1 with why in err. */
+int
+rfk_test_platform_train (rfk_test_platform_t *self, const rfk_test_train_t *train, char *err,
+                         size_t errlen);
 
 /* method url [token] [body] -> HTTP status (0 when no connection); *json_p the
    answer's JSON (NULL if none), *retry_after_p its Retry-After (0: none);

@@ -26,19 +26,11 @@
 #include <stdlib.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 #include "rfk_test_platform.h"
 
 #define S_ROUNDS 3
 #define S_WAIT_MS 300000
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
 
 static void
 s_sdk_check (rfk_sdk_t *sdk, json_t *value, const char *doing)
@@ -47,20 +39,19 @@ s_sdk_check (rfk_sdk_t *sdk, json_t *value, const char *doing)
         fail_msg ("%s: %s", doing, rfk_sdk_error (sdk)->message);
 }
 
-/* Starts a train job of app on model; trials of ms. */
+/* Starts a train job of app on iris and model (an id); trials of ms. */
 static void
-s_train (rfk_sdk_t *sdk, const char *app, json_t *train, json_t *val, json_t *model, int trials,
+s_train (rfk_test_platform_t *platform, const char *app, const char *model, int trials,
          int trainers, const char *ms)
 {
-    json_t *body =
-        json_pack ("{s:s, s:s, s:O, s:O, s:[O], s:{s:i, s:i}, s:{s:s, s:s}}", "app", app, "task",
-                   "TABULAR_CLASSIFICATION", "train_dataset_id", json_object_get (train, "id"),
-                   "val_dataset_id", json_object_get (val, "id"), "model_ids",
-                   json_object_get (model, "id"), "budget", "MODEL_TRIAL_COUNT", trials,
-                   "TRAINER_COUNT", trainers, "train_args", "sleepy_ms", ms, "sleepy_steps", "1");
-    json_t *job = rfk_sdk_train_job_create (sdk, body);
+    json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:[s], s:{s:i, s:i}, s:{s:s, s:s}}", "app", app,
+                              "task", "TABULAR_CLASSIFICATION", "train_dataset_id",
+                              platform->train_id, "val_dataset_id", platform->val_id, "model_ids",
+                              model, "budget", "MODEL_TRIAL_COUNT", trials, "TRAINER_COUNT",
+                              trainers, "train_args", "sleepy_ms", ms, "sleepy_steps", "1");
+    json_t *job = rfk_sdk_train_job_create (platform->sdk, body);
     json_decref (body);
-    s_sdk_check (sdk, job, "train job create");
+    s_sdk_check (platform->sdk, job, "train job create");
     json_decref (job);
 }
 
@@ -100,23 +91,15 @@ bench_recovery (void **state)
     if (rfk_test_platform_up (platform, err, sizeof err) != 0)
         fail_msg ("%s", err);
     rfk_sdk_t *sdk = platform->sdk;
-    char train_path[600], val_path[600];
-    snprintf (train_path, sizeof train_path, "%s/iris-train.csv", s_env ("RAFIKI_TEST_IRIS"));
-    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
-    json_t *train = rfk_sdk_dataset_upload (sdk, train_path, "iris-train", "TABULAR_CLASSIFICATION",
-                                            NULL, NULL);
-    s_sdk_check (sdk, train, "dataset upload");
-    json_t *val =
-        rfk_sdk_dataset_upload (sdk, val_path, "iris-val", "TABULAR_CLASSIFICATION", NULL, NULL);
-    s_sdk_check (sdk, val, "dataset upload");
-    rfk_sdk_model_info_t info = {
-        .name = "Echo", .task = "TABULAR_CLASSIFICATION", .access_right = "PUBLIC"};
-    json_t *echo = rfk_sdk_model_upload (sdk, s_env ("RAFIKI_TEST_ECHO"), &info, NULL, NULL);
-    s_sdk_check (sdk, echo, "model upload");
-    info.name = "Sleepy";
-    json_t *sleepy = rfk_sdk_model_upload (sdk, s_env ("RAFIKI_TEST_SLEEPY"), &info, NULL, NULL);
-    s_sdk_check (sdk, sleepy, "model upload");
-    s_train (sdk, "serve", train, val, echo, 1, 1, "1");
+    if (rfk_test_platform_iris (platform, err, sizeof err) != 0)
+        fail_msg ("%s", err);
+    char *echo = rfk_test_platform_model (platform, rfk_test_env ("RAFIKI_TEST_ECHO"), "Echo", err,
+                                          sizeof err);
+    char *sleepy = rfk_test_platform_model (platform, rfk_test_env ("RAFIKI_TEST_SLEEPY"), "Sleepy",
+                                            err, sizeof err);
+    if (!echo || !sleepy)
+        fail_msg ("%s", err);
+    s_train (platform, "serve", echo, 1, 1, "1");
     json_t *job = rfk_test_platform_wait_job (platform, "serve", false, "STOPPED", S_WAIT_MS);
     s_sdk_check (sdk, job, "train serve");
     json_decref (job);
@@ -129,7 +112,7 @@ bench_recovery (void **state)
     s_sdk_check (sdk, job, "deploy serve");
     json_decref (job);
     //  Trials of ten minutes: the train job's services outlive the bench.
-    s_train (sdk, "busy", train, val, sleepy, 2, 2, "600000");
+    s_train (platform, "busy", sleepy, 2, 2, "600000");
     s_count_wait_t all = {platform, 6};
     if (!rfk_test_wait_until (s_services_run, &all, NULL, S_WAIT_MS))
         fail_msg ("the six services did not start (logs in %s/logs)", platform->var);
@@ -156,25 +139,8 @@ bench_recovery (void **state)
     if (!rfk_test_wait_until (rfk_test_pids_gone, services, NULL, 30000))
         fail_msg ("a service outlived a clean stop of rafikid up");
     zhashx_destroy (&services);
-    json_decref (train);
-    json_decref (val);
-    json_decref (echo);
-    json_decref (sleepy);
-}
-
-static int
-s_setup (void **state)
-{
-    *state = calloc (1, sizeof (rfk_test_platform_t));
-    return *state ? 0 : -1;
-}
-
-static int
-s_teardown (void **state)
-{
-    rfk_test_platform_teardown ((rfk_test_platform_t *)*state);
-    free (*state);
-    return 0;
+    free (echo);
+    free (sleepy);
 }
 
 int
@@ -182,7 +148,7 @@ main (void)
 {
     curl_global_init (CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (bench_recovery, s_setup, s_teardown),
+        RFK_TEST_PLATFORM_CASE (bench_recovery),
     };
     int failed = cmocka_run_group_tests (tests, NULL, NULL);
     curl_global_cleanup ();

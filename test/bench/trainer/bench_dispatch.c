@@ -27,6 +27,7 @@
 
 #include "rfk_test.h"
 #include "rfk_test_admin.h"
+#include "rfk_test_advisor.h"
 #include "rafiki/template.h"
 #include "rfk_runner.h"
 #include "rfk_advisor.h"
@@ -51,17 +52,14 @@ s_data_dir (void)
     return dir;
 }
 
-/* The Echo template's knob table, as admin stores it at upload (the
-   advisor never opens a template). */
+/* The Echo template's knob table. */
 static json_t *
 s_echo_knobs (void)
 {
     char err[512] = "";
-    rfk_template_t *echo = rfk_template_open (ECHO_TEMPLATE, NULL, err, sizeof err);
-    assert_non_null (echo);
-    const rafiki_model_api_t *api = rfk_template_api (echo);
-    json_t *knobs = rfk_knob_table_to_json (api->knobs, api->n_knobs);
-    rfk_template_close (&echo);
+    json_t *knobs = rfk_test_knob_table (ECHO_TEMPLATE, err, sizeof err);
+    if (!knobs)
+        fail_msg ("%s", err);
     return knobs;
 }
 
@@ -84,21 +82,15 @@ s_dispatch_direct (int trials, const rfk_sandbox_spec_t *box)
     char *dir = s_data_dir ();
     char budget[64];
     snprintf (budget, sizeof budget, "{\"MODEL_TRIAL_COUNT\": %d}", trials);
-    json_t *budget_json = json_loads (budget, 0, NULL);
-    json_t *fixed = json_pack ("{s:i}", "steps", 0);
     /* Random search: the platform is measured here, not the GP (its own bench). */
-    json_t *train_args = json_pack ("{s:b, s:s}", "early_stop", 0, "advisor", "random");
-    json_t *knobs = s_echo_knobs ();
-    rfk_advisor_args_t advisor_args = {
-        .knobs = knobs,
-        .budget = budget_json,
-        .train_args = train_args,
-        .fixed_knobs = fixed,
-    };
-    zactor_t *advisor = zactor_new (rfk_advisor_direct_actor, &advisor_args);
-    zstr_send (advisor, "ENDPOINT");
-    char *endpoint = zstr_recv (advisor);
-    assert_non_null (endpoint);
+    rfk_test_advisor_t spec = {.template_path = ECHO_TEMPLATE,
+                               .budget = budget,
+                               .train_args = "{\"early_stop\": false, \"advisor\": \"random\"}",
+                               .fixed_knobs = "{\"steps\": 0}"};
+    char endpoint[256], err[512] = "";
+    zactor_t *advisor = rfk_test_advisor_new (&spec, endpoint, sizeof endpoint, err, sizeof err);
+    if (!advisor)
+        fail_msg ("%s", err);
     int64_t start = zclock_mono ();
     rfk_trainer_args_t trainer_args = {
         .advisor_endpoint = endpoint,
@@ -125,11 +117,6 @@ s_dispatch_direct (int trials, const rfk_sandbox_spec_t *box)
     zstr_free (&stats);
     zactor_destroy (&trainer);
     zactor_destroy (&advisor);
-    zstr_free (&endpoint);
-    json_decref (budget_json);
-    json_decref (fixed);
-    json_decref (train_args);
-    json_decref (knobs);
     rfk_test_tmpdir_destroy (&dir);
     return elapsed;
 }

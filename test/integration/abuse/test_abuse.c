@@ -52,6 +52,7 @@
 #include "rfk_config.h"
 #include "rfk_predictor.h"
 #include "rfk_test.h"
+#include "rfk_test_real_admin.h"
 
 #define S_PASSWORD "Abuse-Test-Pw-9182"
 #define S_USER "second@rafiki.test"
@@ -60,68 +61,41 @@
 #define S_FLOODERS_ZMQ 4
 
 /* The admin under test. */
+typedef rfk_test_real_admin_t s_admin_t;
+
+/* What a case started, which its teardown stops. */
 typedef struct {
-    rfk_config_t *config; /* its configuration */
-    zactor_t *actor;      /* the actor */
-    char *dir;            /* its data directory */
-    char base[64];        /* http://127.0.0.1:PORT */
-    char *command;        /* the command endpoint */
-    char *service;        /* the service endpoint */
-} s_admin_t;
+    s_admin_t admin;     /* the admin under test (zeroed when none) */
+    zsock_t *dealer;     /* a client of its command socket, or NULL */
+    zactor_t *predictor; /* the predictor under test, or NULL */
+    char *token;         /* the second user's token, or NULL */
+    CURL *curl;          /* an HTTP client of the case, or NULL */
+} s_case_t;
 
-static rfk_admin_args_t s_args;
-
-/* Start admin with the test's settings plus extra {section, key, value}
-   rows (NULL-terminated). */
+/* Start admin (embedded: SQLite in its data dir) with the test's settings
+   plus extra {section, key, value} rows (NULL-terminated). What is measured
+   is admin's loop under a flood, through plain sockets (a fake service's
+   DEALER, ZeroMQ logins); CURVE on the bus is tested by admin_curve and e2e. */
 static void
 s_admin_start (s_admin_t *admin, const char *const (*extra)[3])
 {
-    memset (admin, 0, sizeof *admin);
-    admin->dir = rfk_test_tmpdir_new ("abuse");
-    assert_non_null (admin->dir);
-    admin->config = rfk_config_new ();
-    const char *settings[][3] = {
-        {NULL, "data_dir", admin->dir},
-        {NULL, "log_stderr", "false"},
-        {"admin", "http_port", "0"},
-        {"admin", "command_port", "0"},
-        {"admin", "service_port", "0"},
-        {"admin", "events_port", "0"},
-        {"admin", "superadmin_password", S_PASSWORD},
-        {"admin", "jwt_secret", "abuse-test-jwt-secret-0123456789abcdef"},
-        //  What is measured is admin's loop under a flood, through plain
-        //  sockets (a fake service's DEALER, ZeroMQ logins); CURVE on the bus
-        //  is tested by admin_curve and e2e.
-        {"bus", "curve", "false"},
-    };
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
-        assert_int_equal (
-            rfk_config_set (admin->config, settings[i][0], settings[i][1], settings[i][2], "test"),
-            0);
-    for (size_t i = 0; extra && extra[i][1]; i++)
-        if (rfk_config_set (admin->config, extra[i][0], extra[i][1], extra[i][2], "test"))
-            fail_msg ("config: %s", rfk_config_error (admin->config));
-    s_args = (rfk_admin_args_t){.config = admin->config, .embedded = true};
-    admin->actor = zactor_new (rfk_admin_actor_with, &s_args);
-    assert_non_null (admin->actor);
+    const char *settings[16][3] = {
+        {"admin", "jwt_secret", "abuse-test-jwt-secret-0123456789abcdef"}};
+    size_t count = 1;
+    for (size_t i = 0; extra && extra[i][1] && count < 15; i++, count++)
+        memcpy (settings[count], extra[i], sizeof settings[count]);
+    rfk_admin_args_t args = {.embedded = true};
+    char err[512];
+    if (rfk_test_real_admin_start (admin, "abuse", S_PASSWORD, (const char *const(*)[3])settings,
+                                   &args, err, sizeof err))
+        fail_msg ("%s", err);
     zsock_set_rcvtimeo (zactor_sock (admin->actor), 30000);
-    zstr_send (admin->actor, "ENDPOINTS");
-    char *events = NULL, *port = NULL;
-    assert_int_equal (
-        zstr_recvx (admin->actor, &admin->command, &admin->service, &events, &port, NULL), 4);
-    snprintf (admin->base, sizeof admin->base, "http://127.0.0.1:%s", port);
-    zstr_free (&events);
-    zstr_free (&port);
 }
 
 static void
 s_admin_stop (s_admin_t *admin)
 {
-    zactor_destroy (&admin->actor);
-    zstr_free (&admin->command);
-    zstr_free (&admin->service);
-    rfk_config_destroy (&admin->config);
-    rfk_test_tmpdir_destroy (&admin->dir);
+    rfk_test_real_admin_stop (admin);
 }
 
 //  --------------------------------------------------------------------------
@@ -411,8 +385,7 @@ s_work (const s_admin_t *admin, const char *token, int seconds, const char *phas
             print_message ("# %s: request %zu (%s) took %.0f ms\n", phase, work.count,
                            upload ? "upload" : "list", reply.seconds * 1000);
         latency[work.count++] = reply.seconds;
-        struct timespec pace = {0, 50 * 1000 * 1000};
-        nanosleep (&pace, NULL);
+        poll (NULL, 0, 50); //  the next request 50 ms after this one ended
     }
     curl_easy_cleanup (curl);
     qsort (latency, work.count, sizeof (double), s_compare);
@@ -430,31 +403,31 @@ s_work (const s_admin_t *admin, const char *token, int seconds, const char *phas
 static void
 test_login_flood (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "login_failures_per_minute", "0"},
                                     {"bus", "heartbeat_timeout_ms", "5000"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
-    char *token = s_second_user (admin.base);
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
+    char *token = self->token = s_second_user (admin->base);
     const char *flood_s = getenv ("RAFIKI_ABUSE_FLOOD_S");
     int seconds = flood_s && atoi (flood_s) > 0 ? atoi (flood_s) : 10;
     const char *p99_env = getenv ("RAFIKI_ABUSE_P99_MS");
     double p99_max = p99_env && atof (p99_env) > 0 ? atof (p99_env) : 200.0;
-    s_work_t quiet = s_work (&admin, token, seconds < 3 ? seconds : 3, "quiet");
+    s_work_t quiet = s_work (admin, token, seconds < 3 ? seconds : 3, "quiet");
     print_message ("# without the flood: %zu requests, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
                    quiet.count, quiet.p50, quiet.p99, quiet.max);
 
-    s_flood_t flood = {.admin = &admin};
+    s_flood_t flood = {.admin = admin};
     pthread_mutex_init (&flood.lock, NULL);
-    s_beat_t beat = {.admin = &admin};
+    s_beat_t beat = {.admin = admin};
     pthread_t threads[S_FLOODERS_HTTP + S_FLOODERS_ZMQ], beater;
     for (int i = 0; i < S_FLOODERS_HTTP + S_FLOODERS_ZMQ; i++)
         assert_int_equal (pthread_create (&threads[i], NULL,
                                           i < S_FLOODERS_HTTP ? s_flood_http : s_flood_zmq, &flood),
                           0);
     assert_int_equal (pthread_create (&beater, NULL, s_heartbeat, &beat), 0);
-    s_work_t work = s_work (&admin, token, seconds, "flood");
+    s_work_t work = s_work (admin, token, seconds, "flood");
     flood.stop = true;
     beat.stop = true;
     for (int i = 0; i < S_FLOODERS_HTTP + S_FLOODERS_ZMQ; i++)
@@ -482,9 +455,9 @@ test_login_flood (void **state)
     //  heartbeat came back in under half of it.
     assert_int_equal (beat.answered, beat.sent);
     assert_true (beat.worst_ms < 2500);
-    free (token);
+    zstr_free (&self->token);
     pthread_mutex_destroy (&flood.lock);
-    s_admin_stop (&admin);
+    s_admin_stop (admin);
 }
 
 //  --------------------------------------------------------------------------
@@ -495,34 +468,34 @@ test_login_flood (void **state)
 static void
 test_login_rate_limit (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "login_failures_per_minute", "3"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
-    char *token = s_second_user (admin.base); //  two good logins: no failure counted
-    CURL *curl = curl_easy_init ();
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
+    char *token = self->token = s_second_user (admin->base); //  two good logins: no failure counted
+    CURL *curl = self->curl = curl_easy_init ();
     const char *wrong = "{\"email\":\"" S_USER "\",\"password\":\"not-it\"}";
     for (int i = 0; i < 3; i++) {
-        s_reply_t reply = s_http (curl, admin.base, "POST", "/tokens", NULL, wrong, NULL);
+        s_reply_t reply = s_http (curl, admin->base, "POST", "/tokens", NULL, wrong, NULL);
         assert_int_equal (reply.status, 401);
         assert_int_equal (reply.retry_after, -1);
     }
-    s_reply_t reply = s_http (curl, admin.base, "POST", "/tokens", NULL, wrong, NULL);
+    s_reply_t reply = s_http (curl, admin->base, "POST", "/tokens", NULL, wrong, NULL);
     assert_int_equal (reply.status, 429);
     assert_true (reply.retry_after >= 1 && reply.retry_after <= 60);
     assert_non_null (strstr (reply.body, "RATE_LIMITED"));
     assert_non_null (strstr (reply.body, "admin.login_failures_per_minute"));
     //  Even the right password waits now (the e-mail and the address).
-    reply = s_http (curl, admin.base, "POST", "/tokens", NULL,
+    reply = s_http (curl, admin->base, "POST", "/tokens", NULL,
                     "{\"email\":\"" S_USER "\",\"password\":\"" S_USER_PASSWORD "\"}", NULL);
     assert_int_equal (reply.status, 429);
     //  Another e-mail from this address waits too.
-    reply = s_http (curl, admin.base, "POST", "/tokens", NULL,
+    reply = s_http (curl, admin->base, "POST", "/tokens", NULL,
                     "{\"email\":\"superadmin@rafiki\",\"password\":\"" S_PASSWORD "\"}", NULL);
     assert_int_equal (reply.status, 429);
     //  Over ZeroMQ: the same address (Peer-Address), the same answer.
-    zsock_t *dealer = zsock_new_dealer (admin.command);
+    zsock_t *dealer = self->dealer = zsock_new_dealer (admin->command);
     zsock_set_rcvtimeo (dealer, 10000);
     rfk_msg_t *answer = s_zmq_login (dealer, "superadmin@rafiki", S_PASSWORD, 1);
     assert_non_null (answer);
@@ -531,12 +504,13 @@ test_login_rate_limit (void **state)
     assert_true (retry >= 1 && retry <= 60);
     rfk_msg_destroy (&answer);
     //  A user already logged in is not affected.
-    reply = s_http (curl, admin.base, "GET", "/datasets", token, NULL, NULL);
+    reply = s_http (curl, admin->base, "GET", "/datasets", token, NULL, NULL);
     assert_int_equal (reply.status, 200);
-    zsock_destroy (&dealer);
-    curl_easy_cleanup (curl);
-    free (token);
-    s_admin_stop (&admin);
+    zsock_destroy (&self->dealer);
+    curl_easy_cleanup (self->curl);
+    self->curl = NULL;
+    zstr_free (&self->token);
+    s_admin_stop (admin);
 }
 
 /* One hashing thread with a queue of one: of many logins at once, some
@@ -544,15 +518,15 @@ test_login_rate_limit (void **state)
 static void
 test_hash_queue_full (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "login_failures_per_minute", "0"},
                                     {"admin", "hash_workers", "1"},
                                     {"admin", "hash_queue", "1"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
     //  Eight Logins sent at once on one DEALER, then their answers.
-    zsock_t *dealer = zsock_new_dealer (admin.command);
+    zsock_t *dealer = self->dealer = zsock_new_dealer (admin->command);
     zsock_set_rcvtimeo (dealer, 15000);
     for (uint64_t i = 1; i <= 8; i++) {
         rfk_msg_t *login = rfk_msg_new (&rfk_admin_family, "Login", i);
@@ -582,22 +556,22 @@ test_hash_queue_full (void **state)
     assert_true (busy >= 1);
     assert_true (refused >= 2); //  one running, one queued
     assert_int_equal (busy + refused, 8);
-    zsock_destroy (&dealer);
-    s_admin_stop (&admin);
+    zsock_destroy (&self->dealer);
+    s_admin_stop (admin);
 }
 
 /* Per-user caps: open uploads (ZeroMQ UploadStart) and event streams. */
 static void
 test_user_caps (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "user_max_uploads", "4"},
                                     {"admin", "user_max_event_streams", "2"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
-    char *token = s_second_user (admin.base);
-    zsock_t *dealer = zsock_new_dealer (admin.command);
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
+    char *token = self->token = s_second_user (admin->base);
+    zsock_t *dealer = self->dealer = zsock_new_dealer (admin->command);
     zsock_set_rcvtimeo (dealer, 10000);
     for (uint64_t i = 1; i <= 5; i++) {
         rfk_msg_t *start = rfk_msg_new (&rfk_admin_family, "UploadStart", i);
@@ -624,7 +598,7 @@ test_user_caps (void **state)
     CURLM *multi = curl_multi_init ();
     CURL *streams[2];
     char url[600];
-    snprintf (url, sizeof url, "%s/events?token=%s", admin.base, token);
+    snprintf (url, sizeof url, "%s/events?token=%s", admin->base, token);
     for (int i = 0; i < 2; i++) {
         streams[i] = curl_easy_init ();
         curl_easy_setopt (streams[i], CURLOPT_URL, url);
@@ -640,8 +614,8 @@ test_user_caps (void **state)
     while (zclock_mono () < until && open < 2) {
         curl_multi_perform (multi, &running);
         curl_multi_poll (multi, NULL, 0, 100, NULL);
-        zstr_send (admin.actor, "STORE-CALLS"); //  any round trip: admin served a turn
-        char *calls = zstr_recv (admin.actor);
+        zstr_send (admin->actor, "STORE-CALLS"); //  any round trip: admin served a turn
+        char *calls = zstr_recv (admin->actor);
         zstr_free (&calls);
         open = 0;
         for (int i = 0; i < 2; i++) {
@@ -651,8 +625,8 @@ test_user_caps (void **state)
         }
     }
     assert_int_equal (open, 2);
-    CURL *curl = curl_easy_init ();
-    s_reply_t reply = s_http (curl, admin.base, "GET", "/events", token, NULL, NULL);
+    CURL *curl = self->curl = curl_easy_init ();
+    s_reply_t reply = s_http (curl, admin->base, "GET", "/events", token, NULL, NULL);
     assert_int_equal (reply.status, 429);
     assert_non_null (strstr (reply.body, "admin.user_max_event_streams"));
     assert_true (reply.retry_after >= 1);
@@ -661,10 +635,11 @@ test_user_caps (void **state)
         curl_easy_cleanup (streams[i]);
     }
     curl_multi_cleanup (multi);
-    curl_easy_cleanup (curl);
-    zsock_destroy (&dealer);
-    free (token);
-    s_admin_stop (&admin);
+    curl_easy_cleanup (self->curl);
+    self->curl = NULL;
+    zsock_destroy (&self->dealer);
+    zstr_free (&self->token);
+    s_admin_stop (admin);
 }
 
 /* A 200 KiB frame from a peer that never sent a valid token is TOO_LARGE
@@ -673,13 +648,13 @@ test_user_caps (void **state)
 static void
 test_untrusted_frames (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "untrusted_frame_bytes", "64KiB"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
-    char *token = s_second_user (admin.base);
-    zsock_t *dealer = zsock_new_dealer (admin.command);
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
+    char *token = self->token = s_second_user (admin->base);
+    zsock_t *dealer = self->dealer = zsock_new_dealer (admin->command);
     zsock_set_rcvtimeo (dealer, 10000);
     size_t size = 200 * 1024;
     char *bytes = (char *)calloc (1, size);
@@ -714,9 +689,9 @@ test_untrusted_frames (void **state)
         rfk_msg_destroy (&reply);
     }
     free (bytes);
-    zsock_destroy (&dealer);
-    free (token);
-    s_admin_stop (&admin);
+    zsock_destroy (&self->dealer);
+    zstr_free (&self->token);
+    s_admin_stop (admin);
 }
 
 //  --------------------------------------------------------------------------
@@ -834,27 +809,27 @@ s_slowloris (int port, const char *path)
 static void
 test_slowloris_admin (void **state)
 {
-    (void)state;
     const char *const extra[][3] = {{"admin", "http_max_per_address", "5"},
                                     {"admin", "http_read_timeout_s", "2"},
                                     {NULL, NULL, NULL}};
-    s_admin_t admin;
-    s_admin_start (&admin, extra);
-    s_slowloris (atoi (strrchr (admin.base, ':') + 1), "/healthz");
-    s_admin_stop (&admin);
+    s_case_t *self = (s_case_t *)*state;
+    s_admin_t *admin = &self->admin;
+    s_admin_start (admin, extra);
+    s_slowloris (atoi (strrchr (admin->base, ':') + 1), "/healthz");
+    s_admin_stop (admin);
 }
 
 static void
 test_slowloris_predictor (void **state)
 {
-    (void)state;
+    s_case_t *self = (s_case_t *)*state;
     rfk_predictor_args_t args = {.http = "127.0.0.1:0",
                                  .query_endpoint = "tcp://127.0.0.1:*",
                                  .workers_endpoint = "tcp://127.0.0.1:*",
                                  .http_per_address = 5,
                                  .http_read_timeout_s = 2};
     rfk_scatter_opts_defaults (&args.scatter);
-    zactor_t *predictor = zactor_new (rfk_predictor_direct_actor, &args);
+    zactor_t *predictor = self->predictor = zactor_new (rfk_predictor_direct_actor, &args);
     assert_non_null (predictor);
     char *http = NULL, *query = NULL, *workers = NULL;
     zstr_send (predictor, "ENDPOINTS");
@@ -864,7 +839,29 @@ test_slowloris_predictor (void **state)
     zstr_free (&http);
     zstr_free (&query);
     zstr_free (&workers);
-    zactor_destroy (&predictor);
+    zactor_destroy (&self->predictor);
+}
+
+/* Each case's state: what it started, stopped by its teardown also after
+   a failed assertion (admin's actors left running abort the exit). */
+static int
+s_setup (void **state)
+{
+    *state = calloc (1, sizeof (s_case_t));
+    return *state ? 0 : -1;
+}
+
+static int
+s_teardown (void **state)
+{
+    s_case_t *self = (s_case_t *)*state;
+    zsock_destroy (&self->dealer);
+    curl_easy_cleanup (self->curl);
+    zstr_free (&self->token);
+    zactor_destroy (&self->predictor);
+    s_admin_stop (&self->admin);
+    free (self);
+    return 0;
 }
 
 int
@@ -874,10 +871,13 @@ main (void)
     zsys_init ();
     zsys_set_logstream (NULL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_login_rate_limit), cmocka_unit_test (test_hash_queue_full),
-        cmocka_unit_test (test_user_caps),        cmocka_unit_test (test_untrusted_frames),
-        cmocka_unit_test (test_slowloris_admin),  cmocka_unit_test (test_slowloris_predictor),
-        cmocka_unit_test (test_login_flood),
+        cmocka_unit_test_setup_teardown (test_login_rate_limit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_hash_queue_full, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_user_caps, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_untrusted_frames, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_slowloris_admin, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_slowloris_predictor, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_login_flood, s_setup, s_teardown),
     };
     if (getenv ("RAFIKI_TEST_FILTER")) //  e.g. test_login_flood
         cmocka_set_test_filter (getenv ("RAFIKI_TEST_FILTER"));

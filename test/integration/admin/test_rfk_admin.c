@@ -1443,7 +1443,7 @@ test_stop_store_calls (void **state)
     rfk_msg_destroy (&reply);
     s_wait_stopped (env, 6);
     long long calls = s_store_calls (env) - before;
-    print_message ("store calls to stop a train job of 2 models x 2 trainers: %d before, %lld "
+    print_message ("# store calls to stop a train job of 2 models x 2 trainers: %d before, %lld "
                    "now\n",
                    S_STOP_CALLS_BEFORE, calls);
     assert_true (calls <= S_STOP_CALLS_MAX);

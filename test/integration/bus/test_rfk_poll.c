@@ -163,6 +163,7 @@ test_bad_handles (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_usage),
         cmocka_unit_test (test_ready_take_turns),

@@ -599,6 +599,7 @@ test_bus_opts_from_config (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_usage),
         cmocka_unit_test (test_stop_acked_final_once),

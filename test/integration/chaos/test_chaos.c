@@ -40,12 +40,14 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <rafiki/client.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 #include "rfk_test_platform.h"
 
 #define S_TRIALS 5         /* per model */
@@ -88,15 +90,6 @@ typedef struct {
     char *token;                  /* issued before any restart */
 } s_case_t;
 
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
-
 static void *
 s_client_run (void *arg)
 {
@@ -130,13 +123,6 @@ s_client_run (void *arg)
 }
 
 static void
-s_sdk_fail (rfk_sdk_t *sdk, const char *doing)
-{
-    fail_msg ("%s: %s: %s", doing, rfk_sdk_code_name (rfk_sdk_error (sdk)->code),
-              rfk_sdk_error (sdk)->message);
-}
-
-static void
 s_up (rfk_test_platform_t *platform)
 {
     char err[512];
@@ -146,15 +132,12 @@ s_up (rfk_test_platform_t *platform)
 
 /* Uploads a model; its id (yours). */
 static char *
-s_model (rfk_sdk_t *sdk, const char *path, const char *name)
+s_model (rfk_test_platform_t *platform, const char *path, const char *name)
 {
-    rfk_sdk_model_info_t info = {
-        .name = name, .task = "TABULAR_CLASSIFICATION", .access_right = "PUBLIC"};
-    json_t *model = rfk_sdk_model_upload (sdk, path, &info, NULL, NULL);
-    if (!model)
-        s_sdk_fail (sdk, "model upload");
-    char *id = strdup (json_string_value (json_object_get (model, "id")));
-    json_decref (model);
+    char err[512];
+    char *id = rfk_test_platform_model (platform, path, name, err, sizeof err);
+    if (!id)
+        fail_msg ("%s", err);
     return id;
 }
 
@@ -174,7 +157,7 @@ s_train (rfk_sdk_t *sdk, const char *app, const char *train_id, const char *val_
     json_t *job = rfk_sdk_train_job_create (sdk, body);
     json_decref (body);
     if (!job)
-        s_sdk_fail (sdk, "train job create");
+        rfk_test_sdk_fail (sdk, "train job create");
     json_decref (job);
 }
 
@@ -192,7 +175,7 @@ s_deploy (rfk_test_platform_t *platform, const char *train_id, const char *val_i
     json_t *created = rfk_sdk_inference_job_create (platform->sdk, body);
     json_decref (body);
     if (!created)
-        s_sdk_fail (platform->sdk, "inference job create");
+        rfk_test_sdk_fail (platform->sdk, "inference job create");
     json_decref (created);
     json_t *job = rfk_test_platform_wait_job (platform, "serve", true, "RUNNING", S_WAIT_MS);
     if (!job)
@@ -420,20 +403,13 @@ test_chaos (void **state)
     print_message ("# store: %s\n", pg ? "postgresql" : "sqlite");
     s_up (platform);
     rfk_sdk_t *sdk = platform->sdk;
-    char train_path[600], val_path[600];
-    snprintf (train_path, sizeof train_path, "%s/iris-train.csv", s_env ("RAFIKI_TEST_IRIS"));
-    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
-    json_t *train = rfk_sdk_dataset_upload (sdk, train_path, "iris-train", "TABULAR_CLASSIFICATION",
-                                            NULL, NULL);
-    json_t *val =
-        rfk_sdk_dataset_upload (sdk, val_path, "iris-val", "TABULAR_CLASSIFICATION", NULL, NULL);
-    if (!train || !val)
-        s_sdk_fail (sdk, "dataset upload");
-    const char *train_id = json_string_value (json_object_get (train, "id"));
-    const char *val_id = json_string_value (json_object_get (val, "id"));
-    char *echo = s_model (sdk, s_env ("RAFIKI_TEST_ECHO"), "Echo");
-    char *sleepy_a = s_model (sdk, s_env ("RAFIKI_TEST_SLEEPY"), "SleepyA");
-    char *sleepy_b = s_model (sdk, s_env ("RAFIKI_TEST_SLEEPY"), "SleepyB");
+    if (rfk_test_platform_iris (platform, err, sizeof err) != 0)
+        fail_msg ("%s", err);
+    const char *train_id = platform->train_id;
+    const char *val_id = platform->val_id;
+    char *echo = s_model (platform, rfk_test_env ("RAFIKI_TEST_ECHO"), "Echo");
+    char *sleepy_a = s_model (platform, rfk_test_env ("RAFIKI_TEST_SLEEPY"), "SleepyA");
+    char *sleepy_b = s_model (platform, rfk_test_env ("RAFIKI_TEST_SLEEPY"), "SleepyB");
     char *host = s_deploy (platform, train_id, val_id, echo);
     self->token = strdup (rfk_sdk_token (sdk));
 
@@ -489,7 +465,7 @@ test_chaos (void **state)
     //  (platform->sdk: each restart of admin made a new session.)
     json_t *stopped = rfk_sdk_inference_job_stop (platform->sdk, "serve", -1);
     if (!stopped)
-        s_sdk_fail (platform->sdk, "inference job stop");
+        rfk_test_sdk_fail (platform->sdk, "inference job stop");
     json_decref (stopped);
     assert_int_equal (rfk_test_platform_stop (platform, 60000), 0);
     zhashx_t *seen = zhashx_new ();
@@ -502,8 +478,6 @@ test_chaos (void **state)
     if (!rfk_test_wait_until (rfk_test_pids_gone, seen, NULL, 30000))
         fail_msg ("a process of the platform outlived its stop");
     zhashx_destroy (&seen);
-    json_decref (train);
-    json_decref (val);
     free (echo);
     free (sleepy_a);
     free (sleepy_b);
@@ -535,6 +509,7 @@ s_teardown (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     curl_global_init (CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_chaos, s_setup, s_teardown),

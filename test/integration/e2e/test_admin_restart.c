@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 #include "rfk_test_platform.h"
 
 #define S_TRAIN_MS 300000 /* one Echo trial, sanitizer build, busy machine */
@@ -59,26 +60,10 @@
 
 typedef rfk_test_platform_t s_platform_t;
 
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
-
 static long
 s_http (const char *method, const char *url, const char *token, const char *body, json_t **json_p)
 {
     return rfk_test_http (method, url, token, body, json_p, NULL);
-}
-
-static void
-s_sdk_fail (rfk_sdk_t *sdk, const char *doing)
-{
-    fail_msg ("%s: %s: %s", doing, rfk_sdk_code_name (rfk_sdk_error (sdk)->code),
-              rfk_sdk_error (sdk)->message);
 }
 
 /* A new platform for a case (the case's state, which its teardown kills). */
@@ -142,48 +127,24 @@ s_all_rehelloed (void *arg)
     return rfk_test_platform_rehelloed (wait->platform, wait->services);
 }
 
-/* Upload iris and Echo, train one trial, deploy it: the predictor's host. */
+/* Train the zoo's Echo for one trial on iris and deploy it: the predictor's host. */
 static char *
 s_deploy_echo (s_platform_t *platform)
 {
-    rfk_sdk_t *sdk = platform->sdk;
-    char train_path[600], val_path[600];
-    snprintf (train_path, sizeof train_path, "%s/iris-train.csv", s_env ("RAFIKI_TEST_IRIS"));
-    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
-    json_t *train = rfk_sdk_dataset_upload (sdk, train_path, "iris-train", "TABULAR_CLASSIFICATION",
-                                            NULL, NULL);
-    json_t *val =
-        rfk_sdk_dataset_upload (sdk, val_path, "iris-val", "TABULAR_CLASSIFICATION", NULL, NULL);
-    if (!train || !val)
-        s_sdk_fail (sdk, "dataset upload");
-    rfk_sdk_model_info_t info = {
-        .name = "Echo", .task = "TABULAR_CLASSIFICATION", .access_right = "PUBLIC"};
-    json_t *echo = rfk_sdk_model_upload (sdk, s_env ("RAFIKI_TEST_ECHO"), &info, NULL, NULL);
-    if (!echo)
-        s_sdk_fail (sdk, "model upload");
-    json_t *body =
-        json_pack ("{s:s, s:s, s:O, s:O, s:[O], s:{s:i}}", "app", "echo", "task",
-                   "TABULAR_CLASSIFICATION", "train_dataset_id", json_object_get (train, "id"),
-                   "val_dataset_id", json_object_get (val, "id"), "model_ids",
-                   json_object_get (echo, "id"), "budget", "MODEL_TRIAL_COUNT", 1);
-    json_t *job = rfk_sdk_train_job_create (sdk, body);
-    json_decref (body);
-    if (!job)
-        s_sdk_fail (sdk, "train job create");
-    json_decref (job);
+    char err[512];
+    rfk_test_train_t train = {"echo", rfk_test_env ("RAFIKI_TEST_ECHO"), "Echo", 1, NULL};
+    if (rfk_test_platform_train (platform, &train, err, sizeof err) != 0)
+        fail_msg ("%s", err);
     json_decref (s_wait_job (platform, "echo", false, "STOPPED", S_TRAIN_MS));
-    body = json_pack ("{s:s}", "app", "echo");
-    json_t *created = rfk_sdk_inference_job_create (sdk, body);
+    json_t *body = json_pack ("{s:s}", "app", "echo");
+    json_t *created = rfk_sdk_inference_job_create (platform->sdk, body);
     json_decref (body);
     if (!created)
-        s_sdk_fail (sdk, "inference job create");
+        rfk_test_sdk_fail (platform->sdk, "inference job create");
     json_decref (created);
     json_t *serving = s_wait_job (platform, "echo", true, "RUNNING", S_SERVE_MS);
     char *host = strdup (json_string_value (json_object_get (serving, "predictor_host")));
     json_decref (serving);
-    json_decref (train);
-    json_decref (val);
-    json_decref (echo);
     return host;
 }
 
@@ -211,10 +172,7 @@ test_serving_outlives_admin (void **state)
     char *token = strdup (rfk_sdk_token (platform->sdk));
 
     //  Admin dies without a word; serving goes on.
-    rfk_sdk_destroy (&platform->sdk);
-    assert_int_equal (kill (platform->pid, SIGKILL), 0);
-    assert_int_equal (rfk_test_wait_child (platform->pid, 30000), 128 + SIGKILL);
-    platform->pid = 0;
+    assert_int_equal (rfk_test_platform_kill (platform), 0);
     for (int query = 0; query < 20; query++) {
         json_t *prediction = NULL;
         assert_int_equal (s_predict (host, &prediction), 200);
@@ -250,10 +208,7 @@ test_serving_outlives_admin (void **state)
     assert_int_equal (s_http ("GET", url, token, NULL, NULL), 200);
 
     //  SIGTERM stops everything, adopted services too.
-    rfk_sdk_destroy (&platform->sdk);
-    assert_int_equal (kill (platform->pid, SIGTERM), 0);
-    assert_int_equal (rfk_test_wait_child (platform->pid, 60000), 0);
-    platform->pid = 0;
+    assert_int_equal (rfk_test_platform_stop (platform, 60000), 0);
     if (!rfk_test_wait_until (rfk_test_pids_gone, before, NULL, 30000))
         fail_msg ("a service outlived a clean stop of rafikid up");
     zhashx_t *left = s_services (platform);
@@ -302,30 +257,11 @@ test_trial_result_while_admin_away (void **state)
 {
     s_platform_t *platform = s_platform (state, "restart-train");
     s_up_start (platform);
-    rfk_sdk_t *sdk = platform->sdk;
-    char train_path[600], val_path[600];
-    snprintf (train_path, sizeof train_path, "%s/iris-train.csv", s_env ("RAFIKI_TEST_IRIS"));
-    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
-    json_t *train = rfk_sdk_dataset_upload (sdk, train_path, "iris-train", "TABULAR_CLASSIFICATION",
-                                            NULL, NULL);
-    json_t *val =
-        rfk_sdk_dataset_upload (sdk, val_path, "iris-val", "TABULAR_CLASSIFICATION", NULL, NULL);
-    rfk_sdk_model_info_t info = {
-        .name = "Sleepy", .task = "TABULAR_CLASSIFICATION", .access_right = "PUBLIC"};
-    json_t *sleepy = rfk_sdk_model_upload (sdk, s_env ("RAFIKI_TEST_SLEEPY"), &info, NULL, NULL);
-    if (!train || !val || !sleepy)
-        s_sdk_fail (sdk, "upload");
     //  One trial of 5 s: long enough to kill admin in its middle.
-    json_t *body = json_pack (
-        "{s:s, s:s, s:O, s:O, s:[O], s:{s:i}, s:{s:s, s:s}}", "app", "sleepy", "task",
-        "TABULAR_CLASSIFICATION", "train_dataset_id", json_object_get (train, "id"),
-        "val_dataset_id", json_object_get (val, "id"), "model_ids", json_object_get (sleepy, "id"),
-        "budget", "MODEL_TRIAL_COUNT", 1, "train_args", "sleepy_ms", "5000", "sleepy_steps", "1");
-    json_t *job = rfk_sdk_train_job_create (sdk, body);
-    json_decref (body);
-    if (!job)
-        s_sdk_fail (sdk, "train job create");
-    json_decref (job);
+    char err[512];
+    rfk_test_train_t train = {"sleepy", rfk_test_env ("RAFIKI_TEST_SLEEPY"), "Sleepy", 1, "5000"};
+    if (rfk_test_platform_train (platform, &train, err, sizeof err) != 0)
+        fail_msg ("%s", err);
     s_trials_wait_t trials = {platform, NULL};
     if (!rfk_test_wait_until (s_trial_running, &trials, NULL, S_TRAIN_MS))
         fail_msg ("the trial never ran (logs in %s/logs)", platform->var);
@@ -334,10 +270,7 @@ test_trial_result_while_admin_away (void **state)
     json_decref (trials.trials);
 
     //  Admin dies mid-trial; the trial ends while no admin runs.
-    rfk_sdk_destroy (&platform->sdk);
-    assert_int_equal (kill (platform->pid, SIGKILL), 0);
-    assert_int_equal (rfk_test_wait_child (platform->pid, 30000), 128 + SIGKILL);
-    platform->pid = 0;
+    assert_int_equal (rfk_test_platform_kill (platform), 0);
     s_log_wait_t finished = {.platform = platform, .what = "trial-finished"};
     if (!rfk_test_wait_until (s_some_log_says, &finished, NULL, 60000))
         fail_msg ("the trial did not end (logs in %s/logs)", platform->var);
@@ -357,17 +290,11 @@ test_trial_result_while_admin_away (void **state)
     s_log_wait_t delivered = {.platform = platform, .what = "admin-rehello-accepted"};
     assert_true (s_some_log_says (&delivered));
 
-    rfk_sdk_destroy (&platform->sdk);
-    assert_int_equal (kill (platform->pid, SIGTERM), 0);
-    assert_int_equal (rfk_test_wait_child (platform->pid, 60000), 0);
-    platform->pid = 0;
+    assert_int_equal (rfk_test_platform_stop (platform, 60000), 0);
     zhashx_t *left = s_services (platform);
     if (!rfk_test_wait_until (rfk_test_pids_gone, left, NULL, 30000))
         fail_msg ("a service outlived a clean stop of rafikid up");
     zhashx_destroy (&left);
-    json_decref (train);
-    json_decref (val);
-    json_decref (sleepy);
     free (trial_id);
     rfk_test_platform_teardown (platform);
 }
@@ -402,10 +329,7 @@ test_lost_service_fails_its_job (void **state)
     char *worker = strdup ((const char *)zhashx_cursor (workers));
     zhashx_destroy (&workers);
 
-    rfk_sdk_destroy (&platform->sdk);
-    assert_int_equal (kill (platform->pid, SIGKILL), 0);
-    assert_int_equal (rfk_test_wait_child (platform->pid, 30000), 128 + SIGKILL);
-    platform->pid = 0;
+    assert_int_equal (rfk_test_platform_kill (platform), 0);
     //  Every process of the worker (a sandbox's wrapper too: the pid the
     //  store keeps) is gone before the next admin looks for it.
     assert_true (rfk_test_platform_signal_service (platform, worker, SIGKILL) > 0);
@@ -419,40 +343,21 @@ test_lost_service_fails_its_job (void **state)
     if (!rfk_test_wait_until (rfk_test_pids_gone, before, NULL, S_SERVE_MS))
         fail_msg ("the predictor of an ERRORED job still runs (logs in %s/logs)", platform->var);
 
-    rfk_sdk_destroy (&platform->sdk);
-    assert_int_equal (kill (platform->pid, SIGTERM), 0);
-    assert_int_equal (rfk_test_wait_child (platform->pid, 60000), 0);
-    platform->pid = 0;
+    assert_int_equal (rfk_test_platform_stop (platform, 60000), 0);
     zhashx_destroy (&before);
     free (host);
     rfk_test_platform_teardown (platform);
 }
 
-/* Each case's platform; the teardown kills whatever of it still runs, also
-   after a failed assertion. */
-static int
-s_setup (void **state)
-{
-    *state = calloc (1, sizeof (s_platform_t));
-    return *state ? 0 : -1;
-}
-
-static int
-s_teardown (void **state)
-{
-    rfk_test_platform_teardown ((s_platform_t *)*state);
-    free (*state);
-    return 0;
-}
-
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     curl_global_init (CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_serving_outlives_admin, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_trial_result_while_admin_away, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_lost_service_fails_its_job, s_setup, s_teardown),
+        RFK_TEST_PLATFORM_CASE (test_serving_outlives_admin),
+        RFK_TEST_PLATFORM_CASE (test_trial_result_while_admin_away),
+        RFK_TEST_PLATFORM_CASE (test_lost_service_fails_its_job),
     };
     int failed = cmocka_run_group_tests (tests, NULL, NULL);
     curl_global_cleanup ();

@@ -46,11 +46,11 @@
 #include <unistd.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 
 #define S_PASSWORD "e2e-Secret-pass-42"
 #define S_TRAIN_MS 300000 /* tuning both models, sanitizer build, busy machine */
 #define S_SERVE_MS 60000  /* an inference job up, or down */
-#define S_FEATURES 4
 
 extern char **environ;
 
@@ -72,15 +72,6 @@ typedef struct {
 } s_platform_t;
 
 static s_platform_t *s_platform; /* set up once for the whole file */
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
 
 /* Start `rafikid up` with its own data dir and ports. */
 static void
@@ -104,14 +95,6 @@ s_up_start (s_platform_t *platform)
     snprintf (platform->http, sizeof platform->http, "http://127.0.0.1:%d", platform->ports[0]);
     snprintf (platform->admin, sizeof platform->admin, "127.0.0.1:%d", platform->ports[1]);
     snprintf (platform->token_file, sizeof platform->token_file, "%s/token", platform->dir);
-}
-
-/* Fails with the session's last error. */
-static void
-s_sdk_fail (rfk_sdk_t *sdk, const char *doing)
-{
-    fail_msg ("%s: %s: %s", doing, rfk_sdk_code_name (rfk_sdk_error (sdk)->code),
-              rfk_sdk_error (sdk)->message);
 }
 
 /* Note a ServiceStatus event; return the event (yours) or NULL at timeout. */
@@ -164,7 +147,7 @@ s_setup (void **state)
         fail_msg ("rafikid up never listened at %s: %s", platform->admin, error.message);
     json_t *token = rfk_sdk_login (platform->sdk, "superadmin@rafiki", S_PASSWORD);
     if (!token)
-        s_sdk_fail (platform->sdk, "login");
+        rfk_test_sdk_fail (platform->sdk, "login");
     json_decref (token);
     FILE *file = fopen (platform->token_file, "w");
     assert_non_null (file);
@@ -289,7 +272,7 @@ s_job_in (void *arg)
     wait->job = wait->inference ? s_newest_inference_job (sdk, wait->app)
                                 : rfk_sdk_train_job_get (sdk, wait->app, -1);
     if (!wait->job)
-        s_sdk_fail (sdk, "job get");
+        rfk_test_sdk_fail (sdk, "job get");
     const char *status = json_string_value (json_object_get (wait->job, "status"));
     return status && (streq (status, wait->wanted) || streq (status, "ERRORED"));
 }
@@ -431,7 +414,7 @@ s_stop_and_check (s_platform_t *platform, const char *app, const char *predictor
     json_decref (job);
     json_t *stopped = rfk_sdk_inference_job_stop (platform->sdk, app, -1);
     if (!stopped)
-        s_sdk_fail (platform->sdk, "inference job stop");
+        rfk_test_sdk_fail (platform->sdk, "inference job stop");
     json_decref (stopped);
     int64_t deadline = zclock_mono () + S_SERVE_MS;
     while (true) {
@@ -473,31 +456,6 @@ s_stop_and_check (s_platform_t *platform, const char *app, const char *predictor
 /* ---------------------------------------------------------------------- */
 /* what the templates themselves say */
 
-/* The validation rows as queries (feature maps). */
-static json_t *
-s_iris_queries (const char *path, int max)
-{
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    char line[512];
-    assert_non_null (fgets (line, sizeof line, file)); /* header */
-    json_t *queries = json_array ();
-    const char *names[S_FEATURES] = {"sepal_length", "sepal_width", "petal_length", "petal_width"};
-    while (fgets (line, sizeof line, file) && (int)json_array_size (queries) < max) {
-        double values[S_FEATURES];
-        int label;
-        if (sscanf (line, "%lf,%lf,%lf,%lf,%d", &values[0], &values[1], &values[2], &values[3],
-                    &label) != 5)
-            continue;
-        json_t *query = json_object ();
-        for (int f = 0; f < S_FEATURES; f++)
-            json_object_set_new (query, names[f], json_real (values[f]));
-        json_array_append_new (queries, query);
-    }
-    fclose (file);
-    return queries;
-}
-
 /* What a template predicts for the queries with a trial's knobs and saved
    parameters (downloaded through the API): an array of probability vectors. */
 static json_t *
@@ -507,7 +465,7 @@ s_direct_predict (s_platform_t *platform, const char *template_path, json_t *tri
     char params[300];
     snprintf (params, sizeof params, "%s/%s.params", platform->dir, trial_id);
     if (rfk_sdk_trial_params_download (platform->sdk, trial_id, params) != 0)
-        s_sdk_fail (platform->sdk, "trial params download");
+        rfk_test_sdk_fail (platform->sdk, "trial params download");
     char err[512] = "";
     rfk_template_t *template_ =
         rfk_template_open (template_path, RAFIKI_TASK_TABULAR_CLASSIFICATION, err, sizeof err);
@@ -718,8 +676,8 @@ s_cli_predict (s_platform_t *platform, const char *app, json_t *queries, bool on
     snprintf (command, sizeof command,
               "RAFIKI_ADMIN='%s' RAFIKI_ADMIN_EVENTS_PORT=%d RAFIKI_TOKEN_FILE='%s' '%s' predict "
               "%s %s --json > '%s'",
-              platform->admin, platform->ports[3], platform->token_file, s_env ("RAFIKI_CLI"), app,
-              what, out_path);
+              platform->admin, platform->ports[3], platform->token_file,
+              rfk_test_env ("RAFIKI_CLI"), app, what, out_path);
     int status = system (command);
     if (status != 0)
         fail_msg ("`rafiki predict` exited with %d",
@@ -745,8 +703,9 @@ test_train_deploy_predict (void **state)
     s_platform_t *platform = s_platform;
     rfk_sdk_t *sdk = platform->sdk;
     char train_path[600], val_path[600];
-    snprintf (train_path, sizeof train_path, "%s/iris-train.csv", s_env ("RAFIKI_TEST_IRIS"));
-    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
+    snprintf (train_path, sizeof train_path, "%s/iris-train.csv",
+              rfk_test_env ("RAFIKI_TEST_IRIS"));
+    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", rfk_test_env ("RAFIKI_TEST_IRIS"));
 
     //  Data and models.
     json_t *train = rfk_sdk_dataset_upload (sdk, train_path, "iris-train", "TABULAR_CLASSIFICATION",
@@ -754,14 +713,15 @@ test_train_deploy_predict (void **state)
     json_t *val =
         rfk_sdk_dataset_upload (sdk, val_path, "iris-val", "TABULAR_CLASSIFICATION", NULL, NULL);
     if (!train || !val)
-        s_sdk_fail (sdk, "dataset upload");
+        rfk_test_sdk_fail (sdk, "dataset upload");
     rfk_sdk_model_info_t info = {
         .name = "XgbClassifier", .task = "TABULAR_CLASSIFICATION", .access_right = "PUBLIC"};
-    json_t *xgb = rfk_sdk_model_upload (sdk, s_env ("RAFIKI_TEST_XGB"), &info, NULL, NULL);
+    json_t *xgb = rfk_sdk_model_upload (sdk, rfk_test_env ("RAFIKI_TEST_XGB"), &info, NULL, NULL);
     info.name = "LinearClassifier";
-    json_t *linear = rfk_sdk_model_upload (sdk, s_env ("RAFIKI_TEST_LINEAR"), &info, NULL, NULL);
+    json_t *linear =
+        rfk_sdk_model_upload (sdk, rfk_test_env ("RAFIKI_TEST_LINEAR"), &info, NULL, NULL);
     if (!xgb || !linear)
-        s_sdk_fail (sdk, "model upload");
+        rfk_test_sdk_fail (sdk, "model upload");
 
     //  Tune both, three trials each (the class column of this copy is `class`).
     json_t *body =
@@ -773,7 +733,7 @@ test_train_deploy_predict (void **state)
     json_t *job = rfk_sdk_train_job_create (sdk, body);
     json_decref (body);
     if (!job)
-        s_sdk_fail (sdk, "train job create");
+        rfk_test_sdk_fail (sdk, "train job create");
     platform->train_job_id = strdup (json_string_value (json_object_get (job, "id")));
     json_decref (job);
     job = s_wait_train_job (platform, "iris");
@@ -788,7 +748,7 @@ test_train_deploy_predict (void **state)
     json_t *created = rfk_sdk_inference_job_create (sdk, body_infer);
     json_decref (body_infer);
     if (!created)
-        s_sdk_fail (sdk, "inference job create");
+        rfk_test_sdk_fail (sdk, "inference job create");
     assert_string_equal (json_string_value (json_object_get (created, "status")), "STARTED");
     json_decref (created);
     //  Admin picks no port: the predictor binds port 0 and reports what the
@@ -814,11 +774,12 @@ test_train_deploy_predict (void **state)
     json_decref (listed);
 
     //  What the two deployed trials give by themselves, averaged.
-    json_t *queries = s_iris_queries (val_path, 50);
+    json_t *queries = rfk_test_iris_queries (val_path, NULL, 50);
+    assert_non_null (queries);
     json_t *members[2] = {
-        s_direct_predict (platform, s_env ("RAFIKI_TEST_XGB"),
+        s_direct_predict (platform, rfk_test_env ("RAFIKI_TEST_XGB"),
                           s_best_trial (trial_list, "XgbClassifier"), queries),
-        s_direct_predict (platform, s_env ("RAFIKI_TEST_LINEAR"),
+        s_direct_predict (platform, rfk_test_env ("RAFIKI_TEST_LINEAR"),
                           s_best_trial (trial_list, "LinearClassifier"), queries),
     };
     json_t *expect = s_mean (members, 2);
@@ -884,7 +845,7 @@ test_max_trials_replicas (void **state)
     json_t *created = rfk_sdk_inference_job_create (sdk, body);
     json_decref (body);
     if (!created)
-        s_sdk_fail (sdk, "inference job create");
+        rfk_test_sdk_fail (sdk, "inference job create");
     assert_int_equal (json_integer_value (json_object_get (created, "replicas")), 2);
     json_decref (created);
     json_t *serving = s_wait_serving (platform, "iris", 2);
@@ -896,10 +857,12 @@ test_max_trials_replicas (void **state)
     assert_int_equal (json_integer_value (json_object_get (health, "trials")), 1);
     json_decref (health);
     char val_path[600];
-    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
-    json_t *queries = s_iris_queries (val_path, 50);
+    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", rfk_test_env ("RAFIKI_TEST_IRIS"));
+    json_t *queries = rfk_test_iris_queries (val_path, NULL, 50);
+    assert_non_null (queries);
     json_t *expect = s_direct_predict (
-        platform, s_env (streq (model, "XgbClassifier") ? "RAFIKI_TEST_XGB" : "RAFIKI_TEST_LINEAR"),
+        platform,
+        rfk_test_env (streq (model, "XgbClassifier") ? "RAFIKI_TEST_XGB" : "RAFIKI_TEST_LINEAR"),
         best, queries);
     //  Several requests, so both replicas get batches; every answer is the trial's own.
     for (int round = 0; round < 8; round++) {
@@ -925,7 +888,7 @@ s_inference_job_by_id (rfk_sdk_t *sdk, const char *app, const char *id)
 {
     json_t *list = rfk_sdk_inference_jobs_of_app (sdk, app);
     if (!list)
-        s_sdk_fail (sdk, "inference jobs of app");
+        rfk_test_sdk_fail (sdk, "inference jobs of app");
     size_t index;
     json_t *job, *found = NULL;
     json_array_foreach (json_object_get (list, "inference_jobs"), index, job)
@@ -966,7 +929,7 @@ test_worker_cannot_load (void **state)
     json_t *created = rfk_sdk_inference_job_create (sdk, body);
     json_decref (body);
     if (!created)
-        s_sdk_fail (sdk, "inference job create");
+        rfk_test_sdk_fail (sdk, "inference job create");
     char *job_id = strdup (json_string_value (json_object_get (created, "id")));
     json_decref (created);
     int64_t deadline = zclock_mono () + S_SERVE_MS;
@@ -1047,7 +1010,7 @@ test_bad_requests (void **state)
         json_t *job = rfk_sdk_train_job_create (sdk, body);
         json_decref (body);
         if (!job)
-            s_sdk_fail (sdk, "train job create");
+            rfk_test_sdk_fail (sdk, "train job create");
         json_t *iris = json_pack ("{s:s}", "app", "iris");
         json_t *refused = rfk_sdk_inference_job_create (sdk, iris);
         json_decref (iris);
@@ -1088,7 +1051,7 @@ s_upload_model (s_platform_t *platform, const char *name, const char *deps)
     }
     curl_mimepart *part = curl_mime_addpart (mime);
     curl_mime_name (part, "model_file_bytes");
-    curl_mime_filedata (part, s_env ("RAFIKI_TEST_LINEAR"));
+    curl_mime_filedata (part, rfk_test_env ("RAFIKI_TEST_LINEAR"));
     char url[300], bearer[2048];
     snprintf (url, sizeof url, "%s/models", platform->http);
     snprintf (bearer, sizeof bearer, "Authorization: Bearer %s", rfk_sdk_token (platform->sdk));
@@ -1174,8 +1137,8 @@ s_check_unlimited_trials (s_platform_t *platform)
     snprintf (command, sizeof command,
               "RAFIKI_ADMIN='%s' RAFIKI_ADMIN_EVENTS_PORT=%d RAFIKI_TOKEN_FILE='%s' '%s' train "
               "create -f '%s' > /dev/null",
-              platform->admin, platform->ports[3], platform->token_file, s_env ("RAFIKI_CLI"),
-              manifest);
+              platform->admin, platform->ports[3], platform->token_file,
+              rfk_test_env ("RAFIKI_CLI"), manifest);
     int64_t started = zclock_mono ();
     assert_int_equal (system (command), 0);
     json_t *job = s_wait_job (platform, "iris-timed", false, "STOPPED", S_TRAIN_MS);
@@ -1203,7 +1166,7 @@ s_check_running_and_stop_all (s_platform_t *platform)
     json_t *created = rfk_sdk_inference_job_create (platform->sdk, body);
     json_decref (body);
     if (!created)
-        s_sdk_fail (platform->sdk, "inference job create");
+        rfk_test_sdk_fail (platform->sdk, "inference job create");
     char *job_id = strdup (json_string_value (json_object_get (created, "id")));
     json_decref (created);
     json_decref (s_wait_serving (platform, "iris-timed", 1));

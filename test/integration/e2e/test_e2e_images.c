@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 
 #define S_PASSWORD "e2e-Images-pass-42"
 #define S_TRAIN_MS 300000 /* three trials, sanitizer build, busy machine */
@@ -42,22 +43,6 @@ typedef struct {
 
 static s_platform_t s_platform;
 
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
-
-static void
-s_sdk_fail (rfk_sdk_t *sdk, const char *doing)
-{
-    fail_msg ("%s: %s: %s", doing, rfk_sdk_code_name (rfk_sdk_error (sdk)->code),
-              rfk_sdk_error (sdk)->message);
-}
-
 /* Makes the photos dataset (120 train, 40 val images) in dir/data; false
    when the converter cannot run here. */
 static bool
@@ -67,7 +52,7 @@ s_convert (const char *dir)
     snprintf (cmd, sizeof cmd,
               "/usr/bin/python3 -c 'import PIL, sklearn' 2>/dev/null && "
               "'%s/deploy/datasets/convert' photos '%s/data' --limit 120 > '%s/convert.log' 2>&1",
-              s_env ("RAFIKI_SOURCE_ROOT"), dir, dir);
+              rfk_test_env ("RAFIKI_SOURCE_ROOT"), dir, dir);
     return system (cmd) == 0;
 }
 
@@ -94,7 +79,7 @@ s_login (s_platform_t *platform, int command_port, int events_port)
         fail_msg ("rafikid up never listened at %s: %s", admin, error.message);
     json_t *token = rfk_sdk_login (platform->sdk, "superadmin@rafiki", S_PASSWORD);
     if (!token)
-        s_sdk_fail (platform->sdk, "login");
+        rfk_test_sdk_fail (platform->sdk, "login");
     json_decref (token);
     platform->watch = rfk_sdk_watch_new (platform->sdk, "");
     assert_non_null (platform->watch);
@@ -218,12 +203,12 @@ test_photos_train_deploy_predict (void **state)
     json_t *val =
         rfk_sdk_dataset_upload (sdk, val_path, "photos-val", "IMAGE_CLASSIFICATION", NULL, NULL);
     if (!train || !val)
-        s_sdk_fail (sdk, "dataset upload");
+        rfk_test_sdk_fail (sdk, "dataset upload");
     rfk_sdk_model_info_t info = {
         .name = "MlpImageClassifier", .task = "IMAGE_CLASSIFICATION", .access_right = "PUBLIC"};
-    json_t *mlp = rfk_sdk_model_upload (sdk, s_env ("RAFIKI_TEST_MLP"), &info, NULL, NULL);
+    json_t *mlp = rfk_sdk_model_upload (sdk, rfk_test_env ("RAFIKI_TEST_MLP"), &info, NULL, NULL);
     if (!mlp)
-        s_sdk_fail (sdk, "model upload");
+        rfk_test_sdk_fail (sdk, "model upload");
 
     json_t *body = json_pack (
         "{s:s, s:s, s:O, s:O, s:[O], s:{s:i}, s:{s:s, s:s}}", "app", "photos", "task",
@@ -233,7 +218,7 @@ test_photos_train_deploy_predict (void **state)
     json_t *job = rfk_sdk_train_job_create (sdk, body);
     json_decref (body);
     if (!job)
-        s_sdk_fail (sdk, "train job create");
+        rfk_test_sdk_fail (sdk, "train job create");
     json_decref (job);
     json_decref (s_wait_job ("photos", false, "STOPPED", S_TRAIN_MS));
 
@@ -270,12 +255,12 @@ test_photos_train_deploy_predict (void **state)
     json_t *created = rfk_sdk_inference_job_create (sdk, infer_body);
     json_decref (infer_body);
     if (!created)
-        s_sdk_fail (sdk, "inference job create");
+        rfk_test_sdk_fail (sdk, "inference job create");
     json_decref (created);
     json_decref (s_wait_job ("photos", true, "RUNNING", S_SERVE_MS));
     char *endpoint = rfk_sdk_predictor_endpoint (sdk, "photos", -1);
     if (!endpoint)
-        s_sdk_fail (sdk, "predictor endpoint");
+        rfk_test_sdk_fail (sdk, "predictor endpoint");
     json_t *queries = s_query ();
     json_t *answer = NULL;
     /* The job is RUNNING once its workers loaded; the predictor may count
@@ -285,7 +270,7 @@ test_photos_train_deploy_predict (void **state)
            rfk_sdk_error (sdk)->code == RFK_SDK_UNAVAILABLE && zclock_mono () < deadline)
         s_wake (NULL, 200);
     if (!answer)
-        s_sdk_fail (sdk, "predict");
+        rfk_test_sdk_fail (sdk, "predict");
     json_t *probs = json_array_get (json_object_get (answer, "predictions"), 0);
     assert_int_equal (json_array_size (probs), 2);
     double sum = json_number_value (json_array_get (probs, 0)) +
@@ -303,6 +288,7 @@ test_photos_train_deploy_predict (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_photos_train_deploy_predict),
     };

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 #include "rfk_test_platform.h"
 
 #define S_TRAIN_MS 300000 /* three Sleepy trials, sanitizer build, busy machine */
@@ -39,47 +40,6 @@ typedef struct {
     rfk_test_pg_t pg;             /* its store */
     char *token;                  /* the superadmin's, from before the outage */
 } s_case_t;
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
-
-/* Uploads iris and Sleepy and starts a train job of `trials` trials of ms each. */
-static void
-s_train_sleepy (rfk_test_platform_t *platform, const char *app, int trials, const char *ms)
-{
-    rfk_sdk_t *sdk = platform->sdk;
-    char train_path[600], val_path[600];
-    snprintf (train_path, sizeof train_path, "%s/iris-train.csv", s_env ("RAFIKI_TEST_IRIS"));
-    snprintf (val_path, sizeof val_path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
-    json_t *train = rfk_sdk_dataset_upload (sdk, train_path, "iris-train", "TABULAR_CLASSIFICATION",
-                                            NULL, NULL);
-    json_t *val =
-        rfk_sdk_dataset_upload (sdk, val_path, "iris-val", "TABULAR_CLASSIFICATION", NULL, NULL);
-    rfk_sdk_model_info_t info = {
-        .name = "Sleepy", .task = "TABULAR_CLASSIFICATION", .access_right = "PUBLIC"};
-    json_t *sleepy = rfk_sdk_model_upload (sdk, s_env ("RAFIKI_TEST_SLEEPY"), &info, NULL, NULL);
-    if (!train || !val || !sleepy)
-        fail_msg ("upload: %s", rfk_sdk_error (sdk)->message);
-    json_t *body = json_pack (
-        "{s:s, s:s, s:O, s:O, s:[O], s:{s:i}, s:{s:s, s:s}}", "app", app, "task",
-        "TABULAR_CLASSIFICATION", "train_dataset_id", json_object_get (train, "id"),
-        "val_dataset_id", json_object_get (val, "id"), "model_ids", json_object_get (sleepy, "id"),
-        "budget", "MODEL_TRIAL_COUNT", trials, "train_args", "sleepy_ms", ms, "sleepy_steps", "1");
-    json_t *job = rfk_sdk_train_job_create (sdk, body);
-    if (!job)
-        fail_msg ("train job create: %s", rfk_sdk_error (sdk)->message);
-    json_decref (job);
-    json_decref (body);
-    json_decref (train);
-    json_decref (val);
-    json_decref (sleepy);
-}
 
 typedef struct {
     rfk_test_platform_t *platform; /* the platform */
@@ -125,7 +85,9 @@ test_store_restarts_mid_job (void **state)
     platform->vars = vars;
     if (rfk_test_platform_up (platform, err, sizeof err) != 0)
         fail_msg ("%s", err);
-    s_train_sleepy (platform, "sleepy", 3, "3000");
+    rfk_test_train_t train = {"sleepy", rfk_test_env ("RAFIKI_TEST_SLEEPY"), "Sleepy", 3, "3000"};
+    if (rfk_test_platform_train (platform, &train, err, sizeof err) != 0)
+        fail_msg ("%s", err);
     s_running_wait_t running = {platform, "sleepy"};
     if (!rfk_test_wait_until (s_trial_running, &running, NULL, S_TRAIN_MS))
         fail_msg ("no trial ran (logs in %s/logs)", platform->var);

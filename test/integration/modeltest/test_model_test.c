@@ -43,6 +43,20 @@ s_rafiki (char *out, size_t outlen, bool stdout_only, const char *fmt, ...)
 
 static char s_out[1 << 20];
 
+/* Prints text (the command's output) as TAP comments: each line after "# ",
+   the first after title; stdout is for TAP. */
+static void
+s_comment (const char *title, const char *text)
+{
+    print_message ("# %s", title);
+    const char *line = text;
+    do {
+        size_t length = strcspn (line, "\n");
+        print_message ("%s%.*s\n", line == text ? "" : "#   ", (int)length, line);
+        line += length + (line[length] == '\n');
+    } while (*line);
+}
+
 /* Usage: test every zoo tabular classifier on a slice of iris. */
 static void
 test_zoo_classifiers_on_iris (void **state)
@@ -68,7 +82,7 @@ test_zoo_classifiers_on_iris (void **state)
                            "--quiet",
                            path, IRIS_TRAIN, IRIS_VAL, IRIS_VAL);
         if (rc != 0)
-            print_message ("%s\n", s_out);
+            s_comment ("", s_out);
         assert_int_equal (rc, 0);
         assert_non_null (strstr (s_out, "trial 3/3: "));
         assert_non_null (strstr (s_out, "COMPLETED  score "));
@@ -79,7 +93,9 @@ test_zoo_classifiers_on_iris (void **state)
         assert_non_null (test_score);
         assert_true (atof (test_score + 12) >= 0.8);
         assert_non_null (strstr (s_out, "rafiki model test: OK\n"));
-        print_message ("%s: %s", path, test_score);
+        char title[1024];
+        snprintf (title, sizeof title, "%s: ", path);
+        s_comment (title, test_score);
         tested++;
     }
     assert_true (tested > 0);
@@ -227,8 +243,10 @@ test_bad_usage (void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = s_rafiki (s_out, sizeof s_out, false, "%s", cases[i].args);
-        if (rc != cases[i].status || !strstr (s_out, cases[i].message))
-            print_message ("rafiki %s:\n%s\n", cases[i].args, s_out);
+        if (rc != cases[i].status || !strstr (s_out, cases[i].message)) {
+            print_message ("# rafiki %s:\n", cases[i].args);
+            s_comment ("  ", s_out);
+        }
         assert_int_equal (rc, cases[i].status);
         assert_non_null (strstr (s_out, cases[i].message));
     }

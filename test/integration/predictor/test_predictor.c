@@ -28,6 +28,7 @@
 
 #include "rfk_client.h"
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 #include "rfk_envelope.h"
 #include "rfk_inference.h"
 #include "rfk_predictor.h"
@@ -139,15 +140,6 @@ s_worker_start (const char *endpoint, const char *template_path, const char *par
     zactor_t *worker = zactor_new (rfk_inference_direct_actor, &args);
     assert_non_null (worker);
     return worker;
-}
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (run the test through meson)", name);
-    return value;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -347,8 +339,8 @@ test_usage (void **state)
     (void)state;
     rfk_predictor_args_t args = s_predictor_args (RFK_ENSEMBLE_FIRST);
     s_predictor_t predictor = s_predictor_start (&args);
-    zactor_t *worker =
-        s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "echo-1", 0);
+    zactor_t *worker = s_worker_start (predictor.workers, rfk_test_env ("RAFIKI_TEST_ECHO"), NULL,
+                                       NULL, "echo-1", 0);
     s_wait_workers (predictor.actor, 1, 15000);
 
     json_t *json;
@@ -403,8 +395,8 @@ test_bad_input (void **state)
     rfk_predictor_args_t args = s_predictor_args (RFK_ENSEMBLE_FIRST);
     args.max_body_bytes = 4096;
     s_predictor_t predictor = s_predictor_start (&args);
-    zactor_t *worker =
-        s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "echo-1", 0);
+    zactor_t *worker = s_worker_start (predictor.workers, rfk_test_env ("RAFIKI_TEST_ECHO"), NULL,
+                                       NULL, "echo-1", 0);
     s_wait_workers (predictor.actor, 1, 15000);
 
     char deep[200] = "{\"query\": ";
@@ -520,8 +512,8 @@ test_batching (void **state)
     args.scatter.batch_window_us = 20000;
     s_predictor_t predictor = s_predictor_start (&args);
     /*  A worker that takes 20 ms per batch, so queries pile up behind it. */
-    zactor_t *worker =
-        s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "echo-1", 20);
+    zactor_t *worker = s_worker_start (predictor.workers, rfk_test_env ("RAFIKI_TEST_ECHO"), NULL,
+                                       NULL, "echo-1", 20);
     s_wait_workers (predictor.actor, 1, 15000);
     enum { N = 64 };
     s_call_t calls[N];
@@ -554,10 +546,10 @@ test_slow_member (void **state)
     const char *trials[] = {"fast", "slow", NULL};
     args.trials = trials;
     s_predictor_t predictor = s_predictor_start (&args);
-    zactor_t *fast =
-        s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "fast", 0);
-    zactor_t *slow =
-        s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "slow", 3000);
+    zactor_t *fast = s_worker_start (predictor.workers, rfk_test_env ("RAFIKI_TEST_ECHO"), NULL,
+                                     NULL, "fast", 0);
+    zactor_t *slow = s_worker_start (predictor.workers, rfk_test_env ("RAFIKI_TEST_ECHO"), NULL,
+                                     NULL, "slow", 3000);
     s_wait_workers (predictor.actor, 2, 15000);
     json_t *json;
     s_call_t call;
@@ -596,8 +588,8 @@ s_spawn_worker (const char *workers_endpoint, const char *data_dir)
 {
     char predictor[300], template_[1200];
     snprintf (predictor, sizeof predictor, "predictor=%s", workers_endpoint);
-    snprintf (template_, sizeof template_, "template=%s", s_env ("RAFIKI_TEST_ECHO"));
-    const char *rafikid = s_env ("RAFIKID");
+    snprintf (template_, sizeof template_, "template=%s", rfk_test_env ("RAFIKI_TEST_ECHO"));
+    const char *rafikid = rfk_test_env ("RAFIKID");
     pid_t pid = fork ();
     assert_true (pid >= 0);
     if (pid == 0) {
@@ -772,32 +764,6 @@ s_direct_predict (s_trained_t *trained, json_t *queries)
     return result;
 }
 
-/*  The validation rows as queries (feature maps) and their labels. */
-static json_t *
-s_iris_queries (const char *path, int *labels, int max)
-{
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    char line[512];
-    assert_non_null (fgets (line, sizeof line, file)); /* header */
-    json_t *queries = json_array ();
-    const char *names[] = {"sepal_length", "sepal_width", "petal_length", "petal_width"};
-    while (fgets (line, sizeof line, file) && (int)json_array_size (queries) < max) {
-        double values[4];
-        int label;
-        if (sscanf (line, "%lf,%lf,%lf,%lf,%d", &values[0], &values[1], &values[2], &values[3],
-                    &label) != 5)
-            continue;
-        json_t *query = json_object ();
-        for (int f = 0; f < 4; f++)
-            json_object_set_new (query, names[f], json_real (values[f]));
-        labels[json_array_size (queries)] = label;
-        json_array_append_new (queries, query);
-    }
-    fclose (file);
-    return queries;
-}
-
 static void
 s_assert_close (json_t *got, json_t *expect)
 {
@@ -833,22 +799,22 @@ test_end_to_end (void **state)
 {
     (void)state;
     char train[600], val[600];
-    snprintf (train, sizeof train, "%s/iris-train.csv", s_env ("RAFIKI_TEST_IRIS"));
-    snprintf (val, sizeof val, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
+    snprintf (train, sizeof train, "%s/iris-train.csv", rfk_test_env ("RAFIKI_TEST_IRIS"));
+    snprintf (val, sizeof val, "%s/iris-val.csv", rfk_test_env ("RAFIKI_TEST_IRIS"));
     char *dir = rfk_test_tmpdir_new ("predictor-e2e");
     assert_non_null (dir);
     char xgb_params[300], linear_params[300];
     snprintf (xgb_params, sizeof xgb_params, "%s/xgb.msgpack", dir);
     snprintf (linear_params, sizeof linear_params, "%s/linear.msgpack", dir);
     s_trained_t xgb, linear;
-    s_train (&xgb, s_env ("RAFIKI_TEST_XGB"),
+    s_train (&xgb, rfk_test_env ("RAFIKI_TEST_XGB"),
              "{\"max_depth\": 3, \"eta\": 0.3, \"n_estimators\": 30, \"subsample\": 1.0, "
              "\"colsample_bytree\": 1.0, \"min_child_weight\": 1.0}",
              train, xgb_params);
-    s_train (&linear, s_env ("RAFIKI_TEST_LINEAR"), "{\"C\": 100.0, \"solver\": \"l2r_lr\"}", train,
-             linear_params);
+    s_train (&linear, rfk_test_env ("RAFIKI_TEST_LINEAR"), "{\"C\": 100.0, \"solver\": \"l2r_lr\"}",
+             train, linear_params);
     int labels[60];
-    json_t *queries = s_iris_queries (val, labels, 60);
+    json_t *queries = rfk_test_iris_queries (val, labels, 60);
     assert_true (json_array_size (queries) >= 40);
     json_t *body = json_pack ("{s:O}", "queries", queries);
     char *body_text = json_dumps (body, JSON_COMPACT);
@@ -857,8 +823,8 @@ test_end_to_end (void **state)
     /*  One trial: exactly the template's predictions. */
     rfk_predictor_args_t args = s_predictor_args (RFK_ENSEMBLE_MEAN_VEC);
     s_predictor_t predictor = s_predictor_start (&args);
-    zactor_t *worker = s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_XGB"), xgb_params,
-                                       xgb.knobs, "xgb", 0);
+    zactor_t *worker = s_worker_start (predictor.workers, rfk_test_env ("RAFIKI_TEST_XGB"),
+                                       xgb_params, xgb.knobs, "xgb", 0);
     s_wait_workers (predictor.actor, 1, 15000);
     json_t *json;
     assert_int_equal (s_http ("POST", predictor.http, "/predict", body_text, &json, NULL), 200);
@@ -872,9 +838,9 @@ test_end_to_end (void **state)
     const char *trials[] = {"xgb", "linear", NULL};
     args.trials = trials;
     predictor = s_predictor_start (&args);
-    zactor_t *workers[] = {s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_XGB"), xgb_params,
-                                           xgb.knobs, "xgb", 0),
-                           s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_LINEAR"),
+    zactor_t *workers[] = {s_worker_start (predictor.workers, rfk_test_env ("RAFIKI_TEST_XGB"),
+                                           xgb_params, xgb.knobs, "xgb", 0),
+                           s_worker_start (predictor.workers, rfk_test_env ("RAFIKI_TEST_LINEAR"),
                                            linear_params, linear.knobs, "linear", 0)};
     s_wait_workers (predictor.actor, 2, 15000);
     s_call_t call;
@@ -955,7 +921,7 @@ test_overload (void **state)
         "UNAVAILABLE");
     json_decref (json);
     zactor_t *worker =
-        s_worker_start (predictor.workers, s_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "e", 300);
+        s_worker_start (predictor.workers, rfk_test_env ("RAFIKI_TEST_ECHO"), NULL, NULL, "e", 300);
     s_wait_workers (predictor.actor, 1, 15000);
     enum { N = 12 };
     s_call_t calls[N];

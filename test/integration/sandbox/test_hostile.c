@@ -53,6 +53,7 @@
 
 #include "rfk_sandbox.h"
 #include "rfk_test.h"
+#include "rfk_test_case.h"
 
 #define S_PASSWORD "Hostile-Suite-pass-77"
 #define S_MALLORY "mallory@example.com"
@@ -87,22 +88,6 @@ static struct {
     bool skip;                    /* no sandbox can be made here */
     bool worker_tried;            /* the worker's deployment was tried */
 } s;
-
-static const char *
-s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value || !*value)
-        fail_msg ("%s is not set (meson sets it)", name);
-    return value;
-}
-
-static void
-s_sdk_fail (rfk_sdk_t *sdk, const char *doing)
-{
-    fail_msg ("%s: %s: %s", doing, rfk_sdk_code_name (rfk_sdk_error (sdk)->code),
-              rfk_sdk_error (sdk)->message);
-}
 
 /* ---- files ------------------------------------------------------------------ */
 
@@ -160,7 +145,7 @@ static char *
 s_copy (const char *name, const char *where, const char *attack)
 {
     char *path = zsys_sprintf ("%s/%s.so", s.dir, name);
-    zfile_t *source = zfile_new (NULL, s_env ("TPL_ESCAPE"));
+    zfile_t *source = zfile_new (NULL, rfk_test_env ("TPL_ESCAPE"));
     assert_int_equal (zfile_input (source), 0);
     zchunk_t *bytes = zfile_read (source, (size_t)zfile_cursize (source), 0);
     zfile_destroy (&source);
@@ -339,7 +324,7 @@ s_session (const char *email, const char *password)
         fail_msg ("no SDK session with %s: %s", admin, error.message);
     json_t *token = rfk_sdk_login (sdk, email, password);
     if (!token)
-        s_sdk_fail (sdk, "login");
+        rfk_test_sdk_fail (sdk, "login");
     json_decref (token);
     return sdk;
 }
@@ -375,15 +360,15 @@ static void
 s_victim (void)
 {
     char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/iris-val.csv", s_env ("RAFIKI_TEST_IRIS"));
+    snprintf (path, sizeof path, "%s/iris-val.csv", rfk_test_env ("RAFIKI_TEST_IRIS"));
     json_t *data =
         rfk_sdk_dataset_upload (s.admin, path, "victim-data", "TABULAR_CLASSIFICATION", NULL, NULL);
     if (!data)
-        s_sdk_fail (s.admin, "victim's dataset");
+        rfk_test_sdk_fail (s.admin, "victim's dataset");
     json_decref (data);
     json_t *model = s_upload (s.admin, "victim-model", "none", "none");
     if (!model)
-        s_sdk_fail (s.admin, "victim's template");
+        rfk_test_sdk_fail (s.admin, "victim's template");
     json_decref (model);
     s.hashes = zhashx_new ();
     zhashx_set_destructor (s.hashes, (czmq_destructor *)zstr_free);
@@ -437,7 +422,7 @@ s_setup (void **state)
     s.admin = s_session ("superadmin@rafiki", S_PASSWORD);
     json_t *user = rfk_sdk_user_create (s.admin, S_MALLORY, S_MALLORY_PASSWORD, "MODEL_DEVELOPER");
     if (!user)
-        s_sdk_fail (s.admin, "create mallory");
+        rfk_test_sdk_fail (s.admin, "create mallory");
     json_decref (user);
     s.mallory = s_session (S_MALLORY, S_MALLORY_PASSWORD);
     s_victim ();
@@ -446,11 +431,11 @@ s_setup (void **state)
     const char *sets[][2] = {{"iris-train.csv", "mallory-train"}, {"iris-val.csv", "mallory-val"}};
     char *ids[] = {s.train, s.val};
     for (size_t i = 0; i < 2; i++) {
-        snprintf (path, sizeof path, "%s/%s", s_env ("RAFIKI_TEST_IRIS"), sets[i][0]);
+        snprintf (path, sizeof path, "%s/%s", rfk_test_env ("RAFIKI_TEST_IRIS"), sets[i][0]);
         json_t *data = rfk_sdk_dataset_upload (s.mallory, path, sets[i][1],
                                                "TABULAR_CLASSIFICATION", NULL, NULL);
         if (!data)
-            s_sdk_fail (s.mallory, "mallory's dataset");
+            rfk_test_sdk_fail (s.mallory, "mallory's dataset");
         snprintf (ids[i], 64, "%s", json_string_value (json_object_get (data, "id")));
         json_decref (data);
     }
@@ -500,6 +485,67 @@ test_check (void **state)
         fail_msg ("%d process(es) of the sandbox uid %u are left", s_sandbox_processes (), s.uid);
 }
 
+/* ---- jobs ---------------------------------------------------------------------- */
+
+/* A job of mallory's app waited for (s_job_wait). */
+typedef struct {
+    const char *app;   /* the app */
+    bool inference;    /* its newest inference job, else its train job */
+    const char *ended; /* the status that ends the wait (ERRORED ends it too) */
+    char status[32];   /* the status as last read, "" when none */
+} s_job_wait_t;
+
+static bool
+s_job_ended (void *arg)
+{
+    s_job_wait_t *wait = (s_job_wait_t *)arg;
+    json_t *job, *jobs = NULL;
+    if (wait->inference) {
+        jobs = rfk_sdk_inference_jobs_of_app (s.mallory, wait->app);
+        json_t *list = json_object_get (jobs, "inference_jobs");
+        job = json_array_get (list, json_array_size (list) - 1);
+    } else
+        job = jobs = rfk_sdk_train_job_get (s.mallory, wait->app, -1);
+    const char *status = json_string_value (json_object_get (job, "status"));
+    snprintf (wait->status, sizeof wait->status, "%s", status ? status : "");
+    json_decref (jobs);
+    return streq (wait->status, wait->ended) || streq (wait->status, "ERRORED");
+}
+
+/* Asks admin again at most every 500 ms: a job's state moves in seconds. */
+static void
+s_pace (void *arg, int timeout_ms)
+{
+    (void)arg;
+    zclock_sleep (timeout_ms < 500 ? timeout_ms : 500);
+}
+
+/* Waits until mallory's job of app is `ended` (or ERRORED); wait->status is
+   its last status. */
+static void
+s_job_wait (s_job_wait_t *wait)
+{
+    rfk_test_wait_for (s_job_ended, wait, s_pace, NULL, S_WAIT_MS);
+}
+
+/* Creates mallory's train job of app on her iris, one trial of each model
+   (ids, taken), and waits until it ended: its last status in *wait. */
+static void
+s_train (const char *app, json_t *model_ids, s_job_wait_t *wait)
+{
+    json_t *body =
+        json_pack ("{s:s, s:s, s:s, s:s, s:o, s:{s:i}}", "app", app, "task",
+                   "TABULAR_CLASSIFICATION", "train_dataset_id", s.train, "val_dataset_id", s.val,
+                   "model_ids", model_ids, "budget", "MODEL_TRIAL_COUNT", 1);
+    json_t *job = rfk_sdk_train_job_create (s.mallory, body);
+    json_decref (body);
+    if (!job)
+        rfk_test_sdk_fail (s.mallory, "create a train job");
+    json_decref (job);
+    *wait = (s_job_wait_t){.app = app, .ended = "STOPPED"};
+    s_job_wait (wait);
+}
+
 /* ---- trials ---------------------------------------------------------------------- */
 
 /* The hostile train job: a copy per attack and a good template. Its
@@ -515,40 +561,23 @@ s_hostile_trials (void)
         snprintf (name, sizeof name, "trial-%s", s_attacks[i]);
         json_t *model = s_upload (s.mallory, name, "trial", s_attacks[i]);
         if (!model)
-            s_sdk_fail (s.mallory, name);
+            rfk_test_sdk_fail (s.mallory, name);
         s.model_ids[i] = strdup (json_string_value (json_object_get (model, "id")));
         json_array_append (ids, json_object_get (model, "id"));
         json_decref (model);
     }
     json_t *good = s_upload (s.mallory, "trial-good", "none", "none");
     if (!good)
-        s_sdk_fail (s.mallory, "the good template");
+        rfk_test_sdk_fail (s.mallory, "the good template");
     s.good_id = strdup (json_string_value (json_object_get (good, "id")));
     json_array_append (ids, json_object_get (good, "id"));
     json_decref (good);
-    json_t *body =
-        json_pack ("{s:s, s:s, s:s, s:s, s:o, s:{s:i}}", "app", "hostile", "task",
-                   "TABULAR_CLASSIFICATION", "train_dataset_id", s.train, "val_dataset_id", s.val,
-                   "model_ids", ids, "budget", "MODEL_TRIAL_COUNT", 1);
-    json_t *job = rfk_sdk_train_job_create (s.mallory, body);
-    json_decref (body);
-    if (!job)
-        s_sdk_fail (s.mallory, "create the hostile train job");
-    int64_t deadline = zclock_mono () + S_WAIT_MS;
-    const char *status = NULL;
-    while (zclock_mono () < deadline) {
-        json_decref (job);
-        job = rfk_sdk_train_job_get (s.mallory, "hostile", -1);
-        status = json_string_value (json_object_get (job, "status"));
-        if (status && (streq (status, "STOPPED") || streq (status, "ERRORED")))
-            break;
-        zclock_sleep (500);
-    }
-    print_message ("# the hostile train job is %s\n", status ? status : "(unknown)");
-    json_decref (job);
+    s_job_wait_t wait;
+    s_train ("hostile", ids, &wait);
+    print_message ("# the hostile train job is %s\n", *wait.status ? wait.status : "(unknown)");
     s.trials = rfk_sdk_train_job_trials (s.mallory, "hostile", -1, 0, 0, false, 0);
     if (!s.trials)
-        s_sdk_fail (s.mallory, "the hostile job's trials");
+        rfk_test_sdk_fail (s.mallory, "the hostile job's trials");
     return s.trials;
 }
 
@@ -641,52 +670,25 @@ s_worker (void)
     s.worker_tried = true;
     json_t *model = s_upload (s.mallory, "worker-probe", "worker", "all");
     if (!model)
-        s_sdk_fail (s.mallory, "the worker template");
-    json_t *body =
-        json_pack ("{s:s, s:s, s:s, s:s, s:[O], s:{s:i}}", "app", "serve", "task",
-                   "TABULAR_CLASSIFICATION", "train_dataset_id", s.train, "val_dataset_id", s.val,
-                   "model_ids", json_object_get (model, "id"), "budget", "MODEL_TRIAL_COUNT", 1);
+        rfk_test_sdk_fail (s.mallory, "the worker template");
+    s_job_wait_t wait;
+    s_train ("serve", json_pack ("[O]", json_object_get (model, "id")), &wait);
     json_decref (model);
-    json_t *job = rfk_sdk_train_job_create (s.mallory, body);
+    if (!streq (wait.status, "STOPPED"))
+        fail_msg ("the worker's train job is %s", *wait.status ? wait.status : "(unknown)");
+    json_t *body = json_pack ("{s:s}", "app", "serve");
+    json_t *job = rfk_sdk_inference_job_create (s.mallory, body);
     json_decref (body);
     if (!job)
-        s_sdk_fail (s.mallory, "create the worker's train job");
-    const char *status = NULL;
-    for (int64_t deadline = zclock_mono () + S_WAIT_MS; zclock_mono () < deadline;) {
-        json_decref (job);
-        job = rfk_sdk_train_job_get (s.mallory, "serve", -1);
-        status = json_string_value (json_object_get (job, "status"));
-        if (status && (streq (status, "STOPPED") || streq (status, "ERRORED")))
-            break;
-        zclock_sleep (500);
-    }
-    if (!status || !streq (status, "STOPPED"))
-        fail_msg ("the worker's train job is %s", status ? status : "(unknown)");
+        rfk_test_sdk_fail (s.mallory, "deploy the worker");
     json_decref (job);
-    body = json_pack ("{s:s}", "app", "serve");
-    job = rfk_sdk_inference_job_create (s.mallory, body);
-    json_decref (body);
-    if (!job)
-        s_sdk_fail (s.mallory, "deploy the worker");
-    json_decref (job);
-    bool running = false;
-    for (int64_t deadline = zclock_mono () + S_WAIT_MS; zclock_mono () < deadline;) {
-        json_t *jobs = rfk_sdk_inference_jobs_of_app (s.mallory, "serve");
-        json_t *list = json_object_get (jobs, "inference_jobs");
-        json_t *last = json_array_get (list, json_array_size (list) - 1);
-        status = json_string_value (json_object_get (last, "status"));
-        running = status && streq (status, "RUNNING");
-        bool done = running || (status && streq (status, "ERRORED"));
-        json_decref (jobs);
-        if (done)
-            break;
-        zclock_sleep (500);
-    }
-    if (!running)
+    wait = (s_job_wait_t){.app = "serve", .inference = true, .ended = "RUNNING"};
+    s_job_wait (&wait);
+    if (!streq (wait.status, "RUNNING"))
         fail_msg ("the worker's inference job is not RUNNING (logs in %s/logs)", s.var);
     s.endpoint = rfk_sdk_predictor_endpoint (s.mallory, "serve", -1);
     if (!s.endpoint)
-        s_sdk_fail (s.mallory, "the predictor's endpoint");
+        rfk_test_sdk_fail (s.mallory, "the predictor's endpoint");
     return s.endpoint;
 }
 
@@ -818,30 +820,11 @@ test_service (void **state)
         skip ();
     json_t *model = s_upload (s.mallory, "service-write-job", "service", "write-job");
     if (!model)
-        s_sdk_fail (s.mallory, "the service template");
-    json_t *body =
-        json_pack ("{s:s, s:s, s:s, s:s, s:[O], s:{s:i}}", "app", "service", "task",
-                   "TABULAR_CLASSIFICATION", "train_dataset_id", s.train, "val_dataset_id", s.val,
-                   "model_ids", json_object_get (model, "id"), "budget", "MODEL_TRIAL_COUNT", 1);
+        rfk_test_sdk_fail (s.mallory, "the service template");
+    s_job_wait_t wait;
+    s_train ("service", json_pack ("[O]", json_object_get (model, "id")), &wait);
     json_decref (model);
-    json_t *job = rfk_sdk_train_job_create (s.mallory, body);
-    json_decref (body);
-    if (!job)
-        s_sdk_fail (s.mallory, "create the service's train job");
-    const char *status = NULL;
-    for (int64_t deadline = zclock_mono () + S_WAIT_MS; zclock_mono () < deadline;) {
-        json_decref (job);
-        job = rfk_sdk_train_job_get (s.mallory, "service", -1);
-        status = json_string_value (json_object_get (job, "status"));
-        if (status && (streq (status, "STOPPED") || streq (status, "ERRORED")))
-            break;
-        zclock_sleep (500);
-    }
     //  Not vacuous: the trainer ran the job (its one trial) to its end.
-    bool stopped = status && streq (status, "STOPPED");
-    char said[64];
-    snprintf (said, sizeof said, "%s", status ? status : "(none)");
-    json_decref (job);
     char planted[PATH_MAX + 64];
     snprintf (planted, sizeof planted, "%s/params/planted-by-escape", s.var);
     struct stat st;
@@ -851,8 +834,9 @@ test_service (void **state)
                   "(owner uid %u)",
                   planted, (unsigned)st.st_uid);
     }
-    if (!stopped)
-        fail_msg ("the service's train job ended %s, not STOPPED", said);
+    if (!streq (wait.status, "STOPPED"))
+        fail_msg ("the service's train job ended %s, not STOPPED",
+                  *wait.status ? wait.status : "(none)");
 }
 
 /* ---- afterwards ------------------------------------------------------------------- */
@@ -866,7 +850,7 @@ test_after_admin (void **state)
         skip ();
     json_t *me = rfk_sdk_me (s.admin);
     if (!me)
-        s_sdk_fail (s.admin, "who am I");
+        rfk_test_sdk_fail (s.admin, "who am I");
     json_decref (me);
     assert_int_equal (kill (s.pid, 0), 0);
 }
@@ -919,6 +903,7 @@ int
 main (void)
 {
     zsys_init ();
+    zsys_set_logstream (stderr); /* stdout is for TAP; the bus's log lines go to stderr */
     setvbuf (stdout, NULL, _IOLBF, 0);
     struct CMUnitTest tests[3 * S_N_ATTACKS + 5];
     char names[3 * S_N_ATTACKS][64];

@@ -58,6 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rfk_test_template.h"
+
 #define S_RESULT_MAX 300 /* one attack's result */
 
 static char s_trailer[4096];           /* the copy's trailer line, "" when none */
@@ -462,26 +464,6 @@ s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char
     return 0;
 }
 
-static int
-s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
-{
-    (void)model, (void)err, (void)errlen;
-    return msgpack_pack_nil (out);
-}
-
-static int
-s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
-{
-    (void)model, (void)params, (void)err, (void)errlen;
-    return 0;
-}
-
-static void
-s_destroy (void *model)
-{
-    (void)model;
-}
-
 static rafiki_model_api_t s_api = {
     .abi_version = RAFIKI_MODEL_ABI_VERSION,
     .task = RAFIKI_TASK_TABULAR_CLASSIFICATION,
@@ -491,9 +473,9 @@ static rafiki_model_api_t s_api = {
     .train = s_train,
     .evaluate = s_evaluate,
     .predict = s_predict,
-    .dump_params = s_dump,
-    .load_params = s_load,
-    .destroy = s_destroy,
+    .dump_params = rfk_test_tpl_dump_nil,
+    .load_params = rfk_test_tpl_load_nothing,
+    .destroy = rfk_test_tpl_keep,
 };
 
 const rafiki_model_api_t *

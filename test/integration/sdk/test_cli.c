@@ -519,6 +519,23 @@ test_errors_say_what_went_wrong (void **state)
     s_expect (&run, 2);
     s_contains (run.err, "VERSION: 'first' is not an integer");
     s_run_free (&run);
+    /*  `rafiki keys`: a bad option or version is refused before any call. */
+    s_rafiki (&run, "keys", "create", "iris", "--lable", "shop");
+    s_expect (&run, 2);
+    s_contains (run.err, "unknown option '--lable'");
+    s_run_free (&run);
+    s_rafiki (&run, "keys", "list", "iris", "--label", "shop");
+    s_expect (&run, 2);
+    s_contains (run.err, "unknown option '--label'");
+    s_run_free (&run);
+    s_rafiki (&run, "keys", "revoke", "iris", "k1", "--version", "latest");
+    s_expect (&run, 2);
+    s_contains (run.err, "--version: 'latest' is not an integer");
+    s_run_free (&run);
+    s_rafiki (&run, "keys", "revoke", "iris");
+    s_expect (&run, 2);
+    s_contains (run.err, "usage: rafiki keys revoke APP KEY_ID");
+    s_run_free (&run);
     s_rafiki (&run, "no-such-command");
     s_expect (&run, 2);
     s_contains (run.err, "unknown command 'no-such-command'");

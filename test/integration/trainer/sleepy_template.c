@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rfk_test_template.h"
+
 static const rafiki_knob_t s_knobs[] = {
     {.name = "ms", .type = RAFIKI_KNOB_INTEGER, .min = 20, .max = 60000},
     {.name = "steps", .type = RAFIKI_KNOB_INTEGER, .min = 1, .max = 5},
@@ -121,22 +123,6 @@ s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
     return 0;
 }
 
-static int
-s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
-{
-    (void)model;
-    (void)params;
-    (void)err;
-    (void)errlen;
-    return 0;
-}
-
-static void
-s_destroy (void *model)
-{
-    free (model);
-}
-
 static const rafiki_model_api_t s_api = {
     .abi_version = RAFIKI_MODEL_ABI_VERSION,
     .name = "Sleepy",
@@ -148,8 +134,8 @@ static const rafiki_model_api_t s_api = {
     .evaluate = s_evaluate,
     .predict = s_predict,
     .dump_params = s_dump,
-    .load_params = s_load,
-    .destroy = s_destroy,
+    .load_params = rfk_test_tpl_load_nothing,
+    .destroy = rfk_test_tpl_free,
 };
 
 __attribute__ ((visibility ("default"))) const rafiki_model_api_t *

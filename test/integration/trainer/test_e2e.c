@@ -547,6 +547,7 @@ test_stop_mid_trial (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_train_job_of_two_models),
         cmocka_unit_test (test_sigkill_of_a_trainer),

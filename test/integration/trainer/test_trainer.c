@@ -27,6 +27,7 @@
 
 #include "rfk_test.h"
 #include "rfk_test_admin.h"
+#include "rfk_test_advisor.h"
 #include "rafiki/template.h"
 #include "rfk_advisor.h"
 #include "rfk_trainer.h"
@@ -97,49 +98,33 @@ s_pipe_json (zactor_t *actor, const char *command)
     return json;
 }
 
-/* The knob table of the template at path, as admin stores it at upload
-   (the test opens the template; the advisor never does). */
+/* The knob table of the template at path, as admin stores it at upload. */
 static json_t *
 s_knob_table (const char *path)
 {
     char err[512] = "";
-    rfk_template_t *tpl = rfk_template_open (path, NULL, err, sizeof err);
-    if (!tpl)
+    json_t *table = rfk_test_knob_table (path, err, sizeof err);
+    if (!table)
         fail_msg ("%s", err);
-    const rafiki_model_api_t *api = rfk_template_api (tpl);
-    json_t *table = rfk_knob_table_to_json (api->knobs, api->n_knobs);
-    rfk_template_close (&tpl);
-    assert_non_null (table);
     return table;
 }
 
+/* A direct advisor for the template at model with this budget, train args
+   and fixed knobs (JSON text); its endpoint in endpoint. */
 static zactor_t *
 s_advisor (const char *model, const char *budget, const char *train_args, const char *fixed,
            char *endpoint, size_t size)
 {
-    json_t *budget_json = json_loads (budget, 0, NULL);
-    json_t *args_json = train_args ? json_loads (train_args, 0, NULL) : NULL;
-    json_t *fixed_json = fixed ? json_loads (fixed, 0, NULL) : NULL;
-    json_t *knobs = s_knob_table (model);
-    rfk_advisor_args_t args = {
-        .model_name = model,
-        .knobs = knobs,
-        .budget = budget_json,
-        .train_args = args_json,
-        .fixed_knobs = fixed_json,
-        .bus = &s_bus,
-    };
-    zactor_t *advisor = zactor_new (rfk_advisor_direct_actor, &args);
-    zstr_send (advisor, "ENDPOINT");
-    char *reply = zstr_recv (advisor);
-    assert_non_null (reply);
-    assert_true (strncmp (reply, "tcp://", 6) == 0);
-    snprintf (endpoint, size, "%s", reply);
-    zstr_free (&reply);
-    json_decref (budget_json);
-    json_decref (args_json);
-    json_decref (fixed_json);
-    json_decref (knobs);
+    rfk_test_advisor_t spec = {.template_path = model,
+                               .model_name = model,
+                               .budget = budget,
+                               .train_args = train_args,
+                               .fixed_knobs = fixed,
+                               .bus = &s_bus};
+    char err[512] = "";
+    zactor_t *advisor = rfk_test_advisor_new (&spec, endpoint, size, err, sizeof err);
+    if (!advisor)
+        fail_msg ("%s", err);
     return advisor;
 }
 

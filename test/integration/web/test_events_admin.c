@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include "rfk_test.h"
+#include "rfk_test_case.h"
+#include "rfk_test_real_admin.h"
 #include "rfk_admin.h"
 #include "rfk_broker.h"
 #include "rfk_config.h"
@@ -35,67 +37,31 @@
 #define S_PASSWORD "correct horse battery"
 #define S_WAIT_MS 20000
 
+/* The admin under test. */
 typedef struct {
-    char *dir;            /* the data directory (rfk_test_tmpdir_new) */
-    rfk_config_t *config; /* admin's configuration */
-    zactor_t *admin;      /* the actor */
-    int port;             /* the HTTP port */
-    char *events;         /* admin's `events` socket, as bound */
+    rfk_test_real_admin_t admin; /* admin, its endpoints and its data dir */
+    int port;                    /* its HTTP port */
+    char *events;                /* its `events` socket, as bound (borrowed) */
 } s_env_t;
 
-static void
-s_set (rfk_config_t *config, const char *section, const char *key, const char *value)
-{
-    if (rfk_config_set (config, section, key, value, "test") != 0)
-        fail_msg ("config %s.%s: %s", section, key, rfk_config_error (config));
-}
-
-/* Start admin; web_dir is admin.web_dir (NULL: leave the default). */
+/* Start admin; web_dir is admin.web_dir (NULL: leave the default). Its
+   services run FAKE_SERVICE. */
 static s_env_t *
 s_start (const char *web_dir)
 {
     s_env_t *env = calloc (1, sizeof *env);
     assert_non_null (env);
-    env->dir = rfk_test_tmpdir_new ("web-events");
-    assert_non_null (env->dir);
-    env->config = rfk_config_new ();
-    s_set (env->config, "", "data_dir", env->dir);
-    s_set (env->config, "", "log_level", "warning");
-    s_set (env->config, "admin", "http_port", "0");
-    s_set (env->config, "admin", "command_port", "0");
-    s_set (env->config, "admin", "service_port", "0");
-    //  Plain bus subscribers: CURVE is tested on its own (test_rfk_curve.c,
-    //  test_admin_curve.c); the filtering is the same either way.
-    s_set (env->config, "bus", "curve", "false");
-    s_set (env->config, "admin", "events_port", "0");
-    s_set (env->config, "admin", "superadmin_password", S_PASSWORD);
-    s_set (env->config, "launcher", "max_restarts", "0");
-    if (web_dir)
-        s_set (env->config, "admin", "web_dir", web_dir);
-    const char *fake = getenv ("FAKE_SERVICE");
-    assert_non_null (fake);
-    rfk_admin_args_t args = {
-        .config = env->config, .rafikid_path = fake, .check_path = getenv ("RAFIKID")};
-    env->admin = zactor_new (rfk_admin_actor_with, &args);
-    assert_non_null (env->admin);
-    zsock_set_sndtimeo (zactor_sock (env->admin), 2000);
-    zsock_set_rcvtimeo (zactor_sock (env->admin), S_WAIT_MS);
-    zstr_send (env->admin, "ENDPOINTS");
-    char *first = zstr_recv (env->admin);
-    assert_non_null (first);
-    if (streq (first, "FAILED")) {
-        char *reason = zstr_recv (env->admin);
-        fail_msg ("admin did not start: %s", reason ? reason : "");
-    }
-    zstr_free (&first);
-    for (int i = 0; i < 3; i++) {
-        char *part = zstr_recv (env->admin);
-        if (i == 2)
-            env->port = atoi (part);
-        if (i == 1)
-            env->events = strdup (part);
-        zstr_free (&part);
-    }
+    const char *const settings[][3] = {
+        {"admin", "web_dir", web_dir}, {"launcher", "max_restarts", "0"}, {NULL, NULL, NULL}};
+    rfk_admin_args_t args = {.rafikid_path = rfk_test_env ("FAKE_SERVICE"),
+                             .check_path = getenv ("RAFIKID")};
+    char err[512];
+    //  Without web_dir, the list starts after its row.
+    if (rfk_test_real_admin_start (&env->admin, "web-events", S_PASSWORD,
+                                   web_dir ? settings : settings + 1, &args, err, sizeof err))
+        fail_msg ("%s", err);
+    env->port = env->admin.http_port;
+    env->events = env->admin.events;
     assert_true (env->port > 0);
     return env;
 }
@@ -103,12 +69,8 @@ s_start (const char *web_dir)
 static void
 s_stop (s_env_t **env_p)
 {
-    s_env_t *env = *env_p;
-    zactor_destroy (&env->admin);
-    rfk_config_destroy (&env->config);
-    assert_int_equal (rfk_test_tmpdir_destroy (&env->dir), 0);
-    free (env->events);
-    free (env);
+    rfk_test_real_admin_stop (&(*env_p)->admin);
+    free (*env_p);
     *env_p = NULL;
 }
 
@@ -550,6 +512,7 @@ test_web_dir (void **state)
 int
 main (void)
 {
+    zsys_set_logstream (stderr); /* stdout is for TAP */
     curl_global_init (CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_events_of_own_jobs),

@@ -256,7 +256,7 @@ test_memory_limit_is_reported (void **state)
     assert_int_equal (rfk_runner_trial_run (&spec, NULL, &result), 0);
     assert_int_equal (result.status, RFK_TRIAL_ERRORED);
     if (!strstr (result.error, "memory limit 128 MiB reached"))
-        print_message ("error: %s\n", result.error);
+        print_message ("# error: %s\n", result.error);
     assert_non_null (strstr (result.error, "memory limit 128 MiB reached"));
     assert_non_null (strstr (result.error, "train: out of memory after"));
 }

@@ -34,6 +34,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "rfk_test_template.h"
+
 static const rafiki_knob_t s_knobs[] = {
     {.name = "alpha", .type = RAFIKI_KNOB_FLOAT, .min = 0.5, .max = 1},
 };
@@ -193,22 +195,6 @@ s_dump_params (void *model, msgpack_packer *out, char *err, size_t errlen)
     return 0;
 }
 
-static int
-s_load_params (void *model, const msgpack_object *params, char *err, size_t errlen)
-{
-    (void)model;
-    (void)params;
-    (void)err;
-    (void)errlen;
-    return 0;
-}
-
-static void
-s_destroy (void *model)
-{
-    free (model);
-}
-
 static const rafiki_model_api_t s_api = {
     .abi_version = RAFIKI_MODEL_ABI_VERSION,
     .name = "Hostile",
@@ -220,8 +206,8 @@ static const rafiki_model_api_t s_api = {
     .evaluate = s_evaluate,
     .predict = s_predict,
     .dump_params = s_dump_params,
-    .load_params = s_load_params,
-    .destroy = s_destroy,
+    .load_params = rfk_test_tpl_load_nothing,
+    .destroy = rfk_test_tpl_free,
 };
 
 const rafiki_model_api_t *
