@@ -762,7 +762,7 @@ s_worker_spin (void)
     assert_string_equal (status, "ERRORED"); /* launcher.max_restarts is 0 here */
     json_t *me = rfk_sdk_me (s.admin);
     if (!me)
-        s_sdk_fail (s.admin, "admin after the stuck worker");
+        rfk_test_sdk_fail (s.admin, "admin after the stuck worker");
     json_decref (me);
 }
 
