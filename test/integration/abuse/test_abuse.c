@@ -398,8 +398,9 @@ s_work (const s_admin_t *admin, const char *token, int seconds, const char *phas
 
 /* 20 connections guess passwords while the second user works: all its
    requests succeed, p99 < 200 ms (RAFIKI_ABUSE_P99_MS), or under four times
-   the p99 of a short run without the flood first, when the machine is that
-   slow by itself; heartbeats are answered in time. */
+   the p99 of a short run without the flood (before it, or, when the flood's
+   p99 is over that, also after it), when the machine is that slow by itself;
+   heartbeats are answered in time. */
 static void
 test_login_flood (void **state)
 {
@@ -448,6 +449,16 @@ test_login_flood (void **state)
     //  on two cores) gets four times its own quiet p99, so the test measures the flood's
     //  effect, not the machine. Before hashing left admin's loop the flood made it 2.95 s.
     double bound = quiet.p99 * 4 > p99_max ? quiet.p99 * 4 : p99_max;
+    if (work.p99 >= bound) {
+        //  Over it: was the machine slower during the flood than before it? A second quiet
+        //  run, right after, tells (a stall the flood causes does not outlive it).
+        s_work_t after = s_work (admin, token, seconds < 3 ? seconds : 3, "quiet after");
+        print_message ("# without the flood, after it: %zu requests, p99 %.1f ms\n", after.count,
+                       after.p99);
+        assert_int_equal (after.failed, 0);
+        if (after.p99 * 4 > bound)
+            bound = after.p99 * 4;
+    }
     print_message ("# p99 bound: %.1f ms (max of %.0f ms and 4 x the quiet p99)\n", bound, p99_max);
     assert_true (work.count >= (size_t)seconds);
     assert_true (work.p99 < bound);
