@@ -343,6 +343,14 @@ rfk_search_prune (rfk_search_t *self, uint32_t no, int64_t step, double score, c
     return true;
 }
 
+void
+rfk_search_resumed (rfk_search_t *self, int64_t proposed)
+{
+    if (proposed > 0 && rfk_tuner_kind (self->tuner) == RFK_TUNER_FIXED &&
+        !rfk_tuner_exhausted (self->tuner))
+        json_decref (rfk_tuner_propose (self->tuner)); /* its one proposal was made */
+}
+
 /* ---- the budget and what the advisor shows ------------------------------ */
 
 const char *
