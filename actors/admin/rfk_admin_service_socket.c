@@ -14,7 +14,8 @@
     reports its trial ERRORED "stopped" and itself STOPPED "stopped ..."
     while admin still has it RUNNING) is moved, not ended: its trial ends
     ERRORED "node lost: ...", the service goes back to DEPLOYING and its new
-    task on another node says Hello again.
+    task on another node says Hello again. An advisor swarm stopped is
+    moved the same way; its new task resumes the sub job.
     Retries are safe without a reply cache: a repeated report changes
     nothing twice (a final status sticks, a COMPLETED trial stays so).
 */
@@ -392,17 +393,19 @@ s_on_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
     return rc;
 }
 
-/* Under swarm, a trainer that reports STOPPED "stopped ..." (it got SIGTERM)
-   while admin has not stopped it (its launcher state is still RUNNING) was
-   stopped by swarm, which starts its task again on another node: its node
-   was drained or left the swarm. */
+/* Under swarm, a trainer or an advisor that reports STOPPED "stopped ..."
+   (it got SIGTERM) while admin has not stopped it (its launcher state is
+   still RUNNING) was stopped by swarm, which starts its task again on
+   another node: its node was drained or left the swarm. (The advisor's new
+   task resumes its sub job from its ServiceConfig's past_trials.) */
 static bool
 s_moved_by_swarm (rfk_admin_t *self, const rfk_admin_service_t *service,
                   rfk_service_status_t status, const char *message)
 {
     rfk_launcher_status_t launched;
-    return self->swarm && status == RFK_SERVICE_STOPPED && streq (service->role, "trainer") &&
-           message && !strncmp (message, "stopped", 7) && !service->job_ended &&
+    return self->swarm && status == RFK_SERVICE_STOPPED &&
+           (streq (service->role, "trainer") || streq (service->role, "advisor")) && message &&
+           !strncmp (message, "stopped", 7) && !service->job_ended &&
            rfk_launcher_status (self->launcher, service->id, &launched) == 0 &&
            launched.state == RFK_LAUNCHER_RUNNING;
 }
