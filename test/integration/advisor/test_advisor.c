@@ -705,7 +705,10 @@ s_past (const json_t *trial, const char *status, const char *worker)
 }
 
 /* An advisor started again on endpoint (bound again: its trainers are
-   connected there) with the trials of its earlier process. */
+   connected there) with the trials of its earlier process. The earlier
+   actor's socket leaves the port from ZeroMQ's I/O thread, after the actor
+   ended: a bind that finds it still taken is tried again, paced, with a
+   deadline. */
 static zactor_t *
 s_advisor_resumed (const char *budget, const char *bind, const json_t *past, uint32_t last_no,
                    int64_t claim_ms)
@@ -722,13 +725,26 @@ s_advisor_resumed (const char *budget, const char *bind, const json_t *past, uin
                                .past_trials = past,
                                .last_trial_no = last_no,
                                .claim_ms = claim_ms};
-    zactor_t *advisor = zactor_new (rfk_advisor_direct_actor, &args);
+    zactor_t *advisor = NULL;
+    for (int64_t until = zclock_mono () + 30000; !advisor && zclock_mono () < until;) {
+        advisor = zactor_new (rfk_advisor_direct_actor, &args);
+        assert_non_null (advisor);
+        zstr_send (advisor, "ENDPOINT");
+        char *word = zstr_recv (advisor);
+        assert_non_null (word);
+        if (streq (word, "FAILED")) { /* the port is not free yet */
+            char *reason = zstr_recv (advisor);
+            assert_non_null (strstr (reason, "cannot bind"));
+            zstr_free (&reason);
+            zstr_free (&word);
+            zactor_destroy (&advisor);
+            zclock_sleep (100);
+            continue;
+        }
+        assert_string_equal (word, bind);
+        zstr_free (&word);
+    }
     assert_non_null (advisor);
-    zstr_send (advisor, "ENDPOINT");
-    char *endpoint = zstr_recv (advisor);
-    assert_non_null (endpoint);
-    assert_string_equal (endpoint, bind);
-    zstr_free (&endpoint);
     json_decref (budget_json);
     json_decref (args_json);
     json_decref (knobs);
