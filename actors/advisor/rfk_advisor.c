@@ -448,11 +448,10 @@ s_offer_resumed (self_t *self, s_worker_t *worker, rfk_advisor_trial_t *trial)
     worker->trial = trial;
     const rfk_advisor_trial_t *from = s_params_from (self);
     bool shares = false;
-    size_t index;
-    json_t *policy;
-    json_array_foreach (trial->policies, index, policy) shares =
-        shares ||
-        (json_string_value (policy) && streq (json_string_value (policy), "SHARE_PARAMS"));
+    for (size_t index = 0; index < json_array_size (trial->policies); index++) {
+        const char *policy = json_string_value (json_array_get (trial->policies, index));
+        shares = shares || (policy && streq (policy, "SHARE_PARAMS"));
+    }
     if (shares && from && !trial->shared_params) {
         trial->params_source = rfk_search_params_source (self->search);
         trial->shared_params = strdup (from->params_path);
@@ -631,10 +630,10 @@ s_claim_resumed (self_t *self, s_worker_t *worker, json_int_t no)
     rfk_advisor_trial_t *trial = rfk_advisor_resume_unclaimed (self->trials, (uint32_t)no);
     if (!trial || s_held_by_other (self, trial, worker))
         return NULL;
-    if (!worker->worker_id && trial->worker)
-        s_set_string (&worker->worker_id, trial->worker);
     if (worker->trial && worker->trial != trial && s_outstanding (worker->trial))
         return NULL; /* it holds another open trial here: not its to claim */
+    if (!worker->worker_id && trial->worker)
+        s_set_string (&worker->worker_id, trial->worker);
     rfk_advisor_resume_claim (trial, worker->worker_id ? worker->worker_id : worker->key);
     worker->trial = trial;
     return trial;
