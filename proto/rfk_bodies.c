@@ -92,6 +92,7 @@ rfk_service_config_read (const rfk_msg_t *msg, rfk_service_config_t *view)
     view->knobs = s_array (msg, S_KEY (s_config_pb, knobs));
     view->past_trials = s_array (msg, S_KEY (s_config_pb, past_trials));
     view->last_trial_no = s_uint32 (msg, S_KEY (s_config_pb, last_trial_no));
+    view->elapsed_s = s_number (msg, S_KEY (s_config_pb, elapsed_s));
     json_t *binds = s_array (msg, S_KEY (s_config_pb, bind_endpoints));
     if (json_array_size (binds) > RFK_SERVICE_CONFIG_BINDS)
         return -1;

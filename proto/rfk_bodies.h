@@ -64,6 +64,7 @@ typedef struct {
     json_t *knobs;          /* an advisor's knob table (array of knobs), or NULL */
     json_t *past_trials;    /* an advisor's: its sub job's trials (PastTrial objects), or NULL */
     uint32_t last_trial_no; /* the highest trial number in use (0: none) */
+    double elapsed_s;       /* seconds since the sub job started (NAN when absent) */
 } rfk_service_config_t;
 
 /* The most trials of a sub train job a ServiceConfig carries besides the

@@ -87,14 +87,27 @@ s_past_trial (rfk_admin_t *self, const rfk_trial_t *trial)
     return entry;
 }
 
+/* Seconds from an ISO-8601 UTC time to now, or -1 when it cannot be read. */
+static double
+s_elapsed_s (const char *since)
+{
+    struct tm tm = {0};
+    if (!since || !strptime (since, "%Y-%m-%dT%H:%M:%S", &tm))
+        return -1;
+    time_t then = timegm (&tm);
+    time_t now = time (NULL);
+    return then > 0 && now >= then ? difftime (now, then) : -1;
+}
+
 /*  An advisor's ServiceConfig carries its sub job's trials so far, so that
     one that starts again (the launcher restarted it, swarm moved it)
     resumes the sub job instead of starting it over: the latest
     RFK_PAST_TRIALS_MAX by number, every open one and the best COMPLETED
-    one, and the highest number in use. Nothing for a new sub job. 0, or -1
+    one, the highest number in use, and the seconds since the sub job
+    started (TIME_HOURS runs from then). Nothing for a new sub job. 0, or -1
     when the store could not list them (an advisor must not start over). */
 static int
-s_config_past_trials (rfk_admin_t *self, const char *sub_id, json_t *body)
+s_config_past_trials (rfk_admin_t *self, const char *sub_id, const char *started, json_t *body)
 {
     zlistx_t *trials = rfk_store_list_trials (self->store, NULL, sub_id, RFK_TRIALS_BY_NO, NULL);
     if (!trials)
@@ -121,6 +134,9 @@ s_config_past_trials (rfk_admin_t *self, const char *sub_id, json_t *body)
     if (past) {
         json_object_set_new (body, "past_trials", past);
         json_object_set_new (body, "last_trial_no", json_integer (last));
+        double elapsed = s_elapsed_s (started);
+        if (elapsed >= 0)
+            json_object_set_new (body, "elapsed_s", json_real (elapsed));
     }
     zlistx_destroy (&trials);
     return 0;
@@ -180,7 +196,7 @@ s_config_train (rfk_admin_t *self, rfk_admin_service_t *service, json_t *body, c
         else if (is_advisor) {
             json_object_set_new (body, "bind_endpoints", json_pack ("[s]", mapped));
             json_object_set (body, "knobs", model->knobs);
-            if (s_config_past_trials (self, sub->id, body) != 0)
+            if (s_config_past_trials (self, sub->id, sub->datetime_started, body) != 0)
                 snprintf (err, errlen, "the trials of this sub train job cannot be read: %s",
                           rfk_store_message (self->store));
         } else if (rfk_admin_endpoint_known (endpoint))

@@ -795,6 +795,7 @@ s_on_expired (rfk_server_t *server, zframe_t *peer, void *ctx)
 typedef struct {
     const json_t *past_trials; /* ServiceConfig's past_trials, or NULL */
     uint32_t last_trial_no;    /* the highest trial number in use */
+    double elapsed_s;          /* the sub job's age (NAN: unknown) */
     int64_t claim_ms;          /* how long a resumed open trial waits for its trainer */
 } s_resume_t;
 
@@ -814,7 +815,7 @@ s_configure (self_t *self, const char *model, const json_t *knobs, const json_t 
     if (!self->search)
         return -1;
     rfk_advisor_resume (self->trials, self->search, resume->past_trials, resume->last_trial_no,
-                        resume->claim_ms, &self->next_no);
+                        resume->elapsed_s, resume->claim_ms, &self->next_no);
     if (!bind || !*bind)
         bind = "tcp://127.0.0.1:*";
     /*  With the keys admin sent: serve with the sub job's keypair and admit
@@ -992,6 +993,7 @@ rfk_advisor_direct_actor (zsock_t *pipe, void *args)
             self->sub_train_job_id = strdup (direct->sub_train_job_id);
         s_resume_t resume = {.past_trials = direct->past_trials,
                              .last_trial_no = direct->last_trial_no,
+                             .elapsed_s = direct->elapsed_s > 0 ? direct->elapsed_s : NAN,
                              .claim_ms =
                                  direct->claim_ms > 0 ? direct->claim_ms : s_claim_ms (self, -1)};
         s_configure (self, direct->model_name, direct->knobs, direct->budget, direct->train_args,
@@ -1020,6 +1022,7 @@ s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *c
         self->sub_train_job_id = strdup (config->sub_train_job_id);
     s_resume_t resume = {.past_trials = config->past_trials,
                          .last_trial_no = config->last_trial_no,
+                         .elapsed_s = config->elapsed_s,
                          .claim_ms = s_claim_ms (self, json_integer_value (json_object_get (
                                                            config->config, "trial_timeout_s")))};
     if (s_configure (self, config->model_name, config->knobs, config->budget, config->train_args,

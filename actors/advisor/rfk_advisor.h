@@ -66,6 +66,7 @@ typedef struct {
     const rfk_bus_opts_t *bus;    /* NULL: the defaults */
     const json_t *past_trials;    /* trials to resume (ServiceConfig's past_trials), or NULL */
     uint32_t last_trial_no;       /* the highest trial number in use, or 0 */
+    double elapsed_s;             /* with past_trials: the sub job's age in seconds, or 0 */
     int64_t claim_ms;             /* how long a resumed open trial waits for its trainer; 0:
                                      a trial's default timeout and the bus's retries */
 } rfk_advisor_args_t;

@@ -55,12 +55,13 @@ rfk_advisor_trial_destroy (void **item_p);
    finished ones are observed by the search (a score, or a failure) and
    count against the budget; the open ones (PENDING, RUNNING) stay in
    flight until their trainer reports on them, or claim_ms from now. *next_no
-   becomes the number after the highest in use (last_trial_no included).
-   Malformed entries are skipped with a warning. Returns how many trials
-   were resumed. */
+   becomes the number after the highest in use (last_trial_no included);
+   the search's TIME_HOURS clock goes on from elapsed_s (the sub job's age;
+   not finite: it starts now). Malformed entries are skipped with a
+   warning. Returns how many trials were resumed. */
 size_t
 rfk_advisor_resume (zlistx_t *trials, rfk_search_t *search, const json_t *past_trials,
-                    uint32_t last_trial_no, int64_t claim_ms, uint32_t *next_no);
+                    uint32_t last_trial_no, double elapsed_s, int64_t claim_ms, uint32_t *next_no);
 
 /* The resumed trial numbered no that is still open and that no trainer
    claimed yet, or NULL. */

@@ -23,9 +23,10 @@
       or that nobody claims within the claim time (a trial's timeout plus
       the bus's retries) ends ERRORED, as a silent trainer's does.
 
-    What is not carried over: ASHA's rungs (pruning starts from the trials
-    that report from now on), the TIME_HOURS clock (it starts again), and
-    the GP's pending points of the open trials.
+    TIME_HOURS counts from the sub job's start (the ServiceConfig's
+    elapsed_s), not from the new process's. What is not carried over:
+    ASHA's rungs (pruning starts from the trials that report from now on)
+    and the GP's pending points of the open trials.
 */
 #include "rfk_advisor_internal.h"
 
@@ -125,7 +126,7 @@ s_waits_for_claim (const rfk_advisor_trial_t *trial)
 
 size_t
 rfk_advisor_resume (zlistx_t *trials, rfk_search_t *search, const json_t *past_trials,
-                    uint32_t last_trial_no, int64_t claim_ms, uint32_t *next_no)
+                    uint32_t last_trial_no, double elapsed_s, int64_t claim_ms, uint32_t *next_no)
 {
     assert (zlistx_size (trials) == 0);
     size_t count = json_array_size (past_trials);
@@ -166,11 +167,12 @@ rfk_advisor_resume (zlistx_t *trials, rfk_search_t *search, const json_t *past_t
     free (pasts);
     if (highest > 0) {
         *next_no = highest + 1;
-        rfk_search_resumed (search, (int64_t)highest);
+        bool aged = isfinite (elapsed_s) && elapsed_s > 0 && elapsed_s < 1e9;
+        rfk_search_resumed (search, (int64_t)highest, aged ? (int64_t)(elapsed_s * 1000) : 0);
         rfk_log_notice (S_LOG,
-                        "resumed trials=%zu finished=%zu open=%zu last-trial-no=%u "
+                        "resumed trials=%zu finished=%zu open=%zu last-trial-no=%u elapsed-s=%.0f "
                         "(an earlier process of this advisor ran them)",
-                        resumed, finished, open, highest);
+                        resumed, finished, open, highest, aged ? elapsed_s : 0);
     }
     return resumed;
 }

@@ -710,8 +710,8 @@ s_past (const json_t *trial, const char *status, const char *worker)
    ended: a bind that finds it still taken is tried again, paced, with a
    deadline. */
 static zactor_t *
-s_advisor_resumed (const char *budget, const char *bind, const json_t *past, uint32_t last_no,
-                   int64_t claim_ms)
+s_advisor_resumed_at (const char *budget, const char *bind, const json_t *past, uint32_t last_no,
+                      int64_t claim_ms, double elapsed_s)
 {
     json_t *budget_json = json_loads (budget, 0, NULL);
     json_t *args_json = json_loads ("{\"seed\": 3, \"early_stop\": false}", 0, NULL);
@@ -724,6 +724,7 @@ s_advisor_resumed (const char *budget, const char *bind, const json_t *past, uin
                                .bus = &s_bus,
                                .past_trials = past,
                                .last_trial_no = last_no,
+                               .elapsed_s = elapsed_s,
                                .claim_ms = claim_ms};
     zactor_t *advisor = NULL;
     for (int64_t until = zclock_mono () + 30000; !advisor && zclock_mono () < until;) {
@@ -749,6 +750,13 @@ s_advisor_resumed (const char *budget, const char *bind, const json_t *past, uin
     json_decref (args_json);
     json_decref (knobs);
     return advisor;
+}
+
+static zactor_t *
+s_advisor_resumed (const char *budget, const char *bind, const json_t *past, uint32_t last_no,
+                   int64_t claim_ms)
+{
+    return s_advisor_resumed_at (budget, bind, past, last_no, claim_ms, 0);
 }
 
 /* The advisor dies mid-job and starts again at the same endpoint with the
@@ -892,6 +900,36 @@ test_resume_lost_trainers (void **state)
     zactor_destroy (&second);
 }
 
+/* TIME_HOURS counts from the sub job's start, not the new process's: a
+   job 10 s old with a budget of 3.6 s is over at the first Ready. */
+static void
+test_resume_time_budget (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    zactor_t *first =
+        s_advisor ("{\"TIME_HOURS\": 0.001}", "{\"seed\": 9}", NULL, endpoint, sizeof endpoint);
+    rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    rfk_msg_t *p1 = s_ready_as (trainer, "t1");
+    assert_string_equal (p1->type, "Proposal");
+    json_t *before = s_trials (first);
+    zactor_destroy (&first);
+    json_t *past = json_array ();
+    json_array_append_new (past, s_past (json_array_get (before, 0), "RUNNING", "t1"));
+    zactor_t *second = s_advisor_resumed_at ("{\"TIME_HOURS\": 0.001}", endpoint, past, 1, 0, 10);
+    rfk_msg_t *done = s_result (trainer, p1, "COMPLETED", 0.5);
+    assert_string_equal (done->type, "Done");
+    assert_string_equal (json_string_value (json_object_get (done->body, "reason")),
+                         "TIME_HOURS reached");
+    rfk_msg_destroy (&done);
+    s_expect_done (second);
+    json_decref (before);
+    json_decref (past);
+    rfk_msg_destroy (&p1);
+    rfk_client_destroy (&trainer);
+    zactor_destroy (&second);
+}
+
 int
 main (void)
 {
@@ -909,6 +947,7 @@ main (void)
         cmocka_unit_test (test_share_params),
         cmocka_unit_test (test_resume_after_restart),
         cmocka_unit_test (test_resume_lost_trainers),
+        cmocka_unit_test (test_resume_time_budget),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
