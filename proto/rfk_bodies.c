@@ -19,6 +19,7 @@
 
 typedef Rfk__Service__ServiceConfig s_config_pb;
 typedef Rfk__Service__TrialToLoad s_trial_to_load_pb;
+typedef Rfk__Service__PastTrial s_past_trial_pb;
 typedef Rfk__Train__Proposal s_proposal_pb;
 typedef Rfk__Train__Result s_result_pb;
 
@@ -89,6 +90,9 @@ rfk_service_config_read (const rfk_msg_t *msg, rfk_service_config_t *view)
     view->trials = s_array (msg, S_KEY (s_config_pb, trials));
     view->config = s_object (msg, S_KEY (s_config_pb, config));
     view->knobs = s_array (msg, S_KEY (s_config_pb, knobs));
+    view->past_trials = s_array (msg, S_KEY (s_config_pb, past_trials));
+    view->last_trial_no = s_uint32 (msg, S_KEY (s_config_pb, last_trial_no));
+    view->elapsed_s = s_number (msg, S_KEY (s_config_pb, elapsed_s));
     json_t *binds = s_array (msg, S_KEY (s_config_pb, bind_endpoints));
     if (json_array_size (binds) > RFK_SERVICE_CONFIG_BINDS)
         return -1;
@@ -118,6 +122,32 @@ rfk_trial_to_load_read (const rfk_service_config_t *config, size_t index, rfk_tr
     json_int_t replicas =
         json_integer_value (json_object_get (entry, S_KEY (s_trial_to_load_pb, replicas)));
     view->replicas = replicas > 0 && replicas <= UINT32_MAX ? (uint32_t)replicas : 0;
+    return 0;
+}
+
+int
+rfk_past_trial_read (const rfk_service_config_t *config, size_t index, rfk_past_trial_t *view)
+{
+    memset (view, 0, sizeof *view);
+    view->score = NAN;
+    json_t *entry = json_array_get (config->past_trials, index);
+    if (!json_is_object (entry))
+        return -1;
+    json_int_t no = json_integer_value (json_object_get (entry, S_KEY (s_past_trial_pb, trial_no)));
+    view->trial_no = no > 0 && no <= UINT32_MAX ? (uint32_t)no : 0;
+    view->trial_id = json_string_value (json_object_get (entry, S_KEY (s_past_trial_pb, trial_id)));
+    view->status = rfk_trial_status_from_name (
+        json_string_value (json_object_get (entry, S_KEY (s_past_trial_pb, status))));
+    json_t *knobs = json_object_get (entry, S_KEY (s_past_trial_pb, knobs));
+    view->knobs = json_is_object (knobs) ? knobs : NULL;
+    json_t *policies = json_object_get (entry, S_KEY (s_past_trial_pb, policies));
+    view->policies = json_is_array (policies) ? policies : NULL;
+    json_t *score = json_object_get (entry, S_KEY (s_past_trial_pb, score));
+    view->score = json_is_number (score) ? json_number_value (score) : NAN;
+    view->worker_id =
+        json_string_value (json_object_get (entry, S_KEY (s_past_trial_pb, worker_id)));
+    view->params_path =
+        json_string_value (json_object_get (entry, S_KEY (s_past_trial_pb, params_path)));
     return 0;
 }
 

@@ -6,12 +6,12 @@
     (and, for the train family, write) the busiest bodies once, into structs
     with one member per field:
 
-    | struct                 | body                    | read by                    |
-    |------------------------|-------------------------|----------------------------|
-    | rfk_service_config_t   | service.ServiceConfig   | advisor, trainer, predictor, inference
-   worker | | rfk_trial_to_load_t    | service.TrialToLoad     | inference worker           | |
-   rfk_proposal_t         | train.Proposal          | trainer (advisor writes)   | | rfk_result_t |
-   train.Result            | advisor (trainer writes)   |
+    - rfk_service_config_t: service.ServiceConfig, read by the advisor, the
+      trainer, the predictor and the inference worker;
+    - rfk_trial_to_load_t: service.TrialToLoad, read by the inference worker;
+    - rfk_past_trial_t: service.PastTrial, read by the advisor (admin writes);
+    - rfk_proposal_t: train.Proposal, read by the trainer (the advisor writes);
+    - rfk_result_t: train.Result, read by the advisor (the trainer writes).
 
     rfk_bodies.c names each key through the protoc-c struct of its message,
     so a field renamed or removed in the .proto fails to compile there, and
@@ -59,10 +59,29 @@ typedef struct {
     const char *predictor_endpoint; /* an inference worker's predictor `workers` */
     size_t bind_endpoint_count;     /* how many of bind_endpoints are set */
     const char *bind_endpoints[RFK_SERVICE_CONFIG_BINDS]; /* what an advisor or predictor binds */
-    json_t *trials; /* array of TrialToLoad objects, or NULL */
-    json_t *config; /* anything else (limits, knobs, ...) (object), or NULL */
-    json_t *knobs;  /* an advisor's knob table (array of knobs), or NULL */
+    json_t *trials;         /* array of TrialToLoad objects, or NULL */
+    json_t *config;         /* anything else (limits, knobs, ...) (object), or NULL */
+    json_t *knobs;          /* an advisor's knob table (array of knobs), or NULL */
+    json_t *past_trials;    /* an advisor's: its sub job's trials (PastTrial objects), or NULL */
+    uint32_t last_trial_no; /* the highest trial number in use (0: none) */
+    double elapsed_s;       /* seconds since the sub job started (NAN when absent) */
 } rfk_service_config_t;
+
+/* The most trials of a sub train job a ServiceConfig carries besides the
+   open ones and the best (the latest by number; the tuner fits on fewer). */
+#define RFK_PAST_TRIALS_MAX 1000
+
+/* One entry of an advisor's ServiceConfig past_trials (service.PastTrial). */
+typedef struct {
+    uint32_t trial_no;         /* its number in the sub train job (0 when absent) */
+    const char *trial_id;      /* admin's id */
+    rfk_trial_status_t status; /* UNSET when absent or unknown */
+    json_t *knobs;             /* the knob values (object), or NULL */
+    json_t *policies;          /* the policies on (array of names), or NULL */
+    double score;              /* NAN when absent */
+    const char *worker_id;     /* the trainer that holds or held it, or NULL */
+    const char *params_path;   /* its saved parameters, or NULL */
+} rfk_past_trial_t;
 
 /* One entry of ServiceConfig's trials (service.TrialToLoad). */
 typedef struct {
@@ -107,6 +126,9 @@ rfk_trial_to_load_read (const rfk_service_config_t *config, size_t index,
                         rfk_trial_to_load_t *view);
 int
 rfk_result_read (const rfk_msg_t *msg, rfk_result_t *view);
+/* Entry `index` of a ServiceConfig's past_trials; -1 when there is none. */
+int
+rfk_past_trial_read (const rfk_service_config_t *config, size_t index, rfk_past_trial_t *view);
 
 /* A new train-family message with the struct's fields as its body
    (NULL/UNSET/NAN fields are left out); NULL without memory. */

@@ -2,18 +2,21 @@
     where the dynamic services talk to admin.
 
     - Hello {service_id, secret} -> ServiceConfig (everything the worker
-      needs: paths, job, model, endpoints, limits) or Error UNAUTHORIZED;
+      needs: paths, job, model, endpoints, limits; an advisor's also
+      carries its sub job's trials so far, to resume it after a restart
+      or a move) or Error UNAUTHORIZED;
     - StatusReport -> Ack; TrialCreate -> TrialCreated; TrialStarted,
       TrialFinished, TrialLog, TrialMetrics, TrialPlot, SubTrainJobDone -> Ack.
       Every one of them must come from a peer that said Hello, about its own
       service and the trials of its own sub train job (FORBIDDEN otherwise);
     - admin sends Stop {reason} to a service it stops; the Ack is dropped.
-    Under swarm, a trainer, predictor or inference worker that swarm stopped
-    (its node drained or lost: it reports itself STOPPED "stopped ..." while
-    admin still has it RUNNING) is moved, not ended: the service goes back to
-    DEPLOYING and its new task on another node says Hello again (a trainer's
-    trial ends ERRORED "node lost: ..."; a predictor's new RUNNING report
-    names its new node as the job's predictor_host).
+    Under swarm, every service that swarm stopped (its node drained or lost:
+    it reports itself STOPPED "stopped ..." while admin still has it RUNNING)
+    is moved, not ended: the service goes back to DEPLOYING and its new task
+    on another node says Hello again (a trainer's trial ends ERRORED "node
+    lost: ..."; an advisor's new task resumes the sub job from its
+    ServiceConfig's past_trials; a predictor's new RUNNING report names its
+    new node as the job's predictor_host).
     Retries are safe without a reply cache: a repeated report changes
     nothing twice (a final status sticks, a COMPLETED trial stays so).
 */
@@ -55,6 +58,89 @@ s_str (const rfk_msg_t *msg, const char *key)
 {
     const char *value = json_string_value (json_object_get (msg->body, key));
     return value && *value ? value : NULL;
+}
+
+/* A PastTrial entry of an advisor's ServiceConfig. */
+static json_t *
+s_past_trial (rfk_admin_t *self, const rfk_trial_t *trial)
+{
+    json_t *entry = json_pack ("{s:I, s:s, s:s}", "trial_no", (json_int_t)trial->no, "trial_id",
+                               trial->id, "status", rfk_trial_status_name (trial->status));
+    if (!entry)
+        return NULL;
+    if (json_is_object (trial->knobs))
+        json_object_set (entry, "knobs", trial->knobs);
+    if (json_is_array (trial->policies))
+        json_object_set (entry, "policies", trial->policies);
+    bool scored = trial->status == RFK_TRIAL_COMPLETED || trial->status == RFK_TRIAL_PRUNED;
+    if (scored && isfinite (trial->score))
+        json_object_set_new (entry, "score", json_real (trial->score));
+    if (trial->worker_id)
+        json_object_set_new (entry, "worker_id", json_string (trial->worker_id));
+    if (trial->status == RFK_TRIAL_COMPLETED && trial->store_params_id) {
+        char *path = trial->store_params_id[0] == '/'
+                         ? strdup (trial->store_params_id)
+                         : zsys_sprintf ("%s/%s", self->params_dir, trial->store_params_id);
+        if (path)
+            json_object_set_new (entry, "params_path", json_string (path));
+        free (path);
+    }
+    return entry;
+}
+
+/* Seconds from an ISO-8601 UTC time to now, or -1 when it cannot be read. */
+static double
+s_elapsed_s (const char *since)
+{
+    struct tm tm = {0};
+    if (!since || !strptime (since, "%Y-%m-%dT%H:%M:%S", &tm))
+        return -1;
+    time_t then = timegm (&tm);
+    time_t now = time (NULL);
+    return then > 0 && now >= then ? difftime (now, then) : -1;
+}
+
+/*  An advisor's ServiceConfig carries its sub job's trials so far, so that
+    one that starts again (the launcher restarted it, swarm moved it)
+    resumes the sub job instead of starting it over: the latest
+    RFK_PAST_TRIALS_MAX by number, every open one and the best COMPLETED
+    one, the highest number in use, and the seconds since the sub job
+    started (TIME_HOURS runs from then). Nothing for a new sub job. 0, or -1
+    when the store could not list them (an advisor must not start over). */
+static int
+s_config_past_trials (rfk_admin_t *self, const char *sub_id, const char *started, json_t *body)
+{
+    zlistx_t *trials = rfk_store_list_trials (self->store, NULL, sub_id, RFK_TRIALS_BY_NO, NULL);
+    if (!trials)
+        return -1;
+    size_t count = zlistx_size (trials);
+    const rfk_trial_t *best = NULL;
+    int64_t last = 0;
+    for (rfk_trial_t *trial = count ? (rfk_trial_t *)zlistx_first (trials) : NULL; trial;
+         trial = (rfk_trial_t *)zlistx_next (trials)) {
+        if (trial->status == RFK_TRIAL_COMPLETED && isfinite (trial->score) &&
+            (!best || trial->score > best->score))
+            best = trial;
+        if (trial->no > last)
+            last = trial->no;
+    }
+    json_t *past = count ? json_array () : NULL;
+    size_t index = 0;
+    for (rfk_trial_t *trial = past ? (rfk_trial_t *)zlistx_first (trials) : NULL; trial;
+         trial = (rfk_trial_t *)zlistx_next (trials), index++) {
+        bool open = trial->status == RFK_TRIAL_PENDING || trial->status == RFK_TRIAL_RUNNING;
+        if (open || trial == best || index + RFK_PAST_TRIALS_MAX >= count)
+            json_array_append_new (past, s_past_trial (self, trial));
+    }
+    if (past) {
+        json_object_set_new (body, "past_trials", past);
+        json_object_set_new (body, "last_trial_no", json_integer (last));
+        double elapsed = s_elapsed_s (started);
+        if (elapsed >= 0)
+            json_object_set_new (body, "elapsed_s", json_real (elapsed));
+    }
+    zlistx_destroy (&trials);
+    return 0;
 }
 
 /* The ServiceConfig body of a train-side service. */
@@ -111,6 +197,9 @@ s_config_train (rfk_admin_t *self, rfk_admin_service_t *service, json_t *body, c
         else if (is_advisor) {
             json_object_set_new (body, "bind_endpoints", json_pack ("[s]", mapped));
             json_object_set (body, "knobs", model->knobs);
+            if (s_config_past_trials (self, sub->id, sub->datetime_started, body) != 0)
+                snprintf (err, errlen, "the trials of this sub train job cannot be read: %s",
+                          rfk_store_message (self->store));
         } else if (rfk_admin_endpoint_known (endpoint))
             json_object_set_new (body, "advisor_endpoint", json_string (mapped));
         else
@@ -322,14 +411,15 @@ s_on_hello (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ctx)
 }
 
 /* The roles whose task swarm may move to another node and admin then
-   adopts: they keep nothing that a new process cannot get again from
-   ServiceConfig (a trainer's trial ends "node lost" and the advisor proposes
-   again; a predictor binds the ports it reported before; a worker loads its
-   trial again). */
+   adopts: each gets what it needs again from ServiceConfig (a trainer's
+   trial ends "node lost" and the advisor proposes again; an advisor resumes
+   its sub job from past_trials; a predictor binds the ports it reported
+   before; a worker loads its trial again). */
 static bool
 s_movable_role (const char *role)
 {
-    return streq (role, "trainer") || streq (role, "predictor") || streq (role, "inference");
+    return streq (role, "trainer") || streq (role, "advisor") || streq (role, "predictor") ||
+           streq (role, "inference");
 }
 
 /* Under swarm, a service that reports STOPPED "stopped ..." (it got SIGTERM)

@@ -14,8 +14,15 @@
     tuner's proposal, where its parameters come from, every proposal ended
     observed or failed (s_search_observe, so the GP's pending points
     settle), ASHA over the progress reports.
+
+    A ServiceConfig with past trials (the advisor started again) is taken
+    up by rfk_advisor_resume.c before `advice` is bound; the handlers below
+    then accept Progress and Result on a resumed open trial from the
+    trainer that reports it (s_claim_resumed) and hand a resumed PENDING
+    trial to the next Ready (s_offer_resumed).
 */
 #include "rfk_advisor.h"
+#include "rfk_advisor_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -30,42 +37,20 @@
 #define S_LOG "advisor"
 #define S_FINISH_WAIT_MS 5000 /* how long the last reports may wait for admin's Ack */
 
-/* One trial this advisor proposed. */
 #define S_CREATE_TIMEOUT_MS 2000 /* a TrialCreate's wait for admin, per try */
 #define S_CREATE_RETRIES 1       /* and its tries after the first */
-
-typedef struct {
-    uint32_t no;            /* trial number in the sub job, from 1 */
-    char *id;               /* trial id (admin's, or made here); NULL while being created */
-    json_t *knobs;          /* the knob values proposed */
-    json_t *policies;       /* the policies switched on, an array of names */
-    char *shared_params;    /* params file the trial starts from, or NULL */
-    char *worker;           /* key of the trainer holding it, or NULL */
-    double score;           /* COMPLETED: its score; PRUNED: the last score */
-    char *error;            /* why it ERRORED or was PRUNED */
-    char *params_path;      /* the parameters the trainer saved, or NULL */
-    int64_t steps;          /* progress reports received */
-    int64_t last_step;      /* the last progress report's step */
-    double last_score;      /* and its score */
-    bool observed;          /* the tuner heard how it ended */
-    uint64_t progress_corr; /* correlation of the last Progress answered */
-    bool progress_pruned;   /* what it was answered */
-    /* where the trial is */
-    rfk_trial_status_t status;
-    /* where its parameters come from */
-    rfk_params_source_t params_source;
-} s_trial_t;
+#define S_TRIAL_TIMEOUT_S 3600   /* a trial's longest run when admin names none */
 
 /* One trainer connected to the ROUTER. */
 typedef struct {
-    char *key;         /* routing id in hex */
-    zframe_t *peer;    /* routing id */
-    char *worker_id;   /* as the trainer named itself in Ready */
-    s_trial_t *trial;  /* the trial it holds, or NULL */
-    uint64_t asked;    /* correlation of the Ready/Result being answered, 0 if none */
-    uint64_t answered; /* correlation of the last Ready/Result answered */
-    rfk_msg_t *answer; /* that answer, re-sent to a repeated request */
-    bool done;         /* told Done */
+    char *key;                  /* routing id in hex */
+    zframe_t *peer;             /* routing id */
+    char *worker_id;            /* as the trainer named itself in Ready */
+    rfk_advisor_trial_t *trial; /* the trial it holds, or NULL */
+    uint64_t asked;             /* correlation of the Ready/Result being answered, 0 if none */
+    uint64_t answered;          /* correlation of the last Ready/Result answered */
+    rfk_msg_t *answer;          /* that answer, re-sent to a repeated request */
+    bool done;                  /* told Done */
 } s_worker_t;
 
 typedef struct {
@@ -83,29 +68,12 @@ typedef struct {
     char *sub_train_job_id;      /* the sub train job, or NULL */
     rfk_search_t *search;        /* the tuner, budget and policies; NULL until configured */
     zhashx_t *workers;           /* key -> s_worker_t */
-    zlistx_t *trials;            /* s_trial_t, in number order */
+    zlistx_t *trials;            /* rfk_advisor_trial_t, in number order */
     uint32_t next_no;            /* the next trial number */
     int creating;                /* TrialCreate requests without an answer */
     bool done_reported;          /* SubTrainJobDone sent */
     char err[512];               /* why the actor cannot go on; "" while it can */
 } self_t;
-
-static void
-s_trial_destroy (void **item_p)
-{
-    s_trial_t *trial = (s_trial_t *)*item_p;
-    if (!trial)
-        return;
-    free (trial->id);
-    json_decref (trial->knobs);
-    json_decref (trial->policies);
-    free (trial->shared_params);
-    free (trial->worker);
-    free (trial->error);
-    free (trial->params_path);
-    free (trial);
-    *item_p = NULL;
-}
 
 static void
 s_worker_destroy (void **item_p)
@@ -151,7 +119,7 @@ s_self_new (zsock_t *pipe, const rfk_role_args_t *role)
         s_self_destroy (&self);
     else {
         zhashx_set_destructor (self->workers, s_worker_destroy);
-        zlistx_set_destructor (self->trials, s_trial_destroy);
+        zlistx_set_destructor (self->trials, rfk_advisor_trial_destroy);
     }
     return self;
 }
@@ -180,7 +148,7 @@ s_self_destroy (self_t **self_p)
    score, or that it gave none. Once per trial. A pruned trial's last score
    is a real, if pessimistic, measurement. */
 static void
-s_search_observe (self_t *self, s_trial_t *trial)
+s_search_observe (self_t *self, rfk_advisor_trial_t *trial)
 {
     if (trial->observed)
         return;
@@ -194,7 +162,7 @@ s_search_observe (self_t *self, s_trial_t *trial)
 /* ---- trials and budget -------------------------------------------------- */
 
 static bool
-s_outstanding (const s_trial_t *trial)
+s_outstanding (const rfk_advisor_trial_t *trial)
 {
     return trial->status == RFK_TRIAL_PENDING || trial->status == RFK_TRIAL_RUNNING;
 }
@@ -203,8 +171,8 @@ static size_t
 s_outstanding_count (self_t *self)
 {
     size_t count = (size_t)self->creating;
-    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
-         trial = (s_trial_t *)zlistx_next (self->trials))
+    for (rfk_advisor_trial_t *trial = (rfk_advisor_trial_t *)zlistx_first (self->trials); trial;
+         trial = (rfk_advisor_trial_t *)zlistx_next (self->trials))
         if (s_outstanding (trial))
             count++;
     return count;
@@ -219,12 +187,12 @@ s_budget_spent (self_t *self)
 
 /* Where a new trial's parameters come from: the best or latest COMPLETED
    trial with saved parameters. */
-static const s_trial_t *
+static const rfk_advisor_trial_t *
 s_params_from (self_t *self)
 {
-    const s_trial_t *best = NULL, *latest = NULL;
-    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
-         trial = (s_trial_t *)zlistx_next (self->trials)) {
+    const rfk_advisor_trial_t *best = NULL, *latest = NULL;
+    for (rfk_advisor_trial_t *trial = (rfk_advisor_trial_t *)zlistx_first (self->trials); trial;
+         trial = (rfk_advisor_trial_t *)zlistx_next (self->trials)) {
         if (trial->status != RFK_TRIAL_COMPLETED || !trial->params_path)
             continue;
         if (!best || trial->score > best->score)
@@ -234,10 +202,10 @@ s_params_from (self_t *self)
     return rfk_search_params_source (self->search) == RFK_PARAMS_LATEST ? latest : best;
 }
 
-static s_trial_t *
+static rfk_advisor_trial_t *
 s_trial_new (self_t *self)
 {
-    s_trial_t *trial = (s_trial_t *)calloc (1, sizeof (s_trial_t));
+    rfk_advisor_trial_t *trial = (rfk_advisor_trial_t *)calloc (1, sizeof (rfk_advisor_trial_t));
     if (!trial)
         return NULL;
     trial->policies = json_array ();
@@ -247,7 +215,7 @@ s_trial_new (self_t *self)
                                         s_params_from (self) != NULL, trial->policies, &source);
     if (!trial->knobs) {
         void *item = trial;
-        s_trial_destroy (&item);
+        rfk_advisor_trial_destroy (&item);
         return NULL;
     }
     trial->no = self->next_no++;
@@ -256,7 +224,7 @@ s_trial_new (self_t *self)
     trial->last_score = NAN;
     trial->params_source = RFK_PARAMS_NONE;
     if (source != RFK_PARAMS_NONE) {
-        const s_trial_t *from = s_params_from (self);
+        const rfk_advisor_trial_t *from = s_params_from (self);
         if (from) {
             trial->params_source = source;
             trial->shared_params = strdup (from->params_path);
@@ -267,7 +235,7 @@ s_trial_new (self_t *self)
 }
 
 static json_t *
-s_trial_json (const s_trial_t *trial)
+s_trial_json (const rfk_advisor_trial_t *trial)
 {
     json_t *json = json_pack ("{s:i, s:s?, s:s, s:O, s:O, s:s?, s:s?, s:s?, s:I, s:I}", "no",
                               (json_int_t)trial->no, "id", trial->id, "status",
@@ -297,7 +265,7 @@ s_report_final (self_t *self, rfk_service_status_t status, const char *message)
 
 /* Tell admin a trial ended without its trainer saying so. */
 static void
-s_report_trial_errored (self_t *self, s_trial_t *trial)
+s_report_trial_errored (self_t *self, rfk_advisor_trial_t *trial)
 {
     if (!self->session || !trial->id)
         return;
@@ -332,7 +300,7 @@ s_answer (self_t *self, s_worker_t *worker, rfk_msg_t **answer_p)
 }
 
 static void
-s_send_proposal (self_t *self, s_worker_t *worker, s_trial_t *trial)
+s_send_proposal (self_t *self, s_worker_t *worker, rfk_advisor_trial_t *trial)
 {
     rfk_msg_t *proposal = rfk_proposal_new (&(rfk_proposal_t){.trial_no = trial->no,
                                                               .trial_id = trial->id,
@@ -361,7 +329,7 @@ s_send_done (self_t *self, s_worker_t *worker, const char *reason)
 
 /* A trial lost its trainer (expired, or created for one that is gone). */
 static void
-s_trial_orphaned (self_t *self, s_trial_t *trial, const char *why)
+s_trial_orphaned (self_t *self, rfk_advisor_trial_t *trial, const char *why)
 {
     if (!s_outstanding (trial))
         return;
@@ -376,7 +344,7 @@ s_trial_orphaned (self_t *self, s_trial_t *trial, const char *why)
 /* What a TrialCreate request carries until admin answers. */
 typedef struct {
     self_t *self;
-    s_trial_t *trial;
+    rfk_advisor_trial_t *trial;
     char *worker_key;
 } s_create_t;
 
@@ -399,7 +367,7 @@ s_admin_away (const rfk_msg_t *reply)
     no trainer, for the next Ready; the trainer is told to say Ready again
     in a while. No budget is spent on it and no trial number is skipped. */
 static void
-s_trial_unplace (self_t *self, s_trial_t *trial, s_worker_t *worker)
+s_trial_unplace (self_t *self, rfk_advisor_trial_t *trial, s_worker_t *worker)
 {
     rfk_log_info (S_LOG, "trial-create-waits trial=%u reason=\"admin is away\"", trial->no);
     free (trial->worker);
@@ -417,11 +385,11 @@ s_trial_unplace (self_t *self, s_trial_t *trial, s_worker_t *worker)
 }
 
 /* A trial admin could not record yet, waiting for a trainer; or NULL. */
-static s_trial_t *
+static rfk_advisor_trial_t *
 s_trial_unplaced (self_t *self)
 {
-    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
-         trial = (s_trial_t *)zlistx_next (self->trials))
+    for (rfk_advisor_trial_t *trial = (rfk_advisor_trial_t *)zlistx_first (self->trials); trial;
+         trial = (rfk_advisor_trial_t *)zlistx_next (self->trials))
         if (trial->status == RFK_TRIAL_PENDING && !trial->id && !trial->worker)
             return trial;
     return NULL;
@@ -434,7 +402,7 @@ s_on_trial_created (rfk_client_t *client, uint64_t correlation, rfk_msg_t **repl
     (void)correlation;
     s_create_t *create = (s_create_t *)arg;
     self_t *self = create->self;
-    s_trial_t *trial = create->trial;
+    rfk_advisor_trial_t *trial = create->trial;
     rfk_msg_t *reply = *reply_p;
     self->creating--;
     s_worker_t *worker = (s_worker_t *)zhashx_lookup (self->workers, create->worker_key);
@@ -469,11 +437,38 @@ s_on_trial_created (rfk_client_t *client, uint64_t correlation, rfk_msg_t **repl
     s_check_finished (self);
 }
 
+/* A resumed trial whose proposal was lost with the earlier process (admin
+   has it PENDING, nobody started it) goes to this trainer as it is: same
+   number, id, knobs and policies; parameters from the trial they would
+   come from now. */
+static void
+s_offer_resumed (self_t *self, s_worker_t *worker, rfk_advisor_trial_t *trial)
+{
+    rfk_advisor_resume_claim (trial, worker->worker_id ? worker->worker_id : worker->key);
+    worker->trial = trial;
+    const rfk_advisor_trial_t *from = s_params_from (self);
+    bool shares = false;
+    for (size_t index = 0; index < json_array_size (trial->policies); index++) {
+        const char *policy = json_string_value (json_array_get (trial->policies, index));
+        shares = shares || (policy && streq (policy, "SHARE_PARAMS"));
+    }
+    if (shares && from && !trial->shared_params) {
+        trial->params_source = rfk_search_params_source (self->search);
+        trial->shared_params = strdup (from->params_path);
+    }
+    s_send_proposal (self, worker, trial);
+}
+
 /* Answer a Ready or a Result with the next proposal or Done. */
 static void
 s_answer_next (self_t *self, s_worker_t *worker)
 {
-    s_trial_t *trial = s_trial_unplaced (self);
+    rfk_advisor_trial_t *resumed = rfk_advisor_resume_unplaced (self->trials);
+    if (resumed) {
+        s_offer_resumed (self, worker, resumed);
+        return;
+    }
+    rfk_advisor_trial_t *trial = s_trial_unplaced (self);
     const char *spent = trial ? NULL : s_budget_spent (self);
     if (spent) {
         s_send_done (self, worker, spent);
@@ -573,6 +568,13 @@ s_handle_ready (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *c
         s_set_string (&worker->worker_id, worker_id);
     if (worker->trial && s_outstanding (worker->trial))
         s_trial_orphaned (self, worker->trial, "the trainer said Ready again during the trial");
+    /* A trial an earlier process of ours gave this trainer: it started
+       again too, and the trial went with its old process. */
+    rfk_advisor_trial_t *lost;
+    while ((lost = rfk_advisor_resume_of_worker (self->trials, worker->worker_id)))
+        s_trial_orphaned (self, lost,
+                          "the trainer started again while the advisor was away; the trial "
+                          "went with it");
     worker->trial = NULL;
     worker->asked = msg->correlation;
     s_answer_next (self, worker);
@@ -580,11 +582,11 @@ s_handle_ready (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *c
 }
 
 /* The trial numbered no, or NULL. */
-static s_trial_t *
+static rfk_advisor_trial_t *
 s_trial_find (self_t *self, json_int_t no)
 {
-    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
-         trial = (s_trial_t *)zlistx_next (self->trials))
+    for (rfk_advisor_trial_t *trial = (rfk_advisor_trial_t *)zlistx_first (self->trials); trial;
+         trial = (rfk_advisor_trial_t *)zlistx_next (self->trials))
         if ((json_int_t)trial->no == no)
             return trial;
     return NULL;
@@ -592,7 +594,7 @@ s_trial_find (self_t *self, json_int_t no)
 
 /* True when a trainer other than worker holds the trial. */
 static bool
-s_held_by_other (self_t *self, const s_trial_t *trial, const s_worker_t *worker)
+s_held_by_other (self_t *self, const rfk_advisor_trial_t *trial, const s_worker_t *worker)
 {
     for (s_worker_t *other = (s_worker_t *)zhashx_first (self->workers); other;
          other = (s_worker_t *)zhashx_next (self->workers))
@@ -605,14 +607,35 @@ s_held_by_other (self_t *self, const s_trial_t *trial, const s_worker_t *worker)
    the trial settled ERRORED) whose trainer was only slow: it reports in
    after all. The trial stays as settled (admin heard ERRORED already);
    the trainer is taken back and gets the next proposal. */
-static s_trial_t *
+static rfk_advisor_trial_t *
 s_late_trial (self_t *self, s_worker_t *worker, json_int_t trial_no)
 {
-    s_trial_t *trial = s_trial_find (self, trial_no);
+    rfk_advisor_trial_t *trial = s_trial_find (self, trial_no);
     if (!trial || s_outstanding (trial) || s_held_by_other (self, trial, worker))
         return NULL;
     if (!worker->worker_id && trial->worker)
         s_set_string (&worker->worker_id, trial->worker);
+    return trial;
+}
+
+/*  A Progress or Result on trial no from a trainer that does not hold it
+    here: if an earlier process of ours proposed it and it is still open,
+    the trainer (reconnected to this process) holds it; the trial is its
+    own from now on. NULL when it is not such a trial. */
+static rfk_advisor_trial_t *
+s_claim_resumed (self_t *self, s_worker_t *worker, json_int_t no)
+{
+    if (no <= 0 || no > UINT32_MAX)
+        return NULL;
+    rfk_advisor_trial_t *trial = rfk_advisor_resume_unclaimed (self->trials, (uint32_t)no);
+    if (!trial || s_held_by_other (self, trial, worker))
+        return NULL;
+    if (worker->trial && worker->trial != trial && s_outstanding (worker->trial))
+        return NULL; /* it holds another open trial here: not its to claim */
+    if (!worker->worker_id && trial->worker)
+        s_set_string (&worker->worker_id, trial->worker);
+    rfk_advisor_resume_claim (trial, worker->worker_id ? worker->worker_id : worker->key);
+    worker->trial = trial;
     return trial;
 }
 
@@ -626,12 +649,16 @@ s_handle_result (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *
         return -1;
     if (s_repeated (self, worker, msg->correlation))
         return 0;
-    s_trial_t *trial = worker->trial;
+    rfk_advisor_trial_t *trial = worker->trial;
     rfk_result_t result;
     rfk_result_read (msg, &result);
     json_int_t trial_no = result.trial_no;
     if (!trial || trial->no != (uint32_t)trial_no) {
-        s_trial_t *late = s_late_trial (self, worker, trial_no);
+        rfk_advisor_trial_t *resumed = s_claim_resumed (self, worker, trial_no);
+        trial = resumed ? resumed : trial;
+    }
+    if (!trial || trial->no != (uint32_t)trial_no) {
+        rfk_advisor_trial_t *late = s_late_trial (self, worker, trial_no);
         if (!late) {
             rfk_log_warning (S_LOG,
                              "RFK-UNEXPECTED result for trial=%" JSON_INTEGER_FORMAT
@@ -681,12 +708,16 @@ s_handle_progress (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void
     s_worker_t *worker = s_worker_get (self, peer);
     if (!worker)
         return -1;
-    s_trial_t *trial = worker->trial;
+    rfk_advisor_trial_t *trial = worker->trial;
     json_int_t trial_no = json_integer_value (json_object_get (msg->body, "trial_no"));
+    if (!trial || trial->no != (uint32_t)trial_no) {
+        rfk_advisor_trial_t *resumed = s_claim_resumed (self, worker, trial_no);
+        trial = resumed ? resumed : trial;
+    }
     if (!trial || trial->no != (uint32_t)trial_no || !s_outstanding (trial)) {
-        s_trial_t *late = trial && trial->no == (uint32_t)trial_no
-                              ? trial
-                              : s_late_trial (self, worker, trial_no);
+        rfk_advisor_trial_t *late = trial && trial->no == (uint32_t)trial_no
+                                        ? trial
+                                        : s_late_trial (self, worker, trial_no);
         if (!late)
             return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
                                           "Progress for a trial this trainer does not hold");
@@ -759,12 +790,21 @@ s_on_expired (rfk_server_t *server, zframe_t *peer, void *ctx)
 
 /* ---- configuration ------------------------------------------------------ */
 
+/* What a configuration brings besides the search's settings: the trials
+   of an earlier process of this advisor to resume. */
+typedef struct {
+    const json_t *past_trials; /* ServiceConfig's past_trials, or NULL */
+    uint32_t last_trial_no;    /* the highest trial number in use */
+    double elapsed_s;          /* the sub job's age (NAN: unknown) */
+    int64_t claim_ms;          /* how long a resumed open trial waits for its trainer */
+} s_resume_t;
+
 /* Apply the sub job's settings: the search (template, budget, policies),
-   then bind `advice`. 0, or -1 with a reason in err. */
+   the trials to resume, then bind `advice`. 0, or -1 with a reason in err. */
 static int
 s_configure (self_t *self, const char *model, const json_t *knobs, const json_t *budget,
-             const json_t *train_args, const json_t *fixed_knobs, const char *bind, char *err,
-             size_t errlen)
+             const json_t *train_args, const json_t *fixed_knobs, const s_resume_t *resume,
+             const char *bind, char *err, size_t errlen)
 {
     double share_ratio =
         self->role && self->role->config
@@ -774,6 +814,8 @@ s_configure (self_t *self, const char *model, const json_t *knobs, const json_t 
         rfk_search_new (model, knobs, budget, train_args, fixed_knobs, share_ratio, err, errlen);
     if (!self->search)
         return -1;
+    rfk_advisor_resume (self->trials, self->search, resume->past_trials, resume->last_trial_no,
+                        resume->elapsed_s, resume->claim_ms, &self->next_no);
     if (!bind || !*bind)
         bind = "tcp://127.0.0.1:*";
     /*  With the keys admin sent: serve with the sub job's keypair and admit
@@ -851,8 +893,8 @@ s_handle_pipe (self_t *self)
         zstr_send (self->pipe, self->search ? rfk_search_tuner_name (self->search) : "");
     else if (streq (command, "TRIALS")) {
         json_t *trials = json_array ();
-        for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
-             trial = (s_trial_t *)zlistx_next (self->trials))
+        for (rfk_advisor_trial_t *trial = (rfk_advisor_trial_t *)zlistx_first (self->trials); trial;
+             trial = (rfk_advisor_trial_t *)zlistx_next (self->trials))
             json_array_append_new (trials, s_trial_json (trial));
         char *text = json_dumps (trials, JSON_COMPACT);
         zstr_send (self->pipe, text ? text : "[]");
@@ -861,6 +903,20 @@ s_handle_pipe (self_t *self)
     } else
         rfk_log_warning (S_LOG, "RFK-MALFORMED pipe-command=%s", command);
     free (command);
+}
+
+/* Resumed trials whose trainer never reported on them to this process
+   within a trial's longest run: they ended with it, unheard. */
+static void
+s_resume_expire (self_t *self)
+{
+    if (self->finished)
+        return;
+    rfk_advisor_trial_t *trial;
+    int64_t now = zclock_mono ();
+    while ((trial = rfk_advisor_resume_expired (self->trials, now)))
+        s_trial_orphaned (self, trial,
+                          "its trainer did not report on it after the advisor started again");
 }
 
 /* Runs until $TERM, the end of the budget or a fatal error (reason in err). */
@@ -879,8 +935,10 @@ s_run (self_t *self)
             rfk_deadline_add (&deadline, rfk_session_deadline (self->session));
         if (self->finished)
             rfk_deadline_add (&deadline, self->finish_deadline);
-        else if (self->search)
+        else if (self->search) {
             rfk_deadline_add (&deadline, rfk_search_deadline (self->search));
+            rfk_deadline_add (&deadline, rfk_advisor_resume_deadline (self->trials));
+        }
         void *which = zpoller_wait (self->poller, rfk_deadline_timeout (&deadline));
         if (which == self->pipe)
             s_handle_pipe (self);
@@ -894,6 +952,7 @@ s_run (self_t *self)
             rfk_server_tick (self->server);
         if (self->session)
             rfk_session_tick (self->session);
+        s_resume_expire (self);
         if (!*self->err)
             s_check_finished (self);
     }
@@ -906,6 +965,17 @@ s_end (self_t *self, const char *failure)
     if (failure)
         rfk_log_error (S_LOG, "failed reason=\"%s\"", failure);
     rfk_role_end (self->pipe, failure, !self->terminated);
+}
+
+/* How long a resumed open trial waits for its trainer: a trial's longest
+   run (trial_timeout_s, admin's; -1: the default), then its Result's tries
+   on the bus and a trainer's heartbeat. */
+static int64_t
+s_claim_ms (self_t *self, json_int_t trial_timeout_s)
+{
+    int64_t run_ms = 1000 * (trial_timeout_s > 0 ? trial_timeout_s : S_TRIAL_TIMEOUT_S);
+    return run_ms + (int64_t)self->bus.request_timeout_ms * (self->bus.request_retries + 1) +
+           self->bus.heartbeat_timeout_ms;
 }
 
 void
@@ -921,8 +991,13 @@ rfk_advisor_direct_actor (zsock_t *pipe, void *args)
             self->bus = *direct->bus;
         if (direct->sub_train_job_id)
             self->sub_train_job_id = strdup (direct->sub_train_job_id);
+        s_resume_t resume = {.past_trials = direct->past_trials,
+                             .last_trial_no = direct->last_trial_no,
+                             .elapsed_s = direct->elapsed_s > 0 ? direct->elapsed_s : NAN,
+                             .claim_ms =
+                                 direct->claim_ms > 0 ? direct->claim_ms : s_claim_ms (self, -1)};
         s_configure (self, direct->model_name, direct->knobs, direct->budget, direct->train_args,
-                     direct->fixed_knobs, direct->bind, self->err, sizeof self->err);
+                     direct->fixed_knobs, &resume, direct->bind, self->err, sizeof self->err);
     }
     if (!rfk_role_ready (pipe, self))
         return;
@@ -945,9 +1020,14 @@ s_on_config (rfk_session_t *session, const rfk_service_config_t *config, void *c
     self_t *self = (self_t *)ctx;
     if (config->sub_train_job_id)
         self->sub_train_job_id = strdup (config->sub_train_job_id);
+    s_resume_t resume = {.past_trials = config->past_trials,
+                         .last_trial_no = config->last_trial_no,
+                         .elapsed_s = config->elapsed_s,
+                         .claim_ms = s_claim_ms (self, json_integer_value (json_object_get (
+                                                           config->config, "trial_timeout_s")))};
     if (s_configure (self, config->model_name, config->knobs, config->budget, config->train_args,
-                     json_object_get (config->config, "fixed_knobs"), config->bind_endpoints[0],
-                     err, errlen) != 0)
+                     json_object_get (config->config, "fixed_knobs"), &resume,
+                     config->bind_endpoints[0], err, errlen) != 0)
         return -1;
     const char *endpoints[] = {rfk_server_endpoint (self->server), NULL};
     char message[300];
@@ -961,8 +1041,8 @@ static void
 s_on_stop (rfk_session_t *session, const char *reason, void *ctx)
 {
     self_t *self = (self_t *)ctx;
-    for (s_trial_t *trial = (s_trial_t *)zlistx_first (self->trials); trial;
-         trial = (s_trial_t *)zlistx_next (self->trials))
+    for (rfk_advisor_trial_t *trial = (rfk_advisor_trial_t *)zlistx_first (self->trials); trial;
+         trial = (rfk_advisor_trial_t *)zlistx_next (self->trials))
         if (s_outstanding (trial))
             s_set_string (&trial->error, "stopped");
     rfk_session_final (session, RFK_SERVICE_STOPPED, reason);

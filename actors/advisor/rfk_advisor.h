@@ -21,7 +21,12 @@
       RUNNING / STOPPED / ERRORED with StatusReport (RUNNING's message says
       "advice=<endpoint it bound>"), marks the trial of a trainer that went
       silent ERRORED with TrialFinished, and sends SubTrainJobDone when the
-      budget is spent and no trial is outstanding;
+      budget is spent and no trial is outstanding. An advisor that starts
+      again (restarted by the launcher, moved by swarm) resumes its sub job
+      from the ServiceConfig's past_trials (rfk_advisor_resume.c): the
+      finished trials teach its tuner and count against the budget, trial
+      numbers go on after the highest, and the open ones stay in flight,
+      their trainers' Progress and Result accepted and counted once;
     - directly (rfk_advisor_direct_actor, args an rfk_advisor_args_t *),
       without admin: trial ids are made locally. For tests and benchmarks.
 
@@ -59,6 +64,11 @@ typedef struct {
     const json_t *fixed_knobs;    /* knob values every proposal keeps, or NULL */
     const char *sub_train_job_id; /* for the log lines, or NULL */
     const rfk_bus_opts_t *bus;    /* NULL: the defaults */
+    const json_t *past_trials;    /* trials to resume (ServiceConfig's past_trials), or NULL */
+    uint32_t last_trial_no;       /* the highest trial number in use, or 0 */
+    double elapsed_s;             /* with past_trials: the sub job's age in seconds, or 0 */
+    int64_t claim_ms;             /* how long a resumed open trial waits for its trainer; 0:
+                                     a trial's default timeout and the bus's retries */
 } rfk_advisor_args_t;
 
 /* The `advisor` role of rafikid; args is an rfk_role_args_t *. */

@@ -343,6 +343,21 @@ rfk_search_prune (rfk_search_t *self, uint32_t no, int64_t step, double score, c
     return true;
 }
 
+void
+rfk_search_resumed (rfk_search_t *self, int64_t proposed, int64_t elapsed_ms)
+{
+    if (proposed > 0 && rfk_tuner_kind (self->tuner) == RFK_TUNER_FIXED &&
+        !rfk_tuner_exhausted (self->tuner))
+        json_decref (rfk_tuner_propose (self->tuner)); /* its one proposal was made */
+    if (elapsed_ms > 0) {
+        self->started_ms -= elapsed_ms;
+        /* 0, not negative (-1 is "never"), when it ran out long ago. */
+        if (self->time_deadline >= 0)
+            self->time_deadline =
+                self->time_deadline > elapsed_ms ? self->time_deadline - elapsed_ms : 0;
+    }
+}
+
 /* ---- the budget and what the advisor shows ------------------------------ */
 
 const char *

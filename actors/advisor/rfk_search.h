@@ -70,6 +70,14 @@ bool
 rfk_search_prune (rfk_search_t *self, uint32_t no, int64_t step, double score, char *reason,
                   size_t reason_size);
 
+/* An earlier process of the advisor proposed `proposed` trials of this
+   search (their outcomes come through rfk_search_observe) and the search
+   began elapsed_ms ago (<= 0: unknown, the clock starts now): the fixed
+   tuner, which proposes once, has nothing left to propose after one, and
+   TIME_HOURS counts from the search's real beginning. */
+void
+rfk_search_resumed (rfk_search_t *self, int64_t proposed, int64_t elapsed_ms);
+
 /* Why no more trials may be proposed after proposed, or NULL while the
    budget lasts. */
 const char *

@@ -68,6 +68,7 @@ typedef struct {
     size_t shared_size;
     bool prune_asked; /* the advisor said Prune */
     int64_t ready_at; /* when to say Ready again (the advisor said later), 0: not */
+    bool refused;     /* the advisor refused our last Result; we said Ready again */
     /* counters for STATS and the log */
     int64_t trials, completed, errored, pruned, logs, metrics, plots, progress;
 } self_t;
@@ -504,9 +505,10 @@ s_on_next (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void
     if (self->stopping || self->finished)
         return;
     rfk_proposal_t proposal;
-    if (rfk_proposal_read (reply, &proposal) == 0)
+    if (rfk_proposal_read (reply, &proposal) == 0) {
+        self->refused = false;
         s_start_trial (self, &proposal);
-    else if (rfk_msg_is (reply, "Done")) {
+    } else if (rfk_msg_is (reply, "Done")) {
         const char *reason = json_string_value (json_object_get (reply->body, "reason"));
         s_finish (self, reason ? reason : "the advisor said Done");
     } else {
@@ -518,6 +520,14 @@ s_on_next (rfk_client_t *client, uint64_t correlation, rfk_msg_t **reply_p, void
                restarts): ask again in a while, within the orphan timeout. */
             rfk_log_info (S_LOG, "advisor-says-later retry_after_s=%lld", (long long)later);
             self->ready_at = zclock_mono () + 1000 * (later < 30 ? later : 30);
+        } else if (code && streq (code, "BAD_REQUEST") && !self->trial && !self->refused) {
+            /* The advisor does not know the trial we reported (it started
+               again without it): it is recorded with admin all the same;
+               ask for the next one. Once: a second refusal is a failure. */
+            rfk_log_warning (S_LOG, "advisor-refused-result message=\"%s\": saying Ready again",
+                             message ? message : "");
+            self->refused = true;
+            s_send_ready (self);
         } else if (code && (streq (code, "TIMEOUT") || streq (code, "UNAVAILABLE"))) {
             /* The advisor is gone (its budget spent and it ended, or it died). */
             rfk_log_warning (S_LOG, "advisor-silent code=%s message=\"%s\"", code,

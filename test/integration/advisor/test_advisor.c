@@ -5,7 +5,8 @@
     EARLY_STOP, a silent trainer's trial ends ERRORED, bad input is answered
     and the advisor keeps serving; with the MLP's table, SHARE_PARAMS names
     a completed trial's parameters on the configured share of trials, and
-    QUICK_EVAL comes with EARLY_STOP.
+    QUICK_EVAL comes with EARLY_STOP; an advisor started again with the
+    trials of its earlier process resumes the sub job.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -658,6 +659,260 @@ test_share_params (void **state)
     json_decref (table);
 }
 
+/* ---- an advisor that starts again resumes its sub job ------------------ */
+
+/* A Ready from a trainer named name. */
+static rfk_msg_t *
+s_ready_as (rfk_client_t *client, const char *name)
+{
+    rfk_msg_t *ready = rfk_msg_new (&rfk_train_family, "Ready", 0);
+    json_object_set_new (ready->body, "worker_id", json_string (name));
+    return s_call (client, &ready);
+}
+
+/* A PastTrial (what admin's ServiceConfig carries) from an entry of an
+   advisor's TRIALS, with the status and worker admin would have stored. */
+static json_t *
+s_past (const json_t *trial, const char *status, const char *worker)
+{
+    json_t *past = json_pack (
+        "{s:O, s:O, s:s, s:O, s:O}", "trial_no", json_object_get (trial, "no"), "trial_id",
+        json_object_get (trial, "id"), "status", status, "knobs", json_object_get (trial, "knobs"),
+        "policies", json_object_get (trial, "policies"));
+    assert_non_null (past);
+    if (json_is_number (json_object_get (trial, "score")))
+        json_object_set (past, "score", json_object_get (trial, "score"));
+    if (worker)
+        json_object_set_new (past, "worker_id", json_string (worker));
+    return past;
+}
+
+/* An advisor started again on endpoint (bound again: its trainers are
+   connected there) with the trials of its earlier process. The earlier
+   actor's socket leaves the port from ZeroMQ's I/O thread, after the actor
+   ended: a bind that finds it still taken is tried again, paced, with a
+   deadline. */
+static zactor_t *
+s_advisor_resumed_at (const char *budget, const char *bind, const json_t *past, uint32_t last_no,
+                      int64_t claim_ms, double elapsed_s)
+{
+    json_t *budget_json = json_loads (budget, 0, NULL);
+    json_t *args_json = json_loads ("{\"seed\": 3, \"early_stop\": false}", 0, NULL);
+    json_t *knobs = s_knob_table (ECHO_TEMPLATE);
+    rfk_advisor_args_t args = {.bind = bind,
+                               .model_name = "Echo",
+                               .knobs = knobs,
+                               .budget = budget_json,
+                               .train_args = args_json,
+                               .bus = &s_bus,
+                               .past_trials = past,
+                               .last_trial_no = last_no,
+                               .elapsed_s = elapsed_s,
+                               .claim_ms = claim_ms};
+    zactor_t *advisor = NULL;
+    for (int64_t until = zclock_mono () + 30000; !advisor && zclock_mono () < until;) {
+        advisor = zactor_new (rfk_advisor_direct_actor, &args);
+        assert_non_null (advisor);
+        zstr_send (advisor, "ENDPOINT");
+        char *word = zstr_recv (advisor);
+        assert_non_null (word);
+        if (streq (word, "FAILED")) { /* the port is not free yet */
+            char *reason = zstr_recv (advisor);
+            assert_non_null (strstr (reason, "cannot bind"));
+            zstr_free (&reason);
+            zstr_free (&word);
+            zactor_destroy (&advisor);
+            zclock_sleep (100);
+            continue;
+        }
+        assert_string_equal (word, bind);
+        zstr_free (&word);
+    }
+    assert_non_null (advisor);
+    json_decref (budget_json);
+    json_decref (args_json);
+    json_decref (knobs);
+    return advisor;
+}
+
+static zactor_t *
+s_advisor_resumed (const char *budget, const char *bind, const json_t *past, uint32_t last_no,
+                   int64_t claim_ms)
+{
+    return s_advisor_resumed_at (budget, bind, past, last_no, claim_ms, 0);
+}
+
+/* The advisor dies mid-job and starts again at the same endpoint with the
+   trials admin recorded: it proposes within the budget, numbers on after
+   the highest, hands the trial whose proposal was lost to the next Ready
+   (same id), accepts Progress and Result on the trial a trainer still runs
+   (counted once) and ends when the budget is spent. */
+static void
+test_resume_after_restart (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    zactor_t *first =
+        s_advisor ("{\"MODEL_TRIAL_COUNT\": 5}", "{\"seed\": 3}", NULL, endpoint, sizeof endpoint);
+    rfk_client_t *one = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    rfk_client_t *two = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    rfk_msg_t *p1 = s_ready_as (one, "t1");
+    rfk_msg_t *p2 = s_result (one, p1, "COMPLETED", 0.6);
+    rfk_msg_t *p3 = s_ready_as (two, "t2");
+    rfk_msg_t *p4 = s_result (one, p2, "ERRORED", 0);
+    assert_int_equal (json_integer_value (json_object_get (p4->body, "trial_no")), 4);
+    json_t *before = s_trials (first);
+    assert_int_equal (json_array_size (before), 4);
+    zactor_destroy (&first); /* the advisor dies */
+
+    /* What admin hands the new process: trial 3 RUNNING on t2, trial 4
+       PENDING (the proposal to t1 was lost: it never started it). */
+    json_t *past = json_array ();
+    json_array_append_new (past, s_past (json_array_get (before, 0), "COMPLETED", "t1"));
+    json_array_append_new (past, s_past (json_array_get (before, 1), "ERRORED", "t1"));
+    json_array_append_new (past, s_past (json_array_get (before, 2), "RUNNING", "t2"));
+    json_array_append_new (past, s_past (json_array_get (before, 3), "PENDING", NULL));
+    zactor_t *second = s_advisor_resumed ("{\"MODEL_TRIAL_COUNT\": 5}", endpoint, past, 4, 0);
+
+    /* t2 still runs trial 3: its Progress and Result are taken. */
+    rfk_msg_t *verdict = s_progress (two, p3, 1, 0.4);
+    assert_string_equal (verdict->type, "Continue");
+    rfk_msg_destroy (&verdict);
+    /* t1 asks again: the lost proposal, as it was. */
+    rfk_msg_t *again = s_ready_as (one, "t1");
+    assert_string_equal (again->type, "Proposal");
+    assert_int_equal (json_integer_value (json_object_get (again->body, "trial_no")), 4);
+    assert_string_equal (json_string_value (json_object_get (again->body, "trial_id")),
+                         json_string_value (json_object_get (p4->body, "trial_id")));
+    assert_true (
+        json_equal (json_object_get (again->body, "knobs"), json_object_get (p4->body, "knobs")));
+    rfk_msg_t *p5 = s_result (two, p3, "COMPLETED", 0.8);
+    assert_string_equal (p5->type, "Proposal");
+    assert_int_equal (json_integer_value (json_object_get (p5->body, "trial_no")), 5);
+    /* A Result for a trial nobody proposed is still refused. */
+    rfk_msg_t *wrong = rfk_msg_new (&rfk_train_family, "Result", 0);
+    json_object_set_new (wrong->body, "trial_no", json_integer (42));
+    json_object_set_new (wrong->body, "status", json_string ("COMPLETED"));
+    rfk_msg_t *refused = s_call (one, &wrong);
+    assert_string_equal (json_string_value (json_object_get (refused->body, "code")),
+                         "BAD_REQUEST");
+    rfk_msg_destroy (&refused);
+    rfk_msg_t *done = s_result (one, again, "COMPLETED", 0.7);
+    assert_string_equal (done->type, "Done");
+    rfk_msg_destroy (&done);
+    done = s_result (two, p5, "COMPLETED", 0.9);
+    assert_string_equal (done->type, "Done");
+    assert_string_equal (json_string_value (json_object_get (done->body, "reason")),
+                         "MODEL_TRIAL_COUNT reached");
+    rfk_msg_destroy (&done);
+    s_expect_done (second);
+
+    json_t *after = s_trials (second);
+    assert_int_equal (json_array_size (after), 5);
+    const char *statuses[] = {"COMPLETED", "ERRORED", "COMPLETED", "COMPLETED", "COMPLETED"};
+    for (size_t index = 0; index < 5; index++) {
+        json_t *trial = json_array_get (after, index);
+        assert_int_equal (json_integer_value (json_object_get (trial, "no")), index + 1);
+        assert_string_equal (json_string_value (json_object_get (trial, "status")),
+                             statuses[index]);
+        if (index < 4)
+            assert_string_equal (
+                json_string_value (json_object_get (trial, "id")),
+                json_string_value (json_object_get (json_array_get (before, index), "id")));
+    }
+    json_decref (after);
+    json_decref (before);
+    json_decref (past);
+    rfk_msg_t *messages[] = {p1, p2, p3, p4, again, p5};
+    for (size_t index = 0; index < 6; index++)
+        rfk_msg_destroy (&messages[index]);
+    rfk_client_destroy (&one);
+    rfk_client_destroy (&two);
+    zactor_destroy (&second);
+}
+
+/* Resumed trials whose trainers are gone: one that says Ready under the
+   trial's trainer's name started again (its trial ends ERRORED at once);
+   one that never reports loses its trial when the claim time runs out.
+   Either way the budget is then spent and the advisor ends. */
+static void
+test_resume_lost_trainers (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    zactor_t *first =
+        s_advisor ("{\"MODEL_TRIAL_COUNT\": 3}", "{\"seed\": 5}", NULL, endpoint, sizeof endpoint);
+    rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    rfk_msg_t *p1 = s_ready_as (trainer, "w1");
+    rfk_msg_t *p2 = s_ready_as (trainer, "w1"); /* trial 1 ends ERRORED: said Ready again */
+    json_t *before = s_trials (first);
+    zactor_destroy (&first);
+    json_t *past = json_array ();
+    json_array_append_new (past, s_past (json_array_get (before, 0), "RUNNING", "w-restarted"));
+    json_array_append_new (past, s_past (json_array_get (before, 1), "RUNNING", "w-gone"));
+    /* A malformed entry is skipped. */
+    json_array_append_new (past, json_pack ("{s:s}", "status", "COMPLETED"));
+    zactor_t *second = s_advisor_resumed ("{\"MODEL_TRIAL_COUNT\": 3}", endpoint, past, 2, 1500);
+
+    rfk_msg_t *p3 = s_ready_as (trainer, "w-restarted");
+    assert_string_equal (p3->type, "Proposal");
+    assert_int_equal (json_integer_value (json_object_get (p3->body, "trial_no")), 3);
+    json_t *trials = s_trials (second);
+    json_t *lost = json_array_get (trials, 0);
+    assert_string_equal (json_string_value (json_object_get (lost, "status")), "ERRORED");
+    assert_non_null (strstr (json_string_value (json_object_get (lost, "error")), "started again"));
+    json_decref (trials);
+    rfk_msg_t *done = s_result (trainer, p3, "COMPLETED", 0.5);
+    assert_string_equal (done->type, "Done");
+    rfk_msg_destroy (&done);
+    /* Trial 2 is given up once nobody claimed it for 1.5 s; then DONE. */
+    s_expect_done (second);
+    trials = s_trials (second);
+    assert_int_equal (json_array_size (trials), 3);
+    json_t *gone = json_array_get (trials, 1);
+    assert_string_equal (json_string_value (json_object_get (gone, "status")), "ERRORED");
+    assert_non_null (
+        strstr (json_string_value (json_object_get (gone, "error")), "did not report"));
+    json_decref (trials);
+    json_decref (before);
+    json_decref (past);
+    rfk_msg_destroy (&p1);
+    rfk_msg_destroy (&p2);
+    rfk_msg_destroy (&p3);
+    rfk_client_destroy (&trainer);
+    zactor_destroy (&second);
+}
+
+/* TIME_HOURS counts from the sub job's start, not the new process's: a
+   job 10 s old with a budget of 3.6 s is over at the first Ready. */
+static void
+test_resume_time_budget (void **state)
+{
+    (void)state;
+    char endpoint[256];
+    zactor_t *first =
+        s_advisor ("{\"TIME_HOURS\": 0.001}", "{\"seed\": 9}", NULL, endpoint, sizeof endpoint);
+    rfk_client_t *trainer = rfk_client_new (endpoint, &rfk_train_family, &s_bus);
+    rfk_msg_t *p1 = s_ready_as (trainer, "t1");
+    assert_string_equal (p1->type, "Proposal");
+    json_t *before = s_trials (first);
+    zactor_destroy (&first);
+    json_t *past = json_array ();
+    json_array_append_new (past, s_past (json_array_get (before, 0), "RUNNING", "t1"));
+    zactor_t *second = s_advisor_resumed_at ("{\"TIME_HOURS\": 0.001}", endpoint, past, 1, 0, 10);
+    rfk_msg_t *done = s_result (trainer, p1, "COMPLETED", 0.5);
+    assert_string_equal (done->type, "Done");
+    assert_string_equal (json_string_value (json_object_get (done->body, "reason")),
+                         "TIME_HOURS reached");
+    rfk_msg_destroy (&done);
+    s_expect_done (second);
+    json_decref (before);
+    json_decref (past);
+    rfk_msg_destroy (&p1);
+    rfk_client_destroy (&trainer);
+    zactor_destroy (&second);
+}
+
 int
 main (void)
 {
@@ -673,6 +928,9 @@ main (void)
         cmocka_unit_test (test_bad_input),
         cmocka_unit_test (test_fixed_knobs_and_failure),
         cmocka_unit_test (test_share_params),
+        cmocka_unit_test (test_resume_after_restart),
+        cmocka_unit_test (test_resume_lost_trainers),
+        cmocka_unit_test (test_resume_time_budget),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
     - the direct forms (no admin): an advisor and two trainers train the
       zoo's Echo template on a slice of iris until the budget ends the job;
       pruning with EARLY_STOP; a scripted advisor hands one trainer a
-      segfaulting, a hanging and a good trial; proposals whose knobs do not
+      segfaulting, a hanging and a good trial, and one that refuses a
+      Result (it started again without the trial); proposals whose knobs do not
       fit the template (checked by the trial's process: the trainer never
       opens the template), and a template of another task;
     - the role forms through rafikid processes and a fake admin (the real
@@ -243,6 +244,8 @@ typedef struct {
     int next;            /* the next one to hand out */
     json_t *results;     /* Result bodies */
     bool done;           /* Done was sent */
+    int refuse;          /* Results still to answer BAD_REQUEST (an advisor that forgot) */
+    int readies;         /* Ready messages received */
 } s_script_t;
 
 static int
@@ -252,6 +255,13 @@ s_script_next (rfk_server_t *server, zframe_t *peer, rfk_msg_t **msg_p, void *ct
     rfk_msg_t *msg = *msg_p;
     if (rfk_msg_is (msg, "Result"))
         json_array_append (script->results, msg->body);
+    else
+        script->readies++;
+    if (rfk_msg_is (msg, "Result") && script->refuse > 0) {
+        script->refuse--;
+        return rfk_server_send_error (server, peer, msg->correlation, RFK_CODE_BAD_REQUEST,
+                                      "a Result for a trial this trainer does not hold");
+    }
     rfk_msg_t *answer;
     if (script->script[script->next]) {
         answer = rfk_msg_new (&rfk_train_family, "Proposal", msg->correlation);
@@ -283,10 +293,10 @@ static const rfk_server_route_t s_script_routes[] = {
    advisor's Result bodies, in order. The trainer is left in *trainer_p for
    STATS. */
 static json_t *
-s_run_script (const char *template, const char *task, const char **proposals, const char *dir,
-              double timeout_s, zactor_t **trainer_p)
+s_run_script_with (s_script_t *script_p, const char *template, const char *task, const char *dir,
+                   double timeout_s, zactor_t **trainer_p)
 {
-    s_script_t script = {proposals, 0, json_array (), false};
+    s_script_t script = *script_p;
     rfk_server_t *advisor =
         rfk_server_new ("tcp://127.0.0.1:*", &rfk_train_family, s_script_routes, &script, &s_bus);
     assert_non_null (advisor);
@@ -323,7 +333,16 @@ s_run_script (const char *template, const char *task, const char **proposals, co
     assert_true (trainer_done);
     assert_true (script.done);
     *trainer_p = trainer;
+    *script_p = script;
     return script.results;
+}
+
+static json_t *
+s_run_script (const char *template, const char *task, const char **proposals, const char *dir,
+              double timeout_s, zactor_t **trainer_p)
+{
+    s_script_t script = {.script = proposals, .results = json_array ()};
+    return s_run_script_with (&script, template, task, dir, timeout_s, trainer_p);
 }
 
 /* A Result's status and error; fails the test unless they are status and
@@ -379,6 +398,36 @@ test_misbehaving_trials (void **state)
     assert_int_equal (json_integer_value (json_object_get (stats, "errored")), 2);
     assert_int_equal (json_integer_value (json_object_get (stats, "completed")), 1);
     assert_true (json_integer_value (json_object_get (stats, "logs")) >= 3);
+    json_decref (stats);
+    zactor_destroy (&trainer);
+    json_decref (results);
+    rfk_test_tmpdir_destroy (&dir);
+}
+
+/* An advisor that started again without knowing the trainer's trial
+   answers its Result BAD_REQUEST: the trainer says Ready again (once) and
+   goes on with the next proposal instead of failing. */
+static void
+test_result_refused_by_advisor (void **state)
+{
+    (void)state;
+    s_bus_short ();
+    char *dir = s_data_dir ();
+    const char *proposals[] = {
+        "{\"behaviour\": \"complete\", \"steps\": 1, \"lr\": 0.1, \"alpha\": 0.6}",
+        "{\"behaviour\": \"complete\", \"steps\": 1, \"lr\": 0.1, \"alpha\": 0.7}",
+        NULL,
+    };
+    s_script_t script = {.script = proposals, .results = json_array (), .refuse = 1};
+    zactor_t *trainer;
+    json_t *results = s_run_script_with (&script, MISBEHAVING_TEMPLATE, "TABULAR_CLASSIFICATION",
+                                         dir, 30, &trainer);
+    assert_int_equal (json_array_size (results), 2);
+    s_assert_result (results, 0, "COMPLETED", NULL);
+    s_assert_result (results, 1, "COMPLETED", NULL);
+    assert_int_equal (script.readies, 2); /* the first, and the one after the refusal */
+    json_t *stats = s_pipe_json (trainer, "STATS");
+    assert_int_equal (json_integer_value (json_object_get (stats, "completed")), 2);
     json_decref (stats);
     zactor_destroy (&trainer);
     json_decref (results);
@@ -626,6 +675,7 @@ main (void)
         cmocka_unit_test (test_advisor_and_trainers),
         cmocka_unit_test (test_pruning),
         cmocka_unit_test (test_misbehaving_trials),
+        cmocka_unit_test (test_result_refused_by_advisor),
         cmocka_unit_test (test_knobs_not_fitting),
         cmocka_unit_test (test_services_through_admin),
         cmocka_unit_test (test_sigkill_trainer_mid_trial),

@@ -1,6 +1,7 @@
 /*  test_bodies.c: the typed views of ServiceConfig, Proposal and Result
     (proto/rfk_bodies): what the advisor writes the trainer reads, field by
-    field, through a real frame; a ServiceConfig's fields and trials;
+    field, through a real frame; a ServiceConfig's fields and trials, and
+    an advisor's past trials;
     messages of another type, or with too many bind endpoints, refused.
 */
 #include <setjmp.h>
@@ -149,6 +150,48 @@ test_service_config (void **state)
     rfk_msg_destroy (&out);
 }
 
+/*  An advisor's ServiceConfig with the trials of its sub job, through a
+    real frame: every PastTrial field, a trial without score or worker, and
+    an entry past the end. */
+static void
+test_past_trials (void **state)
+{
+    (void)state;
+    rfk_msg_t *out = rfk_msg_new (&rfk_service_family, "ServiceConfig", 6);
+    json_object_set_new (out->body, "service_type", json_string ("ADVISOR"));
+    json_object_set_new (
+        out->body, "past_trials",
+        json_pack ("[{s:i, s:s, s:s, s:{s:f}, s:[s], s:f, s:s, s:s}, {s:i, s:s, s:s}]", "trial_no",
+                   1, "trial_id", "t-1", "status", "COMPLETED", "knobs", "lr", 0.01, "policies",
+                   "EARLY_STOP", "score", 0.75, "worker_id", "trainer-1", "params_path",
+                   "/p/t-1.msgpack", "trial_no", 2, "trial_id", "t-2", "status", "PENDING"));
+    json_object_set_new (out->body, "last_trial_no", json_integer (2));
+    json_object_set_new (out->body, "elapsed_s", json_real (12.5));
+    rfk_msg_t *in = s_wire (out);
+    rfk_service_config_t view;
+    assert_int_equal (rfk_service_config_read (in, &view), 0);
+    assert_int_equal (view.last_trial_no, 2);
+    assert_true (fabs (view.elapsed_s - 12.5) < 1e-9);
+    rfk_past_trial_t past;
+    assert_int_equal (rfk_past_trial_read (&view, 0, &past), 0);
+    assert_int_equal (past.trial_no, 1);
+    assert_string_equal (past.trial_id, "t-1");
+    assert_int_equal (past.status, RFK_TRIAL_COMPLETED);
+    assert_true (fabs (json_number_value (json_object_get (past.knobs, "lr")) - 0.01) < 1e-12);
+    assert_string_equal (json_string_value (json_array_get (past.policies, 0)), "EARLY_STOP");
+    assert_true (fabs (past.score - 0.75) < 1e-12);
+    assert_string_equal (past.worker_id, "trainer-1");
+    assert_string_equal (past.params_path, "/p/t-1.msgpack");
+    assert_int_equal (rfk_past_trial_read (&view, 1, &past), 0);
+    assert_int_equal (past.status, RFK_TRIAL_PENDING);
+    assert_true (isnan (past.score));
+    assert_null (past.knobs);
+    assert_null (past.worker_id);
+    assert_int_equal (rfk_past_trial_read (&view, 2, &past), -1);
+    rfk_msg_destroy (&in);
+    rfk_msg_destroy (&out);
+}
+
 /*  A message of another type, or none, is no view. */
 static void
 test_wrong_type (void **state)
@@ -169,9 +212,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_proposal),
-        cmocka_unit_test (test_result),
-        cmocka_unit_test (test_service_config),
+        cmocka_unit_test (test_proposal),       cmocka_unit_test (test_result),
+        cmocka_unit_test (test_service_config), cmocka_unit_test (test_past_trials),
         cmocka_unit_test (test_wrong_type),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
