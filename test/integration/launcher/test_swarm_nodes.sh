@@ -215,7 +215,9 @@ while [ $SECONDS -lt $until_s ]; do
             drained=$node
             lost_trials=$(jq -rn --argjson p "$trainers" --argjson t "$trials" --arg node "$node" \
                 '[$t[] | select(.status == "RUNNING" and $p[.worker_id] == $node) | .id] | join(" ")')
-            note "drained $node mid-job ($((SECONDS - started)) s); the trials running there: $lost_trials"
+            advisors_there=$(placement advisor | jq -r --arg node "$node" \
+                '[to_entries[] | select(.value == $node)] | length' 2>/dev/null)
+            note "drained $node mid-job ($((SECONDS - started)) s); the trials running there: $lost_trials; advisors there: ${advisors_there:-?}"
         fi
     fi
     sleep 0.5
