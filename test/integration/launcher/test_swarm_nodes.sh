@@ -16,9 +16,10 @@
 #      node resumes its sub job on another), completed ones and none PENDING or RUNNING; the
 #      trials that ran on the drained node ended ERRORED (their reasons are printed; "node
 #      lost" where admin says so);
-#   5. an inference job (node back to active) answers through the predictor's node: the
-#      address of the node its task runs on (from the Engine API) and the published port of
-#      predictor_host; predictor_host itself is tried and its answer printed;
+#   5. an inference job with 2 replicas (node back to active), its workers on both worker
+#      nodes, answers through the predictor's node (the address of the node its task runs on,
+#      from the Engine API, and the published port of predictor_host), through predictor_host
+#      itself, and through the SDK from this host (`rafiki login`, `rafiki predict`);
 #   6. the node of the predictor (serving is pinned to the worker nodes) is drained while a
 #      client sends queries, finding the predictor again through GET /inference_jobs/{app}/{v}
 #      when a query fails: swarm moves the predictor and its workers, admin adopts them, the
@@ -37,6 +38,7 @@ set -uo pipefail
 src=${RFK_SOURCE_DIR:?}
 build=${RFK_BUILD_ROOT:?}
 sleepy=${SLEEPY_TEMPLATE:?}
+cli=$build/sdk/cli/rafiki
 data_set=${RFK_TEST_DATA:?}
 started=$SECONDS
 
@@ -262,7 +264,7 @@ fi
 
 # ---- inference through the predictor's node --------------------------------------------------
 [ -n "$drained" ] && docker node update --availability active "$drained" >/dev/null
-call POST /inference_jobs '{"app":"nodes","app_version":-1}' >/dev/null
+call POST /inference_jobs '{"app":"nodes","app_version":-1,"replicas":2}' >/dev/null
 until_s=$((SECONDS + 150))
 while [ $SECONDS -lt $until_s ]; do
     inference=$(call GET /inference_jobs/nodes/1)
@@ -294,11 +296,23 @@ if [ "${predictor_host%:*}" = "$node_addr" ] &&
     [ "$(echo "$via_host" | jq -c '.predictions' 2>/dev/null)" != '[0.5,0.5,0.5]' ]; then
     host_ok=0
 fi
+# The SDK from outside the swarm, as a user would: `rafiki login` (which fetches admin's bus
+# key) on the manager's published command port, then `rafiki predict`, which finds the
+# predictor's query endpoint through admin.
+cli_env=(env HOME="$state/home" RAFIKI_TOKEN_FILE="$state/home/token" RAFIKI_ADMIN="$subnet.11:3001")
+mkdir -p "$state/home"
+via_sdk=""
+if printf '%s\n' "$password" | "${cli_env[@]}" "$cli" login superadmin@rafiki --password-stdin >/dev/null 2>&1; then
+    via_sdk=$("${cli_env[@]}" "$cli" predict nodes --query '{"a":1}' 2>&1 | head -c 300)
+fi
+worker_nodes=$(nodes_of_role inference | grep -c .)
+note "through the SDK (rafiki predict): ${via_sdk:-no answer}; workers (2 models x 2 replicas) on $worker_nodes nodes"
 if [ "$status" = RUNNING ] && [ $host_ok = 1 ] &&
-    [ "$(echo "$answer" | jq -c '.predictions' 2>/dev/null)" = '[0.5,0.5,0.5]' ]; then
-    ok "the inference job answers through its predictor's node $node_addr:$port: $(echo "$answer" | jq -c .predictions)"
+    [ "$(echo "$answer" | jq -c '.predictions' 2>/dev/null)" = '[0.5,0.5,0.5]' ] &&
+    [ "$(echo "$via_sdk" | jq -c . 2>/dev/null | head -n1)" = '0.5' ] && [ "$worker_nodes" -ge 2 ]; then
+    ok "the inference job (replicas on $worker_nodes nodes) answers through its predictor's node $node_addr:$port: $(echo "$answer" | jq -c .predictions), and through the SDK: $via_sdk"
 else
-    not_ok "the inference job ($status) through $node_addr:$port: ${answer:-no answer}"
+    not_ok "the inference job ($status, workers on $worker_nodes nodes) through $node_addr:$port: ${answer:-no answer}; through the SDK: ${via_sdk:-no answer}"
 fi
 
 # ---- the predictor's node drained under load -----------------------------------------------
