@@ -202,16 +202,18 @@ while [ $SECONDS -lt $until_s ]; do
     case "$status" in STOPPED | ERRORED) break ;; esac
     if [ -z "$drained" ] && [ "$(echo "$seen_nodes" | grep -c .)" -ge 2 ]; then
         spread_at=${spread_at:-$SECONDS}
-        # A worker node whose trainer started a trial less than 6 s ago (trials take 10 s).
-        # (Its advisor may run there too: swarm spreads the advisors over the workers.)
+        # A worker node whose trainer started a trial less than 6 s ago (trials take 10 s),
+        # one that runs an advisor too where there is one (its new task must resume).
         young=6
         [ $((SECONDS - spread_at)) -ge 60 ] && young=100000 # a loaded machine: any will do
+        advisors=$(placement advisor)
+        [ -n "$advisors" ] || advisors='{}'
         node=$(jq -rn --argjson p "$trainers" --argjson t "${trials:-[]}" \
-            --arg manager "${prefix}1" --argjson young $young '[$t[]
+            --argjson a "$advisors" --arg manager "${prefix}1" --argjson young $young '[$t[]
             | select(.status == "RUNNING" and .datetime_started)
             | select(now - (.datetime_started | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) < $young)
             | $p[.worker_id] // empty | select(. != $manager)]
-            | first // empty' 2>/dev/null)
+            | ([$a[]] as $an | (map(select(. as $n | $an | index($n))) + .)) | first // empty' 2>/dev/null)
         if [ -n "$node" ]; then
             docker node update --availability drain "$node" >/dev/null
             drained=$node
