@@ -33,6 +33,8 @@
 #define S_TRAIN_MS 300000 /* three trials, sanitizer build, busy machine */
 #define S_SERVE_MS 90000  /* an inference job up */
 #define S_SIDE 24         /* the size the job asks for */
+/* The advisor's seed (RAFIKI_TEST_SEED overrides it). */
+#define S_SEED (getenv ("RAFIKI_TEST_SEED") ? getenv ("RAFIKI_TEST_SEED") : "1")
 
 typedef struct {
     char *dir;              /* the test's folder: var/ (data dir), data/ */
@@ -211,10 +213,11 @@ test_photos_train_deploy_predict (void **state)
         rfk_test_sdk_fail (sdk, "model upload");
 
     json_t *body = json_pack (
-        "{s:s, s:s, s:O, s:O, s:[O], s:{s:i}, s:{s:s, s:s}}", "app", "photos", "task",
+        "{s:s, s:s, s:O, s:O, s:[O], s:{s:i}, s:{s:s, s:s, s:s}}", "app", "photos", "task",
         "IMAGE_CLASSIFICATION", "train_dataset_id", json_object_get (train, "id"), "val_dataset_id",
         json_object_get (val, "id"), "model_ids", json_object_get (mlp, "id"), "budget",
-        "MODEL_TRIAL_COUNT", 3, "train_args", "image_size", "24", "image_channels", "3");
+        "MODEL_TRIAL_COUNT", 3, "train_args", "image_size", "24", "image_channels", "3", "seed",
+        S_SEED);
     json_t *job = rfk_sdk_train_job_create (sdk, body);
     json_decref (body);
     if (!job)
@@ -236,7 +239,11 @@ test_photos_train_deploy_predict (void **state)
     {
         const char *status = json_string_value (json_object_get (trial, "status"));
         const char *error = json_string_value (json_object_get (trial, "error"));
-        printf ("# trial %zu: %s %s\n", i, status ? status : "?", error ? error : "");
+        char *knobs = json_dumps (json_object_get (trial, "knobs"), JSON_COMPACT | JSON_SORT_KEYS);
+        printf ("# trial %zu: %s %s score %.3f knobs %s\n", i, status ? status : "?",
+                error ? error : "", json_number_value (json_object_get (trial, "score")),
+                knobs ? knobs : "?");
+        free (knobs);
         if (!status || !(streq (status, "COMPLETED") || streq (status, "PRUNED")))
             fail_msg ("trial %zu is %s: %s", i, status ? status : "?", error ? error : "");
         if (!streq (status, "COMPLETED"))
