@@ -813,6 +813,7 @@ s_timeout (rfk_admin_t *self, int64_t next_sweep)
     rfk_deadline_add (&deadline, rfk_admin_adopted_deadline (self));
     rfk_deadline_add (&deadline, next_sweep);
     rfk_deadline_add (&deadline, rfk_admin_checks_deadline (self));
+    rfk_deadline_add (&deadline, rfk_admin_hash_deadline (self->hash));
     long http_timeout = rfk_http_front_timeout_ms (self->http);
     if (http_timeout >= 0)
         rfk_deadline_add (&deadline, zclock_mono () + http_timeout);

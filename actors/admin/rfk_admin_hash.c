@@ -19,7 +19,10 @@
     The child runs at nice +10, so the loop also goes first for the CPU; it
     dies with admin's thread (PR_SET_PDEATHSIG) and is killed when admin
     stops. A child that died is forked again at once (its jobs answered
-    503), its socket put on the same descriptor number.
+    503), its socket put on the same descriptor number. So is a child that
+    holds a job past S_JOB_TIMEOUT_MS: forked from a process with threads,
+    it can hang on a lock another thread held at the fork (seen once in CI,
+    under the sanitizers: the first login of a fresh admin never answered).
 
     At most admin.hash_queue jobs wait beyond the ones the workers hold;
     past that rfk_admin_hash_submit refuses at once and the caller answers
@@ -43,11 +46,13 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rfk_auth.h"
 
 #define S_WORKERS_MAX 64
+#define S_JOB_TIMEOUT_MS 10000 /* a hash takes about 0.1 s: a child past this is stuck */
 
 /* One packet each way: a job to the child, its result back. */
 typedef struct {
@@ -65,6 +70,7 @@ typedef struct s_job {
     bool verify;                  /* a check (else a hash) */
     rfk_admin_hash_done_fn *done; /* who hears the result, on the loop */
     void *arg;                    /* its argument */
+    int64_t deadline;             /* monotonic ms by which the child must have answered */
 } s_job_t;
 
 struct rfk_admin_hash {
@@ -131,6 +137,15 @@ s_child (int fd, size_t workers, pid_t parent)
 }
 
 /* ---- admin's side --------------------------------------------------------- */
+
+/* Monotonic milliseconds. */
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Put new on fd's number (admin's poll set registered that number once),
    or take it as fd when there is none yet. */
@@ -283,7 +298,8 @@ rfk_admin_hash_submit (rfk_admin_hash_t *self, const char *password, const char 
                          .id = self->last_id,
                          .verify = hash != NULL,
                          .done = done,
-                         .arg = arg};
+                         .arg = arg,
+                         .deadline = s_now_ms () + S_JOB_TIMEOUT_MS};
         self->pending = job;
         self->count++;
     } else
@@ -312,11 +328,38 @@ s_take (rfk_admin_hash_t *self, uint64_t id)
     return NULL;
 }
 
+int64_t
+rfk_admin_hash_deadline (rfk_admin_hash_t *self)
+{
+    int64_t first = -1;
+    for (s_job_t *job = self ? self->pending : NULL; job; job = job->next)
+        if (first < 0 || job->deadline < first)
+            first = job->deadline;
+    return first;
+}
+
+/* The child died or is stuck: its jobs fail (503); a new one now, or at
+   the next job. */
+static void
+s_replace_child (rfk_admin_hash_t *self)
+{
+    kill (self->pid, SIGKILL);
+    s_stop_child (self);
+    s_cancel_all (self, RFK_ADMIN_HASH_FAILED);
+    if (s_spawn (self) != 0)
+        s_idle (self);
+}
+
 void
 rfk_admin_hash_tick (rfk_admin_hash_t *self)
 {
     if (!self || self->pid <= 0)
         return;
+    int64_t deadline = rfk_admin_hash_deadline (self);
+    if (deadline >= 0 && s_now_ms () > deadline) {
+        s_replace_child (self);
+        return;
+    }
     s_packet_t *packet = (s_packet_t *)malloc (sizeof *packet);
     while (packet) {
         ssize_t n = recv (self->fd, packet, sizeof *packet, MSG_DONTWAIT);
@@ -325,13 +368,7 @@ rfk_admin_hash_tick (rfk_admin_hash_t *self)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n != (ssize_t)sizeof *packet) {
-            //  The child died: its jobs fail (503); a new one now, or at
-            //  the next job.
-            kill (self->pid, SIGKILL);
-            s_stop_child (self);
-            s_cancel_all (self, RFK_ADMIN_HASH_FAILED);
-            if (s_spawn (self) != 0)
-                s_idle (self);
+            s_replace_child (self);
             break;
         }
         s_job_t *job = s_take (self, packet->id);

@@ -12,6 +12,7 @@
 #define RFK_ADMIN_HASH_H_INCLUDED
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The rc of a job that never ran or whose result was not delivered (the
    pool is being destroyed): free what arg holds, answer nobody. */
@@ -52,5 +53,10 @@ rfk_admin_hash_pending (rfk_admin_hash_t *self);
 /* Deliver the finished jobs (call every turn of the loop). */
 void
 rfk_admin_hash_tick (rfk_admin_hash_t *self);
+/* The monotonic ms (zclock_mono's clock) by which the oldest job must be
+   answered, or -1 without jobs: the loop wakes by then, and a child that
+   missed it is replaced (its jobs FAILED). */
+int64_t
+rfk_admin_hash_deadline (rfk_admin_hash_t *self);
 
 #endif

@@ -168,7 +168,9 @@ s_http (CURL *curl, const char *base, const char *method, const char *path, cons
     return reply;
 }
 
-/* Log in over HTTP: the token (yours), or NULL. */
+/* Log in over HTTP: the token (yours), or NULL (the answer printed). A 503
+   is tried again after its Retry-After, as a client does (admin replaced a
+   stuck hashing child). */
 static char *
 s_login (const char *base, const char *email, const char *password)
 {
@@ -176,7 +178,16 @@ s_login (const char *base, const char *email, const char *password)
     char body[256];
     snprintf (body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
     s_reply_t reply = s_http (curl, base, "POST", "/tokens", NULL, body, NULL);
+    for (int again = 0; again < 3 && reply.status == 503; again++) {
+        poll (NULL, 0,
+              (int)(reply.retry_after > 0 && reply.retry_after < 10 ? reply.retry_after : 1) *
+                  1000);
+        reply = s_http (curl, base, "POST", "/tokens", NULL, body, NULL);
+    }
     curl_easy_cleanup (curl);
+    if (reply.status != 200)
+        print_message ("# login of %s: HTTP %ld after %.1f s: %.*s\n", email, reply.status,
+                       reply.seconds, (int)(reply.size < 300 ? reply.size : 300), reply.body);
     json_t *json = reply.status == 200 ? json_loads (reply.body, 0, NULL) : NULL;
     const char *token = json_string_value (json_object_get (json, "token"));
     char *copy = token ? strdup (token) : NULL;

@@ -16,7 +16,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <czmq.h>
 #include <poll.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,14 +162,62 @@ test_hash_child (void **state)
     assert_int_equal (left.rc, RFK_ADMIN_HASH_CANCELLED);
 }
 
+/* The child of the pool: this process's only child (read from /proc). */
+static pid_t
+s_child_pid (void)
+{
+    char path[64], line[256] = "";
+    snprintf (path, sizeof path, "/proc/%d/task/%d/children", (int)getpid (), (int)getpid ());
+    FILE *file = fopen (path, "r");
+    if (file) {
+        if (!fgets (line, sizeof line, file))
+            line[0] = 0;
+        fclose (file);
+    }
+    return (pid_t)atoi (line);
+}
+
+/* A child that holds a job past its deadline (stopped here, hung on a lock
+   in life) is replaced: the job hears FAILED (the login answers 503), and
+   the next job is done by a new child. */
+static void
+test_hash_child_stuck (void **state)
+{
+    (void)state;
+    rfk_admin_hash_t *pool = rfk_admin_hash_new (1, 1);
+    assert_non_null (pool);
+    pid_t stuck = s_child_pid ();
+    assert_true (stuck > 0);
+    assert_int_equal (kill (stuck, SIGSTOP), 0);
+    s_heard_t lost = {0};
+    assert_int_equal (rfk_admin_hash_submit (pool, "a long password", NULL, s_done, &lost), 0);
+    int64_t deadline = rfk_admin_hash_deadline (pool);
+    assert_true (deadline > zclock_mono ());
+    int64_t started = zclock_mono ();
+    for (int round = 0; round < 300 && !lost.calls; round++) {
+        poll (NULL, 0, 100);
+        rfk_admin_hash_tick (pool);
+    }
+    print_message ("# the stuck child's job failed after %lld ms\n",
+                   (long long)(zclock_mono () - started));
+    assert_int_equal (lost.calls, 1);
+    assert_int_equal (lost.rc, RFK_ADMIN_HASH_FAILED);
+    assert_int_equal (rfk_admin_hash_deadline (pool), -1);
+    assert_int_not_equal (s_child_pid (), stuck);
+    s_heard_t made = {0};
+    assert_int_equal (rfk_admin_hash_submit (pool, "a long password", NULL, s_done, &made), 0);
+    s_wait (pool, &made);
+    assert_int_equal (made.rc, 0);
+    rfk_admin_hash_destroy (&pool);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_login_window),
-        cmocka_unit_test (test_login_bounded),
-        cmocka_unit_test (test_counters),
-        cmocka_unit_test (test_hash_child),
+        cmocka_unit_test (test_login_window),     cmocka_unit_test (test_login_bounded),
+        cmocka_unit_test (test_counters),         cmocka_unit_test (test_hash_child),
+        cmocka_unit_test (test_hash_child_stuck),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
