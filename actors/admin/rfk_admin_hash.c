@@ -20,7 +20,8 @@
     dies with admin's thread (PR_SET_PDEATHSIG) and is killed when admin
     stops. A child that died is forked again at once (its jobs answered
     503), its socket put on the same descriptor number. So is a child that
-    holds a job past S_JOB_TIMEOUT_MS: forked from a process with threads,
+    answers nothing for S_JOB_TIMEOUT_MS while it has jobs (a queue that
+    moves is never cut, however long): forked from a process with threads,
     it can hang on a lock another thread held at the fork (seen once in CI,
     under the sanitizers: the first login of a fresh admin never answered).
 
@@ -70,7 +71,6 @@ typedef struct s_job {
     bool verify;                  /* a check (else a hash) */
     rfk_admin_hash_done_fn *done; /* who hears the result, on the loop */
     void *arg;                    /* its argument */
-    int64_t deadline;             /* monotonic ms by which the child must have answered */
 } s_job_t;
 
 struct rfk_admin_hash {
@@ -82,6 +82,8 @@ struct rfk_admin_hash {
     s_job_t *pending; /* jobs sent, not answered (newest first) */
     size_t count;     /* jobs in pending */
     uint64_t last_id; /* the last id given */
+    int64_t busy_at;  /* monotonic ms of the child's last answer, or of the job that
+                         found it idle: with jobs pending, stuck S_JOB_TIMEOUT_MS later */
 };
 
 /* ---- the child ------------------------------------------------------------ */
@@ -298,8 +300,9 @@ rfk_admin_hash_submit (rfk_admin_hash_t *self, const char *password, const char 
                          .id = self->last_id,
                          .verify = hash != NULL,
                          .done = done,
-                         .arg = arg,
-                         .deadline = s_now_ms () + S_JOB_TIMEOUT_MS};
+                         .arg = arg};
+        if (self->count == 0)
+            self->busy_at = s_now_ms ();
         self->pending = job;
         self->count++;
     } else
@@ -331,11 +334,7 @@ s_take (rfk_admin_hash_t *self, uint64_t id)
 int64_t
 rfk_admin_hash_deadline (rfk_admin_hash_t *self)
 {
-    int64_t first = -1;
-    for (s_job_t *job = self ? self->pending : NULL; job; job = job->next)
-        if (first < 0 || job->deadline < first)
-            first = job->deadline;
-    return first;
+    return self && self->count > 0 ? self->busy_at + S_JOB_TIMEOUT_MS : -1;
 }
 
 /* The child died or is stuck: its jobs fail (503); a new one now, or at
@@ -372,6 +371,7 @@ rfk_admin_hash_tick (rfk_admin_hash_t *self)
             break;
         }
         s_job_t *job = s_take (self, packet->id);
+        self->busy_at = s_now_ms ();
         packet->hash[RFK_AUTH_HASH_MAX - 1] = 0;
         if (job)
             job->done (job->arg, packet->rc == 0 ? 0 : -1,

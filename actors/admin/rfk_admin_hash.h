@@ -53,9 +53,10 @@ rfk_admin_hash_pending (rfk_admin_hash_t *self);
 /* Deliver the finished jobs (call every turn of the loop). */
 void
 rfk_admin_hash_tick (rfk_admin_hash_t *self);
-/* The monotonic ms (zclock_mono's clock) by which the oldest job must be
-   answered, or -1 without jobs: the loop wakes by then, and a child that
-   missed it is replaced (its jobs FAILED). */
+/* With jobs pending, the monotonic ms (zclock_mono's clock) by which the
+   child must answer one (10 s after its last answer, or after the job that
+   found it idle), else -1: the loop wakes by then, and a child that missed
+   it is replaced (its jobs FAILED). */
 int64_t
 rfk_admin_hash_deadline (rfk_admin_hash_t *self);
 
