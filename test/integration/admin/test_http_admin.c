@@ -264,6 +264,13 @@ s_files_under (const char *sub)
     return s_counted;
 }
 
+/* rfk_test_wait_until's condition: the files under datasets/ are *arg again. */
+static bool
+s_datasets_back_to (void *arg)
+{
+    return s_files_under ("datasets") == *(int *)arg;
+}
+
 static int
 s_setup (void **state)
 {
@@ -736,9 +743,7 @@ test_dataset_url_cancel (void **state)
     //  Admin closed its download (within 20 s), kept nothing, and serves on.
     assert_true (server.peer_closed);
     //  Its partial file goes once admin's loop has joined the download.
-    for (int tries = 0; tries < 100 && s_files_under ("datasets") != files; tries++)
-        usleep (100 * 1000);
-    assert_int_equal (s_files_under ("datasets"), files);
+    assert_true (rfk_test_wait_until (s_datasets_back_to, &files, NULL, 10000));
     r = s_http ("GET", "/datasets", s_tokens[S_APP_DEV], NULL);
     assert_int_equal (r.status, 200);
     s_free (&r);

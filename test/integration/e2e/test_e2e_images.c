@@ -212,12 +212,12 @@ test_photos_train_deploy_predict (void **state)
     if (!mlp)
         rfk_test_sdk_fail (sdk, "model upload");
 
-    json_t *body = json_pack (
-        "{s:s, s:s, s:O, s:O, s:[O], s:{s:i}, s:{s:s, s:s, s:s}}", "app", "photos", "task",
-        "IMAGE_CLASSIFICATION", "train_dataset_id", json_object_get (train, "id"), "val_dataset_id",
-        json_object_get (val, "id"), "model_ids", json_object_get (mlp, "id"), "budget",
-        "MODEL_TRIAL_COUNT", 3, "train_args", "image_size", "24", "image_channels", "3", "seed",
-        S_SEED);
+    json_t *body =
+        json_pack ("{s:s, s:s, s:O, s:O, s:[O], s:{s:i}, s:{s:s, s:s, s:s}}", "app", "photos",
+                   "task", "IMAGE_CLASSIFICATION", "train_dataset_id",
+                   json_object_get (train, "id"), "val_dataset_id", json_object_get (val, "id"),
+                   "model_ids", json_object_get (mlp, "id"), "budget", "MODEL_TRIAL_COUNT", 3,
+                   "train_args", "image_size", "24", "image_channels", "3", "seed", S_SEED);
     json_t *job = rfk_sdk_train_job_create (sdk, body);
     json_decref (body);
     if (!job)

@@ -2,7 +2,7 @@
 
     Loads like any (no knobs, no parameters); predict spins for ever, as a
     buggy or hostile template may. Only the worker's watchdog can end it. */
-#include <rafiki/model.h>
+#include "rfk_test_template.h"
 
 static void *
 s_create (const rafiki_knobs_t *knobs, char *err, size_t errlen)
@@ -38,26 +38,6 @@ s_predict (void *model, const msgpack_object *queries, msgpack_packer *out, char
     return 0;
 }
 
-static int
-s_dump (void *model, msgpack_packer *out, char *err, size_t errlen)
-{
-    (void)model, (void)err, (void)errlen;
-    return msgpack_pack_nil (out);
-}
-
-static int
-s_load (void *model, const msgpack_object *params, char *err, size_t errlen)
-{
-    (void)model, (void)params, (void)err, (void)errlen;
-    return 0;
-}
-
-static void
-s_destroy (void *model)
-{
-    (void)model;
-}
-
 static const rafiki_model_api_t s_api = {
     .abi_version = RAFIKI_MODEL_ABI_VERSION,
     .name = "Spin",
@@ -66,9 +46,9 @@ static const rafiki_model_api_t s_api = {
     .train = s_train,
     .evaluate = s_evaluate,
     .predict = s_predict,
-    .dump_params = s_dump,
-    .load_params = s_load,
-    .destroy = s_destroy,
+    .dump_params = rfk_test_tpl_dump_nil,
+    .load_params = rfk_test_tpl_load_nothing,
+    .destroy = rfk_test_tpl_keep,
 };
 
 const rafiki_model_api_t *
