@@ -451,8 +451,19 @@ s_sandbox_check (rfk_admin_t *self)
     uid_t uid = (uid_t)rfk_config_int (self->config, "launcher", "sandbox_uid");
     char err[1024] = "";
     self->sandboxed = false;
-    if (self->swarm)
+    self->confine_checks = !(mode && streq (mode, "off"));
+    if (self->swarm) {
+        //  Services run in containers; the upload check runs in admin's own,
+        //  where no bwrap can: it confines itself (Landlock, seccomp).
+        if (self->confine_checks)
+            rfk_log_info (RFK_ADMIN_LOG, "check-confined template checks confine themselves "
+                                         "(Landlock, seccomp) in admin's container");
+        else
+            rfk_log_warning (RFK_ADMIN_LOG, "sandbox-off template checks run unconfined in "
+                                            "admin's container, with its secrets and the "
+                                            "Docker socket in reach (launcher.sandbox: off)");
         return;
+    }
     if (mode && streq (mode, "off")) {
         rfk_log_warning (RFK_ADMIN_LOG, "sandbox-off template code runs unsandboxed, with "
                                         "admin's uid and the whole data dir in reach "

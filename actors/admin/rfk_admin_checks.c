@@ -9,7 +9,9 @@
     descriptor (closefrom), in a process group of its own; s_check_spawn
     builds its argv and environment and spawns it, through
     s_check_spawn_sandboxed (bubblewrap, sdk/sandbox) wherever trials are
-    sandboxed. A template that crashes, hangs
+    sandboxed; elsewhere (under swarm, in admin's container) the program
+    confines itself (--confine: Landlock and seccomp, rfk_sandbox_confine)
+    unless launcher.sandbox is off. A template that crashes, hangs
     (S_CHECK_TIMEOUT_MS) or exits in its constructors is a clear rejection;
     so is a report that breaks its caps (rfk_template_report_check: admin
     checks what it reads, since the process that wrote it ran the template).
@@ -113,9 +115,12 @@ s_check_spawn_sandboxed (rfk_admin_t *self, s_check_t *check, char *const argv[]
 static int
 s_check_spawn (rfk_admin_t *self, s_check_t *check, int out_fd, char *err, size_t errlen)
 {
-    char *argv[] = {self->check_path, "check-template",
-                    (char *)rfk_admin_upload_part_path (check->up),
-                    (char *)rfk_admin_upload_task (check->up), NULL};
+    char *file = (char *)rfk_admin_upload_part_path (check->up);
+    char *task = (char *)rfk_admin_upload_task (check->up);
+    //  Outside bwrap (under swarm) the check confines itself, unless the sandbox is off.
+    bool confine = !self->sandboxed && self->confine_checks;
+    char *argv[] = {self->check_path,      "check-template",      confine ? "--confine" : file,
+                    confine ? file : task, confine ? task : NULL, NULL};
     if (self->sandboxed)
         return s_check_spawn_sandboxed (self, check, argv, out_fd, err, errlen);
     char *envp[] = {NULL};

@@ -130,6 +130,7 @@ struct rfk_admin {
     size_t requests;            /* requests answered, for the log */
     bool swarm;                 /* launcher.backend swarm (rfk_admin_swarm.c) */
     bool sandboxed;             /* local services running template code are sandboxed */
+    bool confine_checks;        /* the check confines itself (--confine): no bwrap, not off */
     char *sandbox_refusal;      /* why train and inference jobs are refused, or NULL */
     zsock_t *pipe;              /* the actor's pipe (borrowed), once the loop runs */
     zmq_pollitem_t poll[RFK_ADMIN_POLL_MAX];          /* the loop's sockets and fds, added once */

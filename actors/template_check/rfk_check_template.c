@@ -10,6 +10,14 @@
     then printable UTF-8), builds the report and checks that with the same
     function admin uses on what it reads (rfk_template_report_check).
 
+    With --confine (admin passes it where no bwrap sandbox runs the check:
+    under swarm, in admin's own container) it confines itself before it
+    loads anything (rfk_sandbox_confine: Landlock and seccomp): it can then
+    read the system folders and the template alone, write nothing, open no
+    socket (not the Docker socket admin holds), start no process and signal
+    none but itself. Where that cannot be done the check refuses the upload
+    with the reason.
+
     This is the only code of the check that dlopens a template: it is linked
     into rafikid, never into the admin library.
 */
@@ -17,6 +25,7 @@
 #include "rfk_check_template.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,8 +164,11 @@ rfk_check_template_main (int argc, char **argv)
     dup2 (null_fd, STDOUT_FILENO);
     dup2 (null_fd, STDERR_FILENO);
     close (null_fd);
+    bool confine = argc == 4 && strcmp (argv[1], "--confine") == 0;
+    if (confine)
+        argv++, argc--;
     if (argc != 3)
-        s_refuse (fd, "usage: rafikid check-template FILE TASK", 2);
+        s_refuse (fd, "usage: rafikid check-template [--confine] FILE TASK", 2);
     //  Bound what a broken template can do to the machine while it loads.
     struct rlimit cpu = {10, 11};
     setrlimit (RLIMIT_CPU, &cpu);
@@ -164,6 +176,13 @@ rfk_check_template_main (int argc, char **argv)
     //  machine's (test/integration/sandbox, check/allocate: 8 GiB).
     rfk_sandbox_memory_cap (S_CHECK_MEMORY_MB);
     char err[RFK_REPORT_ERROR_MAX] = "";
+    //  Where no sandbox holds it (a container: swarm), it holds itself.
+    const char *const readable[] = {argv[1]};
+    char why[RFK_REPORT_ERROR_MAX - 64] = "";
+    if (confine && rfk_sandbox_confine (readable, 1, why, sizeof why) != 0) {
+        snprintf (err, sizeof err, "cannot confine the template check: %s", why);
+        s_refuse (fd, err, 2);
+    }
     rfk_template_t *tpl = rfk_template_open (argv[1], argv[2], err, sizeof err);
     if (!tpl)
         s_refuse (fd, err, 1);

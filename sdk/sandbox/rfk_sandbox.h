@@ -171,6 +171,20 @@ rfk_sandbox_memory_cap (size_t mb);
 int
 rfk_sandbox_seccomp_fd (char *err, size_t errlen);
 
+/* Confine this process for good, before it loads template code where no
+   sandbox can be made (inside a container; rfk_sandbox_confine.c): no_new_privs;
+   Landlock lets it read only the system folders, its own /proc entry and
+   read_paths, and write only /dev/null; seccomp adds to the sandbox
+   filter's denials no socket, no new process (threads stay) and signals to
+   itself only. 0, or -1 with err (a kernel without Landlock says so). */
+int
+rfk_sandbox_confine (const char *const *read_paths, size_t n_read, char *err, size_t errlen);
+
+/* The seccomp part of rfk_sandbox_confine, loaded into this process.
+   (rfk_sandbox_seccomp.c) */
+int
+rfk_sandbox_seccomp_confine (char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

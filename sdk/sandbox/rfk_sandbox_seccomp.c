@@ -1,5 +1,6 @@
 /*  rfk_sandbox_seccomp: the seccomp filter bwrap loads before it execs
-    template code, built with libseccomp and exported as BPF.
+    template code, built with libseccomp and exported as BPF; and the
+    stricter one a process confines itself with (rfk_sandbox_confine).
 
     (In a build with AddressSanitizer ptrace stays allowed: LeakSanitizer
     needs it at exit; the kernel's checks then decide.)
@@ -122,6 +123,40 @@ s_rules (scmp_filter_ctx ctx, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+int
+rfk_sandbox_seccomp_confine (char *err, size_t errlen)
+{
+    scmp_filter_ctx ctx = seccomp_init (SCMP_ACT_ALLOW);
+    if (!ctx) {
+        snprintf (err, errlen, "seccomp: cannot make a filter");
+        return -1;
+    }
+    int rc = s_rules (ctx, err, errlen);
+    scmp_datum_t self = (scmp_datum_t)getpid ();
+    //  No socket; no new process (clone without CLONE_THREAD); signals to itself only.
+    const char *const denied[] = {
+        "socket", "fork", "vfork", "tkill", "pidfd_open", "pidfd_send_signal", "pidfd_getfd"};
+    for (size_t i = 0; rc == 0 && i < sizeof denied / sizeof denied[0]; i++) {
+        int nr = seccomp_syscall_resolve_name (denied[i]);
+        if (nr != __NR_SCMP_ERROR)
+            rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), nr, 0);
+    }
+    if (rc == 0)
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (clone), 1,
+                               SCMP_A0 (SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+    const int to_pid[] = {SCMP_SYS (kill), SCMP_SYS (tgkill), SCMP_SYS (rt_sigqueueinfo),
+                          SCMP_SYS (rt_tgsigqueueinfo)};
+    for (size_t i = 0; rc == 0 && i < sizeof to_pid / sizeof to_pid[0]; i++)
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), to_pid[i], 1,
+                               SCMP_A0 (SCMP_CMP_NE, self));
+    if (rc == 0 && (rc = seccomp_load (ctx)) != 0)
+        snprintf (err, errlen, "seccomp: cannot load the filter: %s", strerror (-rc));
+    else if (rc != 0 && !*err)
+        snprintf (err, errlen, "seccomp: cannot add the confinement's rules: %s", strerror (-rc));
+    seccomp_release (ctx);
+    return rc == 0 ? 0 : -1;
 }
 
 /* The filter as BPF, built once per process (s_bpf_build under s_bpf_lock). */

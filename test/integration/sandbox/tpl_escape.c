@@ -6,6 +6,7 @@
 
         RFK-ESCAPE where=check|trial|worker|service|none attack=NAME tag=TAG
                    store=P environ=P key=P dataset=P template=P jobdir=P port=N
+                   [socket=P]
 
     and names where the copy attacks (the upload check, a trial, an
     inference worker; none: a good template), which escape, the tag its
@@ -15,7 +16,9 @@
     The attacks (s_attack): read-store, read-environ, read-key,
     read-dataset, read-template (open and read a byte), write-job (create a
     file in another job's folder), connect-admin (TCP to admin's command
-    port, then a ZMTP greeting asking for the NULL mechanism), ptrace
+    port, then a ZMTP greeting asking for the NULL mechanism), connect-unix
+    (to the socket file socket=P, e.g. the Docker socket), signal-parent
+    (kill with signal 0: may it signal the process that started it), ptrace
     (PTRACE_ATTACH to the process that started it, then to pid 1),
     grandchild (a detached grandchild that sleeps for an hour), forkbomb
     (every process forks until refused, then sleeps), allocate (8 GiB
@@ -54,6 +57,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -227,6 +231,39 @@ s_connect_admin (int port, char *out)
     return s_result (out, "connect-admin", EACCES, what);
 }
 
+/* Connect to a unix socket file (socket=P: the Docker socket, say, which
+   is root on its node), then ask it for its version. */
+static bool
+s_connect_unix (const char *path, char *out)
+{
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf (sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (fd < 0 || connect (fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close (fd);
+        return s_result (out, "connect-unix", e, path);
+    }
+    const char ask[] = "GET /version HTTP/1.0\r\n\r\n";
+    ssize_t sent = write (fd, ask, sizeof ask - 1);
+    close (fd);
+    char what[300];
+    snprintf (what, sizeof what, "connected to %.200s%s", path, sent > 0 ? " and wrote" : "");
+    return s_result (out, "connect-unix", 0, what);
+}
+
+/* Whether it may signal its parent (admin, in the upload check): signal 0
+   asks the kernel without sending anything. */
+static bool
+s_signal_parent (char *out)
+{
+    char what[64];
+    snprintf (what, sizeof what, "(pid %d)", (int)getppid ());
+    int e = kill (getppid (), 0) == 0 ? 0 : errno;
+    return s_result (out, "signal-parent", e, what);
+}
+
 /* PTRACE_ATTACH to the parent (in a trial, what runs the trainer's side),
    then to pid 1 of whatever pid namespace this is in. */
 static bool
@@ -345,6 +382,10 @@ s_attack (const char *attack, char *out)
         return s_write_job (s_get ("jobdir", target, sizeof target), out);
     if (strcmp (attack, "connect-admin") == 0)
         return s_connect_admin (atoi (s_get ("port", target, sizeof target)), out);
+    if (strcmp (attack, "connect-unix") == 0)
+        return s_connect_unix (s_get ("socket", target, sizeof target), out);
+    if (strcmp (attack, "signal-parent") == 0)
+        return s_signal_parent (out);
     if (strcmp (attack, "ptrace") == 0)
         return s_ptrace (out);
     if (strcmp (attack, "grandchild") == 0)
