@@ -82,7 +82,8 @@ s_budget_of (rfk_admin_t *self, const rfk_admin_service_t *service)
     return budget;
 }
 
-/* A trainer's parts of the data dir: its datasets and template (ro), params/ (rw). */
+/* A trainer's parts of the data dir: its datasets and template (ro), params/<sub train job>/
+   (rw). */
 static void
 s_trainer_parts (rfk_admin_t *self, const rfk_admin_service_t *service,
                  rfk_admin_placement_t *placement)
@@ -103,7 +104,9 @@ s_trainer_parts (rfk_admin_t *self, const rfk_admin_service_t *service,
     if (val && (placement->paths[n] = rfk_admin_dataset_path (self, val)))
         n++;
     placement->box.n_ro = n;
-    if ((placement->paths[n] = strdup (self->params_dir))) {
+    //  Its own job's folder of params/ (the trainer writes there), not params/ itself.
+    if (sub && !strchr (sub->id, '/') && !strstr (sub->id, "..") &&
+        (placement->paths[n] = zsys_sprintf ("%s/%s", self->params_dir, sub->id))) {
         placement->box.rw_paths = (const char *const *)&placement->paths[n];
         placement->box.n_rw = 1;
     }

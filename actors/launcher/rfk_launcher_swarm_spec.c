@@ -88,6 +88,9 @@ s_relative (rfk_swarm_t *self, const char *path)
     return path + length + 1;
 }
 
+static void
+s_user_ids (rfk_swarm_t *self, char user[16], char group[16]);
+
 //  Bind the listed parts of the data dir (admin's paths) at the same place under data_target.
 static void
 s_bind_parts (rfk_swarm_t *self, json_t *mounts, const char *source, const char *const *paths,
@@ -100,6 +103,16 @@ s_bind_parts (rfk_swarm_t *self, json_t *mounts, const char *source, const char 
                              "swarm-mount-skipped path=\"%s\" reason=\"not under %s\"", paths[i],
                              self->data_dir);
             continue;
+        }
+        //  A read-write folder that is not there yet (a job's params/<id>/) is made now: a
+        //  bind mount's source must exist. A launcher running as root gives it to the
+        //  service's uid.
+        if (!read_only && mkdir (paths[i], 0700) == 0 && geteuid () == 0) {
+            char uid[16], gid[16];
+            s_user_ids (self, uid, gid);
+            if (chown (paths[i], (uid_t)atol (uid), (gid_t)atol (gid)) != 0)
+                rfk_log_warning (RFK_SWARM_LOG, "swarm-mount-folder path=\"%s\" error=\"%s\"",
+                                 paths[i], strerror (errno));
         }
         char from[4096], to[4096];
         snprintf (from, sizeof from, "%s/%s", source, part);

@@ -179,7 +179,7 @@ rfk_check_template_main (int argc, char **argv)
     //  Where no sandbox holds it (a container: swarm), it holds itself.
     const char *const readable[] = {argv[1]};
     char why[RFK_REPORT_ERROR_MAX - 64] = "";
-    if (confine && rfk_sandbox_confine (readable, 1, why, sizeof why) != 0) {
+    if (confine && rfk_sandbox_confine (readable, 1, NULL, 0, why, sizeof why) != 0) {
         snprintf (err, sizeof err, "cannot confine the template check: %s", why);
         s_refuse (fd, err, 2);
     }

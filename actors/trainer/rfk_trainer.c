@@ -56,6 +56,7 @@ typedef struct {
     double cpu_s;
     size_t memory_mb;
     bool sandboxed;         /* trials run in the sandbox below */
+    bool confine;           /* no sandbox, not off: trials confine themselves (containers) */
     rfk_sandbox_spec_t box; /* its uid, gid and limits (the runner adds the paths) */
     char *trial_dir;        /* the trial in hand's folder in the sandbox, or NULL */
     /* the trial in hand */
@@ -445,6 +446,7 @@ s_start_trial (self_t *self, const rfk_proposal_t *proposal)
         .template_path = self->template_path,
         .task = self->task,
         .sandbox = self->sandboxed ? &self->box : NULL,
+        .confine = self->confine,
         .work_dir = self->trial_dir,
     };
     rfk_trial_callbacks_t callbacks = {
@@ -824,7 +826,12 @@ s_sandbox_configure (self_t *self, const json_t *config, const rfk_config_t *own
         self->sandboxed = true; /* a failure to make one fails the trial with why */
     else
         self->sandboxed = rfk_sandbox_available (uid, (gid_t)uid, err, sizeof err);
-    if (!self->sandboxed)
+    //  Where bwrap cannot run (a container, under swarm) trials confine themselves.
+    self->confine = !self->sandboxed && !(mode && strcmp (mode, "off") == 0);
+    if (self->confine)
+        rfk_log_info (S_LOG, "trials-confined (Landlock, seccomp): no bubblewrap here%s%s",
+                      *err ? ": " : "", err);
+    else if (!self->sandboxed)
         rfk_log_warning (S_LOG, "trials-unsandboxed launcher.sandbox=%s%s%s", mode ? mode : "?",
                          *err ? " reason=" : "", err);
 }
@@ -843,13 +850,15 @@ s_on_config (rfk_session_t *session, const rfk_service_config_t *view, void *ctx
     self->val_path = s_strdup (view->val_dataset_path);
     const char *worker_id = view->worker_id;
     self->worker_id = strdup (worker_id && *worker_id ? worker_id : self->role->service_id);
+    //  Parameters go to params/<sub train job>/: a folder of the job's own, which is all of
+    //  params/ a trainer's container mounts under swarm (no other job's parameters in reach).
     const char *data_dir = json_string_value (json_object_get (config, "data_dir"));
-    if (data_dir && *data_dir) {
-        char path[1024];
-        snprintf (path, sizeof path, "%s/params", data_dir);
-        self->params_dir = strdup (path);
-    } else
-        self->params_dir = rfk_config_data_path (own, "params");
+    char *params = data_dir && *data_dir ? zsys_sprintf ("%s/params", data_dir)
+                                         : rfk_config_data_path (own, "params");
+    const char *sub = view->sub_train_job_id;
+    self->params_dir =
+        params && s_safe_id (sub) ? zsys_sprintf ("%s/%s", params, sub) : s_strdup (params);
+    free (params);
     self->timeout_s = s_limit (config, "trial_timeout_s", own);
     self->cpu_s = s_limit (config, "cpu_limit_s", own);
     self->memory_mb = (size_t)s_limit (config, "memory_limit_mb", own);

@@ -104,6 +104,13 @@ typedef struct {
        trial ends; the child writes its parameters there and the parent
        moves them to params_path. */
     const char *work_dir;
+    /* exec without sandbox, where no bwrap can run (inside a container): the
+       trial's process confines itself before it opens the template
+       (rfk_sandbox_confine): it reads the system, its template and datasets,
+       writes the folder of params_path and output_path (not /tmp), opens no
+       socket, starts no process and signals none but itself. A failure to
+       confine ends the trial ERRORED with why. */
+    bool confine;
 } rfk_trial_spec_t;
 
 /* What the parent hears from the child, in the order the template said it. */

@@ -84,7 +84,7 @@ s_exec_spec_fd (const rfk_trial_spec_t *spec, char *err, size_t errlen)
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 13);
+    msgpack_pack_map (&pk, 14);
     s_pack_cstr (&pk, "template", spec->template_path);
     s_pack_cstr (&pk, "task", spec->task);
     s_pack_cstr (&pk, "train", spec->train_path);
@@ -99,6 +99,8 @@ s_exec_spec_fd (const rfk_trial_spec_t *spec, char *err, size_t errlen)
     msgpack_pack_uint64 (&pk, box ? box->nproc : 0);
     msgpack_pack_uint64 (&pk, box ? box->fsize_mb : 0);
     msgpack_pack_uint64 (&pk, box ? box->nofile : 0);
+    rfk_runner_pack_str (&pk, "confine", 64);
+    spec->confine ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
     rfk_runner_pack_str (&pk, "cpu_s", 64);
     msgpack_pack_double (&pk, spec->cpu_s);
     rfk_runner_pack_str (&pk, "memory_mb", 64);
@@ -543,6 +545,36 @@ s_exec_knobs_from_json (rfk_trial_spec_t *spec)
 
 /* The spec from the decoded map into s_exec.spec, then the template
    opened; fails the trial (and never returns) on anything wrong. */
+/* Where no bwrap holds the trial (a container), it holds itself: it reads
+   its template and datasets, writes its parameters' folder and its output
+   (rfk_sandbox_confine); not /tmp, which others share on a host. Ends the
+   trial ERRORED when it cannot. */
+static void
+s_exec_confine (const rfk_trial_spec_t *spec)
+{
+    char *folder = spec->params_path ? strdup (spec->params_path) : NULL;
+    char *slash = folder ? strrchr (folder, '/') : NULL;
+    if (slash && slash != folder)
+        *slash = '\0';
+    const char *readable[] = {spec->template_path, spec->train_path, spec->val_path};
+    const char *writable[] = {spec->output_path, slash ? folder : NULL, NULL};
+    size_t n_read = 0, n_write = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (readable[i])
+            readable[n_read++] = readable[i];
+        if (writable[i])
+            writable[n_write++] = writable[i];
+    }
+    char why[400] = "";
+    int rc = rfk_sandbox_confine (readable, n_read, writable, n_write, why, sizeof why);
+    free (folder);
+    if (rc != 0) {
+        char reason[512];
+        snprintf (reason, sizeof reason, "cannot confine the trial: %s", why);
+        s_exec_fail (reason);
+    }
+}
+
 static void
 s_exec_load_spec (void)
 {
@@ -592,6 +624,9 @@ s_exec_load_spec (void)
     //  Limits first: a template's constructors run as it opens (the
     //  hostile suite's trial/allocate, /spin and /forkbomb did so unbounded).
     rfk_runner_child_limits (spec);
+    value = s_exec_get (map, "confine");
+    if (value && value->type == MSGPACK_OBJECT_BOOLEAN && value->via.boolean)
+        s_exec_confine (spec);
     char err[512] = "";
     s_exec.tpl = rfk_template_open (spec->template_path, spec->task, err, sizeof err);
     if (!s_exec.tpl) {

@@ -174,11 +174,13 @@ rfk_sandbox_seccomp_fd (char *err, size_t errlen);
 /* Confine this process for good, before it loads template code where no
    sandbox can be made (inside a container; rfk_sandbox_confine.c): no_new_privs;
    Landlock lets it read only the system folders, its own /proc entry and
-   read_paths, and write only /dev/null; seccomp adds to the sandbox
-   filter's denials no socket, no new process (threads stay) and signals to
-   itself only. 0, or -1 with err (a kernel without Landlock says so). */
+   read_paths, and write only beneath write_paths (files or folders) and
+   /dev/null; seccomp adds to the sandbox filter's denials no socket, no new
+   process (threads stay) and signals to itself only. Paths that do not
+   exist are skipped. 0, or -1 with err (a kernel without Landlock says so). */
 int
-rfk_sandbox_confine (const char *const *read_paths, size_t n_read, char *err, size_t errlen);
+rfk_sandbox_confine (const char *const *read_paths, size_t n_read, const char *const *write_paths,
+                     size_t n_write, char *err, size_t errlen);
 
 /* The seccomp part of rfk_sandbox_confine, loaded into this process.
    (rfk_sandbox_seccomp.c) */

@@ -1,13 +1,15 @@
 /*  rfk_sandbox_confine: a process confines itself, for good, before it
     loads template code where no bubblewrap sandbox can be made: inside a
-    container (the swarm launcher's admin: Docker's seccomp profile forbids
-    the namespaces bwrap needs, and admin runs without capabilities).
+    container (the swarm launcher's admin and trainers: Docker's seccomp
+    profile forbids the namespaces bwrap needs, and services run without
+    capabilities). The upload check and trials use it.
 
     Two kernel mechanisms that need no privilege, both kept across exec:
     - Landlock (Linux 5.13+): the file system shrinks to reading (and
       executing) beneath the system folders (/usr, /lib*, /bin, /sbin,
-      /etc, /opt, /sys), the process's own /proc entry and a few /proc
-      files, reading the caller's paths, and writing /dev/null. Nothing else
+      /etc, /opt, /sys), the process's own /proc entry, a few /proc files
+      and /dev/{urandom,random,zero}, reading the caller's read paths, writing (making and removing
+      files and folders) beneath its write paths, and writing /dev/null. Nothing else
       can be opened: not the data dir, /run/secrets, /tmp or the Docker
       socket's folder. Where Landlock knows more rights (REFER,
       TRUNCATE, IOCTL_DEV), they are denied too.
@@ -39,10 +41,11 @@
 #define S_READ                                                                                     \
     (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 
-/* The system folders read (those that exist), and the /proc files. */
+/* The system folders read (those that exist), and the /proc and /dev files. */
 static const char *const s_system[] = {"/usr", "/lib",  "/lib32", "/lib64", "/libx32",
                                        "/bin", "/sbin", "/etc",   "/opt",   "/sys"};
-static const char *const s_proc_files[] = {"/proc/cpuinfo", "/proc/meminfo", "/proc/stat"};
+static const char *const s_proc_files[] = {"/proc/cpuinfo", "/proc/meminfo", "/proc/stat",
+                                           "/dev/urandom",  "/dev/random",   "/dev/zero"};
 
 /* Allow rights beneath path (a folder) or on it (a file: only the rights a
    file can have). A path that does not exist is skipped: 0. */
@@ -58,7 +61,7 @@ s_allow (int ruleset, const char *path, __u64 rights, char *err, size_t errlen)
     struct stat st;
     if (fstat (fd, &st) == 0 && !S_ISDIR (st.st_mode))
         rights &= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE |
-                  LANDLOCK_ACCESS_FS_WRITE_FILE;
+                  LANDLOCK_ACCESS_FS_WRITE_FILE | S_FS_TRUNCATE;
     struct landlock_path_beneath_attr beneath = {.allowed_access = rights, .parent_fd = fd};
     long rc = syscall (SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &beneath, 0);
     int saved = errno;
@@ -72,7 +75,8 @@ s_allow (int ruleset, const char *path, __u64 rights, char *err, size_t errlen)
 
 /* The Landlock part; -1 with err (no Landlock: says what the kernel lacks). */
 static int
-s_landlock (const char *const *read_paths, size_t n_read, char *err, size_t errlen)
+s_landlock (const char *const *read_paths, size_t n_read, const char *const *write_paths,
+            size_t n_write, char *err, size_t errlen)
 {
     long abi = syscall (SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 1) {
@@ -104,6 +108,11 @@ s_landlock (const char *const *read_paths, size_t n_read, char *err, size_t errl
                       LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE, err, errlen);
     for (size_t i = 0; rc == 0 && i < n_read; i++)
         rc = s_allow (ruleset, read_paths[i], S_READ, err, errlen);
+    __u64 write = S_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+                  LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_DIR |
+                  LANDLOCK_ACCESS_FS_MAKE_REG | (abi >= 3 ? S_FS_TRUNCATE : 0);
+    for (size_t i = 0; rc == 0 && i < n_write; i++)
+        rc = s_allow (ruleset, write_paths[i], write, err, errlen);
     if (rc == 0 && syscall (SYS_landlock_restrict_self, ruleset, 0) != 0) {
         snprintf (err, errlen, "landlock: cannot restrict this process: %s", strerror (errno));
         rc = -1;
@@ -113,13 +122,14 @@ s_landlock (const char *const *read_paths, size_t n_read, char *err, size_t errl
 }
 
 int
-rfk_sandbox_confine (const char *const *read_paths, size_t n_read, char *err, size_t errlen)
+rfk_sandbox_confine (const char *const *read_paths, size_t n_read, const char *const *write_paths,
+                     size_t n_write, char *err, size_t errlen)
 {
     if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         snprintf (err, errlen, "cannot set no_new_privs: %s", strerror (errno));
         return -1;
     }
-    if (s_landlock (read_paths, n_read, err, errlen) != 0)
+    if (s_landlock (read_paths, n_read, write_paths, n_write, err, errlen) != 0)
         return -1;
     return rfk_sandbox_seccomp_confine (err, errlen);
 }

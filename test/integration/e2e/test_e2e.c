@@ -32,6 +32,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <glob.h>
 #include <curl/curl.h>
 #include <czmq.h>
 #include <dirent.h>
@@ -918,10 +919,15 @@ test_worker_cannot_load (void **state)
     json_t *trials = rfk_sdk_train_job_trials (sdk, "iris", 1, 0, 0, false, 0);
     assert_non_null (trials);
     json_t *best = s_best_trial (json_object_get (trials, "trials"), NULL);
-    char params[400];
-    snprintf (params, sizeof params, "%s/var/params/%s.msgpack", platform->dir,
+    //  Its parameters, in its sub train job's folder of params/.
+    char pattern[400];
+    snprintf (pattern, sizeof pattern, "%s/var/params/*/%s.msgpack", platform->dir,
               json_string_value (json_object_get (best, "id")));
-    FILE *file = fopen (params, "w");
+    glob_t found;
+    assert_int_equal (glob (pattern, 0, NULL, &found), 0);
+    assert_int_equal (found.gl_pathc, 1);
+    FILE *file = fopen (found.gl_pathv[0], "w");
+    globfree (&found);
     assert_non_null (file);
     fputs ("these are not parameters", file);
     fclose (file);

@@ -1,7 +1,9 @@
 /*  Tests of rfk_sandbox, alone and around the trial runner's exec form,
     through real processes: hostile_template.so tries one escape per trial
     and the trial must end ERRORED with what the kernel answered or the
-    limit it reached. Skipped where bwrap cannot make a sandbox.
+    limit it reached. Skipped where bwrap cannot make a sandbox. And the
+    same escapes from a trial that confines itself (spec.confine: Landlock
+    and seccomp, as under swarm), skipped where the kernel has no Landlock.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -272,6 +274,72 @@ test_sandbox_contains_fork_bomb (void **state)
     waitpid (pid, NULL, 0);
 }
 
+/* One trial that confines itself instead (spec.confine, no bwrap: as in a
+   container under swarm), its parameters in a folder of its own. */
+static void
+s_confined_trial (const char *attack, const char *target, double cpu_s, rfk_trial_result_t *result)
+{
+    rafiki_arg_t items[] = {{"attack", attack}, {"target", target ? target : ""}};
+    rafiki_args_t args = {items, 2};
+    rafiki_knob_value_t knob = {"alpha", {RAFIKI_VALUE_FLOAT, {.f = 0.75}}};
+    rafiki_knobs_t knobs = {&knob, 1};
+    char folder[400], params[500];
+    snprintf (folder, sizeof folder, "%s/confined", s_dir);
+    mkdir (folder, 0700);
+    snprintf (params, sizeof params, "%s/%s.params", folder, attack);
+    rfk_trial_spec_t spec = {.knobs = &knobs,
+                             .train_path = s_data,
+                             .val_path = s_data,
+                             .args = &args,
+                             .params_path = params,
+                             .timeout_s = 5,
+                             .cpu_s = cpu_s,
+                             .exec = true,
+                             .template_path = RFK_HOSTILE_TEMPLATE,
+                             .confine = true};
+    rfk_runner_trial_run (&spec, NULL, result);
+    fprintf (stderr, "# confined %s: %s (%.2f s)\n", attack, result->error, result->duration_s);
+}
+
+/* Without bwrap, a confined trial completes, yet cannot read the store or
+   another process's environ, write another job's folder, ptrace, unshare,
+   open a socket or fork; and nothing it tried is left. */
+static void
+test_confined_trials (void **state)
+{
+    (void)state;
+    rfk_trial_result_t r;
+    s_confined_trial ("params", NULL, 0, &r);
+    if (strstr (r.error, "has no Landlock"))
+        skip ();
+    assert_string_equal (r.error, "");
+    assert_int_equal (r.status, RFK_TRIAL_COMPLETED);
+    char params[400];
+    snprintf (params, sizeof params, "%s/confined/params.params", s_dir);
+    struct stat st;
+    assert_int_equal (stat (params, &st), 0);
+    s_confined_trial ("read", s_store, 0, &r);
+    assert_string_equal (r.error, "train: read: Permission denied");
+    s_confined_trial ("read", "/proc/1/environ", 0, &r);
+    assert_int_equal (r.status, RFK_TRIAL_ERRORED);
+    assert_null (strstr (r.error, "ESCAPED"));
+    s_confined_trial ("write", s_other, 0, &r);
+    assert_string_equal (r.error, "train: write: Permission denied");
+    char planted[400];
+    snprintf (planted, sizeof planted, "%s/planted", s_other);
+    assert_int_not_equal (stat (planted, &st), 0);
+    s_confined_trial ("ptrace", NULL, 0, &r);
+    assert_string_equal (r.error, "train: ptrace: Operation not permitted");
+    s_confined_trial ("unshare", NULL, 0, &r);
+    assert_string_equal (r.error, "train: unshare: Operation not permitted");
+    s_confined_trial ("tcp", "1", 0, &r);
+    assert_string_equal (r.error, "train: tcp: Operation not permitted");
+    //  Every fork refused: it spins until its CPU limit, alone.
+    s_confined_trial ("forkbomb", NULL, 1, &r);
+    assert_int_equal (r.status, RFK_TRIAL_ERRORED);
+    assert_null (strstr (r.error, "ESCAPED"));
+}
+
 int
 main (void)
 {
@@ -282,6 +350,7 @@ main (void)
         cmocka_unit_test (test_sandbox_denies_ptrace_namespaces_network),
         cmocka_unit_test (test_sandbox_limits_name_the_limit),
         cmocka_unit_test (test_sandbox_contains_fork_bomb),
+        cmocka_unit_test (test_confined_trials),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
