@@ -58,6 +58,19 @@ rfk_bus_socket_apply (zsock_t *sock, const rfk_bus_opts_t *opts)
                            ? INT64_MAX
                            : (int64_t)opts->max_frame_bytes * 2 + 1024;
     zmq_setsockopt (zsock_resolve (sock), ZMQ_MAXMSGSIZE, &hard_cap, sizeof (hard_cap));
+    /*  A peer that vanished without a word (a killed container: its address
+        is gone, no RST ever comes) must not hold a connection open forever:
+        ZMTP pings close a connection silent for heartbeat_timeout_ms, and a
+        connect that hangs is given up after as long, so that the next
+        attempt resolves the peer's name again (a service name under swarm
+        names the new container). */
+    int interval = opts->heartbeat_interval_ms > 0 ? opts->heartbeat_interval_ms : 0;
+    int timeout = opts->heartbeat_timeout_ms > interval ? opts->heartbeat_timeout_ms : 0;
+    if (interval > 0 && timeout > 0) {
+        zmq_setsockopt (zsock_resolve (sock), ZMQ_HEARTBEAT_IVL, &interval, sizeof interval);
+        zmq_setsockopt (zsock_resolve (sock), ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
+        zmq_setsockopt (zsock_resolve (sock), ZMQ_CONNECT_TIMEOUT, &timeout, sizeof timeout);
+    }
 }
 
 /* CURVE options for a socket about to bind or connect; 0, or -1. */

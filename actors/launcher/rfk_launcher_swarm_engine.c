@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rfk_log.h"
+
 void
 rfk_swarm_fail (rfk_swarm_t *self, const char *format, ...)
 {
@@ -212,11 +214,24 @@ rfk_swarm_remove (rfk_swarm_t *self, const char *kind, const char *name)
     return rc;
 }
 
+//  How often admin asks an engine that does not answer /info in time (a busy engine: /info
+//  counts images and containers), before it gives up at start.
+#define S_INFO_TRIES 6
+
 //  Check the engine: reachable, a swarm manager, the network there. 0 or -1 (error set).
 int
 rfk_swarm_check_engine (rfk_swarm_t *self)
 {
-    json_t *info = rfk_swarm_call_json (self, "GET", "/info", NULL, NULL);
+    long status = 0;
+    json_t *info = NULL;
+    for (int tries = 1; !info; tries++) {
+        info = rfk_swarm_call_json (self, "GET", "/info", NULL, &status);
+        //  An answer (even a refusal) is final; only no answer in time is asked again.
+        if (info || status != 0 || tries == S_INFO_TRIES)
+            break;
+        rfk_log_warning (RFK_SWARM_LOG, "swarm-engine-slow try=%d of %d error=\"%s\"", tries,
+                         S_INFO_TRIES, self->error);
+    }
     if (!info)
         return -1;
     json_t *swarm = json_object_get (info, "Swarm");
@@ -236,7 +251,7 @@ rfk_swarm_check_engine (rfk_swarm_t *self)
         return rc;
     char path[512];
     snprintf (path, sizeof path, "/networks/%s", self->network);
-    long status = 0;
+    status = 0;
     json_t *network = rfk_swarm_call_json (self, "GET", path, NULL, &status);
     if (!network) {
         if (status == 404)
