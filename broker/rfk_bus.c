@@ -21,6 +21,7 @@ rfk_bus_opts_defaults (rfk_bus_opts_t *opts)
     opts->curve = false;
     opts->curve_public[0] = opts->curve_secret[0] = opts->curve_server[0] = '\0';
     opts->zap_domain[0] = '\0';
+    opts->io = RFK_BUS_IO_DATA;
 }
 
 void
@@ -66,6 +67,12 @@ rfk_bus_socket_apply (zsock_t *sock, const rfk_bus_opts_t *opts)
         names the new container). */
     int interval = opts->heartbeat_interval_ms > 0 ? opts->heartbeat_interval_ms : 0;
     int timeout = opts->heartbeat_timeout_ms > interval ? opts->heartbeat_timeout_ms : 0;
+    //  The connections' I/O thread, where the context has enough of them.
+    int io_threads = zmq_ctx_get (zsys_init (), ZMQ_IO_THREADS);
+    if (io_threads >= RFK_BUS_IO_THREADS && opts->io >= 0 && opts->io < io_threads) {
+        uint64_t affinity = (uint64_t)1 << opts->io;
+        zmq_setsockopt (zsock_resolve (sock), ZMQ_AFFINITY, &affinity, sizeof affinity);
+    }
     if (interval > 0 && timeout > 0) {
         zmq_setsockopt (zsock_resolve (sock), ZMQ_HEARTBEAT_IVL, &interval, sizeof interval);
         zmq_setsockopt (zsock_resolve (sock), ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);

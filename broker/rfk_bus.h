@@ -41,7 +41,22 @@ typedef struct {
     char curve_secret[41]; /* this side's secret key (Z85) */
     char curve_server[41]; /* a client's: the server's public key it pins */
     char zap_domain[48];   /* a server's: the ZAP policy that admits its peers */
+    /* Which of the context's I/O threads carries the socket's connections
+       (rfk_bus_socket_apply): RFK_BUS_IO_DATA for every socket but a
+       service's link to admin, RFK_BUS_IO_ADMIN for that one. */
+    int io;
 } rfk_bus_opts_t;
+
+/* The I/O threads of a service (rafikid sets RFK_BUS_IO_THREADS before its
+   first socket). libzmq resolves a connect's host name in its I/O thread,
+   blocking it: under swarm, while admin's container restarts, its service
+   name does not resolve and each try waits out the resolver. On a thread of
+   its own, the admin link's tries stall nothing else: the data plane
+   (predictor and workers, advisor and trainers) keeps moving. With fewer
+   I/O threads than these, no affinity is set. */
+#define RFK_BUS_IO_THREADS 2
+#define RFK_BUS_IO_DATA 0  /* the first I/O thread */
+#define RFK_BUS_IO_ADMIN 1 /* the second */
 
 #define RFK_BUS_SNDHWM 1000
 #define RFK_BUS_RCVHWM 1000

@@ -530,6 +530,8 @@ s_connect (rfk_session_t *self, const rfk_session_args_t *args, char *err, size_
     else
         rfk_bus_opts_curve_none (&bus);
     explicit_bzero (&keys, sizeof keys);
+    //  Its own I/O thread: resolving admin's name may block it (rfk_bus.h).
+    bus.io = RFK_BUS_IO_ADMIN;
     self->client = rfk_client_new (endpoint, &rfk_service_family, &bus);
     explicit_bzero (bus.curve_secret, sizeof bus.curve_secret);
     if (!self->client) {

@@ -422,6 +422,9 @@ main (int argc, char **argv)
     if (exit_code >= 0)
         return exit_code;
 
+    //  Before the first socket: the link to admin gets an I/O thread of its
+    //  own, so that resolving admin's name stalls no other socket (rfk_bus.h).
+    zsys_set_io_threads (RFK_BUS_IO_THREADS);
     rfk_config_t *config = rfk_config_new ();
     if (!config) {
         fprintf (stderr, "rafikid: out of memory\n");
