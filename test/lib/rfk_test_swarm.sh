@@ -64,8 +64,11 @@ deployed=0
 bg_pids=() # background loops of the script (a load client): ended on every exit path
 rfk_swarm_settings () {
     state=$(mktemp -d /tmp/rafiki-swarm-nodes.XXXXXX)
-    local third
-    for third in $(seq 231 250); do
+    # From a place of this pid's own, so that two scripts starting together (their own
+    # locks, a developer's) rarely pick the same one.
+    local i third
+    for i in $(seq 0 19); do
+        third=$((231 + ($$ + i) % 20))
         ip route | grep -q "^192.168.$third\.0/" || { subnet=192.168.$third; break; }
     done
     [ -n "$subnet" ] || skip "no free 192.168.231-250.0/24 subnet for the bridge"

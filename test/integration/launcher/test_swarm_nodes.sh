@@ -25,7 +25,15 @@
 #      when a query fails: swarm moves the predictor and its workers, admin adopts them, the
 #      job stays RUNNING, predictor_host names the new node and answers there; the failed
 #      queries (only while the predictor moved) are counted and printed with their window;
-#   7. teardown: the inference job stopped, no service of admin's launcher left,
+#   7. the node the predictor moved to loses its power (deploy/swarm-nodes kill: every process
+#      of it, dockerd, containerd, shims and containers, killed at once) while a second train
+#      job has a trial running there (its trainers were placed while the other worker node
+#      was drained) and the client sends queries: swarm marks it Down, the predictor moves to
+#      the other worker node, the job stays RUNNING, predictor_host answers there; the
+#      failures are counted and printed;
+#   8. that train job ends STOPPED with its whole budget and none open; the trials that ran
+#      on the lost node ended ERRORED (their reasons printed);
+#   9. teardown: the inference job stopped, no service of admin's launcher left,
 #      deploy/swarm-down --purge, deploy/swarm-nodes down: no namespace, dockerd, bridge or
 #      iptables rule left.
 #
@@ -41,143 +49,16 @@ sleepy=${SLEEPY_TEMPLATE:?}
 cli=$build/sdk/cli/rafiki
 data_set=${RFK_TEST_DATA:?}
 started=$SECONDS
+name=swarm-nodes
+# shellcheck source=../../lib/rfk_test_swarm.sh
+. "$src/test/lib/rfk_test_swarm.sh"
 
-skip () {
-    echo "1..0 # SKIP $*"
-    exit 0
-}
-note () { echo "# swarm-nodes: $*"; }
-n_test=0
-failed=0
-ok () {
-    n_test=$((n_test + 1))
-    echo "ok $n_test - $*"
-}
-not_ok () {
-    n_test=$((n_test + 1))
-    failed=1
-    echo "not ok $n_test - $*"
-}
-
-# ---- can this machine run it? --------------------------------------------------------------
-[ "$(id -u)" = 0 ] || skip "not root: network namespaces, a bridge and dockerd need root"
-for c in ip nsenter unshare iptables dockerd docker jq curl flock; do
-    command -v "$c" >/dev/null || skip "the $c command is missing (deploy/swarm-nodes needs it)"
-done
-exec 9>/tmp/rafiki-test-swarm.lock
-flock -w 240 9 || skip "another test process held /tmp/rafiki-test-swarm.lock for 240 s"
-probe=rfkprobe$$
-probe=${probe:0:15}
-ip link add "$probe" type bridge 2>/dev/null || skip "cannot make a bridge here (no CAP_NET_ADMIN?)"
-ip link del "$probe"
-ip netns add "$probe" 2>/dev/null || skip "cannot make a network namespace here"
-ip netns del "$probe"
-
-# ---- the swarm and the deployment ------------------------------------------------------------
-prefix=rt$((($$ % 99999)))
-state=$(mktemp -d /tmp/rafiki-swarm-nodes.XXXXXX)
-subnet=""
-for third in $(seq 231 250); do
-    ip route | grep -q "^192.168.$third\.0/" || { subnet=192.168.$third; break; }
-done
-[ -n "$subnet" ] || skip "no free 192.168.231-250.0/24 subnet for the bridge"
-sock=$state/n1/docker.sock
-export DOCKER_HOST=unix://$sock
-api=http://$subnet.11:3000
-token=""
-echo "1..7"
-
-cleanup () {
-    if [ -S "$sock" ] && [ "${deployed:-0}" = 1 ]; then
-        note "admin's last lines:"
-        docker service logs --tail 30 rafiki-admin 2>&1 | sed 's/^/# /'
-    fi
-    "$src/deploy/swarm-nodes" down --prefix "$prefix" --state "$state" 2>&1 | sed 's/^/# /'
-    rm -rf "$state"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
-
-engine () { curl -s --unix-socket "$sock" "http://docker$1"; }
-call () { # method path [json body]
-    curl -s -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-        ${3:+--data "$3"} "$api$2"
-}
-upload () { # path file-field file name [extra-name extra-value]
-    curl -s -H "Authorization: Bearer $token" -F "$2=@$3" -F "name=$4" \
-        -F task=TABULAR_CLASSIFICATION ${5:+-F "$5=$6"} "$api$1"
-}
-# The nodes the running tasks of services with a role run on: hostname per line.
-nodes_of_role () {
-    local ids
-    ids=$(engine "/services?filters=$(jq -rn --arg r "rafiki.role=$1" '{label:[$r]}|@uri')" |
-        jq -c '[.[].ID]')
-    engine /tasks | jq -r --argjson ids "$ids" \
-        '.[] | select(.Status.State=="running" and (.ServiceID as $s | $ids | index($s))) | .NodeID' |
-        sort -u | while read -r node; do
-        engine "/nodes/$node" | jq -r .Description.Hostname
-    done
-}
-# Where the services with a role run now: {Rafiki service id: node host name}, from three
-# Engine API calls (a loop under load must decide fast).
-placement () {
-    local services tasks nodes
-    services=$(engine "/services?filters=$(jq -rn --arg r "rafiki.role=$1" '{label:[$r]}|@uri')")
-    tasks=$(engine "/tasks?filters=$(jq -rn '{"desired-state":["running"]}|@uri')")
-    nodes=$(engine /nodes)
-    jq -n --argjson s "${services:-[]}" --argjson t "${tasks:-[]}" --argjson n "${nodes:-[]}" '
-        ($n | map({(.ID): .Description.Hostname}) | add // {}) as $host
-        | ($s | map({(.ID): .Spec.Labels["rafiki.service-id"]}) | add // {}) as $sid
-        | [$t[] | select(.Status.State == "running" and $sid[.ServiceID] != null)
-           | {key: $sid[.ServiceID], value: $host[.NodeID]}] | from_entries' 2>/dev/null ||
-        echo '{}'
-}
-# The node (hostname) a trainer (Rafiki service id) runs its task on now.
-node_of_service () {
-    local service
-    service=$(engine "/services/rafiki-$1" | jq -r .ID)
-    engine "/tasks?filters=$(jq -rn --arg s "$service" '{service:[$s],"desired-state":["running"]}|@uri')" |
-        jq -r '.[] | select(.Status.State=="running") | .NodeID' | head -n1 | while read -r node; do
-        engine "/nodes/$node" | jq -r .Description.Hostname
-    done
-}
-
-# (9>&-: the dockerds must not hold the lock should this script die.)
-if "$src/deploy/swarm-nodes" up 3 --prefix "$prefix" --state "$state" --subnet "$subnet" \
-    --build "$build" 9>&- 2>&1 | sed 's/^/# /' && [ -S "$sock" ] &&
-    [ "$(docker node ls --format '{{.Status}}' | grep -c Ready)" = 3 ] &&
-    [ "$(docker node ls --filter role=manager -q | wc -l)" = 1 ]; then
-    ok "a swarm of 3 nodes on this machine, 1 manager, all Ready ($((SECONDS - started)) s)"
-else
-    not_ok "a swarm of 3 nodes on this machine"
-    exit 1
-fi
-
-deployed=1
-mkdir -p "$state/shared/rafiki"
-# The superadmin password goes in as a file (swarm-up keeps it only as a Docker secret).
-password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-printf '%s\n' "$password" >"$state/superadmin-password"
-chmod 600 "$state/superadmin-password"
+rfk_swarm_can_run
+echo "1..9"
+rfk_swarm_nodes_up 3 "$build"
 # Serving runs on the worker nodes only, so that draining the predictor's node never
 # drains the manager (admin and the store run there).
-if "$src/deploy/swarm-up" --data-dir "$state/shared/rafiki" --image rafiki-c:latest --wait 150 \
-    --password-file "$state/superadmin-password" \
-    --admin-env RAFIKI_SWARM_SERVE_CONSTRAINTS=node.role==worker 2>&1 | sed 's/^/# /'; then
-    for _ in $(seq 60); do
-        token=$(curl -s -H 'Content-Type: application/json' \
-            --data "{\"email\":\"superadmin@rafiki\",\"password\":\"$password\"}" "$api/tokens" |
-            jq -r '.token // empty' 2>/dev/null)
-        [ -n "$token" ] && break
-        sleep 1
-    done
-fi
-if [ -n "$token" ]; then
-    ok "Rafiki-C deployed on node 1, admin answering at $api ($((SECONDS - started)) s)"
-else
-    not_ok "Rafiki-C deployed on node 1 (no login at $api)"
-    exit 1
-fi
+rfk_swarm_deploy --admin-env RAFIKI_SWARM_SERVE_CONSTRAINTS=node.role==worker
 
 # ---- a train job over the nodes, a node drained mid-job ---------------------------------------
 train=$(upload /datasets dataset "$data_set/iris-train.csv" iris-train | jq -r .id)
@@ -276,7 +157,7 @@ while [ $SECONDS -lt $until_s ]; do
 done
 predictor_host=$(echo "$inference" | jq -r '.predictor_host // ""')
 port=${predictor_host##*:}
-predictor=$(engine "/services?filters=$(jq -rn '{label:["rafiki.role=predictor"]}|@uri')" | jq -r '.[0].Spec.Labels["rafiki.service-id"] // ""')
+predictor=$(engine "/services?filters=$(role_filter predictor)" | jq -r '.[0].Spec.Labels["rafiki.service-id"] // ""')
 predictor_node=$(node_of_service "$predictor")
 node_addr=$(engine /nodes | jq -r --arg h "$predictor_node" '.[] | select(.Description.Hostname==$h) | .Status.Addr')
 note "inference job $status, predictor_host $predictor_host, predictor on $predictor_node ($node_addr), workers on $(nodes_of_role inference | tr '\n' ' ')"
@@ -318,24 +199,58 @@ else
 fi
 
 # ---- the predictor's node drained under load -----------------------------------------------
-# The client: a query at a time; on a failure it asks admin where the predictor is now.
-load_log=$state/load.log
-(
-    host=$predictor_host
-    while [ ! -e "$state/load.stop" ]; do
-        got=$(curl -s --max-time 5 -H 'Content-Type: application/json' --data "$queries" \
-            "http://$host/predict" | jq -c '.predictions' 2>/dev/null)
-        if [ "$got" = '[0.5,0.5,0.5]' ]; then
-            echo "$(date +%s.%N) ok $host"
-        else
-            echo "$(date +%s.%N) fail $host"
-            host=$(call GET /inference_jobs/nodes/1 | jq -r '.predictor_host // empty' 2>/dev/null)
-            host=${host:-$predictor_host}
-            sleep 0.2
+# The client: a query at a time; on a failure it asks admin where the predictor is now. Each
+# answer is a line "TIME ok|fail HOST" in the log ($1); the first host is $2.
+start_load () {
+    rm -f "$state/load.stop"
+    (
+        host=$2
+        while [ ! -e "$state/load.stop" ]; do
+            got=$(curl -s --max-time 5 -H 'Content-Type: application/json' --data "$queries" \
+                "http://$host/predict" | jq -c '.predictions' 2>/dev/null)
+            if [ "$got" = '[0.5,0.5,0.5]' ]; then
+                echo "$(date +%s.%N) ok $host"
+            else
+                echo "$(date +%s.%N) fail $host"
+                host=$(call GET /inference_jobs/nodes/1 | jq -r '.predictor_host // empty' 2>/dev/null)
+                host=${host:-$2}
+                sleep 0.2
+            fi
+        done
+    ) >"$1" 2>/dev/null &
+    load_pid=$!
+    bg_pids+=("$load_pid")
+}
+# Stops the client and counts its log ($1): answered, failures, their window, and the
+# queries answered after the last failure (after).
+stop_load () {
+    touch "$state/load.stop"
+    wait "$load_pid" 2>/dev/null
+    answered=$(grep -c ' ok ' "$1")
+    failures=$(grep -c ' fail ' "$1")
+    window=$(awk '$2 == "fail" { if (!first) first = $1; last = $1 } END {
+        if (first) printf "%.1f s", last - first; else printf "none" }' "$1")
+    after=$(awk '$2 == "fail" { n = 0; next } { n++ } END { print n + 0 }' "$1")
+}
+# Waits until the predictor runs on a node other than $1 and predictor_host, no longer $2,
+# answered the client ($3, its log) five times; sets moved (the node) and new_host.
+wait_moved () {
+    local until_s=$((SECONDS + 180)) now_on
+    moved=""
+    new_host=""
+    while [ $SECONDS -lt $until_s ]; do
+        new_host=$(call GET /inference_jobs/nodes/1 | jq -r '.predictor_host // ""')
+        now_on=$(node_of_service "$predictor")
+        if [ -n "$now_on" ] && [ "$now_on" != "$1" ] && [ "$new_host" != "$2" ] &&
+            [ "$(grep -c " ok $new_host\$" "$3")" -ge 5 ]; then
+            moved=$now_on
+            return 0
         fi
+        sleep 1
     done
-) >"$load_log" 2>/dev/null &
-load_pid=$!
+}
+load_log=$state/load.log
+start_load "$load_log" "$predictor_host"
 sleep 3
 moved=""
 new_host=""
@@ -343,28 +258,10 @@ if [ -n "$predictor_node" ] && [ "$predictor_node" != "${prefix}1" ]; then
     docker node update --availability drain "$predictor_node" >/dev/null
     drain_at=$(date +%s.%N)
     note "drained $predictor_node, the predictor's node, under load"
-    until_s=$((SECONDS + 180))
-    while [ $SECONDS -lt $until_s ]; do
-        inference=$(call GET /inference_jobs/nodes/1)
-        new_host=$(echo "$inference" | jq -r '.predictor_host // ""')
-        now_on=$(node_of_service "$predictor")
-        if [ -n "$now_on" ] && [ "$now_on" != "$predictor_node" ] && [ "$new_host" != "$predictor_host" ] &&
-            [ "$(grep -c " ok $new_host\$" "$load_log")" -ge 5 ]; then
-            moved=$now_on
-            break
-        fi
-        sleep 1
-    done
+    wait_moved "$predictor_node" "$predictor_host" "$load_log"
 fi
-touch "$state/load.stop"
-wait "$load_pid" 2>/dev/null
+stop_load "$load_log"
 status=$(call GET /inference_jobs/nodes/1 | jq -r .status)
-answered=$(grep -c ' ok ' "$load_log")
-failures=$(grep -c ' fail ' "$load_log")
-window=$(awk '$2 == "fail" { if (!first) first = $1; last = $1 } END {
-    if (first) printf "%.1f s", last - first; else printf "none" }' "$load_log")
-# After the last failure every query was answered (none failed once the predictor was back).
-after=$(awk '$2 == "fail" { n = 0; next } { n++ } END { print n + 0 }' "$load_log")
 note "queries: $answered answered, $failures failed (window: $window; drained at ${drain_at:-never}), $after answered after the last failure"
 if [ -n "$moved" ] && [ "$status" = RUNNING ] && [ "$after" -ge 5 ]; then
     ok "the predictor moved from $predictor_node to $moved under load: the job stayed RUNNING, predictor_host $predictor_host -> $new_host answers; $failures queries failed while it moved ($window), $answered answered"
@@ -374,28 +271,84 @@ else
 fi
 [ -n "$predictor_node" ] && docker node update --availability active "$predictor_node" >/dev/null
 
-# ---- teardown ------------------------------------------------------------------------------
-call POST /inference_jobs/nodes/1/stop >/dev/null
-left=1
-for _ in $(seq 240); do
-    ours=$(engine "/services?filters=$(jq -rn '{label:["rafiki.instance=default"]}|@uri')")
-    left=$(echo "$ours" | jq length)
-    [ "$left" = 0 ] && break
+# ---- a node loses its power during a train job, under load ---------------------------------
+# The node the predictor moved to (all of serving runs there now) loses its power: every
+# process of it is killed at once (deploy/swarm-nodes kill), nothing is told. Meanwhile a
+# second train job runs, with trainers on that node: the other worker node is drained while
+# its trainers are placed, and made active again before the kill, so that serving has
+# somewhere to go.
+victim=$moved
+victim_host=$new_host
+other=$predictor_node
+lost_load=$state/lost.log
+lost_trials=""
+killed_at=""
+down_after=""
+if [ -n "$victim" ] && [ -n "$other" ]; then
+    docker node update --availability drain "$other" >/dev/null
+    job2=$(call POST /train_jobs "$(jq -cn --arg t "$train" --arg v "$val" --arg a "$model_a" '{app:"lost",
+        task:"TABULAR_CLASSIFICATION", train_dataset_id:$t, val_dataset_id:$v, model_ids:[$a],
+        budget:{MODEL_TRIAL_COUNT:6, TRAINER_COUNT:3},
+        train_args:{target:"class", sleepy_ms:"2500", sleepy_steps:"4", early_stop:"false"}}')")
+    note "train job lost: $(echo "$job2" | jq -c '{id, status}')"
+    start_load "$lost_load" "$victim_host"
+    # Up to 90 s for a trial to run on the victim (then it dies without one).
+    until_s=$((SECONDS + 90))
+    while [ $SECONDS -lt $until_s ]; do
+        lost_trials=$(jq -rn --argjson p "$(placement trainer)" \
+            --argjson t "$(call GET /train_jobs/lost/1/trials)" --arg node "$victim" \
+            '[$t[] | select(.status == "RUNNING" and $p[.worker_id] == $node) | .id] | join(" ")' 2>/dev/null)
+        [ -n "$lost_trials" ] && break
+        sleep 0.5
+    done
+    docker node update --availability active "$other" >/dev/null
+    killed_at=$SECONDS
+    "$src/deploy/swarm-nodes" kill "${victim#"$prefix"}" --prefix "$prefix" --state "$state" 2>&1 | sed 's/^/# /'
+    note "killed $victim (trials running there: ${lost_trials:-none})"
+    for _ in $(seq 120); do
+        [ "$(engine /nodes | jq -r --arg h "$victim" '.[] | select(.Description.Hostname==$h) | .Status.State')" = down ] &&
+            { down_after=$((SECONDS - killed_at)); break; }
+        sleep 1
+    done
+    note "swarm marked $victim down after ${down_after:-more than 120} s"
+    wait_moved "$victim" "$victim_host" "$lost_load"
+    stop_load "$lost_load"
+fi
+status=$(call GET /inference_jobs/nodes/1 | jq -r .status)
+note "queries: $answered answered, $failures failed (window: $window), $after answered after the last failure"
+if [ -n "$victim" ] && [ -n "$moved" ] && [ "$status" = RUNNING ] && [ "$after" -ge 5 ]; then
+    ok "$victim lost its power under load (down after $down_after s): the predictor moved to $moved, the job stayed RUNNING, predictor_host $victim_host -> $new_host answers; $failures queries failed while it moved ($window), $answered answered"
+else
+    not_ok "a node lost its power: '${victim}' (down after '${down_after}' s), predictor moved to '${moved}', job $status, predictor_host '$new_host' (was '$victim_host'), $answered answered, $failures failed, $after after the last failure"
+fi
+until_s=$((SECONDS + 300))
+[ -n "${job2:-}" ] || until_s=0
+while [ $SECONDS -lt $until_s ]; do
+    status=$(call GET /train_jobs/lost/1 | jq -r .status)
+    case "$status" in STOPPED | ERRORED) break ;; esac
     sleep 1
 done
-[ "$left" = 0 ] || note "left: $(echo "$ours" | jq -r '[.[] | "\(.Spec.Name) (\(.Spec.Labels["rafiki.role"]))"] | join(", ")')"
-"$src/deploy/swarm-down" --purge 2>&1 | sed 's/^/# /'
-deployed=0
-"$src/deploy/swarm-nodes" down --prefix "$prefix" --state "$state" 2>&1 | sed 's/^/# /'
-remains=""
-ip netns list | grep -q "^${prefix}[0-9]" && remains="$remains namespaces"
-ip link show "${prefix}br" >/dev/null 2>&1 && remains="$remains bridge"
-iptables -S DOCKER-USER 2>/dev/null | grep -q "${prefix}br" && remains="$remains iptables-rule"
-pgrep -f "dockerd --data-root $state/" >/dev/null && remains="$remains dockerd"
-[ -e "$state/settings" ] && remains="$remains state"
-if [ "$left" = 0 ] && [ -z "$remains" ]; then
-    ok "teardown: no Rafiki service was left, then no namespace, dockerd, bridge or rule ($((SECONDS - started)) s in all)"
+trials=$(call GET /train_jobs/lost/1/trials)
+echo "$trials" | jq -r '.[] | "# swarm-nodes: trial \(.trial_no) \(.status) on \(.worker_id) \(.error // "" | tostring)"'
+open=$(echo "$trials" | jq '[.[] | select(.status=="PENDING" or .status=="RUNNING")] | length')
+completed=$(echo "$trials" | jq '[.[] | select(.status=="COMPLETED")] | length')
+total=$(echo "$trials" | jq length)
+lost_ok=1
+lost_words=""
+for id in $lost_trials; do
+    t=$(echo "$trials" | jq -c --arg id "$id" '.[] | select(.id==$id)')
+    lost_words="$lost_words [$(echo "$t" | jq -r '"\(.status): \(.error // "")"')]"
+    [ "$(echo "$t" | jq -r .status)" = ERRORED ] || lost_ok=0
+done
+if [ "$status" = STOPPED ] && [ "$open" = 0 ] && [ "$total" = 6 ] && [ "$completed" -ge 1 ] &&
+    [ $lost_ok = 1 ] && [ -n "$lost_trials" ]; then
+    ok "the train job during the loss ended STOPPED: $total trials (the budget), $completed COMPLETED, none open; those running on $victim:${lost_words:- none ran there}"
 else
-    not_ok "teardown: $left Rafiki services left; left behind:$remains"
+    not_ok "the train job during the loss: $status, $total trials (budget 6), $completed COMPLETED, $open open; those running on ${victim}:${lost_words:- none ran there}"
 fi
+
+# ---- teardown ------------------------------------------------------------------------------
+call POST /inference_jobs/nodes/1/stop >/dev/null
+rfk_swarm_teardown
+note "$((SECONDS - started)) s in all"
 exit $failed
