@@ -77,6 +77,34 @@ s_pack_value (msgpack_packer *pk, const rafiki_value_t *value)
 }
 
 /* The spec as a sealed memory file (close-on-exec), or -1 with err. */
+/* The bytes in a sealed memory file (offset 0), or -1 with err. */
+static int
+s_sealed_memfd (const char *data, size_t size, char *err, size_t errlen)
+{
+    int fd = memfd_create ("rafiki-trial-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        snprintf (err, errlen, "cannot hand the trial its spec: memfd_create: %s",
+                  strerror (errno));
+        return -1;
+    }
+    const char *p = data;
+    size_t left = size;
+    while (left > 0) {
+        ssize_t n = write (fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf (err, errlen, "cannot hand the trial its spec: %s", strerror (errno));
+            close (fd);
+            return -1;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    return fd;
+}
+
 static int
 s_exec_spec_fd (const rfk_trial_spec_t *spec, char *err, size_t errlen)
 {
@@ -137,30 +165,8 @@ s_exec_spec_fd (const rfk_trial_spec_t *spec, char *err, size_t errlen)
     } else
         msgpack_pack_nil (&pk);
 
-    int fd = memfd_create ("rafiki-trial-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) {
-        snprintf (err, errlen, "cannot hand the trial its spec: memfd_create: %s",
-                  strerror (errno));
-        msgpack_sbuffer_destroy (&sbuf);
-        return -1;
-    }
-    const char *p = sbuf.data;
-    size_t left = sbuf.size;
-    while (left > 0) {
-        ssize_t n = write (fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            snprintf (err, errlen, "cannot hand the trial its spec: %s", strerror (errno));
-            msgpack_sbuffer_destroy (&sbuf);
-            close (fd);
-            return -1;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
+    int fd = s_sealed_memfd (sbuf.data, sbuf.size, err, errlen);
     msgpack_sbuffer_destroy (&sbuf);
-    fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
     return fd;
 }
 
