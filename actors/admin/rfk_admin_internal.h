@@ -624,6 +624,12 @@ rfk_admin_adopted_deadline (rfk_admin_t *self);
 void
 rfk_admin_adopted_tick (rfk_admin_t *self, int64_t now);
 
+/* A service adopted at start that its launcher now restarts: it leaves the
+   adoption deadline's list (its new process's Hello, or the launcher's
+   verdict, decides). */
+void
+rfk_admin_adopted_forget (rfk_admin_t *self, const char *service_id);
+
 /* ---- the service socket (rfk_admin_service_socket.c) ----------------------- */
 extern const rfk_server_route_t rfk_admin_service_routes[];
 void

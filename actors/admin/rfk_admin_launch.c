@@ -474,7 +474,10 @@ rfk_admin_on_launcher_event (void *arg, const char *service_id, rfk_launcher_sta
                 rfk_admin_set_service_status (self, service_id, RFK_SERVICE_DEPLOYING, reason);
             break;
         case RFK_LAUNCHER_RESTARTING:
-            //  It will say Hello again from a new process.
+            //  It will say Hello again from a new process. The launcher watches the
+            //  restart, so one adopted at start no longer waits under the adoption
+            //  deadline (it would get its job stopped for a Hello its restart delays).
+            rfk_admin_adopted_forget (self, service_id);
             if (service && service->peer) {
                 char *peer = zframe_strhex (service->peer);
                 zhashx_delete (self->peers, peer);

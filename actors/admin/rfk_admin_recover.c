@@ -233,6 +233,19 @@ rfk_admin_adopted_deadline (rfk_admin_t *self)
 }
 
 void
+rfk_admin_adopted_forget (rfk_admin_t *self, const char *service_id)
+{
+    if (!self->adopted || !service_id)
+        return;
+    for (char *id = (char *)zlistx_first (self->adopted); id;
+         id = (char *)zlistx_next (self->adopted))
+        if (streq (id, service_id)) {
+            zlistx_delete (self->adopted, zlistx_cursor (self->adopted));
+            return;
+        }
+}
+
+void
 rfk_admin_adopted_tick (rfk_admin_t *self, int64_t now)
 {
     if (self->hello_deadline < 0 || now < self->hello_deadline || !self->adopted)
